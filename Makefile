@@ -1,0 +1,123 @@
+# inmem — build, test, benchmark, install.
+#
+#   make                    static + shared library in build/
+#   make test               build and run the whole test suite (installs cmocka if missing)
+#   make test SAN=address   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test SAN=thread    the same under ThreadSanitizer
+#   make test TESTS=glob    only the tests whose name matches the glob (e.g. TESTS='*concurrent*')
+#   make bench              the benchmark tables (bench/)
+#   make install PREFIX=/usr/local
+#   make WERROR=1 ...       warnings are errors (CI)
+#   make CC=clang ...       any C11 compiler; clang adds -Wthread-safety
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SAN     ?=
+WERROR  ?=
+TESTS   ?=
+
+ifeq ($(SAN),)
+BUILD   := build
+OPT     ?= -O2
+else
+BUILD   := build-$(SAN)
+OPT     ?= -O1
+endif
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+           -Wformat=2 -Wvla
+ifneq ($(WERROR),)
+WARN    += -Werror
+endif
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1)),)
+WARN    += -Wthread-safety
+endif
+
+SANFLAGS :=
+ifeq ($(SAN),address)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
+ifeq ($(SAN),thread)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
+
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) -fPIC -Iinclude -Isrc
+LDFLAGS += $(SANFLAGS)
+LIBS    := -lpthread
+
+LIB_SRC := $(wildcard src/core/*.c src/storage/*.c src/wal/*.c src/txn/*.c src/engine/*.c \
+                      src/primitives/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC := $(wildcard bench/*.c)
+
+VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
+
+.PHONY: all lib test bench install clean format format-check deps-test
+
+all: lib
+
+lib: $(BUILD)/libinmem.a $(BUILD)/libinmem.so
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libinmem.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libinmem.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libinmem.so.0 $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- tests -------------------------------------------------------------------------------------
+
+deps-test:
+	@scripts/ensure-packages libcmocka-dev
+
+$(BUILD)/tests/%.o: tests/%.c | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/inmem_tests: $(TEST_OBJ) $(BUILD)/libinmem.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libinmem.a -lcmocka $(LIBS)
+
+test: deps-test $(BUILD)/inmem_tests
+	$(BUILD)/inmem_tests $(TESTS)
+
+# ---- benchmarks --------------------------------------------------------------------------------
+
+$(BUILD)/inmem_bench: $(BENCH_SRC) $(BUILD)/libinmem.a
+	$(CC) $(CFLAGS) -o $@ $(BENCH_SRC) $(BUILD)/libinmem.a $(LIBS) -lm
+
+bench: $(BUILD)/inmem_bench
+	$(BUILD)/inmem_bench $(BENCH_ARGS)
+
+# ---- install -----------------------------------------------------------------------------------
+
+$(BUILD)/inmem.pc: inmem.pc.in include/inmem.h
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' inmem.pc.in > $@
+
+install: lib $(BUILD)/inmem.pc
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/inmem.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libinmem.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libinmem.so $(DESTDIR)$(PREFIX)/lib/libinmem.so.0
+	ln -sf libinmem.so.0 $(DESTDIR)$(PREFIX)/lib/libinmem.so
+	install -m 644 $(BUILD)/inmem.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+# ---- housekeeping ------------------------------------------------------------------------------
+
+format:
+	clang-format -i include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c
+
+format-check:
+	clang-format --dry-run -Werror include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c
+
+clean:
+	rm -rf build build-address build-thread
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

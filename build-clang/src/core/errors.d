@@ -1,0 +1,6 @@
+build-clang/src/core/errors.o: src/core/errors.c src/core/common.h \
+  include/inmem.h
+
+src/core/common.h:
+
+include/inmem.h:

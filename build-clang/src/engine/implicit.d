@@ -1,0 +1,17 @@
+build-clang/src/engine/implicit.o: src/engine/implicit.c src/core/key.h \
+  include/inmem.h src/engine/db.h src/txn/txn.h src/core/arena.h \
+  src/core/common.h src/storage/index.h
+
+src/core/key.h:
+
+include/inmem.h:
+
+src/engine/db.h:
+
+src/txn/txn.h:
+
+src/core/arena.h:
+
+src/core/common.h:
+
+src/storage/index.h:

@@ -1,0 +1,2 @@
+build-thread/src/core/arena.o: src/core/arena.c src/core/arena.h
+src/core/arena.h:

@@ -1,0 +1,10 @@
+build-thread/src/engine/db.o: src/engine/db.c src/core/key.h \
+ include/inmem.h src/engine/db.h src/txn/txn.h src/core/arena.h \
+ src/core/common.h src/storage/index.h
+src/core/key.h:
+include/inmem.h:
+src/engine/db.h:
+src/txn/txn.h:
+src/core/arena.h:
+src/core/common.h:
+src/storage/index.h:

@@ -1,0 +1,11 @@
+build-thread/src/txn/txn.o: src/txn/txn.c src/core/clock.h \
+ src/core/hash.h src/core/key.h include/inmem.h src/txn/txn.h \
+ src/core/arena.h src/core/common.h src/storage/index.h
+src/core/clock.h:
+src/core/hash.h:
+src/core/key.h:
+include/inmem.h:
+src/txn/txn.h:
+src/core/arena.h:
+src/core/common.h:
+src/storage/index.h:

@@ -1,0 +1,3 @@
+build-thread/tests/main.o: tests/main.c tests/test.h include/inmem.h
+tests/test.h:
+include/inmem.h:

@@ -1,0 +1,4 @@
+build-thread/tests/test_concurrency.o: tests/test_concurrency.c \
+ tests/test.h include/inmem.h
+tests/test.h:
+include/inmem.h:

@@ -1,0 +1,462 @@
+/*
+ * inmem.h — the public API of inmem, an embedded, in-memory, durable, transactional state store
+ * for AI agents.
+ *
+ * This is the only public header. It is the reference for every function's contract: its
+ * arguments, the memory it returns (borrowed or owned) and every error it can return. The
+ * documents in docs/ explain and teach; when they disagree with this file, this file wins.
+ *
+ * Conventions
+ * - Every fallible function returns int: 0 (INMEM_OK) on success, a negative INMEM_E... or an
+ *   expected outcome (INMEM_NOTFOUND, INMEM_CONFLICT) otherwise. inmem_strerror() and
+ *   inmem_errname() describe any of them.
+ * - Memory a read returns through a transaction is *borrowed*: it stays valid until that
+ *   transaction ends (commit, abort or free) and must not be freed or written to.
+ *   Memory the caller *owns* is released with inmem_free().
+ * - A run id of NULL means the shared scope (the all-zero run id): state that outlives runs.
+ * - Handles are opaque. Destructors accept NULL.
+ *
+ * Threading: an inmem_db may be used from any number of threads at once. An inmem_txn (and an
+ * inmem_iter opened on it) belongs to one thread at a time; different threads use different
+ * transactions. Readers never block behind writers.
+ */
+#ifndef INMEM_H
+#define INMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Versions
+ * ------------------------------------------------------------------------------------------- */
+
+#define INMEM_VERSION_MAJOR 0
+#define INMEM_VERSION_MINOR 1
+#define INMEM_VERSION_PATCH 0
+/** MAJOR * 1000000 + MINOR * 1000 + PATCH, comparable with integers. */
+#define INMEM_VERSION_NUMBER                                                                       \
+    (INMEM_VERSION_MAJOR * 1000000 + INMEM_VERSION_MINOR * 1000 + INMEM_VERSION_PATCH)
+#define INMEM_VERSION_STRING "0.1.0"
+
+/** @return the INMEM_VERSION_NUMBER of the library actually linked. */
+int inmem_version_number(void);
+/** @return the INMEM_VERSION_STRING of the library actually linked (static storage). */
+const char *inmem_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ *
+ * One table yields the constants, inmem_strerror() and inmem_errname(). Expected or retryable
+ * outcomes come first; real failures carry an E.
+ * ------------------------------------------------------------------------------------------- */
+
+#define INMEM_ERROR_TABLE(XX)                                                                      \
+    XX(NOTFOUND, -1, "not found")                                                                  \
+    XX(CONFLICT, -2, "transaction conflict: a key it read or CAS-checked changed since")          \
+    XX(ERETRIES, -3, "transaction retried the maximum number of times and still conflicted")      \
+    XX(ETIMEDOUT, -4, "transaction deadline expired before it could commit")                       \
+    XX(EINVAL, -10, "invalid argument")                                                            \
+    XX(EMISUSE, -11, "API misuse: call not allowed in this state")                                 \
+    XX(ETXNDONE, -12, "transaction is no longer active (committed or aborted)")                   \
+    XX(ETOOBIG, -13, "key or value exceeds the configured size limit")                             \
+    XX(EBUSY, -14, "database still has open transactions")                                         \
+    XX(ETXNLIMIT, -15, "too many open transactions (see inmem_options.max_txns)")                 \
+    XX(ENOMEM, -16, "out of memory")                                                               \
+    XX(ENOTSUP, -17, "operation or option not supported")                                          \
+    XX(EIO, -20, "I/O error")                                                                      \
+    XX(ECORRUPT, -21, "corrupt data")                                                              \
+    XX(EVERSION, -22, "unsupported file format or version")                                        \
+    XX(ELOCKED, -23, "database directory is locked by another process")                           \
+    XX(EREADONLY, -24, "database is read-only")
+
+enum inmem_error {
+    INMEM_OK = 0,
+#define INMEM__XX(name, value, text) INMEM_##name = (value),
+    INMEM_ERROR_TABLE(INMEM__XX)
+#undef INMEM__XX
+};
+
+/** @return a static, human-readable description of @p err ("unknown error" if not one). */
+const char *inmem_strerror(int err);
+/** @return the static constant name of @p err, e.g. "INMEM_CONFLICT" ("INMEM_UNKNOWN" if none). */
+const char *inmem_errname(int err);
+
+/** Frees memory the caller owns (returned by inmem_get() and the like). Accepts NULL. */
+void inmem_free(void *ptr);
+
+/* ---------------------------------------------------------------------------------------------
+ * Run ids
+ *
+ * A run is one agent execution. Its id is 128 bits, time-ordered (48-bit Unix milliseconds,
+ * then random bits, like UUIDv7), printed as 36 characters in the 8-4-4-4-12 hex form. The
+ * all-zero id is the shared scope.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct inmem_run_id {
+    uint8_t bytes[16];
+} inmem_run_id;
+
+/** Length of a printed run id, without the terminating NUL. */
+#define INMEM_RUN_ID_STRLEN 36
+
+/**
+ * Makes a new, time-ordered run id. Ids made later in the same process compare greater.
+ * @param[out] out the new id.
+ * @return 0, or INMEM_EINVAL if @p out is NULL.
+ */
+int inmem_run_id_new(inmem_run_id *out);
+
+/**
+ * Prints @p id as 36 lowercase hex characters and dashes plus a NUL.
+ * @param[out] buf at least INMEM_RUN_ID_STRLEN + 1 bytes.
+ * @return 0, or INMEM_EINVAL if an argument is NULL.
+ */
+int inmem_run_id_format(const inmem_run_id *id, char *buf);
+
+/**
+ * Parses the 36-character form (either case). Trailing characters are an error.
+ * @return 0, or INMEM_EINVAL if @p str is not a run id.
+ */
+int inmem_run_id_parse(const char *str, inmem_run_id *out);
+
+/** @return 1 if @p id is NULL or all zero (the shared scope), else 0. */
+int inmem_run_id_is_shared(const inmem_run_id *id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Database
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct inmem_db inmem_db;
+
+/** How commits reach stable storage. See the README's durability section. */
+typedef enum inmem_durability {
+    /** Pure in-memory: no files are written; everything is lost at close. */
+    INMEM_DURABILITY_NONE = 0,
+    /** Reserved for the write-ahead log (not yet supported: INMEM_ENOTSUP). */
+    INMEM_DURABILITY_ASYNC = 1,
+    /** Reserved for the write-ahead log (not yet supported: INMEM_ENOTSUP). */
+    INMEM_DURABILITY_BATCHED = 2,
+    /** Reserved for the write-ahead log (not yet supported: INMEM_ENOTSUP). */
+    INMEM_DURABILITY_STRICT = 3
+} inmem_durability;
+
+/**
+ * Options for inmem_db_open(). Always fill with inmem_options_init() first, then change fields:
+ * new fields are only ever added at the end, with defaults that keep old behaviour.
+ */
+typedef struct inmem_options {
+    /** Default INMEM_DURABILITY_NONE (the only mode of this release). */
+    inmem_durability durability;
+    /** Largest user key in bytes. Default 4096, at most 65536. */
+    size_t max_key_size;
+    /** Largest value in bytes. Default 16 MiB, at most 1 GiB. */
+    size_t max_value_size;
+    /**
+     * Most transaction handles that may exist at once (from inmem_txn_begin() to
+     * inmem_txn_free()); one more gets INMEM_ETXNLIMIT. Default 256, at most 65536.
+     * Each costs 64 bytes up front.
+     */
+    unsigned max_txns;
+} inmem_options;
+
+/** Fills @p opts with the defaults. Accepts NULL (does nothing). */
+void inmem_options_init(inmem_options *opts);
+
+/**
+ * Opens a database. Close it with inmem_db_close().
+ * @param[in] dir the database directory. Not used (may be NULL) with INMEM_DURABILITY_NONE.
+ * @param[in] opts options, or NULL for the defaults.
+ * @param[out] out the new handle; set to NULL on failure.
+ * @return 0, INMEM_EINVAL (NULL @p out, an option out of range), INMEM_ENOTSUP (a durability mode
+ *         this release does not have), INMEM_ENOMEM.
+ */
+int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out);
+
+/**
+ * Closes a database and frees everything it holds. Accepts NULL (returns 0).
+ * Every transaction handle must have been freed first: otherwise nothing is closed and
+ * INMEM_EBUSY is returned, so that no handle is left pointing at freed memory.
+ * @return 0, or INMEM_EBUSY.
+ * @note Must not race with other calls on the same database.
+ */
+int inmem_db_close(inmem_db *db);
+
+/** Counters and gauges, read with inmem_db_stats(). */
+typedef struct inmem_stats {
+    /** Committed transactions that wrote something (each moved the version by one). */
+    uint64_t commits;
+    /** Committed read-only transactions (they do not move the version). */
+    uint64_t commits_readonly;
+    /** Aborts asked for by the caller (inmem_txn_abort/free, callback errors). */
+    uint64_t aborts_user;
+    /** Commits refused because a key in the read set had changed. */
+    uint64_t aborts_read_conflict;
+    /** Commits refused because a CAS's expected version did not match. */
+    uint64_t aborts_cas_conflict;
+    /** Re-runs of a callback or an implicit write after a conflict. */
+    uint64_t retries;
+    /** Closure transactions that gave up with INMEM_ERETRIES. */
+    uint64_t retries_exhausted;
+    /** Closure transactions that gave up with INMEM_ETIMEDOUT. */
+    uint64_t deadlines_expired;
+    /** The global commit version: the number of the newest visible commit. */
+    uint64_t version;
+    /** Keys in the index (including deleted keys whose tombstone is not yet reclaimed). */
+    uint64_t keys;
+    /** Old versions kept alive (not the newest of their key): the cost of open snapshots. */
+    uint64_t retained_versions;
+    /** Transaction handles that exist now (begun and not yet freed). */
+    uint64_t open_txns;
+    /** Start version of the oldest active transaction, or 0 if none is active. */
+    uint64_t oldest_snapshot_version;
+    /** Age in microseconds of the oldest active transaction (ms resolution), 0 if none. */
+    uint64_t oldest_snapshot_age_us;
+} inmem_stats;
+
+/**
+ * Reads the database's counters. Counters are sums of per-thread counts read without stopping
+ * writers: each is exact once the database is quiet.
+ * @return 0, or INMEM_EINVAL if an argument is NULL.
+ */
+int inmem_db_stats(inmem_db *db, inmem_stats *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Transactions (snapshot isolation, optimistic, first committer wins)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct inmem_txn inmem_txn;
+
+typedef enum inmem_txn_state {
+    INMEM_TXN_ACTIVE = 0,
+    INMEM_TXN_VALIDATING = 1,
+    INMEM_TXN_COMMITTED = 2,
+    INMEM_TXN_ABORTED = 3
+} inmem_txn_state;
+
+typedef enum inmem_abort_reason {
+    INMEM_ABORT_NONE = 0,          /**< not aborted */
+    INMEM_ABORT_USER = 1,          /**< inmem_txn_abort() or inmem_txn_free() while active */
+    INMEM_ABORT_READ_CONFLICT = 2, /**< a key in the read set changed (rule: read set) */
+    INMEM_ABORT_CAS_CONFLICT = 3,  /**< a CAS's expected version did not match (rule: CAS) */
+    INMEM_ABORT_ERROR = 4          /**< an error (memory, I/O) made the commit impossible */
+} inmem_abort_reason;
+
+/** What a transaction is and, after a conflict, what failed. Filled by inmem_txn_describe(). */
+typedef struct inmem_txn_info {
+    inmem_txn_state state;
+    inmem_abort_reason reason;
+    /** The snapshot: every commit with a version <= this is visible, nothing after. */
+    uint64_t start_version;
+    /** Version given to the commit; 0 if not committed or read-only. */
+    uint64_t commit_version;
+    /** Entries in the read set, the write set (puts and deletes) and the CAS list. */
+    size_t read_set_size;
+    size_t write_set_size;
+    size_t cas_count;
+    /** On a conflict: the key's run, its user key (borrowed until inmem_txn_free()). */
+    inmem_run_id conflict_run;
+    const void *conflict_key;
+    size_t conflict_key_len;
+    /** On a conflict: the version expected (read or CAS) and the one found at commit. */
+    uint64_t conflict_expected;
+    uint64_t conflict_found;
+} inmem_txn_info;
+
+/**
+ * Begins a transaction on a snapshot of the latest committed state. O(1) whatever the data size.
+ * End it with inmem_txn_commit() or inmem_txn_abort(), then release it with inmem_txn_free().
+ * @param[out] out the new transaction; NULL on failure.
+ * @return 0, INMEM_EINVAL, INMEM_ETXNLIMIT (max_txns handles exist), INMEM_ENOMEM.
+ */
+int inmem_txn_begin(inmem_db *db, inmem_txn **out);
+
+/**
+ * Validates and commits. The transaction is finished after any result, conflict included;
+ * borrowed memory it returned is no longer valid. The handle stays valid (for inmem_txn_describe())
+ * until inmem_txn_free().
+ * Read-only transactions always commit and do not move the version. A transaction with writes
+ * is checked against its read set and CAS list (DESIGN.md section 3) and, if nothing changed,
+ * applied atomically with one new version.
+ * @return 0, INMEM_CONFLICT (see inmem_txn_describe() for the key and rule), INMEM_ETXNDONE (already
+ *         ended), INMEM_EINVAL (NULL), INMEM_ENOMEM (aborted, nothing applied).
+ */
+int inmem_txn_commit(inmem_txn *txn);
+
+/**
+ * Aborts: discards every pending write. Nothing of the transaction stays in memory.
+ * @return 0, INMEM_ETXNDONE (already ended), INMEM_EINVAL (NULL).
+ */
+int inmem_txn_abort(inmem_txn *txn);
+
+/** Releases a transaction handle, aborting it first if still active. Accepts NULL. */
+void inmem_txn_free(inmem_txn *txn);
+
+/** @return the transaction's state; INMEM_TXN_ABORTED for NULL. */
+inmem_txn_state inmem_txn_state_of(const inmem_txn *txn);
+
+/**
+ * Describes the transaction: state, abort reason, versions, set sizes, and the conflict.
+ * @return 0, or INMEM_EINVAL if an argument is NULL.
+ */
+int inmem_txn_describe(const inmem_txn *txn, inmem_txn_info *out);
+
+/** Retry policy of inmem_db_transact(). Fill with inmem_retry_options_init(). */
+typedef struct inmem_retry_options {
+    /** Total runs of the callback, first included. Default 10, at least 1. */
+    unsigned max_attempts;
+    /** Back-off before the first retry, doubled each time (with jitter). Default 100 us. */
+    uint64_t backoff_initial_us;
+    /** Largest back-off. Default 10000 us (10 ms). */
+    uint64_t backoff_max_us;
+    /** Give up with INMEM_ETIMEDOUT once this much time has passed since the call; 0 = none. */
+    uint64_t timeout_us;
+} inmem_retry_options;
+
+/** Fills @p opts with the defaults. Accepts NULL. */
+void inmem_retry_options_init(inmem_retry_options *opts);
+
+/**
+ * A transaction body. Return 0 to commit, any other value to abort; that value is then returned
+ * by inmem_db_transact() as is. The transaction is ended by inmem_db_transact(): do not commit,
+ * abort or free it here.
+ */
+typedef int (*inmem_txn_fn)(inmem_txn *txn, void *arg);
+
+/**
+ * Runs @p fn in a transaction and commits it, retrying on conflict: the transaction is rolled
+ * back and @p fn runs again on a fresh snapshot after an exponential back-off with jitter.
+ * @p fn may run several times: keep its side effects outside the database idempotent.
+ * @param[in] opts retry policy, or NULL for the defaults.
+ * @return 0 once committed; @p fn's non-zero result as is (aborted, no retry); INMEM_ERETRIES
+ *         after max_attempts conflicts; INMEM_ETIMEDOUT if the deadline passed first;
+ *         INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM.
+ */
+int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Key-value operations inside a transaction
+ *
+ * Keys are byte strings (1 to max_key_size bytes) in a run's key space, ordered by memcmp.
+ * Values are byte strings of 0 to max_value_size bytes. Versions are commit numbers: 0 means
+ * "does not exist".
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Reads a key at the transaction's snapshot, seeing the transaction's own pending writes first.
+ * Records the version seen (0 if missing, the tombstone's version if deleted) in the read set,
+ * unless the answer came from the transaction's own writes.
+ * @param[out] val borrowed until the transaction ends (may be NULL if not wanted).
+ * @param[out] vlen value length (may be NULL).
+ * @param[out] version the version read; 0 for a pending write of this transaction (may be NULL).
+ * @return 0, INMEM_NOTFOUND (missing, deleted or expired), INMEM_ETXNDONE, INMEM_EINVAL,
+ *         INMEM_ETOOBIG (key), INMEM_ENOMEM.
+ */
+int inmem_kv_get(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                 const void **val, size_t *vlen, uint64_t *version);
+
+/**
+ * Writes a key (pending until commit). A blind write (without a read) never conflicts.
+ * @param[in] val may be NULL when @p vlen is 0. Copied.
+ * @return 0, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ */
+int inmem_kv_put(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                 const void *val, size_t vlen);
+
+/**
+ * Like inmem_kv_put(), with a time to live: the value is invisible to reads once @p ttl_ms
+ * milliseconds have passed after the put (0 = no expiry).
+ */
+int inmem_kv_put_ttl(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                     const void *val, size_t vlen, uint64_t ttl_ms);
+
+/**
+ * Deletes a key (pending until commit). Deleting a missing key is still a write: it leaves a
+ * tombstone carrying the commit's version.
+ * @return 0, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ */
+int inmem_kv_delete(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen);
+
+/**
+ * Compare-and-swap: writes @p val if, at commit, the key's current version is
+ * @p expected_version (0 = the key must not exist: never written, or deleted). Checked at commit
+ * (INMEM_CONFLICT with reason INMEM_ABORT_CAS_CONFLICT). Does not add the key to the read set.
+ * @return 0 (the write is pending), INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ */
+int inmem_kv_cas(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                 uint64_t expected_version, const void *val, size_t vlen);
+
+typedef struct inmem_iter inmem_iter;
+
+/**
+ * Opens an iterator over the keys k of a run with @p start <= k < @p end in memcmp order, at
+ * the transaction's snapshot, merged with the transaction's own pending writes. Each key it
+ * returns from the snapshot is recorded in the read set. Keys inserted by others after the
+ * snapshot are not seen and do not conflict (phantoms are allowed).
+ * Free with inmem_iter_free() (also freed with the transaction).
+ * @param[in] start NULL (or slen 0) for the run's first key.
+ * @param[in] end NULL (or elen 0) for no upper bound within the run.
+ * @return 0, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ */
+int inmem_kv_scan(inmem_txn *txn, const inmem_run_id *run, const void *start, size_t slen,
+                  const void *end, size_t elen, inmem_iter **out);
+
+/** Like inmem_kv_scan(), over the keys that begin with @p prefix (all keys if plen is 0). */
+int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *prefix,
+                         size_t plen, inmem_iter **out);
+
+/**
+ * Steps to the next key. Key and value are borrowed until the transaction ends.
+ * @param[out] version 0 for a pending write of this transaction. Any out pointer may be NULL.
+ * @return 0, INMEM_NOTFOUND at the end, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ENOMEM.
+ */
+int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void **val,
+                    size_t *vlen, uint64_t *version);
+
+/** Frees an iterator. Accepts NULL. */
+void inmem_iter_free(inmem_iter *it);
+
+/* ---------------------------------------------------------------------------------------------
+ * Implicit operations: one-operation transactions
+ *
+ * Each runs as its own transaction; writes are retried on conflict (they are blind, so they
+ * only conflict through a CAS). Used inside an explicit transaction they are legal but NOT part
+ * of it: they commit on their own at once, and the explicit transaction does not see them
+ * (its snapshot is older).
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Reads the latest committed value of a key.
+ * @param[out] val a copy the caller owns (free with inmem_free()); may be NULL if not wanted.
+ * @return 0, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ETXNLIMIT, INMEM_ENOMEM.
+ */
+int inmem_get(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen, void **val,
+              size_t *vlen, uint64_t *version);
+
+/**
+ * Writes a key and commits.
+ * @param[out] version the commit's version (may be NULL).
+ * @return 0, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ */
+int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
+              const void *val, size_t vlen, uint64_t *version);
+
+/** Deletes a key and commits (a tombstone even if it did not exist). */
+int inmem_delete(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
+                 uint64_t *version);
+
+/**
+ * Compare-and-swap as its own transaction. Not retried: a mismatch returns INMEM_CONFLICT.
+ * @return 0, INMEM_CONFLICT, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ */
+int inmem_cas(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
+              uint64_t expected_version, const void *val, size_t vlen, uint64_t *version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INMEM_H */

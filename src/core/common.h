@@ -1,0 +1,77 @@
+/*
+ * common.h — the small vocabulary every layer shares: branch hints, the C11 atomics helpers,
+ * clang thread-safety annotations and an annotated mutex, and internal error plumbing.
+ *
+ * Atomics: we use <stdatomic.h> with explicit memory orders through the helpers below, so that
+ * each access says what it synchronises with. Never `volatile` for synchronisation.
+ */
+#ifndef INMEM_CORE_COMMON_H
+#define INMEM_CORE_COMMON_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inmem.h"
+
+#define INMEM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define INMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define INMEM_CACHELINE 64
+#define INMEM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- atomics ----------------------------------------------------------------------------------
+ * load_acq / store_rel pair up to publish initialised memory; relaxed is for counters and
+ * hints whose exact value is not used to reach other memory. */
+#define atomic_load_acq(p) atomic_load_explicit((p), memory_order_acquire)
+#define atomic_load_rlx(p) atomic_load_explicit((p), memory_order_relaxed)
+#define atomic_store_rel(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#define atomic_store_rlx(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define atomic_add_rlx(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+
+/* ---- clang thread-safety analysis (-Wthread-safety) ------------------------------------------ */
+#if defined(__clang__)
+#define INMEM_TSA(x) __attribute__((x))
+#else
+#define INMEM_TSA(x)
+#endif
+#define INMEM_CAPABILITY(x) INMEM_TSA(capability(x))
+/* clang's C front end cannot name a sibling member in an attribute, so GUARDED_BY documents the
+ * guarding lock for readers; the functions that touch such fields carry REQUIRES, which it checks. */
+#define INMEM_GUARDED_BY(x)
+#define INMEM_REQUIRES(...) INMEM_TSA(requires_capability(__VA_ARGS__))
+#define INMEM_ACQUIRE(...) INMEM_TSA(acquire_capability(__VA_ARGS__))
+#define INMEM_RELEASE(...) INMEM_TSA(release_capability(__VA_ARGS__))
+#define INMEM_NO_TSA INMEM_TSA(no_thread_safety_analysis)
+
+/* A pthread mutex the analysis knows about. */
+typedef struct INMEM_CAPABILITY("mutex") inmem__mutex {
+    pthread_mutex_t m;
+} inmem__mutex;
+
+static inline void inmem__mutex_init(inmem__mutex *mu)
+{
+    pthread_mutex_init(&mu->m, NULL);
+}
+static inline void inmem__mutex_destroy(inmem__mutex *mu)
+{
+    pthread_mutex_destroy(&mu->m);
+}
+static inline void inmem__mutex_lock(inmem__mutex *mu) INMEM_ACQUIRE(mu) INMEM_NO_TSA
+{
+    pthread_mutex_lock(&mu->m);
+}
+/* Returns 1 with the lock held, 0 if another thread holds it. */
+static inline int inmem__mutex_trylock(inmem__mutex *mu) INMEM_TSA(try_acquire_capability(1, mu))
+    INMEM_NO_TSA
+{
+    return pthread_mutex_trylock(&mu->m) == 0;
+}
+static inline void inmem__mutex_unlock(inmem__mutex *mu) INMEM_RELEASE(mu) INMEM_NO_TSA
+{
+    pthread_mutex_unlock(&mu->m);
+}
+
+#endif

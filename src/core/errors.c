@@ -1,0 +1,52 @@
+/*
+ * errors.c — error names and messages (from the one table in inmem.h), the library's version,
+ * and inmem_free() for memory the library hands to the caller.
+ */
+#include <stdlib.h>
+
+#include "core/common.h"
+
+const char *inmem_strerror(int err)
+{
+    switch (err) {
+    case INMEM_OK:
+        return "success";
+#define XX(name, value, text)                                                                      \
+    case INMEM_##name:                                                                             \
+        return text;
+        INMEM_ERROR_TABLE(XX)
+#undef XX
+    default:
+        return "unknown error";
+    }
+}
+
+const char *inmem_errname(int err)
+{
+    switch (err) {
+    case INMEM_OK:
+        return "INMEM_OK";
+#define XX(name, value, text)                                                                      \
+    case INMEM_##name:                                                                             \
+        return "INMEM_" #name;
+        INMEM_ERROR_TABLE(XX)
+#undef XX
+    default:
+        return "INMEM_UNKNOWN";
+    }
+}
+
+int inmem_version_number(void)
+{
+    return INMEM_VERSION_NUMBER;
+}
+
+const char *inmem_version_string(void)
+{
+    return INMEM_VERSION_STRING;
+}
+
+void inmem_free(void *ptr)
+{
+    free(ptr);
+}

@@ -1,0 +1,116 @@
+/*
+ * db.c — opening and closing a database, its options and its statistics.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/key.h"
+#include "engine/db.h"
+
+#define MAX_KEY_LIMIT 65536u
+#define MAX_VALUE_LIMIT (1u << 30)
+#define MAX_TXNS_LIMIT 65536u
+
+void inmem_options_init(inmem_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof(*o));
+    o->durability = INMEM_DURABILITY_NONE;
+    o->max_key_size = 4096;
+    o->max_value_size = 16u << 20;
+    o->max_txns = 256;
+}
+
+static int check_options(const inmem_options *o)
+{
+    if (o->max_key_size < 1 || o->max_key_size > MAX_KEY_LIMIT)
+        return INMEM_EINVAL;
+    if (o->max_value_size > MAX_VALUE_LIMIT)
+        return INMEM_EINVAL;
+    if (o->max_txns < 1 || o->max_txns > MAX_TXNS_LIMIT)
+        return INMEM_EINVAL;
+    switch (o->durability) {
+    case INMEM_DURABILITY_NONE:
+        return 0;
+    case INMEM_DURABILITY_ASYNC:
+    case INMEM_DURABILITY_BATCHED:
+    case INMEM_DURABILITY_STRICT:
+        return INMEM_ENOTSUP;
+    default:
+        return INMEM_EINVAL;
+    }
+}
+
+int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
+{
+    (void)dir; /* durability NONE keeps no files */
+    if (!out)
+        return INMEM_EINVAL;
+    *out = NULL;
+    inmem_options o;
+    if (opts)
+        o = *opts;
+    else
+        inmem_options_init(&o);
+    int rc = check_options(&o);
+    if (rc)
+        return rc;
+    inmem_db *db = calloc(1, sizeof(*db));
+    if (!db)
+        return INMEM_ENOMEM;
+    db->opts = o;
+    rc = inmem__store_init(&db->store, o.max_key_size + INMEM__KEY_PREFIX, o.max_value_size,
+                           o.max_txns);
+    if (rc) {
+        free(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+int inmem_db_close(inmem_db *db)
+{
+    if (!db)
+        return 0;
+    if (inmem__store_busy(&db->store))
+        return INMEM_EBUSY;
+    inmem__store_fini(&db->store);
+    free(db);
+    return 0;
+}
+
+int inmem_db_stats(inmem_db *db, inmem_stats *out)
+{
+    if (!db || !out)
+        return INMEM_EINVAL;
+    inmem__store_stats(&db->store, out);
+    return 0;
+}
+
+int inmem_txn_begin(inmem_db *db, inmem_txn **out)
+{
+    if (!out)
+        return INMEM_EINVAL;
+    *out = NULL;
+    if (!db)
+        return INMEM_EINVAL;
+    return inmem__txn_begin(&db->store, out);
+}
+
+size_t inmem__db_max_user_key(const inmem__store *st)
+{
+    return st->max_key - INMEM__KEY_PREFIX;
+}
+
+int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run,
+                    uint8_t tag, const void *key, size_t klen)
+{
+    kb->p = NULL;
+    if (!key || klen == 0)
+        return INMEM_EINVAL;
+    if (klen > inmem__db_max_user_key(st))
+        return INMEM_ETOOBIG;
+    return inmem__keybuf_make(kb, run, tag, key, klen);
+}

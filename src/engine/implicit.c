@@ -1,0 +1,81 @@
+/*
+ * implicit.c — put/get/delete/cas outside a transaction (DESIGN.md section 3, rule 9).
+ *
+ * Each is a one-operation transaction. Writes are blind, so they take no snapshot and go
+ * straight to the commit path (inmem__store_write_one): a blind write cannot conflict, so the
+ * "retry on conflict" of the contract never has anything to retry. A CAS is not retried: it
+ * fails with INMEM_CONFLICT when the version does not match, as a retry would too.
+ * Used inside an explicit transaction they are legal but not part of it: they commit at once,
+ * and the explicit transaction, whose snapshot is older, does not see them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/key.h"
+#include "engine/db.h"
+
+static int write_one(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
+                     const void *val, size_t vlen, int tomb, int has_expected, uint64_t expected,
+                     uint64_t *version)
+{
+    if (!db)
+        return INMEM_EINVAL;
+    inmem__keybuf kb;
+    int rc = inmem__user_key(&db->store, &kb, run, INMEM__TAG_KV, key, klen);
+    if (rc == 0)
+        rc = inmem__store_write_one(&db->store, kb.p, kb.len, val, vlen, tomb, has_expected,
+                                    expected, version);
+    inmem__keybuf_done(&kb);
+    return rc;
+}
+
+int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
+              const void *val, size_t vlen, uint64_t *version)
+{
+    return write_one(db, run, key, klen, val, vlen, 0, 0, 0, version);
+}
+
+int inmem_delete(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
+                 uint64_t *version)
+{
+    return write_one(db, run, key, klen, NULL, 0, 1, 0, 0, version);
+}
+
+int inmem_cas(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
+              uint64_t expected_version, const void *val, size_t vlen, uint64_t *version)
+{
+    return write_one(db, run, key, klen, val, vlen, 0, 1, expected_version, version);
+}
+
+int inmem_get(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen, void **val,
+              size_t *vlen, uint64_t *version)
+{
+    if (val)
+        *val = NULL;
+    if (!db)
+        return INMEM_EINVAL;
+    inmem__keybuf kb;
+    int rc = inmem__user_key(&db->store, &kb, run, INMEM__TAG_KV, key, klen);
+    inmem_txn *txn = NULL;
+    if (rc == 0)
+        rc = inmem__txn_begin(&db->store, &txn);
+    const void *v = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = inmem__txn_get(txn, kb.p, kb.len, &v, &n, version);
+    if (rc == 0 && val) {
+        *val = malloc(n ? n : 1);
+        if (*val)
+            memcpy(*val, v, n);
+        else
+            rc = INMEM_ENOMEM;
+    }
+    if (rc == 0 && vlen)
+        *vlen = n;
+    if (txn) {
+        inmem_txn_commit(txn);
+        inmem_txn_free(txn);
+    }
+    inmem__keybuf_done(&kb);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/*
+ * transact.c — closure transactions: run a callback in a transaction, commit, and on conflict
+ * roll back and run it again on a fresh snapshot after an exponential back-off with jitter
+ * (DESIGN.md section 3, rule 10).
+ */
+#include <string.h>
+
+#include "core/clock.h"
+#include "engine/db.h"
+
+void inmem_retry_options_init(inmem_retry_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof(*o));
+    o->max_attempts = 10;
+    o->backoff_initial_us = 100;
+    o->backoff_max_us = 10000;
+    o->timeout_us = 0;
+}
+
+/* A back-off drawn uniformly from [b/2, b] ("equal jitter"), so that colliding committers
+ * spread out instead of retrying in lock step. */
+static uint64_t jitter(uint64_t b)
+{
+    static _Thread_local uint64_t seed;
+    if (!seed)
+        seed = (inmem__clock_mono_us() ^ (uint64_t)(uintptr_t)&seed) | 1;
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    uint64_t half = b / 2;
+    return half + (half ? seed % (b - half + 1) : b);
+}
+
+int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg)
+{
+    if (!db || !fn)
+        return INMEM_EINVAL;
+    inmem_retry_options o;
+    if (opts)
+        o = *opts;
+    else
+        inmem_retry_options_init(&o);
+    if (o.max_attempts < 1 || o.backoff_max_us < o.backoff_initial_us)
+        return INMEM_EINVAL;
+    uint64_t deadline = o.timeout_us ? inmem__clock_mono_us() + o.timeout_us : 0;
+    inmem_txn *txn;
+    int rc = inmem_txn_begin(db, &txn);
+    if (rc)
+        return rc;
+    inmem__store *st = &db->store;
+    uint64_t backoff = o.backoff_initial_us;
+    for (unsigned attempt = 1;; attempt++) {
+        rc = fn(txn, arg);
+        if (rc != 0) {
+            inmem_txn_abort(txn); /* the callback's error, as is, without retry */
+            break;
+        }
+        rc = inmem_txn_commit(txn);
+        if (rc == INMEM_ETXNDONE)
+            rc = INMEM_EMISUSE; /* the callback ended the transaction itself */
+        if (rc != INMEM_CONFLICT)
+            break;
+        if (attempt >= o.max_attempts) {
+            atomic_add_rlx(&st->ctr.exhausted, 1);
+            rc = INMEM_ERETRIES;
+            break;
+        }
+        uint64_t wait = jitter(backoff);
+        if (deadline && inmem__clock_mono_us() + wait >= deadline) {
+            atomic_add_rlx(&st->ctr.deadlines, 1);
+            rc = INMEM_ETIMEDOUT;
+            break;
+        }
+        if (wait)
+            inmem__clock_sleep_us(wait);
+        backoff = backoff * 2 > o.backoff_max_us ? o.backoff_max_us : backoff * 2;
+        inmem__txn_count_retry(txn);
+        inmem__txn_restart(txn);
+    }
+    inmem_txn_free(txn);
+    return rc;
+}

@@ -1,0 +1,496 @@
+/*
+ * index.c — the ordered MVCC index: a skip list (key order, for scans) and a hash table (point
+ * lookups in O(1)) over the same nodes, each node holding its key's version chain.
+ *
+ * Structure
+ *   node      key bytes, hash, skip-list tower next[height], head of the version chain.
+ *   version   newest first through `next`; each carries its commit version, a value or a
+ *             tombstone, and an optional expiry.
+ *   hash      open addressing with linear probing over an array of tagged node pointers:
+ *             bits 63..48 are the top 16 bits of the key's hash (to skip most mismatches without
+ *             touching the node), bits 47..0 the pointer. 0 = empty, 1 = removed.
+ *   skip list sentinel `head` node of full height; level-0 links every node in key order.
+ *
+ * Invariants
+ *   I1 Exactly one writer at a time (the caller's writer lock); every field below marked
+ *      "writer" is only touched by it.
+ *   I2 A version is fully initialised (ver, value, next) before the release store that makes it
+ *      a chain head; a node is fully initialised before the release store that links it.
+ *   I3 Chains are ordered by strictly decreasing ver.
+ *   I4 For every reader, snap >= min_snap passed to the latest inmem__index_gc() (the txn layer
+ *      guarantees this through its reader slots).
+ *   I5 Memory unlinked while the newest handed-out version was V is freed only once
+ *      min_snap > V.
+ *
+ * Why a reader racing the writer is safe (the lock-free read path)
+ *   A reader with snapshot s walks a chain from the head and stops at the first version with
+ *   ver <= s; it only ever loads `next` of versions newer than s. The GC keeps, in every chain,
+ *   the newest version with ver <= min_snap (the "floor") and everything newer, and cuts the
+ *   floor's `next`. Since s >= min_snap (I4), a reader stops at the floor or earlier, so it never
+ *   reaches a freed version. New heads are published with release stores after their contents
+ *   (I2), so a reader that sees a head sees its value.
+ *   Nodes and hash arrays are different: a reader may hold a pointer to a node or an array that
+ *   the writer unlinks at that moment. Those are not freed but retired with tag V = the newest
+ *   version handed out at unlink time, and freed once min_snap > V (I5). A reader holding such a
+ *   pointer began before the unlink, so its snapshot is <= V and it keeps min_snap <= V for as
+ *   long as it is active; a reader that began after the unlink and has snap > V cannot have found
+ *   the memory (it loaded the version counter, published after the unlink, with acquire). Skip
+ *   list unlinking keeps the unlinked node's own `next` pointers intact, so a reader standing on it
+ *   walks on to live nodes.
+ *
+ * Reclamation queue
+ *   Each install that leaves an older version behind, or installs a tombstone, queues
+ *   (node, ver). Entries are in version order; inmem__index_gc() pops those with ver <= min_snap,
+ *   prunes the node's chain to its floor and, if the node's only version is then a tombstone no
+ *   snapshot can see past, unlinks the node. This bounds memory by what open snapshots can see.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "storage/index.h"
+
+#define EMPTY ((uintptr_t)0)
+#define REMOVED ((uintptr_t)1)
+#define PTR_BITS 48
+#define PTR_MASK ((((uintptr_t)1) << PTR_BITS) - 1)
+#define TAG_OF(hash) ((uintptr_t)((hash) >> PTR_BITS) << PTR_BITS)
+#define HT_MIN 64
+
+typedef struct htab {
+    size_t mask;
+    _Atomic uintptr_t slot[];
+} htab;
+
+typedef struct pending {
+    inmem__node *node;
+    uint64_t ver;
+} pending;
+
+typedef struct retired {
+    void *ptr;
+    uint64_t tag;
+    int is_node;
+} retired;
+
+struct inmem__index {
+    _Atomic(htab *) table; /* readers: acquire; writer replaces on growth */
+    inmem__node *head;     /* skip-list sentinel */
+    /* writer */
+    size_t ht_used;    /* live entries */
+    size_t ht_removed; /* REMOVED markers */
+    uint64_t rng;
+    _Atomic int height; /* levels in use; a hint for readers (relaxed) */
+    pending *queue;
+    size_t q_head, q_tail, q_cap; /* queue[q_head..q_tail) */
+    retired *ret;
+    size_t ret_head, ret_len, ret_cap;
+    /* gauges, written by the writer, read by anyone */
+    _Atomic uint64_t keys;
+    _Atomic uint64_t retained;
+};
+
+/* ---- versions ---------------------------------------------------------------------------- */
+
+inmem__version *inmem__version_new(const void *val, size_t vlen, uint64_t expiry_ms, int tomb)
+{
+    inmem__version *v = malloc(sizeof(*v) + vlen);
+    if (!v)
+        return NULL;
+    atomic_init(&v->next, NULL);
+    v->ver = 0;
+    v->expiry_ms = expiry_ms;
+    v->vlen = (uint32_t)vlen;
+    v->tomb = (uint8_t)(tomb != 0);
+    if (vlen)
+        memcpy(v->data, val, vlen);
+    return v;
+}
+
+void inmem__version_free(inmem__version *v)
+{
+    free(v);
+}
+
+static void free_chain(inmem__version *v)
+{
+    while (v) {
+        inmem__version *next = atomic_load_rlx(&v->next);
+        free(v);
+        v = next;
+    }
+}
+
+/* ---- nodes ------------------------------------------------------------------------------- */
+
+static inmem__node *node_alloc(int height, const uint8_t *key, size_t klen, uint64_t hash)
+{
+    inmem__node *n = malloc(sizeof(*n) + (size_t)height * sizeof(n->next[0]) + klen);
+    if (!n)
+        return NULL;
+    atomic_init(&n->head, NULL);
+    n->hash = hash;
+    n->klen = (uint32_t)klen;
+    n->height = (uint8_t)height;
+    atomic_init(&n->dead, 0);
+    for (int i = 0; i < height; i++)
+        atomic_init(&n->next[i], NULL);
+    if (klen)
+        memcpy((uint8_t *)&n->next[height], key, klen);
+    return n;
+}
+
+static int random_height(inmem__index *ix)
+{
+    /* xorshift64; each level with probability 1/4 */
+    uint64_t x = ix->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ix->rng = x;
+    int h = 1;
+    while (h < INMEM__SKIP_MAX && (x & 3) == 0) {
+        h++;
+        x >>= 2;
+    }
+    return h;
+}
+
+inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen,
+                                   uint64_t hash)
+{
+    return node_alloc(random_height(ix), key, klen, hash);
+}
+
+void inmem__index_node_free(inmem__node *n)
+{
+    free(n);
+}
+
+static int key_cmp(const inmem__node *n, const uint8_t *key, size_t klen)
+{
+    size_t m = n->klen < klen ? n->klen : klen;
+    int c = memcmp(inmem__node_key(n), key, m);
+    if (c)
+        return c;
+    return n->klen < klen ? -1 : n->klen > klen;
+}
+
+/* ---- create / destroy -------------------------------------------------------------------- */
+
+static htab *htab_new(size_t cap)
+{
+    htab *t = calloc(1, sizeof(*t) + cap * sizeof(t->slot[0]));
+    if (t)
+        t->mask = cap - 1;
+    return t;
+}
+
+inmem__index *inmem__index_create(void)
+{
+    inmem__index *ix = calloc(1, sizeof(*ix));
+    if (!ix)
+        return NULL;
+    ix->head = node_alloc(INMEM__SKIP_MAX, NULL, 0, 0);
+    htab *t = htab_new(HT_MIN);
+    if (!ix->head || !t) {
+        free(ix->head);
+        free(t);
+        free(ix);
+        return NULL;
+    }
+    atomic_init(&ix->table, t);
+    ix->rng = 0x2545F4914F6CDD1Dull ^ (uint64_t)(uintptr_t)ix;
+    atomic_init(&ix->height, 1);
+    return ix;
+}
+
+void inmem__index_destroy(inmem__index *ix)
+{
+    if (!ix)
+        return;
+    inmem__node *n = atomic_load_rlx(&ix->head->next[0]);
+    while (n) {
+        inmem__node *next = atomic_load_rlx(&n->next[0]);
+        free_chain(atomic_load_rlx(&n->head));
+        free(n);
+        n = next;
+    }
+    for (size_t i = ix->ret_head; i < ix->ret_len; i++) {
+        retired *r = &ix->ret[i];
+        if (r->is_node)
+            free_chain(atomic_load_rlx(&((inmem__node *)r->ptr)->head));
+        free(r->ptr);
+    }
+    free(ix->ret);
+    free(ix->queue);
+    free(atomic_load_rlx(&ix->table));
+    free(ix->head);
+    free(ix);
+}
+
+/* ---- readers ----------------------------------------------------------------------------- */
+
+inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash)
+{
+    htab *t = atomic_load_acq(&ix->table);
+    uintptr_t tag = TAG_OF(hash);
+    for (size_t i = (size_t)hash & t->mask;; i = (i + 1) & t->mask) {
+        uintptr_t e = atomic_load_acq(&t->slot[i]);
+        if (e == EMPTY)
+            return NULL;
+        if (e == REMOVED || (e & ~PTR_MASK) != tag)
+            continue;
+        inmem__node *n = (inmem__node *)(e & PTR_MASK);
+        if (n->hash == hash && n->klen == klen && memcmp(inmem__node_key(n), key, klen) == 0)
+            return n;
+    }
+}
+
+/* Fills preds[l] with the last node < key on each level (writer); returns level-0 successor. */
+static inmem__node *find_preds(inmem__index *ix, const uint8_t *key, size_t klen,
+                               inmem__node **preds)
+{
+    inmem__node *x = ix->head, *nx = NULL;
+    int top = atomic_load_rlx(&ix->height);
+    if (preds)
+        for (int l = top; l < INMEM__SKIP_MAX; l++)
+            preds[l] = ix->head;
+    for (int l = top - 1; l >= 0; l--) {
+        while ((nx = atomic_load_acq(&x->next[l])) && key_cmp(nx, key, klen) < 0)
+            x = nx;
+        if (preds)
+            preds[l] = x;
+    }
+    return nx;
+}
+
+inmem__node *inmem__index_seek(inmem__index *ix, const uint8_t *key, size_t klen)
+{
+    if (klen == 0)
+        return atomic_load_acq(&ix->head->next[0]);
+    return find_preds(ix, key, klen, NULL);
+}
+
+/* ---- hash table (writer) ----------------------------------------------------------------- */
+
+/* Returns 1 if it reused a REMOVED slot. */
+static int htab_put(htab *t, inmem__node *n)
+{
+    uintptr_t p = (uintptr_t)n;
+    if (INMEM_UNLIKELY(p & ~PTR_MASK))
+        abort(); /* user-space pointers fit in 48 bits on every platform we support */
+    for (size_t i = (size_t)n->hash & t->mask;; i = (i + 1) & t->mask) {
+        uintptr_t e = atomic_load_rlx(&t->slot[i]);
+        if (e == EMPTY || e == REMOVED) {
+            atomic_store_rel(&t->slot[i], TAG_OF(n->hash) | p);
+            return e == REMOVED;
+        }
+    }
+}
+
+static void retire(inmem__index *ix, void *ptr, uint64_t tag, int is_node)
+{
+    /* room was made by inmem__index_reserve() or htab_grow() */
+    ix->ret[ix->ret_len++] = (retired){ptr, tag, is_node};
+}
+
+static int ret_reserve(inmem__index *ix, size_t more)
+{
+    if (ix->ret_len + more <= ix->ret_cap)
+        return 0;
+    if (ix->ret_head > 0) { /* compact first */
+        memmove(ix->ret, ix->ret + ix->ret_head, (ix->ret_len - ix->ret_head) * sizeof(retired));
+        ix->ret_len -= ix->ret_head;
+        ix->ret_head = 0;
+        if (ix->ret_len + more <= ix->ret_cap)
+            return 0;
+    }
+    size_t cap = ix->ret_cap ? ix->ret_cap * 2 : 64;
+    while (cap < ix->ret_len + more)
+        cap *= 2;
+    retired *r = realloc(ix->ret, cap * sizeof(*r));
+    if (!r)
+        return INMEM_ENOMEM;
+    ix->ret = r;
+    ix->ret_cap = cap;
+    return 0;
+}
+
+/* Grows (or cleans) the table so that @p more inserts keep the load under 1/2. */
+static int htab_reserve(inmem__index *ix, size_t more, uint64_t tag)
+{
+    htab *t = atomic_load_rlx(&ix->table);
+    size_t cap = t->mask + 1;
+    if ((ix->ht_used + ix->ht_removed + more) * 2 <= cap)
+        return 0;
+    size_t want = HT_MIN;
+    while (want < (ix->ht_used + more) * 4)
+        want *= 2;
+    htab *nt = htab_new(want);
+    if (!nt || ret_reserve(ix, 1) != 0) {
+        free(nt);
+        return INMEM_ENOMEM;
+    }
+    for (size_t i = 0; i < cap; i++) {
+        uintptr_t e = atomic_load_rlx(&t->slot[i]);
+        if (e != EMPTY && e != REMOVED)
+            htab_put(nt, (inmem__node *)(e & PTR_MASK));
+    }
+    atomic_store_rel(&ix->table, nt);
+    ix->ht_removed = 0;
+    retire(ix, t, tag, 0);
+    return 0;
+}
+
+static void htab_remove(inmem__index *ix, inmem__node *n)
+{
+    htab *t = atomic_load_rlx(&ix->table);
+    for (size_t i = (size_t)n->hash & t->mask;; i = (i + 1) & t->mask) {
+        uintptr_t e = atomic_load_rlx(&t->slot[i]);
+        assert(e != EMPTY);
+        if ((e & PTR_MASK) == (uintptr_t)n) {
+            atomic_store_rel(&t->slot[i], REMOVED);
+            ix->ht_used--;
+            ix->ht_removed++;
+            return;
+        }
+    }
+}
+
+/* ---- the writer -------------------------------------------------------------------------- */
+
+static int queue_reserve(inmem__index *ix, size_t more)
+{
+    if (ix->q_tail + more <= ix->q_cap)
+        return 0;
+    size_t live = ix->q_tail - ix->q_head;
+    if (ix->q_head > 0 && live + more <= ix->q_cap) {
+        memmove(ix->queue, ix->queue + ix->q_head, live * sizeof(pending));
+        ix->q_head = 0;
+        ix->q_tail = live;
+        return 0;
+    }
+    size_t cap = ix->q_cap ? ix->q_cap * 2 : 256;
+    while (cap < live + more)
+        cap *= 2;
+    pending *q = malloc(cap * sizeof(*q));
+    if (!q)
+        return INMEM_ENOMEM;
+    if (live)
+        memcpy(q, ix->queue + ix->q_head, live * sizeof(pending));
+    free(ix->queue);
+    ix->queue = q;
+    ix->q_cap = cap;
+    ix->q_head = 0;
+    ix->q_tail = live;
+    return 0;
+}
+
+int inmem__index_reserve(inmem__index *ix, size_t nwrites, size_t nnew, uint64_t last_version)
+{
+    int rc = queue_reserve(ix, nwrites);
+    if (rc == 0)
+        rc = ret_reserve(ix, nwrites + 1);
+    if (rc == 0 && nnew)
+        rc = htab_reserve(ix, nnew, last_version);
+    return rc;
+}
+
+void inmem__index_link(inmem__index *ix, inmem__node *n)
+{
+    inmem__node *preds[INMEM__SKIP_MAX];
+    find_preds(ix, inmem__node_key(n), n->klen, preds);
+    for (int l = 0; l < n->height; l++)
+        atomic_store_rlx(&n->next[l], atomic_load_rlx(&preds[l]->next[l]));
+    /* bottom-up: a node is reachable at level 0 before any express lane leads to it */
+    for (int l = 0; l < n->height; l++)
+        atomic_store_rel(&preds[l]->next[l], n);
+    if (n->height > atomic_load_rlx(&ix->height))
+        atomic_store_rlx(&ix->height, n->height);
+    ix->ht_removed -= (size_t)htab_put(atomic_load_rlx(&ix->table), n);
+    ix->ht_used++;
+    atomic_store_rlx(&ix->keys, atomic_load_rlx(&ix->keys) + 1);
+}
+
+void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v)
+{
+    inmem__version *old = atomic_load_rlx(&n->head);
+    assert(!old || old->ver < v->ver);
+    atomic_store_rlx(&v->next, old);
+    atomic_store_rel(&n->head, v);
+    if (old)
+        atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) + 1);
+    if (old || v->tomb)
+        ix->queue[ix->q_tail++] = (pending){n, v->ver};
+}
+
+/* Frees every version older than the newest one with ver <= min_snap. */
+static void prune(inmem__index *ix, inmem__node *n, uint64_t min_snap)
+{
+    inmem__version *v = atomic_load_rlx(&n->head);
+    while (v && v->ver > min_snap)
+        v = atomic_load_rlx(&v->next);
+    if (!v)
+        return;
+    inmem__version *old = atomic_load_rlx(&v->next);
+    if (!old)
+        return;
+    atomic_store_rel(&v->next, NULL);
+    uint64_t freed = 0;
+    while (old) {
+        inmem__version *next = atomic_load_rlx(&old->next);
+        free(old);
+        freed++;
+        old = next;
+    }
+    atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - freed);
+}
+
+/* Unlinks a node from the skip list and the hash table and retires it. */
+static void unlink_node(inmem__index *ix, inmem__node *n, uint64_t tag)
+{
+    inmem__node *preds[INMEM__SKIP_MAX];
+    find_preds(ix, inmem__node_key(n), n->klen, preds);
+    for (int l = n->height - 1; l >= 0; l--)
+        if (atomic_load_rlx(&preds[l]->next[l]) == n)
+            atomic_store_rel(&preds[l]->next[l], atomic_load_rlx(&n->next[l]));
+    htab_remove(ix, n);
+    atomic_store_rel(&n->dead, 1);
+    atomic_store_rlx(&ix->keys, atomic_load_rlx(&ix->keys) - 1);
+    retire(ix, n, tag, 1);
+}
+
+int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version)
+{
+    while (ix->q_head < ix->q_tail && ix->queue[ix->q_head].ver <= min_snap) {
+        inmem__node *n = ix->queue[ix->q_head++].node;
+        if (atomic_load_rlx(&n->dead))
+            continue; /* retired by an earlier entry; not yet freed (I5) */
+        prune(ix, n, min_snap);
+        inmem__version *h = atomic_load_rlx(&n->head);
+        if (h->tomb && h->ver <= min_snap && ret_reserve(ix, 1) == 0)
+            unlink_node(ix, n, last_version);
+    }
+    if (ix->q_head == ix->q_tail)
+        ix->q_head = ix->q_tail = 0;
+    while (ix->ret_head < ix->ret_len && ix->ret[ix->ret_head].tag < min_snap) {
+        retired *r = &ix->ret[ix->ret_head++];
+        if (r->is_node)
+            free_chain(atomic_load_rlx(&((inmem__node *)r->ptr)->head));
+        free(r->ptr);
+    }
+    if (ix->ret_head == ix->ret_len)
+        ix->ret_head = ix->ret_len = 0;
+    return ix->q_head < ix->q_tail || ix->ret_head < ix->ret_len;
+}
+
+uint64_t inmem__index_keys(const inmem__index *ix)
+{
+    return atomic_load_rlx(&((inmem__index *)ix)->keys);
+}
+
+uint64_t inmem__index_retained(const inmem__index *ix)
+{
+    return atomic_load_rlx(&((inmem__index *)ix)->retained);
+}

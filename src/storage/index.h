@@ -1,0 +1,107 @@
+/*
+ * index.h — the ordered MVCC index: encoded keys (memcmp order) mapped to version chains.
+ *
+ * Readers (any number of threads) use inmem__index_find / _seek / _next and
+ * inmem__version_at without any lock. Exactly one writer at a time — the caller serialises
+ * writers (the txn layer's commit lock) — links nodes, installs versions and runs the garbage
+ * collector. See index.c for the design essay on why a reader racing the writer is safe and when
+ * memory may be freed.
+ */
+#ifndef INMEM_STORAGE_INDEX_H
+#define INMEM_STORAGE_INDEX_H
+
+#include "core/common.h"
+
+/* One committed version of a key: a value or a tombstone. Immutable once published, except
+ * `next`, which the garbage collector may cut (to NULL) below the oldest visible version. */
+typedef struct inmem__version {
+    _Atomic(struct inmem__version *) next; /* older version, or NULL */
+    uint64_t ver;                          /* commit version; set before publication */
+    uint64_t expiry_ms;                    /* wall-clock ms after which it is invisible; 0 none */
+    uint32_t vlen;                         /* value length (0 for a tombstone) */
+    uint8_t tomb;                          /* 1: a delete */
+    uint8_t data[];                        /* value bytes */
+} inmem__version;
+
+/* A key. The key bytes follow next[height]. */
+typedef struct inmem__node {
+    _Atomic(inmem__version *) head; /* newest version, never NULL once linked */
+    uint64_t hash;                  /* inmem__hash of the key */
+    uint32_t klen;
+    uint8_t height;             /* skip-list levels, 1..INMEM__SKIP_MAX */
+    _Atomic uint8_t dead;       /* 1 once unlinked by the GC: look the key up again */
+    _Atomic(struct inmem__node *) next[]; /* skip-list successors, level 0 first */
+} inmem__node;
+
+#define INMEM__SKIP_MAX 20
+
+static inline const uint8_t *inmem__node_key(const inmem__node *n)
+{
+    return (const uint8_t *)&n->next[n->height];
+}
+
+typedef struct inmem__index inmem__index;
+
+/* Creates an empty index; free with inmem__index_destroy(). NULL if out of memory. */
+inmem__index *inmem__index_create(void);
+/* Frees the index, every node and version in it, and everything awaiting reclamation. No reader
+ * may be using it. Accepts NULL. */
+void inmem__index_destroy(inmem__index *ix);
+
+/* ---- readers (lock-free) ---- */
+
+/* The live node of a key, or NULL. */
+inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash);
+/* The first node whose key is >= @p key (the first node if klen is 0), or NULL. */
+inmem__node *inmem__index_seek(inmem__index *ix, const uint8_t *key, size_t klen);
+/* The node after @p n in key order, or NULL. */
+static inline inmem__node *inmem__index_next(const inmem__node *n)
+{
+    return atomic_load_acq(&((inmem__node *)n)->next[0]);
+}
+/* The newest version of @p n with ver <= @p snap, or NULL if none. */
+static inline inmem__version *inmem__version_at(const inmem__node *n, uint64_t snap)
+{
+    inmem__version *v = atomic_load_acq(&((inmem__node *)n)->head);
+    while (v && v->ver > snap)
+        v = atomic_load_acq(&v->next);
+    return v;
+}
+
+/* ---- versions ---- */
+
+/* A new unpublished version holding a copy of @p val (or a tombstone). NULL if out of memory.
+ * Free with inmem__version_free() unless installed. */
+inmem__version *inmem__version_new(const void *val, size_t vlen, uint64_t expiry_ms, int tomb);
+void inmem__version_free(inmem__version *v);
+
+/* ---- the writer (caller holds the writer lock) ---- */
+
+/* A new node for @p key, not yet in the index. NULL if out of memory. Either link it with
+ * inmem__index_link() or free it with inmem__index_node_free(). */
+inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen,
+                                   uint64_t hash);
+void inmem__index_node_free(inmem__node *n);
+
+/* Makes room for @p nwrites installs of which @p nnew link new nodes, so that the following
+ * inmem__index_link / _install calls cannot fail. INMEM_ENOMEM if it cannot. @p last_version is
+ * the newest version handed out so far (the retirement tag of a replaced hash array). */
+int inmem__index_reserve(inmem__index *ix, size_t nwrites, size_t nnew, uint64_t last_version);
+/* Links a node from inmem__index_node_new() whose key is not in the index. */
+void inmem__index_link(inmem__index *ix, inmem__node *n);
+/* Makes @p v (with v->ver set, greater than every version in the index) the newest version of
+ * linked node @p n. */
+void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v);
+
+/* Garbage collection. @p min_snap must be <= the snapshot of every reader that is or may
+ * become active; @p last_version is the newest version handed out (the retirement tag).
+ * Frees versions no snapshot >= min_snap can see, unlinks keys whose only version is an old
+ * tombstone, and frees memory retired before every current reader began. Returns 1 if memory
+ * is left that a later call, with a higher min_snap, could reclaim. */
+int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version);
+
+/* Gauges (exact when read by the writer, approximate from elsewhere). */
+uint64_t inmem__index_keys(const inmem__index *ix);
+uint64_t inmem__index_retained(const inmem__index *ix);
+
+#endif

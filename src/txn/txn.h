@@ -1,0 +1,92 @@
+/*
+ * txn.h — the transactional store: the MVCC index plus what makes transactions work on it —
+ * the version counters, the reader slots that pin snapshots, the commit lock, and the
+ * transaction context (read set, write set, CAS list) with validation and commit.
+ *
+ * The engine embeds one inmem__store in each database. Everything here works on encoded keys
+ * (core/key.h); the run/primitive encoding is done by the callers.
+ */
+#ifndef INMEM_TXN_TXN_H
+#define INMEM_TXN_TXN_H
+
+#include "core/arena.h"
+#include "core/common.h"
+#include "storage/index.h"
+
+/* Per-slot state, one cache line, owned by the transaction handle holding the slot. */
+typedef struct inmem__slot {
+    _Atomic uint64_t snap;     /* pinned snapshot, or SNAP_NONE */
+    _Atomic uint32_t in_use;   /* 1 while a handle holds the slot */
+    uint32_t unused;
+    _Atomic uint64_t begin_us; /* coarse clock when the snapshot was taken */
+    /* counters, written only by the holder (relaxed), summed by inmem__store_stats() */
+    _Atomic uint64_t n_readonly;
+    _Atomic uint64_t n_abort_user;
+    _Atomic uint64_t n_retries;
+    struct inmem_txn *spare; /* a freed handle kept for the next begin on this slot */
+    uint64_t pad;
+} inmem__slot;
+
+#define INMEM__SNAP_NONE UINT64_MAX
+
+/* Store-wide counters kept by the committer (under commit_mu) or by anyone (atomics). */
+typedef struct inmem__counters {
+    _Atomic uint64_t commits, abort_read, abort_cas, retries, exhausted, deadlines;
+} inmem__counters;
+
+typedef struct inmem__store {
+    inmem__index *index;
+    size_t max_key;   /* encoded key limit (user limit + prefix) */
+    size_t max_value;
+    /* Versions. visible <= assigned; both only grow. */
+    _Alignas(INMEM_CACHELINE) _Atomic uint64_t visible; /* newest commit readers may see */
+    _Alignas(INMEM_CACHELINE) inmem__mutex commit_mu;   /* serialises committers (writer lock) */
+    uint64_t assigned INMEM_GUARDED_BY(commit_mu);      /* newest version handed out */
+    uint64_t min_cached INMEM_GUARDED_BY(commit_mu);    /* lower bound of active snapshots */
+    unsigned since_gc INMEM_GUARDED_BY(commit_mu);
+    _Atomic int gc_pending; /* the last GC left work that an ending snapshot may unblock */
+    inmem__counters ctr;
+    /* Reader slots. */
+    _Alignas(INMEM_CACHELINE) _Atomic uint32_t slot_hwm; /* slots [0, hwm) were ever used */
+    uint32_t nslots;
+    inmem__slot *slots;
+} inmem__store;
+
+/* Sets up @p st; INMEM_ENOMEM on failure (then nothing to free). */
+int inmem__store_init(inmem__store *st, size_t max_key, size_t max_value, unsigned max_txns);
+/* Frees everything. */
+void inmem__store_fini(inmem__store *st);
+/* 1 if a transaction handle exists. */
+int inmem__store_busy(inmem__store *st);
+/* Fills the counters and gauges of @p out. */
+void inmem__store_stats(inmem__store *st, inmem_stats *out);
+
+/* Begins a transaction handle on @p st (see inmem_txn_begin()). */
+int inmem__txn_begin(inmem__store *st, inmem_txn **out);
+
+/* Encoded-key operations behind the public calls; @p key is an encoded key (core/key.h). */
+int inmem__txn_get(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val,
+                   size_t *vlen, uint64_t *version);
+int inmem__txn_put(inmem_txn *txn, const uint8_t *key, size_t klen, const void *val,
+                   size_t vlen, uint64_t ttl_ms, int tomb);
+int inmem__txn_cas(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t expected,
+                   const void *val, size_t vlen);
+/* Iterates encoded keys in [lo, hi) (hi NULL: no bound). Keys returned are encoded. */
+int inmem__txn_scan(inmem_txn *txn, const uint8_t *lo, size_t lolen, const uint8_t *hi,
+                    size_t hilen, inmem_iter **out);
+int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
+                     size_t *vlen, uint64_t *version);
+/* The store a transaction belongs to. */
+inmem__store *inmem__txn_store(const inmem_txn *txn);
+/* Counts one retry of a closure transaction. */
+void inmem__txn_count_retry(inmem_txn *txn);
+/* Ends the transaction (if active) and begins it again on a fresh snapshot, keeping the handle. */
+int inmem__txn_restart(inmem_txn *txn);
+
+/* One blind write committed on its own (implicit put/delete): no snapshot, no read set.
+ * @p expected: if has_expected, a CAS (INMEM_CONFLICT on mismatch). */
+int inmem__store_write_one(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
+                           size_t vlen, int tomb, int has_expected, uint64_t expected,
+                           uint64_t *version);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * main.c — the test runner: gathers every group's tests into one cmocka run (so that the output
+ * ends with one summary line for the whole suite) and keeps the ones whose name matches the
+ * optional glob given as the first argument, e.g. `inmem_tests '*concurrent*'`.
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "test.h"
+
+#define GROUPS(X) X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency)
+
+#define DECLARE(name)                                                                              \
+    extern const struct CMUnitTest name##_tests[];                                                 \
+    extern const size_t name##_count;
+GROUPS(DECLARE)
+
+uint64_t test_seed(const char *test_name)
+{
+    const char *env = getenv("INMEM_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
+    if (seed == 0)
+        seed = 1;
+    printf("[ SEED     ] %s: INMEM_TEST_SEED=%llu\n", test_name, (unsigned long long)seed);
+    return seed;
+}
+
+uint64_t test_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+inmem_db *test_open_mem(void)
+{
+    inmem_db *db = NULL;
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    assert_non_null(db);
+    return db;
+}
+
+int main(int argc, char **argv)
+{
+    const char *glob = argc > 1 ? argv[1] : NULL;
+    struct {
+        const struct CMUnitTest *tests;
+        size_t n;
+    } groups[] = {
+#define ENTRY(name) {name##_tests, 0},
+        GROUPS(ENTRY)
+#undef ENTRY
+    };
+    size_t ng = sizeof(groups) / sizeof(groups[0]), total = 0, k = 0;
+#define COUNT(name) groups[k++].n = name##_count;
+    GROUPS(COUNT)
+#undef COUNT
+    for (size_t i = 0; i < ng; i++)
+        total += groups[i].n;
+    struct CMUnitTest *all = calloc(total ? total : 1, sizeof(*all));
+    if (!all)
+        return 2;
+    size_t n = 0;
+    for (size_t i = 0; i < ng; i++)
+        for (size_t j = 0; j < groups[i].n; j++) {
+            const struct CMUnitTest *t = &groups[i].tests[j];
+            if (!glob || fnmatch(glob, t->name, 0) == 0)
+                all[n++] = *t;
+        }
+    if (n == 0) {
+        fprintf(stderr, "no test matches '%s'\n", glob);
+        free(all);
+        return 2;
+    }
+    int failed = _cmocka_run_group_tests("inmem", all, n, NULL, NULL);
+    free(all);
+    return failed ? 1 : 0;
+}

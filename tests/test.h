@@ -1,0 +1,47 @@
+/*
+ * test.h — what every test file shares: cmocka, the public header, and a few helpers.
+ *
+ * Every test is named after the rule or behaviour it checks.
+ * Randomised tests take their seed from test_seed(), which prints it and honours
+ * INMEM_TEST_SEED=<n> so that a failure can be replayed.
+ */
+#ifndef INMEM_TEST_H
+#define INMEM_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "inmem.h"
+
+/*
+ * Each test file ends with its table, named after the file's group:
+ *     const struct CMUnitTest txn_rules_tests[] = { cmocka_unit_test(...), ... };
+ *     INMEM_TEST_COUNT(txn_rules);
+ * and main.c lists the group.
+ */
+#define INMEM_TEST_COUNT(name)                                                                     \
+    const size_t name##_count = sizeof(name##_tests) / sizeof(name##_tests[0])
+
+/* Asserts that an inmem call returned `want`, printing both names on failure. */
+#define assert_rc(want, expr)                                                                      \
+    do {                                                                                           \
+        int rc__ = (expr);                                                                         \
+        if (rc__ != (want))                                                                        \
+            fail_msg("%s returned %s (%d), expected %s (%d)", #expr, inmem_errname(rc__), rc__,    \
+                     inmem_errname(want), (int)(want));                                            \
+    } while (0)
+#define assert_ok(expr) assert_rc(0, expr)
+
+/* The test's random seed: INMEM_TEST_SEED if set, else time-based; printed once per call. */
+uint64_t test_seed(const char *test_name);
+/* A small deterministic PRNG (xorshift64*) for tests. */
+uint64_t test_rand(uint64_t *state);
+
+/* Opens an in-memory (durability none) database with default options, asserting success. */
+inmem_db *test_open_mem(void);
+
+#endif

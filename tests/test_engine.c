@@ -1,0 +1,176 @@
+/*
+ * test_engine.c — the database handle: options, open/close, implicit operations, scans, stats,
+ * and the acceptance check that memory stays flat under endless overwrites.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test.h"
+
+static void open_with_null_options_uses_defaults(void **state)
+{
+    (void)state;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(NULL, NULL, &db));
+    assert_non_null(db);
+    inmem_options o;
+    inmem_options_init(&o);
+    assert_int_equal(o.durability, INMEM_DURABILITY_NONE);
+    assert_int_equal(o.max_key_size, 4096);
+    assert_int_equal(o.max_txns, 256);
+    assert_ok(inmem_db_close(db));
+}
+
+static void implicit_get_returns_an_owned_copy(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    uint64_t v1 = 0, v2 = 0, got = 0;
+    assert_ok(inmem_put(db, NULL, "k", 1, "hello", 5, &v1));
+    assert_true(v1 > 0);
+    void *val = NULL;
+    size_t n = 0;
+    assert_ok(inmem_get(db, NULL, "k", 1, &val, &n, &got));
+    assert_int_equal(n, 5);
+    assert_memory_equal(val, "hello", 5);
+    assert_int_equal(got, v1);
+    assert_ok(inmem_put(db, NULL, "k", 1, "bye", 3, &v2)); /* the copy is not affected */
+    assert_memory_equal(val, "hello", 5);
+    inmem_free(val);
+    assert_ok(inmem_delete(db, NULL, "k", 1, NULL));
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, "k", 1, &val, &n, NULL));
+    assert_null(val);
+    assert_ok(inmem_db_close(db));
+}
+
+static void long_keys_work_end_to_end(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    char key[4096];
+    memset(key, 'q', sizeof key);
+    assert_ok(inmem_put(db, NULL, key, sizeof key, "v", 1, NULL));
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    const void *v;
+    size_t n;
+    assert_ok(inmem_kv_get(t, NULL, key, sizeof key, &v, &n, NULL));
+    assert_int_equal(n, 1);
+    inmem_iter *it;
+    assert_ok(inmem_kv_scan_prefix(t, NULL, "qq", 2, &it));
+    const void *k;
+    size_t kl;
+    assert_ok(inmem_iter_next(it, &k, &kl, NULL, NULL, NULL));
+    assert_int_equal(kl, sizeof key);
+    assert_rc(INMEM_NOTFOUND, inmem_iter_next(it, &k, &kl, NULL, NULL, NULL));
+    inmem_iter_free(it);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
+static void prefix_scan_returns_exactly_the_prefix_in_order(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    const char *keys[] = {"a", "ab", "ab\xff", "ab\xff\xff", "abc", "abd", "ac", "b"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_ok(inmem_put(db, NULL, keys[i], strlen(keys[i]), "v", 1, NULL));
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    inmem_iter *it;
+    assert_ok(inmem_kv_scan_prefix(t, NULL, "ab", 2, &it));
+    const char *want[] = {"ab", "abc", "abd", "ab\xff", "ab\xff\xff"}; /* 0xff sorts last */
+    for (size_t i = 0; i < 5; i++) {
+        const void *k;
+        size_t kl;
+        assert_ok(inmem_iter_next(it, &k, &kl, NULL, NULL, NULL));
+        assert_int_equal(kl, strlen(want[i]));
+        assert_memory_equal(k, want[i], kl);
+    }
+    assert_rc(INMEM_NOTFOUND, inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL));
+    inmem_iter_free(it);
+    /* a prefix of all 0xff bytes has no upper bound within the run */
+    assert_ok(inmem_kv_scan_prefix(t, NULL, "\xff", 1, &it));
+    assert_rc(INMEM_NOTFOUND, inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL));
+    inmem_iter_free(it);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
+/* Acceptance: an overwrite loop keeps memory flat once warm. We count live versions (the
+ * memory that grows in an MVCC store) instead of timing or reading RSS. */
+static void overwrite_loop_keeps_retained_versions_bounded(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    char key[16];
+    inmem_stats s;
+    uint64_t peak = 0;
+    for (int round = 0; round < 200; round++) {
+        for (int k = 0; k < 1000; k++) {
+            int n = snprintf(key, sizeof key, "key%04d", k);
+            assert_ok(inmem_put(db, NULL, key, (size_t)n, key, (size_t)n, NULL));
+        }
+        assert_ok(inmem_db_stats(db, &s));
+        peak = s.retained_versions > peak ? s.retained_versions : peak;
+    }
+    assert_int_equal(s.keys, 1000);
+    assert_int_equal(s.commits, 200000);
+    /* GC runs every few commits: a handful of old versions at most, not 199,000 */
+    assert_true(peak <= 64);
+    assert_ok(inmem_db_close(db));
+}
+
+static void stats_show_a_forgotten_snapshot(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    assert_ok(inmem_put(db, NULL, "k", 1, "v", 1, NULL));
+    inmem_txn *old;
+    assert_ok(inmem_txn_begin(db, &old));
+    for (int i = 0; i < 500; i++)
+        assert_ok(inmem_put(db, NULL, "k", 1, "w", 1, NULL));
+    inmem_stats s;
+    assert_ok(inmem_db_stats(db, &s));
+    assert_int_equal(s.open_txns, 1);
+    assert_int_equal(s.oldest_snapshot_version, 1);
+    assert_true(s.retained_versions >= 499);
+    const void *v;
+    assert_ok(inmem_kv_get(old, NULL, "k", 1, &v, NULL, NULL));
+    assert_memory_equal(v, "v", 1);
+    inmem_txn_free(old); /* ending the snapshot that held the collector back collects */
+    assert_ok(inmem_db_stats(db, &s));
+    assert_int_equal(s.open_txns, 0);
+    assert_int_equal(s.oldest_snapshot_version, 0);
+    assert_int_equal(s.retained_versions, 0);
+    assert_ok(inmem_db_close(db));
+}
+
+static void deleted_keys_are_reclaimed(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    char key[16];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(key, sizeof key, "t%d", i);
+        assert_ok(inmem_put(db, NULL, key, (size_t)n, "v", 1, NULL));
+        assert_ok(inmem_delete(db, NULL, key, (size_t)n, NULL));
+    }
+    for (int i = 0; i < 16; i++)
+        assert_ok(inmem_put(db, NULL, "x", 1, "v", 1, NULL));
+    inmem_stats s;
+    assert_ok(inmem_db_stats(db, &s));
+    assert_true(s.keys <= 16); /* not 5001 */
+    assert_ok(inmem_db_close(db));
+}
+
+const struct CMUnitTest engine_tests[] = {
+    cmocka_unit_test(open_with_null_options_uses_defaults),
+    cmocka_unit_test(implicit_get_returns_an_owned_copy),
+    cmocka_unit_test(long_keys_work_end_to_end),
+    cmocka_unit_test(prefix_scan_returns_exactly_the_prefix_in_order),
+    cmocka_unit_test(overwrite_loop_keeps_retained_versions_bounded),
+    cmocka_unit_test(stats_show_a_forgotten_snapshot),
+    cmocka_unit_test(deleted_keys_are_reclaimed),
+};
+INMEM_TEST_COUNT(engine);
