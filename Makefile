@@ -5,6 +5,7 @@
 #   make test SAN=address   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test SAN=thread    the same under ThreadSanitizer
 #   make test TESTS=glob    only the tests whose name matches the glob (e.g. TESTS='*concurrent*')
+#   make demo               build and run the example (examples/quickstart.c)
 #   make bench              the benchmark tables (bench/)
 #   make install PREFIX=/usr/local
 #   make WERROR=1 ...       warnings are errors (CI)
@@ -55,7 +56,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
-.PHONY: all lib test bench install clean format format-check deps-test
+.PHONY: all lib test bench demo install clean format format-check deps-test
 
 all: lib
 
@@ -94,6 +95,15 @@ $(BUILD)/inmem_bench: $(BENCH_SRC) $(BUILD)/libinmem.a
 
 bench: $(BUILD)/inmem_bench
 	$(BUILD)/inmem_bench $(BENCH_ARGS)
+
+# ---- examples ----------------------------------------------------------------------------------
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libinmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libinmem.a $(LIBS)
+
+demo: $(BUILD)/examples/quickstart
+	$(BUILD)/examples/quickstart
 
 # ---- install -----------------------------------------------------------------------------------
 
