@@ -258,7 +258,7 @@ static void account_key(char *buf, size_t n, int i)
 static int cb_transfer(inmem_txn *t, void *arg)
 {
     struct bank_worker *w = arg;
-    char kf[16], kt[16];
+    char kf[32], kt[32];
     account_key(kf, sizeof(kf), w->from);
     account_key(kt, sizeof(kt), w->to);
     uint64_t bf = 0, bt = 0;
@@ -329,7 +329,7 @@ static void bank_check_once(struct bank_worker *w, int use_scan)
         }
     } else {
         for (int i = 0; i < BANK_ACCOUNTS; i++) {
-            char k[16];
+            char k[32];
             account_key(k, sizeof(k), i);
             uint64_t b = 0;
             const void *v = NULL;
@@ -376,7 +376,7 @@ static void concurrency_bank_transfers_keep_total_in_every_snapshot(void **state
     inmem_txn *t = NULL;
     assert_ok(inmem_txn_begin(db, &t));
     for (int i = 0; i < BANK_ACCOUNTS; i++) {
-        char k[16];
+        char k[32];
         account_key(k, sizeof(k), i);
         assert_ok(txn_put_u64(t, k, BANK_START));
     }
@@ -405,7 +405,7 @@ static void concurrency_bank_transfers_keep_total_in_every_snapshot(void **state
 
     uint64_t sum = 0;
     for (int i = 0; i < BANK_ACCOUNTS; i++) {
-        char k[16];
+        char k[32];
         account_key(k, sizeof(k), i);
         sum += db_get_u64(db, k);
     }
@@ -436,7 +436,7 @@ static void *mk_writer(void *arg)
 {
     struct mk_worker *w = arg;
     for (int i = 0; i < MK_COMMITS; i++) {
-        char val[32];
+        char val[48];
         int n = snprintf(val, sizeof(val), "writer %d commit %d", w->id, i);
         inmem_txn *t = NULL;
         int rc = inmem_txn_begin(w->sh->db, &t);
@@ -654,7 +654,7 @@ static void *mb_writer(void *arg)
     struct mb_worker *w = arg;
     for (int r = 0; r < MB_ROUNDS; r++)
         for (int i = 0; i < MB_KEYS; i++) {
-            char k[16], v[32];
+            char k[32], v[32];
             int kl = snprintf(k, sizeof(k), "hot/%03d", i);
             int vl = snprintf(v, sizeof(v), "w%d r%d", w->id, r);
             int rc = inmem_put(w->sh->db, NULL, k, (size_t)kl, v, (size_t)vl, NULL);
@@ -676,7 +676,7 @@ static void *mb_reader(void *arg)
             return NULL;
         }
         for (int j = 0; j < 3; j++) {
-            char k[16];
+            char k[32];
             int kl = snprintf(k, sizeof(k), "hot/%03d", (int)(test_rand(&w->rng) % MB_KEYS));
             rc = inmem_kv_get(t, NULL, k, (size_t)kl, NULL, NULL, NULL);
             if (rc != 0 && rc != INMEM_NOTFOUND)

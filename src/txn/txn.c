@@ -790,7 +790,8 @@ int inmem__store_write_one(inmem__store *st, const uint8_t *key, size_t klen, co
     if (!v)
         return INMEM_ENOMEM;
     uint64_t h = inmem__hash(key, klen);
-    wentry w = {{key, h, (uint32_t)klen}, inmem__index_find(st->index, key, klen, h), v, 0};
+    /* no snapshot pins memory for us, so look the node up under the writer lock */
+    wentry w = {{key, h, (uint32_t)klen}, NULL, v, 0};
     uint64_t ver = 0;
     inmem__mutex_lock(&st->commit_mu);
     if (has_expected &&

@@ -1,5 +1,0 @@
-build-address/src/core/clock.o: src/core/clock.c src/core/clock.h \
- src/core/common.h include/inmem.h
-src/core/clock.h:
-src/core/common.h:
-include/inmem.h:

@@ -1,3 +1,0 @@
-build-thread/tests/main.o: tests/main.c tests/test.h include/inmem.h
-tests/test.h:
-include/inmem.h:

@@ -1,4 +1,0 @@
-build-thread/tests/test_bad_input.o: tests/test_bad_input.c tests/test.h \
- include/inmem.h
-tests/test.h:
-include/inmem.h:
