@@ -243,6 +243,7 @@ static inmem_db *db_open(void)
     inmem_options opts;
     inmem_db *db;
     inmem_options_init(&opts);
+    opts.durability = INMEM_DURABILITY_NONE;
     CHECK(inmem_db_open(NULL, &opts, &db));
     return db;
 }

@@ -18,6 +18,7 @@
 #define AGENTS 4
 
 static inmem_db *db;
+static inmem_run_id run; /* this invocation's scope */
 
 static void check(int rc, const char *what)
 {
@@ -40,24 +41,24 @@ static int do_task(inmem_txn *txn, void *arg)
     uint64_t ver;
     const void *state;
     size_t n;
-    int rc = inmem_kv_get(txn, NULL, key, strlen(key), &state, &n, &ver);
+    int rc = inmem_kv_get(txn, &run, key, strlen(key), &state, &n, &ver);
     if (rc != 0)
         return rc;
     if (n != 4 || memcmp(state, "open", 4) != 0)
         return INMEM_NOTFOUND; /* someone else did it: abort, nothing written */
-    if ((rc = inmem_kv_cas(txn, NULL, key, strlen(key), ver, "done", 4)) != 0)
+    if ((rc = inmem_kv_cas(txn, &run, key, strlen(key), ver, "done", 4)) != 0)
         return rc;
     usleep(200); /* the agent's "tool call": other agents commit meanwhile */
     snprintf(val, sizeof val, "agent %d", c->agent);
     snprintf(key, sizeof key, "result/%03d", c->task);
-    if ((rc = inmem_kv_put(txn, NULL, key, strlen(key), val, strlen(val))) != 0)
+    if ((rc = inmem_kv_put(txn, &run, key, strlen(key), val, strlen(val))) != 0)
         return rc;
     uint64_t done = 0;
     const void *cur;
-    if (inmem_kv_get(txn, NULL, "done", 4, &cur, &n, NULL) == 0 && n == sizeof done)
+    if (inmem_kv_get(txn, &run, "done", 4, &cur, &n, NULL) == 0 && n == sizeof done)
         memcpy(&done, cur, sizeof done);
     done++;
-    return inmem_kv_put(txn, NULL, "done", 4, &done, sizeof done);
+    return inmem_kv_put(txn, &run, "done", 4, &done, sizeof done);
 }
 
 static void *agent(void *arg)
@@ -78,13 +79,26 @@ static void *agent(void *arg)
     return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    check(inmem_db_open(NULL, NULL, &db), "open");
+    const char *dir = argc > 1 ? argv[1] : "inmem-data";
+    if (inmem_db_open(dir, NULL, &db) != 0) {
+        fprintf(stderr, "cannot open %s: %s\n", dir, inmem_errmsg());
+        return 1;
+    }
+    inmem_recovery_info rec;
+    check(inmem_db_recovery(db, &rec), "recovery");
+    printf("opened %s: recovered %llu transactions (%llu bytes of log) in %.1f ms%s\n", dir,
+           (unsigned long long)rec.txns_applied, (unsigned long long)rec.bytes,
+           rec.time_us / 1000.0, rec.torn_tail ? ", torn tail truncated" : "");
+    check(inmem_run_id_new(&run), "run id");
+    char rid[INMEM_RUN_ID_STRLEN + 1];
+    inmem_run_id_format(&run, rid);
+    printf("this run: %s\n", rid);
     for (int t = 0; t < TASKS; t++) {
         char key[32];
         snprintf(key, sizeof key, "task/%03d", t);
-        check(inmem_put(db, NULL, key, strlen(key), "open", 4, NULL), "put");
+        check(inmem_put(db, &run, key, strlen(key), "open", 4, NULL), "put");
     }
     pthread_t th[AGENTS];
     for (int i = 0; i < AGENTS; i++)
@@ -96,14 +110,14 @@ int main(void)
     inmem_txn *txn;
     inmem_iter *it;
     check(inmem_txn_begin(db, &txn), "begin");
-    check(inmem_kv_scan_prefix(txn, NULL, "result/", 7, &it), "scan");
+    check(inmem_kv_scan_prefix(txn, &run, "result/", 7, &it), "scan");
     int results = 0;
     while (inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL) == 0)
         results++;
     const void *v;
     size_t n;
     uint64_t done = 0;
-    check(inmem_kv_get(txn, NULL, "done", 4, &v, &n, NULL), "get");
+    check(inmem_kv_get(txn, &run, "done", 4, &v, &n, NULL), "get");
     memcpy(&done, v, sizeof done);
     inmem_iter_free(it);
     inmem_txn_free(txn);

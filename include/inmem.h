@@ -85,6 +85,13 @@ const char *inmem_strerror(int err);
 /** @return the static constant name of @p err, e.g. "INMEM_CONFLICT" ("INMEM_UNKNOWN" if none). */
 const char *inmem_errname(int err);
 
+/**
+ * @return a description of the last error an inmem call returned in this thread, with its
+ *         details (e.g. the log file and offset of a corruption, the process holding a lock), or
+ *         "" if none was recorded. Thread-local; valid until the next inmem call in this thread.
+ */
+const char *inmem_errmsg(void);
+
 /** Frees memory the caller owns (returned by inmem_get() and the like). Accepts NULL. */
 void inmem_free(void *ptr);
 
@@ -136,11 +143,15 @@ typedef struct inmem_db inmem_db;
 typedef enum inmem_durability {
     /** Pure in-memory: no files are written; everything is lost at close. */
     INMEM_DURABILITY_NONE = 0,
-    /** Reserved for the write-ahead log (not yet supported: INMEM_ENOTSUP). */
+    /** Logged: a commit is in the OS page cache when it returns (it survives a crash of the
+     *  process); a background fsync every 10 x sync_interval_ms bounds the loss on a machine
+     *  crash. */
     INMEM_DURABILITY_ASYNC = 1,
-    /** Reserved for the write-ahead log (not yet supported: INMEM_ENOTSUP). */
+    /** Like async, with an fsync at least every sync_interval_ms (100) or every sync_commits
+     *  (1000) commits: a machine crash loses at most about that much. The default. */
     INMEM_DURABILITY_BATCHED = 2,
-    /** Reserved for the write-ahead log (not yet supported: INMEM_ENOTSUP). */
+    /** A commit returns only once its records are on stable storage (fdatasync); concurrent
+     *  committers share fsyncs (group commit). A commit is visible to others only once durable. */
     INMEM_DURABILITY_STRICT = 3
 } inmem_durability;
 
@@ -149,7 +160,7 @@ typedef enum inmem_durability {
  * new fields are only ever added at the end, with defaults that keep old behaviour.
  */
 typedef struct inmem_options {
-    /** Default INMEM_DURABILITY_NONE (the only mode of this release). */
+    /** Default INMEM_DURABILITY_BATCHED. Every mode but NONE needs a directory. */
     inmem_durability durability;
     /** Largest user key in bytes. Default 4096, at most 65536. */
     size_t max_key_size;
@@ -161,26 +172,46 @@ typedef struct inmem_options {
      * Each costs 64 bytes up front.
      */
     unsigned max_txns;
+    /** Size of each log file (segment) in bytes; a new one starts when it is full.
+     *  Default 64 MiB, at least 64 KiB. Space is reserved up front, so a full disk shows at
+     *  the switch to a new segment, never in the middle of one. */
+    uint64_t wal_segment_size;
+    /** Batched: the longest time between fsyncs, in ms (default 100; async: 10 x this). */
+    uint64_t sync_interval_ms;
+    /** Batched: the most commits between fsyncs (default 1000). */
+    uint64_t sync_commits;
+    /**
+     * At open, if the log is corrupt (a bad checksum before its end), truncate it at the last
+     * good transaction and go on, instead of failing with INMEM_ECORRUPT. What was dropped is
+     * reported by inmem_db_recovery(); dropped later segments are kept, renamed *.dropped.
+     * Default 0.
+     */
+    int repair;
 } inmem_options;
 
 /** Fills @p opts with the defaults. Accepts NULL (does nothing). */
 void inmem_options_init(inmem_options *opts);
 
 /**
- * Opens a database. Close it with inmem_db_close().
+ * Opens a database, creating its directory if needed, and recovers the committed state from its
+ * log (see inmem_db_recovery() for what recovery did). Close it with inmem_db_close().
+ * One process at a time may open a directory: the log is guarded by an advisory lock.
  * @param[in] dir the database directory. Not used (may be NULL) with INMEM_DURABILITY_NONE.
  * @param[in] opts options, or NULL for the defaults.
  * @param[out] out the new handle; set to NULL on failure.
- * @return 0, INMEM_EINVAL (NULL @p out, an option out of range), INMEM_ENOTSUP (a durability mode
- *         this release does not have), INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL (NULL @p out or @p dir, an option out of range), INMEM_ELOCKED
+ *         (another process has it open; inmem_errmsg() names it), INMEM_ECORRUPT (a bad record
+ *         before the end of the log; inmem_errmsg() names the file and offset), INMEM_EVERSION
+ *         (a file that is not an inmem log, or a newer format), INMEM_EIO, INMEM_ENOMEM.
  */
 int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out);
 
 /**
- * Closes a database and frees everything it holds. Accepts NULL (returns 0).
+ * Closes a database: makes every commit durable (fsync), releases the directory's lock and frees
+ * everything. Accepts NULL (returns 0).
  * Every transaction handle must have been freed first: otherwise nothing is closed and
  * INMEM_EBUSY is returned, so that no handle is left pointing at freed memory.
- * @return 0, or INMEM_EBUSY.
+ * @return 0, INMEM_EBUSY, or INMEM_EIO if the final fsync failed (the handle is freed anyway).
  * @note Must not race with other calls on the same database.
  */
 int inmem_db_close(inmem_db *db);
@@ -215,7 +246,44 @@ typedef struct inmem_stats {
     uint64_t oldest_snapshot_version;
     /** Age in microseconds of the oldest active transaction (ms resolution), 0 if none. */
     uint64_t oldest_snapshot_age_us;
+    /** Bytes appended to the log since open. */
+    uint64_t wal_bytes;
+    /** fsyncs of the log since open. */
+    uint64_t wal_syncs;
+    /** Commits made durable by those fsyncs: wal_synced_commits / wal_syncs is the group
+     *  commit factor (strict mode). */
+    uint64_t wal_synced_commits;
 } inmem_stats;
+
+/** What recovery did at open, read with inmem_db_recovery(). */
+typedef struct inmem_recovery_info {
+    uint64_t segments;        /**< log files read */
+    uint64_t bytes;           /**< bytes of log records read */
+    uint64_t txns_applied;    /**< committed transactions replayed */
+    uint64_t txns_discarded;  /**< transactions without a commit record, dropped */
+    uint64_t records_skipped; /**< records of unknown type, skipped */
+    uint64_t version;         /**< the global version after recovery */
+    uint64_t txn_id;          /**< the last transaction id in the log */
+    uint64_t time_us;         /**< time spent recovering */
+    /** 1 if the log ended in a torn (partly written) record: the normal end of a crash. It was
+     *  truncated at tail_offset of tail_file before appending. */
+    int torn_tail;
+    char tail_file[64];
+    uint64_t tail_offset;
+    /** 1 if opts.repair truncated a corruption at repair_offset of repair_file, dropping
+     *  bytes_dropped bytes holding about txns_dropped transactions. */
+    int repaired;
+    char repair_file[64];
+    uint64_t repair_offset;
+    uint64_t bytes_dropped;
+    uint64_t txns_dropped;
+} inmem_recovery_info;
+
+/**
+ * Reports what recovery did when the database was opened (all zero for durability NONE).
+ * @return 0, or INMEM_EINVAL if an argument is NULL.
+ */
+int inmem_db_recovery(inmem_db *db, inmem_recovery_info *out);
 
 /**
  * Reads the database's counters. Counters are sums of per-thread counts read without stopping

@@ -3,7 +3,9 @@
  * ends with one summary line for the whole suite) and keeps the ones whose name matches the
  * optional glob given as the first argument, e.g. `inmem_tests '*concurrent*'`.
  */
+#include <dirent.h>
 #include <fnmatch.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -46,6 +48,28 @@ inmem_db *test_open_mem(void)
     assert_ok(inmem_db_open(NULL, &o, &db));
     assert_non_null(db);
     return db;
+}
+
+void test_tmpdir(char *buf)
+{
+    strcpy(buf, "/tmp/inmem-test-XXXXXX");
+    assert_non_null(mkdtemp(buf));
+}
+
+void test_rmdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    rmdir(dir);
 }
 
 int main(int argc, char **argv)

@@ -43,5 +43,9 @@ uint64_t test_rand(uint64_t *state);
 
 /* Opens an in-memory (durability none) database with default options, asserting success. */
 inmem_db *test_open_mem(void);
+/* Makes a fresh temporary directory (mkdtemp) in @p buf (at least 64 bytes). */
+void test_tmpdir(char *buf);
+/* Removes a directory and the files in it (not recursive). */
+void test_rmdir(const char *dir);
 
 #endif

@@ -24,6 +24,7 @@ static inmem_db *open_limited(size_t max_key, size_t max_value, unsigned max_txn
 {
     inmem_options o;
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     if (max_key)
         o.max_key_size = max_key;
     if (max_value)
@@ -281,7 +282,7 @@ static void bad_input_default_key_limit_is_enforced(void **state)
     (void)state;
     inmem_options o;
     inmem_options_init(&o);
-    assert_int_equal(o.durability, INMEM_DURABILITY_NONE);
+    assert_int_equal(o.durability, INMEM_DURABILITY_BATCHED);
     assert_int_equal(o.max_key_size, 4096);
     assert_int_equal(o.max_value_size, 16u * 1024 * 1024);
     assert_int_equal(o.max_txns, 256);
@@ -304,26 +305,33 @@ static void bad_input_options_out_of_range_einval_and_out_null(void **state)
     inmem_options o;
 
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_key_size = 0;
     expect_open_fails(NULL, &o, INMEM_EINVAL);
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_key_size = 65537;
     expect_open_fails(NULL, &o, INMEM_EINVAL);
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_key_size = SIZE_MAX;
     expect_open_fails(NULL, &o, INMEM_EINVAL);
 
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_value_size = (size_t)1024 * 1024 * 1024 + 1;
     expect_open_fails(NULL, &o, INMEM_EINVAL);
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_value_size = SIZE_MAX;
     expect_open_fails(NULL, &o, INMEM_EINVAL);
 
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_txns = 0;
     expect_open_fails(NULL, &o, INMEM_EINVAL);
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_txns = 65537;
     expect_open_fails(NULL, &o, INMEM_EINVAL);
 
@@ -342,6 +350,7 @@ static void bad_input_options_out_of_range_einval_and_out_null(void **state)
 
     /* The limits themselves are in range. */
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_key_size = 65536;
     o.max_value_size = (size_t)1024 * 1024 * 1024;
     o.max_txns = 65536;
@@ -351,6 +360,7 @@ static void bad_input_options_out_of_range_einval_and_out_null(void **state)
     assert_ok(inmem_put(db, NULL, LIT("k"), LIT("v"), NULL));
     assert_ok(inmem_db_close(db));
     inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
     o.max_key_size = 1;
     o.max_txns = 1;
     db = NULL;
@@ -359,14 +369,11 @@ static void bad_input_options_out_of_range_einval_and_out_null(void **state)
     assert_rc(INMEM_ETOOBIG, inmem_put(db, NULL, LIT("kk"), LIT("v"), NULL));
     assert_ok(inmem_db_close(db));
 
-    /* NULL options: the defaults. */
-    db = NULL;
-    assert_ok(inmem_db_open(NULL, NULL, &db));
-    assert_non_null(db);
-    assert_ok(inmem_db_close(db));
+    /* NULL options: the defaults, whose durability (batched) needs a directory. */
+    expect_open_fails(NULL, NULL, INMEM_EINVAL);
 }
 
-static void bad_input_unsupported_durability_modes_enotsup(void **state)
+static void bad_input_durable_modes_need_a_directory(void **state)
 {
     (void)state;
     const inmem_durability modes[] = {INMEM_DURABILITY_ASYNC, INMEM_DURABILITY_BATCHED,
@@ -375,7 +382,10 @@ static void bad_input_unsupported_durability_modes_enotsup(void **state)
         inmem_options o;
         inmem_options_init(&o);
         o.durability = modes[i];
-        expect_open_fails("/tmp/inmem-test-durability-not-supported", &o, INMEM_ENOTSUP);
+        expect_open_fails(NULL, &o, INMEM_EINVAL);
+        expect_open_fails("", &o, INMEM_EINVAL);
+        o.wal_segment_size = 1024; /* below the 64 KiB minimum */
+        expect_open_fails("/tmp/inmem-test-never-created", &o, INMEM_EINVAL);
     }
 }
 
@@ -694,7 +704,7 @@ const struct CMUnitTest bad_input_tests[] = {
     cmocka_unit_test(bad_input_oversized_key_or_value_etoobig),
     cmocka_unit_test(bad_input_default_key_limit_is_enforced),
     cmocka_unit_test(bad_input_options_out_of_range_einval_and_out_null),
-    cmocka_unit_test(bad_input_unsupported_durability_modes_enotsup),
+    cmocka_unit_test(bad_input_durable_modes_need_a_directory),
     cmocka_unit_test(bad_input_committed_or_aborted_txn_etxndone),
     cmocka_unit_test(bad_input_close_with_open_txn_ebusy_and_db_still_works),
     cmocka_unit_test(bad_input_max_txns_exceeded_etxnlimit),

@@ -10,15 +10,24 @@
 static void open_with_null_options_uses_defaults(void **state)
 {
     (void)state;
-    inmem_db *db = NULL;
-    assert_ok(inmem_db_open(NULL, NULL, &db));
-    assert_non_null(db);
     inmem_options o;
     inmem_options_init(&o);
-    assert_int_equal(o.durability, INMEM_DURABILITY_NONE);
+    assert_int_equal(o.durability, INMEM_DURABILITY_BATCHED);
     assert_int_equal(o.max_key_size, 4096);
     assert_int_equal(o.max_txns, 256);
+    assert_int_equal(o.wal_segment_size, 64u << 20);
+    assert_int_equal(o.sync_interval_ms, 100);
+    assert_int_equal(o.sync_commits, 1000);
+    inmem_db *db = NULL;
+    assert_rc(INMEM_EINVAL, inmem_db_open(NULL, NULL, &db)); /* batched needs a directory */
+    assert_null(db);
+    char dir[] = "/tmp/inmem-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_ok(inmem_db_open(dir, NULL, &db));
+    assert_non_null(db);
+    assert_ok(inmem_put(db, NULL, "k", 1, "v", 1, NULL));
     assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
 }
 
 static void implicit_get_returns_an_owned_copy(void **state)

@@ -36,6 +36,9 @@
 #define INMEM_TSA(x) __attribute__((x))
 #else
 #define INMEM_TSA(x)
+/* Records the detail of error @p err for inmem_errmsg() (printf-style) and returns @p err. */
+int inmem__error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif
 #define INMEM_CAPABILITY(x) INMEM_TSA(capability(x))
 /* clang's C front end cannot name a sibling member in an attribute, so GUARDED_BY documents the
@@ -73,5 +76,8 @@ static inline void inmem__mutex_unlock(inmem__mutex *mu) INMEM_RELEASE(mu) INMEM
 {
     pthread_mutex_unlock(&mu->m);
 }
+
+/* Records the detail of error @p err for inmem_errmsg() (printf-style) and returns @p err. */
+int inmem__error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -2,9 +2,30 @@
  * errors.c — error names and messages (from the one table in inmem.h), the library's version,
  * and inmem_free() for memory the library hands to the caller.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/common.h"
+
+/* The detail of the last error in this thread (file, offset, lock holder...). */
+static _Thread_local char errmsg[512];
+
+const char *inmem_errmsg(void)
+{
+    return errmsg;
+}
+
+int inmem__error(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(errmsg, sizeof errmsg, "%s: ", inmem_strerror(err));
+    if (n > 0 && (size_t)n < sizeof errmsg)
+        vsnprintf(errmsg + n, sizeof errmsg - (size_t)n, fmt, ap);
+    va_end(ap);
+    return err;
+}
 
 const char *inmem_strerror(int err)
 {

@@ -16,35 +16,45 @@ void inmem_options_init(inmem_options *o)
     if (!o)
         return;
     memset(o, 0, sizeof(*o));
-    o->durability = INMEM_DURABILITY_NONE;
+    o->durability = INMEM_DURABILITY_BATCHED;
     o->max_key_size = 4096;
     o->max_value_size = 16u << 20;
     o->max_txns = 256;
+    o->wal_segment_size = 64u << 20;
+    o->sync_interval_ms = 100;
+    o->sync_commits = 1000;
+    o->repair = 0;
 }
 
-static int check_options(const inmem_options *o)
+static int check_options(const char *dir, const inmem_options *o)
 {
     if (o->max_key_size < 1 || o->max_key_size > MAX_KEY_LIMIT)
-        return INMEM_EINVAL;
+        return inmem__error(INMEM_EINVAL, "max_key_size must be 1..%u", MAX_KEY_LIMIT);
     if (o->max_value_size > MAX_VALUE_LIMIT)
-        return INMEM_EINVAL;
+        return inmem__error(INMEM_EINVAL, "max_value_size must be at most %u", MAX_VALUE_LIMIT);
     if (o->max_txns < 1 || o->max_txns > MAX_TXNS_LIMIT)
-        return INMEM_EINVAL;
+        return inmem__error(INMEM_EINVAL, "max_txns must be 1..%u", MAX_TXNS_LIMIT);
     switch (o->durability) {
     case INMEM_DURABILITY_NONE:
         return 0;
     case INMEM_DURABILITY_ASYNC:
     case INMEM_DURABILITY_BATCHED:
     case INMEM_DURABILITY_STRICT:
-        return INMEM_ENOTSUP;
+        break;
     default:
-        return INMEM_EINVAL;
+        return inmem__error(INMEM_EINVAL, "unknown durability mode %d", (int)o->durability);
     }
+    if (!dir || !*dir)
+        return inmem__error(INMEM_EINVAL, "durability modes other than none need a directory");
+    if (o->wal_segment_size < (64u << 10) || o->wal_segment_size > (1ull << 40))
+        return inmem__error(INMEM_EINVAL, "wal_segment_size must be 64 KiB..1 TiB");
+    if (o->sync_interval_ms < 1 || o->sync_commits < 1)
+        return inmem__error(INMEM_EINVAL, "sync_interval_ms and sync_commits must be >= 1");
+    return 0;
 }
 
 int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
 {
-    (void)dir; /* durability NONE keeps no files */
     if (!out)
         return INMEM_EINVAL;
     *out = NULL;
@@ -53,7 +63,7 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
         o = *opts;
     else
         inmem_options_init(&o);
-    int rc = check_options(&o);
+    int rc = check_options(dir, &o);
     if (rc)
         return rc;
     inmem_db *db = calloc(1, sizeof(*db));
@@ -66,7 +76,26 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
         free(db);
         return rc;
     }
+    if (o.durability != INMEM_DURABILITY_NONE) {
+        inmem__wal_config cfg = {dir, o.durability, o.wal_segment_size, o.sync_interval_ms,
+                                 o.sync_commits, o.repair};
+        rc = inmem__wal_open(&cfg, inmem__store_replay, &db->store, &db->recovery, &db->wal);
+        if (rc) {
+            inmem__store_fini(&db->store);
+            free(db);
+            return rc;
+        }
+        inmem__store_attach_wal(&db->store, db->wal, o.durability == INMEM_DURABILITY_STRICT);
+    }
     *out = db;
+    return 0;
+}
+
+int inmem_db_recovery(inmem_db *db, inmem_recovery_info *out)
+{
+    if (!db || !out)
+        return INMEM_EINVAL;
+    *out = db->recovery;
     return 0;
 }
 
@@ -75,10 +104,11 @@ int inmem_db_close(inmem_db *db)
     if (!db)
         return 0;
     if (inmem__store_busy(&db->store))
-        return INMEM_EBUSY;
+        return inmem__error(INMEM_EBUSY, "free every transaction before closing");
+    int rc = inmem__wal_close(db->wal);
     inmem__store_fini(&db->store);
     free(db);
-    return 0;
+    return rc;
 }
 
 int inmem_db_stats(inmem_db *db, inmem_stats *out)

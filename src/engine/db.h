@@ -11,6 +11,8 @@
 struct inmem_db {
     inmem__store store;
     inmem_options opts;
+    inmem__wal *wal; /* NULL in durability NONE */
+    inmem_recovery_info recovery;
 };
 
 /* The largest user key of the database a transaction belongs to. */

@@ -300,6 +300,8 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
         out->retries += atomic_load_rlx(&s->n_retries);
     }
     out->version = atomic_load_acq(&st->visible);
+    if (st->wal)
+        inmem__wal_stats(st->wal, &out->wal_bytes, &out->wal_syncs, &out->wal_synced_commits);
     out->keys = inmem__index_keys(st->index);
     out->retained_versions = inmem__index_retained(st->index);
     uint64_t oldest_us = 0, open = 0;
@@ -310,6 +312,54 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
         uint64_t now = inmem__clock_coarse_us();
         out->oldest_snapshot_age_us = now > oldest_us ? now - oldest_us : 0;
     }
+}
+
+void inmem__store_attach_wal(inmem__store *st, inmem__wal *wal, int strict)
+{
+    st->wal = wal;
+    st->strict = strict;
+}
+
+int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
+{
+    inmem__store *st = ctx;
+    int rc = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        const inmem__wal_rec *r = &t->recs[i];
+        int tomb = r->type == INMEM__REC_DELETE;
+        inmem__version *v = inmem__version_new(r->val, tomb ? 0 : r->vlen, r->expiry_ms, tomb);
+        uint64_t h = inmem__hash(r->key, r->klen);
+        inmem__node *n = inmem__index_find(st->index, r->key, r->klen, h);
+        int is_new = n == NULL;
+        if (is_new)
+            n = inmem__index_node_new(st->index, r->key, r->klen, h);
+        if (!v || !n || inmem__index_reserve(st->index, 1, (size_t)is_new, st->assigned)) {
+            inmem__version_free(v);
+            if (is_new)
+                inmem__index_node_free(n);
+            rc = INMEM_ENOMEM;
+            break;
+        }
+        if (!is_new && atomic_load_rlx(&n->head)->ver >= t->version) {
+            inmem__version_free(v); /* the same key twice in one transaction */
+            rc = inmem__error(INMEM_ECORRUPT, "log transaction %llu writes a key twice",
+                              (unsigned long long)t->txn_id);
+            break;
+        }
+        if (is_new)
+            inmem__index_link(st->index, n);
+        v->ver = t->version;
+        inmem__index_install(st->index, n, v);
+    }
+    if (rc == 0) {
+        st->assigned = t->version;
+        atomic_store(&st->visible, t->version);
+        /* no reader exists yet: everything below the newest version can go at once */
+        inmem__index_gc(st->index, t->version, t->version);
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    return rc;
 }
 
 /* ---- slots and snapshots ------------------------------------------------------------------ */
@@ -663,11 +713,45 @@ static uint64_t cas_version(const inmem__node *n, uint64_t now)
     return h->tomb || expired(h, now) ? 0 : h->ver;
 }
 
+/* Appends the commit's records to the log (caller holds commit_mu). */
+static int log_writes(inmem__store *st, const wentry *w, size_t nw, uint64_t c, uint64_t *ticket)
+    INMEM_REQUIRES(st->commit_mu)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < nw; i++)
+        bytes += w[i].v->tomb ? inmem__wal_delete_size(w[i].k.klen)
+                              : inmem__wal_write_size(w[i].k.klen, w[i].v->vlen);
+    inmem__wal_cursor cur;
+    int rc = inmem__wal_append_begin(st->wal, c, w[0].k.key, (uint32_t)nw, bytes, &cur);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < nw; i++) {
+        const inmem__version *v = w[i].v;
+        if (v->tomb)
+            inmem__wal_append_delete(&cur, w[i].k.key, w[i].k.klen);
+        else
+            inmem__wal_append_write(&cur, w[i].k.key, w[i].k.klen, v->data, v->vlen,
+                                    v->expiry_ms);
+    }
+    *ticket = inmem__wal_append_end(st->wal, &cur);
+    return 0;
+}
+
+/* Makes versions up to @p c visible, never moving backwards (strict mode publishes from
+ * several committers once their fsync is done). */
+static void publish(inmem__store *st, uint64_t c)
+{
+    uint64_t cur = atomic_load(&st->visible);
+    while (cur < c && !atomic_compare_exchange_weak(&st->visible, &cur, c))
+        ;
+}
+
 /*
- * Applies @p nw writes as one commit (caller holds commit_mu and has validated). On success
- * every w[i].v is installed (ownership passes to the index) and *ver is the commit's version.
+ * Applies @p nw writes as one commit (caller holds commit_mu and has validated): logs them,
+ * then installs them. On success every w[i].v is installed (ownership passes to the index),
+ * *ver is the commit's version and *ticket its place in the log (0 without a log).
  */
-static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver)
+static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, uint64_t *ticket)
     INMEM_REQUIRES(st->commit_mu)
 {
     size_t nnew = 0;
@@ -686,8 +770,12 @@ static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver)
             w[i].is_new = 0;
         }
     }
+    uint64_t c = st->assigned + 1;
     if (rc == 0)
         rc = inmem__index_reserve(st->index, nw, nnew, st->assigned);
+    *ticket = 0;
+    if (rc == 0 && st->wal)
+        rc = log_writes(st, w, nw, c, ticket);
     if (rc) {
         for (size_t i = 0; i < nw; i++)
             if (w[i].node && w[i].is_new) {
@@ -696,7 +784,7 @@ static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver)
             }
         return rc;
     }
-    uint64_t c = ++st->assigned;
+    st->assigned = c;
     for (size_t i = 0; i < nw; i++) {
         inmem__node *n = w[i].node;
         if (w[i].is_new)
@@ -705,12 +793,24 @@ static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver)
         inmem__index_install(st->index, n, w[i].v);
         w[i].v = NULL;
     }
-    atomic_store(&st->visible, c);
+    if (!st->strict)
+        atomic_store(&st->visible, c);
     atomic_store_rlx(&st->ctr.commits, atomic_load_rlx(&st->ctr.commits) + 1);
     if (++st->since_gc >= 8)
         store_gc(st);
     *ver = c;
     return 0;
+}
+
+/* After the commit lock: waits for durability as the mode says; in strict mode publishes. */
+static int finish_commit(inmem__store *st, uint64_t c, uint64_t ticket)
+{
+    if (!st->wal)
+        return 0;
+    int rc = inmem__wal_commit_wait(st->wal, ticket);
+    if (rc == 0 && st->strict)
+        publish(st, c);
+    return rc;
 }
 
 static void set_conflict(inmem_txn *t, const keyref *k, uint64_t expected, uint64_t found)
@@ -761,6 +861,7 @@ int inmem_txn_commit(inmem_txn *t)
     }
     t->state = INMEM_TXN_VALIDATING;
     inmem_abort_reason why = INMEM_ABORT_ERROR;
+    uint64_t ticket = 0;
     inmem__mutex_lock(&st->commit_mu);
     int rc = validate(st, t, &why);
     if (rc == INMEM_CONFLICT) {
@@ -768,9 +869,11 @@ int inmem_txn_commit(inmem_txn *t)
             why == INMEM_ABORT_CAS_CONFLICT ? &st->ctr.abort_cas : &st->ctr.abort_read;
         atomic_store_rlx(ctr, atomic_load_rlx(ctr) + 1);
     } else {
-        rc = apply_writes(st, t->w, t->nw, &t->commit_ver);
+        rc = apply_writes(st, t->w, t->nw, &t->commit_ver, &ticket);
     }
     inmem__mutex_unlock(&st->commit_mu);
+    if (rc == 0)
+        rc = finish_commit(st, t->commit_ver, ticket);
     if (rc) {
         txn_end(t, INMEM_TXN_ABORTED, why);
         return rc;
@@ -792,20 +895,22 @@ int inmem__store_write_one(inmem__store *st, const uint8_t *key, size_t klen, co
     uint64_t h = inmem__hash(key, klen);
     /* no snapshot pins memory for us, so look the node up under the writer lock */
     wentry w = {{key, h, (uint32_t)klen}, NULL, v, 0};
-    uint64_t ver = 0;
+    uint64_t ver = 0, ticket = 0;
     inmem__mutex_lock(&st->commit_mu);
     if (has_expected &&
         cas_version(live_node(st, w.node, &w.k), inmem__clock_wall_ms()) != expected) {
         atomic_store_rlx(&st->ctr.abort_cas, atomic_load_rlx(&st->ctr.abort_cas) + 1);
         rc = INMEM_CONFLICT;
     } else {
-        rc = apply_writes(st, &w, 1, &ver);
+        rc = apply_writes(st, &w, 1, &ver, &ticket);
     }
     inmem__mutex_unlock(&st->commit_mu);
     if (rc) {
         inmem__version_free(v);
         return rc;
     }
+    if ((rc = finish_commit(st, ver, ticket)) != 0)
+        return rc;
     if (version)
         *version = ver;
     return 0;

@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/common.h"
 #include "storage/index.h"
+#include "wal/wal.h"
 
 /* Per-slot state, one cache line, owned by the transaction handle holding the slot. */
 typedef struct inmem__slot {
@@ -36,6 +37,8 @@ typedef struct inmem__counters {
 
 typedef struct inmem__store {
     inmem__index *index;
+    inmem__wal *wal; /* NULL in durability NONE */
+    int strict;      /* commits become visible once durable */
     size_t max_key;   /* encoded key limit (user limit + prefix) */
     size_t max_value;
     /* Versions. visible <= assigned; both only grow. */
@@ -58,6 +61,12 @@ int inmem__store_init(inmem__store *st, size_t max_key, size_t max_value, unsign
 void inmem__store_fini(inmem__store *st);
 /* 1 if a transaction handle exists. */
 int inmem__store_busy(inmem__store *st);
+/* Logs every commit from now on to @p wal; with @p strict, a commit becomes visible (and
+ * returns) only once durable. */
+void inmem__store_attach_wal(inmem__store *st, inmem__wal *wal, int strict);
+/* Recovery's apply callback (inmem__wal_apply_fn): installs a logged transaction with its
+ * versions. @p ctx is the store. Single-threaded, before the database is handed out. */
+int inmem__store_replay(void *ctx, const inmem__wal_txn *txn);
 /* Fills the counters and gauges of @p out. */
 void inmem__store_stats(inmem__store *st, inmem_stats *out);
 

@@ -1,0 +1,154 @@
+/*
+ * vfs.c — the POSIX file layer (see vfs.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/vfs.h"
+
+static int neg(void)
+{
+    return errno ? -errno : -EIO;
+}
+
+static int p_open(const char *path, int flags, int mode)
+{
+    int fd;
+    do
+        fd = open(path, flags | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd < 0 ? neg() : fd;
+}
+
+static int p_close(int fd)
+{
+    return close(fd) == 0 ? 0 : neg();
+}
+
+static int p_allocate(int fd, uint64_t len)
+{
+    int rc = posix_fallocate(fd, 0, (off_t)len);
+    return rc == 0 ? 0 : -rc;
+}
+
+static int p_truncate(int fd, uint64_t len)
+{
+    return ftruncate(fd, (off_t)len) == 0 ? 0 : neg();
+}
+
+static int p_datasync(int fd)
+{
+    return fdatasync(fd) == 0 ? 0 : neg();
+}
+
+static int p_sync(int fd)
+{
+    return fsync(fd) == 0 ? 0 : neg();
+}
+
+static int p_map(int fd, uint64_t len, int writable, void **out)
+{
+    void *p = mmap(NULL, (size_t)len, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                   writable ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return neg();
+    *out = p;
+    return 0;
+}
+
+static int p_unmap(void *p, uint64_t len)
+{
+    return munmap(p, (size_t)len) == 0 ? 0 : neg();
+}
+
+static int64_t p_pwrite(int fd, const void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? neg() : -EIO;
+        done += (size_t)w;
+    }
+    return (int64_t)done;
+}
+
+static int64_t p_pread(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return neg();
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    return (int64_t)done;
+}
+
+static int p_size(int fd, uint64_t *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return neg();
+    *out = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int p_lock(int fd)
+{
+    return flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : neg();
+}
+
+static int p_rename(const char *from, const char *to)
+{
+    return rename(from, to) == 0 ? 0 : neg();
+}
+
+static int p_mkdir(const char *path)
+{
+    if (mkdir(path, 0755) == 0)
+        return 0;
+    int e = errno;
+    struct stat st;
+    if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    return e == EEXIST ? -ENOTDIR : -e;
+}
+
+static int p_seek(int fd, uint64_t off, int whence, uint64_t *out)
+{
+    off_t r = lseek(fd, (off_t)off, whence);
+    if (r < 0)
+        return neg();
+    *out = (uint64_t)r;
+    return 0;
+}
+
+const inmem__vfs inmem__vfs_posix = {
+    p_open, p_close, p_allocate, p_truncate, p_datasync, p_sync, p_map,
+    p_unmap, p_pwrite, p_pread, p_size, p_lock, p_rename, p_mkdir, p_seek,
+};
+
+static _Atomic(const inmem__vfs *) current = &inmem__vfs_posix;
+
+const inmem__vfs *inmem__vfs_get(void)
+{
+    return atomic_load_explicit(&current, memory_order_acquire);
+}
+
+void inmem__vfs_set(const inmem__vfs *vfs)
+{
+    atomic_store_explicit(&current, vfs ? vfs : &inmem__vfs_posix, memory_order_release);
+}

@@ -1,0 +1,41 @@
+/*
+ * vfs.h — every file operation the library performs goes through this table, so that tests can
+ * swap in a layer that fails chosen calls (a full disk, an fsync error) and check that the
+ * error surfaces and nothing acknowledged is lost. Calls return 0 (or a count, a descriptor)
+ * on success and a negative errno on failure.
+ */
+#ifndef INMEM_CORE_VFS_H
+#define INMEM_CORE_VFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct inmem__vfs {
+    int (*open)(const char *path, int flags, int mode); /* a descriptor, or -errno */
+    int (*close)(int fd);
+    int (*allocate)(int fd, uint64_t len);  /* make [0, len) allocated on disk (no ENOSPC later) */
+    int (*truncate)(int fd, uint64_t len);
+    int (*datasync)(int fd);                /* fdatasync */
+    int (*sync)(int fd);                    /* fsync (directories) */
+    int (*map)(int fd, uint64_t len, int writable, void **out); /* shared mapping */
+    int (*unmap)(void *p, uint64_t len);
+    int64_t (*pwrite)(int fd, const void *buf, size_t n, uint64_t off);
+    int64_t (*pread)(int fd, void *buf, size_t n, uint64_t off);
+    int (*size)(int fd, uint64_t *out);
+    int (*lock)(int fd);                    /* exclusive advisory lock, no wait: -EWOULDBLOCK */
+    int (*rename)(const char *from, const char *to);
+    int (*mkdir)(const char *path);         /* 0 if created or already a directory */
+    /* lseek with SEEK_DATA / SEEK_HOLE: the next data (or hole) offset >= off into *out;
+     * -ENXIO if there is no data after off. Lets recovery skip reserved, never-written space. */
+    int (*seek)(int fd, uint64_t off, int whence, uint64_t *out);
+} inmem__vfs;
+
+/* The table in use (the POSIX one unless a test set another). */
+const inmem__vfs *inmem__vfs_get(void);
+/* Tests: use @p vfs from now on (NULL restores the POSIX table). */
+void inmem__vfs_set(const inmem__vfs *vfs);
+/* The POSIX implementation, for wrappers to delegate to. */
+extern const inmem__vfs inmem__vfs_posix;
+
+#endif

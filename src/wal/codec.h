@@ -1,0 +1,136 @@
+/*
+ * codec.h — the write-ahead log's on-disk format: segment header and record frames, encoded
+ * and decoded. Byte-by-byte description in docs/FORMAT.md; everything is little-endian.
+ *
+ * Segment file "wal-<16 hex digits>.log":
+ *   offset 0   8  magic "INMEMWAL"
+ *          8   4  format version (INMEM__WAL_FORMAT)
+ *          12  4  header size (40)
+ *          16  8  segment sequence number (1, 2, ...)
+ *          24  8  segment size in bytes as allocated
+ *          32  4  reserved, 0
+ *          36  4  CRC-32C of bytes 0..35
+ *   then records, then zeros to the end of the allocated size.
+ *
+ * Record frame:
+ *   0     4  payload length L
+ *   4     1  type
+ *   5     L  payload
+ *   5+L   4  CRC-32C of bytes [0, 5+L)
+ *   A frame of all zeros (L = 0, type 0) is the end of the log.
+ *
+ * Payloads:
+ *   BEGIN   txn id u64 · run id 16 B · time ms u64 · synced lsn u64 · records u32 · 0 u32  (48 B)
+ *   WRITE   version u64 · expiry ms u64 · key length u32 · value length u32 · key · value
+ *   DELETE  version u64 · key length u32 · key
+ *   COMMIT  txn id u64 · commit version u64 · records u32 · 0 u32                         (24 B)
+ *   CLOSE   version u64 · txn id u64                                                      (16 B)
+ *           written (and synced) by a clean close as the last record: an end mark right after
+ *           it needs no scan of the rest of the segment.
+ *   Any other type with a valid checksum is skipped (forward compatibility).
+ *
+ * An LSN (log sequence number) is (segment sequence << 40) | byte offset in the segment.
+ */
+#ifndef INMEM_WAL_CODEC_H
+#define INMEM_WAL_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define INMEM__WAL_MAGIC "INMEMWAL"
+#define INMEM__WAL_FORMAT 1u
+#define INMEM__WAL_HEADER 40u
+#define INMEM__WAL_FRAME 9u /* length + type + checksum */
+#define INMEM__WAL_BEGIN_LEN 48u
+#define INMEM__WAL_COMMIT_LEN 24u
+#define INMEM__WAL_CLOSE_LEN 16u
+#define INMEM__WAL_WRITE_FIXED 24u
+#define INMEM__WAL_DELETE_FIXED 12u
+#define INMEM__LSN(seq, off) (((uint64_t)(seq) << 40) | (uint64_t)(off))
+
+enum inmem__wal_type {
+    INMEM__REC_BEGIN = 1,
+    INMEM__REC_WRITE = 2,
+    INMEM__REC_DELETE = 3,
+    INMEM__REC_COMMIT = 4,
+    INMEM__REC_CLOSE = 5,
+};
+
+static inline void inmem__put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void inmem__put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t inmem__get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t inmem__get64(const uint8_t *p)
+{
+    return (uint64_t)inmem__get32(p) | (uint64_t)inmem__get32(p + 4) << 32;
+}
+
+/* A decoded record; pointers point into the decoded buffer. */
+typedef struct inmem__wal_rec {
+    uint8_t type;
+    uint32_t len; /* payload length */
+    /* BEGIN / COMMIT */
+    uint64_t txn_id;
+    uint8_t run[16];
+    uint64_t time_ms;
+    uint64_t synced_lsn;
+    uint32_t records;
+    /* WRITE / DELETE / COMMIT */
+    uint64_t version;
+    uint64_t expiry_ms;
+    const uint8_t *key;
+    uint32_t klen;
+    const uint8_t *val;
+    uint32_t vlen;
+} inmem__wal_rec;
+
+/* Frame sizes of a WRITE or DELETE record. */
+static inline size_t inmem__wal_write_size(size_t klen, size_t vlen)
+{
+    return INMEM__WAL_FRAME + INMEM__WAL_WRITE_FIXED + klen + vlen;
+}
+static inline size_t inmem__wal_delete_size(size_t klen)
+{
+    return INMEM__WAL_FRAME + INMEM__WAL_DELETE_FIXED + klen;
+}
+
+/* Encoders: write one whole frame at @p p (which has room) and return its size. */
+size_t inmem__wal_enc_begin(uint8_t *p, uint64_t txn_id, const uint8_t run[16], uint64_t time_ms,
+                            uint64_t synced_lsn, uint32_t records);
+size_t inmem__wal_enc_write(uint8_t *p, uint64_t version, uint64_t expiry_ms, const uint8_t *key,
+                            uint32_t klen, const void *val, uint32_t vlen);
+size_t inmem__wal_enc_delete(uint8_t *p, uint64_t version, const uint8_t *key, uint32_t klen);
+size_t inmem__wal_enc_commit(uint8_t *p, uint64_t txn_id, uint64_t version, uint32_t records);
+size_t inmem__wal_enc_close(uint8_t *p, uint64_t version, uint64_t txn_id);
+/* Writes a segment header into @p p (INMEM__WAL_HEADER bytes). */
+void inmem__wal_enc_header(uint8_t *p, uint64_t seq, uint64_t seg_size);
+
+/* Outcome of decoding one frame. */
+enum inmem__wal_dec {
+    INMEM__DEC_OK = 0,      /* a record */
+    INMEM__DEC_END = 1,     /* an all-zero frame: end of the log */
+    INMEM__DEC_SHORT = 2,   /* the frame runs past the end of the buffer */
+    INMEM__DEC_BADSUM = 3,  /* checksum mismatch */
+    INMEM__DEC_BADBODY = 4, /* checksum fine but the payload does not parse for its type */
+};
+
+/* Decodes the frame at @p p (@p avail bytes left). On INMEM__DEC_OK fills @p rec; the frame's
+ * size is INMEM__WAL_FRAME + rec->len. Unknown types decode as OK with only type/len set. */
+int inmem__wal_decode(const uint8_t *p, size_t avail, inmem__wal_rec *rec);
+
+/* Checks a segment header: 0, or INMEM_EVERSION (not ours or a newer format) or INMEM_ECORRUPT
+ * (bad checksum). Fills *seq and *seg_size. */
+int inmem__wal_check_header(const uint8_t *p, size_t avail, uint64_t *seq, uint64_t *seg_size);
+
+#endif

@@ -1,0 +1,384 @@
+/*
+ * wal.c — the write-ahead log writer: segments, appends, fsync policy and group commit.
+ * Recovery (reading the log back at open) is in recovery.c.
+ *
+ * Files in the database directory
+ *   LOCK                  advisory lock (flock) held while open; holds the owner's pid
+ *   wal-<seq:016x>.log    segments, numbered from 1, each preallocated to its full size
+ *
+ * Appending: the current segment is mapped shared and writable; a commit encodes its records
+ * straight into the mapping (no system call, no copy through a buffer), so once the commit
+ * returns its bytes are in the OS page cache and survive a crash of the process. Space is
+ * reserved with posix_fallocate when a segment is made, so a full disk shows as an error when
+ * switching segments, never as a fault in the middle of one.
+ *
+ * Durability (st.synced_lsn = everything below it is on stable storage):
+ *   async    a background thread fsyncs every 10 x sync_interval_ms.
+ *   batched  the same thread fsyncs every sync_interval_ms, and committers wake it every
+ *            sync_commits commits (one wake-up per batch, never one per commit).
+ *   strict   each committer waits in inmem__wal_commit_wait() until synced_lsn passes its
+ *            ticket. The first waiter to find no fsync in progress becomes the leader: it reads
+ *            written_lsn, fsyncs, advances synced_lsn and wakes everyone; whoever arrived during
+ *            its fsync is served by the next leader's one fsync (group commit).
+ *
+ * Invariants
+ *   W1 Appends are serialised by the caller (the commit lock); append fields are theirs.
+ *   W2 written_lsn is stored (release) after the bytes below it are in the mapping, so a syncer
+ *      that reads it (acquire) before fdatasync covers those bytes.
+ *   W3 At most one fdatasync or segment switch runs at a time (`syncing`, under sync_mu); the
+ *      segment's descriptor is not closed while a syncer may use it.
+ *   W4 A segment is fully synced before the next one receives records, so only the last segment
+ *      can hold unsynced data (and thus a torn tail after a crash).
+ *   W5 After a failed write or fsync, `failed` is set for good: appends fail with
+ *      INMEM_EREADONLY and waiters with INMEM_EIO; nothing unsynced is ever reported durable.
+ *
+ * Lock order: the caller's commit lock, then sync_mu.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/vfs.h"
+#include "wal/wal_int.h"
+
+/* ---- segments ---------------------------------------------------------------------------- */
+
+void inmem__wal_seg_path(const inmem__wal *w, uint64_t seq, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/wal-%016llx.log", w->dir, (unsigned long long)seq);
+}
+
+int inmem__wal_io_error(inmem__wal *w, int neg_errno, const char *what, uint64_t seq)
+{
+    char path[PATH_MAX_LEN];
+    inmem__wal_seg_path(w, seq, path, sizeof path);
+    return inmem__error(INMEM_EIO, "%s of %s failed: %s", what, path, strerror(-neg_errno));
+}
+
+int inmem__wal_sync_dir(inmem__wal *w)
+{
+    const inmem__vfs *vfs = w->vfs;
+    int fd = vfs->open(w->dir, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    int rc = vfs->sync(fd);
+    vfs->close(fd);
+    return rc;
+}
+
+/* Creates, reserves, maps and syncs segment @p seq of @p size bytes; makes it current. */
+int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
+{
+    const inmem__vfs *vfs = w->vfs;
+    char path[PATH_MAX_LEN];
+    inmem__wal_seg_path(w, seq, path, sizeof path);
+    uint8_t hdr[INMEM__WAL_HEADER];
+    inmem__wal_enc_header(hdr, seq, size);
+    void *map = NULL;
+    int fd = vfs->open(path, O_RDWR | O_CREAT | O_TRUNC, 0644), rc;
+    const char *what = "create";
+    if (fd < 0) {
+        rc = fd;
+        goto fail;
+    }
+    what = "reserve space";
+    if ((rc = vfs->allocate(fd, size)) != 0)
+        goto fail;
+    what = "write header";
+    int64_t n = vfs->pwrite(fd, hdr, sizeof hdr, 0);
+    if (n != (int64_t)sizeof hdr) {
+        rc = n < 0 ? (int)n : -EIO;
+        goto fail;
+    }
+    what = "sync";
+    if ((rc = vfs->datasync(fd)) != 0 || (rc = inmem__wal_sync_dir(w)) != 0)
+        goto fail;
+    what = "map";
+    if ((rc = vfs->map(fd, size, 1, &map)) != 0)
+        goto fail;
+    w->fd = fd;
+    w->map = map;
+    w->map_len = size;
+    w->seq = seq;
+    w->off = INMEM__WAL_HEADER;
+    return 0;
+fail:
+    if (fd >= 0) {
+        vfs->close(fd);
+        unlink(path);
+    }
+    return inmem__wal_io_error(w, rc, what, seq);
+}
+
+void inmem__wal_seg_release(inmem__wal *w)
+{
+    if (w->map)
+        w->vfs->unmap(w->map, w->map_len);
+    if (w->fd >= 0)
+        w->vfs->close(w->fd);
+    w->map = NULL;
+    w->fd = -1;
+}
+
+/* ---- syncing ----------------------------------------------------------------------------- */
+
+static void set_failed(inmem__wal *w, int rc) INMEM_REQUIRES(w->sync_mu)
+{
+    if (!atomic_load_rlx(&w->failed))
+        atomic_store_rel(&w->failed, rc);
+}
+
+/* Makes everything below @p target durable (group commit: see the file comment). */
+static int sync_to(inmem__wal *w, uint64_t target)
+{
+    int rc = 0;
+    inmem__mutex_lock(&w->sync_mu);
+    for (;;) {
+        if (atomic_load_rlx(&w->failed)) {
+            rc = INMEM_EIO;
+            break;
+        }
+        if (atomic_load_rlx(&w->synced_lsn) >= target)
+            break;
+        if (w->syncing) {
+            pthread_cond_wait(&w->sync_cv, &w->sync_mu.m);
+            continue;
+        }
+        w->syncing = 1;
+        int fd = w->fd;
+        uint64_t seq = w->seq;
+        inmem__mutex_unlock(&w->sync_mu);
+        /* commits first: the appender stores them after written_lsn, so every commit counted
+         * here lies below `upto` */
+        uint64_t commits = atomic_load_acq(&w->written_commits);
+        uint64_t upto = atomic_load_acq(&w->written_lsn);
+        int err = w->vfs->datasync(fd);
+        if (w->hook && !err)
+            w->hook(w->hook_ctx, 1, upto);
+        inmem__mutex_lock(&w->sync_mu);
+        w->syncing = 0;
+        if (err) {
+            set_failed(w, inmem__wal_io_error(w, err, "fdatasync", seq));
+        } else {
+            if (upto > atomic_load_rlx(&w->synced_lsn))
+                atomic_store_rel(&w->synced_lsn, upto);
+            atomic_store_rlx(&w->syncs, atomic_load_rlx(&w->syncs) + 1);
+            if (commits > w->synced_commits_mark) {
+                atomic_store_rlx(&w->synced_commits, atomic_load_rlx(&w->synced_commits) +
+                                                         (commits - w->synced_commits_mark));
+                w->synced_commits_mark = commits;
+            }
+        }
+        pthread_cond_broadcast(&w->sync_cv);
+    }
+    inmem__mutex_unlock(&w->sync_mu);
+    return rc;
+}
+
+static void *flusher_main(void *arg)
+{
+    inmem__wal *w = arg;
+    uint64_t period_ms = w->cfg.sync_interval_ms * (w->cfg.mode == INMEM_DURABILITY_ASYNC ? 10 : 1);
+    inmem__mutex_lock(&w->sync_mu);
+    while (!w->stop) {
+        if (!w->kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + period_ms * 1000000ull;
+            ts.tv_sec += (time_t)(ns / 1000000000ull);
+            ts.tv_nsec = (long)(ns % 1000000000ull);
+            pthread_cond_timedwait(&w->flush_cv, &w->sync_mu.m, &ts);
+        }
+        w->kick = 0;
+        if (w->stop)
+            break;
+        uint64_t upto = atomic_load_acq(&w->written_lsn);
+        if (upto > atomic_load_rlx(&w->synced_lsn) && !atomic_load_rlx(&w->failed)) {
+            inmem__mutex_unlock(&w->sync_mu);
+            sync_to(w, upto);
+            inmem__mutex_lock(&w->sync_mu);
+        }
+    }
+    inmem__mutex_unlock(&w->sync_mu);
+    return NULL;
+}
+
+int inmem__wal_start(inmem__wal *w)
+{
+    if (w->cfg.mode == INMEM_DURABILITY_STRICT)
+        return 0;
+    if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0)
+        return inmem__error(INMEM_ENOMEM, "cannot start the log's sync thread");
+    w->has_flusher = 1;
+    return 0;
+}
+
+/* ---- appending --------------------------------------------------------------------------- */
+
+/* Switches to a new segment with room for @p need bytes of records (W3, W4). */
+static int rotate(inmem__wal *w, size_t need)
+{
+    inmem__mutex_lock(&w->sync_mu);
+    while (w->syncing)
+        pthread_cond_wait(&w->sync_cv, &w->sync_mu.m);
+    w->syncing = 1;
+    inmem__mutex_unlock(&w->sync_mu);
+
+    uint64_t old_seq = w->seq, old_end = INMEM__LSN(w->seq, w->off);
+    int rc = w->vfs->datasync(w->fd);
+    if (rc) {
+        rc = inmem__wal_io_error(w, rc, "fdatasync", old_seq);
+    } else {
+        uint64_t size = w->cfg.segment_size;
+        if (size < INMEM__WAL_HEADER + need)
+            size = INMEM__WAL_HEADER + need;
+        int fd = w->fd;
+        void *map = w->map;
+        uint64_t len = w->map_len;
+        rc = inmem__wal_seg_create(w, old_seq + 1, size);
+        if (rc == 0) {
+            w->vfs->unmap(map, len);
+            w->vfs->close(fd);
+        }
+    }
+    inmem__mutex_lock(&w->sync_mu);
+    w->syncing = 0;
+    if (rc)
+        set_failed(w, rc);
+    else if (old_end > atomic_load_rlx(&w->synced_lsn))
+        atomic_store_rel(&w->synced_lsn, old_end);
+    pthread_cond_broadcast(&w->sync_cv);
+    inmem__mutex_unlock(&w->sync_mu);
+    return rc;
+}
+
+int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[16],
+                            uint32_t records, size_t bytes, inmem__wal_cursor *c)
+{
+    if (atomic_load_acq(&w->failed))
+        return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
+                            inmem_strerror(atomic_load_rlx(&w->failed)));
+    size_t total = INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN + bytes + INMEM__WAL_FRAME +
+                   INMEM__WAL_COMMIT_LEN;
+    if (w->off + total > w->map_len) {
+        int rc = rotate(w, total);
+        if (rc)
+            return rc;
+    }
+    c->p = w->map + w->off;
+    c->txn_id = ++w->txn_id;
+    c->version = version;
+    c->records = records;
+    c->total = total;
+    c->p += inmem__wal_enc_begin(c->p, c->txn_id, run, inmem__clock_wall_ms(),
+                                 atomic_load_rlx(&w->synced_lsn), records);
+    return 0;
+}
+
+void inmem__wal_append_write(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen,
+                             const void *val, uint32_t vlen, uint64_t expiry_ms)
+{
+    c->p += inmem__wal_enc_write(c->p, c->version, expiry_ms, key, klen, val, vlen);
+}
+
+void inmem__wal_append_delete(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen)
+{
+    c->p += inmem__wal_enc_delete(c->p, c->version, key, klen);
+}
+
+uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c)
+{
+    c->p += inmem__wal_enc_commit(c->p, c->txn_id, c->version, c->records);
+    assert((size_t)(c->p - (w->map + w->off)) == c->total);
+    w->version = c->version;
+    w->off += c->total;
+    uint64_t lsn = INMEM__LSN(w->seq, w->off);
+    atomic_store_rlx(&w->bytes, atomic_load_rlx(&w->bytes) + c->total);
+    atomic_store_rel(&w->written_lsn, lsn); /* W2 */
+    atomic_store_rel(&w->written_commits, atomic_load_rlx(&w->written_commits) + 1);
+    if (w->hook)
+        w->hook(w->hook_ctx, 0, lsn);
+    return lsn;
+}
+
+int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket)
+{
+    switch (w->cfg.mode) {
+    case INMEM_DURABILITY_STRICT:
+        return sync_to(w, ticket);
+    case INMEM_DURABILITY_BATCHED:
+        if (atomic_fetch_add_explicit(&w->since_kick, 1, memory_order_relaxed) + 1 >=
+            w->cfg.sync_commits) {
+            atomic_store_rlx(&w->since_kick, 0);
+            inmem__mutex_lock(&w->sync_mu);
+            w->kick = 1;
+            pthread_cond_signal(&w->flush_cv);
+            inmem__mutex_unlock(&w->sync_mu);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int inmem__wal_failed(const inmem__wal *w)
+{
+    return atomic_load_acq(&((inmem__wal *)w)->failed);
+}
+
+void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
+                      uint64_t *synced_commits)
+{
+    inmem__wal *m = (inmem__wal *)w;
+    *bytes = atomic_load_rlx(&m->bytes);
+    *syncs = atomic_load_rlx(&m->syncs);
+    *synced_commits = atomic_load_rlx(&m->synced_commits);
+}
+
+void inmem__wal_set_hook(inmem__wal *w, inmem__wal_hook hook, void *ctx)
+{
+    w->hook = hook;
+    w->hook_ctx = ctx;
+}
+
+/* ---- close ------------------------------------------------------------------------------- */
+
+int inmem__wal_close(inmem__wal *w)
+{
+    if (!w)
+        return 0;
+    if (w->has_flusher) {
+        inmem__mutex_lock(&w->sync_mu);
+        w->stop = 1;
+        pthread_cond_signal(&w->flush_cv);
+        inmem__mutex_unlock(&w->sync_mu);
+        pthread_join(w->flusher, NULL);
+    }
+    int rc = 0;
+    if (w->fd >= 0) {
+        rc = sync_to(w, atomic_load_acq(&w->written_lsn));
+        if (rc == 0 && atomic_load_rlx(&w->failed))
+            rc = INMEM_EIO;
+        /* a clean end mark, so that the next open need not scan the segment's empty rest */
+        size_t need = INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN;
+        if (rc == 0 && w->off + need <= w->map_len) {
+            w->off += inmem__wal_enc_close(w->map + w->off, w->version, w->txn_id);
+            int err = w->vfs->datasync(w->fd);
+            if (err)
+                rc = inmem__wal_io_error(w, err, "fdatasync", w->seq);
+        }
+    }
+    inmem__wal_seg_release(w);
+    if (w->lock_fd >= 0)
+        w->vfs->close(w->lock_fd); /* releases the flock */
+    pthread_cond_destroy(&w->sync_cv);
+    pthread_cond_destroy(&w->flush_cv);
+    inmem__mutex_destroy(&w->sync_mu);
+    free(w->dir);
+    free(w);
+    return rc;
+}

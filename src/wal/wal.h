@@ -1,0 +1,85 @@
+/*
+ * wal.h — the write-ahead log: recovery at open, appending committed transactions, and making
+ * them durable according to the durability mode. Knows nothing of the index: recovery hands each
+ * committed transaction to a callback, and the caller gives the log the records to append.
+ */
+#ifndef INMEM_WAL_WAL_H
+#define INMEM_WAL_WAL_H
+
+#include "core/common.h"
+#include "wal/codec.h"
+
+typedef struct inmem__wal inmem__wal;
+
+typedef struct inmem__wal_config {
+    const char *dir;
+    inmem_durability mode; /* ASYNC, BATCHED or STRICT */
+    uint64_t segment_size;
+    uint64_t sync_interval_ms; /* background fsync period (async, batched) */
+    uint64_t sync_commits;     /* batched: fsync after this many commits */
+    int repair;                /* truncate at a corruption instead of failing */
+} inmem__wal_config;
+
+/* One committed transaction read back by recovery: its WRITE/DELETE records, in log order. */
+typedef struct inmem__wal_txn {
+    uint64_t txn_id;
+    uint64_t version;
+    size_t n;
+    const inmem__wal_rec *recs;
+} inmem__wal_txn;
+
+/* Applies a recovered transaction; non-zero stops recovery with that error. */
+typedef int (*inmem__wal_apply_fn)(void *ctx, const inmem__wal_txn *txn);
+
+/*
+ * Opens (creating if needed) the log in cfg->dir: takes the directory's lock, replays every
+ * committed transaction through @p apply in log order, fills @p report, and readies the log for
+ * appending. Errors: INMEM_ELOCKED, INMEM_ECORRUPT, INMEM_EVERSION, INMEM_EIO, INMEM_ENOMEM, with
+ * the detail in inmem_errmsg(). Close with inmem__wal_close().
+ */
+int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, void *ctx,
+                    inmem_recovery_info *report, inmem__wal **out);
+/* Makes everything appended durable, then releases the log and its lock. Returns the first
+ * error met (the log is released in any case). */
+int inmem__wal_close(inmem__wal *w);
+
+/* Appending one transaction. The caller serialises appenders (the commit lock). */
+typedef struct inmem__wal_cursor {
+    uint8_t *p;
+    uint64_t txn_id;
+    uint64_t version;
+    uint32_t records;
+    size_t total;
+} inmem__wal_cursor;
+
+/*
+ * Starts a transaction of @p records WRITE/DELETE records taking @p bytes in all (from
+ * inmem__wal_write_size / _delete_size), with commit version @p version. Reserves room (rotating
+ * the segment if needed) and writes BEGIN. Errors: INMEM_EREADONLY (an earlier log failure),
+ * INMEM_EIO (rotation failed; the log is then read-only). Nothing is written on error.
+ */
+int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[16],
+                            uint32_t records, size_t bytes, inmem__wal_cursor *c);
+void inmem__wal_append_write(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen,
+                             const void *val, uint32_t vlen, uint64_t expiry_ms);
+void inmem__wal_append_delete(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen);
+/* Writes COMMIT and publishes the transaction to the syncer. Returns its ticket (end LSN). */
+uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c);
+
+/* After the commit lock is released: in strict mode waits until @p ticket is durable (group
+ * commit: one fsync serves every waiting committer); in batched mode asks the background syncer
+ * for an fsync every sync_commits commits. 0, or INMEM_EIO if the fsync failed. */
+int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket);
+
+/* 0, or the sticky error after a failed write or fsync (the log refuses appends from then on). */
+int inmem__wal_failed(const inmem__wal *w);
+
+/* Counters for inmem_stats. */
+void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
+                      uint64_t *synced_commits);
+
+/* Tests: called after every append and every fsync, with what just happened. */
+typedef void (*inmem__wal_hook)(void *ctx, int synced, uint64_t lsn);
+void inmem__wal_set_hook(inmem__wal *w, inmem__wal_hook hook, void *ctx);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * wal_int.h — the log's internals shared by its writer (wal.c) and recovery (recovery.c).
+ */
+#ifndef INMEM_WAL_WAL_INT_H
+#define INMEM_WAL_WAL_INT_H
+
+#include "core/vfs.h"
+#include "wal/wal.h"
+
+#define PATH_MAX_LEN 4096
+
+struct inmem__wal {
+    inmem__wal_config cfg;
+    const inmem__vfs *vfs;
+    char *dir;
+    int lock_fd;
+    /* the current segment: appenders only (W1), except fd/seq which syncers read under sync_mu
+     * while `syncing` keeps them stable (W3) */
+    int fd;
+    uint64_t seq;
+    uint8_t *map;
+    uint64_t map_len;
+    uint64_t off;
+    uint64_t txn_id; /* last transaction id handed out */
+    uint64_t version; /* version of the last transaction appended */
+    _Atomic uint64_t written_lsn;
+    _Atomic uint64_t written_commits;
+    _Atomic uint64_t since_kick;
+    /* syncing */
+    inmem__mutex sync_mu;
+    pthread_cond_t sync_cv;  /* an fsync or segment switch finished */
+    pthread_cond_t flush_cv; /* wakes the background syncer */
+    int syncing INMEM_GUARDED_BY(sync_mu);
+    int kick INMEM_GUARDED_BY(sync_mu);
+    int stop INMEM_GUARDED_BY(sync_mu);
+    uint64_t synced_commits_mark INMEM_GUARDED_BY(sync_mu);
+    _Atomic uint64_t synced_lsn; /* written under sync_mu */
+    _Atomic int failed;          /* sticky error, written under sync_mu (W5) */
+    pthread_t flusher;
+    int has_flusher;
+    /* counters */
+    _Atomic uint64_t bytes, syncs, synced_commits;
+    inmem__wal_hook hook;
+    void *hook_ctx;
+};
+
+void inmem__wal_seg_path(const inmem__wal *w, uint64_t seq, char *buf, size_t cap);
+int inmem__wal_io_error(inmem__wal *w, int neg_errno, const char *what, uint64_t seq);
+int inmem__wal_sync_dir(inmem__wal *w);
+int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size);
+void inmem__wal_seg_release(inmem__wal *w);
+int inmem__wal_start(inmem__wal *w);
+
+#endif
