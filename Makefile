@@ -111,7 +111,7 @@ fuzz: build-fuzz/fuzz_recovery
 
 # ---- benchmarks --------------------------------------------------------------------------------
 
-$(BUILD)/inmem_bench: $(BENCH_SRC) $(BUILD)/libinmem.a
+$(BUILD)/inmem_bench: $(BENCH_SRC) bench/bench.h $(BUILD)/libinmem.a
 	$(CC) $(CFLAGS) -o $@ $(BENCH_SRC) $(BUILD)/libinmem.a $(LIBS) -lm
 
 bench: $(BUILD)/inmem_bench

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "inmem.h"
 
 #define KEY_LEN          16
@@ -803,6 +804,9 @@ int main(int argc, char **argv)
     }
     printf("(row 0 is right after the preload; 'vs first' is the change since the first "
            "checkpoint)\n");
+    fprintf(stderr, "inmem_bench: durability modes and recovery...\n");
+    fflush(stdout);
+    bench_wal(full);
     printf("\nall checks passed; total run %.1f s\n", (double)(now_ns() - t_start) / 1e9);
     return 0;
 }
