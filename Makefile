@@ -46,7 +46,7 @@ endif
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) -fPIC -Iinclude -Isrc
 LDFLAGS += $(SANFLAGS)
-LIBS    := -lpthread
+LIBS    := -lxxhash -lpthread
 
 LIB_SRC := $(wildcard src/core/*.c src/storage/*.c src/wal/*.c src/txn/*.c src/engine/*.c \
                       src/primitives/*.c)
@@ -57,13 +57,17 @@ BENCH_SRC := $(wildcard bench/*.c)
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
-.PHONY: all lib test bench demo fuzz install clean format format-check deps-test
+.PHONY: all lib test bench demo fuzz install clean format format-check deps-test deps-lib
 
 all: lib
 
-lib: $(BUILD)/libinmem.a $(BUILD)/libinmem.so
+lib: deps-lib $(BUILD)/libinmem.a $(BUILD)/libinmem.so
 
-$(BUILD)/%.o: %.c
+# The library's one dependency beyond libc and pthreads: xxHash (event hash chains).
+deps-lib:
+	@scripts/ensure-packages libxxhash-dev
+
+$(BUILD)/%.o: %.c | deps-lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -76,7 +80,7 @@ $(BUILD)/libinmem.so: $(LIB_OBJ)
 
 # ---- tests -------------------------------------------------------------------------------------
 
-deps-test:
+deps-test: deps-lib
 	@scripts/ensure-packages libcmocka-dev
 
 $(BUILD)/tests/%.o: tests/%.c | deps-test
@@ -103,7 +107,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -I. \
 
 build-fuzz/fuzz_recovery: $(LIB_SRC) fuzz/recovery_target.c fuzz/fuzz_recovery.c
 	@mkdir -p build-fuzz/corpus
-	clang $(FUZZ_FLAGS) -o $@ $^ -lpthread
+	clang $(FUZZ_FLAGS) -o $@ $^ -lxxhash -lpthread
 
 fuzz: build-fuzz/fuzz_recovery
 	cd build-fuzz && ./fuzz_recovery -max_total_time=$(FUZZ_SECONDS) -timeout=10 \

@@ -187,6 +187,9 @@ typedef struct inmem_options {
      * Default 0.
      */
     int repair;
+    /** How often the background sweeper deletes expired TTL values, in ms (default 1000;
+     *  0: no sweeper thread, call inmem_db_sweep() yourself). */
+    uint64_t ttl_sweep_interval_ms;
 } inmem_options;
 
 /** Fills @p opts with the defaults. Accepts NULL (does nothing). */
@@ -522,6 +525,339 @@ int inmem_delete(inmem_db *db, const inmem_run_id *run, const void *key, size_t 
  */
 int inmem_cas(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
               uint64_t expected_version, const void *val, size_t vlen, uint64_t *version);
+
+/* ---------------------------------------------------------------------------------------------
+ * Agent primitives
+ *
+ * Stateless facades over transactions, each in its own part of a run's key space. Every
+ * operation has an in-transaction form taking an inmem_txn (it commits or rolls back with the
+ * transaction, together with any other primitive's operations in it) and a standalone form with
+ * the suffix _db taking an inmem_db (its own transaction, retried on conflict with the default
+ * inmem_retry_options). Memory returned by in-transaction reads is borrowed until the
+ * transaction ends; standalone reads return fixed-size structs or memory the caller owns.
+ * Names (streams, cells, types, tags, namespaces) are NUL-terminated strings of 1 to
+ * INMEM_NAME_MAX - 1 bytes; longer ones get INMEM_ETOOBIG. Stored records are versioned
+ * (docs/FORMAT.md); a record that does not decode gets INMEM_ECORRUPT, never a crash.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Longest name plus its NUL. */
+#define INMEM_NAME_MAX 64
+/** Most tags on a run or a trace span. */
+#define INMEM_MAX_TAGS 16
+
+/* ---- runs ---------------------------------------------------------------------------------- */
+
+typedef enum inmem_run_status {
+    INMEM_RUN_ACTIVE = 1,
+    INMEM_RUN_COMPLETED = 2,
+    INMEM_RUN_FAILED = 3,
+    INMEM_RUN_CANCELLED = 4,
+    /** Only from a terminal status (completed, failed, cancelled). */
+    INMEM_RUN_ARCHIVED = 5
+} inmem_run_status;
+
+/** How to begin a run. Fill with inmem_run_options_init(). */
+typedef struct inmem_run_options {
+    const inmem_run_id *id;     /**< a caller-chosen id, or NULL for a new time-ordered one */
+    const inmem_run_id *parent; /**< the run this one was forked from, or NULL */
+    const char *tenant;         /**< namespace, each part optional (NULL or "") */
+    const char *app;
+    const char *agent;
+    const char *const *tags;    /**< ntags tags */
+    size_t ntags;
+} inmem_run_options;
+
+void inmem_run_options_init(inmem_run_options *opts);
+
+/** A run's metadata (self-contained: no borrowed memory). */
+typedef struct inmem_run_info {
+    inmem_run_id id;
+    inmem_run_id parent; /**< all zero if none */
+    int has_parent;
+    inmem_run_status status;
+    uint64_t created_ms; /**< wall clock, Unix ms */
+    uint64_t ended_ms;   /**< 0 while active */
+    char tenant[INMEM_NAME_MAX];
+    char app[INMEM_NAME_MAX];
+    char agent[INMEM_NAME_MAX];
+    size_t ntags;
+    char tags[INMEM_MAX_TAGS][INMEM_NAME_MAX];
+} inmem_run_info;
+
+/** Which runs inmem_run_list() returns: every set field must match. */
+typedef struct inmem_run_filter {
+    inmem_run_status status;    /**< 0: any */
+    const char *tag;            /**< NULL: any */
+    const inmem_run_id *parent; /**< NULL: any; else the children of this run */
+    const char *tenant;         /**< NULL: any (app and agent likewise) */
+    const char *app;
+    const char *agent;
+} inmem_run_filter;
+
+/**
+ * Begins a run: status active, created now. INMEM_EINVAL if a caller-chosen id already exists or
+ * is all zero (the shared scope), or the parent does not exist.
+ * @param[out] out the run's id (may be NULL).
+ */
+int inmem_run_begin(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out);
+int inmem_run_begin_db(inmem_db *db, const inmem_run_options *opts, inmem_run_id *out);
+
+/**
+ * Moves a run to @p status. Allowed: active -> completed | failed | cancelled, and a terminal
+ * status -> archived. Anything else: INMEM_EMISUSE. INMEM_NOTFOUND if the run does not exist.
+ */
+int inmem_run_end(inmem_txn *txn, const inmem_run_id *run, inmem_run_status status);
+int inmem_run_end_db(inmem_db *db, const inmem_run_id *run, inmem_run_status status);
+
+/** Reads a run's metadata. INMEM_NOTFOUND if it does not exist. */
+int inmem_run_get(inmem_txn *txn, const inmem_run_id *run, inmem_run_info *out);
+int inmem_run_get_db(inmem_db *db, const inmem_run_id *run, inmem_run_info *out);
+
+/**
+ * Lists runs matching @p filter (NULL: all), newest first.
+ * @param[in] after cursor: the last id of the previous page, or NULL for the first page.
+ * @param[out] out room for @p limit ids; *n gets how many were written (fewer than @p limit: the
+ *             list is complete).
+ */
+int inmem_run_list(inmem_txn *txn, const inmem_run_filter *filter, const inmem_run_id *after,
+                   size_t limit, inmem_run_id *out, size_t *n);
+int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_run_id *after,
+                      size_t limit, inmem_run_id *out, size_t *n);
+
+/**
+ * Deletes a run and all of its data in every primitive (KV, events, state cells, traces and its
+ * metadata), in one transaction. Its children keep their parent id. INMEM_NOTFOUND if absent.
+ */
+int inmem_run_delete(inmem_txn *txn, const inmem_run_id *run);
+int inmem_run_delete_db(inmem_db *db, const inmem_run_id *run);
+
+/* ---- KV (beyond inmem_kv_get/put/delete/cas above) ---------------------------------------- */
+
+/** One key-value pair; in-transaction results are borrowed until the transaction ends. */
+typedef struct inmem_kv_entry {
+    const void *key;
+    size_t klen;
+    const void *val; /**< NULL if the key is missing (inmem_kv_get_many) */
+    size_t vlen;
+    uint64_t version;
+} inmem_kv_entry;
+
+/**
+ * Lists up to @p limit keys of @p run starting with @p prefix, in key order, after the cursor
+ * key @p after (NULL: from the start). *n gets the count; fewer than @p limit means the end.
+ */
+int inmem_kv_list(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
+                  const void *after, size_t alen, size_t limit, inmem_kv_entry *out, size_t *n);
+/** Standalone: *out is one block the caller owns (inmem_free), holding the entries and bytes. */
+int inmem_kv_list_db(inmem_db *db, const inmem_run_id *run, const void *prefix, size_t plen,
+                     const void *after, size_t alen, size_t limit, inmem_kv_entry **out,
+                     size_t *n);
+
+/** Reads @p n keys at once; out[i].val is NULL for a missing key. Every key is read-set. */
+int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const void *const *keys,
+                      const size_t *klens, inmem_kv_entry *out);
+
+/** inmem_put() with a time to live in ms (0: none). */
+int inmem_put_ttl(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
+                  const void *val, size_t vlen, uint64_t ttl_ms, uint64_t *version);
+
+/**
+ * Deletes expired values now, each through an ordinary transaction (the background sweeper does
+ * the same every ttl_sweep_interval_ms). @param[out] removed how many (may be NULL).
+ */
+int inmem_db_sweep(inmem_db *db, uint64_t *removed);
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+/**
+ * Event streams: per run, named, append-only logs. Sequence numbers are dense from 1 per stream;
+ * each event stores its type, payload, timestamp (Unix ms, never decreasing within a stream), the
+ * previous event's hash and its own: hash = XXH3-64 over (previous hash, seq, time, type,
+ * payload), so rewriting an event breaks the chain from there on.
+ */
+typedef struct inmem_event {
+    uint64_t seq;
+    uint64_t time_ms;
+    char type[INMEM_NAME_MAX];
+    const void *payload; /**< borrowed (in a transaction) or owned by the enclosing block */
+    size_t payload_len;
+    uint64_t prev_hash; /**< 0 for the first event */
+    uint64_t hash;
+} inmem_event;
+
+/** Input of inmem_event_append_batch(). */
+typedef struct inmem_event_in {
+    const char *type;
+    const void *payload;
+    size_t payload_len;
+} inmem_event_in;
+
+/** A stream's length and head, in O(1). */
+typedef struct inmem_stream_info {
+    uint64_t length;     /**< events; the last sequence number */
+    uint64_t head_hash;  /**< hash of the last event; 0 if empty */
+    uint64_t first_ms, last_ms;
+} inmem_stream_info;
+
+/** Appends one event. @param[out] seq its sequence number (may be NULL). */
+int inmem_event_append(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+                       const char *type, const void *payload, size_t len, uint64_t *seq);
+int inmem_event_append_db(inmem_db *db, const inmem_run_id *run, const char *stream,
+                          const char *type, const void *payload, size_t len, uint64_t *seq);
+/** Appends @p n events with consecutive sequence numbers; *first_seq gets the first. */
+int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+                             size_t n, const inmem_event_in *events, uint64_t *first_seq);
+int inmem_event_append_batch_db(inmem_db *db, const inmem_run_id *run, const char *stream,
+                                size_t n, const inmem_event_in *events, uint64_t *first_seq);
+
+/** Reads event @p seq. INMEM_NOTFOUND if the stream has no such event. */
+int inmem_event_get(inmem_txn *txn, const inmem_run_id *run, const char *stream, uint64_t seq,
+                    inmem_event *out);
+
+/**
+ * Reads up to @p limit events with from_seq <= seq <= to_seq (to_seq 0: to the end), in order,
+ * or from to_seq down when @p backward. *n gets the count.
+ */
+int inmem_event_range(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+                      uint64_t from_seq, uint64_t to_seq, int backward, size_t limit,
+                      inmem_event *out, size_t *n);
+
+/** Reads up to @p limit events with from_ms <= time_ms < to_ms, in order (binary search). */
+int inmem_event_range_time(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+                           uint64_t from_ms, uint64_t to_ms, size_t limit, inmem_event *out,
+                           size_t *n);
+
+/** The stream's length and head. A stream with no events has length 0 (not an error). */
+int inmem_event_stream_info(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+                            inmem_stream_info *out);
+int inmem_event_stream_info_db(inmem_db *db, const inmem_run_id *run, const char *stream,
+                               inmem_stream_info *out);
+
+/**
+ * Lists a run's stream names in order, after the cursor @p after (NULL: from the start).
+ * @param[out] names room for @p limit names.
+ */
+int inmem_event_streams(inmem_txn *txn, const inmem_run_id *run, const char *after, size_t limit,
+                        char (*names)[INMEM_NAME_MAX], size_t *n);
+
+/**
+ * Recomputes the stream's hash chain. @param[out] first_broken 0 if every event checks, else the
+ * first sequence number whose stored hash or link is wrong.
+ */
+int inmem_event_verify(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+                       uint64_t *first_broken);
+int inmem_event_verify_db(inmem_db *db, const inmem_run_id *run, const char *stream,
+                          uint64_t *first_broken);
+
+/* ---- state cells --------------------------------------------------------------------------- */
+
+/**
+ * Named cells per run (or the shared scope, run NULL) holding a value and its version (the
+ * commit that last wrote it). The tool for claiming tasks and stepping state machines.
+ */
+
+/** Reads a cell. INMEM_NOTFOUND if it does not exist. @p val is borrowed. */
+int inmem_state_get(inmem_txn *txn, const inmem_run_id *run, const char *name, const void **val,
+                    size_t *len, uint64_t *version);
+/** Standalone read: *val is a copy the caller owns (inmem_free); may be NULL if not wanted. */
+int inmem_state_get_db(inmem_db *db, const inmem_run_id *run, const char *name, void **val,
+                       size_t *len, uint64_t *version);
+/** Sets a cell unconditionally. */
+int inmem_state_set(inmem_txn *txn, const inmem_run_id *run, const char *name, const void *val,
+                    size_t len);
+int inmem_state_set_db(inmem_db *db, const inmem_run_id *run, const char *name, const void *val,
+                       size_t len, uint64_t *version);
+/**
+ * Sets a cell if its version is @p expected (0: only if it does not exist), checked at commit:
+ * INMEM_CONFLICT there. The standalone form returns INMEM_CONFLICT at once (not retried).
+ */
+int inmem_state_cas(inmem_txn *txn, const inmem_run_id *run, const char *name, uint64_t expected,
+                    const void *val, size_t len);
+int inmem_state_cas_db(inmem_db *db, const inmem_run_id *run, const char *name,
+                       uint64_t expected, const void *val, size_t len, uint64_t *version);
+/**
+ * Sets a cell if its current value equals @p expected (@p elen bytes; NULL: the cell must not
+ * exist). A mismatch at the transaction's snapshot returns INMEM_CONFLICT at once (nothing
+ * written); a change by another transaction before commit makes the commit conflict (the value
+ * was read).
+ */
+int inmem_state_cas_value(inmem_txn *txn, const inmem_run_id *run, const char *name,
+                          const void *expected, size_t elen, const void *val, size_t len);
+int inmem_state_cas_value_db(inmem_db *db, const inmem_run_id *run, const char *name,
+                             const void *expected, size_t elen, const void *val, size_t len,
+                             uint64_t *version);
+
+/**
+ * A transition: given the current value (NULL, 0 and version 0 if the cell does not exist),
+ * write the next one into *next (*next_len bytes; memory the callback keeps valid until it is
+ * called again or the transition returns, e.g. a static or caller buffer) and return 0, or
+ * return an error to abort the transition (returned as is).
+ */
+typedef int (*inmem_state_fn)(const void *cur, size_t cur_len, uint64_t version,
+                              const void **next, size_t *next_len, void *arg);
+
+/** Applies @p fn to the cell in a closure transaction, retrying on conflict per @p retry. */
+int inmem_state_transition(inmem_db *db, const inmem_run_id *run, const char *name,
+                           inmem_state_fn fn, void *arg, const inmem_retry_options *retry,
+                           uint64_t *version);
+
+/* ---- traces -------------------------------------------------------------------------------- */
+
+typedef enum inmem_trace_kind {
+    INMEM_TRACE_TOOL_CALL = 1,
+    INMEM_TRACE_DECISION = 2,
+    INMEM_TRACE_QUERY = 3,
+    INMEM_TRACE_THOUGHT = 4,
+    INMEM_TRACE_ERROR = 5,
+    INMEM_TRACE_CUSTOM = 6
+} inmem_trace_kind;
+
+/** One span of an agent's reasoning. Ids use the run-id format. */
+typedef struct inmem_span {
+    inmem_run_id id;     /**< all zero on record: a new time-ordered id is made */
+    inmem_run_id parent; /**< all zero: a root span */
+    inmem_trace_kind kind;
+    char name[INMEM_NAME_MAX];
+    const void *input; /**< borrowed on read */
+    size_t input_len;
+    const void *output;
+    size_t output_len;
+    double confidence; /**< any value; NaN for none */
+    uint64_t start_ms;
+    uint64_t duration_us;
+    size_t ntags;
+    char tags[INMEM_MAX_TAGS][INMEM_NAME_MAX];
+} inmem_span;
+
+/** Records a span. INMEM_EINVAL if a caller-supplied id exists already. */
+int inmem_trace_record(inmem_txn *txn, const inmem_run_id *run, const inmem_span *span,
+                       inmem_run_id *id);
+int inmem_trace_record_db(inmem_db *db, const inmem_run_id *run, const inmem_span *span,
+                          inmem_run_id *id);
+
+/** Reads a span. INMEM_NOTFOUND if absent. */
+int inmem_trace_get(inmem_txn *txn, const inmem_run_id *run, const inmem_run_id *id,
+                    inmem_span *out);
+
+/** Which spans inmem_trace_query() returns: every set field must match. */
+typedef struct inmem_trace_filter {
+    inmem_trace_kind kind;      /**< 0: any */
+    const inmem_run_id *parent; /**< NULL: any; else the direct children of this span */
+    const char *tag;            /**< NULL: any */
+    uint64_t from_ms, to_ms;    /**< start_ms in [from_ms, to_ms); to_ms 0: no upper bound */
+} inmem_trace_filter;
+
+/**
+ * Spans of @p run matching @p filter (NULL: all), ordered by start time then id, after the
+ * cursor span id @p after (NULL: from the start). *n gets the count.
+ */
+int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace_filter *filter,
+                      const inmem_run_id *after, size_t limit, inmem_span *out, size_t *n);
+
+/** The tree under span @p root (itself first, then depth-first in start order), up to @p limit;
+ *  out[i].parent links them. */
+int inmem_trace_tree(inmem_txn *txn, const inmem_run_id *run, const inmem_run_id *root,
+                     size_t limit, inmem_span *out, size_t *n);
 
 #ifdef __cplusplus
 }

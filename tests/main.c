@@ -12,7 +12,8 @@
 
 #include "test.h"
 
-#define GROUPS(X) X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz)
+#define GROUPS(X)                                                                                  \
+    X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state) X(kv)
 
 #define DECLARE(name)                                                                              \
     extern const struct CMUnitTest name##_tests[];                                                 \

@@ -24,6 +24,7 @@ void inmem_options_init(inmem_options *o)
     o->sync_interval_ms = 100;
     o->sync_commits = 1000;
     o->repair = 0;
+    o->ttl_sweep_interval_ms = 1000;
 }
 
 static int check_options(const char *dir, const inmem_options *o)
@@ -53,6 +54,13 @@ static int check_options(const char *dir, const inmem_options *o)
     return 0;
 }
 
+static void free_db(inmem_db *db)
+{
+    pthread_mutex_destroy(&db->sweep_mu);
+    pthread_cond_destroy(&db->sweep_cv);
+    free(db);
+}
+
 int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
 {
     if (!out)
@@ -70,10 +78,12 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
     if (!db)
         return INMEM_ENOMEM;
     db->opts = o;
+    pthread_mutex_init(&db->sweep_mu, NULL);
+    pthread_cond_init(&db->sweep_cv, NULL);
     rc = inmem__store_init(&db->store, o.max_key_size + INMEM__KEY_PREFIX, o.max_value_size,
                            o.max_txns);
     if (rc) {
-        free(db);
+        free_db(db);
         return rc;
     }
     if (o.durability != INMEM_DURABILITY_NONE) {
@@ -82,10 +92,16 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
         rc = inmem__wal_open(&cfg, inmem__store_replay, &db->store, &db->recovery, &db->wal);
         if (rc) {
             inmem__store_fini(&db->store);
-            free(db);
+            free_db(db);
             return rc;
         }
         inmem__store_attach_wal(&db->store, db->wal, o.durability == INMEM_DURABILITY_STRICT);
+    }
+    if ((rc = inmem__sweeper_start(db)) != 0) {
+        inmem__wal_close(db->wal);
+        inmem__store_fini(&db->store);
+        free_db(db);
+        return rc;
     }
     *out = db;
     return 0;
@@ -103,11 +119,14 @@ int inmem_db_close(inmem_db *db)
 {
     if (!db)
         return 0;
-    if (inmem__store_busy(&db->store))
+    inmem__sweeper_stop(db); /* first: a sweep in progress holds a transaction */
+    if (inmem__store_busy(&db->store)) {
+        inmem__sweeper_start(db);
         return inmem__error(INMEM_EBUSY, "free every transaction before closing");
+    }
     int rc = inmem__wal_close(db->wal);
     inmem__store_fini(&db->store);
-    free(db);
+    free_db(db);
     return rc;
 }
 

@@ -13,7 +13,17 @@ struct inmem_db {
     inmem_options opts;
     inmem__wal *wal; /* NULL in durability NONE */
     inmem_recovery_info recovery;
+    /* the TTL sweeper thread (sweeper.c) */
+    pthread_t sweeper;
+    int has_sweeper;
+    pthread_mutex_t sweep_mu;
+    pthread_cond_t sweep_cv;
+    int sweep_stop;
 };
+
+/* Starts / stops the background TTL sweeper (no thread if ttl_sweep_interval_ms is 0). */
+int inmem__sweeper_start(inmem_db *db);
+void inmem__sweeper_stop(inmem_db *db);
 
 /* The largest user key of the database a transaction belongs to. */
 size_t inmem__db_max_user_key(const inmem__store *st);
@@ -21,5 +31,14 @@ size_t inmem__db_max_user_key(const inmem__store *st);
 /* Checks a user key (1..max bytes, not NULL) and builds its encoded form. */
 int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run,
                     uint8_t tag, const void *key, size_t klen);
+
+/* Runs @p fn as a standalone operation: its own transaction, retried on conflict (up to 10,000
+ * attempts, back-off from 10 us to 2 ms). Returns what inmem_db_transact() returns. */
+int inmem__db_autocommit(inmem_db *db, inmem_txn_fn fn, void *arg);
+/* The same, reporting the commit's version (0 if it wrote nothing) in *version. */
+int inmem__db_autocommit_v(inmem_db *db, inmem_txn_fn fn, void *arg, uint64_t *version);
+/* inmem_db_transact() reporting the commit's version in *version. */
+int inmem__db_transact_v(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn,
+                         void *arg, uint64_t *version);
 
 #endif

@@ -33,7 +33,9 @@ static uint64_t jitter(uint64_t b)
     return half + (half ? seed % (b - half + 1) : b);
 }
 
-int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg)
+/* inmem_db_transact(), also reporting the commit's version (0 if read-only). */
+static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg,
+                    uint64_t *version)
 {
     if (!db || !fn)
         return INMEM_EINVAL;
@@ -79,6 +81,37 @@ int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_f
         inmem__txn_count_retry(txn);
         inmem__txn_restart(txn);
     }
+    if (rc == 0 && version) {
+        inmem_txn_info info;
+        inmem_txn_describe(txn, &info);
+        *version = info.commit_version;
+    }
     inmem_txn_free(txn);
     return rc;
+}
+
+int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg)
+{
+    return transact(db, opts, fn, arg, NULL);
+}
+
+int inmem__db_transact_v(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn,
+                         void *arg, uint64_t *version)
+{
+    return transact(db, opts, fn, arg, version);
+}
+
+int inmem__db_autocommit_v(inmem_db *db, inmem_txn_fn fn, void *arg, uint64_t *version)
+{
+    inmem_retry_options o;
+    inmem_retry_options_init(&o);
+    o.max_attempts = 10000; /* contended standalone writes wait their turn rather than fail */
+    o.backoff_initial_us = 10;
+    o.backoff_max_us = 2000;
+    return transact(db, &o, fn, arg, version);
+}
+
+int inmem__db_autocommit(inmem_db *db, inmem_txn_fn fn, void *arg)
+{
+    return inmem__db_autocommit_v(db, fn, arg, NULL);
 }

@@ -2,6 +2,9 @@
  * kv.c — the key-value primitive inside a transaction: each call encodes the run-scoped key
  * (core/key.h, tag KV) and hands it to the transaction layer.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "core/key.h"
 #include "engine/db.h"
 
@@ -75,6 +78,38 @@ int inmem_kv_scan(inmem_txn *txn, const inmem_run_id *run, const void *start, si
     return rc;
 }
 
+/* The smallest key greater than every key starting with prefix: prefix without its trailing
+ * 0xff bytes, last byte plus one. Returns its length in *n (0: no such key, no upper bound);
+ * it is built in @p buf (plen bytes). */
+static size_t prefix_end(const uint8_t *prefix, size_t plen, uint8_t *buf)
+{
+    size_t n = plen;
+    while (n > 0 && prefix[n - 1] == 0xff)
+        n--;
+    if (n) {
+        memcpy(buf, prefix, n);
+        buf[n - 1]++;
+    }
+    return n;
+}
+
+/* Scans [start, end of prefix) of the run. */
+static int scan_from(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
+                     const void *start, size_t slen, inmem_iter **out)
+{
+    if (plen == 0)
+        return inmem_kv_scan(txn, run, start, slen, NULL, 0, out);
+    uint8_t small[256];
+    uint8_t *end = plen <= sizeof small ? small : malloc(plen);
+    if (!end)
+        return INMEM_ENOMEM;
+    size_t elen = prefix_end(prefix, plen, end);
+    int rc = inmem_kv_scan(txn, run, start, slen, elen ? end : NULL, elen, out);
+    if (end != small)
+        free(end);
+    return rc;
+}
+
 int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *prefix,
                          size_t plen, inmem_iter **out)
 {
@@ -83,22 +118,7 @@ int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *pr
     *out = NULL;
     if (plen > inmem__db_max_user_key(inmem__txn_store(txn)))
         return INMEM_ETOOBIG;
-    /* the keys that start with prefix are [prefix, successor(prefix)): drop trailing 0xff
-     * bytes and add one to the last remaining byte; none remaining means no upper bound */
-    const uint8_t *p = prefix;
-    size_t n = plen;
-    while (n > 0 && p[n - 1] == 0xff)
-        n--;
-    if (n == 0)
-        return inmem_kv_scan(txn, run, prefix, plen, NULL, 0, out);
-    inmem__keybuf hi;
-    int rc = inmem__keybuf_make(&hi, run, INMEM__TAG_KV, p, n);
-    if (rc)
-        return rc;
-    hi.p[hi.len - 1]++;
-    rc = inmem_kv_scan(txn, run, prefix, plen, hi.p + INMEM__KEY_PREFIX, n, out);
-    inmem__keybuf_done(&hi);
-    return rc;
+    return scan_from(txn, run, prefix, plen, prefix, plen, out);
 }
 
 int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void **val,
@@ -114,4 +134,122 @@ int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void *
             *klen = kl - INMEM__KEY_PREFIX;
     }
     return rc;
+}
+
+/* ---- listing and batch reads ---- */
+
+int inmem_kv_list(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
+                  const void *after, size_t alen, size_t limit, inmem_kv_entry *out, size_t *n)
+{
+    if (!txn || !n || (!out && limit) || (!prefix && plen) || (!after && alen))
+        return INMEM_EINVAL;
+    *n = 0;
+    size_t max = inmem__db_max_user_key(inmem__txn_store(txn));
+    if (plen > max || alen > max)
+        return INMEM_ETOOBIG;
+    /* start at the prefix, or just past the cursor key (cursor + a 0 byte) if that is later */
+    const void *start = prefix;
+    size_t slen = plen;
+    uint8_t *past = NULL;
+    if (after && (plen == 0 || memcmp(after, prefix, alen < plen ? alen : plen) >= 0)) {
+        if (!(past = malloc(alen + 1)))
+            return INMEM_ENOMEM;
+        memcpy(past, after, alen);
+        past[alen] = 0;
+        start = past;
+        slen = alen + 1;
+    }
+    inmem_iter *it;
+    int rc = scan_from(txn, run, prefix, plen, start, slen, &it);
+    free(past);
+    if (rc)
+        return rc;
+    while (*n < limit) {
+        inmem_kv_entry *e = &out[*n];
+        rc = inmem_iter_next(it, &e->key, &e->klen, &e->val, &e->vlen, &e->version);
+        if (rc)
+            break;
+        (*n)++;
+    }
+    inmem_iter_free(it);
+    return rc == INMEM_NOTFOUND ? 0 : rc;
+}
+
+struct list_args {
+    const inmem_run_id *run;
+    const void *prefix, *after;
+    size_t plen, alen, limit;
+    inmem_kv_entry *out; /* owned block: entries, then bytes */
+    size_t n;
+};
+
+static int list_copy(inmem_txn *txn, void *arg)
+{
+    struct list_args *a = arg;
+    free(a->out);
+    a->out = NULL;
+    inmem_kv_entry *tmp = malloc((a->limit ? a->limit : 1) * sizeof(*tmp));
+    if (!tmp)
+        return INMEM_ENOMEM;
+    size_t n = 0;
+    int rc = inmem_kv_list(txn, a->run, a->prefix, a->plen, a->after, a->alen, a->limit, tmp, &n);
+    size_t bytes = n * sizeof(inmem_kv_entry);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        bytes += tmp[i].klen + tmp[i].vlen;
+    if (rc == 0 && !(a->out = malloc(bytes ? bytes : 1)))
+        rc = INMEM_ENOMEM;
+    if (rc == 0) {
+        uint8_t *p = (uint8_t *)(a->out + n);
+        for (size_t i = 0; i < n; i++) {
+            a->out[i] = tmp[i];
+            memcpy(p, tmp[i].key, tmp[i].klen);
+            a->out[i].key = p;
+            p += tmp[i].klen;
+            if (tmp[i].vlen)
+                memcpy(p, tmp[i].val, tmp[i].vlen);
+            a->out[i].val = p;
+            p += tmp[i].vlen;
+        }
+        a->n = n;
+    }
+    free(tmp);
+    return rc;
+}
+
+int inmem_kv_list_db(inmem_db *db, const inmem_run_id *run, const void *prefix, size_t plen,
+                     const void *after, size_t alen, size_t limit, inmem_kv_entry **out,
+                     size_t *n)
+{
+    if (!db || !out || !n)
+        return INMEM_EINVAL;
+    struct list_args a = {run, prefix, after, plen, alen, limit, NULL, 0};
+    int rc = inmem__db_autocommit(db, list_copy, &a);
+    if (rc) {
+        free(a.out);
+        *out = NULL;
+        *n = 0;
+        return rc;
+    }
+    *out = a.out;
+    *n = a.n;
+    return 0;
+}
+
+int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const void *const *keys,
+                      const size_t *klens, inmem_kv_entry *out)
+{
+    if (!txn || (n && (!keys || !klens || !out)))
+        return INMEM_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (inmem_kv_entry){keys[i], klens[i], NULL, 0, 0};
+        int rc = inmem_kv_get(txn, run, keys[i], klens[i], &out[i].val, &out[i].vlen,
+                              &out[i].version);
+        if (rc == INMEM_NOTFOUND) {
+            out[i].val = NULL;
+            out[i].vlen = 0;
+        } else if (rc) {
+            return rc;
+        }
+    }
+    return 0;
 }

@@ -56,6 +56,7 @@ typedef struct wentry {
     inmem__node *node;  /* the key's node when last looked up, or NULL */
     inmem__version *v;  /* the pending version, owned until installed */
     int is_new;         /* during apply_writes: node made for this commit, not yet linked */
+    uint8_t *ttl_key;   /* during apply_writes: key copy for the TTL heap */
 } wentry;
 
 typedef struct rentry {
@@ -242,6 +243,9 @@ void inmem__store_fini(inmem__store *st)
             txn_destroy(st->slots[i].spare);
     inmem__index_destroy(st->index);
     free(st->slots);
+    for (size_t i = 0; i < st->ttl_n; i++)
+        free(st->ttl_heap[i].key);
+    free(st->ttl_heap);
     inmem__mutex_destroy(&st->commit_mu);
 }
 
@@ -318,48 +322,6 @@ void inmem__store_attach_wal(inmem__store *st, inmem__wal *wal, int strict)
 {
     st->wal = wal;
     st->strict = strict;
-}
-
-int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
-{
-    inmem__store *st = ctx;
-    int rc = 0;
-    inmem__mutex_lock(&st->commit_mu);
-    for (size_t i = 0; i < t->n && rc == 0; i++) {
-        const inmem__wal_rec *r = &t->recs[i];
-        int tomb = r->type == INMEM__REC_DELETE;
-        inmem__version *v = inmem__version_new(r->val, tomb ? 0 : r->vlen, r->expiry_ms, tomb);
-        uint64_t h = inmem__hash(r->key, r->klen);
-        inmem__node *n = inmem__index_find(st->index, r->key, r->klen, h);
-        int is_new = n == NULL;
-        if (is_new)
-            n = inmem__index_node_new(st->index, r->key, r->klen, h);
-        if (!v || !n || inmem__index_reserve(st->index, 1, (size_t)is_new, st->assigned)) {
-            inmem__version_free(v);
-            if (is_new)
-                inmem__index_node_free(n);
-            rc = INMEM_ENOMEM;
-            break;
-        }
-        if (!is_new && atomic_load_rlx(&n->head)->ver >= t->version) {
-            inmem__version_free(v); /* the same key twice in one transaction */
-            rc = inmem__error(INMEM_ECORRUPT, "log transaction %llu writes a key twice",
-                              (unsigned long long)t->txn_id);
-            break;
-        }
-        if (is_new)
-            inmem__index_link(st->index, n);
-        v->ver = t->version;
-        inmem__index_install(st->index, n, v);
-    }
-    if (rc == 0) {
-        st->assigned = t->version;
-        atomic_store(&st->visible, t->version);
-        /* no reader exists yet: everything below the newest version can go at once */
-        inmem__index_gc(st->index, t->version, t->version);
-    }
-    inmem__mutex_unlock(&st->commit_mu);
-    return rc;
 }
 
 /* ---- slots and snapshots ------------------------------------------------------------------ */
@@ -620,6 +582,21 @@ int inmem__txn_get(inmem_txn *t, const uint8_t *key, size_t klen, const void **v
     return 0;
 }
 
+int inmem__txn_peek(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t *version,
+                    uint64_t *expiry_ms, int *tomb)
+{
+    CHECK_ACTIVE(t);
+    if (klen > t->st->max_key)
+        return INMEM_ETOOBIG;
+    uint64_t h = inmem__hash(key, klen);
+    inmem__node *n = inmem__index_find(t->st->index, key, klen, h);
+    const inmem__version *v = n ? inmem__version_at(n, t->snap) : NULL;
+    *version = v ? v->ver : 0;
+    *expiry_ms = v ? v->expiry_ms : 0;
+    *tomb = v ? v->tomb : 0;
+    return record_read(t, key, klen, h, n, *version);
+}
+
 /* ---- writes ------------------------------------------------------------------------------- */
 
 /* Adds or replaces the pending write of a key; returns its index through @p wi. */
@@ -639,7 +616,7 @@ static int stage_write(inmem_txn *t, const uint8_t *key, size_t klen, inmem__ver
     const uint8_t *k = n ? inmem__node_key(n) : arena_copy(t, key, klen);
     if (!k)
         return INMEM_ENOMEM;
-    t->w[t->nw++] = (wentry){{k, h, (uint32_t)klen}, n, v, 0};
+    t->w[t->nw++] = (wentry){{k, h, (uint32_t)klen}, n, v, 0, NULL};
     int rc = set_added(&t->wix, t->w, sizeof(wentry), t->nw);
     if (rc) {
         t->nw--;
@@ -713,6 +690,84 @@ static uint64_t cas_version(const inmem__node *n, uint64_t now)
     return h->tomb || expired(h, now) ? 0 : h->ver;
 }
 
+/* ---- the TTL heap (values awaiting the sweeper) ---------------------------------------- */
+
+static void heap_push(inmem__store *st, inmem__expiry e) INMEM_REQUIRES(st->commit_mu)
+{
+    size_t i = st->ttl_n++;
+    while (i > 0 && st->ttl_heap[(i - 1) / 2].at_ms > e.at_ms) {
+        st->ttl_heap[i] = st->ttl_heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    st->ttl_heap[i] = e;
+}
+
+static inmem__expiry heap_pop(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
+{
+    inmem__expiry top = st->ttl_heap[0], last = st->ttl_heap[--st->ttl_n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= st->ttl_n)
+            break;
+        if (c + 1 < st->ttl_n && st->ttl_heap[c + 1].at_ms < st->ttl_heap[c].at_ms)
+            c++;
+        if (st->ttl_heap[c].at_ms >= last.at_ms)
+            break;
+        st->ttl_heap[i] = st->ttl_heap[c];
+        i = c;
+    }
+    if (st->ttl_n)
+        st->ttl_heap[i] = last;
+    return top;
+}
+
+static int heap_reserve(inmem__store *st, size_t more) INMEM_REQUIRES(st->commit_mu)
+{
+    return grow((void **)&st->ttl_heap, &st->ttl_cap, st->ttl_n + more, sizeof(inmem__expiry));
+}
+
+/* Copies the keys of the TTL writes and makes heap room, so that publishing them after the
+ * commit cannot fail. */
+static int ttl_prepare(inmem__store *st, wentry *w, size_t nw) INMEM_REQUIRES(st->commit_mu)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nw; i++) {
+        w[i].ttl_key = NULL;
+        if (!w[i].v->expiry_ms)
+            continue;
+        n++;
+        if (!(w[i].ttl_key = malloc(w[i].k.klen)))
+            return INMEM_ENOMEM;
+        memcpy(w[i].ttl_key, w[i].k.key, w[i].k.klen);
+    }
+    return n ? heap_reserve(st, n) : 0;
+}
+
+static void ttl_unprepare(wentry *w, size_t nw)
+{
+    for (size_t i = 0; i < nw; i++) {
+        free(w[i].ttl_key);
+        w[i].ttl_key = NULL;
+    }
+}
+
+int inmem__store_take_expired(inmem__store *st, uint64_t now_ms, inmem__expiry **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    int rc = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    while (st->ttl_n && st->ttl_heap[0].at_ms <= now_ms) {
+        if (*n == cap && (rc = grow((void **)out, &cap, *n + 1, sizeof(inmem__expiry))) != 0)
+            break;
+        (*out)[(*n)++] = heap_pop(st);
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    return rc;
+}
+
 /* Appends the commit's records to the log (caller holds commit_mu). */
 static int log_writes(inmem__store *st, const wentry *w, size_t nw, uint64_t c, uint64_t *ticket)
     INMEM_REQUIRES(st->commit_mu)
@@ -773,10 +828,13 @@ static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, u
     uint64_t c = st->assigned + 1;
     if (rc == 0)
         rc = inmem__index_reserve(st->index, nw, nnew, st->assigned);
+    if (rc == 0)
+        rc = ttl_prepare(st, w, nw);
     *ticket = 0;
     if (rc == 0 && st->wal)
         rc = log_writes(st, w, nw, c, ticket);
     if (rc) {
+        ttl_unprepare(w, nw);
         for (size_t i = 0; i < nw; i++)
             if (w[i].node && w[i].is_new) {
                 inmem__index_node_free(w[i].node);
@@ -790,6 +848,9 @@ static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, u
         if (w[i].is_new)
             inmem__index_link(st->index, n);
         w[i].v->ver = c;
+        if (w[i].ttl_key)
+            heap_push(st, (inmem__expiry){w[i].v->expiry_ms, c, w[i].ttl_key, w[i].k.klen});
+        w[i].ttl_key = NULL;
         inmem__index_install(st->index, n, w[i].v);
         w[i].v = NULL;
     }
@@ -883,18 +944,19 @@ int inmem_txn_commit(inmem_txn *t)
 }
 
 int inmem__store_write_one(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
-                           size_t vlen, int tomb, int has_expected, uint64_t expected,
-                           uint64_t *version)
+                           size_t vlen, uint64_t ttl_ms, int tomb, int has_expected,
+                           uint64_t expected, uint64_t *version)
 {
     int rc = check_sizes(st, klen, val, vlen);
     if (rc)
         return rc;
-    inmem__version *v = inmem__version_new(val, tomb ? 0 : vlen, 0, tomb);
+    uint64_t expiry = ttl_ms ? inmem__clock_wall_ms() + ttl_ms : 0;
+    inmem__version *v = inmem__version_new(val, tomb ? 0 : vlen, expiry, tomb);
     if (!v)
         return INMEM_ENOMEM;
     uint64_t h = inmem__hash(key, klen);
     /* no snapshot pins memory for us, so look the node up under the writer lock */
-    wentry w = {{key, h, (uint32_t)klen}, NULL, v, 0};
+    wentry w = {{key, h, (uint32_t)klen}, NULL, v, 0, NULL};
     uint64_t ver = 0, ticket = 0;
     inmem__mutex_lock(&st->commit_mu);
     if (has_expected &&
@@ -1040,4 +1102,61 @@ void inmem_iter_free(inmem_iter *it)
     free(it->hi);
     free(it->pw);
     free(it);
+}
+
+/* ---- recovery ---------------------------------------------------------------------------- */
+
+int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
+{
+    inmem__store *st = ctx;
+    int rc = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        const inmem__wal_rec *r = &t->recs[i];
+        int tomb = r->type == INMEM__REC_DELETE;
+        inmem__version *v = inmem__version_new(r->val, tomb ? 0 : r->vlen, r->expiry_ms, tomb);
+        uint64_t h = inmem__hash(r->key, r->klen);
+        inmem__node *n = inmem__index_find(st->index, r->key, r->klen, h);
+        int is_new = n == NULL;
+        if (is_new)
+            n = inmem__index_node_new(st->index, r->key, r->klen, h);
+        if (!v || !n || inmem__index_reserve(st->index, 1, (size_t)is_new, st->assigned)) {
+            inmem__version_free(v);
+            if (is_new)
+                inmem__index_node_free(n);
+            rc = INMEM_ENOMEM;
+            break;
+        }
+        if (!is_new && atomic_load_rlx(&n->head)->ver >= t->version) {
+            inmem__version_free(v); /* the same key twice in one transaction */
+            rc = inmem__error(INMEM_ECORRUPT, "log transaction %llu writes a key twice",
+                              (unsigned long long)t->txn_id);
+            break;
+        }
+        uint8_t *kcopy = NULL;
+        if (r->expiry_ms && (!(kcopy = malloc(r->klen)) || heap_reserve(st, 1))) {
+            free(kcopy);
+            inmem__version_free(v);
+            if (is_new)
+                inmem__index_node_free(n);
+            rc = INMEM_ENOMEM;
+            break;
+        }
+        if (is_new)
+            inmem__index_link(st->index, n);
+        v->ver = t->version;
+        if (kcopy) {
+            memcpy(kcopy, r->key, r->klen);
+            heap_push(st, (inmem__expiry){r->expiry_ms, t->version, kcopy, r->klen});
+        }
+        inmem__index_install(st->index, n, v);
+    }
+    if (rc == 0) {
+        st->assigned = t->version;
+        atomic_store(&st->visible, t->version);
+        /* no reader exists yet: everything below the newest version can go at once */
+        inmem__index_gc(st->index, t->version, t->version);
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    return rc;
 }

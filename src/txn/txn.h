@@ -35,6 +35,14 @@ typedef struct inmem__counters {
     _Atomic uint64_t commits, abort_read, abort_cas, retries, exhausted, deadlines;
 } inmem__counters;
 
+/* A value with a time to live, awaiting the sweeper (a min-heap on at_ms). */
+typedef struct inmem__expiry {
+    uint64_t at_ms;   /* expiry, wall-clock ms */
+    uint64_t version; /* the version that carries it */
+    uint8_t *key;     /* encoded key, owned */
+    uint32_t klen;
+} inmem__expiry;
+
 typedef struct inmem__store {
     inmem__index *index;
     inmem__wal *wal; /* NULL in durability NONE */
@@ -49,6 +57,8 @@ typedef struct inmem__store {
     unsigned since_gc INMEM_GUARDED_BY(commit_mu);
     _Atomic int gc_pending; /* the last GC left work that an ending snapshot may unblock */
     inmem__counters ctr;
+    inmem__expiry *ttl_heap INMEM_GUARDED_BY(commit_mu); /* values with a TTL, soonest first */
+    size_t ttl_n INMEM_GUARDED_BY(commit_mu), ttl_cap INMEM_GUARDED_BY(commit_mu);
     /* Reader slots. */
     _Alignas(INMEM_CACHELINE) _Atomic uint32_t slot_hwm; /* slots [0, hwm) were ever used */
     uint32_t nslots;
@@ -95,7 +105,15 @@ int inmem__txn_restart(inmem_txn *txn);
 /* One blind write committed on its own (implicit put/delete): no snapshot, no read set.
  * @p expected: if has_expected, a CAS (INMEM_CONFLICT on mismatch). */
 int inmem__store_write_one(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
-                           size_t vlen, int tomb, int has_expected, uint64_t expected,
-                           uint64_t *version);
+                           size_t vlen, uint64_t ttl_ms, int tomb, int has_expected,
+                           uint64_t expected, uint64_t *version);
+
+/* Reads a key like inmem__txn_get (recording the read) but reports the version seen even when it
+ * is a tombstone or expired: *version (0 if none), *expiry_ms, *tomb. */
+int inmem__txn_peek(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t *version,
+                    uint64_t *expiry_ms, int *tomb);
+
+/* Takes every TTL entry due at @p now_ms off the heap (caller frees out[i].key and *out). */
+int inmem__store_take_expired(inmem__store *st, uint64_t now_ms, inmem__expiry **out, size_t *n);
 
 #endif

@@ -1,0 +1,190 @@
+/*
+ * test_kv.c — the KV primitive beyond get/put/delete: listing with a cursor, batch get, TTL
+ * expiry (with an injected clock, no sleeping) and the sweeper, persistence of TTLs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test.h"
+#include "core/clock.h"
+
+#define LIT(s) (s), (sizeof(s) - 1)
+
+static void put_keys(inmem_db *db, const inmem_run_id *run, const char *prefix, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        int len = snprintf(k, sizeof k, "%s%03d", prefix, i);
+        assert_ok(inmem_put(db, run, k, (size_t)len, k, (size_t)len, NULL));
+    }
+}
+
+static void kv_list_pages_through_a_prefix_in_key_order(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    put_keys(db, NULL, "doc/", 25);
+    put_keys(db, NULL, "img/", 5);
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    inmem_kv_entry page[10];
+    size_t n = 0, seen = 0;
+    const void *after = NULL;
+    size_t alen = 0;
+    char last[32] = "";
+    do {
+        assert_ok(inmem_kv_list(t, NULL, LIT("doc/"), after, alen, 10, page, &n));
+        for (size_t i = 0; i < n; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "doc/%03zu", seen + i);
+            assert_int_equal(page[i].klen, strlen(want));
+            assert_memory_equal(page[i].key, want, page[i].klen);
+            assert_memory_equal(page[i].val, want, page[i].vlen);
+            assert_true(page[i].version > 0);
+        }
+        seen += n;
+        if (n) {
+            memcpy(last, page[n - 1].key, page[n - 1].klen);
+            after = last;
+            alen = page[n - 1].klen;
+        }
+    } while (n == 10);
+    assert_int_equal(seen, 25);
+    inmem_txn_free(t);
+
+    /* standalone: one owned block */
+    inmem_kv_entry *owned = NULL;
+    assert_ok(inmem_kv_list_db(db, NULL, LIT("img/"), NULL, 0, 100, &owned, &n));
+    assert_int_equal(n, 5);
+    assert_memory_equal(owned[4].key, "img/004", 7);
+    inmem_free(owned);
+    assert_ok(inmem_db_close(db));
+}
+
+static void kv_get_many_reports_missing_keys(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    assert_ok(inmem_put(db, NULL, LIT("a"), LIT("1"), NULL));
+    assert_ok(inmem_put(db, NULL, LIT("c"), LIT("333"), NULL));
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    const void *keys[] = {"a", "b", "c"};
+    size_t klens[] = {1, 1, 1};
+    inmem_kv_entry out[3];
+    assert_ok(inmem_kv_get_many(t, NULL, 3, keys, klens, out));
+    assert_memory_equal(out[0].val, "1", 1);
+    assert_null(out[1].val);
+    assert_int_equal(out[1].version, 0);
+    assert_int_equal(out[2].vlen, 3);
+    inmem_txn_info info;
+    assert_ok(inmem_txn_describe(t, &info));
+    assert_int_equal(info.read_set_size, 3); /* the missing key is read-set too */
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
+static void kv_ttl_value_is_invisible_once_expired(void **state)
+{
+    (void)state;
+    inmem__clock_set_override(1000000);
+    inmem_db *db = test_open_mem();
+    assert_ok(inmem_put_ttl(db, NULL, LIT("session"), LIT("tok"), 500, NULL));
+    void *v = NULL;
+    assert_ok(inmem_get(db, NULL, LIT("session"), &v, NULL, NULL));
+    inmem_free(v);
+    inmem__clock_set_override(1000499);
+    assert_ok(inmem_get(db, NULL, LIT("session"), NULL, NULL, NULL));
+    inmem__clock_set_override(1000500); /* expiry is exclusive: at put time + ttl it is gone */
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("session"), NULL, NULL, NULL));
+    /* scans skip it too */
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    inmem_kv_entry e[4];
+    size_t n;
+    assert_ok(inmem_kv_list(t, NULL, NULL, 0, NULL, 0, 4, e, &n));
+    assert_int_equal(n, 0);
+    inmem_txn_free(t);
+    /* overwriting it without a TTL makes it live again */
+    assert_ok(inmem_put(db, NULL, LIT("session"), LIT("new"), NULL));
+    assert_ok(inmem_get(db, NULL, LIT("session"), NULL, NULL, NULL));
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
+static void kv_sweeper_deletes_expired_values_through_transactions(void **state)
+{
+    (void)state;
+    inmem__clock_set_override(5000000);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.ttl_sweep_interval_ms = 0; /* no thread: this test sweeps by hand */
+    inmem_db *db;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    for (int i = 0; i < 10; i++) {
+        char k[8];
+        int len = snprintf(k, sizeof k, "t%d", i);
+        assert_ok(inmem_put_ttl(db, NULL, k, (size_t)len, LIT("v"), i < 5 ? 100 : 10000, NULL));
+    }
+    assert_ok(inmem_put_ttl(db, NULL, LIT("rewritten"), LIT("v"), 100, NULL));
+    assert_ok(inmem_put(db, NULL, LIT("rewritten"), LIT("kept"), NULL)); /* no TTL any more */
+    inmem_stats s0, s1;
+    assert_ok(inmem_db_stats(db, &s0));
+    uint64_t removed = 99;
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 0); /* nothing due yet */
+    inmem__clock_set_override(5000200);
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 5); /* t0..t4; not the rewritten key */
+    assert_ok(inmem_db_stats(db, &s1));
+    assert_int_equal(s1.commits - s0.commits, 5); /* one ordinary transaction each */
+    assert_ok(inmem_get(db, NULL, LIT("rewritten"), NULL, NULL, NULL));
+    assert_ok(inmem_get(db, NULL, LIT("t7"), NULL, NULL, NULL));
+    inmem__clock_set_override(5010001);
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 5);
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 0);
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
+static void kv_ttl_survives_reopen_and_is_swept_after(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem__clock_set_override(7000000);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.ttl_sweep_interval_ms = 0;
+    inmem_db *db;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    assert_ok(inmem_put_ttl(db, NULL, LIT("k"), LIT("v"), 1000, NULL));
+    assert_ok(inmem_db_close(db));
+    assert_ok(inmem_db_open(dir, &o, &db));
+    assert_ok(inmem_get(db, NULL, LIT("k"), NULL, NULL, NULL)); /* still alive */
+    inmem__clock_set_override(7001000);
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("k"), NULL, NULL, NULL));
+    uint64_t removed = 0;
+    assert_ok(inmem_db_sweep(db, &removed)); /* the recovered TTL is known to the sweeper */
+    assert_int_equal(removed, 1);
+    assert_ok(inmem_db_close(db));
+    assert_ok(inmem_db_open(dir, &o, &db)); /* the sweeper's delete was logged */
+    inmem_stats s;
+    assert_ok(inmem_db_stats(db, &s));
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("k"), NULL, NULL, NULL));
+    inmem__clock_set_override(0);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+const struct CMUnitTest kv_tests[] = {
+    cmocka_unit_test(kv_list_pages_through_a_prefix_in_key_order),
+    cmocka_unit_test(kv_get_many_reports_missing_keys),
+    cmocka_unit_test(kv_ttl_value_is_invisible_once_expired),
+    cmocka_unit_test(kv_sweeper_deletes_expired_values_through_transactions),
+    cmocka_unit_test(kv_ttl_survives_reopen_and_is_swept_after),
+};
+INMEM_TEST_COUNT(kv);
