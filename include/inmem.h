@@ -190,6 +190,13 @@ typedef struct inmem_options {
     /** How often the background sweeper deletes expired TTL values, in ms (default 1000;
      *  0: no sweeper thread, call inmem_db_sweep() yourself). */
     uint64_t ttl_sweep_interval_ms;
+    /**
+     * Open read-only: replay the log as it is on disk into memory and change nothing (no lock is
+     * taken, so this works beside a process that has the directory open for writing; the view is
+     * the committed state at the moment of the open, a torn or in-progress tail ignored). Every
+     * write gets INMEM_EREADONLY. Not with durability NONE or repair. Default 0.
+     */
+    int read_only;
 } inmem_options;
 
 /** Fills @p opts with the defaults. Accepts NULL (does nothing). */

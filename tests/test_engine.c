@@ -173,7 +173,51 @@ static void deleted_keys_are_reclaimed(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+static void read_only_open_sees_committed_state_beside_a_live_writer(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *w, *r, *other;
+    assert_ok(inmem_db_open(dir, NULL, &w));
+    for (int i = 0; i < 100; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof k, "k%d", i);
+        assert_ok(inmem_put(w, NULL, k, (size_t)n, k, (size_t)n, NULL));
+    }
+    /* a second writer is refused, a reader is not */
+    assert_rc(INMEM_ELOCKED, inmem_db_open(dir, NULL, &other));
+    inmem_options o;
+    inmem_options_init(&o);
+    o.read_only = 1;
+    assert_ok(inmem_db_open(dir, &o, &r));
+    inmem_stats sw, sr;
+    assert_ok(inmem_db_stats(w, &sw));
+    assert_ok(inmem_db_stats(r, &sr));
+    assert_int_equal(sr.version, sw.version);
+    assert_int_equal(sr.keys, 100);
+    assert_rc(INMEM_EREADONLY, inmem_put(r, NULL, "x", 1, "y", 1, NULL));
+    /* the view is the state at open: later commits of the writer are not seen */
+    assert_ok(inmem_put(w, NULL, "late", 4, "v", 1, NULL));
+    assert_rc(INMEM_NOTFOUND, inmem_get(r, NULL, "late", 4, NULL, NULL, NULL));
+    void *v = NULL;
+    size_t n = 0;
+    assert_ok(inmem_get(r, NULL, "k42", 3, &v, &n, NULL));
+    assert_memory_equal(v, "k42", 3);
+    inmem_free(v);
+    assert_ok(inmem_db_close(r));
+    assert_ok(inmem_db_close(w));
+    /* read-only changes nothing on disk: the writer's next open recovers everything */
+    assert_ok(inmem_db_open(dir, NULL, &w));
+    assert_ok(inmem_get(w, NULL, "late", 4, NULL, NULL, NULL));
+    assert_ok(inmem_db_close(w));
+    o.repair = 1;
+    assert_rc(INMEM_EINVAL, inmem_db_open(dir, &o, &r));
+    test_rmdir(dir);
+}
+
 const struct CMUnitTest engine_tests[] = {
+    cmocka_unit_test(read_only_open_sees_committed_state_beside_a_live_writer),
     cmocka_unit_test(open_with_null_options_uses_defaults),
     cmocka_unit_test(implicit_get_returns_an_owned_copy),
     cmocka_unit_test(long_keys_work_end_to_end),

@@ -37,6 +37,8 @@ static int check_options(const char *dir, const inmem_options *o)
         return inmem__error(INMEM_EINVAL, "max_txns must be 1..%u", MAX_TXNS_LIMIT);
     switch (o->durability) {
     case INMEM_DURABILITY_NONE:
+        if (o->read_only)
+            return inmem__error(INMEM_EINVAL, "read_only needs a logged durability mode");
         return 0;
     case INMEM_DURABILITY_ASYNC:
     case INMEM_DURABILITY_BATCHED:
@@ -51,6 +53,8 @@ static int check_options(const char *dir, const inmem_options *o)
         return inmem__error(INMEM_EINVAL, "wal_segment_size must be 64 KiB..1 TiB");
     if (o->sync_interval_ms < 1 || o->sync_commits < 1)
         return inmem__error(INMEM_EINVAL, "sync_interval_ms and sync_commits must be >= 1");
+    if (o->read_only && o->repair)
+        return inmem__error(INMEM_EINVAL, "a read-only open cannot repair the log");
     return 0;
 }
 
@@ -87,8 +91,9 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
         return rc;
     }
     if (o.durability != INMEM_DURABILITY_NONE) {
-        inmem__wal_config cfg = {dir, o.durability, o.wal_segment_size, o.sync_interval_ms,
-                                 o.sync_commits, o.repair};
+        inmem__wal_config cfg = {dir,           o.durability, o.wal_segment_size,
+                                 o.sync_interval_ms, o.sync_commits, o.repair,
+                                 o.read_only};
         rc = inmem__wal_open(&cfg, inmem__store_replay, &db->store, &db->recovery, &db->wal);
         if (rc) {
             inmem__store_fini(&db->store);
@@ -97,6 +102,8 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
         }
         inmem__store_attach_wal(&db->store, db->wal, o.durability == INMEM_DURABILITY_STRICT);
     }
+    if (o.read_only)
+        db->opts.ttl_sweep_interval_ms = 0; /* nothing may be deleted */
     if ((rc = inmem__sweeper_start(db)) != 0) {
         inmem__wal_close(db->wal);
         inmem__store_fini(&db->store);

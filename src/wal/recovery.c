@@ -508,7 +508,8 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx,
             unmap_segment(w, &m);
             char path[PATH_MAX_LEN];
             inmem__wal_seg_path(w, segs[i], path, sizeof path);
-            unlink(path);
+            if (!w->cfg.read_only)
+                unlink(path);
             n--;
             break;
         }
@@ -532,9 +533,11 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx,
         size_t cut = end;
         if (how == END_CORRUPT) {
             uint64_t begins = 0;
+            /* read-only beside a live writer, the last segment's end may be mid-write */
             int durable = !last || r.bad_is_content ||
-                          later_durable_begin(p, r.bad + 1, m.size, INMEM__LSN(segs[i], r.bad),
-                                              &begins);
+                          (!w->cfg.read_only &&
+                           later_durable_begin(p, r.bad + 1, m.size, INMEM__LSN(segs[i], r.bad),
+                                               &begins));
             cut = r.in_txn ? r.txn_start : r.bad;
             if (!durable) {
                 how = END_TORN;
@@ -581,6 +584,8 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx,
     report->txn_id = r.txn_id;
     w->txn_id = r.txn_id;
     w->version = r.version;
+    if (w->cfg.read_only)
+        return 0; /* nothing is written: no segment is opened for appending */
     if (resume_seq)
         rc = resume_segment(w, resume_seq, resume_size, resume_off, resume_dirty);
     else
@@ -610,14 +615,27 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
     pthread_cond_init(&w->flush_cv, NULL);
     w->dir = strdup(cfg->dir);
     int rc = w->dir ? 0 : INMEM_ENOMEM;
-    if (rc == 0 && (rc = w->vfs->mkdir(cfg->dir)) != 0)
-        rc = inmem__error(INMEM_EIO, "cannot create directory %s: %s", cfg->dir, strerror(-rc));
-    if (rc == 0)
-        rc = take_lock(w);
-    if (rc == 0)
-        rc = recover(w, apply, ctx, report);
-    if (rc == 0)
-        rc = inmem__wal_start(w);
+    if (cfg->read_only) {
+        /* no lock, no directory made: look at whatever is there, change nothing */
+        DIR *d = rc == 0 ? opendir(cfg->dir) : NULL;
+        if (d)
+            closedir(d);
+        else if (rc == 0)
+            rc = inmem__error(INMEM_EIO, "cannot read database directory %s: %s", cfg->dir,
+                              strerror(errno));
+        if (rc == 0)
+            rc = recover(w, apply, ctx, report);
+    } else {
+        if (rc == 0 && (rc = w->vfs->mkdir(cfg->dir)) != 0)
+            rc = inmem__error(INMEM_EIO, "cannot create directory %s: %s", cfg->dir,
+                              strerror(-rc));
+        if (rc == 0)
+            rc = take_lock(w);
+        if (rc == 0)
+            rc = recover(w, apply, ctx, report);
+        if (rc == 0)
+            rc = inmem__wal_start(w);
+    }
     if (rc) {
         inmem__wal_close(w);
         return rc;

@@ -259,6 +259,8 @@ static int rotate(inmem__wal *w, size_t need)
 int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[16],
                             uint32_t records, size_t bytes, inmem__wal_cursor *c)
 {
+    if (w->cfg.read_only)
+        return inmem__error(INMEM_EREADONLY, "the database was opened read-only");
     if (atomic_load_acq(&w->failed))
         return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
                             inmem_strerror(atomic_load_rlx(&w->failed)));

@@ -18,6 +18,7 @@ typedef struct inmem__wal_config {
     uint64_t sync_interval_ms; /* background fsync period (async, batched) */
     uint64_t sync_commits;     /* batched: fsync after this many commits */
     int repair;                /* truncate at a corruption instead of failing */
+    int read_only;             /* replay only: no lock, no changes, no appends */
 } inmem__wal_config;
 
 /* One committed transaction read back by recovery: its WRITE/DELETE records, in log order. */
