@@ -33,6 +33,8 @@ struct inmem__wal {
     int syncing INMEM_GUARDED_BY(sync_mu);
     int kick INMEM_GUARDED_BY(sync_mu);
     int stop INMEM_GUARDED_BY(sync_mu);
+    int populate_pending INMEM_GUARDED_BY(sync_mu); /* prefault the current segment */
+    uint64_t populate_off INMEM_GUARDED_BY(sync_mu);
     uint64_t synced_commits_mark INMEM_GUARDED_BY(sync_mu);
     _Atomic uint64_t synced_lsn; /* written under sync_mu */
     _Atomic int failed;          /* sticky error, written under sync_mu (W5) */
