@@ -13,7 +13,8 @@
 #include "test.h"
 
 #define GROUPS(X)                                                                                  \
-    X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state) X(kv)
+    X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state) X(kv) \
+        X(events) X(runs)
 
 #define DECLARE(name)                                                                              \
     extern const struct CMUnitTest name##_tests[];                                                 \
