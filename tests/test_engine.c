@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "test.h"
+#include "txn/txn.h"
 
 static void open_with_null_options_uses_defaults(void **state)
 {
@@ -216,7 +217,39 @@ static void read_only_open_sees_committed_state_beside_a_live_writer(void **stat
     test_rmdir(dir);
 }
 
+/* STYLE: a transaction that hit an error half-way through a multi-write operation can only be
+ * aborted; committing it must not apply the half that was staged. */
+static void half_done_operation_makes_transaction_abort_only(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    uint64_t mark = inmem__txn_mark(t);
+    assert_ok(inmem_kv_put(t, NULL, "half", 4, "1", 1));
+    /* the second write of the operation failed: */
+    assert_rc(INMEM_ENOMEM, inmem__txn_settle(t, mark, INMEM_ENOMEM));
+    assert_rc(INMEM_EMISUSE, inmem_kv_put(t, NULL, "more", 4, "2", 1));
+    assert_rc(INMEM_EMISUSE, inmem_kv_get(t, NULL, "half", 4, NULL, NULL, NULL));
+    assert_rc(INMEM_ENOMEM, inmem_txn_commit(t));
+    inmem_txn_info info;
+    assert_ok(inmem_txn_describe(t, &info));
+    assert_int_equal(info.state, INMEM_TXN_ABORTED);
+    assert_int_equal(info.reason, INMEM_ABORT_ERROR);
+    inmem_txn_free(t);
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, "half", 4, NULL, NULL, NULL));
+    /* an error before anything was staged leaves the transaction usable */
+    assert_ok(inmem_txn_begin(db, &t));
+    mark = inmem__txn_mark(t);
+    assert_rc(INMEM_EINVAL, inmem__txn_settle(t, mark, INMEM_EINVAL));
+    assert_ok(inmem_kv_put(t, NULL, "fine", 4, "1", 1));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 const struct CMUnitTest engine_tests[] = {
+    cmocka_unit_test(half_done_operation_makes_transaction_abort_only),
     cmocka_unit_test(read_only_open_sees_committed_state_beside_a_live_writer),
     cmocka_unit_test(open_with_null_options_uses_defaults),
     cmocka_unit_test(implicit_get_returns_an_owned_copy),

@@ -239,7 +239,7 @@ static void evscan_close(evscan *s)
 
 /* ---- append -------------------------------------------------------------------------------- */
 
-int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char *stream, size_t n,
+static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run, const char *stream, size_t n,
                              const inmem_event_in *events, uint64_t *first_seq)
 {
     if (!txn || (n && !events))
@@ -312,7 +312,7 @@ int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char
     return 0;
 }
 
-int inmem_event_append(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+static int event_append_unsettled(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                        const char *type, const void *payload, size_t len, uint64_t *seq)
 {
     if (!type) /* else a NULL type would read as an empty batch */
@@ -621,4 +621,18 @@ int inmem_event_verify_db(inmem_db *db, const inmem_run_id *run, const char *str
     int rc = inmem__db_autocommit(db, verify_fn, &a);
     *first_broken = rc ? 0 : a.broken;
     return rc;
+}
+
+int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char *stream, size_t n,
+                             const inmem_event_in *events, uint64_t *first_seq)
+{
+    uint64_t mark = inmem__txn_mark(txn);
+    return inmem__txn_settle(txn, mark, event_append_batch_unsettled(txn, run, stream, n, events, first_seq));
+}
+
+int inmem_event_append(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+                       const char *type, const void *payload, size_t len, uint64_t *seq)
+{
+    uint64_t mark = inmem__txn_mark(txn);
+    return inmem__txn_settle(txn, mark, event_append_unsettled(txn, run, stream, type, payload, len, seq));
 }

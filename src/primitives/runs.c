@@ -329,7 +329,7 @@ static int begin_with_id(inmem_txn *txn, const inmem_run_options *opts, const in
     return ix_all(txn, &m, 0);
 }
 
-int inmem_run_begin(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out)
+static int run_begin_unsettled(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out)
 {
     if (!txn || !opts)
         return INMEM_EINVAL;
@@ -372,7 +372,7 @@ int inmem_run_begin_db(inmem_db *db, const inmem_run_options *opts, inmem_run_id
 
 /* ---- end ----------------------------------------------------------------------------------- */
 
-int inmem_run_end(inmem_txn *txn, const inmem_run_id *run, inmem_run_status status)
+static int run_end_unsettled(inmem_txn *txn, const inmem_run_id *run, inmem_run_status status)
 {
     if (!txn || !run || !status_valid((int)status))
         return INMEM_EINVAL;
@@ -646,7 +646,7 @@ int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_
 
 /* ---- delete -------------------------------------------------------------------------------- */
 
-int inmem_run_delete(inmem_txn *txn, const inmem_run_id *run)
+static int run_delete_unsettled(inmem_txn *txn, const inmem_run_id *run)
 {
     if (!txn || !run || inmem_run_id_is_shared(run))
         return INMEM_EINVAL;
@@ -694,4 +694,22 @@ int inmem_run_delete_db(inmem_db *db, const inmem_run_id *run)
     if (!db || !run)
         return INMEM_EINVAL;
     return inmem__db_autocommit(db, delete_fn, (void *)run);
+}
+
+int inmem_run_begin(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out)
+{
+    uint64_t mark = inmem__txn_mark(txn);
+    return inmem__txn_settle(txn, mark, run_begin_unsettled(txn, opts, out));
+}
+
+int inmem_run_end(inmem_txn *txn, const inmem_run_id *run, inmem_run_status status)
+{
+    uint64_t mark = inmem__txn_mark(txn);
+    return inmem__txn_settle(txn, mark, run_end_unsettled(txn, run, status));
+}
+
+int inmem_run_delete(inmem_txn *txn, const inmem_run_id *run)
+{
+    uint64_t mark = inmem__txn_mark(txn);
+    return inmem__txn_settle(txn, mark, run_delete_unsettled(txn, run));
 }

@@ -187,6 +187,8 @@ struct inmem_txn {
     const uint8_t *ckey;
     size_t cklen;
     uint64_t cexpected, cfound;
+    uint64_t staged; /* successful write calls so far (inmem__txn_mark) */
+    int sticky;      /* an error that left the transaction half-changed: abort only */
 };
 
 static inmem__slot *slot_of(const inmem_txn *t)
@@ -394,6 +396,8 @@ static void txn_reset(inmem_txn *t)
     t->cklen = 0;
     t->cexpected = t->cfound = 0;
     t->reason = INMEM_ABORT_NONE;
+    t->staged = 0;
+    t->sticky = 0;
 }
 
 static void txn_destroy(inmem_txn *t)
@@ -523,7 +527,23 @@ void inmem__txn_count_retry(inmem_txn *t)
             return INMEM_EINVAL;                                                                   \
         if ((t)->state != INMEM_TXN_ACTIVE)                                                        \
             return INMEM_ETXNDONE;                                                                 \
+        if ((t)->sticky)                                                                           \
+            return inmem__error(INMEM_EMISUSE, "an earlier error (%s) left the transaction "     \
+                                "half-done: abort it",                                            \
+                                inmem_strerror((t)->sticky));                                      \
     } while (0)
+
+uint64_t inmem__txn_mark(const inmem_txn *t)
+{
+    return t ? t->staged : 0;
+}
+
+int inmem__txn_settle(inmem_txn *t, uint64_t mark, int rc)
+{
+    if (rc && t && t->state == INMEM_TXN_ACTIVE && t->staged != mark && !t->sticky)
+        t->sticky = rc;
+    return rc;
+}
 
 static const uint8_t *arena_copy(inmem_txn *t, const uint8_t *key, size_t klen)
 {
@@ -656,6 +676,7 @@ static int put_or_cas(inmem_txn *t, const uint8_t *key, size_t klen, const void 
     }
     if (cas)
         t->c[t->nc++] = (centry){(uint32_t)wi, expected};
+    t->staged++;
     return 0;
 }
 
@@ -913,6 +934,11 @@ static int validate(inmem__store *st, inmem_txn *t, inmem_abort_reason *why)
 
 int inmem_txn_commit(inmem_txn *t)
 {
+    if (t && t->state == INMEM_TXN_ACTIVE && t->sticky) {
+        int rc = t->sticky;
+        txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_ERROR);
+        return rc;
+    }
     CHECK_ACTIVE(t);
     inmem__store *st = t->st;
     if (t->nw == 0) {

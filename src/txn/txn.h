@@ -95,6 +95,12 @@ int inmem__txn_scan(inmem_txn *txn, const uint8_t *lo, size_t lolen, const uint8
                     size_t hilen, inmem_iter **out);
 int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
                      size_t *vlen, uint64_t *version);
+/* A multi-write operation (a primitive writing several keys) that fails half-way must not leave
+ * half of itself in the transaction: take a mark before, and settle the result after. If writes
+ * were staged since the mark and @p rc is an error, the transaction becomes "sticky": every later
+ * operation gets INMEM_EMISUSE and commit aborts it, returning @p rc. Returns @p rc. */
+uint64_t inmem__txn_mark(const inmem_txn *txn);
+int inmem__txn_settle(inmem_txn *txn, uint64_t mark, int rc);
 /* The store a transaction belongs to. */
 inmem__store *inmem__txn_store(const inmem_txn *txn);
 /* Counts one retry of a closure transaction. */
