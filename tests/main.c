@@ -14,7 +14,7 @@
 
 #define GROUPS(X)                                                                                  \
     X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state) X(kv) \
-        X(events) X(runs) X(traces) X(cross)
+        X(events) X(runs) X(traces) X(cross) X(wal) X(crash)
 
 #define DECLARE(name)                                                                              \
     extern const struct CMUnitTest name##_tests[];                                                 \

@@ -549,8 +549,9 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx,
                                   w->dir, name, r.bad, r.why);
                 break;
             } else {
-                if (!last)
-                    later_durable_begin(p, r.bad + 1, m.size, UINT64_MAX, &begins);
+                begins = 0; /* count every transaction after the cut, not just up to the
+                             * first durable one */
+                later_durable_begin(p, r.bad + 1, m.size, UINT64_MAX, &begins);
                 report->repaired = 1;
                 snprintf(report->repair_file, sizeof report->repair_file, "%s", name);
                 report->repair_offset = cut;
@@ -566,8 +567,8 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx,
         if (last && (how == END_TORN || r.in_txn)) {
             report->torn_tail = 1;
             snprintf(report->tail_file, sizeof report->tail_file, "%s", name);
-            report->tail_offset = how == END_TORN ? r.bad : r.txn_start;
             cut = r.in_txn ? r.txn_start : cut;
+            report->tail_offset = cut; /* where the log was cut: the torn transaction's start */
         }
         discard_open_txn(&r);
         unmap_segment(w, &m);
