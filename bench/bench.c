@@ -807,6 +807,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "inmem_bench: durability modes and recovery...\n");
     fflush(stdout);
     bench_wal(full);
+    fprintf(stderr, "inmem_bench: agent primitives...\n");
+    bench_prims(full);
     printf("\nall checks passed; total run %.1f s\n", (double)(now_ns() - t_start) / 1e9);
     return 0;
 }

@@ -4,5 +4,7 @@
 
 /* Durability modes and recovery tables (bench_wal.c). */
 void bench_wal(int full);
+/* Agent primitives table (bench_prims.c). */
+void bench_prims(int full);
 
 #endif
