@@ -98,6 +98,8 @@ int inmem_fuzz_recovery(const uint8_t *input, size_t size)
     inmem_options o;
     inmem_options_init(&o);
     o.wal_segment_size = 64u << 10;
+    o.durability = INMEM_DURABILITY_STRICT; /* no background threads: more runs per second */
+    o.ttl_sweep_interval_ms = 0;
     o.repair = size > 0 && (data[0] & 1);
     inmem_db *db = NULL;
     int rc = inmem_db_open(dir, &o, &db);
