@@ -132,6 +132,14 @@ DEMO_DIR ?= inmem-data
 demo: $(BUILD)/examples/quickstart
 	$(BUILD)/examples/quickstart $(DEMO_DIR)
 
+# ---- the inmem CLI and the multi-agent demo (tools/, their own make fragment) ---------------------
+
+-include tools/tools.mk
+
+# ---- comparison with other engines (bench/compare/, its own make fragment) ----------------------
+
+-include bench/compare/compare.mk
+
 # ---- install -----------------------------------------------------------------------------------
 
 $(BUILD)/inmem.pc: inmem.pc.in include/inmem.h
@@ -148,11 +156,14 @@ install: lib $(BUILD)/inmem.pc
 
 # ---- housekeeping ------------------------------------------------------------------------------
 
+FORMAT_FILES = include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c bench/*.h \
+               examples/*.c fuzz/*.c fuzz/*.h
+
 format:
-	clang-format -i include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run -Werror include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c
+	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build build-address build-thread build-clang build-fuzz

@@ -124,8 +124,7 @@ static void op_append(ctx *c)
     if (c->in_txn)
         with_txn(c, append_body);
     else
-        check(inmem_event_append_db(c->db, &c->run, "history", "tool_call", VAL, sizeof VAL,
-                                    NULL),
+        check(inmem_event_append_db(c->db, &c->run, "history", "tool_call", VAL, sizeof VAL, NULL),
               "append");
 }
 
@@ -163,9 +162,9 @@ static void op_cas(ctx *c)
         c->cell_version = info.commit_version;
         inmem_txn_free(t);
     } else {
-        check(inmem_state_cas_db(c->db, &c->run, "cursor", c->cell_version, VAL, 8,
-                                 &c->cell_version),
-              "cas");
+        check(
+            inmem_state_cas_db(c->db, &c->run, "cursor", c->cell_version, VAL, 8, &c->cell_version),
+            "cas");
     }
 }
 
@@ -229,9 +228,9 @@ void bench_prims(int full)
         const char *name;
         op_fn op;
     } rows[] = {
-        {"kv put", op_kv_put},          {"kv get", op_kv_get},
-        {"event append", op_append},    {"event append x16 (batch)", op_batch},
-        {"state cell CAS", op_cas},     {"trace record", op_trace},
+        {"kv put", op_kv_put},       {"kv get", op_kv_get},
+        {"event append", op_append}, {"event append x16 (batch)", op_batch},
+        {"state cell CAS", op_cas},  {"trace record", op_trace},
     };
     printf("\nagent primitives, 1 thread (ops/s; one op = one call, its own commit)\n");
     printf("%-26s %14s %14s %14s %14s\n", "operation", "none", "none in txn", "batched",
@@ -265,14 +264,12 @@ void bench_prims(int full)
                 /* each row's own check */
                 if (rows[r].op == op_append || rows[r].op == op_batch) {
                     inmem_stream_info si;
-                    check(inmem_event_stream_info_db(c.db, &c.run,
-                                                     rows[r].op == op_append ? "history"
-                                                                             : "batched",
-                                                     &si),
+                    check(inmem_event_stream_info_db(
+                              c.db, &c.run, rows[r].op == op_append ? "history" : "batched", &si),
                           "stream info");
                     if (si.length != n * (rows[r].op == op_batch ? 16 : 1)) {
-                        fprintf(stderr, "bench_prims: stream length %" PRIu64 ", expected %" PRIu64
-                                        "\n",
+                        fprintf(stderr,
+                                "bench_prims: stream length %" PRIu64 ", expected %" PRIu64 "\n",
                                 si.length, n);
                         exit(1);
                     }

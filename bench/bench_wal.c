@@ -21,7 +21,7 @@
 #include "inmem.h"
 
 #define WKEYS 100000u
-#define WVAL 100
+#define WVAL  100
 
 static uint64_t mono_ns(void)
 {
@@ -123,7 +123,8 @@ static void throughput(int full)
     static const char *names[] = {"none", "async", "batched", "strict"};
     static const int threads[] = {1, 4, 16};
     uint64_t dur = full ? 3000000000ull : 1000000000ull;
-    printf("\ncommit throughput by durability mode (implicit puts, 100 B values, %u keys)\n", WKEYS);
+    printf("\ncommit throughput by durability mode (implicit puts, 100 B values, %u keys)\n",
+           WKEYS);
     printf("%-9s %7s %12s %9s %9s %9s %12s\n", "mode", "threads", "commits/s", "p50 ns", "p99 ns",
            "fsyncs", "commits/fsync");
     for (int m = 0; m < 4; m++)
@@ -137,8 +138,12 @@ static void throughput(int full)
             size_t cap = 1u << 20;
             uint64_t deadline = mono_ns() + dur;
             for (int i = 0; i < nt; i++) {
-                w[i] = (worker){db, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1), deadline, 0,
-                                malloc(cap * sizeof(uint32_t)), cap};
+                w[i] = (worker){db,
+                                0x9e3779b97f4a7c15ull * (uint64_t)(i + 1),
+                                deadline,
+                                0,
+                                malloc(cap * sizeof(uint32_t)),
+                                cap};
                 pthread_create(&th[i], NULL, commit_loop, &w[i]);
             }
             uint64_t total = 0, nlat = 0;

@@ -14,7 +14,7 @@
 
 #include "inmem.h"
 
-#define TASKS 200
+#define TASKS  200
 #define AGENTS 4
 
 static inmem_db *db;

@@ -87,7 +87,8 @@ int inmem_fuzz_recovery(const uint8_t *input, size_t size)
     inmem__wal_enc_header(hdr, 1, seg);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     int ok = fd >= 0 && write(fd, hdr, sizeof hdr) == (ssize_t)sizeof hdr &&
-             (size == 0 || write(fd, data, size) == (ssize_t)size) && ftruncate(fd, (off_t)seg) == 0;
+             (size == 0 || write(fd, data, size) == (ssize_t)size) &&
+             ftruncate(fd, (off_t)seg) == 0;
     if (fd >= 0)
         close(fd);
     if (!ok) {

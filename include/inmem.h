@@ -56,21 +56,21 @@ const char *inmem_version_string(void);
 
 #define INMEM_ERROR_TABLE(XX)                                                                      \
     XX(NOTFOUND, -1, "not found")                                                                  \
-    XX(CONFLICT, -2, "transaction conflict: a key it read or CAS-checked changed since")          \
-    XX(ERETRIES, -3, "transaction retried the maximum number of times and still conflicted")      \
+    XX(CONFLICT, -2, "transaction conflict: a key it read or CAS-checked changed since")           \
+    XX(ERETRIES, -3, "transaction retried the maximum number of times and still conflicted")       \
     XX(ETIMEDOUT, -4, "transaction deadline expired before it could commit")                       \
     XX(EINVAL, -10, "invalid argument")                                                            \
     XX(EMISUSE, -11, "API misuse: call not allowed in this state")                                 \
-    XX(ETXNDONE, -12, "transaction is no longer active (committed or aborted)")                   \
+    XX(ETXNDONE, -12, "transaction is no longer active (committed or aborted)")                    \
     XX(ETOOBIG, -13, "key or value exceeds the configured size limit")                             \
     XX(EBUSY, -14, "database still has open transactions")                                         \
-    XX(ETXNLIMIT, -15, "too many open transactions (see inmem_options.max_txns)")                 \
+    XX(ETXNLIMIT, -15, "too many open transactions (see inmem_options.max_txns)")                  \
     XX(ENOMEM, -16, "out of memory")                                                               \
     XX(ENOTSUP, -17, "operation or option not supported")                                          \
     XX(EIO, -20, "I/O error")                                                                      \
     XX(ECORRUPT, -21, "corrupt data")                                                              \
     XX(EVERSION, -22, "unsupported file format or version")                                        \
-    XX(ELOCKED, -23, "database directory is locked by another process")                           \
+    XX(ELOCKED, -23, "database directory is locked by another process")                            \
     XX(EREADONLY, -24, "database is read-only")
 
 enum inmem_error {
@@ -359,8 +359,8 @@ int inmem_txn_begin(inmem_db *db, inmem_txn **out);
  * Read-only transactions always commit and do not move the version. A transaction with writes
  * is checked against its read set and CAS list (DESIGN.md section 3) and, if nothing changed,
  * applied atomically with one new version.
- * @return 0, INMEM_CONFLICT (see inmem_txn_describe() for the key and rule), INMEM_ETXNDONE (already
- *         ended), INMEM_EINVAL (NULL), INMEM_ENOMEM (aborted, nothing applied).
+ * @return 0, INMEM_CONFLICT (see inmem_txn_describe() for the key and rule), INMEM_ETXNDONE
+ * (already ended), INMEM_EINVAL (NULL), INMEM_ENOMEM (aborted, nothing applied).
  */
 int inmem_txn_commit(inmem_txn *txn);
 
@@ -483,16 +483,16 @@ int inmem_kv_scan(inmem_txn *txn, const inmem_run_id *run, const void *start, si
                   const void *end, size_t elen, inmem_iter **out);
 
 /** Like inmem_kv_scan(), over the keys that begin with @p prefix (all keys if plen is 0). */
-int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *prefix,
-                         size_t plen, inmem_iter **out);
+int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
+                         inmem_iter **out);
 
 /**
  * Steps to the next key. Key and value are borrowed until the transaction ends.
  * @param[out] version 0 for a pending write of this transaction. Any out pointer may be NULL.
  * @return 0, INMEM_NOTFOUND at the end, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ENOMEM.
  */
-int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void **val,
-                    size_t *vlen, uint64_t *version);
+int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen,
+                    uint64_t *version);
 
 /** Frees an iterator. Accepts NULL. */
 void inmem_iter_free(inmem_iter *it);
@@ -519,8 +519,8 @@ int inmem_get(inmem_db *db, const inmem_run_id *run, const void *key, size_t kle
  * @param[out] version the commit's version (may be NULL).
  * @return 0, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
  */
-int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
-              const void *val, size_t vlen, uint64_t *version);
+int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen, const void *val,
+              size_t vlen, uint64_t *version);
 
 /** Deletes a key and commits (a tombstone even if it did not exist). */
 int inmem_delete(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
@@ -570,7 +570,7 @@ typedef struct inmem_run_options {
     const char *tenant;         /**< namespace, each part optional (NULL or "") */
     const char *app;
     const char *agent;
-    const char *const *tags;    /**< ntags tags */
+    const char *const *tags; /**< ntags tags */
     size_t ntags;
 } inmem_run_options;
 
@@ -602,29 +602,41 @@ typedef struct inmem_run_filter {
 } inmem_run_filter;
 
 /**
- * Begins a run: status active, created now. INMEM_EINVAL if a caller-chosen id already exists or
- * is all zero (the shared scope), or the parent does not exist.
+ * Begins a run: status active, created now, indexed for inmem_run_list().
+ * @param[in] opts NULL for the defaults (a new id, no parent, no namespace, no tags).
  * @param[out] out the run's id (may be NULL).
+ * @return 0; INMEM_EINVAL (NULL txn, a caller-chosen id that exists or is all zero, a parent that
+ *         does not exist, more than INMEM_MAX_TAGS tags, an empty or repeated tag);
+ *         INMEM_ETOOBIG (a tag or namespace part of INMEM_NAME_MAX bytes or more);
+ *         INMEM_ETXNDONE; INMEM_ENOMEM. The _db form may also return INMEM_ERETRIES.
  */
 int inmem_run_begin(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out);
 int inmem_run_begin_db(inmem_db *db, const inmem_run_options *opts, inmem_run_id *out);
 
 /**
- * Moves a run to @p status. Allowed: active -> completed | failed | cancelled, and a terminal
- * status -> archived. Anything else: INMEM_EMISUSE. INMEM_NOTFOUND if the run does not exist.
+ * Moves a run to @p status and sets ended_ms (when leaving active). Allowed: active ->
+ * completed | failed | cancelled, and a terminal status -> archived.
+ * @return 0; INMEM_EMISUSE (a transition not allowed: nothing changes); INMEM_NOTFOUND (no such
+ *         run, or the shared scope); INMEM_EINVAL (NULL, a status outside 1..5);
+ *         INMEM_ECORRUPT; INMEM_ETXNDONE; INMEM_ENOMEM.
  */
 int inmem_run_end(inmem_txn *txn, const inmem_run_id *run, inmem_run_status status);
 int inmem_run_end_db(inmem_db *db, const inmem_run_id *run, inmem_run_status status);
 
-/** Reads a run's metadata. INMEM_NOTFOUND if it does not exist. */
+/** Reads a run's metadata (a self-contained copy). @return 0, INMEM_NOTFOUND, INMEM_EINVAL,
+ *  INMEM_ECORRUPT, INMEM_ETXNDONE. */
 int inmem_run_get(inmem_txn *txn, const inmem_run_id *run, inmem_run_info *out);
 int inmem_run_get_db(inmem_db *db, const inmem_run_id *run, inmem_run_info *out);
 
 /**
- * Lists runs matching @p filter (NULL: all), newest first.
- * @param[in] after cursor: the last id of the previous page, or NULL for the first page.
+ * Lists runs matching @p filter (NULL: all), newest first. NULL and "" filter fields mean "any";
+ * a parent of all zero lists the runs without a parent.
+ * @param[in] after cursor: the last id of the previous page, or NULL for the first page (it may
+ *            point into @p out).
  * @param[out] out room for @p limit ids; *n gets how many were written (fewer than @p limit: the
  *             list is complete).
+ * @return 0, INMEM_EINVAL, INMEM_ETOOBIG (a filter name too long), INMEM_ECORRUPT,
+ *         INMEM_ETXNDONE, INMEM_ENOMEM.
  */
 int inmem_run_list(inmem_txn *txn, const inmem_run_filter *filter, const inmem_run_id *after,
                    size_t limit, inmem_run_id *out, size_t *n);
@@ -633,7 +645,10 @@ int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_
 
 /**
  * Deletes a run and all of its data in every primitive (KV, events, state cells, traces and its
- * metadata), in one transaction. Its children keep their parent id. INMEM_NOTFOUND if absent.
+ * metadata), in one transaction. Its children keep their parent id. Keys that other transactions
+ * add to the run concurrently are not seen (snapshot isolation): end a run before deleting it.
+ * @return 0, INMEM_NOTFOUND, INMEM_EINVAL (NULL or the shared scope), INMEM_ECORRUPT (its
+ *         metadata does not decode: nothing is deleted), INMEM_ETXNDONE, INMEM_ENOMEM.
  */
 int inmem_run_delete(inmem_txn *txn, const inmem_run_id *run);
 int inmem_run_delete_db(inmem_db *db, const inmem_run_id *run);
@@ -657,8 +672,7 @@ int inmem_kv_list(inmem_txn *txn, const inmem_run_id *run, const void *prefix, s
                   const void *after, size_t alen, size_t limit, inmem_kv_entry *out, size_t *n);
 /** Standalone: *out is one block the caller owns (inmem_free), holding the entries and bytes. */
 int inmem_kv_list_db(inmem_db *db, const inmem_run_id *run, const void *prefix, size_t plen,
-                     const void *after, size_t alen, size_t limit, inmem_kv_entry **out,
-                     size_t *n);
+                     const void *after, size_t alen, size_t limit, inmem_kv_entry **out, size_t *n);
 
 /** Reads @p n keys at once; out[i].val is NULL for a missing key. Every key is read-set. */
 int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const void *const *keys,
@@ -701,35 +715,46 @@ typedef struct inmem_event_in {
 
 /** A stream's length and head, in O(1). */
 typedef struct inmem_stream_info {
-    uint64_t length;     /**< events; the last sequence number */
-    uint64_t head_hash;  /**< hash of the last event; 0 if empty */
+    uint64_t length;    /**< events; the last sequence number */
+    uint64_t head_hash; /**< hash of the last event; 0 if empty */
     uint64_t first_ms, last_ms;
 } inmem_stream_info;
 
-/** Appends one event. @param[out] seq its sequence number (may be NULL). */
+/**
+ * Appends one event at time max(now, the stream's last time). Reads the stream's head, so
+ * concurrent appenders to one stream conflict and the loser retries (the _db form does so itself).
+ * @param[out] seq its sequence number (may be NULL).
+ * @return 0, INMEM_EINVAL (NULL, empty name or type, NULL payload with a length), INMEM_ETOOBIG,
+ *         INMEM_ECORRUPT (a corrupt stream head), INMEM_ETXNDONE, INMEM_ENOMEM.
+ */
 int inmem_event_append(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                        const char *type, const void *payload, size_t len, uint64_t *seq);
 int inmem_event_append_db(inmem_db *db, const inmem_run_id *run, const char *stream,
                           const char *type, const void *payload, size_t len, uint64_t *seq);
-/** Appends @p n events with consecutive sequence numbers; *first_seq gets the first. */
-int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char *stream,
-                             size_t n, const inmem_event_in *events, uint64_t *first_seq);
-int inmem_event_append_batch_db(inmem_db *db, const inmem_run_id *run, const char *stream,
-                                size_t n, const inmem_event_in *events, uint64_t *first_seq);
+/** Appends @p n events with consecutive sequence numbers, all or none; *first_seq gets the
+ *  first (0 if @p n is 0, which does nothing). Errors as inmem_event_append(). */
+int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char *stream, size_t n,
+                             const inmem_event_in *events, uint64_t *first_seq);
+int inmem_event_append_batch_db(inmem_db *db, const inmem_run_id *run, const char *stream, size_t n,
+                                const inmem_event_in *events, uint64_t *first_seq);
 
-/** Reads event @p seq. INMEM_NOTFOUND if the stream has no such event. */
+/** Reads event @p seq (payload borrowed). @return 0, INMEM_NOTFOUND (no such event, or seq 0),
+ *  INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT, INMEM_ETXNDONE. */
 int inmem_event_get(inmem_txn *txn, const inmem_run_id *run, const char *stream, uint64_t seq,
                     inmem_event *out);
 
 /**
- * Reads up to @p limit events with from_seq <= seq <= to_seq (to_seq 0: to the end), in order,
- * or from to_seq down when @p backward. *n gets the count.
+ * Reads up to @p limit events with from_seq <= seq <= to_seq (from_seq 0 counts as 1; to_seq 0:
+ * to the end), in order, or from to_seq down when @p backward. *n gets the count.
+ * @return 0 (an empty range is not an error), INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT,
+ *         INMEM_ETXNDONE.
  */
 int inmem_event_range(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                       uint64_t from_seq, uint64_t to_seq, int backward, size_t limit,
                       inmem_event *out, size_t *n);
 
-/** Reads up to @p limit events with from_ms <= time_ms < to_ms, in order (binary search). */
+/** Reads up to @p limit events with from_ms <= time_ms < to_ms (to_ms 0: no upper bound), in
+ *  order; found by binary search, as times never decrease within a stream. Errors as above. */
 int inmem_event_range_time(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                            uint64_t from_ms, uint64_t to_ms, size_t limit, inmem_event *out,
                            size_t *n);
@@ -749,7 +774,10 @@ int inmem_event_streams(inmem_txn *txn, const inmem_run_id *run, const char *aft
 
 /**
  * Recomputes the stream's hash chain. @param[out] first_broken 0 if every event checks, else the
- * first sequence number whose stored hash or link is wrong.
+ * first sequence number that is missing, does not decode, or whose seq, link, hash or time is
+ * wrong (length + 1 if an event exists past the head). Bad events are reported here, not as
+ * errors: @return 0, INMEM_ECORRUPT (only for a corrupt stream head), INMEM_EINVAL,
+ * INMEM_ETOOBIG, INMEM_ETXNDONE.
  */
 int inmem_event_verify(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                        uint64_t *first_broken);
@@ -763,7 +791,8 @@ int inmem_event_verify_db(inmem_db *db, const inmem_run_id *run, const char *str
  * commit that last wrote it). The tool for claiming tasks and stepping state machines.
  */
 
-/** Reads a cell. INMEM_NOTFOUND if it does not exist. @p val is borrowed. */
+/** Reads a cell. @p val is borrowed. @return 0, INMEM_NOTFOUND, INMEM_EINVAL (NULL, empty
+ *  name), INMEM_ETOOBIG (name), INMEM_ECORRUPT, INMEM_ETXNDONE. */
 int inmem_state_get(inmem_txn *txn, const inmem_run_id *run, const char *name, const void **val,
                     size_t *len, uint64_t *version);
 /** Standalone read: *val is a copy the caller owns (inmem_free); may be NULL if not wanted. */
@@ -780,8 +809,8 @@ int inmem_state_set_db(inmem_db *db, const inmem_run_id *run, const char *name, 
  */
 int inmem_state_cas(inmem_txn *txn, const inmem_run_id *run, const char *name, uint64_t expected,
                     const void *val, size_t len);
-int inmem_state_cas_db(inmem_db *db, const inmem_run_id *run, const char *name,
-                       uint64_t expected, const void *val, size_t len, uint64_t *version);
+int inmem_state_cas_db(inmem_db *db, const inmem_run_id *run, const char *name, uint64_t expected,
+                       const void *val, size_t len, uint64_t *version);
 /**
  * Sets a cell if its current value equals @p expected (@p elen bytes; NULL: the cell must not
  * exist). A mismatch at the transaction's snapshot returns INMEM_CONFLICT at once (nothing
@@ -800,8 +829,8 @@ int inmem_state_cas_value_db(inmem_db *db, const inmem_run_id *run, const char *
  * called again or the transition returns, e.g. a static or caller buffer) and return 0, or
  * return an error to abort the transition (returned as is).
  */
-typedef int (*inmem_state_fn)(const void *cur, size_t cur_len, uint64_t version,
-                              const void **next, size_t *next_len, void *arg);
+typedef int (*inmem_state_fn)(const void *cur, size_t cur_len, uint64_t version, const void **next,
+                              size_t *next_len, void *arg);
 
 /** Applies @p fn to the cell in a closure transaction, retrying on conflict per @p retry. */
 int inmem_state_transition(inmem_db *db, const inmem_run_id *run, const char *name,
@@ -836,13 +865,22 @@ typedef struct inmem_span {
     char tags[INMEM_MAX_TAGS][INMEM_NAME_MAX];
 } inmem_span;
 
-/** Records a span. INMEM_EINVAL if a caller-supplied id exists already. */
+/**
+ * Records a span and its index entries. start_ms 0 is recorded as now; the parent need not
+ * exist but a span cannot be its own parent.
+ * @param[out] id the span's id, generated or the caller's (may be NULL).
+ * @return 0; INMEM_EINVAL (NULL, a caller-supplied id that exists, kind outside 1..6, an empty
+ *         name or tag, more than INMEM_MAX_TAGS tags, NULL input/output with a length);
+ *         INMEM_ETOOBIG (a name or tag without a NUL within INMEM_NAME_MAX bytes, or index keys
+ *         beyond max_key_size); INMEM_ETXNDONE; INMEM_ENOMEM.
+ */
 int inmem_trace_record(inmem_txn *txn, const inmem_run_id *run, const inmem_span *span,
                        inmem_run_id *id);
 int inmem_trace_record_db(inmem_db *db, const inmem_run_id *run, const inmem_span *span,
                           inmem_run_id *id);
 
-/** Reads a span. INMEM_NOTFOUND if absent. */
+/** Reads a span (input and output borrowed). @return 0, INMEM_NOTFOUND, INMEM_EINVAL,
+ *  INMEM_ECORRUPT, INMEM_ETXNDONE. */
 int inmem_trace_get(inmem_txn *txn, const inmem_run_id *run, const inmem_run_id *id,
                     inmem_span *out);
 
@@ -857,12 +895,16 @@ typedef struct inmem_trace_filter {
 /**
  * Spans of @p run matching @p filter (NULL: all), ordered by start time then id, after the
  * cursor span id @p after (NULL: from the start). *n gets the count.
+ * @return 0, INMEM_EINVAL (also: a cursor that is not a span of the run, an empty filter tag),
+ *         INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_ENOMEM.
  */
 int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace_filter *filter,
                       const inmem_run_id *after, size_t limit, inmem_span *out, size_t *n);
 
 /** The tree under span @p root (itself first, then depth-first in start order), up to @p limit;
- *  out[i].parent links them. */
+ *  out[i].parent links them. *n == limit may mean the tree was cut: ask again with a larger
+ *  limit. A cycle made of caller-supplied ids is cut at the root. @return 0, INMEM_NOTFOUND (no
+ *  such root), INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_ENOMEM. */
 int inmem_trace_tree(inmem_txn *txn, const inmem_run_id *run, const inmem_run_id *root,
                      size_t limit, inmem_span *out, size_t *n);
 

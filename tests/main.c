@@ -12,9 +12,11 @@
 
 #include "test.h"
 
+/* clang-format off */
 #define GROUPS(X)                                                                                  \
-    X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state) X(kv) \
-        X(events) X(runs) X(traces) X(cross) X(wal) X(crash)
+    X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state)        \
+    X(kv) X(events) X(runs) X(traces) X(cross) X(wal) X(crash)
+/* clang-format on */
 
 #define DECLARE(name)                                                                              \
     extern const struct CMUnitTest name##_tests[];                                                 \

@@ -645,26 +645,26 @@ static void bad_input_run_id_parse_rejects_malformed_strings(void **state)
     static const char *const bad[] = {
         "",
         "0",
-        "00112233-4455-6677-8899-aabbccddeef",     /* 35 characters */
-        "00112233-4455-6677-8899-aabbccddeeff0",   /* 37 characters */
-        "00112233-4455-6677-8899-aabbccddeeffx",   /* trailing junk */
-        "00112233-4455-6677-8899-aabbccddeeff ",   /* trailing space */
-        "00112233-4455-6677-8899-aabbccddeeff\n",  /* trailing newline */
-        " 00112233-4455-6677-8899-aabbccddeeff",   /* leading space */
-        "00112233-4455-6677-8899-aabbccddeefg",    /* bad hex */
-        "0011223g-4455-6677-8899-aabbccddeeff",    /* bad hex */
-        "00112233-4455-6677-8899-aabbccddee f",    /* space inside */
-        "00112233-4455-6677-8899-+abbccddeeff",    /* sign */
-        "0x112233-4455-6677-8899-aabbccddeeff",    /* 0x prefix */
-        "001122334-455-6677-8899-aabbccddeeff",    /* misplaced dash */
-        "00112233-44556-677-8899-aabbccddeeff",    /* misplaced dash */
-        "00112233-4455-6677-88990aabbccddeeff",    /* dash replaced */
-        "00112233_4455_6677_8899_aabbccddeeff",    /* wrong separator */
-        "0011223344556677-8899-aabbccddeeff----",  /* dashes moved to the end */
-        "00112233445566778899aabbccddeeff",        /* no dashes (32 characters) */
-        "00112233445566778899aabbccddeeff0000",    /* no dashes, 36 characters */
-        "{00112233-4455-6677-8899-aabbccddeeff}",  /* braces */
-        "------------------------------------",    /* only dashes */
+        "00112233-4455-6677-8899-aabbccddeef",    /* 35 characters */
+        "00112233-4455-6677-8899-aabbccddeeff0",  /* 37 characters */
+        "00112233-4455-6677-8899-aabbccddeeffx",  /* trailing junk */
+        "00112233-4455-6677-8899-aabbccddeeff ",  /* trailing space */
+        "00112233-4455-6677-8899-aabbccddeeff\n", /* trailing newline */
+        " 00112233-4455-6677-8899-aabbccddeeff",  /* leading space */
+        "00112233-4455-6677-8899-aabbccddeefg",   /* bad hex */
+        "0011223g-4455-6677-8899-aabbccddeeff",   /* bad hex */
+        "00112233-4455-6677-8899-aabbccddee f",   /* space inside */
+        "00112233-4455-6677-8899-+abbccddeeff",   /* sign */
+        "0x112233-4455-6677-8899-aabbccddeeff",   /* 0x prefix */
+        "001122334-455-6677-8899-aabbccddeeff",   /* misplaced dash */
+        "00112233-44556-677-8899-aabbccddeeff",   /* misplaced dash */
+        "00112233-4455-6677-88990aabbccddeeff",   /* dash replaced */
+        "00112233_4455_6677_8899_aabbccddeeff",   /* wrong separator */
+        "0011223344556677-8899-aabbccddeeff----", /* dashes moved to the end */
+        "00112233445566778899aabbccddeeff",       /* no dashes (32 characters) */
+        "00112233445566778899aabbccddeeff0000",   /* no dashes, 36 characters */
+        "{00112233-4455-6677-8899-aabbccddeeff}", /* braces */
+        "------------------------------------",   /* only dashes */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         inmem_run_id id;

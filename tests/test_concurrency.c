@@ -285,8 +285,8 @@ static void *bank_writer(void *arg)
     ro.max_attempts = 1000000;
     for (int i = 0; i < BANK_TRANSFERS; i++) {
         w->from = (int)(test_rand(&w->rng) % BANK_ACCOUNTS);
-        w->to = (int)((w->from + 1 + (int)(test_rand(&w->rng) % (BANK_ACCOUNTS - 1))) %
-                      BANK_ACCOUNTS);
+        w->to =
+            (int)((w->from + 1 + (int)(test_rand(&w->rng) % (BANK_ACCOUNTS - 1))) % BANK_ACCOUNTS);
         w->amount = 1 + test_rand(&w->rng) % 300;
         int rc = inmem_db_transact(w->sh->db, &ro, cb_transfer, w);
         if (rc != 0)
@@ -347,8 +347,7 @@ static void bank_check_once(struct bank_worker *w, int use_scan)
     if (count != BANK_ACCOUNTS)
         failures_add(w->sh->fail, "reader: a snapshot did not hold every account", count);
     else if (sum != BANK_TOTAL)
-        failures_add(w->sh->fail, "reader: a snapshot's total was not the bank's total",
-                     (int)sum);
+        failures_add(w->sh->fail, "reader: a snapshot's total was not the bank's total", (int)sum);
     rc = inmem_txn_commit(t); /* read-only: always commits */
     if (rc != 0)
         failures_add(w->sh->fail, "reader inmem_txn_commit (read-only)", rc);

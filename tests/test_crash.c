@@ -33,11 +33,11 @@
 
 enum {
     CR_THREADS = 4,
-    CR_ROUNDS = 10,             /* kills per durability mode */
-    CR_MAX_DELAY_US = 40000,    /* the kill comes 0..40 ms after the child is ready */
-    CR_MAX_SEQ = 1000000,       /* commits per thread before a child stops by itself */
+    CR_ROUNDS = 10,          /* kills per durability mode */
+    CR_MAX_DELAY_US = 40000, /* the kill comes 0..40 ms after the child is ready */
+    CR_MAX_SEQ = 1000000,    /* commits per thread before a child stops by itself */
     CR_SEG_SIZE = 64 << 10,
-    CR_READY = 0xFFFF,          /* thread id of the "database open" message */
+    CR_READY = 0xFFFF, /* thread id of the "database open" message */
 };
 
 /* Child exit codes (anything else than being killed or exiting 0 is a failure). */
@@ -327,7 +327,8 @@ static uint64_t check_recovery(const char *dir, inmem_durability mode, const str
             continue;
         }
         CHECK(kl == 7 && k[0] == 'u' && k[1] < CR_THREADS, "round %d: unexpected key", round);
-        struct got x = {k[1], (uint32_t)k[2] << 24 | (uint32_t)k[3] << 16 | (uint32_t)k[4] << 8 | k[5],
+        struct got x = {k[1],
+                        (uint32_t)k[2] << 24 | (uint32_t)k[3] << 16 | (uint32_t)k[4] << 8 | k[5],
                         k[6], ver};
         int is_put = x.s % 2 == 0;
         CHECK(x.s >= 1 && (is_put ? x.part == 'p' : (x.part >= 'a' && x.part <= 'c')),
@@ -362,8 +363,8 @@ static uint64_t check_recovery(const char *dir, inmem_durability mode, const str
             mask |= 1u << (g[j].part == 'p' ? 3 : g[j].part - 'a');
         }
         CHECK(mask == (g[i].s % 2 == 0 ? 8u : 7u),
-              "round %d: commit of thread %u seq %u is half-applied (parts mask %x)", round,
-              g[i].t, g[i].s, mask);
+              "round %d: commit of thread %u seq %u is half-applied (parts mask %x)", round, g[i].t,
+              g[i].s, mask);
         c[nc++] = (struct commit){g[i].t, g[i].s, g[i].ver};
         i = j;
     }
@@ -397,8 +398,8 @@ static uint64_t check_recovery(const char *dir, inmem_durability mode, const str
         size_t i = first;
         for (; i < nc && c[i].t == t; i++) {
             CHECK(c[i].s == k[t] + 1,
-                  "round %d: thread %u has commit %u recovered but not commit %u", round, t,
-                  c[i].s, k[t] + 1);
+                  "round %d: thread %u has commit %u recovered but not commit %u", round, t, c[i].s,
+                  k[t] + 1);
             k[t] = c[i].s;
         }
         ver_of[t] = calloc((size_t)k[t] + 1, sizeof(uint64_t));

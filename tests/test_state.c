@@ -221,7 +221,7 @@ static void state_bad_input_gets_clear_errors(void **state)
 /* ---- N threads claiming M tasks ---- */
 
 #define CLAIM_THREADS 4
-#define CLAIM_TASKS 200
+#define CLAIM_TASKS   200
 
 struct claimer {
     inmem_db *db;

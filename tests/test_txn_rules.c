@@ -129,8 +129,7 @@ static void expect_iter(inmem_iter *it, const struct kvv *want, size_t n)
         uint64_t ver = 0xdeadbeef;
         int rc = inmem_iter_next(it, &k, &kl, &v, &vl, &ver);
         if (rc != 0)
-            fail_msg("scan entry %zu: expected key '%s', got %s", i, want[i].k,
-                     inmem_errname(rc));
+            fail_msg("scan entry %zu: expected key '%s', got %s", i, want[i].k, inmem_errname(rc));
         if (kl != strlen(want[i].k) || memcmp(k, want[i].k, kl) != 0)
             fail_msg("scan entry %zu: expected key '%s', got '%.*s'", i, want[i].k, (int)kl,
                      (const char *)k);
@@ -150,12 +149,12 @@ static void expect_iter(inmem_iter *it, const struct kvv *want, size_t n)
 }
 
 /* Scans [start, end) (NULL = unbounded) and checks the result. */
-static void expect_scan(inmem_txn *t, const inmem_run_id *run, const char *start,
-                        const char *end, const struct kvv *want, size_t n)
+static void expect_scan(inmem_txn *t, const inmem_run_id *run, const char *start, const char *end,
+                        const struct kvv *want, size_t n)
 {
     inmem_iter *it = NULL;
-    assert_ok(inmem_kv_scan(t, run, start, start ? strlen(start) : 0, end, end ? strlen(end) : 0,
-                            &it));
+    assert_ok(
+        inmem_kv_scan(t, run, start, start ? strlen(start) : 0, end, end ? strlen(end) : 0, &it));
     assert_non_null(it);
     expect_iter(it, want, n);
 }
@@ -278,17 +277,17 @@ static void rule2_read_your_writes_through_put_delete_and_scan(void **state)
     db_put(db, NULL, "i", "i0");
 
     inmem_txn *t = begin(db);
-    assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("a1")));   /* overwrite committed */
-    assert_ok(inmem_kv_delete(t, NULL, LIT("b")));           /* delete committed */
-    assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("c1")));   /* insert */
-    assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("c1b")));  /* overwrite own pending put */
-    assert_ok(inmem_kv_delete(t, NULL, LIT("d")));           /* delete committed */
-    assert_ok(inmem_kv_put(t, NULL, LIT("e"), LIT("e1")));   /* insert... */
-    assert_ok(inmem_kv_delete(t, NULL, LIT("e")));           /* ...then delete own put */
-    assert_ok(inmem_kv_put(t, NULL, LIT("g"), LIT("g1")));   /* insert after f */
-    assert_ok(inmem_kv_delete(t, NULL, LIT("h")));           /* delete a missing key */
-    assert_ok(inmem_kv_delete(t, NULL, LIT("i")));           /* delete committed... */
-    assert_ok(inmem_kv_put(t, NULL, LIT("i"), LIT("i1")));   /* ...then put it back */
+    assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("a1")));  /* overwrite committed */
+    assert_ok(inmem_kv_delete(t, NULL, LIT("b")));          /* delete committed */
+    assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("c1")));  /* insert */
+    assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("c1b"))); /* overwrite own pending put */
+    assert_ok(inmem_kv_delete(t, NULL, LIT("d")));          /* delete committed */
+    assert_ok(inmem_kv_put(t, NULL, LIT("e"), LIT("e1")));  /* insert... */
+    assert_ok(inmem_kv_delete(t, NULL, LIT("e")));          /* ...then delete own put */
+    assert_ok(inmem_kv_put(t, NULL, LIT("g"), LIT("g1")));  /* insert after f */
+    assert_ok(inmem_kv_delete(t, NULL, LIT("h")));          /* delete a missing key */
+    assert_ok(inmem_kv_delete(t, NULL, LIT("i")));          /* delete committed... */
+    assert_ok(inmem_kv_put(t, NULL, LIT("i"), LIT("i1")));  /* ...then put it back */
 
     /* Point reads see the pending writes, with version 0. */
     expect_val(t, NULL, "a", "a1", 0);
@@ -1121,12 +1120,12 @@ static void rule9_implicit_operations_are_not_part_of_enclosing_transaction(void
     inmem_txn *t = begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("pending"), LIT("p")));
     uint64_t vi = db_put(db, NULL, "implicit", "i");
-    expect_missing(t, NULL, "implicit");           /* t does not see it */
-    expect_db_val(db, NULL, "implicit", "i", vi);   /* but it is committed */
-    expect_db_missing(db, NULL, "pending");         /* the implicit read does not see t's write */
+    expect_missing(t, NULL, "implicit");          /* t does not see it */
+    expect_db_val(db, NULL, "implicit", "i", vi); /* but it is committed */
+    expect_db_missing(db, NULL, "pending");       /* the implicit read does not see t's write */
     assert_ok(inmem_txn_abort(t));
     inmem_txn_free(t);
-    expect_db_val(db, NULL, "implicit", "i", vi);   /* the abort did not undo it */
+    expect_db_val(db, NULL, "implicit", "i", vi); /* the abort did not undo it */
     expect_db_missing(db, NULL, "pending");
     assert_ok(inmem_db_close(db));
 }

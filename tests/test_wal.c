@@ -30,12 +30,12 @@
 #include "core/vfs.h"
 #include "wal/codec.h"
 
-#define SEG_SIZE (64u << 10)
-#define LIT(s) (s), (sizeof(s) - 1)
-#define BEGIN_FRAME (INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN)
+#define SEG_SIZE     (64u << 10)
+#define LIT(s)       (s), (sizeof(s) - 1)
+#define BEGIN_FRAME  (INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN)
 #define COMMIT_FRAME (INMEM__WAL_FRAME + INMEM__WAL_COMMIT_LEN)
-#define CLOSE_FRAME (INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN)
-#define SEG1 "wal-0000000000000001.log"
+#define CLOSE_FRAME  (INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN)
+#define SEG1         "wal-0000000000000001.log"
 
 /* fail_msg() unless @p cond, with a formatted explanation (e.g. the offset being tried). */
 #define CHECK(cond, ...)                                                                           \
@@ -376,8 +376,8 @@ static void crc32c_hardware_and_portable_paths_agree_on_random_buffers(void **st
         const uint8_t *p = buf + align;
         uint32_t want = crc32c_reference(p, n);
         uint32_t hw = inmem__crc32c(0, p, n), sw = inmem__crc32c_portable(0, p, n);
-        CHECK(hw == want && sw == want, "length %zu at +%zu: crc %08x, portable %08x, want %08x",
-              n, align, hw, sw, want);
+        CHECK(hw == want && sw == want, "length %zu at +%zu: crc %08x, portable %08x, want %08x", n,
+              align, hw, sw, want);
         size_t cut = n ? test_rand(&rng) % (n + 1) : 0;
         uint32_t split = inmem__crc32c(inmem__crc32c_portable(0, p, cut), p + cut, n - cut);
         CHECK(split == want, "length %zu split at %zu: %08x, want %08x", n, cut, split, want);
@@ -396,8 +396,8 @@ static void codec_round_trips_every_record_kind(void **state)
     inmem__wal_rec r;
     size_t off = 0, n;
 
-    n = inmem__wal_enc_begin(buf, 0x1122334455667788ull, run, 1700000000123ull,
-                             INMEM__LSN(3, 4096), 7);
+    n = inmem__wal_enc_begin(buf, 0x1122334455667788ull, run, 1700000000123ull, INMEM__LSN(3, 4096),
+                             7);
     assert_int_equal(n, BEGIN_FRAME);
     assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
     assert_int_equal(r.type, INMEM__REC_BEGIN);
@@ -409,7 +409,8 @@ static void codec_round_trips_every_record_kind(void **state)
     assert_int_equal(r.records, 7);
     off += n;
 
-    n = inmem__wal_enc_write(buf + off, 42, 1800000000000ull, (const uint8_t *)"key", 3, "value", 5);
+    n = inmem__wal_enc_write(buf + off, 42, 1800000000000ull, (const uint8_t *)"key", 3, "value",
+                             5);
     assert_int_equal(n, inmem__wal_write_size(3, 5));
     assert_int_equal(inmem__wal_decode(buf + off, n, &r), INMEM__DEC_OK);
     assert_int_equal(r.type, INMEM__REC_WRITE);
@@ -765,8 +766,9 @@ static void persistence_keeps_everything_in_mode(inmem_durability mode, const ch
         inmem_stats after = stats_of(db);
         assert_int_equal(after.version, before.version);
         dump_all(db, &run, &d1);
-        CHECK(dump_equal(&d0, &d1), "round %d: state after reopen differs (%zu keys before, %zu after)",
-              round, d0.keys, d1.keys);
+        CHECK(dump_equal(&d0, &d1),
+              "round %d: state after reopen differs (%zu keys before, %zu after)", round, d0.keys,
+              d1.keys);
         get_versions(db, &run, rcs[1], vers[1]);
         for (int i = 0; i < P_KEYS; i++)
             CHECK(rcs[0][i] == rcs[1][i] && vers[0][i] == vers[1][i],
@@ -785,22 +787,24 @@ static void persistence_keeps_everything_in_mode(inmem_durability mode, const ch
 static void persistence_async_keeps_puts_deletes_txns_versions_across_reopen(void **state)
 {
     (void)state;
-    persistence_keeps_everything_in_mode(INMEM_DURABILITY_ASYNC,
-                                         "persistence_async_keeps_puts_deletes_txns_versions_across_reopen");
+    persistence_keeps_everything_in_mode(
+        INMEM_DURABILITY_ASYNC, "persistence_async_keeps_puts_deletes_txns_versions_across_reopen");
 }
 
 static void persistence_batched_keeps_puts_deletes_txns_versions_across_reopen(void **state)
 {
     (void)state;
-    persistence_keeps_everything_in_mode(INMEM_DURABILITY_BATCHED,
-                                         "persistence_batched_keeps_puts_deletes_txns_versions_across_reopen");
+    persistence_keeps_everything_in_mode(
+        INMEM_DURABILITY_BATCHED,
+        "persistence_batched_keeps_puts_deletes_txns_versions_across_reopen");
 }
 
 static void persistence_strict_keeps_puts_deletes_txns_versions_across_reopen(void **state)
 {
     (void)state;
-    persistence_keeps_everything_in_mode(INMEM_DURABILITY_STRICT,
-                                         "persistence_strict_keeps_puts_deletes_txns_versions_across_reopen");
+    persistence_keeps_everything_in_mode(
+        INMEM_DURABILITY_STRICT,
+        "persistence_strict_keeps_puts_deletes_txns_versions_across_reopen");
 }
 
 static void persistence_keeps_the_ttl_expiry_of_each_write(void **state)
@@ -1039,8 +1043,8 @@ static void torn_tail_at_every_offset(int zero_the_rest)
               "cut at %zu (last txn %zu..%zu): %llu txns applied, version %llu, expected %llu", o,
               b, e, (unsigned long long)rec.txns_applied, (unsigned long long)rec.version,
               (unsigned long long)want);
-        CHECK(rec.torn_tail == torn, "cut at %zu (last txn %zu..%zu): torn_tail %d, expected %d",
-              o, b, e, rec.torn_tail, torn);
+        CHECK(rec.torn_tail == torn, "cut at %zu (last txn %zu..%zu): torn_tail %d, expected %d", o,
+              b, e, rec.torn_tail, torn);
         if (torn) {
             CHECK(strcmp(rec.tail_file, SEG1) == 0, "cut at %zu: tail_file '%s'", o, rec.tail_file);
             /* checked after the loop, so that a wrong report does not hide a data loss */
@@ -1150,8 +1154,8 @@ static void torn_tail_bad_frame_not_synced_past_by_a_later_begin(void **state)
             assert_rc(INMEM_ECORRUPT, rc);
             assert_null(db);
             const char *msg = inmem_errmsg();
-            CHECK(strstr(msg, SEG1) && mentions_number(msg, e), "message '%s' lacks %s or %zu",
-                  msg, SEG1, e);
+            CHECK(strstr(msg, SEG1) && mentions_number(msg, e), "message '%s' lacks %s or %zu", msg,
+                  SEG1, e);
             expect_file(path, c, len);
             continue;
         }
@@ -1448,8 +1452,8 @@ static void foreign_or_newer_segment_is_refused_with_eversion(void **state)
         for (int repair = 0; repair < 2; repair++) {
             inmem_db *db = NULL;
             int rc = try_open(dir, INMEM_DURABILITY_BATCHED, repair, &db);
-            CHECK(rc == INMEM_EVERSION, "variant %d repair %d: %s, expected INMEM_EVERSION", variant,
-                  repair, inmem_errname(rc));
+            CHECK(rc == INMEM_EVERSION, "variant %d repair %d: %s, expected INMEM_EVERSION",
+                  variant, repair, inmem_errname(rc));
             assert_null(db);
             CHECK(strstr(inmem_errmsg(), SEG1), "variant %d: message '%s' does not name the file",
                   variant, inmem_errmsg());
@@ -1671,11 +1675,11 @@ static void second_open_of_a_directory_fails_with_elocked_naming_the_pid(void **
 /* ---- write failures injected through the vfs ---------------------------------------------- */
 
 static inmem__vfs faulty_vfs;
-static atomic_long sync_left = -1;  /* datasyncs that still succeed; -1: never fail */
-static atomic_int allocate_fails;   /* allocate returns -ENOSPC while set */
-static atomic_int datasyncs;        /* datasync calls seen */
+static atomic_long sync_left = -1; /* datasyncs that still succeed; -1: never fail */
+static atomic_int allocate_fails;  /* allocate returns -ENOSPC while set */
+static atomic_int datasyncs;       /* datasync calls seen */
 static pthread_mutex_t created_mu = PTHREAD_MUTEX_INITIALIZER;
-static char created[16][256];       /* paths opened with O_CREAT */
+static char created[16][256]; /* paths opened with O_CREAT */
 static int ncreated;
 
 static int faulty_datasync(int fd)
@@ -1811,8 +1815,8 @@ static void enospc_at_segment_switch_fails_that_commit_then_log_is_readonly(void
         CHECK(rc == INMEM_EIO, "mode %d: put %d got %s, expected INMEM_EIO at the segment switch",
               (int)mode, i, inmem_errname(rc));
         assert_true(i > 10); /* the first segment filled up before */
-        CHECK(strstr(inmem_errmsg(), strerror(ENOSPC)), "message '%s' does not say the disk is full",
-              inmem_errmsg());
+        CHECK(strstr(inmem_errmsg(), strerror(ENOSPC)),
+              "message '%s' does not say the disk is full", inmem_errmsg());
         int failed = i;
         snprintf(key, sizeof key, "k%03d", failed);
         expect_missing(db, NULL, key); /* nothing of it applied */
@@ -1931,8 +1935,9 @@ static void aborted_and_readonly_transactions_write_nothing_to_the_log(void **st
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     inmem_txn_free(t);
     /* only t2 was logged */
-    assert_int_equal(stats_of(db).wal_bytes,
-                     b0 + BEGIN_FRAME + inmem__wal_write_size(INMEM__KEY_PREFIX + 1, 1) + COMMIT_FRAME);
+    assert_int_equal(stats_of(db).wal_bytes, b0 + BEGIN_FRAME +
+                                                 inmem__wal_write_size(INMEM__KEY_PREFIX + 1, 1) +
+                                                 COMMIT_FRAME);
     assert_ok(inmem_db_close(db));
 
     size_t len, nf, end;

@@ -40,6 +40,9 @@ struct worker {
     hist lat;
     /* Every logical transaction, warm-up included: */
     uint64_t done_all;
+    /* The runner's: */
+    void *ctl;
+    uint64_t t_end;
 };
 
 /** One logical transaction, retried until it commits; returns the number of conflicts met. */

@@ -17,19 +17,19 @@
 
 #include "inmem.h"
 
-#define INMEM_LIKELY(x) __builtin_expect(!!(x), 1)
-#define INMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define INMEM_CACHELINE 64
+#define INMEM_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define INMEM_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#define INMEM_CACHELINE    64
 #define INMEM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- atomics ----------------------------------------------------------------------------------
  * load_acq / store_rel pair up to publish initialised memory; relaxed is for counters and
  * hints whose exact value is not used to reach other memory. */
-#define atomic_load_acq(p) atomic_load_explicit((p), memory_order_acquire)
-#define atomic_load_rlx(p) atomic_load_explicit((p), memory_order_relaxed)
+#define atomic_load_acq(p)     atomic_load_explicit((p), memory_order_acquire)
+#define atomic_load_rlx(p)     atomic_load_explicit((p), memory_order_relaxed)
 #define atomic_store_rel(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #define atomic_store_rlx(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
-#define atomic_add_rlx(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define atomic_add_rlx(p, v)   atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
 
 /* ---- clang thread-safety analysis (-Wthread-safety) ------------------------------------------ */
 #if defined(__clang__)
@@ -42,12 +42,13 @@ int inmem__error(int err, const char *fmt, ...) __attribute__((format(printf, 2,
 #endif
 #define INMEM_CAPABILITY(x) INMEM_TSA(capability(x))
 /* clang's C front end cannot name a sibling member in an attribute, so GUARDED_BY documents the
- * guarding lock for readers; the functions that touch such fields carry REQUIRES, which it checks. */
+ * guarding lock for readers; the functions that touch such fields carry REQUIRES, which it checks.
+ */
 #define INMEM_GUARDED_BY(x)
 #define INMEM_REQUIRES(...) INMEM_TSA(requires_capability(__VA_ARGS__))
-#define INMEM_ACQUIRE(...) INMEM_TSA(acquire_capability(__VA_ARGS__))
-#define INMEM_RELEASE(...) INMEM_TSA(release_capability(__VA_ARGS__))
-#define INMEM_NO_TSA INMEM_TSA(no_thread_safety_analysis)
+#define INMEM_ACQUIRE(...)  INMEM_TSA(acquire_capability(__VA_ARGS__))
+#define INMEM_RELEASE(...)  INMEM_TSA(release_capability(__VA_ARGS__))
+#define INMEM_NO_TSA        INMEM_TSA(no_thread_safety_analysis)
 
 /* A pthread mutex the analysis knows about. */
 typedef struct INMEM_CAPABILITY("mutex") inmem__mutex {
@@ -67,8 +68,8 @@ static inline void inmem__mutex_lock(inmem__mutex *mu) INMEM_ACQUIRE(mu) INMEM_N
     pthread_mutex_lock(&mu->m);
 }
 /* Returns 1 with the lock held, 0 if another thread holds it. */
-static inline int inmem__mutex_trylock(inmem__mutex *mu) INMEM_TSA(try_acquire_capability(1, mu))
-    INMEM_NO_TSA
+static inline int inmem__mutex_trylock(inmem__mutex *mu)
+    INMEM_TSA(try_acquire_capability(1, mu)) INMEM_NO_TSA
 {
     return pthread_mutex_trylock(&mu->m) == 0;
 }

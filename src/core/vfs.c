@@ -137,8 +137,8 @@ static int p_seek(int fd, uint64_t off, int whence, uint64_t *out)
 }
 
 const inmem__vfs inmem__vfs_posix = {
-    p_open, p_close, p_allocate, p_truncate, p_datasync, p_sync, p_map,
-    p_unmap, p_pwrite, p_pread, p_size, p_lock, p_rename, p_mkdir, p_seek,
+    p_open,   p_close, p_allocate, p_truncate, p_datasync, p_sync,  p_map,  p_unmap,
+    p_pwrite, p_pread, p_size,     p_lock,     p_rename,   p_mkdir, p_seek,
 };
 
 static _Atomic(const inmem__vfs *) current = &inmem__vfs_posix;

@@ -14,18 +14,18 @@
 typedef struct inmem__vfs {
     int (*open)(const char *path, int flags, int mode); /* a descriptor, or -errno */
     int (*close)(int fd);
-    int (*allocate)(int fd, uint64_t len);  /* make [0, len) allocated on disk (no ENOSPC later) */
+    int (*allocate)(int fd, uint64_t len); /* make [0, len) allocated on disk (no ENOSPC later) */
     int (*truncate)(int fd, uint64_t len);
-    int (*datasync)(int fd);                /* fdatasync */
-    int (*sync)(int fd);                    /* fsync (directories) */
+    int (*datasync)(int fd);                                    /* fdatasync */
+    int (*sync)(int fd);                                        /* fsync (directories) */
     int (*map)(int fd, uint64_t len, int writable, void **out); /* shared mapping */
     int (*unmap)(void *p, uint64_t len);
     int64_t (*pwrite)(int fd, const void *buf, size_t n, uint64_t off);
     int64_t (*pread)(int fd, void *buf, size_t n, uint64_t off);
     int (*size)(int fd, uint64_t *out);
-    int (*lock)(int fd);                    /* exclusive advisory lock, no wait: -EWOULDBLOCK */
+    int (*lock)(int fd); /* exclusive advisory lock, no wait: -EWOULDBLOCK */
     int (*rename)(const char *from, const char *to);
-    int (*mkdir)(const char *path);         /* 0 if created or already a directory */
+    int (*mkdir)(const char *path); /* 0 if created or already a directory */
     /* lseek with SEEK_DATA / SEEK_HOLE: the next data (or hole) offset >= off into *out;
      * -ENXIO if there is no data after off. Lets recovery skip reserved, never-written space. */
     int (*seek)(int fd, uint64_t off, int whence, uint64_t *out);

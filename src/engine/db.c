@@ -7,9 +7,9 @@
 #include "core/key.h"
 #include "engine/db.h"
 
-#define MAX_KEY_LIMIT 65536u
+#define MAX_KEY_LIMIT   65536u
 #define MAX_VALUE_LIMIT (1u << 30)
-#define MAX_TXNS_LIMIT 65536u
+#define MAX_TXNS_LIMIT  65536u
 
 void inmem_options_init(inmem_options *o)
 {
@@ -91,9 +91,9 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
         return rc;
     }
     if (o.durability != INMEM_DURABILITY_NONE) {
-        inmem__wal_config cfg = {dir,           o.durability, o.wal_segment_size,
-                                 o.sync_interval_ms, o.sync_commits, o.repair,
-                                 o.read_only};
+        inmem__wal_config cfg = {
+            dir,      o.durability, o.wal_segment_size, o.sync_interval_ms, o.sync_commits,
+            o.repair, o.read_only};
         rc = inmem__wal_open(&cfg, inmem__store_replay, &db->store, &db->recovery, &db->wal);
         if (rc) {
             inmem__store_fini(&db->store);
@@ -160,8 +160,8 @@ size_t inmem__db_max_user_key(const inmem__store *st)
     return st->max_key - INMEM__KEY_PREFIX;
 }
 
-int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run,
-                    uint8_t tag, const void *key, size_t klen)
+int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run, uint8_t tag,
+                    const void *key, size_t klen)
 {
     kb->p = NULL;
     if (!key || klen == 0)

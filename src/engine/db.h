@@ -29,8 +29,8 @@ void inmem__sweeper_stop(inmem_db *db);
 size_t inmem__db_max_user_key(const inmem__store *st);
 
 /* Checks a user key (1..max bytes, not NULL) and builds its encoded form. */
-int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run,
-                    uint8_t tag, const void *key, size_t klen);
+int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run, uint8_t tag,
+                    const void *key, size_t klen);
 
 /* Runs @p fn as a standalone operation: its own transaction, retried on conflict (up to 10,000
  * attempts, back-off from 10 us to 2 ms). Returns what inmem_db_transact() returns. */
@@ -38,7 +38,7 @@ int inmem__db_autocommit(inmem_db *db, inmem_txn_fn fn, void *arg);
 /* The same, reporting the commit's version (0 if it wrote nothing) in *version. */
 int inmem__db_autocommit_v(inmem_db *db, inmem_txn_fn fn, void *arg, uint64_t *version);
 /* inmem_db_transact() reporting the commit's version in *version. */
-int inmem__db_transact_v(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn,
-                         void *arg, uint64_t *version);
+int inmem__db_transact_v(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg,
+                         uint64_t *version);
 
 #endif

@@ -23,14 +23,14 @@ static int write_one(inmem_db *db, const inmem_run_id *run, const void *key, siz
     inmem__keybuf kb;
     int rc = inmem__user_key(&db->store, &kb, run, INMEM__TAG_KV, key, klen);
     if (rc == 0)
-        rc = inmem__store_write_one(&db->store, kb.p, kb.len, val, vlen, ttl_ms, tomb,
-                                    has_expected, expected, version);
+        rc = inmem__store_write_one(&db->store, kb.p, kb.len, val, vlen, ttl_ms, tomb, has_expected,
+                                    expected, version);
     inmem__keybuf_done(&kb);
     return rc;
 }
 
-int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
-              const void *val, size_t vlen, uint64_t *version)
+int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen, const void *val,
+              size_t vlen, uint64_t *version)
 {
     return write_one(db, run, key, klen, val, vlen, 0, 0, 0, 0, version);
 }

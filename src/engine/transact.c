@@ -95,8 +95,8 @@ int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_f
     return transact(db, opts, fn, arg, NULL);
 }
 
-int inmem__db_transact_v(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn,
-                         void *arg, uint64_t *version)
+int inmem__db_transact_v(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg,
+                         uint64_t *version)
 {
     return transact(db, opts, fn, arg, version);
 }

@@ -239,8 +239,8 @@ static void evscan_close(evscan *s)
 
 /* ---- append -------------------------------------------------------------------------------- */
 
-static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run, const char *stream, size_t n,
-                             const inmem_event_in *events, uint64_t *first_seq)
+static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run, const char *stream,
+                                        size_t n, const inmem_event_in *events, uint64_t *first_seq)
 {
     if (!txn || (n && !events))
         return INMEM_EINVAL;
@@ -313,7 +313,7 @@ static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run,
 }
 
 static int event_append_unsettled(inmem_txn *txn, const inmem_run_id *run, const char *stream,
-                       const char *type, const void *payload, size_t len, uint64_t *seq)
+                                  const char *type, const void *payload, size_t len, uint64_t *seq)
 {
     if (!type) /* else a NULL type would read as an empty batch */
         return INMEM_EINVAL;
@@ -627,12 +627,14 @@ int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char
                              const inmem_event_in *events, uint64_t *first_seq)
 {
     uint64_t mark = inmem__txn_mark(txn);
-    return inmem__txn_settle(txn, mark, event_append_batch_unsettled(txn, run, stream, n, events, first_seq));
+    return inmem__txn_settle(txn, mark,
+                             event_append_batch_unsettled(txn, run, stream, n, events, first_seq));
 }
 
 int inmem_event_append(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                        const char *type, const void *payload, size_t len, uint64_t *seq)
 {
     uint64_t mark = inmem__txn_mark(txn);
-    return inmem__txn_settle(txn, mark, event_append_unsettled(txn, run, stream, type, payload, len, seq));
+    return inmem__txn_settle(txn, mark,
+                             event_append_unsettled(txn, run, stream, type, payload, len, seq));
 }

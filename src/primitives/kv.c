@@ -46,8 +46,7 @@ int inmem_kv_delete(inmem_txn *txn, const inmem_run_id *run, const void *key, si
 int inmem_kv_cas(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                  uint64_t expected_version, const void *val, size_t vlen)
 {
-    WITH_KEY(txn, run, key, klen,
-             inmem__txn_cas(txn, kb.p, kb.len, expected_version, val, vlen));
+    WITH_KEY(txn, run, key, klen, inmem__txn_cas(txn, kb.p, kb.len, expected_version, val, vlen));
 }
 
 /* ---- scans: [start, end) within the run's KV space ---- */
@@ -110,8 +109,8 @@ static int scan_from(inmem_txn *txn, const inmem_run_id *run, const void *prefix
     return rc;
 }
 
-int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *prefix,
-                         size_t plen, inmem_iter **out)
+int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
+                         inmem_iter **out)
 {
     if (!txn || !out || (!prefix && plen))
         return INMEM_EINVAL;
@@ -121,8 +120,8 @@ int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *pr
     return scan_from(txn, run, prefix, plen, prefix, plen, out);
 }
 
-int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void **val,
-                    size_t *vlen, uint64_t *version)
+int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen,
+                    uint64_t *version)
 {
     const uint8_t *k;
     size_t kl;
@@ -217,8 +216,7 @@ static int list_copy(inmem_txn *txn, void *arg)
 }
 
 int inmem_kv_list_db(inmem_db *db, const inmem_run_id *run, const void *prefix, size_t plen,
-                     const void *after, size_t alen, size_t limit, inmem_kv_entry **out,
-                     size_t *n)
+                     const void *after, size_t alen, size_t limit, inmem_kv_entry **out, size_t *n)
 {
     if (!db || !out || !n)
         return INMEM_EINVAL;
@@ -242,8 +240,8 @@ int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const v
         return INMEM_EINVAL;
     for (size_t i = 0; i < n; i++) {
         out[i] = (inmem_kv_entry){keys[i], klens[i], NULL, 0, 0};
-        int rc = inmem_kv_get(txn, run, keys[i], klens[i], &out[i].val, &out[i].vlen,
-                              &out[i].version);
+        int rc =
+            inmem_kv_get(txn, run, keys[i], klens[i], &out[i].val, &out[i].vlen, &out[i].version);
         if (rc == INMEM_NOTFOUND) {
             out[i].val = NULL;
             out[i].vlen = 0;

@@ -125,7 +125,7 @@ struct cell_args {
     const void *val, *expected;
     size_t len, elen;
     uint64_t version;
-    int op; /* 0 set, 1 cas version, 2 cas value, 3 get */
+    int op;     /* 0 set, 1 cas version, 2 cas value, 3 get */
     void *copy; /* get: the owned copy */
     size_t copy_len;
     inmem_state_fn fn;
@@ -212,11 +212,11 @@ int inmem_state_set_db(inmem_db *db, const inmem_run_id *run, const char *name, 
     return cell_db(db, &a, version);
 }
 
-int inmem_state_cas_db(inmem_db *db, const inmem_run_id *run, const char *name,
-                       uint64_t expected, const void *val, size_t len, uint64_t *version)
+int inmem_state_cas_db(inmem_db *db, const inmem_run_id *run, const char *name, uint64_t expected,
+                       const void *val, size_t len, uint64_t *version)
 {
-    struct cell_args a = {.run = run, .name = name, .val = val, .len = len, .version = expected,
-                          .op = 1};
+    struct cell_args a = {
+        .run = run, .name = name, .val = val, .len = len, .version = expected, .op = 1};
     return cell_db(db, &a, version);
 }
 
@@ -224,8 +224,13 @@ int inmem_state_cas_value_db(inmem_db *db, const inmem_run_id *run, const char *
                              const void *expected, size_t elen, const void *val, size_t len,
                              uint64_t *version)
 {
-    struct cell_args a = {.run = run, .name = name, .val = val, .len = len,
-                          .expected = expected, .elen = elen, .op = 2};
+    struct cell_args a = {.run = run,
+                          .name = name,
+                          .val = val,
+                          .len = len,
+                          .expected = expected,
+                          .elen = elen,
+                          .op = 2};
     return cell_db(db, &a, version);
 }
 

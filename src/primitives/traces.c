@@ -257,7 +257,7 @@ static int put_index(inmem_txn *txn, const inmem_run_id *run, uint8_t type, cons
 }
 
 static int trace_record_unsettled(inmem_txn *txn, const inmem_run_id *run, const inmem_span *span,
-                       inmem_run_id *id)
+                                  inmem_run_id *id)
 {
     if (!txn || !span)
         return INMEM_EINVAL;

@@ -50,12 +50,12 @@
 #include "core/hash.h"
 #include "storage/index.h"
 
-#define EMPTY ((uintptr_t)0)
-#define REMOVED ((uintptr_t)1)
-#define PTR_BITS 48
-#define PTR_MASK ((((uintptr_t)1) << PTR_BITS) - 1)
+#define EMPTY        ((uintptr_t)0)
+#define REMOVED      ((uintptr_t)1)
+#define PTR_BITS     48
+#define PTR_MASK     ((((uintptr_t)1) << PTR_BITS) - 1)
 #define TAG_OF(hash) ((uintptr_t)((hash) >> PTR_BITS) << PTR_BITS)
-#define HT_MIN 64
+#define HT_MIN       64
 
 typedef struct htab {
     size_t mask;
@@ -156,8 +156,7 @@ static int random_height(inmem__index *ix)
     return h;
 }
 
-inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen,
-                                   uint64_t hash)
+inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash)
 {
     return node_alloc(random_height(ix), key, klen, hash);
 }

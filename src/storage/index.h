@@ -28,8 +28,8 @@ typedef struct inmem__node {
     _Atomic(inmem__version *) head; /* newest version, never NULL once linked */
     uint64_t hash;                  /* inmem__hash of the key */
     uint32_t klen;
-    uint8_t height;             /* skip-list levels, 1..INMEM__SKIP_MAX */
-    _Atomic uint8_t dead;       /* 1 once unlinked by the GC: look the key up again */
+    uint8_t height;                       /* skip-list levels, 1..INMEM__SKIP_MAX */
+    _Atomic uint8_t dead;                 /* 1 once unlinked by the GC: look the key up again */
     _Atomic(struct inmem__node *) next[]; /* skip-list successors, level 0 first */
 } inmem__node;
 

@@ -53,10 +53,10 @@ typedef struct keyref {
 
 typedef struct wentry {
     keyref k;
-    inmem__node *node;  /* the key's node when last looked up, or NULL */
-    inmem__version *v;  /* the pending version, owned until installed */
-    int is_new;         /* during apply_writes: node made for this commit, not yet linked */
-    uint8_t *ttl_key;   /* during apply_writes: key copy for the TTL heap */
+    inmem__node *node; /* the key's node when last looked up, or NULL */
+    inmem__version *v; /* the pending version, owned until installed */
+    int is_new;        /* during apply_writes: node made for this commit, not yet linked */
+    uint8_t *ttl_key;  /* during apply_writes: key copy for the TTL heap */
 } wentry;
 
 typedef struct rentry {
@@ -528,8 +528,9 @@ void inmem__txn_count_retry(inmem_txn *t)
         if ((t)->state != INMEM_TXN_ACTIVE)                                                        \
             return INMEM_ETXNDONE;                                                                 \
         if ((t)->sticky)                                                                           \
-            return inmem__error(INMEM_EMISUSE, "an earlier error (%s) left the transaction "     \
-                                "half-done: abort it",                                            \
+            return inmem__error(INMEM_EMISUSE,                                                     \
+                                "an earlier error (%s) left the transaction "                      \
+                                "half-done: abort it",                                             \
                                 inmem_strerror((t)->sticky));                                      \
     } while (0)
 
@@ -554,8 +555,8 @@ static const uint8_t *arena_copy(inmem_txn *t, const uint8_t *key, size_t klen)
 }
 
 /* Adds (key, version seen) to the read set unless the key is there already. */
-static int record_read(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t hash,
-                       inmem__node *n, uint64_t ver)
+static int record_read(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t hash, inmem__node *n,
+                       uint64_t ver)
 {
     if (set_find(&t->rix, t->r, sizeof(rentry), t->nr, key, klen, hash) >= 0)
         return 0;
@@ -655,8 +656,8 @@ static int check_sizes(const inmem__store *st, size_t klen, const void *val, siz
     return 0;
 }
 
-static int put_or_cas(inmem_txn *t, const uint8_t *key, size_t klen, const void *val,
-                      size_t vlen, uint64_t ttl_ms, int tomb, int cas, uint64_t expected)
+static int put_or_cas(inmem_txn *t, const uint8_t *key, size_t klen, const void *val, size_t vlen,
+                      uint64_t ttl_ms, int tomb, int cas, uint64_t expected)
 {
     CHECK_ACTIVE(t);
     int rc = check_sizes(t->st, klen, val, vlen);
@@ -806,8 +807,7 @@ static int log_writes(inmem__store *st, const wentry *w, size_t nw, uint64_t c, 
         if (v->tomb)
             inmem__wal_append_delete(&cur, w[i].k.key, w[i].k.klen);
         else
-            inmem__wal_append_write(&cur, w[i].k.key, w[i].k.klen, v->data, v->vlen,
-                                    v->expiry_ms);
+            inmem__wal_append_write(&cur, w[i].k.key, w[i].k.klen, v->data, v->vlen, v->expiry_ms);
     }
     *ticket = inmem__wal_append_end(st->wal, &cur);
     return 0;
@@ -1019,8 +1019,8 @@ static int cmp_pending(const void *a, const void *b, void *ctx)
     return key_cmp(x->key, x->klen, y->key, y->klen);
 }
 
-int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi,
-                    size_t hilen, inmem_iter **out)
+int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
+                    inmem_iter **out)
 {
     CHECK_ACTIVE(t);
     inmem_iter *it = calloc(1, sizeof(*it));
@@ -1081,9 +1081,9 @@ int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const vo
         const wentry *p = it->ipw < it->npw ? &t->w[it->pw[it->ipw]] : NULL;
         if (!it->cur && !p)
             return INMEM_NOTFOUND;
-        int c = !p ? -1 : !it->cur ? 1
-                                   : key_cmp(inmem__node_key(it->cur), it->cur->klen, p->k.key,
-                                             p->k.klen);
+        int c = !p         ? -1
+                : !it->cur ? 1
+                           : key_cmp(inmem__node_key(it->cur), it->cur->klen, p->k.key, p->k.klen);
         if (c >= 0) { /* our own pending write comes first, or overrides the snapshot's */
             it->ipw++;
             if (c == 0)

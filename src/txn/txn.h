@@ -16,8 +16,8 @@
 
 /* Per-slot state, one cache line, owned by the transaction handle holding the slot. */
 typedef struct inmem__slot {
-    _Atomic uint64_t snap;     /* pinned snapshot, or SNAP_NONE */
-    _Atomic uint32_t in_use;   /* 1 while a handle holds the slot */
+    _Atomic uint64_t snap;   /* pinned snapshot, or SNAP_NONE */
+    _Atomic uint32_t in_use; /* 1 while a handle holds the slot */
     uint32_t unused;
     _Atomic uint64_t begin_us; /* coarse clock when the snapshot was taken */
     /* counters, written only by the holder (relaxed), summed by inmem__store_stats() */
@@ -47,7 +47,7 @@ typedef struct inmem__store {
     inmem__index *index;
     inmem__wal *wal; /* NULL in durability NONE */
     int strict;      /* commits become visible once durable */
-    size_t max_key;   /* encoded key limit (user limit + prefix) */
+    size_t max_key;  /* encoded key limit (user limit + prefix) */
     size_t max_value;
     /* Versions. visible <= assigned; both only grow. */
     _Alignas(INMEM_CACHELINE) _Atomic uint64_t visible; /* newest commit readers may see */
@@ -84,10 +84,10 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out);
 int inmem__txn_begin(inmem__store *st, inmem_txn **out);
 
 /* Encoded-key operations behind the public calls; @p key is an encoded key (core/key.h). */
-int inmem__txn_get(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val,
-                   size_t *vlen, uint64_t *version);
-int inmem__txn_put(inmem_txn *txn, const uint8_t *key, size_t klen, const void *val,
-                   size_t vlen, uint64_t ttl_ms, int tomb);
+int inmem__txn_get(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
+                   uint64_t *version);
+int inmem__txn_put(inmem_txn *txn, const uint8_t *key, size_t klen, const void *val, size_t vlen,
+                   uint64_t ttl_ms, int tomb);
 int inmem__txn_cas(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t expected,
                    const void *val, size_t vlen);
 /* Iterates encoded keys in [lo, hi) (hi NULL: no bound). Keys returned are encoded. */

@@ -38,16 +38,16 @@
 #include <stdint.h>
 #include <string.h>
 
-#define INMEM__WAL_MAGIC "INMEMWAL"
-#define INMEM__WAL_FORMAT 1u
-#define INMEM__WAL_HEADER 40u
-#define INMEM__WAL_FRAME 9u /* length + type + checksum */
-#define INMEM__WAL_BEGIN_LEN 48u
-#define INMEM__WAL_COMMIT_LEN 24u
-#define INMEM__WAL_CLOSE_LEN 16u
-#define INMEM__WAL_WRITE_FIXED 24u
+#define INMEM__WAL_MAGIC        "INMEMWAL"
+#define INMEM__WAL_FORMAT       1u
+#define INMEM__WAL_HEADER       40u
+#define INMEM__WAL_FRAME        9u /* length + type + checksum */
+#define INMEM__WAL_BEGIN_LEN    48u
+#define INMEM__WAL_COMMIT_LEN   24u
+#define INMEM__WAL_CLOSE_LEN    16u
+#define INMEM__WAL_WRITE_FIXED  24u
 #define INMEM__WAL_DELETE_FIXED 12u
-#define INMEM__LSN(seq, off) (((uint64_t)(seq) << 40) | (uint64_t)(off))
+#define INMEM__LSN(seq, off)    (((uint64_t)(seq) << 40) | (uint64_t)(off))
 
 enum inmem__wal_type {
     INMEM__REC_BEGIN = 1,

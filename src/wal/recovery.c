@@ -245,8 +245,8 @@ typedef struct replay {
     size_t nrec, cap;
     int in_txn;
     inmem__wal_rec begin;
-    size_t txn_start;   /* offset of the open transaction's BEGIN */
-    uint64_t version;   /* last applied */
+    size_t txn_start; /* offset of the open transaction's BEGIN */
+    uint64_t version; /* last applied */
     uint64_t txn_id;
     const char *why;    /* reason of a bad frame */
     size_t bad;         /* offset of the bad frame */
@@ -475,8 +475,7 @@ static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t
     return 0;
 }
 
-static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx,
-                   inmem_recovery_info *report)
+static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_recovery_info *report)
 {
     uint64_t *segs;
     size_t n;
@@ -501,9 +500,9 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx,
         const uint8_t *p = m.map;
         uint64_t hseq = 0, hsize = 0;
         int hrc = p ? inmem__wal_check_header(p, m.size, &hseq, &hsize) : INMEM_EVERSION;
-        if (hrc && last && (!p || first_nonzero(p, 0, m.size < INMEM__WAL_HEADER ? m.size
-                                                                            : INMEM__WAL_HEADER) ==
-                                      (m.size < INMEM__WAL_HEADER ? m.size : INMEM__WAL_HEADER))) {
+        if (hrc && last &&
+            (!p || first_nonzero(p, 0, m.size < INMEM__WAL_HEADER ? m.size : INMEM__WAL_HEADER) ==
+                       (m.size < INMEM__WAL_HEADER ? m.size : INMEM__WAL_HEADER))) {
             /* a crash while the segment was being created: nothing in it, remove it */
             unmap_segment(w, &m);
             char path[PATH_MAX_LEN];
@@ -534,10 +533,10 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx,
         if (how == END_CORRUPT) {
             uint64_t begins = 0;
             /* read-only beside a live writer, the last segment's end may be mid-write */
-            int durable = !last || r.bad_is_content ||
-                          (!w->cfg.read_only &&
-                           later_durable_begin(p, r.bad + 1, m.size, INMEM__LSN(segs[i], r.bad),
-                                               &begins));
+            int durable =
+                !last || r.bad_is_content ||
+                (!w->cfg.read_only &&
+                 later_durable_begin(p, r.bad + 1, m.size, INMEM__LSN(segs[i], r.bad), &begins));
             cut = r.in_txn ? r.txn_start : r.bad;
             if (!durable) {
                 how = END_TORN;
@@ -628,8 +627,7 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
             rc = recover(w, apply, ctx, report);
     } else {
         if (rc == 0 && (rc = w->vfs->mkdir(cfg->dir)) != 0)
-            rc = inmem__error(INMEM_EIO, "cannot create directory %s: %s", cfg->dir,
-                              strerror(-rc));
+            rc = inmem__error(INMEM_EIO, "cannot create directory %s: %s", cfg->dir, strerror(-rc));
         if (rc == 0)
             rc = take_lock(w);
         if (rc == 0)

@@ -308,8 +308,8 @@ int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[1
     if (atomic_load_acq(&w->failed))
         return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
                             inmem_strerror(atomic_load_rlx(&w->failed)));
-    size_t total = INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN + bytes + INMEM__WAL_FRAME +
-                   INMEM__WAL_COMMIT_LEN;
+    size_t total =
+        INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN + bytes + INMEM__WAL_FRAME + INMEM__WAL_COMMIT_LEN;
     if (w->off + total > w->map_len) {
         int rc = rotate(w, total);
         if (rc)

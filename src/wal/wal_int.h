@@ -21,7 +21,7 @@ struct inmem__wal {
     uint8_t *map;
     uint64_t map_len;
     uint64_t off;
-    uint64_t txn_id; /* last transaction id handed out */
+    uint64_t txn_id;  /* last transaction id handed out */
     uint64_t version; /* version of the last transaction appended */
     _Atomic uint64_t written_lsn;
     _Atomic uint64_t written_commits;

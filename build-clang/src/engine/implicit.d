@@ -1,6 +1,6 @@
 build-clang/src/engine/implicit.o: src/engine/implicit.c src/core/key.h \
   include/inmem.h src/engine/db.h src/txn/txn.h src/core/arena.h \
-  src/core/common.h src/storage/index.h
+  src/core/common.h src/storage/index.h src/wal/wal.h src/wal/codec.h
 
 src/core/key.h:
 
@@ -15,3 +15,7 @@ src/core/arena.h:
 src/core/common.h:
 
 src/storage/index.h:
+
+src/wal/wal.h:
+
+src/wal/codec.h:

@@ -1,6 +1,6 @@
 build-clang/src/txn/txn.o: src/txn/txn.c src/core/clock.h src/core/hash.h \
   src/core/key.h include/inmem.h src/txn/txn.h src/core/arena.h \
-  src/core/common.h src/storage/index.h
+  src/core/common.h src/storage/index.h src/wal/wal.h src/wal/codec.h
 
 src/core/clock.h:
 
@@ -17,3 +17,7 @@ src/core/arena.h:
 src/core/common.h:
 
 src/storage/index.h:
+
+src/wal/wal.h:
+
+src/wal/codec.h:
