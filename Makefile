@@ -91,8 +91,11 @@ $(BUILD)/fuzz/%.o: fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -MMD -MP -c $< -o $@
 
+# The library's allocations go through the failing allocator of tests/test_alloc.c.
+TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
+
 $(BUILD)/inmem_tests: $(TEST_OBJ) $(BUILD)/libinmem.a
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libinmem.a -lcmocka $(LIBS)
+	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(BUILD)/libinmem.a -lcmocka $(LIBS)
 
 test: deps-test $(BUILD)/inmem_tests
 	$(BUILD)/inmem_tests $(TESTS)

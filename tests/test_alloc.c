@@ -1,0 +1,188 @@
+/*
+ * test_alloc.c — a failing allocator: every allocation the library makes during a workload is
+ * made to fail in turn (the test binary is linked with -Wl,--wrap for malloc, calloc, realloc and
+ * aligned_alloc, so the calls from the statically linked library come here). Each failure must
+ * surface as INMEM_ENOMEM (or leave the operation's result unchanged), never crash, never leak
+ * (LeakSanitizer checks at exit under SAN=address), and never leave half a transaction applied.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t a, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t a, size_t n);
+
+/* 0: off; otherwise the number of allocations left before one fails (then off again) */
+static _Thread_local long countdown;
+static _Thread_local int failed;
+
+static int should_fail(void)
+{
+    if (countdown > 0 && --countdown == 0) {
+        failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return should_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t m)
+{
+    return should_fail() ? NULL : __real_calloc(n, m);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : __real_realloc(p, n);
+}
+
+void *__wrap_aligned_alloc(size_t a, size_t n)
+{
+    return should_fail() ? NULL : __real_aligned_alloc(a, n);
+}
+
+#define LIT(s) (s), (sizeof(s) - 1)
+
+/* The workload: returns 0 if everything succeeded, else the first error. It must leave no
+ * memory behind whatever fails. Checks that a failed transaction changed nothing. */
+static int workload(const char *dir)
+{
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = dir ? INMEM_DURABILITY_STRICT : INMEM_DURABILITY_NONE;
+    o.ttl_sweep_interval_ms = 0;
+    inmem_db *db = NULL;
+    int rc = inmem_db_open(dir, &o, &db);
+    if (rc)
+        return rc;
+    inmem_run_id run;
+    inmem_run_id_new(&run);
+    for (int i = 0; i < 40 && rc == 0; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof k, "key%02d", i);
+        rc = inmem_put(db, &run, k, (size_t)n, k, (size_t)n, NULL);
+    }
+    inmem_txn *t = NULL;
+    if (rc == 0)
+        rc = inmem_txn_begin(db, &t);
+    for (int i = 0; i < 20 && rc == 0; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof k, "t%02d", i);
+        const void *v;
+        rc = inmem_kv_get(t, &run, "key01", 5, &v, NULL, NULL);
+        if (rc == 0)
+            rc = inmem_kv_put(t, &run, k, (size_t)n, "v", 1);
+    }
+    inmem_iter *it = NULL;
+    if (rc == 0)
+        rc = inmem_kv_scan_prefix(t, &run, "t", 1, &it);
+    while (rc == 0 && (rc = inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL)) == 0)
+        ;
+    if (rc == INMEM_NOTFOUND)
+        rc = 0;
+    inmem_iter_free(it);
+    if (rc == 0)
+        rc = inmem_event_append(t, &run, "log", "step", LIT("payload"), NULL);
+    if (rc == 0)
+        rc = inmem_state_cas(t, &run, "cell", 0, LIT("x"));
+    if (rc == 0)
+        rc = inmem_txn_commit(t);
+    inmem_txn_free(t);
+    /* all or nothing: the transaction's keys are either all there or all absent */
+    if (db) {
+        int present = 0;
+        void *v = NULL;
+        for (int i = 0; i < 20; i++) {
+            char k[16];
+            int n = snprintf(k, sizeof k, "t%02d", i);
+            long saved = countdown;
+            countdown = 0; /* checking must not fail */
+            present += inmem_get(db, &run, k, (size_t)n, &v, NULL, NULL) == 0;
+            inmem_free(v);
+            v = NULL;
+            countdown = saved;
+        }
+        if (present != 0 && present != 20)
+            fail_msg("a failed allocation left %d of 20 writes of a transaction applied", present);
+    }
+    if (rc == 0) {
+        inmem_stats s;
+        rc = inmem_db_stats(db, &s);
+    }
+    long saved = countdown;
+    countdown = 0;
+    assert_ok(inmem_db_close(db));
+    countdown = saved;
+    return rc;
+}
+
+/* Fails allocation 1, 2, 3, ... of the workload until it runs through without a failure. */
+static void fail_each_allocation(int logged)
+{
+    int completed = 0;
+    long n;
+    for (n = 1; n < 5000 && !completed; n++) {
+        char dir[64];
+        if (logged)
+            test_tmpdir(dir);
+        countdown = n;
+        failed = 0;
+        int rc = workload(logged ? dir : NULL);
+        if (logged) {
+            long saved = countdown;
+            countdown = 0;
+            /* whatever failed, the log recovers: reopen and close */
+            inmem_options o;
+            inmem_options_init(&o);
+            o.durability = INMEM_DURABILITY_STRICT;
+            inmem_db *db;
+            int rc2 = inmem_db_open(dir, &o, &db);
+            if (rc2)
+                fail_msg("after allocation %ld failed, reopening gave %s: %s", n,
+                         inmem_errname(rc2), inmem_errmsg());
+            assert_ok(inmem_db_close(db));
+            test_rmdir(dir);
+            countdown = saved;
+        }
+        int hit = failed;
+        countdown = 0;
+        if (!hit) {
+            assert_ok(rc); /* no allocation failed: the workload must have succeeded */
+            completed = 1;
+        } else if (rc != 0 && rc != INMEM_ENOMEM) {
+            fail_msg("allocation %ld failed: the workload returned %s, not INMEM_ENOMEM", n,
+                     inmem_errname(rc));
+        }
+    }
+    assert_true(completed);
+    printf("[ INFO     ] %ld allocation failure points exercised\n", n - 1);
+}
+
+static void every_allocation_failure_is_reported_cleanly(void **state)
+{
+    (void)state;
+    fail_each_allocation(0);
+}
+
+static void every_allocation_failure_with_a_log_is_reported_and_recoverable(void **state)
+{
+    (void)state;
+    fail_each_allocation(1);
+}
+
+const struct CMUnitTest alloc_tests[] = {
+    cmocka_unit_test(every_allocation_failure_is_reported_cleanly),
+    cmocka_unit_test(every_allocation_failure_with_a_log_is_reported_and_recoverable),
+};
+INMEM_TEST_COUNT(alloc);
