@@ -15,7 +15,8 @@
 /* clang-format off */
 #define GROUPS(X)                                                                                  \
     X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state)        \
-    X(kv) X(events) X(runs) X(traces) X(cross) X(wal) X(crash) X(alloc)
+    X(kv) X(events) X(runs) X(traces) X(cross) X(wal) X(crash) X(alloc) \
+    X(crashpoints)
 /* clang-format on */
 
 #define DECLARE(name)                                                                              \
