@@ -538,10 +538,13 @@ int inmem_cas(inmem_db *db, const inmem_run_id *run, const void *key, size_t kle
  *
  * Stateless facades over transactions, each in its own part of a run's key space. Every
  * operation has an in-transaction form taking an inmem_txn (it commits or rolls back with the
- * transaction, together with any other primitive's operations in it) and a standalone form with
- * the suffix _db taking an inmem_db (its own transaction, retried on conflict with the default
- * inmem_retry_options). Memory returned by in-transaction reads is borrowed until the
- * transaction ends; standalone reads return fixed-size structs or memory the caller owns.
+ * transaction, together with any other primitive's operations in it). Every write, and every
+ * read whose result fits a fixed-size struct or one owned block, also has a standalone form with
+ * the suffix _db taking an inmem_db: its own transaction, retried on conflict (up to 10,000
+ * attempts with back-off). Reads that return several borrowed records (event ranges, trace
+ * queries and trees, batch gets) have no _db form: run them in inmem_db_transact(). Memory
+ * returned by in-transaction reads is borrowed until the transaction ends; standalone reads
+ * return fixed-size structs or memory the caller owns.
  * Names (streams, cells, types, tags, namespaces) are NUL-terminated strings of 1 to
  * INMEM_NAME_MAX - 1 bytes; longer ones get INMEM_ETOOBIG. Stored records are versioned
  * (docs/FORMAT.md); a record that does not decode gets INMEM_ECORRUPT, never a crash.
