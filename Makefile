@@ -1,11 +1,15 @@
 # inmem — build, test, benchmark, install.
 #
 #   make                    static + shared library in build/
-#   make test               build and run the whole test suite (installs cmocka if missing)
+#   make test               build and run the whole test suite: the cmocka suite, then the CLI
+#                           end to end (installs cmocka, libedit, jansson, python3 if missing)
 #   make test SAN=address   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test SAN=thread    the same under ThreadSanitizer
 #   make test TESTS=glob    only the tests whose name matches the glob (e.g. TESTS='*concurrent*')
-#   make demo               build and run the example (examples/quickstart.c)
+#   make demo               the main job: the multi-agent demo on ./agents-data, then the CLI on it
+#   make quickstart         the small example (examples/quickstart.c) on ./inmem-data
+#   make tools              build/inmem (the CLI) and build/examples/agents (the demo)
+#   make test-cli           the CLI's end-to-end tests (tests/cli/run.sh)
 #   make fuzz               libFuzzer on the log decoder and recovery (FUZZ_SECONDS=30)
 #   make bench              the benchmark tables (bench/)
 #   make install PREFIX=/usr/local
@@ -57,7 +61,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
-.PHONY: all lib test bench demo fuzz install clean format format-check deps-test deps-lib
+.PHONY: all lib test bench demo quickstart fuzz install clean format format-check deps-test deps-lib
 
 all: lib
 
@@ -97,8 +101,12 @@ TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
 $(BUILD)/inmem_tests: $(TEST_OBJ) $(BUILD)/libinmem.a
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(BUILD)/libinmem.a -lcmocka $(LIBS)
 
+# make test: the cmocka suite, then (unless TESTS selects cmocka tests) the CLI end to end.
 test: deps-test $(BUILD)/inmem_tests
 	$(BUILD)/inmem_tests $(TESTS)
+ifeq ($(TESTS),)
+	$(MAKE) --no-print-directory test-cli
+endif
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------------------------
 # make fuzz FUZZ_SECONDS=30: runs the log decoder/recovery target from the seed corpus; a crash or
@@ -132,8 +140,10 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libinmem.a
 
 DEMO_DIR ?= inmem-data
 
-demo: $(BUILD)/examples/quickstart
+quickstart: $(BUILD)/examples/quickstart
 	$(BUILD)/examples/quickstart $(DEMO_DIR)
+
+demo: demo-agents
 
 # ---- the inmem CLI and the multi-agent demo (tools/, their own make fragment) ---------------------
 
@@ -149,7 +159,7 @@ $(BUILD)/inmem.pc: inmem.pc.in include/inmem.h
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' inmem.pc.in > $@
 
-install: lib $(BUILD)/inmem.pc
+install: lib $(BUILD)/inmem.pc install-tools
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/inmem.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libinmem.a $(DESTDIR)$(PREFIX)/lib/
@@ -160,7 +170,7 @@ install: lib $(BUILD)/inmem.pc
 # ---- housekeeping ------------------------------------------------------------------------------
 
 FORMAT_FILES = include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c bench/*.h \
-               examples/*.c fuzz/*.c fuzz/*.h
+               examples/*.c fuzz/*.c fuzz/*.h tools/*.c tools/*.h
 
 format:
 	clang-format -i $(FORMAT_FILES)

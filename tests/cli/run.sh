@@ -1,0 +1,464 @@
+#!/usr/bin/env bash
+# tests/cli/run.sh — end-to-end tests of the inmem command-line tool and the multi-agent demo.
+#
+# Runs the built binaries on scripts and checks their output, exit status and error messages:
+# every command, error cases ("error: <message>" on stderr, exit status 1), --json output
+# parsed back with Python's json module (jsonl.py), dump -> load round trips giving the same
+# database (dumpdiff.py, and --canonical dumps compared byte for byte), a read-only open beside
+# a live writer, the lock error for a second writer, repair of a corrupt log, progress bars,
+# the interactive shell through a pseudo-terminal (shell.py), and the demo (including a SIGKILL
+# and a re-run). Ends with the line "N passed, M failed"; the exit status is 1 if any failed.
+#
+#   INMEM=build/inmem AGENTS=build/examples/agents tests/cli/run.sh      (make test-cli)
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+INMEM=$(realpath "${INMEM:-build/inmem}")
+AGENTS=$(realpath "${AGENTS:-build/examples/agents}")
+HERE=$ROOT/tests/cli
+TMP=$(mktemp -d "${INMEM_CLI_TMP:-/tmp}/inmem-cli.XXXXXX")
+WRITER_PID=""
+cleanup() {
+    [ -n "$WRITER_PID" ] && kill "$WRITER_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+cd "$TMP" || exit 1
+export HOME=$TMP/home INMEM_HISTORY=$TMP/home/.inmem_history
+mkdir -p "$HOME"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() {
+    failed=$((failed + 1))
+    echo "FAIL $1"
+    shift
+    for line in "$@"; do printf '     %s\n' "$line"; done
+}
+
+# run ARGS...: runs the CLI; sets out (stdout), err (stderr) and rc.
+run() {
+    out=$("$INMEM" "$@" 2>"$TMP/stderr")
+    rc=$?
+    err=$(cat "$TMP/stderr")
+}
+# expect NAME EXPECTED ARGS...: exit 0, nothing on stderr, stdout exactly EXPECTED.
+expect() {
+    local name=$1 want=$2
+    shift 2
+    run "$@"
+    if [ $rc -eq 0 ] && [ -z "$err" ] && [ "$out" = "$want" ]; then ok "$name"; else
+        bad "$name" "status $rc" "stdout: $out" "want:   $want" "stderr: $err"
+    fi
+}
+# expect_match NAME REGEX ARGS...: exit 0, nothing on stderr, stdout matches the extended REGEX.
+expect_match() {
+    local name=$1 re=$2
+    shift 2
+    run "$@"
+    if [ $rc -eq 0 ] && [ -z "$err" ] && grep -Eq -- "$re" <<<"$out"; then ok "$name"; else
+        bad "$name" "status $rc" "stdout: $out" "want:   /$re/" "stderr: $err"
+    fi
+}
+# expect_error NAME REGEX ARGS...: exit 1, stderr is "error: ..." matching REGEX.
+expect_error() {
+    local name=$1 re=$2
+    shift 2
+    run "$@"
+    if [ $rc -eq 1 ] && grep -q '^error: ' <<<"$err" && grep -Eq -- "$re" <<<"$err"; then
+        ok "$name"
+    else
+        bad "$name" "status $rc (want 1)" "stderr: $err" "want:   error: /$re/" "stdout: $out"
+    fi
+}
+# expect_json NAME PYEXPR ARGS...: exit 0 and the stdout lines parse as JSON objects L with PYEXPR.
+expect_json() {
+    local name=$1 expr=$2
+    shift 2
+    run --json "$@"
+    local check
+    if [ $rc -eq 0 ] && [ -z "$err" ] && check=$(python3 "$HERE/jsonl.py" "$expr" <<<"$out"); then
+        ok "$name"
+    else
+        bad "$name" "status $rc" "stderr: $err" "$check"
+    fi
+}
+
+ID='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+ID_RE="^$ID"
+
+echo "== command line"
+expect_match "--help prints the usage and every command" 'usage: inmem .*DIR' --help
+if grep -q 'trace tree' <<<"$out" && grep -q -- '--read-only' <<<"$out"; then ok "--help lists commands and options"; else bad "--help lists commands and options" "$out"; fi
+expect "--version" "inmem 0.1.0" --version
+run --bogus db
+[ $rc -eq 2 ] && ok "an unknown option exits 2" || bad "an unknown option exits 2" "status $rc" "$err"
+run
+[ $rc -eq 2 ] && grep -q "no database directory" <<<"$err" && ok "no DIR exits 2" || bad "no DIR exits 2" "status $rc" "$err"
+run --durability fast db
+[ $rc -eq 2 ] && grep -q "unknown durability" <<<"$err" && ok "a bad durability exits 2" || bad "a bad durability exits 2" "$err"
+expect "durability none needs no directory" $'OK (version 1)\n1  (version 1)' --durability none -c 'put shared a 1; get shared a'
+[ ! -e none ] && ok "durability none writes no files" || bad "durability none writes no files"
+expect_error "repair without a log" "no log" --durability none -c 'repair'
+expect_match "help COMMAND" "^usage:
+  put RUN KEY VALUE \[--ttl MS\]" --durability none -c 'help put'
+expect_match "help GROUP" "^  event append RUN STREAM TYPE \[PAYLOAD\]" --durability none -c 'help event'
+expect "quit and exit end a script" "" --durability none -c 'exit; frob'
+expect "durability strict" "OK (version 1)" --durability strict strict -c 'put shared a 1'
+expect "async reopened as batched keeps the data" "1  (version 1)" --durability async strict -c 'get shared a'
+
+echo "== key-value"
+D=kv
+expect "put prints the commit's version" "OK (version 1)" $D -c 'put shared greeting "hello world"'
+expect "get prints value and version" "hello world  (version 1)" $D -c 'get shared greeting'
+expect "- names the shared scope" "hello world  (version 1)" $D -c 'get - greeting'
+expect "put and get in one script" $'OK (version 2)\nv2  (version 2)' $D -c 'put shared k2 v2; get shared k2'
+expect "list with a prefix" $'k2 = v2  (version 2)\n(1 key)' $D -c 'list shared k'
+expect "list all, in key order" $'greeting = hello world  (version 1)\nk2 = v2  (version 2)\n(2 keys)' $D -c 'list shared'
+expect "list --after --limit" $'k2 = v2  (version 2)\n(1 key)' $D -c 'list shared --after greeting --limit 5'
+expect "del" "OK (version 3)" $D -c 'del shared k2'
+expect_error "get after del: not found" "not found: key 'k2'" $D -c 'get shared k2'
+expect "put --ttl (long): visible" "OK (version 4)" $D -c 'put shared cache x --ttl 600000'
+expect "the TTL value reads back" "x  (version 4)" $D -c 'get shared cache'
+run $D -c 'put shared short y --ttl 1'
+sleep 0.05
+expect_error "a value past its TTL is gone" "not found" $D -c 'get shared short'
+expect "cas with the right version" "OK (version 6)" $D -c 'cas shared greeting 1 hi'
+expect_error "cas with a wrong version: conflict" "conflict: key 'greeting' is at version 6, not 1" $D -c 'cas shared greeting 1 no'
+expect_error "cas 0 on an existing key: conflict" "conflict" $D -c 'cas shared greeting 0 no'
+expect "cas 0 creates an absent key" "OK (version 7)" $D -c 'cas shared fresh 0 new'
+expect "quotes and escapes" $'OK (version 8)\n"tab\\there"  (version 8)' $D -c "put shared esc \"tab\\there\"; get shared esc"
+expect "binary values are shown escaped" $'OK (version 9)\n"\\x01\\xff"  (version 9)' $D -c 'put shared bin "\x01\xff"; get shared bin'
+expect "';' inside quotes; '#' starts a comment" "OK (version 10)" $D -c "put shared semi 'a;b' # a comment; get shared nothing"
+expect "... the value kept its ';'" "a;b  (version 10)" $D -c "get shared semi"
+expect "keys are per run" $'current run: 01a21538-0000-7000-8000-00000000abcd\nOK (version 11)' $D -c 'use 01a21538-0000-7000-8000-00000000abcd; put . greeting other'
+expect "the shared value is unchanged" "hi  (version 6)" $D -c 'get shared greeting'
+
+echo "== transactions"
+expect "begin, pending writes, commit" $'begun at version 11\nOK (pending)\nmine  (pending)\ncommitted (version 12)\nmine  (version 12)' $D -c 'begin; put shared t mine; get shared t; commit; get shared t'
+expect "abort discards" $'begun at version 12\nOK (pending)\naborted' $D -c 'begin; put shared t2 x; abort'
+expect_error "after abort the key is absent" "not found" $D -c 'get shared t2'
+expect_error "a CAS checked at commit: conflict names the key and the rule" "conflict on key t of shared: a CAS expected version 99, found 12" $D -c 'begin; cas shared t 99 x; commit'
+expect_error "commit without begin" "no transaction open" $D -c 'commit'
+expect_error "begin twice" "already open" $D -c 'begin; begin'
+run $D -c 'begin; put shared left open'
+if [ $rc -eq 0 ] && grep -q "warning: a transaction was still open: aborted" <<<"$err"; then ok "an open transaction at exit is aborted with a warning"; else bad "an open transaction at exit is aborted with a warning" "$rc" "$err"; fi
+expect_error "... and nothing of it was committed" "not found" $D -c 'get shared left'
+expect_error "load is refused in a transaction" "transaction is open" $D -c 'begin; load x.jsonl'
+
+echo "== runs"
+D=runs
+run $D -c 'run begin --agent planner --app support --tenant acme --tag nightly --tag gpt'
+PLANNER=$out
+grep -Eq "$ID_RE\$" <<<"$PLANNER" && ok "run begin prints a 36-char id" || bad "run begin prints a 36-char id" "$out" "$err"
+run $D -c "run begin --parent $PLANNER --agent triage --tag nightly"
+CHILD=$out
+run $D -c "run show $PLANNER"
+grep -q "tags      nightly, gpt" <<<"$out" && grep -q "agent     planner" <<<"$out" && ok "run show lists namespace and tags" || bad "run show lists namespace and tags" "$out"
+expect_match "run children" "^$CHILD  active .*agent=triage.*parent=$PLANNER" $D -c "run children $PLANNER"
+expect_match "run list --agent" "^$PLANNER " $D -c 'run list --agent planner'
+expect_match "run list --tag: both, newest first" "^$CHILD .*
+$PLANNER .*
+\(2 runs\)" $D -c 'run list --tag nightly'
+run $D -c 'run list --tag gpt'
+[ "$(head -c 36 <<<"$out")" = "$PLANNER" ] && ok "run list --tag filters" || bad "run list --tag filters" "$out"
+expect "run end" "OK" $D -c "run end $CHILD completed"
+expect_match "run list --status completed" "^$CHILD  completed" $D -c 'run list --status completed'
+expect_error "completed -> failed is refused" "cannot move to failed" $D -c "run end $CHILD failed"
+expect "completed -> archived" "OK" $D -c "run end $CHILD archived"
+expect "use RUN and ." "$(printf 'current run: %s\nOK (version 5)\nv  (version 5)' "$CHILD")" $D -c "use $CHILD; put . k v; get $CHILD k"
+expect "run delete" "OK" $D -c "run delete $CHILD"
+expect_error "a deleted run is gone" "no run" $D -c "run show $CHILD"
+expect_error "... and so is its data" "not found" $D -c "get $CHILD k"
+expect_error "run begin with an existing id" "invalid argument" $D -c "run begin --id $PLANNER"
+expect_error "run begin --parent shared" "not the shared scope" $D -c 'run begin --parent shared'
+expect_error "a run begun in an aborted transaction does not exist" "no run" $D -c 'begin; run begin --id 01a21538-0000-7000-8000-0000000000ff; abort; run show 01a21538-0000-7000-8000-0000000000ff'
+
+echo "== events"
+R=$PLANNER
+expect "event append returns seq 1, 2, 3" $'seq 1\nseq 2\nseq 3' $D -c "event append $R tools call '{\"q\":1}'; event append $R tools result ok; event append $R tools call2"
+expect_match "event read" '^#2  [0-9T:.-]+Z  result  ok$' $D -c "event read $R tools 2"
+run $D -c "event range $R tools"
+[ "$(wc -l <<<"$out")" = 4 ] && grep -q '^#1 .*call  {"q":1}$' <<<"$out" && grep -q '^(3 events)$' <<<"$out" && ok "event range: all" || bad "event range: all" "$out"
+run $D -c "event range $R tools 1 0 --backward --limit 2"
+[ "$(cut -c1-2 <<<"$out" | tr '\n' ' ')" = "#3 #2 (2 " ] && ok "event range --backward --limit" || bad "event range --backward --limit" "$out"
+run $D -c "event range $R tools 2 2"
+grep -q '^#2 ' <<<"$out" && [ "$(wc -l <<<"$out")" = 2 ] && ok "event range FROM TO" || bad "event range FROM TO" "$out"
+expect "event range --since the future: none" "(0 events)" $D -c "event range $R tools --since 99999999999999"
+expect "event range --until 1: none" "(0 events)" $D -c "event range $R tools --until 1"
+run $D -c "event range $R tools --since 1"
+grep -q '(3 events)' <<<"$out" && ok "event range --since 1: all" || bad "event range --since 1: all" "$out"
+expect_match "event streams" '^tools  3 events  head [0-9a-f]{16}  ' $D -c "event streams $R"
+expect "event verify" $'tools: ok (3 events)' $D -c "event verify $R"
+expect "event verify STREAM" $'tools: ok (3 events)' $D -c "event verify $R tools"
+expect_error "event read past the end" "has no event 9" $D -c "event read $R tools 9"
+expect_error "an empty stream name" "STREAM must not be empty" $D -c "event append $R '' t"
+expect_error "a stream name too long" "longer than 63 bytes" $D -c "event append $R $(printf 'x%.0s' {1..70}) t"
+expect "events in the shared scope" "seq 1" $D -c 'event append shared audit boot'
+
+echo "== state cells"
+S=cells
+expect "state set" "OK (version 1)" $S -c 'state set shared task/1 open'
+expect "state get" "open  (version 1)" $S -c 'state get shared task/1'
+expect "state cas VERSION" "OK (version 2)" $S -c 'state cas shared task/1 1 claimed'
+expect_error "state cas with a stale version" "conflict: state cell 'task/1' is at version 2, not 1" $S -c 'state cas shared task/1 1 again'
+expect "state cas --if-value" "OK (version 3)" $S -c 'state cas shared task/1 --if-value claimed done'
+expect_error "state cas --if-value mismatch" "does not hold 'claimed'" $S -c 'state cas shared task/1 --if-value claimed x'
+expect "state cas 0 creates" "OK (version 4)" $S -c 'state cas shared lock 0 me'
+expect_error "state cas 0 on an existing cell" "is at version 4, not 0" $S -c 'state cas shared lock 0 me'
+expect_error "state get of a missing cell" "not found: state cell" $S -c 'state get shared nope'
+expect "state in a transaction" $'begun at version 4\nOK (pending)\nx  (pending)\ncommitted (version 5)' $S -c 'begin; state set shared c2 x; state get shared c2; commit'
+expect "state cells per run" $'OK (version 6)\nr  (version 6)' $S -c "state set $PLANNER c2 r; state get $PLANNER c2"
+expect_error "state cas usage" "give VERSION VALUE" $S -c 'state cas shared c2 x'
+
+echo "== traces"
+run $D -c "trace record $R decision choose_tool --input 'what weather' --output web_search --confidence 0.92 --start 1764000000000 --duration-us 350000 --tag planner"
+ROOT_SPAN=$out
+grep -Eq "$ID_RE\$" <<<"$ROOT_SPAN" && ok "trace record prints a span id" || bad "trace record prints a span id" "$out" "$err"
+run $D -c "trace record $R tool_call web_search --parent $ROOT_SPAN --start 1764000000400 --duration-us 1200000 --tag network --output '4 C'"
+TOOL_SPAN=$out
+expect_match "trace get" "^$ROOT_SPAN  decision  choose_tool  confidence=0.92  start=2025-11-24T16:00:00.000Z  duration=350.000ms  tags=planner  input=what weather  output=web_search$" $D -c "trace get $R $ROOT_SPAN"
+expect_match "trace query --kind" "^$TOOL_SPAN  tool_call  web_search .*parent=$ROOT_SPAN
+\(1 span\)" $D -c "trace query $R --kind tool_call"
+expect_match "trace query --parent root" "^$ROOT_SPAN .*
+\(1 span\)" $D -c "trace query $R --parent root"
+expect_match "trace query --tag" "^$TOOL_SPAN " $D -c "trace query $R --tag network"
+expect "trace query --from --to: none" "(0 spans)" $D -c "trace query $R --from 1 --to 2"
+expect_match "trace tree indents children" "^$ROOT_SPAN  decision .*
+  $TOOL_SPAN  tool_call  web_search" $D -c "trace tree $R $ROOT_SPAN"
+expect_error "trace record with a bad kind" "unknown span kind" $D -c "trace record $R nonsense x"
+expect_error "trace get of a missing span" "no span" $D -c "trace get $R 01a21538-0000-7000-8000-000000000000"
+expect_error "trace record with a bad confidence" "must be a number" $D -c "trace record $R decision x --confidence high"
+
+echo "== --json output, parsed back"
+expect_json "get" 'L[1] == {"run": "shared", "key": "task", "value": "v", "version": L[0]["version"]}' $D -c 'put shared task v; get shared task'
+expect_json "put / del" 'L[0]["ok"] and L[1]["version"] == L[0]["version"] + 1' $D -c 'put shared j 1; del shared j'
+expect_json "list" 'len(L) == 1 and L[0]["key"] == "task"' $D -c 'list shared task'
+expect_json "binary values in base64" 'L[1]["value_b64"] == "Af8=" and "value" not in L[1]' $D -c 'put shared b64 "\x01\xff"; get shared b64'
+expect_json "transactions" 'L[0]["start_version"] >= 1 and L[1].get("pending") and L[2]["version"] == L[0]["start_version"] + 1' $D -c 'begin; put shared jt x; commit'
+expect_json "run list" 'len(L) == 1 and L[0]["run"] == "'"$PLANNER"'" and L[0]["tags"] == ["nightly", "gpt"] and L[0]["status"] == "active" and L[0]["parent"] is None' $D -c 'run list --agent planner'
+expect_json "run show" 'L[0]["keys"] == 0 and L[0]["streams"] == {"tools": 3} and L[0]["spans"] == 2' $D -c "run show $R"
+expect_json "run begin" 'len(L[0]["run"]) == 36' $D -c 'run begin --agent j'
+expect_json "event range" '[e["seq"] for e in L] == [1, 2, 3] and L[0]["payload"] == "{\"q\":1}" and L[1]["prev_hash"] == L[0]["hash"]' $D -c "event range $R tools"
+expect_json "event streams" 'L[0]["stream"] == "tools" and L[0]["length"] == 3' $D -c "event streams $R"
+expect_json "event verify" 'L[0]["ok"] is True and L[0]["first_broken"] == 0' $D -c "event verify $R"
+expect_json "state get" 'L[0] == {"run": "shared", "name": "task/1", "value": "done", "version": 3}' $S -c 'state get shared task/1'
+expect_json "trace tree" 'len(L) == 2 and L[0]["depth"] == 0 and L[1]["depth"] == 1 and L[1]["parent"] == L[0]["span"] and L[0]["confidence"] == 0.92' $D -c "trace tree $R $ROOT_SPAN"
+expect_json "trace record with no confidence: null" 'L[0]["confidence"] is None' $D -c "trace get $R $TOOL_SPAN"
+expect_json "stats" 'all(k in L[0] for k in ("commits", "aborts_user", "aborts_read_conflict", "aborts_cas_conflict", "retries", "keys", "retained_versions", "wal_bytes", "log_file_bytes", "rss_bytes")) and L[0]["version"] >= 15' $D -c 'stats'
+expect_json "info" 'L[0]["durability"] == "batched" and L[0]["recovery"]["txns_applied"] >= 15' $D -c 'info'
+expect_json "verify" 'L[0]["ok"] and L[0]["log_ok"] and L[0]["streams"] == 2 and L[0]["spans"] == 2 and L[0]["problems"] == []' $D -c 'verify'
+run --json $D -c 'get shared missing'
+[ $rc -eq 1 ] && [ -z "$out" ] && grep -q '^error: not found' <<<"$err" && ok "json: errors still go to stderr" || bad "json: errors still go to stderr" "$out" "$err"
+
+echo "== stats, info, verify"
+run $D -c 'stats'
+missing=""
+for w in "^commits " "^aborts .*read conflicts.*CAS conflicts" "^retries " "^keys " "^retained versions" "^log  .* of records in 1 segment" "^log since open .* written" "^memory"; do
+    grep -Eq "$w" <<<"$out" || missing="$missing /$w/"
+done
+[ -z "$missing" ] && ok "stats shows commits, aborts by cause, retries, keys, versions, log size, memory" || bad "stats shows commits, aborts by cause, retries, keys, versions, log size, memory" "missing:$missing" "$out"
+expect_match "info" "recovery: 1 segment" $D -c 'info'
+expect_match "verify" "^log: 1 segment.*every record checks
+data: 2 runs and the shared scope: .* 2 streams \(4 events, chains intact\), 2 spans
+verify: OK$" $D -c 'verify'
+
+echo "== errors"
+while IFS='|' read -r name re cmd; do
+    expect_error "$name" "$re" $D -c "$cmd"
+done <<'EOF'
+unknown command|unknown command 'frob'|frob
+missing arguments|get: missing arguments|get shared
+too many arguments|too many arguments|get shared a b
+unknown option|unknown option --nope|put shared k v --nope
+option without value|needs a value|list shared --limit
+bad number|--limit must be an unsigned number|list shared --limit x
+bad run|not a run: 'nope'|get nope k
+no current run|no current run|get . k
+missing subcommand|run: missing subcommand|run
+unknown subcommand|event: unknown subcommand 'x'|event x
+bad status|unknown run status|run list --status done
+unterminated quote|unterminated|put shared k "abc
+bad escape|unknown escape|put shared k "\q"
+NUL escape|not 00|put shared k "\x00"
+help of nothing|no command|help zzz
+dump of a missing run|no run|dump --run 01a21538-0000-7000-8000-0000000000ee
+load of a missing file|cannot read|load /nonexistent/file
+dump to a bad path|cannot write|dump /nonexistent/dir/x
+EOF
+run $D -c 'put shared before 1; frob; put shared after 1'
+run $D -c 'get shared after'
+[ $rc -eq 1 ] && ok "a script stops at the first error" || bad "a script stops at the first error" "$out"
+printf 'put shared s1 1\nget shared s1\nbogus\nput shared s2 2\n' | "$INMEM" $D >"$TMP/o" 2>"$TMP/e"
+rc=$?
+[ $rc -eq 1 ] && grep -q "^1  (version" "$TMP/o" && grep -q "error: unknown command 'bogus'" "$TMP/e" && ok "commands on stdin; stop at the first error" || bad "commands on stdin; stop at the first error" "$(cat "$TMP/o" "$TMP/e")"
+expect_error "... so the last one did not run" "not found" $D -c 'get shared s2'
+# random junk never crashes the tool: exit 0 or 1, never a signal
+python3 - "$TMP/junk" <<'EOF'
+import random, sys
+random.seed(7)
+words = ["get", "put", "del", "cas", "list", "begin", "commit", "abort", "use", "run", "begin",
+         "end", "list", "show", "children", "delete", "event", "append", "read", "range",
+         "streams", "verify", "state", "set", "trace", "record", "query", "tree", "stats", "info",
+         "dump", "help", "shared", "-", ".", "0", "1", "18446744073709551616", "--limit", "--ttl",
+         "--after", "--tag", "--parent", "--kind", "--json", "root", "decision", "completed",
+         "01a21538-0000-7000-8000-000000000001", "'", '"', "\\", ";", "#", "\\x41", '"\\x4', "x" * 70]
+with open(sys.argv[1], "w") as f:
+    for _ in range(300):
+        n = random.randint(0, 7)
+        f.write(" ".join(random.choice(words) for _ in range(n)) + "\n")
+EOF
+crashed=0
+while IFS= read -r line; do
+    "$INMEM" junk -c "$line" >/dev/null 2>&1
+    rc=$?
+    if [ $rc -gt 1 ]; then
+        crashed=$((crashed + 1))
+        echo "     status $rc for: $line"
+    fi
+done <"$TMP/junk"
+[ $crashed -eq 0 ] && ok "300 random command lines: no crash" || bad "300 random command lines: no crash" "$crashed crashed"
+
+echo "== dump and load"
+expect_match "dump to a file" "^dumped [0-9]+ records \(2 runs\) to runs.jsonl$" $D -c 'dump runs.jsonl'
+python3 "$HERE/jsonl.py" 'L[0]["record"] == "header" and L[-1] == {"record": "end", "records": len(L) - 2} and {r["record"] for r in L} == {"header", "kv", "run", "event", "span", "end"}' runs.jsonl >"$TMP/o" && ok "the dump is JSON lines: header, records, end" || bad "the dump is JSON lines: header, records, end" "$(cat "$TMP/o")"
+expect "load into a new database" "loaded $(($(wc -l <runs.jsonl) - 2)) records (2 runs)" copy -c 'load runs.jsonl'
+run copy -c 'dump copy.jsonl'
+python3 "$HERE/dumpdiff.py" runs.jsonl copy.jsonl >"$TMP/o" && ok "dump -> load -> dump: the same database" || bad "dump -> load -> dump: the same database" "$(cat "$TMP/o")"
+"$INMEM" $D -c 'dump --canonical' >a.canon 2>&1
+"$INMEM" copy -c 'dump --canonical' >b.canon 2>&1
+cmp -s a.canon b.canon && [ -s a.canon ] && ok "canonical dumps are byte-for-byte equal" || bad "canonical dumps are byte-for-byte equal" "$(diff a.canon b.canon | head -5)"
+"$INMEM" copy -c 'load copy.jsonl' >/dev/null 2>"$TMP/e"
+[ $? -eq 1 ] && grep -Eq "error: load: line [0-9]+: (run .* already exists|stream .*already had events)" "$TMP/e" && ok "loading twice is an error" || bad "loading twice is an error" "$(cat "$TMP/e")"
+cat runs.jsonl | "$INMEM" piped -c 'load' >/dev/null 2>&1 && "$INMEM" piped -c 'dump' >piped.jsonl && python3 "$HERE/dumpdiff.py" runs.jsonl piped.jsonl >/dev/null && ok "load from standard input" || bad "load from standard input"
+expect_match "dump --run" "^dumped [0-9]+ records \(1 run\) to one.jsonl$" $D -c "dump --run $PLANNER one.jsonl"
+python3 "$HERE/jsonl.py" 'L[0]["scope"] == "run" and L[0]["run"] == "'"$PLANNER"'" and all(r.get("run") == "'"$PLANNER"'" for r in L[1:-1])' one.jsonl >"$TMP/o" && ok "a run's dump holds only that run" || bad "a run's dump holds only that run" "$(cat "$TMP/o")"
+expect "a run moves to another database" "loaded $(($(wc -l <one.jsonl) - 2)) records (1 run)" other -c 'load one.jsonl'
+expect_match "... with its data" "^tools  3 events" other -c "event streams $PLANNER"
+run $D -c 'dump --run shared'
+python3 "$HERE/jsonl.py" 'all(r.get("run") == "shared" for r in L[1:-1]) and L[0]["scope"] == "run"' <<<"$out" >"$TMP/o" && ok "dump --run shared: the shared scope" || bad "dump --run shared: the shared scope" "$(cat "$TMP/o")"
+head -n -1 runs.jsonl >trunc.jsonl
+expect_error "a truncated dump is refused" "without its end record" t1 -c 'load trunc.jsonl'
+{ head -n 2 runs.jsonl; echo '{"record": "kv", "run": "shared", "key": '; } >badjson.jsonl
+expect_error "bad JSON names the line" "line 3: bad JSON" t2 -c 'load badjson.jsonl'
+echo '{"record":"kv"}' >nohdr.jsonl
+expect_error "a file without the header is refused" "not an inmem dump" t3 -c 'load nohdr.jsonl'
+{ head -n 1 runs.jsonl; echo '{"record":"kv","run":"shared","key":"a"}'; echo '{"record":"end","records":1}'; } >nov.jsonl
+expect_error "a record without its fields is refused" "line 2: a kv record needs" t4 -c 'load nov.jsonl'
+{ head -n 1 runs.jsonl; echo '{"record":"kv","run":"shared","key":"a","value_b64":"!!"}'; echo '{"record":"end","records":1}'; } >badb64.jsonl
+expect_error "bad base64 is refused" "line 2" t5 -c 'load badb64.jsonl'
+expect_error "load is refused read-only" "read-only" --read-only $D -c 'load runs.jsonl'
+
+echo "== read-only beside a live writer, and the lock"
+mkfifo "$TMP/fifo"
+"$INMEM" live <"$TMP/fifo" >"$TMP/writer.out" 2>"$TMP/writer.err" &
+WRITER_PID=$!
+exec 3>"$TMP/fifo"
+wait_for() { # wait_for FILE TEXT: up to 5 s
+    for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+    return 1
+}
+echo 'put shared a 1' >&3
+wait_for "$TMP/writer.out" "OK (version 1)" && ok "a writer process holds the database" || bad "a writer process holds the database" "$(cat "$TMP/writer.out" "$TMP/writer.err")"
+expect "--read-only opens beside the writer" "1  (version 1)" --read-only live -c 'get shared a'
+expect_error "a second writer gets the lock error" "locked by another process.*held by process $WRITER_PID" live -c 'get shared a'
+echo 'begin; put shared a 2; put shared b 2' >&3
+wait_for "$TMP/writer.out" "OK (pending)" || true
+expect "read-only does not see an uncommitted transaction" "1  (version 1)" -r live -c 'get shared a'
+echo 'commit' >&3
+wait_for "$TMP/writer.out" "committed (version 2)" || true
+expect "a new read-only open sees the commit" $'2  (version 2)\n2  (version 2)' -r live -c 'get shared a; get shared b'
+expect_error "writes are refused read-only" "read-only" -r live -c 'put shared c 3'
+expect_match "read-only verify" "verify: OK" -r live -c 'verify'
+expect_match "read-only stats" "^commits " -r live -c 'stats'
+exec 3>&-
+wait "$WRITER_PID"
+rc=$?
+WRITER_PID=""
+[ $rc -eq 0 ] && ok "the writer ends cleanly" || bad "the writer ends cleanly" "status $rc" "$(cat "$TMP/writer.err")"
+expect "and the lock is free again" "2  (version 2)" live -c 'get shared a'
+
+echo "== repair"
+run rep -c 'put shared a 1; put shared b 2; put shared c 3'
+run rep -c 'put shared d 4'
+python3 - rep/wal-0000000000000001.log <<'EOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(120)
+    b = f.read(1)
+    f.seek(120)
+    f.write(bytes([b[0] ^ 0xFF]))
+EOF
+expect_error "a corrupt log: the open fails and names the offset" "corrupt at offset [0-9]+" rep -c 'get shared a'
+grep -q "the .repair. command may fix it" <<<"$err" && ok "... and points to repair" || bad "... and points to repair" "$err"
+expect_match "repair reports what it dropped" "^recovery: .*
+.*REPAIRED: the log was cut at wal-0000000000000001.log offset [0-9]+, dropping .* \(about [0-9]+ transactions\)
+repaired: cut" rep -c 'repair'
+expect_match "after repair the database opens and verifies" "verify: OK" rep -c 'verify'
+expect_match "repair of a sound log: nothing to repair" "nothing to repair" rep -c 'repair'
+run rep2 -c 'put shared a 1; put shared b 2'
+run rep2 -c 'put shared c 3'
+python3 - rep2/wal-0000000000000001.log <<'EOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(100)
+    f.write(b"\xff\xff")
+EOF
+expect_match "--repair at open" "\(0 keys\)" --repair rep2 -c 'list shared'
+expect_error "repair is refused read-only" "read-only" -r rep -c 'repair'
+
+echo "== progress bars"
+run --progress $D -c 'dump p.jsonl'
+grep -q "dump" <<<"$err" && grep -q "100%" <<<"$err" && ok "--progress draws a bar on stderr" || bad "--progress draws a bar on stderr" "$err"
+run $D -c 'dump p.jsonl; verify'
+[ -z "$err" ] && ok "no bar when stderr is not a terminal" || bad "no bar when stderr is not a terminal" "$err"
+run --progress copy2 -c 'load p.jsonl; verify'
+grep -q "load" <<<"$err" && grep -q "verify" <<<"$err" && ok "load and verify show progress too" || bad "load and verify show progress too" "$err"
+
+echo "== the interactive shell (pseudo-terminal)"
+python3 "$HERE/shell.py" "$INMEM" "$TMP/shell" "$TMP/shellhome" >"$TMP/o" 2>&1
+sh_rc=$?
+while IFS= read -r line; do
+    case "$line" in
+    "ok   "*) ok "${line#ok   }" ;;
+    "FAIL "*) bad "${line#FAIL }" ;;
+    *) echo "     $line" ;;
+    esac
+done <"$TMP/o"
+[ $sh_rc -eq 0 ] || [ "$failed" -gt 0 ] || bad "shell.py" "status $sh_rc"
+
+echo "== the multi-agent demo"
+"$AGENTS" demo --agents 4 --tasks 40 >"$TMP/o" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "exactly-once check: OK: 40 tasks in 1 batch" "$TMP/o" && ok "the demo runs; exactly-once check passes" || bad "the demo runs; exactly-once check passes" "$(cat "$TMP/o")"
+grep -Eq "^  agent-1 +[0-9]+ tasks? +run $ID" "$TMP/o" && grep -q "^conflicts: " "$TMP/o" && grep -q "^runs: 5 created now" "$TMP/o" && ok "the demo reports tasks per agent, conflicts, runs" || bad "the demo reports tasks per agent, conflicts, runs" "$(cat "$TMP/o")"
+"$AGENTS" demo --agents 3 --tasks 25 >"$TMP/o" 2>&1
+[ $? -eq 0 ] && grep -q "^batch 1: 25 new tasks" "$TMP/o" && grep -q "exactly-once check: OK: 65 tasks in 2 batches" "$TMP/o" && grep -Eq "^recovery: 1 segment.*transactions replayed" "$TMP/o" && ok "a second run continues: a new batch" || bad "a second run continues: a new batch" "$(cat "$TMP/o")"
+expect_match "the CLI reads the demo's runs" "app=agents-demo  agent=coordinator" demo -c 'run list --agent coordinator'
+expect_match "the CLI verifies the demo's database" "verify: OK" demo -c 'verify'
+run demo -c 'state get shared queue/done'
+grep -q '^65  (version' <<<"$out" && ok "the queue's counter counts each task once" || bad "the queue's counter counts each task once" "$out" "$err"
+# (in a subshell whose stderr is /dev/null, so that bash's "Killed" notice stays quiet)
+{ "$AGENTS" killed --tasks 400 --delay-ms 4 >"$TMP/k1" 2>&1 & echo $! >"$TMP/kpid"; wait; } 2>/dev/null &
+wrapper=$!
+for _ in $(seq 100); do grep -q "^batch 0" "$TMP/k1" 2>/dev/null && break; sleep 0.02; done
+sleep 0.3
+kill -9 "$(cat "$TMP/kpid")" 2>/dev/null
+wait $wrapper
+"$AGENTS" killed >"$TMP/k2" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "exactly-once check: OK: 400 tasks in 1 batch" "$TMP/k2"; then
+    if grep -q "^recovered: .* marked failed" "$TMP/k2" && grep -q "^resuming: " "$TMP/k2"; then
+        ok "after SIGKILL the demo recovers, resumes the batch, and every task is done once"
+    else
+        ok "after SIGKILL the demo recovers (the first run had finished before the kill)"
+    fi
+else
+    bad "after SIGKILL the demo recovers" "$(cat "$TMP/k1" "$TMP/k2")"
+fi
+expect_match "the killed run's runs are marked failed" "failed .*agent=coordinator" killed -c 'run list --agent coordinator --status failed'
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

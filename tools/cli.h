@@ -1,0 +1,253 @@
+/*
+ * cli.h — the pieces of the inmem command-line tool shared between its files.
+ *
+ *   main.c        options, opening the database, the interactive shell (libedit), scripted use
+ *   parse.c       splitting a line into commands and words, command options, numbers, run ids
+ *   output.c      errors, human and JSON output of values, base64, times and sizes
+ *   commands.c    the command table (names, syntax, help text) and dispatch
+ *   cmd_kv.c      KV, CAS, explicit transactions, `use`
+ *   cmd_runs.c    runs
+ *   cmd_events.c  events and state cells
+ *   cmd_traces.c  traces
+ *   cmd_admin.c   stats, info, verify, repair, help
+ *   dump.c        dump, and the JSON-lines format
+ *   load.c        load
+ *   progress.c    the progress bar of long operations
+ *
+ * The tool uses only the public API (include/inmem.h), jansson for JSON and libedit for the
+ * shell.
+ */
+#ifndef INMEM_TOOLS_CLI_H
+#define INMEM_TOOLS_CLI_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "inmem.h"
+
+/* ---- the session ----------------------------------------------------------------------------- */
+
+typedef struct cli {
+    inmem_db *db;       /* NULL only if the open failed with a corrupt log (see open_rc) */
+    inmem_txn *txn;     /* the explicit transaction (begin ... commit/abort), or NULL */
+    const char *dir;    /* the database directory; NULL with durability none */
+    inmem_options opts; /* what the database was opened with */
+    int json;           /* --json: one JSON object per result line */
+    int interactive;    /* the shell on a terminal: an error does not end the session */
+    int progress;       /* -1 never (--no-progress), 0 on a terminal, 1 always (--progress) */
+    int has_current;    /* "." names `current` (set by `use` and `run begin`) */
+    inmem_run_id current;
+    int quit;           /* `quit` was given */
+    int stdin_commands; /* commands come from standard input (so `load` cannot read it) */
+    int open_rc;        /* the open's error while db is NULL */
+    char open_err[512]; /* and its message */
+    char errmark[512];  /* inmem_errmsg() before the current command (see cli_lib_error) */
+} cli;
+
+/* Results of a command. */
+#define CMD_OK  0
+#define CMD_ERR 1
+
+typedef int (*cmd_fn)(cli *c, int argc, char **argv);
+
+enum {
+    CMD_NEEDS_DB = 1, /* needs an open database */
+    CMD_WRITES = 2,   /* writes: refused on a read-only database */
+    CMD_NO_TXN = 4    /* refused while an explicit transaction is open */
+};
+
+typedef struct cmd {
+    const char *name;    /* "put", "run begin" */
+    const char *args;    /* the syntax after the name */
+    const char *summary; /* one line */
+    const char *help;    /* more lines, or NULL */
+    cmd_fn fn;
+    unsigned flags;
+} cmd;
+
+/* commands.c */
+extern const cmd cli_commands[]; /* ends with a zero entry */
+/* Runs one command given as words (argv[0] is the command name). */
+int cli_dispatch(cli *c, int argc, char **argv);
+/* Splits @p line into commands at ';' and runs them; in scripted use it stops at the first
+ * error. @return CMD_OK or CMD_ERR (some command failed). */
+int cli_run_line(cli *c, const char *line);
+/* Prints the help of one command or group, or the list of all commands. */
+int cli_help(cli *c, int argc, char **argv);
+
+/* ---- parse.c ------------------------------------------------------------------------------- */
+
+#define CLI_MAX_WORDS 64
+
+/* Splits one command into words, shell-like: blanks separate; '...' is literal; "..." takes
+ * the escapes \n \t \r \\ \" \' \xHH (not \x00: words are C strings); a backslash outside
+ * quotes takes the next character. Words are written into @p buf (at least strlen(cmd) + 1
+ * bytes). @return the number of words, or -1 with *err set. */
+int cli_split_words(const char *text, char *buf, char **words, int max, const char **err);
+/* Splits a line into commands at ';' outside quotes; a '#' at the start of a word starts a
+ * comment to the end of the line. Each command is a new string in *out (free each and *out).
+ * @return the count, or -1 on an unterminated quote. */
+int cli_split_commands(const char *line, char ***out);
+
+/* A command's option: --name [VALUE]. */
+typedef struct cli_opt {
+    const char *name;  /* without the dashes */
+    int has_arg;       /* 0: a flag (its value is then "1") */
+    const char **val;  /* the (last) value, NULL if not given */
+    const char **list; /* repeatable: every value, up to max */
+    size_t *count;
+    size_t max;
+} cli_opt;
+
+/* Separates options (from @p opts, terminated by a zero entry) from positional words, and
+ * checks that there are @p minpos to @p maxpos of them. "--" ends the options; "-" is a
+ * positional word. @return 0, or CMD_ERR after printing the error. */
+int cli_args(cli *c, const char *cmdname, int argc, char **argv, const cli_opt *opts, int minpos,
+             int maxpos, char **pos, int *npos);
+
+/* Numbers: decimal unsigned integers only. */
+int cli_u64(cli *c, const char *what, const char *s, uint64_t *out);
+int cli_double(cli *c, const char *what, const char *s, double *out);
+/* A run: a 36-character id, "shared" or "-" (the shared scope: *out = NULL), "." (the current
+ * run). @p buf holds the parsed id. */
+int cli_run(cli *c, const char *s, inmem_run_id *buf, const inmem_run_id **out);
+/* A name (stream, type, cell, tag, namespace): 1 to INMEM_NAME_MAX - 1 bytes; NULL passes. */
+int cli_name(cli *c, const char *what, const char *s);
+/* A span id (the run-id form); "root" or "-" gives the all-zero id if @p allow_root. */
+int cli_span_id(cli *c, const char *s, int allow_root, inmem_run_id *out);
+int cli_status(cli *c, const char *s, inmem_run_status *out);
+int cli_kind(cli *c, const char *s, inmem_trace_kind *out);
+/* Names of statuses and kinds. */
+const char *cli_status_name(inmem_run_status s);
+const char *cli_kind_name(inmem_trace_kind k);
+
+/* ---- output.c ------------------------------------------------------------------------------ */
+
+/* "error: <message>" on stderr. @return CMD_ERR. */
+int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "error: <context>: <what the library said>" for a library result @p rc. @return CMD_ERR. */
+int cli_lib_error(cli *c, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "warning: ..." on stderr. */
+void cli_warn(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Remembers inmem_errmsg() so that cli_lib_error() can tell a new detail from an old one. */
+void cli_mark_errmsg(cli *c);
+/* What the library said about @p rc: inmem_errmsg() if it is new since the mark and about this
+ * error, else inmem_strerror(rc). */
+const char *cli_lib_message(cli *c, int rc);
+
+/* Prints a value for people: as is if it is printable UTF-8, else in double quotes with C
+ * escapes. */
+void out_bytes(FILE *f, const void *p, size_t n);
+/* Sets @p field of @p obj to the bytes as a JSON string if they are UTF-8 without NUL, else
+ * sets "<field>_b64" to their base64. */
+void out_set_bytes(json_t *obj, const char *field, const void *p, size_t n);
+/* Reads what out_set_bytes() wrote: *p is a new NUL-terminated copy the caller frees.
+ * @return 1 found, 0 absent, -1 malformed. */
+int json_get_bytes(json_t *obj, const char *field, char **p, size_t *n);
+/* Prints @p obj as one compact line on stdout and releases it. */
+void out_json(json_t *obj);
+/* A run id as JSON: its 36-char form, or "shared". */
+json_t *json_run(const inmem_run_id *id);
+/* An unsigned number: a JSON integer, or a decimal string above INT64_MAX. */
+json_t *json_u64(uint64_t v);
+/* A 64-bit hash as 16 hex digits. */
+json_t *json_hash(uint64_t h);
+/* A confidence: a number, null for NaN, "inf"/"-inf". */
+json_t *json_confidence(double d);
+
+/* Formats a run id ("shared" for NULL or all zero). */
+const char *fmt_run(const inmem_run_id *id, char buf[INMEM_RUN_ID_STRLEN + 1]);
+/* Unix ms as "2025-11-26T10:00:00.123Z" (UTC). */
+const char *fmt_time(uint64_t ms, char buf[32]);
+/* Bytes as "12.3 MiB". */
+const char *fmt_size(uint64_t bytes, char buf[32]);
+
+char *b64_encode(const void *p, size_t n);
+/* @return 0, or -1 if @p s is not base64. *out is malloc'ed (NUL-terminated). */
+int b64_decode(const char *s, size_t len, char **out, size_t *n);
+
+/* ---- shared helpers for commands ---------------------------------------------------------- */
+
+/* The transaction to read in: the explicit one if open, else a new one (*temp = 1). */
+int cli_read_txn(cli *c, inmem_txn **txn, int *temp);
+void cli_read_done(inmem_txn *txn, int temp);
+/* The database's recovery report, for people or as a JSON object. */
+void print_recovery(FILE *f, const inmem_recovery_info *r);
+json_t *json_recovery(const inmem_recovery_info *r);
+/* Reopens the database with options @p o (repair, ...). */
+int cli_reopen(cli *c, const inmem_options *o);
+/* Opens c->dir with c->opts, with a progress indicator for a long replay. */
+int cli_open(cli *c, const inmem_options *o, inmem_db **out);
+
+/* ---- progress.c ------------------------------------------------------------------------------ */
+
+typedef struct progress {
+    int on;    /* drawing allowed */
+    int drawn; /* something is on the line */
+    const char *label;
+    uint64_t total; /* 0: unknown (an indeterminate bar) */
+    uint64_t done;
+    uint64_t start_us, last_us;
+    unsigned delay_ms; /* draw only after this long */
+} progress;
+
+/* Starts a progress bar on stderr, if @p c allows it (a terminal, or --progress). */
+void progress_start(progress *p, cli *c, const char *label, uint64_t total);
+void progress_update(progress *p, uint64_t done);
+/* Erases the bar. */
+void progress_end(progress *p);
+/* An indeterminate indicator drawn by a thread while a blocking call runs (opening a log). */
+typedef struct spinner spinner;
+spinner *spinner_start(cli *c, const char *label);
+void spinner_stop(spinner *s);
+uint64_t now_us(void);
+
+/* ---- command functions (one file per group) ----------------------------------------------- */
+
+int cmd_get(cli *c, int argc, char **argv);
+int cmd_put(cli *c, int argc, char **argv);
+int cmd_del(cli *c, int argc, char **argv);
+int cmd_cas(cli *c, int argc, char **argv);
+int cmd_list(cli *c, int argc, char **argv);
+int cmd_begin(cli *c, int argc, char **argv);
+int cmd_commit(cli *c, int argc, char **argv);
+int cmd_abort(cli *c, int argc, char **argv);
+int cmd_use(cli *c, int argc, char **argv);
+
+int cmd_run_begin(cli *c, int argc, char **argv);
+int cmd_run_end(cli *c, int argc, char **argv);
+int cmd_run_list(cli *c, int argc, char **argv);
+int cmd_run_show(cli *c, int argc, char **argv);
+int cmd_run_children(cli *c, int argc, char **argv);
+int cmd_run_delete(cli *c, int argc, char **argv);
+int cmd_event_append(cli *c, int argc, char **argv);
+int cmd_event_read(cli *c, int argc, char **argv);
+int cmd_event_range(cli *c, int argc, char **argv);
+int cmd_event_streams(cli *c, int argc, char **argv);
+int cmd_event_verify(cli *c, int argc, char **argv);
+int cmd_state_get(cli *c, int argc, char **argv);
+int cmd_state_set(cli *c, int argc, char **argv);
+int cmd_state_cas(cli *c, int argc, char **argv);
+int cmd_trace_record(cli *c, int argc, char **argv);
+int cmd_trace_get(cli *c, int argc, char **argv);
+int cmd_trace_query(cli *c, int argc, char **argv);
+int cmd_trace_tree(cli *c, int argc, char **argv);
+
+int cmd_stats(cli *c, int argc, char **argv);
+int cmd_info(cli *c, int argc, char **argv);
+int cmd_verify(cli *c, int argc, char **argv);
+int cmd_repair(cli *c, int argc, char **argv);
+int cmd_help(cli *c, int argc, char **argv);
+int cmd_quit(cli *c, int argc, char **argv);
+
+int cmd_dump(cli *c, int argc, char **argv);
+int cmd_load(cli *c, int argc, char **argv);
+
+/* Lists every run id (newest first); *ids is malloc'ed. */
+int cli_all_runs(inmem_txn *txn, inmem_run_id **ids, size_t *n);
+
+#endif /* INMEM_TOOLS_CLI_H */

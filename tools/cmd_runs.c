@@ -1,0 +1,398 @@
+/*
+ * cmd_runs.c — the run commands: run begin/end/list/show/children/delete.
+ *
+ * Listings page through inmem_run_list()'s cursor (the last id of the previous page) inside one
+ * read transaction, so a listing is one consistent snapshot; `run show` also counts what the run
+ * holds (keys, streams, spans) in that snapshot. Inside an explicit transaction every command
+ * uses it, and writes are pending until `commit`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define PAGE 256
+
+/* ---- runs -------------------------------------------------------------------------------- */
+
+int cli_all_runs(inmem_txn *txn, inmem_run_id **ids, size_t *n)
+{
+    size_t cap = PAGE, count = 0, got;
+    inmem_run_id *v = malloc(cap * sizeof *v);
+    if (!v)
+        return INMEM_ENOMEM;
+    int rc;
+    do {
+        if (count + PAGE > cap) {
+            inmem_run_id *nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv) {
+                free(v);
+                return INMEM_ENOMEM;
+            }
+            v = nv;
+        }
+        rc = inmem_run_list(txn, NULL, count ? &v[count - 1] : NULL, PAGE, v + count, &got);
+        if (rc) {
+            free(v);
+            return rc;
+        }
+        count += got;
+    } while (got == PAGE);
+    *ids = v;
+    *n = count;
+    return 0;
+}
+
+static json_t *json_run_info(const inmem_run_info *ri)
+{
+    json_t *o = json_object(), *tags = json_array();
+    json_object_set_new(o, "run", json_run(&ri->id));
+    json_object_set_new(o, "status", json_string(cli_status_name(ri->status)));
+    json_object_set_new(o, "parent", ri->has_parent ? json_run(&ri->parent) : json_null());
+    json_object_set_new(o, "created_ms", json_u64(ri->created_ms));
+    json_object_set_new(o, "ended_ms", json_u64(ri->ended_ms));
+    json_object_set_new(o, "tenant", json_string(ri->tenant));
+    json_object_set_new(o, "app", json_string(ri->app));
+    json_object_set_new(o, "agent", json_string(ri->agent));
+    for (size_t i = 0; i < ri->ntags; i++)
+        json_array_append_new(tags, json_string(ri->tags[i]));
+    json_object_set_new(o, "tags", tags);
+    return o;
+}
+
+static void print_run_row(cli *c, const inmem_run_info *ri)
+{
+    if (c->json) {
+        out_json(json_run_info(ri));
+        return;
+    }
+    char id[INMEM_RUN_ID_STRLEN + 1], t[32];
+    printf("%s  %-9s  %s", fmt_run(&ri->id, id), cli_status_name(ri->status),
+           fmt_time(ri->created_ms, t));
+    if (ri->tenant[0])
+        printf("  tenant=%s", ri->tenant);
+    if (ri->app[0])
+        printf("  app=%s", ri->app);
+    if (ri->agent[0])
+        printf("  agent=%s", ri->agent);
+    for (size_t i = 0; i < ri->ntags; i++)
+        printf("%s%s", i ? "," : "  tags=", ri->tags[i]);
+    if (ri->has_parent)
+        printf("  parent=%s", fmt_run(&ri->parent, id));
+    putchar('\n');
+}
+
+int cmd_run_begin(cli *c, int argc, char **argv)
+{
+    const char *id_s, *parent_s, *tenant, *app, *agent, *tags[INMEM_MAX_TAGS];
+    size_t ntags;
+    const cli_opt opts[] = {
+        {"id", 1, &id_s, NULL, NULL, 0},       {"parent", 1, &parent_s, NULL, NULL, 0},
+        {"tenant", 1, &tenant, NULL, NULL, 0}, {"app", 1, &app, NULL, NULL, 0},
+        {"agent", 1, &agent, NULL, NULL, 0},   {"tag", 1, NULL, tags, &ntags, INMEM_MAX_TAGS},
+        {NULL, 0, NULL, NULL, NULL, 0}};
+    char *pos[1];
+    int np;
+    if (cli_args(c, "run begin", argc, argv, opts, 0, 0, pos, &np) ||
+        cli_name(c, "--tenant", tenant) || cli_name(c, "--app", app) ||
+        cli_name(c, "--agent", agent))
+        return CMD_ERR;
+    for (size_t i = 0; i < ntags; i++)
+        if (cli_name(c, "--tag", tags[i]))
+            return CMD_ERR;
+    inmem_run_options ro;
+    inmem_run_options_init(&ro);
+    inmem_run_id id, parent, out;
+    if (id_s) {
+        if (inmem_run_id_parse(id_s, &id))
+            return cli_error(c, "run begin: --id must be a 36-character run id, not '%s'", id_s);
+        ro.id = &id;
+    }
+    if (parent_s) {
+        const inmem_run_id *p;
+        if (cli_run(c, parent_s, &parent, &p))
+            return CMD_ERR;
+        if (!p)
+            return cli_error(c, "run begin: --parent must be a run, not the shared scope");
+        ro.parent = p;
+    }
+    ro.tenant = tenant;
+    ro.app = app;
+    ro.agent = agent;
+    ro.tags = tags;
+    ro.ntags = ntags;
+    int rc = c->txn ? inmem_run_begin(c->txn, &ro, &out) : inmem_run_begin_db(c->db, &ro, &out);
+    if (rc)
+        return cli_lib_error(c, rc, "run begin");
+    c->current = out;
+    c->has_current = 1;
+    char buf[INMEM_RUN_ID_STRLEN + 1];
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "run", json_run(&out));
+        if (c->txn)
+            json_object_set_new(o, "pending", json_true());
+        out_json(o);
+    } else {
+        printf("%s%s\n", fmt_run(&out, buf), c->txn ? " (pending)" : "");
+    }
+    return CMD_OK;
+}
+
+static int print_ok(cli *c)
+{
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_true());
+        if (c->txn)
+            json_object_set_new(o, "pending", json_true());
+        out_json(o);
+    } else {
+        printf(c->txn ? "OK (pending)\n" : "OK\n");
+    }
+    return CMD_OK;
+}
+
+static int need_run(cli *c, const char *cmdname, const char *s, inmem_run_id *buf)
+{
+    const inmem_run_id *r;
+    if (cli_run(c, s, buf, &r))
+        return CMD_ERR;
+    if (!r)
+        return cli_error(c, "%s: needs a run, not the shared scope", cmdname);
+    return 0;
+}
+
+int cmd_run_end(cli *c, int argc, char **argv)
+{
+    char *pos[2];
+    int np;
+    inmem_run_id run;
+    inmem_run_status st;
+    if (cli_args(c, "run end", argc, argv, NULL, 2, 2, pos, &np) ||
+        need_run(c, "run end", pos[0], &run) || cli_status(c, pos[1], &st))
+        return CMD_ERR;
+    int rc = c->txn ? inmem_run_end(c->txn, &run, st) : inmem_run_end_db(c->db, &run, st);
+    if (rc == INMEM_NOTFOUND)
+        return cli_error(c, "run end: no run %s", pos[0]);
+    if (rc == INMEM_EMISUSE)
+        return cli_error(c, "run end: a run cannot move to %s from its status (see: help run end)",
+                         pos[1]);
+    if (rc)
+        return cli_lib_error(c, rc, "run end");
+    return print_ok(c);
+}
+
+int cmd_run_delete(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int np;
+    inmem_run_id run;
+    if (cli_args(c, "run delete", argc, argv, NULL, 1, 1, pos, &np) ||
+        need_run(c, "run delete", pos[0], &run))
+        return CMD_ERR;
+    int rc = c->txn ? inmem_run_delete(c->txn, &run) : inmem_run_delete_db(c->db, &run);
+    if (rc == INMEM_NOTFOUND)
+        return cli_error(c, "run delete: no run %s", pos[0]);
+    if (rc)
+        return cli_lib_error(c, rc, "run delete");
+    return print_ok(c);
+}
+
+static int list_runs(cli *c, const char *cmdname, const inmem_run_filter *f, uint64_t limit)
+{
+    inmem_txn *txn;
+    int temp;
+    if (cli_read_txn(c, &txn, &temp))
+        return CMD_ERR;
+    inmem_run_id page[PAGE], cursor;
+    size_t n;
+    uint64_t count = 0;
+    int rc = 0;
+    do {
+        size_t want = limit - count < PAGE ? (size_t)(limit - count) : PAGE;
+        if (!want)
+            break;
+        if ((rc = inmem_run_list(txn, f, count ? &cursor : NULL, want, page, &n)) != 0)
+            break;
+        for (size_t i = 0; i < n && !rc; i++) {
+            inmem_run_info ri;
+            if ((rc = inmem_run_get(txn, &page[i], &ri)) == 0)
+                print_run_row(c, &ri);
+        }
+        count += n;
+        if (n)
+            cursor = page[n - 1];
+        if (n < want)
+            break;
+    } while (!rc);
+    cli_read_done(txn, temp);
+    if (rc)
+        return cli_lib_error(c, rc, "%s", cmdname);
+    if (!c->json)
+        printf("(%llu run%s)\n", (unsigned long long)count, count == 1 ? "" : "s");
+    return CMD_OK;
+}
+
+int cmd_run_list(cli *c, int argc, char **argv)
+{
+    const char *status, *tag, *parent_s, *tenant, *app, *agent, *limit_s;
+    const cli_opt opts[] = {
+        {"status", 1, &status, NULL, NULL, 0},   {"tag", 1, &tag, NULL, NULL, 0},
+        {"parent", 1, &parent_s, NULL, NULL, 0}, {"tenant", 1, &tenant, NULL, NULL, 0},
+        {"app", 1, &app, NULL, NULL, 0},         {"agent", 1, &agent, NULL, NULL, 0},
+        {"limit", 1, &limit_s, NULL, NULL, 0},   {NULL, 0, NULL, NULL, NULL, 0}};
+    char *pos[1];
+    int np;
+    if (cli_args(c, "run list", argc, argv, opts, 0, 0, pos, &np) || cli_name(c, "--tag", tag) ||
+        cli_name(c, "--tenant", tenant) || cli_name(c, "--app", app) ||
+        cli_name(c, "--agent", agent))
+        return CMD_ERR;
+    inmem_run_filter f;
+    memset(&f, 0, sizeof f);
+    inmem_run_id parent;
+    uint64_t limit = UINT64_MAX;
+    if (status && cli_status(c, status, &f.status))
+        return CMD_ERR;
+    if (parent_s) {
+        const inmem_run_id *p;
+        if (cli_run(c, parent_s, &parent, &p))
+            return CMD_ERR;
+        if (!p) /* the shared scope as parent: the runs without a parent */
+            memset(&parent, 0, sizeof parent);
+        f.parent = &parent;
+    }
+    if (limit_s && cli_u64(c, "--limit", limit_s, &limit))
+        return CMD_ERR;
+    f.tag = tag;
+    f.tenant = tenant;
+    f.app = app;
+    f.agent = agent;
+    return list_runs(c, "run list", &f, limit);
+}
+
+int cmd_run_children(cli *c, int argc, char **argv)
+{
+    const char *limit_s;
+    const cli_opt opts[] = {{"limit", 1, &limit_s, NULL, NULL, 0}, {NULL, 0, NULL, NULL, NULL, 0}};
+    char *pos[1];
+    int np;
+    inmem_run_id run;
+    uint64_t limit = UINT64_MAX;
+    if (cli_args(c, "run children", argc, argv, opts, 1, 1, pos, &np) ||
+        need_run(c, "run children", pos[0], &run))
+        return CMD_ERR;
+    if (limit_s && cli_u64(c, "--limit", limit_s, &limit))
+        return CMD_ERR;
+    inmem_run_filter f;
+    memset(&f, 0, sizeof f);
+    f.parent = &run;
+    return list_runs(c, "run children", &f, limit);
+}
+
+/* Counts what a run holds: keys, streams and their events, spans. */
+static int run_contents(inmem_txn *txn, const inmem_run_id *run, uint64_t *keys, json_t *streams,
+                        uint64_t *spans)
+{
+    inmem_kv_entry kv[PAGE];
+    size_t n;
+    int rc;
+    *keys = 0;
+    const void *after = NULL;
+    size_t alen = 0;
+    do {
+        if ((rc = inmem_kv_list(txn, run, NULL, 0, after, alen, PAGE, kv, &n)) != 0)
+            return rc;
+        *keys += n;
+        if (n)
+            after = kv[n - 1].key, alen = kv[n - 1].klen;
+    } while (n == PAGE);
+    char names[64][INMEM_NAME_MAX];
+    char last[INMEM_NAME_MAX] = "";
+    do {
+        if ((rc = inmem_event_streams(txn, run, last[0] ? last : NULL, 64, names, &n)) != 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            inmem_stream_info si;
+            if ((rc = inmem_event_stream_info(txn, run, names[i], &si)) != 0)
+                return rc;
+            json_object_set_new(streams, names[i], json_u64(si.length));
+        }
+        if (n)
+            memcpy(last, names[n - 1], INMEM_NAME_MAX);
+    } while (n == 64);
+    *spans = 0;
+    inmem_span *sp = malloc(64 * sizeof *sp);
+    if (!sp)
+        return INMEM_ENOMEM;
+    inmem_run_id cursor;
+    do {
+        if ((rc = inmem_trace_query(txn, run, NULL, *spans ? &cursor : NULL, 64, sp, &n)) != 0)
+            break;
+        *spans += n;
+        if (n)
+            cursor = sp[n - 1].id;
+    } while (n == 64);
+    free(sp);
+    return rc;
+}
+
+int cmd_run_show(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int np;
+    inmem_run_id run;
+    if (cli_args(c, "run show", argc, argv, NULL, 1, 1, pos, &np) ||
+        need_run(c, "run show", pos[0], &run))
+        return CMD_ERR;
+    inmem_txn *txn;
+    int temp;
+    if (cli_read_txn(c, &txn, &temp))
+        return CMD_ERR;
+    inmem_run_info ri;
+    uint64_t keys = 0, spans = 0;
+    json_t *streams = json_object();
+    int rc = inmem_run_get(txn, &run, &ri);
+    if (rc == 0)
+        rc = run_contents(txn, &run, &keys, streams, &spans);
+    cli_read_done(txn, temp);
+    if (rc) {
+        json_decref(streams);
+        if (rc == INMEM_NOTFOUND)
+            return cli_error(c, "run show: no run %s", pos[0]);
+        return cli_lib_error(c, rc, "run show");
+    }
+    if (c->json) {
+        json_t *o = json_run_info(&ri);
+        json_object_set_new(o, "keys", json_u64(keys));
+        json_object_set_new(o, "streams", streams);
+        json_object_set_new(o, "spans", json_u64(spans));
+        out_json(o);
+        return CMD_OK;
+    }
+    char id[INMEM_RUN_ID_STRLEN + 1], t[32];
+    printf("run       %s\n", fmt_run(&ri.id, id));
+    printf("status    %s\n", cli_status_name(ri.status));
+    printf("parent    %s\n", ri.has_parent ? fmt_run(&ri.parent, id) : "(none)");
+    printf("created   %s\n", fmt_time(ri.created_ms, t));
+    if (ri.ended_ms)
+        printf("ended     %s (after %.3f s)\n", fmt_time(ri.ended_ms, t),
+               (double)(ri.ended_ms - ri.created_ms) / 1000.0);
+    printf("tenant    %s\napp       %s\nagent     %s\n", ri.tenant[0] ? ri.tenant : "-",
+           ri.app[0] ? ri.app : "-", ri.agent[0] ? ri.agent : "-");
+    printf("tags      ");
+    for (size_t i = 0; i < ri.ntags; i++)
+        printf("%s%s", i ? ", " : "", ri.tags[i]);
+    printf("%s\nkeys      %llu\nstreams   ", ri.ntags ? "" : "-", (unsigned long long)keys);
+    const char *name;
+    json_t *len;
+    int first = 1;
+    json_object_foreach(streams, name, len)
+    {
+        printf("%s%s (%lld events)", first ? "" : ", ", name, (long long)json_integer_value(len));
+        first = 0;
+    }
+    printf("%s\nspans     %llu\n", first ? "-" : "", (unsigned long long)spans);
+    json_decref(streams);
+    return CMD_OK;
+}

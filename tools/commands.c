@@ -1,0 +1,277 @@
+/*
+ * commands.c — the command table and its dispatch. Each entry gives a command's name (one word,
+ * or a group and a verb: "run begin"), its syntax, a one-line summary and the details printed by
+ * `help COMMAND`; the man page (tools/inmem.1) says the same. Dispatch checks what a command
+ * needs before running it: an open database, a writable one, no explicit transaction open.
+ *
+ * Conventions every command follows:
+ *   RUN    a 36-character run id, "shared" or "-" (the shared scope), "." (the current run)
+ *   KEY, VALUE, NAME, PAYLOAD  strings as typed (quote them; "..." takes \n \t \xHH escapes)
+ *   SPAN   a span id (36 characters, like a run id)
+ *   N, MS, VERSION             unsigned decimal numbers
+ * In a transaction (after `begin`) the KV, run, event, state and trace commands run inside it.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define RUNHELP "RUN is a run id, 'shared' or '-' for the shared scope, or '.' for the current run."
+
+const cmd cli_commands[] = {
+    /* ---- KV ---- */
+    {"get", "RUN KEY", "read a key: its value and version",
+     "Not found (missing, deleted or expired) is an error.\n" RUNHELP, cmd_get, CMD_NEEDS_DB},
+    {"put", "RUN KEY VALUE [--ttl MS]", "write a key, with an optional time to live",
+     "Outside a transaction it commits at once and prints the commit's version; inside one it\n"
+     "is pending until commit.",
+     cmd_put, CMD_NEEDS_DB | CMD_WRITES},
+    {"del", "RUN KEY", "delete a key (a tombstone, even if it did not exist)", NULL, cmd_del,
+     CMD_NEEDS_DB | CMD_WRITES},
+    {"cas", "RUN KEY VERSION VALUE", "write a key only if it is still at VERSION (0: absent)",
+     "Outside a transaction a mismatch is an error at once (conflict); inside one it is\n"
+     "checked at commit, and the commit fails if the key moved.",
+     cmd_cas, CMD_NEEDS_DB | CMD_WRITES},
+    {"list", "RUN [PREFIX] [--after KEY] [--limit N]",
+     "list a run's keys in order, with values and versions",
+     "All keys starting with PREFIX (all keys if none), after the key given by --after.", cmd_list,
+     CMD_NEEDS_DB},
+    /* ---- transactions ---- */
+    {"begin", "", "begin an explicit transaction",
+     "The commands that follow run in it (the prompt shows it) until commit or abort.\n"
+     "Its snapshot is the state when it began: it does not see later commits of others.",
+     cmd_begin, CMD_NEEDS_DB},
+    {"commit", "", "commit the explicit transaction",
+     "On a conflict nothing is applied; the error names the key and the rule (read set or CAS).",
+     cmd_commit, CMD_NEEDS_DB},
+    {"abort", "", "abort the explicit transaction (discard its writes)", NULL, cmd_abort,
+     CMD_NEEDS_DB},
+    {"use", "RUN", "make RUN the current run, named '.' in later commands",
+     "`run begin` also makes the new run current.", cmd_use, 0},
+    /* ---- runs ---- */
+    {"run begin", "[--id ID] [--parent RUN] [--tenant T] [--app A] [--agent G] [--tag TAG]...",
+     "begin a run (status active) and make it current", "Prints the new run's id.", cmd_run_begin,
+     CMD_NEEDS_DB | CMD_WRITES},
+    {"run end", "RUN STATUS", "end a run: completed, failed, cancelled, or archived",
+     "active -> completed | failed | cancelled; completed | failed | cancelled -> archived.",
+     cmd_run_end, CMD_NEEDS_DB | CMD_WRITES},
+    {"run list",
+     "[--status S] [--tag T] [--parent RUN] [--tenant T] [--app A] [--agent G] [--limit N]",
+     "list runs, newest first", "Every option given must match.", cmd_run_list, CMD_NEEDS_DB},
+    {"run show", "RUN", "a run's metadata and what it holds (keys, streams, spans)", NULL,
+     cmd_run_show, CMD_NEEDS_DB},
+    {"run children", "RUN [--limit N]", "the runs whose parent is RUN, newest first", NULL,
+     cmd_run_children, CMD_NEEDS_DB},
+    {"run delete", "RUN", "delete a run and all of its data, in one transaction", NULL,
+     cmd_run_delete, CMD_NEEDS_DB | CMD_WRITES},
+    /* ---- events ---- */
+    {"event append", "RUN STREAM TYPE [PAYLOAD]", "append an event to a stream",
+     "Prints its sequence number (1, 2, 3 ... per stream).", cmd_event_append,
+     CMD_NEEDS_DB | CMD_WRITES},
+    {"event read", "RUN STREAM SEQ", "read one event", NULL, cmd_event_read, CMD_NEEDS_DB},
+    {"event range", "RUN STREAM [FROM [TO]] [--backward] [--limit N] [--since MS] [--until MS]",
+     "read events FROM <= seq <= TO (TO 0 or absent: to the end)",
+     "--backward reads from TO down (the last --limit N events: --backward --limit N).\n"
+     "--since/--until select by time instead: since <= time_ms < until (Unix ms).",
+     cmd_event_range, CMD_NEEDS_DB},
+    {"event streams", "RUN", "a run's streams with their length and head hash", NULL,
+     cmd_event_streams, CMD_NEEDS_DB},
+    {"event verify", "RUN [STREAM]", "recompute the hash chain of one stream or of all of a run's",
+     "Reports the first broken sequence number of a stream whose chain does not check.",
+     cmd_event_verify, CMD_NEEDS_DB},
+    /* ---- state cells ---- */
+    {"state get", "RUN NAME", "read a state cell: its value and version", NULL, cmd_state_get,
+     CMD_NEEDS_DB},
+    {"state set", "RUN NAME VALUE", "set a state cell", NULL, cmd_state_set,
+     CMD_NEEDS_DB | CMD_WRITES},
+    {"state cas", "RUN NAME VERSION VALUE | RUN NAME --if-value OLD VALUE",
+     "set a state cell only if it is at VERSION (0: absent) or holds OLD",
+     "Outside a transaction a mismatch is an error at once (conflict).", cmd_state_cas,
+     CMD_NEEDS_DB | CMD_WRITES},
+    /* ---- traces ---- */
+    {"trace record",
+     "RUN KIND NAME [--input S] [--output S] [--confidence X] [--parent SPAN] [--start MS]\n"
+     "                 [--duration-us US] [--tag TAG]... [--id SPAN]",
+     "record a span; prints its id",
+     "KIND: tool_call, decision, query, thought, error, custom. --start 0 or absent: now.\n"
+     "--confidence none (the default) records NaN.",
+     cmd_trace_record, CMD_NEEDS_DB | CMD_WRITES},
+    {"trace get", "RUN SPAN", "read one span", NULL, cmd_trace_get, CMD_NEEDS_DB},
+    {"trace query",
+     "RUN [--kind K] [--parent SPAN|root] [--tag T] [--from MS] [--to MS] [--limit N]",
+     "a run's spans in start order, filtered", "--parent root: the root spans.", cmd_trace_query,
+     CMD_NEEDS_DB},
+    {"trace tree", "RUN SPAN [--limit N]", "the tree of spans under SPAN, indented", NULL,
+     cmd_trace_tree, CMD_NEEDS_DB},
+    /* ---- the database ---- */
+    {"stats", "", "counters: commits, aborts by cause, retries, keys, versions, log size", NULL,
+     cmd_stats, CMD_NEEDS_DB},
+    {"info", "", "the database: directory, options, version, and what recovery did at open", NULL,
+     cmd_info, CMD_NEEDS_DB},
+    {"verify", "", "check every log record and every event chain",
+     "Re-reads the log from disk (a read-only open replays and checksums every record), then\n"
+     "reads every run's records and recomputes the hash chain of every event stream.",
+     cmd_verify, CMD_NEEDS_DB},
+    {"repair", "", "reopen with repair: cut a corrupt log at the last good transaction",
+     "Prints what was dropped (later segments are kept, renamed *.dropped). Needs no\n"
+     "transaction open and a writable database.",
+     cmd_repair, CMD_WRITES | CMD_NO_TXN},
+    {"dump", "[FILE] [--run RUN] [--canonical]",
+     "export the database (or one run) as JSON lines to FILE (default: standard output)",
+     "Records: header, run, kv, event, span, end. Strings are UTF-8 JSON strings; other bytes\n"
+     "go in <field>_b64 as base64. Versions, times and hashes are informational: --canonical\n"
+     "leaves out what a load cannot reproduce, so that dumps of equal content are equal.\n"
+     "State cells are not dumped (the API has no way to list them).",
+     cmd_dump, CMD_NEEDS_DB},
+    {"load", "[FILE]", "import a dump (default: standard input), through transactions",
+     "Runs are begun with their ids, then their data written; a run that already exists is an\n"
+     "error. Shared-scope keys are overwritten. Each batch of records is one transaction.",
+     cmd_load, CMD_NEEDS_DB | CMD_WRITES | CMD_NO_TXN},
+    {"help", "[COMMAND]", "list the commands, or explain one", NULL, cmd_help, 0},
+    {"quit", "", "leave (an open transaction is aborted); also: exit", NULL, cmd_quit, 0},
+    {"exit", "", "leave (same as quit)", NULL, cmd_quit, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0},
+};
+
+static const char *const groups[] = {"run", "event", "state", "trace", NULL};
+
+static int is_group(const char *w)
+{
+    for (int i = 0; groups[i]; i++)
+        if (strcmp(groups[i], w) == 0)
+            return 1;
+    return 0;
+}
+
+static const cmd *find(const char *w1, const char *w2)
+{
+    size_t l1 = strlen(w1);
+    for (const cmd *k = cli_commands; k->name; k++) {
+        if (strncmp(k->name, w1, l1) != 0)
+            continue;
+        if (k->name[l1] == '\0' && !w2)
+            return k;
+        if (w2 && k->name[l1] == ' ' && strcmp(k->name + l1 + 1, w2) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+static void group_verbs(const char *g, char *buf, size_t size)
+{
+    size_t gl = strlen(g), n = 0;
+    buf[0] = '\0';
+    for (const cmd *k = cli_commands; k->name; k++)
+        if (strncmp(k->name, g, gl) == 0 && k->name[gl] == ' ')
+            n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%s", n ? ", " : "",
+                                  k->name + gl + 1);
+}
+
+int cli_dispatch(cli *c, int argc, char **argv)
+{
+    if (argc == 0)
+        return CMD_OK;
+    const cmd *k;
+    int words = 1;
+    if (is_group(argv[0])) {
+        char verbs[128];
+        group_verbs(argv[0], verbs, sizeof verbs);
+        if (argc < 2)
+            return cli_error(c, "%s: missing subcommand (%s)", argv[0], verbs);
+        if (!(k = find(argv[0], argv[1])))
+            return cli_error(c, "%s: unknown subcommand '%s' (%s)", argv[0], argv[1], verbs);
+        words = 2;
+    } else if (!(k = find(argv[0], NULL))) {
+        return cli_error(c, "unknown command '%s' (type help for the list)", argv[0]);
+    }
+    if ((k->flags & CMD_NEEDS_DB) && !c->db)
+        return cli_error(c, "no database open (%s); the `repair` command may fix it", c->open_err);
+    if ((k->flags & CMD_WRITES) && c->opts.read_only)
+        return cli_error(c, "%s: the database is open read-only (--read-only)", k->name);
+    if ((k->flags & CMD_NO_TXN) && c->txn)
+        return cli_error(c, "%s: a transaction is open: commit or abort it first", k->name);
+    cli_mark_errmsg(c);
+    return k->fn(c, argc - words, argv + words);
+}
+
+int cli_run_line(cli *c, const char *line)
+{
+    char **cmds;
+    int n = cli_split_commands(line, &cmds);
+    if (n < 0)
+        return cli_error(c, "unterminated quote");
+    int rc = CMD_OK;
+    for (int i = 0; i < n && !c->quit; i++) {
+        char *buf = malloc(strlen(cmds[i]) + 1);
+        char *words[CLI_MAX_WORDS];
+        const char *err;
+        int r;
+        if (!buf) {
+            r = cli_error(c, "out of memory");
+        } else {
+            int argc = cli_split_words(cmds[i], buf, words, CLI_MAX_WORDS, &err);
+            r = argc < 0 ? cli_error(c, "%s", err) : cli_dispatch(c, argc, words);
+        }
+        free(buf);
+        if (!c->interactive)
+            fflush(stdout);
+        if (r != CMD_OK) {
+            rc = CMD_ERR;
+            if (!c->interactive)
+                break;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(cmds[i]);
+    free(cmds);
+    return rc;
+}
+
+/* ---- help -------------------------------------------------------------------------------- */
+
+static void usage_line(const cmd *k)
+{
+    printf("  %s%s%s\n", k->name, k->args[0] ? " " : "", k->args);
+}
+
+int cli_help(cli *c, int argc, char **argv)
+{
+    if (argc == 0) {
+        printf("Commands (help COMMAND for details):\n");
+        const char *sections[][2] = {{"get", "key-value"},         {"begin", "transactions"},
+                                     {"run begin", "runs"},        {"event append", "events"},
+                                     {"state get", "state cells"}, {"trace record", "traces"},
+                                     {"stats", "the database"}};
+        size_t s = 0;
+        for (const cmd *k = cli_commands; k->name; k++) {
+            if (s < sizeof sections / sizeof sections[0] && strcmp(k->name, sections[s][0]) == 0) {
+                printf("%s%s:\n", s ? "\n" : "", sections[s][1]);
+                s++;
+            }
+            printf("  %-14s %s\n", k->name, k->summary);
+        }
+        printf("\n" RUNHELP "\n"
+               "Separate commands with ';'. Quote words with spaces: 'a b' or \"a\\tb\".\n");
+        return CMD_OK;
+    }
+    const cmd *k = find(argv[0], argc > 1 ? argv[1] : NULL);
+    if (!k && argc == 1 && is_group(argv[0])) {
+        size_t gl = strlen(argv[0]);
+        for (const cmd *g = cli_commands; g->name; g++)
+            if (strncmp(g->name, argv[0], gl) == 0 && g->name[gl] == ' ') {
+                usage_line(g);
+                printf("      %s\n", g->summary);
+            }
+        return CMD_OK;
+    }
+    if (!k)
+        return cli_error(c, "help: no command '%s%s%s'", argv[0], argc > 1 ? " " : "",
+                         argc > 1 ? argv[1] : "");
+    printf("usage:\n");
+    usage_line(k);
+    printf("\n%c%s.\n", toupper((unsigned char)k->summary[0]), k->summary + 1);
+    if (k->help)
+        printf("%s\n", k->help);
+    return CMD_OK;
+}

@@ -1,0 +1,335 @@
+/*
+ * output.c — everything the tool prints: errors ("error: <message>" on stderr, with the
+ * library's detail from inmem_errmsg()), values for people (as is when printable, else quoted
+ * with escapes), values in JSON (a string when the bytes are UTF-8 without NUL, else base64 in a
+ * "<field>_b64" member, so that any bytes survive a dump and load), and the small formatters
+ * for run ids, times and sizes. JSON is built and printed with jansson.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+void cli_mark_errmsg(cli *c)
+{
+    snprintf(c->errmark, sizeof c->errmark, "%s", inmem_errmsg());
+}
+
+int cli_error(cli *c, const char *fmt, ...)
+{
+    (void)c;
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CMD_ERR;
+}
+
+const char *cli_lib_message(cli *c, int rc)
+{
+    /* inmem_errmsg() keeps the last detailed error of the thread: use it only if it is new
+     * since the mark and is about this error (it starts with its description). */
+    const char *msg = inmem_errmsg(), *desc = inmem_strerror(rc);
+    size_t dl = strlen(desc);
+    if (strcmp(msg, c->errmark) != 0 && strncmp(msg, desc, dl) == 0 && msg[dl] == ':')
+        return msg;
+    return desc;
+}
+
+int cli_lib_error(cli *c, int rc, const char *fmt, ...)
+{
+    const char *msg = cli_lib_message(c, rc);
+    fflush(stdout);
+    fputs("error: ", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", msg);
+    cli_mark_errmsg(c);
+    return CMD_ERR;
+}
+
+void cli_warn(cli *c, const char *fmt, ...)
+{
+    (void)c;
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fputs("warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+/* The length of the printable character at @p p (valid UTF-8: no overlongs, no surrogates, no
+ * control characters), or 0. */
+static size_t utf8_char(const unsigned char *p, size_t n)
+{
+    unsigned char b = p[0];
+    if (b < 0x80)
+        return b < 0x20 || b == 0x7f ? 0 : 1;
+    size_t len;
+    uint32_t cp;
+    if (b >= 0xc2 && b <= 0xdf)
+        len = 2, cp = b & 0x1f;
+    else if (b >= 0xe0 && b <= 0xef)
+        len = 3, cp = b & 0x0f;
+    else if (b >= 0xf0 && b <= 0xf4)
+        len = 4, cp = b & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t j = 1; j < len; j++) {
+        if ((p[j] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[j] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+        return 0;
+    return len;
+}
+
+static int printable_utf8(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_char(p + i, n - i)))
+            return 0;
+    return 1;
+}
+
+void out_bytes(FILE *f, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    if (n > 0 && printable_utf8(b, n) && b[0] != '"' && b[0] != ' ' && b[n - 1] != ' ') {
+        fwrite(b, 1, n, f);
+        return;
+    }
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = b[i];
+        switch (ch) {
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        default: {
+            size_t k = utf8_char(b + i, n - i);
+            if (!k) {
+                fprintf(f, "\\x%02x", ch);
+            } else {
+                fwrite(b + i, 1, k, f);
+                i += k - 1;
+            }
+        }
+        }
+    }
+    fputc('"', f);
+}
+
+void out_set_bytes(json_t *obj, const char *field, const void *p, size_t n)
+{
+    json_t *s = NULL;
+    if (!memchr(p ? p : "", 0, p ? n : 0))
+        s = json_stringn(p ? p : "", n); /* NULL if not UTF-8 */
+    if (s) {
+        json_object_set_new(obj, field, s);
+        return;
+    }
+    char name[80];
+    snprintf(name, sizeof name, "%s_b64", field);
+    char *b64 = b64_encode(p, n);
+    json_object_set_new(obj, name, b64 ? json_string(b64) : json_null());
+    free(b64);
+}
+
+int json_get_bytes(json_t *obj, const char *field, char **p, size_t *n)
+{
+    json_t *s = json_object_get(obj, field);
+    if (s) {
+        if (!json_is_string(s))
+            return -1;
+        *n = json_string_length(s);
+        if (!(*p = malloc(*n + 1)))
+            return -1;
+        memcpy(*p, json_string_value(s), *n);
+        (*p)[*n] = '\0';
+        return 1;
+    }
+    char name[80];
+    snprintf(name, sizeof name, "%s_b64", field);
+    if (!(s = json_object_get(obj, name)))
+        return 0;
+    if (!json_is_string(s))
+        return -1;
+    return b64_decode(json_string_value(s), json_string_length(s), p, n) ? -1 : 1;
+}
+
+void out_json(json_t *obj)
+{
+    if (!obj)
+        return;
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    json_decref(obj);
+}
+
+json_t *json_run(const inmem_run_id *id)
+{
+    char buf[INMEM_RUN_ID_STRLEN + 1];
+    return json_string(fmt_run(id, buf));
+}
+
+json_t *json_u64(uint64_t v)
+{
+    if (v <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)v);
+    char buf[24]; /* beyond a JSON integer of jansson (int64): a decimal string */
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    return json_string(buf);
+}
+
+json_t *json_hash(uint64_t h)
+{
+    char buf[17];
+    snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+    return json_string(buf);
+}
+
+json_t *json_confidence(double d)
+{
+    if (isnan(d))
+        return json_null();
+    if (isinf(d))
+        return json_string(d > 0 ? "inf" : "-inf");
+    return json_real(d);
+}
+
+/* ---- formatting -------------------------------------------------------------------------- */
+
+const char *fmt_run(const inmem_run_id *id, char buf[INMEM_RUN_ID_STRLEN + 1])
+{
+    if (inmem_run_id_is_shared(id))
+        return strcpy(buf, "shared");
+    inmem_run_id_format(id, buf);
+    return buf;
+}
+
+const char *fmt_time(uint64_t ms, char buf[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, 32, "%llu", (unsigned long long)ms);
+        return buf;
+    }
+    size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
+    return buf;
+}
+
+const char *fmt_size(uint64_t bytes, char buf[32])
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 4)
+        v /= 1024, u++;
+    if (u == 0)
+        snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
+    else
+        snprintf(buf, 32, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+/* ---- base64 (RFC 4648, with padding) ----------------------------------------------------- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *b64_encode(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    if (!out)
+        return NULL;
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *o++ = b64[v >> 18];
+        *o++ = b64[(v >> 12) & 63];
+        *o++ = b64[(v >> 6) & 63];
+        *o++ = b64[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+        *o++ = b64[v >> 18];
+        *o++ = b64[(v >> 12) & 63];
+        *o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+int b64_decode(const char *s, size_t len, char **out, size_t *n)
+{
+    if (len % 4)
+        return -1;
+    unsigned char *o = malloc(len / 4 * 3 + 1);
+    if (!o)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+        for (int j = 0; j < 4; j++) {
+            char ch = s[i + j];
+            const char *q = ch ? strchr(b64, ch) : NULL;
+            int d;
+            if (ch == '=' && i + 4 == len && j >= 2 && (j == 3 || s[i + 3] == '='))
+                d = 0, pad++;
+            else if (q && !pad)
+                d = (int)(q - b64);
+            else {
+                free(o);
+                return -1;
+            }
+            v = v << 6 | (uint32_t)d;
+        }
+        o[k++] = (unsigned char)(v >> 16);
+        if (pad < 2)
+            o[k++] = (unsigned char)(v >> 8);
+        if (pad < 1)
+            o[k++] = (unsigned char)v;
+    }
+    o[k] = '\0';
+    *out = (char *)o;
+    *n = k;
+    return 0;
+}
