@@ -826,6 +826,22 @@ int inmem_state_cas_value_db(inmem_db *db, const inmem_run_id *run, const char *
                              const void *expected, size_t elen, const void *val, size_t len,
                              uint64_t *version);
 
+/** One state cell, as listed by inmem_state_list(). */
+typedef struct inmem_state_entry {
+    char name[INMEM_NAME_MAX];
+    const void *val; /**< borrowed until the transaction ends */
+    size_t len;
+    uint64_t version;
+} inmem_state_entry;
+
+/**
+ * Lists up to @p limit cells of @p run in name order (memcmp), after the cursor name @p after
+ * (NULL: from the start). *n gets the count; fewer than @p limit means the end.
+ * @return 0, INMEM_EINVAL, INMEM_ETOOBIG (cursor), INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_ENOMEM.
+ */
+int inmem_state_list(inmem_txn *txn, const inmem_run_id *run, const char *after, size_t limit,
+                     inmem_state_entry *out, size_t *n);
+
 /**
  * A transition: given the current value (NULL, 0 and version 0 if the cell does not exist),
  * write the next one into *next (*next_len bytes; memory the callback keeps valid until it is

@@ -294,7 +294,46 @@ static void state_concurrent_claims_take_each_task_exactly_once(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+static void state_list_pages_through_a_runs_cells_in_name_order(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id run, other;
+    assert_ok(inmem_run_id_new(&run));
+    assert_ok(inmem_run_id_new(&other));
+    const char *names[] = {"a", "b", "b2", "c", "queue/1", "queue/2", "z"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_ok(inmem_state_set_db(db, &run, names[i], names[i], strlen(names[i]), NULL));
+    assert_ok(inmem_state_set_db(db, &other, "x", LIT("1"), NULL));
+    assert_ok(inmem_put(db, &run, LIT("kv-key"), LIT("not a cell"), NULL));
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_state_set(t, &run, "b1", LIT("pending"))); /* own write, in order */
+    inmem_state_entry page[3];
+    size_t n, seen = 0;
+    const char *want[] = {"a", "b", "b1", "b2", "c", "queue/1", "queue/2", "z"};
+    char after[INMEM_NAME_MAX] = "";
+    do {
+        assert_ok(inmem_state_list(t, &run, seen ? after : NULL, 3, page, &n));
+        for (size_t i = 0; i < n; i++) {
+            assert_string_equal(page[i].name, want[seen + i]);
+            if (strcmp(page[i].name, "b1") != 0) {
+                assert_int_equal(page[i].len, strlen(want[seen + i]));
+                assert_memory_equal(page[i].val, want[seen + i], page[i].len);
+                assert_true(page[i].version > 0);
+            }
+        }
+        seen += n;
+        if (n)
+            strcpy(after, page[n - 1].name);
+    } while (n == 3);
+    assert_int_equal(seen, 8);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 const struct CMUnitTest state_tests[] = {
+    cmocka_unit_test(state_list_pages_through_a_runs_cells_in_name_order),
     cmocka_unit_test(state_set_then_get_returns_value_and_version),
     cmocka_unit_test(state_cas_version_zero_creates_only_if_absent),
     cmocka_unit_test(state_cas_in_txn_is_checked_at_commit),

@@ -119,10 +119,10 @@ const cmd cli_commands[] = {
      cmd_repair, CMD_WRITES | CMD_NO_TXN},
     {"dump", "[FILE] [--run RUN] [--canonical]",
      "export the database (or one run) as JSON lines to FILE (default: standard output)",
-     "Records: header, run, kv, event, span, end. Strings are UTF-8 JSON strings; other bytes\n"
-     "go in <field>_b64 as base64. Versions, times and hashes are informational: --canonical\n"
-     "leaves out what a load cannot reproduce, so that dumps of equal content are equal.\n"
-     "State cells are not dumped (the API has no way to list them).",
+     "Records: header, run, kv, state, event, span, end. Strings are UTF-8 JSON strings; other\n"
+     "bytes go in <field>_b64 as base64. Versions, times and hashes are informational:\n"
+     "--canonical leaves out what a load cannot reproduce, so that dumps of equal content are\n"
+     "equal. TTLs are not dumped (an expiry cannot be read back).",
      cmd_dump, CMD_NEEDS_DB},
     {"load", "[FILE]", "import a dump (default: standard input), through transactions",
      "Runs are begun with their ids, then their data written; a run that already exists is an\n"

@@ -8,6 +8,7 @@
  *   run     {"record":"run","run":ID,"status":"completed","parent":ID|null,"tenant":S,"app":S,
  *            "agent":S,"tags":[S...],"created_ms":MS,"ended_ms":MS}
  *   kv      {"record":"kv","run":ID|"shared","key":S,"value":S,"version":N}
+ *   state   {"record":"state","run":ID|"shared","name":S,"value":S,"version":N}
  *   event   {"record":"event","run":R,"stream":S,"seq":N,"type":S,"payload":S,"time_ms":MS,
  *            "prev_hash":HEX,"hash":HEX}
  *   span    {"record":"span","run":R,"span":ID,"parent":ID|null,"kind":K,"name":S,"input":S,
@@ -18,17 +19,18 @@
  * "<field>" (key, value, payload, input, output).
  *
  * Order: the shared scope's data first, then each run followed by its data, parents before
- * their children. Within a scope: keys in key order, then each stream's events in sequence
+ * their children. Within a scope: keys in key order, then state cells in name order, then each
+ * stream's events in sequence
  * order, then spans in start order. A dump reads everything in one read transaction: it is one
  * consistent snapshot.
  *
  * What a load reproduces: runs (id, parent, namespace, tags, status; an archived run passes
- * through "completed"), keys and values, events (type, payload, seq), spans (everything, ids
- * included). What it cannot, through the public API: versions (a load commits new ones), run
- * times (begin and end happen now), event times and therefore their hashes (an append takes the
- * current time), TTLs (not readable: a value with a TTL is loaded without one). Those fields are
- * informational; --canonical leaves them out so that the dumps of two databases with the same
- * content are byte for byte equal. State cells are not dumped: the public API cannot list them.
+ * through "completed"), keys and values, state cells, events (type, payload, seq), spans
+ * (everything, ids included). What it cannot, through the public API: versions (a load commits new
+ * ones), run times (begin and end happen now), event times and therefore their hashes (an append
+ * takes the current time), TTLs (not readable: a value with a TTL is loaded without one). Those
+ * fields are informational; --canonical leaves them out so that the dumps of two databases with the
+ * same content are byte for byte equal.
  *
  * load.c reads this format back.
  */
@@ -88,6 +90,30 @@ static int dump_kv(struct dumper *d, const inmem_run_id *run)
         }
         if (n)
             after = kv[n - 1].key, alen = kv[n - 1].klen;
+    } while (n == PAGE);
+    return 0;
+}
+
+static int dump_state(struct dumper *d, const inmem_run_id *run)
+{
+    inmem_state_entry cells[PAGE];
+    char after[INMEM_NAME_MAX] = "";
+    size_t n;
+    int rc;
+    do {
+        if ((rc = inmem_state_list(d->txn, run, after[0] ? after : NULL, PAGE, cells, &n)) != 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = record("state", run);
+            json_object_set_new(o, "name", json_string(cells[i].name));
+            out_set_bytes(o, "value", cells[i].val, cells[i].len);
+            if (!d->canonical)
+                json_object_set_new(o, "version", json_u64(cells[i].version));
+            emit(d, o);
+            d->records++;
+        }
+        if (n)
+            memcpy(after, cells[n - 1].name, sizeof after);
     } while (n == PAGE);
     return 0;
 }
@@ -186,6 +212,8 @@ static int dump_spans(struct dumper *d, const inmem_run_id *run)
 static int dump_scope(struct dumper *d, const inmem_run_id *run)
 {
     int rc = dump_kv(d, run);
+    if (!rc)
+        rc = dump_state(d, run);
     if (!rc)
         rc = dump_events(d, run);
     if (!rc)

@@ -207,6 +207,22 @@ static int load_kv(struct loader *l, inmem_txn *txn, json_t *o, size_t line)
     return rc ? lib_bad(l, line, "kv put", rc) : 0;
 }
 
+static int load_state(struct loader *l, inmem_txn *txn, json_t *o, size_t line)
+{
+    inmem_run_id id;
+    const inmem_run_id *r;
+    const char *name = str(o, "name");
+    char *val = NULL;
+    size_t vlen;
+    if (get_run(o, "run", &id, &r) || !name)
+        return bad(l, line, "a state record needs \"run\" and \"name\"");
+    if (json_get_bytes(o, "value", &val, &vlen) != 1)
+        return bad(l, line, "a state record needs \"value\" (or \"value_b64\")");
+    int rc = inmem_state_set(txn, r, name, val, vlen);
+    free(val);
+    return rc ? lib_bad(l, line, "state set", rc) : 0;
+}
+
 static int load_event(struct loader *l, inmem_txn *txn, json_t *o, size_t line)
 {
     inmem_run_id id;
@@ -291,6 +307,8 @@ static int apply_batch(inmem_txn *txn, void *arg)
             rc = load_run(l, txn, o, l->lines[i]);
         else if (strcmp(type, "kv") == 0)
             rc = load_kv(l, txn, o, l->lines[i]);
+        else if (strcmp(type, "state") == 0)
+            rc = load_state(l, txn, o, l->lines[i]);
         else if (strcmp(type, "event") == 0)
             rc = load_event(l, txn, o, l->lines[i]);
         else
@@ -402,8 +420,8 @@ int cmd_load(cli *c, int argc, char **argv)
             state = 2;
             continue;
         }
-        if (strcmp(type, "run") && strcmp(type, "kv") && strcmp(type, "event") &&
-            strcmp(type, "span")) {
+        if (strcmp(type, "run") && strcmp(type, "kv") && strcmp(type, "state") &&
+            strcmp(type, "event") && strcmp(type, "span")) {
             snprintf(l.err, sizeof l.err, "line %zu: unknown record \"%.40s\"", lineno, type);
             json_decref(o);
             failed = 1;

@@ -117,6 +117,52 @@ int inmem_state_cas_value(inmem_txn *txn, const inmem_run_id *run, const char *n
     return inmem_state_set(txn, run, name, val, len);
 }
 
+int inmem_state_list(inmem_txn *txn, const inmem_run_id *run, const char *after, size_t limit,
+                     inmem_state_entry *out, size_t *n)
+{
+    if (!txn || !n || (!out && limit))
+        return INMEM_EINVAL;
+    *n = 0;
+    if (after && *after && strlen(after) >= INMEM_NAME_MAX)
+        return INMEM_ETOOBIG;
+    /* [prefix · after · 0x00, next tag): names hold no NUL, so after + NUL is just past it */
+    uint8_t lo[INMEM__KEY_PREFIX + INMEM_NAME_MAX + 1], hi[INMEM__KEY_PREFIX];
+    inmem__key_prefix(lo, run, INMEM__TAG_STATE);
+    inmem__key_prefix(hi, run, INMEM__TAG_STATE + 1);
+    size_t lolen = INMEM__KEY_PREFIX;
+    if (after && *after) {
+        size_t a = strlen(after);
+        memcpy(lo + lolen, after, a);
+        lolen += a;
+        lo[lolen++] = 0;
+    }
+    inmem_iter *it;
+    int rc = inmem__txn_scan(txn, lo, lolen, hi, sizeof hi, &it);
+    if (rc)
+        return rc;
+    while (*n < limit) {
+        const uint8_t *k;
+        size_t kl, vl;
+        const void *v;
+        uint64_t ver;
+        if ((rc = inmem__iter_next(it, &k, &kl, &v, &vl, &ver)) != 0)
+            break;
+        size_t nl = kl - INMEM__KEY_PREFIX;
+        if (nl == 0 || nl >= INMEM_NAME_MAX || vl < 1 || ((const uint8_t *)v)[0] != INMEM__REC_V1) {
+            rc = inmem__error(INMEM_ECORRUPT, "state cell record of unknown format");
+            break;
+        }
+        inmem_state_entry *e = &out[(*n)++];
+        memcpy(e->name, k + INMEM__KEY_PREFIX, nl);
+        e->name[nl] = '\0';
+        e->val = (const uint8_t *)v + 1;
+        e->len = vl - 1;
+        e->version = ver;
+    }
+    inmem_iter_free(it);
+    return rc == INMEM_NOTFOUND ? 0 : rc;
+}
+
 /* ---- standalone forms ---- */
 
 struct cell_args {

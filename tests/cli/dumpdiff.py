@@ -11,6 +11,7 @@ import sys
 INFORMATIONAL = {
     "header": {"db_version", "time_ms"},
     "kv": {"version"},
+    "state": {"version"},
     "event": {"time_ms", "prev_hash", "hash"},
     "run": {"created_ms", "ended_ms"},
 }
