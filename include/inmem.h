@@ -86,9 +86,11 @@ const char *inmem_strerror(int err);
 const char *inmem_errname(int err);
 
 /**
- * @return a description of the last error an inmem call returned in this thread, with its
- *         details (e.g. the log file and offset of a corruption, the process holding a lock), or
- *         "" if none was recorded. Thread-local; valid until the next inmem call in this thread.
+ * @return the details of the most recent error in this thread that came with details (the log
+ *         file and offset of a corruption, the process holding a lock, the failing system call),
+ *         as "<inmem_strerror(code)>: <details>", or "" if there was none yet. Read it right after
+ *         a call failed: successful calls do not clear it, and errors without details (most
+ *         INMEM_EINVAL) do not set it, so it may describe an earlier error. Thread-local.
  */
 const char *inmem_errmsg(void);
 
