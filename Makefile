@@ -11,7 +11,8 @@
 #   make tools              build/inmem (the CLI) and build/examples/agents (the demo)
 #   make test-cli           the CLI's end-to-end tests (tests/cli/run.sh)
 #   make fuzz               libFuzzer on the log decoder and recovery (FUZZ_SECONDS=30)
-#   make bench              the benchmark tables (bench/)
+#   make bench              inmem's benchmark tables, then the comparison with RocksDB, LMDB,
+#                           SQLite, WiredTiger and Redis (installs them when missing); FULL=1
 #   make install PREFIX=/usr/local
 #   make WERROR=1 ...       warnings are errors (CI)
 #   make CC=clang ...       any C11 compiler; clang adds -Wthread-safety
@@ -129,8 +130,11 @@ fuzz: build-fuzz/fuzz_recovery
 $(BUILD)/inmem_bench: $(BENCH_SRC) bench/bench.h $(BUILD)/libinmem.a
 	$(CC) $(CFLAGS) -o $@ $(BENCH_SRC) $(BUILD)/libinmem.a $(LIBS) -lm
 
+# make bench: inmem's own tables, then the side-by-side comparison (bench/compare/compare.mk);
+# FULL=1 for the long versions. Quick: about 4 minutes in all.
 bench: $(BUILD)/inmem_bench
-	$(BUILD)/inmem_bench $(BENCH_ARGS)
+	$(BUILD)/inmem_bench $(if $(filter-out 0,$(FULL)),--full) $(BENCH_ARGS)
+	$(MAKE) --no-print-directory bench-compare
 
 # ---- examples ----------------------------------------------------------------------------------
 
@@ -170,6 +174,7 @@ install: lib $(BUILD)/inmem.pc install-tools
 # ---- housekeeping ------------------------------------------------------------------------------
 
 FORMAT_FILES = include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c bench/*.h \
+               bench/compare/*.c bench/compare/*.h \
                examples/*.c fuzz/*.c fuzz/*.h tools/*.c tools/*.h
 
 format:

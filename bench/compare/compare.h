@@ -85,9 +85,6 @@ uint64_t cmp_now_ns(void);
 /** Remembers a child process (a server) to SIGKILL if the harness dies; forget with 0. */
 void cmp_track_pid(int pid, int on);
 
-/** 1 in the forked writer of the recovery workload (it must not stop the parent's servers). */
-int cmp_in_child(void);
-
 /**
  * A thread that calls @p fn(@p arg) every @p interval_ms until stopped: the "batched" fsync of
  * engines that have no such setting of their own. cmp_syncer_stop() joins it (NULL: nothing).

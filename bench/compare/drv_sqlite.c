@@ -92,8 +92,8 @@ static void exec(sqlite3 *c, const char *sql)
 static sqlite3 *connect(sdb *x)
 {
     sqlite3 *c = NULL;
-    int rc = sqlite3_open_v2(x->path, &c,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        x->path, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         cmp_die("sqlite: open %s: %s", x->path, c ? sqlite3_errmsg(c) : sqlite3_errstr(rc));
     static const char *sync[] = {"PRAGMA synchronous=OFF", "PRAGMA synchronous=NORMAL",
@@ -192,7 +192,8 @@ static int sv_get(void *hp, const void *key, size_t klen, void *val, size_t cap,
         const void *v = sqlite3_column_blob(h->get, 0);
         if (n && !v)
             cmp_die("sqlite: column_blob: %s", sqlite3_errmsg(h->c));
-        memcpy(val, v, n < cap ? n : cap);
+        if (n)
+            memcpy(val, v, n < cap ? n : cap);
         *vlen = n;
         out = CMP_OK;
     } else if ((rc & 0xff) == SQLITE_BUSY) {

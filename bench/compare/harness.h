@@ -40,6 +40,9 @@ struct worker {
     hist lat;
     /* Every logical transaction, warm-up included: */
     uint64_t done_all;
+    /* Set by a txn_fn whose call ended without a commit (a lost claim): the call's conflicts
+     * count, the call does not (no commit, no latency sample). Reset before each call. */
+    int uncommitted;
     /* The runner's: */
     void *ctl;
     uint64_t t_end;
@@ -82,6 +85,9 @@ uint64_t xrand(uint64_t *s);
 /** Seconds measured per line and warm-up before it (quick or full). */
 extern uint64_t g_measure_ns, g_warmup_ns;
 extern int g_full;
+
+/** Progress to stderr, only when it is a terminal. */
+void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** Prints a block of lines for inmem alone; agent.c. */
 void agent_workloads(const char *root);
