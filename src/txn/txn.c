@@ -214,6 +214,12 @@ static int expired(const inmem__version *v, uint64_t now)
     return v->expiry_ms != 0 && v->expiry_ms <= now;
 }
 
+/* Whether @p v has expired for the transaction; reads the clock only for values with a TTL. */
+static int expired_for(inmem_txn *t, const inmem__version *v)
+{
+    return v->expiry_ms != 0 && v->expiry_ms <= txn_now(t);
+}
+
 /* ---- the store ---------------------------------------------------------------------------- */
 
 int inmem__store_init(inmem__store *st, size_t max_key, size_t max_value, unsigned max_txns)
@@ -589,7 +595,7 @@ int inmem__txn_get(inmem_txn *t, const uint8_t *key, size_t klen, const void **v
         if (rc)
             return rc;
     }
-    if (!v || v->tomb || expired(v, txn_now(t))) {
+    if (!v || v->tomb || expired_for(t, v)) {
         if (version)
             *version = 0;
         return INMEM_NOTFOUND;
@@ -1066,14 +1072,13 @@ int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const vo
         return INMEM_EINVAL;
     inmem_txn *t = it->txn;
     CHECK_ACTIVE(t);
-    uint64_t now = txn_now(t);
     for (;;) {
         /* the next index key visible at the snapshot, within the bound */
         const inmem__version *v = NULL;
         while (it->cur) {
             if (it->hi && key_cmp(inmem__node_key(it->cur), it->cur->klen, it->hi, it->hilen) >= 0)
                 it->cur = NULL;
-            else if ((v = inmem__version_at(it->cur, t->snap)) && !v->tomb && !expired(v, now))
+            else if ((v = inmem__version_at(it->cur, t->snap)) && !v->tomb && !expired_for(t, v))
                 break;
             else
                 it->cur = inmem__index_next(it->cur);
@@ -1088,7 +1093,7 @@ int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const vo
             it->ipw++;
             if (c == 0)
                 it->cur = inmem__index_next(it->cur);
-            if (p->v->tomb || expired(p->v, now))
+            if (p->v->tomb || expired_for(t, p->v))
                 continue;
             v = p->v;
             if (key)
