@@ -17,7 +17,7 @@ static inmem__node *put(inmem__index *ix, const char *key, const char *val, uint
     inmem__node *n = inmem__index_find(ix, (const uint8_t *)key, klen, h);
     int is_new = n == NULL;
     if (is_new)
-        n = inmem__index_node_new(ix, (const uint8_t *)key, klen, h);
+        n = inmem__index_node_new(ix, (const uint8_t *)key, klen, h, NULL);
     assert_non_null(n);
     assert_ok(inmem__index_reserve(ix, 1, is_new, ver - 1));
     if (is_new)
@@ -169,7 +169,46 @@ static void hash_table_survives_churn_of_inserts_and_removals(void **state)
     inmem__index_destroy(ix);
 }
 
+/* A node made with its first version embedded: the copy is installed, later versions chain on
+ * it, pruning it leaves the node's memory alone, and unlinking the node frees both (ASan and
+ * LeakSanitizer check the frees). */
+static void embedded_first_version_lives_and_dies_with_its_node(void **state)
+{
+    (void)state;
+    inmem__index *ix = inmem__index_create();
+    const char *key = "emb";
+    uint64_t h = inmem__hash(key, 3);
+    inmem__version *staged = inmem__version_new("first", 5, 0, 0);
+    inmem__node *n = inmem__index_node_new(ix, (const uint8_t *)key, 3, h, staged);
+    inmem__version_free(staged);
+    inmem__version *ev = inmem__index_node_first(n);
+    assert_non_null(ev);
+    assert_int_equal(ev->embedded, 1);
+    assert_true((uint8_t *)ev > (uint8_t *)n && (uint8_t *)ev < (uint8_t *)n + 256);
+    assert_ok(inmem__index_reserve(ix, 1, 1, 0));
+    inmem__index_link(ix, n);
+    ev->ver = 1;
+    inmem__index_install(ix, n, ev);
+    assert_memory_equal(inmem__version_at(find(ix, "emb"), 1)->data, "first", 5);
+    put(ix, "emb", "second", 2, 0);
+    assert_memory_equal(inmem__version_at(find(ix, "emb"), 1)->data, "first", 5);
+    inmem__index_gc(ix, 2, 2); /* prunes the embedded version: not freed on its own */
+    assert_int_equal(inmem__index_retained(ix), 0);
+    assert_memory_equal(inmem__version_at(find(ix, "emb"), 2)->data, "second", 6);
+    put(ix, "emb", NULL, 3, 1);
+    inmem__index_gc(ix, 3, 3); /* unlinks the node */
+    assert_null(find(ix, "emb"));
+    inmem__index_gc(ix, 4, 3); /* frees it, with its embedded version */
+    /* a node without one */
+    inmem__node *plain =
+        inmem__index_node_new(ix, (const uint8_t *)"p", 1, inmem__hash("p", 1), NULL);
+    assert_null(inmem__index_node_first(plain));
+    inmem__index_node_free(plain);
+    inmem__index_destroy(ix);
+}
+
 const struct CMUnitTest storage_tests[] = {
+    cmocka_unit_test(embedded_first_version_lives_and_dies_with_its_node),
     cmocka_unit_test(index_keeps_memcmp_order_and_finds_every_key),
     cmocka_unit_test(version_chain_serves_each_snapshot_its_version),
     cmocka_unit_test(gc_frees_versions_below_the_oldest_snapshot),

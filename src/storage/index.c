@@ -102,6 +102,7 @@ inmem__version *inmem__version_new(const void *val, size_t vlen, uint64_t expiry
     v->expiry_ms = expiry_ms;
     v->vlen = (uint32_t)vlen;
     v->tomb = (uint8_t)(tomb != 0);
+    v->embedded = 0;
     if (vlen)
         memcpy(v->data, val, vlen);
     return v;
@@ -109,25 +110,44 @@ inmem__version *inmem__version_new(const void *val, size_t vlen, uint64_t expiry
 
 void inmem__version_free(inmem__version *v)
 {
-    free(v);
+    if (v && !v->embedded)
+        free(v);
 }
 
 static void free_chain(inmem__version *v)
 {
     while (v) {
         inmem__version *next = atomic_load_rlx(&v->next);
-        free(v);
+        inmem__version_free(v);
         v = next;
     }
 }
 
 /* ---- nodes ------------------------------------------------------------------------------- */
 
-static inmem__node *node_alloc(int height, const uint8_t *key, size_t klen, uint64_t hash)
+/* Offset of the embedded first version: after the key, 8-aligned. */
+static size_t first_offset(int height, size_t klen)
 {
-    inmem__node *n = malloc(sizeof(*n) + (size_t)height * sizeof(n->next[0]) + klen);
+    return (sizeof(inmem__node) + (size_t)height * sizeof(((inmem__node *)0)->next[0]) + klen + 7) &
+           ~(size_t)7;
+}
+
+static inmem__node *node_alloc(int height, const uint8_t *key, size_t klen, uint64_t hash,
+                               const inmem__version *first)
+{
+    size_t size = sizeof(inmem__node) + (size_t)height * sizeof(((inmem__node *)0)->next[0]) + klen;
+    if (first)
+        size = first_offset(height, klen) + sizeof(*first) + first->vlen;
+    inmem__node *n = malloc(size);
     if (!n)
         return NULL;
+    n->has_first = first != NULL;
+    if (first) {
+        inmem__version *v = (inmem__version *)((uint8_t *)n + first_offset(height, klen));
+        memcpy(v, first, sizeof(*first) + first->vlen);
+        atomic_init(&v->next, NULL);
+        v->embedded = 1;
+    }
     atomic_init(&n->head, NULL);
     n->hash = hash;
     n->klen = (uint32_t)klen;
@@ -156,9 +176,16 @@ static int random_height(inmem__index *ix)
     return h;
 }
 
-inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash)
+inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash,
+                                   const inmem__version *first)
 {
-    return node_alloc(random_height(ix), key, klen, hash);
+    return node_alloc(random_height(ix), key, klen, hash, first);
+}
+
+inmem__version *inmem__index_node_first(inmem__node *n)
+{
+    return n->has_first ? (inmem__version *)((uint8_t *)n + first_offset(n->height, n->klen))
+                        : NULL;
 }
 
 void inmem__index_node_free(inmem__node *n)
@@ -190,7 +217,7 @@ inmem__index *inmem__index_create(void)
     inmem__index *ix = calloc(1, sizeof(*ix));
     if (!ix)
         return NULL;
-    ix->head = node_alloc(INMEM__SKIP_MAX, NULL, 0, 0);
+    ix->head = node_alloc(INMEM__SKIP_MAX, NULL, 0, 0, NULL);
     htab *t = htab_new(HT_MIN);
     if (!ix->head || !t) {
         free(ix->head);
@@ -241,6 +268,9 @@ inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen
         if (e == REMOVED || (e & ~PTR_MASK) != tag)
             continue;
         inmem__node *n = (inmem__node *)(e & PTR_MASK);
+        /* the node and, right after it, its first version: fetch the lines together */
+        __builtin_prefetch((const uint8_t *)n + 64);
+        __builtin_prefetch((const uint8_t *)n + 128);
         if (n->hash == hash && n->klen == klen && memcmp(inmem__node_key(n), key, klen) == 0)
             return n;
     }
@@ -439,7 +469,7 @@ static void prune(inmem__index *ix, inmem__node *n, uint64_t min_snap)
     uint64_t freed = 0;
     while (old) {
         inmem__version *next = atomic_load_rlx(&old->next);
-        free(old);
+        inmem__version_free(old);
         freed++;
         old = next;
     }

@@ -20,6 +20,7 @@ typedef struct inmem__version {
     uint64_t expiry_ms;                    /* wall-clock ms after which it is invisible; 0 none */
     uint32_t vlen;                         /* value length (0 for a tombstone) */
     uint8_t tomb;                          /* 1: a delete */
+    uint8_t embedded;                      /* 1: lives in its node's allocation (not freed alone) */
     uint8_t data[];                        /* value bytes */
 } inmem__version;
 
@@ -30,6 +31,7 @@ typedef struct inmem__node {
     uint32_t klen;
     uint8_t height;                       /* skip-list levels, 1..INMEM__SKIP_MAX */
     _Atomic uint8_t dead;                 /* 1 once unlinked by the GC: look the key up again */
+    uint8_t has_first;                    /* its allocation holds an embedded first version */
     _Atomic(struct inmem__node *) next[]; /* skip-list successors, level 0 first */
 } inmem__node;
 
@@ -78,9 +80,14 @@ void inmem__version_free(inmem__version *v);
 /* ---- the writer (caller holds the writer lock) ---- */
 
 /* A new node for @p key, not yet in the index. NULL if out of memory. Either link it with
- * inmem__index_link() or free it with inmem__index_node_free(). */
-inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen,
-                                   uint64_t hash);
+ * inmem__index_link() or free it with inmem__index_node_free(). With @p first, a copy of that
+ * version is placed right after the key in the node's own allocation (see
+ * inmem__index_node_first): a reader then finds the key and its value in adjacent cache lines,
+ * which it prefetches together. */
+inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash,
+                                   const inmem__version *first);
+/* The version copied into @p n by inmem__index_node_new, or NULL. */
+inmem__version *inmem__index_node_first(inmem__node *n);
 void inmem__index_node_free(inmem__node *n);
 
 /* Makes room for @p nwrites installs of which @p nnew link new nodes, so that the following

@@ -841,7 +841,8 @@ static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, u
     for (size_t i = 0; i < nw; i++) {
         w[i].node = live_node(st, w[i].node, &w[i].k);
         if (!w[i].node) {
-            w[i].node = inmem__index_node_new(st->index, w[i].k.key, w[i].k.klen, w[i].k.hash);
+            w[i].node =
+                inmem__index_node_new(st->index, w[i].k.key, w[i].k.klen, w[i].k.hash, w[i].v);
             if (!w[i].node) {
                 rc = INMEM_ENOMEM;
                 break;
@@ -872,8 +873,13 @@ static int apply_writes(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, u
     st->assigned = c;
     for (size_t i = 0; i < nw; i++) {
         inmem__node *n = w[i].node;
-        if (w[i].is_new)
+        if (w[i].is_new) {
             inmem__index_link(st->index, n);
+            /* install the copy embedded in the node; the staged version is done with */
+            inmem__version *ev = inmem__index_node_first(n);
+            inmem__version_free(w[i].v);
+            w[i].v = ev;
+        }
         w[i].v->ver = c;
         if (w[i].ttl_key)
             heap_push(st, (inmem__expiry){w[i].v->expiry_ms, c, w[i].ttl_key, w[i].k.klen});
@@ -1150,7 +1156,7 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
         inmem__node *n = inmem__index_find(st->index, r->key, r->klen, h);
         int is_new = n == NULL;
         if (is_new)
-            n = inmem__index_node_new(st->index, r->key, r->klen, h);
+            n = inmem__index_node_new(st->index, r->key, r->klen, h, v);
         if (!v || !n || inmem__index_reserve(st->index, 1, (size_t)is_new, st->assigned)) {
             inmem__version_free(v);
             if (is_new)
@@ -1173,8 +1179,12 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
             rc = INMEM_ENOMEM;
             break;
         }
-        if (is_new)
+        if (is_new) {
             inmem__index_link(st->index, n);
+            inmem__version *ev = inmem__index_node_first(n); /* the embedded copy */
+            inmem__version_free(v);
+            v = ev;
+        }
         v->ver = t->version;
         if (kcopy) {
             memcpy(kcopy, r->key, r->klen);
