@@ -7,4 +7,9 @@ void bench_wal(int full);
 /* Agent primitives table (bench_prims.c). */
 void bench_prims(int full);
 
+/* A fresh directory under $TMPDIR (default /tmp) for a benchmark's database, and its removal
+ * (the files in it, then the directory). */
+void bench_tmp_dir(char *buf, size_t cap);
+void bench_rm_dir(const char *dir);
+
 #endif

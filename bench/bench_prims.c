@@ -31,22 +31,6 @@ static void check(int rc, const char *what)
     }
 }
 
-static void rm_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
 typedef struct ctx {
     inmem_db *db;
     inmem_run_id run;
@@ -240,12 +224,7 @@ void bench_prims(int full)
         for (int mode = 0; mode < 2; mode++)
             for (int in_txn = 0; in_txn < 2; in_txn++) {
                 char dir[256];
-                const char *t = getenv("TMPDIR");
-                snprintf(dir, sizeof dir, "%s/inmem-bench-XXXXXX", t && *t ? t : "/tmp");
-                if (!mkdtemp(dir)) {
-                    perror("mkdtemp");
-                    exit(1);
-                }
+                bench_tmp_dir(dir, sizeof dir);
                 inmem_options o;
                 inmem_options_init(&o);
                 o.durability = mode ? INMEM_DURABILITY_BATCHED : INMEM_DURABILITY_NONE;
@@ -292,7 +271,7 @@ void bench_prims(int full)
                 printf(" %14.0f", rate);
                 fflush(stdout);
                 check(inmem_db_close(c.db), "close");
-                rm_dir(dir);
+                bench_rm_dir(dir);
             }
         printf("\n");
     }

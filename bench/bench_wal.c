@@ -36,7 +36,7 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
-static void rm_dir(const char *dir)
+void bench_rm_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -52,7 +52,7 @@ static void rm_dir(const char *dir)
     rmdir(dir);
 }
 
-static void tmp_dir(char *buf, size_t cap)
+void bench_tmp_dir(char *buf, size_t cap)
 {
     const char *t = getenv("TMPDIR");
     snprintf(buf, cap, "%s/inmem-bench-XXXXXX", t && *t ? t : "/tmp");
@@ -130,7 +130,7 @@ static void throughput(int full)
     for (int m = 0; m < 4; m++)
         for (int ti = 0; ti < 3; ti++) {
             char dir[256];
-            tmp_dir(dir, sizeof dir);
+            bench_tmp_dir(dir, sizeof dir);
             inmem_db *db = open_mode(dir, (inmem_durability)m);
             int nt = threads[ti];
             worker w[16];
@@ -177,7 +177,7 @@ static void throughput(int full)
             int rc = inmem_db_close(db);
             if (rc)
                 die("inmem_db_close", rc);
-            rm_dir(dir);
+            bench_rm_dir(dir);
         }
 }
 
@@ -211,7 +211,7 @@ static void recovery(int full)
            "txn/s");
     for (int crash = 0; crash < 2; crash++) {
         char dir[256];
-        tmp_dir(dir, sizeof dir);
+        bench_tmp_dir(dir, sizeof dir);
         pid_t pid = fork();
         if (pid == 0) {
             write_log(dir, commits, crash);
@@ -246,7 +246,7 @@ static void recovery(int full)
                (double)ri.txns_applied / sec);
         fflush(stdout);
         inmem_db_close(db);
-        rm_dir(dir);
+        bench_rm_dir(dir);
     }
 }
 

@@ -371,6 +371,18 @@ int inmem_event_get(inmem_txn *txn, const inmem_run_id *run, const char *stream,
     return event_read(txn, run, stream, strlen(stream), seq, out);
 }
 
+/* Checks a stream name and reads its head (a missing stream reads as empty). */
+static int stream_head(inmem_txn *txn, const inmem_run_id *run, const char *stream, size_t *slen,
+                       head *h)
+{
+    int rc = inmem__check_name(stream);
+    if (rc)
+        return rc;
+    *slen = strlen(stream);
+    uint8_t hk[KEY_MAX];
+    return head_read(txn, hk, stream_key(hk, run, SUB_HEAD, stream, *slen), h);
+}
+
 int inmem_event_range(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                       uint64_t from_seq, uint64_t to_seq, int backward, size_t limit,
                       inmem_event *out, size_t *n)
@@ -378,13 +390,10 @@ int inmem_event_range(inmem_txn *txn, const inmem_run_id *run, const char *strea
     if (!txn || !n || (!out && limit))
         return INMEM_EINVAL;
     *n = 0;
-    int rc = inmem__check_name(stream);
-    if (rc)
-        return rc;
-    size_t slen = strlen(stream);
-    uint8_t hk[KEY_MAX];
+    size_t slen;
     head h;
-    if ((rc = head_read(txn, hk, stream_key(hk, run, SUB_HEAD, stream, slen), &h)))
+    int rc = stream_head(txn, run, stream, &slen, &h);
+    if (rc)
         return rc;
     uint64_t lo = from_seq ? from_seq : 1;
     uint64_t hi = (to_seq == 0 || to_seq > h.length) ? h.length : to_seq;
@@ -417,13 +426,10 @@ int inmem_event_range_time(inmem_txn *txn, const inmem_run_id *run, const char *
     if (!txn || !n || (!out && limit))
         return INMEM_EINVAL;
     *n = 0;
-    int rc = inmem__check_name(stream);
-    if (rc)
-        return rc;
-    size_t slen = strlen(stream);
-    uint8_t hk[KEY_MAX];
+    size_t slen;
     head h;
-    if ((rc = head_read(txn, hk, stream_key(hk, run, SUB_HEAD, stream, slen), &h)))
+    int rc = stream_head(txn, run, stream, &slen, &h);
+    if (rc)
         return rc;
     if (limit == 0 || h.length == 0 || h.last_ms < from_ms || (to_ms && to_ms <= from_ms) ||
         (to_ms && h.first_ms >= to_ms))
@@ -552,13 +558,10 @@ int inmem_event_verify(inmem_txn *txn, const inmem_run_id *run, const char *stre
     if (!txn || !first_broken)
         return INMEM_EINVAL;
     *first_broken = 0;
-    int rc = inmem__check_name(stream);
-    if (rc)
-        return rc;
-    size_t slen = strlen(stream);
-    uint8_t hk[KEY_MAX];
+    size_t slen;
     head h;
-    if ((rc = head_read(txn, hk, stream_key(hk, run, SUB_HEAD, stream, slen), &h)))
+    int rc = stream_head(txn, run, stream, &slen, &h);
+    if (rc)
         return rc;
     uint64_t broken = 0, prev = 0, prev_ms = 0;
     inmem_event e;
