@@ -15,6 +15,7 @@
 #                           SQLite, WiredTiger and Redis (installs them when missing); FULL=1
 #   make install PREFIX=/usr/local
 #   make WERROR=1 ...       warnings are errors (CI)
+#   make DEBUG=1 ...        keep internal assertions in the optimised build (SAN=... builds do)
 #   make CC=clang ...       any C11 compiler; clang adds -Wthread-safety
 
 CC      ?= cc
@@ -48,8 +49,15 @@ ifeq ($(SAN),thread)
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
+# Internal assertions (assert(), debug-only per STYLE.md) are on in the sanitizer builds and with
+# DEBUG=1, off in the default optimised build: some check memory a hot path would not touch.
+DEBUG   ?=
+ifeq ($(SAN)$(DEBUG),)
+NDEBUG_FLAG := -DNDEBUG
+endif
+
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) -fPIC -Iinclude -Isrc
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) $(NDEBUG_FLAG) -fPIC -Iinclude -Isrc
 LDFLAGS += $(SANFLAGS)
 LIBS    := -lxxhash -lpthread
 
