@@ -355,6 +355,14 @@ typedef struct inmem_txn_info {
 int inmem_txn_begin(inmem_db *db, inmem_txn **out);
 
 /**
+ * Begins a read-only transaction: it reads a snapshot like any other, but keeps no read set
+ * (there is nothing to validate: it always commits), so each read costs less. Every write
+ * (put, delete, CAS, and primitives' writes) gets INMEM_EREADONLY. End and free it as usual.
+ * @return 0, INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM.
+ */
+int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out);
+
+/**
  * Validates and commits. The transaction is finished after any result, conflict included;
  * borrowed memory it returned is no longer valid. The handle stays valid (for inmem_txn_describe())
  * until inmem_txn_free().

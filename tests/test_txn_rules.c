@@ -1613,7 +1613,49 @@ static void ttl_put_with_large_ttl_is_readable(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* Rule 5 (read-only transactions always commit), through the read-only handle: it reads its
+ * snapshot, keeps no read set, refuses writes, and commits even after concurrent writes. */
+static void rule5_readonly_transaction_reads_snapshot_and_refuses_writes(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    uint64_t v1;
+    assert_ok(inmem_put(db, NULL, "k", 1, "one", 3, &v1));
+    inmem_txn *ro;
+    assert_ok(inmem_txn_begin_readonly(db, &ro));
+    assert_ok(inmem_put(db, NULL, "k", 1, "two", 3, NULL)); /* after the snapshot */
+    const void *val;
+    size_t n;
+    uint64_t ver;
+    assert_ok(inmem_kv_get(ro, NULL, "k", 1, &val, &n, &ver));
+    assert_int_equal(ver, v1);
+    assert_memory_equal(val, "one", 3);
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(ro, NULL, "missing", 7, NULL, NULL, NULL));
+    inmem_iter *it;
+    assert_ok(inmem_kv_scan_prefix(ro, NULL, NULL, 0, &it));
+    assert_ok(inmem_iter_next(it, NULL, NULL, &val, &n, NULL));
+    assert_memory_equal(val, "one", 3);
+    inmem_iter_free(it);
+    assert_rc(INMEM_EREADONLY, inmem_kv_put(ro, NULL, "x", 1, "y", 1));
+    assert_rc(INMEM_EREADONLY, inmem_kv_delete(ro, NULL, "k", 1));
+    assert_rc(INMEM_EREADONLY, inmem_kv_cas(ro, NULL, "k", 1, v1, "z", 1));
+    assert_rc(INMEM_EREADONLY, inmem_state_set(ro, NULL, "cell", "v", 1));
+    inmem_txn_info info;
+    assert_ok(inmem_txn_describe(ro, &info));
+    assert_int_equal(info.read_set_size, 0);
+    assert_int_equal(info.write_set_size, 0);
+    inmem_stats before, after;
+    assert_ok(inmem_db_stats(db, &before));
+    assert_ok(inmem_txn_commit(ro));
+    assert_ok(inmem_db_stats(db, &after));
+    assert_int_equal(after.commits_readonly, before.commits_readonly + 1);
+    assert_int_equal(after.version, before.version);
+    inmem_txn_free(ro);
+    assert_ok(inmem_db_close(db));
+}
+
 const struct CMUnitTest txn_rules_tests[] = {
+    cmocka_unit_test(rule5_readonly_transaction_reads_snapshot_and_refuses_writes),
     cmocka_unit_test(rule1_snapshot_concurrent_commit_invisible_to_older_snapshot),
     cmocka_unit_test(rule1_snapshot_phantom_not_seen_by_older_snapshot),
     cmocka_unit_test(rule2_read_your_writes_through_put_delete_and_scan),

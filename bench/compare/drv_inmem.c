@@ -88,11 +88,14 @@ static void iv_handle_close(void *hp)
 
 static void iv_begin(void *hp, int writer)
 {
-    (void)writer;
     ih *h = hp;
     if (h->txn)
         cmp_die("inmem: begin with a transaction open");
-    check(inmem_txn_begin(h->db, &h->txn), "inmem_txn_begin");
+    /* a reader that will not write takes a read-only transaction, as LMDB's MDB_RDONLY */
+    if (writer)
+        check(inmem_txn_begin(h->db, &h->txn), "inmem_txn_begin");
+    else
+        check(inmem_txn_begin_readonly(h->db, &h->txn), "inmem_txn_begin_readonly");
 }
 
 static int iv_get(void *hp, const void *key, size_t klen, void *val, size_t cap, size_t *vlen)

@@ -155,6 +155,16 @@ int inmem_txn_begin(inmem_db *db, inmem_txn **out)
     return inmem__txn_begin(&db->store, out);
 }
 
+int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out)
+{
+    if (!out)
+        return INMEM_EINVAL;
+    *out = NULL;
+    if (!db)
+        return INMEM_EINVAL;
+    return inmem__txn_begin_ro(&db->store, out);
+}
+
 size_t inmem__db_max_user_key(const inmem__store *st)
 {
     return st->max_key - INMEM__KEY_PREFIX;

@@ -64,7 +64,7 @@ int inmem_get(inmem_db *db, const inmem_run_id *run, const void *key, size_t kle
     int rc = inmem__user_key(&db->store, &kb, run, INMEM__TAG_KV, key, klen);
     inmem_txn *txn = NULL;
     if (rc == 0)
-        rc = inmem__txn_begin(&db->store, &txn);
+        rc = inmem__txn_begin_ro(&db->store, &txn);
     const void *v = NULL;
     size_t n = 0;
     if (rc == 0)

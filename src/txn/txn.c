@@ -188,6 +188,7 @@ struct inmem_txn {
     size_t cklen;
     uint64_t cexpected, cfound;
     uint64_t staged; /* successful write calls so far (inmem__txn_mark) */
+    int readonly;    /* begun read-only: no read set, writes refused */
     int sticky;      /* an error that left the transaction half-changed: abort only */
 };
 
@@ -417,6 +418,14 @@ static void txn_destroy(inmem_txn *t)
     free(t);
 }
 
+int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out)
+{
+    int rc = inmem__txn_begin(st, out);
+    if (rc == 0)
+        (*out)->readonly = 1;
+    return rc;
+}
+
 int inmem__txn_begin(inmem__store *st, inmem_txn **out)
 {
     uint32_t slot;
@@ -432,6 +441,7 @@ int inmem__txn_begin(inmem__store *st, inmem_txn **out)
     }
     t->st = st;
     t->slot = slot;
+    t->readonly = 0;
     t->state = INMEM_TXN_ACTIVE;
     snapshot_pin(t);
     *out = t;
@@ -564,6 +574,8 @@ static const uint8_t *arena_copy(inmem_txn *t, const uint8_t *key, size_t klen)
 static int record_read(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t hash, inmem__node *n,
                        uint64_t ver)
 {
+    if (t->readonly)
+        return 0; /* nothing will be validated: a read-only transaction always commits */
     if (set_find(&t->rix, t->r, sizeof(rentry), t->nr, key, klen, hash) >= 0)
         return 0;
     if (grow((void **)&t->r, &t->rcap, t->nr + 1, sizeof(rentry)))
@@ -666,6 +678,8 @@ static int put_or_cas(inmem_txn *t, const uint8_t *key, size_t klen, const void 
                       uint64_t ttl_ms, int tomb, int cas, uint64_t expected)
 {
     CHECK_ACTIVE(t);
+    if (t->readonly)
+        return inmem__error(INMEM_EREADONLY, "the transaction was begun read-only");
     int rc = check_sizes(t->st, klen, val, vlen);
     if (rc)
         return rc;

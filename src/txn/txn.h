@@ -82,6 +82,8 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out);
 
 /* Begins a transaction handle on @p st (see inmem_txn_begin()). */
 int inmem__txn_begin(inmem__store *st, inmem_txn **out);
+/* Begins a read-only one (see inmem_txn_begin_readonly()). */
+int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out);
 
 /* Encoded-key operations behind the public calls; @p key is an encoded key (core/key.h). */
 int inmem__txn_get(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
