@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include "test.h"
 #include "txn/txn.h"
 
@@ -248,7 +252,55 @@ static void half_done_operation_makes_transaction_abort_only(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+static pthread_t sig_thread;
+static volatile sig_atomic_t sig_count;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    sig_thread = pthread_self();
+    sig_count++;
+}
+
+/* The library's background threads (log syncer, TTL sweeper) block every signal: a signal sent
+ * to the process, like SIGINT from a terminal, reaches the application's thread. */
+static void background_threads_leave_signals_to_the_application(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db;
+    inmem_options o;
+    inmem_options_init(&o);
+    o.ttl_sweep_interval_ms = 1; /* both threads running */
+    assert_ok(inmem_db_open(dir, &o, &db));
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    sig_count = 0;
+    /* with SIGUSR1 blocked here, no thread of the process may take it: it stays pending */
+    sigset_t usr1, prev;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, &prev);
+    for (int i = 0; i < 20; i++) {
+        kill(getpid(), SIGUSR1);
+        usleep(2000); /* the syncer and the sweeper wake meanwhile */
+        assert_int_equal(sig_count, 0);
+    }
+    pthread_sigmask(SIG_SETMASK, &prev, NULL); /* now it is ours */
+    while (sig_count == 0)
+        usleep(100);
+    assert_true(pthread_equal(sig_thread, pthread_self()));
+    sigaction(SIGUSR1, &old, NULL);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 const struct CMUnitTest engine_tests[] = {
+    cmocka_unit_test(background_threads_leave_signals_to_the_application),
     cmocka_unit_test(half_done_operation_makes_transaction_abort_only),
     cmocka_unit_test(read_only_open_sees_committed_state_beside_a_live_writer),
     cmocka_unit_test(open_with_null_options_uses_defaults),

@@ -36,6 +36,10 @@
 #define INMEM_TSA(x) __attribute__((x))
 #else
 #define INMEM_TSA(x)
+/* Starts a library background thread with every signal blocked, so that signals (SIGINT from
+ * a terminal, say) are delivered to the application's threads, never to ours. 0 or an errno. */
+int inmem__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
 /* Records the detail of error @p err for inmem_errmsg() (printf-style) and returns @p err. */
 int inmem__error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -77,6 +81,10 @@ static inline void inmem__mutex_unlock(inmem__mutex *mu) INMEM_RELEASE(mu) INMEM
 {
     pthread_mutex_unlock(&mu->m);
 }
+
+/* Starts a library background thread with every signal blocked, so that signals (SIGINT from
+ * a terminal, say) are delivered to the application's threads, never to ours. 0 or an errno. */
+int inmem__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Records the detail of error @p err for inmem_errmsg() (printf-style) and returns @p err. */
 int inmem__error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,7 +1,8 @@
 /*
  * errors.c — error names and messages (from the one table in inmem.h), the library's version,
- * and inmem_free() for memory the library hands to the caller.
+ * inmem_free() for memory the library hands to the caller, and how the library starts threads.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,16 @@ const char *inmem_errname(int err)
     default:
         return "INMEM_UNKNOWN";
     }
+}
+
+int inmem__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(t, NULL, fn, arg); /* the new thread inherits the full mask */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 int inmem_version_number(void)

@@ -81,7 +81,7 @@ int inmem__sweeper_start(inmem_db *db)
     db->sweep_stop = 0;
     if (db->opts.ttl_sweep_interval_ms == 0)
         return 0;
-    if (pthread_create(&db->sweeper, NULL, sweeper_main, db) != 0)
+    if (inmem__thread_start(&db->sweeper, sweeper_main, db) != 0)
         return inmem__error(INMEM_ENOMEM, "cannot start the TTL sweeper thread");
     db->has_sweeper = 1;
     return 0;

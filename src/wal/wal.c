@@ -249,7 +249,7 @@ int inmem__wal_start(inmem__wal *w)
     w->populate_off = w->off;
     w->kick = 1;
     inmem__mutex_unlock(&w->sync_mu);
-    if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0)
+    if (inmem__thread_start(&w->flusher, flusher_main, w) != 0)
         return inmem__error(INMEM_ENOMEM, "cannot start the log's sync thread");
     w->has_flusher = 1;
     return 0;

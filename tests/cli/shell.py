@@ -88,9 +88,10 @@ check("an error does not end the shell", "error: not found" in out and "inmem> "
 out = send("verify\n")
 check("verify from the shell", "verify: OK" in out, out)
 os.write(fd, b"quit\n")
-read(timeout=2)
+tail = read(timeout=2)
 _, status = os.waitpid(pid, 0)
-check("quit exits 0", os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status)
+check("quit exits 0", os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0,
+      f"status {status}; last output: {tail[-3000:]!r}")
 hist = os.path.join(home, ".inmem_history")
 text = open(hist).read() if os.path.exists(hist) else ""
 check("history saved in ~/.inmem_history", "commit" in text and "begin" in text, text)
