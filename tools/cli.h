@@ -250,4 +250,8 @@ int cmd_load(cli *c, int argc, char **argv);
 /* Lists every run id (newest first); *ids is malloc'ed. */
 int cli_all_runs(inmem_txn *txn, inmem_run_id **ids, size_t *n);
 
+/* Prints the result of a write: committed with @p version, or pending in the explicit
+ * transaction (cmd_kv.c). */
+int cli_print_written(cli *c, uint64_t version);
+
 #endif /* INMEM_TOOLS_CLI_H */

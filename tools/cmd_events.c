@@ -300,24 +300,6 @@ int cmd_event_verify(cli *c, int argc, char **argv)
 
 /* ---- state cells ------------------------------------------------------------------------- */
 
-static int print_cell_written(cli *c, uint64_t version)
-{
-    if (c->json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "ok", json_true());
-        if (c->txn)
-            json_object_set_new(o, "pending", json_true());
-        else
-            json_object_set_new(o, "version", json_u64(version));
-        out_json(o);
-    } else if (c->txn) {
-        printf("OK (pending)\n");
-    } else {
-        printf("OK (version %llu)\n", (unsigned long long)version);
-    }
-    return CMD_OK;
-}
-
 int cmd_state_get(cli *c, int argc, char **argv)
 {
     char *pos[2];
@@ -374,7 +356,7 @@ int cmd_state_set(cli *c, int argc, char **argv)
                     : inmem_state_set_db(c->db, run, pos[1], pos[2], strlen(pos[2]), &ver);
     if (rc)
         return cli_lib_error(c, rc, "state set '%s'", pos[1]);
-    return print_cell_written(c, ver);
+    return cli_print_written(c, ver);
 }
 
 int cmd_state_cas(cli *c, int argc, char **argv)
@@ -417,5 +399,5 @@ int cmd_state_cas(cli *c, int argc, char **argv)
     }
     if (rc)
         return cli_lib_error(c, rc, "state cas '%s'", name);
-    return print_cell_written(c, ver);
+    return cli_print_written(c, ver);
 }

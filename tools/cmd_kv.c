@@ -33,7 +33,7 @@ void cli_read_done(inmem_txn *txn, int temp)
 }
 
 /* The result of a write: committed with a version, or pending in the explicit transaction. */
-static int print_written(cli *c, uint64_t version)
+int cli_print_written(cli *c, uint64_t version)
 {
     if (c->json) {
         json_t *o = json_object();
@@ -126,7 +126,7 @@ int cmd_put(cli *c, int argc, char **argv)
         rc = inmem_put_ttl(c->db, run, key, strlen(key), val, strlen(val), ttl, &ver);
     if (rc)
         return cli_lib_error(c, rc, "put '%s'", key);
-    return print_written(c, ver);
+    return cli_print_written(c, ver);
 }
 
 int cmd_del(cli *c, int argc, char **argv)
@@ -143,7 +143,7 @@ int cmd_del(cli *c, int argc, char **argv)
                     : inmem_delete(c->db, run, key, strlen(key), &ver);
     if (rc)
         return cli_lib_error(c, rc, "del '%s'", key);
-    return print_written(c, ver);
+    return cli_print_written(c, ver);
 }
 
 int cmd_cas(cli *c, int argc, char **argv)
@@ -175,7 +175,7 @@ int cmd_cas(cli *c, int argc, char **argv)
     }
     if (rc)
         return cli_lib_error(c, rc, "cas '%s'", key);
-    return print_written(c, ver);
+    return cli_print_written(c, ver);
 }
 
 int cmd_list(cli *c, int argc, char **argv)
