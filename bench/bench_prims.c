@@ -152,21 +152,27 @@ static void op_cas(ctx *c)
     }
 }
 
+/* The span every trace row records. */
+static void make_span(const ctx *c, inmem_span *s)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = INMEM_TRACE_TOOL_CALL;
+    strcpy(s->name, "search");
+    s->input = VAL;
+    s->input_len = 50;
+    s->output = VAL;
+    s->output_len = 50;
+    s->confidence = 0.5;
+    s->start_ms = 1000 + c->i;
+    s->ntags = 1;
+    strcpy(s->tags[0], "web");
+}
+
 static int trace_body(inmem_txn *t, void *arg)
 {
     ctx *c = arg;
     inmem_span s;
-    memset(&s, 0, sizeof s);
-    s.kind = INMEM_TRACE_TOOL_CALL;
-    strcpy(s.name, "search");
-    s.input = VAL;
-    s.input_len = 50;
-    s.output = VAL;
-    s.output_len = 50;
-    s.confidence = 0.5;
-    s.start_ms = 1000 + c->i;
-    s.ntags = 1;
-    strcpy(s.tags[0], "web");
+    make_span(c, &s);
     return inmem_trace_record(t, &c->run, &s, NULL);
 }
 
@@ -176,17 +182,7 @@ static void op_trace(ctx *c)
         with_txn(c, trace_body);
     } else {
         inmem_span s;
-        memset(&s, 0, sizeof s);
-        s.kind = INMEM_TRACE_TOOL_CALL;
-        strcpy(s.name, "search");
-        s.input = VAL;
-        s.input_len = 50;
-        s.output = VAL;
-        s.output_len = 50;
-        s.confidence = 0.5;
-        s.start_ms = 1000 + c->i;
-        s.ntags = 1;
-        strcpy(s.tags[0], "web");
+        make_span(c, &s);
         check(inmem_trace_record_db(c->db, &c->run, &s, NULL), "trace");
     }
 }
