@@ -2,6 +2,8 @@
 #ifndef INMEM_BENCH_H
 #define INMEM_BENCH_H
 
+#include <stddef.h>
+
 /* Durability modes and recovery tables (bench_wal.c). */
 void bench_wal(int full);
 /* Agent primitives table (bench_prims.c). */
