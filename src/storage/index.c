@@ -6,9 +6,14 @@
  *   node      key bytes, hash, skip-list tower next[height], head of the version chain.
  *   version   newest first through `next`; each carries its commit version, a value or a
  *             tombstone, and an optional expiry.
- *   hash      open addressing with linear probing over an array of tagged node pointers:
- *             bits 63..48 are the top 16 bits of the key's hash (to skip most mismatches without
- *             touching the node), bits 47..0 the pointer. 0 = empty, 1 = removed.
+ *   hash      open addressing with linear probing over an array of 16-byte slots. The first
+ *             word is a tagged node pointer: bits 63..48 are the top 16 bits of the key's hash
+ *             (to skip most mismatches without touching the node), bits 47..0 the pointer;
+ *             0 = empty, 1 = removed. The second word is a hint: the node's newest version
+ *             when the writer last installed one. A reader only prefetches it, in parallel with
+ *             the node, so a point read waits for two misses (slot, then node and version
+ *             together) instead of three in a row; the hint is never dereferenced, so a stale
+ *             or torn one costs a wasted prefetch and nothing else.
  *   skip list sentinel `head` node of full height; level-0 links every node in key order.
  *
  * Invariants
@@ -57,9 +62,14 @@
 #define TAG_OF(hash) ((uintptr_t)((hash) >> PTR_BITS) << PTR_BITS)
 #define HT_MIN       64
 
+typedef struct hslot {
+    _Atomic uintptr_t e;    /* tagged node pointer, EMPTY or REMOVED */
+    _Atomic uintptr_t hint; /* the node's head version at its last install (prefetch only) */
+} hslot;
+
 typedef struct htab {
     size_t mask;
-    _Atomic uintptr_t slot[];
+    hslot slot[];
 } htab;
 
 typedef struct pending {
@@ -262,13 +272,16 @@ inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen
     htab *t = atomic_load_acq(&ix->table);
     uintptr_t tag = TAG_OF(hash);
     for (size_t i = (size_t)hash & t->mask;; i = (i + 1) & t->mask) {
-        uintptr_t e = atomic_load_acq(&t->slot[i]);
+        uintptr_t e = atomic_load_acq(&t->slot[i].e);
         if (e == EMPTY)
             return NULL;
         if (e == REMOVED || (e & ~PTR_MASK) != tag)
             continue;
         inmem__node *n = (inmem__node *)(e & PTR_MASK);
-        /* the node and, right after it, its first version: fetch the lines together */
+        /* the node and, right after it, its first version, and the newest version if it lives
+         * elsewhere: fetch the lines together */
+        const uint8_t *hv = (const uint8_t *)atomic_load_rlx(&t->slot[i].hint);
+        __builtin_prefetch(hv);
         __builtin_prefetch((const uint8_t *)n + 64);
         __builtin_prefetch((const uint8_t *)n + 128);
         if (n->hash == hash && n->klen == klen && memcmp(inmem__node_key(n), key, klen) == 0)
@@ -310,9 +323,10 @@ static int htab_put(htab *t, inmem__node *n)
     if (INMEM_UNLIKELY(p & ~PTR_MASK))
         abort(); /* user-space pointers fit in 48 bits on every platform we support */
     for (size_t i = (size_t)n->hash & t->mask;; i = (i + 1) & t->mask) {
-        uintptr_t e = atomic_load_rlx(&t->slot[i]);
+        uintptr_t e = atomic_load_rlx(&t->slot[i].e);
         if (e == EMPTY || e == REMOVED) {
-            atomic_store_rel(&t->slot[i], TAG_OF(n->hash) | p);
+            atomic_store_rlx(&t->slot[i].hint, (uintptr_t)atomic_load_rlx(&n->head));
+            atomic_store_rel(&t->slot[i].e, TAG_OF(n->hash) | p);
             return e == REMOVED;
         }
     }
@@ -362,7 +376,7 @@ static int htab_reserve(inmem__index *ix, size_t more, uint64_t tag)
         return INMEM_ENOMEM;
     }
     for (size_t i = 0; i < cap; i++) {
-        uintptr_t e = atomic_load_rlx(&t->slot[i]);
+        uintptr_t e = atomic_load_rlx(&t->slot[i].e);
         if (e != EMPTY && e != REMOVED)
             htab_put(nt, (inmem__node *)(e & PTR_MASK));
     }
@@ -372,19 +386,25 @@ static int htab_reserve(inmem__index *ix, size_t more, uint64_t tag)
     return 0;
 }
 
+/* The slot holding linked node @p n (writer). */
+static hslot *htab_slot(const inmem__index *ix, const inmem__node *n)
+{
+    htab *t = atomic_load_rlx(&((inmem__index *)ix)->table);
+    for (size_t i = (size_t)n->hash & t->mask;; i = (i + 1) & t->mask) {
+        uintptr_t e = atomic_load_rlx(&t->slot[i].e);
+        assert(e != EMPTY);
+        if ((e & PTR_MASK) == (uintptr_t)n)
+            return &t->slot[i];
+    }
+}
+
 static void htab_remove(inmem__index *ix, inmem__node *n)
 {
-    htab *t = atomic_load_rlx(&ix->table);
-    for (size_t i = (size_t)n->hash & t->mask;; i = (i + 1) & t->mask) {
-        uintptr_t e = atomic_load_rlx(&t->slot[i]);
-        assert(e != EMPTY);
-        if ((e & PTR_MASK) == (uintptr_t)n) {
-            atomic_store_rel(&t->slot[i], REMOVED);
-            ix->ht_used--;
-            ix->ht_removed++;
-            return;
-        }
-    }
+    hslot *s = htab_slot(ix, n);
+    atomic_store_rel(&s->e, REMOVED);
+    atomic_store_rlx(&s->hint, 0);
+    ix->ht_used--;
+    ix->ht_removed++;
 }
 
 /* ---- the writer -------------------------------------------------------------------------- */
@@ -448,6 +468,7 @@ void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v)
     assert(!old || old->ver < v->ver);
     atomic_store_rlx(&v->next, old);
     atomic_store_rel(&n->head, v);
+    atomic_store_rlx(&htab_slot(ix, n)->hint, (uintptr_t)v);
     if (old)
         atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) + 1);
     if (old || v->tomb)
@@ -490,8 +511,27 @@ static void unlink_node(inmem__index *ix, inmem__node *n, uint64_t tag)
     retire(ix, n, tag, 1);
 }
 
+/* Starts loading the version below the head of each of the next queue entries that this pass
+ * will prune: those versions are usually cold (the head replaced them commits ago), and pruning
+ * them one after the other would wait for each miss in turn. The entries' nodes are safe to read
+ * (see the dead check in inmem__index_gc); a prefetch itself never faults. */
+static void gc_prefetch(const inmem__index *ix, uint64_t min_snap)
+{
+    for (size_t i = ix->q_head; i < ix->q_tail && i < ix->q_head + 16; i++) {
+        if (ix->queue[i].ver > min_snap)
+            break;
+        inmem__version *h = atomic_load_rlx(&ix->queue[i].node->head);
+        const uint8_t *old = (const uint8_t *)atomic_load_rlx(&h->next);
+        if (old) {
+            __builtin_prefetch(old, 1);
+            __builtin_prefetch(old - 16, 1); /* the allocator's header, maybe the line before */
+        }
+    }
+}
+
 int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version)
 {
+    gc_prefetch(ix, min_snap);
     while (ix->q_head < ix->q_tail && ix->queue[ix->q_head].ver <= min_snap) {
         inmem__node *n = ix->queue[ix->q_head++].node;
         if (atomic_load_rlx(&n->dead))
