@@ -282,6 +282,8 @@ inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen
          * elsewhere: fetch the lines together */
         const uint8_t *hv = (const uint8_t *)atomic_load_rlx(&t->slot[i].hint);
         __builtin_prefetch(hv);
+        __builtin_prefetch(hv + 64);
+        __builtin_prefetch(hv + 128);
         __builtin_prefetch((const uint8_t *)n + 64);
         __builtin_prefetch((const uint8_t *)n + 128);
         if (n->hash == hash && n->klen == klen && memcmp(inmem__node_key(n), key, klen) == 0)
