@@ -51,6 +51,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/hash.h"
 #include "storage/index.h"
@@ -69,6 +70,7 @@ typedef struct hslot {
 
 typedef struct htab {
     size_t mask;
+    size_t mapped; /* bytes if the array is its own mapping, 0 if from calloc */
     hslot slot[];
 } htab;
 
@@ -214,12 +216,36 @@ static int key_cmp(const inmem__node *n, const uint8_t *key, size_t klen)
 
 /* ---- create / destroy -------------------------------------------------------------------- */
 
+/* Tables of 2 MiB and more get their own mapping, advised to use transparent huge pages: a
+ * lookup's slot load is a random access over the whole table, and with 4 KiB pages nearly every
+ * one of them would also miss the TLB. */
+#define HT_MAP_MIN ((size_t)2 << 20)
+
 static htab *htab_new(size_t cap)
 {
-    htab *t = calloc(1, sizeof(*t) + cap * sizeof(t->slot[0]));
+    size_t bytes = sizeof(htab) + cap * sizeof(hslot);
+    htab *t;
+    if (bytes >= HT_MAP_MIN) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without THP it is plain pages */
+        t = p;
+        t->mapped = bytes;
+    } else if ((t = calloc(1, bytes)) != NULL) {
+        t->mapped = 0;
+    }
     if (t)
         t->mask = cap - 1;
     return t;
+}
+
+static void htab_free(htab *t)
+{
+    if (t && t->mapped)
+        munmap(t, t->mapped);
+    else
+        free(t);
 }
 
 inmem__index *inmem__index_create(void)
@@ -231,7 +257,7 @@ inmem__index *inmem__index_create(void)
     htab *t = htab_new(HT_MIN);
     if (!ix->head || !t) {
         free(ix->head);
-        free(t);
+        htab_free(t);
         free(ix);
         return NULL;
     }
@@ -254,13 +280,16 @@ void inmem__index_destroy(inmem__index *ix)
     }
     for (size_t i = ix->ret_head; i < ix->ret_len; i++) {
         retired *r = &ix->ret[i];
-        if (r->is_node)
+        if (r->is_node) {
             free_chain(atomic_load_rlx(&((inmem__node *)r->ptr)->head));
-        free(r->ptr);
+            free(r->ptr);
+        } else {
+            htab_free(r->ptr);
+        }
     }
     free(ix->ret);
     free(ix->queue);
-    free(atomic_load_rlx(&ix->table));
+    htab_free(atomic_load_rlx(&ix->table));
     free(ix->head);
     free(ix);
 }
@@ -374,7 +403,7 @@ static int htab_reserve(inmem__index *ix, size_t more, uint64_t tag)
         want *= 2;
     htab *nt = htab_new(want);
     if (!nt || ret_reserve(ix, 1) != 0) {
-        free(nt);
+        htab_free(nt);
         return INMEM_ENOMEM;
     }
     for (size_t i = 0; i < cap; i++) {
@@ -547,9 +576,12 @@ int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version)
         ix->q_head = ix->q_tail = 0;
     while (ix->ret_head < ix->ret_len && ix->ret[ix->ret_head].tag < min_snap) {
         retired *r = &ix->ret[ix->ret_head++];
-        if (r->is_node)
+        if (r->is_node) {
             free_chain(atomic_load_rlx(&((inmem__node *)r->ptr)->head));
-        free(r->ptr);
+            free(r->ptr);
+        } else {
+            htab_free(r->ptr);
+        }
     }
     if (ix->ret_head == ix->ret_len)
         ix->ret_head = ix->ret_len = 0;
