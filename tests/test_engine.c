@@ -135,6 +135,36 @@ static void overwrite_loop_keeps_retained_versions_bounded(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* Ending the snapshot that held old versions back frees them with no further commit; ending a
+ * newer snapshot (which held nothing back) leaves them, since the old one still needs them. */
+static void ending_the_oldest_snapshot_collects_on_an_idle_database(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    assert_ok(inmem_put(db, NULL, "k", 1, "v0", 2, NULL));
+    inmem_txn *old, *newer;
+    assert_ok(inmem_txn_begin(db, &old));
+    for (int i = 0; i < 300; i++)
+        assert_ok(inmem_put(db, NULL, "k", 1, "v1", 2, NULL));
+    assert_ok(inmem_txn_begin(db, &newer));
+    inmem_stats s;
+    assert_ok(inmem_db_stats(db, &s));
+    assert_true(s.retained_versions >= 300);
+    inmem_txn_free(newer);
+    assert_ok(inmem_db_stats(db, &s));
+    assert_true(s.retained_versions >= 300); /* `old` still sees v0 */
+    const void *v;
+    size_t n;
+    assert_ok(inmem_kv_get(old, NULL, "k", 1, &v, &n, NULL));
+    assert_int_equal(n, 2);
+    assert_memory_equal(v, "v0", 2);
+    inmem_txn_free(old);
+    assert_ok(inmem_db_stats(db, &s));
+    assert_int_equal(s.open_txns, 0);
+    assert_true(s.retained_versions <= 1);
+    assert_ok(inmem_db_close(db));
+}
+
 static void stats_show_a_forgotten_snapshot(void **state)
 {
     (void)state;
@@ -308,6 +338,7 @@ const struct CMUnitTest engine_tests[] = {
     cmocka_unit_test(long_keys_work_end_to_end),
     cmocka_unit_test(prefix_scan_returns_exactly_the_prefix_in_order),
     cmocka_unit_test(overwrite_loop_keeps_retained_versions_bounded),
+    cmocka_unit_test(ending_the_oldest_snapshot_collects_on_an_idle_database),
     cmocka_unit_test(stats_show_a_forgotten_snapshot),
     cmocka_unit_test(deleted_keys_are_reclaimed),
 };

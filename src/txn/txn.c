@@ -290,8 +290,11 @@ static uint64_t min_active(inmem__store *st, uint64_t *oldest_us, uint64_t *open
 static void store_gc(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
 {
     st->since_gc = 0;
+    atomic_store(&st->gc_busy, 1);
     st->min_cached = min_active(st, NULL, NULL);
     int left = inmem__index_gc(st->index, st->min_cached, st->assigned);
+    atomic_store(&st->gc_floor, st->min_cached);
+    atomic_store(&st->gc_busy, 0);
     if (left != atomic_load_rlx(&st->gc_pending))
         atomic_store_rlx(&st->gc_pending, left);
 }
@@ -375,17 +378,41 @@ static void snapshot_pin(inmem_txn *t)
     t->snap = v;
 }
 
-/* Drops the snapshot. If the last collection was held back by old snapshots (perhaps this one)
- * and no committer is busy, collect now, so that an idle database does not keep old versions
- * until the next commit. */
+/* Collects if the commit lock is free. A thread that finds it taken leaves gc_missed set and
+ * tries once more, so the holder (here or at its own snapshot's end) sees the flag: a wanted
+ * collection is never lost to a busy lock. */
+static void gc_kick(inmem__store *st)
+{
+    for (;;) {
+        if (!inmem__mutex_trylock(&st->commit_mu)) {
+            atomic_store(&st->gc_missed, 1);
+            if (!inmem__mutex_trylock(&st->commit_mu))
+                return;
+        }
+        atomic_store(&st->gc_missed, 0);
+        store_gc(st);
+        inmem__mutex_unlock(&st->commit_mu);
+        if (!atomic_load(&st->gc_missed) || !atomic_load_rlx(&st->gc_pending))
+            return;
+    }
+}
+
+/* Drops the snapshot. If the last collection left work and this snapshot may be what held it
+ * back, collect now, so that an idle database does not keep old versions until the next
+ * commit. A snapshot newer than the floor that collection ran with was not holding it back, so
+ * it ends without the lock and the scan of the reader slots (the common case with several
+ * threads). Order matters: the slot is cleared before gc_busy and gc_floor are read, and a GC
+ * raises gc_busy before it scans the slots and lowers it after gc_floor is stored, so either
+ * that GC did not see this snapshot, or this thread sees it busy or sees its floor. */
 static void snapshot_unpin(inmem_txn *t)
 {
     inmem__store *st = t->st;
-    atomic_store_rel(&slot_of(t)->snap, INMEM__SNAP_NONE);
-    if (atomic_load_rlx(&st->gc_pending) && inmem__mutex_trylock(&st->commit_mu)) {
-        store_gc(st);
-        inmem__mutex_unlock(&st->commit_mu);
-    }
+    atomic_store(&slot_of(t)->snap, INMEM__SNAP_NONE);
+    if (!atomic_load_rlx(&st->gc_pending))
+        return;
+    if (atomic_load(&st->gc_busy) || t->snap <= atomic_load(&st->gc_floor) ||
+        atomic_load(&st->gc_missed))
+        gc_kick(st);
 }
 
 /* ---- begin / end -------------------------------------------------------------------------- */

@@ -55,7 +55,10 @@ typedef struct inmem__store {
     uint64_t assigned INMEM_GUARDED_BY(commit_mu);      /* newest version handed out */
     uint64_t min_cached INMEM_GUARDED_BY(commit_mu);    /* lower bound of active snapshots */
     unsigned since_gc INMEM_GUARDED_BY(commit_mu);
-    _Atomic int gc_pending; /* the last GC left work that an ending snapshot may unblock */
+    _Atomic int gc_pending;    /* the last GC left work that an ending snapshot may unblock */
+    _Atomic uint64_t gc_floor; /* the min_snap the last GC ran with */
+    _Atomic int gc_busy;       /* a GC is between its scan of the slots and its gc_floor */
+    _Atomic int gc_missed;     /* an ending snapshot wanted a GC but found the lock taken */
     inmem__counters ctr;
     inmem__expiry *ttl_heap INMEM_GUARDED_BY(commit_mu); /* values with a TTL, soonest first */
     size_t ttl_n INMEM_GUARDED_BY(commit_mu), ttl_cap INMEM_GUARDED_BY(commit_mu);
