@@ -61,7 +61,15 @@ typedef struct INMEM_CAPABILITY("mutex") inmem__mutex {
 
 static inline void inmem__mutex_init(inmem__mutex *mu)
 {
-    pthread_mutex_init(&mu->m, NULL);
+    /* glibc's adaptive mutex spins briefly before sleeping: our critical sections are short,
+     * so a waiter usually gets the lock without a futex sleep and wake-up */
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    pthread_mutex_init(&mu->m, &a);
+    pthread_mutexattr_destroy(&a);
 }
 static inline void inmem__mutex_destroy(inmem__mutex *mu)
 {
