@@ -61,6 +61,46 @@ static void kv_list_pages_through_a_prefix_in_key_order(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A cursor may be any key the store accepts, the longest included: listing resumes after it
+ * (the search starts at cursor + one 0 byte, a key one byte over the limit, used only as a
+ * bound). */
+static void kv_list_cursor_of_the_largest_key_size_resumes_after_it(void **state)
+{
+    (void)state;
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.max_key_size = 64;
+    inmem_db *db;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    char big[64], bigger[64];
+    memset(big, 'm', sizeof big);
+    memcpy(bigger, big, sizeof big);
+    bigger[63] = 'n';
+    assert_ok(inmem_put(db, NULL, big, sizeof big, LIT("1"), NULL));
+    assert_ok(inmem_put(db, NULL, bigger, sizeof bigger, LIT("2"), NULL));
+    assert_ok(inmem_put(db, NULL, LIT("z"), LIT("3"), NULL));
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    inmem_kv_entry e[4];
+    size_t n = 0;
+    assert_ok(inmem_kv_list(t, NULL, NULL, 0, big, sizeof big, 4, e, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(e[0].klen, sizeof bigger);
+    assert_memory_equal(e[0].key, bigger, sizeof bigger);
+    assert_memory_equal(e[1].key, "z", 1);
+    /* with a prefix the cursor lies in */
+    assert_ok(inmem_kv_list(t, NULL, LIT("mm"), big, sizeof big, 4, e, &n));
+    assert_int_equal(n, 1);
+    assert_memory_equal(e[0].key, bigger, sizeof bigger);
+    /* one byte more than the limit is still refused */
+    char over[65];
+    memset(over, 'm', sizeof over);
+    assert_rc(INMEM_ETOOBIG, inmem_kv_list(t, NULL, NULL, 0, over, sizeof over, 4, e, &n));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 static void kv_get_many_reports_missing_keys(void **state)
 {
     (void)state;
@@ -182,6 +222,7 @@ static void kv_ttl_survives_reopen_and_is_swept_after(void **state)
 
 const struct CMUnitTest kv_tests[] = {
     cmocka_unit_test(kv_list_pages_through_a_prefix_in_key_order),
+    cmocka_unit_test(kv_list_cursor_of_the_largest_key_size_resumes_after_it),
     cmocka_unit_test(kv_get_many_reports_missing_keys),
     cmocka_unit_test(kv_ttl_value_is_invisible_once_expired),
     cmocka_unit_test(kv_sweeper_deletes_expired_values_through_transactions),

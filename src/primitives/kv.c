@@ -51,15 +51,11 @@ int inmem_kv_cas(inmem_txn *txn, const inmem_run_id *run, const void *key, size_
 
 /* ---- scans: [start, end) within the run's KV space ---- */
 
-int inmem_kv_scan(inmem_txn *txn, const inmem_run_id *run, const void *start, size_t slen,
-                  const void *end, size_t elen, inmem_iter **out)
+/* inmem_kv_scan without the size check: the bounds may be one byte longer than any key (a
+ * listing's cursor + 0 byte), since they are only compared with keys. */
+static int scan_range(inmem_txn *txn, const inmem_run_id *run, const void *start, size_t slen,
+                      const void *end, size_t elen, inmem_iter **out)
 {
-    if (!txn || !out || (!start && slen) || (!end && elen))
-        return INMEM_EINVAL;
-    *out = NULL;
-    size_t max = inmem__db_max_user_key(inmem__txn_store(txn));
-    if (slen > max || elen > max)
-        return INMEM_ETOOBIG;
     inmem__keybuf lo, hi;
     int rc = inmem__keybuf_make(&lo, run, INMEM__TAG_KV, start, slen);
     if (rc)
@@ -75,6 +71,18 @@ int inmem_kv_scan(inmem_txn *txn, const inmem_run_id *run, const void *start, si
     }
     inmem__keybuf_done(&lo);
     return rc;
+}
+
+int inmem_kv_scan(inmem_txn *txn, const inmem_run_id *run, const void *start, size_t slen,
+                  const void *end, size_t elen, inmem_iter **out)
+{
+    if (!txn || !out || (!start && slen) || (!end && elen))
+        return INMEM_EINVAL;
+    *out = NULL;
+    size_t max = inmem__db_max_user_key(inmem__txn_store(txn));
+    if (slen > max || elen > max)
+        return INMEM_ETOOBIG;
+    return scan_range(txn, run, start, slen, end, elen, out);
 }
 
 /* The smallest key greater than every key starting with prefix: prefix without its trailing
@@ -97,13 +105,13 @@ static int scan_from(inmem_txn *txn, const inmem_run_id *run, const void *prefix
                      const void *start, size_t slen, inmem_iter **out)
 {
     if (plen == 0)
-        return inmem_kv_scan(txn, run, start, slen, NULL, 0, out);
+        return scan_range(txn, run, start, slen, NULL, 0, out);
     uint8_t small[256];
     uint8_t *end = plen <= sizeof small ? small : malloc(plen);
     if (!end)
         return INMEM_ENOMEM;
     size_t elen = prefix_end(prefix, plen, end);
-    int rc = inmem_kv_scan(txn, run, start, slen, elen ? end : NULL, elen, out);
+    int rc = scan_range(txn, run, start, slen, elen ? end : NULL, elen, out);
     if (end != small)
         free(end);
     return rc;
