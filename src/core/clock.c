@@ -21,6 +21,11 @@ uint64_t inmem__clock_wall_ms(void)
     return o ? o : read_clock(CLOCK_REALTIME, 1000000);
 }
 
+uint64_t inmem__clock_mono_ns(void)
+{
+    return read_clock(CLOCK_MONOTONIC, 1);
+}
+
 uint64_t inmem__clock_mono_us(void)
 {
     return read_clock(CLOCK_MONOTONIC, 1000);

@@ -10,6 +10,8 @@
 
 /* Unix time in milliseconds, or the test override when one is set. */
 uint64_t inmem__clock_wall_ms(void);
+/* Monotonic nanoseconds (CLOCK_MONOTONIC, the clock of timed waits on the log). */
+uint64_t inmem__clock_mono_ns(void);
 /* Monotonic microseconds. */
 uint64_t inmem__clock_mono_us(void);
 /* Monotonic microseconds from the coarse clock (resolution of a few milliseconds). */

@@ -612,6 +612,7 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
     w->fd = w->lock_fd = -1;
     inmem__mutex_init(&w->sync_mu);
     pthread_cond_init(&w->sync_cv, NULL);
+    w->group = 1;
     pthread_cond_init(&w->flush_cv, NULL);
     w->dir = strdup(cfg->dir);
     int rc = w->dir ? 0 : INMEM_ENOMEM;

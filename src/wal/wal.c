@@ -17,9 +17,16 @@
  *   batched  the same thread fsyncs every sync_interval_ms, and committers wake it every
  *            sync_commits commits (one wake-up per batch, never one per commit).
  *   strict   each committer waits in inmem__wal_commit_wait() until synced_lsn passes its
- *            ticket. The first waiter to find no fsync in progress becomes the leader: it reads
- *            written_lsn, fsyncs, advances synced_lsn and wakes everyone; whoever arrived during
- *            its fsync is served by the next leader's one fsync (group commit).
+ *            ticket (group commit). A leader reads written_lsn, fsyncs, advances synced_lsn and
+ *            wakes the waiters it covered, after releasing sync_mu; each sleeps on its own
+ *            futex word, so that no one is woken only to sleep again. Who leads: with no fsync
+ * running, the committer that completes the group (as many waiters as the last fsync served plus
+ *            those queued behind it) fsyncs at once, on its own thread; a committer that finds
+ *            the group incomplete waits for it at most GATHER_NS and then leads anyway. So with
+ *            T steady committers one fsync carries about T commits rather than T/2 (committers
+ *            that append during an fsync would otherwise be served by the very next one, which
+ *            starts before the ones just woken can append), and the leader is never a thread
+ *            woken up for the purpose; with one committer the group is one and it never waits.
  *
  * Invariants
  *   W1 Appends are serialised by the caller (the commit lock); append fields are theirs.
@@ -45,7 +52,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -139,10 +148,112 @@ static void set_failed(inmem__wal *w, int rc) INMEM_REQUIRES(w->sync_mu)
         atomic_store_rel(&w->failed, rc);
 }
 
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *rel)
+{
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, rel, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Called whenever `syncing` drops to 0: takes the committers whose targets are now durable (all
+ * of them after a failure) off the queue, the others stay for the next group, and wakes the
+ * segment switcher if it waits. Returns the chain of taken waiters for wake_chain() (which may
+ * run after sync_mu is released, so that the woken do not queue on it) and their count. */
+static inmem__wal_waiter *sync_done(inmem__wal *w, unsigned *count) INMEM_REQUIRES(w->sync_mu)
+{
+    uint64_t synced = atomic_load_rlx(&w->synced_lsn);
+    int failed = atomic_load_rlx(&w->failed) != 0;
+    inmem__wal_waiter *chain = NULL;
+    unsigned n = 0;
+    inmem__wal_waiter **pp = &w->waiters;
+    while (*pp) {
+        inmem__wal_waiter *x = *pp;
+        if (failed || x->target <= synced) {
+            *pp = x->next;
+            x->detached = 1;
+            x->next = chain;
+            chain = x;
+            w->nwaiters--;
+            n++;
+        } else {
+            pp = &x->next;
+        }
+    }
+    pthread_cond_broadcast(&w->sync_cv);
+    if (count)
+        *count = n;
+    return chain;
+}
+
+/* Wakes the waiters sync_done() took. A waiter may return (and its stack frame go) as soon as
+ * it sees `woken`, so its `next` is read first and only the futex word's address is used
+ * after; a wake-up sent to a stale address wakes no one or causes a spurious wake-up, which
+ * every futex waiter tolerates. */
+static void wake_chain(inmem__wal_waiter *x)
+{
+    while (x) {
+        inmem__wal_waiter *next = x->next;
+        _Atomic uint32_t *word = &x->woken;
+        atomic_store_rel(word, 1);
+        futex_wake(word);
+        x = next;
+    }
+}
+
+/* How long a gathering committer waits for its group before it fsyncs anyway. */
+#define GATHER_NS 100000ull
+
+/* Queues @p me and sleeps until a syncer wakes it or @p wait_ns pass (sync_mu is released
+ * meanwhile). On a timeout before any syncer took it, it leaves the queue and sets expired. */
+static void wait_queued(inmem__wal *w, inmem__wal_waiter *me, uint64_t wait_ns)
+    INMEM_REQUIRES(w->sync_mu)
+{
+    atomic_store_rlx(&me->woken, 0);
+    me->detached = 0;
+    me->next = w->waiters;
+    w->waiters = me;
+    w->nwaiters++;
+    uint64_t deadline = inmem__clock_mono_ns() + wait_ns;
+    inmem__mutex_unlock(&w->sync_mu);
+    for (;;) {
+        if (atomic_load_acq(&me->woken))
+            break;
+        uint64_t now = inmem__clock_mono_ns();
+        if (now >= deadline) {
+            inmem__mutex_lock(&w->sync_mu);
+            if (!me->detached) {
+                for (inmem__wal_waiter **pp = &w->waiters; *pp; pp = &(*pp)->next) {
+                    if (*pp == me) {
+                        *pp = me->next;
+                        w->nwaiters--;
+                        break;
+                    }
+                }
+                me->expired = 1;
+                return; /* with sync_mu held */
+            }
+            inmem__mutex_unlock(&w->sync_mu);
+            /* taken by a syncer that is about to set `woken`: wait for it without a deadline */
+            while (!atomic_load_acq(&me->woken))
+                futex_wait(&me->woken, 0, NULL);
+            break;
+        }
+        uint64_t left = deadline - now;
+        struct timespec rel = {(time_t)(left / 1000000000ull), (long)(left % 1000000000ull)};
+        futex_wait(&me->woken, 0, &rel);
+    }
+    inmem__mutex_lock(&w->sync_mu);
+}
+
 /* Makes everything below @p target durable (group commit: see the file comment). */
 static int sync_to(inmem__wal *w, uint64_t target)
 {
     int rc = 0;
+    inmem__wal_waiter me = {.target = target};
+    inmem__wal_waiter *wake = NULL;
     inmem__mutex_lock(&w->sync_mu);
     for (;;) {
         if (atomic_load_rlx(&w->failed)) {
@@ -151,10 +262,13 @@ static int sync_to(inmem__wal *w, uint64_t target)
         }
         if (atomic_load_rlx(&w->synced_lsn) >= target)
             break;
-        if (w->syncing) {
-            pthread_cond_wait(&w->sync_cv, &w->sync_mu.m);
+        if (w->syncing || (!me.expired && w->nwaiters + 1 < w->group)) {
+            /* an fsync is running (the next group forms meanwhile), or this group is not
+             * complete yet: wait, but not forever (the group may have shrunk) */
+            wait_queued(w, &me, GATHER_NS + (w->syncing ? 2 * w->last_sync_ns : 0));
             continue;
         }
+        me.expired = 0;
         w->syncing = 1;
         int fd = w->fd;
         uint64_t seq = w->seq;
@@ -163,11 +277,14 @@ static int sync_to(inmem__wal *w, uint64_t target)
          * here lies below `upto` */
         uint64_t commits = atomic_load_acq(&w->written_commits);
         uint64_t upto = atomic_load_acq(&w->written_lsn);
+        uint64_t t0 = inmem__clock_mono_ns();
         int err = w->vfs->datasync(fd);
+        uint64_t took = inmem__clock_mono_ns() - t0;
         if (w->hook && !err)
             w->hook(w->hook_ctx, 1, upto);
         inmem__mutex_lock(&w->sync_mu);
         w->syncing = 0;
+        w->last_sync_ns = took;
         if (err) {
             set_failed(w, inmem__wal_io_error(w, err, "fdatasync", seq));
         } else {
@@ -180,9 +297,14 @@ static int sync_to(inmem__wal *w, uint64_t target)
                 w->synced_commits_mark = commits;
             }
         }
-        pthread_cond_broadcast(&w->sync_cv);
+        /* the next group: everyone this fsync served (they will be back with their next
+         * commit), this leader, and those already queued for the next fsync */
+        unsigned served;
+        wake = sync_done(w, &served);
+        w->group = served + 1 + w->nwaiters;
     }
     inmem__mutex_unlock(&w->sync_mu);
+    wake_chain(wake);
     return rc;
 }
 
@@ -206,7 +328,7 @@ static void populate_some(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
     madvise(base + from, (size_t)n, MADV_POPULATE_READ); /* advice: failure changes nothing */
     inmem__mutex_lock(&w->sync_mu);
     w->syncing = 0;
-    pthread_cond_broadcast(&w->sync_cv);
+    wake_chain(sync_done(w, NULL));
     w->populate_off = from + n;
     w->kick = 1; /* come back for the next chunk at once */
 }
@@ -295,7 +417,7 @@ static int rotate(inmem__wal *w, size_t need)
         w->kick = 1;
         pthread_cond_signal(&w->flush_cv);
     }
-    pthread_cond_broadcast(&w->sync_cv);
+    wake_chain(sync_done(w, NULL));
     inmem__mutex_unlock(&w->sync_mu);
     return rc;
 }

@@ -9,6 +9,15 @@
 
 #define PATH_MAX_LEN 4096
 
+/* A committer waiting in sync_to() for synced_lsn to pass its target (on its own stack). */
+typedef struct inmem__wal_waiter {
+    uint64_t target;
+    _Atomic uint32_t woken; /* 0 until its syncer wakes it (a futex word) */
+    int detached;           /* taken off the queue by a syncer that will set `woken` (sync_mu) */
+    int expired;            /* its wait for a group timed out: it leads the next fsync */
+    struct inmem__wal_waiter *next;
+} inmem__wal_waiter;
+
 struct inmem__wal {
     inmem__wal_config cfg;
     const inmem__vfs *vfs;
@@ -28,8 +37,12 @@ struct inmem__wal {
     _Atomic uint64_t since_kick;
     /* syncing */
     inmem__mutex sync_mu;
-    pthread_cond_t sync_cv;  /* an fsync or segment switch finished */
-    pthread_cond_t flush_cv; /* wakes the background syncer */
+    pthread_cond_t sync_cv; /* an fsync or segment switch finished (segment switches wait) */
+    inmem__wal_waiter *waiters INMEM_GUARDED_BY(sync_mu); /* committers in sync_to() */
+    unsigned nwaiters INMEM_GUARDED_BY(sync_mu);
+    unsigned group INMEM_GUARDED_BY(sync_mu);        /* committers the next fsync expects */
+    uint64_t last_sync_ns INMEM_GUARDED_BY(sync_mu); /* how long the last fdatasync took */
+    pthread_cond_t flush_cv;                         /* wakes the background syncer */
     int syncing INMEM_GUARDED_BY(sync_mu);
     int kick INMEM_GUARDED_BY(sync_mu);
     int stop INMEM_GUARDED_BY(sync_mu);
