@@ -459,6 +459,7 @@ static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t
         w->vfs->close(fd);
         return inmem__wal_io_error(w, rc, "reopen", seq);
     }
+    inmem__wal_advise_append(w, map, size);
     if (zeroed_needed)
         zero_after(w->vfs, fd, map, off, size);
     rc = w->vfs->datasync(fd);

@@ -86,6 +86,19 @@ int inmem__wal_sync_dir(inmem__wal *w)
     return rc;
 }
 
+void inmem__wal_advise_append(const inmem__wal *w, void *map, uint64_t len)
+{
+    /* Strict mode: no readahead on the log's faults. Readahead fills the page cache with large
+     * folios as the mapping is walked sequentially, and writeback of a large folio rewrites all
+     * of it, so a group commit's fdatasync slowed from ~0.16 to ~0.63 ms once ~40 MB of a
+     * segment had been written; with single pages it stays flat. The other modes keep
+     * readahead: their fsyncs run in the background, and there large folios mean fewer faults
+     * for the committers (W1 batched: 0.72 M txn/s with them, 0.50 M without). A hint: failure
+     * changes nothing. */
+    if (w->cfg.mode == INMEM_DURABILITY_STRICT)
+        (void)madvise(map, (size_t)len, MADV_RANDOM);
+}
+
 /* Creates, reserves, maps and syncs segment @p seq of @p size bytes; makes it current. */
 int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
 {
@@ -116,6 +129,7 @@ int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
     what = "map";
     if ((rc = vfs->map(fd, size, 1, &map)) != 0)
         goto fail;
+    inmem__wal_advise_append(w, map, size);
     w->fd = fd;
     w->map = map;
     w->map_len = size;

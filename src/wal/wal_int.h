@@ -63,6 +63,8 @@ void inmem__wal_seg_path(const inmem__wal *w, uint64_t seq, char *buf, size_t ca
 int inmem__wal_io_error(inmem__wal *w, int neg_errno, const char *what, uint64_t seq);
 int inmem__wal_sync_dir(inmem__wal *w);
 int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size);
+/* Advises the kernel about a segment mapped for appending (see wal.c). */
+void inmem__wal_advise_append(const inmem__wal *w, void *map, uint64_t len);
 void inmem__wal_seg_release(inmem__wal *w);
 int inmem__wal_start(inmem__wal *w);
 
