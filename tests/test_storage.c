@@ -169,6 +169,48 @@ static void hash_table_survives_churn_of_inserts_and_removals(void **state)
     inmem__index_destroy(ix);
 }
 
+/* Growing the table moves entries by the hash bits kept in the slots (no node is read): across
+ * growths into tables of their own mapping (> 2 MiB), with overwrites (which rewrite a slot's
+ * hint word) and removals in between, every key stays findable and no removed one comes back. */
+static void hash_table_growth_keeps_every_key_findable(void **state)
+{
+    (void)state;
+    inmem__index *ix = inmem__index_create();
+    assert_non_null(ix);
+    enum { N = 150000 };
+    uint64_t ver = 0;
+    char buf[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(buf, sizeof buf, "g%d", i);
+        put(ix, buf, "a", ++ver, 0);
+        if (i % 2 == 0 && i >= 2 && (i / 2) % 3 != 0) { /* overwrite an earlier live key */
+            snprintf(buf, sizeof buf, "g%d", i / 2);
+            put(ix, buf, "b", ++ver, 0);
+        }
+        if (i % 3 == 0) { /* and delete one */
+            snprintf(buf, sizeof buf, "g%d", i);
+            put(ix, buf, NULL, ++ver, 1);
+        }
+        if (i % 1000 == 0)
+            inmem__index_gc(ix, ver, ver);
+    }
+    inmem__index_gc(ix, ver, ver);
+    for (int i = 0; i < N; i++) {
+        snprintf(buf, sizeof buf, "g%d", i);
+        inmem__node *nd = find(ix, buf);
+        if (i % 3 == 0) {
+            assert_true(!nd || inmem__version_at(nd, UINT64_MAX)->tomb);
+            continue;
+        }
+        assert_non_null(nd);
+        inmem__version *v = inmem__version_at(nd, UINT64_MAX);
+        assert_false(v->tomb);
+        assert_int_equal(v->data[0], i < N / 2 ? 'b' : 'a'); /* its slot's hint changed */
+    }
+    assert_int_equal(inmem__index_keys(ix), N - (N + 2) / 3);
+    inmem__index_destroy(ix);
+}
+
 /* A node made with its first version embedded: the copy is installed, later versions chain on
  * it, pruning it leaves the node's memory alone, and unlinking the node frees both (ASan and
  * LeakSanitizer check the frees). */
@@ -214,5 +256,6 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(gc_frees_versions_below_the_oldest_snapshot),
     cmocka_unit_test(gc_unlinks_deleted_keys_once_no_snapshot_sees_them),
     cmocka_unit_test(hash_table_survives_churn_of_inserts_and_removals),
+    cmocka_unit_test(hash_table_growth_keeps_every_key_findable),
 };
 INMEM_TEST_COUNT(storage);
