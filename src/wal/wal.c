@@ -19,14 +19,17 @@
  *   strict   each committer waits in inmem__wal_commit_wait() until synced_lsn passes its
  *            ticket (group commit). A leader reads written_lsn, fsyncs, advances synced_lsn and
  *            wakes the waiters it covered, after releasing sync_mu; each sleeps on its own
- *            futex word, so that no one is woken only to sleep again. Who leads: with no fsync
- * running, the committer that completes the group (as many waiters as the last fsync served plus
- *            those queued behind it) fsyncs at once, on its own thread; a committer that finds
- *            the group incomplete waits for it at most GATHER_NS and then leads anyway. So with
- *            T steady committers one fsync carries about T commits rather than T/2 (committers
- *            that append during an fsync would otherwise be served by the very next one, which
- *            starts before the ones just woken can append), and the leader is never a thread
- *            woken up for the purpose; with one committer the group is one and it never waits.
+ *            futex word, so that no one is woken only to sleep again. Who leads depends on the
+ *            load. Under steady load (most committers an fsync served were back with their next
+ *            commit within one fsync time) the next fsync waits for the whole group: with no
+ *            fsync running, the committer that completes it (as many as the last fsync served
+ *            plus those queued) fsyncs at once on its own thread, and one that finds the group
+ *            incomplete waits at most GATHER_NS beyond the fsync it queued behind, then leads.
+ *            So with T steady committers one fsync carries about T commits rather than T/2
+ *            (committers that append during an fsync would otherwise be served by the very next
+ *            one, which starts before the ones just woken can append). Otherwise (committers
+ *            that think between commits) the first queued committer is woken to lead at once and
+ *            nobody waits for a group; a lone committer never waits.
  *
  * Invariants
  *   W1 Appends are serialised by the caller (the commit lock); append fields are theirs.
@@ -269,6 +272,8 @@ static int sync_to(inmem__wal *w, uint64_t target)
     inmem__wal_waiter me = {.target = target};
     inmem__wal_waiter *wake = NULL;
     inmem__mutex_lock(&w->sync_mu);
+    if (w->round_served && inmem__clock_mono_ns() - w->round_end_ns <= w->last_sync_ns)
+        w->round_back++; /* back within one fsync time of the last fsync's end */
     for (;;) {
         if (atomic_load_rlx(&w->failed)) {
             rc = INMEM_EIO;
@@ -311,11 +316,26 @@ static int sync_to(inmem__wal *w, uint64_t target)
                 w->synced_commits_mark = commits;
             }
         }
-        /* the next group: everyone this fsync served (they will be back with their next
-         * commit), this leader, and those already queued for the next fsync */
+        /* The next group. Gather only if, after the previous fsync, most of the committers it
+         * served were back within one fsync time (steady load): then the group is everyone
+         * this fsync served, this leader, and those already queued. Otherwise (committers that
+         * think between commits) waiting would only add latency: the group is one, and the
+         * first queued committer, if any, is woken to lead the next fsync at once. */
         unsigned served;
         wake = sync_done(w, &served);
-        w->group = served + 1 + w->nwaiters;
+        int gather = w->round_served >= 2 && 2 * w->round_back >= w->round_served;
+        w->round_served = served + 1;
+        w->round_back = 0;
+        w->round_end_ns = inmem__clock_mono_ns();
+        w->group = gather ? served + 1 + w->nwaiters : 1;
+        if (!gather && w->waiters) {
+            inmem__wal_waiter *x = w->waiters;
+            w->waiters = x->next;
+            w->nwaiters--;
+            x->detached = 1;
+            x->next = wake;
+            wake = x;
+        }
     }
     inmem__mutex_unlock(&w->sync_mu);
     wake_chain(wake);

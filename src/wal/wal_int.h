@@ -42,6 +42,9 @@ struct inmem__wal {
     unsigned nwaiters INMEM_GUARDED_BY(sync_mu);
     unsigned group INMEM_GUARDED_BY(sync_mu);        /* committers the next fsync expects */
     uint64_t last_sync_ns INMEM_GUARDED_BY(sync_mu); /* how long the last fdatasync took */
+    uint64_t round_end_ns INMEM_GUARDED_BY(sync_mu); /* when the last leader's fsync ended */
+    unsigned round_served INMEM_GUARDED_BY(sync_mu); /* committers it served, itself included */
+    unsigned round_back INMEM_GUARDED_BY(sync_mu);   /* commits arrived within last_sync_ns since */
     pthread_cond_t flush_cv;                         /* wakes the background syncer */
     int syncing INMEM_GUARDED_BY(sync_mu);
     int kick INMEM_GUARDED_BY(sync_mu);
