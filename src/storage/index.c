@@ -594,27 +594,8 @@ static void unlink_node(inmem__index *ix, inmem__node *n, uint64_t tag)
     retire(ix, n, tag, 1);
 }
 
-/* Starts loading the version below the head of each of the next queue entries that this pass
- * will prune: those versions are usually cold (the head replaced them commits ago), and pruning
- * them one after the other would wait for each miss in turn. The entries' nodes are safe to read
- * (see the dead check in inmem__index_gc); a prefetch itself never faults. */
-static void gc_prefetch(const inmem__index *ix, uint64_t min_snap)
-{
-    for (size_t i = ix->q_head; i < ix->q_tail && i < ix->q_head + 16; i++) {
-        if (ix->queue[i].ver > min_snap)
-            break;
-        inmem__version *h = atomic_load_rlx(&ix->queue[i].node->head);
-        const uint8_t *old = (const uint8_t *)atomic_load_rlx(&h->next);
-        if (old) {
-            __builtin_prefetch(old, 1);
-            __builtin_prefetch(old - 16, 1); /* the allocator's header, maybe the line before */
-        }
-    }
-}
-
 int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version)
 {
-    gc_prefetch(ix, min_snap);
     while (ix->q_head < ix->q_tail && ix->queue[ix->q_head].ver <= min_snap) {
         inmem__node *n = ix->queue[ix->q_head++].node;
         if (atomic_load_rlx(&n->dead))

@@ -321,6 +321,8 @@ static int sync_to(inmem__wal *w, uint64_t target)
          * this fsync served, this leader, and those already queued. Otherwise (committers that
          * think between commits) waiting would only add latency: the group is one, and the
          * first queued committer, if any, is woken to lead the next fsync at once. */
+        /* the loop ends at the next check: upto covers this committer's own target, which was
+         * appended before it came here, so `wake` is assigned once */
         unsigned served;
         wake = sync_done(w, &served);
         int gather = w->round_served >= 2 && 2 * w->round_back >= w->round_served;
