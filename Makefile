@@ -115,6 +115,7 @@ test: deps-test $(BUILD)/inmem_tests
 	$(BUILD)/inmem_tests $(TESTS)
 ifeq ($(TESTS),)
 	$(MAKE) --no-print-directory test-cli
+	$(if $(BINDING_TESTS),$(MAKE) --no-print-directory $(BINDING_TESTS))
 endif
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------------------------
@@ -164,6 +165,13 @@ demo: demo-agents
 # ---- comparison with other engines (bench/compare/, its own make fragment) ----------------------
 
 -include bench/compare/compare.mk
+
+# ---- language bindings (bindings/<lang>/, each with its own make fragment) ---------------------
+# A fragment adds its test target to BINDING_TESTS (run by make test after the CLI tests).
+
+BINDING_TESTS :=
+-include bindings/python/python.mk
+-include bindings/node/node.mk
 
 # ---- install -----------------------------------------------------------------------------------
 
