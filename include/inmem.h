@@ -149,8 +149,11 @@ typedef enum inmem_durability {
      *  process); a background fsync every 10 x sync_interval_ms bounds the loss on a machine
      *  crash. */
     INMEM_DURABILITY_ASYNC = 1,
-    /** Like async, with an fsync at least every sync_interval_ms (100) or every sync_commits
-     *  (1000) commits: a machine crash loses at most about that much. The default. */
+    /** Like async, with an fsync started at least every sync_interval_ms (100), and as soon as
+     *  sync_commits (1000) commits are unsynced. A machine crash loses at most the commits of
+     *  about the last sync_interval_ms plus the duration of one fsync; under a heavy load that
+     *  can be tens of thousands of commits (those made while the previous fsync ran), unless
+     *  max_unsynced_commits caps it. The default. */
     INMEM_DURABILITY_BATCHED = 2,
     /** A commit returns only once its records are on stable storage (fdatasync); concurrent
      *  committers share fsyncs (group commit). A commit is visible to others only once durable. */
@@ -180,7 +183,7 @@ typedef struct inmem_options {
     uint64_t wal_segment_size;
     /** Batched: the longest time between fsyncs, in ms (default 100; async: 10 x this). */
     uint64_t sync_interval_ms;
-    /** Batched: the most commits between fsyncs (default 1000). */
+    /** Batched: start an fsync once this many commits are unsynced (default 1000). */
     uint64_t sync_commits;
     /**
      * At open, if the log is corrupt (a bad checksum before its end), truncate it at the last
@@ -193,28 +196,61 @@ typedef struct inmem_options {
      *  0: no sweeper thread, call inmem_db_sweep() yourself). */
     uint64_t ttl_sweep_interval_ms;
     /**
-     * Open read-only: replay the log as it is on disk into memory and change nothing (no lock is
-     * taken, so this works beside a process that has the directory open for writing; the view is
-     * the committed state at the moment of the open, a torn or in-progress tail ignored). Every
-     * write gets INMEM_EREADONLY. Not with durability NONE or repair. Default 0.
+     * Open read-only, for inspection: replay the log as it is on disk into memory and change no
+     * file, ever (no lock file is created, nothing is truncated or renamed). Works beside a
+     * process that has the directory open for writing: the view is then the committed state at
+     * the moment of the open, and a tail being written is not judged (see
+     * inmem_recovery_info.live_writer). With nobody writing, recovery applies every rule of a
+     * normal open and reports in inmem_db_recovery() what a writable open would drop; a
+     * corruption fails the open with INMEM_ECORRUPT as it would, unless @ref repair is set too:
+     * then the intact prefix is loaded (in memory only) and the report says what a repair would
+     * drop. Every write gets INMEM_EREADONLY. Not with durability NONE. A directory that holds no
+     * database gets INMEM_NOTFOUND. Default 0.
      */
     int read_only;
+    /**
+     * When the directory holds no database: 1 (default) creates one, in a directory that does
+     * not exist yet or is empty (a non-empty directory that holds no inmem database is refused
+     * with INMEM_EINVAL, so that a typo never scatters log files into an unrelated directory);
+     * 0 fails with INMEM_NOTFOUND. A directory holds a database if it has a LOCK file or a log
+     * segment.
+     */
+    int create_if_missing;
+    /**
+     * Permission bits of the files the database creates (the lock, log segments); its directory,
+     * when the open creates it, gets the same bits plus search (x) wherever read is set. The
+     * process umask applies as usual. Default 0600 (directory 0700): agent data is private to
+     * its user. Must be within 0777 and include owner read and write (0600).
+     */
+    unsigned file_mode;
+    /**
+     * Batched and async: the most acknowledged commits that may wait for an fsync. A commit that
+     * would exceed it waits (like a strict commit) until an fsync covers enough of the log, so a
+     * machine crash never loses more than this many acknowledged commits. 0 (default): no cap
+     * (see INMEM_DURABILITY_BATCHED for the bound without it).
+     */
+    uint64_t max_unsynced_commits;
 } inmem_options;
 
 /** Fills @p opts with the defaults. Accepts NULL (does nothing). */
 void inmem_options_init(inmem_options *opts);
 
 /**
- * Opens a database, creating its directory if needed, and recovers the committed state from its
- * log (see inmem_db_recovery() for what recovery did). Close it with inmem_db_close().
- * One process at a time may open a directory: the log is guarded by an advisory lock.
+ * Opens a database and recovers the committed state from its log (see inmem_db_recovery() for
+ * what recovery did). If the directory holds no database, one is created there (see
+ * inmem_options.create_if_missing). Close it with inmem_db_close().
+ * One process at a time may open a directory for writing: the log is guarded by an advisory
+ * lock on DIR/LOCK (read-only opens take no lock).
  * @param[in] dir the database directory. Not used (may be NULL) with INMEM_DURABILITY_NONE.
  * @param[in] opts options, or NULL for the defaults.
  * @param[out] out the new handle; set to NULL on failure.
- * @return 0, INMEM_EINVAL (NULL @p out or @p dir, an option out of range), INMEM_ELOCKED
- *         (another process has it open; inmem_errmsg() names it), INMEM_ECORRUPT (a bad record
- *         before the end of the log; inmem_errmsg() names the file and offset), INMEM_EVERSION
- *         (a file that is not an inmem log, or a newer format), INMEM_EIO, INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL (NULL @p out or @p dir, an option out of range, a non-empty directory
+ *         that holds no database), INMEM_NOTFOUND (no database there, and create_if_missing 0 or
+ *         read_only set), INMEM_ELOCKED (another process has it open; inmem_errmsg() names it),
+ *         INMEM_ECORRUPT (damage to log data known to have been synced, a missing segment, a
+ *         bad segment header; inmem_errmsg() names the file and offset), INMEM_EVERSION (a file
+ *         of a newer format), INMEM_EIO (also: DIR/LOCK is a symbolic link or not a regular
+ *         file), INMEM_ENOMEM.
  */
 int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out);
 
@@ -277,18 +313,31 @@ typedef struct inmem_recovery_info {
     uint64_t version;         /**< the global version after recovery */
     uint64_t txn_id;          /**< the last transaction id in the log */
     uint64_t time_us;         /**< time spent recovering */
-    /** 1 if the log ended in a torn (partly written) record: the normal end of a crash. It was
-     *  truncated at tail_offset of tail_file before appending. */
+    /** 1 if the log ended in a torn (partly written) record: what a machine crash leaves of
+     *  writes that were never synced — damage at the end of the last segment written, with no
+     *  valid record after it. The log was cut at tail_offset of tail_file (the start of the
+     *  incomplete transaction), dropping the tail_bytes bytes of log data from there on. A
+     *  read-only open changes nothing and reports what a writable open would cut. Damage with a
+     *  valid record after it, or before a clean close's end mark, is corruption instead. */
     int torn_tail;
     char tail_file[64];
     uint64_t tail_offset;
-    /** 1 if opts.repair truncated a corruption at repair_offset of repair_file, dropping
-     *  bytes_dropped bytes holding about txns_dropped transactions. */
+    /** 1 if opts.repair cut the log at a corruption: at repair_offset of repair_file, dropping
+     *  bytes_dropped bytes that held exactly txns_dropped committed transactions (counted
+     *  across every dropped segment). Dropped segments are kept, renamed *.dropped. A read-only
+     *  open with repair changes nothing and reports what a repair would drop. */
     int repaired;
     char repair_file[64];
     uint64_t repair_offset;
     uint64_t bytes_dropped;
     uint64_t txns_dropped;
+    /** Bytes of log data at the torn tail that were dropped (see torn_tail). */
+    uint64_t tail_bytes;
+    /** Read-only opens: 1 if another process had the database open for writing, so that the
+     *  end of the log may have been in the middle of a write and was not judged. */
+    int live_writer;
+    /** 1 if the database did not exist and this open created it. */
+    int created;
 } inmem_recovery_info;
 
 /**
@@ -456,10 +505,29 @@ int inmem_kv_put(inmem_txn *txn, const inmem_run_id *run, const void *key, size_
 
 /**
  * Like inmem_kv_put(), with a time to live: the value is invisible to reads once @p ttl_ms
- * milliseconds have passed after the put (0 = no expiry).
+ * milliseconds have passed after the put (0 = no expiry). A TTL so large that now + @p ttl_ms
+ * would overflow means "never expires" (it saturates, it never wraps into the past).
  */
 int inmem_kv_put_ttl(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                      const void *val, size_t vlen, uint64_t ttl_ms);
+
+/**
+ * Like inmem_kv_put(), expiring at the absolute wall-clock time @p expire_at_ms (Unix ms;
+ * 0 = no expiry). A time already past writes a value that no read sees, and that the sweeper
+ * deletes. Used to restore a dumped value with its original expiry.
+ * @return as inmem_kv_put().
+ */
+int inmem_kv_put_expire_at(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                           const void *val, size_t vlen, uint64_t expire_at_ms);
+
+/**
+ * Reads when a key's value expires: *expire_at_ms gets the absolute Unix ms time (0: it has no
+ * TTL). Sees the transaction's own pending writes and records the read like inmem_kv_get().
+ * @return 0, INMEM_NOTFOUND (missing, deleted or expired), INMEM_ETXNDONE, INMEM_EINVAL,
+ *         INMEM_ETOOBIG (key), INMEM_ENOMEM.
+ */
+int inmem_kv_get_expiry(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                        uint64_t *expire_at_ms);
 
 /**
  * Deletes a key (pending until commit). Deleting a missing key is still a write: it leaves a
@@ -616,6 +684,9 @@ typedef struct inmem_run_filter {
 
 /**
  * Begins a run: status active, created now, indexed for inmem_run_list().
+ * Data may be written under a run id that was never begun (the primitives do not check), but
+ * such a run has no metadata: inmem_run_list() and inmem_run_get() do not see it (the dump and
+ * verify tools still cover it, through inmem_run_list_stored()). Begin every run you write to.
  * @param[in] opts NULL for the defaults (a new id, no parent, no namespace, no tags).
  * @param[out] out the run's id (may be NULL).
  * @return 0; INMEM_EINVAL (NULL txn, a caller-chosen id that exists or is all zero, a parent that
@@ -665,6 +736,20 @@ int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_
  */
 int inmem_run_delete(inmem_txn *txn, const inmem_run_id *run);
 int inmem_run_delete_db(inmem_db *db, const inmem_run_id *run);
+
+/**
+ * Lists every run id under which data is stored (a key of any primitive), whether or not the
+ * run was begun with inmem_run_begin(), in ascending id order, after the cursor @p after (NULL:
+ * from the start). The shared scope (all zero) is not listed. Tools that must cover a whole
+ * database (dump, verify) use this rather than inmem_run_list(), which sees only begun runs.
+ * Costs one index seek per id listed.
+ * @param[out] out room for @p limit ids; *n gets how many were written (fewer than @p limit:
+ *             the list is complete).
+ * @return 0, INMEM_EINVAL (NULL @p txn or @p n, NULL @p out with a limit), INMEM_ETXNDONE,
+ *         INMEM_ENOMEM.
+ */
+int inmem_run_list_stored(inmem_txn *txn, const inmem_run_id *after, size_t limit,
+                          inmem_run_id *out, size_t *n);
 
 /* ---- KV (beyond inmem_kv_get/put/delete/cas above) ---------------------------------------- */
 

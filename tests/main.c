@@ -15,7 +15,7 @@
 /* clang-format off */
 #define GROUPS(X)                                                                                  \
     X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state)        \
-    X(kv) X(events) X(runs) X(traces) X(cross) X(wal) X(crash) X(alloc) \
+    X(kv) X(events) X(runs) X(traces) X(cross) X(codec) X(log) X(recovery) X(crash) X(alloc) \
     X(crashpoints)
 /* clang-format on */
 

@@ -36,6 +36,9 @@
     } while (0)
 #define assert_ok(expr) assert_rc(0, expr)
 
+/* A string literal as (pointer, length) arguments, without its NUL. */
+#define LIT(s) (s), (sizeof(s) - 1)
+
 /* The test's random seed: INMEM_TEST_SEED if set, else time-based; printed once per call. */
 uint64_t test_seed(const char *test_name);
 /* A small deterministic PRNG (xorshift64*) for tests. */

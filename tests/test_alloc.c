@@ -52,8 +52,6 @@ void *__wrap_aligned_alloc(size_t a, size_t n)
     return should_fail() ? NULL : __real_aligned_alloc(a, n);
 }
 
-#define LIT(s) (s), (sizeof(s) - 1)
-
 /* The workload: returns 0 if everything succeeded, else the first error. It must leave no
  * memory behind whatever fails. Checks that a failed transaction changed nothing. */
 static int workload(const char *dir)

@@ -9,8 +9,6 @@
 
 #include "test.h"
 
-#define LIT(s) (s), (sizeof(s) - 1)
-
 static inmem_txn *begin(inmem_db *db)
 {
     inmem_txn *t = NULL;

@@ -15,8 +15,6 @@
 
 #include "test.h"
 
-#define LIT(s) (s), (sizeof(s) - 1)
-
 /* ---- shared helpers --------------------------------------------------------------------- */
 
 /* The first failure seen by any worker thread, reported by the main thread. @p rc is an inmem

@@ -9,8 +9,6 @@
 
 #include "test.h"
 
-#define LIT(s) (s), (sizeof(s) - 1)
-
 struct step {
     const inmem_run_id *run;
     uint64_t expect; /* the task cell's expected version */

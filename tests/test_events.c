@@ -20,8 +20,6 @@
 #include "core/key.h"
 #include "txn/txn.h"
 
-#define LIT(s) (s), (sizeof(s) - 1)
-
 /* ---- helpers ------------------------------------------------------------------------------- */
 
 /* The encoded key of event @p seq, as documented in events.c: run · tag · 0x02 · name · 0 · seq. */

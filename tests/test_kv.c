@@ -8,8 +8,6 @@
 #include "test.h"
 #include "core/clock.h"
 
-#define LIT(s) (s), (sizeof(s) - 1)
-
 static void put_keys(inmem_db *db, const inmem_run_id *run, const char *prefix, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -220,7 +218,68 @@ static void kv_ttl_survives_reopen_and_is_swept_after(void **state)
     test_rmdir(dir);
 }
 
+/* A TTL near UINT64_MAX must not wrap now + ttl into the past (it saturates: never expires),
+ * in the implicit and the in-transaction forms. */
+static void kv_ttl_near_the_maximum_never_wraps_into_the_past(void **state)
+{
+    (void)state;
+    inmem__clock_set_override(1000000);
+    inmem_db *db = test_open_mem();
+    uint64_t ttls[] = {UINT64_MAX, UINT64_MAX - 1, UINT64_MAX - 999999, UINT64_MAX - 1000000};
+    for (size_t i = 0; i < sizeof ttls / sizeof ttls[0]; i++) {
+        assert_ok(inmem_put_ttl(db, NULL, LIT("a"), LIT("v"), ttls[i], NULL));
+        assert_ok(inmem_get(db, NULL, LIT("a"), NULL, NULL, NULL));
+        inmem_txn *t;
+        assert_ok(inmem_txn_begin(db, &t));
+        assert_ok(inmem_kv_put_ttl(t, NULL, LIT("b"), LIT("v"), ttls[i]));
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+        assert_ok(inmem_get(db, NULL, LIT("b"), NULL, NULL, NULL));
+    }
+    inmem__clock_set_override(2000000000000ull); /* decades later: still there */
+    assert_ok(inmem_get(db, NULL, LIT("a"), NULL, NULL, NULL));
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
+/* inmem_kv_get_expiry / inmem_kv_put_expire_at: absolute expiry times, read back exactly, own
+ * pending writes included; 0 for no TTL; an expiry in the past is invisible at once. */
+static void kv_expiry_is_read_and_written_as_absolute_time(void **state)
+{
+    (void)state;
+    inmem__clock_set_override(1000000);
+    inmem_db *db = test_open_mem();
+    assert_ok(inmem_put_ttl(db, NULL, LIT("ttl"), LIT("v"), 500, NULL));
+    assert_ok(inmem_put(db, NULL, LIT("plain"), LIT("v"), NULL));
+    inmem_txn *t;
+    uint64_t at = 1;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_get_expiry(t, NULL, LIT("ttl"), &at));
+    assert_int_equal(at, 1000500);
+    assert_ok(inmem_kv_get_expiry(t, NULL, LIT("plain"), &at));
+    assert_int_equal(at, 0);
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get_expiry(t, NULL, LIT("missing"), &at));
+    assert_ok(inmem_kv_put_expire_at(t, NULL, LIT("abs"), LIT("v"), 7777777));
+    assert_ok(inmem_kv_get_expiry(t, NULL, LIT("abs"), &at)); /* its own pending write */
+    assert_int_equal(at, 7777777);
+    assert_ok(inmem_kv_put_expire_at(t, NULL, LIT("past"), LIT("v"), 999999));
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get_expiry(t, NULL, LIT("past"), &at));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_get_expiry(t, NULL, LIT("abs"), &at));
+    assert_int_equal(at, 7777777);
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(t, NULL, LIT("past"), NULL, NULL, NULL));
+    inmem_txn_free(t);
+    inmem__clock_set_override(7777777);
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("abs"), NULL, NULL, NULL));
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
 const struct CMUnitTest kv_tests[] = {
+    cmocka_unit_test(kv_ttl_near_the_maximum_never_wraps_into_the_past),
+    cmocka_unit_test(kv_expiry_is_read_and_written_as_absolute_time),
     cmocka_unit_test(kv_list_pages_through_a_prefix_in_key_order),
     cmocka_unit_test(kv_list_cursor_of_the_largest_key_size_resumes_after_it),
     cmocka_unit_test(kv_get_many_reports_missing_keys),

@@ -899,9 +899,7 @@ static void run_bad_input_gets_clear_errors_and_writes_nothing(void **state)
 
     /* NULL arguments */
     assert_rc(INMEM_EINVAL, inmem_run_begin(NULL, &o, &out));
-    assert_rc(INMEM_EINVAL, inmem_run_begin(t, NULL, &out));
     assert_rc(INMEM_EINVAL, inmem_run_begin_db(NULL, &o, &out));
-    assert_rc(INMEM_EINVAL, inmem_run_begin_db(db, NULL, &out));
     assert_rc(INMEM_EINVAL, inmem_run_end(NULL, &r, INMEM_RUN_COMPLETED));
     assert_rc(INMEM_EINVAL, inmem_run_end(t, NULL, INMEM_RUN_COMPLETED));
     assert_rc(INMEM_EINVAL, inmem_run_end_db(NULL, &r, INMEM_RUN_COMPLETED));
@@ -1137,7 +1135,95 @@ static void run_id_of_a_begun_run_formats_and_parses_back(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* inmem.h: "opts: NULL for the defaults" */
+static void run_begin_with_null_options_uses_the_defaults(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id a, b;
+    assert_ok(inmem_run_begin_db(db, NULL, &a));
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_run_begin(t, NULL, &b));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    inmem_run_info info;
+    inmem_run_id ids[2];
+    assert_ok(inmem_run_get_db(db, &a, &info));
+    assert_int_equal(info.status, INMEM_RUN_ACTIVE);
+    assert_int_equal(info.has_parent, 0);
+    assert_int_equal(info.ntags, 0);
+    assert_string_equal(info.tenant, "");
+    assert_ok(inmem_run_get_db(db, &b, &info));
+    assert_int_equal(info.status, INMEM_RUN_ACTIVE);
+    size_t n;
+    assert_ok(inmem_run_list_db(db, NULL, NULL, 2, ids, &n));
+    assert_int_equal(n, 2);
+    assert_ok(inmem_db_close(db));
+}
+
+/* inmem_run_list_stored: every id that holds a key of any primitive, begun or not, in id order,
+ * never the shared scope, with a cursor; and pending writes of the transaction count. */
+static void run_list_stored_covers_runs_never_begun(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id begun = begin_plain(db), kv_only, ev_only, st_only, deleted, pending;
+    inmem_run_id last;
+    memset(last.bytes, 0xff, 16);
+    assert_ok(inmem_run_id_new(&kv_only));
+    assert_ok(inmem_run_id_new(&ev_only));
+    assert_ok(inmem_run_id_new(&st_only));
+    assert_ok(inmem_run_id_new(&deleted));
+    assert_ok(inmem_run_id_new(&pending));
+    assert_ok(inmem_put(db, &kv_only, "k", 1, "v", 1, NULL));
+    assert_ok(inmem_put(db, &last, "k", 1, "v", 1, NULL));
+    assert_ok(inmem_event_append_db(db, &ev_only, "s", "t", "p", 1, NULL));
+    assert_ok(inmem_state_set_db(db, &st_only, "c", "v", 1, NULL));
+    assert_ok(inmem_put(db, &deleted, "k", 1, "v", 1, NULL));
+    assert_ok(inmem_delete(db, &deleted, "k", 1, NULL));
+    assert_ok(inmem_put(db, NULL, "shared", 6, "v", 1, NULL));
+
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, &pending, "k", 1, "v", 1));
+    inmem_run_id ids[16];
+    size_t n;
+    assert_ok(inmem_run_list_stored(t, NULL, 16, ids, &n));
+    /* ids are time-ordered: begun < kv_only < ev_only < st_only < pending < last */
+    assert_int_equal(n, 6);
+    assert_memory_equal(ids[0].bytes, begun.bytes, 16);
+    assert_memory_equal(ids[1].bytes, kv_only.bytes, 16);
+    assert_memory_equal(ids[2].bytes, ev_only.bytes, 16);
+    assert_memory_equal(ids[3].bytes, st_only.bytes, 16);
+    assert_memory_equal(ids[4].bytes, pending.bytes, 16);
+    assert_memory_equal(ids[5].bytes, last.bytes, 16);
+    /* pages of two, resuming after the last id of each page */
+    inmem_run_id page[2];
+    size_t total = 0;
+    const inmem_run_id *after = NULL;
+    for (;;) {
+        assert_ok(inmem_run_list_stored(t, after, 2, page, &n));
+        for (size_t i = 0; i < n; i++)
+            assert_memory_equal(page[i].bytes, ids[total + i].bytes, 16);
+        total += n;
+        if (n < 2)
+            break;
+        after = &page[1];
+    }
+    assert_int_equal(total, 6);
+    assert_ok(inmem_run_list_stored(t, &last, 16, ids, &n));
+    assert_int_equal(n, 0);
+    assert_rc(INMEM_EINVAL, inmem_run_list_stored(NULL, NULL, 1, ids, &n));
+    assert_rc(INMEM_EINVAL, inmem_run_list_stored(t, NULL, 1, NULL, &n));
+    assert_rc(INMEM_EINVAL, inmem_run_list_stored(t, NULL, 1, ids, NULL));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 const struct CMUnitTest runs_tests[] = {
+    cmocka_unit_test(run_begin_with_null_options_uses_the_defaults),
+    cmocka_unit_test(run_list_stored_covers_runs_never_begun),
     cmocka_unit_test(run_begin_get_round_trips_every_field),
     cmocka_unit_test(run_begin_with_caller_chosen_id_uses_it_and_refuses_a_duplicate),
     cmocka_unit_test(run_end_allows_every_permitted_transition),

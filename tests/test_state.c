@@ -9,8 +9,6 @@
 #include "test.h"
 #include "primitives/rec.h"
 
-#define LIT(s) (s), (sizeof(s) - 1)
-
 static void state_set_then_get_returns_value_and_version(void **state)
 {
     (void)state;

@@ -13,7 +13,6 @@
 #include "test.h"
 
 /* A string literal as (pointer, length) — only for literals. */
-#define LIT(s) (s), (sizeof(s) - 1)
 /* "Any version" for the helpers below. */
 #define ANY_VERSION UINT64_MAX
 

@@ -1,10 +1,12 @@
 /*
  * vfs.c — the POSIX file layer (see vfs.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -106,9 +108,9 @@ static int p_size(int fd, uint64_t *out)
     return 0;
 }
 
-static int p_lock(int fd)
+static int p_lock(int fd, int shared)
 {
-    return flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : neg();
+    return flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 ? 0 : neg();
 }
 
 static int p_rename(const char *from, const char *to)
@@ -116,15 +118,9 @@ static int p_rename(const char *from, const char *to)
     return rename(from, to) == 0 ? 0 : neg();
 }
 
-static int p_mkdir(const char *path)
+static int p_mkdir(const char *path, int mode)
 {
-    if (mkdir(path, 0755) == 0)
-        return 0;
-    int e = errno;
-    struct stat st;
-    if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return 0;
-    return e == EEXIST ? -ENOTDIR : -e;
+    return mkdir(path, (mode_t)mode) == 0 ? 0 : neg();
 }
 
 static int p_seek(int fd, uint64_t off, int whence, uint64_t *out)
@@ -136,9 +132,54 @@ static int p_seek(int fd, uint64_t off, int whence, uint64_t *out)
     return 0;
 }
 
+static int p_unlink(const char *path)
+{
+    return unlink(path) == 0 ? 0 : neg();
+}
+
+static int p_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return neg();
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (errno = 0, e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            rc = fn(ctx, e->d_name);
+    if (rc == 0 && errno)
+        rc = neg();
+    closedir(d);
+    return rc;
+}
+
+static int p_regular(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return neg();
+    return S_ISREG(st.st_mode) ? 1 : 0;
+}
+
 const inmem__vfs inmem__vfs_posix = {
-    p_open,   p_close, p_allocate, p_truncate, p_datasync, p_sync,  p_map,  p_unmap,
-    p_pwrite, p_pread, p_size,     p_lock,     p_rename,   p_mkdir, p_seek,
+    .open = p_open,
+    .close = p_close,
+    .allocate = p_allocate,
+    .truncate = p_truncate,
+    .datasync = p_datasync,
+    .sync = p_sync,
+    .map = p_map,
+    .unmap = p_unmap,
+    .pwrite = p_pwrite,
+    .pread = p_pread,
+    .size = p_size,
+    .lock = p_lock,
+    .rename = p_rename,
+    .mkdir = p_mkdir,
+    .seek = p_seek,
+    .unlink = p_unlink,
+    .list = p_list,
+    .regular = p_regular,
 };
 
 static _Atomic(const inmem__vfs *) current = &inmem__vfs_posix;

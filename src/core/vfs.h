@@ -23,12 +23,17 @@ typedef struct inmem__vfs {
     int64_t (*pwrite)(int fd, const void *buf, size_t n, uint64_t off);
     int64_t (*pread)(int fd, void *buf, size_t n, uint64_t off);
     int (*size)(int fd, uint64_t *out);
-    int (*lock)(int fd); /* exclusive advisory lock, no wait: -EWOULDBLOCK */
+    int (*lock)(int fd, int shared); /* advisory lock (flock), no wait: -EWOULDBLOCK if held */
     int (*rename)(const char *from, const char *to);
-    int (*mkdir)(const char *path); /* 0 if created or already a directory */
+    int (*mkdir)(const char *path, int mode); /* 0 if created; -EEXIST if it exists */
     /* lseek with SEEK_DATA / SEEK_HOLE: the next data (or hole) offset >= off into *out;
      * -ENXIO if there is no data after off. Lets recovery skip reserved, never-written space. */
     int (*seek)(int fd, uint64_t off, int whence, uint64_t *out);
+    int (*unlink)(const char *path);
+    /* Calls @p fn with the name of each entry of directory @p dir but "." and ".."; stops at
+     * fn's first non-zero result and returns it. -errno if the directory cannot be read. */
+    int (*list)(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
+    int (*regular)(int fd); /* 1 if @p fd is a regular file, 0 if not, -errno */
 } inmem__vfs;
 
 /* The table in use (the POSIX one unless a test set another). */

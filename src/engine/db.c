@@ -25,6 +25,9 @@ void inmem_options_init(inmem_options *o)
     o->sync_commits = 1000;
     o->repair = 0;
     o->ttl_sweep_interval_ms = 1000;
+    o->create_if_missing = 1;
+    o->file_mode = 0600;
+    o->max_unsynced_commits = 0;
 }
 
 static int check_options(const char *dir, const inmem_options *o)
@@ -53,8 +56,8 @@ static int check_options(const char *dir, const inmem_options *o)
         return inmem__error(INMEM_EINVAL, "wal_segment_size must be 64 KiB..1 TiB");
     if (o->sync_interval_ms < 1 || o->sync_commits < 1)
         return inmem__error(INMEM_EINVAL, "sync_interval_ms and sync_commits must be >= 1");
-    if (o->read_only && o->repair)
-        return inmem__error(INMEM_EINVAL, "a read-only open cannot repair the log");
+    if (o->file_mode > 0777 || (o->file_mode & 0600) != 0600)
+        return inmem__error(INMEM_EINVAL, "file_mode must be within 0777 and include 0600");
     return 0;
 }
 
@@ -91,9 +94,16 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
         return rc;
     }
     if (o.durability != INMEM_DURABILITY_NONE) {
-        inmem__wal_config cfg = {
-            dir,      o.durability, o.wal_segment_size, o.sync_interval_ms, o.sync_commits,
-            o.repair, o.read_only};
+        inmem__wal_config cfg = {.dir = dir,
+                                 .mode = o.durability,
+                                 .segment_size = o.wal_segment_size,
+                                 .sync_interval_ms = o.sync_interval_ms,
+                                 .sync_commits = o.sync_commits,
+                                 .repair = o.repair,
+                                 .read_only = o.read_only,
+                                 .create_if_missing = o.create_if_missing,
+                                 .file_mode = (int)o.file_mode,
+                                 .max_unsynced = o.max_unsynced_commits};
         rc = inmem__wal_open(&cfg, inmem__store_replay, &db->store, &db->recovery, &db->wal);
         if (rc) {
             inmem__store_fini(&db->store);

@@ -15,7 +15,7 @@
 #include "engine/db.h"
 
 static int write_one(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
-                     const void *val, size_t vlen, uint64_t ttl_ms, int tomb, int has_expected,
+                     const void *val, size_t vlen, uint64_t expiry_ms, int tomb, int has_expected,
                      uint64_t expected, uint64_t *version)
 {
     if (!db)
@@ -23,8 +23,8 @@ static int write_one(inmem_db *db, const inmem_run_id *run, const void *key, siz
     inmem__keybuf kb;
     int rc = inmem__user_key(&db->store, &kb, run, INMEM__TAG_KV, key, klen);
     if (rc == 0)
-        rc = inmem__store_write_one(&db->store, kb.p, kb.len, val, vlen, ttl_ms, tomb, has_expected,
-                                    expected, version);
+        rc = inmem__store_write_one(&db->store, kb.p, kb.len, val, vlen, expiry_ms, tomb,
+                                    has_expected, expected, version);
     inmem__keybuf_done(&kb);
     return rc;
 }
@@ -38,7 +38,7 @@ int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t kle
 int inmem_put_ttl(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
                   const void *val, size_t vlen, uint64_t ttl_ms, uint64_t *version)
 {
-    return write_one(db, run, key, klen, val, vlen, ttl_ms, 0, 0, 0, version);
+    return write_one(db, run, key, klen, val, vlen, inmem__expiry_after(ttl_ms), 0, 0, 0, version);
 }
 
 int inmem_delete(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,

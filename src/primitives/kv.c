@@ -35,7 +35,21 @@ int inmem_kv_put(inmem_txn *txn, const inmem_run_id *run, const void *key, size_
 int inmem_kv_put_ttl(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                      const void *val, size_t vlen, uint64_t ttl_ms)
 {
-    WITH_KEY(txn, run, key, klen, inmem__txn_put(txn, kb.p, kb.len, val, vlen, ttl_ms, 0));
+    WITH_KEY(txn, run, key, klen,
+             inmem__txn_put(txn, kb.p, kb.len, val, vlen, inmem__expiry_after(ttl_ms), 0));
+}
+
+int inmem_kv_put_expire_at(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                           const void *val, size_t vlen, uint64_t expire_at_ms)
+{
+    WITH_KEY(txn, run, key, klen, inmem__txn_put(txn, kb.p, kb.len, val, vlen, expire_at_ms, 0));
+}
+
+int inmem_kv_get_expiry(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                        uint64_t *expire_at_ms)
+{
+    WITH_KEY(txn, run, key, klen,
+             inmem__txn_get_ex(txn, kb.p, kb.len, NULL, NULL, NULL, expire_at_ms));
 }
 
 int inmem_kv_delete(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen)

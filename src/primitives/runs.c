@@ -331,8 +331,13 @@ static int begin_with_id(inmem_txn *txn, const inmem_run_options *opts, const in
 
 static int run_begin_unsettled(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out)
 {
-    if (!txn || !opts)
+    if (!txn)
         return INMEM_EINVAL;
+    inmem_run_options defaults;
+    if (!opts) {
+        inmem_run_options_init(&defaults);
+        opts = &defaults;
+    }
     inmem_run_id id;
     if (opts->id)
         id = *opts->id;
@@ -357,8 +362,13 @@ static int begin_fn(inmem_txn *txn, void *arg)
 
 int inmem_run_begin_db(inmem_db *db, const inmem_run_options *opts, inmem_run_id *out)
 {
-    if (!db || !opts)
+    if (!db)
         return INMEM_EINVAL;
+    inmem_run_options defaults;
+    if (!opts) {
+        inmem_run_options_init(&defaults);
+        opts = &defaults;
+    }
     struct begin_args a = {opts, {{0}}};
     if (opts->id)
         a.id = *opts->id;
@@ -712,4 +722,53 @@ int inmem_run_delete(inmem_txn *txn, const inmem_run_id *run)
 {
     uint64_t mark = inmem__txn_mark(txn);
     return inmem__txn_settle(txn, mark, run_delete_unsettled(txn, run));
+}
+
+/* ---- stored scopes: every run id that holds data, begun or not ---------------------------- */
+
+/* The smallest 16-byte id greater than @p id; 0 if @p id is the largest. */
+static int id_next(const uint8_t id[16], uint8_t out[16])
+{
+    memcpy(out, id, 16);
+    for (int i = 15; i >= 0; i--)
+        if (++out[i] != 0)
+            return 1;
+    return 0;
+}
+
+int inmem_run_list_stored(inmem_txn *txn, const inmem_run_id *after, size_t limit,
+                          inmem_run_id *out, size_t *n)
+{
+    if (!txn || !n || (limit && !out))
+        return INMEM_EINVAL;
+    *n = 0;
+    uint8_t lo[16];
+    if (after) {
+        if (!id_next(after->bytes, lo))
+            return 0;
+    } else {
+        static const uint8_t zero[16];
+        id_next(zero, lo); /* the shared scope is not a run */
+    }
+    while (*n < limit) {
+        inmem_iter *it;
+        int rc = inmem__txn_scan(txn, lo, sizeof lo, NULL, 0, &it);
+        if (rc)
+            return rc;
+        const uint8_t *key;
+        size_t klen;
+        rc = inmem__iter_next(it, &key, &klen, NULL, NULL, NULL);
+        if (rc == 0) {
+            assert(klen >= 16);
+            memcpy(out[*n].bytes, key, 16);
+        }
+        inmem_iter_free(it);
+        if (rc == INMEM_NOTFOUND)
+            return 0;
+        if (rc)
+            return rc;
+        if (!id_next(out[(*n)++].bytes, lo))
+            return 0;
+    }
+    return 0;
 }

@@ -614,8 +614,8 @@ static int record_read(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t h
     return set_added(&t->rix, t->r, sizeof(rentry), t->nr);
 }
 
-int inmem__txn_get(inmem_txn *t, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
-                   uint64_t *version)
+int inmem__txn_get_ex(inmem_txn *t, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
+                      uint64_t *version, uint64_t *expiry_ms)
 {
     CHECK_ACTIVE(t);
     if (klen > t->st->max_key)
@@ -645,7 +645,15 @@ int inmem__txn_get(inmem_txn *t, const uint8_t *key, size_t klen, const void **v
         *vlen = v->vlen;
     if (version)
         *version = ver;
+    if (expiry_ms)
+        *expiry_ms = v->expiry_ms;
     return 0;
+}
+
+int inmem__txn_get(inmem_txn *t, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
+                   uint64_t *version)
+{
+    return inmem__txn_get_ex(t, key, klen, val, vlen, version, NULL);
 }
 
 int inmem__txn_peek(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t *version,
@@ -702,7 +710,7 @@ static int check_sizes(const inmem__store *st, size_t klen, const void *val, siz
 }
 
 static int put_or_cas(inmem_txn *t, const uint8_t *key, size_t klen, const void *val, size_t vlen,
-                      uint64_t ttl_ms, int tomb, int cas, uint64_t expected)
+                      uint64_t expiry, int tomb, int cas, uint64_t expected)
 {
     CHECK_ACTIVE(t);
     if (t->readonly)
@@ -712,8 +720,7 @@ static int put_or_cas(inmem_txn *t, const uint8_t *key, size_t klen, const void 
         return rc;
     if (cas && grow((void **)&t->c, &t->ccap, t->nc + 1, sizeof(centry)))
         return INMEM_ENOMEM;
-    uint64_t expiry = ttl_ms ? inmem__clock_wall_ms() + ttl_ms : 0;
-    inmem__version *v = inmem__version_new(val, tomb ? 0 : vlen, expiry, tomb);
+    inmem__version *v = inmem__version_new(val, tomb ? 0 : vlen, tomb ? 0 : expiry, tomb);
     if (!v)
         return INMEM_ENOMEM;
     long wi;
@@ -728,10 +735,18 @@ static int put_or_cas(inmem_txn *t, const uint8_t *key, size_t klen, const void 
     return 0;
 }
 
-int inmem__txn_put(inmem_txn *t, const uint8_t *key, size_t klen, const void *val, size_t vlen,
-                   uint64_t ttl_ms, int tomb)
+uint64_t inmem__expiry_after(uint64_t ttl_ms)
 {
-    return put_or_cas(t, key, klen, val, vlen, ttl_ms, tomb, 0, 0);
+    if (!ttl_ms)
+        return 0;
+    uint64_t now = inmem__clock_wall_ms();
+    return ttl_ms >= UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ttl_ms;
+}
+
+int inmem__txn_put(inmem_txn *t, const uint8_t *key, size_t klen, const void *val, size_t vlen,
+                   uint64_t expiry_ms, int tomb)
+{
+    return put_or_cas(t, key, klen, val, vlen, expiry_ms, tomb, 0, 0);
 }
 
 int inmem__txn_cas(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t expected,
@@ -1023,14 +1038,13 @@ int inmem_txn_commit(inmem_txn *t)
 }
 
 int inmem__store_write_one(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
-                           size_t vlen, uint64_t ttl_ms, int tomb, int has_expected,
+                           size_t vlen, uint64_t expiry_ms, int tomb, int has_expected,
                            uint64_t expected, uint64_t *version)
 {
     int rc = check_sizes(st, klen, val, vlen);
     if (rc)
         return rc;
-    uint64_t expiry = ttl_ms ? inmem__clock_wall_ms() + ttl_ms : 0;
-    inmem__version *v = inmem__version_new(val, tomb ? 0 : vlen, expiry, tomb);
+    inmem__version *v = inmem__version_new(val, tomb ? 0 : vlen, tomb ? 0 : expiry_ms, tomb);
     if (!v)
         return INMEM_ENOMEM;
     uint64_t h = inmem__hash(key, klen);

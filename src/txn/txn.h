@@ -91,8 +91,12 @@ int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out);
 /* Encoded-key operations behind the public calls; @p key is an encoded key (core/key.h). */
 int inmem__txn_get(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
                    uint64_t *version);
+/* @p expiry_ms: absolute wall-clock expiry (0: none; see inmem__expiry_after()). */
+/* inmem__txn_get() that also reports the value's absolute expiry (0: none). */
+int inmem__txn_get_ex(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val,
+                      size_t *vlen, uint64_t *version, uint64_t *expiry_ms);
 int inmem__txn_put(inmem_txn *txn, const uint8_t *key, size_t klen, const void *val, size_t vlen,
-                   uint64_t ttl_ms, int tomb);
+                   uint64_t expiry_ms, int tomb);
 int inmem__txn_cas(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t expected,
                    const void *val, size_t vlen);
 /* Iterates encoded keys in [lo, hi) (hi NULL: no bound). Keys returned are encoded. */
@@ -116,13 +120,17 @@ int inmem__txn_restart(inmem_txn *txn);
 /* One blind write committed on its own (implicit put/delete): no snapshot, no read set.
  * @p expected: if has_expected, a CAS (INMEM_CONFLICT on mismatch). */
 int inmem__store_write_one(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
-                           size_t vlen, uint64_t ttl_ms, int tomb, int has_expected,
+                           size_t vlen, uint64_t expiry_ms, int tomb, int has_expected,
                            uint64_t expected, uint64_t *version);
 
 /* Reads a key like inmem__txn_get (recording the read) but reports the version seen even when it
  * is a tombstone or expired: *version (0 if none), *expiry_ms, *tomb. */
 int inmem__txn_peek(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t *version,
                     uint64_t *expiry_ms, int *tomb);
+
+/* The absolute expiry of a value written now with a time to live of @p ttl_ms (0: none). Saturates
+ * at UINT64_MAX - 1 (never expires in practice) rather than wrapping into the past. */
+uint64_t inmem__expiry_after(uint64_t ttl_ms);
 
 /* Takes every TTL entry due at @p now_ms off the heap (caller frees out[i].key and *out). */
 int inmem__store_take_expired(inmem__store *st, uint64_t now_ms, inmem__expiry **out, size_t *n);

@@ -69,6 +69,14 @@ size_t inmem__wal_enc_close(uint8_t *p, uint64_t version, uint64_t txn_id)
     return seal(p, INMEM__REC_CLOSE, INMEM__WAL_CLOSE_LEN);
 }
 
+size_t inmem__wal_enc_next(uint8_t *p, uint64_t next_seq, uint64_t version, uint64_t txn_id)
+{
+    inmem__put64(p + 5, next_seq);
+    inmem__put64(p + 13, version);
+    inmem__put64(p + 21, txn_id);
+    return seal(p, INMEM__REC_NEXT, INMEM__WAL_NEXT_LEN);
+}
+
 void inmem__wal_enc_header(uint8_t *p, uint64_t seq, uint64_t seg_size)
 {
     memcpy(p, INMEM__WAL_MAGIC, 8);
@@ -83,7 +91,7 @@ void inmem__wal_enc_header(uint8_t *p, uint64_t seq, uint64_t seg_size)
 int inmem__wal_check_header(const uint8_t *p, size_t avail, uint64_t *seq, uint64_t *seg_size)
 {
     if (avail < INMEM__WAL_HEADER || memcmp(p, INMEM__WAL_MAGIC, 8) != 0)
-        return INMEM_EVERSION;
+        return INMEM_ECORRUPT;
     if (inmem__get32(p + 36) != inmem__crc32c(0, p, 36))
         return INMEM_ECORRUPT;
     if (inmem__get32(p + 8) != INMEM__WAL_FORMAT || inmem__get32(p + 12) != INMEM__WAL_HEADER)
@@ -156,6 +164,13 @@ int inmem__wal_decode(const uint8_t *p, size_t avail, inmem__wal_rec *rec)
             return INMEM__DEC_BADBODY;
         rec->version = inmem__get64(b);
         rec->txn_id = inmem__get64(b + 8);
+        return INMEM__DEC_OK;
+    case INMEM__REC_NEXT:
+        if (len != INMEM__WAL_NEXT_LEN)
+            return INMEM__DEC_BADBODY;
+        rec->next_seq = inmem__get64(b);
+        rec->version = inmem__get64(b + 8);
+        rec->txn_id = inmem__get64(b + 16);
         return INMEM__DEC_OK;
     default:
         return INMEM__DEC_OK; /* unknown: the caller skips it */

@@ -26,7 +26,12 @@
  *   COMMIT  txn id u64 · commit version u64 · records u32 · 0 u32                         (24 B)
  *   CLOSE   version u64 · txn id u64                                                      (16 B)
  *           written (and synced) by a clean close as the last record: an end mark right after
- *           it needs no scan of the rest of the segment.
+ *           it needs no scan of the rest of the segment, and it proves every byte before it was
+ *           synced (damage before it is corruption, never a torn tail).
+ *   NEXT    next segment u64 · version u64 · txn id u64                                   (24 B)
+ *           written (and synced) as a segment's last record once the next segment exists on
+ *           disk: the log continues in segment `next`, so that segment missing is corruption.
+ *   Every segment keeps room for one CLOSE or NEXT frame after its last transaction.
  *   Any other type with a valid checksum is skipped (forward compatibility).
  *
  * An LSN (log sequence number) is (segment sequence << 40) | byte offset in the segment.
@@ -38,13 +43,16 @@
 #include <stdint.h>
 #include <string.h>
 
-#define INMEM__WAL_MAGIC        "INMEMWAL"
-#define INMEM__WAL_FORMAT       1u
-#define INMEM__WAL_HEADER       40u
-#define INMEM__WAL_FRAME        9u /* length + type + checksum */
-#define INMEM__WAL_BEGIN_LEN    48u
-#define INMEM__WAL_COMMIT_LEN   24u
-#define INMEM__WAL_CLOSE_LEN    16u
+#define INMEM__WAL_MAGIC      "INMEMWAL"
+#define INMEM__WAL_FORMAT     1u
+#define INMEM__WAL_HEADER     40u
+#define INMEM__WAL_FRAME      9u /* length + type + checksum */
+#define INMEM__WAL_BEGIN_LEN  48u
+#define INMEM__WAL_COMMIT_LEN 24u
+#define INMEM__WAL_CLOSE_LEN  16u
+#define INMEM__WAL_NEXT_LEN   24u
+/* Room every segment keeps after its last transaction for the CLOSE or NEXT frame. */
+#define INMEM__WAL_END_ROOM     (INMEM__WAL_FRAME + INMEM__WAL_NEXT_LEN)
 #define INMEM__WAL_WRITE_FIXED  24u
 #define INMEM__WAL_DELETE_FIXED 12u
 #define INMEM__LSN(seq, off)    (((uint64_t)(seq) << 40) | (uint64_t)(off))
@@ -55,6 +63,7 @@ enum inmem__wal_type {
     INMEM__REC_DELETE = 3,
     INMEM__REC_COMMIT = 4,
     INMEM__REC_CLOSE = 5,
+    INMEM__REC_NEXT = 6,
 };
 
 static inline void inmem__put32(uint8_t *p, uint32_t v)
@@ -81,7 +90,8 @@ typedef struct inmem__wal_rec {
     uint8_t type;
     uint32_t len; /* payload length */
     /* BEGIN / COMMIT */
-    uint64_t txn_id;
+    uint64_t txn_id;   /* BEGIN, COMMIT, CLOSE, NEXT */
+    uint64_t next_seq; /* NEXT */
     uint8_t run[16];
     uint64_t time_ms;
     uint64_t synced_lsn;
@@ -113,6 +123,7 @@ size_t inmem__wal_enc_write(uint8_t *p, uint64_t version, uint64_t expiry_ms, co
 size_t inmem__wal_enc_delete(uint8_t *p, uint64_t version, const uint8_t *key, uint32_t klen);
 size_t inmem__wal_enc_commit(uint8_t *p, uint64_t txn_id, uint64_t version, uint32_t records);
 size_t inmem__wal_enc_close(uint8_t *p, uint64_t version, uint64_t txn_id);
+size_t inmem__wal_enc_next(uint8_t *p, uint64_t next_seq, uint64_t version, uint64_t txn_id);
 /* Writes a segment header into @p p (INMEM__WAL_HEADER bytes). */
 void inmem__wal_enc_header(uint8_t *p, uint64_t seq, uint64_t seg_size);
 
@@ -129,8 +140,9 @@ enum inmem__wal_dec {
  * size is INMEM__WAL_FRAME + rec->len. Unknown types decode as OK with only type/len set. */
 int inmem__wal_decode(const uint8_t *p, size_t avail, inmem__wal_rec *rec);
 
-/* Checks a segment header: 0, or INMEM_EVERSION (not ours or a newer format) or INMEM_ECORRUPT
- * (bad checksum). Fills *seq and *seg_size. */
+/* Checks a segment header: 0, INMEM_EVERSION (an inmem segment of another format version, with a
+ * valid checksum), or INMEM_ECORRUPT (anything else: cut short, zeroed, not an inmem segment, bad
+ * checksum). Fills *seq and *seg_size. */
 int inmem__wal_check_header(const uint8_t *p, size_t avail, uint64_t *seq, uint64_t *seg_size);
 
 #endif

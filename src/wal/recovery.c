@@ -1,31 +1,52 @@
 /*
- * recovery.c — opening the log: the directory lock, replaying committed transactions, and
- * telling a torn tail (the normal end of a crash) from corruption (DESIGN.md section 4).
+ * recovery.c — opening the log: finding (or creating) the database in its directory, the
+ * directory lock, replaying committed transactions, telling a torn tail (the normal end of a
+ * crash) from corruption, and the explicit repair that cuts a corrupt log.
+ *
+ * The directory. A directory holds a database if it has a LOCK file or a segment. A writable
+ * open creates one only in a directory that does not exist or is empty (create_if_missing), so
+ * that a typo never scatters log files into an unrelated directory; a read-only open never
+ * creates anything. The lock file is opened without following symbolic links and must be a
+ * regular file. A read-only open takes no lock; it asks for a shared lock only to learn whether a
+ * writer is live (then the end of the log may be mid-write and is not judged).
  *
  * Replay reads the segments in sequence order and each one from its header on:
- *   BEGIN            starts a transaction (a BEGIN while one is open discards the open one)
+ *   BEGIN            starts a transaction (a BEGIN inside an open one is corruption: a
+ *                    transaction is always written whole, before the next one starts)
  *   WRITE / DELETE   are collected (outside a transaction they are corruption)
  *   COMMIT           must match the BEGIN (txn id, record count) and carry the next version
  *                    (last + 1, as every commit moves the version by exactly one); then the
  *                    transaction is applied through the caller's callback, with its versions
+ *   CLOSE            a clean close's end mark (its version must be the last applied)
+ *   NEXT             the segment's last record: the log goes on in the next segment
  *   unknown types    are skipped
  *   all-zero frame   is the end of the segment; the rest of it must be zero too
- * Transactions without their COMMIT are discarded. Replay is single-threaded and depends only
- * on the bytes of the log, so the same log always yields the same state.
  *
- * Where a frame is bad (short, bad checksum, or non-zero bytes after the end mark):
- *   - in any segment but the last, it is corruption: earlier segments were synced whole before
- *     the next one was started (wal.c, W4), so no crash can tear them;
- *   - in the last segment, it is a torn tail unless a later BEGIN record in that segment says
- *     (its synced_lsn field) that the log was synced past the bad frame before that BEGIN was
- *     written: then the bad frame was once durable, so it is corruption.
- *   A frame whose checksum is right but whose content does not parse is always corruption.
- * A torn tail is truncated (the bytes from the start of the incomplete transaction on are
- * zeroed) and reported. Corruption fails the open with the file and offset, unless the caller
- * asked for repair: then the log is cut at the same place and later segments are renamed
- * *.dropped, and what was dropped is reported.
+ * What a crash can leave (wal.c, W4 and W6): only the *active* segment — the last one holding
+ * any data — can end in bytes that were never synced; every earlier segment was synced whole,
+ * and a CLOSE or NEXT record proves that everything before it was synced. So a bad frame (cut
+ * short, bad checksum, non-zero bytes after the end) is a **torn tail** only if it lies in the
+ * active segment and no valid BEGIN, COMMIT, CLOSE or NEXT record follows it anywhere in that
+ * segment: damage at the end of what was written, with nothing valid after it. Then the log is
+ * cut at the start of the transaction holding the bad frame and the cut is reported
+ * (torn_tail, tail_file, tail_offset, tail_bytes). Everything else is **corruption**: a bad frame
+ * with a valid record after it, in an earlier segment, or whose checksum is right but whose
+ * content is impossible; a segment under its final name without a valid header (segments are
+ * renamed into place only once their header is synced); a gap in the segment numbers; a NEXT
+ * record whose segment is missing; a transaction without its COMMIT before a later segment.
+ * Corruption fails the open with INMEM_ECORRUPT naming the file and offset.
+ *
+ * Repair (an explicit option) keeps the longest intact prefix. If the damage is only bytes that
+ * held no transaction (garbage after the end of a segment whose successor carries on with the
+ * next version), those bytes are zeroed and replay goes on: nothing is lost. Otherwise the log is
+ * cut at the start of the damaged transaction and every later segment is renamed *.dropped; the
+ * report gives the file, the offset, the bytes dropped and the exact number of committed
+ * transactions they held (counted by decoding every dropped byte). A read-only open with repair
+ * changes no file and reports what a repair would drop.
+ *
+ * Replay is single-threaded and depends only on the bytes of the log, so the same log always
+ * yields the same state.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,29 +58,179 @@
 #include "core/crc32c.h"
 #include "wal/wal_int.h"
 
-/* ---- the directory lock ------------------------------------------------------------------ */
+/* ---- the directory ------------------------------------------------------------------------ */
+
+/* 1 if @p name is exactly "wal-" + 16 lowercase hex digits + @p suffix; its number in *seq. */
+static int parse_seg_name(const char *name, const char *suffix, uint64_t *seq)
+{
+    if (strncmp(name, "wal-", 4) != 0)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 4; i < 20; i++) {
+        char c = name[i];
+        if (c >= '0' && c <= '9')
+            v = v << 4 | (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v << 4 | (uint64_t)(c - 'a' + 10);
+        else
+            return 0;
+    }
+    if (strcmp(name + 20, suffix) != 0)
+        return 0;
+    *seq = v;
+    return 1;
+}
+
+typedef struct dir_scan {
+    int has_db;     /* a LOCK file or a segment */
+    int other;      /* anything else */
+    uint64_t *seqs; /* segments, unsorted */
+    size_t n, cap;
+    int nomem;
+    const inmem__wal *w;
+    int remove_tmp; /* writable opens: remove leftover *.log.tmp (never-used segments) */
+} dir_scan;
+
+static int scan_entry(void *ctx, const char *name)
+{
+    dir_scan *ds = ctx;
+    uint64_t seq;
+    if (strcmp(name, "LOCK") == 0) {
+        ds->has_db = 1;
+    } else if (parse_seg_name(name, ".log", &seq)) {
+        ds->has_db = 1;
+        if (ds->n == ds->cap) {
+            size_t cap = ds->cap ? ds->cap * 2 : 16;
+            uint64_t *p = realloc(ds->seqs, cap * sizeof(uint64_t));
+            if (!p) {
+                ds->nomem = 1;
+                return 1;
+            }
+            ds->seqs = p;
+            ds->cap = cap;
+        }
+        ds->seqs[ds->n++] = seq;
+    } else if (parse_seg_name(name, ".log.tmp", &seq)) {
+        ds->has_db = 1;
+        if (ds->remove_tmp) {
+            char path[PATH_MAX_LEN];
+            snprintf(path, sizeof path, "%s/%s", ds->w->dir, name);
+            (void)ds->w->vfs->unlink(path); /* made but never renamed into place: unused */
+        }
+    } else if (strncmp(name, "wal-", 4) == 0) {
+        ds->has_db = 1; /* *.dropped and the like: ours, not a stray file */
+    } else {
+        ds->other = 1;
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Lists the directory: whether it holds a database, and its segments in order. */
+static int scan_dir(inmem__wal *w, dir_scan *ds, int remove_tmp)
+{
+    memset(ds, 0, sizeof(*ds));
+    ds->w = w;
+    ds->remove_tmp = remove_tmp;
+    int rc = w->vfs->list(w->dir, scan_entry, ds);
+    if (ds->nomem) {
+        free(ds->seqs);
+        ds->seqs = NULL;
+        return INMEM_ENOMEM;
+    }
+    if (rc < 0) {
+        free(ds->seqs);
+        ds->seqs = NULL;
+        return rc; /* -errno, for the caller to word */
+    }
+    if (ds->n > 1)
+        qsort(ds->seqs, ds->n, sizeof(uint64_t), cmp_u64);
+    return 0;
+}
+
+/* Finds the database (creating it where allowed); lists its segments into @p ds. */
+static int prepare_dir(inmem__wal *w, dir_scan *ds, inmem_recovery_info *report)
+{
+    const inmem__wal_config *cfg = &w->cfg;
+    int rc = scan_dir(w, ds, !cfg->read_only);
+    if (rc == INMEM_ENOMEM)
+        return rc;
+    if (rc == -ENOENT) {
+        if (cfg->read_only || !cfg->create_if_missing)
+            return inmem__error(INMEM_NOTFOUND,
+                                "no inmem database at %s: the directory does not "
+                                "exist",
+                                w->dir);
+        int mode = cfg->file_mode | (cfg->file_mode & 0444) >> 2;
+        if ((rc = w->vfs->mkdir(w->dir, mode)) != 0 && rc != -EEXIST)
+            return inmem__error(INMEM_EIO, "cannot create directory %s: %s", w->dir, strerror(-rc));
+        report->created = 1;
+        return 0;
+    }
+    if (rc == -ENOTDIR)
+        return inmem__error(INMEM_EINVAL, "%s is not a directory", w->dir);
+    if (rc < 0)
+        return inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
+    if (ds->has_db)
+        return 0;
+    if (cfg->read_only || !cfg->create_if_missing)
+        return inmem__error(INMEM_NOTFOUND, "%s holds no inmem database", w->dir);
+    if (ds->other)
+        return inmem__error(INMEM_EINVAL,
+                            "%s is not empty and holds no inmem database: refusing to create one "
+                            "there (use a new or empty directory)",
+                            w->dir);
+    report->created = 1;
+    return 0;
+}
+
+/* Opens DIR/LOCK without following a symbolic link; it must be a regular file. */
+static int open_lock_file(inmem__wal *w, int writable, int *out)
+{
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/LOCK", w->dir);
+    int fd =
+        w->vfs->open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW, w->cfg.file_mode);
+    if (fd == -ELOOP)
+        return inmem__error(INMEM_EIO, "%s is a symbolic link: refusing to follow it", path);
+    if (fd < 0) {
+        if (fd == -ENOENT && !writable)
+            return *out = -1, 0;
+        return inmem__error(INMEM_EIO, "cannot open %s: %s", path, strerror(-fd));
+    }
+    int reg = w->vfs->regular(fd);
+    if (reg != 1) {
+        w->vfs->close(fd);
+        return inmem__error(INMEM_EIO, "%s is not a regular file", path);
+    }
+    *out = fd;
+    return 0;
+}
 
 static int take_lock(inmem__wal *w)
 {
     const inmem__vfs *vfs = w->vfs;
-    char path[PATH_MAX_LEN];
-    snprintf(path, sizeof path, "%s/LOCK", w->dir);
-    int fd = vfs->open(path, O_RDWR | O_CREAT, 0644);
-    if (fd < 0)
-        return inmem__error(INMEM_EIO, "cannot open %s: %s", path, strerror(-fd));
-    int rc = vfs->lock(fd);
+    int fd, rc = open_lock_file(w, 1, &fd);
+    if (rc)
+        return rc;
+    rc = vfs->lock(fd, 0);
     if (rc == -EWOULDBLOCK || rc == -EAGAIN) {
         char holder[32] = "";
         int64_t n = vfs->pread(fd, holder, sizeof holder - 1, 0);
         holder[n > 0 ? n : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
         vfs->close(fd);
-        return inmem__error(INMEM_ELOCKED, "%s is held by process %s", path,
+        return inmem__error(INMEM_ELOCKED, "%s/LOCK is held by process %s", w->dir,
                             holder[0] ? holder : "(unknown)");
     }
     if (rc) {
         vfs->close(fd);
-        return inmem__error(INMEM_EIO, "cannot lock %s: %s", path, strerror(-rc));
+        return inmem__error(INMEM_EIO, "cannot lock %s/LOCK: %s", w->dir, strerror(-rc));
     }
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
@@ -69,45 +240,20 @@ static int take_lock(inmem__wal *w)
     return 0;
 }
 
-/* ---- listing segments -------------------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b)
+/* Read-only: learns whether a writer holds the database (a shared lock cannot be had). Without
+ * one, the shared lock is kept during replay so that no writer starts meanwhile. */
+static int probe_writer(inmem__wal *w, inmem_recovery_info *report)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int list_segments(inmem__wal *w, uint64_t **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    DIR *d = opendir(w->dir);
-    if (!d)
-        return inmem__error(INMEM_EIO, "cannot list %s: %s", w->dir, strerror(errno));
-    size_t cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        unsigned long long seq;
-        char tail[8];
-        if (strlen(e->d_name) != 24 || sscanf(e->d_name, "wal-%16llx%7s", &seq, tail) != 2 ||
-            strcmp(tail, ".log") != 0)
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            uint64_t *p = realloc(*out, cap * sizeof(uint64_t));
-            if (!p) {
-                closedir(d);
-                free(*out);
-                *out = NULL;
-                return INMEM_ENOMEM;
-            }
-            *out = p;
-        }
-        (*out)[(*n)++] = seq;
+    int fd, rc = open_lock_file(w, 0, &fd);
+    if (rc || fd < 0)
+        return rc;
+    rc = w->vfs->lock(fd, 1);
+    if (rc == -EWOULDBLOCK || rc == -EAGAIN) {
+        report->live_writer = 1;
+        w->vfs->close(fd);
+        return 0;
     }
-    closedir(d);
-    if (*n > 1)
-        qsort(*out, *n, sizeof(uint64_t), cmp_u64);
+    w->lock_fd = fd; /* released at the end of recovery */
     return 0;
 }
 
@@ -168,28 +314,33 @@ static int next_region(region_walk *rw, uint64_t *start, uint64_t *end)
     return 1;
 }
 
-/* The first non-zero byte at or after @p from, or @p size. */
-static uint64_t nonzero_after(const inmem__vfs *vfs, int fd, const uint8_t *p, uint64_t from,
-                              uint64_t size)
+/* A mapped segment. */
+typedef struct seg_map {
+    int fd;
+    const uint8_t *p;
+    uint64_t size;
+} seg_map;
+
+/* The first non-zero byte at or after @p from, or the segment's size. */
+static uint64_t nonzero_after(const inmem__vfs *vfs, const seg_map *m, uint64_t from)
 {
-    region_walk rw = {vfs, fd, from, size};
+    region_walk rw = {vfs, m->fd, from, m->size};
     uint64_t a, b;
     while (next_region(&rw, &a, &b)) {
-        size_t nz = first_nonzero(p, a, b);
+        size_t nz = first_nonzero(m->p, a, b);
         if (nz < b)
             return nz;
     }
-    return size;
+    return m->size;
 }
 
 /* The end of the last non-zero byte at or after @p from (or @p from if none). */
-static uint64_t data_end(const inmem__vfs *vfs, int fd, const uint8_t *p, uint64_t from,
-                         uint64_t size)
+static uint64_t data_end(const inmem__vfs *vfs, const seg_map *m, uint64_t from)
 {
-    region_walk rw = {vfs, fd, from, size};
+    region_walk rw = {vfs, m->fd, from, m->size};
     uint64_t a, b, end = from;
     while (next_region(&rw, &a, &b)) {
-        while (b > a && p[b - 1] == 0)
+        while (b > a && m->p[b - 1] == 0)
             b--;
         if (b > a)
             end = b;
@@ -197,12 +348,11 @@ static uint64_t data_end(const inmem__vfs *vfs, int fd, const uint8_t *p, uint64
     return end;
 }
 
-/* Zeroes every non-zero byte at or after @p from (through a writable mapping). Returns the
- * number of bytes that held data. */
-static uint64_t zero_after(const inmem__vfs *vfs, int fd, uint8_t *p, uint64_t from, uint64_t size)
+/* Zeroes every non-zero byte at or after @p from (through a writable mapping). */
+static void zero_after(const inmem__vfs *vfs, int fd, uint8_t *p, uint64_t from, uint64_t size)
 {
     region_walk rw = {vfs, fd, from, size};
-    uint64_t a, b, zeroed = 0;
+    uint64_t a, b;
     while (next_region(&rw, &a, &b)) {
         size_t nz = first_nonzero(p, a, b);
         if (nz < b) {
@@ -210,31 +360,91 @@ static uint64_t zero_after(const inmem__vfs *vfs, int fd, uint8_t *p, uint64_t f
             while (last > nz && p[last - 1] == 0)
                 last--;
             memset(p + nz, 0, last - nz);
-            zeroed += last - nz;
         }
     }
-    return zeroed;
 }
 
-/* Counts valid BEGIN frames in [from, size); 1 if one says the log was synced past bad_lsn. */
-static int later_durable_begin(const uint8_t *p, size_t from, size_t size, uint64_t bad_lsn,
-                               uint64_t *begins)
+/* 1 if a valid frame of a fixed-size type (BEGIN, COMMIT, CLOSE, NEXT) starts at @p q. */
+static int fixed_frame_at(const uint8_t *p, size_t q, size_t size, inmem__wal_rec *r)
 {
-    const size_t flen = INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN;
-    for (size_t q = from; q + flen <= size; q++) {
-        if (p[q + 4] != INMEM__REC_BEGIN || inmem__get32(p + q) != INMEM__WAL_BEGIN_LEN)
-            continue;
-        inmem__wal_rec r;
-        if (inmem__wal_decode(p + q, size - q, &r) != INMEM__DEC_OK)
-            continue;
-        (*begins)++;
-        if (r.synced_lsn > bad_lsn)
-            return 1;
+    if (q + INMEM__WAL_FRAME > size)
+        return 0;
+    uint32_t len = inmem__get32(p + q), want;
+    switch (p[q + 4]) {
+    case INMEM__REC_BEGIN:
+        want = INMEM__WAL_BEGIN_LEN;
+        break;
+    case INMEM__REC_COMMIT:
+        want = INMEM__WAL_COMMIT_LEN;
+        break;
+    case INMEM__REC_CLOSE:
+        want = INMEM__WAL_CLOSE_LEN;
+        break;
+    case INMEM__REC_NEXT:
+        want = INMEM__WAL_NEXT_LEN;
+        break;
+    default:
+        return 0;
     }
-    return 0;
+    return len == want && inmem__wal_decode(p + q, size - q, r) == INMEM__DEC_OK;
 }
 
-enum seg_end { END_CLEAN, END_TORN, END_CORRUPT };
+/* The offset of the first valid BEGIN, COMMIT, CLOSE or NEXT frame at or after @p from, or the
+ * segment's size: after a bad frame, proof that what follows had been written (and, for CLOSE
+ * and NEXT, synced), and the place where counting can resume. */
+static uint64_t valid_frame_after(const inmem__vfs *vfs, const seg_map *m, uint64_t from)
+{
+    region_walk rw = {vfs, m->fd, from, m->size};
+    uint64_t a, b;
+    inmem__wal_rec r;
+    while (next_region(&rw, &a, &b)) {
+        /* a frame may start up to FRAME-1 bytes before a hole and run into the next region */
+        for (uint64_t q = a; q < b; q++) {
+            q = first_nonzero(m->p, q, b); /* a frame's length or type byte is non-zero */
+            if (q >= b)
+                break;
+            uint64_t start = q >= 4 && q - 4 >= from ? q - 4 : q;
+            for (uint64_t s = start; s <= q; s++)
+                if (fixed_frame_at(m->p, s, m->size, &r))
+                    return s;
+        }
+    }
+    return m->size;
+}
+
+/* Counts the committed transactions (valid COMMIT frames) in [from, size) of a segment being
+ * dropped, decoding frame by frame and, after a bad frame, resuming at the next valid fixed-size
+ * frame. A COMMIT of transaction @p skip_txn (already counted by the caller) is not counted. */
+static uint64_t count_commits(const inmem__vfs *vfs, const seg_map *m, uint64_t from,
+                              uint64_t skip_txn, int *found_skip)
+{
+    uint64_t n = 0, off = from;
+    while (off < m->size) {
+        inmem__wal_rec r;
+        int d = inmem__wal_decode(m->p + off, m->size - off, &r);
+        if (d == INMEM__DEC_OK) {
+            if (r.type == INMEM__REC_COMMIT) {
+                if (skip_txn && r.txn_id == skip_txn)
+                    *found_skip = 1;
+                else
+                    n++;
+            }
+            off += INMEM__WAL_FRAME + r.len;
+        } else if (d == INMEM__DEC_END) {
+            off = nonzero_after(vfs, m, off);
+        } else {
+            off = valid_frame_after(vfs, m, off + 1);
+        }
+    }
+    return n;
+}
+
+/* ---- one segment ------------------------------------------------------------------------- */
+
+enum seg_end {
+    END_CLEAN, /* the end mark, with only zeros after it */
+    END_BAD,   /* a bad frame at `bad` (see why, content) */
+};
 
 typedef struct replay {
     inmem__wal *w;
@@ -248,9 +458,12 @@ typedef struct replay {
     size_t txn_start; /* offset of the open transaction's BEGIN */
     uint64_t version; /* last applied */
     uint64_t txn_id;
-    const char *why;    /* reason of a bad frame */
-    size_t bad;         /* offset of the bad frame */
-    int bad_is_content; /* checksum fine, content wrong: never a tear */
+    /* the segment just replayed */
+    enum seg_end how;
+    size_t end;      /* END_CLEAN: offset of the end mark; END_BAD: of the bad frame */
+    const char *why; /* END_BAD: reason */
+    int content;     /* END_BAD: checksum fine, content impossible: never a tear */
+    int next;        /* the segment ended with a NEXT record */
 } replay;
 
 static int add_rec(replay *r, const inmem__wal_rec *rec)
@@ -267,30 +480,29 @@ static int add_rec(replay *r, const inmem__wal_rec *rec)
     return 0;
 }
 
-static void discard_open_txn(replay *r)
+static void bad_content(replay *r, const char *why)
 {
-    if (r->in_txn)
-        r->report->txns_discarded++;
-    r->in_txn = 0;
-    r->nrec = 0;
+    r->why = why;
+    r->content = 1;
 }
 
-/* Replays one mapped segment from its first record. Returns 0 and sets *end (where its data
- * ends) and *how, or an error from the apply callback / memory. */
-static int replay_segment(replay *r, int fd, const uint8_t *p, size_t size, size_t *end,
-                          enum seg_end *how)
+/* Replays one mapped segment from its first record; fills r->how, r->end and the rest.
+ * Returns 0, or an error from the apply callback / memory. */
+static int replay_segment(replay *r, const seg_map *m, uint64_t seq)
 {
-    size_t off = INMEM__WAL_HEADER;
+    const uint8_t *p = m->p;
+    size_t size = m->size, off = INMEM__WAL_HEADER;
     int after_close = 0; /* the previous record was a clean close mark */
     r->why = NULL;
-    r->bad_is_content = 0;
+    r->content = 0;
+    r->next = 0;
     for (;;) {
         inmem__wal_rec rec;
         int d = inmem__wal_decode(p + off, size - off, &rec);
         if (d == INMEM__DEC_END) {
-            if (after_close || nonzero_after(r->w->vfs, fd, p, off, size) == size) {
-                *end = off;
-                *how = END_CLEAN;
+            if (after_close || nonzero_after(r->w->vfs, m, off) == size) {
+                r->how = END_CLEAN;
+                r->end = off;
                 return 0;
             }
             r->why = "non-zero bytes after the end of the log";
@@ -305,15 +517,20 @@ static int replay_segment(replay *r, int fd, const uint8_t *p, size_t size, size
             break;
         }
         if (d == INMEM__DEC_BADBODY) {
-            r->why = "malformed record";
-            r->bad_is_content = 1;
+            bad_content(r, "malformed record");
             break;
         }
-        r->report->bytes += INMEM__WAL_FRAME + rec.len;
+        if (r->next) {
+            bad_content(r, "record after the segment's NEXT record");
+            break;
+        }
         after_close = rec.type == INMEM__REC_CLOSE;
         switch (rec.type) {
         case INMEM__REC_BEGIN:
-            discard_open_txn(r);
+            if (r->in_txn) {
+                bad_content(r, "a transaction begins before the previous one committed");
+                goto bad;
+            }
             r->in_txn = 1;
             r->begin = rec;
             r->txn_start = off;
@@ -321,8 +538,7 @@ static int replay_segment(replay *r, int fd, const uint8_t *p, size_t size, size
         case INMEM__REC_WRITE:
         case INMEM__REC_DELETE:
             if (!r->in_txn) {
-                r->why = "write record outside a transaction";
-                r->bad_is_content = 1;
+                bad_content(r, "write record outside a transaction");
                 goto bad;
             }
             if (add_rec(r, &rec))
@@ -334,11 +550,10 @@ static int replay_segment(replay *r, int fd, const uint8_t *p, size_t size, size
             for (size_t i = 0; ok && i < r->nrec; i++)
                 ok = r->recs[i].version == rec.version;
             if (!ok) {
-                r->why = !r->in_txn ? "commit record outside a transaction"
-                         : rec.version != r->version + 1
-                             ? "commit version out of sequence"
-                             : "commit record does not match its transaction";
-                r->bad_is_content = 1;
+                bad_content(r, !r->in_txn ? "commit record outside a transaction"
+                               : rec.version != r->version + 1
+                                   ? "commit version out of sequence"
+                                   : "commit record does not match its transaction");
                 goto bad;
             }
             inmem__wal_txn t = {rec.txn_id, rec.version, r->nrec, r->recs};
@@ -354,97 +569,252 @@ static int replay_segment(replay *r, int fd, const uint8_t *p, size_t size, size
         }
         case INMEM__REC_CLOSE:
             if (r->in_txn) {
-                r->why = "close mark inside a transaction";
-                r->bad_is_content = 1;
+                bad_content(r, "close mark inside a transaction");
                 goto bad;
             }
+            if (rec.version != r->version) {
+                bad_content(r, "close mark of another version");
+                goto bad;
+            }
+            break;
+        case INMEM__REC_NEXT:
+            if (r->in_txn || rec.next_seq != seq + 1 || rec.version != r->version) {
+                bad_content(r, "NEXT record does not match the log");
+                goto bad;
+            }
+            r->next = 1;
             break;
         default:
             r->report->records_skipped++;
             break;
         }
+        r->report->bytes += INMEM__WAL_FRAME + rec.len;
         off += INMEM__WAL_FRAME + rec.len;
     }
 bad:
-    r->bad = off;
-    *end = off;
-    *how = END_CORRUPT; /* refined by the caller */
+    r->how = END_BAD;
+    r->end = off;
     return 0;
 }
 
-/* ---- open -------------------------------------------------------------------------------- */
-
-typedef struct seg_map {
-    int fd;
-    void *map;
-    uint64_t size;
-} seg_map;
-
-static int map_segment(inmem__wal *w, uint64_t seq, int writable, seg_map *m)
-{
-    char path[PATH_MAX_LEN];
-    inmem__wal_seg_path(w, seq, path, sizeof path);
-    m->map = NULL;
-    m->fd = w->vfs->open(path, writable ? O_RDWR : O_RDONLY, 0);
-    if (m->fd < 0)
-        return inmem__wal_io_error(w, m->fd, "open", seq);
-    int rc = w->vfs->size(m->fd, &m->size);
-    if (rc == 0 && m->size > 0)
-        rc = w->vfs->map(m->fd, m->size, writable, &m->map);
-    if (rc) {
-        w->vfs->close(m->fd);
-        return inmem__wal_io_error(w, rc, "map", seq);
-    }
-    return 0;
-}
-
-static void unmap_segment(inmem__wal *w, seg_map *m)
-{
-    if (m->map)
-        w->vfs->unmap(m->map, m->size);
-    if (m->fd >= 0)
-        w->vfs->close(m->fd);
-    m->map = NULL;
-    m->fd = -1;
-}
+/* ---- the whole log ----------------------------------------------------------------------- */
 
 static void seg_name(uint64_t seq, char *buf, size_t cap)
 {
     snprintf(buf, cap, "wal-%016llx.log", (unsigned long long)seq);
 }
 
-/* Renames segments [from, n) to *.dropped, counting their bytes. */
-static int drop_segments(inmem__wal *w, const uint64_t *segs, size_t from, size_t n,
-                         uint64_t *bytes)
+static int map_segment(inmem__wal *w, uint64_t seq, seg_map *m)
 {
-    for (size_t i = from; i < n; i++) {
-        char path[PATH_MAX_LEN], to[PATH_MAX_LEN + 16];
-        inmem__wal_seg_path(w, segs[i], path, sizeof path);
-        snprintf(to, sizeof to, "%s.dropped", path);
-        seg_map m;
-        if (map_segment(w, segs[i], 0, &m) == 0) {
-            *bytes += m.size > INMEM__WAL_HEADER ? m.size - INMEM__WAL_HEADER : 0;
-            unmap_segment(w, &m);
-        }
-        int rc = w->vfs->rename(path, to);
-        if (rc)
-            return inmem__wal_io_error(w, rc, "rename", segs[i]);
+    char path[PATH_MAX_LEN];
+    inmem__wal_seg_path(w, seq, path, sizeof path);
+    m->p = NULL;
+    m->size = 0;
+    m->fd = w->vfs->open(path, O_RDONLY | O_NOFOLLOW, 0);
+    if (m->fd < 0)
+        return inmem__wal_io_error(w, m->fd, "open", seq);
+    int rc = w->vfs->size(m->fd, &m->size);
+    void *map = NULL;
+    if (rc == 0 && m->size > 0)
+        rc = w->vfs->map(m->fd, m->size, 0, &map);
+    if (rc) {
+        w->vfs->close(m->fd);
+        m->fd = -1;
+        return inmem__wal_io_error(w, rc, "map", seq);
     }
+    m->p = map;
     return 0;
 }
 
-/* Opens segment @p seq for appending at @p off, zeroing stale bytes after it. */
-static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t off,
-                          int zeroed_needed)
+static void unmap_segment(inmem__wal *w, seg_map *m)
+{
+    if (m->p)
+        w->vfs->unmap((void *)m->p, m->size);
+    if (m->fd >= 0)
+        w->vfs->close(m->fd);
+    m->p = NULL;
+    m->fd = -1;
+}
+
+/* Header of a mapped segment: 0, INMEM_EVERSION or INMEM_ECORRUPT (with the reason in *why). */
+static int check_header(const seg_map *m, uint64_t seq, uint64_t *hsize, const char **why)
+{
+    uint64_t hseq = 0;
+    int rc = inmem__wal_check_header(m->p, m->p ? m->size : 0, &hseq, hsize);
+    if (rc == INMEM_EVERSION)
+        *why = "an inmem log segment of another format version";
+    else if (rc)
+        *why = m->size < INMEM__WAL_HEADER ? "the file is shorter than a segment header"
+                                           : "bad segment header (damaged, or not an inmem log)";
+    else if (hseq != seq)
+        *why = "the header names another segment", rc = INMEM_ECORRUPT;
+    return rc;
+}
+
+/* 1 if the segment holds anything after its header. */
+static int seg_has_data(inmem__wal *w, uint64_t seq, int *has)
 {
     seg_map m;
-    int rc = map_segment(w, seq, 0, &m);
+    int rc = map_segment(w, seq, &m);
     if (rc)
         return rc;
+    uint64_t hsize;
+    const char *why;
+    *has = m.size > INMEM__WAL_HEADER && nonzero_after(w->vfs, &m, INMEM__WAL_HEADER) < m.size;
+    if (check_header(&m, seq, &hsize, &why))
+        *has = 1; /* a damaged header is judged when replay reaches it */
     unmap_segment(w, &m);
+    return 0;
+}
+
+/* The version of the first COMMIT in a segment (0 if none decodes before a bad frame). */
+static uint64_t first_commit_version(inmem__wal *w, uint64_t seq)
+{
+    seg_map m;
+    if (map_segment(w, seq, &m))
+        return 0;
+    uint64_t hsize, v = 0;
+    const char *why;
+    if (check_header(&m, seq, &hsize, &why) == 0) {
+        for (size_t off = INMEM__WAL_HEADER;;) {
+            inmem__wal_rec r;
+            if (inmem__wal_decode(m.p + off, m.size - off, &r) != INMEM__DEC_OK)
+                break;
+            if (r.type == INMEM__REC_COMMIT) {
+                v = r.version;
+                break;
+            }
+            off += INMEM__WAL_FRAME + r.len;
+        }
+    }
+    unmap_segment(w, &m);
+    return v;
+}
+
+/* Where replay stopped and what to do about the segments after it. */
+typedef struct recovery {
+    replay r;
+    dir_scan ds;
+    size_t active;  /* index of the last segment holding data (ds.n if none) */
+    size_t stop;    /* index of the last segment replayed (ds.n: none) */
+    size_t cut;     /* offset in it where its log ends (appending resumes there) */
+    int dirty;      /* bytes at or after cut must be zeroed */
+    uint64_t hsize; /* its header's size */
+    int next;       /* it ends with a NEXT record: appending goes on in the next segment */
+} recovery;
+
+/* Counts (into the report) and, unless read-only, renames to *.dropped segments [from, ds.n);
+ * then forgets them. @p skip: see count_commits(). */
+static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t skip, int *found_skip)
+{
+    inmem_recovery_info *rep = v->r.report;
+    for (size_t j = from; j < v->ds.n; j++) {
+        seg_map o;
+        if (map_segment(w, v->ds.seqs[j], &o) == 0) {
+            if (o.size > INMEM__WAL_HEADER) {
+                rep->bytes_dropped += data_end(w->vfs, &o, INMEM__WAL_HEADER) - INMEM__WAL_HEADER;
+                rep->txns_dropped += count_commits(w->vfs, &o, INMEM__WAL_HEADER, skip, found_skip);
+            }
+            unmap_segment(w, &o);
+        }
+        if (!w->cfg.read_only) {
+            char path[PATH_MAX_LEN], to[PATH_MAX_LEN + 16];
+            inmem__wal_seg_path(w, v->ds.seqs[j], path, sizeof path);
+            snprintf(to, sizeof to, "%s.dropped", path);
+            int err = w->vfs->rename(path, to);
+            if (err)
+                return inmem__wal_io_error(w, err, "rename", v->ds.seqs[j]);
+        }
+    }
+    v->ds.n = from;
+    return 0;
+}
+
+static void set_repair(inmem_recovery_info *rep, const char *file, uint64_t off)
+{
+    if (rep->repaired)
+        return; /* the first cut is the one reported */
+    rep->repaired = 1;
+    snprintf(rep->repair_file, sizeof rep->repair_file, "%s", file);
+    rep->repair_offset = off;
+}
+
+/* A bad frame in segment i (mapped as @p m) that is not a torn tail: fails the open, unless
+ * repairing: then the log is cut at @p cut, and what goes — the rest of segment i and every
+ * later segment — is counted and dropped. */
+static int corrupt(inmem__wal *w, recovery *v, size_t i, const seg_map *m, size_t cut, size_t bad,
+                   const char *why, uint64_t valid_after)
+{
+    replay *r = &v->r;
+    inmem_recovery_info *rep = r->report;
+    char name[64];
+    seg_name(v->ds.seqs[i], name, sizeof name);
+    if (!w->cfg.repair) {
+        char more[96] = "";
+        if (valid_after < m->size)
+            snprintf(more, sizeof more, "; a valid record follows at offset %llu",
+                     (unsigned long long)valid_after);
+        return inmem__error(INMEM_ECORRUPT,
+                            "log %s/%s is corrupt at offset %zu (%s%s); open with the repair "
+                            "option to cut the log there, reported in inmem_db_recovery()",
+                            w->dir, name, bad, why, more);
+    }
+    set_repair(rep, name, cut);
+    uint64_t skip = r->in_txn ? r->begin.txn_id : 0;
+    int found_skip = 0;
+    rep->bytes_dropped += data_end(w->vfs, m, cut) - cut;
+    rep->txns_dropped += count_commits(w->vfs, m, bad, skip, &found_skip);
+    int rc = drop_segments(w, v, i + 1, skip, &found_skip);
+    if (r->in_txn && found_skip)
+        rep->txns_dropped++; /* the damaged transaction itself had committed */
+    r->in_txn = 0;
+    r->nrec = 0;
+    v->cut = cut;
+    v->dirty = 1;
+    v->next = 0; /* a NEXT record before the cut: see recover() */
+    return rc;
+}
+
+/* Segment i cannot be read from its start (missing, or a bad header): fails the open, unless
+ * repairing: then every segment from i on is counted and dropped. */
+static int corrupt_from(inmem__wal *w, recovery *v, size_t i, const char *file, const char *what)
+{
+    if (!w->cfg.repair)
+        return inmem__error(INMEM_ECORRUPT,
+                            "log %s: %s; open with the repair option to cut the log before it, "
+                            "reported in inmem_db_recovery()",
+                            w->dir, what);
+    set_repair(v->r.report, file, 0);
+    int found = 0;
+    return drop_segments(w, v, i, 0, &found);
+}
+
+/* Opens segment @p seq for writing and zeroes every byte at or after @p from. */
+static int zero_segment_tail(inmem__wal *w, uint64_t seq, uint64_t from)
+{
     char path[PATH_MAX_LEN];
     inmem__wal_seg_path(w, seq, path, sizeof path);
-    int fd = w->vfs->open(path, O_RDWR, 0);
+    int fd = w->vfs->open(path, O_RDWR | O_NOFOLLOW, 0), rc;
+    uint64_t size = 0;
+    void *map = NULL;
+    if (fd < 0)
+        return inmem__wal_io_error(w, fd, "open", seq);
+    if ((rc = w->vfs->size(fd, &size)) == 0 && size > from &&
+        (rc = w->vfs->map(fd, size, 1, &map)) == 0) {
+        zero_after(w->vfs, fd, map, from, size);
+        rc = w->vfs->datasync(fd);
+        w->vfs->unmap(map, size);
+    }
+    w->vfs->close(fd);
+    return rc ? inmem__wal_io_error(w, rc, "cut", seq) : 0;
+}
+
+/* Opens segment @p seq for appending at @p off (its bytes from @p off on are zero). */
+static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t off)
+{
+    char path[PATH_MAX_LEN];
+    inmem__wal_seg_path(w, seq, path, sizeof path);
+    int fd = w->vfs->open(path, O_RDWR | O_NOFOLLOW, 0), rc;
     if (fd < 0)
         return inmem__wal_io_error(w, fd, "open", seq);
     uint64_t size = 0;
@@ -460,14 +830,6 @@ static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t
         return inmem__wal_io_error(w, rc, "reopen", seq);
     }
     inmem__wal_advise_append(w, map, size);
-    if (zeroed_needed)
-        zero_after(w->vfs, fd, map, off, size);
-    rc = w->vfs->datasync(fd);
-    if (rc) {
-        w->vfs->unmap(map, size);
-        w->vfs->close(fd);
-        return inmem__wal_io_error(w, rc, "fdatasync", seq);
-    }
     w->fd = fd;
     w->map = map;
     w->map_len = size;
@@ -476,127 +838,187 @@ static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t
     return 0;
 }
 
-static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_recovery_info *report)
+/* Resolves where the log ends after replay (writable opens): cuts the stopping segment, moves
+ * past it if it ended with NEXT, removes the unused segments after, and opens the log there. */
+static int resume(inmem__wal *w, recovery *v)
 {
-    uint64_t *segs;
-    size_t n;
-    int rc = list_segments(w, &segs, &n);
-    if (rc)
+    int rc;
+    if (v->stop >= v->ds.n) /* no segment at all: a new log */
+        return inmem__wal_seg_create(w, 1, w->cfg.segment_size);
+    uint64_t seq = v->ds.seqs[v->stop];
+    if (v->dirty && (rc = zero_segment_tail(w, seq, v->cut)) != 0)
         return rc;
-    replay r = {.w = w, .apply = apply, .ctx = ctx, .report = report};
-    uint64_t resume_seq = 0, resume_size = 0;
-    int resume_dirty = 0;
-    size_t resume_off = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        int last = i == n - 1;
-        char name[64];
-        seg_name(segs[i], name, sizeof name);
-        if (i > 0 && segs[i] != segs[i - 1] + 1) {
-            rc = inmem__error(INMEM_ECORRUPT, "log segment before %s is missing", name);
+    size_t at = v->stop;
+    if (v->next && at + 1 < v->ds.n && v->ds.seqs[at + 1] == seq + 1)
+        at++; /* the next segment exists and is unused: append there */
+    for (size_t j = at + 1; j < v->ds.n; j++) { /* prepared, never used */
+        char path[PATH_MAX_LEN];
+        inmem__wal_seg_path(w, v->ds.seqs[j], path, sizeof path);
+        (void)w->vfs->unlink(path);
+    }
+    if (v->next && at == v->stop) /* the next segment is gone (repair): make it */
+        return inmem__wal_seg_create(w, seq + 1, w->cfg.segment_size);
+    if (at != v->stop) {
+        seg_map m;
+        if ((rc = map_segment(w, v->ds.seqs[at], &m)) != 0)
+            return rc;
+        const char *why;
+        uint64_t hsize = 0;
+        rc = check_header(&m, v->ds.seqs[at], &hsize, &why);
+        unmap_segment(w, &m);
+        if (rc)
+            return inmem__error(rc, "%s/wal-%016llx.log: %s", w->dir,
+                                (unsigned long long)v->ds.seqs[at], why);
+        return resume_segment(w, v->ds.seqs[at], hsize, INMEM__WAL_HEADER);
+    }
+    return resume_segment(w, seq, v->hsize, v->cut);
+}
+
+static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_recovery_info *report,
+                   dir_scan *ds_in)
+{
+    recovery v = {.r = {.w = w, .apply = apply, .ctx = ctx, .report = report}, .ds = *ds_in};
+    replay *r = &v.r;
+    const int live = report->live_writer;
+    int rc = 0;
+    memset(ds_in, 0, sizeof(*ds_in)); /* v owns the list now */
+
+    /* the active segment: the last one holding any data */
+    v.active = v.ds.n;
+    for (size_t i = v.ds.n; i-- > 0 && v.active == v.ds.n;) {
+        int has = 0;
+        if ((rc = seg_has_data(w, v.ds.seqs[i], &has)) != 0)
+            goto done;
+        if (has)
+            v.active = i;
+    }
+    v.stop = v.ds.n;
+    for (size_t i = 0; i < v.ds.n; i++) {
+        uint64_t seq = v.ds.seqs[i];
+        char name[64], what[200];
+        seg_name(seq, name, sizeof name);
+        if (i > 0 && seq != v.ds.seqs[i - 1] + 1) {
+            if (live)
+                break; /* a segment being made while we listed: stop at the gap */
+            char gap[64];
+            seg_name(v.ds.seqs[i - 1] + 1, gap, sizeof gap);
+            snprintf(what, sizeof what, "segment %s is missing (the next one is %s)", gap, name);
+            if ((rc = corrupt_from(w, &v, i, gap, what)) != 0)
+                goto done;
             break;
         }
         seg_map m;
-        if ((rc = map_segment(w, segs[i], 0, &m)) != 0)
-            break;
-        const uint8_t *p = m.map;
-        uint64_t hseq = 0, hsize = 0;
-        int hrc = p ? inmem__wal_check_header(p, m.size, &hseq, &hsize) : INMEM_EVERSION;
-        if (hrc && last &&
-            (!p || first_nonzero(p, 0, m.size < INMEM__WAL_HEADER ? m.size : INMEM__WAL_HEADER) ==
-                       (m.size < INMEM__WAL_HEADER ? m.size : INMEM__WAL_HEADER))) {
-            /* a crash while the segment was being created: nothing in it, remove it */
-            unmap_segment(w, &m);
-            char path[PATH_MAX_LEN];
-            inmem__wal_seg_path(w, segs[i], path, sizeof path);
-            if (!w->cfg.read_only)
-                unlink(path);
-            n--;
-            break;
-        }
-        if (hrc == 0 && hseq != segs[i])
-            hrc = INMEM_ECORRUPT;
+        if ((rc = map_segment(w, seq, &m)) != 0)
+            goto done;
+        uint64_t hsize = 0;
+        const char *why = NULL;
+        int hrc = check_header(&m, seq, &hsize, &why);
         if (hrc) {
             unmap_segment(w, &m);
-            rc = inmem__error(hrc, "%s/%s: %s", w->dir, name,
-                              hrc == INMEM_EVERSION ? "not an inmem log, or a newer format"
-                                                    : "bad segment header");
+            if (live)
+                break;
+            if (hrc == INMEM_EVERSION) {
+                rc = inmem__error(INMEM_EVERSION, "%s/%s: %s (this library reads format %u)",
+                                  w->dir, name, why, INMEM__WAL_FORMAT);
+                goto done;
+            }
+            snprintf(what, sizeof what, "%s is corrupt at offset 0 (%s)", name, why);
+            if ((rc = corrupt_from(w, &v, i, name, what)) != 0)
+                goto done;
             break;
         }
         report->segments++;
-        size_t end;
-        enum seg_end how;
-        rc = replay_segment(&r, m.fd, p, m.size, &end, &how);
-        if (rc) {
+        if ((rc = replay_segment(r, &m, seq)) != 0) {
             unmap_segment(w, &m);
+            goto done;
+        }
+        v.stop = i;
+        v.hsize = hsize;
+        v.cut = r->in_txn ? r->txn_start : r->end;
+        v.dirty = r->how != END_CLEAN || v.cut != r->end;
+        v.next = r->next;
+        if (live && (r->how == END_BAD || r->in_txn || (r->next && i + 1 == v.ds.n))) {
+            unmap_segment(w, &m); /* the writer may be in the middle of it: not judged */
+            r->in_txn = 0;
+            r->nrec = 0;
+            v.next = 0;
             break;
         }
-        size_t cut = end;
-        if (how == END_CORRUPT) {
-            uint64_t begins = 0;
-            /* read-only beside a live writer, the last segment's end may be mid-write */
-            int durable =
-                !last || r.bad_is_content ||
-                (!w->cfg.read_only &&
-                 later_durable_begin(p, r.bad + 1, m.size, INMEM__LSN(segs[i], r.bad), &begins));
-            cut = r.in_txn ? r.txn_start : r.bad;
-            if (!durable) {
-                how = END_TORN;
-            } else if (!w->cfg.repair) {
+        if (r->how == END_BAD || r->in_txn) {
+            size_t bad = r->end;
+            uint64_t valid =
+                r->how == END_BAD && !r->content ? valid_frame_after(w->vfs, &m, bad + 1) : m.size;
+            int is_active = i == v.active || i + 1 == v.ds.n;
+            if (is_active && !r->content && valid >= m.size && !r->next) {
+                /* a torn tail: damage at the end of what was written, nothing valid after */
+                report->torn_tail = 1;
+                snprintf(report->tail_file, sizeof report->tail_file, "%s", name);
+                report->tail_offset = v.cut;
+                report->tail_bytes = data_end(w->vfs, &m, v.cut) - v.cut;
+                if (r->in_txn)
+                    report->txns_discarded++;
+                r->in_txn = 0;
+                r->nrec = 0;
                 unmap_segment(w, &m);
-                rc = inmem__error(INMEM_ECORRUPT,
-                                  "log %s/%s is corrupt at offset %zu (%s); open with the repair "
-                                  "option to truncate the log there",
-                                  w->dir, name, r.bad, r.why);
                 break;
-            } else {
-                begins = 0; /* count every transaction after the cut, not just up to the
-                             * first durable one */
-                later_durable_begin(p, r.bad + 1, m.size, UINT64_MAX, &begins);
-                report->repaired = 1;
-                snprintf(report->repair_file, sizeof report->repair_file, "%s", name);
-                report->repair_offset = cut;
-                report->bytes_dropped += data_end(w->vfs, m.fd, p, cut, m.size) - cut;
-                report->txns_dropped += begins + (r.in_txn ? 1 : 0);
-                r.in_txn = 0;
-                r.nrec = 0;
-                rc = drop_segments(w, segs, i + 1, n, &report->bytes_dropped);
-                n = i + 1;
-                last = 1;
             }
+            const char *reason =
+                r->how == END_BAD
+                    ? r->why
+                    : "a transaction without its commit record, before a later segment";
+            /* Only garbage past the segment's last transaction is bad, and the next segment
+             * carries on with the next version: repair zeroes the garbage and goes on. */
+            if (w->cfg.repair && r->how == END_BAD && !r->in_txn && !r->content &&
+                valid >= m.size && i + 1 < v.ds.n && v.ds.seqs[i + 1] == seq + 1 &&
+                first_commit_version(w, seq + 1) == r->version + 1) {
+                set_repair(report, name, v.cut);
+                report->bytes_dropped += data_end(w->vfs, &m, v.cut) - v.cut;
+                unmap_segment(w, &m);
+                if (!w->cfg.read_only && (rc = zero_segment_tail(w, seq, v.cut)) != 0)
+                    goto done;
+                v.dirty = 0;
+                continue;
+            }
+            rc = corrupt(w, &v, i, &m, v.cut, bad, reason, valid);
+            unmap_segment(w, &m);
+            if (rc)
+                goto done;
+            break;
         }
-        if (last && (how == END_TORN || r.in_txn)) {
-            report->torn_tail = 1;
-            snprintf(report->tail_file, sizeof report->tail_file, "%s", name);
-            cut = r.in_txn ? r.txn_start : cut;
-            report->tail_offset = cut; /* where the log was cut: the torn transaction's start */
-        }
-        discard_open_txn(&r);
         unmap_segment(w, &m);
-        resume_seq = segs[i]; /* the last segment read is where appending goes on */
-        resume_size = hsize;
-        resume_off = cut;
-        resume_dirty = cut != end || how != END_CLEAN;
+        if (r->next && i + 1 == v.ds.n) {
+            if (live)
+                break;
+            char next[64];
+            seg_name(seq + 1, next, sizeof next);
+            snprintf(what, sizeof what,
+                     "segment %s is missing (%s ends with a record saying the log goes on there)",
+                     next, name);
+            if (!w->cfg.repair) {
+                rc = inmem__error(INMEM_ECORRUPT,
+                                  "log %s: %s; open with the repair option to go on without it, "
+                                  "reported in inmem_db_recovery()",
+                                  w->dir, what);
+                goto done;
+            }
+            set_repair(report, next, 0);
+        }
     }
-    free(r.recs);
-    free(segs);
-    if (rc)
-        return rc;
-    report->version = r.version;
-    report->txn_id = r.txn_id;
-    w->txn_id = r.txn_id;
-    w->version = r.version;
-    if (w->cfg.read_only)
-        return 0; /* nothing is written: no segment is opened for appending */
-    if (resume_seq)
-        rc = resume_segment(w, resume_seq, resume_size, resume_off, resume_dirty);
-    else
-        rc = inmem__wal_seg_create(w, 1, w->cfg.segment_size);
-    if (rc)
-        return rc;
-    uint64_t lsn = INMEM__LSN(w->seq, w->off);
-    atomic_store_rlx(&w->written_lsn, lsn);
-    atomic_store_rlx(&w->synced_lsn, lsn);
-    return 0;
+    report->version = r->version;
+    report->txn_id = r->txn_id;
+    w->txn_id = r->txn_id;
+    w->version = r->version;
+    if (!w->cfg.read_only) { /* read-only: nothing is written, no segment opened for appending */
+        if ((rc = resume(w, &v)) != 0)
+            goto done;
+        uint64_t lsn = INMEM__LSN(w->seq, w->off);
+        atomic_store_rlx(&w->written_lsn, lsn);
+        atomic_store_rlx(&w->synced_lsn, lsn);
+    }
+done:
+    free(r->recs);
+    free(v.ds.seqs);
+    return rc;
 }
 
 int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, void *ctx,
@@ -616,27 +1038,33 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
     w->group = 1;
     pthread_cond_init(&w->flush_cv, NULL);
     w->dir = strdup(cfg->dir);
+    dir_scan ds = {0};
     int rc = w->dir ? 0 : INMEM_ENOMEM;
-    if (cfg->read_only) {
-        /* no lock, no directory made: look at whatever is there, change nothing */
-        DIR *d = rc == 0 ? opendir(cfg->dir) : NULL;
-        if (d)
-            closedir(d);
-        else if (rc == 0)
-            rc = inmem__error(INMEM_EIO, "cannot read database directory %s: %s", cfg->dir,
-                              strerror(errno));
+    if (rc == 0 && cfg->read_only) {
+        /* no lock taken, nothing made or changed: look at whatever is there */
+        if ((rc = prepare_dir(w, &ds, report)) == 0 && (rc = probe_writer(w, report)) == 0) {
+            free(ds.seqs); /* listed again under the shared lock, so no writer races it */
+            if ((rc = scan_dir(w, &ds, 0)) < 0 && rc != INMEM_ENOMEM)
+                rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
+        }
         if (rc == 0)
-            rc = recover(w, apply, ctx, report);
-    } else {
-        if (rc == 0 && (rc = w->vfs->mkdir(cfg->dir)) != 0)
-            rc = inmem__error(INMEM_EIO, "cannot create directory %s: %s", cfg->dir, strerror(-rc));
+            rc = recover(w, apply, ctx, report, &ds);
+        if (w->lock_fd >= 0) {
+            w->vfs->close(w->lock_fd); /* the shared lock: a writer may start now */
+            w->lock_fd = -1;
+        }
+    } else if (rc == 0) {
+        if ((rc = prepare_dir(w, &ds, report)) == 0 && (rc = take_lock(w)) == 0) {
+            free(ds.seqs); /* listed again under the lock */
+            if ((rc = scan_dir(w, &ds, 1)) < 0 && rc != INMEM_ENOMEM)
+                rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
+        }
         if (rc == 0)
-            rc = take_lock(w);
-        if (rc == 0)
-            rc = recover(w, apply, ctx, report);
+            rc = recover(w, apply, ctx, report, &ds);
         if (rc == 0)
             rc = inmem__wal_start(w);
     }
+    free(ds.seqs);
     if (rc) {
         inmem__wal_close(w);
         return rc;

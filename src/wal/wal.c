@@ -5,6 +5,8 @@
  * Files in the database directory
  *   LOCK                  advisory lock (flock) held while open; holds the owner's pid
  *   wal-<seq:016x>.log    segments, numbered from 1, each preallocated to its full size
+ *   wal-<seq:016x>.log.tmp  a segment being made; renamed into place once its header is synced,
+ *                        so a segment under its final name always has a valid header
  *
  * Appending: the current segment is mapped shared and writable; a commit encodes its records
  * straight into the mapping (no system call, no copy through a buffer), so once the commit
@@ -41,6 +43,11 @@
  *      can hold unsynced data (and thus a torn tail after a crash).
  *   W5 After a failed write or fsync, `failed` is set for good: appends fail with
  *      INMEM_EREADONLY and waiters with INMEM_EIO; nothing unsynced is ever reported durable.
+ *   W6 Every segment keeps INMEM__WAL_END_ROOM bytes after its last transaction, for the CLOSE
+ *      mark of a clean close or the NEXT record of a switch, which is written only once the
+ *      next segment exists on disk and is synced before that segment receives records. So a
+ *      NEXT record proves the next segment was made, and a CLOSE or NEXT record proves every
+ *      byte before it was synced: damage before either is corruption, never a torn tail.
  *
  * Page faults: the first write to each page of a fresh segment would fault and have the kernel
  * allocate and zero a page-cache page, on the committer's time. The background syncer instead
@@ -102,16 +109,22 @@ void inmem__wal_advise_append(const inmem__wal *w, void *map, uint64_t len)
         (void)madvise(map, (size_t)len, MADV_RANDOM);
 }
 
-/* Creates, reserves, maps and syncs segment @p seq of @p size bytes; makes it current. */
+/* Creates, reserves, syncs and maps segment @p seq of at least @p size bytes (rounded up to a
+ * page); makes it current. It is made under a temporary name and renamed into place once its
+ * header is on disk, so that a crash never leaves a segment without a valid header. */
 int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
 {
     const inmem__vfs *vfs = w->vfs;
-    char path[PATH_MAX_LEN];
+    char path[PATH_MAX_LEN], tmp[PATH_MAX_LEN + 8];
     inmem__wal_seg_path(w, seq, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    size = (size + 4095) & ~(uint64_t)4095;
     uint8_t hdr[INMEM__WAL_HEADER];
     inmem__wal_enc_header(hdr, seq, size);
     void *map = NULL;
-    int fd = vfs->open(path, O_RDWR | O_CREAT | O_TRUNC, 0644), rc;
+    int renamed = 0, rc;
+    (void)vfs->unlink(tmp); /* a leftover of a crash: never used */
+    int fd = vfs->open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, w->cfg.file_mode);
     const char *what = "create";
     if (fd < 0) {
         rc = fd;
@@ -127,7 +140,14 @@ int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
         goto fail;
     }
     what = "sync";
-    if ((rc = vfs->datasync(fd)) != 0 || (rc = inmem__wal_sync_dir(w)) != 0)
+    if ((rc = vfs->datasync(fd)) != 0)
+        goto fail;
+    what = "rename into place";
+    if ((rc = vfs->rename(tmp, path)) != 0)
+        goto fail;
+    renamed = 1;
+    what = "sync the directory after creating";
+    if ((rc = inmem__wal_sync_dir(w)) != 0)
         goto fail;
     what = "map";
     if ((rc = vfs->map(fd, size, 1, &map)) != 0)
@@ -140,10 +160,9 @@ int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
     w->off = INMEM__WAL_HEADER;
     return 0;
 fail:
-    if (fd >= 0) {
+    if (fd >= 0)
         vfs->close(fd);
-        unlink(path);
-    }
+    (void)vfs->unlink(renamed ? path : tmp); /* it never held a record */
     return inmem__wal_io_error(w, rc, what, seq);
 }
 
@@ -275,12 +294,13 @@ static int sync_to(inmem__wal *w, uint64_t target)
     if (w->round_served && inmem__clock_mono_ns() - w->round_end_ns <= w->last_sync_ns)
         w->round_back++; /* back within one fsync time of the last fsync's end */
     for (;;) {
+        /* durable first: a commit an fsync covered before a later failure is durable */
+        if (atomic_load_rlx(&w->synced_lsn) >= target)
+            break;
         if (atomic_load_rlx(&w->failed)) {
             rc = INMEM_EIO;
             break;
         }
-        if (atomic_load_rlx(&w->synced_lsn) >= target)
-            break;
         if (w->syncing || (!me.expired && w->nwaiters + 1 < w->group)) {
             /* an fsync is running (the next group forms meanwhile), or this group is not
              * complete yet: wait, but not forever (the group may have shrunk) */
@@ -353,7 +373,7 @@ static void populate_some(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
     if (!w->populate_pending || w->syncing || w->stop)
         return;
     uint64_t from = w->populate_off & ~(uint64_t)4095, len = w->map_len;
-    if (from >= len) {
+    if (w->populate_off >= len) { /* (from is rounded down: it is below len to the end) */
         w->populate_pending = 0;
         return;
     }
@@ -415,7 +435,8 @@ int inmem__wal_start(inmem__wal *w)
 
 /* ---- appending --------------------------------------------------------------------------- */
 
-/* Switches to a new segment with room for @p need bytes of records (W3, W4). */
+/* Switches to a new segment with room for @p need bytes of records (W3, W4, W6): syncs the old
+ * segment, makes the new one, then writes and syncs the old one's NEXT record. */
 static int rotate(inmem__wal *w, size_t need)
 {
     inmem__mutex_lock(&w->sync_mu);
@@ -425,29 +446,45 @@ static int rotate(inmem__wal *w, size_t need)
     inmem__mutex_unlock(&w->sync_mu);
 
     uint64_t old_seq = w->seq, old_end = INMEM__LSN(w->seq, w->off);
-    int rc = w->vfs->datasync(w->fd);
+    int fd = w->fd;
+    uint8_t *map = w->map;
+    uint64_t len = w->map_len, off = w->off;
+    uint64_t commits = atomic_load_acq(&w->written_commits);
+    int rc = w->vfs->datasync(fd), old_synced = rc == 0;
     if (rc) {
         rc = inmem__wal_io_error(w, rc, "fdatasync", old_seq);
     } else {
         uint64_t size = w->cfg.segment_size;
-        if (size < INMEM__WAL_HEADER + need)
-            size = INMEM__WAL_HEADER + need;
-        int fd = w->fd;
-        void *map = w->map;
-        uint64_t len = w->map_len;
+        if (size < INMEM__WAL_HEADER + need + INMEM__WAL_END_ROOM)
+            size = INMEM__WAL_HEADER + need + INMEM__WAL_END_ROOM;
         rc = inmem__wal_seg_create(w, old_seq + 1, size);
-        if (rc == 0) {
-            w->vfs->unmap(map, len);
-            w->vfs->close(fd);
-        }
+    }
+    if (rc == 0) {
+        assert(off + INMEM__WAL_END_ROOM <= len);
+        inmem__wal_enc_next(map + off, old_seq + 1, w->version, w->txn_id);
+        int err = w->vfs->datasync(fd);
+        if (err)
+            rc = inmem__wal_io_error(w, err, "fdatasync", old_seq);
+        w->vfs->unmap(map, len);
+        w->vfs->close(fd);
     }
     inmem__mutex_lock(&w->sync_mu);
     w->syncing = 0;
+    if (old_synced) {
+        /* every commit of the old segment is durable, even if what followed failed: its
+         * committers must hear so, not INMEM_EIO */
+        if (old_end > atomic_load_rlx(&w->synced_lsn))
+            atomic_store_rel(&w->synced_lsn, old_end);
+        atomic_store_rlx(&w->syncs, atomic_load_rlx(&w->syncs) + 1);
+        if (commits > w->synced_commits_mark) {
+            atomic_store_rlx(&w->synced_commits, atomic_load_rlx(&w->synced_commits) +
+                                                     (commits - w->synced_commits_mark));
+            w->synced_commits_mark = commits;
+        }
+    }
     if (rc) {
         set_failed(w, rc);
     } else {
-        if (old_end > atomic_load_rlx(&w->synced_lsn))
-            atomic_store_rel(&w->synced_lsn, old_end);
         w->populate_pending = 1;
         w->populate_off = w->off;
         w->kick = 1;
@@ -468,7 +505,7 @@ int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[1
                             inmem_strerror(atomic_load_rlx(&w->failed)));
     size_t total =
         INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN + bytes + INMEM__WAL_FRAME + INMEM__WAL_COMMIT_LEN;
-    if (w->off + total > w->map_len) {
+    if (w->off + total + INMEM__WAL_END_ROOM > w->map_len) { /* W6 */
         int rc = rotate(w, total);
         if (rc)
             return rc;
@@ -511,6 +548,10 @@ uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c)
 
 int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket)
 {
+    if (w->cfg.max_unsynced && w->cfg.mode != INMEM_DURABILITY_STRICT &&
+        atomic_load_rlx(&w->written_commits) - atomic_load_rlx(&w->synced_commits) >
+            w->cfg.max_unsynced)
+        return sync_to(w, ticket); /* the cap: wait for an fsync, as a strict commit does */
     switch (w->cfg.mode) {
     case INMEM_DURABILITY_STRICT:
         return sync_to(w, ticket);
@@ -527,11 +568,6 @@ int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket)
     default:
         return 0;
     }
-}
-
-int inmem__wal_failed(const inmem__wal *w)
-{
-    return atomic_load_acq(&((inmem__wal *)w)->failed);
 }
 
 void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
@@ -567,9 +603,10 @@ int inmem__wal_close(inmem__wal *w)
         rc = sync_to(w, atomic_load_acq(&w->written_lsn));
         if (rc == 0 && atomic_load_rlx(&w->failed))
             rc = INMEM_EIO;
-        /* a clean end mark, so that the next open need not scan the segment's empty rest */
-        size_t need = INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN;
-        if (rc == 0 && w->off + need <= w->map_len) {
+        /* a clean end mark, so that the next open need not scan the segment's empty rest and
+         * knows every byte before it was synced (room for it is kept: W6) */
+        if (rc == 0) {
+            assert(w->off + INMEM__WAL_END_ROOM <= w->map_len);
             w->off += inmem__wal_enc_close(w->map + w->off, w->version, w->txn_id);
             int err = w->vfs->datasync(w->fd);
             if (err)

@@ -19,6 +19,9 @@ typedef struct inmem__wal_config {
     uint64_t sync_commits;     /* batched: fsync after this many commits */
     int repair;                /* truncate at a corruption instead of failing */
     int read_only;             /* replay only: no lock, no changes, no appends */
+    int create_if_missing;     /* create a database in a missing or empty directory */
+    int file_mode;             /* permission bits of the files made (directory: + x) */
+    uint64_t max_unsynced;     /* batched/async: cap on acknowledged unsynced commits; 0 none */
 } inmem__wal_config;
 
 /* One committed transaction read back by recovery: its WRITE/DELETE records, in log order. */
@@ -33,10 +36,10 @@ typedef struct inmem__wal_txn {
 typedef int (*inmem__wal_apply_fn)(void *ctx, const inmem__wal_txn *txn);
 
 /*
- * Opens (creating if needed) the log in cfg->dir: takes the directory's lock, replays every
+ * Opens (creating if allowed) the log in cfg->dir: takes the directory's lock, replays every
  * committed transaction through @p apply in log order, fills @p report, and readies the log for
- * appending. Errors: INMEM_ELOCKED, INMEM_ECORRUPT, INMEM_EVERSION, INMEM_EIO, INMEM_ENOMEM, with
- * the detail in inmem_errmsg(). Close with inmem__wal_close().
+ * appending. Errors: INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ELOCKED, INMEM_ECORRUPT, INMEM_EVERSION,
+ * INMEM_EIO, INMEM_ENOMEM, with the detail in inmem_errmsg(). Close with inmem__wal_close().
  */
 int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, void *ctx,
                     inmem_recovery_info *report, inmem__wal **out);
@@ -71,9 +74,6 @@ uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c);
  * commit: one fsync serves every waiting committer); in batched mode asks the background syncer
  * for an fsync every sync_commits commits. 0, or INMEM_EIO if the fsync failed. */
 int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket);
-
-/* 0, or the sticky error after a failed write or fsync (the log refuses appends from then on). */
-int inmem__wal_failed(const inmem__wal *w);
 
 /* Counters for inmem_stats. */
 void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,

@@ -1,0 +1,352 @@
+/*
+ * test_codec.c — the log's on-disk format (docs/FORMAT.md): CRC-32C against its definition and
+ * check value, and the record codec: round trips of every record kind and of extreme sizes,
+ * every single bit flip detected, frames cut short, the end mark, unknown types, impossible
+ * content under a valid checksum, segment headers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/wal_util.h"
+
+/* ---- CRC-32C ------------------------------------------------------------------------------ */
+
+/* Bit by bit, straight from the definition: the oracle for both library paths. */
+static uint32_t crc32c_reference(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static void crc32c_of_123456789_is_the_standard_check_value(void **state)
+{
+    (void)state;
+    assert_int_equal(inmem__crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(inmem__crc32c_portable(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(crc32c_reference((const uint8_t *)"123456789", 9), 0xE3069283u);
+    assert_int_equal(inmem__crc32c(0, "", 0), 0);
+    /* extending a checksum in steps gives the checksum of the whole */
+    assert_int_equal(inmem__crc32c(inmem__crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    assert_int_equal(inmem__crc32c_portable(inmem__crc32c_portable(0, "12345", 5), "6789", 4),
+                     0xE3069283u);
+}
+
+static void crc32c_hardware_and_portable_paths_agree_on_random_buffers(void **state)
+{
+    (void)state;
+    uint64_t rng = test_seed("crc32c_hardware_and_portable_paths_agree_on_random_buffers");
+    enum { MAX = 4096 + 16 };
+    uint8_t *buf = malloc(MAX);
+    assert_non_null(buf);
+    for (int round = 0; round < 400; round++) {
+        size_t align = test_rand(&rng) % 8;
+        size_t n = round < 64 ? (size_t)round : test_rand(&rng) % 4096;
+        for (size_t i = 0; i < n + align; i++)
+            buf[i] = (uint8_t)test_rand(&rng);
+        const uint8_t *p = buf + align;
+        uint32_t want = crc32c_reference(p, n);
+        uint32_t hw = inmem__crc32c(0, p, n), sw = inmem__crc32c_portable(0, p, n);
+        CHECK(hw == want && sw == want, "length %zu at +%zu: crc %08x, portable %08x, want %08x", n,
+              align, hw, sw, want);
+        size_t cut = n ? test_rand(&rng) % (n + 1) : 0;
+        uint32_t split = inmem__crc32c(inmem__crc32c_portable(0, p, cut), p + cut, n - cut);
+        CHECK(split == want, "length %zu split at %zu: %08x, want %08x", n, cut, split, want);
+    }
+    free(buf);
+}
+
+/* ---- codec -------------------------------------------------------------------------------- */
+
+static void codec_round_trips_every_record_kind(void **state)
+{
+    (void)state;
+    uint8_t buf[1024], run[16];
+    for (int i = 0; i < 16; i++)
+        run[i] = (uint8_t)(0xA0 + i);
+    inmem__wal_rec r;
+    size_t off = 0, n;
+
+    n = inmem__wal_enc_begin(buf, 0x1122334455667788ull, run, 1700000000123ull, INMEM__LSN(3, 4096),
+                             7);
+    assert_int_equal(n, BEGIN_FRAME);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, INMEM__REC_BEGIN);
+    assert_int_equal(r.len, INMEM__WAL_BEGIN_LEN);
+    assert_int_equal(r.txn_id, 0x1122334455667788ull);
+    assert_memory_equal(r.run, run, 16);
+    assert_int_equal(r.time_ms, 1700000000123ull);
+    assert_int_equal(r.synced_lsn, INMEM__LSN(3, 4096));
+    assert_int_equal(r.records, 7);
+    off += n;
+
+    n = inmem__wal_enc_write(buf + off, 42, 1800000000000ull, (const uint8_t *)"key", 3, "value",
+                             5);
+    assert_int_equal(n, inmem__wal_write_size(3, 5));
+    assert_int_equal(inmem__wal_decode(buf + off, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, INMEM__REC_WRITE);
+    assert_int_equal(r.version, 42);
+    assert_int_equal(r.expiry_ms, 1800000000000ull);
+    assert_int_equal(r.klen, 3);
+    assert_memory_equal(r.key, "key", 3);
+    assert_int_equal(r.vlen, 5);
+    assert_memory_equal(r.val, "value", 5);
+    off += n;
+
+    n = inmem__wal_enc_delete(buf + off, 43, (const uint8_t *)"gone", 4);
+    assert_int_equal(n, inmem__wal_delete_size(4));
+    assert_int_equal(inmem__wal_decode(buf + off, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, INMEM__REC_DELETE);
+    assert_int_equal(r.version, 43);
+    assert_int_equal(r.klen, 4);
+    assert_memory_equal(r.key, "gone", 4);
+    off += n;
+
+    n = inmem__wal_enc_commit(buf + off, 0x1122334455667788ull, 43, 7);
+    assert_int_equal(n, COMMIT_FRAME);
+    assert_int_equal(inmem__wal_decode(buf + off, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, INMEM__REC_COMMIT);
+    assert_int_equal(r.txn_id, 0x1122334455667788ull);
+    assert_int_equal(r.version, 43);
+    assert_int_equal(r.records, 7);
+    off += n;
+
+    n = inmem__wal_enc_close(buf + off, 43, 99);
+    assert_int_equal(n, CLOSE_FRAME);
+    assert_int_equal(inmem__wal_decode(buf + off, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, INMEM__REC_CLOSE);
+    assert_int_equal(r.version, 43);
+    assert_int_equal(r.txn_id, 99);
+    off += n;
+
+    /* back to back, followed by an end mark: decoding with everything after each frame in the
+     * buffer finds the same five types, then the end */
+    memset(buf + off, 0, 64);
+    const uint8_t want[] = {INMEM__REC_BEGIN, INMEM__REC_WRITE, INMEM__REC_DELETE,
+                            INMEM__REC_COMMIT, INMEM__REC_CLOSE};
+    size_t p = 0;
+    for (size_t i = 0; i < sizeof want; i++) {
+        assert_int_equal(inmem__wal_decode(buf + p, off + 64 - p, &r), INMEM__DEC_OK);
+        assert_int_equal(r.type, want[i]);
+        p += INMEM__WAL_FRAME + r.len;
+    }
+    assert_int_equal(p, off);
+    assert_int_equal(inmem__wal_decode(buf + p, 64, &r), INMEM__DEC_END);
+}
+
+static void codec_round_trips_extreme_sizes(void **state)
+{
+    (void)state;
+    const uint32_t klen = 65536 + INMEM__KEY_PREFIX, vlen = 1u << 20;
+    uint8_t *key = malloc(klen), *val = malloc(vlen);
+    uint8_t *buf = malloc(inmem__wal_write_size(klen, vlen));
+    assert_non_null(key);
+    assert_non_null(val);
+    assert_non_null(buf);
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    for (uint32_t i = 0; i < klen; i++)
+        key[i] = (uint8_t)test_rand(&rng);
+    for (uint32_t i = 0; i < vlen; i++)
+        val[i] = (uint8_t)test_rand(&rng);
+    inmem__wal_rec r;
+
+    /* an empty value (no value pointer at all) */
+    size_t n = inmem__wal_enc_write(buf, 1, 0, key, 1, NULL, 0);
+    assert_int_equal(n, inmem__wal_write_size(1, 0));
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.klen, 1);
+    assert_int_equal(r.key[0], key[0]);
+    assert_int_equal(r.vlen, 0);
+
+    /* a 64 KiB key with an empty value, then with a 1 MiB value */
+    n = inmem__wal_enc_write(buf, 2, 5, key, klen, "", 0);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.klen, klen);
+    assert_memory_equal(r.key, key, klen);
+    assert_int_equal(r.vlen, 0);
+
+    n = inmem__wal_enc_write(buf, 3, 6, key, klen, val, vlen);
+    assert_int_equal(n, inmem__wal_write_size(klen, vlen));
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.version, 3);
+    assert_int_equal(r.expiry_ms, 6);
+    assert_int_equal(r.klen, klen);
+    assert_memory_equal(r.key, key, klen);
+    assert_int_equal(r.vlen, vlen);
+    assert_memory_equal(r.val, val, vlen);
+    /* one flipped bit in the middle of the megabyte is detected */
+    buf[n / 2] ^= 0x10;
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_BADSUM);
+    buf[n / 2] ^= 0x10;
+    /* and one byte missing is a short frame */
+    assert_int_equal(inmem__wal_decode(buf, n - 1, &r), INMEM__DEC_SHORT);
+
+    n = inmem__wal_enc_delete(buf, 4, key, klen);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, INMEM__REC_DELETE);
+    assert_int_equal(r.klen, klen);
+    assert_memory_equal(r.key, key, klen);
+    free(key);
+    free(val);
+    free(buf);
+}
+
+static void codec_detects_every_single_bit_flip(void **state)
+{
+    (void)state;
+    uint8_t frames[256], copy[256];
+    size_t sizes[5];
+    uint8_t *p = frames;
+    sizes[0] = inmem__wal_enc_begin(p, 9, zero_run, 123, 456, 2);
+    size_t n = sizes[0];
+    sizes[1] = inmem__wal_enc_write(p + n, 10, 0, (const uint8_t *)"kk", 2, "vvv", 3);
+    n += sizes[1];
+    sizes[2] = inmem__wal_enc_delete(p + n, 10, (const uint8_t *)"dd", 2);
+    n += sizes[2];
+    sizes[3] = inmem__wal_enc_commit(p + n, 9, 10, 2);
+    n += sizes[3];
+    sizes[4] = inmem__wal_enc_close(p + n, 10, 9);
+    size_t start = 0;
+    for (int f = 0; f < 5; start += sizes[f], f++) {
+        for (size_t bit = 0; bit < sizes[f] * 8; bit++) {
+            memcpy(copy, frames + start, sizes[f]);
+            copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            inmem__wal_rec r;
+            int d = inmem__wal_decode(copy, sizes[f], &r);
+            CHECK(d == INMEM__DEC_BADSUM || d == INMEM__DEC_SHORT,
+                  "frame %d with bit %zu flipped decodes as %d", f, bit, d);
+        }
+    }
+}
+
+static void codec_detects_a_frame_cut_short(void **state)
+{
+    (void)state;
+    uint8_t buf[128];
+    size_t n = inmem__wal_enc_write(buf, 1, 0, (const uint8_t *)"key", 3, "value", 5);
+    inmem__wal_rec r;
+    for (size_t avail = 1; avail < n; avail++) {
+        int d = inmem__wal_decode(buf, avail, &r);
+        CHECK(d == INMEM__DEC_SHORT, "%zu of %zu bytes decode as %d", avail, n, d);
+    }
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
+    /* a length beyond any buffer */
+    inmem__put32(buf, 0xFFFFFFF0u);
+    assert_int_equal(inmem__wal_decode(buf, sizeof buf, &r), INMEM__DEC_SHORT);
+}
+
+static void codec_all_zero_frame_is_the_end_of_the_log(void **state)
+{
+    (void)state;
+    uint8_t z[64] = {0};
+    inmem__wal_rec r;
+    for (size_t avail = 0; avail <= sizeof z; avail++)
+        CHECK(inmem__wal_decode(z, avail, &r) == INMEM__DEC_END, "%zu zero bytes are not the end",
+              avail);
+    /* an empty payload with a type is a record, not the end */
+    size_t n = enc_raw(z, 200, NULL, 0);
+    assert_int_equal(inmem__wal_decode(z, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, 200);
+    assert_int_equal(r.len, 0);
+}
+
+static void codec_unknown_record_type_decodes_as_skippable(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    const char payload[] = "future stuff";
+    size_t n = enc_raw(buf, 200, payload, sizeof payload);
+    inmem__wal_rec r;
+    assert_int_equal(inmem__wal_decode(buf, sizeof buf, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, 200);
+    assert_int_equal(r.len, sizeof payload);
+    assert_int_equal(INMEM__WAL_FRAME + r.len, n);
+    buf[7] ^= 1;
+    assert_int_equal(inmem__wal_decode(buf, sizeof buf, &r), INMEM__DEC_BADSUM);
+}
+
+static void codec_valid_checksum_over_impossible_content_is_malformed(void **state)
+{
+    (void)state;
+    uint8_t buf[256], body[64] = {0};
+    inmem__wal_rec r;
+    /* BEGIN and COMMIT of the wrong length */
+    size_t n = enc_raw(buf, INMEM__REC_BEGIN, body, INMEM__WAL_BEGIN_LEN - 1);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_BADBODY);
+    n = enc_raw(buf, INMEM__REC_COMMIT, body, INMEM__WAL_COMMIT_LEN + 1);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_BADBODY);
+    n = enc_raw(buf, INMEM__REC_CLOSE, body, 3);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_BADBODY);
+    /* a WRITE whose key and value lengths do not add up to its payload */
+    inmem__put32(body + 16, 10); /* klen */
+    inmem__put32(body + 20, 10); /* vlen */
+    n = enc_raw(buf, INMEM__REC_WRITE, body, INMEM__WAL_WRITE_FIXED + 5);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_BADBODY);
+    /* key length 0xFFFFFFFF cannot overflow the check */
+    inmem__put32(body + 16, 0xFFFFFFFFu);
+    inmem__put32(body + 20, 1);
+    n = enc_raw(buf, INMEM__REC_WRITE, body, INMEM__WAL_WRITE_FIXED);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_BADBODY);
+    /* a DELETE shorter than its fixed part, and one whose key length is wrong */
+    n = enc_raw(buf, INMEM__REC_DELETE, body, INMEM__WAL_DELETE_FIXED - 1);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_BADBODY);
+    inmem__put32(body + 8, 7);
+    n = enc_raw(buf, INMEM__REC_DELETE, body, INMEM__WAL_DELETE_FIXED + 3);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_BADBODY);
+}
+
+static void codec_segment_header_round_trips_and_refuses_foreign_or_newer(void **state)
+{
+    (void)state;
+    uint8_t h[INMEM__WAL_HEADER];
+    uint64_t seq = 0, size = 0;
+    inmem__wal_enc_header(h, 7, SEG_SIZE);
+    assert_memory_equal(h, "INMEMWAL", 8);
+    assert_int_equal(inmem__get32(h + 8), 1);
+    assert_int_equal(inmem__get32(h + 12), INMEM__WAL_HEADER);
+    assert_ok(inmem__wal_check_header(h, sizeof h, &seq, &size));
+    assert_int_equal(seq, 7);
+    assert_int_equal(size, SEG_SIZE);
+    /* cut short, zeroed or not ours: corruption (a file under a segment's name in a database
+     * directory is ours); only a valid header of another format version is EVERSION */
+    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h - 1, &seq, &size));
+    h[0] = 'X';
+    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size));
+    memset(h, 0, sizeof h);
+    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size));
+    inmem__wal_enc_header(h, 7, SEG_SIZE);
+    inmem__put32(h + 8, 2);
+    inmem__put32(h + 36, inmem__crc32c(0, h, 36));
+    assert_rc(INMEM_EVERSION, inmem__wal_check_header(h, sizeof h, &seq, &size));
+    inmem__wal_enc_header(h, 7, SEG_SIZE);
+    h[20] ^= 4; /* the checksum no longer matches */
+    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size));
+}
+
+/* ---- table -------------------------------------------------------------------------------- */
+
+const struct CMUnitTest codec_tests[] = {
+    cmocka_unit_test(crc32c_of_123456789_is_the_standard_check_value),
+    cmocka_unit_test(crc32c_hardware_and_portable_paths_agree_on_random_buffers),
+    cmocka_unit_test(codec_round_trips_every_record_kind),
+    cmocka_unit_test(codec_round_trips_extreme_sizes),
+    cmocka_unit_test(codec_detects_every_single_bit_flip),
+    cmocka_unit_test(codec_detects_a_frame_cut_short),
+    cmocka_unit_test(codec_all_zero_frame_is_the_end_of_the_log),
+    cmocka_unit_test(codec_unknown_record_type_decodes_as_skippable),
+    cmocka_unit_test(codec_valid_checksum_over_impossible_content_is_malformed),
+    cmocka_unit_test(codec_segment_header_round_trips_and_refuses_foreign_or_newer),
+};
+
+INMEM_TEST_COUNT(codec);

@@ -1,0 +1,756 @@
+/*
+ * test_recovery.c — recovery at open (DESIGN.md section 4, docs/FORMAT.md "Recovery rules"):
+ * unknown records skipped; a torn tail cut at every byte of the last transaction, by truncation
+ * and by zeroing; corruption refused with the file and offset, then repaired with exact counts;
+ * never a torn tail in a segment before the last or before a valid record; foreign and newer
+ * files; incomplete transactions; deterministic replay.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/wal_util.h"
+
+/* ---- unknown records ---------------------------------------------------------------------- */
+
+static void recovery_skips_a_record_of_unknown_type(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    assert_int_equal(put_ok(db, NULL, "a", LIT("alpha")), 1);
+    assert_int_equal(put_ok(db, NULL, "b", LIT("beta")), 2);
+    assert_ok(inmem_db_close(db));
+
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_true(nf >= 6);
+    assert_int_equal(f[3].rec.type, INMEM__REC_BEGIN); /* the second transaction */
+    size_t s = f[3].off;
+    free(f);
+    /* splice a record of type 200 (valid checksum) between the two transactions */
+    uint8_t *spliced = calloc(1, len);
+    assert_non_null(spliced);
+    memcpy(spliced, img, s);
+    const uint8_t payload[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    size_t n = enc_raw(spliced + s, 200, payload, sizeof payload);
+    memcpy(spliced + s + n, img + s, end - s);
+    spit(path, spliced, len);
+
+    db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.txns_applied, 2);
+    assert_int_equal(rec.records_skipped, 1);
+    assert_int_equal(rec.version, 2);
+    assert_int_equal(rec.torn_tail, 0);
+    expect_get(db, NULL, "a", "alpha", 5, 1);
+    expect_get(db, NULL, "b", "beta", 4, 2);
+    assert_int_equal(put_ok(db, NULL, "c", LIT("gamma")), 3);
+    assert_ok(inmem_db_close(db));
+
+    db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    rec = recovery_of(db);
+    assert_int_equal(rec.txns_applied, 3);
+    assert_int_equal(rec.records_skipped, 1);
+    expect_get(db, NULL, "c", "gamma", 5, 3);
+    assert_ok(inmem_db_close(db));
+    free(spliced);
+    free(img);
+    test_rmdir(dir);
+}
+
+/* ---- torn tails ----------------------------------------------------------------------------- */
+
+/* For every byte offset of the last (multi-key) transaction of a log, cuts the log there — by
+ * truncating the file, or by zeroing everything after — and reopens: exactly the transactions
+ * before it come back, the tear is reported, and the log appends and recovers normally. */
+static void torn_tail_at_every_offset(int zero_the_rest)
+{
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    inmem_txn *t;
+    assert_int_equal(put_ok(db, NULL, "k1", LIT("one")), 1);
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, NULL, LIT("k2"), LIT("two")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("k3"), LIT("three")));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_int_equal(put_ok(db, NULL, "k4", LIT("four")), 3);
+    dump before = {0}, after = {0}, got = {0};
+    dump_db(db, NULL, "k", &before);
+    assert_ok(inmem_txn_begin(db, &t)); /* the last transaction: writes, a delete, empty value */
+    assert_ok(inmem_kv_put(t, NULL, LIT("k2"), LIT("TWO")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("k5"), LIT("five")));
+    assert_ok(inmem_kv_delete(t, NULL, LIT("k3")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("k6"), NULL, 0));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_int_equal(stats_of(db).version, 4);
+    dump_db(db, NULL, "k", &after);
+    assert_ok(inmem_db_close(db));
+
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    assert_int_equal(len, SEG_SIZE);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_true(nf >= 8);
+    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
+    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_COMMIT);
+    size_t e = f[nf - 1].off, b = 0;
+    for (size_t i = 0; i < nf; i++)
+        if (f[i].rec.type == INMEM__REC_BEGIN)
+            b = f[i].off;
+    free(f);
+    /* what a crash right after the last commit leaves: no close mark */
+    memset(img + e, 0, CLOSE_FRAME);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    size_t wrong_tail_at = 0;
+    uint64_t wrong_tail = 0;
+
+    for (size_t o = b; o <= e; o++) {
+        if (zero_the_rest) {
+            memcpy(buf, img, o);
+            memset(buf + o, 0, len - o);
+            spit(path, buf, len);
+        } else {
+            spit(path, img, o);
+        }
+        db = NULL;
+        int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db);
+        CHECK(rc == 0, "cut at %zu (last txn %zu..%zu): open %s (%s)", o, b, e, inmem_errname(rc),
+              inmem_errmsg());
+        inmem_recovery_info rec = recovery_of(db);
+        int whole = o == e, torn = o != b && o != e;
+        uint64_t want = whole ? 4 : 3;
+        CHECK(rec.txns_applied == want && rec.version == want && stats_of(db).version == want,
+              "cut at %zu (last txn %zu..%zu): %llu txns applied, version %llu, expected %llu", o,
+              b, e, (unsigned long long)rec.txns_applied, (unsigned long long)rec.version,
+              (unsigned long long)want);
+        CHECK(rec.torn_tail == torn, "cut at %zu (last txn %zu..%zu): torn_tail %d, expected %d", o,
+              b, e, rec.torn_tail, torn);
+        if (torn) {
+            CHECK(strcmp(rec.tail_file, SEG1) == 0, "cut at %zu: tail_file '%s'", o, rec.tail_file);
+            /* checked after the loop, so that a wrong report does not hide a data loss */
+            if (rec.tail_offset != b && !wrong_tail_at) {
+                wrong_tail_at = o;
+                wrong_tail = rec.tail_offset;
+            }
+        }
+        CHECK(rec.repaired == 0, "cut at %zu: reported as a repair", o);
+        dump_db(db, NULL, "k", &got);
+        CHECK(dump_equal(&got, whole ? &after : &before), "cut at %zu: wrong state recovered", o);
+        dump_free(&got);
+        uint64_t nv = put_ok(db, NULL, "new", LIT("appended"));
+        CHECK(nv == want + 1, "cut at %zu: new commit got version %llu", o, (unsigned long long)nv);
+        assert_ok(inmem_db_close(db));
+
+        db = open_db(dir, INMEM_DURABILITY_ASYNC);
+        rec = recovery_of(db);
+        CHECK(rec.torn_tail == 0 && rec.txns_applied == nv && rec.version == nv,
+              "cut at %zu: third open: torn_tail %d, %llu applied, version %llu", o, rec.torn_tail,
+              (unsigned long long)rec.txns_applied, (unsigned long long)rec.version);
+        dump_db(db, NULL, "k", &got);
+        CHECK(dump_equal(&got, whole ? &after : &before), "cut at %zu: third open: wrong state", o);
+        dump_free(&got);
+        expect_get(db, NULL, "new", "appended", 8, nv);
+        assert_ok(inmem_db_close(db));
+    }
+    free(buf);
+    free(img);
+    dump_free(&before);
+    dump_free(&after);
+    test_rmdir(dir);
+    /* inmem.h: "It was truncated at tail_offset of tail_file before appending" */
+    CHECK(!wrong_tail_at,
+          "cut at %zu (last txn %zu..%zu): tail_offset %llu, expected %zu, where the log was "
+          "truncated (the start of the torn transaction)",
+          wrong_tail_at, b, e, (unsigned long long)wrong_tail, b);
+}
+
+static void torn_tail_truncated_file_loses_only_the_last_transaction(void **state)
+{
+    (void)state;
+    torn_tail_at_every_offset(0);
+}
+
+static void torn_tail_zeroed_rest_loses_only_the_last_transaction(void **state)
+{
+    (void)state;
+    torn_tail_at_every_offset(1);
+}
+
+/* A torn tail has nothing valid after it: a bad frame followed by a valid transaction is
+ * corruption whatever that transaction's BEGIN says was synced (the bytes after the damage were
+ * written, so the damage is not where a crash cut the log). Repair keeps the prefix and counts
+ * the valid transaction it drops. */
+static void corruption_bad_frame_followed_by_a_valid_record_is_never_a_torn_tail(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    size_t len, e;
+    uint8_t *img = two_txn_log(dir, path, &len, &e);
+    uint8_t *c = malloc(len);
+    assert_non_null(c);
+    for (int synced_past = 0; synced_past < 2; synced_past++) {
+        /* at e: a frame with a bad checksum, then a valid transaction whose BEGIN says the log
+         * was synced up to the bad frame, or past it */
+        memcpy(c, img, len);
+        memset(c + e, 0, len - e);
+        size_t n = inmem__wal_enc_begin(c + e, 3, zero_run, 1, 0, 1);
+        c[e + 20] ^= 0x01;
+        uint64_t lsn = synced_past ? INMEM__LSN(1, e + n) : INMEM__LSN(1, e);
+        size_t t = enc_txn(c + e + n, 3, 3, lsn, "c", "sea");
+        spit(path, c, len);
+        inmem_db *db = NULL;
+        assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
+        assert_null(db);
+        const char *msg = inmem_errmsg();
+        CHECK(strstr(msg, SEG1) && mentions_number(msg, e) && mentions_number(msg, e + n),
+              "message '%s' lacks %s, the bad frame's offset %zu or the valid one's %zu", msg, SEG1,
+              e, e + n);
+        expect_file(path, c, len);
+        int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db);
+        CHECK(rc == 0, "repair: %s (%s)", inmem_errname(rc), inmem_errmsg());
+        inmem_recovery_info rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 1);
+        assert_int_equal(rec.repair_offset, e);
+        assert_int_equal(rec.txns_dropped, 1);
+        assert_int_equal(rec.bytes_dropped, n + t);
+        assert_int_equal(rec.torn_tail, 0);
+        assert_int_equal(rec.version, 2);
+        expect_missing(db, NULL, "c");
+        assert_int_equal(put_ok(db, NULL, "d", LIT("D")), 3);
+        assert_ok(inmem_db_close(db));
+        db = open_db(dir, INMEM_DURABILITY_ASYNC);
+        rec = recovery_of(db);
+        assert_int_equal(rec.torn_tail, 0);
+        assert_int_equal(rec.repaired, 0);
+        assert_int_equal(rec.txns_applied, 3);
+        expect_missing(db, NULL, "c");
+        expect_get(db, NULL, "d", "D", 1, 3);
+        assert_ok(inmem_db_close(db));
+        spit(path, img, len);
+    }
+    free(c);
+    free(img);
+    test_rmdir(dir);
+}
+
+/* ---- corruption ------------------------------------------------------------------------------ */
+
+static void corruption_before_a_durable_begin_fails_open_then_repair_keeps_the_prefix(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    /* session 1: T1 (c1), T2 (c2a, c2b), clean close; session 2: T3 (c3), T4 (c4), clean close */
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    assert_int_equal(put_ok(db, NULL, "c1", LIT("one")), 1);
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, NULL, LIT("c2a"), LIT("two-a")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("c2b"), LIT("two-b")));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    assert_int_equal(put_ok(db, NULL, "c3", LIT("three")), 3);
+    assert_int_equal(put_ok(db, NULL, "c4", LIT("four")), 4);
+    assert_ok(inmem_db_close(db));
+
+    size_t len, nf, end, begins[4], writes[4], nb = 0;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    for (size_t i = 0; i < nf; i++)
+        if (f[i].rec.type == INMEM__REC_BEGIN) {
+            assert_true(nb < 4);
+            begins[nb] = f[i].off;
+            assert_int_equal(f[i + 1].rec.type, INMEM__REC_WRITE);
+            writes[nb] = i + 1;
+            nb++;
+        }
+    assert_int_equal(nb, 4);
+    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
+    /* the scenario: the second session's BEGINs say the first session is on stable storage */
+    size_t b3 = writes[2] - 1;
+    CHECK(f[b3].rec.synced_lsn > INMEM__LSN(1, f[writes[1]].off + f[writes[1]].size),
+          "precondition: T3's synced_lsn %llx does not cover T2",
+          (unsigned long long)f[b3].rec.synced_lsn);
+
+    uint8_t *c = malloc(len);
+    assert_non_null(c);
+    for (size_t target = 0; target < 2; target++) {
+        const frame *w = &f[writes[target]];
+        memcpy(c, img, len);
+        c[w->off + w->size / 2] ^= 0x04; /* one bit of T1's (then T2's) WRITE record */
+        spit(path, c, len);
+        db = NULL;
+        assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
+        assert_null(db);
+        const char *msg = inmem_errmsg();
+        CHECK(strstr(msg, SEG1) && mentions_number(msg, w->off),
+              "corrupt T%zu: message '%s' lacks %s or offset %zu", target + 1, msg, SEG1, w->off);
+        expect_file(path, c, len); /* never a silent loss: the refused log is untouched */
+
+        int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db);
+        CHECK(rc == 0, "repair: %s (%s)", inmem_errname(rc), inmem_errmsg());
+        inmem_recovery_info rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 1);
+        assert_string_equal(rec.repair_file, SEG1);
+        assert_int_equal(rec.repair_offset, begins[target]);
+        CHECK(rec.bytes_dropped == end - begins[target],
+              "corrupt T%zu: bytes_dropped %llu, expected %zu (log end %zu - cut %zu)", target + 1,
+              (unsigned long long)rec.bytes_dropped, end - begins[target], end, begins[target]);
+        CHECK(rec.txns_dropped >= 1 && rec.txns_dropped <= 4 - target,
+              "corrupt T%zu: txns_dropped %llu, expected 1..%zu", target + 1,
+              (unsigned long long)rec.txns_dropped, 4 - target);
+        assert_int_equal(rec.txns_applied, target);
+        assert_int_equal(rec.version, target);
+        assert_int_equal(stats_of(db).version, target);
+        if (target == 1)
+            expect_get(db, NULL, "c1", "one", 3, 1);
+        else
+            expect_missing(db, NULL, "c1");
+        expect_missing(db, NULL, "c2a");
+        expect_missing(db, NULL, "c2b");
+        expect_missing(db, NULL, "c3");
+        expect_missing(db, NULL, "c4");
+        assert_int_equal(put_ok(db, NULL, "after", LIT("repair")), target + 1);
+        assert_ok(inmem_db_close(db));
+
+        db = open_db(dir, INMEM_DURABILITY_ASYNC); /* the repaired log opens without repair */
+        rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 0);
+        assert_int_equal(rec.torn_tail, 0);
+        assert_int_equal(rec.version, target + 1);
+        expect_get(db, NULL, "after", "repair", 6, target + 1);
+        expect_missing(db, NULL, "c3");
+        assert_ok(inmem_db_close(db));
+    }
+    free(c);
+    free(f);
+    free(img);
+    test_rmdir(dir);
+}
+
+static void corruption_in_a_non_last_segment_is_never_a_torn_tail(void **state)
+{
+    (void)state;
+    char dir[64], path[4096], moved[4200];
+    test_tmpdir(dir);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    uint8_t val[700];
+    char key[32];
+    int nkeys = 0;
+    for (; nkeys < 1000; nkeys++) {
+        snprintf(key, sizeof key, "s%04d", nkeys);
+        memset(val, 'a' + nkeys % 26, sizeof val);
+        assert_int_equal(put_ok(db, NULL, key, val, sizeof val), (uint64_t)nkeys + 1);
+        seg_path(path, sizeof path, dir, 3);
+        if (nkeys > 200 && file_exists(path))
+            break;
+    }
+    nkeys++;
+    assert_ok(inmem_db_close(db));
+    uint64_t files = count_segments(dir);
+    assert_true(files >= 3);
+    uint64_t later_bytes = 0; /* records in the segments after the first */
+    for (uint64_t s = 2; s <= files; s++) {
+        size_t l, n, end;
+        seg_path(path, sizeof path, dir, s);
+        uint8_t *img = slurp(path, &l);
+        free(walk_log(img, l, &n, &end));
+        later_bytes += end - INMEM__WAL_HEADER;
+        free(img);
+    }
+
+    /* the LAST transaction of segment 1: were segment 1 the last, this would be a tail */
+    seg_path(path, sizeof path, dir, 1);
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_true(nf >= 4);
+    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_NEXT); /* the switch to segment 2 */
+    assert_int_equal(f[nf - 1].rec.next_seq, 2);
+    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_COMMIT);
+    assert_int_equal(f[nf - 3].rec.type, INMEM__REC_WRITE);
+    assert_int_equal(f[nf - 4].rec.type, INMEM__REC_BEGIN);
+    const frame w = f[nf - 3];
+    size_t b = f[nf - 4].off;
+    uint64_t n1 = w.rec.version; /* the version of that transaction */
+    free(f);
+    img[w.off + w.size / 2] ^= 0x80;
+    spit(path, img, len);
+
+    db = NULL;
+    assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
+    assert_null(db);
+    const char *msg = inmem_errmsg();
+    CHECK(strstr(msg, SEG1) && mentions_number(msg, w.off), "message '%s' lacks %s or %zu", msg,
+          SEG1, w.off);
+    expect_file(path, img, len);
+    assert_int_equal(count_segments(dir), files);
+
+    int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db);
+    CHECK(rc == 0, "repair: %s (%s)", inmem_errname(rc), inmem_errmsg());
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.repaired, 1);
+    assert_string_equal(rec.repair_file, SEG1);
+    assert_int_equal(rec.repair_offset, b);
+    CHECK(rec.bytes_dropped == (end - b) + later_bytes, "bytes_dropped %llu, expected %llu",
+          (unsigned long long)rec.bytes_dropped, (unsigned long long)((end - b) + later_bytes));
+    /* exact: the damaged transaction and every one after it, across the dropped segments */
+    CHECK(rec.txns_dropped == (uint64_t)nkeys - (n1 - 1), "txns_dropped %llu, expected %llu",
+          (unsigned long long)rec.txns_dropped, (unsigned long long)((uint64_t)nkeys - (n1 - 1)));
+    assert_int_equal(rec.txns_applied, n1 - 1);
+    assert_int_equal(rec.version, n1 - 1);
+    assert_int_equal(stats_of(db).version, n1 - 1);
+    for (int i = 0; i < nkeys; i++) {
+        snprintf(key, sizeof key, "s%04d", i);
+        memset(val, 'a' + i % 26, sizeof val);
+        if ((uint64_t)i + 1 < n1)
+            expect_get(db, NULL, key, val, sizeof val, (uint64_t)i + 1);
+        else
+            expect_missing(db, NULL, key);
+    }
+    /* later segments are set aside, not deleted */
+    for (uint64_t s = 2; s <= files; s++) {
+        seg_path(path, sizeof path, dir, s);
+        snprintf(moved, sizeof moved, "%s.dropped", path);
+        CHECK(!file_exists(path) && file_exists(moved), "segment %llu not renamed *.dropped",
+              (unsigned long long)s);
+    }
+    assert_int_equal(put_ok(db, NULL, "after", LIT("repair")), n1);
+    assert_ok(inmem_db_close(db));
+    db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    rec = recovery_of(db);
+    assert_int_equal(rec.repaired, 0);
+    assert_int_equal(rec.version, n1);
+    expect_get(db, NULL, "after", "repair", 6, n1);
+    assert_ok(inmem_db_close(db));
+    free(img);
+    test_rmdir(dir);
+}
+
+static void corruption_valid_checksum_over_impossible_content_even_at_the_tail(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    size_t len, e;
+    uint8_t *img = two_txn_log(dir, path, &len, &e);
+    uint8_t *c = malloc(len);
+    assert_non_null(c);
+    uint8_t key[64];
+    uint32_t kl = kv_key(key, "x");
+    for (int variant = 0; variant < 4; variant++) {
+        /* in place of the close mark, the last thing in the log: */
+        memcpy(c, img, len);
+        memset(c + e, 0, len - e);
+        uint8_t *p = c + e;
+        if (variant == 0) { /* a WRITE outside any transaction */
+            inmem__wal_enc_write(p, 3, 0, key, kl, "x", 1);
+        } else {
+            size_t n = inmem__wal_enc_begin(p, 3, zero_run, 1, 0, 1);
+            n += inmem__wal_enc_write(p + n, 3, 0, key, kl, "x", 1);
+            if (variant == 1) /* a commit version that skips one */
+                inmem__wal_enc_commit(p + n, 3, 5, 1);
+            else if (variant == 2) /* a record count that does not match */
+                inmem__wal_enc_commit(p + n, 3, 3, 2);
+            else /* a commit of another transaction */
+                inmem__wal_enc_commit(p + n, 4, 3, 1);
+        }
+        spit(path, c, len);
+        inmem_db *db = NULL;
+        int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db);
+        CHECK(rc == INMEM_ECORRUPT, "variant %d: open %s, expected INMEM_ECORRUPT", variant,
+              inmem_errname(rc));
+        assert_null(db);
+        CHECK(strstr(inmem_errmsg(), SEG1), "variant %d: message '%s' lacks the file", variant,
+              inmem_errmsg());
+        expect_file(path, c, len);
+        rc = try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db);
+        CHECK(rc == 0, "variant %d: repair %s", variant, inmem_errname(rc));
+        inmem_recovery_info rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 1);
+        assert_int_equal(rec.repair_offset, e);
+        assert_int_equal(rec.version, 2);
+        expect_missing(db, NULL, "x");
+        expect_get(db, NULL, "b", "B", 1, 2);
+        assert_ok(inmem_db_close(db));
+    }
+    free(c);
+    free(img);
+    test_rmdir(dir);
+}
+
+/* ---- foreign and newer files ---------------------------------------------------------------- */
+
+/* A segment file whose header is not an inmem header (damaged, or someone else's file under a
+ * segment's name) is corruption; repair sets it aside (*.dropped, never deleted) and counts the
+ * transactions it held. A valid header of a newer format is INMEM_EVERSION, even with repair,
+ * and never touched. */
+static void foreign_or_newer_segment_is_refused_with_eversion(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    size_t len, e;
+    uint8_t *img = two_txn_log(dir, path, &len, &e);
+    uint8_t *c = malloc(len);
+    assert_non_null(c);
+    for (int variant = 0; variant < 2; variant++) {
+        memcpy(c, img, len);
+        if (variant == 0) {
+            memcpy(c, "NOTMYLOG", 8); /* someone else's file */
+        } else {
+            inmem__put32(c + 8, 2); /* a newer format, with a header checksum that matches */
+            inmem__put32(c + 36, inmem__crc32c(0, c, 36));
+        }
+        spit(path, c, len);
+        for (int repair = 0; repair < 2; repair++) {
+            inmem_db *db = NULL;
+            int rc = try_open(dir, INMEM_DURABILITY_BATCHED, repair, &db);
+            if (variant == 0 && repair) {
+                CHECK(rc == 0, "variant 0: repair %s (%s)", inmem_errname(rc), inmem_errmsg());
+                inmem_recovery_info rec = recovery_of(db);
+                assert_int_equal(rec.repaired, 1);
+                assert_string_equal(rec.repair_file, SEG1);
+                assert_int_equal(rec.repair_offset, 0);
+                assert_int_equal(rec.txns_dropped, 2);
+                assert_int_equal(rec.version, 0);
+                assert_ok(inmem_db_close(db));
+                char moved[4200];
+                snprintf(moved, sizeof moved, "%s.dropped", path);
+                expect_file(moved, c, len); /* set aside whole */
+                unlink(moved);
+                continue;
+            }
+            int want = variant == 0 ? INMEM_ECORRUPT : INMEM_EVERSION;
+            CHECK(rc == want, "variant %d repair %d: %s, expected %s", variant, repair,
+                  inmem_errname(rc), inmem_errname(want));
+            assert_null(db);
+            CHECK(strstr(inmem_errmsg(), SEG1), "variant %d: message '%s' does not name the file",
+                  variant, inmem_errmsg());
+            expect_file(path, c, len); /* a refused open never touches it */
+        }
+    }
+    spit(path, img, len);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_BATCHED);
+    expect_get(db, NULL, "b", "B", 1, 2);
+    assert_ok(inmem_db_close(db));
+    free(c);
+    free(img);
+    test_rmdir(dir);
+}
+
+/* ---- incomplete transactions and determinism ------------------------------------------------ */
+
+/* A transaction is always written whole before the next one begins, so a BEGIN inside an open
+ * transaction means bytes were lost in the middle of the log: corruption, with the offset; repair
+ * cuts there and counts the complete transaction after it. */
+static void incomplete_transaction_between_commits_is_corruption(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    assert_int_equal(put_ok(db, NULL, "a", LIT("A")), 1);
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, NULL, LIT("b"), LIT("B")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("C")));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_int_equal(put_ok(db, NULL, "d", LIT("D")), 3);
+    assert_ok(inmem_db_close(db));
+
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
+    size_t e = f[nf - 1].off;
+    free(f);
+    /* after the last commit: BEGIN + one WRITE of a two-record transaction, then a complete
+     * transaction that takes the next version */
+    memset(img + e, 0, len - e);
+    uint8_t key[64];
+    uint32_t kl = kv_key(key, "x");
+    size_t n = inmem__wal_enc_begin(img + e, 4, zero_run, 1, INMEM__LSN(1, e), 2);
+    n += inmem__wal_enc_write(img + e + n, 4, 0, key, kl, "lost", 4);
+    enc_txn(img + e + n, 5, 4, INMEM__LSN(1, e), "y", "why");
+    spit(path, img, len);
+
+    size_t second = e + n; /* the BEGIN of the complete transaction */
+    db = NULL;
+    assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
+    assert_null(db);
+    const char *msg = inmem_errmsg();
+    CHECK(strstr(msg, SEG1) && mentions_number(msg, second), "message '%s' lacks %s or %zu", msg,
+          SEG1, second);
+    expect_file(path, img, len);
+    int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db);
+    CHECK(rc == 0, "repair: %s (%s)", inmem_errname(rc), inmem_errmsg());
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.repaired, 1);
+    assert_int_equal(rec.repair_offset, e); /* the start of the incomplete transaction */
+    assert_int_equal(rec.txns_dropped, 1);  /* the complete one after it */
+    assert_int_equal(rec.txns_applied, 3);
+    assert_int_equal(rec.version, 3);
+    expect_get(db, NULL, "a", "A", 1, 1);
+    expect_get(db, NULL, "b", "B", 1, 2);
+    expect_get(db, NULL, "c", "C", 1, 2);
+    expect_get(db, NULL, "d", "D", 1, 3);
+    expect_missing(db, NULL, "x");
+    expect_missing(db, NULL, "y");
+    assert_ok(inmem_db_close(db));
+    free(img);
+    test_rmdir(dir);
+}
+
+static void incomplete_transaction_at_the_end_of_the_log_is_discarded(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    size_t len, e;
+    uint8_t *img = two_txn_log(dir, path, &len, &e);
+    memset(img + e, 0, len - e);
+    uint8_t key[64];
+    uint32_t kl = kv_key(key, "x");
+    size_t n = inmem__wal_enc_begin(img + e, 3, zero_run, 1, INMEM__LSN(1, e), 2);
+    n += inmem__wal_enc_write(img + e + n, 3, 0, key, kl, "lost", 4);
+    kl = kv_key(key, "z");
+    inmem__wal_enc_write(img + e + n, 3, 0, key, kl, "lost", 4);
+    spit(path, img, len);
+
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.txns_applied, 2);
+    assert_int_equal(rec.txns_discarded, 1);
+    assert_int_equal(rec.version, 2);
+    assert_int_equal(stats_of(db).version, 2);
+    expect_missing(db, NULL, "x");
+    expect_missing(db, NULL, "z");
+    expect_get(db, NULL, "a", "A", 1, 1);
+    expect_get(db, NULL, "b", "B", 1, 2);
+    assert_int_equal(put_ok(db, NULL, "after", LIT("it")), 3);
+    assert_ok(inmem_db_close(db));
+    db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    rec = recovery_of(db);
+    assert_int_equal(rec.txns_applied, 3);
+    assert_int_equal(rec.txns_discarded, 0);
+    assert_int_equal(rec.torn_tail, 0);
+    expect_missing(db, NULL, "x");
+    expect_missing(db, NULL, "z");
+    expect_get(db, NULL, "after", "it", 2, 3);
+    assert_ok(inmem_db_close(db));
+    free(img);
+    test_rmdir(dir);
+}
+
+static void replay_is_deterministic_same_log_same_state(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    uint64_t rng = test_seed("replay_is_deterministic_same_log_same_state");
+    inmem_run_id run;
+    assert_ok(inmem_run_id_new(&run));
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    uint8_t val[600];
+    char key[32];
+    for (int op = 0; op < 400; op++) {
+        int k = (int)(test_rand(&rng) % 60), kind = (int)(test_rand(&rng) % 10);
+        const inmem_run_id *r = k % 3 ? NULL : &run;
+        snprintf(key, sizeof key, "key%02d", k);
+        size_t vl = test_rand(&rng) % sizeof val;
+        for (size_t j = 0; j < vl; j++)
+            val[j] = (uint8_t)test_rand(&rng);
+        if (kind < 6) {
+            assert_ok(inmem_put(db, r, key, strlen(key), val, vl, NULL));
+        } else if (kind < 8) {
+            assert_ok(inmem_delete(db, r, key, strlen(key), NULL));
+        } else {
+            inmem_txn *t;
+            assert_ok(inmem_txn_begin(db, &t));
+            for (int j = 0; j < 4; j++) {
+                snprintf(key, sizeof key, "key%02d", (k + 7 * j) % 60);
+                if (j == 3)
+                    assert_ok(inmem_kv_delete(t, NULL, key, strlen(key)));
+                else
+                    assert_ok(inmem_kv_put(t, j == 1 ? &run : NULL, key, strlen(key), val,
+                                           vl / (size_t)(j + 1)));
+            }
+            assert_ok(inmem_txn_commit(t));
+            inmem_txn_free(t);
+        }
+    }
+    dump live = {0}, d[2] = {{0}, {0}};
+    dump_all(db, &run, &live);
+    uint64_t version = stats_of(db).version;
+    assert_ok(inmem_db_close(db));
+    uint64_t files = count_segments(dir);
+    assert_true(files >= 2 && files < 16);
+    uint8_t *imgs[16];
+    size_t lens[16];
+    for (uint64_t s = 1; s <= files; s++) {
+        seg_path(path, sizeof path, dir, s);
+        imgs[s - 1] = slurp(path, &lens[s - 1]);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (uint64_t s = 1; round && s <= files; s++) { /* exactly the same files again */
+            seg_path(path, sizeof path, dir, s);
+            spit(path, imgs[s - 1], lens[s - 1]);
+        }
+        db = open_db(dir, INMEM_DURABILITY_ASYNC);
+        assert_int_equal(stats_of(db).version, version);
+        dump_all(db, &run, &d[round]);
+        assert_ok(inmem_db_close(db));
+    }
+    CHECK(dump_equal(&live, &d[0]), "recovered state differs from the state before close");
+    CHECK(dump_equal(&d[0], &d[1]), "two recoveries of the same log differ");
+    for (uint64_t s = 1; s <= files; s++)
+        free(imgs[s - 1]);
+    dump_free(&live);
+    dump_free(&d[0]);
+    dump_free(&d[1]);
+    test_rmdir(dir);
+}
+
+/* ---- table -------------------------------------------------------------------------------- */
+
+const struct CMUnitTest recovery_tests[] = {
+    cmocka_unit_test(recovery_skips_a_record_of_unknown_type),
+    cmocka_unit_test(torn_tail_truncated_file_loses_only_the_last_transaction),
+    cmocka_unit_test(torn_tail_zeroed_rest_loses_only_the_last_transaction),
+    cmocka_unit_test(corruption_bad_frame_followed_by_a_valid_record_is_never_a_torn_tail),
+    cmocka_unit_test(corruption_before_a_durable_begin_fails_open_then_repair_keeps_the_prefix),
+    cmocka_unit_test(corruption_in_a_non_last_segment_is_never_a_torn_tail),
+    cmocka_unit_test(corruption_valid_checksum_over_impossible_content_even_at_the_tail),
+    cmocka_unit_test(foreign_or_newer_segment_is_refused_with_eversion),
+    cmocka_unit_test(incomplete_transaction_between_commits_is_corruption),
+    cmocka_unit_test(incomplete_transaction_at_the_end_of_the_log_is_discarded),
+    cmocka_unit_test(replay_is_deterministic_same_log_same_state),
+};
+
+INMEM_TEST_COUNT(recovery);
