@@ -7,6 +7,7 @@
  * Tests that manipulate files use 64 KiB segments. Worker threads never call cmocka: they
  * record failures and the main thread asserts after joining. Nothing here measures time.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,7 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/types.h>
+
 #include "tests/wal_util.h"
+#include "engine/db.h"
+#include "wal/wal.h"
 
 /* ---- persistence ------------------------------------------------------------------------ */
 
@@ -686,6 +692,444 @@ static void group_commit_strict_committers_share_fsyncs(void **state)
     test_rmdir(dir);
 }
 
+/* ---- files: where, which, with what permissions ------------------------------------------ */
+
+static int opts_open(const char *dir, const inmem_options *o, inmem_db **db)
+{
+    *db = NULL;
+    return inmem_db_open(dir, o, db);
+}
+
+/* Number of entries in @p dir ("." and ".." aside); -1 if it does not exist. */
+static int entries_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* inmem_options.create_if_missing: a database is made only in a missing or empty directory (or
+ * not at all with 0); a non-empty directory that holds none is refused and left as it was;
+ * read-only opens never create. */
+static void open_creates_a_database_only_where_allowed(void **state)
+{
+    (void)state;
+    char base[64], dir[128], path[256];
+    test_tmpdir(base);
+    inmem_options o;
+    inmem_options_init(&o);
+    assert_int_equal(o.create_if_missing, 1);
+    inmem_db *db;
+    inmem_recovery_info rec;
+
+    /* missing: created (and said so); the second open finds it */
+    snprintf(dir, sizeof dir, "%s/new", base);
+    assert_ok(opts_open(dir, &o, &db));
+    assert_ok(inmem_db_recovery(db, &rec));
+    assert_int_equal(rec.created, 1);
+    assert_ok(inmem_db_close(db));
+    assert_ok(opts_open(dir, &o, &db));
+    assert_ok(inmem_db_recovery(db, &rec));
+    assert_int_equal(rec.created, 0);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+
+    /* empty: created */
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_ok(opts_open(dir, &o, &db));
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+
+    /* not empty, no database: refused, untouched */
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    spit(path, "mine", 4);
+    assert_rc(INMEM_EINVAL, opts_open(dir, &o, &db));
+    assert_null(db);
+    CHECK(strstr(inmem_errmsg(), "not empty"), "message '%s'", inmem_errmsg());
+    assert_int_equal(entries_in(dir), 1);
+    o.read_only = 1;
+    assert_rc(INMEM_NOTFOUND, opts_open(dir, &o, &db));
+    assert_int_equal(entries_in(dir), 1);
+    o.read_only = 0;
+    unlink(path);
+
+    /* create_if_missing 0 and read-only: never create, not even the directory */
+    for (int ro = 0; ro < 2; ro++) {
+        o.create_if_missing = ro ? 1 : 0;
+        o.read_only = ro;
+        assert_rc(INMEM_NOTFOUND, opts_open(dir, &o, &db)); /* empty */
+        assert_int_equal(entries_in(dir), 0);
+        rmdir(dir);
+        assert_rc(INMEM_NOTFOUND, opts_open(dir, &o, &db)); /* missing */
+        assert_int_equal(entries_in(dir), -1);
+        assert_int_equal(mkdir(dir, 0700), 0);
+    }
+    rmdir(dir);
+
+    /* a file is not a directory */
+    inmem_options_init(&o);
+    spit(dir, "x", 1);
+    assert_rc(INMEM_EINVAL, opts_open(dir, &o, &db));
+    unlink(dir);
+    rmdir(base);
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    CHECK(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+    return st.st_mode & 07777;
+}
+
+/* Files are made 0600 and a new directory 0700 by default (agent data is private); file_mode
+ * changes both; a mode without owner read and write is refused. */
+static void files_are_private_by_default_and_file_mode_sets_them(void **state)
+{
+    (void)state;
+    mode_t old = umask(022);
+    for (int variant = 0; variant < 2; variant++) {
+        char base[64], dir[128], path[256];
+        test_tmpdir(base);
+        snprintf(dir, sizeof dir, "%s/db", base);
+        inmem_options o;
+        inmem_options_init(&o);
+        o.wal_segment_size = SEG_SIZE;
+        if (variant)
+            o.file_mode = 0640;
+        mode_t fm = variant ? 0640 : 0600, dm = variant ? 0750 : 0700;
+        inmem_db *db;
+        assert_ok(opts_open(dir, &o, &db));
+        uint8_t val[1000] = {0};
+        char key[16];
+        for (int i = 0; i < 100; i++) { /* past one segment */
+            snprintf(key, sizeof key, "k%d", i);
+            assert_ok(inmem_put(db, NULL, key, strlen(key), val, sizeof val, NULL));
+        }
+        assert_ok(inmem_db_close(db));
+        assert_int_equal(mode_of(dir), dm);
+        snprintf(path, sizeof path, "%s/LOCK", dir);
+        assert_int_equal(mode_of(path), fm);
+        assert_true(count_segments(dir) >= 2);
+        for (uint64_t s = 1; s <= count_segments(dir); s++) {
+            seg_path(path, sizeof path, dir, s);
+            CHECK(mode_of(path) == fm, "%s: mode %o, expected %o", path, mode_of(path), fm);
+        }
+        test_rmdir(dir);
+        rmdir(base);
+    }
+    umask(old);
+    inmem_options o;
+    inmem_options_init(&o);
+    inmem_db *db;
+    o.file_mode = 0400;
+    assert_rc(INMEM_EINVAL, opts_open("/tmp/never-made", &o, &db));
+    o.file_mode = 01600;
+    assert_rc(INMEM_EINVAL, opts_open("/tmp/never-made", &o, &db));
+}
+
+/* DIR/LOCK is opened without following a symbolic link and must be a regular file: a link
+ * planted there never makes the open truncate or write the file it points to. */
+static void lock_file_that_is_a_symlink_or_not_a_file_is_refused(void **state)
+{
+    (void)state;
+    char dir[64], lock[128], target[128];
+    test_tmpdir(dir);
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    snprintf(target, sizeof target, "%s.target", dir);
+    spit(target, "precious", 8);
+    assert_int_equal(symlink(target, lock), 0);
+    for (int ro = 0; ro < 2; ro++) {
+        inmem_options o;
+        inmem_options_init(&o);
+        o.read_only = ro;
+        inmem_db *db;
+        assert_rc(INMEM_EIO, opts_open(dir, &o, &db));
+        CHECK(strstr(inmem_errmsg(), "symbolic link"), "message '%s'", inmem_errmsg());
+        expect_file(target, (const uint8_t *)"precious", 8);
+    }
+    unlink(lock);
+    unlink(target);
+    assert_int_equal(mkdir(lock, 0700), 0);
+    inmem_db *db;
+    assert_rc(INMEM_EIO, opts_open(dir, NULL, &db));
+    CHECK(strstr(inmem_errmsg(), "not a regular file"), "message '%s'", inmem_errmsg());
+    rmdir(lock);
+    test_rmdir(dir);
+}
+
+/* ---- segments of any size ------------------------------------------------------------------ */
+
+/* Segment sizes that are not a multiple of the page size never stall the log: commits that
+ * need a new segment return, and the background prefault of such a segment finishes (it used to
+ * spin forever). The alarm turns a hang into a failure. */
+static void segments_of_any_size_never_stall_the_log(void **state)
+{
+    (void)state;
+    alarm(120);
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.wal_segment_size = 100000;
+    inmem_db *db;
+    assert_ok(opts_open(dir, &o, &db));
+    uint8_t val[1024];
+    memset(val, 'x', sizeof val);
+    char key[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "k%03d", i);
+        assert_ok(inmem_put(db, NULL, key, strlen(key), val, sizeof val, NULL));
+    }
+    /* one transaction bigger than a segment, then more commits that need new segments */
+    uint8_t *big = calloc(1, 3u << 20);
+    assert_non_null(big);
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    for (int i = 0; i < 3; i++) {
+        snprintf(key, sizeof key, "big%d", i);
+        assert_ok(inmem_kv_put(t, NULL, key, strlen(key), big, (1u << 20) + 7));
+    }
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    free(big);
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "m%03d", i);
+        assert_ok(inmem_put(db, NULL, key, strlen(key), val, sizeof val, NULL));
+    }
+    assert_ok(inmem_db_close(db));
+
+    /* a last segment whose size is not a page multiple (as older versions made them): the
+     * prefault of its rest must end */
+    uint64_t last = count_segments(dir);
+    seg_path(path, sizeof path, dir, last);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    size_t odd = 100000;
+    assert_true(len > odd);
+    inmem__put64(img + 24, odd);
+    inmem__put32(img + 36, inmem__crc32c(0, img, 36));
+    size_t nf, end;
+    free(walk_log(img, odd, &nf, &end));
+    spit(path, img, odd);
+    free(img);
+    assert_ok(opts_open(dir, &o, &db));
+    int pending = 1;
+    for (int i = 0; i < 12000 && pending; i++) { /* a liveness bound, not a speed check */
+        pending = inmem__wal_prefault_pending(db->wal);
+        if (pending)
+            usleep(10000);
+    }
+    assert_int_equal(pending, 0);
+    assert_ok(inmem_put(db, NULL, LIT("after"), LIT("v"), NULL));
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+    alarm(0);
+}
+
+/* ---- durable means durable ------------------------------------------------------------------ */
+
+static int apply_nothing(void *ctx, const inmem__wal_txn *txn)
+{
+    (void)ctx;
+    (void)txn;
+    return 0;
+}
+
+static uint64_t append_one(inmem__wal *w, uint64_t version, size_t vlen, int *rc)
+{
+    uint8_t key[64];
+    uint32_t kl = kv_key(key, "k");
+    static uint8_t val[1 << 17];
+    inmem__wal_cursor c;
+    *rc = inmem__wal_append_begin(w, version, zero_run, 1, inmem__wal_write_size(kl, vlen), &c);
+    if (*rc)
+        return 0;
+    inmem__wal_append_write(&c, key, kl, val, (uint32_t)vlen, 0);
+    return inmem__wal_append_end(w, &c);
+}
+
+/* A strict commit that an fsync made durable is reported durable (0), even when the log failed
+ * after that fsync — here at a segment switch whose new segment cannot be made (ENOSPC), after
+ * the switch's fsync of the old segment covered the commit. A commit no fsync covered gets
+ * INMEM_EIO. */
+static void strict_commit_made_durable_is_never_reported_as_failed(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    use_faulty_vfs();
+    inmem__wal_config cfg = {.dir = dir,
+                             .mode = INMEM_DURABILITY_STRICT,
+                             .segment_size = SEG_SIZE,
+                             .sync_interval_ms = 100,
+                             .sync_commits = 1000,
+                             .create_if_missing = 1,
+                             .file_mode = 0600};
+    inmem_recovery_info rep;
+    inmem__wal *w;
+    assert_ok(inmem__wal_open(&cfg, apply_nothing, NULL, &rep, &w));
+    int rc;
+    uint64_t ta = append_one(w, 1, 10, &rc);
+    assert_ok(rc);
+    atomic_store(&allocate_fails, 1);
+    append_one(w, 2, 1 << 17, &rc); /* needs a new segment, which cannot be made */
+    assert_rc(INMEM_EIO, rc);
+    assert_ok(inmem__wal_commit_wait(w, ta)); /* the switch's fsync covered it */
+    append_one(w, 2, 10, &rc);
+    assert_rc(INMEM_EREADONLY, rc);
+    inmem__wal_close(w);
+    atomic_store(&allocate_fails, 0);
+    test_rmdir(dir);
+
+    /* an fsync that fails: the commit it was to cover is not durable */
+    test_tmpdir(dir);
+    assert_ok(inmem__wal_open(&cfg, apply_nothing, NULL, &rep, &w));
+    uint64_t tb = append_one(w, 1, 10, &rc);
+    assert_ok(rc);
+    atomic_store(&sync_left, 0);
+    assert_rc(INMEM_EIO, inmem__wal_commit_wait(w, tb));
+    inmem__wal_close(w);
+    test_rmdir(dir);
+}
+
+/* ---- the batched cap ------------------------------------------------------------------------ */
+
+struct cap_arg {
+    inmem_db *db;
+    int id, n;
+    uint64_t cap;
+    _Atomic int *bad;
+};
+
+static void *cap_worker(void *p)
+{
+    struct cap_arg *a = p;
+    uint8_t val[200] = {0};
+    char key[32];
+    for (int i = 0; i < a->n; i++) {
+        uint64_t v = 0;
+        snprintf(key, sizeof key, "w%d-%d", a->id, i);
+        if (inmem_put(a->db, NULL, key, strlen(key), val, sizeof val, &v) != 0) {
+            atomic_fetch_add(a->bad, 1);
+            continue;
+        }
+        inmem_stats s;
+        inmem_db_stats(a->db, &s);
+        /* acknowledged commit v: at most cap commits may be waiting for an fsync, and commits
+         * are logged in version order, so fsyncs covered at least v - cap of them */
+        if (s.wal_synced_commits + a->cap < v)
+            atomic_fetch_add(a->bad, 1);
+    }
+    return NULL;
+}
+
+/* inmem_options.max_unsynced_commits: with the background fsyncs all but off (10 s, a million
+ * commits), no acknowledged commit ever has more than the cap of commits unsynced before it, with
+ * one committer and with four. */
+static void batched_cap_bounds_the_unsynced_acknowledged_commits(void **state)
+{
+    (void)state;
+    for (int threads = 1; threads <= 4; threads += 3) {
+        char dir[64];
+        test_tmpdir(dir);
+        inmem_options o;
+        inmem_options_init(&o);
+        o.wal_segment_size = 1u << 20;
+        o.sync_interval_ms = 10000;
+        o.sync_commits = 1000000;
+        o.max_unsynced_commits = 8;
+        inmem_db *db;
+        assert_ok(opts_open(dir, &o, &db));
+        _Atomic int bad = 0;
+        pthread_t th[4];
+        struct cap_arg a[4];
+        for (int i = 0; i < threads; i++) {
+            a[i] = (struct cap_arg){db, i, 300, o.max_unsynced_commits, &bad};
+            assert_int_equal(pthread_create(&th[i], NULL, cap_worker, &a[i]), 0);
+        }
+        for (int i = 0; i < threads; i++)
+            pthread_join(th[i], NULL);
+        CHECK(atomic_load(&bad) == 0, "%d threads: %d commits beyond the cap", threads,
+              atomic_load(&bad));
+        inmem_stats s;
+        assert_ok(inmem_db_stats(db, &s));
+        assert_int_equal(s.commits, (uint64_t)threads * 300);
+        assert_true(s.wal_synced_commits + o.max_unsynced_commits >= s.commits);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
+/* ---- read-only beside a live writer ---------------------------------------------------------- */
+
+struct writer_arg {
+    inmem_db *db;
+    _Atomic int stop;
+    _Atomic int errors;
+};
+
+static void *switching_writer(void *p)
+{
+    struct writer_arg *a = p;
+    uint8_t val[1024] = {0};
+    char key[32];
+    for (int i = 0; !atomic_load(&a->stop); i++) {
+        snprintf(key, sizeof key, "k%d", i % 5000);
+        if (inmem_put(a->db, NULL, key, strlen(key), val, sizeof val, NULL) != 0)
+            atomic_fetch_add(&a->errors, 1);
+    }
+    return NULL;
+}
+
+/* A read-only open beside a writer that keeps switching segments always succeeds (a segment
+ * made while the directory is listed is a gap to stop at, not a missing segment), knows the
+ * writer is live, and sees a committed state that only moves forward. */
+static void read_only_open_beside_a_switching_writer_always_succeeds(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.wal_segment_size = SEG_SIZE;
+    struct writer_arg a = {0};
+    assert_ok(opts_open(dir, &o, &a.db));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, switching_writer, &a), 0);
+    o.read_only = 1;
+    uint64_t last = 0;
+    for (int i = 0; i < 60; i++) {
+        inmem_db *r;
+        int rc = opts_open(dir, &o, &r);
+        if (rc) {
+            atomic_store(&a.stop, 1);
+            pthread_join(th, NULL);
+            fail_msg("read-only open %d: %s (%s)", i, inmem_errname(rc), inmem_errmsg());
+        }
+        inmem_recovery_info rec;
+        assert_ok(inmem_db_recovery(r, &rec));
+        assert_int_equal(rec.live_writer, 1);
+        assert_int_equal(rec.torn_tail, 0);
+        CHECK(rec.version >= last, "open %d: version %llu after %llu", i,
+              (unsigned long long)rec.version, (unsigned long long)last);
+        last = rec.version;
+        assert_ok(inmem_db_close(r));
+    }
+    atomic_store(&a.stop, 1);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&a.errors), 0);
+    assert_true(count_segments(dir) > 2);
+    assert_ok(inmem_db_close(a.db));
+    test_rmdir(dir);
+}
+
 /* ---- table -------------------------------------------------------------------------------- */
 
 const struct CMUnitTest log_tests[] = {
@@ -703,6 +1147,14 @@ const struct CMUnitTest log_tests[] = {
                               restore_posix_vfs),
     cmocka_unit_test(aborted_and_readonly_transactions_write_nothing_to_the_log),
     cmocka_unit_test(group_commit_strict_committers_share_fsyncs),
+    cmocka_unit_test(open_creates_a_database_only_where_allowed),
+    cmocka_unit_test(files_are_private_by_default_and_file_mode_sets_them),
+    cmocka_unit_test(lock_file_that_is_a_symlink_or_not_a_file_is_refused),
+    cmocka_unit_test(segments_of_any_size_never_stall_the_log),
+    cmocka_unit_test_teardown(strict_commit_made_durable_is_never_reported_as_failed,
+                              restore_posix_vfs),
+    cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
+    cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
 };
 
 INMEM_TEST_COUNT(log);

@@ -612,7 +612,9 @@ static void incomplete_transaction_between_commits_is_corruption(void **state)
     inmem_recovery_info rec = recovery_of(db);
     assert_int_equal(rec.repaired, 1);
     assert_int_equal(rec.repair_offset, e); /* the start of the incomplete transaction */
-    assert_int_equal(rec.txns_dropped, 1);  /* the complete one after it */
+    /* the cut one (a transaction is always written whole, so its commit record was among the
+     * lost bytes) and the complete one after it */
+    assert_int_equal(rec.txns_dropped, 2);
     assert_int_equal(rec.txns_applied, 3);
     assert_int_equal(rec.version, 3);
     expect_get(db, NULL, "a", "A", 1, 1);
@@ -737,9 +739,428 @@ static void replay_is_deterministic_same_log_same_state(void **state)
     test_rmdir(dir);
 }
 
+/* ---- damage in the last transaction, at every offset, in every mode ---------------------- */
+
+static int try_open_opts(const char *dir, inmem_durability mode, int repair, int read_only,
+                         inmem_db **out)
+{
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = mode;
+    o.wal_segment_size = SEG_SIZE;
+    o.max_key_size = 65536;
+    o.repair = repair;
+    o.read_only = read_only;
+    return inmem_db_open(dir, &o, out);
+}
+
+/* The frame of @p f holding byte @p o. */
+static const frame *frame_at(const frame *f, size_t nf, size_t o)
+{
+    for (size_t i = 0; i < nf; i++)
+        if (o >= f[i].off && o < f[i].off + f[i].size)
+            return &f[i];
+    return NULL;
+}
+
+/* Flips one byte at every offset of the last transaction of a log written in @p mode, closed
+ * cleanly or not, and opens it:
+ *   - after a clean close, the CLOSE mark proves every earlier byte was synced: every flip is
+ *     corruption (INMEM_ECORRUPT naming the file and the bad frame's offset; the file is not
+ *     touched, not by a read-only open either), and repair drops exactly that transaction;
+ *   - after a crash (no CLOSE mark), a flip in the COMMIT, the last frame, has nothing valid
+ *     after it: a torn tail, cut at the transaction's start and reported with its size; a flip
+ *     anywhere before has the COMMIT after it: corruption again. */
+static void damaged_last_transaction_in_mode(inmem_durability mode)
+{
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    inmem_db *db = open_db(dir, mode);
+    assert_int_equal(put_ok(db, NULL, "k1", LIT("one")), 1);
+    assert_int_equal(put_ok(db, NULL, "k2", LIT("two")), 2);
+    assert_int_equal(put_ok(db, NULL, "k3", LIT("three")), 3);
+    dump before = {0}, got = {0};
+    dump_db(db, NULL, "k", &before);
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, NULL, LIT("k1"), LIT("ONE")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("k4"), LIT("four")));
+    assert_ok(inmem_kv_delete(t, NULL, LIT("k2")));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
+    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_COMMIT);
+    size_t e = f[nf - 1].off, b = 0;
+    for (size_t i = 0; i < nf; i++)
+        if (f[i].rec.type == INMEM__REC_BEGIN)
+            b = f[i].off;
+    uint8_t *c = malloc(len);
+    assert_non_null(c);
+    for (int crash = 0; crash < 2; crash++) {
+        for (size_t o = b; o < e; o++) {
+            memcpy(c, img, len);
+            if (crash)
+                memset(c + e, 0, CLOSE_FRAME); /* a crash right after the last commit */
+            c[o] ^= 0x5a;
+            spit(path, c, len);
+            const frame *bad = frame_at(f, nf, o);
+            int torn = crash && bad == &f[nf - 2];
+            db = NULL;
+            int rc = try_open_opts(dir, mode, 0, 0, &db);
+            if (torn) {
+                CHECK(rc == 0, "crash, flip at %zu: %s (%s)", o, inmem_errname(rc), inmem_errmsg());
+                inmem_recovery_info rec = recovery_of(db);
+                CHECK(rec.torn_tail == 1 && rec.tail_offset == b && rec.tail_bytes == e - b &&
+                          strcmp(rec.tail_file, SEG1) == 0 && rec.version == 3,
+                      "crash, flip at %zu: torn %d at %llu (%llu bytes), version %llu", o,
+                      rec.torn_tail, (unsigned long long)rec.tail_offset,
+                      (unsigned long long)rec.tail_bytes, (unsigned long long)rec.version);
+                dump_db(db, NULL, "k", &got);
+                CHECK(dump_equal(&got, &before), "crash, flip at %zu: wrong state", o);
+                dump_free(&got);
+                assert_ok(inmem_db_close(db));
+                continue;
+            }
+            CHECK(rc == INMEM_ECORRUPT, "%s, flip at %zu (frame at %zu): %s, expected ECORRUPT",
+                  crash ? "crash" : "clean close", o, bad->off, inmem_errname(rc));
+            assert_null(db);
+            const char *msg = inmem_errmsg();
+            CHECK(strstr(msg, SEG1) && mentions_number(msg, bad->off),
+                  "flip at %zu: message '%s' lacks %s or %zu", o, msg, SEG1, bad->off);
+            expect_file(path, c, len);
+            /* inspection changes nothing and says the same */
+            assert_rc(INMEM_ECORRUPT, try_open_opts(dir, mode, 0, 1, &db));
+            assert_ok(try_open_opts(dir, mode, 1, 1, &db));
+            inmem_recovery_info rec = recovery_of(db);
+            CHECK(rec.repaired == 1 && rec.repair_offset == b && rec.txns_dropped == 1,
+                  "read-only repair view, flip at %zu: repaired %d at %llu, %llu txns", o,
+                  rec.repaired, (unsigned long long)rec.repair_offset,
+                  (unsigned long long)rec.txns_dropped);
+            assert_ok(inmem_db_close(db));
+            expect_file(path, c, len);
+            /* repair drops exactly the damaged transaction */
+            rc = try_open_opts(dir, mode, 1, 0, &db);
+            CHECK(rc == 0, "repair, flip at %zu: %s (%s)", o, inmem_errname(rc), inmem_errmsg());
+            rec = recovery_of(db);
+            CHECK(rec.repaired == 1 && rec.repair_offset == b && rec.txns_dropped == 1 &&
+                      rec.version == 3 && strcmp(rec.repair_file, SEG1) == 0,
+                  "repair, flip at %zu: repaired %d at %llu, %llu txns dropped, version %llu", o,
+                  rec.repaired, (unsigned long long)rec.repair_offset,
+                  (unsigned long long)rec.txns_dropped, (unsigned long long)rec.version);
+            dump_db(db, NULL, "k", &got);
+            CHECK(dump_equal(&got, &before), "repair, flip at %zu: wrong state", o);
+            dump_free(&got);
+            assert_ok(inmem_db_close(db));
+        }
+    }
+    free(c);
+    free(f);
+    free(img);
+    dump_free(&before);
+    test_rmdir(dir);
+}
+
+static void damaged_last_transaction_at_every_offset_async(void **state)
+{
+    (void)state;
+    damaged_last_transaction_in_mode(INMEM_DURABILITY_ASYNC);
+}
+
+static void damaged_last_transaction_at_every_offset_batched(void **state)
+{
+    (void)state;
+    damaged_last_transaction_in_mode(INMEM_DURABILITY_BATCHED);
+}
+
+static void damaged_last_transaction_at_every_offset_strict(void **state)
+{
+    (void)state;
+    damaged_last_transaction_in_mode(INMEM_DURABILITY_STRICT);
+}
+
+/* ---- damage to whole segments ------------------------------------------------------------- */
+
+/* Fills segments 1..3 (and part of 4) with single-put transactions of 700-byte values s0000..;
+ * returns how many were committed. */
+static int fill_segments(const char *dir, int last_seq)
+{
+    char path[4096], key[32];
+    uint8_t val[700];
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    int n = 0;
+    for (;; n++) {
+        snprintf(key, sizeof key, "s%04d", n);
+        memset(val, 'a' + n % 26, sizeof val);
+        assert_int_equal(put_ok(db, NULL, key, val, sizeof val), (uint64_t)n + 1);
+        seg_path(path, sizeof path, dir, (uint64_t)last_seq);
+        if (file_exists(path))
+            break;
+    }
+    n++;
+    /* a few in the last segment too */
+    for (int k = 0; k < 5; k++, n++) {
+        snprintf(key, sizeof key, "s%04d", n);
+        memset(val, 'a' + n % 26, sizeof val);
+        assert_int_equal(put_ok(db, NULL, key, val, sizeof val), (uint64_t)n + 1);
+    }
+    assert_ok(inmem_db_close(db));
+    return n;
+}
+
+/* Committed transactions (COMMIT frames) in segment @p seq of @p dir. */
+static uint64_t commits_in(const char *dir, uint64_t seq)
+{
+    char path[4096];
+    seg_path(path, sizeof path, dir, seq);
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    uint64_t n = 0;
+    for (size_t i = 0; i < nf; i++)
+        n += f[i].rec.type == INMEM__REC_COMMIT;
+    free(f);
+    free(img);
+    return n;
+}
+
+/* Checks that keys s0000..s(keep-1) are there and s(keep).. are not. */
+static void expect_prefix(inmem_db *db, int keep, int total)
+{
+    char key[32];
+    uint8_t val[700];
+    for (int i = 0; i < total; i++) {
+        snprintf(key, sizeof key, "s%04d", i);
+        memset(val, 'a' + i % 26, sizeof val);
+        if (i < keep)
+            expect_get(db, NULL, key, val, sizeof val, (uint64_t)i + 1);
+        else
+            expect_missing(db, NULL, key);
+    }
+}
+
+/* The last segment zeroed at its start, cut to 0 bytes, or deleted after a segment whose NEXT
+ * record says the log goes on there: never "a crash while creating it" (segments are renamed
+ * into place only once their header is synced), always corruption naming it; repair drops
+ * exactly the transactions it held. */
+static void last_segment_zeroed_truncated_or_deleted_is_corruption(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 3; variant++) {
+        char dir[64], path[4096];
+        test_tmpdir(dir);
+        int total = fill_segments(dir, 2);
+        uint64_t in2 = commits_in(dir, 2), in1 = commits_in(dir, 1);
+        assert_int_equal(in1 + in2, (uint64_t)total);
+        seg_path(path, sizeof path, dir, 2);
+        size_t len;
+        uint8_t *img = slurp(path, &len);
+        if (variant == 0) { /* the first page zeroed: header and the first records */
+            memset(img, 0, 4096);
+            spit(path, img, len);
+        } else if (variant == 1) {
+            spit(path, img, 0);
+        } else {
+            unlink(path);
+        }
+        inmem_db *db = NULL;
+        assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
+        assert_null(db);
+        CHECK(strstr(inmem_errmsg(), "wal-0000000000000002.log"),
+              "variant %d: message '%s' does not name segment 2", variant, inmem_errmsg());
+        assert_rc(INMEM_ECORRUPT, try_open_opts(dir, INMEM_DURABILITY_ASYNC, 0, 1, &db));
+        int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db);
+        CHECK(rc == 0, "variant %d: repair %s (%s)", variant, inmem_errname(rc), inmem_errmsg());
+        inmem_recovery_info rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 1);
+        assert_string_equal(rec.repair_file, "wal-0000000000000002.log");
+        assert_int_equal(rec.version, in1);
+        /* zeroing the first page leaves the later records countable; the others hold none */
+        if (variant == 0)
+            CHECK(rec.txns_dropped > 0 && rec.txns_dropped < in2,
+                  "variant 0: %llu txns dropped of %llu", (unsigned long long)rec.txns_dropped,
+                  (unsigned long long)in2);
+        else
+            assert_int_equal(rec.txns_dropped, 0);
+        expect_prefix(db, (int)in1, total);
+        assert_int_equal(put_ok(db, NULL, "after", LIT("repair")), in1 + 1);
+        assert_ok(inmem_db_close(db));
+        db = open_db(dir, INMEM_DURABILITY_ASYNC);
+        rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 0);
+        assert_int_equal(rec.version, in1 + 1);
+        expect_get(db, NULL, "after", "repair", 6, in1 + 1);
+        assert_ok(inmem_db_close(db));
+        free(img);
+        test_rmdir(dir);
+    }
+}
+
+/* Damage in the middle of a multi-segment log: one flip in the zero tail of a segment (after its
+ * NEXT record) loses nothing, and repair drops nothing; a bad header or a missing segment in
+ * the middle drops everything from there, counted exactly. */
+static void repair_in_the_middle_keeps_the_longest_prefix_with_exact_counts(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 3; variant++) {
+        char dir[64], path[4096], moved[4200];
+        test_tmpdir(dir);
+        int total = fill_segments(dir, 4);
+        uint64_t in[5] = {0};
+        for (uint64_t s = 1; s <= 4; s++)
+            in[s] = commits_in(dir, s);
+        assert_int_equal(in[1] + in[2] + in[3] + in[4], (uint64_t)total);
+        seg_path(path, sizeof path, dir, 2);
+        size_t len, nf, end;
+        uint8_t *img = slurp(path, &len);
+        if (variant == 0) {
+            frame *f = walk_log(img, len, &nf, &end);
+            assert_int_equal(f[nf - 1].rec.type, INMEM__REC_NEXT);
+            free(f);
+            img[end + 100] ^= 0x10; /* in the zeros after the NEXT record */
+            spit(path, img, len);
+        } else if (variant == 1) {
+            img[3] ^= 0x01; /* the header's magic */
+            spit(path, img, len);
+        } else {
+            unlink(path);
+        }
+        inmem_db *db = NULL;
+        assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
+        CHECK(strstr(inmem_errmsg(), "wal-0000000000000002.log"),
+              "variant %d: message '%s' does not name segment 2", variant, inmem_errmsg());
+        int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db);
+        CHECK(rc == 0, "variant %d: repair %s (%s)", variant, inmem_errname(rc), inmem_errmsg());
+        inmem_recovery_info rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 1);
+        assert_string_equal(rec.repair_file, "wal-0000000000000002.log");
+        uint64_t keep = variant == 0 ? (uint64_t)total : in[1];
+        uint64_t dropped = variant == 0 ? 0 : variant == 1 ? in[2] + in[3] + in[4] : in[3] + in[4];
+        CHECK(rec.version == keep && rec.txns_dropped == dropped,
+              "variant %d: version %llu (expected %llu), %llu txns dropped (expected %llu)",
+              variant, (unsigned long long)rec.version, (unsigned long long)keep,
+              (unsigned long long)rec.txns_dropped, (unsigned long long)dropped);
+        if (variant == 0)
+            assert_int_equal(rec.repair_offset, end);
+        expect_prefix(db, (int)keep, total);
+        for (uint64_t s = 2; s <= 4; s++) { /* what was dropped is set aside, never deleted */
+            seg_path(path, sizeof path, dir, s);
+            snprintf(moved, sizeof moved, "%s.dropped", path);
+            int gone = variant == 0 ? 0 : variant == 1 ? 1 : s > 2;
+            CHECK(file_exists(moved) == gone, "variant %d: segment %llu %s set aside", variant,
+                  (unsigned long long)s, gone ? "not" : "wrongly");
+        }
+        assert_int_equal(put_ok(db, NULL, "after", LIT("repair")), keep + 1);
+        assert_ok(inmem_db_close(db));
+        db = open_db(dir, INMEM_DURABILITY_ASYNC);
+        rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 0);
+        assert_int_equal(rec.version, keep + 1);
+        expect_prefix(db, (int)keep, total);
+        assert_ok(inmem_db_close(db));
+        free(img);
+        test_rmdir(dir);
+    }
+}
+
+/* ---- inspection -------------------------------------------------------------------------- */
+
+/* A read-only open changes no byte of any file, whatever it finds; it reports what a writable
+ * open would cut, which then cuts exactly that. */
+static void read_only_open_never_changes_a_file_and_reports_what_recovery_would_cut(void **state)
+{
+    (void)state;
+    char dir[64], path[4096], lock[4200];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    size_t len, e;
+    uint8_t *img = two_txn_log(dir, path, &len, &e);
+    /* a crash in the middle of a third transaction: BEGIN and half a WRITE, no CLOSE */
+    memset(img + e, 0, len - e);
+    uint8_t tx[256];
+    size_t n = enc_txn(tx, 3, 3, 0, "c", "sea");
+    memcpy(img + e, tx, n / 2);
+    spit(path, img, len);
+    size_t data = n / 2; /* the tail's size: up to its last non-zero byte */
+    while (data > 0 && img[e + data - 1] == 0)
+        data--;
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    size_t llen;
+    uint8_t *lock_before = slurp(lock, &llen);
+    inmem_db *db = NULL;
+    assert_ok(try_open_opts(dir, INMEM_DURABILITY_BATCHED, 0, 1, &db));
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.torn_tail, 1);
+    assert_int_equal(rec.tail_offset, e);
+    assert_int_equal(rec.tail_bytes, data);
+    assert_int_equal(rec.live_writer, 0);
+    assert_int_equal(rec.version, 2);
+    assert_rc(INMEM_EREADONLY, inmem_put(db, NULL, "x", 1, "y", 1, NULL));
+    assert_ok(inmem_db_close(db));
+    expect_file(path, img, len);
+    expect_file(lock, lock_before, llen);
+    free(lock_before);
+    /* the writable open cuts what the read-only one reported */
+    db = open_db(dir, INMEM_DURABILITY_BATCHED);
+    rec = recovery_of(db);
+    assert_int_equal(rec.torn_tail, 1);
+    assert_int_equal(rec.tail_offset, e);
+    assert_int_equal(rec.tail_bytes, data);
+    assert_ok(inmem_db_close(db));
+    size_t now_len;
+    uint8_t *now = slurp(path, &now_len);
+    for (size_t i = e + CLOSE_FRAME; i < e + n / 2; i++)
+        CHECK(now[i] == 0, "byte %zu of the torn transaction was not cut", i);
+    free(now);
+    free(img);
+    test_rmdir(dir);
+}
+
+/* Files that are not segments are never read as segments. */
+static void stray_files_with_segment_like_names_are_ignored(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_BATCHED);
+    assert_int_equal(put_ok(db, NULL, "k", LIT("v")), 1);
+    assert_ok(inmem_db_close(db));
+    const char *stray[] = {"wal-0x00000000000002.log", "wal-0000000000000002.LOG",
+                           "wal-000000000000000A.log", "wal-00000000000000002.log",
+                           "wal-000000000000002.log"};
+    for (size_t i = 0; i < sizeof stray / sizeof stray[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, stray[i]);
+        spit(path, "garbage", 7);
+    }
+    db = open_db(dir, INMEM_DURABILITY_BATCHED);
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.segments, 1);
+    assert_int_equal(rec.version, 1);
+    expect_get(db, NULL, "k", "v", 1, 1);
+    assert_ok(inmem_db_close(db));
+    for (size_t i = 0; i < sizeof stray / sizeof stray[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, stray[i]);
+        expect_file(path, (const uint8_t *)"garbage", 7); /* untouched */
+        unlink(path);
+    }
+    test_rmdir(dir);
+}
+
 /* ---- table -------------------------------------------------------------------------------- */
 
 const struct CMUnitTest recovery_tests[] = {
+    cmocka_unit_test(damaged_last_transaction_at_every_offset_async),
+    cmocka_unit_test(damaged_last_transaction_at_every_offset_batched),
+    cmocka_unit_test(damaged_last_transaction_at_every_offset_strict),
+    cmocka_unit_test(last_segment_zeroed_truncated_or_deleted_is_corruption),
+    cmocka_unit_test(repair_in_the_middle_keeps_the_longest_prefix_with_exact_counts),
+    cmocka_unit_test(read_only_open_never_changes_a_file_and_reports_what_recovery_would_cut),
+    cmocka_unit_test(stray_files_with_segment_like_names_are_ignored),
     cmocka_unit_test(recovery_skips_a_record_of_unknown_type),
     cmocka_unit_test(torn_tail_truncated_file_loses_only_the_last_transaction),
     cmocka_unit_test(torn_tail_zeroed_rest_loses_only_the_last_transaction),

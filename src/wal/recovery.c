@@ -198,6 +198,8 @@ static int open_lock_file(inmem__wal *w, int writable, int *out)
         w->vfs->open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW, w->cfg.file_mode);
     if (fd == -ELOOP)
         return inmem__error(INMEM_EIO, "%s is a symbolic link: refusing to follow it", path);
+    if (fd == -EISDIR)
+        return inmem__error(INMEM_EIO, "%s is not a regular file", path);
     if (fd < 0) {
         if (fd == -ENOENT && !writable)
             return *out = -1, 0;
@@ -760,13 +762,16 @@ static int corrupt(inmem__wal *w, recovery *v, size_t i, const seg_map *m, size_
                             w->dir, name, bad, why, more);
     }
     set_repair(rep, name, cut);
+    /* The damaged transaction counts as dropped when it was open at the bad frame: it is not at
+     * the end of what was written (this is not a tear), and a transaction is always written
+     * whole, so it had committed; its COMMIT, if intact, is then not counted twice. */
     uint64_t skip = r->in_txn ? r->begin.txn_id : 0;
     int found_skip = 0;
     rep->bytes_dropped += data_end(w->vfs, m, cut) - cut;
     rep->txns_dropped += count_commits(w->vfs, m, bad, skip, &found_skip);
     int rc = drop_segments(w, v, i + 1, skip, &found_skip);
-    if (r->in_txn && found_skip)
-        rep->txns_dropped++; /* the damaged transaction itself had committed */
+    if (r->in_txn)
+        rep->txns_dropped++;
     r->in_txn = 0;
     r->nrec = 0;
     v->cut = cut;

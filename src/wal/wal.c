@@ -579,6 +579,14 @@ void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
     *synced_commits = atomic_load_rlx(&m->synced_commits);
 }
 
+int inmem__wal_prefault_pending(inmem__wal *w)
+{
+    inmem__mutex_lock(&w->sync_mu);
+    int pending = w->populate_pending;
+    inmem__mutex_unlock(&w->sync_mu);
+    return pending;
+}
+
 void inmem__wal_set_hook(inmem__wal *w, inmem__wal_hook hook, void *ctx)
 {
     w->hook = hook;

@@ -79,6 +79,9 @@ int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket);
 void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
                       uint64_t *synced_commits);
 
+/* Tests: 1 while the background syncer still has pages of the current segment to prefault. */
+int inmem__wal_prefault_pending(inmem__wal *w);
+
 /* Tests: called after every append and every fsync, with what just happened. */
 typedef void (*inmem__wal_hook)(void *ctx, int synced, uint64_t lsn);
 void inmem__wal_set_hook(inmem__wal *w, inmem__wal_hook hook, void *ctx);
