@@ -9,6 +9,9 @@
  * bounds, and an open that succeeds must give a database that works. The first input byte
  * chooses whether the open asks for repair (bit 0) and whether the checksum of every frame is
  * fixed up first (bit 1), so that the fuzzer also explores payloads that pass the checksum.
+ * A repair must always succeed (one segment behind a valid header can always be cut), and the
+ * repaired log must then open without repair with nothing left to cut. The corpus entries
+ * repair-* start with a skipped record of odd length, so that they exercise the repair path.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -113,6 +116,17 @@ int inmem_fuzz_recovery(const uint8_t *input, size_t size)
             abort();
         inmem_free(val);
         inmem_db_close(db);
+        if (o.repair) {
+            /* a repaired log is whole: it opens without repair, with nothing left to cut */
+            o.repair = 0;
+            inmem_recovery_info rec;
+            if (inmem_db_open(dir, &o, &db) != 0 || inmem_db_recovery(db, &rec) != 0 ||
+                rec.torn_tail || rec.repaired)
+                abort();
+            inmem_db_close(db);
+        }
+    } else if (o.repair && rc != INMEM_ENOMEM) {
+        abort(); /* a single segment behind a valid header can always be repaired */
     } else if (rc != INMEM_ECORRUPT && rc != INMEM_EVERSION && rc != INMEM_ENOMEM) {
         abort(); /* anything else means recovery mishandled its input */
     }
