@@ -1130,6 +1130,61 @@ static void read_only_open_beside_a_switching_writer_always_succeeds(void **stat
     test_rmdir(dir);
 }
 
+/* Sessions that open and close without writing, at the very end of a segment, each leave a
+ * CLOSE mark: the room every segment keeps for its end marks must never be overrun (a close once
+ * wrote past the end of the mapping here), and the log stays whole. */
+static void clean_closes_at_the_end_of_a_full_segment_never_overrun_it(void **state)
+{
+    (void)state;
+    for (size_t slack = 0; slack < 60; slack += 7) {
+        char dir[64];
+        test_tmpdir(dir);
+        inmem_db *db = open_db(dir, INMEM_DURABILITY_BATCHED);
+        uint8_t val[1000];
+        memset(val, 'v', sizeof val);
+        char key[16];
+        int n = 0;
+        for (;; n++) { /* fill segment 1 to within ~2 KB of its end */
+            inmem_stats st = stats_of(db);
+            if (SEG_SIZE - INMEM__WAL_HEADER - st.wal_bytes < 2200)
+                break;
+            snprintf(key, sizeof key, "k%03d", n);
+            put_ok(db, NULL, key, val, sizeof val);
+        }
+        /* a last put that leaves exactly the room kept for the end marks, plus slack */
+        inmem_stats st = stats_of(db);
+        size_t left = SEG_SIZE - INMEM__WAL_HEADER - st.wal_bytes;
+        snprintf(key, sizeof key, "k%03d", n++);
+        size_t fixed = BEGIN_FRAME + INMEM__WAL_FRAME + INMEM__WAL_WRITE_FIXED + INMEM__KEY_PREFIX +
+                       strlen(key) + COMMIT_FRAME;
+        size_t vlen = left - INMEM__WAL_END_ROOM - slack - fixed;
+        uint64_t last = put_ok(db, NULL, key, val, vlen);
+        assert_int_equal(count_segments(dir), 1);
+        assert_ok(inmem_db_close(db));
+        for (int cycle = 0; cycle < 4; cycle++) { /* sessions that write nothing */
+            db = open_db(dir, INMEM_DURABILITY_BATCHED);
+            inmem_recovery_info rec = recovery_of(db);
+            CHECK(rec.version == last && rec.torn_tail == 0 && rec.repaired == 0,
+                  "slack %zu cycle %d: version %llu, torn %d", slack, cycle,
+                  (unsigned long long)rec.version, rec.torn_tail);
+            assert_ok(inmem_db_close(db));
+        }
+        db = open_db(dir, INMEM_DURABILITY_BATCHED);
+        for (int i = 0; i < 3; i++) {
+            snprintf(key, sizeof key, "m%d", i);
+            assert_int_equal(put_ok(db, NULL, key, LIT("after")), last + 1 + (uint64_t)i);
+        }
+        assert_ok(inmem_db_close(db));
+        db = open_db(dir, INMEM_DURABILITY_BATCHED);
+        assert_int_equal(recovery_of(db).version, last + 3);
+        expect_get(db, NULL, key, "after", 5, last + 3);
+        snprintf(key, sizeof key, "k%03d", n - 1);
+        expect_get(db, NULL, key, val, vlen, last);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
 /* ---- table -------------------------------------------------------------------------------- */
 
 const struct CMUnitTest log_tests[] = {
@@ -1155,6 +1210,7 @@ const struct CMUnitTest log_tests[] = {
                               restore_posix_vfs),
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
+    cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),
 };
 
 INMEM_TEST_COUNT(log);

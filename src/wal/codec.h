@@ -31,7 +31,7 @@
  *   NEXT    next segment u64 · version u64 · txn id u64                                   (24 B)
  *           written (and synced) as a segment's last record once the next segment exists on
  *           disk: the log continues in segment `next`, so that segment missing is corruption.
- *   Every segment keeps room for one CLOSE or NEXT frame after its last transaction.
+ *   Every segment keeps room for a CLOSE and a NEXT frame after its last transaction.
  *   Any other type with a valid checksum is skipped (forward compatibility).
  *
  * An LSN (log sequence number) is (segment sequence << 40) | byte offset in the segment.
@@ -51,8 +51,8 @@
 #define INMEM__WAL_COMMIT_LEN 24u
 #define INMEM__WAL_CLOSE_LEN  16u
 #define INMEM__WAL_NEXT_LEN   24u
-/* Room every segment keeps after its last transaction for the CLOSE or NEXT frame. */
-#define INMEM__WAL_END_ROOM     (INMEM__WAL_FRAME + INMEM__WAL_NEXT_LEN)
+/* Room every segment keeps after its last transaction: a CLOSE frame, then a NEXT frame. */
+#define INMEM__WAL_END_ROOM     (2 * INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN + INMEM__WAL_NEXT_LEN)
 #define INMEM__WAL_WRITE_FIXED  24u
 #define INMEM__WAL_DELETE_FIXED 12u
 #define INMEM__LSN(seq, off)    (((uint64_t)(seq) << 40) | (uint64_t)(off))

@@ -44,10 +44,13 @@
  *   W5 After a failed write or fsync, `failed` is set for good: appends fail with
  *      INMEM_EREADONLY and waiters with INMEM_EIO; nothing unsynced is ever reported durable.
  *   W6 Every segment keeps INMEM__WAL_END_ROOM bytes after its last transaction, for the CLOSE
- *      mark of a clean close or the NEXT record of a switch, which is written only once the
- *      next segment exists on disk and is synced before that segment receives records. So a
+ *      mark of a clean close and then the NEXT record of a switch, which is written only once
+ *      the next segment exists on disk and is synced before that segment receives records. So a
  *      NEXT record proves the next segment was made, and a CLOSE or NEXT record proves every
  *      byte before it was synced: damage before either is corruption, never a torn tail.
+ *      Appending resumes after a CLOSE mark; an open that finds less than END_ROOM left there
+ *      switches to a new segment at once (inmem__wal_make_room()), so CLOSE marks of sessions
+ *      that wrote nothing never pile up past the room kept.
  *
  * Page faults: the first write to each page of a fresh segment would fault and have the kernel
  * allocate and zero a page-cache page, on the committer's time. The background syncer instead
@@ -460,7 +463,7 @@ static int rotate(inmem__wal *w, size_t need)
         rc = inmem__wal_seg_create(w, old_seq + 1, size);
     }
     if (rc == 0) {
-        assert(off + INMEM__WAL_END_ROOM <= len);
+        assert(off + INMEM__WAL_FRAME + INMEM__WAL_NEXT_LEN <= len); /* W6 */
         inmem__wal_enc_next(map + off, old_seq + 1, w->version, w->txn_id);
         int err = w->vfs->datasync(fd);
         if (err)
@@ -493,6 +496,13 @@ static int rotate(inmem__wal *w, size_t need)
     wake_chain(sync_done(w, NULL));
     inmem__mutex_unlock(&w->sync_mu);
     return rc;
+}
+
+int inmem__wal_make_room(inmem__wal *w)
+{
+    if (w->off + INMEM__WAL_END_ROOM <= w->map_len)
+        return 0;
+    return rotate(w, 0);
 }
 
 int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[16],
@@ -614,7 +624,9 @@ int inmem__wal_close(inmem__wal *w)
         /* a clean end mark, so that the next open need not scan the segment's empty rest and
          * knows every byte before it was synced (room for it is kept: W6) */
         if (rc == 0) {
-            assert(w->off + INMEM__WAL_END_ROOM <= w->map_len);
+            assert(w->off + INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN + INMEM__WAL_FRAME +
+                       INMEM__WAL_NEXT_LEN <=
+                   w->map_len); /* W6 */
             w->off += inmem__wal_enc_close(w->map + w->off, w->version, w->txn_id);
             int err = w->vfs->datasync(w->fd);
             if (err)

@@ -70,5 +70,8 @@ int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size);
 void inmem__wal_advise_append(const inmem__wal *w, void *map, uint64_t len);
 void inmem__wal_seg_release(inmem__wal *w);
 int inmem__wal_start(inmem__wal *w);
+/* At open, after recovery: switches to a new segment if the current one has less than
+ * INMEM__WAL_END_ROOM bytes left (W6). */
+int inmem__wal_make_room(inmem__wal *w);
 
 #endif
