@@ -66,7 +66,7 @@ LIB_SRC := $(wildcard src/core/*.c src/storage/*.c src/wal/*.c src/txn/*.c src/e
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.c) fuzz/recovery_target.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
-BENCH_SRC := $(wildcard bench/*.c)
+BENCH_SRC := $(wildcard bench/*.c) tests/fsutil.c
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
@@ -126,7 +126,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -I. \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
-build-fuzz/fuzz_recovery: $(LIB_SRC) fuzz/recovery_target.c fuzz/fuzz_recovery.c
+build-fuzz/fuzz_recovery: $(LIB_SRC) fuzz/recovery_target.c fuzz/fuzz_recovery.c tests/fsutil.c
 	@mkdir -p build-fuzz/corpus
 	clang $(FUZZ_FLAGS) -o $@ $^ -lxxhash -lpthread
 
@@ -137,7 +137,7 @@ fuzz: build-fuzz/fuzz_recovery
 # ---- benchmarks --------------------------------------------------------------------------------
 
 $(BUILD)/inmem_bench: $(BENCH_SRC) bench/bench.h $(BUILD)/libinmem.a
-	$(CC) $(CFLAGS) -o $@ $(BENCH_SRC) $(BUILD)/libinmem.a $(LIBS) -lm
+	$(CC) $(CFLAGS) -I. -o $@ $(BENCH_SRC) $(BUILD)/libinmem.a $(LIBS) -lm
 
 # make bench: inmem's own tables, then the side-by-side comparison (bench/compare/compare.mk);
 # FULL=1 for the long versions. Quick: about 4 minutes in all.

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "tests/fsutil.h"
 #include "inmem.h"
 
 #define WKEYS 100000u
@@ -38,18 +39,7 @@ static void die(const char *what, int rc)
 
 void bench_rm_dir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(dir);
+    inmem_rm_tree(dir);
 }
 
 void bench_tmp_dir(char *buf, size_t cap)

@@ -22,6 +22,7 @@
 
 #include "core/crc32c.h"
 #include "fuzz/recovery_target.h"
+#include "tests/fsutil.h"
 #include "inmem.h"
 #include "wal/codec.h"
 
@@ -38,22 +39,6 @@ static void fix_checksums(uint8_t *p, size_t size)
         inmem__put32(p + off + 5 + len, inmem__crc32c(0, p + off, 5 + (size_t)len));
         off += INMEM__WAL_FRAME + len;
     }
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(dir);
 }
 
 int inmem_fuzz_recovery(const uint8_t *input, size_t size)
@@ -95,7 +80,7 @@ int inmem_fuzz_recovery(const uint8_t *input, size_t size)
     if (fd >= 0)
         close(fd);
     if (!ok) {
-        remove_dir(dir);
+        inmem_rm_tree(dir);
         free(copy);
         return -1;
     }
@@ -130,7 +115,7 @@ int inmem_fuzz_recovery(const uint8_t *input, size_t size)
     } else if (rc != INMEM_ECORRUPT && rc != INMEM_EVERSION && rc != INMEM_ENOMEM) {
         abort(); /* anything else means recovery mishandled its input */
     }
-    remove_dir(dir);
+    inmem_rm_tree(dir);
     free(copy);
     return 0;
 }

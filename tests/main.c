@@ -1,7 +1,9 @@
 /*
  * main.c — the test runner: gathers every group's tests into one cmocka run (so that the output
  * ends with one summary line for the whole suite) and keeps the ones whose name matches the
- * optional glob given as the first argument, e.g. `inmem_tests '*concurrent*'`.
+ * optional glob given as the first argument, e.g. `inmem_tests 'wal_recovery_*'`. Every test is
+ * named <group>_<function> (the function's name alone when it already starts with its group),
+ * so a glob on a group's prefix selects that group.
  */
 #include <dirent.h>
 #include <fnmatch.h>
@@ -11,11 +13,12 @@
 #include <time.h>
 
 #include "test.h"
+#include "tests/fsutil.h"
 
 /* clang-format off */
 #define GROUPS(X)                                                                                  \
     X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state)        \
-    X(kv) X(events) X(runs) X(traces) X(cross) X(codec) X(log) X(recovery) X(crash) X(alloc) \
+    X(kv) X(events) X(runs) X(traces) X(cross) X(wal_codec) X(wal_log) X(wal_recovery) X(crash) X(alloc) \
     X(crashpoints)
 /* clang-format on */
 
@@ -63,18 +66,23 @@ void test_tmpdir(char *buf)
 
 void test_rmdir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(dir);
+    inmem_rm_tree(dir);
+}
+
+inmem_txn *test_begin(inmem_db *db)
+{
+    inmem_txn *t = NULL;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_non_null(t);
+    return t;
+}
+
+inmem_stats test_stats(inmem_db *db)
+{
+    inmem_stats s;
+    memset(&s, 0xab, sizeof(s)); /* a field the library does not fill shows */
+    assert_ok(inmem_db_stats(db, &s));
+    return s;
 }
 
 int main(int argc, char **argv)
@@ -83,8 +91,9 @@ int main(int argc, char **argv)
     struct {
         const struct CMUnitTest *tests;
         size_t n;
+        const char *name;
     } groups[] = {
-#define ENTRY(name) {name##_tests, 0},
+#define ENTRY(name) {name##_tests, 0, #name},
         GROUPS(ENTRY)
 #undef ENTRY
     };
@@ -95,21 +104,37 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ng; i++)
         total += groups[i].n;
     struct CMUnitTest *all = calloc(total ? total : 1, sizeof(*all));
-    if (!all)
+    char **names = calloc(total ? total : 1, sizeof(*names));
+    if (!all || !names)
         return 2;
     size_t n = 0;
     for (size_t i = 0; i < ng; i++)
         for (size_t j = 0; j < groups[i].n; j++) {
             const struct CMUnitTest *t = &groups[i].tests[j];
-            if (!glob || fnmatch(glob, t->name, 0) == 0)
-                all[n++] = *t;
+            size_t gl = strlen(groups[i].name);
+            int has = strncmp(t->name, groups[i].name, gl) == 0 && t->name[gl] == '_';
+            char *name = malloc(gl + strlen(t->name) + 2);
+            if (!name)
+                return 2;
+            sprintf(name, has ? "%s" : "%s_%s", has ? t->name : groups[i].name, t->name);
+            if (!glob || fnmatch(glob, name, 0) == 0) {
+                all[n] = *t;
+                all[n].name = name;
+                names[n++] = name;
+            } else {
+                free(name);
+            }
         }
     if (n == 0) {
         fprintf(stderr, "no test matches '%s'\n", glob);
         free(all);
+        free(names);
         return 2;
     }
     int failed = _cmocka_run_group_tests("inmem", all, n, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
     free(all);
     return failed ? 1 : 0;
 }

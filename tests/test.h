@@ -48,7 +48,11 @@ uint64_t test_rand(uint64_t *state);
 inmem_db *test_open_mem(void);
 /* Makes a fresh temporary directory (mkdtemp) in @p buf (at least 64 bytes). */
 void test_tmpdir(char *buf);
-/* Removes a directory and the files in it (not recursive). */
+/* Removes a directory and everything under it. */
 void test_rmdir(const char *dir);
+/* Begins a transaction, asserting success. */
+inmem_txn *test_begin(inmem_db *db);
+/* The database's counters, asserting success. */
+inmem_stats test_stats(inmem_db *db);
 
 #endif

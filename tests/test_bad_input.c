@@ -9,14 +9,6 @@
 
 #include "test.h"
 
-static inmem_txn *begin(inmem_db *db)
-{
-    inmem_txn *t = NULL;
-    assert_ok(inmem_txn_begin(db, &t));
-    assert_non_null(t);
-    return t;
-}
-
 /* Opens an in-memory database with the given limits (0 = keep the default). */
 static inmem_db *open_limited(size_t max_key, size_t max_value, unsigned max_txns)
 {
@@ -90,30 +82,30 @@ static void bad_input_null_handles_and_pointers_einval(void **state)
 
     /* Operations with a NULL key, a zero-length key, or a NULL out pointer. Each is tried on a
      * fresh transaction so that nothing depends on what an error does to the transaction. */
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_EINVAL, inmem_kv_get(t, NULL, NULL, 1, &v, &vl, &ver));
     assert_rc(INMEM_EINVAL, inmem_kv_get(t, NULL, "k", 0, &v, &vl, &ver));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_EINVAL, inmem_kv_put(t, NULL, NULL, 1, LIT("v")));
     assert_rc(INMEM_EINVAL, inmem_kv_put(t, NULL, "k", 0, LIT("v")));
     assert_rc(INMEM_EINVAL, inmem_kv_put(t, NULL, LIT("k"), NULL, 3)); /* NULL value, vlen > 0 */
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_EINVAL, inmem_kv_put_ttl(t, NULL, NULL, 1, LIT("v"), 10));
     assert_rc(INMEM_EINVAL, inmem_kv_put_ttl(t, NULL, "k", 0, LIT("v"), 10));
     assert_rc(INMEM_EINVAL, inmem_kv_put_ttl(t, NULL, LIT("k"), NULL, 3, 10));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_EINVAL, inmem_kv_delete(t, NULL, NULL, 1));
     assert_rc(INMEM_EINVAL, inmem_kv_delete(t, NULL, "k", 0));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_EINVAL, inmem_kv_cas(t, NULL, NULL, 1, 0, LIT("v")));
     assert_rc(INMEM_EINVAL, inmem_kv_cas(t, NULL, "k", 0, 0, LIT("v")));
     assert_rc(INMEM_EINVAL, inmem_kv_cas(t, NULL, LIT("k"), 0, NULL, 3));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_EINVAL, inmem_kv_scan(t, NULL, NULL, 0, NULL, 0, NULL));
     assert_rc(INMEM_EINVAL, inmem_kv_scan_prefix(t, NULL, LIT("k"), NULL));
     assert_rc(INMEM_EINVAL, inmem_txn_describe(t, NULL));
@@ -155,7 +147,7 @@ static void bad_input_null_handles_and_pointers_einval(void **state)
     assert_ok(inmem_get(db, NULL, LIT("k"), &owned, &vl, &ver));
     assert_int_equal(vl, 0);
     inmem_free(owned);
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("k2"), NULL, 0));
     assert_ok(inmem_kv_get(t, NULL, LIT("k2"), NULL, NULL, NULL));
     assert_ok(inmem_txn_commit(t));
@@ -180,42 +172,42 @@ static void bad_input_oversized_key_or_value_etoobig(void **state)
     inmem_iter *it = NULL;
 
     /* In a transaction, one bad call per fresh transaction. */
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_put(t, NULL, key, MAXK + 1, LIT("v")));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_put(t, NULL, LIT("k"), val, MAXV + 1));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_put_ttl(t, NULL, key, MAXK + 1, LIT("v"), 1000));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_put_ttl(t, NULL, LIT("k"), val, MAXV + 1, 1000));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_get(t, NULL, key, MAXK + 1, &v, &vl, &ver));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_delete(t, NULL, key, MAXK + 1));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_cas(t, NULL, key, MAXK + 1, 0, LIT("v")));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_cas(t, NULL, LIT("k"), 0, val, MAXV + 1));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_scan(t, NULL, key, MAXK + 1, NULL, 0, &it));
     inmem_iter_free(it);
     it = NULL;
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_rc(INMEM_ETOOBIG, inmem_kv_scan(t, NULL, NULL, 0, key, MAXK + 1, &it));
     inmem_iter_free(it);
     it = NULL;
     inmem_txn_free(t);
     /* A much larger key as well (not just one byte over). */
-    t = begin(db);
+    t = test_begin(db);
     char big[4096];
     memset(big, 'b', sizeof(big));
     assert_rc(INMEM_ETOOBIG, inmem_kv_put(t, NULL, big, sizeof(big), LIT("v")));
@@ -236,7 +228,7 @@ static void bad_input_oversized_key_or_value_etoobig(void **state)
     assert_int_equal(s.keys, 0);
 
     /* Exactly at the limits: accepted, and read back intact. */
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, key, MAXK, val, MAXV));
     assert_ok(inmem_kv_get(t, NULL, key, MAXK, &v, &vl, NULL));
     assert_int_equal(vl, MAXV);
@@ -256,7 +248,7 @@ static void bad_input_oversized_key_or_value_etoobig(void **state)
     inmem_free(owned);
     assert_ok(inmem_cas(db, NULL, key, MAXK, vput, val, MAXV, NULL));
 
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_scan(t, NULL, key, MAXK, key, MAXK, &it));
     assert_rc(INMEM_NOTFOUND, inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL));
     inmem_iter_free(it);
@@ -419,7 +411,7 @@ static void bad_input_committed_or_aborted_txn_etxndone(void **state)
     inmem_db *db = test_open_mem();
     assert_ok(inmem_put(db, NULL, LIT("k"), LIT("v0"), NULL));
 
-    inmem_txn *c = begin(db);
+    inmem_txn *c = test_begin(db);
     inmem_iter *it = NULL;
     assert_ok(inmem_kv_scan(c, NULL, NULL, 0, NULL, 0, &it));
     assert_ok(inmem_kv_put(c, NULL, LIT("k"), LIT("v1")));
@@ -429,13 +421,13 @@ static void bad_input_committed_or_aborted_txn_etxndone(void **state)
     inmem_iter_free(it);
     inmem_txn_free(c);
 
-    inmem_txn *a = begin(db);
+    inmem_txn *a = test_begin(db);
     assert_ok(inmem_kv_put(a, NULL, LIT("k"), LIT("v2")));
     assert_ok(inmem_txn_abort(a));
     expect_txn_done(a);
     inmem_txn_free(a);
 
-    inmem_txn *x = begin(db);
+    inmem_txn *x = test_begin(db);
     assert_ok(inmem_kv_get(x, NULL, LIT("k"), NULL, NULL, NULL));
     assert_ok(inmem_kv_put(x, NULL, LIT("k"), LIT("v3")));
     assert_ok(inmem_put(db, NULL, LIT("k"), LIT("v4"), NULL));
@@ -461,7 +453,7 @@ static void bad_input_close_with_open_txn_ebusy_and_db_still_works(void **state)
     inmem_db *db = test_open_mem();
     assert_ok(inmem_put(db, NULL, LIT("k"), LIT("v"), NULL));
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_get(t, NULL, LIT("k"), NULL, NULL, NULL));
     assert_rc(INMEM_EBUSY, inmem_db_close(db));
 
@@ -494,7 +486,7 @@ static void bad_input_max_txns_exceeded_etxnlimit(void **state)
     inmem_db *db = open_limited(0, 0, LIMIT);
     inmem_txn *t[LIMIT];
     for (int i = 0; i < LIMIT; i++)
-        t[i] = begin(db);
+        t[i] = test_begin(db);
     int sentinel = 0;
     inmem_txn *extra = (inmem_txn *)(void *)&sentinel;
     assert_rc(INMEM_ETXNLIMIT, inmem_txn_begin(db, &extra));
@@ -512,7 +504,7 @@ static void bad_input_max_txns_exceeded_etxnlimit(void **state)
 
     /* Freeing one makes room for one. */
     inmem_txn_free(t[0]);
-    t[0] = begin(db);
+    t[0] = test_begin(db);
     assert_ok(inmem_kv_put(t[0], NULL, LIT("k"), LIT("v")));
     assert_ok(inmem_txn_commit(t[0]));
     extra = NULL;
@@ -525,7 +517,7 @@ static void bad_input_max_txns_exceeded_etxnlimit(void **state)
     assert_int_equal(s.open_txns, 0);
     /* All slots are free again. */
     for (int i = 0; i < LIMIT; i++)
-        t[i] = begin(db);
+        t[i] = test_begin(db);
     for (int i = 0; i < LIMIT; i++)
         inmem_txn_free(t[i]);
     assert_ok(inmem_db_close(db));

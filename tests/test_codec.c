@@ -336,7 +336,7 @@ static void codec_segment_header_round_trips_and_refuses_foreign_or_newer(void *
 
 /* ---- table -------------------------------------------------------------------------------- */
 
-const struct CMUnitTest codec_tests[] = {
+const struct CMUnitTest wal_codec_tests[] = {
     cmocka_unit_test(crc32c_of_123456789_is_the_standard_check_value),
     cmocka_unit_test(crc32c_hardware_and_portable_paths_agree_on_random_buffers),
     cmocka_unit_test(codec_round_trips_every_record_kind),
@@ -349,4 +349,4 @@ const struct CMUnitTest codec_tests[] = {
     cmocka_unit_test(codec_segment_header_round_trips_and_refuses_foreign_or_newer),
 };
 
-INMEM_TEST_COUNT(codec);
+INMEM_TEST_COUNT(wal_codec);

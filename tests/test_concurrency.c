@@ -104,13 +104,6 @@ static uint64_t db_get_u64(inmem_db *db, const char *key)
     return n;
 }
 
-static inmem_stats stats_of(inmem_db *db)
-{
-    inmem_stats s;
-    assert_ok(inmem_db_stats(db, &s));
-    return s;
-}
-
 static void start_threads(pthread_t *th, int n, void *(*fn)(void *), void *args, size_t argsize)
 {
     for (int i = 0; i < n; i++)
@@ -177,7 +170,7 @@ static void concurrency_hot_counters_no_lost_update(void **state)
     struct failures fail;
     failures_init(&fail);
     uint64_t seed = test_seed("concurrency_hot_counters_no_lost_update");
-    inmem_stats s0 = stats_of(db);
+    inmem_stats s0 = test_stats(db);
 
     struct counter_worker w[CT_THREADS];
     memset(w, 0, sizeof(w));
@@ -210,7 +203,7 @@ static void concurrency_hot_counters_no_lost_update(void **state)
     assert_int_equal(committed, (uint64_t)CT_THREADS * CT_ITERS);
     assert_int_equal(total, (uint64_t)CT_THREADS * CT_ITERS);
 
-    inmem_stats s1 = stats_of(db);
+    inmem_stats s1 = test_stats(db);
     assert_int_equal(s1.commits - s0.commits, (uint64_t)CT_THREADS * CT_ITERS);
     assert_int_equal(s1.version - s0.version, (uint64_t)CT_THREADS * CT_ITERS);
     /* Every run beyond the first of each increment was a retry after a read conflict. */
@@ -407,7 +400,7 @@ static void concurrency_bank_transfers_keep_total_in_every_snapshot(void **state
         sum += db_get_u64(db, k);
     }
     assert_int_equal(sum, BANK_TOTAL);
-    assert_int_equal(stats_of(db).open_txns, 0);
+    assert_int_equal(test_stats(db).open_txns, 0);
     assert_ok(inmem_db_close(db));
 }
 
@@ -526,7 +519,7 @@ static void concurrency_readers_never_see_partial_three_key_commit(void **state)
     assert_true(l0 > 10 && memcmp(v0, "writer", 6) == 0);
     assert_memory_equal((const char *)v0 + l0 - 4, "1999", 4);
     inmem_free(v0);
-    inmem_stats s = stats_of(db);
+    inmem_stats s = test_stats(db);
     assert_int_equal(s.commits, 1 + (uint64_t)MK_WRITERS * MK_COMMITS);
     assert_ok(inmem_db_close(db));
 }
@@ -568,7 +561,7 @@ static void concurrency_implicit_puts_to_distinct_keys_all_land(void **state)
     inmem_db *db = test_open_mem();
     struct failures fail;
     failures_init(&fail);
-    inmem_stats s0 = stats_of(db);
+    inmem_stats s0 = test_stats(db);
 
     struct ip_worker *w = calloc(IP_THREADS, sizeof(*w));
     assert_non_null(w);
@@ -621,7 +614,7 @@ static void concurrency_implicit_puts_to_distinct_keys_all_land(void **state)
     inmem_txn_free(t);
     assert_int_equal(count, n);
 
-    inmem_stats s1 = stats_of(db);
+    inmem_stats s1 = test_stats(db);
     assert_int_equal(s1.commits - s0.commits, n);
     assert_int_equal(s1.version - s0.version, n);
     assert_int_equal(s1.keys - s0.keys, n);
@@ -711,7 +704,7 @@ static void concurrency_memory_bounded_under_endless_overwrites(void **state)
     join_threads(th, MB_WRITERS + MB_READERS);
     failures_check(&fail);
 
-    inmem_stats s = stats_of(db);
+    inmem_stats s = test_stats(db);
     assert_int_equal(s.commits, (uint64_t)MB_WRITERS * MB_ROUNDS * MB_KEYS);
     assert_int_equal(s.keys, MB_KEYS);
     assert_int_equal(s.open_txns, 0);

@@ -45,7 +45,7 @@ static void tamper(inmem_db *db, const inmem_run_id *run, const char *stream, ui
     inmem_txn *t;
     assert_ok(inmem_txn_begin(db, &t));
     if (at < 0) {
-        assert_ok(inmem__txn_put(t, k, klen, garbage, strlen(garbage), 0, 0));
+        assert_ok(inmem__txn_put(t, k, klen, garbage, strlen(garbage), 0));
     } else {
         const void *val;
         size_t vlen;
@@ -55,7 +55,7 @@ static void tamper(inmem_db *db, const inmem_run_id *run, const char *stream, ui
         assert_non_null(copy);
         memcpy(copy, val, vlen);
         copy[at] ^= 0x20;
-        assert_ok(inmem__txn_put(t, k, klen, copy, vlen, 0, 0));
+        assert_ok(inmem__txn_put(t, k, klen, copy, vlen, 0));
         free(copy);
     }
     assert_ok(inmem_txn_commit(t));
@@ -69,7 +69,7 @@ static void raw_delete(inmem_db *db, const inmem_run_id *run, const char *stream
     size_t klen = ev_key(k, run, stream, seq);
     inmem_txn *t;
     assert_ok(inmem_txn_begin(db, &t));
-    assert_ok(inmem__txn_put(t, k, klen, NULL, 0, 0, 1));
+    assert_ok(inmem__txn_delete(t, k, klen));
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
 }
@@ -596,7 +596,7 @@ static void event_verify_reports_the_first_tampered_seq(void **state)
     assert_ok(inmem__txn_get(t, k10, k10len, &val, &vlen, NULL));
     assert_true(vlen <= sizeof v);
     memcpy(v, val, vlen);
-    assert_ok(inmem__txn_put(t, k, klen, v, vlen, 0, 0));
+    assert_ok(inmem__txn_put(t, k, klen, v, vlen, 0));
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
     assert_int_equal(verify(db, &run, "stray"), 11);
@@ -883,7 +883,7 @@ static void event_corrupt_record_gives_ecorrupt(void **state)
     hk[17] = 0x01;
     memcpy(hk + 18, "s", 2);
     assert_ok(inmem_txn_begin(db, &t));
-    assert_ok(inmem__txn_put(t, hk, 20, "\x01short", 6, 0, 0));
+    assert_ok(inmem__txn_put(t, hk, 20, "\x01short", 6, 0));
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
     inmem_stream_info si;

@@ -103,7 +103,7 @@ static void persistence_keeps_everything_in_mode(inmem_durability mode, const ch
     for (int round = 0; round < 3; round++) {
         if (round < 2)
             persistence_workload(db, &run, &rng, round);
-        inmem_stats before = stats_of(db);
+        inmem_stats before = test_stats(db);
         assert_true(before.version > 0);
         dump d0 = {0}, d1 = {0};
         dump_all(db, &run, &d0);
@@ -135,7 +135,7 @@ static void persistence_keeps_everything_in_mode(inmem_durability mode, const ch
         assert_int_equal(rec.records_skipped, 0);
         assert_int_equal(rec.torn_tail, 0);
         assert_int_equal(rec.repaired, 0);
-        inmem_stats after = stats_of(db);
+        inmem_stats after = test_stats(db);
         assert_int_equal(after.version, before.version);
         dump_all(db, &run, &d1);
         CHECK(dump_equal(&d0, &d1),
@@ -418,7 +418,7 @@ static void fsync_failure_in_strict_mode_fails_that_commit_then_log_is_readonly(
     expect_missing(db, NULL, "k7"); /* strict: visible only once durable, and it never was */
     expect_missing(db, NULL, "k8");
     expect_missing(db, NULL, "k9");
-    assert_int_equal(stats_of(db).version, acked[nacked - 1]);
+    assert_int_equal(test_stats(db).version, acked[nacked - 1]);
     int rc = inmem_db_close(db);
     CHECK(rc == 0 || rc == INMEM_EIO, "close: %s", inmem_errname(rc));
     inmem__vfs_set(NULL);
@@ -430,7 +430,7 @@ static void fsync_failure_in_strict_mode_fails_that_commit_then_log_is_readonly(
     }
     expect_missing(db, NULL, "k8");
     expect_missing(db, NULL, "k9");
-    uint64_t ver = stats_of(db).version; /* k7's fate is unknown to its caller: either is fine */
+    uint64_t ver = test_stats(db).version; /* k7's fate is unknown to its caller: either is fine */
     assert_true(ver == acked[nacked - 1] || ver == acked[nacked - 1] + 1);
     assert_int_equal(put_ok(db, NULL, "again", LIT("ok")), ver + 1);
     assert_ok(inmem_db_close(db));
@@ -467,7 +467,7 @@ static void enospc_at_segment_switch_fails_that_commit_then_log_is_readonly(void
         int failed = i;
         snprintf(key, sizeof key, "k%03d", failed);
         expect_missing(db, NULL, key); /* nothing of it applied */
-        assert_int_equal(stats_of(db).version, last);
+        assert_int_equal(test_stats(db).version, last);
         assert_rc(INMEM_EREADONLY, inmem_put(db, NULL, LIT("more"), LIT("x"), &v));
         inmem_txn *t;
         assert_ok(inmem_txn_begin(db, &t));
@@ -484,7 +484,7 @@ static void enospc_at_segment_switch_fails_that_commit_then_log_is_readonly(void
         atomic_store(&allocate_fails, 0);
 
         db = open_db(dir, mode);
-        assert_int_equal(stats_of(db).version, last);
+        assert_int_equal(test_stats(db).version, last);
         for (int k = 0; k < failed; k++) {
             snprintf(key, sizeof key, "k%03d", k);
             expect_get(db, NULL, key, val, sizeof val, (uint64_t)k + 1);
@@ -499,7 +499,7 @@ static void enospc_at_segment_switch_fails_that_commit_then_log_is_readonly(void
         assert_ok(inmem_db_close(db));
         assert_true(count_segments(dir) >= 2);
         db = open_db(dir, mode);
-        assert_int_equal(stats_of(db).version, last + 100);
+        assert_int_equal(test_stats(db).version, last + 100);
         expect_get(db, NULL, "n099", val, sizeof val, last + 100);
         assert_ok(inmem_db_close(db));
         test_rmdir(dir);
@@ -558,7 +558,7 @@ static void aborted_and_readonly_transactions_write_nothing_to_the_log(void **st
     seg_path(path, sizeof path, dir, 1);
     inmem_db *db = open_db(dir, INMEM_DURABILITY_BATCHED);
     assert_int_equal(put_ok(db, NULL, "k", LIT("v")), 1);
-    uint64_t b0 = stats_of(db).wal_bytes;
+    uint64_t b0 = test_stats(db).wal_bytes;
     inmem_txn *t, *t2;
     assert_ok(inmem_txn_begin(db, &t)); /* aborted */
     assert_ok(inmem_kv_put(t, NULL, LIT("x"), LIT("x")));
@@ -571,7 +571,7 @@ static void aborted_and_readonly_transactions_write_nothing_to_the_log(void **st
     assert_ok(inmem_kv_get(t, NULL, LIT("k"), NULL, NULL, NULL));
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
-    assert_int_equal(stats_of(db).wal_bytes, b0);
+    assert_int_equal(test_stats(db).wal_bytes, b0);
     assert_ok(inmem_txn_begin(db, &t)); /* a conflict */
     assert_ok(inmem_kv_get(t, NULL, LIT("k"), NULL, NULL, NULL));
     assert_ok(inmem_kv_put(t, NULL, LIT("z"), LIT("z")));
@@ -582,9 +582,9 @@ static void aborted_and_readonly_transactions_write_nothing_to_the_log(void **st
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     inmem_txn_free(t);
     /* only t2 was logged */
-    assert_int_equal(stats_of(db).wal_bytes, b0 + BEGIN_FRAME +
-                                                 inmem__wal_write_size(INMEM__KEY_PREFIX + 1, 1) +
-                                                 COMMIT_FRAME);
+    assert_int_equal(test_stats(db).wal_bytes, b0 + BEGIN_FRAME +
+                                                   inmem__wal_write_size(INMEM__KEY_PREFIX + 1, 1) +
+                                                   COMMIT_FRAME);
     assert_ok(inmem_db_close(db));
 
     size_t len, nf, end;
@@ -649,7 +649,7 @@ static void group_commit_strict_committers_share_fsyncs(void **state)
     for (int i = 0; i < GC_THREADS; i++)
         CHECK(w[i].failures == 0, "thread %d: %d failed commits, first %s", i, w[i].failures,
               inmem_errname(w[i].first_rc));
-    inmem_stats s = stats_of(db);
+    inmem_stats s = test_stats(db);
     const uint64_t total = (uint64_t)GC_THREADS * GC_COMMITS;
     assert_int_equal(s.commits, total);
     assert_true(s.wal_syncs > 0);
@@ -675,13 +675,13 @@ static void group_commit_strict_committers_share_fsyncs(void **state)
     for (int j = 0; j < 20; j++) {
         snprintf(key, sizeof key, "alone.%d", j);
         assert_ok(inmem_put(db, NULL, key, strlen(key), key, strlen(key), NULL));
-        s = stats_of(db);
+        s = test_stats(db);
         assert_int_equal(s.commits, total + (uint64_t)j + 1);
         assert_int_equal(s.wal_synced_commits, s.commits);
     }
     assert_ok(inmem_db_close(db));
     db = open_db(dir, INMEM_DURABILITY_STRICT);
-    assert_int_equal(stats_of(db).version, total + 20);
+    assert_int_equal(test_stats(db).version, total + 20);
     for (int i = 0; i < GC_THREADS; i++)
         for (int j = 0; j < GC_COMMITS; j++) {
             snprintf(key, sizeof key, "g%d.%d", i, j);
@@ -1145,14 +1145,14 @@ static void clean_closes_at_the_end_of_a_full_segment_never_overrun_it(void **st
         char key[16];
         int n = 0;
         for (;; n++) { /* fill segment 1 to within ~2 KB of its end */
-            inmem_stats st = stats_of(db);
+            inmem_stats st = test_stats(db);
             if (SEG_SIZE - INMEM__WAL_HEADER - st.wal_bytes < 2200)
                 break;
             snprintf(key, sizeof key, "k%03d", n);
             put_ok(db, NULL, key, val, sizeof val);
         }
         /* a last put that leaves exactly the room kept for the end marks, plus slack */
-        inmem_stats st = stats_of(db);
+        inmem_stats st = test_stats(db);
         size_t left = SEG_SIZE - INMEM__WAL_HEADER - st.wal_bytes;
         snprintf(key, sizeof key, "k%03d", n++);
         size_t fixed = BEGIN_FRAME + INMEM__WAL_FRAME + INMEM__WAL_WRITE_FIXED + INMEM__KEY_PREFIX +
@@ -1187,7 +1187,7 @@ static void clean_closes_at_the_end_of_a_full_segment_never_overrun_it(void **st
 
 /* ---- table -------------------------------------------------------------------------------- */
 
-const struct CMUnitTest log_tests[] = {
+const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(persistence_async_keeps_puts_deletes_txns_versions_across_reopen),
     cmocka_unit_test(persistence_batched_keeps_puts_deletes_txns_versions_across_reopen),
     cmocka_unit_test(persistence_strict_keeps_puts_deletes_txns_versions_across_reopen),
@@ -1213,4 +1213,4 @@ const struct CMUnitTest log_tests[] = {
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),
 };
 
-INMEM_TEST_COUNT(log);
+INMEM_TEST_COUNT(wal_log);

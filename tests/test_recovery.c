@@ -96,7 +96,7 @@ static void torn_tail_at_every_offset(int zero_the_rest)
     assert_ok(inmem_kv_put(t, NULL, LIT("k6"), NULL, 0));
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
-    assert_int_equal(stats_of(db).version, 4);
+    assert_int_equal(test_stats(db).version, 4);
     dump_db(db, NULL, "k", &after);
     assert_ok(inmem_db_close(db));
 
@@ -134,7 +134,7 @@ static void torn_tail_at_every_offset(int zero_the_rest)
         inmem_recovery_info rec = recovery_of(db);
         int whole = o == e, torn = o != b && o != e;
         uint64_t want = whole ? 4 : 3;
-        CHECK(rec.txns_applied == want && rec.version == want && stats_of(db).version == want,
+        CHECK(rec.txns_applied == want && rec.version == want && test_stats(db).version == want,
               "cut at %zu (last txn %zu..%zu): %llu txns applied, version %llu, expected %llu", o,
               b, e, (unsigned long long)rec.txns_applied, (unsigned long long)rec.version,
               (unsigned long long)want);
@@ -321,7 +321,7 @@ static void corruption_before_a_durable_begin_fails_open_then_repair_keeps_the_p
               (unsigned long long)rec.txns_dropped, 4 - target);
         assert_int_equal(rec.txns_applied, target);
         assert_int_equal(rec.version, target);
-        assert_int_equal(stats_of(db).version, target);
+        assert_int_equal(test_stats(db).version, target);
         if (target == 1)
             expect_get(db, NULL, "c1", "one", 3, 1);
         else
@@ -419,7 +419,7 @@ static void corruption_in_a_non_last_segment_is_never_a_torn_tail(void **state)
           (unsigned long long)rec.txns_dropped, (unsigned long long)((uint64_t)nkeys - (n1 - 1)));
     assert_int_equal(rec.txns_applied, n1 - 1);
     assert_int_equal(rec.version, n1 - 1);
-    assert_int_equal(stats_of(db).version, n1 - 1);
+    assert_int_equal(test_stats(db).version, n1 - 1);
     for (int i = 0; i < nkeys; i++) {
         snprintf(key, sizeof key, "s%04d", i);
         memset(val, 'a' + i % 26, sizeof val);
@@ -650,7 +650,7 @@ static void incomplete_transaction_at_the_end_of_the_log_is_discarded(void **sta
     assert_int_equal(rec.txns_applied, 2);
     assert_int_equal(rec.txns_discarded, 1);
     assert_int_equal(rec.version, 2);
-    assert_int_equal(stats_of(db).version, 2);
+    assert_int_equal(test_stats(db).version, 2);
     expect_missing(db, NULL, "x");
     expect_missing(db, NULL, "z");
     expect_get(db, NULL, "a", "A", 1, 1);
@@ -709,7 +709,7 @@ static void replay_is_deterministic_same_log_same_state(void **state)
     }
     dump live = {0}, d[2] = {{0}, {0}};
     dump_all(db, &run, &live);
-    uint64_t version = stats_of(db).version;
+    uint64_t version = test_stats(db).version;
     assert_ok(inmem_db_close(db));
     uint64_t files = count_segments(dir);
     assert_true(files >= 2 && files < 16);
@@ -725,7 +725,7 @@ static void replay_is_deterministic_same_log_same_state(void **state)
             spit(path, imgs[s - 1], lens[s - 1]);
         }
         db = open_db(dir, INMEM_DURABILITY_ASYNC);
-        assert_int_equal(stats_of(db).version, version);
+        assert_int_equal(test_stats(db).version, version);
         dump_all(db, &run, &d[round]);
         assert_ok(inmem_db_close(db));
     }
@@ -1153,7 +1153,7 @@ static void stray_files_with_segment_like_names_are_ignored(void **state)
 
 /* ---- table -------------------------------------------------------------------------------- */
 
-const struct CMUnitTest recovery_tests[] = {
+const struct CMUnitTest wal_recovery_tests[] = {
     cmocka_unit_test(damaged_last_transaction_at_every_offset_async),
     cmocka_unit_test(damaged_last_transaction_at_every_offset_batched),
     cmocka_unit_test(damaged_last_transaction_at_every_offset_strict),
@@ -1174,4 +1174,4 @@ const struct CMUnitTest recovery_tests[] = {
     cmocka_unit_test(replay_is_deterministic_same_log_same_state),
 };
 
-INMEM_TEST_COUNT(recovery);
+INMEM_TEST_COUNT(wal_recovery);

@@ -75,7 +75,7 @@ static void raw_put(inmem_db *db, const inmem_run_id *run, uint8_t tag, const ch
     assert_ok(inmem_txn_begin(db, &t));
     inmem__keybuf kb;
     assert_ok(inmem__keybuf_make(&kb, run, tag, key, strlen(key)));
-    assert_ok(inmem__txn_put(t, kb.p, kb.len, val, vlen, 0, 0));
+    assert_ok(inmem__txn_put(t, kb.p, kb.len, val, vlen, 0));
     inmem__keybuf_done(&kb);
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
@@ -1103,7 +1103,7 @@ static void run_metadata_that_does_not_decode_gives_ecorrupt(void **state)
     inmem__keybuf kb;
     assert_ok(inmem_txn_begin(db, &t));
     assert_ok(inmem__keybuf_make(&kb, NULL, INMEM__TAG_RUN, ikey, sizeof ikey));
-    assert_ok(inmem__txn_put(t, kb.p, kb.len, "\x07", 1, 0, 0));
+    assert_ok(inmem__txn_put(t, kb.p, kb.len, "\x07", 1, 0));
     inmem__keybuf_done(&kb);
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);

@@ -208,7 +208,7 @@ static void state_bad_input_gets_clear_errors(void **state)
     assert_ok(inmem_txn_begin(db, &t));
     inmem__keybuf kb;
     assert_ok(inmem__keybuf_make(&kb, NULL, INMEM__TAG_STATE, "bad", 3));
-    assert_ok(inmem__txn_put(t, kb.p, kb.len, "\x7f", 1, 0, 0));
+    assert_ok(inmem__txn_put(t, kb.p, kb.len, "\x7f", 1, 0));
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
     inmem__keybuf_done(&kb);

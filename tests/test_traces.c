@@ -41,13 +41,6 @@ static void span_tag(inmem_span *s, const char *tag)
     snprintf(s->tags[s->ntags++], INMEM_NAME_MAX, "%s", tag);
 }
 
-static inmem_txn *begin(inmem_db *db)
-{
-    inmem_txn *t = NULL;
-    assert_ok(inmem_txn_begin(db, &t));
-    return t;
-}
-
 static void commit(inmem_txn *t)
 {
     assert_ok(inmem_txn_commit(t));
@@ -189,13 +182,13 @@ static void record_then_get_round_trips_every_field(void **state)
     s2.output = big;
     s2.output_len = big_len;
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     inmem_run_id id, id2;
     assert_ok(inmem_trace_record(t, &run, &s, &id));
     assert_ok(inmem_trace_record(t, &run, &s2, &id2));
     commit(t);
 
-    t = begin(db);
+    t = test_begin(db);
     inmem_span g;
     assert_ok(inmem_trace_get(t, &run, &id, &g));
     assert_memory_equal(g.id.bytes, id.bytes, 16);
@@ -239,7 +232,7 @@ static void start_ms_zero_is_recorded_as_now(void **state)
     inmem_run_id id;
     assert_ok(inmem_trace_record_db(db, NULL, &s, &id));
     inmem__clock_set_override(0);
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     inmem_span g;
     assert_ok(inmem_trace_get(t, NULL, &id, &g));
     assert_int_equal(g.start_ms, 1234567);
@@ -262,7 +255,7 @@ static void generated_ids_are_unique_and_time_ordered(void **state)
             assert_ok(inmem_trace_record_db(db, NULL, &s, &ids[i]));
             continue;
         }
-        inmem_txn *t = begin(db);
+        inmem_txn *t = test_begin(db);
         assert_ok(inmem_trace_record(t, NULL, &s, &ids[i]));
         if (i % 3 == 0) {
             assert_ok(inmem_trace_record(t, NULL, &s, NULL)); /* id not wanted */
@@ -276,7 +269,7 @@ static void generated_ids_are_unique_and_time_ordered(void **state)
             fail_msg("id %d does not compare greater than id %d", i, i - 1);
     }
     /* each id names its own span: all N plus the unnamed ones are there */
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     inmem_span g;
     for (int i = 0; i < N; i++)
         assert_ok(inmem_trace_get(t, NULL, &ids[i], &g));
@@ -306,13 +299,13 @@ static void caller_supplied_id_is_accepted_and_duplicate_rejected(void **state)
     span_init(&s, INMEM_TRACE_DECISION, "choose", 42);
     s.id = sid(1);
     inmem_run_id got;
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_trace_record(t, NULL, &s, &got));
     assert_memory_equal(got.bytes, s.id.bytes, 16);
     assert_rc(INMEM_EINVAL, inmem_trace_record(t, NULL, &s, NULL)); /* own pending write */
     commit(t);
 
-    t = begin(db);
+    t = test_begin(db);
     span_init(&s, INMEM_TRACE_ERROR, "other", 43);
     s.id = sid(1);
     assert_rc(INMEM_EINVAL, inmem_trace_record(t, NULL, &s, NULL)); /* committed */
@@ -323,7 +316,7 @@ static void caller_supplied_id_is_accepted_and_duplicate_rejected(void **state)
     assert_rc(INMEM_EINVAL, inmem_trace_record_db(db, NULL, &s, NULL));
 
     /* the first span is unchanged and alone */
-    t = begin(db);
+    t = test_begin(db);
     inmem_span g[4];
     size_t n;
     assert_ok(inmem_trace_query(t, NULL, NULL, NULL, 4, g, &n));
@@ -347,7 +340,7 @@ static void concurrent_records_of_the_same_id_conflict(void **state)
     inmem_span s;
     span_init(&s, INMEM_TRACE_QUERY, "q", 1);
     s.id = sid(9);
-    inmem_txn *a = begin(db), *b = begin(db);
+    inmem_txn *a = test_begin(db), *b = test_begin(db);
     assert_ok(inmem_trace_record(a, NULL, &s, NULL));
     assert_ok(inmem_trace_record(b, NULL, &s, NULL)); /* neither sees the other yet */
     assert_ok(inmem_txn_commit(a));
@@ -363,10 +356,10 @@ static void query_by_kind_returns_that_kind_in_start_order(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_trace_filter f = {.kind = INMEM_TRACE_TOOL_CALL};
     EXPECT(t, NULL, &f, 8, 2, 4, 6);
     f.kind = INMEM_TRACE_THOUGHT;
@@ -383,10 +376,10 @@ static void query_by_parent_returns_direct_children(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_run_id p = sid(1);
     inmem_trace_filter f = {.parent = &p};
     EXPECT(t, NULL, &f, 2, 3); /* not the grandchildren 9, 4, 10 */
@@ -404,11 +397,11 @@ static void query_by_tag_matches_whole_tags_only(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     rec(t, NULL, 11, INMEM_TRACE_CUSTOM, 0, 300, "webhook", NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_trace_filter f = {.tag = "web"};
     EXPECT(t, NULL, &f, 8, 2, 4, 6); /* not "webhook" */
     f.tag = "slow";
@@ -425,10 +418,10 @@ static void query_by_time_range_is_half_open(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_trace_filter f = {.from_ms = 110, .to_ms = 210};
     EXPECT(t, NULL, &f, 2, 9, 4, 3, 10, 5);   /* 110 in, 210 out */
     f = (inmem_trace_filter){.from_ms = 210}; /* to_ms 0: no upper bound */
@@ -451,10 +444,10 @@ static void query_combines_every_set_filter_field(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_run_id p1 = sid(1), p2 = sid(2), p5 = sid(5);
     inmem_trace_filter f = {
         .kind = INMEM_TRACE_TOOL_CALL, .tag = "web", .from_ms = 100, .to_ms = 300};
@@ -481,7 +474,7 @@ static void query_orders_by_start_then_id(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     /* equal start times: the id decides, not the order of recording */
     rec(t, NULL, 30, INMEM_TRACE_CUSTOM, 0, 210, NULL, NULL);
@@ -489,7 +482,7 @@ static void query_orders_by_start_then_id(void **state)
     /* the same order inside the transaction that wrote them (read your own writes) */
     EXPECT(t, NULL, NULL, 8, 1, 2, 9, 4, 3, 10, 5, 6, 7, 20, 30);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     EXPECT(t, NULL, NULL, 8, 1, 2, 9, 4, 3, 10, 5, 6, 7, 20, 30);
     inmem_trace_filter f = {.kind = INMEM_TRACE_CUSTOM};
     EXPECT(t, NULL, &f, 20, 30);
@@ -510,7 +503,7 @@ static void query_orders_by_start_then_id(void **state)
  * most a few keys (its index entries and spans): the query used a narrow index range. */
 static void expect_narrow(inmem_db *db, const inmem_trace_filter *f, unsigned want)
 {
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     EXPECT(t, NULL, f, want);
     inmem_txn_info info;
     assert_ok(inmem_txn_describe(t, &info));
@@ -523,7 +516,7 @@ static void query_reads_only_the_most_selective_index_range(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     for (unsigned i = 1; i <= 200; i++) /* 200 thoughts, children of span 1 */
         rec(t, NULL, i, INMEM_TRACE_THOUGHT, i == 1 ? 0 : 1, 1000 + i, NULL, NULL);
     rec(t, NULL, 300, INMEM_TRACE_ERROR, 1, 5000, "rare", NULL);
@@ -595,7 +588,7 @@ static void limit_and_cursor_page_through_every_span_exactly_once(void **state)
     inmem_span *all = calloc(N, sizeof *all);
     assert_non_null(all);
     size_t ntagged = 0, nlate = 0, nboth = 0;
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     for (size_t i = 0; i < N; i++) {
         /* few distinct start times, so that many spans tie and the id orders them */
         span_init(&all[i], INMEM_TRACE_THOUGHT, "s", 1000 + test_rand(&rng) % 20);
@@ -612,7 +605,7 @@ static void limit_and_cursor_page_through_every_span_exactly_once(void **state)
         assert_ok(inmem_trace_record(t, NULL, &all[i], &all[i].id));
     }
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     for (size_t limit = 1; limit <= 10; limit += 3)
         page_through(t, NULL, limit, all, N, N);
     page_through(t, NULL, N, all, N, N); /* one full page then an empty one */
@@ -631,10 +624,10 @@ static void cursor_resumes_after_a_span_outside_the_filter(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_span out[8];
     size_t n;
     inmem_trace_filter f = {.tag = "web"};
@@ -664,10 +657,10 @@ static void tree_is_depth_first_in_start_order(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_span out[16];
     size_t n = 0;
     inmem_run_id root = sid(1);
@@ -702,10 +695,10 @@ static void tree_stops_at_limit(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_span out[3];
     size_t n = 0;
     inmem_run_id root = sid(1);
@@ -727,11 +720,11 @@ static void tree_of_a_deep_chain_is_complete(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     enum { DEPTH = 300 };
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     for (unsigned i = 1; i <= DEPTH; i++)
         rec(t, NULL, i, INMEM_TRACE_THOUGHT, i - 1, 1000 - i, NULL, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_span *out = calloc(DEPTH + 1, sizeof *out);
     assert_non_null(out);
     size_t n;
@@ -749,12 +742,12 @@ static void tree_of_a_cycle_made_with_supplied_ids_terminates(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     rec(t, NULL, 1, INMEM_TRACE_THOUGHT, 3, 10, NULL, NULL); /* 1 -> 2 -> 3 -> 1 */
     rec(t, NULL, 2, INMEM_TRACE_THOUGHT, 1, 11, NULL, NULL);
     rec(t, NULL, 3, INMEM_TRACE_THOUGHT, 2, 12, NULL, NULL);
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     inmem_span out[8];
     size_t n;
     inmem_run_id root = sid(1);
@@ -774,13 +767,13 @@ static void query_never_returns_another_runs_spans(void **state)
     inmem_run_id a, b;
     assert_ok(inmem_run_id_new(&a));
     assert_ok(inmem_run_id_new(&b));
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, &a);
     rec(t, &b, 1, INMEM_TRACE_TOOL_CALL, 0, 100, "web", NULL); /* same id, other run */
     rec(t, &b, 50, INMEM_TRACE_TOOL_CALL, 1, 105, "web", NULL);
     rec(t, NULL, 60, INMEM_TRACE_TOOL_CALL, 0, 101, "web", NULL); /* the shared scope */
     commit(t);
-    t = begin(db);
+    t = test_begin(db);
     EXPECT(t, &a, NULL, 8, 1, 2, 9, 4, 3, 10, 5, 6, 7);
     EXPECT(t, &b, NULL, 1, 50);
     EXPECT(t, NULL, NULL, 60);
@@ -821,14 +814,14 @@ static void abort_leaves_no_span_and_no_index_entry(void **state)
     inmem_db *db = test_open_mem();
     inmem_run_id run;
     assert_ok(inmem_run_id_new(&run));
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, &run);
     EXPECT(t, &run, NULL, 8, 1, 2, 9, 4, 3, 10, 5, 6, 7); /* visible to itself */
     assert_true(raw_trace_keys(t, &run) > 10);
     assert_ok(inmem_txn_abort(t));
     inmem_txn_free(t);
 
-    t = begin(db);
+    t = test_begin(db);
     expect_none(t, &run, NULL);
     inmem_trace_filter f = {.tag = "web"};
     expect_none(t, &run, &f);
@@ -840,7 +833,7 @@ static void abort_leaves_no_span_and_no_index_entry(void **state)
 
     /* a callback error through inmem_db_transact() aborts the same way */
     assert_rc(INMEM_EIO, inmem_db_transact(db, NULL, record_then_fail, &run));
-    t = begin(db);
+    t = test_begin(db);
     expect_none(t, &run, NULL);
     assert_int_equal(raw_trace_keys(t, &run), 0);
     commit(t);
@@ -870,14 +863,14 @@ static void spans_survive_close_and_reopen(void **state)
     s.output = "ok";
     s.output_len = 2;
     assert_ok(inmem_trace_record_db(db, &run, &s, &child));
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     record_fixture(t, NULL);
     commit(t);
     assert_ok(inmem_db_close(db));
 
     db = NULL;
     assert_ok(inmem_db_open(dir, NULL, &db));
-    t = begin(db);
+    t = test_begin(db);
     inmem_span g;
     assert_ok(inmem_trace_get(t, &run, &root, &g));
     assert_string_equal(g.name, "plan");
@@ -910,7 +903,7 @@ static void bad_arguments_are_rejected(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     inmem_span s, out[2];
     span_init(&s, INMEM_TRACE_THOUGHT, "ok", 1);
     inmem_run_id id = sid(1);
@@ -993,7 +986,7 @@ static void small_key_limit_is_rejected_before_any_write(void **state)
     inmem_span s;
     span_init(&s, INMEM_TRACE_THOUGHT, "t", 1);
     span_tag(&s, "short");
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_trace_record(t, NULL, &s, NULL));
     s.ntags = 0;
     span_tag(&s, "a-tag-longer-than-fifteen"); /* its index key is 1 + 25 + 1 + 24 bytes */
@@ -1003,7 +996,7 @@ static void small_key_limit_is_rejected_before_any_write(void **state)
     assert_ok(inmem_db_close(db));
     o.max_key_size = 40;
     assert_ok(inmem_db_open(NULL, &o, &db));
-    t = begin(db);
+    t = test_begin(db);
     s.ntags = 0;
     assert_rc(INMEM_ETOOBIG, inmem_trace_record(t, NULL, &s, NULL));
     assert_int_equal(raw_trace_keys(t, NULL), 0);
@@ -1015,7 +1008,7 @@ static void garbage_span_record_is_corrupt_not_a_crash(void **state)
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     rec(t, NULL, 1, INMEM_TRACE_TOOL_CALL, 0, 100, "web", "x");
     commit(t);
 
@@ -1023,7 +1016,7 @@ static void garbage_span_record_is_corrupt_not_a_crash(void **state)
     uint8_t key[64];
     inmem_run_id id = sid(1);
     size_t klen = raw_span_key(key, NULL, &id);
-    t = begin(db);
+    t = test_begin(db);
     const void *v;
     size_t vlen;
     assert_ok(inmem__txn_get(t, key, klen, &v, &vlen, NULL));
@@ -1037,8 +1030,8 @@ static void garbage_span_record_is_corrupt_not_a_crash(void **state)
     for (size_t len = 0; len <= vlen + 1; len++) {
         if (len == vlen)
             continue;
-        t = begin(db);
-        assert_ok(inmem__txn_put(t, key, klen, good, len, 0, 0));
+        t = test_begin(db);
+        assert_ok(inmem__txn_put(t, key, klen, good, len, 0));
         assert_rc(INMEM_ECORRUPT, inmem_trace_get(t, NULL, &id, &g));
         assert_rc(INMEM_ECORRUPT, inmem_trace_query(t, NULL, NULL, NULL, 4, out, &n));
         assert_int_equal(n, 0);
@@ -1052,8 +1045,8 @@ static void garbage_span_record_is_corrupt_not_a_crash(void **state)
         assert_non_null(bad);
         memcpy(bad, good, vlen);
         bad[at[i]] = at[i] == 1 ? 9 : 0;
-        t = begin(db);
-        assert_ok(inmem__txn_put(t, key, klen, bad, vlen, 0, 0));
+        t = test_begin(db);
+        assert_ok(inmem__txn_put(t, key, klen, bad, vlen, 0));
         assert_rc(INMEM_ECORRUPT, inmem_trace_get(t, NULL, &id, &g));
         inmem_txn_free(t);
         free(bad);
@@ -1065,30 +1058,30 @@ static void garbage_span_record_is_corrupt_not_a_crash(void **state)
         size_t len = test_rand(&rng) % sizeof junk;
         for (size_t j = 0; j < len; j++)
             junk[j] = (uint8_t)test_rand(&rng);
-        t = begin(db);
-        assert_ok(inmem__txn_put(t, key, klen, junk, len, 0, 0));
+        t = test_begin(db);
+        assert_ok(inmem__txn_put(t, key, klen, junk, len, 0));
         int rc = inmem_trace_get(t, NULL, &id, &g);
         assert_true(rc == INMEM_ECORRUPT || rc == 0);
         inmem_txn_free(t);
     }
     /* an index entry whose span is missing, and one of the wrong length */
-    t = begin(db);
-    assert_ok(inmem__txn_put(t, key, klen, NULL, 0, 0, 1)); /* delete the span itself */
+    t = test_begin(db);
+    assert_ok(inmem__txn_delete(t, key, klen)); /* delete the span itself */
     assert_rc(INMEM_ECORRUPT, inmem_trace_query(t, NULL, NULL, NULL, 4, out, &n));
     inmem_trace_filter f = {.tag = "web"};
     assert_rc(INMEM_ECORRUPT, inmem_trace_query(t, NULL, &f, NULL, 4, out, &n));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     uint8_t ikey[64];
     inmem__key_prefix(ikey, NULL, INMEM__TAG_TRACE);
     ikey[INMEM__KEY_PREFIX] = 't';
     memset(ikey + INMEM__KEY_PREFIX + 1, 0, 11); /* start 100, then 3 bytes of id */
     ikey[INMEM__KEY_PREFIX + 8] = 100;
-    assert_ok(inmem__txn_put(t, ikey, INMEM__KEY_PREFIX + 12, "\x01", 1, 0, 0));
+    assert_ok(inmem__txn_put(t, ikey, INMEM__KEY_PREFIX + 12, "\x01", 1, 0));
     assert_rc(INMEM_ECORRUPT, inmem_trace_query(t, NULL, NULL, NULL, 4, out, &n));
     inmem_txn_free(t);
     /* nothing above was committed: the span is still fine */
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_trace_get(t, NULL, &id, &g));
     assert_int_equal(g.ntags, 2);
     commit(t);

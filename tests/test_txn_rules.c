@@ -18,22 +18,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static inmem_txn *begin(inmem_db *db)
-{
-    inmem_txn *t = NULL;
-    assert_ok(inmem_txn_begin(db, &t));
-    assert_non_null(t);
-    return t;
-}
-
-static inmem_stats stats_of(inmem_db *db)
-{
-    inmem_stats s;
-    memset(&s, 0xab, sizeof(s));
-    assert_ok(inmem_db_stats(db, &s));
-    return s;
-}
-
 static inmem_txn_info info_of(inmem_txn *t)
 {
     inmem_txn_info i;
@@ -196,9 +180,9 @@ static void rule1_snapshot_concurrent_commit_invisible_to_older_snapshot(void **
     inmem_db *db = test_open_mem();
     uint64_t v1 = db_put(db, NULL, "a", "a1");
 
-    inmem_txn *old = begin(db);
+    inmem_txn *old = test_begin(db);
     assert_int_equal(info_of(old).start_version, v1);
-    inmem_txn *w = begin(db);
+    inmem_txn *w = test_begin(db);
     assert_ok(inmem_kv_put(w, NULL, LIT("a"), LIT("a2")));
     assert_ok(inmem_kv_put(w, NULL, LIT("b"), LIT("b2")));
 
@@ -217,7 +201,7 @@ static void rule1_snapshot_concurrent_commit_invisible_to_older_snapshot(void **
     expect_scan(old, NULL, NULL, NULL, old_view, 1);
 
     /* A snapshot taken after the commit sees all of it. */
-    inmem_txn *fresh = begin(db);
+    inmem_txn *fresh = test_begin(db);
     assert_int_equal(info_of(fresh).start_version, vw);
     expect_val(fresh, NULL, "a", "a2", vw);
     expect_val(fresh, NULL, "b", "b2", vw);
@@ -237,12 +221,12 @@ static void rule1_snapshot_phantom_not_seen_by_older_snapshot(void **state)
     uint64_t va = db_put(db, NULL, "p/a", "A");
     uint64_t vc = db_put(db, NULL, "p/c", "C");
 
-    inmem_txn *old = begin(db);
+    inmem_txn *old = test_begin(db);
     const struct kvv before[] = {{"p/a", "A", va}, {"p/c", "C", vc}};
     expect_scan_prefix(old, NULL, "p/", before, 2);
 
     /* Another transaction inserts into the scanned range and commits. */
-    inmem_txn *ins = begin(db);
+    inmem_txn *ins = test_begin(db);
     assert_ok(inmem_kv_put(ins, NULL, LIT("p/b"), LIT("B")));
     assert_ok(inmem_txn_commit(ins));
 
@@ -275,7 +259,7 @@ static void rule2_read_your_writes_through_put_delete_and_scan(void **state)
     uint64_t vf = db_put(db, NULL, "f", "f0");
     db_put(db, NULL, "i", "i0");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("a1")));  /* overwrite committed */
     assert_ok(inmem_kv_delete(t, NULL, LIT("b")));          /* delete committed */
     assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("c1")));  /* insert */
@@ -319,7 +303,7 @@ static void rule2_read_your_writes_through_put_delete_and_scan(void **state)
     uint64_t vt = info_of(t).commit_version;
     assert_true(vt > vf);
 
-    inmem_txn *after = begin(db);
+    inmem_txn *after = test_begin(db);
     const struct kvv committed[] = {
         {"a", "a1", vt}, {"c", "c1b", vt}, {"f", "f0", vf}, {"g", "g1", vt}, {"i", "i1", vt}};
     expect_scan(after, NULL, NULL, NULL, committed, 5);
@@ -341,7 +325,7 @@ static void rule3_read_set_records_every_read_including_missing_and_deleted(void
     db_put(db, NULL, "c", "C");
     db_put(db, NULL, "d", "D");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_int_equal(info_of(t).read_set_size, 0);
     expect_val(t, NULL, "a", "A", va);
     assert_int_equal(info_of(t).read_set_size, 1);
@@ -366,7 +350,7 @@ static void rule3_reading_missing_key_then_concurrent_insert_conflicts(void **st
     inmem_db *db = test_open_mem();
     db_put(db, NULL, "other", "o");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     expect_missing(t, NULL, "m");
     assert_ok(inmem_kv_put(t, NULL, LIT("x"), LIT("x1")));
 
@@ -387,7 +371,7 @@ static void rule3_reading_deleted_key_records_tombstone_version(void **state)
     uint64_t vdel = db_delete(db, NULL, "k");
 
     /* No change to k since the read: commits, even though other keys changed. */
-    inmem_txn *t1 = begin(db);
+    inmem_txn *t1 = test_begin(db);
     expect_missing(t1, NULL, "k");
     assert_ok(inmem_kv_put(t1, NULL, LIT("x"), LIT("x1")));
     db_put(db, NULL, "unrelated", "u");
@@ -395,7 +379,7 @@ static void rule3_reading_deleted_key_records_tombstone_version(void **state)
     inmem_txn_free(t1);
 
     /* A re-delete by another transaction gives k a new tombstone version: conflict. */
-    inmem_txn *t2 = begin(db);
+    inmem_txn *t2 = test_begin(db);
     expect_missing(t2, NULL, "k");
     assert_ok(inmem_kv_put(t2, NULL, LIT("y"), LIT("y1")));
     uint64_t vdel2 = db_delete(db, NULL, "k");
@@ -414,7 +398,7 @@ static void rule3_scan_records_returned_keys_and_conflicts_on_their_change(void 
     db_put(db, NULL, "s/a", "A");
     uint64_t vb = db_put(db, NULL, "s/b", "B");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     const struct kvv ab[] = {{"s/a", "A", ANY_VERSION}, {"s/b", "B", vb}};
     expect_scan_prefix(t, NULL, "s/", ab, 2);
     assert_ok(inmem_kv_put(t, NULL, LIT("count"), LIT("2")));
@@ -434,8 +418,8 @@ static void rule4_read_write_conflict(void **state)
     inmem_db *db = test_open_mem();
     uint64_t vk = db_put(db, NULL, "k", "k0");
 
-    inmem_txn *reader = begin(db);
-    inmem_txn *writer = begin(db);
+    inmem_txn *reader = test_begin(db);
+    inmem_txn *writer = test_begin(db);
     expect_val(reader, NULL, "k", "k0", vk);
     assert_ok(inmem_kv_put(writer, NULL, LIT("k"), LIT("k1")));
     assert_ok(inmem_txn_commit(writer));
@@ -459,8 +443,8 @@ static void rule4_read_then_write_conflict_first_committer_wins(void **state)
 
     /* Both read n and write n+1 (a lost update if both committed). t1 began first, but t2
      * commits first and wins. */
-    inmem_txn *t1 = begin(db);
-    inmem_txn *t2 = begin(db);
+    inmem_txn *t1 = test_begin(db);
+    inmem_txn *t2 = test_begin(db);
     expect_val(t1, NULL, "n", "10", v0);
     expect_val(t2, NULL, "n", "10", v0);
     assert_ok(inmem_kv_put(t1, NULL, LIT("n"), LIT("11 (t1)")));
@@ -481,7 +465,7 @@ static void rule4_cas_conflict(void **state)
     inmem_db *db = test_open_mem();
     uint64_t v1 = db_put(db, NULL, "cell", "state-1");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_cas(t, NULL, LIT("cell"), v1, LIT("state-2 (t)")));
     assert_int_equal(info_of(t).cas_count, 1);
     uint64_t v2 = db_put(db, NULL, "cell", "state-2 (other)");
@@ -491,7 +475,7 @@ static void rule4_cas_conflict(void **state)
     inmem_txn_free(t);
 
     /* With the right expected version the CAS commits and gives the key the new version. */
-    inmem_txn *ok = begin(db);
+    inmem_txn *ok = test_begin(db);
     assert_ok(inmem_kv_cas(ok, NULL, LIT("cell"), v2, LIT("state-3")));
     assert_ok(inmem_txn_commit(ok));
     uint64_t v3 = info_of(ok).commit_version;
@@ -507,7 +491,7 @@ static void rule4_delete_after_read_conflict(void **state)
     inmem_db *db = test_open_mem();
     uint64_t vk = db_put(db, NULL, "task", "open");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     expect_val(t, NULL, "task", "open", vk);
     assert_ok(inmem_kv_put(t, NULL, LIT("task"), LIT("claimed")));
     uint64_t vdel = db_delete(db, NULL, "task");
@@ -525,7 +509,7 @@ static void rule4_nothing_else_conflicts_unrelated_writes_commit(void **state)
     uint64_t va = db_put(db, NULL, "a", "A");
     db_put(db, NULL, "b", "B");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     expect_val(t, NULL, "a", "A", va);
     assert_ok(inmem_kv_put(t, NULL, LIT("b"), LIT("B from t")));
     /* Others write b (which t wrote blind) and c (which t never touched). */
@@ -546,7 +530,7 @@ static void rule4_transaction_finished_after_conflict(void **state)
     inmem_db *db = test_open_mem();
     db_put(db, NULL, "k", "v");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     expect_val(t, NULL, "k", "v", ANY_VERSION);
     assert_ok(inmem_kv_put(t, NULL, LIT("k"), LIT("v2")));
     db_put(db, NULL, "k", "other");
@@ -571,15 +555,15 @@ static void rule5_write_skew_through_point_reads_is_stopped(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     /* Invariant the application wants: at least one of x, y is "on". */
-    inmem_txn *init = begin(db);
+    inmem_txn *init = test_begin(db);
     assert_ok(inmem_kv_put(init, NULL, LIT("x"), LIT("on")));
     assert_ok(inmem_kv_put(init, NULL, LIT("y"), LIT("on")));
     assert_ok(inmem_txn_commit(init));
     uint64_t v0 = info_of(init).commit_version;
     inmem_txn_free(init);
 
-    inmem_txn *t1 = begin(db);
-    inmem_txn *t2 = begin(db);
+    inmem_txn *t1 = test_begin(db);
+    inmem_txn *t2 = test_begin(db);
     expect_val(t1, NULL, "x", "on", v0);
     expect_val(t1, NULL, "y", "on", v0);
     expect_val(t2, NULL, "x", "on", v0);
@@ -605,8 +589,8 @@ static void rule5_write_skew_through_empty_scan_commits(void **state)
 
     /* Both check that the range r/ is empty, and each inserts a different key into it. Snapshot
      * isolation is not serializable: both commit. */
-    inmem_txn *t1 = begin(db);
-    inmem_txn *t2 = begin(db);
+    inmem_txn *t1 = test_begin(db);
+    inmem_txn *t2 = test_begin(db);
     expect_scan_prefix(t1, NULL, "r/", NULL, 0);
     expect_scan_prefix(t2, NULL, "r/", NULL, 0);
     assert_ok(inmem_kv_put(t1, NULL, LIT("r/1"), LIT("t1")));
@@ -615,7 +599,7 @@ static void rule5_write_skew_through_empty_scan_commits(void **state)
     assert_ok(inmem_txn_commit(t2));
     assert_true(info_of(t2).commit_version > info_of(t1).commit_version);
 
-    inmem_txn *check = begin(db);
+    inmem_txn *check = test_begin(db);
     const struct kvv both[] = {{"r/1", "t1", ANY_VERSION}, {"r/2", "t2", ANY_VERSION}};
     expect_scan_prefix(check, NULL, "r/", both, 2);
     assert_ok(inmem_txn_commit(check));
@@ -631,7 +615,7 @@ static void rule5_phantom_insert_into_scanned_range_does_not_conflict(void **sta
     inmem_db *db = test_open_mem();
     db_put(db, NULL, "r/a", "A");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     const struct kvv a[] = {{"r/a", "A", ANY_VERSION}};
     expect_scan_prefix(t, NULL, "r/", a, 1);
     assert_ok(inmem_kv_put(t, NULL, LIT("r-count"), LIT("1")));
@@ -649,8 +633,8 @@ static void rule5_blind_writes_both_commit_last_committer_wins(void **state)
     inmem_db *db = test_open_mem();
     db_put(db, NULL, "k", "initial");
 
-    inmem_txn *t1 = begin(db);
-    inmem_txn *t2 = begin(db);
+    inmem_txn *t1 = test_begin(db);
+    inmem_txn *t2 = test_begin(db);
     assert_ok(inmem_kv_put(t1, NULL, LIT("k"), LIT("from t1")));
     assert_ok(inmem_kv_put(t2, NULL, LIT("k"), LIT("from t2")));
     assert_ok(inmem_kv_delete(t2, NULL, LIT("gone")));
@@ -672,23 +656,23 @@ static void rule5_read_only_commits_despite_concurrent_writes_and_keeps_version(
     uint64_t va = db_put(db, NULL, "a", "A");
     db_put(db, NULL, "b", "B");
 
-    inmem_txn *ro = begin(db);
+    inmem_txn *ro = test_begin(db);
     inmem_txn_info i0 = info_of(ro);
-    assert_int_equal(i0.start_version, stats_of(db).version);
+    assert_int_equal(i0.start_version, test_stats(db).version);
     expect_val(ro, NULL, "a", "A", va);
     expect_val(ro, NULL, "b", "B", ANY_VERSION);
     expect_missing(ro, NULL, "c");
 
     /* Every key it read changes. */
-    inmem_txn *w = begin(db);
+    inmem_txn *w = test_begin(db);
     assert_ok(inmem_kv_put(w, NULL, LIT("a"), LIT("A2")));
     assert_ok(inmem_kv_delete(w, NULL, LIT("b")));
     assert_ok(inmem_kv_put(w, NULL, LIT("c"), LIT("C")));
     assert_ok(inmem_txn_commit(w));
 
-    inmem_stats before = stats_of(db);
+    inmem_stats before = test_stats(db);
     assert_ok(inmem_txn_commit(ro));
-    inmem_stats after = stats_of(db);
+    inmem_stats after = test_stats(db);
     inmem_txn_info i = info_of(ro);
     assert_int_equal(i.state, INMEM_TXN_COMMITTED);
     assert_int_equal(i.reason, INMEM_ABORT_NONE);
@@ -709,17 +693,17 @@ static void rule5_deleting_missing_key_is_a_write(void **state)
     db_put(db, NULL, "other", "o");
 
     /* A reader of the missing key, to show that the delete gives it a new version. */
-    inmem_txn *reader = begin(db);
+    inmem_txn *reader = test_begin(db);
     expect_missing(reader, NULL, "ghost");
     assert_ok(inmem_kv_put(reader, NULL, LIT("saw-no-ghost"), LIT("1")));
 
-    inmem_stats before = stats_of(db);
-    inmem_txn *t = begin(db);
+    inmem_stats before = test_stats(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_delete(t, NULL, LIT("ghost")));
     assert_int_equal(info_of(t).write_set_size, 1);
     assert_ok(inmem_txn_commit(t));
     inmem_txn_info i = info_of(t);
-    inmem_stats after = stats_of(db);
+    inmem_stats after = test_stats(db);
     assert_true(i.commit_version > 0);
     assert_int_equal(i.commit_version, before.version + 1);
     assert_int_equal(after.version, before.version + 1);
@@ -727,7 +711,7 @@ static void rule5_deleting_missing_key_is_a_write(void **state)
     assert_int_equal(after.commits_readonly, before.commits_readonly);
 
     /* The key reads as missing... */
-    inmem_txn *check = begin(db);
+    inmem_txn *check = test_begin(db);
     expect_missing(check, NULL, "ghost");
     assert_ok(inmem_txn_commit(check));
     inmem_txn_free(check);
@@ -748,7 +732,7 @@ static void rule6_cas_expected_zero_inserts_only_when_absent(void **state)
     inmem_db *db = test_open_mem();
 
     /* Never written: inserts. */
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_cas(t, NULL, LIT("lock"), 0, LIT("owner-1")));
     assert_ok(inmem_txn_commit(t));
     uint64_t v1 = info_of(t).commit_version;
@@ -756,7 +740,7 @@ static void rule6_cas_expected_zero_inserts_only_when_absent(void **state)
     expect_db_val(db, NULL, "lock", "owner-1", v1);
 
     /* Present: expected 0 conflicts, explicitly and implicitly. */
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_cas(t, NULL, LIT("lock"), 0, LIT("owner-2")));
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     expect_conflict(t, INMEM_ABORT_CAS_CONFLICT, NULL, "lock", 0, v1);
@@ -766,7 +750,7 @@ static void rule6_cas_expected_zero_inserts_only_when_absent(void **state)
 
     /* Deleted: counts as version 0, so expected 0 inserts again... */
     uint64_t vdel = db_delete(db, NULL, "lock");
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_cas(t, NULL, LIT("lock"), 0, LIT("owner-4")));
     assert_ok(inmem_txn_commit(t));
     uint64_t v4 = info_of(t).commit_version;
@@ -775,7 +759,7 @@ static void rule6_cas_expected_zero_inserts_only_when_absent(void **state)
 
     /* ...and the tombstone's own version is not what CAS compares with. */
     vdel = db_delete(db, NULL, "lock");
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_cas(t, NULL, LIT("lock"), vdel, LIT("owner-5")));
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     assert_int_equal(info_of(t).reason, INMEM_ABORT_CAS_CONFLICT);
@@ -797,7 +781,7 @@ static void rule6_cas_does_not_add_to_read_set(void **state)
     uint64_t vk = db_put(db, NULL, "k", "k0");
     db_put(db, NULL, "other", "o0");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_cas(t, NULL, LIT("k"), vk, LIT("k1")));
     inmem_txn_info i = info_of(t);
     assert_int_equal(i.read_set_size, 0);
@@ -817,7 +801,7 @@ static void rule6_read_before_cas_adds_key_to_read_set(void **state)
     inmem_db *db = test_open_mem();
     uint64_t v1 = db_put(db, NULL, "k", "k0");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     expect_val(t, NULL, "k", "k0", v1);
     assert_int_equal(info_of(t).read_set_size, 1);
     uint64_t v2 = db_put(db, NULL, "k", "changed");
@@ -839,17 +823,17 @@ static void rule7_atomic_apply_three_keys_one_new_version(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     db_put(db, NULL, "b", "old");
-    inmem_stats before = stats_of(db);
+    inmem_stats before = test_stats(db);
 
-    inmem_txn *old = begin(db);
-    inmem_txn *t = begin(db);
+    inmem_txn *old = test_begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("1")));
     assert_ok(inmem_kv_put(t, NULL, LIT("b"), LIT("1")));
     assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("1")));
     assert_int_equal(info_of(t).write_set_size, 3);
     assert_ok(inmem_txn_commit(t));
     uint64_t vt = info_of(t).commit_version;
-    inmem_stats after = stats_of(db);
+    inmem_stats after = test_stats(db);
     assert_int_equal(vt, before.version + 1);
     assert_int_equal(after.version, before.version + 1);
     assert_int_equal(after.commits, before.commits + 1);
@@ -873,9 +857,9 @@ static void rule7_aborted_transaction_leaves_no_trace(void **state)
     inmem_db *db = test_open_mem();
     uint64_t vb = db_put(db, NULL, "b", "B");
     uint64_t vc = db_put(db, NULL, "c", "C");
-    inmem_stats before = stats_of(db);
+    inmem_stats before = test_stats(db);
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("new")));
     assert_ok(inmem_kv_put(t, NULL, LIT("b"), LIT("overwritten")));
     assert_ok(inmem_kv_delete(t, NULL, LIT("c")));
@@ -884,12 +868,12 @@ static void rule7_aborted_transaction_leaves_no_trace(void **state)
     inmem_txn_free(t);
 
     /* Freeing an active transaction aborts it too. */
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("e"), LIT("never")));
     assert_ok(inmem_kv_delete(t, NULL, LIT("b")));
     inmem_txn_free(t);
 
-    inmem_stats after = stats_of(db);
+    inmem_stats after = test_stats(db);
     assert_int_equal(after.version, before.version);
     assert_int_equal(after.commits, before.commits);
     assert_int_equal(after.keys, before.keys);
@@ -902,7 +886,7 @@ static void rule7_aborted_transaction_leaves_no_trace(void **state)
     expect_db_val(db, NULL, "c", "C", vc);
     expect_db_missing(db, NULL, "d");
     expect_db_missing(db, NULL, "e");
-    inmem_txn *check = begin(db);
+    inmem_txn *check = test_begin(db);
     const struct kvv all[] = {{"b", "B", vb}, {"c", "C", vc}};
     expect_scan(check, NULL, NULL, NULL, all, 2);
     assert_ok(inmem_txn_commit(check));
@@ -918,7 +902,7 @@ static void rule8_states_active_to_committed_or_aborted_with_reason(void **state
     inmem_db *db = test_open_mem();
     uint64_t vk = db_put(db, NULL, "k", "v");
 
-    inmem_txn *c = begin(db);
+    inmem_txn *c = test_begin(db);
     assert_int_equal(inmem_txn_state_of(c), INMEM_TXN_ACTIVE);
     inmem_txn_info i = info_of(c);
     assert_int_equal(i.state, INMEM_TXN_ACTIVE);
@@ -932,7 +916,7 @@ static void rule8_states_active_to_committed_or_aborted_with_reason(void **state
     assert_int_equal(i.reason, INMEM_ABORT_NONE);
     assert_true(i.commit_version > vk);
 
-    inmem_txn *u = begin(db);
+    inmem_txn *u = test_begin(db);
     assert_ok(inmem_kv_put(u, NULL, LIT("y"), LIT("1")));
     assert_ok(inmem_txn_abort(u));
     assert_int_equal(inmem_txn_state_of(u), INMEM_TXN_ABORTED);
@@ -941,10 +925,10 @@ static void rule8_states_active_to_committed_or_aborted_with_reason(void **state
     assert_int_equal(i.reason, INMEM_ABORT_USER);
     assert_int_equal(i.commit_version, 0);
 
-    inmem_txn *r = begin(db);
+    inmem_txn *r = test_begin(db);
     expect_val(r, NULL, "k", "v", vk);
     assert_ok(inmem_kv_put(r, NULL, LIT("z"), LIT("1")));
-    inmem_txn *s = begin(db);
+    inmem_txn *s = test_begin(db);
     assert_ok(inmem_kv_cas(s, NULL, LIT("k"), vk, LIT("v-cas")));
     db_put(db, NULL, "k", "v2");
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(r));
@@ -994,7 +978,7 @@ static void rule8_every_operation_on_ended_txn_returns_etxndone(void **state)
     db_put(db, NULL, "k2", "v2");
 
     /* Committed with writes. */
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     inmem_iter *it = NULL;
     assert_ok(inmem_kv_scan(t, NULL, NULL, 0, NULL, 0, &it));
     assert_ok(inmem_kv_put(t, NULL, LIT("w"), LIT("1")));
@@ -1005,7 +989,7 @@ static void rule8_every_operation_on_ended_txn_returns_etxndone(void **state)
     inmem_txn_free(t);
 
     /* Committed read-only. */
-    t = begin(db);
+    t = test_begin(db);
     it = NULL;
     assert_ok(inmem_kv_scan_prefix(t, NULL, LIT("k"), &it));
     assert_ok(inmem_txn_commit(t));
@@ -1015,7 +999,7 @@ static void rule8_every_operation_on_ended_txn_returns_etxndone(void **state)
     inmem_txn_free(t);
 
     /* Aborted by the user, with an iterator that had already returned a key. */
-    t = begin(db);
+    t = test_begin(db);
     it = NULL;
     assert_ok(inmem_kv_scan(t, NULL, NULL, 0, NULL, 0, &it));
     assert_ok(inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL));
@@ -1027,7 +1011,7 @@ static void rule8_every_operation_on_ended_txn_returns_etxndone(void **state)
     inmem_txn_free(t);
 
     /* Aborted by a conflict. */
-    t = begin(db);
+    t = test_begin(db);
     it = NULL;
     expect_val(t, NULL, "k", "v", ANY_VERSION);
     assert_ok(inmem_kv_scan(t, NULL, NULL, 0, NULL, 0, &it));
@@ -1046,7 +1030,7 @@ static void rule8_iterator_is_freed_with_its_transaction(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     db_put(db, NULL, "k", "v");
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     inmem_iter *it = NULL;
     assert_ok(inmem_kv_scan(t, NULL, NULL, 0, NULL, 0, &it));
     assert_ok(inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL));
@@ -1062,12 +1046,12 @@ static void rule9_implicit_operations_are_one_operation_transactions(void **stat
 {
     (void)state;
     inmem_db *db = test_open_mem();
-    inmem_stats s0 = stats_of(db);
+    inmem_stats s0 = test_stats(db);
 
     uint64_t v1 = 0;
     assert_ok(inmem_put(db, NULL, LIT("k"), LIT("v1"), &v1));
     assert_int_equal(v1, s0.version + 1);
-    assert_int_equal(stats_of(db).version, v1);
+    assert_int_equal(test_stats(db).version, v1);
 
     void *val = NULL;
     size_t vl = 0;
@@ -1096,7 +1080,7 @@ static void rule9_implicit_operations_are_one_operation_transactions(void **stat
     assert_ok(inmem_delete(db, NULL, LIT("never"), &v4)); /* a tombstone, still a write */
     assert_int_equal(v4, v3 + 1);
 
-    inmem_stats s1 = stats_of(db);
+    inmem_stats s1 = test_stats(db);
     assert_int_equal(s1.version, v4);
     assert_int_equal(s1.commits, s0.commits + 4); /* put, cas, delete, delete */
     assert_int_equal(s1.open_txns, 0);
@@ -1116,7 +1100,7 @@ static void rule9_implicit_operations_are_not_part_of_enclosing_transaction(void
      * it, because its snapshot is older. Likewise the implicit read does not see the explicit
      * transaction's pending writes.
      */
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("pending"), LIT("p")));
     uint64_t vi = db_put(db, NULL, "implicit", "i");
     expect_missing(t, NULL, "implicit");          /* t does not see it */
@@ -1203,13 +1187,13 @@ static void rule10_closure_commits_on_success(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     db_set_counter(db, 41);
-    inmem_stats s0 = stats_of(db);
+    inmem_stats s0 = test_stats(db);
     struct closure c = {.db = db};
     assert_ok(inmem_db_transact(db, NULL, cb_increment, &c));
     assert_int_equal(c.runs, 1);
     assert_int_equal(c.seen, 41);
     assert_int_equal(db_counter(db), 42);
-    inmem_stats s1 = stats_of(db);
+    inmem_stats s1 = test_stats(db);
     assert_int_equal(s1.commits, s0.commits + 1);
     assert_int_equal(s1.version, s0.version + 1);
     assert_int_equal(s1.retries, s0.retries);
@@ -1226,12 +1210,12 @@ static void rule10_closure_callback_error_returned_as_is_without_retry(void **st
      * aborts and is returned as is, with no retry. */
     const int codes[] = {42, -7, INMEM_NOTFOUND, INMEM_CONFLICT};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-        inmem_stats s0 = stats_of(db);
+        inmem_stats s0 = test_stats(db);
         struct closure c = {.db = db, .ret = codes[i]};
         assert_rc(codes[i], inmem_db_transact(db, NULL, cb_increment, &c));
         assert_int_equal(c.runs, 1);
         assert_int_equal(db_counter(db), 7); /* nothing applied */
-        inmem_stats s1 = stats_of(db);
+        inmem_stats s1 = test_stats(db);
         assert_int_equal(s1.version, s0.version);
         assert_int_equal(s1.commits, s0.commits);
         assert_int_equal(s1.retries, s0.retries);
@@ -1246,14 +1230,14 @@ static void rule10_closure_conflict_retried_on_fresh_snapshot(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     db_set_counter(db, 0);
-    inmem_stats s0 = stats_of(db);
+    inmem_stats s0 = test_stats(db);
     struct closure c = {.db = db, .conflict_on_runs_up_to = 1};
     assert_ok(inmem_db_transact(db, NULL, cb_increment, &c));
     assert_int_equal(c.runs, 2);
     /* The second run saw the implicit write (1000) of the first: a fresh snapshot. */
     assert_int_equal(c.seen, 1000);
     assert_int_equal(db_counter(db), 1001);
-    inmem_stats s1 = stats_of(db);
+    inmem_stats s1 = test_stats(db);
     assert_int_equal(s1.retries, s0.retries + 1);
     assert_int_equal(s1.aborts_read_conflict, s0.aborts_read_conflict + 1);
     assert_int_equal(s1.commits, s0.commits + 2); /* the implicit put and the closure */
@@ -1267,7 +1251,7 @@ static void rule10_closure_exhausted_retries_return_eretries(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     db_set_counter(db, 0);
-    inmem_stats s0 = stats_of(db);
+    inmem_stats s0 = test_stats(db);
     inmem_retry_options ro;
     inmem_retry_options_init(&ro);
     ro.max_attempts = 5;
@@ -1278,7 +1262,7 @@ static void rule10_closure_exhausted_retries_return_eretries(void **state)
     assert_rc(INMEM_ERETRIES, inmem_db_transact(db, &ro, cb_increment, &c));
     assert_int_equal(c.runs, 5);
     assert_int_equal(db_counter(db), 5000); /* only the last implicit write; no closure write */
-    inmem_stats s1 = stats_of(db);
+    inmem_stats s1 = test_stats(db);
     assert_int_equal(s1.retries, s0.retries + 4);
     assert_int_equal(s1.retries_exhausted, s0.retries_exhausted + 1);
     assert_int_equal(s1.deadlines_expired, s0.deadlines_expired);
@@ -1291,7 +1275,7 @@ static void rule10_closure_exhausted_retries_return_eretries(void **state)
     struct closure once = {.db = db, .conflict_on_runs_up_to = UINT32_MAX};
     assert_rc(INMEM_ERETRIES, inmem_db_transact(db, &ro, cb_increment, &once));
     assert_int_equal(once.runs, 1);
-    assert_int_equal(stats_of(db).retries, s1.retries);
+    assert_int_equal(test_stats(db).retries, s1.retries);
     assert_ok(inmem_db_close(db));
 }
 
@@ -1300,7 +1284,7 @@ static void rule10_closure_expired_deadline_returns_etimedout(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     db_set_counter(db, 0);
-    inmem_stats s0 = stats_of(db);
+    inmem_stats s0 = test_stats(db);
     inmem_retry_options ro;
     inmem_retry_options_init(&ro);
     ro.max_attempts = 1000000;
@@ -1314,7 +1298,7 @@ static void rule10_closure_expired_deadline_returns_etimedout(void **state)
     assert_int_not_equal(rc, INMEM_CONFLICT);
     assert_true(c.runs >= 1);
     assert_true(c.runs < 1000000);
-    inmem_stats s1 = stats_of(db);
+    inmem_stats s1 = test_stats(db);
     assert_int_equal(s1.deadlines_expired, s0.deadlines_expired + 1);
     assert_int_equal(s1.retries_exhausted, s0.retries_exhausted);
     assert_int_equal(db_counter(db), 1000 * (uint64_t)c.runs); /* no closure write applied */
@@ -1329,44 +1313,44 @@ static void rule11_diagnostics_counters_move_by_cause(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     uint64_t vk = db_put(db, NULL, "k", "v");
-    inmem_stats s0 = stats_of(db);
+    inmem_stats s0 = test_stats(db);
 
     /* One commit with writes. */
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("w"), LIT("1")));
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
     /* Two read-only commits (one empty). */
-    t = begin(db);
+    t = test_begin(db);
     expect_val(t, NULL, "k", "v", vk);
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
     /* Two user aborts: abort, and free while active. */
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("w"), LIT("2")));
     assert_ok(inmem_txn_abort(t));
     inmem_txn_free(t);
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_put(t, NULL, LIT("w"), LIT("3")));
     inmem_txn_free(t);
     /* One read conflict (plus the implicit put that causes it). */
-    t = begin(db);
+    t = test_begin(db);
     expect_val(t, NULL, "k", "v", vk);
     assert_ok(inmem_kv_put(t, NULL, LIT("w"), LIT("4")));
     uint64_t vk2 = db_put(db, NULL, "k", "v2");
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     inmem_txn_free(t);
     /* One CAS conflict. */
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_cas(t, NULL, LIT("k"), vk, LIT("v-cas")));
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     expect_conflict(t, INMEM_ABORT_CAS_CONFLICT, NULL, "k", vk, vk2);
     inmem_txn_free(t);
 
-    inmem_stats s1 = stats_of(db);
+    inmem_stats s1 = test_stats(db);
     assert_int_equal(s1.commits - s0.commits, 2);
     assert_int_equal(s1.commits_readonly - s0.commits_readonly, 2);
     assert_int_equal(s1.aborts_user - s0.aborts_user, 2);
@@ -1389,7 +1373,7 @@ static void rule11_diagnostics_conflict_reports_run_key_and_rule(void **state)
 
     /* Read-set rule, in a run. */
     uint64_t v1 = db_put(db, &run, "step", "1");
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     expect_val(t, &run, "step", "1", v1);
     assert_ok(inmem_kv_put(t, &run, LIT("next"), LIT("2")));
     uint64_t v2 = db_put(db, &run, "step", "1b");
@@ -1399,7 +1383,7 @@ static void rule11_diagnostics_conflict_reports_run_key_and_rule(void **state)
 
     /* CAS rule, in the shared scope: the conflict run is all zero. */
     uint64_t vs = db_put(db, NULL, "shared-cell", "x");
-    t = begin(db);
+    t = test_begin(db);
     assert_ok(inmem_kv_cas(t, NULL, LIT("shared-cell"), vs + 999, LIT("y")));
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     expect_conflict(t, INMEM_ABORT_CAS_CONFLICT, NULL, "shared-cell", vs + 999, vs);
@@ -1420,7 +1404,7 @@ static void run_scoping_same_key_in_two_runs_and_shared_scope_are_different_keys
     assert_ok(inmem_run_id_new(&r2));
     memset(&zero, 0, sizeof(zero));
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_put(t, &r1, LIT("k"), LIT("one")));
     assert_ok(inmem_kv_put(t, &r2, LIT("k"), LIT("two")));
     assert_ok(inmem_kv_put(t, NULL, LIT("k"), LIT("shared")));
@@ -1444,7 +1428,7 @@ static void run_scoping_same_key_in_two_runs_and_shared_scope_are_different_keys
 
     /* A read in one run does not conflict with writes to the same user key elsewhere. */
     db_put(db, &r1, "k", "one-again");
-    t = begin(db);
+    t = test_begin(db);
     expect_val(t, &r1, "k", "one-again", ANY_VERSION);
     assert_ok(inmem_kv_put(t, &r1, LIT("k"), LIT("one-b")));
     db_put(db, &r2, "k", "two-b");
@@ -1473,7 +1457,7 @@ static void run_scoping_scan_of_one_run_never_returns_another_runs_keys(void **s
     db_put(db, &r2, "k", "2-k");
     db_put(db, &r2, "\xff\xff", "2-ff");
 
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     /* Pending writes in other runs must not leak into a scan either. */
     assert_ok(inmem_kv_put(t, &r2, LIT("k1"), LIT("2-k1 pending")));
     assert_ok(inmem_kv_put(t, NULL, LIT("k3"), LIT("s-k3 pending")));
@@ -1508,38 +1492,38 @@ static void snapshot_stats_report_oldest_snapshot_and_open_txns(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     db_put(db, NULL, "a", "1");
-    inmem_stats s = stats_of(db);
+    inmem_stats s = test_stats(db);
     assert_int_equal(s.open_txns, 0);
     assert_int_equal(s.oldest_snapshot_version, 0);
 
-    inmem_txn *t1 = begin(db);
+    inmem_txn *t1 = test_begin(db);
     uint64_t start1 = info_of(t1).start_version;
     assert_int_equal(start1, s.version);
-    s = stats_of(db);
+    s = test_stats(db);
     assert_int_equal(s.open_txns, 1);
     assert_int_equal(s.oldest_snapshot_version, start1);
 
     db_put(db, NULL, "a", "2");
     db_put(db, NULL, "b", "1");
-    inmem_txn *t2 = begin(db);
+    inmem_txn *t2 = test_begin(db);
     uint64_t start2 = info_of(t2).start_version;
     assert_int_equal(start2, start1 + 2);
-    s = stats_of(db);
+    s = test_stats(db);
     assert_int_equal(s.open_txns, 2);
     assert_int_equal(s.oldest_snapshot_version, start1);
 
     /* Ended but not freed: still a handle, no longer a snapshot. */
     assert_ok(inmem_txn_commit(t1));
-    s = stats_of(db);
+    s = test_stats(db);
     assert_int_equal(s.open_txns, 2);
     assert_int_equal(s.oldest_snapshot_version, start2);
     inmem_txn_free(t1);
-    s = stats_of(db);
+    s = test_stats(db);
     assert_int_equal(s.open_txns, 1);
     assert_int_equal(s.oldest_snapshot_version, start2);
 
     inmem_txn_free(t2); /* aborts it */
-    s = stats_of(db);
+    s = test_stats(db);
     assert_int_equal(s.open_txns, 0);
     assert_int_equal(s.oldest_snapshot_version, 0);
     assert_int_equal(s.oldest_snapshot_age_us, 0);
@@ -1558,14 +1542,14 @@ static void snapshot_old_versions_retained_while_needed_then_reclaimed(void **st
     }
     db_put(db, NULL, "hot", "v-initial");
 
-    inmem_txn *old = begin(db);
+    inmem_txn *old = test_begin(db);
     expect_val(old, NULL, "hot", "v-initial", ANY_VERSION);
 
     for (int i = 0; i < OVERWRITES; i++) {
         snprintf(v, sizeof(v), "v%d", i);
         db_put(db, NULL, "hot", v);
     }
-    inmem_stats s = stats_of(db);
+    inmem_stats s = test_stats(db);
     assert_true(s.retained_versions >= OVERWRITES);
     assert_int_equal(s.keys, NKEYS + 1);
     /* The old snapshot still reads its value. */
@@ -1580,7 +1564,7 @@ static void snapshot_old_versions_retained_while_needed_then_reclaimed(void **st
         snprintf(k, sizeof(k), "k%d", i);
         db_put(db, NULL, k, "y");
     }
-    s = stats_of(db);
+    s = test_stats(db);
     if (s.retained_versions > NKEYS + 1)
         fail_msg("retained_versions is %llu after the old snapshot ended, expected <= %d",
                  (unsigned long long)s.retained_versions, NKEYS + 1);
@@ -1593,7 +1577,7 @@ static void ttl_put_with_large_ttl_is_readable(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     const uint64_t hour_ms = 3600ULL * 1000;
-    inmem_txn *t = begin(db);
+    inmem_txn *t = test_begin(db);
     assert_ok(inmem_kv_put_ttl(t, NULL, LIT("session"), LIT("alive"), hour_ms));
     assert_ok(inmem_kv_put_ttl(t, NULL, LIT("forever"), LIT("always"), 0));
     expect_val(t, NULL, "session", "alive", 0);
@@ -1603,7 +1587,7 @@ static void ttl_put_with_large_ttl_is_readable(void **state)
 
     expect_db_val(db, NULL, "session", "alive", vt);
     expect_db_val(db, NULL, "forever", "always", vt);
-    t = begin(db);
+    t = test_begin(db);
     expect_val(t, NULL, "session", "alive", vt);
     const struct kvv both[] = {{"forever", "always", vt}, {"session", "alive", vt}};
     expect_scan(t, NULL, NULL, NULL, both, 2);

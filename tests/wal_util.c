@@ -40,13 +40,6 @@ inmem_recovery_info recovery_of(inmem_db *db)
     return r;
 }
 
-inmem_stats stats_of(inmem_db *db)
-{
-    inmem_stats s;
-    assert_ok(inmem_db_stats(db, &s));
-    return s;
-}
-
 /* ---- reading and writing keys ------------------------------------------------------------- */
 
 uint64_t put_ok(inmem_db *db, const inmem_run_id *run, const char *key, const void *val,

@@ -46,7 +46,6 @@ extern const uint8_t zero_run[16];
 int try_open(const char *dir, inmem_durability mode, int repair, inmem_db **out);
 inmem_db *open_db(const char *dir, inmem_durability mode);
 inmem_recovery_info recovery_of(inmem_db *db);
-inmem_stats stats_of(inmem_db *db);
 uint64_t put_ok(inmem_db *db, const inmem_run_id *run, const char *key, const void *val,
                 size_t vlen);
 void expect_get(inmem_db *db, const inmem_run_id *run, const char *key, const void *val,

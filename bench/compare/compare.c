@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tests/fsutil.h"
 
 #define KLEN        16
 #define VLEN        100
@@ -94,19 +95,9 @@ void cmp_track_pid(int pid, int on)
     pthread_mutex_unlock(&g_pid_mu);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 void rm_tree(const char *dir)
 {
-    if (dir && *dir)
-        nftw(dir, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+    inmem_rm_tree(dir);
 }
 
 static void cleanup(void)

@@ -11,7 +11,7 @@
 
 COMPARE_PKGS := librocksdb-dev liblmdb-dev libsqlite3-dev libwiredtiger-dev libhiredis-dev \
                 redis-server
-COMPARE_SRC  := $(wildcard bench/compare/*.c)
+COMPARE_SRC  := $(wildcard bench/compare/*.c) tests/fsutil.c
 COMPARE_HDR  := $(wildcard bench/compare/*.h)
 COMPARE_LIBS := -lrocksdb -llmdb -lsqlite3 -lwiredtiger -lhiredis
 COMPARE_ARGS ?=
@@ -23,7 +23,7 @@ deps-compare:
 	@scripts/ensure-packages $(COMPARE_PKGS)
 
 $(BUILD)/inmem_compare: $(COMPARE_SRC) $(COMPARE_HDR) $(BUILD)/libinmem.a | deps-compare
-	$(CC) $(CFLAGS) -Ibench/compare -o $@ $(COMPARE_SRC) $(BUILD)/libinmem.a $(COMPARE_LIBS) \
+	$(CC) $(CFLAGS) -I. -Ibench/compare -o $@ $(COMPARE_SRC) $(BUILD)/libinmem.a $(COMPARE_LIBS) \
 	    $(LIBS) -lm
 
 bench-compare: $(BUILD)/inmem_compare

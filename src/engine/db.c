@@ -1,5 +1,6 @@
 /*
- * db.c — opening and closing a database, its options and its statistics.
+ * db.c — opening and closing a database, its options, its statistics and its recovery report.
+ * The public transaction calls are in transact.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +64,8 @@ static int check_options(const char *dir, const inmem_options *o)
 
 static void free_db(inmem_db *db)
 {
-    pthread_mutex_destroy(&db->sweep_mu);
-    pthread_cond_destroy(&db->sweep_cv);
+    inmem__store_free(db->store); /* stops the sweeper first */
+    inmem__wal_close(db->wal);
     free(db);
 }
 
@@ -85,10 +86,8 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
     if (!db)
         return INMEM_ENOMEM;
     db->opts = o;
-    pthread_mutex_init(&db->sweep_mu, NULL);
-    pthread_cond_init(&db->sweep_cv, NULL);
-    rc = inmem__store_init(&db->store, o.max_key_size + INMEM__KEY_PREFIX, o.max_value_size,
-                           o.max_txns);
+    rc = inmem__store_new(o.max_key_size + INMEM__KEY_PREFIX, o.max_value_size, o.max_txns,
+                          &db->store);
     if (rc) {
         free_db(db);
         return rc;
@@ -104,19 +103,16 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
                                  .create_if_missing = o.create_if_missing,
                                  .file_mode = (int)o.file_mode,
                                  .max_unsynced = o.max_unsynced_commits};
-        rc = inmem__wal_open(&cfg, inmem__store_replay, &db->store, &db->recovery, &db->wal);
+        rc = inmem__wal_open(&cfg, inmem__store_replay, db->store, &db->recovery, &db->wal);
         if (rc) {
-            inmem__store_fini(&db->store);
             free_db(db);
             return rc;
         }
-        inmem__store_attach_wal(&db->store, db->wal, o.durability == INMEM_DURABILITY_STRICT);
+        inmem__store_attach_wal(db->store, db->wal, o.durability == INMEM_DURABILITY_STRICT);
     }
     if (o.read_only)
         db->opts.ttl_sweep_interval_ms = 0; /* nothing may be deleted */
-    if ((rc = inmem__sweeper_start(db)) != 0) {
-        inmem__wal_close(db->wal);
-        inmem__store_fini(&db->store);
+    if ((rc = inmem__ttl_start(db->store, db->opts.ttl_sweep_interval_ms)) != 0) {
         free_db(db);
         return rc;
     }
@@ -136,13 +132,15 @@ int inmem_db_close(inmem_db *db)
 {
     if (!db)
         return 0;
-    inmem__sweeper_stop(db); /* first: a sweep in progress holds a transaction */
-    if (inmem__store_busy(&db->store)) {
-        inmem__sweeper_start(db);
+    inmem__ttl_stop(db->store); /* first: a sweep in progress holds a transaction */
+    if (inmem__store_busy(db->store)) {
+        inmem__ttl_start(db->store, db->opts.ttl_sweep_interval_ms);
         return inmem__error(INMEM_EBUSY, "free every transaction before closing");
     }
-    int rc = inmem__wal_close(db->wal);
-    inmem__store_fini(&db->store);
+    inmem__store_free(db->store);
+    db->store = NULL;
+    int rc = inmem__wal_close(db->wal); /* after the store: it logged through it */
+    db->wal = NULL;
     free_db(db);
     return rc;
 }
@@ -151,33 +149,22 @@ int inmem_db_stats(inmem_db *db, inmem_stats *out)
 {
     if (!db || !out)
         return INMEM_EINVAL;
-    inmem__store_stats(&db->store, out);
+    inmem__store_stats(db->store, out);
     return 0;
 }
 
-int inmem_txn_begin(inmem_db *db, inmem_txn **out)
+int inmem_db_sweep(inmem_db *db, uint64_t *removed)
 {
-    if (!out)
-        return INMEM_EINVAL;
-    *out = NULL;
+    if (removed)
+        *removed = 0;
     if (!db)
         return INMEM_EINVAL;
-    return inmem__txn_begin(&db->store, out);
-}
-
-int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out)
-{
-    if (!out)
-        return INMEM_EINVAL;
-    *out = NULL;
-    if (!db)
-        return INMEM_EINVAL;
-    return inmem__txn_begin_ro(&db->store, out);
+    return inmem__ttl_sweep(db->store, removed);
 }
 
 size_t inmem__db_max_user_key(const inmem__store *st)
 {
-    return st->max_key - INMEM__KEY_PREFIX;
+    return inmem__store_max_key(st) - INMEM__KEY_PREFIX;
 }
 
 int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run, uint8_t tag,

@@ -1,6 +1,7 @@
 /*
- * db.h — the database handle: options, the transactional store, and (later) the write-ahead
- * log. Private to src/.
+ * db.h — the database handle: its options, the transactional store (txn.h) and the write-ahead
+ * log (wal.h), which the engine owns: it opens the log (replaying it into the store), lends it to
+ * the store for logging commits, and closes it after the store is done with it. Private to src/.
  */
 #ifndef INMEM_ENGINE_DB_H
 #define INMEM_ENGINE_DB_H
@@ -9,21 +10,11 @@
 #include "txn/txn.h"
 
 struct inmem_db {
-    inmem__store store;
+    inmem__store *store;
     inmem_options opts;
-    inmem__wal *wal; /* NULL in durability NONE */
+    inmem__wal *wal; /* owned here (the store borrows it); NULL in durability NONE */
     inmem_recovery_info recovery;
-    /* the TTL sweeper thread (sweeper.c) */
-    pthread_t sweeper;
-    int has_sweeper;
-    pthread_mutex_t sweep_mu;
-    pthread_cond_t sweep_cv;
-    int sweep_stop;
 };
-
-/* Starts / stops the background TTL sweeper (no thread if ttl_sweep_interval_ms is 0). */
-int inmem__sweeper_start(inmem_db *db);
-void inmem__sweeper_stop(inmem_db *db);
 
 /* The largest user key of the database a transaction belongs to. */
 size_t inmem__db_max_user_key(const inmem__store *st);

@@ -1,12 +1,12 @@
 /*
- * implicit.c — put/get/delete/cas outside a transaction (DESIGN.md section 3, rule 9).
+ * implicit.c — put/get/delete/cas outside a transaction (docs/CONTRACT.md, rule 1.9).
  *
  * Each is a one-operation transaction. Writes are blind, so they take no snapshot and go
- * straight to the commit path (inmem__store_write_one): a blind write cannot conflict, so the
- * "retry on conflict" of the contract never has anything to retry. A CAS is not retried: it
- * fails with INMEM_CONFLICT when the version does not match, as a retry would too.
- * Used inside an explicit transaction they are legal but not part of it: they commit at once,
- * and the explicit transaction, whose snapshot is older, does not see them.
+ * straight to the commit path (inmem__store_put_one() and its siblings): a blind write cannot
+ * conflict, so the "retry on conflict" of the contract never has anything to retry. A CAS is not
+ * retried: it fails with INMEM_CONFLICT when the version does not match, as a retry would too. Used
+ * inside an explicit transaction they are legal but not part of it: they commit at once, and the
+ * explicit transaction, whose snapshot is older, does not see them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,43 +14,46 @@
 #include "core/key.h"
 #include "engine/db.h"
 
-static int write_one(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
-                     const void *val, size_t vlen, uint64_t expiry_ms, int tomb, int has_expected,
-                     uint64_t expected, uint64_t *version)
-{
-    if (!db)
-        return INMEM_EINVAL;
-    inmem__keybuf kb;
-    int rc = inmem__user_key(&db->store, &kb, run, INMEM__TAG_KV, key, klen);
-    if (rc == 0)
-        rc = inmem__store_write_one(&db->store, kb.p, kb.len, val, vlen, expiry_ms, tomb,
-                                    has_expected, expected, version);
-    inmem__keybuf_done(&kb);
-    return rc;
-}
+/* The encoded key of a KV key in @p run, checked; INMEM_EINVAL for a NULL @p db. */
+#define WITH_KV_KEY(db, run, key, klen, call)                                                      \
+    do {                                                                                           \
+        if (!(db))                                                                                 \
+            return INMEM_EINVAL;                                                                   \
+        inmem__keybuf kb;                                                                          \
+        int rc = inmem__user_key((db)->store, &kb, (run), INMEM__TAG_KV, (key), (klen));           \
+        if (rc == 0)                                                                               \
+            rc = (call);                                                                           \
+        inmem__keybuf_done(&kb);                                                                   \
+        return rc;                                                                                 \
+    } while (0)
 
 int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen, const void *val,
               size_t vlen, uint64_t *version)
 {
-    return write_one(db, run, key, klen, val, vlen, 0, 0, 0, 0, version);
+    WITH_KV_KEY(db, run, key, klen,
+                inmem__store_put_one(db->store, kb.p, kb.len, val, vlen, 0, version));
 }
 
 int inmem_put_ttl(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
                   const void *val, size_t vlen, uint64_t ttl_ms, uint64_t *version)
 {
-    return write_one(db, run, key, klen, val, vlen, inmem__expiry_after(ttl_ms), 0, 0, 0, version);
+    WITH_KV_KEY(db, run, key, klen,
+                inmem__store_put_one(db->store, kb.p, kb.len, val, vlen,
+                                     inmem__expiry_after(ttl_ms), version));
 }
 
 int inmem_delete(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
                  uint64_t *version)
 {
-    return write_one(db, run, key, klen, NULL, 0, 0, 1, 0, 0, version);
+    WITH_KV_KEY(db, run, key, klen, inmem__store_delete_one(db->store, kb.p, kb.len, version));
 }
 
 int inmem_cas(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
               uint64_t expected_version, const void *val, size_t vlen, uint64_t *version)
 {
-    return write_one(db, run, key, klen, val, vlen, 0, 0, 1, expected_version, version);
+    WITH_KV_KEY(
+        db, run, key, klen,
+        inmem__store_cas_one(db->store, kb.p, kb.len, expected_version, val, vlen, version));
 }
 
 int inmem_get(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen, void **val,
@@ -61,10 +64,10 @@ int inmem_get(inmem_db *db, const inmem_run_id *run, const void *key, size_t kle
     if (!db)
         return INMEM_EINVAL;
     inmem__keybuf kb;
-    int rc = inmem__user_key(&db->store, &kb, run, INMEM__TAG_KV, key, klen);
+    int rc = inmem__user_key(db->store, &kb, run, INMEM__TAG_KV, key, klen);
     inmem_txn *txn = NULL;
     if (rc == 0)
-        rc = inmem__txn_begin_ro(&db->store, &txn);
+        rc = inmem__txn_begin_ro(db->store, &txn);
     const void *v = NULL;
     size_t n = 0;
     if (rc == 0)

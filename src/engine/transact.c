@@ -1,12 +1,63 @@
 /*
- * transact.c — closure transactions: run a callback in a transaction, commit, and on conflict
- * roll back and run it again on a fresh snapshot after an exponential back-off with jitter
- * (DESIGN.md section 3, rule 10).
+ * transact.c — the public transaction calls: begin (read-write or read-only), commit, abort,
+ * free, state and description (bodies in src/txn/txn.c), and closure transactions: run a
+ * callback in a transaction, commit, and on conflict roll back and run it again on a fresh
+ * snapshot after an exponential back-off with jitter (docs/CONTRACT.md, rule 1.10).
  */
 #include <string.h>
 
 #include "core/clock.h"
 #include "engine/db.h"
+
+/* ---- one transaction ------------------------------------------------------------------------- */
+
+int inmem_txn_begin(inmem_db *db, inmem_txn **out)
+{
+    if (!out)
+        return INMEM_EINVAL;
+    *out = NULL;
+    if (!db)
+        return INMEM_EINVAL;
+    return inmem__txn_begin(db->store, out);
+}
+
+int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out)
+{
+    if (!out)
+        return INMEM_EINVAL;
+    *out = NULL;
+    if (!db)
+        return INMEM_EINVAL;
+    return inmem__txn_begin_ro(db->store, out);
+}
+
+int inmem_txn_commit(inmem_txn *txn)
+{
+    return inmem__txn_commit(txn);
+}
+
+int inmem_txn_abort(inmem_txn *txn)
+{
+    return inmem__txn_abort(txn);
+}
+
+void inmem_txn_free(inmem_txn *txn)
+{
+    inmem__txn_free(txn);
+}
+
+inmem_txn_state inmem_txn_state_of(const inmem_txn *txn)
+{
+    return inmem__txn_state(txn);
+}
+
+int inmem_txn_describe(const inmem_txn *txn, inmem_txn_info *out)
+{
+    return inmem__txn_describe(txn, out);
+}
+
+/* ---- closure transactions ---------------------------------------------------------------------
+ */
 
 void inmem_retry_options_init(inmem_retry_options *o)
 {
@@ -51,7 +102,7 @@ static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn 
     int rc = inmem_txn_begin(db, &txn);
     if (rc)
         return rc;
-    inmem__store *st = &db->store;
+    inmem__store *st = db->store;
     uint64_t backoff = o.backoff_initial_us;
     for (unsigned attempt = 1;; attempt++) {
         rc = fn(txn, arg);
@@ -65,13 +116,13 @@ static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn 
         if (rc != INMEM_CONFLICT)
             break;
         if (attempt >= o.max_attempts) {
-            atomic_add_rlx(&st->ctr.exhausted, 1);
+            inmem__store_count(st, INMEM__COUNT_RETRIES_EXHAUSTED);
             rc = INMEM_ERETRIES;
             break;
         }
         uint64_t wait = jitter(backoff);
         if (deadline && inmem__clock_mono_us() + wait >= deadline) {
-            atomic_add_rlx(&st->ctr.deadlines, 1);
+            inmem__store_count(st, INMEM__COUNT_DEADLINES_EXPIRED);
             rc = INMEM_ETIMEDOUT;
             break;
         }

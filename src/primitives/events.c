@@ -256,7 +256,7 @@ static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run,
         if (!events[i].payload && events[i].payload_len)
             return INMEM_EINVAL;
         if (events[i].payload_len > UINT32_MAX ||
-            EVENT_FIX + strlen(events[i].type) + events[i].payload_len > st->max_value)
+            EVENT_FIX + strlen(events[i].type) + events[i].payload_len > inmem__store_max_value(st))
             return INMEM_ETOOBIG;
     }
     if (n == 0)
@@ -293,7 +293,7 @@ static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run,
             break;
         }
         size_t eklen = event_key(ek, run, stream, slen, seq);
-        rc = inmem__txn_put(txn, ek, eklen, b.p, b.len, 0, 0);
+        rc = inmem__txn_put(txn, ek, eklen, b.p, b.len, 0);
         prev = hash;
     }
     inmem__wbuf_free(&b);
@@ -305,7 +305,7 @@ static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run,
     put_le(hv + 9, prev, 8);
     put_le(hv + 17, h.length ? h.first_ms : t, 8);
     put_le(hv + 25, t, 8);
-    if ((rc = inmem__txn_put(txn, hk, hklen, hv, sizeof hv, 0, 0)))
+    if ((rc = inmem__txn_put(txn, hk, hklen, hv, sizeof hv, 0)))
         return rc;
     if (first_seq)
         *first_seq = h.length + 1;

@@ -29,20 +29,20 @@ int inmem_kv_get(inmem_txn *txn, const inmem_run_id *run, const void *key, size_
 int inmem_kv_put(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                  const void *val, size_t vlen)
 {
-    WITH_KEY(txn, run, key, klen, inmem__txn_put(txn, kb.p, kb.len, val, vlen, 0, 0));
+    WITH_KEY(txn, run, key, klen, inmem__txn_put(txn, kb.p, kb.len, val, vlen, 0));
 }
 
 int inmem_kv_put_ttl(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                      const void *val, size_t vlen, uint64_t ttl_ms)
 {
     WITH_KEY(txn, run, key, klen,
-             inmem__txn_put(txn, kb.p, kb.len, val, vlen, inmem__expiry_after(ttl_ms), 0));
+             inmem__txn_put(txn, kb.p, kb.len, val, vlen, inmem__expiry_after(ttl_ms)));
 }
 
 int inmem_kv_put_expire_at(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                            const void *val, size_t vlen, uint64_t expire_at_ms)
 {
-    WITH_KEY(txn, run, key, klen, inmem__txn_put(txn, kb.p, kb.len, val, vlen, expire_at_ms, 0));
+    WITH_KEY(txn, run, key, klen, inmem__txn_put(txn, kb.p, kb.len, val, vlen, expire_at_ms));
 }
 
 int inmem_kv_get_expiry(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
@@ -54,7 +54,7 @@ int inmem_kv_get_expiry(inmem_txn *txn, const inmem_run_id *run, const void *key
 
 int inmem_kv_delete(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen)
 {
-    WITH_KEY(txn, run, key, klen, inmem__txn_put(txn, kb.p, kb.len, NULL, 0, 0, 1));
+    WITH_KEY(txn, run, key, klen, inmem__txn_delete(txn, kb.p, kb.len));
 }
 
 int inmem_kv_cas(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
@@ -140,6 +140,11 @@ int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *pr
     if (plen > inmem__db_max_user_key(inmem__txn_store(txn)))
         return INMEM_ETOOBIG;
     return scan_from(txn, run, prefix, plen, prefix, plen, out);
+}
+
+void inmem_iter_free(inmem_iter *it)
+{
+    inmem__iter_free(it);
 }
 
 int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen,

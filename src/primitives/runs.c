@@ -181,7 +181,7 @@ static int meta_write(inmem_txn *txn, const inmem_run_info *m)
     inmem__wbuf b;
     int rc = meta_encode(&b, m);
     if (rc == 0)
-        rc = inmem__txn_put(txn, key, sizeof key, b.p, b.len, 0, 0);
+        rc = inmem__txn_put(txn, key, sizeof key, b.p, b.len, 0);
     inmem__wbuf_free(&b);
     return rc;
 }
@@ -218,7 +218,8 @@ static int ix_finish(inmem_txn *txn, inmem__wbuf *b, const inmem_run_id *id, int
     static const uint8_t rec = INMEM__REC_V1;
     ix_inv(b, id);
     int rc = b->oom ? INMEM_ENOMEM
-                    : inmem__txn_put(txn, b->p, b->len, tomb ? NULL : &rec, tomb ? 0 : 1, 0, tomb);
+             : tomb ? inmem__txn_delete(txn, b->p, b->len)
+                    : inmem__txn_put(txn, b->p, b->len, &rec, 1, 0);
     inmem__wbuf_free(b);
     return rc;
 }
@@ -687,7 +688,7 @@ static int run_delete_unsettled(inmem_txn *txn, const inmem_run_id *run)
             break;
         }
         /* the key is the index's or the transaction's copy, which the delete does not free */
-        if (rc || (rc = inmem__txn_put(txn, k, klen, NULL, 0, 0, 1)))
+        if (rc || (rc = inmem__txn_delete(txn, k, klen)))
             break;
     }
     inmem_iter_free(it);

@@ -81,7 +81,7 @@ static int cell_write(inmem_txn *txn, const inmem_run_id *run, const char *name,
     rc = cell_record(&b, val, len);
     if (rc == 0) {
         rc = cas ? inmem__txn_cas(txn, kb.p, kb.len, expected, b.p, b.len)
-                 : inmem__txn_put(txn, kb.p, kb.len, b.p, b.len, 0, 0);
+                 : inmem__txn_put(txn, kb.p, kb.len, b.p, b.len, 0);
         inmem__wbuf_free(&b);
     }
     inmem__keybuf_done(&kb);

@@ -253,7 +253,7 @@ static int put_index(inmem_txn *txn, const inmem_run_id *run, uint8_t type, cons
     tkey_bytes(&k, eq, eqlen);
     tkey_be64(&k, start_ms);
     tkey_bytes(&k, id->bytes, ID_LEN);
-    return inmem__txn_put(txn, k.b, k.len, index_mark, sizeof index_mark, 0, 0);
+    return inmem__txn_put(txn, k.b, k.len, index_mark, sizeof index_mark, 0);
 }
 
 static int trace_record_unsettled(inmem_txn *txn, const inmem_run_id *run, const inmem_span *span,
@@ -298,7 +298,7 @@ static int trace_record_unsettled(inmem_txn *txn, const inmem_run_id *run, const
         goto cleanup;
     }
     span_key(&k, run, &sid);
-    rc = inmem__txn_put(txn, k.b, k.len, val.p, val.len, 0, 0);
+    rc = inmem__txn_put(txn, k.b, k.len, val.p, val.len, 0);
     if (rc)
         goto cleanup;
     uint8_t kind = (uint8_t)span->kind;

@@ -1,0 +1,498 @@
+/*
+ * store.c — the transactional store: the MVCC index and what makes transactions work on it —
+ * the version counters, the reader slots that pin snapshots, garbage collection of versions no
+ * snapshot can see, applying a validated commit (logging it, installing it, publishing it) and
+ * replaying the log at open.
+ *
+ * Reader slots and the snapshot protocol
+ *   Each handle holds one slot of st->slots (a cache line). Pinning a snapshot:
+ *       do { s = visible; slot.snap = s (seq_cst); } while (visible (seq_cst) != s);
+ *   The garbage collector computes min_active = min(visible, every slot's snap) reading visible
+ *   first, then slot_hwm, then the slots, all seq_cst. If it misses a slot being pinned, the
+ *   pinning thread's re-read of visible comes later in the seq_cst order than the collector's
+ *   read of visible, so the pinned s is >= the collector's min: no pinned snapshot is ever below
+ *   the min the collector used (index.c invariant I4). The version counter is published with a
+ *   seq_cst store for the same reason.
+ *
+ * Commit (first committer wins), under commit_mu:
+ *   1. every read-set entry: the key's current version (newest installed, tombstone included)
+ *      must equal the version recorded; a key no longer in the index counts as unchanged (the
+ *      GC only unlinks keys whose last tombstone is older than every active snapshot, so
+ *      nothing happened to it after this transaction's snapshot);
+ *   2. every CAS: the key's current version (deleted or expired = 0) must equal the expected one;
+ *   3. make room (nodes, hash slots) so that applying cannot fail;
+ *   4. assigned += 1: the one new version shared by every write;
+ *   5. install every write as its key's newest version, then publish visible = assigned.
+ *   Readers ignore versions newer than their snapshot, so a commit becomes visible all at once
+ *   at step 5, never partially.
+ * (validation, steps 1-2, is in txn.c; steps 3-5 are inmem__store_apply() here.)
+ */
+#include "core/hash.h"
+#include "txn/txn_int.h"
+
+/* ---- the store ---------------------------------------------------------------------------- */
+
+int inmem__store_new(size_t max_key, size_t max_value, unsigned max_txns, inmem__store **out)
+{
+    *out = NULL;
+    inmem__store *st = aligned_alloc(INMEM_CACHELINE, sizeof(*st));
+    if (!st)
+        return INMEM_ENOMEM;
+    memset(st, 0, sizeof(*st));
+    st->index = inmem__index_create();
+    st->slots = aligned_alloc(INMEM_CACHELINE, (size_t)max_txns * sizeof(inmem__slot));
+    if (!st->index || !st->slots) {
+        inmem__index_destroy(st->index);
+        free(st->slots);
+        free(st);
+        return INMEM_ENOMEM;
+    }
+    memset(st->slots, 0, (size_t)max_txns * sizeof(inmem__slot));
+    for (unsigned i = 0; i < max_txns; i++)
+        atomic_init(&st->slots[i].snap, INMEM__SNAP_NONE);
+    st->nslots = max_txns;
+    st->max_key = max_key;
+    st->max_value = max_value;
+    inmem__mutex_init(&st->commit_mu);
+    inmem__mutex_init(&st->sweep_mu);
+    pthread_cond_init(&st->sweep_cv, NULL);
+    *out = st;
+    return 0;
+}
+
+void inmem__store_free(inmem__store *st)
+{
+    if (!st)
+        return;
+    inmem__ttl_stop(st);
+    for (uint32_t i = 0; i < st->nslots; i++)
+        if (st->slots[i].spare)
+            inmem__txn_destroy(st->slots[i].spare);
+    inmem__index_destroy(st->index);
+    free(st->slots);
+    inmem__ttl_fini(st);
+    inmem__mutex_destroy(&st->commit_mu);
+    inmem__mutex_destroy(&st->sweep_mu);
+    pthread_cond_destroy(&st->sweep_cv);
+    free(st);
+}
+
+int inmem__store_busy(inmem__store *st)
+{
+    uint32_t hwm = atomic_load_acq(&st->slot_hwm);
+    for (uint32_t i = 0; i < hwm; i++)
+        if (atomic_load_acq(&st->slots[i].in_use))
+            return 1;
+    return 0;
+}
+
+/* The lowest snapshot any active or future reader can have (see the protocol above). */
+static uint64_t min_active(inmem__store *st, uint64_t *oldest_us, uint64_t *open)
+{
+    uint64_t m = atomic_load(&st->visible);
+    uint32_t hwm = atomic_load(&st->slot_hwm);
+    for (uint32_t i = 0; i < hwm; i++) {
+        uint64_t s = atomic_load(&st->slots[i].snap);
+        if (s < m)
+            m = s;
+        if (oldest_us && s != INMEM__SNAP_NONE) {
+            uint64_t b = atomic_load_rlx(&st->slots[i].begin_us);
+            if (*oldest_us == 0 || b < *oldest_us)
+                *oldest_us = b;
+        }
+        if (open && atomic_load_rlx(&st->slots[i].in_use))
+            (*open)++;
+    }
+    return m;
+}
+
+static void store_gc(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
+{
+    st->since_gc = 0;
+    atomic_store(&st->gc_busy, 1);
+    st->min_cached = min_active(st, NULL, NULL);
+    int left = inmem__index_gc(st->index, st->min_cached, st->assigned);
+    atomic_store(&st->gc_floor, st->min_cached);
+    atomic_store(&st->gc_busy, 0);
+    if (left != atomic_load_rlx(&st->gc_pending))
+        atomic_store_rlx(&st->gc_pending, left);
+}
+
+void inmem__store_stats(inmem__store *st, inmem_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->commits = atomic_load_rlx(&st->ctr.commits);
+    out->aborts_read_conflict = atomic_load_rlx(&st->ctr.abort_read);
+    out->aborts_cas_conflict = atomic_load_rlx(&st->ctr.abort_cas);
+    out->retries = atomic_load_rlx(&st->ctr.retries);
+    out->retries_exhausted = atomic_load_rlx(&st->ctr.exhausted);
+    out->deadlines_expired = atomic_load_rlx(&st->ctr.deadlines);
+    uint32_t hwm = atomic_load_acq(&st->slot_hwm);
+    for (uint32_t i = 0; i < hwm; i++) {
+        inmem__slot *s = &st->slots[i];
+        out->commits_readonly += atomic_load_rlx(&s->n_readonly);
+        out->aborts_user += atomic_load_rlx(&s->n_abort_user);
+        out->retries += atomic_load_rlx(&s->n_retries);
+    }
+    out->version = atomic_load_acq(&st->visible);
+    if (st->wal)
+        inmem__wal_stats(st->wal, &out->wal_bytes, &out->wal_syncs, &out->wal_synced_commits);
+    out->keys = inmem__index_keys(st->index);
+    out->retained_versions = inmem__index_retained(st->index);
+    uint64_t oldest_us = 0, open = 0;
+    uint64_t m = min_active(st, &oldest_us, &open);
+    out->open_txns = open;
+    if (oldest_us) {
+        out->oldest_snapshot_version = m;
+        uint64_t now = inmem__clock_coarse_us();
+        out->oldest_snapshot_age_us = now > oldest_us ? now - oldest_us : 0;
+    }
+}
+
+void inmem__store_attach_wal(inmem__store *st, inmem__wal *wal, int strict)
+{
+    st->wal = wal;
+    st->strict = strict;
+}
+
+size_t inmem__store_max_key(const inmem__store *st)
+{
+    return st->max_key;
+}
+
+size_t inmem__store_max_value(const inmem__store *st)
+{
+    return st->max_value;
+}
+
+void inmem__store_count(inmem__store *st, inmem__store_counter which)
+{
+    atomic_add_rlx(
+        which == INMEM__COUNT_RETRIES_EXHAUSTED ? &st->ctr.exhausted : &st->ctr.deadlines, 1);
+}
+
+/* ---- slots and snapshots ------------------------------------------------------------------ */
+
+static _Thread_local uint32_t slot_hint = UINT32_MAX;
+
+int inmem__slot_acquire(inmem__store *st, uint32_t *out)
+{
+    if (slot_hint == UINT32_MAX) /* spread threads over slots */
+        slot_hint = (uint32_t)(((uintptr_t)&slot_hint >> 6) * 0x9e3779b1u);
+    for (uint32_t k = 0; k < st->nslots; k++) {
+        uint32_t i = (slot_hint + k) % st->nslots;
+        inmem__slot *s = &st->slots[i];
+        uint32_t zero = 0;
+        if (atomic_load_rlx(&s->in_use) == 0 &&
+            atomic_compare_exchange_strong_explicit(&s->in_use, &zero, 1, memory_order_acquire,
+                                                    memory_order_relaxed)) {
+            uint32_t hwm = atomic_load(&st->slot_hwm);
+            while (hwm <= i && !atomic_compare_exchange_weak(&st->slot_hwm, &hwm, i + 1))
+                ;
+            slot_hint = i;
+            *out = i;
+            return 0;
+        }
+    }
+    return INMEM_ETXNLIMIT;
+}
+
+void inmem__snapshot_pin(inmem_txn *t)
+{
+    inmem__store *st = t->st;
+    inmem__slot *s = slot_of(t);
+    uint64_t v = atomic_load_acq(&st->visible), again;
+    for (;;) {
+        atomic_store(&s->snap, v);
+        again = atomic_load(&st->visible);
+        if (again == v)
+            break;
+        v = again;
+    }
+    atomic_store_rlx(&s->begin_us, inmem__clock_coarse_us());
+    t->snap = v;
+}
+
+/* Collects if the commit lock is free. A thread that finds it taken leaves gc_missed set and
+ * tries once more, so the holder (here or at its own snapshot's end) sees the flag: a wanted
+ * collection is never lost to a busy lock. */
+static void gc_kick(inmem__store *st)
+{
+    for (;;) {
+        if (!inmem__mutex_trylock(&st->commit_mu)) {
+            atomic_store(&st->gc_missed, 1);
+            if (!inmem__mutex_trylock(&st->commit_mu))
+                return;
+        }
+        atomic_store(&st->gc_missed, 0);
+        store_gc(st);
+        inmem__mutex_unlock(&st->commit_mu);
+        if (!atomic_load(&st->gc_missed) || !atomic_load_rlx(&st->gc_pending))
+            return;
+    }
+}
+
+/* Drops the snapshot. If the last collection left work and this snapshot may be what held it
+ * back, collect now, so that an idle database does not keep old versions until the next
+ * commit. A snapshot newer than the floor that collection ran with was not holding it back, so
+ * it ends without the lock and the scan of the reader slots (the common case with several
+ * threads). Order matters: the slot is cleared before gc_busy and gc_floor are read, and a GC
+ * raises gc_busy before it scans the slots and lowers it after gc_floor is stored, so either
+ * that GC did not see this snapshot, or this thread sees it busy or sees its floor. */
+void inmem__snapshot_unpin(inmem_txn *t)
+{
+    inmem__store *st = t->st;
+    atomic_store(&slot_of(t)->snap, INMEM__SNAP_NONE);
+    if (!atomic_load_rlx(&st->gc_pending))
+        return;
+    if (atomic_load(&st->gc_busy) || t->snap <= atomic_load(&st->gc_floor) ||
+        atomic_load(&st->gc_missed))
+        gc_kick(st);
+}
+
+/* ---- applying a commit ------------------------------------------------------------------- */
+
+inmem__node *inmem__store_live_node(inmem__store *st, inmem__node *n, const keyref *k)
+{
+    if (n && !atomic_load_rlx(&n->dead))
+        return n;
+    return inmem__index_find(st->index, k->key, k->klen, k->hash);
+}
+
+uint64_t inmem__store_cas_version(const inmem__node *n, uint64_t now)
+{
+    if (!n)
+        return 0;
+    const inmem__version *h = atomic_load_rlx(&((inmem__node *)n)->head);
+    return h->tomb || expired(h, now) ? 0 : h->ver;
+}
+
+int inmem__store_check_sizes(const inmem__store *st, size_t klen, const void *val, size_t vlen)
+{
+    if (klen > st->max_key || vlen > st->max_value)
+        return INMEM_ETOOBIG;
+    if (!val && vlen)
+        return INMEM_EINVAL;
+    return 0;
+}
+
+/* Appends the commit's records to the log (caller holds commit_mu). */
+static int log_writes(inmem__store *st, const wentry *w, size_t nw, uint64_t c, uint64_t *ticket)
+    INMEM_REQUIRES(st->commit_mu)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < nw; i++)
+        bytes += w[i].v->tomb ? inmem__wal_delete_size(w[i].k.klen)
+                              : inmem__wal_write_size(w[i].k.klen, w[i].v->vlen);
+    inmem__wal_cursor cur;
+    int rc = inmem__wal_append_begin(st->wal, c, w[0].k.key, (uint32_t)nw, bytes, &cur);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < nw; i++) {
+        const inmem__version *v = w[i].v;
+        if (v->tomb)
+            inmem__wal_append_delete(&cur, w[i].k.key, w[i].k.klen);
+        else
+            inmem__wal_append_write(&cur, w[i].k.key, w[i].k.klen, v->data, v->vlen, v->expiry_ms);
+    }
+    *ticket = inmem__wal_append_end(st->wal, &cur);
+    return 0;
+}
+
+/* Makes versions up to @p c visible, never moving backwards (strict mode publishes from
+ * several committers once their fsync is done). */
+static void publish(inmem__store *st, uint64_t c)
+{
+    uint64_t cur = atomic_load(&st->visible);
+    while (cur < c && !atomic_compare_exchange_weak(&st->visible, &cur, c))
+        ;
+}
+
+int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, uint64_t *ticket)
+{
+    size_t nnew = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nw; i++) {
+        w[i].node = inmem__store_live_node(st, w[i].node, &w[i].k);
+        if (!w[i].node) {
+            w[i].node =
+                inmem__index_node_new(st->index, w[i].k.key, w[i].k.klen, w[i].k.hash, w[i].v);
+            if (!w[i].node) {
+                rc = INMEM_ENOMEM;
+                break;
+            }
+            w[i].is_new = 1;
+            nnew++;
+        } else {
+            w[i].is_new = 0;
+        }
+    }
+    uint64_t c = st->assigned + 1;
+    if (rc == 0)
+        rc = inmem__index_reserve(st->index, nw, nnew, st->assigned);
+    if (rc == 0)
+        rc = inmem__ttl_prepare(st, w, nw);
+    *ticket = 0;
+    if (rc == 0 && st->wal)
+        rc = log_writes(st, w, nw, c, ticket);
+    if (rc) {
+        inmem__ttl_unprepare(w, nw);
+        for (size_t i = 0; i < nw; i++)
+            if (w[i].node && w[i].is_new) {
+                inmem__index_node_free(w[i].node);
+                w[i].node = NULL;
+            }
+        return rc;
+    }
+    st->assigned = c;
+    for (size_t i = 0; i < nw; i++) {
+        inmem__node *n = w[i].node;
+        if (w[i].is_new) {
+            inmem__index_link(st->index, n);
+            /* install the copy embedded in the node; the staged version is done with */
+            inmem__version *ev = inmem__index_node_first(n);
+            inmem__version_free(w[i].v);
+            w[i].v = ev;
+        }
+        w[i].v->ver = c;
+        if (w[i].ttl_key)
+            inmem__ttl_push(st, (inmem__expiry){w[i].v->expiry_ms, c, w[i].ttl_key, w[i].k.klen});
+        w[i].ttl_key = NULL;
+        inmem__index_install(st->index, n, w[i].v);
+        w[i].v = NULL;
+    }
+    if (!st->strict)
+        atomic_store(&st->visible, c);
+    atomic_store_rlx(&st->ctr.commits, atomic_load_rlx(&st->ctr.commits) + 1);
+    if (++st->since_gc >= 8)
+        store_gc(st);
+    *ver = c;
+    return 0;
+}
+
+int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket)
+{
+    if (!st->wal)
+        return 0;
+    int rc = inmem__wal_commit_wait(st->wal, ticket);
+    if (rc == 0 && st->strict)
+        publish(st, c);
+    return rc;
+}
+
+/* ---- one write committed on its own ---------------------------------------------------------- */
+
+enum one_op { ONE_PUT, ONE_DELETE, ONE_CAS };
+
+static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_t klen,
+                     const void *val, size_t vlen, uint64_t expiry_ms, uint64_t expected,
+                     uint64_t *version)
+{
+    int tomb = op == ONE_DELETE;
+    int rc = inmem__store_check_sizes(st, klen, val, vlen);
+    if (rc)
+        return rc;
+    inmem__version *v = inmem__version_new(val, tomb ? 0 : vlen, tomb ? 0 : expiry_ms, tomb);
+    if (!v)
+        return INMEM_ENOMEM;
+    uint64_t h = inmem__hash(key, klen);
+    /* no snapshot pins memory for us, so look the node up under the writer lock */
+    wentry w = {{key, h, (uint32_t)klen}, NULL, v, 0, NULL};
+    uint64_t ver = 0, ticket = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    if (op == ONE_CAS && inmem__store_cas_version(inmem__store_live_node(st, w.node, &w.k),
+                                                  inmem__clock_wall_ms()) != expected) {
+        atomic_store_rlx(&st->ctr.abort_cas, atomic_load_rlx(&st->ctr.abort_cas) + 1);
+        rc = INMEM_CONFLICT;
+    } else {
+        rc = inmem__store_apply(st, &w, 1, &ver, &ticket);
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    if (rc) {
+        inmem__version_free(v);
+        return rc;
+    }
+    if ((rc = inmem__store_finish(st, ver, ticket)) != 0)
+        return rc;
+    if (version)
+        *version = ver;
+    return 0;
+}
+
+int inmem__store_put_one(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
+                         size_t vlen, uint64_t expiry_ms, uint64_t *version)
+{
+    return write_one(st, ONE_PUT, key, klen, val, vlen, expiry_ms, 0, version);
+}
+
+int inmem__store_delete_one(inmem__store *st, const uint8_t *key, size_t klen, uint64_t *version)
+{
+    return write_one(st, ONE_DELETE, key, klen, NULL, 0, 0, 0, version);
+}
+
+int inmem__store_cas_one(inmem__store *st, const uint8_t *key, size_t klen, uint64_t expected,
+                         const void *val, size_t vlen, uint64_t *version)
+{
+    return write_one(st, ONE_CAS, key, klen, val, vlen, 0, expected, version);
+}
+
+/* ---- replaying the log at open -------------------------------------------------------------- */
+
+int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
+{
+    inmem__store *st = ctx;
+    int rc = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        const inmem__wal_rec *r = &t->recs[i];
+        int tomb = r->type == INMEM__REC_DELETE;
+        inmem__version *v = inmem__version_new(r->val, tomb ? 0 : r->vlen, r->expiry_ms, tomb);
+        uint64_t h = inmem__hash(r->key, r->klen);
+        inmem__node *n = inmem__index_find(st->index, r->key, r->klen, h);
+        int is_new = n == NULL;
+        if (is_new)
+            n = inmem__index_node_new(st->index, r->key, r->klen, h, v);
+        if (!v || !n || inmem__index_reserve(st->index, 1, (size_t)is_new, st->assigned)) {
+            inmem__version_free(v);
+            if (is_new)
+                inmem__index_node_free(n);
+            rc = INMEM_ENOMEM;
+            break;
+        }
+        if (!is_new && atomic_load_rlx(&n->head)->ver >= t->version) {
+            inmem__version_free(v); /* the same key twice in one transaction */
+            rc = inmem__error(INMEM_ECORRUPT, "log transaction %llu writes a key twice",
+                              (unsigned long long)t->txn_id);
+            break;
+        }
+        uint8_t *kcopy = NULL;
+        if (r->expiry_ms && (!(kcopy = malloc(r->klen)) || inmem__ttl_reserve(st, 1))) {
+            free(kcopy);
+            inmem__version_free(v);
+            if (is_new)
+                inmem__index_node_free(n);
+            rc = INMEM_ENOMEM;
+            break;
+        }
+        if (is_new) {
+            inmem__index_link(st->index, n);
+            inmem__version *ev = inmem__index_node_first(n); /* the embedded copy */
+            inmem__version_free(v);
+            v = ev;
+        }
+        v->ver = t->version;
+        if (kcopy) {
+            memcpy(kcopy, r->key, r->klen);
+            inmem__ttl_push(st, (inmem__expiry){r->expiry_ms, t->version, kcopy, r->klen});
+        }
+        inmem__index_install(st->index, n, v);
+    }
+    if (rc == 0) {
+        st->assigned = t->version;
+        atomic_store(&st->visible, t->version);
+        /* no reader exists yet: everything below the newest version can go at once */
+        inmem__index_gc(st->index, t->version, t->version);
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    return rc;
+}

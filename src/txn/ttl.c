@@ -1,0 +1,193 @@
+/*
+ * ttl.c — values with a time to live, and the sweeper that deletes them once expired.
+ *
+ * Expired values are invisible to reads at once (txn.c checks every version's expiry); this
+ * reclaims them. The commit path keeps a min-heap of (expiry, version, key) for every value
+ * written with a TTL. A sweep takes the entries that are due and, for each, runs a transaction
+ * that reads the key and deletes it only if the version it sees is still the one that expired: a
+ * key rewritten since is left alone, and a concurrent writer simply makes the sweep's commit
+ * conflict (the key was read), so the sweeper never deletes a value someone just wrote. The
+ * deletes are logged like any other commit. A background thread sweeps every interval;
+ * inmem_db_sweep() sweeps at once.
+ */
+#include <time.h>
+
+#include "txn/txn_int.h"
+
+uint64_t inmem__expiry_after(uint64_t ttl_ms)
+{
+    if (!ttl_ms)
+        return 0;
+    uint64_t now = inmem__clock_wall_ms();
+    return ttl_ms >= UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ttl_ms;
+}
+
+/* ---- the heap (under commit_mu) ----------------------------------------------------------- */
+
+void inmem__ttl_push(inmem__store *st, inmem__expiry e)
+{
+    size_t i = st->ttl_n++;
+    while (i > 0 && st->ttl_heap[(i - 1) / 2].at_ms > e.at_ms) {
+        st->ttl_heap[i] = st->ttl_heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    st->ttl_heap[i] = e;
+}
+
+static inmem__expiry heap_pop(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
+{
+    inmem__expiry top = st->ttl_heap[0], last = st->ttl_heap[--st->ttl_n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= st->ttl_n)
+            break;
+        if (c + 1 < st->ttl_n && st->ttl_heap[c + 1].at_ms < st->ttl_heap[c].at_ms)
+            c++;
+        if (st->ttl_heap[c].at_ms >= last.at_ms)
+            break;
+        st->ttl_heap[i] = st->ttl_heap[c];
+        i = c;
+    }
+    if (st->ttl_n)
+        st->ttl_heap[i] = last;
+    return top;
+}
+
+int inmem__ttl_reserve(inmem__store *st, size_t more)
+{
+    return grow((void **)&st->ttl_heap, &st->ttl_cap, st->ttl_n + more, sizeof(inmem__expiry));
+}
+
+int inmem__ttl_prepare(inmem__store *st, wentry *w, size_t nw)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nw; i++) {
+        w[i].ttl_key = NULL;
+        if (!w[i].v->expiry_ms)
+            continue;
+        n++;
+        if (!(w[i].ttl_key = malloc(w[i].k.klen)))
+            return INMEM_ENOMEM;
+        memcpy(w[i].ttl_key, w[i].k.key, w[i].k.klen);
+    }
+    return n ? inmem__ttl_reserve(st, n) : 0;
+}
+
+void inmem__ttl_unprepare(wentry *w, size_t nw)
+{
+    for (size_t i = 0; i < nw; i++) {
+        free(w[i].ttl_key);
+        w[i].ttl_key = NULL;
+    }
+}
+
+/* Takes every entry due at @p now_ms off the heap (the caller frees out[i].key and *out). */
+static int take_expired(inmem__store *st, uint64_t now_ms, inmem__expiry **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    int rc = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    while (st->ttl_n && st->ttl_heap[0].at_ms <= now_ms) {
+        if (*n == cap && (rc = grow((void **)out, &cap, *n + 1, sizeof(inmem__expiry))) != 0)
+            break;
+        (*out)[(*n)++] = heap_pop(st);
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    return rc;
+}
+
+void inmem__ttl_fini(inmem__store *st)
+{
+    for (size_t i = 0; i < st->ttl_n; i++)
+        free(st->ttl_heap[i].key);
+    free(st->ttl_heap);
+    st->ttl_heap = NULL;
+    st->ttl_n = st->ttl_cap = 0;
+}
+
+/* ---- sweeping ------------------------------------------------------------------------------ */
+
+/* Deletes one expired entry if it is still current; 1 if deleted. */
+static int sweep_one(inmem__store *st, const inmem__expiry *e, uint64_t now)
+{
+    inmem_txn *txn;
+    if (inmem__txn_begin(st, &txn) != 0)
+        return 0;
+    uint64_t ver = 0, expiry = 0;
+    int tomb = 0, removed = 0;
+    int rc = inmem__txn_peek(txn, e->key, e->klen, &ver, &expiry, &tomb);
+    if (rc == 0 && ver == e->version && !tomb && expiry && expiry <= now) {
+        rc = inmem__txn_delete(txn, e->key, e->klen);
+        if (rc == 0 && inmem__txn_commit(txn) == 0)
+            removed = 1;
+    }
+    inmem__txn_free(txn);
+    return removed;
+}
+
+int inmem__ttl_sweep(inmem__store *st, uint64_t *removed)
+{
+    uint64_t now = inmem__clock_wall_ms();
+    inmem__expiry *due;
+    size_t n;
+    int rc = take_expired(st, now, &due, &n);
+    uint64_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        count += (uint64_t)sweep_one(st, &due[i], now);
+        free(due[i].key);
+    }
+    free(due);
+    if (removed)
+        *removed = count;
+    return rc;
+}
+
+static void *sweeper_main(void *arg)
+{
+    inmem__store *st = arg;
+    inmem__mutex_lock(&st->sweep_mu);
+    while (!st->sweep_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + st->sweep_interval_ms * 1000000ull;
+        ts.tv_sec += (time_t)(ns / 1000000000ull);
+        ts.tv_nsec = (long)(ns % 1000000000ull);
+        pthread_cond_timedwait(&st->sweep_cv, &st->sweep_mu.m, &ts);
+        if (st->sweep_stop)
+            break;
+        inmem__mutex_unlock(&st->sweep_mu);
+        inmem__ttl_sweep(st, NULL); /* a read-only database just finds nothing to delete */
+        inmem__mutex_lock(&st->sweep_mu);
+    }
+    inmem__mutex_unlock(&st->sweep_mu);
+    return NULL;
+}
+
+int inmem__ttl_start(inmem__store *st, uint64_t interval_ms)
+{
+    inmem__mutex_lock(&st->sweep_mu);
+    st->sweep_stop = 0;
+    inmem__mutex_unlock(&st->sweep_mu);
+    st->sweep_interval_ms = interval_ms;
+    if (interval_ms == 0 || st->has_sweeper)
+        return 0;
+    if (inmem__thread_start(&st->sweeper, sweeper_main, st) != 0)
+        return inmem__error(INMEM_ENOMEM, "cannot start the TTL sweeper thread");
+    st->has_sweeper = 1;
+    return 0;
+}
+
+void inmem__ttl_stop(inmem__store *st)
+{
+    if (!st->has_sweeper)
+        return;
+    inmem__mutex_lock(&st->sweep_mu);
+    st->sweep_stop = 1;
+    pthread_cond_signal(&st->sweep_cv);
+    inmem__mutex_unlock(&st->sweep_mu);
+    pthread_join(st->sweeper, NULL);
+    st->has_sweeper = 0;
+}

@@ -1,0 +1,247 @@
+/*
+ * txn_int.h — what the files of the transaction layer share (store.c, txn.c, iter.c, ttl.c):
+ * the store, the transaction handle, the set entries and the calls between them. Nothing
+ * outside src/txn/ includes it: the engine and the primitives see only txn.h.
+ */
+#ifndef INMEM_TXN_TXN_INT_H
+#define INMEM_TXN_TXN_INT_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/clock.h"
+#include "storage/index.h"
+#include "txn/txn.h"
+
+/* ---- the store ------------------------------------------------------------------------------ */
+
+/* Per-slot state, one cache line, owned by the transaction handle holding the slot. */
+typedef struct inmem__slot {
+    _Atomic uint64_t snap;   /* pinned snapshot, or SNAP_NONE */
+    _Atomic uint32_t in_use; /* 1 while a handle holds the slot */
+    uint32_t unused;
+    _Atomic uint64_t begin_us; /* coarse clock when the snapshot was taken */
+    /* counters, written only by the holder (relaxed), summed by inmem__store_stats() */
+    _Atomic uint64_t n_readonly;
+    _Atomic uint64_t n_abort_user;
+    _Atomic uint64_t n_retries;
+    struct inmem_txn *spare; /* a freed handle kept for the next begin on this slot */
+    uint64_t pad;
+} inmem__slot;
+
+#define INMEM__SNAP_NONE UINT64_MAX
+
+/* Store-wide counters kept by the committer (under commit_mu) or by anyone (atomics). */
+typedef struct inmem__counters {
+    _Atomic uint64_t commits, abort_read, abort_cas, retries, exhausted, deadlines;
+} inmem__counters;
+
+/* A value with a time to live, awaiting the sweeper (a min-heap on at_ms). */
+typedef struct inmem__expiry {
+    uint64_t at_ms;   /* expiry, wall-clock ms */
+    uint64_t version; /* the version that carries it */
+    uint8_t *key;     /* encoded key, owned */
+    uint32_t klen;
+} inmem__expiry;
+
+struct inmem__store {
+    inmem__index *index;
+    inmem__wal *wal; /* borrowed from the engine; NULL in durability NONE */
+    int strict;      /* commits become visible once durable */
+    size_t max_key;  /* encoded key limit (user limit + prefix) */
+    size_t max_value;
+    /* Versions. visible <= assigned; both only grow. */
+    _Alignas(INMEM_CACHELINE) _Atomic uint64_t visible; /* newest commit readers may see */
+    _Alignas(INMEM_CACHELINE) inmem__mutex commit_mu;   /* serialises committers (writer lock) */
+    uint64_t assigned INMEM_GUARDED_BY(commit_mu);      /* newest version handed out */
+    uint64_t min_cached INMEM_GUARDED_BY(commit_mu);    /* lower bound of active snapshots */
+    unsigned since_gc INMEM_GUARDED_BY(commit_mu);
+    _Atomic int gc_pending;    /* the last GC left work that an ending snapshot may unblock */
+    _Atomic uint64_t gc_floor; /* the min_snap the last GC ran with */
+    _Atomic int gc_busy;       /* a GC is between its scan of the slots and its gc_floor */
+    _Atomic int gc_missed;     /* an ending snapshot wanted a GC but found the lock taken */
+    inmem__counters ctr;
+    inmem__expiry *ttl_heap INMEM_GUARDED_BY(commit_mu); /* values with a TTL, soonest first */
+    size_t ttl_n INMEM_GUARDED_BY(commit_mu), ttl_cap INMEM_GUARDED_BY(commit_mu);
+    /* Reader slots. */
+    _Alignas(INMEM_CACHELINE) _Atomic uint32_t slot_hwm; /* slots [0, hwm) were ever used */
+    uint32_t nslots;
+    inmem__slot *slots;
+    /* the TTL sweeper thread (ttl.c) */
+    pthread_t sweeper;
+    int has_sweeper;
+    uint64_t sweep_interval_ms;
+    inmem__mutex sweep_mu;
+    pthread_cond_t sweep_cv;
+    int sweep_stop INMEM_GUARDED_BY(sweep_mu);
+};
+
+/* ---- the transaction ------------------------------------------------------------------------ */
+
+/* The first member of every set entry: which key. */
+typedef struct keyref {
+    const uint8_t *key;
+    uint64_t hash;
+    uint32_t klen;
+} keyref;
+
+typedef struct wentry {
+    keyref k;
+    inmem__node *node; /* the key's node when last looked up, or NULL */
+    inmem__version *v; /* the pending version, owned until installed */
+    int is_new;        /* during apply_writes: node made for this commit, not yet linked */
+    uint8_t *ttl_key;  /* during apply_writes: key copy for the TTL heap */
+} wentry;
+
+typedef struct rentry {
+    keyref k;
+    inmem__node *node; /* NULL if the key was missing from the index */
+    uint64_t ver;      /* version seen: 0 missing, tombstone's version if deleted */
+} rentry;
+
+typedef struct centry {
+    uint32_t w;        /* index of the write entry */
+    uint64_t expected; /* version the key must have at commit */
+} centry;
+
+/* A hash index over a set once it is larger than LINEAR_MAX entries. */
+typedef struct kset {
+    uint32_t *idx; /* entry index + 1; 0 empty */
+    size_t cap;    /* power of two, or 0 */
+    int on;
+} kset;
+
+struct inmem_iter {
+    inmem_txn *txn;
+    inmem_iter *next, **pprev; /* the transaction's list of open iterators */
+    uint8_t *hi;               /* upper bound (exclusive), NULL for none */
+    size_t hilen;
+    inmem__node *cur; /* next index node to consider */
+    uint32_t *pw;     /* the transaction's writes in range, sorted by key */
+    size_t npw, ipw;
+};
+
+struct inmem_txn {
+    inmem__store *st;
+    uint32_t slot;
+    inmem_txn_state state;
+    inmem_abort_reason reason;
+    uint64_t snap;
+    uint64_t commit_ver;
+    uint64_t now_ms; /* wall clock for TTL checks, read once on first need */
+    wentry *w;
+    size_t nw, wcap;
+    kset wix;
+    rentry *r;
+    size_t nr, rcap;
+    kset rix;
+    centry *c;
+    size_t nc, ccap;
+    inmem__arena arena;
+    inmem_iter *iters;
+    /* the conflict that aborted the commit */
+    const uint8_t *ckey;
+    size_t cklen;
+    uint64_t cexpected, cfound;
+    uint64_t staged; /* successful write calls so far (inmem__txn_mark) */
+    int readonly;    /* begun read-only: no read set, writes refused */
+    int sticky;      /* an error that left the transaction half-changed: abort only */
+};
+
+static inline inmem__slot *slot_of(const inmem_txn *t)
+{
+    return &t->st->slots[t->slot];
+}
+
+static inline void slot_bump(_Atomic uint64_t *ctr)
+{
+    /* only the slot's holder writes its counters */
+    atomic_store_rlx(ctr, atomic_load_rlx(ctr) + 1);
+}
+
+static inline uint64_t txn_now(inmem_txn *t)
+{
+    if (!t->now_ms)
+        t->now_ms = inmem__clock_wall_ms();
+    return t->now_ms;
+}
+
+static inline int expired(const inmem__version *v, uint64_t now)
+{
+    return v->expiry_ms != 0 && v->expiry_ms <= now;
+}
+
+/* Whether @p v has expired for the transaction; reads the clock only for values with a TTL. */
+static inline int expired_for(inmem_txn *t, const inmem__version *v)
+{
+    return v->expiry_ms != 0 && v->expiry_ms <= txn_now(t);
+}
+
+/* Grows *arr (of *cap elements of @p size bytes) to hold at least @p need. */
+static inline int grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 8;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, c * size);
+    if (!p)
+        return INMEM_ENOMEM;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+/* Arguments first: a transaction must exist, be active and not be left half-done. */
+#define CHECK_ACTIVE(t)                                                                            \
+    do {                                                                                           \
+        if (!(t))                                                                                  \
+            return INMEM_EINVAL;                                                                   \
+        if ((t)->state != INMEM_TXN_ACTIVE)                                                        \
+            return INMEM_ETXNDONE;                                                                 \
+        if ((t)->sticky)                                                                           \
+            return inmem__error(INMEM_EMISUSE,                                                     \
+                                "an earlier error (%s) left the transaction "                      \
+                                "half-done: abort it",                                             \
+                                inmem_strerror((t)->sticky));                                      \
+    } while (0)
+
+/* ---- calls between the files ---------------------------------------------------------------- */
+
+/* store.c: reader slots and snapshots (see the protocol in store.c) */
+int inmem__slot_acquire(inmem__store *st, uint32_t *out);
+void inmem__snapshot_pin(inmem_txn *t);
+void inmem__snapshot_unpin(inmem_txn *t);
+/* store.c: the key's node in the index now, or NULL (writer, under commit_mu) */
+inmem__node *inmem__store_live_node(inmem__store *st, inmem__node *n, const keyref *k);
+/* store.c: a key's current version for CAS: deleted or expired counts as 0 */
+uint64_t inmem__store_cas_version(const inmem__node *n, uint64_t now);
+/* store.c: INMEM_ETOOBIG or INMEM_EINVAL for a key or value the store does not take */
+int inmem__store_check_sizes(const inmem__store *st, size_t klen, const void *val, size_t vlen);
+/* store.c: applies @p nw validated writes as one commit (caller holds commit_mu): logs them,
+ * then installs them. On success every w[i].v is installed (ownership passes to the index),
+ * *ver is the commit's version and *ticket its place in the log (0 without a log). */
+int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, uint64_t *ticket)
+    INMEM_REQUIRES(st->commit_mu);
+/* store.c: after the commit lock: waits for durability as the mode says; strict publishes. */
+int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket);
+
+/* txn.c */
+void inmem__txn_destroy(inmem_txn *t);
+/* Adds (key, version seen) to the read set unless the key is there already. */
+int inmem__txn_record_read(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t hash,
+                           inmem__node *n, uint64_t ver);
+
+/* ttl.c: the heap of values awaiting the sweeper (under commit_mu) */
+int inmem__ttl_reserve(inmem__store *st, size_t more) INMEM_REQUIRES(st->commit_mu);
+void inmem__ttl_push(inmem__store *st, inmem__expiry e) INMEM_REQUIRES(st->commit_mu);
+/* Copies the keys of a commit's TTL writes and makes heap room, so that publishing them after
+ * the commit cannot fail; unprepare undoes it. */
+int inmem__ttl_prepare(inmem__store *st, wentry *w, size_t nw) INMEM_REQUIRES(st->commit_mu);
+void inmem__ttl_unprepare(wentry *w, size_t nw);
+/* Frees the heap (store teardown). */
+void inmem__ttl_fini(inmem__store *st);
+
+#endif
