@@ -1,11 +1,16 @@
 # inmem — build, test, benchmark, install.
 #
+#   make deps               install what building and testing need (Debian packages: xxHash,
+#                           cmocka, libedit, jansson, python3, and what the bindings need); the
+#                           README's two commands run it first; compiling never installs anything
 #   make                    static + shared library in build/
-#   make test               build and run the whole test suite: the cmocka suite, then the CLI
-#                           end to end (installs cmocka, libedit, jansson, python3 if missing)
-#   make test SAN=address   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test               deps, then every test: the cmocka suite (built in build-check/ with
+#                           internal assertions on and LeakSanitizer), the CLI end to end, and the
+#                           language bindings' tests
+#   make test SAN=address   the cmocka suite and the CLI under AddressSanitizer + UBSan (+ LSan)
 #   make test SAN=thread    the same under ThreadSanitizer
-#   make test TESTS=glob    only the tests whose name matches the glob (e.g. TESTS='*concurrent*')
+#   make test TESTS=glob    only the cmocka tests whose name matches the glob: every test is named
+#                           <group>_<behaviour>, e.g. TESTS='wal_*', TESTS='txn_rules_rule4*'
 #   make demo               the main job: the multi-agent demo on ./agents-data, then the CLI on it
 #   make quickstart         the small example (examples/quickstart.c) on ./inmem-data
 #   make tools              build/inmem (the CLI) and build/examples/agents (the demo)
@@ -13,9 +18,10 @@
 #   make fuzz               libFuzzer on the log decoder and recovery (FUZZ_SECONDS=30)
 #   make bench              inmem's benchmark tables, then the comparison with RocksDB, LMDB,
 #                           SQLite, WiredTiger and Redis (installs them when missing); FULL=1
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local, make uninstall PREFIX=/usr/local
+#   make check-exports      the shared library exports only inmem_* symbols
 #   make WERROR=1 ...       warnings are errors (CI)
-#   make DEBUG=1 ...        keep internal assertions in the optimised build (SAN=... builds do)
+#   make DEBUG=1 ...        keep internal assertions in the optimised build
 #   make CC=clang ...       any C11 compiler; clang adds -Wthread-safety
 
 CC      ?= cc
@@ -24,8 +30,12 @@ SAN     ?=
 WERROR  ?=
 TESTS   ?=
 
+# SAN=check is what make test uses: the optimised build with assertions on and LeakSanitizer.
 ifeq ($(SAN),)
 BUILD   := build
+OPT     ?= -O2
+else ifeq ($(SAN),check)
+BUILD   := build-check
 OPT     ?= -O2
 else
 BUILD   := build-$(SAN)
@@ -48,9 +58,13 @@ endif
 ifeq ($(SAN),thread)
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
+ifeq ($(SAN),check)
+SANFLAGS := -fsanitize=leak
+endif
 
-# Internal assertions (assert(), debug-only per STYLE.md) are on in the sanitizer builds and with
-# DEBUG=1, off in the default optimised build: some check memory a hot path would not touch.
+# Internal assertions (assert(): invariants, debug-only; see CONTRIBUTING.md) are on in the
+# sanitizer and check builds and with DEBUG=1, off in the default optimised build: some check
+# memory a hot path would not touch.
 DEBUG   ?=
 ifeq ($(SAN)$(DEBUG),)
 NDEBUG_FLAG := -DNDEBUG
@@ -60,6 +74,11 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) $(NDEBUG_FLAG) -fPIC -Iinclude -Isrc
 LDFLAGS += $(SANFLAGS)
 LIBS    := -lxxhash -lpthread
+# The library's own objects hide every symbol but the public API (inmem.h marks it default).
+LIB_CFLAGS := -fvisibility=hidden
+
+# Dependency targets (each installs Debian packages when missing); fragments add theirs.
+DEPS_TARGETS := deps-lib deps-test
 
 LIB_SRC := $(wildcard src/core/*.c src/storage/*.c src/wal/*.c src/txn/*.c src/engine/*.c \
                       src/primitives/*.c)
@@ -70,19 +89,20 @@ BENCH_SRC := $(wildcard bench/*.c) tests/fsutil.c
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
-.PHONY: all lib test bench demo quickstart fuzz install clean format format-check deps-test deps-lib
+.PHONY: all lib deps test test-c bench demo quickstart fuzz install uninstall check-exports \
+        clean format format-check deps-test deps-lib
 
 all: lib
 
-lib: deps-lib $(BUILD)/libinmem.a $(BUILD)/libinmem.so
+lib: $(BUILD)/libinmem.a $(BUILD)/libinmem.so
 
 # The library's one dependency beyond libc and pthreads: xxHash (event hash chains).
 deps-lib:
 	@scripts/ensure-packages libxxhash-dev
 
-$(BUILD)/%.o: %.c | deps-lib
+$(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libinmem.a: $(LIB_OBJ)
 	@rm -f $@
@@ -91,12 +111,24 @@ $(BUILD)/libinmem.a: $(LIB_OBJ)
 $(BUILD)/libinmem.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libinmem.so.0 $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The shared library exports exactly the functions inmem.h declares: nothing internal (inmem__*)
+# leaks out, and nothing declared is missing.
+check-exports: $(BUILD)/libinmem.so
+	@nm -D --defined-only $(BUILD)/libinmem.so | awk '{print $$3}' | sort -u > $(BUILD)/exports.txt
+	@grep -oE '\binmem_[a-z0-9_]+\(' include/inmem.h | tr -d '(' | sort -u > $(BUILD)/declared.txt
+	@if ! cmp -s $(BUILD)/exports.txt $(BUILD)/declared.txt; then \
+	    echo "libinmem.so exports (>) differ from inmem.h's functions (<):"; \
+	    diff $(BUILD)/declared.txt $(BUILD)/exports.txt; exit 1; fi
+	@echo "check-exports: libinmem.so exports the $$(wc -l < $(BUILD)/exports.txt) functions of inmem.h, nothing else"
+
 # ---- tests -------------------------------------------------------------------------------------
 
 deps-test: deps-lib
-	@scripts/ensure-packages libcmocka-dev
+	@scripts/ensure-packages libcmocka-dev python3
 
-$(BUILD)/tests/%.o: tests/%.c | deps-test
+deps: $(DEPS_TARGETS)
+
+$(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -MMD -MP -c $< -o $@
 
@@ -110,12 +142,25 @@ TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
 $(BUILD)/inmem_tests: $(TEST_OBJ) $(BUILD)/libinmem.a
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(BUILD)/libinmem.a -lcmocka $(LIBS)
 
-# make test: the cmocka suite, then (unless TESTS selects cmocka tests) the CLI end to end.
-test: deps-test $(BUILD)/inmem_tests
+# make test: deps, then the cmocka suite and (unless TESTS selects cmocka tests) the CLI end to
+# end, in build-check/ (assertions, leak checks) or in the SAN build asked for; then the
+# bindings' tests against the plain build.
+ifeq ($(SAN),)
+test: deps
+	$(MAKE) --no-print-directory test-c SAN=check
+ifeq ($(TESTS),)
+	$(MAKE) --no-print-directory check-exports
+	$(if $(BINDING_TESTS),$(MAKE) --no-print-directory $(BINDING_TESTS))
+endif
+else
+test: deps test-c
+endif
+
+test-c: $(BUILD)/inmem_tests
+	@scripts/check-contract-tests $(BUILD)/inmem_tests
 	$(BUILD)/inmem_tests $(TESTS)
 ifeq ($(TESTS),)
 	$(MAKE) --no-print-directory test-cli
-	$(if $(BINDING_TESTS),$(MAKE) --no-print-directory $(BINDING_TESTS))
 endif
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------------------------
@@ -141,7 +186,8 @@ $(BUILD)/inmem_bench: $(BENCH_SRC) bench/bench.h $(BUILD)/libinmem.a
 
 # make bench: inmem's own tables, then the side-by-side comparison (bench/compare/compare.mk);
 # FULL=1 for the long versions. Quick: about 4 minutes in all.
-bench: $(BUILD)/inmem_bench
+bench: deps-lib
+	$(MAKE) --no-print-directory $(BUILD)/inmem_bench
 	$(BUILD)/inmem_bench $(if $(filter-out 0,$(FULL)),--full) $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-compare
 
@@ -153,10 +199,12 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libinmem.a
 
 DEMO_DIR ?= inmem-data
 
-quickstart: $(BUILD)/examples/quickstart
+quickstart: deps
+	$(MAKE) --no-print-directory $(BUILD)/examples/quickstart
 	$(BUILD)/examples/quickstart $(DEMO_DIR)
 
-demo: demo-agents
+demo: deps
+	$(MAKE) --no-print-directory demo-agents
 
 # ---- the inmem CLI and the multi-agent demo (tools/, their own make fragment) ---------------------
 
@@ -187,6 +235,11 @@ install: lib $(BUILD)/inmem.pc install-tools
 	ln -sf libinmem.so.0 $(DESTDIR)$(PREFIX)/lib/libinmem.so
 	install -m 644 $(BUILD)/inmem.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
+uninstall: uninstall-tools
+	rm -f $(DESTDIR)$(PREFIX)/include/inmem.h $(DESTDIR)$(PREFIX)/lib/libinmem.a \
+	    $(DESTDIR)$(PREFIX)/lib/libinmem.so $(DESTDIR)$(PREFIX)/lib/libinmem.so.0 \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/inmem.pc
+
 # ---- housekeeping ------------------------------------------------------------------------------
 
 FORMAT_FILES = include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c bench/*.h \
@@ -200,6 +253,6 @@ format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf build build-address build-thread build-clang build-fuzz
+	rm -rf build build-check build-address build-thread build-clang build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

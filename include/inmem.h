@@ -30,6 +30,12 @@
 extern "C" {
 #endif
 
+/* Everything declared here is the library's exported API; it is built with every other symbol
+ * hidden. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 /* ---------------------------------------------------------------------------------------------
  * Versions
  * ------------------------------------------------------------------------------------------- */
@@ -416,7 +422,7 @@ int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out);
  * borrowed memory it returned is no longer valid. The handle stays valid (for inmem_txn_describe())
  * until inmem_txn_free().
  * Read-only transactions always commit and do not move the version. A transaction with writes
- * is checked against its read set and CAS list (DESIGN.md section 3) and, if nothing changed,
+ * is checked against its read set and CAS list (docs/CONTRACT.md, section 1) and, if nothing changed,
  * applied atomically with one new version.
  * @return 0, INMEM_CONFLICT (see inmem_txn_describe() for the key and rule), INMEM_ETXNDONE
  * (already ended), INMEM_EINVAL (NULL), INMEM_ENOMEM (aborted, nothing applied).
@@ -1021,6 +1027,10 @@ int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace
  *  such root), INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_ENOMEM. */
 int inmem_trace_tree(inmem_txn *txn, const inmem_run_id *run, const inmem_run_id *root,
                      size_t limit, inmem_span *out, size_t *n);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -2,8 +2,9 @@
  * main.c — the test runner: gathers every group's tests into one cmocka run (so that the output
  * ends with one summary line for the whole suite) and keeps the ones whose name matches the
  * optional glob given as the first argument, e.g. `inmem_tests 'wal_recovery_*'`. Every test is
- * named <group>_<function> (the function's name alone when it already starts with its group),
- * so a glob on a group's prefix selects that group.
+ * named <group>_<function> (the function's name alone when it already starts with its group, and
+ * wal_codec_x for a function codec_x of group wal_codec), so a glob on a group's prefix selects
+ * that group.
  */
 #include <dirent.h>
 #include <fnmatch.h>
@@ -88,6 +89,7 @@ inmem_stats test_stats(inmem_db *db)
 int main(int argc, char **argv)
 {
     const char *glob = argc > 1 ? argv[1] : NULL;
+    int list = glob && strcmp(glob, "--list") == 0; /* print the names, run nothing */
     struct {
         const struct CMUnitTest *tests;
         size_t n;
@@ -111,13 +113,23 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ng; i++)
         for (size_t j = 0; j < groups[i].n; j++) {
             const struct CMUnitTest *t = &groups[i].tests[j];
-            size_t gl = strlen(groups[i].name);
-            int has = strncmp(t->name, groups[i].name, gl) == 0 && t->name[gl] == '_';
+            /* group kv: kv_x stays, x becomes kv_x; group wal_log: log_x becomes wal_log_x */
+            const char *g = groups[i].name, *last = strrchr(g, '_');
+            size_t gl = strlen(g);
             char *name = malloc(gl + strlen(t->name) + 2);
             if (!name)
                 return 2;
-            sprintf(name, has ? "%s" : "%s_%s", has ? t->name : groups[i].name, t->name);
-            if (!glob || fnmatch(glob, name, 0) == 0) {
+            if (strncmp(t->name, g, gl) == 0 && t->name[gl] == '_')
+                sprintf(name, "%s", t->name);
+            else if (last && strncmp(t->name, last + 1, strlen(last + 1)) == 0 &&
+                     t->name[strlen(last + 1)] == '_')
+                sprintf(name, "%.*s%s", (int)(last + 1 - g), g, t->name);
+            else
+                sprintf(name, "%s_%s", g, t->name);
+            if (list) {
+                printf("%s\n", name);
+                free(name);
+            } else if (!glob || fnmatch(glob, name, 0) == 0) {
                 all[n] = *t;
                 all[n].name = name;
                 names[n++] = name;
@@ -125,6 +137,11 @@ int main(int argc, char **argv)
                 free(name);
             }
         }
+    if (list) {
+        free(all);
+        free(names);
+        return 0;
+    }
     if (n == 0) {
         fprintf(stderr, "no test matches '%s'\n", glob);
         free(all);

@@ -256,7 +256,7 @@ static void read_only_open_sees_committed_state_beside_a_live_writer(void **stat
     test_rmdir(dir);
 }
 
-/* STYLE: a transaction that hit an error half-way through a multi-write operation can only be
+/* CONTRACT 1.8: a transaction that hit an error half-way through a multi-write operation can only be
  * aborted; committing it must not apply the half that was staged. */
 static void half_done_operation_makes_transaction_abort_only(void **state)
 {

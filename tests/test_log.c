@@ -1,5 +1,5 @@
 /*
- * test_log.c — the write-ahead log at work (DESIGN.md section 4): persistence across close and
+ * test_log.c — the write-ahead log at work (docs/CONTRACT.md, section 2): persistence across close and
  * reopen in every logged mode, the directory lock, write failures injected through the vfs
  * (fsync EIO, ENOSPC at a segment switch), a clean close, nothing logged for aborted
  * transactions, and group commit.
@@ -1140,16 +1140,16 @@ static void clean_closes_at_the_end_of_a_full_segment_never_overrun_it(void **st
         char dir[64];
         test_tmpdir(dir);
         inmem_db *db = open_db(dir, INMEM_DURABILITY_BATCHED);
-        uint8_t val[1000];
+        uint8_t val[4096];
         memset(val, 'v', sizeof val);
         char key[16];
         int n = 0;
-        for (;; n++) { /* fill segment 1 to within ~2 KB of its end */
+        for (;; n++) { /* fill segment 1 to within ~2 KB of its end, 1000-byte values */
             inmem_stats st = test_stats(db);
             if (SEG_SIZE - INMEM__WAL_HEADER - st.wal_bytes < 2200)
                 break;
             snprintf(key, sizeof key, "k%03d", n);
-            put_ok(db, NULL, key, val, sizeof val);
+            put_ok(db, NULL, key, val, 1000);
         }
         /* a last put that leaves exactly the room kept for the end marks, plus slack */
         inmem_stats st = test_stats(db);
@@ -1158,6 +1158,7 @@ static void clean_closes_at_the_end_of_a_full_segment_never_overrun_it(void **st
         size_t fixed = BEGIN_FRAME + INMEM__WAL_FRAME + INMEM__WAL_WRITE_FIXED + INMEM__KEY_PREFIX +
                        strlen(key) + COMMIT_FRAME;
         size_t vlen = left - INMEM__WAL_END_ROOM - slack - fixed;
+        assert_true(vlen <= sizeof val);
         uint64_t last = put_ok(db, NULL, key, val, vlen);
         assert_int_equal(count_segments(dir), 1);
         assert_ok(inmem_db_close(db));

@@ -1,5 +1,5 @@
 /*
- * test_recovery.c — recovery at open (DESIGN.md section 4, docs/FORMAT.md "Recovery rules"):
+ * test_recovery.c — recovery at open (docs/CONTRACT.md rules 2.4-2.7, docs/FORMAT.md "Recovery rules"):
  * unknown records skipped; a torn tail cut at every byte of the last transaction, by truncation
  * and by zeroing; corruption refused with the file and offset, then repaired with exact counts;
  * never a torn tail in a segment before the last or before a valid record; foreign and newer

@@ -1,5 +1,5 @@
 /*
- * test_txn_rules.c — one test per rule of the transaction contract (DESIGN.md section 3), each
+ * test_txn_rules.c — one test per rule of the transaction contract (docs/CONTRACT.md, section 1), each
  * named after the rule it checks and asserting something that fails if the rule breaks.
  *
  * Interleavings are driven step by step from one thread: two (or three) transactions are begun,
@@ -12,7 +12,6 @@
 
 #include "test.h"
 
-/* A string literal as (pointer, length) — only for literals. */
 /* "Any version" for the helpers below. */
 #define ANY_VERSION UINT64_MAX
 

@@ -7,21 +7,24 @@
 #   make demo-agents    run the demo on $(AGENTS_DIR), then a few CLI commands on it
 #   make install-tools  bin/inmem and share/man/man1/inmem.1 under $(DESTDIR)$(PREFIX)
 #
-# The CLI needs libedit (the shell) and jansson (JSON); deps-tools installs them when missing.
+# The CLI needs libedit (the shell) and jansson (JSON); deps-tools (part of make deps) installs
+# them when missing.
 
 TOOLS_SRC  := $(wildcard tools/*.c)
 TOOLS_OBJ  := $(TOOLS_SRC:%.c=$(BUILD)/%.o)
 TOOLS_LIBS := -ledit -ljansson
 AGENTS_DIR ?= agents-data
 
-.PHONY: tools deps-tools test-cli demo-agents install-tools
+.PHONY: tools deps-tools test-cli demo-agents install-tools uninstall-tools
 
-tools: deps-tools $(BUILD)/inmem $(BUILD)/examples/agents
+DEPS_TARGETS += deps-tools
+
+tools: $(BUILD)/inmem $(BUILD)/examples/agents
 
 deps-tools: deps-lib
 	@scripts/ensure-packages libedit-dev libjansson-dev
 
-$(BUILD)/tools/%.o: tools/%.c | deps-tools
+$(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -35,7 +38,6 @@ $(BUILD)/examples/agents: examples/agents.c $(BUILD)/libinmem.a
 # The tests parse JSON and drive a pseudo-terminal with python3 (installed when missing).
 # INMEM_CLI_TMP: where they make their databases (default: a new directory in /tmp).
 test-cli: tools
-	@scripts/ensure-packages python3
 	INMEM=$(BUILD)/inmem AGENTS=$(BUILD)/examples/agents tests/cli/run.sh
 
 demo-agents: tools
@@ -48,5 +50,8 @@ install-tools: tools
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/inmem $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 tools/inmem.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+uninstall-tools:
+	rm -f $(DESTDIR)$(PREFIX)/bin/inmem $(DESTDIR)$(PREFIX)/share/man/man1/inmem.1
 
 -include $(TOOLS_OBJ:.o=.d)
