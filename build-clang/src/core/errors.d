@@ -1,6 +1,0 @@
-build-clang/src/core/errors.o: src/core/errors.c src/core/common.h \
-  include/inmem.h
-
-src/core/common.h:
-
-include/inmem.h:
