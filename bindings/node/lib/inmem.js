@@ -1,0 +1,383 @@
+'use strict';
+// The JavaScript face of inmem: Database, Transaction, Iterator and the primitives' namespaces
+// (runs, events, state, traces), over the flat functions of the addon (src/*.c).
+//
+// Sync or async: calls that cannot block return their result; calls that can (open and close,
+// commits of a strict database, run deletion, chain verification, sweeps, collecting a scan)
+// have an ...Async form that runs on the thread pool and returns a promise. db.transact() is
+// always async (its callback may await); db.transactSync() runs a synchronous callback inside
+// the library's own retry loop.
+
+const b = require('./binding');
+const errors = require('./errors');
+
+const { ConflictError } = errors;
+
+function err(code, message) {
+  return errors.errorOf(code, message, b.errors);
+}
+
+function checkOpts(o, what) {
+  if (o !== undefined && o !== null && typeof o !== 'object') {
+    throw err('INMEM_EINVAL', `${what} must be an object`);
+  }
+  return o || {};
+}
+
+// ---- iterators -------------------------------------------------------------------------------
+
+/** Iterates over a transaction's keys in order ({key, value, version}); a JS iterable. */
+class Iterator {
+  constructor(tx, h, batch) {
+    this._tx = tx; // keeps the transaction (and its database) alive while iterating
+    this._h = h;
+    this._batch = batch;
+    this._buf = [];
+    this._pos = 0;
+    this._done = false;
+  }
+
+  /** The next entry, or undefined at the end. */
+  nextEntry() {
+    if (this._pos < this._buf.length) return this._buf[this._pos++];
+    if (this._done) return undefined;
+    this._buf = b.iterNext(this._h, this._batch);
+    this._pos = 0;
+    if (this._buf.length < this._batch) this._done = true;
+    if (this._buf.length === 0) return undefined;
+    return this._buf[this._pos++];
+  }
+
+  next() {
+    const e = this.nextEntry();
+    return e === undefined ? { value: undefined, done: true } : { value: e, done: false };
+  }
+
+  /** Frees the iterator now (also done at the end of a for...of, and with its transaction). */
+  free() {
+    b.iterFree(this._h);
+    this._done = true;
+    this._buf = [];
+  }
+
+  return() {
+    this.free();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.iterator]() {
+    return this;
+  }
+}
+
+// ---- primitives: shared between a database (standalone forms) and a transaction --------------
+
+class Runs {
+  constructor(owner) { this._o = owner; }
+  /** Begins a run; returns its id. */
+  begin(opts) { return b.runBegin(this._o._handle(), checkOpts(opts, 'options')); }
+  end(id, status) { b.runEnd(this._o._handle(), id, status); }
+  get(id) { return b.runGet(this._o._handle(), id); }
+  list(filter) {
+    const f = checkOpts(filter, 'filter');
+    return b.runList(this._o._handle(), f, f.after, f.limit);
+  }
+  delete(id) { b.runDelete(this._o._handle(), id); }
+  /** Deletes a run and all its data on the thread pool (a large run takes a while). */
+  deleteAsync(id) { return b.runDeleteAsync(this._o._handle(), id); }
+}
+
+class Events {
+  constructor(owner) { this._o = owner; }
+  append(run, stream, type, payload) {
+    return b.eventAppend(this._o._handle(), run, stream, type, payload);
+  }
+  appendBatch(run, stream, events) {
+    return b.eventAppendBatch(this._o._handle(), run, stream, events);
+  }
+  get(run, stream, seq) { return this._o._read((h) => b.eventGet(h, run, stream, seq)); }
+  range(run, stream, opts) {
+    const o = checkOpts(opts, 'options');
+    return this._o._read((h) => b.eventRange(h, run, stream, o.from, o.to, o.backward, o.limit));
+  }
+  rangeTime(run, stream, opts) {
+    const o = checkOpts(opts, 'options');
+    return this._o._read((h) => b.eventRangeTime(h, run, stream, o.fromMs, o.toMs, o.limit));
+  }
+  info(run, stream) { return b.eventInfo(this._o._handle(), run, stream); }
+  streams(run, opts) {
+    const o = checkOpts(opts, 'options');
+    return this._o._read((h) => b.eventStreams(h, run, o.after, o.limit));
+  }
+  /** 0 if the chain checks, else the first broken sequence number. */
+  verify(run, stream) { return b.eventVerify(this._o._handle(), run, stream); }
+  verifyAsync(run, stream) { return b.eventVerifyAsync(this._o._handle(), run, stream); }
+}
+
+class State {
+  constructor(owner) { this._o = owner; }
+  get(run, name) { return b.stateGet(this._o._handle(), run, name); }
+  set(run, name, value) { return b.stateSet(this._o._handle(), run, name, value); }
+  cas(run, name, expectedVersion, value) {
+    return b.stateCas(this._o._handle(), run, name, expectedVersion, value);
+  }
+  casValue(run, name, expected, value) {
+    return b.stateCasValue(this._o._handle(), run, name, expected, value);
+  }
+  list(run, opts) {
+    const o = checkOpts(opts, 'options');
+    return this._o._read((h) => b.stateList(h, run, o.after, o.limit));
+  }
+}
+
+class Traces {
+  constructor(owner) { this._o = owner; }
+  record(run, span) { return b.traceRecord(this._o._handle(), run, span); }
+  get(run, id) { return this._o._read((h) => b.traceGet(h, run, id)); }
+  query(run, filter) {
+    const f = checkOpts(filter, 'filter');
+    return this._o._read((h) => b.traceQuery(h, run, f, f.after, f.limit));
+  }
+  tree(run, root, opts) {
+    const o = checkOpts(opts, 'options');
+    return this._o._read((h) => b.traceTree(h, run, root, o.limit));
+  }
+}
+
+// ---- transactions ----------------------------------------------------------------------------
+
+/**
+ * A transaction: a snapshot, the reads and writes made in it, committed (or aborted) as one.
+ * Use it from one async flow at a time; memory is copied out, so results stay valid after it
+ * ends. Free it (or let db.transact() do it) when done.
+ */
+class Transaction {
+  constructor(db, h, readOnly, borrowed) {
+    this.db = db; // keeps the database open as long as the transaction is reachable
+    this._h = h;
+    this.readOnly = !!readOnly;
+    this._borrowed = !!borrowed;
+    this.runs = new Runs(this);
+    this.events = new Events(this);
+    this.state = new State(this);
+    this.traces = new Traces(this);
+  }
+
+  _handle() { return this._h; }
+  _read(fn) { return fn(this._h); }
+
+  /** 'active' | 'validating' | 'committed' | 'aborted' | 'freed' */
+  get status() { return b.txnState(this._h); }
+
+  get(key, opts) { return b.kvGet(this._h, opts && opts.run, key, false); }
+  getEntry(key, opts) { return b.kvGet(this._h, opts && opts.run, key, true); }
+  put(key, value, opts) {
+    b.kvPut(this._h, opts && opts.run, key, value, opts && opts.ttl);
+  }
+  /** Several puts in one call: pairs is [key, value, key, value, ...]. */
+  putMany(pairs, opts) { b.kvPutMany(this._h, opts && opts.run, pairs); }
+  delete(key, opts) { b.kvDelete(this._h, opts && opts.run, key); }
+  cas(key, expectedVersion, value, opts) {
+    b.kvCas(this._h, opts && opts.run, key, expectedVersion, value);
+  }
+  getMany(keys, opts) { return b.kvGetMany(this._h, opts && opts.run, keys); }
+  list(opts) {
+    const o = checkOpts(opts, 'options');
+    return b.kvList(this._h, o.run, o.prefix, o.after, o.limit);
+  }
+  /** An iterator over {start <= key < end} or the keys beginning with prefix. */
+  scan(opts) {
+    const o = checkOpts(opts, 'options');
+    const batch = o.batch === undefined ? 64 : o.batch;
+    return new Iterator(this, b.kvScan(this._h, o.run, o.start, o.end, o.prefix), batch);
+  }
+  /** Collects a scan on the thread pool: for large ranges. */
+  scanAsync(opts) {
+    const o = checkOpts(opts, 'options');
+    return b.kvScanAsync(this._h, o.run, o.start, o.end, o.prefix, o.limit);
+  }
+
+  /** Commits; returns the commit's version (0 for a read-only transaction). Throws
+   *  ConflictError (see err.conflict) when a key read or CAS-checked changed. */
+  commit() { return b.txnCommit(this._h, false); }
+  /** commit() on the thread pool: for strict databases, whose commits wait for an fsync. */
+  commitAsync() { return b.txnCommitAsync(this._h, false); }
+  abort() { b.txnAbort(this._h, false); }
+  /** Releases the handle (aborting if still active). Idempotent. */
+  free() { b.txnFree(this._h); }
+  describe() { return b.txnDescribe(this._h); }
+}
+
+// ---- databases -------------------------------------------------------------------------------
+
+function sleepUs(us) {
+  if (us < 1000) return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => setTimeout(resolve, Math.floor(us / 1000)));
+}
+
+// Equal jitter, like the library's closure transactions: uniform in [b/2, b].
+function jitter(us) {
+  const half = Math.floor(us / 2);
+  return half + Math.floor(Math.random() * (us - half + 1));
+}
+
+function retryOptions(opts) {
+  const o = checkOpts(opts, 'options');
+  const r = {
+    maxAttempts: o.maxAttempts === undefined ? 10 : o.maxAttempts,
+    backoffInitialUs: o.backoffInitialUs === undefined ? 100 : o.backoffInitialUs,
+    backoffMaxUs: o.backoffMaxUs === undefined ? 10000 : o.backoffMaxUs,
+    timeoutUs: o.timeoutUs === undefined ? 0 : o.timeoutUs,
+  };
+  for (const k of Object.keys(r)) {
+    if (!Number.isSafeInteger(r[k]) || r[k] < 0) {
+      throw err('INMEM_EINVAL', `${k} must be a non-negative integer`);
+    }
+  }
+  if (r.maxAttempts < 1 || r.backoffMaxUs < r.backoffInitialUs) {
+    throw err('INMEM_EINVAL', 'maxAttempts must be at least 1 and backoffMaxUs >= backoffInitialUs');
+  }
+  return r;
+}
+
+/** An open database. Share it: every method may be called at any time, from any async flow. */
+class Database {
+  constructor(h) {
+    this._h = h;
+    this.runs = new Runs(this);
+    this.events = new Events(this);
+    this.state = new State(this);
+    this.traces = new Traces(this);
+    this.state.transition = (run, name, fn, opts) =>
+      b.stateTransition(this._h, run, name, fn, opts);
+  }
+
+  _handle() { return this._h; }
+  _read(fn) {
+    const tx = b.txnBegin(this._h, true);
+    try {
+      return fn(tx);
+    } finally {
+      b.txnFree(tx);
+    }
+  }
+
+  /** 'none' | 'async' | 'batched' | 'strict' */
+  get durability() { return b.dbDurability(this._h); }
+  get isOpen() { return b.dbIsOpen(this._h); }
+
+  /** Closes: frees the transactions still open on this handle, fsyncs, releases the lock
+   *  (when no other handle in this process shares the directory). Idempotent. */
+  close() { b.dbClose(this._h); }
+  closeAsync() { return b.dbCloseAsync(this._h); }
+  stats() { return b.dbStats(this._h); }
+  recovery() { return b.dbRecovery(this._h); }
+
+  // Implicit operations: each its own transaction.
+  get(key, opts) { return b.dbGet(this._h, opts && opts.run, key, false); }
+  getEntry(key, opts) { return b.dbGet(this._h, opts && opts.run, key, true); }
+  put(key, value, opts) { return b.dbPut(this._h, opts && opts.run, key, value, opts && opts.ttl); }
+  delete(key, opts) { return b.dbDelete(this._h, opts && opts.run, key); }
+  cas(key, expectedVersion, value, opts) {
+    return b.dbCas(this._h, opts && opts.run, key, expectedVersion, value);
+  }
+  list(opts) {
+    const o = checkOpts(opts, 'options');
+    return b.dbList(this._h, o.run, o.prefix, o.after, o.limit);
+  }
+  sweep() { return b.dbSweep(this._h); }
+  sweepAsync() { return b.dbSweepAsync(this._h); }
+
+  /** Begins an explicit transaction: commit() or abort(), then free(). */
+  begin(opts) {
+    const ro = !!(opts && opts.readOnly);
+    return new Transaction(this, b.txnBegin(this._h, ro), ro, false);
+  }
+
+  /**
+   * Runs fn(tx) in a transaction and commits it; on a conflict (at commit, or a ConflictError
+   * thrown by fn) runs it again on a fresh snapshot after an exponential back-off with jitter
+   * (maxAttempts 10, backoffInitialUs 100 doubling to backoffMaxUs 10000, timeoutUs 0 = none).
+   * Any other error thrown by fn aborts and is rethrown. Resolves to fn's result.
+   * fn may run several times: keep its outside effects idempotent.
+   */
+  async transact(fn, opts) {
+    if (typeof fn !== 'function') throw err('INMEM_EINVAL', 'the callback must be a function');
+    const r = retryOptions(opts);
+    const ro = !!(opts && opts.readOnly);
+    const strict = this.durability === 'strict';
+    const deadline = r.timeoutUs ? performance.now() * 1000 + r.timeoutUs : 0;
+    let backoff = r.backoffInitialUs;
+    for (let attempt = 1; ; attempt++) {
+      const tx = new Transaction(this, b.txnBegin(this._h, ro), ro, false);
+      let result;
+      try {
+        result = await fn(tx);
+        if (strict && !ro) await b.txnCommitAsync(tx._h, true);
+        else b.txnCommit(tx._h, true);
+        return result;
+      } catch (e) {
+        if (!(e instanceof ConflictError)) throw e;
+      } finally {
+        tx.free();
+      }
+      if (attempt >= r.maxAttempts) {
+        throw err('INMEM_ERETRIES');
+      }
+      const wait = jitter(backoff);
+      if (deadline && performance.now() * 1000 + wait >= deadline) {
+        throw err('INMEM_ETIMEDOUT');
+      }
+      await sleepUs(wait);
+      backoff = Math.min(backoff * 2, r.backoffMaxUs);
+    }
+  }
+
+  /** transact() for a synchronous fn, run by the library's own retry loop (inmem_db_transact):
+   *  returns fn's result; a throw aborts and is rethrown (no retry). */
+  transactSync(fn, opts) {
+    if (typeof fn !== 'function') throw err('INMEM_EINVAL', 'the callback must be a function');
+    return b.transactSync(this._h, (h) => fn(new Transaction(this, h, false, true)), opts);
+  }
+
+  /** Runs fn(tx) in a read-only transaction (a consistent snapshot) and returns its result. */
+  read(fn) {
+    const tx = new Transaction(this, b.txnBegin(this._h, true), true, false);
+    try {
+      return fn(tx);
+    } finally {
+      tx.free();
+    }
+  }
+}
+
+// ---- module functions ------------------------------------------------------------------------
+
+/** Opens (creating if needed) the database in directory `path` (null with durability 'none').
+ *  Opening a directory this process already has open shares that database. */
+function open(path, options) {
+  return new Database(b.dbOpen(path === undefined ? null : path, options));
+}
+
+/** open() on the thread pool (recovery replays the log): resolves to a Database. */
+async function openAsync(path, options) {
+  return new Database(await b.dbOpenAsync(path === undefined ? null : path, options));
+}
+
+/** A new time-ordered run id (36-character string). */
+function newRunId() { return b.runIdNew(); }
+/** Whether s is a run id in the 36-character form (or a 16-byte Buffer). */
+function isRunId(s) { return b.runIdParse(s) !== undefined; }
+/** The 16 bytes of a run id. */
+function runIdBytes(s) { return b.runIdBytes(s); }
+/** The 36-character form of a run id given as 16 bytes (or as a string, normalised). */
+function formatRunId(id) {
+  const s = b.runIdParse(id);
+  if (s === undefined) throw err('INMEM_EINVAL', 'not a run id');
+  return s;
+}
+
+module.exports = {
+  open, openAsync, newRunId, isRunId, runIdBytes, formatRunId, Database, Transaction, Iterator,
+  version: b.version, errorCodes: b.errors,
+};

@@ -1,0 +1,1302 @@
+/*
+ * addon.c — the module: error objects, argument conversion, database handles (open, close,
+ * stats, recovery), the process-wide table of shared databases, and the implicit operations
+ * (one-operation transactions). See addon.h for the handles and their lifetimes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addon.h"
+
+/* ---- per-environment data (each worker thread has its own) ------------------------------- */
+
+typedef struct env_data {
+    napi_ref factory; /* (code, name, message, details, extra) => InmemError */
+} env_data;
+
+static void env_data_free(napi_env env, void *data, void *hint)
+{
+    (void)hint;
+    env_data *ed = data;
+    if (ed->factory)
+        napi_delete_reference(env, ed->factory);
+    free(ed);
+}
+
+static env_data *get_env_data(napi_env env)
+{
+    void *p = NULL;
+    napi_get_instance_data(env, &p);
+    return p;
+}
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+int rc_has_details(int rc)
+{
+    return rc == INMEM_EIO || rc == INMEM_ECORRUPT || rc == INMEM_EVERSION || rc == INMEM_ELOCKED ||
+           rc == INMEM_EREADONLY;
+}
+
+napi_value throw_rc(napi_env env, int rc, const char *details, napi_value extra)
+{
+    const char *msg = inmem_strerror(rc);
+    const char *det = details;
+    if (!det && rc_has_details(rc)) {
+        const char *em = inmem_errmsg();
+        /* inmem_errmsg() is "<strerror>: <details>"; keep the details part. */
+        size_t ml = strlen(msg);
+        if (em && strncmp(em, msg, ml) == 0 && em[ml] == ':' && em[ml + 1] == ' ')
+            det = em + ml + 2;
+    }
+    char full[1024];
+    if (det && *det)
+        snprintf(full, sizeof(full), "%s: %s", msg, det);
+    else
+        snprintf(full, sizeof(full), "%s", msg);
+
+    env_data *ed = get_env_data(env);
+    napi_value fn = NULL;
+    if (ed && ed->factory)
+        napi_get_reference_value(env, ed->factory, &fn);
+    if (!fn) {
+        napi_throw_error(env, inmem_errname(rc), full);
+        return NULL;
+    }
+    napi_value args[5], global, err;
+    napi_create_int32(env, rc, &args[0]);
+    args[1] = mk_str(env, inmem_errname(rc));
+    args[2] = mk_str(env, full);
+    args[3] = det ? mk_str(env, det) : mk_undef(env);
+    args[4] = extra ? extra : mk_undef(env);
+    napi_get_global(env, &global);
+    if (napi_call_function(env, global, fn, 5, args, &err) != napi_ok)
+        return NULL; /* the factory threw: that exception is pending */
+    napi_throw(env, err);
+    return NULL;
+}
+
+napi_value throw_msg(napi_env env, int rc, const char *msg)
+{
+    return throw_rc(env, rc, msg, NULL);
+}
+
+static napi_value set_error_factory(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    napi_valuetype t;
+    napi_typeof(env, argv[0], &t);
+    if (t != napi_function)
+        return throw_msg(env, INMEM_EINVAL, "setErrorFactory: a function is required");
+    env_data *ed = get_env_data(env);
+    if (ed->factory)
+        napi_delete_reference(env, ed->factory);
+    napi_create_reference(env, argv[0], 1, &ed->factory);
+    return mk_undef(env);
+}
+
+/* ---- results ------------------------------------------------------------------------------- */
+
+napi_value mk_undef(napi_env env)
+{
+    napi_value v;
+    napi_get_undefined(env, &v);
+    return v;
+}
+
+napi_value mk_null(napi_env env)
+{
+    napi_value v;
+    napi_get_null(env, &v);
+    return v;
+}
+
+napi_value mk_u64(napi_env env, uint64_t x)
+{
+    napi_value v;
+    napi_create_double(env, (double)x, &v);
+    return v;
+}
+
+napi_value mk_bigint(napi_env env, uint64_t x)
+{
+    napi_value v;
+    napi_create_bigint_uint64(env, x, &v);
+    return v;
+}
+
+napi_value mk_bool(napi_env env, int x)
+{
+    napi_value v;
+    napi_get_boolean(env, x != 0, &v);
+    return v;
+}
+
+napi_value mk_str(napi_env env, const char *s)
+{
+    napi_value v;
+    napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+    return v;
+}
+
+napi_value mk_buf(napi_env env, const void *p, size_t n)
+{
+    napi_value v;
+    void *data;
+    if (napi_create_buffer_copy(env, n, n ? p : "", &data, &v) != napi_ok)
+        return mk_undef(env);
+    return v;
+}
+
+napi_value mk_run(napi_env env, const inmem_run_id *id)
+{
+    char s[INMEM_RUN_ID_STRLEN + 1];
+    inmem_run_id_format(id, s);
+    napi_value v;
+    napi_create_string_latin1(env, s, INMEM_RUN_ID_STRLEN, &v);
+    return v;
+}
+
+napi_value mk_obj(napi_env env)
+{
+    napi_value v;
+    napi_create_object(env, &v);
+    return v;
+}
+
+napi_value mk_arr(napi_env env, size_t n)
+{
+    napi_value v;
+    napi_create_array_with_length(env, n, &v);
+    return v;
+}
+
+void set_prop(napi_env env, napi_value obj, const char *name, napi_value v)
+{
+    napi_set_named_property(env, obj, name, v);
+}
+
+void set_u64(napi_env env, napi_value obj, const char *name, uint64_t x)
+{
+    set_prop(env, obj, name, mk_u64(env, x));
+}
+
+/* ---- arguments ----------------------------------------------------------------------------- */
+
+int is_nullish(napi_env env, napi_value v)
+{
+    napi_valuetype t;
+    if (napi_typeof(env, v, &t) != napi_ok)
+        return 1;
+    return t == napi_undefined || t == napi_null;
+}
+
+napi_value get_prop(napi_env env, napi_value obj, const char *name)
+{
+    napi_value v;
+    if (!obj || is_nullish(env, obj) || napi_get_named_property(env, obj, name, &v) != napi_ok)
+        return mk_undef(env);
+    return v;
+}
+
+static int bad_type(napi_env env, const char *what, const char *expected)
+{
+    char m[160];
+    snprintf(m, sizeof(m), "%s must be %s", what, expected);
+    throw_msg(env, INMEM_EINVAL, m);
+    return -1;
+}
+
+static int string_bytes(napi_env env, napi_value v, jsbytes *b)
+{
+    size_t n;
+    /* Try the inline buffer first: one call for the common short string. */
+    if (napi_get_value_string_utf8(env, v, b->stack, sizeof(b->stack), &n) != napi_ok)
+        return -1;
+    if (n + 1 < sizeof(b->stack)) {
+        b->p = b->stack;
+        b->n = n;
+        return 0;
+    }
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok)
+        return -1;
+    b->heap = malloc(n + 1);
+    if (!b->heap) {
+        throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+        return -1;
+    }
+    napi_get_value_string_utf8(env, v, b->heap, n + 1, &n);
+    b->p = b->heap;
+    b->n = n;
+    return 0;
+}
+
+int get_bytes(napi_env env, napi_value v, jsbytes *b, const char *what)
+{
+    b->p = NULL;
+    b->n = 0;
+    b->heap = NULL;
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_string)
+        return string_bytes(env, v, b);
+    if (t == napi_object) {
+        bool is;
+        napi_is_typedarray(env, v, &is);
+        if (is) {
+            napi_typedarray_type tt;
+            size_t len, off;
+            void *data;
+            napi_value ab;
+            napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
+            size_t esz = 1;
+            switch (tt) {
+            case napi_int16_array:
+            case napi_uint16_array:
+                esz = 2;
+                break;
+            case napi_int32_array:
+            case napi_uint32_array:
+            case napi_float32_array:
+                esz = 4;
+                break;
+            case napi_float64_array:
+            case napi_bigint64_array:
+            case napi_biguint64_array:
+                esz = 8;
+                break;
+            default:
+                break;
+            }
+            b->p = data;
+            b->n = len * esz;
+            return 0;
+        }
+        napi_is_dataview(env, v, &is);
+        if (is) {
+            size_t len, off;
+            void *data;
+            napi_value ab;
+            napi_get_dataview_info(env, v, &len, &data, &ab, &off);
+            b->p = data;
+            b->n = len;
+            return 0;
+        }
+        napi_is_arraybuffer(env, v, &is);
+        if (is) {
+            void *data;
+            size_t len;
+            napi_get_arraybuffer_info(env, v, &data, &len);
+            b->p = data;
+            b->n = len;
+            return 0;
+        }
+    }
+    return bad_type(env, what, "a Buffer, a Uint8Array or a string");
+}
+
+int get_bytes_opt(napi_env env, napi_value v, jsbytes *b, const char *what)
+{
+    if (is_nullish(env, v)) {
+        b->p = NULL;
+        b->n = 0;
+        b->heap = NULL;
+        return 0;
+    }
+    return get_bytes(env, v, b, what);
+}
+
+int get_str(napi_env env, napi_value v, jsbytes *b, const char *what)
+{
+    b->p = NULL;
+    b->n = 0;
+    b->heap = NULL;
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t != napi_string)
+        return bad_type(env, what, "a string");
+    if (string_bytes(env, v, b))
+        return -1;
+    if (memchr(b->p, 0, b->n)) {
+        jsbytes_free(b);
+        char m[160];
+        snprintf(m, sizeof(m), "%s must not contain a NUL character", what);
+        throw_msg(env, INMEM_EINVAL, m);
+        return -1;
+    }
+    return 0;
+}
+
+int get_str_opt(napi_env env, napi_value v, jsbytes *b, const char *what)
+{
+    if (is_nullish(env, v)) {
+        b->p = NULL;
+        b->n = 0;
+        b->heap = NULL;
+        return 0;
+    }
+    return get_str(env, v, b, what);
+}
+
+void jsbytes_free(jsbytes *b)
+{
+    free(b->heap);
+    b->heap = NULL;
+}
+
+int get_run(napi_env env, napi_value v, inmem_run_id *id, const inmem_run_id **out,
+            const char *what)
+{
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_undefined || t == napi_null) {
+        *out = NULL;
+        return 0;
+    }
+    if (t == napi_string) {
+        char s[INMEM_RUN_ID_STRLEN + 2];
+        size_t n;
+        napi_get_value_string_utf8(env, v, s, sizeof(s), &n);
+        if (n != INMEM_RUN_ID_STRLEN || inmem_run_id_parse(s, id) != 0) {
+            char m[160];
+            snprintf(m, sizeof(m), "%s is not a run id (36 characters, 8-4-4-4-12 hex)", what);
+            throw_msg(env, INMEM_EINVAL, m);
+            return -1;
+        }
+        *out = id;
+        return 0;
+    }
+    if (t == napi_object) {
+        jsbytes b;
+        if (get_bytes(env, v, &b, what) == 0 && b.n == sizeof(id->bytes)) {
+            memcpy(id->bytes, b.p, sizeof(id->bytes));
+            *out = id;
+            return 0;
+        }
+        napi_value pending;
+        napi_get_and_clear_last_exception(env, &pending);
+    }
+    bad_type(env, what, "a run id string, a 16-byte Buffer, or null for the shared scope");
+    return -1;
+}
+
+int get_run_req(napi_env env, napi_value v, inmem_run_id *id, const char *what)
+{
+    const inmem_run_id *p;
+    if (is_nullish(env, v)) {
+        bad_type(env, what, "a run id");
+        return -1;
+    }
+    return get_run(env, v, id, &p, what);
+}
+
+int get_u64(napi_env env, napi_value v, uint64_t dflt, uint64_t *out, const char *what)
+{
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_undefined) {
+        *out = dflt;
+        return 0;
+    }
+    if (t == napi_number) {
+        double d;
+        napi_get_value_double(env, v, &d);
+        if (d >= 0 && d <= 9007199254740992.0 && d == (double)(uint64_t)d) {
+            *out = (uint64_t)d;
+            return 0;
+        }
+    } else if (t == napi_bigint) {
+        bool lossless;
+        napi_get_value_bigint_uint64(env, v, out, &lossless);
+        if (lossless)
+            return 0;
+    }
+    return bad_type(env, what, "a non-negative integer (Number or BigInt)");
+}
+
+int get_bool(napi_env env, napi_value v, int dflt, int *out)
+{
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_undefined || t == napi_null) {
+        *out = dflt;
+        return 0;
+    }
+    napi_value b;
+    bool r;
+    napi_coerce_to_bool(env, v, &b);
+    napi_get_value_bool(env, b, &r);
+    *out = r;
+    return 0;
+}
+
+/* ---- handles ------------------------------------------------------------------------------- */
+
+static const napi_type_tag TAG_DB = {0x696e6d656d2d6462ULL, 0x4e4f44452d484e44ULL};
+static const napi_type_tag TAG_TXN = {0x696e6d656d2d7478ULL, 0x4e4f44452d484e44ULL};
+static const napi_type_tag TAG_ITER = {0x696e6d656d2d6974ULL, 0x4e4f44452d484e44ULL};
+
+static void *unwrap(napi_env env, napi_value v, const napi_type_tag *tag, const char *what)
+{
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    bool ok = false;
+    if (t == napi_object)
+        napi_check_object_type_tag(env, v, tag, &ok);
+    void *p = NULL;
+    if (ok)
+        napi_unwrap(env, v, &p);
+    if (!p) {
+        char m[96];
+        snprintf(m, sizeof(m), "not a %s handle", what);
+        throw_msg(env, INMEM_EINVAL, m);
+    }
+    return p;
+}
+
+dbw *get_dbw(napi_env env, napi_value v)
+{
+    return unwrap(env, v, &TAG_DB, "database");
+}
+
+dbw *get_db_live(napi_env env, napi_value v)
+{
+    dbw *d = get_dbw(env, v);
+    if (d && !d->db) {
+        throw_msg(env, INMEM_EMISUSE, "the database is closed");
+        return NULL;
+    }
+    return d;
+}
+
+txw *get_txw(napi_env env, napi_value v)
+{
+    return unwrap(env, v, &TAG_TXN, "transaction");
+}
+
+txw *get_txn_live(napi_env env, napi_value v)
+{
+    txw *tx = get_txw(env, v);
+    if (!tx)
+        return NULL;
+    if (!tx->txn) {
+        throw_msg(env, INMEM_EMISUSE,
+                  tx->db->db ? "the transaction was freed" : "the database is closed");
+        return NULL;
+    }
+    if (tx->busy) {
+        throw_msg(env, INMEM_EMISUSE,
+                  "the transaction is busy with an asynchronous call: await it first");
+        return NULL;
+    }
+    return tx;
+}
+
+int get_target(napi_env env, napi_value v, dbw **d, txw **tx)
+{
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    bool is = false;
+    if (t == napi_object)
+        napi_check_object_type_tag(env, v, &TAG_TXN, &is);
+    if (is) {
+        *d = NULL;
+        *tx = get_txn_live(env, v);
+        return *tx ? 0 : -1;
+    }
+    *tx = NULL;
+    *d = get_db_live(env, v);
+    return *d ? 0 : -1;
+}
+
+itw *get_itw(napi_env env, napi_value v)
+{
+    return unwrap(env, v, &TAG_ITER, "iterator");
+}
+
+static void itw_unlink(itw *it)
+{
+    txw *tx = it->tx;
+    if (it->prev)
+        it->prev->next = it->next;
+    else if (tx->iters == it)
+        tx->iters = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    it->prev = it->next = NULL;
+}
+
+void txw_free_txn(txw *tx)
+{
+    if (!tx->txn)
+        return;
+    if (tx->borrowed) {
+        /* transactSync() owns the transaction: free only the iterators opened on it. */
+        for (itw *it = tx->iters; it; it = it->next) {
+            inmem_iter_free(it->it);
+            it->it = NULL;
+        }
+    } else {
+        /* The library frees a transaction's iterators with it: forget them. */
+        for (itw *it = tx->iters; it; it = it->next)
+            it->it = NULL;
+        inmem_txn_free(tx->txn);
+    }
+    tx->txn = NULL;
+    dbw *d = tx->db;
+    if (tx->prev)
+        tx->prev->next = tx->next;
+    else if (d->txns == tx)
+        d->txns = tx->next;
+    if (tx->next)
+        tx->next->prev = tx->prev;
+    tx->prev = tx->next = NULL;
+}
+
+static void txw_release(txw *tx)
+{
+    if (--tx->refs > 0)
+        return;
+    txw_free_txn(tx);
+    dbw *d = tx->db;
+    free(tx);
+    dbw_release(d);
+}
+
+static void txw_finalize(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    txw_release(data);
+}
+
+txw *txw_new(dbw *d, inmem_txn *txn)
+{
+    txw *tx = calloc(1, sizeof(*tx));
+    if (!tx)
+        return NULL;
+    tx->txn = txn;
+    tx->db = d;
+    tx->refs = 1;
+    tx->next = d->txns;
+    if (d->txns)
+        d->txns->prev = tx;
+    d->txns = tx;
+    d->refs++;
+    return tx;
+}
+
+napi_value wrap_txw(napi_env env, txw *tx)
+{
+    napi_value obj;
+    napi_create_object(env, &obj);
+    if (napi_wrap(env, obj, tx, txw_finalize, NULL, NULL) != napi_ok) {
+        txw_release(tx);
+        return NULL;
+    }
+    napi_type_tag_object(env, obj, &TAG_TXN);
+    return obj;
+}
+
+static void itw_finalize(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    itw *it = data;
+    txw *tx = it->tx;
+    if (it->it)
+        inmem_iter_free(it->it);
+    itw_unlink(it);
+    free(it);
+    txw_release(tx);
+}
+
+napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter);
+napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter)
+{
+    itw *it = calloc(1, sizeof(*it));
+    if (!it) {
+        inmem_iter_free(iter);
+        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    }
+    it->it = iter;
+    it->tx = tx;
+    it->next = tx->iters;
+    if (tx->iters)
+        tx->iters->prev = it;
+    tx->iters = it;
+    tx->refs++;
+    napi_value obj;
+    napi_create_object(env, &obj);
+    if (napi_wrap(env, obj, it, itw_finalize, NULL, NULL) != napi_ok) {
+        itw_finalize(env, it, NULL);
+        return NULL;
+    }
+    napi_type_tag_object(env, obj, &TAG_ITER);
+    return obj;
+}
+
+/* ---- shared databases ---------------------------------------------------------------------- */
+
+struct shared_db {
+    inmem_db *db;
+    char *path; /* realpath; NULL for durability NONE (never shared) */
+    int read_only;
+    inmem_options opts;
+    int refs;
+    shared_db *next;
+};
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static shared_db *registry; /* guarded by registry_mu, with every shared_db's refs */
+
+static int same_options(const inmem_options *a, const inmem_options *b)
+{
+    return a->durability == b->durability && a->max_key_size == b->max_key_size &&
+           a->max_value_size == b->max_value_size && a->max_txns == b->max_txns &&
+           a->wal_segment_size == b->wal_segment_size &&
+           a->sync_interval_ms == b->sync_interval_ms && a->sync_commits == b->sync_commits &&
+           a->ttl_sweep_interval_ms == b->ttl_sweep_interval_ms && a->read_only == b->read_only;
+}
+
+/* Called on any thread (open may run in the async pool). */
+int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_db **dbp,
+                char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    *dbp = NULL;
+    errbuf[0] = 0;
+    if (o->durability == INMEM_DURABILITY_NONE) {
+        inmem_db *db;
+        int rc = inmem_db_open(dir, o, &db);
+        if (rc) {
+            if (rc_has_details(rc))
+                snprintf(errbuf, errlen, "%s", inmem_errmsg());
+            return rc;
+        }
+        shared_db *sh = calloc(1, sizeof(*sh));
+        if (!sh) {
+            inmem_db_close(db);
+            return INMEM_ENOMEM;
+        }
+        sh->db = db;
+        sh->refs = 1;
+        sh->opts = *o;
+        *out = sh;
+        *dbp = db;
+        return 0;
+    }
+    pthread_mutex_lock(&registry_mu);
+    char real[PATH_MAX];
+    int rc = 0;
+    shared_db *sh = NULL;
+    if (realpath(dir, real)) {
+        for (sh = registry; sh; sh = sh->next) {
+            if (sh->read_only == o->read_only && strcmp(sh->path, real) == 0)
+                break;
+        }
+    }
+    if (sh) {
+        if (!same_options(&sh->opts, o)) {
+            snprintf(errbuf, errlen,
+                     "%s is already open in this process with different options", real);
+            rc = INMEM_EINVAL;
+            goto cleanup;
+        }
+        sh->refs++;
+        *out = sh;
+        *dbp = sh->db;
+        goto cleanup;
+    }
+    inmem_db *db;
+    rc = inmem_db_open(dir, o, &db);
+    if (rc) {
+        if (rc_has_details(rc))
+            snprintf(errbuf, errlen, "%s", inmem_errmsg());
+        goto cleanup;
+    }
+    sh = calloc(1, sizeof(*sh));
+    if (!sh || !realpath(dir, real) || !(sh->path = strdup(real))) {
+        free(sh);
+        inmem_db_close(db);
+        rc = INMEM_ENOMEM;
+        goto cleanup;
+    }
+    sh->db = db;
+    sh->read_only = o->read_only;
+    sh->opts = *o;
+    sh->refs = 1;
+    sh->next = registry;
+    registry = sh;
+    *out = sh;
+    *dbp = db;
+cleanup:
+    pthread_mutex_unlock(&registry_mu);
+    return rc;
+}
+
+int shared_release(shared_db *sh, char *errbuf, size_t errlen)
+{
+    errbuf[0] = 0;
+    int rc = 0;
+    if (!sh->path) {
+        rc = inmem_db_close(sh->db);
+        if (rc && rc_has_details(rc))
+            snprintf(errbuf, errlen, "%s", inmem_errmsg());
+        free(sh);
+        return rc;
+    }
+    pthread_mutex_lock(&registry_mu);
+    if (--sh->refs == 0) {
+        for (shared_db **pp = &registry; *pp; pp = &(*pp)->next) {
+            if (*pp == sh) {
+                *pp = sh->next;
+                break;
+            }
+        }
+        rc = inmem_db_close(sh->db);
+        if (rc && rc_has_details(rc))
+            snprintf(errbuf, errlen, "%s", inmem_errmsg());
+        free(sh->path);
+        free(sh);
+    }
+    pthread_mutex_unlock(&registry_mu);
+    return rc;
+}
+
+/* ---- database handles ---------------------------------------------------------------------- */
+
+void dbw_release(dbw *d)
+{
+    if (--d->refs > 0)
+        return;
+    free(d);
+}
+
+/* Frees every live transaction of @p d, then releases its shared database. */
+static int dbw_close_quiet(dbw *d, char *errbuf, size_t errlen)
+{
+    errbuf[0] = 0;
+    if (!d->sh)
+        return 0;
+    while (d->txns)
+        txw_free_txn(d->txns);
+    shared_db *sh = d->sh;
+    d->sh = NULL;
+    d->db = NULL;
+    return shared_release(sh, errbuf, errlen);
+}
+
+int dbw_close(napi_env env, dbw *d)
+{
+    if (d->pending) {
+        throw_msg(env, INMEM_EBUSY, "an asynchronous call on this database is still running");
+        return -1;
+    }
+    char err[512];
+    int rc = dbw_close_quiet(d, err, sizeof(err));
+    if (rc) {
+        throw_rc(env, rc, err[0] ? err : NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void dbw_finalize(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    dbw *d = data;
+    char err[512];
+    dbw_close_quiet(d, err, sizeof(err)); /* a finalizer has no one to tell */
+    dbw_release(d);
+}
+
+napi_value wrap_dbw(napi_env env, dbw *d)
+{
+    napi_value obj;
+    napi_create_object(env, &obj);
+    if (napi_wrap(env, obj, d, dbw_finalize, NULL, NULL) != napi_ok) {
+        dbw_finalize(env, d, NULL);
+        return NULL;
+    }
+    napi_type_tag_object(env, obj, &TAG_DB);
+    return obj;
+}
+
+static int parse_durability(napi_env env, napi_value v, inmem_durability *out)
+{
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_undefined)
+        return 0;
+    if (t == napi_string) {
+        char s[16];
+        size_t n;
+        napi_get_value_string_utf8(env, v, s, sizeof(s), &n);
+        static const char *const names[] = {"none", "async", "batched", "strict"};
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(s, names[i]) == 0) {
+                *out = (inmem_durability)i;
+                return 0;
+            }
+        }
+    }
+    return bad_type(env, "options.durability", "'none', 'async', 'batched' or 'strict'");
+}
+
+int get_options(napi_env env, napi_value v, inmem_options *o)
+{
+    inmem_options_init(o);
+    if (is_nullish(env, v))
+        return 0;
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t != napi_object)
+        return bad_type(env, "options", "an object");
+    uint64_t u;
+    int b;
+    if (parse_durability(env, get_prop(env, v, "durability"), &o->durability))
+        return -1;
+    if (get_u64(env, get_prop(env, v, "maxKeySize"), o->max_key_size, &u, "options.maxKeySize"))
+        return -1;
+    o->max_key_size = u;
+    if (get_u64(env, get_prop(env, v, "maxValueSize"), o->max_value_size, &u,
+                "options.maxValueSize"))
+        return -1;
+    o->max_value_size = u;
+    if (get_u64(env, get_prop(env, v, "maxTxns"), o->max_txns, &u, "options.maxTxns"))
+        return -1;
+    if (u > UINT_MAX)
+        return bad_type(env, "options.maxTxns", "at most 65536");
+    o->max_txns = (unsigned)u;
+    if (get_u64(env, get_prop(env, v, "walSegmentSize"), o->wal_segment_size,
+                &o->wal_segment_size, "options.walSegmentSize"))
+        return -1;
+    if (get_u64(env, get_prop(env, v, "syncIntervalMs"), o->sync_interval_ms,
+                &o->sync_interval_ms, "options.syncIntervalMs"))
+        return -1;
+    if (get_u64(env, get_prop(env, v, "syncCommits"), o->sync_commits, &o->sync_commits,
+                "options.syncCommits"))
+        return -1;
+    if (get_u64(env, get_prop(env, v, "ttlSweepIntervalMs"), o->ttl_sweep_interval_ms,
+                &o->ttl_sweep_interval_ms, "options.ttlSweepIntervalMs"))
+        return -1;
+    get_bool(env, get_prop(env, v, "repair"), 0, &b);
+    o->repair = b;
+    get_bool(env, get_prop(env, v, "readOnly"), 0, &b);
+    o->read_only = b;
+    return 0;
+}
+
+int get_retry(napi_env env, napi_value v, inmem_retry_options *o)
+{
+    inmem_retry_options_init(o);
+    if (is_nullish(env, v))
+        return 0;
+    uint64_t u;
+    if (get_u64(env, get_prop(env, v, "maxAttempts"), o->max_attempts, &u, "maxAttempts"))
+        return -1;
+    if (u > UINT_MAX)
+        return bad_type(env, "maxAttempts", "a 32-bit count");
+    o->max_attempts = (unsigned)u;
+    if (get_u64(env, get_prop(env, v, "backoffInitialUs"), o->backoff_initial_us,
+                &o->backoff_initial_us, "backoffInitialUs") ||
+        get_u64(env, get_prop(env, v, "backoffMaxUs"), o->backoff_max_us, &o->backoff_max_us,
+                "backoffMaxUs") ||
+        get_u64(env, get_prop(env, v, "timeoutUs"), o->timeout_us, &o->timeout_us, "timeoutUs"))
+        return -1;
+    return 0;
+}
+
+/* dbOpen(path | null, options) -> handle */
+static napi_value db_open(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    inmem_options o;
+    jsbytes path;
+    if (get_options(env, argv[1], &o))
+        return NULL;
+    if (get_str_opt(env, argv[0], &path, "path"))
+        return NULL;
+    if (!path.p && o.durability != INMEM_DURABILITY_NONE) {
+        jsbytes_free(&path);
+        return throw_msg(env, INMEM_EINVAL, "a path is required unless durability is 'none'");
+    }
+    dbw *d = calloc(1, sizeof(*d));
+    if (!d) {
+        jsbytes_free(&path);
+        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    }
+    char err[512];
+    int rc = shared_open(path.p, &o, &d->sh, &d->db, err, sizeof(err));
+    jsbytes_free(&path);
+    if (rc) {
+        free(d);
+        return throw_rc(env, rc, err[0] ? err : NULL, NULL);
+    }
+    d->refs = 1;
+    d->durability = (int)o.durability;
+    return wrap_dbw(env, d);
+}
+
+static napi_value db_close(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_dbw(env, argv[0]);
+    if (!d || dbw_close(env, d))
+        return NULL;
+    return mk_undef(env);
+}
+
+static napi_value db_is_open(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_dbw(env, argv[0]);
+    return d ? mk_bool(env, d->db != NULL) : NULL;
+}
+
+static napi_value db_durability(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_dbw(env, argv[0]);
+    static const char *const names[] = {"none", "async", "batched", "strict"};
+    return d ? mk_str(env, names[d->durability & 3]) : NULL;
+}
+
+static napi_value db_stats(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_stats s;
+    int rc = inmem_db_stats(d->db, &s);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    napi_value o = mk_obj(env);
+#define S(js, f) set_u64(env, o, js, s.f)
+    S("commits", commits);
+    S("commitsReadonly", commits_readonly);
+    S("abortsUser", aborts_user);
+    S("abortsReadConflict", aborts_read_conflict);
+    S("abortsCasConflict", aborts_cas_conflict);
+    S("retries", retries);
+    S("retriesExhausted", retries_exhausted);
+    S("deadlinesExpired", deadlines_expired);
+    S("version", version);
+    S("keys", keys);
+    S("retainedVersions", retained_versions);
+    S("openTxns", open_txns);
+    S("oldestSnapshotVersion", oldest_snapshot_version);
+    S("oldestSnapshotAgeUs", oldest_snapshot_age_us);
+    S("walBytes", wal_bytes);
+    S("walSyncs", wal_syncs);
+    S("walSyncedCommits", wal_synced_commits);
+#undef S
+    return o;
+}
+
+static napi_value db_recovery(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_recovery_info r;
+    int rc = inmem_db_recovery(d->db, &r);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    napi_value o = mk_obj(env);
+    set_u64(env, o, "segments", r.segments);
+    set_u64(env, o, "bytes", r.bytes);
+    set_u64(env, o, "txnsApplied", r.txns_applied);
+    set_u64(env, o, "txnsDiscarded", r.txns_discarded);
+    set_u64(env, o, "recordsSkipped", r.records_skipped);
+    set_u64(env, o, "version", r.version);
+    set_u64(env, o, "txnId", r.txn_id);
+    set_u64(env, o, "timeUs", r.time_us);
+    set_prop(env, o, "tornTail", mk_bool(env, r.torn_tail));
+    set_prop(env, o, "tailFile", mk_str(env, r.tail_file));
+    set_u64(env, o, "tailOffset", r.tail_offset);
+    set_prop(env, o, "repaired", mk_bool(env, r.repaired));
+    set_prop(env, o, "repairFile", mk_str(env, r.repair_file));
+    set_u64(env, o, "repairOffset", r.repair_offset);
+    set_u64(env, o, "bytesDropped", r.bytes_dropped);
+    set_u64(env, o, "txnsDropped", r.txns_dropped);
+    return o;
+}
+
+/* ---- implicit operations ------------------------------------------------------------------- */
+
+/* dbGet(db, run, key, withVersion) -> Buffer | {value, version} | undefined */
+static napi_value db_get(napi_env env, napi_callback_info info)
+{
+    ARGS(4);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k;
+    int wv;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    get_bool(env, argv[3], 0, &wv);
+    void *val = NULL;
+    size_t vlen = 0;
+    uint64_t ver = 0;
+    int rc = inmem_get(d->db, run, k.p, k.n, &val, &vlen, &ver);
+    jsbytes_free(&k);
+    if (rc == INMEM_NOTFOUND)
+        return mk_undef(env);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    napi_value b = mk_buf(env, val, vlen);
+    inmem_free(val);
+    if (!wv)
+        return b;
+    napi_value o = mk_obj(env);
+    set_prop(env, o, "value", b);
+    set_u64(env, o, "version", ver);
+    return o;
+}
+
+/* dbPut(db, run, key, value, ttlMs) -> version */
+static napi_value db_put(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k, v;
+    uint64_t ttl;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_u64(env, argv[4], 0, &ttl, "ttl") ||
+        get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    if (get_bytes(env, argv[3], &v, "value")) {
+        jsbytes_free(&k);
+        return NULL;
+    }
+    uint64_t ver = 0;
+    int rc = ttl ? inmem_put_ttl(d->db, run, k.p, k.n, v.p, v.n, ttl, &ver)
+                 : inmem_put(d->db, run, k.p, k.n, v.p, v.n, &ver);
+    jsbytes_free(&k);
+    jsbytes_free(&v);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_u64(env, ver);
+}
+
+/* dbDelete(db, run, key) -> version */
+static napi_value db_delete(napi_env env, napi_callback_info info)
+{
+    ARGS(3);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    uint64_t ver = 0;
+    int rc = inmem_delete(d->db, run, k.p, k.n, &ver);
+    jsbytes_free(&k);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_u64(env, ver);
+}
+
+/* dbCas(db, run, key, expectedVersion, value) -> version; ConflictError on a mismatch */
+static napi_value db_cas(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k, v;
+    uint64_t exp;
+    if (get_run(env, argv[1], &rid, &run, "run") ||
+        get_u64(env, argv[3], 0, &exp, "expectedVersion") || get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    if (get_bytes(env, argv[4], &v, "value")) {
+        jsbytes_free(&k);
+        return NULL;
+    }
+    uint64_t ver = 0;
+    int rc = inmem_cas(d->db, run, k.p, k.n, exp, v.p, v.n, &ver);
+    jsbytes_free(&k);
+    jsbytes_free(&v);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_u64(env, ver);
+}
+
+napi_value kv_entries(napi_env env, const inmem_kv_entry *e, size_t n);
+napi_value kv_entries(napi_env env, const inmem_kv_entry *e, size_t n)
+{
+    napi_value arr = mk_arr(env, n);
+    for (size_t i = 0; i < n; i++) {
+        napi_value o = mk_obj(env);
+        set_prop(env, o, "key", mk_buf(env, e[i].key, e[i].klen));
+        set_prop(env, o, "value", e[i].val ? mk_buf(env, e[i].val, e[i].vlen) : mk_undef(env));
+        set_u64(env, o, "version", e[i].version);
+        napi_set_element(env, arr, (uint32_t)i, o);
+    }
+    return arr;
+}
+
+/* dbList(db, run, prefix, after, limit) -> [{key, value, version}] */
+static napi_value db_list(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes p, a;
+    uint64_t limit;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_u64(env, argv[4], 1000, &limit, "limit") ||
+        get_bytes_opt(env, argv[2], &p, "prefix"))
+        return NULL;
+    if (get_bytes_opt(env, argv[3], &a, "after")) {
+        jsbytes_free(&p);
+        return NULL;
+    }
+    inmem_kv_entry *out = NULL;
+    size_t n = 0;
+    int rc = inmem_kv_list_db(d->db, run, p.p, p.n, a.p, a.n, (size_t)limit, &out, &n);
+    jsbytes_free(&p);
+    jsbytes_free(&a);
+    if (rc) {
+        inmem_free(out);
+        return throw_rc(env, rc, NULL, NULL);
+    }
+    napi_value r = kv_entries(env, out, n);
+    inmem_free(out);
+    return r;
+}
+
+/* dbSweep(db) -> removed */
+static napi_value db_sweep(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    uint64_t removed = 0;
+    int rc = inmem_db_sweep(d->db, &removed);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_u64(env, removed);
+}
+
+/* ---- module-level -------------------------------------------------------------------------- */
+
+static napi_value run_id_new(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    inmem_run_id id;
+    inmem_run_id_new(&id);
+    return mk_run(env, &id);
+}
+
+/* runIdParse(string | Buffer) -> Buffer(16) | undefined; runIdFormat(Buffer) -> string */
+static napi_value run_id_parse(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    inmem_run_id id;
+    const inmem_run_id *p;
+    if (get_run(env, argv[0], &id, &p, "run id")) {
+        napi_value e;
+        napi_get_and_clear_last_exception(env, &e);
+        return mk_undef(env);
+    }
+    if (!p)
+        return mk_undef(env);
+    return mk_run(env, p);
+}
+
+static napi_value run_id_bytes(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    inmem_run_id id;
+    if (get_run_req(env, argv[0], &id, "run id"))
+        return NULL;
+    return mk_buf(env, id.bytes, sizeof(id.bytes));
+}
+
+static napi_value error_codes(napi_env env)
+{
+    napi_value o = mk_obj(env);
+    static const int codes[] = {
+#define XX(name, value, text) INMEM_##name,
+        INMEM_ERROR_TABLE(XX)
+#undef XX
+    };
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        napi_value e = mk_obj(env);
+        napi_value c;
+        napi_create_int32(env, codes[i], &c);
+        set_prop(env, e, "errno", c);
+        set_prop(env, e, "message", mk_str(env, inmem_strerror(codes[i])));
+        set_prop(env, o, inmem_errname(codes[i]), e);
+    }
+    return o;
+}
+
+void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb)
+{
+    napi_value fn;
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+    napi_set_named_property(env, exports, name, fn);
+}
+
+/* The functions NAPI_MODULE_INIT defines, declared for -Wmissing-prototypes. */
+NAPI_MODULE_EXPORT int32_t node_api_module_get_api_version_v1(void);
+NAPI_MODULE_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports);
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
+{
+    env_data *ed = calloc(1, sizeof(*ed));
+    if (!ed || napi_set_instance_data(env, ed, env_data_free, NULL) != napi_ok) {
+        free(ed);
+        napi_throw_error(env, "INMEM_ENOMEM", "inmem: cannot initialise the addon");
+        return NULL;
+    }
+    export_fn(env, exports, "setErrorFactory", set_error_factory);
+    export_fn(env, exports, "runIdNew", run_id_new);
+    export_fn(env, exports, "runIdParse", run_id_parse);
+    export_fn(env, exports, "runIdBytes", run_id_bytes);
+    export_fn(env, exports, "dbOpen", db_open);
+    export_fn(env, exports, "dbClose", db_close);
+    export_fn(env, exports, "dbIsOpen", db_is_open);
+    export_fn(env, exports, "dbDurability", db_durability);
+    export_fn(env, exports, "dbStats", db_stats);
+    export_fn(env, exports, "dbRecovery", db_recovery);
+    export_fn(env, exports, "dbGet", db_get);
+    export_fn(env, exports, "dbPut", db_put);
+    export_fn(env, exports, "dbDelete", db_delete);
+    export_fn(env, exports, "dbCas", db_cas);
+    export_fn(env, exports, "dbList", db_list);
+    export_fn(env, exports, "dbSweep", db_sweep);
+    set_prop(env, exports, "errors", error_codes(env));
+    napi_value ver = mk_obj(env);
+    set_prop(env, ver, "string", mk_str(env, inmem_version_string()));
+    set_u64(env, ver, "number", (uint64_t)inmem_version_number());
+    set_prop(env, exports, "version", ver);
+    init_txn(env, exports);
+    init_prims(env, exports);
+    init_async(env, exports);
+    return exports;
+}

@@ -1,0 +1,164 @@
+/*
+ * addon.h — shared declarations of the Node-API addon that wraps inmem's public API
+ * (include/inmem.h) for JavaScript. The addon is a flat set of functions over opaque handles;
+ * the files in lib/ build the classes users see (Database, Transaction, Iterator, InmemError...).
+ *
+ * Handles and their lifetimes (all fields below are touched on the JS thread only, except where
+ * an async work's execute step says otherwise)
+ *
+ *   shared_db  one inmem_db per directory per process, shared by every JS Database handle that
+ *              opened it (the main thread and worker threads alike): a directory can be opened
+ *              once per process (its lock), and a database may be used from many threads.
+ *              Reference-counted under a process-wide mutex; the last release closes it.
+ *   dbw        one JS Database handle. refs = 1 while its JS object lives + 1 per live txw.
+ *              Closing (explicitly or by its finalizer) frees every transaction it still has
+ *              (their JS objects then throw "transaction freed"), then releases the shared_db.
+ *              The C struct itself lives until refs reaches 0, so finalizers may run in any
+ *              order.
+ *   txw        one JS Transaction. txn is NULL once freed (by the user, by its database's close
+ *              or by its finalizer). refs = 1 while its JS object lives + 1 per live itw.
+ *              busy is set while an async work uses the transaction on a pool thread: every other
+ *              call on it throws, so a transaction is never used by two threads at once.
+ *   itw        one JS Iterator; it is NULL once freed (also when its transaction is freed, as
+ *              the library frees a transaction's iterators with it).
+ *
+ * Errors: every failure throws an InmemError subclass made by the JS factory registered with
+ * setErrorFactory() (lib/errors.js): wrong argument types are INMEM_EINVAL, calls on a closed
+ * database or a freed transaction INMEM_EMISUSE.
+ */
+#ifndef INMEM_NODE_ADDON_H
+#define INMEM_NODE_ADDON_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inmem.h"
+
+typedef struct shared_db shared_db;
+typedef struct dbw dbw;
+typedef struct txw txw;
+typedef struct itw itw;
+
+struct dbw {
+    shared_db *sh;    /* NULL once closed */
+    inmem_db *db;     /* sh->db, cached; NULL once closed */
+    int durability;   /* inmem_durability of the shared database */
+    int refs;         /* JS object alive + live txws */
+    int pending;      /* async works in flight on this handle or its transactions */
+    txw *txns;        /* live transactions (txn != NULL), doubly linked */
+};
+
+struct txw {
+    inmem_txn *txn; /* NULL once freed */
+    dbw *db;
+    txw *prev, *next;
+    itw *iters;
+    int refs;
+    int busy;     /* an async work owns it */
+    int borrowed; /* the transaction of a transactSync() callback: not ours to end */
+};
+
+struct itw {
+    inmem_iter *it; /* NULL once freed */
+    txw *tx;
+    itw *prev, *next;
+};
+
+/* ---- addon.c: errors, arguments, results -------------------------------------------------- */
+
+/* Throws the InmemError for @p rc (details from inmem_errmsg() for the codes that carry them,
+ * or @p details if not NULL; @p extra: an object merged into the error, or NULL). Returns NULL
+ * so that a binding function can `return throw_rc(...)`. */
+napi_value throw_rc(napi_env env, int rc, const char *details, napi_value extra);
+/* Throws INMEM_EINVAL (or @p rc) with a message naming what was wrong. */
+napi_value throw_msg(napi_env env, int rc, const char *msg);
+/* Whether @p rc comes with details in inmem_errmsg(). */
+int rc_has_details(int rc);
+
+/* Bytes from a Buffer, any TypedArray, DataView, ArrayBuffer or string (UTF-8). */
+typedef struct jsbytes {
+    const void *p;
+    size_t n;
+    char *heap;
+    char stack[200];
+} jsbytes;
+/* 0, or -1 with an exception pending. A string is NUL-terminated (p[n] == 0). */
+int get_bytes(napi_env env, napi_value v, jsbytes *b, const char *what);
+/* Like get_bytes(), but undefined and null give p = NULL, n = 0. */
+int get_bytes_opt(napi_env env, napi_value v, jsbytes *b, const char *what);
+/* A string only, NUL-terminated (names: streams, cells, types, tags, namespaces). */
+int get_str(napi_env env, napi_value v, jsbytes *b, const char *what);
+/* Like get_str(), but undefined and null give p = NULL. */
+int get_str_opt(napi_env env, napi_value v, jsbytes *b, const char *what);
+void jsbytes_free(jsbytes *b);
+
+/* A run id: undefined or null is the shared scope (*out = NULL), else a 36-character string or
+ * a 16-byte Buffer. */
+int get_run(napi_env env, napi_value v, inmem_run_id *id, const inmem_run_id **out,
+            const char *what);
+/* A run id that must be given (not the shared scope's null). */
+int get_run_req(napi_env env, napi_value v, inmem_run_id *id, const char *what);
+/* A non-negative integer: a Number (exact, at most 2^53) or a BigInt; undefined gives @p dflt. */
+int get_u64(napi_env env, napi_value v, uint64_t dflt, uint64_t *out, const char *what);
+int get_bool(napi_env env, napi_value v, int dflt, int *out);
+int is_nullish(napi_env env, napi_value v);
+napi_value get_prop(napi_env env, napi_value obj, const char *name);
+
+napi_value mk_undef(napi_env env);
+napi_value mk_null(napi_env env);
+napi_value mk_u64(napi_env env, uint64_t v);
+napi_value mk_bigint(napi_env env, uint64_t v);
+napi_value mk_bool(napi_env env, int v);
+napi_value mk_str(napi_env env, const char *s);
+napi_value mk_buf(napi_env env, const void *p, size_t n);
+napi_value mk_run(napi_env env, const inmem_run_id *id);
+napi_value mk_obj(napi_env env);
+napi_value mk_arr(napi_env env, size_t n);
+void set_prop(napi_env env, napi_value obj, const char *name, napi_value v);
+void set_u64(napi_env env, napi_value obj, const char *name, uint64_t v);
+
+/* Handles: unwrap with a type check; the _live forms also check the handle is usable (db open,
+ * transaction not freed and not busy) and throw otherwise. */
+dbw *get_dbw(napi_env env, napi_value v);
+dbw *get_db_live(napi_env env, napi_value v);
+txw *get_txw(napi_env env, napi_value v);
+txw *get_txn_live(napi_env env, napi_value v);
+itw *get_itw(napi_env env, napi_value v);
+/* A transaction or a database handle (live): exactly one of *d, *tx is set. */
+int get_target(napi_env env, napi_value v, dbw **d, txw **tx);
+napi_value wrap_txw(napi_env env, txw *tx);
+napi_value wrap_dbw(napi_env env, dbw *d);
+
+/* Lifetimes. */
+txw *txw_new(dbw *d, inmem_txn *txn);
+void txw_free_txn(txw *tx); /* frees the inmem_txn and its iterators; keeps the struct */
+void dbw_release(dbw *d);
+int dbw_close(napi_env env, dbw *d); /* 0, or -1 with an exception pending */
+
+/* Shared databases (addon.c). */
+int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_db **db,
+                char *errbuf, size_t errlen);
+int shared_release(shared_db *sh, char *errbuf, size_t errlen);
+
+/* Options object -> inmem_options (0, or -1 with an exception pending). */
+int get_options(napi_env env, napi_value v, inmem_options *o);
+int get_retry(napi_env env, napi_value v, inmem_retry_options *o);
+
+/* ---- module parts: each adds its functions to exports ------------------------------------- */
+void init_txn(napi_env env, napi_value exports);
+void init_prims(napi_env env, napi_value exports);
+void init_async(napi_env env, napi_value exports);
+
+void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb);
+
+#define ARGS(N)                                                                                    \
+    size_t argc = (N);                                                                             \
+    napi_value argv[(N) > 0 ? (N) : 1];                                                            \
+    if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)                           \
+        return NULL;                                                                               \
+    for (size_t i_ = argc; i_ < (size_t)(N); i_++)                                                 \
+    napi_get_undefined(env, &argv[i_])
+
+#endif

@@ -1,0 +1,674 @@
+/*
+ * txn.c — explicit transactions (begin, commit, abort, free, describe), key-value operations
+ * inside them, iterators, and the synchronous closure forms that let inmem's own retry loop
+ * call a JavaScript function: transactSync() over inmem_db_transact() and stateTransition()
+ * over inmem_state_transition(). db.transact() with an async callback is written in JS
+ * (lib/database.js) over begin/commit, since a C callback cannot await a promise.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "addon.h"
+
+napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter);
+napi_value kv_entries(napi_env env, const inmem_kv_entry *e, size_t n);
+
+static const char *const state_names[] = {"active", "validating", "committed", "aborted"};
+static const char *const reason_names[] = {"none", "user", "read_conflict", "cas_conflict",
+                                           "error"};
+
+/* The description of a transaction, as an object. */
+static napi_value describe_obj(napi_env env, const inmem_txn *txn)
+{
+    inmem_txn_info ti;
+    napi_value o = mk_obj(env);
+    if (inmem_txn_describe(txn, &ti) != 0)
+        return o;
+    set_prop(env, o, "state", mk_str(env, state_names[ti.state & 3]));
+    set_prop(env, o, "reason", mk_str(env, ti.reason <= 4 ? reason_names[ti.reason] : "error"));
+    set_u64(env, o, "startVersion", ti.start_version);
+    set_u64(env, o, "commitVersion", ti.commit_version);
+    set_u64(env, o, "readSetSize", ti.read_set_size);
+    set_u64(env, o, "writeSetSize", ti.write_set_size);
+    set_u64(env, o, "casCount", ti.cas_count);
+    if (ti.reason == INMEM_ABORT_READ_CONFLICT || ti.reason == INMEM_ABORT_CAS_CONFLICT) {
+        napi_value c = mk_obj(env);
+        set_prop(env, c, "rule",
+                 mk_str(env, ti.reason == INMEM_ABORT_READ_CONFLICT ? "read" : "cas"));
+        set_prop(env, c, "run",
+                 inmem_run_id_is_shared(&ti.conflict_run) ? mk_null(env)
+                                                          : mk_run(env, &ti.conflict_run));
+        set_prop(env, c, "key", mk_buf(env, ti.conflict_key, ti.conflict_key_len));
+        set_u64(env, c, "expected", ti.conflict_expected);
+        set_u64(env, c, "found", ti.conflict_found);
+        set_prop(env, o, "conflict", c);
+    }
+    return o;
+}
+
+napi_value commit_error(napi_env env, int rc, const inmem_txn *txn, const char *details);
+napi_value commit_error(napi_env env, int rc, const inmem_txn *txn, const char *details)
+{
+    napi_value extra = NULL;
+    if (rc == INMEM_CONFLICT) {
+        napi_value d = describe_obj(env, txn);
+        extra = get_prop(env, d, "conflict");
+        if (is_nullish(env, extra))
+            extra = NULL;
+    }
+    return throw_rc(env, rc, details, extra);
+}
+
+/* txnBegin(db, readOnly) -> handle */
+static napi_value txn_begin(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    int ro;
+    get_bool(env, argv[1], 0, &ro);
+    inmem_txn *txn;
+    int rc = ro ? inmem_txn_begin_readonly(d->db, &txn) : inmem_txn_begin(d->db, &txn);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    txw *tx = txw_new(d, txn);
+    if (!tx) {
+        inmem_txn_free(txn);
+        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    }
+    return wrap_txw(env, tx);
+}
+
+static txw *get_owned(napi_env env, napi_value v)
+{
+    txw *tx = get_txn_live(env, v);
+    if (tx && tx->borrowed) {
+        throw_msg(env, INMEM_EMISUSE,
+                  "transactSync() ends its transaction itself: return to commit, throw to abort");
+        return NULL;
+    }
+    return tx;
+}
+
+/* txnCommit(txn, free) -> commit version (0 if read-only or nothing written) */
+static napi_value txn_commit(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    txw *tx = get_owned(env, argv[0]);
+    if (!tx)
+        return NULL;
+    int fr;
+    get_bool(env, argv[1], 0, &fr);
+    int rc = inmem_txn_commit(tx->txn);
+    if (rc) {
+        commit_error(env, rc, tx->txn, NULL);
+        if (fr)
+            txw_free_txn(tx);
+        return NULL;
+    }
+    inmem_txn_info ti;
+    inmem_txn_describe(tx->txn, &ti);
+    if (fr)
+        txw_free_txn(tx);
+    return mk_u64(env, ti.commit_version);
+}
+
+static napi_value txn_abort(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    txw *tx = get_owned(env, argv[0]);
+    if (!tx)
+        return NULL;
+    int fr;
+    get_bool(env, argv[1], 0, &fr);
+    int rc = inmem_txn_abort(tx->txn);
+    if (fr)
+        txw_free_txn(tx);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_undef(env);
+}
+
+/* txnFree(txn): aborts if active; freeing twice does nothing. */
+static napi_value txn_free(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    txw *tx = get_txw(env, argv[0]);
+    if (!tx)
+        return NULL;
+    if (!tx->txn)
+        return mk_undef(env);
+    if (tx->busy)
+        return throw_msg(env, INMEM_EMISUSE,
+                         "the transaction is busy with an asynchronous call: await it first");
+    if (tx->borrowed)
+        return throw_msg(env, INMEM_EMISUSE, "transactSync() frees its transaction itself");
+    txw_free_txn(tx);
+    return mk_undef(env);
+}
+
+/* txnState(txn) -> 'active' | 'validating' | 'committed' | 'aborted' | 'freed' */
+static napi_value txn_state(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    txw *tx = get_txw(env, argv[0]);
+    if (!tx)
+        return NULL;
+    if (!tx->txn)
+        return mk_str(env, "freed");
+    return mk_str(env, state_names[inmem_txn_state_of(tx->txn) & 3]);
+}
+
+static napi_value txn_describe(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    return describe_obj(env, tx->txn);
+}
+
+/* ---- key-value inside a transaction -------------------------------------------------------- */
+
+/* kvGet(txn, run, key, withVersion) -> Buffer | {value, version} | undefined */
+static napi_value kv_get(napi_env env, napi_callback_info info)
+{
+    ARGS(4);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k;
+    int wv;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    get_bool(env, argv[3], 0, &wv);
+    const void *val;
+    size_t vlen;
+    uint64_t ver;
+    int rc = inmem_kv_get(tx->txn, run, k.p, k.n, &val, &vlen, &ver);
+    jsbytes_free(&k);
+    if (rc == INMEM_NOTFOUND)
+        return mk_undef(env);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    napi_value b = mk_buf(env, val, vlen);
+    if (!wv)
+        return b;
+    napi_value o = mk_obj(env);
+    set_prop(env, o, "value", b);
+    set_u64(env, o, "version", ver);
+    return o;
+}
+
+/* kvPut(txn, run, key, value, ttlMs) */
+static napi_value kv_put(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k, v;
+    uint64_t ttl;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_u64(env, argv[4], 0, &ttl, "ttl") ||
+        get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    if (get_bytes(env, argv[3], &v, "value")) {
+        jsbytes_free(&k);
+        return NULL;
+    }
+    int rc = ttl ? inmem_kv_put_ttl(tx->txn, run, k.p, k.n, v.p, v.n, ttl)
+                 : inmem_kv_put(tx->txn, run, k.p, k.n, v.p, v.n);
+    jsbytes_free(&k);
+    jsbytes_free(&v);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_undef(env);
+}
+
+/* kvPutMany(txn, run, [key, value, key, value, ...]): several puts in one call. */
+static napi_value kv_put_many(napi_env env, napi_callback_info info)
+{
+    ARGS(3);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    if (get_run(env, argv[1], &rid, &run, "run"))
+        return NULL;
+    bool is;
+    napi_is_array(env, argv[2], &is);
+    if (!is)
+        return throw_msg(env, INMEM_EINVAL, "pairs must be an array [key, value, ...]");
+    uint32_t n;
+    napi_get_array_length(env, argv[2], &n);
+    if (n % 2)
+        return throw_msg(env, INMEM_EINVAL, "pairs must have an even length");
+    for (uint32_t i = 0; i < n; i += 2) {
+        napi_value kv, vv;
+        napi_get_element(env, argv[2], i, &kv);
+        napi_get_element(env, argv[2], i + 1, &vv);
+        jsbytes k, v;
+        if (get_bytes(env, kv, &k, "key"))
+            return NULL;
+        if (get_bytes(env, vv, &v, "value")) {
+            jsbytes_free(&k);
+            return NULL;
+        }
+        int rc = inmem_kv_put(tx->txn, run, k.p, k.n, v.p, v.n);
+        jsbytes_free(&k);
+        jsbytes_free(&v);
+        if (rc)
+            return throw_rc(env, rc, NULL, NULL);
+    }
+    return mk_undef(env);
+}
+
+static napi_value kv_delete(napi_env env, napi_callback_info info)
+{
+    ARGS(3);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    int rc = inmem_kv_delete(tx->txn, run, k.p, k.n);
+    jsbytes_free(&k);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_undef(env);
+}
+
+/* kvCas(txn, run, key, expectedVersion, value) */
+static napi_value kv_cas(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k, v;
+    uint64_t exp;
+    if (get_run(env, argv[1], &rid, &run, "run") ||
+        get_u64(env, argv[3], 0, &exp, "expectedVersion") || get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    if (get_bytes(env, argv[4], &v, "value")) {
+        jsbytes_free(&k);
+        return NULL;
+    }
+    int rc = inmem_kv_cas(tx->txn, run, k.p, k.n, exp, v.p, v.n);
+    jsbytes_free(&k);
+    jsbytes_free(&v);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_undef(env);
+}
+
+/* kvScan(txn, run, start, end, prefix) -> iterator; a prefix (not undefined) wins. */
+static napi_value kv_scan(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    if (get_run(env, argv[1], &rid, &run, "run"))
+        return NULL;
+    inmem_iter *it = NULL;
+    int rc;
+    napi_valuetype pt;
+    napi_typeof(env, argv[4], &pt);
+    if (pt != napi_undefined) {
+        jsbytes p;
+        if (get_bytes_opt(env, argv[4], &p, "prefix"))
+            return NULL;
+        rc = inmem_kv_scan_prefix(tx->txn, run, p.p, p.n, &it);
+        jsbytes_free(&p);
+    } else {
+        jsbytes s, e;
+        if (get_bytes_opt(env, argv[2], &s, "start"))
+            return NULL;
+        if (get_bytes_opt(env, argv[3], &e, "end")) {
+            jsbytes_free(&s);
+            return NULL;
+        }
+        rc = inmem_kv_scan(tx->txn, run, s.p, s.n, e.p, e.n, &it);
+        jsbytes_free(&s);
+        jsbytes_free(&e);
+    }
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return wrap_itw(env, tx, it);
+}
+
+static itw *get_iter_live(napi_env env, napi_value v)
+{
+    itw *it = get_itw(env, v);
+    if (!it)
+        return NULL;
+    if (!it->it) {
+        throw_msg(env, INMEM_EMISUSE, "the iterator was freed, or its transaction was");
+        return NULL;
+    }
+    if (it->tx->busy) {
+        throw_msg(env, INMEM_EMISUSE,
+                  "the transaction is busy with an asynchronous call: await it first");
+        return NULL;
+    }
+    return it;
+}
+
+/* iterNext(iter, max) -> [{key, value, version}, ...] (at most max; fewer: the end) */
+static napi_value iter_next(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    itw *it = get_iter_live(env, argv[0]);
+    if (!it)
+        return NULL;
+    uint64_t max;
+    if (get_u64(env, argv[1], 1, &max, "count"))
+        return NULL;
+    if (max == 0 || max > 1u << 20)
+        return throw_msg(env, INMEM_EINVAL, "count must be 1 to 2^20");
+    napi_value arr = mk_arr(env, 0);
+    for (uint32_t i = 0; i < max; i++) {
+        const void *k, *v;
+        size_t kl, vl;
+        uint64_t ver;
+        int rc = inmem_iter_next(it->it, &k, &kl, &v, &vl, &ver);
+        if (rc == INMEM_NOTFOUND)
+            break;
+        if (rc)
+            return throw_rc(env, rc, NULL, NULL);
+        napi_value o = mk_obj(env);
+        set_prop(env, o, "key", mk_buf(env, k, kl));
+        set_prop(env, o, "value", mk_buf(env, v, vl));
+        set_u64(env, o, "version", ver);
+        napi_set_element(env, arr, i, o);
+    }
+    return arr;
+}
+
+static napi_value iter_free(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    itw *it = get_itw(env, argv[0]);
+    if (!it)
+        return NULL;
+    if (it->it && it->tx->busy)
+        return throw_msg(env, INMEM_EMISUSE,
+                         "the transaction is busy with an asynchronous call: await it first");
+    inmem_iter_free(it->it);
+    it->it = NULL;
+    return mk_undef(env);
+}
+
+/* kvList(txn, run, prefix, after, limit) -> [{key, value, version}] */
+static napi_value kv_list(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes p, a;
+    uint64_t limit;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_u64(env, argv[4], 1000, &limit, "limit"))
+        return NULL;
+    if (limit > (1u << 24))
+        return throw_msg(env, INMEM_EINVAL, "limit must be at most 2^24");
+    if (get_bytes_opt(env, argv[2], &p, "prefix"))
+        return NULL;
+    if (get_bytes_opt(env, argv[3], &a, "after")) {
+        jsbytes_free(&p);
+        return NULL;
+    }
+    inmem_kv_entry *out = malloc((limit ? limit : 1) * sizeof(*out));
+    size_t n = 0;
+    int rc = out ? inmem_kv_list(tx->txn, run, p.p, p.n, a.p, a.n, (size_t)limit, out, &n)
+                 : INMEM_ENOMEM;
+    jsbytes_free(&p);
+    jsbytes_free(&a);
+    napi_value r = rc ? throw_rc(env, rc, NULL, NULL) : kv_entries(env, out, n);
+    free(out);
+    return r;
+}
+
+/* kvGetMany(txn, run, [key...]) -> [{key, value | undefined, version}] */
+static napi_value kv_get_many(napi_env env, napi_callback_info info)
+{
+    ARGS(3);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    if (get_run(env, argv[1], &rid, &run, "run"))
+        return NULL;
+    bool is;
+    napi_is_array(env, argv[2], &is);
+    if (!is)
+        return throw_msg(env, INMEM_EINVAL, "keys must be an array");
+    uint32_t n;
+    napi_get_array_length(env, argv[2], &n);
+    jsbytes *kb = calloc(n ? n : 1, sizeof(*kb));
+    const void **keys = calloc(n ? n : 1, sizeof(*keys));
+    size_t *klens = calloc(n ? n : 1, sizeof(*klens));
+    inmem_kv_entry *out = calloc(n ? n : 1, sizeof(*out));
+    napi_value r = NULL;
+    uint32_t got = 0;
+    if (!kb || !keys || !klens || !out) {
+        throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+        goto cleanup;
+    }
+    for (; got < n; got++) {
+        napi_value kv;
+        napi_get_element(env, argv[2], got, &kv);
+        if (get_bytes(env, kv, &kb[got], "key"))
+            goto cleanup;
+        keys[got] = kb[got].p;
+        klens[got] = kb[got].n;
+    }
+    int rc = inmem_kv_get_many(tx->txn, run, n, keys, klens, out);
+    r = rc ? throw_rc(env, rc, NULL, NULL) : kv_entries(env, out, n);
+cleanup:
+    for (uint32_t i = 0; kb && i < got; i++)
+        jsbytes_free(&kb[i]);
+    free(kb);
+    free(keys);
+    free(klens);
+    free(out);
+    return r;
+}
+
+/* ---- closure transactions driven by inmem's own retry loop --------------------------------- */
+
+typedef struct closure {
+    napi_env env;
+    napi_value fn;
+    napi_value result;
+    napi_value exc; /* what the callback threw, rethrown after the loop */
+    dbw *d;
+    txw *tx;
+    napi_value txobj;
+    jsbytes next; /* stateTransition(): the value the callback returned */
+    int have_next;
+} closure;
+
+#define CLOSURE_THREW 1 /* a positive code: never one of inmem's */
+
+static int is_promise(napi_env env, napi_value v)
+{
+    bool p = false;
+    napi_is_promise(env, v, &p);
+    return p;
+}
+
+static int transact_cb(inmem_txn *txn, void *arg)
+{
+    closure *c = arg;
+    napi_env env = c->env;
+    if (!c->tx) {
+        c->tx = txw_new(c->d, txn);
+        if (!c->tx)
+            return INMEM_ENOMEM;
+        c->tx->borrowed = 1;
+        c->tx->refs++; /* ours, dropped when the loop is over */
+        c->txobj = wrap_txw(env, c->tx);
+        if (!c->txobj)
+            return INMEM_ENOMEM;
+    }
+    napi_value global;
+    napi_get_global(env, &global);
+    napi_status st = napi_call_function(env, global, c->fn, 1, &c->txobj, &c->result);
+    /* The callback may have left iterators open: the transaction is rolled back or committed
+     * next, so free them now. */
+    for (itw *it = c->tx->iters; it; it = it->next) {
+        inmem_iter_free(it->it);
+        it->it = NULL;
+    }
+    if (st != napi_ok) {
+        napi_get_and_clear_last_exception(env, &c->exc);
+        return CLOSURE_THREW;
+    }
+    if (is_promise(env, c->result)) {
+        throw_msg(env, INMEM_EMISUSE,
+                  "transactSync() needs a synchronous callback: use transact() for async ones");
+        napi_get_and_clear_last_exception(env, &c->exc);
+        return CLOSURE_THREW;
+    }
+    return 0;
+}
+
+/* transactSync(db, fn, retryOptions) -> fn's result */
+static napi_value transact_sync(napi_env env, napi_callback_info info)
+{
+    ARGS(3);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    napi_valuetype t;
+    napi_typeof(env, argv[1], &t);
+    if (t != napi_function)
+        return throw_msg(env, INMEM_EINVAL, "the callback must be a function");
+    inmem_retry_options ro;
+    if (get_retry(env, argv[2], &ro))
+        return NULL;
+    closure c = {.env = env, .fn = argv[1], .d = d};
+    d->pending++; /* no close from inside the callback */
+    int rc = inmem_db_transact(d->db, &ro, transact_cb, &c);
+    d->pending--;
+    if (c.tx) {
+        txw *tx = c.tx;
+        tx->borrowed = 1;
+        txw_free_txn(tx); /* forget the handle inmem_db_transact() freed */
+        /* drop our reference; the JS object keeps the other until collected */
+        if (--tx->refs == 0) {
+            dbw *dd = tx->db;
+            free(tx);
+            dbw_release(dd);
+        }
+    }
+    if (rc == CLOSURE_THREW) {
+        napi_throw(env, c.exc);
+        return NULL;
+    }
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return c.result ? c.result : mk_undef(env);
+}
+
+static int transition_cb(const void *cur, size_t cur_len, uint64_t version, const void **next,
+                         size_t *next_len, void *arg)
+{
+    closure *c = arg;
+    napi_env env = c->env;
+    if (c->have_next) {
+        jsbytes_free(&c->next);
+        c->have_next = 0;
+    }
+    napi_value global, args[2], res;
+    napi_get_global(env, &global);
+    args[0] = cur ? mk_buf(env, cur, cur_len) : mk_undef(env);
+    args[1] = mk_u64(env, version);
+    if (napi_call_function(env, global, c->fn, 2, args, &res) != napi_ok) {
+        napi_get_and_clear_last_exception(env, &c->exc);
+        return CLOSURE_THREW;
+    }
+    if (get_bytes(env, res, &c->next, "the transition's result")) {
+        napi_get_and_clear_last_exception(env, &c->exc);
+        return CLOSURE_THREW;
+    }
+    c->have_next = 1;
+    *next = c->next.p;
+    *next_len = c->next.n;
+    return 0;
+}
+
+/* stateTransition(db, run, name, fn(cur, version) -> next, retryOptions) -> version */
+static napi_value state_transition(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes name;
+    napi_valuetype t;
+    napi_typeof(env, argv[3], &t);
+    if (t != napi_function)
+        return throw_msg(env, INMEM_EINVAL, "the transition must be a function");
+    inmem_retry_options ro;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_retry(env, argv[4], &ro) ||
+        get_str(env, argv[2], &name, "name"))
+        return NULL;
+    closure c = {.env = env, .fn = argv[3], .d = d};
+    uint64_t ver = 0;
+    d->pending++;
+    int rc = inmem_state_transition(d->db, run, name.p, transition_cb, &c, &ro, &ver);
+    d->pending--;
+    jsbytes_free(&name);
+    if (c.have_next)
+        jsbytes_free(&c.next);
+    if (rc == CLOSURE_THREW) {
+        napi_throw(env, c.exc);
+        return NULL;
+    }
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_u64(env, ver);
+}
+
+void init_txn(napi_env env, napi_value exports)
+{
+    export_fn(env, exports, "txnBegin", txn_begin);
+    export_fn(env, exports, "txnCommit", txn_commit);
+    export_fn(env, exports, "txnAbort", txn_abort);
+    export_fn(env, exports, "txnFree", txn_free);
+    export_fn(env, exports, "txnState", txn_state);
+    export_fn(env, exports, "txnDescribe", txn_describe);
+    export_fn(env, exports, "kvGet", kv_get);
+    export_fn(env, exports, "kvPut", kv_put);
+    export_fn(env, exports, "kvPutMany", kv_put_many);
+    export_fn(env, exports, "kvDelete", kv_delete);
+    export_fn(env, exports, "kvCas", kv_cas);
+    export_fn(env, exports, "kvScan", kv_scan);
+    export_fn(env, exports, "iterNext", iter_next);
+    export_fn(env, exports, "iterFree", iter_free);
+    export_fn(env, exports, "kvList", kv_list);
+    export_fn(env, exports, "kvGetMany", kv_get_many);
+    export_fn(env, exports, "transactSync", transact_sync);
+    export_fn(env, exports, "stateTransition", state_transition);
+}
