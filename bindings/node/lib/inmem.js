@@ -157,11 +157,13 @@ class Transaction {
     this._h = h;
     this.readOnly = !!readOnly;
     this._borrowed = !!borrowed;
-    this.runs = new Runs(this);
-    this.events = new Events(this);
-    this.state = new State(this);
-    this.traces = new Traces(this);
   }
+
+  /** The primitives, in this transaction. */
+  get runs() { return new Runs(this); }
+  get events() { return new Events(this); }
+  get state() { return new State(this); }
+  get traces() { return new Traces(this); }
 
   _handle() { return this._h; }
   _read(fn) { return fn(this._h); }
