@@ -39,11 +39,15 @@ class Iterator {
 
   /** The next entry, or undefined at the end. */
   nextEntry() {
+    if (this._freed) b.iterNext(this._h, 1); // throws MisuseError: the iterator was freed
     if (this._pos < this._buf.length) return this._buf[this._pos++];
     if (this._done) return undefined;
     this._buf = b.iterNext(this._h, this._batch);
     this._pos = 0;
-    if (this._buf.length < this._batch) this._done = true;
+    if (this._buf.length < this._batch) {
+      this._done = true;
+      b.iterFree(this._h); // at the end: release it now, not at the next collection
+    }
     if (this._buf.length === 0) return undefined;
     return this._buf[this._pos++];
   }
@@ -56,6 +60,7 @@ class Iterator {
   /** Frees the iterator now (also done at the end of a for...of, and with its transaction). */
   free() {
     b.iterFree(this._h);
+    this._freed = true;
     this._done = true;
     this._buf = [];
   }
@@ -84,7 +89,7 @@ class Runs {
   }
   delete(id) { b.runDelete(this._o._handle(), id); }
   /** Deletes a run and all its data on the thread pool (a large run takes a while). */
-  deleteAsync(id) { return b.runDeleteAsync(this._o._handle(), id); }
+  async deleteAsync(id) { return b.runDeleteAsync(this._o._handle(), id); }
 }
 
 class Events {
@@ -111,7 +116,7 @@ class Events {
   }
   /** 0 if the chain checks, else the first broken sequence number. */
   verify(run, stream) { return b.eventVerify(this._o._handle(), run, stream); }
-  verifyAsync(run, stream) { return b.eventVerifyAsync(this._o._handle(), run, stream); }
+  async verifyAsync(run, stream) { return b.eventVerifyAsync(this._o._handle(), run, stream); }
 }
 
 class State {
@@ -194,7 +199,7 @@ class Transaction {
     return new Iterator(this, b.kvScan(this._h, o.run, o.start, o.end, o.prefix), batch);
   }
   /** Collects a scan on the thread pool: for large ranges. */
-  scanAsync(opts) {
+  async scanAsync(opts) {
     const o = checkOpts(opts, 'options');
     return b.kvScanAsync(this._h, o.run, o.start, o.end, o.prefix, o.limit);
   }
@@ -203,7 +208,7 @@ class Transaction {
    *  ConflictError (see err.conflict) when a key read or CAS-checked changed. */
   commit() { return b.txnCommit(this._h, false); }
   /** commit() on the thread pool: for strict databases, whose commits wait for an fsync. */
-  commitAsync() { return b.txnCommitAsync(this._h, false); }
+  async commitAsync() { return b.txnCommitAsync(this._h, false); }
   abort() { b.txnAbort(this._h, false); }
   /** Releases the handle (aborting if still active). Idempotent. */
   free() { b.txnFree(this._h); }
@@ -271,7 +276,7 @@ class Database {
   /** Closes: frees the transactions still open on this handle, fsyncs, releases the lock
    *  (when no other handle in this process shares the directory). Idempotent. */
   close() { b.dbClose(this._h); }
-  closeAsync() { return b.dbCloseAsync(this._h); }
+  async closeAsync() { return b.dbCloseAsync(this._h); }
   stats() { return b.dbStats(this._h); }
   recovery() { return b.dbRecovery(this._h); }
 
@@ -288,7 +293,7 @@ class Database {
     return b.dbList(this._h, o.run, o.prefix, o.after, o.limit);
   }
   sweep() { return b.dbSweep(this._h); }
-  sweepAsync() { return b.dbSweepAsync(this._h); }
+  async sweepAsync() { return b.dbSweepAsync(this._h); }
 
   /** Begins an explicit transaction: commit() or abort(), then free(). */
   begin(opts) {

@@ -42,17 +42,23 @@ int rc_has_details(int rc)
            rc == INMEM_EREADONLY;
 }
 
+const char *errmsg_details(int rc)
+{
+    const char *msg = inmem_strerror(rc);
+    const char *em = inmem_errmsg();
+    /* inmem_errmsg() is "<strerror>: <details>"; keep the details part. */
+    size_t ml = strlen(msg);
+    if (em && strncmp(em, msg, ml) == 0 && em[ml] == ':' && em[ml + 1] == ' ')
+        return em + ml + 2;
+    return em ? em : "";
+}
+
 napi_value throw_rc(napi_env env, int rc, const char *details, napi_value extra)
 {
     const char *msg = inmem_strerror(rc);
     const char *det = details;
-    if (!det && rc_has_details(rc)) {
-        const char *em = inmem_errmsg();
-        /* inmem_errmsg() is "<strerror>: <details>"; keep the details part. */
-        size_t ml = strlen(msg);
-        if (em && strncmp(em, msg, ml) == 0 && em[ml] == ':' && em[ml + 1] == ' ')
-            det = em + ml + 2;
-    }
+    if (!det && rc_has_details(rc))
+        det = errmsg_details(rc);
     char full[1024];
     if (det && *det)
         snprintf(full, sizeof(full), "%s: %s", msg, det);
@@ -440,7 +446,11 @@ static const napi_type_tag TAG_DB = {0x696e6d656d2d6462ULL, 0x4e4f44452d484e44UL
 static const napi_type_tag TAG_TXN = {0x696e6d656d2d7478ULL, 0x4e4f44452d484e44ULL};
 static const napi_type_tag TAG_ITER = {0x696e6d656d2d6974ULL, 0x4e4f44452d484e44ULL};
 
-static void *unwrap(napi_env env, napi_value v, const napi_type_tag *tag, const char *what)
+/* The object behind a handle, checked against its type tag. A handle whose C side was released
+ * (a freed transaction or iterator: see release_handle()) keeps its tag: *released is set and
+ * no exception is thrown, so that the caller can say what happened. */
+static void *unwrap_tagged(napi_env env, napi_value v, const napi_type_tag *tag, const char *what,
+                           int *released)
 {
     napi_valuetype t;
     napi_typeof(env, v, &t);
@@ -448,14 +458,21 @@ static void *unwrap(napi_env env, napi_value v, const napi_type_tag *tag, const 
     if (t == napi_object)
         napi_check_object_type_tag(env, v, tag, &ok);
     void *p = NULL;
-    if (ok)
-        napi_unwrap(env, v, &p);
-    if (!p) {
-        char m[96];
-        snprintf(m, sizeof(m), "not a %s handle", what);
-        throw_msg(env, INMEM_EINVAL, m);
+    if (ok && napi_unwrap(env, v, &p) == napi_ok && p)
+        return p;
+    if (ok && released) {
+        *released = 1;
+        return NULL;
     }
-    return p;
+    char m[96];
+    snprintf(m, sizeof(m), "not a %s handle", what);
+    throw_msg(env, INMEM_EINVAL, m);
+    return NULL;
+}
+
+static void *unwrap(napi_env env, napi_value v, const napi_type_tag *tag, const char *what)
+{
+    return unwrap_tagged(env, v, tag, what, NULL);
 }
 
 dbw *get_dbw(napi_env env, napi_value v)
@@ -473,9 +490,19 @@ dbw *get_db_live(napi_env env, napi_value v)
     return d;
 }
 
+txw *get_txw_or_freed(napi_env env, napi_value v, int *freed)
+{
+    *freed = 0;
+    return unwrap_tagged(env, v, &TAG_TXN, "transaction", freed);
+}
+
 txw *get_txw(napi_env env, napi_value v)
 {
-    return unwrap(env, v, &TAG_TXN, "transaction");
+    int freed;
+    txw *tx = get_txw_or_freed(env, v, &freed);
+    if (freed)
+        throw_msg(env, INMEM_EMISUSE, "the transaction was freed");
+    return tx;
 }
 
 txw *get_txn_live(napi_env env, napi_value v)
@@ -496,6 +523,21 @@ txw *get_txn_live(napi_env env, napi_value v)
     return tx;
 }
 
+itw *get_itw_or_freed(napi_env env, napi_value v, int *freed)
+{
+    *freed = 0;
+    return unwrap_tagged(env, v, &TAG_ITER, "iterator", freed);
+}
+
+itw *get_itw(napi_env env, napi_value v)
+{
+    int freed;
+    itw *it = get_itw_or_freed(env, v, &freed);
+    if (freed)
+        throw_msg(env, INMEM_EMISUSE, "the iterator was freed, or its transaction was");
+    return it;
+}
+
 int get_target(napi_env env, napi_value v, dbw **d, txw **tx)
 {
     napi_valuetype t;
@@ -513,10 +555,6 @@ int get_target(napi_env env, napi_value v, dbw **d, txw **tx)
     return *d ? 0 : -1;
 }
 
-itw *get_itw(napi_env env, napi_value v)
-{
-    return unwrap(env, v, &TAG_ITER, "iterator");
-}
 
 static void itw_unlink(itw *it)
 {
@@ -567,6 +605,19 @@ static void txw_release(txw *tx)
     dbw_release(d);
 }
 
+/* Releases a transaction's JS handle now rather than at the next collection: the handle keeps
+ * its type tag and throws "freed" from then on. Node-API runs finalizers only on a later turn
+ * of the event loop, so a synchronous loop that begins and frees transactions would otherwise
+ * hold every one of them until it yields. */
+void txw_release_handle(napi_env env, napi_value obj)
+{
+    void *p = NULL;
+    if (napi_remove_wrap(env, obj, &p) == napi_ok && p) {
+        txw_free_txn(p); /* now, even if iterators still hold the struct */
+        txw_release(p);
+    }
+}
+
 static void txw_finalize(napi_env env, void *data, void *hint)
 {
     (void)env;
@@ -613,6 +664,13 @@ static void itw_finalize(napi_env env, void *data, void *hint)
     itw_unlink(it);
     free(it);
     txw_release(tx);
+}
+
+void itw_release_handle(napi_env env, napi_value obj)
+{
+    void *p = NULL;
+    if (napi_remove_wrap(env, obj, &p) == napi_ok && p)
+        itw_finalize(env, p, NULL);
 }
 
 napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter);
@@ -675,7 +733,7 @@ int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_
         int rc = inmem_db_open(dir, o, &db);
         if (rc) {
             if (rc_has_details(rc))
-                snprintf(errbuf, errlen, "%s", inmem_errmsg());
+                snprintf(errbuf, errlen, "%s", errmsg_details(rc));
             return rc;
         }
         shared_db *sh = calloc(1, sizeof(*sh));
@@ -716,7 +774,7 @@ int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_
     rc = inmem_db_open(dir, o, &db);
     if (rc) {
         if (rc_has_details(rc))
-            snprintf(errbuf, errlen, "%s", inmem_errmsg());
+            snprintf(errbuf, errlen, "%s", errmsg_details(rc));
         goto cleanup;
     }
     sh = calloc(1, sizeof(*sh));
@@ -746,7 +804,7 @@ int shared_release(shared_db *sh, char *errbuf, size_t errlen)
     if (!sh->path) {
         rc = inmem_db_close(sh->db);
         if (rc && rc_has_details(rc))
-            snprintf(errbuf, errlen, "%s", inmem_errmsg());
+            snprintf(errbuf, errlen, "%s", errmsg_details(rc));
         free(sh);
         return rc;
     }
@@ -760,7 +818,7 @@ int shared_release(shared_db *sh, char *errbuf, size_t errlen)
         }
         rc = inmem_db_close(sh->db);
         if (rc && rc_has_details(rc))
-            snprintf(errbuf, errlen, "%s", inmem_errmsg());
+            snprintf(errbuf, errlen, "%s", errmsg_details(rc));
         free(sh->path);
         free(sh);
     }

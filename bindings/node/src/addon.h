@@ -74,6 +74,8 @@ struct itw {
 napi_value throw_rc(napi_env env, int rc, const char *details, napi_value extra);
 /* Throws INMEM_EINVAL (or @p rc) with a message naming what was wrong. */
 napi_value throw_msg(napi_env env, int rc, const char *msg);
+/* inmem_errmsg() without its "<strerror>: " prefix (call right after the failing call). */
+const char *errmsg_details(int rc);
 /* Whether @p rc comes with details in inmem_errmsg(). */
 int rc_has_details(int rc);
 
@@ -126,6 +128,12 @@ dbw *get_db_live(napi_env env, napi_value v);
 txw *get_txw(napi_env env, napi_value v);
 txw *get_txn_live(napi_env env, napi_value v);
 itw *get_itw(napi_env env, napi_value v);
+/* Like get_txw()/get_itw(), but a released handle sets *freed instead of throwing. */
+txw *get_txw_or_freed(napi_env env, napi_value v, int *freed);
+itw *get_itw_or_freed(napi_env env, napi_value v, int *freed);
+/* Frees the C side of a handle now (the JS object then throws "freed"). */
+void txw_release_handle(napi_env env, napi_value obj);
+void itw_release_handle(napi_env env, napi_value obj);
 /* A transaction or a database handle (live): exactly one of *d, *tx is set. */
 int get_target(napi_env env, napi_value v, dbw **d, txw **tx);
 napi_value wrap_txw(napi_env env, txw *tx);

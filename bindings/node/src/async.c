@@ -63,7 +63,7 @@ typedef struct work {
 static void note_err(work *w)
 {
     if (w->rc && rc_has_details(w->rc) && !w->err[0])
-        snprintf(w->err, sizeof(w->err), "%s", inmem_errmsg());
+        snprintf(w->err, sizeof(w->err), "%s", errmsg_details(w->rc));
 }
 
 static int grow_bytes(work *w, size_t add)
@@ -175,6 +175,14 @@ static void work_free(napi_env env, work *w)
     free(w);
 }
 
+/* Releases the transaction handle the work holds (commit with free). */
+static void release_held(napi_env env, work *w)
+{
+    napi_value obj;
+    if (w->hold && napi_get_reference_value(env, w->hold, &obj) == napi_ok && obj)
+        txw_release_handle(env, obj);
+}
+
 static void complete(napi_env env, napi_status status, void *data)
 {
     work *w = data;
@@ -192,7 +200,7 @@ static void complete(napi_env env, napi_status status, void *data)
         else
             throw_rc(env, w->rc, det, NULL);
         if (w->kind == W_COMMIT && w->free_after)
-            txw_free_txn(w->tx);
+            release_held(env, w);
         if (w->kind == W_OPEN)
             free(w->d);
         napi_value err;
@@ -215,7 +223,7 @@ static void complete(napi_env env, napi_status status, void *data)
         inmem_txn_info ti;
         inmem_txn_describe(w->tx->txn, &ti);
         if (w->free_after)
-            txw_free_txn(w->tx);
+            release_held(env, w);
         result = mk_u64(env, ti.commit_version);
         break;
     }

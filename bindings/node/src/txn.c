@@ -104,13 +104,13 @@ static napi_value txn_commit(napi_env env, napi_callback_info info)
     if (rc) {
         commit_error(env, rc, tx->txn, NULL);
         if (fr)
-            txw_free_txn(tx);
+            txw_release_handle(env, argv[0]);
         return NULL;
     }
     inmem_txn_info ti;
     inmem_txn_describe(tx->txn, &ti);
     if (fr)
-        txw_free_txn(tx);
+        txw_release_handle(env, argv[0]);
     return mk_u64(env, ti.commit_version);
 }
 
@@ -124,27 +124,26 @@ static napi_value txn_abort(napi_env env, napi_callback_info info)
     get_bool(env, argv[1], 0, &fr);
     int rc = inmem_txn_abort(tx->txn);
     if (fr)
-        txw_free_txn(tx);
+        txw_release_handle(env, argv[0]);
     if (rc)
         return throw_rc(env, rc, NULL, NULL);
     return mk_undef(env);
 }
 
-/* txnFree(txn): aborts if active; freeing twice does nothing. */
+/* txnFree(txn): aborts if active and releases the handle; freeing twice does nothing. */
 static napi_value txn_free(napi_env env, napi_callback_info info)
 {
     ARGS(1);
-    txw *tx = get_txw(env, argv[0]);
+    int freed;
+    txw *tx = get_txw_or_freed(env, argv[0], &freed);
     if (!tx)
-        return NULL;
-    if (!tx->txn)
-        return mk_undef(env);
+        return freed ? mk_undef(env) : NULL;
     if (tx->busy)
         return throw_msg(env, INMEM_EMISUSE,
                          "the transaction is busy with an asynchronous call: await it first");
     if (tx->borrowed)
         return throw_msg(env, INMEM_EMISUSE, "transactSync() frees its transaction itself");
-    txw_free_txn(tx);
+    txw_release_handle(env, argv[0]);
     return mk_undef(env);
 }
 
@@ -152,9 +151,10 @@ static napi_value txn_free(napi_env env, napi_callback_info info)
 static napi_value txn_state(napi_env env, napi_callback_info info)
 {
     ARGS(1);
-    txw *tx = get_txw(env, argv[0]);
+    int freed;
+    txw *tx = get_txw_or_freed(env, argv[0], &freed);
     if (!tx)
-        return NULL;
+        return freed ? mk_str(env, "freed") : NULL;
     if (!tx->txn)
         return mk_str(env, "freed");
     return mk_str(env, state_names[inmem_txn_state_of(tx->txn) & 3]);
@@ -402,14 +402,14 @@ static napi_value iter_next(napi_env env, napi_callback_info info)
 static napi_value iter_free(napi_env env, napi_callback_info info)
 {
     ARGS(1);
-    itw *it = get_itw(env, argv[0]);
+    int freed;
+    itw *it = get_itw_or_freed(env, argv[0], &freed);
     if (!it)
-        return NULL;
+        return freed ? mk_undef(env) : NULL;
     if (it->it && it->tx->busy)
         return throw_msg(env, INMEM_EMISUSE,
                          "the transaction is busy with an asynchronous call: await it first");
-    inmem_iter_free(it->it);
-    it->it = NULL;
+    itw_release_handle(env, argv[0]);
     return mk_undef(env);
 }
 
@@ -573,8 +573,9 @@ static napi_value transact_sync(napi_env env, napi_callback_info info)
         txw *tx = c.tx;
         tx->borrowed = 1;
         txw_free_txn(tx); /* forget the handle inmem_db_transact() freed */
-        /* drop our reference; the JS object keeps the other until collected */
-        if (--tx->refs == 0) {
+        if (c.txobj)
+            txw_release_handle(env, c.txobj); /* the JS object's reference */
+        if (--tx->refs == 0) {                /* ours */
             dbw *dd = tx->db;
             free(tx);
             dbw_release(dd);

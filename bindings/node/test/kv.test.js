@@ -1,18 +1,331 @@
 'use strict';
+// Key-value operations: implicit (one-operation transactions) and inside explicit ones,
+// iterators, lists and the transaction contract as the binding exposes it.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { freshDb, inmem } = require('./helpers');
+
+const B = (s) => Buffer.from(s);
 
 test('implicit put, get, getEntry, delete and versions', (t) => {
   const { db } = freshDb(t);
   const v1 = db.put('k', 'one');
   assert.equal(v1, 1);
-  assert.deepEqual(db.get('k'), Buffer.from('one'));
-  assert.deepEqual(db.getEntry('k'), { value: Buffer.from('one'), version: 1 });
-  const v2 = db.put(Buffer.from('k'), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(db.get('k'), B('one'));
+  assert.deepEqual(db.getEntry('k'), { value: B('one'), version: 1 });
+  const v2 = db.put(B('k'), new Uint8Array([1, 2, 3]));
   assert.equal(v2, 2);
   assert.deepEqual(db.get('k'), Buffer.from([1, 2, 3]));
   assert.equal(db.delete('k'), 3);
   assert.equal(db.get('k'), undefined);
   assert.equal(db.getEntry('missing'), undefined);
+});
+
+test('values may be empty, binary, or large; keys are bytes', (t) => {
+  const { db } = freshDb(t);
+  db.put('empty', '');
+  assert.deepEqual(db.get('empty'), Buffer.alloc(0));
+  const bin = Buffer.from([0, 255, 0, 1]);
+  db.put(bin, bin);
+  assert.deepEqual(db.get(bin), bin);
+  const big = Buffer.alloc(1 << 20, 7);
+  db.put('big', big);
+  assert.deepEqual(db.get('big'), big);
+  const f64 = new Float64Array([1.5, -2]);
+  db.put('f', f64);
+  assert.deepEqual(db.get('f'), Buffer.from(f64.buffer));
+  db.put('é', 'ü'); // strings are UTF-8
+  assert.deepEqual(db.get(B('é')), B('ü'));
+});
+
+test('runs scope keys: the same key in two runs and the shared scope are distinct', (t) => {
+  const { db } = freshDb(t);
+  const r1 = inmem.newRunId();
+  const r2 = inmem.newRunId();
+  db.put('k', 'shared');
+  db.put('k', 'r1', { run: r1 });
+  db.put('k', 'r2', { run: inmem.runIdBytes(r2) });
+  assert.deepEqual(db.get('k'), B('shared'));
+  assert.deepEqual(db.get('k', { run: r1 }), B('r1'));
+  assert.deepEqual(db.get('k', { run: r2 }), B('r2'));
+  assert.ok(inmem.isRunId(r1));
+  assert.ok(!inmem.isRunId('nope'));
+  assert.ok(r2 > r1, 'run ids are time-ordered');
+  assert.equal(inmem.formatRunId(inmem.runIdBytes(r1)), r1);
+});
+
+test('implicit cas: 0 means absent; a stale version throws ConflictError', (t) => {
+  const { db } = freshDb(t);
+  const v = db.cas('lock', 0, 'me');
+  assert.equal(db.get('lock').toString(), 'me');
+  assert.throws(() => db.cas('lock', 0, 'you'), inmem.ConflictError);
+  const v2 = db.cas('lock', v, 'you');
+  assert.ok(v2 > v);
+  assert.throws(() => db.cas('lock', v, 'again'), (e) => e.code === 'INMEM_CONFLICT');
+});
+
+test('ttl: an expired value is invisible, and sweep removes it', async (t) => {
+  const { db } = freshDb(t, { ttlSweepIntervalMs: 0 });
+  db.put('short', 'x', { ttl: 1 });
+  db.put('long', 'y', { ttl: 3600000 });
+  // Wait (bounded) until the millisecond has passed: what is checked is visibility, not speed.
+  for (let i = 0; i < 1000 && db.get('short') !== undefined; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(db.get('short'), undefined);
+  assert.deepEqual(db.get('long'), B('y'));
+  assert.equal(db.sweep(), 1);
+  assert.equal(await db.sweepAsync(), 0);
+  const tx = db.begin();
+  tx.put('t', 'v', { ttl: 3600000 });
+  tx.commit();
+  tx.free();
+  assert.deepEqual(db.get('t'), B('v'));
+});
+
+test('list: prefix, cursor and limit, in key order', (t) => {
+  const { db } = freshDb(t);
+  for (const k of ['a/3', 'a/1', 'b/1', 'a/2']) db.put(k, k.toUpperCase());
+  const all = db.list({ prefix: 'a/' });
+  assert.deepEqual(all.map((e) => e.key.toString()), ['a/1', 'a/2', 'a/3']);
+  assert.deepEqual(all[0].value, B('A/1'));
+  assert.ok(all.every((e) => e.version > 0));
+  const page = db.list({ prefix: 'a/', after: 'a/1', limit: 1 });
+  assert.deepEqual(page.map((e) => e.key.toString()), ['a/2']);
+  const tx = db.begin({ readOnly: true });
+  assert.deepEqual(tx.list({ prefix: 'b' }).map((e) => e.key.toString()), ['b/1']);
+  tx.free();
+});
+
+test('snapshot isolation: a transaction does not see later commits, and sees its own writes', (t) => {
+  const { db } = freshDb(t);
+  db.put('x', '1');
+  const tx = db.begin();
+  db.put('x', '2');
+  db.put('new', 'n');
+  assert.deepEqual(tx.get('x'), B('1'));
+  assert.equal(tx.get('new'), undefined);
+  tx.put('mine', 'm');
+  tx.delete('x');
+  assert.deepEqual(tx.get('mine'), B('m'));
+  assert.equal(tx.get('x'), undefined);
+  assert.equal(tx.getEntry('mine').version, 0, 'a pending write has version 0');
+  tx.abort();
+  tx.free();
+  assert.equal(db.get('mine'), undefined);
+  assert.deepEqual(db.get('x'), B('2'));
+});
+
+test('first committer wins: the conflict names the key, the rule and the versions', (t) => {
+  const { db } = freshDb(t);
+  const v1 = db.put('k', 'a');
+  const t1 = db.begin();
+  const t2 = db.begin();
+  t1.get('k');
+  t2.get('k');
+  t1.put('k', 't1');
+  t2.put('k', 't2');
+  const cv = t1.commit();
+  assert.equal(cv, v1 + 1);
+  const err = assert.throws(() => t2.commit(), inmem.ConflictError);
+  assert.equal(t2.status, 'aborted');
+  const d = t2.describe();
+  assert.equal(d.reason, 'read_conflict');
+  assert.deepEqual(d.conflict.key, B('k'));
+  t1.free();
+  t2.free();
+  assert.deepEqual(db.get('k'), B('t1'));
+  void err;
+});
+
+test('the ConflictError carries the conflict: rule, run, key, expected and found', (t) => {
+  const { db } = freshDb(t);
+  const run = inmem.newRunId();
+  db.put('k', 'a', { run });
+  const t1 = db.begin();
+  t1.get('k', { run });
+  db.put('k', 'b', { run });
+  t1.put('other', 'x');
+  try {
+    t1.commit();
+    assert.fail('commit should conflict');
+  } catch (e) {
+    assert.ok(e instanceof inmem.ConflictError);
+    assert.ok(e instanceof inmem.InmemError);
+    assert.equal(e.code, 'INMEM_CONFLICT');
+    assert.equal(e.errno, -2);
+    assert.equal(e.conflict.rule, 'read');
+    assert.equal(e.conflict.run, run);
+    assert.deepEqual(e.conflict.key, B('k'));
+    assert.equal(e.conflict.expected, 1);
+    assert.equal(e.conflict.found, 2);
+  } finally {
+    t1.free();
+  }
+});
+
+test('cas in a transaction is checked at commit (rule: cas) and is not a read', (t) => {
+  const { db } = freshDb(t);
+  const v = db.put('c', '0');
+  const tx = db.begin();
+  tx.cas('c', v, '1');
+  db.put('c', 'other');
+  const e = assert.throws(() => tx.commit(), inmem.ConflictError);
+  assert.equal(tx.describe().reason, 'cas_conflict');
+  tx.free();
+  void e;
+  const tx2 = db.begin();
+  tx2.cas('absent', 0, 'new');
+  tx2.commit();
+  tx2.free();
+  assert.deepEqual(db.get('absent'), B('new'));
+});
+
+test('blind writes never conflict: the last committer stands', (t) => {
+  const { db } = freshDb(t);
+  const t1 = db.begin();
+  const t2 = db.begin();
+  t1.put('b', '1');
+  t2.put('b', '2');
+  t1.commit();
+  t2.commit();
+  t1.free();
+  t2.free();
+  assert.deepEqual(db.get('b'), B('2'));
+});
+
+test('read-only transactions refuse writes and commit without a version', (t) => {
+  const { db } = freshDb(t);
+  db.put('k', 'v');
+  const tx = db.begin({ readOnly: true });
+  assert.equal(tx.readOnly, true);
+  assert.deepEqual(tx.get('k'), B('v'));
+  assert.throws(() => tx.put('k', 'w'), inmem.ReadOnlyError);
+  assert.equal(tx.commit(), 0);
+  tx.free();
+  assert.equal(db.read((r) => r.get('k').toString()), 'v');
+});
+
+test('scan: ranges, prefixes, pending writes merged, iterator protocol and batches', (t) => {
+  const { db } = freshDb(t);
+  for (let i = 0; i < 100; i++) db.put(`k${String(i).padStart(3, '0')}`, `v${i}`);
+  db.put('z', 'z');
+  const tx = db.begin();
+  tx.put('k050x', 'pending');
+  tx.delete('k051');
+  const keys = [...tx.scan({ start: 'k048', end: 'k053' })].map((e) => e.key.toString());
+  assert.deepEqual(keys, ['k048', 'k049', 'k050', 'k050x', 'k052']);
+  let n = 0;
+  for (const e of tx.scan({ prefix: 'k', batch: 7 })) {
+    assert.ok(e.key.toString().startsWith('k'));
+    n++;
+  }
+  assert.equal(n, 100); // 100 - 1 deleted + 1 pending
+  const it = tx.scan({});
+  const first = it.next();
+  assert.equal(first.done, false);
+  assert.deepEqual(first.value.key, B('k000'));
+  it.free();
+  assert.throws(() => it.next(), inmem.MisuseError);
+  // breaking out of for...of frees the iterator
+  const it2 = tx.scan({});
+  for (const e of it2) { void e; break; }
+  assert.throws(() => it2.nextEntry(), inmem.MisuseError);
+  tx.commit();
+  tx.free();
+});
+
+test('an iterator dies with its transaction', (t) => {
+  const { db } = freshDb(t);
+  db.put('a', '1');
+  db.put('b', '2');
+  const tx = db.begin();
+  const it = tx.scan({ batch: 1 });
+  assert.deepEqual(it.next().value.key, B('a'));
+  tx.free();
+  assert.throws(() => it.next(), inmem.MisuseError);
+  it.free(); // harmless
+});
+
+test('getMany and putMany', (t) => {
+  const { db } = freshDb(t);
+  const run = inmem.newRunId();
+  const tx = db.begin();
+  tx.putMany(['a', '1', B('b'), '2'], { run });
+  tx.commit();
+  tx.free();
+  const r = db.read((x) => x.getMany(['a', 'zz', 'b'], { run }));
+  assert.deepEqual(r.map((e) => e.value && e.value.toString()), ['1', undefined, '2']);
+  assert.deepEqual(r[1].key, B('zz'));
+  const tx2 = db.begin();
+  assert.throws(() => tx2.putMany(['odd'], { run }), inmem.InvalidArgumentError);
+  tx2.free();
+});
+
+test('scanAsync and commitAsync run on the pool; the transaction is busy meanwhile', async (t) => {
+  const { db } = freshDb(t);
+  for (let i = 0; i < 1000; i++) db.put(`s${i}`, `v${i}`);
+  const tx = db.begin();
+  const p = tx.scanAsync({ prefix: 's', limit: 600 });
+  assert.throws(() => tx.get('s1'), (e) => e instanceof inmem.MisuseError && /busy/.test(e.message));
+  assert.throws(() => tx.free(), inmem.MisuseError);
+  assert.throws(() => db.close(), inmem.BusyError);
+  const rows = await p;
+  assert.equal(rows.length, 600);
+  assert.ok(rows.every((r) => r.value.toString() === 'v' + r.key.toString().slice(1)));
+  const all = await tx.scanAsync({ start: 's', end: 't' });
+  assert.equal(all.length, 1000);
+  tx.put('done', 'yes');
+  const cp = tx.commitAsync();
+  assert.throws(() => tx.put('x', 'y'), inmem.MisuseError);
+  const ver = await cp;
+  assert.equal(ver, 1001);
+  tx.free();
+  assert.deepEqual(db.get('done'), B('yes'));
+});
+
+test('strict durability: commitAsync waits for the fsync; transact uses it', async (t) => {
+  const { db } = freshDb(t, { durability: 'strict' });
+  assert.equal(db.durability, 'strict');
+  const tx = db.begin();
+  tx.put('k', 'v');
+  await tx.commitAsync();
+  tx.free();
+  const r = await db.transact((x) => { x.put('k2', 'v2'); return 'ok'; });
+  assert.equal(r, 'ok');
+  assert.deepEqual(db.get('k2'), B('v2'));
+  assert.ok(db.stats().walSyncs >= 2);
+});
+
+test('durability none needs no path and keeps nothing', (t) => {
+  const db = inmem.open(null, { durability: 'none' });
+  db.put('k', 'v');
+  assert.deepEqual(db.get('k'), B('v'));
+  assert.equal(db.durability, 'none');
+  db.close();
+  assert.equal(db.isOpen, false);
+  const db2 = inmem.open(undefined, { durability: 'none' });
+  assert.equal(db2.get('k'), undefined);
+  db2.close();
+  assert.throws(() => inmem.open(null), inmem.InvalidArgumentError);
+  void t;
+});
+
+test('stats count commits, conflicts and open transactions', (t) => {
+  const { db } = freshDb(t);
+  db.put('a', '1');
+  const t1 = db.begin();
+  const t2 = db.begin();
+  assert.equal(db.stats().openTxns, 2);
+  t1.get('a');
+  db.put('a', '2');
+  t1.put('a', '3');
+  assert.throws(() => t1.commit(), inmem.ConflictError);
+  t1.free();
+  t2.free();
+  const s = db.stats();
+  assert.equal(s.openTxns, 0);
+  assert.equal(s.commits, 2);
+  assert.equal(s.abortsReadConflict, 1);
+  assert.equal(s.version, 2);
 });

@@ -1,0 +1,207 @@
+'use strict';
+// Bad input and misuse: wrong types, closed databases, freed transactions, limits. Each must be
+// an InmemError subclass with the code, never a crash.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const { freshDb, tmpdir, inmem } = require('./helpers');
+
+const isCode = (C, code) => (e) => e instanceof C && e instanceof inmem.InmemError &&
+  e.code === code && typeof e.errno === 'number' && e.errno < 0 && typeof e.message === 'string';
+
+test('wrong argument types are InvalidArgumentError (INMEM_EINVAL)', (t) => {
+  const { db } = freshDb(t);
+  const inval = isCode(inmem.InvalidArgumentError, 'INMEM_EINVAL');
+  for (const bad of [undefined, null, 42, {}, [], true, Symbol('s'), () => 1]) {
+    assert.throws(() => db.put(bad, 'v'), inval, `key ${String(bad)}`);
+    assert.throws(() => db.put('k', bad), inval, `value ${String(bad)}`);
+  }
+  assert.throws(() => db.get('k', { run: 'not-a-run-id' }), inval);
+  assert.throws(() => db.get('k', { run: 12 }), inval);
+  assert.throws(() => db.get('k', { run: Buffer.alloc(15) }), inval);
+  assert.throws(() => db.put('k', 'v', { ttl: -1 }), inval);
+  assert.throws(() => db.put('k', 'v', { ttl: 1.5 }), inval);
+  assert.throws(() => db.cas('k', 'zero', 'v'), inval);
+  assert.throws(() => db.list({ limit: 'ten' }), inval);
+  assert.throws(() => db.list('prefix'), inval);
+  assert.throws(() => db.events.append(null, 42, 'type', 'p'), inval);
+  assert.throws(() => db.events.append(null, 's', 'type', 7), inval);
+  assert.throws(() => db.events.append(null, 's\0x', 'type', 'p'), inval);
+  assert.throws(() => db.state.set(null, {}, 'v'), inval);
+  assert.throws(() => db.runs.end(inmem.newRunId(), 'finished'), inval);
+  assert.throws(() => db.runs.begin({ tags: 'one' }), inval);
+  assert.throws(() => db.traces.record(null, { kind: 'nap', name: 'x' }), inval);
+  assert.throws(() => db.traces.record(null, 'span'), inval);
+  assert.throws(() => db.transactSync(42), inval);
+  assert.throws(() => inmem.open(42), inval);
+  assert.throws(() => inmem.open(tmpdir(t), 'opts'), inval);
+  assert.throws(() => inmem.open(tmpdir(t), { maxTxns: -3 }), inval);
+  // The library's own range checks come back the same way.
+  assert.throws(() => inmem.open(tmpdir(t), { maxKeySize: 1 << 30 }), inval);
+});
+
+test('transact rejects a non-function without calling anything', async (t) => {
+  const { db } = freshDb(t);
+  await assert.rejects(db.transact(42), inmem.InvalidArgumentError);
+  await assert.rejects(db.transact(() => {}, { maxAttempts: 0 }), inmem.InvalidArgumentError);
+});
+
+test('a closed database throws MisuseError; close is idempotent', (t) => {
+  const dir = tmpdir(t);
+  const db = inmem.open(dir);
+  db.put('k', 'v');
+  db.close();
+  db.close();
+  const misuse = isCode(inmem.MisuseError, 'INMEM_EMISUSE');
+  assert.throws(() => db.get('k'), misuse);
+  assert.throws(() => db.put('k', 'v'), misuse);
+  assert.throws(() => db.begin(), misuse);
+  assert.throws(() => db.stats(), misuse);
+  assert.throws(() => db.runs.list(), misuse);
+  assert.throws(() => db.events.range(null, 's'), misuse);
+  assert.throws(() => db.transactSync(() => 1), misuse);
+  assert.equal(db.isOpen, false);
+});
+
+test('closing a database with live transactions frees them; they throw afterwards', (t) => {
+  const dir = tmpdir(t);
+  const db = inmem.open(dir);
+  db.put('a', '1');
+  const tx = db.begin();
+  const it = tx.scan({ batch: 1 });
+  it.next();
+  tx.put('b', '2');
+  db.close();
+  assert.throws(() => tx.get('a'), (e) => e instanceof inmem.MisuseError && /closed/.test(e.message));
+  assert.throws(() => tx.commit(), inmem.MisuseError);
+  assert.throws(() => it.next(), inmem.MisuseError);
+  assert.equal(tx.status, 'freed');
+  tx.free();
+  const again = inmem.open(dir);
+  assert.equal(again.get('b'), undefined, 'the uncommitted write was discarded');
+  assert.deepEqual(again.get('a'), Buffer.from('1'));
+  again.close();
+});
+
+test('a finished transaction: commit twice is TransactionDoneError, use after free is MisuseError', (t) => {
+  const { db } = freshDb(t);
+  const tx = db.begin();
+  tx.put('k', 'v');
+  tx.commit();
+  assert.throws(() => tx.commit(), isCode(inmem.TransactionDoneError, 'INMEM_ETXNDONE'));
+  assert.throws(() => tx.put('k', 'w'), inmem.TransactionDoneError);
+  assert.throws(() => tx.abort(), inmem.TransactionDoneError);
+  assert.equal(tx.status, 'committed');
+  tx.free();
+  tx.free();
+  assert.throws(() => tx.get('k'), isCode(inmem.MisuseError, 'INMEM_EMISUSE'));
+  assert.throws(() => tx.describe(), inmem.MisuseError);
+});
+
+test('handles cannot be forged or confused', (t) => {
+  const { db } = freshDb(t);
+  const b = require('../lib/binding');
+  const tx = db.begin();
+  assert.throws(() => b.kvGet(db._h, null, 'k', false), inmem.InvalidArgumentError);
+  assert.throws(() => b.dbGet(tx._h, null, 'k', false), inmem.InvalidArgumentError);
+  assert.throws(() => b.kvGet({}, null, 'k', false), inmem.InvalidArgumentError);
+  assert.throws(() => b.iterNext(tx._h, 1), inmem.InvalidArgumentError);
+  assert.throws(() => b.txnCommit(null, false), inmem.InvalidArgumentError);
+  tx.free();
+});
+
+test('sizes beyond the limits are TooBigError', (t) => {
+  const { db } = freshDb(t, { maxKeySize: 16, maxValueSize: 64 });
+  const toobig = isCode(inmem.TooBigError, 'INMEM_ETOOBIG');
+  assert.throws(() => db.put('k'.repeat(17), 'v'), toobig);
+  assert.throws(() => db.put('k', 'v'.repeat(65)), toobig);
+  assert.throws(() => db.events.append(null, 's'.repeat(64), 't', 'p'), toobig);
+  assert.throws(() => db.runs.begin({ tenant: 'x'.repeat(64) }), toobig);
+  assert.throws(() => db.traces.record(null, { kind: 'thought', name: 'n'.repeat(100) }), toobig);
+  db.put('k'.repeat(16), 'v'.repeat(64));
+});
+
+test('the transaction limit is TransactionLimitError', (t) => {
+  const { db } = freshDb(t, { maxTxns: 2 });
+  const a = db.begin();
+  const b = db.begin();
+  assert.throws(() => db.begin(), isCode(inmem.TransactionLimitError, 'INMEM_ETXNLIMIT'));
+  a.free();
+  const c = db.begin();
+  b.free();
+  c.free();
+});
+
+test('another process holding the directory: LockedError with the holder in its details', (t) => {
+  const { dir } = freshDb(t);
+  const script = `
+    const inmem = require(${JSON.stringify(path.join(__dirname, '..'))});
+    try { inmem.open(process.argv[1]); console.log('opened'); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, details: e.details,
+      isInmem: e instanceof inmem.InmemError })); }`;
+  const r = spawnSync(process.execPath, ['-e', script, dir], { encoding: 'utf8', env: process.env });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.name, 'LockedError');
+  assert.equal(out.code, 'INMEM_ELOCKED');
+  assert.equal(out.isInmem, true);
+  assert.match(out.details, new RegExp(String(process.pid)));
+});
+
+test('a read-only open beside a writer sees the committed state and refuses writes', (t) => {
+  const { db, dir } = freshDb(t);
+  db.put('k', 'v');
+  const script = `
+    const inmem = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const ro = inmem.open(process.argv[1], { readOnly: true });
+    let code = 'none';
+    try { ro.put('x', 'y'); } catch (e) { code = e.code; }
+    console.log(JSON.stringify({ k: ro.get('k').toString(), code }));
+    ro.close();`;
+  const r = spawnSync(process.execPath, ['-e', script, dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { k: 'v', code: 'INMEM_EREADONLY' });
+});
+
+test('a corrupt log is CorruptError naming the file and offset; repair opens it', (t) => {
+  const fs = require('node:fs');
+  const dir = tmpdir(t);
+  // Strict: every commit is synced, so later records vouch that a damaged one was durable.
+  const db = inmem.open(dir, { durability: 'strict' });
+  for (let i = 0; i < 50; i++) db.put(`k${i}`, 'x'.repeat(100));
+  const written = db.stats().walBytes;
+  db.close();
+  const seg = fs.readdirSync(dir).filter((f) => f.startsWith('wal-')).sort()[0];
+  const file = path.join(dir, seg);
+  const buf = fs.readFileSync(file);
+  buf[Math.floor(written / 2)] ^= 0xff; // in a record in the middle of the log
+  fs.writeFileSync(file, buf);
+  const err = assert.throws(() => inmem.open(dir), isCode(inmem.CorruptError, 'INMEM_ECORRUPT'));
+  void err;
+  let caught;
+  try {
+    inmem.open(dir);
+  } catch (e) {
+    caught = e;
+  }
+  assert.match(caught.details, /wal-0+1\.log is corrupt at offset \d+/);
+  assert.ok(!/^corrupt data/.test(caught.details), 'details do not repeat the message');
+  assert.match(caught.message, /^corrupt data: /);
+  const repaired = inmem.open(dir, { repair: true });
+  const rec = repaired.recovery();
+  assert.equal(rec.repaired, true);
+  assert.match(rec.repairFile, /wal-/);
+  assert.ok(rec.bytesDropped > 0);
+  repaired.close();
+});
+
+test('error classes map every library code', () => {
+  const names = Object.keys(inmem.errorCodes);
+  assert.ok(names.length >= 17);
+  const { byCode } = require('../lib/errors');
+  for (const code of names) {
+    assert.ok(byCode[code], `a class for ${code}`);
+    assert.equal(typeof inmem.errorCodes[code].errno, 'number');
+  }
+});

@@ -1,0 +1,169 @@
+'use strict';
+// Closure transactions: db.transact (async callback, retry loop in JS) and db.transactSync
+// (sync callback, the library's retry loop), and db.state.transition.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { freshDb, inmem } = require('./helpers');
+
+test('transact commits and resolves to the callback result', async (t) => {
+  const { db } = freshDb(t);
+  const r = await db.transact(async (tx) => {
+    tx.put('a', '1');
+    await new Promise((res) => setImmediate(res));
+    tx.put('b', '2');
+    return { ok: true };
+  });
+  assert.deepEqual(r, { ok: true });
+  assert.deepEqual(db.get('a'), Buffer.from('1'));
+  assert.deepEqual(db.get('b'), Buffer.from('2'));
+  assert.equal(db.stats().openTxns, 0);
+});
+
+test('transact re-runs the callback on a fresh snapshot after a conflict', async (t) => {
+  const { db } = freshDb(t);
+  db.put('n', '0');
+  let runs = 0;
+  const r = await db.transact(async (tx) => {
+    runs++;
+    const n = Number(tx.get('n').toString());
+    if (runs === 1) db.put('n', '10'); // another writer commits under our feet
+    tx.put('n', String(n + 1));
+    return n;
+  });
+  assert.equal(runs, 2);
+  assert.equal(r, 10, 'the second run saw the other commit');
+  assert.equal(db.get('n').toString(), '11');
+});
+
+test('a ConflictError thrown by the callback also retries', async (t) => {
+  const { db } = freshDb(t);
+  const run = inmem.newRunId();
+  db.state.set(run, 'cell', 'a');
+  let runs = 0;
+  await db.transact((tx) => {
+    runs++;
+    const expected = runs === 1 ? 'stale' : 'a';
+    tx.state.casValue(run, 'cell', expected, 'b');
+  });
+  assert.equal(runs, 2);
+  assert.equal(db.state.get(run, 'cell').value.toString(), 'b');
+});
+
+test('transact gives up with RetriesExhaustedError after maxAttempts conflicts', async (t) => {
+  const { db } = freshDb(t);
+  db.put('k', '0');
+  let runs = 0;
+  await assert.rejects(db.transact((tx) => {
+    runs++;
+    tx.get('k');
+    db.put('k', String(runs));
+    tx.put('k', 'mine');
+  }, { maxAttempts: 3, backoffInitialUs: 1, backoffMaxUs: 10 }),
+  (e) => e instanceof inmem.RetriesExhaustedError && e.code === 'INMEM_ERETRIES');
+  assert.equal(runs, 3);
+  assert.equal(db.get('k').toString(), '3');
+  assert.equal(db.stats().openTxns, 0);
+});
+
+test('transact gives up with TimeoutError when the deadline passes', async (t) => {
+  const { db } = freshDb(t);
+  db.put('k', '0');
+  await assert.rejects(db.transact((tx) => {
+    tx.get('k');
+    db.put('k', 'x');
+    tx.put('k', 'mine');
+  }, { maxAttempts: 1000000, backoffInitialUs: 1000, backoffMaxUs: 1000, timeoutUs: 1 }),
+  (e) => e instanceof inmem.TimeoutError && e.code === 'INMEM_ETIMEDOUT');
+});
+
+test('any other error aborts without retry and is rethrown as is', async (t) => {
+  const { db } = freshDb(t);
+  let runs = 0;
+  class Mine extends Error {}
+  await assert.rejects(db.transact((tx) => {
+    runs++;
+    tx.put('k', 'v');
+    throw new Mine('stop');
+  }), Mine);
+  assert.equal(runs, 1);
+  assert.equal(db.get('k'), undefined);
+  await assert.rejects(db.transact(async () => { throw new TypeError('t'); }), TypeError);
+  assert.equal(db.stats().openTxns, 0);
+});
+
+test('a transaction used after transact finished throws', async (t) => {
+  const { db } = freshDb(t);
+  let leaked;
+  await db.transact((tx) => { leaked = tx; tx.put('k', 'v'); });
+  assert.throws(() => leaked.get('k'), inmem.MisuseError);
+});
+
+test('a read-only transact sees a snapshot and refuses writes', async (t) => {
+  const { db } = freshDb(t);
+  db.put('k', 'v');
+  const v = await db.transact((tx) => tx.get('k').toString(), { readOnly: true });
+  assert.equal(v, 'v');
+  await assert.rejects(db.transact((tx) => tx.put('k', 'w'), { readOnly: true }),
+    inmem.ReadOnlyError);
+});
+
+test('transactSync runs in the library retry loop and returns the result', (t) => {
+  const { db } = freshDb(t);
+  db.put('n', '5');
+  let runs = 0;
+  const r = db.transactSync((tx) => {
+    runs++;
+    const n = Number(tx.get('n').toString());
+    if (runs === 1) db.put('n', '7');
+    tx.put('n', String(n * 2));
+    return n;
+  });
+  assert.equal(runs, 2);
+  assert.equal(r, 7);
+  assert.equal(db.get('n').toString(), '14');
+  assert.ok(db.stats().retries >= 1, 'the library counted the retry');
+});
+
+test('transactSync: a throw aborts and is rethrown; the transaction is not ours to end', (t) => {
+  const { db } = freshDb(t);
+  assert.throws(() => db.transactSync((tx) => { tx.put('k', 'v'); throw new RangeError('r'); }),
+    RangeError);
+  assert.equal(db.get('k'), undefined);
+  assert.throws(() => db.transactSync((tx) => tx.commit()), inmem.MisuseError);
+  assert.throws(() => db.transactSync((tx) => tx.free()), inmem.MisuseError);
+  assert.throws(() => db.transactSync(async () => 1), inmem.MisuseError);
+  assert.throws(() => db.transactSync(() => db.close()), inmem.BusyError);
+  let it;
+  db.transactSync((tx) => { tx.put('a', '1'); it = tx.scan({ batch: 1 }); it.next(); });
+  assert.throws(() => it.next(), inmem.MisuseError);
+  assert.deepEqual(db.get('a'), Buffer.from('1'));
+  assert.throws(() => db.transactSync((tx) => {
+    tx.get('a');
+    db.put('a', 'other');
+    tx.put('a', 'x');
+  }, { maxAttempts: 1 }), inmem.RetriesExhaustedError);
+  assert.equal(db.stats().openTxns, 0);
+});
+
+test('state.transition applies a function with retries and returns the version', (t) => {
+  const { db } = freshDb(t);
+  const run = db.runs.begin();
+  let calls = 0;
+  const v1 = db.state.transition(run, 'counter', (cur, version) => {
+    calls++;
+    assert.equal(cur, undefined);
+    assert.equal(version, 0);
+    return '1';
+  });
+  const v2 = db.state.transition(run, 'counter', (cur, version) => {
+    assert.equal(version, v1);
+    return String(Number(cur.toString()) + 1);
+  });
+  assert.ok(v2 > v1);
+  assert.equal(db.state.get(run, 'counter').value.toString(), '2');
+  assert.throws(() => db.state.transition(run, 'counter', () => { throw new Error('no'); }),
+    /no/);
+  assert.throws(() => db.state.transition(run, 'counter', () => 42), inmem.InvalidArgumentError);
+  assert.equal(db.state.get(run, 'counter').value.toString(), '2');
+  assert.equal(calls, 1);
+});
