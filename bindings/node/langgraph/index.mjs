@@ -334,35 +334,36 @@ export class InmemSaver extends BaseCheckpointSaver {
   // so the transaction stays open across awaits: it is a snapshot, used by this call alone.
   async _tupleAt(tx, run, threadId, ns, id, rec) {
     const c = decodeCheckpoint(rec);
-    const checkpoint = await this.serde.loadsTyped(c.ctype, c.cdata);
-    const metadata = await this.serde.loadsTyped(c.mtype, c.mdata);
+    const [checkpoint, metadata] = await this._loadAll([
+      { type: c.ctype, data: c.cdata }, { type: c.mtype, data: c.mdata }]);
     const versions = checkpoint.channel_versions ?? {};
     const channels = Object.keys(versions);
     const values = {};
     if (channels.length > 0) {
       const got = tx.getMany(channels.map((ch) => blobKey(ns, ch, versions[ch])), { run });
+      const present = [];
+      const blobs = [];
       for (let i = 0; i < channels.length; i++) {
         if (got[i].value === undefined) continue;
-        const b = decodeBlob(got[i].value);
-        values[channels[i]] = await this.serde.loadsTyped(b.type, b.data);
+        present.push(channels[i]);
+        blobs.push(decodeBlob(got[i].value));
       }
+      const loaded = await this._loadAll(blobs);
+      for (let i = 0; i < present.length; i++) values[present[i]] = loaded[i];
     }
     checkpoint.channel_values = values;
     if (checkpoint.v < 4 && c.parentId !== undefined) {
       // Before format 4 a checkpoint's pending sends were its parent's TASKS writes.
       const sends = this._writesOf(tx, run, ns, c.parentId).filter((w) => w.channel === TASKS);
-      checkpoint.channel_values[TASKS] = await Promise.all(
-        sends.map((w) => this.serde.loadsTyped(w.type, w.data)));
+      checkpoint.channel_values[TASKS] = await this._loadAll(sends);
       const vs = Object.values(checkpoint.channel_versions ?? {});
       checkpoint.channel_versions = checkpoint.channel_versions ?? {};
       checkpoint.channel_versions[TASKS] = vs.length > 0 ? maxChannelVersion(...vs)
         : this.getNextVersion(undefined);
     }
     const writes = this._writesOf(tx, run, ns, id);
-    const pendingWrites = [];
-    for (const w of writes) {
-      pendingWrites.push([w.taskId, w.channel, await this.serde.loadsTyped(w.type, w.data)]);
-    }
+    const wvals = await this._loadAll(writes);
+    const pendingWrites = writes.map((w, i) => [w.taskId, w.channel, wvals[i]]);
     const tuple = {
       config: { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: id } },
       checkpoint,
@@ -381,7 +382,7 @@ export class InmemSaver extends BaseCheckpointSaver {
   _writesOf(tx, run, ns, id) {
     const prefix = writesPrefix(ns, id);
     const out = [];
-    for (const e of tx.list({ run, prefix, limit: 1 << 20 })) {
+    for (const e of tx.scan({ run, prefix, batch: 32 })) {
       const w = decodeWrite(e.value);
       w.idx = e.key.readUInt32BE(e.key.length - 4) - 0x80000000;
       out.push(w);
@@ -389,6 +390,23 @@ export class InmemSaver extends BaseCheckpointSaver {
     out.sort((a, b) => compareWritesSortKeys(
       writesSortKey(a.taskPath, a.taskId, a.idx), writesSortKey(b.taskPath, b.taskId, b.idx)));
     return out;
+  }
+
+  // Deserialises several stored values: with one call of the serializer when they are all JSON
+  // (their texts joined into one JSON array: the same revival, a fraction of the calls).
+  async _loadAll(items) {
+    if (items.length === 0) return [];
+    if (items.length > 1 && items.every((x) => x.type === 'json')) {
+      const parts = [Buffer.from('[')];
+      items.forEach((x, i) => {
+        if (i) parts.push(Buffer.from(','));
+        parts.push(x.data);
+      });
+      parts.push(Buffer.from(']'));
+      const all = await this.serde.loadsTyped('json', Buffer.concat(parts));
+      if (Array.isArray(all) && all.length === items.length) return all;
+    }
+    return Promise.all(items.map((x) => this.serde.loadsTyped(x.type, x.data)));
   }
 
   async getTuple(config) {
@@ -437,7 +455,7 @@ export class InmemSaver extends BaseCheckpointSaver {
 
   _namespaces(tx, run) {
     const out = [];
-    for (const e of tx.list({ run, prefix: Buffer.from('n'), limit: 1 << 20 })) {
+    for (const e of tx.scan({ run, prefix: Buffer.from('n'), batch: 16 })) {
       out.push(e.key.subarray(1).toString('utf8'));
     }
     return out;
