@@ -1,0 +1,302 @@
+// Type declarations of inmem for Node.js (see docs/node.md for the guide).
+
+/// <reference types="node" />
+
+/** Bytes: a Buffer, any TypedArray/DataView/ArrayBuffer, or a string (UTF-8). */
+export type Bytes = Buffer | ArrayBufferView | ArrayBuffer | string;
+/** A run id: its 36-character form, or its 16 bytes. null/undefined: the shared scope. */
+export type RunId = string;
+export type RunRef = RunId | Buffer | null | undefined;
+export type Durability = 'none' | 'async' | 'batched' | 'strict';
+
+export interface OpenOptions {
+  /** Default 'batched'. Every mode but 'none' needs a directory. */
+  durability?: Durability;
+  maxKeySize?: number;
+  maxValueSize?: number;
+  maxTxns?: number;
+  walSegmentSize?: number;
+  syncIntervalMs?: number;
+  syncCommits?: number;
+  ttlSweepIntervalMs?: number;
+  /** Truncate a corrupt log at its last good transaction instead of failing. */
+  repair?: boolean;
+  /** Replay the log into memory and change nothing; works beside a writer. */
+  readOnly?: boolean;
+}
+
+export interface RetryOptions {
+  /** Total runs of the callback (default 10). */
+  maxAttempts?: number;
+  /** Back-off before the first retry, doubling with jitter (default 100). */
+  backoffInitialUs?: number;
+  /** Largest back-off (default 10000). */
+  backoffMaxUs?: number;
+  /** Give up with TimeoutError after this long; 0 = never (default). */
+  timeoutUs?: number;
+}
+
+export interface TransactOptions extends RetryOptions {
+  readOnly?: boolean;
+}
+
+export interface Entry {
+  key: Buffer;
+  value: Buffer;
+  /** The commit that wrote it; 0 for a pending write of this transaction. */
+  version: number;
+}
+export interface MaybeEntry {
+  key: Buffer;
+  value: Buffer | undefined;
+  version: number;
+}
+export interface Versioned {
+  value: Buffer;
+  version: number;
+}
+
+export interface KeyOptions { run?: RunRef }
+export interface PutOptions extends KeyOptions { /** Time to live in ms (0: none). */ ttl?: number }
+export interface ListOptions extends KeyOptions {
+  prefix?: Bytes;
+  /** Cursor: list the keys after this one. */
+  after?: Bytes;
+  limit?: number;
+}
+export interface ScanOptions extends KeyOptions {
+  /** From this key (inclusive); default the run's first. */
+  start?: Bytes;
+  /** To this key (exclusive); default no bound. */
+  end?: Bytes;
+  /** Instead of start/end: the keys beginning with this. */
+  prefix?: Bytes;
+  /** Entries fetched per call into the addon (default 64). */
+  batch?: number;
+}
+export interface ScanAsyncOptions extends KeyOptions {
+  start?: Bytes;
+  end?: Bytes;
+  prefix?: Bytes;
+  limit?: number;
+}
+
+export interface Stats {
+  commits: number; commitsReadonly: number; abortsUser: number; abortsReadConflict: number;
+  abortsCasConflict: number; retries: number; retriesExhausted: number; deadlinesExpired: number;
+  version: number; keys: number; retainedVersions: number; openTxns: number;
+  oldestSnapshotVersion: number; oldestSnapshotAgeUs: number; walBytes: number;
+  walSyncs: number; walSyncedCommits: number;
+}
+
+export interface RecoveryInfo {
+  segments: number; bytes: number; txnsApplied: number; txnsDiscarded: number;
+  recordsSkipped: number; version: number; txnId: number; timeUs: number;
+  tornTail: boolean; tailFile: string; tailOffset: number;
+  repaired: boolean; repairFile: string; repairOffset: number; bytesDropped: number;
+  txnsDropped: number;
+}
+
+export interface Conflict {
+  /** 'read': a key read changed; 'cas': a CAS's expected version did not match. */
+  rule: 'read' | 'cas';
+  run: RunId | null;
+  key: Buffer;
+  expected: number;
+  found: number;
+}
+
+export interface TxnInfo {
+  state: 'active' | 'validating' | 'committed' | 'aborted';
+  reason: 'none' | 'user' | 'read_conflict' | 'cas_conflict' | 'error';
+  startVersion: number;
+  commitVersion: number;
+  readSetSize: number;
+  writeSetSize: number;
+  casCount: number;
+  conflict?: Conflict;
+}
+
+// ---- primitives ---------------------------------------------------------------------------
+
+export type RunStatus = 'active' | 'completed' | 'failed' | 'cancelled' | 'archived';
+export interface RunOptions {
+  id?: RunRef; parent?: RunRef; tenant?: string; app?: string; agent?: string; tags?: string[];
+}
+export interface RunInfo {
+  id: RunId; parent: RunId | null; status: RunStatus; createdMs: number; endedMs: number;
+  tenant: string | null; app: string | null; agent: string | null; tags: string[];
+}
+export interface RunFilter {
+  status?: RunStatus; tag?: string;
+  /** A run id: its children; 'none': the runs without a parent. */
+  parent?: RunRef | 'none';
+  tenant?: string; app?: string; agent?: string;
+  /** Cursor: the last id of the previous page. */
+  after?: RunRef;
+  limit?: number;
+}
+export interface Runs {
+  begin(opts?: RunOptions): RunId;
+  end(id: RunRef, status: RunStatus): void;
+  get(id: RunRef): RunInfo | undefined;
+  /** Newest first. */
+  list(filter?: RunFilter): RunId[];
+  delete(id: RunRef): void;
+  deleteAsync(id: RunRef): Promise<void>;
+}
+
+export interface Event {
+  seq: number; timeMs: number; type: string; payload: Buffer; prevHash: bigint; hash: bigint;
+}
+export interface StreamInfo { length: number; headHash: bigint; firstMs: number; lastMs: number }
+export interface Events {
+  append(run: RunRef, stream: string, type: string, payload: Bytes): number;
+  appendBatch(run: RunRef, stream: string, events: { type: string; payload: Bytes }[]): number;
+  get(run: RunRef, stream: string, seq: number): Event | undefined;
+  range(run: RunRef, stream: string,
+    opts?: { from?: number; to?: number; backward?: boolean; limit?: number }): Event[];
+  rangeTime(run: RunRef, stream: string,
+    opts?: { fromMs?: number; toMs?: number; limit?: number }): Event[];
+  info(run: RunRef, stream: string): StreamInfo;
+  streams(run: RunRef, opts?: { after?: string; limit?: number }): string[];
+  /** 0 if the hash chain checks, else the first broken sequence number. */
+  verify(run: RunRef, stream: string): number;
+  verifyAsync(run: RunRef, stream: string): Promise<number>;
+}
+
+export interface Cell { name: string; value: Buffer; version: number }
+export interface State {
+  get(run: RunRef, name: string): Versioned | undefined;
+  /** Standalone: the commit's version; in a transaction: undefined. */
+  set(run: RunRef, name: string, value: Bytes): number | undefined;
+  /** expectedVersion 0: only if the cell does not exist. ConflictError on a mismatch. */
+  cas(run: RunRef, name: string, expectedVersion: number, value: Bytes): number | undefined;
+  /** expected null: only if the cell does not exist. ConflictError on a mismatch. */
+  casValue(run: RunRef, name: string, expected: Bytes | null, value: Bytes): number | undefined;
+  list(run: RunRef, opts?: { after?: string; limit?: number }): Cell[];
+}
+export interface DbState extends State {
+  /** Applies fn to the cell (undefined and 0 if missing) in a retried transaction. */
+  transition(run: RunRef, name: string, fn: (cur: Buffer | undefined, version: number) => Bytes,
+    opts?: RetryOptions): number;
+}
+
+export type TraceKind = 'tool_call' | 'decision' | 'query' | 'thought' | 'error' | 'custom';
+export interface SpanInput {
+  id?: RunRef; parent?: RunRef; kind: TraceKind; name: string; input?: Bytes; output?: Bytes;
+  confidence?: number | null; startMs?: number; durationUs?: number; tags?: string[];
+}
+export interface Span {
+  id: RunId; parent: RunId | null; kind: TraceKind; name: string; input: Buffer; output: Buffer;
+  confidence: number | null; startMs: number; durationUs: number; tags: string[];
+}
+export interface TraceFilter {
+  kind?: TraceKind; parent?: RunRef; tag?: string; fromMs?: number; toMs?: number;
+  after?: RunRef; limit?: number;
+}
+export interface Traces {
+  record(run: RunRef, span: SpanInput): RunId;
+  get(run: RunRef, id: RunRef): Span | undefined;
+  query(run: RunRef, filter?: TraceFilter): Span[];
+  tree(run: RunRef, root: RunRef, opts?: { limit?: number }): Span[] | undefined;
+}
+
+// ---- handles ------------------------------------------------------------------------------
+
+export class Iterator implements IterableIterator<Entry> {
+  nextEntry(): Entry | undefined;
+  next(): IteratorResult<Entry>;
+  return(): IteratorResult<Entry>;
+  free(): void;
+  [Symbol.iterator](): IterableIterator<Entry>;
+}
+
+export class Transaction {
+  readonly db: Database;
+  readonly readOnly: boolean;
+  readonly status: 'active' | 'validating' | 'committed' | 'aborted' | 'freed';
+  readonly runs: Runs;
+  readonly events: Events;
+  readonly state: State;
+  readonly traces: Traces;
+  get(key: Bytes, opts?: KeyOptions): Buffer | undefined;
+  getEntry(key: Bytes, opts?: KeyOptions): Versioned | undefined;
+  put(key: Bytes, value: Bytes, opts?: PutOptions): void;
+  putMany(pairs: Bytes[], opts?: KeyOptions): void;
+  delete(key: Bytes, opts?: KeyOptions): void;
+  cas(key: Bytes, expectedVersion: number, value: Bytes, opts?: KeyOptions): void;
+  getMany(keys: Bytes[], opts?: KeyOptions): MaybeEntry[];
+  list(opts?: ListOptions): Entry[];
+  scan(opts?: ScanOptions): Iterator;
+  scanAsync(opts?: ScanAsyncOptions): Promise<Entry[]>;
+  /** The commit's version (0 if read-only). ConflictError (see .conflict) on a conflict. */
+  commit(): number;
+  commitAsync(): Promise<number>;
+  abort(): void;
+  free(): void;
+  describe(): TxnInfo;
+}
+
+export class Database {
+  readonly durability: Durability;
+  readonly isOpen: boolean;
+  readonly runs: Runs;
+  readonly events: Events;
+  readonly state: DbState;
+  readonly traces: Traces;
+  close(): void;
+  closeAsync(): Promise<void>;
+  stats(): Stats;
+  recovery(): RecoveryInfo;
+  get(key: Bytes, opts?: KeyOptions): Buffer | undefined;
+  getEntry(key: Bytes, opts?: KeyOptions): Versioned | undefined;
+  /** Returns the commit's version. */
+  put(key: Bytes, value: Bytes, opts?: PutOptions): number;
+  delete(key: Bytes, opts?: KeyOptions): number;
+  cas(key: Bytes, expectedVersion: number, value: Bytes, opts?: KeyOptions): number;
+  list(opts?: ListOptions): Entry[];
+  sweep(): number;
+  sweepAsync(): Promise<number>;
+  begin(opts?: { readOnly?: boolean }): Transaction;
+  transact<T>(fn: (tx: Transaction) => T | Promise<T>, opts?: TransactOptions): Promise<T>;
+  transactSync<T>(fn: (tx: Transaction) => T, opts?: RetryOptions): T;
+  read<T>(fn: (tx: Transaction) => T): T;
+}
+
+export function open(path: string | null | undefined, options?: OpenOptions): Database;
+export function openAsync(path: string | null | undefined, options?: OpenOptions): Promise<Database>;
+export function newRunId(): RunId;
+export function isRunId(s: unknown): boolean;
+export function runIdBytes(id: RunId | Buffer): Buffer;
+export function formatRunId(id: RunId | Buffer): RunId;
+export const version: { string: string; number: number };
+export const errorCodes: Record<string, { errno: number; message: string }>;
+
+// ---- errors -------------------------------------------------------------------------------
+
+export class InmemError extends Error {
+  /** e.g. 'INMEM_CONFLICT' */
+  code: string;
+  /** e.g. -2 */
+  errno: number;
+  /** What the library said beyond the code (a file and offset, a lock holder...). */
+  details?: string;
+}
+export class NotFoundError extends InmemError {}
+export class ConflictError extends InmemError { conflict?: Conflict }
+export class RetriesExhaustedError extends InmemError {}
+export class TimeoutError extends InmemError {}
+export class InvalidArgumentError extends InmemError {}
+export class MisuseError extends InmemError {}
+export class TransactionDoneError extends InmemError {}
+export class TooBigError extends InmemError {}
+export class BusyError extends InmemError {}
+export class TransactionLimitError extends InmemError {}
+export class OutOfMemoryError extends InmemError {}
+export class NotSupportedError extends InmemError {}
+export class IOError extends InmemError {}
+export class CorruptError extends InmemError {}
+export class VersionError extends InmemError {}
+export class LockedError extends InmemError {}
+export class ReadOnlyError extends InmemError {}
