@@ -23,6 +23,12 @@ export interface OpenOptions {
   repair?: boolean;
   /** Replay the log into memory and change nothing; works beside a writer. */
   readOnly?: boolean;
+  /** Create the database if the directory holds none (default true). */
+  createIfMissing?: boolean;
+  /** Mode of the files created (default 0o600; the directory gets 0o700). */
+  fileMode?: number;
+  /** Batched: never more than this many acknowledged commits unsynced (0: no cap). */
+  maxUnsyncedCommits?: number;
 }
 
 export interface RetryOptions {
@@ -57,7 +63,12 @@ export interface Versioned {
 }
 
 export interface KeyOptions { run?: RunRef }
-export interface PutOptions extends KeyOptions { /** Time to live in ms (0: none). */ ttl?: number }
+export interface PutOptions extends KeyOptions {
+  /** Time to live in ms (0: none). */
+  ttl?: number;
+  /** Or: the absolute expiry, Unix ms (0: none). */
+  expireAt?: number;
+}
 export interface ListOptions extends KeyOptions {
   prefix?: Bytes;
   /** Cursor: list the keys after this one. */
@@ -94,7 +105,7 @@ export interface RecoveryInfo {
   recordsSkipped: number; version: number; txnId: number; timeUs: number;
   tornTail: boolean; tailFile: string; tailOffset: number;
   repaired: boolean; repairFile: string; repairOffset: number; bytesDropped: number;
-  txnsDropped: number;
+  txnsDropped: number; tailBytes: number; liveWriter: boolean; created: boolean;
 }
 
 export interface Conflict {
@@ -144,6 +155,8 @@ export interface Runs {
   list(filter?: RunFilter): RunId[];
   delete(id: RunRef): void;
   deleteAsync(id: RunRef): Promise<void>;
+  /** Every run id under which data is stored, begun or not, ascending. */
+  listStored(opts?: { after?: RunRef; limit?: number }): RunId[];
 }
 
 export interface Event {
@@ -222,6 +235,8 @@ export class Transaction {
   readonly traces: Traces;
   get(key: Bytes, opts?: KeyOptions): Buffer | undefined;
   getEntry(key: Bytes, opts?: KeyOptions): Versioned | undefined;
+  /** When the value expires (Unix ms; 0: never); undefined if the key is missing. */
+  getExpiry(key: Bytes, opts?: KeyOptions): number | undefined;
   put(key: Bytes, value: Bytes, opts?: PutOptions): void;
   putMany(pairs: Bytes[], opts?: KeyOptions): void;
   delete(key: Bytes, opts?: KeyOptions): void;
@@ -251,6 +266,7 @@ export class Database {
   recovery(): RecoveryInfo;
   get(key: Bytes, opts?: KeyOptions): Buffer | undefined;
   getEntry(key: Bytes, opts?: KeyOptions): Versioned | undefined;
+  getExpiry(key: Bytes, opts?: KeyOptions): number | undefined;
   /** Returns the commit's version. */
   put(key: Bytes, value: Bytes, opts?: PutOptions): number;
   delete(key: Bytes, opts?: KeyOptions): number;

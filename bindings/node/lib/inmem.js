@@ -88,6 +88,11 @@ class Runs {
     return b.runList(this._o._handle(), f, f.after, f.limit);
   }
   delete(id) { b.runDelete(this._o._handle(), id); }
+  /** Every run id under which data is stored (begun or not), ascending. */
+  listStored(opts) {
+    const o = checkOpts(opts, 'options');
+    return this._o._read((h) => b.runListStored(h, o.after, o.limit));
+  }
   /** Deletes a run and all its data on the thread pool (a large run takes a while). */
   async deleteAsync(id) { return b.runDeleteAsync(this._o._handle(), id); }
 }
@@ -179,8 +184,10 @@ class Transaction {
   get(key, opts) { return b.kvGet(this._h, opts && opts.run, key, false); }
   getEntry(key, opts) { return b.kvGet(this._h, opts && opts.run, key, true); }
   put(key, value, opts) {
-    b.kvPut(this._h, opts && opts.run, key, value, opts && opts.ttl);
+    b.kvPut(this._h, opts && opts.run, key, value, opts && opts.ttl, opts && opts.expireAt);
   }
+  /** When the key's value expires (Unix ms; 0: never), or undefined if it is missing. */
+  getExpiry(key, opts) { return b.kvGetExpiry(this._h, opts && opts.run, key); }
   /** Several puts in one call: pairs is [key, value, key, value, ...]. */
   putMany(pairs, opts) { b.kvPutMany(this._h, opts && opts.run, pairs); }
   delete(key, opts) { b.kvDelete(this._h, opts && opts.run, key); }
@@ -283,7 +290,19 @@ class Database {
   // Implicit operations: each its own transaction.
   get(key, opts) { return b.dbGet(this._h, opts && opts.run, key, false); }
   getEntry(key, opts) { return b.dbGet(this._h, opts && opts.run, key, true); }
-  put(key, value, opts) { return b.dbPut(this._h, opts && opts.run, key, value, opts && opts.ttl); }
+  put(key, value, opts) {
+    if (opts && opts.expireAt !== undefined) {
+      const tx = this.begin(); // a blind write: it never conflicts
+      try {
+        tx.put(key, value, opts);
+        return tx.commit();
+      } finally {
+        tx.free();
+      }
+    }
+    return b.dbPut(this._h, opts && opts.run, key, value, opts && opts.ttl);
+  }
+  getExpiry(key, opts) { return this.read((tx) => tx.getExpiry(key, opts)); }
   delete(key, opts) { return b.dbDelete(this._h, opts && opts.run, key); }
   cas(key, expectedVersion, value, opts) {
     return b.dbCas(this._h, opts && opts.run, key, expectedVersion, value);

@@ -718,7 +718,8 @@ static int same_options(const inmem_options *a, const inmem_options *b)
            a->max_value_size == b->max_value_size && a->max_txns == b->max_txns &&
            a->wal_segment_size == b->wal_segment_size &&
            a->sync_interval_ms == b->sync_interval_ms && a->sync_commits == b->sync_commits &&
-           a->ttl_sweep_interval_ms == b->ttl_sweep_interval_ms && a->read_only == b->read_only;
+           a->ttl_sweep_interval_ms == b->ttl_sweep_interval_ms && a->read_only == b->read_only &&
+           a->file_mode == b->file_mode && a->max_unsynced_commits == b->max_unsynced_commits;
 }
 
 /* Called on any thread (open may run in the async pool). */
@@ -944,6 +945,16 @@ int get_options(napi_env env, napi_value v, inmem_options *o)
     if (get_u64(env, get_prop(env, v, "ttlSweepIntervalMs"), o->ttl_sweep_interval_ms,
                 &o->ttl_sweep_interval_ms, "options.ttlSweepIntervalMs"))
         return -1;
+    get_bool(env, get_prop(env, v, "createIfMissing"), o->create_if_missing, &b);
+    o->create_if_missing = b;
+    if (get_u64(env, get_prop(env, v, "fileMode"), o->file_mode, &u, "options.fileMode"))
+        return -1;
+    if (u > 07777)
+        return bad_type(env, "options.fileMode", "a file mode (at most 0o7777)");
+    o->file_mode = (unsigned)u;
+    if (get_u64(env, get_prop(env, v, "maxUnsyncedCommits"), o->max_unsynced_commits,
+                &o->max_unsynced_commits, "options.maxUnsyncedCommits"))
+        return -1;
     get_bool(env, get_prop(env, v, "repair"), 0, &b);
     o->repair = b;
     get_bool(env, get_prop(env, v, "readOnly"), 0, &b);
@@ -1086,6 +1097,9 @@ static napi_value db_recovery(napi_env env, napi_callback_info info)
     set_u64(env, o, "repairOffset", r.repair_offset);
     set_u64(env, o, "bytesDropped", r.bytes_dropped);
     set_u64(env, o, "txnsDropped", r.txns_dropped);
+    set_u64(env, o, "tailBytes", r.tail_bytes);
+    set_prop(env, o, "liveWriter", mk_bool(env, r.live_writer));
+    set_prop(env, o, "created", mk_bool(env, r.created));
     return o;
 }
 

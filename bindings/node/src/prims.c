@@ -286,6 +286,33 @@ static napi_value run_list(napi_env env, napi_callback_info info)
     return r;
 }
 
+/* runListStored(txn, after, limit) -> [id]: every run id with data, ascending */
+static napi_value run_list_stored(napi_env env, napi_callback_info info)
+{
+    ARGS(3);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id after;
+    const inmem_run_id *ap;
+    size_t limit;
+    if (get_run(env, argv[1], &after, &ap, "after") || get_limit(env, argv[2], 100, &limit))
+        return NULL;
+    inmem_run_id *out = malloc((limit ? limit : 1) * sizeof(*out));
+    size_t n = 0;
+    int rc = out ? inmem_run_list_stored(tx->txn, ap, limit, out, &n) : INMEM_ENOMEM;
+    napi_value r = NULL;
+    if (rc) {
+        throw_rc(env, rc, NULL, NULL);
+    } else {
+        r = mk_arr(env, n);
+        for (size_t i = 0; i < n; i++)
+            napi_set_element(env, r, (uint32_t)i, mk_run(env, &out[i]));
+    }
+    free(out);
+    return r;
+}
+
 /* runDelete(h, id) */
 static napi_value run_delete(napi_env env, napi_callback_info info)
 {
@@ -950,6 +977,7 @@ void init_prims(napi_env env, napi_value exports)
     export_fn(env, exports, "runGet", run_get);
     export_fn(env, exports, "runList", run_list);
     export_fn(env, exports, "runDelete", run_delete);
+    export_fn(env, exports, "runListStored", run_list_stored);
     export_fn(env, exports, "eventAppend", event_append);
     export_fn(env, exports, "eventAppendBatch", event_append_batch);
     export_fn(env, exports, "eventGet", event_get);

@@ -203,10 +203,10 @@ static napi_value kv_get(napi_env env, napi_callback_info info)
     return o;
 }
 
-/* kvPut(txn, run, key, value, ttlMs) */
+/* kvPut(txn, run, key, value, ttlMs, expireAtMs): at most one of the two expiries */
 static napi_value kv_put(napi_env env, napi_callback_info info)
 {
-    ARGS(5);
+    ARGS(6);
     txw *tx = get_txn_live(env, argv[0]);
     if (!tx)
         return NULL;
@@ -214,15 +214,21 @@ static napi_value kv_put(napi_env env, napi_callback_info info)
     const inmem_run_id *run;
     jsbytes k, v;
     uint64_t ttl;
+    uint64_t at;
     if (get_run(env, argv[1], &rid, &run, "run") || get_u64(env, argv[4], 0, &ttl, "ttl") ||
-        get_bytes(env, argv[2], &k, "key"))
+        get_u64(env, argv[5], 0, &at, "expireAt"))
+        return NULL;
+    if (ttl && at)
+        return throw_msg(env, INMEM_EINVAL, "give ttl or expireAt, not both");
+    if (get_bytes(env, argv[2], &k, "key"))
         return NULL;
     if (get_bytes(env, argv[3], &v, "value")) {
         jsbytes_free(&k);
         return NULL;
     }
-    int rc = ttl ? inmem_kv_put_ttl(tx->txn, run, k.p, k.n, v.p, v.n, ttl)
-                 : inmem_kv_put(tx->txn, run, k.p, k.n, v.p, v.n);
+    int rc = ttl  ? inmem_kv_put_ttl(tx->txn, run, k.p, k.n, v.p, v.n, ttl)
+             : at ? inmem_kv_put_expire_at(tx->txn, run, k.p, k.n, v.p, v.n, at)
+                  : inmem_kv_put(tx->txn, run, k.p, k.n, v.p, v.n);
     jsbytes_free(&k);
     jsbytes_free(&v);
     if (rc)
@@ -267,6 +273,28 @@ static napi_value kv_put_many(napi_env env, napi_callback_info info)
             return throw_rc(env, rc, NULL, NULL);
     }
     return mk_undef(env);
+}
+
+/* kvGetExpiry(txn, run, key) -> Unix ms (0: no TTL) | undefined (missing) */
+static napi_value kv_get_expiry(napi_env env, napi_callback_info info)
+{
+    ARGS(3);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    jsbytes k;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    uint64_t at = 0;
+    int rc = inmem_kv_get_expiry(tx->txn, run, k.p, k.n, &at);
+    jsbytes_free(&k);
+    if (rc == INMEM_NOTFOUND)
+        return mk_undef(env);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_u64(env, at);
 }
 
 static napi_value kv_delete(napi_env env, napi_callback_info info)
@@ -664,6 +692,7 @@ void init_txn(napi_env env, napi_value exports)
     export_fn(env, exports, "kvPut", kv_put);
     export_fn(env, exports, "kvPutMany", kv_put_many);
     export_fn(env, exports, "kvDelete", kv_delete);
+    export_fn(env, exports, "kvGetExpiry", kv_get_expiry);
     export_fn(env, exports, "kvCas", kv_cas);
     export_fn(env, exports, "kvScan", kv_scan);
     export_fn(env, exports, "iterNext", iter_next);

@@ -329,3 +329,44 @@ test('stats count commits, conflicts and open transactions', (t) => {
   assert.equal(s.abortsReadConflict, 1);
   assert.equal(s.version, 2);
 });
+
+test('expiry: read back a TTL as an absolute time; put with expireAt', (t) => {
+  const { db } = freshDb(t, { ttlSweepIntervalMs: 0 });
+  const before = Date.now();
+  db.put('t', 'v', { ttl: 60000 });
+  const at = db.getExpiry('t');
+  assert.ok(at >= before + 60000 && at <= Date.now() + 60000, `expiry ${at}`);
+  db.put('n', 'v');
+  assert.equal(db.getExpiry('n'), 0, 'no TTL');
+  assert.equal(db.getExpiry('missing'), undefined);
+  const when = Date.now() + 3600000;
+  const v = db.put('abs', 'v', { expireAt: when });
+  assert.equal(v, db.getEntry('abs').version);
+  assert.equal(db.getExpiry('abs'), when);
+  db.put('past', 'v', { expireAt: 1 });
+  assert.equal(db.get('past'), undefined, 'an expiry in the past is never seen');
+  assert.throws(() => db.put('x', 'v', { ttl: 5, expireAt: when }), inmem.InvalidArgumentError);
+  const tx = db.begin();
+  tx.put('p', 'v', { expireAt: when });
+  assert.equal(tx.getExpiry('p'), when, 'a pending write');
+  tx.abort();
+  tx.free();
+});
+
+test('open options: createIfMissing, fileMode, maxUnsyncedCommits; recovery says created', (t) => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { tmpdir } = require('./helpers');
+  const base = tmpdir(t);
+  const dir = path.join(base, 'db');
+  assert.throws(() => inmem.open(dir, { createIfMissing: false }), inmem.NotFoundError);
+  const db = inmem.open(dir, { fileMode: 0o640, maxUnsyncedCommits: 10 });
+  assert.equal(db.recovery().created, true);
+  db.put('k', 'v');
+  db.close();
+  const seg = fs.readdirSync(dir).find((f) => f.startsWith('wal-'));
+  assert.equal(fs.statSync(path.join(dir, seg)).mode & 0o777, 0o640 & ~process.umask());
+  const again = inmem.open(dir, { createIfMissing: false });
+  assert.equal(again.recovery().created, false);
+  again.close();
+});

@@ -193,3 +193,17 @@ test('every primitive in one transaction commits or rolls back as one', async (t
   assert.equal(db.traces.query(r).length, 1);
   assert.equal(S(db.state.get(r, 'c').value), 'v');
 });
+
+test('runs.listStored lists every run with data, begun or not', (t) => {
+  const { db } = freshDb(t);
+  const begun = db.runs.begin();
+  const bare = inmem.newRunId();
+  db.put('k', 'v', { run: bare });
+  db.put('shared', 'v');
+  const stored = db.runs.listStored();
+  assert.deepEqual([...stored].sort(), [begun, bare].sort());
+  assert.deepEqual(db.runs.list(), [begun], 'runs.list sees only begun runs');
+  assert.deepEqual(db.runs.listStored({ limit: 1 }).length, 1);
+  const first = db.runs.listStored({ limit: 1 })[0];
+  assert.deepEqual(db.runs.listStored({ after: first }), stored.filter((x) => x !== first));
+});
