@@ -42,10 +42,12 @@ endif
 DEPS_TARGETS += deps-node
 BINDING_TESTS += test-node
 
-deps-node: deps-lib $(NODE_STAMP)
-
-$(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
+deps-node: deps-lib
 	@scripts/ensure-packages python3 make g++
+	@$(MAKE) --no-print-directory $(NODE_STAMP)
+
+# npm ci from the lock file (run by make deps; a build without it stops here and says so)
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 	@$(NODE) -e 'const v = +process.versions.node.split(".")[0]; if (v < 20) { console.error("bindings/node needs Node.js 20 or later (found " + process.version + ")"); process.exit(1) }'
 	@test -f "$(NODE_PREFIX)/include/node/node_api.h" || { \
 	    echo "bindings/node: no Node headers in $(NODE_PREFIX)/include/node (install the Node.js package that ships them)" >&2; exit 1; }
@@ -54,7 +56,7 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 
 node: $(NODE_ADDON)
 
-$(NODE_ADDON): $(BUILD)/libinmem.a $(NODE_SRC) | deps-node
+$(NODE_ADDON): $(BUILD)/libinmem.a $(NODE_SRC) | $(NODE_STAMP)
 	cd $(NODE_DIR) && INMEM_LIB=$(abspath $(BUILD)/libinmem.a) \
 	    INMEM_CFLAGS="$(SANFLAGS) $(if $(WERROR),-Werror)" INMEM_LDFLAGS="$(SANFLAGS)" \
 	    ./node_modules/.bin/node-gyp rebuild --nodedir=$(NODE_PREFIX) --jobs=2 --loglevel=warn
