@@ -36,18 +36,12 @@
 #define INMEM_TSA(x) __attribute__((x))
 #else
 #define INMEM_TSA(x)
-/* Starts a library background thread with every signal blocked, so that signals (SIGINT from
- * a terminal, say) are delivered to the application's threads, never to ours. 0 or an errno. */
-int inmem__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
-
-/* Records the detail of error @p err for inmem_errmsg() (printf-style) and returns @p err. */
-int inmem__error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 #endif
 #define INMEM_CAPABILITY(x) INMEM_TSA(capability(x))
-/* clang's C front end cannot name a sibling member in an attribute, so GUARDED_BY documents the
- * guarding lock for readers; the functions that touch such fields carry REQUIRES, which it checks.
- */
+/* INMEM_GUARDED_BY(lock) expands to nothing, on purpose: clang's C front end cannot name a sibling
+ * struct member in an attribute (guarded_by(mu) on a field is rejected in C), so the analysis
+ * cannot check fields. It documents, for the reader, which lock guards a field; the functions
+ * that touch such fields carry INMEM_REQUIRES(lock), which clang does check at every call. */
 #define INMEM_GUARDED_BY(x)
 #define INMEM_REQUIRES(...) INMEM_TSA(requires_capability(__VA_ARGS__))
 #define INMEM_ACQUIRE(...)  INMEM_TSA(acquire_capability(__VA_ARGS__))

@@ -15,7 +15,7 @@
  *
  * Head record (33 bytes, little-endian):
  *
- *   0   u8   format, INMEM__REC_V1
+ *   0   u8   format, INMEM__FMT_V1
  *   1   u64  length: number of events, = the last sequence number
  *   9   u64  head hash: hash of the last event (0 if empty)
  *   17  u64  first_ms: time of event 1
@@ -23,7 +23,7 @@
  *
  * Event record (39 + t + p bytes, little-endian):
  *
- *   0       u8   format, INMEM__REC_V1
+ *   0       u8   format, INMEM__FMT_V1
  *   1       u64  seq (must equal the seq in the key)
  *   9       u64  time_ms (Unix ms)
  *   17      u64  prev_hash (hash of event seq - 1; 0 for seq 1)
@@ -139,7 +139,7 @@ static int head_read(inmem_txn *txn, const uint8_t *key, size_t klen, head *h)
     h->hash = inmem__rbuf_u64(&r);
     h->first_ms = inmem__rbuf_u64(&r);
     h->last_ms = inmem__rbuf_u64(&r);
-    if (r.bad || r.off != r.len || fmt != INMEM__REC_V1 || h->first_ms > h->last_ms) {
+    if (r.bad || r.off != r.len || fmt != INMEM__FMT_V1 || h->first_ms > h->last_ms) {
         memset(h, 0, sizeof(*h));
         return inmem__error(INMEM_ECORRUPT, "event stream head record does not decode");
     }
@@ -158,7 +158,7 @@ static int event_decode(const void *val, size_t vlen, uint64_t seq, inmem_event 
     out->hash = inmem__rbuf_u64(&r);
     inmem__rbuf_name(&r, out->type);
     out->payload = inmem__rbuf_blob(&r, &out->payload_len);
-    if (r.bad || r.off != r.len || fmt != INMEM__REC_V1 || out->seq != seq || !out->type[0])
+    if (r.bad || r.off != r.len || fmt != INMEM__FMT_V1 || out->seq != seq || !out->type[0])
         return inmem__error(INMEM_ECORRUPT, "event %llu: record does not decode",
                             (unsigned long long)seq);
     if (!out->payload)
@@ -281,7 +281,7 @@ static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run,
         size_t tlen = strlen(e->type);
         uint64_t hash = event_hash(prev, seq, t, e->type, tlen, e->payload, e->payload_len);
         b.len = 0;
-        inmem__wbuf_u8(&b, INMEM__REC_V1);
+        inmem__wbuf_u8(&b, INMEM__FMT_V1);
         inmem__wbuf_u64(&b, seq);
         inmem__wbuf_u64(&b, t);
         inmem__wbuf_u64(&b, prev);
@@ -300,7 +300,7 @@ static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run,
     if (rc)
         return rc;
     uint8_t hv[HEAD_LEN];
-    hv[0] = INMEM__REC_V1;
+    hv[0] = INMEM__FMT_V1;
     put_le(hv + 1, h.length + n, 8);
     put_le(hv + 9, prev, 8);
     put_le(hv + 17, h.length ? h.first_ms : t, 8);

@@ -3,7 +3,7 @@
  * a bounds-checked reader, so that a corrupt record gives INMEM_ECORRUPT, never a crash), checking
  * names, building their keys, and running an operation standalone (its own transaction).
  *
- * Every stored record starts with one format byte (INMEM__REC_V1); records are described in
+ * Every stored record starts with one format byte (INMEM__FMT_V1); records are described in
  * docs/FORMAT.md.
  */
 #ifndef INMEM_PRIMITIVES_REC_H
@@ -15,7 +15,7 @@
 #include "core/key.h"
 #include "engine/db.h"
 
-#define INMEM__REC_V1 1
+#define INMEM__FMT_V1 1
 
 /* ---- writing ---- */
 

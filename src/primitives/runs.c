@@ -7,7 +7,7 @@
  *
  * Metadata record: key (run id · TAG_RUN · 'm'), 18 bytes. Value, little-endian:
  *   offset  size  field
- *   0       1     format, INMEM__REC_V1
+ *   0       1     format, INMEM__FMT_V1
  *   1       1     status (inmem_run_status, 1..5)
  *   2       1     flags: bit 0 set = the run has a parent; other bits 0
  *   3       16    parent run id (all zero when it has none)
@@ -19,7 +19,7 @@
  * Nothing may follow. A record that breaks any of this decodes as INMEM_ECORRUPT.
  *
  * Global index: keys in the shared scope (all-zero run id · TAG_RUN · ...), value one byte
- * INMEM__REC_V1. ~id is the run id with every byte inverted, so ascending key order is
+ * INMEM__FMT_V1. ~id is the run id with every byte inverted, so ascending key order is
  * descending id order: newest first, since ids are time-ordered (caller-chosen ids sort by
  * their bytes like any other).
  *   'a' · ~id                                         every run
@@ -103,7 +103,7 @@ static void meta_key(uint8_t *out, const inmem_run_id *run)
 static int meta_encode(inmem__wbuf *b, const inmem_run_info *m)
 {
     inmem__wbuf_init(b);
-    inmem__wbuf_u8(b, INMEM__REC_V1);
+    inmem__wbuf_u8(b, INMEM__FMT_V1);
     inmem__wbuf_u8(b, (uint8_t)m->status);
     inmem__wbuf_u8(b, m->has_parent ? META_HAS_PARENT : 0);
     inmem__wbuf_bytes(b, m->parent.bytes, 16);
@@ -143,7 +143,7 @@ static int meta_decode(const void *val, size_t vlen, const inmem_run_id *id, inm
     read_name(&r, m->app);
     read_name(&r, m->agent);
     uint8_t ntags = inmem__rbuf_u8(&r);
-    if (r.bad || fmt != INMEM__REC_V1 || !status_valid(status) || (flags & ~META_HAS_PARENT) ||
+    if (r.bad || fmt != INMEM__FMT_V1 || !status_valid(status) || (flags & ~META_HAS_PARENT) ||
         ntags > INMEM_MAX_TAGS)
         return INMEM_ECORRUPT;
     m->status = (inmem_run_status)status;
@@ -215,7 +215,7 @@ static void ix_inv(inmem__wbuf *b, const inmem_run_id *id)
 /* Finishes @p b with @p id and writes (or, with @p tomb, deletes) the entry; frees @p b. */
 static int ix_finish(inmem_txn *txn, inmem__wbuf *b, const inmem_run_id *id, int tomb)
 {
-    static const uint8_t rec = INMEM__REC_V1;
+    static const uint8_t rec = INMEM__FMT_V1;
     ix_inv(b, id);
     int rc = b->oom ? INMEM_ENOMEM
              : tomb ? inmem__txn_delete(txn, b->p, b->len)
@@ -569,7 +569,7 @@ static int list_in(inmem_txn *txn, const norm_filter *f, const inmem_run_id *aft
         }
         if (rc)
             break;
-        if (klen != plen + 16 || vlen != 1 || *(const uint8_t *)val != INMEM__REC_V1) {
+        if (klen != plen + 16 || vlen != 1 || *(const uint8_t *)val != INMEM__FMT_V1) {
             rc = INMEM_ECORRUPT;
             break;
         }

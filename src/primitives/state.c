@@ -3,7 +3,7 @@
  * claiming tasks and stepping state machines between agents.
  *
  * Key:    run id (16) · INMEM__TAG_STATE (1) · the cell's name (1..63 bytes, no NUL)
- * Record: format byte INMEM__REC_V1 · the value's bytes
+ * Record: format byte INMEM__FMT_V1 · the value's bytes
  * A cell's version is the commit version of its key, so a CAS on version is the engine's CAS,
  * and version 0 means "does not exist".
  */
@@ -23,7 +23,7 @@ static int cell_record(inmem__wbuf *b, const void *val, size_t len)
     if (!val && len)
         return INMEM_EINVAL;
     inmem__wbuf_init(b);
-    inmem__wbuf_u8(b, INMEM__REC_V1);
+    inmem__wbuf_u8(b, INMEM__FMT_V1);
     inmem__wbuf_bytes(b, val, len);
     if (b->oom) {
         inmem__wbuf_free(b);
@@ -42,7 +42,7 @@ static int cell_read(inmem_txn *txn, const inmem__keybuf *kb, const void **val, 
     int rc = inmem__txn_get(txn, kb->p, kb->len, &rec, &n, &ver);
     if (rc)
         return rc;
-    if (n < 1 || ((const uint8_t *)rec)[0] != INMEM__REC_V1)
+    if (n < 1 || ((const uint8_t *)rec)[0] != INMEM__FMT_V1)
         return inmem__error(INMEM_ECORRUPT, "state cell record of unknown format");
     if (val)
         *val = (const uint8_t *)rec + 1;
@@ -148,7 +148,7 @@ int inmem_state_list(inmem_txn *txn, const inmem_run_id *run, const char *after,
         if ((rc = inmem__iter_next(it, &k, &kl, &v, &vl, &ver)) != 0)
             break;
         size_t nl = kl - INMEM__KEY_PREFIX;
-        if (nl == 0 || nl >= INMEM_NAME_MAX || vl < 1 || ((const uint8_t *)v)[0] != INMEM__REC_V1) {
+        if (nl == 0 || nl >= INMEM_NAME_MAX || vl < 1 || ((const uint8_t *)v)[0] != INMEM__FMT_V1) {
             rc = inmem__error(INMEM_ECORRUPT, "state cell record of unknown format");
             break;
         }

@@ -18,13 +18,13 @@
  *   't' · start · id                  index by time
  *
  * Tags are names (1..63 bytes, no NUL), so the 0x00 after a tag ends it: 'g' "a" 0x00 is never
- * a prefix of tag "ab"'s entries. Every index value is the single byte INMEM__REC_V1; all the
+ * a prefix of tag "ab"'s entries. Every index value is the single byte INMEM__FMT_V1; all the
  * information is in the key. Index entries are written in the same transaction as the span.
  *
  * Span record (the value under 's' · id), little-endian:
  *
  *   offset  size   field
- *   0       1      format, INMEM__REC_V1
+ *   0       1      format, INMEM__FMT_V1
  *   1       1      kind, 1..6 (inmem_trace_kind)
  *   2       16     parent span id (all zero: a root span)
  *   18      8      start_ms, Unix milliseconds
@@ -70,7 +70,7 @@
 enum { K_SPAN = 's', K_KIND = 'k', K_PARENT = 'p', K_TAG = 'g', K_TIME = 't' };
 
 /* The value of every index entry. */
-static const uint8_t index_mark[1] = {INMEM__REC_V1};
+static const uint8_t index_mark[1] = {INMEM__FMT_V1};
 
 /* An encoded key: at most prefix 17 · 'g' · tag 63 · 0x00 · start 8 · id 16 · 0x00 = 107. */
 typedef struct tkey {
@@ -168,7 +168,7 @@ static void encode_span(inmem__wbuf *b, const inmem_span *s, uint64_t start_ms)
 {
     uint64_t conf;
     memcpy(&conf, &s->confidence, sizeof conf);
-    inmem__wbuf_u8(b, INMEM__REC_V1);
+    inmem__wbuf_u8(b, INMEM__FMT_V1);
     inmem__wbuf_u8(b, (uint8_t)s->kind);
     inmem__wbuf_bytes(b, s->parent.bytes, ID_LEN);
     inmem__wbuf_u64(b, start_ms);
@@ -216,7 +216,7 @@ static int decode_span(const void *val, size_t len, inmem_span *out)
         read_name(&r, s.tags[i]);
     s.input = inmem__rbuf_blob(&r, &s.input_len);
     s.output = inmem__rbuf_blob(&r, &s.output_len);
-    if (r.bad || r.off != r.len || fmt != INMEM__REC_V1 || kind < INMEM_TRACE_TOOL_CALL ||
+    if (r.bad || r.off != r.len || fmt != INMEM__FMT_V1 || kind < INMEM_TRACE_TOOL_CALL ||
         kind > INMEM_TRACE_CUSTOM)
         return inmem__error(INMEM_ECORRUPT, "trace span record of %zu bytes does not decode", len);
     if (!s.input_len)
