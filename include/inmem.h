@@ -422,8 +422,8 @@ int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out);
  * borrowed memory it returned is no longer valid. The handle stays valid (for inmem_txn_describe())
  * until inmem_txn_free().
  * Read-only transactions always commit and do not move the version. A transaction with writes
- * is checked against its read set and CAS list (docs/CONTRACT.md, section 1) and, if nothing changed,
- * applied atomically with one new version.
+ * is checked against its read set and CAS list (docs/CONTRACT.md, section 1) and, if nothing
+ * changed, applied atomically with one new version.
  * @return 0, INMEM_CONFLICT (see inmem_txn_describe() for the key and rule), INMEM_ETXNDONE
  * (already ended), INMEM_EINVAL (NULL), INMEM_ENOMEM (aborted, nothing applied).
  */

@@ -311,32 +311,163 @@ static void codec_segment_header_round_trips_and_refuses_foreign_or_newer(void *
     (void)state;
     uint8_t h[INMEM__WAL_HEADER];
     uint64_t seq = 0, size = 0;
+    uint32_t format = 0;
     inmem__wal_enc_header(h, 7, SEG_SIZE);
     assert_memory_equal(h, "INMEMWAL", 8);
-    assert_int_equal(inmem__get32(h + 8), 1);
+    assert_int_equal(inmem__get32(h + 8), 2);
     assert_int_equal(inmem__get32(h + 12), INMEM__WAL_HEADER);
-    assert_ok(inmem__wal_check_header(h, sizeof h, &seq, &size));
+    assert_ok(inmem__wal_check_header(h, sizeof h, &seq, &size, &format));
     assert_int_equal(seq, 7);
     assert_int_equal(size, SEG_SIZE);
+    assert_int_equal(format, 2);
+    /* format 1 is still read */
+    inmem__put32(h + 8, 1);
+    inmem__put32(h + 36, inmem__crc32c(0, h, 36));
+    assert_ok(inmem__wal_check_header(h, sizeof h, &seq, &size, &format));
+    assert_int_equal(format, 1);
+    inmem__wal_enc_header(h, 7, SEG_SIZE);
     /* cut short, zeroed or not ours: corruption (a file under a segment's name in a database
      * directory is ours); only a valid header of another format version is EVERSION */
-    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h - 1, &seq, &size));
+    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h - 1, &seq, &size, &format));
     h[0] = 'X';
-    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size));
+    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size, &format));
     memset(h, 0, sizeof h);
-    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size));
+    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size, &format));
     inmem__wal_enc_header(h, 7, SEG_SIZE);
-    inmem__put32(h + 8, 2);
+    inmem__put32(h + 8, 3);
     inmem__put32(h + 36, inmem__crc32c(0, h, 36));
-    assert_rc(INMEM_EVERSION, inmem__wal_check_header(h, sizeof h, &seq, &size));
+    assert_rc(INMEM_EVERSION, inmem__wal_check_header(h, sizeof h, &seq, &size, &format));
     inmem__wal_enc_header(h, 7, SEG_SIZE);
     h[20] ^= 4; /* the checksum no longer matches */
-    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size));
+    assert_rc(INMEM_ECORRUPT, inmem__wal_check_header(h, sizeof h, &seq, &size, &format));
+}
+
+/* ---- format 2: the one-record transaction frame ------------------------------------------- */
+
+static void codec_varints_round_trip_and_refuse_overlong_or_cut_input(void **state)
+{
+    (void)state;
+    uint64_t vals[] = {0,         1, 127, 128, 300, 16383, 16384, (1ull << 35) + 5, UINT64_MAX - 1,
+                       UINT64_MAX};
+    uint8_t buf[16];
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        size_t n = inmem__put_varint(buf, vals[i]);
+        assert_int_equal(n, inmem__varint_size(vals[i]));
+        const uint8_t *p = buf;
+        uint64_t v = 0;
+        assert_true(inmem__get_varint(&p, buf + n, &v));
+        assert_int_equal(v, vals[i]);
+        assert_ptr_equal(p, buf + n);
+        p = buf; /* one byte short */
+        assert_false(inmem__get_varint(&p, buf + n - 1, &v));
+    }
+    memset(buf, 0xff, sizeof buf); /* never ends */
+    const uint8_t *p = buf;
+    uint64_t v;
+    assert_false(inmem__get_varint(&p, buf + sizeof buf, &v));
+    memset(buf, 0x80, 9);
+    buf[9] = 0x02; /* a tenth byte that overflows 64 bits */
+    p = buf;
+    assert_false(inmem__get_varint(&p, buf + 10, &v));
+}
+
+/* A TXN frame of puts (with and without expiry, an empty value) and a delete decodes to exactly
+ * what was encoded, at exactly the size inmem__wal_txn_size() predicts. */
+static void codec_txn_frame_round_trips_its_operations(void **state)
+{
+    (void)state;
+    uint8_t buf[2048], k1[40], k2[3] = {'k', '2', 0}, k3[300];
+    memset(k1, 'a', sizeof k1);
+    memset(k3, 'c', sizeof k3);
+    uint8_t val[500];
+    for (size_t i = 0; i < sizeof val; i++)
+        val[i] = (uint8_t)(i * 7);
+    size_t ops = inmem__wal_op_size(sizeof k1, sizeof val, 0, 1700000000000ull) +
+                 inmem__wal_op_size(sizeof k2, 0, 0, 0) + inmem__wal_op_size(sizeof k3, 0, 1, 0);
+    uint64_t version = 123456789, time = 1765000000123ull;
+    size_t want = inmem__wal_txn_size(version, time, 3, ops);
+    assert_true(want <= sizeof buf);
+    uint8_t *p = buf + inmem__wal_enc_txn_start(buf, version, time, 3);
+    p += inmem__wal_enc_op_put(p, 1700000000000ull, k1, sizeof k1, val, sizeof val);
+    p += inmem__wal_enc_op_put(p, 0, k2, sizeof k2, NULL, 0);
+    p += inmem__wal_enc_op_delete(p, k3, sizeof k3);
+    inmem__wal_enc_txn_end(buf, p);
+    assert_int_equal((size_t)(p + 4 - buf), want);
+    inmem__wal_rec r;
+    assert_int_equal(inmem__wal_decode(buf, want, &r), INMEM__DEC_OK);
+    assert_int_equal(r.type, INMEM__REC_TXN);
+    assert_int_equal(r.len + INMEM__WAL_FRAME, want);
+    assert_int_equal(r.version, version);
+    assert_int_equal(r.txn_id, version);
+    assert_int_equal(r.time_ms, time);
+    assert_int_equal(r.records, 3);
+    inmem__wal_rec o[3];
+    assert_int_equal(txn_ops(&r, o, 3), 3);
+    assert_int_equal(o[0].type, INMEM__REC_WRITE);
+    assert_int_equal(o[0].version, version);
+    assert_int_equal(o[0].expiry_ms, 1700000000000ull);
+    assert_int_equal(o[0].klen, sizeof k1);
+    assert_memory_equal(o[0].key, k1, sizeof k1);
+    assert_int_equal(o[0].vlen, sizeof val);
+    assert_memory_equal(o[0].val, val, sizeof val);
+    assert_int_equal(o[1].type, INMEM__REC_WRITE);
+    assert_int_equal(o[1].klen, sizeof k2);
+    assert_int_equal(o[1].vlen, 0);
+    assert_int_equal(o[1].expiry_ms, 0);
+    assert_int_equal(o[2].type, INMEM__REC_DELETE);
+    assert_int_equal(o[2].klen, sizeof k3);
+    assert_memory_equal(o[2].key, k3, sizeof k3);
+    /* every bit flip is caught */
+    for (size_t i = 0; i < want * 8; i++) {
+        buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+        int d = inmem__wal_decode(buf, want, &r);
+        CHECK(d != INMEM__DEC_OK || r.type != INMEM__REC_TXN || r.version != version,
+              "bit %zu flipped and the frame still decodes", i);
+        buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+    }
+}
+
+/* A TXN frame whose checksum is right but whose content is impossible is malformed, never read
+ * as a transaction: no operations, fewer or more than announced, an unknown operation, an empty
+ * key, lengths past the end, trailing bytes. */
+static void codec_txn_frame_with_impossible_content_is_malformed(void **state)
+{
+    (void)state;
+    uint8_t body[64], buf[128];
+    inmem__wal_rec r;
+    struct {
+        const char *what;
+        uint8_t bytes[16];
+        size_t n;
+    } bad[] = {
+        {"no operations", {5, 9, 0}, 3},
+        {"two announced, one there", {5, 9, 2, 2, 1, 'k'}, 6},
+        {"unknown operation", {5, 9, 1, 9, 1, 'k'}, 6},
+        {"empty key", {5, 9, 1, 2, 0}, 5},
+        {"key past the end", {5, 9, 1, 2, 9, 'k'}, 6},
+        {"value past the end", {5, 9, 1, 1, 0, 1, 9, 'k', 'v'}, 9},
+        {"trailing byte", {5, 9, 1, 2, 1, 'k', 0}, 7},
+        {"cut varint", {0x85}, 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(body, bad[i].bytes, bad[i].n);
+        size_t n = enc_raw(buf, INMEM__REC_TXN, body, (uint32_t)bad[i].n);
+        CHECK(inmem__wal_decode(buf, n, &r) == INMEM__DEC_BADBODY, "%s: not malformed",
+              bad[i].what);
+    }
+    /* and a well-formed one built the same way decodes */
+    const uint8_t good[] = {5, 9, 1, 2, 1, 'k'};
+    size_t n = enc_raw(buf, INMEM__REC_TXN, good, sizeof good);
+    assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
+    assert_int_equal(r.version, 5);
 }
 
 /* ---- table -------------------------------------------------------------------------------- */
 
 const struct CMUnitTest wal_codec_tests[] = {
+    cmocka_unit_test(codec_varints_round_trip_and_refuse_overlong_or_cut_input),
+    cmocka_unit_test(codec_txn_frame_round_trips_its_operations),
+    cmocka_unit_test(codec_txn_frame_with_impossible_content_is_malformed),
     cmocka_unit_test(crc32c_of_123456789_is_the_standard_check_value),
     cmocka_unit_test(crc32c_hardware_and_portable_paths_agree_on_random_buffers),
     cmocka_unit_test(codec_round_trips_every_record_kind),

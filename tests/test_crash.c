@@ -1,5 +1,6 @@
 /*
- * test_crash.c — crash recovery with a real process killed by SIGKILL (docs/CONTRACT.md, section 2).
+ * test_crash.c — crash recovery with a real process killed by SIGKILL (docs/CONTRACT.md, section
+ * 2).
  *
  * A forked child opens the database (64 KiB segments, so that segments switch under load) and
  * runs 4 threads; thread t's commit number s (1, 2, ...) is an implicit put of one key when s is

@@ -256,8 +256,8 @@ static void read_only_open_sees_committed_state_beside_a_live_writer(void **stat
     test_rmdir(dir);
 }
 
-/* CONTRACT 1.8: a transaction that hit an error half-way through a multi-write operation can only be
- * aborted; committing it must not apply the half that was staged. */
+/* CONTRACT 1.8: a transaction that hit an error half-way through a multi-write operation can only
+ * be aborted; committing it must not apply the half that was staged. */
 static void half_done_operation_makes_transaction_abort_only(void **state)
 {
     (void)state;

@@ -1,6 +1,6 @@
 /*
- * test_log.c — the write-ahead log at work (docs/CONTRACT.md, section 2): persistence across close and
- * reopen in every logged mode, the directory lock, write failures injected through the vfs
+ * test_log.c — the write-ahead log at work (docs/CONTRACT.md, section 2): persistence across close
+ * and reopen in every logged mode, the directory lock, write failures injected through the vfs
  * (fsync EIO, ENOSPC at a segment switch), a clean close, nothing logged for aborted
  * transactions, and group commit.
  *
@@ -202,8 +202,14 @@ static void persistence_keeps_the_ttl_expiry_of_each_write(void **state)
     uint8_t *img = slurp(path, &len);
     frame *f = walk_log(img, len, &nf, &end);
     int seen = 0;
-    for (size_t i = 0; i < nf; i++) {
-        const inmem__wal_rec *r = &f[i].rec;
+    inmem__wal_rec ops[8];
+    size_t nops = 0;
+    for (size_t i = 0; i < nf; i++)
+        if (f[i].rec.type == INMEM__REC_TXN)
+            for (size_t k = 0, n = txn_ops(&f[i].rec, ops + nops, 8 - nops); k < n; k++)
+                nops++;
+    for (size_t i = 0; i < nops; i++) {
+        const inmem__wal_rec *r = &ops[i];
         if (r->type != INMEM__REC_WRITE)
             continue;
         const char *user = (const char *)r->key + INMEM__KEY_PREFIX;
@@ -581,19 +587,22 @@ static void aborted_and_readonly_transactions_write_nothing_to_the_log(void **st
     inmem_txn_free(t2);
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     inmem_txn_free(t);
-    /* only t2 was logged */
-    assert_int_equal(test_stats(db).wal_bytes, b0 + BEGIN_FRAME +
-                                                   inmem__wal_write_size(INMEM__KEY_PREFIX + 1, 1) +
-                                                   COMMIT_FRAME);
+    /* only t2 was logged: one TXN frame of one put */
+    inmem_stats st2 = test_stats(db);
+    size_t op = inmem__wal_op_size(INMEM__KEY_PREFIX + 1, 1, 0, 0);
+    CHECK(st2.wal_bytes > b0 + INMEM__WAL_FRAME + op &&
+              st2.wal_bytes <= b0 + inmem__wal_txn_size(st2.version, UINT64_MAX, 1, op),
+          "wal_bytes grew by %llu for one put of a 1-byte value",
+          (unsigned long long)(st2.wal_bytes - b0));
     assert_ok(inmem_db_close(db));
 
     size_t len, nf, end;
     uint8_t *img = slurp(path, &len);
     frame *f = walk_log(img, len, &nf, &end);
-    int begins = 0;
+    int txns = 0;
     for (size_t i = 0; i < nf; i++)
-        begins += f[i].rec.type == INMEM__REC_BEGIN;
-    assert_int_equal(begins, 2);
+        txns += f[i].rec.type == INMEM__REC_TXN;
+    assert_int_equal(txns, 2);
     free(f);
     free(img);
     db = open_db(dir, INMEM_DURABILITY_BATCHED);
@@ -948,7 +957,8 @@ static uint64_t append_one(inmem__wal *w, uint64_t version, size_t vlen, int *rc
     uint32_t kl = kv_key(key, "k");
     static uint8_t val[1 << 17];
     inmem__wal_cursor c;
-    *rc = inmem__wal_append_begin(w, version, zero_run, 1, inmem__wal_write_size(kl, vlen), &c);
+    *rc = inmem__wal_append_begin(w, version, zero_run, 1, inmem__wal_op_size(kl, vlen, 0, 0),
+                                  inmem__wal_write_size(kl, vlen), &c);
     if (*rc)
         return 0;
     inmem__wal_append_write(&c, key, kl, val, (uint32_t)vlen, 0);
@@ -1186,6 +1196,41 @@ static void clean_closes_at_the_end_of_a_full_segment_never_overrun_it(void **st
     }
 }
 
+/* A new database starts with a small segment and each next one doubles, up to
+ * wal_segment_size: a tiny database is a tiny directory. */
+static void segments_start_small_and_double_up_to_the_segment_size(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.wal_segment_size = 4u << 20;
+    inmem_db *db;
+    assert_ok(opts_open(dir, &o, &db));
+    seg_path(path, sizeof path, dir, 1);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 1u << 20);
+    static uint8_t val[60000];
+    char key[16];
+    for (int i = 0; i < 200; i++) { /* 12 MB: segments 1 MiB, 2 MiB, 4 MiB, 4 MiB... */
+        snprintf(key, sizeof key, "k%03d", i);
+        assert_ok(inmem_put(db, NULL, key, strlen(key), val, sizeof val, NULL));
+    }
+    assert_ok(inmem_db_close(db));
+    uint64_t n = count_segments(dir);
+    assert_true(n >= 4);
+    for (uint64_t s = 1; s <= n; s++) {
+        seg_path(path, sizeof path, dir, s);
+        assert_int_equal(stat(path, &st), 0);
+        uint64_t want = s == 1 ? 1u << 20 : s == 2 ? 2u << 20 : 4u << 20;
+        CHECK((uint64_t)st.st_size == want, "segment %llu: %lld bytes, expected %llu",
+              (unsigned long long)s, (long long)st.st_size, (unsigned long long)want);
+    }
+    test_rmdir(dir);
+}
+
 /* ---- table -------------------------------------------------------------------------------- */
 
 const struct CMUnitTest wal_log_tests[] = {
@@ -1212,6 +1257,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),
+    cmocka_unit_test(segments_start_small_and_double_up_to_the_segment_size),
 };
 
 INMEM_TEST_COUNT(wal_log);

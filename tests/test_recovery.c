@@ -1,10 +1,11 @@
 /*
- * test_recovery.c — recovery at open (docs/CONTRACT.md rules 2.4-2.7, docs/FORMAT.md "Recovery rules"):
- * unknown records skipped; a torn tail cut at every byte of the last transaction, by truncation
- * and by zeroing; corruption refused with the file and offset, then repaired with exact counts;
- * never a torn tail in a segment before the last or before a valid record; foreign and newer
- * files; incomplete transactions; deterministic replay.
+ * test_recovery.c — recovery at open (docs/CONTRACT.md rules 2.4-2.7, docs/FORMAT.md "Recovery
+ * rules"): unknown records skipped; a torn tail cut at every byte of the last transaction, by
+ * truncation and by zeroing; corruption refused with the file and offset, then repaired with exact
+ * counts; never a torn tail in a segment before the last or before a valid record; foreign and
+ * newer files; incomplete transactions; deterministic replay.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,9 +34,9 @@ static void recovery_skips_a_record_of_unknown_type(void **state)
     size_t len, nf, end;
     uint8_t *img = slurp(path, &len);
     frame *f = walk_log(img, len, &nf, &end);
-    assert_true(nf >= 6);
-    assert_int_equal(f[3].rec.type, INMEM__REC_BEGIN); /* the second transaction */
-    size_t s = f[3].off;
+    assert_true(nf >= 3);
+    assert_int_equal(f[1].rec.type, INMEM__REC_TXN); /* the second transaction */
+    size_t s = f[1].off;
     free(f);
     /* splice a record of type 200 (valid checksum) between the two transactions */
     uint8_t *spliced = calloc(1, len);
@@ -104,13 +105,11 @@ static void torn_tail_at_every_offset(int zero_the_rest)
     uint8_t *img = slurp(path, &len);
     assert_int_equal(len, SEG_SIZE);
     frame *f = walk_log(img, len, &nf, &end);
-    assert_true(nf >= 8);
+    assert_int_equal(nf, 5); /* four TXN frames and the close mark */
     assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
-    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_COMMIT);
-    size_t e = f[nf - 1].off, b = 0;
-    for (size_t i = 0; i < nf; i++)
-        if (f[i].rec.type == INMEM__REC_BEGIN)
-            b = f[i].off;
+    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_TXN);
+    assert_int_equal(f[nf - 2].rec.records, 4);
+    size_t e = f[nf - 1].off, b = f[nf - 2].off;
     free(f);
     /* what a crash right after the last commit leaves: no close mark */
     memset(img + e, 0, CLOSE_FRAME);
@@ -252,7 +251,10 @@ static void corruption_bad_frame_followed_by_a_valid_record_is_never_a_torn_tail
 
 /* ---- corruption ------------------------------------------------------------------------------ */
 
-static void corruption_before_a_durable_begin_fails_open_then_repair_keeps_the_prefix(void **state)
+/* Damage to a transaction that a later session's records (and two close marks) follow: corruption
+ * naming the file and offset, the file untouched; repair keeps the prefix and counts exactly the
+ * transactions it drops. */
+static void corruption_before_a_close_mark_fails_open_then_repair_keeps_the_prefix(void **state)
 {
     (void)state;
     char dir[64], path[4096];
@@ -277,27 +279,21 @@ static void corruption_before_a_durable_begin_fails_open_then_repair_keeps_the_p
     uint8_t *img = slurp(path, &len);
     frame *f = walk_log(img, len, &nf, &end);
     for (size_t i = 0; i < nf; i++)
-        if (f[i].rec.type == INMEM__REC_BEGIN) {
+        if (f[i].rec.type == INMEM__REC_TXN) {
             assert_true(nb < 4);
             begins[nb] = f[i].off;
-            assert_int_equal(f[i + 1].rec.type, INMEM__REC_WRITE);
-            writes[nb] = i + 1;
+            writes[nb] = i;
             nb++;
         }
     assert_int_equal(nb, 4);
     assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
-    /* the scenario: the second session's BEGINs say the first session is on stable storage */
-    size_t b3 = writes[2] - 1;
-    CHECK(f[b3].rec.synced_lsn > INMEM__LSN(1, f[writes[1]].off + f[writes[1]].size),
-          "precondition: T3's synced_lsn %llx does not cover T2",
-          (unsigned long long)f[b3].rec.synced_lsn);
 
     uint8_t *c = malloc(len);
     assert_non_null(c);
     for (size_t target = 0; target < 2; target++) {
         const frame *w = &f[writes[target]];
         memcpy(c, img, len);
-        c[w->off + w->size / 2] ^= 0x04; /* one bit of T1's (then T2's) WRITE record */
+        c[w->off + w->size / 2] ^= 0x04; /* one bit of T1's (then T2's) frame */
         spit(path, c, len);
         db = NULL;
         assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
@@ -316,9 +312,8 @@ static void corruption_before_a_durable_begin_fails_open_then_repair_keeps_the_p
         CHECK(rec.bytes_dropped == end - begins[target],
               "corrupt T%zu: bytes_dropped %llu, expected %zu (log end %zu - cut %zu)", target + 1,
               (unsigned long long)rec.bytes_dropped, end - begins[target], end, begins[target]);
-        CHECK(rec.txns_dropped >= 1 && rec.txns_dropped <= 4 - target,
-              "corrupt T%zu: txns_dropped %llu, expected 1..%zu", target + 1,
-              (unsigned long long)rec.txns_dropped, 4 - target);
+        CHECK(rec.txns_dropped == 4 - target, "corrupt T%zu: txns_dropped %llu, expected %zu",
+              target + 1, (unsigned long long)rec.txns_dropped, 4 - target);
         assert_int_equal(rec.txns_applied, target);
         assert_int_equal(rec.version, target);
         assert_int_equal(test_stats(db).version, target);
@@ -384,14 +379,12 @@ static void corruption_in_a_non_last_segment_is_never_a_torn_tail(void **state)
     size_t len, nf, end;
     uint8_t *img = slurp(path, &len);
     frame *f = walk_log(img, len, &nf, &end);
-    assert_true(nf >= 4);
+    assert_true(nf >= 2);
     assert_int_equal(f[nf - 1].rec.type, INMEM__REC_NEXT); /* the switch to segment 2 */
     assert_int_equal(f[nf - 1].rec.next_seq, 2);
-    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_COMMIT);
-    assert_int_equal(f[nf - 3].rec.type, INMEM__REC_WRITE);
-    assert_int_equal(f[nf - 4].rec.type, INMEM__REC_BEGIN);
-    const frame w = f[nf - 3];
-    size_t b = f[nf - 4].off;
+    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_TXN);
+    const frame w = f[nf - 2];
+    size_t b = w.off;
     uint64_t n1 = w.rec.version; /* the version of that transaction */
     free(f);
     img[w.off + w.size / 2] ^= 0x80;
@@ -521,7 +514,7 @@ static void foreign_or_newer_segment_is_refused_with_eversion(void **state)
         if (variant == 0) {
             memcpy(c, "NOTMYLOG", 8); /* someone else's file */
         } else {
-            inmem__put32(c + 8, 2); /* a newer format, with a header checksum that matches */
+            inmem__put32(c + 8, 3); /* a newer format, with a header checksum that matches */
             inmem__put32(c + 36, inmem__crc32c(0, c, 36));
         }
         spit(path, c, len);
@@ -612,9 +605,9 @@ static void incomplete_transaction_between_commits_is_corruption(void **state)
     inmem_recovery_info rec = recovery_of(db);
     assert_int_equal(rec.repaired, 1);
     assert_int_equal(rec.repair_offset, e); /* the start of the incomplete transaction */
-    /* the cut one (a transaction is always written whole, so its commit record was among the
-     * lost bytes) and the complete one after it */
-    assert_int_equal(rec.txns_dropped, 2);
+    /* version 4: the cut one and the complete one after it both carry it, and a version is one
+     * committed transaction */
+    assert_int_equal(rec.txns_dropped, 1);
     assert_int_equal(rec.txns_applied, 3);
     assert_int_equal(rec.version, 3);
     expect_get(db, NULL, "a", "A", 1, 1);
@@ -768,9 +761,8 @@ static const frame *frame_at(const frame *f, size_t nf, size_t o)
  *   - after a clean close, the CLOSE mark proves every earlier byte was synced: every flip is
  *     corruption (INMEM_ECORRUPT naming the file and the bad frame's offset; the file is not
  *     touched, not by a read-only open either), and repair drops exactly that transaction;
- *   - after a crash (no CLOSE mark), a flip in the COMMIT, the last frame, has nothing valid
- *     after it: a torn tail, cut at the transaction's start and reported with its size; a flip
- *     anywhere before has the COMMIT after it: corruption again. */
+ *   - after a crash (no CLOSE mark), the damaged frame is the last thing written, with nothing
+ *     valid after it: a torn tail, cut at the transaction's start and reported with its size. */
 static void damaged_last_transaction_in_mode(inmem_durability mode)
 {
     char dir[64], path[4096];
@@ -795,11 +787,8 @@ static void damaged_last_transaction_in_mode(inmem_durability mode)
     uint8_t *img = slurp(path, &len);
     frame *f = walk_log(img, len, &nf, &end);
     assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
-    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_COMMIT);
-    size_t e = f[nf - 1].off, b = 0;
-    for (size_t i = 0; i < nf; i++)
-        if (f[i].rec.type == INMEM__REC_BEGIN)
-            b = f[i].off;
+    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_TXN); /* the last transaction, one frame */
+    size_t e = f[nf - 1].off, b = f[nf - 2].off;
     uint8_t *c = malloc(len);
     assert_non_null(c);
     for (int crash = 0; crash < 2; crash++) {
@@ -810,7 +799,7 @@ static void damaged_last_transaction_in_mode(inmem_durability mode)
             c[o] ^= 0x5a;
             spit(path, c, len);
             const frame *bad = frame_at(f, nf, o);
-            int torn = crash && bad == &f[nf - 2];
+            int torn = crash; /* the damaged frame is the last one written */
             db = NULL;
             int rc = try_open_opts(dir, mode, 0, 0, &db);
             if (torn) {
@@ -923,7 +912,7 @@ static uint64_t commits_in(const char *dir, uint64_t seq)
     frame *f = walk_log(img, len, &nf, &end);
     uint64_t n = 0;
     for (size_t i = 0; i < nf; i++)
-        n += f[i].rec.type == INMEM__REC_COMMIT;
+        n += f[i].rec.type == INMEM__REC_COMMIT || f[i].rec.type == INMEM__REC_TXN;
     free(f);
     free(img);
     return n;
@@ -980,11 +969,11 @@ static void last_segment_zeroed_truncated_or_deleted_is_corruption(void **state)
         assert_int_equal(rec.repaired, 1);
         assert_string_equal(rec.repair_file, "wal-0000000000000002.log");
         assert_int_equal(rec.version, in1);
-        /* zeroing the first page leaves the later records countable; the others hold none */
+        /* zeroed: what is left of it (its close mark) says how many were lost; cut to nothing or
+         * deleted: nothing is left to count */
         if (variant == 0)
-            CHECK(rec.txns_dropped > 0 && rec.txns_dropped < in2,
-                  "variant 0: %llu txns dropped of %llu", (unsigned long long)rec.txns_dropped,
-                  (unsigned long long)in2);
+            CHECK(rec.txns_dropped == in2, "variant 0: %llu txns dropped of %llu",
+                  (unsigned long long)rec.txns_dropped, (unsigned long long)in2);
         else
             assert_int_equal(rec.txns_dropped, 0);
         expect_prefix(db, (int)in1, total);
@@ -1040,7 +1029,9 @@ static void repair_in_the_middle_keeps_the_longest_prefix_with_exact_counts(void
         assert_int_equal(rec.repaired, 1);
         assert_string_equal(rec.repair_file, "wal-0000000000000002.log");
         uint64_t keep = variant == 0 ? (uint64_t)total : in[1];
-        uint64_t dropped = variant == 0 ? 0 : variant == 1 ? in[2] + in[3] + in[4] : in[3] + in[4];
+        /* every version after the last kept one: segment 2's too, even when it is gone (the
+         * versions after it say how many it held) */
+        uint64_t dropped = variant == 0 ? 0 : in[2] + in[3] + in[4];
         CHECK(rec.version == keep && rec.txns_dropped == dropped,
               "variant %d: version %llu (expected %llu), %llu txns dropped (expected %llu)",
               variant, (unsigned long long)rec.version, (unsigned long long)keep,
@@ -1151,9 +1142,93 @@ static void stray_files_with_segment_like_names_are_ignored(void **state)
     test_rmdir(dir);
 }
 
+/* ---- older formats -------------------------------------------------------------------------- */
+
+static void copy_dir_files(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    assert_non_null(d);
+    struct dirent *e;
+    char a[4096], b[4096];
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+            snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+            size_t len;
+            uint8_t *p = slurp(a, &len);
+            spit(b, p, len);
+            free(p);
+        }
+    closedir(d);
+}
+
+/* tests/fixtures/v1-db, written by inmem 0.1.0 in log format 1 (see tests/fixtures/README.md),
+ * opens with every commit and its exact version; new commits go to a segment of format 2, and
+ * the whole log reopens. */
+static void format_1_database_opens_with_every_commit(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    copy_dir_files("tests/fixtures/v1-db", dir);
+    for (int round = 0; round < 2; round++) {
+        inmem_db *db = open_db(dir, INMEM_DURABILITY_BATCHED);
+        inmem_recovery_info rec = recovery_of(db);
+        uint64_t want = round ? 172 : 171;
+        CHECK(rec.version == want && rec.torn_tail == 0 && rec.repaired == 0,
+              "round %d: version %llu", round, (unsigned long long)rec.version);
+        char key[16];
+        uint8_t val[600];
+        for (int i = 0; i < 150; i++) {
+            snprintf(key, sizeof key, "key%03d", i);
+            memset(val, 'a' + i % 26, sizeof val);
+            if (i == 0 || i % 10 == 1)
+                expect_missing(db, NULL, key);
+            else
+                expect_get(db, NULL, key, val, sizeof val, (uint64_t)i + 1);
+        }
+        expect_get(db, NULL, "multi-a", "A", 1, 151);
+        expect_get(db, NULL, "multi-b", "B", 1, 151);
+        expect_get(db, NULL, "ttl-forever", "T", 1, 167);
+        inmem_run_id run;
+        memset(&run, 0x11, sizeof run);
+        inmem_run_info info;
+        assert_ok(inmem_run_get_db(db, &run, &info));
+        assert_string_equal(info.tenant, "fixture");
+        inmem_stream_info si;
+        assert_ok(inmem_event_stream_info_db(db, &run, "log", &si));
+        assert_int_equal(si.length, 2);
+        uint64_t broken = 1;
+        assert_ok(inmem_event_verify_db(db, &run, "log", &broken));
+        assert_int_equal(broken, 0);
+        void *cell = NULL;
+        size_t cl = 0;
+        assert_ok(inmem_state_get_db(db, &run, "cell", &cell, &cl, NULL));
+        assert_int_equal(cl, 7);
+        assert_memory_equal(cell, "state-1", 7);
+        inmem_free(cell);
+        if (round == 0)
+            assert_int_equal(put_ok(db, NULL, "new", LIT("in format 2")), 172);
+        else
+            expect_get(db, NULL, "new", "in format 2", 11, 172);
+        assert_ok(inmem_db_close(db));
+    }
+    /* the new commit went to a new segment, of format 2 */
+    char path[4096];
+    uint64_t n = count_segments(dir);
+    assert_true(n >= 3);
+    seg_path(path, sizeof path, dir, n);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    assert_int_equal(inmem__get32(img + 8), INMEM__WAL_FORMAT);
+    free(img);
+    test_rmdir(dir);
+}
+
 /* ---- table -------------------------------------------------------------------------------- */
 
 const struct CMUnitTest wal_recovery_tests[] = {
+    cmocka_unit_test(format_1_database_opens_with_every_commit),
     cmocka_unit_test(damaged_last_transaction_at_every_offset_async),
     cmocka_unit_test(damaged_last_transaction_at_every_offset_batched),
     cmocka_unit_test(damaged_last_transaction_at_every_offset_strict),
@@ -1165,7 +1240,7 @@ const struct CMUnitTest wal_recovery_tests[] = {
     cmocka_unit_test(torn_tail_truncated_file_loses_only_the_last_transaction),
     cmocka_unit_test(torn_tail_zeroed_rest_loses_only_the_last_transaction),
     cmocka_unit_test(corruption_bad_frame_followed_by_a_valid_record_is_never_a_torn_tail),
-    cmocka_unit_test(corruption_before_a_durable_begin_fails_open_then_repair_keeps_the_prefix),
+    cmocka_unit_test(corruption_before_a_close_mark_fails_open_then_repair_keeps_the_prefix),
     cmocka_unit_test(corruption_in_a_non_last_segment_is_never_a_torn_tail),
     cmocka_unit_test(corruption_valid_checksum_over_impossible_content_even_at_the_tail),
     cmocka_unit_test(foreign_or_newer_segment_is_refused_with_eversion),

@@ -1,6 +1,6 @@
 /*
- * test_txn_rules.c — one test per rule of the transaction contract (docs/CONTRACT.md, section 1), each
- * named after the rule it checks and asserting something that fails if the rule breaks.
+ * test_txn_rules.c — one test per rule of the transaction contract (docs/CONTRACT.md, section 1),
+ * each named after the rule it checks and asserting something that fails if the rule breaks.
  *
  * Interleavings are driven step by step from one thread: two (or three) transactions are begun,
  * read and written in a chosen order, then committed in a chosen order. No sleeps, no timing.

@@ -280,12 +280,15 @@ int inmem__store_check_sizes(const inmem__store *st, size_t klen, const void *va
 static int log_writes(inmem__store *st, const wentry *w, size_t nw, uint64_t c, uint64_t *ticket)
     INMEM_REQUIRES(st->commit_mu)
 {
-    size_t bytes = 0;
-    for (size_t i = 0; i < nw; i++)
-        bytes += w[i].v->tomb ? inmem__wal_delete_size(w[i].k.klen)
-                              : inmem__wal_write_size(w[i].k.klen, w[i].v->vlen);
+    size_t ops = 0, multi = 0;
+    for (size_t i = 0; i < nw; i++) {
+        const inmem__version *v = w[i].v;
+        ops += inmem__wal_op_size(w[i].k.klen, v->vlen, v->tomb, v->expiry_ms);
+        multi += v->tomb ? inmem__wal_delete_size(w[i].k.klen)
+                         : inmem__wal_write_size(w[i].k.klen, v->vlen);
+    }
     inmem__wal_cursor cur;
-    int rc = inmem__wal_append_begin(st->wal, c, w[0].k.key, (uint32_t)nw, bytes, &cur);
+    int rc = inmem__wal_append_begin(st->wal, c, w[0].k.key, (uint32_t)nw, ops, multi, &cur);
     if (rc)
         return rc;
     for (size_t i = 0; i < nw; i++) {

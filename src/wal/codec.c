@@ -77,6 +77,76 @@ size_t inmem__wal_enc_next(uint8_t *p, uint64_t next_seq, uint64_t version, uint
     return seal(p, INMEM__REC_NEXT, INMEM__WAL_NEXT_LEN);
 }
 
+size_t inmem__wal_enc_txn_start(uint8_t *p, uint64_t version, uint64_t time_ms, size_t n)
+{
+    p[4] = INMEM__REC_TXN;
+    size_t k = 5;
+    k += inmem__put_varint(p + k, version);
+    k += inmem__put_varint(p + k, time_ms);
+    k += inmem__put_varint(p + k, n);
+    return k;
+}
+
+size_t inmem__wal_enc_op_put(uint8_t *p, uint64_t expiry_ms, const uint8_t *key, uint32_t klen,
+                             const void *val, uint32_t vlen)
+{
+    size_t k = 0;
+    p[k++] = INMEM__OP_PUT;
+    k += inmem__put_varint(p + k, expiry_ms);
+    k += inmem__put_varint(p + k, klen);
+    k += inmem__put_varint(p + k, vlen);
+    memcpy(p + k, key, klen);
+    k += klen;
+    if (vlen)
+        memcpy(p + k, val, vlen);
+    return k + vlen;
+}
+
+size_t inmem__wal_enc_op_delete(uint8_t *p, const uint8_t *key, uint32_t klen)
+{
+    size_t k = 0;
+    p[k++] = INMEM__OP_DELETE;
+    k += inmem__put_varint(p + k, klen);
+    memcpy(p + k, key, klen);
+    return k + klen;
+}
+
+void inmem__wal_enc_txn_end(uint8_t *frame, uint8_t *ops_end)
+{
+    uint32_t len = (uint32_t)(ops_end - frame - 5);
+    inmem__put32(frame, len);
+    inmem__put32(ops_end, inmem__crc32c(0, frame, 5 + (size_t)len));
+}
+
+int inmem__wal_txn_op(const uint8_t **p, const uint8_t *end, uint64_t version, inmem__wal_rec *op)
+{
+    const uint8_t *q = *p;
+    uint64_t expiry = 0, klen = 0, vlen = 0;
+    if (q >= end)
+        return 0;
+    uint8_t kind = *q++;
+    if (kind != INMEM__OP_PUT && kind != INMEM__OP_DELETE)
+        return 0;
+    if (kind == INMEM__OP_PUT && !inmem__get_varint(&q, end, &expiry))
+        return 0;
+    if (!inmem__get_varint(&q, end, &klen) || klen == 0 || klen > UINT32_MAX)
+        return 0;
+    if (kind == INMEM__OP_PUT && (!inmem__get_varint(&q, end, &vlen) || vlen > UINT32_MAX))
+        return 0;
+    if ((uint64_t)(end - q) < klen || (uint64_t)(end - q) - klen < vlen)
+        return 0;
+    memset(op, 0, sizeof(*op));
+    op->type = kind == INMEM__OP_PUT ? INMEM__REC_WRITE : INMEM__REC_DELETE;
+    op->version = version;
+    op->expiry_ms = expiry;
+    op->key = q;
+    op->klen = (uint32_t)klen;
+    op->val = q + klen;
+    op->vlen = (uint32_t)vlen;
+    *p = q + klen + vlen;
+    return 1;
+}
+
 void inmem__wal_enc_header(uint8_t *p, uint64_t seq, uint64_t seg_size)
 {
     memcpy(p, INMEM__WAL_MAGIC, 8);
@@ -88,16 +158,20 @@ void inmem__wal_enc_header(uint8_t *p, uint64_t seq, uint64_t seg_size)
     inmem__put32(p + 36, inmem__crc32c(0, p, 36));
 }
 
-int inmem__wal_check_header(const uint8_t *p, size_t avail, uint64_t *seq, uint64_t *seg_size)
+int inmem__wal_check_header(const uint8_t *p, size_t avail, uint64_t *seq, uint64_t *seg_size,
+                            uint32_t *format)
 {
     if (avail < INMEM__WAL_HEADER || memcmp(p, INMEM__WAL_MAGIC, 8) != 0)
         return INMEM_ECORRUPT;
     if (inmem__get32(p + 36) != inmem__crc32c(0, p, 36))
         return INMEM_ECORRUPT;
-    if (inmem__get32(p + 8) != INMEM__WAL_FORMAT || inmem__get32(p + 12) != INMEM__WAL_HEADER)
+    uint32_t f = inmem__get32(p + 8);
+    if ((f != INMEM__WAL_FORMAT && f != INMEM__WAL_FORMAT_OLD) ||
+        inmem__get32(p + 12) != INMEM__WAL_HEADER)
         return INMEM_EVERSION;
     *seq = inmem__get64(p + 16);
     *seg_size = inmem__get64(p + 24);
+    *format = f;
     return 0;
 }
 
@@ -165,6 +239,24 @@ int inmem__wal_decode(const uint8_t *p, size_t avail, inmem__wal_rec *rec)
         rec->version = inmem__get64(b);
         rec->txn_id = inmem__get64(b + 8);
         return INMEM__DEC_OK;
+    case INMEM__REC_TXN: {
+        /* the head, then every operation must parse, exactly to the end */
+        const uint8_t *q = b, *end = b + len;
+        uint64_t n = 0;
+        if (!inmem__get_varint(&q, end, &rec->version) ||
+            !inmem__get_varint(&q, end, &rec->time_ms) || !inmem__get_varint(&q, end, &n) ||
+            n == 0 || n > len)
+            return INMEM__DEC_BADBODY;
+        rec->records = (uint32_t)n;
+        rec->txn_id = rec->version;
+        rec->ops = q;
+        rec->ops_len = (size_t)(end - q);
+        inmem__wal_rec op;
+        for (uint64_t i = 0; i < n; i++)
+            if (!inmem__wal_txn_op(&q, end, rec->version, &op))
+                return INMEM__DEC_BADBODY;
+        return q == end ? INMEM__DEC_OK : INMEM__DEC_BADBODY;
+    }
     case INMEM__REC_NEXT:
         if (len != INMEM__WAL_NEXT_LEN)
             return INMEM__DEC_BADBODY;

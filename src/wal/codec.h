@@ -4,7 +4,7 @@
  *
  * Segment file "wal-<16 hex digits>.log":
  *   offset 0   8  magic "INMEMWAL"
- *          8   4  format version (INMEM__WAL_FORMAT)
+ *          8   4  format version (INMEM__WAL_FORMAT: 2; segments of format 1 are still read)
  *          12  4  header size (40)
  *          16  8  segment sequence number (1, 2, ...)
  *          24  8  segment size in bytes as allocated
@@ -31,7 +31,16 @@
  *   NEXT    next segment u64 · version u64 · txn id u64                                   (24 B)
  *           written (and synced) as a segment's last record once the next segment exists on
  *           disk: the log continues in segment `next`, so that segment missing is corruption.
+ *   TXN     (format 2) a whole transaction in one frame:
+ *           version varint · time ms varint · n varint · n operations, each:
+ *             op u8 (1 put, 2 delete) · [put: expiry ms varint] · key length varint ·
+ *             [put: value length varint] · key · [put: value]
+ *           Every transaction is written so unless its frame would pass 4 GiB; then it is written
+ *           as BEGIN, WRITE/DELETE records and COMMIT, as in format 1. The txn id of a TXN is its
+ *           version.
  *   Every segment keeps room for a CLOSE and a NEXT frame after its last transaction.
+ *   Varints are LEB128: 7 bits a byte, low bits first, the high bit set on every byte but the
+ *   last; at most 10 bytes.
  *   Any other type with a valid checksum is skipped (forward compatibility).
  *
  * An LSN (log sequence number) is (segment sequence << 40) | byte offset in the segment.
@@ -44,7 +53,8 @@
 #include <string.h>
 
 #define INMEM__WAL_MAGIC      "INMEMWAL"
-#define INMEM__WAL_FORMAT     1u
+#define INMEM__WAL_FORMAT     2u /* written; format 1 (INMEM__WAL_FORMAT_OLD) is still read */
+#define INMEM__WAL_FORMAT_OLD 1u
 #define INMEM__WAL_HEADER     40u
 #define INMEM__WAL_FRAME      9u /* length + type + checksum */
 #define INMEM__WAL_BEGIN_LEN  48u
@@ -64,7 +74,56 @@ enum inmem__wal_type {
     INMEM__REC_COMMIT = 4,
     INMEM__REC_CLOSE = 5,
     INMEM__REC_NEXT = 6,
+    INMEM__REC_TXN = 7,
 };
+
+/* TXN operations */
+enum inmem__wal_op {
+    INMEM__OP_PUT = 1,
+    INMEM__OP_DELETE = 2,
+};
+
+/* ---- LEB128 varints ---- */
+static inline size_t inmem__varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+static inline size_t inmem__put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+/* Reads a varint from [*p, end); advances *p. 0 if it runs past @p end or is longer than 10
+ * bytes (or does not fit 64 bits), else 1. */
+static inline int inmem__get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    const uint8_t *q = *p;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (q >= end)
+            return 0;
+        uint8_t b = *q++;
+        if (shift == 63 && b > 1)
+            return 0;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *p = q;
+            *out = v;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static inline void inmem__put32(uint8_t *p, uint32_t v)
 {
@@ -90,8 +149,10 @@ typedef struct inmem__wal_rec {
     uint8_t type;
     uint32_t len; /* payload length */
     /* BEGIN / COMMIT */
-    uint64_t txn_id;   /* BEGIN, COMMIT, CLOSE, NEXT */
-    uint64_t next_seq; /* NEXT */
+    uint64_t txn_id;    /* BEGIN, COMMIT, CLOSE, NEXT, TXN */
+    uint64_t next_seq;  /* NEXT */
+    const uint8_t *ops; /* TXN: its operations (records = how many), ops_len bytes */
+    size_t ops_len;
     uint8_t run[16];
     uint64_t time_ms;
     uint64_t synced_lsn;
@@ -114,6 +175,29 @@ static inline size_t inmem__wal_delete_size(size_t klen)
 {
     return INMEM__WAL_FRAME + INMEM__WAL_DELETE_FIXED + klen;
 }
+
+/* The size of a TXN operation, and of a TXN frame of @p n operations taking @p ops bytes. */
+static inline size_t inmem__wal_op_size(size_t klen, size_t vlen, int tomb, uint64_t expiry_ms)
+{
+    return tomb ? 1 + inmem__varint_size(klen) + klen
+                : 1 + inmem__varint_size(expiry_ms) + inmem__varint_size(klen) +
+                      inmem__varint_size(vlen) + klen + vlen;
+}
+static inline size_t inmem__wal_txn_size(uint64_t version, uint64_t time_ms, size_t n, size_t ops)
+{
+    return INMEM__WAL_FRAME + inmem__varint_size(version) + inmem__varint_size(time_ms) +
+           inmem__varint_size(n) + ops;
+}
+/* TXN encoding: start writes the head and returns its size, each op writes its bytes, end writes
+ * the length and checksum (@p ops_end: where the operations end). */
+size_t inmem__wal_enc_txn_start(uint8_t *p, uint64_t version, uint64_t time_ms, size_t n);
+size_t inmem__wal_enc_op_put(uint8_t *p, uint64_t expiry_ms, const uint8_t *key, uint32_t klen,
+                             const void *val, uint32_t vlen);
+size_t inmem__wal_enc_op_delete(uint8_t *p, const uint8_t *key, uint32_t klen);
+void inmem__wal_enc_txn_end(uint8_t *frame, uint8_t *ops_end);
+/* The next operation of a decoded TXN (from rec->ops): fills @p op as a WRITE or DELETE record
+ * of version @p version and advances *p. 0 at a malformed operation. */
+int inmem__wal_txn_op(const uint8_t **p, const uint8_t *end, uint64_t version, inmem__wal_rec *op);
 
 /* Encoders: write one whole frame at @p p (which has room) and return its size. */
 size_t inmem__wal_enc_begin(uint8_t *p, uint64_t txn_id, const uint8_t run[16], uint64_t time_ms,
@@ -142,7 +226,8 @@ int inmem__wal_decode(const uint8_t *p, size_t avail, inmem__wal_rec *rec);
 
 /* Checks a segment header: 0, INMEM_EVERSION (an inmem segment of another format version, with a
  * valid checksum), or INMEM_ECORRUPT (anything else: cut short, zeroed, not an inmem segment, bad
- * checksum). Fills *seq and *seg_size. */
-int inmem__wal_check_header(const uint8_t *p, size_t avail, uint64_t *seq, uint64_t *seg_size);
+ * checksum). Fills *seq, *seg_size and *format (1 or 2). */
+int inmem__wal_check_header(const uint8_t *p, size_t avail, uint64_t *seq, uint64_t *seg_size,
+                            uint32_t *format);
 
 #endif

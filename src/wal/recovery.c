@@ -366,13 +366,23 @@ static void zero_after(const inmem__vfs *vfs, int fd, uint8_t *p, uint64_t from,
     }
 }
 
-/* 1 if a valid frame of a fixed-size type (BEGIN, COMMIT, CLOSE, NEXT) starts at @p q. */
-static int fixed_frame_at(const uint8_t *p, size_t q, size_t size, inmem__wal_rec *r)
+/* 1 if a valid BEGIN, COMMIT, CLOSE, NEXT or TXN frame starts at @p q. A TXN frame (of any
+ * length) is only checksummed if its version lies in (after, after + 2^32]: garbage seldom passes
+ * that filter, so scanning a damaged region stays cheap. */
+static int frame_at(const uint8_t *p, size_t q, size_t size, uint64_t after, inmem__wal_rec *r)
 {
     if (q + INMEM__WAL_FRAME > size)
         return 0;
     uint32_t len = inmem__get32(p + q), want;
     switch (p[q + 4]) {
+    case INMEM__REC_TXN: {
+        const uint8_t *b = p + q + 5, *end = b + (len < 10 ? len : 10);
+        uint64_t v;
+        if (len > size - q - INMEM__WAL_FRAME || !inmem__get_varint(&b, end, &v) || v <= after ||
+            v - after > (1ull << 32))
+            return 0;
+        return inmem__wal_decode(p + q, size - q, r) == INMEM__DEC_OK;
+    }
     case INMEM__REC_BEGIN:
         want = INMEM__WAL_BEGIN_LEN;
         break;
@@ -391,10 +401,11 @@ static int fixed_frame_at(const uint8_t *p, size_t q, size_t size, inmem__wal_re
     return len == want && inmem__wal_decode(p + q, size - q, r) == INMEM__DEC_OK;
 }
 
-/* The offset of the first valid BEGIN, COMMIT, CLOSE or NEXT frame at or after @p from, or the
- * segment's size: after a bad frame, proof that what follows had been written (and, for CLOSE
- * and NEXT, synced), and the place where counting can resume. */
-static uint64_t valid_frame_after(const inmem__vfs *vfs, const seg_map *m, uint64_t from)
+/* The offset of the first valid BEGIN, COMMIT, CLOSE, NEXT or TXN frame (versions above
+ * @p after) at or after @p from, or the segment's size: after a bad frame, proof that what follows
+ * had been written (and, for CLOSE and NEXT, synced), and the place where counting resumes. */
+static uint64_t valid_frame_after(const inmem__vfs *vfs, const seg_map *m, uint64_t from,
+                                  uint64_t after)
 {
     region_walk rw = {vfs, m->fd, from, m->size};
     uint64_t a, b;
@@ -407,38 +418,39 @@ static uint64_t valid_frame_after(const inmem__vfs *vfs, const seg_map *m, uint6
                 break;
             uint64_t start = q >= 4 && q - 4 >= from ? q - 4 : q;
             for (uint64_t s = start; s <= q; s++)
-                if (fixed_frame_at(m->p, s, m->size, &r))
+                if (frame_at(m->p, s, m->size, after, &r))
                     return s;
         }
     }
     return m->size;
 }
 
-/* Counts the committed transactions (valid COMMIT frames) in [from, size) of a segment being
- * dropped, decoding frame by frame and, after a bad frame, resuming at the next valid fixed-size
- * frame. A COMMIT of transaction @p skip_txn (already counted by the caller) is not counted. */
-static uint64_t count_commits(const inmem__vfs *vfs, const seg_map *m, uint64_t from,
-                              uint64_t skip_txn, int *found_skip)
+/* The newest version a valid COMMIT, TXN, CLOSE or NEXT frame in [from, size) of a segment being
+ * dropped carries (0 if none), decoding frame by frame and, after a bad frame, resuming at the
+ * next valid frame. Versions are consecutive, so the newest version seen in everything dropped,
+ * less the last version kept, is exactly the number of committed transactions dropped. */
+static uint64_t newest_version(const inmem__vfs *vfs, const seg_map *m, uint64_t from,
+                               uint64_t after)
 {
-    uint64_t n = 0, off = from;
+    uint64_t newest = 0, off = from;
     while (off < m->size) {
         inmem__wal_rec r;
         int d = inmem__wal_decode(m->p + off, m->size - off, &r);
         if (d == INMEM__DEC_OK) {
-            if (r.type == INMEM__REC_COMMIT) {
-                if (skip_txn && r.txn_id == skip_txn)
-                    *found_skip = 1;
-                else
-                    n++;
-            }
+            if ((r.type == INMEM__REC_TXN || r.type == INMEM__REC_COMMIT ||
+                 r.type == INMEM__REC_CLOSE || r.type == INMEM__REC_NEXT) &&
+                r.version > newest)
+                newest = r.version;
+            if (r.type == INMEM__REC_TXN && r.version > after)
+                after = r.version;
             off += INMEM__WAL_FRAME + r.len;
         } else if (d == INMEM__DEC_END) {
             off = nonzero_after(vfs, m, off);
         } else {
-            off = valid_frame_after(vfs, m, off + 1);
+            off = valid_frame_after(vfs, m, off + 1, after);
         }
     }
-    return n;
+    return newest;
 }
 
 /* ---- one segment ------------------------------------------------------------------------- */
@@ -490,7 +502,7 @@ static void bad_content(replay *r, const char *why)
 
 /* Replays one mapped segment from its first record; fills r->how, r->end and the rest.
  * Returns 0, or an error from the apply callback / memory. */
-static int replay_segment(replay *r, const seg_map *m, uint64_t seq)
+static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t format)
 {
     const uint8_t *p = m->p;
     size_t size = m->size, off = INMEM__WAL_HEADER;
@@ -569,6 +581,37 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq)
             r->nrec = 0;
             break;
         }
+        case INMEM__REC_TXN: {
+            if (r->in_txn || format < INMEM__WAL_FORMAT) {
+                bad_content(r, r->in_txn ? "a transaction begins before the previous one committed"
+                                         : "a one-record transaction in a format-1 segment");
+                goto bad;
+            }
+            if (rec.version != r->version + 1) {
+                bad_content(r, "commit version out of sequence");
+                goto bad;
+            }
+            r->nrec = 0;
+            const uint8_t *q = rec.ops, *end = rec.ops + rec.ops_len;
+            for (uint32_t i = 0; i < rec.records; i++) {
+                inmem__wal_rec op;
+                if (!inmem__wal_txn_op(&q, end, rec.version, &op)) { /* decode checked them */
+                    bad_content(r, "malformed transaction record");
+                    goto bad;
+                }
+                if (add_rec(r, &op))
+                    return INMEM_ENOMEM;
+            }
+            inmem__wal_txn t = {rec.txn_id, rec.version, r->nrec, r->recs};
+            int rc = r->apply(r->ctx, &t);
+            if (rc)
+                return rc;
+            r->version = rec.version;
+            r->txn_id = rec.txn_id;
+            r->report->txns_applied++;
+            r->nrec = 0;
+            break;
+        }
         case INMEM__REC_CLOSE:
             if (r->in_txn) {
                 bad_content(r, "close mark inside a transaction");
@@ -638,11 +681,13 @@ static void unmap_segment(inmem__wal *w, seg_map *m)
     m->fd = -1;
 }
 
-/* Header of a mapped segment: 0, INMEM_EVERSION or INMEM_ECORRUPT (with the reason in *why). */
-static int check_header(const seg_map *m, uint64_t seq, uint64_t *hsize, const char **why)
+/* Header of a mapped segment: 0, INMEM_EVERSION or INMEM_ECORRUPT (with the reason in *why);
+ * its size and format in *hsize and *format. */
+static int check_header(const seg_map *m, uint64_t seq, uint64_t *hsize, uint32_t *format,
+                        const char **why)
 {
     uint64_t hseq = 0;
-    int rc = inmem__wal_check_header(m->p, m->p ? m->size : 0, &hseq, hsize);
+    int rc = inmem__wal_check_header(m->p, m->p ? m->size : 0, &hseq, hsize, format);
     if (rc == INMEM_EVERSION)
         *why = "an inmem log segment of another format version";
     else if (rc)
@@ -661,9 +706,10 @@ static int seg_has_data(inmem__wal *w, uint64_t seq, int *has)
     if (rc)
         return rc;
     uint64_t hsize;
+    uint32_t format;
     const char *why;
     *has = m.size > INMEM__WAL_HEADER && nonzero_after(w->vfs, &m, INMEM__WAL_HEADER) < m.size;
-    if (check_header(&m, seq, &hsize, &why))
+    if (check_header(&m, seq, &hsize, &format, &why))
         *has = 1; /* a damaged header is judged when replay reaches it */
     unmap_segment(w, &m);
     return 0;
@@ -676,13 +722,14 @@ static uint64_t first_commit_version(inmem__wal *w, uint64_t seq)
     if (map_segment(w, seq, &m))
         return 0;
     uint64_t hsize, v = 0;
+    uint32_t format;
     const char *why;
-    if (check_header(&m, seq, &hsize, &why) == 0) {
+    if (check_header(&m, seq, &hsize, &format, &why) == 0) {
         for (size_t off = INMEM__WAL_HEADER;;) {
             inmem__wal_rec r;
             if (inmem__wal_decode(m.p + off, m.size - off, &r) != INMEM__DEC_OK)
                 break;
-            if (r.type == INMEM__REC_COMMIT) {
+            if (r.type == INMEM__REC_COMMIT || r.type == INMEM__REC_TXN) {
                 v = r.version;
                 break;
             }
@@ -697,17 +744,18 @@ static uint64_t first_commit_version(inmem__wal *w, uint64_t seq)
 typedef struct recovery {
     replay r;
     dir_scan ds;
-    size_t active;  /* index of the last segment holding data (ds.n if none) */
-    size_t stop;    /* index of the last segment replayed (ds.n: none) */
-    size_t cut;     /* offset in it where its log ends (appending resumes there) */
-    int dirty;      /* bytes at or after cut must be zeroed */
-    uint64_t hsize; /* its header's size */
-    int next;       /* it ends with a NEXT record: appending goes on in the next segment */
+    size_t active;   /* index of the last segment holding data (ds.n if none) */
+    size_t stop;     /* index of the last segment replayed (ds.n: none) */
+    size_t cut;      /* offset in it where its log ends (appending resumes there) */
+    int dirty;       /* bytes at or after cut must be zeroed */
+    uint64_t hsize;  /* its header's size */
+    uint32_t format; /* its format */
+    int next;        /* it ends with a NEXT record: appending goes on in the next segment */
 } recovery;
 
-/* Counts (into the report) and, unless read-only, renames to *.dropped segments [from, ds.n);
- * then forgets them. @p skip: see count_commits(). */
-static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t skip, int *found_skip)
+/* Notes in *newest the newest version in segments [from, ds.n) and adds their bytes to the
+ * report; unless read-only, renames them to *.dropped; then forgets them. */
+static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t *newest)
 {
     inmem_recovery_info *rep = v->r.report;
     for (size_t j = from; j < v->ds.n; j++) {
@@ -715,7 +763,9 @@ static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t skip,
         if (map_segment(w, v->ds.seqs[j], &o) == 0) {
             if (o.size > INMEM__WAL_HEADER) {
                 rep->bytes_dropped += data_end(w->vfs, &o, INMEM__WAL_HEADER) - INMEM__WAL_HEADER;
-                rep->txns_dropped += count_commits(w->vfs, &o, INMEM__WAL_HEADER, skip, found_skip);
+                uint64_t nv = newest_version(w->vfs, &o, INMEM__WAL_HEADER, v->r.version);
+                if (nv > *newest)
+                    *newest = nv;
             }
             unmap_segment(w, &o);
         }
@@ -762,16 +812,16 @@ static int corrupt(inmem__wal *w, recovery *v, size_t i, const seg_map *m, size_
                             w->dir, name, bad, why, more);
     }
     set_repair(rep, name, cut);
-    /* The damaged transaction counts as dropped when it was open at the bad frame: it is not at
-     * the end of what was written (this is not a tear), and a transaction is always written
-     * whole, so it had committed; its COMMIT, if intact, is then not counted twice. */
-    uint64_t skip = r->in_txn ? r->begin.txn_id : 0;
-    int found_skip = 0;
+    /* Exact: versions are consecutive, so what is dropped is every version from the last kept one
+     * to the newest any valid record after the cut carries (a CLOSE or NEXT mark included). With
+     * none, the damaged frame itself: a transaction if one was open or its type byte says so. */
+    uint64_t newest = newest_version(w->vfs, m, bad, r->version);
     rep->bytes_dropped += data_end(w->vfs, m, cut) - cut;
-    rep->txns_dropped += count_commits(w->vfs, m, bad, skip, &found_skip);
-    int rc = drop_segments(w, v, i + 1, skip, &found_skip);
-    if (r->in_txn)
-        rep->txns_dropped++;
+    int rc = drop_segments(w, v, i + 1, &newest);
+    if (newest > r->version)
+        rep->txns_dropped += newest - r->version;
+    else if (r->in_txn || (bad + INMEM__WAL_FRAME <= m->size && m->p[bad + 4] == INMEM__REC_TXN))
+        rep->txns_dropped += 1;
     r->in_txn = 0;
     r->nrec = 0;
     v->cut = cut;
@@ -790,8 +840,11 @@ static int corrupt_from(inmem__wal *w, recovery *v, size_t i, const char *file, 
                             "reported in inmem_db_recovery()",
                             w->dir, what);
     set_repair(v->r.report, file, 0);
-    int found = 0;
-    return drop_segments(w, v, i, 0, &found);
+    uint64_t newest = 0;
+    int rc = drop_segments(w, v, i, &newest);
+    if (newest > v->r.version)
+        v->r.report->txns_dropped += newest - v->r.version;
+    return rc;
 }
 
 /* Opens segment @p seq for writing and zeroes every byte at or after @p from. */
@@ -849,7 +902,7 @@ static int resume(inmem__wal *w, recovery *v)
 {
     int rc;
     if (v->stop >= v->ds.n) /* no segment at all: a new log */
-        return inmem__wal_seg_create(w, 1, w->cfg.segment_size);
+        return inmem__wal_seg_create(w, 1, inmem__wal_next_size(w, 0));
     uint64_t seq = v->ds.seqs[v->stop];
     if (v->dirty && (rc = zero_segment_tail(w, seq, v->cut)) != 0)
         return rc;
@@ -862,21 +915,26 @@ static int resume(inmem__wal *w, recovery *v)
         (void)w->vfs->unlink(path);
     }
     if (v->next && at == v->stop) /* the next segment is gone (repair): make it */
-        return inmem__wal_seg_create(w, seq + 1, w->cfg.segment_size);
+        return inmem__wal_seg_create(w, seq + 1, inmem__wal_next_size(w, 0));
     if (at != v->stop) {
         seg_map m;
         if ((rc = map_segment(w, v->ds.seqs[at], &m)) != 0)
             return rc;
         const char *why;
         uint64_t hsize = 0;
-        rc = check_header(&m, v->ds.seqs[at], &hsize, &why);
+        uint32_t format;
+        rc = check_header(&m, v->ds.seqs[at], &hsize, &format, &why);
         unmap_segment(w, &m);
         if (rc)
             return inmem__error(rc, "%s/wal-%016llx.log: %s", w->dir,
                                 (unsigned long long)v->ds.seqs[at], why);
-        return resume_segment(w, v->ds.seqs[at], hsize, INMEM__WAL_HEADER);
+        if ((rc = resume_segment(w, v->ds.seqs[at], hsize, INMEM__WAL_HEADER)) == 0)
+            w->format = format;
+        return rc;
     }
-    return resume_segment(w, seq, v->hsize, v->cut);
+    if ((rc = resume_segment(w, seq, v->hsize, v->cut)) == 0)
+        w->format = v->format;
+    return rc;
 }
 
 static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_recovery_info *report,
@@ -916,8 +974,9 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
         if ((rc = map_segment(w, seq, &m)) != 0)
             goto done;
         uint64_t hsize = 0;
+        uint32_t format = 0;
         const char *why = NULL;
-        int hrc = check_header(&m, seq, &hsize, &why);
+        int hrc = check_header(&m, seq, &hsize, &format, &why);
         if (hrc) {
             unmap_segment(w, &m);
             if (live)
@@ -933,12 +992,13 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
             break;
         }
         report->segments++;
-        if ((rc = replay_segment(r, &m, seq)) != 0) {
+        if ((rc = replay_segment(r, &m, seq, format)) != 0) {
             unmap_segment(w, &m);
             goto done;
         }
         v.stop = i;
         v.hsize = hsize;
+        v.format = format;
         v.cut = r->in_txn ? r->txn_start : r->end;
         v.dirty = r->how != END_CLEAN || v.cut != r->end;
         v.next = r->next;
@@ -951,8 +1011,9 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
         }
         if (r->how == END_BAD || r->in_txn) {
             size_t bad = r->end;
-            uint64_t valid =
-                r->how == END_BAD && !r->content ? valid_frame_after(w->vfs, &m, bad + 1) : m.size;
+            uint64_t valid = r->how == END_BAD && !r->content
+                                 ? valid_frame_after(w->vfs, &m, bad + 1, r->version)
+                                 : m.size;
             int is_active = i == v.active || i + 1 == v.ds.n;
             if (is_active && !r->content && valid >= m.size && !r->next) {
                 /* a torn tail: damage at the end of what was written, nothing valid after */

@@ -161,6 +161,7 @@ int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
     w->map_len = size;
     w->seq = seq;
     w->off = INMEM__WAL_HEADER;
+    w->format = INMEM__WAL_FORMAT;
     return 0;
 fail:
     if (fd >= 0)
@@ -457,10 +458,7 @@ static int rotate(inmem__wal *w, size_t need)
     if (rc) {
         rc = inmem__wal_io_error(w, rc, "fdatasync", old_seq);
     } else {
-        uint64_t size = w->cfg.segment_size;
-        if (size < INMEM__WAL_HEADER + need + INMEM__WAL_END_ROOM)
-            size = INMEM__WAL_HEADER + need + INMEM__WAL_END_ROOM;
-        rc = inmem__wal_seg_create(w, old_seq + 1, size);
+        rc = inmem__wal_seg_create(w, old_seq + 1, inmem__wal_next_size(w, need));
     }
     if (rc == 0) {
         assert(off + INMEM__WAL_FRAME + INMEM__WAL_NEXT_LEN <= len); /* W6 */
@@ -500,52 +498,81 @@ static int rotate(inmem__wal *w, size_t need)
 
 int inmem__wal_make_room(inmem__wal *w)
 {
-    if (w->off + INMEM__WAL_END_ROOM <= w->map_len)
+    if (w->off + INMEM__WAL_END_ROOM <= w->map_len && w->format == INMEM__WAL_FORMAT)
         return 0;
-    return rotate(w, 0);
+    return rotate(w, 0); /* also: appends never go into a segment of an older format */
+}
+
+uint64_t inmem__wal_next_size(inmem__wal *w, size_t need)
+{
+    uint64_t size = w->map_len ? w->map_len * 2 : INMEM__WAL_FIRST_SEGMENT;
+    if (size > w->cfg.segment_size)
+        size = w->cfg.segment_size;
+    if (size < INMEM__WAL_HEADER + need + INMEM__WAL_END_ROOM)
+        size = INMEM__WAL_HEADER + need + INMEM__WAL_END_ROOM;
+    return size;
 }
 
 int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[16],
-                            uint32_t records, size_t bytes, inmem__wal_cursor *c)
+                            uint32_t records, size_t op_bytes, size_t multi_bytes,
+                            inmem__wal_cursor *c)
 {
     if (w->cfg.read_only)
         return inmem__error(INMEM_EREADONLY, "the database was opened read-only");
     if (atomic_load_acq(&w->failed))
         return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
                             inmem_strerror(atomic_load_rlx(&w->failed)));
-    size_t total =
-        INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN + bytes + INMEM__WAL_FRAME + INMEM__WAL_COMMIT_LEN;
+    uint64_t now = inmem__clock_wall_ms();
+    size_t total = inmem__wal_txn_size(version, now, records, op_bytes);
+    c->multi = total - INMEM__WAL_FRAME > UINT32_MAX - 16;
+    if (c->multi)
+        total = INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN + multi_bytes + INMEM__WAL_FRAME +
+                INMEM__WAL_COMMIT_LEN;
     if (w->off + total + INMEM__WAL_END_ROOM > w->map_len) { /* W6 */
         int rc = rotate(w, total);
         if (rc)
             return rc;
     }
-    c->p = w->map + w->off;
-    c->txn_id = ++w->txn_id;
+    c->frame = w->map + w->off;
     c->version = version;
     c->records = records;
     c->total = total;
-    c->p += inmem__wal_enc_begin(c->p, c->txn_id, run, inmem__clock_wall_ms(),
-                                 atomic_load_rlx(&w->synced_lsn), records);
+    if (c->multi)
+        c->p = c->frame + inmem__wal_enc_begin(c->frame, version, run, now,
+                                               atomic_load_rlx(&w->synced_lsn), records);
+    else
+        c->p = c->frame + inmem__wal_enc_txn_start(c->frame, version, now, records);
     return 0;
 }
 
 void inmem__wal_append_write(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen,
                              const void *val, uint32_t vlen, uint64_t expiry_ms)
 {
-    c->p += inmem__wal_enc_write(c->p, c->version, expiry_ms, key, klen, val, vlen);
+    if (c->multi)
+        c->p += inmem__wal_enc_write(c->p, c->version, expiry_ms, key, klen, val, vlen);
+    else
+        c->p += inmem__wal_enc_op_put(c->p, expiry_ms, key, klen, val, vlen);
 }
 
 void inmem__wal_append_delete(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen)
 {
-    c->p += inmem__wal_enc_delete(c->p, c->version, key, klen);
+    if (c->multi)
+        c->p += inmem__wal_enc_delete(c->p, c->version, key, klen);
+    else
+        c->p += inmem__wal_enc_op_delete(c->p, key, klen);
 }
 
 uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c)
 {
-    c->p += inmem__wal_enc_commit(c->p, c->txn_id, c->version, c->records);
+    if (c->multi) {
+        c->p += inmem__wal_enc_commit(c->p, c->version, c->version, c->records);
+    } else {
+        inmem__wal_enc_txn_end(c->frame, c->p);
+        c->p += 4;
+    }
     assert((size_t)(c->p - (w->map + w->off)) == c->total);
     w->version = c->version;
+    w->txn_id = c->version; /* from format 2 on, a transaction's id is its version */
     w->off += c->total;
     uint64_t lsn = INMEM__LSN(w->seq, w->off);
     atomic_store_rlx(&w->bytes, atomic_load_rlx(&w->bytes) + c->total);

@@ -49,25 +49,29 @@ int inmem__wal_close(inmem__wal *w);
 
 /* Appending one transaction. The caller serialises appenders (the commit lock). */
 typedef struct inmem__wal_cursor {
+    uint8_t *frame; /* a TXN frame's start */
     uint8_t *p;
-    uint64_t txn_id;
     uint64_t version;
     uint32_t records;
     size_t total;
+    int multi; /* written as BEGIN, WRITE/DELETE records, COMMIT (too big for one frame) */
 } inmem__wal_cursor;
 
 /*
- * Starts a transaction of @p records WRITE/DELETE records taking @p bytes in all (from
- * inmem__wal_write_size / _delete_size), with commit version @p version. Reserves room (rotating
- * the segment if needed) and writes BEGIN. Errors: INMEM_EREADONLY (an earlier log failure),
- * INMEM_EIO (rotation failed; the log is then read-only). Nothing is written on error.
+ * Starts a transaction of @p records operations with commit version @p version. @p op_bytes is
+ * the sum of inmem__wal_op_size() over them, @p multi_bytes of inmem__wal_write_size() /
+ * _delete_size() (used only for a transaction too big for one frame). Reserves room (switching
+ * segments if needed) and writes the frame's head. Errors: INMEM_EREADONLY (read-only, or an
+ * earlier log failure), INMEM_EIO (the switch failed; the log is then read-only). Nothing is
+ * written on error.
  */
 int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[16],
-                            uint32_t records, size_t bytes, inmem__wal_cursor *c);
+                            uint32_t records, size_t op_bytes, size_t multi_bytes,
+                            inmem__wal_cursor *c);
 void inmem__wal_append_write(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen,
                              const void *val, uint32_t vlen, uint64_t expiry_ms);
 void inmem__wal_append_delete(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen);
-/* Writes COMMIT and publishes the transaction to the syncer. Returns its ticket (end LSN). */
+/* Ends the frame and publishes the transaction to the syncer. Returns its ticket (end LSN). */
 uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c);
 
 /* After the commit lock is released: in strict mode waits until @p ticket is durable (group

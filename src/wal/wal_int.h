@@ -30,6 +30,7 @@ struct inmem__wal {
     uint8_t *map;
     uint64_t map_len;
     uint64_t off;
+    uint32_t format;  /* the current segment's format (appends only go into INMEM__WAL_FORMAT) */
     uint64_t txn_id;  /* last transaction id handed out */
     uint64_t version; /* version of the last transaction appended */
     _Atomic uint64_t written_lsn;
@@ -73,5 +74,12 @@ int inmem__wal_start(inmem__wal *w);
 /* At open, after recovery: switches to a new segment if the current one has less than
  * INMEM__WAL_END_ROOM bytes left (W6). */
 int inmem__wal_make_room(inmem__wal *w);
+/* The size of the next segment: twice the current one (the first is INMEM__WAL_FIRST_SEGMENT),
+ * at most cfg.segment_size, at least enough for @p need bytes of records. */
+uint64_t inmem__wal_next_size(inmem__wal *w, size_t need);
+
+/* A new database's first segment: small, so that a tiny database is a tiny directory; later
+ * ones double up to wal_segment_size. */
+#define INMEM__WAL_FIRST_SEGMENT (1u << 20)
 
 #endif

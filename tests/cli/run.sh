@@ -408,7 +408,7 @@ run rep2 -c 'put shared c 3'
 python3 - rep2/wal-0000000000000001.log <<'EOF'
 import sys
 with open(sys.argv[1], "r+b") as f:
-    f.seek(100)
+    f.seek(50)
     f.write(b"\xff\xff")
 EOF
 expect_match "--repair at open" "\(0 keys\)" --repair rep2 -c 'list shared'
