@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "harness.h"
 #include "inmem.h"
 

@@ -3,7 +3,7 @@
  * build/inmem_compare by `make bench-compare`).
  *
  * One driver per engine (drv_<engine>.c) turns the engine into the same small transactional
- * key-value interface, so that one harness (compare.c) runs the same workloads on all of them:
+ * key-value interface, so that one harness runs the same workloads on all of them:
  *
  *   open(dir, durability) -> db           one database in a fresh (or, for recovery, existing)
  *                                          directory; the engine's nearest setting for the
@@ -74,7 +74,7 @@ extern const cmp_driver cmp_sqlite_driver;
 extern const cmp_driver cmp_wiredtiger_driver;
 extern const cmp_driver cmp_redis_driver;
 
-/* ---- services of the harness (compare.c) to the drivers ---------------------------------- */
+/* ---- services of the harness (harness.c) to the drivers ---------------------------------- */
 
 /** Prints "inmem_compare: <message>" and exits 1 (servers stopped, temp dirs removed). */
 void cmp_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

@@ -1,14 +1,53 @@
 /*
- * harness.h — the parts of the comparison harness shared by its files: latency histograms,
- * the timed multi-thread runner and the result of one measured line (compare.c), and the
- * inmem-only agent workloads (agent.c).
+ * harness.h — the machinery of the comparison that every workload shares (harness.c): failure
+ * and cleanup, the run's temporary root, progress, the random generator, latency histograms,
+ * the timed multi-thread runner and the result of one measured line. Used by the KV workloads
+ * (workloads.c), the recovery lines (recovery.c), the agent workloads (agent.c), the report
+ * (report.c) and main (compare.c). The services the drivers use are in compare.h.
  */
 #ifndef INMEM_COMPARE_HARNESS_H
 #define INMEM_COMPARE_HARNESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compare.h"
+
+/* ---- the run's settings (set by main before anything runs) -------------------------------- */
+
+/** Seconds measured per line and warm-up before it (quick or full). */
+extern uint64_t g_measure_ns, g_warmup_ns;
+extern int g_full;
+
+/* ---- failure and cleanup ------------------------------------------------------------------ */
+
+/** Makes this process the one that cleans up when the run ends or fails; first thing in main. */
+void harness_init(void);
+
+/** Marks this process as W7's writer child: cmp_die() names it "(writer)". */
+void harness_as_writer(void);
+
+/**
+ * Creates the run's temporary root (a fresh directory under $TMPDIR, default /tmp), copies its
+ * path to @p root, and arranges for harness_cleanup() at exit and on SIGINT, SIGTERM and SIGHUP
+ * (SIGPIPE is ignored). Returns 0, or -1 after printing why mkdtemp failed.
+ */
+int harness_make_root(char *root, size_t cap);
+
+/** Kills the tracked servers and removes the temporary root (in the main process only). */
+void harness_cleanup(void);
+
+/* ---- small services ----------------------------------------------------------------------- */
+
+/** Progress to stderr, only when it is a terminal. */
+void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** xorshift64*: advances the state @p s and returns its next pseudo-random number. */
+uint64_t xrand(uint64_t *s);
+
+/** A fresh directory under the run's temporary root; removed with rm_tree(). */
+void fresh_dir(const char *root, const char *tag, char *out, size_t cap);
+void rm_tree(const char *dir);
 
 /* ---- latency histogram: log-linear, 32 sub-buckets per power of two (about 3 % wide) ---- */
 
@@ -79,21 +118,5 @@ typedef struct result {
  */
 result run_timed(const run_spec *spec, worker ***workers_out);
 void free_workers(worker **ws, int n);
-
-uint64_t xrand(uint64_t *s);
-
-/** Seconds measured per line and warm-up before it (quick or full). */
-extern uint64_t g_measure_ns, g_warmup_ns;
-extern int g_full;
-
-/** Progress to stderr, only when it is a terminal. */
-void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/** Prints a block of lines for inmem alone; agent.c. */
-void agent_workloads(const char *root);
-
-/** A fresh directory under the run's temporary root; removed with rm_tree(). */
-void fresh_dir(const char *root, const char *tag, char *out, size_t cap);
-void rm_tree(const char *dir);
 
 #endif

@@ -1,0 +1,313 @@
+/*
+ * report.c — what the comparison prints: the header (date, machine, package and library
+ * versions, settings, each engine's durability mapping, and this disk's serial fdatasync rate),
+ * one block per line from the results table (g_res), and the summary of inmem against the
+ * issue's targets.
+ *
+ * A block lists each engine's figures and inmem's ratio to the best other engine (> 1: inmem
+ * better): throughput lines by committed transactions per second, latency lines (W6) by p50,
+ * recovery lines (W7) by reopen time, which also compare inmem with the best engine that
+ * replays a log at open (LMDB and SQLite open a checkpointed B-tree: nothing to replay).
+ *
+ * The fsync probe measures the serial fdatasync rate of 128-byte writes into a pre-written
+ * file for g_measure_ns: the disk's commit floor, and so the floor of W5's target (10x).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "recovery.h"
+#include "report.h"
+#include "workloads.h"
+
+static double g_fsync_rate, g_fsync_p50_us;
+
+/* ---- a line ------------------------------------------------------------------------------- */
+
+/* The best engine other than inmem on a line: index, or -1. Ratio > 1: inmem better. */
+static int best_other(int line, double *ratio)
+{
+    int best = -1;
+    for (int e = 1; e < NENG; e++) {
+        const result *r = &g_res[line][e];
+        if (!r->valid)
+            continue;
+        if (best < 0)
+            best = e;
+        else if (lines[line].kind == K_TPS   ? r->tps > g_res[line][best].tps
+                 : lines[line].kind == K_LAT ? r->p50_us < g_res[line][best].p50_us
+                                             : r->reopen_s < g_res[line][best].reopen_s)
+            best = e;
+    }
+    const result *in = &g_res[line][0];
+    *ratio = 0;
+    if (best >= 0 && in->valid) {
+        const result *b = &g_res[line][best];
+        if (lines[line].kind == K_TPS)
+            *ratio = b->tps > 0 ? in->tps / b->tps : 0;
+        else if (lines[line].kind == K_LAT)
+            *ratio = in->p50_us > 0 ? b->p50_us / in->p50_us : 0;
+        else
+            *ratio = in->reopen_s > 0 ? b->reopen_s / in->reopen_s : 0;
+    }
+    return best;
+}
+
+void report_line(int line)
+{
+    int any = 0;
+    for (int e = 0; e < NENG; e++)
+        any |= g_res[line][e].valid;
+    if (!any)
+        return;
+    printf("\n%s\n", lines[line].title);
+    if (lines[line].kind == K_REOPEN) {
+        printf("  %" PRIu64 " commits of one 100-byte put (keys cycling over %u), durability "
+               "batched; timed from open until the first read has returned\n",
+               g_w7_commits, NKEYS);
+        printf("  %-11s %10s  %s\n", "engine", "reopen s", "details");
+    } else
+        printf("  %-11s %12s %8s %10s %10s\n", "engine", "txn/s", "abort %", "p50 us", "p99 us");
+    for (int e = 0; e < NENG; e++) {
+        const result *r = &g_res[line][e];
+        if (!r->valid)
+            continue;
+        if (lines[line].kind == K_REOPEN)
+            printf("  %-11s %10.4f  %s\n", engines[e]->name, r->reopen_s, r->note);
+        else
+            printf("  %-11s %12.0f %8.2f %10.2f %10.2f%s%s\n", engines[e]->name, r->tps,
+                   100 * r->abort_rate, r->p50_us, r->p99_us, r->note[0] ? "  " : "", r->note);
+    }
+    double ratio;
+    int b = best_other(line, &ratio);
+    if (b >= 0 && g_res[line][0].valid)
+        printf("  -> inmem vs best other (%s): %.*fx %s\n", engines[b]->name, ratio < 0.1 ? 3 : 2,
+               ratio,
+               lines[line].kind == K_TPS   ? "(txn/s ratio; > 1: inmem faster)"
+               : lines[line].kind == K_LAT ? "(p50 ratio other/inmem; > 1: inmem faster)"
+                                           : "(reopen time ratio other/inmem; > 1: inmem faster)");
+    if (lines[line].kind == K_REOPEN && g_res[line][0].valid) {
+        static const int replayers[] = {1, 4, 5}; /* rocksdb, wiredtiger, redis */
+        int rb = -1;
+        for (int i = 0; i < 3; i++) {
+            const result *r = &g_res[line][replayers[i]];
+            if (r->valid && (rb < 0 || r->reopen_s < g_res[line][rb].reopen_s))
+                rb = replayers[i];
+        }
+        if (rb >= 0)
+            printf("  -> inmem vs best engine that replays a log at open (%s): %.2fx "
+                   "(lmdb and sqlite open a checkpointed B-tree: nothing to replay)\n",
+                   engines[rb]->name, g_res[line][rb].reopen_s / g_res[line][0].reopen_s);
+    }
+    fflush(stdout);
+}
+
+/* ---- header ------------------------------------------------------------------------------- */
+
+static void sh_line(const char *cmd, char *out, size_t cap)
+{
+    out[0] = 0;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return;
+    if (fgets(out, (int)cap, p))
+        out[strcspn(out, "\n")] = 0;
+    pclose(p);
+}
+
+/* Serial fdatasync rate of 128-byte writes into a pre-written file: the disk's commit floor. */
+static void fsync_probe(const char *root)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/fsync-probe", root);
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    if (fd < 0)
+        cmp_die("open %s: %s", path, strerror(errno));
+    static char zero[1 << 20];
+    for (int i = 0; i < 8; i++)
+        if (write(fd, zero, sizeof zero) != (ssize_t)sizeof zero)
+            cmp_die("write %s: %s", path, strerror(errno));
+    if (fsync(fd))
+        cmp_die("fsync: %s", strerror(errno));
+    hist h = {0};
+    char rec[128];
+    memset(rec, 'f', sizeof rec);
+    uint64_t t0 = cmp_now_ns(), end = t0 + g_measure_ns, off = 0, n = 0, t1 = t0;
+    while ((t1 = cmp_now_ns()) < end && off + sizeof rec <= sizeof zero * 8) {
+        if (pwrite(fd, rec, sizeof rec, (off_t)off) != (ssize_t)sizeof rec || fdatasync(fd))
+            cmp_die("fsync probe: %s", strerror(errno));
+        hist_add(&h, cmp_now_ns() - t1);
+        off += sizeof rec;
+        n++;
+    }
+    close(fd);
+    unlink(path);
+    g_fsync_rate = (double)n / ((double)(t1 - t0) / 1e9);
+    g_fsync_p50_us = hist_quantile(&h, 0.5) / 1e3;
+}
+
+void report_header(const char *root)
+{
+    char cpu[512] = "", date[64], buf[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(buf, sizeof buf, f))
+        if (!strncmp(buf, "model name", 10)) {
+            const char *c = strchr(buf, ':');
+            snprintf(cpu, sizeof cpu, "%s", c ? c + 2 : buf);
+            cpu[strcspn(cpu, "\n")] = 0;
+            break;
+        }
+    if (f)
+        fclose(f);
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    struct utsname u;
+    uname(&u);
+    long mem_kb = 0;
+    f = fopen("/proc/meminfo", "r");
+    if (f) {
+        if (fscanf(f, "MemTotal: %ld kB", &mem_kb) != 1)
+            mem_kb = 0;
+        fclose(f);
+    }
+    printf("inmem comparison benchmark (%s suite)\n", g_full ? "full" : "quick");
+    printf("date:     %s\n", date);
+    printf("machine:  %s, nproc %ld, %.1f GiB RAM, Linux %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN),
+           (double)mem_kb / (1 << 20), u.release);
+    printf("packages:");
+    const char *pk[] = {"librocksdb-dev",    "liblmdb-dev",    "libsqlite3-dev",
+                        "libwiredtiger-dev", "libhiredis-dev", "redis-server"};
+    for (size_t i = 0; i < sizeof pk / sizeof *pk; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "dpkg-query -W -f='${Version}' %s 2>/dev/null", pk[i]);
+        sh_line(cmd, buf, sizeof buf);
+        printf(" %s %s%s", pk[i], buf[0] ? buf : "?", i + 1 < sizeof pk / sizeof *pk ? "," : "\n");
+    }
+    printf("libraries:");
+    for (int e = 0; e < NENG; e++)
+        if (g_engine_on[e])
+            printf(" %s: %s;", engines[e]->name, engines[e]->version());
+    printf("\n");
+    printf("settings: keys %d B, values %d B, %u keys preloaded unless said; per line %.1f s "
+           "measured after %.1f s warm-up;\n"
+           "          latency = one committed transaction including its retries "
+           "(CLOCK_MONOTONIC); rates are committed txns over the measured wall time;\n"
+           "          W7: %" PRIu64 " commits (%.0f MB of values)%s; "
+           "temp dir %s\n",
+           KLEN, VLEN, NKEYS, (double)g_measure_ns / 1e9, (double)g_warmup_ns / 1e9, g_w7_commits,
+           g_w7_commits * VLEN / 1e6,
+           g_w7_commits < 1000000 ? " (quick: the issue's 1,000,000 with FULL=1)" : "", root);
+    printf("durability mapping:\n");
+    static const char *dn[] = {"none", "batched", "strict"};
+    for (int e = 0; e < NENG; e++) {
+        if (!g_engine_on[e])
+            continue;
+        for (int d = 0; d < 3; d++)
+            printf("  %-10s %-8s %s\n", d ? "" : engines[e]->name, dn[d],
+                   engines[e]->mapping((cmp_durability)d));
+    }
+    fsync_probe(root);
+    printf("disk:     serial fdatasync of 128-byte writes: %.0f/s (p50 %.0f us); W5 target = 10x "
+           "= %.0f commits/s\n",
+           g_fsync_rate, g_fsync_p50_us, 10 * g_fsync_rate);
+    fflush(stdout);
+}
+
+/* ---- summary against the targets -------------------------------------------------- */
+
+static void fmt_rate(double v, char *buf, size_t cap)
+{
+    if (v >= 1e6)
+        snprintf(buf, cap, "%.2fM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, cap, "%.1fK", v / 1e3);
+    else
+        snprintf(buf, cap, "%.0f", v);
+}
+
+void report_summary(void)
+{
+    printf("\nSummary: inmem against the best other engine (ratio > 1: inmem better)\n");
+    printf("  %-10s %-14s %-26s %8s  %-34s %s\n", "line", "inmem", "best other", "ratio", "target",
+           "status");
+    for (int l = 0; l < NLINES; l++) {
+        const result *in = &g_res[l][0];
+        if (!in->valid)
+            continue;
+        double ratio;
+        int b = best_other(l, &ratio);
+        char iv[32], bv[64] = "-", rs[16] = "-";
+        if (lines[l].kind == K_TPS)
+            fmt_rate(in->tps, iv, sizeof iv);
+        else if (lines[l].kind == K_LAT)
+            snprintf(iv, sizeof iv, "%.2f us p50", in->p50_us);
+        else
+            snprintf(iv, sizeof iv, "%.4f s", in->reopen_s);
+        if (b >= 0) {
+            char t[32];
+            const result *br = &g_res[l][b];
+            if (lines[l].kind == K_TPS)
+                fmt_rate(br->tps, t, sizeof t);
+            else if (lines[l].kind == K_LAT)
+                snprintf(t, sizeof t, "%.2f us", br->p50_us);
+            else
+                snprintf(t, sizeof t, "%.4f s", br->reopen_s);
+            snprintf(bv, sizeof bv, "%s %s", engines[b]->name, t);
+            snprintf(rs, sizeof rs, "%.*fx", ratio < 0.1 ? 3 : 2, ratio);
+        }
+        char target[64] = "-";
+        const char *status = "";
+        int met = -1; /* -1: no target or not measurable here */
+        switch (l) {
+        case L_W1N:
+        case L_W1B:
+        case L_W2N:
+        case L_W2B:
+            snprintf(target, sizeof target, ">= 3x best other");
+            met = b >= 0 ? ratio >= 3 : -1;
+            break;
+        case L_W3_2:
+        case L_W4:
+            snprintf(target, sizeof target, ">= 2x best other%s",
+                     l == L_W4 ? ", no lost update" : "");
+            met = b >= 0 ? ratio >= 2 : -1;
+            break;
+        case L_W5_16:
+            snprintf(target, sizeof target, ">= %.0f/s (10x fsync) and >= 2x", 10 * g_fsync_rate);
+            met =
+                b >= 0 ? ratio >= 2 && in->tps >= 10 * g_fsync_rate : in->tps >= 10 * g_fsync_rate;
+            break;
+        case L_W6_100K:
+        case L_W6_1M:
+            snprintf(target, sizeof target, "p50 <= lmdb's");
+            met = g_res[l][2].valid ? in->p50_us <= g_res[l][2].p50_us : -1;
+            break;
+        case L_W7C:
+            if (g_w7_log_bytes) {
+                double mbps = g_w7_log_bytes / 1e6 / in->reopen_s;
+                snprintf(target, sizeof target, ">= 400 MB/s replay (now %.0f)", mbps);
+                met = mbps >= 400 && (g_w7_commits < 1000000 || in->reopen_s <= 0.25);
+            }
+            break;
+        default:
+            break;
+        }
+        status = met < 0 ? "" : met ? "met" : "MISSED";
+        printf("  %-10s %-14s %-26s %8s  %-34s %s\n", lines[l].id, iv, bv, rs, target, status);
+    }
+    if (g_res[L_W6_1K][0].valid && g_res[L_W6_1M][0].valid) {
+        double f = g_res[L_W6_1M][0].p50_us / g_res[L_W6_1K][0].p50_us;
+        char ctx[64] = "";
+        if (g_res[L_W6_1K][2].valid && g_res[L_W6_1M][2].valid)
+            snprintf(ctx, sizeof ctx, "lmdb %.2f",
+                     g_res[L_W6_1M][2].p50_us / g_res[L_W6_1K][2].p50_us);
+        printf("  %-10s %-14s %-26s %7.2fx  %-34s %s\n", "W6-flat", "p50 1M / 1K", ctx, f,
+               "<= 1.25x (flat from 1K to 1M)", f <= 1.25 ? "met" : "MISSED");
+    }
+    fflush(stdout);
+}
