@@ -80,8 +80,8 @@ LIB_CFLAGS := -fvisibility=hidden
 # Dependency targets (each installs Debian packages when missing); fragments add theirs.
 DEPS_TARGETS := deps-lib deps-test
 
-LIB_SRC := $(wildcard src/core/*.c src/storage/*.c src/wal/*.c src/txn/*.c src/engine/*.c \
-                      src/primitives/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/storage/*.c src/wal/*.c src/checkpoint/*.c src/txn/*.c \
+                      src/engine/*.c src/primitives/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.c) fuzz/recovery_target.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)

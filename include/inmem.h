@@ -236,6 +236,19 @@ typedef struct inmem_options {
      * (see INMEM_DURABILITY_BATCHED for the bound without it).
      */
     uint64_t max_unsynced_commits;
+    /**
+     * Automatic checkpoints: a background thread writes one when the log has grown by
+     * checkpoint_log_ratio times the live data (keys and values of every key's newest value)
+     * since the last, but not before checkpoint_log_min bytes. Default 4 and 16 MiB; a ratio of 0
+     * turns automatic checkpoints off (inmem_db_checkpoint() still works). See
+     * inmem_db_checkpoint() for what a checkpoint does.
+     */
+    unsigned checkpoint_log_ratio;
+    uint64_t checkpoint_log_min;
+    /** 1: a clean close that logged (or replayed) anything since the last checkpoint takes one,
+     *  so that the next open loads an image instead of replaying the log. Default 0 (the log
+     *  since the last automatic checkpoint is replayed; see checkpoint_log_ratio). */
+    int checkpoint_on_close;
 } inmem_options;
 
 /** Fills @p opts with the defaults. Accepts NULL (does nothing). */
@@ -307,6 +320,18 @@ typedef struct inmem_stats {
     /** Commits made durable by those fsyncs: wal_synced_commits / wal_syncs is the group
      *  commit factor (strict mode). */
     uint64_t wal_synced_commits;
+    /** Checkpoints taken since open (inmem_db_checkpoint(), automatic, at close) and those that
+     *  failed (the database then goes on with the previous image and the log). */
+    uint64_t checkpoints;
+    uint64_t checkpoint_failures;
+    /** The newest image's version (0: none), its size in bytes and how long it took (µs). */
+    uint64_t checkpoint_version;
+    uint64_t checkpoint_bytes;
+    uint64_t checkpoint_time_us;
+    /** Bytes logged since the newest checkpoint (or the open): what the next open replays. */
+    uint64_t wal_bytes_since_checkpoint;
+    /** Key and value bytes of the live data (every key's newest value). */
+    uint64_t live_bytes;
 } inmem_stats;
 
 /** What recovery did at open, read with inmem_db_recovery(). */
@@ -344,6 +369,20 @@ typedef struct inmem_recovery_info {
     int live_writer;
     /** 1 if the database did not exist and this open created it. */
     int created;
+    /** The checkpoint image recovery started from (0 and "": none), and its file. The log's
+     *  commits up to its version were skipped (txns_skipped): the image holds them. */
+    uint64_t checkpoint_version;
+    char checkpoint_file[64];
+    uint64_t txns_skipped;
+    /** Microseconds spent loading the checkpoint (part of time_us). */
+    uint64_t checkpoint_load_us;
+    /** 1 if the newest checkpoint was damaged and an older one, with the log that still covers
+     *  the difference, was used instead (nothing lost; the damaged image is kept, renamed
+     *  *.dropped, by a writable open). */
+    int checkpoint_fallback;
+    /** With repair: keys lost from a damaged checkpoint image that no log covered (its intact
+     *  blocks were loaded); repair_file names the image. */
+    uint64_t keys_dropped;
 } inmem_recovery_info;
 
 /**
@@ -351,6 +390,36 @@ typedef struct inmem_recovery_info {
  * @return 0, or INMEM_EINVAL if an argument is NULL.
  */
 int inmem_db_recovery(inmem_db *db, inmem_recovery_info *out);
+
+/**
+ * Takes a checkpoint now and waits for it: writes an image of every key's newest value at the
+ * newest commit V (a consistent snapshot: writers and readers go on meanwhile, pausing only for
+ * the switch to a new log segment), installs it atomically (a temporary file, fsync, rename,
+ * fsync of the directory), then removes the previous image and every log segment V covers. The
+ * next open loads the image and replays only the log after V: recovery time and disk use depend on
+ * the live data, not on the history. Deleted data (a deleted run, an overwritten or expired and
+ * swept value) leaves no byte in any file of the directory once a checkpoint has passed it.
+ * A failure (a full disk) leaves the previous image and the log as they were: nothing is lost.
+ * @param[out] version V (may be NULL); the version of the last image if nothing was committed
+ *             since.
+ * @return 0, INMEM_EINVAL (NULL @p db), INMEM_ENOTSUP (durability none: no files),
+ *         INMEM_EREADONLY (a read-only database, or a log that failed earlier), INMEM_EIO (with
+ *         the detail in inmem_errmsg()), INMEM_ENOMEM, INMEM_ETXNLIMIT (no transaction slot for
+ *         its snapshot).
+ * @note Safe to call from any thread; checkpoints run one at a time.
+ */
+int inmem_db_checkpoint(inmem_db *db, uint64_t *version);
+
+/**
+ * Writes an online backup: a checkpoint image of the newest commit into @p dir (created if it
+ * does not exist; it must be empty), while writers go on. The directory opens (with
+ * inmem_db_open()) to exactly the state of that version. Works in every durability mode,
+ * none included.
+ * @param[out] version the version backed up (may be NULL).
+ * @return 0, INMEM_EINVAL (NULL, an empty or non-empty directory, not a directory), INMEM_EIO,
+ *         INMEM_ENOMEM, INMEM_ETXNLIMIT.
+ */
+int inmem_db_backup(inmem_db *db, const char *dir, uint64_t *version);
 
 /**
  * Reads the database's counters. Counters are sums of per-thread counts read without stopping

@@ -38,7 +38,9 @@ enum {
     CR_MAX_DELAY_US = 40000, /* the kill comes 0..40 ms after the child is ready */
     CR_MAX_SEQ = 1000000,    /* commits per thread before a child stops by itself */
     CR_SEG_SIZE = 64 << 10,
-    CR_READY = 0xFFFF, /* thread id of the "database open" message */
+    CR_CKPT_MIN = 1 << 10, /* a checkpoint every ~1 KiB of log in the child */
+    CR_READY = 0xFFFF,     /* thread id of the "database open" message */
+    CR_CKPT = 0xFFFE,      /* thread id of a "checkpoint done" message (seq: its count) */
 };
 
 /* Child exit codes (anything else than being killed or exiting 0 is a failure). */
@@ -57,6 +59,11 @@ struct ack {
 };
 
 static const char *const shared_keys[3] = {"gA", "gB", "gC"};
+
+/* rounds whose recovery started from a checkpoint the killed child wrote; checkpoints the
+ * children's checkpoint threads reported done */
+static int ckpt_seen;
+static uint64_t ckpts_done;
 
 /* ---- what every commit writes (a pure function of thread and sequence) -------------------- */
 
@@ -125,12 +132,37 @@ static void *child_worker_main(void *arg)
     return NULL;
 }
 
-static void child_main(const char *dir, inmem_durability mode, int fd)
+struct child_ckpt {
+    inmem_db *db;
+    int fd;
+};
+
+/* Takes checkpoints back to back and reports each (the kill may land in the middle of one). */
+static void *child_ckpt_main(void *arg)
+{
+    struct child_ckpt *c = arg;
+    for (uint32_t n = 1;;) {
+        uint64_t v = 0;
+        if (inmem_db_checkpoint(c->db, &v) != 0)
+            _exit(CHILD_COMMIT_FAILED);
+        if (v == 0)
+            continue; /* nothing committed yet: no image */
+        struct ack a = {CR_CKPT, n++, v};
+        if (write(c->fd, &a, sizeof a) != (ssize_t)sizeof a)
+            _exit(CHILD_PIPE_FAILED);
+    }
+    return NULL;
+}
+
+static void child_main(const char *dir, inmem_durability mode, int fd, int ckpt_thread)
 {
     inmem_options o;
     inmem_options_init(&o);
     o.durability = mode;
     o.wal_segment_size = CR_SEG_SIZE;
+    /* checkpoints run all the time, beside the committers: the kill lands in one sometimes */
+    o.checkpoint_log_ratio = 1;
+    o.checkpoint_log_min = CR_CKPT_MIN;
     inmem_db *db = NULL;
     if (inmem_db_open(dir, &o, &db) != 0)
         _exit(CHILD_OPEN_FAILED);
@@ -144,6 +176,10 @@ static void child_main(const char *dir, inmem_durability mode, int fd)
         if (pthread_create(&th[i], NULL, child_worker_main, &w[i]) != 0)
             _exit(CHILD_THREAD_FAILED);
     }
+    struct child_ckpt ck = {db, fd};
+    pthread_t cth;
+    if (ckpt_thread && pthread_create(&cth, NULL, child_ckpt_main, &ck) != 0)
+        _exit(CHILD_THREAD_FAILED);
     for (int i = 0; i < CR_THREADS; i++)
         pthread_join(th[i], NULL);
     inmem_db_close(db);
@@ -169,7 +205,7 @@ static uint64_t mono_us(void)
  * child lives. Returns 1 if the child got the database open; *status is its wait status; -1 if
  * fork or pipe failed (errno set). */
 static int run_and_kill_child(const char *dir, inmem_durability mode, uint64_t delay_us,
-                              struct acks *out, int *status)
+                              int ckpt_thread, struct acks *out, int *status)
 {
     int p[2];
     if (pipe(p) != 0)
@@ -184,7 +220,7 @@ static int run_and_kill_child(const char *dir, inmem_durability mode, uint64_t d
     }
     if (pid == 0) {
         close(p[0]);
-        child_main(dir, mode, p[1]);
+        child_main(dir, mode, p[1], ckpt_thread);
         _exit(CHILD_RETURNED);
     }
     close(p[1]);
@@ -219,7 +255,14 @@ static int run_and_kill_child(const char *dir, inmem_durability mode, uint64_t d
             memcpy(&a, buf + i * sizeof a, sizeof a);
             if (a.thread == CR_READY) {
                 ready = 1;
-                until = mono_us() + delay_us;
+                if (!ckpt_thread) /* with checkpoints: timed from the first one done */
+                    until = mono_us() + delay_us;
+                continue;
+            }
+            if (a.thread == CR_CKPT) {
+                if (a.seq == 1)
+                    until = mono_us() + delay_us;
+                ckpts_done++;
                 continue;
             }
             if (out->n == out->cap) {
@@ -289,6 +332,7 @@ static uint64_t check_recovery(const char *dir, inmem_durability mode, const str
     inmem_options_init(&o);
     o.durability = mode;
     o.wal_segment_size = CR_SEG_SIZE;
+    o.checkpoint_on_close = 1; /* the second open below starts from the image the close writes */
     inmem_db *db = NULL;
     int rc = inmem_db_open(dir, &o, &db);
     CHECK(rc == 0, "round %d: recovery after the kill failed: %s (%s)", round, inmem_errname(rc),
@@ -373,10 +417,12 @@ static uint64_t check_recovery(const char *dir, inmem_durability mode, const str
     /* a prefix of the commit order: versions 1..nc, one commit each */
     inmem_stats st;
     assert_ok(inmem_db_stats(db, &st));
-    CHECK(st.version == nc && rec.version == nc && rec.txns_applied == nc,
-          "round %d: %zu commits recovered but version %llu (report: version %llu, %llu applied)",
+    CHECK(st.version == nc && rec.version == nc && rec.checkpoint_version + rec.txns_applied == nc,
+          "round %d: %zu commits recovered but version %llu (report: version %llu, checkpoint "
+          "%llu + %llu applied)",
           round, nc, (unsigned long long)st.version, (unsigned long long)rec.version,
-          (unsigned long long)rec.txns_applied);
+          (unsigned long long)rec.checkpoint_version, (unsigned long long)rec.txns_applied);
+    ckpt_seen += rec.checkpoint_version > 0;
     uint8_t *seen = calloc(nc + 1, 1);
     assert_non_null(seen);
     struct commit newest_txn = {0, 0, 0};
@@ -454,15 +500,19 @@ static uint64_t check_recovery(const char *dir, inmem_durability mode, const str
           inmem_errmsg());
     assert_ok(inmem_db_recovery(db, &rec));
     assert_int_equal(rec.torn_tail, 0);
-    assert_int_equal(rec.txns_applied, nc + 1);
+    assert_int_equal(rec.version, nc + 1); /* from the image the close wrote */
+    assert_int_equal(rec.checkpoint_version, nc + 1);
+    assert_int_equal(rec.txns_applied, 0);
     assert_ok(inmem_db_stats(db, &st));
     assert_int_equal(st.version, nc + 1);
     assert_ok(inmem_db_close(db));
     return nc;
 }
 
-static void crash_rounds(inmem_durability mode, const char *name)
+static void crash_rounds(inmem_durability mode, int ckpt_thread, const char *name)
 {
+    ckpt_seen = 0;
+    ckpts_done = 0;
     uint64_t rng = test_seed(name);
     uint64_t acked_total = 0, recovered_total = 0;
     int killed = 0;
@@ -472,7 +522,7 @@ static void crash_rounds(inmem_durability mode, const char *name)
         uint64_t delay_us = test_rand(&rng) % CR_MAX_DELAY_US;
         struct acks acks = {NULL, 0, 0};
         int status = 0;
-        int ready = run_and_kill_child(dir, mode, delay_us, &acks, &status);
+        int ready = run_and_kill_child(dir, mode, delay_us, ckpt_thread, &acks, &status);
         CHECK(ready >= 0, "round %d: fork or pipe failed: %s", round, strerror(errno));
         CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
                   (WIFEXITED(status) && WEXITSTATUS(status) == 0),
@@ -486,32 +536,54 @@ static void crash_rounds(inmem_durability mode, const char *name)
         free(acks.a);
         test_rmdir(dir);
     }
-    print_message("%s: %d kills, %llu commits acknowledged, %llu recovered\n", name, killed,
-                  (unsigned long long)acked_total, (unsigned long long)recovered_total);
+    print_message("%s: %d kills, %llu commits acknowledged, %llu recovered, %d from a checkpoint\n",
+                  name, killed, (unsigned long long)acked_total,
+                  (unsigned long long)recovered_total, ckpt_seen);
     assert_int_equal(killed, CR_ROUNDS);
     assert_true(acked_total > 0); /* the kills came mid-workload, not before it */
+    if (ckpt_thread) /* every kill came after a checkpoint, with more of them running */
+        CHECK(ckpt_seen == CR_ROUNDS && ckpts_done >= CR_ROUNDS,
+              "%d rounds recovered from a checkpoint, %llu checkpoints done", ckpt_seen,
+              (unsigned long long)ckpts_done);
 }
 
 static void crash_strict_keeps_every_acknowledged_commit_and_no_half_transaction(void **state)
 {
     (void)state;
-    crash_rounds(INMEM_DURABILITY_STRICT,
+    crash_rounds(INMEM_DURABILITY_STRICT, 0,
                  "crash_strict_keeps_every_acknowledged_commit_and_no_half_transaction");
 }
 
 static void crash_batched_recovers_a_prefix_of_the_commit_order(void **state)
 {
     (void)state;
-    crash_rounds(INMEM_DURABILITY_BATCHED, "crash_batched_recovers_a_prefix_of_the_commit_order");
+    crash_rounds(INMEM_DURABILITY_BATCHED, 0,
+                 "crash_batched_recovers_a_prefix_of_the_commit_order");
 }
 
 static void crash_async_recovers_a_prefix_of_the_commit_order(void **state)
 {
     (void)state;
-    crash_rounds(INMEM_DURABILITY_ASYNC, "crash_async_recovers_a_prefix_of_the_commit_order");
+    crash_rounds(INMEM_DURABILITY_ASYNC, 0, "crash_async_recovers_a_prefix_of_the_commit_order");
+}
+
+static void crash_strict_with_checkpoints_running_keeps_every_acknowledged_commit(void **state)
+{
+    (void)state;
+    crash_rounds(INMEM_DURABILITY_STRICT, 1,
+                 "crash_strict_with_checkpoints_running_keeps_every_acknowledged_commit");
+}
+
+static void crash_batched_with_checkpoints_running_recovers_a_prefix(void **state)
+{
+    (void)state;
+    crash_rounds(INMEM_DURABILITY_BATCHED, 1,
+                 "crash_batched_with_checkpoints_running_recovers_a_prefix");
 }
 
 const struct CMUnitTest crash_tests[] = {
+    cmocka_unit_test(crash_strict_with_checkpoints_running_keeps_every_acknowledged_commit),
+    cmocka_unit_test(crash_batched_with_checkpoints_running_recovers_a_prefix),
     cmocka_unit_test(crash_strict_keeps_every_acknowledged_commit_and_no_half_transaction),
     cmocka_unit_test(crash_batched_recovers_a_prefix_of_the_commit_order),
     cmocka_unit_test(crash_async_recovers_a_prefix_of_the_commit_order),

@@ -520,7 +520,7 @@ static void clean_close_fsyncs_and_files_stay_in_the_directory(void **state)
     seg_path(path, sizeof path, dir, 1);
     use_faulty_vfs();
     inmem_options o;
-    inmem_options_init(&o);
+    log_options_init(&o);
     o.durability = INMEM_DURABILITY_ASYNC;
     o.wal_segment_size = SEG_SIZE;
     o.sync_interval_ms = 1000000; /* the background fsync never comes during the test */
@@ -732,7 +732,7 @@ static void open_creates_a_database_only_where_allowed(void **state)
     char base[64], dir[128], path[256];
     test_tmpdir(base);
     inmem_options o;
-    inmem_options_init(&o);
+    log_options_init(&o);
     assert_int_equal(o.create_if_missing, 1);
     inmem_db *db;
     inmem_recovery_info rec;
@@ -783,7 +783,7 @@ static void open_creates_a_database_only_where_allowed(void **state)
     rmdir(dir);
 
     /* a file is not a directory */
-    inmem_options_init(&o);
+    log_options_init(&o);
     spit(dir, "x", 1);
     assert_rc(INMEM_EINVAL, opts_open(dir, &o, &db));
     unlink(dir);
@@ -808,7 +808,7 @@ static void files_are_private_by_default_and_file_mode_sets_them(void **state)
         test_tmpdir(base);
         snprintf(dir, sizeof dir, "%s/db", base);
         inmem_options o;
-        inmem_options_init(&o);
+        log_options_init(&o);
         o.wal_segment_size = SEG_SIZE;
         if (variant)
             o.file_mode = 0640;
@@ -835,7 +835,7 @@ static void files_are_private_by_default_and_file_mode_sets_them(void **state)
     }
     umask(old);
     inmem_options o;
-    inmem_options_init(&o);
+    log_options_init(&o);
     inmem_db *db;
     o.file_mode = 0400;
     assert_rc(INMEM_EINVAL, opts_open("/tmp/never-made", &o, &db));
@@ -856,7 +856,7 @@ static void lock_file_that_is_a_symlink_or_not_a_file_is_refused(void **state)
     assert_int_equal(symlink(target, lock), 0);
     for (int ro = 0; ro < 2; ro++) {
         inmem_options o;
-        inmem_options_init(&o);
+        log_options_init(&o);
         o.read_only = ro;
         inmem_db *db;
         assert_rc(INMEM_EIO, opts_open(dir, &o, &db));
@@ -885,7 +885,7 @@ static void segments_of_any_size_never_stall_the_log(void **state)
     char dir[64], path[4096];
     test_tmpdir(dir);
     inmem_options o;
-    inmem_options_init(&o);
+    log_options_init(&o);
     o.wal_segment_size = 100000;
     inmem_db *db;
     assert_ok(opts_open(dir, &o, &db));
@@ -1050,7 +1050,7 @@ static void batched_cap_bounds_the_unsynced_acknowledged_commits(void **state)
         char dir[64];
         test_tmpdir(dir);
         inmem_options o;
-        inmem_options_init(&o);
+        log_options_init(&o);
         o.wal_segment_size = 1u << 20;
         o.sync_interval_ms = 10000;
         o.sync_commits = 1000000;
@@ -1107,7 +1107,7 @@ static void read_only_open_beside_a_switching_writer_always_succeeds(void **stat
     char dir[64];
     test_tmpdir(dir);
     inmem_options o;
-    inmem_options_init(&o);
+    log_options_init(&o);
     o.wal_segment_size = SEG_SIZE;
     struct writer_arg a = {0};
     assert_ok(opts_open(dir, &o, &a.db));
@@ -1204,7 +1204,7 @@ static void segments_start_small_and_double_up_to_the_segment_size(void **state)
     char dir[64], path[4096];
     test_tmpdir(dir);
     inmem_options o;
-    inmem_options_init(&o);
+    log_options_init(&o);
     o.wal_segment_size = 4u << 20;
     inmem_db *db;
     assert_ok(opts_open(dir, &o, &db));

@@ -738,7 +738,7 @@ static int try_open_opts(const char *dir, inmem_durability mode, int repair, int
                          inmem_db **out)
 {
     inmem_options o;
-    inmem_options_init(&o);
+    log_options_init(&o);
     o.durability = mode;
     o.wal_segment_size = SEG_SIZE;
     o.max_key_size = 65536;

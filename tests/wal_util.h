@@ -42,7 +42,10 @@ typedef struct frame {
 /* The all-zero run id (the shared scope) as 16 bytes. */
 extern const uint8_t zero_run[16];
 
-/* Opens @p dir with 64 KiB segments and 64 KiB keys in @p mode (repair as asked). */
+/* inmem_options_init() without checkpoints (automatic or at close). */
+void log_options_init(inmem_options *o);
+/* Opens @p dir with 64 KiB segments and 64 KiB keys in @p mode (repair as asked), without
+ * checkpoints (automatic or at close): the log's tests look at the log. */
 int try_open(const char *dir, inmem_durability mode, int repair, inmem_db **out);
 inmem_db *open_db(const char *dir, inmem_durability mode);
 inmem_recovery_info recovery_of(inmem_db *db);

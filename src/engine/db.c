@@ -29,6 +29,9 @@ void inmem_options_init(inmem_options *o)
     o->create_if_missing = 1;
     o->file_mode = 0600;
     o->max_unsynced_commits = 0;
+    o->checkpoint_log_ratio = 4;
+    o->checkpoint_log_min = 16u << 20;
+    o->checkpoint_on_close = 0;
 }
 
 static int check_options(const char *dir, const inmem_options *o)
@@ -64,9 +67,20 @@ static int check_options(const char *dir, const inmem_options *o)
 
 static void free_db(inmem_db *db)
 {
+    inmem__checkpoint_stop(db, 0);
     inmem__store_free(db->store); /* stops the sweeper first */
     inmem__wal_close(db->wal);
+    inmem__mutex_destroy(&db->ckpt_mu);
+    pthread_mutex_destroy(&db->ckpt_wait_mu);
+    pthread_cond_destroy(&db->ckpt_cv);
+    free(db->dir);
     free(db);
+}
+
+/* Recovery's apply callback: the store may have been replaced while a checkpoint loaded. */
+static int replay(void *ctx, const inmem__wal_txn *txn)
+{
+    return inmem__store_replay(((inmem_db *)ctx)->store, txn);
 }
 
 int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
@@ -86,6 +100,9 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
     if (!db)
         return INMEM_ENOMEM;
     db->opts = o;
+    inmem__mutex_init(&db->ckpt_mu);
+    pthread_mutex_init(&db->ckpt_wait_mu, NULL);
+    pthread_cond_init(&db->ckpt_cv, NULL);
     rc = inmem__store_new(o.max_key_size + INMEM__KEY_PREFIX, o.max_value_size, o.max_txns,
                           &db->store);
     if (rc) {
@@ -102,13 +119,26 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
                                  .read_only = o.read_only,
                                  .create_if_missing = o.create_if_missing,
                                  .file_mode = (int)o.file_mode,
-                                 .max_unsynced = o.max_unsynced_commits};
-        rc = inmem__wal_open(&cfg, inmem__store_replay, db->store, &db->recovery, &db->wal);
+                                 .max_unsynced = o.max_unsynced_commits,
+                                 .before_replay = inmem__checkpoint_recover,
+                                 .before_ctx = db};
+        if (!(db->dir = strdup(dir))) {
+            free_db(db);
+            return INMEM_ENOMEM;
+        }
+        rc = inmem__wal_open(&cfg, replay, db, &db->recovery, &db->wal);
+        rc = inmem__checkpoint_recovered(db, rc);
         if (rc) {
             free_db(db);
             return rc;
         }
         inmem__store_attach_wal(db->store, db->wal, o.durability == INMEM_DURABILITY_STRICT);
+        if ((rc = inmem__checkpoint_start(db)) != 0 ||
+            (db->ckpt_after_open && !o.read_only && (rc = inmem_db_checkpoint(db, NULL)) != 0)) {
+            free_db(db);
+            return rc;
+        }
+        db->ckpt_after_open = 0;
     }
     if (o.read_only)
         db->opts.ttl_sweep_interval_ms = 0; /* nothing may be deleted */
@@ -137,12 +167,13 @@ int inmem_db_close(inmem_db *db)
         inmem__ttl_start(db->store, db->opts.ttl_sweep_interval_ms);
         return inmem__error(INMEM_EBUSY, "free every transaction before closing");
     }
+    int crc = inmem__checkpoint_stop(db, 1); /* the checkpoint at close, if due */
     inmem__store_free(db->store);
     db->store = NULL;
     int rc = inmem__wal_close(db->wal); /* after the store: it logged through it */
     db->wal = NULL;
     free_db(db);
-    return rc;
+    return rc ? rc : crc;
 }
 
 int inmem_db_stats(inmem_db *db, inmem_stats *out)
@@ -150,6 +181,14 @@ int inmem_db_stats(inmem_db *db, inmem_stats *out)
     if (!db || !out)
         return INMEM_EINVAL;
     inmem__store_stats(db->store, out);
+    out->checkpoints = atomic_load_rlx(&db->ckpt_count);
+    out->checkpoint_failures = atomic_load_rlx(&db->ckpt_failures);
+    out->checkpoint_version = atomic_load_rlx(&db->ckpt_version_pub);
+    out->checkpoint_bytes = atomic_load_rlx(&db->ckpt_bytes);
+    out->checkpoint_time_us = atomic_load_rlx(&db->ckpt_time_us);
+    out->wal_bytes_since_checkpoint =
+        db->wal ? inmem__wal_bytes(db->wal) - atomic_load_rlx(&db->ckpt_wal_mark_pub) : 0;
+    out->live_bytes = inmem__store_live_bytes(db->store);
     return 0;
 }
 

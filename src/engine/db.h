@@ -12,9 +12,39 @@
 struct inmem_db {
     inmem__store *store;
     inmem_options opts;
+    char *dir;
     inmem__wal *wal; /* owned here (the store borrows it); NULL in durability NONE */
     inmem_recovery_info recovery;
+    /* checkpoints (checkpoint.c) */
+    inmem__mutex ckpt_mu;   /* one checkpoint at a time; guards the fields below it */
+    uint64_t ckpt_version;  /* the last image's version */
+    uint64_t ckpt_wal_mark; /* log bytes (since open) when it was taken */
+    int ckpt_last_error;
+    int ckpt_after_open;   /* a checkpoint is due at once (after a salvage at open) */
+    uint64_t ckpt_backlog; /* log bytes replayed at open that no image holds yet */
+    /* the same, readable by stats without the lock */
+    _Atomic uint64_t ckpt_version_pub, ckpt_wal_mark_pub, ckpt_count, ckpt_bytes, ckpt_time_us,
+        ckpt_failures;
+    /* the checkpointer thread */
+    pthread_t ckpt_thread;
+    int has_ckpt_thread;
+    pthread_mutex_t ckpt_wait_mu; /* lock order: a committer's commit lock, then this */
+    pthread_cond_t ckpt_cv;
+    int ckpt_requested, ckpt_stop;
+    /* recovery: a damaged newest image that an older one replaced */
+    uint64_t ckpt_damaged;
+    int ckpt_fallback_rc;
+    char ckpt_fallback_err[512];
 };
+
+/* checkpoint.c: the log's before_replay callback (loads the newest sound image), what to do once
+ * the log has been replayed (@p rc: its result), and the checkpointer's start and stop (with
+ * @p at_close, the checkpoint at a clean close). */
+int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *base_version,
+                              uint64_t *base_txn_id);
+int inmem__checkpoint_recovered(inmem_db *db, int rc);
+int inmem__checkpoint_start(inmem_db *db);
+int inmem__checkpoint_stop(inmem_db *db, int at_close);
 
 /* The largest user key of the database a transaction belongs to. */
 size_t inmem__db_max_user_key(const inmem__store *st);

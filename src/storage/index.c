@@ -107,6 +107,9 @@ struct inmem__index {
     /* gauges, written by the writer, read by anyone */
     _Atomic uint64_t keys;
     _Atomic uint64_t retained;
+    _Atomic uint64_t live_bytes; /* key + value bytes of every newest version that is a value */
+    /* bulk loading: the last node on each level (inmem__index_append) */
+    inmem__node *tail[INMEM__SKIP_MAX];
 };
 
 /* ---- versions ---------------------------------------------------------------------------- */
@@ -545,9 +548,54 @@ void inmem__index_link(inmem__index *ix, inmem__node *n)
     atomic_store_rlx(&ix->keys, atomic_load_rlx(&ix->keys) + 1);
 }
 
+/* Adds @p v's bytes to the live-data gauge and takes @p old's off. */
+static void live_account(inmem__index *ix, const inmem__node *n, const inmem__version *old,
+                         const inmem__version *v)
+{
+    uint64_t live = atomic_load_rlx(&ix->live_bytes);
+    if (old && !old->tomb)
+        live -= n->klen + old->vlen;
+    if (v && !v->tomb)
+        live += n->klen + v->vlen;
+    atomic_store_rlx(&ix->live_bytes, live);
+}
+
+void inmem__index_append_start(inmem__index *ix)
+{
+    for (int l = 0; l < INMEM__SKIP_MAX; l++) {
+        inmem__node *x = ix->head, *nx;
+        while ((nx = atomic_load_rlx(&x->next[l])) != NULL)
+            x = nx;
+        ix->tail[l] = x;
+    }
+}
+
+void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v)
+{
+    assert(ix->tail[0] == ix->head ||
+           key_cmp(ix->tail[0], inmem__node_key(n), n->klen) < 0); /* strictly increasing */
+    for (int l = 0; l < n->height; l++) {
+        atomic_store_rlx(&n->next[l], NULL);
+        atomic_store_rel(&ix->tail[l]->next[l], n);
+        ix->tail[l] = n;
+    }
+    if (n->height > atomic_load_rlx(&ix->height))
+        atomic_store_rlx(&ix->height, n->height);
+    ix->ht_removed -= (size_t)htab_put(atomic_load_rlx(&ix->table), n);
+    ix->ht_used++;
+    atomic_store_rlx(&ix->keys, atomic_load_rlx(&ix->keys) + 1);
+    atomic_store_rlx(&v->next, NULL);
+    atomic_store_rel(&n->head, v);
+    atomic_store_rlx(&htab_slot(ix, n)->hint, hint_of(n, v));
+    live_account(ix, n, NULL, v);
+    if (v->tomb)
+        ix->queue[ix->q_tail++] = (pending){n, v->ver};
+}
+
 void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v)
 {
     inmem__version *old = atomic_load_rlx(&n->head);
+    live_account(ix, n, old, v);
     assert(!old || old->ver < v->ver);
     atomic_store_rlx(&v->next, old);
     atomic_store_rel(&n->head, v);
@@ -619,6 +667,11 @@ int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version)
     if (ix->ret_head == ix->ret_len)
         ix->ret_head = ix->ret_len = 0;
     return ix->q_head < ix->q_tail || ix->ret_head < ix->ret_len;
+}
+
+uint64_t inmem__index_live_bytes(const inmem__index *ix)
+{
+    return atomic_load_rlx(&((inmem__index *)ix)->live_bytes);
 }
 
 uint64_t inmem__index_keys(const inmem__index *ix)

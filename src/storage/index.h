@@ -100,6 +100,14 @@ void inmem__index_link(inmem__index *ix, inmem__node *n);
  * linked node @p n. */
 void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v);
 
+/* Bulk loading (a checkpoint at open, before any reader exists): _start once, then _append links
+ * node @p n, made by inmem__index_node_new(), at the end of the index with @p v (ver set; the
+ * node's embedded first version, or a separate one) as its only version, without searching. Keys
+ * must come in strictly increasing order, each greater than every key already in the index.
+ * Needs the room of inmem__index_reserve(ix, 1, 1, ...) for each, like inmem__index_link(). */
+void inmem__index_append_start(inmem__index *ix);
+void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v);
+
 /* Garbage collection. @p min_snap must be <= the snapshot of every reader that is or may
  * become active; @p last_version is the newest version handed out (the retirement tag).
  * Frees versions no snapshot >= min_snap can see, unlinks keys whose only version is an old
@@ -109,6 +117,8 @@ int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version);
 
 /* Gauges (exact when read by the writer, approximate from elsewhere). */
 uint64_t inmem__index_keys(const inmem__index *ix);
+/* Key and value bytes of every key's newest version that is a value: the live data. */
+uint64_t inmem__index_live_bytes(const inmem__index *ix);
 uint64_t inmem__index_retained(const inmem__index *ix);
 
 #endif

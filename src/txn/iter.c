@@ -62,6 +62,12 @@ int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t
 int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
                      size_t *vlen, uint64_t *version)
 {
+    return inmem__iter_next_ex(it, key, klen, val, vlen, version, NULL);
+}
+
+int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
+                        size_t *vlen, uint64_t *version, uint64_t *expiry_ms)
+{
     if (!it)
         return INMEM_EINVAL;
     inmem_txn *t = it->txn;
@@ -113,6 +119,8 @@ int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const vo
             *val = v->data;
         if (vlen)
             *vlen = v->vlen;
+        if (expiry_ms)
+            *expiry_ms = v->expiry_ms;
         return 0;
     }
 }

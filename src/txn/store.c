@@ -70,6 +70,7 @@ void inmem__store_free(inmem__store *st)
             inmem__txn_destroy(st->slots[i].spare);
     inmem__index_destroy(st->index);
     free(st->slots);
+    free(st->load_buf);
     inmem__ttl_fini(st);
     inmem__mutex_destroy(&st->commit_mu);
     inmem__mutex_destroy(&st->sweep_mu);
@@ -437,6 +438,80 @@ int inmem__store_cas_one(inmem__store *st, const uint8_t *key, size_t klen, uint
                          const void *val, size_t vlen, uint64_t *version)
 {
     return write_one(st, ONE_CAS, key, klen, val, vlen, 0, expected, version);
+}
+
+/* ---- loading a checkpoint at open ----------------------------------------------------------- */
+
+void inmem__store_load_begin(inmem__store *st)
+{
+    inmem__index_append_start(st->index);
+}
+
+int inmem__store_load(inmem__store *st, const uint8_t *key, size_t klen, uint64_t version,
+                      uint64_t expiry_ms, const void *val, size_t vlen)
+{
+    /* the version is built in a scratch buffer and copied into the node's own allocation */
+    if (vlen + sizeof(inmem__version) > st->load_cap) {
+        size_t cap = vlen + sizeof(inmem__version) + 4096;
+        inmem__version *p = realloc(st->load_buf, cap);
+        if (!p)
+            return INMEM_ENOMEM;
+        st->load_buf = p;
+        st->load_cap = cap;
+    }
+    inmem__version *v = st->load_buf;
+    memset(v, 0, sizeof(*v));
+    v->ver = version;
+    v->expiry_ms = expiry_ms;
+    v->vlen = (uint32_t)vlen;
+    if (vlen)
+        memcpy(v->data, val, vlen);
+    uint8_t *kcopy = NULL;
+    inmem__mutex_lock(&st->commit_mu);
+    uint64_t h = inmem__hash(key, klen);
+    inmem__node *n = inmem__index_node_new(st->index, key, klen, h, v);
+    int rc = n ? inmem__index_reserve(st->index, 1, 1, version) : INMEM_ENOMEM;
+    if (rc == 0 && expiry_ms && (!(kcopy = malloc(klen)) || inmem__ttl_reserve(st, 1)))
+        rc = INMEM_ENOMEM;
+    if (rc) {
+        free(kcopy);
+        if (n)
+            inmem__index_node_free(n);
+    } else {
+        inmem__version *ev = inmem__index_node_first(n);
+        ev->ver = version;
+        inmem__index_append(st->index, n, ev);
+        if (kcopy) {
+            memcpy(kcopy, key, klen);
+            inmem__ttl_push(st, (inmem__expiry){expiry_ms, version, kcopy, (uint32_t)klen});
+        }
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    return rc;
+}
+
+void inmem__store_load_end(inmem__store *st, uint64_t version)
+{
+    free(st->load_buf);
+    st->load_buf = NULL;
+    st->load_cap = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    st->assigned = version;
+    atomic_store(&st->visible, version);
+    inmem__mutex_unlock(&st->commit_mu);
+}
+
+uint64_t inmem__store_version(inmem__store *st)
+{
+    inmem__mutex_lock(&st->commit_mu);
+    uint64_t v = st->assigned;
+    inmem__mutex_unlock(&st->commit_mu);
+    return v;
+}
+
+uint64_t inmem__store_live_bytes(const inmem__store *st)
+{
+    return inmem__index_live_bytes(st->index);
 }
 
 /* ---- replaying the log at open -------------------------------------------------------------- */

@@ -148,6 +148,34 @@ int inmem__txn_begin(inmem__store *st, inmem_txn **out)
     return 0;
 }
 
+int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t version), void *ctx,
+                            inmem_txn **out, uint64_t *version)
+{
+    *out = NULL;
+    inmem_txn *t;
+    int rc = inmem__txn_begin_ro(st, &t); /* a slot and a handle, pinned at `visible` for now */
+    if (rc)
+        return rc;
+    inmem__mutex_lock(&st->commit_mu);
+    uint64_t v = st->assigned;
+    rc = fn ? fn(ctx, v) : 0;
+    if (rc == 0) {
+        /* Re-pin at the newest commit. Under the commit lock: every version <= v is installed
+         * and no collection runs (collections take this lock), and our slot already held an
+         * older snapshot, so nothing newer than it was freed in between. */
+        atomic_store(&st->slots[t->slot].snap, v);
+        t->snap = v;
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    if (rc) {
+        inmem__txn_free(t);
+        return rc;
+    }
+    *out = t;
+    *version = v;
+    return 0;
+}
+
 /* Ends an active transaction: drops pending writes and the snapshot. */
 static void txn_end(inmem_txn *t, inmem_txn_state state, inmem_abort_reason reason)
 {

@@ -48,6 +48,26 @@ typedef enum inmem__store_counter {
 } inmem__store_counter;
 void inmem__store_count(inmem__store *st, inmem__store_counter which);
 
+/* The newest commit's version. */
+uint64_t inmem__store_version(inmem__store *st);
+/* Key and value bytes of the live data (every key's newest value). */
+uint64_t inmem__store_live_bytes(const inmem__store *st);
+
+/* Loading a checkpoint image at open, before replaying the log and before any transaction: keys
+ * in strictly increasing order, one version each (the newest), then _load_end with the image's
+ * version, which becomes the store's. */
+void inmem__store_load_begin(inmem__store *st);
+int inmem__store_load(inmem__store *st, const uint8_t *key, size_t klen, uint64_t version,
+                      uint64_t expiry_ms, const void *val, size_t vlen);
+void inmem__store_load_end(inmem__store *st, uint64_t version);
+
+/* A read-only transaction on the newest commit (even one not yet visible in strict mode, whose
+ * fsync is pending), begun atomically with @p fn(@p ctx), which runs under the commit lock: no
+ * commit happens between the two. *version gets the snapshot's version. What @p fn returns, or
+ * INMEM_ETXNLIMIT / INMEM_ENOMEM. */
+int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t version), void *ctx,
+                            inmem_txn **out, uint64_t *version);
+
 /* One blind write committed on its own (implicit put/delete/CAS): no snapshot, no read set.
  * @p expiry_ms: absolute wall-clock expiry (0: none; see inmem__expiry_after()). The CAS form
  * fails with INMEM_CONFLICT if the key's current version is not @p expected. *version gets the
@@ -122,6 +142,9 @@ int inmem__txn_scan(inmem_txn *txn, const uint8_t *lo, size_t lolen, const uint8
                     size_t hilen, inmem_iter **out);
 int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
                      size_t *vlen, uint64_t *version);
+/* inmem__iter_next() that also reports the value's absolute expiry (0: none). */
+int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
+                        size_t *vlen, uint64_t *version, uint64_t *expiry_ms);
 void inmem__iter_free(inmem_iter *it);
 
 #endif

@@ -68,6 +68,9 @@ struct inmem__store {
     _Alignas(INMEM_CACHELINE) _Atomic uint32_t slot_hwm; /* slots [0, hwm) were ever used */
     uint32_t nslots;
     inmem__slot *slots;
+    /* loading a checkpoint (store.c): a scratch version */
+    void *load_buf;
+    size_t load_cap;
     /* the TTL sweeper thread (ttl.c) */
     pthread_t sweeper;
     int has_sweeper;

@@ -117,8 +117,8 @@ static int scan_entry(void *ctx, const char *name)
             snprintf(path, sizeof path, "%s/%s", ds->w->dir, name);
             (void)ds->w->vfs->unlink(path); /* made but never renamed into place: unused */
         }
-    } else if (strncmp(name, "wal-", 4) == 0) {
-        ds->has_db = 1; /* *.dropped and the like: ours, not a stray file */
+    } else if (strncmp(name, "wal-", 4) == 0 || strncmp(name, "ckpt-", 5) == 0) {
+        ds->has_db = 1; /* *.dropped, checkpoint images (the engine's): ours, not stray files */
     } else {
         ds->other = 1;
     }
@@ -470,7 +470,8 @@ typedef struct replay {
     int in_txn;
     inmem__wal_rec begin;
     size_t txn_start; /* offset of the open transaction's BEGIN */
-    uint64_t version; /* last applied */
+    uint64_t version; /* last applied (starts at the checkpoint's version) */
+    uint64_t base;    /* the checkpoint's version: commits <= it are skipped */
     uint64_t txn_id;
     /* the segment just replayed */
     enum seg_end how;
@@ -492,6 +493,12 @@ static int add_rec(replay *r, const inmem__wal_rec *rec)
     }
     r->recs[r->nrec++] = *rec;
     return 0;
+}
+
+/* 1 while replay is still in the part of the log the checkpoint holds, at a mark of it. */
+static int in_checkpoint(const replay *r, uint64_t version)
+{
+    return r->version == r->base && version <= r->base;
 }
 
 static void bad_content(replay *r, const char *why)
@@ -559,6 +566,13 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
                 return INMEM_ENOMEM;
             break;
         case INMEM__REC_COMMIT: {
+            if (r->in_txn && rec.txn_id == r->begin.txn_id && rec.records == r->nrec &&
+                in_checkpoint(r, rec.version)) {
+                r->report->txns_skipped++;
+                r->in_txn = 0;
+                r->nrec = 0;
+                break;
+            }
             int ok = r->in_txn && rec.txn_id == r->begin.txn_id && rec.records == r->nrec &&
                      rec.version == r->version + 1;
             for (size_t i = 0; ok && i < r->nrec; i++)
@@ -587,8 +601,15 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
                                          : "a one-record transaction in a format-1 segment");
                 goto bad;
             }
+            if (in_checkpoint(r, rec.version)) {
+                r->report->txns_skipped++;
+                break;
+            }
             if (rec.version != r->version + 1) {
-                bad_content(r, "commit version out of sequence");
+                bad_content(r, rec.version > r->version + 1 && r->version == r->base
+                                   ? "the log starts after a gap: the commits before this one "
+                                     "are in no checkpoint (missing or damaged) and no segment"
+                                   : "commit version out of sequence");
                 goto bad;
             }
             r->nrec = 0;
@@ -617,13 +638,14 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
                 bad_content(r, "close mark inside a transaction");
                 goto bad;
             }
-            if (rec.version != r->version) {
+            if (rec.version != r->version && !in_checkpoint(r, rec.version)) {
                 bad_content(r, "close mark of another version");
                 goto bad;
             }
             break;
         case INMEM__REC_NEXT:
-            if (r->in_txn || rec.next_seq != seq + 1 || rec.version != r->version) {
+            if (r->in_txn || rec.next_seq != seq + 1 ||
+                (rec.version != r->version && !in_checkpoint(r, rec.version))) {
                 bad_content(r, "NEXT record does not match the log");
                 goto bad;
             }
@@ -744,13 +766,14 @@ static uint64_t first_commit_version(inmem__wal *w, uint64_t seq)
 typedef struct recovery {
     replay r;
     dir_scan ds;
-    size_t active;   /* index of the last segment holding data (ds.n if none) */
-    size_t stop;     /* index of the last segment replayed (ds.n: none) */
-    size_t cut;      /* offset in it where its log ends (appending resumes there) */
-    int dirty;       /* bytes at or after cut must be zeroed */
-    uint64_t hsize;  /* its header's size */
-    uint32_t format; /* its format */
-    int next;        /* it ends with a NEXT record: appending goes on in the next segment */
+    size_t active;       /* index of the last segment holding data (ds.n if none) */
+    size_t stop;         /* index of the last segment replayed (ds.n: none) */
+    size_t cut;          /* offset in it where its log ends (appending resumes there) */
+    int dirty;           /* bytes at or after cut must be zeroed */
+    uint64_t hsize;      /* its header's size */
+    uint32_t format;     /* its format */
+    size_t first_needed; /* the first segment with a commit after the checkpoint (ds.n: none) */
+    int next;            /* it ends with a NEXT record: appending goes on in the next segment */
 } recovery;
 
 /* Notes in *newest the newest version in segments [from, ds.n) and adds their bytes to the
@@ -901,8 +924,19 @@ static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t
 static int resume(inmem__wal *w, recovery *v)
 {
     int rc;
-    if (v->stop >= v->ds.n) /* no segment at all: a new log */
+    if (v->stop >= v->ds.n) { /* no segment at all: a new log */
+        w->first_seq = 1;
         return inmem__wal_seg_create(w, 1, inmem__wal_next_size(w, 0));
+    }
+    /* segments wholly in the checkpoint: an interrupted checkpoint did not remove them */
+    size_t keep = v->first_needed < v->stop ? v->first_needed : v->stop;
+    for (size_t j = 0; j < keep && w->cfg.base_version; j++) {
+        char path[PATH_MAX_LEN];
+        inmem__wal_seg_path(w, v->ds.seqs[j], path, sizeof path);
+        if ((rc = w->vfs->unlink(path)) != 0 && rc != -ENOENT)
+            return inmem__wal_io_error(w, rc, "remove", v->ds.seqs[j]);
+    }
+    w->first_seq = v->ds.seqs[w->cfg.base_version ? keep : 0];
     uint64_t seq = v->ds.seqs[v->stop];
     if (v->dirty && (rc = zero_segment_tail(w, seq, v->cut)) != 0)
         return rc;
@@ -940,7 +974,14 @@ static int resume(inmem__wal *w, recovery *v)
 static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_recovery_info *report,
                    dir_scan *ds_in)
 {
-    recovery v = {.r = {.w = w, .apply = apply, .ctx = ctx, .report = report}, .ds = *ds_in};
+    recovery v = {.r = {.w = w,
+                        .apply = apply,
+                        .ctx = ctx,
+                        .report = report,
+                        .version = w->cfg.base_version,
+                        .base = w->cfg.base_version,
+                        .txn_id = w->cfg.base_txn_id},
+                  .ds = *ds_in};
     replay *r = &v.r;
     const int live = report->live_writer;
     int rc = 0;
@@ -956,6 +997,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
             v.active = i;
     }
     v.stop = v.ds.n;
+    v.first_needed = v.ds.n;
     for (size_t i = 0; i < v.ds.n; i++) {
         uint64_t seq = v.ds.seqs[i];
         char name[64], what[200];
@@ -992,10 +1034,13 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
             break;
         }
         report->segments++;
+        uint64_t applied = report->txns_applied;
         if ((rc = replay_segment(r, &m, seq, format)) != 0) {
             unmap_segment(w, &m);
             goto done;
         }
+        if (report->txns_applied > applied && v.first_needed == v.ds.n)
+            v.first_needed = i;
         v.stop = i;
         v.hsize = hsize;
         v.format = format;
@@ -1104,6 +1149,7 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
     w->group = 1;
     pthread_cond_init(&w->flush_cv, NULL);
     w->dir = strdup(cfg->dir);
+    atomic_init(&w->trigger_at, UINT64_MAX);
     dir_scan ds = {0};
     int rc = w->dir ? 0 : INMEM_ENOMEM;
     if (rc == 0 && cfg->read_only) {
@@ -1113,6 +1159,9 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
             if ((rc = scan_dir(w, &ds, 0)) < 0 && rc != INMEM_ENOMEM)
                 rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
         }
+        if (rc == 0 && cfg->before_replay)
+            rc = cfg->before_replay(cfg->before_ctx, report, &w->cfg.base_version,
+                                    &w->cfg.base_txn_id);
         if (rc == 0)
             rc = recover(w, apply, ctx, report, &ds);
         if (w->lock_fd >= 0) {
@@ -1125,6 +1174,9 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
             if ((rc = scan_dir(w, &ds, 1)) < 0 && rc != INMEM_ENOMEM)
                 rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
         }
+        if (rc == 0 && cfg->before_replay)
+            rc = cfg->before_replay(cfg->before_ctx, report, &w->cfg.base_version,
+                                    &w->cfg.base_txn_id);
         if (rc == 0)
             rc = recover(w, apply, ctx, report, &ds);
         if (rc == 0)

@@ -580,7 +580,55 @@ uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c)
     atomic_store_rel(&w->written_commits, atomic_load_rlx(&w->written_commits) + 1);
     if (w->hook)
         w->hook(w->hook_ctx, 0, lsn);
+    if (INMEM_UNLIKELY(atomic_load_rlx(&w->bytes) >= atomic_load_rlx(&w->trigger_at))) {
+        atomic_store_rlx(&w->trigger_at, UINT64_MAX);
+        w->trigger_fn(w->trigger_ctx);
+    }
     return lsn;
+}
+
+int inmem__wal_switch(inmem__wal *w, uint64_t *seq)
+{
+    if (w->cfg.read_only)
+        return inmem__error(INMEM_EREADONLY, "the database was opened read-only");
+    if (atomic_load_acq(&w->failed))
+        return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
+                            inmem_strerror(atomic_load_rlx(&w->failed)));
+    int rc = rotate(w, 0);
+    if (rc == 0)
+        *seq = w->seq;
+    return rc;
+}
+
+int inmem__wal_drop_before(inmem__wal *w, uint64_t seq)
+{
+    /* oldest first: a crash half-way leaves the log a suffix of itself, never one with a gap */
+    int rc = 0;
+    for (uint64_t s = w->first_seq; s < seq && rc == 0; s++) {
+        char path[PATH_MAX_LEN];
+        inmem__wal_seg_path(w, s, path, sizeof path);
+        int err = w->vfs->unlink(path);
+        if (err && err != -ENOENT)
+            rc = inmem__wal_io_error(w, err, "remove", s);
+        else
+            w->first_seq = s + 1;
+    }
+    if (rc == 0 && (rc = inmem__wal_sync_dir(w)) != 0)
+        rc = inmem__error(INMEM_EIO, "fsync of %s failed: %s", w->dir, strerror(-rc));
+    return rc;
+}
+
+void inmem__wal_set_trigger(inmem__wal *w, uint64_t bytes, void (*fn)(void *), void *ctx)
+{
+    w->trigger_fn = fn;
+    w->trigger_ctx = ctx;
+    uint64_t now = atomic_load_rlx(&w->bytes);
+    atomic_store_rlx(&w->trigger_at, fn && bytes < UINT64_MAX - now ? now + bytes : UINT64_MAX);
+}
+
+uint64_t inmem__wal_bytes(const inmem__wal *w)
+{
+    return atomic_load_rlx(&((inmem__wal *)w)->bytes);
 }
 
 int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket)

@@ -22,6 +22,15 @@ typedef struct inmem__wal_config {
     int create_if_missing;     /* create a database in a missing or empty directory */
     int file_mode;             /* permission bits of the files made (directory: + x) */
     uint64_t max_unsynced;     /* batched/async: cap on acknowledged unsynced commits; 0 none */
+    /* Called once the directory is locked (or, read-only, probed) and before the log is replayed:
+     * loads what precedes the log (the engine's checkpoint) and sets *base_version and
+     * *base_txn_id: commits up to that version are skipped by replay. Its error fails the open.
+     * May be NULL. */
+    int (*before_replay)(void *ctx, inmem_recovery_info *report, uint64_t *base_version,
+                         uint64_t *base_txn_id);
+    void *before_ctx;
+    uint64_t base_version; /* (set from before_replay) */
+    uint64_t base_txn_id;
 } inmem__wal_config;
 
 /* One committed transaction read back by recovery: its WRITE/DELETE records, in log order. */
@@ -82,6 +91,21 @@ int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket);
 /* Counters for inmem_stats. */
 void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
                       uint64_t *synced_commits);
+
+/* ---- checkpoints (the engine's) ---- */
+
+/* Under the caller's commit lock: syncs and ends the current segment and starts the next one;
+ * *seq gets its number: every commit so far lies in the segments before it. INMEM_EIO (the log
+ * is then read-only, as after any failed switch), INMEM_EREADONLY. */
+int inmem__wal_switch(inmem__wal *w, uint64_t *seq);
+/* Removes every segment numbered below @p seq (a checkpoint holds their commits). 0 or
+ * INMEM_EIO (some could not be removed; the rest were). */
+int inmem__wal_drop_before(inmem__wal *w, uint64_t seq);
+/* Calls @p fn(@p ctx) once, from a committer (under its commit lock: keep it short), when
+ * @p bytes more bytes have been logged; again after the next call to this function. */
+void inmem__wal_set_trigger(inmem__wal *w, uint64_t bytes, void (*fn)(void *), void *ctx);
+/* Bytes logged since open (commits, not marks). */
+uint64_t inmem__wal_bytes(const inmem__wal *w);
 
 /* Tests: 1 while the background syncer still has pages of the current segment to prefault. */
 int inmem__wal_prefault_pending(inmem__wal *w);

@@ -30,9 +30,10 @@ struct inmem__wal {
     uint8_t *map;
     uint64_t map_len;
     uint64_t off;
-    uint32_t format;  /* the current segment's format (appends only go into INMEM__WAL_FORMAT) */
-    uint64_t txn_id;  /* last transaction id handed out */
-    uint64_t version; /* version of the last transaction appended */
+    uint32_t format;    /* the current segment's format (appends only go into INMEM__WAL_FORMAT) */
+    uint64_t first_seq; /* the oldest segment on disk (inmem__wal_drop_before) */
+    uint64_t txn_id;    /* last transaction id handed out */
+    uint64_t version;   /* version of the last transaction appended */
     _Atomic uint64_t written_lsn;
     _Atomic uint64_t written_commits;
     _Atomic uint64_t since_kick;
@@ -61,6 +62,10 @@ struct inmem__wal {
     _Atomic uint64_t bytes, syncs, synced_commits;
     inmem__wal_hook hook;
     void *hook_ctx;
+    /* the checkpoint trigger (inmem__wal_set_trigger) */
+    _Atomic uint64_t trigger_at; /* UINT64_MAX: none */
+    void (*trigger_fn)(void *);
+    void *trigger_ctx;
 };
 
 void inmem__wal_seg_path(const inmem__wal *w, uint64_t seq, char *buf, size_t cap);

@@ -1,0 +1,573 @@
+/*
+ * checkpoint.c — writing and reading checkpoint images (docs/FORMAT.md, "Checkpoint images").
+ *
+ * File "ckpt-<V:016x>.img", little-endian, varints LEB128 (core/bytes.h):
+ *
+ *   header (64 bytes)
+ *     0   8  magic "INMEMCKP"
+ *     8   4  format version (INMEM__CKPT_FORMAT, 1)
+ *     12  4  header size (64)
+ *     16  8  version V: the image holds every commit <= V and nothing after
+ *     24  8  txn id at V
+ *     32  8  created, Unix ms
+ *     40  4  block size the writer aimed at (a hint)
+ *     44  16 reserved, 0
+ *     60  4  CRC-32C of bytes 0..59
+ *   blocks, back to back, each
+ *     0   4  payload length L (1 .. 2^31)
+ *     4   4  entries (versions) in the payload
+ *     8   4  CRC-32C of the payload
+ *     12  4  CRC-32C of bytes 0..11
+ *     16  L  payload: entries
+ *   trailer (48 bytes)
+ *     0   8  magic "INMEMEND"
+ *     8   8  keys
+ *     16  8  versions
+ *     24  8  blocks
+ *     32  8  payload bytes
+ *     40  4  reserved, 0
+ *     44  4  CRC-32C of bytes 0..43
+ *   and nothing after it.
+ *
+ * An entry is one version of a key:
+ *   flags u8       bit 0: the first (newest) version of its key — the key follows;
+ *                  bit 1: a tombstone (no expiry, no value); other bits 0
+ *   [first: key length varint · key]
+ *   version varint
+ *   [not a tombstone: expiry ms varint (0: none) · value length varint · value]
+ * Keys are in strictly increasing memcmp order; a key's versions follow it, newest first, with
+ * strictly decreasing versions, all <= V. Today the engine writes one version per key (the newest
+ * visible at V); the format carries several, for retained history.
+ *
+ * Checks on reading (any failure is INMEM_ECORRUPT with the file and offset): the header's magic,
+ * size and checksum; every block's header checksum, length within the file, payload checksum and
+ * entry count; entries that parse exactly to their block's end; key order and version order;
+ * the trailer's magic, checksum and counts; nothing after the trailer. Blocks are independent, so
+ * a salvage load (the repair option) can skip a damaged one and go on with the next block whose
+ * header checks out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint/checkpoint.h"
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "core/crc32c.h"
+#include "core/vfs.h"
+
+#define MAGIC        "INMEMCKP"
+#define END_MAGIC    "INMEMEND"
+#define HEADER_SIZE  64u
+#define BLOCK_HEAD   16u
+#define TRAILER_SIZE 48u
+#define BLOCK_TARGET (64u << 10)
+#define WRITE_CHUNK  (1u << 20)
+#define PATH_CAP     4096
+
+#define F_FIRST 1u
+#define F_TOMB  2u
+
+void inmem__ckpt_path(const char *dir, uint64_t version, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/ckpt-%016llx.img", dir, (unsigned long long)version);
+}
+
+/* "ckpt-" + 16 lowercase hex digits + @p suffix; the version in *v. */
+static int parse_name(const char *name, const char *suffix, uint64_t *v)
+{
+    if (strncmp(name, "ckpt-", 5) != 0)
+        return 0;
+    uint64_t x = 0;
+    for (int i = 5; i < 21; i++) {
+        char c = name[i];
+        if (c >= '0' && c <= '9')
+            x = x << 4 | (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            x = x << 4 | (uint64_t)(c - 'a' + 10);
+        else
+            return 0;
+    }
+    if (strcmp(name + 21, suffix) != 0)
+        return 0;
+    *v = x;
+    return 1;
+}
+
+int inmem__ckpt_is_name(const char *name)
+{
+    uint64_t v;
+    return parse_name(name, ".img", &v) || parse_name(name, ".img.tmp", &v);
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+struct inmem__ckpt_writer {
+    const inmem__vfs *vfs;
+    char *dir;
+    char tmp[PATH_CAP + 8], path[PATH_CAP];
+    int fd;
+    uint64_t version;
+    uint64_t off; /* file offset of buf[0] */
+    uint8_t *buf; /* pending bytes: whole blocks, then the block being filled */
+    size_t len, cap;
+    size_t block; /* offset in buf of the block being filled (its header) */
+    uint32_t block_entries;
+    uint64_t keys, versions, blocks, payload;
+    uint8_t *last_key; /* the previous key, for the order check */
+    size_t last_klen, last_cap;
+    int have_last;
+    uint64_t last_version; /* the previous version of the current key */
+};
+
+static int wr_error(inmem__ckpt_writer *w, int neg_errno, const char *what)
+{
+    return inmem__error(INMEM_EIO, "%s of checkpoint %s failed: %s", what, w->tmp,
+                        strerror(-neg_errno));
+}
+
+static int wr_flush(inmem__ckpt_writer *w, size_t upto)
+{
+    size_t done = 0;
+    while (done < upto) {
+        int64_t n = w->vfs->pwrite(w->fd, w->buf + done, upto - done, w->off + done);
+        if (n <= 0)
+            return wr_error(w, n < 0 ? (int)n : -EIO, "write");
+        done += (size_t)n;
+    }
+    memmove(w->buf, w->buf + upto, w->len - upto);
+    w->len -= upto;
+    w->block -= upto;
+    w->off += upto;
+    return 0;
+}
+
+static int wr_reserve(inmem__ckpt_writer *w, size_t more)
+{
+    if (w->len + more <= w->cap)
+        return 0;
+    size_t cap = w->cap ? w->cap : WRITE_CHUNK + BLOCK_TARGET;
+    while (cap < w->len + more)
+        cap *= 2;
+    uint8_t *p = realloc(w->buf, cap);
+    if (!p)
+        return INMEM_ENOMEM;
+    w->buf = p;
+    w->cap = cap;
+    return 0;
+}
+
+/* Seals the block being filled (if it has entries) and writes out whole blocks past a chunk. */
+static int wr_seal(inmem__ckpt_writer *w)
+{
+    if (w->block_entries) {
+        uint8_t *h = w->buf + w->block;
+        uint32_t len = (uint32_t)(w->len - w->block - BLOCK_HEAD);
+        inmem__put32(h, len);
+        inmem__put32(h + 4, w->block_entries);
+        inmem__put32(h + 8, inmem__crc32c(0, h + BLOCK_HEAD, len));
+        inmem__put32(h + 12, inmem__crc32c(0, h, 12));
+        w->blocks++;
+        w->payload += len;
+        w->block = w->len;
+        w->block_entries = 0;
+    }
+    return w->block >= WRITE_CHUNK ? wr_flush(w, w->block) : 0;
+}
+
+int inmem__ckpt_begin(const char *dir, uint64_t version, uint64_t txn_id, int file_mode,
+                      inmem__ckpt_writer **out)
+{
+    *out = NULL;
+    inmem__ckpt_writer *w = calloc(1, sizeof(*w));
+    if (!w || !(w->dir = strdup(dir))) {
+        free(w);
+        return INMEM_ENOMEM;
+    }
+    w->vfs = inmem__vfs_get();
+    w->version = version;
+    inmem__ckpt_path(dir, version, w->path, sizeof w->path);
+    snprintf(w->tmp, sizeof w->tmp, "%s.tmp", w->path);
+    (void)w->vfs->unlink(w->tmp); /* a leftover of an interrupted write */
+    w->fd = w->vfs->open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, file_mode);
+    int rc = w->fd < 0 ? wr_error(w, w->fd, "create") : wr_reserve(w, HEADER_SIZE + BLOCK_HEAD);
+    if (rc) {
+        inmem__ckpt_abort(w);
+        return rc;
+    }
+    uint8_t *h = w->buf;
+    memset(h, 0, HEADER_SIZE);
+    memcpy(h, MAGIC, 8);
+    inmem__put32(h + 8, INMEM__CKPT_FORMAT);
+    inmem__put32(h + 12, HEADER_SIZE);
+    inmem__put64(h + 16, version);
+    inmem__put64(h + 24, txn_id);
+    inmem__put64(h + 32, inmem__clock_wall_ms());
+    inmem__put32(h + 40, BLOCK_TARGET);
+    inmem__put32(h + 60, inmem__crc32c(0, h, 60));
+    w->len = HEADER_SIZE;
+    w->block = w->len;
+    w->len += BLOCK_HEAD; /* the first block's header, filled when sealed */
+    *out = w;
+    return 0;
+}
+
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+int inmem__ckpt_add(inmem__ckpt_writer *w, const uint8_t *key, uint32_t klen, uint64_t version,
+                    uint64_t expiry_ms, int tomb, const void *val, uint32_t vlen)
+{
+    int first = !w->have_last || key_cmp(key, klen, w->last_key, w->last_klen) != 0;
+    assert(first ? !w->have_last || key_cmp(key, klen, w->last_key, w->last_klen) > 0
+                 : version < w->last_version);
+    if (tomb)
+        vlen = 0;
+    size_t need = 1 + (first ? 10 + (size_t)klen : 0) + 10 + (tomb ? 0 : 20 + (size_t)vlen);
+    int rc = wr_reserve(w, need + BLOCK_HEAD);
+    if (rc)
+        return rc;
+    uint8_t *p = w->buf + w->len;
+    *p++ = (uint8_t)((first ? F_FIRST : 0) | (tomb ? F_TOMB : 0));
+    if (first) {
+        p += inmem__put_varint(p, klen);
+        memcpy(p, key, klen);
+        p += klen;
+    }
+    p += inmem__put_varint(p, version);
+    if (!tomb) {
+        p += inmem__put_varint(p, expiry_ms);
+        p += inmem__put_varint(p, vlen);
+        if (vlen)
+            memcpy(p, val, vlen);
+        p += vlen;
+    }
+    w->len = (size_t)(p - w->buf);
+    w->block_entries++;
+    w->versions++;
+    if (first) {
+        w->keys++;
+        if (klen > w->last_cap) {
+            uint8_t *k = realloc(w->last_key, klen);
+            if (!k)
+                return INMEM_ENOMEM;
+            w->last_key = k;
+            w->last_cap = klen;
+        }
+        memcpy(w->last_key, key, klen);
+        w->last_klen = klen;
+        w->have_last = 1;
+    }
+    w->last_version = version;
+    if (w->len - w->block - BLOCK_HEAD >= BLOCK_TARGET) {
+        if ((rc = wr_seal(w)) != 0 || (rc = wr_reserve(w, BLOCK_HEAD)) != 0)
+            return rc;
+        w->len += BLOCK_HEAD; /* the next block's header */
+    }
+    return 0;
+}
+
+int inmem__ckpt_finish(inmem__ckpt_writer *w, uint64_t *bytes)
+{
+    int rc = wr_seal(w);
+    if (rc == 0 && !w->block_entries) /* drop the empty block header opened last */
+        w->len = w->block;
+    if (rc == 0 && (rc = wr_reserve(w, TRAILER_SIZE)) == 0) {
+        uint8_t *t = w->buf + w->len;
+        memset(t, 0, TRAILER_SIZE);
+        memcpy(t, END_MAGIC, 8);
+        inmem__put64(t + 8, w->keys);
+        inmem__put64(t + 16, w->versions);
+        inmem__put64(t + 24, w->blocks);
+        inmem__put64(t + 32, w->payload);
+        inmem__put32(t + 44, inmem__crc32c(0, t, 44));
+        w->len += TRAILER_SIZE;
+        w->block = w->len;
+        rc = wr_flush(w, w->len);
+    }
+    int err;
+    if (rc == 0 && (err = w->vfs->sync(w->fd)) != 0)
+        rc = wr_error(w, err, "fsync");
+    if (rc == 0 && (err = w->vfs->rename(w->tmp, w->path)) != 0)
+        rc = wr_error(w, err, "rename");
+    if (rc == 0) {
+        int dfd = w->vfs->open(w->dir, O_RDONLY | O_DIRECTORY, 0);
+        err = dfd < 0 ? dfd : w->vfs->sync(dfd);
+        if (dfd >= 0)
+            w->vfs->close(dfd);
+        if (err) {
+            rc = inmem__error(INMEM_EIO, "fsync of directory %s after a checkpoint failed: %s",
+                              w->dir, strerror(-err));
+            (void)w->vfs->unlink(w->path); /* never keep an image we could not make durable */
+        }
+    }
+    if (rc == 0 && bytes)
+        *bytes = w->off;
+    if (rc) {
+        inmem__ckpt_abort(w);
+        return rc;
+    }
+    w->vfs->close(w->fd);
+    free(w->buf);
+    free(w->last_key);
+    free(w->dir);
+    free(w);
+    return 0;
+}
+
+void inmem__ckpt_abort(inmem__ckpt_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0) {
+        w->vfs->close(w->fd);
+        (void)w->vfs->unlink(w->tmp);
+    }
+    free(w->buf);
+    free(w->last_key);
+    free(w->dir);
+    free(w);
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+typedef struct reader {
+    const char *path;
+    const uint8_t *p;
+    uint64_t size;
+    inmem__ckpt_fn fn;
+    void *ctx;
+    inmem__ckpt_info *info;
+    const uint8_t *last_key; /* previous key (in the mapping) */
+    uint32_t last_klen;
+    uint64_t last_version;
+    int have_last;
+} reader;
+
+static int corrupt(const reader *r, uint64_t off, const char *why)
+{
+    return inmem__error(INMEM_ECORRUPT, "checkpoint %s is corrupt at offset %llu (%s)", r->path,
+                        (unsigned long long)off, why);
+}
+
+/* Decodes and hands over the entries of one block whose checksums are right. */
+static int read_block(reader *r, uint64_t at, const uint8_t *q, const uint8_t *end, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        inmem__ckpt_entry e = {0};
+        if (q >= end)
+            return corrupt(r, at, "fewer entries than its header says");
+        uint8_t flags = *q++;
+        uint64_t x;
+        if (flags & ~(F_FIRST | F_TOMB))
+            return corrupt(r, at, "unknown entry flags");
+        e.first = (flags & F_FIRST) != 0;
+        e.tomb = (flags & F_TOMB) != 0;
+        if (e.first) {
+            if (!inmem__get_varint(&q, end, &x) || x == 0 || x > (uint64_t)(end - q))
+                return corrupt(r, at, "bad key length");
+            e.key = q;
+            e.klen = (uint32_t)x;
+            q += x;
+            if (r->have_last && key_cmp(e.key, e.klen, r->last_key, r->last_klen) <= 0)
+                return corrupt(r, at, "keys out of order");
+            r->last_key = e.key;
+            r->last_klen = e.klen;
+            r->have_last = 1;
+            r->info->keys++;
+        } else {
+            if (!r->have_last)
+                return corrupt(r, at, "a version without its key");
+            e.key = r->last_key;
+            e.klen = r->last_klen;
+        }
+        if (!inmem__get_varint(&q, end, &e.version) || e.version == 0 ||
+            e.version > r->info->version)
+            return corrupt(r, at, "bad version");
+        if (!e.first && e.version >= r->last_version)
+            return corrupt(r, at, "versions of a key out of order");
+        r->last_version = e.version;
+        if (!e.tomb) {
+            if (!inmem__get_varint(&q, end, &e.expiry_ms) || !inmem__get_varint(&q, end, &x) ||
+                x > (uint64_t)(end - q) || x > UINT32_MAX)
+                return corrupt(r, at, "bad value length");
+            e.val = q;
+            e.vlen = (uint32_t)x;
+            q += x;
+        }
+        r->info->versions++;
+        int rc = r->fn(r->ctx, &e);
+        if (rc)
+            return rc;
+    }
+    return q == end ? 0 : corrupt(r, at, "bytes after its last entry");
+}
+
+/* 1 if a block header that checks out starts at @p off. */
+static int block_head_ok(const reader *r, uint64_t off, uint32_t *len, uint32_t *count)
+{
+    if (off + BLOCK_HEAD > r->size)
+        return 0;
+    const uint8_t *h = r->p + off;
+    if (inmem__get32(h + 12) != inmem__crc32c(0, h, 12))
+        return 0;
+    *len = inmem__get32(h);
+    *count = inmem__get32(h + 4);
+    return *len > 0 && *len <= (1u << 31) && *len <= r->size - off - BLOCK_HEAD && *count > 0;
+}
+
+static int read_image(reader *r, int salvage)
+{
+    inmem__ckpt_info *info = r->info;
+    const uint8_t *h = r->p;
+    if (r->size < HEADER_SIZE + TRAILER_SIZE || memcmp(h, MAGIC, 8) != 0)
+        return corrupt(r, 0, "not a checkpoint image, or cut short");
+    if (inmem__get32(h + 60) != inmem__crc32c(0, h, 60))
+        return corrupt(r, 0, "header checksum mismatch");
+    if (inmem__get32(h + 8) != INMEM__CKPT_FORMAT || inmem__get32(h + 12) != HEADER_SIZE)
+        return inmem__error(INMEM_EVERSION, "checkpoint %s has format %u (this library reads %u)",
+                            r->path, inmem__get32(h + 8), INMEM__CKPT_FORMAT);
+    info->version = inmem__get64(h + 16);
+    info->txn_id = inmem__get64(h + 24);
+    info->created_ms = inmem__get64(h + 32);
+    uint64_t off = HEADER_SIZE, trailer = r->size - TRAILER_SIZE;
+    const uint8_t *t = r->p + trailer;
+    int trailer_ok =
+        memcmp(t, END_MAGIC, 8) == 0 && inmem__get32(t + 44) == inmem__crc32c(0, t, 44);
+    if (!trailer_ok && !salvage)
+        return corrupt(r, trailer, "no valid trailer: the image is incomplete");
+    while (off < trailer) {
+        uint32_t len, count;
+        int ok = block_head_ok(r, off, &len, &count) && len <= trailer - off - BLOCK_HEAD;
+        const uint8_t *payload = r->p + off + BLOCK_HEAD;
+        if (ok && inmem__get32(r->p + off + 8) != inmem__crc32c(0, payload, len))
+            ok = 0;
+        if (ok) {
+            reader save = *r;
+            int rc = read_block(r, off, payload, payload + len, count);
+            if (rc == INMEM_ECORRUPT && salvage) {
+                *r = save; /* a block that passes its checksums but does not parse */
+                ok = 0;
+            } else if (rc) {
+                return rc;
+            } else {
+                info->blocks++;
+                info->bytes += len;
+                off += BLOCK_HEAD + len;
+                continue;
+            }
+        }
+        if (!salvage)
+            return corrupt(r, off, "block checksum mismatch or bad block header");
+        /* salvage: skip to the next block header that checks out */
+        if (!info->bad_blocks)
+            info->bad_offset = off;
+        info->bad_blocks++;
+        uint64_t next = off + 1;
+        while (next < trailer && !block_head_ok(r, next, &len, &count))
+            next++;
+        info->bad_bytes += next - off;
+        off = next;
+    }
+    if (!trailer_ok) {
+        info->bad_bytes += TRAILER_SIZE;
+        return 0;
+    }
+    uint64_t keys = inmem__get64(t + 8), versions = inmem__get64(t + 16);
+    if (info->bad_blocks) {
+        info->keys_lost = keys > info->keys ? keys - info->keys : 0;
+        return 0;
+    }
+    if (keys != info->keys || versions != info->versions || inmem__get64(t + 24) != info->blocks ||
+        inmem__get64(t + 32) != info->bytes)
+        return corrupt(r, trailer, "the trailer's counts do not match the blocks");
+    return 0;
+}
+
+int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx,
+                     inmem__ckpt_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    const inmem__vfs *vfs = inmem__vfs_get();
+    int fd = vfs->open(path, O_RDONLY | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return inmem__error(INMEM_EIO, "cannot open checkpoint %s: %s", path, strerror(-fd));
+    uint64_t size = 0;
+    void *map = NULL;
+    int rc = vfs->size(fd, &size);
+    if (rc == 0 && size > 0)
+        rc = vfs->map(fd, size, 0, &map);
+    if (rc) {
+        vfs->close(fd);
+        return inmem__error(INMEM_EIO, "cannot map checkpoint %s: %s", path, strerror(-rc));
+    }
+    reader r = {.path = path, .p = map, .size = size, .fn = fn, .ctx = ctx, .info = info};
+    rc = map ? read_image(&r, salvage) : corrupt(&r, 0, "empty file");
+    if (map)
+        vfs->unmap(map, size);
+    vfs->close(fd);
+    return rc;
+}
+
+struct list_ctx {
+    const char *dir;
+    int remove_tmp;
+    uint64_t *v;
+    size_t n, cap;
+    int nomem;
+};
+
+static int list_one(void *ctx, const char *name)
+{
+    struct list_ctx *l = ctx;
+    uint64_t v;
+    if (parse_name(name, ".img.tmp", &v) && l->remove_tmp) {
+        char path[PATH_CAP];
+        snprintf(path, sizeof path, "%s/%s", l->dir, name);
+        (void)inmem__vfs_get()->unlink(path);
+        return 0;
+    }
+    if (!parse_name(name, ".img", &v))
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        uint64_t *p = realloc(l->v, cap * sizeof(*p));
+        if (!p) {
+            l->nomem = 1;
+            return 1;
+        }
+        l->v = p;
+        l->cap = cap;
+    }
+    l->v[l->n++] = v;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int inmem__ckpt_list(const char *dir, int remove_tmp, uint64_t **out, size_t *n)
+{
+    struct list_ctx l = {dir, remove_tmp, NULL, 0, 0, 0};
+    int rc = inmem__vfs_get()->list(dir, list_one, &l);
+    if (l.nomem || rc < 0) {
+        free(l.v);
+        *out = NULL;
+        *n = 0;
+        return l.nomem ? INMEM_ENOMEM
+                       : inmem__error(INMEM_EIO, "cannot list %s: %s", dir, strerror(-rc));
+    }
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof(uint64_t), cmp_u64);
+    *out = l.v;
+    *n = l.n;
+    return 0;
+}

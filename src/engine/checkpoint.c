@@ -1,0 +1,422 @@
+/*
+ * checkpoint.c — the engine's checkpoints: taking them (on demand, in the background when the log
+ * has grown enough, at a clean close), installing them and truncating the log, recovering from
+ * them at open, and online backups. The image format is src/checkpoint/; the engine coordinates
+ * the store (a snapshot to write from, a bulk load at open) and the log (a segment switch, the
+ * removal of covered segments).
+ *
+ * Taking a checkpoint (do_checkpoint; one at a time, ckpt_mu):
+ *   1. Under the commit lock (inmem__txn_begin_newest): switch the log to a new segment S and pin
+ *      a snapshot at the newest commit V. Every commit <= V now lies in segments < S, every later
+ *      one in S or after. Writers wait only for the switch (an fsync of the old segment and the
+ *      creation of the new one), never for the image.
+ *   2. Write the image of the snapshot to ckpt-<V>.img.tmp from this thread while committers and
+ *      readers go on; fsync; rename to ckpt-<V>.img; fsync the directory.
+ *   3. Release the snapshot (the old versions it kept can go).
+ *   4. Remove the older images and the segments < S. After this, nothing of a key deleted at or
+ *      before V (or of a value overwritten, or expired and swept) is left in any file: deletion
+ *      is erasure at the first checkpoint after it.
+ * A crash at any point leaves a directory that recovers exactly: before the rename, the old image
+ * and the whole log; after it, the new image (the log after V is in S and later, the older
+ * segments and images, if still there, are ignored or removed at open). A failure (a full disk)
+ * removes the temporary image and leaves the database working on the old image and the log; it
+ * is counted in the stats and described by inmem_errmsg().
+ *
+ * Recovering (before_replay, called by the log once the directory is locked): load the newest
+ * image whole; if it is damaged, load the next older one and let the log replay from there — which
+ * only succeeds if the log still covers the versions between (otherwise the open fails with
+ * INMEM_ECORRUPT naming the damaged image and offset). With the repair option, a damaged image
+ * whose versions no log covers is salvaged: its intact blocks are loaded, the keys of the damaged
+ * ones are lost and reported, and a new checkpoint is written at once.
+ *
+ * Triggers: the log calls back (once) when the bytes logged since the last checkpoint reach
+ * max(checkpoint_log_ratio x live data, checkpoint_log_min); the callback only wakes the
+ * checkpointer thread, never does work on the committer's thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "checkpoint/checkpoint.h"
+#include "core/clock.h"
+#include "core/vfs.h"
+#include "engine/db.h"
+
+/* ---- writing an image from a snapshot ------------------------------------------------------ */
+
+/* Writes the image of @p txn's snapshot (version @p v) into @p dir; *bytes its size. */
+static int write_image(inmem_txn *txn, const char *dir, uint64_t v, int file_mode, uint64_t *bytes)
+{
+    inmem__ckpt_writer *cw;
+    int rc = inmem__ckpt_begin(dir, v, v, file_mode, &cw);
+    if (rc)
+        return rc;
+    inmem_iter *it;
+    static const uint8_t from[1];
+    rc = inmem__txn_scan(txn, from, 0, NULL, 0, &it);
+    while (rc == 0) {
+        const uint8_t *key;
+        const void *val;
+        size_t klen, vlen;
+        uint64_t ver, expiry;
+        rc = inmem__iter_next_ex(it, &key, &klen, &val, &vlen, &ver, &expiry);
+        if (rc == INMEM_NOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc == 0)
+            rc = inmem__ckpt_add(cw, key, (uint32_t)klen, ver, expiry, 0, val, (uint32_t)vlen);
+    }
+    inmem__iter_free(it);
+    if (rc) {
+        inmem__ckpt_abort(cw);
+        return rc;
+    }
+    return inmem__ckpt_finish(cw, bytes);
+}
+
+/* ---- taking a checkpoint ------------------------------------------------------------------- */
+
+struct switch_arg {
+    inmem_db *db;
+    uint64_t seq; /* the new segment */
+};
+
+static int switch_log(void *ctx, uint64_t version)
+{
+    (void)version;
+    struct switch_arg *a = ctx;
+    return inmem__wal_switch(a->db->wal, &a->seq);
+}
+
+/* Removes the images older than @p v (best effort: a leftover is removed by the next one). */
+static void remove_older_images(inmem_db *db, uint64_t v)
+{
+    uint64_t *vs;
+    size_t n;
+    if (inmem__ckpt_list(db->dir, 0, &vs, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (vs[i] < v) {
+            char path[4200];
+            inmem__ckpt_path(db->dir, vs[i], path, sizeof path);
+            (void)inmem__vfs_get()->unlink(path);
+        }
+    free(vs);
+}
+
+static void arm_trigger(inmem_db *db);
+
+static int do_checkpoint(inmem_db *db, uint64_t *version)
+{
+    inmem__mutex_lock(&db->ckpt_mu);
+    uint64_t t0 = inmem__clock_mono_us(), v = 0, bytes = 0;
+    struct switch_arg a = {db, 0};
+    inmem_txn *txn = NULL;
+    int rc;
+    if (inmem__store_version(db->store) == db->ckpt_version) {
+        v = db->ckpt_version; /* nothing committed since the last one (or at all) */
+        rc = 0;
+        goto done;
+    }
+    rc = inmem__txn_begin_newest(db->store, switch_log, &a, &txn, &v);
+    if (rc == 0)
+        rc = write_image(txn, db->dir, v, (int)db->opts.file_mode, &bytes);
+    inmem__txn_free(txn);
+    if (rc == 0) {
+        remove_older_images(db, v);
+        rc = inmem__wal_drop_before(db->wal, a.seq);
+        /* the image is installed either way; a segment left behind is removed at the next */
+    }
+    atomic_store_rlx(&db->ckpt_time_us, inmem__clock_mono_us() - t0);
+    if (rc) {
+        atomic_add_rlx(&db->ckpt_failures, 1);
+        db->ckpt_last_error = rc;
+    } else {
+        db->ckpt_version = v;
+        atomic_store_rlx(&db->ckpt_version_pub, v);
+        atomic_store_rlx(&db->ckpt_bytes, bytes);
+        atomic_add_rlx(&db->ckpt_count, 1);
+        db->ckpt_wal_mark = inmem__wal_bytes(db->wal);
+        db->ckpt_backlog = 0;
+        atomic_store_rlx(&db->ckpt_wal_mark_pub, db->ckpt_wal_mark);
+    }
+done:
+    if (rc == 0 && version)
+        *version = v;
+    arm_trigger(db);
+    inmem__mutex_unlock(&db->ckpt_mu);
+    return rc;
+}
+
+/* ---- the background checkpointer ----------------------------------------------------------- */
+
+/* Called by a committer under the commit lock: only wakes the thread. */
+static void request(void *ctx)
+{
+    inmem_db *db = ctx;
+    pthread_mutex_lock(&db->ckpt_wait_mu);
+    db->ckpt_requested = 1;
+    pthread_cond_signal(&db->ckpt_cv);
+    pthread_mutex_unlock(&db->ckpt_wait_mu);
+}
+
+static void arm_trigger(inmem_db *db)
+{
+    if (!db->wal || db->opts.read_only || !db->opts.checkpoint_log_ratio)
+        return;
+    uint64_t live = inmem__store_live_bytes(db->store);
+    uint64_t at = live > UINT64_MAX / db->opts.checkpoint_log_ratio
+                      ? UINT64_MAX
+                      : live * db->opts.checkpoint_log_ratio;
+    if (at < db->opts.checkpoint_log_min)
+        at = db->opts.checkpoint_log_min;
+    /* counted from the last checkpoint's mark: bytes logged since then count too */
+    uint64_t since = inmem__wal_bytes(db->wal) - db->ckpt_wal_mark + db->ckpt_backlog;
+    inmem__wal_set_trigger(db->wal, since >= at ? 0 : at - since, request, db);
+}
+
+static void *checkpointer_main(void *arg)
+{
+    inmem_db *db = arg;
+    pthread_mutex_lock(&db->ckpt_wait_mu);
+    for (;;) {
+        while (!db->ckpt_requested && !db->ckpt_stop)
+            pthread_cond_wait(&db->ckpt_cv, &db->ckpt_wait_mu);
+        if (db->ckpt_stop)
+            break;
+        db->ckpt_requested = 0;
+        pthread_mutex_unlock(&db->ckpt_wait_mu);
+        do_checkpoint(db, NULL); /* a failure is in the stats; the trigger is re-armed */
+        pthread_mutex_lock(&db->ckpt_wait_mu);
+    }
+    pthread_mutex_unlock(&db->ckpt_wait_mu);
+    return NULL;
+}
+
+int inmem__checkpoint_start(inmem_db *db)
+{
+    if (!db->wal || db->opts.read_only)
+        return 0;
+    db->ckpt_wal_mark = 0;
+    /* what the open replayed counts toward the next checkpoint like what is logged from now on */
+    db->ckpt_backlog = db->recovery.txns_applied ? db->recovery.bytes : 0;
+    if (db->opts.checkpoint_log_ratio) {
+        if (inmem__thread_start(&db->ckpt_thread, checkpointer_main, db) != 0)
+            return inmem__error(INMEM_ENOMEM, "cannot start the checkpointer thread");
+        db->has_ckpt_thread = 1;
+    }
+    inmem__mutex_lock(&db->ckpt_mu);
+    arm_trigger(db);
+    inmem__mutex_unlock(&db->ckpt_mu);
+    return 0;
+}
+
+int inmem__checkpoint_stop(inmem_db *db, int at_close)
+{
+    if (db->wal)
+        inmem__wal_set_trigger(db->wal, 0, NULL, NULL);
+    if (db->has_ckpt_thread) {
+        pthread_mutex_lock(&db->ckpt_wait_mu);
+        db->ckpt_stop = 1;
+        pthread_cond_signal(&db->ckpt_cv);
+        pthread_mutex_unlock(&db->ckpt_wait_mu);
+        pthread_join(db->ckpt_thread, NULL);
+        db->has_ckpt_thread = 0;
+    }
+    if (!at_close || !db->wal || db->opts.read_only || !db->opts.checkpoint_on_close)
+        return 0;
+    if (inmem__wal_bytes(db->wal) == db->ckpt_wal_mark && !db->ckpt_backlog && !db->ckpt_after_open)
+        return 0; /* nothing logged or replayed that the last image does not hold */
+    return do_checkpoint(db, NULL);
+}
+
+/* ---- the public calls ---------------------------------------------------------------------- */
+
+int inmem_db_checkpoint(inmem_db *db, uint64_t *version)
+{
+    if (version)
+        *version = 0;
+    if (!db)
+        return INMEM_EINVAL;
+    if (!db->wal)
+        return inmem__error(INMEM_ENOTSUP, "durability none keeps no files: nothing to checkpoint");
+    if (db->opts.read_only)
+        return inmem__error(INMEM_EREADONLY, "the database was opened read-only");
+    return do_checkpoint(db, version);
+}
+
+/* Counts the entries of @p dir (0 if missing); -errno if it cannot be read. */
+static int count_entry(void *ctx, const char *name)
+{
+    (void)name;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+int inmem_db_backup(inmem_db *db, const char *dir, uint64_t *version)
+{
+    if (version)
+        *version = 0;
+    if (!db || !dir || !*dir)
+        return INMEM_EINVAL;
+    const inmem__vfs *vfs = inmem__vfs_get();
+    int n = 0, rc = vfs->list(dir, count_entry, &n);
+    if (rc == -ENOENT) {
+        int mode = (int)(db->opts.file_mode | (db->opts.file_mode & 0444) >> 2);
+        if ((rc = vfs->mkdir(dir, mode)) != 0)
+            return inmem__error(INMEM_EIO, "cannot create backup directory %s: %s", dir,
+                                strerror(-rc));
+    } else if (rc < 0) {
+        return inmem__error(rc == -ENOTDIR ? INMEM_EINVAL : INMEM_EIO,
+                            "cannot use %s as a backup directory: %s", dir, strerror(-rc));
+    } else if (n) {
+        return inmem__error(INMEM_EINVAL, "backup directory %s is not empty", dir);
+    }
+    inmem_txn *txn;
+    uint64_t v = 0, bytes = 0;
+    rc = inmem__txn_begin_newest(db->store, NULL, NULL, &txn, &v);
+    if (rc)
+        return rc;
+    rc = write_image(txn, dir, v, (int)db->opts.file_mode, &bytes);
+    inmem__txn_free(txn);
+    if (rc == 0 && version)
+        *version = v;
+    return rc;
+}
+
+/* ---- recovering from an image (before the log is replayed) --------------------------------- */
+
+struct load_arg {
+    inmem__store *st;
+};
+
+static int load_entry(void *ctx, const inmem__ckpt_entry *e)
+{
+    struct load_arg *a = ctx;
+    if (!e->first || e->tomb)
+        return 0; /* the store keeps one version a key; retained history comes later */
+    return inmem__store_load(a->st, e->key, e->klen, e->version, e->expiry_ms, e->val, e->vlen);
+}
+
+/* A fresh, empty store in place of @p db's (a load that failed half-way is thrown away). */
+static int reset_store(inmem_db *db)
+{
+    inmem__store *st;
+    int rc = inmem__store_new(db->opts.max_key_size + INMEM__KEY_PREFIX, db->opts.max_value_size,
+                              db->opts.max_txns, &st);
+    if (rc)
+        return rc;
+    inmem__store_free(db->store);
+    db->store = st;
+    return 0;
+}
+
+static int load_image(inmem_db *db, uint64_t v, int salvage, inmem__ckpt_info *info)
+{
+    char path[4200];
+    inmem__ckpt_path(db->dir, v, path, sizeof path);
+    struct load_arg a = {db->store};
+    inmem__store_load_begin(db->store);
+    int rc = inmem__ckpt_load(path, salvage, load_entry, &a, info);
+    if (rc == 0 && info->version != v)
+        rc = inmem__error(INMEM_ECORRUPT,
+                          "checkpoint %s is corrupt at offset 16 (it holds version %llu)", path,
+                          (unsigned long long)info->version);
+    inmem__store_load_end(db->store, rc == 0 ? v : 0);
+    return rc;
+}
+
+int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *base_version,
+                              uint64_t *base_txn_id)
+{
+    inmem_db *db = ctx;
+    uint64_t t0 = inmem__clock_mono_us(), *vs;
+    size_t n;
+    *base_version = *base_txn_id = 0;
+    int rc = inmem__ckpt_list(db->dir, !db->opts.read_only, &vs, &n);
+    if (rc || n == 0) {
+        free(vs);
+        return rc;
+    }
+    inmem__ckpt_info info;
+    char first_err[512] = "";
+    int first_rc = 0;
+    size_t used = n;
+    for (size_t k = n; k-- > 0;) {
+        rc = load_image(db, vs[k], 0, &info);
+        if (rc == 0) {
+            used = k;
+            break;
+        }
+        if (rc != INMEM_ECORRUPT && rc != INMEM_EVERSION)
+            goto out; /* memory, I/O: not the image's fault */
+        if (!first_rc) {
+            first_rc = rc;
+            snprintf(first_err, sizeof first_err, "%s", inmem_errmsg());
+        }
+        if ((rc = reset_store(db)) != 0)
+            goto out;
+    }
+    if (used == n - 1) {
+        rc = 0; /* the newest image: the common case */
+    } else if (db->opts.repair && first_rc == INMEM_ECORRUPT) {
+        /* The newest image is damaged. An older one (or none) plus the log may still cover
+         * everything, but if the log was truncated by the newest, it does not: salvage the
+         * newest's intact blocks, report what is lost, and checkpoint again after the open. */
+        if ((rc = reset_store(db)) != 0)
+            goto out;
+        used = n - 1;
+        rc = load_image(db, vs[used], 1, &info);
+        if (rc)
+            goto out;
+        report->repaired = 1;
+        snprintf(report->repair_file, sizeof report->repair_file, "ckpt-%016llx.img",
+                 (unsigned long long)vs[used]);
+        report->repair_offset = info.bad_offset;
+        report->bytes_dropped += info.bad_bytes;
+        report->keys_dropped = info.keys_lost;
+        db->ckpt_after_open = 1;
+    } else {
+        /* Fall back to an older image (or none): the replay of the log decides — if it does not
+         * cover the versions between, the open fails, and then with the newest image's damage. */
+        report->checkpoint_fallback = 1;
+        snprintf(db->ckpt_fallback_err, sizeof db->ckpt_fallback_err, "%s", first_err);
+        db->ckpt_fallback_rc = first_rc;
+        db->ckpt_damaged = vs[n - 1];
+        rc = 0;
+    }
+    if (rc == 0 && used < n) {
+        *base_version = vs[used];
+        *base_txn_id = info.txn_id;
+        report->checkpoint_version = vs[used];
+        snprintf(report->checkpoint_file, sizeof report->checkpoint_file, "ckpt-%016llx.img",
+                 (unsigned long long)vs[used]);
+        db->ckpt_version = vs[used];
+        atomic_store_rlx(&db->ckpt_version_pub, vs[used]);
+    }
+    report->checkpoint_load_us = inmem__clock_mono_us() - t0;
+out:
+    free(vs);
+    return rc;
+}
+
+int inmem__checkpoint_recovered(inmem_db *db, int rc)
+{
+    if (rc && db->ckpt_fallback_rc) /* the older image did not do: the newest's damage says why */
+        return inmem__error(db->ckpt_fallback_rc,
+                            "%s; the log does not cover the versions an "
+                            "older image lacks (open with the repair option "
+                            "to salvage the image's intact blocks)",
+                            db->ckpt_fallback_err);
+    if (rc == 0 && db->ckpt_damaged && !db->opts.read_only) {
+        /* the fallback worked: set the damaged image aside, never to be tried again */
+        char path[4200], to[4300];
+        inmem__ckpt_path(db->dir, db->ckpt_damaged, path, sizeof path);
+        snprintf(to, sizeof to, "%s.dropped", path);
+        (void)inmem__vfs_get()->rename(path, to);
+    }
+    return rc;
+}
