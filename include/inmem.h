@@ -775,8 +775,9 @@ int inmem_run_begin_db(inmem_db *db, const inmem_run_options *opts, inmem_run_id
 /**
  * Moves a run to @p status and sets ended_ms (when leaving active). Allowed: active ->
  * completed | failed | cancelled, and a terminal status -> archived.
- * @return 0; INMEM_EMISUSE (a transition not allowed: nothing changes); INMEM_NOTFOUND (no such
- *         run, or the shared scope); INMEM_EINVAL (NULL, a status outside 1..5);
+ * @return 0; INMEM_EMISUSE (a transition the run's status does not allow: nothing changes);
+ *         INMEM_NOTFOUND (no such run, or the shared scope); INMEM_EINVAL (NULL, a status
+ *         outside 1..5, or INMEM_RUN_ACTIVE, which is never a target);
  *         INMEM_ECORRUPT; INMEM_ETXNDONE; INMEM_ENOMEM.
  */
 int inmem_run_end(inmem_txn *txn, const inmem_run_id *run, inmem_run_status status);

@@ -36,7 +36,8 @@
  * changes the metadata rewrites the affected entries in the same transaction.
  *
  * Status transitions (inmem_run_end): active -> completed | failed | cancelled, and completed |
- * failed | cancelled -> archived. Anything else is INMEM_EMISUSE and writes nothing.
+ * failed | cancelled -> archived. Active is never a target (INMEM_EINVAL); any other transition
+ * is INMEM_EMISUSE. Neither writes anything.
  *
  * Deletion (inmem_run_delete) removes the run's index entries (read from its metadata), then
  * every key in [run id, run id + 1): all tags, all primitives, the metadata included. Primitives
@@ -385,7 +386,9 @@ int inmem_run_begin_db(inmem_db *db, const inmem_run_options *opts, inmem_run_id
 
 static int run_end_unsettled(inmem_txn *txn, const inmem_run_id *run, inmem_run_status status)
 {
-    if (!txn || !run || !status_valid((int)status))
+    /* active is never a target, whatever the run's status: a wrong argument, not a transition
+     * the run's state forbids (CONTRIBUTING.md, "EINVAL or EMISUSE") */
+    if (!txn || !run || !status_valid((int)status) || status == INMEM_RUN_ACTIVE)
         return INMEM_EINVAL;
     if (inmem_run_id_is_shared(run))
         return INMEM_NOTFOUND; /* the shared scope is not a run */
