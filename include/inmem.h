@@ -134,7 +134,7 @@ int inmem_run_id_format(const inmem_run_id *id, char *buf);
 
 /**
  * Parses the 36-character form (either case). Trailing characters are an error.
- * @return 0, or INMEM_EINVAL if @p str is not a run id.
+ * @return 0, or INMEM_EINVAL if an argument is NULL or @p str is not a run id.
  */
 int inmem_run_id_parse(const char *str, inmem_run_id *out);
 
@@ -278,7 +278,8 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out);
  * everything. Accepts NULL (returns 0).
  * Every transaction handle must have been freed first: otherwise nothing is closed and
  * INMEM_EBUSY is returned, so that no handle is left pointing at freed memory.
- * @return 0, INMEM_EBUSY, or INMEM_EIO if the final fsync failed (the handle is freed anyway).
+ * @return 0, INMEM_EBUSY, or INMEM_EIO if the final fsync failed or the log had failed earlier
+ *         (the handle is freed anyway).
  * @note Must not race with other calls on the same database.
  */
 int inmem_db_close(inmem_db *db);
@@ -488,13 +489,19 @@ int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out);
 
 /**
  * Validates and commits. The transaction is finished after any result, conflict included;
- * borrowed memory it returned is no longer valid. The handle stays valid (for inmem_txn_describe())
- * until inmem_txn_free().
+ * borrowed memory it returned is no longer valid. The handle stays valid (for
+ * inmem_txn_describe()) until inmem_txn_free().
  * Read-only transactions always commit and do not move the version. A transaction with writes
  * is checked against its read set and CAS list (docs/CONTRACT.md, section 1) and, if nothing
  * changed, applied atomically with one new version.
- * @return 0, INMEM_CONFLICT (see inmem_txn_describe() for the key and rule), INMEM_ETXNDONE
- * (already ended), INMEM_EINVAL (NULL), INMEM_ENOMEM (aborted, nothing applied).
+ * A transaction that an operation's error left half-done (a primitive that had staged part of
+ * its writes when it failed) can only be aborted: every other operation on it gets INMEM_EMISUSE,
+ * and commit aborts it and returns that first error.
+ * @return 0; INMEM_CONFLICT (see inmem_txn_describe() for the key and rule); INMEM_ETXNDONE
+ *         (already ended); INMEM_EINVAL (NULL); INMEM_ENOMEM (aborted, nothing applied);
+ *         INMEM_EREADONLY (the database was opened read-only, or its log failed earlier);
+ *         INMEM_EIO (writing or syncing the log failed: the log is read-only from then on); for
+ *         a half-done transaction, the error that left it so (INMEM_ENOMEM, INMEM_ETOOBIG).
  */
 int inmem_txn_commit(inmem_txn *txn);
 
@@ -545,7 +552,10 @@ typedef int (*inmem_txn_fn)(inmem_txn *txn, void *arg);
  * @param[in] opts retry policy, or NULL for the defaults.
  * @return 0 once committed; @p fn's non-zero result as is (aborted, no retry); INMEM_ERETRIES
  *         after max_attempts conflicts; INMEM_ETIMEDOUT if the deadline passed first;
- *         INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM.
+ *         INMEM_EINVAL (NULL @p db or @p fn, @p opts out of range); INMEM_EMISUSE (@p fn ended
+ *         the transaction itself); INMEM_ETXNLIMIT; INMEM_ENOMEM; INMEM_EREADONLY and INMEM_EIO
+ *         from the commit (see inmem_txn_commit()); INMEM_ETOOBIG, when @p fn returned 0 from a
+ *         transaction an operation's error left half-done (the commit returns that error).
  */
 int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg);
 
@@ -564,8 +574,9 @@ int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_f
  * @param[out] val borrowed until the transaction ends (may be NULL if not wanted).
  * @param[out] vlen value length (may be NULL).
  * @param[out] version the version read; 0 for a pending write of this transaction (may be NULL).
- * @return 0, INMEM_NOTFOUND (missing, deleted or expired), INMEM_ETXNDONE, INMEM_EINVAL,
- *         INMEM_ETOOBIG (key), INMEM_ENOMEM.
+ * @return 0, INMEM_NOTFOUND (missing, deleted or expired), INMEM_EINVAL (NULL @p txn or @p key,
+ *         @p klen 0), INMEM_ETOOBIG (key), INMEM_ETXNDONE, INMEM_EMISUSE (the transaction is
+ *         half-done: see inmem_txn_commit()), INMEM_ENOMEM.
  */
 int inmem_kv_get(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                  const void **val, size_t *vlen, uint64_t *version);
@@ -573,7 +584,9 @@ int inmem_kv_get(inmem_txn *txn, const inmem_run_id *run, const void *key, size_
 /**
  * Writes a key (pending until commit). A blind write (without a read) never conflicts.
  * @param[in] val may be NULL when @p vlen is 0. Copied.
- * @return 0, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL (NULL @p txn or @p key, @p klen 0, NULL @p val with a length),
+ *         INMEM_ETOOBIG (key or value), INMEM_EREADONLY (a read-only transaction),
+ *         INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_kv_put(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                  const void *val, size_t vlen);
@@ -582,6 +595,7 @@ int inmem_kv_put(inmem_txn *txn, const inmem_run_id *run, const void *key, size_
  * Like inmem_kv_put(), with a time to live: the value is invisible to reads once @p ttl_ms
  * milliseconds have passed after the put (0 = no expiry). A TTL so large that now + @p ttl_ms
  * would overflow means "never expires" (it saturates, it never wraps into the past).
+ * @return as inmem_kv_put().
  */
 int inmem_kv_put_ttl(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                      const void *val, size_t vlen, uint64_t ttl_ms);
@@ -598,8 +612,7 @@ int inmem_kv_put_expire_at(inmem_txn *txn, const inmem_run_id *run, const void *
 /**
  * Reads when a key's value expires: *expire_at_ms gets the absolute Unix ms time (0: it has no
  * TTL). Sees the transaction's own pending writes and records the read like inmem_kv_get().
- * @return 0, INMEM_NOTFOUND (missing, deleted or expired), INMEM_ETXNDONE, INMEM_EINVAL,
- *         INMEM_ETOOBIG (key), INMEM_ENOMEM.
+ * @return as inmem_kv_get().
  */
 int inmem_kv_get_expiry(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                         uint64_t *expire_at_ms);
@@ -607,7 +620,8 @@ int inmem_kv_get_expiry(inmem_txn *txn, const inmem_run_id *run, const void *key
 /**
  * Deletes a key (pending until commit). Deleting a missing key is still a write: it leaves a
  * tombstone carrying the commit's version.
- * @return 0, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL (NULL @p txn or @p key, @p klen 0), INMEM_ETOOBIG (key),
+ *         INMEM_EREADONLY (a read-only transaction), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_kv_delete(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen);
 
@@ -615,7 +629,7 @@ int inmem_kv_delete(inmem_txn *txn, const inmem_run_id *run, const void *key, si
  * Compare-and-swap: writes @p val if, at commit, the key's current version is
  * @p expected_version (0 = the key must not exist: never written, or deleted). Checked at commit
  * (INMEM_CONFLICT with reason INMEM_ABORT_CAS_CONFLICT). Does not add the key to the read set.
- * @return 0 (the write is pending), INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ * @return 0 (the write is pending), or as inmem_kv_put().
  */
 int inmem_kv_cas(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                  uint64_t expected_version, const void *val, size_t vlen);
@@ -630,19 +644,22 @@ typedef struct inmem_iter inmem_iter;
  * Free with inmem_iter_free() (also freed with the transaction).
  * @param[in] start NULL (or slen 0) for the run's first key.
  * @param[in] end NULL (or elen 0) for no upper bound within the run.
- * @return 0, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL (NULL @p txn or @p out, a NULL bound with a length), INMEM_ETOOBIG (a
+ *         bound longer than max_key_size), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_kv_scan(inmem_txn *txn, const inmem_run_id *run, const void *start, size_t slen,
                   const void *end, size_t elen, inmem_iter **out);
 
-/** Like inmem_kv_scan(), over the keys that begin with @p prefix (all keys if plen is 0). */
+/** Like inmem_kv_scan(), over the keys that begin with @p prefix (all keys if plen is 0).
+ *  @return as inmem_kv_scan(). */
 int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
                          inmem_iter **out);
 
 /**
  * Steps to the next key. Key and value are borrowed until the transaction ends.
  * @param[out] version 0 for a pending write of this transaction. Any out pointer may be NULL.
- * @return 0, INMEM_NOTFOUND at the end, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ENOMEM.
+ * @return 0, INMEM_NOTFOUND at the end, INMEM_EINVAL (NULL @p it), INMEM_ETXNDONE, INMEM_EMISUSE
+ *         (the transaction's), INMEM_ENOMEM.
  */
 int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen,
                     uint64_t *version);
@@ -670,18 +687,20 @@ int inmem_get(inmem_db *db, const inmem_run_id *run, const void *key, size_t kle
 /**
  * Writes a key and commits.
  * @param[out] version the commit's version (may be NULL).
- * @return 0, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL (NULL @p db or @p key, @p klen 0, NULL @p val with a length),
+ *         INMEM_ETOOBIG (key or value), INMEM_EREADONLY (the database was opened read-only, or
+ *         its log failed earlier), INMEM_EIO (writing or syncing the log failed), INMEM_ENOMEM.
  */
 int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen, const void *val,
               size_t vlen, uint64_t *version);
 
-/** Deletes a key and commits (a tombstone even if it did not exist). */
+/** Deletes a key and commits (a tombstone even if it did not exist). @return as inmem_put(). */
 int inmem_delete(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
                  uint64_t *version);
 
 /**
  * Compare-and-swap as its own transaction. Not retried: a mismatch returns INMEM_CONFLICT.
- * @return 0, INMEM_CONFLICT, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ENOMEM.
+ * @return 0, INMEM_CONFLICT, or as inmem_put().
  */
 int inmem_cas(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
               uint64_t expected_version, const void *val, size_t vlen, uint64_t *version);
@@ -766,10 +785,15 @@ typedef struct inmem_run_filter {
  * @param[out] out the run's id (may be NULL).
  * @return 0; INMEM_EINVAL (NULL txn, a caller-chosen id that exists or is all zero, a parent that
  *         does not exist, more than INMEM_MAX_TAGS tags, an empty or repeated tag);
- *         INMEM_ETOOBIG (a tag or namespace part of INMEM_NAME_MAX bytes or more);
- *         INMEM_ETXNDONE; INMEM_ENOMEM. The _db form may also return INMEM_ERETRIES.
+ *         INMEM_ETOOBIG (a tag or namespace part of INMEM_NAME_MAX bytes or more; or index keys
+ *         beyond max_key_size, which leaves the transaction half-done); INMEM_ECORRUPT (the
+ *         metadata stored under the chosen id or the parent does not decode); INMEM_EREADONLY
+ *         (a read-only transaction); INMEM_ETXNDONE; INMEM_EMISUSE; INMEM_ENOMEM.
  */
 int inmem_run_begin(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out);
+/** Standalone form. @return 0, INMEM_EINVAL (also NULL @p db), INMEM_ETOOBIG, INMEM_ECORRUPT as
+ *  above; INMEM_ETXNLIMIT; INMEM_EREADONLY, INMEM_EIO (its commit: see inmem_txn_commit());
+ *  INMEM_ENOMEM; INMEM_ERETRIES. */
 int inmem_run_begin_db(inmem_db *db, const inmem_run_options *opts, inmem_run_id *out);
 
 /**
@@ -777,15 +801,22 @@ int inmem_run_begin_db(inmem_db *db, const inmem_run_options *opts, inmem_run_id
  * completed | failed | cancelled, and a terminal status -> archived.
  * @return 0; INMEM_EMISUSE (a transition the run's status does not allow: nothing changes);
  *         INMEM_NOTFOUND (no such run, or the shared scope); INMEM_EINVAL (NULL, a status
- *         outside 1..5, or INMEM_RUN_ACTIVE, which is never a target);
- *         INMEM_ECORRUPT; INMEM_ETXNDONE; INMEM_ENOMEM.
+ *         outside 1..5, or INMEM_RUN_ACTIVE, which is never a target); INMEM_ECORRUPT;
+ *         INMEM_ETOOBIG (index keys beyond max_key_size, after a reopen with a smaller one; the
+ *         transaction is left half-done); INMEM_EREADONLY (a read-only transaction);
+ *         INMEM_ETXNDONE; INMEM_EMISUSE also for a half-done transaction; INMEM_ENOMEM.
  */
 int inmem_run_end(inmem_txn *txn, const inmem_run_id *run, inmem_run_status status);
+/** Standalone form. @return 0, INMEM_EMISUSE (a transition not allowed), INMEM_NOTFOUND,
+ *  INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETOOBIG as above; INMEM_ETXNLIMIT; INMEM_EREADONLY,
+ *  INMEM_EIO (its commit); INMEM_ENOMEM; INMEM_ERETRIES. */
 int inmem_run_end_db(inmem_db *db, const inmem_run_id *run, inmem_run_status status);
 
 /** Reads a run's metadata (a self-contained copy). @return 0, INMEM_NOTFOUND, INMEM_EINVAL,
- *  INMEM_ECORRUPT, INMEM_ETXNDONE. */
+ *  INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_run_get(inmem_txn *txn, const inmem_run_id *run, inmem_run_info *out);
+/** Standalone form. @return 0, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETXNLIMIT,
+ *  INMEM_ENOMEM. */
 int inmem_run_get_db(inmem_db *db, const inmem_run_id *run, inmem_run_info *out);
 
 /**
@@ -795,11 +826,14 @@ int inmem_run_get_db(inmem_db *db, const inmem_run_id *run, inmem_run_info *out)
  *            point into @p out).
  * @param[out] out room for @p limit ids; *n gets how many were written (fewer than @p limit: the
  *             list is complete).
- * @return 0, INMEM_EINVAL, INMEM_ETOOBIG (a filter name too long), INMEM_ECORRUPT,
- *         INMEM_ETXNDONE, INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL (NULL @p txn or @p n, NULL @p out with a limit, a status outside
+ *         0..5), INMEM_ETOOBIG (a filter name too long), INMEM_ECORRUPT, INMEM_ETXNDONE,
+ *         INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_run_list(inmem_txn *txn, const inmem_run_filter *filter, const inmem_run_id *after,
                    size_t limit, inmem_run_id *out, size_t *n);
+/** Standalone form. @return 0, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT, INMEM_ETXNLIMIT,
+ *  INMEM_ENOMEM. */
 int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_run_id *after,
                       size_t limit, inmem_run_id *out, size_t *n);
 
@@ -808,9 +842,15 @@ int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_
  * metadata), in one transaction. Its children keep their parent id. Keys that other transactions
  * add to the run concurrently are not seen (snapshot isolation): end a run before deleting it.
  * @return 0, INMEM_NOTFOUND, INMEM_EINVAL (NULL or the shared scope), INMEM_ECORRUPT (its
- *         metadata does not decode: nothing is deleted), INMEM_ETXNDONE, INMEM_ENOMEM.
+ *         metadata does not decode: nothing is deleted), INMEM_ETOOBIG (keys beyond
+ *         max_key_size, after a reopen with a smaller one), INMEM_EREADONLY (a read-only
+ *         transaction), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. INMEM_ETOOBIG and
+ *         INMEM_ENOMEM may leave the transaction half-done.
  */
 int inmem_run_delete(inmem_txn *txn, const inmem_run_id *run);
+/** Standalone form. @return 0, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETOOBIG as
+ *  above; INMEM_ETXNLIMIT; INMEM_EREADONLY, INMEM_EIO (its commit); INMEM_ENOMEM;
+ *  INMEM_ERETRIES. */
 int inmem_run_delete_db(inmem_db *db, const inmem_run_id *run);
 
 /**
@@ -822,7 +862,7 @@ int inmem_run_delete_db(inmem_db *db, const inmem_run_id *run);
  * @param[out] out room for @p limit ids; *n gets how many were written (fewer than @p limit:
  *             the list is complete).
  * @return 0, INMEM_EINVAL (NULL @p txn or @p n, NULL @p out with a limit), INMEM_ETXNDONE,
- *         INMEM_ENOMEM.
+ *         INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_run_list_stored(inmem_txn *txn, const inmem_run_id *after, size_t limit,
                           inmem_run_id *out, size_t *n);
@@ -841,24 +881,33 @@ typedef struct inmem_kv_entry {
 /**
  * Lists up to @p limit keys of @p run starting with @p prefix, in key order, after the cursor
  * key @p after (NULL: from the start). *n gets the count; fewer than @p limit means the end.
+ * @return 0, INMEM_EINVAL (NULL @p txn or @p n, NULL @p out with a limit, NULL @p prefix or
+ *         @p after with a length), INMEM_ETOOBIG (@p prefix or @p after longer than
+ *         max_key_size), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_kv_list(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
                   const void *after, size_t alen, size_t limit, inmem_kv_entry *out, size_t *n);
-/** Standalone: *out is one block the caller owns (inmem_free), holding the entries and bytes. */
+/** Standalone: *out is one block the caller owns (inmem_free), holding the entries and bytes.
+ *  @return 0, INMEM_EINVAL (also NULL @p db or @p out), INMEM_ETOOBIG, INMEM_ETXNLIMIT,
+ *  INMEM_ENOMEM. */
 int inmem_kv_list_db(inmem_db *db, const inmem_run_id *run, const void *prefix, size_t plen,
                      const void *after, size_t alen, size_t limit, inmem_kv_entry **out, size_t *n);
 
-/** Reads @p n keys at once; out[i].val is NULL for a missing key. Every key is read-set. */
+/** Reads @p n keys at once; out[i].val is NULL for a missing key. Every key is read-set.
+ *  @return 0, INMEM_EINVAL (NULL @p txn, NULL arrays with @p n keys, a NULL or empty key),
+ *  INMEM_ETOOBIG (a key), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const void *const *keys,
                       const size_t *klens, inmem_kv_entry *out);
 
-/** inmem_put() with a time to live in ms (0: none). */
+/** inmem_put() with a time to live in ms (0: none). @return as inmem_put(). */
 int inmem_put_ttl(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen,
                   const void *val, size_t vlen, uint64_t ttl_ms, uint64_t *version);
 
 /**
  * Deletes expired values now, each through an ordinary transaction (the background sweeper does
  * the same every ttl_sweep_interval_ms). @param[out] removed how many (may be NULL).
+ * @return 0 (also on a read-only database, where nothing is removed), INMEM_EINVAL (NULL @p db),
+ *         INMEM_ENOMEM.
  */
 int inmem_db_sweep(inmem_db *db, uint64_t *removed);
 
@@ -898,22 +947,29 @@ typedef struct inmem_stream_info {
  * Appends one event at time max(now, the stream's last time). Reads the stream's head, so
  * concurrent appenders to one stream conflict and the loser retries (the _db form does so itself).
  * @param[out] seq its sequence number (may be NULL).
- * @return 0, INMEM_EINVAL (NULL, empty name or type, NULL payload with a length), INMEM_ETOOBIG,
- *         INMEM_ECORRUPT (a corrupt stream head), INMEM_ETXNDONE, INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL (NULL, empty name or type, NULL payload with a length), INMEM_ETOOBIG
+ *         (a name, the record or a key beyond the limits), INMEM_ECORRUPT (a corrupt stream
+ *         head), INMEM_EREADONLY (a read-only transaction), INMEM_ETXNDONE, INMEM_EMISUSE,
+ *         INMEM_ENOMEM (which may leave the transaction half-done).
  */
 int inmem_event_append(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                        const char *type, const void *payload, size_t len, uint64_t *seq);
+/** Standalone form. @return 0, INMEM_EINVAL (also NULL @p db), INMEM_ETOOBIG, INMEM_ECORRUPT as
+ *  above; INMEM_ETXNLIMIT; INMEM_EREADONLY, INMEM_EIO (its commit); INMEM_ENOMEM;
+ *  INMEM_ERETRIES. */
 int inmem_event_append_db(inmem_db *db, const inmem_run_id *run, const char *stream,
                           const char *type, const void *payload, size_t len, uint64_t *seq);
 /** Appends @p n events with consecutive sequence numbers, all or none; *first_seq gets the
- *  first (0 if @p n is 0, which does nothing). Errors as inmem_event_append(). */
+ *  first (0 if @p n is 0, which does nothing). @return as inmem_event_append() (INMEM_EINVAL
+ *  also for NULL @p events with @p n events). */
 int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char *stream, size_t n,
                              const inmem_event_in *events, uint64_t *first_seq);
+/** Standalone form. @return as inmem_event_append_db(). */
 int inmem_event_append_batch_db(inmem_db *db, const inmem_run_id *run, const char *stream, size_t n,
                                 const inmem_event_in *events, uint64_t *first_seq);
 
 /** Reads event @p seq (payload borrowed). @return 0, INMEM_NOTFOUND (no such event, or seq 0),
- *  INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT, INMEM_ETXNDONE. */
+ *  INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_event_get(inmem_txn *txn, const inmem_run_id *run, const char *stream, uint64_t seq,
                     inmem_event *out);
 
@@ -921,27 +977,35 @@ int inmem_event_get(inmem_txn *txn, const inmem_run_id *run, const char *stream,
  * Reads up to @p limit events with from_seq <= seq <= to_seq (from_seq 0 counts as 1; to_seq 0:
  * to the end), in order, or from to_seq down when @p backward. *n gets the count.
  * @return 0 (an empty range is not an error), INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT,
- *         INMEM_ETXNDONE.
+ *         INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_event_range(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                       uint64_t from_seq, uint64_t to_seq, int backward, size_t limit,
                       inmem_event *out, size_t *n);
 
 /** Reads up to @p limit events with from_ms <= time_ms < to_ms (to_ms 0: no upper bound), in
- *  order; found by binary search, as times never decrease within a stream. Errors as above. */
+ *  order; found by binary search, as times never decrease within a stream.
+ *  @return as inmem_event_range(). */
 int inmem_event_range_time(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                            uint64_t from_ms, uint64_t to_ms, size_t limit, inmem_event *out,
                            size_t *n);
 
-/** The stream's length and head. A stream with no events has length 0 (not an error). */
+/** The stream's length and head. A stream with no events has length 0 (not an error).
+ *  @return 0, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT (a corrupt stream head),
+ *  INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_event_stream_info(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                             inmem_stream_info *out);
+/** Standalone form. @return 0, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT, INMEM_ETXNLIMIT,
+ *  INMEM_ENOMEM. */
 int inmem_event_stream_info_db(inmem_db *db, const inmem_run_id *run, const char *stream,
                                inmem_stream_info *out);
 
 /**
  * Lists a run's stream names in order, after the cursor @p after (NULL: from the start).
  * @param[out] names room for @p limit names.
+ * @return 0, INMEM_EINVAL (NULL @p txn or @p n, NULL @p names with a limit), INMEM_ETOOBIG
+ *         (cursor), INMEM_ECORRUPT (a stream key that does not decode), INMEM_ETXNDONE,
+ *         INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_event_streams(inmem_txn *txn, const inmem_run_id *run, const char *after, size_t limit,
                         char (*names)[INMEM_NAME_MAX], size_t *n);
@@ -951,10 +1015,12 @@ int inmem_event_streams(inmem_txn *txn, const inmem_run_id *run, const char *aft
  * first sequence number that is missing, does not decode, or whose seq, link, hash or time is
  * wrong (length + 1 if an event exists past the head). Bad events are reported here, not as
  * errors: @return 0, INMEM_ECORRUPT (only for a corrupt stream head), INMEM_EINVAL,
- * INMEM_ETOOBIG, INMEM_ETXNDONE.
+ * INMEM_ETOOBIG, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_event_verify(inmem_txn *txn, const inmem_run_id *run, const char *stream,
                        uint64_t *first_broken);
+/** Standalone form. @return 0, INMEM_ECORRUPT, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ETXNLIMIT,
+ *  INMEM_ENOMEM. */
 int inmem_event_verify_db(inmem_db *db, const inmem_run_id *run, const char *stream,
                           uint64_t *first_broken);
 
@@ -966,23 +1032,31 @@ int inmem_event_verify_db(inmem_db *db, const inmem_run_id *run, const char *str
  */
 
 /** Reads a cell. @p val is borrowed. @return 0, INMEM_NOTFOUND, INMEM_EINVAL (NULL, empty
- *  name), INMEM_ETOOBIG (name), INMEM_ECORRUPT, INMEM_ETXNDONE. */
+ *  name), INMEM_ETOOBIG (name), INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_state_get(inmem_txn *txn, const inmem_run_id *run, const char *name, const void **val,
                     size_t *len, uint64_t *version);
-/** Standalone read: *val is a copy the caller owns (inmem_free); may be NULL if not wanted. */
+/** Standalone read: *val is a copy the caller owns (inmem_free); may be NULL if not wanted.
+ *  @return 0, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT, INMEM_ETXNLIMIT,
+ *  INMEM_ENOMEM. */
 int inmem_state_get_db(inmem_db *db, const inmem_run_id *run, const char *name, void **val,
                        size_t *len, uint64_t *version);
-/** Sets a cell unconditionally. */
+/** Sets a cell unconditionally. @return 0, INMEM_EINVAL (NULL @p txn, NULL or empty name, NULL
+ *  @p val with a length), INMEM_ETOOBIG (name, or value beyond max_value_size), INMEM_EREADONLY
+ *  (a read-only transaction), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_state_set(inmem_txn *txn, const inmem_run_id *run, const char *name, const void *val,
                     size_t len);
+/** Standalone form (a blind write: never retried). @return 0, INMEM_EINVAL, INMEM_ETOOBIG,
+ *  INMEM_ETXNLIMIT, INMEM_EREADONLY, INMEM_EIO (its commit), INMEM_ENOMEM. */
 int inmem_state_set_db(inmem_db *db, const inmem_run_id *run, const char *name, const void *val,
                        size_t len, uint64_t *version);
 /**
  * Sets a cell if its version is @p expected (0: only if it does not exist), checked at commit:
  * INMEM_CONFLICT there. The standalone form returns INMEM_CONFLICT at once (not retried).
+ * @return as inmem_state_set().
  */
 int inmem_state_cas(inmem_txn *txn, const inmem_run_id *run, const char *name, uint64_t expected,
                     const void *val, size_t len);
+/** Standalone form. @return 0, INMEM_CONFLICT, or as inmem_state_set_db(). */
 int inmem_state_cas_db(inmem_db *db, const inmem_run_id *run, const char *name, uint64_t expected,
                        const void *val, size_t len, uint64_t *version);
 /**
@@ -990,9 +1064,14 @@ int inmem_state_cas_db(inmem_db *db, const inmem_run_id *run, const char *name, 
  * exist). A mismatch at the transaction's snapshot returns INMEM_CONFLICT at once (nothing
  * written); a change by another transaction before commit makes the commit conflict (the value
  * was read).
+ * @return 0, INMEM_CONFLICT, INMEM_EINVAL (also NULL @p expected with a length), INMEM_ETOOBIG,
+ *         INMEM_ECORRUPT (the current value does not decode), INMEM_EREADONLY, INMEM_ETXNDONE,
+ *         INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_state_cas_value(inmem_txn *txn, const inmem_run_id *run, const char *name,
                           const void *expected, size_t elen, const void *val, size_t len);
+/** Standalone form. @return 0, INMEM_CONFLICT, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT,
+ *  INMEM_ETXNLIMIT, INMEM_EREADONLY, INMEM_EIO (its commit), INMEM_ENOMEM, INMEM_ERETRIES. */
 int inmem_state_cas_value_db(inmem_db *db, const inmem_run_id *run, const char *name,
                              const void *expected, size_t elen, const void *val, size_t len,
                              uint64_t *version);
@@ -1008,7 +1087,8 @@ typedef struct inmem_state_entry {
 /**
  * Lists up to @p limit cells of @p run in name order (memcmp), after the cursor name @p after
  * (NULL: from the start). *n gets the count; fewer than @p limit means the end.
- * @return 0, INMEM_EINVAL, INMEM_ETOOBIG (cursor), INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_ENOMEM.
+ * @return 0, INMEM_EINVAL, INMEM_ETOOBIG (cursor), INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_EMISUSE,
+ *         INMEM_ENOMEM.
  */
 int inmem_state_list(inmem_txn *txn, const inmem_run_id *run, const char *after, size_t limit,
                      inmem_state_entry *out, size_t *n);
@@ -1022,7 +1102,14 @@ int inmem_state_list(inmem_txn *txn, const inmem_run_id *run, const char *after,
 typedef int (*inmem_state_fn)(const void *cur, size_t cur_len, uint64_t version, const void **next,
                               size_t *next_len, void *arg);
 
-/** Applies @p fn to the cell in a closure transaction, retrying on conflict per @p retry. */
+/**
+ * Applies @p fn to the cell in a closure transaction, retrying on conflict per @p retry.
+ * @return 0 once committed; @p fn's non-zero result as is; INMEM_ERETRIES; INMEM_ETIMEDOUT;
+ *         INMEM_EINVAL (NULL @p db or @p fn, an empty name, @p retry out of range, a NULL next
+ *         value with a length); INMEM_ETOOBIG (name or next value); INMEM_ECORRUPT (the current
+ *         value does not decode); INMEM_ETXNLIMIT; INMEM_EREADONLY, INMEM_EIO (the commit: see
+ *         inmem_txn_commit()); INMEM_ENOMEM.
+ */
 int inmem_state_transition(inmem_db *db, const inmem_run_id *run, const char *name,
                            inmem_state_fn fn, void *arg, const inmem_retry_options *retry,
                            uint64_t *version);
@@ -1062,15 +1149,20 @@ typedef struct inmem_span {
  * @return 0; INMEM_EINVAL (NULL, a caller-supplied id that exists, kind outside 1..6, an empty
  *         name or tag, more than INMEM_MAX_TAGS tags, NULL input/output with a length);
  *         INMEM_ETOOBIG (a name or tag without a NUL within INMEM_NAME_MAX bytes, or index keys
- *         beyond max_key_size); INMEM_ETXNDONE; INMEM_ENOMEM.
+ *         beyond max_key_size); INMEM_EREADONLY (a read-only transaction); INMEM_ETXNDONE;
+ *         INMEM_EMISUSE; INMEM_ENOMEM (which may leave the transaction half-done).
  */
 int inmem_trace_record(inmem_txn *txn, const inmem_run_id *run, const inmem_span *span,
                        inmem_run_id *id);
+/** Standalone form. @return 0, INMEM_EINVAL (also NULL @p db), INMEM_ETOOBIG as above;
+ *  INMEM_ETXNLIMIT; INMEM_EREADONLY, INMEM_EIO (its commit); INMEM_ENOMEM; INMEM_ERETRIES (a
+ *  caller-supplied id is read). */
 int inmem_trace_record_db(inmem_db *db, const inmem_run_id *run, const inmem_span *span,
                           inmem_run_id *id);
 
 /** Reads a span (input and output borrowed). @return 0, INMEM_NOTFOUND, INMEM_EINVAL,
- *  INMEM_ECORRUPT, INMEM_ETXNDONE. */
+ *  INMEM_ETOOBIG (max_key_size below 17, too small for span keys), INMEM_ECORRUPT,
+ *  INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_trace_get(inmem_txn *txn, const inmem_run_id *run, const inmem_run_id *id,
                     inmem_span *out);
 
@@ -1086,7 +1178,8 @@ typedef struct inmem_trace_filter {
  * Spans of @p run matching @p filter (NULL: all), ordered by start time then id, after the
  * cursor span id @p after (NULL: from the start). *n gets the count.
  * @return 0, INMEM_EINVAL (also: a cursor that is not a span of the run, an empty filter tag),
- *         INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_ENOMEM.
+ *         INMEM_ETOOBIG (a filter tag of INMEM_NAME_MAX bytes or more; span keys beyond
+ *         max_key_size), INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace_filter *filter,
                       const inmem_run_id *after, size_t limit, inmem_span *out, size_t *n);
@@ -1094,7 +1187,8 @@ int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace
 /** The tree under span @p root (itself first, then depth-first in start order), up to @p limit;
  *  out[i].parent links them. *n == limit may mean the tree was cut: ask again with a larger
  *  limit. A cycle made of caller-supplied ids is cut at the root. @return 0, INMEM_NOTFOUND (no
- *  such root), INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_ENOMEM. */
+ *  such root), INMEM_EINVAL, INMEM_ETOOBIG (span keys beyond max_key_size), INMEM_ECORRUPT,
+ *  INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_trace_tree(inmem_txn *txn, const inmem_run_id *run, const inmem_run_id *root,
                      size_t limit, inmem_span *out, size_t *n);
 
