@@ -54,5 +54,9 @@ void test_rmdir(const char *dir);
 inmem_txn *test_begin(inmem_db *db);
 /* The database's counters, asserting success. */
 inmem_stats test_stats(inmem_db *db);
+/* The failing allocator (test_alloc.c), for this thread: allocation @p n from now on fails (1: the
+ * next one; 0: none). test_alloc_failed() tells whether one failed since it was armed. */
+void test_alloc_fail(long n);
+int test_alloc_failed(void);
 
 #endif

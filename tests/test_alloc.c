@@ -52,6 +52,18 @@ void *__wrap_aligned_alloc(size_t a, size_t n)
     return should_fail() ? NULL : __real_aligned_alloc(a, n);
 }
 
+void test_alloc_fail(long n)
+{
+    countdown = n;
+    if (n)
+        failed = 0;
+}
+
+int test_alloc_failed(void)
+{
+    return failed;
+}
+
 /* The workload: returns 0 if everything succeeded, else the first error. It must leave no
  * memory behind whatever fails. Checks that a failed transaction changed nothing. */
 static int workload(const char *dir)
