@@ -158,6 +158,7 @@ endif
 
 test-c: $(BUILD)/inmem_tests
 	@scripts/check-contract-tests $(BUILD)/inmem_tests
+	@scripts/check-api-errors
 	$(BUILD)/inmem_tests $(TESTS)
 ifeq ($(TESTS),)
 	$(MAKE) --no-print-directory test-cli
