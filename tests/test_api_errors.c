@@ -35,14 +35,16 @@
 /* ---- the fixture ---------------------------------------------------------------------------- */
 
 typedef enum fx_kind {
-    FX_NONE,   /* nothing open yet */
-    FX_MEM,    /* a populated in-memory database */
-    FX_EMPTY,  /* an empty in-memory database */
-    FX_TINY,   /* an empty in-memory database with max_key_size 1 */
-    FX_LIMIT,  /* FX_MEM with max_txns 1, and that transaction held */
-    FX_SHRUNK, /* a populated logged database reopened with max_key_size 1 */
-    FX_RODB,   /* a populated logged database reopened read-only */
-    FX_EIO,    /* a populated strict database whose fsyncs fail inside CALL() */
+    FX_NONE,         /* nothing open yet */
+    FX_MEM,          /* a populated in-memory database */
+    FX_EMPTY,        /* an empty in-memory database */
+    FX_TINY,         /* an empty in-memory database with max_key_size 1 */
+    FX_LIMIT,        /* FX_MEM with max_txns 1, and that transaction held */
+    FX_SHRUNK,       /* a populated logged database reopened with max_key_size 1 */
+    FX_RODB,         /* a populated logged database reopened read-only */
+    FX_EIO,          /* a populated strict database whose fsyncs fail inside CALL() */
+    FX_LOGGED,       /* a populated logged (batched) database */
+    FX_LOGGED_LIMIT, /* FX_LOGGED with max_txns 1, and that transaction held */
 } fx_kind;
 
 typedef struct fx {
@@ -99,10 +101,13 @@ static inmem_options options_for(fx_kind kind)
         o.max_key_size = 1;
     if (kind == FX_LIMIT)
         o.max_txns = 1;
-    if (kind == FX_SHRUNK || kind == FX_RODB || kind == FX_EIO) {
+    if (kind == FX_SHRUNK || kind == FX_RODB || kind == FX_EIO || kind == FX_LOGGED ||
+        kind == FX_LOGGED_LIMIT) {
         o.durability = kind == FX_EIO ? INMEM_DURABILITY_STRICT : INMEM_DURABILITY_BATCHED;
         o.wal_segment_size = SEG_SIZE;
     }
+    if (kind == FX_LOGGED_LIMIT)
+        o.max_txns = 1;
     return o;
 }
 
@@ -161,6 +166,18 @@ static inmem_db *fx_open(fx *f, fx_kind kind)
         return f->db;
     }
     inmem_options o = options_for(kind);
+    if (kind == FX_LOGGED || kind == FX_LOGGED_LIMIT) {
+        test_tmpdir(f->dir);
+        f->kind = kind;
+        assert_ok(inmem_db_open(f->dir, &o, &f->db));
+        populate(f);
+        if (kind == FX_LOGGED_LIMIT) {
+            inmem_txn *t;
+            assert_ok(inmem_txn_begin(f->db, &t));
+            keep(f, t);
+        }
+        return f->db;
+    }
     if (kind == FX_SHRUNK || kind == FX_RODB || kind == FX_EIO) {
         test_tmpdir(f->dir);
         if (kind == FX_EIO) { /* the log takes the vfs in use at open */
@@ -449,6 +466,51 @@ static int db_sweep(fx *f, int code)
     inmem_db *db = fx_db(f, code);
     uint64_t removed;
     return CALL(inmem_db_sweep(code == INMEM_EINVAL ? NULL : db, &removed));
+}
+
+static int db_checkpoint(fx *f, int code)
+{
+    inmem_db *db;
+    switch (code) {
+    case INMEM_ENOTSUP: /* durability none: no files */
+        db = fx_open(f, FX_MEM);
+        break;
+    case INMEM_EREADONLY:
+        db = fx_open(f, FX_RODB);
+        break;
+    case INMEM_EIO: /* the switch to a new segment cannot fsync the old one */
+        db = fx_open(f, FX_EIO);
+        break;
+    case INMEM_ETXNLIMIT: /* no slot left for the snapshot it writes from */
+        db = fx_open(f, FX_LOGGED_LIMIT);
+        break;
+    default:
+        db = fx_open(f, FX_LOGGED);
+        break;
+    }
+    uint64_t v = 0;
+    int rc = CALL(inmem_db_checkpoint(code == INMEM_EINVAL ? NULL : db, &v));
+    if (rc == 0)
+        assert_true(v > 0);
+    return rc;
+}
+
+static int db_backup(fx *f, int code)
+{
+    inmem_db *db = fx_db(f, code);
+    char dir[64], path[128];
+    test_tmpdir(dir);
+    const char *to = dir;
+    if (code == INMEM_EINVAL) {
+        to = NULL;
+    } else if (code == INMEM_EIO) { /* its parent does not exist */
+        snprintf(path, sizeof path, "%s/no/such", dir);
+        to = path;
+    }
+    uint64_t v = 0;
+    int rc = CALL(inmem_db_backup(db, to, &v));
+    test_rmdir(dir);
+    return rc;
 }
 
 /* ---- transactions --------------------------------------------------------------------------- */
@@ -1213,6 +1275,9 @@ typedef struct api_fn {
     FN(inmem_db_recovery, db_recovery, INMEM_EINVAL)                                               \
     FN(inmem_db_stats, db_stats, INMEM_EINVAL)                                                     \
     FN(inmem_db_sweep, db_sweep, INMEM_EINVAL, INMEM_ENOMEM)                                       \
+    FN(inmem_db_checkpoint, db_checkpoint, INMEM_EINVAL, INMEM_ENOTSUP, INMEM_EREADONLY, INMEM_EIO, \
+       INMEM_ENOMEM, INMEM_ETXNLIMIT)                                                              \
+    FN(inmem_db_backup, db_backup, INMEM_EINVAL, INMEM_EIO, INMEM_ENOMEM, INMEM_ETXNLIMIT)         \
     FN(inmem_txn_begin, txn_begin, INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM)                    \
     FN(inmem_txn_begin_readonly, txn_begin_readonly, INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM)  \
     FN(inmem_txn_commit, txn_commit, INMEM_CONFLICT, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ENOMEM,   \
