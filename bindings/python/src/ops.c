@@ -1,0 +1,983 @@
+/*
+ * ops.c — the agent primitives (runs, events, state cells, traces) and the KV extras (get_many,
+ * list), written once for Database and Transaction.
+ *
+ * Each method builds an opctx from its receiver: on a Transaction it runs in that transaction
+ * (ctx.txn); on a Database it calls the library's standalone _db form (its own transaction,
+ * retried on conflict), and a read that has no _db form runs in a short read-only transaction
+ * made for the call (ctx_need_txn), committed and freed before the method returns, after every
+ * borrowed byte has been copied into Python objects.
+ */
+#include "pyinmem.h"
+
+#include <math.h>
+#include <string.h>
+
+int ctx_from(PyObject *self, opctx *c, int write)
+{
+    c->own_txn = 0;
+    if (Py_IS_TYPE(self, &TxType)) {
+        TxObject *tx = (TxObject *)self;
+        if (tx_usable(tx, write) < 0)
+            return -1;
+        c->tx = tx;
+        c->db = tx->db;
+        c->txn = tx->txn;
+        if (write)
+            tx->writes++;
+        return 0;
+    }
+    c->tx = NULL;
+    c->txn = NULL;
+    c->db = (DbObject *)self;
+    if (!c->db->db) {
+        raise_misuse("the database is closed");
+        return -1;
+    }
+    return 0;
+}
+
+int ctx_need_txn(opctx *c)
+{
+    if (c->txn)
+        return 0;
+    int rc = inmem_txn_begin_readonly(c->db->db, &c->txn);
+    if (rc) {
+        c->txn = NULL;
+        raise_rc(rc, "read-only transaction");
+        return -1;
+    }
+    c->own_txn = 1;
+    return 0;
+}
+
+void ctx_done(opctx *c)
+{
+    if (c->own_txn && c->txn) {
+        inmem_txn_commit(c->txn); /* read-only: always commits */
+        inmem_txn_free(c->txn);
+    }
+    c->txn = NULL;
+    c->own_txn = 0;
+}
+
+/* The result of a write: the version of a standalone write, None in a transaction. */
+static PyObject *write_result(const opctx *c, uint64_t version)
+{
+    if (c->tx)
+        Py_RETURN_NONE;
+    return u64(version);
+}
+
+#define FAST (METH_FASTCALL | METH_KEYWORDS)
+#define M(name) (PyCFunction)(void (*)(void))(name)
+
+/* ---- KV extras ---------------------------------------------------------------------------- */
+
+static PyObject *op_get_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    ARGSPEC(spec, "get_many", 2, 1, "keys", "run");
+    PyObject *a[2];
+    opctx c;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_run(a[1], &rb, &run, "run") < 0)
+        return NULL;
+    PyObject *seq = PySequence_Fast(a[0], "get_many: keys must be an iterable of keys");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *res = NULL;
+    bytesarg *ks = PyMem_Calloc((size_t)n + 1, sizeof *ks);
+    const void **kp = PyMem_Calloc((size_t)n + 1, sizeof *kp);
+    size_t *kl = PyMem_Calloc((size_t)n + 1, sizeof *kl);
+    inmem_kv_entry *out = PyMem_Calloc((size_t)n + 1, sizeof *out);
+    Py_ssize_t got = 0;
+    if (!ks || !kp || !kl || !out) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < n; got++) {
+        if (get_bytes(PySequence_Fast_GET_ITEM(seq, got), &ks[got], "key") < 0)
+            goto done;
+        kp[got] = ks[got].p;
+        kl[got] = ks[got].n;
+    }
+    if (ctx_need_txn(&c) < 0)
+        goto done;
+    int rc = inmem_kv_get_many(c.txn, run, (size_t)n, kp, kl, out);
+    if (rc) {
+        raise_rc(rc, "get_many");
+        goto done;
+    }
+    if (!(res = PyList_New(n)))
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = out[i].val ? bytes_of(out[i].val, out[i].vlen) : Py_NewRef(Py_None);
+        if (!v) {
+            Py_CLEAR(res);
+            goto done;
+        }
+        PyList_SET_ITEM(res, i, v);
+    }
+done:
+    ctx_done(&c);
+    for (Py_ssize_t i = 0; ks && i < got; i++)
+        release_bytes(&ks[i]);
+    PyMem_Free(ks);
+    PyMem_Free(kp);
+    PyMem_Free(kl);
+    PyMem_Free(out);
+    Py_DECREF(seq);
+    return res;
+}
+
+static PyObject *op_list(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames)
+{
+    return pager_new(self, PG_KV_LIST, args, nargs, kwnames);
+}
+
+/* ---- runs -------------------------------------------------------------------------------- */
+
+static PyObject *op_run_begin(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    ARGSPEC(spec, "run_begin", 0, 0, "id", "parent", "tenant", "app", "agent", "tags");
+    PyObject *a[6];
+    opctx c;
+    inmem_run_options o;
+    inmem_run_options_init(&o);
+    inmem_run_id idb, pb;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
+        get_run(a[0], &idb, &o.id, "id") < 0 || get_run(a[1], &pb, &o.parent, "parent") < 0 ||
+        get_opt_name(a[2], &o.tenant, "tenant") < 0 || get_opt_name(a[3], &o.app, "app") < 0 ||
+        get_opt_name(a[4], &o.agent, "agent") < 0)
+        return NULL;
+    PyObject *tags = NULL;
+    const char **tv = NULL;
+    PyObject *res = NULL;
+    if (a[5] && a[5] != Py_None) {
+        if (PyUnicode_Check(a[5]) || PyBytes_Check(a[5])) {
+            PyErr_SetString(PyExc_TypeError, "run_begin: tags must be a sequence of str");
+            return NULL;
+        }
+        if (!(tags = PySequence_Fast(a[5], "run_begin: tags must be a sequence of str")))
+            return NULL;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(tags);
+        if (!(tv = PyMem_Calloc((size_t)n + 1, sizeof *tv))) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (get_name(PySequence_Fast_GET_ITEM(tags, i), &tv[i], "tag") < 0)
+                goto done;
+        o.tags = tv;
+        o.ntags = (size_t)n;
+    }
+    inmem_run_id out;
+    int rc = c.tx ? inmem_run_begin(c.txn, &o, &out) : inmem_run_begin_db(c.db->db, &o, &out);
+    if (rc)
+        raise_rc(rc, "run_begin");
+    else
+        res = runid_new(&out);
+done:
+    PyMem_Free(tv);
+    Py_XDECREF(tags);
+    return res;
+}
+
+static PyObject *op_run_end(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    ARGSPEC(spec, "run_end", 2, 1, "run", "status");
+    PyObject *a[2];
+    opctx c;
+    inmem_run_id run;
+    int status = INMEM_RUN_COMPLETED;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
+        get_id(a[0], &run, "run") < 0 || (a[1] && parse_run_status(a[1], &status) < 0))
+        return NULL;
+    int rc = c.tx ? inmem_run_end(c.txn, &run, (inmem_run_status)status)
+                  : inmem_run_end_db(c.db->db, &run, (inmem_run_status)status);
+    if (rc)
+        return raise_rc(rc, "run_end");
+    Py_RETURN_NONE;
+}
+
+static PyObject *op_run_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    ARGSPEC(spec, "run_get", 1, 1, "run");
+    PyObject *a[1];
+    opctx c;
+    inmem_run_id run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_id(a[0], &run, "run") < 0)
+        return NULL;
+    inmem_run_info info;
+    int rc = c.tx ? inmem_run_get(c.txn, &run, &info) : inmem_run_get_db(c.db->db, &run, &info);
+    if (rc)
+        return raise_rc(rc, "run_get");
+    return make_run_info(&info);
+}
+
+static PyObject *op_run_list(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    return pager_new(self, PG_RUN_LIST, args, nargs, kwnames);
+}
+
+static PyObject *op_run_children(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
+{
+    /* run_children(run, after=None, limit=None) = run_list(parent=run, ...) */
+    ARGSPEC(spec, "run_children", 3, 1, "run", "after", "limit");
+    PyObject *a[3];
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (a[0] == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "run_children: run must be a run id");
+        return NULL;
+    }
+    PyObject *names = Py_BuildValue("(sss)", "parent", "after", "limit");
+    if (!names)
+        return NULL;
+    PyObject *argv[3] = {a[0], a[1] ? a[1] : Py_None, a[2] ? a[2] : Py_None};
+    PyObject *r = pager_new(self, PG_RUN_LIST, argv, 0, names);
+    Py_DECREF(names);
+    return r;
+}
+
+static PyObject *op_run_delete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    ARGSPEC(spec, "run_delete", 1, 1, "run");
+    PyObject *a[1];
+    opctx c;
+    inmem_run_id run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
+        get_id(a[0], &run, "run") < 0)
+        return NULL;
+    int rc;
+    if (c.tx) {
+        rc = inmem_run_delete(c.txn, &run);
+    } else {
+        inmem_db *db = c.db->db;
+        DB_CALL(c.db, 1, rc = inmem_run_delete_db(db, &run)); /* a run may be large */
+    }
+    if (rc)
+        return raise_rc(rc, "run_delete");
+    Py_RETURN_NONE;
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+static PyObject *event_append_common(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                     PyObject *kwnames, int json)
+{
+    ARGSPEC(spec, "event_append", 4, 2, "stream", "type", "payload", "run");
+    ARGSPEC(spec_json, "event_append_json", 4, 3, "stream", "type", "obj", "run");
+    PyObject *a[4];
+    opctx c;
+    const char *stream, *type;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (parse_args(json ? &spec_json : &spec, args, nargs, kwnames, a) < 0 ||
+        ctx_from(self, &c, 1) < 0 || get_name(a[0], &stream, "stream") < 0 ||
+        get_name(a[1], &type, "type") < 0 || get_run(a[3], &rb, &run, "run") < 0)
+        return NULL;
+    PyObject *enc = NULL;
+    if (json && !(enc = json_encode(a[2])))
+        return NULL;
+    bytesarg p = {"", 0, {0}, 0};
+    if ((enc || a[2]) && get_bytes(enc ? enc : a[2], &p, "payload") < 0) {
+        Py_XDECREF(enc);
+        return NULL;
+    }
+    uint64_t seq = 0;
+    int rc;
+    if (c.tx) {
+        rc = inmem_event_append(c.txn, run, stream, type, p.p, p.n, &seq);
+    } else {
+        inmem_db *db = c.db->db;
+        DB_CALL(c.db, db_releases(c.db, p.n),
+                rc = inmem_event_append_db(db, run, stream, type, p.p, p.n, &seq));
+    }
+    release_bytes(&p);
+    Py_XDECREF(enc);
+    if (rc)
+        return raise_rc(rc, json ? "event_append_json" : "event_append");
+    return u64(seq);
+}
+
+static PyObject *op_event_append(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
+{
+    return event_append_common(self, args, nargs, kwnames, 0);
+}
+
+static PyObject *op_event_append_json(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames)
+{
+    return event_append_common(self, args, nargs, kwnames, 1);
+}
+
+static PyObject *op_event_append_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                       PyObject *kwnames)
+{
+    ARGSPEC(spec, "event_append_batch", 3, 2, "stream", "events", "run");
+    PyObject *a[3];
+    opctx c;
+    const char *stream;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
+        get_name(a[0], &stream, "stream") < 0 || get_run(a[2], &rb, &run, "run") < 0)
+        return NULL;
+    PyObject *seq = PySequence_Fast(a[1], "event_append_batch: events must be an iterable of "
+                                          "(type, payload) pairs");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    inmem_event_in *ev = PyMem_Calloc((size_t)n + 1, sizeof *ev);
+    bytesarg *pl = PyMem_Calloc((size_t)n + 1, sizeof *pl);
+    PyObject **pairs = PyMem_Calloc((size_t)n + 1, sizeof *pairs);
+    PyObject *res = NULL;
+    Py_ssize_t got = 0;
+    size_t total = 0;
+    if (!ev || !pl || !pairs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < n; got++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, got);
+        pairs[got] = PySequence_Fast(item, "event_append_batch: each event is a (type, payload) "
+                                           "pair");
+        if (!pairs[got])
+            goto done;
+        if (PySequence_Fast_GET_SIZE(pairs[got]) != 2) {
+            PyErr_SetString(PyExc_ValueError,
+                            "event_append_batch: each event is a (type, payload) pair");
+            Py_CLEAR(pairs[got]);
+            goto done;
+        }
+        if (get_name(PySequence_Fast_GET_ITEM(pairs[got], 0), &ev[got].type, "type") < 0 ||
+            get_bytes(PySequence_Fast_GET_ITEM(pairs[got], 1), &pl[got], "payload") < 0) {
+            Py_CLEAR(pairs[got]);
+            goto done;
+        }
+        ev[got].payload = pl[got].p;
+        ev[got].payload_len = pl[got].n;
+        total += pl[got].n;
+    }
+    uint64_t first = 0;
+    int rc;
+    if (c.tx) {
+        rc = inmem_event_append_batch(c.txn, run, stream, (size_t)n, ev, &first);
+    } else {
+        inmem_db *db = c.db->db;
+        DB_CALL(c.db, db_releases(c.db, total),
+                rc = inmem_event_append_batch_db(db, run, stream, (size_t)n, ev, &first));
+    }
+    if (rc)
+        raise_rc(rc, "event_append_batch");
+    else
+        res = u64(first);
+done:
+    for (Py_ssize_t i = 0; i < got; i++) {
+        release_bytes(&pl[i]);
+        Py_XDECREF(pairs[i]);
+    }
+    PyMem_Free(ev);
+    PyMem_Free(pl);
+    PyMem_Free(pairs);
+    Py_DECREF(seq);
+    return res;
+}
+
+static PyObject *op_event_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    ARGSPEC(spec, "event_get", 3, 2, "stream", "seq", "run");
+    PyObject *a[3];
+    opctx c;
+    const char *stream;
+    uint64_t seq;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_name(a[0], &stream, "stream") < 0 || get_u64(a[1], 0, &seq, "seq") < 0 ||
+        get_run(a[2], &rb, &run, "run") < 0 || ctx_need_txn(&c) < 0)
+        return NULL;
+    inmem_event e;
+    int rc = inmem_event_get(c.txn, run, stream, seq, &e);
+    PyObject *r = rc ? raise_rc(rc, "event_get") : make_event(&e);
+    ctx_done(&c);
+    return r;
+}
+
+static PyObject *op_event_range(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    return pager_new(self, PG_EVENTS, args, nargs, kwnames);
+}
+
+static PyObject *op_event_range_time(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                     PyObject *kwnames)
+{
+    return pager_new(self, PG_EVENTS_TIME, args, nargs, kwnames);
+}
+
+static PyObject *op_streams(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    return pager_new(self, PG_STREAMS, args, nargs, kwnames);
+}
+
+static PyObject *op_stream_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    ARGSPEC(spec, "stream_info", 2, 1, "stream", "run");
+    PyObject *a[2];
+    opctx c;
+    const char *stream;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_name(a[0], &stream, "stream") < 0 || get_run(a[1], &rb, &run, "run") < 0)
+        return NULL;
+    inmem_stream_info si;
+    int rc = c.tx ? inmem_event_stream_info(c.txn, run, stream, &si)
+                  : inmem_event_stream_info_db(c.db->db, run, stream, &si);
+    if (rc)
+        return raise_rc(rc, "stream_info");
+    PyObject *r = PyStructSequence_New(StreamInfoType);
+    if (!r)
+        return NULL;
+    PyObject *v[4] = {u64(si.length), u64(si.head_hash), u64(si.first_ms), u64(si.last_ms)};
+    for (int i = 0; i < 4; i++) {
+        if (!v[i]) {
+            for (int j = i + 1; j < 4; j++)
+                Py_XDECREF(v[j]);
+            Py_DECREF(r);
+            return NULL;
+        }
+        PyStructSequence_SET_ITEM(r, i, v[i]);
+    }
+    return r;
+}
+
+static PyObject *op_event_verify(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
+{
+    ARGSPEC(spec, "event_verify", 2, 1, "stream", "run");
+    PyObject *a[2];
+    opctx c;
+    const char *stream;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_name(a[0], &stream, "stream") < 0 || get_run(a[1], &rb, &run, "run") < 0)
+        return NULL;
+    uint64_t broken = 0;
+    int rc;
+    if (c.tx) {
+        rc = inmem_event_verify(c.txn, run, stream, &broken);
+    } else {
+        inmem_db *db = c.db->db; /* reads the whole stream */
+        DB_CALL(c.db, 1, rc = inmem_event_verify_db(db, run, stream, &broken));
+    }
+    if (rc)
+        return raise_rc(rc, "event_verify");
+    return u64(broken);
+}
+
+/* ---- state cells ------------------------------------------------------------------------- */
+
+static PyObject *state_get_common(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames, int json)
+{
+    ARGSPEC(spec, "state_get", 2, 1, "name", "run");
+    PyObject *a[2];
+    opctx c;
+    const char *name;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_name(a[0], &name, "name") < 0 || get_run(a[1], &rb, &run, "run") < 0)
+        return NULL;
+    const void *cv = NULL;
+    void *owned = NULL;
+    size_t len = 0;
+    uint64_t ver = 0;
+    int rc;
+    if (c.tx) {
+        rc = inmem_state_get(c.txn, run, name, &cv, &len, &ver);
+    } else {
+        rc = inmem_state_get_db(c.db->db, run, name, &owned, &len, &ver);
+        cv = owned;
+    }
+    PyObject *r = NULL;
+    if (rc == INMEM_NOTFOUND) {
+        r = Py_NewRef(Py_None);
+    } else if (rc) {
+        raise_rc(rc, "state_get");
+    } else {
+        PyObject *b = bytes_of(cv, len);
+        if (b && json) {
+            r = json_decode(b);
+            Py_DECREF(b);
+        } else if (b) {
+            PyObject *vals[2] = {b, u64(ver)};
+            if (vals[1] && (r = PyStructSequence_New(CellType))) {
+                PyStructSequence_SET_ITEM(r, 0, vals[0]);
+                PyStructSequence_SET_ITEM(r, 1, vals[1]);
+            } else {
+                Py_DECREF(b);
+                Py_XDECREF(vals[1]);
+            }
+        }
+    }
+    inmem_free(owned);
+    return r;
+}
+
+static PyObject *op_state_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    return state_get_common(self, args, nargs, kwnames, 0);
+}
+
+static PyObject *op_state_get_json(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames)
+{
+    return state_get_common(self, args, nargs, kwnames, 1);
+}
+
+static PyObject *state_set_common(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames, int json)
+{
+    ARGSPEC(spec, "state_set", 3, 2, "name", "value", "run");
+    ARGSPEC(spec_json, "state_set_json", 3, 2, "name", "obj", "run");
+    PyObject *a[3];
+    opctx c;
+    const char *name;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (parse_args(json ? &spec_json : &spec, args, nargs, kwnames, a) < 0 ||
+        ctx_from(self, &c, 1) < 0 || get_name(a[0], &name, "name") < 0 ||
+        get_run(a[2], &rb, &run, "run") < 0)
+        return NULL;
+    PyObject *enc = NULL;
+    bytesarg v;
+    if (json && !(enc = json_encode(a[1])))
+        return NULL;
+    if (get_bytes(enc ? enc : a[1], &v, "value") < 0) {
+        Py_XDECREF(enc);
+        return NULL;
+    }
+    uint64_t ver = 0;
+    int rc;
+    if (c.tx) {
+        rc = inmem_state_set(c.txn, run, name, v.p, v.n);
+    } else {
+        inmem_db *db = c.db->db;
+        DB_CALL(c.db, db_releases(c.db, v.n),
+                rc = inmem_state_set_db(db, run, name, v.p, v.n, &ver));
+    }
+    release_bytes(&v);
+    Py_XDECREF(enc);
+    if (rc)
+        return raise_rc(rc, json ? "state_set_json" : "state_set");
+    return write_result(&c, ver);
+}
+
+static PyObject *op_state_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    return state_set_common(self, args, nargs, kwnames, 0);
+}
+
+static PyObject *op_state_set_json(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames)
+{
+    return state_set_common(self, args, nargs, kwnames, 1);
+}
+
+static PyObject *op_state_cas(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    ARGSPEC(spec, "state_cas", 4, 3, "name", "expected_version", "value", "run");
+    PyObject *a[4];
+    opctx c;
+    const char *name;
+    uint64_t expected;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    bytesarg v;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
+        get_name(a[0], &name, "name") < 0 ||
+        get_u64(a[1], 0, &expected, "expected_version") < 0 ||
+        get_run(a[3], &rb, &run, "run") < 0 || get_bytes(a[2], &v, "value") < 0)
+        return NULL;
+    uint64_t ver = 0;
+    int rc;
+    if (c.tx) {
+        rc = inmem_state_cas(c.txn, run, name, expected, v.p, v.n);
+    } else {
+        inmem_db *db = c.db->db;
+        DB_CALL(c.db, db_releases(c.db, v.n),
+                rc = inmem_state_cas_db(db, run, name, expected, v.p, v.n, &ver));
+    }
+    release_bytes(&v);
+    if (rc == INMEM_CONFLICT) {
+        PyObject *key = PyUnicode_FromString(name);
+        if (key)
+            raise_cas_conflict("state_cas", run, key, "cas", u64(expected));
+        Py_XDECREF(key);
+        return NULL;
+    }
+    if (rc)
+        return raise_rc(rc, "state_cas");
+    return write_result(&c, ver);
+}
+
+static PyObject *op_state_cas_value(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    ARGSPEC(spec, "state_cas_value", 4, 3, "name", "expected", "value", "run");
+    PyObject *a[4];
+    opctx c;
+    const char *name;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    bytesarg e = {NULL, 0, {0}, 0}, v;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
+        get_name(a[0], &name, "name") < 0 || get_run(a[3], &rb, &run, "run") < 0)
+        return NULL;
+    if (a[1] != Py_None && get_bytes(a[1], &e, "expected") < 0)
+        return NULL;
+    if (get_bytes(a[2], &v, "value") < 0) {
+        release_bytes(&e);
+        return NULL;
+    }
+    /* expected None: the cell must not exist (NULL); b"" is an existing empty value */
+    const void *ep = a[1] == Py_None ? NULL : (e.p ? e.p : "");
+    uint64_t ver = 0;
+    int rc;
+    if (c.tx) {
+        rc = inmem_state_cas_value(c.txn, run, name, ep, e.n, v.p, v.n);
+    } else {
+        inmem_db *db = c.db->db;
+        DB_CALL(c.db, db_releases(c.db, v.n + e.n),
+                rc = inmem_state_cas_value_db(db, run, name, ep, e.n, v.p, v.n, &ver));
+    }
+    release_bytes(&e);
+    release_bytes(&v);
+    if (rc == INMEM_CONFLICT) {
+        PyObject *key = PyUnicode_FromString(name);
+        if (key)
+            raise_cas_conflict("state_cas_value", run, key, "value", Py_NewRef(a[1]));
+        Py_XDECREF(key);
+        return NULL;
+    }
+    if (rc)
+        return raise_rc(rc, "state_cas_value");
+    return write_result(&c, ver);
+}
+
+static PyObject *op_state_list(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    return pager_new(self, PG_STATE_LIST, args, nargs, kwnames);
+}
+
+/* ---- traces ------------------------------------------------------------------------------- */
+
+static int copy_name(char *dst, PyObject *o, const char *what)
+{
+    const char *s;
+    if (get_name(o, &s, what) < 0)
+        return -1;
+    size_t n = strlen(s);
+    if (n >= INMEM_NAME_MAX) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s is %zu bytes; at most %d", what, n, INMEM_NAME_MAX - 1);
+        raise_code(INMEM_ETOOBIG, msg);
+        return -1;
+    }
+    memcpy(dst, s, n + 1);
+    return 0;
+}
+
+static PyObject *op_trace_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
+{
+    ARGSPEC(spec, "trace_record", 3, 2, "kind", "name", "run", "input", "output", "parent",
+            "confidence", "start_ms", "duration_us", "tags", "id");
+    PyObject *a[11];
+    opctx c;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    inmem_span s;
+    memset(&s, 0, sizeof s);
+    int kind;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
+        parse_trace_kind(a[0], &kind) < 0 || copy_name(s.name, a[1], "name") < 0 ||
+        get_run(a[2], &rb, &run, "run") < 0 ||
+        get_u64(a[7], 0, &s.start_ms, "start_ms") < 0 ||
+        get_u64(a[8], 0, &s.duration_us, "duration_us") < 0)
+        return NULL;
+    s.kind = (inmem_trace_kind)kind;
+    if (a[5] && a[5] != Py_None && get_id(a[5], &s.parent, "parent") < 0)
+        return NULL;
+    if (a[10] && a[10] != Py_None && get_id(a[10], &s.id, "id") < 0)
+        return NULL;
+    s.confidence = NAN;
+    if (a[6] && a[6] != Py_None) {
+        s.confidence = PyFloat_AsDouble(a[6]);
+        if (s.confidence == -1.0 && PyErr_Occurred())
+            return NULL;
+    }
+    if (a[9] && a[9] != Py_None) {
+        if (PyUnicode_Check(a[9]) || PyBytes_Check(a[9])) {
+            PyErr_SetString(PyExc_TypeError, "trace_record: tags must be a sequence of str");
+            return NULL;
+        }
+        PyObject *tags = PySequence_Fast(a[9], "trace_record: tags must be a sequence of str");
+        if (!tags)
+            return NULL;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(tags);
+        if (n > INMEM_MAX_TAGS) {
+            Py_DECREF(tags);
+            char msg[96];
+            snprintf(msg, sizeof msg, "trace_record: %zd tags; at most %d", n, INMEM_MAX_TAGS);
+            return raise_code(INMEM_EINVAL, msg);
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (copy_name(s.tags[i], PySequence_Fast_GET_ITEM(tags, i), "tag") < 0) {
+                Py_DECREF(tags);
+                return NULL;
+            }
+        s.ntags = (size_t)n;
+        Py_DECREF(tags);
+    }
+    bytesarg in = {"", 0, {0}, 0}, out = {"", 0, {0}, 0};
+    if (a[3] && a[3] != Py_None && get_bytes(a[3], &in, "input") < 0)
+        return NULL;
+    if (a[4] && a[4] != Py_None && get_bytes(a[4], &out, "output") < 0) {
+        release_bytes(&in);
+        return NULL;
+    }
+    s.input = in.p;
+    s.input_len = in.n;
+    s.output = out.p;
+    s.output_len = out.n;
+    inmem_run_id id;
+    int rc;
+    if (c.tx) {
+        rc = inmem_trace_record(c.txn, run, &s, &id);
+    } else {
+        inmem_db *db = c.db->db;
+        DB_CALL(c.db, db_releases(c.db, in.n + out.n),
+                rc = inmem_trace_record_db(db, run, &s, &id));
+    }
+    release_bytes(&in);
+    release_bytes(&out);
+    if (rc)
+        return raise_rc(rc, "trace_record");
+    return runid_new(&id);
+}
+
+static PyObject *op_trace_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    ARGSPEC(spec, "trace_get", 2, 1, "span", "run");
+    PyObject *a[2];
+    opctx c;
+    inmem_run_id id, rb;
+    const inmem_run_id *run;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_id(a[0], &id, "span") < 0 || get_run(a[1], &rb, &run, "run") < 0 ||
+        ctx_need_txn(&c) < 0)
+        return NULL;
+    inmem_span *s = PyMem_Malloc(sizeof *s);
+    PyObject *r = NULL;
+    if (!s) {
+        PyErr_NoMemory();
+    } else {
+        int rc = inmem_trace_get(c.txn, run, &id, s);
+        r = rc ? raise_rc(rc, "trace_get") : make_span(s);
+        PyMem_Free(s);
+    }
+    ctx_done(&c);
+    return r;
+}
+
+static PyObject *op_trace_query(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    return pager_new(self, PG_TRACE_QUERY, args, nargs, kwnames);
+}
+
+static PyObject *op_trace_tree(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    ARGSPEC(spec, "trace_tree", 3, 1, "root", "run", "limit");
+    PyObject *a[3];
+    opctx c;
+    inmem_run_id root, rb;
+    const inmem_run_id *run;
+    size_t limit;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_id(a[0], &root, "root") < 0 || get_run(a[1], &rb, &run, "run") < 0 ||
+        get_limit(a[2], &limit) < 0)
+        return NULL;
+    if (limit == 0)
+        return PyList_New(0);
+    if (ctx_need_txn(&c) < 0)
+        return NULL;
+    /* the library returns at most cap spans and says nothing of the rest: ask again with a
+     * larger buffer until the tree fits (or the caller's limit is reached) */
+    size_t cap = limit < 64 ? limit : 64, n = 0;
+    inmem_span *out = NULL;
+    PyObject *res = NULL;
+    for (;;) {
+        inmem_span *grown = PyMem_Realloc(out, cap * sizeof *out);
+        if (!grown) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        out = grown;
+        int rc = inmem_trace_tree(c.txn, run, &root, cap, out, &n);
+        if (rc) {
+            raise_rc(rc, "trace_tree");
+            goto done;
+        }
+        if (n < cap || cap >= limit)
+            break;
+        cap = cap > limit / 2 ? limit : cap * 2;
+    }
+    if (!(res = PyList_New((Py_ssize_t)n)))
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *sp = make_span(&out[i]);
+        if (!sp) {
+            Py_CLEAR(res);
+            goto done;
+        }
+        PyList_SET_ITEM(res, (Py_ssize_t)i, sp);
+    }
+done:
+    ctx_done(&c);
+    PyMem_Free(out);
+    return res;
+}
+
+/* ---- method tables ------------------------------------------------------------------------ */
+
+PyMethodDef op_methods_common[] = {
+    {"get_many", M(op_get_many), FAST,
+     "get_many(keys, run=None) -> list[bytes | None]\n\nReads several keys at once (one snapshot);\n"
+     "None for a missing key. In a transaction every key joins the read set."},
+    {"list", M(op_list), FAST,
+     "list(prefix=b'', run=None, after=None, limit=None) -> Iterator[KVEntry]\n\nThe keys\n"
+     "beginning with prefix in byte order, after the cursor key `after`, at most limit of them.\n"
+     "Read page by page; on a Database each page is its own snapshot."},
+    {"run_begin", M(op_run_begin), FAST,
+     "run_begin(*, id=None, parent=None, tenant=None, app=None, agent=None, tags=()) -> RunId\n\n"
+     "Begins a run (status 'active'): a new time-ordered id unless `id` is given; parent is\n"
+     "the run it was forked from; tenant/app/agent its namespace; up to 16 tags."},
+    {"run_end", M(op_run_end), FAST,
+     "run_end(run, status='completed') -> None\n\nMoves a run to 'completed', 'failed' or\n"
+     "'cancelled' (from active), or to 'archived' (from those). Raises MisuseError for any other\n"
+     "transition, NotFound for a missing run."},
+    {"run_get", M(op_run_get), FAST,
+     "run_get(run) -> RunInfo\n\nA run's metadata; raises NotFound if there is no such run."},
+    {"run_list", M(op_run_list), FAST,
+     "run_list(status=None, tag=None, parent=None, tenant=None, app=None, agent=None,\n"
+     "         after=None, limit=None) -> Iterator[RunId]\n\n"
+     "Runs matching every given filter, newest first, after the cursor id `after`. parent=\n"
+     "inmem.SHARED lists the runs without a parent (parent=None: any)."},
+    {"run_children", M(op_run_children), FAST,
+     "run_children(run, after=None, limit=None) -> Iterator[RunId]\n\nThe runs whose parent is\n"
+     "run, newest first."},
+    {"run_delete", M(op_run_delete), FAST,
+     "run_delete(run) -> None\n\nDeletes a run and all of its data (KV, events, state cells,\n"
+     "traces, metadata) in one transaction. Raises NotFound for a missing run."},
+    {"event_append", M(op_event_append), FAST,
+     "event_append(stream, type, payload=b'', run=None) -> int\n\nAppends an event to a run's\n"
+     "stream; returns its sequence number (dense from 1). Concurrent appenders to one stream\n"
+     "conflict; standalone, the library retries."},
+    {"event_append_json", M(op_event_append_json), FAST,
+     "event_append_json(stream, type, obj, run=None) -> int\n\nevent_append() of json.dumps(obj)."},
+    {"event_append_batch", M(op_event_append_batch), FAST,
+     "event_append_batch(stream, events, run=None) -> int\n\nAppends (type, payload) pairs with\n"
+     "consecutive numbers, all or none; returns the first (0 if events is empty)."},
+    {"event_get", M(op_event_get), FAST,
+     "event_get(stream, seq, run=None) -> Event\n\nOne event; raises NotFound if there is none."},
+    {"event_range", M(op_event_range), FAST,
+     "event_range(stream, from_seq=1, to_seq=None, run=None, backward=False, limit=None)\n"
+     "    -> Iterator[Event]\n\nEvents with from_seq <= seq <= to_seq (None: to the end), oldest\n"
+     "first, or newest first with backward=True."},
+    {"event_range_time", M(op_event_range_time), FAST,
+     "event_range_time(stream, from_ms=0, to_ms=None, run=None, limit=None) -> Iterator[Event]\n\n"
+     "Events with from_ms <= time_ms < to_ms (None: no upper bound), oldest first."},
+    {"stream_info", M(op_stream_info), FAST,
+     "stream_info(stream, run=None) -> StreamInfo\n\nLength (last seq), head hash, first and last\n"
+     "time, in O(1). A stream never written has length 0."},
+    {"streams", M(op_streams), FAST,
+     "streams(run=None, after=None, limit=None) -> Iterator[str]\n\nThe run's stream names in\n"
+     "order, after the cursor name `after`."},
+    {"event_verify", M(op_event_verify), FAST,
+     "event_verify(stream, run=None) -> int\n\nRecomputes the stream's hash chain: 0 if every\n"
+     "event checks, else the first sequence number that is missing, altered or out of place."},
+    {"state_get", M(op_state_get), FAST,
+     "state_get(name, run=None) -> Cell | None\n\nA state cell's value and version, or None."},
+    {"state_get_json", M(op_state_get_json), FAST,
+     "state_get_json(name, run=None) -> object | None\n\nA cell's value decoded as JSON, or None."},
+    {"state_set", M(op_state_set), FAST,
+     "state_set(name, value, run=None) -> int | None\n\nSets a cell unconditionally (standalone:\n"
+     "returns the commit's version; in a transaction: None)."},
+    {"state_set_json", M(op_state_set_json), FAST,
+     "state_set_json(name, obj, run=None) -> int | None\n\nstate_set() of json.dumps(obj)."},
+    {"state_cas", M(op_state_cas), FAST,
+     "state_cas(name, expected_version, value, run=None) -> int | None\n\nSets a cell if its\n"
+     "version is expected_version (0: only if it does not exist). In a transaction it is\n"
+     "checked at commit; standalone it raises ConflictError at once (not retried)."},
+    {"state_cas_value", M(op_state_cas_value), FAST,
+     "state_cas_value(name, expected, value, run=None) -> int | None\n\nSets a cell if its\n"
+     "current value equals expected (None: the cell must not exist); raises ConflictError\n"
+     "otherwise. The claim-a-task primitive."},
+    {"state_list", M(op_state_list), FAST,
+     "state_list(run=None, after=None, limit=None) -> Iterator[StateEntry]\n\nA run's cells in\n"
+     "name order, after the cursor name `after`."},
+    {"trace_record", M(op_trace_record), FAST,
+     "trace_record(kind, name, run=None, input=b'', output=b'', parent=None, confidence=None,\n"
+     "             start_ms=0, duration_us=0, tags=(), id=None) -> RunId\n\n"
+     "Records a span: kind is 'tool_call', 'decision', 'query', 'thought', 'error' or\n"
+     "'custom'; start_ms 0 means now; returns the span's id (a new one unless `id` is given)."},
+    {"trace_get", M(op_trace_get), FAST,
+     "trace_get(span, run=None) -> Span\n\nOne span; raises NotFound if the run has none with\n"
+     "that id."},
+    {"trace_query", M(op_trace_query), FAST,
+     "trace_query(run=None, kind=None, parent=None, tag=None, from_ms=0, to_ms=None,\n"
+     "            after=None, limit=None) -> Iterator[Span]\n\n"
+     "Spans matching every given filter, by start time then id, after the cursor span `after`.\n"
+     "parent=inmem.SHARED gives the root spans."},
+    {"trace_tree", M(op_trace_tree), FAST,
+     "trace_tree(root, run=None, limit=None) -> list[Span]\n\nThe span `root`, then its\n"
+     "descendants depth-first in start order (all of them unless limit is given)."},
+    {NULL, NULL, 0, NULL},
+};
+
+PyMethodDef op_methods_db[] = {
+    {NULL, NULL, 0, NULL},
+};
+
+PyMethodDef op_methods_tx[] = {
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,241 @@
+/*
+ * pyinmem.h — declarations shared by the files of the CPython extension `inmem._inmem`.
+ *
+ * The extension wraps the public header include/inmem.h only. Its files:
+ *   module.c       module init, argument parsing, value/name/run-id conversion, the exception
+ *                  hierarchy, the RunId type and the record types (struct sequences)
+ *   database.c     the Database type: open/close, implicit operations, closure transactions,
+ *                  stats, recovery, sweep
+ *   transaction.c  the Transaction type (explicit transactions) and the KV scan iterator
+ *   ops.c          the primitives (KV extras, runs, events, state cells, traces), written once
+ *                  for both types: in a transaction, or standalone on the database
+ *   pager.c        iterators that read a list page by page (KV list, runs, streams, events,
+ *                  state cells, spans)
+ *
+ * Memory: whatever the library returns borrowed from a transaction is copied into Python objects
+ * before the call that produced it returns to Python; no Python object ever points into library
+ * memory. Threads: every call into the library runs with the GIL held, except those that may
+ * block or take long (strict commits, open, close, closure transactions, whole-run deletes, large
+ * values), which release it. While the GIL is released the owning object is marked busy, so that
+ * another thread cannot close the database or reuse the transaction under the call; every check
+ * of those marks happens with the GIL held, which orders them.
+ */
+#ifndef PYINMEM_H
+#define PYINMEM_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <stdint.h>
+
+#include "inmem.h"
+
+#if defined(Py_GIL_DISABLED)
+#error "inmem's Python binding relies on the GIL to order its busy marks"
+#endif
+
+/* ---- objects ---------------------------------------------------------------------------- */
+
+typedef struct DbObject {
+    PyObject_HEAD
+    inmem_db *db;        /* NULL once closed (or never opened) */
+    int durability;      /* inmem_durability */
+    int read_only;
+    unsigned busy;       /* calls in flight with the GIL released */
+    Py_ssize_t live_txn; /* transaction handles held by Transaction objects */
+    size_t max_value_size;
+    PyObject *path;      /* str, or None */
+    PyObject *weakreflist;
+} DbObject;
+
+/* Transaction states as Python sees them. */
+enum { TX_ACTIVE = 0, TX_COMMITTED = 1, TX_ABORTED = 2 };
+
+typedef struct TxObject {
+    PyObject_HEAD
+    DbObject *db;      /* strong reference: the database outlives its transactions */
+    inmem_txn *txn;    /* NULL once ended (the handle is freed at once) */
+    int readonly;
+    int managed;       /* lent by a closure transaction: no commit/abort, not ours to free */
+    int busy;          /* a call with the GIL released is in flight */
+    int state;         /* TX_* */
+    unsigned writes;   /* write calls made (decides whether a commit releases the GIL) */
+    inmem_txn_info end_info; /* describe() at the end (conflict_key cleared) */
+    PyObject *conflict_key;  /* bytes, copied at the end; NULL if none */
+    PyObject *weakreflist;
+} TxObject;
+
+extern PyTypeObject DbType;
+extern PyTypeObject TxType;
+extern PyTypeObject RunIdType;
+extern PyTypeObject KvIterType;
+extern PyTypeObject PagerType;
+
+typedef struct RunIdObject {
+    PyObject_HEAD
+    inmem_run_id id;
+    Py_hash_t hash; /* -1 until computed */
+} RunIdObject;
+
+/* ---- exceptions ------------------------------------------------------------------------- */
+
+extern PyObject *Err_Base, *Err_Conflict, *Err_Retries, *Err_Misuse, *Err_TxnDone,
+    *Err_NotFound;
+
+/* Raises the exception of @p rc for the call @p what (with inmem_errmsg() details when they
+ * are about this error). Returns NULL. */
+PyObject *raise_rc(int rc, const char *what);
+/* Raises the exception class of @p rc with the message @p msg. Returns NULL. */
+PyObject *raise_code(int rc, const char *msg);
+/* Raises MisuseError with @p msg. Returns NULL. */
+PyObject *raise_misuse(const char *msg);
+/* Raises ConflictError with the conflict details of @p info (the key as the bytes @p key). */
+PyObject *raise_conflict(const char *what, const inmem_txn_info *info, PyObject *key);
+/* Raises ConflictError for a CAS that found another version or value than @p expected (stolen);
+ * @p rule is "cas" (version) or "value". */
+PyObject *raise_cas_conflict(const char *what, const inmem_run_id *run, PyObject *key,
+                             const char *rule, PyObject *expected);
+
+/* ---- argument parsing -------------------------------------------------------------------- */
+
+/* A function's parameters: `names` in order, the first `npos` may be positional, the first
+ * `nreq` are required. Keyword names are matched by identity first (they are interned), then by
+ * value. */
+typedef struct argspec {
+    const char *fname;
+    const char *const *names;
+    int npos, nreq;
+    int n;
+    PyObject **interned;
+} argspec;
+
+#define ARGSPEC(var, fname, npos, nreq, ...)                                                       \
+    static const char *const var##_names[] = {__VA_ARGS__, NULL};                                  \
+    static argspec var = {fname, var##_names, npos, nreq, 0, NULL}
+
+/* Fills out[i] with the borrowed argument for names[i], or NULL if not given. 0 or -1. */
+int parse_args(argspec *s, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+               PyObject **out);
+
+/* Bytes-like argument: bytes, str (UTF-8) or any contiguous buffer. */
+typedef struct bytesarg {
+    const char *p;
+    size_t n;
+    Py_buffer view;
+    int has_view;
+} bytesarg;
+
+int get_bytes(PyObject *o, bytesarg *b, const char *what);
+void release_bytes(bytesarg *b);
+/* A NUL-terminated name (stream, cell, type, tag): str or bytes without NUL bytes. */
+int get_name(PyObject *o, const char **out, const char *what);
+/* Optional name: None (or absent) gives NULL. */
+int get_opt_name(PyObject *o, const char **out, const char *what);
+/* A run id argument: None (shared scope) gives NULL; RunId, str (36 chars), 16 bytes, or an
+ * object with a 16-byte `bytes` attribute (uuid.UUID). @p buf receives parsed ids. */
+int get_run(PyObject *o, inmem_run_id *buf, const inmem_run_id **out, const char *what);
+/* A required id (not None). */
+int get_id(PyObject *o, inmem_run_id *out, const char *what);
+/* Unsigned 64-bit integer argument; absent or None gives @p dflt. */
+int get_u64(PyObject *o, uint64_t dflt, uint64_t *out, const char *what);
+/* A limit: None gives SIZE_MAX; else a non-negative integer. */
+int get_limit(PyObject *o, size_t *out);
+/* Truth value; absent gives @p dflt. */
+int get_bool(PyObject *o, int dflt, int *out);
+/* Seconds (int or float, >= 0) as microseconds; None gives 0. */
+int get_seconds_us(PyObject *o, uint64_t *out, const char *what);
+
+/* ---- values out ---------------------------------------------------------------------------- */
+
+PyObject *runid_new(const inmem_run_id *id);
+/* RunId, or None for the all-zero id. */
+PyObject *runid_or_none(const inmem_run_id *id);
+PyObject *bytes_of(const void *p, size_t n);
+PyObject *str_of(const char *s);      /* UTF-8, errors replaced */
+PyObject *str_or_none(const char *s); /* "" gives None */
+PyObject *u64(uint64_t v);
+
+/* JSON: module-level json.dumps (compact, UTF-8) and json.loads. */
+PyObject *json_encode(PyObject *obj); /* -> bytes */
+PyObject *json_decode(PyObject *bytes);
+
+/* ---- records (struct sequences) ------------------------------------------------------------ */
+
+extern PyTypeObject *KVEntryType, *CellType, *StateEntryType, *EventType, *StreamInfoType,
+    *SpanType, *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType;
+
+PyObject *make_event(const inmem_event *e);
+PyObject *make_span(const inmem_span *s);
+PyObject *make_run_info(const inmem_run_info *r);
+PyObject *make_txn_info(const inmem_txn_info *i, PyObject *conflict_key);
+PyObject *make_kv_entry(const void *k, size_t kl, const void *v, size_t vl, uint64_t version);
+const char *trace_kind_name(int kind);
+const char *run_status_name(int status);
+int parse_trace_kind(PyObject *o, int *out);
+int parse_run_status(PyObject *o, int *out);
+
+/* ---- operation context: a transaction, or the database standalone ------------------------ */
+
+typedef struct opctx {
+    DbObject *db;
+    TxObject *tx;   /* NULL: standalone on db */
+    inmem_txn *txn; /* tx->txn, or a read-only transaction made for a standalone read */
+    int own_txn;    /* txn is a read-only transaction this call made and frees */
+} opctx;
+
+/* Checks that @p self (a DbObject or TxObject) can take a call, and fills @p c.
+ * A transaction must be active, not busy, and (for writes) not read-only. */
+int ctx_from(PyObject *self, opctx *c, int write);
+/* For a standalone read that needs a transaction: begins a read-only one into c->txn. */
+int ctx_need_txn(opctx *c);
+void ctx_done(opctx *c);
+/* Whether a standalone write on this database should release the GIL (strict durability, or a
+ * value of @p size bytes or more that takes long to copy). */
+int db_releases(const DbObject *db, size_t size);
+
+/* Large copies release the GIL from this size on. */
+#define BIG_VALUE (1u << 20)
+
+/* Runs @p stmt with the GIL released if @p rel, marking the database busy meanwhile. */
+#define DB_CALL(dbo, rel, stmt)                                                                    \
+    do {                                                                                           \
+        if (rel) {                                                                                 \
+            (dbo)->busy++;                                                                         \
+            Py_BEGIN_ALLOW_THREADS stmt;                                                           \
+            Py_END_ALLOW_THREADS(dbo)->busy--;                                                     \
+        } else {                                                                                   \
+            stmt;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+/* Shared method tables (ops.c): each entry works on both types. */
+extern PyMethodDef op_methods_common[];
+extern PyMethodDef op_methods_db[];
+extern PyMethodDef op_methods_tx[];
+
+/* transaction.c */
+TxObject *tx_new(DbObject *db, inmem_txn *txn, int readonly, int managed);
+void tx_detach(TxObject *tx); /* a managed transaction's turn is over */
+int tx_type_ready(void);
+int tx_usable(TxObject *tx, int write);
+PyObject *kv_scan_new(TxObject *tx, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                      int prefix);
+
+/* pager.c */
+enum pager_kind {
+    PG_KV_LIST,
+    PG_RUN_LIST,
+    PG_STREAMS,
+    PG_EVENTS,
+    PG_EVENTS_TIME,
+    PG_STATE_LIST,
+    PG_TRACE_QUERY
+};
+PyObject *pager_new(PyObject *owner, enum pager_kind kind, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames);
+
+/* database.c */
+int db_register_methods(void);
+
+#endif

@@ -1,0 +1,612 @@
+/*
+ * transaction.c — the Transaction type (an inmem_txn) and the KV scan iterator over it.
+ *
+ * A Transaction owns its handle from Database.transaction() until it ends: commit() and abort()
+ * end it and free the handle at once (after copying what describe() says, conflict key included),
+ * so that finished Transaction objects kept around do not hold any of the max_txns handles, and
+ * every later call raises TransactionDone instead of touching freed memory. A *managed*
+ * transaction is the one lent to the callback of Database.transact(): the library owns it,
+ * commit()/abort() are refused, and it is detached (every call raises) when the callback returns.
+ *
+ * The library frees a transaction's iterators with it. A KvIter therefore calls the library only
+ * while its Transaction still holds the handle; once the handle is gone it raises, and its
+ * dealloc does not free the iterator again.
+ *
+ * Threads: calls run with the GIL held, which keeps one thread at a time in a transaction, as
+ * the C contract requires; the calls that release it (a strict commit, large values) set `busy`,
+ * and any call made meanwhile from another thread raises MisuseError.
+ */
+#include "pyinmem.h"
+
+#include <string.h>
+
+TxObject *tx_new(DbObject *db, inmem_txn *txn, int readonly, int managed)
+{
+    TxObject *tx = PyObject_New(TxObject, &TxType);
+    if (!tx)
+        return NULL;
+    tx->db = (DbObject *)Py_NewRef(db);
+    tx->txn = txn;
+    tx->readonly = readonly;
+    tx->managed = managed;
+    tx->busy = 0;
+    tx->state = TX_ACTIVE;
+    tx->writes = 0;
+    memset(&tx->end_info, 0, sizeof tx->end_info);
+    tx->conflict_key = NULL;
+    tx->weakreflist = NULL;
+    if (!managed)
+        db->live_txn++;
+    return tx;
+}
+
+void tx_detach(TxObject *tx)
+{
+    tx->txn = NULL;
+}
+
+int tx_usable(TxObject *tx, int write)
+{
+    (void)write;
+    if (!tx->txn) {
+        if (tx->managed)
+            raise_code(INMEM_ETXNDONE, "this transaction belonged to a transact() callback that "
+                                       "has returned; use it only inside the callback");
+        else
+            raise_code(INMEM_ETXNDONE, tx->state == TX_COMMITTED
+                                           ? "the transaction has been committed"
+                                           : "the transaction has been aborted");
+        return -1;
+    }
+    if (tx->busy) {
+        raise_misuse("the transaction is in use by another thread");
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the transaction after a commit (rc) or an abort: keeps what describe() says, frees the
+ * handle. */
+static void tx_finish(TxObject *tx, int committed)
+{
+    inmem_txn_info info;
+    if (inmem_txn_describe(tx->txn, &info) == 0) {
+        if (info.conflict_key && info.conflict_key_len)
+            tx->conflict_key = bytes_of(info.conflict_key, info.conflict_key_len);
+        if (!tx->conflict_key)
+            PyErr_Clear();
+        info.conflict_key = NULL;
+        tx->end_info = info;
+    }
+    inmem_txn_free(tx->txn);
+    tx->txn = NULL;
+    tx->state = committed ? TX_COMMITTED : TX_ABORTED;
+    tx->db->live_txn--;
+}
+
+static PyObject *tx_do_commit(TxObject *tx)
+{
+    if (tx->managed)
+        return raise_misuse("commit: a transact() transaction commits when its function returns");
+    if (tx_usable(tx, 0) < 0)
+        return NULL;
+    int rel = (tx->writes && tx->db->durability == INMEM_DURABILITY_STRICT) || tx->writes >= 4096;
+    inmem_txn *txn = tx->txn;
+    int rc;
+    if (rel) {
+        tx->busy = 1;
+        DB_CALL(tx->db, 1, rc = inmem_txn_commit(txn));
+        tx->busy = 0;
+    } else {
+        rc = inmem_txn_commit(txn);
+    }
+    tx_finish(tx, rc == 0);
+    if (rc == INMEM_CONFLICT)
+        return raise_conflict("commit", &tx->end_info, tx->conflict_key);
+    if (rc)
+        return raise_rc(rc, "commit");
+    return u64(tx->end_info.commit_version);
+}
+
+static PyObject *tx_commit(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    return tx_do_commit((TxObject *)op);
+}
+
+static PyObject *tx_abort(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    TxObject *tx = (TxObject *)op;
+    if (tx->managed)
+        return raise_misuse("abort: raise an exception in the transact() function to abort it");
+    if (tx_usable(tx, 0) < 0)
+        return NULL;
+    int rc = inmem_txn_abort(tx->txn);
+    tx_finish(tx, 0);
+    if (rc)
+        return raise_rc(rc, "abort");
+    Py_RETURN_NONE;
+}
+
+static PyObject *tx_enter(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    TxObject *tx = (TxObject *)op;
+    if (tx->managed)
+        return raise_misuse("a transact() transaction is not a context manager");
+    if (tx_usable(tx, 0) < 0)
+        return NULL;
+    return Py_NewRef(op);
+}
+
+static PyObject *tx_exit(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    TxObject *tx = (TxObject *)op;
+    if (!tx->txn || tx->managed) /* ended inside the block */
+        Py_RETURN_FALSE;
+    if (tx->busy)
+        return raise_misuse("the transaction is in use by another thread");
+    if (nargs >= 1 && args[0] != Py_None) {
+        inmem_txn_abort(tx->txn);
+        tx_finish(tx, 0);
+        Py_RETURN_FALSE;
+    }
+    PyObject *r = tx_do_commit(tx);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static void tx_dealloc(PyObject *op)
+{
+    TxObject *tx = (TxObject *)op;
+    if (tx->weakreflist)
+        PyObject_ClearWeakRefs(op);
+    if (tx->txn && !tx->managed) {
+        inmem_txn_free(tx->txn); /* aborts it */
+        tx->db->live_txn--;
+    }
+    Py_CLEAR(tx->conflict_key);
+    Py_CLEAR(tx->db);
+    PyObject_Free(op);
+}
+
+/* ---- KV ---------------------------------------------------------------------------------- */
+
+/* Runs @p stmt with the GIL released if @p rel, marking the transaction and database busy. */
+#define TX_CALL(tx, rel, stmt)                                                                     \
+    do {                                                                                           \
+        if (rel) {                                                                                 \
+            (tx)->busy = 1;                                                                        \
+            DB_CALL((tx)->db, 1, stmt);                                                            \
+            (tx)->busy = 0;                                                                        \
+        } else {                                                                                   \
+            stmt;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+ARGSPEC(spec_get, "get", 2, 1, "key", "run");
+
+static PyObject *tx_get_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames, int mode)
+{
+    TxObject *tx = (TxObject *)op;
+    PyObject *a[2];
+    if (parse_args(&spec_get, args, nargs, kwnames, a) < 0 || tx_usable(tx, 0) < 0)
+        return NULL;
+    bytesarg k;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (get_run(a[1], &rb, &run, "run") < 0 || get_bytes(a[0], &k, "key") < 0)
+        return NULL;
+    const void *val;
+    size_t vlen;
+    uint64_t ver;
+    int rc = inmem_kv_get(tx->txn, run, k.p, k.n, &val, &vlen, &ver);
+    PyObject *r = NULL;
+    if (rc == INMEM_NOTFOUND) {
+        r = Py_NewRef(Py_None);
+    } else if (rc) {
+        raise_rc(rc, "get");
+    } else if (mode == 0) {
+        r = bytes_of(val, vlen);
+    } else if (mode == 1) {
+        r = make_kv_entry(k.p, k.n, val, vlen, ver);
+    } else {
+        PyObject *b = bytes_of(val, vlen);
+        r = b ? json_decode(b) : NULL;
+        Py_XDECREF(b);
+    }
+    release_bytes(&k);
+    return r;
+}
+
+static PyObject *tx_get(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return tx_get_common(op, args, nargs, kwnames, 0);
+}
+
+static PyObject *tx_get_entry(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    return tx_get_common(op, args, nargs, kwnames, 1);
+}
+
+static PyObject *tx_get_json(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    return tx_get_common(op, args, nargs, kwnames, 2);
+}
+
+ARGSPEC(spec_put, "put", 3, 2, "key", "value", "run", "ttl");
+
+static PyObject *tx_put_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames, int json)
+{
+    TxObject *tx = (TxObject *)op;
+    PyObject *a[4];
+    if (parse_args(&spec_put, args, nargs, kwnames, a) < 0 || tx_usable(tx, 1) < 0)
+        return NULL;
+    bytesarg k, v;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    uint64_t ttl = 0, us;
+    if (get_run(a[2], &rb, &run, "run") < 0)
+        return NULL;
+    if (a[3] && a[3] != Py_None) {
+        if (get_seconds_us(a[3], &us, "ttl") < 0)
+            return NULL;
+        if (us == 0) {
+            PyErr_SetString(PyExc_ValueError, "ttl must be > 0 seconds (None: no expiry)");
+            return NULL;
+        }
+        ttl = (us + 999) / 1000;
+    }
+    PyObject *enc = NULL;
+    if (json && !(enc = json_encode(a[1])))
+        return NULL;
+    if (get_bytes(a[0], &k, "key") < 0) {
+        Py_XDECREF(enc);
+        return NULL;
+    }
+    if (get_bytes(enc ? enc : a[1], &v, "value") < 0) {
+        release_bytes(&k);
+        Py_XDECREF(enc);
+        return NULL;
+    }
+    inmem_txn *txn = tx->txn;
+    int rc;
+    TX_CALL(tx, v.n >= BIG_VALUE,
+            rc = ttl ? inmem_kv_put_ttl(txn, run, k.p, k.n, v.p, v.n, ttl)
+                     : inmem_kv_put(txn, run, k.p, k.n, v.p, v.n));
+    tx->writes++;
+    release_bytes(&k);
+    release_bytes(&v);
+    Py_XDECREF(enc);
+    if (rc)
+        return raise_rc(rc, "put");
+    Py_RETURN_NONE;
+}
+
+static PyObject *tx_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return tx_put_common(op, args, nargs, kwnames, 0);
+}
+
+static PyObject *tx_put_json(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    return tx_put_common(op, args, nargs, kwnames, 1);
+}
+
+static PyObject *tx_delete(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames)
+{
+    ARGSPEC(spec, "delete", 2, 1, "key", "run");
+    TxObject *tx = (TxObject *)op;
+    PyObject *a[2];
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || tx_usable(tx, 1) < 0)
+        return NULL;
+    bytesarg k;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (get_run(a[1], &rb, &run, "run") < 0 || get_bytes(a[0], &k, "key") < 0)
+        return NULL;
+    int rc = inmem_kv_delete(tx->txn, run, k.p, k.n);
+    tx->writes++;
+    release_bytes(&k);
+    if (rc)
+        return raise_rc(rc, "delete");
+    Py_RETURN_NONE;
+}
+
+static PyObject *tx_cas(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    ARGSPEC(spec, "cas", 4, 3, "key", "expected_version", "value", "run");
+    TxObject *tx = (TxObject *)op;
+    PyObject *a[4];
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || tx_usable(tx, 1) < 0)
+        return NULL;
+    bytesarg k, v;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    uint64_t expected;
+    if (get_run(a[3], &rb, &run, "run") < 0 ||
+        get_u64(a[1], 0, &expected, "expected_version") < 0 || get_bytes(a[0], &k, "key") < 0)
+        return NULL;
+    if (get_bytes(a[2], &v, "value") < 0) {
+        release_bytes(&k);
+        return NULL;
+    }
+    inmem_txn *txn = tx->txn;
+    int rc;
+    TX_CALL(tx, v.n >= BIG_VALUE, rc = inmem_kv_cas(txn, run, k.p, k.n, expected, v.p, v.n));
+    tx->writes++;
+    release_bytes(&k);
+    release_bytes(&v);
+    if (rc)
+        return raise_rc(rc, "cas");
+    Py_RETURN_NONE;
+}
+
+/* ---- KV scan iterator ---------------------------------------------------------------------- */
+
+typedef struct KvIterObject {
+    PyObject_HEAD
+    TxObject *tx;
+    inmem_iter *it; /* NULL once exhausted (freed by us) */
+} KvIterObject;
+
+PyObject *kv_scan_new(TxObject *tx, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                      int prefix)
+{
+    ARGSPEC(spec_scan, "scan", 3, 0, "start", "end", "run");
+    ARGSPEC(spec_prefix, "scan_prefix", 2, 0, "prefix", "run");
+    PyObject *a[3];
+    if (parse_args(prefix ? &spec_prefix : &spec_scan, args, nargs, kwnames, a) < 0 ||
+        tx_usable(tx, 0) < 0)
+        return NULL;
+    PyObject *runo = prefix ? a[1] : a[2];
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (get_run(runo, &rb, &run, "run") < 0)
+        return NULL;
+    bytesarg s = {"", 0, {0}, 0}, e = {"", 0, {0}, 0};
+    if (a[0] && a[0] != Py_None && get_bytes(a[0], &s, prefix ? "prefix" : "start") < 0)
+        return NULL;
+    if (!prefix && a[1] && a[1] != Py_None && get_bytes(a[1], &e, "end") < 0) {
+        release_bytes(&s);
+        return NULL;
+    }
+    inmem_iter *it = NULL;
+    int rc = prefix ? inmem_kv_scan_prefix(tx->txn, run, s.p, s.n, &it)
+                    : inmem_kv_scan(tx->txn, run, s.n ? s.p : NULL, s.n, e.n ? e.p : NULL, e.n,
+                                    &it);
+    release_bytes(&s);
+    release_bytes(&e);
+    if (rc)
+        return raise_rc(rc, prefix ? "scan_prefix" : "scan");
+    KvIterObject *ki = PyObject_New(KvIterObject, &KvIterType);
+    if (!ki) {
+        inmem_iter_free(it);
+        return NULL;
+    }
+    ki->tx = (TxObject *)Py_NewRef(tx);
+    ki->it = it;
+    return (PyObject *)ki;
+}
+
+static PyObject *kviter_next(PyObject *op)
+{
+    KvIterObject *ki = (KvIterObject *)op;
+    if (!ki->it)
+        return NULL;
+    if (tx_usable(ki->tx, 0) < 0) {
+        ki->it = NULL; /* freed with the transaction */
+        return NULL;
+    }
+    const void *k, *v;
+    size_t kl, vl;
+    uint64_t ver;
+    int rc = inmem_iter_next(ki->it, &k, &kl, &v, &vl, &ver);
+    if (rc == INMEM_NOTFOUND) {
+        inmem_iter_free(ki->it);
+        ki->it = NULL;
+        return NULL;
+    }
+    if (rc)
+        return raise_rc(rc, "scan");
+    return make_kv_entry(k, kl, v, vl, ver);
+}
+
+static void kviter_dealloc(PyObject *op)
+{
+    KvIterObject *ki = (KvIterObject *)op;
+    if (ki->it && ki->tx->txn)
+        inmem_iter_free(ki->it);
+    Py_CLEAR(ki->tx);
+    PyObject_Free(op);
+}
+
+PyTypeObject KvIterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "inmem.KVIterator",
+    .tp_basicsize = sizeof(KvIterObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An iterator over a transaction's keys in order, yielding KVEntry records\n"
+              "(copied: they stay valid after the transaction). Using it after its transaction\n"
+              "has ended raises TransactionDone.",
+    .tp_dealloc = kviter_dealloc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = kviter_next,
+};
+
+static PyObject *tx_scan(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return kv_scan_new((TxObject *)op, args, nargs, kwnames, 0);
+}
+
+static PyObject *tx_scan_prefix(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    return kv_scan_new((TxObject *)op, args, nargs, kwnames, 1);
+}
+
+/* ---- information --------------------------------------------------------------------------- */
+
+static PyObject *tx_info(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    TxObject *tx = (TxObject *)op;
+    if (tx->txn) {
+        if (tx->busy)
+            return raise_misuse("the transaction is in use by another thread");
+        inmem_txn_info info;
+        int rc = inmem_txn_describe(tx->txn, &info);
+        if (rc)
+            return raise_rc(rc, "info");
+        return make_txn_info(&info, NULL);
+    }
+    if (tx->managed)
+        return raise_code(INMEM_ETXNDONE, "info: the transact() callback has returned");
+    return make_txn_info(&tx->end_info, tx->conflict_key);
+}
+
+static PyObject *tx_get_state(PyObject *op, void *closure)
+{
+    (void)closure;
+    TxObject *tx = (TxObject *)op;
+    static const char *const names[] = {"active", "committed", "aborted"};
+    if (tx->managed && !tx->txn)
+        return PyUnicode_FromString("ended");
+    return PyUnicode_FromString(names[tx->state]);
+}
+
+static PyObject *tx_get_readonly(PyObject *op, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(((TxObject *)op)->readonly);
+}
+
+static PyObject *tx_get_database(PyObject *op, void *closure)
+{
+    (void)closure;
+    return Py_NewRef((PyObject *)((TxObject *)op)->db);
+}
+
+static PyObject *tx_repr(PyObject *op)
+{
+    TxObject *tx = (TxObject *)op;
+    static const char *const names[] = {"active", "committed", "aborted"};
+    return PyUnicode_FromFormat("<inmem.Transaction %s%s%s>",
+                                tx->managed && !tx->txn ? "ended" : names[tx->state],
+                                tx->readonly ? " readonly" : "", tx->managed ? " (transact)" : "");
+}
+
+static PyGetSetDef tx_getset[] = {
+    {"state", tx_get_state, NULL,
+     "'active', 'committed' or 'aborted' ('ended' for a transact() transaction whose function\n"
+     "has returned).",
+     NULL},
+    {"readonly", tx_get_readonly, NULL, "True for a read-only transaction.", NULL},
+    {"database", tx_get_database, NULL, "The Database it belongs to.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+#define FAST (METH_FASTCALL | METH_KEYWORDS)
+
+static PyMethodDef tx_methods[] = {
+    {"commit", tx_commit, METH_NOARGS,
+     "commit() -> int\n\nValidates and commits; returns the commit's version (0 for a read-only\n"
+     "or empty transaction). Raises ConflictError (with the key and rule) if a key it read or\n"
+     "CAS-checked changed since its snapshot. The transaction has ended after any result."},
+    {"abort", tx_abort, METH_NOARGS, "abort() -> None\n\nDiscards every pending write."},
+    {"__enter__", tx_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))tx_exit, METH_FASTCALL, NULL},
+    {"info", tx_info, METH_NOARGS,
+     "info() -> TxnInfo\n\nState, abort reason, snapshot and commit versions, set sizes, and the\n"
+     "conflict (key, run, versions) after a conflict."},
+    {"get", (PyCFunction)(void (*)(void))tx_get, FAST,
+     "get(key, run=None) -> bytes | None\n\nReads key at the snapshot, seeing this\n"
+     "transaction's own writes first; None if missing. The read is validated at commit."},
+    {"get_entry", (PyCFunction)(void (*)(void))tx_get_entry, FAST,
+     "get_entry(key, run=None) -> KVEntry | None\n\nLike get(), with the version read (0 for\n"
+     "this transaction's own pending write)."},
+    {"get_json", (PyCFunction)(void (*)(void))tx_get_json, FAST,
+     "get_json(key, run=None) -> object | None\n\nget() decoded as JSON."},
+    {"put", (PyCFunction)(void (*)(void))tx_put, FAST,
+     "put(key, value, run=None, ttl=None) -> None\n\nWrites key (pending until commit). A blind\n"
+     "write never conflicts. ttl: seconds until the value expires."},
+    {"put_json", (PyCFunction)(void (*)(void))tx_put_json, FAST,
+     "put_json(key, obj, run=None, ttl=None) -> None\n\nput() of json.dumps(obj)."},
+    {"delete", (PyCFunction)(void (*)(void))tx_delete, FAST,
+     "delete(key, run=None) -> None\n\nDeletes key (pending; a tombstone even if missing)."},
+    {"cas", (PyCFunction)(void (*)(void))tx_cas, FAST,
+     "cas(key, expected_version, value, run=None) -> None\n\nWrites value if, at commit, key is\n"
+     "still at expected_version (0: absent); else the commit raises ConflictError (rule 'cas').\n"
+     "Does not add key to the read set."},
+    {"scan", (PyCFunction)(void (*)(void))tx_scan, FAST,
+     "scan(start=None, end=None, run=None) -> Iterator[KVEntry]\n\nThe keys k of run with\n"
+     "start <= k < end in byte order, at the snapshot, merged with this transaction's writes.\n"
+     "Each key returned is recorded in the read set."},
+    {"scan_prefix", (PyCFunction)(void (*)(void))tx_scan_prefix, FAST,
+     "scan_prefix(prefix=b'', run=None) -> Iterator[KVEntry]\n\nThe keys beginning with prefix."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int tx_register_methods(void)
+{
+    PyMethodDef *parts[] = {tx_methods, op_methods_common, op_methods_tx};
+    size_t n = 0;
+    for (size_t p = 0; p < 3; p++)
+        for (PyMethodDef *m = parts[p]; m->ml_name; m++)
+            n++;
+    PyMethodDef *all = PyMem_Calloc(n + 1, sizeof *all);
+    if (!all) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    n = 0;
+    for (size_t p = 0; p < 3; p++)
+        for (PyMethodDef *m = parts[p]; m->ml_name; m++)
+            all[n++] = *m;
+    TxType.tp_methods = all;
+    return 0;
+}
+
+static PyObject *tx_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    (void)type;
+    (void)args;
+    (void)kwds;
+    PyErr_SetString(PyExc_TypeError, "use Database.transaction() to begin a transaction");
+    return NULL;
+}
+
+int tx_type_ready(void)
+{
+    if (!TxType.tp_methods && tx_register_methods() < 0)
+        return -1;
+    return PyType_Ready(&TxType);
+}
+
+PyTypeObject TxType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "inmem.Transaction",
+    .tp_basicsize = sizeof(TxObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A transaction under snapshot isolation (begin with Database.transaction()).\n\n"
+              "It sees every commit made before it began and its own pending writes, nothing\n"
+              "else. commit() applies its writes atomically with one new version, or raises\n"
+              "ConflictError if a key it read or CAS-checked changed meanwhile (first committer\n"
+              "wins). As a context manager it commits at the end of the block and aborts if the\n"
+              "block raises. Records and bytes it returns are copies that stay valid after it\n"
+              "ends; iterators over it raise TransactionDone once it has ended.\n\n"
+              "A transaction is used by one thread at a time (the GIL sees to it; a call made\n"
+              "while another thread's commit is in flight raises MisuseError).",
+    .tp_new = tx_tp_new,
+    .tp_dealloc = tx_dealloc,
+    .tp_repr = tx_repr,
+    .tp_getset = tx_getset,
+    .tp_weaklistoffset = offsetof(TxObject, weakreflist),
+};
