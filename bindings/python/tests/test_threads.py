@@ -1,0 +1,170 @@
+"""Threads sharing one Database: no lost update, invariants kept under concurrent transfers,
+tasks claimed exactly once, and a close that waits for nobody's call to be cut short."""
+import random
+import threading
+
+import pytest
+
+import inmem
+
+
+def run_threads(n, target, *args):
+    errors = []
+
+    def wrap(i):
+        try:
+            target(i, *args)
+        except BaseException as e:  # noqa: B902 - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.parametrize("durability", ["none", "strict"])
+def test_no_lost_update_on_hot_counters(tmp_path, durability):
+    db = inmem.open(str(tmp_path / "d"), durability=durability)
+    try:
+        per = 100 if durability == "strict" else 400
+
+        @db.transactional(max_attempts=100000, backoff_initial=0.00001, backoff_max=0.0005)
+        def bump(tx, key):
+            tx.put(key, b"%d" % (int(tx.get(key) or 0) + 1))
+
+        def worker(i):
+            rng = random.Random(i)
+            for _ in range(per):
+                bump(b"c%d" % rng.randrange(3))
+
+        run_threads(4, worker)
+        assert sum(int(db.get(b"c%d" % i) or 0) for i in range(3)) == 4 * per
+        s = db.stats()
+        assert s.commits == 4 * per
+        if durability == "strict":
+            assert s.wal_synced_commits >= 4 * per and s.wal_syncs >= 1
+    finally:
+        db.close()
+
+
+def test_bank_transfers_keep_the_sum(db):
+    accounts = 8
+    for i in range(accounts):
+        db.put(b"acct%d" % i, b"1000")
+    stop = threading.Event()
+    bad_sums = []
+
+    def transfer(i):
+        rng = random.Random(100 + i)
+        for _ in range(300):
+            a, b = rng.sample(range(accounts), 2)
+            amount = rng.randrange(1, 50)
+            while True:
+                tx = db.transaction()
+                try:
+                    va = int(tx.get(b"acct%d" % a))
+                    vb = int(tx.get(b"acct%d" % b))
+                    tx.put(b"acct%d" % a, b"%d" % (va - amount))
+                    tx.put(b"acct%d" % b, b"%d" % (vb + amount))
+                    tx.commit()
+                    break
+                except inmem.ConflictError:
+                    continue
+
+    def audit():
+        while not stop.is_set():
+            with db.transaction(readonly=True) as tx:
+                total = sum(int(v) for v in tx.get_many([b"acct%d" % i for i in range(accounts)]))
+            if total != accounts * 1000:
+                bad_sums.append(total)
+
+    auditor = threading.Thread(target=audit)
+    auditor.start()
+    try:
+        run_threads(3, transfer)
+    finally:
+        stop.set()
+        auditor.join()
+    assert bad_sums == []
+    assert sum(int(db.get(b"acct%d" % i)) for i in range(accounts)) == accounts * 1000
+
+
+def test_tasks_claimed_exactly_once(db):
+    tasks = ["task/%03d" % i for i in range(200)]
+    for t in tasks:
+        db.state_set(t, "open")
+    claims = {}
+    lock = threading.Lock()
+
+    def agent(i):
+        me = "agent-%d" % i
+        order = tasks[:]
+        random.Random(i).shuffle(order)
+        for t in order:
+            try:
+                db.state_cas_value(t, "open", me)
+            except inmem.ConflictError:
+                continue
+            with lock:
+                claims.setdefault(t, []).append(me)
+
+    run_threads(4, agent)
+    assert sorted(claims) == tasks
+    assert all(len(v) == 1 for v in claims.values())
+    for t, (owner,) in claims.items():
+        assert db.state_get(t).value == owner.encode()
+
+
+def test_close_refused_while_another_thread_is_in_a_call(path):
+    db = inmem.open(path)
+    inside, release = threading.Event(), threading.Event()
+
+    def body(tx):
+        inside.set()
+        release.wait()
+        tx.put(b"k", b"v")
+
+    t = threading.Thread(target=db.transact, args=(body,))
+    t.start()
+    assert inside.wait(10)
+    try:
+        with pytest.raises(inmem.BusyError):
+            db.close()
+        assert not db.closed
+    finally:
+        release.set()
+        t.join()
+    db.close()
+    with inmem.open(path) as again:
+        assert again.get(b"k") == b"v"
+
+
+def test_transaction_handed_between_threads(db):
+    tx = db.transaction()
+    tx.put(b"a", b"1")
+    t = threading.Thread(target=lambda: tx.put(b"b", b"2"))
+    t.start()
+    t.join()
+    tx.commit()
+    assert db.get_many([b"a", b"b"]) == [b"1", b"2"]
+
+
+def test_readers_and_writers_on_one_database(db):
+    def writer(i):
+        for n in range(500):
+            db.put(b"w%d" % i, b"%d" % n)
+
+    def reader(i):
+        last = -1
+        for _ in range(500):
+            v = db.get(b"w0")
+            if v is not None:
+                assert int(v) >= last  # committed values only move forward
+                last = int(v)
+
+    run_threads(2, lambda i: writer(i) if i == 0 else reader(i))
+    assert db.get(b"w0") == b"499"
