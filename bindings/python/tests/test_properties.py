@@ -96,7 +96,8 @@ step = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step, min_size=8, max_size=60))
 def test_transactions_match_the_model(steps):
     db = inmem.open(durability="none")
