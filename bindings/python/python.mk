@@ -2,9 +2,12 @@
 #
 #   make python          build the extension against $(BUILD)/libinmem.a into $(BUILD)/python
 #                        (a package directory: PYTHONPATH=$(BUILD)/python python3 -c 'import inmem')
-#   make test-python     its pytest suite (part of `make test`); under SAN=address the suite runs
-#                        with libasan/libubsan preloaded into python3 (leak detection off: CPython
-#                        keeps interned objects for the life of the process)
+#   make test-python     its pytest suite (part of `make test`). Under SAN=address the extension
+#                        and the library are built with ASan+UBSan and python3 (not instrumented)
+#                        runs with libasan/libubsan preloaded; LeakSanitizer is on, with the
+#                        allocations CPython itself never frees at exit suppressed
+#                        (tests/lsan.supp), and a 16 MiB quarantine so that the memory test's
+#                        RSS settles after its warm-up. Under SAN=thread, libtsan is preloaded.
 #   make bench-python    Python-level benchmark: inmem vs python3-lmdb vs sqlite3 (W1-W4) and the
 #                        binding's cost per call against a dict (bindings/python/bench/bench.py)
 #   make deps-python     the Debian packages these need
@@ -21,7 +24,9 @@ PY_CFLAGS  := $(SANFLAGS) $(if $(WERROR),-Werror)
 # python3 is not built with a sanitizer: its runtime must be loaded first
 ifeq ($(SAN),address)
 PY_RUN_ENV := LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-              ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+              ASAN_OPTIONS=detect_leaks=1:malloc_context_size=3:quarantine_size_mb=16 \
+              LSAN_OPTIONS=suppressions=$(abspath $(PY_DIR)/tests/lsan.supp) \
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 endif
 ifeq ($(SAN),thread)
 PY_RUN_ENV := LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so)" TSAN_OPTIONS=halt_on_error=1
