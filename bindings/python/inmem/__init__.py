@@ -128,8 +128,10 @@ def open(path=None, durability="batched", **options):  # noqa: A001 (inmem.open,
     default: fsync every sync_interval_ms or sync_commits commits) or "strict" (a commit returns
     once it is on stable storage). Other options, with the library's defaults: max_key_size
     (4096), max_value_size (16 MiB), max_txns (256), wal_segment_size (64 MiB),
-    sync_interval_ms (100), sync_commits (1000), repair (False), ttl_sweep_interval_ms (1000),
-    read_only (False). Recovery replays the log at open; ``db.recovery()`` reports what it did.
+    sync_interval_ms (100), sync_commits (1000), max_unsynced_commits (0: no cap), repair
+    (False), ttl_sweep_interval_ms (1000), read_only (False: True inspects a directory, even one
+    another process has open, changing no file), create_if_missing (True), file_mode (0o600).
+    Recovery replays the log at open; ``db.recovery()`` reports what it did.
     Use the result as a context manager to close it at the end of a block.
     """
     return Database(path, durability=durability, **options)

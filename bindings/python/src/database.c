@@ -112,8 +112,18 @@ static int db_tp_init(PyObject *op, PyObject *args, PyObject *kwds)
         opt_u64(kw, "sync_interval_ms", &o.sync_interval_ms) < 0 ||
         opt_u64(kw, "sync_commits", &o.sync_commits) < 0 ||
         opt_u64(kw, "ttl_sweep_interval_ms", &o.ttl_sweep_interval_ms) < 0 ||
-        opt_bool(kw, "repair", &o.repair) < 0 || opt_bool(kw, "read_only", &o.read_only) < 0)
+        opt_bool(kw, "repair", &o.repair) < 0 || opt_bool(kw, "read_only", &o.read_only) < 0 ||
+        opt_bool(kw, "create_if_missing", &o.create_if_missing) < 0 ||
+        opt_u64(kw, "max_unsynced_commits", &o.max_unsynced_commits) < 0)
         goto done;
+    uint64_t mode = o.file_mode;
+    if (opt_u64(kw, "file_mode", &mode) < 0)
+        goto done;
+    if (mode > 0xffffffffu) {
+        PyErr_SetString(PyExc_ValueError, "file_mode is out of range");
+        goto done;
+    }
+    o.file_mode = (unsigned)mode;
     if (mt > 0xffffffffu) {
         PyErr_SetString(PyExc_ValueError, "max_txns is out of range");
         goto done;
@@ -297,7 +307,7 @@ static PyObject *db_get_json(PyObject *op, PyObject *const *args, Py_ssize_t nar
     return db_get_common(op, args, nargs, kwnames, 2);
 }
 
-ARGSPEC(spec_put, "put", 3, 2, "key", "value", "run", "ttl");
+ARGSPEC(spec_put, "put", 3, 2, "key", "value", "run", "ttl", "expire_at_ms");
 
 static int ttl_ms_of(PyObject *o, uint64_t *ms)
 {
@@ -316,19 +326,43 @@ static int ttl_ms_of(PyObject *o, uint64_t *ms)
     return 0;
 }
 
+/* A standalone put with an absolute expiry: the library has only the in-transaction form, so
+ * it runs in a transaction of its own (a blind write: it cannot conflict). */
+static int put_expire_at(inmem_db *db, const inmem_run_id *run, const void *k, size_t kl,
+                         const void *v, size_t vl, uint64_t at, uint64_t *ver)
+{
+    inmem_txn *txn;
+    int rc = inmem_txn_begin(db, &txn);
+    if (rc)
+        return rc;
+    rc = inmem_kv_put_expire_at(txn, run, k, kl, v, vl, at);
+    if (rc == 0)
+        rc = inmem_txn_commit(txn);
+    inmem_txn_info info;
+    if (rc == 0 && inmem_txn_describe(txn, &info) == 0)
+        *ver = info.commit_version;
+    inmem_txn_free(txn);
+    return rc;
+}
+
 static PyObject *db_put_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames, int json)
 {
     DbObject *self = (DbObject *)op;
-    PyObject *a[4];
+    PyObject *a[5];
     if (parse_args(&spec_put, args, nargs, kwnames, a) < 0 || db_check(self) < 0)
         return NULL;
     bytesarg k, v;
     inmem_run_id rb;
     const inmem_run_id *run;
-    uint64_t ttl, ver = 0;
-    if (get_run(a[2], &rb, &run, "run") < 0 || ttl_ms_of(a[3], &ttl) < 0)
+    uint64_t ttl, ver = 0, at = 0;
+    if (get_run(a[2], &rb, &run, "run") < 0 || ttl_ms_of(a[3], &ttl) < 0 ||
+        get_u64(a[4], 0, &at, "expire_at_ms") < 0)
         return NULL;
+    if (ttl && a[4] && a[4] != Py_None) {
+        PyErr_SetString(PyExc_TypeError, "put: give ttl or expire_at_ms, not both");
+        return NULL;
+    }
     PyObject *enc = NULL;
     if (json && !(enc = json_encode(a[1])))
         return NULL;
@@ -343,7 +377,10 @@ static PyObject *db_put_common(PyObject *op, PyObject *const *args, Py_ssize_t n
     }
     int rc;
     inmem_db *db = self->db;
-    if (ttl)
+    if (at)
+        DB_CALL(self, db_releases(self, v.n),
+                rc = put_expire_at(db, run, k.p, k.n, v.p, v.n, at, &ver));
+    else if (ttl)
         DB_CALL(self, db_releases(self, v.n),
                 rc = inmem_put_ttl(db, run, k.p, k.n, v.p, v.n, ttl, &ver));
     else
@@ -736,9 +773,10 @@ static PyMethodDef db_methods[] = {
     {"get_json", (PyCFunction)(void (*)(void))db_get_json, FAST,
      "get_json(key, run=None) -> object | None\n\nget() decoded as JSON; None if missing."},
     {"put", (PyCFunction)(void (*)(void))db_put, FAST,
-     "put(key, value, run=None, ttl=None) -> int\n\nWrites key and commits at once (an implicit\n"
-     "one-operation transaction); returns the commit's version. ttl: seconds until the value\n"
-     "expires (None: never). key and value are bytes, str (UTF-8) or bytes-like."},
+     "put(key, value, run=None, ttl=None, expire_at_ms=None) -> int\n\nWrites key and commits\n"
+     "at once (an implicit one-operation transaction); returns the commit's version. ttl:\n"
+     "seconds until the value expires (None: never); expire_at_ms: or an absolute expiry in\n"
+     "Unix ms. key and value are bytes, str (UTF-8) or bytes-like."},
     {"put_json", (PyCFunction)(void (*)(void))db_put_json, FAST,
      "put_json(key, obj, run=None, ttl=None) -> int\n\nput() of json.dumps(obj) (compact UTF-8)."},
     {"delete", (PyCFunction)(void (*)(void))db_delete, FAST,
@@ -805,8 +843,9 @@ PyTypeObject DbType = {
               "store. Prefer inmem.open(), which takes the same arguments.\n\n"
               "Options (keyword arguments, the library's defaults when left out): durability\n"
               "('none', 'async', 'batched', 'strict'), max_key_size, max_value_size, max_txns,\n"
-              "wal_segment_size, sync_interval_ms, sync_commits, repair, ttl_sweep_interval_ms,\n"
-              "read_only. Use as a context manager to close it at the end of a block.\n\n"
+              "wal_segment_size, sync_interval_ms, sync_commits, max_unsynced_commits, repair,\n"
+              "ttl_sweep_interval_ms, read_only, create_if_missing, file_mode. Use as a context\n"
+              "manager to close it at the end of a block.\n\n"
               "Every operation takes an optional run (a RunId, its str form, or None for the\n"
               "shared scope). Operations called on the Database are standalone: each is its own\n"
               "transaction (writes retried on conflict). The same operations on a Transaction\n"

@@ -805,7 +805,10 @@ static PyStructSequence_Field recovery_fields[] = {
     F("repaired", "True if the repair option truncated a corruption"),
     F("repair_file", "str or None"), F("repair_offset", "int"),
     F("bytes_dropped", "bytes dropped by the repair"),
-    F("txns_dropped", "about how many transactions they held"), {NULL, NULL}};
+    F("txns_dropped", "how many committed transactions they held"),
+    F("tail_bytes", "bytes of log data dropped at the torn tail"),
+    F("live_writer", "read-only opens: True if another process had it open for writing"),
+    F("created", "True if the database did not exist and this open created it"), {NULL, NULL}};
 static PyStructSequence_Field txn_info_fields[] = {
     F("state", "'active', 'validating', 'committed' or 'aborted'"),
     F("reason", "None, 'user', 'read_conflict', 'cas_conflict' or 'error'"),
@@ -1079,8 +1082,10 @@ static PyObject *make_recovery(const inmem_recovery_info *r)
                         PyBool_FromLong(r->torn_tail), str_or_none(tf),
                         u64(r->tail_offset),   PyBool_FromLong(r->repaired),
                         str_or_none(rf),       u64(r->repair_offset),
-                        u64(r->bytes_dropped), u64(r->txns_dropped)};
-    return fill(RecoveryInfoType, vals, 16);
+                        u64(r->bytes_dropped), u64(r->txns_dropped),
+                        u64(r->tail_bytes),    PyBool_FromLong(r->live_writer),
+                        PyBool_FromLong(r->created)};
+    return fill(RecoveryInfoType, vals, 19);
 }
 
 /* Used by database.c through these two wrappers (kept here with the record types). */

@@ -134,6 +134,35 @@ done:
     return res;
 }
 
+static PyObject *op_get_expiry(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    ARGSPEC(spec, "get_expiry", 2, 1, "key", "run");
+    PyObject *a[2];
+    opctx c;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    bytesarg k;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
+        get_run(a[1], &rb, &run, "run") < 0 || get_bytes(a[0], &k, "key") < 0)
+        return NULL;
+    PyObject *r = NULL;
+    if (ctx_need_txn(&c) == 0) {
+        uint64_t at = 0;
+        int rc = inmem_kv_get_expiry(c.txn, run, k.p, k.n, &at);
+        r = rc == INMEM_NOTFOUND ? Py_NewRef(Py_None) : rc ? raise_rc(rc, "get_expiry") : u64(at);
+    }
+    ctx_done(&c);
+    release_bytes(&k);
+    return r;
+}
+
+static PyObject *op_run_list_stored(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    return pager_new(self, PG_RUN_STORED, args, nargs, kwnames);
+}
+
 static PyObject *op_list(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                          PyObject *kwnames)
 {
@@ -883,6 +912,10 @@ PyMethodDef op_methods_common[] = {
     {"get_many", M(op_get_many), FAST,
      "get_many(keys, run=None) -> list[bytes | None]\n\nReads several keys at once (one snapshot);\n"
      "None for a missing key. In a transaction every key joins the read set."},
+    {"get_expiry", M(op_get_expiry), FAST,
+     "get_expiry(key, run=None) -> int | None\n\nWhen key's value expires, in Unix ms (0: it has\n"
+     "no TTL); None if the key is missing, deleted or expired. In a transaction the read joins\n"
+     "the read set like get()."},
     {"list", M(op_list), FAST,
      "list(prefix=b'', run=None, after=None, limit=None) -> Iterator[KVEntry]\n\nThe keys\n"
      "beginning with prefix in byte order, after the cursor key `after`, at most limit of them.\n"
@@ -905,6 +938,10 @@ PyMethodDef op_methods_common[] = {
     {"run_children", M(op_run_children), FAST,
      "run_children(run, after=None, limit=None) -> Iterator[RunId]\n\nThe runs whose parent is\n"
      "run, newest first."},
+    {"run_list_stored", M(op_run_list_stored), FAST,
+     "run_list_stored(after=None, limit=None) -> Iterator[RunId]\n\nEvery run id under which\n"
+     "data is stored, begun with run_begin() or not, in ascending order (the shared scope is\n"
+     "not listed). What tools that cover a whole database (dump, verify) iterate."},
     {"run_delete", M(op_run_delete), FAST,
      "run_delete(run) -> None\n\nDeletes a run and all of its data (KV, events, state cells,\n"
      "traces, metadata) in one transaction. Raises NotFound for a missing run."},

@@ -106,6 +106,7 @@ static size_t record_size(enum pager_kind k)
     case PG_KV_LIST:
         return sizeof(inmem_kv_entry);
     case PG_RUN_LIST:
+    case PG_RUN_STORED:
         return sizeof(inmem_run_id);
     case PG_STREAMS:
         return INMEM_NAME_MAX;
@@ -176,6 +177,17 @@ static int pager_parse(PagerObject *p, PyObject *const *args, Py_ssize_t nargs, 
         if (!err)
             p->agent = dup_name(a[5], "agent", &err);
         return err ? -1 : 0;
+    }
+    case PG_RUN_STORED: {
+        ARGSPEC(spec, "run_list_stored", 2, 0, "after", "limit");
+        if (parse_args(&spec, args, nargs, kwnames, a) < 0 || get_limit(a[1], &p->remaining) < 0)
+            return -1;
+        if (a[0] && a[0] != Py_None) {
+            if (get_id(a[0], &p->cursor_id, "after") < 0)
+                return -1;
+            p->has_cursor = 1;
+        }
+        return 0;
     }
     case PG_STREAMS: {
         ARGSPEC(spec, "streams", 3, 0, "run", "after", "limit");
@@ -300,6 +312,10 @@ static int fetch(PagerObject *p, inmem_txn *txn)
         rc = inmem_run_list(txn, &f, p->has_cursor ? &p->cursor_id : NULL, want, p->buf, &n);
         break;
     }
+    case PG_RUN_STORED:
+        what = "run_list_stored";
+        rc = inmem_run_list_stored(txn, p->has_cursor ? &p->cursor_id : NULL, want, p->buf, &n);
+        break;
     case PG_STREAMS:
         what = "streams";
         rc = inmem_event_streams(txn, run, p->has_cursor ? p->cursor_name : NULL, want, p->buf,
@@ -355,7 +371,8 @@ static int fetch(PagerObject *p, inmem_txn *txn)
             }
             break;
         }
-        case PG_RUN_LIST: {
+        case PG_RUN_LIST:
+        case PG_RUN_STORED: {
             inmem_run_id *id = (inmem_run_id *)p->buf + i;
             item = runid_new(id);
             p->cursor_id = *id;

@@ -226,6 +226,7 @@ PyObject *kv_scan_new(TxObject *tx, PyObject *const *args, Py_ssize_t nargs, PyO
 enum pager_kind {
     PG_KV_LIST,
     PG_RUN_LIST,
+    PG_RUN_STORED,
     PG_STREAMS,
     PG_EVENTS,
     PG_EVENTS_TIME,

@@ -240,21 +240,25 @@ static PyObject *tx_get_json(PyObject *op, PyObject *const *args, Py_ssize_t nar
     return tx_get_common(op, args, nargs, kwnames, 2);
 }
 
-ARGSPEC(spec_put, "put", 3, 2, "key", "value", "run", "ttl");
+ARGSPEC(spec_put, "put", 3, 2, "key", "value", "run", "ttl", "expire_at_ms");
 
 static PyObject *tx_put_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames, int json)
 {
     TxObject *tx = (TxObject *)op;
-    PyObject *a[4];
+    PyObject *a[5];
     if (parse_args(&spec_put, args, nargs, kwnames, a) < 0 || tx_usable(tx, 1) < 0)
         return NULL;
     bytesarg k, v;
     inmem_run_id rb;
     const inmem_run_id *run;
-    uint64_t ttl = 0, us;
-    if (get_run(a[2], &rb, &run, "run") < 0)
+    uint64_t ttl = 0, us, at = 0;
+    if (get_run(a[2], &rb, &run, "run") < 0 || get_u64(a[4], 0, &at, "expire_at_ms") < 0)
         return NULL;
+    if (a[3] && a[3] != Py_None && a[4] && a[4] != Py_None) {
+        PyErr_SetString(PyExc_TypeError, "put: give ttl or expire_at_ms, not both");
+        return NULL;
+    }
     if (a[3] && a[3] != Py_None) {
         if (get_seconds_us(a[3], &us, "ttl") < 0)
             return NULL;
@@ -279,8 +283,9 @@ static PyObject *tx_put_common(PyObject *op, PyObject *const *args, Py_ssize_t n
     inmem_txn *txn = tx->txn;
     int rc;
     TX_CALL(tx, v.n >= BIG_VALUE,
-            rc = ttl ? inmem_kv_put_ttl(txn, run, k.p, k.n, v.p, v.n, ttl)
-                     : inmem_kv_put(txn, run, k.p, k.n, v.p, v.n));
+            rc = at    ? inmem_kv_put_expire_at(txn, run, k.p, k.n, v.p, v.n, at)
+                 : ttl ? inmem_kv_put_ttl(txn, run, k.p, k.n, v.p, v.n, ttl)
+                       : inmem_kv_put(txn, run, k.p, k.n, v.p, v.n));
     tx->writes++;
     release_bytes(&k);
     release_bytes(&v);
@@ -536,8 +541,9 @@ static PyMethodDef tx_methods[] = {
     {"get_json", (PyCFunction)(void (*)(void))tx_get_json, FAST,
      "get_json(key, run=None) -> object | None\n\nget() decoded as JSON."},
     {"put", (PyCFunction)(void (*)(void))tx_put, FAST,
-     "put(key, value, run=None, ttl=None) -> None\n\nWrites key (pending until commit). A blind\n"
-     "write never conflicts. ttl: seconds until the value expires."},
+     "put(key, value, run=None, ttl=None, expire_at_ms=None) -> None\n\nWrites key (pending\n"
+     "until commit). A blind write never conflicts. ttl: seconds until the value expires;\n"
+     "expire_at_ms: or an absolute expiry, in Unix ms."},
     {"put_json", (PyCFunction)(void (*)(void))tx_put_json, FAST,
      "put_json(key, obj, run=None, ttl=None) -> None\n\nput() of json.dumps(obj)."},
     {"delete", (PyCFunction)(void (*)(void))tx_delete, FAST,

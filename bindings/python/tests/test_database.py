@@ -1,0 +1,164 @@
+"""Opening, options, durability, recovery information, read-only inspection, closing."""
+import os
+import stat
+import time
+
+import pytest
+
+import inmem
+
+
+def test_open_creates_and_reopens(path):
+    with inmem.open(path) as db:
+        assert db.path == path and db.durability == "batched" and not db.read_only
+        assert db.recovery().created
+        db.put(b"k", b"v")
+        r = db.run_begin()
+        db.event_append("s", "t", b"p", run=r)
+    assert db.closed
+    with inmem.open(path) as db:
+        rec = db.recovery()
+        assert not rec.created and rec.txns_applied == 3 and rec.version == 3
+        assert db.get(b"k") == b"v" and db.event_get("s", 1, run=r).payload == b"p"
+
+
+def test_pathlike_and_durability_modes(tmp_path):
+    for mode in ("none", "async", "batched", "strict"):
+        p = tmp_path / mode
+        with inmem.open(p if mode != "none" else None, durability=mode) as db:
+            assert db.durability == mode
+            db.put(b"k", mode)
+            assert db.get(b"k") == mode.encode()
+    with pytest.raises(ValueError):
+        inmem.open(str(tmp_path / "x"), durability="sometimes")
+    with pytest.raises(ValueError):
+        inmem.open(None)  # a path is needed unless durability is none
+
+
+def test_create_if_missing_and_file_mode(tmp_path):
+    missing = str(tmp_path / "missing")
+    with pytest.raises(inmem.NotFound):
+        inmem.open(missing, create_if_missing=False)
+    assert not os.path.exists(missing)
+    with pytest.raises(inmem.NotFound):
+        inmem.open(missing, read_only=True)
+    with inmem.open(missing, file_mode=0o640) as db:
+        db.put(b"k", b"v")
+    logs = [f for f in os.listdir(missing) if f.endswith(".log")]
+    assert logs and all(stat.S_IMODE(os.stat(os.path.join(missing, f)).st_mode) & 0o077 in
+                        (0o040, 0o000) for f in logs)
+    with pytest.raises(inmem.InvalidArgument):
+        inmem.open(str(tmp_path / "bad"), file_mode=0o400)  # owner read+write required
+    unrelated = tmp_path / "unrelated"
+    unrelated.mkdir()
+    (unrelated / "notes.txt").write_text("hi")
+    with pytest.raises(inmem.InvalidArgument):
+        inmem.open(str(unrelated))  # a non-empty directory that holds no database
+
+
+def test_unknown_and_bad_options(path):
+    with pytest.raises(TypeError):
+        inmem.open(path, max_txn=4)
+    with pytest.raises(inmem.InvalidArgument):
+        inmem.open(path, max_key_size=1 << 20)
+    with pytest.raises(ValueError):
+        inmem.open(path, max_txns=-1)
+    with pytest.raises(TypeError):
+        inmem.open(path, sync_commits="many")
+
+
+def test_options_take_effect(path):
+    with inmem.open(path, max_key_size=8, max_value_size=16, sync_interval_ms=5,
+                    sync_commits=10, max_unsynced_commits=100, wal_segment_size=1 << 16,
+                    ttl_sweep_interval_ms=0) as db:
+        db.put(b"12345678", b"x" * 16)
+        with pytest.raises(inmem.TooBig):
+            db.put(b"123456789", b"x")
+        with pytest.raises(inmem.TooBig):
+            db.put(b"k", b"x" * 17)
+        for i in range(2000):  # more than one 64 KiB segment
+            db.put(b"k%d" % (i % 10), b"y" * 16)
+    with inmem.open(path) as db:
+        assert db.recovery().segments >= 2
+        assert db.get(b"12345678") == b"x" * 16
+
+
+def test_locked_by_another_handle(path):
+    import subprocess
+    import sys
+    with inmem.open(path) as db:
+        db.put(b"k", b"v")
+        code = ("import inmem, sys\n"
+                "try:\n inmem.open(sys.argv[1])\nexcept inmem.LockedError as e:\n"
+                " print('locked', e.code, e.detail is not None)\n")
+        out = subprocess.run([sys.executable, "-P", "-c", code, path], capture_output=True,
+                             text=True, env=dict(os.environ))
+        assert out.stdout.split() == ["locked", "-23", "True"], out
+
+
+def test_read_only_inspection(path):
+    with inmem.open(path) as db:
+        db.put(b"k", b"v")
+        with inmem.open(path, read_only=True) as ro:  # no lock: beside the writer
+            assert ro.read_only and ro.get(b"k") == b"v"
+            with pytest.raises(inmem.ReadOnlyError):
+                ro.put(b"k", b"w")
+            with pytest.raises(inmem.ReadOnlyError):
+                ro.run_begin()
+            db.put(b"later", b"x")
+            assert ro.get(b"later") is None  # the view is the state at its open
+
+
+def test_expiry_absolute_and_read_back(db):
+    now_ms = int(time.time() * 1000)
+    v = db.put(b"a", b"1", expire_at_ms=now_ms + 3_600_000)
+    assert v == db.stats().version
+    assert db.get_expiry(b"a") == now_ms + 3_600_000
+    db.put(b"b", b"2", ttl=60)
+    assert now_ms + 59_000 <= db.get_expiry(b"b") <= int(time.time() * 1000) + 60_000
+    db.put(b"c", b"3")
+    assert db.get_expiry(b"c") == 0       # no TTL
+    assert db.get_expiry(b"none") is None  # no such key
+    db.put(b"past", b"x", expire_at_ms=now_ms - 1000)
+    assert db.get(b"past") is None and db.get_expiry(b"past") is None
+    with pytest.raises(TypeError):
+        db.put(b"k", b"v", ttl=1, expire_at_ms=now_ms)
+    with db.transaction() as tx:
+        tx.put(b"t", b"v", expire_at_ms=now_ms + 5000)
+        assert tx.get_expiry(b"t") == now_ms + 5000  # its own pending write
+    assert db.get_expiry(b"t") == now_ms + 5000
+
+
+def test_run_list_stored(db):
+    begun = db.run_begin()
+    never = inmem.RunId.new()
+    db.put(b"k", b"v", run=never)  # data under a run that was never begun
+    db.put(b"shared", b"v")
+    assert list(db.run_list()) == [begun]
+    assert list(db.run_list_stored()) == sorted([begun, never])
+    assert list(db.run_list_stored(after=min(begun, never))) == [max(begun, never)]
+    many = sorted(inmem.RunId.new() for _ in range(200))
+    for r in many:
+        db.put(b"x", b"y", run=r)
+    assert list(db.run_list_stored()) == sorted(many + [begun, never])
+
+
+def test_stats_fields(db):
+    s = db.stats()
+    assert s.version == 0 and s.commits == 0 and s.open_txns == 0
+    tx = db.transaction()
+    s = db.stats()
+    assert s.open_txns == 1 and s.oldest_snapshot_version == 0
+    tx.abort()
+    db.put(b"k", b"v")
+    assert db.stats().keys >= 1 and db.stats().version == 1
+
+
+def test_repr_and_help_are_useful(db, path):
+    assert "durability=none" in repr(db)
+    assert "active" in repr(db.transaction(readonly=True))
+    doc = inmem.Database.__doc__ + inmem.Database.transact.__doc__
+    assert "snapshot" in inmem.Transaction.__doc__ and "retr" in doc
+    for name in ("get", "put", "transaction", "transact", "event_append", "state_cas_value",
+                 "trace_record", "run_begin", "list", "get_many", "stats"):
+        assert getattr(inmem.Database, name).__doc__, name
