@@ -165,7 +165,7 @@ class Error(Exception):
 class NotFound(Error): ...
 
 class ConflictError(Error):
-    key: Union[bytes, str, None]
+    key: Optional[bytes]
     run: Optional[RunId]
     rule: Optional[Literal["read", "cas", "value"]]
     expected: Any

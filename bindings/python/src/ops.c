@@ -663,7 +663,7 @@ static PyObject *op_state_cas(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     release_bytes(&v);
     if (rc == INMEM_CONFLICT) {
-        PyObject *key = PyUnicode_FromString(name);
+        PyObject *key = PyBytes_FromString(name); /* as at commit: bytes */
         if (key)
             raise_cas_conflict("state_cas", run, key, "cas", u64(expected));
         Py_XDECREF(key);
@@ -707,7 +707,7 @@ static PyObject *op_state_cas_value(PyObject *self, PyObject *const *args, Py_ss
     release_bytes(&e);
     release_bytes(&v);
     if (rc == INMEM_CONFLICT) {
-        PyObject *key = PyUnicode_FromString(name);
+        PyObject *key = PyBytes_FromString(name); /* as at commit: bytes */
         if (key)
             raise_cas_conflict("state_cas_value", run, key, "value", Py_NewRef(a[1]));
         Py_XDECREF(key);

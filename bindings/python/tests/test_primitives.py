@@ -216,11 +216,12 @@ def test_state_cells(db):
     assert v2 == v1 + 1
     with pytest.raises(inmem.ConflictError) as ei:
         db.state_cas("task", v1, "again")
-    assert ei.value.key == "task" and ei.value.rule == "cas" and ei.value.expected == v1
+    assert ei.value.key == b"task" and ei.value.rule == "cas" and ei.value.expected == v1
     assert db.state_cas_value("task", "claimed", "done") > v2
     with pytest.raises(inmem.ConflictError) as ei:
         db.state_cas_value("task", "claimed", "x")
     assert ei.value.rule == "value" and ei.value.expected == "claimed"
+    assert ei.value.key == b"task" and "task" in str(ei.value)
     db.state_cas_value("fresh", None, "created")  # None: must not exist
     with pytest.raises(inmem.ConflictError):
         db.state_cas_value("fresh", None, "again")
