@@ -761,55 +761,125 @@ static PyGetSetDef db_getset[] = {
 
 static PyMethodDef db_methods[] = {
     {"close", db_close, METH_NOARGS,
-     "close() -> None\n\nMakes every commit durable, releases the directory and frees everything.\n"
-     "Raises BusyError while a transaction is open or another thread is in a call. Idempotent."},
+     "close($self, /)\n"
+     "--\n"
+     "\n"
+     "Makes every commit durable, releases the directory and frees everything.\n"
+     "Raises BusyError while a transaction is open or another thread is in a call.\n"
+     "Idempotent.\n"
+     "\n"
+     "Returns None."},
     {"__enter__", db_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))db_exit, METH_FASTCALL, NULL},
     {"get", (PyCFunction)(void (*)(void))db_get, FAST,
-     "get(key, run=None) -> bytes | None\n\nThe latest committed value of key (an implicit\n"
-     "one-operation read), or None if it is missing, deleted or expired."},
+     "get($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "The latest committed value of key (an implicit one-operation read), or None\n"
+     "if it is missing, deleted or expired.\n"
+     "\n"
+     "Returns bytes | None."},
     {"get_entry", (PyCFunction)(void (*)(void))db_get_entry, FAST,
-     "get_entry(key, run=None) -> KVEntry | None\n\nLike get(), with the key and its version."},
+     "get_entry($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "Like get(), with the key and its version.\n"
+     "\n"
+     "Returns KVEntry | None."},
     {"get_json", (PyCFunction)(void (*)(void))db_get_json, FAST,
-     "get_json(key, run=None) -> object | None\n\nget() decoded as JSON; None if missing."},
+     "get_json($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "get() decoded as JSON; None if missing.\n"
+     "\n"
+     "Returns object | None."},
     {"put", (PyCFunction)(void (*)(void))db_put, FAST,
-     "put(key, value, run=None, ttl=None, expire_at_ms=None) -> int\n\nWrites key and commits\n"
-     "at once (an implicit one-operation transaction); returns the commit's version. ttl:\n"
-     "seconds until the value expires (None: never); expire_at_ms: or an absolute expiry in\n"
-     "Unix ms. key and value are bytes, str (UTF-8) or bytes-like."},
+     "put($self, key, value, run=None, *, ttl=None, expire_at_ms=None)\n"
+     "--\n"
+     "\n"
+     "Writes key and commits at once (an implicit one-operation transaction);\n"
+     "returns the commit's version. ttl: seconds until the value expires (None:\n"
+     "never); expire_at_ms: or an absolute expiry in Unix ms. key and value are\n"
+     "bytes, str (UTF-8) or bytes-like.\n"
+     "\n"
+     "Returns int."},
     {"put_json", (PyCFunction)(void (*)(void))db_put_json, FAST,
-     "put_json(key, obj, run=None, ttl=None) -> int\n\nput() of json.dumps(obj) (compact UTF-8)."},
+     "put_json($self, key, obj, run=None, *, ttl=None, expire_at_ms=None)\n"
+     "--\n"
+     "\n"
+     "put() of json.dumps(obj) (compact UTF-8).\n"
+     "\n"
+     "Returns int."},
     {"delete", (PyCFunction)(void (*)(void))db_delete, FAST,
-     "delete(key, run=None) -> int\n\nDeletes key and commits (a tombstone even if it did not\n"
-     "exist); returns the commit's version."},
+     "delete($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "Deletes key and commits (a tombstone even if it did not exist); returns the\n"
+     "commit's version.\n"
+     "\n"
+     "Returns int."},
     {"cas", (PyCFunction)(void (*)(void))db_cas, FAST,
-     "cas(key, expected_version, value, run=None) -> int\n\nWrites value only if key is at\n"
-     "expected_version (0: only if absent), as its own transaction; returns the new version.\n"
-     "Raises ConflictError otherwise (not retried)."},
+     "cas($self, key, expected_version, value, run=None)\n"
+     "--\n"
+     "\n"
+     "Writes value only if key is at expected_version (0: only if absent), as its\n"
+     "own transaction; returns the new version. Raises ConflictError otherwise\n"
+     "(not retried).\n"
+     "\n"
+     "Returns int."},
     {"transaction", (PyCFunction)(void (*)(void))db_transaction, FAST,
-     "transaction(readonly=False) -> Transaction\n\nBegins a transaction on a snapshot of the\n"
-     "latest committed state. Use it as a context manager: the block commits on exit (raising\n"
-     "ConflictError if a key it read or CAS-checked changed) and aborts on an exception.\n"
-     "readonly=True keeps no read set and refuses writes."},
+     "transaction($self, readonly=False)\n"
+     "--\n"
+     "\n"
+     "Begins a transaction on a snapshot of the latest committed state. Use it as\n"
+     "a context manager: the block commits on exit (raising ConflictError if a key\n"
+     "it read or CAS-checked changed) and aborts on an exception. readonly=True\n"
+     "keeps no read set and refuses writes.\n"
+     "\n"
+     "Returns Transaction."},
     {"transact", (PyCFunction)(void (*)(void))db_transact, FAST,
-     "transact(fn, max_attempts=10, timeout=None, backoff_initial=None, backoff_max=None)\n\n"
-     "Runs fn(tx) in a transaction and commits it; on a conflict the transaction is rolled\n"
-     "back and fn runs again on a fresh snapshot after an exponential back-off with jitter\n"
-     "(backoff_initial, default 100 us, doubling up to backoff_max, default 10 ms; in seconds).\n"
-     "Returns fn's result. An exception raised by fn aborts without retry and propagates.\n"
-     "Raises RetriesExhausted after max_attempts conflicts, TimeoutError once timeout seconds\n"
-     "have passed. fn may run several times: keep its outside effects idempotent. The GIL is\n"
+     "transact($self, fn, *, max_attempts=10, timeout=None, backoff_initial=None, backoff_max=None)\n"
+     "--\n"
+     "\n"
+     "Runs fn(tx) in a transaction and commits it; on a conflict the transaction\n"
+     "is rolled back and fn runs again on a fresh snapshot after an exponential\n"
+     "back-off with jitter (backoff_initial, default 100 us, doubling up to\n"
+     "backoff_max, default 10 ms; in seconds). Returns fn's result. An exception\n"
+     "raised by fn aborts without retry and propagates. Raises RetriesExhausted\n"
+     "after max_attempts conflicts, TimeoutError once timeout seconds have passed.\n"
+     "fn may run several times: keep its outside effects idempotent. The GIL is\n"
      "released between attempts and during commits."},
     {"state_transition", (PyCFunction)(void (*)(void))db_state_transition, FAST,
-     "state_transition(name, fn, run=None, max_attempts=10, timeout=None, ...) -> int\n\n"
-     "Applies fn(value, version) -> next value to a state cell in a closure transaction,\n"
-     "retried on conflict (value None and version 0 if the cell does not exist). Returns the\n"
-     "commit's version. An exception raised by fn aborts and propagates."},
-    {"stats", db_stats, METH_NOARGS, "stats() -> Stats\n\nThe database's counters and gauges."},
+     "state_transition($self, name, fn, run=None, *, max_attempts=10, timeout=None, backoff_initial=None, backoff_max=None)\n"
+     "--\n"
+     "\n"
+     "Applies fn(value, version) -> next value to a state cell in a closure\n"
+     "transaction, retried on conflict (value None and version 0 if the cell does\n"
+     "not exist). Returns the commit's version. An exception raised by fn aborts\n"
+     "and propagates.\n"
+     "\n"
+     "Returns int."},
+    {"stats", db_stats, METH_NOARGS,
+     "stats($self, /)\n"
+     "--\n"
+     "\n"
+     "The database's counters and gauges.\n"
+     "\n"
+     "Returns Stats."},
     {"recovery", db_recovery, METH_NOARGS,
-     "recovery() -> RecoveryInfo\n\nWhat recovery did when the database was opened."},
+     "recovery($self, /)\n"
+     "--\n"
+     "\n"
+     "What recovery did when the database was opened.\n"
+     "\n"
+     "Returns RecoveryInfo."},
     {"sweep", db_sweep, METH_NOARGS,
-     "sweep() -> int\n\nDeletes expired TTL values now; returns how many."},
+     "sweep($self, /)\n"
+     "--\n"
+     "\n"
+     "Deletes expired TTL values now; returns how many.\n"
+     "\n"
+     "Returns int."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -703,9 +703,18 @@ static PyObject *runid_reduce(PyObject *self, PyObject *unused)
 
 static PyMethodDef runid_methods[] = {
     {"new", runid_new_cls, METH_NOARGS | METH_CLASS,
-     "new() -> RunId\n\nA new time-ordered id (48-bit Unix ms, then random bits, like UUIDv7):\n"
-     "ids made later in this process compare greater."},
-    {"__bytes__", runid_bytes_m, METH_NOARGS, "The 16 bytes."},
+     "new($self, /)\n"
+     "--\n"
+     "\n"
+     "A new time-ordered id (48-bit Unix ms, then random bits, like UUIDv7): ids\n"
+     "made later in this process compare greater.\n"
+     "\n"
+     "Returns RunId."},
+    {"__bytes__", runid_bytes_m, METH_NOARGS,
+     "__bytes__($self, /)\n"
+     "--\n"
+     "\n"
+     ""},
     {"__reduce__", runid_reduce, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };

@@ -910,104 +910,242 @@ done:
 
 PyMethodDef op_methods_common[] = {
     {"get_many", M(op_get_many), FAST,
-     "get_many(keys, run=None) -> list[bytes | None]\n\nReads several keys at once (one snapshot);\n"
-     "None for a missing key. In a transaction every key joins the read set."},
+     "get_many($self, keys, run=None)\n"
+     "--\n"
+     "\n"
+     "Reads several keys at once (one snapshot); None for a missing key. In a\n"
+     "transaction every key joins the read set.\n"
+     "\n"
+     "Returns list[bytes | None]."},
     {"get_expiry", M(op_get_expiry), FAST,
-     "get_expiry(key, run=None) -> int | None\n\nWhen key's value expires, in Unix ms (0: it has\n"
-     "no TTL); None if the key is missing, deleted or expired. In a transaction the read joins\n"
-     "the read set like get()."},
+     "get_expiry($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "When key's value expires, in Unix ms (0: it has no TTL); None if the key is\n"
+     "missing, deleted or expired. In a transaction the read joins the read set\n"
+     "like get().\n"
+     "\n"
+     "Returns int | None."},
     {"list", M(op_list), FAST,
-     "list(prefix=b'', run=None, after=None, limit=None) -> Iterator[KVEntry]\n\nThe keys\n"
-     "beginning with prefix in byte order, after the cursor key `after`, at most limit of them.\n"
-     "Read page by page; on a Database each page is its own snapshot."},
+     "list($self, prefix=b'', run=None, after=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "The keys beginning with prefix in byte order, after the cursor key `after`,\n"
+     "at most limit of them. Read page by page; on a Database each page is its own\n"
+     "snapshot.\n"
+     "\n"
+     "Returns Iterator[KVEntry]."},
     {"run_begin", M(op_run_begin), FAST,
-     "run_begin(*, id=None, parent=None, tenant=None, app=None, agent=None, tags=()) -> RunId\n\n"
-     "Begins a run (status 'active'): a new time-ordered id unless `id` is given; parent is\n"
-     "the run it was forked from; tenant/app/agent its namespace; up to 16 tags."},
+     "run_begin($self, *, id=None, parent=None, tenant=None, app=None, agent=None, tags=())\n"
+     "--\n"
+     "\n"
+     "Begins a run (status 'active'): a new time-ordered id unless `id` is given;\n"
+     "parent is the run it was forked from; tenant/app/agent its namespace; up to\n"
+     "16 tags.\n"
+     "\n"
+     "Returns RunId."},
     {"run_end", M(op_run_end), FAST,
-     "run_end(run, status='completed') -> None\n\nMoves a run to 'completed', 'failed' or\n"
-     "'cancelled' (from active), or to 'archived' (from those). Raises MisuseError for any other\n"
-     "transition, NotFound for a missing run."},
+     "run_end($self, run, status='completed')\n"
+     "--\n"
+     "\n"
+     "Moves a run to 'completed', 'failed' or 'cancelled' (from active), or to\n"
+     "'archived' (from those). Raises MisuseError for any other transition,\n"
+     "NotFound for a missing run.\n"
+     "\n"
+     "Returns None."},
     {"run_get", M(op_run_get), FAST,
-     "run_get(run) -> RunInfo\n\nA run's metadata; raises NotFound if there is no such run."},
+     "run_get($self, run)\n"
+     "--\n"
+     "\n"
+     "A run's metadata; raises NotFound if there is no such run.\n"
+     "\n"
+     "Returns RunInfo."},
     {"run_list", M(op_run_list), FAST,
-     "run_list(status=None, tag=None, parent=None, tenant=None, app=None, agent=None,\n"
-     "         after=None, limit=None) -> Iterator[RunId]\n\n"
-     "Runs matching every given filter, newest first, after the cursor id `after`. parent=\n"
-     "inmem.SHARED lists the runs without a parent (parent=None: any)."},
+     "run_list($self, *, status=None, tag=None, parent=None, tenant=None, app=None, agent=None, after=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "Runs matching every given filter, newest first, after the cursor id `after`.\n"
+     "parent= inmem.SHARED lists the runs without a parent (parent=None: any).\n"
+     "\n"
+     "Returns Iterator[RunId]."},
     {"run_children", M(op_run_children), FAST,
-     "run_children(run, after=None, limit=None) -> Iterator[RunId]\n\nThe runs whose parent is\n"
-     "run, newest first."},
+     "run_children($self, run, after=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "The runs whose parent is run, newest first.\n"
+     "\n"
+     "Returns Iterator[RunId]."},
     {"run_list_stored", M(op_run_list_stored), FAST,
-     "run_list_stored(after=None, limit=None) -> Iterator[RunId]\n\nEvery run id under which\n"
-     "data is stored, begun with run_begin() or not, in ascending order (the shared scope is\n"
-     "not listed). What tools that cover a whole database (dump, verify) iterate."},
+     "run_list_stored($self, after=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "Every run id under which data is stored, begun with run_begin() or not, in\n"
+     "ascending order (the shared scope is not listed). What tools that cover a\n"
+     "whole database (dump, verify) iterate.\n"
+     "\n"
+     "Returns Iterator[RunId]."},
     {"run_delete", M(op_run_delete), FAST,
-     "run_delete(run) -> None\n\nDeletes a run and all of its data (KV, events, state cells,\n"
-     "traces, metadata) in one transaction. Raises NotFound for a missing run."},
+     "run_delete($self, run)\n"
+     "--\n"
+     "\n"
+     "Deletes a run and all of its data (KV, events, state cells, traces,\n"
+     "metadata) in one transaction. Raises NotFound for a missing run.\n"
+     "\n"
+     "Returns None."},
     {"event_append", M(op_event_append), FAST,
-     "event_append(stream, type, payload=b'', run=None) -> int\n\nAppends an event to a run's\n"
-     "stream; returns its sequence number (dense from 1). Concurrent appenders to one stream\n"
-     "conflict; standalone, the library retries."},
+     "event_append($self, stream, type, payload=b'', run=None)\n"
+     "--\n"
+     "\n"
+     "Appends an event to a run's stream; returns its sequence number (dense from\n"
+     "1). Concurrent appenders to one stream conflict; standalone, the library\n"
+     "retries.\n"
+     "\n"
+     "Returns int."},
     {"event_append_json", M(op_event_append_json), FAST,
-     "event_append_json(stream, type, obj, run=None) -> int\n\nevent_append() of json.dumps(obj)."},
+     "event_append_json($self, stream, type, obj, run=None)\n"
+     "--\n"
+     "\n"
+     "event_append() of json.dumps(obj).\n"
+     "\n"
+     "Returns int."},
     {"event_append_batch", M(op_event_append_batch), FAST,
-     "event_append_batch(stream, events, run=None) -> int\n\nAppends (type, payload) pairs with\n"
-     "consecutive numbers, all or none; returns the first (0 if events is empty)."},
+     "event_append_batch($self, stream, events, run=None)\n"
+     "--\n"
+     "\n"
+     "Appends (type, payload) pairs with consecutive numbers, all or none; returns\n"
+     "the first (0 if events is empty).\n"
+     "\n"
+     "Returns int."},
     {"event_get", M(op_event_get), FAST,
-     "event_get(stream, seq, run=None) -> Event\n\nOne event; raises NotFound if there is none."},
+     "event_get($self, stream, seq, run=None)\n"
+     "--\n"
+     "\n"
+     "One event; raises NotFound if there is none.\n"
+     "\n"
+     "Returns Event."},
     {"event_range", M(op_event_range), FAST,
-     "event_range(stream, from_seq=1, to_seq=None, run=None, backward=False, limit=None)\n"
-     "    -> Iterator[Event]\n\nEvents with from_seq <= seq <= to_seq (None: to the end), oldest\n"
-     "first, or newest first with backward=True."},
+     "event_range($self, stream, from_seq=1, to_seq=None, run=None, *, backward=False, limit=None)\n"
+     "--\n"
+     "\n"
+     "Events with from_seq <= seq <= to_seq (None: to the end), oldest first, or\n"
+     "newest first with backward=True.\n"
+     "\n"
+     "Returns Iterator[Event]."},
     {"event_range_time", M(op_event_range_time), FAST,
-     "event_range_time(stream, from_ms=0, to_ms=None, run=None, limit=None) -> Iterator[Event]\n\n"
-     "Events with from_ms <= time_ms < to_ms (None: no upper bound), oldest first."},
+     "event_range_time($self, stream, from_ms=0, to_ms=None, run=None, *, limit=None)\n"
+     "--\n"
+     "\n"
+     "Events with from_ms <= time_ms < to_ms (None: no upper bound), oldest first.\n"
+     "\n"
+     "Returns Iterator[Event]."},
     {"stream_info", M(op_stream_info), FAST,
-     "stream_info(stream, run=None) -> StreamInfo\n\nLength (last seq), head hash, first and last\n"
-     "time, in O(1). A stream never written has length 0."},
+     "stream_info($self, stream, run=None)\n"
+     "--\n"
+     "\n"
+     "Length (last seq), head hash, first and last time, in O(1). A stream never\n"
+     "written has length 0.\n"
+     "\n"
+     "Returns StreamInfo."},
     {"streams", M(op_streams), FAST,
-     "streams(run=None, after=None, limit=None) -> Iterator[str]\n\nThe run's stream names in\n"
-     "order, after the cursor name `after`."},
+     "streams($self, run=None, after=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "The run's stream names in order, after the cursor name `after`.\n"
+     "\n"
+     "Returns Iterator[str]."},
     {"event_verify", M(op_event_verify), FAST,
-     "event_verify(stream, run=None) -> int\n\nRecomputes the stream's hash chain: 0 if every\n"
-     "event checks, else the first sequence number that is missing, altered or out of place."},
+     "event_verify($self, stream, run=None)\n"
+     "--\n"
+     "\n"
+     "Recomputes the stream's hash chain: 0 if every event checks, else the first\n"
+     "sequence number that is missing, altered or out of place.\n"
+     "\n"
+     "Returns int."},
     {"state_get", M(op_state_get), FAST,
-     "state_get(name, run=None) -> Cell | None\n\nA state cell's value and version, or None."},
+     "state_get($self, name, run=None)\n"
+     "--\n"
+     "\n"
+     "A state cell's value and version, or None.\n"
+     "\n"
+     "Returns Cell | None."},
     {"state_get_json", M(op_state_get_json), FAST,
-     "state_get_json(name, run=None) -> object | None\n\nA cell's value decoded as JSON, or None."},
+     "state_get_json($self, name, run=None)\n"
+     "--\n"
+     "\n"
+     "A cell's value decoded as JSON, or None.\n"
+     "\n"
+     "Returns object | None."},
     {"state_set", M(op_state_set), FAST,
-     "state_set(name, value, run=None) -> int | None\n\nSets a cell unconditionally (standalone:\n"
-     "returns the commit's version; in a transaction: None)."},
+     "state_set($self, name, value, run=None)\n"
+     "--\n"
+     "\n"
+     "Sets a cell unconditionally (standalone: returns the commit's version; in a\n"
+     "transaction: None).\n"
+     "\n"
+     "Returns int | None."},
     {"state_set_json", M(op_state_set_json), FAST,
-     "state_set_json(name, obj, run=None) -> int | None\n\nstate_set() of json.dumps(obj)."},
+     "state_set_json($self, name, obj, run=None)\n"
+     "--\n"
+     "\n"
+     "state_set() of json.dumps(obj).\n"
+     "\n"
+     "Returns int | None."},
     {"state_cas", M(op_state_cas), FAST,
-     "state_cas(name, expected_version, value, run=None) -> int | None\n\nSets a cell if its\n"
-     "version is expected_version (0: only if it does not exist). In a transaction it is\n"
-     "checked at commit; standalone it raises ConflictError at once (not retried)."},
+     "state_cas($self, name, expected_version, value, run=None)\n"
+     "--\n"
+     "\n"
+     "Sets a cell if its version is expected_version (0: only if it does not\n"
+     "exist). In a transaction it is checked at commit; standalone it raises\n"
+     "ConflictError at once (not retried).\n"
+     "\n"
+     "Returns int | None."},
     {"state_cas_value", M(op_state_cas_value), FAST,
-     "state_cas_value(name, expected, value, run=None) -> int | None\n\nSets a cell if its\n"
-     "current value equals expected (None: the cell must not exist); raises ConflictError\n"
-     "otherwise. The claim-a-task primitive."},
+     "state_cas_value($self, name, expected, value, run=None)\n"
+     "--\n"
+     "\n"
+     "Sets a cell if its current value equals expected (None: the cell must not\n"
+     "exist); raises ConflictError otherwise. The claim-a-task primitive.\n"
+     "\n"
+     "Returns int | None."},
     {"state_list", M(op_state_list), FAST,
-     "state_list(run=None, after=None, limit=None) -> Iterator[StateEntry]\n\nA run's cells in\n"
-     "name order, after the cursor name `after`."},
+     "state_list($self, run=None, after=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "A run's cells in name order, after the cursor name `after`.\n"
+     "\n"
+     "Returns Iterator[StateEntry]."},
     {"trace_record", M(op_trace_record), FAST,
-     "trace_record(kind, name, run=None, input=b'', output=b'', parent=None, confidence=None,\n"
-     "             start_ms=0, duration_us=0, tags=(), id=None) -> RunId\n\n"
-     "Records a span: kind is 'tool_call', 'decision', 'query', 'thought', 'error' or\n"
-     "'custom'; start_ms 0 means now; returns the span's id (a new one unless `id` is given)."},
+     "trace_record($self, kind, name, run=None, *, input=b'', output=b'', parent=None, confidence=None, start_ms=0, duration_us=0, tags=(), id=None)\n"
+     "--\n"
+     "\n"
+     "Records a span: kind is 'tool_call', 'decision', 'query', 'thought', 'error'\n"
+     "or 'custom'; start_ms 0 means now; returns the span's id (a new one unless\n"
+     "`id` is given).\n"
+     "\n"
+     "Returns RunId."},
     {"trace_get", M(op_trace_get), FAST,
-     "trace_get(span, run=None) -> Span\n\nOne span; raises NotFound if the run has none with\n"
-     "that id."},
+     "trace_get($self, span, run=None)\n"
+     "--\n"
+     "\n"
+     "One span; raises NotFound if the run has none with that id.\n"
+     "\n"
+     "Returns Span."},
     {"trace_query", M(op_trace_query), FAST,
-     "trace_query(run=None, kind=None, parent=None, tag=None, from_ms=0, to_ms=None,\n"
-     "            after=None, limit=None) -> Iterator[Span]\n\n"
-     "Spans matching every given filter, by start time then id, after the cursor span `after`.\n"
-     "parent=inmem.SHARED gives the root spans."},
+     "trace_query($self, run=None, *, kind=None, parent=None, tag=None, from_ms=0, to_ms=None, after=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "Spans matching every given filter, by start time then id, after the cursor\n"
+     "span `after`. parent=inmem.SHARED gives the root spans.\n"
+     "\n"
+     "Returns Iterator[Span]."},
     {"trace_tree", M(op_trace_tree), FAST,
-     "trace_tree(root, run=None, limit=None) -> list[Span]\n\nThe span `root`, then its\n"
-     "descendants depth-first in start order (all of them unless limit is given)."},
+     "trace_tree($self, root, run=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "The span `root`, then its descendants depth-first in start order (all of\n"
+     "them unless limit is given).\n"
+     "\n"
+     "Returns list[Span]."},
     {NULL, NULL, 0, NULL},
 };
 

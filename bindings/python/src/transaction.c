@@ -523,41 +523,103 @@ static PyGetSetDef tx_getset[] = {
 
 static PyMethodDef tx_methods[] = {
     {"commit", tx_commit, METH_NOARGS,
-     "commit() -> int\n\nValidates and commits; returns the commit's version (0 for a read-only\n"
-     "or empty transaction). Raises ConflictError (with the key and rule) if a key it read or\n"
-     "CAS-checked changed since its snapshot. The transaction has ended after any result."},
-    {"abort", tx_abort, METH_NOARGS, "abort() -> None\n\nDiscards every pending write."},
+     "commit($self, /)\n"
+     "--\n"
+     "\n"
+     "Validates and commits; returns the commit's version (0 for a read-only or\n"
+     "empty transaction). Raises ConflictError (with the key and rule) if a key it\n"
+     "read or CAS-checked changed since its snapshot. The transaction has ended\n"
+     "after any result.\n"
+     "\n"
+     "Returns int."},
+    {"abort", tx_abort, METH_NOARGS,
+     "abort($self, /)\n"
+     "--\n"
+     "\n"
+     "Discards every pending write.\n"
+     "\n"
+     "Returns None."},
     {"__enter__", tx_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))tx_exit, METH_FASTCALL, NULL},
     {"info", tx_info, METH_NOARGS,
-     "info() -> TxnInfo\n\nState, abort reason, snapshot and commit versions, set sizes, and the\n"
-     "conflict (key, run, versions) after a conflict."},
+     "info($self, /)\n"
+     "--\n"
+     "\n"
+     "State, abort reason, snapshot and commit versions, set sizes, and the\n"
+     "conflict (key, run, versions) after a conflict.\n"
+     "\n"
+     "Returns TxnInfo."},
     {"get", (PyCFunction)(void (*)(void))tx_get, FAST,
-     "get(key, run=None) -> bytes | None\n\nReads key at the snapshot, seeing this\n"
-     "transaction's own writes first; None if missing. The read is validated at commit."},
+     "get($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "Reads key at the snapshot, seeing this transaction's own writes first; None\n"
+     "if missing. The read is validated at commit.\n"
+     "\n"
+     "Returns bytes | None."},
     {"get_entry", (PyCFunction)(void (*)(void))tx_get_entry, FAST,
-     "get_entry(key, run=None) -> KVEntry | None\n\nLike get(), with the version read (0 for\n"
-     "this transaction's own pending write)."},
+     "get_entry($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "Like get(), with the version read (0 for this transaction's own pending\n"
+     "write).\n"
+     "\n"
+     "Returns KVEntry | None."},
     {"get_json", (PyCFunction)(void (*)(void))tx_get_json, FAST,
-     "get_json(key, run=None) -> object | None\n\nget() decoded as JSON."},
+     "get_json($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "get() decoded as JSON.\n"
+     "\n"
+     "Returns object | None."},
     {"put", (PyCFunction)(void (*)(void))tx_put, FAST,
-     "put(key, value, run=None, ttl=None, expire_at_ms=None) -> None\n\nWrites key (pending\n"
-     "until commit). A blind write never conflicts. ttl: seconds until the value expires;\n"
-     "expire_at_ms: or an absolute expiry, in Unix ms."},
+     "put($self, key, value, run=None, *, ttl=None, expire_at_ms=None)\n"
+     "--\n"
+     "\n"
+     "Writes key (pending until commit). A blind write never conflicts. ttl:\n"
+     "seconds until the value expires; expire_at_ms: or an absolute expiry, in\n"
+     "Unix ms.\n"
+     "\n"
+     "Returns None."},
     {"put_json", (PyCFunction)(void (*)(void))tx_put_json, FAST,
-     "put_json(key, obj, run=None, ttl=None) -> None\n\nput() of json.dumps(obj)."},
+     "put_json($self, key, obj, run=None, *, ttl=None, expire_at_ms=None)\n"
+     "--\n"
+     "\n"
+     "put() of json.dumps(obj).\n"
+     "\n"
+     "Returns None."},
     {"delete", (PyCFunction)(void (*)(void))tx_delete, FAST,
-     "delete(key, run=None) -> None\n\nDeletes key (pending; a tombstone even if missing)."},
+     "delete($self, key, run=None)\n"
+     "--\n"
+     "\n"
+     "Deletes key (pending; a tombstone even if missing).\n"
+     "\n"
+     "Returns None."},
     {"cas", (PyCFunction)(void (*)(void))tx_cas, FAST,
-     "cas(key, expected_version, value, run=None) -> None\n\nWrites value if, at commit, key is\n"
-     "still at expected_version (0: absent); else the commit raises ConflictError (rule 'cas').\n"
-     "Does not add key to the read set."},
+     "cas($self, key, expected_version, value, run=None)\n"
+     "--\n"
+     "\n"
+     "Writes value if, at commit, key is still at expected_version (0: absent);\n"
+     "else the commit raises ConflictError (rule 'cas'). Does not add key to the\n"
+     "read set.\n"
+     "\n"
+     "Returns None."},
     {"scan", (PyCFunction)(void (*)(void))tx_scan, FAST,
-     "scan(start=None, end=None, run=None) -> Iterator[KVEntry]\n\nThe keys k of run with\n"
-     "start <= k < end in byte order, at the snapshot, merged with this transaction's writes.\n"
-     "Each key returned is recorded in the read set."},
+     "scan($self, start=None, end=None, run=None)\n"
+     "--\n"
+     "\n"
+     "The keys k of run with start <= k < end in byte order, at the snapshot,\n"
+     "merged with this transaction's writes. Each key returned is recorded in the\n"
+     "read set.\n"
+     "\n"
+     "Returns Iterator[KVEntry]."},
     {"scan_prefix", (PyCFunction)(void (*)(void))tx_scan_prefix, FAST,
-     "scan_prefix(prefix=b'', run=None) -> Iterator[KVEntry]\n\nThe keys beginning with prefix."},
+     "scan_prefix($self, prefix=b'', run=None)\n"
+     "--\n"
+     "\n"
+     "The keys beginning with prefix.\n"
+     "\n"
+     "Returns Iterator[KVEntry]."},
     {NULL, NULL, 0, NULL},
 };
 
