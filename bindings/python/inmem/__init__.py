@@ -32,7 +32,9 @@ import json as _json
 from . import _inmem
 from ._inmem import (
     HEADER_VERSION,
+    HEADER_VERSION_NUMBER,
     LIBRARY_VERSION,
+    LIBRARY_VERSION_NUMBER,
     MAX_TAGS,
     NAME_MAX,
     SHARED,
@@ -80,6 +82,7 @@ __all__ = [
     "MisuseError", "TransactionDone", "TooBig", "BusyError", "TransactionLimit", "OutOfMemory",
     "NotSupported", "DiskError", "CorruptError", "VersionError", "LockedError", "ReadOnlyError",
     "strerror", "errname", "NAME_MAX", "MAX_TAGS", "LIBRARY_VERSION", "HEADER_VERSION",
+    "LIBRARY_VERSION_NUMBER", "HEADER_VERSION_NUMBER",
 ]
 
 

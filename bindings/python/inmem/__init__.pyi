@@ -16,6 +16,8 @@ TraceKind = Literal["tool_call", "decision", "query", "thought", "error", "custo
 
 LIBRARY_VERSION: str
 HEADER_VERSION: str
+LIBRARY_VERSION_NUMBER: int
+HEADER_VERSION_NUMBER: int
 NAME_MAX: int
 MAX_TAGS: int
 SHARED: RunId

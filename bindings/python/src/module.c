@@ -1201,6 +1201,8 @@ PyMODINIT_FUNC PyInit__inmem(void)
     }
     if (PyModule_AddStringConstant(m, "LIBRARY_VERSION", inmem_version_string()) < 0 ||
         PyModule_AddStringConstant(m, "HEADER_VERSION", INMEM_VERSION_STRING) < 0 ||
+        add_int(m, "LIBRARY_VERSION_NUMBER", inmem_version_number()) < 0 ||
+        add_int(m, "HEADER_VERSION_NUMBER", INMEM_VERSION_NUMBER) < 0 ||
         add_int(m, "NAME_MAX", INMEM_NAME_MAX - 1) < 0 ||
         add_int(m, "MAX_TAGS", INMEM_MAX_TAGS) < 0)
         goto fail;

@@ -483,7 +483,12 @@ static PyObject *tx_get_state(PyObject *op, void *closure)
     (void)closure;
     TxObject *tx = (TxObject *)op;
     static const char *const names[] = {"active", "committed", "aborted"};
-    if (tx->managed && !tx->txn)
+    static const char *const lib[] = {"active", "validating", "committed", "aborted"};
+    if (tx->txn) { /* the library's view while it holds the handle */
+        unsigned st = (unsigned)inmem_txn_state_of(tx->txn);
+        return PyUnicode_FromString(st < 4 ? lib[st] : "unknown");
+    }
+    if (tx->managed)
         return PyUnicode_FromString("ended");
     return PyUnicode_FromString(names[tx->state]);
 }

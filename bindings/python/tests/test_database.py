@@ -162,3 +162,11 @@ def test_repr_and_help_are_useful(db, path):
     for name in ("get", "put", "transaction", "transact", "event_append", "state_cas_value",
                  "trace_record", "run_begin", "list", "get_many", "stats"):
         assert getattr(inmem.Database, name).__doc__, name
+
+
+def test_versions():
+    assert inmem.LIBRARY_VERSION == inmem.HEADER_VERSION == inmem.__version__
+    major, minor, patch = map(int, inmem.LIBRARY_VERSION.split("."))
+    assert inmem.LIBRARY_VERSION_NUMBER == major * 1000000 + minor * 1000 + patch
+    assert inmem.HEADER_VERSION_NUMBER == inmem.LIBRARY_VERSION_NUMBER
+    assert inmem.errname(-2) == "INMEM_CONFLICT" and "conflict" in inmem.strerror(-2)
