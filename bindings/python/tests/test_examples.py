@@ -32,18 +32,21 @@ def test_agents_demo_exactly_once_and_again(tmp_path):
 def test_agents_demo_survives_sigkill(tmp_path):
     d = str(tmp_path / "agents")
     p = subprocess.Popen([sys.executable, "-P", os.path.join(EXAMPLES, "agents.py"), d,
-                          "--tasks", "400", "--delay-ms", "5"], stdout=subprocess.PIPE,
+                          "--tasks", "400", "--delay-ms", "100"], stdout=subprocess.PIPE,
                          text=True, env=dict(os.environ))
     try:
         assert p.stdout.readline().startswith("opened")
         assert p.stdout.readline().startswith("batch 1: 400 tasks")
         deadline = time.monotonic() + 60
-        while True:  # kill once some tasks are done (read-only opens beside the writer)
+        # kill once 20 tasks are done (read-only opens beside the writer); the 400 tool calls of
+        # 100 ms take the 4 agents about 10 s, so the kill lands mid-run
+        while True:
             with inmem.open(d, read_only=True) as ro:
                 cell = ro.state_get("queue/done")
                 if cell and int(cell.value) >= 20:
                     break
-            assert time.monotonic() < deadline and p.poll() is None
+            assert p.poll() is None, "the demo ended before it could be killed mid-run"
+            assert time.monotonic() < deadline, "the demo did no 20 tasks in 60 s"
             time.sleep(0.01)
         p.send_signal(signal.SIGKILL)
     finally:
