@@ -383,18 +383,23 @@ static PyObject *op_event_append_batch(PyObject *self, PyObject *const *args, Py
     }
     for (; got < n; got++) {
         PyObject *item = PySequence_Fast_GET_ITEM(seq, got);
-        pairs[got] = PySequence_Fast(item, "event_append_batch: each event is a (type, payload) "
-                                           "pair");
+        /* a tuple of our own: it keeps the type and payload objects alive even if the caller's
+         * sequences change while the GIL is released */
+        if (!PyUnicode_Check(item) && !PyBytes_Check(item) && PySequence_Check(item))
+            pairs[got] = PySequence_Tuple(item);
+        else
+            PyErr_SetString(PyExc_TypeError,
+                            "event_append_batch: each event is a (type, payload) pair");
         if (!pairs[got])
             goto done;
-        if (PySequence_Fast_GET_SIZE(pairs[got]) != 2) {
+        if (PyTuple_GET_SIZE(pairs[got]) != 2) {
             PyErr_SetString(PyExc_ValueError,
                             "event_append_batch: each event is a (type, payload) pair");
             Py_CLEAR(pairs[got]);
             goto done;
         }
-        if (get_name(PySequence_Fast_GET_ITEM(pairs[got], 0), &ev[got].type, "type") < 0 ||
-            get_bytes(PySequence_Fast_GET_ITEM(pairs[got], 1), &pl[got], "payload") < 0) {
+        if (get_name(PyTuple_GET_ITEM(pairs[got], 0), &ev[got].type, "type") < 0 ||
+            get_bytes(PyTuple_GET_ITEM(pairs[got], 1), &pl[got], "payload") < 0) {
             Py_CLEAR(pairs[got]);
             goto done;
         }

@@ -165,7 +165,11 @@ def test_events_json_and_batch(db):
         db.event_append_batch("msgs", [("only-type",)])
     with pytest.raises(TypeError):
         db.event_append_batch("msgs", [("t", 5)])
+    with pytest.raises(TypeError):
+        db.event_append_batch("msgs", ["ab"])  # a str is not a pair
     assert db.stream_info("msgs").length == 4  # failed batches wrote nothing
+    assert db.event_append_batch("msgs", [["list", b"pair"]]) == 5  # any sequence of 2
+    assert db.event_get("msgs", 5).type == "list"
 
 
 def test_events_time_range(db):
