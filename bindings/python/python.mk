@@ -31,7 +31,10 @@ endif
 ifeq ($(SAN),thread)
 PY_RUN_ENV := LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so)" TSAN_OPTIONS=halt_on_error=1
 endif
-PYTEST     := $(PY_RUN_ENV) PYTHONPATH=$(abspath $(PY_OUT)) $(PYTHON) -P -m pytest -p no:cacheprovider
+# under a sanitizer, capture at the sys level only: a report written to fd 2 by a process that
+# then exits must reach the terminal
+PYTEST     := $(PY_RUN_ENV) PYTHONPATH=$(abspath $(PY_OUT)) $(PYTHON) -P -m pytest -p no:cacheprovider \
+              $(if $(SAN),--capture=sys)
 
 .PHONY: python deps-python test-python bench-python
 

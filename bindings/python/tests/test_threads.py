@@ -168,3 +168,36 @@ def test_readers_and_writers_on_one_database(db):
 
     run_threads(2, lambda i: writer(i) if i == 0 else reader(i))
     assert db.get(b"w0") == b"499"
+
+
+def test_transaction_busy_in_another_thread_raises_not_races(db):
+    """tx.put of a big value releases the GIL; meanwhile the transaction is busy and another
+    thread's calls on it raise MisuseError instead of entering the library (a race that
+    SAN=thread would report). Each call either succeeds correctly or raises MisuseError."""
+    big = b"B" * (4 << 20)
+    tx = db.transaction()
+    tx.put(b"small", b"s")
+    done = threading.Event()
+    outcomes = {"ok": 0, "busy": 0}
+
+    def writer(i):
+        if i == 0:
+            try:
+                for n in range(30):
+                    tx.put(b"big%d" % (n % 3), big)
+            finally:
+                done.set()
+        else:
+            while not done.is_set():
+                try:
+                    assert tx.get(b"small") == b"s"
+                    outcomes["ok"] += 1
+                except inmem.MisuseError as e:
+                    assert "another thread" in str(e)
+                    outcomes["busy"] += 1
+
+    run_threads(2, writer)
+    assert outcomes["ok"] + outcomes["busy"] > 0
+    assert tx.get(b"big2") == big
+    tx.commit()
+    assert db.get(b"big0") == big and db.get(b"small") == b"s"
