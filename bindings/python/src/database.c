@@ -108,7 +108,8 @@ static int db_tp_init(PyObject *op, PyObject *args, PyObject *kwds)
     }
     uint64_t mk = o.max_key_size, mv = o.max_value_size, mt = o.max_txns;
     if (opt_u64(kw, "max_key_size", &mk) < 0 || opt_u64(kw, "max_value_size", &mv) < 0 ||
-        opt_u64(kw, "max_txns", &mt) < 0 || opt_u64(kw, "wal_segment_size", &o.wal_segment_size) < 0 ||
+        opt_u64(kw, "max_txns", &mt) < 0 ||
+        opt_u64(kw, "wal_segment_size", &o.wal_segment_size) < 0 ||
         opt_u64(kw, "sync_interval_ms", &o.sync_interval_ms) < 0 ||
         opt_u64(kw, "sync_commits", &o.sync_commits) < 0 ||
         opt_u64(kw, "ttl_sweep_interval_ms", &o.ttl_sweep_interval_ms) < 0 ||
@@ -149,10 +150,10 @@ static int db_tp_init(PyObject *op, PyObject *args, PyObject *kwds)
         goto done;
     }
     inmem_db *db = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS rc = inmem_db_open(dir, &o, &db);
-    Py_END_ALLOW_THREADS if (rc)
-    {
+    PyThreadState *ts = PyEval_SaveThread(); /* recovery may take a while */
+    int rc = inmem_db_open(dir, &o, &db);
+    PyEval_RestoreThread(ts);
+    if (rc) {
         raise_rc(rc, "open");
         goto done;
     }
@@ -194,10 +195,10 @@ static int db_do_close(DbObject *self)
     }
     inmem_db *db = self->db;
     self->db = NULL; /* calls from other threads see it closed from now on */
-    int rc;
-    Py_BEGIN_ALLOW_THREADS rc = inmem_db_close(db);
-    Py_END_ALLOW_THREADS if (rc)
-    {
+    PyThreadState *ts = PyEval_SaveThread(); /* the final fsync */
+    int rc = inmem_db_close(db);
+    PyEval_RestoreThread(ts);
+    if (rc) {
         raise_rc(rc, "close");
         return -1;
     }
@@ -238,10 +239,10 @@ static void db_dealloc(PyObject *op)
         /* no transaction can exist (each holds a reference); close quietly */
         inmem_db *db = self->db;
         self->db = NULL;
-        int rc;
-        Py_BEGIN_ALLOW_THREADS rc = inmem_db_close(db);
-        Py_END_ALLOW_THREADS if (rc)
-        {
+        PyThreadState *ts = PyEval_SaveThread();
+        int rc = inmem_db_close(db);
+        PyEval_RestoreThread(ts);
+        if (rc) {
             raise_rc(rc, "close (at garbage collection)");
             PyErr_WriteUnraisable(op);
         }
@@ -404,8 +405,7 @@ static PyObject *db_put_json(PyObject *op, PyObject *const *args, Py_ssize_t nar
     return db_put_common(op, args, nargs, kwnames, 1);
 }
 
-static PyObject *db_delete(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
-                           PyObject *kwnames)
+static PyObject *db_delete(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     ARGSPEC(spec, "delete", 2, 1, "key", "run");
     DbObject *self = (DbObject *)op;
@@ -838,7 +838,8 @@ static PyMethodDef db_methods[] = {
      "\n"
      "Returns Transaction."},
     {"transact", (PyCFunction)(void (*)(void))db_transact, FAST,
-     "transact($self, fn, *, max_attempts=10, timeout=None, backoff_initial=None, backoff_max=None)\n"
+     "transact($self, fn, *, max_attempts=10, timeout=None, backoff_initial=None, "
+     "backoff_max=None)\n"
      "--\n"
      "\n"
      "Runs fn(tx) in a transaction and commits it; on a conflict the transaction\n"
@@ -850,7 +851,8 @@ static PyMethodDef db_methods[] = {
      "fn may run several times: keep its outside effects idempotent. The GIL is\n"
      "released between attempts and during commits."},
     {"state_transition", (PyCFunction)(void (*)(void))db_state_transition, FAST,
-     "state_transition($self, name, fn, run=None, *, max_attempts=10, timeout=None, backoff_initial=None, backoff_max=None)\n"
+     "state_transition($self, name, fn, run=None, *, max_attempts=10, timeout=None, "
+     "backoff_initial=None, backoff_max=None)\n"
      "--\n"
      "\n"
      "Applies fn(value, version) -> next value to a state cell in a closure\n"

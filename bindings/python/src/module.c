@@ -43,8 +43,8 @@ static struct errclass {
      NULL},
     {INMEM_ETXNDONE, "TransactionDone", "MisuseError", 0,
      "INMEM_ETXNDONE: the transaction has ended (committed or aborted); use a new one.", NULL},
-    {INMEM_ETOOBIG, "TooBig", "", 1,
-     "INMEM_ETOOBIG: a key, value or name exceeds its size limit.", NULL},
+    {INMEM_ETOOBIG, "TooBig", "", 1, "INMEM_ETOOBIG: a key, value or name exceeds its size limit.",
+     NULL},
     {INMEM_EBUSY, "BusyError", "", 0,
      "INMEM_EBUSY: the database still has open transactions or calls in flight.", NULL},
     {INMEM_ETXNLIMIT, "TransactionLimit", "", 0,
@@ -58,8 +58,8 @@ static struct errclass {
      NULL},
     {INMEM_ECORRUPT, "CorruptError", "", 0,
      "INMEM_ECORRUPT: corrupt data; the message names the file and offset when known.", NULL},
-    {INMEM_EVERSION, "VersionError", "", 0,
-     "INMEM_EVERSION: not an inmem file, or a newer format.", NULL},
+    {INMEM_EVERSION, "VersionError", "", 0, "INMEM_EVERSION: not an inmem file, or a newer format.",
+     NULL},
     {INMEM_ELOCKED, "LockedError", "", 0,
      "INMEM_ELOCKED: another process has the database directory open.", NULL},
     {INMEM_EREADONLY, "ReadOnlyError", "", 0,
@@ -148,8 +148,8 @@ static int set_attr(PyObject *e, const char *name, PyObject *v)
     return rc;
 }
 
-static PyObject *raise_conflict_obj(const char *msg, PyObject *key, PyObject *run,
-                                    const char *rule, PyObject *expected, PyObject *found)
+static PyObject *raise_conflict_obj(const char *msg, PyObject *key, PyObject *run, const char *rule,
+                                    PyObject *expected, PyObject *found)
 {
     PyObject *e = NULL;
     raise_with(Err_Conflict, INMEM_CONFLICT, msg, NULL, &e);
@@ -185,8 +185,7 @@ PyObject *raise_conflict(const char *what, const inmem_txn_info *info, PyObject 
              inmem_strerror(INMEM_CONFLICT), krepr ? PyUnicode_AsUTF8(krepr) : "?",
              inmem_run_id_is_shared(&info->conflict_run) ? "shared scope" : run,
              rule ? (info->reason == INMEM_ABORT_READ_CONFLICT ? "read-set" : "CAS") : "unknown",
-             (unsigned long long)info->conflict_expected,
-             (unsigned long long)info->conflict_found);
+             (unsigned long long)info->conflict_expected, (unsigned long long)info->conflict_found);
     Py_XDECREF(krepr);
     return raise_conflict_obj(msg, key, runid_or_none(&info->conflict_run), rule,
                               u64(info->conflict_expected), u64(info->conflict_found));
@@ -665,8 +664,8 @@ static PyObject *runid_get_uuid(PyObject *self, void *closure)
     Py_DECREF(mod);
     if (!cls)
         return NULL;
-    PyObject *kw = Py_BuildValue("{s:y#}", "bytes", ((RunIdObject *)self)->id.bytes,
-                                 (Py_ssize_t)16);
+    PyObject *kw =
+        Py_BuildValue("{s:y#}", "bytes", ((RunIdObject *)self)->id.bytes, (Py_ssize_t)16);
     PyObject *empty = PyTuple_New(0);
     PyObject *u = kw && empty ? PyObject_Call(cls, empty, kw) : NULL;
     Py_XDECREF(kw);
@@ -753,38 +752,59 @@ PyTypeObject RunIdType = {
 PyTypeObject *KVEntryType, *CellType, *StateEntryType, *EventType, *StreamInfoType, *SpanType,
     *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType;
 
-#define F(name, doc) {name, doc}
+#define F(name, doc)                                                                               \
+    {                                                                                              \
+        name, doc                                                                                  \
+    }
 static PyStructSequence_Field kv_entry_fields[] = {
-    F("key", "the key (bytes)"), F("value", "the value (bytes)"),
+    F("key", "the key (bytes)"),
+    F("value", "the value (bytes)"),
     F("version", "the commit that wrote it; 0 for the transaction's own pending write"),
     {NULL, NULL}};
-static PyStructSequence_Field cell_fields[] = {
-    F("value", "the cell's value (bytes)"), F("version", "the commit that last wrote it"),
-    {NULL, NULL}};
-static PyStructSequence_Field state_entry_fields[] = {
-    F("name", "the cell's name (str)"), F("value", "its value (bytes)"),
-    F("version", "the commit that last wrote it"), {NULL, NULL}};
+static PyStructSequence_Field cell_fields[] = {F("value", "the cell's value (bytes)"),
+                                               F("version", "the commit that last wrote it"),
+                                               {NULL, NULL}};
+static PyStructSequence_Field state_entry_fields[] = {F("name", "the cell's name (str)"),
+                                                      F("value", "its value (bytes)"),
+                                                      F("version", "the commit that last wrote it"),
+                                                      {NULL, NULL}};
 static PyStructSequence_Field event_fields[] = {
     F("seq", "sequence number, dense from 1 per stream"),
-    F("time_ms", "Unix ms, never decreasing within a stream"), F("type", "the event's type (str)"),
-    F("payload", "bytes"), F("prev_hash", "hash of the previous event (0 for the first)"),
-    F("hash", "XXH3-64 over (prev_hash, seq, time, type, payload)"), {NULL, NULL}};
+    F("time_ms", "Unix ms, never decreasing within a stream"),
+    F("type", "the event's type (str)"),
+    F("payload", "bytes"),
+    F("prev_hash", "hash of the previous event (0 for the first)"),
+    F("hash", "XXH3-64 over (prev_hash, seq, time, type, payload)"),
+    {NULL, NULL}};
 static PyStructSequence_Field stream_info_fields[] = {
     F("length", "events in the stream (its last seq)"),
-    F("head_hash", "hash of the last event (0 if empty)"), F("first_ms", "time of the first event"),
-    F("last_ms", "time of the last event"), {NULL, NULL}};
+    F("head_hash", "hash of the last event (0 if empty)"),
+    F("first_ms", "time of the first event"),
+    F("last_ms", "time of the last event"),
+    {NULL, NULL}};
 static PyStructSequence_Field span_fields[] = {
-    F("id", "the span's id (RunId)"), F("parent", "parent span id, or None for a root"),
+    F("id", "the span's id (RunId)"),
+    F("parent", "parent span id, or None for a root"),
     F("kind", "'tool_call', 'decision', 'query', 'thought', 'error' or 'custom'"),
-    F("name", "str"), F("input", "bytes"), F("output", "bytes"),
-    F("confidence", "float, or None"), F("start_ms", "Unix ms"), F("duration_us", "int"),
-    F("tags", "tuple of str"), {NULL, NULL}};
+    F("name", "str"),
+    F("input", "bytes"),
+    F("output", "bytes"),
+    F("confidence", "float, or None"),
+    F("start_ms", "Unix ms"),
+    F("duration_us", "int"),
+    F("tags", "tuple of str"),
+    {NULL, NULL}};
 static PyStructSequence_Field run_info_fields[] = {
-    F("id", "the run's id"), F("parent", "the run it was forked from, or None"),
+    F("id", "the run's id"),
+    F("parent", "the run it was forked from, or None"),
     F("status", "'active', 'completed', 'failed', 'cancelled' or 'archived'"),
-    F("created_ms", "Unix ms"), F("ended_ms", "Unix ms, 0 while active"),
-    F("tenant", "str or None"), F("app", "str or None"), F("agent", "str or None"),
-    F("tags", "tuple of str"), {NULL, NULL}};
+    F("created_ms", "Unix ms"),
+    F("ended_ms", "Unix ms, 0 while active"),
+    F("tenant", "str or None"),
+    F("app", "str or None"),
+    F("agent", "str or None"),
+    F("tags", "tuple of str"),
+    {NULL, NULL}};
 static PyStructSequence_Field stats_fields[] = {
     F("commits", "committed transactions that wrote something"),
     F("commits_readonly", "committed read-only transactions"),
@@ -794,39 +814,49 @@ static PyStructSequence_Field stats_fields[] = {
     F("retries", "re-runs after a conflict"),
     F("retries_exhausted", "closure transactions that gave up (RetriesExhausted)"),
     F("deadlines_expired", "closure transactions that gave up (TimeoutError)"),
-    F("version", "the global commit version"), F("keys", "keys in the index"),
+    F("version", "the global commit version"),
+    F("keys", "keys in the index"),
     F("retained_versions", "old versions kept alive by open snapshots"),
     F("open_txns", "transaction handles that exist now"),
     F("oldest_snapshot_version", "start version of the oldest active transaction, 0 if none"),
     F("oldest_snapshot_age_us", "its age in microseconds"),
     F("wal_bytes", "bytes appended to the log since open"),
     F("wal_syncs", "fsyncs of the log since open"),
-    F("wal_synced_commits", "commits made durable by those fsyncs"), {NULL, NULL}};
+    F("wal_synced_commits", "commits made durable by those fsyncs"),
+    {NULL, NULL}};
 static PyStructSequence_Field recovery_fields[] = {
-    F("segments", "log files read"), F("bytes", "bytes of log records read"),
+    F("segments", "log files read"),
+    F("bytes", "bytes of log records read"),
     F("txns_applied", "committed transactions replayed"),
     F("txns_discarded", "transactions without a commit record, dropped"),
     F("records_skipped", "records of unknown type, skipped"),
     F("version", "the global version after recovery"),
-    F("txn_id", "the last transaction id in the log"), F("time_us", "time spent recovering"),
+    F("txn_id", "the last transaction id in the log"),
+    F("time_us", "time spent recovering"),
     F("torn_tail", "True if the log ended in a torn record (the normal end of a crash)"),
-    F("tail_file", "where it was truncated (str or None)"), F("tail_offset", "at which offset"),
+    F("tail_file", "where it was truncated (str or None)"),
+    F("tail_offset", "at which offset"),
     F("repaired", "True if the repair option truncated a corruption"),
-    F("repair_file", "str or None"), F("repair_offset", "int"),
+    F("repair_file", "str or None"),
+    F("repair_offset", "int"),
     F("bytes_dropped", "bytes dropped by the repair"),
     F("txns_dropped", "how many committed transactions they held"),
     F("tail_bytes", "bytes of log data dropped at the torn tail"),
     F("live_writer", "read-only opens: True if another process had it open for writing"),
-    F("created", "True if the database did not exist and this open created it"), {NULL, NULL}};
+    F("created", "True if the database did not exist and this open created it"),
+    {NULL, NULL}};
 static PyStructSequence_Field txn_info_fields[] = {
     F("state", "'active', 'validating', 'committed' or 'aborted'"),
     F("reason", "None, 'user', 'read_conflict', 'cas_conflict' or 'error'"),
     F("start_version", "the snapshot: commits <= this are visible"),
     F("commit_version", "the commit's version; 0 if not committed or read-only"),
-    F("read_set_size", "entries in the read set"), F("write_set_size", "puts and deletes"),
-    F("cas_count", "CAS checks"), F("conflict_run", "the conflicting key's run (None: shared)"),
+    F("read_set_size", "entries in the read set"),
+    F("write_set_size", "puts and deletes"),
+    F("cas_count", "CAS checks"),
+    F("conflict_run", "the conflicting key's run (None: shared)"),
     F("conflict_key", "the conflicting key (bytes), or None"),
-    F("conflict_expected", "the version expected"), F("conflict_found", "the version found"),
+    F("conflict_expected", "the version expected"),
+    F("conflict_found", "the version found"),
     {NULL, NULL}};
 #undef F
 
@@ -878,22 +908,20 @@ static int init_records(PyObject *m)
                                      kv_entry_fields, 1)) &&
                    (CellType = new_record(m, "Cell", "A state cell's value and version.",
                                           cell_fields, 1)) &&
-                   (StateEntryType = new_record(m, "StateEntry",
-                                                "A state cell listed: name, value, version.",
-                                                state_entry_fields, 1)) &&
-                   (EventType = new_record(m, "Event", "One event of a stream.", event_fields,
-                                           1)) &&
-                   (StreamInfoType = new_record(m, "StreamInfo",
-                                                "A stream's length and head.",
+                   (StateEntryType =
+                        new_record(m, "StateEntry", "A state cell listed: name, value, version.",
+                                   state_entry_fields, 1)) &&
+                   (EventType =
+                        new_record(m, "Event", "One event of a stream.", event_fields, 1)) &&
+                   (StreamInfoType = new_record(m, "StreamInfo", "A stream's length and head.",
                                                 stream_info_fields, 0)) &&
                    (SpanType = new_record(m, "Span", "One trace span.", span_fields, 0)) &&
                    (RunInfoType =
                         new_record(m, "RunInfo", "A run's metadata.", run_info_fields, 0)) &&
                    (StatsType = new_record(m, "Stats", "Database counters (Database.stats()).",
                                            stats_fields, 0)) &&
-                   (RecoveryInfoType =
-                        new_record(m, "RecoveryInfo", "What recovery did at open.",
-                                   recovery_fields, 0)) &&
+                   (RecoveryInfoType = new_record(m, "RecoveryInfo", "What recovery did at open.",
+                                                  recovery_fields, 0)) &&
                    (TxnInfoType = new_record(m, "TxnInfo",
                                              "A transaction's state, versions, set sizes and "
                                              "conflict.",
@@ -928,9 +956,9 @@ PyObject *make_kv_entry(const void *k, size_t kl, const void *v, size_t vl, uint
 
 PyObject *make_event(const inmem_event *e)
 {
-    PyObject *vals[] = {u64(e->seq),          u64(e->time_ms),
-                        str_of(e->type),      bytes_of(e->payload, e->payload_len),
-                        u64(e->prev_hash),    u64(e->hash)};
+    PyObject *vals[] = {u64(e->seq),       u64(e->time_ms),
+                        str_of(e->type),   bytes_of(e->payload, e->payload_len),
+                        u64(e->prev_hash), u64(e->hash)};
     return fill(EventType, vals, 6);
 }
 
@@ -1038,20 +1066,18 @@ PyObject *make_txn_info(const inmem_txn_info *i, PyObject *conflict_key)
     static const char *const states[] = {"active", "validating", "committed", "aborted"};
     static const char *const reasons[] = {NULL, "user", "read_conflict", "cas_conflict", "error"};
     const char *reason = (unsigned)i->reason < 5 ? reasons[i->reason] : "unknown";
-    int conflict =
-        i->reason == INMEM_ABORT_READ_CONFLICT || i->reason == INMEM_ABORT_CAS_CONFLICT;
-    PyObject *vals[] = {
-        PyUnicode_FromString((unsigned)i->state < 4 ? states[i->state] : "unknown"),
-        reason ? PyUnicode_FromString(reason) : Py_NewRef(Py_None),
-        u64(i->start_version),
-        u64(i->commit_version),
-        PyLong_FromSize_t(i->read_set_size),
-        PyLong_FromSize_t(i->write_set_size),
-        PyLong_FromSize_t(i->cas_count),
-        conflict ? runid_or_none(&i->conflict_run) : Py_NewRef(Py_None),
-        Py_NewRef(conflict && conflict_key ? conflict_key : Py_None),
-        u64(i->conflict_expected),
-        u64(i->conflict_found)};
+    int conflict = i->reason == INMEM_ABORT_READ_CONFLICT || i->reason == INMEM_ABORT_CAS_CONFLICT;
+    PyObject *vals[] = {PyUnicode_FromString((unsigned)i->state < 4 ? states[i->state] : "unknown"),
+                        reason ? PyUnicode_FromString(reason) : Py_NewRef(Py_None),
+                        u64(i->start_version),
+                        u64(i->commit_version),
+                        PyLong_FromSize_t(i->read_set_size),
+                        PyLong_FromSize_t(i->write_set_size),
+                        PyLong_FromSize_t(i->cas_count),
+                        conflict ? runid_or_none(&i->conflict_run) : Py_NewRef(Py_None),
+                        Py_NewRef(conflict && conflict_key ? conflict_key : Py_None),
+                        u64(i->conflict_expected),
+                        u64(i->conflict_found)};
     return fill(TxnInfoType, vals, 11);
 }
 
@@ -1084,15 +1110,24 @@ static PyObject *make_recovery(const inmem_recovery_info *r)
     tf[sizeof r->tail_file] = 0;
     memcpy(rf, r->repair_file, sizeof r->repair_file);
     rf[sizeof r->repair_file] = 0;
-    PyObject *vals[] = {u64(r->segments),      u64(r->bytes),
-                        u64(r->txns_applied),  u64(r->txns_discarded),
-                        u64(r->records_skipped), u64(r->version),
-                        u64(r->txn_id),        u64(r->time_us),
-                        PyBool_FromLong(r->torn_tail), str_or_none(tf),
-                        u64(r->tail_offset),   PyBool_FromLong(r->repaired),
-                        str_or_none(rf),       u64(r->repair_offset),
-                        u64(r->bytes_dropped), u64(r->txns_dropped),
-                        u64(r->tail_bytes),    PyBool_FromLong(r->live_writer),
+    PyObject *vals[] = {u64(r->segments),
+                        u64(r->bytes),
+                        u64(r->txns_applied),
+                        u64(r->txns_discarded),
+                        u64(r->records_skipped),
+                        u64(r->version),
+                        u64(r->txn_id),
+                        u64(r->time_us),
+                        PyBool_FromLong(r->torn_tail),
+                        str_or_none(tf),
+                        u64(r->tail_offset),
+                        PyBool_FromLong(r->repaired),
+                        str_or_none(rf),
+                        u64(r->repair_offset),
+                        u64(r->bytes_dropped),
+                        u64(r->txns_dropped),
+                        u64(r->tail_bytes),
+                        PyBool_FromLong(r->live_writer),
                         PyBool_FromLong(r->created)};
     return fill(RecoveryInfoType, vals, 19);
 }
@@ -1170,8 +1205,8 @@ PyMODINIT_FUNC PyInit__inmem(void)
         PyObject *partial = functools ? PyObject_GetAttrString(functools, "partial") : NULL;
         Py_XDECREF(functools);
         PyObject *args = PyTuple_Pack(1, dumps);
-        PyObject *kw = Py_BuildValue("{s:(ss),s:O}", "separators", ",", ":", "ensure_ascii",
-                                     Py_False);
+        PyObject *kw =
+            Py_BuildValue("{s:(ss),s:O}", "separators", ",", ":", "ensure_ascii", Py_False);
         g_json_dumps = partial && args && kw ? PyObject_Call(partial, args, kw) : NULL;
         Py_XDECREF(partial);
         Py_XDECREF(args);

@@ -69,7 +69,7 @@ static PyObject *write_result(const opctx *c, uint64_t version)
     return u64(version);
 }
 
-#define FAST (METH_FASTCALL | METH_KEYWORDS)
+#define FAST    (METH_FASTCALL | METH_KEYWORDS)
 #define M(name) (PyCFunction)(void (*)(void))(name)
 
 /* ---- KV extras ---------------------------------------------------------------------------- */
@@ -163,8 +163,7 @@ static PyObject *op_run_list_stored(PyObject *self, PyObject *const *args, Py_ss
     return pager_new(self, PG_RUN_STORED, args, nargs, kwnames);
 }
 
-static PyObject *op_list(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                         PyObject *kwnames)
+static PyObject *op_list(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     return pager_new(self, PG_KV_LIST, args, nargs, kwnames);
 }
@@ -653,8 +652,7 @@ static PyObject *op_state_cas(PyObject *self, PyObject *const *args, Py_ssize_t 
     const inmem_run_id *run;
     bytesarg v;
     if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
-        get_name(a[0], &name, "name") < 0 ||
-        get_u64(a[1], 0, &expected, "expected_version") < 0 ||
+        get_name(a[0], &name, "name") < 0 || get_u64(a[1], 0, &expected, "expected_version") < 0 ||
         get_run(a[3], &rb, &run, "run") < 0 || get_bytes(a[2], &v, "value") < 0)
         return NULL;
     uint64_t ver = 0;
@@ -761,8 +759,7 @@ static PyObject *op_trace_record(PyObject *self, PyObject *const *args, Py_ssize
     int kind;
     if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
         parse_trace_kind(a[0], &kind) < 0 || copy_name(s.name, a[1], "name") < 0 ||
-        get_run(a[2], &rb, &run, "run") < 0 ||
-        get_u64(a[7], 0, &s.start_ms, "start_ms") < 0 ||
+        get_run(a[2], &rb, &run, "run") < 0 || get_u64(a[7], 0, &s.start_ms, "start_ms") < 0 ||
         get_u64(a[8], 0, &s.duration_us, "duration_us") < 0)
         return NULL;
     s.kind = (inmem_trace_kind)kind;
@@ -966,7 +963,8 @@ PyMethodDef op_methods_common[] = {
      "\n"
      "Returns RunInfo."},
     {"run_list", M(op_run_list), FAST,
-     "run_list($self, *, status=None, tag=None, parent=None, tenant=None, app=None, agent=None, after=None, limit=None)\n"
+     "run_list($self, *, status=None, tag=None, parent=None, tenant=None, app=None, agent=None, "
+     "after=None, limit=None)\n"
      "--\n"
      "\n"
      "Runs matching every given filter, newest first, after the cursor id `after`.\n"
@@ -1029,7 +1027,8 @@ PyMethodDef op_methods_common[] = {
      "\n"
      "Returns Event."},
     {"event_range", M(op_event_range), FAST,
-     "event_range($self, stream, from_seq=1, to_seq=None, run=None, *, backward=False, limit=None)\n"
+     "event_range($self, stream, from_seq=1, to_seq=None, run=None, *, backward=False, "
+     "limit=None)\n"
      "--\n"
      "\n"
      "Events with from_seq <= seq <= to_seq (None: to the end), oldest first, or\n"
@@ -1120,7 +1119,8 @@ PyMethodDef op_methods_common[] = {
      "\n"
      "Returns Iterator[StateEntry]."},
     {"trace_record", M(op_trace_record), FAST,
-     "trace_record($self, kind, name, run=None, *, input=b'', output=b'', parent=None, confidence=None, start_ms=0, duration_us=0, tags=(), id=None)\n"
+     "trace_record($self, kind, name, run=None, *, input=b'', output=b'', parent=None, "
+     "confidence=None, start_ms=0, duration_us=0, tags=(), id=None)\n"
      "--\n"
      "\n"
      "Records a span: kind is 'tool_call', 'decision', 'query', 'thought', 'error'\n"
@@ -1136,7 +1136,8 @@ PyMethodDef op_methods_common[] = {
      "\n"
      "Returns Span."},
     {"trace_query", M(op_trace_query), FAST,
-     "trace_query($self, run=None, *, kind=None, parent=None, tag=None, from_ms=0, to_ms=None, after=None, limit=None)\n"
+     "trace_query($self, run=None, *, kind=None, parent=None, tag=None, from_ms=0, to_ms=None, "
+     "after=None, limit=None)\n"
      "--\n"
      "\n"
      "Spans matching every given filter, by start time then id, after the cursor\n"

@@ -20,8 +20,7 @@
 #define PAGE 128
 
 typedef struct PagerObject {
-    PyObject_HEAD
-    PyObject *owner; /* DbObject or TxObject */
+    PyObject_HEAD PyObject *owner; /* DbObject or TxObject */
     enum pager_kind kind;
     PyObject *page; /* list of the current page's records */
     Py_ssize_t pos;
@@ -204,10 +203,10 @@ static int pager_parse(PagerObject *p, PyObject *const *args, Py_ssize_t nargs, 
     case PG_EVENTS: {
         ARGSPEC(spec, "event_range", 4, 1, "stream", "from_seq", "to_seq", "run", "backward",
                 "limit");
-        if (parse_args(&spec, args, nargs, kwnames, a) < 0 || name_into(p->name, a[0], "stream") < 0 ||
-            get_u64(a[1], 1, &p->from, "from_seq") < 0 || get_u64(a[2], 0, &p->to, "to_seq") < 0 ||
-            set_run(p, a[3]) < 0 || get_bool(a[4], 0, &p->backward) < 0 ||
-            get_limit(a[5], &p->remaining) < 0)
+        if (parse_args(&spec, args, nargs, kwnames, a) < 0 ||
+            name_into(p->name, a[0], "stream") < 0 || get_u64(a[1], 1, &p->from, "from_seq") < 0 ||
+            get_u64(a[2], 0, &p->to, "to_seq") < 0 || set_run(p, a[3]) < 0 ||
+            get_bool(a[4], 0, &p->backward) < 0 || get_limit(a[5], &p->remaining) < 0)
             return -1;
         if (p->from == 0)
             p->from = 1;
@@ -217,9 +216,10 @@ static int pager_parse(PagerObject *p, PyObject *const *args, Py_ssize_t nargs, 
     }
     case PG_EVENTS_TIME: {
         ARGSPEC(spec, "event_range_time", 4, 1, "stream", "from_ms", "to_ms", "run", "limit");
-        if (parse_args(&spec, args, nargs, kwnames, a) < 0 || name_into(p->name, a[0], "stream") < 0 ||
-            get_u64(a[1], 0, &p->from, "from_ms") < 0 || get_u64(a[2], 0, &p->to, "to_ms") < 0 ||
-            set_run(p, a[3]) < 0 || get_limit(a[4], &p->remaining) < 0)
+        if (parse_args(&spec, args, nargs, kwnames, a) < 0 ||
+            name_into(p->name, a[0], "stream") < 0 || get_u64(a[1], 0, &p->from, "from_ms") < 0 ||
+            get_u64(a[2], 0, &p->to, "to_ms") < 0 || set_run(p, a[3]) < 0 ||
+            get_limit(a[4], &p->remaining) < 0)
             return -1;
         return 0;
     }
@@ -307,8 +307,12 @@ static int fetch(PagerObject *p, inmem_txn *txn)
     }
     case PG_RUN_LIST: {
         what = "run_list";
-        inmem_run_filter f = {(inmem_run_status)p->status, p->tag,
-                              p->has_parent ? &p->parent : NULL, p->tenant, p->app, p->agent};
+        inmem_run_filter f = {(inmem_run_status)p->status,
+                              p->tag,
+                              p->has_parent ? &p->parent : NULL,
+                              p->tenant,
+                              p->app,
+                              p->agent};
         rc = inmem_run_list(txn, &f, p->has_cursor ? &p->cursor_id : NULL, want, p->buf, &n);
         break;
     }
@@ -318,8 +322,7 @@ static int fetch(PagerObject *p, inmem_txn *txn)
         break;
     case PG_STREAMS:
         what = "streams";
-        rc = inmem_event_streams(txn, run, p->has_cursor ? p->cursor_name : NULL, want, p->buf,
-                                 &n);
+        rc = inmem_event_streams(txn, run, p->has_cursor ? p->cursor_name : NULL, want, p->buf, &n);
         break;
     case PG_EVENTS:
         what = "event_range";
@@ -328,8 +331,7 @@ static int fetch(PagerObject *p, inmem_txn *txn)
                                    p->to, 0, want, p->buf, &n);
         else
             rc = inmem_event_range(txn, run, p->name, p->from,
-                                   p->has_cursor ? p->cursor_seq - 1 : p->to, 1, want, p->buf,
-                                   &n);
+                                   p->has_cursor ? p->cursor_seq - 1 : p->to, 1, want, p->buf, &n);
         break;
     case PG_EVENTS_TIME:
         what = "event_range_time";
@@ -344,10 +346,10 @@ static int fetch(PagerObject *p, inmem_txn *txn)
         break;
     case PG_TRACE_QUERY: {
         what = "trace_query";
-        inmem_trace_filter f = {(inmem_trace_kind)p->trace_kind,
-                                p->has_parent ? &p->parent : NULL, p->tag, p->from, p->to};
-        rc = inmem_trace_query(txn, run, &f, p->has_cursor ? &p->cursor_id : NULL, want, p->buf,
-                               &n);
+        inmem_trace_filter f = {(inmem_trace_kind)p->trace_kind, p->has_parent ? &p->parent : NULL,
+                                p->tag, p->from, p->to};
+        rc =
+            inmem_trace_query(txn, run, &f, p->has_cursor ? &p->cursor_id : NULL, want, p->buf, &n);
         break;
     }
     }

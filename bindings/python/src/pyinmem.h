@@ -38,14 +38,13 @@
 /* ---- objects ---------------------------------------------------------------------------- */
 
 typedef struct DbObject {
-    PyObject_HEAD
-    inmem_db *db;        /* NULL once closed (or never opened) */
-    int durability;      /* inmem_durability */
+    PyObject_HEAD inmem_db *db; /* NULL once closed (or never opened) */
+    int durability;             /* inmem_durability */
     int read_only;
     unsigned busy;       /* calls in flight with the GIL released */
     Py_ssize_t live_txn; /* transaction handles held by Transaction objects */
     size_t max_value_size;
-    PyObject *path;      /* str, or None */
+    PyObject *path; /* str, or None */
     PyObject *weakreflist;
 } DbObject;
 
@@ -53,14 +52,13 @@ typedef struct DbObject {
 enum { TX_ACTIVE = 0, TX_COMMITTED = 1, TX_ABORTED = 2 };
 
 typedef struct TxObject {
-    PyObject_HEAD
-    DbObject *db;      /* strong reference: the database outlives its transactions */
-    inmem_txn *txn;    /* NULL once ended (the handle is freed at once) */
+    PyObject_HEAD DbObject *db; /* strong reference: the database outlives its transactions */
+    inmem_txn *txn;             /* NULL once ended (the handle is freed at once) */
     int readonly;
-    int managed;       /* lent by a closure transaction: no commit/abort, not ours to free */
-    int busy;          /* a call with the GIL released is in flight */
-    int state;         /* TX_* */
-    unsigned writes;   /* write calls made (decides whether a commit releases the GIL) */
+    int managed;             /* lent by a closure transaction: no commit/abort, not ours to free */
+    int busy;                /* a call with the GIL released is in flight */
+    int state;               /* TX_* */
+    unsigned writes;         /* write calls made (decides whether a commit releases the GIL) */
     inmem_txn_info end_info; /* describe() at the end (conflict_key cleared) */
     PyObject *conflict_key;  /* bytes, copied at the end; NULL if none */
     PyObject *weakreflist;
@@ -73,15 +71,13 @@ extern PyTypeObject KvIterType;
 extern PyTypeObject PagerType;
 
 typedef struct RunIdObject {
-    PyObject_HEAD
-    inmem_run_id id;
+    PyObject_HEAD inmem_run_id id;
     Py_hash_t hash; /* -1 until computed */
 } RunIdObject;
 
 /* ---- exceptions ------------------------------------------------------------------------- */
 
-extern PyObject *Err_Base, *Err_Conflict, *Err_Retries, *Err_Misuse, *Err_TxnDone,
-    *Err_NotFound;
+extern PyObject *Err_Base, *Err_Conflict, *Err_Retries, *Err_Misuse, *Err_TxnDone, *Err_NotFound;
 
 /* Raises the exception of @p rc for the call @p what (with inmem_errmsg() details when they
  * are about this error). Returns NULL. */
@@ -202,8 +198,10 @@ int db_releases(const DbObject *db, size_t size);
     do {                                                                                           \
         if (rel) {                                                                                 \
             (dbo)->busy++;                                                                         \
-            Py_BEGIN_ALLOW_THREADS stmt;                                                           \
-            Py_END_ALLOW_THREADS(dbo)->busy--;                                                     \
+            PyThreadState *db_call_ts_ = PyEval_SaveThread();                                      \
+            stmt;                                                                                  \
+            PyEval_RestoreThread(db_call_ts_);                                                     \
+            (dbo)->busy--;                                                                         \
         } else {                                                                                   \
             stmt;                                                                                  \
         }                                                                                          \

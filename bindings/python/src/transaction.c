@@ -306,8 +306,7 @@ static PyObject *tx_put_json(PyObject *op, PyObject *const *args, Py_ssize_t nar
     return tx_put_common(op, args, nargs, kwnames, 1);
 }
 
-static PyObject *tx_delete(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
-                           PyObject *kwnames)
+static PyObject *tx_delete(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     ARGSPEC(spec, "delete", 2, 1, "key", "run");
     TxObject *tx = (TxObject *)op;
@@ -359,8 +358,7 @@ static PyObject *tx_cas(PyObject *op, PyObject *const *args, Py_ssize_t nargs, P
 /* ---- KV scan iterator ---------------------------------------------------------------------- */
 
 typedef struct KvIterObject {
-    PyObject_HEAD
-    TxObject *tx;
+    PyObject_HEAD TxObject *tx;
     inmem_iter *it; /* NULL once exhausted (freed by us) */
 } KvIterObject;
 
@@ -386,9 +384,9 @@ PyObject *kv_scan_new(TxObject *tx, PyObject *const *args, Py_ssize_t nargs, PyO
         return NULL;
     }
     inmem_iter *it = NULL;
-    int rc = prefix ? inmem_kv_scan_prefix(tx->txn, run, s.p, s.n, &it)
-                    : inmem_kv_scan(tx->txn, run, s.n ? s.p : NULL, s.n, e.n ? e.p : NULL, e.n,
-                                    &it);
+    int rc = prefix
+                 ? inmem_kv_scan_prefix(tx->txn, run, s.p, s.n, &it)
+                 : inmem_kv_scan(tx->txn, run, s.n ? s.p : NULL, s.n, e.n ? e.p : NULL, e.n, &it);
     release_bytes(&s);
     release_bytes(&e);
     if (rc)
