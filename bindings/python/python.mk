@@ -1,7 +1,8 @@
 # bindings/python/python.mk — the Python binding (included by the top-level Makefile).
 #
 #   make python          build the extension against $(BUILD)/libinmem.a into $(BUILD)/python
-#                        (a package directory: PYTHONPATH=$(BUILD)/python python3 -c 'import inmem')
+#                        (a package directory: PYTHONPATH=$(BUILD)/python python3 -c 'import inmem');
+#                        compiling installs nothing: `make deps` (or deps-python) does
 #   make test-python     its pytest suite (part of `make test`). Under SAN=address the extension
 #                        and the library are built with ASan+UBSan and python3 (not instrumented)
 #                        runs with libasan/libubsan preloaded; LeakSanitizer is on, with the
@@ -10,7 +11,8 @@
 #                        RSS settles after its warm-up. Under SAN=thread, libtsan is preloaded.
 #   make bench-python    Python-level benchmark: inmem vs python3-lmdb vs sqlite3 (W1-W4) and the
 #                        binding's cost per call against a dict (bindings/python/bench/bench.py)
-#   make deps-python     the Debian packages these need
+#   make deps-python     the Debian packages these need (part of `make deps`); test-python and
+#                        bench-python run it first, so that they work on a fresh machine
 #
 # Uses Debian's /usr/bin/python3 (PYTHON=...) and its python3-setuptools; nothing is downloaded
 # but Debian packages. `pip install ./bindings/python` builds the same extension for users.
@@ -36,14 +38,17 @@ endif
 PYTEST     := $(PY_RUN_ENV) PYTHONPATH=$(abspath $(PY_OUT)) $(PYTHON) -P -m pytest -p no:cacheprovider \
               $(if $(SAN),--capture=sys)
 
-.PHONY: python deps-python test-python bench-python
+.PHONY: python deps-python test-python bench-python deps-bench-python
 
 DEPS_TARGETS += deps-python
+# (also as a prerequisite of its own: the top Makefile's `deps: $(DEPS_TARGETS)` is read before
+# the fragments add to the list)
+deps: deps-python
 
-deps-python:
+deps-python: deps-lib
 	@scripts/ensure-packages python3-dev python3-setuptools python3-pytest python3-hypothesis
 
-python: deps-python $(PY_OUT)/inmem/.built
+python: $(PY_OUT)/inmem/.built
 
 $(PY_OUT)/inmem/.built: $(BUILD)/libinmem.a $(PY_DEPS)
 	cd $(PY_DIR) && CC="$(CC)" INMEM_BUILD=$(BUILD) INMEM_EXTRA_CFLAGS="$(PY_CFLAGS)" \
@@ -54,13 +59,15 @@ $(PY_OUT)/inmem/.built: $(BUILD)/libinmem.a $(PY_DEPS)
 	@touch $@
 
 # INMEM_PY_LOOPS: iterations of the reference-count and memory tests (default 1,000,000)
-test-python: python
+test-python: deps-python
+	@$(MAKE) --no-print-directory python
 	$(PYTEST) -q $(PY_DIR)/tests $(PYTEST_ARGS)
 
-bench-python: python deps-bench-python
+bench-python: deps-bench-python
+	@$(MAKE) --no-print-directory python
 	$(PY_RUN_ENV) PYTHONPATH=$(abspath $(PY_OUT)) $(PYTHON) -P $(PY_DIR)/bench/bench.py $(BENCH_ARGS)
 
-deps-bench-python:
+deps-bench-python: deps-python
 	@scripts/ensure-packages python3-lmdb
 
 BINDING_TESTS += test-python

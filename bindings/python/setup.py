@@ -33,7 +33,7 @@ def header_version():
 
 
 extra = ["-std=c11", "-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes",
-         "-Wmissing-prototypes", "-Wno-missing-field-initializers"]
+         "-Wmissing-prototypes", "-Wno-missing-field-initializers", "-fvisibility=hidden"]
 extra += shlex.split(os.environ.get("INMEM_EXTRA_CFLAGS", ""))
 
 setup(
@@ -54,6 +54,8 @@ setup(
             extra_objects=[LIB],
             libraries=["xxhash", "pthread"],
             extra_compile_args=extra,
+            # the library's symbols stay inside the extension: only PyInit__inmem is exported
+            extra_link_args=["-Wl,--exclude-libs,ALL"],
         )
     ],
     python_requires=">=3.9",
