@@ -1155,7 +1155,35 @@ PyMethodDef op_methods_common[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *op_db_scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    return pager_new(self, PG_SCAN, args, nargs, kwnames);
+}
+
+static PyObject *op_db_scan_prefix(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames)
+{
+    return pager_new(self, PG_SCAN_PREFIX, args, nargs, kwnames);
+}
+
 PyMethodDef op_methods_db[] = {
+    {"scan", M(op_db_scan), FAST,
+     "scan($self, start=None, end=None, run=None)\n"
+     "--\n"
+     "\n"
+     "The keys k of run with start <= k < end in byte order (None: from the first,\n"
+     "to the last), as KVEntry records. Read page by page, each page in a\n"
+     "read-only transaction of its own (use Transaction.scan for one snapshot).\n"
+     "\n"
+     "Returns Iterator[KVEntry]."},
+    {"scan_prefix", M(op_db_scan_prefix), FAST,
+     "scan_prefix($self, prefix=b'', run=None)\n"
+     "--\n"
+     "\n"
+     "The keys beginning with prefix, page by page like scan().\n"
+     "\n"
+     "Returns Iterator[KVEntry]."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -36,7 +36,8 @@ typedef struct PagerObject {
     uint64_t cursor_seq;
     /* parameters */
     char name[INMEM_NAME_MAX]; /* the stream */
-    PyObject *prefix;          /* bytes (KV) */
+    PyObject *prefix;          /* bytes (KV list and scans: the prefix, or the scan's start) */
+    PyObject *end;             /* bytes (KV scan's end), or NULL */
     char *tag, *tenant, *app, *agent;
     int status, trace_kind, backward;
     inmem_run_id parent;
@@ -103,6 +104,8 @@ static size_t record_size(enum pager_kind k)
 {
     switch (k) {
     case PG_KV_LIST:
+    case PG_SCAN:
+    case PG_SCAN_PREFIX:
         return sizeof(inmem_kv_entry);
     case PG_RUN_LIST:
     case PG_RUN_STORED:
@@ -176,6 +179,32 @@ static int pager_parse(PagerObject *p, PyObject *const *args, Py_ssize_t nargs, 
         if (!err)
             p->agent = dup_name(a[5], "agent", &err);
         return err ? -1 : 0;
+    }
+    case PG_SCAN:
+    case PG_SCAN_PREFIX: {
+        ARGSPEC(spec_scan, "scan", 3, 0, "start", "end", "run");
+        ARGSPEC(spec_prefix, "scan_prefix", 2, 0, "prefix", "run");
+        int pre = p->kind == PG_SCAN_PREFIX;
+        if (parse_args(pre ? &spec_prefix : &spec_scan, args, nargs, kwnames, a) < 0 ||
+            set_run(p, pre ? a[1] : a[2]) < 0)
+            return -1;
+        p->remaining = SIZE_MAX;
+        bytesarg b;
+        for (int i = 0; i < (pre ? 1 : 2); i++) {
+            if (!a[i] || a[i] == Py_None)
+                continue;
+            if (get_bytes(a[i], &b, i ? "end" : pre ? "prefix" : "start") < 0)
+                return -1;
+            PyObject *o = bytes_of(b.p, b.n);
+            release_bytes(&b);
+            if (!o)
+                return -1;
+            if (i)
+                p->end = o;
+            else
+                p->prefix = o;
+        }
+        return 0;
     }
     case PG_RUN_STORED: {
         ARGSPEC(spec, "run_list_stored", 2, 0, "after", "limit");
@@ -316,6 +345,46 @@ static int fetch(PagerObject *p, inmem_txn *txn)
         rc = inmem_run_list(txn, &f, p->has_cursor ? &p->cursor_id : NULL, want, p->buf, &n);
         break;
     }
+    case PG_SCAN:
+    case PG_SCAN_PREFIX: {
+        /* a page: the scan from the last key returned (inclusive, so that a key longer than any
+         * successor could be still works), skipping that key itself if it is still there */
+        what = p->kind == PG_SCAN ? "scan" : "scan_prefix";
+        inmem_iter *it = NULL;
+        const char *st = p->has_cursor ? PyBytes_AS_STRING(p->cursor_key)
+                         : p->prefix   ? PyBytes_AS_STRING(p->prefix)
+                                       : NULL;
+        size_t sl = p->has_cursor ? (size_t)PyBytes_GET_SIZE(p->cursor_key)
+                    : p->prefix   ? (size_t)PyBytes_GET_SIZE(p->prefix)
+                                  : 0;
+        if (p->kind == PG_SCAN_PREFIX && !p->has_cursor)
+            rc = inmem_kv_scan_prefix(txn, run, st, sl, &it);
+        else if (p->kind == PG_SCAN_PREFIX)
+            rc = inmem_kv_scan(txn, run, st, sl, NULL, 0, &it);
+        else
+            rc = inmem_kv_scan(txn, run, st, sl, p->end ? PyBytes_AS_STRING(p->end) : NULL,
+                               p->end ? (size_t)PyBytes_GET_SIZE(p->end) : 0, &it);
+        inmem_kv_entry *out = p->buf;
+        const char *pre = p->prefix ? PyBytes_AS_STRING(p->prefix) : "";
+        size_t pl = p->prefix ? (size_t)PyBytes_GET_SIZE(p->prefix) : 0;
+        while (rc == 0 && n < want) {
+            inmem_kv_entry *e = &out[n];
+            rc = inmem_iter_next(it, &e->key, &e->klen, &e->val, &e->vlen, &e->version);
+            if (rc)
+                break;
+            if (p->has_cursor && n == 0 && e->klen == sl && memcmp(e->key, st, sl) == 0)
+                continue; /* the previous page's last key */
+            if (p->kind == PG_SCAN_PREFIX && (e->klen < pl || memcmp(e->key, pre, pl) != 0)) {
+                rc = INMEM_NOTFOUND; /* past the prefix */
+                break;
+            }
+            n++;
+        }
+        if (rc == INMEM_NOTFOUND)
+            rc = 0; /* the end: n < want, so this short page is the last */
+        inmem_iter_free(it);
+        break;
+    }
     case PG_RUN_STORED:
         what = "run_list_stored";
         rc = inmem_run_list_stored(txn, p->has_cursor ? &p->cursor_id : NULL, want, p->buf, &n);
@@ -364,7 +433,9 @@ static int fetch(PagerObject *p, inmem_txn *txn)
     for (size_t i = 0; i < n; i++) {
         PyObject *item = NULL;
         switch (p->kind) {
-        case PG_KV_LIST: {
+        case PG_KV_LIST:
+        case PG_SCAN:
+        case PG_SCAN_PREFIX: {
             inmem_kv_entry *e = (inmem_kv_entry *)p->buf + i;
             item = make_kv_entry(e->key, e->klen, e->val, e->vlen, e->version);
             if (item && i == n - 1) {
@@ -479,6 +550,7 @@ static void pager_dealloc(PyObject *op)
     Py_CLEAR(p->page);
     Py_CLEAR(p->cursor_key);
     Py_CLEAR(p->prefix);
+    Py_CLEAR(p->end);
     PyMem_Free(p->tag);
     PyMem_Free(p->tenant);
     PyMem_Free(p->app);

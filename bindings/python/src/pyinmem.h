@@ -229,7 +229,9 @@ enum pager_kind {
     PG_EVENTS,
     PG_EVENTS_TIME,
     PG_STATE_LIST,
-    PG_TRACE_QUERY
+    PG_TRACE_QUERY,
+    PG_SCAN,       /* Database.scan: inmem_kv_scan resumed at the last key, page by page */
+    PG_SCAN_PREFIX /* Database.scan_prefix */
 };
 PyObject *pager_new(PyObject *owner, enum pager_kind kind, PyObject *const *args, Py_ssize_t nargs,
                     PyObject *kwnames);

@@ -189,3 +189,40 @@ def test_wrong_types_raise_typeerror(db):
     with pytest.raises(ValueError):
         db.cas(b"k", 2**64, b"v")
     assert db.stats().commits == 0  # nothing was written by the bad calls
+
+
+def test_database_scan_pages_and_bounds(db):
+    keys = [b"s/%04d" % i for i in range(700)]
+    for k in keys:
+        db.put(k, k.upper())
+    db.put(b"r", b"before")
+    db.put(b"t", b"after")
+    assert [e.key for e in db.scan_prefix(b"s/")] == keys            # several pages
+    assert [e.value for e in db.scan_prefix(b"s/")][:2] == [b"S/0000", b"S/0001"]
+    assert [e.key for e in db.scan(b"s/0100", b"s/0400")] == keys[100:400]
+    assert [e.key for e in db.scan(end=b"s/")] == [b"r"]
+    assert [e.key for e in db.scan(b"s/0698")] == keys[698:] + [b"t"]
+    assert len(list(db.scan())) == 702
+    assert list(db.scan_prefix(b"nothing")) == []
+    r = db.run_begin()
+    db.put(b"s/0000", b"in a run", run=r)
+    assert [e.value for e in db.scan_prefix(b"s/", run=r)] == [b"in a run"]
+
+
+def test_database_scan_resumes_after_changes_between_pages(db):
+    for i in range(300):
+        db.put(b"k%03d" % i, b"v")
+    it = db.scan_prefix(b"k")
+    first = [next(it).key for _ in range(128)]      # one page read
+    db.delete(b"k127")                               # the page's last key goes away
+    db.put(b"k127x", b"new")                         # and a key lands right after it
+    rest = [e.key for e in it]
+    assert first + rest == [b"k%03d" % i for i in range(128)] + [b"k127x"] + [
+        b"k%03d" % i for i in range(128, 300)]
+    maxkey = b"m" * 4096                             # a cursor of the largest key size
+    db.put(maxkey, b"x")
+    db.put(b"n", b"y")
+    for i in range(200):
+        db.put(b"m%03d" % i, b"z")
+    got = [e.key for e in db.scan(b"m")]
+    assert got == sorted([b"m%03d" % i for i in range(200)] + [maxkey, b"n"])
