@@ -356,7 +356,7 @@ def test_trace_arguments_checked(db):
 
 
 def test_every_primitive_in_one_transaction(db):
-    """Any mix of primitives commits or rolls back as one (DESIGN.md section 5)."""
+    """Any mix of primitives commits or rolls back as one (every primitive usable in any transaction)."""
     for outcome in ("abort", "commit"):
         with pytest.raises(RuntimeError) if outcome == "abort" else _nothing():
             with db.transaction() as tx:

@@ -1,5 +1,5 @@
 """Property tests: random interleavings of transactions and implicit operations on a few keys,
-run on inmem and on a small Python model of the transaction contract (DESIGN.md section 3):
+run on inmem and on a small Python model of the transaction contract (docs/CONTRACT.md section 1):
 snapshots, read-your-writes, read sets (0 for missing, the tombstone's version for deleted),
 CAS (deleted counts as 0), first committer wins, one version per committed write transaction.
 Every read, every commit outcome and the final state must agree."""

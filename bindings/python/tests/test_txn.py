@@ -1,4 +1,4 @@
-"""Transactions: the contract of DESIGN.md section 3 as seen from Python, the context manager,
+"""Transactions: the contract of docs/CONTRACT.md section 1 as seen from Python, the context manager,
 closure transactions (transact, the decorator), read-only transactions, and misuse."""
 import pytest
 
