@@ -126,8 +126,6 @@ check-exports: $(BUILD)/libinmem.so
 deps-test: deps-lib
 	@scripts/ensure-packages libcmocka-dev python3
 
-deps: $(DEPS_TARGETS)
-
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -MMD -MP -c $< -o $@
@@ -221,6 +219,10 @@ demo: deps
 BINDING_TESTS :=
 -include bindings/python/python.mk
 -include bindings/node/node.mk
+
+# make deps: every part's dependency target. (After the fragments: a rule's prerequisites are
+# expanded when it is read, so this must come after every DEPS_TARGETS +=.)
+deps: $(DEPS_TARGETS)
 
 # ---- install -----------------------------------------------------------------------------------
 

@@ -41,9 +41,6 @@ PYTEST     := $(PY_RUN_ENV) PYTHONPATH=$(abspath $(PY_OUT)) $(PYTHON) -P -m pyte
 .PHONY: python deps-python test-python bench-python deps-bench-python
 
 DEPS_TARGETS += deps-python
-# (also as a prerequisite of its own: the top Makefile's `deps: $(DEPS_TARGETS)` is read before
-# the fragments add to the list)
-deps: deps-python
 
 deps-python: deps-lib
 	@scripts/ensure-packages python3-dev python3-setuptools python3-pytest python3-hypothesis
