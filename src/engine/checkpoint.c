@@ -109,14 +109,15 @@ static void remove_older_images(inmem_db *db, uint64_t v)
 
 static void arm_trigger(inmem_db *db);
 
-static int do_checkpoint(inmem_db *db, uint64_t *version)
+/* @p force: write an image even if nothing was committed since the last (after a salvage). */
+static int do_checkpoint(inmem_db *db, int force, uint64_t *version)
 {
     inmem__mutex_lock(&db->ckpt_mu);
     uint64_t t0 = inmem__clock_mono_us(), v = 0, bytes = 0;
     struct switch_arg a = {db, 0};
     inmem_txn *txn = NULL;
     int rc;
-    if (inmem__store_version(db->store) == db->ckpt_version) {
+    if (!force && inmem__store_version(db->store) == db->ckpt_version) {
         v = db->ckpt_version; /* nothing committed since the last one (or at all) */
         rc = 0;
         goto done;
@@ -189,7 +190,7 @@ static void *checkpointer_main(void *arg)
             break;
         db->ckpt_requested = 0;
         pthread_mutex_unlock(&db->ckpt_wait_mu);
-        do_checkpoint(db, NULL); /* a failure is in the stats; the trigger is re-armed */
+        do_checkpoint(db, 0, NULL); /* a failure is in the stats; the trigger is re-armed */
         pthread_mutex_lock(&db->ckpt_wait_mu);
     }
     pthread_mutex_unlock(&db->ckpt_wait_mu);
@@ -230,7 +231,7 @@ int inmem__checkpoint_stop(inmem_db *db, int at_close)
         return 0;
     if (inmem__wal_bytes(db->wal) == db->ckpt_wal_mark && !db->ckpt_backlog && !db->ckpt_after_open)
         return 0; /* nothing logged or replayed that the last image does not hold */
-    return do_checkpoint(db, NULL);
+    return do_checkpoint(db, db->ckpt_after_open, NULL);
 }
 
 /* ---- the public calls ---------------------------------------------------------------------- */
@@ -245,7 +246,7 @@ int inmem_db_checkpoint(inmem_db *db, uint64_t *version)
         return inmem__error(INMEM_ENOTSUP, "durability none keeps no files: nothing to checkpoint");
     if (db->opts.read_only)
         return inmem__error(INMEM_EREADONLY, "the database was opened read-only");
-    return do_checkpoint(db, version);
+    return do_checkpoint(db, db->ckpt_after_open, version);
 }
 
 /* Counts the entries of @p dir (0 if missing); -errno if it cannot be read. */
@@ -352,10 +353,14 @@ int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *
             break;
         }
         if (rc != INMEM_ECORRUPT && rc != INMEM_EVERSION)
-            goto out; /* memory, I/O: not the image's fault */
-        if (!first_rc) {
+            goto out;    /* memory, I/O: not the image's fault */
+        if (!first_rc) { /* the detail, without the "<strerror>: " inmem_errmsg() starts with */
             first_rc = rc;
-            snprintf(first_err, sizeof first_err, "%s", inmem_errmsg());
+            const char *m = inmem_errmsg(), *s = inmem_strerror(rc);
+            size_t sl = strlen(s);
+            if (strncmp(m, s, sl) == 0 && m[sl] == ':' && m[sl + 1] == ' ')
+                m += sl + 2;
+            snprintf(first_err, sizeof first_err, "%s", m);
         }
         if ((rc = reset_store(db)) != 0)
             goto out;

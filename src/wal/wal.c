@@ -440,8 +440,10 @@ int inmem__wal_start(inmem__wal *w)
 /* ---- appending --------------------------------------------------------------------------- */
 
 /* Switches to a new segment with room for @p need bytes of records (W3, W4, W6): syncs the old
- * segment, makes the new one, then writes and syncs the old one's NEXT record. */
-static int rotate(inmem__wal *w, size_t need)
+ * segment, makes the new one, then writes and syncs the old one's NEXT record. A failure makes
+ * the log read-only (W5), except, with @p may_stay, a new segment that cannot be made: the old
+ * one, synced and untouched, simply stays current (a checkpoint's switch, which has the room). */
+static int rotate(inmem__wal *w, size_t need, int may_stay)
 {
     inmem__mutex_lock(&w->sync_mu);
     while (w->syncing)
@@ -454,11 +456,12 @@ static int rotate(inmem__wal *w, size_t need)
     uint8_t *map = w->map;
     uint64_t len = w->map_len, off = w->off;
     uint64_t commits = atomic_load_acq(&w->written_commits);
-    int rc = w->vfs->datasync(fd), old_synced = rc == 0;
+    int rc = w->vfs->datasync(fd), old_synced = rc == 0, stay = 0;
     if (rc) {
         rc = inmem__wal_io_error(w, rc, "fdatasync", old_seq);
     } else {
         rc = inmem__wal_seg_create(w, old_seq + 1, inmem__wal_next_size(w, need));
+        stay = rc && may_stay;
     }
     if (rc == 0) {
         assert(off + INMEM__WAL_FRAME + INMEM__WAL_NEXT_LEN <= len); /* W6 */
@@ -483,9 +486,9 @@ static int rotate(inmem__wal *w, size_t need)
             w->synced_commits_mark = commits;
         }
     }
-    if (rc) {
+    if (rc && !stay) {
         set_failed(w, rc);
-    } else {
+    } else if (rc == 0) {
         w->populate_pending = 1;
         w->populate_off = w->off;
         w->kick = 1;
@@ -500,7 +503,7 @@ int inmem__wal_make_room(inmem__wal *w)
 {
     if (w->off + INMEM__WAL_END_ROOM <= w->map_len && w->format == INMEM__WAL_FORMAT)
         return 0;
-    return rotate(w, 0); /* also: appends never go into a segment of an older format */
+    return rotate(w, 0, 0); /* also: appends never go into a segment of an older format */
 }
 
 uint64_t inmem__wal_next_size(inmem__wal *w, size_t need)
@@ -529,7 +532,7 @@ int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[1
         total = INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN + multi_bytes + INMEM__WAL_FRAME +
                 INMEM__WAL_COMMIT_LEN;
     if (w->off + total + INMEM__WAL_END_ROOM > w->map_len) { /* W6 */
-        int rc = rotate(w, total);
+        int rc = rotate(w, total, 0);
         if (rc)
             return rc;
     }
@@ -594,7 +597,7 @@ int inmem__wal_switch(inmem__wal *w, uint64_t *seq)
     if (atomic_load_acq(&w->failed))
         return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
                             inmem_strerror(atomic_load_rlx(&w->failed)));
-    int rc = rotate(w, 0);
+    int rc = rotate(w, 0, 1);
     if (rc == 0)
         *seq = w->seq;
     return rc;

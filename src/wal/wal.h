@@ -95,8 +95,9 @@ void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
 /* ---- checkpoints (the engine's) ---- */
 
 /* Under the caller's commit lock: syncs and ends the current segment and starts the next one;
- * *seq gets its number: every commit so far lies in the segments before it. INMEM_EIO (the log
- * is then read-only, as after any failed switch), INMEM_EREADONLY. */
+ * *seq gets its number: every commit so far lies in the segments before it. INMEM_EIO: an fsync
+ * failed (the log is then read-only, as after any failed fsync), or the new segment could not be
+ * made (then the current one simply stays); INMEM_EREADONLY. */
 int inmem__wal_switch(inmem__wal *w, uint64_t *seq);
 /* Removes every segment numbered below @p seq (a checkpoint holds their commits). 0 or
  * INMEM_EIO (some could not be removed; the rest were). */

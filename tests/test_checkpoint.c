@@ -1,0 +1,691 @@
+/*
+ * test_checkpoint.c — checkpoints (docs/CONTRACT.md rules 2.9-2.12, docs/FORMAT.md "Checkpoint
+ * images"): recovery from an image plus the log after it is exact; the log is truncated; deleted
+ * data leaves no byte in any file; damage to an image is always detected, falls back to an older
+ * image only when the log covers the gap, and is salvaged only with repair; backups open to one
+ * exact version while writers go on; automatic checkpoints; failures leave the database working;
+ * a crash at every step of a checkpoint recovers exactly.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/wal_util.h"
+#include "checkpoint/checkpoint.h"
+#include "core/clock.h"
+
+static int ckpt_open(const char *dir, int repair, inmem_db **db)
+{
+    inmem_options o;
+    inmem_options_init(&o);
+    o.wal_segment_size = SEG_SIZE;
+    o.checkpoint_log_ratio = 0; /* only when the test asks */
+    o.repair = repair;
+    *db = NULL;
+    return inmem_db_open(dir, &o, db);
+}
+
+static inmem_db *ckpt_db(const char *dir)
+{
+    inmem_db *db;
+    int rc = ckpt_open(dir, 0, &db);
+    CHECK(rc == 0, "open %s: %s (%s)", dir, inmem_errname(rc), inmem_errmsg());
+    return db;
+}
+
+/* Files in @p dir whose name starts with @p prefix. */
+static int files_with(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* A workload over two runs and the shared scope: puts, overwrites, deletes, a multi-key
+ * transaction, a TTL, events and a state cell. Returns the version it ends at. */
+static uint64_t workload(inmem_db *db, const inmem_run_id *run, int round)
+{
+    char key[32], val[200];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "k%03d", i);
+        snprintf(val, sizeof val, "value %d of round %d", i, round);
+        put_ok(db, i % 2 ? run : NULL, key, val, strlen(val));
+    }
+    for (int i = 0; i < 200; i += 7) {
+        snprintf(key, sizeof key, "k%03d", i);
+        assert_ok(inmem_delete(db, i % 2 ? run : NULL, key, strlen(key), NULL));
+    }
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, run, LIT("multi-a"), LIT("A")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("multi-b"), LIT("B")));
+    assert_ok(inmem_kv_put_ttl(t, run, LIT("ttl"), LIT("lives"), 3600000));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_event_append_db(db, run, "log", "note", LIT("an event"), NULL));
+    assert_ok(inmem_state_set_db(db, run, "cell", LIT("state"), NULL));
+    return test_stats(db).version;
+}
+
+/* After a checkpoint, the image and only the log after it remain; the next open loads the image
+ * and replays that log, to exactly the state before (every key, value and version), and the
+ * TTL, events and state survive; a checkpoint with nothing new changes nothing. */
+static void checkpoint_recovery_is_exact_and_the_log_is_truncated(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_run_id run;
+    assert_ok(inmem_run_id_new(&run));
+    inmem_db *db = ckpt_db(dir);
+    workload(db, &run, 0);
+    workload(db, &run, 1);
+    uint64_t before_segments = count_segments(dir) + (uint64_t)files_with(dir, "wal-");
+    (void)before_segments;
+    uint64_t v = 0;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_int_equal(v, test_stats(db).version);
+    assert_int_equal(files_with(dir, "ckpt-"), 1);
+    inmem_stats s = test_stats(db);
+    assert_int_equal(s.checkpoints, 1);
+    assert_int_equal(s.checkpoint_version, v);
+    assert_true(s.checkpoint_bytes > 0);
+    assert_int_equal(s.wal_bytes_since_checkpoint, 0);
+    uint64_t again = 0;
+    assert_ok(inmem_db_checkpoint(db, &again)); /* nothing new: the same image */
+    assert_int_equal(again, v);
+    assert_int_equal(test_stats(db).checkpoints, 1);
+    /* more commits after the image: the log after it */
+    uint64_t end = workload(db, &run, 2);
+    dump d0 = {0}, d1 = {0};
+    dump_all(db, &run, &d0);
+    assert_ok(inmem_db_close(db));
+    assert_int_equal(files_with(dir, "wal-"), 1); /* the segments the image covers are gone */
+
+    db = ckpt_db(dir);
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.checkpoint_version, v);
+    assert_int_equal(rec.version, end);
+    assert_int_equal(rec.txns_applied, end - v);
+    assert_int_equal(rec.torn_tail, 0);
+    char name[64];
+    snprintf(name, sizeof name, "ckpt-%016llx.img", (unsigned long long)v);
+    assert_string_equal(rec.checkpoint_file, name);
+    dump_all(db, &run, &d1);
+    CHECK(dump_equal(&d0, &d1), "state after reopen differs (%zu keys before, %zu after)", d0.keys,
+          d1.keys);
+    uint64_t expiry = 0;
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_get_expiry(t, &run, LIT("ttl"), &expiry));
+    assert_true(expiry > wall_ms());
+    inmem_txn_free(t);
+    inmem_stream_info si;
+    assert_ok(inmem_event_stream_info_db(db, &run, "log", &si));
+    assert_int_equal(si.length, 3);
+    uint64_t broken = 1;
+    assert_ok(inmem_event_verify_db(db, &run, "log", &broken));
+    assert_int_equal(broken, 0);
+    assert_int_equal(put_ok(db, NULL, "after", LIT("x")), end + 1);
+    assert_ok(inmem_db_close(db));
+    dump_free(&d0);
+    dump_free(&d1);
+    test_rmdir(dir);
+}
+
+/* 1 if any file of @p dir holds the bytes @p m. */
+static int any_file_holds(const char *dir, const char *m)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int found = 0;
+    size_t ml = strlen(m);
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len;
+        uint8_t *p = slurp(path, &len);
+        for (size_t i = 0; !found && i + ml <= len; i++)
+            found = memcmp(p + i, m, ml) == 0;
+        free(p);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Deletion is erasure: a run deleted with all its data, a value overwritten, a value deleted, an
+ * expired value the sweeper removed — once a checkpoint has passed them, none of their bytes is
+ * in any file of the directory. */
+static void checkpoint_erases_deleted_data_from_every_file(void **state)
+{
+    (void)state;
+    const char *markers[] = {"MARKER-run-kv-9f3a", "MARKER-run-event-4c1d", "MARKER-overwritten-77",
+                             "MARKER-deleted-e2", "MARKER-expired-5b"};
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.wal_segment_size = SEG_SIZE;
+    o.checkpoint_log_ratio = 0;
+    o.ttl_sweep_interval_ms = 0;
+    inmem_db *db;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    put_ok(db, &run, "secret", markers[0], strlen(markers[0]));
+    assert_ok(inmem_event_append_db(db, &run, "s", "t", markers[1], strlen(markers[1]), NULL));
+    put_ok(db, NULL, "over", markers[2], strlen(markers[2]));
+    put_ok(db, NULL, "over", LIT("new value"));
+    put_ok(db, NULL, "gone", markers[3], strlen(markers[3]));
+    assert_ok(inmem_delete(db, NULL, LIT("gone"), NULL));
+    inmem__clock_set_override(1000000);
+    assert_ok(inmem_put_ttl(db, NULL, LIT("short"), markers[4], strlen(markers[4]), 10, NULL));
+    uint64_t keep_v = put_ok(db, NULL, "keep", LIT("KEEP-this-one"));
+    for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++)
+        CHECK(any_file_holds(dir, markers[i]), "precondition: %s is in no file", markers[i]);
+    /* a first image: the run's data is live, so in it; the rest is gone already */
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_true(any_file_holds(dir, markers[0]));
+    assert_true(any_file_holds(dir, markers[1]));
+    assert_false(any_file_holds(dir, markers[2]));
+    assert_false(any_file_holds(dir, markers[3]));
+    assert_ok(inmem_run_delete_db(db, &run));
+    inmem__clock_set_override(2000000);
+    uint64_t removed = 0;
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 1);
+    inmem__clock_set_override(0);
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++)
+        CHECK(!any_file_holds(dir, markers[i]), "%s is still in a file after the checkpoint",
+              markers[i]);
+    assert_true(any_file_holds(dir, "KEEP-this-one")); /* live data is, of course, kept */
+    assert_ok(inmem_db_close(db));
+    db = ckpt_db(dir);
+    expect_get(db, NULL, "keep", "KEEP-this-one", 13, keep_v);
+    expect_missing(db, NULL, "gone");
+    inmem_run_info info;
+    assert_rc(INMEM_NOTFOUND, inmem_run_get_db(db, &run, &info));
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+/* A database with an image (version v) and no log before it. */
+static uint64_t image_only(const char *dir, uint64_t *keys)
+{
+    inmem_db *db = ckpt_db(dir);
+    char key[32], val[64];
+    for (int i = 0; i < 120; i++) {
+        snprintf(key, sizeof key, "img%03d", i);
+        snprintf(val, sizeof val, "image value %d", i);
+        put_ok(db, NULL, key, val, strlen(val));
+    }
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_ok(inmem_db_close(db));
+    *keys = 120;
+    return v;
+}
+
+/* Every kind of damage to the only image is detected, every time: a flipped byte anywhere, a
+ * cut anywhere, a zeroed block. The open fails with INMEM_ECORRUPT naming the image (the log no
+ * longer covers its versions), and changes nothing; repair loads the intact blocks, says how many
+ * keys were lost, and leaves a database that opens cleanly. */
+static void checkpoint_damage_is_always_detected(void **state)
+{
+    (void)state;
+    char dir[64], path[4200];
+    test_tmpdir(dir);
+    uint64_t keys, v = image_only(dir, &keys);
+    inmem__ckpt_path(dir, v, path, sizeof path);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    uint8_t *c = malloc(len);
+    assert_non_null(c);
+    char name[64];
+    snprintf(name, sizeof name, "ckpt-%016llx.img", (unsigned long long)v);
+    int cases = 0;
+    for (int kind = 0; kind < 3; kind++) {
+        for (size_t o = 0; o < len; o += kind == 0 ? 1 : kind == 1 ? 7 : 64) {
+            size_t n = len;
+            memcpy(c, img, len);
+            if (kind == 0)
+                c[o] ^= 0x21;
+            else if (kind == 1)
+                n = o; /* cut short */
+            else
+                memset(c + o, 0, o + 64 <= len ? 64 : len - o);
+            if (kind == 2 && memcmp(c, img, len) == 0)
+                continue; /* zeroing bytes that were zero */
+            spit(path, c, n);
+            inmem_db *db = NULL;
+            int rc = ckpt_open(dir, 0, &db);
+            CHECK(rc == INMEM_ECORRUPT, "damage %d at %zu: open %s, expected INMEM_ECORRUPT", kind,
+                  o, inmem_errname(rc));
+            CHECK(strstr(inmem_errmsg(), name), "damage %d at %zu: message '%s' lacks %s", kind, o,
+                  inmem_errmsg(), name);
+            expect_file(path, c, n);
+            cases++;
+        }
+    }
+    assert_true(cases > 1000);
+    /* repair salvages: a flip in the middle loses that block's keys only */
+    memcpy(c, img, len);
+    c[len / 2] ^= 0x21;
+    spit(path, c, len);
+    inmem_db *db = NULL;
+    int rc = ckpt_open(dir, 1, &db);
+    CHECK(rc == 0, "repair: %s (%s)", inmem_errname(rc), inmem_errmsg());
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.repaired, 1);
+    assert_string_equal(rec.repair_file, name);
+    inmem_stats s = test_stats(db);
+    CHECK(rec.keys_dropped > 0 && rec.keys_dropped <= keys && s.keys == keys - rec.keys_dropped,
+          "%llu keys dropped, %llu left of %llu", (unsigned long long)rec.keys_dropped,
+          (unsigned long long)s.keys, (unsigned long long)keys);
+    assert_ok(inmem_db_close(db));
+    db = ckpt_db(dir); /* a fresh image was written: it opens cleanly */
+    rec = recovery_of(db);
+    assert_int_equal(rec.repaired, 0);
+    assert_int_equal(test_stats(db).keys, s.keys);
+    assert_ok(inmem_db_close(db));
+    free(c);
+    free(img);
+    test_rmdir(dir);
+}
+
+/* A damaged newest image is replaced by an older one when the log still covers the versions
+ * between — nothing is lost, it is reported, and the damaged image is set aside. */
+static void checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it(void **state)
+{
+    (void)state;
+    char dir[64], path[4200], moved[4300];
+    test_tmpdir(dir);
+    uint64_t keys, v = image_only(dir, &keys);
+    inmem_db *db = ckpt_db(dir);
+    for (int i = 0; i < 30; i++)
+        put_ok(db, NULL, "later", &i, sizeof i);
+    uint64_t end = test_stats(db).version;
+    assert_ok(inmem_db_close(db));
+    /* a newer image that is damaged (as if its disk went bad after the rename) */
+    inmem__ckpt_path(dir, end, path, sizeof path);
+    spit(path, "INMEMCKP garbage", 16);
+    db = ckpt_db(dir);
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.checkpoint_fallback, 1);
+    assert_int_equal(rec.checkpoint_version, v);
+    assert_int_equal(rec.version, end);
+    int last = 29;
+    expect_get(db, NULL, "later", &last, sizeof last, end);
+    assert_ok(inmem_db_close(db));
+    snprintf(moved, sizeof moved, "%s.dropped", path);
+    assert_true(file_exists(moved));
+    assert_false(file_exists(path));
+    test_rmdir(dir);
+}
+
+/* ---- backups --------------------------------------------------------------------------------- */
+
+struct bk_writer {
+    inmem_db *db;
+    _Atomic int stop;
+    _Atomic uint64_t last;
+};
+
+static void *bk_writer_main(void *arg)
+{
+    struct bk_writer *w = arg;
+    char key[32];
+    for (uint64_t i = 1; !atomic_load(&w->stop); i++) {
+        snprintf(key, sizeof key, "w%08llu", (unsigned long long)i);
+        uint64_t v = 0;
+        if (inmem_put(w->db, NULL, key, strlen(key), &i, sizeof i, &v) != 0 || v != i)
+            break;
+        atomic_store(&w->last, i);
+    }
+    return NULL;
+}
+
+/* A backup taken while a writer commits opens to exactly one version: every key of the commits
+ * up to it, none after; a backup needs an empty directory. */
+static void backup_opens_to_one_exact_version_while_writers_go_on(void **state)
+{
+    (void)state;
+    char dir[64], bdir[64];
+    test_tmpdir(dir);
+    test_tmpdir(bdir);
+    for (int mode = 0; mode < 2; mode++) {
+        inmem_options o;
+        inmem_options_init(&o);
+        o.durability = mode ? INMEM_DURABILITY_BATCHED : INMEM_DURABILITY_NONE;
+        inmem_db *db;
+        assert_ok(inmem_db_open(dir, &o, &db));
+        struct bk_writer w = {db, 0, 0};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, bk_writer_main, &w), 0);
+        while (atomic_load(&w.last) < 1000)
+            usleep(1000);
+        uint64_t v = 0;
+        assert_ok(inmem_db_backup(db, bdir, &v));
+        atomic_store(&w.stop, 1);
+        pthread_join(th, NULL);
+        assert_true(atomic_load(&w.last) >= v);
+        assert_rc(INMEM_EINVAL, inmem_db_backup(db, bdir, NULL)); /* not empty any more */
+        assert_ok(inmem_db_close(db));
+        inmem_db *b;
+        inmem_options bo;
+        inmem_options_init(&bo);
+        assert_ok(inmem_db_open(bdir, &bo, &b));
+        assert_int_equal(recovery_of(b).version, v);
+        assert_int_equal(test_stats(b).keys, v);
+        char key[32];
+        for (uint64_t i = 1; i <= v + 5; i++) {
+            snprintf(key, sizeof key, "w%08llu", (unsigned long long)i);
+            if (i <= v)
+                expect_get(b, NULL, key, &i, sizeof i, i);
+            else
+                expect_missing(b, NULL, key);
+        }
+        assert_ok(inmem_db_close(b));
+        test_rmdir(bdir);
+        test_rmdir(dir);
+        test_tmpdir(dir);
+        test_tmpdir(bdir);
+    }
+    test_rmdir(bdir);
+    test_rmdir(dir);
+}
+
+/* ---- triggers ------------------------------------------------------------------------------ */
+
+/* With a ratio and a floor, a background checkpoint comes once the log has grown that much; the
+ * log then starts again small. */
+static void automatic_checkpoint_comes_when_the_log_has_grown(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.wal_segment_size = SEG_SIZE;
+    o.checkpoint_log_ratio = 2;
+    o.checkpoint_log_min = 256u << 10;
+    inmem_db *db;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    uint8_t val[1000] = {0};
+    char key[32];
+    for (int i = 0; i < 300; i++) { /* ~300 KB of log over 30 keys: past the floor */
+        snprintf(key, sizeof key, "k%02d", i % 30);
+        put_ok(db, NULL, key, val, sizeof val);
+    }
+    inmem_stats s = test_stats(db);
+    for (int i = 0; i < 3000 && s.checkpoints == 0; i++) { /* the thread's turn: a liveness bound */
+        usleep(10000);
+        s = test_stats(db);
+    }
+    assert_true(s.checkpoints >= 1);
+    assert_true(s.checkpoint_version > 0);
+    assert_true(s.wal_bytes_since_checkpoint < 256u << 10);
+    assert_ok(inmem_db_close(db));
+    assert_true(files_with(dir, "ckpt-") == 1);
+    test_rmdir(dir);
+}
+
+/* checkpoint_on_close: the next open loads the image and replays nothing. */
+static void checkpoint_on_close_makes_the_next_open_load_only_the_image(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.checkpoint_on_close = 1;
+    inmem_db *db;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    for (int i = 0; i < 50; i++)
+        put_ok(db, NULL, "k", &i, sizeof i);
+    assert_ok(inmem_db_close(db));
+    assert_ok(inmem_db_open(dir, &o, &db));
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.checkpoint_version, 50);
+    assert_int_equal(rec.txns_applied, 0);
+    assert_int_equal(rec.version, 50);
+    assert_ok(inmem_db_close(db)); /* nothing new: no second image */
+    assert_int_equal(files_with(dir, "ckpt-"), 1);
+    test_rmdir(dir);
+}
+
+/* ---- failures and crashes ------------------------------------------------------------------- */
+
+static inmem__vfs fault_vfs;
+static _Atomic int fault_at;   /* fail the n-th mutating call (0: never) */
+static _Atomic int fault_seen; /* mutating calls seen */
+static char crash_root[64];    /* crash mode: copy the directory at every mutating call */
+static char crash_dir[64];
+static int crash_copies;
+
+static void copy_tree(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    if (!d)
+        return;
+    mkdir(to, 0700);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            char a[4200], b[4200];
+            snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+            snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+            size_t len;
+            uint8_t *p = slurp(a, &len);
+            spit(b, p, len);
+            free(p);
+        }
+    closedir(d);
+}
+
+/* Every call that changes a file: the n-th fails (-EIO or -ENOSPC) in fault mode; in crash mode
+ * the directory is copied first, as a crash of the process right before the call leaves it. */
+static int mutating(void)
+{
+    int n = atomic_fetch_add(&fault_seen, 1) + 1;
+    if (crash_root[0]) {
+        char to[200];
+        snprintf(to, sizeof to, "%s/crash-%03d", crash_root, n);
+        copy_tree(crash_dir, to);
+        crash_copies = n;
+    }
+    return n == atomic_load(&fault_at);
+}
+
+static int64_t f_pwrite(int fd, const void *buf, size_t n, uint64_t off)
+{
+    return mutating() ? -ENOSPC : inmem__vfs_posix.pwrite(fd, buf, n, off);
+}
+static int f_sync(int fd)
+{
+    return mutating() ? -EIO : inmem__vfs_posix.sync(fd);
+}
+static int f_datasync(int fd)
+{
+    return mutating() ? -EIO : inmem__vfs_posix.datasync(fd);
+}
+static int f_rename(const char *a, const char *b)
+{
+    return mutating() ? -EIO : inmem__vfs_posix.rename(a, b);
+}
+static int f_unlink(const char *p)
+{
+    return mutating() ? -EIO : inmem__vfs_posix.unlink(p);
+}
+static int f_open(const char *p, int flags, int mode)
+{
+    if ((flags & O_CREAT) && mutating())
+        return -ENOSPC;
+    return inmem__vfs_posix.open(p, flags, mode);
+}
+
+static void use_fault_vfs(void)
+{
+    fault_vfs = inmem__vfs_posix;
+    fault_vfs.pwrite = f_pwrite;
+    fault_vfs.sync = f_sync;
+    fault_vfs.datasync = f_datasync;
+    fault_vfs.rename = f_rename;
+    fault_vfs.unlink = f_unlink;
+    fault_vfs.open = f_open;
+    atomic_store(&fault_at, 0);
+    atomic_store(&fault_seen, 0);
+    inmem__vfs_set(&fault_vfs);
+}
+
+static int restore_vfs(void **state)
+{
+    (void)state;
+    inmem__vfs_set(NULL);
+    crash_root[0] = 0;
+    return 0;
+}
+
+/* A checkpoint that fails at any of its file operations (a full disk, an fsync error) returns
+ * the error, removes its temporary image, counts the failure, and leaves the database working on
+ * the previous image and the log: every commit is there after a reopen. */
+static void failed_checkpoint_leaves_the_database_working(void **state)
+{
+    (void)state;
+    char dir[64];
+    /* how many mutating calls a checkpoint makes here */
+    test_tmpdir(dir);
+    inmem_db *db = ckpt_db(dir);
+    for (int i = 0; i < 100; i++)
+        put_ok(db, NULL, "k", &i, sizeof i);
+    use_fault_vfs();
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    int calls = atomic_load(&fault_seen);
+    inmem__vfs_set(NULL);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+    assert_true(calls >= 5);
+    for (int n = 1; n <= calls; n++) {
+        test_tmpdir(dir);
+        db = ckpt_db(dir);
+        put_ok(db, NULL, "first", LIT("1"));
+        uint64_t base = 0;
+        assert_ok(inmem_db_checkpoint(db, &base)); /* an image to go on from */
+        for (int i = 0; i < 100; i++)
+            put_ok(db, NULL, "k", &i, sizeof i);
+        use_fault_vfs();
+        atomic_store(&fault_at, n);
+        int rc = inmem_db_checkpoint(db, NULL);
+        inmem__vfs_set(NULL);
+        inmem_stats s = test_stats(db);
+        int committed = 100;
+        if (rc) {
+            CHECK(rc == INMEM_EIO || rc == INMEM_ENOMEM, "fault at %d: %s", n, inmem_errname(rc));
+            assert_int_equal(s.checkpoint_failures, 1);
+            CHECK(strstr(inmem_errmsg(), "fail") || strstr(inmem_errmsg(), "cannot"),
+                  "fault at %d: message '%s'", n, inmem_errmsg());
+        }
+        /* the database goes on (unless the log itself failed: then it is read-only) */
+        uint64_t v = 0;
+        int prc = inmem_put(db, NULL, "after", 5, "x", 1, &v);
+        CHECK(prc == 0 || prc == INMEM_EREADONLY, "fault at %d: put %s", n, inmem_errname(prc));
+        (void)inmem_db_close(db);
+        CHECK(files_with(dir, "ckpt-") >= 1, "fault at %d: no image left", n);
+        db = ckpt_db(dir);
+        int last = committed - 1;
+        expect_get(db, NULL, "k", &last, sizeof last, base + 100);
+        if (prc == 0)
+            expect_get(db, NULL, "after", "x", 1, v);
+        assert_ok(inmem_db_close(db));
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while ((e = readdir(d)))
+            CHECK(!strstr(e->d_name, ".tmp"), "fault at %d: %s left behind", n, e->d_name);
+        closedir(d);
+        test_rmdir(dir);
+    }
+}
+
+/* A crash of the process right before any file operation of a checkpoint (writing the image,
+ * syncing it, renaming it, syncing the directory, removing segments and the old image) leaves a
+ * directory that recovers to exactly the committed state. */
+static void crash_at_every_step_of_a_checkpoint_recovers_exactly(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    test_tmpdir(crash_root);
+    snprintf(crash_dir, sizeof crash_dir, "%s", dir);
+    inmem_db *db = ckpt_db(dir);
+    char key[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "k%03d", i % 50);
+        put_ok(db, NULL, key, &i, sizeof i);
+    }
+    assert_ok(inmem_db_checkpoint(db, NULL)); /* an older image, to be replaced */
+    for (int i = 300; i < 600; i++) {
+        snprintf(key, sizeof key, "k%03d", i % 50);
+        put_ok(db, NULL, key, &i, sizeof i);
+    }
+    uint64_t end = test_stats(db).version;
+    dump d0 = {0}, d1 = {0};
+    dump_db(db, NULL, NULL, &d0);
+    crash_copies = 0;
+    use_fault_vfs(); /* no fault: copies only */
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    inmem__vfs_set(NULL);
+    int copies = crash_copies;
+    char root[64];
+    snprintf(root, sizeof root, "%s", crash_root);
+    crash_root[0] = 0;
+    assert_ok(inmem_db_close(db));
+    assert_true(copies >= 5);
+    for (int n = 1; n <= copies; n++) {
+        char at[200];
+        snprintf(at, sizeof at, "%s/crash-%03d", root, n);
+        inmem_db *c = NULL;
+        int rc = ckpt_open(at, 0, &c);
+        CHECK(rc == 0, "crash before call %d of the checkpoint: open %s (%s)", n, inmem_errname(rc),
+              inmem_errmsg());
+        inmem_recovery_info rec = recovery_of(c);
+        CHECK(rec.version == end && rec.repaired == 0,
+              "crash before call %d: version %llu, expected %llu", n,
+              (unsigned long long)rec.version, (unsigned long long)end);
+        dump_db(c, NULL, NULL, &d1);
+        CHECK(dump_equal(&d0, &d1), "crash before call %d: a different state", n);
+        dump_free(&d1);
+        assert_ok(inmem_db_close(c));
+    }
+    dump_free(&d0);
+    test_rmdir(root);
+    test_rmdir(dir);
+}
+
+const struct CMUnitTest checkpoint_tests[] = {
+    cmocka_unit_test(checkpoint_recovery_is_exact_and_the_log_is_truncated),
+    cmocka_unit_test(checkpoint_erases_deleted_data_from_every_file),
+    cmocka_unit_test(checkpoint_damage_is_always_detected),
+    cmocka_unit_test(checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it),
+    cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),
+    cmocka_unit_test(automatic_checkpoint_comes_when_the_log_has_grown),
+    cmocka_unit_test(checkpoint_on_close_makes_the_next_open_load_only_the_image),
+    cmocka_unit_test_teardown(failed_checkpoint_leaves_the_database_working, restore_vfs),
+    cmocka_unit_test_teardown(crash_at_every_step_of_a_checkpoint_recovers_exactly, restore_vfs),
+};
+
+INMEM_TEST_COUNT(checkpoint);
