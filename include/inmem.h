@@ -333,6 +333,9 @@ typedef struct inmem_stats {
     uint64_t wal_bytes_since_checkpoint;
     /** Key and value bytes of the live data (every key's newest value). */
     uint64_t live_bytes;
+    /** The error of the last checkpoint that failed (an INMEM_E... code), 0 once one succeeds
+     *  after it; inmem_errmsg() of the thread that ran it gave the detail. */
+    int checkpoint_error;
 } inmem_stats;
 
 /** What recovery did at open, read with inmem_db_recovery(). */

@@ -597,6 +597,7 @@ static void failed_checkpoint_leaves_the_database_working(void **state)
         if (rc) {
             CHECK(rc == INMEM_EIO || rc == INMEM_ENOMEM, "fault at %d: %s", n, inmem_errname(rc));
             assert_int_equal(s.checkpoint_failures, 1);
+            assert_int_equal(s.checkpoint_error, rc);
             CHECK(strstr(inmem_errmsg(), "fail") || strstr(inmem_errmsg(), "cannot"),
                   "fault at %d: message '%s'", n, inmem_errmsg());
         }
@@ -676,7 +677,72 @@ static void crash_at_every_step_of_a_checkpoint_recovers_exactly(void **state)
     test_rmdir(dir);
 }
 
+/* ---- read-only beside a checkpointing writer ----------------------------------------------- */
+
+struct ck_writer {
+    inmem_db *db;
+    _Atomic int stop, errors;
+    _Atomic uint64_t checkpoints;
+};
+
+static void *ck_writer_main(void *arg)
+{
+    struct ck_writer *w = arg;
+    uint8_t val[500] = {0};
+    char key[32];
+    for (int i = 0; !atomic_load(&w->stop); i++) {
+        snprintf(key, sizeof key, "k%d", i % 300);
+        if (inmem_put(w->db, NULL, key, strlen(key), val, sizeof val, NULL) != 0)
+            atomic_fetch_add(&w->errors, 1);
+        if (i % 150 == 149) {
+            if (inmem_db_checkpoint(w->db, NULL) != 0)
+                atomic_fetch_add(&w->errors, 1);
+            atomic_fetch_add(&w->checkpoints, 1);
+        }
+    }
+    return NULL;
+}
+
+/* A read-only open beside a writer whose checkpoints keep replacing images and removing segments
+ * always succeeds, at a version that only moves forward. */
+static void read_only_open_beside_a_checkpointing_writer_always_succeeds(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    struct ck_writer w = {0};
+    w.db = ckpt_db(dir);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, ck_writer_main, &w), 0);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.read_only = 1;
+    uint64_t last = 0;
+    /* at least 40 opens, and on until the writer has checkpointed a few times meanwhile */
+    for (int i = 0; i < 40 || (atomic_load(&w.checkpoints) < 4 && i < 100000); i++) {
+        inmem_db *r = NULL;
+        int rc = inmem_db_open(dir, &o, &r);
+        if (rc) {
+            atomic_store(&w.stop, 1);
+            pthread_join(th, NULL);
+            fail_msg("read-only open %d: %s (%s)", i, inmem_errname(rc), inmem_errmsg());
+        }
+        inmem_recovery_info rec = recovery_of(r);
+        CHECK(rec.version >= last, "open %d: version %llu after %llu", i,
+              (unsigned long long)rec.version, (unsigned long long)last);
+        last = rec.version;
+        assert_ok(inmem_db_close(r));
+    }
+    atomic_store(&w.stop, 1);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&w.errors), 0);
+    assert_true(atomic_load(&w.checkpoints) > 0);
+    assert_ok(inmem_db_close(w.db));
+    test_rmdir(dir);
+}
+
 const struct CMUnitTest checkpoint_tests[] = {
+    cmocka_unit_test(read_only_open_beside_a_checkpointing_writer_always_succeeds),
     cmocka_unit_test(checkpoint_recovery_is_exact_and_the_log_is_truncated),
     cmocka_unit_test(checkpoint_erases_deleted_data_from_every_file),
     cmocka_unit_test(checkpoint_damage_is_always_detected),

@@ -134,8 +134,9 @@ static int do_checkpoint(inmem_db *db, int force, uint64_t *version)
     atomic_store_rlx(&db->ckpt_time_us, inmem__clock_mono_us() - t0);
     if (rc) {
         atomic_add_rlx(&db->ckpt_failures, 1);
-        db->ckpt_last_error = rc;
+        atomic_store_rlx(&db->ckpt_error, rc);
     } else {
+        atomic_store_rlx(&db->ckpt_error, 0);
         db->ckpt_version = v;
         atomic_store_rlx(&db->ckpt_version_pub, v);
         atomic_store_rlx(&db->ckpt_bytes, bytes);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/key.h"
 #include "engine/db.h"
 
@@ -83,19 +84,10 @@ static int replay(void *ctx, const inmem__wal_txn *txn)
     return inmem__store_replay(((inmem_db *)ctx)->store, txn);
 }
 
-int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
+/* One attempt at opening; *live: a read-only open found a writer at work. */
+static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live)
 {
-    if (!out)
-        return INMEM_EINVAL;
-    *out = NULL;
-    inmem_options o;
-    if (opts)
-        o = *opts;
-    else
-        inmem_options_init(&o);
-    int rc = check_options(dir, &o);
-    if (rc)
-        return rc;
+    int rc;
     inmem_db *db = calloc(1, sizeof(*db));
     if (!db)
         return INMEM_ENOMEM;
@@ -128,6 +120,7 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
         }
         rc = inmem__wal_open(&cfg, replay, db, &db->recovery, &db->wal);
         rc = inmem__checkpoint_recovered(db, rc);
+        *live = db->recovery.live_writer;
         if (rc) {
             free_db(db);
             return rc;
@@ -148,6 +141,31 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
     }
     *out = db;
     return 0;
+}
+
+int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
+{
+    if (!out)
+        return INMEM_EINVAL;
+    *out = NULL;
+    inmem_options o;
+    if (opts)
+        o = *opts;
+    else
+        inmem_options_init(&o);
+    int rc = check_options(dir, &o);
+    if (rc)
+        return rc;
+    /* Read-only beside a writer, a checkpoint may remove an image or a segment between the
+     * listing and the reading: the files seen no longer fit together. Then look again. */
+    for (int attempt = 0;; attempt++) {
+        int live = 0;
+        rc = open_once(dir, o, out, &live);
+        if (rc == 0 || !o.read_only || !live || attempt == 20 ||
+            (rc != INMEM_EIO && rc != INMEM_ECORRUPT))
+            return rc;
+        inmem__clock_sleep_us(1000);
+    }
 }
 
 int inmem_db_recovery(inmem_db *db, inmem_recovery_info *out)
@@ -189,6 +207,7 @@ int inmem_db_stats(inmem_db *db, inmem_stats *out)
     out->wal_bytes_since_checkpoint =
         db->wal ? inmem__wal_bytes(db->wal) - atomic_load_rlx(&db->ckpt_wal_mark_pub) : 0;
     out->live_bytes = inmem__store_live_bytes(db->store);
+    out->checkpoint_error = atomic_load_rlx(&db->ckpt_error);
     return 0;
 }
 

@@ -19,9 +19,9 @@ struct inmem_db {
     inmem__mutex ckpt_mu;   /* one checkpoint at a time; guards the fields below it */
     uint64_t ckpt_version;  /* the last image's version */
     uint64_t ckpt_wal_mark; /* log bytes (since open) when it was taken */
-    int ckpt_last_error;
-    int ckpt_after_open;   /* a checkpoint is due at once (after a salvage at open) */
-    uint64_t ckpt_backlog; /* log bytes replayed at open that no image holds yet */
+    _Atomic int ckpt_error; /* the last failed checkpoint's error, 0 after a success */
+    int ckpt_after_open;    /* a checkpoint is due at once (after a salvage at open) */
+    uint64_t ckpt_backlog;  /* log bytes replayed at open that no image holds yet */
     /* the same, readable by stats without the lock */
     _Atomic uint64_t ckpt_version_pub, ckpt_wal_mark_pub, ckpt_count, ckpt_bytes, ckpt_time_us,
         ckpt_failures;
