@@ -177,7 +177,7 @@ static void arm_trigger(inmem_db *db)
         at = db->opts.checkpoint_log_min;
     /* counted from the last checkpoint's mark: bytes logged since then count too */
     uint64_t since = inmem__wal_bytes(db->wal) - db->ckpt_wal_mark + db->ckpt_backlog;
-    inmem__wal_set_trigger(db->wal, since >= at ? 0 : at - since, request, db);
+    inmem__wal_arm_trigger(db->wal, since >= at ? 0 : at - since);
 }
 
 static void *checkpointer_main(void *arg)
@@ -206,6 +206,7 @@ int inmem__checkpoint_start(inmem_db *db)
     /* what the open replayed counts toward the next checkpoint like what is logged from now on */
     db->ckpt_backlog = db->recovery.txns_applied ? db->recovery.bytes : 0;
     if (db->opts.checkpoint_log_ratio) {
+        inmem__wal_set_trigger(db->wal, request, db); /* before any thread can arm it */
         if (inmem__thread_start(&db->ckpt_thread, checkpointer_main, db) != 0)
             return inmem__error(INMEM_ENOMEM, "cannot start the checkpointer thread");
         db->has_ckpt_thread = 1;
@@ -218,8 +219,6 @@ int inmem__checkpoint_start(inmem_db *db)
 
 int inmem__checkpoint_stop(inmem_db *db, int at_close)
 {
-    if (db->wal)
-        inmem__wal_set_trigger(db->wal, 0, NULL, NULL);
     if (db->has_ckpt_thread) {
         pthread_mutex_lock(&db->ckpt_wait_mu);
         db->ckpt_stop = 1;
@@ -227,6 +226,8 @@ int inmem__checkpoint_stop(inmem_db *db, int at_close)
         pthread_mutex_unlock(&db->ckpt_wait_mu);
         pthread_join(db->ckpt_thread, NULL);
         db->has_ckpt_thread = 0;
+        /* disarmed only now: the thread re-arms the trigger after each checkpoint it makes */
+        inmem__wal_arm_trigger(db->wal, UINT64_MAX);
     }
     if (!at_close || !db->wal || db->opts.read_only || !db->opts.checkpoint_on_close)
         return 0;

@@ -621,12 +621,17 @@ int inmem__wal_drop_before(inmem__wal *w, uint64_t seq)
     return rc;
 }
 
-void inmem__wal_set_trigger(inmem__wal *w, uint64_t bytes, void (*fn)(void *), void *ctx)
+void inmem__wal_set_trigger(inmem__wal *w, void (*fn)(void *), void *ctx)
 {
     w->trigger_fn = fn;
     w->trigger_ctx = ctx;
+}
+
+void inmem__wal_arm_trigger(inmem__wal *w, uint64_t bytes)
+{
     uint64_t now = atomic_load_rlx(&w->bytes);
-    atomic_store_rlx(&w->trigger_at, fn && bytes < UINT64_MAX - now ? now + bytes : UINT64_MAX);
+    atomic_store_rlx(&w->trigger_at,
+                     w->trigger_fn && bytes < UINT64_MAX - now ? now + bytes : UINT64_MAX);
 }
 
 uint64_t inmem__wal_bytes(const inmem__wal *w)

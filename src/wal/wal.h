@@ -102,9 +102,12 @@ int inmem__wal_switch(inmem__wal *w, uint64_t *seq);
 /* Removes every segment numbered below @p seq (a checkpoint holds their commits). 0 or
  * INMEM_EIO (some could not be removed; the rest were). */
 int inmem__wal_drop_before(inmem__wal *w, uint64_t seq);
-/* Calls @p fn(@p ctx) once, from a committer (under its commit lock: keep it short), when
- * @p bytes more bytes have been logged; again after the next call to this function. */
-void inmem__wal_set_trigger(inmem__wal *w, uint64_t bytes, void (*fn)(void *), void *ctx);
+/* Sets what an armed trigger calls: @p fn(@p ctx), from a committer (under its commit lock: keep
+ * it short). Call it once, before any commit and before any other thread can arm the trigger. */
+void inmem__wal_set_trigger(inmem__wal *w, void (*fn)(void *), void *ctx);
+/* Arms the trigger to fire once when @p bytes more bytes have been logged; UINT64_MAX disarms
+ * it. Safe from any thread. */
+void inmem__wal_arm_trigger(inmem__wal *w, uint64_t bytes);
 /* Bytes logged since open (commits, not marks). */
 uint64_t inmem__wal_bytes(const inmem__wal *w);
 
