@@ -6,7 +6,8 @@
  * the GIL only where the call may block: writes under strict durability (they wait for an fsync)
  * and values of BIG_VALUE bytes or more. Closure transactions (transact, state_transition) run
  * inmem_db_transact with the GIL released and take it back inside the callback, so that the
- * back-off sleeps and strict commits let other threads run.
+ * back-off sleeps and strict commits let other threads run. checkpoint() and backup() write and
+ * fsync an image of the whole live data: they release the GIL.
  *
  * Lifetime: a Transaction holds a strong reference to its Database, so the handle cannot be
  * freed under it. close() refuses (BusyError) while a transaction handle exists or a call with the
@@ -69,6 +70,20 @@ static int opt_u64(PyObject *kwds, const char *name, uint64_t *out)
     return PyDict_DelItemString(kwds, name) < 0 ? -1 : 0;
 }
 
+/* An unsigned (C unsigned int) option: as opt_u64, within 0..UINT_MAX. */
+static int opt_uint(PyObject *kwds, const char *name, unsigned *out)
+{
+    uint64_t v = *out;
+    if (opt_u64(kwds, name, &v) < 0)
+        return -1;
+    if (v > 0xffffffffu) {
+        PyErr_Format(PyExc_ValueError, "%s is out of range", name);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
 static int opt_bool(PyObject *kwds, const char *name, int *out)
 {
     PyObject *v = PyDict_GetItemString(kwds, name);
@@ -106,32 +121,23 @@ static int db_tp_init(PyObject *op, PyObject *args, PyObject *kwds)
         if (parse_durability(v, &o.durability) < 0 || PyDict_DelItemString(kw, "durability") < 0)
             goto done;
     }
-    uint64_t mk = o.max_key_size, mv = o.max_value_size, mt = o.max_txns;
+    uint64_t mk = o.max_key_size, mv = o.max_value_size;
     if (opt_u64(kw, "max_key_size", &mk) < 0 || opt_u64(kw, "max_value_size", &mv) < 0 ||
-        opt_u64(kw, "max_txns", &mt) < 0 ||
+        opt_uint(kw, "max_txns", &o.max_txns) < 0 ||
         opt_u64(kw, "wal_segment_size", &o.wal_segment_size) < 0 ||
         opt_u64(kw, "sync_interval_ms", &o.sync_interval_ms) < 0 ||
         opt_u64(kw, "sync_commits", &o.sync_commits) < 0 ||
         opt_u64(kw, "ttl_sweep_interval_ms", &o.ttl_sweep_interval_ms) < 0 ||
         opt_bool(kw, "repair", &o.repair) < 0 || opt_bool(kw, "read_only", &o.read_only) < 0 ||
         opt_bool(kw, "create_if_missing", &o.create_if_missing) < 0 ||
-        opt_u64(kw, "max_unsynced_commits", &o.max_unsynced_commits) < 0)
+        opt_uint(kw, "file_mode", &o.file_mode) < 0 ||
+        opt_u64(kw, "max_unsynced_commits", &o.max_unsynced_commits) < 0 ||
+        opt_uint(kw, "checkpoint_log_ratio", &o.checkpoint_log_ratio) < 0 ||
+        opt_u64(kw, "checkpoint_log_min", &o.checkpoint_log_min) < 0 ||
+        opt_bool(kw, "checkpoint_on_close", &o.checkpoint_on_close) < 0)
         goto done;
-    uint64_t mode = o.file_mode;
-    if (opt_u64(kw, "file_mode", &mode) < 0)
-        goto done;
-    if (mode > 0xffffffffu) {
-        PyErr_SetString(PyExc_ValueError, "file_mode is out of range");
-        goto done;
-    }
-    o.file_mode = (unsigned)mode;
-    if (mt > 0xffffffffu) {
-        PyErr_SetString(PyExc_ValueError, "max_txns is out of range");
-        goto done;
-    }
     o.max_key_size = (size_t)mk;
     o.max_value_size = (size_t)mv;
-    o.max_txns = (unsigned)mt;
     if (PyDict_GET_SIZE(kw)) {
         PyObject *key = NULL, *val;
         Py_ssize_t pos = 0;
@@ -715,6 +721,43 @@ static PyObject *db_sweep(PyObject *op, PyObject *unused)
     return u64(removed);
 }
 
+/* A checkpoint writes and fsyncs an image of the whole live data: the GIL is released, unless
+ * the library refuses at once (no files, or read-only). */
+static PyObject *db_checkpoint(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    DbObject *self = (DbObject *)op;
+    if (db_check(self) < 0)
+        return NULL;
+    uint64_t ver = 0;
+    int rc;
+    inmem_db *db = self->db;
+    DB_CALL(self, self->durability != INMEM_DURABILITY_NONE && !self->read_only,
+            rc = inmem_db_checkpoint(db, &ver));
+    if (rc)
+        return raise_rc(rc, "checkpoint");
+    return u64(ver);
+}
+
+static PyObject *db_backup(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    ARGSPEC(spec, "backup", 1, 1, "path");
+    DbObject *self = (DbObject *)op;
+    PyObject *a[1], *pathb = NULL;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || db_check(self) < 0 ||
+        !PyUnicode_FSConverter(a[0], &pathb))
+        return NULL;
+    uint64_t ver = 0;
+    int rc;
+    inmem_db *db = self->db;
+    const char *dir = PyBytes_AS_STRING(pathb);
+    DB_CALL(self, 1, rc = inmem_db_backup(db, dir, &ver));
+    Py_DECREF(pathb);
+    if (rc)
+        return raise_rc(rc, "backup");
+    return u64(ver);
+}
+
 static PyObject *db_get_closed(PyObject *op, void *closure)
 {
     (void)closure;
@@ -875,6 +918,32 @@ static PyMethodDef db_methods[] = {
      "What recovery did when the database was opened.\n"
      "\n"
      "Returns RecoveryInfo."},
+    {"checkpoint", db_checkpoint, METH_NOARGS,
+     "checkpoint($self, /)\n"
+     "--\n"
+     "\n"
+     "Takes a checkpoint now and waits for it: writes an image of every key's newest\n"
+     "value at the newest commit V from a snapshot (writers and readers go on), installs\n"
+     "it atomically, then removes the previous image and every log segment V covers.\n"
+     "The next open loads the image and replays only the log after V. Once a\n"
+     "checkpoint has passed a delete (a deleted run, an overwritten, deleted or swept\n"
+     "value), none of its bytes remain in any file of the directory. Returns V (the\n"
+     "last image's version if nothing was committed since). A failure (DiskError)\n"
+     "leaves the previous image and the log as they were. Raises NotSupported for\n"
+     "durability='none', ReadOnlyError for a read-only database. The GIL is released.\n"
+     "\n"
+     "Returns int."},
+    {"backup", (PyCFunction)(void (*)(void))db_backup, FAST,
+     "backup($self, path)\n"
+     "--\n"
+     "\n"
+     "Writes an online backup: a checkpoint image of the newest commit into the\n"
+     "directory path (created if missing; it must be empty), while writers go on.\n"
+     "inmem.open(path) opens it to exactly that version, which is returned. Works\n"
+     "in every durability mode, 'none' and read-only included. Raises\n"
+     "InvalidArgument if path is not an empty directory. The GIL is released.\n"
+     "\n"
+     "Returns int."},
     {"sweep", db_sweep, METH_NOARGS,
      "sweep($self, /)\n"
      "--\n"
@@ -916,7 +985,8 @@ PyTypeObject DbType = {
               "Options (keyword arguments, the library's defaults when left out): durability\n"
               "('none', 'async', 'batched', 'strict'), max_key_size, max_value_size, max_txns,\n"
               "wal_segment_size, sync_interval_ms, sync_commits, max_unsynced_commits, repair,\n"
-              "ttl_sweep_interval_ms, read_only, create_if_missing, file_mode. Use as a context\n"
+              "ttl_sweep_interval_ms, read_only, create_if_missing, file_mode,\n"
+              "checkpoint_log_ratio, checkpoint_log_min, checkpoint_on_close. Use as a context\n"
               "manager to close it at the end of a block.\n\n"
               "Every operation takes an optional run (a RunId, its str form, or None for the\n"
               "shared scope). Operations called on the Database are standalone: each is its own\n"

@@ -823,6 +823,16 @@ static PyStructSequence_Field stats_fields[] = {
     F("wal_bytes", "bytes appended to the log since open"),
     F("wal_syncs", "fsyncs of the log since open"),
     F("wal_synced_commits", "commits made durable by those fsyncs"),
+    F("checkpoints", "checkpoints taken since open (checkpoint(), automatic, at close)"),
+    F("checkpoint_failures", "checkpoints that failed since open (nothing was lost)"),
+    F("checkpoint_version", "the newest image's version (0: none)"),
+    F("checkpoint_bytes", "its size in bytes"),
+    F("checkpoint_time_us", "how long the last checkpoint took, in microseconds"),
+    F("wal_bytes_since_checkpoint", "bytes logged since the newest checkpoint (or the open)"),
+    F("live_bytes", "key and value bytes of the live data (every key's newest value)"),
+    F("checkpoint_error",
+      "the error code of the last checkpoint that failed (inmem.errname() names it), 0 once "
+      "one succeeds after it"),
     {NULL, NULL}};
 static PyStructSequence_Field recovery_fields[] = {
     F("segments", "log files read"),
@@ -844,6 +854,15 @@ static PyStructSequence_Field recovery_fields[] = {
     F("tail_bytes", "bytes of log data dropped at the torn tail"),
     F("live_writer", "read-only opens: True if another process had it open for writing"),
     F("created", "True if the database did not exist and this open created it"),
+    F("checkpoint_version", "the version of the checkpoint image recovery started from (0: none)"),
+    F("checkpoint_file", "that image's file name (str or None)"),
+    F("txns_skipped", "commits of the log the image already held, skipped"),
+    F("checkpoint_load_us", "microseconds spent loading the image (part of time_us)"),
+    F("checkpoint_fallback",
+      "True if the newest image was damaged and an older one, with the log covering the "
+      "difference, was used instead (nothing lost)"),
+    F("keys_dropped",
+      "with repair: keys lost from a damaged image that no log covered (repair_file names it)"),
     {NULL, NULL}};
 static PyStructSequence_Field txn_info_fields[] = {
     F("state", "'active', 'validating', 'committed' or 'aborted'"),
@@ -1099,17 +1118,30 @@ static PyObject *make_stats(const inmem_stats *s)
                         u64(s->oldest_snapshot_age_us),
                         u64(s->wal_bytes),
                         u64(s->wal_syncs),
-                        u64(s->wal_synced_commits)};
-    return fill(StatsType, vals, 17);
+                        u64(s->wal_synced_commits),
+                        u64(s->checkpoints),
+                        u64(s->checkpoint_failures),
+                        u64(s->checkpoint_version),
+                        u64(s->checkpoint_bytes),
+                        u64(s->checkpoint_time_us),
+                        u64(s->wal_bytes_since_checkpoint),
+                        u64(s->live_bytes),
+                        PyLong_FromLong(s->checkpoint_error)};
+    _Static_assert(sizeof vals / sizeof *vals == sizeof stats_fields / sizeof *stats_fields - 1,
+                   "a value for every Stats field");
+    return fill(StatsType, vals, (int)(sizeof vals / sizeof *vals));
 }
 
 static PyObject *make_recovery(const inmem_recovery_info *r)
 {
-    char tf[sizeof r->tail_file + 1], rf[sizeof r->repair_file + 1];
+    char tf[sizeof r->tail_file + 1], rf[sizeof r->repair_file + 1],
+        cf[sizeof r->checkpoint_file + 1];
     memcpy(tf, r->tail_file, sizeof r->tail_file);
     tf[sizeof r->tail_file] = 0;
     memcpy(rf, r->repair_file, sizeof r->repair_file);
     rf[sizeof r->repair_file] = 0;
+    memcpy(cf, r->checkpoint_file, sizeof r->checkpoint_file);
+    cf[sizeof r->checkpoint_file] = 0;
     PyObject *vals[] = {u64(r->segments),
                         u64(r->bytes),
                         u64(r->txns_applied),
@@ -1128,8 +1160,17 @@ static PyObject *make_recovery(const inmem_recovery_info *r)
                         u64(r->txns_dropped),
                         u64(r->tail_bytes),
                         PyBool_FromLong(r->live_writer),
-                        PyBool_FromLong(r->created)};
-    return fill(RecoveryInfoType, vals, 19);
+                        PyBool_FromLong(r->created),
+                        u64(r->checkpoint_version),
+                        str_or_none(cf),
+                        u64(r->txns_skipped),
+                        u64(r->checkpoint_load_us),
+                        PyBool_FromLong(r->checkpoint_fallback),
+                        u64(r->keys_dropped)};
+    _Static_assert(sizeof vals / sizeof *vals ==
+                       sizeof recovery_fields / sizeof *recovery_fields - 1,
+                   "a value for every RecoveryInfo field");
+    return fill(RecoveryInfoType, vals, (int)(sizeof vals / sizeof *vals));
 }
 
 /* Used by database.c through these two wrappers (kept here with the record types). */
