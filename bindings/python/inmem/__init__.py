@@ -133,8 +133,13 @@ def open(path=None, durability="batched", **options):  # noqa: A001 (inmem.open,
     (4096), max_value_size (16 MiB), max_txns (256), wal_segment_size (64 MiB),
     sync_interval_ms (100), sync_commits (1000), max_unsynced_commits (0: no cap), repair
     (False), ttl_sweep_interval_ms (1000), read_only (False: True inspects a directory, even one
-    another process has open, changing no file), create_if_missing (True), file_mode (0o600).
-    Recovery replays the log at open; ``db.recovery()`` reports what it did.
+    another process has open, changing no file), create_if_missing (True), file_mode (0o600),
+    checkpoint_log_ratio (4: a background checkpoint once the log has grown by 4 times the live
+    data since the last; 0: only ``db.checkpoint()``), checkpoint_log_min (16 MiB: never for less
+    log than this), checkpoint_on_close (False: True takes one at a clean close, so that the next
+    open loads the image instead of replaying the log).
+    Recovery loads the newest checkpoint image and replays the log after it at open;
+    ``db.recovery()`` reports what it did.
     Use the result as a context manager to close it at the end of a block.
     """
     return Database(path, durability=durability, **options)

@@ -122,6 +122,14 @@ class Stats(NamedTuple):
     wal_bytes: int
     wal_syncs: int
     wal_synced_commits: int
+    checkpoints: int
+    checkpoint_failures: int
+    checkpoint_version: int
+    checkpoint_bytes: int
+    checkpoint_time_us: int
+    wal_bytes_since_checkpoint: int
+    live_bytes: int
+    checkpoint_error: int
 
 class RecoveryInfo(NamedTuple):
     segments: int
@@ -143,6 +151,12 @@ class RecoveryInfo(NamedTuple):
     tail_bytes: int
     live_writer: bool
     created: bool
+    checkpoint_version: int
+    checkpoint_file: Optional[str]
+    txns_skipped: int
+    checkpoint_load_us: int
+    checkpoint_fallback: bool
+    keys_dropped: int
 
 class TxnInfo(NamedTuple):
     state: Literal["active", "validating", "committed", "aborted"]
@@ -293,7 +307,9 @@ class Database(_Primitives):
                  sync_commits: int = 1000, repair: bool = False,
                  ttl_sweep_interval_ms: int = 1000, read_only: bool = False,
                  create_if_missing: bool = True, file_mode: int = 0o600,
-                 max_unsynced_commits: int = 0) -> None: ...
+                 max_unsynced_commits: int = 0, checkpoint_log_ratio: int = 4,
+                 checkpoint_log_min: int = 16 << 20,
+                 checkpoint_on_close: bool = False) -> None: ...
     @property
     def closed(self) -> bool: ...
     @property
@@ -342,6 +358,8 @@ class Database(_Primitives):
     def stats(self) -> Stats: ...
     def recovery(self) -> RecoveryInfo: ...
     def sweep(self) -> int: ...
+    def checkpoint(self) -> int: ...
+    def backup(self, path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]) -> int: ...
 
 def open(path: Union[str, os.PathLike[str], None] = None, durability: Durability = "batched",
          **options: Any) -> Database: ...
