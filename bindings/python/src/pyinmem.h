@@ -5,7 +5,7 @@
  *   module.c       module init, argument parsing, value/name/run-id conversion, the exception
  *                  hierarchy, the RunId type and the record types (struct sequences)
  *   database.c     the Database type: open/close, implicit operations, closure transactions,
- *                  stats, recovery, sweep
+ *                  stats, recovery, sweep, checkpoint, backup
  *   transaction.c  the Transaction type (explicit transactions) and the KV scan iterator
  *   ops.c          the primitives (KV extras, runs, events, state cells, traces), written once
  *                  for both types: in a transaction, or standalone on the database
@@ -16,9 +16,10 @@
  * before the call that produced it returns to Python; no Python object ever points into library
  * memory. Threads: every call into the library runs with the GIL held, except those that may
  * block or take long (strict commits, open, close, closure transactions, whole-run deletes, large
- * values), which release it. While the GIL is released the owning object is marked busy, so that
- * another thread cannot close the database or reuse the transaction under the call; every check
- * of those marks happens with the GIL held, which orders them.
+ * values, checkpoints and backups), which release it. While the GIL is released the owning
+ * object is marked busy, so that another thread cannot close the database or reuse the
+ * transaction under the call; every check of those marks happens with the GIL held, which orders
+ * them.
  */
 #ifndef PYINMEM_H
 #define PYINMEM_H

@@ -160,7 +160,8 @@ def test_repr_and_help_are_useful(db, path):
     doc = inmem.Database.__doc__ + inmem.Database.transact.__doc__
     assert "snapshot" in inmem.Transaction.__doc__ and "retr" in doc
     for name in ("get", "put", "transaction", "transact", "event_append", "state_cas_value",
-                 "trace_record", "run_begin", "list", "get_many", "stats"):
+                 "trace_record", "run_begin", "list", "get_many", "stats", "checkpoint",
+                 "backup"):
         assert getattr(inmem.Database, name).__doc__, name
 
 
