@@ -73,6 +73,7 @@ const char *inmem_version_string(void);
     XX(ETXNLIMIT, -15, "too many open transactions (see inmem_options.max_txns)")                  \
     XX(ENOMEM, -16, "out of memory")                                                               \
     XX(ENOTSUP, -17, "operation or option not supported")                                          \
+    XX(EHISTORY, -18, "the version or time asked for is outside the retained history")             \
     XX(EIO, -20, "I/O error")                                                                      \
     XX(ECORRUPT, -21, "corrupt data")                                                              \
     XX(EVERSION, -22, "unsupported file format or version")                                        \
@@ -249,6 +250,19 @@ typedef struct inmem_options {
      *  so that the next open loads an image instead of replaying the log. Default 0 (the log
      *  since the last automatic checkpoint is replayed; see checkpoint_log_ratio). */
     int checkpoint_on_close;
+    /**
+     * Retained history (docs/history.md): keep old versions of every key beyond what open
+     * transactions need, for time-travel reads (inmem_txn_begin_at()) and key history.
+     * history_ms keeps every version that was replaced (or deleted) less than this many ms ago,
+     * and the one visible then; history_versions keeps at least this many of the newest versions
+     * of every key, however old (0 or 1: none beyond the newest). Either, both (what either
+     * keeps is kept) or neither (default: 0 and 0, old versions go as soon as no transaction
+     * needs them). A run may have its own (inmem_run_options.history). Retained versions cost
+     * memory (inmem_stats.history_bytes) and are carried by the log and checkpoints, so they
+     * survive a reopen and a crash.
+     */
+    uint64_t history_ms;
+    uint32_t history_versions;
 } inmem_options;
 
 /** Fills @p opts with the defaults. Accepts NULL (does nothing). */
@@ -336,6 +350,12 @@ typedef struct inmem_stats {
     /** The error of the last checkpoint that failed (an INMEM_E... code), 0 once one succeeds
      *  after it; inmem_errmsg() of the thread that ran it gave the detail. */
     int checkpoint_error;
+    /** Value bytes of the versions kept that are not their key's newest: retained history and
+     *  what open transactions still see (retained_versions counts them). */
+    uint64_t history_bytes;
+    /** The oldest version inmem_txn_begin_at() accepts now (with no history kept, the oldest
+     *  version an open transaction still holds, or the newest). */
+    uint64_t history_floor;
 } inmem_stats;
 
 /** What recovery did at open, read with inmem_db_recovery(). */
@@ -489,6 +509,42 @@ int inmem_txn_begin(inmem_db *db, inmem_txn **out);
  * @return 0, INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM.
  */
 int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out);
+
+/**
+ * Begins a read-only transaction on the state as of commit @p version: a time-travel read
+ * (docs/history.md). Every read primitive works in it and returns exactly what a transaction
+ * begun right after that commit returned; a value's expiry is judged at that commit's time.
+ * Writes get INMEM_EREADONLY. What the retained history (inmem_options.history_ms,
+ * history_versions) no longer holds is an error, never a newer answer: a @p version older than
+ * every key's retained history fails here, and a read whose own key's versions were freed (a
+ * key kept by count whose older versions went, a run erased by inmem_run_delete()) fails with
+ * INMEM_EHISTORY; the transaction stays usable. @p version 0 is the empty state before the
+ * first commit.
+ * @return 0, INMEM_EINVAL (NULL argument, @p version newer than the newest commit),
+ *         INMEM_EHISTORY (older than inmem_stats.history_floor), INMEM_ETXNLIMIT, INMEM_ENOMEM.
+ */
+int inmem_txn_begin_at(inmem_db *db, uint64_t version, inmem_txn **out);
+/**
+ * inmem_txn_begin_at() the newest commit made at or before wall-clock @p time_ms (Unix ms), as
+ * inmem_db_time_version() finds it; expiry is judged at @p time_ms.
+ * @return as inmem_txn_begin_at(); INMEM_EHISTORY also when commit times are not kept (no
+ *         retention) or @p time_ms is before the oldest commit time kept.
+ */
+int inmem_txn_begin_at_time(inmem_db *db, uint64_t time_ms, inmem_txn **out);
+/**
+ * The wall-clock time (Unix ms) commit @p version was made at. Commit times are kept while
+ * history retention is on (any policy, the database's or a run's): those the longest window
+ * needs, and with counts only, the last million milliseconds that saw commits.
+ * @return 0, INMEM_EINVAL (NULL argument, version 0 or newer than the newest commit),
+ *         INMEM_EHISTORY (retention off, or a time no longer kept).
+ */
+int inmem_db_version_time(inmem_db *db, uint64_t version, uint64_t *time_ms);
+/**
+ * The newest commit made at or before wall-clock @p time_ms (Unix ms).
+ * @return 0, INMEM_EINVAL (NULL argument), INMEM_EHISTORY (retention off, or @p time_ms before
+ *         the oldest commit time kept).
+ */
+int inmem_db_time_version(inmem_db *db, uint64_t time_ms, uint64_t *version);
 
 /**
  * Validates and commits. The transaction is finished after any result, conflict included;
@@ -750,6 +806,13 @@ typedef struct inmem_run_options {
     const char *agent;
     const char *const *tags; /**< ntags tags */
     size_t ntags;
+    /** 1: the run keeps history as history_ms and history_versions say (see the fields of
+     *  inmem_options of the same names), not as the database's options say; 0 (default): the
+     *  database's. A run's own policy is stored with it (it survives a reopen under other
+     *  options) and takes effect from its run_begin's commit on. */
+    int history;
+    uint64_t history_ms;
+    uint32_t history_versions;
 } inmem_run_options;
 
 void inmem_run_options_init(inmem_run_options *opts);

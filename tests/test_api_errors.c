@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "tests/wal_util.h"
+#include "core/clock.h"
 #include "txn/txn.h"
 
 /* ---- the fixture ---------------------------------------------------------------------------- */
@@ -45,6 +46,7 @@ typedef enum fx_kind {
     FX_EIO,          /* a populated strict database whose fsyncs fail inside CALL() */
     FX_LOGGED,       /* a populated logged (batched) database */
     FX_LOGGED_LIMIT, /* FX_LOGGED with max_txns 1, and that transaction held */
+    FX_HIST,         /* FX_MEM keeping an hour of history */
 } fx_kind;
 
 typedef struct fx {
@@ -108,6 +110,8 @@ static inmem_options options_for(fx_kind kind)
     }
     if (kind == FX_LOGGED_LIMIT)
         o.max_txns = 1;
+    if (kind == FX_HIST)
+        o.history_ms = 3600 * 1000;
     return o;
 }
 
@@ -201,7 +205,7 @@ static inmem_db *fx_open(fx *f, fx_kind kind)
     }
     f->kind = kind;
     assert_ok(inmem_db_open(NULL, &o, &f->db));
-    if (kind == FX_MEM || kind == FX_LIMIT)
+    if (kind == FX_MEM || kind == FX_LIMIT || kind == FX_HIST)
         populate(f);
     if (kind == FX_LIMIT) {
         inmem_txn *t;
@@ -533,6 +537,54 @@ static int txn_begin(fx *f, int code)
 static int txn_begin_readonly(fx *f, int code)
 {
     return begin_either(f, code, 1);
+}
+
+/* ---- history ---- */
+
+/* The database the history calls get: keeping history, except where @p code needs one that
+ * does not (INMEM_EHISTORY, after enough commits for the old versions to go). */
+static inmem_db *hist_db(fx *f, int code)
+{
+    if (code == INMEM_ETXNLIMIT)
+        return fx_open(f, FX_LIMIT);
+    inmem_db *db = fx_open(f, code == INMEM_EHISTORY ? FX_MEM : FX_HIST);
+    if (code == INMEM_EHISTORY)
+        for (int i = 0; i < 20; i++)
+            assert_ok(inmem_put(db, RUN, LIT("churn"), LIT("x"), NULL));
+    fresh_handle_next(f, code);
+    return db;
+}
+
+static int txn_begin_at(fx *f, int code)
+{
+    inmem_db *db = hist_db(f, code);
+    inmem_txn *t = NULL, **out = code == INMEM_EINVAL ? NULL : &t;
+    int rc = CALL(inmem_txn_begin_at(db, code == INMEM_EHISTORY ? 1 : 2, out));
+    keep(f, t);
+    return rc;
+}
+
+static int txn_begin_at_time(fx *f, int code)
+{
+    inmem_db *db = hist_db(f, code);
+    inmem_txn *t = NULL, **out = code == INMEM_EINVAL ? NULL : &t;
+    int rc = CALL(inmem_txn_begin_at_time(db, inmem__clock_wall_ms(), out));
+    keep(f, t);
+    return rc;
+}
+
+static int db_version_time(fx *f, int code)
+{
+    inmem_db *db = hist_db(f, code);
+    uint64_t t, *out = code == INMEM_EINVAL ? NULL : &t;
+    return CALL(inmem_db_version_time(db, 2, out));
+}
+
+static int db_time_version(fx *f, int code)
+{
+    inmem_db *db = hist_db(f, code);
+    uint64_t v, *out = code == INMEM_EINVAL ? NULL : &v;
+    return CALL(inmem_db_time_version(db, inmem__clock_wall_ms(), out));
 }
 
 static int txn_commit(fx *f, int code)
@@ -1280,6 +1332,12 @@ typedef struct api_fn {
     FN(inmem_db_backup, db_backup, INMEM_EINVAL, INMEM_EIO, INMEM_ENOMEM, INMEM_ETXNLIMIT)         \
     FN(inmem_txn_begin, txn_begin, INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM)                    \
     FN(inmem_txn_begin_readonly, txn_begin_readonly, INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM)  \
+    FN(inmem_txn_begin_at, txn_begin_at, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ETXNLIMIT,             \
+       INMEM_ENOMEM)                                                                               \
+    FN(inmem_txn_begin_at_time, txn_begin_at_time, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ETXNLIMIT,   \
+       INMEM_ENOMEM)                                                                               \
+    FN(inmem_db_version_time, db_version_time, INMEM_EINVAL, INMEM_EHISTORY)                       \
+    FN(inmem_db_time_version, db_time_version, INMEM_EINVAL, INMEM_EHISTORY)                       \
     FN(inmem_txn_commit, txn_commit, INMEM_CONFLICT, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ENOMEM,   \
        INMEM_EREADONLY, INMEM_EIO, INMEM_ETOOBIG)                                                  \
     FN(inmem_txn_abort, txn_abort, INMEM_ETXNDONE, INMEM_EINVAL)                                   \

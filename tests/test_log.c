@@ -957,7 +957,8 @@ static uint64_t append_one(inmem__wal *w, uint64_t version, size_t vlen, int *rc
     uint32_t kl = kv_key(key, "k");
     static uint8_t val[1 << 17];
     inmem__wal_cursor c;
-    *rc = inmem__wal_append_begin(w, version, zero_run, 1, inmem__wal_op_size(kl, vlen, 0, 0),
+    *rc = inmem__wal_append_begin(w, version, wall_ms(), zero_run, 1,
+                                  inmem__wal_op_size(kl, vlen, 0, 0),
                                   inmem__wal_write_size(kl, vlen), &c);
     if (*rc)
         return 0;

@@ -104,11 +104,11 @@ static void gc_frees_versions_below_the_oldest_snapshot(void **state)
         put(ix, "k", "x", v, 0);
     assert_int_equal(inmem__index_retained(ix), 99);
     /* a snapshot at 40 still needs version 40; everything older goes */
-    inmem__index_gc(ix, 40, 100);
+    inmem__index_gc(ix, 40, 100, NULL);
     inmem__node *n = find(ix, "k");
     assert_int_equal(inmem__version_at(n, 40)->ver, 40);
     assert_int_equal(inmem__index_retained(ix), 60);
-    inmem__index_gc(ix, 100, 100);
+    inmem__index_gc(ix, 100, 100, NULL);
     assert_int_equal(inmem__index_retained(ix), 0);
     assert_int_equal(inmem__version_at(n, 100)->ver, 100);
     inmem__index_destroy(ix);
@@ -122,10 +122,10 @@ static void gc_unlinks_deleted_keys_once_no_snapshot_sees_them(void **state)
     put(ix, "b", "1", 2, 0);
     put(ix, "c", "1", 3, 0);
     put(ix, "b", NULL, 4, 1);
-    inmem__index_gc(ix, 3, 4); /* a snapshot at 3 still sees b */
+    inmem__index_gc(ix, 3, 4, NULL); /* a snapshot at 3 still sees b */
     assert_non_null(find(ix, "b"));
     assert_int_equal(inmem__index_keys(ix), 3);
-    inmem__index_gc(ix, 4, 4);
+    inmem__index_gc(ix, 4, 4, NULL);
     assert_null(find(ix, "b"));
     assert_int_equal(inmem__index_keys(ix), 2);
     inmem__node *n = inmem__index_seek(ix, NULL, 0);
@@ -134,7 +134,7 @@ static void gc_unlinks_deleted_keys_once_no_snapshot_sees_them(void **state)
     /* re-creating the key makes a new node */
     put(ix, "b", "2", 5, 0);
     assert_memory_equal(inmem__version_at(find(ix, "b"), 5)->data, "2", 1);
-    inmem__index_gc(ix, 6, 5); /* retired memory tagged 4 is freed now (tag < min) */
+    inmem__index_gc(ix, 6, 5, NULL); /* retired memory tagged 4 is freed now (tag < min) */
     inmem__index_destroy(ix);
 }
 
@@ -155,7 +155,7 @@ static void hash_table_survives_churn_of_inserts_and_removals(void **state)
             if (i % 5)
                 put(ix, buf, NULL, ++ver, 1);
         }
-        inmem__index_gc(ix, ver, ver);
+        inmem__index_gc(ix, ver, ver, NULL);
     }
     assert_int_equal(inmem__index_keys(ix), 20 * 100);
     for (int wave = 0; wave < 20; wave++)
@@ -192,9 +192,9 @@ static void hash_table_growth_keeps_every_key_findable(void **state)
             put(ix, buf, NULL, ++ver, 1);
         }
         if (i % 1000 == 0)
-            inmem__index_gc(ix, ver, ver);
+            inmem__index_gc(ix, ver, ver, NULL);
     }
-    inmem__index_gc(ix, ver, ver);
+    inmem__index_gc(ix, ver, ver, NULL);
     for (int i = 0; i < N; i++) {
         snprintf(buf, sizeof buf, "g%d", i);
         inmem__node *nd = find(ix, buf);
@@ -234,13 +234,13 @@ static void embedded_first_version_lives_and_dies_with_its_node(void **state)
     assert_memory_equal(inmem__version_at(find(ix, "emb"), 1)->data, "first", 5);
     put(ix, "emb", "second", 2, 0);
     assert_memory_equal(inmem__version_at(find(ix, "emb"), 1)->data, "first", 5);
-    inmem__index_gc(ix, 2, 2); /* prunes the embedded version: not freed on its own */
+    inmem__index_gc(ix, 2, 2, NULL); /* prunes the embedded version: not freed on its own */
     assert_int_equal(inmem__index_retained(ix), 0);
     assert_memory_equal(inmem__version_at(find(ix, "emb"), 2)->data, "second", 6);
     put(ix, "emb", NULL, 3, 1);
-    inmem__index_gc(ix, 3, 3); /* unlinks the node */
+    inmem__index_gc(ix, 3, 3, NULL); /* unlinks the node */
     assert_null(find(ix, "emb"));
-    inmem__index_gc(ix, 4, 3); /* frees it, with its embedded version */
+    inmem__index_gc(ix, 4, 3, NULL); /* frees it, with its embedded version */
     /* a node without one */
     inmem__node *plain =
         inmem__index_node_new(ix, (const uint8_t *)"p", 1, inmem__hash("p", 1), NULL);

@@ -316,3 +316,4 @@ export class CorruptError extends InmemError {}
 export class VersionError extends InmemError {}
 export class LockedError extends InmemError {}
 export class ReadOnlyError extends InmemError {}
+export class HistoryError extends InmemError {}

@@ -23,4 +23,5 @@ module.exports = {
   VersionError: errors.VersionError,
   LockedError: errors.LockedError,
   ReadOnlyError: errors.ReadOnlyError,
+  HistoryError: errors.HistoryError,
 };

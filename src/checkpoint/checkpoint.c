@@ -3,16 +3,19 @@
  *
  * File "ckpt-<V:016x>.img", little-endian, varints LEB128 (core/bytes.h):
  *
- *   header (64 bytes)
+ *   header (96 bytes)
  *     0   8  magic "INMEMCKP"
  *     8   4  format version (INMEM__CKPT_FORMAT, 1)
- *     12  4  header size (64)
+ *     12  4  header size (96)
  *     16  8  version V: the image holds every commit <= V and nothing after
  *     24  8  txn id at V
  *     32  8  created, Unix ms
  *     40  4  block size the writer aimed at (a hint)
- *     44  16 reserved, 0
- *     60  4  CRC-32C of bytes 0..59
+ *     44  4  the database's history retention when written: versions per key
+ *     48  8  ... window, ms
+ *     56  8  ... the version it was in force from
+ *     64  28 reserved, 0
+ *     92  4  CRC-32C of bytes 0..91
  *   blocks, back to back, each
  *     0   4  payload length L (1 .. 2^31)
  *     4   4  entries (versions) in the payload
@@ -31,13 +34,16 @@
  *
  * An entry is one version of a key:
  *   flags u8       bit 0: the first (newest) version of its key — the key follows;
- *                  bit 1: a tombstone (no expiry, no value); other bits 0
+ *                  bit 1: a tombstone (no expiry, no value);
+ *                  bit 2: the oldest version kept of its key, older ones were freed (retained
+ *                  history: a read of the past below it is refused); other bits 0
  *   [first: key length varint · key]
- *   version varint
+ *   version varint · commit time varint (Unix ms, 0: unknown)
  *   [not a tombstone: expiry ms varint (0: none) · value length varint · value]
  * Keys are in strictly increasing memcmp order; a key's versions follow it, newest first, with
- * strictly decreasing versions, all <= V. Today the engine writes one version per key (the newest
- * visible at V); the format carries several, for retained history.
+ * strictly decreasing versions, all <= V, in the same block (a block starts with a key). Without
+ * retained history the engine writes one version per key (the newest visible at V); with it,
+ * every version it keeps, tombstones included.
  *
  * Checks on reading (any failure is INMEM_ECORRUPT with the file and offset): the header's magic,
  * size and checksum; every block's header checksum, length within the file, payload checksum and
@@ -60,7 +66,7 @@
 
 #define MAGIC        "INMEMCKP"
 #define END_MAGIC    "INMEMEND"
-#define HEADER_SIZE  64u
+#define HEADER_SIZE  96u
 #define BLOCK_HEAD   16u
 #define TRAILER_SIZE 48u
 #define BLOCK_TARGET (64u << 10)
@@ -69,6 +75,7 @@
 
 #define F_FIRST 1u
 #define F_TOMB  2u
+#define F_CUT   4u
 
 void inmem__ckpt_path(const char *dir, uint64_t version, char *buf, size_t cap)
 {
@@ -178,7 +185,7 @@ static int wr_seal(inmem__ckpt_writer *w)
 }
 
 int inmem__ckpt_begin(const char *dir, uint64_t version, uint64_t txn_id, int file_mode,
-                      inmem__ckpt_writer **out)
+                      const inmem__ckpt_history *hist, inmem__ckpt_writer **out)
 {
     *out = NULL;
     inmem__ckpt_writer *w = calloc(1, sizeof(*w));
@@ -206,7 +213,12 @@ int inmem__ckpt_begin(const char *dir, uint64_t version, uint64_t txn_id, int fi
     inmem__put64(h + 24, txn_id);
     inmem__put64(h + 32, inmem__clock_wall_ms());
     inmem__put32(h + 40, BLOCK_TARGET);
-    inmem__put32(h + 60, inmem__crc32c(0, h, 60));
+    if (hist) {
+        inmem__put32(h + 44, hist->count);
+        inmem__put64(h + 48, hist->ms);
+        inmem__put64(h + 56, hist->since);
+    }
+    inmem__put32(h + 92, inmem__crc32c(0, h, 92));
     w->len = HEADER_SIZE;
     w->block = w->len;
     w->len += BLOCK_HEAD; /* the first block's header, filled when sealed */
@@ -220,31 +232,40 @@ static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
     return c ? c : (alen > blen) - (alen < blen);
 }
 
-int inmem__ckpt_add(inmem__ckpt_writer *w, const uint8_t *key, uint32_t klen, uint64_t version,
-                    uint64_t expiry_ms, int tomb, const void *val, uint32_t vlen)
+int inmem__ckpt_add(inmem__ckpt_writer *w, const inmem__ckpt_entry *e)
 {
+    const uint8_t *key = e->key;
+    uint32_t klen = e->klen;
+    int tomb = e->tomb;
+    uint32_t vlen = tomb ? 0 : e->vlen;
     int first = !w->have_last || key_cmp(key, klen, w->last_key, w->last_klen) != 0;
     assert(first ? !w->have_last || key_cmp(key, klen, w->last_key, w->last_klen) > 0
-                 : version < w->last_version);
-    if (tomb)
-        vlen = 0;
-    size_t need = 1 + (first ? 10 + (size_t)klen : 0) + 10 + (tomb ? 0 : 20 + (size_t)vlen);
-    int rc = wr_reserve(w, need + BLOCK_HEAD);
-    if (rc)
+                 : e->version < w->last_version);
+    int rc;
+    /* a block ends only before a key: a key's versions never straddle two blocks, so that a
+     * salvage that skips a damaged block never gives versions to the wrong key */
+    if (first && w->len - w->block - BLOCK_HEAD >= BLOCK_TARGET) {
+        if ((rc = wr_seal(w)) != 0 || (rc = wr_reserve(w, BLOCK_HEAD)) != 0)
+            return rc;
+        w->len += BLOCK_HEAD; /* the next block's header */
+    }
+    size_t need = 1 + (first ? 10 + (size_t)klen : 0) + 20 + (tomb ? 0 : 20 + (size_t)vlen);
+    if ((rc = wr_reserve(w, need + BLOCK_HEAD)) != 0)
         return rc;
     uint8_t *p = w->buf + w->len;
-    *p++ = (uint8_t)((first ? F_FIRST : 0) | (tomb ? F_TOMB : 0));
+    *p++ = (uint8_t)((first ? F_FIRST : 0) | (tomb ? F_TOMB : 0) | (e->cut ? F_CUT : 0));
     if (first) {
         p += inmem__put_varint(p, klen);
         memcpy(p, key, klen);
         p += klen;
     }
-    p += inmem__put_varint(p, version);
+    p += inmem__put_varint(p, e->version);
+    p += inmem__put_varint(p, e->time_ms);
     if (!tomb) {
-        p += inmem__put_varint(p, expiry_ms);
+        p += inmem__put_varint(p, e->expiry_ms);
         p += inmem__put_varint(p, vlen);
         if (vlen)
-            memcpy(p, val, vlen);
+            memcpy(p, e->val, vlen);
         p += vlen;
     }
     w->len = (size_t)(p - w->buf);
@@ -263,12 +284,7 @@ int inmem__ckpt_add(inmem__ckpt_writer *w, const uint8_t *key, uint32_t klen, ui
         w->last_klen = klen;
         w->have_last = 1;
     }
-    w->last_version = version;
-    if (w->len - w->block - BLOCK_HEAD >= BLOCK_TARGET) {
-        if ((rc = wr_seal(w)) != 0 || (rc = wr_reserve(w, BLOCK_HEAD)) != 0)
-            return rc;
-        w->len += BLOCK_HEAD; /* the next block's header */
-    }
+    w->last_version = e->version;
     return 0;
 }
 
@@ -364,10 +380,13 @@ static int read_block(reader *r, uint64_t at, const uint8_t *q, const uint8_t *e
             return corrupt(r, at, "fewer entries than its header says");
         uint8_t flags = *q++;
         uint64_t x;
-        if (flags & ~(F_FIRST | F_TOMB))
+        if (flags & ~(F_FIRST | F_TOMB | F_CUT))
             return corrupt(r, at, "unknown entry flags");
         e.first = (flags & F_FIRST) != 0;
         e.tomb = (flags & F_TOMB) != 0;
+        e.cut = (flags & F_CUT) != 0;
+        if (i == 0 && !e.first)
+            return corrupt(r, at, "a block that does not start with a key");
         if (e.first) {
             if (!inmem__get_varint(&q, end, &x) || x == 0 || x > (uint64_t)(end - q))
                 return corrupt(r, at, "bad key length");
@@ -387,7 +406,7 @@ static int read_block(reader *r, uint64_t at, const uint8_t *q, const uint8_t *e
             e.klen = r->last_klen;
         }
         if (!inmem__get_varint(&q, end, &e.version) || e.version == 0 ||
-            e.version > r->info->version)
+            e.version > r->info->version || !inmem__get_varint(&q, end, &e.time_ms))
             return corrupt(r, at, "bad version");
         if (!e.first && e.version >= r->last_version)
             return corrupt(r, at, "versions of a key out of order");
@@ -427,7 +446,9 @@ static int read_image(reader *r, int salvage)
     const uint8_t *h = r->p;
     if (r->size < HEADER_SIZE + TRAILER_SIZE || memcmp(h, MAGIC, 8) != 0)
         return corrupt(r, 0, "not a checkpoint image, or cut short");
-    if (inmem__get32(h + 60) != inmem__crc32c(0, h, 60))
+    uint32_t hs = inmem__get32(h + 12); /* the checksum ends the header, whatever its size */
+    if (hs < 64 || hs > r->size - TRAILER_SIZE || hs % 4 ||
+        inmem__get32(h + hs - 4) != inmem__crc32c(0, h, hs - 4))
         return corrupt(r, 0, "header checksum mismatch");
     if (inmem__get32(h + 8) != INMEM__CKPT_FORMAT || inmem__get32(h + 12) != HEADER_SIZE)
         return inmem__error(INMEM_EVERSION, "checkpoint %s has format %u (this library reads %u)",
@@ -435,6 +456,9 @@ static int read_image(reader *r, int salvage)
     info->version = inmem__get64(h + 16);
     info->txn_id = inmem__get64(h + 24);
     info->created_ms = inmem__get64(h + 32);
+    info->hist.count = inmem__get32(h + 44);
+    info->hist.ms = inmem__get64(h + 48);
+    info->hist.since = inmem__get64(h + 56);
     uint64_t off = HEADER_SIZE, trailer = r->size - TRAILER_SIZE;
     const uint8_t *t = r->p + trailer;
     int trailer_ok =

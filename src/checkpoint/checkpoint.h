@@ -15,18 +15,40 @@
 
 #define INMEM__CKPT_FORMAT 1u
 
+/* One version of a key: written with inmem__ckpt_add(), handed to the load callback (pointers
+ * into the mapped image, valid during the callback). */
+typedef struct inmem__ckpt_entry {
+    const uint8_t *key;
+    uint32_t klen;
+    uint64_t version;
+    uint64_t time_ms; /* its commit's wall-clock time, 0 if unknown */
+    uint64_t expiry_ms;
+    int tomb;
+    const uint8_t *val;
+    uint32_t vlen;
+    int first; /* the first (newest) version of its key (set by the reader) */
+    int cut;   /* the oldest version kept of its key: older ones were freed */
+} inmem__ckpt_entry;
+
+/* The database's history retention when the image was written (inmem__hpolicy). */
+typedef struct inmem__ckpt_history {
+    uint64_t ms;
+    uint32_t count;
+    uint64_t since;
+} inmem__ckpt_history;
+
 /* ---- writing ---- */
 
 typedef struct inmem__ckpt_writer inmem__ckpt_writer;
 
 /* Starts the image of version @p version (txn id @p txn_id) in directory @p dir, as a temporary
- * file of mode @p file_mode. INMEM_EIO (with the detail in inmem_errmsg()), INMEM_ENOMEM. */
+ * file of mode @p file_mode, recording @p hist (may be NULL: none). INMEM_EIO (with the detail
+ * in inmem_errmsg()), INMEM_ENOMEM. */
 int inmem__ckpt_begin(const char *dir, uint64_t version, uint64_t txn_id, int file_mode,
-                      inmem__ckpt_writer **out);
+                      const inmem__ckpt_history *hist, inmem__ckpt_writer **out);
 /* Adds one version of a key. Keys come in strictly increasing memcmp order; the versions of one
- * key come together, newest first. @p tomb: a tombstone (no value). INMEM_EIO, INMEM_ENOMEM. */
-int inmem__ckpt_add(inmem__ckpt_writer *w, const uint8_t *key, uint32_t klen, uint64_t version,
-                    uint64_t expiry_ms, int tomb, const void *val, uint32_t vlen);
+ * key come together, newest first. INMEM_EIO, INMEM_ENOMEM. */
+int inmem__ckpt_add(inmem__ckpt_writer *w, const inmem__ckpt_entry *e);
 /* Completes the image: the last block and the trailer, fsync, rename into place, fsync of the
  * directory; frees the writer. *bytes gets the file's size (may be NULL). On error the
  * temporary file is removed. */
@@ -36,23 +58,12 @@ void inmem__ckpt_abort(inmem__ckpt_writer *w);
 
 /* ---- reading ---- */
 
-/* One version of a key, as loaded (pointers into the mapped image, valid during the callback). */
-typedef struct inmem__ckpt_entry {
-    const uint8_t *key;
-    uint32_t klen;
-    uint64_t version;
-    uint64_t expiry_ms;
-    int tomb;
-    const uint8_t *val;
-    uint32_t vlen;
-    int first; /* the first (newest) version of its key */
-} inmem__ckpt_entry;
-
 typedef int (*inmem__ckpt_fn)(void *ctx, const inmem__ckpt_entry *e);
 
 /* What a load found. */
 typedef struct inmem__ckpt_info {
     uint64_t version, txn_id, created_ms;
+    inmem__ckpt_history hist;
     uint64_t keys, versions, blocks, bytes;
     /* repair loads (salvage): what was skipped */
     uint64_t bad_blocks, bad_offset, bad_bytes, keys_lost;

@@ -23,6 +23,9 @@ enum inmem__tag {
     INMEM__TAG_STATE = 3,
     INMEM__TAG_TRACE = 4,
     INMEM__TAG_RUN = 5,
+    /* the engine's own records, in the shared scope only: a run's history policy ('h' · run id),
+     * a fork ('f' · child run id); the transaction layer keeps them cached (txn/history.c) */
+    INMEM__TAG_SYS = 6,
 };
 
 #define INMEM__KEY_PREFIX 17

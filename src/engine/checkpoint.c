@@ -46,30 +46,30 @@
 
 /* ---- writing an image from a snapshot ------------------------------------------------------ */
 
+static int add_entry(void *ctx, const inmem__load_entry *e)
+{
+    inmem__ckpt_entry c = {.key = e->key,
+                           .klen = e->klen,
+                           .version = e->version,
+                           .time_ms = e->time_ms,
+                           .expiry_ms = e->expiry_ms,
+                           .tomb = e->tomb,
+                           .val = e->val,
+                           .vlen = e->vlen,
+                           .cut = e->cut};
+    return inmem__ckpt_add(ctx, &c);
+}
+
 /* Writes the image of @p txn's snapshot (version @p v) into @p dir; *bytes its size. */
 static int write_image(inmem_txn *txn, const char *dir, uint64_t v, int file_mode, uint64_t *bytes)
 {
     inmem__ckpt_writer *cw;
-    int rc = inmem__ckpt_begin(dir, v, v, file_mode, &cw);
+    inmem__ckpt_history h;
+    inmem__history_db_policy(inmem__txn_store(txn), &h.ms, &h.count, &h.since);
+    int rc = inmem__ckpt_begin(dir, v, v, file_mode, &h, &cw);
     if (rc)
         return rc;
-    inmem_iter *it;
-    static const uint8_t from[1];
-    rc = inmem__txn_scan(txn, from, 0, NULL, 0, &it);
-    while (rc == 0) {
-        const uint8_t *key;
-        const void *val;
-        size_t klen, vlen;
-        uint64_t ver, expiry;
-        rc = inmem__iter_next_ex(it, &key, &klen, &val, &vlen, &ver, &expiry);
-        if (rc == INMEM_NOTFOUND) {
-            rc = 0;
-            break;
-        }
-        if (rc == 0)
-            rc = inmem__ckpt_add(cw, key, (uint32_t)klen, ver, expiry, 0, val, (uint32_t)vlen);
-    }
-    inmem__iter_free(it);
+    rc = inmem__txn_dump(txn, add_entry, cw);
     if (rc) {
         inmem__ckpt_abort(cw);
         return rc;
@@ -299,9 +299,14 @@ struct load_arg {
 static int load_entry(void *ctx, const inmem__ckpt_entry *e)
 {
     struct load_arg *a = ctx;
-    if (!e->first || e->tomb)
-        return 0; /* the store keeps one version a key; retained history comes later */
-    return inmem__store_load(a->st, e->key, e->klen, e->version, e->expiry_ms, e->val, e->vlen);
+    inmem__load_entry l = {e->key,  e->klen,  e->version, e->time_ms, e->expiry_ms,
+                           e->tomb, e->first, e->cut,     e->val,     e->vlen};
+    return inmem__store_load(a->st, &l);
+}
+
+void inmem__checkpoint_history_setup(inmem_db *db, uint64_t since)
+{
+    inmem__history_config(db->store, db->opts.history_ms, db->opts.history_versions, since);
 }
 
 /* A fresh, empty store in place of @p db's (a load that failed half-way is thrown away). */
@@ -314,6 +319,7 @@ static int reset_store(inmem_db *db)
         return rc;
     inmem__store_free(db->store);
     db->store = st;
+    inmem__checkpoint_history_setup(db, 0);
     return 0;
 }
 
@@ -329,6 +335,13 @@ static int load_image(inmem_db *db, uint64_t v, int salvage, inmem__ckpt_info *i
                           "checkpoint %s is corrupt at offset 16 (it holds version %llu)", path,
                           (unsigned long long)info->version);
     inmem__store_load_end(db->store, rc == 0 ? v : 0);
+    /* the history the image holds is whole from the version its policy was in force from, if
+     * the policy is the same now; else only from the image's version on */
+    if (rc == 0) {
+        uint32_t count = db->opts.history_versions >= 2 ? db->opts.history_versions : 0;
+        int same = info->hist.ms == db->opts.history_ms && info->hist.count == count;
+        inmem__checkpoint_history_setup(db, same ? info->hist.since : v);
+    }
     return rc;
 }
 

@@ -101,6 +101,7 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
         free_db(db);
         return rc;
     }
+    inmem__checkpoint_history_setup(db, 0);
     if (o.durability != INMEM_DURABILITY_NONE) {
         inmem__wal_config cfg = {.dir = dir,
                                  .mode = o.durability,

@@ -44,6 +44,8 @@ int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *
                               uint64_t *base_txn_id);
 int inmem__checkpoint_recovered(inmem_db *db, int rc);
 int inmem__checkpoint_start(inmem_db *db);
+/* Sets the store's history policy from the options, whole from version @p since on. */
+void inmem__checkpoint_history_setup(inmem_db *db, uint64_t since);
 int inmem__checkpoint_stop(inmem_db *db, int at_close);
 
 /* The largest user key of the database a transaction belongs to. */

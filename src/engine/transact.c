@@ -31,6 +31,42 @@ int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out)
     return inmem__txn_begin_ro(db->store, out);
 }
 
+int inmem_txn_begin_at(inmem_db *db, uint64_t version, inmem_txn **out)
+{
+    if (!out)
+        return INMEM_EINVAL;
+    *out = NULL;
+    if (!db)
+        return INMEM_EINVAL;
+    return inmem__txn_begin_past(db->store, version, 0, 0, out);
+}
+
+int inmem_txn_begin_at_time(inmem_db *db, uint64_t time_ms, inmem_txn **out)
+{
+    if (!out)
+        return INMEM_EINVAL;
+    *out = NULL;
+    if (!db)
+        return INMEM_EINVAL;
+    return inmem__txn_begin_past(db->store, 0, time_ms, 1, out);
+}
+
+int inmem_db_version_time(inmem_db *db, uint64_t version, uint64_t *time_ms)
+{
+    if (!db || !time_ms)
+        return INMEM_EINVAL;
+    *time_ms = 0;
+    return inmem__history_lookup(db->store, version, 0, 0, time_ms);
+}
+
+int inmem_db_time_version(inmem_db *db, uint64_t time_ms, uint64_t *version)
+{
+    if (!db || !version)
+        return INMEM_EINVAL;
+    *version = 0;
+    return inmem__history_lookup(db->store, 0, time_ms, 1, version);
+}
+
 int inmem_txn_commit(inmem_txn *txn)
 {
     return inmem__txn_commit(txn);

@@ -281,7 +281,7 @@ static int check_options(const inmem_run_options *o, inmem_run_info *m)
     if ((rc = inmem__check_opt_name(o->tenant)) || (rc = inmem__check_opt_name(o->app)) ||
         (rc = inmem__check_opt_name(o->agent)))
         return rc;
-    if (o->ntags > INMEM_MAX_TAGS || (o->ntags && !o->tags))
+    if (o->ntags > INMEM_MAX_TAGS || (o->ntags && !o->tags) || (o->history != 0 && o->history != 1))
         return INMEM_EINVAL;
     for (size_t i = 0; i < o->ntags; i++) {
         if ((rc = inmem__check_name(o->tags[i])))
@@ -326,9 +326,10 @@ static int begin_with_id(inmem_txn *txn, const inmem_run_options *opts, const in
         if (rc)
             return rc == INMEM_NOTFOUND ? INMEM_EINVAL : rc;
     }
-    if ((rc = meta_write(txn, &m)))
+    if ((rc = meta_write(txn, &m)) || (rc = ix_all(txn, &m, 0)))
         return rc;
-    return ix_all(txn, &m, 0);
+    return inmem__history_run_begun(txn, id->bytes, opts->history, opts->history_ms,
+                                    opts->history_versions);
 }
 
 static int run_begin_unsettled(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out)
@@ -695,7 +696,7 @@ static int run_delete_unsettled(inmem_txn *txn, const inmem_run_id *run)
             break;
     }
     inmem_iter_free(it);
-    return rc;
+    return rc ? rc : inmem__history_run_deleted(txn, run->bytes);
 }
 
 static int delete_fn(inmem_txn *txn, void *arg)

@@ -51,6 +51,16 @@
  *   (node, ver). Entries are in version order; inmem__index_gc() pops those with ver <= min_snap,
  *   prunes the node's chain to its floor and, if the node's only version is then a tombstone no
  *   snapshot can see past, unlinks the node. This bounds memory by what open snapshots can see.
+ *
+ * Retained history (the policy argument of inmem__index_gc())
+ *   The policy may give a key a floor older than min_snap and a count of newest versions to keep;
+ *   the chain is then pruned below that floor, never above min_snap, so the reader argument
+ *   above holds unchanged. A reader of the past (snap below some floors) uses
+ *   inmem__version_at_checked(): before the GC cuts a chain it sets `cut` on the version it keeps
+ *   last, so a reader that walks off the end of a chain past a `cut` version knows the version it
+ *   wanted was freed. Keys whose history is kept for a window wait in a second queue (hq), in the
+ *   order they were pruned, until the oldest floor any key may get passes their newest version.
+ *   history_bytes counts the value bytes of versions that are not their key's newest.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +117,10 @@ struct inmem__index {
     /* gauges, written by the writer, read by anyone */
     _Atomic uint64_t keys;
     _Atomic uint64_t retained;
-    _Atomic uint64_t live_bytes; /* key + value bytes of every newest version that is a value */
+    _Atomic uint64_t live_bytes;    /* key + value bytes of every newest version that is a value */
+    _Atomic uint64_t history_bytes; /* value bytes of every version that is not its key's newest */
+    pending *hq;                    /* history kept for a time window: revisited in order */
+    size_t hq_head, hq_tail, hq_cap;
     /* bulk loading: the last node on each level (inmem__index_append) */
     inmem__node *tail[INMEM__SKIP_MAX];
 };
@@ -125,6 +138,8 @@ inmem__version *inmem__version_new(const void *val, size_t vlen, uint64_t expiry
     v->vlen = (uint32_t)vlen;
     v->tomb = (uint8_t)(tomb != 0);
     v->embedded = 0;
+    v->time_ms = 0;
+    atomic_init(&v->cut, 0);
     if (vlen)
         memcpy(v->data, val, vlen);
     return v;
@@ -301,6 +316,7 @@ void inmem__index_destroy(inmem__index *ix)
         }
     }
     free(ix->ret);
+    free(ix->hq);
     free(ix->queue);
     htab_free(atomic_load_rlx(&ix->table));
     free(ix->head);
@@ -600,32 +616,96 @@ void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v)
     atomic_store_rlx(&v->next, old);
     atomic_store_rel(&n->head, v);
     atomic_store_rlx(&htab_slot(ix, n)->hint, hint_of(n, v));
-    if (old)
+    if (old) {
         atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) + 1);
+        atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) + old->vlen);
+    }
     if (old || v->tomb)
         ix->queue[ix->q_tail++] = (pending){n, v->ver};
 }
 
-/* Frees every version older than the newest one with ver <= min_snap. */
-static void prune(inmem__index *ix, inmem__node *n, uint64_t min_snap)
+void inmem__index_append_older(inmem__index *ix, inmem__node *n, inmem__version *v)
+{
+    inmem__version *x = atomic_load_rlx(&n->head);
+    while (atomic_load_rlx(&x->next))
+        x = atomic_load_rlx(&x->next);
+    assert(v->ver < x->ver);
+    atomic_store_rlx(&v->next, NULL);
+    atomic_store_rel(&x->next, v);
+    atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) + 1);
+    atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) + v->vlen);
+}
+
+int inmem__index_queue_node(inmem__index *ix, inmem__node *n, uint64_t ver)
+{
+    int rc = queue_reserve(ix, 1);
+    if (rc == 0)
+        ix->queue[ix->q_tail++] = (pending){n, ver};
+    return rc;
+}
+
+/* Frees every version older than the newest one with ver <= @p floor, keeping at least @p count
+ * versions; marks the oldest kept `cut` if it freed any. Returns 1 if a version older than
+ * @p min_snap is still kept (history, for the policy's sake). */
+static int prune(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_t floor,
+                 uint32_t count)
 {
     inmem__version *v = atomic_load_rlx(&n->head);
-    while (v && v->ver > min_snap)
-        v = atomic_load_rlx(&v->next);
-    if (!v)
-        return;
-    inmem__version *old = atomic_load_rlx(&v->next);
-    if (!old)
-        return;
-    atomic_store_rel(&v->next, NULL);
-    uint64_t freed = 0;
-    while (old) {
-        inmem__version *next = atomic_load_rlx(&old->next);
-        inmem__version_free(old);
-        freed++;
-        old = next;
+    uint32_t kept = 1;
+    while (v && (v->ver > floor || kept < count)) {
+        inmem__version *nx = atomic_load_rlx(&v->next);
+        if (!nx)
+            break;
+        v = nx;
+        kept++;
     }
-    atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - freed);
+    if (!v)
+        return 0;
+    inmem__version *old = atomic_load_rlx(&v->next);
+    if (old) {
+        atomic_store_rel(&v->cut, 1);     /* before the cut: a reader that misses the version */
+        atomic_store_rel(&v->next, NULL); /* it wanted learns it was freed, never a wrong answer */
+        uint64_t freed = 0, bytes = 0;
+        while (old) {
+            inmem__version *next = atomic_load_rlx(&old->next);
+            bytes += old->vlen;
+            inmem__version_free(old);
+            freed++;
+            old = next;
+        }
+        atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - freed);
+        atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - bytes);
+    }
+    /* is anything kept that readers alone would not need? (the oldest kept is older than the
+     * version visible at min_snap) */
+    inmem__version *h = atomic_load_rlx(&n->head), *at = h;
+    while (at && at->ver > min_snap)
+        at = atomic_load_rlx(&at->next);
+    return at && at != v;
+}
+
+static int hq_push(inmem__index *ix, inmem__node *n, uint64_t ver)
+{
+    if (ix->hq_tail == ix->hq_cap) {
+        size_t live = ix->hq_tail - ix->hq_head;
+        if (ix->hq_head && live < ix->hq_cap / 2) {
+            memmove(ix->hq, ix->hq + ix->hq_head, live * sizeof(pending));
+        } else {
+            size_t cap = ix->hq_cap ? ix->hq_cap * 2 : 256;
+            pending *q = malloc(cap * sizeof(*q));
+            if (!q)
+                return INMEM_ENOMEM;
+            if (live)
+                memcpy(q, ix->hq + ix->hq_head, live * sizeof(pending));
+            free(ix->hq);
+            ix->hq = q;
+            ix->hq_cap = cap;
+        }
+        ix->hq_head = 0;
+        ix->hq_tail = live;
+    }
+    ix->hq[ix->hq_tail++] = (pending){n, ver};
+    return 0;
 }
 
 /* Unlinks a node from the skip list and the hash table and retires it. */
@@ -642,19 +722,54 @@ static void unlink_node(inmem__index *ix, inmem__node *n, uint64_t tag)
     retire(ix, n, tag, 1);
 }
 
-int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version)
+/* Prunes node @p n as readers (@p min_snap) and the policy allow; unlinks it if nothing is left
+ * but a tombstone below every floor; queues it for a later visit if history is kept. */
+static void gc_node(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_t last_version,
+                    const inmem__gc_policy *policy)
+{
+    uint64_t floor = min_snap;
+    uint32_t count = 0;
+    if (policy && policy->keep && !policy->keep(policy->ctx, n, min_snap, &floor, &count)) {
+        floor = min_snap;
+        count = 0;
+    }
+    if (floor > min_snap)
+        floor = min_snap;
+    int history = prune(ix, n, min_snap, floor, count);
+    inmem__version *h = atomic_load_rlx(&n->head);
+    if (h->tomb && h->ver <= floor && !atomic_load_rlx(&h->next) &&
+        (count <= 1 || !atomic_load_rlx(&h->cut)) && ret_reserve(ix, 1) == 0) {
+        unlink_node(ix, n, last_version);
+        return;
+    }
+    /* history kept for a window: visit again once the oldest floor has moved past it (kept
+     * for a count only, it goes when newer versions come, which queue the node anyway) */
+    if (history && floor < min_snap)
+        (void)hq_push(ix, n, h->ver);
+}
+
+int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
+                    const inmem__gc_policy *policy)
 {
     while (ix->q_head < ix->q_tail && ix->queue[ix->q_head].ver <= min_snap) {
         inmem__node *n = ix->queue[ix->q_head++].node;
         if (atomic_load_rlx(&n->dead))
             continue; /* retired by an earlier entry; not yet freed (I5) */
-        prune(ix, n, min_snap);
-        inmem__version *h = atomic_load_rlx(&n->head);
-        if (h->tomb && h->ver <= min_snap && ret_reserve(ix, 1) == 0)
-            unlink_node(ix, n, last_version);
+        gc_node(ix, n, min_snap, last_version, policy);
     }
     if (ix->q_head == ix->q_tail)
         ix->q_head = ix->q_tail = 0;
+    /* the history queue: entries in the order they were queued; each is visited once the oldest
+     * floor any key may get has passed the version it was queued at */
+    uint64_t hmin = policy ? policy->min_floor : min_snap;
+    size_t visit = ix->hq_tail - ix->hq_head;
+    while (visit-- && ix->hq_head < ix->hq_tail && ix->hq[ix->hq_head].ver <= hmin) {
+        pending e = ix->hq[ix->hq_head++];
+        if (!atomic_load_rlx(&e.node->dead))
+            gc_node(ix, e.node, min_snap, last_version, policy);
+    }
+    if (ix->hq_head == ix->hq_tail)
+        ix->hq_head = ix->hq_tail = 0;
     while (ix->ret_head < ix->ret_len && ix->ret[ix->ret_head].tag < min_snap) {
         retired *r = &ix->ret[ix->ret_head++];
         if (r->is_node) {
@@ -667,6 +782,11 @@ int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version)
     if (ix->ret_head == ix->ret_len)
         ix->ret_head = ix->ret_len = 0;
     return ix->q_head < ix->q_tail || ix->ret_head < ix->ret_len;
+}
+
+uint64_t inmem__index_history_bytes(const inmem__index *ix)
+{
+    return atomic_load_rlx(&((inmem__index *)ix)->history_bytes);
 }
 
 uint64_t inmem__index_live_bytes(const inmem__index *ix)

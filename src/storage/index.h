@@ -18,10 +18,13 @@ typedef struct inmem__version {
     _Atomic(struct inmem__version *) next; /* older version, or NULL */
     uint64_t ver;                          /* commit version; set before publication */
     uint64_t expiry_ms;                    /* wall-clock ms after which it is invisible; 0 none */
+    uint64_t time_ms;                      /* wall-clock ms of its commit; 0 if not known */
     uint32_t vlen;                         /* value length (0 for a tombstone) */
     uint8_t tomb;                          /* 1: a delete */
     uint8_t embedded;                      /* 1: lives in its node's allocation (not freed alone) */
-    uint8_t data[];                        /* value bytes */
+    _Atomic uint8_t cut; /* 1: older versions of the key existed and were freed (set by the GC
+                          * on the oldest version it keeps, before it cuts `next`) */
+    uint8_t data[];      /* value bytes */
 } inmem__version;
 
 /* A key. The key bytes follow next[height]. */
@@ -70,6 +73,21 @@ static inline inmem__version *inmem__version_at(const inmem__node *n, uint64_t s
     return v;
 }
 
+/* inmem__version_at() for a reader whose snapshot may be older than what the GC keeps for every
+ * key (a time-travel read): *v gets the version, or NULL; returns -1 if the answer is unknown
+ * because the versions that would hold it were freed (the chain was cut above @p snap). */
+static inline int inmem__version_at_checked(const inmem__node *n, uint64_t snap,
+                                            inmem__version **out)
+{
+    inmem__version *v = atomic_load_acq(&((inmem__node *)n)->head), *last = NULL;
+    while (v && v->ver > snap) {
+        last = v;
+        v = atomic_load_acq(&v->next);
+    }
+    *out = v;
+    return !v && last && atomic_load_acq(&last->cut) ? -1 : 0;
+}
+
 /* ---- versions ---- */
 
 /* A new unpublished version holding a copy of @p val (or a tombstone). NULL if out of memory.
@@ -100,6 +118,11 @@ void inmem__index_link(inmem__index *ix, inmem__node *n);
  * linked node @p n. */
 void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v);
 
+/* Loading retained history (a checkpoint at open): links @p v, older than every version of @p n,
+ * at the end of its chain; and queues @p n for the GC (so that history beyond the policy goes). */
+void inmem__index_append_older(inmem__index *ix, inmem__node *n, inmem__version *v);
+int inmem__index_queue_node(inmem__index *ix, inmem__node *n, uint64_t ver);
+
 /* Bulk loading (a checkpoint at open, before any reader exists): _start once, then _append links
  * node @p n, made by inmem__index_node_new(), at the end of the index with @p v (ver set; the
  * node's embedded first version, or a separate one) as its only version, without searching. Keys
@@ -108,12 +131,33 @@ void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v);
 void inmem__index_append_start(inmem__index *ix);
 void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v);
 
+/* Retained history: what the GC must keep of a key beyond what readers need. For each key it
+ * prunes, the GC asks @p keep: *floor (<= the min_snap it runs with): keep every version newer
+ * than it and the newest one at or below it; *count: keep at least this many of the newest
+ * versions. Return 0 when the key has no history to keep (then floor = min_snap, count = 0).
+ * A key left with only a tombstone at or below its floor is unlinked, unless its count is 2 or
+ * more and older versions of it were freed (a reader of the past must then learn that). */
+typedef struct inmem__gc_policy {
+    int (*keep)(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *floor,
+                uint32_t *count);
+    void *ctx;
+    /* the oldest floor any key may get: history kept for a time window waits in a queue of its
+     * own until this passes it */
+    uint64_t min_floor;
+} inmem__gc_policy;
+
 /* Garbage collection. @p min_snap must be <= the snapshot of every reader that is or may
- * become active; @p last_version is the newest version handed out (the retirement tag).
- * Frees versions no snapshot >= min_snap can see, unlinks keys whose only version is an old
- * tombstone, and frees memory retired before every current reader began. Returns 1 if memory
- * is left that a later call, with a higher min_snap, could reclaim. */
-int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version);
+ * become active; @p last_version is the newest version handed out (the retirement tag);
+ * @p policy (NULL: none) says what history to keep beyond that.
+ * Frees versions no snapshot >= min_snap can see (and the policy does not keep), marking the
+ * oldest kept version `cut`; unlinks keys whose only version is a tombstone below every floor;
+ * and frees memory retired before every current reader began. Returns 1 if memory is left that a
+ * later call, with a higher min_snap, could reclaim. */
+int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
+                    const inmem__gc_policy *policy);
+/* Bytes of the versions kept that are not their key's newest (the history and what readers
+ * still see), and how many. */
+uint64_t inmem__index_history_bytes(const inmem__index *ix);
 
 /* Gauges (exact when read by the writer, approximate from elsewhere). */
 uint64_t inmem__index_keys(const inmem__index *ix);

@@ -23,6 +23,11 @@ int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t
                     inmem_iter **out)
 {
     CHECK_ACTIVE(t);
+    if (INMEM_UNLIKELY(t->past)) { /* could keys of the range have been unlinked? */
+        int rc = inmem__history_scan_check(t, lo, lolen, hi, hilen);
+        if (rc)
+            return rc;
+    }
     inmem_iter *it = calloc(1, sizeof(*it));
     if (!it)
         return INMEM_ENOMEM;
@@ -59,6 +64,18 @@ int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t
     return 0;
 }
 
+/* The version of @p n at the snapshot; for a time-travel transaction, GONE if it was freed. */
+static const inmem__version gone_;
+#define GONE (&gone_)
+
+static const inmem__version *visible(inmem_txn *t, inmem__node *n)
+{
+    if (INMEM_LIKELY(!t->past))
+        return inmem__version_at(n, t->snap);
+    inmem__version *v;
+    return inmem__version_at_checked(n, t->snap, &v) < 0 ? GONE : v;
+}
+
 int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
                      size_t *vlen, uint64_t *version)
 {
@@ -78,7 +95,9 @@ int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const
         while (it->cur) {
             if (it->hi && key_cmp(inmem__node_key(it->cur), it->cur->klen, it->hi, it->hilen) >= 0)
                 it->cur = NULL;
-            else if ((v = inmem__version_at(it->cur, t->snap)) && !v->tomb && !expired_for(t, v))
+            else if ((v = visible(t, it->cur)) == GONE)
+                return inmem__history_gone(t, inmem__node_key(it->cur), it->cur->klen);
+            else if (v && !v->tomb && !expired_for(t, v))
                 break;
             else
                 it->cur = inmem__index_next(it->cur);

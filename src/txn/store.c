@@ -72,6 +72,7 @@ void inmem__store_free(inmem__store *st)
     free(st->slots);
     free(st->load_buf);
     inmem__ttl_fini(st);
+    inmem__history_fini(st);
     inmem__mutex_destroy(&st->commit_mu);
     inmem__mutex_destroy(&st->sweep_mu);
     pthread_cond_destroy(&st->sweep_cv);
@@ -112,7 +113,8 @@ static void store_gc(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
     st->since_gc = 0;
     atomic_store(&st->gc_busy, 1);
     st->min_cached = min_active(st, NULL, NULL);
-    int left = inmem__index_gc(st->index, st->min_cached, st->assigned);
+    int left = inmem__index_gc(st->index, st->min_cached, st->assigned,
+                               inmem__history_gc_policy(st, st->min_cached));
     atomic_store(&st->gc_floor, st->min_cached);
     atomic_store(&st->gc_busy, 0);
     if (left != atomic_load_rlx(&st->gc_pending))
@@ -140,6 +142,8 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
         inmem__wal_stats(st->wal, &out->wal_bytes, &out->wal_syncs, &out->wal_synced_commits);
     out->keys = inmem__index_keys(st->index);
     out->retained_versions = inmem__index_retained(st->index);
+    out->history_bytes = inmem__index_history_bytes(st->index);
+    out->history_floor = inmem__history_floor(st);
     uint64_t oldest_us = 0, open = 0;
     uint64_t m = min_active(st, &oldest_us, &open);
     out->open_txns = open;
@@ -211,7 +215,8 @@ void inmem__snapshot_pin(inmem_txn *t)
         v = again;
     }
     atomic_store_rlx(&s->begin_us, inmem__clock_coarse_us());
-    t->snap = v;
+    t->snap = t->pinned = v;
+    t->past = 0;
 }
 
 /* Collects if the commit lock is free. A thread that finds it taken leaves gc_missed set and
@@ -246,7 +251,7 @@ void inmem__snapshot_unpin(inmem_txn *t)
     atomic_store(&slot_of(t)->snap, INMEM__SNAP_NONE);
     if (!atomic_load_rlx(&st->gc_pending))
         return;
-    if (atomic_load(&st->gc_busy) || t->snap <= atomic_load(&st->gc_floor) ||
+    if (atomic_load(&st->gc_busy) || t->pinned <= atomic_load(&st->gc_floor) ||
         atomic_load(&st->gc_missed))
         gc_kick(st);
 }
@@ -278,8 +283,8 @@ int inmem__store_check_sizes(const inmem__store *st, size_t klen, const void *va
 }
 
 /* Appends the commit's records to the log (caller holds commit_mu). */
-static int log_writes(inmem__store *st, const wentry *w, size_t nw, uint64_t c, uint64_t *ticket)
-    INMEM_REQUIRES(st->commit_mu)
+static int log_writes(inmem__store *st, const wentry *w, size_t nw, uint64_t c, uint64_t now,
+                      uint64_t *ticket) INMEM_REQUIRES(st->commit_mu)
 {
     size_t ops = 0, multi = 0;
     for (size_t i = 0; i < nw; i++) {
@@ -289,7 +294,7 @@ static int log_writes(inmem__store *st, const wentry *w, size_t nw, uint64_t c, 
                          : inmem__wal_write_size(w[i].k.klen, v->vlen);
     }
     inmem__wal_cursor cur;
-    int rc = inmem__wal_append_begin(st->wal, c, w[0].k.key, (uint32_t)nw, ops, multi, &cur);
+    int rc = inmem__wal_append_begin(st->wal, c, now, w[0].k.key, (uint32_t)nw, ops, multi, &cur);
     if (rc)
         return rc;
     for (size_t i = 0; i < nw; i++) {
@@ -337,8 +342,11 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, ui
     if (rc == 0)
         rc = inmem__ttl_prepare(st, w, nw);
     *ticket = 0;
+    /* the commit's time: logged, and kept with its versions (retained history) */
+    int hist = atomic_load_rlx(&st->hist_on);
+    uint64_t now = st->wal || hist ? inmem__clock_wall_ms() : 0;
     if (rc == 0 && st->wal)
-        rc = log_writes(st, w, nw, c, ticket);
+        rc = log_writes(st, w, nw, c, now, ticket);
     if (rc) {
         inmem__ttl_unprepare(w, nw);
         for (size_t i = 0; i < nw; i++)
@@ -359,12 +367,17 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, ui
             w[i].v = ev;
         }
         w[i].v->ver = c;
+        w[i].v->time_ms = now;
         if (w[i].ttl_key)
             inmem__ttl_push(st, (inmem__expiry){w[i].v->expiry_ms, c, w[i].ttl_key, w[i].k.klen});
         w[i].ttl_key = NULL;
         inmem__index_install(st->index, n, w[i].v);
+        if (INMEM_UNLIKELY(inmem__history_is_sys(w[i].k.key, w[i].k.klen)))
+            inmem__history_sys_write(st, w[i].k.key, w[i].k.klen, w[i].v);
         w[i].v = NULL;
     }
+    if (hist || atomic_load_rlx(&st->hist_on))
+        inmem__history_note(st, c, now ? now : inmem__clock_wall_ms());
     if (!st->strict)
         atomic_store(&st->visible, c);
     atomic_store_rlx(&st->ctr.commits, atomic_load_rlx(&st->ctr.commits) + 1);
@@ -447,44 +460,72 @@ void inmem__store_load_begin(inmem__store *st)
     inmem__index_append_start(st->index);
 }
 
-int inmem__store_load(inmem__store *st, const uint8_t *key, size_t klen, uint64_t version,
-                      uint64_t expiry_ms, const void *val, size_t vlen)
+int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
 {
     /* the version is built in a scratch buffer and copied into the node's own allocation */
-    if (vlen + sizeof(inmem__version) > st->load_cap) {
-        size_t cap = vlen + sizeof(inmem__version) + 4096;
+    if (e->vlen + sizeof(inmem__version) > st->load_cap) {
+        size_t cap = e->vlen + sizeof(inmem__version) + 4096;
         inmem__version *p = realloc(st->load_buf, cap);
         if (!p)
             return INMEM_ENOMEM;
         st->load_buf = p;
         st->load_cap = cap;
     }
+    if (!e->first && !st->load_node)
+        return inmem__error(INMEM_ECORRUPT, "an older version comes before its key");
     inmem__version *v = st->load_buf;
     memset(v, 0, sizeof(*v));
-    v->ver = version;
-    v->expiry_ms = expiry_ms;
-    v->vlen = (uint32_t)vlen;
-    if (vlen)
-        memcpy(v->data, val, vlen);
+    v->ver = e->version;
+    v->time_ms = e->time_ms;
+    v->expiry_ms = e->tomb ? 0 : e->expiry_ms;
+    v->tomb = (uint8_t)(e->tomb != 0);
+    v->vlen = e->tomb ? 0 : e->vlen;
+    if (v->vlen)
+        memcpy(v->data, e->val, v->vlen);
+    atomic_init(&v->cut, (uint8_t)(e->cut != 0));
     uint8_t *kcopy = NULL;
+    int ttl = e->first && v->expiry_ms;
     inmem__mutex_lock(&st->commit_mu);
-    uint64_t h = inmem__hash(key, klen);
-    inmem__node *n = inmem__index_node_new(st->index, key, klen, h, v);
-    int rc = n ? inmem__index_reserve(st->index, 1, 1, version) : INMEM_ENOMEM;
-    if (rc == 0 && expiry_ms && (!(kcopy = malloc(klen)) || inmem__ttl_reserve(st, 1)))
+    int rc = 0;
+    if (!e->first) { /* an older version of the key just loaded: history */
+        inmem__version *ov = inmem__version_new(v->data, v->vlen, v->expiry_ms, v->tomb);
+        if (!ov) {
+            rc = INMEM_ENOMEM;
+        } else {
+            ov->ver = v->ver;
+            ov->time_ms = v->time_ms;
+            atomic_store_rlx(&ov->cut, atomic_load_rlx(&v->cut));
+            inmem__index_append_older(st->index, st->load_node, ov);
+            inmem__history_load_time(st, ov->ver, ov->time_ms);
+            if (!st->load_queued) /* the GC looks at it once: what the policy no longer keeps */
+                rc = inmem__index_queue_node(st->index, st->load_node, e->version);
+            st->load_queued = rc == 0;
+        }
+        inmem__mutex_unlock(&st->commit_mu);
+        return rc;
+    }
+    uint64_t h = inmem__hash(e->key, e->klen);
+    inmem__node *n = inmem__index_node_new(st->index, e->key, e->klen, h, v);
+    rc = n ? inmem__index_reserve(st->index, 1, 1, e->version) : INMEM_ENOMEM;
+    if (rc == 0 && ttl && (!(kcopy = malloc(e->klen)) || inmem__ttl_reserve(st, 1)))
         rc = INMEM_ENOMEM;
     if (rc) {
         free(kcopy);
         if (n)
             inmem__index_node_free(n);
+        st->load_node = NULL;
     } else {
         inmem__version *ev = inmem__index_node_first(n);
-        ev->ver = version;
         inmem__index_append(st->index, n, ev);
+        st->load_node = n;
+        st->load_queued = 0;
         if (kcopy) {
-            memcpy(kcopy, key, klen);
-            inmem__ttl_push(st, (inmem__expiry){expiry_ms, version, kcopy, (uint32_t)klen});
+            memcpy(kcopy, e->key, e->klen);
+            inmem__ttl_push(st, (inmem__expiry){ev->expiry_ms, e->version, kcopy, e->klen});
         }
+        if (inmem__history_is_sys(e->key, e->klen))
+            inmem__history_sys_write(st, e->key, e->klen, ev);
+        inmem__history_load_time(st, ev->ver, ev->time_ms);
     }
     inmem__mutex_unlock(&st->commit_mu);
     return rc;
@@ -495,10 +536,61 @@ void inmem__store_load_end(inmem__store *st, uint64_t version)
     free(st->load_buf);
     st->load_buf = NULL;
     st->load_cap = 0;
+    st->load_node = NULL;
     inmem__mutex_lock(&st->commit_mu);
     st->assigned = version;
+    st->gc_snap_max = version; /* what the image lacks was freed before it was written */
+    inmem__history_load_times(st);
     atomic_store(&st->visible, version);
     inmem__mutex_unlock(&st->commit_mu);
+}
+
+static inmem__load_entry entry_of(const inmem__node *n, const inmem__version *v, int first)
+{
+    return (inmem__load_entry){inmem__node_key(n),
+                               n->klen,
+                               v->ver,
+                               v->time_ms,
+                               v->expiry_ms,
+                               v->tomb,
+                               first,
+                               0,
+                               v->data,
+                               v->vlen};
+}
+
+int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *e), void *ctx)
+{
+    CHECK_ACTIVE(t);
+    inmem__store *st = t->st;
+    /* with history on, the handle's slot holds 0 (inmem__txn_begin_newest): nothing is freed
+     * while the chains are read to their ends */
+    int hist = t->pinned == 0 && t->snap != 0;
+    int rc = 0;
+    for (inmem__node *n = inmem__index_seek(st->index, NULL, 0); n && rc == 0;
+         n = inmem__index_next(n)) {
+        const inmem__version *v = inmem__version_at(n, t->snap);
+        if (!v)
+            continue;
+        if (!hist) { /* the newest visible value only */
+            if (!v->tomb && !expired_for(t, v)) {
+                inmem__load_entry e = entry_of(n, v, 1);
+                rc = fn(ctx, &e);
+            }
+            continue;
+        }
+        const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
+        if (v->tomb && !older && !atomic_load_acq(&((inmem__version *)v)->cut))
+            continue; /* deleted, and nothing of it is kept: absent at every version */
+        for (int first = 1; v && rc == 0; first = 0) {
+            older = atomic_load_acq(&((inmem__version *)v)->next);
+            inmem__load_entry e = entry_of(n, v, first);
+            e.cut = !older && atomic_load_acq(&((inmem__version *)v)->cut);
+            rc = fn(ctx, &e);
+            v = older;
+        }
+    }
+    return rc;
 }
 
 uint64_t inmem__store_version(inmem__store *st)
@@ -559,17 +651,24 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
             v = ev;
         }
         v->ver = t->version;
+        v->time_ms = t->time_ms;
         if (kcopy) {
             memcpy(kcopy, r->key, r->klen);
             inmem__ttl_push(st, (inmem__expiry){r->expiry_ms, t->version, kcopy, r->klen});
         }
         inmem__index_install(st->index, n, v);
+        if (INMEM_UNLIKELY(inmem__history_is_sys(r->key, r->klen)))
+            inmem__history_sys_write(st, r->key, r->klen, v);
     }
     if (rc == 0) {
         st->assigned = t->version;
         atomic_store(&st->visible, t->version);
-        /* no reader exists yet: everything below the newest version can go at once */
-        inmem__index_gc(st->index, t->version, t->version);
+        if (atomic_load_rlx(&st->hist_on))
+            inmem__history_note(st, t->version, t->time_ms);
+        /* no reader exists yet: everything below the newest version can go at once (unless
+         * history is kept) */
+        inmem__index_gc(st->index, t->version, t->version,
+                        inmem__history_gc_policy(st, t->version));
     }
     inmem__mutex_unlock(&st->commit_mu);
     return rc;

@@ -162,8 +162,11 @@ int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t vers
     if (rc == 0) {
         /* Re-pin at the newest commit. Under the commit lock: every version <= v is installed
          * and no collection runs (collections take this lock), and our slot already held an
-         * older snapshot, so nothing newer than it was freed in between. */
-        atomic_store(&st->slots[t->slot].snap, v);
+         * older snapshot, so nothing newer than it was freed in between. With history kept, the
+         * slot holds 0 instead: no collection frees anything until the handle is freed, so that
+         * a dump can read every chain to its end. */
+        t->pinned = atomic_load_rlx(&st->hist_on) ? 0 : v;
+        atomic_store(&st->slots[t->slot].snap, t->pinned);
         t->snap = v;
     }
     inmem__mutex_unlock(&st->commit_mu);
@@ -301,6 +304,18 @@ int inmem__txn_record_read(inmem_txn *t, const uint8_t *key, size_t klen, uint64
     return set_added(&t->rix, t->r, sizeof(rentry), t->nr);
 }
 
+/* A time-travel read (history.c): the version of node @p n (NULL: none) at the snapshot, or
+ * INMEM_EHISTORY if what it would be was freed. */
+static int past_version(inmem_txn *t, inmem__node *n, const uint8_t *key, size_t klen,
+                        const inmem__version **out)
+{
+    inmem__version *v = NULL;
+    if (n && inmem__version_at_checked(n, t->snap, &v) < 0)
+        return inmem__history_gone(t, key, klen);
+    *out = v;
+    return v ? 0 : inmem__history_absent(t, key, klen);
+}
+
 int inmem__txn_get_ex(inmem_txn *t, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
                       uint64_t *version, uint64_t *expiry_ms)
 {
@@ -315,7 +330,13 @@ int inmem__txn_get_ex(inmem_txn *t, const uint8_t *key, size_t klen, const void 
         v = t->w[wi].v; /* read your own write: not a read of the snapshot */
     } else {
         inmem__node *n = inmem__index_find(t->st->index, key, klen, h);
-        v = n ? inmem__version_at(n, t->snap) : NULL;
+        if (INMEM_UNLIKELY(t->past)) {
+            int rc = past_version(t, n, key, klen, &v);
+            if (rc)
+                return rc;
+        } else {
+            v = n ? inmem__version_at(n, t->snap) : NULL;
+        }
         ver = v ? v->ver : 0;
         int rc = inmem__txn_record_read(t, key, klen, h, n, ver);
         if (rc)
@@ -351,7 +372,14 @@ int inmem__txn_peek(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t *ver
         return INMEM_ETOOBIG;
     uint64_t h = inmem__hash(key, klen);
     inmem__node *n = inmem__index_find(t->st->index, key, klen, h);
-    const inmem__version *v = n ? inmem__version_at(n, t->snap) : NULL;
+    const inmem__version *v = NULL;
+    if (INMEM_UNLIKELY(t->past)) {
+        int rc = past_version(t, n, key, klen, &v);
+        if (rc)
+            return rc;
+    } else if (n) {
+        v = inmem__version_at(n, t->snap);
+    }
     *version = v ? v->ver : 0;
     *expiry_ms = v ? v->expiry_ms : 0;
     *tomb = v ? v->tomb : 0;

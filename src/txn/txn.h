@@ -10,7 +10,8 @@
  *
  * Files: store.c (the store, snapshots, garbage collection, applying commits, replay), txn.c
  * (transactions: sets, begin/end, reads, writes, validation), iter.c (scans merged with a
- * transaction's own writes), ttl.c (values with a time to live and their sweeper).
+ * transaction's own writes), ttl.c (values with a time to live and their sweeper), history.c
+ * (retained history: policies, commit times, time-travel transactions).
  */
 #ifndef INMEM_TXN_TXN_H
 #define INMEM_TXN_TXN_H
@@ -54,12 +55,54 @@ uint64_t inmem__store_version(inmem__store *st);
 uint64_t inmem__store_live_bytes(const inmem__store *st);
 
 /* Loading a checkpoint image at open, before replaying the log and before any transaction: keys
- * in strictly increasing order, one version each (the newest), then _load_end with the image's
- * version, which becomes the store's. */
+ * in strictly increasing order, each with its versions newest first (`first` set on the newest;
+ * older ones are retained history; `cut` on the oldest if versions older than it were freed),
+ * then _load_end with the image's version, which becomes the store's. */
+typedef struct inmem__load_entry {
+    const uint8_t *key;
+    uint32_t klen;
+    uint64_t version, time_ms, expiry_ms;
+    int tomb, first, cut;
+    const void *val;
+    uint32_t vlen;
+} inmem__load_entry;
 void inmem__store_load_begin(inmem__store *st);
-int inmem__store_load(inmem__store *st, const uint8_t *key, size_t klen, uint64_t version,
-                      uint64_t expiry_ms, const void *val, size_t vlen);
+int inmem__store_load(inmem__store *st, const inmem__load_entry *e);
 void inmem__store_load_end(inmem__store *st, uint64_t version);
+
+/* ---- retained history (history.c) ------------------------------------------------------------ */
+
+/* The database's retention policy: keep versions replaced less than @p ms ago and at least
+ * @p count versions of every key (0 and 1: none), for versions from @p since on. Before any
+ * transaction. */
+void inmem__history_config(inmem__store *st, uint64_t ms, uint32_t count, uint64_t since);
+/* The value of a run's policy record (INMEM__TAG_SYS 'h'): 13 bytes into @p out. */
+size_t inmem__history_policy_value(uint64_t ms, uint32_t count, uint8_t out[13]);
+/* A read-only transaction at an old version (or the newest version committed at or before
+ * @p time_ms, with @p by_time): INMEM_EHISTORY if the retained history does not reach it,
+ * INMEM_EINVAL for a version not committed yet; INMEM_ETXNLIMIT, INMEM_ENOMEM. */
+int inmem__txn_begin_past(inmem__store *st, uint64_t version, uint64_t time_ms, int by_time,
+                          inmem_txn **out);
+/* Version -> commit time, or (by_time) time -> the newest version committed at or before it.
+ * INMEM_EHISTORY outside the times retained, INMEM_EINVAL for a version not committed. */
+int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, int by_time,
+                          uint64_t *out);
+/* The records of a run's history policy (runs.c calls them in the run's transactions): at its
+ * begin, its own policy (@p own) or the database's; at its delete, an erasure if it kept
+ * history (its past is refused from then on). */
+int inmem__history_run_begun(inmem_txn *txn, const uint8_t run[16], int own, uint64_t ms,
+                             uint32_t count);
+int inmem__history_run_deleted(inmem_txn *txn, const uint8_t run[16]);
+/* The oldest version a time-travel transaction may begin at. */
+uint64_t inmem__history_floor(inmem__store *st);
+/* The database's policy (as set by inmem__history_config()). */
+void inmem__history_db_policy(inmem__store *st, uint64_t *ms, uint32_t *count, uint64_t *since);
+/* Hands @p fn every version a checkpoint image of @p txn's snapshot holds, key by key in order,
+ * newest first (`first` set on each key's newest): with no history kept, each key's newest value
+ * visible at the snapshot; with history, every version kept at or below it, tombstones
+ * included, and `cut` on a key's oldest if older ones were freed. Stops at @p fn's error. With
+ * history on, @p txn must come from inmem__txn_begin_newest(), which then holds back the GC. */
+int inmem__txn_dump(inmem_txn *txn, int (*fn)(void *ctx, const inmem__load_entry *e), void *ctx);
 
 /* A read-only transaction on the newest commit (even one not yet visible in strict mode, whose
  * fsync is pending), begun atomically with @p fn(@p ctx), which runs under the commit lock: no

@@ -1,5 +1,6 @@
 /*
- * txn_int.h — what the files of the transaction layer share (store.c, txn.c, iter.c, ttl.c):
+ * txn_int.h — what the files of the transaction layer share (store.c, txn.c, iter.c, ttl.c,
+ * history.c):
  * the store, the transaction handle, the set entries and the calls between them. Nothing
  * outside src/txn/ includes it: the engine and the primitives see only txn.h.
  */
@@ -15,6 +16,32 @@
 #include "txn/txn.h"
 
 /* ---- the store ------------------------------------------------------------------------------ */
+
+/* Retained history (history.c). A commit time: versions from `version` up to the next entry's
+ * committed at `time_ms` (one entry per millisecond that saw a commit). */
+typedef struct inmem__timepoint {
+    uint64_t version, time_ms;
+} inmem__timepoint;
+
+/* A retention policy: keep versions replaced less than `ms` ago, and at least `count` versions of
+ * every key; in force for versions from `since` on (what was freed before stays freed). */
+typedef struct inmem__hpolicy {
+    uint64_t ms;
+    uint32_t count;
+    uint64_t since;
+} inmem__hpolicy;
+
+/* A run's own policy, or its erasure (the run was deleted at version `since`: its history went
+ * with it), cached from its INMEM__TAG_SYS record. An open-addressing table keyed by run id. */
+typedef struct inmem__run_policy {
+    uint8_t run[16];
+    inmem__hpolicy p;
+    inmem__hpolicy eff;         /* inherit: the database's policy with this record's since */
+    uint8_t used, erased, gone; /* gone: the record was deleted (the database's policy applies) */
+    uint8_t inherit;            /* the database's policy, from p.since on */
+    uint64_t floor_pass;        /* the GC pass `floor` was computed in */
+    uint64_t floor;
+} inmem__run_policy;
 
 /* Per-slot state, one cache line, owned by the transaction handle holding the slot. */
 typedef struct inmem__slot {
@@ -68,9 +95,24 @@ struct inmem__store {
     _Alignas(INMEM_CACHELINE) _Atomic uint32_t slot_hwm; /* slots [0, hwm) were ever used */
     uint32_t nslots;
     inmem__slot *slots;
+    /* retained history (history.c), under commit_mu */
+    _Atomic int hist_on;  /* some policy keeps history: commit times are noted */
+    inmem__hpolicy hist;  /* the database's policy */
+    uint64_t hist_max_ms; /* the longest window of any policy */
+    inmem__timepoint *times;
+    size_t ntimes, times_cap;
+    inmem__run_policy *pol;
+    size_t npol, pol_cap;
+    uint64_t gc_snap_max; /* the highest min_snap any GC ran with: the floor without history */
+    uint64_t gc_pass;     /* counts GC passes (cached window floors) */
+    uint64_t gc_now_ms;   /* the wall clock of this GC pass */
+    uint64_t gc_dbfloor;  /* the database's window floor in this GC pass */
+    inmem__gc_policy gcp;
     /* loading a checkpoint (store.c): a scratch version */
     void *load_buf;
     size_t load_cap;
+    inmem__node *load_node; /* the key loaded last */
+    int load_queued;        /* it is queued for the GC */
     /* the TTL sweeper thread (ttl.c) */
     pthread_t sweeper;
     int has_sweeper;
@@ -131,6 +173,7 @@ struct inmem_txn {
     inmem_txn_state state;
     inmem_abort_reason reason;
     uint64_t snap;
+    uint64_t pinned; /* what the slot holds for the GC: snap, or lower (history, dumps) */
     uint64_t commit_ver;
     uint64_t now_ms; /* wall clock for TTL checks, read once on first need */
     wentry *w;
@@ -147,9 +190,12 @@ struct inmem_txn {
     const uint8_t *ckey;
     size_t cklen;
     uint64_t cexpected, cfound;
-    uint64_t staged; /* successful write calls so far (inmem__txn_mark) */
-    int readonly;    /* begun read-only: no read set, writes refused */
-    int sticky;      /* an error that left the transaction half-changed: abort only */
+    uint64_t staged;      /* successful write calls so far (inmem__txn_mark) */
+    int readonly;         /* begun read-only: no read set, writes refused */
+    int past;             /* a time-travel transaction (history.c): reads check what was freed */
+    uint8_t pf_scope[16]; /* the scope whose floor was checked last (past only) */
+    int pf_ok;            /* pf_scope's floor is at or below snap */
+    int sticky;           /* an error that left the transaction half-changed: abort only */
 };
 
 static inline inmem__slot *slot_of(const inmem_txn *t)
@@ -236,6 +282,32 @@ void inmem__txn_destroy(inmem_txn *t);
 /* Adds (key, version seen) to the read set unless the key is there already. */
 int inmem__txn_record_read(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t hash,
                            inmem__node *n, uint64_t ver);
+
+/* history.c (the times and policies under commit_mu) */
+void inmem__history_note(inmem__store *st, uint64_t version, uint64_t time_ms)
+    INMEM_REQUIRES(st->commit_mu);
+/* A commit installed @p v for @p key: if it is a policy record, the cache follows. */
+void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
+                              const inmem__version *v) INMEM_REQUIRES(st->commit_mu);
+/* The policy for this GC pass (NULL: no history is kept). */
+const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_snap)
+    INMEM_REQUIRES(st->commit_mu);
+/* A time-travel read found nothing for @p key: 0 if that answer is trustworthy at the
+ * transaction's version, else INMEM_EHISTORY (what it would have found was freed). */
+int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen);
+/* A scan of [lo, hi) by a time-travel transaction: INMEM_EHISTORY if keys it should return may
+ * have been freed. */
+int inmem__history_scan_check(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi,
+                              size_t hilen);
+/* The error of a read whose version was freed. */
+int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen);
+void inmem__history_fini(inmem__store *st);
+/* Loading: 1 if @p key is an engine record (INMEM__TAG_SYS); a loaded version's commit time
+ * (noted unsorted, then put in order by _load_times). */
+int inmem__history_is_sys(const uint8_t *key, size_t klen);
+void inmem__history_load_time(inmem__store *st, uint64_t version, uint64_t time_ms)
+    INMEM_REQUIRES(st->commit_mu);
+void inmem__history_load_times(inmem__store *st) INMEM_REQUIRES(st->commit_mu);
 
 /* ttl.c: the heap of values awaiting the sweeper (under commit_mu) */
 int inmem__ttl_reserve(inmem__store *st, size_t more) INMEM_REQUIRES(st->commit_mu);

@@ -584,7 +584,7 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
                                    : "commit record does not match its transaction");
                 goto bad;
             }
-            inmem__wal_txn t = {rec.txn_id, rec.version, r->nrec, r->recs};
+            inmem__wal_txn t = {rec.txn_id, rec.version, r->nrec, r->recs, r->begin.time_ms};
             int rc = r->apply(r->ctx, &t);
             if (rc)
                 return rc;
@@ -623,7 +623,7 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
                 if (add_rec(r, &op))
                     return INMEM_ENOMEM;
             }
-            inmem__wal_txn t = {rec.txn_id, rec.version, r->nrec, r->recs};
+            inmem__wal_txn t = {rec.txn_id, rec.version, r->nrec, r->recs, rec.time_ms};
             int rc = r->apply(r->ctx, &t);
             if (rc)
                 return rc;

@@ -516,7 +516,7 @@ uint64_t inmem__wal_next_size(inmem__wal *w, size_t need)
     return size;
 }
 
-int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[16],
+int inmem__wal_append_begin(inmem__wal *w, uint64_t version, uint64_t now, const uint8_t run[16],
                             uint32_t records, size_t op_bytes, size_t multi_bytes,
                             inmem__wal_cursor *c)
 {
@@ -525,7 +525,6 @@ int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[1
     if (atomic_load_acq(&w->failed))
         return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
                             inmem_strerror(atomic_load_rlx(&w->failed)));
-    uint64_t now = inmem__clock_wall_ms();
     size_t total = inmem__wal_txn_size(version, now, records, op_bytes);
     c->multi = total - INMEM__WAL_FRAME > UINT32_MAX - 16;
     if (c->multi)

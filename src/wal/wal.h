@@ -39,6 +39,7 @@ typedef struct inmem__wal_txn {
     uint64_t version;
     size_t n;
     const inmem__wal_rec *recs;
+    uint64_t time_ms; /* when it committed (wall clock) */
 } inmem__wal_txn;
 
 /* Applies a recovered transaction; non-zero stops recovery with that error. */
@@ -67,16 +68,17 @@ typedef struct inmem__wal_cursor {
 } inmem__wal_cursor;
 
 /*
- * Starts a transaction of @p records operations with commit version @p version. @p op_bytes is
+ * Starts a transaction of @p records operations with commit version @p version, committed at
+ * wall-clock @p time_ms (logged with it). @p op_bytes is
  * the sum of inmem__wal_op_size() over them, @p multi_bytes of inmem__wal_write_size() /
  * _delete_size() (used only for a transaction too big for one frame). Reserves room (switching
  * segments if needed) and writes the frame's head. Errors: INMEM_EREADONLY (read-only, or an
  * earlier log failure), INMEM_EIO (the switch failed; the log is then read-only). Nothing is
  * written on error.
  */
-int inmem__wal_append_begin(inmem__wal *w, uint64_t version, const uint8_t run[16],
-                            uint32_t records, size_t op_bytes, size_t multi_bytes,
-                            inmem__wal_cursor *c);
+int inmem__wal_append_begin(inmem__wal *w, uint64_t version, uint64_t time_ms,
+                            const uint8_t run[16], uint32_t records, size_t op_bytes,
+                            size_t multi_bytes, inmem__wal_cursor *c);
 void inmem__wal_append_write(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen,
                              const void *val, uint32_t vlen, uint64_t expiry_ms);
 void inmem__wal_append_delete(inmem__wal_cursor *c, const uint8_t *key, uint32_t klen);

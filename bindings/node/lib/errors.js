@@ -35,6 +35,8 @@ class CorruptError extends InmemError {}
 class VersionError extends InmemError {}
 class LockedError extends InmemError {}
 class ReadOnlyError extends InmemError {}
+/** A version or time outside the retained history (docs/history.md). */
+class HistoryError extends InmemError {}
 
 const byCode = {
   INMEM_NOTFOUND: NotFoundError,
@@ -54,6 +56,7 @@ const byCode = {
   INMEM_EVERSION: VersionError,
   INMEM_ELOCKED: LockedError,
   INMEM_EREADONLY: ReadOnlyError,
+  INMEM_EHISTORY: HistoryError,
 };
 
 /** Called by the addon: (errno, code, message, details, extra) => error. */
@@ -74,5 +77,5 @@ module.exports = {
   InmemError, NotFoundError, ConflictError, RetriesExhaustedError, TimeoutError,
   InvalidArgumentError, MisuseError, TransactionDoneError, TooBigError, BusyError,
   TransactionLimitError, OutOfMemoryError, NotSupportedError, IOError, CorruptError,
-  VersionError, LockedError, ReadOnlyError, byCode, makeError, errorOf,
+  VersionError, LockedError, ReadOnlyError, HistoryError, byCode, makeError, errorOf,
 };

@@ -45,6 +45,7 @@ from ._inmem import (
     DiskError,
     Error,
     Event,
+    HistoryError,
     InvalidArgument,
     KVEntry,
     LockedError,
@@ -81,7 +82,7 @@ __all__ = [
     "Error", "NotFound", "ConflictError", "RetriesExhausted", "TimeoutError", "InvalidArgument",
     "MisuseError", "TransactionDone", "TooBig", "BusyError", "TransactionLimit", "OutOfMemory",
     "NotSupported", "DiskError", "CorruptError", "VersionError", "LockedError", "ReadOnlyError",
-    "strerror", "errname", "NAME_MAX", "MAX_TAGS", "LIBRARY_VERSION", "HEADER_VERSION",
+    "HistoryError", "strerror", "errname", "NAME_MAX", "MAX_TAGS", "LIBRARY_VERSION", "HEADER_VERSION",
     "LIBRARY_VERSION_NUMBER", "HEADER_VERSION_NUMBER",
 ]
 

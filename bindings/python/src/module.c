@@ -64,6 +64,8 @@ static struct errclass {
      "INMEM_ELOCKED: another process has the database directory open.", NULL},
     {INMEM_EREADONLY, "ReadOnlyError", "", 0,
      "INMEM_EREADONLY: a write on a read-only database or transaction.", NULL},
+    {INMEM_EHISTORY, "HistoryError", "", 0,
+     "INMEM_EHISTORY: a version or time outside the retained history (docs/history.md).", NULL},
 };
 #define NERR (sizeof errclasses / sizeof *errclasses)
 

@@ -1,0 +1,616 @@
+/*
+ * history.c — retained history: the policies that keep old versions beyond what open snapshots
+ * need (for a time window and/or a number of versions per key, per database and per run), the
+ * times of commits (version <-> wall clock), and transactions that read the past.
+ *
+ * What the GC keeps. Readers need, of each key, the versions newer than the oldest open snapshot
+ * and the one visible at it (index.c). With retention, the GC asks the policy of the key's scope
+ * (its run's own, else the database's; inmem__gc_policy.keep): a window of W ms gives a floor —
+ * the newest version committed at or before now - W: versions newer than it, and it, are kept —
+ * and a count N keeps the N newest versions of every key whatever their age. A run deleted while
+ * it had retention is erased: its keys keep nothing, and reads of its past are refused.
+ *
+ * Reading the past. A time-travel transaction is a read-only transaction whose snapshot is an
+ * old version V, pinned under the commit lock (so no GC frees what V needs in between). What it
+ * finds is exact: a version in a chain has every newer version of its key above it (the GC
+ * frees only the oldest part of a chain). What it cannot find needs care:
+ *   - a chain cut above V (older versions freed, the oldest kept is marked `cut`): the read
+ *     fails with INMEM_EHISTORY (inmem__version_at_checked());
+ *   - no version at or below V, or no key at all: the key may have been unlinked (a key whose
+ *     only version left was a tombstone at or below its floor). "Absent" is the answer only if V
+ *     is at or above the scope's floor (scope_floor()): the oldest version at which nothing
+ *     the scope had can have been unlinked. Otherwise INMEM_EHISTORY.
+ * A scope's floor: with a count of 2 or more, its policy's `since` (such keys are never unlinked
+ * while older versions were freed); with a window, the window's floor now (floors only move
+ * forward) or `since`, whichever is newer; with no retention, the highest min_snap any GC ran
+ * with; erased, the version that deleted it.
+ *
+ * Commit times. Every version carries its commit time (inmem__version.time_ms). With retention
+ * on, the commit times are also noted (under the commit lock) in a table of (version, time)
+ * pairs, one per millisecond that saw a commit, for the window floors and the lookups between
+ * versions and times. The table keeps what the longest window needs; with counts only, at most
+ * TIMES_MAX entries (older times are then unknown: a lookup says INMEM_EHISTORY).
+ *
+ * Run policies live in the shared scope, key INMEM__TAG_SYS · 'h' · run id, value
+ *   format 1 · window ms u64 · count u32   (a policy)   or   format 2   (erased),
+ * written in the run's own transactions (runs.c) and cached here as commits, replay and loads
+ * install them; a policy takes effect from its record's version on.
+ */
+#include "core/key.h"
+#include "txn/txn_int.h"
+
+#define TIMES_MAX ((size_t)1 << 20)
+
+/* ---- commit times ------------------------------------------------------------------------- */
+
+void inmem__history_note(inmem__store *st, uint64_t version, uint64_t time_ms)
+{
+    if (st->ntimes && time_ms <= st->times[st->ntimes - 1].time_ms)
+        return; /* the same millisecond (or a clock that went back): the last entry covers it */
+    if (st->ntimes == st->times_cap) {
+        size_t cap = st->times_cap ? st->times_cap * 2 : 1024;
+        inmem__timepoint *p = realloc(st->times, cap * sizeof(*p));
+        if (!p)
+            return; /* the version is noted with the previous millisecond's: an entry may only
+                     * cover too much, which a lookup by time reads as "committed later" */
+        st->times = p;
+        st->times_cap = cap;
+    }
+    st->times[st->ntimes++] = (inmem__timepoint){version, time_ms};
+}
+
+/* The index of the last entry with version <= @p v, or -1. */
+static long entry_of_version(const inmem__store *st, uint64_t v)
+{
+    long lo = 0, hi = (long)st->ntimes - 1, found = -1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (st->times[mid].version <= v) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
+/* The newest version committed at or before @p time_ms; 0 if none is known. */
+static uint64_t version_at_time(const inmem__store *st, uint64_t time_ms)
+{
+    long lo = 0, hi = (long)st->ntimes - 1, found = -1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (st->times[mid].time_ms <= time_ms) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (found < 0)
+        return 0;
+    /* entry i covers the versions from its own to the next entry's, exclusive */
+    return (size_t)found + 1 < st->ntimes ? st->times[found + 1].version - 1 : st->assigned;
+}
+
+/* Drops the entries before the one that covers @p floor. */
+static void trim_times(inmem__store *st, uint64_t floor)
+{
+    long i = entry_of_version(st, floor);
+    if (i > 0) {
+        memmove(st->times, st->times + i, (st->ntimes - (size_t)i) * sizeof(*st->times));
+        st->ntimes -= (size_t)i;
+    }
+}
+
+static int cmp_timepoint(const void *a, const void *b)
+{
+    const inmem__timepoint *x = a, *y = b;
+    return x->version < y->version ? -1 : x->version > y->version;
+}
+
+void inmem__history_load_times(inmem__store *st)
+{
+    if (!atomic_load_rlx(&st->hist_on)) {
+        st->ntimes = 0;
+        return;
+    }
+    if (!st->ntimes)
+        return;
+    qsort(st->times, st->ntimes, sizeof(*st->times), cmp_timepoint);
+    size_t n = st->ntimes, out = 0;
+    for (size_t i = 0; i < n; i++) /* keep the first of each run of equal or earlier times */
+        if (out == 0 || st->times[i].time_ms > st->times[out - 1].time_ms)
+            st->times[out++] = st->times[i];
+    st->ntimes = out;
+}
+
+void inmem__history_load_time(inmem__store *st, uint64_t version, uint64_t time_ms)
+{
+    if (!time_ms)
+        return;
+    if (st->ntimes == st->times_cap) {
+        size_t cap = st->times_cap ? st->times_cap * 2 : 1024;
+        inmem__timepoint *p = realloc(st->times, cap * sizeof(*p));
+        if (!p)
+            return;
+        st->times = p;
+        st->times_cap = cap;
+    }
+    st->times[st->ntimes++] = (inmem__timepoint){version, time_ms};
+}
+
+/* ---- policies ------------------------------------------------------------------------------ */
+
+static uint64_t run_hash(const uint8_t run[16])
+{
+    uint64_t a, b;
+    memcpy(&a, run, 8);
+    memcpy(&b, run + 8, 8);
+    return (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+}
+
+static inmem__run_policy *policy_find(const inmem__store *st, const uint8_t run[16])
+{
+    if (!st->npol)
+        return NULL;
+    for (size_t i = run_hash(run) & (st->pol_cap - 1);; i = (i + 1) & (st->pol_cap - 1)) {
+        inmem__run_policy *p = &st->pol[i];
+        if (!p->used)
+            return NULL;
+        if (memcmp(p->run, run, 16) == 0)
+            return p;
+    }
+}
+
+static int policy_grow(inmem__store *st)
+{
+    size_t cap = st->pol_cap ? st->pol_cap * 2 : 64;
+    inmem__run_policy *np = calloc(cap, sizeof(*np));
+    if (!np)
+        return INMEM_ENOMEM;
+    for (size_t i = 0; i < st->pol_cap; i++)
+        if (st->pol[i].used)
+            for (size_t j = run_hash(st->pol[i].run) & (cap - 1);; j = (j + 1) & (cap - 1))
+                if (!np[j].used) {
+                    np[j] = st->pol[i];
+                    break;
+                }
+    free(st->pol);
+    st->pol = np;
+    st->pol_cap = cap;
+    return 0;
+}
+
+/* The cache entry of @p run, made if new; NULL if out of memory. */
+static inmem__run_policy *policy_entry(inmem__store *st, const uint8_t run[16])
+{
+    inmem__run_policy *p = policy_find(st, run);
+    if (p)
+        return p;
+    if ((st->npol + 1) * 2 > st->pol_cap && policy_grow(st))
+        return NULL;
+    for (size_t i = run_hash(run) & (st->pol_cap - 1);; i = (i + 1) & (st->pol_cap - 1))
+        if (!st->pol[i].used) {
+            p = &st->pol[i];
+            memset(p, 0, sizeof(*p));
+            memcpy(p->run, run, 16);
+            p->used = 1;
+            p->gone = 1;
+            st->npol++;
+            return p;
+        }
+}
+
+static int is_shared(const uint8_t *key)
+{
+    static const uint8_t zero[16];
+    return memcmp(key, zero, 16) == 0;
+}
+
+static uint64_t rd_le(const uint8_t *p, int n)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < n; i++)
+        x |= (uint64_t)p[i] << (8 * i);
+    return x;
+}
+
+int inmem__history_is_sys(const uint8_t *key, size_t klen)
+{
+    return klen == INMEM__KEY_PREFIX + 17 && key[16] == INMEM__TAG_SYS && is_shared(key);
+}
+
+void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
+                              const inmem__version *v)
+{
+    if (!inmem__history_is_sys(key, klen) || key[INMEM__KEY_PREFIX] != 'h')
+        return;
+    const uint8_t *run = key + INMEM__KEY_PREFIX + 1;
+    if (v->tomb) {
+        inmem__run_policy *p = policy_find(st, run);
+        if (p)
+            p->gone = 1; /* the database's policy applies again */
+        return;
+    }
+    inmem__run_policy *p = policy_entry(st, run);
+    if (!p)
+        return; /* out of memory: the database's policy applies to the run */
+    if (v->vlen == 13 && v->data[0] == 1) {
+        p->p = (inmem__hpolicy){rd_le(v->data + 1, 8), (uint32_t)rd_le(v->data + 9, 4), v->ver - 1};
+        p->erased = 0;
+        p->inherit = 0;
+        p->gone = 0;
+        p->floor_pass = 0;
+        if (p->p.ms > st->hist_max_ms)
+            st->hist_max_ms = p->p.ms;
+        if (p->p.ms || p->p.count >= 2)
+            atomic_store_rlx(&st->hist_on, 1);
+    } else if (v->vlen == 1 && v->data[0] == 2) {
+        p->p = (inmem__hpolicy){0, 0, v->ver};
+        p->erased = 1;
+        p->inherit = 0;
+        p->gone = 0;
+    } else if (v->vlen == 1 && v->data[0] == 3) {
+        p->p = (inmem__hpolicy){0, 0, v->ver - 1};
+        p->erased = 0;
+        p->inherit = 1;
+        p->gone = 0;
+        p->floor_pass = 0;
+    }
+}
+
+/* ---- the records runs.c writes -------------------------------------------------------------- */
+
+static void sys_key(uint8_t out[INMEM__KEY_PREFIX + 17], uint8_t kind, const uint8_t run[16])
+{
+    memset(out, 0, 16);
+    out[16] = INMEM__TAG_SYS;
+    out[INMEM__KEY_PREFIX] = kind;
+    memcpy(out + INMEM__KEY_PREFIX + 1, run, 16);
+}
+
+int inmem__history_run_begun(inmem_txn *t, const uint8_t run[16], int own, uint64_t ms,
+                             uint32_t count)
+{
+    uint8_t key[INMEM__KEY_PREFIX + 17], val[13];
+    sys_key(key, 'h', run);
+    if (own) {
+        size_t n = inmem__history_policy_value(ms, count, val);
+        return inmem__txn_put(t, key, sizeof key, val, n, 0);
+    }
+    /* the database's policy: a record is needed only to replace one left by an earlier run of
+     * the same id (an erasure stays in force for the versions before this one) */
+    int rc = inmem__txn_get(t, key, sizeof key, NULL, NULL, NULL);
+    if (rc == INMEM_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    val[0] = 3;
+    return inmem__txn_put(t, key, sizeof key, val, 1, 0);
+}
+
+int inmem__history_run_deleted(inmem_txn *t, const uint8_t run[16])
+{
+    uint8_t key[INMEM__KEY_PREFIX + 17];
+    sys_key(key, 'h', run);
+    const void *v;
+    size_t vlen;
+    int rc = inmem__txn_get(t, key, sizeof key, &v, &vlen, NULL);
+    if (rc && rc != INMEM_NOTFOUND)
+        return rc;
+    int own = rc == 0;
+    const uint8_t *b = v;
+    int kept;
+    if (own && vlen == 13 && b[0] == 1)
+        kept = rd_le(b + 1, 8) || rd_le(b + 9, 4) >= 2;
+    else /* the database's policy (not changed while open) */
+        kept = t->st->hist.ms || t->st->hist.count >= 2;
+    if (kept) { /* erased: its past is refused from now on */
+        static const uint8_t erased = 2;
+        return inmem__txn_put(t, key, sizeof key, &erased, 1, 0);
+    }
+    return own ? inmem__txn_delete(t, key, sizeof key) : 0;
+}
+
+size_t inmem__history_policy_value(uint64_t ms, uint32_t count, uint8_t out[13])
+{
+    out[0] = 1;
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (uint8_t)(ms >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        out[9 + i] = (uint8_t)(count >> (8 * i));
+    return 13;
+}
+
+/* The newest version committed at or before @p now - @p ms: a window's floor. */
+static uint64_t window_floor(const inmem__store *st, uint64_t ms, uint64_t now)
+{
+    return now > ms ? version_at_time(st, now - ms) : 0;
+}
+
+/* The policy of a scope (a run id, or the shared scope): its run's own, else the database's;
+ * *rp the run's cache entry if it has one (erased: deleted with its history). Under commit_mu. */
+static const inmem__hpolicy *scope_policy(const inmem__store *st, const uint8_t *scope,
+                                          inmem__run_policy **rp)
+{
+    *rp = NULL;
+    if (is_shared(scope))
+        return &st->hist;
+    inmem__run_policy *p = policy_find(st, scope);
+    if (!p || p->gone)
+        return &st->hist;
+    *rp = p;
+    if (p->inherit) { /* the database's, from the record's version on */
+        p->eff = st->hist;
+        if (p->p.since > p->eff.since)
+            p->eff.since = p->p.since;
+        return &p->eff;
+    }
+    return &p->p;
+}
+
+/* The oldest version at which "absent" is a trustworthy answer in the scope (see the top). */
+static uint64_t policy_floor(const inmem__store *st, const inmem__hpolicy *p, int erased,
+                             uint64_t now)
+{
+    if (erased || p->count >= 2)
+        return p->since;
+    if (!p->ms)
+        return st->gc_snap_max;
+    uint64_t f = window_floor(st, p->ms, now);
+    return f > p->since ? f : p->since;
+}
+
+static uint64_t scope_floor(const inmem__store *st, const uint8_t *scope, uint64_t now)
+{
+    inmem__run_policy *rp;
+    const inmem__hpolicy *p = scope_policy(st, scope, &rp);
+    return policy_floor(st, p, rp && rp->erased, now);
+}
+
+/* The lowest of every scope's floor: the oldest version a time-travel read may begin at. */
+static uint64_t lowest_floor(const inmem__store *st, uint64_t now)
+{
+    uint64_t f = policy_floor(st, &st->hist, 0, now);
+    for (size_t i = 0; i < st->pol_cap; i++) {
+        const inmem__run_policy *p = &st->pol[i];
+        if (p->used && !p->gone) {
+            uint64_t g = policy_floor(st, &p->p, p->erased, now);
+            if (g < f)
+                f = g;
+        }
+    }
+    return f;
+}
+
+/* The highest of every scope's floor: a scan across scopes trusts its absences from here on. */
+static uint64_t highest_floor(const inmem__store *st, uint64_t now)
+{
+    uint64_t f = policy_floor(st, &st->hist, 0, now);
+    for (size_t i = 0; i < st->pol_cap; i++) {
+        const inmem__run_policy *p = &st->pol[i];
+        if (p->used && !p->gone) {
+            uint64_t g = policy_floor(st, &p->p, p->erased, now);
+            if (g > f)
+                f = g;
+        }
+    }
+    return f;
+}
+
+static int keep(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *floor,
+                uint32_t *count)
+{
+    inmem__store *st = ctx;
+    inmem__run_policy *rp;
+    const inmem__hpolicy *p = scope_policy(st, inmem__node_key(n), &rp);
+    if ((rp && rp->erased) || (!p->ms && p->count < 2))
+        return 0;
+    uint64_t f = min_snap;
+    if (p->ms) {
+        if (!rp) {
+            f = st->gc_dbfloor;
+        } else {
+            if (rp->floor_pass != st->gc_pass) {
+                rp->floor = window_floor(st, p->ms, st->gc_now_ms);
+                rp->floor_pass = st->gc_pass;
+            }
+            f = rp->floor;
+        }
+    }
+    *floor = f < min_snap ? f : min_snap;
+    *count = p->count;
+    return 1;
+}
+
+const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_snap)
+{
+    if (min_snap > st->gc_snap_max)
+        st->gc_snap_max = min_snap;
+    if (!atomic_load_rlx(&st->hist_on))
+        return NULL;
+    st->gc_pass++;
+    uint64_t now = st->gc_now_ms = inmem__clock_wall_ms();
+    st->gc_dbfloor = st->hist.ms ? window_floor(st, st->hist.ms, now) : min_snap;
+    uint64_t lowest = st->hist_max_ms ? window_floor(st, st->hist_max_ms, now) : min_snap;
+    if (lowest > min_snap)
+        lowest = min_snap;
+    st->gcp = (inmem__gc_policy){keep, st, lowest};
+    if (st->hist_max_ms)
+        trim_times(st, lowest);
+    else if (st->ntimes > TIMES_MAX) /* counts only: the times are for lookups, bounded */
+        trim_times(st, st->times[st->ntimes - TIMES_MAX / 2].version);
+    return &st->gcp;
+}
+
+void inmem__history_db_policy(inmem__store *st, uint64_t *ms, uint32_t *count, uint64_t *since)
+{
+    inmem__mutex_lock(&st->commit_mu);
+    *ms = st->hist.ms;
+    *count = st->hist.count;
+    *since = st->hist.since;
+    inmem__mutex_unlock(&st->commit_mu);
+}
+
+void inmem__history_config(inmem__store *st, uint64_t ms, uint32_t count, uint64_t since)
+{
+    if (count < 2)
+        count = 0; /* one version is what every key keeps anyway */
+    st->hist = (inmem__hpolicy){ms, count, since};
+    if (ms > st->hist_max_ms)
+        st->hist_max_ms = ms;
+    if (ms || count >= 2)
+        atomic_store_rlx(&st->hist_on, 1);
+}
+
+void inmem__history_fini(inmem__store *st)
+{
+    free(st->times);
+    free(st->pol);
+    st->times = NULL;
+    st->pol = NULL;
+}
+
+/* ---- reading the past ---------------------------------------------------------------------- */
+
+int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen)
+{
+    (void)klen;
+    return inmem__error(INMEM_EHISTORY,
+                        "version %llu of a key%s is no longer retained (see the history options)",
+                        (unsigned long long)t->snap, is_shared(key) ? "" : " of this run");
+}
+
+int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen)
+{
+    if (klen < 16)
+        return 0;
+    if (t->pf_ok && memcmp(t->pf_scope, key, 16) == 0)
+        return 0;
+    inmem__store *st = t->st;
+    inmem__mutex_lock(&st->commit_mu);
+    inmem__run_policy *rp;
+    scope_policy(st, key, &rp);
+    uint64_t f = scope_floor(st, key, inmem__clock_wall_ms());
+    inmem__mutex_unlock(&st->commit_mu);
+    if (t->snap < f) {
+        if (rp && rp->erased)
+            return inmem__error(INMEM_EHISTORY,
+                                "the run was deleted at version %llu and its history with it",
+                                (unsigned long long)f);
+        return inmem__error(INMEM_EHISTORY,
+                            "version %llu is older than this %s's retained history (it starts "
+                            "at %llu)",
+                            (unsigned long long)t->snap, is_shared(key) ? "database" : "run",
+                            (unsigned long long)f);
+    }
+    memcpy(t->pf_scope, key, 16);
+    t->pf_ok = 1;
+    return 0;
+}
+
+int inmem__history_scan_check(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi,
+                              size_t hilen)
+{
+    /* one scope: [lo, hi) within one 16-byte prefix */
+    if (lolen >= 16 && hi && hilen >= 16 && memcmp(lo, hi, 16) == 0)
+        return inmem__history_absent(t, lo, lolen);
+    inmem__store *st = t->st;
+    inmem__mutex_lock(&st->commit_mu);
+    uint64_t f = highest_floor(st, inmem__clock_wall_ms());
+    inmem__mutex_unlock(&st->commit_mu);
+    if (t->snap < f)
+        return inmem__error(INMEM_EHISTORY,
+                            "a scan across runs at version %llu: some run's retained history "
+                            "starts only at %llu",
+                            (unsigned long long)t->snap, (unsigned long long)f);
+    return 0;
+}
+
+int inmem__txn_begin_past(inmem__store *st, uint64_t version, uint64_t time_ms, int by_time,
+                          inmem_txn **out)
+{
+    *out = NULL;
+    inmem_txn *t;
+    int rc = inmem__txn_begin_ro(st, &t);
+    if (rc)
+        return rc;
+    inmem__mutex_lock(&st->commit_mu);
+    uint64_t now = inmem__clock_wall_ms();
+    if (by_time) {
+        if (!atomic_load_rlx(&st->hist_on) || !st->ntimes || time_ms < st->times[0].time_ms)
+            rc = inmem__error(INMEM_EHISTORY,
+                              "no commit at or before %llu ms is retained (the oldest commit "
+                              "time known is %llu)",
+                              (unsigned long long)time_ms,
+                              (unsigned long long)(st->ntimes ? st->times[0].time_ms : 0));
+        else
+            version = version_at_time(st, time_ms);
+    }
+    uint64_t floor = lowest_floor(st, now);
+    if (rc == 0 && version > st->assigned)
+        rc = inmem__error(INMEM_EINVAL, "version %llu is not committed yet (the newest is %llu)",
+                          (unsigned long long)version, (unsigned long long)st->assigned);
+    else if (rc == 0 && version < floor)
+        rc = inmem__error(INMEM_EHISTORY,
+                          "version %llu is older than the retained history (it starts at %llu)",
+                          (unsigned long long)version, (unsigned long long)floor);
+    if (rc == 0) {
+        /* pinned under the lock: no GC runs before the slot holds the version */
+        atomic_store(&st->slots[t->slot].snap, version);
+        t->snap = t->pinned = version;
+        t->past = 1;
+        t->pf_ok = 0;
+        /* a value's expiry is judged at the time asked for, or at the version's commit */
+        long i = entry_of_version(st, version);
+        t->now_ms = by_time ? time_ms : i >= 0 ? st->times[i].time_ms : now;
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    if (rc) {
+        inmem__txn_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, int by_time,
+                          uint64_t *out)
+{
+    int rc = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    if (!atomic_load_rlx(&st->hist_on) || !st->ntimes) {
+        rc = inmem__error(INMEM_EHISTORY, "commit times are kept only with history retention on");
+    } else if (by_time) {
+        if (time_ms < st->times[0].time_ms)
+            rc =
+                inmem__error(INMEM_EHISTORY,
+                             "no commit at or before %llu ms is retained (the oldest commit "
+                             "time known is %llu)",
+                             (unsigned long long)time_ms, (unsigned long long)st->times[0].time_ms);
+        else
+            *out = version_at_time(st, time_ms);
+    } else if (version == 0 || version > st->assigned) {
+        rc = inmem__error(INMEM_EINVAL, "version %llu is not committed (the newest is %llu)",
+                          (unsigned long long)version, (unsigned long long)st->assigned);
+    } else if (version < st->times[0].version) {
+        rc = inmem__error(INMEM_EHISTORY,
+                          "the commit time of version %llu is no longer retained (times are "
+                          "known from version %llu)",
+                          (unsigned long long)version, (unsigned long long)st->times[0].version);
+    } else {
+        *out = st->times[entry_of_version(st, version)].time_ms;
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    return rc;
+}
+
+uint64_t inmem__history_floor(inmem__store *st)
+{
+    inmem__mutex_lock(&st->commit_mu);
+    uint64_t f = lowest_floor(st, inmem__clock_wall_ms());
+    inmem__mutex_unlock(&st->commit_mu);
+    return f;
+}

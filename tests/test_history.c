@@ -1,0 +1,703 @@
+/*
+ * test_history.c — retained history (docs/history.md, docs/CONTRACT.md section 3): retention by
+ * window and by count, per database and per run; time-travel transactions that read exactly
+ * what a snapshot read then, or fail with INMEM_EHISTORY, never a newer answer; commit times;
+ * history across a reopen, a checkpoint and a SIGKILL.
+ *
+ * Windows are tested on the overridable wall clock (core/clock.h), never on real sleeps.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "core/clock.h"
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg(__VA_ARGS__);                                                                 \
+    } while (0)
+
+#define HOUR_MS (3600u * 1000u)
+
+static inmem_db *open_hist(const char *dir, uint64_t ms, uint32_t versions)
+{
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = dir ? INMEM_DURABILITY_BATCHED : INMEM_DURABILITY_NONE;
+    o.checkpoint_log_ratio = 0;
+    o.history_ms = ms;
+    o.history_versions = versions;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    return db;
+}
+
+/* Every KV pair of @p run visible to @p t as "key=value@version;"; the scan's error if any. */
+static int kv_dump(inmem_txn *t, const inmem_run_id *run, char *out, size_t cap)
+{
+    inmem_iter *it;
+    size_t len = 0;
+    out[0] = 0;
+    int rc = inmem_kv_scan_prefix(t, run, "", 0, &it);
+    if (rc)
+        return rc;
+    for (;;) {
+        const void *k, *v;
+        size_t kl, vl;
+        uint64_t ver;
+        rc = inmem_iter_next(it, &k, &kl, &v, &vl, &ver);
+        if (rc)
+            break;
+        int n = snprintf(out + len, cap - len, "%.*s=%.*s@%llu;", (int)kl, (const char *)k, (int)vl,
+                         (const char *)v, (unsigned long long)ver);
+        assert_true(n > 0 && (size_t)n < cap - len);
+        len += (size_t)n;
+    }
+    inmem_iter_free(it);
+    return rc == INMEM_NOTFOUND ? 0 : rc;
+}
+
+static uint64_t put_str(inmem_db *db, const inmem_run_id *run, const char *k, const char *v)
+{
+    uint64_t ver = 0;
+    assert_ok(inmem_put(db, run, k, strlen(k), v, strlen(v), &ver));
+    return ver;
+}
+
+/* The value of @p k at version @p at into @p buf ("" if absent); the read's result. */
+static int get_at(inmem_db *db, uint64_t at, const inmem_run_id *run, const char *k, char *buf,
+                  size_t cap)
+{
+    inmem_txn *t;
+    int rc = inmem_txn_begin_at(db, at, &t);
+    if (rc)
+        return rc;
+    const void *v;
+    size_t vl;
+    buf[0] = 0;
+    rc = inmem_kv_get(t, run, k, strlen(k), &v, &vl, NULL);
+    if (rc == 0)
+        snprintf(buf, cap, "%.*s", (int)vl, (const char *)v);
+    inmem_txn_free(t);
+    return rc;
+}
+
+/* Commits that touch nothing else, so that the GC runs (it does every few commits). */
+static void churn(inmem_db *db, int n)
+{
+    for (int i = 0; i < n; i++)
+        put_str(db, NULL, "churn", "x");
+}
+
+/* ---- 3.1 time travel is exact ---------------------------------------------------------------- */
+
+#define SNAPS 48
+#define DUMP  4096
+
+struct snap {
+    uint64_t version;
+    char run[DUMP], shared[DUMP];
+};
+
+static void compare_snapshots(inmem_db *db, const inmem_run_id *run, struct snap *s, int n,
+                              const char *when)
+{
+    static char a[DUMP], b[DUMP];
+    for (int i = 0; i < n; i++) {
+        inmem_txn *t;
+        int rc = inmem_txn_begin_at(db, s[i].version, &t);
+        CHECK(rc == 0, "%s: begin_at(%llu): %s (%s)", when, (unsigned long long)s[i].version,
+              inmem_errname(rc), inmem_errmsg());
+        assert_ok(kv_dump(t, run, a, sizeof a));
+        assert_ok(kv_dump(t, NULL, b, sizeof b));
+        CHECK(strcmp(a, s[i].run) == 0, "%s: version %llu of the run\nthen: %s\nnow:  %s", when,
+              (unsigned long long)s[i].version, s[i].run, a);
+        CHECK(strcmp(b, s[i].shared) == 0,
+              "%s: version %llu of the shared scope\nthen: %s\nnow:  %s", when,
+              (unsigned long long)s[i].version, s[i].shared, b);
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+    }
+}
+
+/* Snapshots recorded during a random workload (puts, deletes, overwrites in a run and in the
+ * shared scope) read the same later through inmem_txn_begin_at(), after a reopen that replays
+ * the log, and after a reopen that loads a checkpoint carrying the history. */
+static void history_time_travel_reads_what_a_snapshot_read_then(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    uint64_t rng = test_seed(__func__);
+    inmem_db *db = open_hist(dir, HOUR_MS, 0);
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    static struct snap s[SNAPS];
+    int n = 0;
+    for (int c = 0; c < 600; c++) {
+        inmem_txn *t = test_begin(db);
+        int ops = 1 + (int)(test_rand(&rng) % 4);
+        for (int i = 0; i < ops; i++) {
+            char k[16], v[32];
+            snprintf(k, sizeof k, "k%02d", (int)(test_rand(&rng) % 24));
+            snprintf(v, sizeof v, "v%d.%d", c, i);
+            const inmem_run_id *r = test_rand(&rng) % 3 ? &run : NULL;
+            if (test_rand(&rng) % 4 == 0)
+                assert_ok(inmem_kv_delete(t, r, k, strlen(k)));
+            else
+                assert_ok(inmem_kv_put(t, r, k, strlen(k), v, strlen(v)));
+        }
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+        if (n < SNAPS && test_rand(&rng) % 12 == 0) {
+            t = test_begin(db);
+            inmem_txn_info info;
+            assert_ok(inmem_txn_describe(t, &info));
+            s[n].version = info.start_version;
+            assert_ok(kv_dump(t, &run, s[n].run, DUMP));
+            assert_ok(kv_dump(t, NULL, s[n].shared, DUMP));
+            assert_ok(inmem_txn_commit(t));
+            inmem_txn_free(t);
+            n++;
+        }
+    }
+    assert_true(n >= 10);
+    compare_snapshots(db, &run, s, n, "while open");
+    inmem_stats st = test_stats(db);
+    assert_true(st.history_bytes > 0);
+    assert_true(st.history_floor <= s[0].version);
+    assert_ok(inmem_db_close(db));
+
+    db = open_hist(dir, HOUR_MS, 0);
+    compare_snapshots(db, &run, s, n, "after a reopen (log replayed)");
+    uint64_t cv = 0;
+    assert_ok(inmem_db_checkpoint(db, &cv));
+    assert_true(cv > 0);
+    compare_snapshots(db, &run, s, n, "after a checkpoint");
+    assert_ok(inmem_db_close(db));
+
+    db = open_hist(dir, HOUR_MS, 0);
+    inmem_recovery_info rec;
+    assert_ok(inmem_db_recovery(db, &rec));
+    assert_int_equal(rec.checkpoint_version, cv);
+    compare_snapshots(db, &run, s, n, "after a reopen from the checkpoint");
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+/* ---- 3.2 retention by count ------------------------------------------------------------------ */
+
+/* history_versions = N keeps the N newest versions of every key, however old: reads at any of
+ * them are exact; at a version older than a key's oldest kept one, the read of that key fails
+ * (INMEM_EHISTORY) while keys that kept theirs still answer. */
+static void history_count_keeps_the_newest_versions_of_every_key(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, 0, 3);
+    uint64_t quiet = put_str(db, NULL, "quiet", "q"); /* written once, never again */
+    uint64_t v[10];
+    char want[16], got[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(want, sizeof want, "hot%d", i);
+        v[i] = put_str(db, NULL, "hot", want);
+    }
+    churn(db, 40);
+    for (int i = 0; i < 10; i++) {
+        int rc = get_at(db, v[i], NULL, "hot", got, sizeof got);
+        if (i >= 7) {
+            snprintf(want, sizeof want, "hot%d", i);
+            CHECK(rc == 0 && strcmp(got, want) == 0, "version %d: %s '%s'", i, inmem_errname(rc),
+                  got);
+        } else {
+            CHECK(rc == INMEM_EHISTORY, "version %d of 10 with 3 kept: %s", i, inmem_errname(rc));
+        }
+        assert_rc(0, get_at(db, v[i], NULL, "quiet", got, sizeof got));
+        assert_string_equal(got, "q");
+    }
+    assert_rc(INMEM_NOTFOUND, get_at(db, quiet - 1, NULL, "quiet", got, sizeof got));
+    /* a deleted key keeps its versions too */
+    uint64_t del = 0;
+    assert_ok(inmem_delete(db, NULL, "hot", 3, &del));
+    churn(db, 40);
+    assert_rc(INMEM_NOTFOUND, get_at(db, del, NULL, "hot", got, sizeof got));
+    assert_rc(0, get_at(db, del - 1, NULL, "hot", got, sizeof got));
+    assert_string_equal(got, "hot9");
+    inmem_stats st = test_stats(db);
+    assert_true(st.history_bytes >= 2 * strlen("hot9"));
+    assert_ok(inmem_db_close(db));
+}
+
+/* ---- 3.3 retention by window ----------------------------------------------------------------- */
+
+/* history_ms = W keeps every version replaced less than W ago and the one visible W ago: a read
+ * at any time within the window is exact; before it, begin_at fails and the versions are freed. */
+static void history_window_keeps_what_was_replaced_within_it(void **state)
+{
+    (void)state;
+    const uint64_t t0 = 10000000000ull;
+    inmem__clock_set_override(t0);
+    inmem_db *db = open_hist(NULL, 10000, 0);
+    uint64_t va = put_str(db, NULL, "k", "a");
+    inmem__clock_set_override(t0 + 1000);
+    uint64_t vb = put_str(db, NULL, "k", "b");
+    inmem__clock_set_override(t0 + 6000);
+    uint64_t vc = put_str(db, NULL, "k", "c");
+    churn(db, 20);
+    char got[8];
+    /* at t0 + 6 s everything is within the window */
+    assert_rc(0, get_at(db, va, NULL, "k", got, sizeof got));
+    assert_string_equal(got, "a");
+    inmem__clock_set_override(t0 + 15000); /* the window reaches back to t0 + 5 s: b then */
+    churn(db, 20);
+    inmem_txn *t;
+    assert_rc(INMEM_EHISTORY, inmem_txn_begin_at(db, va, &t));
+    assert_null(t);
+    assert_rc(0, get_at(db, vb, NULL, "k", got, sizeof got));
+    assert_string_equal(got, "b");
+    assert_rc(0, get_at(db, vc, NULL, "k", got, sizeof got));
+    assert_string_equal(got, "c");
+    inmem_stats st = test_stats(db);
+    assert_int_equal(st.history_floor, vb);
+    /* by time: t0 + 500 ms was a's time, outside the window now; t0 + 1500 is b's */
+    assert_rc(INMEM_EHISTORY, inmem_txn_begin_at_time(db, t0 + 500, &t));
+    assert_ok(inmem_txn_begin_at_time(db, t0 + 1500, &t));
+    const void *v;
+    size_t vl;
+    uint64_t ver;
+    assert_ok(inmem_kv_get(t, NULL, "k", 1, &v, &vl, &ver));
+    assert_int_equal(ver, vb);
+    inmem_txn_free(t);
+    inmem__clock_set_override(t0 + 100000); /* everything of k but its newest is gone */
+    churn(db, 20);
+    st = test_stats(db);
+    assert_true(st.history_floor > vc);
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
+/* ---- 3.4 the past is never a newer answer ---------------------------------------------------- */
+
+/* Without retention, old versions go as soon as no transaction needs them, and a read of a
+ * version that went is refused at begin, never answered from a newer one; an open transaction
+ * keeps its version readable. Commit times are not kept. */
+static void history_off_refuses_versions_no_transaction_holds(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    uint64_t v1 = put_str(db, NULL, "k", "one");
+    inmem_txn *hold = test_begin(db); /* holds v1 */
+    put_str(db, NULL, "k", "two");
+    churn(db, 20);
+    char got[8];
+    assert_rc(0, get_at(db, v1, NULL, "k", got, sizeof got));
+    assert_string_equal(got, "one");
+    inmem_txn_free(hold);
+    churn(db, 20);
+    inmem_txn *t;
+    assert_rc(INMEM_EHISTORY, inmem_txn_begin_at(db, v1, &t));
+    assert_null(t);
+    inmem_stats st = test_stats(db);
+    assert_true(st.history_bytes <= 8); /* no more than the last few churn commits' "x" */
+    assert_true(st.history_floor > v1);
+    assert_ok(inmem_txn_begin_at(db, st.version, &t));
+    inmem_txn_free(t);
+    uint64_t x;
+    assert_rc(INMEM_EHISTORY, inmem_db_version_time(db, v1, &x));
+    assert_rc(INMEM_EHISTORY, inmem_db_time_version(db, inmem__clock_wall_ms(), &x));
+    assert_rc(INMEM_EHISTORY, inmem_txn_begin_at_time(db, inmem__clock_wall_ms(), &t));
+    assert_ok(inmem_db_close(db));
+}
+
+/* A time-travel transaction takes no write (INMEM_EREADONLY) and a version not yet committed is
+ * an invalid argument. */
+static void history_past_transaction_is_read_only(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, 0, 4);
+    uint64_t v = put_str(db, NULL, "k", "v");
+    inmem_txn *t;
+    assert_rc(INMEM_EINVAL, inmem_txn_begin_at(db, v + 1, &t));
+    assert_null(t);
+    assert_rc(INMEM_EINVAL, inmem_txn_begin_at(NULL, v, &t));
+    assert_rc(INMEM_EINVAL, inmem_txn_begin_at(db, v, NULL));
+    assert_ok(inmem_txn_begin_at(db, v, &t));
+    assert_rc(INMEM_EREADONLY, inmem_kv_put(t, NULL, "k", 1, "w", 1));
+    assert_rc(INMEM_EREADONLY, inmem_state_set(t, NULL, "cell", "x", 1));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_txn_begin_at(db, 0, &t)); /* the empty state before the first commit */
+    const void *val;
+    size_t vl;
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(t, NULL, "k", 1, &val, &vl, NULL));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
+/* ---- 3.5 runs: their own policy, and deletion erases ----------------------------------------- */
+
+/* A run begun with its own policy keeps history while the database keeps none (and the other
+ * way round); the policy is stored with the run and survives a reopen under other options. */
+static void history_run_policy_overrides_the_database(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_hist(dir, 0, 0);
+    inmem_run_options ro;
+    inmem_run_options_init(&ro);
+    ro.history = 1;
+    ro.history_versions = 4;
+    inmem_run_id keeps, plain;
+    assert_ok(inmem_run_begin_db(db, &ro, &keeps));
+    assert_ok(inmem_run_begin_db(db, NULL, &plain));
+    uint64_t vk[8], vp[8];
+    for (int i = 0; i < 8; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", i);
+        vk[i] = put_str(db, &keeps, "k", v);
+        vp[i] = put_str(db, &plain, "k", v);
+    }
+    churn(db, 40);
+    char got[16];
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < 8; i++) {
+            int rc = get_at(db, vk[i], &keeps, "k", got, sizeof got);
+            if (i >= 4)
+                CHECK(rc == 0 && got[0] == '0' + i, "pass %d: run's version %d: %s", pass, i,
+                      inmem_errname(rc));
+            else
+                CHECK(rc == INMEM_EHISTORY, "pass %d: run's version %d: %s", pass, i,
+                      inmem_errname(rc));
+            if (i < 7)
+                assert_rc(INMEM_EHISTORY, get_at(db, vp[i], &plain, "k", got, sizeof got));
+        }
+        inmem_stats st = test_stats(db);
+        assert_true(st.history_bytes >= 3);
+        assert_ok(inmem_db_checkpoint(db, NULL));
+        assert_ok(inmem_db_close(db));
+        db = open_hist(dir, 0, 0); /* the database keeps nothing: the run's own policy stays */
+    }
+    /* and a run may keep nothing in a database that keeps everything */
+    assert_ok(inmem_db_close(db));
+    db = open_hist(dir, HOUR_MS, 0);
+    ro.history_versions = 0;
+    ro.history_ms = 0;
+    inmem_run_id none;
+    assert_ok(inmem_run_begin_db(db, &ro, &none));
+    uint64_t a = put_str(db, &none, "k", "a");
+    uint64_t s = put_str(db, NULL, "k", "shared-a");
+    put_str(db, &none, "k", "b");
+    put_str(db, NULL, "k", "shared-b");
+    churn(db, 40);
+    assert_rc(INMEM_EHISTORY, get_at(db, a, &none, "k", got, sizeof got));
+    assert_rc(0, get_at(db, s, NULL, "k", got, sizeof got));
+    assert_string_equal(got, "shared-a");
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+/* Deleting a run that kept history erases its past: reads of it at versions before the delete
+ * are refused (not answered "absent"), in memory and after a checkpoint and a reopen; other
+ * runs' history is untouched. */
+static void history_deleting_a_run_erases_its_past(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_hist(dir, HOUR_MS, 0);
+    inmem_run_id gone, stays;
+    assert_ok(inmem_run_begin_db(db, NULL, &gone));
+    assert_ok(inmem_run_begin_db(db, NULL, &stays));
+    uint64_t v = put_str(db, &gone, "secret", "value");
+    put_str(db, &stays, "k", "kept");
+    uint64_t before = put_str(db, &gone, "secret", "newer");
+    assert_ok(inmem_run_delete_db(db, &gone));
+    churn(db, 20);
+    char got[16];
+    for (int pass = 0; pass < 2; pass++) {
+        assert_rc(INMEM_EHISTORY, get_at(db, v, &gone, "secret", got, sizeof got));
+        assert_rc(INMEM_EHISTORY, get_at(db, before, &gone, "secret", got, sizeof got));
+        inmem_txn *t;
+        assert_ok(inmem_txn_begin_at(db, before, &t));
+        inmem_run_info info;
+        assert_rc(INMEM_EHISTORY, inmem_run_get(t, &gone, &info));
+        assert_ok(inmem_run_get(t, &stays, &info));
+        inmem_txn_free(t);
+        assert_rc(0, get_at(db, before, &stays, "k", got, sizeof got));
+        assert_string_equal(got, "kept");
+        assert_ok(inmem_db_checkpoint(db, NULL));
+        assert_ok(inmem_db_close(db));
+        db = open_hist(dir, HOUR_MS, 0);
+    }
+    /* the same id begun again keeps history from then on */
+    inmem_run_options ro;
+    inmem_run_options_init(&ro);
+    ro.id = &gone;
+    assert_ok(inmem_run_begin_db(db, &ro, NULL));
+    uint64_t again = put_str(db, &gone, "secret", "again");
+    put_str(db, &gone, "secret", "again2");
+    churn(db, 20);
+    assert_rc(0, get_at(db, again, &gone, "secret", got, sizeof got));
+    assert_string_equal(got, "again");
+    assert_rc(INMEM_EHISTORY, get_at(db, before, &gone, "secret", got, sizeof got));
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+/* ---- 3.6 every primitive reads the past ------------------------------------------------------ */
+
+static void history_every_primitive_reads_the_past(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, HOUR_MS, 0);
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    uint64_t seq;
+    assert_ok(inmem_event_append_db(db, &run, "log", "step", "one", 3, &seq));
+    assert_ok(inmem_state_set_db(db, &run, "phase", "plan", 4, NULL));
+    inmem_span sp;
+    memset(&sp, 0, sizeof sp);
+    sp.kind = 1;
+    strcpy(sp.name, "tool");
+    inmem_run_id span;
+    assert_ok(inmem_trace_record_db(db, &run, &sp, &span));
+    uint64_t v1 = test_stats(db).version;
+    assert_ok(inmem_event_append_db(db, &run, "log", "step", "two", 3, &seq));
+    assert_ok(inmem_state_set_db(db, &run, "phase", "act", 3, NULL));
+    inmem_run_id span2;
+    assert_ok(inmem_trace_record_db(db, &run, &sp, &span2));
+    assert_ok(inmem_run_end_db(db, &run, INMEM_RUN_COMPLETED));
+    churn(db, 20);
+
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin_at(db, v1, &t));
+    inmem_stream_info si;
+    assert_ok(inmem_event_stream_info(t, &run, "log", &si));
+    assert_int_equal(si.length, 1);
+    inmem_event ev;
+    assert_ok(inmem_event_get(t, &run, "log", 1, &ev));
+    assert_int_equal(ev.payload_len, 3);
+    assert_memory_equal(ev.payload, "one", 3);
+    assert_rc(INMEM_NOTFOUND, inmem_event_get(t, &run, "log", 2, &ev));
+    const void *val;
+    size_t len;
+    assert_ok(inmem_state_get(t, &run, "phase", &val, &len, NULL));
+    assert_int_equal(len, 4);
+    assert_memory_equal(val, "plan", 4);
+    inmem_span out;
+    assert_ok(inmem_trace_get(t, &run, &span, &out));
+    assert_rc(INMEM_NOTFOUND, inmem_trace_get(t, &run, &span2, &out));
+    inmem_run_info info;
+    assert_ok(inmem_run_get(t, &run, &info));
+    assert_int_equal(info.status, INMEM_RUN_ACTIVE);
+    inmem_run_id ids[4];
+    size_t n = 0;
+    inmem_run_filter f;
+    memset(&f, 0, sizeof f);
+    f.status = INMEM_RUN_ACTIVE;
+    assert_ok(inmem_run_list(t, &f, NULL, 4, ids, &n));
+    assert_int_equal(n, 1);
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
+/* ---- 3.7 commit times ------------------------------------------------------------------------ */
+
+/* Every commit's wall-clock time is kept with it: version -> time and time -> the newest version
+ * committed at or before it are exact, both ways. */
+static void history_commit_times_map_versions_and_times(void **state)
+{
+    (void)state;
+    const uint64_t t0 = 20000000000ull;
+    inmem_db *db = open_hist(NULL, HOUR_MS, 0);
+    uint64_t v[6];
+    for (int i = 0; i < 6; i++) {
+        inmem__clock_set_override(t0 + (uint64_t)i / 2 * 100); /* two commits a millisecond */
+        v[i] = put_str(db, NULL, "k", "x");
+    }
+    for (int i = 0; i < 6; i++) {
+        uint64_t tm = 0;
+        assert_ok(inmem_db_version_time(db, v[i], &tm));
+        assert_int_equal(tm, t0 + (uint64_t)i / 2 * 100);
+    }
+    uint64_t ver = 0;
+    assert_ok(inmem_db_time_version(db, t0 + 100, &ver));
+    assert_int_equal(ver, v[3]);
+    assert_ok(inmem_db_time_version(db, t0 + 150, &ver));
+    assert_int_equal(ver, v[3]);
+    assert_ok(inmem_db_time_version(db, t0 + 99999, &ver));
+    assert_int_equal(ver, v[5]);
+    assert_rc(INMEM_EHISTORY, inmem_db_time_version(db, t0 - 1, &ver));
+    assert_rc(INMEM_EINVAL, inmem_db_version_time(db, v[5] + 1, &ver));
+    assert_rc(INMEM_EINVAL, inmem_db_version_time(db, 0, &ver));
+    assert_rc(INMEM_EINVAL, inmem_db_version_time(db, v[0], NULL));
+    inmem__clock_set_override(0);
+    assert_ok(inmem_db_close(db));
+}
+
+/* A value's expiry is judged at the time read: at the version's commit time for begin_at, at
+ * the time asked for with begin_at_time. */
+static void history_expiry_is_judged_at_the_time_read(void **state)
+{
+    (void)state;
+    const uint64_t t0 = 30000000000ull;
+    inmem__clock_set_override(t0);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.history_ms = HOUR_MS;
+    o.ttl_sweep_interval_ms = 0;
+    inmem_db *db;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    inmem_txn *t = test_begin(db);
+    assert_ok(inmem_kv_put_ttl(t, NULL, "lease", 5, "held", 4, 1000));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_info ti;
+    assert_ok(inmem_txn_describe(t, &ti));
+    uint64_t v = ti.commit_version;
+    inmem_txn_free(t);
+    inmem__clock_set_override(t0 + 5000);
+    put_str(db, NULL, "other", "x");
+    const void *val;
+    size_t vl;
+    assert_ok(inmem_txn_begin_at(db, v, &t));
+    assert_ok(inmem_kv_get(t, NULL, "lease", 5, &val, &vl, NULL));
+    inmem_txn_free(t);
+    assert_ok(inmem_txn_begin_at_time(db, t0 + 999, &t));
+    assert_ok(inmem_kv_get(t, NULL, "lease", 5, &val, &vl, NULL));
+    inmem_txn_free(t);
+    assert_ok(inmem_txn_begin_at_time(db, t0 + 1000, &t));
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(t, NULL, "lease", 5, &val, &vl, NULL));
+    inmem_txn_free(t);
+    t = test_begin(db);
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(t, NULL, "lease", 5, &val, &vl, NULL));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
+/* ---- 3.8 history survives a SIGKILL ---------------------------------------------------------- */
+
+#define KILL_KEYS 7
+
+/* Commit i writes key i % 7 ("v<i>"), or deletes it when i % 5 == 0. */
+static void model_at(uint64_t version, char vals[KILL_KEYS][24])
+{
+    for (int j = 0; j < KILL_KEYS; j++)
+        vals[j][0] = 0;
+    for (uint64_t i = 1; i <= version; i++) {
+        if (i % 5 == 0)
+            vals[i % KILL_KEYS][0] = 0;
+        else
+            snprintf(vals[i % KILL_KEYS], 24, "v%llu", (unsigned long long)i);
+    }
+}
+
+static void kill_child(const char *dir, int fd)
+{
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_STRICT;
+    o.checkpoint_log_ratio = 0;
+    o.history_ms = HOUR_MS;
+    inmem_db *db;
+    if (inmem_db_open(dir, &o, &db))
+        _exit(2);
+    for (uint64_t i = 1;; i++) {
+        char k[8], v[24];
+        snprintf(k, sizeof k, "k%llu", (unsigned long long)(i % KILL_KEYS));
+        snprintf(v, sizeof v, "v%llu", (unsigned long long)i);
+        uint64_t ver = 0;
+        int rc = i % 5 == 0 ? inmem_delete(db, NULL, k, strlen(k), &ver)
+                            : inmem_put(db, NULL, k, strlen(k), v, strlen(v), &ver);
+        if (rc || ver != i)
+            _exit(3);
+        if (i % 97 == 0 && inmem_db_checkpoint(db, NULL))
+            _exit(4);
+        if (write(fd, &i, sizeof i) != sizeof i)
+            _exit(5);
+    }
+}
+
+/* Killed (SIGKILL) at a random moment while committing and checkpointing, a database with
+ * retained history reopens with every acknowledged commit, and a time-travel read at every
+ * version gives exactly the state that version had. */
+static void history_survives_a_sigkill_exactly(void **state)
+{
+    (void)state;
+    uint64_t rng = test_seed(__func__);
+    for (int round = 0; round < 3; round++) {
+        char dir[64];
+        test_tmpdir(dir);
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        fflush(stdout);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            kill_child(dir, p[1]);
+        }
+        close(p[1]);
+        uint64_t acked = 0, x;
+        uint64_t stop_at = 150 + test_rand(&rng) % 300; /* commits acknowledged before the kill */
+        while (acked < stop_at && read(p[0], &x, sizeof x) == sizeof x)
+            acked = x;
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        close(p[0]);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(acked, stop_at);
+
+        inmem_db *db = open_hist(dir, HOUR_MS, 0);
+        inmem_stats st = test_stats(db);
+        CHECK(st.version >= acked, "round %d: %llu acknowledged, %llu recovered", round,
+              (unsigned long long)acked, (unsigned long long)st.version);
+        for (uint64_t v = 0; v <= st.version; v++) {
+            char want[KILL_KEYS][24];
+            model_at(v, want);
+            inmem_txn *t;
+            int rc = inmem_txn_begin_at(db, v, &t);
+            CHECK(rc == 0, "round %d: begin_at(%llu): %s", round, (unsigned long long)v,
+                  inmem_errname(rc));
+            for (int j = 0; j < KILL_KEYS; j++) {
+                char k[8];
+                snprintf(k, sizeof k, "k%d", j);
+                const void *val;
+                size_t vl;
+                rc = inmem_kv_get(t, NULL, k, strlen(k), &val, &vl, NULL);
+                if (want[j][0])
+                    CHECK(rc == 0 && vl == strlen(want[j]) && memcmp(val, want[j], vl) == 0,
+                          "round %d: version %llu key %s: %s, want %s", round,
+                          (unsigned long long)v, k, inmem_errname(rc), want[j]);
+                else
+                    CHECK(rc == INMEM_NOTFOUND, "round %d: version %llu key %s: %s, want absent",
+                          round, (unsigned long long)v, k, inmem_errname(rc));
+            }
+            inmem_txn_free(t);
+        }
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
+const struct CMUnitTest history_tests[] = {
+    cmocka_unit_test(history_time_travel_reads_what_a_snapshot_read_then),
+    cmocka_unit_test(history_count_keeps_the_newest_versions_of_every_key),
+    cmocka_unit_test(history_window_keeps_what_was_replaced_within_it),
+    cmocka_unit_test(history_off_refuses_versions_no_transaction_holds),
+    cmocka_unit_test(history_past_transaction_is_read_only),
+    cmocka_unit_test(history_run_policy_overrides_the_database),
+    cmocka_unit_test(history_deleting_a_run_erases_its_past),
+    cmocka_unit_test(history_every_primitive_reads_the_past),
+    cmocka_unit_test(history_commit_times_map_versions_and_times),
+    cmocka_unit_test(history_expiry_is_judged_at_the_time_read),
+    cmocka_unit_test(history_survives_a_sigkill_exactly),
+};
+INMEM_TEST_COUNT(history);
