@@ -676,6 +676,31 @@ int inmem_kv_put_expire_at(inmem_txn *txn, const inmem_run_id *run, const void *
 int inmem_kv_get_expiry(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                         uint64_t *expire_at_ms);
 
+/** One committed version of a key or state cell (inmem_kv_history(), inmem_state_history()). */
+typedef struct inmem_version_info {
+    uint64_t version;      /**< the commit that wrote it */
+    uint64_t time_ms;      /**< that commit's wall-clock time, Unix ms (0: not known) */
+    int deleted;           /**< 1: a delete (no value) */
+    const void *value;     /**< borrowed until the transaction ends */
+    size_t len;            /**< the value's length */
+    uint64_t expire_at_ms; /**< KV: when the value expires (0: never) */
+    int older_freed;       /**< 1 on the oldest version kept when older ones were freed */
+} inmem_version_info;
+
+/**
+ * The history of a key: its committed versions that the transaction's snapshot covers (at or
+ * below its version), values and deletes, newest first, as many as the database keeps
+ * (docs/history.md: with no retention, only the newest and what open transactions hold).
+ * Pages through with a cursor: @p before 0 starts at the newest, then pass the last version
+ * returned. The transaction's own pending writes are not history and do not show. Reads no key
+ * into the read set. The values stay valid until the transaction ends (it holds them).
+ * @param[out] out room for @p limit entries; *n gets how many were filled (0: no more).
+ * @return 0, INMEM_EINVAL (NULL, or @p out NULL with a limit), INMEM_ETOOBIG, INMEM_ETXNDONE,
+ *         INMEM_EMISUSE, INMEM_ENOMEM (a long key's buffer).
+ */
+int inmem_kv_history(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                     uint64_t before, size_t limit, inmem_version_info *out, size_t *n);
+
 /**
  * Deletes a key (pending until commit). Deleting a missing key is still a write: it leaves a
  * tombstone carrying the commit's version.
@@ -1158,6 +1183,14 @@ typedef struct inmem_state_entry {
  */
 int inmem_state_list(inmem_txn *txn, const inmem_run_id *run, const char *after, size_t limit,
                      inmem_state_entry *out, size_t *n);
+
+/**
+ * The history of a state cell, as inmem_kv_history() gives a key's: its versions newest first,
+ * with a cursor. @return 0, INMEM_EINVAL (also a bad name), INMEM_ETOOBIG, INMEM_ECORRUPT (a
+ * version's record does not decode), INMEM_ETXNDONE, INMEM_EMISUSE.
+ */
+int inmem_state_history(inmem_txn *txn, const inmem_run_id *run, const char *name, uint64_t before,
+                        size_t limit, inmem_version_info *out, size_t *n);
 
 /**
  * A transition: given the current value (NULL, 0 and version 0 if the cell does not exist),

@@ -693,6 +693,20 @@ static int kv_get_expiry(fx *f, int code)
     return CALL(inmem_kv_get_expiry(t, RUN, k.p, k.n, &at));
 }
 
+static int kv_history(fx *f, int code)
+{
+    inmem_txn *t = fx_txn(f, code);
+    bytes k = key_for(code);
+    static char longkey[300];
+    if (code == INMEM_ENOMEM) { /* too long for the key buffer on the stack */
+        memset(longkey, 'L', sizeof longkey);
+        k = (bytes){longkey, sizeof longkey};
+    }
+    inmem_version_info out[4];
+    size_t n;
+    return CALL(inmem_kv_history(t, RUN, k.p, k.n, 0, 4, out, &n));
+}
+
 static int kv_put(fx *f, int code)
 {
     inmem_txn *t = fx_txn(f, code);
@@ -1133,6 +1147,16 @@ static int state_get(fx *f, int code)
     return CALL(inmem_state_get(t, RUN, name, &v, &len, NULL));
 }
 
+static int state_history(fx *f, int code)
+{
+    fx_open(f, FX_MEM);
+    const char *name = cell_for(f, code);
+    inmem_txn *t = fx_txn(f, code);
+    inmem_version_info out[4];
+    size_t n;
+    return CALL(inmem_state_history(t, RUN, name, 0, 4, out, &n));
+}
+
 static int state_get_db(fx *f, int code)
 {
     inmem_db *db = fx_db(f, code);
@@ -1344,6 +1368,8 @@ typedef struct api_fn {
     FN(inmem_txn_describe, txn_describe, INMEM_EINVAL)                                             \
     FN(inmem_db_transact, db_transact, INMEM_ERETRIES, INMEM_ETIMEDOUT, INMEM_EINVAL,              \
        INMEM_EMISUSE, INMEM_ETXNLIMIT, INMEM_ENOMEM, INMEM_EREADONLY, INMEM_EIO, INMEM_ETOOBIG)    \
+    FN(inmem_kv_history, kv_history, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ETXNDONE, INMEM_EMISUSE,   \
+       INMEM_ENOMEM)                                                                               \
     FN(inmem_kv_get, kv_get, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ETXNDONE,          \
        INMEM_EMISUSE, INMEM_ENOMEM)                                                                \
     FN(inmem_kv_get_expiry, kv_get_expiry, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG,            \
@@ -1422,6 +1448,8 @@ typedef struct api_fn {
        INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM)                                                \
     FN(inmem_event_verify_db, event_verify_db, INMEM_ECORRUPT, INMEM_EINVAL, INMEM_ETOOBIG,        \
        INMEM_ETXNLIMIT, INMEM_ENOMEM)                                                              \
+    FN(inmem_state_history, state_history, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT,            \
+       INMEM_ETXNDONE, INMEM_EMISUSE)                                                              \
     FN(inmem_state_get, state_get, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT,    \
        INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM)                                                \
     FN(inmem_state_get_db, state_get_db, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG,              \

@@ -448,6 +448,81 @@ static void history_deleting_a_run_erases_its_past(void **state)
     test_rmdir(dir);
 }
 
+/* ---- 3.5 key history ---------------------------------------------------------------------------
+ */
+
+/* The history of a key (and of a state cell): its versions newest first with their commit
+ * version, time and value or delete, paged with a cursor, as the transaction's snapshot covers
+ * them; the oldest kept says when older ones were freed; the values stay valid while the
+ * transaction lives, whatever the GC does meanwhile. */
+static void history_key_history_lists_versions_newest_first(void **state)
+{
+    (void)state;
+    const uint64_t t0 = 40000000000ull;
+    inmem_db *db = open_hist(NULL, 0, 4);
+    uint64_t v[6];
+    for (int i = 0; i < 6; i++) {
+        inmem__clock_set_override(t0 + (uint64_t)i * 10);
+        if (i == 3) {
+            assert_ok(inmem_delete(db, NULL, "k", 1, &v[i]));
+        } else {
+            char val[8];
+            snprintf(val, sizeof val, "val%d", i);
+            v[i] = put_str(db, NULL, "k", val);
+        }
+        assert_ok(inmem_state_set_db(db, NULL, "cell", i == 3 ? "" : "c", i == 3 ? 0 : 1, NULL));
+    }
+    inmem__clock_set_override(0);
+    inmem_txn *t = test_begin(db);
+    churn(db, 40); /* the GC runs; the transaction holds what it was given */
+    inmem_version_info h[8];
+    size_t n = 0;
+    assert_ok(inmem_kv_history(t, NULL, "k", 1, 0, 8, h, &n));
+    assert_int_equal(n, 4); /* 4 kept of 6 */
+    for (size_t i = 0; i < n; i++) {
+        int w = 5 - (int)i;
+        assert_int_equal(h[i].version, v[w]);
+        assert_int_equal(h[i].time_ms, t0 + (uint64_t)w * 10);
+        assert_int_equal(h[i].deleted, w == 3);
+        assert_int_equal(h[i].older_freed, i == n - 1);
+        if (w != 3) {
+            char val[8];
+            snprintf(val, sizeof val, "val%d", w);
+            assert_int_equal(h[i].len, strlen(val));
+            assert_memory_equal(h[i].value, val, h[i].len);
+        }
+    }
+    /* paging: two at a time from the cursor */
+    inmem_version_info pg[2];
+    assert_ok(inmem_kv_history(t, NULL, "k", 1, 0, 2, pg, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(pg[1].version, v[4]);
+    assert_ok(inmem_kv_history(t, NULL, "k", 1, pg[1].version, 2, pg, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(pg[0].version, v[3]);
+    assert_int_equal(pg[1].version, v[2]);
+    assert_ok(inmem_kv_history(t, NULL, "k", 1, pg[1].version, 2, pg, &n));
+    assert_int_equal(n, 0);
+    /* a state cell's history carries its values, not its records */
+    assert_ok(inmem_state_history(t, NULL, "cell", 0, 8, h, &n));
+    assert_int_equal(n, 4);
+    assert_int_equal(h[0].len, 1);
+    assert_memory_equal(h[0].value, "c", 1);
+    assert_int_equal(h[2].len, 0);
+    assert_int_equal(h[2].deleted, 0); /* set to an empty value, not deleted */
+    /* a missing key has no history */
+    assert_ok(inmem_kv_history(t, NULL, "nope", 4, 0, 8, h, &n));
+    assert_int_equal(n, 0);
+    inmem_txn_free(t);
+    /* a time-travel transaction sees the history up to its version */
+    assert_ok(inmem_txn_begin_at(db, v[4], &t));
+    assert_ok(inmem_kv_history(t, NULL, "k", 1, 0, 8, h, &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(h[0].version, v[4]);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 /* ---- 3.6 every primitive reads the past ------------------------------------------------------ */
 
 static void history_every_primitive_reads_the_past(void **state)
@@ -695,6 +770,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_past_transaction_is_read_only),
     cmocka_unit_test(history_run_policy_overrides_the_database),
     cmocka_unit_test(history_deleting_a_run_erases_its_past),
+    cmocka_unit_test(history_key_history_lists_versions_newest_first),
     cmocka_unit_test(history_every_primitive_reads_the_past),
     cmocka_unit_test(history_commit_times_map_versions_and_times),
     cmocka_unit_test(history_expiry_is_judged_at_the_time_read),

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/key.h"
-#include "engine/db.h"
+#include "primitives/rec.h"
 
 #define WITH_KEY(txn, run, key, klen, call)                                                        \
     do {                                                                                           \
@@ -277,4 +276,52 @@ int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const v
         }
     }
     return 0;
+}
+
+/* ---- history -------------------------------------------------------------------------------- */
+
+int inmem__history_page(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t before,
+                        size_t limit, inmem_version_info *out, size_t *n, int state)
+{
+    enum { CHUNK = 64 };
+    inmem__hver hv[CHUNK];
+    *n = 0;
+    while (*n < limit) {
+        size_t want = limit - *n < CHUNK ? limit - *n : CHUNK, got;
+        int rc = inmem__txn_key_versions(txn, key, klen, before, hv, want, &got);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < got; i++) {
+            inmem_version_info *o = &out[*n + i];
+            o->version = hv[i].version;
+            o->time_ms = hv[i].time_ms;
+            o->deleted = hv[i].tomb;
+            o->expire_at_ms = hv[i].tomb ? 0 : hv[i].expiry_ms;
+            o->older_freed = hv[i].cut;
+            o->value = hv[i].tomb ? NULL : hv[i].val;
+            o->len = hv[i].tomb ? 0 : hv[i].vlen;
+            if (state && !hv[i].tomb) { /* a cell record: format byte, then the value */
+                if (hv[i].vlen < 1 || hv[i].val[0] != INMEM__FMT_V1)
+                    return inmem__error(INMEM_ECORRUPT, "state cell record of unknown format");
+                o->value = hv[i].val + 1;
+                o->len = hv[i].vlen - 1u;
+            }
+        }
+        *n += got;
+        if (got < want)
+            break;
+        before = hv[got - 1].version;
+    }
+    return 0;
+}
+
+int inmem_kv_history(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
+                     uint64_t before, size_t limit, inmem_version_info *out, size_t *n)
+{
+    if (!n)
+        return INMEM_EINVAL;
+    *n = 0;
+    if (limit && !out)
+        return INMEM_EINVAL;
+    WITH_KEY(txn, run, key, klen, inmem__history_page(txn, kb.p, kb.len, before, limit, out, n, 0));
 }

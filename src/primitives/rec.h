@@ -17,6 +17,11 @@
 
 #define INMEM__FMT_V1 1
 
+/* kv.c: a page of a key's history (inmem_kv_history()); @p state: the versions are state cell
+ * records, whose format byte is checked and stripped. */
+int inmem__history_page(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t before,
+                        size_t limit, inmem_version_info *out, size_t *n, int state);
+
 /* ---- writing ---- */
 
 typedef struct inmem__wbuf {

@@ -312,3 +312,18 @@ int inmem_state_transition(inmem_db *db, const inmem_run_id *run, const char *na
     struct cell_args a = {.run = run, .name = name, .fn = fn, .fn_arg = arg};
     return inmem__db_transact_v(db, retry, transition_op, &a, version);
 }
+
+int inmem_state_history(inmem_txn *txn, const inmem_run_id *run, const char *name, uint64_t before,
+                        size_t limit, inmem_version_info *out, size_t *n)
+{
+    if (!txn || !n || (limit && !out))
+        return INMEM_EINVAL;
+    *n = 0;
+    inmem__keybuf kb;
+    int rc = cell_key(&kb, run, name);
+    if (rc)
+        return rc;
+    rc = inmem__history_page(txn, kb.p, kb.len, before, limit, out, n, 1);
+    inmem__keybuf_done(&kb);
+    return rc;
+}

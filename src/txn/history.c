@@ -36,6 +36,7 @@
  * written in the run's own transactions (runs.c) and cached here as commits, replay and loads
  * install them; a policy takes effect from its record's version on.
  */
+#include "core/hash.h"
 #include "core/key.h"
 #include "txn/txn_int.h"
 
@@ -613,4 +614,48 @@ uint64_t inmem__history_floor(inmem__store *st)
     uint64_t f = lowest_floor(st, inmem__clock_wall_ms());
     inmem__mutex_unlock(&st->commit_mu);
     return f;
+}
+
+/* ---- the versions of one key ---------------------------------------------------------------- */
+
+/* Lowers the handle's pin to @p v (under commit_mu): the GC then keeps, of every key, the
+ * version visible at @p v and everything newer, so what was handed out stays valid until the
+ * handle ends. */
+static void pin_down(inmem_txn *t, uint64_t v)
+{
+    if (v < t->pinned) {
+        atomic_store(&t->st->slots[t->slot].snap, v);
+        t->pinned = v;
+    }
+}
+
+int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t before,
+                            inmem__hver *out, size_t limit, size_t *n)
+{
+    CHECK_ACTIVE(t);
+    *n = 0;
+    if (klen > t->st->max_key)
+        return INMEM_ETOOBIG;
+    inmem__store *st = t->st;
+    uint64_t h = inmem__hash(key, klen);
+    /* under the commit lock: no GC prunes the chain while it is walked below the snapshot */
+    inmem__mutex_lock(&st->commit_mu);
+    inmem__node *node = inmem__index_find(st->index, key, klen, h);
+    const inmem__version *v = node ? atomic_load_acq(&node->head) : NULL;
+    while (v && (v->ver > t->snap || (before && v->ver >= before)))
+        v = atomic_load_acq(&((inmem__version *)v)->next);
+    for (; v && *n < limit; v = atomic_load_acq(&((inmem__version *)v)->next)) {
+        const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
+        out[(*n)++] = (inmem__hver){v->ver,
+                                    v->time_ms,
+                                    v->expiry_ms,
+                                    v->tomb,
+                                    !older && atomic_load_acq(&((inmem__version *)v)->cut),
+                                    v->data,
+                                    v->vlen};
+    }
+    if (*n)
+        pin_down(t, out[*n - 1].version);
+    inmem__mutex_unlock(&st->commit_mu);
+    return 0;
 }

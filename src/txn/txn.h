@@ -93,6 +93,20 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
 int inmem__history_run_begun(inmem_txn *txn, const uint8_t run[16], int own, uint64_t ms,
                              uint32_t count);
 int inmem__history_run_deleted(inmem_txn *txn, const uint8_t run[16]);
+/* One committed version of a key, as inmem__txn_key_versions() hands it out (val borrowed until
+ * the transaction ends). cut: the oldest version kept, and older ones were freed. */
+typedef struct inmem__hver {
+    uint64_t version, time_ms, expiry_ms;
+    int tomb, cut;
+    const uint8_t *val;
+    uint32_t vlen;
+} inmem__hver;
+/* The committed versions of @p key that the transaction's snapshot covers (at or below it),
+ * below @p before (0: no bound), newest first, at most @p limit into @p out; *n how many. The
+ * transaction then holds them (its pin is lowered to the oldest one). INMEM_ETOOBIG; the
+ * CHECK_ACTIVE errors. */
+int inmem__txn_key_versions(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t before,
+                            inmem__hver *out, size_t limit, size_t *n);
 /* The oldest version a time-travel transaction may begin at. */
 uint64_t inmem__history_floor(inmem__store *st);
 /* The database's policy (as set by inmem__history_config()). */
