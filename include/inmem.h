@@ -929,19 +929,47 @@ int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_
                       size_t limit, inmem_run_id *out, size_t *n);
 
 /**
+ * Forks a run: begins a new run (as inmem_run_begin() with @p opts, whose parent is set to
+ * @p parent) that starts with @p parent's data in every primitive (KV, events, state cells,
+ * traces) as of commit @p at_version (0: the transaction's snapshot), then diverges: the fork's
+ * writes never show in the parent, nor the parent's later writes in the fork. Copy-on-write:
+ * nothing is copied (a fork costs the same whatever the parent holds); a read of a key the fork
+ * never wrote reads the parent's key as of @p at_version, and so on up a fork of a fork (at most
+ * 32 deep). While the fork lives, its parent keeps every version from @p at_version on, whatever
+ * its history retention says, and cannot be deleted (INMEM_EMISUSE): delete the forks first.
+ * An @p at_version older than the snapshot needs the parent's history to reach it
+ * (docs/history.md); a key whose version then was freed reads as INMEM_EHISTORY in the fork.
+ * @param[out] out the fork's id (may be NULL).
+ * @return 0, INMEM_EINVAL (NULL, the shared scope, a parent never begun or deleted, an
+ *         @p at_version newer than the snapshot, forks nested too deep, bad options or an id
+ *         that exists), INMEM_EHISTORY (the parent's history does not reach @p at_version),
+ *         INMEM_ETOOBIG, INMEM_ECORRUPT, INMEM_EREADONLY, INMEM_ETXNDONE, INMEM_EMISUSE,
+ *         INMEM_ENOMEM. INMEM_ETOOBIG and INMEM_ENOMEM may leave the transaction half-done.
+ */
+int inmem_run_fork(inmem_txn *txn, const inmem_run_id *parent, uint64_t at_version,
+                   const inmem_run_options *opts, inmem_run_id *out);
+/** Standalone form. @return 0, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ETOOBIG, INMEM_ECORRUPT as
+ *  above; INMEM_ETXNLIMIT; INMEM_EREADONLY, INMEM_EIO (its commit); INMEM_ENOMEM;
+ *  INMEM_ERETRIES. */
+int inmem_run_fork_db(inmem_db *db, const inmem_run_id *parent, uint64_t at_version,
+                      const inmem_run_options *opts, inmem_run_id *out);
+
+/**
  * Deletes a run and all of its data in every primitive (KV, events, state cells, traces and its
- * metadata), in one transaction. Its children keep their parent id. Keys that other transactions
+ * metadata), in one transaction. Its children keep their parent id. A run with live forks
+ * (inmem_run_fork()) is refused with INMEM_EMISUSE; a fork's deletion leaves its parent as it
+ * is (what it inherited is the parent's). Keys that other transactions
  * add to the run concurrently are not seen (snapshot isolation): end a run before deleting it.
  * @return 0, INMEM_NOTFOUND, INMEM_EINVAL (NULL or the shared scope), INMEM_ECORRUPT (its
  *         metadata does not decode: nothing is deleted), INMEM_ETOOBIG (keys beyond
  *         max_key_size, after a reopen with a smaller one), INMEM_EREADONLY (a read-only
- *         transaction), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. INMEM_ETOOBIG and
- *         INMEM_ENOMEM may leave the transaction half-done.
+ *         transaction), INMEM_ETXNDONE, INMEM_EMISUSE (also: live forks), INMEM_ENOMEM.
+ *         INMEM_ETOOBIG and INMEM_ENOMEM may leave the transaction half-done.
  */
 int inmem_run_delete(inmem_txn *txn, const inmem_run_id *run);
-/** Standalone form. @return 0, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETOOBIG as
- *  above; INMEM_ETXNLIMIT; INMEM_EREADONLY, INMEM_EIO (its commit); INMEM_ENOMEM;
- *  INMEM_ERETRIES. */
+/** Standalone form. @return 0, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETOOBIG,
+ *  INMEM_EMISUSE (live forks) as above; INMEM_ETXNLIMIT; INMEM_EREADONLY, INMEM_EIO (its commit);
+ *  INMEM_ENOMEM; INMEM_ERETRIES. */
 int inmem_run_delete_db(inmem_db *db, const inmem_run_id *run);
 
 /**

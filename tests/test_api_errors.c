@@ -882,6 +882,37 @@ static int run_begin_db(fx *f, int code)
     return CALL(inmem_run_begin_db(db, &o, NULL));
 }
 
+/* The version a fork is made at: the snapshot's (0), or one whose versions went (EHISTORY). */
+static uint64_t fork_at(inmem_db *db, int code)
+{
+    if (code != INMEM_EHISTORY)
+        return 0;
+    for (int i = 0; i < 20; i++)
+        assert_ok(inmem_put(db, NULL, LIT("churn"), LIT("x"), NULL));
+    return 1;
+}
+
+static int run_fork(fx *f, int code)
+{
+    inmem_db *db = fx_open(f, FX_MEM);
+    inmem_run_id id;
+    const char *tag;
+    inmem_run_options o = begin_options(f, code, &id, &tag);
+    uint64_t at = fork_at(db, code);
+    inmem_txn *t = fx_txn(f, code);
+    return CALL(inmem_run_fork(t, code == INMEM_EINVAL ? NULL : RUN, at, &o, NULL));
+}
+
+static int run_fork_db(fx *f, int code)
+{
+    inmem_db *db = fx_db(f, code);
+    inmem_run_id id;
+    const char *tag;
+    inmem_run_options o = begin_options(f, code, &id, &tag);
+    uint64_t at = fork_at(db, code);
+    return CALL(inmem_run_fork_db(db, code == INMEM_EINVAL ? NULL : RUN, at, &o, NULL));
+}
+
 /* The run a call names: the populated one, one that does not exist (NOTFOUND), or the populated
  * one with its metadata damaged (ECORRUPT). */
 static inmem_run_id run_for(fx *f, int code)
@@ -977,6 +1008,8 @@ static int run_delete_db(fx *f, int code)
 {
     inmem_db *db = code == INMEM_ETOOBIG ? fx_open(f, FX_SHRUNK) : fx_db(f, code);
     inmem_run_id run = run_for(f, code);
+    if (code == INMEM_EMISUSE) /* a run with a live fork */
+        assert_ok(inmem_run_fork_db(db, &run, 0, NULL, NULL));
     return CALL(inmem_run_delete_db(db, code == INMEM_EINVAL ? NULL : &run));
 }
 
@@ -1421,7 +1454,11 @@ typedef struct api_fn {
     FN(inmem_run_delete, run_delete, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT, INMEM_ETOOBIG,  \
        INMEM_EREADONLY, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM)                               \
     FN(inmem_run_delete_db, run_delete_db, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT,           \
-       INMEM_ETOOBIG, INMEM_ETXNLIMIT, INMEM_EREADONLY, INMEM_EIO, INMEM_ENOMEM)                   \
+       INMEM_ETOOBIG, INMEM_EMISUSE, INMEM_ETXNLIMIT, INMEM_EREADONLY, INMEM_EIO, INMEM_ENOMEM)    \
+    FN(inmem_run_fork, run_fork, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ETOOBIG, INMEM_ECORRUPT,       \
+       INMEM_EREADONLY, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM)                               \
+    FN(inmem_run_fork_db, run_fork_db, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ETOOBIG, INMEM_ECORRUPT, \
+       INMEM_ETXNLIMIT, INMEM_EREADONLY, INMEM_EIO, INMEM_ENOMEM)                                  \
     FN(inmem_run_list_stored, run_list_stored, INMEM_EINVAL, INMEM_ETXNDONE, INMEM_EMISUSE,        \
        INMEM_ENOMEM)                                                                               \
     FN(inmem_event_append, event_append, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT,              \
@@ -1498,6 +1535,7 @@ static const struct unprovoked {
     UNPROVOKED(inmem_run_begin_db, INMEM_ERETRIES, RETRIES_WHY),
     UNPROVOKED(inmem_run_end_db, INMEM_ERETRIES, RETRIES_WHY),
     UNPROVOKED(inmem_run_delete_db, INMEM_ERETRIES, RETRIES_WHY),
+    UNPROVOKED(inmem_run_fork_db, INMEM_ERETRIES, RETRIES_WHY),
     UNPROVOKED(inmem_event_append_db, INMEM_ERETRIES, RETRIES_WHY),
     UNPROVOKED(inmem_event_append_batch_db, INMEM_ERETRIES, RETRIES_WHY),
     UNPROVOKED(inmem_state_cas_value_db, INMEM_ERETRIES, RETRIES_WHY),

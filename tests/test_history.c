@@ -523,7 +523,280 @@ static void history_key_history_lists_versions_newest_first(void **state)
     assert_ok(inmem_db_close(db));
 }
 
-/* ---- 3.6 every primitive reads the past ------------------------------------------------------ */
+/* ---- 3.6 forks
+ * ----------------------------------------------------------------------------------- */
+
+static void kv_expect(inmem_txn *t, const inmem_run_id *run, const char *k, const char *want)
+{
+    const void *v;
+    size_t vl;
+    int rc = inmem_kv_get(t, run, k, strlen(k), &v, &vl, NULL);
+    if (!want) {
+        CHECK(rc == INMEM_NOTFOUND, "%s: %s, want absent", k, inmem_errname(rc));
+        return;
+    }
+    CHECK(rc == 0 && vl == strlen(want) && memcmp(v, want, vl) == 0, "%s: %s '%.*s', want '%s'", k,
+          inmem_errname(rc), rc ? 0 : (int)vl, rc ? "" : (const char *)v, want);
+}
+
+/* A fork starts with its parent's data in every primitive, then diverges both ways; a scan of
+ * the fork merges what it wrote (and deleted) with what it inherits. */
+static void history_fork_starts_with_the_parent_then_diverges(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id parent, child;
+    assert_ok(inmem_run_begin_db(db, NULL, &parent));
+    for (int i = 0; i < 50; i++) {
+        char k[8], v[8];
+        snprintf(k, sizeof k, "k%02d", i);
+        snprintf(v, sizeof v, "p%02d", i);
+        put_str(db, &parent, k, v);
+    }
+    uint64_t seq;
+    for (int i = 0; i < 3; i++)
+        assert_ok(inmem_event_append_db(db, &parent, "log", "step", "parent", 6, &seq));
+    assert_ok(inmem_state_set_db(db, &parent, "phase", "plan", 4, NULL));
+    inmem_span sp;
+    memset(&sp, 0, sizeof sp);
+    sp.kind = 1;
+    strcpy(sp.name, "tool");
+    inmem_run_id span;
+    assert_ok(inmem_trace_record_db(db, &parent, &sp, &span));
+    inmem_stats before = test_stats(db);
+    assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &child));
+    inmem_stats after = test_stats(db);
+    CHECK(after.keys - before.keys < 12, "a fork copied %llu keys",
+          (unsigned long long)(after.keys - before.keys));
+
+    /* the fork's metadata says where it came from */
+    inmem_run_info info;
+    assert_ok(inmem_run_get_db(db, &child, &info));
+    assert_true(info.has_parent);
+    assert_memory_equal(info.parent.bytes, parent.bytes, 16);
+
+    /* diverge: the fork overwrites, deletes, adds, appends, sets; the parent too */
+    put_str(db, &child, "k01", "c01");
+    assert_ok(inmem_delete(db, &child, "k02", 3, NULL));
+    put_str(db, &child, "k99", "c99");
+    assert_ok(inmem_event_append_db(db, &child, "log", "step", "child", 5, &seq));
+    assert_int_equal(seq, 4);
+    assert_ok(inmem_state_set_db(db, &child, "phase", "act", 3, NULL));
+    put_str(db, &parent, "k03", "P03");
+    assert_ok(inmem_event_append_db(db, &parent, "log", "step", "parent", 6, &seq));
+    assert_int_equal(seq, 4);
+    churn(db, 40);
+
+    inmem_txn *t = test_begin(db);
+    kv_expect(t, &child, "k00", "p00");
+    kv_expect(t, &child, "k01", "c01");
+    kv_expect(t, &child, "k02", NULL);
+    kv_expect(t, &child, "k03", "p03");
+    kv_expect(t, &child, "k99", "c99");
+    kv_expect(t, &parent, "k01", "p01");
+    kv_expect(t, &parent, "k02", "p02");
+    kv_expect(t, &parent, "k03", "P03");
+    kv_expect(t, &parent, "k99", NULL);
+    static char dump[DUMP];
+    assert_ok(kv_dump(t, &child, dump, sizeof dump));
+    assert_non_null(strstr(dump, "k00=p00@"));
+    assert_non_null(strstr(dump, "k01=c01@"));
+    assert_null(strstr(dump, "k02="));
+    assert_non_null(strstr(dump, "k03=p03@"));
+    assert_non_null(strstr(dump, "k49=p49@"));
+    assert_non_null(strstr(dump, "k99=c99@"));
+    int keys = 0;
+    for (const char *p = dump; (p = strchr(p, ';')) != NULL; p++)
+        keys++;
+    assert_int_equal(keys, 50); /* 50 inherited - 1 deleted + 1 added */
+    inmem_stream_info si;
+    assert_ok(inmem_event_stream_info(t, &child, "log", &si));
+    assert_int_equal(si.length, 4);
+    inmem_event ev;
+    assert_ok(inmem_event_get(t, &child, "log", 2, &ev));
+    assert_memory_equal(ev.payload, "parent", 6);
+    assert_ok(inmem_event_get(t, &child, "log", 4, &ev));
+    assert_memory_equal(ev.payload, "child", 5);
+    assert_ok(inmem_event_get(t, &parent, "log", 4, &ev));
+    assert_memory_equal(ev.payload, "parent", 6);
+    const void *val;
+    size_t len;
+    assert_ok(inmem_state_get(t, &child, "phase", &val, &len, NULL));
+    assert_memory_equal(val, "act", 3);
+    assert_ok(inmem_state_get(t, &parent, "phase", &val, &len, NULL));
+    assert_memory_equal(val, "plan", 4);
+    inmem_span out;
+    assert_ok(inmem_trace_get(t, &child, &span, &out));
+    assert_string_equal(out.name, "tool");
+    assert_ok(inmem_event_verify(t, &child, "log", &seq));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
+/* A CAS on a key a fork inherited expects the version it read from the parent; a concurrent
+ * write of the fork's key makes it conflict. */
+static void history_fork_cas_on_inherited_keys(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id parent, child;
+    assert_ok(inmem_run_begin_db(db, NULL, &parent));
+    uint64_t v = 0;
+    assert_ok(inmem_state_set_db(db, &parent, "task", "open", 4, &v));
+    assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &child));
+    inmem_txn *t = test_begin(db);
+    uint64_t seen = 0;
+    const void *val;
+    size_t len;
+    assert_ok(inmem_state_get(t, &child, "task", &val, &len, &seen));
+    assert_int_equal(seen, v);
+    assert_ok(inmem_state_cas(t, &child, "task", seen, "mine", 4));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    /* the same CAS again, from the same inherited version, now conflicts */
+    uint64_t nv = 0;
+    assert_rc(INMEM_CONFLICT, inmem_state_cas_db(db, &child, "task", v, "again", 5, &nv));
+    /* a read of an inherited key conflicts with a concurrent write of the fork's key */
+    put_str(db, &parent, "k", "p");
+    inmem_run_id c2;
+    assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &c2));
+    t = test_begin(db);
+    kv_expect(t, &c2, "k", "p");
+    assert_ok(inmem_kv_put(t, &c2, "other", 5, "x", 1));
+    put_str(db, &c2, "k", "written");
+    assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
+/* A fork at a past version sees the parent as it was then; a fork of a fork sees through both;
+ * forks never see each other's writes. */
+static void history_fork_at_a_past_version_and_of_a_fork(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, HOUR_MS, 0);
+    inmem_run_id p, c1, c2;
+    assert_ok(inmem_run_begin_db(db, NULL, &p));
+    put_str(db, &p, "a", "a1");
+    uint64_t v1 = put_str(db, &p, "b", "b1");
+    assert_ok(inmem_delete(db, &p, "a", 1, NULL));
+    put_str(db, &p, "b", "b2");
+    churn(db, 20);
+    assert_ok(inmem_run_fork_db(db, &p, v1, NULL, &c1));
+    put_str(db, &c1, "c", "c1");
+    uint64_t v2 = put_str(db, &c1, "b", "bc1");
+    put_str(db, &c1, "b", "bc1-later");
+    assert_ok(inmem_run_fork_db(db, &c1, v2, NULL, &c2));
+    put_str(db, &c2, "d", "d2");
+    churn(db, 20);
+    inmem_txn *t = test_begin(db);
+    kv_expect(t, &c1, "a", "a1"); /* deleted in the parent after v1 */
+    kv_expect(t, &c1, "b", "bc1-later");
+    kv_expect(t, &c1, "d", NULL);
+    kv_expect(t, &c2, "a", "a1");
+    kv_expect(t, &c2, "b", "bc1");
+    kv_expect(t, &c2, "c", "c1");
+    kv_expect(t, &c2, "d", "d2");
+    kv_expect(t, &p, "a", NULL);
+    kv_expect(t, &p, "b", "b2");
+    kv_expect(t, &p, "c", NULL);
+    /* a fork's key history: its own versions, then its parent's up to the fork */
+    inmem_version_info h[8];
+    size_t n;
+    assert_ok(inmem_kv_history(t, &c2, "b", 1, 0, 8, h, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(h[0].version, v2);
+    assert_int_equal(h[1].version, v1);
+    assert_memory_equal(h[1].value, "b1", 2);
+    static char dump[DUMP];
+    assert_ok(kv_dump(t, &c2, dump, sizeof dump));
+    CHECK(strncmp(dump, "a=a1@", 5) == 0 && strstr(dump, ";b=bc1@") && strstr(dump, ";c=c1@") &&
+              strstr(dump, ";d=d2@"),
+          "fork of a fork scans as %s", dump);
+    inmem_txn_free(t);
+    /* a version newer than the snapshot, or older than the parent's history, is refused */
+    inmem_run_id c3;
+    t = test_begin(db);
+    inmem_txn_info ti;
+    assert_ok(inmem_txn_describe(t, &ti));
+    assert_rc(INMEM_EINVAL, inmem_run_fork(t, &p, ti.start_version + 1, NULL, &c3));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    db = test_open_mem(); /* no history: a past version is gone once nothing holds it */
+    assert_ok(inmem_run_begin_db(db, NULL, &p));
+    uint64_t old = put_str(db, &p, "a", "1");
+    put_str(db, &p, "a", "2");
+    churn(db, 20);
+    assert_rc(INMEM_EHISTORY, inmem_run_fork_db(db, &p, old, NULL, &c3));
+    assert_ok(inmem_db_close(db));
+}
+
+/* While a fork lives its parent keeps what the fork reads, whatever the retention says, and
+ * cannot be deleted; once the fork is deleted, the parent's old versions go and it can be. */
+static void history_fork_parent_is_kept_and_not_deleted_while_forks_live(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id p, c;
+    assert_ok(inmem_run_begin_db(db, NULL, &p));
+    put_str(db, &p, "k", "then");
+    assert_ok(inmem_run_fork_db(db, &p, 0, NULL, &c));
+    for (int i = 0; i < 30; i++)
+        put_str(db, &p, "k", "later");
+    churn(db, 40);
+    inmem_txn *t = test_begin(db);
+    kv_expect(t, &c, "k", "then");
+    inmem_txn_free(t);
+    assert_rc(INMEM_EMISUSE, inmem_run_delete_db(db, &p));
+    t = test_begin(db);
+    inmem_run_info info;
+    assert_ok(inmem_run_get(t, &p, &info)); /* still there */
+    inmem_txn_free(t);
+    uint64_t held = test_stats(db).retained_versions;
+    assert_true(held >= 30);
+    assert_ok(inmem_run_delete_db(db, &c));
+    churn(db, 40);
+    uint64_t now = test_stats(db).retained_versions;
+    CHECK(now < 10, "the parent still keeps %llu versions after its fork went (%llu before)",
+          (unsigned long long)now, (unsigned long long)held);
+    assert_ok(inmem_run_delete_db(db, &p));
+    assert_ok(inmem_db_close(db));
+}
+
+/* A fork and what it inherits survive a checkpoint and a reopen. */
+static void history_fork_survives_a_checkpoint_and_a_reopen(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_hist(dir, 0, 0);
+    inmem_run_id p, c;
+    assert_ok(inmem_run_begin_db(db, NULL, &p));
+    put_str(db, &p, "k", "then");
+    put_str(db, &p, "gone", "soon");
+    assert_ok(inmem_run_fork_db(db, &p, 0, NULL, &c));
+    put_str(db, &p, "k", "later");
+    assert_ok(inmem_delete(db, &p, "gone", 4, NULL));
+    assert_ok(inmem_delete(db, &c, "k", 1, NULL)); /* a tombstone that hides an inherited key */
+    churn(db, 40);
+    for (int pass = 0; pass < 3; pass++) {
+        inmem_txn *t = test_begin(db);
+        kv_expect(t, &c, "k", NULL);
+        kv_expect(t, &c, "gone", "soon");
+        kv_expect(t, &p, "k", "later");
+        kv_expect(t, &p, "gone", NULL);
+        inmem_txn_free(t);
+        if (pass == 0)
+            assert_ok(inmem_db_checkpoint(db, NULL));
+        assert_ok(inmem_db_close(db));
+        db = open_hist(dir, 0, 0);
+        churn(db, 40);
+    }
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+/* ---- 3.7 every primitive reads the past ------------------------------------------------------ */
 
 static void history_every_primitive_reads_the_past(void **state)
 {
@@ -581,7 +854,7 @@ static void history_every_primitive_reads_the_past(void **state)
     assert_ok(inmem_db_close(db));
 }
 
-/* ---- 3.7 commit times ------------------------------------------------------------------------ */
+/* ---- 3.8 commit times ------------------------------------------------------------------------ */
 
 /* Every commit's wall-clock time is kept with it: version -> time and time -> the newest version
  * committed at or before it are exact, both ways. */
@@ -656,7 +929,7 @@ static void history_expiry_is_judged_at_the_time_read(void **state)
     inmem__clock_set_override(0);
 }
 
-/* ---- 3.8 history survives a SIGKILL ---------------------------------------------------------- */
+/* ---- 3.9 history survives a SIGKILL ---------------------------------------------------------- */
 
 #define KILL_KEYS 7
 
@@ -771,6 +1044,11 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_run_policy_overrides_the_database),
     cmocka_unit_test(history_deleting_a_run_erases_its_past),
     cmocka_unit_test(history_key_history_lists_versions_newest_first),
+    cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),
+    cmocka_unit_test(history_fork_cas_on_inherited_keys),
+    cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
+    cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
+    cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
     cmocka_unit_test(history_every_primitive_reads_the_past),
     cmocka_unit_test(history_commit_times_map_versions_and_times),
     cmocka_unit_test(history_expiry_is_judged_at_the_time_read),

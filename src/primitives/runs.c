@@ -669,6 +669,13 @@ static int run_delete_unsettled(inmem_txn *txn, const inmem_run_id *run)
     int rc = meta_read(txn, run, &m);
     if (rc)
         return rc;
+    uint64_t forks;
+    if ((rc = inmem__fork_children(txn, run->bytes, &forks)) != 0)
+        return rc;
+    if (forks) /* their view of this run would go with it: refused, not cascaded */
+        return inmem__error(INMEM_EMISUSE, "the run has %llu live fork%s: delete %s first",
+                            (unsigned long long)forks, forks == 1 ? "" : "s",
+                            forks == 1 ? "it" : "them");
     if ((rc = ix_all(txn, &m, 1)))
         return rc;
     /* [id, id + 1): the id as a 128-bit big-endian number plus one; all 0xff has no successor,
@@ -680,8 +687,8 @@ static int run_delete_unsettled(inmem_txn *txn, const inmem_run_id *run)
         hi[i--] = 0;
     if (i >= 0)
         hi[i]++;
-    inmem_iter *it;
-    if ((rc = inmem__txn_scan(txn, run->bytes, 16, i >= 0 ? hi : NULL, 16, &it)))
+    inmem_iter *it; /* the run's own keys: a fork's inherited ones are its parent's */
+    if ((rc = inmem__txn_scan_own(txn, run->bytes, 16, i >= 0 ? hi : NULL, 16, &it)))
         return rc;
     for (;;) {
         const uint8_t *k;
@@ -696,7 +703,9 @@ static int run_delete_unsettled(inmem_txn *txn, const inmem_run_id *run)
             break;
     }
     inmem_iter_free(it);
-    return rc ? rc : inmem__history_run_deleted(txn, run->bytes);
+    if (rc || (rc = inmem__fork_unrecord(txn, run->bytes)) != 0)
+        return rc;
+    return inmem__history_run_deleted(txn, run->bytes);
 }
 
 static int delete_fn(inmem_txn *txn, void *arg)
@@ -709,6 +718,69 @@ int inmem_run_delete_db(inmem_db *db, const inmem_run_id *run)
     if (!db || !run)
         return INMEM_EINVAL;
     return inmem__db_autocommit(db, delete_fn, (void *)run);
+}
+
+/* ---- fork ---------------------------------------------------------------------------------- */
+
+static int fork_with_id(inmem_txn *txn, const inmem_run_id *parent, uint64_t at,
+                        const inmem_run_options *opts, const inmem_run_id *id)
+{
+    if (!txn || !parent || inmem_run_id_is_shared(parent))
+        return INMEM_EINVAL;
+    inmem_run_options o;
+    if (opts)
+        o = *opts;
+    else
+        inmem_run_options_init(&o);
+    o.parent = parent;
+    int rc = inmem__fork_hold(txn, parent->bytes, &at);
+    if (rc == 0)
+        rc = begin_with_id(txn, &o, id); /* reads the parent's metadata: it must exist */
+    return rc ? rc : inmem__fork_record(txn, id->bytes, parent->bytes, at);
+}
+
+int inmem_run_fork(inmem_txn *txn, const inmem_run_id *parent, uint64_t at_version,
+                   const inmem_run_options *opts, inmem_run_id *out)
+{
+    inmem_run_id id;
+    if (opts && opts->id)
+        id = *opts->id;
+    else
+        inmem_run_id_new(&id);
+    uint64_t mark = inmem__txn_mark(txn);
+    int rc = inmem__txn_settle(txn, mark, fork_with_id(txn, parent, at_version, opts, &id));
+    if (rc == 0 && out)
+        *out = id;
+    return rc;
+}
+
+struct fork_args {
+    const inmem_run_id *parent;
+    uint64_t at;
+    const inmem_run_options *opts;
+    inmem_run_id id;
+};
+
+static int fork_fn(inmem_txn *txn, void *arg)
+{
+    struct fork_args *a = arg;
+    return fork_with_id(txn, a->parent, a->at, a->opts, &a->id);
+}
+
+int inmem_run_fork_db(inmem_db *db, const inmem_run_id *parent, uint64_t at_version,
+                      const inmem_run_options *opts, inmem_run_id *out)
+{
+    if (!db || !parent)
+        return INMEM_EINVAL;
+    struct fork_args a = {parent, at_version, opts, {{0}}};
+    if (opts && opts->id)
+        a.id = *opts->id;
+    else
+        inmem_run_id_new(&a.id); /* once: every retry makes the same run */
+    int rc = inmem__db_autocommit(db, fork_fn, &a);
+    if (rc == 0 && out)
+        *out = a.id;
+    return rc;
 }
 
 int inmem_run_begin(inmem_txn *txn, const inmem_run_options *opts, inmem_run_id *out)

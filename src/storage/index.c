@@ -729,7 +729,8 @@ static void gc_node(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_
 {
     uint64_t floor = min_snap;
     uint32_t count = 0;
-    if (policy && policy->keep && !policy->keep(policy->ctx, n, min_snap, &floor, &count)) {
+    int flags = policy && policy->keep ? policy->keep(policy->ctx, n, min_snap, &floor, &count) : 0;
+    if (!(flags & INMEM__KEEP_HISTORY)) {
         floor = min_snap;
         count = 0;
     }
@@ -737,7 +738,7 @@ static void gc_node(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_
         floor = min_snap;
     int history = prune(ix, n, min_snap, floor, count);
     inmem__version *h = atomic_load_rlx(&n->head);
-    if (h->tomb && h->ver <= floor && !atomic_load_rlx(&h->next) &&
+    if (h->tomb && h->ver <= floor && !atomic_load_rlx(&h->next) && !(flags & INMEM__KEEP_TOMB) &&
         (count <= 1 || !atomic_load_rlx(&h->cut)) && ret_reserve(ix, 1) == 0) {
         unlink_node(ix, n, last_version);
         return;

@@ -134,9 +134,12 @@ void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v);
 /* Retained history: what the GC must keep of a key beyond what readers need. For each key it
  * prunes, the GC asks @p keep: *floor (<= the min_snap it runs with): keep every version newer
  * than it and the newest one at or below it; *count: keep at least this many of the newest
- * versions. Return 0 when the key has no history to keep (then floor = min_snap, count = 0).
- * A key left with only a tombstone at or below its floor is unlinked, unless its count is 2 or
- * more and older versions of it were freed (a reader of the past must then learn that). */
+ * versions. Returns INMEM__KEEP_* flags: without INMEM__KEEP_HISTORY, floor = min_snap and
+ * count = 0. A key left with only a tombstone at or below its floor is unlinked, unless
+ * INMEM__KEEP_TOMB, or its count is 2 or more and older versions of it were freed (a reader of
+ * the past must then learn that). */
+#define INMEM__KEEP_HISTORY 1 /* keep returns: floor and count apply */
+#define INMEM__KEEP_TOMB    2 /* never unlink the key (its tombstone hides an older key) */
 typedef struct inmem__gc_policy {
     int (*keep)(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *floor,
                 uint32_t *count);

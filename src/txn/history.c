@@ -199,6 +199,7 @@ static inmem__run_policy *policy_entry(inmem__store *st, const uint8_t run[16])
             memcpy(p->run, run, 16);
             p->used = 1;
             p->gone = 1;
+            p->fork_floor = UINT64_MAX;
             st->npol++;
             return p;
         }
@@ -210,25 +211,63 @@ static int is_shared(const uint8_t *key)
     return memcmp(key, zero, 16) == 0;
 }
 
-static uint64_t rd_le(const uint8_t *p, int n)
-{
-    uint64_t x = 0;
-    for (int i = 0; i < n; i++)
-        x |= (uint64_t)p[i] << (8 * i);
-    return x;
-}
-
 int inmem__history_is_sys(const uint8_t *key, size_t klen)
 {
     return klen == INMEM__KEY_PREFIX + 17 && key[16] == INMEM__TAG_SYS && is_shared(key);
 }
 
+/* Recomputes the fork floors of every run (a fork was made or went): O(runs with records). */
+static void fork_floors(inmem__store *st)
+{
+    st->fork_min = UINT64_MAX;
+    for (size_t i = 0; i < st->pol_cap; i++)
+        if (st->pol[i].used)
+            st->pol[i].fork_floor = UINT64_MAX;
+    for (size_t i = 0; i < st->pol_cap; i++) {
+        inmem__run_policy *c = &st->pol[i];
+        if (!c->used || !c->is_fork)
+            continue;
+        inmem__run_policy *p = policy_find(st, c->fork_parent); /* made with the fork's entry */
+        if (!p) /* (out of memory then): keep more of everyone rather than lose a fork's view */
+            p = c;
+        if (c->fork_at < p->fork_floor)
+            p->fork_floor = c->fork_at;
+        if (c->fork_at < st->fork_min)
+            st->fork_min = c->fork_at;
+    }
+}
+
 void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
                               const inmem__version *v)
 {
-    if (!inmem__history_is_sys(key, klen) || key[INMEM__KEY_PREFIX] != 'h')
+    if (!inmem__history_is_sys(key, klen))
         return;
     const uint8_t *run = key + INMEM__KEY_PREFIX + 1;
+    if (key[INMEM__KEY_PREFIX] == 'f') {
+        int fork = !v->tomb && v->vlen == INMEM__FORK_REC_LEN && v->data[0] == 1;
+        if (fork) /* the parent's entry first: making an entry may move the table */
+            (void)policy_entry(st, v->data + 1);
+        inmem__run_policy *p = fork ? policy_entry(st, run) : policy_find(st, run);
+        if (!p)
+            return;
+        if (fork) {
+            if (p->fork_end)
+                st->forks_ending--;
+            p->is_fork = 1;
+            p->fork_end = 0;
+            memcpy(p->fork_parent, v->data + 1, 16);
+            p->fork_at = inmem__rd_le(v->data + 17, 8);
+            atomic_store_rlx(&st->has_forks, 1);
+            atomic_store_rlx(&st->hist_on, 1); /* the GC must ask the policy */
+        } else if (p->is_fork && !p->fork_end) {
+            p->fork_end = v->ver; /* readers of snapshots before it may still read through it */
+            st->forks_ending++;
+        }
+        fork_floors(st);
+        return;
+    }
+    if (key[INMEM__KEY_PREFIX] != 'h')
+        return;
     if (v->tomb) {
         inmem__run_policy *p = policy_find(st, run);
         if (p)
@@ -239,7 +278,8 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
     if (!p)
         return; /* out of memory: the database's policy applies to the run */
     if (v->vlen == 13 && v->data[0] == 1) {
-        p->p = (inmem__hpolicy){rd_le(v->data + 1, 8), (uint32_t)rd_le(v->data + 9, 4), v->ver - 1};
+        p->p = (inmem__hpolicy){inmem__rd_le(v->data + 1, 8),
+                                (uint32_t)inmem__rd_le(v->data + 9, 4), v->ver - 1};
         p->erased = 0;
         p->inherit = 0;
         p->gone = 0;
@@ -264,19 +304,11 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
 
 /* ---- the records runs.c writes -------------------------------------------------------------- */
 
-static void sys_key(uint8_t out[INMEM__KEY_PREFIX + 17], uint8_t kind, const uint8_t run[16])
-{
-    memset(out, 0, 16);
-    out[16] = INMEM__TAG_SYS;
-    out[INMEM__KEY_PREFIX] = kind;
-    memcpy(out + INMEM__KEY_PREFIX + 1, run, 16);
-}
-
 int inmem__history_run_begun(inmem_txn *t, const uint8_t run[16], int own, uint64_t ms,
                              uint32_t count)
 {
     uint8_t key[INMEM__KEY_PREFIX + 17], val[13];
-    sys_key(key, 'h', run);
+    inmem__sys_key(key, 'h', run);
     if (own) {
         size_t n = inmem__history_policy_value(ms, count, val);
         return inmem__txn_put(t, key, sizeof key, val, n, 0);
@@ -295,7 +327,7 @@ int inmem__history_run_begun(inmem_txn *t, const uint8_t run[16], int own, uint6
 int inmem__history_run_deleted(inmem_txn *t, const uint8_t run[16])
 {
     uint8_t key[INMEM__KEY_PREFIX + 17];
-    sys_key(key, 'h', run);
+    inmem__sys_key(key, 'h', run);
     const void *v;
     size_t vlen;
     int rc = inmem__txn_get(t, key, sizeof key, &v, &vlen, NULL);
@@ -305,7 +337,7 @@ int inmem__history_run_deleted(inmem_txn *t, const uint8_t run[16])
     const uint8_t *b = v;
     int kept;
     if (own && vlen == 13 && b[0] == 1)
-        kept = rd_le(b + 1, 8) || rd_le(b + 9, 4) >= 2;
+        kept = inmem__rd_le(b + 1, 8) || inmem__rd_le(b + 9, 4) >= 2;
     else /* the database's policy (not changed while open) */
         kept = t->st->hist.ms || t->st->hist.count >= 2;
     if (kept) { /* erased: its past is refused from now on */
@@ -371,6 +403,11 @@ static uint64_t scope_floor(const inmem__store *st, const uint8_t *scope, uint64
     return policy_floor(st, p, rp && rp->erased, now);
 }
 
+uint64_t inmem__history_scope_floor(const inmem__store *st, const uint8_t *scope)
+{
+    return scope_floor(st, scope, inmem__clock_wall_ms());
+}
+
 /* The lowest of every scope's floor: the oldest version a time-travel read may begin at. */
 static uint64_t lowest_floor(const inmem__store *st, uint64_t now)
 {
@@ -405,15 +442,18 @@ static int keep(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *fl
                 uint32_t *count)
 {
     inmem__store *st = ctx;
-    inmem__run_policy *rp;
-    const inmem__hpolicy *p = scope_policy(st, inmem__node_key(n), &rp);
-    if ((rp && rp->erased) || (!p->ms && p->count < 2))
-        return 0;
+    const uint8_t *key = inmem__node_key(n);
+    inmem__run_policy *rp, *e = n->klen >= 16 && !is_shared(key) ? policy_find(st, key) : NULL;
+    const inmem__hpolicy *p = scope_policy(st, key, &rp);
+    int flags = 0;
     uint64_t f = min_snap;
-    if (p->ms) {
-        if (!rp) {
+    uint32_t cnt = 0;
+    if (!(rp && rp->erased) && (p->ms || p->count >= 2)) {
+        flags = INMEM__KEEP_HISTORY;
+        cnt = p->count;
+        if (p->ms && !rp) {
             f = st->gc_dbfloor;
-        } else {
+        } else if (p->ms) {
             if (rp->floor_pass != st->gc_pass) {
                 rp->floor = window_floor(st, p->ms, st->gc_now_ms);
                 rp->floor_pass = st->gc_pass;
@@ -421,9 +461,15 @@ static int keep(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *fl
             f = rp->floor;
         }
     }
+    if (e && e->fork_floor < f) { /* a live fork reads this run at fork_floor */
+        f = e->fork_floor;
+        flags |= INMEM__KEEP_HISTORY;
+    }
+    if (e && e->is_fork) /* a fork: its tombstones hide its parent's keys */
+        flags |= INMEM__KEEP_TOMB;
     *floor = f < min_snap ? f : min_snap;
-    *count = p->count;
-    return 1;
+    *count = cnt;
+    return flags;
 }
 
 const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_snap)
@@ -433,9 +479,25 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
     if (!atomic_load_rlx(&st->hist_on))
         return NULL;
     st->gc_pass++;
+    if (st->forks_ending) { /* deleted forks no snapshot can read through any more */
+        int changed = 0;
+        for (size_t i = 0; i < st->pol_cap; i++) {
+            inmem__run_policy *p = &st->pol[i];
+            if (p->used && p->fork_end && p->fork_end < min_snap) {
+                p->is_fork = 0;
+                p->fork_end = 0;
+                st->forks_ending--;
+                changed = 1;
+            }
+        }
+        if (changed)
+            fork_floors(st);
+    }
     uint64_t now = st->gc_now_ms = inmem__clock_wall_ms();
     st->gc_dbfloor = st->hist.ms ? window_floor(st, st->hist.ms, now) : min_snap;
     uint64_t lowest = st->hist_max_ms ? window_floor(st, st->hist_max_ms, now) : min_snap;
+    if (lowest > st->fork_min)
+        lowest = st->fork_min;
     if (lowest > min_snap)
         lowest = min_snap;
     st->gcp = (inmem__gc_policy){keep, st, lowest};
@@ -618,10 +680,7 @@ uint64_t inmem__history_floor(inmem__store *st)
 
 /* ---- the versions of one key ---------------------------------------------------------------- */
 
-/* Lowers the handle's pin to @p v (under commit_mu): the GC then keeps, of every key, the
- * version visible at @p v and everything newer, so what was handed out stays valid until the
- * handle ends. */
-static void pin_down(inmem_txn *t, uint64_t v)
+void inmem__pin_down(inmem_txn *t, uint64_t v)
 {
     if (v < t->pinned) {
         atomic_store(&t->st->slots[t->slot].snap, v);
@@ -637,25 +696,38 @@ int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint6
     if (klen > t->st->max_key)
         return INMEM_ETOOBIG;
     inmem__store *st = t->st;
-    uint64_t h = inmem__hash(key, klen);
+    uint8_t buf[256], *k = klen <= sizeof buf ? buf : inmem__arena_alloc(&t->arena, klen);
+    if (!k) /* the key is rewritten for each fork above it: a copy */
+        return INMEM_ENOMEM;
+    memcpy(k, key, klen);
+    uint64_t snap = t->snap, lowest = UINT64_MAX;
     /* under the commit lock: no GC prunes the chain while it is walked below the snapshot */
     inmem__mutex_lock(&st->commit_mu);
-    inmem__node *node = inmem__index_find(st->index, key, klen, h);
-    const inmem__version *v = node ? atomic_load_acq(&node->head) : NULL;
-    while (v && (v->ver > t->snap || (before && v->ver >= before)))
-        v = atomic_load_acq(&((inmem__version *)v)->next);
-    for (; v && *n < limit; v = atomic_load_acq(&((inmem__version *)v)->next)) {
-        const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
-        out[(*n)++] = (inmem__hver){v->ver,
-                                    v->time_ms,
-                                    v->expiry_ms,
-                                    v->tomb,
-                                    !older && atomic_load_acq(&((inmem__version *)v)->cut),
-                                    v->data,
-                                    v->vlen};
+    for (int depth = 0; depth <= 32; depth++) { /* the key, then up its scope's forks */
+        inmem__node *node = inmem__index_find(st->index, k, klen, inmem__hash(k, klen));
+        const inmem__version *v = node ? atomic_load_acq(&node->head) : NULL;
+        while (v && (v->ver > snap || (before && v->ver >= before)))
+            v = atomic_load_acq(&((inmem__version *)v)->next);
+        int cut = 0;
+        for (; v && *n < limit; v = atomic_load_acq(&((inmem__version *)v)->next)) {
+            const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
+            cut = !older && atomic_load_acq(&((inmem__version *)v)->cut);
+            out[(*n)++] =
+                (inmem__hver){v->ver, v->time_ms, v->expiry_ms, v->tomb, cut, v->data, v->vlen};
+            if (v->ver < lowest)
+                lowest = v->ver;
+        }
+        uint8_t parent[16];
+        uint64_t at;
+        if (v || cut || *n == limit || klen < 16 || !inmem__fork_of(st, k, snap, parent, &at))
+            break;
+        /* a fork: before its own first version, the key's history is its parent's up to `at` */
+        memcpy(k, parent, 16);
+        if (at < snap)
+            snap = at;
     }
-    if (*n)
-        pin_down(t, out[*n - 1].version);
+    if (lowest != UINT64_MAX)
+        inmem__pin_down(t, lowest);
     inmem__mutex_unlock(&st->commit_mu);
     return 0;
 }

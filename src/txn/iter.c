@@ -3,7 +3,14 @@
  * order with the transaction's own pending writes (which come first, and hide or override the
  * snapshot's version of their key). Every key a scan returns from the snapshot is recorded in the
  * read set; keys inserted by others after the snapshot are not seen (phantoms are allowed).
+ *
+ * A range within a fork's scope (fork.c) has more sources: the fork's own keys at the snapshot,
+ * then its parent's same range at min(snapshot, at), and so on up the chain. They are merged on
+ * the key's suffix (the bytes after the 16-byte scope); on equal suffixes the nearest scope wins,
+ * and its tombstone hides the others'. A key inherited from a parent is returned under the fork's
+ * scope (a copy in the transaction's arena) and recorded as a read of the fork's key.
  */
+#include "core/hash.h"
 #include "txn/txn_int.h"
 
 static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -19,8 +26,98 @@ static int cmp_pending(const void *a, const void *b, void *ctx)
     return key_cmp(x->key, x->klen, y->key, y->klen);
 }
 
-int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
-                    inmem_iter **out)
+/* The version of @p n at @p snap; for a time-travel transaction, GONE if it was freed. */
+static const inmem__version gone_;
+#define GONE (&gone_)
+
+static const inmem__version *visible(inmem_txn *t, inmem__node *n, uint64_t snap)
+{
+    if (INMEM_LIKELY(!t->past))
+        return inmem__version_at(n, snap);
+    inmem__version *v;
+    return inmem__version_at_checked(n, snap, &v) < 0 ? GONE : v;
+}
+
+/* 1 if [lo, hi) lies within lo's 16-byte scope (hi in it, or hi the scope's successor). */
+static int one_scope(const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen)
+{
+    if (lolen < 16 || !hi || hilen < 16)
+        return 0;
+    if (memcmp(lo, hi, 16) == 0)
+        return 1;
+    if (hilen != 16)
+        return 0;
+    uint8_t next[16];
+    memcpy(next, lo, 16);
+    int i = 15;
+    while (i >= 0 && ++next[i] == 0)
+        i--;
+    return i >= 0 && memcmp(next, hi, 16) == 0;
+}
+
+/* @p key with its first 16 bytes replaced by @p scope, malloc'd (NULL if out of memory). */
+static uint8_t *rescoped(const uint8_t *scope, const uint8_t *key, size_t klen)
+{
+    uint8_t *p = malloc(klen ? klen : 1);
+    if (p && klen >= 16) {
+        memcpy(p, scope, 16);
+        memcpy(p + 16, key + 16, klen - 16);
+    }
+    return p;
+}
+
+static void free_sources(inmem_iter *it)
+{
+    for (size_t i = 0; i < it->nsrc; i++)
+        free(it->src[i].hi);
+    free(it->src);
+}
+
+/* Adds the sources of the forks above the scanned scope (src[0] is set). */
+static int fork_sources(inmem_iter *it, const uint8_t *lo, size_t lolen)
+{
+    inmem_txn *t = it->txn;
+    inmem__store *st = t->st;
+    uint8_t scope[16], parent[16];
+    uint64_t at, snap = t->snap;
+    memcpy(scope, lo, 16);
+    while (it->nsrc < INMEM__SCAN_SRC_MAX && inmem__fork_of(st, scope, snap, parent, &at)) {
+        if (at < snap)
+            snap = at;
+        inmem__scan_src *s = &it->src[it->nsrc];
+        memset(s, 0, sizeof(*s));
+        s->snap = snap;
+        uint8_t *plo = rescoped(parent, lo, lolen);
+        if (!plo)
+            return INMEM_ENOMEM;
+        if (it->src[0].hi) {
+            if (!(s->hi = rescoped(parent, it->src[0].hi, it->src[0].hilen))) {
+                free(plo);
+                return INMEM_ENOMEM;
+            }
+            s->hilen = it->src[0].hilen;
+            if (s->hilen == 16) { /* the scope's successor */
+                int i = 15;
+                memcpy(s->hi, parent, 16);
+                while (i >= 0 && ++s->hi[i] == 0)
+                    i--;
+                if (i < 0) {
+                    free(s->hi);
+                    s->hi = NULL;
+                    s->hilen = 0;
+                }
+            }
+        }
+        s->cur = inmem__index_seek(st->index, plo, lolen);
+        free(plo);
+        it->nsrc++;
+        memcpy(scope, parent, 16);
+    }
+    return 0;
+}
+
+static int scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
+                int own_only, inmem_iter **out)
 {
     CHECK_ACTIVE(t);
     if (INMEM_UNLIKELY(t->past)) { /* could keys of the range have been unlinked? */
@@ -28,24 +125,35 @@ int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t
         if (rc)
             return rc;
     }
+    int forks = !own_only && atomic_load_rlx(&t->st->has_forks) && one_scope(lo, lolen, hi, hilen);
     inmem_iter *it = calloc(1, sizeof(*it));
     if (!it)
         return INMEM_ENOMEM;
     it->txn = t;
-    if (hi) {
-        it->hi = malloc(hilen ? hilen : 1);
-        it->pw = malloc((t->nw ? t->nw : 1) * sizeof(uint32_t));
-        if (!it->hi || !it->pw) {
-            free(it->hi);
-            free(it->pw);
-            free(it);
-            return INMEM_ENOMEM;
-        }
-        memcpy(it->hi, hi, hilen);
-        it->hilen = hilen;
-    } else if (!(it->pw = malloc((t->nw ? t->nw : 1) * sizeof(uint32_t)))) {
+    it->src = calloc(forks ? INMEM__SCAN_SRC_MAX : 1, sizeof(*it->src));
+    it->pw = malloc((t->nw ? t->nw : 1) * sizeof(uint32_t));
+    if (!it->src || !it->pw || (hi && !(it->src[0].hi = malloc(hilen ? hilen : 1)))) {
+        free_sources(it);
+        free(it->pw);
         free(it);
         return INMEM_ENOMEM;
+    }
+    it->nsrc = 1;
+    if (hi) {
+        memcpy(it->src[0].hi, hi, hilen);
+        it->src[0].hilen = hilen;
+    }
+    it->src[0].snap = t->snap;
+    it->src[0].cur = inmem__index_seek(t->st->index, lo, lolen);
+    if (forks) {
+        memcpy(it->scope, lo, 16);
+        int rc = fork_sources(it, lo, lolen);
+        if (rc) {
+            free_sources(it);
+            free(it->pw);
+            free(it);
+            return rc;
+        }
     }
     for (size_t i = 0; i < t->nw; i++) {
         const keyref *k = &t->w[i].k;
@@ -54,7 +162,6 @@ int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t
             it->pw[it->npw++] = (uint32_t)i;
     }
     qsort_r(it->pw, it->npw, sizeof(uint32_t), cmp_pending, t->w);
-    it->cur = inmem__index_seek(t->st->index, lo, lolen);
     it->next = t->iters;
     it->pprev = &t->iters;
     if (t->iters)
@@ -64,16 +171,100 @@ int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t
     return 0;
 }
 
-/* The version of @p n at the snapshot; for a time-travel transaction, GONE if it was freed. */
-static const inmem__version gone_;
-#define GONE (&gone_)
-
-static const inmem__version *visible(inmem_txn *t, inmem__node *n)
+int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
+                    inmem_iter **out)
 {
-    if (INMEM_LIKELY(!t->past))
-        return inmem__version_at(n, t->snap);
-    inmem__version *v;
-    return inmem__version_at_checked(n, t->snap, &v) < 0 ? GONE : v;
+    return scan(t, lo, lolen, hi, hilen, 0, out);
+}
+
+int inmem__txn_scan_own(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi,
+                        size_t hilen, inmem_iter **out)
+{
+    return scan(t, lo, lolen, hi, hilen, 1, out);
+}
+
+/* Positions source @p s on its next node that has a version at its snapshot (a tombstone
+ * included: it may hide a parent's key). INMEM_EHISTORY if a version was freed. */
+static int src_ready(inmem_iter *it, inmem__scan_src *s)
+{
+    while (!s->ready) {
+        if (!s->cur) {
+            s->ready = 1;
+            break;
+        }
+        if (s->hi && key_cmp(inmem__node_key(s->cur), s->cur->klen, s->hi, s->hilen) >= 0) {
+            s->cur = NULL;
+            continue;
+        }
+        const inmem__version *v = visible(it->txn, s->cur, s->snap);
+        if (v == GONE)
+            return inmem__history_gone(it->txn, inmem__node_key(s->cur), s->cur->klen);
+        if (v) {
+            s->v = v;
+            s->ready = 1;
+        } else {
+            s->cur = inmem__index_next(s->cur);
+        }
+    }
+    return 0;
+}
+
+/* Compares the keys of two positioned sources by their suffix (after the scope). */
+static int suffix_cmp(const inmem__scan_src *a, const inmem__scan_src *b)
+{
+    return key_cmp(inmem__node_key(a->cur) + 16, a->cur->klen - 16, inmem__node_key(b->cur) + 16,
+                   b->cur->klen - 16);
+}
+
+/* Peeks the snapshot side's next live entry (it->have), merging the sources. */
+static int peek(inmem_iter *it)
+{
+    inmem_txn *t = it->txn;
+    while (!it->have) {
+        int rc;
+        for (size_t i = 0; i < it->nsrc; i++)
+            if ((rc = src_ready(it, &it->src[i])) != 0)
+                return rc;
+        inmem__scan_src *best = NULL;
+        if (it->nsrc == 1) {
+            best = it->src[0].cur ? &it->src[0] : NULL;
+        } else {
+            for (size_t i = 0; i < it->nsrc; i++)
+                if (it->src[i].cur && (!best || suffix_cmp(&it->src[i], best) < 0))
+                    best = &it->src[i];
+        }
+        if (!best)
+            return INMEM_NOTFOUND;
+        inmem__node *n = best->cur;
+        const inmem__version *v = best->v;
+        for (size_t i = 0; i < it->nsrc; i++) { /* every source at this key moves on */
+            inmem__scan_src *s = &it->src[i];
+            if (s != best && s->cur && suffix_cmp(s, best) == 0) {
+                s->cur = inmem__index_next(s->cur);
+                s->ready = 0;
+            }
+        }
+        best->cur = inmem__index_next(n);
+        best->ready = 0;
+        if (v->tomb || expired_for(t, v))
+            continue;
+        it->v = v;
+        it->klen = n->klen;
+        if (best == &it->src[0]) {
+            it->key = inmem__node_key(n);
+            it->node = n;
+        } else { /* inherited: under the scanned scope's id */
+            uint8_t *k = inmem__arena_alloc(&t->arena, n->klen);
+            if (!k)
+                return INMEM_ENOMEM;
+            memcpy(k, it->scope, 16);
+            memcpy(k + 16, inmem__node_key(n) + 16, n->klen - 16);
+            it->key = k;
+            it->node = NULL;
+        }
+        it->have = 1;
+    }
+    return 0;
 }
 
 int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
@@ -90,28 +281,18 @@ int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const
     inmem_txn *t = it->txn;
     CHECK_ACTIVE(t);
     for (;;) {
-        /* the next index key visible at the snapshot, within the bound */
-        const inmem__version *v = NULL;
-        while (it->cur) {
-            if (it->hi && key_cmp(inmem__node_key(it->cur), it->cur->klen, it->hi, it->hilen) >= 0)
-                it->cur = NULL;
-            else if ((v = visible(t, it->cur)) == GONE)
-                return inmem__history_gone(t, inmem__node_key(it->cur), it->cur->klen);
-            else if (v && !v->tomb && !expired_for(t, v))
-                break;
-            else
-                it->cur = inmem__index_next(it->cur);
-        }
+        int rc = peek(it);
+        if (rc && rc != INMEM_NOTFOUND)
+            return rc;
         const wentry *p = it->ipw < it->npw ? &t->w[it->pw[it->ipw]] : NULL;
-        if (!it->cur && !p)
+        if (!it->have && !p)
             return INMEM_NOTFOUND;
-        int c = !p         ? -1
-                : !it->cur ? 1
-                           : key_cmp(inmem__node_key(it->cur), it->cur->klen, p->k.key, p->k.klen);
+        int c = !p ? -1 : !it->have ? 1 : key_cmp(it->key, it->klen, p->k.key, p->k.klen);
+        const inmem__version *v;
         if (c >= 0) { /* our own pending write comes first, or overrides the snapshot's */
             it->ipw++;
             if (c == 0)
-                it->cur = inmem__index_next(it->cur);
+                it->have = 0;
             if (p->v->tomb || expired_for(t, p->v))
                 continue;
             v = p->v;
@@ -122,15 +303,15 @@ int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const
             if (version)
                 *version = 0;
         } else {
-            inmem__node *n = it->cur;
-            int rc = inmem__txn_record_read(t, inmem__node_key(n), n->klen, n->hash, n, v->ver);
-            if (rc)
+            v = it->v;
+            it->have = 0;
+            uint64_t h = it->node ? it->node->hash : inmem__hash(it->key, it->klen);
+            if ((rc = inmem__txn_record_read(t, it->key, it->klen, h, it->node, v->ver)) != 0)
                 return rc;
-            it->cur = inmem__index_next(n);
             if (key)
-                *key = inmem__node_key(n);
+                *key = it->key;
             if (klen)
-                *klen = n->klen;
+                *klen = it->klen;
             if (version)
                 *version = v->ver;
         }
@@ -151,7 +332,7 @@ void inmem__iter_free(inmem_iter *it)
     *it->pprev = it->next;
     if (it->next)
         it->next->pprev = it->pprev;
-    free(it->hi);
+    free_sources(it);
     free(it->pw);
     free(it);
 }

@@ -39,6 +39,7 @@ int inmem__store_new(size_t max_key, size_t max_value, unsigned max_txns, inmem_
     if (!st)
         return INMEM_ENOMEM;
     memset(st, 0, sizeof(*st));
+    st->fork_min = UINT64_MAX;
     st->index = inmem__index_create();
     st->slots = aligned_alloc(INMEM_CACHELINE, (size_t)max_txns * sizeof(inmem__slot));
     if (!st->index || !st->slots) {
@@ -417,8 +418,10 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
     wentry w = {{key, h, (uint32_t)klen}, NULL, v, 0, NULL};
     uint64_t ver = 0, ticket = 0;
     inmem__mutex_lock(&st->commit_mu);
-    if (op == ONE_CAS && inmem__store_cas_version(inmem__store_live_node(st, w.node, &w.k),
-                                                  inmem__clock_wall_ms()) != expected) {
+    inmem__node *cn = op == ONE_CAS ? inmem__store_live_node(st, w.node, &w.k) : NULL;
+    uint64_t now = op == ONE_CAS ? inmem__clock_wall_ms() : 0;
+    if (op == ONE_CAS && (cn ? inmem__store_cas_version(cn, now)
+                             : inmem__fork_cas_version(st, key, klen, now)) != expected) {
         atomic_store_rlx(&st->ctr.abort_cas, atomic_load_rlx(&st->ctr.abort_cas) + 1);
         rc = INMEM_CONFLICT;
     } else {
@@ -580,8 +583,12 @@ int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *
             continue;
         }
         const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
-        if (v->tomb && !older && !atomic_load_acq(&((inmem__version *)v)->cut))
-            continue; /* deleted, and nothing of it is kept: absent at every version */
+        uint8_t parent[16];
+        uint64_t at;
+        if (v->tomb && !older && !atomic_load_acq(&((inmem__version *)v)->cut) &&
+            (n->klen < 16 || !inmem__fork_of(st, inmem__node_key(n), t->snap, parent, &at)))
+            continue; /* deleted, and nothing of it is kept: absent at every version (in a
+                       * fork, a tombstone hides the parent's key: it stays) */
         for (int first = 1; v && rc == 0; first = 0) {
             older = atomic_load_acq(&((inmem__version *)v)->next);
             inmem__load_entry e = entry_of(n, v, first);

@@ -313,7 +313,29 @@ static int past_version(inmem_txn *t, inmem__node *n, const uint8_t *key, size_t
     if (n && inmem__version_at_checked(n, t->snap, &v) < 0)
         return inmem__history_gone(t, key, klen);
     *out = v;
-    return v ? 0 : inmem__history_absent(t, key, klen);
+    if (v)
+        return 0;
+    int rc;
+    if ((*out = inmem__fork_inherited(t, key, klen, &rc)) != NULL || rc)
+        return rc;
+    return inmem__history_absent(t, key, klen);
+}
+
+/* The version of @p key (node @p n, or NULL) at the transaction's snapshot, a fork's inherited
+ * one included; *rc an error (time travel: freed; a fork's read: out of memory). */
+static inline const inmem__version *snapshot_version(inmem_txn *t, inmem__node *n,
+                                                     const uint8_t *key, size_t klen, int *rc)
+{
+    *rc = 0;
+    if (INMEM_UNLIKELY(t->past)) {
+        const inmem__version *v = NULL;
+        *rc = past_version(t, n, key, klen, &v);
+        return v;
+    }
+    const inmem__version *v = n ? inmem__version_at(n, t->snap) : NULL;
+    if (!v && INMEM_UNLIKELY(atomic_load_rlx(&t->st->has_forks)))
+        v = inmem__fork_inherited(t, key, klen, rc);
+    return v;
 }
 
 int inmem__txn_get_ex(inmem_txn *t, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
@@ -330,16 +352,12 @@ int inmem__txn_get_ex(inmem_txn *t, const uint8_t *key, size_t klen, const void 
         v = t->w[wi].v; /* read your own write: not a read of the snapshot */
     } else {
         inmem__node *n = inmem__index_find(t->st->index, key, klen, h);
-        if (INMEM_UNLIKELY(t->past)) {
-            int rc = past_version(t, n, key, klen, &v);
-            if (rc)
-                return rc;
-        } else {
-            v = n ? inmem__version_at(n, t->snap) : NULL;
-        }
-        ver = v ? v->ver : 0;
-        int rc = inmem__txn_record_read(t, key, klen, h, n, ver);
+        int rc;
+        v = snapshot_version(t, n, key, klen, &rc);
         if (rc)
+            return rc;
+        ver = v ? v->ver : 0;
+        if ((rc = inmem__txn_record_read(t, key, klen, h, n, ver)) != 0)
             return rc;
     }
     if (!v || v->tomb || expired_for(t, v)) {
@@ -372,14 +390,10 @@ int inmem__txn_peek(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t *ver
         return INMEM_ETOOBIG;
     uint64_t h = inmem__hash(key, klen);
     inmem__node *n = inmem__index_find(t->st->index, key, klen, h);
-    const inmem__version *v = NULL;
-    if (INMEM_UNLIKELY(t->past)) {
-        int rc = past_version(t, n, key, klen, &v);
-        if (rc)
-            return rc;
-    } else if (n) {
-        v = inmem__version_at(n, t->snap);
-    }
+    int rc;
+    const inmem__version *v = snapshot_version(t, n, key, klen, &rc);
+    if (rc)
+        return rc;
     *version = v ? v->ver : 0;
     *expiry_ms = v ? v->expiry_ms : 0;
     *tomb = v ? v->tomb : 0;
@@ -490,7 +504,9 @@ static int validate(inmem__store *st, inmem_txn *t, inmem_abort_reason *why)
     uint64_t now = t->nc ? inmem__clock_wall_ms() : 0;
     for (size_t i = 0; i < t->nc; i++) {
         wentry *w = &t->w[t->c[i].w];
-        uint64_t cur = inmem__store_cas_version(inmem__store_live_node(st, w->node, &w->k), now);
+        inmem__node *n = inmem__store_live_node(st, w->node, &w->k);
+        uint64_t cur = n ? inmem__store_cas_version(n, now)
+                         : inmem__fork_cas_version(st, w->k.key, w->k.klen, now);
         if (cur != t->c[i].expected) {
             set_conflict(t, &w->k, t->c[i].expected, cur);
             *why = INMEM_ABORT_CAS_CONFLICT;

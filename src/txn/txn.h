@@ -107,6 +107,17 @@ typedef struct inmem__hver {
  * CHECK_ACTIVE errors. */
 int inmem__txn_key_versions(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t before,
                             inmem__hver *out, size_t limit, size_t *n);
+/* Forks (fork.c), for runs.c, in the fork's or the deletion's transaction:
+ * _hold checks that @p parent can be forked at *at (0: the snapshot; INMEM_EINVAL if newer than
+ * it or the chain of forks is too deep, INMEM_EHISTORY if the parent's history no longer reaches
+ * it, INMEM_EREADONLY) and holds its versions until the transaction ends; _record writes the
+ * fork's record and counts it on the parent; _unrecord removes a fork's record (if the run is a
+ * fork) and its count; _children reads how many live forks @p run has. */
+int inmem__fork_hold(inmem_txn *txn, const uint8_t parent[16], uint64_t *at);
+int inmem__fork_record(inmem_txn *txn, const uint8_t child[16], const uint8_t parent[16],
+                       uint64_t at);
+int inmem__fork_unrecord(inmem_txn *txn, const uint8_t run[16]);
+int inmem__fork_children(inmem_txn *txn, const uint8_t run[16], uint64_t *count);
 /* The oldest version a time-travel transaction may begin at. */
 uint64_t inmem__history_floor(inmem__store *st);
 /* The database's policy (as set by inmem__history_config()). */
@@ -197,6 +208,9 @@ int inmem__txn_settle(inmem_txn *txn, uint64_t mark, int rc);
  * writes. Keys returned are encoded. Freed with inmem__iter_free() or with the transaction. */
 int inmem__txn_scan(inmem_txn *txn, const uint8_t *lo, size_t lolen, const uint8_t *hi,
                     size_t hilen, inmem_iter **out);
+/* inmem__txn_scan() of the range's own keys only: a fork's inherited keys are left out. */
+int inmem__txn_scan_own(inmem_txn *txn, const uint8_t *lo, size_t lolen, const uint8_t *hi,
+                        size_t hilen, inmem_iter **out);
 int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
                      size_t *vlen, uint64_t *version);
 /* inmem__iter_next() that also reports the value's absolute expiry (0: none). */

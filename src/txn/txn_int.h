@@ -12,6 +12,7 @@
 
 #include "core/arena.h"
 #include "core/clock.h"
+#include "core/key.h"
 #include "storage/index.h"
 #include "txn/txn.h"
 
@@ -39,7 +40,14 @@ typedef struct inmem__run_policy {
     inmem__hpolicy eff;         /* inherit: the database's policy with this record's since */
     uint8_t used, erased, gone; /* gone: the record was deleted (the database's policy applies) */
     uint8_t inherit;            /* the database's policy, from p.since on */
-    uint64_t floor_pass;        /* the GC pass `floor` was computed in */
+    uint8_t is_fork;            /* the run is a fork (its 'f' record): of fork_parent at fork_at */
+    uint8_t fork_parent[16];
+    uint64_t fork_at;
+    uint64_t fork_end;   /* the fork was deleted at this version: it counts until no snapshot can
+                          * still read through it (0: live) */
+    uint64_t fork_floor; /* the oldest version a live fork of this run reads it at (UINT64_MAX:
+                          * none): the GC keeps every version of its keys from there on */
+    uint64_t floor_pass; /* the GC pass `floor` was computed in */
     uint64_t floor;
 } inmem__run_policy;
 
@@ -103,10 +111,13 @@ struct inmem__store {
     size_t ntimes, times_cap;
     inmem__run_policy *pol;
     size_t npol, pol_cap;
-    uint64_t gc_snap_max; /* the highest min_snap any GC ran with: the floor without history */
-    uint64_t gc_pass;     /* counts GC passes (cached window floors) */
-    uint64_t gc_now_ms;   /* the wall clock of this GC pass */
-    uint64_t gc_dbfloor;  /* the database's window floor in this GC pass */
+    uint64_t gc_snap_max;  /* the highest min_snap any GC ran with: the floor without history */
+    uint64_t gc_pass;      /* counts GC passes (cached window floors) */
+    uint64_t gc_now_ms;    /* the wall clock of this GC pass */
+    uint64_t gc_dbfloor;   /* the database's window floor in this GC pass */
+    uint64_t fork_min;     /* the lowest fork_floor of any run (UINT64_MAX: no forks) */
+    _Atomic int has_forks; /* a fork record was ever installed: reads look for forks */
+    size_t forks_ending;   /* forks deleted but still counted (fork_end) */
     inmem__gc_policy gcp;
     /* loading a checkpoint (store.c): a scratch version */
     void *load_buf;
@@ -157,14 +168,33 @@ typedef struct kset {
     int on;
 } kset;
 
+/* One source of a scan: a scope's range in the index read at a version. src[0] is the scanned
+ * range itself; with forks, src[1..] are its parent's, grandparent's... (iter.c). */
+typedef struct inmem__scan_src {
+    inmem__node *cur;        /* the next node to consider */
+    const inmem__version *v; /* cur's version at snap, once `ready` */
+    int ready;               /* cur is positioned on a node with a version (or is NULL) */
+    uint64_t snap;           /* the version read at */
+    uint8_t *hi;             /* upper bound (exclusive) in this scope, NULL for none */
+    size_t hilen;
+} inmem__scan_src;
+
+#define INMEM__SCAN_SRC_MAX 33 /* the range itself and up to 32 forks above it */
+
 struct inmem_iter {
     inmem_txn *txn;
     inmem_iter *next, **pprev; /* the transaction's list of open iterators */
-    uint8_t *hi;               /* upper bound (exclusive), NULL for none */
-    size_t hilen;
-    inmem__node *cur; /* next index node to consider */
-    uint32_t *pw;     /* the transaction's writes in range, sorted by key */
+    inmem__scan_src *src;      /* nsrc sources; src[0] is the range's own scope */
+    size_t nsrc;
+    uint8_t scope[16]; /* with forks: the scanned scope's id */
+    uint32_t *pw;      /* the transaction's writes in range, sorted by key */
     size_t npw, ipw;
+    /* the snapshot side's next entry, peeked (have): its key, node (NULL: inherited) and version */
+    int have;
+    const uint8_t *key;
+    size_t klen;
+    inmem__node *node;
+    const inmem__version *v;
 };
 
 struct inmem_txn {
@@ -257,7 +287,40 @@ static inline int grow(void **arr, size_t *cap, size_t need, size_t size)
                                 inmem_strerror((t)->sticky));                                      \
     } while (0)
 
+/* ---- the engine's own records (INMEM__TAG_SYS, in the shared scope) -------------------------- */
+
+#define INMEM__SYS_KEY_LEN  (INMEM__KEY_PREFIX + 17) /* · kind · run id */
+#define INMEM__FORK_REC_LEN 25                       /* 'f': format 1 · parent id · at u64 */
+
+static inline void inmem__sys_key(uint8_t out[INMEM__SYS_KEY_LEN], uint8_t kind,
+                                  const uint8_t run[16])
+{
+    memset(out, 0, 16);
+    out[16] = INMEM__TAG_SYS;
+    out[INMEM__KEY_PREFIX] = kind;
+    memcpy(out + INMEM__KEY_PREFIX + 1, run, 16);
+}
+
+static inline uint64_t inmem__rd_le(const uint8_t *p, int n)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < n; i++)
+        x |= (uint64_t)p[i] << (8 * i);
+    return x;
+}
+
+static inline void inmem__wr_le(uint8_t *p, uint64_t x, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(x >> (8 * i));
+}
+
 /* ---- calls between the files ---------------------------------------------------------------- */
+
+/* history.c: lowers the handle's pin to @p v (under commit_mu): the GC then keeps, of every key,
+ * the version visible at @p v and everything newer, so what was handed out stays valid until the
+ * handle ends. */
+void inmem__pin_down(inmem_txn *t, uint64_t v) INMEM_REQUIRES(t->st->commit_mu);
 
 /* store.c: reader slots and snapshots (see the protocol in store.c) */
 int inmem__slot_acquire(inmem__store *st, uint32_t *out);
@@ -302,6 +365,23 @@ int inmem__history_scan_check(inmem_txn *t, const uint8_t *lo, size_t lolen, con
 /* The error of a read whose version was freed. */
 int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen);
 void inmem__history_fini(inmem__store *st);
+/* The oldest version at which an absence in @p scope is trustworthy (under commit_mu). */
+uint64_t inmem__history_scope_floor(const inmem__store *st, const uint8_t *scope)
+    INMEM_REQUIRES(st->commit_mu);
+
+/* fork.c */
+/* The fork record of @p scope visible at @p snap (UINT64_MAX: the newest; lock-free): 1 with
+ * its parent and version, 0 if the scope is not a fork. */
+int inmem__fork_of(inmem__store *st, const uint8_t *scope, uint64_t snap, uint8_t parent[16],
+                   uint64_t *at);
+/* The version a fork inherits for @p key, which the fork itself has no version of at the
+ * transaction's snapshot: NULL if none (or not a fork); *rc INMEM_EHISTORY (freed) or
+ * INMEM_ENOMEM. */
+const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, size_t klen, int *rc);
+/* For a CAS at commit (under commit_mu): the version of a key a fork never wrote, as it
+ * inherits it now (deleted or expired: 0). */
+uint64_t inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now)
+    INMEM_REQUIRES(st->commit_mu);
 /* Loading: 1 if @p key is an engine record (INMEM__TAG_SYS); a loaded version's commit time
  * (noted unsorted, then put in order by _load_times). */
 int inmem__history_is_sys(const uint8_t *key, size_t klen);
