@@ -29,6 +29,14 @@ export interface OpenOptions {
   fileMode?: number;
   /** Batched: never more than this many acknowledged commits unsynced (0: no cap). */
   maxUnsyncedCommits?: number;
+  /** Automatic checkpoints: one when the log has grown by this many times the live data since
+   *  the last (default 4; 0 turns them off, checkpoint() still works)... */
+  checkpointLogRatio?: number;
+  /** ...but not before this many bytes were logged (default 16 MiB). */
+  checkpointLogMin?: number;
+  /** A clean close that logged (or replayed) anything since the last checkpoint takes one, so
+   *  that the next open loads an image instead of replaying the log (default false). */
+  checkpointOnClose?: boolean;
 }
 
 export interface RetryOptions {
@@ -98,6 +106,17 @@ export interface Stats {
   version: number; keys: number; retainedVersions: number; openTxns: number;
   oldestSnapshotVersion: number; oldestSnapshotAgeUs: number; walBytes: number;
   walSyncs: number; walSyncedCommits: number;
+  /** Checkpoints taken since open (checkpoint(), automatic, at close), and those that failed
+   *  (the database then goes on with the previous image and the log). */
+  checkpoints: number; checkpointFailures: number;
+  /** The newest image's version (0: none), its size in bytes, how long it took (µs). */
+  checkpointVersion: number; checkpointBytes: number; checkpointTimeUs: number;
+  /** Bytes logged since the newest checkpoint (or the open): what the next open replays. */
+  walBytesSinceCheckpoint: number;
+  /** Key and value bytes of every key's newest value. */
+  liveBytes: number;
+  /** The code of the last checkpoint that failed (e.g. 'INMEM_EIO'); null once one succeeds. */
+  checkpointError: string | null;
 }
 
 export interface RecoveryInfo {
@@ -106,6 +125,16 @@ export interface RecoveryInfo {
   tornTail: boolean; tailFile: string; tailOffset: number;
   repaired: boolean; repairFile: string; repairOffset: number; bytesDropped: number;
   txnsDropped: number; tailBytes: number; liveWriter: boolean; created: boolean;
+  /** The checkpoint image recovery started from (0 and '': none) and its file; the log's
+   *  commits up to its version were skipped (txnsSkipped): the image holds them. */
+  checkpointVersion: number; checkpointFile: string; txnsSkipped: number;
+  /** Microseconds spent loading the image (part of timeUs). */
+  checkpointLoadUs: number;
+  /** The newest image was damaged and an older one, with the log covering the difference, was
+   *  used instead (nothing lost). */
+  checkpointFallback: boolean;
+  /** With repair: keys lost from a damaged image that no log covered (repairFile names it). */
+  keysDropped: number;
 }
 
 export interface Conflict {
@@ -274,6 +303,14 @@ export class Database {
   list(opts?: ListOptions): Entry[];
   sweep(): number;
   sweepAsync(): Promise<number>;
+  /** Takes a checkpoint and waits for it; returns the version the image covers.
+   *  NotSupportedError with durability 'none', ReadOnlyError on a read-only database. */
+  checkpoint(): number;
+  checkpointAsync(): Promise<number>;
+  /** An online backup into dir (created if missing, else it must be empty); returns the
+   *  version it holds: the directory opens to exactly that state. */
+  backup(dir: string): number;
+  backupAsync(dir: string): Promise<number>;
   begin(opts?: { readOnly?: boolean }): Transaction;
   transact<T>(fn: (tx: Transaction) => T | Promise<T>, opts?: TransactOptions): Promise<T>;
   transactSync<T>(fn: (tx: Transaction) => T, opts?: RetryOptions): T;

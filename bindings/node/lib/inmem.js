@@ -3,8 +3,8 @@
 // (runs, events, state, traces), over the flat functions of the addon (src/*.c).
 //
 // Sync or async: calls that cannot block return their result; calls that can (open and close,
-// commits of a strict database, run deletion, chain verification, sweeps, collecting a scan)
-// have an ...Async form that runs on the thread pool and returns a promise. db.transact() is
+// commits of a strict database, run deletion, chain verification, sweeps, collecting a scan,
+// checkpoints and backups) have an ...Async form that runs on the thread pool and returns a promise. db.transact() is
 // always async (its callback may await); db.transactSync() runs a synchronous callback inside
 // the library's own retry loop.
 
@@ -313,6 +313,18 @@ class Database {
   }
   sweep() { return b.dbSweep(this._h); }
   async sweepAsync() { return b.dbSweepAsync(this._h); }
+
+  /** Takes a checkpoint now and waits for it: an image of every key's newest value at the
+   *  newest commit, installed atomically; the older image and the log it covers are removed
+   *  (deleted data then leaves no byte in the directory). Returns the version it covers.
+   *  NotSupportedError with durability 'none', ReadOnlyError on a read-only database. */
+  checkpoint() { return b.dbCheckpoint(this._h); }
+  /** checkpoint() on the thread pool (writing the image takes a while on a large database). */
+  async checkpointAsync() { return b.dbCheckpointAsync(this._h); }
+  /** Writes an online backup into dir (created if missing; it must be empty) while writers go
+   *  on: the directory opens to exactly the state of the returned version. Any durability. */
+  backup(dir) { return b.dbBackup(this._h, dir); }
+  async backupAsync(dir) { return b.dbBackupAsync(this._h, dir); }
 
   /** Begins an explicit transaction: commit() or abort(), then free(). */
   begin(opts) {

@@ -719,7 +719,10 @@ static int same_options(const inmem_options *a, const inmem_options *b)
            a->wal_segment_size == b->wal_segment_size &&
            a->sync_interval_ms == b->sync_interval_ms && a->sync_commits == b->sync_commits &&
            a->ttl_sweep_interval_ms == b->ttl_sweep_interval_ms && a->read_only == b->read_only &&
-           a->file_mode == b->file_mode && a->max_unsynced_commits == b->max_unsynced_commits;
+           a->file_mode == b->file_mode && a->max_unsynced_commits == b->max_unsynced_commits &&
+           a->checkpoint_log_ratio == b->checkpoint_log_ratio &&
+           a->checkpoint_log_min == b->checkpoint_log_min &&
+           a->checkpoint_on_close == b->checkpoint_on_close;
 }
 
 /* Called on any thread (open may run in the async pool). */
@@ -955,6 +958,17 @@ int get_options(napi_env env, napi_value v, inmem_options *o)
     if (get_u64(env, get_prop(env, v, "maxUnsyncedCommits"), o->max_unsynced_commits,
                 &o->max_unsynced_commits, "options.maxUnsyncedCommits"))
         return -1;
+    if (get_u64(env, get_prop(env, v, "checkpointLogRatio"), o->checkpoint_log_ratio, &u,
+                "options.checkpointLogRatio"))
+        return -1;
+    if (u > UINT_MAX)
+        return bad_type(env, "options.checkpointLogRatio", "a 32-bit count");
+    o->checkpoint_log_ratio = (unsigned)u;
+    if (get_u64(env, get_prop(env, v, "checkpointLogMin"), o->checkpoint_log_min,
+                &o->checkpoint_log_min, "options.checkpointLogMin"))
+        return -1;
+    get_bool(env, get_prop(env, v, "checkpointOnClose"), o->checkpoint_on_close, &b);
+    o->checkpoint_on_close = b;
     get_bool(env, get_prop(env, v, "repair"), 0, &b);
     o->repair = b;
     get_bool(env, get_prop(env, v, "readOnly"), 0, &b);
@@ -1066,7 +1080,17 @@ static napi_value db_stats(napi_env env, napi_callback_info info)
     S("walBytes", wal_bytes);
     S("walSyncs", wal_syncs);
     S("walSyncedCommits", wal_synced_commits);
+    S("checkpoints", checkpoints);
+    S("checkpointFailures", checkpoint_failures);
+    S("checkpointVersion", checkpoint_version);
+    S("checkpointBytes", checkpoint_bytes);
+    S("checkpointTimeUs", checkpoint_time_us);
+    S("walBytesSinceCheckpoint", wal_bytes_since_checkpoint);
+    S("liveBytes", live_bytes);
 #undef S
+    /* The last failed checkpoint's error code, by name (null once one succeeds after it). */
+    set_prop(env, o, "checkpointError",
+             s.checkpoint_error ? mk_str(env, inmem_errname(s.checkpoint_error)) : mk_null(env));
     return o;
 }
 
@@ -1100,6 +1124,12 @@ static napi_value db_recovery(napi_env env, napi_callback_info info)
     set_u64(env, o, "tailBytes", r.tail_bytes);
     set_prop(env, o, "liveWriter", mk_bool(env, r.live_writer));
     set_prop(env, o, "created", mk_bool(env, r.created));
+    set_u64(env, o, "checkpointVersion", r.checkpoint_version);
+    set_prop(env, o, "checkpointFile", mk_str(env, r.checkpoint_file));
+    set_u64(env, o, "txnsSkipped", r.txns_skipped);
+    set_u64(env, o, "checkpointLoadUs", r.checkpoint_load_us);
+    set_prop(env, o, "checkpointFallback", mk_bool(env, r.checkpoint_fallback));
+    set_u64(env, o, "keysDropped", r.keys_dropped);
     return o;
 }
 
@@ -1273,6 +1303,52 @@ static napi_value db_sweep(napi_env env, napi_callback_info info)
     return mk_u64(env, removed);
 }
 
+/* The directory of a backup: a non-empty string (the library's bare EINVAL for an empty one
+ * would come without details). */
+int get_backup_dir(napi_env env, napi_value v, jsbytes *dir)
+{
+    if (get_str(env, v, dir, "dir"))
+        return -1;
+    if (dir->n == 0) {
+        jsbytes_free(dir);
+        throw_msg(env, INMEM_EINVAL, "dir must be a non-empty path");
+        return -1;
+    }
+    return 0;
+}
+
+/* dbCheckpoint(db) -> the version the image covers */
+static napi_value db_checkpoint(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    uint64_t v = 0;
+    int rc = inmem_db_checkpoint(d->db, &v);
+    if (rc)
+        return throw_rc(env, rc, rc == INMEM_ENOTSUP ? errmsg_details(rc) : NULL, NULL);
+    return mk_u64(env, v);
+}
+
+/* dbBackup(db, dir) -> the version backed up */
+static napi_value db_backup(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    jsbytes dir;
+    if (get_backup_dir(env, argv[1], &dir))
+        return NULL;
+    uint64_t v = 0;
+    int rc = inmem_db_backup(d->db, dir.p, &v);
+    jsbytes_free(&dir);
+    if (rc)
+        return throw_rc(env, rc, rc == INMEM_EINVAL ? errmsg_details(rc) : NULL, NULL);
+    return mk_u64(env, v);
+}
+
 /* ---- module-level -------------------------------------------------------------------------- */
 
 static napi_value run_id_new(napi_env env, napi_callback_info info)
@@ -1362,6 +1438,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     export_fn(env, exports, "dbCas", db_cas);
     export_fn(env, exports, "dbList", db_list);
     export_fn(env, exports, "dbSweep", db_sweep);
+    export_fn(env, exports, "dbCheckpoint", db_checkpoint);
+    export_fn(env, exports, "dbBackup", db_backup);
     set_prop(env, exports, "errors", error_codes(env));
     napi_value ver = mk_obj(env);
     set_prop(env, ver, "string", mk_str(env, inmem_version_string()));

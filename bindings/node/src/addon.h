@@ -150,6 +150,9 @@ int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_
                 char *errbuf, size_t errlen);
 int shared_release(shared_db *sh, char *errbuf, size_t errlen);
 
+/* The directory argument of dbBackup(): a non-empty string. */
+int get_backup_dir(napi_env env, napi_value v, jsbytes *dir);
+
 /* Options object -> inmem_options (0, or -1 with an exception pending). */
 int get_options(napi_env env, napi_value v, inmem_options *o);
 int get_retry(napi_env env, napi_value v, inmem_retry_options *o);

@@ -1,8 +1,8 @@
 /*
  * async.c — the calls that can block run on libuv's thread pool (napi async work) and return
  * promises: open (recovery replays the log), close (final fsync), commit (a strict commit waits
- * for its fsync), run deletion, event chain verification, the TTL sweep, and collecting a large
- * scan.
+ * for its fsync), run deletion, event chain verification, the TTL sweep, collecting a large
+ * scan, checkpoints and backups (each writes an image of the whole database).
  *
  * Rules that keep a transaction on one thread at a time:
  * - Before a work is queued, on the JS thread: the transaction is marked busy (every other call
@@ -21,7 +21,17 @@
 
 napi_value commit_error(napi_env env, int rc, const inmem_txn *txn, const char *details);
 
-enum work_kind { W_OPEN, W_CLOSE, W_COMMIT, W_RUN_DELETE, W_VERIFY, W_SWEEP, W_SCAN };
+enum work_kind {
+    W_OPEN,
+    W_CLOSE,
+    W_COMMIT,
+    W_RUN_DELETE,
+    W_VERIFY,
+    W_SWEEP,
+    W_SCAN,
+    W_CHECKPOINT,
+    W_BACKUP
+};
 
 typedef struct scan_entry {
     size_t koff, klen, voff, vlen;
@@ -44,6 +54,8 @@ typedef struct work {
     inmem_db *db;
     /* commit */
     int free_after;
+    /* backup: the directory */
+    char *dir;
     /* run delete, verify, scan */
     inmem_run_id rid;
     const inmem_run_id *run;
@@ -62,7 +74,11 @@ typedef struct work {
 
 static void note_err(work *w)
 {
-    if (w->rc && rc_has_details(w->rc) && !w->err[0])
+    /* A checkpoint's ENOTSUP and a backup's EINVAL come with details too (a mode without files,
+     * a directory that is not empty). */
+    int details = rc_has_details(w->rc) || (w->kind == W_CHECKPOINT && w->rc == INMEM_ENOTSUP) ||
+                  (w->kind == W_BACKUP && w->rc == INMEM_EINVAL);
+    if (w->rc && details && !w->err[0])
         snprintf(w->err, sizeof(w->err), "%s", errmsg_details(w->rc));
 }
 
@@ -157,6 +173,12 @@ static void execute(napi_env env, void *data)
     case W_SCAN:
         w->rc = scan_collect(w);
         break;
+    case W_CHECKPOINT:
+        w->rc = inmem_db_checkpoint(w->d->db, &w->u);
+        break;
+    case W_BACKUP:
+        w->rc = inmem_db_backup(w->d->db, w->dir, &w->u);
+        break;
     }
     note_err(w);
 }
@@ -166,6 +188,7 @@ static void work_free(napi_env env, work *w)
     if (w->hold)
         napi_delete_reference(env, w->hold);
     free(w->path);
+    free(w->dir);
     free(w->stream);
     jsbytes_free(&w->start);
     jsbytes_free(&w->end);
@@ -232,6 +255,8 @@ static void complete(napi_env env, napi_status status, void *data)
         break;
     case W_VERIFY:
     case W_SWEEP:
+    case W_CHECKPOINT:
+    case W_BACKUP:
         result = mk_u64(env, w->u);
         break;
     case W_SCAN:
@@ -459,6 +484,43 @@ static napi_value db_sweep_async(napi_env env, napi_callback_info info)
     return queue(env, w, argv[0], "inmem.sweep");
 }
 
+/* dbCheckpointAsync(db) -> Promise<version>: the image is written on the pool. */
+static napi_value db_checkpoint_async(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    work *w = work_new(env, W_CHECKPOINT);
+    if (!w)
+        return NULL;
+    take_db(w, d);
+    return queue(env, w, argv[0], "inmem.checkpoint");
+}
+
+/* dbBackupAsync(db, dir) -> Promise<version> */
+static napi_value db_backup_async(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    jsbytes dir;
+    if (get_backup_dir(env, argv[1], &dir))
+        return NULL;
+    work *w = work_new(env, W_BACKUP);
+    if (w && !(w->dir = strdup(dir.p))) {
+        work_free(env, w);
+        w = NULL;
+        throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    }
+    jsbytes_free(&dir);
+    if (!w)
+        return NULL;
+    take_db(w, d);
+    return queue(env, w, argv[0], "inmem.backup");
+}
+
 /* Copies bytes that must outlive the call (jsbytes may point into the stack of the call). */
 static int own_bytes(napi_env env, napi_value v, jsbytes *dst, const char *what)
 {
@@ -517,4 +579,6 @@ void init_async(napi_env env, napi_value exports)
     export_fn(env, exports, "eventVerifyAsync", event_verify_async);
     export_fn(env, exports, "dbSweepAsync", db_sweep_async);
     export_fn(env, exports, "kvScanAsync", kv_scan_async);
+    export_fn(env, exports, "dbCheckpointAsync", db_checkpoint_async);
+    export_fn(env, exports, "dbBackupAsync", db_backup_async);
 }
