@@ -1,14 +1,16 @@
 // InmemSaver against MemorySaver and SqliteSaver (file-backed, WAL), in one run, on the same
 // workload: a thread whose checkpoints have 10 channels of which 1 changes per step.
 //
-//   put       one checkpoint (10 channels, 1 changed: newVersions names it), mean per call
-//   getTuple  the latest checkpoint of the thread (values of all 10 channels), mean per call
-//   list      the last 10 checkpoints of a thread with 1,000, mean per call
+//   put       one checkpoint (10 channels, 1 changed: newVersions names it)
+//   getTuple  the latest checkpoint of the thread (values of all 10 channels)
+//   list      the last 10 checkpoints of a thread with 1,000
 //   storage   bytes per checkpoint once 1,000 are stored: inmem's log bytes, SQLite's file
 //             bytes (database + WAL), MemorySaver's serialized bytes held
 //
-// Run with `make bench-node` (or `node savers.mjs [--quick]` here once make node has built the
-// addon). Prints a markdown table with the machine and date; ratios are against InmemSaver.
+// Each line is timed in rounds, the savers taking turns, and reports the median round's µs per
+// call. Run with `make bench-node` (or `node savers.mjs [--quick] [--only NAME]` here once make
+// node has built the addon). Prints a markdown table with the machine and date; ratios are
+// against InmemSaver.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,8 +19,12 @@ import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
 import { InmemSaver } from '../langgraph/index.mjs';
 
 const quick = process.argv.includes('--quick');
+// --only NAME: run the savers whose name starts with NAME (for profiling one of them).
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
 const CHECKPOINTS = 1000; // per thread, for list and storage
-const REPEAT = quick ? 200 : 2000; // timed calls per line
+const ROUNDS = quick ? 5 : 15; // rounds per line, the savers taking turns
+const CALLS = quick ? 40 : 200; // timed calls per round (list: a fifth)
 const CHANNELS = 10;
 
 function channelValue(ch, step) {
@@ -72,44 +78,45 @@ function dirSize(dir) {
 }
 
 async function timeit(fn, n) {
-  for (let i = 0; i < Math.min(100, n); i++) await fn(i); // warm-up
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) await fn(i);
   return Number(process.hrtime.bigint() - t0) / 1000 / n; // µs per call
 }
 
-async function benchSaver(name, make, storageOf) {
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+// A saver ready for the timed lines: a thread for put (after its first 10 checkpoints: every
+// channel once), and a thread of 1,000 checkpoints for getTuple, list and the storage.
+async function prepare(name, make, storageOf) {
   const s = await make();
-  const res = { name };
-  // put: on a fresh thread, after the first 10 checkpoints (every channel once).
-  {
-    const st = await fillThread(s.saver, 'put-thread', CHANNELS);
-    let config = st.config;
-    let i = CHANNELS;
-    res.put = await timeit(async () => {
-      const { checkpoint, metadata, newVersions } = makeCheckpoint(i++, st.versions, st.values);
-      config = await s.saver.put(config, checkpoint, metadata, newVersions);
-    }, REPEAT);
-  }
-  // A thread of 1,000 checkpoints: getTuple of the latest, list of the last 10, storage.
-  const before = await storageOf(s, 'before');
+  const st = await fillThread(s.saver, 'put-thread', CHANNELS);
+  let putConfig = st.config;
+  let step = CHANNELS;
+  const before = await storageOf(s);
   const { config } = await fillThread(s.saver, 'big-thread', CHECKPOINTS);
-  const after = await storageOf(s, 'after');
-  res.bytesPerCheckpoint = (after - before) / CHECKPOINTS;
+  const after = await storageOf(s);
   const latest = { configurable: { thread_id: 'big-thread', checkpoint_ns: '' } };
   const check = await s.saver.getTuple(latest);
   if (check.checkpoint.id !== config.configurable.checkpoint_id ||
       Object.keys(check.checkpoint.channel_values).length !== CHANNELS) {
     throw new Error(`${name}: getTuple did not return the latest checkpoint with 10 channels`);
   }
-  res.getTuple = await timeit(() => s.saver.getTuple(latest), REPEAT);
-  res.list = await timeit(async () => {
-    let n = 0;
-    for await (const t of s.saver.list(latest, { limit: 10 })) { void t; n++; }
-    if (n !== 10) throw new Error(`${name}: list returned ${n}`);
-  }, Math.max(50, REPEAT / 4));
-  await s.close();
-  return res;
+  return {
+    name, s, bytesPerCheckpoint: (after - before) / CHECKPOINTS, times: { put: [], getTuple: [], list: [] },
+    put: async () => {
+      const { checkpoint, metadata, newVersions } = makeCheckpoint(step++, st.versions, st.values);
+      putConfig = await s.saver.put(putConfig, checkpoint, metadata, newVersions);
+    },
+    getTuple: () => s.saver.getTuple(latest),
+    list: async () => {
+      let n = 0;
+      for await (const t of s.saver.list(latest, { limit: 10 })) { void t; n++; }
+      if (n !== 10) throw new Error(`${name}: list returned ${n}`);
+    },
+  };
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'inmem-bench-savers-'));
@@ -146,10 +153,27 @@ const savers = [
   }],
 ];
 
-const results = [];
+// The savers take turns, line by line and round by round, so that a change in the machine's load
+// (other processes) falls on all of them alike; each line reports the median of its rounds.
+const ready = [];
 for (const [name, make, storageOf] of savers) {
-  results.push(await benchSaver(name, make, storageOf));
+  if (only && !name.startsWith(only)) continue;
+  ready.push(await prepare(name, make, storageOf));
 }
+const LINES = [['put', CALLS], ['getTuple', CALLS], ['list', Math.max(10, CALLS / 5)]];
+for (const [line, n] of LINES) {
+  for (const r of ready) await timeit(r[line], Math.min(100, n)); // warm-up
+}
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [line, n] of LINES) {
+    for (const r of ready) r.times[line].push(await timeit(r[line], n));
+  }
+}
+const results = ready.map((r) => ({
+  name: r.name, bytesPerCheckpoint: r.bytesPerCheckpoint,
+  put: median(r.times.put), getTuple: median(r.times.getTuple), list: median(r.times.list),
+}));
+for (const r of ready) await r.s.close();
 fs.rmSync(tmp, { recursive: true, force: true });
 void dirSize;
 
@@ -159,7 +183,9 @@ const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 console.log(`## LangGraph checkpointers: InmemSaver, MemorySaver, SqliteSaver`);
 console.log('');
 console.log(`${new Date().toISOString().slice(0, 10)}, ${cpu} (${os.cpus().length} cores), ` +
-  `Node ${process.version}, ${REPEAT} calls per line${quick ? ' (--quick)' : ''}. ` +
+  `Node ${process.version}, load average ${os.loadavg()[0].toFixed(1)}; each line the median ` +
+  `of ${ROUNDS} rounds of ${CALLS} calls (list: ${Math.max(10, CALLS / 5)}), the savers ` +
+  `taking turns${quick ? ' (--quick)' : ''}. ` +
   `10 channels of ~200 bytes, 1 changed per checkpoint. µs per call (lower is better); ` +
   `the ratio is the saver's time over InmemSaver's.`);
 console.log('');
