@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "inmem",
-      "sources": ["src/addon.c", "src/txn.c", "src/prims.c", "src/async.c"],
+      "sources": ["src/addon.c", "src/txn.c", "src/prims.c", "src/async.c", "src/langgraph.c"],
       "include_dirs": ["../../include"],
       "cflags!": ["-fno-exceptions"],
       "cflags": [

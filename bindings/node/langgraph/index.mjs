@@ -7,7 +7,8 @@
 //   t                                     the thread id (the run exists <=> this key does)
 //   n <ns>                                a checkpoint namespace used in the thread
 //   c <ns> 00 <~cid> ff                   a checkpoint: the checkpoint without its channel values,
-//                                         its metadata, its parent's id
+//                                         its metadata, its parent's id, the list of its channels
+//                                         and their versions
 //   b <ns> 00 <channel> 00 <version>      a channel's value at a version: stored once, when put()
 //                                         is told (newVersions) that the channel changed
 //   m <ns> 00 <key> 00 <json> 00 <~cid> ff   index of a checkpoint's primitive metadata values
@@ -15,14 +16,19 @@
 //
 // <~cid> is the checkpoint id with every byte inverted (255 - b) and a 0xff terminator, so an
 // ascending scan returns checkpoints newest first (ids are time-ordered uuid6 strings) and
-// "before X" is a scan that starts just after X's key. list() is thus served by ordered scans of
-// the checkpoint keys (or of a metadata index when the filter allows), reading only the
-// checkpoints it returns; getTuple() reads one checkpoint key, its channels' values with one
-// batch get, and its writes with one prefix scan. Every put and putWrites is one transaction.
+// "before X" is a scan that starts just after X's key. The records are described in
+// src/langgraph.c, which writes and reads the checkpoints: put() is one serializer call (one JSON
+// array of the checkpoint, its metadata and the changed values, split in C) and one call into the
+// addon (one transaction); getTuple() is one call into the addon (the checkpoint, its channels'
+// values and its writes from one snapshot, as one JSON text) and one deserialization; list()
+// reads pages of tuples the same way, from ordered scans of the checkpoint keys (or of a metadata
+// index when the filter allows), reading only the checkpoints it returns. Every put and putWrites
+// is one transaction.
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import {
   BaseCheckpointSaver,
+  JsonPlusSerializer,
   WRITES_IDX_MAP,
   TASKS,
   compareWritesSortKeys,
@@ -33,14 +39,14 @@ import {
 
 const require = createRequire(import.meta.url);
 const inmem = require('../index.js');
+const b = require('../lib/binding.js');
 
 const APP = 'langgraph';
-const FORMAT = 1; // version of the record encodings below
+const FORMAT = 1; // version of the write records below (checkpoints: src/langgraph.c)
 
 // ---- encodings ---------------------------------------------------------------------------------
 
 const ZERO = Buffer.from([0]);
-const FF = Buffer.from([0xff]);
 
 function utf8(s) {
   return Buffer.from(s, 'utf8');
@@ -52,35 +58,8 @@ function checkName(s, what) {
   return s;
 }
 
-// The checkpoint id, inverted and terminated: ascending key order = descending id order.
-function invId(id) {
-  const b = utf8(id);
-  const out = Buffer.allocUnsafe(b.length + 1);
-  for (let i = 0; i < b.length; i++) out[i] = 255 - b[i];
-  out[b.length] = 0xff;
-  return out;
-}
-
-function idFromInv(buf, start) {
-  const out = Buffer.allocUnsafe(buf.length - start - 1);
-  for (let i = 0; i < out.length; i++) out[i] = 255 - buf[start + i];
-  return out.toString('utf8');
-}
-
 const K_THREAD = Buffer.from('t');
 
-function nsKey(ns) {
-  return Buffer.concat([Buffer.from('n'), utf8(ns)]);
-}
-function ckptPrefix(ns) {
-  return Buffer.concat([Buffer.from('c'), utf8(ns), ZERO]);
-}
-function ckptKey(ns, id) {
-  return Buffer.concat([ckptPrefix(ns), invId(id)]);
-}
-function blobKey(ns, channel, version) {
-  return Buffer.concat([Buffer.from('b'), utf8(ns), ZERO, utf8(channel), ZERO, utf8(String(version))]);
-}
 function writesPrefix(ns, id) {
   return Buffer.concat([Buffer.from('w'), utf8(ns), ZERO, utf8(id), ZERO]);
 }
@@ -98,9 +77,6 @@ function indexable(key, value) {
   const j = JSON.stringify(value);
   return j !== undefined && j.length <= 256 ? j : undefined;
 }
-function metaPrefix(ns, key, json) {
-  return Buffer.concat([Buffer.from('m'), utf8(ns), ZERO, utf8(key), ZERO, utf8(json), ZERO]);
-}
 
 // Frames: each part a u32 length and its bytes.
 function frame(parts) {
@@ -117,67 +93,11 @@ function frame(parts) {
   return out;
 }
 
-function unframe(buf, count) {
-  const parts = [];
-  let o = 0;
-  for (let i = 0; i < count; i++) {
-    if (o + 4 > buf.length) throw new Error('InmemSaver: a stored record is truncated');
-    const n = buf.readUInt32LE(o);
-    o += 4;
-    if (o + n > buf.length) throw new Error('InmemSaver: a stored record is truncated');
-    parts.push(buf.subarray(o, o + n));
-    o += n;
-  }
-  return parts;
-}
-
 const FORMAT_BUF = Buffer.from([FORMAT]);
-
-function checkFormat(b) {
-  if (b.length !== 1 || b[0] !== FORMAT) {
-    throw new Error(`InmemSaver: a stored record has format ${b[0]}, this version reads ${FORMAT}`);
-  }
-}
-
-// checkpoint record: format, checkpoint type, checkpoint, metadata type, metadata, has parent,
-// parent id
-function encodeCheckpoint(ctype, cdata, mtype, mdata, parentId) {
-  return frame([
-    FORMAT_BUF, utf8(ctype), cdata, utf8(mtype), mdata,
-    Buffer.from([parentId === undefined ? 0 : 1]), utf8(parentId === undefined ? '' : parentId),
-  ]);
-}
-
-function decodeCheckpoint(buf) {
-  const [f, ct, cd, mt, md, hp, pid] = unframe(buf, 7);
-  checkFormat(f);
-  return {
-    ctype: ct.toString(), cdata: cd, mtype: mt.toString(), mdata: md,
-    parentId: hp[0] ? pid.toString() : undefined,
-  };
-}
 
 // write record: format, task id, channel, value type, value, task path
 function encodeWrite(taskId, channel, type, data, taskPath) {
   return frame([FORMAT_BUF, utf8(taskId), utf8(channel), utf8(type), data, utf8(taskPath)]);
-}
-
-function decodeWrite(buf) {
-  const [f, tid, ch, t, d, tp] = unframe(buf, 6);
-  checkFormat(f);
-  return { taskId: tid.toString(), channel: ch.toString(), type: t.toString(), data: d,
-    taskPath: tp.toString() };
-}
-
-// blob: format, value type, value
-function encodeBlob(type, data) {
-  return frame([FORMAT_BUF, utf8(type), data]);
-}
-
-function decodeBlob(buf) {
-  const [f, t, d] = unframe(buf, 3);
-  checkFormat(f);
-  return { type: t.toString(), data: d };
 }
 
 function equalValue(a, b) {
@@ -185,6 +105,39 @@ function equalValue(a, b) {
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   return JSON.stringify(a) === JSON.stringify(b);
 }
+
+const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+
+// Writes as lgRead gives them (flat [taskId, channel, taskPath, idx, ...] and their values), in
+// writesSortKey order.
+function orderedWrites(meta, values) {
+  const out = [];
+  for (let i = 0, j = 0; i < meta.length; i += 4, j++) {
+    out.push({ taskId: meta[i], channel: meta[i + 1], taskPath: meta[i + 2], idx: meta[i + 3],
+      value: values[j] });
+  }
+  if (out.length > 1) {
+    out.sort((x, y) => compareWritesSortKeys(
+      writesSortKey(x.taskPath, x.taskId, x.idx), writesSortKey(y.taskPath, y.taskId, y.idx)));
+  }
+  return out;
+}
+
+// lgRead's tuples: [id, parentId, text, plain, parts, channels (NUL-terminated names), writes,
+// needsChannels, sends]
+const T_ID = 0;
+const T_PARENT = 1;
+const T_TEXT = 2;
+const T_PLAIN = 3;
+const T_PARTS = 4;
+const T_CHANNELS = 5;
+const T_WRITES = 6;
+const T_NEEDS = 7;
+const T_SENDS = 8;
+// lgPut's and lgRead's flags: bit 0, the checkpoint predates format 4 (its pending sends are its
+// parent's TASKS writes); bit 1 (lgRead), parts only: no joined JSON text (another serializer).
+const F_SENDS = 1;
+const F_PARTS = 2;
 
 // ---- the saver ---------------------------------------------------------------------------------
 
@@ -219,6 +172,12 @@ export class InmemSaver extends BaseCheckpointSaver {
     }
     this._strict = this.db.durability === 'strict';
     this._runIds = new Map();
+    // The stock serializer: the parts of a put serialize as one JSON array (split in C), those
+    // of a tuple load as one; and a text without LangChain objects ("lc" records) loads with
+    // JSON.parse alone, which gives exactly what its reviver would (it revives only those).
+    // Another serializer is called once per part, as LangGraph's own savers do.
+    this._stock = this.serde?.constructor === JsonPlusSerializer;
+    this._readFlags = this._stock ? 0 : F_PARTS;
   }
 
   /** Closes the database if the saver opened it. */
@@ -262,29 +221,44 @@ export class InmemSaver extends BaseCheckpointSaver {
     const id = checkName(checkpoint.id, 'checkpoint.id');
     const { channel_values: values = {}, ...rest } = checkpoint;
 
-    const puts = [];
-    const [[ctype, cdata], [mtype, mdata]] = await Promise.all([
-      this.serde.dumpsTyped(rest),
-      this.serde.dumpsTyped(metadata),
-    ]);
-    puts.push(ckptKey(ns, id), encodeCheckpoint(ctype, cdata, mtype, mdata, parentId),
-      nsKey(ns), Buffer.alloc(0));
-    for (const [channel, version] of Object.entries(newVersions ?? {})) {
-      if (!Object.prototype.hasOwnProperty.call(values, channel)) continue;
-      checkName(channel, 'a channel name');
-      const [t, d] = await this.serde.dumpsTyped(values[channel]);
-      puts.push(blobKey(ns, channel, version), encodeBlob(t, d));
+    // The values this put stores: those of the channels newVersions names. The lists go to the
+    // addon as strings of NUL-terminated items.
+    let blobChannels = '';
+    const stored = [];
+    for (const channel in newVersions ?? {}) {
+      if (!hasOwn(newVersions, channel) || !hasOwn(values, channel)) continue;
+      const version = checkName(String(newVersions[channel]), 'a channel version');
+      blobChannels += `${checkName(channel, 'a channel name')}\0${version}\0`;
+      stored.push(values[channel]);
     }
-    const inv = invId(id);
-    for (const [k, v] of Object.entries(metadata ?? {})) {
-      const j = indexable(k, v);
-      if (j !== undefined) puts.push(Buffer.concat([metaPrefix(ns, k, j), inv]), Buffer.alloc(0));
+    // Every channel of the checkpoint with its version: getTuple reads their values.
+    let allChannels = '';
+    const versions = rest.channel_versions ?? {};
+    for (const channel in versions) {
+      if (!hasOwn(versions, channel)) continue;
+      const version = checkName(String(versions[channel]), 'a channel version');
+      allChannels += `${checkName(channel, 'a channel name')}\0${version}\0`;
     }
-    const run = this.runIdOf(tid);
-    await this._write((tx) => {
-      this._ensureThread(tx, run, tid);
-      tx.putMany(puts, { run });
-    });
+    let metaIndex = '';
+    for (const k in metadata ?? {}) {
+      if (!hasOwn(metadata, k)) continue;
+      const j = indexable(k, metadata[k]);
+      if (j !== undefined) metaIndex += `${k}\0${j}\0`;
+    }
+    let payload;
+    if (this._stock) {
+      const [t, d] = await this.serde.dumpsTyped([rest, metadata, ...stored]);
+      if (t === 'json') payload = d;
+    }
+    if (payload === undefined) {
+      const typed = await Promise.all([rest, metadata, ...stored].map((v) => this.serde.dumpsTyped(v)));
+      payload = typed.flat();
+    }
+    const args = [this.db._h, this.runIdOf(tid), tid, APP, this.namespace || null, ns, id,
+      parentId ?? null, checkpoint.v < 4 ? F_SENDS : 0, payload, blobChannels, allChannels,
+      metaIndex];
+    if (this._strict) await b.lgPutAsync(...args);
+    else b.lgPut(...args);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: id } };
   }
 
@@ -330,83 +304,67 @@ export class InmemSaver extends BaseCheckpointSaver {
     }
   }
 
-  // Loads a whole tuple within one read-only transaction. The serde's loadsTyped may be async,
-  // so the transaction stays open across awaits: it is a snapshot, used by this call alone.
-  async _tupleAt(tx, run, threadId, ns, id, rec) {
-    const c = decodeCheckpoint(rec);
-    const [checkpoint, metadata] = await this._loadAll([
-      { type: c.ctype, data: c.cdata }, { type: c.mtype, data: c.mdata }]);
-    const versions = checkpoint.channel_versions ?? {};
-    const channels = Object.keys(versions);
-    const values = {};
-    if (channels.length > 0) {
-      const got = tx.getMany(channels.map((ch) => blobKey(ns, ch, versions[ch])), { run });
-      const present = [];
-      const blobs = [];
-      for (let i = 0; i < channels.length; i++) {
-        if (got[i].value === undefined) continue;
-        present.push(channels[i]);
-        blobs.push(decodeBlob(got[i].value));
-      }
-      const loaded = await this._loadAll(blobs);
-      for (let i = 0; i < present.length; i++) values[present[i]] = loaded[i];
+  // Deserialises what lgRead read of a tuple: [checkpoint, metadata, [value...], [write...],
+  // [send...]].
+  async _load(raw) {
+    const text = raw[T_TEXT];
+    if (text !== undefined) {
+      return raw[T_PLAIN] ? JSON.parse(text) : this.serde.loadsTyped('json', text);
     }
-    checkpoint.channel_values = values;
-    if (checkpoint.v < 4 && c.parentId !== undefined) {
+    const parts = raw[T_PARTS];
+    const loaded = [];
+    for (let i = 0; i < parts.length; i += 2) {
+      loaded.push(this.serde.loadsTyped(parts[i], parts[i + 1]));
+    }
+    const all = await Promise.all(loaded);
+    const [nv, nw] = parts.counts;
+    return [all[0], all[1], all.slice(2, 2 + nv), all.slice(2 + nv, 2 + nv + nw),
+      all.slice(2 + nv + nw)];
+  }
+
+  // A tuple from what lgRead read (h: the database or the transaction it read in); undefined if
+  // the checkpoint is gone.
+  async _tuple(h, run, threadId, ns, raw) {
+    if (raw[T_NEEDS]) {
+      // A checkpoint stored by an earlier version (record format 1), without its channel list:
+      // the checkpoint's channel_versions give it; read the tuple again with it.
+      const [cp] = await this._load(raw);
+      let list = '';
+      for (const [ch, v] of Object.entries(cp.channel_versions ?? {})) list += `${ch}\0${v}\0`;
+      const again = b.lgRead(h, run, ns, raw[T_ID], null, 1, null, null, list,
+        (cp.v < 4 ? F_SENDS : 0) | this._readFlags);
+      if (again.length === 0) return undefined;
+      raw = again[0];
+    }
+    const [checkpoint, metadata, values, wvals, svals] = await this._load(raw);
+    const names = raw[T_CHANNELS];
+    const channels = names === '' ? [] : names.slice(0, -1).split('\0');
+    const channelValues = {};
+    for (let i = 0; i < channels.length; i++) channelValues[channels[i]] = values[i];
+    checkpoint.channel_values = channelValues;
+    if (raw[T_SENDS] !== undefined) {
       // Before format 4 a checkpoint's pending sends were its parent's TASKS writes.
-      const sends = this._writesOf(tx, run, ns, c.parentId).filter((w) => w.channel === TASKS);
-      checkpoint.channel_values[TASKS] = await this._loadAll(sends);
+      const sends = orderedWrites(raw[T_SENDS], svals).filter((w) => w.channel === TASKS);
+      checkpoint.channel_values[TASKS] = sends.map((w) => w.value);
       const vs = Object.values(checkpoint.channel_versions ?? {});
       checkpoint.channel_versions = checkpoint.channel_versions ?? {};
       checkpoint.channel_versions[TASKS] = vs.length > 0 ? maxChannelVersion(...vs)
         : this.getNextVersion(undefined);
     }
-    const writes = this._writesOf(tx, run, ns, id);
-    const wvals = await this._loadAll(writes);
-    const pendingWrites = writes.map((w, i) => [w.taskId, w.channel, wvals[i]]);
+    const id = raw[T_ID];
     const tuple = {
       config: { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: id } },
       checkpoint,
       metadata,
-      pendingWrites,
+      pendingWrites: raw[T_WRITES].length === 0 ? []
+        : orderedWrites(raw[T_WRITES], wvals).map((w) => [w.taskId, w.channel, w.value]),
     };
-    if (c.parentId !== undefined) {
+    if (raw[T_PARENT] !== undefined) {
       tuple.parentConfig = {
-        configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: c.parentId },
+        configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: raw[T_PARENT] },
       };
     }
-    return { tuple, metadata };
-  }
-
-  // A checkpoint's pending writes, decoded, in writesSortKey order.
-  _writesOf(tx, run, ns, id) {
-    const prefix = writesPrefix(ns, id);
-    const out = [];
-    for (const e of tx.scan({ run, prefix, batch: 32 })) {
-      const w = decodeWrite(e.value);
-      w.idx = e.key.readUInt32BE(e.key.length - 4) - 0x80000000;
-      out.push(w);
-    }
-    out.sort((a, b) => compareWritesSortKeys(
-      writesSortKey(a.taskPath, a.taskId, a.idx), writesSortKey(b.taskPath, b.taskId, b.idx)));
-    return out;
-  }
-
-  // Deserialises several stored values: with one call of the serializer when they are all JSON
-  // (their texts joined into one JSON array: the same revival, a fraction of the calls).
-  async _loadAll(items) {
-    if (items.length === 0) return [];
-    if (items.length > 1 && items.every((x) => x.type === 'json')) {
-      const parts = [Buffer.from('[')];
-      items.forEach((x, i) => {
-        if (i) parts.push(Buffer.from(','));
-        parts.push(x.data);
-      });
-      parts.push(Buffer.from(']'));
-      const all = await this.serde.loadsTyped('json', Buffer.concat(parts));
-      if (Array.isArray(all) && all.length === items.length) return all;
-    }
-    return Promise.all(items.map((x) => this.serde.loadsTyped(x.type, x.data)));
+    return tuple;
   }
 
   async getTuple(config) {
@@ -415,26 +373,12 @@ export class InmemSaver extends BaseCheckpointSaver {
     const tid = checkName(String(threadId), 'thread_id');
     const ns = checkName(config.configurable?.checkpoint_ns ?? '', 'checkpoint_ns');
     const id = getCheckpointId(config);
+    if (id) checkName(id, 'checkpoint_id');
     const run = this.runIdOf(tid);
-    const tx = this.db.begin({ readOnly: true });
-    try {
-      let cid = id;
-      let rec;
-      if (id) {
-        rec = tx.get(ckptKey(ns, checkName(id, 'checkpoint_id')), { run });
-      } else {
-        const first = tx.list({ run, prefix: ckptPrefix(ns), limit: 1 });
-        if (first.length > 0) {
-          rec = first[0].value;
-          cid = idFromInv(first[0].key, ckptPrefix(ns).length);
-        }
-      }
-      if (rec === undefined) return undefined;
-      const { tuple } = await this._tupleAt(tx, run, threadId, ns, cid, rec);
-      return tuple;
-    } finally {
-      tx.free();
-    }
+    const h = this.db._h;
+    const found = b.lgRead(h, run, ns, id || null, null, 1, null, null, null, this._readFlags);
+    if (found.length === 0) return undefined;
+    return this._tuple(h, run, threadId, ns, found[0]);
   }
 
   // The threads of this saver (their run ids and thread ids), newest run first.
@@ -461,24 +405,24 @@ export class InmemSaver extends BaseCheckpointSaver {
     return out;
   }
 
-  // Checkpoints of one namespace newest first, strictly before `before` if given: from the
-  // checkpoint keys, or from the metadata index of `indexKey` = `json`.
-  *_candidates(tx, run, ns, before, index) {
-    const prefix = index ? metaPrefix(ns, index.key, index.json) : ckptPrefix(ns);
-    const start = before !== undefined
-      ? Buffer.concat([prefix, invId(before), ZERO]) : prefix;
-    const end = Buffer.concat([prefix.subarray(0, prefix.length - 1), Buffer.from([1])]);
-    const it = tx.scan({ run, start, end, batch: 16 });
-    try {
-      for (;;) {
-        const e = it.nextEntry();
-        if (e === undefined) return;
-        const id = idFromInv(e.key, prefix.length);
-        const rec = index ? tx.get(ckptKey(ns, id), { run }) : e.value;
-        if (rec !== undefined) yield { id, rec };
+  // What lgRead reads of one namespace's checkpoints, newest first, strictly before `before` if
+  // given, a page at a time: from the checkpoint keys, or from the metadata index of `index`;
+  // only checkpoint `id` if given.
+  *_stream(h, run, ns, before, index, id, page) {
+    if (id) {
+      if (before === undefined || id < before) {
+        yield* b.lgRead(h, run, ns, id, null, 1, null, null, null, this._readFlags);
       }
-    } finally {
-      it.free();
+      return;
+    }
+    let cursor = before;
+    for (;;) {
+      const got = b.lgRead(h, run, ns, null, cursor ?? null, page, index ? index.key : null,
+        index ? index.json : null, null, this._readFlags);
+      yield* got;
+      if (got.length < page) return;
+      cursor = got[got.length - 1][T_ID];
+      page = Math.min(page * 2, 256);
     }
   }
 
@@ -491,6 +435,7 @@ export class InmemSaver extends BaseCheckpointSaver {
     const beforeId = before?.configurable?.checkpoint_id;
     if (nsWanted !== undefined) checkName(nsWanted, 'checkpoint_ns');
     if (beforeId !== undefined) checkName(beforeId, 'before checkpoint_id');
+    if (idWanted) checkName(idWanted, 'checkpoint_id');
     const conds = Object.entries(filter ?? {});
     let index;
     for (const [key, value] of conds) {
@@ -501,8 +446,11 @@ export class InmemSaver extends BaseCheckpointSaver {
       }
     }
     if (limit !== undefined && limit <= 0) return;
+    // Pages as large as what is asked for (a filter may drop some: then more pages).
+    const page = limit !== undefined ? Math.min(Math.max(limit, 1), 256) : 16;
 
     const tx = this.db.begin({ readOnly: true });
+    const h = tx._h;
     try {
       const threads = threadId !== undefined && threadId !== null
         ? [{ run: this.runIdOf(checkName(String(threadId), 'thread_id')), threadId }]
@@ -510,25 +458,28 @@ export class InmemSaver extends BaseCheckpointSaver {
       for (const { run, threadId: tid } of threads) {
         const nss = nsWanted !== undefined ? [nsWanted] : this._namespaces(tx, run);
         // Merge the namespaces' streams, newest checkpoint id first.
-        const streams = nss.map((ns) => ({ ns, gen: this._candidates(tx, run, ns, beforeId, index) }));
-        const heads = streams.map((s) => s.gen.next());
+        const streams = nss.map((ns) => ({
+          ns, gen: this._stream(h, run, ns, beforeId, index, idWanted, page),
+        }));
+        // Each stream's next tuple, read when needed (null: not yet): a page is read only if
+        // something is taken from it.
+        const heads = streams.map(() => null);
         for (;;) {
           let best = -1;
           for (let i = 0; i < heads.length; i++) {
+            if (heads[i] === null) heads[i] = streams[i].gen.next();
             if (heads[i].done) continue;
-            if (best < 0 || heads[i].value.id > heads[best].value.id) best = i;
+            if (best < 0 || heads[i].value[T_ID] > heads[best].value[T_ID]) best = i;
           }
           if (best < 0) break;
-          const { id, rec } = heads[best].value;
+          const raw = heads[best].value;
           const ns = streams[best].ns;
-          heads[best] = streams[best].gen.next();
-          if (idWanted && id !== idWanted) continue;
-          const c = decodeCheckpoint(rec);
-          if (conds.length > 0) {
-            const md = await this.serde.loadsTyped(c.mtype, c.mdata);
-            if (!conds.every(([k, v]) => equalValue(md?.[k], v))) continue;
+          heads[best] = null;
+          const tuple = await this._tuple(h, run, tid, ns, raw);
+          if (tuple === undefined) continue;
+          if (conds.length > 0 && !conds.every(([k, v]) => equalValue(tuple.metadata?.[k], v))) {
+            continue;
           }
-          const { tuple } = await this._tupleAt(tx, run, tid, ns, id, rec);
           yield tuple;
           if (limit !== undefined && --limit <= 0) {
             for (const s of streams) s.gen.return();

@@ -1448,5 +1448,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     init_txn(env, exports);
     init_prims(env, exports);
     init_async(env, exports);
+    init_langgraph(env, exports);
     return exports;
 }

@@ -161,6 +161,7 @@ int get_retry(napi_env env, napi_value v, inmem_retry_options *o);
 void init_txn(napi_env env, napi_value exports);
 void init_prims(napi_env env, napi_value exports);
 void init_async(napi_env env, napi_value exports);
+void init_langgraph(napi_env env, napi_value exports);
 
 void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb);
 
