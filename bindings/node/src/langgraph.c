@@ -168,8 +168,8 @@ static long json_split(const char *s, size_t n, part *out, size_t max)
             size_t b = start, e = i;
             while (b < e && (s[b] == ' ' || s[b] == '\n' || s[b] == '\r' || s[b] == '\t'))
                 b++;
-            while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\n' || s[e - 1] == '\r' ||
-                             s[e - 1] == '\t'))
+            while (e > b &&
+                   (s[e - 1] == ' ' || s[e - 1] == '\n' || s[e - 1] == '\r' || s[e - 1] == '\t'))
                 e--;
             if (c == ']' && k == 0 && b == e)
                 return 0; /* [] */
@@ -404,7 +404,10 @@ static lg_put *put_args(napi_env env, napi_callback_info info)
         return NULL;
     }
     p->d = d;
-    sbuf *a = &p->a;
+    /* The arguments go to `in`, the keys and records built from them to `a`: two buffers, so
+     * that a copy never reads from a buffer that its own growth may move. */
+    sbuf *a = &p->a, in = {0};
+    sb_byte(&in, 0); /* never a NULL base, even when every argument is empty */
     slice ns, id, parent = {0, 0}, *blobs = NULL, *all = NULL, *meta = NULL, *items = NULL;
     uint32_t nblobs, nall, nmeta, nitems = 0;
     uint64_t flags;
@@ -421,13 +424,14 @@ static lg_put *put_args(napi_env env, napi_callback_info info)
             goto fail;
         sb_byte(a, 0);
     }
-    if (add_bytes(env, argv[5], a, &ns, "checkpoint_ns") ||
-        add_bytes(env, argv[6], a, &id, "checkpoint id") ||
-        (has_parent && add_bytes(env, argv[7], a, &parent, "parent id")) ||
+    if (add_bytes(env, argv[5], &in, &ns, "checkpoint_ns") ||
+        add_bytes(env, argv[6], &in, &id, "checkpoint id") ||
+        (has_parent && add_bytes(env, argv[7], &in, &parent, "parent id")) ||
         get_u64(env, argv[8], 0, &flags, "flags") ||
-        get_list(env, argv[10], a, &blobs, &nblobs, "blobChannels must be a NUL-terminated list") ||
-        get_list(env, argv[11], a, &all, &nall, "allChannels must be a NUL-terminated list") ||
-        get_list(env, argv[12], a, &meta, &nmeta, "metaIndex must be a NUL-terminated list"))
+        get_list(env, argv[10], &in, &blobs, &nblobs,
+                 "blobChannels must be a NUL-terminated list") ||
+        get_list(env, argv[11], &in, &all, &nall, "allChannels must be a NUL-terminated list") ||
+        get_list(env, argv[12], &in, &meta, &nmeta, "metaIndex must be a NUL-terminated list"))
         goto fail;
     if (nblobs % 2 || nall % 2 || nmeta % 2) {
         throw_msg(env, INMEM_EINVAL, "lgPut: pairs of names and versions");
@@ -439,7 +443,7 @@ static lg_put *put_args(napi_env env, napi_callback_info info)
     bool is_arr;
     napi_is_array(env, argv[9], &is_arr);
     if (is_arr) {
-        if (get_slices(env, argv[9], a, &items, &nitems, "payload must be an array or bytes"))
+        if (get_slices(env, argv[9], &in, &items, &nitems, "payload must be an array or bytes"))
             goto fail;
         if (nitems != 2 * nparts) {
             throw_msg(env, INMEM_EINVAL, "lgPut: a type and bytes for each part");
@@ -455,36 +459,32 @@ static lg_put *put_args(napi_env env, napi_callback_info info)
             goto fail;
         }
     }
-    if (a->oom)
+    if (a->oom || in.oom)
         goto oom;
-    /* Names and parts are in the arena now; keys and records follow. Offsets stay valid as it
-     * grows (pointers into it do not: read through AT() each time). */
-#define PART_TYPE(i) (is_arr ? AT(*a, items[2 * (i)]) : "json")
+#define PART_TYPE(i)   (is_arr ? AT(in, items[2 * (i)]) : "json")
 #define PART_TYPE_N(i) (is_arr ? items[2 * (i)].n : 4)
+    /* Keys and records, from the arguments (which no longer move). The sb_ calls do nothing
+     * once out of memory: checked at the end. */
     /* c <ns> 00 <~id> ff: the checkpoint record */
     pair_key(p);
     sb_byte(a, 'c');
-    sb_add(a, AT(*a, ns), ns.n);
+    sb_add(a, AT(in, ns), ns.n);
     sb_byte(a, 0);
-    if (!a->oom)
-        sb_inv(a, AT(*a, id), id.n);
+    sb_inv(a, AT(in, id), id.n);
     pair_value(p);
     sb_frame(a, "\x02", 1);
     for (size_t i = 0; i < 2; i++) {
-        if (a->oom)
-            goto oom;
         sb_frame(a, PART_TYPE(i), PART_TYPE_N(i));
         if (is_arr)
-            sb_frame(a, AT(*a, items[2 * i + 1]), items[2 * i + 1].n);
+            sb_frame(a, AT(in, items[2 * i + 1]), items[2 * i + 1].n);
         else
             sb_frame(a, pv[i].p, pv[i].n);
     }
     sb_frame(a, has_parent ? "\x01" : "\x00", 1);
-    if (!a->oom)
-        sb_frame(a, AT(*a, parent), parent.n);
+    sb_frame(a, AT(in, parent), parent.n);
     size_t at = sb_open(a);
     for (uint32_t i = 0; i < nall && !a->oom; i++) {
-        sb_add(a, AT(*a, all[i]), all[i].n);
+        sb_add(a, AT(in, all[i]), all[i].n);
         sb_byte(a, 0);
     }
     sb_close(a, at);
@@ -494,50 +494,37 @@ static lg_put *put_args(napi_env env, napi_callback_info info)
     /* n <ns>: the namespace is used in the thread (written once: put_txn reads it first) */
     p->nskey.off = a->n;
     sb_byte(a, 'n');
-    if (!a->oom)
-        sb_add(a, AT(*a, ns), ns.n);
+    sb_add(a, AT(in, ns), ns.n);
     p->nskey.n = a->n - p->nskey.off;
     /* b <ns> 00 <channel> 00 <version>: each value, once per version */
     for (uint32_t i = 0; i < nblobs / 2; i++) {
-        if (a->oom)
-            goto oom;
         pair_key(p);
         sb_byte(a, 'b');
-        sb_add(a, AT(*a, ns), ns.n);
+        sb_add(a, AT(in, ns), ns.n);
         sb_byte(a, 0);
-        if (!a->oom)
-            sb_add(a, AT(*a, blobs[2 * i]), blobs[2 * i].n);
+        sb_add(a, AT(in, blobs[2 * i]), blobs[2 * i].n);
         sb_byte(a, 0);
-        if (!a->oom)
-            sb_add(a, AT(*a, blobs[2 * i + 1]), blobs[2 * i + 1].n);
+        sb_add(a, AT(in, blobs[2 * i + 1]), blobs[2 * i + 1].n);
         pair_value(p);
         sb_frame(a, "\x01", 1);
-        if (!a->oom)
-            sb_frame(a, PART_TYPE(2 + i), PART_TYPE_N(2 + i));
-        if (a->oom)
-            goto oom;
+        sb_frame(a, PART_TYPE(2 + i), PART_TYPE_N(2 + i));
         if (is_arr)
-            sb_frame(a, AT(*a, items[2 * (2 + i) + 1]), items[2 * (2 + i) + 1].n);
+            sb_frame(a, AT(in, items[2 * (2 + i) + 1]), items[2 * (2 + i) + 1].n);
         else
             sb_frame(a, pv[2 + i].p, pv[2 + i].n);
         pair_end(p);
     }
     /* m <ns> 00 <key> 00 <json> 00 <~id> ff: the metadata index */
     for (uint32_t i = 0; i < nmeta / 2; i++) {
-        if (a->oom)
-            goto oom;
         pair_key(p);
         sb_byte(a, 'm');
-        sb_add(a, AT(*a, ns), ns.n);
+        sb_add(a, AT(in, ns), ns.n);
         sb_byte(a, 0);
-        if (!a->oom)
-            sb_add(a, AT(*a, meta[2 * i]), meta[2 * i].n);
+        sb_add(a, AT(in, meta[2 * i]), meta[2 * i].n);
         sb_byte(a, 0);
-        if (!a->oom)
-            sb_add(a, AT(*a, meta[2 * i + 1]), meta[2 * i + 1].n);
+        sb_add(a, AT(in, meta[2 * i + 1]), meta[2 * i + 1].n);
         sb_byte(a, 0);
-        if (!a->oom)
-            sb_inv(a, AT(*a, id), id.n);
+        sb_inv(a, AT(in, id), id.n);
         pair_value(p);
         pair_end(p);
     }
@@ -546,6 +533,7 @@ static lg_put *put_args(napi_env env, napi_callback_info info)
     if (a->oom)
         goto oom;
     jsbytes_free(&payload);
+    free(in.p);
     free(pv);
     free(blobs);
     free(all);
@@ -556,6 +544,7 @@ oom:
     throw_rc(env, INMEM_ENOMEM, NULL, NULL);
 fail:
     jsbytes_free(&payload);
+    free(in.p);
     free(pv);
     free(blobs);
     free(all);
@@ -668,8 +657,8 @@ typedef struct reader {
     const inmem_run_id *run;
     part ns;
     sbuf key, text, names;
-    items vals;        /* checkpoint, metadata, values, writes, sends (in that order) */
-    part *chl;         /* the channels of the tuple being read: names and versions */
+    items vals; /* checkpoint, metadata, values, writes, sends (in that order) */
+    part *chl;  /* the channels of the tuple being read: names and versions */
     size_t chcap;
     const part *chans; /* the caller's channel list for a format 1 record, or NULL */
     size_t nchans;
