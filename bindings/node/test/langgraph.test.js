@@ -285,3 +285,51 @@ test('list pages through a long history: every checkpoint once, in order, with b
   }
   assert.deepStrictEqual(one, [ids[3]]);
 });
+
+test('each channel value is stored once per version: a put stores only the channels that changed', async (t) => {
+  const { InmemSaver } = await lg();
+  const { uuid6 } = await cp();
+  const saver = new InmemSaver({ path: tmpdir(t) });
+  t.after(() => saver.close());
+  const values = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`ch${i}`, `v0 of ch${i}`]));
+  const versions = Object.fromEntries(Object.keys(values).map((k) => [k, 1]));
+  let cfg = { configurable: { thread_id: 'inc', checkpoint_ns: '' } };
+  const c0 = checkpointOf(uuid6, values, 0);
+  c0.channel_versions = { ...versions };
+  cfg = await saver.put(cfg, c0, { source: 'input', step: -1 }, { ...versions });
+  for (let step = 1; step <= 20; step++) {
+    const ch = `ch${step % 10}`;
+    values[ch] = `v${step} of ${ch}`;
+    versions[ch]++;
+    const c = checkpointOf(uuid6, { ...values }, step);
+    c.channel_versions = { ...versions };
+    cfg = await saver.put(cfg, c, { source: 'loop', step }, { [ch]: versions[ch] });
+  }
+  const run = saver.runIdOf('inc');
+  const blobs = saver.db.list({ run, prefix: 'b', limit: 1000 });
+  assert.equal(blobs.length, 10 + 20, 'the first 10 values, then one a put');
+  const latest = await saver.getTuple({ configurable: { thread_id: 'inc' } });
+  assert.deepStrictEqual(latest.checkpoint.channel_values, values);
+});
+
+test('a large checkpoint: 300 channels with long names, large metadata, all values stored and read', async (t) => {
+  const { InmemSaver } = await lg();
+  const { uuid6 } = await cp();
+  const saver = new InmemSaver({ path: tmpdir(t) });
+  t.after(() => saver.close());
+  // Large enough that the buffers the addon builds a put in grow many times over.
+  const values = {};
+  for (let i = 0; i < 300; i++) values[`channel-${String(i).padStart(3, '0')}-${'n'.repeat(60)}`] = { i, s: 'v'.repeat(i) };
+  const metadata = { source: 'loop', step: 3, parents: {} };
+  for (let i = 0; i < 50; i++) metadata[`key${i}-${'k'.repeat(40)}`] = `value ${i} ${'m'.repeat(100)}`;
+  const c = checkpointOf(uuid6, values, 0);
+  const cfg = await saver.put({ configurable: { thread_id: 'big', checkpoint_ns: 'ns-'.repeat(10) } }, c,
+    metadata, c.channel_versions);
+  const tuple = await saver.getTuple(cfg);
+  assert.deepStrictEqual(tuple.checkpoint.channel_values, values);
+  assert.deepStrictEqual(tuple.metadata, metadata);
+  const filtered = [];
+  for await (const x of saver.list({ configurable: { thread_id: 'big' } },
+    { filter: { [`key7-${'k'.repeat(40)}`]: `value 7 ${'m'.repeat(100)}` } })) filtered.push(x.checkpoint.id);
+  assert.deepStrictEqual(filtered, [c.id], 'found through the index of a long metadata value');
+});
