@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addon.h"
 
@@ -725,6 +726,23 @@ static int same_options(const inmem_options *a, const inmem_options *b)
            a->checkpoint_on_close == b->checkpoint_on_close;
 }
 
+/* inmem_db_close(), waiting out the library's own snapshots. It refuses to close (INMEM_EBUSY,
+ * closing nothing) while any transaction is open, and the checkpointer thread holds one while it
+ * writes an automatic checkpoint's image: had it been taken as an error, the database would have
+ * stayed open (its lock too: the next open in this process got INMEM_ELOCKED). By the time the
+ * last handle closes, every transaction of the binding has been freed, so the wait ends with
+ * that image; it is bounded all the same (10 minutes), then INMEM_EBUSY is returned. */
+static int close_db(inmem_db *db)
+{
+    for (long waited_ms = 0;; waited_ms++) {
+        int rc = inmem_db_close(db);
+        if (rc != INMEM_EBUSY || waited_ms >= 600000)
+            return rc;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
+
 /* Called on any thread (open may run in the async pool). */
 int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_db **dbp,
                 char *errbuf, size_t errlen)
@@ -742,7 +760,7 @@ int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_
         }
         shared_db *sh = calloc(1, sizeof(*sh));
         if (!sh) {
-            inmem_db_close(db);
+            close_db(db);
             return INMEM_ENOMEM;
         }
         sh->db = db;
@@ -784,7 +802,7 @@ int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_
     sh = calloc(1, sizeof(*sh));
     if (!sh || !realpath(dir, real) || !(sh->path = strdup(real))) {
         free(sh);
-        inmem_db_close(db);
+        close_db(db);
         rc = INMEM_ENOMEM;
         goto cleanup;
     }
@@ -806,7 +824,7 @@ int shared_release(shared_db *sh, char *errbuf, size_t errlen)
     errbuf[0] = 0;
     int rc = 0;
     if (!sh->path) {
-        rc = inmem_db_close(sh->db);
+        rc = close_db(sh->db);
         if (rc && rc_has_details(rc))
             snprintf(errbuf, errlen, "%s", errmsg_details(rc));
         free(sh);
@@ -820,7 +838,7 @@ int shared_release(shared_db *sh, char *errbuf, size_t errlen)
                 break;
             }
         }
-        rc = inmem_db_close(sh->db);
+        rc = close_db(sh->db);
         if (rc && rc_has_details(rc))
             snprintf(errbuf, errlen, "%s", errmsg_details(rc));
         free(sh->path);

@@ -400,3 +400,19 @@ test('a damaged newest image: fallback to an older one the log covers; repair sa
   assert.equal(db.stats().keys, keys - r.keysDropped);
   db.close();
 });
+
+test('closing while an automatic checkpoint is being written waits for it; the directory reopens', (t) => {
+  const dir = tmpdir(t);
+  const val = Buffer.alloc(16384, 7);
+  for (let round = 0; round < 20; round++) {
+    // About 1 MB of live data and a trigger at 1x it: the checkpointer starts its image near
+    // the end of each round's writes, and the close comes at once.
+    const db = inmem.open(dir, { checkpointLogRatio: 1, checkpointLogMin: 65536 });
+    for (let i = 0; i < 80; i++) db.put(`k${i % 64}`, val);
+    db.close(); // the library refuses to close while its checkpointer holds a snapshot
+  }
+  const db = inmem.open(dir); // had a close been refused, the lock would still be held here
+  assert.deepEqual(db.get('k1'), val);
+  assert.ok(db.recovery().checkpointVersion > 0, 'automatic checkpoints were taken');
+  db.close();
+});
