@@ -123,6 +123,13 @@ function orderedWrites(meta, values) {
   return out;
 }
 
+// LangGraph's JsonPlusSerializer itself: its class, none of its methods replaced.
+function isStockSerde(serde) {
+  const proto = JsonPlusSerializer.prototype;
+  return serde?.constructor === JsonPlusSerializer &&
+    ['dumpsTyped', 'loadsTyped', '_dumps', '_loads'].every((m) => serde[m] === proto[m]);
+}
+
 // lgRead's tuples: [id, parentId, text, plain, parts, channels (NUL-terminated names), writes,
 // needsChannels, sends]
 const T_ID = 0;
@@ -176,7 +183,7 @@ export class InmemSaver extends BaseCheckpointSaver {
     // of a tuple load as one; and a text without LangChain objects ("lc" records) loads with
     // JSON.parse alone, which gives exactly what its reviver would (it revives only those).
     // Another serializer is called once per part, as LangGraph's own savers do.
-    this._stock = this.serde?.constructor === JsonPlusSerializer;
+    this._stock = isStockSerde(this.serde);
     this._readFlags = this._stock ? 0 : F_PARTS;
   }
 

@@ -333,3 +333,21 @@ test('a large checkpoint: 300 channels with long names, large metadata, all valu
     { filter: { [`key7-${'k'.repeat(40)}`]: `value 7 ${'m'.repeat(100)}` } })) filtered.push(x.checkpoint.id);
   assert.deepStrictEqual(filtered, [c.id], 'found through the index of a long metadata value');
 });
+
+test('a JsonPlusSerializer with a method replaced is not taken for the stock one', async (t) => {
+  const { InmemSaver } = await lg();
+  const { JsonPlusSerializer, uuid6 } = await cp();
+  const serde = new JsonPlusSerializer();
+  const calls = [];
+  serde.loadsTyped = async (type, data) => {
+    calls.push(type);
+    return JsonPlusSerializer.prototype.loadsTyped.call(serde, type, data);
+  };
+  const saver = new InmemSaver({ path: tmpdir(t), serde });
+  t.after(() => saver.close());
+  const c = checkpointOf(uuid6, { a: 'plain' }, 0);
+  const cfg = await saver.put({ configurable: { thread_id: 'r' } }, c, { source: 'input', step: -1 },
+    c.channel_versions);
+  assert.deepStrictEqual((await saver.getTuple(cfg)).checkpoint.channel_values, { a: 'plain' });
+  assert.deepStrictEqual(calls, ['json', 'json', 'json'], 'its loadsTyped, once a part');
+});
