@@ -741,6 +741,49 @@ static void read_only_open_beside_a_checkpointing_writer_always_succeeds(void **
     test_rmdir(dir);
 }
 
+/* A close never refuses because of a checkpoint: one being written in the background is waited
+ * for (its snapshot is the engine's, not an open transaction of the caller's), and the engine's
+ * snapshots are not counted as the caller's aborts. */
+static void checkpoint_close_waits_for_a_checkpoint_being_written(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.wal_segment_size = SEG_SIZE;
+    o.checkpoint_log_ratio = 1;
+    o.checkpoint_log_min = 64u << 10;
+    uint8_t val[1000] = {0};
+    char key[32];
+    int busy_seen = 0;
+    for (int round = 0; round < 20; round++) {
+        inmem_db *db;
+        assert_ok(inmem_db_open(dir, &o, &db));
+        for (int i = 0; i < 200; i++) { /* the trigger fires, the image is being written */
+            snprintf(key, sizeof key, "k%03d", i);
+            put_ok(db, NULL, key, val, sizeof val);
+        }
+        inmem_stats s = test_stats(db);
+        busy_seen += s.open_txns > 0;
+        int rc = inmem_db_close(db);
+        CHECK(rc == 0, "round %d: close: %s (%s)", round, inmem_errname(rc), inmem_errmsg());
+    }
+    inmem_db *db;
+    o.checkpoint_log_ratio = 0;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    char bdir[64];
+    test_tmpdir(bdir); /* empty: a backup may go there */
+    assert_ok(inmem_db_backup(db, bdir, NULL));
+    inmem_stats s = test_stats(db);
+    assert_int_equal(s.aborts_user, 0);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(bdir);
+    print_message("closes with a checkpoint in flight seen: %d of 20\n", busy_seen);
+    test_rmdir(dir);
+}
+
 const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(read_only_open_beside_a_checkpointing_writer_always_succeeds),
     cmocka_unit_test(checkpoint_recovery_is_exact_and_the_log_is_truncated),
@@ -750,6 +793,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),
     cmocka_unit_test(automatic_checkpoint_comes_when_the_log_has_grown),
     cmocka_unit_test(checkpoint_on_close_makes_the_next_open_load_only_the_image),
+    cmocka_unit_test(checkpoint_close_waits_for_a_checkpoint_being_written),
     cmocka_unit_test_teardown(failed_checkpoint_leaves_the_database_working, restore_vfs),
     cmocka_unit_test_teardown(crash_at_every_step_of_a_checkpoint_recovers_exactly, restore_vfs),
 };

@@ -84,7 +84,7 @@ int inmem__store_busy(inmem__store *st)
 {
     uint32_t hwm = atomic_load_acq(&st->slot_hwm);
     for (uint32_t i = 0; i < hwm; i++)
-        if (atomic_load_acq(&st->slots[i].in_use))
+        if (atomic_load_acq(&st->slots[i].in_use) == 1)
             return 1;
     return 0;
 }
@@ -181,7 +181,7 @@ void inmem__store_count(inmem__store *st, inmem__store_counter which)
 
 static _Thread_local uint32_t slot_hint = UINT32_MAX;
 
-int inmem__slot_acquire(inmem__store *st, uint32_t *out)
+int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
 {
     if (slot_hint == UINT32_MAX) /* spread threads over slots */
         slot_hint = (uint32_t)(((uintptr_t)&slot_hint >> 6) * 0x9e3779b1u);
@@ -190,7 +190,7 @@ int inmem__slot_acquire(inmem__store *st, uint32_t *out)
         inmem__slot *s = &st->slots[i];
         uint32_t zero = 0;
         if (atomic_load_rlx(&s->in_use) == 0 &&
-            atomic_compare_exchange_strong_explicit(&s->in_use, &zero, 1, memory_order_acquire,
+            atomic_compare_exchange_strong_explicit(&s->in_use, &zero, holder, memory_order_acquire,
                                                     memory_order_relaxed)) {
             uint32_t hwm = atomic_load(&st->slot_hwm);
             while (hwm <= i && !atomic_compare_exchange_weak(&st->slot_hwm, &hwm, i + 1))

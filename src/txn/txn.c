@@ -118,18 +118,10 @@ void inmem__txn_destroy(inmem_txn *t)
     free(t);
 }
 
-int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out)
-{
-    int rc = inmem__txn_begin(st, out);
-    if (rc == 0)
-        (*out)->readonly = 1;
-    return rc;
-}
-
-int inmem__txn_begin(inmem__store *st, inmem_txn **out)
+static int begin(inmem__store *st, inmem_txn **out, uint32_t holder)
 {
     uint32_t slot;
-    int rc = inmem__slot_acquire(st, &slot);
+    int rc = inmem__slot_acquire(st, &slot, holder);
     if (rc)
         return rc;
     /* the slot keeps the last handle freed on it, so that begin allocates nothing */
@@ -148,14 +140,31 @@ int inmem__txn_begin(inmem__store *st, inmem_txn **out)
     return 0;
 }
 
+int inmem__txn_begin(inmem__store *st, inmem_txn **out)
+{
+    return begin(st, out, 1);
+}
+
+int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out)
+{
+    int rc = begin(st, out, 1);
+    if (rc == 0)
+        (*out)->readonly = 1;
+    return rc;
+}
+
 int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t version), void *ctx,
                             inmem_txn **out, uint64_t *version)
 {
     *out = NULL;
     inmem_txn *t;
-    int rc = inmem__txn_begin_ro(st, &t); /* a slot and a handle, pinned at `visible` for now */
+    /* a slot and a handle, pinned at `visible` for now; the engine's own (holder 2):
+     * inmem_db_close() waits for it (it joins the checkpointer) rather than refusing, and its
+     * end is not counted as the user's abort */
+    int rc = begin(st, &t, 2);
     if (rc)
         return rc;
+    t->readonly = 1;
     inmem__mutex_lock(&st->commit_mu);
     uint64_t v = st->assigned;
     rc = fn ? fn(ctx, v) : 0;
@@ -209,7 +218,8 @@ int inmem__txn_abort(inmem_txn *t)
         return INMEM_EINVAL;
     if (t->state != INMEM_TXN_ACTIVE)
         return INMEM_ETXNDONE;
-    slot_bump(&slot_of(t)->n_abort_user);
+    if (atomic_load_rlx(&slot_of(t)->in_use) == 1) /* the engine's own are not the user's */
+        slot_bump(&slot_of(t)->n_abort_user);
     txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_USER);
     return 0;
 }

@@ -54,7 +54,8 @@ typedef struct inmem__run_policy {
 /* Per-slot state, one cache line, owned by the transaction handle holding the slot. */
 typedef struct inmem__slot {
     _Atomic uint64_t snap;   /* pinned snapshot, or SNAP_NONE */
-    _Atomic uint32_t in_use; /* 1 while a handle holds the slot */
+    _Atomic uint32_t in_use; /* while a handle holds the slot: 1, or 2 if it is the engine's
+                              * own (a checkpoint's, a backup's: not the user's to free) */
     uint32_t unused;
     _Atomic uint64_t begin_us; /* coarse clock when the snapshot was taken */
     /* counters, written only by the holder (relaxed), summed by inmem__store_stats() */
@@ -323,7 +324,7 @@ static inline void inmem__wr_le(uint8_t *p, uint64_t x, int n)
 void inmem__pin_down(inmem_txn *t, uint64_t v) INMEM_REQUIRES(t->st->commit_mu);
 
 /* store.c: reader slots and snapshots (see the protocol in store.c) */
-int inmem__slot_acquire(inmem__store *st, uint32_t *out);
+int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder);
 void inmem__snapshot_pin(inmem_txn *t);
 void inmem__snapshot_unpin(inmem_txn *t);
 /* store.c: the key's node in the index now, or NULL (writer, under commit_mu) */
