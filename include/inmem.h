@@ -1143,6 +1143,63 @@ int inmem_event_verify(inmem_txn *txn, const inmem_run_id *run, const char *stre
 int inmem_event_verify_db(inmem_db *db, const inmem_run_id *run, const char *stream,
                           uint64_t *first_broken);
 
+/* ---------------------------------------------------------------------------------------------
+ * Replay of a run
+ * ------------------------------------------------------------------------------------------- */
+
+/** Which primitive a key belongs to (replay and diff). */
+typedef enum inmem_primitive {
+    INMEM_PRIM_KV = 1,
+    INMEM_PRIM_EVENT = 2,
+    INMEM_PRIM_STATE = 3,
+    INMEM_PRIM_TRACE = 4,
+    INMEM_PRIM_RUN = 5,
+} inmem_primitive;
+
+/** One write of a committed transaction, as inmem_replay_next() gives it. Everything is borrowed
+ *  until the transaction ends. */
+typedef struct inmem_change {
+    inmem_primitive primitive;
+    /** KV: the key; state: the cell's name; event: the stream's name; trace: the span id (16
+     *  bytes); run: empty (the run's metadata). */
+    const void *key;
+    size_t klen;
+    int deleted; /**< 1: a delete (deleting a run deletes every key of it) */
+    /** KV: the value; state: the cell's value; event: the payload; trace: the span record and
+     *  run: the metadata record, as docs/FORMAT.md lays them out. NULL when deleted. */
+    const void *value;
+    size_t len;
+    uint64_t expire_at_ms; /**< KV: the value's expiry (0: none) */
+    inmem_event event;     /**< event: the event (seq, time, type, hashes; payload as value) */
+} inmem_change;
+
+typedef struct inmem_replay inmem_replay;
+
+/**
+ * Replays a run: its committed transactions in commit order, each with its version, time and
+ * writes, for the versions after @p after_version up to the transaction's snapshot — a change
+ * feed that a consumer resumes from the last version it saw. Covers every primitive's data (KV,
+ * events, state cells, spans, the run's metadata; not the indexes derived from them). Costs the
+ * run's history, not the database's: the run's keys are one range, their versions are read from
+ * the index. Needs the retained history to hold every version after @p after_version
+ * (docs/history.md); a fork's replay is its own writes. The replay reads through the transaction:
+ * free it with inmem_replay_free() (before or after the transaction ends).
+ * @return 0, INMEM_EINVAL (NULL), INMEM_EHISTORY (versions after @p after_version were freed),
+ *         INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
+ */
+int inmem_run_replay(inmem_txn *txn, const inmem_run_id *run, uint64_t after_version,
+                     inmem_replay **out);
+/**
+ * The next committed transaction of the replay: *version, *time_ms (its commit time, 0 if not
+ * known) and its writes (*changes[0..*n), borrowed until the next call).
+ * @return 0, INMEM_NOTFOUND (no more), INMEM_EINVAL, INMEM_ECORRUPT (a record that does not
+ *         decode), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
+ */
+int inmem_replay_next(inmem_replay *r, uint64_t *version, uint64_t *time_ms,
+                      const inmem_change **changes, size_t *n);
+/** Frees a replay. Accepts NULL. */
+void inmem_replay_free(inmem_replay *r);
+
 /* ---- state cells --------------------------------------------------------------------------- */
 
 /**

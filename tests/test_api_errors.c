@@ -298,7 +298,7 @@ static void plant(fx *f, const inmem_run_id *run, uint8_t tag, const void *suffi
     inmem__key_prefix(k, run, tag);
     memcpy(k + INMEM__KEY_PREFIX, suffix, slen);
     inmem_txn *t;
-    assert_ok(inmem_txn_begin(fx_open(f, FX_MEM), &t));
+    assert_ok(inmem_txn_begin(fx_open(f, f->kind == FX_NONE ? FX_MEM : f->kind), &t));
     assert_ok(inmem__txn_put(t, k, INMEM__KEY_PREFIX + slen, val, strlen(val), 0));
     assert_ok(inmem_txn_commit(t));
     inmem_txn_free(t);
@@ -913,6 +913,39 @@ static int run_fork_db(fx *f, int code)
     return CALL(inmem_run_fork_db(db, code == INMEM_EINVAL ? NULL : RUN, at, &o, NULL));
 }
 
+static int run_replay(fx *f, int code)
+{
+    inmem_db *db = fx_open(f, code == INMEM_EHISTORY ? FX_MEM : FX_HIST);
+    uint64_t after = fork_at(db, code); /* EHISTORY: version 1, long gone */
+    fresh_handle_next(f, code);
+    inmem_txn *t = fx_txn(f, code);
+    inmem_replay *r = NULL;
+    int rc = CALL(inmem_run_replay(t, code == INMEM_EINVAL ? NULL : RUN, after, &r));
+    inmem_replay_free(r);
+    return rc;
+}
+
+static int replay_next(fx *f, int code)
+{
+    fx_open(f, FX_HIST);
+    if (code == INMEM_ECORRUPT)
+        bad_cell(f);
+    inmem_txn *t = fx_txn(f, 0);
+    inmem_replay *r;
+    inmem_txn_info ti;
+    assert_ok(inmem_txn_describe(t, &ti));
+    assert_ok(inmem_run_replay(t, RUN, code == INMEM_NOTFOUND ? ti.start_version : 0, &r));
+    spoil(t, code);
+    uint64_t v, tm;
+    const inmem_change *c;
+    size_t n;
+    int rc = CALL(inmem_replay_next(code == INMEM_EINVAL ? NULL : r, &v, &tm, &c, &n));
+    while (code == INMEM_ECORRUPT && rc == 0) /* the damaged cell comes last */
+        rc = inmem_replay_next(r, &v, &tm, &c, &n);
+    inmem_replay_free(r);
+    return rc;
+}
+
 /* The run a call names: the populated one, one that does not exist (NOTFOUND), or the populated
  * one with its metadata damaged (ECORRUPT). */
 static inmem_run_id run_for(fx *f, int code)
@@ -1401,6 +1434,10 @@ typedef struct api_fn {
     FN(inmem_txn_describe, txn_describe, INMEM_EINVAL)                                             \
     FN(inmem_db_transact, db_transact, INMEM_ERETRIES, INMEM_ETIMEDOUT, INMEM_EINVAL,              \
        INMEM_EMISUSE, INMEM_ETXNLIMIT, INMEM_ENOMEM, INMEM_EREADONLY, INMEM_EIO, INMEM_ETOOBIG)    \
+    FN(inmem_run_replay, run_replay, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ETXNDONE, INMEM_EMISUSE,   \
+       INMEM_ENOMEM)                                                                               \
+    FN(inmem_replay_next, replay_next, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT,                \
+       INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM)                                                \
     FN(inmem_kv_history, kv_history, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ETXNDONE, INMEM_EMISUSE,   \
        INMEM_ENOMEM)                                                                               \
     FN(inmem_kv_get, kv_get, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ETXNDONE,          \

@@ -796,6 +796,202 @@ static void history_fork_survives_a_checkpoint_and_a_reopen(void **state)
     test_rmdir(dir);
 }
 
+/* ---- 3.7 replay ------------------------------------------------------------------------------ */
+
+/* A model of a run's data, kept as "kind|name|value" lines. */
+#define MODEL_MAX 256
+struct model {
+    char line[MODEL_MAX][96];
+    int n;
+};
+
+static void model_set(struct model *m, const char *kind, const char *name, size_t nlen,
+                      const void *val, size_t vlen, int deleted)
+{
+    char key[80];
+    snprintf(key, sizeof key, "%s|%.*s|", kind, (int)nlen, name);
+    int i = 0;
+    while (i < m->n && strncmp(m->line[i], key, strlen(key)) != 0)
+        i++;
+    if (deleted) {
+        if (i < m->n)
+            m->line[i][0] = 0, memmove(&m->line[i], &m->line[i + 1], (size_t)(m->n - i - 1) * 96),
+            m->n--;
+        return;
+    }
+    assert_true(i < MODEL_MAX);
+    snprintf(m->line[i], 96, "%s%.*s", key, (int)vlen, (const char *)val);
+    if (i == m->n)
+        m->n++;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void model_text(struct model *m, char *out, size_t cap)
+{
+    qsort(m->line, (size_t)m->n, 96, cmp_line);
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < m->n; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s;", m->line[i]);
+}
+
+/* The run's KV pairs, state cells and events as the model writes them, read at version @p v. */
+static void actual_at(inmem_db *db, const inmem_run_id *run, uint64_t v, char *out, size_t cap)
+{
+    static struct model m;
+    m.n = 0;
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin_at(db, v, &t));
+    inmem_iter *it;
+    assert_ok(inmem_kv_scan_prefix(t, run, "", 0, &it));
+    const void *k, *val;
+    size_t kl, vl;
+    while (inmem_iter_next(it, &k, &kl, &val, &vl, NULL) == 0)
+        model_set(&m, "kv", k, kl, val, vl, 0);
+    inmem_iter_free(it);
+    inmem_state_entry cells[32];
+    size_t n = 0;
+    assert_ok(inmem_state_list(t, run, NULL, 32, cells, &n));
+    for (size_t i = 0; i < n; i++)
+        model_set(&m, "state", cells[i].name, strlen(cells[i].name), cells[i].val, cells[i].len, 0);
+    char names[8][INMEM_NAME_MAX];
+    assert_ok(inmem_event_streams(t, run, NULL, 8, names, &n));
+    for (size_t i = 0; i < n; i++) {
+        inmem_event ev[64];
+        size_t ne = 0;
+        assert_ok(inmem_event_range(t, run, names[i], 0, 0, 0, 64, ev, &ne));
+        for (size_t j = 0; j < ne; j++) {
+            char nm[80];
+            int l = snprintf(nm, sizeof nm, "%s#%llu", names[i], (unsigned long long)ev[j].seq);
+            model_set(&m, "event", nm, (size_t)l, ev[j].payload, ev[j].payload_len, 0);
+        }
+    }
+    inmem_txn_free(t);
+    model_text(&m, out, cap);
+}
+
+/* Replaying a run from the start and applying each commit to an empty model gives the run's
+ * state as of every version; resuming after a version gives exactly the commits after it; other
+ * runs' writes never show. */
+static void history_replay_reproduces_the_run_at_every_version(void **state)
+{
+    (void)state;
+    uint64_t rng = test_seed(__func__);
+    inmem_db *db = open_hist(NULL, HOUR_MS, 0);
+    inmem_run_id run, other;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    assert_ok(inmem_run_begin_db(db, NULL, &other));
+    uint64_t first = test_stats(db).version;
+    for (int c = 0; c < 150; c++) {
+        inmem_txn *t = test_begin(db);
+        const inmem_run_id *r = test_rand(&rng) % 4 ? &run : &other;
+        for (int i = 0; i < 1 + (int)(test_rand(&rng) % 3); i++) {
+            char k[8], v[16];
+            snprintf(k, sizeof k, "k%d", (int)(test_rand(&rng) % 8));
+            snprintf(v, sizeof v, "v%d.%d", c, i);
+            switch (test_rand(&rng) % 5) {
+            case 0:
+                assert_ok(inmem_kv_delete(t, r, k, strlen(k)));
+                break;
+            case 1:
+                assert_ok(inmem_state_set(t, r, k, v, strlen(v)));
+                break;
+            case 2: {
+                uint64_t seq;
+                assert_ok(inmem_event_append(t, r, test_rand(&rng) % 2 ? "a" : "b", "step", v,
+                                             strlen(v), &seq));
+                break;
+            }
+            default:
+                assert_ok(inmem_kv_put(t, r, k, strlen(k), v, strlen(v)));
+            }
+        }
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+    }
+    uint64_t last = test_stats(db).version;
+    churn(db, 20);
+
+    inmem_txn *t = test_begin(db);
+    inmem_replay *rp;
+    assert_ok(inmem_run_replay(t, &run, first, &rp));
+    static struct model m;
+    m.n = 0;
+    static char want[16384], got[16384];
+    uint64_t prev = first, version, time_ms;
+    const inmem_change *ch;
+    size_t n;
+    int commits = 0, mid_commits = 0;
+    uint64_t mid = first + (last - first) / 2;
+    while (inmem_replay_next(rp, &version, &time_ms, &ch, &n) == 0) {
+        CHECK(version > prev, "replay went from version %llu to %llu", (unsigned long long)prev,
+              (unsigned long long)version);
+        assert_true(version <= last && time_ms > 0 && n > 0);
+        /* between two commits of the run the state did not move */
+        actual_at(db, &run, version - 1, got, sizeof got);
+        model_text(&m, want, sizeof want);
+        CHECK(strcmp(got, want) == 0, "before version %llu\nreplayed: %s\nread:     %s",
+              (unsigned long long)version, want, got);
+        for (size_t i = 0; i < n; i++) {
+            const inmem_change *c = &ch[i];
+            char nm[80];
+            switch (c->primitive) {
+            case INMEM_PRIM_KV:
+                model_set(&m, "kv", c->key, c->klen, c->value, c->len, c->deleted);
+                break;
+            case INMEM_PRIM_STATE:
+                model_set(&m, "state", c->key, c->klen, c->value, c->len, c->deleted);
+                break;
+            case INMEM_PRIM_EVENT: {
+                int l = snprintf(nm, sizeof nm, "%.*s#%llu", (int)c->klen, (const char *)c->key,
+                                 (unsigned long long)c->event.seq);
+                model_set(&m, "event", nm, (size_t)l, c->value, c->len, c->deleted);
+                assert_string_equal(c->event.type, "step");
+                break;
+            }
+            default:
+                fail_msg("a write of primitive %d in this run", (int)c->primitive);
+            }
+        }
+        actual_at(db, &run, version, got, sizeof got);
+        model_text(&m, want, sizeof want);
+        CHECK(strcmp(got, want) == 0, "at version %llu\nreplayed: %s\nread:     %s",
+              (unsigned long long)version, want, got);
+        prev = version;
+        commits++;
+        mid_commits += version > mid;
+    }
+    inmem_replay_free(rp);
+    assert_true(commits > 50);
+    /* resuming after a version: exactly the commits after it */
+    assert_ok(inmem_run_replay(t, &run, mid, &rp));
+    int resumed = 0;
+    while (inmem_replay_next(rp, &version, &time_ms, &ch, &n) == 0) {
+        assert_true(version > mid);
+        resumed++;
+    }
+    assert_int_equal(resumed, mid_commits);
+    inmem_replay_free(rp);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+
+    /* without the history, a replay from long ago is refused */
+    db = test_open_mem();
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    put_str(db, &run, "k", "1");
+    put_str(db, &run, "k", "2");
+    churn(db, 20);
+    t = test_begin(db);
+    assert_rc(INMEM_EHISTORY, inmem_run_replay(t, &run, 1, &rp));
+    assert_null(rp);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 /* ---- 3.7 every primitive reads the past ------------------------------------------------------ */
 
 static void history_every_primitive_reads_the_past(void **state)
@@ -1049,6 +1245,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
+    cmocka_unit_test(history_replay_reproduces_the_run_at_every_version),
     cmocka_unit_test(history_every_primitive_reads_the_past),
     cmocka_unit_test(history_commit_times_map_versions_and_times),
     cmocka_unit_test(history_expiry_is_judged_at_the_time_read),

@@ -146,8 +146,7 @@ static int head_read(inmem_txn *txn, const uint8_t *key, size_t klen, head *h)
     return 0;
 }
 
-/* Decodes an event record that should be event @p seq; @p out borrows the payload. */
-static int event_decode(const void *val, size_t vlen, uint64_t seq, inmem_event *out)
+int inmem__event_decode(const void *val, size_t vlen, uint64_t seq, inmem_event *out)
 {
     inmem__rbuf r;
     inmem__rbuf_init(&r, val, vlen);
@@ -175,7 +174,7 @@ static int event_read(inmem_txn *txn, const inmem_run_id *run, const char *strea
     const void *val;
     size_t vlen;
     int rc = inmem__txn_get(txn, k, klen, &val, &vlen, NULL);
-    return rc ? rc : event_decode(val, vlen, seq, out);
+    return rc ? rc : inmem__event_decode(val, vlen, seq, out);
 }
 
 /* Like event_read() for an event the head says exists: absent is corruption. */
@@ -225,7 +224,7 @@ static int evscan_next(evscan *s, inmem_event *out)
     if (rc == INMEM_NOTFOUND)
         return inmem__error(INMEM_ECORRUPT, "event %llu is missing", (unsigned long long)s->next);
     if (rc == 0)
-        rc = event_decode(val, vlen, s->next, out);
+        rc = inmem__event_decode(val, vlen, s->next, out);
     if (rc == 0)
         s->next++;
     return rc;

@@ -17,6 +17,10 @@
 
 #define INMEM__FMT_V1 1
 
+/* events.c: decodes an event record that should be event @p seq (@p out borrows the payload);
+ * INMEM_ECORRUPT. */
+int inmem__event_decode(const void *val, size_t vlen, uint64_t seq, inmem_event *out);
+
 /* kv.c: a page of a key's history (inmem_kv_history()); @p state: the versions are state cell
  * records, whose format byte is checked and stripped. */
 int inmem__history_page(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t before,

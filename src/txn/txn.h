@@ -28,7 +28,7 @@ typedef struct inmem__store inmem__store;
 int inmem__store_new(size_t max_key, size_t max_value, unsigned max_txns, inmem__store **out);
 /* Frees everything (the sweeper must be stopped and every handle freed). Accepts NULL. */
 void inmem__store_free(inmem__store *st);
-/* 1 if a transaction handle exists. */
+/* 1 if a transaction handle of the user's exists (not the engine's own: a checkpoint's). */
 int inmem__store_busy(inmem__store *st);
 /* Logs every commit from now on to @p wal (borrowed: the engine owns and closes it); with
  * @p strict, a commit becomes visible (and returns) only once durable. */
@@ -118,6 +118,25 @@ int inmem__fork_record(inmem_txn *txn, const uint8_t child[16], const uint8_t pa
                        uint64_t at);
 int inmem__fork_unrecord(inmem_txn *txn, const uint8_t run[16]);
 int inmem__fork_children(inmem_txn *txn, const uint8_t run[16], uint64_t *count);
+/* Replay (replay.c): the committed writes of scope @p scope (a run id) with versions in
+ * (after, the snapshot], in commit order, each commit's writes in key order. Opening fails with
+ * INMEM_EHISTORY if the retained history does not hold all of them. The pointers stay valid
+ * while the transaction lives. */
+typedef struct inmem__replay inmem__replay;
+typedef struct inmem__replay_write {
+    const uint8_t *key;
+    uint32_t klen;
+    uint64_t version, time_ms;
+    int tomb;
+    const uint8_t *val;
+    uint32_t vlen;
+    uint64_t expiry_ms;
+} inmem__replay_write;
+int inmem__replay_open(inmem_txn *txn, const uint8_t scope[16], uint64_t after,
+                       inmem__replay **out);
+/* The next commit's writes (*w[0..n), all of one version); INMEM_NOTFOUND at the end. */
+int inmem__replay_next(inmem__replay *r, const inmem__replay_write **w, size_t *n);
+void inmem__replay_free(inmem__replay *r);
 /* The oldest version a time-travel transaction may begin at. */
 uint64_t inmem__history_floor(inmem__store *st);
 /* The database's policy (as set by inmem__history_config()). */
