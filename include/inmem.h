@@ -1200,6 +1200,49 @@ int inmem_replay_next(inmem_replay *r, uint64_t *version, uint64_t *time_ms,
 /** Frees a replay. Accepts NULL. */
 void inmem_replay_free(inmem_replay *r);
 
+/** How a key differs between the two sides of a diff. */
+typedef enum inmem_diff_kind {
+    INMEM_DIFF_ADDED = 1,   /**< on side b only */
+    INMEM_DIFF_REMOVED = 2, /**< on side a only */
+    INMEM_DIFF_CHANGED = 3, /**< on both, with different contents */
+} inmem_diff_kind;
+
+/** One difference (inmem_diff_next()). */
+typedef struct inmem_diff_entry {
+    inmem_primitive primitive; /**< KV, STATE, EVENT (a stream) or TRACE (a span) */
+    inmem_diff_kind kind;
+    /** KV: the key; state: the cell's name; event: the stream's name; trace: the span id (16
+     *  bytes). Owned by the diff until inmem_diff_free(). */
+    const void *key;
+    size_t klen;
+    /** The version of the key (a stream's head) on each side; 0 where it is absent. */
+    uint64_t version_a, version_b;
+    /** Events: the first sequence number that differs (a stream on one side only: 1). */
+    uint64_t first_seq;
+} inmem_diff_entry;
+
+typedef struct inmem_diff inmem_diff;
+
+/**
+ * Compares two runs, or one run at two versions: run @p a as of @p at_a against run @p b as of
+ * @p at_b (0: the newest; both 0: one snapshot for both sides). Per primitive: KV keys and state
+ * cells added, removed or changed (different bytes), with their versions on both sides; event
+ * streams added, removed, or with the first sequence number that differs (found by bisection
+ * on the hash chain, O(log n) reads per stream); spans present on one side only, or changed.
+ * The runs' metadata is not compared. A fork compared with its parent at the fork's version is
+ * empty until one of them writes. Read next entries with inmem_diff_next(), in order primitive
+ * by primitive (KV, state, events, traces), by key.
+ * @return 0, INMEM_EINVAL (NULL, a version newer than the newest commit), INMEM_EHISTORY (a
+ *         version the history no longer holds), INMEM_ECORRUPT, INMEM_ETXNLIMIT (each side takes
+ *         a transaction), INMEM_ENOMEM.
+ */
+int inmem_run_diff(inmem_db *db, const inmem_run_id *a, uint64_t at_a, const inmem_run_id *b,
+                   uint64_t at_b, inmem_diff **out);
+/** The next difference. @return 0, INMEM_NOTFOUND (no more), INMEM_EINVAL. */
+int inmem_diff_next(inmem_diff *d, inmem_diff_entry *out);
+/** Frees a diff. Accepts NULL. */
+void inmem_diff_free(inmem_diff *d);
+
 /* ---- state cells --------------------------------------------------------------------------- */
 
 /**

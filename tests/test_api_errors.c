@@ -946,6 +946,38 @@ static int replay_next(fx *f, int code)
     return rc;
 }
 
+static int run_diff(fx *f, int code)
+{
+    inmem_db *db = code == INMEM_ETXNLIMIT ? fx_open(f, FX_LIMIT)
+                                           : fx_open(f, code == INMEM_EHISTORY ? FX_MEM : FX_HIST);
+    uint64_t at_a = fork_at(db, code), at_b = 0;
+    if (code == INMEM_ECORRUPT || code == INMEM_ENOMEM || code == 0) {
+        at_a = test_stats(db).version; /* then the stream's head changes (is damaged) */
+        if (code == INMEM_ECORRUPT)
+            bad_head(f);
+        else
+            assert_ok(inmem_put(db, RUN, LIT("k1"), LIT("changed"), NULL));
+    }
+    inmem_diff *d = NULL;
+    int rc = CALL(inmem_run_diff(db, RUN, at_a, code == INMEM_EINVAL ? NULL : RUN, at_b, &d));
+    inmem_diff_free(d);
+    return rc;
+}
+
+static int diff_next(fx *f, int code)
+{
+    inmem_db *db = fx_open(f, FX_HIST);
+    uint64_t at_a = test_stats(db).version;
+    if (code != INMEM_NOTFOUND)
+        assert_ok(inmem_put(db, RUN, LIT("k1"), LIT("changed"), NULL));
+    inmem_diff *d;
+    assert_ok(inmem_run_diff(db, RUN, at_a, RUN, 0, &d));
+    inmem_diff_entry e;
+    int rc = CALL(inmem_diff_next(code == INMEM_EINVAL ? NULL : d, &e));
+    inmem_diff_free(d);
+    return rc;
+}
+
 /* The run a call names: the populated one, one that does not exist (NOTFOUND), or the populated
  * one with its metadata damaged (ECORRUPT). */
 static inmem_run_id run_for(fx *f, int code)
@@ -1434,6 +1466,9 @@ typedef struct api_fn {
     FN(inmem_txn_describe, txn_describe, INMEM_EINVAL)                                             \
     FN(inmem_db_transact, db_transact, INMEM_ERETRIES, INMEM_ETIMEDOUT, INMEM_EINVAL,              \
        INMEM_EMISUSE, INMEM_ETXNLIMIT, INMEM_ENOMEM, INMEM_EREADONLY, INMEM_EIO, INMEM_ETOOBIG)    \
+    FN(inmem_run_diff, run_diff, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ECORRUPT, INMEM_ETXNLIMIT,     \
+       INMEM_ENOMEM)                                                                               \
+    FN(inmem_diff_next, diff_next, INMEM_NOTFOUND, INMEM_EINVAL)                                   \
     FN(inmem_run_replay, run_replay, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ETXNDONE, INMEM_EMISUSE,   \
        INMEM_ENOMEM)                                                                               \
     FN(inmem_replay_next, replay_next, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT,                \

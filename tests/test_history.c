@@ -992,6 +992,110 @@ static void history_replay_reproduces_the_run_at_every_version(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* ---- 3.8 diff -------------------------------------------------------------------------------- */
+
+/* The differences of a diff as "prim kind key [first_seq]" lines. */
+static void diff_text(inmem_diff *d, char *out, size_t cap)
+{
+    static const char *prim[] = {"?", "kv", "event", "state", "trace", "run"};
+    static const char *kind[] = {"?", "added", "removed", "changed"};
+    size_t len = 0;
+    out[0] = 0;
+    inmem_diff_entry e;
+    while (inmem_diff_next(d, &e) == 0) {
+        char key[40];
+        if (e.primitive == INMEM_PRIM_TRACE)
+            snprintf(key, sizeof key, "span");
+        else
+            snprintf(key, sizeof key, "%.*s", (int)e.klen, (const char *)e.key);
+        len += (size_t)snprintf(out + len, cap - len, "%s %s %s", prim[e.primitive], kind[e.kind],
+                                key);
+        if (e.primitive == INMEM_PRIM_EVENT)
+            len += (size_t)snprintf(out + len, cap - len, " %llu", (unsigned long long)e.first_seq);
+        len += (size_t)snprintf(out + len, cap - len, "; ");
+    }
+}
+
+/* A fork compared with its parent is empty until one writes; then each primitive's differences
+ * show: keys added, removed and changed with both versions, cells, the first differing event of
+ * a stream (found by bisection over a long stream), spans on one side only. One run at two
+ * versions compares the same way. */
+static void history_diff_shows_what_differs_per_primitive(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, HOUR_MS, 0);
+    inmem_run_id p, c;
+    assert_ok(inmem_run_begin_db(db, NULL, &p));
+    put_str(db, &p, "same", "s");
+    put_str(db, &p, "change", "old");
+    put_str(db, &p, "drop", "d");
+    assert_ok(inmem_state_set_db(db, &p, "phase", "plan", 4, NULL));
+    uint64_t seq;
+    for (int i = 0; i < 100; i++)
+        assert_ok(inmem_event_append_db(db, &p, "log", "step", "x", 1, &seq));
+    assert_ok(inmem_event_append_db(db, &p, "quiet", "step", "x", 1, &seq));
+    inmem_span sp;
+    memset(&sp, 0, sizeof sp);
+    sp.kind = 1;
+    strcpy(sp.name, "tool");
+    assert_ok(inmem_trace_record_db(db, &p, &sp, NULL));
+    uint64_t v0 = test_stats(db).version;
+    assert_ok(inmem_run_fork_db(db, &p, 0, NULL, &c));
+
+    char text[2048];
+    inmem_diff *d;
+    assert_ok(inmem_run_diff(db, &p, 0, &c, 0, &d));
+    diff_text(d, text, sizeof text);
+    inmem_diff_free(d);
+    assert_string_equal(text, "");
+
+    put_str(db, &c, "change", "new");
+    put_str(db, &c, "added", "a");
+    assert_ok(inmem_delete(db, &c, "drop", 4, NULL));
+    assert_ok(inmem_state_set_db(db, &c, "phase", "act", 3, NULL));
+    assert_ok(inmem_event_append_db(db, &c, "mine", "step", "x", 1, &seq));
+    assert_ok(inmem_trace_record_db(db, &c, &sp, NULL));
+    assert_ok(inmem_run_diff(db, &p, 0, &c, 0, &d));
+    diff_text(d, text, sizeof text);
+    inmem_diff_free(d);
+    assert_string_equal(text, "kv added added; kv changed change; kv removed drop; "
+                              "state changed phase; event added mine 1; trace added span; ");
+
+    /* streams that part at event 37 of 100: the fork of the parent at that point goes on */
+    inmem_run_id p2, c2;
+    assert_ok(inmem_run_begin_db(db, NULL, &p2));
+    for (int i = 1; i <= 36; i++)
+        assert_ok(inmem_event_append_db(db, &p2, "log", "step", "x", 1, &seq));
+    assert_ok(inmem_run_fork_db(db, &p2, 0, NULL, &c2));
+    for (int i = 37; i <= 100; i++) {
+        assert_ok(inmem_event_append_db(db, &p2, "log", "step", "parent", 6, &seq));
+        assert_ok(inmem_event_append_db(db, &c2, "log", "step", "child", 5, &seq));
+    }
+    assert_ok(inmem_run_diff(db, &p2, 0, &c2, 0, &d));
+    diff_text(d, text, sizeof text);
+    inmem_diff_free(d);
+    assert_string_equal(text, "event changed log 37; ");
+
+    /* one run at two versions */
+    assert_ok(inmem_run_diff(db, &p, v0, &p, 0, &d));
+    diff_text(d, text, sizeof text);
+    inmem_diff_free(d);
+    assert_string_equal(text, "");
+    put_str(db, &p, "same", "t");
+    assert_ok(inmem_event_append_db(db, &p, "log", "step", "x", 1, &seq));
+    assert_ok(inmem_run_diff(db, &p, v0, &p, 0, &d));
+    inmem_diff_entry e;
+    assert_ok(inmem_diff_next(d, &e));
+    assert_int_equal(e.kind, INMEM_DIFF_CHANGED);
+    assert_true(e.version_a > 0 && e.version_b > e.version_a);
+    assert_ok(inmem_diff_next(d, &e));
+    assert_int_equal(e.primitive, INMEM_PRIM_EVENT);
+    assert_int_equal(e.first_seq, 101);
+    assert_rc(INMEM_NOTFOUND, inmem_diff_next(d, &e));
+    inmem_diff_free(d);
+    assert_ok(inmem_db_close(db));
+}
+
 /* ---- 3.7 every primitive reads the past ------------------------------------------------------ */
 
 static void history_every_primitive_reads_the_past(void **state)
@@ -1246,6 +1350,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
     cmocka_unit_test(history_replay_reproduces_the_run_at_every_version),
+    cmocka_unit_test(history_diff_shows_what_differs_per_primitive),
     cmocka_unit_test(history_every_primitive_reads_the_past),
     cmocka_unit_test(history_commit_times_map_versions_and_times),
     cmocka_unit_test(history_expiry_is_judged_at_the_time_read),
