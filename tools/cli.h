@@ -1,7 +1,8 @@
 /*
  * cli.h — the pieces of the inmem command-line tool shared between its files.
  *
- *   main.c        options, opening the database, the interactive shell (libedit), scripted use
+ *   main.c        options, the interactive shell (libedit), scripted use
+ *   session.c     opening the database: read-only first, for writing on the first write
  *   parse.c       splitting a line into commands and words, command options, numbers, run ids
  *   output.c      errors, human and JSON output of values, base64, times and sizes
  *   commands.c    the command table (names, syntax, help text) and dispatch
@@ -32,18 +33,22 @@
 /* ---- the session ----------------------------------------------------------------------------- */
 
 typedef struct cli {
-    inmem_db *db;       /* NULL only if the open failed with a corrupt log (see open_rc) */
+    inmem_db *db;       /* NULL while there is no database (see open_rc) */
     inmem_txn *txn;     /* the explicit transaction (begin ... commit/abort), or NULL */
     const char *dir;    /* the database directory; NULL with durability none */
-    inmem_options opts; /* what the database was opened with */
+    inmem_options opts; /* what the user asked for: read_only is --read-only, repair --repair */
+    int writable;       /* db is open for writing (else read-only: see session.c) */
     int json;           /* --json: one JSON object per result line */
+    int raw;            /* --raw: get, state get and event read print the bare value */
     int interactive;    /* the shell on a terminal: an error does not end the session */
     int progress;       /* -1 never (--no-progress), 0 on a terminal, 1 always (--progress) */
     int has_current;    /* "." names `current` (set by `use` and `run begin`) */
     inmem_run_id current;
     int quit;           /* `quit` was given */
     int stdin_commands; /* commands come from standard input (so `load` cannot read it) */
-    int open_rc;        /* the open's error while db is NULL */
+    size_t lineno;      /* scripts on standard input: the line being run (named in errors) */
+    int open_rc;        /* the open's error while db is NULL: INMEM_NOTFOUND (no database
+                         * yet), INMEM_ECORRUPT (see `repair`) */
     char open_err[512]; /* and its message */
     char errmark[512];  /* inmem_errmsg() before the current command (see cli_lib_error) */
 } cli;
@@ -56,8 +61,10 @@ typedef int (*cmd_fn)(cli *c, int argc, char **argv);
 
 enum {
     CMD_NEEDS_DB = 1, /* needs an open database */
-    CMD_WRITES = 2,   /* writes: refused on a read-only database */
-    CMD_NO_TXN = 4    /* refused while an explicit transaction is open */
+    CMD_WRITES = 2,   /* writes: reopens the database for writing first (refused with
+                       * --read-only); `begin` too, unless --read-only (a read snapshot) */
+    CMD_NO_TXN = 4,   /* refused while an explicit transaction is open */
+    CMD_BEGIN = 8     /* `begin`: a transaction may write, so it opens for writing too */
 };
 
 typedef struct cmd {
@@ -111,6 +118,12 @@ int cli_args(cli *c, const char *cmdname, int argc, char **argv, const cli_opt *
 
 /* Numbers: decimal unsigned integers only. */
 int cli_u64(cli *c, const char *what, const char *s, uint64_t *out);
+/* A point in time, as Unix ms: a number of ms, an ISO-8601 UTC time (2026-11-26,
+ * 2026-11-26T10:00, 2026-11-26T10:00:00.123Z, or with an offset +02:00), "now", or relative to
+ * now: -5m, +1h, -90s, -250ms, -2d. */
+int cli_time(cli *c, const char *what, const char *s, uint64_t *out);
+/* A duration in ms: a number of ms, or with a unit: 250ms, 30s, 5m, 2h, 7d. */
+int cli_duration(cli *c, const char *what, const char *s, uint64_t *out);
 int cli_double(cli *c, const char *what, const char *s, double *out);
 /* A run: a 36-character id, "shared" or "-" (the shared scope: *out = NULL), "." (the current
  * run). @p buf holds the parsed id. */
@@ -127,12 +140,22 @@ const char *cli_kind_name(inmem_trace_kind k);
 
 /* ---- output.c ------------------------------------------------------------------------------ */
 
-/* "error: <message>" on stderr. @return CMD_ERR. */
+/* "error: <message>" on stderr (scripts on standard input: "error: line N: <message>").
+ * @return CMD_ERR. */
 int cli_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "error: <context>: <what the library said>" for a library result @p rc. @return CMD_ERR. */
 int cli_lib_error(cli *c, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "warning: ..." on stderr. */
 void cli_warn(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Starts an error line on stderr ("error: " and the script line), for messages built in
+ * pieces; end it with a newline. */
+void cli_error_start(cli *c);
+/* What the user typed, for an error message: at most 60 bytes (then "..." and the length),
+ * printable, in quotes. A rotating static buffer: up to 4 at once. */
+const char *clip(const void *p, size_t n);
+const char *clips(const char *s);
+/* The library's details of @p rc without its "<strerror>: " prefix (or the strerror). */
+const char *cli_lib_detail(cli *c, int rc);
 /* Remembers inmem_errmsg() so that cli_lib_error() can tell a new detail from an old one. */
 void cli_mark_errmsg(cli *c);
 /* What the library said about @p rc: inmem_errmsg() if it is new since the mark and about this
@@ -145,8 +168,13 @@ void out_bytes(FILE *f, const void *p, size_t n);
 /* Sets @p field of @p obj to the bytes as a JSON string if they are UTF-8 without NUL, else
  * sets "<field>_b64" to their base64. */
 void out_set_bytes(json_t *obj, const char *field, const void *p, size_t n);
+/* A name (stream, type, cell, tag, namespace part): out_set_bytes() of its bytes. */
+void out_set_name(json_t *obj, const char *field, const char *name);
+/* Tags: "<field>" as an array of strings, or "<field>_b64" as an array of base64 strings if
+ * any tag is not UTF-8. */
+void out_set_tags(json_t *obj, const char *field, const char (*tags)[INMEM_NAME_MAX], size_t n);
 /* Reads what out_set_bytes() wrote: *p is a new NUL-terminated copy the caller frees.
- * @return 1 found, 0 absent, -1 malformed. */
+ * @return 1 found, 0 absent, -1 malformed (also: both forms given). */
 int json_get_bytes(json_t *obj, const char *field, char **p, size_t *n);
 /* Prints @p obj as one compact line on stdout and releases it. */
 void out_json(json_t *obj);
@@ -165,23 +193,46 @@ const char *fmt_run(const inmem_run_id *id, char buf[INMEM_RUN_ID_STRLEN + 1]);
 const char *fmt_time(uint64_t ms, char buf[32]);
 /* Bytes as "12.3 MiB". */
 const char *fmt_size(uint64_t bytes, char buf[32]);
+/* An exact count of bytes: "115 bytes", or "1234567 bytes (1.2 MiB)". */
+const char *fmt_bytes(uint64_t bytes, char buf[48]);
 
 char *b64_encode(const void *p, size_t n);
 /* @return 0, or -1 if @p s is not base64. *out is malloc'ed (NUL-terminated). */
 int b64_decode(const char *s, size_t len, char **out, size_t *n);
+
+/* ---- session.c ----------------------------------------------------------------------------- */
+
+/* Opens the database at the start of a session: read-only (nothing is created or changed)
+ * unless durability none or --repair without --read-only. A missing database (INMEM_NOTFOUND)
+ * or a corrupt log (INMEM_ECORRUPT) leaves c->db NULL and is not a failure here.
+ * @return 0, or the library's error for the others (printed). */
+int session_start(cli *c);
+/* Makes c->db writable before a write: closes the read-only handle and opens the directory for
+ * writing (creating the database if the directory is new or empty, unless --no-create), then
+ * says on stderr what that open cut (a torn tail, incomplete transactions). On failure the
+ * read-only view is restored. @return CMD_OK or CMD_ERR (printed). */
+int session_writable(cli *c, const char *cmdname);
+/* Reopens for writing with @p o (the repair command). @return 0 or the library's error, its
+ * message in c->open_err; c->db is then NULL. */
+int session_reopen(cli *c, const inmem_options *o);
+/* Why there is no database (c->open_err without the strerror prefix). */
+const char *session_open_detail(cli *c);
+/* The library's message about a failed inmem_db_open() (@p rc), read right after it. */
+const char *cli_open_message(int rc);
+/* Opens c->dir with @p o, with a progress indicator for a long replay. */
+int cli_open(cli *c, const inmem_options *o, inmem_db **out);
+/* Says on stderr what a writable open cut or repaired: file, offset, bytes, transactions. */
+void session_report_cuts(cli *c, const inmem_recovery_info *r);
 
 /* ---- shared helpers for commands ---------------------------------------------------------- */
 
 /* The transaction to read in: the explicit one if open, else a new one (*temp = 1). */
 int cli_read_txn(cli *c, inmem_txn **txn, int *temp);
 void cli_read_done(inmem_txn *txn, int temp);
-/* The database's recovery report, for people or as a JSON object. */
-void print_recovery(FILE *f, const inmem_recovery_info *r);
+/* The database's recovery report, for people or as a JSON object; @p read_only: the report of
+ * a read-only open (what a writable open would cut, not what was cut). */
+void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only);
 json_t *json_recovery(const inmem_recovery_info *r);
-/* Reopens the database with options @p o (repair, ...). */
-int cli_reopen(cli *c, const inmem_options *o);
-/* Opens c->dir with c->opts, with a progress indicator for a long replay. */
-int cli_open(cli *c, const inmem_options *o, inmem_db **out);
 
 /* ---- progress.c ------------------------------------------------------------------------------ */
 
@@ -209,6 +260,7 @@ uint64_t now_us(void);
 /* ---- command functions (one file per group) ----------------------------------------------- */
 
 int cmd_get(cli *c, int argc, char **argv);
+int cmd_ttl(cli *c, int argc, char **argv);
 int cmd_put(cli *c, int argc, char **argv);
 int cmd_del(cli *c, int argc, char **argv);
 int cmd_cas(cli *c, int argc, char **argv);
@@ -247,8 +299,13 @@ int cmd_quit(cli *c, int argc, char **argv);
 int cmd_dump(cli *c, int argc, char **argv);
 int cmd_load(cli *c, int argc, char **argv);
 
-/* Lists every run id (newest first); *ids is malloc'ed. */
+/* Lists every begun run (newest first); *ids is malloc'ed. */
 int cli_all_runs(inmem_txn *txn, inmem_run_id **ids, size_t *n);
+/* Lists every run id holding data, begun or not (inmem_run_list_stored(), ascending); *ids is
+ * malloc'ed. */
+int cli_stored_runs(inmem_txn *txn, inmem_run_id **ids, size_t *n);
+/* 1 if @p run holds data (any key of any primitive), else 0; < 0: an error. */
+int cli_run_holds_data(inmem_txn *txn, const inmem_run_id *run);
 
 /* Prints the result of a write: committed with @p version, or pending in the explicit
  * transaction (cmd_kv.c). */

@@ -2,18 +2,24 @@
  * cmd_admin.c — the commands about the database as a whole: stats, info, verify, repair, help
  * and quit.
  *
- * verify checks two things. The log: it opens the directory a second time, read-only (which
- * takes no lock, so it works beside this session's own writer handle and beside another
- * process), and that open replays every record of every segment and checks its checksum and
- * structure, exactly as recovery does; a corrupt record fails it with the file and offset. The
- * data: in one read transaction it reads every run's metadata, every key, every span (decoding
- * each record) and recomputes the hash chain of every event stream of every run and of the
- * shared scope.
+ * verify checks two things, and changes nothing. The log: it opens the directory a second time,
+ * read-only (which takes no lock and changes no file, so it works beside this session's own
+ * writer handle and beside another process); that open replays every record of every segment
+ * and checks its checksum and structure, exactly as recovery does, and reports what a writable
+ * open would cut. Anything a writable open would drop — a torn tail, an incomplete transaction,
+ * records of an unknown type — is a problem (exit status 1), named with its file, offset and
+ * bytes; a corrupt log is named with its file and offset, and a second read-only open with
+ * repair says exactly what a repair would drop. The data: in one read transaction it reads every
+ * key, state cell and span of the shared scope and of every run id that holds data (begun as a
+ * run or not: inmem_run_list_stored()), decoding each record, checks every begun run's metadata,
+ * and recomputes the hash chain of every event stream.
  *
- * repair closes the database and opens it again with opts.repair = 1, which cuts a corrupt log
- * at the last good transaction (docs/FORMAT.md), then prints what recovery dropped.
+ * repair closes the database and opens it again for writing with opts.repair = 1, which cuts a
+ * corrupt log at the last good transaction (docs/FORMAT.md), then prints exactly what recovery
+ * dropped.
  */
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +78,42 @@ static uint64_t rss_bytes(void)
     return (uint64_t)(rss - shared) * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* How the session has the database open. */
+static const char *open_mode(cli *c)
+{
+    if (c->writable)
+        return "for writing";
+    if (c->opts.read_only)
+        return "read-only (--read-only)";
+    return "read-only until the first write (which reopens it for writing)";
+}
+
+/* Begun runs (*begun), run ids holding data (*stored) and those never begun (*never). */
+static int count_runs(cli *c, size_t *begun, size_t *stored, uint64_t *never)
+{
+    inmem_txn *txn;
+    inmem_run_id *ids = NULL;
+    int rc = inmem_txn_begin_readonly(c->db, &txn);
+    if (rc)
+        return rc;
+    *never = 0;
+    if ((rc = cli_stored_runs(txn, &ids, stored)) == 0) {
+        for (size_t i = 0; i < *stored && !rc; i++) {
+            inmem_run_info ri;
+            rc = inmem_run_get(txn, &ids[i], &ri);
+            if (rc == INMEM_NOTFOUND)
+                ++*never, rc = 0;
+        }
+    }
+    free(ids);
+    ids = NULL;
+    if (!rc)
+        rc = cli_all_runs(txn, &ids, begun);
+    free(ids);
+    cli_read_done(txn, 1);
+    return rc;
+}
+
 int cmd_stats(cli *c, int argc, char **argv)
 {
     char *pos[1];
@@ -79,11 +121,18 @@ int cmd_stats(cli *c, int argc, char **argv)
     if (cli_args(c, "stats", argc, argv, NULL, 0, 0, pos, &np))
         return CMD_ERR;
     inmem_stats s;
+    inmem_recovery_info r;
     int rc = inmem_db_stats(c->db, &s);
     if (rc)
         return cli_lib_error(c, rc, "stats");
+    if (inmem_db_recovery(c->db, &r) != 0)
+        memset(&r, 0, sizeof r);
     uint64_t nfiles, fbytes, dropped, rss = rss_bytes();
     log_files(c->dir, &nfiles, &fbytes, &dropped);
+    size_t begun = 0, stored = 0;
+    uint64_t never = 0;
+    if ((rc = count_runs(c, &begun, &stored, &never)) != 0)
+        return cli_lib_error(c, rc, "stats: counting runs");
     if (c->json) {
         json_t *o = json_object();
 #define F(name) json_object_set_new(o, #name, json_u64(s.name))
@@ -105,21 +154,19 @@ int cmd_stats(cli *c, int argc, char **argv)
         F(wal_syncs);
         F(wal_synced_commits);
 #undef F
-        inmem_recovery_info r;
-        if (inmem_db_recovery(c->db, &r) != 0)
-            memset(&r, 0, sizeof r);
+        json_object_set_new(o, "runs", json_u64(begun));
+        json_object_set_new(o, "never_begun_runs", json_u64(never));
         json_object_set_new(o, "log_record_bytes", json_u64(r.bytes + s.wal_bytes));
         json_object_set_new(o, "log_files", json_u64(nfiles));
         json_object_set_new(o, "log_file_bytes", json_u64(fbytes));
         json_object_set_new(o, "log_files_dropped", json_u64(dropped));
         json_object_set_new(o, "rss_bytes", json_u64(rss));
+        json_object_set_new(o, "writable", json_boolean(c->writable));
+        json_object_set_new(o, "recovery", json_recovery(&r));
         out_json(o);
         return CMD_OK;
     }
     char b1[32], b2[32], b3[32];
-    inmem_recovery_info r;
-    if (inmem_db_recovery(c->db, &r) != 0)
-        memset(&r, 0, sizeof r);
     printf("(counters since the database was opened; version, keys and the log are totals)\n");
     printf("commits             %llu (and %llu read-only)\n", (unsigned long long)s.commits,
            (unsigned long long)s.commits_readonly);
@@ -133,6 +180,11 @@ int cmd_stats(cli *c, int argc, char **argv)
     printf("keys                %llu (every primitive's records, and tombstones not yet "
            "reclaimed)\n",
            (unsigned long long)s.keys);
+    printf("runs                %zu", begun);
+    if (never)
+        printf(" (and %llu run id%s holding data that %s never begun: run list --all)",
+               (unsigned long long)never, never == 1 ? "" : "s", never == 1 ? "was" : "were");
+    putchar('\n');
     printf("retained versions   %llu\n", (unsigned long long)s.retained_versions);
     printf("open transactions   %llu", (unsigned long long)s.open_txns);
     if (s.open_txns)
@@ -152,6 +204,20 @@ int cmd_stats(cli *c, int argc, char **argv)
            (unsigned long long)s.wal_synced_commits);
     printf("memory              %s (the process's resident memory, without mapped files)\n",
            fmt_size(rss, b1));
+    if (c->dir) {
+        printf("opened              %s\n", open_mode(c));
+        if (r.created)
+            printf("                    a new database: this session created it\n");
+        if (r.live_writer)
+            printf("                    another process has it open for writing: this view is "
+                   "the committed state when it was opened\n");
+        if (r.torn_tail)
+            printf("                    the log %s a torn record at %s offset %llu: %llu bytes "
+                   "of an incomplete transaction%s\n",
+                   c->writable ? "ended in" : "ends in", r.tail_file,
+                   (unsigned long long)r.tail_offset, (unsigned long long)r.tail_bytes,
+                   c->writable ? " (cut at open)" : " (a write will cut them)");
+    }
     return CMD_OK;
 }
 
@@ -167,10 +233,13 @@ json_t *json_recovery(const inmem_recovery_info *r)
     json_object_set_new(o, "records_skipped", json_u64(r->records_skipped));
     json_object_set_new(o, "version", json_u64(r->version));
     json_object_set_new(o, "time_us", json_u64(r->time_us));
+    json_object_set_new(o, "created", json_boolean(r->created));
+    json_object_set_new(o, "live_writer", json_boolean(r->live_writer));
     json_object_set_new(o, "torn_tail", json_boolean(r->torn_tail));
     if (r->torn_tail) {
         json_object_set_new(o, "tail_file", json_string(r->tail_file));
         json_object_set_new(o, "tail_offset", json_u64(r->tail_offset));
+        json_object_set_new(o, "tail_bytes", json_u64(r->tail_bytes));
     }
     json_object_set_new(o, "repaired", json_boolean(r->repaired));
     if (r->repaired) {
@@ -182,29 +251,41 @@ json_t *json_recovery(const inmem_recovery_info *r)
     return o;
 }
 
-void print_recovery(FILE *f, const inmem_recovery_info *r)
+void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only)
 {
-    char b[32];
+    char b[32], eb[48];
     fprintf(f,
             "recovery: %llu segment%s, %s of records, %llu transactions replayed to version %llu "
             "in %.1f ms\n",
             (unsigned long long)r->segments, r->segments == 1 ? "" : "s", fmt_size(r->bytes, b),
             (unsigned long long)r->txns_applied, (unsigned long long)r->version,
             (double)r->time_us / 1000.0);
+    if (r->created)
+        fprintf(f, "          a new database: this open created it\n");
+    if (r->live_writer)
+        fprintf(f, "          another process had it open for writing: the end of its log was "
+                   "not judged\n");
     if (r->txns_discarded || r->records_skipped)
-        fprintf(f,
-                "          %llu incomplete transaction%s discarded, %llu unknown records skipped\n",
+        fprintf(f, "          %llu incomplete transaction%s %s, %llu unknown records skipped\n",
                 (unsigned long long)r->txns_discarded, r->txns_discarded == 1 ? "" : "s",
+                !read_only               ? "discarded"
+                : r->txns_discarded == 1 ? "not applied (a write discards it)"
+                                         : "not applied (a write discards them)",
                 (unsigned long long)r->records_skipped);
     if (r->torn_tail)
-        fprintf(f, "          torn tail (the end of a crash) cut at %s offset %llu\n", r->tail_file,
-                (unsigned long long)r->tail_offset);
-    if (r->repaired)
         fprintf(f,
-                "          REPAIRED: the log was cut at %s offset %llu, dropping %s (about %llu "
-                "transactions)\n",
-                r->repair_file, (unsigned long long)r->repair_offset, fmt_size(r->bytes_dropped, b),
-                (unsigned long long)r->txns_dropped);
+                "          torn tail (the end of a crash) %s %s offset %llu: %llu bytes of an "
+                "incomplete transaction%s\n",
+                read_only ? "at" : "cut at", r->tail_file, (unsigned long long)r->tail_offset,
+                (unsigned long long)r->tail_bytes, read_only ? " (a write will cut them)" : "");
+    if (r->repaired)
+        fprintf(
+            f,
+            "          %s %s offset %llu, dropping %s that held exactly %llu "
+            "committed transaction%s\n",
+            read_only ? "CORRUPT: a repair would cut the log at" : "REPAIRED: the log was cut at",
+            r->repair_file, (unsigned long long)r->repair_offset, fmt_bytes(r->bytes_dropped, eb),
+            (unsigned long long)r->txns_dropped, r->txns_dropped == 1 ? "" : "s");
 }
 
 int cmd_info(cli *c, int argc, char **argv)
@@ -225,6 +306,7 @@ int cmd_info(cli *c, int argc, char **argv)
         json_object_set_new(o, "directory", c->dir ? json_string(c->dir) : json_null());
         json_object_set_new(o, "durability", json_string(durability_name(c->opts.durability)));
         json_object_set_new(o, "read_only", json_boolean(c->opts.read_only));
+        json_object_set_new(o, "writable", json_boolean(c->writable));
         json_object_set_new(o, "inmem", json_string(inmem_version_string()));
         json_object_set_new(o, "version", json_u64(s.version));
         json_object_set_new(o, "keys", json_u64(s.keys));
@@ -233,13 +315,14 @@ int cmd_info(cli *c, int argc, char **argv)
         return CMD_OK;
     }
     printf("directory   %s\n", c->dir ? c->dir : "(none: in memory)");
-    printf("durability  %s%s\n", durability_name(c->opts.durability),
-           c->opts.read_only ? ", read-only" : "");
+    printf("durability  %s\n", durability_name(c->opts.durability));
+    if (c->dir)
+        printf("opened      %s\n", open_mode(c));
     printf("inmem       %s\n", inmem_version_string());
     printf("version     %llu\nkeys        %llu\n", (unsigned long long)s.version,
            (unsigned long long)s.keys);
     if (c->dir)
-        print_recovery(stdout, &r);
+        print_recovery(stdout, &r, !c->writable);
     return CMD_OK;
 }
 
@@ -247,33 +330,45 @@ int cmd_info(cli *c, int argc, char **argv)
 
 struct vstate {
     cli *c;
-    uint64_t keys, streams, events, spans, problems;
-    json_t *broken; /* JSON: the problems */
+    uint64_t keys, cells, streams, events, spans, problems;
+    json_t *broken;  /* JSON: the problems */
+    char first[300]; /* the first problem, for the final error line */
 };
 
 static void problem(struct vstate *v, const inmem_run_id *run, const char *what, int rc,
-                    const char *stream, uint64_t seq)
+                    const char *stream, uint64_t seq, uint64_t length)
 {
     char id[INMEM_RUN_ID_STRLEN + 1];
     v->problems++;
     const char *msg = rc ? cli_lib_message(v->c, rc) : "";
+    if (!v->first[0]) {
+        if (stream && !rc)
+            snprintf(v->first, sizeof v->first, "%s: stream %s: hash chain BROKEN at seq %llu",
+                     fmt_run(run, id), clips(stream), (unsigned long long)seq);
+        else
+            snprintf(v->first, sizeof v->first, "%s: %s%s%s: %s", fmt_run(run, id), what,
+                     stream ? " " : "", stream ? clips(stream) : "", msg);
+    }
     if (v->c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "run", json_run(run));
         json_object_set_new(o, "what", json_string(what));
         if (stream)
-            json_object_set_new(o, "stream", json_string(stream));
+            out_set_name(o, "stream", stream);
         if (seq)
             json_object_set_new(o, "first_broken", json_u64(seq));
+        if (stream && !rc)
+            json_object_set_new(o, "length", json_u64(length));
         if (rc)
             json_object_set_new(o, "error", json_string(msg));
         json_array_append_new(v->broken, o);
     } else if (stream && !rc) {
-        printf("%s: stream %s: hash chain BROKEN at seq %llu\n", fmt_run(run, id), stream,
-               (unsigned long long)seq);
+        printf("%s: stream %s: hash chain BROKEN at seq %llu (of %llu event%s)\n", fmt_run(run, id),
+               clips(stream), (unsigned long long)seq, (unsigned long long)length,
+               length == 1 ? "" : "s");
     } else {
-        printf("%s: %s%s%s: %s\n", fmt_run(run, id), what, stream ? " " : "", stream ? stream : "",
-               msg);
+        printf("%s: %s%s%s: %s\n", fmt_run(run, id), what, stream ? " " : "",
+               stream ? clips(stream) : "", msg);
     }
     cli_mark_errmsg(v->c);
 }
@@ -282,27 +377,36 @@ static void verify_scope(struct vstate *v, inmem_txn *txn, const inmem_run_id *r
 {
     int rc;
     size_t n;
-    if (run) {
-        inmem_run_info ri;
-        if ((rc = inmem_run_get(txn, run, &ri)) != 0)
-            problem(v, run, "run record", rc, NULL, 0);
-    }
     inmem_kv_entry kv[256];
     const void *after = NULL;
     size_t alen = 0;
     do {
         if ((rc = inmem_kv_list(txn, run, NULL, 0, after, alen, 256, kv, &n)) != 0) {
-            problem(v, run, "keys", rc, NULL, 0);
+            problem(v, run, "keys", rc, NULL, 0, 0);
             break;
         }
         v->keys += n;
         if (n)
             after = kv[n - 1].key, alen = kv[n - 1].klen;
     } while (n == 256);
+    inmem_state_entry *cells = malloc(256 * sizeof *cells);
+    char cafter[INMEM_NAME_MAX] = "";
+    do {
+        n = 0;
+        if (!cells ||
+            (rc = inmem_state_list(txn, run, cafter[0] ? cafter : NULL, 256, cells, &n)) != 0) {
+            problem(v, run, "state cells", cells ? rc : INMEM_ENOMEM, NULL, 0, 0);
+            break;
+        }
+        v->cells += n;
+        if (n)
+            memcpy(cafter, cells[n - 1].name, INMEM_NAME_MAX);
+    } while (n == 256);
+    free(cells);
     char names[64][INMEM_NAME_MAX], last[INMEM_NAME_MAX] = "";
     do {
         if ((rc = inmem_event_streams(txn, run, last[0] ? last : NULL, 64, names, &n)) != 0) {
-            problem(v, run, "stream list", rc, NULL, 0);
+            problem(v, run, "stream list", rc, NULL, 0, 0);
             break;
         }
         for (size_t i = 0; i < n; i++) {
@@ -311,12 +415,13 @@ static void verify_scope(struct vstate *v, inmem_txn *txn, const inmem_run_id *r
             v->streams++;
             if ((rc = inmem_event_stream_info(txn, run, names[i], &si)) == 0)
                 rc = inmem_event_verify(txn, run, names[i], &broken);
-            if (rc)
-                problem(v, run, "stream", rc, names[i], 0);
-            else if (broken)
-                problem(v, run, "event chain", 0, names[i], broken);
-            else
-                v->events += si.length;
+            if (rc) {
+                problem(v, run, "stream", rc, names[i], 0, 0);
+                continue;
+            }
+            v->events += si.length;
+            if (broken)
+                problem(v, run, "event chain", 0, names[i], broken, si.length);
         }
         if (n)
             memcpy(last, names[n - 1], INMEM_NAME_MAX);
@@ -327,7 +432,7 @@ static void verify_scope(struct vstate *v, inmem_txn *txn, const inmem_run_id *r
     do {
         n = 0;
         if (!sp || (rc = inmem_trace_query(txn, run, NULL, count ? &cursor : NULL, 64, sp, &n))) {
-            problem(v, run, "spans", sp ? rc : INMEM_ENOMEM, NULL, 0);
+            problem(v, run, "spans", sp ? rc : INMEM_ENOMEM, NULL, 0, 0);
             break;
         }
         count += n;
@@ -338,14 +443,60 @@ static void verify_scope(struct vstate *v, inmem_txn *txn, const inmem_run_id *r
     free(sp);
 }
 
-/* Re-reads the log through a read-only open. @return 1 if it checks. */
-static int verify_log(cli *c, json_t *out)
+/* Adds a problem of the log to @p probs (and to @p first if it is the first). */
+static void log_problem(cli *c, json_t *probs, char *first, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void log_problem(cli *c, json_t *probs, char *first, size_t size, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!first[0])
+        snprintf(first, size, "%s", msg);
+    if (c->json)
+        json_array_append_new(probs, json_string(msg));
+    else
+        printf("log: %s\n", msg);
+}
+
+/* After a corrupt log: a read-only open with repair says what a repair would drop. */
+static void salvage_report(cli *c, json_t *out, json_t *probs, char *first, size_t size)
+{
+    inmem_options o = c->opts;
+    o.read_only = 1;
+    o.repair = 1;
+    inmem_db *ro = NULL;
+    inmem_recovery_info r;
+    cli_mark_errmsg(c);
+    if (cli_open(c, &o, &ro) != 0 || inmem_db_recovery(ro, &r) != 0 || !r.repaired) {
+        inmem_db_close(ro);
+        return;
+    }
+    inmem_db_close(ro);
+    if (c->json)
+        json_object_set_new(out, "repair_would_drop", json_recovery(&r));
+    log_problem(c, probs, first, size,
+                "a repair would cut %s at offset %llu, dropping %llu bytes that hold exactly "
+                "%llu committed transaction%s (the repair command; --read-only --repair shows "
+                "the intact part without changing anything)",
+                r.repair_file, (unsigned long long)r.repair_offset,
+                (unsigned long long)r.bytes_dropped, (unsigned long long)r.txns_dropped,
+                r.txns_dropped == 1 ? "" : "s");
+}
+
+/* Re-reads the log through a read-only open. @return 1 if a writable open would find it sound
+ * and drop nothing. */
+static int verify_log(cli *c, json_t *out, char *first, size_t size)
 {
     if (!c->dir) {
         if (!c->json)
             printf("log: none (durability none)\n");
         return 1;
     }
+    json_t *probs = json_array();
     inmem_options o = c->opts;
     o.read_only = 1;
     o.repair = 0;
@@ -353,12 +504,17 @@ static int verify_log(cli *c, json_t *out)
     cli_mark_errmsg(c);
     int rc = cli_open(c, &o, &ro);
     if (rc) {
-        const char *msg = cli_lib_message(c, rc);
+        const char *msg = cli_open_message(rc);
+        if (c->json)
+            json_object_set_new(out, "log_error", json_string(msg));
+        log_problem(c, probs, first, size, "%s", msg);
+        if (rc == INMEM_ECORRUPT)
+            salvage_report(c, out, probs, first, size);
         if (c->json) {
             json_object_set_new(out, "log_ok", json_false());
-            json_object_set_new(out, "log_error", json_string(msg));
+            json_object_set_new(out, "log_problems", probs);
         } else {
-            printf("log: %s\n", msg);
+            json_decref(probs);
         }
         return 0;
     }
@@ -367,23 +523,58 @@ static int verify_log(cli *c, json_t *out)
     inmem_db_recovery(ro, &r);
     inmem_db_close(ro);
     int ok = 1;
-    /* this session's writes are all in the log: the replay must reach its version */
-    if (!c->opts.read_only && inmem_db_stats(c->db, &s) == 0 && s.version != r.version)
+    char b[32];
+    if (!c->json)
+        printf("log: %llu segment%s, %s of records, %llu transactions to version %llu%s\n",
+               (unsigned long long)r.segments, r.segments == 1 ? "" : "s", fmt_size(r.bytes, b),
+               (unsigned long long)r.txns_applied, (unsigned long long)r.version,
+               r.torn_tail || r.txns_discarded || r.records_skipped ? "" : ": every record checks");
+    if (r.torn_tail) {
+        log_problem(c, probs, first, size,
+                    "the log ends in a torn record at %s offset %llu: %llu bytes of an incomplete "
+                    "transaction (the first write will cut them)",
+                    r.tail_file, (unsigned long long)r.tail_offset,
+                    (unsigned long long)r.tail_bytes);
         ok = 0;
+    }
+    if (r.txns_discarded && !r.torn_tail) {
+        log_problem(c, probs, first, size,
+                    "%llu incomplete transaction%s at the end of the log (no commit record): the "
+                    "first write will discard %s",
+                    (unsigned long long)r.txns_discarded, r.txns_discarded == 1 ? "" : "s",
+                    r.txns_discarded == 1 ? "it" : "them");
+        ok = 0;
+    }
+    if (r.records_skipped) {
+        log_problem(c, probs, first, size,
+                    "%llu record%s of an unknown type skipped (written by a newer inmem?)",
+                    (unsigned long long)r.records_skipped, r.records_skipped == 1 ? "" : "s");
+        ok = 0;
+    }
+    if (r.live_writer && !c->writable && !c->json)
+        printf("log: another process has the database open for writing: the end of the log it "
+               "is writing was not judged\n");
+    /* this session's writes are all in the log: the replay must reach its version */
+    if (c->writable && c->db && inmem_db_stats(c->db, &s) == 0 && s.version != r.version) {
+        log_problem(c, probs, first, size,
+                    "MISSING commits of this session: the log replays to version %llu, the "
+                    "session is at %llu",
+                    (unsigned long long)r.version, (unsigned long long)s.version);
+        ok = 0;
+    }
     if (c->json) {
         json_object_set_new(out, "log_ok", json_boolean(ok));
         json_object_set_new(out, "log", json_recovery(&r));
+        json_object_set_new(out, "log_problems", probs);
     } else {
-        char b[32];
-        printf("log: %llu segment%s, %s of records, %llu transactions to version %llu: %s\n",
-               (unsigned long long)r.segments, r.segments == 1 ? "" : "s", fmt_size(r.bytes, b),
-               (unsigned long long)r.txns_applied, (unsigned long long)r.version,
-               ok ? "every record checks" : "MISSING commits of this session");
-        if (r.torn_tail)
-            printf("log: ends in a torn record at %s offset %llu (an interrupted write)\n",
-                   r.tail_file, (unsigned long long)r.tail_offset);
+        json_decref(probs);
     }
     return ok;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(inmem_run_id));
 }
 
 int cmd_verify(cli *c, int argc, char **argv)
@@ -392,38 +583,74 @@ int cmd_verify(cli *c, int argc, char **argv)
     int np;
     if (cli_args(c, "verify", argc, argv, NULL, 0, 0, pos, &np))
         return CMD_ERR;
+    if (!c->db && c->open_rc != INMEM_ECORRUPT)
+        return cli_error(c, "verify: no database: %s", session_open_detail(c));
     json_t *out = json_object();
-    struct vstate v = {c, 0, 0, 0, 0, 0, json_array()};
-    int log_ok = verify_log(c, out);
+    char first_log[600] = "";
+    struct vstate v;
+    memset(&v, 0, sizeof v);
+    v.c = c;
+    v.broken = json_array();
+    int log_ok = verify_log(c, out, first_log, sizeof first_log);
+    if (!c->db) { /* a corrupt log: nothing to read the data from */
+        if (c->json) {
+            json_object_set_new(out, "ok", json_false());
+            json_decref(v.broken);
+            out_json(out);
+        } else {
+            json_decref(out);
+            json_decref(v.broken);
+            printf("data: not checked (the log does not open)\n");
+        }
+        return cli_error(c, "verify: %s", first_log);
+    }
 
     inmem_txn *txn;
-    int rc = inmem_txn_begin(c->db, &txn);
+    int rc = inmem_txn_begin_readonly(c->db, &txn);
     if (rc) {
         json_decref(out);
         json_decref(v.broken);
         return cli_lib_error(c, rc, "verify");
     }
-    inmem_run_id *runs = NULL;
-    size_t nruns = 0;
-    if ((rc = cli_all_runs(txn, &runs, &nruns)) != 0)
-        problem(&v, NULL, "run list", rc, NULL, 0);
+    inmem_run_id *stored = NULL, *begun = NULL;
+    size_t nstored = 0, nbegun = 0;
+    uint64_t never = 0, nruns = 0;
+    if ((rc = cli_stored_runs(txn, &stored, &nstored)) != 0)
+        problem(&v, NULL, "run ids holding data", rc, NULL, 0, 0);
+    if ((rc = cli_all_runs(txn, &begun, &nbegun)) != 0)
+        problem(&v, NULL, "run list", rc, NULL, 0, 0);
+    /* a run in the index must hold its metadata (then it is among the stored ids) */
+    for (size_t i = 0; i < nbegun; i++)
+        if (!bsearch(&begun[i], stored, nstored, sizeof *stored, cmp_id))
+            problem(&v, &begun[i], "run record", INMEM_NOTFOUND, NULL, 0, 0);
     progress p;
-    progress_start(&p, c, "verify", nruns + 1);
+    progress_start(&p, c, "verify", nstored + 1);
     verify_scope(&v, txn, NULL);
     progress_update(&p, 1);
-    for (size_t i = 0; i < nruns; i++) {
-        verify_scope(&v, txn, &runs[i]);
+    for (size_t i = 0; i < nstored; i++) {
+        inmem_run_info ri;
+        rc = inmem_run_get(txn, &stored[i], &ri);
+        if (rc == INMEM_NOTFOUND)
+            never++;
+        else if (rc)
+            problem(&v, &stored[i], "run record", rc, NULL, 0, 0);
+        else
+            nruns++;
+        verify_scope(&v, txn, &stored[i]);
         progress_update(&p, i + 2);
     }
     progress_end(&p);
     cli_read_done(txn, 1);
-    free(runs);
+    free(stored);
+    free(begun);
 
     int ok = log_ok && v.problems == 0;
     if (c->json) {
         json_object_set_new(out, "ok", json_boolean(ok));
         json_object_set_new(out, "runs", json_u64(nruns));
+        json_object_set_new(out, "never_begun_runs", json_u64(never));
         json_object_set_new(out, "keys", json_u64(v.keys));
+        json_object_set_new(out, "cells", json_u64(v.cells));
         json_object_set_new(out, "streams", json_u64(v.streams));
         json_object_set_new(out, "events", json_u64(v.events));
         json_object_set_new(out, "spans", json_u64(v.spans));
@@ -432,16 +659,29 @@ int cmd_verify(cli *c, int argc, char **argv)
     } else {
         json_decref(out);
         json_decref(v.broken);
-        printf("data: %zu run%s and the shared scope: %llu keys, %llu streams (%llu events, "
-               "chains %s), %llu spans\n",
-               nruns, nruns == 1 ? "" : "s", (unsigned long long)v.keys,
-               (unsigned long long)v.streams, (unsigned long long)v.events,
-               v.problems ? "checked" : "intact", (unsigned long long)v.spans);
+        printf("data: %llu run%s", (unsigned long long)nruns, nruns == 1 ? "" : "s");
+        if (never)
+            printf(" (and %llu run id%s holding data that %s never begun)",
+                   (unsigned long long)never, never == 1 ? "" : "s", never == 1 ? "was" : "were");
+        printf(" and the shared scope: %llu key%s, %llu cell%s, %llu stream%s (%llu event%s, "
+               "chains %s), %llu span%s\n",
+               (unsigned long long)v.keys, v.keys == 1 ? "" : "s", (unsigned long long)v.cells,
+               v.cells == 1 ? "" : "s", (unsigned long long)v.streams, v.streams == 1 ? "" : "s",
+               (unsigned long long)v.events, v.events == 1 ? "" : "s",
+               v.problems ? "checked" : "intact", (unsigned long long)v.spans,
+               v.spans == 1 ? "" : "s");
     }
-    if (!ok)
-        return cli_error(c, "verify: %s%s%llu problem%s found",
-                         log_ok ? "" : "the log does not check; ", "",
-                         (unsigned long long)v.problems, v.problems == 1 ? "" : "s");
+    if (!ok) {
+        if (!log_ok && v.problems)
+            return cli_error(c, "verify: %s; and %llu problem%s in the data", first_log,
+                             (unsigned long long)v.problems, v.problems == 1 ? "" : "s");
+        if (!log_ok)
+            return cli_error(c, "verify: %s", first_log);
+        if (v.problems == 1)
+            return cli_error(c, "verify: %s", v.first);
+        return cli_error(c, "verify: %llu problems found, the first: %s",
+                         (unsigned long long)v.problems, v.first);
+    }
     if (!c->json)
         printf("verify: OK\n");
     return CMD_OK;
@@ -457,12 +697,24 @@ int cmd_repair(cli *c, int argc, char **argv)
         return CMD_ERR;
     if (!c->dir)
         return cli_error(c, "repair: nothing to repair: no log (durability none)");
+    if (c->opts.read_only)
+        return cli_error(c, "repair: the database is open read-only (--read-only); `verify` says "
+                            "what a repair would drop, --read-only --repair shows what it keeps");
     inmem_options o = c->opts;
+    o.read_only = 0;
     o.repair = 1;
-    int rc = cli_reopen(c, &o);
-    c->opts.repair = 0; /* later reopens (none today) should not repair silently */
-    if (rc)
-        return cli_error(c, "repair: cannot open %s: %s", c->dir, c->open_err);
+    if (session_reopen(c, &o) != 0) {
+        char why[sizeof c->open_err];
+        snprintf(why, sizeof why, "%s", c->open_err);
+        o.repair = 0; /* keep looking at what can be seen */
+        o.read_only = 1;
+        int why_rc = c->open_rc;
+        if (session_reopen(c, &o) != 0) {
+            c->open_rc = why_rc;
+            snprintf(c->open_err, sizeof c->open_err, "%s", why);
+        }
+        return cli_error(c, "repair: cannot open %s for writing: %s", c->dir, why);
+    }
     inmem_recovery_info r;
     inmem_db_recovery(c->db, &r);
     if (c->json) {
@@ -472,13 +724,16 @@ int cmd_repair(cli *c, int argc, char **argv)
         out_json(o2);
         return CMD_OK;
     }
-    print_recovery(stdout, &r);
+    print_recovery(stdout, &r, 0);
     if (r.repaired) {
-        char b[32];
-        printf("repaired: cut %s at offset %llu; dropped %s, about %llu transaction%s%s\n",
-               r.repair_file, (unsigned long long)r.repair_offset, fmt_size(r.bytes_dropped, b),
-               (unsigned long long)r.txns_dropped, r.txns_dropped == 1 ? "" : "s",
-               "; later segments, if any, were renamed *.dropped");
+        char b[48];
+        printf("repaired: cut %s at offset %llu; dropped %s that held exactly %llu "
+               "committed transaction%s; later segments, if any, were renamed *.dropped\n",
+               r.repair_file, (unsigned long long)r.repair_offset, fmt_bytes(r.bytes_dropped, b),
+               (unsigned long long)r.txns_dropped, r.txns_dropped == 1 ? "" : "s");
+    } else if (r.torn_tail || r.txns_discarded) {
+        printf("nothing to repair: the log was sound but for its torn end, cut above as any "
+               "write would cut it\n");
     } else {
         printf("nothing to repair: every record of the log checks\n");
     }

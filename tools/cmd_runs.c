@@ -43,6 +43,51 @@ int cli_all_runs(inmem_txn *txn, inmem_run_id **ids, size_t *n)
     return 0;
 }
 
+int cli_stored_runs(inmem_txn *txn, inmem_run_id **ids, size_t *n)
+{
+    size_t cap = PAGE, count = 0, got;
+    inmem_run_id *v = malloc(cap * sizeof *v);
+    if (!v)
+        return INMEM_ENOMEM;
+    int rc;
+    do {
+        if (count + PAGE > cap) {
+            inmem_run_id *nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv) {
+                free(v);
+                return INMEM_ENOMEM;
+            }
+            v = nv;
+        }
+        rc = inmem_run_list_stored(txn, count ? &v[count - 1] : NULL, PAGE, v + count, &got);
+        if (rc) {
+            free(v);
+            return rc;
+        }
+        count += got;
+    } while (got == PAGE);
+    *ids = v;
+    *n = count;
+    return 0;
+}
+
+int cli_run_holds_data(inmem_txn *txn, const inmem_run_id *run)
+{
+    /* list one stored id after the id just below @p run: it is @p run if @p run holds data */
+    inmem_run_id before = *run, got;
+    int i = 15;
+    while (i >= 0 && before.bytes[i] == 0)
+        before.bytes[i--] = 0xff;
+    if (i < 0)
+        return 1; /* the shared scope always exists */
+    before.bytes[i]--;
+    size_t n;
+    int rc = inmem_run_list_stored(txn, &before, 1, &got, &n);
+    if (rc)
+        return rc;
+    return n == 1 && memcmp(&got, run, sizeof got) == 0;
+}
+
 static json_t *json_run_info(const inmem_run_info *ri)
 {
     json_t *o = json_object(), *tags = json_array();

@@ -12,6 +12,7 @@
  * In a transaction (after `begin`) the KV, run, event, state and trace commands run inside it.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ const cmd cli_commands[] = {
     {"begin", "", "begin an explicit transaction",
      "The commands that follow run in it (the prompt shows it) until commit or abort.\n"
      "Its snapshot is the state when it began: it does not see later commits of others.",
-     cmd_begin, CMD_NEEDS_DB},
+     cmd_begin, CMD_NEEDS_DB | CMD_BEGIN},
     {"commit", "", "commit the explicit transaction",
      "On a conflict nothing is applied; the error names the key and the rule (read set or CAS).",
      cmd_commit, CMD_NEEDS_DB},
@@ -112,11 +113,11 @@ const cmd cli_commands[] = {
     {"verify", "", "check every log record and every event chain",
      "Re-reads the log from disk (a read-only open replays and checksums every record), then\n"
      "reads every run's records and recomputes the hash chain of every event stream.",
-     cmd_verify, CMD_NEEDS_DB},
+     cmd_verify, 0},
     {"repair", "", "reopen with repair: cut a corrupt log at the last good transaction",
      "Prints what was dropped (later segments are kept, renamed *.dropped). Needs no\n"
      "transaction open and a writable database.",
-     cmd_repair, CMD_WRITES | CMD_NO_TXN},
+     cmd_repair, CMD_NO_TXN},
     {"dump", "[FILE] [--run RUN] [--canonical]",
      "export the database (or one run) as JSON lines to FILE (default: standard output)",
      "Records: header, run, kv, state, event, span, end. Strings are UTF-8 JSON strings; other\n"
@@ -185,12 +186,25 @@ int cli_dispatch(cli *c, int argc, char **argv)
     } else if (!(k = find(argv[0], NULL))) {
         return cli_error(c, "unknown command '%s' (type help for the list)", argv[0]);
     }
-    if ((k->flags & CMD_NEEDS_DB) && !c->db)
-        return cli_error(c, "no database open (%s); the `repair` command may fix it", c->open_err);
-    if ((k->flags & CMD_WRITES) && c->opts.read_only)
-        return cli_error(c, "%s: the database is open read-only (--read-only)", k->name);
     if ((k->flags & CMD_NO_TXN) && c->txn)
         return cli_error(c, "%s: a transaction is open: commit or abort it first", k->name);
+    if ((k->flags & CMD_WRITES) || ((k->flags & CMD_BEGIN) && !c->opts.read_only && !c->txn)) {
+        if (c->opts.read_only)
+            return cli_error(c, "%s: the database is open read-only (--read-only)", k->name);
+        if (!c->db && c->open_rc == INMEM_ECORRUPT)
+            return cli_error(c, "no database open (%s); the `repair` command may fix it",
+                             c->open_err);
+        if (session_writable(c, k->name) != CMD_OK)
+            return CMD_ERR;
+    }
+    if ((k->flags & CMD_NEEDS_DB) && !c->db) {
+        if (c->open_rc == INMEM_NOTFOUND)
+            return cli_error(c,
+                             "%s: no database: %s (only a write creates one, in a new or "
+                             "empty directory)",
+                             k->name, session_open_detail(c));
+        return cli_error(c, "no database open (%s); the `repair` command may fix it", c->open_err);
+    }
     cli_mark_errmsg(c);
     return k->fn(c, argc - words, argv + words);
 }
@@ -214,8 +228,15 @@ int cli_run_line(cli *c, const char *line)
             r = argc < 0 ? cli_error(c, "%s", err) : cli_dispatch(c, argc, words);
         }
         free(buf);
-        if (!c->interactive)
-            fflush(stdout);
+        errno = 0;
+        int flushed = fflush(stdout) == 0, e = flushed ? 0 : errno;
+        if (!flushed || ferror(stdout)) {
+            if (r == CMD_OK)
+                r = cli_error(c, "cannot write standard output%s%s", e ? ": " : "",
+                              e ? strerror(e) : "");
+            clearerr(stdout);
+            c->quit = !c->interactive;
+        }
         if (r != CMD_OK) {
             rc = CMD_ERR;
             if (!c->interactive)

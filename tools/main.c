@@ -1,19 +1,25 @@
 /*
- * main.c — the inmem command-line tool: `inmem [options] DIR` opens (or creates) a database and
- * runs commands on it, from the interactive shell, from -c 'cmd; cmd', or from standard input
- * when it is not a terminal.
+ * main.c — the inmem command-line tool: `inmem [options] DIR` opens a database and runs
+ * commands on it, from the interactive shell, from -c 'cmd; cmd', or from standard input when it
+ * is not a terminal. The database is opened read-only until a command writes (session.c), so
+ * that inspecting never creates or changes a file.
  *
  * The shell uses libedit: line editing, a history kept in ~/.inmem_history (or $INMEM_HISTORY),
  * tab completion of command names, subcommands and options, and a prompt that shows an open
  * transaction. In scripted use the first failing command ends the session: it prints
- * "error: <message>" on stderr and the exit status is 1 (2 for a bad command line). An open
- * transaction left at the end is aborted, with a warning.
+ * "error: <message>" on stderr (with the line number for scripts read from standard input) and
+ * the exit status is 1 (2 for a bad command line). A failed write on standard output is a failed
+ * command too. An open transaction left at the end is aborted, with a warning.
  *
  * A database whose log is corrupt does not open (INMEM_ECORRUPT). The session then starts
- * without one, so that `repair` can still be run; every other command says why there is no
- * database, and the exit status is 1 unless a repair opened it.
+ * without one, so that `repair` (and `verify`, which says what a repair would drop) can still be
+ * run; every other command says why there is no database, and the exit status is 1 unless a
+ * repair opened it. A directory that holds no database also starts a session without one: a
+ * write creates it (in a new or empty directory), an inspection says there is none.
  */
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <histedit.h>
 #include <signal.h>
@@ -29,17 +35,26 @@ static void usage(FILE *f)
             "usage: inmem [options] DIR [-c 'COMMAND; COMMAND...']\n"
             "       inmem --durability none [options]      (a database in memory only)\n"
             "\n"
-            "Opens (or creates) the inmem database in directory DIR and runs commands on it: from\n"
-            "-c, from standard input when it is not a terminal, or in an interactive shell.\n"
+            "Opens the inmem database in directory DIR and runs commands on it: from -c, from\n"
+            "standard input when it is not a terminal, or in an interactive shell. DIR is opened\n"
+            "read-only (nothing is created or changed) until a command writes; the first write\n"
+            "opens it for writing, and creates the database if DIR is new or empty. Whatever\n"
+            "that open cuts from the log (a torn tail) is said on stderr.\n"
             "\n"
             "options:\n"
             "  -c, --command CMDS     run CMDS (separated by ';') and exit\n"
             "  -j, --json             print each result as one JSON object per line\n"
-            "  -r, --read-only        open read-only: a consistent view of what is on disk, even\n"
-            "                         while another process has the database open for writing\n"
+            "      --raw              get, state get, event read: print only the value's bytes\n"
+            "  -r, --read-only        never open for writing: writes are refused; works while\n"
+            "                         another process has the database open for writing\n"
             "  -d, --durability MODE  none, async, batched (the default) or strict\n"
-            "      --repair           open with repair: cut a corrupt log at the last good\n"
-            "                         transaction (see the repair command)\n"
+            "      --no-create        never create a database: a write to a DIR that holds none\n"
+            "                         fails\n"
+            "      --file-mode MODE   permissions of the files a write creates (octal; default\n"
+            "                         0600, a new DIR 0700)\n"
+            "      --repair           open for writing with repair: cut a corrupt log at the last\n"
+            "                         good transaction (see the repair command); with\n"
+            "                         --read-only: show the intact part, change nothing\n"
             "      --progress         always show progress bars (on stderr)\n"
             "      --no-progress      never show them (default: only on a terminal)\n"
             "  -h, --help             this help\n"
@@ -58,37 +73,6 @@ static void usage(FILE *f)
     }
 }
 
-/* ---- opening ----------------------------------------------------------------------------- */
-
-int cli_open(cli *c, const inmem_options *o, inmem_db **out)
-{
-    spinner *s = o->durability != INMEM_DURABILITY_NONE ? spinner_start(c, "opening") : NULL;
-    int rc = inmem_db_open(c->dir, o, out);
-    spinner_stop(s);
-    return rc;
-}
-
-int cli_reopen(cli *c, const inmem_options *o)
-{
-    if (c->db) {
-        int rc = inmem_db_close(c->db);
-        c->db = NULL;
-        if (rc)
-            return rc;
-    }
-    cli_mark_errmsg(c);
-    int rc = cli_open(c, o, &c->db);
-    if (rc) {
-        c->open_rc = rc;
-        snprintf(c->open_err, sizeof c->open_err, "%s", cli_lib_message(c, rc));
-    } else {
-        c->opts = *o;
-        c->open_rc = 0;
-        c->open_err[0] = '\0';
-    }
-    return rc;
-}
-
 /* ---- the interactive shell --------------------------------------------------------------- */
 
 static cli *shell_cli; /* for the prompt and completion callbacks */
@@ -99,7 +83,7 @@ static char *prompt(EditLine *el)
     (void)el;
     cli *c = shell_cli;
     inmem_txn_info ti;
-    if (!c->db)
+    if (!c->db && c->open_rc != INMEM_NOTFOUND) /* (not found: the first write creates it) */
         snprintf(buf, sizeof buf, "inmem (no database)> ");
     else if (c->txn && inmem_txn_describe(c->txn, &ti) == 0)
         snprintf(buf, sizeof buf, "inmem (txn @%llu, %zu write%s)> ",
@@ -292,9 +276,12 @@ static int script_stdin(cli *c)
     char *line = NULL;
     size_t cap = 0;
     int rc = CMD_OK;
-    while (!c->quit && getline(&line, &cap, stdin) > 0)
+    while (!c->quit && getline(&line, &cap, stdin) > 0) {
+        c->lineno++;
         if ((rc = cli_run_line(c, line)) != CMD_OK)
             break;
+    }
+    c->lineno = 0;
     free(line);
     return rc;
 }
@@ -302,8 +289,36 @@ static int script_stdin(cli *c)
 static void corrupt_hint(cli *c)
 {
     fprintf(stderr, "error: cannot open %s: %s\n", c->dir, c->open_err);
-    fprintf(stderr, "hint: the repair command (or --repair) cuts the log at the last good "
-                    "transaction\n");
+    fprintf(stderr, "hint: `verify` says what a repair would drop; the repair command (or "
+                    "--repair) cuts the log at the last good transaction\n");
+}
+
+/* 1 if @p dir holds an inmem database (a LOCK file or a log segment), 0 if not or unreadable. */
+static int holds_database(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        found = strcmp(e->d_name, "LOCK") == 0 || (strncmp(e->d_name, "wal-", 4) == 0 && len > 8 &&
+                                                   strcmp(e->d_name + len - 4, ".log") == 0);
+    }
+    closedir(d);
+    return found;
+}
+
+static int parse_mode(const char *s, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 8);
+    if (!*s || *end || errno || v > 0777)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
 }
 
 /* ---- main -------------------------------------------------------------------------------- */
@@ -321,12 +336,19 @@ static int parse_durability(const char *s, inmem_durability *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"command", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-        {"read-only", no_argument, NULL, 'r'},     {"durability", required_argument, NULL, 'd'},
-        {"repair", no_argument, NULL, 'R'},        {"progress", no_argument, NULL, 'P'},
-        {"no-progress", no_argument, NULL, 'N'},   {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"command", required_argument, NULL, 'c'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"read-only", no_argument, NULL, 'r'},
+                                             {"durability", required_argument, NULL, 'd'},
+                                             {"repair", no_argument, NULL, 'R'},
+                                             {"progress", no_argument, NULL, 'P'},
+                                             {"no-progress", no_argument, NULL, 'N'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {"raw", no_argument, NULL, 'W'},
+                                             {"no-create", no_argument, NULL, 'C'},
+                                             {"file-mode", required_argument, NULL, 'M'},
+                                             {NULL, 0, NULL, 0}};
     cli c;
     memset(&c, 0, sizeof c);
     inmem_options_init(&c.opts);
@@ -359,6 +381,21 @@ int main(int argc, char **argv)
         case 'N':
             c.progress = -1;
             break;
+        case 'W':
+            c.raw = 1;
+            break;
+        case 'C':
+            c.opts.create_if_missing = 0;
+            break;
+        case 'M':
+            if (parse_mode(optarg, &c.opts.file_mode) || (c.opts.file_mode & 0600) != 0600) {
+                fprintf(stderr,
+                        "error: --file-mode takes octal permissions within 0777 that include "
+                        "0600 (owner read and write), not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -382,43 +419,71 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (c.opts.durability == INMEM_DURABILITY_NONE)
-        c.dir = NULL;
+    if (c.opts.durability == INMEM_DURABILITY_NONE && c.dir) {
+        if (holds_database(c.dir))
+            fprintf(stderr,
+                    "error: %s holds an inmem database, but --durability none opens a new, empty "
+                    "one in memory and never reads a directory: leave out --durability none to "
+                    "open it\n",
+                    c.dir);
+        else
+            fprintf(stderr, "error: --durability none keeps everything in memory and takes no "
+                            "DIR (nothing is read or written)\n");
+        return 2;
+    }
+    if (c.opts.durability == INMEM_DURABILITY_NONE && c.opts.read_only) {
+        fprintf(stderr, "error: --read-only needs a DIR (--durability none has no files)\n");
+        return 2;
+    }
+    if (c.raw && c.json) {
+        fprintf(stderr, "error: --raw and --json do not go together\n");
+        return 2;
+    }
     c.interactive = !commands && isatty(STDIN_FILENO);
     c.stdin_commands = !commands && !c.interactive;
 
-    int rc = cli_reopen(&c, &c.opts);
-    if (rc == INMEM_ECORRUPT && !c.opts.repair) {
-        /* go on without a database: `repair` can still open it (scripts: see below) */
-        if (c.interactive)
-            corrupt_hint(&c);
-    } else if (rc) {
-        fprintf(stderr, "error: cannot open %s: %s\n", c.dir ? c.dir : "(memory)", c.open_err);
+    if (session_start(&c) != 0)
         return 1;
-    }
+    if (c.interactive && !c.db && c.open_rc == INMEM_ECORRUPT)
+        corrupt_hint(&c);
     int failed = 0;
 
     if (c.interactive) {
         inmem_stats st;
+        inmem_recovery_info r;
         if (c.db && inmem_db_stats(c.db, &st) == 0)
             printf("inmem %s: %s%s, version %llu, %llu keys. Type help, or quit to leave.\n",
                    inmem_version_string(), c.dir ? c.dir : "in memory (durability none)",
                    c.opts.read_only ? " (read-only)" : "", (unsigned long long)st.version,
                    (unsigned long long)st.keys);
+        else if (!c.db && c.open_rc == INMEM_NOTFOUND)
+            printf("inmem %s: %s holds no database yet (%s); the first write creates one "
+                   "(in a new or empty directory). Type help, or quit to leave.\n",
+                   inmem_version_string(), c.dir, session_open_detail(&c));
+        if (c.db && c.dir && inmem_db_recovery(c.db, &r) == 0 && r.live_writer)
+            printf("Another process has %s open for writing: this is the committed state when "
+                   "the shell started, and writes will fail while that process holds it.\n",
+                   c.dir);
         shell(&c);
         failed = 0; /* interactive errors were seen by the user */
     } else {
         int r = commands ? cli_run_line(&c, commands) : script_stdin(&c);
-        if (r == CMD_OK && !c.db)
+        int corrupt = !c.db && c.open_rc == INMEM_ECORRUPT;
+        if (r == CMD_OK && corrupt)
             corrupt_hint(&c); /* no command said it: the database never opened */
-        failed = r != CMD_OK || !c.db;
+        failed = r != CMD_OK || corrupt;
     }
     if (c.txn) {
         cli_warn(&c, "a transaction was still open: aborted");
         inmem_txn_free(c.txn);
         c.txn = NULL;
     }
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (!failed) /* (a failed command reported its own write error) */
+            fprintf(stderr, "error: cannot write standard output\n");
+        failed = 1;
+    }
+    int rc;
     if (c.db && (rc = inmem_db_close(c.db)) != 0) {
         fprintf(stderr, "error: closing the database: %s\n", inmem_strerror(rc));
         failed = 1;

@@ -19,13 +19,19 @@ void cli_mark_errmsg(cli *c)
     snprintf(c->errmark, sizeof c->errmark, "%s", inmem_errmsg());
 }
 
-int cli_error(cli *c, const char *fmt, ...)
+void cli_error_start(cli *c)
 {
-    (void)c;
-    va_list ap;
-    va_start(ap, fmt);
     fflush(stdout);
     fputs("error: ", stderr);
+    if (c && c->lineno)
+        fprintf(stderr, "line %zu: ", c->lineno);
+}
+
+int cli_error(cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cli_error_start(c);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -43,11 +49,19 @@ const char *cli_lib_message(cli *c, int rc)
     return desc;
 }
 
+const char *cli_lib_detail(cli *c, int rc)
+{
+    const char *msg = cli_lib_message(c, rc), *desc = inmem_strerror(rc);
+    size_t dl = strlen(desc);
+    if (msg != desc && strncmp(msg, desc, dl) == 0 && msg[dl] == ':' && msg[dl + 1] == ' ')
+        return msg + dl + 2;
+    return msg;
+}
+
 int cli_lib_error(cli *c, int rc, const char *fmt, ...)
 {
     const char *msg = cli_lib_message(c, rc);
-    fflush(stdout);
-    fputs("error: ", stderr);
+    cli_error_start(c);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -59,11 +73,12 @@ int cli_lib_error(cli *c, int rc, const char *fmt, ...)
 
 void cli_warn(cli *c, const char *fmt, ...)
 {
-    (void)c;
     va_list ap;
     va_start(ap, fmt);
     fflush(stdout);
     fputs("warning: ", stderr);
+    if (c && c->lineno)
+        fprintf(stderr, "line %zu: ", c->lineno);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -149,6 +164,39 @@ void out_bytes(FILE *f, const void *p, size_t n)
     fputc('"', f);
 }
 
+#define CLIP_MAX 60
+
+const char *clip(const void *p, size_t n)
+{
+    static char bufs[4][CLIP_MAX * 4 + 48];
+    static unsigned next;
+    char *buf = bufs[next++ % 4], *o = buf;
+    const unsigned char *b = p;
+    size_t shown = n > CLIP_MAX ? CLIP_MAX : n;
+    *o++ = '\'';
+    for (size_t i = 0; i < shown; i++) {
+        size_t k = utf8_char(b + i, shown - i);
+        if (k && b[i] != '\'' && b[i] != '\\') {
+            memcpy(o, b + i, k);
+            o += k;
+            i += k - 1;
+        } else {
+            o += sprintf(o, "\\x%02x", b[i]);
+        }
+    }
+    if (shown < n)
+        o += sprintf(o, "...' (%zu bytes)", n);
+    else
+        *o++ = '\'';
+    *o = '\0';
+    return buf;
+}
+
+const char *clips(const char *s)
+{
+    return clip(s ? s : "", s ? strlen(s) : 0);
+}
+
 void out_set_bytes(json_t *obj, const char *field, const void *p, size_t n)
 {
     json_t *s = NULL;
@@ -165,9 +213,43 @@ void out_set_bytes(json_t *obj, const char *field, const void *p, size_t n)
     free(b64);
 }
 
+void out_set_name(json_t *obj, const char *field, const char *name)
+{
+    out_set_bytes(obj, field, name, strlen(name));
+}
+
+void out_set_tags(json_t *obj, const char *field, const char (*tags)[INMEM_NAME_MAX], size_t n)
+{
+    json_t *a = json_array();
+    size_t i = 0;
+    for (; i < n; i++) {
+        json_t *t = json_string(tags[i]); /* NULL if not UTF-8 */
+        if (!t)
+            break;
+        json_array_append_new(a, t);
+    }
+    if (i == n) {
+        json_object_set_new(obj, field, a);
+        return;
+    }
+    json_array_clear(a);
+    for (i = 0; i < n; i++) {
+        char *b64 = b64_encode(tags[i], strlen(tags[i]));
+        json_array_append_new(a, b64 ? json_string(b64) : json_null());
+        free(b64);
+    }
+    char name[80];
+    snprintf(name, sizeof name, "%s_b64", field);
+    json_object_set_new(obj, name, a);
+}
+
 int json_get_bytes(json_t *obj, const char *field, char **p, size_t *n)
 {
     json_t *s = json_object_get(obj, field);
+    char name[80];
+    snprintf(name, sizeof name, "%s_b64", field);
+    if (s && json_object_get(obj, name))
+        return -1; /* both forms: which one is meant? */
     if (s) {
         if (!json_is_string(s))
             return -1;
@@ -178,8 +260,6 @@ int json_get_bytes(json_t *obj, const char *field, char **p, size_t *n)
         (*p)[*n] = '\0';
         return 1;
     }
-    char name[80];
-    snprintf(name, sizeof name, "%s_b64", field);
     if (!(s = json_object_get(obj, name)))
         return 0;
     if (!json_is_string(s))
@@ -265,6 +345,16 @@ const char *fmt_size(uint64_t bytes, char buf[32])
         snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
     else
         snprintf(buf, 32, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+const char *fmt_bytes(uint64_t bytes, char buf[48])
+{
+    char h[32];
+    if (bytes < 1024)
+        snprintf(buf, 48, "%llu byte%s", (unsigned long long)bytes, bytes == 1 ? "" : "s");
+    else
+        snprintf(buf, 48, "%llu bytes (%s)", (unsigned long long)bytes, fmt_size(bytes, h));
     return buf;
 }
 

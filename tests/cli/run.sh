@@ -52,12 +52,15 @@ expect() {
         bad "$name" "status $rc" "stdout: $out" "want:   $want" "stderr: $err"
     fi
 }
-# expect_match NAME REGEX ARGS...: exit 0, nothing on stderr, stdout matches the extended REGEX.
+# matches REGEX TEXT: TEXT matches the (Python) REGEX somewhere; ^ and $ match at every line, and a
+# REGEX of several lines must match that many consecutive lines.
+matches() { python3 -c 'import re, sys; sys.exit(not re.search(sys.argv[1], sys.argv[2], re.M))' "$1" "$2"; }
+# expect_match NAME REGEX ARGS...: exit 0, nothing on stderr, stdout matches REGEX (see matches).
 expect_match() {
     local name=$1 re=$2
     shift 2
     run "$@"
-    if [ $rc -eq 0 ] && [ -z "$err" ] && grep -Eq -- "$re" <<<"$out"; then ok "$name"; else
+    if [ $rc -eq 0 ] && [ -z "$err" ] && matches "$re" "$out"; then ok "$name"; else
         bad "$name" "status $rc" "stdout: $out" "want:   /$re/" "stderr: $err"
     fi
 }
@@ -71,6 +74,21 @@ expect_error() {
     else
         bad "$name" "status $rc (want 1)" "stderr: $err" "want:   error: /$re/" "stdout: $out"
     fi
+}
+# expect_fail NAME REGEX ARGS...: exit 1, stderr matches REGEX (errors and warnings).
+expect_fail() {
+    local name=$1 re=$2
+    shift 2
+    run "$@"
+    if [ $rc -eq 1 ] && grep -Eq -- "$re" <<<"$err"; then ok "$name"; else
+        bad "$name" "status $rc (want 1)" "stderr: $err" "want:   /$re/" "stdout: $out"
+    fi
+}
+# snap DIR: every file of DIR with its size, mtime, mode and checksum (to see that nothing changed).
+snap() { (cd "$1" && find . -printf '%p %s %T@ %m\n' | sort && find . -type f -exec sha256sum {} + | sort); }
+# unchanged NAME DIR SNAPSHOT: DIR is exactly as SNAPSHOT (from snap) says.
+unchanged() {
+    if [ "$(snap "$2")" = "$3" ]; then ok "$1"; else bad "$1" "$(diff <(echo "$3") <(snap "$2") | head -8)"; fi
 }
 # expect_json NAME PYEXPR ARGS...: exit 0 and the stdout lines parse as JSON objects L with PYEXPR.
 expect_json() {
@@ -107,6 +125,61 @@ expect_match "help GROUP" "^  event append RUN STREAM TYPE \[PAYLOAD\]" --durabi
 expect "quit and exit end a script" "" --durability none -c 'exit; frob'
 expect "durability strict" "OK (version 1)" --durability strict strict -c 'put shared a 1'
 expect "async reopened as batched keeps the data" "1  (version 1)" --durability async strict -c 'get shared a'
+
+echo "== opening: inspection never creates or changes a file"
+expect_fail "inspecting a missing directory is an error" "no database: no inmem database at typo: the directory does not exist" typo -c 'verify'
+[ ! -e typo ] && ok "... and creates nothing" || bad "... and creates nothing" "$(ls -la typo)"
+mkdir -p docsdir && echo "a document" >docsdir/notes.txt
+before=$(snap docsdir)
+expect_fail "inspecting a directory that holds no database is an error" "no database: docsdir holds no inmem database" docsdir -c 'stats'
+unchanged "... and writes no LOCK or log into it" docsdir "$before"
+expect_fail "a write refuses a non-empty directory that holds no database" "cannot open docsdir for writing: .*not empty and holds no inmem database" docsdir -c 'put shared a 1'
+unchanged "... and writes nothing there" docsdir "$before"
+expect "a write creates a database in a new directory" "OK (version 1)" fresh -c 'put shared a 1'
+mkdir -p emptydir
+expect "... or in an empty one" "OK (version 1)" emptydir -c 'put shared a 1'
+[ "$(stat -c %a fresh)" = 700 ] && [ "$(stat -c %a fresh/LOCK)" = 600 ] && [ "$(stat -c %a fresh/wal-0000000000000001.log)" = 600 ] && ok "new files are 0600, a new directory 0700" || bad "new files are 0600, a new directory 0700" "$(ls -la fresh; stat -c '%a %n' fresh)"
+(umask 022 && "$INMEM" --file-mode 0640 modes -c 'put shared a 1' >/dev/null 2>&1)
+[ "$(stat -c %a modes)" = 750 ] && [ "$(stat -c %a modes/wal-0000000000000001.log)" = 640 ] && ok "--file-mode sets the permissions of new files" || bad "--file-mode sets the permissions of new files" "$(ls -la modes)"
+run --file-mode 0400 modes2 -c 'put shared a 1'
+[ $rc -eq 2 ] && grep -q "include 0600" <<<"$err" && ok "a --file-mode without owner read and write exits 2" || bad "a --file-mode without owner read and write exits 2" "$rc" "$err"
+expect_fail "--no-create: a write does not create a database" "cannot open nocreate for writing: .*does not exist.*--no-create" --no-create nocreate -c 'put shared a 1'
+[ ! -e nocreate ] && ok "... and nothing was made" || bad "... and nothing was made"
+run --durability none fresh -c 'get shared a'
+[ $rc -eq 2 ] && grep -q "fresh holds an inmem database, but --durability none" <<<"$err" && ok "-d none on an existing database says so" || bad "-d none on an existing database says so" "status $rc" "$err" "$out"
+run --durability none nothing -c 'get shared a'
+[ $rc -eq 2 ] && grep -q "takes no DIR" <<<"$err" && [ ! -e nothing ] && ok "-d none with a DIR that holds no database: exit 2" || bad "-d none with a DIR that holds no database: exit 2" "status $rc" "$err"
+run fresh -c 'put shared b 2; event append shared log e1 one; state set shared c x'
+before=$(snap fresh)
+run fresh -c 'get shared a; list shared; stats; info; verify; dump fresh.jsonl; run list; event verify shared; state get shared c; event range shared log'
+[ $rc -eq 0 ] && ok "inspection commands work on a sound database" || bad "inspection commands work on a sound database" "$rc" "$err"
+unchanged "... and change no byte of it (no lock written, no close mark)" fresh "$before"
+printf 'get shared a\nstats\n' | "$INMEM" fresh >/dev/null 2>&1
+unchanged "... nor do they from standard input" fresh "$before"
+expect_json "info: opened read-only until the first write" 'L[0]["writable"] is False and L[0]["read_only"] is False and L[0]["recovery"]["created"] is False' fresh -c 'info'
+expect_json "info after a write: writable" 'L[1]["writable"] is True' fresh -c 'put shared w 1; info'
+expect_json "info: a database created by this session says so" 'L[1]["recovery"]["created"] is True and L[1]["writable"] is True' created -c 'put shared a 1; info'
+
+echo "== opening: a torn tail is reported, never cut by an inspection"
+run torn -c 'put shared a 1; put shared b 2'
+run torn -c 'put shared c 3'
+python3 "$HERE/wal.py" tear torn/wal-0000000000000001.log >"$TMP/tear"
+before=$(snap torn)
+expect_json "a read-only open reports the torn tail it would cut" 'L[0]["recovery"]["torn_tail"] and L[0]["recovery"]["tail_bytes"] > 0 and L[0]["recovery"]["tail_offset"] == '"$(cat "$TMP/tear")"' and L[0]["version"] == 2' torn -c 'info'
+TAIL_OFF=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["recovery"]["tail_offset"])' "$out")
+TAIL_BYTES=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["recovery"]["tail_bytes"])' "$out")
+expect_match "info names the torn tail a write will cut" "torn tail \(the end of a crash\) at wal-0000000000000001.log offset $TAIL_OFF: $TAIL_BYTES bytes of an incomplete transaction \(a write will cut them\)" torn -c 'info'
+expect_fail "verify exits 1 and names the torn tail" "error: verify: the log ends in a torn record at wal-0000000000000001.log offset $TAIL_OFF: $TAIL_BYTES bytes of an incomplete transaction" torn -c 'verify'
+grep -q "^log: the log ends in a torn record" <<<"$out" && ok "... on stdout too" || bad "... on stdout too" "$out"
+run --json torn -c 'verify'
+[ $rc -eq 1 ] && python3 "$HERE/jsonl.py" 'L[0]["ok"] is False and L[0]["log_ok"] is False and "torn record" in L[0]["log_problems"][0] and L[0]["log"]["tail_bytes"] == '"$TAIL_BYTES" <<<"$out" >"$TMP/o" && ok "verify --json: not ok, the log problem listed" || bad "verify --json: not ok, the log problem listed" "$rc" "$(cat "$TMP/o")" "$err"
+run torn -c 'get shared a; stats; dump torn.jsonl; run list'
+[ $rc -eq 0 ] && [ -z "$err" ] && ok "inspection of a torn log works, silently" || bad "inspection of a torn log works, silently" "$rc" "$err"
+unchanged "... and leaves the torn tail in place" torn "$before"
+run torn -c 'put shared d 4'
+[ $rc -eq 0 ] && grep -q "^warning: torn: the log ended in a torn record (an interrupted write): cut wal-0000000000000001.log at offset $TAIL_OFF, dropping $TAIL_BYTES bytes of an incomplete transaction$" <<<"$err" && [ "$out" = "OK (version 3)" ] && ok "the first write cuts it and says so on stderr: file, offset, bytes, transactions" || bad "the first write cuts it and says so on stderr: file, offset, bytes, transactions" "$rc" "$out" "$err"
+expect_match "after the cut the log verifies" "verify: OK" torn -c 'verify'
+expect "... and the data is all there" $'1  (version 1)\n2  (version 2)\n4  (version 3)' torn -c 'get shared a; get shared b; get shared d'
 
 echo "== key-value"
 D=kv
@@ -292,7 +365,7 @@ run $D -c 'get shared after'
 [ $rc -eq 1 ] && ok "a script stops at the first error" || bad "a script stops at the first error" "$out"
 printf 'put shared s1 1\nget shared s1\nbogus\nput shared s2 2\n' | "$INMEM" $D >"$TMP/o" 2>"$TMP/e"
 rc=$?
-[ $rc -eq 1 ] && grep -q "^1  (version" "$TMP/o" && grep -q "error: unknown command 'bogus'" "$TMP/e" && ok "commands on stdin; stop at the first error" || bad "commands on stdin; stop at the first error" "$(cat "$TMP/o" "$TMP/e")"
+[ $rc -eq 1 ] && grep -q "^1  (version" "$TMP/o" && grep -q "^error: line 3: unknown command 'bogus'" "$TMP/e" && ok "commands on stdin; stop at the first error, named by its line" || bad "commands on stdin; stop at the first error" "$(cat "$TMP/o" "$TMP/e")"
 expect_error "... so the last one did not run" "not found" $D -c 'get shared s2'
 # random junk never crashes the tool: exit 0 or 1, never a signal
 python3 - "$TMP/junk" <<'EOF'
@@ -368,7 +441,9 @@ wait_for() { # wait_for FILE TEXT: up to 5 s
 echo 'put shared a 1' >&3
 wait_for "$TMP/writer.out" "OK (version 1)" && ok "a writer process holds the database" || bad "a writer process holds the database" "$(cat "$TMP/writer.out" "$TMP/writer.err")"
 expect "--read-only opens beside the writer" "1  (version 1)" --read-only live -c 'get shared a'
-expect_error "a second writer gets the lock error" "locked by another process.*held by process $WRITER_PID" live -c 'get shared a'
+expect_error "a second writer gets the lock error" "cannot open live for writing: .*locked by another process.*held by process $WRITER_PID" live -c 'put shared z 1'
+expect "a read beside the writer needs no --read-only (nothing is locked or changed)" "1  (version 1)" live -c 'get shared a'
+expect_json "... and info says another process is writing" 'L[0]["recovery"]["live_writer"] is True and L[0]["writable"] is False' live -c 'info'
 echo 'begin; put shared a 2; put shared b 2' >&3
 wait_for "$TMP/writer.out" "OK (pending)" || true
 expect "read-only does not see an uncommitted transaction" "1  (version 1)" -r live -c 'get shared a'
@@ -390,17 +465,21 @@ run rep -c 'put shared a 1; put shared b 2; put shared c 3'
 run rep -c 'put shared d 4'
 python3 - rep/wal-0000000000000001.log <<'EOF'
 import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(120)
+with open(sys.argv[1], "r+b") as f:  # a byte of the first transaction
+    f.seek(50)
     b = f.read(1)
-    f.seek(120)
+    f.seek(50)
     f.write(bytes([b[0] ^ 0xFF]))
 EOF
 expect_error "a corrupt log: the open fails and names the offset" "corrupt at offset [0-9]+" rep -c 'get shared a'
 grep -q "the .repair. command may fix it" <<<"$err" && ok "... and points to repair" || bad "... and points to repair" "$err"
-expect_match "repair reports what it dropped" "^recovery: .*
-.*REPAIRED: the log was cut at wal-0000000000000001.log offset [0-9]+, dropping .* \(about [0-9]+ transactions\)
-repaired: cut" rep -c 'repair'
+before=$(snap rep)
+expect_fail "verify of a corrupt log names the offset and exactly what a repair would drop" "^error: verify: corrupt data: log rep/wal-0000000000000001.log is corrupt at offset [0-9]+" rep -c 'verify'
+grep -q "^log: a repair would cut wal-0000000000000001.log at offset [0-9]*, dropping [0-9]* bytes that hold exactly 4 committed transactions" <<<"$out" && ok "... (exactly 4 transactions)" || bad "... (exactly 4 transactions)" "$out"
+unchanged "... and changes nothing" rep "$before"
+expect_match "repair reports exactly what it dropped" "^recovery: .*
+.*REPAIRED: the log was cut at wal-0000000000000001.log offset [0-9]+, dropping [0-9]+ bytes that held exactly 4 committed transactions
+repaired: cut wal-0000000000000001.log at offset [0-9]+; dropped [0-9]+ bytes that held exactly 4 committed transactions" rep -c 'repair'
 expect_match "after repair the database opens and verifies" "verify: OK" rep -c 'verify'
 expect_match "repair of a sound log: nothing to repair" "nothing to repair" rep -c 'repair'
 run rep2 -c 'put shared a 1; put shared b 2'
@@ -411,7 +490,12 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(50)
     f.write(b"\xff\xff")
 EOF
-expect_match "--repair at open" "\(0 keys\)" --repair rep2 -c 'list shared'
+before=$(snap rep2)
+run --read-only --repair rep2 -c 'list shared'
+[ $rc -eq 0 ] && grep -q "^warning: rep2: the log is corrupt: showing the intact part (read-only, nothing changed); a repair would cut wal-0000000000000001.log at offset [0-9]*, dropping [0-9]* bytes that hold exactly 3 committed transactions$" <<<"$err" && ok "--read-only --repair: a salvage view, and what a repair would drop" || bad "--read-only --repair: a salvage view, and what a repair would drop" "$rc" "$out" "$err"
+unchanged "... which changes nothing" rep2 "$before"
+run --repair rep2 -c 'list shared'
+[ $rc -eq 0 ] && [ "$out" = "(0 keys)" ] && grep -q "^warning: rep2: REPAIRED a corrupt log: cut wal-0000000000000001.log at offset [0-9]*, dropping [0-9]* bytes that held exactly 3 committed transactions; later segments" <<<"$err" && ok "--repair at open: says on stderr what it dropped" || bad "--repair at open: says on stderr what it dropped" "$rc" "$out" "$err"
 expect_error "repair is refused read-only" "read-only" -r rep -c 'repair'
 
 echo "== progress bars"
