@@ -18,7 +18,7 @@
 #define AGENTS 4
 
 static inmem_db *db;
-static inmem_run_id run; /* this invocation's scope */
+static inmem_run_id run; /* this invocation's run: its scope */
 
 static void check(int rc, const char *what)
 {
@@ -91,7 +91,10 @@ int main(int argc, char **argv)
     printf("opened %s: recovered %llu transactions (%llu bytes of log) in %.1f ms%s\n", dir,
            (unsigned long long)rec.txns_applied, (unsigned long long)rec.bytes,
            rec.time_us / 1000.0, rec.torn_tail ? ", torn tail truncated" : "");
-    check(inmem_run_id_new(&run), "run id");
+    inmem_run_options ro; /* every run that writes is begun, so that tools can list it */
+    inmem_run_options_init(&ro);
+    ro.app = "quickstart";
+    check(inmem_run_begin_db(db, &ro, &run), "run begin");
     char rid[INMEM_RUN_ID_STRLEN + 1];
     inmem_run_id_format(&run, rid);
     printf("this run: %s\n", rid);
@@ -130,8 +133,10 @@ int main(int argc, char **argv)
            (unsigned long long)s.commits, (unsigned long long)s.aborts_read_conflict,
            (unsigned long long)s.aborts_cas_conflict, (unsigned long long)s.retries,
            (unsigned long long)s.version);
+    int passed = results == TASKS && done == TASKS;
+    check(inmem_run_end_db(db, &run, passed ? INMEM_RUN_COMPLETED : INMEM_RUN_FAILED), "run end");
     check(inmem_db_close(db), "close");
-    if (results != TASKS || done != TASKS) {
+    if (!passed) {
         fprintf(stderr, "exactly-once check FAILED\n");
         return 1;
     }

@@ -16,7 +16,8 @@
  *   progress.c    the progress bar of long operations
  *
  * The tool uses only the public API (include/inmem.h), jansson for JSON and libedit for the
- * shell.
+ * shell, and xxHash for load to check a dump's event hashes against the formula docs/FORMAT.md
+ * documents (the library's own dependency).
  */
 #ifndef INMEM_TOOLS_CLI_H
 #define INMEM_TOOLS_CLI_H

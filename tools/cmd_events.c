@@ -20,10 +20,10 @@ static void print_event(cli *c, const inmem_run_id *run, const char *stream, con
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "run", json_run(run));
-        json_object_set_new(o, "stream", json_string(stream));
+        out_set_name(o, "stream", stream);
         json_object_set_new(o, "seq", json_u64(e->seq));
         json_object_set_new(o, "time_ms", json_u64(e->time_ms));
-        json_object_set_new(o, "type", json_string(e->type));
+        out_set_name(o, "type", e->type);
         out_set_bytes(o, "payload", e->payload, e->payload_len);
         json_object_set_new(o, "prev_hash", json_hash(e->prev_hash));
         json_object_set_new(o, "hash", json_hash(e->hash));
@@ -199,7 +199,7 @@ static int show_stream(cli *c, inmem_txn *txn, const inmem_run_id *run, const ch
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "run", json_run(run));
-        json_object_set_new(o, "stream", json_string(name));
+        out_set_name(o, "stream", name);
         json_object_set_new(o, "length", json_u64(si.length));
         json_object_set_new(o, "head_hash", json_hash(si.head_hash));
         json_object_set_new(o, "first_ms", json_u64(si.first_ms));
@@ -257,7 +257,7 @@ static int verify_stream(cli *c, inmem_txn *txn, const inmem_run_id *run, const 
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "run", json_run(run));
-        json_object_set_new(o, "stream", json_string(name));
+        out_set_name(o, "stream", name);
         json_object_set_new(o, "length", json_u64(si.length));
         json_object_set_new(o, "ok", json_boolean(broken == 0));
         json_object_set_new(o, "first_broken", json_u64(broken));
@@ -327,7 +327,7 @@ int cmd_state_get(cli *c, int argc, char **argv)
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "run", json_run(run));
-        json_object_set_new(o, "name", json_string(pos[1]));
+        out_set_name(o, "name", pos[1]);
         out_set_bytes(o, "value", val, len);
         json_object_set_new(o, "version", json_u64(ver));
         out_json(o);

@@ -90,18 +90,16 @@ int cli_run_holds_data(inmem_txn *txn, const inmem_run_id *run)
 
 static json_t *json_run_info(const inmem_run_info *ri)
 {
-    json_t *o = json_object(), *tags = json_array();
+    json_t *o = json_object();
     json_object_set_new(o, "run", json_run(&ri->id));
     json_object_set_new(o, "status", json_string(cli_status_name(ri->status)));
     json_object_set_new(o, "parent", ri->has_parent ? json_run(&ri->parent) : json_null());
     json_object_set_new(o, "created_ms", json_u64(ri->created_ms));
     json_object_set_new(o, "ended_ms", json_u64(ri->ended_ms));
-    json_object_set_new(o, "tenant", json_string(ri->tenant));
-    json_object_set_new(o, "app", json_string(ri->app));
-    json_object_set_new(o, "agent", json_string(ri->agent));
-    for (size_t i = 0; i < ri->ntags; i++)
-        json_array_append_new(tags, json_string(ri->tags[i]));
-    json_object_set_new(o, "tags", tags);
+    out_set_name(o, "tenant", ri->tenant);
+    out_set_name(o, "app", ri->app);
+    out_set_name(o, "agent", ri->agent);
+    out_set_tags(o, "tags", ri->tags, ri->ntags);
     return o;
 }
 
@@ -244,12 +242,53 @@ int cmd_run_delete(cli *c, int argc, char **argv)
     return print_ok(c);
 }
 
-static int list_runs(cli *c, const char *cmdname, const inmem_run_filter *f, uint64_t limit)
+/* Run ids that hold data but were never begun, newest first; *ids is malloc'ed. */
+static int never_begun(inmem_txn *txn, inmem_run_id **ids, size_t *n)
+{
+    inmem_run_id *v;
+    size_t nv, k = 0;
+    int rc = cli_stored_runs(txn, &v, &nv);
+    if (rc)
+        return rc;
+    for (size_t i = nv; i-- > 0 && !rc;) {
+        inmem_run_info ri;
+        rc = inmem_run_get(txn, &v[i], &ri);
+        if (rc == INMEM_NOTFOUND) {
+            v[k++] = v[i]; /* k <= nv - i - 1 < i: never overwrites an id still to be read */
+            rc = 0;
+        }
+    }
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *ids = v;
+    *n = k;
+    return 0;
+}
+
+static void print_never_begun(cli *c, const inmem_run_id *id)
+{
+    char buf[INMEM_RUN_ID_STRLEN + 1];
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "run", json_run(id));
+        json_object_set_new(o, "begun", json_false());
+        out_json(o);
+    } else {
+        printf("%s  never begun: data under this id has no run record\n", fmt_run(id, buf));
+    }
+}
+
+/* Lists the runs matching @p f; with @p all, then the run ids never begun (no filter). */
+static int list_runs(cli *c, const char *cmdname, const inmem_run_filter *f, uint64_t limit,
+                     int all)
 {
     inmem_txn *txn;
     int temp;
     if (cli_read_txn(c, &txn, &temp))
         return CMD_ERR;
+    int unfiltered = !f->status && !f->tag && !f->parent && !f->tenant && !f->app && !f->agent;
     inmem_run_id page[PAGE], cursor;
     size_t n;
     uint64_t count = 0;
@@ -271,28 +310,46 @@ static int list_runs(cli *c, const char *cmdname, const inmem_run_filter *f, uin
         if (n < want)
             break;
     } while (!rc);
+    inmem_run_id *nb = NULL;
+    size_t nnb = 0, shown = 0;
+    if (!rc && unfiltered) /* (a never-begun id has no metadata to match a filter) */
+        rc = never_begun(txn, &nb, &nnb);
+    for (size_t i = 0; !rc && all && i < nnb && count < limit; i++, count++, shown++)
+        print_never_begun(c, &nb[i]);
+    free(nb);
     cli_read_done(txn, temp);
     if (rc)
         return cli_lib_error(c, rc, "%s", cmdname);
-    if (!c->json)
-        printf("(%llu run%s)\n", (unsigned long long)count, count == 1 ? "" : "s");
+    if (!c->json) {
+        printf("(%llu run%s", (unsigned long long)count, count == 1 ? "" : "s");
+        if (shown)
+            printf(", %zu of them never begun", shown);
+        else if (nnb && !all)
+            printf("; and %zu run id%s holding data that %s never begun: run list --all", nnb,
+                   nnb == 1 ? "" : "s", nnb == 1 ? "was" : "were");
+        printf(")\n");
+    }
     return CMD_OK;
 }
 
 int cmd_run_list(cli *c, int argc, char **argv)
 {
-    const char *status, *tag, *parent_s, *tenant, *app, *agent, *limit_s;
+    const char *status, *tag, *parent_s, *tenant, *app, *agent, *limit_s, *all;
     const cli_opt opts[] = {
         {"status", 1, &status, NULL, NULL, 0},   {"tag", 1, &tag, NULL, NULL, 0},
         {"parent", 1, &parent_s, NULL, NULL, 0}, {"tenant", 1, &tenant, NULL, NULL, 0},
         {"app", 1, &app, NULL, NULL, 0},         {"agent", 1, &agent, NULL, NULL, 0},
-        {"limit", 1, &limit_s, NULL, NULL, 0},   {NULL, 0, NULL, NULL, NULL, 0}};
+        {"limit", 1, &limit_s, NULL, NULL, 0},   {"all", 0, &all, NULL, NULL, 0},
+        {NULL, 0, NULL, NULL, NULL, 0}};
     char *pos[1];
     int np;
     if (cli_args(c, "run list", argc, argv, opts, 0, 0, pos, &np) || cli_name(c, "--tag", tag) ||
         cli_name(c, "--tenant", tenant) || cli_name(c, "--app", app) ||
         cli_name(c, "--agent", agent))
         return CMD_ERR;
+    if (all && (status || tag || parent_s || tenant || app || agent))
+        return cli_error(c, "run list: --all does not go with a filter (a run id that was never "
+                            "begun has no status, tags, parent or namespace to match)");
     inmem_run_filter f;
     memset(&f, 0, sizeof f);
     inmem_run_id parent;
@@ -313,7 +370,7 @@ int cmd_run_list(cli *c, int argc, char **argv)
     f.tenant = tenant;
     f.app = app;
     f.agent = agent;
-    return list_runs(c, "run list", &f, limit);
+    return list_runs(c, "run list", &f, limit, all != NULL);
 }
 
 int cmd_run_children(cli *c, int argc, char **argv)
@@ -332,17 +389,31 @@ int cmd_run_children(cli *c, int argc, char **argv)
     inmem_run_filter f;
     memset(&f, 0, sizeof f);
     f.parent = &run;
-    return list_runs(c, "run children", &f, limit);
+    return list_runs(c, "run children", &f, limit, 0);
 }
 
-/* Counts what a run holds: keys, streams and their events, spans. */
-static int run_contents(inmem_txn *txn, const inmem_run_id *run, uint64_t *keys, json_t *streams,
-                        uint64_t *spans)
+/* Counts what a run holds: keys, state cells, streams and their events, spans. */
+static int run_contents(inmem_txn *txn, const inmem_run_id *run, uint64_t *keys, uint64_t *cells,
+                        json_t *streams, json_t *streams_b64, uint64_t *spans)
 {
     inmem_kv_entry kv[PAGE];
     size_t n;
     int rc;
-    *keys = 0;
+    *keys = *cells = 0;
+    inmem_state_entry *ce = malloc(PAGE * sizeof *ce);
+    char cafter[INMEM_NAME_MAX] = "";
+    if (!ce)
+        return INMEM_ENOMEM;
+    do {
+        if ((rc = inmem_state_list(txn, run, cafter[0] ? cafter : NULL, PAGE, ce, &n)) != 0)
+            break;
+        *cells += n;
+        if (n)
+            memcpy(cafter, ce[n - 1].name, INMEM_NAME_MAX);
+    } while (n == PAGE);
+    free(ce);
+    if (rc)
+        return rc;
     const void *after = NULL;
     size_t alen = 0;
     do {
@@ -361,7 +432,16 @@ static int run_contents(inmem_txn *txn, const inmem_run_id *run, uint64_t *keys,
             inmem_stream_info si;
             if ((rc = inmem_event_stream_info(txn, run, names[i], &si)) != 0)
                 return rc;
-            json_object_set_new(streams, names[i], json_u64(si.length));
+            json_t *into = streams, *utf8 = json_string(names[i]); /* NULL if not UTF-8 */
+            char *key = names[i], *b64 = NULL;
+            if (!utf8) { /* a JSON object's keys are UTF-8: this one goes by its base64 */
+                into = streams_b64;
+                key = b64 = b64_encode(names[i], strlen(names[i]));
+            }
+            json_decref(utf8);
+            if (key)
+                json_object_set_new(into, key, json_u64(si.length));
+            free(b64);
         }
         if (n)
             memcpy(last, names[n - 1], INMEM_NAME_MAX);
@@ -395,40 +475,61 @@ int cmd_run_show(cli *c, int argc, char **argv)
     if (cli_read_txn(c, &txn, &temp))
         return CMD_ERR;
     inmem_run_info ri;
-    uint64_t keys = 0, spans = 0;
-    json_t *streams = json_object();
-    int rc = inmem_run_get(txn, &run, &ri);
+    uint64_t keys = 0, cells = 0, spans = 0;
+    json_t *streams = json_object(), *b64 = json_object();
+    int begun = 1, rc = inmem_run_get(txn, &run, &ri);
+    if (rc == INMEM_NOTFOUND && (rc = cli_run_holds_data(txn, &run)) >= 0) {
+        begun = 0; /* data under an id that was never begun: show what it holds */
+        rc = rc ? 0 : INMEM_NOTFOUND;
+    }
     if (rc == 0)
-        rc = run_contents(txn, &run, &keys, streams, &spans);
+        rc = run_contents(txn, &run, &keys, &cells, streams, b64, &spans);
     cli_read_done(txn, temp);
     if (rc) {
+        json_decref(b64);
         json_decref(streams);
         if (rc == INMEM_NOTFOUND)
             return cli_error(c, "run show: no run %s", pos[0]);
         return cli_lib_error(c, rc, "run show");
     }
+    char id[INMEM_RUN_ID_STRLEN + 1], t[32];
     if (c->json) {
-        json_t *o = json_run_info(&ri);
+        json_t *o = begun ? json_run_info(&ri) : json_object();
+        if (!begun) {
+            json_object_set_new(o, "run", json_run(&run));
+            json_object_set_new(o, "begun", json_false());
+        }
         json_object_set_new(o, "keys", json_u64(keys));
+        json_object_set_new(o, "cells", json_u64(cells));
         json_object_set_new(o, "streams", streams);
+        if (json_object_size(b64))
+            json_object_set(o, "streams_b64", b64);
+        json_decref(b64);
         json_object_set_new(o, "spans", json_u64(spans));
         out_json(o);
         return CMD_OK;
     }
-    char id[INMEM_RUN_ID_STRLEN + 1], t[32];
-    printf("run       %s\n", fmt_run(&ri.id, id));
-    printf("status    %s\n", cli_status_name(ri.status));
-    printf("parent    %s\n", ri.has_parent ? fmt_run(&ri.parent, id) : "(none)");
-    printf("created   %s\n", fmt_time(ri.created_ms, t));
-    if (ri.ended_ms)
-        printf("ended     %s (after %.3f s)\n", fmt_time(ri.ended_ms, t),
-               (double)(ri.ended_ms - ri.created_ms) / 1000.0);
-    printf("tenant    %s\napp       %s\nagent     %s\n", ri.tenant[0] ? ri.tenant : "-",
-           ri.app[0] ? ri.app : "-", ri.agent[0] ? ri.agent : "-");
-    printf("tags      ");
-    for (size_t i = 0; i < ri.ntags; i++)
-        printf("%s%s", i ? ", " : "", ri.tags[i]);
-    printf("%s\nkeys      %llu\nstreams   ", ri.ntags ? "" : "-", (unsigned long long)keys);
+    if (!begun) {
+        printf("run       %s\nstatus    never begun: data under this id has no run record\n",
+               fmt_run(&run, id));
+        memset(&ri, 0, sizeof ri);
+    } else {
+        printf("run       %s\n", fmt_run(&ri.id, id));
+        printf("status    %s\n", cli_status_name(ri.status));
+        printf("parent    %s\n", ri.has_parent ? fmt_run(&ri.parent, id) : "(none)");
+        printf("created   %s\n", fmt_time(ri.created_ms, t));
+        if (ri.ended_ms)
+            printf("ended     %s (after %.3f s)\n", fmt_time(ri.ended_ms, t),
+                   (double)(ri.ended_ms - ri.created_ms) / 1000.0);
+        printf("tenant    %s\napp       %s\nagent     %s\n", ri.tenant[0] ? ri.tenant : "-",
+               ri.app[0] ? ri.app : "-", ri.agent[0] ? ri.agent : "-");
+        printf("tags      ");
+        for (size_t i = 0; i < ri.ntags; i++)
+            printf("%s%s", i ? ", " : "", ri.tags[i]);
+        printf("%s\n", ri.ntags ? "" : "-");
+    }
+    printf("keys      %llu\ncells     %llu\nstreams   ", (unsigned long long)keys,
+           (unsigned long long)cells);
     const char *name;
     json_t *len;
     int first = 1;
@@ -437,7 +538,20 @@ int cmd_run_show(cli *c, int argc, char **argv)
         printf("%s%s (%lld events)", first ? "" : ", ", name, (long long)json_integer_value(len));
         first = 0;
     }
+    json_object_foreach(b64, name, len)
+    {
+        char *raw = NULL;
+        size_t rl = 0;
+        if (b64_decode(name, strlen(name), &raw, &rl) == 0) {
+            printf("%s", first ? "" : ", ");
+            out_bytes(stdout, raw, rl);
+            printf(" (%lld events)", (long long)json_integer_value(len));
+            first = 0;
+        }
+        free(raw);
+    }
     printf("%s\nspans     %llu\n", first ? "-" : "", (unsigned long long)spans);
     json_decref(streams);
+    json_decref(b64);
     return CMD_OK;
 }

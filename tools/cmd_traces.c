@@ -19,20 +19,18 @@ static void print_span(cli *c, const inmem_run_id *run, const inmem_span *s, int
     static const inmem_run_id zero;
     int has_parent = memcmp(&s->parent, &zero, sizeof zero) != 0;
     if (c->json) {
-        json_t *o = json_object(), *tags = json_array();
+        json_t *o = json_object();
         json_object_set_new(o, "run", json_run(run));
         json_object_set_new(o, "span", json_run(&s->id));
         json_object_set_new(o, "parent", has_parent ? json_run(&s->parent) : json_null());
         json_object_set_new(o, "kind", json_string(cli_kind_name(s->kind)));
-        json_object_set_new(o, "name", json_string(s->name));
+        out_set_name(o, "name", s->name);
         out_set_bytes(o, "input", s->input, s->input_len);
         out_set_bytes(o, "output", s->output, s->output_len);
         json_object_set_new(o, "confidence", json_confidence(s->confidence));
         json_object_set_new(o, "start_ms", json_u64(s->start_ms));
         json_object_set_new(o, "duration_us", json_u64(s->duration_us));
-        for (size_t i = 0; i < s->ntags; i++)
-            json_array_append_new(tags, json_string(s->tags[i]));
-        json_object_set_new(o, "tags", tags);
+        out_set_tags(o, "tags", s->tags, s->ntags);
         if (depth >= 0)
             json_object_set_new(o, "depth", json_integer(depth));
         out_json(o);

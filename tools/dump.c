@@ -7,7 +7,7 @@
  *            "scope":"database"|"run","run":ID (scope run),"db_version":N,"time_ms":MS}
  *   run     {"record":"run","run":ID,"status":"completed","parent":ID|null,"tenant":S,"app":S,
  *            "agent":S,"tags":[S...],"created_ms":MS,"ended_ms":MS}
- *   kv      {"record":"kv","run":ID|"shared","key":S,"value":S,"version":N}
+ *   kv      {"record":"kv","run":ID|"shared","key":S,"value":S,"expire_at_ms":MS,"version":N}
  *   state   {"record":"state","run":ID|"shared","name":S,"value":S,"version":N}
  *   event   {"record":"event","run":R,"stream":S,"seq":N,"type":S,"payload":S,"time_ms":MS,
  *            "prev_hash":HEX,"hash":HEX}
@@ -15,22 +15,30 @@
  *            "output":S,"confidence":X|null|"inf"|"-inf","start_ms":MS,"duration_us":N,
  *            "tags":[S...]}
  *   end     {"record":"end","records":N}   (N: the records between header and end)
- * Bytes that are not UTF-8, or hold a NUL, are written as "<field>_b64" (base64) instead of
- * "<field>" (key, value, payload, input, output).
+ * Every byte string — keys, values, payloads, inputs, outputs, and the names (stream, type,
+ * cell, span name, tenant, app, agent, tags), which are bytes to the API too — is written as a
+ * JSON string if it is UTF-8 without NUL, else as "<field>_b64" (base64; for tags, "tags_b64"
+ * holds every tag in base64), so that every byte survives. expire_at_ms (absolute Unix ms) is
+ * there only for a key with a TTL.
  *
- * Order: the shared scope's data first, then each run followed by its data, parents before
- * their children. Within a scope: keys in key order, then state cells in name order, then each
- * stream's events in sequence
- * order, then spans in start order. A dump reads everything in one read transaction: it is one
- * consistent snapshot.
+ * Order: the shared scope's data first, then each begun run followed by its data, parents
+ * before their children, then the data of run ids that hold data but were never begun as runs
+ * (no run record: inmem_run_list_stored()). Within a scope: keys in key order, then state cells
+ * in name order, then each stream's events in sequence order, then spans in start order. A dump
+ * reads everything in one read transaction: it is one consistent snapshot.
+ *
+ * Event chains: every stream's hash chain is verified before it is dumped. A broken chain is
+ * dumped as stored (its stored hashes included, so the evidence survives), with a warning, and
+ * the dump then fails (exit status 1); load refuses such a stream, as it checks every dumped
+ * hash (load.c).
  *
  * What a load reproduces: runs (id, parent, namespace, tags, status; an archived run passes
- * through "completed"), keys and values, state cells, events (type, payload, seq), spans
- * (everything, ids included). What it cannot, through the public API: versions (a load commits new
- * ones), run times (begin and end happen now), event times and therefore their hashes (an append
- * takes the current time), TTLs (not readable: a value with a TTL is loaded without one). Those
- * fields are informational; --canonical leaves them out so that the dumps of two databases with the
- * same content are byte for byte equal.
+ * through "completed"), keys and values with their expiry, state cells, events (type, payload,
+ * seq), spans (everything, ids included). What it cannot, through the public API: versions (a
+ * load commits new ones), run times (begin and end happen now), event times and therefore their
+ * hashes (an append takes the current time). Those fields are informational; --canonical leaves
+ * them out so that the dumps of two databases with the same content are byte for byte equal (a
+ * canonical dump therefore carries no hashes for load to check).
  *
  * load.c reads this format back.
  */
@@ -50,6 +58,7 @@ struct dumper {
     int canonical;
     inmem_txn *txn;
     uint64_t records;
+    uint64_t broken; /* streams whose hash chain does not verify */
     int io_error;
 };
 
@@ -81,8 +90,15 @@ static int dump_kv(struct dumper *d, const inmem_run_id *run)
             return rc;
         for (size_t i = 0; i < n; i++) {
             json_t *o = record("kv", run);
+            uint64_t expire_at = 0;
+            if ((rc = inmem_kv_get_expiry(d->txn, run, kv[i].key, kv[i].klen, &expire_at)) != 0) {
+                json_decref(o);
+                return rc;
+            }
             out_set_bytes(o, "key", kv[i].key, kv[i].klen);
             out_set_bytes(o, "value", kv[i].val, kv[i].vlen);
+            if (expire_at)
+                json_object_set_new(o, "expire_at_ms", json_u64(expire_at));
             if (!d->canonical)
                 json_object_set_new(o, "version", json_u64(kv[i].version));
             emit(d, o);
@@ -105,7 +121,7 @@ static int dump_state(struct dumper *d, const inmem_run_id *run)
             return rc;
         for (size_t i = 0; i < n; i++) {
             json_t *o = record("state", run);
-            json_object_set_new(o, "name", json_string(cells[i].name));
+            out_set_name(o, "name", cells[i].name);
             out_set_bytes(o, "value", cells[i].val, cells[i].len);
             if (!d->canonical)
                 json_object_set_new(o, "version", json_u64(cells[i].version));
@@ -121,17 +137,33 @@ static int dump_state(struct dumper *d, const inmem_run_id *run)
 static int dump_stream(struct dumper *d, const inmem_run_id *run, const char *stream,
                        inmem_event *ev)
 {
-    uint64_t from = 1;
+    char id[INMEM_RUN_ID_STRLEN + 1];
+    uint64_t from = 1, broken = 0;
     size_t n;
-    int rc;
+    int rc = inmem_event_verify(d->txn, run, stream, &broken);
+    if (rc)
+        return rc;
+    if (broken) {
+        d->broken++;
+        cli_warn(d->c, "%s: stream %s: hash chain BROKEN at seq %llu: dumped as stored%s",
+                 fmt_run(run, id), clips(stream), (unsigned long long)broken,
+                 d->canonical ? " (without hashes: --canonical)"
+                              : ", with its stored hashes (load will refuse it)");
+    }
     do {
-        if ((rc = inmem_event_range(d->txn, run, stream, from, 0, 0, PAGE, ev, &n)) != 0)
+        rc = inmem_event_range(d->txn, run, stream, from, 0, 0, PAGE, ev, &n);
+        if (rc == INMEM_ECORRUPT && broken) { /* a missing or undecodable event: stop there */
+            cli_warn(d->c, "%s: stream %s: event %llu and later cannot be read: not dumped",
+                     fmt_run(run, id), clips(stream), (unsigned long long)from);
+            return 0;
+        }
+        if (rc)
             return rc;
         for (size_t i = 0; i < n; i++) {
             json_t *o = record("event", run);
-            json_object_set_new(o, "stream", json_string(stream));
+            out_set_name(o, "stream", stream);
             json_object_set_new(o, "seq", json_u64(ev[i].seq));
-            json_object_set_new(o, "type", json_string(ev[i].type));
+            out_set_name(o, "type", ev[i].type);
             out_set_bytes(o, "payload", ev[i].payload, ev[i].payload_len);
             if (!d->canonical) {
                 json_object_set_new(o, "time_ms", json_u64(ev[i].time_ms));
@@ -181,21 +213,19 @@ static int dump_spans(struct dumper *d, const inmem_run_id *run)
             break;
         for (size_t i = 0; i < n; i++) {
             const inmem_span *s = &sp[i];
-            json_t *o = record("span", run), *tags = json_array();
+            json_t *o = record("span", run);
             json_object_set_new(o, "span", json_run(&s->id));
             json_object_set_new(o, "parent",
                                 memcmp(&s->parent, &zero, sizeof zero) ? json_run(&s->parent)
                                                                        : json_null());
             json_object_set_new(o, "kind", json_string(cli_kind_name(s->kind)));
-            json_object_set_new(o, "name", json_string(s->name));
+            out_set_name(o, "name", s->name);
             out_set_bytes(o, "input", s->input, s->input_len);
             out_set_bytes(o, "output", s->output, s->output_len);
             json_object_set_new(o, "confidence", json_confidence(s->confidence));
             json_object_set_new(o, "start_ms", json_u64(s->start_ms));
             json_object_set_new(o, "duration_us", json_u64(s->duration_us));
-            for (size_t t = 0; t < s->ntags; t++)
-                json_array_append_new(tags, json_string(s->tags[t]));
-            json_object_set_new(o, "tags", tags);
+            out_set_tags(o, "tags", s->tags, s->ntags);
             emit(d, o);
             d->records++;
         }
@@ -227,15 +257,13 @@ static int dump_run(struct dumper *d, const inmem_run_id *run)
     int rc = inmem_run_get(d->txn, run, &ri);
     if (rc)
         return rc;
-    json_t *o = record("run", run), *tags = json_array();
+    json_t *o = record("run", run);
     json_object_set_new(o, "status", json_string(cli_status_name(ri.status)));
     json_object_set_new(o, "parent", ri.has_parent ? json_run(&ri.parent) : json_null());
-    json_object_set_new(o, "tenant", json_string(ri.tenant));
-    json_object_set_new(o, "app", json_string(ri.app));
-    json_object_set_new(o, "agent", json_string(ri.agent));
-    for (size_t i = 0; i < ri.ntags; i++)
-        json_array_append_new(tags, json_string(ri.tags[i]));
-    json_object_set_new(o, "tags", tags);
+    out_set_name(o, "tenant", ri.tenant);
+    out_set_name(o, "app", ri.app);
+    out_set_name(o, "agent", ri.agent);
+    out_set_tags(o, "tags", ri.tags, ri.ntags);
     if (!d->canonical) {
         json_object_set_new(o, "created_ms", json_u64(ri.created_ms));
         json_object_set_new(o, "ended_ms", json_u64(ri.ended_ms));
@@ -263,7 +291,7 @@ static struct node *find_node(struct node *v, size_t n, const inmem_run_id *id)
     return bsearch(&key, v, n, sizeof *v, cmp_node);
 }
 
-/* Dumps every run, each after its parent (when the parent is in the database). */
+/* Dumps every begun run, each after its parent (when the parent is in the database). */
 static int dump_all_runs(struct dumper *d, const inmem_run_id *ids, size_t n, progress *p)
 {
     struct node *v = calloc(n ? n : 1, sizeof *v);
@@ -297,6 +325,21 @@ static int dump_all_runs(struct dumper *d, const inmem_run_id *ids, size_t n, pr
     return rc;
 }
 
+/* Dumps the data of the run ids among @p stored that were never begun (no run record). */
+static int dump_never_begun(struct dumper *d, const inmem_run_id *stored, size_t n, uint64_t *count)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc && !d->io_error; i++) {
+        inmem_run_info ri;
+        rc = inmem_run_get(d->txn, &stored[i], &ri);
+        if (rc == INMEM_NOTFOUND) {
+            ++*count;
+            rc = dump_scope(d, &stored[i]);
+        }
+    }
+    return rc;
+}
+
 int cmd_dump(cli *c, int argc, char **argv)
 {
     const char *run_s, *canon;
@@ -318,18 +361,27 @@ int cmd_dump(cli *c, int argc, char **argv)
     d.f = path ? fopen(path, "w") : stdout;
     if (!d.f)
         return cli_error(c, "dump: cannot write %s: %m", path);
-    int rc = inmem_txn_begin(c->db, &d.txn);
+    int rc = inmem_txn_begin_readonly(c->db, &d.txn);
     if (rc) {
         if (path)
             fclose(d.f);
         return cli_lib_error(c, rc, "dump");
     }
-    inmem_run_id *ids = NULL;
-    size_t nids = 0;
-    if (!run_s)
+    inmem_run_id *ids = NULL, *stored = NULL;
+    size_t nids = 0, nstored = 0;
+    uint64_t never = 0;
+    int begun = 1; /* --run: the run was begun (else it only holds data) */
+    if (!run_s) {
         rc = cli_all_runs(d.txn, &ids, &nids);
-    else if (run) /* one run: it must exist */
+        if (!rc)
+            rc = cli_stored_runs(d.txn, &stored, &nstored);
+    } else if (run) { /* one run: it must exist, or at least hold data */
         rc = inmem_run_get(d.txn, run, &(inmem_run_info){0});
+        if (rc == INMEM_NOTFOUND && (rc = cli_run_holds_data(d.txn, run)) >= 0) {
+            begun = 0;
+            rc = rc ? 0 : INMEM_NOTFOUND;
+        }
+    }
 
     progress p;
     progress_start(&p, c, "dump", nids + 1);
@@ -353,17 +405,20 @@ int cmd_dump(cli *c, int argc, char **argv)
                 json_u64((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u));
         }
         emit(&d, h);
-        if (run)
+        if (run && begun)
             rc = dump_run(&d, run);
         else
-            rc = dump_scope(&d, NULL);
+            rc = dump_scope(&d, run);
         progress_update(&p, 1);
         if (!rc && !run_s)
             rc = dump_all_runs(&d, ids, nids, &p);
+        if (!rc && !run_s)
+            rc = dump_never_begun(&d, stored, nstored, &never);
     }
     progress_end(&p);
     cli_read_done(d.txn, 1);
     free(ids);
+    free(stored);
     if (!rc) {
         json_t *e = json_object();
         json_object_set_new(e, "record", json_string("end"));
@@ -380,18 +435,31 @@ int cmd_dump(cli *c, int argc, char **argv)
         return cli_lib_error(c, rc, "dump");
     if (d.io_error)
         return cli_error(c, "dump: write error on %s", path ? path : "standard output");
+    size_t runs = run ? (size_t)begun : nids;
     if (path) {
         if (c->json) {
             json_t *o = json_object();
-            json_object_set_new(o, "ok", json_true());
+            json_object_set_new(o, "ok", json_boolean(!d.broken));
             json_object_set_new(o, "file", json_string(path));
             json_object_set_new(o, "records", json_u64(d.records));
-            json_object_set_new(o, "runs", json_u64(run ? 1 : nids));
+            json_object_set_new(o, "runs", json_u64(runs));
+            json_object_set_new(o, "never_begun_runs", json_u64(run ? (uint64_t)!begun : never));
+            json_object_set_new(o, "broken_streams", json_u64(d.broken));
             out_json(o);
         } else {
-            printf("dumped %llu records (%zu run%s) to %s\n", (unsigned long long)d.records,
-                   run ? (size_t)1 : nids, (run ? 1 : nids) == 1 ? "" : "s", path);
+            printf("dumped %llu records (%zu run%s", (unsigned long long)d.records, runs,
+                   runs == 1 ? "" : "s");
+            if (run ? !begun : never > 0)
+                printf(", and the data of %llu run id%s never begun",
+                       (unsigned long long)(run ? 1 : never), (run ? 1 : never) == 1 ? "" : "s");
+            printf(") to %s\n", path);
         }
     }
+    if (d.broken)
+        return cli_error(c,
+                         "dump: %llu event stream%s with a broken hash chain (see the warnings): "
+                         "dumped as stored%s",
+                         (unsigned long long)d.broken, d.broken == 1 ? "" : "s",
+                         d.canonical ? "" : "; load will refuse it");
     return CMD_OK;
 }

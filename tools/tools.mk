@@ -35,10 +35,12 @@ $(BUILD)/examples/agents: examples/agents.c $(BUILD)/libinmem.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libinmem.a $(LIBS)
 
-# The tests parse JSON and drive a pseudo-terminal with python3 (installed when missing).
+# The tests parse JSON and drive a pseudo-terminal with python3 (installed when missing); they
+# also run the small examples and look at what they leave with the CLI.
 # INMEM_CLI_TMP: where they make their databases (default: a new directory in /tmp).
-test-cli: tools
-	INMEM=$(BUILD)/inmem AGENTS=$(BUILD)/examples/agents tests/cli/run.sh
+test-cli: tools $(BUILD)/examples/quickstart $(BUILD)/examples/agent_step
+	INMEM=$(BUILD)/inmem AGENTS=$(BUILD)/examples/agents EXAMPLES=$(BUILD)/examples \
+	    tests/cli/run.sh
 
 demo-agents: tools
 	$(BUILD)/examples/agents $(AGENTS_DIR)

@@ -9,12 +9,14 @@
 # the interactive shell through a pseudo-terminal (shell.py), and the demo (including a SIGKILL
 # and a re-run). Ends with the line "N passed, M failed"; the exit status is 1 if any failed.
 #
-#   INMEM=build/inmem AGENTS=build/examples/agents tests/cli/run.sh      (make test-cli)
+#   INMEM=build/inmem AGENTS=build/examples/agents EXAMPLES=build/examples tests/cli/run.sh
+#   (make test-cli)
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 INMEM=$(realpath "${INMEM:-build/inmem}")
 AGENTS=$(realpath "${AGENTS:-build/examples/agents}")
+EXAMPLES=$(realpath "${EXAMPLES:-build/examples}")
 HERE=$ROOT/tests/cli
 TMP=$(mktemp -d "${INMEM_CLI_TMP:-/tmp}/inmem-cli.XXXXXX")
 WRITER_PID=""
@@ -428,6 +430,110 @@ expect_error "a record without its fields is refused" "line 2: a kv record needs
 { head -n 1 runs.jsonl; echo '{"record":"kv","run":"shared","key":"a","value_b64":"!!"}'; echo '{"record":"end","records":1}'; } >badb64.jsonl
 expect_error "bad base64 is refused" "line 2" t5 -c 'load badb64.jsonl'
 expect_error "load is refused read-only" "read-only" --read-only $D -c 'load runs.jsonl'
+
+echo "== run ids that hold data but were never begun"
+NB=01a21538-0000-7000-8000-00000000abcd
+run nb -c "put $NB k v; state set $NB cell c1; event append $NB log t PAYLOAD-ONE; event append $NB log t PAYLOAD-TWO; event append $NB log t PAYLOAD-THREE; trace record $NB thought think"
+[ $rc -eq 0 ] && ok "data can be written under a run id never begun" || bad "data can be written under a run id never begun" "$err"
+expect "run list says there are run ids it does not list" "(0 runs; and 1 run id holding data that was never begun: run list --all)" nb -c 'run list'
+expect "run list --all lists them" "$NB  never begun: data under this id has no run record
+(1 run, 1 of them never begun)" nb -c 'run list --all'
+expect_json "run list --all --json marks them" 'L == [{"run": "'$NB'", "begun": False}]' nb -c 'run list --all'
+expect_error "run list --all with a filter is refused" "does not go with a filter" nb -c 'run list --all --status active'
+expect_match "run show of a never-begun run id shows what it holds" "^status    never begun: data under this id has no run record
+keys      1
+cells     1
+streams   log \(3 events\)
+spans     1$" nb -c "run show $NB"
+expect_match "stats counts them" "^runs                0 \(and 1 run id holding data that was never begun: run list --all\)$" nb -c 'stats'
+expect_match "verify covers them" "^data: 0 runs \(and 1 run id holding data that was never begun\) and the shared scope: 1 key, 1 cell, 1 stream \(3 events, chains intact\), 1 span$" nb -c 'verify'
+expect_match "dump covers them" "dumped 6 records \(0 runs, and the data of 1 run id never begun\) to nb.jsonl" nb -c 'dump nb.jsonl'
+python3 "$HERE/jsonl.py" 'sorted(r["record"] for r in L if r.get("run") == "'$NB'") == ["event", "event", "event", "kv", "span", "state"]' nb.jsonl >"$TMP/o" && ok "... every record of them" || bad "... every record of them" "$(cat "$TMP/o")"
+run nbcopy -c 'load nb.jsonl'
+expect "... and load brings them back" $'v  (version 1)\nc1  (version 1)' nbcopy -c "get $NB k; state get $NB cell"
+expect_match "dump --run of a never-begun run id" "^dumped 6 records \(0 runs, and the data of 1 run id never begun\) to nb1.jsonl$" nb -c "dump --run $NB nb1.jsonl"
+python3 "$HERE/wal.py" tamper nb/wal-0000000000000001.log PAYLOAD-TWO PAYLOAD-TWX >/dev/null
+expect_fail "a tampered chain under a never-begun run id fails verify" "^error: verify: $NB: stream 'log': hash chain BROKEN at seq 2$" nb -c 'verify'
+grep -q "^$NB: stream 'log': hash chain BROKEN at seq 2 (of 3 events)$" <<<"$out" && grep -q "1 stream (3 events, chains checked)" <<<"$out" && ok "... and counts the broken stream's 3 events, '1 stream'" || bad "... and counts the broken stream's 3 events, '1 stream'" "$out"
+"$EXAMPLES/quickstart" qs >"$TMP/o" 2>&1 && ok "quickstart runs" || bad "quickstart runs" "$(cat "$TMP/o")"
+expect_match "quickstart begins its run: run list shows it" "^$ID  completed  .*  app=quickstart
+\(1 run\)$" qs -c 'run list'
+"$EXAMPLES/agent_step" step >"$TMP/o" 2>&1 && ok "agent_step runs" || bad "agent_step runs" "$(cat "$TMP/o")"
+expect_match "agent_step begins its run" "^$ID  completed  .*  agent=booker
+\(1 run\)$" step -c 'run list'
+
+echo "== dump and load: every byte of every name, TTLs, hash chains, strict records"
+run names -c 'run begin --tenant "t\xfe" --agent "a\xff" --tag "g\xff" --tag plain'
+NR=$out
+run names -c "event append shared \"s\xff\" \"t\xfe\" one; state set $NR \"c\xff\" v; trace record $NR decision \"n\xff\" --tag \"x\xfe\"; put shared \"k\xff\" \"v\xfe\""
+[ $rc -eq 0 ] && ok "names that are not UTF-8 can be written" || bad "names that are not UTF-8 can be written" "$err"
+expect_match "dump writes them" "^dumped 5 records \(1 run\) to names.jsonl$" names -c 'dump names.jsonl'
+python3 "$HERE/jsonl.py" 'all(any(k in r for r in L) for k in ("stream_b64", "type_b64", "name_b64", "tenant_b64", "agent_b64", "tags_b64", "key_b64", "value_b64")) and [r for r in L if r["record"] == "run"][0]["tags_b64"] == ["Z/8=", "cGxhaW4="]' names.jsonl >"$TMP/o" && ok "... in base64, every one (stream, type, cell, span, namespace, tags)" || bad "... in base64, every one (stream, type, cell, span, namespace, tags)" "$(cat "$TMP/o")"
+expect "load reads them back" "loaded 5 records (1 run)" names2 -c 'load names.jsonl'
+run names2 -c 'dump names2.jsonl'
+python3 "$HERE/dumpdiff.py" names.jsonl names2.jsonl >"$TMP/o" && ok "... the same database, byte for byte" || bad "... the same database, byte for byte" "$(cat "$TMP/o")"
+expect_json "--json output keeps such names too" 'L[0]["stream_b64"] == "c/8=" and "stream" not in L[0]' names -c 'event streams shared'
+run ttl -c 'put shared cache x --ttl 600000; put shared forever y'
+expect_match "dump keeps a TTL as an absolute expiry" '"key":"cache","value":"x","expire_at_ms":[0-9]{13},' ttl -c 'dump'
+python3 "$HERE/jsonl.py" '"expire_at_ms" not in [r for r in L if r.get("key") == "forever"][0]' <<<"$out" >"$TMP/o" && ok "... and none for a key without one" || bad "... and none for a key without one" "$(cat "$TMP/o")"
+"$INMEM" ttl -c 'dump ttl.jsonl' >/dev/null && "$INMEM" ttl2 -c 'load ttl.jsonl' >/dev/null
+"$INMEM" ttl2 -c 'dump ttl2.jsonl' >/dev/null
+python3 "$HERE/dumpdiff.py" ttl.jsonl ttl2.jsonl >"$TMP/o" && ok "load restores the same expiry" || bad "load restores the same expiry" "$(cat "$TMP/o")"
+run chain -c 'run begin --agent c'
+CR=$out
+run chain -c "event append $CR log t PAYLOAD-ONE; event append $CR log t PAYLOAD-TWO; event append $CR log t PAYLOAD-THREE; put shared other 1"
+run chain -c 'dump chain-good.jsonl'
+python3 "$HERE/wal.py" tamper chain/wal-0000000000000001.log PAYLOAD-TWO PAYLOAD-TWX >/dev/null
+expect_fail "event verify reports the tampered stream" "1 of 1 stream broken" chain -c "event verify $CR"
+run chain -c 'dump chain.jsonl'
+[ $rc -eq 1 ] && grep -q "^warning: $CR: stream 'log': hash chain BROKEN at seq 2: dumped as stored, with its stored hashes (load will refuse it)$" <<<"$err" && grep -q "^error: dump: 1 event stream with a broken hash chain" <<<"$err" && ok "dump of a broken chain warns and exits 1" || bad "dump of a broken chain warns and exits 1" "$rc" "$out" "$err"
+python3 "$HERE/jsonl.py" 'L[-1]["record"] == "end" and any(r.get("payload") == "PAYLOAD-TWX" for r in L)' chain.jsonl >"$TMP/o" && ok "... the dump is whole, the tampered event as stored" || bad "... the dump is whole, the tampered event as stored" "$(cat "$TMP/o")"
+expect_fail "load refuses the broken chain, naming the line" "^error: load: line [0-9]+: $CR: stream 'log': event 2: hash chain BROKEN: its hash does not match its content" chain2 -c 'load chain.jsonl'
+expect_error "... and the stream was not loaded" "no run" chain2 -c "run show $CR"
+run chain3 -c 'load --ignore-hashes chain.jsonl; verify'
+[ $rc -eq 0 ] && grep -q "verify: OK" <<<"$out" && ok "load --ignore-hashes loads it, with new hashes" || bad "load --ignore-hashes loads it, with new hashes" "$rc" "$out" "$err"
+python3 - chain-good.jsonl chain-edit.jsonl <<'PY'
+import sys
+text = open(sys.argv[1]).read().replace("PAYLOAD-THREE", "PAYLOAD-THREX")
+open(sys.argv[2], "w").write(text)
+PY
+expect_fail "load refuses a dump whose event was edited" "line [0-9]+: $CR: stream 'log': event 3: hash chain BROKEN: its hash does not match its content" chain4 -c 'load chain-edit.jsonl'
+python3 - chain-good.jsonl chain-link.jsonl <<'PY'
+import json, sys
+out = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("record") == "event" and r["seq"] == 2:
+        r["prev_hash"] = "0123456789abcdef"
+    out.append(json.dumps(r, separators=(",", ":")))
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PY
+expect_fail "... or whose chain link was edited" "event 2: hash chain BROKEN: its prev_hash is not the previous event's hash" chain5 -c 'load chain-link.jsonl'
+python3 - chain-good.jsonl chain-order.jsonl <<'PY'
+import json, sys
+L = [json.loads(line) for line in open(sys.argv[1])]
+ev = [i for i, r in enumerate(L) if r["record"] == "event"]
+L[ev[0]], L[ev[1]] = L[ev[1]], L[ev[0]]
+open(sys.argv[2], "w").write("".join(json.dumps(r) + "\n" for r in L))
+PY
+expect_fail "... or whose events are out of order" "event 2 does not follow event 0" chain6 -c 'load chain-order.jsonl'
+HDR=$(head -n 1 chain-good.jsonl)
+strict() { # strict NAME REGEX RECORD: a dump of that one record is refused with REGEX
+    printf '%s\n%s\n{"record":"end","records":1}\n' "$HDR" "$3" >strict.jsonl
+    expect_fail "$1" "^error: load: line 2: $2" refused -c 'load strict.jsonl'
+}
+strict "load refuses a name of the wrong JSON type" '"tenant" must be a string, not an integer' '{"record":"run","run":"01a21538-0000-7000-8000-0000000000aa","status":"active","tenant":5}'
+strict "... a value given as both value and value_b64" 'a kv record gives both "value" and "value_b64"' '{"record":"kv","run":"shared","key":"k","value":"a","value_b64":"Yg=="}'
+strict "... an unknown member" "unknown member 'valeu' in a kv record" '{"record":"kv","run":"shared","key":"k","valeu":"a"}'
+strict "... a version that is not a number" '"version" must be an unsigned integer, not a string' '{"record":"kv","run":"shared","key":"k","value":"a","version":"x"}'
+strict "... a negative number" '"seq" must be an unsigned integer, not an integer' '{"record":"event","run":"shared","stream":"s","seq":-1,"type":"t","payload":""}'
+strict "... a name with a NUL" '"name_b64" holds a NUL byte' '{"record":"state","run":"shared","name_b64":"YQBi","value":"v"}'
+strict "... tags that are not strings" '"tags" holds an element that is not a string' '{"record":"run","run":"01a21538-0000-7000-8000-0000000000aa","status":"active","tags":[1]}'
+strict "... a bad hash" '"hash" must be 16 hex digits' '{"record":"event","run":"shared","stream":"s","seq":1,"type":"t","payload":"","time_ms":1,"prev_hash":"0000000000000000","hash":"xyz"}'
+strict "... a duplicate member" 'bad JSON: duplicate object key' '{"record":"kv","run":"shared","key":"k","key":"j","value":"v"}'
+strict "... a span without its times" 'a span record needs "start_ms"' '{"record":"span","run":"shared","span":"01a21538-0000-7000-8000-0000000000ab","kind":"decision","name":"n","duration_us":1}'
+run refused -c 'stats'
+grep -q '^version             0$' <<<"$out" && ok "... and nothing of a refused dump was written" || bad "... and nothing of a refused dump was written" "$out" "$err"
 
 echo "== read-only beside a live writer, and the lock"
 mkfifo "$TMP/fifo"
