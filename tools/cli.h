@@ -166,6 +166,8 @@ const char *cli_lib_message(cli *c, int rc);
 /* Prints a value for people: as is if it is printable UTF-8, else in double quotes with C
  * escapes. */
 void out_bytes(FILE *f, const void *p, size_t n);
+/* --raw: the bytes as they are, nothing else (in the shell, then a newline). */
+void out_raw(cli *c, const void *p, size_t n);
 /* Sets @p field of @p obj to the bytes as a JSON string if they are UTF-8 without NUL, else
  * sets "<field>_b64" to their base64. */
 void out_set_bytes(json_t *obj, const char *field, const void *p, size_t n);

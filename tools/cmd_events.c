@@ -67,26 +67,32 @@ int cmd_event_append(cli *c, int argc, char **argv)
 
 int cmd_event_read(cli *c, int argc, char **argv)
 {
+    const char *raw;
+    const cli_opt opts[] = {{"raw", 0, &raw, NULL, NULL, 0}, {NULL, 0, NULL, NULL, NULL, 0}};
     char *pos[3];
     int np;
     inmem_run_id rb;
     const inmem_run_id *run;
     uint64_t seq;
-    if (cli_args(c, "event read", argc, argv, NULL, 3, 3, pos, &np) ||
+    if (cli_args(c, "event read", argc, argv, opts, 3, 3, pos, &np) ||
         cli_run(c, pos[0], &rb, &run) || cli_name(c, "STREAM", pos[1]) ||
         cli_u64(c, "SEQ", pos[2], &seq))
         return CMD_ERR;
+    if (raw && c->json)
+        return cli_error(c, "event read: --raw and --json do not go together");
     inmem_txn *txn;
     int temp;
     if (cli_read_txn(c, &txn, &temp))
         return CMD_ERR;
     inmem_event e;
     int rc = inmem_event_get(txn, run, pos[1], seq, &e);
-    if (rc == 0)
+    if (rc == 0 && (raw || c->raw))
+        out_raw(c, e.payload, e.payload_len);
+    else if (rc == 0)
         print_event(c, run, pos[1], &e);
     cli_read_done(txn, temp);
     if (rc == INMEM_NOTFOUND)
-        return cli_error(c, "event read: stream '%s' of %s has no event %llu", pos[1], pos[0],
+        return cli_error(c, "event read: stream %s of %s has no event %llu", clips(pos[1]), pos[0],
                          (unsigned long long)seq);
     return rc ? cli_lib_error(c, rc, "event read") : CMD_OK;
 }
@@ -108,8 +114,8 @@ int cmd_event_range(cli *c, int argc, char **argv)
         cli_run(c, pos[0], &rb, &run) || (np > 2 && cli_u64(c, "FROM", pos[2], &from)) ||
         (np > 3 && cli_u64(c, "TO", pos[3], &to)) ||
         (limit_s && cli_u64(c, "--limit", limit_s, &limit)) ||
-        (since_s && cli_u64(c, "--since", since_s, &since)) ||
-        (until_s && cli_u64(c, "--until", until_s, &until)))
+        (since_s && cli_time(c, "--since", since_s, &since)) ||
+        (until_s && cli_time(c, "--until", until_s, &until)))
         return CMD_ERR;
     if ((since_s || until_s) && back)
         return cli_error(c, "event range: --backward does not go with --since/--until");
@@ -302,13 +308,17 @@ int cmd_event_verify(cli *c, int argc, char **argv)
 
 int cmd_state_get(cli *c, int argc, char **argv)
 {
+    const char *raw;
+    const cli_opt opts[] = {{"raw", 0, &raw, NULL, NULL, 0}, {NULL, 0, NULL, NULL, NULL, 0}};
     char *pos[2];
     int np;
     inmem_run_id rb;
     const inmem_run_id *run;
-    if (cli_args(c, "state get", argc, argv, NULL, 2, 2, pos, &np) ||
+    if (cli_args(c, "state get", argc, argv, opts, 2, 2, pos, &np) ||
         cli_run(c, pos[0], &rb, &run) || cli_name(c, "NAME", pos[1]))
         return CMD_ERR;
+    if (raw && c->json)
+        return cli_error(c, "state get: --raw and --json do not go together");
     const void *val;
     void *owned = NULL;
     size_t len;
@@ -321,10 +331,12 @@ int cmd_state_get(cli *c, int argc, char **argv)
         val = owned;
     }
     if (rc == INMEM_NOTFOUND)
-        return cli_error(c, "not found: state cell '%s' in %s", pos[1], pos[0]);
+        return cli_error(c, "not found: state cell %s in %s", clips(pos[1]), pos[0]);
     if (rc)
-        return cli_lib_error(c, rc, "state get '%s'", pos[1]);
-    if (c->json) {
+        return cli_lib_error(c, rc, "state get %s", clips(pos[1]));
+    if (raw || c->raw) {
+        out_raw(c, val, len);
+    } else if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "run", json_run(run));
         out_set_name(o, "name", pos[1]);
@@ -355,7 +367,7 @@ int cmd_state_set(cli *c, int argc, char **argv)
     int rc = c->txn ? inmem_state_set(c->txn, run, pos[1], pos[2], strlen(pos[2]))
                     : inmem_state_set_db(c->db, run, pos[1], pos[2], strlen(pos[2]), &ver);
     if (rc)
-        return cli_lib_error(c, rc, "state set '%s'", pos[1]);
+        return cli_lib_error(c, rc, "state set %s", clips(pos[1]));
     return cli_print_written(c, ver);
 }
 
@@ -390,14 +402,15 @@ int cmd_state_cas(cli *c, int argc, char **argv)
         if (inmem_state_get_db(c->db, run, name, NULL, &len, &cur) != 0)
             cur = 0;
         if (old)
-            return cli_error(c, "conflict: state cell '%s' does not hold '%s'", name, old);
+            return cli_error(c, "conflict: state cell %s does not hold %s", clips(name),
+                             clips(old));
         if (cur)
-            return cli_error(c, "conflict: state cell '%s' is at version %llu, not %llu", name,
+            return cli_error(c, "conflict: state cell %s is at version %llu, not %llu", clips(name),
                              (unsigned long long)cur, (unsigned long long)expected);
-        return cli_error(c, "conflict: state cell '%s' does not exist (expected version %llu)",
-                         name, (unsigned long long)expected);
+        return cli_error(c, "conflict: state cell %s does not exist (expected version %llu)",
+                         clips(name), (unsigned long long)expected);
     }
     if (rc)
-        return cli_lib_error(c, rc, "state cas '%s'", name);
+        return cli_lib_error(c, rc, "state cas %s", clips(name));
     return cli_print_written(c, ver);
 }

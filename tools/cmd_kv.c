@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -78,12 +79,16 @@ static void print_entry(cli *c, const inmem_run_id *run, const char *field, cons
 
 int cmd_get(cli *c, int argc, char **argv)
 {
+    const char *raw;
+    const cli_opt opts[] = {{"raw", 0, &raw, NULL, NULL, 0}, {NULL, 0, NULL, NULL, NULL, 0}};
     char *pos[2];
     int np;
     inmem_run_id rb;
     const inmem_run_id *run;
-    if (cli_args(c, "get", argc, argv, NULL, 2, 2, pos, &np) || cli_run(c, pos[0], &rb, &run))
+    if (cli_args(c, "get", argc, argv, opts, 2, 2, pos, &np) || cli_run(c, pos[0], &rb, &run))
         return CMD_ERR;
+    if (raw && c->json)
+        return cli_error(c, "get: --raw and --json do not go together");
     const char *key = pos[1];
     const void *val;
     void *owned = NULL;
@@ -97,11 +102,71 @@ int cmd_get(cli *c, int argc, char **argv)
         val = owned;
     }
     if (rc == INMEM_NOTFOUND)
-        return cli_error(c, "not found: key '%s' in %s", key, pos[0]);
+        return cli_error(c, "not found: key %s in %s", clips(key), pos[0]);
     if (rc)
-        return cli_lib_error(c, rc, "get '%s'", key);
-    print_entry(c, run, "key", key, strlen(key), val, len, ver, 0);
+        return cli_lib_error(c, rc, "get %s", clips(key));
+    if (raw || c->raw)
+        out_raw(c, val, len);
+    else
+        print_entry(c, run, "key", key, strlen(key), val, len, ver, 0);
     inmem_free(owned);
+    return CMD_OK;
+}
+
+/* Milliseconds as "1h 2m 3.456s". */
+static const char *fmt_duration(uint64_t ms, char buf[48])
+{
+    uint64_t d = ms / 86400000u, h = ms / 3600000u % 24, m = ms / 60000u % 60;
+    double s = (double)(ms % 60000u) / 1000.0;
+    int n = 0;
+    buf[0] = '\0';
+    if (d)
+        n += snprintf(buf + n, 48 - (size_t)n, "%llud ", (unsigned long long)d);
+    if (d || h)
+        n += snprintf(buf + n, 48 - (size_t)n, "%lluh ", (unsigned long long)h);
+    if (d || h || m)
+        n += snprintf(buf + n, 48 - (size_t)n, "%llum ", (unsigned long long)m);
+    snprintf(buf + n, 48 - (size_t)n, "%.3fs", s);
+    return buf;
+}
+
+int cmd_ttl(cli *c, int argc, char **argv)
+{
+    char *pos[2];
+    int np;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (cli_args(c, "ttl", argc, argv, NULL, 2, 2, pos, &np) || cli_run(c, pos[0], &rb, &run))
+        return CMD_ERR;
+    const char *key = pos[1];
+    inmem_txn *txn;
+    int temp;
+    if (cli_read_txn(c, &txn, &temp))
+        return CMD_ERR;
+    uint64_t at = 0;
+    int rc = inmem_kv_get_expiry(txn, run, key, strlen(key), &at);
+    cli_read_done(txn, temp);
+    if (rc == INMEM_NOTFOUND)
+        return cli_error(c, "not found: key %s in %s", clips(key), pos[0]);
+    if (rc)
+        return cli_lib_error(c, rc, "ttl %s", clips(key));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t left = at > now ? at - now : 0;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "run", json_run(run));
+        out_set_bytes(o, "key", key, strlen(key));
+        json_object_set_new(o, "expire_at_ms", at ? json_u64(at) : json_null());
+        json_object_set_new(o, "ttl_ms", at ? json_u64(left) : json_null());
+        out_json(o);
+    } else if (!at) {
+        printf("no TTL (never expires)\n");
+    } else {
+        char t[32], d[48];
+        printf("expires %s (in %s)\n", fmt_time(at, t), fmt_duration(left, d));
+    }
     return CMD_OK;
 }
 
@@ -116,7 +181,7 @@ int cmd_put(cli *c, int argc, char **argv)
     uint64_t ttl = 0, ver = 0;
     if (cli_args(c, "put", argc, argv, opts, 3, 3, pos, &np) || cli_run(c, pos[0], &rb, &run))
         return CMD_ERR;
-    if (ttl_s && cli_u64(c, "--ttl", ttl_s, &ttl))
+    if (ttl_s && cli_duration(c, "--ttl", ttl_s, &ttl))
         return CMD_ERR;
     const char *key = pos[1], *val = pos[2];
     int rc;
@@ -125,7 +190,7 @@ int cmd_put(cli *c, int argc, char **argv)
     else
         rc = inmem_put_ttl(c->db, run, key, strlen(key), val, strlen(val), ttl, &ver);
     if (rc)
-        return cli_lib_error(c, rc, "put '%s'", key);
+        return cli_lib_error(c, rc, "put %s", clips(key));
     return cli_print_written(c, ver);
 }
 
@@ -142,7 +207,7 @@ int cmd_del(cli *c, int argc, char **argv)
     int rc = c->txn ? inmem_kv_delete(c->txn, run, key, strlen(key))
                     : inmem_delete(c->db, run, key, strlen(key), &ver);
     if (rc)
-        return cli_lib_error(c, rc, "del '%s'", key);
+        return cli_lib_error(c, rc, "del %s", clips(key));
     return cli_print_written(c, ver);
 }
 
@@ -168,13 +233,13 @@ int cmd_cas(cli *c, int argc, char **argv)
         if (inmem_get(c->db, run, key, strlen(key), NULL, &len, &cur) != 0)
             cur = 0;
         if (cur)
-            return cli_error(c, "conflict: key '%s' is at version %llu, not %llu", key,
+            return cli_error(c, "conflict: key %s is at version %llu, not %llu", clips(key),
                              (unsigned long long)cur, (unsigned long long)expected);
-        return cli_error(c, "conflict: key '%s' does not exist (expected version %llu)", key,
+        return cli_error(c, "conflict: key %s does not exist (expected version %llu)", clips(key),
                          (unsigned long long)expected);
     }
     if (rc)
-        return cli_lib_error(c, rc, "cas '%s'", key);
+        return cli_lib_error(c, rc, "cas %s", clips(key));
     return cli_print_written(c, ver);
 }
 

@@ -148,7 +148,8 @@ int cmd_run_begin(cli *c, int argc, char **argv)
     inmem_run_id id, parent, out;
     if (id_s) {
         if (inmem_run_id_parse(id_s, &id))
-            return cli_error(c, "run begin: --id must be a 36-character run id, not '%s'", id_s);
+            return cli_error(c, "run begin: --id must be a 36-character run id, not %s",
+                             clips(id_s));
         ro.id = &id;
     }
     if (parent_s) {
@@ -164,7 +165,27 @@ int cmd_run_begin(cli *c, int argc, char **argv)
     ro.agent = agent;
     ro.tags = tags;
     ro.ntags = ntags;
+    for (size_t i = 0; i < ntags; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(tags[i], tags[j]) == 0)
+                return cli_error(c, "run begin: tag %s is given twice", clips(tags[i]));
+    if (ro.id && inmem_run_id_is_shared(ro.id))
+        return cli_error(c, "run begin: --id must not be all zero (that is the shared scope)");
     int rc = c->txn ? inmem_run_begin(c->txn, &ro, &out) : inmem_run_begin_db(c->db, &ro, &out);
+    if (rc == INMEM_EINVAL) { /* the library does not say which argument: find out */
+        inmem_run_info ri;
+        char buf[INMEM_RUN_ID_STRLEN + 1];
+        int exists = ro.id && (c->txn ? inmem_run_get(c->txn, ro.id, &ri)
+                                      : inmem_run_get_db(c->db, ro.id, &ri)) == 0;
+        int no_parent =
+            ro.parent && (c->txn ? inmem_run_get(c->txn, ro.parent, &ri)
+                                 : inmem_run_get_db(c->db, ro.parent, &ri)) == INMEM_NOTFOUND;
+        if (exists)
+            return cli_error(c, "run begin: a run with id %s exists already", fmt_run(ro.id, buf));
+        if (no_parent)
+            return cli_error(c, "run begin: no parent run %s in this database",
+                             fmt_run(ro.parent, buf));
+    }
     if (rc)
         return cli_lib_error(c, rc, "run begin");
     c->current = out;

@@ -95,7 +95,7 @@ int cmd_trace_record(cli *c, int argc, char **argv)
     sp.output_len = output ? strlen(output) : 0;
     if ((conf && cli_double(c, "--confidence", conf, &sp.confidence)) ||
         (parent && cli_span_id(c, parent, 1, &sp.parent)) ||
-        (start && cli_u64(c, "--start", start, &sp.start_ms)) ||
+        (start && cli_time(c, "--start", start, &sp.start_ms)) ||
         (dur && cli_u64(c, "--duration-us", dur, &sp.duration_us)) ||
         (id_s && cli_span_id(c, id_s, 0, &sp.id)))
         return CMD_ERR;
@@ -158,8 +158,8 @@ int cmd_trace_query(cli *c, int argc, char **argv)
     if (cli_args(c, "trace query", argc, argv, opts, 1, 1, pos, &np) ||
         cli_run(c, pos[0], &rb, &run) || (kind && cli_kind(c, kind, &f.kind)) ||
         (parent && cli_span_id(c, parent, 1, &par)) ||
-        (from && cli_u64(c, "--from", from, &f.from_ms)) ||
-        (to && cli_u64(c, "--to", to, &f.to_ms)) ||
+        (from && cli_time(c, "--from", from, &f.from_ms)) ||
+        (to && cli_time(c, "--to", to, &f.to_ms)) ||
         (limit_s && cli_u64(c, "--limit", limit_s, &limit)) || cli_name(c, "--tag", tag))
         return CMD_ERR;
     if (parent)

@@ -19,15 +19,22 @@
 #include "cli.h"
 
 #define RUNHELP "RUN is a run id, 'shared' or '-' for the shared scope, or '.' for the current run."
+#define TIMEHELP                                                                                   \
+    "TIME: Unix ms, ISO 8601 UTC (2026-11-26, 2026-11-26T10:00:00.123Z, or with +02:00), now,\n"   \
+    "or relative to now: -5m, -2h, +30s (units ms s m h d)."
 
 const cmd cli_commands[] = {
     /* ---- KV ---- */
-    {"get", "RUN KEY", "read a key: its value and version",
-     "Not found (missing, deleted or expired) is an error.\n" RUNHELP, cmd_get, CMD_NEEDS_DB},
-    {"put", "RUN KEY VALUE [--ttl MS]", "write a key, with an optional time to live",
+    {"get", "RUN KEY [--raw]", "read a key: its value and version",
+     "Not found (missing, deleted or expired) is an error. --raw prints the value's bytes and\n"
+     "nothing else (no version, no newline, no escapes).\n" RUNHELP,
+     cmd_get, CMD_NEEDS_DB},
+    {"put", "RUN KEY VALUE [--ttl DURATION]", "write a key, with an optional time to live",
      "Outside a transaction it commits at once and prints the commit's version; inside one it\n"
-     "is pending until commit.",
+     "is pending until commit. DURATION: ms, or a number with a unit: 250ms, 30s, 5m, 2h, 7d.",
      cmd_put, CMD_NEEDS_DB | CMD_WRITES},
+    {"ttl", "RUN KEY", "when a key's value expires, and how long it has left",
+     "Prints the absolute expiry (UTC) and the time left, or 'no TTL'.", cmd_ttl, CMD_NEEDS_DB},
     {"del", "RUN KEY", "delete a key (a tombstone, even if it did not exist)", NULL, cmd_del,
      CMD_NEEDS_DB | CMD_WRITES},
     {"cas", "RUN KEY VERSION VALUE", "write a key only if it is still at VERSION (0: absent)",
@@ -41,7 +48,9 @@ const cmd cli_commands[] = {
     /* ---- transactions ---- */
     {"begin", "", "begin an explicit transaction",
      "The commands that follow run in it (the prompt shows it) until commit or abort.\n"
-     "Its snapshot is the state when it began: it does not see later commits of others.",
+     "Its snapshot is the state when it began: it does not see later commits of others.\n"
+     "As a transaction may write, begin opens the database for writing (not with --read-only:\n"
+     "then the transaction is a read-only snapshot).",
      cmd_begin, CMD_NEEDS_DB | CMD_BEGIN},
     {"commit", "", "commit the explicit transaction",
      "On a conflict nothing is applied; the error names the key and the rule (read set or CAS).",
@@ -58,10 +67,14 @@ const cmd cli_commands[] = {
      "active -> completed | failed | cancelled; completed | failed | cancelled -> archived.",
      cmd_run_end, CMD_NEEDS_DB | CMD_WRITES},
     {"run list",
-     "[--status S] [--tag T] [--parent RUN] [--tenant T] [--app A] [--agent G] [--limit N]",
-     "list runs, newest first", "Every option given must match.", cmd_run_list, CMD_NEEDS_DB},
-    {"run show", "RUN", "a run's metadata and what it holds (keys, streams, spans)", NULL,
-     cmd_run_show, CMD_NEEDS_DB},
+     "[--status S] [--tag T] [--parent RUN] [--tenant T] [--app A] [--agent G] [--limit N]\n"
+     "                 [--all]",
+     "list runs, newest first",
+     "Every option given must match. Data can be written under a run id that was never begun\n"
+     "(it has no run record): run list counts such ids, --all lists them too (no filter).",
+     cmd_run_list, CMD_NEEDS_DB},
+    {"run show", "RUN", "a run's metadata and what it holds (keys, cells, streams, spans)",
+     "Also for a run id that holds data but was never begun.", cmd_run_show, CMD_NEEDS_DB},
     {"run children", "RUN [--limit N]", "the runs whose parent is RUN, newest first", NULL,
      cmd_run_children, CMD_NEEDS_DB},
     {"run delete", "RUN", "delete a run and all of its data, in one transaction", NULL,
@@ -70,11 +83,12 @@ const cmd cli_commands[] = {
     {"event append", "RUN STREAM TYPE [PAYLOAD]", "append an event to a stream",
      "Prints its sequence number (1, 2, 3 ... per stream).", cmd_event_append,
      CMD_NEEDS_DB | CMD_WRITES},
-    {"event read", "RUN STREAM SEQ", "read one event", NULL, cmd_event_read, CMD_NEEDS_DB},
-    {"event range", "RUN STREAM [FROM [TO]] [--backward] [--limit N] [--since MS] [--until MS]",
+    {"event read", "RUN STREAM SEQ [--raw]", "read one event",
+     "--raw prints the payload's bytes and nothing else.", cmd_event_read, CMD_NEEDS_DB},
+    {"event range", "RUN STREAM [FROM [TO]] [--backward] [--limit N] [--since TIME] [--until TIME]",
      "read events FROM <= seq <= TO (TO 0 or absent: to the end)",
      "--backward reads from TO down (the last --limit N events: --backward --limit N).\n"
-     "--since/--until select by time instead: since <= time_ms < until (Unix ms).",
+     "--since/--until select by time instead: since <= time < until.\n" TIMEHELP,
      cmd_event_range, CMD_NEEDS_DB},
     {"event streams", "RUN", "a run's streams with their length and head hash", NULL,
      cmd_event_streams, CMD_NEEDS_DB},
@@ -82,8 +96,8 @@ const cmd cli_commands[] = {
      "Reports the first broken sequence number of a stream whose chain does not check.",
      cmd_event_verify, CMD_NEEDS_DB},
     /* ---- state cells ---- */
-    {"state get", "RUN NAME", "read a state cell: its value and version", NULL, cmd_state_get,
-     CMD_NEEDS_DB},
+    {"state get", "RUN NAME [--raw]", "read a state cell: its value and version",
+     "--raw prints the value's bytes and nothing else.", cmd_state_get, CMD_NEEDS_DB},
     {"state set", "RUN NAME VALUE", "set a state cell", NULL, cmd_state_set,
      CMD_NEEDS_DB | CMD_WRITES},
     {"state cas", "RUN NAME VERSION VALUE | RUN NAME --if-value OLD VALUE",
@@ -92,42 +106,56 @@ const cmd cli_commands[] = {
      CMD_NEEDS_DB | CMD_WRITES},
     /* ---- traces ---- */
     {"trace record",
-     "RUN KIND NAME [--input S] [--output S] [--confidence X] [--parent SPAN] [--start MS]\n"
+     "RUN KIND NAME [--input S] [--output S] [--confidence X] [--parent SPAN] [--start TIME]\n"
      "                 [--duration-us US] [--tag TAG]... [--id SPAN]",
      "record a span; prints its id",
      "KIND: tool_call, decision, query, thought, error, custom. --start 0 or absent: now.\n"
-     "--confidence none (the default) records NaN.",
+     "--confidence none (the default) records NaN.\n" TIMEHELP,
      cmd_trace_record, CMD_NEEDS_DB | CMD_WRITES},
     {"trace get", "RUN SPAN", "read one span", NULL, cmd_trace_get, CMD_NEEDS_DB},
     {"trace query",
-     "RUN [--kind K] [--parent SPAN|root] [--tag T] [--from MS] [--to MS] [--limit N]",
-     "a run's spans in start order, filtered", "--parent root: the root spans.", cmd_trace_query,
+     "RUN [--kind K] [--parent SPAN|root] [--tag T] [--from TIME] [--to TIME] [--limit N]",
+     "a run's spans in start order, filtered",
+     "--parent root: the root spans. --from/--to: from <= start < to.\n" TIMEHELP, cmd_trace_query,
      CMD_NEEDS_DB},
     {"trace tree", "RUN SPAN [--limit N]", "the tree of spans under SPAN, indented", NULL,
      cmd_trace_tree, CMD_NEEDS_DB},
     /* ---- the database ---- */
-    {"stats", "", "counters: commits, aborts by cause, retries, keys, versions, log size", NULL,
+    {"stats", "", "counters: commits, aborts by cause, retries, keys, runs, versions, log size",
+     "Also how the session has the database open, and what its open found (a new database,\n"
+     "another process writing it, a torn tail).",
      cmd_stats, CMD_NEEDS_DB},
     {"info", "", "the database: directory, options, version, and what recovery did at open", NULL,
      cmd_info, CMD_NEEDS_DB},
-    {"verify", "", "check every log record and every event chain",
+    {"verify", "", "check every log record and every event chain; change nothing",
      "Re-reads the log from disk (a read-only open replays and checksums every record), then\n"
-     "reads every run's records and recomputes the hash chain of every event stream.",
+     "reads the records of the shared scope and of every run id that holds data (begun or not)\n"
+     "and recomputes the hash chain of every event stream. Exit status 1 if anything is wrong,\n"
+     "or if a write would drop anything (a torn tail, an incomplete transaction): each problem\n"
+     "is named with its file and offset. On a corrupt log it says exactly what a repair would\n"
+     "drop.",
      cmd_verify, 0},
-    {"repair", "", "reopen with repair: cut a corrupt log at the last good transaction",
-     "Prints what was dropped (later segments are kept, renamed *.dropped). Needs no\n"
-     "transaction open and a writable database.",
+    {"repair", "", "reopen for writing with repair: cut a corrupt log at the last good transaction",
+     "Prints exactly what was dropped: the file, the offset, the bytes and the committed\n"
+     "transactions (later segments are kept, renamed *.dropped). Needs no transaction open and\n"
+     "no --read-only. To look first: verify, or inmem --read-only --repair DIR.",
      cmd_repair, CMD_NO_TXN},
     {"dump", "[FILE] [--run RUN] [--canonical]",
      "export the database (or one run) as JSON lines to FILE (default: standard output)",
-     "Records: header, run, kv, state, event, span, end. Strings are UTF-8 JSON strings; other\n"
-     "bytes go in <field>_b64 as base64. Versions, times and hashes are informational:\n"
+     "Records: header, run, kv, state, event, span, end; the data of run ids never begun too.\n"
+     "Strings are UTF-8 JSON strings; other bytes (names too) go in <field>_b64 as base64. TTLs\n"
+     "are kept as absolute expiry times. Versions, times and hashes are informational:\n"
      "--canonical leaves out what a load cannot reproduce, so that dumps of equal content are\n"
-     "equal. TTLs are not dumped (an expiry cannot be read back).",
+     "equal. A stream whose hash chain does not verify is dumped as stored, with a warning, and\n"
+     "the dump exits 1.",
      cmd_dump, CMD_NEEDS_DB},
-    {"load", "[FILE]", "import a dump (default: standard input), through transactions",
-     "Runs are begun with their ids, then their data written; a run that already exists is an\n"
-     "error. Shared-scope keys are overwritten. Each batch of records is one transaction.",
+    {"load", "[FILE] [--ignore-hashes]",
+     "import a dump (default: standard input), through transactions",
+     "Every record is checked first (members, their JSON types, names), and the event hashes of\n"
+     "a dump that has them are checked against their events: a broken chain is refused, naming\n"
+     "the line, unless --ignore-hashes (then it is loaded with new hashes). Runs are begun with\n"
+     "their ids, then their data written; a run that already exists is an error. Shared-scope\n"
+     "keys are overwritten. Each batch of records is one transaction.",
      cmd_load, CMD_NEEDS_DB | CMD_WRITES | CMD_NO_TXN},
     {"help", "[COMMAND]", "list the commands, or explain one", NULL, cmd_help, 0},
     {"quit", "", "leave (an open transaction is aborted); also: exit", NULL, cmd_quit, 0},
@@ -181,10 +209,10 @@ int cli_dispatch(cli *c, int argc, char **argv)
         if (argc < 2)
             return cli_error(c, "%s: missing subcommand (%s)", argv[0], verbs);
         if (!(k = find(argv[0], argv[1])))
-            return cli_error(c, "%s: unknown subcommand '%s' (%s)", argv[0], argv[1], verbs);
+            return cli_error(c, "%s: unknown subcommand %s (%s)", argv[0], clips(argv[1]), verbs);
         words = 2;
     } else if (!(k = find(argv[0], NULL))) {
-        return cli_error(c, "unknown command '%s' (type help for the list)", argv[0]);
+        return cli_error(c, "unknown command %s (type help for the list)", clips(argv[0]));
     }
     if ((k->flags & CMD_NO_TXN) && c->txn)
         return cli_error(c, "%s: a transaction is open: commit or abort it first", k->name);
@@ -287,8 +315,8 @@ int cli_help(cli *c, int argc, char **argv)
         return CMD_OK;
     }
     if (!k)
-        return cli_error(c, "help: no command '%s%s%s'", argv[0], argc > 1 ? " " : "",
-                         argc > 1 ? argv[1] : "");
+        return cli_error(c, "help: no command %s%s%s", clips(argv[0]), argc > 1 ? " " : "",
+                         argc > 1 ? clips(argv[1]) : "");
     printf("usage:\n");
     usage_line(k);
     printf("\n%c%s.\n", toupper((unsigned char)k->summary[0]), k->summary + 1);

@@ -98,23 +98,26 @@ static char *prompt(EditLine *el)
 
 #define MAX_MATCHES 64
 
-static void add_match(const char **m, size_t *n, const char *s, size_t len, const char *word,
-                      size_t wlen)
-{
-    if (len < wlen || strncmp(s, word, wlen) != 0 || *n == MAX_MATCHES)
-        return;
-    for (size_t i = 0; i < *n; i++)
-        if (strlen(m[i]) == len && strncmp(m[i], s, len) == 0)
-            return;
-    m[(*n)++] = s; /* s is NUL- or space-terminated at len: see match_len() */
-}
-
 static size_t match_len(const char *s)
 {
     size_t n = 0;
     while (s[n] && s[n] != ' ' && s[n] != ']' && s[n] != '\n' && s[n] != '|')
         n++;
     return n;
+}
+
+/* Adds the candidate @p s (its first @p len bytes: a command, a verb or an option, cut out of a
+ * longer string) if it starts with the word typed and is not there yet ("run" of every "run
+ * ..." command, "--tag" of several). */
+static void add_match(const char **m, size_t *n, const char *s, size_t len, const char *word,
+                      size_t wlen)
+{
+    if (len < wlen || strncmp(s, word, wlen) != 0 || *n == MAX_MATCHES)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (match_len(m[i]) == len && strncmp(m[i], s, len) == 0)
+            return;
+    m[(*n)++] = s; /* s ends at len as match_len() sees it */
 }
 
 static unsigned char complete(EditLine *el, int ch)
@@ -367,8 +370,8 @@ int main(int argc, char **argv)
             break;
         case 'd':
             if (parse_durability(optarg, &c.opts.durability)) {
-                fprintf(stderr, "error: unknown durability '%s' (none, async, batched, strict)\n",
-                        optarg);
+                fprintf(stderr, "error: unknown durability %s (none, async, batched, strict)\n",
+                        clips(optarg));
                 return 2;
             }
             break;
@@ -391,8 +394,8 @@ int main(int argc, char **argv)
             if (parse_mode(optarg, &c.opts.file_mode) || (c.opts.file_mode & 0600) != 0600) {
                 fprintf(stderr,
                         "error: --file-mode takes octal permissions within 0777 that include "
-                        "0600 (owner read and write), not '%s'\n",
-                        optarg);
+                        "0600 (owner read and write), not %s\n",
+                        clips(optarg));
                 return 2;
             }
             break;
@@ -410,7 +413,7 @@ int main(int argc, char **argv)
     if (optind < argc)
         c.dir = argv[optind++];
     if (optind < argc) {
-        fprintf(stderr, "error: unexpected argument '%s'\n", argv[optind]);
+        fprintf(stderr, "error: unexpected argument %s\n", clips(argv[optind]));
         usage(stderr);
         return 2;
     }

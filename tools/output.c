@@ -164,6 +164,14 @@ void out_bytes(FILE *f, const void *p, size_t n)
     fputc('"', f);
 }
 
+void out_raw(cli *c, const void *p, size_t n)
+{
+    if (n)
+        fwrite(p, 1, n, stdout);
+    if (c->interactive && (n == 0 || ((const char *)p)[n - 1] != '\n'))
+        putchar('\n'); /* (the shell's prompt on a line of its own) */
+}
+
 #define CLIP_MAX 60
 
 const char *clip(const void *p, size_t n)

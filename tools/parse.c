@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -193,8 +194,8 @@ int cli_args(cli *c, const char *cmdname, int argc, char **argv, const cli_opt *
                 if (strlen(p->name) == len && strncmp(p->name, name, len) == 0)
                     o = p;
             if (!o)
-                return cli_error(c, "%s: unknown option --%.*s (see: help %s)", cmdname, (int)len,
-                                 name, cmdname);
+                return cli_error(c, "%s: unknown option %s (see: help %s)", cmdname,
+                                 clip(a, (size_t)(name - a) + len), cmdname);
             const char *val = "1";
             if (o->has_arg) {
                 if (eq)
@@ -230,14 +231,178 @@ int cli_args(cli *c, const char *cmdname, int argc, char **argv, const cli_opt *
 int cli_u64(cli *c, const char *what, const char *s, uint64_t *out)
 {
     if (!s || !isdigit((unsigned char)s[0]))
-        return cli_error(c, "%s must be an unsigned number, not '%s'", what, s ? s : "");
+        return cli_error(c, "%s must be an unsigned number, not %s", what, clips(s));
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end)
-        return cli_error(c, "%s must be an unsigned number, not '%s'", what, s);
+        return cli_error(c, "%s must be an unsigned number, not %s", what, clips(s));
     *out = (uint64_t)v;
     return 0;
+}
+
+/* A duration: digits, an optional fraction, an optional unit (ms, s, m, h, d; none: ms).
+ * @return 0, or -1 if @p s is not one or it overflows. */
+static int parse_duration(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"", 1}, {"ms", 1}, {"s", 1e3}, {"m", 6e4}, {"h", 3.6e6}, {"d", 8.64e7}};
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    while (isdigit((unsigned char)*p))
+        p++;
+    int frac = *p == '.';
+    if (frac) {
+        if (!isdigit((unsigned char)*++p))
+            return -1;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(p, units[i].unit) != 0)
+            continue;
+        if (!frac && units[i].ms == 1) { /* exact for whole ms */
+            errno = 0;
+            unsigned long long v = strtoull(s, NULL, 10);
+            if (errno)
+                return -1;
+            *out = (uint64_t)v;
+            return 0;
+        }
+        double v = strtod(s, NULL) * units[i].ms;
+        if (!(v < 18446744073709551615.0))
+            return -1;
+        *out = (uint64_t)(v + 0.5);
+        return 0;
+    }
+    return -1;
+}
+
+int cli_duration(cli *c, const char *what, const char *s, uint64_t *out)
+{
+    if (!s || parse_duration(s, out))
+        return cli_error(c,
+                         "%s must be a duration: ms, or a number with a unit (250ms, 30s, 5m, "
+                         "2h, 7d), not %s",
+                         what, clips(s));
+    return 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Reads @p n digits at *p into *out. */
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, ++*p) {
+        if (!isdigit((unsigned char)**p))
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* ISO 8601: YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:]MM]; no zone: UTC. */
+static int parse_iso(const char *s, uint64_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
+    const char *p = s;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
+        return -1;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
+            return -1;
+        if (*p == ':') {
+            p++;
+            if (digits(&p, 2, &sec))
+                return -1;
+            if (*p == '.') {
+                p++;
+                int scale = 100;
+                if (!isdigit((unsigned char)*p))
+                    return -1;
+                for (; isdigit((unsigned char)*p); p++, scale /= 10)
+                    ms += (*p - '0') * scale; /* digits past the third are dropped */
+            }
+        }
+    }
+    long offset = 0; /* seconds east of UTC */
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+        if (digits(&p, 2, &oh))
+            return -1;
+        if (*p == ':')
+            p++;
+        if (*p && digits(&p, 2, &om))
+            return -1;
+        offset = sign * (oh * 3600L + om * 60L);
+    }
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != d) /* (timegm normalises 31 February) */
+        return -1;
+    int64_t secs = (int64_t)t - offset;
+    if (secs < 0)
+        return -1;
+    *out = (uint64_t)secs * 1000u + (uint64_t)ms;
+    return 0;
+}
+
+int cli_time(cli *c, const char *what, const char *s, uint64_t *out)
+{
+    uint64_t d;
+    if (!s)
+        s = "";
+    if (strcmp(s, "now") == 0) {
+        *out = now_ms();
+        return 0;
+    }
+    if ((s[0] == '-' || s[0] == '+') && parse_duration(s + 1, &d) == 0) {
+        uint64_t now = now_ms();
+        if (s[0] == '-')
+            *out = d < now ? now - d : 0;
+        else
+            *out = d < UINT64_MAX - now ? now + d : UINT64_MAX;
+        return 0;
+    }
+    int all_digits = *s != '\0';
+    for (const char *p = s; *p; p++)
+        all_digits &= isdigit((unsigned char)*p) != 0;
+    if (all_digits) {
+        errno = 0;
+        unsigned long long v = strtoull(s, NULL, 10);
+        if (!errno) {
+            *out = (uint64_t)v;
+            return 0;
+        }
+    } else if (parse_iso(s, out) == 0) {
+        return 0;
+    }
+    return cli_error(c,
+                     "%s must be a time: Unix ms, ISO 8601 (2026-11-26T10:00:00.123Z; no zone: "
+                     "UTC), now, or relative to now (-5m, +1h; units ms s m h d), not %s",
+                     what, clips(s));
 }
 
 int cli_double(cli *c, const char *what, const char *s, double *out)
@@ -250,7 +415,7 @@ int cli_double(cli *c, const char *what, const char *s, double *out)
     char *end;
     double d = strtod(s, &end);
     if (errno || end == s || *end)
-        return cli_error(c, "%s must be a number, not '%s'", what, s);
+        return cli_error(c, "%s must be a number, not %s", what, clips(s));
     *out = d;
     return 0;
 }
@@ -269,7 +434,8 @@ int cli_run(cli *c, const char *s, inmem_run_id *buf, const inmem_run_id **out)
         return 0;
     }
     if (inmem_run_id_parse(s, buf) != 0)
-        return cli_error(c, "not a run: '%s' (a 36-character run id, 'shared', '-' or '.')", s);
+        return cli_error(c, "not a run: %s (a 36-character run id, 'shared', '-' or '.')",
+                         clips(s));
     *out = inmem_run_id_is_shared(buf) ? NULL : buf;
     return 0;
 }
@@ -281,7 +447,7 @@ int cli_name(cli *c, const char *what, const char *s)
     if (!*s)
         return cli_error(c, "%s must not be empty", what);
     if (strlen(s) >= INMEM_NAME_MAX)
-        return cli_error(c, "%s '%.16s...' is longer than %d bytes", what, s, INMEM_NAME_MAX - 1);
+        return cli_error(c, "%s %s is longer than %d bytes", what, clips(s), INMEM_NAME_MAX - 1);
     return 0;
 }
 
@@ -292,7 +458,7 @@ int cli_span_id(cli *c, const char *s, int allow_root, inmem_run_id *out)
         return 0;
     }
     if (inmem_run_id_parse(s, out) != 0)
-        return cli_error(c, "not a span id: '%s' (36 characters, like a run id%s)", s,
+        return cli_error(c, "not a span id: %s (36 characters, like a run id%s)", clips(s),
                          allow_root ? ", or 'root'" : "");
     return 0;
 }
@@ -319,8 +485,8 @@ int cli_status(cli *c, const char *s, inmem_run_status *out)
             *out = (inmem_run_status)i;
             return 0;
         }
-    return cli_error(c, "unknown run status '%s' (active, completed, failed, cancelled, archived)",
-                     s);
+    return cli_error(c, "unknown run status %s (active, completed, failed, cancelled, archived)",
+                     clips(s));
 }
 
 int cli_kind(cli *c, const char *s, inmem_trace_kind *out)
@@ -337,7 +503,7 @@ int cli_kind(cli *c, const char *s, inmem_trace_kind *out)
         }
     }
     return cli_error(c,
-                     "unknown span kind '%s' (tool_call, decision, query, thought, error, "
+                     "unknown span kind %s (tool_call, decision, query, thought, error, "
                      "custom)",
-                     s);
+                     clips(s));
 }

@@ -122,7 +122,7 @@ expect "durability none needs no directory" $'OK (version 1)\n1  (version 1)' --
 [ ! -e none ] && ok "durability none writes no files" || bad "durability none writes no files"
 expect_error "repair without a log" "no log" --durability none -c 'repair'
 expect_match "help COMMAND" "^usage:
-  put RUN KEY VALUE \[--ttl MS\]" --durability none -c 'help put'
+  put RUN KEY VALUE \[--ttl DURATION\]" --durability none -c 'help put'
 expect_match "help GROUP" "^  event append RUN STREAM TYPE \[PAYLOAD\]" --durability none -c 'help event'
 expect "quit and exit end a script" "" --durability none -c 'exit; frob'
 expect "durability strict" "OK (version 1)" --durability strict strict -c 'put shared a 1'
@@ -246,7 +246,10 @@ expect "use RUN and ." "$(printf 'current run: %s\nOK (version 5)\nv  (version 5
 expect "run delete" "OK" $D -c "run delete $CHILD"
 expect_error "a deleted run is gone" "no run" $D -c "run show $CHILD"
 expect_error "... and so is its data" "not found" $D -c "get $CHILD k"
-expect_error "run begin with an existing id" "invalid argument" $D -c "run begin --id $PLANNER"
+expect_error "run begin with an existing id says so" "^error: run begin: a run with id $PLANNER exists already$" $D -c "run begin --id $PLANNER"
+expect_error "run begin with an unknown parent says so" "^error: run begin: no parent run 01a21538-0000-7000-8000-0000000000ee in this database$" $D -c "run begin --parent 01a21538-0000-7000-8000-0000000000ee"
+expect_error "run begin with a tag given twice says so" "^error: run begin: tag 'x' is given twice$" $D -c "run begin --tag x --tag y --tag x"
+expect_error "run begin with an all-zero id says so" "must not be all zero" $D -c "run begin --id 00000000-0000-0000-0000-000000000000"
 expect_error "run begin --parent shared" "not the shared scope" $D -c 'run begin --parent shared'
 expect_error "a run begun in an aborted transaction does not exist" "no run" $D -c 'begin; run begin --id 01a21538-0000-7000-8000-0000000000ff; abort; run show 01a21538-0000-7000-8000-0000000000ff'
 
@@ -339,6 +342,34 @@ expect_match "verify" "^log: 1 segment.*every record checks
 data: 2 runs and the shared scope: .* 2 streams \(4 events, chains intact\), 2 spans
 verify: OK$" $D -c 'verify'
 
+echo "== times, TTLs, raw values"
+run $D -c "event range $R tools --since 2020-01-01"
+grep -q '^(3 events)$' <<<"$out" && ok "event range --since an ISO-8601 date" || bad "event range --since an ISO-8601 date" "$out" "$err"
+run $D -c "event range $R tools --since -1h"
+grep -q '^(3 events)$' <<<"$out" && ok "event range --since a relative time (-1h)" || bad "event range --since a relative time (-1h)" "$out" "$err"
+expect "event range --since +1h: none yet" "(0 events)" $D -c "event range $R tools --since +1h"
+expect "event range --until -1d: none" "(0 events)" $D -c "event range $R tools --until -1d"
+expect "event range --since now --until ISO in the past: none" "(0 events)" $D -c "event range $R tools --since now --until 2001-01-01T00:00Z"
+expect_match "trace query --from/--to as ISO 8601 (with ms)" "^$ROOT_SPAN  decision .*
+\(1 span\)$" $D -c "trace query $R --from 2025-11-24T16:00:00.000Z --to 2025-11-24T16:00:00.001Z"
+expect_match "... with a zone offset" "^$ROOT_SPAN  decision .*
+\(1 span\)$" $D -c "trace query $R --from 2025-11-24T17:00:00+01:00 --to 2025-11-24T17:00:00.001+01:00"
+expect_match "... and Unix ms still" "^\(1 span\)$" $D -c "trace query $R --from 1764000000000 --to 1764000000001"
+expect_error "a bad time says what a time is" "--since must be a time: Unix ms, ISO 8601 .* not '2025-13-01'" $D -c "event range $R tools --since 2025-13-01"
+expect_error "31 February is not a date" "must be a time" $D -c "event range $R tools --since 2025-02-31"
+run $D -c 'put shared daylong v --ttl 1d; put shared nottl v'
+expect_json "ttl KEY: the absolute expiry and the time left" 'L[0]["key"] == "daylong" and 0 < L[0]["ttl_ms"] <= 86400000 and L[0]["expire_at_ms"] > 1764000000000' $D -c 'ttl shared daylong'
+expect_match "ttl KEY for people" "^expires [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z \(in [0-9h m.]+s\)$" $D -c 'ttl shared daylong'
+expect "ttl of a key without one" "no TTL (never expires)" $D -c 'ttl shared nottl'
+expect_error "ttl of a missing key" "not found: key 'nope'" $D -c 'ttl shared nope'
+expect_error "--ttl takes a duration" "--ttl must be a duration" $D -c 'put shared t v --ttl 5y'
+run $D -c 'put shared rawbin "\x01\xff\n"; state set shared rawcell "a b"; event append shared rawlog t "p\tq"'
+[ "$("$INMEM" $D -c 'get shared rawbin --raw' | od -An -tx1 | tr -d ' ')" = "01ff0a" ] && ok "get --raw prints the value's bytes and nothing else" || bad "get --raw prints the value's bytes and nothing else" "$("$INMEM" $D -c 'get shared rawbin --raw' | od -c)"
+[ "$("$INMEM" --raw $D -c 'state get shared rawcell' | od -An -c | tr -s ' ')" = " a b" ] && ok "--raw for every command: state get" || bad "--raw for every command: state get" "$("$INMEM" --raw $D -c 'state get shared rawcell' | od -c)"
+[ "$("$INMEM" $D -c 'event read shared rawlog 1 --raw' | od -An -c | tr -s ' ')" = " p \t q" ] && ok "event read --raw: the payload" || bad "event read --raw: the payload" "$("$INMEM" $D -c 'event read shared rawlog 1 --raw' | od -c)"
+run --raw --json $D -c 'get shared rawbin'
+[ $rc -eq 2 ] && grep -q "do not go together" <<<"$err" && ok "--raw and --json: exit 2" || bad "--raw and --json: exit 2" "$rc" "$err"
+
 echo "== errors"
 while IFS='|' read -r name re cmd; do
     expect_error "$name" "$re" $D -c "$cmd"
@@ -346,7 +377,7 @@ done <<'EOF'
 unknown command|unknown command 'frob'|frob
 missing arguments|get: missing arguments|get shared
 too many arguments|too many arguments|get shared a b
-unknown option|unknown option --nope|put shared k v --nope
+unknown option|unknown option '--nope'|put shared k v --nope
 option without value|needs a value|list shared --limit
 bad number|--limit must be an unsigned number|list shared --limit x
 bad run|not a run: 'nope'|get nope k
@@ -369,6 +400,20 @@ printf 'put shared s1 1\nget shared s1\nbogus\nput shared s2 2\n' | "$INMEM" $D 
 rc=$?
 [ $rc -eq 1 ] && grep -q "^1  (version" "$TMP/o" && grep -q "^error: line 3: unknown command 'bogus'" "$TMP/e" && ok "commands on stdin; stop at the first error, named by its line" || bad "commands on stdin; stop at the first error" "$(cat "$TMP/o" "$TMP/e")"
 expect_error "... so the last one did not run" "not found" $D -c 'get shared s2'
+"$INMEM" $D -c 'list shared' >/dev/full 2>"$TMP/e"
+[ $? -eq 1 ] && grep -q "^error: cannot write standard output: No space left on device" "$TMP/e" && ok "a write error on standard output fails the command" || bad "a write error on standard output fails the command" "$(cat "$TMP/e")"
+"$INMEM" $D -c 'get shared s1; get shared s1' >/dev/full 2>"$TMP/e"
+[ $? -eq 1 ] && [ "$(grep -c '^error' "$TMP/e")" = 1 ] && ok "... and stops the script" || bad "... and stops the script" "$(cat "$TMP/e")"
+printf 'get shared s1\n' | "$INMEM" $D >/dev/full 2>"$TMP/e"
+[ $? -eq 1 ] && grep -q "^error: line 1: cannot write standard output" "$TMP/e" && ok "... from standard input too" || bad "... from standard input too" "$(cat "$TMP/e")"
+BIG=$(printf 'k%.0s' $(seq 4000))
+run $D -c "get shared $BIG"
+[ $rc -eq 1 ] && [ ${#err} -lt 200 ] && grep -q "^error: not found: key 'kkkk*\.\.\.' (4000 bytes) in shared$" <<<"$err" && ok "an error does not echo a 4000-byte key in full" || bad "an error does not echo a 4000-byte key in full" "${err:0:300}"
+BIG=$(printf 'k%.0s' $(seq 5000))
+run $D -c "put shared $BIG v"
+[ $rc -eq 1 ] && [ ${#err} -lt 250 ] && grep -q "(5000 bytes)" <<<"$err" && ok "... nor does a library error about it" || bad "... nor does a library error about it" "${err:0:300}"
+run $D -c "frob$BIG"
+[ $rc -eq 1 ] && [ ${#err} -lt 200 ] && ok "... nor an unknown command" || bad "... nor an unknown command" "${err:0:300}"
 # random junk never crashes the tool: exit 0 or 1, never a signal
 python3 - "$TMP/junk" <<'EOF'
 import random, sys
