@@ -43,10 +43,10 @@ static void log_files(const char *dir, uint64_t *count, uint64_t *bytes, uint64_
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        if (strncmp(e->d_name, "wal-", 4) != 0)
-            continue;
+        if (strncmp(e->d_name, "wal-", 4) != 0 && strncmp(e->d_name, "ckpt-", 5) != 0)
+            continue; /* (a dropped checkpoint image counts among the dropped files) */
         int seg = len > 8 && strcmp(e->d_name + len - 4, ".log") == 0;
-        int drop = len > 12 && strcmp(e->d_name + len - 12, ".log.dropped") == 0;
+        int drop = len > 8 && strcmp(e->d_name + len - 8, ".dropped") == 0;
         if (!seg && !drop)
             continue;
         char path[4096];
@@ -153,7 +153,17 @@ int cmd_stats(cli *c, int argc, char **argv)
         F(wal_bytes);
         F(wal_syncs);
         F(wal_synced_commits);
+        F(checkpoints);
+        F(checkpoint_failures);
+        F(checkpoint_version);
+        F(checkpoint_bytes);
+        F(checkpoint_time_us);
+        F(wal_bytes_since_checkpoint);
+        F(live_bytes);
 #undef F
+        json_object_set_new(o, "checkpoint_error",
+                            s.checkpoint_error ? json_string(inmem_errname(s.checkpoint_error))
+                                               : json_null());
         json_object_set_new(o, "runs", json_u64(begun));
         json_object_set_new(o, "never_begun_runs", json_u64(never));
         json_object_set_new(o, "log_record_bytes", json_u64(r.bytes + s.wal_bytes));
@@ -202,6 +212,29 @@ int cmd_stats(cli *c, int argc, char **argv)
     printf("log since open      %s written, %llu fsyncs for %llu commits\n",
            fmt_size(s.wal_bytes, b3), (unsigned long long)s.wal_syncs,
            (unsigned long long)s.wal_synced_commits);
+    if (c->dir) {
+        printf("checkpoint          ");
+        if (s.checkpoint_version) {
+            char path[4200];
+            struct stat st;
+            snprintf(path, sizeof path, "%s/ckpt-%016llx.img", c->dir,
+                     (unsigned long long)s.checkpoint_version);
+            printf("version %llu (%s)", (unsigned long long)s.checkpoint_version,
+                   stat(path, &st) == 0 ? fmt_size((uint64_t)st.st_size, b1) : "image not found");
+        } else {
+            printf("none");
+        }
+        /* what the next open replays: the log after the image (read at open, or since the
+         * last checkpoint of this session) */
+        uint64_t replay = s.wal_bytes_since_checkpoint + (s.checkpoints ? 0 : r.bytes);
+        printf("; the next open replays %s of log; live data %s; %llu taken since open",
+               fmt_size(replay, b2), fmt_size(s.live_bytes, b3), (unsigned long long)s.checkpoints);
+        if (s.checkpoint_failures)
+            printf(", %llu FAILED", (unsigned long long)s.checkpoint_failures);
+        if (s.checkpoint_error)
+            printf(" (the last: %s)", inmem_strerror(s.checkpoint_error));
+        putchar('\n');
+    }
     printf("memory              %s (the process's resident memory, without mapped files)\n",
            fmt_size(rss, b1));
     if (c->dir) {
@@ -247,7 +280,15 @@ json_t *json_recovery(const inmem_recovery_info *r)
         json_object_set_new(o, "repair_offset", json_u64(r->repair_offset));
         json_object_set_new(o, "bytes_dropped", json_u64(r->bytes_dropped));
         json_object_set_new(o, "txns_dropped", json_u64(r->txns_dropped));
+        json_object_set_new(o, "keys_dropped", json_u64(r->keys_dropped));
     }
+    json_object_set_new(o, "checkpoint_version", json_u64(r->checkpoint_version));
+    if (r->checkpoint_version) {
+        json_object_set_new(o, "checkpoint_file", json_string(r->checkpoint_file));
+        json_object_set_new(o, "txns_skipped", json_u64(r->txns_skipped));
+        json_object_set_new(o, "checkpoint_load_us", json_u64(r->checkpoint_load_us));
+    }
+    json_object_set_new(o, "checkpoint_fallback", json_boolean(r->checkpoint_fallback));
     return o;
 }
 
@@ -255,11 +296,23 @@ void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only)
 {
     char b[32], eb[48];
     fprintf(f,
-            "recovery: %llu segment%s, %s of records, %llu transactions replayed to version %llu "
-            "in %.1f ms\n",
+            "recovery: %llu segment%s, %s of records, %llu transaction%s replayed to version "
+            "%llu in %.1f ms\n",
             (unsigned long long)r->segments, r->segments == 1 ? "" : "s", fmt_size(r->bytes, b),
-            (unsigned long long)r->txns_applied, (unsigned long long)r->version,
-            (double)r->time_us / 1000.0);
+            (unsigned long long)r->txns_applied, r->txns_applied == 1 ? "" : "s",
+            (unsigned long long)r->version, (double)r->time_us / 1000.0);
+    if (r->checkpoint_version)
+        fprintf(f,
+                "          from checkpoint %s (version %llu, loaded in %.1f ms); %llu logged "
+                "transactions it holds skipped\n",
+                r->checkpoint_file, (unsigned long long)r->checkpoint_version,
+                (double)r->checkpoint_load_us / 1000.0, (unsigned long long)r->txns_skipped);
+    if (r->checkpoint_fallback)
+        fprintf(f,
+                "          the newest checkpoint image is DAMAGED: an older one and the log were "
+                "used instead (nothing lost)%s\n",
+                read_only ? "; a write sets the damaged image aside (*.dropped)"
+                          : "; the damaged image was renamed *.dropped");
     if (r->created)
         fprintf(f, "          a new database: this open created it\n");
     if (r->live_writer)
@@ -286,6 +339,10 @@ void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only)
             read_only ? "CORRUPT: a repair would cut the log at" : "REPAIRED: the log was cut at",
             r->repair_file, (unsigned long long)r->repair_offset, fmt_bytes(r->bytes_dropped, eb),
             (unsigned long long)r->txns_dropped, r->txns_dropped == 1 ? "" : "s");
+    if (r->repaired && r->keys_dropped)
+        fprintf(f, "          %s %llu key%s of a damaged checkpoint image that no log covers\n",
+                read_only ? "and would lose" : "and lost", (unsigned long long)r->keys_dropped,
+                r->keys_dropped == 1 ? "" : "s");
 }
 
 int cmd_info(cli *c, int argc, char **argv)
@@ -478,13 +535,17 @@ static void salvage_report(cli *c, json_t *out, json_t *probs, char *first, size
     inmem_db_close(ro);
     if (c->json)
         json_object_set_new(out, "repair_would_drop", json_recovery(&r));
+    char lost[96] = "";
+    if (r.keys_dropped)
+        snprintf(lost, sizeof lost, " and %llu key%s of a damaged checkpoint image",
+                 (unsigned long long)r.keys_dropped, r.keys_dropped == 1 ? "" : "s");
     log_problem(c, probs, first, size,
                 "a repair would cut %s at offset %llu, dropping %llu bytes that hold exactly "
-                "%llu committed transaction%s (the repair command; --read-only --repair shows "
-                "the intact part without changing anything)",
+                "%llu committed transaction%s%s (the repair command; --read-only --repair "
+                "shows the intact part without changing anything)",
                 r.repair_file, (unsigned long long)r.repair_offset,
                 (unsigned long long)r.bytes_dropped, (unsigned long long)r.txns_dropped,
-                r.txns_dropped == 1 ? "" : "s");
+                r.txns_dropped == 1 ? "" : "s", lost);
 }
 
 /* Re-reads the log through a read-only open. @return 1 if a writable open would find it sound
@@ -525,9 +586,10 @@ static int verify_log(cli *c, json_t *out, char *first, size_t size)
     int ok = 1;
     char b[32];
     if (!c->json)
-        printf("log: %llu segment%s, %s of records, %llu transactions to version %llu%s\n",
+        printf("log: %llu segment%s, %s of records, %llu transaction%s to version %llu%s\n",
                (unsigned long long)r.segments, r.segments == 1 ? "" : "s", fmt_size(r.bytes, b),
-               (unsigned long long)r.txns_applied, (unsigned long long)r.version,
+               (unsigned long long)r.txns_applied, r.txns_applied == 1 ? "" : "s",
+               (unsigned long long)r.version,
                r.torn_tail || r.txns_discarded || r.records_skipped ? "" : ": every record checks");
     if (r.torn_tail) {
         log_problem(c, probs, first, size,
@@ -543,6 +605,13 @@ static int verify_log(cli *c, json_t *out, char *first, size_t size)
                     "first write will discard %s",
                     (unsigned long long)r.txns_discarded, r.txns_discarded == 1 ? "" : "s",
                     r.txns_discarded == 1 ? "it" : "them");
+        ok = 0;
+    }
+    if (r.checkpoint_fallback) {
+        log_problem(c, probs, first, size,
+                    "the newest checkpoint image is damaged: an older one and the log cover it "
+                    "(nothing is lost), and the first write sets the damaged image aside as "
+                    "*.dropped");
         ok = 0;
     }
     if (r.records_skipped) {

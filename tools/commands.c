@@ -121,7 +121,7 @@ const cmd cli_commands[] = {
     {"trace tree", "RUN SPAN [--limit N]", "the tree of spans under SPAN, indented", NULL,
      cmd_trace_tree, CMD_NEEDS_DB},
     /* ---- the database ---- */
-    {"stats", "", "counters: commits, aborts by cause, retries, keys, runs, versions, log size",
+    {"stats", "", "counters: commits, aborts, retries, keys, runs, versions, log, checkpoint",
      "Also how the session has the database open, and what its open found (a new database,\n"
      "another process writing it, a torn tail).",
      cmd_stats, CMD_NEEDS_DB},

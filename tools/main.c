@@ -296,7 +296,8 @@ static void corrupt_hint(cli *c)
                     "--repair) cuts the log at the last good transaction\n");
 }
 
-/* 1 if @p dir holds an inmem database (a LOCK file or a log segment), 0 if not or unreadable. */
+/* 1 if @p dir holds an inmem database (a LOCK file, log segments, checkpoint images: the
+ * library's rule), 0 if not or unreadable. */
 static int holds_database(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -304,11 +305,9 @@ static int holds_database(const char *dir)
         return 0;
     struct dirent *e;
     int found = 0;
-    while (!found && (e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        found = strcmp(e->d_name, "LOCK") == 0 || (strncmp(e->d_name, "wal-", 4) == 0 && len > 8 &&
-                                                   strcmp(e->d_name + len - 4, ".log") == 0);
-    }
+    while (!found && (e = readdir(d)) != NULL)
+        found = strcmp(e->d_name, "LOCK") == 0 || strncmp(e->d_name, "wal-", 4) == 0 ||
+                strncmp(e->d_name, "ckpt-", 5) == 0;
     closedir(d);
     return found;
 }

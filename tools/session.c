@@ -99,6 +99,16 @@ void session_report_cuts(cli *c, const inmem_recovery_info *r)
                  where(c), r->repair_file, (unsigned long long)r->repair_offset,
                  fmt_bytes(r->bytes_dropped, b), (unsigned long long)r->txns_dropped,
                  r->txns_dropped == 1 ? "" : "s");
+    if (r->repaired && r->keys_dropped)
+        cli_warn(c,
+                 "%s: REPAIRED a damaged checkpoint image (%s): %llu key%s no log covers %s lost",
+                 where(c), r->repair_file, (unsigned long long)r->keys_dropped,
+                 r->keys_dropped == 1 ? "" : "s", r->keys_dropped == 1 ? "was" : "were");
+    if (r->checkpoint_fallback)
+        cli_warn(c,
+                 "%s: the newest checkpoint image was damaged: recovered from an older one and "
+                 "the log (nothing lost); the damaged image was renamed *.dropped",
+                 where(c));
     if (r->records_skipped)
         cli_warn(c, "%s: %llu log record%s of an unknown type skipped (written by a newer inmem?)",
                  where(c), (unsigned long long)r->records_skipped,

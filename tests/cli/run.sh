@@ -333,7 +333,7 @@ run --json $D -c 'get shared missing'
 echo "== stats, info, verify"
 run $D -c 'stats'
 missing=""
-for w in "^commits " "^aborts .*read conflicts.*CAS conflicts" "^retries " "^keys " "^retained versions" "^log  .* of records in 1 segment" "^log since open .* written" "^memory"; do
+for w in "^commits " "^aborts .*read conflicts.*CAS conflicts" "^retries " "^keys " "^retained versions" "^log  .* of records in 1 segment" "^log since open .* written" "^checkpoint  .*next open replays" "^memory"; do
     grep -Eq "$w" <<<"$out" || missing="$missing /$w/"
 done
 [ -z "$missing" ] && ok "stats shows commits, aborts by cause, retries, keys, versions, log size, memory" || bad "stats shows commits, aborts by cause, retries, keys, versions, log size, memory" "missing:$missing" "$out"
