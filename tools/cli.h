@@ -39,6 +39,7 @@ typedef struct cli {
     const char *dir;    /* the database directory; NULL with durability none */
     inmem_options opts; /* what the user asked for: read_only is --read-only, repair --repair */
     int writable;       /* db is open for writing (else read-only: see session.c) */
+    int started;        /* the session tried to open the database (see session.c) */
     int json;           /* --json: one JSON object per result line */
     int raw;            /* --raw: get, state get and event read print the bare value */
     int interactive;    /* the shell on a terminal: an error does not end the session */
@@ -65,7 +66,8 @@ enum {
     CMD_WRITES = 2,   /* writes: reopens the database for writing first (refused with
                        * --read-only); `begin` too, unless --read-only (a read snapshot) */
     CMD_NO_TXN = 4,   /* refused while an explicit transaction is open */
-    CMD_BEGIN = 8     /* `begin`: a transaction may write, so it opens for writing too */
+    CMD_BEGIN = 8,    /* `begin`: a transaction may write, so it opens for writing too */
+    CMD_OPENS = 16    /* opens the database first, but copes without one (verify) */
 };
 
 typedef struct cmd {
@@ -205,10 +207,12 @@ int b64_decode(const char *s, size_t len, char **out, size_t *n);
 
 /* ---- session.c ----------------------------------------------------------------------------- */
 
-/* Opens the database at the start of a session: read-only (nothing is created or changed)
- * unless durability none or --repair without --read-only. A missing database (INMEM_NOTFOUND)
- * or a corrupt log (INMEM_ECORRUPT) leaves c->db NULL and is not a failure here.
- * @return 0, or the library's error for the others (printed). */
+/* Opens the database for a session: read-only (nothing is created or changed) unless
+ * durability none or --repair without --read-only. A missing database (INMEM_NOTFOUND) or a
+ * corrupt log (INMEM_ECORRUPT) leaves c->db NULL and is not a failure here. The shell calls it
+ * at its start; a script at its first command that needs the database (a write opens for
+ * writing at once instead: one replay of the log, not two).
+ * @return 0, or the library's error for the others (its message in c->open_err). */
 int session_start(cli *c);
 /* Makes c->db writable before a write: closes the read-only handle and opens the directory for
  * writing (creating the database if the directory is new or empty, unless --no-create), then

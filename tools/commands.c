@@ -134,7 +134,7 @@ const cmd cli_commands[] = {
      "or if a write would drop anything (a torn tail, an incomplete transaction): each problem\n"
      "is named with its file and offset. On a corrupt log it says exactly what a repair would\n"
      "drop.",
-     cmd_verify, 0},
+     cmd_verify, CMD_OPENS},
     {"repair", "", "reopen for writing with repair: cut a corrupt log at the last good transaction",
      "Prints exactly what was dropped: the file, the offset, the bytes and the committed\n"
      "transactions (later segments are kept, renamed *.dropped). Needs no transaction open and\n"
@@ -216,7 +216,16 @@ int cli_dispatch(cli *c, int argc, char **argv)
     }
     if ((k->flags & CMD_NO_TXN) && c->txn)
         return cli_error(c, "%s: a transaction is open: commit or abort it first", k->name);
-    if ((k->flags & CMD_WRITES) || ((k->flags & CMD_BEGIN) && !c->opts.read_only && !c->txn)) {
+    int writes =
+        (k->flags & CMD_WRITES) || ((k->flags & CMD_BEGIN) && !c->opts.read_only && !c->txn);
+    if (!c->started && (k->flags & (CMD_NEEDS_DB | CMD_WRITES | CMD_BEGIN | CMD_OPENS))) {
+        /* a script's first command that needs the database opens it: read-only, unless it
+         * writes (then session_writable() below opens for writing, and the log is read once) */
+        int direct = writes && !c->opts.read_only && !c->opts.repair && c->dir;
+        if (!direct && session_start(c) != 0)
+            return cli_error(c, "cannot open %s: %s", c->dir ? c->dir : "(memory)", c->open_err);
+    }
+    if (writes) {
         if (c->opts.read_only)
             return cli_error(c, "%s: the database is open read-only (--read-only)", k->name);
         if (!c->db && c->open_rc == INMEM_ECORRUPT)

@@ -444,8 +444,10 @@ int main(int argc, char **argv)
     c.interactive = !commands && isatty(STDIN_FILENO);
     c.stdin_commands = !commands && !c.interactive;
 
-    if (session_start(&c) != 0)
+    if (c.interactive && session_start(&c) != 0) { /* (a script opens at its first command) */
+        fprintf(stderr, "error: cannot open %s: %s\n", c.dir ? c.dir : "(memory)", c.open_err);
         return 1;
+    }
     if (c.interactive && !c.db && c.open_rc == INMEM_ECORRUPT)
         corrupt_hint(&c);
     int failed = 0;

@@ -12,6 +12,10 @@
  * so that no writable open drops anything quietly. With --read-only the session never reopens:
  * writes are refused. With durability none there are no files: the session is writable at once.
  *
+ * The shell opens at its start (for its banner); a script opens at its first command that
+ * needs the database, and when that command writes it opens for writing at once, so that a
+ * script that only writes replays the log once.
+ *
  * States of a session (c->db, c->writable):
  *   read-only view   db set, writable 0      session_start(); restored after a failed upgrade
  *   writable         db set, writable 1      session_writable(), session_reopen() (repair)
@@ -129,16 +133,15 @@ static void after_writable_open(cli *c)
 int session_start(cli *c)
 {
     inmem_options o = c->opts;
+    c->started = 1;
     if (o.durability == INMEM_DURABILITY_NONE || (o.repair && !o.read_only)) {
         /* no files to protect, or an explicit request to repair: writable at once */
         o.read_only = 0;
         int rc = open_into(c, &o);
         if (rc == INMEM_ECORRUPT || rc == INMEM_NOTFOUND)
             return 0;
-        if (rc) {
-            fprintf(stderr, "error: cannot open %s: %s\n", where(c), c->open_err);
+        if (rc)
             return rc;
-        }
         after_writable_open(c);
         return 0;
     }
@@ -146,10 +149,8 @@ int session_start(cli *c)
     int rc = open_into(c, &o);
     if (rc == INMEM_ECORRUPT || rc == INMEM_NOTFOUND)
         return 0;
-    if (rc) {
-        fprintf(stderr, "error: cannot open %s: %s\n", where(c), c->open_err);
+    if (rc)
         return rc;
-    }
     inmem_recovery_info r;
     if (o.repair && inmem_db_recovery(c->db, &r) == 0 && r.repaired)
         cli_warn(c,
@@ -164,6 +165,7 @@ int session_start(cli *c)
 
 int session_writable(cli *c, const char *cmdname)
 {
+    c->started = 1;
     if (c->writable)
         return CMD_OK;
     if (c->opts.read_only)
@@ -196,6 +198,9 @@ int session_writable(cli *c, const char *cmdname)
     }
     if (why_rc == INMEM_NOTFOUND && !c->opts.create_if_missing)
         return cli_error(c, "%s: cannot open %s for writing: %s (and --no-create was given)",
+                         cmdname, where(c), why);
+    if (why_rc == INMEM_ECORRUPT)
+        return cli_error(c, "%s: cannot open %s for writing: %s; the `repair` command may fix it",
                          cmdname, where(c), why);
     return cli_error(c, "%s: cannot open %s for writing: %s", cmdname, where(c), why);
 }
