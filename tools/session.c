@@ -95,7 +95,8 @@ void session_report_cuts(cli *c, const inmem_recovery_info *r)
                  "discarded",
                  where(c), (unsigned long long)r->txns_discarded,
                  r->txns_discarded == 1 ? " was" : "s were");
-    if (r->repaired)
+    int image = strncmp(r->repair_file, "ckpt-", 5) == 0; /* a repair of a checkpoint image */
+    if (r->repaired && !image)
         cli_warn(c,
                  "%s: REPAIRED a corrupt log: cut %s at offset %llu, dropping %s "
                  "that held exactly %llu committed transaction%s; later segments, if any, were "
@@ -103,11 +104,13 @@ void session_report_cuts(cli *c, const inmem_recovery_info *r)
                  where(c), r->repair_file, (unsigned long long)r->repair_offset,
                  fmt_bytes(r->bytes_dropped, b), (unsigned long long)r->txns_dropped,
                  r->txns_dropped == 1 ? "" : "s");
-    if (r->repaired && r->keys_dropped)
+    if (r->repaired && image)
         cli_warn(c,
-                 "%s: REPAIRED a damaged checkpoint image (%s): %llu key%s no log covers %s lost",
-                 where(c), r->repair_file, (unsigned long long)r->keys_dropped,
-                 r->keys_dropped == 1 ? "" : "s", r->keys_dropped == 1 ? "was" : "were");
+                 "%s: REPAIRED a damaged checkpoint image (%s, damaged at offset %llu): its "
+                 "intact part was loaded; %llu key%s that no log covers %s lost",
+                 where(c), r->repair_file, (unsigned long long)r->repair_offset,
+                 (unsigned long long)r->keys_dropped, r->keys_dropped == 1 ? "" : "s",
+                 r->keys_dropped == 1 ? "was" : "were");
     if (r->checkpoint_fallback)
         cli_warn(c,
                  "%s: the newest checkpoint image was damaged: recovered from an older one and "
