@@ -74,6 +74,7 @@ const char *inmem_version_string(void);
     XX(ENOMEM, -16, "out of memory")                                                               \
     XX(ENOTSUP, -17, "operation or option not supported")                                          \
     XX(EHISTORY, -18, "the version or time asked for is outside the retained history")             \
+    XX(ECLOSED, -19, "the database was closed while waiting")                                      \
     XX(EIO, -20, "I/O error")                                                                      \
     XX(ECORRUPT, -21, "corrupt data")                                                              \
     XX(EVERSION, -22, "unsupported file format or version")                                        \
@@ -1242,6 +1243,48 @@ int inmem_run_diff(inmem_db *db, const inmem_run_id *a, uint64_t at_a, const inm
 int inmem_diff_next(inmem_diff *d, inmem_diff_entry *out);
 /** Frees a diff. Accepts NULL. */
 void inmem_diff_free(inmem_diff *d);
+
+/* ---------------------------------------------------------------------------------------------
+ * Waiting for changes
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Blocks until something moves past a version: @p what is INMEM_PRIM_KV (the KV key @p key),
+ * INMEM_PRIM_STATE (the state cell named @p key, klen bytes, no NUL) or INMEM_PRIM_EVENT (the
+ * event stream named @p key: any append moves it) of @p run. Returns as soon as its visible
+ * version — a delete's included — is greater than @p after_version (at once if it is already),
+ * with that version in *version: pass the version you last saw (a read's, or 0 for "when it
+ * first exists"). Woken by the commit that moves it, never by polling; a strict commit wakes its
+ * waiters once durable. Agents use it to wait for a task, a peer's result or a new event.
+ * @param timeout_ms how long to wait: 0 just looks, UINT64_MAX waits forever.
+ * @return 0, INMEM_ETIMEDOUT, INMEM_ECLOSED (inmem_db_close() was called meanwhile: the call
+ *         returns before the database is freed), INMEM_EINVAL (NULL, a bad @p what or name),
+ *         INMEM_ETOOBIG, INMEM_ENOMEM.
+ */
+int inmem_wait(inmem_db *db, const inmem_run_id *run, inmem_primitive what, const void *key,
+               size_t klen, uint64_t after_version, uint64_t timeout_ms, uint64_t *version);
+
+typedef struct inmem_watch inmem_watch;
+
+/**
+ * The non-blocking form of inmem_wait(), for event loops: a watch whose file descriptor
+ * (inmem_watch_fd()) becomes readable once the key moves past @p after_version (or the database
+ * closes); then inmem_watch_poll() says which. One-shot: open a new watch to wait again. Free it
+ * with inmem_watch_close(), before or after the database is closed (a watch outlives a close,
+ * which fires it), never concurrently with the close.
+ * @return 0, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_EIO (no eventfd: out of file descriptors),
+ *         INMEM_ENOMEM.
+ */
+int inmem_watch_open(inmem_db *db, const inmem_run_id *run, inmem_primitive what, const void *key,
+                     size_t klen, uint64_t after_version, inmem_watch **out);
+/** The watch's file descriptor (an eventfd: poll it for reading; do not close it), or -1 for
+ *  NULL. */
+int inmem_watch_fd(const inmem_watch *w);
+/** @return 0 (it fired: *version is the version that moved past), INMEM_NOTFOUND (not yet),
+ *          INMEM_ECLOSED (the database was closed), INMEM_EINVAL. */
+int inmem_watch_poll(inmem_watch *w, uint64_t *version);
+/** Frees a watch (and its descriptor). Accepts NULL. */
+void inmem_watch_close(inmem_watch *w);
 
 /* ---- state cells --------------------------------------------------------------------------- */
 

@@ -27,7 +27,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <pthread.h>
 
 #include "tests/wal_util.h"
 #include "core/clock.h"
@@ -913,6 +916,80 @@ static int run_fork_db(fx *f, int code)
     return CALL(inmem_run_fork_db(db, code == INMEM_EINVAL ? NULL : RUN, at, &o, NULL));
 }
 
+/* ---- waiting ---- */
+
+static void *close_soon(void *p)
+{
+    usleep(50000);
+    assert_ok(inmem_db_close(p));
+    return NULL;
+}
+
+static int wait_(fx *f, int code)
+{
+    inmem_db *db = fx_open(f, FX_MEM);
+    static char longkey[300];
+    memset(longkey, 'L', sizeof longkey);
+    if (code == INMEM_ETOOBIG)
+        return CALL(
+            inmem_wait(db, RUN, INMEM_PRIM_STATE, LONG_NAME, strlen(LONG_NAME), 0, 0, NULL));
+    if (code == INMEM_ENOMEM) /* a key too long for the buffer on the stack */
+        return CALL(inmem_wait(db, RUN, INMEM_PRIM_KV, longkey, sizeof longkey, 0, 0, NULL));
+    if (code == INMEM_ECLOSED) { /* closed while it waits */
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, close_soon, db), 0);
+        int rc = CALL(inmem_wait(db, RUN, INMEM_PRIM_KV, LIT("never"), 0, UINT64_MAX, NULL));
+        pthread_join(th, NULL);
+        f->db = NULL;
+        return rc;
+    }
+    uint64_t v;
+    return CALL(inmem_wait(code == INMEM_EINVAL ? NULL : db, RUN, INMEM_PRIM_KV, LIT("k1"),
+                           code == INMEM_ETIMEDOUT ? UINT64_MAX - 1 : 0, 0, &v));
+}
+
+static int watch_open(fx *f, int code)
+{
+    inmem_db *db = fx_open(f, FX_MEM);
+    inmem_watch *w = NULL;
+    int rc;
+    if (code == INMEM_ETOOBIG) {
+        rc = CALL(inmem_watch_open(db, RUN, INMEM_PRIM_EVENT, LONG_NAME, strlen(LONG_NAME), 0, &w));
+    } else if (code == INMEM_EIO) { /* no descriptor left for the eventfd */
+        struct rlimit old, low;
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+        int lowest = dup(0);
+        assert_true(lowest >= 0);
+        close(lowest);
+        low = old;
+        low.rlim_cur = (rlim_t)lowest;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        rc = CALL(inmem_watch_open(db, RUN, INMEM_PRIM_KV, LIT("k1"), 0, &w));
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    } else {
+        rc = CALL(inmem_watch_open(code == INMEM_EINVAL ? NULL : db, RUN, INMEM_PRIM_KV, LIT("k1"),
+                                   0, &w));
+    }
+    inmem_watch_close(w);
+    return rc;
+}
+
+static int watch_poll(fx *f, int code)
+{
+    inmem_db *db = fx_open(f, FX_MEM);
+    inmem_watch *w;
+    assert_ok(
+        inmem_watch_open(db, RUN, INMEM_PRIM_KV, LIT("k1"), code == 0 ? 0 : UINT64_MAX - 1, &w));
+    if (code == INMEM_ECLOSED) {
+        assert_ok(inmem_db_close(db));
+        f->db = NULL;
+    }
+    uint64_t v;
+    int rc = CALL(inmem_watch_poll(code == INMEM_EINVAL ? NULL : w, &v));
+    inmem_watch_close(w);
+    return rc;
+}
+
 static int run_replay(fx *f, int code)
 {
     inmem_db *db = fx_open(f, code == INMEM_EHISTORY ? FX_MEM : FX_HIST);
@@ -1466,6 +1543,10 @@ typedef struct api_fn {
     FN(inmem_txn_describe, txn_describe, INMEM_EINVAL)                                             \
     FN(inmem_db_transact, db_transact, INMEM_ERETRIES, INMEM_ETIMEDOUT, INMEM_EINVAL,              \
        INMEM_EMISUSE, INMEM_ETXNLIMIT, INMEM_ENOMEM, INMEM_EREADONLY, INMEM_EIO, INMEM_ETOOBIG)    \
+    FN(inmem_wait, wait_, INMEM_ETIMEDOUT, INMEM_ECLOSED, INMEM_EINVAL, INMEM_ETOOBIG,              \
+       INMEM_ENOMEM)                                                                               \
+    FN(inmem_watch_open, watch_open, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_EIO, INMEM_ENOMEM)         \
+    FN(inmem_watch_poll, watch_poll, INMEM_NOTFOUND, INMEM_ECLOSED, INMEM_EINVAL)                  \
     FN(inmem_run_diff, run_diff, INMEM_EINVAL, INMEM_EHISTORY, INMEM_ECORRUPT, INMEM_ETXNLIMIT,     \
        INMEM_ENOMEM)                                                                               \
     FN(inmem_diff_next, diff_next, INMEM_NOTFOUND, INMEM_EINVAL)                                   \

@@ -6,7 +6,10 @@
  *
  * Windows are tested on the overridable wall clock (core/clock.h), never on real sleeps.
  */
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -466,7 +469,7 @@ static void history_key_history_lists_versions_newest_first(void **state)
         if (i == 3) {
             assert_ok(inmem_delete(db, NULL, "k", 1, &v[i]));
         } else {
-            char val[8];
+            char val[16];
             snprintf(val, sizeof val, "val%d", i);
             v[i] = put_str(db, NULL, "k", val);
         }
@@ -486,7 +489,7 @@ static void history_key_history_lists_versions_newest_first(void **state)
         assert_int_equal(h[i].deleted, w == 3);
         assert_int_equal(h[i].older_freed, i == n - 1);
         if (w != 3) {
-            char val[8];
+            char val[16];
             snprintf(val, sizeof val, "val%d", w);
             assert_int_equal(h[i].len, strlen(val));
             assert_memory_equal(h[i].value, val, h[i].len);
@@ -1096,6 +1099,154 @@ static void history_diff_shows_what_differs_per_primitive(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* ---- 3.9 waiting for changes ----------------------------------------------------------------- */
+
+struct waiter_arg {
+    inmem_db *db;
+    const inmem_run_id *run;
+    inmem_primitive what;
+    const char *key;
+    uint64_t after, timeout_ms;
+    _Atomic int done;
+    int rc;
+    uint64_t version;
+    char seen[16]; /* the value read right after waking (KV) */
+};
+
+static void *waiter_main(void *p)
+{
+    struct waiter_arg *a = p;
+    a->rc = inmem_wait(a->db, a->run, a->what, a->key, strlen(a->key), a->after, a->timeout_ms,
+                       &a->version);
+    if (a->rc == 0 && a->what == INMEM_PRIM_KV) { /* what woke it is visible */
+        inmem_txn *t;
+        if (inmem_txn_begin(a->db, &t) == 0) {
+            const void *v;
+            size_t vl;
+            if (inmem_kv_get(t, a->run, a->key, strlen(a->key), &v, &vl, NULL) == 0)
+                snprintf(a->seen, sizeof a->seen, "%.*s", (int)vl, (const char *)v);
+            inmem_txn_free(t);
+        }
+    }
+    atomic_store(&a->done, 1);
+    return NULL;
+}
+
+/* A waiter wakes on the commit that moves its key past the version (not on another key's, not
+ * before), sees what woke it, returns at once if the key moved already, and times out. */
+static void history_wait_wakes_on_the_change_and_not_before(void **state)
+{
+    (void)state;
+    for (int strict = 0; strict < 2; strict++) {
+        char dir[64];
+        test_tmpdir(dir);
+        inmem_options o;
+        inmem_options_init(&o);
+        o.durability = strict ? INMEM_DURABILITY_STRICT : INMEM_DURABILITY_NONE;
+        inmem_db *db;
+        assert_ok(inmem_db_open(strict ? dir : NULL, &o, &db));
+        uint64_t v0 = put_str(db, NULL, "task", "open");
+        struct waiter_arg a = {db, NULL, INMEM_PRIM_KV, "task", v0, 10000, 0, 0, 0, ""};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, waiter_main, &a), 0);
+        put_str(db, NULL, "other", "x"); /* another key: no wake-up */
+        usleep(50000);
+        assert_int_equal(atomic_load(&a.done), 0);
+        uint64_t v1 = put_str(db, NULL, "task", "claimed");
+        pthread_join(th, NULL);
+        assert_ok(a.rc);
+        assert_int_equal(a.version, v1);
+        assert_string_equal(a.seen, "claimed");
+        /* already past: at once, even with no time to wait */
+        uint64_t v;
+        assert_ok(inmem_wait(db, NULL, INMEM_PRIM_KV, "task", 4, v0, 0, &v));
+        assert_int_equal(v, v1);
+        /* a delete moves it too; a key that does not exist yet: after version 0 */
+        assert_rc(INMEM_ETIMEDOUT, inmem_wait(db, NULL, INMEM_PRIM_KV, "task", 4, v1, 20, &v));
+        assert_rc(INMEM_ETIMEDOUT, inmem_wait(db, NULL, INMEM_PRIM_KV, "new", 3, 0, 0, &v));
+        uint64_t vd;
+        assert_ok(inmem_delete(db, NULL, "task", 4, &vd));
+        assert_ok(inmem_wait(db, NULL, INMEM_PRIM_KV, "task", 4, v1, 0, &v));
+        assert_int_equal(v, vd);
+        assert_rc(INMEM_EINVAL, inmem_wait(db, NULL, (inmem_primitive)9, "k", 1, 0, 0, &v));
+        assert_rc(INMEM_EINVAL, inmem_wait(db, NULL, INMEM_PRIM_STATE, "a\0b", 3, 0, 0, &v));
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
+/* Many waiters on one state cell all wake on the one commit that moves it; a waiter on an event
+ * stream wakes on an append; a close wakes every waiter (INMEM_ECLOSED) and succeeds. */
+static void history_wait_many_waiters_streams_and_close(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    uint64_t v0 = 0;
+    assert_ok(inmem_state_set_db(db, &run, "phase", "plan", 4, &v0));
+    enum { N = 8 };
+    struct waiter_arg a[N + 2];
+    pthread_t th[N + 2];
+    for (int i = 0; i < N; i++) {
+        a[i] = (struct waiter_arg){db, &run, INMEM_PRIM_STATE, "phase", v0, 10000, 0, 0, 0, ""};
+        assert_int_equal(pthread_create(&th[i], NULL, waiter_main, &a[i]), 0);
+    }
+    a[N] = (struct waiter_arg){db, &run, INMEM_PRIM_EVENT, "log", 0, 10000, 0, 0, 0, ""};
+    assert_int_equal(pthread_create(&th[N], NULL, waiter_main, &a[N]), 0);
+    a[N + 1] = (struct waiter_arg){db, &run, INMEM_PRIM_KV, "never", 0, UINT64_MAX, 0, 0, 0, ""};
+    assert_int_equal(pthread_create(&th[N + 1], NULL, waiter_main, &a[N + 1]), 0);
+    usleep(20000);
+    uint64_t v1 = 0;
+    assert_ok(inmem_state_cas_db(db, &run, "phase", v0, "act", 3, &v1));
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_ok(a[i].rc);
+        assert_int_equal(a[i].version, v1);
+    }
+    uint64_t seq;
+    assert_ok(inmem_event_append_db(db, &run, "log", "step", "x", 1, &seq));
+    pthread_join(th[N], NULL);
+    assert_ok(a[N].rc);
+    assert_true(a[N].version > v1);
+    usleep(20000);
+    assert_int_equal(atomic_load(&a[N + 1].done), 0);
+    assert_ok(inmem_db_close(db)); /* wakes the one waiting forever */
+    pthread_join(th[N + 1], NULL);
+    assert_rc(INMEM_ECLOSED, a[N + 1].rc);
+}
+
+/* The non-blocking form: a watch's descriptor becomes readable when its key moves (and not
+ * before), and when the database closes; poll says which. */
+static void history_watch_fd_becomes_readable_on_the_change(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    uint64_t v0 = put_str(db, NULL, "k", "a");
+    inmem_watch *w;
+    assert_ok(inmem_watch_open(db, NULL, INMEM_PRIM_KV, "k", 1, v0, &w));
+    struct pollfd pfd = {inmem_watch_fd(w), POLLIN, 0};
+    assert_true(pfd.fd >= 0);
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    uint64_t v;
+    assert_rc(INMEM_NOTFOUND, inmem_watch_poll(w, &v));
+    put_str(db, NULL, "other", "x");
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    uint64_t v1 = put_str(db, NULL, "k", "b");
+    assert_int_equal(poll(&pfd, 1, 1000), 1);
+    assert_ok(inmem_watch_poll(w, &v));
+    assert_int_equal(v, v1);
+    inmem_watch_close(w);
+    /* closing the database fires a watch, which outlives it */
+    assert_ok(inmem_watch_open(db, NULL, INMEM_PRIM_KV, "k", 1, v1, &w));
+    pfd.fd = inmem_watch_fd(w);
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    assert_ok(inmem_db_close(db));
+    assert_int_equal(poll(&pfd, 1, 1000), 1);
+    assert_rc(INMEM_ECLOSED, inmem_watch_poll(w, &v));
+    inmem_watch_close(w);
+}
+
 /* ---- 3.7 every primitive reads the past ------------------------------------------------------ */
 
 static void history_every_primitive_reads_the_past(void **state)
@@ -1351,6 +1502,9 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
     cmocka_unit_test(history_replay_reproduces_the_run_at_every_version),
     cmocka_unit_test(history_diff_shows_what_differs_per_primitive),
+    cmocka_unit_test(history_wait_wakes_on_the_change_and_not_before),
+    cmocka_unit_test(history_wait_many_waiters_streams_and_close),
+    cmocka_unit_test(history_watch_fd_becomes_readable_on_the_change),
     cmocka_unit_test(history_every_primitive_reads_the_past),
     cmocka_unit_test(history_commit_times_map_versions_and_times),
     cmocka_unit_test(history_expiry_is_judged_at_the_time_read),

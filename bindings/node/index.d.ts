@@ -354,3 +354,4 @@ export class VersionError extends InmemError {}
 export class LockedError extends InmemError {}
 export class ReadOnlyError extends InmemError {}
 export class HistoryError extends InmemError {}
+export class ClosedError extends InmemError {}

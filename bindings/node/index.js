@@ -24,4 +24,5 @@ module.exports = {
   LockedError: errors.LockedError,
   ReadOnlyError: errors.ReadOnlyError,
   HistoryError: errors.HistoryError,
+  ClosedError: errors.ClosedError,
 };

@@ -186,6 +186,7 @@ int inmem_db_close(inmem_db *db)
         inmem__ttl_start(db->store, db->opts.ttl_sweep_interval_ms);
         return inmem__error(INMEM_EBUSY, "free every transaction before closing");
     }
+    inmem__watch_shutdown(db->store);        /* waiters wake with INMEM_ECLOSED, and leave */
     int crc = inmem__checkpoint_stop(db, 1); /* the checkpoint at close, if due */
     inmem__store_free(db->store);
     db->store = NULL;

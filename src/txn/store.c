@@ -54,6 +54,12 @@ int inmem__store_new(size_t max_key, size_t max_value, unsigned max_txns, inmem_
     st->nslots = max_txns;
     st->max_key = max_key;
     st->max_value = max_value;
+    if (inmem__watch_init(st)) {
+        inmem__index_destroy(st->index);
+        free(st->slots);
+        free(st);
+        return INMEM_ENOMEM;
+    }
     inmem__mutex_init(&st->commit_mu);
     inmem__mutex_init(&st->sweep_mu);
     pthread_cond_init(&st->sweep_cv, NULL);
@@ -74,6 +80,7 @@ void inmem__store_free(inmem__store *st)
     free(st->load_buf);
     inmem__ttl_fini(st);
     inmem__history_fini(st);
+    inmem__watch_fini(st);
     inmem__mutex_destroy(&st->commit_mu);
     inmem__mutex_destroy(&st->sweep_mu);
     pthread_cond_destroy(&st->sweep_cv);
@@ -434,6 +441,7 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
     }
     if ((rc = inmem__store_finish(st, ver, ticket)) != 0)
         return rc;
+    inmem__watch_notify(st, &w, 1, ver);
     if (version)
         *version = ver;
     return 0;

@@ -559,6 +559,7 @@ int inmem__txn_commit(inmem_txn *t)
         txn_end(t, INMEM_TXN_ABORTED, why);
         return rc;
     }
+    inmem__watch_notify(st, t->w, t->nw, t->commit_ver); /* visible now: wake its waiters */
     txn_end(t, INMEM_TXN_COMMITTED, INMEM_ABORT_NONE);
     return 0;
 }

@@ -137,6 +137,21 @@ int inmem__replay_open(inmem_txn *txn, const uint8_t scope[16], uint64_t after,
 /* The next commit's writes (*w[0..n), all of one version); INMEM_NOTFOUND at the end. */
 int inmem__replay_next(inmem__replay *r, const inmem__replay_write **w, size_t *n);
 void inmem__replay_free(inmem__replay *r);
+/* Waiting for changes (watch.c) of one encoded key: returns once its visible version (a delete's
+ * included) is greater than @p after, with *version that version; INMEM_ETIMEDOUT after
+ * @p timeout_ms (UINT64_MAX: never; 0: just look), INMEM_ECLOSED when the database closes,
+ * INMEM_ENOMEM. The watch form signals an eventfd instead (_fd); _poll says 0 (fired, *version),
+ * INMEM_NOTFOUND (not yet) or INMEM_ECLOSED. _shutdown (at close) wakes every waiter and waits for
+ * the blocked ones to leave; a watch outlives it, for its owner to _close. */
+typedef struct inmem__waiter inmem__waiter;
+int inmem__watch_wait(inmem__store *st, const uint8_t *key, size_t klen, uint64_t after,
+                      uint64_t timeout_ms, uint64_t *version);
+int inmem__watch_open(inmem__store *st, const uint8_t *key, size_t klen, uint64_t after,
+                      inmem__waiter **out);
+int inmem__watch_fd(const inmem__waiter *w);
+int inmem__watch_poll(inmem__waiter *w, uint64_t *version);
+void inmem__watch_close(inmem__waiter *w);
+void inmem__watch_shutdown(inmem__store *st);
 /* The oldest version a time-travel transaction may begin at. */
 uint64_t inmem__history_floor(inmem__store *st);
 /* The database's policy (as set by inmem__history_config()). */

@@ -120,6 +120,12 @@ struct inmem__store {
     _Atomic int has_forks; /* a fork record was ever installed: reads look for forks */
     size_t forks_ending;   /* forks deleted but still counted (fork_end) */
     inmem__gc_policy gcp;
+    /* waiters for changes (watch.c) */
+    _Atomic uint64_t nwatch; /* waiters registered: a commit looks for its keys' waiters */
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_gone;       /* a close waits here for the blocked waiters to leave */
+    inmem__waiter **watch_buckets;   /* by key hash */
+    int watch_closing, watch_inside; /* under watch_mu */
     /* loading a checkpoint (store.c): a scratch version */
     void *load_buf;
     size_t load_cap;
@@ -389,6 +395,12 @@ int inmem__history_is_sys(const uint8_t *key, size_t klen);
 void inmem__history_load_time(inmem__store *st, uint64_t version, uint64_t time_ms)
     INMEM_REQUIRES(st->commit_mu);
 void inmem__history_load_times(inmem__store *st) INMEM_REQUIRES(st->commit_mu);
+
+/* watch.c */
+int inmem__watch_init(inmem__store *st);
+void inmem__watch_fini(inmem__store *st);
+/* A commit's writes are visible: wakes the waiters of their keys (after the commit lock). */
+void inmem__watch_notify(inmem__store *st, const wentry *w, size_t nw, uint64_t version);
 
 /* ttl.c: the heap of values awaiting the sweeper (under commit_mu) */
 int inmem__ttl_reserve(inmem__store *st, size_t more) INMEM_REQUIRES(st->commit_mu);

@@ -37,6 +37,8 @@ class LockedError extends InmemError {}
 class ReadOnlyError extends InmemError {}
 /** A version or time outside the retained history (docs/history.md). */
 class HistoryError extends InmemError {}
+/** The database was closed while a call waited on it. */
+class ClosedError extends InmemError {}
 
 const byCode = {
   INMEM_NOTFOUND: NotFoundError,
@@ -57,6 +59,7 @@ const byCode = {
   INMEM_ELOCKED: LockedError,
   INMEM_EREADONLY: ReadOnlyError,
   INMEM_EHISTORY: HistoryError,
+  INMEM_ECLOSED: ClosedError,
 };
 
 /** Called by the addon: (errno, code, message, details, extra) => error. */
@@ -77,5 +80,5 @@ module.exports = {
   InmemError, NotFoundError, ConflictError, RetriesExhaustedError, TimeoutError,
   InvalidArgumentError, MisuseError, TransactionDoneError, TooBigError, BusyError,
   TransactionLimitError, OutOfMemoryError, NotSupportedError, IOError, CorruptError,
-  VersionError, LockedError, ReadOnlyError, HistoryError, byCode, makeError, errorOf,
+  VersionError, LockedError, ReadOnlyError, HistoryError, ClosedError, byCode, makeError, errorOf,
 };

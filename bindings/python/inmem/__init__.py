@@ -40,6 +40,7 @@ from ._inmem import (
     SHARED,
     BusyError,
     Cell,
+    ClosedError,
     ConflictError,
     CorruptError,
     DiskError,
@@ -82,7 +83,7 @@ __all__ = [
     "Error", "NotFound", "ConflictError", "RetriesExhausted", "TimeoutError", "InvalidArgument",
     "MisuseError", "TransactionDone", "TooBig", "BusyError", "TransactionLimit", "OutOfMemory",
     "NotSupported", "DiskError", "CorruptError", "VersionError", "LockedError", "ReadOnlyError",
-    "HistoryError", "strerror", "errname", "NAME_MAX", "MAX_TAGS", "LIBRARY_VERSION", "HEADER_VERSION",
+    "HistoryError", "ClosedError", "strerror", "errname", "NAME_MAX", "MAX_TAGS", "LIBRARY_VERSION", "HEADER_VERSION",
     "LIBRARY_VERSION_NUMBER", "HEADER_VERSION_NUMBER",
 ]
 

@@ -66,6 +66,8 @@ static struct errclass {
      "INMEM_EREADONLY: a write on a read-only database or transaction.", NULL},
     {INMEM_EHISTORY, "HistoryError", "", 0,
      "INMEM_EHISTORY: a version or time outside the retained history (docs/history.md).", NULL},
+    {INMEM_ECLOSED, "ClosedError", "", 0,
+     "INMEM_ECLOSED: the database was closed while a call waited on it.", NULL},
 };
 #define NERR (sizeof errclasses / sizeof *errclasses)
 
