@@ -392,6 +392,8 @@ result run_timed(const run_spec *s, worker ***workers_out)
     r.abort_rate = commits + aborts ? (double)aborts / (double)(commits + aborts) : 0;
     r.p50_us = hist_quantile(&all, 0.50) / 1e3;
     r.p99_us = hist_quantile(&all, 0.99) / 1e3;
+    r.p999_us = hist_quantile(&all, 0.999) / 1e3;
+    r.max_us = hist_quantile(&all, 1.0) / 1e3;
     if (workers_out)
         *workers_out = ws;
     else

@@ -107,6 +107,7 @@ typedef struct result {
     double tps;        /* committed logical transactions per second */
     double abort_rate; /* conflicts / (commits + conflicts) */
     double p50_us, p99_us;
+    double p999_us, max_us; /* max: the middle of the slowest sample's bucket (about 3 %) */
     /* recovery lines */
     double reopen_s;
     char note[160];
