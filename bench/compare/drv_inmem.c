@@ -6,17 +6,25 @@
  * INMEM_DURABILITY_STRICT (fdatasync before a commit returns, group commit). A handle is one
  * inmem_txn slot per thread; reads run in snapshot transactions (inmem_kv_get copies the
  * borrowed value out), commits report INMEM_CONFLICT as CMP_CONFLICT.
+ *
+ * Checkpoints are the library's defaults (automatic, none at close) unless the harness chose
+ * otherwise for the databases it opens next (drv_inmem.h: W7's variants, W1-ckpt).
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "compare.h"
-#include "inmem.h"
+#include "drv_inmem.h"
 
 typedef struct idb {
     inmem_db *db;
+    char dir[4096];
 } idb;
+
+static cmp_inmem_ckpt g_ckpt = CMP_CKPT_AUTO;
 
 typedef struct ih {
     inmem_db *db;
@@ -55,9 +63,14 @@ static void *iv_open(const char *dir, cmp_durability d)
     o.durability = d == CMP_NONE      ? INMEM_DURABILITY_NONE
                    : d == CMP_BATCHED ? INMEM_DURABILITY_BATCHED
                                       : INMEM_DURABILITY_STRICT;
+    if (g_ckpt == CMP_CKPT_ON_CLOSE)
+        o.checkpoint_on_close = 1;
+    else if (g_ckpt == CMP_CKPT_OFF)
+        o.checkpoint_log_ratio = 0;
     idb *x = calloc(1, sizeof *x);
     if (!x)
         cmp_die("inmem: out of memory");
+    snprintf(x->dir, sizeof x->dir, "%s", dir);
     check(inmem_db_open(d == CMP_NONE ? NULL : dir, &o, &x->db), "inmem_db_open");
     return x;
 }
@@ -144,6 +157,95 @@ static uint64_t iv_replayed(void *db)
     inmem_recovery_info ri;
     check(inmem_db_recovery(((idb *)db)->db, &ri), "inmem_db_recovery");
     return ri.bytes;
+}
+
+/* ---- inmem alone (drv_inmem.h) ------------------------------------------------------------ */
+
+void cmp_inmem_set_ckpt(cmp_inmem_ckpt c)
+{
+    g_ckpt = c;
+}
+
+inmem_db *cmp_inmem_db(void *db)
+{
+    return ((idb *)db)->db;
+}
+
+void cmp_inmem_writer_note(void *db, char *buf, size_t cap, unsigned long long *ckpts)
+{
+    inmem_stats s;
+    check(inmem_db_stats(((idb *)db)->db, &s), "inmem_db_stats");
+    if (s.checkpoint_failures)
+        cmp_die("inmem: %llu checkpoints failed (last error %s)",
+                (unsigned long long)s.checkpoint_failures, inmem_errname(s.checkpoint_error));
+    int n = snprintf(buf, cap, "log %.1f B/commit, %llu checkpoints while writing",
+                     s.commits ? (double)s.wal_bytes / (double)s.commits : 0.0,
+                     (unsigned long long)s.checkpoints);
+    if (s.checkpoints && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " (last: %.1f MB in %.1f ms, %.0f MB/s)",
+                 (double)s.checkpoint_bytes / 1e6, (double)s.checkpoint_time_us / 1e3,
+                 s.checkpoint_time_us ? (double)s.checkpoint_bytes / (double)s.checkpoint_time_us
+                                      : 0.0);
+    *ckpts = (unsigned long long)s.checkpoints;
+}
+
+/* The images in a directory before an open (name and size), so that the note can give the size
+ * of the one loaded even if a checkpoint after the open has replaced it. */
+#define MAX_IMAGES 8
+static struct {
+    char name[64];
+    long long size;
+} g_img[MAX_IMAGES];
+static int g_nimg;
+
+void cmp_inmem_list_images(const char *dir)
+{
+    g_nimg = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        cmp_die("inmem: opendir %s failed", dir);
+    struct dirent *e;
+    while ((e = readdir(d)) && g_nimg < MAX_IMAGES) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "ckpt-", 5) || n < 4 || strcmp(e->d_name + n - 4, ".img") ||
+            n >= sizeof g_img[0].name)
+            continue;
+        char path[4400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st))
+            continue;
+        snprintf(g_img[g_nimg].name, sizeof g_img[0].name, "%s", e->d_name);
+        g_img[g_nimg++].size = (long long)st.st_size;
+    }
+    closedir(d);
+}
+
+void cmp_inmem_recovery_note(void *db, char *buf, size_t cap, double *load_gbps)
+{
+    idb *x = db;
+    inmem_recovery_info ri;
+    check(inmem_db_recovery(x->db, &ri), "inmem_db_recovery");
+    *load_gbps = 0;
+    if (!ri.checkpoint_file[0]) {
+        snprintf(buf, cap, "no image; %.1f MB of log replayed (%llu txns); recovery %.1f ms",
+                 (double)ri.bytes / 1e6, (unsigned long long)ri.txns_applied,
+                 (double)ri.time_us / 1e3);
+        return;
+    }
+    long long size = -1;
+    for (int i = 0; i < g_nimg; i++)
+        if (!strcmp(g_img[i].name, ri.checkpoint_file))
+            size = g_img[i].size;
+    if (size < 0)
+        cmp_die("inmem: recovery loaded %s, which was not in the directory before the open",
+                ri.checkpoint_file);
+    *load_gbps = ri.checkpoint_load_us ? (double)size / (double)ri.checkpoint_load_us / 1e3 : 0;
+    snprintf(buf, cap,
+             "image %.1f MB loaded in %.1f ms (%.2f GB/s), then %.1f MB of log replayed (%llu "
+             "txns); recovery %.1f ms",
+             (double)size / 1e6, (double)ri.checkpoint_load_us / 1e3, *load_gbps,
+             (double)ri.bytes / 1e6, (unsigned long long)ri.txns_applied, (double)ri.time_us / 1e3);
 }
 
 const cmp_driver cmp_inmem_driver = {
