@@ -14,7 +14,10 @@
  *   W6 begin + one get + commit at 1 K, 100 K and 1 M keys (p50, p99)      durability none
  *   W7 recovery: N commits of one put with batched durability, then (a) a clean close, (b) the
  *      writer killed with SIGKILL after its last commit; timed: open until the first read has
- *      succeeded. N = 1,000,000 with --full, 200,000 in the quick suite.
+ *      succeeded. N = 1,000,000 and 10,000,000 with --full, 200,000 in the quick suite; inmem
+ *      with automatic checkpoints, with a checkpoint at close, and without checkpoints.
+ *   W1-ckpt: W1 batched on 1,000,000 keys, alone and while another thread takes checkpoints
+ *      back to back (inmem only).
  *   agent workloads (inmem only).
  * Per line: committed transactions per second (logical transactions: a retried one counts
  * once), abort rate (conflicts / (commits + conflicts)), p50/p99 latency of a committed
@@ -32,9 +35,11 @@
  *   compare.c     main, options, the groups of lines
  *   report.c      the header (machine, versions, the fsync probe), the blocks, the summary
  *   recovery.c    W7: the writer process, the kill, the timed reopen and its checks
+ *   ckpt.c        W1-ckpt: W1 batched while checkpoints run, inmem alone
  *   agent.c       the agent workloads, inmem alone
  *   workloads.c   the engines, the line table and its results, keys and values, W1–W6
- *   drv_<engine>.c  one driver per engine, behind compare.h
+ *   drv_<engine>.c  one driver per engine, behind compare.h (drv_inmem.h: inmem's checkpoint
+ *                 settings and recovery figures, for W7 and W1-ckpt)
  *   harness.c     failure and cleanup, clock, progress, temporary directories, the syncer,
  *                 histograms, the timed runner; the services of compare.h to the drivers
  */
@@ -45,6 +50,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "ckpt.h"
 #include "harness.h"
 #include "recovery.h"
 #include "report.h"
@@ -90,15 +96,18 @@ static void group(cmp_durability dur, uint64_t nkeys, const int *ls, int nl, con
 static void usage(void)
 {
     printf("usage: inmem_compare [--full] [--seconds S] [--warmup S] [--engines a,b,...]\n"
-           "                     [--lines W1,W3-2t,...] [--w7-commits N]\n"
+           "                     [--lines W1,W3-2t,...] [--w7-commits N[,N...]]\n"
            "  Runs the side-by-side benchmark of inmem against rocksdb, lmdb, sqlite, wiredtiger\n"
            "  and redis (bench/compare/compare.c says what each line measures).\n"
-           "  --full          the whole suite: 5 s per line, W7 with 1,000,000 commits\n"
+           "  --full          the whole suite: 5 s per line, W7 with 1,000,000 and 10,000,000\n"
+           "                  commits\n"
            "  --seconds S     measured seconds per line (default 1, full 5)\n"
            "  --warmup S      warm-up seconds per line (default 0.2, full 0.5)\n"
            "  --engines LIST  only these engines (inmem is always run: ratios need it)\n"
-           "  --lines LIST    only lines whose id starts with one of these (W1, W6-1M, W7, A...)\n"
-           "  --w7-commits N  commits of the recovery workload (default 200000, full 1000000)\n"
+           "  --lines LIST    only lines whose id starts with one of these (W1, W6-1M, W7,\n"
+           "                  W1-ckpt, A...)\n"
+           "  --w7-commits N[,N...]  commits of the recovery workload, up to 4 lengths (default\n"
+           "                  200000, full 1000000,10000000)\n"
            "Databases live in a fresh directory under $TMPDIR (default /tmp), removed at exit.\n"
            "Exit status 1 if any driver fails or any check (values, lost updates) fails.\n");
 }
@@ -106,10 +115,10 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     harness_init();
-    if (argc == 6 && !strcmp(argv[1], "--w7-writer"))
-        return recovery_writer_main(argv[2], argv[3], argv[4], argv[5]);
+    if ((argc == 6 || argc == 7) && !strcmp(argv[1], "--w7-writer"))
+        return recovery_writer_main(argv[2], argv[3], argv[4], argv[5], argc == 7 ? argv[6] : NULL);
     double secs = 0, warm = -1;
-    const char *eng = NULL;
+    const char *eng = NULL, *w7 = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -124,7 +133,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--lines") && v)
             g_lines = argv[++i];
         else if (!strcmp(a, "--w7-commits") && v)
-            g_w7_commits = strtoull(argv[++i], NULL, 10);
+            w7 = argv[++i];
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
             return 0;
@@ -135,10 +144,18 @@ int main(int argc, char **argv)
     }
     g_measure_ns = (uint64_t)((secs > 0 ? secs : g_full ? 5.0 : 1.0) * 1e9);
     g_warmup_ns = (uint64_t)((warm >= 0 ? warm : g_full ? 0.5 : 0.2) * 1e9);
-    if (!g_w7_commits)
-        g_w7_commits = g_full ? 1000000 : 200000;
-    if (g_w7_commits < NKEYS)
-        g_w7_commits = NKEYS;
+    if (!w7)
+        w7 = g_full ? "1000000,10000000" : "200000";
+    for (const char *p = w7; *p && g_w7_nn < W7_MAXN;) {
+        char *end;
+        uint64_t n = strtoull(p, &end, 10);
+        if (end == p) {
+            usage();
+            return 2;
+        }
+        g_w7_n[g_w7_nn++] = n < NKEYS ? NKEYS : n;
+        p = *end == ',' ? end + 1 : end;
+    }
     for (int e = 0; e < NENG; e++) {
         g_engine_on[e] = !eng || e == 0;
         for (const char *p = eng; p && *p;) {
@@ -166,10 +183,9 @@ int main(int argc, char **argv)
     group(CMP_STRICT, NKEYS, gc, 3, root);
     group(CMP_NONE, 1000, gd, 1, root);
     group(CMP_NONE, 1000000, ge, 1, root);
-    recovery_line(L_W7C, 0, root);
-    report_line(L_W7C);
-    recovery_line(L_W7K, 1, root);
-    report_line(L_W7K);
+    recovery_lines(root);
+    if (want("W1-ckpt"))
+        ckpt_lines(root);
     if (want("A"))
         agent_workloads(root);
     report_summary();

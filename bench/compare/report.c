@@ -2,7 +2,8 @@
  * report.c — what the comparison prints: the header (date, machine, package and library
  * versions, settings, each engine's durability mapping, and this disk's serial fdatasync rate),
  * one block per line from the results table (g_res), and the summary of inmem against the
- * issue's targets.
+ * issues' targets (W7's blocks are printed by recovery.c, W1-ckpt's by ckpt.c; their summary
+ * rows are here).
  *
  * A block lists each engine's figures and inmem's ratio to the best other engine (> 1: inmem
  * better): throughput lines by committed transactions per second, latency lines (W6) by p50,
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "recovery.h"
 #include "report.h"
 #include "workloads.h"
@@ -66,20 +68,10 @@ void report_line(int line)
     if (!any)
         return;
     printf("\n%s\n", lines[line].title);
-    if (lines[line].kind == K_REOPEN) {
-        printf("  %" PRIu64 " commits of one 100-byte put (keys cycling over %u), durability "
-               "batched; timed from open until the first read has returned\n",
-               g_w7_commits, NKEYS);
-        printf("  %-11s %10s  %s\n", "engine", "reopen s", "details");
-    } else
-        printf("  %-11s %12s %8s %10s %10s\n", "engine", "txn/s", "abort %", "p50 us", "p99 us");
+    printf("  %-11s %12s %8s %10s %10s\n", "engine", "txn/s", "abort %", "p50 us", "p99 us");
     for (int e = 0; e < NENG; e++) {
         const result *r = &g_res[line][e];
-        if (!r->valid)
-            continue;
-        if (lines[line].kind == K_REOPEN)
-            printf("  %-11s %10.4f  %s\n", engines[e]->name, r->reopen_s, r->note);
-        else
+        if (r->valid)
             printf("  %-11s %12.0f %8.2f %10.2f %10.2f%s%s\n", engines[e]->name, r->tps,
                    100 * r->abort_rate, r->p50_us, r->p99_us, r->note[0] ? "  " : "", r->note);
     }
@@ -91,19 +83,6 @@ void report_line(int line)
                lines[line].kind == K_TPS   ? "(txn/s ratio; > 1: inmem faster)"
                : lines[line].kind == K_LAT ? "(p50 ratio other/inmem; > 1: inmem faster)"
                                            : "(reopen time ratio other/inmem; > 1: inmem faster)");
-    if (lines[line].kind == K_REOPEN && g_res[line][0].valid) {
-        static const int replayers[] = {1, 4, 5}; /* rocksdb, wiredtiger, redis */
-        int rb = -1;
-        for (int i = 0; i < 3; i++) {
-            const result *r = &g_res[line][replayers[i]];
-            if (r->valid && (rb < 0 || r->reopen_s < g_res[line][rb].reopen_s))
-                rb = replayers[i];
-        }
-        if (rb >= 0)
-            printf("  -> inmem vs best engine that replays a log at open (%s): %.2fx "
-                   "(lmdb and sqlite open a checkpointed B-tree: nothing to replay)\n",
-                   engines[rb]->name, g_res[line][rb].reopen_s / g_res[line][0].reopen_s);
-    }
     fflush(stdout);
 }
 
@@ -168,6 +147,12 @@ void report_header(const char *root)
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
     struct utsname u;
     uname(&u);
+    char w7[128] = "";
+    for (int i = 0; i < g_w7_nn; i++) {
+        char l[16];
+        w7_label(g_w7_n[i], l, sizeof l);
+        snprintf(w7 + strlen(w7), sizeof w7 - strlen(w7), "%s%s", i ? ", " : "", l);
+    }
     long mem_kb = 0;
     f = fopen("/proc/meminfo", "r");
     if (f) {
@@ -197,11 +182,9 @@ void report_header(const char *root)
            "measured after %.1f s warm-up;\n"
            "          latency = one committed transaction including its retries "
            "(CLOCK_MONOTONIC); rates are committed txns over the measured wall time;\n"
-           "          W7: %" PRIu64 " commits (%.0f MB of values)%s; "
-           "temp dir %s\n",
-           KLEN, VLEN, NKEYS, (double)g_measure_ns / 1e9, (double)g_warmup_ns / 1e9, g_w7_commits,
-           g_w7_commits * VLEN / 1e6,
-           g_w7_commits < 1000000 ? " (quick: the issue's 1,000,000 with FULL=1)" : "", root);
+           "          W7: %s commits over %u keys (%s); temp dir %s\n",
+           KLEN, VLEN, NKEYS, (double)g_measure_ns / 1e9, (double)g_warmup_ns / 1e9, w7, NKEYS,
+           g_full ? "full" : "quick: 1,000,000 and 10,000,000 with FULL=1", root);
     printf("durability mapping:\n");
     static const char *dn[] = {"none", "batched", "strict"};
     for (int e = 0; e < NENG; e++) {
@@ -230,10 +213,68 @@ static void fmt_rate(double v, char *buf, size_t cap)
         snprintf(buf, cap, "%.0f", v);
 }
 
+/* W7's rows: each inmem row of each block against the best other engine; with a checkpoint
+ * (ckpt-close after a clean close, the defaults after a kill) the target is 50 ms at every
+ * history length, which is also what "flat" asks; the last rows give the growth. */
+static void summary_w7(void)
+{
+    for (int ni = 0; ni < g_w7_nn; ni++)
+        for (int killed = 0; killed < 2; killed++)
+            for (int row = 0; row < W7_ENG0; row++) {
+                const w7res *r = &g_w7[killed][ni][row];
+                if (!r->valid)
+                    continue;
+                int b = -1;
+                for (int o = W7_ENG0; o < W7_NROWS; o++)
+                    if (g_w7[killed][ni][o].valid &&
+                        (b < 0 || g_w7[killed][ni][o].reopen_s < g_w7[killed][ni][b].reopen_s))
+                        b = o;
+                char id[48], nl[16], iv[32], bv[64] = "-", rs[16] = "-", target[64] = "-";
+                w7_label(g_w7_n[ni], nl, sizeof nl);
+                snprintf(id, sizeof id, "W7-%s %s %s", killed ? "killed" : "clean", nl,
+                         row == W7_AUTO    ? "auto"
+                         : row == W7_CLOSE ? "ckpt-close"
+                                           : "no-ckpt");
+                snprintf(iv, sizeof iv, "%.4f s", r->reopen_s);
+                if (b >= 0) {
+                    double ratio = g_w7[killed][ni][b].reopen_s / r->reopen_s;
+                    snprintf(bv, sizeof bv, "%s %.4f s", w7_row_name(b),
+                             g_w7[killed][ni][b].reopen_s);
+                    snprintf(rs, sizeof rs, "%.*fx", ratio < 0.1 ? 3 : 2, ratio);
+                }
+                const char *status = "";
+                if (row == W7_CLOSE || (killed && row == W7_AUTO)) {
+                    snprintf(target, sizeof target, "<= 50 ms with a checkpoint");
+                    status = g_w7_n[ni] < 1000000   ? "(quick)"
+                             : r->reopen_s <= 0.050 ? "met"
+                                                    : "MISSED";
+                }
+                printf("  %-22s %-14s %-26s %8s  %-34s %s\n", id, iv, bv, rs, target, status);
+            }
+    if (g_w7_nn < 2)
+        return;
+    for (int killed = 0; killed < 2; killed++)
+        for (int row = 0; row < W7_ENG0; row++) {
+            const w7res *a = &g_w7[killed][0][row], *z = &g_w7[killed][g_w7_nn - 1][row];
+            if (!a->valid || !z->valid)
+                continue;
+            char id[48], n0[16], n1[16], iv[40];
+            w7_label(g_w7_n[0], n0, sizeof n0);
+            w7_label(g_w7_n[g_w7_nn - 1], n1, sizeof n1);
+            snprintf(id, sizeof id, "W7-%s flat %s", killed ? "killed" : "clean",
+                     row == W7_AUTO    ? "auto"
+                     : row == W7_CLOSE ? "ckpt-close"
+                                       : "no-ckpt");
+            snprintf(iv, sizeof iv, "%s / %s", n1, n0);
+            printf("  %-22s %-14s %-26s %7.2fx  %-34s\n", id, iv, "reopen time ratio",
+                   z->reopen_s / a->reopen_s, "flat (see the rows above)");
+        }
+}
+
 void report_summary(void)
 {
     printf("\nSummary: inmem against the best other engine (ratio > 1: inmem better)\n");
-    printf("  %-10s %-14s %-26s %8s  %-34s %s\n", "line", "inmem", "best other", "ratio", "target",
+    printf("  %-22s %-14s %-26s %8s  %-34s %s\n", "line", "inmem", "best other", "ratio", "target",
            "status");
     for (int l = 0; l < NLINES; l++) {
         const result *in = &g_res[l][0];
@@ -287,18 +328,27 @@ void report_summary(void)
             snprintf(target, sizeof target, "p50 <= lmdb's");
             met = g_res[l][2].valid ? in->p50_us <= g_res[l][2].p50_us : -1;
             break;
-        case L_W7C:
-            if (g_w7_log_bytes) {
-                double mbps = g_w7_log_bytes / 1e6 / in->reopen_s;
-                snprintf(target, sizeof target, ">= 400 MB/s replay (now %.0f)", mbps);
-                met = mbps >= 400 && (g_w7_commits < 1000000 || in->reopen_s <= 0.25);
-            }
-            break;
         default:
             break;
         }
         status = met < 0 ? "" : met ? "met" : "MISSED";
-        printf("  %-10s %-14s %-26s %8s  %-34s %s\n", lines[l].id, iv, bv, rs, target, status);
+        printf("  %-22s %-14s %-26s %8s  %-34s %s\n", lines[l].id, iv, bv, rs, target, status);
+    }
+    summary_w7();
+    if (g_ckpt.valid) {
+        double t = g_ckpt.tps_with / g_ckpt.tps_without,
+               p = g_ckpt.p99_with_us / g_ckpt.p99_without_us;
+        char iv[32], bv[32];
+        fmt_rate(g_ckpt.tps_with, iv, sizeof iv);
+        fmt_rate(g_ckpt.tps_without, bv, sizeof bv);
+        char bv2[48];
+        snprintf(bv2, sizeof bv2, "without: %s", bv);
+        printf("  %-22s %-14s %-26s %7.2fx  %-34s %s\n", "W1-ckpt txn/s", iv, bv2, t,
+               ">= 0.90x without checkpoints", t >= 0.90 ? "met" : "MISSED");
+        snprintf(iv, sizeof iv, "%.2f us", g_ckpt.p99_with_us);
+        snprintf(bv2, sizeof bv2, "without: %.2f us", g_ckpt.p99_without_us);
+        printf("  %-22s %-14s %-26s %7.2fx  %-34s %s\n", "W1-ckpt p99", iv, bv2, p,
+               "<= 2x without checkpoints", p <= 2 ? "met" : "MISSED");
     }
     if (g_res[L_W6_1K][0].valid && g_res[L_W6_1M][0].valid) {
         double f = g_res[L_W6_1M][0].p50_us / g_res[L_W6_1K][0].p50_us;
@@ -306,7 +356,7 @@ void report_summary(void)
         if (g_res[L_W6_1K][2].valid && g_res[L_W6_1M][2].valid)
             snprintf(ctx, sizeof ctx, "lmdb %.2f",
                      g_res[L_W6_1M][2].p50_us / g_res[L_W6_1K][2].p50_us);
-        printf("  %-10s %-14s %-26s %7.2fx  %-34s %s\n", "W6-flat", "p50 1M / 1K", ctx, f,
+        printf("  %-22s %-14s %-26s %7.2fx  %-34s %s\n", "W6-flat", "p50 1M / 1K", ctx, f,
                "<= 1.25x (flat from 1K to 1M)", f <= 1.25 ? "met" : "MISSED");
     }
     fflush(stdout);
