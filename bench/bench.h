@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-/* Durability modes and recovery tables (bench_wal.c). */
-void bench_wal(int full);
+/* Durability modes and recovery tables (bench_wal.c); the recovery table alone if asked. */
+void bench_wal(int full, int recovery_only);
 /* Agent primitives table (bench_prims.c). */
 void bench_prims(int full);
 

@@ -1,8 +1,14 @@
 /*
  * bench_wal.c — durability benchmarks: commit throughput per durability mode with 1, 4 and 16
  * committing threads (implicit puts of 100-byte values over 100,000 keys; strict shows group
- * commit as commits per fsync), and recovery speed of a log of at least 100 MB after a clean
- * close and after a writer that died without closing.
+ * commit as commits per fsync), and recovery: the reopen of W7's history (1,000,000 commits over
+ * 100,000 keys with --full, 420,000 quick) and of 1,048,576 unique keys (100 MiB of values),
+ * each written without checkpoints (the whole log replayed), with a checkpoint before the close
+ * (checkpoint_on_close, or inmem_db_checkpoint(): one image loaded), and by a writer killed
+ * with the default automatic checkpoints; with the log bytes per commit, the checkpoint's write
+ * rate (checkpoint_bytes / checkpoint_time_us) and the image's load rate (its size /
+ * checkpoint_load_us). The writers are forked processes; each reopen checks the recovered
+ * version and reads back the last value of a sample of keys.
  *
  * Databases live in a fresh directory under $TMPDIR (default /tmp), removed afterwards.
  * Latencies are per commit, timed with CLOCK_MONOTONIC around each call.
@@ -13,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,77 +178,213 @@ static void throughput(int full)
         }
 }
 
-/* Writes @p commits puts in batched mode; closes cleanly unless @p crash (then _exit). */
-static void write_log(const char *dir, uint64_t commits, int crash)
+/* ---- recovery ----------------------------------------------------------------------------- */
+
+/* How a writer ends, and with which checkpoint settings it ran. */
+enum {
+    END_OFF_CLOSE,   /* checkpoints off (checkpoint_log_ratio 0), clean close: the log only */
+    END_ON_CLOSE,    /* checkpoint_on_close = 1 (automatic ones too), clean close */
+    END_EXPLICIT,    /* checkpoints off, inmem_db_checkpoint() before a clean close */
+    END_KILLED_AUTO, /* the defaults (automatic checkpoints), the process dies without closing */
+};
+
+static const char *const end_name[] = {"clean, no checkpoints", "clean, checkpoint_on_close",
+                                       "clean, db_checkpoint()", "killed, automatic ckpts"};
+
+/* What a writer process reports on its pipe. */
+typedef struct wreport {
+    uint64_t commits, wal_bytes, ckpts, ckpt_bytes, ckpt_time_us, close_us;
+    double secs;
+} wreport;
+
+static inmem_db *open_ckpt(const char *dir, int end)
 {
-    inmem_db *db = open_mode(dir, INMEM_DURABILITY_BATCHED);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_BATCHED;
+    if (end == END_OFF_CLOSE || end == END_EXPLICIT)
+        o.checkpoint_log_ratio = 0;
+    if (end == END_ON_CLOSE)
+        o.checkpoint_on_close = 1;
+    inmem_db *db;
+    int rc = inmem_db_open(dir, &o, &db);
+    if (rc)
+        die("inmem_db_open", rc);
+    return db;
+}
+
+/* Commit i puts key i % keys with a value stamped i, one implicit put per commit. */
+static void write_log(const char *dir, uint64_t commits, uint64_t keys, int end, int fd)
+{
+    inmem_db *db = open_ckpt(dir, end);
     char k[16], v[WVAL];
     memset(v, 'w', sizeof v);
+    uint64_t t0 = mono_ns();
     for (uint64_t i = 0; i < commits; i++) {
-        key_of(i % WKEYS, k);
+        key_of(i % keys, k);
         memcpy(v, &i, sizeof i);
         int rc = inmem_put(db, NULL, k, 15, v, sizeof v, NULL);
         if (rc)
             die("inmem_put", rc);
     }
-    if (crash)
-        _exit(0); /* no close: no final fsync, no close mark; the page cache keeps the log */
-    int rc = inmem_db_close(db);
+    wreport w = {.commits = commits, .secs = (double)(mono_ns() - t0) / 1e9};
+    if (end == END_EXPLICIT) {
+        int rc = inmem_db_checkpoint(db, NULL);
+        if (rc)
+            die("inmem_db_checkpoint", rc);
+    }
+    inmem_stats s;
+    inmem_db_stats(db, &s);
+    if (s.checkpoint_failures || s.commits != commits) {
+        fprintf(stderr, "bench_wal: writer: %" PRIu64 " checkpoints failed, %" PRIu64 " commits\n",
+                s.checkpoint_failures, s.commits);
+        exit(1);
+    }
+    w.wal_bytes = s.wal_bytes;
+    w.ckpts = s.checkpoints;
+    w.ckpt_bytes = s.checkpoint_bytes;
+    w.ckpt_time_us = s.checkpoint_time_us;
+    if (end != END_KILLED_AUTO) {
+        uint64_t c0 = mono_ns();
+        int rc = inmem_db_close(db);
+        if (rc)
+            die("inmem_db_close", rc);
+        w.close_us = (mono_ns() - c0) / 1000;
+    }
+    if (write(fd, &w, sizeof w) != (ssize_t)sizeof w)
+        exit(1);
+    /* killed: no close, no final fsync, no close mark, an automatic checkpoint perhaps half
+     * written; the page cache keeps what was logged */
+    _exit(0);
+}
+
+/* The size of image @p name in @p dir (0 if none). */
+static uint64_t image_size(const char *dir, const char *name)
+{
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return name[0] && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static void check_key(inmem_db *db, uint64_t commits, uint64_t keys, uint64_t key)
+{
+    uint64_t want = key + ((commits - 1 - key) / keys) * keys, got = 0;
+    char k[16];
+    key_of(key, k);
+    void *val = NULL;
+    size_t len = 0;
+    int rc = inmem_get(db, NULL, k, 15, &val, &len, NULL);
     if (rc)
-        die("inmem_db_close", rc);
+        die("inmem_get after recovery", rc);
+    memcpy(&got, val, sizeof got);
+    inmem_free(val);
+    if (len != WVAL || got != want) {
+        fprintf(stderr, "bench_wal: key %" PRIu64 " holds stamp %" PRIu64 ", want %" PRIu64 "\n",
+                key, got, want);
+        exit(1);
+    }
+}
+
+/* Every 997th key and the keys of the last 1,000 commits hold their last stamp. */
+static void check_values(inmem_db *db, uint64_t commits, uint64_t keys)
+{
+    for (uint64_t key = 0; key < keys; key += 997)
+        check_key(db, commits, keys, key);
+    for (uint64_t i = 0; i < 1000; i++)
+        check_key(db, commits, keys, (commits - 1 - i) % keys);
+}
+
+static void recovery_row(const char *what, uint64_t commits, uint64_t keys, int end)
+{
+    char dir[256];
+    bench_tmp_dir(dir, sizeof dir);
+    int fds[2];
+    if (pipe(fds)) {
+        perror("pipe");
+        exit(1);
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        write_log(dir, commits, keys, end, fds[1]);
+    }
+    close(fds[1]);
+    wreport w;
+    int status;
+    ssize_t got = read(fds[0], &w, sizeof w);
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    if (got != (ssize_t)sizeof w || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        fprintf(stderr, "bench_wal: log writer failed\n");
+        exit(1);
+    }
+    uint64_t t0 = mono_ns();
+    inmem_db *db = open_ckpt(dir, end == END_KILLED_AUTO ? END_KILLED_AUTO : END_OFF_CLOSE);
+    char k[16];
+    key_of((commits - 1) % keys, k);
+    void *val = NULL;
+    int rc = inmem_get(db, NULL, k, 15, &val, NULL, NULL);
+    uint64_t ns = mono_ns() - t0;
+    if (rc)
+        die("inmem_get after recovery", rc);
+    inmem_free(val);
+    inmem_recovery_info ri;
+    inmem_db_recovery(db, &ri);
+    uint64_t img = image_size(dir, ri.checkpoint_file);
+    if (ri.version != commits) {
+        fprintf(stderr, "bench_wal: recovered version %" PRIu64 " of %" PRIu64 "\n", ri.version,
+                commits);
+        exit(1);
+    }
+    if (end != END_OFF_CLOSE && end != END_KILLED_AUTO && (!img || ri.txns_applied)) {
+        fprintf(stderr, "bench_wal: %s: the reopen replayed %" PRIu64 " transactions\n", what,
+                ri.txns_applied);
+        exit(1);
+    }
+    check_values(db, commits, keys);
+    char load[32] = "-", loadr[32] = "-", wr[32] = "-", imgs[32] = "-";
+    if (img) {
+        snprintf(imgs, sizeof imgs, "%.1f", (double)img / 1e6);
+        snprintf(load, sizeof load, "%.1f", (double)ri.checkpoint_load_us / 1e3);
+        snprintf(loadr, sizeof loadr, "%.2f",
+                 ri.checkpoint_load_us ? (double)img / (double)ri.checkpoint_load_us / 1e3 : 0.0);
+    }
+    if (w.ckpts && w.ckpt_time_us)
+        snprintf(wr, sizeof wr, "%.0f", (double)w.ckpt_bytes / (double)w.ckpt_time_us);
+    printf("%-22s %-26s %6.1f %6" PRIu64 " %7s %7.1f %7s %7s %8.1f %7s %7.1f\n", what,
+           end_name[end], (double)w.wal_bytes / (double)commits, w.ckpts, wr,
+           (double)ri.bytes / 1e6, imgs, load, (double)ns / 1e6, loadr, (double)w.close_us / 1e3);
+    fflush(stdout);
+    inmem_db_close(db);
+    bench_rm_dir(dir);
 }
 
 static void recovery(int full)
 {
     uint64_t commits = full ? 1000000 : 420000;
-    printf("\nrecovery: reopen until the first read succeeds (batched log of %" PRIu64
-           " commits of 100-byte values over %u keys)\n",
-           commits, WKEYS);
-    printf("%-14s %10s %10s %12s %10s %12s\n", "writer", "log MB", "reopen ms", "MB/s", "txns",
-           "txn/s");
-    for (int crash = 0; crash < 2; crash++) {
-        char dir[256];
-        bench_tmp_dir(dir, sizeof dir);
-        pid_t pid = fork();
-        if (pid == 0) {
-            write_log(dir, commits, crash);
-            _exit(0);
-        }
-        int status;
-        waitpid(pid, &status, 0);
-        if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-            fprintf(stderr, "bench_wal: log writer failed\n");
-            exit(1);
-        }
-        uint64_t t0 = mono_ns();
-        inmem_db *db = open_mode(dir, INMEM_DURABILITY_BATCHED);
-        char k[16];
-        key_of(0, k);
-        void *val = NULL;
-        int rc = inmem_get(db, NULL, k, 15, &val, NULL, NULL);
-        uint64_t ms = mono_ns() - t0;
-        if (rc)
-            die("inmem_get after recovery", rc);
-        inmem_free(val);
-        inmem_recovery_info ri;
-        inmem_db_recovery(db, &ri);
-        if (ri.txns_applied != commits) {
-            fprintf(stderr, "bench_wal: recovered %" PRIu64 " of %" PRIu64 " commits\n",
-                    ri.txns_applied, commits);
-            exit(1);
-        }
-        double mb = (double)ri.bytes / 1e6, sec = (double)ms / 1e9;
-        printf("%-14s %10.1f %10.1f %12.0f %10" PRIu64 " %12.0f\n",
-               crash ? "killed" : "clean close", mb, sec * 1e3, mb / sec, ri.txns_applied,
-               (double)ri.txns_applied / sec);
-        fflush(stdout);
-        inmem_db_close(db);
-        bench_rm_dir(dir);
-    }
+    printf("\nrecovery: reopen until the first read succeeds (batched; 100-byte values, 15-byte "
+           "keys, one implicit put per commit)\n");
+    printf("B/commit: log bytes per commit (wal_bytes / commits); ckpts, MB/s: checkpoints the "
+           "writer took, the last one's checkpoint_bytes / checkpoint_time_us;\n"
+           "replay MB: log replayed at the reopen; image MB, load ms, GB/s: the image loaded "
+           "(file size / checkpoint_load_us); close ms: the writer's close\n");
+    printf("%-22s %-26s %6s %6s %7s %7s %7s %7s %8s %7s %7s\n", "data", "writer", "B/cmt", "ckpts",
+           "MB/s", "replay", "image", "load ms", "reopen", "GB/s", "close");
+    char hist[64];
+    snprintf(hist, sizeof hist, "%" PRIu64 "K commits/100K keys", commits / 1000);
+    recovery_row(hist, commits, WKEYS, END_OFF_CLOSE);
+    recovery_row(hist, commits, WKEYS, END_ON_CLOSE);
+    recovery_row(hist, commits, WKEYS, END_KILLED_AUTO);
+    recovery_row("1,048,576 unique keys", 1048576, 1048576, END_OFF_CLOSE);
+    recovery_row("1,048,576 unique keys", 1048576, 1048576, END_EXPLICIT);
+    recovery_row("1,048,576 unique keys", 1048576, 1048576, END_KILLED_AUTO);
 }
 
-void bench_wal(int full)
+void bench_wal(int full, int recovery_only)
 {
-    throughput(full);
+    if (!recovery_only)
+        throughput(full);
     recovery(full);
 }
