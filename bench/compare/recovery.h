@@ -25,6 +25,7 @@ enum { W7_AUTO, W7_CLOSE, W7_OFF, W7_ENG0, W7_NROWS = W7_ENG0 + NENG - 1 };
 typedef struct w7res {
     int valid;
     double reopen_s;
+    double cpu_s;       /* user + system time of the reopening process over reopen_s */
     double load_gbps;   /* inmem: the image's load rate (0: no image) */
     char note[256];     /* the writer, the disk, the check */
     char recovery[256]; /* inmem: what the open loaded and replayed */
