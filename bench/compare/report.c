@@ -249,7 +249,7 @@ static void summary_w7(void)
                              : r->reopen_s <= 0.050 ? "met"
                                                     : "MISSED";
                 }
-                printf("  %-22s %-24s %-26s %8s  %-34s %s\n", id, iv, bv, rs, target, status);
+                printf("  %-24s %-24s %-26s %8s  %-34s %s\n", id, iv, bv, rs, target, status);
             }
     if (g_w7_nn < 2)
         return;
@@ -266,7 +266,7 @@ static void summary_w7(void)
                      : row == W7_CLOSE ? "ckpt-close"
                                        : "no-ckpt");
             snprintf(iv, sizeof iv, "%s / %s", n1, n0);
-            printf("  %-22s %-24s %-26s %7.2fx  %-34s\n", id, iv, "reopen time ratio",
+            printf("  %-24s %-24s %-26s %7.2fx  %-34s\n", id, iv, "reopen time ratio",
                    z->reopen_s / a->reopen_s, "flat (see the rows above)");
         }
 }
@@ -274,7 +274,7 @@ static void summary_w7(void)
 void report_summary(void)
 {
     printf("\nSummary: inmem against the best other engine (ratio > 1: inmem better)\n");
-    printf("  %-22s %-24s %-26s %8s  %-34s %s\n", "line", "inmem", "best other", "ratio", "target",
+    printf("  %-24s %-24s %-26s %8s  %-34s %s\n", "line", "inmem", "best other", "ratio", "target",
            "status");
     for (int l = 0; l < NLINES; l++) {
         const result *in = &g_res[l][0];
@@ -332,7 +332,7 @@ void report_summary(void)
             break;
         }
         status = met < 0 ? "" : met ? "met" : "MISSED";
-        printf("  %-22s %-24s %-26s %8s  %-34s %s\n", lines[l].id, iv, bv, rs, target, status);
+        printf("  %-24s %-24s %-26s %8s  %-34s %s\n", lines[l].id, iv, bv, rs, target, status);
     }
     summary_w7();
     if (g_ckpt.valid) {
@@ -343,11 +343,11 @@ void report_summary(void)
         fmt_rate(g_ckpt.tps_without, bv, sizeof bv);
         char bv2[48];
         snprintf(bv2, sizeof bv2, "without: %s", bv);
-        printf("  %-22s %-24s %-26s %7.2fx  %-34s %s\n", "W1-ckpt txn/s", iv, bv2, t,
+        printf("  %-24s %-24s %-26s %7.2fx  %-34s %s\n", "W1-ckpt txn/s", iv, bv2, t,
                ">= 0.90x without checkpoints", t >= 0.90 ? "met" : "MISSED");
         snprintf(iv, sizeof iv, "%.2f us", g_ckpt.p99_with_us);
         snprintf(bv2, sizeof bv2, "without: %.2f us", g_ckpt.p99_without_us);
-        printf("  %-22s %-24s %-26s %7.2fx  %-34s %s\n", "W1-ckpt p99", iv, bv2, p,
+        printf("  %-24s %-24s %-26s %7.2fx  %-34s %s\n", "W1-ckpt p99", iv, bv2, p,
                "<= 2x without checkpoints", p <= 2 ? "met" : "MISSED");
     }
     if (g_res[L_W6_1K][0].valid && g_res[L_W6_1M][0].valid) {
@@ -356,7 +356,7 @@ void report_summary(void)
         if (g_res[L_W6_1K][2].valid && g_res[L_W6_1M][2].valid)
             snprintf(ctx, sizeof ctx, "lmdb %.2f",
                      g_res[L_W6_1M][2].p50_us / g_res[L_W6_1K][2].p50_us);
-        printf("  %-22s %-24s %-26s %7.2fx  %-34s %s\n", "W6-flat", "p50 1M / 1K", ctx, f,
+        printf("  %-24s %-24s %-26s %7.2fx  %-34s %s\n", "W6-flat", "p50 1M / 1K", ctx, f,
                "<= 1.25x (flat from 1K to 1M)", f <= 1.25 ? "met" : "MISSED");
     }
     fflush(stdout);
