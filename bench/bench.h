@@ -14,4 +14,11 @@ void bench_prims(int full);
 void bench_tmp_dir(char *buf, size_t cap);
 void bench_rm_dir(const char *dir);
 
+/* inmem_db_close(), waiting (up to 10 s) while it returns INMEM_EBUSY with no transaction of
+ * ours open: a background checkpoint holds its snapshot and close refuses instead of stopping it
+ * (a library bug); bench_close_busy() counts the closes that had to wait. */
+struct inmem_db;
+int bench_close(struct inmem_db *db);
+unsigned long bench_close_busy(void);
+
 #endif

@@ -266,7 +266,7 @@ void bench_prims(int full)
                 }
                 printf(" %14.0f", rate);
                 fflush(stdout);
-                check(inmem_db_close(c.db), "close");
+                check(bench_close(c.db), "close");
                 bench_rm_dir(dir);
             }
         printf("\n");

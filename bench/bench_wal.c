@@ -50,6 +50,26 @@ void bench_rm_dir(const char *dir)
     inmem_rm_tree(dir);
 }
 
+static unsigned long g_close_busy;
+
+int bench_close(inmem_db *db)
+{
+    int rc, counted = 0;
+    uint64_t t0 = mono_ns();
+    while ((rc = inmem_db_close(db)) == INMEM_EBUSY && mono_ns() - t0 < 10000000000ull) {
+        if (!counted++)
+            g_close_busy++;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    return rc;
+}
+
+unsigned long bench_close_busy(void)
+{
+    return g_close_busy;
+}
+
 void bench_tmp_dir(char *buf, size_t cap)
 {
     const char *t = getenv("TMPDIR");
@@ -172,7 +192,7 @@ static void throughput(int full)
                    s.wal_syncs, per);
             fflush(stdout);
             free(all);
-            int rc = inmem_db_close(db);
+            int rc = bench_close(db);
             if (rc)
                 die("inmem_db_close", rc);
             bench_rm_dir(dir);
@@ -259,7 +279,7 @@ static void write_log(const char *dir, uint64_t commits, uint64_t keys, int end,
     w.ckpt_time_us = s.checkpoint_time_us;
     if (end != END_KILLED_AUTO) {
         uint64_t c0 = mono_ns();
-        int rc = inmem_db_close(db);
+        int rc = bench_close(db);
         if (rc)
             die("inmem_db_close", rc);
         w.close_us = (mono_ns() - c0) / 1000;
@@ -374,7 +394,9 @@ static void recovery_row(const char *what, uint64_t commits, uint64_t keys, int 
            (double)ri.bytes / 1e6, imgs, load, (double)ns / 1e6, (double)cpu_us / 1e3, loadr,
            (double)w.close_us / 1e3);
     fflush(stdout);
-    inmem_db_close(db);
+    rc = bench_close(db);
+    if (rc)
+        die("inmem_db_close after recovery", rc);
     bench_rm_dir(dir);
 }
 

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "drv_inmem.h"
 #include "harness.h"
 #include "inmem.h"
 
@@ -369,7 +370,7 @@ void agent_workloads(const char *root)
             snprintf(a.prefix, sizeof a.prefix, "tr%d", sa);
             line(&a, "trace record", 1, fn_trace, tr_init, tr_finish, dn[d]);
         }
-        ck(inmem_db_close(a.db), "inmem_db_close");
+        ck(cmp_inmem_close(a.db), "inmem_db_close");
         rm_tree(dir);
     }
 }

@@ -21,6 +21,14 @@ typedef enum cmp_inmem_ckpt {
 
 void cmp_inmem_set_ckpt(cmp_inmem_ckpt c);
 
+/**
+ * inmem_db_close(), waiting (up to 10 s) while it returns INMEM_EBUSY with no transaction of ours
+ * open: a background checkpoint holds a snapshot, and close refuses instead of stopping it (a
+ * library bug). Each close that had to wait is counted for cmp_inmem_close_busy().
+ */
+int cmp_inmem_close(inmem_db *db);
+unsigned long cmp_inmem_close_busy(void);
+
 /** The inmem_db of a database the inmem driver opened. */
 inmem_db *cmp_inmem_db(void *db);
 
