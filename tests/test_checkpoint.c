@@ -784,6 +784,110 @@ static void checkpoint_close_waits_for_a_checkpoint_being_written(void **state)
     test_rmdir(dir);
 }
 
+/* Right after an open, the stats say what the next open would replay (what this one replayed
+ * that no image holds yet) and the size of the image it loaded. */
+static void checkpoint_stats_after_an_open_say_what_the_next_open_replays(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = ckpt_db(dir);
+    uint8_t val[100] = {0};
+    for (int i = 0; i < 50; i++)
+        put_ok(db, NULL, "k", val, sizeof val);
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    for (int i = 0; i < 20; i++)
+        put_ok(db, NULL, "k2", val, sizeof val);
+    uint64_t logged = test_stats(db).wal_bytes_since_checkpoint;
+    assert_true(logged > 20 * sizeof val);
+    assert_ok(inmem_db_close(db));
+    db = ckpt_db(dir);
+    inmem_recovery_info rec;
+    assert_ok(inmem_db_recovery(db, &rec));
+    assert_int_equal(rec.checkpoint_version, v);
+    inmem_stats s = test_stats(db);
+    char path[128];
+    snprintf(path, sizeof path, "%s/ckpt-%016llx.img", dir, (unsigned long long)v);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(s.checkpoint_bytes, (uint64_t)sb.st_size);
+    assert_int_equal(s.wal_bytes_since_checkpoint, rec.bytes);
+    assert_true(rec.bytes >= logged);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+struct busy_writer {
+    inmem_db *db;
+    _Atomic int stop;
+    _Atomic uint64_t commits;
+};
+
+static void *busy_writer_main(void *p)
+{
+    struct busy_writer *w = p;
+    uint8_t val[64] = {0};
+    for (uint64_t i = 0; !atomic_load(&w->stop); i++) {
+        char key[16];
+        snprintf(key, sizeof key, "w%03d", (int)(i % 500)); /* every commit logs the same size */
+        if (inmem_put(w->db, NULL, key, strlen(key), val, sizeof val, NULL) == 0)
+            atomic_fetch_add(&w->commits, 1);
+    }
+    return NULL;
+}
+
+/* What is committed while a checkpoint is being written is not in its image: it counts toward
+ * the next checkpoint (wal_bytes_since_checkpoint covers every commit after the image's
+ * version), so a close with checkpoint_on_close takes one and the next open replays nothing. */
+static void checkpoint_commits_during_a_checkpoint_count_toward_the_next(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        char dir[64];
+        test_tmpdir(dir);
+        inmem_options o;
+        inmem_options_init(&o);
+        o.wal_segment_size = 4u << 20;
+        o.checkpoint_log_ratio = 0;
+        o.checkpoint_on_close = 1;
+        struct busy_writer w = {NULL, 0, 0};
+        assert_ok(inmem_db_open(dir, &o, &w.db));
+        uint8_t val[64] = {0};
+        char key[16];
+        for (int i = 0; i < 20000; i++) { /* an image that takes a while to write */
+            snprintf(key, sizeof key, "b%05d", i);
+            put_ok(w.db, NULL, key, val, sizeof val);
+        }
+        uint64_t b0 = test_stats(w.db).wal_bytes;
+        put_ok(w.db, NULL, "w000", val, sizeof val);
+        uint64_t per_commit = test_stats(w.db).wal_bytes - b0;
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, busy_writer_main, &w), 0);
+        while (atomic_load(&w.commits) < 10)
+            usleep(100);
+        uint64_t v;
+        assert_ok(inmem_db_checkpoint(w.db, &v));
+        atomic_store(&w.stop, 1);
+        pthread_join(th, NULL);
+        inmem_stats s = test_stats(w.db);
+        CHECK(s.wal_bytes_since_checkpoint == (s.version - v) * per_commit,
+              "round %d: %llu bytes since the image of version %llu, %llu commits after it of %llu "
+              "bytes each",
+              round, (unsigned long long)s.wal_bytes_since_checkpoint, (unsigned long long)v,
+              (unsigned long long)(s.version - v), (unsigned long long)per_commit);
+        assert_ok(inmem_db_close(w.db));
+        inmem_db *db;
+        assert_ok(inmem_db_open(dir, &o, &db));
+        inmem_recovery_info rec;
+        assert_ok(inmem_db_recovery(db, &rec));
+        CHECK(rec.txns_applied == 0, "round %d: the open after a checkpointing close replayed %llu",
+              round, (unsigned long long)rec.txns_applied);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
 const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(read_only_open_beside_a_checkpointing_writer_always_succeeds),
     cmocka_unit_test(checkpoint_recovery_is_exact_and_the_log_is_truncated),
@@ -794,6 +898,8 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(automatic_checkpoint_comes_when_the_log_has_grown),
     cmocka_unit_test(checkpoint_on_close_makes_the_next_open_load_only_the_image),
     cmocka_unit_test(checkpoint_close_waits_for_a_checkpoint_being_written),
+    cmocka_unit_test(checkpoint_stats_after_an_open_say_what_the_next_open_replays),
+    cmocka_unit_test(checkpoint_commits_during_a_checkpoint_count_toward_the_next),
     cmocka_unit_test_teardown(failed_checkpoint_leaves_the_database_working, restore_vfs),
     cmocka_unit_test_teardown(crash_at_every_step_of_a_checkpoint_recovers_exactly, restore_vfs),
 };

@@ -531,6 +531,7 @@ int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx
         return inmem__error(INMEM_EIO, "cannot map checkpoint %s: %s", path, strerror(-rc));
     }
     reader r = {.path = path, .p = map, .size = size, .fn = fn, .ctx = ctx, .info = info};
+    info->file_bytes = size;
     rc = map ? read_image(&r, salvage) : corrupt(&r, 0, "empty file");
     if (map)
         vfs->unmap(map, size);

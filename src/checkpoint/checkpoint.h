@@ -65,6 +65,7 @@ typedef struct inmem__ckpt_info {
     uint64_t version, txn_id, created_ms;
     inmem__ckpt_history hist;
     uint64_t keys, versions, blocks, bytes;
+    uint64_t file_bytes; /* the image file's size */
     /* repair loads (salvage): what was skipped */
     uint64_t bad_blocks, bad_offset, bad_bytes, keys_lost;
 } inmem__ckpt_info;

@@ -81,13 +81,15 @@ static int write_image(inmem_txn *txn, const char *dir, uint64_t v, int file_mod
 
 struct switch_arg {
     inmem_db *db;
-    uint64_t seq; /* the new segment */
+    uint64_t seq;  /* the new segment */
+    uint64_t mark; /* the log's bytes at the image's version */
 };
 
 static int switch_log(void *ctx, uint64_t version)
 {
     (void)version;
     struct switch_arg *a = ctx;
+    a->mark = inmem__wal_bytes(a->db->wal); /* under the commit lock: exactly the commits <= V */
     return inmem__wal_switch(a->db->wal, &a->seq);
 }
 
@@ -114,7 +116,7 @@ static int do_checkpoint(inmem_db *db, int force, uint64_t *version)
 {
     inmem__mutex_lock(&db->ckpt_mu);
     uint64_t t0 = inmem__clock_mono_us(), v = 0, bytes = 0;
-    struct switch_arg a = {db, 0};
+    struct switch_arg a = {db, 0, 0};
     inmem_txn *txn = NULL;
     int rc;
     if (!force && inmem__store_version(db->store) == db->ckpt_version) {
@@ -141,8 +143,11 @@ static int do_checkpoint(inmem_db *db, int force, uint64_t *version)
         atomic_store_rlx(&db->ckpt_version_pub, v);
         atomic_store_rlx(&db->ckpt_bytes, bytes);
         atomic_add_rlx(&db->ckpt_count, 1);
-        db->ckpt_wal_mark = inmem__wal_bytes(db->wal);
+        /* from the image's version, not from now: what was logged while it was written is not
+         * in it, and counts toward the next one (and the one at close) */
+        db->ckpt_wal_mark = a.mark;
         db->ckpt_backlog = 0;
+        atomic_store_rlx(&db->ckpt_backlog_pub, 0);
         atomic_store_rlx(&db->ckpt_wal_mark_pub, db->ckpt_wal_mark);
     }
 done:
@@ -205,6 +210,7 @@ int inmem__checkpoint_start(inmem_db *db)
     db->ckpt_wal_mark = 0;
     /* what the open replayed counts toward the next checkpoint like what is logged from now on */
     db->ckpt_backlog = db->recovery.txns_applied ? db->recovery.bytes : 0;
+    atomic_store_rlx(&db->ckpt_backlog_pub, db->ckpt_backlog);
     if (db->opts.checkpoint_log_ratio) {
         inmem__wal_set_trigger(db->wal, request, db); /* before any thread can arm it */
         if (inmem__thread_start(&db->ckpt_thread, checkpointer_main, db) != 0)
@@ -416,6 +422,7 @@ int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *
                  (unsigned long long)vs[used]);
         db->ckpt_version = vs[used];
         atomic_store_rlx(&db->ckpt_version_pub, vs[used]);
+        atomic_store_rlx(&db->ckpt_bytes, info.file_bytes);
     }
     report->checkpoint_load_us = inmem__clock_mono_us() - t0;
 out:

@@ -206,8 +206,10 @@ int inmem_db_stats(inmem_db *db, inmem_stats *out)
     out->checkpoint_version = atomic_load_rlx(&db->ckpt_version_pub);
     out->checkpoint_bytes = atomic_load_rlx(&db->ckpt_bytes);
     out->checkpoint_time_us = atomic_load_rlx(&db->ckpt_time_us);
-    out->wal_bytes_since_checkpoint =
-        db->wal ? inmem__wal_bytes(db->wal) - atomic_load_rlx(&db->ckpt_wal_mark_pub) : 0;
+    out->wal_bytes_since_checkpoint = db->wal ? inmem__wal_bytes(db->wal) -
+                                                    atomic_load_rlx(&db->ckpt_wal_mark_pub) +
+                                                    atomic_load_rlx(&db->ckpt_backlog_pub)
+                                              : 0;
     out->live_bytes = inmem__store_live_bytes(db->store);
     out->checkpoint_error = atomic_load_rlx(&db->ckpt_error);
     return 0;

@@ -23,6 +23,7 @@ struct inmem_db {
     int ckpt_after_open;    /* a checkpoint is due at once (after a salvage at open) */
     uint64_t ckpt_backlog;  /* log bytes replayed at open that no image holds yet */
     /* the same, readable by stats without the lock */
+    _Atomic uint64_t ckpt_backlog_pub; /* ckpt_backlog, for the stats */
     _Atomic uint64_t ckpt_version_pub, ckpt_wal_mark_pub, ckpt_count, ckpt_bytes, ckpt_time_us,
         ckpt_failures;
     /* the checkpointer thread */
