@@ -359,7 +359,7 @@ static void history_run_policy_overrides_the_database(void **state)
     assert_ok(inmem_run_begin_db(db, NULL, &plain));
     uint64_t vk[8], vp[8];
     for (int i = 0; i < 8; i++) {
-        char v[8];
+        char v[16];
         snprintf(v, sizeof v, "%d", i);
         vk[i] = put_str(db, &keeps, "k", v);
         vp[i] = put_str(db, &plain, "k", v);
@@ -551,7 +551,7 @@ static void history_fork_starts_with_the_parent_then_diverges(void **state)
     inmem_run_id parent, child;
     assert_ok(inmem_run_begin_db(db, NULL, &parent));
     for (int i = 0; i < 50; i++) {
-        char k[8], v[8];
+        char k[16], v[16];
         snprintf(k, sizeof k, "k%02d", i);
         snprintf(v, sizeof v, "p%02d", i);
         put_str(db, &parent, k, v);
@@ -893,7 +893,7 @@ static void history_replay_reproduces_the_run_at_every_version(void **state)
         inmem_txn *t = test_begin(db);
         const inmem_run_id *r = test_rand(&rng) % 4 ? &run : &other;
         for (int i = 0; i < 1 + (int)(test_rand(&rng) % 3); i++) {
-            char k[8], v[16];
+            char k[16], v[32];
             snprintf(k, sizeof k, "k%d", (int)(test_rand(&rng) % 8));
             snprintf(v, sizeof v, "v%d.%d", c, i);
             switch (test_rand(&rng) % 5) {
@@ -1466,7 +1466,7 @@ static void history_survives_a_sigkill_exactly(void **state)
             CHECK(rc == 0, "round %d: begin_at(%llu): %s", round, (unsigned long long)v,
                   inmem_errname(rc));
             for (int j = 0; j < KILL_KEYS; j++) {
-                char k[8];
+                char k[16];
                 snprintf(k, sizeof k, "k%d", j);
                 const void *val;
                 size_t vl;
