@@ -137,7 +137,7 @@ static int value_pair(inmem_diff *d, inmem_primitive prim, const cursor *a, cons
         return add(d, prim, INMEM_DIFF_ADDED, key, kl, 0, b->ver, 0);
     if (!b)
         return add(d, prim, INMEM_DIFF_REMOVED, key, kl, a->ver, 0, 0);
-    if (a->vl != b->vl || memcmp(a->v, b->v, a->vl) != 0)
+    if (a->vl != b->vl || (a->vl && memcmp(a->v, b->v, a->vl) != 0))
         return add(d, prim, INMEM_DIFF_CHANGED, key, kl, a->ver, b->ver, 0);
     return 0;
 }
@@ -169,7 +169,7 @@ static int span_pair(inmem_diff *d, side *sa, side *sb, const cursor *a, const c
         return add(d, INMEM_PRIM_TRACE, INMEM_DIFF_ADDED, id, 16, 0, b->ver, 0);
     if (!b)
         return add(d, INMEM_PRIM_TRACE, INMEM_DIFF_REMOVED, id, 16, a->ver, 0, 0);
-    if (a->vl != b->vl || memcmp(a->v, b->v, a->vl) != 0)
+    if (a->vl != b->vl || (a->vl && memcmp(a->v, b->v, a->vl) != 0))
         return add(d, INMEM_PRIM_TRACE, INMEM_DIFF_CHANGED, id, 16, a->ver, b->ver, 0);
     return 0;
 }

@@ -161,7 +161,8 @@ static int scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi
             (!hi || key_cmp(k->key, k->klen, hi, hilen) < 0))
             it->pw[it->npw++] = (uint32_t)i;
     }
-    qsort_r(it->pw, it->npw, sizeof(uint32_t), cmp_pending, t->w);
+    if (it->npw > 1)
+        qsort_r(it->pw, it->npw, sizeof(uint32_t), cmp_pending, t->w);
     it->next = t->iters;
     it->pprev = &t->iters;
     if (t->iters)

@@ -96,7 +96,8 @@ int inmem__replay_open(inmem_txn *t, const uint8_t scope[16], uint64_t after, in
         inmem__replay_free(r);
         return rc;
     }
-    qsort(r->w, r->n, sizeof(*r->w), cmp_write);
+    if (r->n > 1)
+        qsort(r->w, r->n, sizeof(*r->w), cmp_write);
     *out = r;
     return 0;
 }
