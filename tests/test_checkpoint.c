@@ -19,6 +19,7 @@
 #include "tests/wal_util.h"
 #include "checkpoint/checkpoint.h"
 #include "core/clock.h"
+#include "storage/index.h"
 
 static int ckpt_open(const char *dir, int repair, inmem_db **db)
 {
@@ -888,6 +889,69 @@ static void checkpoint_commits_during_a_checkpoint_count_toward_the_next(void **
     }
 }
 
+/* An open loads an image's nodes into 2 MiB chunks (not in sanitizer builds, which use malloc);
+ * the values read back exactly, a chunk goes back to the system once every key in it is deleted,
+ * and none is left after the close. */
+static void checkpoint_load_memory_is_returned_when_its_keys_go(void **state)
+{
+    (void)state;
+    enum { KEYS = 20000 };
+    char dir[64], key[32], val[200];
+    test_tmpdir(dir);
+    inmem_db *db = ckpt_db(dir);
+    for (int i = 0; i < KEYS; i += 1000) {
+        inmem_txn *t = test_begin(db);
+        for (int j = i; j < i + 1000; j++) {
+            snprintf(key, sizeof key, "key%06d", j);
+            memset(val, 'a' + j % 26, sizeof val);
+            assert_ok(inmem_kv_put(t, NULL, key, strlen(key), val, sizeof val));
+        }
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+    }
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    size_t before = inmem__index_chunks_mapped();
+    db = ckpt_db(dir);
+    int chunks = before != SIZE_MAX;
+    if (chunks) /* 20,000 nodes of ~300 bytes: at least 2 chunks */
+        CHECK(inmem__index_chunks_mapped() >= before + 2, "%zu chunks after the load, %zu before",
+              inmem__index_chunks_mapped(), before);
+    for (int j = 0; j < KEYS; j += 997) {
+        snprintf(key, sizeof key, "key%06d", j);
+        memset(val, 'a' + j % 26, sizeof val);
+        const void *v;
+        size_t vl;
+        inmem_txn *t = test_begin(db);
+        assert_ok(inmem_kv_get(t, NULL, key, strlen(key), &v, &vl, NULL));
+        assert_int_equal(vl, sizeof val);
+        assert_memory_equal(v, val, sizeof val);
+        inmem_txn_free(t);
+    }
+    for (int i = 0; i < KEYS; i += 1000) {
+        inmem_txn *t = test_begin(db);
+        for (int j = i; j < i + 1000; j++) {
+            snprintf(key, sizeof key, "key%06d", j);
+            assert_ok(inmem_kv_delete(t, NULL, key, strlen(key)));
+        }
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+    }
+    /* the GC runs every 8 commits: one round unlinks the deleted keys' nodes, the next frees
+     * them (no reader can hold them then) */
+    for (int i = 0; i < 16; i++)
+        put_ok(db, NULL, "other", "x", 1);
+    if (chunks)
+        CHECK(inmem__index_chunks_mapped() == before,
+              "%zu chunks with every loaded key gone, %zu "
+              "before the open",
+              inmem__index_chunks_mapped(), before);
+    assert_ok(inmem_db_close(db));
+    if (chunks)
+        assert_int_equal(inmem__index_chunks_mapped(), before);
+    test_rmdir(dir);
+}
+
 const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(read_only_open_beside_a_checkpointing_writer_always_succeeds),
     cmocka_unit_test(checkpoint_recovery_is_exact_and_the_log_is_truncated),
@@ -900,6 +964,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_close_waits_for_a_checkpoint_being_written),
     cmocka_unit_test(checkpoint_stats_after_an_open_say_what_the_next_open_replays),
     cmocka_unit_test(checkpoint_commits_during_a_checkpoint_count_toward_the_next),
+    cmocka_unit_test(checkpoint_load_memory_is_returned_when_its_keys_go),
     cmocka_unit_test_teardown(failed_checkpoint_leaves_the_database_working, restore_vfs),
     cmocka_unit_test_teardown(crash_at_every_step_of_a_checkpoint_recovers_exactly, restore_vfs),
 };

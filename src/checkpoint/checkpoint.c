@@ -465,6 +465,11 @@ static int read_image(reader *r, int salvage)
         memcmp(t, END_MAGIC, 8) == 0 && inmem__get32(t + 44) == inmem__crc32c(0, t, 44);
     if (!trailer_ok && !salvage)
         return corrupt(r, trailer, "no valid trailer: the image is incomplete");
+    /* a hint, bounded by what the file can hold (an entry takes at least 4 bytes) */
+    if (trailer_ok) {
+        uint64_t k = inmem__get64(t + 8);
+        info->keys_expected = k < r->size / 4 ? k : r->size / 4;
+    }
     while (off < trailer) {
         uint32_t len, count;
         int ok = block_head_ok(r, off, &len, &count) && len <= trailer - off - BLOCK_HEAD;

@@ -66,6 +66,9 @@ typedef struct inmem__ckpt_info {
     inmem__ckpt_history hist;
     uint64_t keys, versions, blocks, bytes;
     uint64_t file_bytes; /* the image file's size */
+    /* the key count its trailer gives (0 if damaged), set before the first entry is handed on:
+     * a loader sizes its tables with it */
+    uint64_t keys_expected;
     /* repair loads (salvage): what was skipped */
     uint64_t bad_blocks, bad_offset, bad_bytes, keys_lost;
 } inmem__ckpt_info;

@@ -300,11 +300,17 @@ int inmem_db_backup(inmem_db *db, const char *dir, uint64_t *version)
 
 struct load_arg {
     inmem__store *st;
+    const inmem__ckpt_info *info; /* keys_expected is known by the first entry */
+    int begun;
 };
 
 static int load_entry(void *ctx, const inmem__ckpt_entry *e)
 {
     struct load_arg *a = ctx;
+    if (!a->begun) {
+        inmem__store_load_begin(a->st, a->info->keys_expected);
+        a->begun = 1;
+    }
     inmem__load_entry l = {e->key,  e->klen,  e->version, e->time_ms, e->expiry_ms,
                            e->tomb, e->first, e->cut,     e->val,     e->vlen};
     return inmem__store_load(a->st, &l);
@@ -333,8 +339,7 @@ static int load_image(inmem_db *db, uint64_t v, int salvage, inmem__ckpt_info *i
 {
     char path[4200];
     inmem__ckpt_path(db->dir, v, path, sizeof path);
-    struct load_arg a = {db->store};
-    inmem__store_load_begin(db->store);
+    struct load_arg a = {db->store, info, 0};
     int rc = inmem__ckpt_load(path, salvage, load_entry, &a, info);
     if (rc == 0 && info->version != v)
         rc = inmem__error(INMEM_ECORRUPT,

@@ -96,6 +96,11 @@ typedef struct pending {
     uint64_t ver;
 } pending;
 
+/* how many hash inserts a bulk load keeps in flight */
+#define DEFER 16
+
+typedef struct chunk chunk;
+
 typedef struct retired {
     void *ptr;
     uint64_t tag;
@@ -121,8 +126,13 @@ struct inmem__index {
     _Atomic uint64_t history_bytes; /* value bytes of every version that is not its key's newest */
     pending *hq;                    /* history kept for a time window: revisited in order */
     size_t hq_head, hq_tail, hq_cap;
-    /* bulk loading: the last node on each level (inmem__index_append) */
+    /* bulk loading: the last node on each level (inmem__index_append), the chunk nodes are cut
+     * from, and the nodes whose hash-table insert waits (their home slot is being prefetched) */
     inmem__node *tail[INMEM__SKIP_MAX];
+    int bulk;
+    chunk *chunk;
+    inmem__node *deferred[DEFER]; /* a ring: ndeferred counts every node appended */
+    size_t ndeferred;
 };
 
 /* ---- versions ---------------------------------------------------------------------------- */
@@ -160,6 +170,105 @@ static void free_chain(inmem__version *v)
     }
 }
 
+/* ---- bulk-load chunks ---------------------------------------------------------------------- */
+
+/*
+ * A checkpoint's load makes a node for every key at once: a malloc each, and a page fault for
+ * every 4 KiB of fresh heap (on these VMs a fault costs microseconds; together they were half of
+ * a load). Between inmem__index_append_start() and _end, nodes come from 2 MiB chunks aligned to
+ * 2 MiB, which the kernel may back with one huge page each (MADV_HUGEPAGE): one fault per chunk,
+ * and a bump of a pointer per node. A chunk counts the nodes it holds (plus one while nodes are
+ * still cut from it); freeing a node decrements it, and the chunk is unmapped when it reaches
+ * zero. The price: a deleted key's node memory in a chunk is not reused until every node of the
+ * chunk is gone (the next checkpoint and open compact it). Sanitizer builds use malloc, so that
+ * AddressSanitizer sees every node.
+ */
+#define CHUNK_SIZE ((size_t)2 << 20)
+
+struct chunk {
+    _Atomic size_t live; /* nodes in it, +1 while it is the one nodes are cut from */
+    size_t used;         /* bytes handed out, this header included */
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+#define INMEM__NO_CHUNKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define INMEM__NO_CHUNKS 1
+#endif
+#endif
+
+static _Atomic size_t chunks_mapped; /* in the process, for the tests */
+
+size_t inmem__index_chunks_mapped(void)
+{
+#ifdef INMEM__NO_CHUNKS
+    return SIZE_MAX; /* no chunks in this build */
+#else
+    return atomic_load_explicit(&chunks_mapped, memory_order_relaxed);
+#endif
+}
+
+static chunk *chunk_new(void)
+{
+    /* twice the size, then trimmed to the aligned half: mmap only promises page alignment */
+    uint8_t *p =
+        mmap(NULL, 2 * CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uint8_t *c = (uint8_t *)(((uintptr_t)p + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1));
+    if (c > p)
+        munmap(p, (size_t)(c - p));
+    if (c + CHUNK_SIZE < p + 2 * CHUNK_SIZE)
+        munmap(c + CHUNK_SIZE, (size_t)(p + 2 * CHUNK_SIZE - (c + CHUNK_SIZE)));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(c, CHUNK_SIZE, MADV_HUGEPAGE);
+#endif
+    atomic_fetch_add_explicit(&chunks_mapped, 1, memory_order_relaxed);
+    chunk *k = (chunk *)c;
+    atomic_init(&k->live, 1);
+    k->used = (sizeof(chunk) + 15) & ~(size_t)15;
+    return k;
+}
+
+static void chunk_release(chunk *k)
+{
+    if (atomic_fetch_sub_explicit(&k->live, 1, memory_order_relaxed) == 1) {
+        munmap(k, CHUNK_SIZE);
+        atomic_fetch_sub_explicit(&chunks_mapped, 1, memory_order_relaxed);
+    }
+}
+
+/* @p size bytes from the index's current chunk (a new one when it is full); NULL if the size
+ * does not fit a chunk or no memory: the caller then uses malloc. */
+static void *chunk_alloc(inmem__index *ix, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size > CHUNK_SIZE / 8)
+        return NULL; /* big values: malloc, so that a chunk holds many nodes */
+    chunk *k = ix->chunk;
+    if (!k || k->used + size > CHUNK_SIZE) {
+        chunk *nk = chunk_new();
+        if (!nk)
+            return NULL;
+        if (k)
+            chunk_release(k);
+        ix->chunk = k = nk;
+    }
+    void *p = (uint8_t *)k + k->used;
+    k->used += size;
+    atomic_fetch_add_explicit(&k->live, 1, memory_order_relaxed);
+    return p;
+}
+
+static void node_release(inmem__node *n)
+{
+    if (n->in_chunk)
+        chunk_release((chunk *)((uintptr_t)n & ~(uintptr_t)(CHUNK_SIZE - 1)));
+    else
+        free(n);
+}
+
 /* ---- nodes ------------------------------------------------------------------------------- */
 
 /* Offset of the embedded first version: after the key, 8-aligned. */
@@ -169,15 +278,17 @@ static size_t first_offset(int height, size_t klen)
            ~(size_t)7;
 }
 
-static inmem__node *node_alloc(int height, const uint8_t *key, size_t klen, uint64_t hash,
-                               const inmem__version *first)
+static inmem__node *node_alloc(inmem__index *ix, int height, const uint8_t *key, size_t klen,
+                               uint64_t hash, const inmem__version *first)
 {
     size_t size = sizeof(inmem__node) + (size_t)height * sizeof(((inmem__node *)0)->next[0]) + klen;
     if (first)
         size = first_offset(height, klen) + sizeof(*first) + first->vlen;
-    inmem__node *n = malloc(size);
-    if (!n)
+    inmem__node *n = ix && ix->bulk ? chunk_alloc(ix, size) : NULL;
+    int in_chunk = n != NULL;
+    if (!n && !(n = malloc(size)))
         return NULL;
+    n->in_chunk = (uint8_t)in_chunk;
     n->has_first = first != NULL;
     if (first) {
         inmem__version *v = (inmem__version *)((uint8_t *)n + first_offset(height, klen));
@@ -216,7 +327,7 @@ static int random_height(inmem__index *ix)
 inmem__node *inmem__index_node_new(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash,
                                    const inmem__version *first)
 {
-    return node_alloc(random_height(ix), key, klen, hash, first);
+    return node_alloc(ix, random_height(ix), key, klen, hash, first);
 }
 
 inmem__version *inmem__index_node_first(inmem__node *n)
@@ -227,7 +338,7 @@ inmem__version *inmem__index_node_first(inmem__node *n)
 
 void inmem__index_node_free(inmem__node *n)
 {
-    free(n);
+    node_release(n);
 }
 
 static int key_cmp(const inmem__node *n, const uint8_t *key, size_t klen)
@@ -246,18 +357,38 @@ static int key_cmp(const inmem__node *n, const uint8_t *key, size_t klen)
  * stretched the growth pause. Transparent huge pages were tried and dropped: they sped point
  * reads up by ~5 %, but with THP defragmentation on madvise (the usual setting) a huge-page
  * fault may compact memory synchronously, and growth pauses at 4-8 M keys varied from 0.08 to
- * 0.65 s. */
+ * 0.65 s. The one exception is the table a checkpoint's load sizes for all its keys at open
+ * (inmem__index_append_start() to _end): no commit waits on it, and its random inserts took a
+ * TLB miss each. */
 #define HT_MAP_MIN ((size_t)2 << 20)
 
-static htab *htab_new(size_t cap)
+/* Faults a fresh mapping in now, in one call where the kernel can (MADV_POPULATE_WRITE, Linux
+ * 5.14), so that the writer's first probes do not each take a page fault. */
+static void prefault(void *p, size_t bytes)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, bytes, MADV_POPULATE_WRITE) == 0)
+        return;
+#endif
+    for (size_t off = 0; off < bytes; off += 4096)
+        ((volatile char *)p)[off] = 0;
+}
+
+static htab *htab_new(size_t cap, int huge)
 {
     size_t bytes = sizeof(htab) + cap * sizeof(hslot);
     htab *t;
     if (bytes >= HT_MAP_MIN) {
         void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+                       MAP_PRIVATE | MAP_ANONYMOUS | (huge ? 0 : MAP_POPULATE), -1, 0);
         if (p == MAP_FAILED)
             return NULL;
+        if (huge) { /* advised before the pages exist, then faulted in */
+#ifdef MADV_HUGEPAGE
+            (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+            prefault(p, bytes);
+        }
         t = p;
         t->mapped = bytes;
     } else if ((t = calloc(1, bytes)) != NULL) {
@@ -281,8 +412,8 @@ inmem__index *inmem__index_create(void)
     inmem__index *ix = calloc(1, sizeof(*ix));
     if (!ix)
         return NULL;
-    ix->head = node_alloc(INMEM__SKIP_MAX, NULL, 0, 0, NULL);
-    htab *t = htab_new(HT_MIN);
+    ix->head = node_alloc(NULL, INMEM__SKIP_MAX, NULL, 0, 0, NULL);
+    htab *t = htab_new(HT_MIN, 0);
     if (!ix->head || !t) {
         free(ix->head);
         htab_free(t);
@@ -303,18 +434,20 @@ void inmem__index_destroy(inmem__index *ix)
     while (n) {
         inmem__node *next = atomic_load_rlx(&n->next[0]);
         free_chain(atomic_load_rlx(&n->head));
-        free(n);
+        node_release(n);
         n = next;
     }
     for (size_t i = ix->ret_head; i < ix->ret_len; i++) {
         retired *r = &ix->ret[i];
         if (r->is_node) {
             free_chain(atomic_load_rlx(&((inmem__node *)r->ptr)->head));
-            free(r->ptr);
+            node_release(r->ptr);
         } else {
             htab_free(r->ptr);
         }
     }
+    if (ix->chunk)
+        chunk_release(ix->chunk);
     free(ix->ret);
     free(ix->hq);
     free(ix->queue);
@@ -476,7 +609,7 @@ static int htab_reserve(inmem__index *ix, size_t more, uint64_t tag)
     size_t want = HT_MIN;
     while (want < (ix->ht_used + more) * 3)
         want *= 2;
-    htab *nt = htab_new(want);
+    htab *nt = htab_new(want, ix->bulk);
     if (!nt || ret_reserve(ix, 1) != 0) {
         htab_free(nt);
         return INMEM_ENOMEM;
@@ -578,6 +711,9 @@ static void live_account(inmem__index *ix, const inmem__node *n, const inmem__ve
 
 void inmem__index_append_start(inmem__index *ix)
 {
+#ifndef INMEM__NO_CHUNKS
+    ix->bulk = 1;
+#endif
     for (int l = 0; l < INMEM__SKIP_MAX; l++) {
         inmem__node *x = ix->head, *nx;
         while ((nx = atomic_load_rlx(&x->next[l])) != NULL)
@@ -590,6 +726,9 @@ void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v)
 {
     assert(ix->tail[0] == ix->head ||
            key_cmp(ix->tail[0], inmem__node_key(n), n->klen) < 0); /* strictly increasing */
+    /* the version first, while the node is unreachable: the slot's hint is then right at once */
+    atomic_store_rlx(&v->next, NULL);
+    atomic_store_rlx(&n->head, v);
     for (int l = 0; l < n->height; l++) {
         atomic_store_rlx(&n->next[l], NULL);
         atomic_store_rel(&ix->tail[l]->next[l], n);
@@ -597,15 +736,31 @@ void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v)
     }
     if (n->height > atomic_load_rlx(&ix->height))
         atomic_store_rlx(&ix->height, n->height);
-    ix->ht_removed -= (size_t)htab_put(atomic_load_rlx(&ix->table), n);
+    /* the insert into the hash table waits until DEFER more nodes came, its slot prefetched:
+     * each lands on a random slot of a big table, and one miss at a time was a quarter of a load */
+    htab *t = atomic_load_rlx(&ix->table);
+    __builtin_prefetch(&t->slot[HOME(n->hash, t->mask)], 1);
+    inmem__node **d = &ix->deferred[ix->ndeferred++ % DEFER];
+    if (ix->ndeferred > DEFER)
+        ix->ht_removed -= (size_t)htab_put(t, *d);
+    *d = n;
     ix->ht_used++;
     atomic_store_rlx(&ix->keys, atomic_load_rlx(&ix->keys) + 1);
-    atomic_store_rlx(&v->next, NULL);
-    atomic_store_rel(&n->head, v);
-    atomic_store_rlx(&htab_slot(ix, n)->hint, hint_of(n, v));
     live_account(ix, n, NULL, v);
     if (v->tomb)
         ix->queue[ix->q_tail++] = (pending){n, v->ver};
+}
+
+void inmem__index_append_end(inmem__index *ix)
+{
+    htab *t = atomic_load_rlx(&ix->table);
+    for (size_t i = 0; i < ix->ndeferred && i < DEFER; i++)
+        ix->ht_removed -= (size_t)htab_put(t, ix->deferred[i]);
+    ix->ndeferred = 0;
+    ix->bulk = 0;
+    if (ix->chunk)
+        chunk_release(ix->chunk);
+    ix->chunk = NULL;
 }
 
 void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v)
@@ -775,7 +930,7 @@ int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
         retired *r = &ix->ret[ix->ret_head++];
         if (r->is_node) {
             free_chain(atomic_load_rlx(&((inmem__node *)r->ptr)->head));
-            free(r->ptr);
+            node_release(r->ptr);
         } else {
             htab_free(r->ptr);
         }

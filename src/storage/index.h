@@ -35,6 +35,7 @@ typedef struct inmem__node {
     uint8_t height;                       /* skip-list levels, 1..INMEM__SKIP_MAX */
     _Atomic uint8_t dead;                 /* 1 once unlinked by the GC: look the key up again */
     uint8_t has_first;                    /* its allocation holds an embedded first version */
+    uint8_t in_chunk;                     /* allocated from a bulk-load chunk, not malloc */
     _Atomic(struct inmem__node *) next[]; /* skip-list successors, level 0 first */
 } inmem__node;
 
@@ -127,9 +128,15 @@ int inmem__index_queue_node(inmem__index *ix, inmem__node *n, uint64_t ver);
  * node @p n, made by inmem__index_node_new(), at the end of the index with @p v (ver set; the
  * node's embedded first version, or a separate one) as its only version, without searching. Keys
  * must come in strictly increasing order, each greater than every key already in the index.
- * Needs the room of inmem__index_reserve(ix, 1, 1, ...) for each, like inmem__index_link(). */
+ * Needs the room of inmem__index_reserve(ix, 1, 1, ...) for each, like inmem__index_link().
+ * _end (always, whether the load worked or not) finishes the hash table's inserts, which _append
+ * defers a little to overlap their cache misses, and closes the chunk nodes come from between
+ * _start and _end. Lookups are only right after _end. */
 void inmem__index_append_start(inmem__index *ix);
 void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v);
+void inmem__index_append_end(inmem__index *ix);
+/* The bulk-load chunks mapped in the process now (SIZE_MAX in builds that use malloc instead). */
+size_t inmem__index_chunks_mapped(void);
 
 /* Retained history: what the GC must keep of a key beyond what readers need. For each key it
  * prunes, the GC asks @p keep: *floor (<= the min_snap it runs with): keep every version newer

@@ -466,9 +466,16 @@ int inmem__store_cas_one(inmem__store *st, const uint8_t *key, size_t klen, uint
 
 /* ---- loading a checkpoint at open ----------------------------------------------------------- */
 
-void inmem__store_load_begin(inmem__store *st)
+void inmem__store_load_begin(inmem__store *st, uint64_t keys_hint)
 {
     inmem__index_append_start(st->index);
+    /* one table of the right size instead of a rehash at every doubling; only a hint, so a
+     * failure leaves the growth to each insert */
+    if (keys_hint && keys_hint < SIZE_MAX / 4) {
+        inmem__mutex_lock(&st->commit_mu);
+        (void)inmem__index_reserve(st->index, 0, (size_t)keys_hint, 0);
+        inmem__mutex_unlock(&st->commit_mu);
+    }
 }
 
 int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
@@ -544,6 +551,7 @@ int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
 
 void inmem__store_load_end(inmem__store *st, uint64_t version)
 {
+    inmem__index_append_end(st->index);
     free(st->load_buf);
     st->load_buf = NULL;
     st->load_cap = 0;

@@ -66,7 +66,7 @@ typedef struct inmem__load_entry {
     const void *val;
     uint32_t vlen;
 } inmem__load_entry;
-void inmem__store_load_begin(inmem__store *st);
+void inmem__store_load_begin(inmem__store *st, uint64_t keys_hint);
 int inmem__store_load(inmem__store *st, const inmem__load_entry *e);
 void inmem__store_load_end(inmem__store *st, uint64_t version);
 
