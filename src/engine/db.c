@@ -120,6 +120,7 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
             return INMEM_ENOMEM;
         }
         rc = inmem__wal_open(&cfg, replay, db, &db->recovery, &db->wal);
+        inmem__store_replay_end(db->store);
         rc = inmem__checkpoint_recovered(db, rc);
         *live = db->recovery.live_writer;
         if (rc) {

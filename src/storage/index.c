@@ -709,11 +709,18 @@ static void live_account(inmem__index *ix, const inmem__node *n, const inmem__ve
     atomic_store_rlx(&ix->live_bytes, live);
 }
 
-void inmem__index_append_start(inmem__index *ix)
+void inmem__index_bulk_start(inmem__index *ix)
 {
 #ifndef INMEM__NO_CHUNKS
     ix->bulk = 1;
+#else
+    (void)ix;
 #endif
+}
+
+void inmem__index_append_start(inmem__index *ix)
+{
+    inmem__index_bulk_start(ix);
     for (int l = 0; l < INMEM__SKIP_MAX; l++) {
         inmem__node *x = ix->head, *nx;
         while ((nx = atomic_load_rlx(&x->next[l])) != NULL)

@@ -135,6 +135,9 @@ int inmem__index_queue_node(inmem__index *ix, inmem__node *n, uint64_t ver);
 void inmem__index_append_start(inmem__index *ix);
 void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v);
 void inmem__index_append_end(inmem__index *ix);
+/* Only the chunks of the above, for nodes made and linked one by one (the log's replay at open,
+ * before any reader exists); inmem__index_append_end() ends it. */
+void inmem__index_bulk_start(inmem__index *ix);
 /* The bulk-load chunks mapped in the process now (SIZE_MAX in builds that use malloc instead). */
 size_t inmem__index_chunks_mapped(void);
 

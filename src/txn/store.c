@@ -478,20 +478,28 @@ void inmem__store_load_begin(inmem__store *st, uint64_t keys_hint)
     }
 }
 
-int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
+/* A scratch version with room for @p vlen bytes (loads and replays build a new key's version in
+ * it, and the node copies it into its own allocation); NULL if out of memory. */
+static inmem__version *scratch_version(inmem__store *st, size_t vlen)
 {
-    /* the version is built in a scratch buffer and copied into the node's own allocation */
-    if (e->vlen + sizeof(inmem__version) > st->load_cap) {
-        size_t cap = e->vlen + sizeof(inmem__version) + 4096;
+    if (vlen + sizeof(inmem__version) > st->load_cap) {
+        size_t cap = vlen + sizeof(inmem__version) + 4096;
         inmem__version *p = realloc(st->load_buf, cap);
         if (!p)
-            return INMEM_ENOMEM;
+            return NULL;
         st->load_buf = p;
         st->load_cap = cap;
     }
+    return st->load_buf;
+}
+
+int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
+{
+    inmem__version *v = scratch_version(st, e->vlen);
+    if (!v)
+        return INMEM_ENOMEM;
     if (!e->first && !st->load_node)
         return inmem__error(INMEM_ECORRUPT, "an older version comes before its key");
-    inmem__version *v = st->load_buf;
     memset(v, 0, sizeof(*v));
     v->ver = e->version;
     v->time_ms = e->time_ms;
@@ -616,6 +624,18 @@ int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *
     return rc;
 }
 
+void inmem__store_replay_end(inmem__store *st)
+{
+    inmem__mutex_lock(&st->commit_mu);
+    if (st->replaying)
+        inmem__index_append_end(st->index);
+    st->replaying = 0;
+    free(st->load_buf);
+    st->load_buf = NULL;
+    st->load_cap = 0;
+    inmem__mutex_unlock(&st->commit_mu);
+}
+
 uint64_t inmem__store_version(inmem__store *st)
 {
     inmem__mutex_lock(&st->commit_mu);
@@ -636,18 +656,34 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
     inmem__store *st = ctx;
     int rc = 0;
     inmem__mutex_lock(&st->commit_mu);
+    if (!st->replaying) { /* nodes made while the log replays come from bulk chunks */
+        inmem__index_bulk_start(st->index);
+        st->replaying = 1;
+    }
     for (size_t i = 0; i < t->n && rc == 0; i++) {
         const inmem__wal_rec *r = &t->recs[i];
         int tomb = r->type == INMEM__REC_DELETE;
-        inmem__version *v = inmem__version_new(r->val, tomb ? 0 : r->vlen, r->expiry_ms, tomb);
         uint64_t h = inmem__hash(r->key, r->klen);
         inmem__node *n = inmem__index_find(st->index, r->key, r->klen, h);
         int is_new = n == NULL;
-        if (is_new)
+        /* a new key's version is built in the scratch buffer: the node embeds a copy */
+        inmem__version *v =
+            is_new ? scratch_version(st, r->vlen)
+                   : inmem__version_new(r->val, tomb ? 0 : r->vlen, r->expiry_ms, tomb);
+        if (v && is_new) {
+            memset(v, 0, sizeof(*v));
+            v->expiry_ms = tomb ? 0 : r->expiry_ms;
+            v->tomb = (uint8_t)tomb;
+            v->vlen = tomb ? 0 : r->vlen;
+            if (v->vlen)
+                memcpy(v->data, r->val, v->vlen);
             n = inmem__index_node_new(st->index, r->key, r->klen, h, v);
-        if (!v || !n || inmem__index_reserve(st->index, 1, (size_t)is_new, st->assigned)) {
+            v = NULL;
+        }
+        if ((!is_new && !v) || !n ||
+            inmem__index_reserve(st->index, 1, (size_t)is_new, st->assigned)) {
             inmem__version_free(v);
-            if (is_new)
+            if (is_new && n)
                 inmem__index_node_free(n);
             rc = INMEM_ENOMEM;
             break;
@@ -669,9 +705,7 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
         }
         if (is_new) {
             inmem__index_link(st->index, n);
-            inmem__version *ev = inmem__index_node_first(n); /* the embedded copy */
-            inmem__version_free(v);
-            v = ev;
+            v = inmem__index_node_first(n); /* the embedded copy */
         }
         v->ver = t->version;
         v->time_ms = t->time_ms;

@@ -36,6 +36,8 @@ void inmem__store_attach_wal(inmem__store *st, inmem__wal *wal, int strict);
 /* Recovery's apply callback (inmem__wal_apply_fn): installs a logged transaction with its
  * versions. @p ctx is the store. Single-threaded, before the database is handed out. */
 int inmem__store_replay(void *ctx, const inmem__wal_txn *txn);
+/* After the last inmem__store_replay() of an open (whether it worked or not). */
+void inmem__store_replay_end(inmem__store *st);
 /* Fills the counters and gauges of @p out. */
 void inmem__store_stats(inmem__store *st, inmem_stats *out);
 /* The limits: the largest encoded key, the largest value. */
