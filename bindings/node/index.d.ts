@@ -37,6 +37,12 @@ export interface OpenOptions {
   /** A clean close that logged (or replayed) anything since the last checkpoint takes one, so
    *  that the next open loads an image instead of replaying the log (default false). */
   checkpointOnClose?: boolean;
+  /** Retained history (docs/history.md): keep every version replaced (or deleted) less than
+   *  this many ms ago, and the one visible then (default 0: none). */
+  historyMs?: number;
+  /** Retained history: keep at least this many of the newest versions of every key, however
+   *  old (default 0; 0 and 1: nothing beyond the newest). */
+  historyVersions?: number;
 }
 
 export interface RetryOptions {
@@ -117,6 +123,12 @@ export interface Stats {
   liveBytes: number;
   /** The code of the last checkpoint that failed (e.g. 'INMEM_EIO'); null once one succeeds. */
   checkpointError: string | null;
+  /** Value bytes of the versions kept that are not their key's newest: retained history and
+   *  what open transactions still see (retainedVersions counts them). */
+  historyBytes: number;
+  /** The oldest version begin({ at }) accepts now (with no history kept: the oldest version an
+   *  open transaction holds, or the newest). */
+  historyFloor: number;
 }
 
 export interface RecoveryInfo {

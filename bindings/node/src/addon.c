@@ -723,7 +723,8 @@ static int same_options(const inmem_options *a, const inmem_options *b)
            a->file_mode == b->file_mode && a->max_unsynced_commits == b->max_unsynced_commits &&
            a->checkpoint_log_ratio == b->checkpoint_log_ratio &&
            a->checkpoint_log_min == b->checkpoint_log_min &&
-           a->checkpoint_on_close == b->checkpoint_on_close;
+           a->checkpoint_on_close == b->checkpoint_on_close && a->history_ms == b->history_ms &&
+           a->history_versions == b->history_versions;
 }
 
 /* inmem_db_close(), waiting out the library's own snapshots. It refuses to close (INMEM_EBUSY,
@@ -987,6 +988,15 @@ int get_options(napi_env env, napi_value v, inmem_options *o)
         return -1;
     get_bool(env, get_prop(env, v, "checkpointOnClose"), o->checkpoint_on_close, &b);
     o->checkpoint_on_close = b;
+    if (get_u64(env, get_prop(env, v, "historyMs"), o->history_ms, &o->history_ms,
+                "options.historyMs"))
+        return -1;
+    if (get_u64(env, get_prop(env, v, "historyVersions"), o->history_versions, &u,
+                "options.historyVersions"))
+        return -1;
+    if (u > UINT32_MAX)
+        return bad_type(env, "options.historyVersions", "a 32-bit count");
+    o->history_versions = (uint32_t)u;
     get_bool(env, get_prop(env, v, "repair"), 0, &b);
     o->repair = b;
     get_bool(env, get_prop(env, v, "readOnly"), 0, &b);
@@ -1105,6 +1115,8 @@ static napi_value db_stats(napi_env env, napi_callback_info info)
     S("checkpointTimeUs", checkpoint_time_us);
     S("walBytesSinceCheckpoint", wal_bytes_since_checkpoint);
     S("liveBytes", live_bytes);
+    S("historyBytes", history_bytes);
+    S("historyFloor", history_floor);
 #undef S
     /* The last failed checkpoint's error code, by name (null once one succeeds after it). */
     set_prop(env, o, "checkpointError",
