@@ -5,7 +5,8 @@
   "targets": [
     {
       "target_name": "inmem",
-      "sources": ["src/addon.c", "src/txn.c", "src/prims.c", "src/async.c", "src/langgraph.c"],
+      "sources": ["src/addon.c", "src/txn.c", "src/prims.c", "src/async.c", "src/langgraph.c",
+                  "src/history.c"],
       "include_dirs": ["../../include"],
       "cflags!": ["-fno-exceptions"],
       "cflags": [

@@ -56,6 +56,14 @@ export interface RetryOptions {
   timeoutUs?: number;
 }
 
+export interface BeginOptions {
+  readOnly?: boolean;
+  /** Time travel: the state right after commit `at` (0: the empty state before the first). */
+  at?: number;
+  /** Time travel: the state after the newest commit made at or before this Unix ms time. */
+  atTime?: number;
+}
+
 export interface TransactOptions extends RetryOptions {
   readOnly?: boolean;
 }
@@ -323,10 +331,16 @@ export class Database {
    *  version it holds: the directory opens to exactly that state. */
   backup(dir: string): number;
   backupAsync(dir: string): Promise<number>;
-  begin(opts?: { readOnly?: boolean }): Transaction;
+  /** With `at` (a version) or `atTime` (Unix ms): a read-only transaction on the state as of
+   *  that commit (time travel); HistoryError if the retained history no longer reaches it. */
+  begin(opts?: BeginOptions): Transaction;
+  /** The wall-clock time (Unix ms) of commit `version`; HistoryError without retention. */
+  versionTime(version: number): number;
+  /** The newest commit made at or before timeMs (Unix ms); HistoryError without retention. */
+  timeVersion(timeMs: number): number;
   transact<T>(fn: (tx: Transaction) => T | Promise<T>, opts?: TransactOptions): Promise<T>;
   transactSync<T>(fn: (tx: Transaction) => T, opts?: RetryOptions): T;
-  read<T>(fn: (tx: Transaction) => T): T;
+  read<T>(fn: (tx: Transaction) => T, opts?: { at?: number; atTime?: number }): T;
 }
 
 export function open(path: string | null | undefined, options?: OpenOptions): Database;

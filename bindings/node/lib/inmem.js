@@ -326,11 +326,26 @@ class Database {
   backup(dir) { return b.dbBackup(this._h, dir); }
   async backupAsync(dir) { return b.dbBackupAsync(this._h, dir); }
 
-  /** Begins an explicit transaction: commit() or abort(), then free(). */
+  /** Begins an explicit transaction: commit() or abort(), then free(). With `at` (a version)
+   *  or `atTime` (Unix ms), a read-only transaction on the state as of that commit (time
+   *  travel: docs/history.md); HistoryError if the retained history no longer reaches it. */
   begin(opts) {
-    const ro = !!(opts && opts.readOnly);
+    const o = checkOpts(opts, 'options');
+    const at = o.at !== undefined && o.at !== null;
+    const atTime = o.atTime !== undefined && o.atTime !== null;
+    if (at && atTime) throw err('INMEM_EINVAL', 'give at or atTime, not both');
+    if (at) return new Transaction(this, b.txnBeginAt(this._h, o.at), true, false);
+    if (atTime) return new Transaction(this, b.txnBeginAtTime(this._h, o.atTime), true, false);
+    const ro = !!o.readOnly;
     return new Transaction(this, b.txnBegin(this._h, ro), ro, false);
   }
+
+  /** The wall-clock time (Unix ms) commit `version` was made at (kept while history retention
+   *  is on; HistoryError otherwise, or for a time no longer kept). */
+  versionTime(version) { return b.dbVersionTime(this._h, version); }
+  /** The newest commit made at or before `timeMs` (Unix ms); HistoryError if retention is off
+   *  or timeMs is before the oldest commit time kept. */
+  timeVersion(timeMs) { return b.dbTimeVersion(this._h, timeMs); }
 
   /**
    * Runs fn(tx) in a transaction and commits it; on a conflict (at commit, or a ConflictError
@@ -378,9 +393,11 @@ class Database {
     return b.transactSync(this._h, (h) => fn(new Transaction(this, h, false, true)), opts);
   }
 
-  /** Runs fn(tx) in a read-only transaction (a consistent snapshot) and returns its result. */
-  read(fn) {
-    const tx = new Transaction(this, b.txnBegin(this._h, true), true, false);
+  /** Runs fn(tx) in a read-only transaction (a consistent snapshot) and returns its result;
+   *  with { at } or { atTime }, on the state as of that commit (see begin()). */
+  read(fn, opts) {
+    const o = checkOpts(opts, 'options');
+    const tx = this.begin({ readOnly: true, at: o.at, atTime: o.atTime });
     try {
       return fn(tx);
     } finally {

@@ -1479,5 +1479,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     init_prims(env, exports);
     init_async(env, exports);
     init_langgraph(env, exports);
+    init_history(env, exports);
     return exports;
 }

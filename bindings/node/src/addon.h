@@ -162,6 +162,7 @@ void init_txn(napi_env env, napi_value exports);
 void init_prims(napi_env env, napi_value exports);
 void init_async(napi_env env, napi_value exports);
 void init_langgraph(napi_env env, napi_value exports);
+void init_history(napi_env env, napi_value exports);
 
 void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb);
 

@@ -42,3 +42,90 @@ test('open options historyMs / historyVersions keep old versions; stats count th
   assert.throws(() => inmem.open(tmpdir(t), { historyVersions: 2 ** 33 }), inmem.InvalidArgumentError);
   assert.throws(() => inmem.open(tmpdir(t), { historyMs: 'long' }), inmem.InvalidArgumentError);
 });
+
+/** Waits until the wall clock has moved past `ms` (commit times are Unix ms). */
+async function nextMs(ms) {
+  while (Date.now() <= ms + 1) await new Promise((r) => setTimeout(r, 2));
+}
+
+test('time travel: begin({ at }) and begin({ atTime }) read the old value, read-only', async (t) => {
+  const { db } = freshDb(t, { historyMs: 600000 });
+  const run = db.runs.begin();
+  const v1 = db.put('plan', 'draft', { run });
+  db.state.set(run, 'phase', 'planning');
+  await nextMs(db.versionTime(db.stats().version));
+  const v2 = db.put('plan', 'final', { run });
+  db.state.set(run, 'phase', 'done');
+  db.delete('plan', { run });
+  churn(db, 20);
+
+  const tx = db.begin({ at: v1 });
+  assert.equal(tx.readOnly, true);
+  assert.deepEqual(tx.getEntry('plan', { run }), { value: Buffer.from('draft'), version: v1 });
+  assert.equal(tx.state.get(run, 'phase'), undefined, 'set after v1');
+  assert.equal(tx.describe().startVersion, v1);
+  assert.throws(() => tx.put('plan', 'x', { run }), inmem.ReadOnlyError);
+  tx.free();
+  assert.equal(S(db.read((r) => r.get('plan', { run }), { at: v2 })), 'final');
+  assert.equal(db.read((r) => r.get('plan', { run }), { at: v2 + 2 }), undefined, 'deleted');
+  assert.equal(db.read((r) => r.get('plan', { run })), undefined);
+  assert.equal(db.read((r) => r.list({ run }).length, { at: 0 }), 0, 'version 0: empty');
+
+  // Version <-> time.
+  const t1 = db.versionTime(v1);
+  const t2 = db.versionTime(v2);
+  assert.ok(t1 > 0 && t2 > t1, `${t1} < ${t2}`);
+  assert.ok(db.timeVersion(t1) >= v1 && db.timeVersion(t1) < v2);
+  assert.equal(db.timeVersion(t2 + 3600000), db.stats().version);
+  const old = db.begin({ atTime: t1 });
+  assert.equal(S(old.get('plan', { run })), 'draft');
+  assert.equal(S(old.state.get(run, 'phase').value), 'planning');
+  old.free();
+  // The newest commit at or before t2 (the delete may share v2's millisecond).
+  assert.equal(db.read((r) => r.describe().startVersion, { atTime: t2 }), db.timeVersion(t2));
+
+  // Out of range and bad arguments.
+  assert.throws(() => db.begin({ at: db.stats().version + 1 }), inmem.InvalidArgumentError);
+  assert.throws(() => db.begin({ at: 1, atTime: t1 }), inmem.InvalidArgumentError);
+  assert.throws(() => db.begin({ at: -1 }), inmem.InvalidArgumentError);
+  assert.throws(() => db.versionTime(0), inmem.InvalidArgumentError);
+  assert.throws(() => db.versionTime(), inmem.InvalidArgumentError);
+  assert.throws(() => db.begin({ atTime: t1 - 3600000 }), inmem.HistoryError);
+  assert.throws(() => db.timeVersion(t1 - 3600000), inmem.HistoryError);
+});
+
+test('HistoryError outside retention: without history, and by count', (t) => {
+  // No retention: an old version is refused at begin once no transaction holds it, never
+  // answered from a newer one; no commit times are kept.
+  const { db } = freshDb(t);
+  const v1 = db.put('k', 'one');
+  const hold = db.begin(); // holds v1
+  db.put('k', 'two');
+  churn(db, 20);
+  assert.equal(S(db.read((r) => r.get('k'), { at: v1 })), 'one');
+  hold.free();
+  churn(db, 20);
+  assert.throws(() => db.begin({ at: v1 }), (e) => e instanceof inmem.HistoryError &&
+    e.code === 'INMEM_EHISTORY' && e.errno === -18);
+  assert.ok(db.stats().historyFloor > v1);
+  assert.throws(() => db.versionTime(v1), inmem.HistoryError);
+  assert.throws(() => db.timeVersion(Date.now()), inmem.HistoryError);
+  assert.throws(() => db.begin({ atTime: Date.now() }), inmem.HistoryError);
+
+  // By count: the 3 newest versions of a key are kept; a read of an older one fails (the
+  // transaction stays usable), while a key that kept its version answers.
+  const c = inmem.open(null, { durability: 'none', historyVersions: 3 });
+  t.after(() => c.close());
+  const quiet = c.put('quiet', 'q');
+  const v = [];
+  for (let i = 0; i < 10; i++) v.push(c.put('hot', `hot${i}`));
+  churn(c, 40);
+  for (let i = 0; i < 10; i++) {
+    const tx = c.begin({ at: v[i] });
+    if (i >= 7) assert.equal(S(tx.get('hot')), `hot${i}`);
+    else assert.throws(() => tx.get('hot'), inmem.HistoryError, `version ${i}`);
+    assert.equal(S(tx.get('quiet')), 'q');
+    tx.free();
+  }
+  assert.equal(c.read((r) => r.get('quiet'), { at: quiet - 1 }), undefined);
+});
