@@ -84,6 +84,27 @@ export interface Versioned {
   version: number;
 }
 
+/** One committed version of a key or state cell (history()). */
+export interface VersionInfo {
+  /** The commit that wrote it. */
+  version: number;
+  /** That commit's wall-clock time, Unix ms (0: not known). */
+  timeMs: number;
+  /** A delete (value undefined). */
+  deleted: boolean;
+  value: Buffer | undefined;
+  /** KV: when the value expires, Unix ms (0: never). */
+  expireAt: number;
+  /** On the oldest version kept when older ones were freed. */
+  olderFreed: boolean;
+}
+export interface HistoryPage {
+  /** Cursor: the versions before this one (the last version of the previous page). */
+  before?: number;
+  /** At most this many (default 1000, at most 2^20). */
+  limit?: number;
+}
+
 export interface KeyOptions { run?: RunRef }
 export interface PutOptions extends KeyOptions {
   /** Time to live in ms (0: none). */
@@ -237,6 +258,8 @@ export interface State {
   /** expected null: only if the cell does not exist. ConflictError on a mismatch. */
   casValue(run: RunRef, name: string, expected: Bytes | null, value: Bytes): number | undefined;
   list(run: RunRef, opts?: { after?: string; limit?: number }): Cell[];
+  /** The cell's versions, newest first (a page: see HistoryPage). */
+  history(run: RunRef, name: string, opts?: HistoryPage): VersionInfo[];
 }
 export interface DbState extends State {
   /** Applies fn to the cell (undefined and 0 if missing) in a retried transaction. */
@@ -291,6 +314,9 @@ export class Transaction {
   delete(key: Bytes, opts?: KeyOptions): void;
   cas(key: Bytes, expectedVersion: number, value: Bytes, opts?: KeyOptions): void;
   getMany(keys: Bytes[], opts?: KeyOptions): MaybeEntry[];
+  /** The key's versions this snapshot covers, newest first, as far as the retained history
+   *  keeps them (a page: see HistoryPage). */
+  history(key: Bytes, opts?: KeyOptions & HistoryPage): VersionInfo[];
   list(opts?: ListOptions): Entry[];
   scan(opts?: ScanOptions): Iterator;
   scanAsync(opts?: ScanAsyncOptions): Promise<Entry[]>;
@@ -321,6 +347,7 @@ export class Database {
   delete(key: Bytes, opts?: KeyOptions): number;
   cas(key: Bytes, expectedVersion: number, value: Bytes, opts?: KeyOptions): number;
   list(opts?: ListOptions): Entry[];
+  history(key: Bytes, opts?: KeyOptions & HistoryPage): VersionInfo[];
   sweep(): number;
   sweepAsync(): Promise<number>;
   /** Takes a checkpoint and waits for it; returns the version the image covers.

@@ -138,6 +138,11 @@ class State {
     const o = checkOpts(opts, 'options');
     return this._o._read((h) => b.stateList(h, run, o.after, o.limit));
   }
+  /** The cell's versions, newest first, like a key's history. */
+  history(run, name, opts) {
+    const o = checkOpts(opts, 'options');
+    return this._o._read((h) => b.stateHistory(h, run, name, o.before, o.limit));
+  }
 }
 
 class Traces {
@@ -195,6 +200,13 @@ class Transaction {
     b.kvCas(this._h, opts && opts.run, key, expectedVersion, value);
   }
   getMany(keys, opts) { return b.kvGetMany(this._h, opts && opts.run, keys); }
+  /** The key's committed versions that this snapshot covers, newest first (values and
+   *  deletes): as many as the retained history keeps. A page of at most `limit` (1000); pass
+   *  the last version returned as `before` for the next. */
+  history(key, opts) {
+    const o = checkOpts(opts, 'options');
+    return b.kvHistory(this._h, o.run, key, o.before, o.limit);
+  }
   list(opts) {
     const o = checkOpts(opts, 'options');
     return b.kvList(this._h, o.run, o.prefix, o.after, o.limit);
@@ -311,6 +323,8 @@ class Database {
     const o = checkOpts(opts, 'options');
     return b.dbList(this._h, o.run, o.prefix, o.after, o.limit);
   }
+  /** A key's history (see Transaction.history), read in a read-only transaction. */
+  history(key, opts) { return this.read((tx) => tx.history(key, opts)); }
   sweep() { return b.dbSweep(this._h); }
   async sweepAsync() { return b.dbSweepAsync(this._h); }
 

@@ -73,8 +73,81 @@ static napi_value db_time_version(napi_env env, napi_callback_info info)
     return lookup(env, info, 1);
 }
 
+/* ---- key and state-cell history ------------------------------------------------------------ */
+
+static int get_hlimit(napi_env env, napi_value v, size_t *out)
+{
+    uint64_t u;
+    if (get_u64(env, v, 1000, &u, "limit"))
+        return -1;
+    if (u > HISTORY_LIMIT_MAX) {
+        throw_msg(env, INMEM_EINVAL, "limit must be at most 2^20");
+        return -1;
+    }
+    *out = (size_t)u;
+    return 0;
+}
+
+/* [{version, timeMs, deleted, value, expireAt, olderFreed}], newest first (copies). */
+static napi_value versions_arr(napi_env env, const inmem_version_info *h, size_t n)
+{
+    napi_value arr = mk_arr(env, n);
+    for (size_t i = 0; i < n; i++) {
+        napi_value o = mk_obj(env);
+        set_u64(env, o, "version", h[i].version);
+        set_u64(env, o, "timeMs", h[i].time_ms);
+        set_prop(env, o, "deleted", mk_bool(env, h[i].deleted));
+        set_prop(env, o, "value", h[i].deleted ? mk_undef(env) : mk_buf(env, h[i].value, h[i].len));
+        set_u64(env, o, "expireAt", h[i].expire_at_ms);
+        set_prop(env, o, "olderFreed", mk_bool(env, h[i].older_freed));
+        napi_set_element(env, arr, (uint32_t)i, o);
+    }
+    return arr;
+}
+
+/* kvHistory(txn, run, key, before, limit) / stateHistory(txn, run, name, before, limit)
+ *   -> versions, newest first; pass the last version returned as `before` for the next page */
+static napi_value history(napi_env env, napi_callback_info info, int state)
+{
+    ARGS(5);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    uint64_t before;
+    size_t limit;
+    jsbytes k;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_u64(env, argv[3], 0, &before, "before") ||
+        get_hlimit(env, argv[4], &limit))
+        return NULL;
+    if (state ? get_str(env, argv[2], &k, "name") : get_bytes(env, argv[2], &k, "key"))
+        return NULL;
+    inmem_version_info *out = malloc((limit ? limit : 1) * sizeof(*out));
+    size_t n = 0;
+    int rc = !out    ? INMEM_ENOMEM
+             : state ? inmem_state_history(tx->txn, run, k.p, before, limit, out, &n)
+                     : inmem_kv_history(tx->txn, run, k.p, k.n, before, limit, out, &n);
+    jsbytes_free(&k);
+    napi_value r = rc ? throw_rc(env, rc, NULL, NULL) : versions_arr(env, out, n);
+    free(out);
+    return r;
+}
+
+static napi_value kv_history(napi_env env, napi_callback_info info)
+{
+    return history(env, info, 0);
+}
+
+static napi_value state_history(napi_env env, napi_callback_info info)
+{
+    return history(env, info, 1);
+}
+
 void init_history(napi_env env, napi_value exports)
 {
+    export_fn(env, exports, "kvHistory", kv_history);
+    export_fn(env, exports, "stateHistory", state_history);
     export_fn(env, exports, "txnBeginAt", txn_begin_at);
     export_fn(env, exports, "txnBeginAtTime", txn_begin_at_time);
     export_fn(env, exports, "dbVersionTime", db_version_time);

@@ -129,3 +129,61 @@ test('HistoryError outside retention: without history, and by count', (t) => {
   }
   assert.equal(c.read((r) => r.get('quiet'), { at: quiet - 1 }), undefined);
 });
+
+test('key history: newest first, values and tombstones, pages, expiry, olderFreed', (t) => {
+  const { db } = freshDb(t, { historyVersions: 4 });
+  const run = db.runs.begin();
+  const v1 = db.put('plan', 'a', { run });
+  const v2 = db.put('plan', 'b', { run, ttl: 3600000 });
+  const v3 = db.delete('plan', { run });
+  const v4 = db.put('plan', 'd', { run });
+  db.put('plan', 'other scope'); // the shared scope's key of the same name is another key
+
+  const h = db.history('plan', { run });
+  assert.deepEqual(h.map((e) => e.version), [v4, v3, v2, v1]);
+  assert.deepEqual(h.map((e) => S(e.value)), ['d', undefined, 'b', 'a']);
+  assert.deepEqual(h.map((e) => e.deleted), [false, true, false, false]);
+  assert.ok(h[2].expireAt > Date.now() + 3000000 && h[0].expireAt === 0);
+  assert.ok(h.every((e) => e.timeMs > 0 && !e.olderFreed));
+  // Pages, with the last version as the cursor.
+  const p1 = db.history('plan', { run, limit: 3 });
+  assert.deepEqual(p1.map((e) => e.version), [v4, v3, v2]);
+  assert.deepEqual(db.history('plan', { run, before: v2, limit: 3 }).map((e) => e.version), [v1]);
+  assert.deepEqual(db.history('plan', { run, before: v1 }), []);
+  assert.deepEqual(db.history('missing', { run }), []);
+
+  // A snapshot covers the history up to its version; its own pending writes are not history.
+  const past = db.begin({ at: v2 });
+  assert.deepEqual(past.history('plan', { run }).map((e) => e.version), [v2, v1]);
+  past.free();
+  const tx = db.begin();
+  tx.put('plan', 'pending', { run });
+  assert.deepEqual(tx.history('plan', { run }).map((e) => e.version), [v4, v3, v2, v1]);
+  tx.abort();
+  tx.free();
+
+  // Kept by count: after a fifth version the oldest kept is marked, the first is gone.
+  const v5 = db.put('plan', 'e', { run });
+  churn(db, 40);
+  const h5 = db.history('plan', { run });
+  assert.deepEqual(h5.map((e) => e.version), [v5, v4, v3, v2]);
+  assert.equal(h5[3].olderFreed, true);
+  assert.throws(() => db.history('plan', { run, limit: 2 ** 21 }), inmem.InvalidArgumentError);
+  assert.throws(() => db.history(42), inmem.InvalidArgumentError);
+});
+
+test('state history: a cell\'s versions, newest first, in a transaction or on the database', (t) => {
+  const { db } = freshDb(t, { historyMs: 600000 });
+  const run = db.runs.begin();
+  const v1 = db.state.set(run, 'phase', 'plan');
+  const v2 = db.state.cas(run, 'phase', v1, 'act');
+  const v3 = db.state.set(run, 'phase', 'review');
+  const h = db.state.history(run, 'phase');
+  assert.deepEqual(h.map((e) => [e.version, S(e.value), e.deleted]),
+    [[v3, 'review', false], [v2, 'act', false], [v1, 'plan', false]]);
+  const tx = db.begin({ readOnly: true });
+  assert.deepEqual(tx.state.history(run, 'phase', { before: v3, limit: 1 }).map((e) => e.version), [v2]);
+  tx.free();
+  assert.deepEqual(db.state.history(run, 'nothing'), []);
+  assert.throws(() => db.state.history(run, ''), inmem.InvalidArgumentError);
+});
