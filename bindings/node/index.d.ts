@@ -203,6 +203,16 @@ export interface TxnInfo {
 export type RunStatus = 'active' | 'completed' | 'failed' | 'cancelled' | 'archived';
 export interface RunOptions {
   id?: RunRef; parent?: RunRef; tenant?: string; app?: string; agent?: string; tags?: string[];
+  /** true: the run keeps history as historyMs and historyVersions say, not as the database's
+   *  options say (both 0: it keeps less). Default: true when either is given, else false. */
+  history?: boolean;
+  historyMs?: number;
+  historyVersions?: number;
+}
+export interface ForkOptions extends RunOptions {
+  /** The parent's version to start from (0 or absent: the newest, or the transaction's
+   *  snapshot). An older one needs the parent's retained history (else HistoryError). */
+  at?: number;
 }
 export interface RunInfo {
   id: RunId; parent: RunId | null; status: RunStatus; createdMs: number; endedMs: number;
@@ -225,6 +235,9 @@ export interface Runs {
   list(filter?: RunFilter): RunId[];
   delete(id: RunRef): void;
   deleteAsync(id: RunRef): Promise<void>;
+  /** Forks a run (copy-on-write): a new run whose parent is `parent` and which starts with its
+   *  data as of opts.at, then diverges both ways. Returns the fork's id. */
+  fork(parent: RunRef, opts?: ForkOptions): RunId;
   /** Every run id under which data is stored, begun or not, ascending. */
   listStored(opts?: { after?: RunRef; limit?: number }): RunId[];
 }

@@ -88,6 +88,13 @@ class Runs {
     return b.runList(this._o._handle(), f, f.after, f.limit);
   }
   delete(id) { b.runDelete(this._o._handle(), id); }
+  /** Forks `parent`: a new run (begun with opts, its parent set) that starts with the parent's
+   *  data in every primitive as of version opts.at (0 or absent: the newest, or the
+   *  transaction's snapshot), then diverges. Returns the fork's id. */
+  fork(parent, opts) {
+    const o = checkOpts(opts, 'options');
+    return b.runFork(this._o._handle(), parent, o.at, o);
+  }
   /** Every run id under which data is stored (begun or not), ascending. */
   listStored(opts) {
     const o = checkOpts(opts, 'options');

@@ -123,51 +123,113 @@ static int get_strlist(napi_env env, napi_value v, strlist *l, const char *what)
     return 0;
 }
 
-/* runBegin(h, {id, parent, tenant, app, agent, tags}) -> id */
+/* A run's options object, parsed into inmem_run_options (the strings it points to are held
+ * here: never copy a runopts once parsed). */
+typedef struct runopts {
+    inmem_run_options ro;
+    inmem_run_id id, parent;
+    jsbytes tenant, app, agent;
+    strlist tags;
+} runopts;
+
+static void runopts_free(runopts *r)
+{
+    jsbytes_free(&r->tenant);
+    jsbytes_free(&r->app);
+    jsbytes_free(&r->agent);
+    strlist_free(&r->tags);
+}
+
+/* {id, parent, tenant, app, agent, tags, history, historyMs, historyVersions}: 0, or -1 with an
+ * exception pending (and nothing held). `history` defaults to true when historyMs or
+ * historyVersions is given. */
+static int get_runopts(napi_env env, napi_value o, runopts *r)
+{
+    memset(r, 0, sizeof(*r));
+    inmem_run_options_init(&r->ro);
+    napi_valuetype t;
+    napi_typeof(env, o, &t);
+    if (t != napi_undefined && t != napi_null && t != napi_object) {
+        throw_msg(env, INMEM_EINVAL, "options must be an object");
+        return -1;
+    }
+    const inmem_run_id *idp, *pp;
+    uint64_t hv;
+    napi_value hms = get_prop(env, o, "historyMs"), hvs = get_prop(env, o, "historyVersions");
+    if (get_run(env, get_prop(env, o, "id"), &r->id, &idp, "options.id") ||
+        get_run(env, get_prop(env, o, "parent"), &r->parent, &pp, "options.parent") ||
+        get_u64(env, hms, 0, &r->ro.history_ms, "options.historyMs") ||
+        get_u64(env, hvs, 0, &hv, "options.historyVersions"))
+        return -1;
+    if (hv > UINT32_MAX) {
+        throw_msg(env, INMEM_EINVAL, "options.historyVersions must be a 32-bit count");
+        return -1;
+    }
+    r->ro.history_versions = (uint32_t)hv;
+    int given = !is_nullish(env, hms) || !is_nullish(env, hvs), h;
+    get_bool(env, get_prop(env, o, "history"), given, &h);
+    r->ro.history = h;
+    if (get_str_opt(env, get_prop(env, o, "tenant"), &r->tenant, "options.tenant"))
+        return -1;
+    if (get_str_opt(env, get_prop(env, o, "app"), &r->app, "options.app") ||
+        get_str_opt(env, get_prop(env, o, "agent"), &r->agent, "options.agent") ||
+        get_strlist(env, get_prop(env, o, "tags"), &r->tags, "a tag")) {
+        runopts_free(r);
+        return -1;
+    }
+    r->ro.id = idp;
+    r->ro.parent = pp;
+    r->ro.tenant = r->tenant.p;
+    r->ro.app = r->app.p;
+    r->ro.agent = r->agent.p;
+    r->ro.tags = r->tags.p;
+    r->ro.ntags = r->tags.n;
+    return 0;
+}
+
+/* runBegin(h, {id, parent, tenant, app, agent, tags, history, historyMs, historyVersions})
+ *   -> id */
 static napi_value run_begin(napi_env env, napi_callback_info info)
 {
     ARGS(2);
     TARGET(argv[0]);
-    napi_value o = argv[1];
-    inmem_run_options ro;
-    inmem_run_options_init(&ro);
-    inmem_run_id id, parent;
-    const inmem_run_id *idp, *pp;
-    jsbytes tenant, app, agent;
-    strlist tags;
-    if (get_run(env, get_prop(env, o, "id"), &id, &idp, "options.id") ||
-        get_run(env, get_prop(env, o, "parent"), &parent, &pp, "options.parent"))
-        return NULL;
-    if (get_str_opt(env, get_prop(env, o, "tenant"), &tenant, "options.tenant"))
-        return NULL;
-    if (get_str_opt(env, get_prop(env, o, "app"), &app, "options.app")) {
-        jsbytes_free(&tenant);
+    runopts *r = malloc(sizeof(*r));
+    if (!r)
+        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    if (get_runopts(env, argv[1], r)) {
+        free(r);
         return NULL;
     }
-    if (get_str_opt(env, get_prop(env, o, "agent"), &agent, "options.agent")) {
-        jsbytes_free(&tenant);
-        jsbytes_free(&app);
-        return NULL;
-    }
-    if (get_strlist(env, get_prop(env, o, "tags"), &tags, "a tag")) {
-        jsbytes_free(&tenant);
-        jsbytes_free(&app);
-        jsbytes_free(&agent);
-        return NULL;
-    }
-    ro.id = idp;
-    ro.parent = pp;
-    ro.tenant = tenant.p;
-    ro.app = app.p;
-    ro.agent = agent.p;
-    ro.tags = tags.p;
-    ro.ntags = tags.n;
     inmem_run_id out;
-    int rc = tx ? inmem_run_begin(tx->txn, &ro, &out) : inmem_run_begin_db(d->db, &ro, &out);
-    jsbytes_free(&tenant);
-    jsbytes_free(&app);
-    jsbytes_free(&agent);
-    strlist_free(&tags);
+    int rc = tx ? inmem_run_begin(tx->txn, &r->ro, &out) : inmem_run_begin_db(d->db, &r->ro, &out);
+    runopts_free(r);
+    free(r);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_run(env, &out);
+}
+
+/* runFork(h, parent, atVersion, options) -> the fork's id */
+static napi_value run_fork(napi_env env, napi_callback_info info)
+{
+    ARGS(4);
+    TARGET(argv[0]);
+    inmem_run_id parent;
+    uint64_t at;
+    if (get_run_req(env, argv[1], &parent, "parent") || get_u64(env, argv[2], 0, &at, "at"))
+        return NULL;
+    runopts *r = malloc(sizeof(*r));
+    if (!r)
+        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    if (get_runopts(env, argv[3], r)) {
+        free(r);
+        return NULL;
+    }
+    inmem_run_id out;
+    int rc = tx ? inmem_run_fork(tx->txn, &parent, at, &r->ro, &out)
+                : inmem_run_fork_db(d->db, &parent, at, &r->ro, &out);
+    runopts_free(r);
+    free(r);
     if (rc)
         return throw_rc(env, rc, NULL, NULL);
     return mk_run(env, &out);
@@ -973,6 +1035,7 @@ static napi_value trace_tree(napi_env env, napi_callback_info info)
 void init_prims(napi_env env, napi_value exports)
 {
     export_fn(env, exports, "runBegin", run_begin);
+    export_fn(env, exports, "runFork", run_fork);
     export_fn(env, exports, "runEnd", run_end);
     export_fn(env, exports, "runGet", run_get);
     export_fn(env, exports, "runList", run_list);

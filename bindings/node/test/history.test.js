@@ -187,3 +187,82 @@ test('state history: a cell\'s versions, newest first, in a transaction or on th
   assert.deepEqual(db.state.history(run, 'nothing'), []);
   assert.throws(() => db.state.history(run, ''), inmem.InvalidArgumentError);
 });
+
+test('fork: the fork starts with the parent\'s data at a version, then both diverge', (t) => {
+  const { db } = freshDb(t, { historyMs: 600000 });
+  const parent = db.runs.begin({ agent: 'planner' });
+  db.put('plan', 'v1', { run: parent });
+  db.state.set(parent, 'phase', 'plan');
+  db.events.append(parent, 'log', 'step', 'one');
+  const at = db.put('plan', 'v2', { run: parent });
+  db.put('plan', 'v3', { run: parent }); // after the fork's version
+
+  const fork = db.runs.fork(parent, { at, agent: 'explorer', tags: ['alt'] });
+  const info = db.runs.get(fork);
+  assert.equal(info.parent, parent);
+  assert.equal(info.agent, 'explorer');
+  assert.deepEqual(info.tags, ['alt']);
+  assert.equal(S(db.get('plan', { run: fork })), 'v2', 'the parent as of `at`');
+  assert.equal(S(db.state.get(fork, 'phase').value), 'plan');
+  assert.equal(db.events.info(fork, 'log').length, 1);
+
+  // Diverge both ways.
+  db.put('plan', 'fork-only', { run: fork });
+  db.put('scratch', 'x', { run: fork });
+  assert.equal(db.events.append(fork, 'log', 'step', 'fork two'), 2, 'continues the sequence');
+  db.put('plan', 'v4', { run: parent });
+  db.put('later', 'p', { run: parent });
+  assert.equal(S(db.get('plan', { run: parent })), 'v4');
+  assert.equal(db.get('scratch', { run: parent }), undefined);
+  assert.equal(db.events.info(parent, 'log').length, 1);
+  assert.equal(S(db.get('plan', { run: fork })), 'fork-only');
+  assert.equal(db.get('later', { run: fork }), undefined);
+  db.delete('plan', { run: fork });
+  assert.equal(db.get('plan', { run: fork }), undefined);
+  assert.equal(S(db.get('plan', { run: parent })), 'v4');
+  assert.deepEqual(db.list({ run: fork }).map((e) => S(e.key)), ['scratch']);
+
+  // The newest (at absent), in a transaction, atomic with other writes.
+  const tx = db.begin();
+  const f2 = tx.runs.fork(parent);
+  tx.put('note', 'made with a fork', { run: f2 });
+  // (What the fork inherits shows once the fork is committed: the library does not show it
+  // to the transaction that makes the fork.)
+  tx.commit();
+  tx.free();
+  assert.equal(S(db.get('note', { run: f2 })), 'made with a fork');
+  assert.equal(S(db.get('later', { run: f2 })), 'p');
+  assert.equal(S(db.get('plan', { run: f2 })), 'v4');
+
+  // A parent with live forks cannot be deleted; bad arguments.
+  assert.throws(() => db.runs.delete(parent), inmem.MisuseError);
+  assert.throws(() => db.runs.fork(null), inmem.InvalidArgumentError);
+  assert.throws(() => db.runs.fork(inmem.newRunId()), inmem.InvalidArgumentError);
+  assert.throws(() => db.runs.fork(parent, { at: db.stats().version + 5 }), inmem.InvalidArgumentError);
+  db.runs.delete(fork);
+  db.runs.delete(f2);
+  db.runs.delete(parent);
+});
+
+test('fork at a version the history no longer holds is a HistoryError; runs keep their own history', (t) => {
+  const { db } = freshDb(t); // no retention for the database
+  const p = db.runs.begin();
+  const old = db.put('k', 'old', { run: p });
+  db.put('k', 'new', { run: p });
+  churn(db, 30);
+  assert.throws(() => db.runs.fork(p, { at: old }), inmem.HistoryError);
+
+  // A run with its own policy keeps its history although the database keeps none.
+  const kept = db.runs.begin({ historyVersions: 5 });
+  const k1 = db.put('k', 'one', { run: kept });
+  db.put('k', 'two', { run: kept });
+  churn(db, 30);
+  assert.equal(S(db.read((r) => r.get('k', { run: kept }), { at: k1 })), 'one');
+  assert.deepEqual(db.history('k', { run: kept }).map((e) => S(e.value)), ['two', 'one']);
+  const f = db.runs.fork(kept, { at: k1 });
+  assert.equal(S(db.get('k', { run: f })), 'one');
+  // history: true with both 0 keeps less than the database; bad values are refused.
+  db.runs.begin({ history: true });
+  assert.throws(() => db.runs.begin({ historyVersions: -1 }), inmem.InvalidArgumentError);
+  assert.throws(() => db.runs.begin({ historyMs: 'x' }), inmem.InvalidArgumentError);
+});
