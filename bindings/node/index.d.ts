@@ -227,6 +227,47 @@ export interface RunFilter {
   after?: RunRef;
   limit?: number;
 }
+/** Which primitive a key belongs to (replay, diff; wait takes 'kv', 'state' or 'event'). */
+export type Primitive = 'kv' | 'event' | 'state' | 'trace' | 'run';
+
+/** One write of a replayed transaction (copies). */
+export interface Change {
+  primitive: Primitive;
+  /** KV: the key; state: the cell's name; event: the stream's name; trace: the span id (16
+   *  bytes); run: empty (the run's metadata). */
+  key: Buffer;
+  /** state, event: the name, as a string. */
+  name?: string;
+  /** trace: the span id. */
+  spanId?: RunId;
+  /** A delete (value undefined); deleting a run deletes every key of it. */
+  deleted: boolean;
+  /** KV: the value; state: the cell's value; event: the payload; trace and run: the record, as
+   *  docs/FORMAT.md lays it out. */
+  value: Buffer | undefined;
+  /** KV: the value's expiry, Unix ms (0: none). */
+  expireAt?: number;
+  /** event: the sequence number, and the event itself (not for a delete). */
+  seq?: number;
+  event?: Event;
+}
+/** One committed transaction of a replayed run. */
+export interface ReplayEntry {
+  version: number;
+  /** Its commit time, Unix ms (0: not known). */
+  timeMs: number;
+  /** Its writes to the run, in key order. */
+  changes: Change[];
+}
+export interface ReplayOptions {
+  /** Replay the transactions after this version (default 0: from the start). */
+  after?: number;
+  /** On the database: replay up to this version (default: the newest). */
+  at?: number;
+  /** Transactions fetched per call into the addon (default 16). */
+  batch?: number;
+}
+
 export interface Runs {
   begin(opts?: RunOptions): RunId;
   end(id: RunRef, status: RunStatus): void;
@@ -238,6 +279,9 @@ export interface Runs {
   /** Forks a run (copy-on-write): a new run whose parent is `parent` and which starts with its
    *  data as of opts.at, then diverges both ways. Returns the fork's id. */
   fork(parent: RunRef, opts?: ForkOptions): RunId;
+  /** The run's committed transactions after opts.after, in commit order (a change feed):
+   *  HistoryError if the retained history no longer holds them all. */
+  replay(run: RunRef, opts?: ReplayOptions): Replay;
   /** Every run id under which data is stored, begun or not, ascending. */
   listStored(opts?: { after?: RunRef; limit?: number }): RunId[];
 }
@@ -308,6 +352,15 @@ export class Iterator implements IterableIterator<Entry> {
   return(): IteratorResult<Entry>;
   free(): void;
   [Symbol.iterator](): IterableIterator<Entry>;
+}
+
+/** A run's replay: an iterable of its committed transactions, in commit order. */
+export class Replay implements IterableIterator<ReplayEntry> {
+  nextEntry(): ReplayEntry | undefined;
+  next(): IteratorResult<ReplayEntry>;
+  return(): IteratorResult<ReplayEntry>;
+  free(): void;
+  [Symbol.iterator](): IterableIterator<ReplayEntry>;
 }
 
 export class Transaction {

@@ -75,6 +75,72 @@ class Iterator {
   }
 }
 
+/**
+ * A run's committed transactions in commit order ({version, timeMs, changes}), read in batches
+ * of copies; a JS iterable. Reads through its transaction: freed at its end, by free(), by
+ * leaving a for...of, or with the transaction (and, when it made its own, frees that).
+ */
+class Replay {
+  constructor(tx, h, batch, ownsTx) {
+    this._tx = tx;
+    this._h = h;
+    this._batch = batch;
+    this._owns = ownsTx;
+    this._buf = [];
+    this._pos = 0;
+    this._done = false;
+  }
+
+  _end() {
+    this._done = true;
+    b.iterFree(this._h);
+    if (this._owns) this._tx.free();
+  }
+
+  /** The next committed transaction, or undefined at the end. */
+  nextEntry() {
+    if (this._freed) b.replayNext(this._h, 1); // throws MisuseError: the replay was freed
+    if (this._pos < this._buf.length) return this._buf[this._pos++];
+    if (this._done) return undefined;
+    try {
+      this._buf = b.replayNext(this._h, this._batch);
+    } catch (e) {
+      this._end();
+      this._freed = true;
+      throw e;
+    }
+    this._pos = 0;
+    if (this._buf.length < this._batch) this._end();
+    if (this._buf.length === 0) return undefined;
+    return this._buf[this._pos++];
+  }
+
+  next() {
+    const e = this.nextEntry();
+    return e === undefined ? { value: undefined, done: true } : { value: e, done: false };
+  }
+
+  /** Frees the replay now (and the transaction it made for itself). */
+  free() {
+    if (!this._done) this._end();
+    this._freed = true;
+    this._buf = [];
+  }
+
+  return() {
+    this.free();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.iterator]() {
+    return this;
+  }
+}
+
+function batchOf(o, dflt) {
+  return o.batch === undefined ? dflt : o.batch;
+}
+
 // ---- primitives: shared between a database (standalone forms) and a transaction --------------
 
 class Runs {
@@ -88,6 +154,26 @@ class Runs {
     return b.runList(this._o._handle(), f, f.after, f.limit);
   }
   delete(id) { b.runDelete(this._o._handle(), id); }
+  /**
+   * Replays a run: its committed transactions after version opts.after (0: from the start) up
+   * to the snapshot, in commit order, each {version, timeMs, changes} with its writes in key
+   * order. HistoryError if the retained history no longer holds every version after `after`.
+   * On the database it reads in a read-only transaction of its own (at opts.at, if given).
+   */
+  replay(run, opts) {
+    const o = checkOpts(opts, 'options');
+    const batch = batchOf(o, 16);
+    if (this._o instanceof Transaction) {
+      return new Replay(this._o, b.runReplay(this._o._handle(), run, o.after), batch, false);
+    }
+    const tx = this._o.begin({ readOnly: true, at: o.at });
+    try {
+      return new Replay(tx, b.runReplay(tx._handle(), run, o.after), batch, true);
+    } catch (e) {
+      tx.free();
+      throw e;
+    }
+  }
   /** Forks `parent`: a new run (begun with opts, its parent set) that starts with the parent's
    *  data in every primitive as of version opts.at (0 or absent: the newest, or the
    *  transaction's snapshot), then diverges. Returns the fork's id. */
@@ -455,5 +541,6 @@ function formatRunId(id) {
 
 module.exports = {
   open, openAsync, newRunId, isRunId, runIdBytes, formatRunId, Database, Transaction, Iterator,
+  Replay,
   version: b.version, errorCodes: b.errors,
 };

@@ -569,20 +569,31 @@ static void itw_unlink(itw *it)
     it->prev = it->next = NULL;
 }
 
+void txw_free_cursors(txw *tx)
+{
+    for (itw *it = tx->iters; it; it = it->next) {
+        inmem_iter_free(it->it);
+        it->it = NULL;
+        inmem_replay_free(it->rp);
+        it->rp = NULL;
+    }
+}
+
 void txw_free_txn(txw *tx)
 {
     if (!tx->txn)
         return;
     if (tx->borrowed) {
         /* transactSync() owns the transaction: free only the iterators opened on it. */
-        for (itw *it = tx->iters; it; it = it->next) {
-            inmem_iter_free(it->it);
-            it->it = NULL;
-        }
+        txw_free_cursors(tx);
     } else {
-        /* The library frees a transaction's iterators with it: forget them. */
-        for (itw *it = tx->iters; it; it = it->next)
+        /* The library frees a transaction's iterators with it: forget them. A replay reads
+         * through the transaction: free it first. */
+        for (itw *it = tx->iters; it; it = it->next) {
             it->it = NULL;
+            inmem_replay_free(it->rp);
+            it->rp = NULL;
+        }
         inmem_txn_free(tx->txn);
     }
     tx->txn = NULL;
@@ -662,6 +673,7 @@ static void itw_finalize(napi_env env, void *data, void *hint)
     txw *tx = it->tx;
     if (it->it)
         inmem_iter_free(it->it);
+    inmem_replay_free(it->rp);
     itw_unlink(it);
     free(it);
     txw_release(tx);
@@ -674,15 +686,16 @@ void itw_release_handle(napi_env env, napi_value obj)
         itw_finalize(env, p, NULL);
 }
 
-napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter);
-napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter)
+static napi_value wrap_cursor(napi_env env, txw *tx, inmem_iter *iter, inmem_replay *rp)
 {
     itw *it = calloc(1, sizeof(*it));
     if (!it) {
         inmem_iter_free(iter);
+        inmem_replay_free(rp);
         return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
     }
     it->it = iter;
+    it->rp = rp;
     it->tx = tx;
     it->next = tx->iters;
     if (tx->iters)
@@ -697,6 +710,17 @@ napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter)
     }
     napi_type_tag_object(env, obj, &TAG_ITER);
     return obj;
+}
+
+napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter);
+napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter)
+{
+    return wrap_cursor(env, tx, iter, NULL);
+}
+
+napi_value wrap_replay(napi_env env, txw *tx, inmem_replay *rp)
+{
+    return wrap_cursor(env, tx, NULL, rp);
 }
 
 /* ---- shared databases ---------------------------------------------------------------------- */

@@ -19,8 +19,9 @@
  *              or by its finalizer). refs = 1 while its JS object lives + 1 per live itw.
  *              busy is set while an async work uses the transaction on a pool thread: every other
  *              call on it throws, so a transaction is never used by two threads at once.
- *   itw        one JS Iterator; it is NULL once freed (also when its transaction is freed, as
- *              the library frees a transaction's iterators with it).
+ *   itw        one JS Iterator, or one run replay (rp): it (rp) is NULL once freed (also when
+ *              its transaction is freed, as the library frees a transaction's iterators with
+ *              it; a replay, which reads through the transaction, is freed with it by us).
  *
  * Errors: every failure throws an InmemError subclass made by the JS factory registered with
  * setErrorFactory() (lib/errors.js): wrong argument types are INMEM_EINVAL, calls on a closed
@@ -61,7 +62,8 @@ struct txw {
 };
 
 struct itw {
-    inmem_iter *it; /* NULL once freed */
+    inmem_iter *it;     /* NULL once freed */
+    inmem_replay *rp;   /* a replay's handle instead of an iterator; NULL once freed */
     txw *tx;
     itw *prev, *next;
 };
@@ -142,6 +144,10 @@ napi_value wrap_dbw(napi_env env, dbw *d);
 /* Lifetimes. */
 txw *txw_new(dbw *d, inmem_txn *txn);
 void txw_free_txn(txw *tx); /* frees the inmem_txn and its iterators; keeps the struct */
+/* Frees the iterators and replays open on @p tx (its transaction is about to end). */
+void txw_free_cursors(txw *tx);
+/* A JS handle for a replay opened on @p tx (freed with it). */
+napi_value wrap_replay(napi_env env, txw *tx, inmem_replay *rp);
 void dbw_release(dbw *d);
 int dbw_close(napi_env env, dbw *d); /* 0, or -1 with an exception pending */
 
@@ -156,6 +162,9 @@ int get_backup_dir(napi_env env, napi_value v, jsbytes *dir);
 /* Options object -> inmem_options (0, or -1 with an exception pending). */
 int get_options(napi_env env, napi_value v, inmem_options *o);
 int get_retry(napi_env env, napi_value v, inmem_retry_options *o);
+
+/* prims.c: an event as an object. */
+napi_value event_obj(napi_env env, const inmem_event *e);
 
 /* ---- module parts: each adds its functions to exports ------------------------------------- */
 void init_txn(napi_env env, napi_value exports);

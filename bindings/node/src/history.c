@@ -144,8 +144,116 @@ static napi_value state_history(napi_env env, napi_callback_info info)
     return history(env, info, 1);
 }
 
+/* ---- primitives by name (replay, diff, wait) ----------------------------------------------- */
+
+static const char *const prim_names[] = {NULL, "kv", "event", "state", "trace", "run"};
+
+static napi_value prim_str(napi_env env, inmem_primitive p)
+{
+    return mk_str(env, p >= 1 && p <= 5 ? prim_names[p] : "unknown");
+}
+
+/* The key of a change or a difference: `key` (the bytes), and by primitive `name` (a state
+ * cell's or a stream's) or `spanId` (a span's). */
+static void set_key(napi_env env, napi_value o, inmem_primitive p, const void *key, size_t klen)
+{
+    set_prop(env, o, "key", mk_buf(env, key, klen));
+    if (p == INMEM_PRIM_STATE || p == INMEM_PRIM_EVENT) {
+        napi_value s;
+        napi_create_string_utf8(env, klen ? key : "", klen, &s);
+        set_prop(env, o, "name", s);
+    } else if (p == INMEM_PRIM_TRACE && klen == sizeof(inmem_run_id)) {
+        inmem_run_id id;
+        memcpy(id.bytes, key, sizeof(id.bytes));
+        set_prop(env, o, "spanId", mk_run(env, &id));
+    }
+}
+
+/* ---- replay -------------------------------------------------------------------------------- */
+
+/* runReplay(txn, run | null, afterVersion) -> replay handle (freed with the transaction, or by
+ * iterFree) */
+static napi_value run_replay(napi_env env, napi_callback_info info)
+{
+    ARGS(3);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    inmem_run_id rid;
+    const inmem_run_id *run;
+    uint64_t after;
+    if (get_run(env, argv[1], &rid, &run, "run") || get_u64(env, argv[2], 0, &after, "after"))
+        return NULL;
+    if (!run)
+        memset(&rid, 0, sizeof(rid)); /* the shared scope */
+    inmem_replay *rp;
+    int rc = inmem_run_replay(tx->txn, &rid, after, &rp);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return wrap_replay(env, tx, rp);
+}
+
+static napi_value change_obj(napi_env env, const inmem_change *c)
+{
+    napi_value o = mk_obj(env);
+    set_prop(env, o, "primitive", prim_str(env, c->primitive));
+    set_key(env, o, c->primitive, c->key, c->klen);
+    set_prop(env, o, "deleted", mk_bool(env, c->deleted));
+    set_prop(env, o, "value", c->deleted || !c->value ? mk_undef(env) : mk_buf(env, c->value, c->len));
+    if (c->primitive == INMEM_PRIM_KV)
+        set_u64(env, o, "expireAt", c->expire_at_ms);
+    if (c->primitive == INMEM_PRIM_EVENT) {
+        set_u64(env, o, "seq", c->event.seq);
+        if (!c->deleted)
+            set_prop(env, o, "event", event_obj(env, &c->event));
+    }
+    return o;
+}
+
+/* replayNext(replay, max) -> [{version, timeMs, changes: [...]}] (at most max; fewer: the end).
+ * Everything is copied before the next call into the library. */
+static napi_value replay_next(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    itw *it = get_itw(env, argv[0]);
+    if (!it)
+        return NULL;
+    if (!it->rp)
+        return throw_msg(env, INMEM_EMISUSE, "the replay was freed, or its transaction was");
+    if (it->tx->busy)
+        return throw_msg(env, INMEM_EMISUSE,
+                         "the transaction is busy with an asynchronous call: await it first");
+    uint64_t max;
+    if (get_u64(env, argv[1], 1, &max, "count"))
+        return NULL;
+    if (max == 0 || max > HISTORY_LIMIT_MAX)
+        return throw_msg(env, INMEM_EINVAL, "count must be 1 to 2^20");
+    napi_value arr = mk_arr(env, 0);
+    for (uint32_t i = 0; i < max; i++) {
+        uint64_t version, time_ms;
+        const inmem_change *c;
+        size_t n;
+        int rc = inmem_replay_next(it->rp, &version, &time_ms, &c, &n);
+        if (rc == INMEM_NOTFOUND)
+            break;
+        if (rc)
+            return throw_rc(env, rc, NULL, NULL);
+        napi_value o = mk_obj(env);
+        set_u64(env, o, "version", version);
+        set_u64(env, o, "timeMs", time_ms);
+        napi_value changes = mk_arr(env, n);
+        for (size_t j = 0; j < n; j++)
+            napi_set_element(env, changes, (uint32_t)j, change_obj(env, &c[j]));
+        set_prop(env, o, "changes", changes);
+        napi_set_element(env, arr, i, o);
+    }
+    return arr;
+}
+
 void init_history(napi_env env, napi_value exports)
 {
+    export_fn(env, exports, "runReplay", run_replay);
+    export_fn(env, exports, "replayNext", replay_next);
     export_fn(env, exports, "kvHistory", kv_history);
     export_fn(env, exports, "stateHistory", state_history);
     export_fn(env, exports, "txnBeginAt", txn_begin_at);

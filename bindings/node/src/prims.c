@@ -391,7 +391,7 @@ static napi_value run_delete(napi_env env, napi_callback_info info)
 
 /* ---- events -------------------------------------------------------------------------------- */
 
-static napi_value event_obj(napi_env env, const inmem_event *e)
+napi_value event_obj(napi_env env, const inmem_event *e)
 {
     napi_value o = mk_obj(env);
     set_u64(env, o, "seq", e->seq);

@@ -434,7 +434,7 @@ static napi_value iter_free(napi_env env, napi_callback_info info)
     itw *it = get_itw_or_freed(env, argv[0], &freed);
     if (!it)
         return freed ? mk_undef(env) : NULL;
-    if (it->it && it->tx->busy)
+    if ((it->it || it->rp) && it->tx->busy)
         return throw_msg(env, INMEM_EMISUSE,
                          "the transaction is busy with an asynchronous call: await it first");
     itw_release_handle(env, argv[0]);
@@ -560,12 +560,9 @@ static int transact_cb(inmem_txn *txn, void *arg)
     napi_value global;
     napi_get_global(env, &global);
     napi_status st = napi_call_function(env, global, c->fn, 1, &c->txobj, &c->result);
-    /* The callback may have left iterators open: the transaction is rolled back or committed
-     * next, so free them now. */
-    for (itw *it = c->tx->iters; it; it = it->next) {
-        inmem_iter_free(it->it);
-        it->it = NULL;
-    }
+    /* The callback may have left iterators (or replays) open: the transaction is rolled back
+     * or committed next, so free them now. */
+    txw_free_cursors(c->tx);
     if (st != napi_ok) {
         napi_get_and_clear_last_exception(env, &c->exc);
         return CLOSURE_THREW;
