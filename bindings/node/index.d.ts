@@ -286,6 +286,39 @@ export interface Runs {
   listStored(opts?: { after?: RunRef; limit?: number }): RunId[];
 }
 
+/** One difference of runs.diff(). */
+export interface DiffEntry {
+  primitive: 'kv' | 'state' | 'event' | 'trace';
+  /** 'added': on side b only; 'removed': on side a only; 'changed': different contents. */
+  kind: 'added' | 'removed' | 'changed';
+  /** KV: the key; state: the cell's name; event: the stream's name; trace: the span id. */
+  key: Buffer;
+  /** state, event: the name, as a string. */
+  name?: string;
+  /** trace: the span id. */
+  spanId?: RunId;
+  /** The key's version (a stream's head) on each side; 0 where it is absent. */
+  versionA: number;
+  versionB: number;
+  /** event: the first sequence number that differs (a stream on one side only: 1). */
+  firstSeq?: number;
+}
+export interface DiffOptions {
+  /** Side a's version (0 or absent: the newest). */
+  atA?: number;
+  /** Side b's version (0 or absent: the newest). */
+  atB?: number;
+  /** Entries fetched per call into the addon (default 256). */
+  batch?: number;
+}
+export interface DbRuns extends Runs {
+  /** Compares run a as of opts.atA with run b as of opts.atB (per primitive, in key order).
+   *  HistoryError for a version the history no longer holds. */
+  diff(a: RunRef, b: RunRef, opts?: DiffOptions): Diff;
+  /** diff() on the thread pool: every difference. */
+  diffAsync(a: RunRef, b: RunRef, opts?: DiffOptions): Promise<DiffEntry[]>;
+}
+
 export interface Event {
   seq: number; timeMs: number; type: string; payload: Buffer; prevHash: bigint; hash: bigint;
 }
@@ -354,6 +387,15 @@ export class Iterator implements IterableIterator<Entry> {
   [Symbol.iterator](): IterableIterator<Entry>;
 }
 
+/** A run diff's differences (collected when it was made): an iterable. */
+export class Diff implements IterableIterator<DiffEntry> {
+  nextEntry(): DiffEntry | undefined;
+  next(): IteratorResult<DiffEntry>;
+  return(): IteratorResult<DiffEntry>;
+  free(): void;
+  [Symbol.iterator](): IterableIterator<DiffEntry>;
+}
+
 /** A run's replay: an iterable of its committed transactions, in commit order. */
 export class Replay implements IterableIterator<ReplayEntry> {
   nextEntry(): ReplayEntry | undefined;
@@ -397,7 +439,7 @@ export class Transaction {
 export class Database {
   readonly durability: Durability;
   readonly isOpen: boolean;
-  readonly runs: Runs;
+  readonly runs: DbRuns;
   readonly events: Events;
   readonly state: DbState;
   readonly traces: Traces;

@@ -137,6 +137,55 @@ class Replay {
   }
 }
 
+/** The differences between two runs (or one run at two versions), collected when made; a JS
+ *  iterable of {primitive, kind, key, versionA, versionB, ...}, read in batches. */
+class Diff {
+  constructor(h, batch) {
+    this._h = h;
+    this._batch = batch;
+    this._buf = [];
+    this._pos = 0;
+    this._done = false;
+  }
+
+  /** The next difference, or undefined at the end. */
+  nextEntry() {
+    if (this._freed) b.diffNext(this._h, 1); // throws MisuseError: the diff was freed
+    if (this._pos < this._buf.length) return this._buf[this._pos++];
+    if (this._done) return undefined;
+    this._buf = b.diffNext(this._h, this._batch);
+    this._pos = 0;
+    if (this._buf.length < this._batch) {
+      this._done = true;
+      b.diffFree(this._h); // at the end: release it now, not at the next collection
+    }
+    if (this._buf.length === 0) return undefined;
+    return this._buf[this._pos++];
+  }
+
+  next() {
+    const e = this.nextEntry();
+    return e === undefined ? { value: undefined, done: true } : { value: e, done: false };
+  }
+
+  /** Frees the differences now (also done at the end, and when collected). */
+  free() {
+    b.diffFree(this._h);
+    this._freed = true;
+    this._done = true;
+    this._buf = [];
+  }
+
+  return() {
+    this.free();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.iterator]() {
+    return this;
+  }
+}
+
 function batchOf(o, dflt) {
   return o.batch === undefined ? dflt : o.batch;
 }
@@ -188,6 +237,25 @@ class Runs {
   }
   /** Deletes a run and all its data on the thread pool (a large run takes a while). */
   async deleteAsync(id) { return b.runDeleteAsync(this._o._handle(), id); }
+}
+
+/** The database's runs: the standalone forms, and what exists only on a database. */
+class DbRuns extends Runs {
+  /**
+   * Compares run `a` as of version opts.atA with run `b` as of opts.atB (0 or absent: the
+   * newest; both: one snapshot): per primitive, KV keys and state cells added, removed or
+   * changed, event streams with the first sequence number that differs, spans. Returns an
+   * iterable Diff (the differences are collected now).
+   */
+  diff(a, b2, opts) {
+    const o = checkOpts(opts, 'options');
+    return new Diff(b.runDiff(this._o._handle(), a, o.atA, b2, o.atB), batchOf(o, 256));
+  }
+  /** diff() on the thread pool, resolving to an array of every difference. */
+  async diffAsync(a, b2, opts) {
+    const o = checkOpts(opts, 'options');
+    return b.runDiffAsync(this._o._handle(), a, o.atA, b2, o.atB);
+  }
 }
 
 class Events {
@@ -363,7 +431,7 @@ function retryOptions(opts) {
 class Database {
   constructor(h) {
     this._h = h;
-    this.runs = new Runs(this);
+    this.runs = new DbRuns(this);
     this.events = new Events(this);
     this.state = new State(this);
     this.traces = new Traces(this);
@@ -541,6 +609,6 @@ function formatRunId(id) {
 
 module.exports = {
   open, openAsync, newRunId, isRunId, runIdBytes, formatRunId, Database, Transaction, Iterator,
-  Replay,
+  Replay, Diff,
   version: b.version, errorCodes: b.errors,
 };

@@ -165,6 +165,8 @@ int get_retry(napi_env env, napi_value v, inmem_retry_options *o);
 
 /* prims.c: an event as an object. */
 napi_value event_obj(napi_env env, const inmem_event *e);
+/* history.c: a difference of inmem_run_diff() as an object. */
+napi_value diff_entry_obj(napi_env env, const inmem_diff_entry *e);
 
 /* ---- module parts: each adds its functions to exports ------------------------------------- */
 void init_txn(napi_env env, napi_value exports);

@@ -2,7 +2,7 @@
  * async.c — the calls that can block run on libuv's thread pool (napi async work) and return
  * promises: open (recovery replays the log), close (final fsync), commit (a strict commit waits
  * for its fsync), run deletion, event chain verification, the TTL sweep, collecting a large
- * scan, checkpoints and backups (each writes an image of the whole database).
+ * scan, checkpoints and backups (each writes an image of the whole database), run diffs.
  *
  * Rules that keep a transaction on one thread at a time:
  * - Before a work is queued, on the JS thread: the transaction is marked busy (every other call
@@ -30,7 +30,8 @@ enum work_kind {
     W_SWEEP,
     W_SCAN,
     W_CHECKPOINT,
-    W_BACKUP
+    W_BACKUP,
+    W_DIFF
 };
 
 typedef struct scan_entry {
@@ -68,6 +69,10 @@ typedef struct work {
     size_t nents, cap;
     char *bytes;
     size_t blen, bcap;
+    /* diff: run a at at_a against run b at at_b (run ids in rid and rid_b) */
+    inmem_run_id rid_b;
+    uint64_t at_a, at_b;
+    inmem_diff *diff;
     /* result */
     uint64_t u;
 } work;
@@ -179,6 +184,9 @@ static void execute(napi_env env, void *data)
     case W_BACKUP:
         w->rc = inmem_db_backup(w->d->db, w->dir, &w->u);
         break;
+    case W_DIFF:
+        w->rc = inmem_run_diff(w->d->db, &w->rid, w->at_a, &w->rid_b, w->at_b, &w->diff);
+        break;
     }
     note_err(w);
 }
@@ -195,6 +203,7 @@ static void work_free(napi_env env, work *w)
     jsbytes_free(&w->prefix);
     free(w->ents);
     free(w->bytes);
+    inmem_diff_free(w->diff);
     free(w);
 }
 
@@ -259,6 +268,13 @@ static void complete(napi_env env, napi_status status, void *data)
     case W_BACKUP:
         result = mk_u64(env, w->u);
         break;
+    case W_DIFF: {
+        result = mk_arr(env, 0);
+        inmem_diff_entry e;
+        for (uint32_t i = 0; inmem_diff_next(w->diff, &e) == 0; i++)
+            napi_set_element(env, result, i, diff_entry_obj(env, &e));
+        break;
+    }
     case W_SCAN:
         result = mk_arr(env, w->nents);
         for (size_t i = 0; i < w->nents; i++) {
@@ -570,8 +586,34 @@ static napi_value kv_scan_async(napi_env env, napi_callback_info info)
     return queue(env, w, argv[0], "inmem.scan");
 }
 
+/* runDiffAsync(db, a | null, atA, b | null, atB) -> Promise<[entry]>: the comparison (scans of
+ * both sides, bisection of event streams) runs on the pool. */
+static napi_value run_diff_async(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    work *w = work_new(env, W_DIFF);
+    if (!w)
+        return NULL;
+    const inmem_run_id *ap, *bp;
+    if (get_run(env, argv[1], &w->rid, &ap, "a") || get_u64(env, argv[2], 0, &w->at_a, "atA") ||
+        get_run(env, argv[3], &w->rid_b, &bp, "b") || get_u64(env, argv[4], 0, &w->at_b, "atB")) {
+        work_free(env, w);
+        return NULL;
+    }
+    if (!ap)
+        memset(&w->rid, 0, sizeof(w->rid)); /* the shared scope */
+    if (!bp)
+        memset(&w->rid_b, 0, sizeof(w->rid_b));
+    take_db(w, d);
+    return queue(env, w, argv[0], "inmem.runDiff");
+}
+
 void init_async(napi_env env, napi_value exports)
 {
+    export_fn(env, exports, "runDiffAsync", run_diff_async);
     export_fn(env, exports, "dbOpenAsync", db_open_async);
     export_fn(env, exports, "dbCloseAsync", db_close_async);
     export_fn(env, exports, "txnCommitAsync", txn_commit_async);

@@ -250,8 +250,131 @@ static napi_value replay_next(napi_env env, napi_callback_info info)
     return arr;
 }
 
+/* ---- diff ---------------------------------------------------------------------------------- */
+
+static const napi_type_tag TAG_DIFF = {0x696e6d656d2d6466ULL, 0x4e4f44452d484e44ULL};
+static const char *const kind_names[] = {NULL, "added", "removed", "changed"};
+
+typedef struct dfw {
+    inmem_diff *d; /* NULL once freed */
+} dfw;
+
+static void dfw_finalize(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    dfw *f = data;
+    inmem_diff_free(f->d);
+    free(f);
+}
+
+napi_value diff_entry_obj(napi_env env, const inmem_diff_entry *e)
+{
+    napi_value o = mk_obj(env);
+    set_prop(env, o, "primitive", prim_str(env, e->primitive));
+    set_prop(env, o, "kind", mk_str(env, e->kind >= 1 && e->kind <= 3 ? kind_names[e->kind] : "?"));
+    set_key(env, o, e->primitive, e->key, e->klen);
+    set_u64(env, o, "versionA", e->version_a);
+    set_u64(env, o, "versionB", e->version_b);
+    if (e->primitive == INMEM_PRIM_EVENT)
+        set_u64(env, o, "firstSeq", e->first_seq);
+    return o;
+}
+
+/* runDiff(db, a | null, atA, b | null, atB) -> diff handle (the differences, collected now) */
+static napi_value run_diff(napi_env env, napi_callback_info info)
+{
+    ARGS(5);
+    dbw *d = get_db_live(env, argv[0]);
+    if (!d)
+        return NULL;
+    inmem_run_id a, b;
+    const inmem_run_id *ap, *bp;
+    uint64_t at_a, at_b;
+    if (get_run(env, argv[1], &a, &ap, "a") || get_u64(env, argv[2], 0, &at_a, "atA") ||
+        get_run(env, argv[3], &b, &bp, "b") || get_u64(env, argv[4], 0, &at_b, "atB"))
+        return NULL;
+    if (!ap)
+        memset(&a, 0, sizeof(a));
+    if (!bp)
+        memset(&b, 0, sizeof(b));
+    dfw *f = calloc(1, sizeof(*f));
+    if (!f)
+        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    int rc = inmem_run_diff(d->db, &a, at_a, &b, at_b, &f->d);
+    if (rc) {
+        free(f);
+        return throw_rc(env, rc, NULL, NULL);
+    }
+    napi_value obj;
+    napi_create_object(env, &obj);
+    if (napi_wrap(env, obj, f, dfw_finalize, NULL, NULL) != napi_ok) {
+        dfw_finalize(env, f, NULL);
+        return NULL;
+    }
+    napi_type_tag_object(env, obj, &TAG_DIFF);
+    return obj;
+}
+
+static dfw *get_dfw(napi_env env, napi_value v)
+{
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    bool ok = false;
+    if (t == napi_object)
+        napi_check_object_type_tag(env, v, &TAG_DIFF, &ok);
+    void *p = NULL;
+    if (!ok || napi_unwrap(env, v, &p) != napi_ok || !p) {
+        throw_msg(env, INMEM_EINVAL, "not a diff handle");
+        return NULL;
+    }
+    return p;
+}
+
+/* diffNext(diff, max) -> [entry] (at most max; fewer: the end) */
+static napi_value diff_next(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    dfw *f = get_dfw(env, argv[0]);
+    if (!f)
+        return NULL;
+    if (!f->d)
+        return throw_msg(env, INMEM_EMISUSE, "the diff was freed");
+    uint64_t max;
+    if (get_u64(env, argv[1], 1, &max, "count"))
+        return NULL;
+    if (max == 0 || max > HISTORY_LIMIT_MAX)
+        return throw_msg(env, INMEM_EINVAL, "count must be 1 to 2^20");
+    napi_value arr = mk_arr(env, 0);
+    for (uint32_t i = 0; i < max; i++) {
+        inmem_diff_entry e;
+        int rc = inmem_diff_next(f->d, &e);
+        if (rc == INMEM_NOTFOUND)
+            break;
+        if (rc)
+            return throw_rc(env, rc, NULL, NULL);
+        napi_set_element(env, arr, i, diff_entry_obj(env, &e));
+    }
+    return arr;
+}
+
+/* diffFree(diff): frees the differences now (idempotent). */
+static napi_value diff_free(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dfw *f = get_dfw(env, argv[0]);
+    if (!f)
+        return NULL;
+    inmem_diff_free(f->d);
+    f->d = NULL;
+    return mk_undef(env);
+}
+
 void init_history(napi_env env, napi_value exports)
 {
+    export_fn(env, exports, "runDiff", run_diff);
+    export_fn(env, exports, "diffNext", diff_next);
+    export_fn(env, exports, "diffFree", diff_free);
     export_fn(env, exports, "runReplay", run_replay);
     export_fn(env, exports, "replayNext", replay_next);
     export_fn(env, exports, "kvHistory", kv_history);

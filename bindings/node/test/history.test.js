@@ -349,3 +349,77 @@ test('replay: HistoryError when the history no longer holds every version asked 
   // From the newest on there is nothing to replay, and nothing missing.
   assert.deepEqual([...db.runs.replay(run, { after: db.stats().version })], []);
 });
+
+test('diff: kinds per primitive, a fork against its parent, one run at two versions', async (t) => {
+  const { db } = freshDb(t, { historyMs: 600000 });
+  const parent = db.runs.begin();
+  db.put('same', 's', { run: parent });
+  db.put('changed', 'p', { run: parent });
+  db.put('removed', 'r', { run: parent });
+  db.state.set(parent, 'phase', 'plan');
+  db.events.appendBatch(parent, 'log', [{ type: 't', payload: '1' }, { type: 't', payload: '2' }]);
+  const at = db.stats().version;
+  const fork = db.runs.fork(parent, { at });
+  assert.deepEqual([...db.runs.diff(parent, fork, { atB: 0 })], [], 'a new fork: no difference');
+
+  db.put('changed', 'f', { run: fork });
+  db.delete('removed', { run: fork });
+  db.put('added', 'a', { run: fork });
+  db.state.set(fork, 'phase', 'act');
+  db.state.set(fork, 'extra', 'x');
+  db.events.append(fork, 'log', 't', 'fork 3');
+  db.events.append(fork, 'new', 't', 'n');
+  const span = db.traces.record(fork, { kind: 'decision', name: 'go' });
+
+  const d = [...db.runs.diff(parent, fork)];
+  const kv = d.filter((e) => e.primitive === 'kv').map((e) => [S(e.key), e.kind]);
+  assert.deepEqual(kv, [['added', 'added'], ['changed', 'changed'], ['removed', 'removed']]);
+  const changed = d.find((e) => e.primitive === 'kv' && S(e.key) === 'changed');
+  assert.ok(changed.versionA > 0 && changed.versionB > changed.versionA);
+  const removed = d.find((e) => S(e.key) === 'removed');
+  assert.ok(removed.versionA > 0 && removed.versionB === 0);
+  const added = d.find((e) => S(e.key) === 'added');
+  assert.ok(added.versionA === 0 && added.versionB > 0);
+  assert.deepEqual(d.filter((e) => e.primitive === 'state').map((e) => [e.name, e.kind]),
+    [['extra', 'added'], ['phase', 'changed']]);
+  assert.deepEqual(d.filter((e) => e.primitive === 'event').map((e) => [e.name, e.kind, e.firstSeq]),
+    [['log', 'changed', 3], ['new', 'added', 1]]);
+  assert.deepEqual(d.filter((e) => e.primitive === 'trace').map((e) => [e.spanId, e.kind]),
+    [[span, 'added']]);
+  // Primitive by primitive: KV, state, events, traces.
+  const order = d.map((e) => e.primitive).filter((p, i, a) => a.indexOf(p) === i);
+  assert.deepEqual(order, ['kv', 'state', 'event', 'trace']);
+
+  // The parent moving on shows too, the other way round.
+  db.put('same', 'parent moved', { run: parent });
+  assert.deepEqual([...db.runs.diff(fork, parent)].filter((e) => S(e.key) === 'same')
+    .map((e) => e.kind), ['changed']);
+  // The fork as of its version against the parent then: still nothing.
+  assert.deepEqual([...db.runs.diff(parent, fork, { atA: at, atB: at + 1 })], []);
+
+  // One run at two versions; batches of one; the async form gives the same entries.
+  const before = db.stats().version;
+  db.put('later', 'l', { run: parent });
+  const two = [...db.runs.diff(parent, parent, { atA: before, batch: 1 })];
+  assert.deepEqual(two.map((e) => [e.primitive, S(e.key), e.kind]), [['kv', 'later', 'added']]);
+  assert.deepEqual(await db.runs.diffAsync(parent, fork), [...db.runs.diff(parent, fork)]);
+
+  // A diff is freed at its end and by free(); it throws afterwards.
+  const dd = db.runs.diff(parent, fork);
+  dd.free();
+  dd.free();
+  assert.throws(() => dd.nextEntry(), inmem.MisuseError);
+  assert.throws(() => db.runs.diff(parent, fork, { atA: db.stats().version + 9 }),
+    inmem.InvalidArgumentError);
+  assert.equal(typeof db.begin().runs.diff, 'undefined', 'a database call only');
+});
+
+test('diff: HistoryError for a version the history no longer holds', async (t) => {
+  const { db } = freshDb(t);
+  const run = db.runs.begin();
+  const v1 = db.put('k', '1', { run });
+  db.put('k', '2', { run });
+  churn(db, 30);
+  assert.throws(() => db.runs.diff(run, run, { atA: v1 }), inmem.HistoryError);
+  await assert.rejects(db.runs.diffAsync(run, run, { atA: v1 }), inmem.HistoryError);
+});
