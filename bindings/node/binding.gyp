@@ -6,7 +6,7 @@
     {
       "target_name": "inmem",
       "sources": ["src/addon.c", "src/txn.c", "src/prims.c", "src/async.c", "src/langgraph.c",
-                  "src/history.c"],
+                  "src/history.c", "src/wait.c"],
       "include_dirs": ["../../include"],
       "cflags!": ["-fno-exceptions"],
       "cflags": [

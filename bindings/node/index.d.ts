@@ -351,7 +351,24 @@ export interface State {
   /** The cell's versions, newest first (a page: see HistoryPage). */
   history(run: RunRef, name: string, opts?: HistoryPage): VersionInfo[];
 }
+export interface WaitOptions {
+  /** Wait until the version is past this one (default 0: until it exists): the version you
+   *  last saw. */
+  after?: number;
+  /** Give up with TimeoutError after this many ms (default: never; 0 just looks). */
+  timeoutMs?: number;
+  /** wait() only: reject with the signal's reason when it aborts. */
+  signal?: AbortSignal;
+}
+export interface DbEvents extends Events {
+  /** db.wait('event', run, stream, opts): resolves once the stream has an event past opts.after
+   *  (its head's version). */
+  wait(run: RunRef, stream: string, opts?: WaitOptions): Promise<number>;
+}
+
 export interface DbState extends State {
+  /** db.wait('state', run, name, opts): resolves once the cell moves past opts.after. */
+  wait(run: RunRef, name: string, opts?: WaitOptions): Promise<number>;
   /** Applies fn to the cell (undefined and 0 if missing) in a retried transaction. */
   transition(run: RunRef, name: string, fn: (cur: Buffer | undefined, version: number) => Bytes,
     opts?: RetryOptions): number;
@@ -440,7 +457,7 @@ export class Database {
   readonly durability: Durability;
   readonly isOpen: boolean;
   readonly runs: DbRuns;
-  readonly events: Events;
+  readonly events: DbEvents;
   readonly state: DbState;
   readonly traces: Traces;
   close(): void;
@@ -466,6 +483,13 @@ export class Database {
    *  version it holds: the directory opens to exactly that state. */
   backup(dir: string): number;
   backupAsync(dir: string): Promise<number>;
+  /** Waits, without blocking the event loop, until the KV key, state cell or event stream
+   *  `key` of `run` moves past opts.after; resolves to the version it moved to. Rejects with
+   *  TimeoutError (opts.timeoutMs), ClosedError (this handle closed meanwhile) or the abort
+   *  reason of opts.signal. */
+  wait(what: 'kv' | 'state' | 'event', run: RunRef, key: Bytes, opts?: WaitOptions): Promise<number>;
+  /** wait() blocking the calling thread; returns the version. */
+  waitSync(what: 'kv' | 'state' | 'event', run: RunRef, key: Bytes, opts?: WaitOptions): number;
   /** With `at` (a version) or `atTime` (Unix ms): a read-only transaction on the state as of
    *  that commit (time travel); HistoryError if the retained history no longer reaches it. */
   begin(opts?: BeginOptions): Transaction;

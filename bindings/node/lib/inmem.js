@@ -306,6 +306,20 @@ class State {
   }
 }
 
+/** The database's events: the standalone forms, and waiting for a stream. */
+class DbEvents extends Events {
+  /** Resolves once the stream has an event past the version opts.after (see db.wait()). */
+  wait(run, stream, opts) { return this._o.wait('event', run, stream, opts); }
+}
+
+/** The database's state cells: the standalone forms, transitions, and waiting for a cell. */
+class DbState extends State {
+  /** Applies fn(cur, version) -> next to the cell in a transaction retried on conflict. */
+  transition(run, name, fn, opts) { return b.stateTransition(this._o._handle(), run, name, fn, opts); }
+  /** Resolves once the cell moves past the version opts.after (see db.wait()). */
+  wait(run, name, opts) { return this._o.wait('state', run, name, opts); }
+}
+
 class Traces {
   constructor(owner) { this._o = owner; }
   record(run, span) { return b.traceRecord(this._o._handle(), run, span); }
@@ -432,11 +446,9 @@ class Database {
   constructor(h) {
     this._h = h;
     this.runs = new DbRuns(this);
-    this.events = new Events(this);
-    this.state = new State(this);
+    this.events = new DbEvents(this);
+    this.state = new DbState(this);
     this.traces = new Traces(this);
-    this.state.transition = (run, name, fn, opts) =>
-      b.stateTransition(this._h, run, name, fn, opts);
   }
 
   _handle() { return this._h; }
@@ -500,6 +512,41 @@ class Database {
    *  on: the directory opens to exactly the state of the returned version. Any durability. */
   backup(dir) { return b.dbBackup(this._h, dir); }
   async backupAsync(dir) { return b.dbBackupAsync(this._h, dir); }
+
+  /**
+   * Waits, without blocking the event loop, until something moves past a version: `what` is
+   * 'kv' (the key `key` of `run`), 'state' (the cell named `key`) or 'event' (the stream named
+   * `key`: any append moves it). Resolves to the version it moved to as soon as its visible
+   * version (a delete's included) is past opts.after (default 0: once it exists; at once if it
+   * already is). Rejects with TimeoutError after opts.timeoutMs (default: never; 0 just looks),
+   * with ClosedError if this database handle is closed meanwhile, and with opts.signal's reason
+   * if that AbortSignal aborts. Woken by the commit that moves it (any thread or handle of this
+   * process), never by polling.
+   */
+  wait(what, run, key, opts) {
+    const o = checkOpts(opts, 'options');
+    const signal = o.signal;
+    if (signal !== undefined && signal !== null) {
+      if (typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+        throw err('INMEM_EINVAL', 'options.signal must be an AbortSignal');
+      }
+      if (signal.aborted) return Promise.reject(signal.reason);
+    }
+    const [promise, id] = b.watchStart(this._h, what, run, key, o.after, o.timeoutMs);
+    if (signal && id !== 0) {
+      const onAbort = () => b.watchCancel(this._h, id, signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal.removeEventListener('abort', onAbort);
+      promise.then(done, done);
+    }
+    return promise;
+  }
+  /** wait() that blocks the calling thread (for scripts and worker threads): returns the
+   *  version; TimeoutError after opts.timeoutMs (default: never). */
+  waitSync(what, run, key, opts) {
+    const o = checkOpts(opts, 'options');
+    return b.waitSync(this._h, what, run, key, o.after, o.timeoutMs);
+  }
 
   /** Begins an explicit transaction: commit() or abort(), then free(). With `at` (a version)
    *  or `atTime` (Unix ms), a read-only transaction on the state as of that commit (time

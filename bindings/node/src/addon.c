@@ -888,6 +888,7 @@ static int dbw_close_quiet(dbw *d, char *errbuf, size_t errlen)
     errbuf[0] = 0;
     if (!d->sh)
         return 0;
+    watches_cancel(d);
     while (d->txns)
         txw_free_txn(d->txns);
     shared_db *sh = d->sh;
@@ -1504,5 +1505,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     init_async(env, exports);
     init_langgraph(env, exports);
     init_history(env, exports);
+    init_wait(env, exports);
     return exports;
 }

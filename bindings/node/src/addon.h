@@ -10,9 +10,11 @@
  *              opened it (the main thread and worker threads alike): a directory can be opened
  *              once per process (its lock), and a database may be used from many threads.
  *              Reference-counted under a process-wide mutex; the last release closes it.
- *   dbw        one JS Database handle. refs = 1 while its JS object lives + 1 per live txw.
- *              Closing (explicitly or by its finalizer) frees every transaction it still has
- *              (their JS objects then throw "transaction freed"), then releases the shared_db.
+ *   dbw        one JS Database handle. refs = 1 while its JS object lives + 1 per live txw
+ *              + 1 per pending wait. Closing (explicitly or by its finalizer) first settles its
+ *              pending waits (db.wait(), wait.c) with ClosedError, frees every transaction it
+ *              still has (their JS objects then throw "transaction freed"), then releases the
+ *              shared_db.
  *              The C struct itself lives until refs reaches 0, so finalizers may run in any
  *              order.
  *   txw        one JS Transaction. txn is NULL once freed (by the user, by its database's close
@@ -41,6 +43,7 @@ typedef struct shared_db shared_db;
 typedef struct dbw dbw;
 typedef struct txw txw;
 typedef struct itw itw;
+typedef struct ww ww;
 
 struct dbw {
     shared_db *sh;    /* NULL once closed */
@@ -49,6 +52,8 @@ struct dbw {
     int refs;         /* JS object alive + live txws */
     int pending;      /* async works in flight on this handle or its transactions */
     txw *txns;        /* live transactions (txn != NULL), doubly linked */
+    ww *watches;      /* pending db.wait() calls (wait.c), doubly linked */
+    uint32_t watch_ids; /* the last id given to one */
 };
 
 struct txw {
@@ -174,6 +179,10 @@ void init_prims(napi_env env, napi_value exports);
 void init_async(napi_env env, napi_value exports);
 void init_langgraph(napi_env env, napi_value exports);
 void init_history(napi_env env, napi_value exports);
+void init_wait(napi_env env, napi_value exports);
+
+/* wait.c: settles every pending wait of @p d with ClosedError (its database is closing). */
+void watches_cancel(dbw *d);
 
 void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb);
 

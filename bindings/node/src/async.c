@@ -407,6 +407,7 @@ static napi_value db_close_async(napi_env env, napi_callback_info info)
         work_free(env, w);
         return p;
     }
+    watches_cancel(d);
     while (d->txns)
         txw_free_txn(d->txns);
     w->sh = d->sh;
