@@ -940,6 +940,9 @@ int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_
  * its history retention says, and cannot be deleted (INMEM_EMISUSE): delete the forks first.
  * An @p at_version older than the snapshot needs the parent's history to reach it
  * (docs/history.md); a key whose version then was freed reads as INMEM_EHISTORY in the fork.
+ * The inheritance starts at the commit: inside the transaction that creates the fork, the fork
+ * shows only what that transaction writes to it (a read of a key it did not write is
+ * INMEM_NOTFOUND); read the inherited data in a later transaction.
  * @param[out] out the fork's id (may be NULL).
  * @return 0, INMEM_EINVAL (NULL, the shared scope, a parent never begun or deleted, an
  *         @p at_version newer than the snapshot, forks nested too deep, bad options or an id

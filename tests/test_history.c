@@ -672,6 +672,33 @@ static void history_fork_cas_on_inherited_keys(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* The inheritance starts at the fork's commit: in the transaction that creates it, a fork shows
+ * only what that transaction writes to it; from the next transaction on, the parent's data. */
+static void history_fork_inherits_from_its_commit_on(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id parent, child;
+    assert_ok(inmem_run_begin_db(db, NULL, &parent));
+    put_str(db, &parent, "a", "pa");
+    put_str(db, &parent, "b", "pb");
+    inmem_txn *t = test_begin(db);
+    assert_ok(inmem_run_fork(t, &parent, 0, NULL, &child));
+    const void *val;
+    size_t len;
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(t, &child, "a", 1, &val, &len, NULL));
+    assert_ok(inmem_kv_put(t, &child, "b", 1, "cb", 2));
+    kv_expect(t, &child, "b", "cb");
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    t = test_begin(db);
+    kv_expect(t, &child, "a", "pa");
+    kv_expect(t, &child, "b", "cb");
+    kv_expect(t, &parent, "b", "pb");
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 /* A fork at a past version sees the parent as it was then; a fork of a fork sees through both;
  * forks never see each other's writes. */
 static void history_fork_at_a_past_version_and_of_a_fork(void **state)
@@ -1497,6 +1524,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_key_history_lists_versions_newest_first),
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),
     cmocka_unit_test(history_fork_cas_on_inherited_keys),
+    cmocka_unit_test(history_fork_inherits_from_its_commit_on),
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
