@@ -315,7 +315,8 @@ typedef struct inmem_stats {
     uint64_t retries;
     /** Closure transactions that gave up with INMEM_ERETRIES. */
     uint64_t retries_exhausted;
-    /** Closure transactions that gave up with INMEM_ETIMEDOUT. */
+    /** Transactions that gave up with INMEM_ETIMEDOUT: commits past their deadline, and closure
+     *  transactions whose time ran out between attempts. */
     uint64_t deadlines_expired;
     /** The global commit version: the number of the newest visible commit. */
     uint64_t version;
@@ -471,7 +472,8 @@ typedef enum inmem_abort_reason {
     INMEM_ABORT_USER = 1,          /**< inmem_txn_abort() or inmem_txn_free() while active */
     INMEM_ABORT_READ_CONFLICT = 2, /**< a key in the read set changed (rule: read set) */
     INMEM_ABORT_CAS_CONFLICT = 3,  /**< a CAS's expected version did not match (rule: CAS) */
-    INMEM_ABORT_ERROR = 4          /**< an error (memory, I/O) made the commit impossible */
+    INMEM_ABORT_ERROR = 4,         /**< an error (memory, I/O) made the commit impossible */
+    INMEM_ABORT_DEADLINE = 5       /**< committed after its deadline (inmem_txn_set_timeout()) */
 } inmem_abort_reason;
 
 /** What a transaction is and, after a conflict, what failed. Filled by inmem_txn_describe(). */
@@ -548,6 +550,16 @@ int inmem_db_version_time(inmem_db *db, uint64_t version, uint64_t *time_ms);
 int inmem_db_time_version(inmem_db *db, uint64_t time_ms, uint64_t *version);
 
 /**
+ * Gives the transaction a deadline @p timeout_us microseconds from now (0 removes it). A commit
+ * that reaches the commit lock after the deadline applies nothing: the transaction is aborted
+ * (INMEM_ABORT_DEADLINE) and the commit returns INMEM_ETIMEDOUT. Operations before the commit
+ * are not interrupted; the deadline is checked once, at the commit (read-only ones too), so a
+ * slow transaction is refused as a whole rather than cut half-way.
+ * @return 0, INMEM_EINVAL (NULL @p txn), INMEM_ETXNDONE.
+ */
+int inmem_txn_set_timeout(inmem_txn *txn, uint64_t timeout_us);
+
+/**
  * Validates and commits. The transaction is finished after any result, conflict included;
  * borrowed memory it returned is no longer valid. The handle stays valid (for
  * inmem_txn_describe()) until inmem_txn_free().
@@ -558,8 +570,9 @@ int inmem_db_time_version(inmem_db *db, uint64_t time_ms, uint64_t *version);
  * its writes when it failed) can only be aborted: every other operation on it gets INMEM_EMISUSE,
  * and commit aborts it and returns that first error.
  * @return 0; INMEM_CONFLICT (see inmem_txn_describe() for the key and rule); INMEM_ETXNDONE
- *         (already ended); INMEM_EINVAL (NULL); INMEM_ENOMEM (aborted, nothing applied);
- *         INMEM_EREADONLY (the database was opened read-only, or its log failed earlier);
+ *         (already ended); INMEM_EINVAL (NULL); INMEM_ETIMEDOUT (past the deadline of
+ *         inmem_txn_set_timeout(): aborted, nothing applied); INMEM_ENOMEM (aborted, nothing
+ * applied); INMEM_EREADONLY (the database was opened read-only, or its log failed earlier);
  *         INMEM_EIO (writing or syncing the log failed: the log is read-only from then on); for
  *         a half-done transaction, the error that left it so (INMEM_ENOMEM, INMEM_ETOOBIG).
  */
@@ -591,7 +604,9 @@ typedef struct inmem_retry_options {
     uint64_t backoff_initial_us;
     /** Largest back-off. Default 10000 us (10 ms). */
     uint64_t backoff_max_us;
-    /** Give up with INMEM_ETIMEDOUT once this much time has passed since the call; 0 = none. */
+    /** Give up with INMEM_ETIMEDOUT once this much time has passed since the call; 0 = none.
+     *  It is also each attempt's transaction deadline (inmem_txn_set_timeout()): an attempt
+     *  whose callback runs past it is not committed. */
     uint64_t timeout_us;
 } inmem_retry_options;
 

@@ -603,7 +603,17 @@ static int txn_commit(fx *f, int code)
         assert_ok(inmem_put(db, RUN, LIT("k1"), LIT("changed"), NULL));
     }
     spoil(t, code);
+    if (code == INMEM_ETIMEDOUT) { /* a deadline that passes before the commit */
+        assert_ok(inmem_txn_set_timeout(t, 1));
+        inmem__clock_sleep_us(1000);
+    }
     return CALL(inmem_txn_commit(code == INMEM_EINVAL ? NULL : t));
+}
+
+static int txn_set_timeout(fx *f, int code)
+{
+    inmem_txn *t = fx_txn(f, code);
+    return CALL(inmem_txn_set_timeout(code == INMEM_EINVAL ? NULL : t, 1000));
 }
 
 static int txn_abort(fx *f, int code)
@@ -1537,8 +1547,9 @@ typedef struct api_fn {
        INMEM_ENOMEM)                                                                               \
     FN(inmem_db_version_time, db_version_time, INMEM_EINVAL, INMEM_EHISTORY)                       \
     FN(inmem_db_time_version, db_time_version, INMEM_EINVAL, INMEM_EHISTORY)                       \
-    FN(inmem_txn_commit, txn_commit, INMEM_CONFLICT, INMEM_ETXNDONE, INMEM_EINVAL, INMEM_ENOMEM,   \
-       INMEM_EREADONLY, INMEM_EIO, INMEM_ETOOBIG)                                                  \
+    FN(inmem_txn_set_timeout, txn_set_timeout, INMEM_EINVAL, INMEM_ETXNDONE)                       \
+    FN(inmem_txn_commit, txn_commit, INMEM_CONFLICT, INMEM_ETXNDONE, INMEM_EINVAL,                 \
+       INMEM_ETIMEDOUT, INMEM_ENOMEM, INMEM_EREADONLY, INMEM_EIO, INMEM_ETOOBIG)                   \
     FN(inmem_txn_abort, txn_abort, INMEM_ETXNDONE, INMEM_EINVAL)                                   \
     FN(inmem_txn_describe, txn_describe, INMEM_EINVAL)                                             \
     FN(inmem_db_transact, db_transact, INMEM_ERETRIES, INMEM_ETIMEDOUT, INMEM_EINVAL,              \

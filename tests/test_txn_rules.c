@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/clock.h"
 #include "test.h"
 
 /* "Any version" for the helpers below. */
@@ -1305,6 +1306,112 @@ static void rule10_closure_expired_deadline_returns_etimedout(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A slow callback: sleeps 30 ms after writing. */
+static int cb_slow_put(inmem_txn *t, void *arg)
+{
+    unsigned *runs = arg;
+    ++*runs;
+    int rc = inmem_kv_put(t, NULL, LIT("slow"), LIT("late"));
+    if (rc == 0)
+        inmem__clock_sleep_us(30000);
+    return rc;
+}
+
+static void rule10_closure_callback_past_the_deadline_is_not_committed(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_stats s0 = test_stats(db);
+    inmem_retry_options ro;
+    inmem_retry_options_init(&ro);
+    ro.timeout_us = 10000; /* the callback takes 30 ms */
+    unsigned runs = 0;
+    assert_rc(INMEM_ETIMEDOUT, inmem_db_transact(db, &ro, cb_slow_put, &runs));
+    assert_int_equal(runs, 1);
+    void *v = NULL;
+    size_t vl;
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("slow"), &v, &vl, NULL));
+    inmem_stats s1 = test_stats(db);
+    assert_int_equal(s1.deadlines_expired, s0.deadlines_expired + 1);
+    assert_int_equal(s1.version, s0.version);
+    /* without the deadline the same callback commits */
+    ro.timeout_us = 0;
+    assert_ok(inmem_db_transact(db, &ro, cb_slow_put, &runs));
+    assert_ok(inmem_get(db, NULL, LIT("slow"), &v, &vl, NULL));
+    inmem_free(v);
+    assert_ok(inmem_db_close(db));
+}
+
+/* ---- rule 13: deadlines ------------------------------------------------------------------ */
+
+static void rule13_deadline_commit_past_it_applies_nothing(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_stats s0 = test_stats(db);
+    inmem_txn *t = test_begin(db);
+    assert_ok(inmem_txn_set_timeout(t, 1000));
+    assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("1")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("b"), LIT("2")));
+    inmem__clock_sleep_us(5000);
+    assert_rc(INMEM_ETIMEDOUT, inmem_txn_commit(t));
+    inmem_txn_info info;
+    assert_ok(inmem_txn_describe(t, &info));
+    assert_int_equal(info.state, INMEM_TXN_ABORTED);
+    assert_int_equal(info.reason, INMEM_ABORT_DEADLINE);
+    assert_rc(INMEM_ETXNDONE, inmem_kv_put(t, NULL, LIT("c"), LIT("3")));
+    assert_rc(INMEM_ETXNDONE, inmem_txn_set_timeout(t, 1000));
+    inmem_txn_free(t);
+    void *v = NULL;
+    size_t vl;
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("a"), &v, &vl, NULL));
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("b"), &v, &vl, NULL));
+    inmem_stats s1 = test_stats(db);
+    assert_int_equal(s1.version, s0.version);
+    assert_int_equal(s1.deadlines_expired, s0.deadlines_expired + 1);
+    /* a read-only transaction past its deadline times out as well */
+    t = test_begin(db);
+    assert_ok(inmem_txn_set_timeout(t, 1000));
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(t, NULL, LIT("a"), NULL, NULL, NULL));
+    inmem__clock_sleep_us(5000);
+    assert_rc(INMEM_ETIMEDOUT, inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_int_equal(test_stats(db).deadlines_expired, s0.deadlines_expired + 2);
+    assert_ok(inmem_db_close(db));
+}
+
+static void rule13_deadline_commit_before_it_or_without_one_commits(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_txn *t = test_begin(db);
+    assert_ok(inmem_txn_set_timeout(t, 60000000)); /* a minute */
+    assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("1")));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    t = test_begin(db);
+    assert_ok(inmem_txn_set_timeout(t, 1));
+    assert_ok(inmem_txn_set_timeout(t, 0)); /* removed */
+    assert_ok(inmem_kv_put(t, NULL, LIT("b"), LIT("2")));
+    inmem__clock_sleep_us(2000);
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    /* a handle reused after a timeout starts without a deadline */
+    t = test_begin(db);
+    assert_ok(inmem_txn_set_timeout(t, 1));
+    inmem__clock_sleep_us(2000);
+    assert_rc(INMEM_ETIMEDOUT, inmem_txn_commit(t));
+    inmem_txn_free(t);
+    t = test_begin(db);
+    assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("3")));
+    inmem__clock_sleep_us(2000);
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_int_equal(test_stats(db).deadlines_expired, 1);
+    assert_rc(INMEM_EINVAL, inmem_txn_set_timeout(NULL, 1));
+    assert_ok(inmem_db_close(db));
+}
+
 /* ---- rule 11: diagnostics --------------------------------------------------------------- */
 
 static void rule11_diagnostics_counters_move_by_cause(void **state)
@@ -1672,6 +1779,9 @@ const struct CMUnitTest txn_rules_tests[] = {
     cmocka_unit_test(rule10_closure_conflict_retried_on_fresh_snapshot),
     cmocka_unit_test(rule10_closure_exhausted_retries_return_eretries),
     cmocka_unit_test(rule10_closure_expired_deadline_returns_etimedout),
+    cmocka_unit_test(rule10_closure_callback_past_the_deadline_is_not_committed),
+    cmocka_unit_test(rule13_deadline_commit_past_it_applies_nothing),
+    cmocka_unit_test(rule13_deadline_commit_before_it_or_without_one_commits),
     cmocka_unit_test(rule11_diagnostics_counters_move_by_cause),
     cmocka_unit_test(rule11_diagnostics_conflict_reports_run_key_and_rule),
     cmocka_unit_test(run_scoping_same_key_in_two_runs_and_shared_scope_are_different_keys),

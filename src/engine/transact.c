@@ -67,6 +67,11 @@ int inmem_db_time_version(inmem_db *db, uint64_t time_ms, uint64_t *version)
     return inmem__history_lookup(db->store, 0, time_ms, 1, version);
 }
 
+int inmem_txn_set_timeout(inmem_txn *txn, uint64_t timeout_us)
+{
+    return inmem__txn_set_timeout(txn, timeout_us);
+}
+
 int inmem_txn_commit(inmem_txn *txn)
 {
     return inmem__txn_commit(txn);
@@ -141,6 +146,8 @@ static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn 
     inmem__store *st = db->store;
     uint64_t backoff = o.backoff_initial_us;
     for (unsigned attempt = 1;; attempt++) {
+        if (deadline) /* an attempt whose callback runs past it is not committed */
+            inmem__txn_set_deadline(txn, deadline);
         rc = fn(txn, arg);
         if (rc != 0) {
             inmem_txn_abort(txn); /* the callback's error, as is, without retry */

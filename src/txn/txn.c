@@ -105,6 +105,7 @@ static void txn_reset(inmem_txn *t)
     t->reason = INMEM_ABORT_NONE;
     t->staged = 0;
     t->sticky = 0;
+    t->deadline_us = 0;
 }
 
 void inmem__txn_destroy(inmem_txn *t)
@@ -526,6 +527,25 @@ static int validate(inmem__store *st, inmem_txn *t, inmem_abort_reason *why)
     return 0;
 }
 
+int inmem__txn_set_timeout(inmem_txn *t, uint64_t timeout_us)
+{
+    CHECK_ACTIVE(t);
+    t->deadline_us = timeout_us ? inmem__clock_mono_us() + timeout_us : 0;
+    return 0;
+}
+
+void inmem__txn_set_deadline(inmem_txn *t, uint64_t deadline_us)
+{
+    t->deadline_us = deadline_us;
+}
+
+static int deadline_passed(inmem_txn *t)
+{
+    inmem__store_count(t->st, INMEM__COUNT_DEADLINES_EXPIRED);
+    txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_DEADLINE);
+    return inmem__error(INMEM_ETIMEDOUT, "the transaction reached its commit past its deadline");
+}
+
 int inmem__txn_commit(inmem_txn *t)
 {
     if (t && t->state == INMEM_TXN_ACTIVE && t->sticky) {
@@ -536,6 +556,8 @@ int inmem__txn_commit(inmem_txn *t)
     CHECK_ACTIVE(t);
     inmem__store *st = t->st;
     if (t->nw == 0) {
+        if (t->deadline_us && inmem__clock_mono_us() > t->deadline_us)
+            return deadline_passed(t);
         slot_bump(&slot_of(t)->n_readonly);
         txn_end(t, INMEM_TXN_COMMITTED, INMEM_ABORT_NONE);
         return 0;
@@ -544,6 +566,10 @@ int inmem__txn_commit(inmem_txn *t)
     inmem_abort_reason why = INMEM_ABORT_ERROR;
     uint64_t ticket = 0;
     inmem__mutex_lock(&st->commit_mu);
+    if (t->deadline_us && inmem__clock_mono_us() > t->deadline_us) {
+        inmem__mutex_unlock(&st->commit_mu); /* after waiting for the lock, too late */
+        return deadline_passed(t);
+    }
     int rc = validate(st, t, &why);
     if (rc == INMEM_CONFLICT) {
         _Atomic uint64_t *ctr =

@@ -203,6 +203,9 @@ int inmem__txn_begin(inmem__store *st, inmem_txn **out);
 int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out);
 /* The bodies of inmem_txn_commit(), _abort(), _free(), _state_of(), _describe() (engine). */
 int inmem__txn_commit(inmem_txn *txn);
+int inmem__txn_set_timeout(inmem_txn *txn, uint64_t timeout_us);
+/* The same with an absolute monotonic deadline (inmem__clock_mono_us()); 0 = none. */
+void inmem__txn_set_deadline(inmem_txn *txn, uint64_t deadline_us);
 int inmem__txn_abort(inmem_txn *txn);
 void inmem__txn_free(inmem_txn *txn);
 inmem_txn_state inmem__txn_state(const inmem_txn *txn);

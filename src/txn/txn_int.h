@@ -234,6 +234,7 @@ struct inmem_txn {
     uint8_t pf_scope[16]; /* the scope whose floor was checked last (past only) */
     int pf_ok;            /* pf_scope's floor is at or below snap */
     int sticky;           /* an error that left the transaction half-changed: abort only */
+    uint64_t deadline_us; /* monotonic; 0 = none (inmem_txn_set_timeout) */
 };
 
 static inline inmem__slot *slot_of(const inmem_txn *t)
