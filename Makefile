@@ -18,6 +18,8 @@
 #   make fuzz               libFuzzer on the log decoder and recovery (FUZZ_SECONDS=30)
 #   make bench              inmem's benchmark tables, then the comparison with RocksDB, LMDB,
 #                           SQLite, WiredTiger and Redis (installs them when missing); FULL=1
+#   make bench-history      the history benchmarks (issue 13), against the library before
+#                           history (HB_BASE, built from git into build/hb-base/); ~3 minutes
 #   make install PREFIX=/usr/local, make uninstall PREFIX=/usr/local
 #   make check-exports      the shared library exports only inmem_* symbols
 #   make WERROR=1 ...       warnings are errors (CI)
@@ -85,11 +87,12 @@ LIB_SRC := $(wildcard src/core/*.c src/storage/*.c src/wal/*.c src/checkpoint/*.
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.c) fuzz/recovery_target.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
-BENCH_SRC := $(wildcard bench/*.c) tests/fsutil.c
+# bench_history.c is a program of its own (make bench-history).
+BENCH_SRC := $(filter-out bench/bench_history.c,$(wildcard bench/*.c)) tests/fsutil.c
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
-.PHONY: all lib deps test test-c bench demo quickstart fuzz install uninstall check-exports \
+.PHONY: all lib deps test test-c bench bench-history hb-base demo quickstart fuzz install uninstall check-exports \
         clean format format-check deps-test deps-lib
 
 all: lib
@@ -189,6 +192,46 @@ bench: deps-lib
 	$(MAKE) --no-print-directory $(BUILD)/inmem_bench
 	$(BUILD)/inmem_bench $(if $(filter-out 0,$(FULL)),--full) $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-compare
+
+# make bench-history: the history benchmarks of issue 13 (bench/bench_history.c). Target 1
+# compares this build with the library before history: HB_BASE (a commit) is extracted with
+# git archive into $(BUILD)/hb-base/tree, its library built there with its own Makefile (the same
+# flags), and the same bench source linked to it with -DHB_BASELINE. Outside a git checkout
+# that step is skipped and so is target 1. HB_ARGS: e.g. --rounds 7 --ms 1000 --only 3,6.
+HB_BASE  ?= 3e9c182^
+HB_ARGS  ?=
+HB_DIR   := $(BUILD)/hb-base
+HB_WRAP  := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=free
+
+$(BUILD)/bench_history: bench/bench_history.c $(BUILD)/libinmem.a
+	$(CC) $(CFLAGS) -I. $(HB_WRAP) -o $@ bench/bench_history.c $(BUILD)/libinmem.a $(LIBS) -lm
+
+# The baseline, rebuilt when HB_BASE names another commit or the bench source changes.
+hb-base: bench/bench_history.c
+	@set -e; c=$$(git rev-parse --verify -q '$(HB_BASE)^{commit}' 2>/dev/null) || { \
+	    echo "bench-history: no git commit $(HB_BASE): target 1 is skipped"; rm -f $(HB_DIR)/bench_history_base; exit 0; }; \
+	if [ "$$(cat $(HB_DIR)/commit 2>/dev/null)" != "$$c" ]; then \
+	    rm -rf $(HB_DIR); mkdir -p $(HB_DIR)/tree; \
+	    git archive "$$c" | tar -x -C $(HB_DIR)/tree; \
+	    echo "$$c" > $(HB_DIR)/commit; fi; \
+	$(MAKE) --no-print-directory -C $(HB_DIR)/tree build/libinmem.a CC='$(CC)' OPT='$(OPT)'; \
+	if [ ! -x $(HB_DIR)/bench_history_base ] || [ bench/bench_history.c -nt $(HB_DIR)/bench_history_base ] \
+	    || [ $(HB_DIR)/tree/build/libinmem.a -nt $(HB_DIR)/bench_history_base ]; then \
+	    echo "$(CC) ... -DHB_BASELINE -o $(HB_DIR)/bench_history_base (library of $$c)"; \
+	    $(CC) -I$(HB_DIR)/tree/include $(CFLAGS) -DHB_BASELINE $(HB_WRAP) -o $(HB_DIR)/bench_history_base \
+	        bench/bench_history.c $(HB_DIR)/tree/build/libinmem.a $(LIBS) -lm; fi
+
+bench-history: deps-lib
+	$(MAKE) --no-print-directory $(BUILD)/bench_history hb-base
+	@label="$$(git describe --always --dirty 2>/dev/null || echo unknown)"; \
+	if [ -x $(HB_DIR)/bench_history_base ]; then \
+	    blabel="$$(git rev-parse --short '$(HB_BASE)' 2>/dev/null) ($(HB_BASE))"; \
+	    echo "$(BUILD)/bench_history --label $$label --base $(HB_DIR)/bench_history_base $(HB_ARGS)"; \
+	    $(BUILD)/bench_history --label "$$label" --base $(HB_DIR)/bench_history_base \
+	        --base-label "$$blabel" $(HB_ARGS); \
+	else \
+	    echo "$(BUILD)/bench_history --label $$label $(HB_ARGS)"; \
+	    $(BUILD)/bench_history --label "$$label" $(HB_ARGS); fi
 
 # ---- examples ----------------------------------------------------------------------------------
 
