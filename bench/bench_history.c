@@ -106,8 +106,10 @@ static void *xcalloc(size_t n, size_t size)
 /* ---- allocation accounting (target 4) ----------------------------------------------------- */
 
 /* The binary is linked with -Wl,--wrap=malloc,calloc,realloc,aligned_alloc,free: the statically
- * linked library's calls come here. Counted only while acct_on is set (one predictable branch
- * otherwise), on the thread that set it. */
+ * linked library's calls come here. Counted only while hb_acct_on is set (one load and a
+ * predictable branch otherwise), each thread in its own counters. hb_acct_on is an external
+ * symbol so that both builds keep the same check: in the baseline build, which never sets it,
+ * a static flag would let the compiler drop the check and make its malloc cheaper than ours. */
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
 void *__real_realloc(void *p, size_t n);
@@ -119,13 +121,14 @@ void *__wrap_realloc(void *p, size_t n);
 void *__wrap_aligned_alloc(size_t a, size_t n);
 void __wrap_free(void *p);
 
-static _Thread_local int acct_on;
+extern volatile int hb_acct_on;
+volatile int hb_acct_on;
 static _Thread_local uint64_t acct_alloc_bytes, acct_alloc_blocks, acct_free_bytes,
     acct_free_blocks;
 
 static void acct_alloc(void *p)
 {
-    if (p && acct_on) {
+    if (hb_acct_on && p) {
         acct_alloc_bytes += malloc_usable_size(p);
         acct_alloc_blocks++;
     }
@@ -133,7 +136,7 @@ static void acct_alloc(void *p)
 
 static void acct_free(void *p)
 {
-    if (p && acct_on) {
+    if (hb_acct_on && p) {
         acct_free_bytes += malloc_usable_size(p);
         acct_free_blocks++;
     }
@@ -177,12 +180,12 @@ void __wrap_free(void *p)
 HB_UNUSED static void acct_start(void)
 {
     acct_alloc_bytes = acct_alloc_blocks = acct_free_bytes = acct_free_blocks = 0;
-    acct_on = 1;
+    hb_acct_on = 1;
 }
 
 HB_UNUSED static void acct_stop(void)
 {
-    acct_on = 0;
+    hb_acct_on = 0;
 }
 
 /* malloc's bytes in use: the main arena's chunks and its own mappings. */
@@ -436,17 +439,32 @@ static void op_read_at(kv_ctx *c)
 }
 #endif
 
-/* Runs @p op for @p dur_ns of wall time; returns operations per second. */
-static double rate(op_fn op, kv_ctx *c, uint64_t dur_ns)
+/* CPU time of the calling thread (what other processes on a shared machine cannot inflate,
+ * although they still share the caches with it). */
+static uint64_t thread_cpu_ns(void)
 {
-    uint64_t n = 0, t0 = now_ns(), t = t0, end = t0 + dur_ns;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A rate: operations per second of wall time, and per second of the thread's CPU time. */
+typedef struct meas {
+    double wall, cpu;
+} meas;
+
+/* Runs @p op for @p dur_ns of wall time. */
+static meas rate(op_fn op, kv_ctx *c, uint64_t dur_ns)
+{
+    uint64_t n = 0, c0 = thread_cpu_ns(), t0 = now_ns(), t = t0, end = t0 + dur_ns;
     while (t < end) {
         for (int i = 0; i < 32; i++)
             op(c);
         n += 32;
         t = now_ns();
     }
-    return (double)n * 1e9 / (double)(t - t0);
+    uint64_t c1 = thread_cpu_ns();
+    return (meas){(double)n * 1e9 / (double)(t - t0), (double)n * 1e9 / (double)(c1 - c0)};
 }
 
 /* Runs @p op @p n times (the callgrind mode: instruction counts per operation). */
@@ -482,8 +500,9 @@ HB_UNUSED static const char *const ab_names[AB_METRICS] = {
     "put, implicit (inmem_put)", "put txn (begin, kv_put, commit, free)",
     "point read txn (begin_ro, kv_get, commit, free)", "kv_get in an open read-only txn"};
 
-/* Prints "AB r0 r1 r2 r3" (operations/s). With @p ops > 0, runs @p ops of each instead (for
- * callgrind: each metric is one call of run_n) and prints nothing timed. */
+/* Prints "AB w0 w1 w2 w3 c0 c1 c2 c3" (operations per wall second, then per CPU second). With @p
+ * ops > 0, runs @p ops of each instead (for callgrind: each metric is one call of run_n) and prints
+ * nothing timed. */
 static void ab_only(uint64_t dur_ns, uint64_t ops)
 {
     uint64_t warm = dur_ns / 3;
@@ -492,14 +511,14 @@ static void ab_only(uint64_t dur_ns, uint64_t ops)
     kv_ctx c;
     ctx_init(&c, db, NULL, NKEYS, 0x9E3779B97F4A7C15ull);
     c.last = xcalloc(NKEYS, sizeof(*c.last));
-    double r[AB_METRICS];
+    meas r[AB_METRICS];
     static const op_fn ops_fn[AB_METRICS] = {op_put, op_put_txn, op_read_txn, op_get};
     for (int m = 0; m < AB_METRICS; m++) {
         if (m == 3)
             CHECK(inmem_txn_begin_readonly(db, &c.txn));
         if (ops) {
             run_n(ops_fn[m], &c, ops);
-            r[m] = 0;
+            r[m] = (meas){0, 0};
         } else {
             rate(ops_fn[m], &c, warm);
             r[m] = rate(ops_fn[m], &c, dur_ns);
@@ -514,7 +533,8 @@ static void ab_only(uint64_t dur_ns, uint64_t ops)
     if (s.commits != NKEYS / PRELOAD_BATCH + c.seq || s.keys != NKEYS)
         die("ab: %" PRIu64 " puts but %" PRIu64 " commits, %" PRIu64 " keys", c.seq, s.commits,
             s.keys);
-    printf("AB %.0f %.0f %.0f %.0f\n", r[0], r[1], r[2], r[3]);
+    printf("AB %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", r[0].wall, r[1].wall, r[2].wall,
+           r[3].wall, r[0].cpu, r[1].cpu, r[2].cpu, r[3].cpu);
     free(c.last);
     CHECK(inmem_db_close(db));
 }
@@ -547,18 +567,26 @@ __attribute__((format(printf, 3, 4))) static void add_verdict(const char *target
     va_end(ap);
 }
 
-/* One line of a ratio table: A and B as medians of the rounds (ops/s and ns/op), B/A of the
- * medians and the spread of the per-round ratios. */
-static void ratio_line(const char *name, const double *a, const double *b, int rounds,
+/* One line of a ratio table: A and B as medians of the rounds, per CPU second of the measuring
+ * thread (ops/s and ns/op), B/A of the medians and the spread of the per-round ratios; then the
+ * same ratio by wall time. *ratio_out gets the CPU-time ratio (med: of the medians). */
+static void ratio_line(const char *name, const meas *a, const meas *b, int rounds,
                        spread *ratio_out)
 {
-    double ratios[64];
-    for (int i = 0; i < rounds && i < 64; i++)
-        ratios[i] = b[i] / a[i];
-    spread sa = spread_of(a, rounds), sb = spread_of(b, rounds), sr = spread_of(ratios, rounds);
-    printf("  %-48s %11.0f %7.1f %11.0f %7.1f %7.3f  %.3f-%.3f  (A %.0f-%.0f, B %.0f-%.0f)\n", name,
-           sa.med, 1e9 / sa.med, sb.med, 1e9 / sb.med, sb.med / sa.med, sr.min, sr.max, sa.min,
-           sa.max, sb.min, sb.max);
+    double ac[64], bc[64], aw[64], bw[64], rc[64], rw[64];
+    for (int i = 0; i < rounds && i < 64; i++) {
+        ac[i] = a[i].cpu;
+        bc[i] = b[i].cpu;
+        aw[i] = a[i].wall;
+        bw[i] = b[i].wall;
+        rc[i] = bc[i] / ac[i];
+        rw[i] = bw[i] / aw[i];
+    }
+    spread sa = spread_of(ac, rounds), sb = spread_of(bc, rounds), sr = spread_of(rc, rounds);
+    spread swa = spread_of(aw, rounds), swb = spread_of(bw, rounds), swr = spread_of(rw, rounds);
+    printf("  %-48s %10.0f %7.1f %10.0f %7.1f %6.3f %.3f-%.3f | %6.3f %.3f-%.3f\n", name, sa.med,
+           1e9 / sa.med, sb.med, 1e9 / sb.med, sb.med / sa.med, sr.min, sr.max, swb.med / swa.med,
+           swr.min, swr.max);
     if (ratio_out) {
         *ratio_out = sr;
         ratio_out->med = sb.med / sa.med; /* the ratio of the medians */
@@ -567,13 +595,16 @@ static void ratio_line(const char *name, const double *a, const double *b, int r
 
 static void ratio_header(const char *a, const char *b)
 {
-    printf("  %-48s %11s %7s %11s %7s %7s  %s\n", "", a, "ns/op", b, "ns/op", "B/A",
-           "per-round B/A min-max  (rates min-max)");
+    printf("  %-48s %10s %7s %10s %7s %6s %-11s | %s\n", "", a, "ns/op", b, "ns/op", "B/A",
+           "min-max", "by wall time: B/A, min-max");
+    printf("  %-48s %s\n", "",
+           "(rates per CPU second of the measuring thread; medians of the rounds; min-max of the "
+           "per-round B/A)");
 }
 
 /* ---- target 1: both builds, alternating ------------------------------------------------- */
 
-static int run_side(const char *exe, uint64_t dur_ns, double out[AB_METRICS])
+static int run_side(const char *exe, uint64_t dur_ns, meas out[AB_METRICS])
 {
     char cmd[4200];
     if (strchr(exe, '\''))
@@ -585,7 +616,9 @@ static int run_side(const char *exe, uint64_t dur_ns, double out[AB_METRICS])
     char line[512];
     int got = 0;
     while (fgets(line, sizeof(line), p))
-        if (sscanf(line, "AB %lf %lf %lf %lf", &out[0], &out[1], &out[2], &out[3]) == 4)
+        if (sscanf(line, "AB %lf %lf %lf %lf %lf %lf %lf %lf", &out[0].wall, &out[1].wall,
+                   &out[2].wall, &out[3].wall, &out[0].cpu, &out[1].cpu, &out[2].cpu,
+                   &out[3].cpu) == 8)
             got = 1;
     int st = pclose(p);
     if (st != 0 || !got)
@@ -607,7 +640,7 @@ static void target1(const char *base, const char *base_label, int rounds, uint64
     printf("  each side a fresh process and database of 100,000 keys; %.1f s per metric after "
            "%.2f s warm-up; %d rounds, A B then B A alternately\n",
            (double)dur_ns / 1e9, (double)dur_ns / 3e9, rounds);
-    double a[AB_METRICS][64], b[AB_METRICS][64], fa[AB_METRICS], fb[AB_METRICS];
+    meas a[AB_METRICS][64], b[AB_METRICS][64], fa[AB_METRICS], fb[AB_METRICS];
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)
@@ -684,7 +717,7 @@ static void target2(int rounds, uint64_t dur_ns)
         {"overwrite, implicit (inmem_put)", "overwrite txn (begin, kv_put, commit, free)"},
         {"C: implicit, retention off + a fork elsewhere",
          "C: txn, retention off + a fork elsewhere"}};
-    double r3[3][2][64];
+    meas r3[3][2][64];
     for (int m = 0; m < 2; m++)
         for (int d = 0; d < 3; d++)
             rate(fns[m], &c[d], dur_ns / 3);
@@ -764,15 +797,15 @@ static void target3_one(uint32_t nkeys, uint64_t overwrites, int rounds, uint64_
            nkeys, overwrites, now_v, past, nmoved, 100.0 * (double)nmoved / nkeys,
            (double)walk / nkeys, s.retained_versions, s.history_floor);
 
-    double a[2][64], b[2][64];
+    meas a[2][64], b[2][64];
     for (int r = -1; r < rounds; r++) { /* round -1: warm-up */
         for (int m = 0; m < 2; m++) {
             uint64_t d = r < 0 ? dur_ns / 3 : dur_ns;
-            double ra = 0, rb = 0;
+            meas ra = {0, 0}, rb = {0, 0};
             for (int side = 0; side < 2; side++) {
                 int cur = (side == 0) == (r % 2 == 0); /* A first in even rounds */
                 if (m == 0) {
-                    double x = rate(cur ? op_read_txn : op_read_at, &c, d);
+                    meas x = rate(cur ? op_read_txn : op_read_at, &c, d);
                     if (cur)
                         ra = x;
                     else
@@ -782,7 +815,7 @@ static void target3_one(uint32_t nkeys, uint64_t overwrites, int rounds, uint64_
                         CHECK(inmem_txn_begin_readonly(db, &c.txn));
                     else
                         CHECK(inmem_txn_begin_at(db, past, &c.txn));
-                    double x = rate(op_get, &c, d);
+                    meas x = rate(op_get, &c, d);
                     CHECK(inmem_txn_commit(c.txn));
                     inmem_txn_free(c.txn);
                     if (cur)
@@ -926,16 +959,16 @@ static void measure_call(inmem_db *db, call_cost *out, const inmem_run_id *paren
 static void fork_reads(kv_ctx *cp, kv_ctx *cf, int rounds, uint64_t dur_ns, double cost[2],
                        const char *label)
 {
-    double a[2][64], b[2][64];
+    meas a[2][64], b[2][64];
     inmem_db *db = cp->db;
     for (int r = -1; r < rounds; r++) {
         for (int m = 0; m < 2; m++) {
             uint64_t d = r < 0 ? dur_ns / 3 : dur_ns;
-            double ra = 0, rb = 0;
+            meas ra = {0, 0}, rb = {0, 0};
             for (int side = 0; side < 2; side++) {
                 int parent = (side == 0) == (r % 2 == 0);
                 kv_ctx *c = parent ? cp : cf;
-                double x;
+                meas x;
                 if (m == 0) {
                     x = rate(op_read_txn, c, d);
                 } else {
