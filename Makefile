@@ -19,7 +19,8 @@
 #   make bench              inmem's benchmark tables, then the comparison with RocksDB, LMDB,
 #                           SQLite, WiredTiger and Redis (installs them when missing); FULL=1
 #   make bench-history      the history benchmarks (issue 13), against the library before
-#                           history (HB_BASE, built from git into build/hb-base/); ~3 minutes
+#                           history (HB_BASE, built from git into build/hb-base/); ~2 minutes;
+#                           make bench-history-ir: its target 1 in instructions (callgrind)
 #   make install PREFIX=/usr/local, make uninstall PREFIX=/usr/local
 #   make check-exports      the shared library exports only inmem_* symbols
 #   make WERROR=1 ...       warnings are errors (CI)
@@ -92,7 +93,7 @@ BENCH_SRC := $(filter-out bench/bench_history.c,$(wildcard bench/*.c)) tests/fsu
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
-.PHONY: all lib deps test test-c bench bench-history hb-base demo quickstart fuzz install uninstall check-exports \
+.PHONY: all lib deps test test-c bench bench-history bench-history-ir hb-base demo quickstart fuzz install uninstall check-exports \
         clean format format-check deps-test deps-lib
 
 all: lib
@@ -200,6 +201,7 @@ bench: deps-lib
 # that step is skipped and so is target 1. HB_ARGS: e.g. --rounds 7 --ms 1000 --only 3,6.
 HB_BASE  ?= 3e9c182^
 HB_ARGS  ?=
+HB_IR_OPS ?= 100000
 HB_DIR   := $(BUILD)/hb-base
 HB_WRAP  := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=free
 
@@ -232,6 +234,13 @@ bench-history: deps-lib
 	else \
 	    echo "$(BUILD)/bench_history --label $$label $(HB_ARGS)"; \
 	    $(BUILD)/bench_history --label "$$label" $(HB_ARGS); fi
+
+# make bench-history-ir: target 1 counted instead of timed: both builds under callgrind
+# (instructions and simulated cache misses per operation; under a minute).
+bench-history-ir: deps-lib
+	$(MAKE) --no-print-directory $(BUILD)/bench_history hb-base
+	@[ -x $(HB_DIR)/bench_history_base ] || { echo "bench-history-ir: no baseline build"; exit 1; }
+	bench/history_ir.sh $(HB_DIR)/bench_history_base $(BUILD)/bench_history $(HB_IR_OPS)
 
 # ---- examples ----------------------------------------------------------------------------------
 
