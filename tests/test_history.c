@@ -672,6 +672,36 @@ static void history_fork_cas_on_inherited_keys(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* Forks are not retention: a database whose only history is a fork notes no commit times (they
+ * would grow a table at every commit for nothing); the fork still reads its parent. */
+static void history_a_fork_alone_keeps_no_commit_times(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id parent, child;
+    assert_ok(inmem_run_begin_db(db, NULL, &parent));
+    put_str(db, &parent, "a", "pa");
+    assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &child));
+    uint64_t v = 0, t;
+    for (int i = 0; i < 20; i++)
+        v = put_str(db, &parent, "a", "later");
+    assert_rc(INMEM_EHISTORY, inmem_db_version_time(db, v, &t));
+    inmem_txn *tx = test_begin(db);
+    kv_expect(tx, &child, "a", "pa");
+    inmem_txn_free(tx);
+    /* a run with retention turns them on */
+    inmem_run_options o;
+    inmem_run_options_init(&o);
+    o.history = 1;
+    o.history_versions = 4;
+    inmem_run_id kept;
+    assert_ok(inmem_run_begin_db(db, &o, &kept));
+    v = put_str(db, &kept, "k", "x");
+    assert_ok(inmem_db_version_time(db, v, &t));
+    assert_true(t > 0);
+    assert_ok(inmem_db_close(db));
+}
+
 /* The inheritance starts at the fork's commit: in the transaction that creates it, a fork shows
  * only what that transaction writes to it; from the next transaction on, the parent's data. */
 static void history_fork_inherits_from_its_commit_on(void **state)
@@ -1525,6 +1555,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),
     cmocka_unit_test(history_fork_cas_on_inherited_keys),
     cmocka_unit_test(history_fork_inherits_from_its_commit_on),
+    cmocka_unit_test(history_a_fork_alone_keeps_no_commit_times),
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),

@@ -113,7 +113,7 @@ static int cmp_timepoint(const void *a, const void *b)
 
 void inmem__history_load_times(inmem__store *st)
 {
-    if (!atomic_load_rlx(&st->hist_on)) {
+    if (!atomic_load_rlx(&st->times_on)) {
         st->ntimes = 0;
         return;
     }
@@ -286,8 +286,10 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
         p->floor_pass = 0;
         if (p->p.ms > st->hist_max_ms)
             st->hist_max_ms = p->p.ms;
-        if (p->p.ms || p->p.count >= 2)
+        if (p->p.ms || p->p.count >= 2) {
             atomic_store_rlx(&st->hist_on, 1);
+            atomic_store_rlx(&st->times_on, 1);
+        }
     } else if (v->vlen == 1 && v->data[0] == 2) {
         p->p = (inmem__hpolicy){0, 0, v->ver};
         p->erased = 1;
@@ -524,8 +526,10 @@ void inmem__history_config(inmem__store *st, uint64_t ms, uint32_t count, uint64
     st->hist = (inmem__hpolicy){ms, count, since};
     if (ms > st->hist_max_ms)
         st->hist_max_ms = ms;
-    if (ms || count >= 2)
+    if (ms || count >= 2) {
         atomic_store_rlx(&st->hist_on, 1);
+        atomic_store_rlx(&st->times_on, 1);
+    }
 }
 
 void inmem__history_fini(inmem__store *st)
@@ -603,7 +607,7 @@ int inmem__txn_begin_past(inmem__store *st, uint64_t version, uint64_t time_ms, 
     inmem__mutex_lock(&st->commit_mu);
     uint64_t now = inmem__clock_wall_ms();
     if (by_time) {
-        if (!atomic_load_rlx(&st->hist_on) || !st->ntimes || time_ms < st->times[0].time_ms)
+        if (!atomic_load_rlx(&st->times_on) || !st->ntimes || time_ms < st->times[0].time_ms)
             rc = inmem__error(INMEM_EHISTORY,
                               "no commit at or before %llu ms is retained (the oldest commit "
                               "time known is %llu)",
@@ -644,7 +648,7 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
 {
     int rc = 0;
     inmem__mutex_lock(&st->commit_mu);
-    if (!atomic_load_rlx(&st->hist_on) || !st->ntimes) {
+    if (!atomic_load_rlx(&st->times_on) || !st->ntimes) {
         rc = inmem__error(INMEM_EHISTORY, "commit times are kept only with history retention on");
     } else if (by_time) {
         if (time_ms < st->times[0].time_ms)

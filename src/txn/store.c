@@ -351,7 +351,7 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, ui
         rc = inmem__ttl_prepare(st, w, nw);
     *ticket = 0;
     /* the commit's time: logged, and kept with its versions (retained history) */
-    int hist = atomic_load_rlx(&st->hist_on);
+    int hist = atomic_load_rlx(&st->times_on);
     uint64_t now = st->wal || hist ? inmem__clock_wall_ms() : 0;
     if (rc == 0 && st->wal)
         rc = log_writes(st, w, nw, c, now, ticket);
@@ -384,7 +384,7 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, ui
             inmem__history_sys_write(st, w[i].k.key, w[i].k.klen, w[i].v);
         w[i].v = NULL;
     }
-    if (hist || atomic_load_rlx(&st->hist_on))
+    if (hist || atomic_load_rlx(&st->times_on))
         inmem__history_note(st, c, now ? now : inmem__clock_wall_ms());
     if (!st->strict)
         atomic_store(&st->visible, c);
@@ -720,7 +720,7 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
     if (rc == 0) {
         st->assigned = t->version;
         atomic_store(&st->visible, t->version);
-        if (atomic_load_rlx(&st->hist_on))
+        if (atomic_load_rlx(&st->times_on))
             inmem__history_note(st, t->version, t->time_ms);
         /* no reader exists yet: everything below the newest version can go at once (unless
          * history is kept) */

@@ -105,7 +105,8 @@ struct inmem__store {
     uint32_t nslots;
     inmem__slot *slots;
     /* retained history (history.c), under commit_mu */
-    _Atomic int hist_on;  /* some policy keeps history: commit times are noted */
+    _Atomic int hist_on;  /* some policy keeps history, or a fork exists: the GC asks history.c */
+    _Atomic int times_on; /* some retention policy is on: commit times are noted */
     inmem__hpolicy hist;  /* the database's policy */
     uint64_t hist_max_ms; /* the longest window of any policy */
     inmem__timepoint *times;
