@@ -62,6 +62,8 @@ export interface BeginOptions {
   at?: number;
   /** Time travel: the state after the newest commit made at or before this Unix ms time. */
   atTime?: number;
+  /** A deadline in microseconds from now (see Transaction.setTimeout()). */
+  timeoutUs?: number;
 }
 
 export interface TransactOptions extends RetryOptions {
@@ -445,6 +447,9 @@ export class Transaction {
   list(opts?: ListOptions): Entry[];
   scan(opts?: ScanOptions): Iterator;
   scanAsync(opts?: ScanAsyncOptions): Promise<Entry[]>;
+  /** A deadline timeoutUs microseconds from now (0 removes it): a commit after it applies
+   *  nothing and throws TimeoutError. */
+  setTimeout(timeoutUs: number): void;
   /** The commit's version (0 if read-only). ConflictError (see .conflict) on a conflict. */
   commit(): number;
   commitAsync(): Promise<number>;

@@ -400,6 +400,9 @@ class Transaction {
 
   /** Commits; returns the commit's version (0 for a read-only transaction). Throws
    *  ConflictError (see err.conflict) when a key read or CAS-checked changed. */
+  /** A deadline timeoutUs microseconds from now (0 removes it): a commit that comes after it
+   *  applies nothing and throws TimeoutError (inmem_txn_set_timeout). */
+  setTimeout(timeoutUs) { b.txnSetTimeout(this._h, timeoutUs); }
   commit() { return b.txnCommit(this._h, false); }
   /** commit() on the thread pool: for strict databases, whose commits wait for an fsync. */
   async commitAsync() { return b.txnCommitAsync(this._h, false); }
@@ -550,16 +553,26 @@ class Database {
 
   /** Begins an explicit transaction: commit() or abort(), then free(). With `at` (a version)
    *  or `atTime` (Unix ms), a read-only transaction on the state as of that commit (time
-   *  travel: docs/history.md); HistoryError if the retained history no longer reaches it. */
+   *  travel: docs/history.md); HistoryError if the retained history no longer reaches it.
+   *  With `timeoutUs`, a deadline (see Transaction.setTimeout()). */
   begin(opts) {
     const o = checkOpts(opts, 'options');
     const at = o.at !== undefined && o.at !== null;
     const atTime = o.atTime !== undefined && o.atTime !== null;
     if (at && atTime) throw err('INMEM_EINVAL', 'give at or atTime, not both');
-    if (at) return new Transaction(this, b.txnBeginAt(this._h, o.at), true, false);
-    if (atTime) return new Transaction(this, b.txnBeginAtTime(this._h, o.atTime), true, false);
-    const ro = !!o.readOnly;
-    return new Transaction(this, b.txnBegin(this._h, ro), ro, false);
+    let tx;
+    if (at) tx = new Transaction(this, b.txnBeginAt(this._h, o.at), true, false);
+    else if (atTime) tx = new Transaction(this, b.txnBeginAtTime(this._h, o.atTime), true, false);
+    else tx = new Transaction(this, b.txnBegin(this._h, !!o.readOnly), !!o.readOnly, false);
+    if (o.timeoutUs !== undefined && o.timeoutUs !== null) {
+      try {
+        tx.setTimeout(o.timeoutUs);
+      } catch (e) {
+        tx.free();
+        throw e;
+      }
+    }
+    return tx;
   }
 
   /** The wall-clock time (Unix ms) commit `version` was made at (kept while history retention
@@ -587,6 +600,8 @@ class Database {
       const tx = new Transaction(this, b.txnBegin(this._h, ro), ro, false);
       let result;
       try {
+        // the deadline bounds each attempt too: one whose fn runs past it is not committed
+        if (deadline) tx.setTimeout(Math.max(1, Math.ceil(deadline - performance.now() * 1000)));
         result = await fn(tx);
         if (strict && !ro) await b.txnCommitAsync(tx._h, true);
         else b.txnCommit(tx._h, true);

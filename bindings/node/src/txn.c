@@ -80,6 +80,22 @@ static napi_value txn_begin(napi_env env, napi_callback_info info)
     return wrap_txw(env, tx);
 }
 
+/* txnSetTimeout(txn, timeoutUs): a commit after the deadline applies nothing (TimeoutError). */
+static napi_value txn_set_timeout(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    txw *tx = get_txn_live(env, argv[0]);
+    if (!tx)
+        return NULL;
+    uint64_t us;
+    if (get_u64(env, argv[1], 0, &us, "timeoutUs"))
+        return NULL;
+    int rc = inmem_txn_set_timeout(tx->txn, us);
+    if (rc)
+        return throw_rc(env, rc, NULL, NULL);
+    return mk_undef(env);
+}
+
 static txw *get_owned(napi_env env, napi_value v)
 {
     txw *tx = get_txn_live(env, v);
@@ -681,6 +697,7 @@ void init_txn(napi_env env, napi_value exports)
 {
     export_fn(env, exports, "txnBegin", txn_begin);
     export_fn(env, exports, "txnCommit", txn_commit);
+    export_fn(env, exports, "txnSetTimeout", txn_set_timeout);
     export_fn(env, exports, "txnAbort", txn_abort);
     export_fn(env, exports, "txnFree", txn_free);
     export_fn(env, exports, "txnState", txn_state);

@@ -76,6 +76,42 @@ test('transact gives up with TimeoutError when the deadline passes', async (t) =
   (e) => e instanceof inmem.TimeoutError && e.code === 'INMEM_ETIMEDOUT');
 });
 
+test('a transaction committed past its deadline applies nothing (TimeoutError)', async (t) => {
+  const { db } = freshDb(t);
+  const tx = db.begin({ timeoutUs: 1000 });
+  tx.put('a', '1');
+  await new Promise((r) => setTimeout(r, 5));
+  assert.throws(() => tx.commit(), (e) => e instanceof inmem.TimeoutError);
+  assert.equal(tx.status, 'aborted');
+  tx.free();
+  assert.equal(db.get('a'), undefined);
+  const ok = db.begin();
+  ok.setTimeout(60e6);
+  ok.put('b', '2');
+  ok.commit();
+  ok.free();
+  assert.equal(db.get('b').toString(), '2');
+  assert.equal(db.stats().deadlinesExpired, 1);
+});
+
+test('transact: an attempt whose callback runs past the timeout is not committed', async (t) => {
+  const { db } = freshDb(t);
+  let runs = 0;
+  await assert.rejects(db.transact(async (tx) => {
+    runs++;
+    tx.put('slow', 'late');
+    await new Promise((r) => setTimeout(r, 30));
+  }, { timeoutUs: 10000 }), (e) => e instanceof inmem.TimeoutError);
+  assert.equal(runs, 1);
+  assert.equal(db.get('slow'), undefined);
+  assert.throws(() => db.transactSync((tx) => {
+    tx.put('slow', 'late');
+    const end = Date.now() + 30;
+    while (Date.now() < end);
+  }, { timeoutUs: 10000 }), (e) => e instanceof inmem.TimeoutError);
+  assert.equal(db.get('slow'), undefined);
+});
+
 test('any other error aborts without retry and is rethrown as is', async (t) => {
   const { db } = freshDb(t);
   let runs = 0;
