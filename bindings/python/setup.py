@@ -47,7 +47,8 @@ setup(
         Extension(
             "inmem._inmem",
             sources=[os.path.join("src", f) for f in
-                     ("module.c", "database.c", "transaction.c", "ops.c", "pager.c")],
+                     ("module.c", "database.c", "transaction.c", "ops.c", "pager.c",
+                      "history.c")],
             depends=[os.path.join("src", "pyinmem.h"), os.path.join(ROOT, "include", "inmem.h"),
                      LIB],
             include_dirs=[os.path.join(ROOT, "include")],

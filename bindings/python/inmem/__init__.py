@@ -70,6 +70,7 @@ from ._inmem import (
     TransactionLimit,
     TxnInfo,
     VersionError,
+    VersionInfo,
     errname,
     strerror,
 )
@@ -79,12 +80,12 @@ __version__ = LIBRARY_VERSION
 __all__ = [
     "open", "Database", "Transaction", "RunId", "SHARED",
     "KVEntry", "Cell", "StateEntry", "Event", "StreamInfo", "Span", "RunInfo", "Stats",
-    "RecoveryInfo", "TxnInfo",
+    "RecoveryInfo", "TxnInfo", "VersionInfo",
     "Error", "NotFound", "ConflictError", "RetriesExhausted", "TimeoutError", "InvalidArgument",
     "MisuseError", "TransactionDone", "TooBig", "BusyError", "TransactionLimit", "OutOfMemory",
     "NotSupported", "DiskError", "CorruptError", "VersionError", "LockedError", "ReadOnlyError",
-    "HistoryError", "ClosedError", "strerror", "errname", "NAME_MAX", "MAX_TAGS", "LIBRARY_VERSION", "HEADER_VERSION",
-    "LIBRARY_VERSION_NUMBER", "HEADER_VERSION_NUMBER",
+    "HistoryError", "ClosedError", "strerror", "errname", "NAME_MAX", "MAX_TAGS",
+    "LIBRARY_VERSION", "HEADER_VERSION", "LIBRARY_VERSION_NUMBER", "HEADER_VERSION_NUMBER",
 ]
 
 
@@ -139,7 +140,10 @@ def open(path=None, durability="batched", **options):  # noqa: A001 (inmem.open,
     checkpoint_log_ratio (4: a background checkpoint once the log has grown by 4 times the live
     data since the last; 0: only ``db.checkpoint()``), checkpoint_log_min (16 MiB: never for less
     log than this), checkpoint_on_close (False: True takes one at a clean close, so that the next
-    open loads the image instead of replaying the log).
+    open loads the image instead of replaying the log), history_ms and history_versions (0 and
+    0: no history; keep every version replaced less than history_ms ago, and at least the
+    history_versions newest of every key, for time-travel reads with
+    ``db.transaction(at_version=...)``, key history, replay and diff; docs/history.md).
     Recovery loads the newest checkpoint image and replays the log after it at open;
     ``db.recovery()`` reports what it did.
     Use the result as a context manager to close it at the end of a block.

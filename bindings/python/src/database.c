@@ -122,6 +122,7 @@ static int db_tp_init(PyObject *op, PyObject *args, PyObject *kwds)
             goto done;
     }
     uint64_t mk = o.max_key_size, mv = o.max_value_size;
+    unsigned hv = o.history_versions;
     if (opt_u64(kw, "max_key_size", &mk) < 0 || opt_u64(kw, "max_value_size", &mv) < 0 ||
         opt_uint(kw, "max_txns", &o.max_txns) < 0 ||
         opt_u64(kw, "wal_segment_size", &o.wal_segment_size) < 0 ||
@@ -134,8 +135,10 @@ static int db_tp_init(PyObject *op, PyObject *args, PyObject *kwds)
         opt_u64(kw, "max_unsynced_commits", &o.max_unsynced_commits) < 0 ||
         opt_uint(kw, "checkpoint_log_ratio", &o.checkpoint_log_ratio) < 0 ||
         opt_u64(kw, "checkpoint_log_min", &o.checkpoint_log_min) < 0 ||
-        opt_bool(kw, "checkpoint_on_close", &o.checkpoint_on_close) < 0)
+        opt_bool(kw, "checkpoint_on_close", &o.checkpoint_on_close) < 0 ||
+        opt_u64(kw, "history_ms", &o.history_ms) < 0 || opt_uint(kw, "history_versions", &hv) < 0)
         goto done;
+    o.history_versions = (uint32_t)hv;
     o.max_key_size = (size_t)mk;
     o.max_value_size = (size_t)mv;
     if (PyDict_GET_SIZE(kw)) {
@@ -476,17 +479,35 @@ static PyObject *db_cas(PyObject *op, PyObject *const *args, Py_ssize_t nargs, P
 static PyObject *db_transaction(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
                                 PyObject *kwnames)
 {
-    ARGSPEC(spec, "transaction", 1, 0, "readonly");
+    ARGSPEC(spec, "transaction", 1, 0, "readonly", "at_version", "at_time_ms");
     DbObject *self = (DbObject *)op;
-    PyObject *a[1];
+    PyObject *a[3];
     int ro;
+    uint64_t at = 0;
     if (parse_args(&spec, args, nargs, kwnames, a) < 0 || db_check(self) < 0 ||
         get_bool(a[0], 0, &ro) < 0)
         return NULL;
+    int past = a[1] && a[1] != Py_None ? 1 : a[2] && a[2] != Py_None ? 2 : 0;
+    if (a[1] && a[1] != Py_None && a[2] && a[2] != Py_None) {
+        PyErr_SetString(PyExc_TypeError, "transaction: give at_version or at_time_ms, not both");
+        return NULL;
+    }
+    if (past && get_u64(a[past], 0, &at, past == 1 ? "at_version" : "at_time_ms") < 0)
+        return NULL;
+    if (past && a[0] && !ro) {
+        PyErr_SetString(PyExc_ValueError,
+                        "transaction: a transaction in the past is read-only (readonly=False)");
+        return NULL;
+    }
     inmem_txn *txn;
-    int rc = ro ? inmem_txn_begin_readonly(self->db, &txn) : inmem_txn_begin(self->db, &txn);
+    int rc = past == 1   ? inmem_txn_begin_at(self->db, at, &txn)
+             : past == 2 ? inmem_txn_begin_at_time(self->db, at, &txn)
+             : ro        ? inmem_txn_begin_readonly(self->db, &txn)
+                         : inmem_txn_begin(self->db, &txn);
     if (rc)
         return raise_rc(rc, "transaction");
+    if (past)
+        ro = 1;
     TxObject *tx = tx_new(self, txn, ro, 0);
     if (!tx)
         inmem_txn_free(txn);
@@ -871,13 +892,21 @@ static PyMethodDef db_methods[] = {
      "\n"
      "Returns int."},
     {"transaction", (PyCFunction)(void (*)(void))db_transaction, FAST,
-     "transaction($self, readonly=False)\n"
+     "transaction($self, readonly=False, *, at_version=None, at_time_ms=None)\n"
      "--\n"
      "\n"
      "Begins a transaction on a snapshot of the latest committed state. Use it as\n"
      "a context manager: the block commits on exit (raising ConflictError if a key\n"
      "it read or CAS-checked changed) and aborts on an exception. readonly=True\n"
      "keeps no read set and refuses writes.\n"
+     "\n"
+     "at_version=V begins a read-only transaction on the state right after commit V\n"
+     "(0: the empty state before the first commit), at_time_ms=T on the newest commit\n"
+     "made at or before the Unix ms time T: a time-travel read, which returns exactly\n"
+     "what a transaction begun then returned (expiries judged at that time). What the\n"
+     "retained history (open options history_ms, history_versions) no longer holds\n"
+     "raises HistoryError: here for a version below stats().history_floor, or in a\n"
+     "read whose key's versions were freed; never a newer answer.\n"
      "\n"
      "Returns Transaction."},
     {"transact", (PyCFunction)(void (*)(void))db_transact, FAST,
@@ -957,9 +986,9 @@ static PyMethodDef db_methods[] = {
 int db_register_methods(void)
 {
     /* own methods, then the primitives shared with Transaction, then the database-only ones */
-    PyMethodDef *parts[] = {db_methods, op_methods_common, op_methods_db};
+    PyMethodDef *parts[] = {db_methods, op_methods_common, op_methods_db, history_methods_db};
     size_t n = 0;
-    for (size_t p = 0; p < 3; p++)
+    for (size_t p = 0; p < 4; p++)
         for (PyMethodDef *m = parts[p]; m->ml_name; m++)
             n++;
     PyMethodDef *all = PyMem_Calloc(n + 1, sizeof *all);
@@ -968,7 +997,7 @@ int db_register_methods(void)
         return -1;
     }
     n = 0;
-    for (size_t p = 0; p < 3; p++)
+    for (size_t p = 0; p < 4; p++)
         for (PyMethodDef *m = parts[p]; m->ml_name; m++)
             all[n++] = *m;
     DbType.tp_methods = all;
@@ -986,8 +1015,8 @@ PyTypeObject DbType = {
               "('none', 'async', 'batched', 'strict'), max_key_size, max_value_size, max_txns,\n"
               "wal_segment_size, sync_interval_ms, sync_commits, max_unsynced_commits, repair,\n"
               "ttl_sweep_interval_ms, read_only, create_if_missing, file_mode,\n"
-              "checkpoint_log_ratio, checkpoint_log_min, checkpoint_on_close. Use as a context\n"
-              "manager to close it at the end of a block.\n\n"
+              "checkpoint_log_ratio, checkpoint_log_min, checkpoint_on_close, history_ms,\n"
+              "history_versions. Use as a context manager to close it at the end of a block.\n\n"
               "Every operation takes an optional run (a RunId, its str form, or None for the\n"
               "shared scope). Operations called on the Database are standalone: each is its own\n"
               "transaction (writes retried on conflict). The same operations on a Transaction\n"

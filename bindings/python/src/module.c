@@ -754,7 +754,7 @@ PyTypeObject RunIdType = {
 /* ---- records ---------------------------------------------------------------------------- */
 
 PyTypeObject *KVEntryType, *CellType, *StateEntryType, *EventType, *StreamInfoType, *SpanType,
-    *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType;
+    *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType, *VersionInfoType;
 
 #define F(name, doc)                                                                               \
     {                                                                                              \
@@ -837,6 +837,20 @@ static PyStructSequence_Field stats_fields[] = {
     F("checkpoint_error",
       "the error code of the last checkpoint that failed (inmem.errname() names it), 0 once "
       "one succeeds after it"),
+    F("history_bytes",
+      "value bytes of the versions kept that are not their key's newest (retained history and "
+      "what open transactions still see)"),
+    F("history_floor",
+      "the oldest version transaction(at_version=...) accepts now (with no history kept: the "
+      "oldest an open transaction holds, or the newest)"),
+    {NULL, NULL}};
+static PyStructSequence_Field version_info_fields[] = {
+    F("version", "the commit that wrote it"),
+    F("time_ms", "that commit's wall-clock time, Unix ms (0: not known)"),
+    F("deleted", "True for a delete (value is None)"),
+    F("value", "the value (bytes), or None for a delete"),
+    F("expire_at_ms", "KV: when the value expires, Unix ms (0: never)"),
+    F("older_freed", "True on the oldest version kept when older ones were freed"),
     {NULL, NULL}};
 static PyStructSequence_Field recovery_fields[] = {
     F("segments", "log files read"),
@@ -887,10 +901,13 @@ static PyObject *rec_json(PyObject *self, PyObject *unused)
 {
     (void)unused;
     /* the payload or value field: Event.payload (3), KVEntry.value (1), Cell.value (0),
-     * StateEntry.value (1) */
+     * StateEntry.value (1), VersionInfo.value (3, None for a delete) */
     PyTypeObject *t = Py_TYPE(self);
-    Py_ssize_t i = t == EventType ? 3 : t == CellType ? 0 : 1;
-    return json_decode(PyStructSequence_GET_ITEM(self, i));
+    Py_ssize_t i = t == EventType || t == VersionInfoType ? 3 : t == CellType ? 0 : 1;
+    PyObject *v = PyStructSequence_GET_ITEM(self, i);
+    if (v == Py_None)
+        return Py_NewRef(Py_None);
+    return json_decode(v);
 }
 
 static PyMethodDef rec_json_def = {
@@ -948,7 +965,11 @@ static int init_records(PyObject *m)
                    (TxnInfoType = new_record(m, "TxnInfo",
                                              "A transaction's state, versions, set sizes and "
                                              "conflict.",
-                                             txn_info_fields, 0))
+                                             txn_info_fields, 0)) &&
+                   (VersionInfoType =
+                        new_record(m, "VersionInfo",
+                                   "One committed version of a key or state cell (history()).",
+                                   version_info_fields, 1))
                ? 0
                : -1;
 }
@@ -1104,6 +1125,17 @@ PyObject *make_txn_info(const inmem_txn_info *i, PyObject *conflict_key)
     return fill(TxnInfoType, vals, 11);
 }
 
+PyObject *make_version_info(const inmem_version_info *h)
+{
+    PyObject *vals[] = {u64(h->version),
+                        u64(h->time_ms),
+                        PyBool_FromLong(h->deleted),
+                        h->deleted ? Py_NewRef(Py_None) : bytes_of(h->value, h->len),
+                        u64(h->expire_at_ms),
+                        PyBool_FromLong(h->older_freed)};
+    return fill(VersionInfoType, vals, 6);
+}
+
 static PyObject *make_stats(const inmem_stats *s)
 {
     PyObject *vals[] = {u64(s->commits),
@@ -1130,7 +1162,9 @@ static PyObject *make_stats(const inmem_stats *s)
                         u64(s->checkpoint_time_us),
                         u64(s->wal_bytes_since_checkpoint),
                         u64(s->live_bytes),
-                        PyLong_FromLong(s->checkpoint_error)};
+                        PyLong_FromLong(s->checkpoint_error),
+                        u64(s->history_bytes),
+                        u64(s->history_floor)};
     _Static_assert(sizeof vals / sizeof *vals == sizeof stats_fields / sizeof *stats_fields - 1,
                    "a value for every Stats field");
     return fill(StatsType, vals, (int)(sizeof vals / sizeof *vals));

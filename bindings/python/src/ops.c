@@ -168,53 +168,133 @@ static PyObject *op_list(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return pager_new(self, PG_KV_LIST, args, nargs, kwnames);
 }
 
+static PyObject *op_history(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    return pager_new(self, PG_KV_HISTORY, args, nargs, kwnames);
+}
+
+static PyObject *op_state_history(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    return pager_new(self, PG_STATE_HISTORY, args, nargs, kwnames);
+}
+
 /* ---- runs -------------------------------------------------------------------------------- */
+
+void run_opts_free(runopts *ro)
+{
+    PyMem_Free(ro->tv);
+    ro->tv = NULL;
+    Py_CLEAR(ro->tags);
+}
+
+int run_opts_parse(inmem_run_options *o, runopts *ro, PyObject *tenant, PyObject *app,
+                   PyObject *agent, PyObject *tags, PyObject *history, PyObject *history_ms,
+                   PyObject *history_versions, const char *what)
+{
+    ro->tags = NULL;
+    ro->tv = NULL;
+    if (get_opt_name(tenant, &o->tenant, "tenant") < 0 || get_opt_name(app, &o->app, "app") < 0 ||
+        get_opt_name(agent, &o->agent, "agent") < 0)
+        return -1;
+    /* history=None: the run's own policy if history_ms or history_versions is given, else the
+     * database's; True: its own (both 0: nothing beyond the newest); False: the database's */
+    int given =
+        (history_ms && history_ms != Py_None) || (history_versions && history_versions != Py_None);
+    int own = given;
+    if (history && history != Py_None) {
+        if (get_bool(history, 0, &own) < 0)
+            return -1;
+        if (!own && given) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: history=False (the database's policy) takes no history_ms or "
+                         "history_versions",
+                         what);
+            return -1;
+        }
+    }
+    uint64_t hv = 0;
+    if (get_u64(history_ms, 0, &o->history_ms, "history_ms") < 0 ||
+        get_u64(history_versions, 0, &hv, "history_versions") < 0)
+        return -1;
+    if (hv > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "history_versions is out of range");
+        return -1;
+    }
+    o->history = own;
+    o->history_versions = (uint32_t)hv;
+    if (tags && tags != Py_None) {
+        if (PyUnicode_Check(tags) || PyBytes_Check(tags)) {
+            PyErr_Format(PyExc_TypeError, "%s: tags must be a sequence of str", what);
+            return -1;
+        }
+        if (!(ro->tags = PySequence_Fast(tags, "tags must be a sequence of str")))
+            return -1;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(ro->tags);
+        if (!(ro->tv = PyMem_Calloc((size_t)n + 1, sizeof *ro->tv))) {
+            PyErr_NoMemory();
+            run_opts_free(ro);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (get_name(PySequence_Fast_GET_ITEM(ro->tags, i), &ro->tv[i], "tag") < 0) {
+                run_opts_free(ro);
+                return -1;
+            }
+        o->tags = ro->tv;
+        o->ntags = (size_t)n;
+    }
+    return 0;
+}
 
 static PyObject *op_run_begin(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames)
 {
-    ARGSPEC(spec, "run_begin", 0, 0, "id", "parent", "tenant", "app", "agent", "tags");
-    PyObject *a[6];
+    ARGSPEC(spec, "run_begin", 0, 0, "id", "parent", "tenant", "app", "agent", "tags", "history",
+            "history_ms", "history_versions");
+    PyObject *a[9];
     opctx c;
     inmem_run_options o;
     inmem_run_options_init(&o);
     inmem_run_id idb, pb;
+    runopts ro;
     if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
         get_run(a[0], &idb, &o.id, "id") < 0 || get_run(a[1], &pb, &o.parent, "parent") < 0 ||
-        get_opt_name(a[2], &o.tenant, "tenant") < 0 || get_opt_name(a[3], &o.app, "app") < 0 ||
-        get_opt_name(a[4], &o.agent, "agent") < 0)
+        run_opts_parse(&o, &ro, a[2], a[3], a[4], a[5], a[6], a[7], a[8], "run_begin") < 0)
         return NULL;
-    PyObject *tags = NULL;
-    const char **tv = NULL;
-    PyObject *res = NULL;
-    if (a[5] && a[5] != Py_None) {
-        if (PyUnicode_Check(a[5]) || PyBytes_Check(a[5])) {
-            PyErr_SetString(PyExc_TypeError, "run_begin: tags must be a sequence of str");
-            return NULL;
-        }
-        if (!(tags = PySequence_Fast(a[5], "run_begin: tags must be a sequence of str")))
-            return NULL;
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(tags);
-        if (!(tv = PyMem_Calloc((size_t)n + 1, sizeof *tv))) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (get_name(PySequence_Fast_GET_ITEM(tags, i), &tv[i], "tag") < 0)
-                goto done;
-        o.tags = tv;
-        o.ntags = (size_t)n;
-    }
     inmem_run_id out;
     int rc = c.tx ? inmem_run_begin(c.txn, &o, &out) : inmem_run_begin_db(c.db->db, &o, &out);
+    run_opts_free(&ro);
     if (rc)
-        raise_rc(rc, "run_begin");
-    else
-        res = runid_new(&out);
-done:
-    PyMem_Free(tv);
-    Py_XDECREF(tags);
-    return res;
+        return raise_rc(rc, "run_begin");
+    return runid_new(&out);
+}
+
+static PyObject *op_run_fork(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    ARGSPEC(spec, "run_fork", 2, 1, "parent", "at_version", "id", "tenant", "app", "agent", "tags",
+            "history", "history_ms", "history_versions");
+    PyObject *a[10];
+    opctx c;
+    inmem_run_options o;
+    inmem_run_options_init(&o);
+    inmem_run_id parent, idb;
+    uint64_t at;
+    runopts ro;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
+        get_id(a[0], &parent, "parent") < 0 || get_u64(a[1], 0, &at, "at_version") < 0 ||
+        get_run(a[2], &idb, &o.id, "id") < 0 ||
+        run_opts_parse(&o, &ro, a[3], a[4], a[5], a[6], a[7], a[8], a[9], "run_fork") < 0)
+        return NULL;
+    inmem_run_id out;
+    int rc = c.tx ? inmem_run_fork(c.txn, &parent, at, &o, &out)
+                  : inmem_run_fork_db(c.db->db, &parent, at, &o, &out);
+    run_opts_free(&ro);
+    if (rc)
+        return raise_rc(rc, "run_fork");
+    return runid_new(&out);
 }
 
 static PyObject *op_run_end(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -937,13 +1017,44 @@ PyMethodDef op_methods_common[] = {
      "snapshot.\n"
      "\n"
      "Returns Iterator[KVEntry]."},
+    {"history", M(op_history), FAST,
+     "history($self, key, run=None, *, before=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "The committed versions of a key, newest first: values and deletes, as many as\n"
+     "the retained history keeps (with no retention: the newest and what open\n"
+     "transactions hold), up to the snapshot (a time-travel transaction sees the\n"
+     "history up to its version). Starts below the version `before` (None: at the\n"
+     "newest). A transaction's own pending writes are not history. Reads page by\n"
+     "page; on a Database each page is its own snapshot.\n"
+     "\n"
+     "Returns Iterator[VersionInfo]."},
     {"run_begin", M(op_run_begin), FAST,
-     "run_begin($self, *, id=None, parent=None, tenant=None, app=None, agent=None, tags=())\n"
+     "run_begin($self, *, id=None, parent=None, tenant=None, app=None, agent=None, tags=(), "
+     "history=None, history_ms=None, history_versions=None)\n"
      "--\n"
      "\n"
      "Begins a run (status 'active'): a new time-ordered id unless `id` is given;\n"
      "parent is the run it was forked from; tenant/app/agent its namespace; up to\n"
-     "16 tags.\n"
+     "16 tags. history_ms / history_versions give the run a retention policy of its\n"
+     "own instead of the database's (the open options of the same names), stored\n"
+     "with the run and in effect from its begin; history=True with neither keeps\n"
+     "nothing beyond the newest, history=False (or None without them) follows the\n"
+     "database.\n"
+     "\n"
+     "Returns RunId."},
+    {"run_fork", M(op_run_fork), FAST,
+     "run_fork($self, parent, at_version=0, *, id=None, tenant=None, app=None, agent=None, "
+     "tags=(), history=None, history_ms=None, history_versions=None)\n"
+     "--\n"
+     "\n"
+     "Forks a run: begins a new run (options as run_begin, its parent set to\n"
+     "`parent`) that starts with parent's data in every primitive as of commit\n"
+     "at_version (0: the snapshot: now, or the transaction's), then diverges both\n"
+     "ways. Nothing is copied: the fork reads what it never wrote from its parent.\n"
+     "While a fork lives its parent keeps every version since at_version and\n"
+     "cannot be deleted (MisuseError). Raises HistoryError if the parent's history\n"
+     "does not reach at_version. Returns the fork's id.\n"
      "\n"
      "Returns RunId."},
     {"run_end", M(op_run_end), FAST,
@@ -1118,6 +1229,13 @@ PyMethodDef op_methods_common[] = {
      "A run's cells in name order, after the cursor name `after`.\n"
      "\n"
      "Returns Iterator[StateEntry]."},
+    {"state_history", M(op_state_history), FAST,
+     "state_history($self, name, run=None, *, before=None, limit=None)\n"
+     "--\n"
+     "\n"
+     "The versions of a state cell, newest first, as history() gives a key's.\n"
+     "\n"
+     "Returns Iterator[VersionInfo]."},
     {"trace_record", M(op_trace_record), FAST,
      "trace_record($self, kind, name, run=None, *, input=b'', output=b'', parent=None, "
      "confidence=None, start_ms=0, duration_us=0, tags=(), id=None)\n"

@@ -1,6 +1,7 @@
 /*
  * pager.c — iterators that read a list page by page: KV list, runs, stream names, event ranges
- * (by seq and by time), state cells and trace queries.
+ * (by seq and by time), state cells, trace queries, and the history of a key or a state cell
+ * (newest first: the cursor is the last version returned, passed as `before`).
  *
  * Each page (up to PAGE records) is read with the library's cursor-taking call and copied into
  * Python objects at once; the next page starts after the last record returned (its key, id, name
@@ -119,6 +120,9 @@ static size_t record_size(enum pager_kind k)
         return sizeof(inmem_state_entry);
     case PG_TRACE_QUERY:
         return sizeof(inmem_span);
+    case PG_KV_HISTORY:
+    case PG_STATE_HISTORY:
+        return sizeof(inmem_version_info);
     }
     return 0;
 }
@@ -286,6 +290,24 @@ static int pager_parse(PagerObject *p, PyObject *const *args, Py_ssize_t nargs, 
         p->tag = dup_name(a[3], "tag", &err);
         return err ? -1 : 0;
     }
+    case PG_KV_HISTORY:
+    case PG_STATE_HISTORY: {
+        ARGSPEC(spec_kv, "history", 2, 1, "key", "run", "before", "limit");
+        ARGSPEC(spec_state, "state_history", 2, 1, "name", "run", "before", "limit");
+        int kv = p->kind == PG_KV_HISTORY;
+        if (parse_args(kv ? &spec_kv : &spec_state, args, nargs, kwnames, a) < 0 ||
+            set_run(p, a[1]) < 0 || get_u64(a[2], 0, &p->from, "before") < 0 ||
+            get_limit(a[3], &p->remaining) < 0)
+            return -1;
+        if (!kv)
+            return name_into(p->name, a[0], "name");
+        bytesarg b;
+        if (get_bytes(a[0], &b, "key") < 0)
+            return -1;
+        p->prefix = bytes_of(b.p, b.n);
+        release_bytes(&b);
+        return p->prefix ? 0 : -1;
+    }
     }
     return -1;
 }
@@ -421,6 +443,17 @@ static int fetch(PagerObject *p, inmem_txn *txn)
             inmem_trace_query(txn, run, &f, p->has_cursor ? &p->cursor_id : NULL, want, p->buf, &n);
         break;
     }
+    case PG_KV_HISTORY:
+        what = "history";
+        rc = inmem_kv_history(txn, run, PyBytes_AS_STRING(p->prefix),
+                              (size_t)PyBytes_GET_SIZE(p->prefix),
+                              p->has_cursor ? p->cursor_seq : p->from, want, p->buf, &n);
+        break;
+    case PG_STATE_HISTORY:
+        what = "state_history";
+        rc = inmem_state_history(txn, run, p->name, p->has_cursor ? p->cursor_seq : p->from, want,
+                                 p->buf, &n);
+        break;
     }
     if (rc) {
         raise_rc(rc, what);
@@ -429,7 +462,9 @@ static int fetch(PagerObject *p, inmem_txn *txn)
     PyObject *list = PyList_New(0);
     if (!list)
         return -1;
-    int stop = n < want; /* a short page is the last */
+    /* a short page is the last; a history page may be short with more behind it (the library
+     * promises only that 0 means the end) */
+    int stop = p->kind == PG_KV_HISTORY || p->kind == PG_STATE_HISTORY ? n == 0 : n < want;
     for (size_t i = 0; i < n; i++) {
         PyObject *item = NULL;
         switch (p->kind) {
@@ -489,6 +524,14 @@ static int fetch(PagerObject *p, inmem_txn *txn)
             inmem_span *s = (inmem_span *)p->buf + i;
             item = make_span(s);
             p->cursor_id = s->id;
+            p->has_cursor = 1;
+            break;
+        }
+        case PG_KV_HISTORY:
+        case PG_STATE_HISTORY: {
+            inmem_version_info *h = (inmem_version_info *)p->buf + i;
+            item = make_version_info(h);
+            p->cursor_seq = h->version;
             p->has_cursor = 1;
             break;
         }

@@ -10,7 +10,8 @@
  *   ops.c          the primitives (KV extras, runs, events, state cells, traces), written once
  *                  for both types: in a transaction, or standalone on the database
  *   pager.c        iterators that read a list page by page (KV list, runs, streams, events,
- *                  state cells, spans)
+ *                  state cells, spans, a key's or a cell's history)
+ *   history.c      retained history: commit times
  *
  * Memory: whatever the library returns borrowed from a transaction is copied into Python objects
  * before the call that produced it returns to Python; no Python object ever points into library
@@ -160,13 +161,14 @@ PyObject *json_decode(PyObject *bytes);
 /* ---- records (struct sequences) ------------------------------------------------------------ */
 
 extern PyTypeObject *KVEntryType, *CellType, *StateEntryType, *EventType, *StreamInfoType,
-    *SpanType, *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType;
+    *SpanType, *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType, *VersionInfoType;
 
 PyObject *make_event(const inmem_event *e);
 PyObject *make_span(const inmem_span *s);
 PyObject *make_run_info(const inmem_run_info *r);
 PyObject *make_txn_info(const inmem_txn_info *i, PyObject *conflict_key);
 PyObject *make_kv_entry(const void *k, size_t kl, const void *v, size_t vl, uint64_t version);
+PyObject *make_version_info(const inmem_version_info *h);
 const char *trace_kind_name(int kind);
 const char *run_status_name(int status);
 int parse_trace_kind(PyObject *o, int *out);
@@ -231,13 +233,28 @@ enum pager_kind {
     PG_EVENTS_TIME,
     PG_STATE_LIST,
     PG_TRACE_QUERY,
-    PG_SCAN,       /* Database.scan: inmem_kv_scan resumed at the last key, page by page */
-    PG_SCAN_PREFIX /* Database.scan_prefix */
+    PG_SCAN,        /* Database.scan: inmem_kv_scan resumed at the last key, page by page */
+    PG_SCAN_PREFIX, /* Database.scan_prefix */
+    PG_KV_HISTORY,  /* history(): inmem_kv_history, newest first, by the `before` cursor */
+    PG_STATE_HISTORY
 };
 PyObject *pager_new(PyObject *owner, enum pager_kind kind, PyObject *const *args, Py_ssize_t nargs,
                     PyObject *kwnames);
 
 /* database.c */
 int db_register_methods(void);
+
+/* history.c: methods of Database only */
+extern PyMethodDef history_methods_db[];
+/* ops.c: parses the run options shared by run_begin and run_fork into @p o: tenant, app, agent,
+ * tags (kept alive in @p ro until run_opts_free), history, history_ms, history_versions. */
+typedef struct runopts {
+    PyObject *tags;
+    const char **tv;
+} runopts;
+int run_opts_parse(inmem_run_options *o, runopts *ro, PyObject *tenant, PyObject *app,
+                   PyObject *agent, PyObject *tags, PyObject *history, PyObject *history_ms,
+                   PyObject *history_versions, const char *what);
+void run_opts_free(runopts *ro);
 
 #endif
