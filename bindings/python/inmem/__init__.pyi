@@ -13,6 +13,7 @@ RunLike = Union["RunId", str, bytes, uuid.UUID]
 Durability = Literal["none", "async", "batched", "strict"]
 RunStatus = Literal["active", "completed", "failed", "cancelled", "archived"]
 TraceKind = Literal["tool_call", "decision", "query", "thought", "error", "custom"]
+Primitive = Literal["kv", "event", "state", "trace", "run"]
 
 LIBRARY_VERSION: str
 HEADER_VERSION: str
@@ -182,6 +183,27 @@ class VersionInfo(NamedTuple):
     older_freed: bool
     def json(self) -> Any: ...
 
+class Change(NamedTuple):
+    primitive: Primitive
+    key: Union[bytes, str, RunId, None]
+    deleted: bool
+    value: Optional[bytes]
+    expire_at_ms: int
+    event: Optional[Event]
+
+class ReplayCommit(NamedTuple):
+    version: int
+    time_ms: int
+    changes: Tuple[Change, ...]
+
+class DiffEntry(NamedTuple):
+    primitive: Literal["kv", "event", "state", "trace"]
+    kind: Literal["added", "removed", "changed"]
+    key: Union[bytes, str, RunId]
+    version_a: int
+    version_b: int
+    first_seq: int
+
 # ---- errors -------------------------------------------------------------------------------
 
 class Error(Exception):
@@ -240,6 +262,7 @@ class _Primitives:
                  agent: Optional[str] = None, tags: Sequence[str] = (),
                  history: Optional[bool] = None, history_ms: Optional[int] = None,
                  history_versions: Optional[int] = None) -> RunId: ...
+    def run_replay(self, run: RunLike, after: int = 0) -> Iterator[ReplayCommit]: ...
     def run_end(self, run: RunLike, status: Union[RunStatus, int] = "completed") -> None: ...
     def run_get(self, run: RunLike) -> RunInfo: ...
     def run_list(self, *, status: Optional[Union[RunStatus, int]] = None, tag: Optional[str] = None,
@@ -390,6 +413,8 @@ class Database(_Primitives):
     # history (docs/history.md)
     def version_time(self, version: int) -> int: ...
     def time_version(self, time_ms: int) -> int: ...
+    def run_diff(self, a: RunLike, b: RunLike, *, at_a: int = 0,
+                 at_b: int = 0) -> Iterator[DiffEntry]: ...
 
 def open(path: Union[str, os.PathLike[str], None] = None, durability: Durability = "batched",
          **options: Any) -> Database: ...

@@ -754,7 +754,8 @@ PyTypeObject RunIdType = {
 /* ---- records ---------------------------------------------------------------------------- */
 
 PyTypeObject *KVEntryType, *CellType, *StateEntryType, *EventType, *StreamInfoType, *SpanType,
-    *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType, *VersionInfoType;
+    *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType, *VersionInfoType, *ChangeType,
+    *ReplayCommitType, *DiffEntryType;
 
 #define F(name, doc)                                                                               \
     {                                                                                              \
@@ -851,6 +852,33 @@ static PyStructSequence_Field version_info_fields[] = {
     F("value", "the value (bytes), or None for a delete"),
     F("expire_at_ms", "KV: when the value expires, Unix ms (0: never)"),
     F("older_freed", "True on the oldest version kept when older ones were freed"),
+    {NULL, NULL}};
+static PyStructSequence_Field change_fields[] = {
+    F("primitive", "'kv', 'event', 'state', 'trace' or 'run'"),
+    F("key",
+      "kv: the key (bytes); state: the cell's name, event: the stream's name (str); trace: the "
+      "span id (RunId); run: None (the run's metadata)"),
+    F("deleted", "True for a delete (deleting a run deletes every key of it)"),
+    F("value", "kv and state: the value; event: the payload; trace and run: the stored record "
+               "(docs/FORMAT.md); None for a delete"),
+    F("expire_at_ms", "kv: the value's expiry, Unix ms (0: none)"),
+    F("event", "event: the Event (only its seq for a delete); None for other primitives"),
+    {NULL, NULL}};
+static PyStructSequence_Field replay_commit_fields[] = {
+    F("version", "the commit's version"),
+    F("time_ms", "its wall-clock time, Unix ms (0: not known)"),
+    F("changes", "its writes of the run, in key order (tuple of Change)"),
+    {NULL, NULL}};
+static PyStructSequence_Field diff_entry_fields[] = {
+    F("primitive", "'kv', 'state', 'event' (a stream) or 'trace' (a span)"),
+    F("kind", "'added' (on side b only), 'removed' (on side a only) or 'changed'"),
+    F("key",
+      "kv: the key (bytes); state: the cell's name, event: the stream's name (str); trace: the "
+      "span id (RunId)"),
+    F("version_a", "the key's version (a stream's head) on side a; 0 where absent"),
+    F("version_b", "the same on side b"),
+    F("first_seq", "events: the first sequence number that differs (1 for a stream on one side "
+                   "only); 0 otherwise"),
     {NULL, NULL}};
 static PyStructSequence_Field recovery_fields[] = {
     F("segments", "log files read"),
@@ -969,7 +997,15 @@ static int init_records(PyObject *m)
                    (VersionInfoType =
                         new_record(m, "VersionInfo",
                                    "One committed version of a key or state cell (history()).",
-                                   version_info_fields, 1))
+                                   version_info_fields, 1)) &&
+                   (ChangeType =
+                        new_record(m, "Change", "One write of a replayed commit (run_replay()).",
+                                   change_fields, 0)) &&
+                   (ReplayCommitType = new_record(
+                        m, "ReplayCommit", "One committed transaction of a run (run_replay()).",
+                        replay_commit_fields, 0)) &&
+                   (DiffEntryType = new_record(m, "DiffEntry", "One difference (run_diff()).",
+                                               diff_entry_fields, 0))
                ? 0
                : -1;
 }
@@ -1136,6 +1172,61 @@ PyObject *make_version_info(const inmem_version_info *h)
     return fill(VersionInfoType, vals, 6);
 }
 
+static const char *const prim_names[] = {NULL, "kv", "event", "state", "trace", "run"};
+
+const char *primitive_name(int prim)
+{
+    return prim >= 1 && prim <= 5 ? prim_names[prim] : "unknown";
+}
+
+/* A key as Python shows it for its primitive: KV bytes, a cell's or stream's name as str, a
+ * span id as RunId, None for a run's metadata. */
+static PyObject *prim_key(int prim, const void *key, size_t klen)
+{
+    switch (prim) {
+    case INMEM_PRIM_STATE:
+    case INMEM_PRIM_EVENT:
+        return PyUnicode_DecodeUTF8(klen ? key : "", (Py_ssize_t)klen, "replace");
+    case INMEM_PRIM_TRACE:
+        if (klen == 16) {
+            inmem_run_id id;
+            memcpy(id.bytes, key, 16);
+            return runid_new(&id);
+        }
+        break;
+    case INMEM_PRIM_RUN:
+        if (klen == 0)
+            Py_RETURN_NONE;
+        break;
+    }
+    return bytes_of(key, klen);
+}
+
+PyObject *make_change(const inmem_change *c)
+{
+    PyObject *vals[] = {PyUnicode_FromString(primitive_name(c->primitive)),
+                        prim_key(c->primitive, c->key, c->klen),
+                        PyBool_FromLong(c->deleted),
+                        c->deleted ? Py_NewRef(Py_None) : bytes_of(c->value, c->len),
+                        u64(c->expire_at_ms),
+                        c->primitive == INMEM_PRIM_EVENT ? make_event(&c->event)
+                                                         : Py_NewRef(Py_None)};
+    return fill(ChangeType, vals, 6);
+}
+
+PyObject *make_diff_entry(const inmem_diff_entry *e)
+{
+    static const char *const kinds[] = {NULL, "added", "removed", "changed"};
+    PyObject *vals[] = {
+        PyUnicode_FromString(primitive_name(e->primitive)),
+        PyUnicode_FromString(e->kind >= 1 && e->kind <= 3 ? kinds[e->kind] : "unknown"),
+        prim_key(e->primitive, e->key, e->klen),
+        u64(e->version_a),
+        u64(e->version_b),
+        u64(e->first_seq)};
+    return fill(DiffEntryType, vals, 6);
+}
+
 static PyObject *make_stats(const inmem_stats *s)
 {
     PyObject *vals[] = {u64(s->commits),
@@ -1297,7 +1388,8 @@ PyMODINIT_FUNC PyInit__inmem(void)
     if (init_errors(m) < 0 || init_records(m) < 0)
         goto fail;
     if (PyType_Ready(&RunIdType) < 0 || PyType_Ready(&KvIterType) < 0 ||
-        PyType_Ready(&PagerType) < 0 || db_register_methods() < 0 || PyType_Ready(&DbType) < 0 ||
+        PyType_Ready(&PagerType) < 0 || PyType_Ready(&ReplayIterType) < 0 ||
+        PyType_Ready(&DiffIterType) < 0 || db_register_methods() < 0 || PyType_Ready(&DbType) < 0 ||
         tx_type_ready() < 0)
         goto fail;
     if (PyModule_AddObjectRef(m, "RunId", (PyObject *)&RunIdType) < 0 ||

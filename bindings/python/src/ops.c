@@ -359,6 +359,12 @@ static PyObject *op_run_children(PyObject *self, PyObject *const *args, Py_ssize
     return r;
 }
 
+static PyObject *op_run_replay(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    return replay_new(self, args, nargs, kwnames);
+}
+
 static PyObject *op_run_delete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames)
 {
@@ -1057,6 +1063,21 @@ PyMethodDef op_methods_common[] = {
      "does not reach at_version. Returns the fork's id.\n"
      "\n"
      "Returns RunId."},
+    {"run_replay", M(op_run_replay), FAST,
+     "run_replay($self, run, after=0)\n"
+     "--\n"
+     "\n"
+     "A run's committed transactions in commit order, after the version `after`\n"
+     "(0: from the start) up to the snapshot, each a ReplayCommit(version, time_ms,\n"
+     "changes) with every write of the run (KV, events, state cells, spans, the\n"
+     "run's metadata): a change feed; resume from the last version seen. Raises\n"
+     "HistoryError at once if the retained history no longer holds every version\n"
+     "after `after`. On a Transaction it reads that snapshot (TransactionDone once\n"
+     "it has ended); on a Database it reads 128 commits a page, each page in a\n"
+     "read-only transaction of its own resuming after the last version returned,\n"
+     "so commits made meanwhile show too.\n"
+     "\n"
+     "Returns Iterator[ReplayCommit]."},
     {"run_end", M(op_run_end), FAST,
      "run_end($self, run, status='completed')\n"
      "--\n"

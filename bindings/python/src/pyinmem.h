@@ -11,7 +11,7 @@
  *                  for both types: in a transaction, or standalone on the database
  *   pager.c        iterators that read a list page by page (KV list, runs, streams, events,
  *                  state cells, spans, a key's or a cell's history)
- *   history.c      retained history: commit times
+ *   history.c      retained history: commit times, replay and diff iterators
  *
  * Memory: whatever the library returns borrowed from a transaction is copied into Python objects
  * before the call that produced it returns to Python; no Python object ever points into library
@@ -71,6 +71,8 @@ extern PyTypeObject TxType;
 extern PyTypeObject RunIdType;
 extern PyTypeObject KvIterType;
 extern PyTypeObject PagerType;
+extern PyTypeObject ReplayIterType;
+extern PyTypeObject DiffIterType;
 
 typedef struct RunIdObject {
     PyObject_HEAD inmem_run_id id;
@@ -161,7 +163,8 @@ PyObject *json_decode(PyObject *bytes);
 /* ---- records (struct sequences) ------------------------------------------------------------ */
 
 extern PyTypeObject *KVEntryType, *CellType, *StateEntryType, *EventType, *StreamInfoType,
-    *SpanType, *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType, *VersionInfoType;
+    *SpanType, *RunInfoType, *StatsType, *RecoveryInfoType, *TxnInfoType, *VersionInfoType,
+    *ChangeType, *ReplayCommitType, *DiffEntryType;
 
 PyObject *make_event(const inmem_event *e);
 PyObject *make_span(const inmem_span *s);
@@ -169,6 +172,10 @@ PyObject *make_run_info(const inmem_run_info *r);
 PyObject *make_txn_info(const inmem_txn_info *i, PyObject *conflict_key);
 PyObject *make_kv_entry(const void *k, size_t kl, const void *v, size_t vl, uint64_t version);
 PyObject *make_version_info(const inmem_version_info *h);
+PyObject *make_change(const inmem_change *c);
+PyObject *make_diff_entry(const inmem_diff_entry *e);
+/* "kv", "event", "state", "trace", "run" */
+const char *primitive_name(int prim);
 const char *trace_kind_name(int kind);
 const char *run_status_name(int status);
 int parse_trace_kind(PyObject *o, int *out);
@@ -244,8 +251,10 @@ PyObject *pager_new(PyObject *owner, enum pager_kind kind, PyObject *const *args
 /* database.c */
 int db_register_methods(void);
 
-/* history.c: methods of Database only */
+/* history.c: methods of Database only, and replay */
 extern PyMethodDef history_methods_db[];
+/* run_replay() on a Database or a Transaction */
+PyObject *replay_new(PyObject *owner, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 /* ops.c: parses the run options shared by run_begin and run_fork into @p o: tenant, app, agent,
  * tags (kept alive in @p ro until run_opts_free), history, history_ms, history_versions. */
 typedef struct runopts {
