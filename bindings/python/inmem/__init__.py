@@ -74,6 +74,7 @@ from ._inmem import (
     TxnInfo,
     VersionError,
     VersionInfo,
+    Watch,
     errname,
     strerror,
 )
@@ -83,7 +84,7 @@ __version__ = LIBRARY_VERSION
 __all__ = [
     "open", "Database", "Transaction", "RunId", "SHARED",
     "KVEntry", "Cell", "StateEntry", "Event", "StreamInfo", "Span", "RunInfo", "Stats",
-    "RecoveryInfo", "TxnInfo", "VersionInfo", "Change", "ReplayCommit", "DiffEntry",
+    "RecoveryInfo", "TxnInfo", "VersionInfo", "Change", "ReplayCommit", "DiffEntry", "Watch",
     "Error", "NotFound", "ConflictError", "RetriesExhausted", "TimeoutError", "InvalidArgument",
     "MisuseError", "TransactionDone", "TooBig", "BusyError", "TransactionLimit", "OutOfMemory",
     "NotSupported", "DiskError", "CorruptError", "VersionError", "LockedError", "ReadOnlyError",

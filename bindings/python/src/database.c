@@ -41,8 +41,10 @@ static PyObject *db_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     (void)args;
     (void)kwds;
     DbObject *self = (DbObject *)type->tp_alloc(type, 0);
-    if (self)
+    if (self) {
         self->path = Py_NewRef(Py_None);
+        pthread_mutex_init(&self->close_mu, NULL);
+    }
     return (PyObject *)self;
 }
 
@@ -202,10 +204,16 @@ static int db_do_close(DbObject *self)
         raise_code(INMEM_EBUSY, msg);
         return -1;
     }
+    if (watches_before_close(self) < 0)
+        return -1;
     inmem_db *db = self->db;
     self->db = NULL; /* calls from other threads see it closed from now on */
     PyThreadState *ts = PyEval_SaveThread(); /* the final fsync */
+    /* waits and watches in other threads are woken (ClosedError); they touch their watch only
+     * once the close is over */
+    pthread_mutex_lock(&self->close_mu);
     int rc = inmem_db_close(db);
+    pthread_mutex_unlock(&self->close_mu);
     PyEval_RestoreThread(ts);
     if (rc) {
         raise_rc(rc, "close");
@@ -249,7 +257,9 @@ static void db_dealloc(PyObject *op)
         inmem_db *db = self->db;
         self->db = NULL;
         PyThreadState *ts = PyEval_SaveThread();
+        pthread_mutex_lock(&self->close_mu);
         int rc = inmem_db_close(db);
+        pthread_mutex_unlock(&self->close_mu);
         PyEval_RestoreThread(ts);
         if (rc) {
             raise_rc(rc, "close (at garbage collection)");
@@ -257,6 +267,7 @@ static void db_dealloc(PyObject *op)
         }
     }
     Py_CLEAR(self->path);
+    pthread_mutex_destroy(&self->close_mu);
     Py_TYPE(op)->tp_free(op);
 }
 

@@ -1,9 +1,9 @@
 /*
  * history.c — retained history (docs/history.md) seen from Python: commit times
- * (version_time, time_version), run replay (an iterator of ReplayCommit records) and run diff
- * (an iterator of DiffEntry records). Time-travel transactions are Database.transaction(
- * at_version=, at_time_ms=) (database.c), key and cell history are pagers (pager.c), forks are
- * run_fork (ops.c).
+ * (version_time, time_version), run replay (an iterator of ReplayCommit records), run diff (an
+ * iterator of DiffEntry records), and waiting for a change (Database.wait and the Watch type).
+ * Time-travel transactions are Database.transaction(at_version=, at_time_ms=) (database.c), key
+ * and cell history are pagers (pager.c), forks are run_fork (ops.c).
  *
  * Replay: the library's replay reads through its transaction and lends each commit's writes
  * until the next call; every write is copied into Change records at once. On a Transaction the
@@ -17,10 +17,29 @@
  * Diff: the library collects the differences when the diff is made (with the GIL released: it
  * reads both sides of the runs) and owns them until inmem_diff_free(); the iterator copies each
  * entry and frees the diff when exhausted or collected. It does not depend on the database.
+ *
+ * Waiting: inmem_wait() blocks inside the library, and a binding cannot tell when a thread that
+ * released the GIL to call it is inside (registered) and when it is still on its way in, so it
+ * could not let close() run meanwhile without risking a call on a freed handle. Waits are
+ * therefore built on watches: inmem_watch_open() registers the waiter with the GIL held (the
+ * database cannot be closing then), the thread blocks in poll() on the watch's eventfd with the
+ * GIL released (nothing of the library is touched; a commit that moves the key, or a close,
+ * makes it readable; a signal interrupts it, so Ctrl-C works), then inmem_watch_poll() says
+ * which. A close in another thread wakes it: the close holds db->close_mu while it runs, and
+ * every call on a watch takes that lock, so that none runs concurrently with the close, as the
+ * header requires. Waits do not mark the database busy. A timeout of 0 only looks
+ * (inmem_wait() with the GIL held, which never blocks). The database keeps a list of its open
+ * watches, so that close() can free those that already fired first (watches_before_close(): the
+ * library leaves them attached to the database it frees).
  */
 #include "pyinmem.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 
 #define FAST    (METH_FASTCALL | METH_KEYWORDS)
 #define M(name) (PyCFunction)(void (*)(void))(name)
@@ -32,6 +51,22 @@ static int db_open_check(DbObject *db)
         return -1;
     }
     return 0;
+}
+
+/* ---- the close lock -------------------------------------------------------------------------- */
+
+void close_lock(DbObject *db)
+{
+    if (pthread_mutex_trylock(&db->close_mu) == 0)
+        return;
+    PyThreadState *ts = PyEval_SaveThread(); /* a close is in flight: wait for it without the GIL */
+    pthread_mutex_lock(&db->close_mu);
+    PyEval_RestoreThread(ts);
+}
+
+void close_unlock(DbObject *db)
+{
+    pthread_mutex_unlock(&db->close_mu);
 }
 
 /* ---- commit times ---------------------------------------------------------------------------- */
@@ -334,6 +369,431 @@ PyTypeObject DiffIterType = {
     .tp_iternext = diff_next,
 };
 
+/* ---- waiting --------------------------------------------------------------------------------- */
+
+typedef struct WatchObject {
+    PyObject_HEAD DbObject *db;        /* strong reference */
+    inmem_watch *w;                    /* NULL once closed or released */
+    int busy;                          /* a wait() with the GIL released is in flight */
+    int released;                      /* it fired, and was freed when the database closed */
+    uint64_t fired;                    /* then: the version that fired it */
+    struct WatchObject *next, **pprev; /* db->watches while w is set */
+    PyObject *weakreflist;
+} WatchObject;
+
+static void watch_link(WatchObject *wo)
+{
+    DbObject *db = wo->db;
+    wo->next = db->watches;
+    wo->pprev = &db->watches;
+    if (db->watches)
+        db->watches->pprev = &wo->next;
+    db->watches = wo;
+}
+
+static void watch_unlink(WatchObject *wo)
+{
+    if (!wo->pprev)
+        return;
+    *wo->pprev = wo->next;
+    if (wo->next)
+        wo->next->pprev = wo->pprev;
+    wo->next = NULL;
+    wo->pprev = NULL;
+}
+
+/* A watch that fired before inmem_db_close() is not detached from the database by the close
+ * (the library detaches only the watches still waiting), so any later call on it would use the
+ * freed database. Until the library does, close() frees those watches first, while the
+ * database is open, and keeps the version that fired each: poll() and wait() go on returning it
+ * (fileno() is gone). A fired watch in a wait() in another thread cannot be freed under it:
+ * close() raises BusyError then (that wait is about to return). */
+int watches_before_close(DbObject *db)
+{
+    for (WatchObject *wo = db->watches; wo; wo = wo->next) {
+        uint64_t v = 0;
+        if (inmem_watch_poll(wo->w, &v) == 0 && wo->busy) {
+            raise_code(INMEM_EBUSY, "close: a watch that fired is in a wait() in another thread");
+            return -1;
+        }
+    }
+    WatchObject *wo = db->watches;
+    while (wo) {
+        WatchObject *next = wo->next;
+        uint64_t v = 0;
+        if (inmem_watch_poll(wo->w, &v) == 0) {
+            inmem_watch_close(wo->w); /* the GIL is held and the database open: no close runs */
+            wo->w = NULL;
+            wo->released = 1;
+            wo->fired = v;
+            watch_unlink(wo);
+        }
+        wo = next;
+    }
+    return 0;
+}
+
+static int wait_args(PyObject *const *a, int *prim, uint64_t *after)
+{
+    *prim = INMEM_PRIM_KV;
+    if (a[0] && a[0] != Py_None && parse_primitive(a[0], prim) < 0)
+        return -1;
+    return get_u64(a[1], 0, after, "after");
+}
+
+/* Opens a watch (GIL held, database open). NULL with an exception. */
+static WatchObject *watch_new(DbObject *db, PyObject *key, PyObject *runo, int prim, uint64_t after,
+                              const char *what)
+{
+    bytesarg k;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    if (get_run(runo, &rb, &run, "run") < 0 || get_bytes(key, &k, "key") < 0)
+        return NULL;
+    inmem_watch *w = NULL;
+    int rc = inmem_watch_open(db->db, run, (inmem_primitive)prim, k.p, k.n, after, &w);
+    release_bytes(&k);
+    if (rc) {
+        raise_rc(rc, what);
+        return NULL;
+    }
+    WatchObject *wo = PyObject_New(WatchObject, &WatchType);
+    if (!wo) {
+        inmem_watch_close(w); /* GIL held, database open: no close is in flight */
+        return NULL;
+    }
+    wo->db = (DbObject *)Py_NewRef(db);
+    wo->w = w;
+    wo->busy = 0;
+    wo->released = 0;
+    wo->fired = 0;
+    wo->next = NULL;
+    wo->pprev = NULL;
+    wo->weakreflist = NULL;
+    watch_link(wo);
+    return wo;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Waits for @p wo to fire: the version, None at the timeout (@p timeout < 0: none), or NULL with
+ * ClosedError (the database was closed) or the exception of a signal handler. The GIL is
+ * released while blocked in poll(), with wo->busy set: close() then leaves the watch to the
+ * library (which fires it) or refuses (BusyError), so wo->w stays valid throughout. */
+static PyObject *watch_wait(WatchObject *wo, double timeout, const char *what)
+{
+    double deadline = timeout >= 0 ? mono_s() + timeout : 0;
+    for (;;) {
+        if (wo->released)
+            return u64(wo->fired);
+        uint64_t v = 0;
+        close_lock(wo->db);
+        int rc = inmem_watch_poll(wo->w, &v);
+        close_unlock(wo->db);
+        if (rc == 0)
+            return u64(v);
+        if (rc != INMEM_NOTFOUND)
+            return raise_rc(rc, what);
+        int ms = -1;
+        if (timeout >= 0) {
+            double left = deadline - mono_s();
+            if (left <= 0)
+                Py_RETURN_NONE;
+            double msd = ceil(left * 1e3);
+            ms = msd > INT_MAX ? INT_MAX : (int)msd;
+        }
+        struct pollfd pfd = {inmem_watch_fd(wo->w), POLLIN, 0};
+        wo->busy = 1;
+        PyThreadState *ts = PyEval_SaveThread();
+        int n = poll(&pfd, 1, ms);
+        int e = errno;
+        PyEval_RestoreThread(ts);
+        wo->busy = 0;
+        if (n < 0 && e != EINTR) {
+            errno = e;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        if (n < 0 && PyErr_CheckSignals() < 0)
+            return NULL; /* KeyboardInterrupt and the like */
+    }
+}
+
+/* Parses a timeout in seconds: None gives -1 (none). */
+static int get_timeout(PyObject *o, double *out)
+{
+    if (!o || o == Py_None) {
+        *out = -1;
+        return 0;
+    }
+    double s = PyFloat_AsDouble(o);
+    if (s == -1.0 && PyErr_Occurred())
+        return -1;
+    if (!(s >= 0)) {
+        PyErr_SetString(PyExc_ValueError, "timeout must be a number of seconds >= 0 (or None)");
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+static int watch_do_close(WatchObject *wo)
+{
+    if (wo->busy) {
+        raise_misuse("the watch is in use by another thread (wait)");
+        return -1;
+    }
+    wo->released = 0;
+    if (!wo->w)
+        return 0;
+    inmem_watch *w = wo->w;
+    wo->w = NULL;
+    watch_unlink(wo);
+    close_lock(wo->db);
+    inmem_watch_close(w);
+    close_unlock(wo->db);
+    return 0;
+}
+
+static PyObject *db_wait(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    ARGSPEC(spec, "wait", 2, 1, "key", "run", "primitive", "after", "timeout");
+    DbObject *self = (DbObject *)op;
+    PyObject *a[5];
+    int prim;
+    uint64_t after;
+    double timeout;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || db_open_check(self) < 0 ||
+        wait_args(a + 2, &prim, &after) < 0 || get_timeout(a[4], &timeout) < 0)
+        return NULL;
+    if (timeout == 0) { /* only a look: inmem_wait never blocks then */
+        bytesarg k;
+        inmem_run_id rb;
+        const inmem_run_id *run;
+        if (get_run(a[1], &rb, &run, "run") < 0 || get_bytes(a[0], &k, "key") < 0)
+            return NULL;
+        uint64_t v = 0;
+        int rc = inmem_wait(self->db, run, (inmem_primitive)prim, k.p, k.n, after, 0, &v);
+        release_bytes(&k);
+        if (rc == INMEM_ETIMEDOUT)
+            Py_RETURN_NONE;
+        if (rc)
+            return raise_rc(rc, "wait");
+        return u64(v);
+    }
+    WatchObject *wo = watch_new(self, a[0], a[1], prim, after, "wait");
+    if (!wo)
+        return NULL;
+    PyObject *r = watch_wait(wo, timeout, "wait");
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    watch_do_close(wo); /* not busy: it cannot fail */
+    PyErr_Restore(et, ev, etb);
+    Py_DECREF(wo);
+    return r;
+}
+
+static PyObject *db_watch(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    ARGSPEC(spec, "watch", 2, 1, "key", "run", "primitive", "after");
+    DbObject *self = (DbObject *)op;
+    PyObject *a[4];
+    int prim;
+    uint64_t after;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || db_open_check(self) < 0 ||
+        wait_args(a + 2, &prim, &after) < 0)
+        return NULL;
+    return (PyObject *)watch_new(self, a[0], a[1], prim, after, "watch");
+}
+
+static int watch_usable(WatchObject *wo)
+{
+    if (wo->busy) {
+        raise_misuse("the watch is in use by another thread (wait)");
+        return -1;
+    }
+    if (!wo->w && !wo->released) {
+        raise_misuse("the watch is closed");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *watch_fileno(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    WatchObject *wo = (WatchObject *)op;
+    if (!wo->w) {
+        raise_misuse(wo->released ? "the watch had fired and its descriptor was freed when the "
+                                    "database closed (poll() gives the version)"
+                                  : "the watch is closed");
+        return NULL;
+    }
+    return PyLong_FromLong(inmem_watch_fd(wo->w));
+}
+
+static PyObject *watch_poll(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    WatchObject *wo = (WatchObject *)op;
+    if (watch_usable(wo) < 0)
+        return NULL;
+    if (wo->released)
+        return u64(wo->fired);
+    uint64_t v = 0;
+    close_lock(wo->db);
+    int rc = inmem_watch_poll(wo->w, &v);
+    close_unlock(wo->db);
+    if (rc == INMEM_NOTFOUND)
+        Py_RETURN_NONE;
+    if (rc)
+        return raise_rc(rc, "Watch.poll");
+    return u64(v);
+}
+
+static PyObject *watch_wait_m(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    ARGSPEC(spec, "wait", 1, 0, "timeout");
+    WatchObject *wo = (WatchObject *)op;
+    PyObject *a[1];
+    double timeout;
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || watch_usable(wo) < 0 ||
+        get_timeout(a[0], &timeout) < 0)
+        return NULL;
+    return watch_wait(wo, timeout, "Watch.wait");
+}
+
+static PyObject *watch_close(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (watch_do_close((WatchObject *)op) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *watch_enter(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (watch_usable((WatchObject *)op) < 0)
+        return NULL;
+    return Py_NewRef(op);
+}
+
+static PyObject *watch_exit(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args;
+    (void)nargs;
+    if (watch_do_close((WatchObject *)op) < 0)
+        return NULL;
+    Py_RETURN_FALSE;
+}
+
+static PyObject *watch_get_closed(PyObject *op, void *closure)
+{
+    (void)closure;
+    WatchObject *wo = (WatchObject *)op;
+    return PyBool_FromLong(!wo->w && !wo->released);
+}
+
+static void watch_dealloc(PyObject *op)
+{
+    WatchObject *wo = (WatchObject *)op;
+    if (wo->weakreflist)
+        PyObject_ClearWeakRefs(op);
+    wo->busy = 0; /* a wait() holds a reference: none is in flight */
+    watch_do_close(wo);
+    Py_CLEAR(wo->db);
+    PyObject_Free(op);
+}
+
+static PyObject *watch_repr(PyObject *op)
+{
+    WatchObject *wo = (WatchObject *)op;
+    if (wo->released)
+        return PyUnicode_FromFormat("<inmem.Watch fired at %llu>", (unsigned long long)wo->fired);
+    if (!wo->w)
+        return PyUnicode_FromString("<inmem.Watch closed>");
+    return PyUnicode_FromFormat("<inmem.Watch fd=%d>", inmem_watch_fd(wo->w));
+}
+
+static PyMethodDef watch_methods[] = {
+    {"fileno", watch_fileno, METH_NOARGS,
+     "fileno($self, /)\n"
+     "--\n"
+     "\n"
+     "The watch's file descriptor (an eventfd): it becomes readable once the key\n"
+     "has moved past the version, or the database was closed; then poll() says\n"
+     "which. Register it with selectors, select or asyncio's loop.add_reader; do\n"
+     "not read or close it.\n"
+     "\n"
+     "Returns int."},
+    {"poll", watch_poll, METH_NOARGS,
+     "poll($self, /)\n"
+     "--\n"
+     "\n"
+     "The version the key moved to, or None if it has not moved yet. Raises\n"
+     "ClosedError once the database was closed. Never blocks.\n"
+     "\n"
+     "Returns int | None."},
+    {"wait", M(watch_wait_m), FAST,
+     "wait($self, timeout=None)\n"
+     "--\n"
+     "\n"
+     "Blocks (the GIL released) until the watch fires: returns the version, or\n"
+     "None once timeout seconds have passed (None: no limit). Raises ClosedError\n"
+     "if the database is closed meanwhile.\n"
+     "\n"
+     "Returns int | None."},
+    {"close", watch_close, METH_NOARGS,
+     "close($self, /)\n"
+     "--\n"
+     "\n"
+     "Frees the watch and its descriptor (before or after the database is\n"
+     "closed). Idempotent.\n"
+     "\n"
+     "Returns None."},
+    {"__enter__", watch_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))watch_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef watch_getset[] = {
+    {"closed", watch_get_closed, NULL, "True once close() has run.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyObject *watch_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    (void)type;
+    (void)args;
+    (void)kwds;
+    PyErr_SetString(PyExc_TypeError, "use Database.watch() to open a watch");
+    return NULL;
+}
+
+PyTypeObject WatchType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "inmem.Watch",
+    .tp_basicsize = sizeof(WatchObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A one-shot watch on a KV key, a state cell or an event stream (open with\n"
+              "Database.watch()): it fires once the key's visible version moves past the\n"
+              "version given, and its file descriptor (fileno()) becomes readable, for event\n"
+              "loops. poll() says whether it fired, wait() blocks for it. A close of the\n"
+              "database fires it too (poll() then raises ClosedError). Open a new watch to\n"
+              "wait again; close it (or use it as a context manager) when done.",
+    .tp_new = watch_tp_new,
+    .tp_dealloc = watch_dealloc,
+    .tp_repr = watch_repr,
+    .tp_methods = watch_methods,
+    .tp_getset = watch_getset,
+    .tp_weaklistoffset = offsetof(WatchObject, weakreflist),
+};
+
 /* ---- method table (Database only) ------------------------------------------------------------ */
 
 PyMethodDef history_methods_db[] = {
@@ -367,5 +827,27 @@ PyMethodDef history_methods_db[] = {
      "differences are collected.\n"
      "\n"
      "Returns Iterator[DiffEntry]."},
+    {"wait", M(db_wait), FAST,
+     "wait($self, key, run=None, *, primitive='kv', after=0, timeout=None)\n"
+     "--\n"
+     "\n"
+     "Blocks until a KV key (primitive='kv'), a state cell ('state') or an event\n"
+     "stream ('event': any append) of run moves past the version `after` (the\n"
+     "version you last saw; 0: until it exists), and returns the version it moved\n"
+     "to; at once if it already has. Returns None once timeout seconds have passed\n"
+     "(None: no limit; 0: only looks). Woken by the commit that moves it, never by\n"
+     "polling; the GIL is released while blocked, and a signal (Ctrl-C)\n"
+     "interrupts it. Raises ClosedError if the database is closed meanwhile (from\n"
+     "another thread).\n"
+     "\n"
+     "Returns int | None."},
+    {"watch", M(db_watch), FAST,
+     "watch($self, key, run=None, *, primitive='kv', after=0)\n"
+     "--\n"
+     "\n"
+     "The non-blocking form of wait(), for event loops: a Watch whose fileno()\n"
+     "becomes readable once the key moves past `after` (or the database closes).\n"
+     "\n"
+     "Returns Watch."},
     {NULL, NULL, 0, NULL},
 };

@@ -1179,6 +1179,11 @@ const char *primitive_name(int prim)
     return prim >= 1 && prim <= 5 ? prim_names[prim] : "unknown";
 }
 
+int parse_primitive(PyObject *o, int *out)
+{
+    return parse_enum(o, prim_names, 5, out, "primitive");
+}
+
 /* A key as Python shows it for its primitive: KV bytes, a cell's or stream's name as str, a
  * span id as RunId, None for a run's metadata. */
 static PyObject *prim_key(int prim, const void *key, size_t klen)
@@ -1389,12 +1394,13 @@ PyMODINIT_FUNC PyInit__inmem(void)
         goto fail;
     if (PyType_Ready(&RunIdType) < 0 || PyType_Ready(&KvIterType) < 0 ||
         PyType_Ready(&PagerType) < 0 || PyType_Ready(&ReplayIterType) < 0 ||
-        PyType_Ready(&DiffIterType) < 0 || db_register_methods() < 0 || PyType_Ready(&DbType) < 0 ||
-        tx_type_ready() < 0)
+        PyType_Ready(&DiffIterType) < 0 || PyType_Ready(&WatchType) < 0 ||
+        db_register_methods() < 0 || PyType_Ready(&DbType) < 0 || tx_type_ready() < 0)
         goto fail;
     if (PyModule_AddObjectRef(m, "RunId", (PyObject *)&RunIdType) < 0 ||
         PyModule_AddObjectRef(m, "Database", (PyObject *)&DbType) < 0 ||
-        PyModule_AddObjectRef(m, "Transaction", (PyObject *)&TxType) < 0)
+        PyModule_AddObjectRef(m, "Transaction", (PyObject *)&TxType) < 0 ||
+        PyModule_AddObjectRef(m, "Watch", (PyObject *)&WatchType) < 0)
         goto fail;
     {
         inmem_run_id zero;

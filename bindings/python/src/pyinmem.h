@@ -11,7 +11,8 @@
  *                  for both types: in a transaction, or standalone on the database
  *   pager.c        iterators that read a list page by page (KV list, runs, streams, events,
  *                  state cells, spans, a key's or a cell's history)
- *   history.c      retained history: commit times, replay and diff iterators
+ *   history.c      retained history: time-travel transactions, commit times, forks, replay
+ *                  and diff iterators, waiting for a change (wait, the Watch type)
  *
  * Memory: whatever the library returns borrowed from a transaction is copied into Python objects
  * before the call that produced it returns to Python; no Python object ever points into library
@@ -29,6 +30,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "inmem.h"
@@ -48,6 +50,12 @@ typedef struct DbObject {
     size_t max_value_size;
     PyObject *path; /* str, or None */
     PyObject *weakreflist;
+    /* Held (taken with the GIL released) around inmem_db_close() and around every call on a
+     * watch (inmem_watch_poll/close), which must never run concurrently with the close: waits
+     * and watches do not mark the database busy, so that a close may run while they wait and
+     * wake them (ClosedError). */
+    pthread_mutex_t close_mu;
+    struct WatchObject *watches; /* the open watches (history.c), a list under the GIL */
 } DbObject;
 
 /* Transaction states as Python sees them. */
@@ -73,6 +81,7 @@ extern PyTypeObject KvIterType;
 extern PyTypeObject PagerType;
 extern PyTypeObject ReplayIterType;
 extern PyTypeObject DiffIterType;
+extern PyTypeObject WatchType;
 
 typedef struct RunIdObject {
     PyObject_HEAD inmem_run_id id;
@@ -176,6 +185,8 @@ PyObject *make_change(const inmem_change *c);
 PyObject *make_diff_entry(const inmem_diff_entry *e);
 /* "kv", "event", "state", "trace", "run" */
 const char *primitive_name(int prim);
+/* A primitive argument: one of those names, or its number. */
+int parse_primitive(PyObject *o, int *out);
 const char *trace_kind_name(int kind);
 const char *run_status_name(int status);
 int parse_trace_kind(PyObject *o, int *out);
@@ -251,10 +262,17 @@ PyObject *pager_new(PyObject *owner, enum pager_kind kind, PyObject *const *args
 /* database.c */
 int db_register_methods(void);
 
-/* history.c: methods of Database only, and replay */
+/* history.c: methods of Database only, replay, the close lock and the watches */
 extern PyMethodDef history_methods_db[];
 /* run_replay() on a Database or a Transaction */
 PyObject *replay_new(PyObject *owner, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+/* Takes db->close_mu; if another thread holds it (a close in flight), waits with the GIL
+ * released. */
+void close_lock(DbObject *db);
+void close_unlock(DbObject *db);
+/* Called by close() with the GIL held, before the handle is closed: frees the watches that have
+ * fired (see history.c). -1 with BusyError if one of them is in a wait() in another thread. */
+int watches_before_close(DbObject *db);
 /* ops.c: parses the run options shared by run_begin and run_fork into @p o: tenant, app, agent,
  * tags (kept alive in @p ro until run_opts_free), history, history_ms, history_versions. */
 typedef struct runopts {
