@@ -1,6 +1,6 @@
-"""The type stubs (inmem/__init__.pyi) describe the runtime: every public method of Database and
-Transaction is in them with the same parameters, in the same order and of the same kind
-(positional or keyword-only), and every name the module exports is declared."""
+"""The type stubs (inmem/__init__.pyi) describe the runtime: every public method of Database,
+Transaction and Watch is in them with the same parameters, in the same order and of the same
+kind (positional or keyword-only), and every name the module exports is declared."""
 import ast
 import inspect
 import os
@@ -50,7 +50,7 @@ def stub_methods(classes, name):
 
 def test_stub_signatures_match_runtime():
     classes = stub_classes()
-    for cls in (inmem.Database, inmem.Transaction):
+    for cls in (inmem.Database, inmem.Transaction, inmem.Watch):
         stub = stub_methods(classes, cls.__name__)
         for name in dir(cls):
             if name.startswith("_"):
