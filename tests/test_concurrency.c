@@ -720,11 +720,66 @@ static void concurrency_memory_bounded_under_endless_overwrites(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A growth of the hash table moves its entries over many commits while readers look in both
+ * tables: a reader that looks up any key committed before its lookup always finds it, through
+ * several growths (to 2^19 slots) and the migrations between them. */
+struct grow_arg {
+    inmem_db *db;
+    _Atomic uint32_t committed; /* keys 0..committed-1 are in */
+    _Atomic int stop;
+    uint64_t lookups, misses;
+};
+
+static void *grow_reader(void *p)
+{
+    struct grow_arg *a = p;
+    uint64_t rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)p;
+    while (!atomic_load(&a->stop)) {
+        uint32_t n = atomic_load(&a->committed);
+        if (!n)
+            continue;
+        inmem_txn *t;
+        if (inmem_txn_begin_readonly(a->db, &t) != 0)
+            continue;
+        for (int i = 0; i < 64; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            uint32_t k = (uint32_t)(rng % n);
+            a->lookups++;
+            if (inmem_kv_get(t, NULL, &k, sizeof k, NULL, NULL, NULL) != 0)
+                a->misses++;
+        }
+        inmem_txn_free(t);
+    }
+    return NULL;
+}
+
+static void concurrency_readers_find_every_key_while_the_hash_table_grows(void **state)
+{
+    (void)state;
+    enum { KEYS = 200000 };
+    struct grow_arg a = {.db = test_open_mem()};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, grow_reader, &a), 0);
+    for (uint32_t k = 0; k < KEYS; k++) {
+        assert_ok(inmem_put(a.db, NULL, &k, sizeof k, "v", 1, NULL));
+        atomic_store(&a.committed, k + 1);
+    }
+    atomic_store(&a.stop, 1);
+    pthread_join(th, NULL);
+    if (a.misses)
+        fprintf(stderr, "%llu of %llu lookups of committed keys missed\n",
+                (unsigned long long)a.misses, (unsigned long long)a.lookups);
+    assert_int_equal(a.misses, 0);
+    assert_true(a.lookups > 0);
+    assert_ok(inmem_db_close(a.db));
+}
+
 const struct CMUnitTest concurrency_tests[] = {
     cmocka_unit_test(concurrency_hot_counters_no_lost_update),
     cmocka_unit_test(concurrency_bank_transfers_keep_total_in_every_snapshot),
     cmocka_unit_test(concurrency_readers_never_see_partial_three_key_commit),
     cmocka_unit_test(concurrency_implicit_puts_to_distinct_keys_all_land),
     cmocka_unit_test(concurrency_memory_bounded_under_endless_overwrites),
+    cmocka_unit_test(concurrency_readers_find_every_key_while_the_hash_table_grows),
 };
 INMEM_TEST_COUNT(concurrency);

@@ -193,6 +193,13 @@ static void hash_table_growth_keeps_every_key_findable(void **state)
         }
         if (i % 1000 == 0)
             inmem__index_gc(ix, ver, ver, NULL);
+        if (i % 97 == 0 && i > 0) { /* mid-growth too: an earlier key that was never deleted */
+            int j = (int)(((uint64_t)i * 7919 + 13) % (uint64_t)i);
+            if (j % 3 == 0)
+                j = j > 0 ? j - 1 : 1;
+            snprintf(buf, sizeof buf, "g%d", j);
+            assert_non_null(find(ix, buf));
+        }
     }
     inmem__index_gc(ix, ver, ver, NULL);
     for (int i = 0; i < N; i++) {

@@ -109,6 +109,8 @@ typedef struct retired {
 
 struct inmem__index {
     _Atomic(htab *) table; /* readers: acquire; writer replaces on growth */
+    _Atomic(htab *) old;   /* the table being emptied into `table` by a growth, or NULL */
+    size_t mig;            /* writer: the next slot of `old` to move */
     inmem__node *head;     /* skip-list sentinel */
     /* writer */
     size_t ht_used;    /* live entries */
@@ -374,13 +376,20 @@ static void prefault(void *p, size_t bytes)
         ((volatile char *)p)[off] = 0;
 }
 
-static htab *htab_new(size_t cap, int huge)
+/* How a table's pages come: HT_POPULATE all at once (a table filled in one go), HT_LAZY as
+ * entries land (a growth spread over many commits), HT_HUGE huge pages, all at once (the table a
+ * checkpoint's load sizes for every key). */
+enum { HT_POPULATE, HT_LAZY, HT_HUGE };
+
+static htab *htab_new(size_t cap, int mode)
 {
+    int huge = mode == HT_HUGE;
     size_t bytes = sizeof(htab) + cap * sizeof(hslot);
     htab *t;
     if (bytes >= HT_MAP_MIN) {
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | (huge ? 0 : MAP_POPULATE), -1, 0);
+        void *p =
+            mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | (mode == HT_POPULATE ? MAP_POPULATE : 0), -1, 0);
         if (p == MAP_FAILED)
             return NULL;
         if (huge) { /* advised before the pages exist, then faulted in */
@@ -413,7 +422,7 @@ inmem__index *inmem__index_create(void)
     if (!ix)
         return NULL;
     ix->head = node_alloc(NULL, INMEM__SKIP_MAX, NULL, 0, 0, NULL);
-    htab *t = htab_new(HT_MIN, 0);
+    htab *t = htab_new(HT_MIN, HT_POPULATE);
     if (!ix->head || !t) {
         free(ix->head);
         htab_free(t);
@@ -451,6 +460,7 @@ void inmem__index_destroy(inmem__index *ix)
     free(ix->ret);
     free(ix->hq);
     free(ix->queue);
+    htab_free(atomic_load_rlx(&ix->old));
     htab_free(atomic_load_rlx(&ix->table));
     free(ix->head);
     free(ix);
@@ -458,9 +468,8 @@ void inmem__index_destroy(inmem__index *ix)
 
 /* ---- readers ----------------------------------------------------------------------------- */
 
-inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash)
+static inmem__node *probe(const htab *t, const uint8_t *key, size_t klen, uint64_t hash)
 {
-    htab *t = atomic_load_acq(&ix->table);
     uintptr_t tag = TAG_OF(hash);
     for (size_t i = HOME(hash, t->mask);; i = (i + 1) & t->mask) {
         uintptr_t e = atomic_load_acq(&t->slot[i].e);
@@ -480,6 +489,21 @@ inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen
         if (n->hash == hash && n->klen == klen && memcmp(inmem__node_key(n), key, klen) == 0)
             return n;
     }
+}
+
+/* While a growth moves entries (see htab_reserve()), a key is in the new table, the old one, or
+ * both. `old` is loaded after `table` and before the probe of it: the writer stores `old` before
+ * `table` when a growth begins, so a reader that sees the new table sees the old one too; and it
+ * clears `old` only after the last entry was moved (release), so a reader that loads NULL there
+ * finds every entry in the table it probes next. The old table never loses an entry while it is
+ * being emptied (entries are copied, and only a removal marks a slot), so a key not moved yet is
+ * still found there. */
+inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash)
+{
+    htab *t = atomic_load_acq(&ix->table);
+    htab *o = atomic_load_acq(&ix->old);
+    inmem__node *n = probe(t, key, klen, hash);
+    return n || !o ? n : probe(o, key, klen, hash);
 }
 
 /* Fills preds[l] with the last node < key on each level (writer); returns level-0 successor. */
@@ -599,47 +623,124 @@ static void htab_rehash(const htab *t, htab *nt)
 }
 
 /* Grows (or cleans) the table so that @p more inserts keep the load under 1/2. */
+/* Puts the live entry (e, hint) of another table into @p t (the writer); 1 if it took a
+ * REMOVED slot. */
+static int htab_put_entry(htab *t, uintptr_t e, uintptr_t hint)
+{
+    for (size_t j = slot_home(e, hint, t->mask);; j = (j + 1) & t->mask) {
+        uintptr_t x = atomic_load_rlx(&t->slot[j].e);
+        if (x == EMPTY || x == REMOVED) {
+            atomic_store_rlx(&t->slot[j].hint, hint);
+            atomic_store_rel(&t->slot[j].e, e);
+            return x == REMOVED;
+        }
+    }
+}
+
+/* Moves up to @p budget slots of the old table into the new one; the last step retires it. */
+static void migrate(inmem__index *ix, size_t budget, uint64_t tag)
+{
+    htab *o = atomic_load_rlx(&ix->old), *t = atomic_load_rlx(&ix->table);
+    size_t cap = o->mask + 1, left = cap - ix->mig;
+    for (size_t end = ix->mig + (budget < left ? budget : left); ix->mig < end; ix->mig++) {
+        uintptr_t e = atomic_load_rlx(&o->slot[ix->mig].e);
+        if (LIVE(e))
+            ix->ht_removed -= (size_t)htab_put_entry(t, e, atomic_load_rlx(&o->slot[ix->mig].hint));
+    }
+    if (ix->mig == cap) {
+        atomic_store_rel(&ix->old, NULL); /* after the last entry moved: see inmem__index_find() */
+        retire(ix, o, tag, 0);            /* room made by htab_reserve() */
+    }
+}
+
+/* Old slots moved per reserved insert while a growth is under way: the old table (at most half
+ * full) is emptied before the new one (sized for twice the keys) can fill past half. */
+#define MIGRATE_PER_INSERT 32
+#define MIGRATE_MIN        256
+/* Tables smaller than this are rehashed at once (a few microseconds). */
+#define GROW_INCREMENTAL_MIN 4096
+
+/* Makes room for @p more inserts, keeping the load under 1/2. Growth allocates a table twice the
+ * size the keys need (its load is then between 1/4 and 1/2); small ones are filled at once, big
+ * ones (at millions of keys, a rehash at once paused the commit that grew it for 40-400 ms)
+ * over the following inserts, a bounded number of old slots each (migrate()), while readers
+ * look in both (inmem__index_find()). */
 static int htab_reserve(inmem__index *ix, size_t more, uint64_t tag)
 {
+    if (atomic_load_rlx(&ix->old)) {
+        if (ret_reserve(ix, 1) != 0)
+            return INMEM_ENOMEM;
+        migrate(ix, MIGRATE_MIN + MIGRATE_PER_INSERT * more, tag);
+    }
     htab *t = atomic_load_rlx(&ix->table);
     size_t cap = t->mask + 1;
     if ((ix->ht_used + ix->ht_removed + more) * 2 <= cap)
         return 0;
-    /* twice the room the keys need: the load is then between 1/4 and 1/2 */
+    if (atomic_load_rlx(&ix->old)) /* only for a burst of inserts bigger than the budget */
+        migrate(ix, SIZE_MAX, tag);
     size_t want = HT_MIN;
     while (want < (ix->ht_used + more) * 3)
         want *= 2;
-    htab *nt = htab_new(want, ix->bulk);
+    int incremental = cap >= GROW_INCREMENTAL_MIN && !ix->bulk;
+    htab *nt = htab_new(want, ix->bulk ? HT_HUGE : incremental ? HT_LAZY : HT_POPULATE);
     if (!nt || ret_reserve(ix, 1) != 0) {
         htab_free(nt);
         return INMEM_ENOMEM;
     }
-    htab_rehash(t, nt);
-    atomic_store_rel(&ix->table, nt);
     ix->ht_removed = 0;
-    retire(ix, t, tag, 0);
+    if (!incremental) {
+        htab_rehash(t, nt);
+        atomic_store_rel(&ix->table, nt);
+        retire(ix, t, tag, 0);
+        return 0;
+    }
+    atomic_store_rel(&ix->old, t); /* before the table: see inmem__index_find() */
+    atomic_store_rel(&ix->table, nt);
+    ix->mig = 0;
+    migrate(ix, MIGRATE_MIN + MIGRATE_PER_INSERT * more, tag);
     return 0;
 }
 
 /* The slot holding linked node @p n (writer). */
-static hslot *htab_slot(const inmem__index *ix, const inmem__node *n)
+static hslot *slot_in(htab *t, const inmem__node *n)
 {
-    htab *t = atomic_load_rlx(&((inmem__index *)ix)->table);
     for (size_t i = HOME(n->hash, t->mask);; i = (i + 1) & t->mask) {
         uintptr_t e = atomic_load_rlx(&t->slot[i].e);
-        assert(e != EMPTY);
+        if (e == EMPTY)
+            return NULL;
         if ((e & PTR_MASK) == (uintptr_t)n)
             return &t->slot[i];
     }
 }
 
+/* The slot holding linked node @p n (writer): in the table, or in the old one if a growth has
+ * not moved it yet. */
+static hslot *htab_slot(const inmem__index *ix, const inmem__node *n)
+{
+    hslot *s = slot_in(atomic_load_rlx(&((inmem__index *)ix)->table), n);
+    if (!s) {
+        htab *o = atomic_load_rlx(&((inmem__index *)ix)->old);
+        assert(o);
+        s = slot_in(o, n);
+    }
+    assert(s);
+    return s;
+}
+
 static void htab_remove(inmem__index *ix, inmem__node *n)
 {
-    hslot *s = htab_slot(ix, n);
-    atomic_store_rel(&s->e, REMOVED);
-    atomic_store_rlx(&s->hint, 0);
+    hslot *s = slot_in(atomic_load_rlx(&ix->table), n);
+    if (s) {
+        atomic_store_rel(&s->e, REMOVED);
+        atomic_store_rlx(&s->hint, 0);
+        ix->ht_removed++;
+    }
+    htab *o = atomic_load_rlx(&ix->old);
+    if (o && (s = slot_in(o, n)) != NULL) { /* not moved yet, or moved: out of both */
+        atomic_store_rel(&s->e, REMOVED);
+        atomic_store_rlx(&s->hint, 0);
+    }
     ix->ht_used--;
-    ix->ht_removed++;
 }
 
 /* ---- the writer -------------------------------------------------------------------------- */
@@ -676,7 +777,7 @@ int inmem__index_reserve(inmem__index *ix, size_t nwrites, size_t nnew, uint64_t
     int rc = queue_reserve(ix, nwrites);
     if (rc == 0)
         rc = ret_reserve(ix, nwrites + 1);
-    if (rc == 0 && nnew)
+    if (rc == 0 && (nnew || atomic_load_rlx(&ix->old))) /* a growth moves on at every commit */
         rc = htab_reserve(ix, nnew, last_version);
     return rc;
 }
