@@ -1302,6 +1302,16 @@ static void history_watch_fd_becomes_readable_on_the_change(void **state)
     assert_int_equal(poll(&pfd, 1, 1000), 1);
     assert_rc(INMEM_ECLOSED, inmem_watch_poll(w, &v));
     inmem_watch_close(w);
+    /* a watch that fired before the close outlives it too, with its version (AddressSanitizer
+     * checks that neither call touches the freed database) */
+    db = test_open_mem();
+    uint64_t v2 = put_str(db, NULL, "k", "a");
+    assert_ok(inmem_watch_open(db, NULL, INMEM_PRIM_KV, "k", 1, v2, &w));
+    uint64_t v3 = put_str(db, NULL, "k", "b");
+    assert_ok(inmem_db_close(db));
+    assert_ok(inmem_watch_poll(w, &v));
+    assert_int_equal(v, v3);
+    inmem_watch_close(w);
 }
 
 /* ---- 3.7 every primitive reads the past ------------------------------------------------------ */
@@ -1371,7 +1381,10 @@ static void history_commit_times_map_versions_and_times(void **state)
     (void)state;
     const uint64_t t0 = 20000000000ull;
     inmem_db *db = open_hist(NULL, HOUR_MS, 0);
-    uint64_t v[6];
+    uint64_t v[6], none;
+    /* before any commit: version 0 (or any) is not a commit, whatever the times kept */
+    assert_rc(INMEM_EINVAL, inmem_db_version_time(db, 0, &none));
+    assert_rc(INMEM_EINVAL, inmem_db_version_time(db, 1, &none));
     for (int i = 0; i < 6; i++) {
         inmem__clock_set_override(t0 + (uint64_t)i / 2 * 100); /* two commits a millisecond */
         v[i] = put_str(db, NULL, "k", "x");

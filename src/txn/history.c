@@ -648,7 +648,10 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
 {
     int rc = 0;
     inmem__mutex_lock(&st->commit_mu);
-    if (!atomic_load_rlx(&st->times_on) || !st->ntimes) {
+    if (!by_time && (version == 0 || version > st->assigned)) { /* whatever is kept */
+        rc = inmem__error(INMEM_EINVAL, "version %llu is not committed (the newest is %llu)",
+                          (unsigned long long)version, (unsigned long long)st->assigned);
+    } else if (!atomic_load_rlx(&st->times_on) || !st->ntimes) {
         rc = inmem__error(INMEM_EHISTORY, "commit times are kept only with history retention on");
     } else if (by_time) {
         if (time_ms < st->times[0].time_ms)
@@ -659,9 +662,6 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
                              (unsigned long long)time_ms, (unsigned long long)st->times[0].time_ms);
         else
             *out = version_at_time(st, time_ms);
-    } else if (version == 0 || version > st->assigned) {
-        rc = inmem__error(INMEM_EINVAL, "version %llu is not committed (the newest is %llu)",
-                          (unsigned long long)version, (unsigned long long)st->assigned);
     } else if (version < st->times[0].version) {
         rc = inmem__error(INMEM_EHISTORY,
                           "the commit time of version %llu is no longer retained (times are "

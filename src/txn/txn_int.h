@@ -127,6 +127,7 @@ struct inmem__store {
     pthread_cond_t watch_gone;       /* a close waits here for the blocked waiters to leave */
     inmem__waiter **watch_buckets;   /* by key hash */
     int watch_closing, watch_inside; /* under watch_mu */
+    inmem__waiter *watches;          /* every open watch (under watch_mu) */
     /* loading a checkpoint and replaying the log (store.c): a scratch version */
     int replaying; /* the log's replay at open has begun (inmem__store_replay_end) */
     void *load_buf;

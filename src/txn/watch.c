@@ -13,8 +13,9 @@
  * under watch_mu) or the waiter's read comes after the publish and sees the new version.
  *
  * Closing (inmem__watch_shutdown): every waiter is woken with INMEM_ECLOSED and the close waits
- * until the blocked threads have left; watches (file descriptors) are detached and fire, and are
- * freed by their owner.
+ * until the blocked threads have left; every watch (file descriptor) the owner has not closed,
+ * fired or not (the store lists them all), is detached — those still waiting fire — and is
+ * freed by its owner.
  */
 #include <errno.h>
 #include <sys/eventfd.h>
@@ -38,6 +39,7 @@ struct inmem__waiter {
     pthread_cond_t cv;
     int linked;
     inmem__waiter *next, **pprev;
+    inmem__waiter *wnext, **wpprev; /* a watch, in st->watches until closed or detached */
 };
 
 int inmem__watch_init(inmem__store *st)
@@ -145,6 +147,13 @@ static int arm(inmem__store *st, inmem__waiter *w, const uint8_t *key, size_t kl
         return inmem__error(INMEM_ECLOSED, "the database is closing");
     }
     link_waiter(st, w);
+    if (w->efd >= 0) { /* every watch, fired or not, until it is closed: a close detaches it */
+        w->wnext = st->watches;
+        w->wpprev = &st->watches;
+        if (st->watches)
+            st->watches->wpprev = &w->wnext;
+        st->watches = w;
+    }
     pthread_mutex_unlock(&st->watch_mu);
     atomic_fetch_add(&st->nwatch, 1);
     uint64_t v = current(st, key, klen, w->hash);
@@ -164,6 +173,12 @@ static void disarm(inmem__store *st, inmem__waiter *w)
 {
     pthread_mutex_lock(&st->watch_mu);
     unlink_waiter(w);
+    if (w->wpprev) {
+        *w->wpprev = w->wnext;
+        if (w->wnext)
+            w->wnext->wpprev = w->wpprev;
+        w->wpprev = NULL;
+    }
     pthread_mutex_unlock(&st->watch_mu);
     atomic_fetch_sub(&st->nwatch, 1);
 }
@@ -285,12 +300,16 @@ void inmem__watch_shutdown(inmem__store *st)
         while (st->watch_buckets[b]) {
             inmem__waiter *w = st->watch_buckets[b];
             w->closed = 1;
-            if (w->efd >= 0) { /* a watch outlives the database: its owner frees it */
-                w->st = NULL;
-                atomic_fetch_sub(&st->nwatch, 1);
-            }
             wake(w);
         }
+    /* a watch outlives the database, fired or not: its owner frees it, without the store */
+    for (inmem__waiter *w = st->watches, *next; w; w = next) {
+        next = w->wnext;
+        w->st = NULL;
+        w->wpprev = NULL;
+        atomic_fetch_sub(&st->nwatch, 1);
+    }
+    st->watches = NULL;
     while (st->watch_inside)
         pthread_cond_wait(&st->watch_gone, &st->watch_mu);
     pthread_mutex_unlock(&st->watch_mu);
