@@ -702,6 +702,36 @@ static void history_a_fork_alone_keeps_no_commit_times(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A count keeps a delete of a key that never had a value like any other version: its key history
+ * shows it and a replay gives its commit, however many commits come after. */
+static void history_count_keeps_a_delete_of_a_key_never_written(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, 0, 1000);
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    uint64_t v0 = test_stats(db).version, vd = 0;
+    assert_ok(inmem_delete(db, &run, "lone", 4, &vd));
+    churn(db, 40);
+    inmem_txn *t = test_begin(db);
+    inmem_version_info h[4];
+    size_t n = 0;
+    assert_ok(inmem_kv_history(t, &run, "lone", 4, 0, 4, h, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(h[0].version, vd);
+    assert_true(h[0].deleted);
+    inmem_replay *rp;
+    assert_ok(inmem_run_replay(t, &run, v0, &rp));
+    uint64_t version, time_ms;
+    const inmem_change *ch;
+    assert_ok(inmem_replay_next(rp, &version, &time_ms, &ch, &n));
+    assert_int_equal(version, vd);
+    assert_int_equal(n, 1);
+    inmem_replay_free(rp);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 /* The inheritance starts at the fork's commit: in the transaction that creates it, a fork shows
  * only what that transaction writes to it; from the next transaction on, the parent's data. */
 static void history_fork_inherits_from_its_commit_on(void **state)
@@ -1568,6 +1598,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),
     cmocka_unit_test(history_fork_cas_on_inherited_keys),
     cmocka_unit_test(history_fork_inherits_from_its_commit_on),
+    cmocka_unit_test(history_count_keeps_a_delete_of_a_key_never_written),
     cmocka_unit_test(history_a_fork_alone_keeps_no_commit_times),
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),

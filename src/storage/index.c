@@ -1002,7 +1002,7 @@ static void gc_node(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_
     int history = prune(ix, n, min_snap, floor, count);
     inmem__version *h = atomic_load_rlx(&n->head);
     if (h->tomb && h->ver <= floor && !atomic_load_rlx(&h->next) && !(flags & INMEM__KEEP_TOMB) &&
-        (count <= 1 || !atomic_load_rlx(&h->cut)) && ret_reserve(ix, 1) == 0) {
+        count <= 1 && ret_reserve(ix, 1) == 0) {
         unlink_node(ix, n, last_version);
         return;
     }

@@ -146,8 +146,8 @@ size_t inmem__index_chunks_mapped(void);
  * than it and the newest one at or below it; *count: keep at least this many of the newest
  * versions. Returns INMEM__KEEP_* flags: without INMEM__KEEP_HISTORY, floor = min_snap and
  * count = 0. A key left with only a tombstone at or below its floor is unlinked, unless
- * INMEM__KEEP_TOMB, or its count is 2 or more and older versions of it were freed (a reader of
- * the past must then learn that). */
+ * INMEM__KEEP_TOMB, or its count is 2 or more (the tombstone is one of the newest versions the
+ * count keeps, even when it is the only one: a delete of a key that never had a value). */
 #define INMEM__KEEP_HISTORY 1 /* keep returns: floor and count apply */
 #define INMEM__KEEP_TOMB    2 /* never unlink the key (its tombstone hides an older key) */
 typedef struct inmem__gc_policy {

@@ -204,8 +204,6 @@ static int db_do_close(DbObject *self)
         raise_code(INMEM_EBUSY, msg);
         return -1;
     }
-    if (watches_before_close(self) < 0)
-        return -1;
     inmem_db *db = self->db;
     self->db = NULL; /* calls from other threads see it closed from now on */
     PyThreadState *ts = PyEval_SaveThread(); /* the final fsync */

@@ -28,9 +28,8 @@
  * which. A close in another thread wakes it: the close holds db->close_mu while it runs, and
  * every call on a watch takes that lock, so that none runs concurrently with the close, as the
  * header requires. Waits do not mark the database busy. A timeout of 0 only looks
- * (inmem_wait() with the GIL held, which never blocks). The database keeps a list of its open
- * watches, so that close() can free those that already fired first (watches_before_close(): the
- * library leaves them attached to the database it frees).
+ * (inmem_wait() with the GIL held, which never blocks). A watch outlives its database: after the
+ * close it answers with the version that fired it, or ClosedError.
  */
 #include "pyinmem.h"
 
@@ -372,66 +371,11 @@ PyTypeObject DiffIterType = {
 /* ---- waiting --------------------------------------------------------------------------------- */
 
 typedef struct WatchObject {
-    PyObject_HEAD DbObject *db;        /* strong reference */
-    inmem_watch *w;                    /* NULL once closed or released */
-    int busy;                          /* a wait() with the GIL released is in flight */
-    int released;                      /* it fired, and was freed when the database closed */
-    uint64_t fired;                    /* then: the version that fired it */
-    struct WatchObject *next, **pprev; /* db->watches while w is set */
+    PyObject_HEAD DbObject *db; /* strong reference */
+    inmem_watch *w;             /* NULL once closed */
+    int busy;                   /* a wait() with the GIL released is in flight */
     PyObject *weakreflist;
 } WatchObject;
-
-static void watch_link(WatchObject *wo)
-{
-    DbObject *db = wo->db;
-    wo->next = db->watches;
-    wo->pprev = &db->watches;
-    if (db->watches)
-        db->watches->pprev = &wo->next;
-    db->watches = wo;
-}
-
-static void watch_unlink(WatchObject *wo)
-{
-    if (!wo->pprev)
-        return;
-    *wo->pprev = wo->next;
-    if (wo->next)
-        wo->next->pprev = wo->pprev;
-    wo->next = NULL;
-    wo->pprev = NULL;
-}
-
-/* A watch that fired before inmem_db_close() is not detached from the database by the close
- * (the library detaches only the watches still waiting), so any later call on it would use the
- * freed database. Until the library does, close() frees those watches first, while the
- * database is open, and keeps the version that fired each: poll() and wait() go on returning it
- * (fileno() is gone). A fired watch in a wait() in another thread cannot be freed under it:
- * close() raises BusyError then (that wait is about to return). */
-int watches_before_close(DbObject *db)
-{
-    for (WatchObject *wo = db->watches; wo; wo = wo->next) {
-        uint64_t v = 0;
-        if (inmem_watch_poll(wo->w, &v) == 0 && wo->busy) {
-            raise_code(INMEM_EBUSY, "close: a watch that fired is in a wait() in another thread");
-            return -1;
-        }
-    }
-    WatchObject *wo = db->watches;
-    while (wo) {
-        WatchObject *next = wo->next;
-        uint64_t v = 0;
-        if (inmem_watch_poll(wo->w, &v) == 0) {
-            inmem_watch_close(wo->w); /* the GIL is held and the database open: no close runs */
-            wo->w = NULL;
-            wo->released = 1;
-            wo->fired = v;
-            watch_unlink(wo);
-        }
-        wo = next;
-    }
-    return 0;
-}
 
 static int wait_args(PyObject *const *a, int *prim, uint64_t *after)
 {
@@ -465,12 +409,7 @@ static WatchObject *watch_new(DbObject *db, PyObject *key, PyObject *runo, int p
     wo->db = (DbObject *)Py_NewRef(db);
     wo->w = w;
     wo->busy = 0;
-    wo->released = 0;
-    wo->fired = 0;
-    wo->next = NULL;
-    wo->pprev = NULL;
     wo->weakreflist = NULL;
-    watch_link(wo);
     return wo;
 }
 
@@ -483,14 +422,12 @@ static double mono_s(void)
 
 /* Waits for @p wo to fire: the version, None at the timeout (@p timeout < 0: none), or NULL with
  * ClosedError (the database was closed) or the exception of a signal handler. The GIL is
- * released while blocked in poll(), with wo->busy set: close() then leaves the watch to the
- * library (which fires it) or refuses (BusyError), so wo->w stays valid throughout. */
+ * released while blocked in poll(), with wo->busy set, so that nothing closes wo->w meanwhile;
+ * a close of the database fires the watch (the library detaches it). */
 static PyObject *watch_wait(WatchObject *wo, double timeout, const char *what)
 {
     double deadline = timeout >= 0 ? mono_s() + timeout : 0;
     for (;;) {
-        if (wo->released)
-            return u64(wo->fired);
         uint64_t v = 0;
         close_lock(wo->db);
         int rc = inmem_watch_poll(wo->w, &v);
@@ -547,12 +484,10 @@ static int watch_do_close(WatchObject *wo)
         raise_misuse("the watch is in use by another thread (wait)");
         return -1;
     }
-    wo->released = 0;
     if (!wo->w)
         return 0;
     inmem_watch *w = wo->w;
     wo->w = NULL;
-    watch_unlink(wo);
     close_lock(wo->db);
     inmem_watch_close(w);
     close_unlock(wo->db);
@@ -616,7 +551,7 @@ static int watch_usable(WatchObject *wo)
         raise_misuse("the watch is in use by another thread (wait)");
         return -1;
     }
-    if (!wo->w && !wo->released) {
+    if (!wo->w) {
         raise_misuse("the watch is closed");
         return -1;
     }
@@ -628,9 +563,7 @@ static PyObject *watch_fileno(PyObject *op, PyObject *unused)
     (void)unused;
     WatchObject *wo = (WatchObject *)op;
     if (!wo->w) {
-        raise_misuse(wo->released ? "the watch had fired and its descriptor was freed when the "
-                                    "database closed (poll() gives the version)"
-                                  : "the watch is closed");
+        raise_misuse("the watch is closed");
         return NULL;
     }
     return PyLong_FromLong(inmem_watch_fd(wo->w));
@@ -642,8 +575,6 @@ static PyObject *watch_poll(PyObject *op, PyObject *unused)
     WatchObject *wo = (WatchObject *)op;
     if (watch_usable(wo) < 0)
         return NULL;
-    if (wo->released)
-        return u64(wo->fired);
     uint64_t v = 0;
     close_lock(wo->db);
     int rc = inmem_watch_poll(wo->w, &v);
@@ -697,7 +628,7 @@ static PyObject *watch_get_closed(PyObject *op, void *closure)
 {
     (void)closure;
     WatchObject *wo = (WatchObject *)op;
-    return PyBool_FromLong(!wo->w && !wo->released);
+    return PyBool_FromLong(!wo->w);
 }
 
 static void watch_dealloc(PyObject *op)
@@ -714,8 +645,6 @@ static void watch_dealloc(PyObject *op)
 static PyObject *watch_repr(PyObject *op)
 {
     WatchObject *wo = (WatchObject *)op;
-    if (wo->released)
-        return PyUnicode_FromFormat("<inmem.Watch fired at %llu>", (unsigned long long)wo->fired);
     if (!wo->w)
         return PyUnicode_FromString("<inmem.Watch closed>");
     return PyUnicode_FromFormat("<inmem.Watch fd=%d>", inmem_watch_fd(wo->w));

@@ -55,7 +55,6 @@ typedef struct DbObject {
      * and watches do not mark the database busy, so that a close may run while they wait and
      * wake them (ClosedError). */
     pthread_mutex_t close_mu;
-    struct WatchObject *watches; /* the open watches (history.c), a list under the GIL */
 } DbObject;
 
 /* Transaction states as Python sees them. */
@@ -270,9 +269,6 @@ PyObject *replay_new(PyObject *owner, PyObject *const *args, Py_ssize_t nargs, P
  * released. */
 void close_lock(DbObject *db);
 void close_unlock(DbObject *db);
-/* Called by close() with the GIL held, before the handle is closed: frees the watches that have
- * fired (see history.c). -1 with BusyError if one of them is in a wait() in another thread. */
-int watches_before_close(DbObject *db);
 /* ops.c: parses the run options shared by run_begin and run_fork into @p o: tenant, app, agent,
  * tags (kept alive in @p ro until run_opts_free), history, history_ms, history_versions. */
 typedef struct runopts {

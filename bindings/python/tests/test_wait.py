@@ -319,11 +319,9 @@ def test_a_watch_that_fired_before_the_close_keeps_its_version(path):
     assert w.poll() == v
     waiting = d.watch(b"other")
     d.close()
-    # the fired watch was freed with the database; it still answers, without its descriptor
+    # the fired watch outlives the database: it still answers, descriptor and all
     assert w.poll() == v and w.wait(LONG) == v and not w.closed
-    with pytest.raises(inmem.MisuseError):
-        w.fileno()
-    assert "fired" in repr(w)
+    assert w.fileno() >= 0
     w.close()
     assert w.closed
     with pytest.raises(inmem.MisuseError):
@@ -334,7 +332,7 @@ def test_a_watch_that_fired_before_the_close_keeps_its_version(path):
     waiting.close()
 
 
-def test_close_is_refused_while_a_fired_watch_is_returning_from_wait(db):
+def test_close_while_a_fired_watch_is_returning_from_wait(db):
     w = db.watch(b"k")
     done = threading.Event()
     got = []
@@ -346,14 +344,8 @@ def test_close_is_refused_while_a_fired_watch_is_returning_from_wait(db):
     th = threading.Thread(target=waiter)
     th.start()
     time.sleep(0.05)
-    db.put(b"k", b"v")
-    # the waiter may or may not have returned yet: close either works or says busy
-    for _ in range(1000):
-        try:
-            db.close()
-            break
-        except inmem.BusyError:
-            time.sleep(0.001)
+    v = db.put(b"k", b"v")
+    db.close()  # whether the waiter has returned yet or not
     th.join(LONG)
-    assert db.closed and done.is_set() and len(got) == 1
+    assert db.closed and done.is_set() and got == [v]
     w.close()
