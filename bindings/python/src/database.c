@@ -488,13 +488,14 @@ static PyObject *db_cas(PyObject *op, PyObject *const *args, Py_ssize_t nargs, P
 static PyObject *db_transaction(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
                                 PyObject *kwnames)
 {
-    ARGSPEC(spec, "transaction", 1, 0, "readonly", "at_version", "at_time_ms");
+    ARGSPEC(spec, "transaction", 1, 0, "readonly", "at_version", "at_time_ms", "timeout");
     DbObject *self = (DbObject *)op;
-    PyObject *a[3];
+    PyObject *a[4];
     int ro;
-    uint64_t at = 0;
+    uint64_t at = 0, timeout_us = 0;
     if (parse_args(&spec, args, nargs, kwnames, a) < 0 || db_check(self) < 0 ||
-        get_bool(a[0], 0, &ro) < 0)
+        get_bool(a[0], 0, &ro) < 0 ||
+        (a[3] && a[3] != Py_None && get_seconds_us(a[3], &timeout_us, "timeout") < 0))
         return NULL;
     int past = a[1] && a[1] != Py_None ? 1 : a[2] && a[2] != Py_None ? 2 : 0;
     if (a[1] && a[1] != Py_None && a[2] && a[2] != Py_None) {
@@ -508,13 +509,18 @@ static PyObject *db_transaction(PyObject *op, PyObject *const *args, Py_ssize_t 
                         "transaction: a transaction in the past is read-only (readonly=False)");
         return NULL;
     }
-    inmem_txn *txn;
+    inmem_txn *txn = NULL;
     int rc = past == 1   ? inmem_txn_begin_at(self->db, at, &txn)
              : past == 2 ? inmem_txn_begin_at_time(self->db, at, &txn)
              : ro        ? inmem_txn_begin_readonly(self->db, &txn)
                          : inmem_txn_begin(self->db, &txn);
-    if (rc)
+    if (rc == 0 && timeout_us)
+        rc = inmem_txn_set_timeout(txn, timeout_us);
+    if (rc) {
+        if (txn)
+            inmem_txn_free(txn);
         return raise_rc(rc, "transaction");
+    }
     if (past)
         ro = 1;
     TxObject *tx = tx_new(self, txn, ro, 0);
@@ -901,7 +907,7 @@ static PyMethodDef db_methods[] = {
      "\n"
      "Returns int."},
     {"transaction", (PyCFunction)(void (*)(void))db_transaction, FAST,
-     "transaction($self, readonly=False, *, at_version=None, at_time_ms=None)\n"
+     "transaction($self, readonly=False, *, at_version=None, at_time_ms=None, timeout=None)\n"
      "--\n"
      "\n"
      "Begins a transaction on a snapshot of the latest committed state. Use it as\n"
@@ -916,6 +922,9 @@ static PyMethodDef db_methods[] = {
      "retained history (open options history_ms, history_versions) no longer holds\n"
      "raises HistoryError: here for a version below stats().history_floor, or in a\n"
      "read whose key's versions were freed; never a newer answer.\n"
+     "\n"
+     "timeout=S gives it a deadline S seconds from now (Transaction.set_timeout()):\n"
+     "a commit after it applies nothing and raises TimeoutError.\n"
      "\n"
      "Returns Transaction."},
     {"transact", (PyCFunction)(void (*)(void))db_transact, FAST,

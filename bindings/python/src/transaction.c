@@ -114,6 +114,18 @@ static PyObject *tx_commit(PyObject *op, PyObject *unused)
     return tx_do_commit((TxObject *)op);
 }
 
+static PyObject *tx_set_timeout(PyObject *op, PyObject *arg)
+{
+    TxObject *tx = (TxObject *)op;
+    uint64_t us;
+    if (tx_usable(tx, 0) < 0 || get_seconds_us(arg, &us, "timeout") < 0)
+        return NULL;
+    int rc = inmem_txn_set_timeout(tx->txn, us);
+    if (rc)
+        return raise_rc(rc, "set_timeout");
+    Py_RETURN_NONE;
+}
+
 static PyObject *tx_abort(PyObject *op, PyObject *unused)
 {
     (void)unused;
@@ -535,6 +547,14 @@ static PyMethodDef tx_methods[] = {
      "after any result.\n"
      "\n"
      "Returns int."},
+    {"set_timeout", tx_set_timeout, METH_O,
+     "set_timeout($self, seconds, /)\n"
+     "--\n"
+     "\n"
+     "Gives the transaction a deadline this many seconds from now (0 removes it): a\n"
+     "commit that comes after it applies nothing and raises TimeoutError.\n"
+     "\n"
+     "Returns None."},
     {"abort", tx_abort, METH_NOARGS,
      "abort($self, /)\n"
      "--\n"

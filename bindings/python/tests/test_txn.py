@@ -332,6 +332,38 @@ def test_transact_timeout(db):
     assert db.stats().deadlines_expired == 1
 
 
+def test_commit_past_the_deadline_applies_nothing(db):
+    import time
+    tx = db.transaction(timeout=0.001)
+    tx.put(b"a", b"1")
+    time.sleep(0.005)
+    with pytest.raises(inmem.TimeoutError):
+        tx.commit()
+    assert tx.state == "aborted"
+    assert db.get(b"a") is None
+    with db.transaction() as tx:
+        tx.set_timeout(60)
+        tx.put(b"b", b"2")
+    assert db.get(b"b") == b"2"
+    assert db.stats().deadlines_expired == 1
+    with pytest.raises(ValueError):
+        db.transaction(timeout=-1)
+
+
+def test_transact_attempt_past_the_timeout_is_not_committed(db):
+    import time
+    runs = []
+
+    def slow(tx):
+        runs.append(1)
+        tx.put(b"slow", b"late")
+        time.sleep(0.03)
+
+    with pytest.raises(inmem.TimeoutError):
+        db.transact(slow, timeout=0.01)
+    assert len(runs) == 1 and db.get(b"slow") is None
+
+
 def test_transact_bad_options(db):
     with pytest.raises(ValueError):
         db.transact(lambda tx: None, max_attempts=0)
