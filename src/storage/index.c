@@ -1015,7 +1015,14 @@ static void gc_node(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_
 int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
                     const inmem__gc_policy *policy)
 {
-    while (ix->q_head < ix->q_tail && ix->queue[ix->q_head].ver <= min_snap) {
+    return inmem__index_gc_some(ix, min_snap, last_version, policy, SIZE_MAX);
+}
+
+int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
+                         const inmem__gc_policy *policy, size_t budget)
+{
+    while (budget && ix->q_head < ix->q_tail && ix->queue[ix->q_head].ver <= min_snap) {
+        budget--;
         inmem__node *n = ix->queue[ix->q_head++].node;
         if (atomic_load_rlx(&n->dead))
             continue; /* retired by an earlier entry; not yet freed (I5) */
@@ -1027,14 +1034,16 @@ int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
      * floor any key may get has passed the version it was queued at */
     uint64_t hmin = policy ? policy->min_floor : min_snap;
     size_t visit = ix->hq_tail - ix->hq_head;
-    while (visit-- && ix->hq_head < ix->hq_tail && ix->hq[ix->hq_head].ver <= hmin) {
+    while (budget && visit-- && ix->hq_head < ix->hq_tail && ix->hq[ix->hq_head].ver <= hmin) {
+        budget--;
         pending e = ix->hq[ix->hq_head++];
         if (!atomic_load_rlx(&e.node->dead))
             gc_node(ix, e.node, min_snap, last_version, policy);
     }
     if (ix->hq_head == ix->hq_tail)
         ix->hq_head = ix->hq_tail = 0;
-    while (ix->ret_head < ix->ret_len && ix->ret[ix->ret_head].tag < min_snap) {
+    while (budget && ix->ret_head < ix->ret_len && ix->ret[ix->ret_head].tag < min_snap) {
+        budget--;
         retired *r = &ix->ret[ix->ret_head++];
         if (r->is_node) {
             free_chain(atomic_load_rlx(&((inmem__node *)r->ptr)->head));
@@ -1045,7 +1054,8 @@ int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
     }
     if (ix->ret_head == ix->ret_len)
         ix->ret_head = ix->ret_len = 0;
-    return ix->q_head < ix->q_tail || ix->ret_head < ix->ret_len;
+    return ix->q_head < ix->q_tail || ix->ret_head < ix->ret_len ||
+           (!budget && ix->hq_head < ix->hq_tail);
 }
 
 uint64_t inmem__index_history_bytes(const inmem__index *ix)

@@ -168,6 +168,11 @@ typedef struct inmem__gc_policy {
  * later call, with a higher min_snap, could reclaim. */
 int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
                     const inmem__gc_policy *policy);
+/* The same in a slice: at most @p budget keys visited and retired objects freed, the rest left
+ * in order for the next call (which then returns 1), so that no caller pays for a whole
+ * backlog (what a long snapshot kept alive) at once. */
+int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
+                         const inmem__gc_policy *policy, size_t budget);
 /* Bytes of the versions kept that are not their key's newest (the history and what readers
  * still see), and how many. */
 uint64_t inmem__index_history_bytes(const inmem__index *ix);

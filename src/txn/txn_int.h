@@ -93,6 +93,7 @@ struct inmem__store {
     uint64_t assigned INMEM_GUARDED_BY(commit_mu);      /* newest version handed out */
     uint64_t min_cached INMEM_GUARDED_BY(commit_mu);    /* lower bound of active snapshots */
     unsigned since_gc INMEM_GUARDED_BY(commit_mu);
+    size_t gc_inflow INMEM_GUARDED_BY(commit_mu); /* writes committed since the last collection */
     _Atomic int gc_pending;    /* the last GC left work that an ending snapshot may unblock */
     _Atomic uint64_t gc_floor; /* the min_snap the last GC ran with */
     _Atomic int gc_busy;       /* a GC is between its scan of the slots and its gc_floor */
