@@ -10,6 +10,7 @@
  *   cmd_runs.c    runs
  *   cmd_events.c  events and state cells
  *   cmd_traces.c  traces
+ *   cmd_history.c reading the past (--as-of), key and cell history, replay, diff
  *   cmd_admin.c   stats, info, verify, repair, help
  *   dump.c        dump, and the JSON-lines format
  *   load.c        load
@@ -36,6 +37,7 @@
 typedef struct cli {
     inmem_db *db;       /* NULL while there is no database (see open_rc) */
     inmem_txn *txn;     /* the explicit transaction (begin ... commit/abort), or NULL */
+    int as_of;          /* txn reads the past (begin --as-of, or a command's --as-of): read-only */
     const char *dir;    /* the database directory; NULL with durability none */
     inmem_options opts; /* what the user asked for: read_only is --read-only, repair --repair */
     int writable;       /* db is open for writing (else read-only: see session.c) */
@@ -53,6 +55,7 @@ typedef struct cli {
                          * yet), INMEM_ECORRUPT (see `repair`) */
     char open_err[512]; /* and its message */
     char errmark[512];  /* inmem_errmsg() before the current command (see cli_lib_error) */
+    int lib_rc;         /* the library error the command's last cli_lib_error() printed */
 } cli;
 
 /* Results of a command. */
@@ -67,7 +70,10 @@ enum {
                        * --read-only); `begin` too, unless --read-only (a read snapshot) */
     CMD_NO_TXN = 4,   /* refused while an explicit transaction is open */
     CMD_BEGIN = 8,    /* `begin`: a transaction may write, so it opens for writing too */
-    CMD_OPENS = 16    /* opens the database first, but copes without one (verify) */
+    CMD_OPENS = 16,   /* opens the database first, but copes without one (verify) */
+    CMD_ASOF = 32     /* a read that takes --as-of AT: it runs in a transaction reading the past
+                       * (with `begin`: the explicit transaction reads the past, and does not
+                       * open the database for writing) */
 };
 
 typedef struct cmd {
@@ -127,6 +133,11 @@ int cli_u64(cli *c, const char *what, const char *s, uint64_t *out);
 int cli_time(cli *c, const char *what, const char *s, uint64_t *out);
 /* A duration in ms: a number of ms, or with a unit: 250ms, 30s, 5m, 2h, 7d. */
 int cli_duration(cli *c, const char *what, const char *s, uint64_t *out);
+/* The same without printing: @return 0, or -1 if @p s is not a duration. */
+int cli_parse_duration(const char *s, uint64_t *out);
+/* A point in the database's past, AT: a version (a decimal number: *is_time = 0) or a time
+ * (*is_time = 1, *out in Unix ms): @UNIX_MS, ISO 8601, now, or relative to now (-5m). */
+int cli_at(cli *c, const char *what, const char *s, uint64_t *out, int *is_time);
 int cli_double(cli *c, const char *what, const char *s, double *out);
 /* A run: a 36-character id, "shared" or "-" (the shared scope: *out = NULL), "." (the current
  * run). @p buf holds the parsed id. */
@@ -236,6 +247,15 @@ void session_report_cuts(cli *c, const inmem_recovery_info *r);
 /* The transaction to read in: the explicit one if open, else a new one (*temp = 1). */
 int cli_read_txn(cli *c, inmem_txn **txn, int *temp);
 void cli_read_done(inmem_txn *txn, int temp);
+/* A read-only transaction reading the database as of AT (a version or a time: see cli_at), for
+ * command @p cmdname; prints the error (EHISTORY: the library's). @return 0 or CMD_ERR. */
+int cli_begin_at(cli *c, const char *cmdname, const char *at, inmem_txn **out);
+/* AT as a version (a time is looked up: the newest commit at or before it). @return 0 or
+ * CMD_ERR (printed). */
+int cli_at_version(cli *c, const char *cmdname, const char *what, const char *at, uint64_t *out);
+/* After a command failed with INMEM_EHISTORY: a hint on stderr when this session keeps no
+ * history (cli_dispatch() calls it). */
+void cli_history_hint(cli *c);
 /* The database's recovery report, for people or as a JSON object; @p read_only: the report of
  * a read-only open (what a writable open would cut, not what was cut). */
 void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only);
@@ -273,6 +293,8 @@ int cmd_del(cli *c, int argc, char **argv);
 int cmd_cas(cli *c, int argc, char **argv);
 int cmd_list(cli *c, int argc, char **argv);
 int cmd_begin(cli *c, int argc, char **argv);
+/* begin --as-of AT: an explicit transaction that reads the past (read-only). */
+int cmd_begin_at(cli *c, const char *at, int argc, char **argv);
 int cmd_commit(cli *c, int argc, char **argv);
 int cmd_abort(cli *c, int argc, char **argv);
 int cmd_use(cli *c, int argc, char **argv);
@@ -283,6 +305,11 @@ int cmd_run_list(cli *c, int argc, char **argv);
 int cmd_run_show(cli *c, int argc, char **argv);
 int cmd_run_children(cli *c, int argc, char **argv);
 int cmd_run_delete(cli *c, int argc, char **argv);
+int cmd_run_fork(cli *c, int argc, char **argv);
+int cmd_run_replay(cli *c, int argc, char **argv);
+int cmd_run_diff(cli *c, int argc, char **argv);
+int cmd_history(cli *c, int argc, char **argv);
+int cmd_state_history(cli *c, int argc, char **argv);
 int cmd_event_append(cli *c, int argc, char **argv);
 int cmd_event_read(cli *c, int argc, char **argv);
 int cmd_event_range(cli *c, int argc, char **argv);

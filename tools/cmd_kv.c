@@ -6,6 +6,7 @@
  * (inmem_get/put/delete/cas, inmem_put_ttl), or a short read transaction for a listing. After
  * `begin`, the same commands run in the open transaction through the in-transaction forms
  * (inmem_kv_*): writes are pending until `commit`, reads see them, and a CAS is checked at commit.
+ * `begin --as-of AT` begins a read-only transaction on the past instead (inmem_txn_begin_at).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +326,33 @@ int cmd_begin(cli *c, int argc, char **argv)
     return CMD_OK;
 }
 
+int cmd_begin_at(cli *c, const char *at, int argc, char **argv)
+{
+    char *pos[1];
+    int np;
+    if (cli_args(c, "begin", argc, argv, NULL, 0, 0, pos, &np))
+        return CMD_ERR;
+    if (c->txn)
+        return cli_error(c, "begin: a transaction is already open (commit or abort it)");
+    inmem_txn *t;
+    if (cli_begin_at(c, "begin", at, &t))
+        return CMD_ERR;
+    c->txn = t;
+    c->as_of = 1;
+    inmem_txn_info ti;
+    inmem_txn_describe(t, &ti);
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_true());
+        json_object_set_new(o, "start_version", json_u64(ti.start_version));
+        json_object_set_new(o, "as_of", json_true());
+        out_json(o);
+    } else {
+        printf("begun as of version %llu (read-only)\n", (unsigned long long)ti.start_version);
+    }
+    return CMD_OK;
+}
+
 static int conflict_error(const inmem_txn_info *ti)
 {
     char run[INMEM_RUN_ID_STRLEN + 1];
@@ -369,6 +397,7 @@ int cmd_commit(cli *c, int argc, char **argv)
     }
     inmem_txn_free(c->txn);
     c->txn = NULL;
+    c->as_of = 0;
     return ret;
 }
 
@@ -383,6 +412,7 @@ int cmd_abort(cli *c, int argc, char **argv)
     inmem_txn_abort(c->txn);
     inmem_txn_free(c->txn);
     c->txn = NULL;
+    c->as_of = 0;
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "ok", json_true());

@@ -1,5 +1,6 @@
 /*
- * cmd_runs.c — the run commands: run begin/end/list/show/children/delete.
+ * cmd_runs.c — the run commands: run begin/end/list/show/children/delete/fork (replay and diff
+ * are in cmd_history.c).
  *
  * Listings page through inmem_run_list()'s cursor (the last id of the previous page) inside one
  * read transaction, so a listing is one consistent snapshot; `run show` also counts what the run
@@ -125,82 +126,168 @@ static void print_run_row(cli *c, const inmem_run_info *ri)
     putchar('\n');
 }
 
-int cmd_run_begin(cli *c, int argc, char **argv)
-{
-    const char *id_s, *parent_s, *tenant, *app, *agent, *tags[INMEM_MAX_TAGS];
+/* The options of run begin and run fork, parsed into an inmem_run_options (whose pointers
+ * point into this). */
+typedef struct run_opts {
+    const char *id_s, *parent_s, *tenant, *app, *agent, *tags[INMEM_MAX_TAGS], *hms_s, *hv_s;
     size_t ntags;
-    const cli_opt opts[] = {
-        {"id", 1, &id_s, NULL, NULL, 0},       {"parent", 1, &parent_s, NULL, NULL, 0},
-        {"tenant", 1, &tenant, NULL, NULL, 0}, {"app", 1, &app, NULL, NULL, 0},
-        {"agent", 1, &agent, NULL, NULL, 0},   {"tag", 1, NULL, tags, &ntags, INMEM_MAX_TAGS},
-        {NULL, 0, NULL, NULL, NULL, 0}};
-    char *pos[1];
-    int np;
-    if (cli_args(c, "run begin", argc, argv, opts, 0, 0, pos, &np) ||
-        cli_name(c, "--tenant", tenant) || cli_name(c, "--app", app) ||
-        cli_name(c, "--agent", agent))
-        return CMD_ERR;
-    for (size_t i = 0; i < ntags; i++)
-        if (cli_name(c, "--tag", tags[i]))
-            return CMD_ERR;
+    inmem_run_id id, parent;
     inmem_run_options ro;
-    inmem_run_options_init(&ro);
-    inmem_run_id id, parent, out;
-    if (id_s) {
-        if (inmem_run_id_parse(id_s, &id))
-            return cli_error(c, "run begin: --id must be a 36-character run id, not %s",
-                             clips(id_s));
-        ro.id = &id;
+} run_opts;
+
+/* Parses @p cmdname's words: its options and @p minpos to @p maxpos positional words (into
+ * @p pos); --parent only if @p with_parent. @return 0 or CMD_ERR (printed). */
+static int parse_run_opts(cli *c, const char *cmdname, int argc, char **argv, int with_parent,
+                          int minpos, int maxpos, char **pos, int *np, run_opts *r)
+{
+    memset(r, 0, sizeof *r);
+    const cli_opt opts[] = {{"id", 1, &r->id_s, NULL, NULL, 0},
+                            {"tenant", 1, &r->tenant, NULL, NULL, 0},
+                            {"app", 1, &r->app, NULL, NULL, 0},
+                            {"agent", 1, &r->agent, NULL, NULL, 0},
+                            {"tag", 1, NULL, r->tags, &r->ntags, INMEM_MAX_TAGS},
+                            {"history-ms", 1, &r->hms_s, NULL, NULL, 0},
+                            {"history-versions", 1, &r->hv_s, NULL, NULL, 0},
+                            /* last: without it, a NULL name ends the table here */
+                            {with_parent ? "parent" : NULL, 1, &r->parent_s, NULL, NULL, 0},
+                            {NULL, 0, NULL, NULL, NULL, 0}};
+    if (cli_args(c, cmdname, argc, argv, opts, minpos, maxpos, pos, np) ||
+        cli_name(c, "--tenant", r->tenant) || cli_name(c, "--app", r->app) ||
+        cli_name(c, "--agent", r->agent))
+        return CMD_ERR;
+    for (size_t i = 0; i < r->ntags; i++)
+        if (cli_name(c, "--tag", r->tags[i]))
+            return CMD_ERR;
+    inmem_run_options *ro = &r->ro;
+    inmem_run_options_init(ro);
+    if (r->id_s) {
+        if (inmem_run_id_parse(r->id_s, &r->id))
+            return cli_error(c, "%s: --id must be a 36-character run id, not %s", cmdname,
+                             clips(r->id_s));
+        if (inmem_run_id_is_shared(&r->id))
+            return cli_error(c, "%s: --id must not be all zero (that is the shared scope)",
+                             cmdname);
+        ro->id = &r->id;
     }
-    if (parent_s) {
+    if (r->parent_s) {
         const inmem_run_id *p;
-        if (cli_run(c, parent_s, &parent, &p))
+        if (cli_run(c, r->parent_s, &r->parent, &p))
             return CMD_ERR;
         if (!p)
-            return cli_error(c, "run begin: --parent must be a run, not the shared scope");
-        ro.parent = p;
+            return cli_error(c, "%s: --parent must be a run, not the shared scope", cmdname);
+        ro->parent = p;
     }
-    ro.tenant = tenant;
-    ro.app = app;
-    ro.agent = agent;
-    ro.tags = tags;
-    ro.ntags = ntags;
-    for (size_t i = 0; i < ntags; i++)
+    if (r->hms_s || r->hv_s) { /* the run's own history policy (either alone: the other 0) */
+        uint64_t hv = 0;
+        ro->history = 1;
+        if (r->hms_s && cli_duration(c, "--history-ms", r->hms_s, &ro->history_ms))
+            return CMD_ERR;
+        if (r->hv_s && cli_u64(c, "--history-versions", r->hv_s, &hv))
+            return CMD_ERR;
+        if (hv > UINT32_MAX)
+            return cli_error(c, "--history-versions must be at most %u", UINT32_MAX);
+        ro->history_versions = (uint32_t)hv;
+    }
+    ro->tenant = r->tenant;
+    ro->app = r->app;
+    ro->agent = r->agent;
+    ro->tags = r->tags;
+    ro->ntags = r->ntags;
+    for (size_t i = 0; i < r->ntags; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(tags[i], tags[j]) == 0)
-                return cli_error(c, "run begin: tag %s is given twice", clips(tags[i]));
-    if (ro.id && inmem_run_id_is_shared(ro.id))
-        return cli_error(c, "run begin: --id must not be all zero (that is the shared scope)");
-    int rc = c->txn ? inmem_run_begin(c->txn, &ro, &out) : inmem_run_begin_db(c->db, &ro, &out);
-    if (rc == INMEM_EINVAL) { /* the library does not say which argument: find out */
-        inmem_run_info ri;
-        char buf[INMEM_RUN_ID_STRLEN + 1];
-        int exists = ro.id && (c->txn ? inmem_run_get(c->txn, ro.id, &ri)
-                                      : inmem_run_get_db(c->db, ro.id, &ri)) == 0;
-        int no_parent =
-            ro.parent && (c->txn ? inmem_run_get(c->txn, ro.parent, &ri)
-                                 : inmem_run_get_db(c->db, ro.parent, &ri)) == INMEM_NOTFOUND;
-        if (exists)
-            return cli_error(c, "run begin: a run with id %s exists already", fmt_run(ro.id, buf));
-        if (no_parent)
-            return cli_error(c, "run begin: no parent run %s in this database",
-                             fmt_run(ro.parent, buf));
-    }
-    if (rc)
-        return cli_lib_error(c, rc, "run begin");
-    c->current = out;
+            if (strcmp(r->tags[i], r->tags[j]) == 0)
+                return cli_error(c, "%s: tag %s is given twice", cmdname, clips(r->tags[i]));
+    return 0;
+}
+
+/* Prints a new run's id (run begin, run fork) and makes it the current run. */
+static int print_new_run(cli *c, const inmem_run_id *id)
+{
+    c->current = *id;
     c->has_current = 1;
     char buf[INMEM_RUN_ID_STRLEN + 1];
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "run", json_run(&out));
+        json_object_set_new(o, "run", json_run(id));
         if (c->txn)
             json_object_set_new(o, "pending", json_true());
         out_json(o);
     } else {
-        printf("%s%s\n", fmt_run(&out, buf), c->txn ? " (pending)" : "");
+        printf("%s%s\n", fmt_run(id, buf), c->txn ? " (pending)" : "");
     }
     return CMD_OK;
+}
+
+/* 1 if run @p id exists (begun), 0 if not, < 0 an error. */
+static int run_exists(cli *c, const inmem_run_id *id)
+{
+    inmem_run_info ri;
+    int rc = c->txn ? inmem_run_get(c->txn, id, &ri) : inmem_run_get_db(c->db, id, &ri);
+    return rc == 0 ? 1 : rc == INMEM_NOTFOUND ? 0 : rc;
+}
+
+int cmd_run_begin(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int np;
+    run_opts r;
+    if (parse_run_opts(c, "run begin", argc, argv, 1, 0, 0, pos, &np, &r))
+        return CMD_ERR;
+    inmem_run_id out;
+    int rc = c->txn ? inmem_run_begin(c->txn, &r.ro, &out) : inmem_run_begin_db(c->db, &r.ro, &out);
+    if (rc == INMEM_EINVAL) { /* the library does not say which argument: find out */
+        char buf[INMEM_RUN_ID_STRLEN + 1];
+        if (r.ro.id && run_exists(c, r.ro.id) == 1)
+            return cli_error(c, "run begin: a run with id %s exists already",
+                             fmt_run(r.ro.id, buf));
+        if (r.ro.parent && run_exists(c, r.ro.parent) == 0)
+            return cli_error(c, "run begin: no parent run %s in this database",
+                             fmt_run(r.ro.parent, buf));
+    }
+    if (rc)
+        return cli_lib_error(c, rc, "run begin");
+    return print_new_run(c, &out);
+}
+
+int cmd_run_fork(cli *c, int argc, char **argv)
+{
+    char *pos[2];
+    int np;
+    run_opts r;
+    inmem_run_id parent;
+    const inmem_run_id *p;
+    uint64_t at = 0;
+    if (parse_run_opts(c, "run fork", argc, argv, 0, 1, 2, pos, &np, &r) ||
+        cli_run(c, pos[0], &parent, &p))
+        return CMD_ERR;
+    if (!p)
+        return cli_error(c, "run fork: needs a run, not the shared scope");
+    if (np > 1 && cli_at_version(c, "run fork", "AT", pos[1], &at))
+        return CMD_ERR;
+    inmem_run_id out;
+    int rc = c->txn ? inmem_run_fork(c->txn, &parent, at, &r.ro, &out)
+                    : inmem_run_fork_db(c->db, &parent, at, &r.ro, &out);
+    if (rc == INMEM_EINVAL) { /* which argument: find out */
+        char buf[INMEM_RUN_ID_STRLEN + 1];
+        inmem_txn_info ti;
+        inmem_stats st;
+        uint64_t newest = c->txn && inmem_txn_describe(c->txn, &ti) == 0 ? ti.start_version
+                          : inmem_db_stats(c->db, &st) == 0              ? st.version
+                                                                         : UINT64_MAX;
+        if (run_exists(c, &parent) == 0)
+            return cli_error(c,
+                             "run fork: no run %s (a run must be begun, and not deleted, to "
+                             "be forked)",
+                             pos[0]);
+        if (at > newest)
+            return cli_error(c, "run fork: version %llu is newer than the newest commit (%llu)",
+                             (unsigned long long)at, (unsigned long long)newest);
+        if (r.ro.id && run_exists(c, r.ro.id) == 1)
+            return cli_error(c, "run fork: a run with id %s exists already", fmt_run(r.ro.id, buf));
+    }
+    if (rc)
+        return cli_lib_error(c, rc, "run fork");
+    return print_new_run(c, &out);
 }
 
 static int print_ok(cli *c)

@@ -19,6 +19,10 @@
 #include "cli.h"
 
 #define RUNHELP "RUN is a run id, 'shared' or '-' for the shared scope, or '.' for the current run."
+#define ATHELP                                                                                     \
+    "AT: a version (a number), or a time: @UNIX_MS, ISO 8601 UTC (2026-11-26T10:00:00Z), now,\n"   \
+    "or relative to now (-5m). Reading the past needs the history kept: --history-ms,\n"           \
+    "--history-versions (options of each open), or a run begun with them."
 #define TIMEHELP                                                                                   \
     "TIME: Unix ms, ISO 8601 UTC (2026-11-26, 2026-11-26T10:00:00.123Z, or with +02:00), now,\n"   \
     "or relative to now: -5m, -2h, +30s (units ms s m h d)."
@@ -28,13 +32,14 @@ const cmd cli_commands[] = {
     {"get", "RUN KEY [--raw]", "read a key: its value and version",
      "Not found (missing, deleted or expired) is an error. --raw prints the value's bytes and\n"
      "nothing else (no version, no newline, no escapes).\n" RUNHELP,
-     cmd_get, CMD_NEEDS_DB},
+     cmd_get, CMD_NEEDS_DB | CMD_ASOF},
     {"put", "RUN KEY VALUE [--ttl DURATION]", "write a key, with an optional time to live",
      "Outside a transaction it commits at once and prints the commit's version; inside one it\n"
      "is pending until commit. DURATION: ms, or a number with a unit: 250ms, 30s, 5m, 2h, 7d.",
      cmd_put, CMD_NEEDS_DB | CMD_WRITES},
     {"ttl", "RUN KEY", "when a key's value expires, and how long it has left",
-     "Prints the absolute expiry (UTC) and the time left, or 'no TTL'.", cmd_ttl, CMD_NEEDS_DB},
+     "Prints the absolute expiry (UTC) and the time left, or 'no TTL'.", cmd_ttl,
+     CMD_NEEDS_DB | CMD_ASOF},
     {"del", "RUN KEY", "delete a key (a tombstone, even if it did not exist)", NULL, cmd_del,
      CMD_NEEDS_DB | CMD_WRITES},
     {"cas", "RUN KEY VERSION VALUE", "write a key only if it is still at VERSION (0: absent)",
@@ -44,14 +49,21 @@ const cmd cli_commands[] = {
     {"list", "RUN [PREFIX] [--after KEY] [--limit N]",
      "list a run's keys in order, with values and versions",
      "All keys starting with PREFIX (all keys if none), after the key given by --after.", cmd_list,
-     CMD_NEEDS_DB},
+     CMD_NEEDS_DB | CMD_ASOF},
+    {"history", "RUN KEY [--limit N] [--before VERSION]",
+     "a key's versions, newest first: version, commit time, value or <deleted>",
+     "The versions the database keeps (see --history-ms, --history-versions); without\n"
+     "history kept, the newest (and what open transactions hold). --before VERSION: the\n"
+     "versions older than VERSION (the next page after --limit).",
+     cmd_history, CMD_NEEDS_DB | CMD_ASOF},
     /* ---- transactions ---- */
     {"begin", "", "begin an explicit transaction",
      "The commands that follow run in it (the prompt shows it) until commit or abort.\n"
      "Its snapshot is the state when it began: it does not see later commits of others.\n"
      "As a transaction may write, begin opens the database for writing (not with --read-only:\n"
-     "then the transaction is a read-only snapshot).",
-     cmd_begin, CMD_NEEDS_DB | CMD_BEGIN},
+     "then the transaction is a read-only snapshot). begin --as-of AT: a read-only transaction\n"
+     "reading the database as it was at AT, for several commands (the prompt shows it).",
+     cmd_begin, CMD_NEEDS_DB | CMD_BEGIN | CMD_ASOF},
     {"commit", "", "commit the explicit transaction",
      "On a conflict nothing is applied; the error names the key and the rule (read set or CAS).",
      cmd_commit, CMD_NEEDS_DB},
@@ -60,9 +72,13 @@ const cmd cli_commands[] = {
     {"use", "RUN", "make RUN the current run, named '.' in later commands",
      "`run begin` also makes the new run current.", cmd_use, 0},
     /* ---- runs ---- */
-    {"run begin", "[--id ID] [--parent RUN] [--tenant T] [--app A] [--agent G] [--tag TAG]...",
-     "begin a run (status active) and make it current", "Prints the new run's id.", cmd_run_begin,
-     CMD_NEEDS_DB | CMD_WRITES},
+    {"run begin",
+     "[--id ID] [--parent RUN] [--tenant T] [--app A] [--agent G] [--tag TAG]...\n"
+     "                 [--history-ms DURATION] [--history-versions N]",
+     "begin a run (status active) and make it current",
+     "Prints the new run's id. --history-ms, --history-versions: the run keeps history so,\n"
+     "whatever the database's options (the policy is stored with the run; 0 keeps none).",
+     cmd_run_begin, CMD_NEEDS_DB | CMD_WRITES},
     {"run end", "RUN STATUS", "end a run: completed, failed, cancelled, or archived",
      "active -> completed | failed | cancelled; completed | failed | cancelled -> archived.",
      cmd_run_end, CMD_NEEDS_DB | CMD_WRITES},
@@ -72,38 +88,65 @@ const cmd cli_commands[] = {
      "list runs, newest first",
      "Every option given must match. Data can be written under a run id that was never begun\n"
      "(it has no run record): run list counts such ids, --all lists them too (no filter).",
-     cmd_run_list, CMD_NEEDS_DB},
+     cmd_run_list, CMD_NEEDS_DB | CMD_ASOF},
     {"run show", "RUN", "a run's metadata and what it holds (keys, cells, streams, spans)",
-     "Also for a run id that holds data but was never begun.", cmd_run_show, CMD_NEEDS_DB},
+     "Also for a run id that holds data but was never begun.", cmd_run_show,
+     CMD_NEEDS_DB | CMD_ASOF},
     {"run children", "RUN [--limit N]", "the runs whose parent is RUN, newest first", NULL,
-     cmd_run_children, CMD_NEEDS_DB},
-    {"run delete", "RUN", "delete a run and all of its data, in one transaction", NULL,
-     cmd_run_delete, CMD_NEEDS_DB | CMD_WRITES},
+     cmd_run_children, CMD_NEEDS_DB | CMD_ASOF},
+    {"run delete", "RUN", "delete a run and all of its data, in one transaction",
+     "A run with live forks is refused: delete the forks first.", cmd_run_delete,
+     CMD_NEEDS_DB | CMD_WRITES},
+    {"run fork",
+     "RUN [AT] [--id ID] [--tenant T] [--app A] [--agent G] [--tag TAG]...\n"
+     "                 [--history-ms DURATION] [--history-versions N]",
+     "a new run with RUN's data as of AT (copy-on-write); make it current",
+     "Prints the fork's id. Copy-on-write: nothing is copied, and the two diverge from there.\n"
+     "Its parent is RUN, which cannot be deleted while the fork lives. AT in the past needs\n"
+     "RUN's history.\n" ATHELP,
+     cmd_run_fork, CMD_NEEDS_DB | CMD_WRITES},
+    {"run replay", "RUN [AFTER_VERSION] [--limit N]",
+     "a run's committed transactions in order: version, time and every write",
+     "The transactions after AFTER_VERSION (default 0: from the start) that wrote to RUN, each\n"
+     "with its writes: kv KEY = VALUE, state NAME = VALUE, event STREAM #SEQ ..., trace SPAN,\n"
+     "run (its metadata), or <deleted>. Needs the history of every version after\n"
+     "AFTER_VERSION (else the library's error). --limit: at most N transactions.",
+     cmd_run_replay, CMD_NEEDS_DB | CMD_ASOF},
+    {"run diff", "RUN_A [RUN_B] [--at-a AT] [--at-b AT]",
+     "what differs between two runs, or one run at two points, per primitive",
+     "Side a is RUN_A as of --at-a, side b RUN_B (default: RUN_A) as of --at-b (default, or 0:\n"
+     "the newest). Lists KV keys and state cells added (on b only), removed (on a only) or\n"
+     "changed, with their versions; event streams with the first sequence number that\n"
+     "differs; spans. Reads committed state (not an open transaction's writes).\n" ATHELP,
+     cmd_run_diff, CMD_NEEDS_DB},
     /* ---- events ---- */
     {"event append", "RUN STREAM TYPE [PAYLOAD]", "append an event to a stream",
      "Prints its sequence number (1, 2, 3 ... per stream).", cmd_event_append,
      CMD_NEEDS_DB | CMD_WRITES},
     {"event read", "RUN STREAM SEQ [--raw]", "read one event",
-     "--raw prints the payload's bytes and nothing else.", cmd_event_read, CMD_NEEDS_DB},
+     "--raw prints the payload's bytes and nothing else.", cmd_event_read, CMD_NEEDS_DB | CMD_ASOF},
     {"event range", "RUN STREAM [FROM [TO]] [--backward] [--limit N] [--since TIME] [--until TIME]",
      "read events FROM <= seq <= TO (TO 0 or absent: to the end)",
      "--backward reads from TO down (the last --limit N events: --backward --limit N).\n"
      "--since/--until select by time instead: since <= time < until.\n" TIMEHELP,
-     cmd_event_range, CMD_NEEDS_DB},
+     cmd_event_range, CMD_NEEDS_DB | CMD_ASOF},
     {"event streams", "RUN", "a run's streams with their length and head hash", NULL,
-     cmd_event_streams, CMD_NEEDS_DB},
+     cmd_event_streams, CMD_NEEDS_DB | CMD_ASOF},
     {"event verify", "RUN [STREAM]", "recompute the hash chain of one stream or of all of a run's",
      "Reports the first broken sequence number of a stream whose chain does not check.",
-     cmd_event_verify, CMD_NEEDS_DB},
+     cmd_event_verify, CMD_NEEDS_DB | CMD_ASOF},
     /* ---- state cells ---- */
     {"state get", "RUN NAME [--raw]", "read a state cell: its value and version",
-     "--raw prints the value's bytes and nothing else.", cmd_state_get, CMD_NEEDS_DB},
+     "--raw prints the value's bytes and nothing else.", cmd_state_get, CMD_NEEDS_DB | CMD_ASOF},
     {"state set", "RUN NAME VALUE", "set a state cell", NULL, cmd_state_set,
      CMD_NEEDS_DB | CMD_WRITES},
     {"state cas", "RUN NAME VERSION VALUE | RUN NAME --if-value OLD VALUE",
      "set a state cell only if it is at VERSION (0: absent) or holds OLD",
      "Outside a transaction a mismatch is an error at once (conflict).", cmd_state_cas,
      CMD_NEEDS_DB | CMD_WRITES},
+    {"state history", "RUN NAME [--limit N] [--before VERSION]",
+     "a state cell's versions, newest first: version, commit time, value or <deleted>",
+     "As `history` for a key.", cmd_state_history, CMD_NEEDS_DB | CMD_ASOF},
     /* ---- traces ---- */
     {"trace record",
      "RUN KIND NAME [--input S] [--output S] [--confidence X] [--parent SPAN] [--start TIME]\n"
@@ -112,14 +155,14 @@ const cmd cli_commands[] = {
      "KIND: tool_call, decision, query, thought, error, custom. --start 0 or absent: now.\n"
      "--confidence none (the default) records NaN.\n" TIMEHELP,
      cmd_trace_record, CMD_NEEDS_DB | CMD_WRITES},
-    {"trace get", "RUN SPAN", "read one span", NULL, cmd_trace_get, CMD_NEEDS_DB},
+    {"trace get", "RUN SPAN", "read one span", NULL, cmd_trace_get, CMD_NEEDS_DB | CMD_ASOF},
     {"trace query",
      "RUN [--kind K] [--parent SPAN|root] [--tag T] [--from TIME] [--to TIME] [--limit N]",
      "a run's spans in start order, filtered",
      "--parent root: the root spans. --from/--to: from <= start < to.\n" TIMEHELP, cmd_trace_query,
-     CMD_NEEDS_DB},
+     CMD_NEEDS_DB | CMD_ASOF},
     {"trace tree", "RUN SPAN [--limit N]", "the tree of spans under SPAN, indented", NULL,
-     cmd_trace_tree, CMD_NEEDS_DB},
+     cmd_trace_tree, CMD_NEEDS_DB | CMD_ASOF},
     /* ---- the database ---- */
     {"stats", "", "counters: commits, aborts, retries, keys, runs, versions, log, checkpoint",
      "Also how the session has the database open, and what its open found (a new database,\n"
@@ -147,8 +190,8 @@ const cmd cli_commands[] = {
      "are kept as absolute expiry times. Versions, times and hashes are informational:\n"
      "--canonical leaves out what a load cannot reproduce, so that dumps of equal content are\n"
      "equal. A stream whose hash chain does not verify is dumped as stored, with a warning, and\n"
-     "the dump exits 1.",
-     cmd_dump, CMD_NEEDS_DB},
+     "the dump exits 1. --as-of dumps the database (or run) as it was then.",
+     cmd_dump, CMD_NEEDS_DB | CMD_ASOF},
     {"load", "[FILE] [--ignore-hashes]",
      "import a dump (default: standard input), through transactions",
      "Every record is checked first (members, their JSON types, names), and the event hashes of\n"
@@ -197,6 +240,57 @@ static void group_verbs(const char *g, char *buf, size_t size)
                                   k->name + gl + 1);
 }
 
+/* The index of the option --as-of (or --as-of=AT) among argv[from..argc), before any "--";
+ * -1 if none. */
+static int find_as_of(int argc, char **argv, int from)
+{
+    for (int i = from; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return -1;
+        if (strcmp(argv[i], "--as-of") == 0 || strncmp(argv[i], "--as-of=", 8) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Takes --as-of AT out of a command's words (*argc shrinks); *at is NULL if not given. */
+static int take_as_of(cli *c, const cmd *k, int *argc, char **argv, int from, const char **at)
+{
+    *at = NULL;
+    int i = find_as_of(*argc, argv, from);
+    if (i < 0)
+        return 0;
+    int words = argv[i][7] == '=' ? 1 : 2;
+    if (words == 2 && i + 1 >= *argc)
+        return cli_error(c, "%s: option --as-of needs a value", k->name);
+    *at = words == 1 ? argv[i] + 8 : argv[i + 1];
+    memmove(argv + i, argv + i + words, (size_t)(*argc - i - words) * sizeof *argv);
+    *argc -= words;
+    if (find_as_of(*argc, argv, from) >= 0)
+        return cli_error(c, "%s: --as-of is given twice", k->name);
+    if (c->txn)
+        return cli_error(c,
+                         "%s: --as-of does not go in a transaction (it reads in one of its own; "
+                         "commit or abort first, or read the past with begin --as-of)",
+                         k->name);
+    return 0;
+}
+
+/* Runs a read command in a transaction that reads the database as of @p at. */
+static int run_as_of(cli *c, const cmd *k, const char *at, int argc, char **argv)
+{
+    inmem_txn *t;
+    if (cli_begin_at(c, k->name, at, &t))
+        return CMD_ERR;
+    c->txn = t;
+    c->as_of = 1;
+    int rc = k->fn(c, argc, argv);
+    c->txn = NULL;
+    c->as_of = 0;
+    inmem_txn_free(t); /* (read-only: nothing to commit) */
+    return rc;
+}
+
 int cli_dispatch(cli *c, int argc, char **argv)
 {
     if (argc == 0)
@@ -216,8 +310,17 @@ int cli_dispatch(cli *c, int argc, char **argv)
     }
     if ((k->flags & CMD_NO_TXN) && c->txn)
         return cli_error(c, "%s: a transaction is open: commit or abort it first", k->name);
+    const char *at = NULL;
+    if ((k->flags & CMD_ASOF) && take_as_of(c, k, &argc, argv, words, &at))
+        return CMD_ERR;
+    if ((k->flags & CMD_WRITES) && c->as_of)
+        return cli_error(c,
+                         "%s: the transaction reads the past (begin --as-of): it cannot write; "
+                         "commit or abort it first",
+                         k->name);
+    /* (begin --as-of reads the past: it needs no writable database) */
     int writes =
-        (k->flags & CMD_WRITES) || ((k->flags & CMD_BEGIN) && !c->opts.read_only && !c->txn);
+        (k->flags & CMD_WRITES) || ((k->flags & CMD_BEGIN) && !c->opts.read_only && !c->txn && !at);
     if (!c->started && (k->flags & (CMD_NEEDS_DB | CMD_WRITES | CMD_BEGIN | CMD_OPENS))) {
         /* a script's first command that needs the database opens it: read-only, unless it
          * writes (then session_writable() below opens for writing, and the log is read once) */
@@ -243,7 +346,13 @@ int cli_dispatch(cli *c, int argc, char **argv)
         return cli_error(c, "no database open (%s); the `repair` command may fix it", c->open_err);
     }
     cli_mark_errmsg(c);
-    return k->fn(c, argc - words, argv + words);
+    c->lib_rc = 0;
+    int r = at && (k->flags & CMD_BEGIN) ? cmd_begin_at(c, at, argc - words, argv + words)
+            : at                         ? run_as_of(c, k, at, argc - words, argv + words)
+                                         : k->fn(c, argc - words, argv + words);
+    if (r != CMD_OK && c->lib_rc == INMEM_EHISTORY)
+        cli_history_hint(c);
+    return r;
 }
 
 int cli_run_line(cli *c, const char *line)
@@ -290,7 +399,8 @@ int cli_run_line(cli *c, const char *line)
 
 static void usage_line(const cmd *k)
 {
-    printf("  %s%s%s\n", k->name, k->args[0] ? " " : "", k->args);
+    printf("  %s%s%s%s\n", k->name, k->args[0] ? " " : "", k->args,
+           k->flags & CMD_ASOF ? " [--as-of AT]" : "");
 }
 
 int cli_help(cli *c, int argc, char **argv)
@@ -310,6 +420,7 @@ int cli_help(cli *c, int argc, char **argv)
             printf("  %-14s %s\n", k->name, k->summary);
         }
         printf("\n" RUNHELP "\n"
+               "Commands that read take --as-of AT: the database as it was at version or time AT.\n"
                "Separate commands with ';'. Quote words with spaces: 'a b' or \"a\\tb\".\n");
         return CMD_OK;
     }
@@ -331,5 +442,9 @@ int cli_help(cli *c, int argc, char **argv)
     printf("\n%c%s.\n", toupper((unsigned char)k->summary[0]), k->summary + 1);
     if (k->help)
         printf("%s\n", k->help);
+    if ((k->flags & CMD_ASOF) && !(k->flags & CMD_BEGIN))
+        printf("--as-of AT reads the database as it was at AT (in a read-only transaction).\n");
+    if (k->flags & CMD_ASOF)
+        printf(ATHELP "\n");
     return CMD_OK;
 }

@@ -361,7 +361,8 @@ int cmd_dump(cli *c, int argc, char **argv)
     d.f = path ? fopen(path, "w") : stdout;
     if (!d.f)
         return cli_error(c, "dump: cannot write %s: %m", path);
-    int rc = inmem_txn_begin_readonly(c->db, &d.txn);
+    /* --as-of: the transaction reading the past that dispatch opened */
+    int rc = c->as_of ? (d.txn = c->txn, 0) : inmem_txn_begin_readonly(c->db, &d.txn);
     if (rc) {
         if (path)
             fclose(d.f);
@@ -416,7 +417,7 @@ int cmd_dump(cli *c, int argc, char **argv)
             rc = dump_never_begun(&d, stored, nstored, &never);
     }
     progress_end(&p);
-    cli_read_done(d.txn, 1);
+    cli_read_done(d.txn, !c->as_of);
     free(ids);
     free(stored);
     if (!rc) {

@@ -52,6 +52,14 @@ static void usage(FILE *f)
             "                         fails\n"
             "      --file-mode MODE   permissions of the files a write creates (octal; default\n"
             "                         0600, a new DIR 0700)\n"
+            "      --history-ms DURATION\n"
+            "                         keep every version replaced less than DURATION ago (ms,\n"
+            "                         or 30s, 5m, 1h, 7d), for --as-of, history, replay, fork\n"
+            "                         and diff. An option of each open, not stored in the\n"
+            "                         database: give it whenever the history matters (an open\n"
+            "                         without it keeps none, and its checkpoint drops it)\n"
+            "      --history-versions N\n"
+            "                         keep at least the N newest versions of every key\n"
             "      --repair           open for writing with repair: cut a corrupt log at the last\n"
             "                         good transaction (see the repair command); with\n"
             "                         --read-only: show the intact part, change nothing\n"
@@ -85,6 +93,9 @@ static char *prompt(EditLine *el)
     inmem_txn_info ti;
     if (!c->db && c->open_rc != INMEM_NOTFOUND) /* (not found: the first write creates it) */
         snprintf(buf, sizeof buf, "inmem (no database)> ");
+    else if (c->txn && c->as_of && inmem_txn_describe(c->txn, &ti) == 0)
+        snprintf(buf, sizeof buf, "inmem (as of version %llu, read-only)> ",
+                 (unsigned long long)ti.start_version);
     else if (c->txn && inmem_txn_describe(c->txn, &ti) == 0)
         snprintf(buf, sizeof buf, "inmem (txn @%llu, %zu write%s)> ",
                  (unsigned long long)ti.start_version, ti.write_set_size,
@@ -167,6 +178,8 @@ static unsigned char complete(EditLine *el, int ch)
                     (k->name[fl] == ' ' && strcmp(k->name + fl + 1, second) == 0))) {
             for (const char *o = strstr(k->args, "--"); o; o = strstr(o + 2, "--"))
                 add_match(m, &n, o, match_len(o), word, wlen);
+            if (k->flags & CMD_ASOF)
+                add_match(m, &n, "--as-of", 7, word, wlen);
         }
     }
     if (n == 0)
@@ -350,6 +363,8 @@ int main(int argc, char **argv)
                                              {"raw", no_argument, NULL, 'W'},
                                              {"no-create", no_argument, NULL, 'C'},
                                              {"file-mode", required_argument, NULL, 'M'},
+                                             {"history-ms", required_argument, NULL, 'H'},
+                                             {"history-versions", required_argument, NULL, 'v'},
                                              {NULL, 0, NULL, 0}};
     cli c;
     memset(&c, 0, sizeof c);
@@ -398,6 +413,29 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'H':
+            if (cli_parse_duration(optarg, &c.opts.history_ms)) {
+                fprintf(stderr,
+                        "error: --history-ms must be a duration: ms, or a number with a unit "
+                        "(250ms, 30s, 5m, 2h, 7d), not %s\n",
+                        clips(optarg));
+                return 2;
+            }
+            break;
+        case 'v': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (!isdigit((unsigned char)optarg[0]) || *end || errno || v > UINT32_MAX) {
+                fprintf(stderr,
+                        "error: --history-versions must be a number of versions (0 to %u), "
+                        "not %s\n",
+                        UINT32_MAX, clips(optarg));
+                return 2;
+            }
+            c.opts.history_versions = (uint32_t)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;

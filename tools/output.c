@@ -68,6 +68,7 @@ int cli_lib_error(cli *c, int rc, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, ": %s\n", msg);
     cli_mark_errmsg(c);
+    c->lib_rc = rc;
     return CMD_ERR;
 }
 

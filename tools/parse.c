@@ -281,6 +281,11 @@ static int parse_duration(const char *s, uint64_t *out)
     return -1;
 }
 
+int cli_parse_duration(const char *s, uint64_t *out)
+{
+    return s ? parse_duration(s, out) : -1;
+}
+
 int cli_duration(cli *c, const char *what, const char *s, uint64_t *out)
 {
     if (!s || parse_duration(s, out))
@@ -369,11 +374,10 @@ static int parse_iso(const char *s, uint64_t *out)
     return 0;
 }
 
-int cli_time(cli *c, const char *what, const char *s, uint64_t *out)
+/* TIME (see cli_time): @return 0, or -1 if @p s is not one. */
+static int parse_time(const char *s, uint64_t *out)
 {
     uint64_t d;
-    if (!s)
-        s = "";
     if (strcmp(s, "now") == 0) {
         *out = now_ms();
         return 0;
@@ -392,16 +396,47 @@ int cli_time(cli *c, const char *what, const char *s, uint64_t *out)
     if (all_digits) {
         errno = 0;
         unsigned long long v = strtoull(s, NULL, 10);
+        if (errno)
+            return -1;
+        *out = (uint64_t)v;
+        return 0;
+    }
+    return parse_iso(s, out);
+}
+
+int cli_time(cli *c, const char *what, const char *s, uint64_t *out)
+{
+    if (s && parse_time(s, out) == 0)
+        return 0;
+    return cli_error(c,
+                     "%s must be a time: Unix ms, ISO 8601 (2026-11-26T10:00:00.123Z; no zone: "
+                     "UTC), now, or relative to now (-5m, +1h; units ms s m h d), not %s",
+                     what, clips(s ? s : ""));
+}
+
+int cli_at(cli *c, const char *what, const char *s, uint64_t *out, int *is_time)
+{
+    /* a bare number is a version; a time in Unix ms needs its '@' */
+    int all_digits = *s != '\0', at_digits = s[0] == '@' && s[1] != '\0';
+    for (const char *p = s; *p; p++)
+        all_digits &= isdigit((unsigned char)*p) != 0;
+    for (const char *p = s + 1; at_digits && *p; p++)
+        at_digits &= isdigit((unsigned char)*p) != 0;
+    *is_time = !all_digits;
+    if (all_digits) {
+        errno = 0;
+        unsigned long long v = strtoull(s, NULL, 10);
         if (!errno) {
             *out = (uint64_t)v;
             return 0;
         }
-    } else if (parse_iso(s, out) == 0) {
+    } else if (at_digits ? parse_time(s + 1, out) == 0 : (s[0] != '@' && parse_time(s, out) == 0)) {
         return 0;
     }
     return cli_error(c,
-                     "%s must be a time: Unix ms, ISO 8601 (2026-11-26T10:00:00.123Z; no zone: "
-                     "UTC), now, or relative to now (-5m, +1h; units ms s m h d), not %s",
+                     "%s must be a version (a number) or a time: @UNIX_MS, ISO 8601 "
+                     "(2026-11-26T10:00:00.123Z; no zone: UTC), now, or relative to now (-5m), "
+                     "not %s",
                      what, clips(s));
 }
 

@@ -423,7 +423,9 @@ words = ["get", "put", "del", "cas", "list", "begin", "commit", "abort", "use", 
          "streams", "verify", "state", "set", "trace", "record", "query", "tree", "stats", "info",
          "dump", "help", "shared", "-", ".", "0", "1", "18446744073709551616", "--limit", "--ttl",
          "--after", "--tag", "--parent", "--kind", "--json", "root", "decision", "completed",
-         "01a21538-0000-7000-8000-000000000001", "'", '"', "\\", ";", "#", "\\x41", '"\\x4', "x" * 70]
+         "01a21538-0000-7000-8000-000000000001", "'", '"', "\\", ";", "#", "\\x41", '"\\x4', "x" * 70,
+         "history", "fork", "replay", "diff", "--as-of", "--at-a", "--before",
+         "@1", "-5m"]
 with open(sys.argv[1], "w") as f:
     for _ in range(300):
         n = random.randint(0, 7)
@@ -648,6 +650,139 @@ unchanged "... which changes nothing" rep2 "$before"
 run --repair rep2 -c 'list shared'
 [ $rc -eq 0 ] && [ "$out" = "(0 keys)" ] && grep -q "^warning: rep2: REPAIRED a corrupt log: cut wal-0000000000000001.log at offset [0-9]*, dropping [0-9]* bytes that held exactly 3 committed transactions; later segments" <<<"$err" && ok "--repair at open: says on stderr what it dropped" || bad "--repair at open: says on stderr what it dropped" "$rc" "$out" "$err"
 expect_error "repair is refused read-only" "read-only" -r rep -c 'repair'
+
+echo "== history: --as-of, history, state history"
+# (each write its own process: commits in different milliseconds)
+for cmd in 'put shared k a' 'put shared k b' 'del shared k' 'put shared k c' 'state set shared phase plan' 'state set shared phase act'; do
+    "$INMEM" --history-versions 10 hist -c "$cmd" >/dev/null 2>&1
+    sleep 0.01
+done
+H="--history-versions 10 hist"
+expect_match "history: newest first, with version, commit time, value or <deleted>" "^version 4  [0-9T:.-]+Z  c
+version 3  [0-9T:.-]+Z  <deleted>
+version 2  [0-9T:.-]+Z  b
+version 1  [0-9T:.-]+Z  a
+\(4 versions\)$" $H -c 'history shared k'
+expect_match "history --limit" "^version 4  .*  c
+version 3  .*  <deleted>
+\(2 versions\)$" $H -c 'history shared k --limit 2'
+expect_match "history --before (the next page)" "^version 2  .*  b
+\(1 version\)$" $H -c 'history shared k --before 3 --limit 1'
+expect_json "history --json" '[e["version"] for e in L] == [4, 3, 2, 1] and L[1]["deleted"] is True and "value" not in L[1] and L[2]["value"] == "b" and all(e["time_ms"] > 1700000000000 for e in L)' $H -c 'history shared k'
+expect_error "history of a key that never was" "not found: key 'nope' in shared has no version" $H -c 'history shared nope'
+expect_match "state history" "^version 6  .*  act
+version 5  .*  plan
+\(2 versions\)$" $H -c 'state history shared phase'
+expect_match "history keeps what the session keeps: only the newest without --history-*" "^version 4  .*  c
+\(1 version\)$" hist -c 'history shared k'
+expect_match "... and says when older versions were freed" "^\(2 versions; older ones were freed\)$" --history-versions 2 hist -c 'history shared k'
+expect "get --as-of VERSION" "b  (version 2)" $H -c 'get shared k --as-of 2'
+expect_error "get --as-of a version where the key was deleted: not found" "not found: key 'k'" $H -c 'get shared k --as-of 3'
+expect "list --as-of" $'k = b  (version 2)\n(1 key)' $H -c 'list shared --as-of 2'
+expect "state get --as-of, and --as-of=AT" $'plan  (version 5)\nact  (version 6)' $H -c 'state get shared phase --as-of 5; state get shared phase --as-of=6'
+expect_match "history --as-of: the history up to that version" "^version 2  .*  b
+version 1  .*  a
+\(2 versions\)$" $H -c 'history shared k --as-of 2'
+T2=$("$INMEM" --json $H -c 'history shared k' | python3 -c 'import json, sys; print([json.loads(l) for l in sys.stdin][2]["time_ms"])')
+T2ISO=$(python3 -c 'import datetime, sys; t = int(sys.argv[1]); print(datetime.datetime.fromtimestamp(t / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t % 1000))' "$T2")
+expect "get --as-of @UNIX_MS: the newest commit at or before that time" "b  (version 2)" $H -c "get shared k --as-of @$T2"
+expect "get --as-of ISO 8601" "b  (version 2)" $H -c "get shared k --as-of $T2ISO"
+expect "get --as-of now" "c  (version 4)" $H -c 'get shared k --as-of now'
+expect_error "--as-of a version newer than the newest commit" "get: --as-of '99': version 99 is newer than the newest commit \(6\)" $H -c 'get shared k --as-of 99'
+expect_error "--as-of something that is neither a version nor a time" "--as-of must be a version \(a number\) or a time: @UNIX_MS, ISO 8601.* not 'soon'" $H -c 'get shared k --as-of soon'
+expect_error "--as-of @ without digits" "--as-of must be a version" $H -c 'get shared k --as-of @x'
+expect_error "--as-of outside the retained history: the library's error (INMEM_EHISTORY)" "^error: get: --as-of '2': the version or time asked for is outside the retained history: version 2 is older than the retained history" hist -c 'get shared k --as-of 2'
+grep -q "^hint: this session keeps no history: open the database with --history-ms or --history-versions" <<<"$err" && ok "... with a hint when the session keeps no history" || bad "... with a hint when the session keeps no history" "$err"
+expect_error "--as-of a time before the retained history" "--as-of '@1': the version or time asked for is outside the retained history" $H -c 'get shared k --as-of @1'
+expect_error "a read whose key's old versions were freed: EHISTORY, not an older or newer answer" "get 'k': the version or time asked for is outside the retained history" --history-versions 2 hist -c 'get shared k --as-of 1'
+expect_error "--as-of in a transaction is refused" "get: --as-of does not go in a transaction" $H -c 'begin; get shared k --as-of 2'
+expect_error "--as-of twice" "--as-of is given twice" $H -c 'get shared k --as-of 2 --as-of 3'
+expect_error "--as-of without a value" "option --as-of needs a value" $H -c 'get shared k --as-of'
+expect_error "--as-of on a write is an unknown option" "put: unknown option '--as-of'" $H -c 'put shared k v --as-of 2'
+before=$(snap hist)
+expect "begin --as-of: a read-only transaction on the past, for several commands" $'begun as of version 2 (read-only)\nb  (version 2)\nk = b  (version 2)\n(1 key)\ncommitted (read-only)' $H -c 'begin --as-of 2; get shared k; list shared; commit'
+unchanged "... which does not open the database for writing" hist "$before"
+expect_error "... and cannot write" "put: the transaction reads the past \(begin --as-of\): it cannot write" $H -c 'begin --as-of 2; put shared k x'
+expect_json "begin --as-of --json" 'L[0]["as_of"] is True and L[0]["start_version"] == 2' $H -c 'begin --as-of 2; abort'
+run $H -c 'dump --as-of 2'
+python3 "$HERE/jsonl.py" 'L[0]["db_version"] == 2 and [r["value"] for r in L if r["record"] == "kv"] == ["b"] and not any(r["record"] == "state" for r in L)' <<<"$out" >"$TMP/o" && ok "dump --as-of: the database as it was" || bad "dump --as-of: the database as it was" "$(cat "$TMP/o")" "$err"
+expect_match "help of a read command shows --as-of" "^  get RUN KEY \[--raw\] \[--as-of AT\]$" $H -c 'help get'
+run --history-versions x hist -c 'stats'
+[ $rc -eq 2 ] && grep -q "error: --history-versions must be a number of versions" <<<"$err" && ok "a bad --history-versions exits 2" || bad "a bad --history-versions exits 2" "$rc" "$err"
+run --history-ms 5y hist -c 'stats'
+[ $rc -eq 2 ] && grep -q "error: --history-ms must be a duration" <<<"$err" && ok "a bad --history-ms exits 2" || bad "a bad --history-ms exits 2" "$rc" "$err"
+echo "== runs with history: fork, replay, diff"
+D=forks
+run $D -c 'run begin --agent planner --history-versions 20'
+P=$out
+run $D -c "put $P goal fly; state set $P phase plan; event append $P tools call '{\"q\":1}'; trace record $P decision choose; put $P goal drive; del $P goal; put $P lease x --ttl 1h"
+[ $rc -eq 0 ] && ok "a run begun with --history-versions" || bad "a run begun with --history-versions" "$err"
+expect_match "... keeps its history without any session option (the policy is stored with the run)" "^version 7  .*  <deleted>
+version 6  .*  drive
+version 2  .*  fly
+\(3 versions\)$" $D -c "history $P goal"
+expect_error "run begin --history-ms takes a duration" "--history-ms must be a duration" $D -c 'run begin --history-ms soon'
+expect_match "run replay: every committed transaction of the run, in order" "^version 1  [0-9T:.-]+Z  \(1 write\)
+  run    \(the run's metadata record, [0-9]+ bytes\)
+version 2  .*  \(1 write\)
+  kv     goal = fly
+version 3  .*  \(1 write\)
+  state  phase = plan
+version 4  .*  \(1 write\)
+  event  tools  #1  [0-9T:.-]+Z  call  \{\"q\":1\}
+version 5  .*  \(1 write\)
+  trace  $ID  \(a span record, [0-9]+ bytes\)
+version 6  .*  \(1 write\)
+  kv     goal = drive
+version 7  .*  \(1 write\)
+  kv     goal  <deleted>
+version 8  .*  \(1 write\)
+  kv     lease = x  \(expires [0-9T:.-]+Z\)
+\(8 transactions\)$" $D -c "run replay $P"
+expect_match "run replay AFTER_VERSION --limit" "^version 6  .*
+  kv     goal = drive
+\(1 transaction\)$" $D -c "run replay $P 5 --limit 1"
+expect_match "run replay --as-of: up to that version" "^version 7 .*
+  kv     goal  <deleted>
+\(1 transaction\)$" $D -c "run replay $P 6 --as-of 7"
+expect_json "run replay --json" '[t["version"] for t in L] == [2, 3, 4, 7] and L[0]["changes"] == [{"primitive": "kv", "key": "goal", "deleted": False, "value": "fly"}] and L[1]["changes"][0]["name"] == "phase" and L[2]["changes"][0]["stream"] == "tools" and L[2]["changes"][0]["seq"] == 1 and L[2]["changes"][0]["payload"] == "{\"q\":1}" and L[3]["changes"][0]["deleted"] is True' $D -c "run replay $P 1 --limit 3; run replay $P 6 --limit 1"
+expect_error "run replay of an unknown run" "run replay: no run 01a21538-0000-7000-8000-0000000000ee" $D -c 'run replay 01a21538-0000-7000-8000-0000000000ee'
+expect_error "run replay after a version newer than the newest commit" "run replay: AFTER_VERSION 99 is newer than the newest commit \(8\)" $D -c "run replay $P 99"
+expect_error "run replay where the history was not kept: the library's error" "run replay: the version or time asked for is outside the retained history" hist -c 'run replay shared'
+run $D -c "run fork $P 3 --agent forked"
+F=$out
+grep -Eq "$ID_RE\$" <<<"$F" && ok "run fork RUN AT prints the fork's id" || bad "run fork RUN AT prints the fork's id" "$out" "$err"
+expect "... whose data is the parent's as of AT" $'fly  (version 2)\nplan  (version 3)' $D -c "get $F goal; state get $F phase"
+expect_error "... (not what the parent wrote later)" "not found" $D -c "get $F lease"
+expect_match "... whose parent is RUN" "^parent    $P$" $D -c "run show $F"
+expect "... and which diverges" $'OK (version 10)\nchanged  (version 10)' $D -c "put $F goal changed; get $F goal"
+expect_error "... without touching the parent" "not found: key 'goal'" $D -c "get $P goal"
+expect_match "run diff A B" "^kv     added    goal  \(b: version 10\)
+kv     removed  lease  \(a: version 8\)
+event  removed  tools  \(a: version 4\)
+trace  removed  $ID  \(a: version 5\)
+\(4 differences\)$" $D -c "run diff $P $F"
+expect_match "run diff RUN --at-a: one run at two versions" "^kv     changed  goal  \(a: version 2, b: version 6\)
+event  added    tools  \(b: version 4\)
+trace  added    $ID  \(b: version 5\)
+\(3 differences\)$" $D -c "run diff $P --at-a 3 --at-b 6"
+expect "run diff of a run with itself" "(0 differences)" $D -c "run diff $P"
+expect_json "run diff --json" 'L[0] == {"primitive": "kv", "kind": "changed", "key": "goal", "version_a": 2, "version_b": 6} and L[1]["primitive"] == "event" and L[1]["stream"] == "tools" and L[1]["first_seq"] == 1 and len(L[2]["span"]) == 36' $D -c "run diff $P --at-a 3 --at-b 6"
+expect_error "run diff at a version newer than the newest" "run diff: --at-a '99': version 99 is newer than the newest commit \(10\)" $D -c "run diff $P --at-a 99"
+expect_error "run diff of an unknown run" "run diff: no run 01a21538-0000-7000-8000-0000000000ee" $D -c "run diff $P 01a21538-0000-7000-8000-0000000000ee"
+expect_error "run diff where the history was not kept: the library's error" "run diff: --at-a '1': the version or time asked for is outside the retained history" hist -c 'run diff shared --at-a 1'
+expect_error "run fork at a version newer than the newest" "run fork: version 99 is newer than the newest commit \(10\)" $D -c "run fork $P 99"
+expect_error "run fork of an unknown run" "run fork: no run 01a21538-0000-7000-8000-0000000000ee" $D -c 'run fork 01a21538-0000-7000-8000-0000000000ee'
+expect_error "run fork of the shared scope" "run fork: needs a run, not the shared scope" $D -c 'run fork shared'
+run nohist -c 'run begin'
+NH=$out
+run nohist -c "put $NH a 1; put $NH a 2"
+expect_error "run fork where the history was not kept: the library's error" "run fork: the version or time asked for is outside the retained history" nohist -c "run fork $NH 2"
+expect_error "a run with live forks cannot be deleted" "run delete: .*live fork" $D -c "run delete $P"
+expect_match "run fork in a transaction is pending" "^begun at version 10
+$ID \(pending\)
+committed \(version 11\)$" $D -c "begin; run fork $P; commit"
+expect_json "run fork --json, at a time" 'len(L[0]["run"]) == 36' $D -c "run fork $P now"
 
 echo "== progress bars"
 run --progress $D -c 'dump p.jsonl'

@@ -2,7 +2,8 @@
 """shell.py INMEM DIR HOME - drive the interactive shell through a pseudo-terminal.
 
 Checks what needs a terminal: the banner, tab completion of commands, subcommands and options,
-the prompt showing an open transaction, and the history file. Prints one "ok NAME" or "FAIL NAME" line per check; exit status 1 if any failed.
+the prompt showing an open transaction (and one reading the past), ^C ending a line,
+and the history file. Prints one "ok NAME" or "FAIL NAME" line per check; exit status 1 if any failed.
 """
 import os
 import pty
@@ -93,6 +94,14 @@ out = send("get shared nope\n")
 check("an error does not end the shell", "error: not found" in out and "inmem> " in out, out)
 out = send("verify\n")
 check("verify from the shell", "verify: OK" in out, out)
+out = send("get shared k --as\t", until=b"of ")
+check("tab completes --as-of on a read command", out.endswith("of "), out)
+send("\x15", until=b"> ")
+out = send("begin --as-of 2\n")
+check("the prompt shows a transaction reading the past",
+      "begun as of version 2 (read-only)" in out and "inmem (as of version 2, read-only)> " in out, out)
+out = send("abort\n")
+check("... until it ends", out.rstrip().endswith("inmem>"), out)
 os.write(fd, b"quit\n")
 tail = read(timeout=2)
 _, status = os.waitpid(pid, 0)
