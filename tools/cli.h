@@ -11,7 +11,7 @@
  *   cmd_events.c  events and state cells
  *   cmd_traces.c  traces
  *   cmd_history.c reading the past (--as-of), key and cell history, replay, diff
- *   cmd_admin.c   stats, info, verify, repair, help
+ *   cmd_admin.c   stats, info, verify, repair, checkpoint, backup, help
  *   dump.c        dump, and the JSON-lines format
  *   load.c        load
  *   progress.c    the progress bar of long operations
@@ -211,6 +211,8 @@ const char *fmt_time(uint64_t ms, char buf[32]);
 const char *fmt_size(uint64_t bytes, char buf[32]);
 /* An exact count of bytes: "115 bytes", or "1234567 bytes (1.2 MiB)". */
 const char *fmt_bytes(uint64_t bytes, char buf[48]);
+/* A duration in ms, exactly, in its largest whole unit: "2h", "90s", "250ms". */
+const char *fmt_span(uint64_t ms, char buf[32]);
 
 char *b64_encode(const void *p, size_t n);
 /* @return 0, or -1 if @p s is not base64. *out is malloc'ed (NUL-terminated). */
@@ -327,6 +329,8 @@ int cmd_stats(cli *c, int argc, char **argv);
 int cmd_info(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
 int cmd_repair(cli *c, int argc, char **argv);
+int cmd_checkpoint(cli *c, int argc, char **argv);
+int cmd_backup(cli *c, int argc, char **argv);
 int cmd_help(cli *c, int argc, char **argv);
 int cmd_quit(cli *c, int argc, char **argv);
 

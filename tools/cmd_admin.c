@@ -1,6 +1,6 @@
 /*
- * cmd_admin.c — the commands about the database as a whole: stats, info, verify, repair, help
- * and quit.
+ * cmd_admin.c — the commands about the database as a whole: stats, info, verify, repair,
+ * checkpoint, backup, help and quit.
  *
  * verify checks two things, and changes nothing. The log: it opens the directory a second time,
  * read-only (which takes no lock and changes no file, so it works beside this session's own
@@ -114,6 +114,21 @@ static int count_runs(cli *c, size_t *begun, size_t *stored, uint64_t *never)
     return rc;
 }
 
+/* The history this session keeps (its options), for people. */
+static void print_history_policy(cli *c)
+{
+    char d[32];
+    if (c->opts.history_ms && c->opts.history_versions > 1)
+        printf("keeping %s and %u versions per key", fmt_span(c->opts.history_ms, d),
+               c->opts.history_versions);
+    else if (c->opts.history_ms)
+        printf("keeping %s", fmt_span(c->opts.history_ms, d));
+    else if (c->opts.history_versions > 1)
+        printf("keeping %u versions per key", c->opts.history_versions);
+    else
+        printf("not kept by this session (--history-ms, --history-versions)");
+}
+
 int cmd_stats(cli *c, int argc, char **argv)
 {
     char *pos[1];
@@ -160,7 +175,11 @@ int cmd_stats(cli *c, int argc, char **argv)
         F(checkpoint_time_us);
         F(wal_bytes_since_checkpoint);
         F(live_bytes);
+        F(history_bytes);
+        F(history_floor);
 #undef F
+        json_object_set_new(o, "history_ms", json_u64(c->opts.history_ms));
+        json_object_set_new(o, "history_versions", json_u64(c->opts.history_versions));
         json_object_set_new(o, "checkpoint_error",
                             s.checkpoint_error ? json_string(inmem_errname(s.checkpoint_error))
                                                : json_null());
@@ -196,6 +215,10 @@ int cmd_stats(cli *c, int argc, char **argv)
                (unsigned long long)never, never == 1 ? "" : "s", never == 1 ? "was" : "were");
     putchar('\n');
     printf("retained versions   %llu\n", (unsigned long long)s.retained_versions);
+    printf("history             ");
+    print_history_policy(c);
+    printf("\n                    %s of old values; --as-of reaches back to version %llu\n",
+           fmt_size(s.history_bytes, b1), (unsigned long long)s.history_floor);
     printf("open transactions   %llu", (unsigned long long)s.open_txns);
     if (s.open_txns)
         printf(" (oldest snapshot: version %llu, %.1f s old)",
@@ -219,8 +242,11 @@ int cmd_stats(cli *c, int argc, char **argv)
             struct stat st;
             snprintf(path, sizeof path, "%s/ckpt-%016llx.img", c->dir,
                      (unsigned long long)s.checkpoint_version);
-            printf("version %llu (%s)", (unsigned long long)s.checkpoint_version,
+            printf("version %llu (%s", (unsigned long long)s.checkpoint_version,
                    stat(path, &st) == 0 ? fmt_size((uint64_t)st.st_size, b1) : "image not found");
+            if (s.checkpoint_time_us)
+                printf(", written in %.1f ms", (double)s.checkpoint_time_us / 1000.0);
+            putchar(')');
         } else {
             printf("none");
         }
@@ -367,6 +393,11 @@ int cmd_info(cli *c, int argc, char **argv)
         json_object_set_new(o, "inmem", json_string(inmem_version_string()));
         json_object_set_new(o, "version", json_u64(s.version));
         json_object_set_new(o, "keys", json_u64(s.keys));
+        json_object_set_new(o, "history_ms", json_u64(c->opts.history_ms));
+        json_object_set_new(o, "history_versions", json_u64(c->opts.history_versions));
+        json_object_set_new(o, "history_bytes", json_u64(s.history_bytes));
+        json_object_set_new(o, "history_floor", json_u64(s.history_floor));
+        json_object_set_new(o, "checkpoint_version", json_u64(s.checkpoint_version));
         json_object_set_new(o, "recovery", json_recovery(&r));
         out_json(o);
         return CMD_OK;
@@ -378,6 +409,17 @@ int cmd_info(cli *c, int argc, char **argv)
     printf("inmem       %s\n", inmem_version_string());
     printf("version     %llu\nkeys        %llu\n", (unsigned long long)s.version,
            (unsigned long long)s.keys);
+    printf("history     ");
+    print_history_policy(c);
+    printf("; --as-of reaches back to version %llu\n", (unsigned long long)s.history_floor);
+    if (c->dir) {
+        printf("checkpoint  ");
+        if (s.checkpoint_version)
+            printf("version %llu (ckpt-%016llx.img)\n", (unsigned long long)s.checkpoint_version,
+                   (unsigned long long)s.checkpoint_version);
+        else
+            printf("none\n");
+    }
     if (c->dir)
         print_recovery(stdout, &r, !c->writable);
     return CMD_OK;
@@ -805,6 +847,87 @@ int cmd_repair(cli *c, int argc, char **argv)
                "write would cut it\n");
     } else {
         printf("nothing to repair: every record of the log checks\n");
+    }
+    return CMD_OK;
+}
+
+/* ---- checkpoint, backup ------------------------------------------------------------------ */
+
+/* The size of the image of @p version in @p dir (0 if it is not there). */
+static uint64_t image_size(const char *dir, uint64_t version, char *name, size_t size)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(name, size, "ckpt-%016llx.img", (unsigned long long)version);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+int cmd_checkpoint(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int np;
+    if (cli_args(c, "checkpoint", argc, argv, NULL, 0, 0, pos, &np))
+        return CMD_ERR;
+    if (!c->dir)
+        return cli_error(c, "checkpoint: nothing to checkpoint: no files (durability none)");
+    inmem_stats before, s;
+    uint64_t version = 0;
+    int rc = inmem_db_stats(c->db, &before);
+    if (!rc)
+        rc = inmem_db_checkpoint(c->db, &version);
+    if (!rc)
+        rc = inmem_db_stats(c->db, &s);
+    if (rc)
+        return cli_lib_error(c, rc, "checkpoint");
+    int taken = s.checkpoints > before.checkpoints; /* else nothing was committed since */
+    char name[64], b[32];
+    uint64_t bytes = image_size(c->dir, version, name, sizeof name);
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_true());
+        json_object_set_new(o, "version", json_u64(version));
+        json_object_set_new(o, "taken", json_boolean(taken));
+        json_object_set_new(o, "file", json_string(name));
+        json_object_set_new(o, "bytes", json_u64(bytes));
+        json_object_set_new(o, "time_us", json_u64(taken ? s.checkpoint_time_us : 0));
+        out_json(o);
+    } else if (taken) {
+        printf("checkpoint at version %llu: %s (%s), written in %.1f ms\n",
+               (unsigned long long)version, name, fmt_size(bytes, b),
+               (double)s.checkpoint_time_us / 1000.0);
+    } else {
+        printf("checkpoint at version %llu: %s (%s), already there: nothing was committed since\n",
+               (unsigned long long)version, name, fmt_size(bytes, b));
+    }
+    return CMD_OK;
+}
+
+int cmd_backup(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int np;
+    if (cli_args(c, "backup", argc, argv, NULL, 1, 1, pos, &np))
+        return CMD_ERR;
+    if (!pos[0][0])
+        return cli_error(c, "backup: DIR must not be empty");
+    uint64_t version = 0;
+    int rc = inmem_db_backup(c->db, pos[0], &version);
+    if (rc)
+        return cli_lib_error(c, rc, "backup");
+    char name[64], b[32];
+    uint64_t bytes = image_size(pos[0], version, name, sizeof name);
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_true());
+        json_object_set_new(o, "version", json_u64(version));
+        json_object_set_new(o, "directory", json_string(pos[0]));
+        json_object_set_new(o, "file", json_string(name));
+        json_object_set_new(o, "bytes", json_u64(bytes));
+        out_json(o);
+    } else {
+        printf("backed up version %llu to %s (%s, %s)\n", (unsigned long long)version, pos[0], name,
+               fmt_size(bytes, b));
     }
     return CMD_OK;
 }

@@ -164,7 +164,8 @@ const cmd cli_commands[] = {
     {"trace tree", "RUN SPAN [--limit N]", "the tree of spans under SPAN, indented", NULL,
      cmd_trace_tree, CMD_NEEDS_DB | CMD_ASOF},
     /* ---- the database ---- */
-    {"stats", "", "counters: commits, aborts, retries, keys, runs, versions, log, checkpoint",
+    {"stats", "",
+     "counters: commits, aborts, retries, keys, runs, versions, history, log, checkpoint",
      "Also how the session has the database open, and what its open found (a new database,\n"
      "another process writing it, a torn tail).",
      cmd_stats, CMD_NEEDS_DB},
@@ -183,6 +184,17 @@ const cmd cli_commands[] = {
      "transactions (later segments are kept, renamed *.dropped). Needs no transaction open and\n"
      "no --read-only. To look first: verify, or inmem --read-only --repair DIR.",
      cmd_repair, CMD_NO_TXN},
+    {"checkpoint", "",
+     "take a checkpoint now: an image of the newest commit; drop the log it covers",
+     "Prints the version the image covers, its file and size. The next open loads it and\n"
+     "replays only the log after it; deleted data leaves no byte in the files once a\n"
+     "checkpoint has passed it. Opens the database for writing. A checkpoint keeps the\n"
+     "history this session keeps (--history-ms, --history-versions), no more.",
+     cmd_checkpoint, CMD_NEEDS_DB | CMD_WRITES | CMD_NO_TXN},
+    {"backup", "DIR", "write an online backup of the newest commit into DIR (new or empty)",
+     "DIR then opens (inmem DIR) to exactly that state, with the history this session keeps.\n"
+     "Works on the read-only view, beside a process writing the database.",
+     cmd_backup, CMD_NEEDS_DB},
     {"dump", "[FILE] [--run RUN] [--canonical]",
      "export the database (or one run) as JSON lines to FILE (default: standard output)",
      "Records: header, run, kv, state, event, span, end; the data of run ids never begun too.\n"

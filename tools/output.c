@@ -367,6 +367,21 @@ const char *fmt_bytes(uint64_t bytes, char buf[48])
     return buf;
 }
 
+const char *fmt_span(uint64_t ms, char buf[32])
+{
+    static const struct {
+        uint64_t ms;
+        const char *unit;
+    } units[] = {{86400000u, "d"}, {3600000u, "h"}, {60000u, "m"}, {1000u, "s"}};
+    for (size_t i = 0; ms && i < sizeof units / sizeof units[0]; i++)
+        if (ms % units[i].ms == 0) {
+            snprintf(buf, 32, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+            return buf;
+        }
+    snprintf(buf, 32, "%llums", (unsigned long long)ms);
+    return buf;
+}
+
 /* ---- base64 (RFC 4648, with padding) ----------------------------------------------------- */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

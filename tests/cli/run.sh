@@ -424,7 +424,7 @@ words = ["get", "put", "del", "cas", "list", "begin", "commit", "abort", "use", 
          "dump", "help", "shared", "-", ".", "0", "1", "18446744073709551616", "--limit", "--ttl",
          "--after", "--tag", "--parent", "--kind", "--json", "root", "decision", "completed",
          "01a21538-0000-7000-8000-000000000001", "'", '"', "\\", ";", "#", "\\x41", '"\\x4', "x" * 70,
-         "history", "fork", "replay", "diff", "--as-of", "--at-a", "--before",
+         "history", "fork", "replay", "diff", "checkpoint", "backup", "--as-of", "--at-a", "--before",
          "@1", "-5m"]
 with open(sys.argv[1], "w") as f:
     for _ in range(300):
@@ -651,6 +651,30 @@ run --repair rep2 -c 'list shared'
 [ $rc -eq 0 ] && [ "$out" = "(0 keys)" ] && grep -q "^warning: rep2: REPAIRED a corrupt log: cut wal-0000000000000001.log at offset [0-9]*, dropping [0-9]* bytes that held exactly 3 committed transactions; later segments" <<<"$err" && ok "--repair at open: says on stderr what it dropped" || bad "--repair at open: says on stderr what it dropped" "$rc" "$out" "$err"
 expect_error "repair is refused read-only" "read-only" -r rep -c 'repair'
 
+echo "== checkpoint and backup"
+run ck -c 'put shared a 1; put shared b 2; del shared a'
+expect_match "checkpoint: the version it covers, its image, its size" "^checkpoint at version 3: ckpt-0000000000000003.img \([0-9.]+ K?i?B\), written in [0-9.]+ ms$" ck -c 'checkpoint'
+[ -f ck/ckpt-0000000000000003.img ] && ok "... the image is in the directory" || bad "... the image is in the directory" "$(ls ck)"
+expect_match "checkpoint again: nothing new" "^checkpoint at version 3: ckpt-0000000000000003.img .*already there: nothing was committed since$" ck -c 'checkpoint'
+expect_match "the next open loads the image" "from checkpoint ckpt-0000000000000003.img \(version 3" ck -c 'info'
+expect "... and the data is all there" "2  (version 2)" ck -c 'get shared b'
+expect_match "stats shows the newest image" "^checkpoint +version 3 \([0-9.]+ K?i?B\)" ck -c 'stats'
+expect_json "checkpoint --json" 'L[1]["ok"] and L[1]["version"] == 4 and L[1]["taken"] is True and L[1]["file"] == "ckpt-0000000000000004.img" and L[1]["bytes"] > 0' ck -c 'put shared c 3; checkpoint'
+[ ! -f ck/ckpt-0000000000000003.img ] && ok "... and the previous image is gone" || bad "... and the previous image is gone" "$(ls ck)"
+expect_error "checkpoint with durability none: no files" "checkpoint: nothing to checkpoint: no files \(durability none\)" --durability none -c 'checkpoint'
+expect_error "checkpoint is refused read-only" "checkpoint: the database is open read-only" --read-only ck -c 'checkpoint'
+expect_error "checkpoint is refused in a transaction" "checkpoint: a transaction is open" ck -c 'begin; checkpoint'
+before=$(snap ck)
+expect_match "backup DIR: the version, the directory, the image" "^backed up version 4 to ck-backup \(ckpt-0000000000000004.img, [0-9.]+ K?i?B\)$" ck -c 'backup ck-backup'
+unchanged "... taken from the read-only view, changing nothing" ck "$before"
+"$INMEM" ck -c 'dump --canonical' >ck.canon 2>&1
+"$INMEM" ck-backup -c 'dump --canonical' >ck-backup.canon 2>&1
+cmp -s ck.canon ck-backup.canon && [ -s ck.canon ] && ok "... which opens to the same database" || bad "... which opens to the same database" "$(diff ck.canon ck-backup.canon | head -5)"
+expect_error "backup into a directory that is not empty is refused" "backup: invalid argument: backup directory ck-backup is not empty" ck -c 'backup ck-backup'
+expect_json "backup --json" 'L[0]["ok"] and L[0]["version"] == 4 and L[0]["directory"] == "ck-backup2" and L[0]["bytes"] > 0' --read-only ck -c 'backup ck-backup2'
+expect_match "backup of a database in memory" "^backed up version 1 to mem-backup " --durability none -c 'put shared m 1; backup mem-backup'
+expect "... opens to it" "1  (version 1)" mem-backup -c 'get shared m'
+
 echo "== history: --as-of, history, state history"
 # (each write its own process: commits in different milliseconds)
 for cmd in 'put shared k a' 'put shared k b' 'del shared k' 'put shared k c' 'state set shared phase plan' 'state set shared phase act'; do
@@ -711,6 +735,18 @@ run --history-versions x hist -c 'stats'
 [ $rc -eq 2 ] && grep -q "error: --history-versions must be a number of versions" <<<"$err" && ok "a bad --history-versions exits 2" || bad "a bad --history-versions exits 2" "$rc" "$err"
 run --history-ms 5y hist -c 'stats'
 [ $rc -eq 2 ] && grep -q "error: --history-ms must be a duration" <<<"$err" && ok "a bad --history-ms exits 2" || bad "a bad --history-ms exits 2" "$rc" "$err"
+expect_match "stats: the history kept, its size and how far back it reaches" "^history +keeping 1d and 10 versions per key
+ +[0-9.]+ K?i?B of old values; --as-of reaches back to version 0$" --history-ms 1d $H -c 'stats'
+expect_match "stats without history" "^history +not kept by this session \(--history-ms, --history-versions\)
+ +0 B of old values; --as-of reaches back to version 6$" hist -c 'stats'
+expect_json "stats --json: history_bytes, history_floor, the options" 'L[0]["history_bytes"] > 0 and L[0]["history_floor"] == 0 and L[0]["history_versions"] == 10 and L[0]["history_ms"] == 0 and "checkpoint_time_us" in L[0]' $H -c 'stats'
+expect_json "info --json: the same" 'L[0]["history_versions"] == 10 and L[0]["history_floor"] == 0 and L[0]["history_bytes"] > 0' $H -c 'info'
+expect_match "info: the history kept" "^history     keeping 10 versions per key; --as-of reaches back to version 0$" $H -c 'info'
+run $H -c 'checkpoint'
+expect_match "a checkpoint keeps the session's history" "^version 1  .*  a$" $H -c 'history shared k'
+run $H -c 'backup hist-backup'
+expect_match "... and so does a backup" "^version 1  .*  a$" --history-versions 10 hist-backup -c 'history shared k'
+
 echo "== runs with history: fork, replay, diff"
 D=forks
 run $D -c 'run begin --agent planner --history-versions 20'
