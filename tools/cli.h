@@ -10,7 +10,7 @@
  *   cmd_runs.c    runs
  *   cmd_events.c  events and state cells
  *   cmd_traces.c  traces
- *   cmd_history.c reading the past (--as-of), key and cell history, replay, diff
+ *   cmd_history.c reading the past (--as-of), key and cell history, replay, diff, waiting
  *   cmd_admin.c   stats, info, verify, repair, checkpoint, backup, help
  *   dump.c        dump, and the JSON-lines format
  *   load.c        load
@@ -23,6 +23,7 @@
 #ifndef INMEM_TOOLS_CLI_H
 #define INMEM_TOOLS_CLI_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,8 +56,15 @@ typedef struct cli {
                          * yet), INMEM_ECORRUPT (see `repair`) */
     char open_err[512]; /* and its message */
     char errmark[512];  /* inmem_errmsg() before the current command (see cli_lib_error) */
+    int exit_status;    /* the exit status of a failed command other than 1 (wait's timeout: 3) */
     int lib_rc;         /* the library error the command's last cli_lib_error() printed */
 } cli;
+
+/* Set by ^C in the shell (main.c), for commands that block (wait). */
+extern volatile sig_atomic_t cli_interrupted;
+
+/* The exit status of a wait that timed out. */
+#define CLI_EXIT_TIMEOUT 3
 
 /* Results of a command. */
 #define CMD_OK  0
@@ -213,6 +221,8 @@ const char *fmt_size(uint64_t bytes, char buf[32]);
 const char *fmt_bytes(uint64_t bytes, char buf[48]);
 /* A duration in ms, exactly, in its largest whole unit: "2h", "90s", "250ms". */
 const char *fmt_span(uint64_t ms, char buf[32]);
+/* An event on one line (or a JSON object), as `event range` prints it. */
+void cli_print_event(cli *c, const inmem_run_id *run, const char *stream, const inmem_event *e);
 
 char *b64_encode(const void *p, size_t n);
 /* @return 0, or -1 if @p s is not base64. *out is malloc'ed (NUL-terminated). */
@@ -243,6 +253,9 @@ const char *cli_open_message(int rc);
 int cli_open(cli *c, const inmem_options *o, inmem_db **out);
 /* Says on stderr what a writable open cut or repaired: file, offset, bytes, transactions. */
 void session_report_cuts(cli *c, const inmem_recovery_info *r);
+/* Opens the read-only view again, to see what another process committed since it was opened
+ * (wait). @return 0 or the library's error, its message in c->open_err; c->db is then NULL. */
+int session_refresh(cli *c);
 
 /* ---- shared helpers for commands ---------------------------------------------------------- */
 
@@ -312,6 +325,9 @@ int cmd_run_replay(cli *c, int argc, char **argv);
 int cmd_run_diff(cli *c, int argc, char **argv);
 int cmd_history(cli *c, int argc, char **argv);
 int cmd_state_history(cli *c, int argc, char **argv);
+int cmd_wait(cli *c, int argc, char **argv);
+int cmd_state_wait(cli *c, int argc, char **argv);
+int cmd_event_wait(cli *c, int argc, char **argv);
 int cmd_event_append(cli *c, int argc, char **argv);
 int cmd_event_read(cli *c, int argc, char **argv);
 int cmd_event_range(cli *c, int argc, char **argv);

@@ -15,7 +15,7 @@
 
 /* ---- events ------------------------------------------------------------------------------ */
 
-static void print_event(cli *c, const inmem_run_id *run, const char *stream, const inmem_event *e)
+void cli_print_event(cli *c, const inmem_run_id *run, const char *stream, const inmem_event *e)
 {
     if (c->json) {
         json_t *o = json_object();
@@ -89,7 +89,7 @@ int cmd_event_read(cli *c, int argc, char **argv)
     if (rc == 0 && (raw || c->raw))
         out_raw(c, e.payload, e.payload_len);
     else if (rc == 0)
-        print_event(c, run, pos[1], &e);
+        cli_print_event(c, run, pos[1], &e);
     cli_read_done(txn, temp);
     if (rc == INMEM_NOTFOUND)
         return cli_error(c, "event read: stream %s of %s has no event %llu", clips(pos[1]), pos[0],
@@ -151,7 +151,7 @@ int cmd_event_range(cli *c, int argc, char **argv)
                 done = 1;
                 break;
             }
-            print_event(c, run, stream, &ev[i]);
+            cli_print_event(c, run, stream, &ev[i]);
             count++;
         }
         if (n < want)

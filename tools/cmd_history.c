@@ -1,6 +1,7 @@
 /*
- * cmd_history.c — the commands that read the database's past:
- * --as-of (every read command), history and state history, run replay and run diff.
+ * cmd_history.c — the commands that read the database's past, and waiting for its future:
+ * --as-of (every read command), history and state history, run replay, run diff, and wait,
+ * state wait and event wait.
  *
  * The past is what the retained history holds (docs/history.md): the database keeps old versions
  * only while it is open with a policy (--history-ms, --history-versions: options of each open,
@@ -13,15 +14,30 @@
  * inmem_txn_begin_at_time() (AT a time), as if it were the explicit transaction: every read
  * command already reads in c->txn when there is one. `begin --as-of AT` keeps such a transaction
  * open for several commands.
+ *
+ * wait uses inmem_wait(), which a commit of this process wakes (in a writable session that is
+ * the TTL sweeper's deletes: this process holds the lock). Another process's commits reach a
+ * read-only view only when it is opened again, so on the read-only view wait looks with
+ * inmem_wait() (without blocking), then opens the view again at an interval (at least 100 ms,
+ * and four times what the last open took, so that a large log is not replayed back to back) and
+ * looks again, until the key moved or the time is up. The view is then the newer state.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
 #define PAGE 128
 
 static const inmem_run_id shared_id; /* the shared scope, for the calls that take no NULL run */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* ---- reading the past -------------------------------------------------------------------- */
 
@@ -482,4 +498,154 @@ int cmd_run_diff(cli *c, int argc, char **argv)
     if (!c->json)
         printf("(%llu difference%s)\n", (unsigned long long)count, count == 1 ? "" : "s");
     return CMD_OK;
+}
+
+/* ---- wait, state wait, event wait -------------------------------------------------------- */
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    nanosleep(&ts, NULL); /* (^C in the shell ends it early: EINTR) */
+}
+
+/* Prints what a wait saw move: the value (or <deleted>) of a key or cell; the events appended
+ * to a stream after the first @p from_seq - 1 (0: its last event). */
+static int print_moved(cli *c, const char *cmdname, inmem_primitive what, const inmem_run_id *run,
+                       const char *name, uint64_t version, uint64_t from_seq)
+{
+    inmem_txn *txn;
+    int rc = inmem_txn_begin_readonly(c->db, &txn);
+    if (rc)
+        return cli_lib_error(c, rc, "%s", cmdname);
+    const void *val = NULL;
+    size_t len = 0;
+    uint64_t ver = version;
+    if (what == INMEM_PRIM_EVENT) {
+        inmem_stream_info si;
+        inmem_event ev;
+        uint64_t count = 0;
+        rc = inmem_event_stream_info(txn, run, name, &si);
+        for (uint64_t s = from_seq ? from_seq : si.length; !rc && s && s <= si.length; s++) {
+            if ((rc = inmem_event_get(txn, run, name, s, &ev)) == 0)
+                cli_print_event(c, run, name, &ev);
+            count++;
+        }
+        cli_read_done(txn, 1);
+        if (rc)
+            return cli_lib_error(c, rc, "%s", cmdname);
+        if (!c->json)
+            printf("(%llu event%s; stream at version %llu)\n", (unsigned long long)count,
+                   count == 1 ? "" : "s", (unsigned long long)version);
+        return CMD_OK;
+    }
+    rc = what == INMEM_PRIM_STATE ? inmem_state_get(txn, run, name, &val, &len, &ver)
+                                  : inmem_kv_get(txn, run, name, strlen(name), &val, &len, &ver);
+    if (rc && rc != INMEM_NOTFOUND) {
+        cli_read_done(txn, 1);
+        return cli_lib_error(c, rc, "%s", cmdname);
+    }
+    int gone = rc == INMEM_NOTFOUND; /* deleted (or expired) */
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "run", json_run(run));
+        out_set_bytes(o, what == INMEM_PRIM_STATE ? "name" : "key", name, strlen(name));
+        json_object_set_new(o, "version", json_u64(gone ? version : ver));
+        json_object_set_new(o, "deleted", json_boolean(gone));
+        if (!gone)
+            out_set_bytes(o, "value", val, len);
+        out_json(o);
+    } else {
+        if (gone)
+            fputs("<deleted>", stdout);
+        else
+            out_bytes(stdout, val, len);
+        printf("  (version %llu)\n", (unsigned long long)(gone ? version : ver));
+    }
+    cli_read_done(txn, 1);
+    return CMD_OK;
+}
+
+static int do_wait(cli *c, const char *cmdname, inmem_primitive what, int argc, char **argv)
+{
+    const char *after_s, *timeout_s;
+    const cli_opt opts[] = {{"after", 1, &after_s, NULL, NULL, 0},
+                            {"timeout", 1, &timeout_s, NULL, NULL, 0},
+                            {NULL, 0, NULL, NULL, NULL, 0}};
+    char *pos[2];
+    int np;
+    inmem_run_id rb;
+    const inmem_run_id *run;
+    uint64_t after = 0, timeout = UINT64_MAX;
+    const char *noun = what == INMEM_PRIM_KV      ? "key"
+                       : what == INMEM_PRIM_STATE ? "state cell"
+                                                  : "stream";
+    if (cli_args(c, cmdname, argc, argv, opts, 2, 2, pos, &np) || cli_run(c, pos[0], &rb, &run) ||
+        (what != INMEM_PRIM_KV &&
+         cli_name(c, what == INMEM_PRIM_STATE ? "NAME" : "STREAM", pos[1])) ||
+        (after_s && cli_u64(c, "--after", after_s, &after)) ||
+        (timeout_s && cli_duration(c, "--timeout", timeout_s, &timeout)))
+        return CMD_ERR;
+    const char *name = pos[1];
+    uint64_t from_seq = 0; /* events: the first one to print (0: the last) */
+    if (!after_s) {        /* until the next change: past what the database is at now */
+        after = newest_version(c);
+        inmem_stream_info si;
+        if (what == INMEM_PRIM_EVENT && inmem_event_stream_info_db(c->db, run, name, &si) == 0)
+            from_seq = si.length + 1;
+    }
+    uint64_t start = now_ms();
+    uint64_t deadline = timeout < UINT64_MAX - start ? start + timeout : UINT64_MAX;
+    uint64_t interval = 100, version = 0;
+    int polling = !c->writable && c->dir; /* another process may be writing */
+    int fresh = !polling;                 /* looked at a view opened since the wait began */
+    int rc;
+    for (;;) {
+        uint64_t now = now_ms(), left = deadline > now ? deadline - now : 0;
+        uint64_t slice = polling ? 0 : c->interactive && left > 100 ? 100 : left;
+        rc = inmem_wait(c->db, run, what, name, strlen(name), after, slice, &version);
+        if (rc != INMEM_ETIMEDOUT)
+            break;
+        if (cli_interrupted)
+            return cli_error(c, "%s: interrupted", cmdname);
+        now = now_ms();
+        if (fresh && now >= deadline) {
+            char d[32];
+            c->exit_status = CLI_EXIT_TIMEOUT;
+            return cli_error(
+                c, "%s: timed out after %s: %s %s in %s did not move past version %llu", cmdname,
+                fmt_span(timeout, d), noun, clips(name), pos[0], (unsigned long long)after);
+        }
+        if (!polling)
+            continue;
+        if (fresh)
+            sleep_ms(deadline - now < interval ? deadline - now : interval);
+        if (cli_interrupted)
+            return cli_error(c, "%s: interrupted", cmdname);
+        uint64_t t0 = now_us();
+        if (session_refresh(c) != 0)
+            return cli_error(c, "%s: cannot open %s again: %s", cmdname, c->dir, c->open_err);
+        uint64_t took_ms = (now_us() - t0) / 1000u;
+        interval = took_ms * 4 > 100 ? (took_ms * 4 < 2000 ? took_ms * 4 : 2000) : 100;
+        fresh = 1;
+    }
+    if (rc)
+        return cli_lib_error(c, rc, "%s %s", cmdname, clips(name));
+    if (what == INMEM_PRIM_EVENT && after_s)
+        from_seq = 0;
+    return print_moved(c, cmdname, what, run, name, version, from_seq);
+}
+
+int cmd_wait(cli *c, int argc, char **argv)
+{
+    return do_wait(c, "wait", INMEM_PRIM_KV, argc, argv);
+}
+
+int cmd_state_wait(cli *c, int argc, char **argv)
+{
+    return do_wait(c, "state wait", INMEM_PRIM_STATE, argc, argv);
+}
+
+int cmd_event_wait(cli *c, int argc, char **argv)
+{
+    return do_wait(c, "event wait", INMEM_PRIM_EVENT, argc, argv);
 }

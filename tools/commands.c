@@ -23,6 +23,12 @@
     "AT: a version (a number), or a time: @UNIX_MS, ISO 8601 UTC (2026-11-26T10:00:00Z), now,\n"   \
     "or relative to now (-5m). Reading the past needs the history kept: --history-ms,\n"           \
     "--history-versions (options of each open), or a run begun with them."
+#define WAITHELP(what)                                                                             \
+    "Blocks until " what " moves past --after VERSION (default: the database's version\n"          \
+    "when the wait begins, so: until the next change), or until --timeout DURATION passed\n"       \
+    "(default: forever; 0 just looks): an error, exit status 3. Commits of this process wake it\n" \
+    "(inmem_wait); on the read-only view it opens the view again from time to time to see\n"       \
+    "another process's commits (the view then stays at the newer state). ^C ends it."
 #define TIMEHELP                                                                                   \
     "TIME: Unix ms, ISO 8601 UTC (2026-11-26, 2026-11-26T10:00:00.123Z, or with +02:00), now,\n"   \
     "or relative to now: -5m, -2h, +30s (units ms s m h d)."
@@ -56,6 +62,9 @@ const cmd cli_commands[] = {
      "history kept, the newest (and what open transactions hold). --before VERSION: the\n"
      "versions older than VERSION (the next page after --limit).",
      cmd_history, CMD_NEEDS_DB | CMD_ASOF},
+    {"wait", "RUN KEY [--after VERSION] [--timeout DURATION]",
+     "wait until a key changes; print its new value (or <deleted>)", WAITHELP("the key"), cmd_wait,
+     CMD_NEEDS_DB | CMD_NO_TXN},
     /* ---- transactions ---- */
     {"begin", "", "begin an explicit transaction",
      "The commands that follow run in it (the prompt shows it) until commit or abort.\n"
@@ -135,6 +144,11 @@ const cmd cli_commands[] = {
     {"event verify", "RUN [STREAM]", "recompute the hash chain of one stream or of all of a run's",
      "Reports the first broken sequence number of a stream whose chain does not check.",
      cmd_event_verify, CMD_NEEDS_DB | CMD_ASOF},
+    {"event wait", "RUN STREAM [--after VERSION] [--timeout DURATION]",
+     "wait for an event; print the events appended meanwhile",
+     WAITHELP("the stream") "\nPrints the events appended since the wait began (with --after: the "
+                            "stream's last event).",
+     cmd_event_wait, CMD_NEEDS_DB | CMD_NO_TXN},
     /* ---- state cells ---- */
     {"state get", "RUN NAME [--raw]", "read a state cell: its value and version",
      "--raw prints the value's bytes and nothing else.", cmd_state_get, CMD_NEEDS_DB | CMD_ASOF},
@@ -147,6 +161,9 @@ const cmd cli_commands[] = {
     {"state history", "RUN NAME [--limit N] [--before VERSION]",
      "a state cell's versions, newest first: version, commit time, value or <deleted>",
      "As `history` for a key.", cmd_state_history, CMD_NEEDS_DB | CMD_ASOF},
+    {"state wait", "RUN NAME [--after VERSION] [--timeout DURATION]",
+     "wait until a state cell changes; print its new value", WAITHELP("the cell"), cmd_state_wait,
+     CMD_NEEDS_DB | CMD_NO_TXN},
     /* ---- traces ---- */
     {"trace record",
      "RUN KIND NAME [--input S] [--output S] [--confidence X] [--parent SPAN] [--start TIME]\n"
@@ -305,6 +322,7 @@ static int run_as_of(cli *c, const cmd *k, const char *at, int argc, char **argv
 
 int cli_dispatch(cli *c, int argc, char **argv)
 {
+    c->exit_status = 0;
     if (argc == 0)
         return CMD_OK;
     const cmd *k;

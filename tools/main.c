@@ -8,8 +8,9 @@
  * tab completion of command names, subcommands and options, and a prompt that shows an open
  * transaction. In scripted use the first failing command ends the session: it prints
  * "error: <message>" on stderr (with the line number for scripts read from standard input) and
- * the exit status is 1 (2 for a bad command line). A failed write on standard output is a failed
- * command too. An open transaction left at the end is aborted, with a warning.
+ * the exit status is 1 (2 for a bad command line, 3 for a wait that timed out). A failed write
+ * on standard output is a failed command too. An open transaction left at the end is aborted,
+ * with a warning.
  *
  * A database whose log is corrupt does not open (INMEM_ECORRUPT). The session then starts
  * without one, so that `repair` (and `verify`, which says what a repair would drop) can still be
@@ -69,7 +70,7 @@ static void usage(FILE *f)
             "  -V, --version          the version\n"
             "\n"
             "In scripted use the first failing command ends the run: 'error: MESSAGE' on\n"
-            "stderr, exit status 1. Status 2: a bad command line.\n"
+            "stderr, exit status 1. Status 2: a bad command line; 3: a wait timed out.\n"
             "\n");
     if (f == stdout) {
         cli dummy;
@@ -203,13 +204,13 @@ static unsigned char complete(EditLine *el, int ch)
     return CC_REDISPLAY;
 }
 
-/* ^C in the shell abandons the line being typed instead of ending the session. */
-static volatile sig_atomic_t interrupted;
+/* ^C in the shell abandons the line being typed (or a wait) instead of ending the session. */
+volatile sig_atomic_t cli_interrupted;
 
 static void on_sigint(int sig)
 {
     (void)sig;
-    interrupted = 1;
+    cli_interrupted = 1;
 }
 
 static int shell(cli *c)
@@ -251,9 +252,9 @@ static int shell(cli *c)
     sigaction(SIGINT, &sa, &old_sa);
     while (!c->quit) {
         int count;
-        interrupted = 0;
+        cli_interrupted = 0;
         const char *line = el_gets(el, &count);
-        if (interrupted) {
+        if (cli_interrupted) {
             fputs("^C\n", stdout);
             el_reset(el);
             continue;
@@ -530,5 +531,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: closing the database: %s\n", inmem_strerror(rc));
         failed = 1;
     }
-    return failed ? 1 : 0;
+    return failed ? (c.exit_status ? c.exit_status : 1) : 0;
 }

@@ -19,6 +19,8 @@
  * States of a session (c->db, c->writable):
  *   read-only view   db set, writable 0      session_start(); restored after a failed upgrade
  *   writable         db set, writable 1      session_writable(), session_reopen() (repair)
+ *   a newer view     db set, writable 0      session_refresh() (wait, to see another process's
+ *                                            commits)
  *   no database      db NULL, open_rc set    INMEM_NOTFOUND: nothing there yet (a write creates
  *                                            it); INMEM_ECORRUPT: see the repair command
  * A read-only view is the committed state when it was opened: another process may write the
@@ -206,6 +208,13 @@ int session_writable(cli *c, const char *cmdname)
         return cli_error(c, "%s: cannot open %s for writing: %s; the `repair` command may fix it",
                          cmdname, where(c), why);
     return cli_error(c, "%s: cannot open %s for writing: %s", cmdname, where(c), why);
+}
+
+int session_refresh(cli *c)
+{
+    inmem_options o = c->opts;
+    o.read_only = 1; /* (repair with --read-only: the salvage view again) */
+    return session_reopen(c, &o);
 }
 
 int session_reopen(cli *c, const inmem_options *o)

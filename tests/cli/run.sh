@@ -425,7 +425,7 @@ words = ["get", "put", "del", "cas", "list", "begin", "commit", "abort", "use", 
          "--after", "--tag", "--parent", "--kind", "--json", "root", "decision", "completed",
          "01a21538-0000-7000-8000-000000000001", "'", '"', "\\", ";", "#", "\\x41", '"\\x4', "x" * 70,
          "history", "fork", "replay", "diff", "checkpoint", "backup", "--as-of", "--at-a", "--before",
-         "@1", "-5m"]
+         "@1", "-5m"]  # (never "wait": it may wait for ever)
 with open(sys.argv[1], "w") as f:
     for _ in range(300):
         n = random.randint(0, 7)
@@ -819,6 +819,44 @@ expect_match "run fork in a transaction is pending" "^begun at version 10
 $ID \(pending\)
 committed \(version 11\)$" $D -c "begin; run fork $P; commit"
 expect_json "run fork --json, at a time" 'len(L[0]["run"]) == 36' $D -c "run fork $P now"
+
+echo "== wait"
+run hist -c 'wait shared nothing --timeout 200ms'
+[ $rc -eq 3 ] && [ -z "$out" ] && grep -q "^error: wait: timed out after 200ms: key 'nothing' in shared did not move past version 6$" <<<"$err" && ok "wait: a timeout is an error, exit status 3" || bad "wait: a timeout is an error, exit status 3" "status $rc" "$err"
+run hist -c 'state wait shared nothing --timeout 0; get shared k'
+[ $rc -eq 3 ] && [ -z "$out" ] && ok "... which ends a script" || bad "... which ends a script" "status $rc" "$out"
+expect "wait --after a version the key moved past: at once, its value" "c  (version 4)" hist -c 'wait shared k --after 3 --timeout 0'
+expect "state wait --after" "act  (version 6)" hist -c 'state wait shared phase --after 0'
+expect_json "wait --json" 'L[0] == {"run": "shared", "key": "k", "version": 4, "deleted": False, "value": "c"}' hist -c 'wait shared k --after 0'
+expect "wait wakes on a commit of this process: the TTL sweeper's delete" $'OK (version 1)\n<deleted>  (version 2)' --durability none -c 'put shared lease x --ttl 100ms; wait shared lease --timeout 10s'
+expect_error "wait in a transaction is refused" "wait: a transaction is open" hist -c 'begin; wait shared k'
+expect_error "wait --timeout takes a duration" "--timeout must be a duration" hist -c 'wait shared k --timeout soon'
+expect_error "event wait: a bad stream name" "STREAM must not be empty" hist -c "event wait shared ''"
+mkfifo "$TMP/wfifo"
+"$INMEM" waited <"$TMP/wfifo" >"$TMP/wwriter.out" 2>"$TMP/wwriter.err" &
+WRITER_PID=$!
+exec 4>"$TMP/wfifo"
+echo 'put shared a 1; event append shared inbox m one; state set shared task open' >&4
+wait_for "$TMP/wwriter.out" "OK (version 3)" || true
+"$INMEM" waited -c 'wait shared a --timeout 20s' >"$TMP/w1.out" 2>"$TMP/w1.err" &
+W1=$!
+"$INMEM" waited -c 'event wait shared inbox --timeout 20s' >"$TMP/w2.out" 2>"$TMP/w2.err" &
+W2=$!
+"$INMEM" --json waited -c 'state wait shared task --timeout 20s' >"$TMP/w3.out" 2>"$TMP/w3.err" &
+W3=$!
+sleep 0.5
+echo 'put shared a 2' >&4
+echo 'event append shared inbox m two' >&4
+echo 'state set shared task done' >&4
+wait $W1; r1=$?
+wait $W2; r2=$?
+wait $W3; r3=$?
+[ $r1 -eq 0 ] && [ "$(cat "$TMP/w1.out")" = "2  (version 4)" ] && ok "wait sees another process's commit (the read-only view is opened again)" || bad "wait sees another process's commit (the read-only view is opened again)" "status $r1" "$(cat "$TMP/w1.out" "$TMP/w1.err")"
+[ $r2 -eq 0 ] && grep -q "^#2  [0-9T:.-]*Z  m  two$" "$TMP/w2.out" && ! grep -q "one" "$TMP/w2.out" && ok "event wait prints the events appended meanwhile" || bad "event wait prints the events appended meanwhile" "status $r2" "$(cat "$TMP/w2.out" "$TMP/w2.err")"
+[ $r3 -eq 0 ] && python3 "$HERE/jsonl.py" 'L[0]["name"] == "task" and L[0]["value"] == "done" and L[0]["version"] == 6' "$TMP/w3.out" >"$TMP/o" && ok "state wait --json" || bad "state wait --json" "status $r3" "$(cat "$TMP/w3.out" "$TMP/w3.err" "$TMP/o")"
+exec 4>&-
+wait "$WRITER_PID"
+WRITER_PID=""
 
 echo "== progress bars"
 run --progress $D -c 'dump p.jsonl'

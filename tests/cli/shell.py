@@ -2,7 +2,7 @@
 """shell.py INMEM DIR HOME - drive the interactive shell through a pseudo-terminal.
 
 Checks what needs a terminal: the banner, tab completion of commands, subcommands and options,
-the prompt showing an open transaction (and one reading the past), ^C ending a line,
+the prompt showing an open transaction (and one reading the past), ^C ending a line or a wait,
 and the history file. Prints one "ok NAME" or "FAIL NAME" line per check; exit status 1 if any failed.
 """
 import os
@@ -102,6 +102,10 @@ check("the prompt shows a transaction reading the past",
       "begun as of version 2 (read-only)" in out and "inmem (as of version 2, read-only)> " in out, out)
 out = send("abort\n")
 check("... until it ends", out.rstrip().endswith("inmem>"), out)
+os.write(fd, b"wait shared nothing\n")
+read(timeout=0.5)
+out = send("\x03")
+check("^C ends a wait, not the session", "error: wait: interrupted" in out and out.endswith("inmem> "), out)
 os.write(fd, b"quit\n")
 tail = read(timeout=2)
 _, status = os.waitpid(pid, 0)
