@@ -413,7 +413,7 @@ static int diff_side(cli *c, const char *name, const inmem_run_id *run, const ch
         return cli_lib_error(c, rc, "run diff");
     }
     rc = run_known(t, run);
-    inmem_txn_free(t);
+    cli_read_done(t, 1);
     if (rc == 0)
         return cli_error(c, "run diff: no run %s%s%s", name, at ? " at version " : "",
                          at ? at_s : "");
