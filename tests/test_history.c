@@ -732,6 +732,55 @@ static void history_count_keeps_a_delete_of_a_key_never_written(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* The same across a reopen, from the log and from a checkpoint; and a replay may resume at the
+ * version just below the floor (every write after it is kept). */
+static void history_count_keeps_a_lone_delete_across_a_reopen(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    for (int ckpt = 0; ckpt < 2; ckpt++) {
+        inmem_db *db = open_hist(dir, 0, 10);
+        inmem_run_id run;
+        assert_ok(inmem_run_begin_db(db, NULL, &run));
+        put_str(db, &run, "a", "1");
+        uint64_t vd = 0;
+        assert_ok(inmem_delete(db, &run, "ghost", 5, &vd));
+        put_str(db, &run, "b", "2");
+        if (ckpt)
+            assert_ok(inmem_db_checkpoint(db, NULL));
+        assert_ok(inmem_db_close(db));
+        db = open_hist(dir, 0, 10);
+        inmem_txn *t = test_begin(db);
+        inmem_version_info h[2];
+        size_t n = 0;
+        assert_ok(inmem_kv_history(t, &run, "ghost", 5, 0, 2, h, &n));
+        CHECK(n == 1 && h[0].version == vd && h[0].deleted, "round %d: %zu versions", ckpt, n);
+        inmem_txn_free(t);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+    /* without retention: after a reopen the floor is the newest version, and a replay resumes
+     * from just below it */
+    inmem_db *db = open_hist(dir, 0, 0);
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    put_str(db, &run, "x", "1");
+    put_str(db, &run, "x", "2");
+    assert_ok(inmem_db_close(db));
+    db = open_hist(dir, 0, 0);
+    uint64_t floor = test_stats(db).history_floor;
+    assert_true(floor >= 2);
+    inmem_txn *t = test_begin(db);
+    inmem_replay *rp = NULL;
+    assert_ok(inmem_run_replay(t, &run, floor - 1, &rp));
+    inmem_replay_free(rp);
+    assert_rc(INMEM_EHISTORY, inmem_run_replay(t, &run, floor - 2, &rp));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* The inheritance starts at the fork's commit: in the transaction that creates it, a fork shows
  * only what that transaction writes to it; from the next transaction on, the parent's data. */
 static void history_fork_inherits_from_its_commit_on(void **state)
@@ -1134,7 +1183,9 @@ static void history_diff_shows_what_differs_per_primitive(void **state)
 
     char text[2048];
     inmem_diff *d;
+    uint64_t aborts0 = test_stats(db).aborts_user;
     assert_ok(inmem_run_diff(db, &p, 0, &c, 0, &d));
+    assert_int_equal(test_stats(db).aborts_user, aborts0); /* its reads are not aborts */
     diff_text(d, text, sizeof text);
     inmem_diff_free(d);
     assert_string_equal(text, "");
@@ -1599,6 +1650,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_fork_cas_on_inherited_keys),
     cmocka_unit_test(history_fork_inherits_from_its_commit_on),
     cmocka_unit_test(history_count_keeps_a_delete_of_a_key_never_written),
+    cmocka_unit_test(history_count_keeps_a_lone_delete_across_a_reopen),
     cmocka_unit_test(history_a_fork_alone_keeps_no_commit_times),
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),

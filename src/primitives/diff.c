@@ -258,6 +258,11 @@ int inmem_run_diff(inmem_db *db, const inmem_run_id *a, uint64_t at_a, const inm
         side sa = {ta, a}, sb = {tb ? tb : ta, b};
         rc = diff_sides(d, &sa, &sb);
     }
+    /* read-only: a commit ends them as reads (a free would count them as aborts by the user) */
+    if (ta)
+        (void)inmem_txn_commit(ta);
+    if (tb)
+        (void)inmem_txn_commit(tb);
     inmem_txn_free(ta);
     inmem_txn_free(tb);
     if (rc) {

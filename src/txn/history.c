@@ -237,6 +237,22 @@ static void fork_floors(inmem__store *st)
     }
 }
 
+int inmem__history_keeps_lone_deletes(inmem__store *st, const uint8_t *key, size_t klen,
+                                      uint64_t snap)
+{
+    if (klen >= 16 && !is_shared(key)) { /* the run's own policy, if it has one */
+        uint8_t hk[INMEM__SYS_KEY_LEN];
+        inmem__sys_key(hk, 'h', key);
+        inmem__node *n = inmem__index_find(st->index, hk, sizeof hk, inmem__hash(hk, sizeof hk));
+        const inmem__version *v = n ? inmem__version_at(n, snap) : NULL;
+        if (v && !v->tomb && v->vlen == 13 && v->data[0] == 1)
+            return inmem__rd_le(v->data + 9, 4) >= 2;
+        if (v && !v->tomb && v->vlen == 1 && v->data[0] == 2)
+            return 0; /* erased */
+    }
+    return st->hist.count >= 2; /* set at open, before any thread reads it */
+}
+
 void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
                               const inmem__version *v)
 {

@@ -41,7 +41,8 @@ int inmem__replay_open(inmem_txn *t, const uint8_t scope[16], uint64_t after, in
     inmem__mutex_lock(&st->commit_mu);
     uint64_t floor = inmem__history_scope_floor(st, scope);
     int rc = 0;
-    if (after < floor && after < t->snap)
+    /* the writes after `after` are all kept if the state at after + 1 is */
+    if (after + 1 < floor && after < t->snap)
         rc = inmem__error(INMEM_EHISTORY,
                           "the run's history starts at version %llu: cannot replay from %llu",
                           (unsigned long long)floor, (unsigned long long)after);
@@ -68,7 +69,9 @@ int inmem__replay_open(inmem_txn *t, const uint8_t scope[16], uint64_t after, in
         const inmem__version *v = atomic_load_acq(&n->head);
         for (; v && v->ver > after; v = atomic_load_acq(&((inmem__version *)v)->next)) {
             const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
-            if (!older && atomic_load_acq(&((inmem__version *)v)->cut)) {
+            /* versions older than a cut one were freed: a loss only if one could be after
+             * `after` */
+            if (!older && v->ver > after + 1 && atomic_load_acq(&((inmem__version *)v)->cut)) {
                 rc = inmem__error(INMEM_EHISTORY,
                                   "versions of a key of the run older than %llu were freed: "
                                   "cannot replay from %llu",

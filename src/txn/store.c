@@ -618,9 +618,11 @@ int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *
         uint8_t parent[16];
         uint64_t at;
         if (v->tomb && !older && !atomic_load_acq(&((inmem__version *)v)->cut) &&
-            (n->klen < 16 || !inmem__fork_of(st, inmem__node_key(n), t->snap, parent, &at)))
+            (n->klen < 16 || !inmem__fork_of(st, inmem__node_key(n), t->snap, parent, &at)) &&
+            !inmem__history_keeps_lone_deletes(st, inmem__node_key(n), n->klen, t->snap))
             continue; /* deleted, and nothing of it is kept: absent at every version (in a
-                       * fork, a tombstone hides the parent's key: it stays) */
+                       * fork, a tombstone hides the parent's key: it stays; under a count, the
+                       * delete is one of the versions kept) */
         for (int first = 1; v && rc == 0; first = 0) {
             older = atomic_load_acq(&((inmem__version *)v)->next);
             inmem__load_entry e = entry_of(n, v, first);

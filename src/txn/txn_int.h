@@ -362,6 +362,10 @@ int inmem__txn_record_read(inmem_txn *t, const uint8_t *key, size_t klen, uint64
 void inmem__history_note(inmem__store *st, uint64_t version, uint64_t time_ms)
     INMEM_REQUIRES(st->commit_mu);
 /* A commit installed @p v for @p key: if it is a policy record, the cache follows. */
+/* 1 if a key whose only version is a delete is kept as history (a count of 2 or more applies to
+ * it: the run's policy at @p snap, else the database's); lock-free, for a checkpoint's dump. */
+int inmem__history_keeps_lone_deletes(inmem__store *st, const uint8_t *key, size_t klen,
+                                      uint64_t snap);
 void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
                               const inmem__version *v) INMEM_REQUIRES(st->commit_mu);
 /* The policy for this GC pass (NULL: no history is kept). */
