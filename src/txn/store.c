@@ -131,9 +131,9 @@ static void store_gc(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
     int left = inmem__index_gc_some(st->index, st->min_cached, st->assigned,
                                     inmem__history_gc_policy(st, st->min_cached), budget);
     atomic_store(&st->gc_floor, st->min_cached);
-    atomic_store(&st->gc_busy, 0);
-    if (left != atomic_load_rlx(&st->gc_pending))
+    if (left != atomic_load_rlx(&st->gc_pending)) /* before gc_busy drops: see snapshot_unpin */
         atomic_store_rlx(&st->gc_pending, left);
+    atomic_store(&st->gc_busy, 0);
 }
 
 void inmem__store_stats(inmem__store *st, inmem_stats *out)
@@ -264,10 +264,12 @@ void inmem__snapshot_unpin(inmem_txn *t)
 {
     inmem__store *st = t->st;
     atomic_store(&slot_of(t)->snap, INMEM__SNAP_NONE);
-    if (!atomic_load_rlx(&st->gc_pending))
+    /* a collection under way may have seen this snapshot and will leave work, but it says so
+     * (gc_pending) only at its end: kick it (gc_missed) rather than leave on a stale pending */
+    int busy = atomic_load(&st->gc_busy);
+    if (!busy && !atomic_load_rlx(&st->gc_pending))
         return;
-    if (atomic_load(&st->gc_busy) || t->pinned <= atomic_load(&st->gc_floor) ||
-        atomic_load(&st->gc_missed))
+    if (busy || t->pinned <= atomic_load(&st->gc_floor) || atomic_load(&st->gc_missed))
         gc_kick(st);
 }
 
