@@ -214,7 +214,9 @@ int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
             return 0;
         }
     }
-    return INMEM_ETXNLIMIT;
+    return inmem__error(INMEM_ETXNLIMIT,
+                        "every transaction handle is in use (inmem_options.max_txns): is one "
+                        "not freed with inmem_txn_free()?");
 }
 
 void inmem__snapshot_pin(inmem_txn *t)
