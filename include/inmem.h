@@ -476,6 +476,15 @@ typedef enum inmem_abort_reason {
     INMEM_ABORT_DEADLINE = 5       /**< committed after its deadline (inmem_txn_set_timeout()) */
 } inmem_abort_reason;
 
+/** Which primitive a key belongs to (conflicts, replay, diff, waits). */
+typedef enum inmem_primitive {
+    INMEM_PRIM_KV = 1,
+    INMEM_PRIM_EVENT = 2,
+    INMEM_PRIM_STATE = 3,
+    INMEM_PRIM_TRACE = 4,
+    INMEM_PRIM_RUN = 5,
+} inmem_primitive;
+
 /** What a transaction is and, after a conflict, what failed. Filled by inmem_txn_describe(). */
 typedef struct inmem_txn_info {
     inmem_txn_state state;
@@ -495,6 +504,9 @@ typedef struct inmem_txn_info {
     /** On a conflict: the version expected (read or CAS) and the one found at commit. */
     uint64_t conflict_expected;
     uint64_t conflict_found;
+    /** On a conflict: the primitive of the key (a KV key, a state cell's name, an event
+     *  stream's name for its head, ...); 0 for an internal record (a run's count of forks). */
+    inmem_primitive conflict_primitive;
 } inmem_txn_info;
 
 /**
@@ -1165,15 +1177,6 @@ int inmem_event_verify_db(inmem_db *db, const inmem_run_id *run, const char *str
 /* ---------------------------------------------------------------------------------------------
  * Replay of a run
  * ------------------------------------------------------------------------------------------- */
-
-/** Which primitive a key belongs to (replay and diff). */
-typedef enum inmem_primitive {
-    INMEM_PRIM_KV = 1,
-    INMEM_PRIM_EVENT = 2,
-    INMEM_PRIM_STATE = 3,
-    INMEM_PRIM_TRACE = 4,
-    INMEM_PRIM_RUN = 5,
-} inmem_primitive;
 
 /** One write of a committed transaction, as inmem_replay_next() gives it. Everything is borrowed
  *  until the transaction ends. */

@@ -1485,6 +1485,18 @@ static void rule11_diagnostics_conflict_reports_run_key_and_rule(void **state)
     uint64_t v2 = db_put(db, &run, "step", "1b");
     assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
     expect_conflict(t, INMEM_ABORT_READ_CONFLICT, &run, "step", v1, v2);
+    assert_int_equal(info_of(t).conflict_primitive, INMEM_PRIM_KV);
+    inmem_txn_free(t);
+
+    /* A state cell's conflict names the cell and says it is one. */
+    uint64_t vc = 0;
+    assert_ok(inmem_state_set_db(db, &run, "phase", "plan", 4, &vc));
+    t = test_begin(db);
+    assert_ok(inmem_state_cas(t, &run, "phase", vc, "act", 3));
+    assert_ok(inmem_state_set_db(db, &run, "phase", "done", 4, NULL));
+    assert_rc(INMEM_CONFLICT, inmem_txn_commit(t));
+    expect_conflict(t, INMEM_ABORT_CAS_CONFLICT, &run, "phase", vc, ANY_VERSION);
+    assert_int_equal(info_of(t).conflict_primitive, INMEM_PRIM_STATE);
     inmem_txn_free(t);
 
     /* CAS rule, in the shared scope: the conflict run is all zero. */

@@ -187,11 +187,13 @@ export interface Conflict {
   key: Buffer;
   expected: number;
   found: number;
+  /** The key's primitive (null: an internal record, such as a run's count of forks). */
+  primitive: 'kv' | 'event' | 'state' | 'trace' | 'run' | null;
 }
 
 export interface TxnInfo {
   state: 'active' | 'validating' | 'committed' | 'aborted';
-  reason: 'none' | 'user' | 'read_conflict' | 'cas_conflict' | 'error';
+  reason: 'none' | 'user' | 'read_conflict' | 'cas_conflict' | 'error' | 'deadline';
   startVersion: number;
   commitVersion: number;
   readSetSize: number;

@@ -263,6 +263,9 @@ int inmem__txn_describe(const inmem_txn *t, inmem_txn_info *out)
         out->conflict_key_len = t->cklen - INMEM__KEY_PREFIX;
         out->conflict_expected = t->cexpected;
         out->conflict_found = t->cfound;
+        uint8_t tag = t->ckey[16];
+        out->conflict_primitive =
+            tag >= INMEM__TAG_KV && tag <= INMEM__TAG_RUN ? (inmem_primitive)tag : 0;
     }
     return 0;
 }

@@ -14,8 +14,9 @@ napi_value wrap_itw(napi_env env, txw *tx, inmem_iter *iter);
 napi_value kv_entries(napi_env env, const inmem_kv_entry *e, size_t n);
 
 static const char *const state_names[] = {"active", "validating", "committed", "aborted"};
-static const char *const reason_names[] = {"none", "user", "read_conflict", "cas_conflict",
-                                           "error"};
+static const char *const reason_names[] = {"none",         "user",  "read_conflict",
+                                           "cas_conflict", "error", "deadline"};
+static const char *const prim_names[] = {NULL, "kv", "event", "state", "trace", "run"};
 
 /* The description of a transaction, as an object. */
 static napi_value describe_obj(napi_env env, const inmem_txn *txn)
@@ -25,7 +26,7 @@ static napi_value describe_obj(napi_env env, const inmem_txn *txn)
     if (inmem_txn_describe(txn, &ti) != 0)
         return o;
     set_prop(env, o, "state", mk_str(env, state_names[ti.state & 3]));
-    set_prop(env, o, "reason", mk_str(env, ti.reason <= 4 ? reason_names[ti.reason] : "error"));
+    set_prop(env, o, "reason", mk_str(env, ti.reason <= 5 ? reason_names[ti.reason] : "error"));
     set_u64(env, o, "startVersion", ti.start_version);
     set_u64(env, o, "commitVersion", ti.commit_version);
     set_u64(env, o, "readSetSize", ti.read_set_size);
@@ -41,6 +42,8 @@ static napi_value describe_obj(napi_env env, const inmem_txn *txn)
         set_prop(env, c, "key", mk_buf(env, ti.conflict_key, ti.conflict_key_len));
         set_u64(env, c, "expected", ti.conflict_expected);
         set_u64(env, c, "found", ti.conflict_found);
+        unsigned p = (unsigned)ti.conflict_primitive;
+        set_prop(env, c, "primitive", p >= 1 && p <= 5 ? mk_str(env, prim_names[p]) : mk_null(env));
         set_prop(env, o, "conflict", c);
     }
     return o;

@@ -159,9 +159,25 @@ test('the ConflictError carries the conflict: rule, run, key, expected and found
     assert.deepEqual(e.conflict.key, B('k'));
     assert.equal(e.conflict.expected, 1);
     assert.equal(e.conflict.found, 2);
+    assert.equal(e.conflict.primitive, 'kv');
   } finally {
     t1.free();
   }
+  // a state cell's conflict says it is one
+  const vc = db.state.set(run, 'phase', 'plan');
+  const t2 = db.begin();
+  t2.state.cas(run, 'phase', vc, 'act');
+  db.state.set(run, 'phase', 'done');
+  assert.throws(() => t2.commit(), (e) => e instanceof inmem.ConflictError &&
+    e.conflict.primitive === 'state' && e.conflict.key.toString() === 'phase');
+  t2.free();
+  // and a deadline's abort has its own reason
+  const t3 = db.begin({ timeoutUs: 1 });
+  const end = Date.now() + 3;
+  while (Date.now() < end);
+  assert.throws(() => t3.commit(), inmem.TimeoutError);
+  assert.equal(t3.describe().reason, 'deadline');
+  t3.free();
 });
 
 test('cas in a transaction is checked at commit (rule: cas) and is not a read', (t) => {

@@ -164,7 +164,7 @@ class RecoveryInfo(NamedTuple):
 
 class TxnInfo(NamedTuple):
     state: Literal["active", "validating", "committed", "aborted"]
-    reason: Optional[Literal["user", "read_conflict", "cas_conflict", "error"]]
+    reason: Optional[Literal["user", "read_conflict", "cas_conflict", "error", "deadline"]]
     start_version: int
     commit_version: int
     read_set_size: int
@@ -174,6 +174,7 @@ class TxnInfo(NamedTuple):
     conflict_key: Optional[bytes]
     conflict_expected: int
     conflict_found: int
+    conflict_primitive: Optional[Literal["kv", "event", "state", "trace", "run"]]
 
 class VersionInfo(NamedTuple):
     version: int
@@ -230,6 +231,7 @@ class ConflictError(Error):
     rule: Optional[Literal["read", "cas", "value"]]
     expected: Any
     found: Optional[int]
+    primitive: Optional[Literal["kv", "event", "state", "trace", "run"]]
 
 class RetriesExhausted(ConflictError): ...
 class TimeoutError(Error): ...

@@ -153,7 +153,7 @@ static int set_attr(PyObject *e, const char *name, PyObject *v)
 }
 
 static PyObject *raise_conflict_obj(const char *msg, PyObject *key, PyObject *run, const char *rule,
-                                    PyObject *expected, PyObject *found)
+                                    PyObject *expected, PyObject *found, const char *primitive)
 {
     PyObject *e = NULL;
     raise_with(Err_Conflict, INMEM_CONFLICT, msg, NULL, &e);
@@ -168,6 +168,9 @@ static PyObject *raise_conflict_obj(const char *msg, PyObject *key, PyObject *ru
     bad = bad || set_attr(e, "rule", rule ? PyUnicode_FromString(rule) : Py_NewRef(Py_None)) < 0;
     bad = bad || set_attr(e, "expected", expected) < 0;
     bad = bad || set_attr(e, "found", found) < 0;
+    bad = bad ||
+          set_attr(e, "primitive",
+                   primitive ? PyUnicode_FromString(primitive) : Py_NewRef(Py_None)) < 0;
     if (!bad)
         PyErr_SetObject((PyObject *)Py_TYPE(e), e);
     Py_DECREF(e);
@@ -192,7 +195,10 @@ PyObject *raise_conflict(const char *what, const inmem_txn_info *info, PyObject 
              (unsigned long long)info->conflict_expected, (unsigned long long)info->conflict_found);
     Py_XDECREF(krepr);
     return raise_conflict_obj(msg, key, runid_or_none(&info->conflict_run), rule,
-                              u64(info->conflict_expected), u64(info->conflict_found));
+                              u64(info->conflict_expected), u64(info->conflict_found),
+                              info->conflict_primitive
+                                  ? primitive_name((int)info->conflict_primitive)
+                                  : NULL);
 }
 
 PyObject *raise_cas_conflict(const char *what, const inmem_run_id *run, PyObject *key,
@@ -213,7 +219,8 @@ PyObject *raise_cas_conflict(const char *what, const inmem_run_id *run, PyObject
     Py_DECREF(krepr);
     Py_DECREF(erepr);
     return raise_conflict_obj(msg, key, run ? runid_or_none(run) : Py_NewRef(Py_None), rule,
-                              expected, Py_NewRef(Py_None));
+                              expected, Py_NewRef(Py_None),
+                              strncmp(what, "state", 5) == 0 ? "state" : "kv");
 }
 
 static int init_errors(PyObject *m)
@@ -912,7 +919,7 @@ static PyStructSequence_Field recovery_fields[] = {
     {NULL, NULL}};
 static PyStructSequence_Field txn_info_fields[] = {
     F("state", "'active', 'validating', 'committed' or 'aborted'"),
-    F("reason", "None, 'user', 'read_conflict', 'cas_conflict' or 'error'"),
+    F("reason", "None, 'user', 'read_conflict', 'cas_conflict', 'error' or 'deadline'"),
     F("start_version", "the snapshot: commits <= this are visible"),
     F("commit_version", "the commit's version; 0 if not committed or read-only"),
     F("read_set_size", "entries in the read set"),
@@ -922,6 +929,8 @@ static PyStructSequence_Field txn_info_fields[] = {
     F("conflict_key", "the conflicting key (bytes), or None"),
     F("conflict_expected", "the version expected"),
     F("conflict_found", "the version found"),
+    F("conflict_primitive",
+      "the conflicting key's primitive: 'kv', 'event', 'state', 'trace', 'run', or None"),
     {NULL, NULL}};
 #undef F
 
@@ -1144,8 +1153,9 @@ PyObject *make_run_info(const inmem_run_info *r)
 PyObject *make_txn_info(const inmem_txn_info *i, PyObject *conflict_key)
 {
     static const char *const states[] = {"active", "validating", "committed", "aborted"};
-    static const char *const reasons[] = {NULL, "user", "read_conflict", "cas_conflict", "error"};
-    const char *reason = (unsigned)i->reason < 5 ? reasons[i->reason] : "unknown";
+    static const char *const reasons[] = {NULL,           "user",  "read_conflict",
+                                          "cas_conflict", "error", "deadline"};
+    const char *reason = (unsigned)i->reason < 6 ? reasons[i->reason] : "unknown";
     int conflict = i->reason == INMEM_ABORT_READ_CONFLICT || i->reason == INMEM_ABORT_CAS_CONFLICT;
     PyObject *vals[] = {PyUnicode_FromString((unsigned)i->state < 4 ? states[i->state] : "unknown"),
                         reason ? PyUnicode_FromString(reason) : Py_NewRef(Py_None),
@@ -1157,8 +1167,11 @@ PyObject *make_txn_info(const inmem_txn_info *i, PyObject *conflict_key)
                         conflict ? runid_or_none(&i->conflict_run) : Py_NewRef(Py_None),
                         Py_NewRef(conflict && conflict_key ? conflict_key : Py_None),
                         u64(i->conflict_expected),
-                        u64(i->conflict_found)};
-    return fill(TxnInfoType, vals, 11);
+                        u64(i->conflict_found),
+                        conflict && i->conflict_primitive
+                            ? PyUnicode_FromString(primitive_name((int)i->conflict_primitive))
+                            : Py_NewRef(Py_None)};
+    return fill(TxnInfoType, vals, 12);
 }
 
 PyObject *make_version_info(const inmem_version_info *h)

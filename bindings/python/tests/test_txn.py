@@ -73,6 +73,7 @@ def test_read_set_conflict_names_key_and_rule(db):
     info = tx.info()
     assert info.reason == "read_conflict" and info.conflict_key == b"acct"
     assert info.conflict_run == r
+    assert e.primitive == "kv" and info.conflict_primitive == "kv"
     assert db.get(b"log") is None  # nothing of the transaction was applied
     assert db.stats().aborts_read_conflict == 1
 
@@ -96,6 +97,15 @@ def test_cas_conflict_at_commit(db):
     assert ei.value.rule == "cas" and ei.value.key == b"c" and ei.value.run is None
     assert ei.value.expected == v and ei.value.found == v + 1
     assert db.stats().aborts_cas_conflict == 1
+    # a state cell's conflict says it is one
+    vc = db.state_set("phase", b"plan")
+    tx = db.transaction()
+    tx.state_cas("phase", vc, b"act")
+    db.state_set("phase", b"done")
+    with pytest.raises(inmem.ConflictError) as ei:
+        tx.commit()
+    assert ei.value.primitive == "state" and ei.value.key == b"phase"
+    assert tx.info().conflict_primitive == "state"
 
 
 def test_blind_writes_never_conflict(db):
