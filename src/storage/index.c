@@ -468,7 +468,8 @@ void inmem__index_destroy(inmem__index *ix)
 
 /* ---- readers ----------------------------------------------------------------------------- */
 
-static inmem__node *probe(const htab *t, const uint8_t *key, size_t klen, uint64_t hash)
+static inline __attribute__((always_inline)) inmem__node *probe(const htab *t, const uint8_t *key,
+                                                                size_t klen, uint64_t hash)
 {
     uintptr_t tag = TAG_OF(hash);
     for (size_t i = HOME(hash, t->mask);; i = (i + 1) & t->mask) {
@@ -491,6 +492,12 @@ static inmem__node *probe(const htab *t, const uint8_t *key, size_t klen, uint64
     }
 }
 
+static __attribute__((noinline)) inmem__node *probe_old(const htab *o, const uint8_t *key,
+                                                        size_t klen, uint64_t hash)
+{
+    return probe(o, key, klen, hash);
+}
+
 /* While a growth moves entries (see htab_reserve()), a key is in the new table, the old one, or
  * both. `old` is loaded after `table` and before the probe of it: the writer stores `old` before
  * `table` when a growth begins, so a reader that sees the new table sees the old one too; and it
@@ -503,7 +510,7 @@ inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen
     htab *t = atomic_load_acq(&ix->table);
     htab *o = atomic_load_acq(&ix->old);
     inmem__node *n = probe(t, key, klen, hash);
-    return n || !o ? n : probe(o, key, klen, hash);
+    return INMEM_LIKELY(n || !o) ? n : probe_old(o, key, klen, hash);
 }
 
 /* Fills preds[l] with the last node < key on each level (writer); returns level-0 successor. */
@@ -745,10 +752,15 @@ static void htab_remove(inmem__index *ix, inmem__node *n)
 
 /* ---- the writer -------------------------------------------------------------------------- */
 
-static int queue_reserve(inmem__index *ix, size_t more)
+static __attribute__((noinline)) int queue_grow(inmem__index *ix, size_t more);
+
+static inline int queue_reserve(inmem__index *ix, size_t more)
 {
-    if (ix->q_tail + more <= ix->q_cap)
-        return 0;
+    return INMEM_LIKELY(ix->q_tail + more <= ix->q_cap) ? 0 : queue_grow(ix, more);
+}
+
+static int queue_grow(inmem__index *ix, size_t more)
+{
     size_t live = ix->q_tail - ix->q_head;
     if (ix->q_head > 0 && live + more <= ix->q_cap) {
         memmove(ix->queue, ix->queue + ix->q_head, live * sizeof(pending));
@@ -910,8 +922,8 @@ int inmem__index_queue_node(inmem__index *ix, inmem__node *n, uint64_t ver)
 /* Frees every version older than the newest one with ver <= @p floor, keeping at least @p count
  * versions; marks the oldest kept `cut` if it freed any. Returns 1 if a version older than
  * @p min_snap is still kept (history, for the policy's sake). */
-static int prune(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_t floor,
-                 uint32_t count)
+static inline __attribute__((always_inline)) int
+prune(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_t floor, uint32_t count)
 {
     inmem__version *v = atomic_load_rlx(&n->head);
     uint32_t kept = 1;
@@ -939,6 +951,8 @@ static int prune(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_t f
         atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - freed);
         atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - bytes);
     }
+    if (floor >= min_snap)
+        return 0; /* nothing kept for history's sake: no need to look */
     /* is anything kept that readers alone would not need? (the oldest kept is older than the
      * version visible at min_snap) */
     inmem__version *h = atomic_load_rlx(&n->head), *at = h;
@@ -987,8 +1001,9 @@ static void unlink_node(inmem__index *ix, inmem__node *n, uint64_t tag)
 
 /* Prunes node @p n as readers (@p min_snap) and the policy allow; unlinks it if nothing is left
  * but a tombstone below every floor; queues it for a later visit if history is kept. */
-static void gc_node(inmem__index *ix, inmem__node *n, uint64_t min_snap, uint64_t last_version,
-                    const inmem__gc_policy *policy)
+static inline __attribute__((always_inline)) void gc_node(inmem__index *ix, inmem__node *n,
+                                                          uint64_t min_snap, uint64_t last_version,
+                                                          const inmem__gc_policy *policy)
 {
     uint64_t floor = min_snap;
     uint32_t count = 0;

@@ -211,11 +211,6 @@ static int is_shared(const uint8_t *key)
     return memcmp(key, zero, 16) == 0;
 }
 
-int inmem__history_is_sys(const uint8_t *key, size_t klen)
-{
-    return klen == INMEM__KEY_PREFIX + 17 && key[16] == INMEM__TAG_SYS && is_shared(key);
-}
-
 /* Recomputes the fork floors of every run (a fork was made or went): O(runs with records). */
 static void fork_floors(inmem__store *st)
 {

@@ -398,9 +398,15 @@ const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, si
  * inherits it now (deleted or expired: 0). */
 uint64_t inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now)
     INMEM_REQUIRES(st->commit_mu);
-/* Loading: 1 if @p key is an engine record (INMEM__TAG_SYS); a loaded version's commit time
- * (noted unsorted, then put in order by _load_times). */
-int inmem__history_is_sys(const uint8_t *key, size_t klen);
+/* 1 if @p key is an engine record (INMEM__TAG_SYS, in the shared scope): inline, it is asked of
+ * every write. Loading: a loaded version's commit time (noted unsorted, then put in order by
+ * _load_times). */
+static inline int inmem__history_is_sys(const uint8_t *key, size_t klen)
+{
+    static const uint8_t zero[16];
+    return klen == INMEM__KEY_PREFIX + 17 && key[16] == INMEM__TAG_SYS &&
+           memcmp(key, zero, 16) == 0;
+}
 void inmem__history_load_time(inmem__store *st, uint64_t version, uint64_t time_ms)
     INMEM_REQUIRES(st->commit_mu);
 void inmem__history_load_times(inmem__store *st) INMEM_REQUIRES(st->commit_mu);
@@ -408,8 +414,15 @@ void inmem__history_load_times(inmem__store *st) INMEM_REQUIRES(st->commit_mu);
 /* watch.c */
 int inmem__watch_init(inmem__store *st);
 void inmem__watch_fini(inmem__store *st);
-/* A commit's writes are visible: wakes the waiters of their keys (after the commit lock). */
-void inmem__watch_notify(inmem__store *st, const wentry *w, size_t nw, uint64_t version);
+/* A commit's writes are visible: wakes the waiters of their keys (after the commit lock). The
+ * check for waiters is inline: a commit with nobody waiting pays one load. */
+void inmem__watch_notify_some(inmem__store *st, const wentry *w, size_t nw, uint64_t version);
+static inline void inmem__watch_notify(inmem__store *st, const wentry *w, size_t nw,
+                                       uint64_t version)
+{
+    if (INMEM_UNLIKELY(atomic_load(&st->nwatch) != 0)) /* seq_cst: see watch.c */
+        inmem__watch_notify_some(st, w, nw, version);
+}
 
 /* ttl.c: the heap of values awaiting the sweeper (under commit_mu) */
 int inmem__ttl_reserve(inmem__store *st, size_t more) INMEM_REQUIRES(st->commit_mu);

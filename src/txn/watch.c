@@ -96,10 +96,8 @@ static void wake(inmem__waiter *w)
     }
 }
 
-void inmem__watch_notify(inmem__store *st, const wentry *w, size_t nw, uint64_t version)
+void inmem__watch_notify_some(inmem__store *st, const wentry *w, size_t nw, uint64_t version)
 {
-    if (!atomic_load(&st->nwatch))
-        return;
     pthread_mutex_lock(&st->watch_mu);
     for (size_t i = 0; i < nw; i++) {
         const keyref *k = &w[i].k;
