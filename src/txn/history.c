@@ -167,7 +167,7 @@ static inmem__run_policy *policy_find(const inmem__store *st, const uint8_t run[
 
 static int policy_grow(inmem__store *st)
 {
-    size_t cap = st->pol_cap ? st->pol_cap * 2 : 64;
+    size_t cap = st->pol_cap ? st->pol_cap * 2 : 8; /* a first fork costs 1 KiB, not 8 */
     inmem__run_policy *np = calloc(cap, sizeof(*np));
     if (!np)
         return INMEM_ENOMEM;
