@@ -34,6 +34,7 @@
  * checkpointer thread, never does work on the committer's thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,11 +103,44 @@ static void remove_older_images(inmem_db *db, uint64_t v)
         return;
     for (size_t i = 0; i < n; i++)
         if (vs[i] < v) {
-            char path[4200];
+            char path[4200], to[4300];
             inmem__ckpt_path(db->dir, vs[i], path, sizeof path);
-            (void)inmem__vfs_get()->unlink(path);
+            snprintf(to, sizeof to, "%s.dropped", path);
+            if (vs[i] == db->ckpt_salvaged) /* a repair's evidence: set aside, as the log's */
+                (void)inmem__vfs_get()->rename(path, to);
+            else
+                (void)inmem__vfs_get()->unlink(path);
         }
     free(vs);
+}
+
+/* A copy of image @p v as <image>.dropped, before a new image of the same version replaces it
+ * (a repair salvaged it: what it lost stays on disk for whoever wants to look). Best effort: a
+ * failure leaves the repair's report (inmem_recovery_info) as the only trace. */
+static void keep_salvaged_copy(inmem_db *db, uint64_t v)
+{
+    const inmem__vfs *vfs = inmem__vfs_get();
+    char path[4200], to[4300], tmp[4320];
+    inmem__ckpt_path(db->dir, v, path, sizeof path);
+    snprintf(to, sizeof to, "%s.dropped", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", to);
+    int in = vfs->open(path, O_RDONLY | O_NOFOLLOW, 0);
+    if (in < 0)
+        return;
+    uint64_t size = 0;
+    void *map = NULL;
+    int out = -1, ok = vfs->size(in, &size) == 0 && size > 0 && vfs->map(in, size, 0, &map) == 0;
+    if (ok)
+        out = vfs->open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, (int)db->opts.file_mode);
+    ok = ok && out >= 0 && vfs->pwrite(out, map, (size_t)size, 0) == (int64_t)size &&
+         vfs->datasync(out) == 0;
+    if (map)
+        vfs->unmap(map, size);
+    vfs->close(in);
+    if (out >= 0)
+        vfs->close(out);
+    if (!ok || vfs->rename(tmp, to) != 0)
+        (void)vfs->unlink(tmp);
 }
 
 static void arm_trigger(inmem_db *db);
@@ -125,6 +159,8 @@ static int do_checkpoint(inmem_db *db, int force, uint64_t *version)
         goto done;
     }
     rc = inmem__txn_begin_newest(db->store, switch_log, &a, &txn, &v);
+    if (rc == 0 && db->ckpt_salvaged && db->ckpt_salvaged == v)
+        keep_salvaged_copy(db, v); /* the new image takes its name */
     if (rc == 0)
         rc = write_image(txn, db->dir, v, (int)db->opts.file_mode, &bytes);
     inmem__txn_free(txn);
@@ -140,6 +176,7 @@ static int do_checkpoint(inmem_db *db, int force, uint64_t *version)
     } else {
         atomic_store_rlx(&db->ckpt_error, 0);
         db->ckpt_version = v;
+        db->ckpt_salvaged = 0;
         atomic_store_rlx(&db->ckpt_version_pub, v);
         atomic_store_rlx(&db->ckpt_bytes, bytes);
         atomic_add_rlx(&db->ckpt_count, 1);
@@ -410,6 +447,7 @@ int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *
         report->bytes_dropped += info.bad_bytes;
         report->keys_dropped = info.keys_lost;
         db->ckpt_after_open = 1;
+        db->ckpt_salvaged = vs[used];
     } else {
         /* Fall back to an older image (or none): the replay of the log decides — if it does not
          * cover the versions between, the open fails, and then with the newest image's damage. */

@@ -21,6 +21,7 @@ struct inmem_db {
     uint64_t ckpt_wal_mark; /* log bytes (since open) when it was taken */
     _Atomic int ckpt_error; /* the last failed checkpoint's error, 0 after a success */
     int ckpt_after_open;    /* a checkpoint is due at once (after a salvage at open) */
+    uint64_t ckpt_salvaged; /* the damaged image a repair salvaged: kept as *.dropped */
     uint64_t ckpt_backlog;  /* log bytes replayed at open that no image holds yet */
     /* the same, readable by stats without the lock */
     _Atomic uint64_t ckpt_backlog_pub; /* ckpt_backlog, for the stats */
