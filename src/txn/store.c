@@ -505,6 +505,16 @@ static inmem__version *scratch_version(inmem__store *st, size_t vlen)
     return st->load_buf;
 }
 
+/* Whether a loaded version's commit time must be noted: only with retention on (times_on).
+ * The database's policy is set before the load; the runs' policies are records of the shared
+ * scope, which sort after its own keys but before every run's: so times_on is final by the first
+ * key of a run, and the shared scope's keys (few) are noted whatever it says. */
+static int load_needs_times(const inmem__store *st, const uint8_t *key)
+{
+    static const uint8_t zero[16];
+    return atomic_load_rlx(&((inmem__store *)st)->times_on) || memcmp(key, zero, 16) == 0;
+}
+
 int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
 {
     inmem__version *v = scratch_version(st, e->vlen);
@@ -534,7 +544,8 @@ int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
             ov->time_ms = v->time_ms;
             atomic_store_rlx(&ov->cut, atomic_load_rlx(&v->cut));
             inmem__index_append_older(st->index, st->load_node, ov);
-            inmem__history_load_time(st, ov->ver, ov->time_ms);
+            if (load_needs_times(st, inmem__node_key(st->load_node)))
+                inmem__history_load_time(st, ov->ver, ov->time_ms);
             if (!st->load_queued) /* the GC looks at it once: what the policy no longer keeps */
                 rc = inmem__index_queue_node(st->index, st->load_node, e->version);
             st->load_queued = rc == 0;
@@ -563,7 +574,8 @@ int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
         }
         if (inmem__history_is_sys(e->key, e->klen))
             inmem__history_sys_write(st, e->key, e->klen, ev);
-        inmem__history_load_time(st, ev->ver, ev->time_ms);
+        if (load_needs_times(st, e->key))
+            inmem__history_load_time(st, ev->ver, ev->time_ms);
     }
     inmem__mutex_unlock(&st->commit_mu);
     return rc;
