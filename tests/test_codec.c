@@ -47,12 +47,15 @@ static void crc32c_hardware_and_portable_paths_agree_on_random_buffers(void **st
 {
     (void)state;
     uint64_t rng = test_seed("crc32c_hardware_and_portable_paths_agree_on_random_buffers");
-    enum { MAX = 4096 + 16 };
+    enum { MAX = 65536 + 16 };
     uint8_t *buf = malloc(MAX);
     assert_non_null(buf);
-    for (int round = 0; round < 400; round++) {
+    for (int round = 0; round < 600; round++) {
         size_t align = test_rand(&rng) % 8;
-        size_t n = round < 64 ? (size_t)round : test_rand(&rng) % 4096;
+        /* short ones, then lengths across the three-lane path's rounds (6 KiB each) */
+        size_t n = round < 64    ? (size_t)round
+                   : round < 400 ? test_rand(&rng) % 4096
+                                 : test_rand(&rng) % 65536;
         for (size_t i = 0; i < n + align; i++)
             buf[i] = (uint8_t)test_rand(&rng);
         const uint8_t *p = buf + align;
