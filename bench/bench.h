@@ -8,6 +8,9 @@
 void bench_wal(int full, int recovery_only);
 /* Agent primitives table (bench_prims.c). */
 void bench_prims(int full);
+/* The original plan's targets, issue 14 items 5 and 6 (bench_seed.c): commit latency by
+ * read-set size, then the seed's targets table. */
+void bench_seed(int full);
 
 /* A fresh directory under $TMPDIR (default /tmp) for a benchmark's database, and its removal
  * (the files in it, then the directory). */
