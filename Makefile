@@ -18,6 +18,9 @@
 #   make fuzz               libFuzzer on the log decoder and recovery (FUZZ_SECONDS=30)
 #   make bench              inmem's benchmark tables, then the comparison with RocksDB, LMDB,
 #                           SQLite, WiredTiger and Redis (installs them when missing); FULL=1
+#   make bench-seed         the original plan's targets alone (issue 14 items 5 and 6: commit
+#                           latency by read-set size, txn/s, reads, conflicts, begin, validation);
+#                           a few seconds, FULL=1 about a minute (make bench runs them too)
 #   make bench-history      the history benchmarks (issue 13), against the library before
 #                           history (HB_BASE, built from git into build/hb-base/); ~2 minutes;
 #                           make bench-history-ir: its target 1 in instructions (callgrind)
@@ -93,7 +96,7 @@ BENCH_SRC := $(filter-out bench/bench_history.c,$(wildcard bench/*.c)) tests/fsu
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
-.PHONY: all lib deps test test-c bench bench-history bench-history-ir hb-base demo quickstart fuzz install uninstall check-exports \
+.PHONY: all lib deps test test-c bench bench-seed bench-history bench-history-ir hb-base demo quickstart fuzz install uninstall check-exports \
         clean format format-check deps-test deps-lib
 
 all: lib
@@ -193,6 +196,11 @@ bench: deps-lib
 	$(MAKE) --no-print-directory $(BUILD)/inmem_bench
 	$(BUILD)/inmem_bench $(if $(filter-out 0,$(FULL)),--full) $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-compare
+
+# make bench-seed: the seed's targets alone (bench/bench_seed.c; inmem_bench runs them last).
+bench-seed: deps-lib
+	$(MAKE) --no-print-directory $(BUILD)/inmem_bench
+	$(BUILD)/inmem_bench --seed $(if $(filter-out 0,$(FULL)),--full)
 
 # make bench-history: the history benchmarks of issue 13 (bench/bench_history.c). Target 1
 # compares this build with the library before history: HB_BASE (a commit) is extracted with
