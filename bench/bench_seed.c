@@ -849,6 +849,24 @@ static double fsync_probe(uint64_t dur_ns)
 
 /* ---- the section ------------------------------------------------------------------------- */
 
+/* The machine's load now: /proc/loadavg and the "some" line of /proc/pressure/cpu. */
+static void print_load(const char *when)
+{
+    char la[128] = "?", psi[160] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fgets(la, sizeof la, f))
+            la[strcspn(la, "\n")] = '\0';
+        fclose(f);
+    }
+    if ((f = fopen("/proc/pressure/cpu", "r")) != NULL) {
+        if (fgets(psi, sizeof psi, f))
+            psi[strcspn(psi, "\n")] = '\0';
+        fclose(f);
+    }
+    printf("%s: loadavg %s | cpu pressure %s\n", when, la, psi);
+}
+
 static const char *met(int ok)
 {
     return ok ? "met" : "MISSED";
@@ -861,6 +879,8 @@ void bench_seed(int full)
     uint64_t win_ns = full ? 500000000ull : 50000000ull;
     uint64_t t_start = snow();
     fprintf(stderr, "inmem_bench: seed targets: commit latency by read-set size...\n");
+    printf("\n");
+    print_load("seed section start");
 
     readset_res *rres = sxmalloc(sizeof *rres);
     part_readset(rounds, readset_ns, rres);
@@ -1024,6 +1044,7 @@ void bench_seed(int full)
            "snapshot: p50/p99 medians of the rounds, status on every round's p99; max: the "
            "longest begin of all rounds (begin takes no lock:\na long one is the thread losing "
            "its core, which this shared machine does often).\n");
+    print_load("seed section end");
     printf("seed section: %.1f s\n", (double)(snow() - t_start) / 1e9);
     free(rres);
 }
