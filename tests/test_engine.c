@@ -334,9 +334,10 @@ static void background_threads_leave_signals_to_the_application(void **state)
     test_rmdir(dir);
 }
 
-/* What a long snapshot kept alive is freed in slices over the commits after it ends, not all
- * at once by one commit (a pause at millions of keys), and all of it in the end. */
-static void gc_frees_a_long_snapshots_backlog_in_slices(void **state)
+/* What a long snapshot kept alive is freed when it ends, even on an idle database, slice by slice
+ * with the commit lock free between slices (inmem__index_gc_some's budget; storage tests check
+ * the slices themselves). */
+static void gc_frees_a_long_snapshots_backlog_when_it_ends(void **state)
 {
     (void)state;
     enum { KEYS = 20000 };
@@ -348,23 +349,8 @@ static void gc_frees_a_long_snapshots_backlog_in_slices(void **state)
     for (uint32_t k = 0; k < KEYS; k++)
         assert_ok(inmem_put(db, NULL, &k, sizeof k, "b", 1, NULL));
     assert_true(test_stats(db).retained_versions >= KEYS);
-    inmem_txn_free(snap); /* its end collects: one slice */
-    uint64_t after_end = test_stats(db).retained_versions;
-    assert_true(after_end > KEYS / 2);
-    uint64_t prev = after_end;
-    int commits = 0, shrinking = 0;
-    while (test_stats(db).retained_versions > 0 && commits < 4000) {
-        assert_ok(inmem_put(db, NULL, "x", 1, "y", 1, NULL));
-        commits++;
-        uint64_t r = test_stats(db).retained_versions;
-        if (r < prev) {
-            assert_true(prev - r <= 4096); /* a slice, not the whole backlog */
-            shrinking++;
-        }
-        prev = r;
-    }
+    inmem_txn_free(snap); /* its end collects, a slice at a time, to the end */
     assert_int_equal(test_stats(db).retained_versions, 0);
-    assert_true(shrinking >= 4);
     assert_ok(inmem_db_close(db));
 }
 
@@ -377,7 +363,7 @@ const struct CMUnitTest engine_tests[] = {
     cmocka_unit_test(long_keys_work_end_to_end),
     cmocka_unit_test(prefix_scan_returns_exactly_the_prefix_in_order),
     cmocka_unit_test(overwrite_loop_keeps_retained_versions_bounded),
-    cmocka_unit_test(gc_frees_a_long_snapshots_backlog_in_slices),
+    cmocka_unit_test(gc_frees_a_long_snapshots_backlog_when_it_ends),
     cmocka_unit_test(ending_the_oldest_snapshot_collects_on_an_idle_database),
     cmocka_unit_test(stats_show_a_forgotten_snapshot),
     cmocka_unit_test(deleted_keys_are_reclaimed),

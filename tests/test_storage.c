@@ -256,6 +256,37 @@ static void embedded_first_version_lives_and_dies_with_its_node(void **state)
     inmem__index_destroy(ix);
 }
 
+/* A collection in a slice frees at most its budget of queued keys, says that it ran out (2),
+ * and the next slices go on in order to the end. */
+static void gc_some_frees_at_most_its_budget_then_goes_on(void **state)
+{
+    (void)state;
+    inmem__index *ix = inmem__index_create();
+    assert_non_null(ix);
+    char buf[32];
+    uint64_t ver = 0;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(buf, sizeof buf, "s%d", i);
+        put(ix, buf, "a", ++ver, 0);
+    }
+    for (int i = 0; i < 1000; i++) { /* every key gets an older version to free */
+        snprintf(buf, sizeof buf, "s%d", i);
+        put(ix, buf, "b", ++ver, 0);
+    }
+    assert_int_equal(inmem__index_retained(ix), 1000);
+    int slices = 0, rc;
+    uint64_t prev = 1000;
+    while ((rc = inmem__index_gc_some(ix, ver, ver, NULL, 100)) == 2) {
+        uint64_t r = inmem__index_retained(ix);
+        assert_true(prev - r <= 100);
+        prev = r;
+        slices++;
+    }
+    assert_int_equal(inmem__index_retained(ix), 0);
+    assert_in_range(slices, 9, 11);
+    inmem__index_destroy(ix);
+}
+
 const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(embedded_first_version_lives_and_dies_with_its_node),
     cmocka_unit_test(index_keeps_memcmp_order_and_finds_every_key),
@@ -264,5 +295,6 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(gc_unlinks_deleted_keys_once_no_snapshot_sees_them),
     cmocka_unit_test(hash_table_survives_churn_of_inserts_and_removals),
     cmocka_unit_test(hash_table_growth_keeps_every_key_findable),
+    cmocka_unit_test(gc_some_frees_at_most_its_budget_then_goes_on),
 };
 INMEM_TEST_COUNT(storage);

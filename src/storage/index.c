@@ -290,7 +290,8 @@ static inmem__node *node_alloc(inmem__index *ix, int height, const uint8_t *key,
     int in_chunk = n != NULL;
     if (!n && !(n = malloc(size)))
         return NULL;
-    n->in_chunk = (uint8_t)in_chunk;
+    n->in_chunk = in_chunk != 0;
+    n->hq_refs = 0;
     n->has_first = first != NULL;
     if (first) {
         inmem__version *v = (inmem__version *)((uint8_t *)n + first_offset(height, klen));
@@ -982,6 +983,8 @@ static int hq_push(inmem__index *ix, inmem__node *n, uint64_t ver)
         ix->hq_tail = live;
     }
     ix->hq[ix->hq_tail++] = (pending){n, ver};
+    if (n->hq_refs < 127)
+        n->hq_refs++;
     return 0;
 }
 
@@ -1017,7 +1020,7 @@ static inline __attribute__((always_inline)) void gc_node(inmem__index *ix, inme
     int history = prune(ix, n, min_snap, floor, count);
     inmem__version *h = atomic_load_rlx(&n->head);
     if (h->tomb && h->ver <= floor && !atomic_load_rlx(&h->next) && !(flags & INMEM__KEEP_TOMB) &&
-        count <= 1 && ret_reserve(ix, 1) == 0) {
+        count <= 1 && !n->hq_refs && ret_reserve(ix, 1) == 0) {
         unlink_node(ix, n, last_version);
         return;
     }
@@ -1052,6 +1055,8 @@ int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_vers
     while (budget && visit-- && ix->hq_head < ix->hq_tail && ix->hq[ix->hq_head].ver <= hmin) {
         budget--;
         pending e = ix->hq[ix->hq_head++];
+        if (e.node->hq_refs < 127) /* (a saturated count stays: the node is never unlinked) */
+            e.node->hq_refs--;
         if (!atomic_load_rlx(&e.node->dead))
             gc_node(ix, e.node, min_snap, last_version, policy);
     }
@@ -1069,8 +1074,9 @@ int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_vers
     }
     if (ix->ret_head == ix->ret_len)
         ix->ret_head = ix->ret_len = 0;
-    return ix->q_head < ix->q_tail || ix->ret_head < ix->ret_len ||
-           (!budget && ix->hq_head < ix->hq_tail);
+    if (!budget)
+        return 2; /* the slice ran out: more is due at once */
+    return ix->q_head < ix->q_tail || ix->ret_head < ix->ret_len;
 }
 
 uint64_t inmem__index_history_bytes(const inmem__index *ix)

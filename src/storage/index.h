@@ -32,10 +32,12 @@ typedef struct inmem__node {
     _Atomic(inmem__version *) head; /* newest version, never NULL once linked */
     uint64_t hash;                  /* inmem__hash of the key */
     uint32_t klen;
-    uint8_t height;                       /* skip-list levels, 1..INMEM__SKIP_MAX */
-    _Atomic uint8_t dead;                 /* 1 once unlinked by the GC: look the key up again */
-    uint8_t has_first;                    /* its allocation holds an embedded first version */
-    uint8_t in_chunk;                     /* allocated from a bulk-load chunk, not malloc */
+    uint8_t height;       /* skip-list levels, 1..INMEM__SKIP_MAX */
+    _Atomic uint8_t dead; /* 1 once unlinked by the GC: look the key up again */
+    uint8_t has_first;    /* its allocation holds an embedded first version */
+    uint8_t in_chunk : 1; /* allocated from a bulk-load chunk, not malloc */
+    uint8_t hq_refs : 7;  /* writer: entries of the history queue naming it (127: many); while
+                           * any is left, the GC does not unlink it (they would outlive it) */
     _Atomic(struct inmem__node *) next[]; /* skip-list successors, level 0 first */
 } inmem__node;
 

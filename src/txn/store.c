@@ -130,6 +130,10 @@ static void store_gc(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
     st->gc_inflow = 0;
     int left = inmem__index_gc_some(st->index, st->min_cached, st->assigned,
                                     inmem__history_gc_policy(st, st->min_cached), budget);
+    /* what waits for a newer version (retired at tag `assigned`, entries above `visible`) no
+     * snapshot's end can unblock: only a commit can, and commits collect */
+    if (left == 1 && st->min_cached >= atomic_load(&st->visible))
+        left = 0;
     atomic_store(&st->gc_floor, st->min_cached);
     if (left != atomic_load_rlx(&st->gc_pending)) /* before gc_busy drops: see snapshot_unpin */
         atomic_store_rlx(&st->gc_pending, left);
@@ -219,11 +223,23 @@ int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
                         "not freed with inmem_txn_free()?");
 }
 
+static void gc_kick(inmem__store *st);
+/* Releases the commit lock and collects if a snapshot's end found it taken meanwhile
+ * (gc_missed): every holder that may run long enough to be found unlocks through here. */
+void inmem__store_unlock(inmem__store *st)
+{
+    inmem__mutex_unlock(&st->commit_mu);
+    if (atomic_load(&st->gc_missed))
+        gc_kick(st);
+}
+
 void inmem__snapshot_pin(inmem_txn *t)
 {
     inmem__store *st = t->st;
     inmem__slot *s = slot_of(t);
     uint64_t v = atomic_load_acq(&st->visible), again;
+    if (v < t->pin_low) /* the lowest this handle advertised since its last unpin */
+        t->pin_low = v;
     for (;;) {
         atomic_store(&s->snap, v);
         again = atomic_load(&st->visible);
@@ -250,7 +266,10 @@ static void gc_kick(inmem__store *st)
         atomic_store(&st->gc_missed, 0);
         store_gc(st);
         inmem__mutex_unlock(&st->commit_mu);
-        if (!atomic_load(&st->gc_missed) || !atomic_load_rlx(&st->gc_pending))
+        /* again if a snapshot's end missed the lock meanwhile, or if the slice ran out (a
+         * backlog: slice by slice, the lock free between, so an idle database still frees it) */
+        int pending = atomic_load_rlx(&st->gc_pending);
+        if (pending != 2 && (!atomic_load(&st->gc_missed) || !pending))
             return;
     }
 }
@@ -266,12 +285,15 @@ void inmem__snapshot_unpin(inmem_txn *t)
 {
     inmem__store *st = t->st;
     atomic_store(&slot_of(t)->snap, INMEM__SNAP_NONE);
+    uint64_t low0 = t->pin_low < t->pinned ? t->pin_low : t->pinned;
+    t->pin_low = UINT64_MAX;
     /* a collection under way may have seen this snapshot and will leave work, but it says so
      * (gc_pending) only at its end: kick it (gc_missed) rather than leave on a stale pending */
     int busy = atomic_load(&st->gc_busy);
     if (!busy && !atomic_load_rlx(&st->gc_pending))
         return;
-    if (busy || t->pinned <= atomic_load(&st->gc_floor) || atomic_load(&st->gc_missed))
+    uint64_t low = low0;
+    if (busy || low <= atomic_load(&st->gc_floor) || atomic_load(&st->gc_missed))
         gc_kick(st);
 }
 
@@ -446,7 +468,7 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
     } else {
         rc = inmem__store_apply(st, &w, 1, &ver, &ticket);
     }
-    inmem__mutex_unlock(&st->commit_mu);
+    inmem__store_unlock(st);
     if (rc) {
         inmem__version_free(v);
         return rc;

@@ -136,6 +136,7 @@ static int begin(inmem__store *st, inmem_txn **out, uint32_t holder)
     t->slot = slot;
     t->readonly = 0;
     t->state = INMEM_TXN_ACTIVE;
+    t->pin_low = UINT64_MAX;
     inmem__snapshot_pin(t);
     *out = t;
     return 0;
@@ -179,7 +180,7 @@ int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t vers
         atomic_store(&st->slots[t->slot].snap, t->pinned);
         t->snap = v;
     }
-    inmem__mutex_unlock(&st->commit_mu);
+    inmem__store_unlock(st);
     if (rc) {
         inmem__txn_free(t);
         return rc;
@@ -581,7 +582,7 @@ int inmem__txn_commit(inmem_txn *t)
     } else {
         rc = inmem__store_apply(st, t->w, t->nw, &t->commit_ver, &ticket);
     }
-    inmem__mutex_unlock(&st->commit_mu);
+    inmem__store_unlock(st);
     if (rc == 0)
         rc = inmem__store_finish(st, t->commit_ver, ticket);
     if (rc) {

@@ -214,7 +214,8 @@ struct inmem_txn {
     inmem_txn_state state;
     inmem_abort_reason reason;
     uint64_t snap;
-    uint64_t pinned; /* what the slot holds for the GC: snap, or lower (history, dumps) */
+    uint64_t pinned;  /* what the slot holds for the GC: snap, or lower (history, dumps) */
+    uint64_t pin_low; /* the lowest value the slot held since the pin (a stale first try) */
     uint64_t commit_ver;
     uint64_t now_ms; /* wall clock for TTL checks, read once on first need */
     wentry *w;
@@ -338,6 +339,7 @@ void inmem__pin_down(inmem_txn *t, uint64_t v);
 /* store.c: reader slots and snapshots (see the protocol in store.c) */
 int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder);
 void inmem__snapshot_pin(inmem_txn *t);
+void inmem__store_unlock(inmem__store *st);
 void inmem__snapshot_unpin(inmem_txn *t);
 /* store.c: the key's node in the index now, or NULL (writer, under commit_mu) */
 inmem__node *inmem__store_live_node(inmem__store *st, inmem__node *n, const keyref *k);
