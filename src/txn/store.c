@@ -226,7 +226,7 @@ int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
 static void gc_kick(inmem__store *st);
 /* Releases the commit lock and collects if a snapshot's end found it taken meanwhile
  * (gc_missed): every holder that may run long enough to be found unlocks through here. */
-void inmem__store_unlock(inmem__store *st)
+void inmem__store_unlock(inmem__store *st) INMEM_RELEASE(st->commit_mu)
 {
     inmem__mutex_unlock(&st->commit_mu);
     if (atomic_load(&st->gc_missed))

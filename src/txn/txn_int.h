@@ -339,7 +339,7 @@ void inmem__pin_down(inmem_txn *t, uint64_t v);
 /* store.c: reader slots and snapshots (see the protocol in store.c) */
 int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder);
 void inmem__snapshot_pin(inmem_txn *t);
-void inmem__store_unlock(inmem__store *st);
+void inmem__store_unlock(inmem__store *st) INMEM_RELEASE(st->commit_mu);
 void inmem__snapshot_unpin(inmem_txn *t);
 /* store.c: the key's node in the index now, or NULL (writer, under commit_mu) */
 inmem__node *inmem__store_live_node(inmem__store *st, inmem__node *n, const keyref *k);
