@@ -556,7 +556,8 @@ static int list_one(void *ctx, const char *name)
 {
     struct list_ctx *l = ctx;
     uint64_t v;
-    if (parse_name(name, ".img.tmp", &v) && l->remove_tmp) {
+    if ((parse_name(name, ".img.tmp", &v) || parse_name(name, ".img.dropped.tmp", &v)) &&
+        l->remove_tmp) { /* (the second: a repaired image's copy, cut short by a crash) */
         char path[PATH_CAP];
         snprintf(path, sizeof path, "%s/%s", l->dir, name);
         (void)inmem__vfs_get()->unlink(path);

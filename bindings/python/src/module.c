@@ -259,6 +259,13 @@ static int init_errors(PyObject *m)
     Err_Misuse = err_class(INMEM_EMISUSE);
     Err_TxnDone = err_class(INMEM_ETXNDONE);
     Err_NotFound = err_class(INMEM_NOTFOUND);
+    /* class-level defaults: a ConflictError raised without a conflict report (RetriesExhausted,
+     * the subclass, after the last attempt) still has every attribute, as None */
+    static const char *const conflict_attrs[] = {"key",      "run",   "rule",
+                                                 "expected", "found", "primitive"};
+    for (size_t i = 0; i < sizeof conflict_attrs / sizeof conflict_attrs[0]; i++)
+        if (PyObject_SetAttrString(Err_Conflict, conflict_attrs[i], Py_None) < 0)
+            return -1;
     return 0;
 }
 

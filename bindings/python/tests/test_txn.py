@@ -326,6 +326,8 @@ def test_transact_retries_exhausted(db):
     with pytest.raises(inmem.RetriesExhausted) as ei:
         db.transact(fn, max_attempts=3, backoff_initial=0, backoff_max=0)
     assert isinstance(ei.value, inmem.ConflictError)
+    e = ei.value  # a ConflictError's attributes exist on it too (no report: None)
+    assert (e.key, e.run, e.rule, e.expected, e.found, e.primitive) == (None,) * 6
     assert db.stats().retries_exhausted == 1
     assert db.stats().retries == 2
 
