@@ -307,7 +307,9 @@ uninstall: uninstall-tools
 
 FORMAT_FILES = include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c bench/*.h \
                bench/compare/*.c bench/compare/*.h \
-               examples/*.c fuzz/*.c fuzz/*.h tools/*.c tools/*.h
+               examples/*.c fuzz/*.c fuzz/*.h tools/*.c tools/*.h \
+               bindings/node/src/*.c bindings/node/src/*.h bindings/python/src/*.c \
+               bindings/python/src/*.h
 
 format:
 	clang-format -i $(FORMAT_FILES)

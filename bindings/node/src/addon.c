@@ -556,7 +556,6 @@ int get_target(napi_env env, napi_value v, dbw **d, txw **tx)
     return *d ? 0 : -1;
 }
 
-
 static void itw_unlink(itw *it)
 {
     txw *tx = it->tx;
@@ -807,8 +806,8 @@ int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_
     }
     if (sh) {
         if (!same_options(&sh->opts, o)) {
-            snprintf(errbuf, errlen,
-                     "%s is already open in this process with different options", real);
+            snprintf(errbuf, errlen, "%s is already open in this process with different options",
+                     real);
             rc = INMEM_EINVAL;
             goto cleanup;
         }
@@ -980,11 +979,11 @@ int get_options(napi_env env, napi_value v, inmem_options *o)
     if (u > UINT_MAX)
         return bad_type(env, "options.maxTxns", "at most 65536");
     o->max_txns = (unsigned)u;
-    if (get_u64(env, get_prop(env, v, "walSegmentSize"), o->wal_segment_size,
-                &o->wal_segment_size, "options.walSegmentSize"))
+    if (get_u64(env, get_prop(env, v, "walSegmentSize"), o->wal_segment_size, &o->wal_segment_size,
+                "options.walSegmentSize"))
         return -1;
-    if (get_u64(env, get_prop(env, v, "syncIntervalMs"), o->sync_interval_ms,
-                &o->sync_interval_ms, "options.syncIntervalMs"))
+    if (get_u64(env, get_prop(env, v, "syncIntervalMs"), o->sync_interval_ms, &o->sync_interval_ms,
+                "options.syncIntervalMs"))
         return -1;
     if (get_u64(env, get_prop(env, v, "syncCommits"), o->sync_commits, &o->sync_commits,
                 "options.syncCommits"))

@@ -46,13 +46,13 @@ typedef struct itw itw;
 typedef struct ww ww;
 
 struct dbw {
-    shared_db *sh;    /* NULL once closed */
-    inmem_db *db;     /* sh->db, cached; NULL once closed */
-    int durability;   /* inmem_durability of the shared database */
-    int refs;         /* JS object alive + live txws */
-    int pending;      /* async works in flight on this handle or its transactions */
-    txw *txns;        /* live transactions (txn != NULL), doubly linked */
-    ww *watches;      /* pending db.wait() calls (wait.c), doubly linked */
+    shared_db *sh;      /* NULL once closed */
+    inmem_db *db;       /* sh->db, cached; NULL once closed */
+    int durability;     /* inmem_durability of the shared database */
+    int refs;           /* JS object alive + live txws */
+    int pending;        /* async works in flight on this handle or its transactions */
+    txw *txns;          /* live transactions (txn != NULL), doubly linked */
+    ww *watches;        /* pending db.wait() calls (wait.c), doubly linked */
     uint32_t watch_ids; /* the last id given to one */
 };
 
@@ -67,8 +67,8 @@ struct txw {
 };
 
 struct itw {
-    inmem_iter *it;     /* NULL once freed */
-    inmem_replay *rp;   /* a replay's handle instead of an iterator; NULL once freed */
+    inmem_iter *it;   /* NULL once freed */
+    inmem_replay *rp; /* a replay's handle instead of an iterator; NULL once freed */
     txw *tx;
     itw *prev, *next;
 };

@@ -105,10 +105,9 @@ static int grow_bytes(work *w, size_t add)
 static int scan_collect(work *w)
 {
     inmem_iter *it;
-    int rc = w->use_prefix
-                 ? inmem_kv_scan_prefix(w->tx->txn, w->run, w->prefix.p, w->prefix.n, &it)
-                 : inmem_kv_scan(w->tx->txn, w->run, w->start.p, w->start.n, w->end.p, w->end.n,
-                                 &it);
+    int rc = w->use_prefix ? inmem_kv_scan_prefix(w->tx->txn, w->run, w->prefix.p, w->prefix.n, &it)
+                           : inmem_kv_scan(w->tx->txn, w->run, w->start.p, w->start.n, w->end.p,
+                                           w->end.n, &it);
     if (rc)
         return rc;
     while (w->nents < w->limit) {
@@ -165,8 +164,8 @@ static void execute(napi_env env, void *data)
         w->rc = inmem_txn_commit(w->tx->txn);
         break;
     case W_RUN_DELETE:
-        w->rc = w->tx ? inmem_run_delete(w->tx->txn, &w->rid) : inmem_run_delete_db(w->d->db,
-                                                                                    &w->rid);
+        w->rc =
+            w->tx ? inmem_run_delete(w->tx->txn, &w->rid) : inmem_run_delete_db(w->d->db, &w->rid);
         break;
     case W_VERIFY:
         w->rc = w->tx ? inmem_event_verify(w->tx->txn, w->run, w->stream, &w->u)

@@ -17,8 +17,9 @@ static napi_value begin_at(napi_env env, napi_callback_info info, int by_time)
     if (!d)
         return NULL;
     if (is_nullish(env, argv[1]))
-        return throw_msg(env, INMEM_EINVAL, by_time ? "atTime must be a non-negative integer"
-                                                    : "at must be a non-negative integer");
+        return throw_msg(env, INMEM_EINVAL,
+                         by_time ? "atTime must be a non-negative integer"
+                                 : "at must be a non-negative integer");
     uint64_t x;
     if (get_u64(env, argv[1], 0, &x, by_time ? "atTime" : "at"))
         return NULL;
@@ -52,12 +53,14 @@ static napi_value lookup(napi_env env, napi_callback_info info, int by_time)
     if (!d)
         return NULL;
     if (is_nullish(env, argv[1]))
-        return throw_msg(env, INMEM_EINVAL, by_time ? "timeMs must be a non-negative integer"
-                                                    : "version must be a non-negative integer");
+        return throw_msg(env, INMEM_EINVAL,
+                         by_time ? "timeMs must be a non-negative integer"
+                                 : "version must be a non-negative integer");
     uint64_t x, out = 0;
     if (get_u64(env, argv[1], 0, &x, by_time ? "timeMs" : "version"))
         return NULL;
-    int rc = by_time ? inmem_db_time_version(d->db, x, &out) : inmem_db_version_time(d->db, x, &out);
+    int rc =
+        by_time ? inmem_db_time_version(d->db, x, &out) : inmem_db_version_time(d->db, x, &out);
     if (rc)
         return throw_rc(env, rc, NULL, NULL);
     return mk_u64(env, out);
@@ -199,7 +202,8 @@ static napi_value change_obj(napi_env env, const inmem_change *c)
     set_prop(env, o, "primitive", prim_str(env, c->primitive));
     set_key(env, o, c->primitive, c->key, c->klen);
     set_prop(env, o, "deleted", mk_bool(env, c->deleted));
-    set_prop(env, o, "value", c->deleted || !c->value ? mk_undef(env) : mk_buf(env, c->value, c->len));
+    set_prop(env, o, "value",
+             c->deleted || !c->value ? mk_undef(env) : mk_buf(env, c->value, c->len));
     if (c->primitive == INMEM_PRIM_KV)
         set_u64(env, o, "expireAt", c->expire_at_ms);
     if (c->primitive == INMEM_PRIM_EVENT) {

@@ -34,8 +34,8 @@ static int get_limit(napi_env env, napi_value v, uint64_t dflt, size_t *out)
 
 /* ---- runs ---------------------------------------------------------------------------------- */
 
-static const char *const status_names[] = {NULL,       "active",    "completed",
-                                           "failed",   "cancelled", "archived"};
+static const char *const status_names[] = {NULL,     "active",    "completed",
+                                           "failed", "cancelled", "archived"};
 
 static int get_status(napi_env env, napi_value v, int allow_any, inmem_run_status *out)
 {
@@ -329,7 +329,7 @@ static napi_value run_list(napi_env env, napi_callback_info info)
     filter.agent = agent.p;
     inmem_run_id *out = malloc((limit ? limit : 1) * sizeof(*out));
     size_t n = 0;
-    int rc = !out  ? INMEM_ENOMEM
+    int rc = !out ? INMEM_ENOMEM
              : tx ? inmem_run_list(tx->txn, &filter, ap, limit, out, &n)
                   : inmem_run_list_db(d->db, &filter, ap, limit, out, &n);
     jsbytes_free(&tag);
@@ -444,10 +444,9 @@ static napi_value event_append(napi_env env, napi_callback_info info)
         return NULL;
     }
     uint64_t seq = 0;
-    int rc = tx ? inmem_event_append(tx->txn, a.run, a.stream.p, type.p, payload.p, payload.n,
-                                     &seq)
-                : inmem_event_append_db(d->db, a.run, a.stream.p, type.p, payload.p, payload.n,
-                                        &seq);
+    int rc =
+        tx ? inmem_event_append(tx->txn, a.run, a.stream.p, type.p, payload.p, payload.n, &seq)
+           : inmem_event_append_db(d->db, a.run, a.stream.p, type.p, payload.p, payload.n, &seq);
     jsbytes_free(&a.stream);
     jsbytes_free(&type);
     jsbytes_free(&payload);
@@ -942,8 +941,8 @@ static napi_value trace_record(napi_env env, napi_callback_info info)
     for (size_t i = 0; i < tags.n; i++)
         put_name(s->tags[i], &tags.b[i]);
     inmem_run_id out;
-    int rc = tx ? inmem_trace_record(tx->txn, run, s, &out) : inmem_trace_record_db(d->db, run, s,
-                                                                                    &out);
+    int rc =
+        tx ? inmem_trace_record(tx->txn, run, s, &out) : inmem_trace_record_db(d->db, run, s, &out);
     r = rc ? throw_rc(env, rc, NULL, NULL) : mk_run(env, &out);
 cleanup:
     jsbytes_free(&name);

@@ -36,10 +36,10 @@ struct ww {
     int handles; /* uv handles not closed yet */
     napi_env env;
     napi_deferred def;
-    napi_ref hold;            /* the database's JS object */
-    napi_async_context actx;  /* for the callback scope the promise settles in */
+    napi_ref hold;           /* the database's JS object */
+    napi_async_context actx; /* for the callback scope the promise settles in */
     napi_async_cleanup_hook_handle hook;
-    int teardown;             /* closed by the environment's teardown */
+    int teardown; /* closed by the environment's teardown */
     dbw *d;
     inmem_watch *w; /* NULL once closed */
     uint32_t id;
@@ -240,8 +240,7 @@ static napi_value watch_start(napi_env env, napi_callback_info info)
         } else {
             napi_value err;
             throw_rc(env, rc == INMEM_NOTFOUND ? INMEM_ETIMEDOUT : rc,
-                     rc == INMEM_NOTFOUND ? "the key has not moved past the version" : NULL,
-                     NULL);
+                     rc == INMEM_NOTFOUND ? "the key has not moved past the version" : NULL, NULL);
             napi_get_and_clear_last_exception(env, &err);
             napi_reject_deferred(env, def, err);
         }
@@ -331,11 +330,10 @@ static napi_value wait_sync(napi_env env, napi_callback_info info)
     int rc = inmem_wait(d->db, run, prim, k.p, k.n, after, timeout, &v);
     jsbytes_free(&k);
     if (rc)
-        return throw_rc(env, rc,
-                        rc == INMEM_ETIMEDOUT
-                            ? "the key did not move past the version within timeoutMs"
-                            : NULL,
-                        NULL);
+        return throw_rc(
+            env, rc,
+            rc == INMEM_ETIMEDOUT ? "the key did not move past the version within timeoutMs" : NULL,
+            NULL);
     return mk_u64(env, v);
 }
 

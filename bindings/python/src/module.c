@@ -168,9 +168,8 @@ static PyObject *raise_conflict_obj(const char *msg, PyObject *key, PyObject *ru
     bad = bad || set_attr(e, "rule", rule ? PyUnicode_FromString(rule) : Py_NewRef(Py_None)) < 0;
     bad = bad || set_attr(e, "expected", expected) < 0;
     bad = bad || set_attr(e, "found", found) < 0;
-    bad = bad ||
-          set_attr(e, "primitive",
-                   primitive ? PyUnicode_FromString(primitive) : Py_NewRef(Py_None)) < 0;
+    bad = bad || set_attr(e, "primitive",
+                          primitive ? PyUnicode_FromString(primitive) : Py_NewRef(Py_None)) < 0;
     if (!bad)
         PyErr_SetObject((PyObject *)Py_TYPE(e), e);
     Py_DECREF(e);
@@ -194,11 +193,10 @@ PyObject *raise_conflict(const char *what, const inmem_txn_info *info, PyObject 
              rule ? (info->reason == INMEM_ABORT_READ_CONFLICT ? "read-set" : "CAS") : "unknown",
              (unsigned long long)info->conflict_expected, (unsigned long long)info->conflict_found);
     Py_XDECREF(krepr);
-    return raise_conflict_obj(msg, key, runid_or_none(&info->conflict_run), rule,
-                              u64(info->conflict_expected), u64(info->conflict_found),
-                              info->conflict_primitive
-                                  ? primitive_name((int)info->conflict_primitive)
-                                  : NULL);
+    return raise_conflict_obj(
+        msg, key, runid_or_none(&info->conflict_run), rule, u64(info->conflict_expected),
+        u64(info->conflict_found),
+        info->conflict_primitive ? primitive_name((int)info->conflict_primitive) : NULL);
 }
 
 PyObject *raise_cas_conflict(const char *what, const inmem_run_id *run, PyObject *key,
