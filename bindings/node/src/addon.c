@@ -664,6 +664,16 @@ napi_value wrap_txw(napi_env env, txw *tx)
     return obj;
 }
 
+napi_value wrap_new_txn(napi_env env, dbw *d, inmem_txn *txn)
+{
+    txw *tx = txw_new(d, txn);
+    if (!tx) {
+        inmem_txn_free(txn);
+        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    }
+    return wrap_txw(env, tx);
+}
+
 static void itw_finalize(napi_env env, void *data, void *hint)
 {
     (void)env;

@@ -144,6 +144,8 @@ void itw_release_handle(napi_env env, napi_value obj);
 /* A transaction or a database handle (live): exactly one of *d, *tx is set. */
 int get_target(napi_env env, napi_value v, dbw **d, txw **tx);
 napi_value wrap_txw(napi_env env, txw *tx);
+/* A JS handle for a transaction just begun on @p d (freed, with ENOMEM thrown, on failure). */
+napi_value wrap_new_txn(napi_env env, dbw *d, inmem_txn *txn);
 napi_value wrap_dbw(napi_env env, dbw *d);
 
 /* Lifetimes. */

@@ -2,6 +2,7 @@
  * history.c — retained history (docs/history.md): time-travel transactions, the commit-time
  * table, key and state-cell history.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,29 +11,33 @@
 #define HISTORY_LIMIT_MAX (1u << 20)
 
 /* txnBeginAt(db, version) / txnBeginAtTime(db, unixMs) -> handle of a read-only transaction */
-static napi_value begin_at(napi_env env, napi_callback_info info, int by_time)
+/* The database of argv[0] and the required non-negative integer argv[1] (named @p what). */
+static dbw *db_and_u64(napi_env env, napi_value *argv, const char *what, uint64_t *x)
 {
-    ARGS(2);
     dbw *d = get_db_live(env, argv[0]);
     if (!d)
         return NULL;
-    if (is_nullish(env, argv[1]))
-        return throw_msg(env, INMEM_EINVAL,
-                         by_time ? "atTime must be a non-negative integer"
-                                 : "at must be a non-negative integer");
+    if (is_nullish(env, argv[1])) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%s must be a non-negative integer", what);
+        throw_msg(env, INMEM_EINVAL, msg);
+        return NULL;
+    }
+    return get_u64(env, argv[1], 0, x, what) ? NULL : d;
+}
+
+static napi_value begin_at(napi_env env, napi_callback_info info, int by_time)
+{
+    ARGS(2);
     uint64_t x;
-    if (get_u64(env, argv[1], 0, &x, by_time ? "atTime" : "at"))
+    dbw *d = db_and_u64(env, argv, by_time ? "atTime" : "at", &x);
+    if (!d)
         return NULL;
     inmem_txn *txn;
     int rc = by_time ? inmem_txn_begin_at_time(d->db, x, &txn) : inmem_txn_begin_at(d->db, x, &txn);
     if (rc)
         return throw_rc(env, rc, NULL, NULL);
-    txw *tx = txw_new(d, txn);
-    if (!tx) {
-        inmem_txn_free(txn);
-        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
-    }
-    return wrap_txw(env, tx);
+    return wrap_new_txn(env, d, txn);
 }
 
 static napi_value txn_begin_at(napi_env env, napi_callback_info info)
@@ -49,15 +54,9 @@ static napi_value txn_begin_at_time(napi_env env, napi_callback_info info)
 static napi_value lookup(napi_env env, napi_callback_info info, int by_time)
 {
     ARGS(2);
-    dbw *d = get_db_live(env, argv[0]);
-    if (!d)
-        return NULL;
-    if (is_nullish(env, argv[1]))
-        return throw_msg(env, INMEM_EINVAL,
-                         by_time ? "timeMs must be a non-negative integer"
-                                 : "version must be a non-negative integer");
     uint64_t x, out = 0;
-    if (get_u64(env, argv[1], 0, &x, by_time ? "timeMs" : "version"))
+    dbw *d = db_and_u64(env, argv, by_time ? "timeMs" : "version", &x);
+    if (!d)
         return NULL;
     int rc =
         by_time ? inmem_db_time_version(d->db, x, &out) : inmem_db_version_time(d->db, x, &out);

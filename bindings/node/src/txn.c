@@ -75,12 +75,7 @@ static napi_value txn_begin(napi_env env, napi_callback_info info)
     int rc = ro ? inmem_txn_begin_readonly(d->db, &txn) : inmem_txn_begin(d->db, &txn);
     if (rc)
         return throw_rc(env, rc, NULL, NULL);
-    txw *tx = txw_new(d, txn);
-    if (!tx) {
-        inmem_txn_free(txn);
-        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
-    }
-    return wrap_txw(env, tx);
+    return wrap_new_txn(env, d, txn);
 }
 
 /* txnSetTimeout(txn, timeoutUs): a commit after the deadline applies nothing (TimeoutError). */
