@@ -161,6 +161,7 @@ int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
     w->map_len = size;
     w->seq = seq;
     w->off = INMEM__WAL_HEADER;
+    w->zap_off = 0;
     w->format = INMEM__WAL_FORMAT;
     return 0;
 fail:
@@ -288,6 +289,23 @@ static void wait_queued(inmem__wal *w, inmem__wal_waiter *me, uint64_t wait_ns)
     inmem__mutex_lock(&w->sync_mu);
 }
 
+/* Before an fsync in async and batched mode: unmaps the pages of the current segment that the
+ * appender has finished with (wholly below @p upto, which lies in it). Writeback must
+ * write-protect every mapped page it cleans, each with its own TLB shoot-down interrupting the
+ * appender's core and holding the page-table lock the appender's next page fault needs (18 % of
+ * the samples of a batched run); an unmapped page needs none. The data stay in the page cache,
+ * dirty, for the fsync to write: unmapping a shared file mapping drops no data. One ranged
+ * shoot-down per fsync replaces one per page. Called with `syncing` held (the mapping cannot
+ * be switched). */
+static void zap_behind(inmem__wal *w, uint8_t *map, uint64_t seq, uint64_t upto)
+{
+    uint64_t end = (upto & ((1ull << 40) - 1)) & ~(uint64_t)4095;
+    if (w->cfg.mode == INMEM_DURABILITY_STRICT || upto >> 40 != seq || end <= w->zap_off)
+        return;
+    (void)madvise(map + w->zap_off, (size_t)(end - w->zap_off), MADV_DONTNEED); /* a hint */
+    w->zap_off = end;
+}
+
 /* Makes everything below @p target durable (group commit: see the file comment). */
 static int sync_to(inmem__wal *w, uint64_t target)
 {
@@ -315,11 +333,13 @@ static int sync_to(inmem__wal *w, uint64_t target)
         w->syncing = 1;
         int fd = w->fd;
         uint64_t seq = w->seq;
+        uint8_t *map = w->map;
         inmem__mutex_unlock(&w->sync_mu);
         /* commits first: the appender stores them after written_lsn, so every commit counted
          * here lies below `upto` */
         uint64_t commits = atomic_load_acq(&w->written_commits);
         uint64_t upto = atomic_load_acq(&w->written_lsn);
+        zap_behind(w, map, seq, upto);
         uint64_t t0 = inmem__clock_mono_ns();
         int err = w->vfs->datasync(fd);
         uint64_t took = inmem__clock_mono_ns() - t0;

@@ -30,6 +30,7 @@ struct inmem__wal {
     uint8_t *map;
     uint64_t map_len;
     uint64_t off;
+    uint64_t zap_off;   /* non-strict: the mapping below it is unmapped (zap_behind(); syncers) */
     uint32_t format;    /* the current segment's format (appends only go into INMEM__WAL_FORMAT) */
     uint64_t first_seq; /* the oldest segment on disk (inmem__wal_drop_before) */
     uint64_t txn_id;    /* last transaction id handed out */
