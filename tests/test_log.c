@@ -1180,8 +1180,9 @@ static void clean_closes_at_the_end_of_a_full_segment_never_overrun_it(void **st
         size_t vlen = left - INMEM__WAL_END_ROOM - slack - fixed;
         assert_true(vlen <= sizeof val);
         uint64_t last = put_ok(db, NULL, key, val, vlen);
-        assert_int_equal(count_segments(dir), 1);
+        assert_int_equal(current_segment(db), 1);
         assert_ok(inmem_db_close(db));
+        assert_int_equal(count_segments(dir), 1); /* the next one, made ahead, is removed */
         for (int cycle = 0; cycle < 4; cycle++) { /* sessions that write nothing */
             db = open_db(dir, INMEM_DURABILITY_BATCHED);
             inmem_recovery_info rec = recovery_of(db);
@@ -1241,6 +1242,98 @@ static void segments_start_small_and_double_up_to_the_segment_size(void **state)
     test_rmdir(dir);
 }
 
+/* ---- the next segment is made ahead ------------------------------------------------------ */
+
+static pthread_t committer;
+static atomic_int made_by_committer; /* segments created on the committing thread */
+
+static int ahead_open(const char *path, int flags, int mode)
+{
+    if ((flags & O_CREAT) && strstr(path, ".log.tmp") && pthread_equal(pthread_self(), committer))
+        atomic_fetch_add(&made_by_committer, 1);
+    return inmem__vfs_posix.open(path, flags, mode);
+}
+
+/* Waits (up to 10 s) until no spare segment is asked for or being made; its state then. */
+static int spare_settled(inmem_db *db, uint64_t *seq)
+{
+    int st = 1;
+    for (int i = 0; i < 10000 && (st = inmem__wal_spare(db->wal, seq)) == 1; i++)
+        usleep(1000);
+    return st;
+}
+
+/* A segment switch does not make the next segment on the committer's time: once a segment is
+ * half full, the log's background thread makes the next one (created, reserved, synced, named,
+ * mapped), and the switch only ends the old one. In strict and batched mode: every segment
+ * after the first is made off the committing thread, every commit survives a reopen, a spare
+ * left unused by a crash of the process does not disturb the next open (every commit is there,
+ * and appending goes on), and a clean close removes an unused spare. */
+static void segments_are_made_ahead_off_the_committing_thread(void **state)
+{
+    (void)state;
+    for (int m = 0; m < 2; m++) {
+        inmem_durability mode = m ? INMEM_DURABILITY_STRICT : INMEM_DURABILITY_BATCHED;
+        char dir[64], copy[64], key[16], path[4096];
+        test_tmpdir(dir);
+        test_tmpdir(copy);
+        inmem_options o;
+        log_options_init(&o);
+        o.durability = mode;
+        o.wal_segment_size = 4u << 20;
+        static uint8_t val[60000];
+        faulty_vfs = inmem__vfs_posix;
+        faulty_vfs.open = ahead_open;
+        committer = pthread_self();
+        atomic_store(&made_by_committer, 0);
+        inmem__vfs_set(&faulty_vfs);
+        inmem_db *db;
+        assert_ok(opts_open(dir, &o, &db));
+        atomic_store(&made_by_committer, 0); /* the first segment is made by the open */
+        uint64_t seq = 0;
+        for (int i = 0; i < 200; i++) { /* 12 MB: segments 1 MiB, 2 MiB, 4 MiB, 4 MiB... */
+            snprintf(key, sizeof key, "k%03d", i);
+            memset(val, i, sizeof val);
+            assert_ok(inmem_put(db, NULL, key, strlen(key), val, sizeof val, NULL));
+            spare_settled(db, &seq);
+        }
+        assert_int_equal(atomic_load(&made_by_committer), 0);
+        uint64_t n = count_segments(dir);
+        CHECK(n >= 4, "mode %d: %llu segments", (int)mode, (unsigned long long)n);
+        /* a spare on disk at a crash of the process (the files as they are now) */
+        for (int i = 200; spare_settled(db, &seq) != 2 && i < 300; i++) {
+            snprintf(key, sizeof key, "k%03d", i);
+            memset(val, i, sizeof val);
+            assert_ok(inmem_put(db, NULL, key, strlen(key), val, sizeof val, NULL));
+        }
+        assert_int_equal(spare_settled(db, &seq), 2);
+        uint64_t last = test_stats(db).version;
+        seg_path(path, sizeof path, dir, seq);
+        assert_true(file_exists(path));
+        copy_dir_files(dir, copy);
+        assert_ok(inmem_db_close(db));
+        inmem__vfs_set(NULL);
+        CHECK(!file_exists(path), "mode %d: the unused spare %s was left at close", (int)mode,
+              path);
+        for (int d = 0; d < 2; d++) {
+            assert_ok(opts_open(d ? copy : dir, &o, &db));
+            assert_int_equal(test_stats(db).version, last);
+            for (uint64_t k = 0; k < last; k++) {
+                snprintf(key, sizeof key, "k%03d", (int)k);
+                memset(val, (int)k, sizeof val);
+                expect_get(db, NULL, key, val, sizeof val, k + 1);
+            }
+            assert_int_equal(put_ok(db, NULL, "after", LIT("x")), last + 1);
+            assert_ok(inmem_db_close(db));
+            assert_ok(opts_open(d ? copy : dir, &o, &db));
+            expect_get(db, NULL, "after", "x", 1, last + 1);
+            assert_ok(inmem_db_close(db));
+        }
+        test_rmdir(dir);
+        test_rmdir(copy);
+    }
+}
+
 /* ---- table -------------------------------------------------------------------------------- */
 
 const struct CMUnitTest wal_log_tests[] = {
@@ -1268,6 +1361,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),
     cmocka_unit_test(segments_start_small_and_double_up_to_the_segment_size),
+    cmocka_unit_test_teardown(segments_are_made_ahead_off_the_committing_thread, restore_posix_vfs),
 };
 
 INMEM_TEST_COUNT(wal_log);

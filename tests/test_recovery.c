@@ -361,8 +361,7 @@ static void corruption_in_a_non_last_segment_is_never_a_torn_tail(void **state)
         snprintf(key, sizeof key, "s%04d", nkeys);
         memset(val, 'a' + nkeys % 26, sizeof val);
         assert_int_equal(put_ok(db, NULL, key, val, sizeof val), (uint64_t)nkeys + 1);
-        seg_path(path, sizeof path, dir, 3);
-        if (nkeys > 200 && file_exists(path))
+        if (nkeys > 200 && current_segment(db) == 3)
             break;
     }
     nkeys++;
@@ -887,7 +886,7 @@ static void damaged_last_transaction_at_every_offset_strict(void **state)
  * returns how many were committed. */
 static int fill_segments(const char *dir, int last_seq)
 {
-    char path[4096], key[32];
+    char key[32];
     uint8_t val[700];
     inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
     int n = 0;
@@ -895,8 +894,7 @@ static int fill_segments(const char *dir, int last_seq)
         snprintf(key, sizeof key, "s%04d", n);
         memset(val, 'a' + n % 26, sizeof val);
         assert_int_equal(put_ok(db, NULL, key, val, sizeof val), (uint64_t)n + 1);
-        seg_path(path, sizeof path, dir, (uint64_t)last_seq);
-        if (file_exists(path))
+        if (current_segment(db) == (uint64_t)last_seq)
             break;
     }
     n++;
@@ -1151,24 +1149,6 @@ static void stray_files_with_segment_like_names_are_ignored(void **state)
 }
 
 /* ---- older formats -------------------------------------------------------------------------- */
-
-static void copy_dir_files(const char *from, const char *to)
-{
-    DIR *d = opendir(from);
-    assert_non_null(d);
-    struct dirent *e;
-    char a[4096], b[4096];
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            snprintf(a, sizeof a, "%s/%s", from, e->d_name);
-            snprintf(b, sizeof b, "%s/%s", to, e->d_name);
-            size_t len;
-            uint8_t *p = slurp(a, &len);
-            spit(b, p, len);
-            free(p);
-        }
-    closedir(d);
-}
 
 /* tests/fixtures/v1-db, written by inmem 0.1.0 in log format 1 (see tests/fixtures/README.md),
  * opens with every commit and its exact version; new commits go to a segment of format 2, and

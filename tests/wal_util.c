@@ -1,6 +1,7 @@
 /*
  * wal_util.c — helpers shared by the log's tests (see wal_util.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include "tests/wal_util.h"
+#include "engine/db.h"
+#include "wal/wal.h"
 
 /* ---- opening ----------------------------------------------------------------------------- */
 
@@ -366,4 +369,27 @@ size_t txn_ops(const inmem__wal_rec *txn, inmem__wal_rec *ops, size_t cap)
         n++;
     }
     return n;
+}
+
+void copy_dir_files(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    assert_non_null(d);
+    struct dirent *e;
+    char a[4096], b[4096];
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+            snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+            size_t len;
+            uint8_t *p = slurp(a, &len);
+            spit(b, p, len);
+            free(p);
+        }
+    closedir(d);
+}
+
+uint64_t current_segment(inmem_db *db)
+{
+    return inmem__wal_seq(db->wal);
 }

@@ -64,6 +64,11 @@ uint8_t *slurp(const char *path, size_t *len);
 void spit(const char *path, const void *p, size_t len);
 void expect_file(const char *path, const uint8_t *p, size_t len);
 uint64_t count_segments(const char *dir);
+/* The number of the segment @p db appends to (a segment's file can exist before: the next one
+ * is made ahead of its switch). */
+uint64_t current_segment(inmem_db *db);
+/* Copies every file of @p from (not its subdirectories' contents) into @p to. */
+void copy_dir_files(const char *from, const char *to);
 frame *walk_log(const uint8_t *p, size_t len, size_t *n, size_t *end);
 uint64_t mark_bytes(const char *dir);
 uint64_t log_bytes(const char *dir);

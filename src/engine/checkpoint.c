@@ -158,6 +158,7 @@ static int do_checkpoint(inmem_db *db, int force, uint64_t *version)
         rc = 0;
         goto done;
     }
+    inmem__wal_prepare_switch(db->wal); /* so the switch under the commit lock is short */
     rc = inmem__txn_begin_newest(db->store, switch_log, &a, &txn, &v);
     if (rc == 0 && db->ckpt_salvaged && db->ckpt_salvaged == v)
         keep_salvaged_copy(db, v); /* the new image takes its name */

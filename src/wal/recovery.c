@@ -911,11 +911,7 @@ static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t
         return inmem__wal_io_error(w, rc, "reopen", seq);
     }
     inmem__wal_advise_append(w, map, size);
-    w->fd = fd;
-    w->map = map;
-    w->map_len = size;
-    w->seq = seq;
-    w->off = off;
+    inmem__wal_seg_install(w, fd, map, size, seq, off);
     return 0;
 }
 
@@ -1143,7 +1139,7 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
         return INMEM_ENOMEM;
     w->cfg = *cfg;
     w->vfs = inmem__vfs_get();
-    w->fd = w->lock_fd = -1;
+    w->fd = w->lock_fd = w->spare_fd = -1;
     inmem__mutex_init(&w->sync_mu);
     pthread_cond_init(&w->sync_cv, NULL);
     w->group = 1;

@@ -52,6 +52,16 @@
  *      switches to a new segment at once (inmem__wal_make_room()), so CLOSE marks of sessions
  *      that wrote nothing never pile up past the room kept.
  *
+ * Spare: a segment switch used to make the next segment on the committer's time, under the
+ * commit lock (create, reserve, sync, rename, sync the directory, map: ~1-20 ms). Now, once
+ * the appender passes half of a segment, it asks the background thread (the flusher, which in
+ * strict mode does nothing else) for the next one, made the same way and kept mapped as the
+ * spare (spare_* fields, under sync_mu); a checkpoint makes it itself before its switch
+ * (inmem__wal_prepare_switch). The switch syncs the old segment, takes the spare if it is big
+ * enough (or makes a segment as before), and writes and syncs the NEXT record. A spare exists
+ * on disk before the NEXT record names it, holding no record: recovery treats such a segment as
+ * prepared and unused (see recovery.c) and removes it; a clean close removes it too.
+ *
  * Page faults: the first write to each page of a fresh segment would fault and have the kernel
  * allocate and zero a page-cache page, on the committer's time. The background syncer instead
  * prefaults the rest of the current segment (MADV_POPULATE_READ, 4 MiB at a time, holding
@@ -113,15 +123,15 @@ void inmem__wal_advise_append(const inmem__wal *w, void *map, uint64_t len)
 }
 
 /* Creates, reserves, syncs and maps segment @p seq of at least @p size bytes (rounded up to a
- * page); makes it current. It is made under a temporary name and renamed into place once its
- * header is on disk, so that a crash never leaves a segment without a valid header. */
-int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
+ * page) into *fd, *map, *size. It is made under a temporary name and renamed into place once
+ * its header is on disk, so that a crash never leaves a segment without a valid header. */
+static int seg_make(inmem__wal *w, uint64_t seq, uint64_t *size_io, int *fd_out, uint8_t **map_out)
 {
     const inmem__vfs *vfs = w->vfs;
     char path[PATH_MAX_LEN], tmp[PATH_MAX_LEN + 8];
     inmem__wal_seg_path(w, seq, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    size = (size + 4095) & ~(uint64_t)4095;
+    uint64_t size = (*size_io + 4095) & ~(uint64_t)4095;
     uint8_t hdr[INMEM__WAL_HEADER];
     inmem__wal_enc_header(hdr, seq, size);
     void *map = NULL;
@@ -156,19 +166,38 @@ int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
     if ((rc = vfs->map(fd, size, 1, &map)) != 0)
         goto fail;
     inmem__wal_advise_append(w, map, size);
-    w->fd = fd;
-    w->map = map;
-    w->map_len = size;
-    w->seq = seq;
-    w->off = INMEM__WAL_HEADER;
-    w->zap_off = 0;
-    w->format = INMEM__WAL_FORMAT;
+    *size_io = size;
+    *fd_out = fd;
+    *map_out = map;
     return 0;
 fail:
     if (fd >= 0)
         vfs->close(fd);
     (void)vfs->unlink(renamed ? path : tmp); /* it never held a record */
     return inmem__wal_io_error(w, rc, what, seq);
+}
+
+void inmem__wal_seg_install(inmem__wal *w, int fd, uint8_t *map, uint64_t size, uint64_t seq,
+                            uint64_t off)
+{
+    w->fd = fd;
+    w->map = map;
+    w->map_len = size;
+    w->seq = seq;
+    w->off = off;
+    w->spare_at = size / 2;
+    w->zap_off = 0;
+    w->format = INMEM__WAL_FORMAT;
+}
+
+int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size)
+{
+    int fd;
+    uint8_t *map;
+    int rc = seg_make(w, seq, &size, &fd, &map);
+    if (rc == 0)
+        inmem__wal_seg_install(w, fd, map, size, seq, INMEM__WAL_HEADER);
+    return rc;
 }
 
 void inmem__wal_seg_release(inmem__wal *w)
@@ -413,13 +442,78 @@ static void populate_some(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
     w->kick = 1; /* come back for the next chunk at once */
 }
 
+/* ---- the spare segment ------------------------------------------------------------------ */
+
+enum { SPARE_NONE, SPARE_WANTED, SPARE_MAKING, SPARE_READY };
+
+/* Makes the spare asked for (spare_seq, spare_len), with spare_state set to SPARE_MAKING by the
+ * caller; sync_mu is released meanwhile. A failure leaves no spare: the switch then makes its
+ * segment itself and reports the error, if it meets it again. */
+static void spare_make(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
+{
+    uint64_t seq = w->spare_seq, len = w->spare_len;
+    int fd = -1;
+    uint8_t *map = NULL;
+    inmem__mutex_unlock(&w->sync_mu);
+    int rc = seg_make(w, seq, &len, &fd, &map);
+    inmem__mutex_lock(&w->sync_mu);
+    if (rc == 0) {
+        w->spare_fd = fd;
+        w->spare_map = map;
+        w->spare_len = len;
+        w->spare_state = SPARE_READY;
+    } else {
+        w->spare_state = SPARE_NONE;
+    }
+    pthread_cond_broadcast(&w->sync_cv);
+}
+
+/* Asks for the spare of the current segment (seq + 1, of the next size). Either from the
+ * appender (W1) or with `syncing` clear (seq and map_len change only while it is held). */
+static void spare_ask(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
+{
+    if (w->spare_state != SPARE_NONE || atomic_load_rlx(&w->failed))
+        return;
+    w->spare_seq = w->seq + 1;
+    w->spare_len = inmem__wal_next_size(w, 0);
+    w->spare_state = SPARE_WANTED;
+}
+
+/* Unmaps and closes a spare taken off the wal (its file stays: an unused segment, which the
+ * next open removes, or the switch replaces). */
+static void spare_release(inmem__wal *w, int fd, uint8_t *map, uint64_t len)
+{
+    if (map)
+        w->vfs->unmap(map, len);
+    if (fd >= 0)
+        w->vfs->close(fd);
+}
+
+void inmem__wal_prepare_switch(inmem__wal *w)
+{
+    if (w->cfg.read_only)
+        return;
+    inmem__mutex_lock(&w->sync_mu);
+    while (w->syncing || w->spare_state == SPARE_MAKING)
+        pthread_cond_wait(&w->sync_cv, &w->sync_mu.m);
+    spare_ask(w);
+    if (w->spare_state == SPARE_WANTED) {
+        w->spare_state = SPARE_MAKING;
+        spare_make(w);
+    }
+    inmem__mutex_unlock(&w->sync_mu);
+}
+
 static void *flusher_main(void *arg)
 {
     inmem__wal *w = arg;
+    const int strict = w->cfg.mode == INMEM_DURABILITY_STRICT; /* committers sync themselves */
     uint64_t period_ms = w->cfg.sync_interval_ms * (w->cfg.mode == INMEM_DURABILITY_ASYNC ? 10 : 1);
     inmem__mutex_lock(&w->sync_mu);
     while (!w->stop) {
-        if (!w->kick) {
+        if (!w->kick && strict) {
+            pthread_cond_wait(&w->flush_cv, &w->sync_mu.m);
+        } else if (!w->kick) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             uint64_t ns = (uint64_t)ts.tv_nsec + period_ms * 1000000ull;
@@ -430,8 +524,12 @@ static void *flusher_main(void *arg)
         w->kick = 0;
         if (w->stop)
             break;
+        if (w->spare_state == SPARE_WANTED) {
+            w->spare_state = SPARE_MAKING;
+            spare_make(w);
+        }
         uint64_t upto = atomic_load_acq(&w->written_lsn);
-        if (upto > atomic_load_rlx(&w->synced_lsn) && !atomic_load_rlx(&w->failed)) {
+        if (!strict && upto > atomic_load_rlx(&w->synced_lsn) && !atomic_load_rlx(&w->failed)) {
             inmem__mutex_unlock(&w->sync_mu);
             sync_to(w, upto);
             inmem__mutex_lock(&w->sync_mu);
@@ -444,12 +542,12 @@ static void *flusher_main(void *arg)
 
 int inmem__wal_start(inmem__wal *w)
 {
-    if (w->cfg.mode == INMEM_DURABILITY_STRICT)
-        return 0;
     inmem__mutex_lock(&w->sync_mu);
-    w->populate_pending = 1; /* the segment recovery left us in */
-    w->populate_off = w->off;
-    w->kick = 1;
+    if (w->cfg.mode != INMEM_DURABILITY_STRICT) {
+        w->populate_pending = 1; /* the segment recovery left us in */
+        w->populate_off = w->off;
+        w->kick = 1;
+    }
     inmem__mutex_unlock(&w->sync_mu);
     if (inmem__thread_start(&w->flusher, flusher_main, w) != 0)
         return inmem__error(INMEM_ENOMEM, "cannot start the log's sync thread");
@@ -460,15 +558,29 @@ int inmem__wal_start(inmem__wal *w)
 /* ---- appending --------------------------------------------------------------------------- */
 
 /* Switches to a new segment with room for @p need bytes of records (W3, W4, W6): syncs the old
- * segment, makes the new one, then writes and syncs the old one's NEXT record. A failure makes
- * the log read-only (W5), except, with @p may_stay, a new segment that cannot be made: the old
- * one, synced and untouched, simply stays current (a checkpoint's switch, which has the room). */
+ * segment, takes the spare (the next segment, made ahead: see "Spare") or else makes the new one,
+ * then writes and syncs the old one's NEXT record. A failure makes the log read-only (W5), except,
+ * with
+ * @p may_stay, a new segment that cannot be made: the old one, synced and untouched, simply
+ * stays current (a checkpoint's switch, which has the room). */
 static int rotate(inmem__wal *w, size_t need, int may_stay)
 {
     inmem__mutex_lock(&w->sync_mu);
-    while (w->syncing)
+    while (w->syncing || w->spare_state == SPARE_MAKING)
         pthread_cond_wait(&w->sync_cv, &w->sync_mu.m);
     w->syncing = 1;
+    int sfd = -1;
+    uint8_t *smap = NULL;
+    uint64_t slen = 0;
+    if (w->spare_state == SPARE_READY) {
+        assert(w->spare_seq == w->seq + 1);
+        sfd = w->spare_fd;
+        smap = w->spare_map;
+        slen = w->spare_len;
+        w->spare_fd = -1;
+        w->spare_map = NULL;
+    }
+    w->spare_state = SPARE_NONE; /* a spare still wanted is made for the next segment */
     inmem__mutex_unlock(&w->sync_mu);
 
     uint64_t old_seq = w->seq, old_end = INMEM__LSN(w->seq, w->off);
@@ -476,9 +588,20 @@ static int rotate(inmem__wal *w, size_t need, int may_stay)
     uint8_t *map = w->map;
     uint64_t len = w->map_len, off = w->off;
     uint64_t commits = atomic_load_acq(&w->written_commits);
-    int rc = w->vfs->datasync(fd), old_synced = rc == 0, stay = 0;
+    int rc, old_synced, stay = 0;
+    if (smap && slen < INMEM__WAL_HEADER + need + INMEM__WAL_END_ROOM) {
+        spare_release(w, sfd, smap, slen); /* too small for this transaction: made anew below */
+        smap = NULL;
+    }
+    /* the old segment is synced whole before its NEXT record is written (W6: a NEXT record
+     * proves that every byte before it was synced, even after a crash during the sync) */
+    rc = w->vfs->datasync(fd);
+    old_synced = rc == 0;
     if (rc) {
         rc = inmem__wal_io_error(w, rc, "fdatasync", old_seq);
+        spare_release(w, sfd, smap, slen);
+    } else if (smap) {
+        inmem__wal_seg_install(w, sfd, smap, slen, old_seq + 1, INMEM__WAL_HEADER);
     } else {
         rc = inmem__wal_seg_create(w, old_seq + 1, inmem__wal_next_size(w, need));
         stay = rc && may_stay;
@@ -508,7 +631,7 @@ static int rotate(inmem__wal *w, size_t need, int may_stay)
     }
     if (rc && !stay) {
         set_failed(w, rc);
-    } else if (rc == 0) {
+    } else if (rc == 0 && w->cfg.mode != INMEM_DURABILITY_STRICT) {
         w->populate_pending = 1;
         w->populate_off = w->off;
         w->kick = 1;
@@ -602,6 +725,14 @@ uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c)
     atomic_store_rel(&w->written_commits, atomic_load_rlx(&w->written_commits) + 1);
     if (w->hook)
         w->hook(w->hook_ctx, 0, lsn);
+    if (INMEM_UNLIKELY(w->off > w->spare_at) && w->has_flusher) {
+        w->spare_at = UINT64_MAX; /* once per segment */
+        inmem__mutex_lock(&w->sync_mu);
+        spare_ask(w);
+        w->kick = 1;
+        pthread_cond_signal(&w->flush_cv);
+        inmem__mutex_unlock(&w->sync_mu);
+    }
     if (INMEM_UNLIKELY(atomic_load_rlx(&w->bytes) >= atomic_load_rlx(&w->trigger_at))) {
         atomic_store_rlx(&w->trigger_at, UINT64_MAX);
         w->trigger_fn(w->trigger_ctx);
@@ -691,6 +822,21 @@ void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
     *synced_commits = atomic_load_rlx(&m->synced_commits);
 }
 
+uint64_t inmem__wal_seq(const inmem__wal *w)
+{
+    return w->seq;
+}
+
+int inmem__wal_spare(inmem__wal *w, uint64_t *seq)
+{
+    inmem__mutex_lock(&w->sync_mu);
+    int st = w->spare_state == SPARE_READY ? 2 : w->spare_state != SPARE_NONE;
+    if (st == 2)
+        *seq = w->spare_seq;
+    inmem__mutex_unlock(&w->sync_mu);
+    return st;
+}
+
 int inmem__wal_prefault_pending(inmem__wal *w)
 {
     inmem__mutex_lock(&w->sync_mu);
@@ -736,6 +882,12 @@ int inmem__wal_close(inmem__wal *w)
         }
     }
     inmem__wal_seg_release(w);
+    if (w->spare_map) { /* made, never used: not left behind */
+        char path[PATH_MAX_LEN];
+        inmem__wal_seg_path(w, w->spare_seq, path, sizeof path);
+        spare_release(w, w->spare_fd, w->spare_map, w->spare_len);
+        (void)w->vfs->unlink(path);
+    }
     if (w->lock_fd >= 0)
         w->vfs->close(w->lock_fd); /* releases the flock */
     pthread_cond_destroy(&w->sync_cv);

@@ -101,6 +101,10 @@ void inmem__wal_stats(const inmem__wal *w, uint64_t *bytes, uint64_t *syncs,
  * failed (the log is then read-only, as after any failed fsync), or the new segment could not be
  * made (then the current one simply stays); INMEM_EREADONLY. */
 int inmem__wal_switch(inmem__wal *w, uint64_t *seq);
+/* Outside the commit lock, before inmem__wal_switch(): makes the next segment now (if the
+ * background thread has not), so that the switch under the commit lock only writes and syncs
+ * the old segment's end. Failure is not reported here: the switch then meets it. */
+void inmem__wal_prepare_switch(inmem__wal *w);
 /* Removes every segment numbered below @p seq (a checkpoint holds their commits). 0 or
  * INMEM_EIO (some could not be removed; the rest were). */
 int inmem__wal_drop_before(inmem__wal *w, uint64_t seq);
@@ -112,6 +116,11 @@ void inmem__wal_set_trigger(inmem__wal *w, void (*fn)(void *), void *ctx);
 void inmem__wal_arm_trigger(inmem__wal *w, uint64_t bytes);
 /* Bytes logged since open (commits, not marks). */
 uint64_t inmem__wal_bytes(const inmem__wal *w);
+
+/* Tests: the number of the segment being appended to (from the appending thread). */
+uint64_t inmem__wal_seq(const inmem__wal *w);
+/* Tests: the spare segment: 0 none, 1 asked for or being made, 2 made (*seq: its number). */
+int inmem__wal_spare(inmem__wal *w, uint64_t *seq);
 
 /* Tests: 1 while the background syncer still has pages of the current segment to prefault. */
 int inmem__wal_prefault_pending(inmem__wal *w);

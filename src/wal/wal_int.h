@@ -30,6 +30,7 @@ struct inmem__wal {
     uint8_t *map;
     uint64_t map_len;
     uint64_t off;
+    uint64_t spare_at;  /* appender: past this offset it asks for the spare (half the segment) */
     uint64_t zap_off;   /* non-strict: the mapping below it is unmapped (zap_behind(); syncers) */
     uint32_t format;    /* the current segment's format (appends only go into INMEM__WAL_FORMAT) */
     uint64_t first_seq; /* the oldest segment on disk (inmem__wal_drop_before) */
@@ -55,6 +56,12 @@ struct inmem__wal {
     int populate_pending INMEM_GUARDED_BY(sync_mu); /* prefault the current segment */
     uint64_t populate_off INMEM_GUARDED_BY(sync_mu);
     uint64_t synced_commits_mark INMEM_GUARDED_BY(sync_mu);
+    /* the next segment, made ahead of its switch by the background thread (wal.c, "Spare") */
+    int spare_state INMEM_GUARDED_BY(sync_mu); /* SPARE_NONE, _WANTED, _MAKING or _READY */
+    int spare_fd INMEM_GUARDED_BY(sync_mu);
+    uint8_t *spare_map INMEM_GUARDED_BY(sync_mu);
+    uint64_t spare_seq INMEM_GUARDED_BY(sync_mu);
+    uint64_t spare_len INMEM_GUARDED_BY(sync_mu);
     _Atomic uint64_t synced_lsn; /* written under sync_mu */
     _Atomic int failed;          /* sticky error, written under sync_mu (W5) */
     pthread_t flusher;
@@ -73,6 +80,9 @@ void inmem__wal_seg_path(const inmem__wal *w, uint64_t seq, char *buf, size_t ca
 int inmem__wal_io_error(inmem__wal *w, int neg_errno, const char *what, uint64_t seq);
 int inmem__wal_sync_dir(inmem__wal *w);
 int inmem__wal_seg_create(inmem__wal *w, uint64_t seq, uint64_t size);
+/* Makes @p fd / @p map / @p size (a mapped segment @p seq) the one appended to. */
+void inmem__wal_seg_install(inmem__wal *w, int fd, uint8_t *map, uint64_t size, uint64_t seq,
+                            uint64_t off);
 /* Advises the kernel about a segment mapped for appending (see wal.c). */
 void inmem__wal_advise_append(const inmem__wal *w, void *map, uint64_t len);
 void inmem__wal_seg_release(inmem__wal *w);
