@@ -122,6 +122,66 @@ static void kv_get_many_reports_missing_keys(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* inmem_kv_get_many() reads keys in groups (their cache misses overlapped): across group
+ * boundaries it gives exactly what one inmem_kv_get() per key gives — values, versions, missing
+ * keys, the transaction's own pending writes and deletes — and a bad key in the middle fails the
+ * call with the keys before it read. */
+static void kv_get_many_reads_what_single_gets_read(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    enum { N = 45 };
+    char names[N][16];
+    const void *keys[N];
+    size_t klens[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "key-%02d", i);
+        keys[i] = names[i];
+        klens[i] = strlen(names[i]);
+        if (i % 3 != 1) /* every third key missing */
+            assert_ok(inmem_put(db, NULL, names[i], klens[i], names[i], klens[i] - i % 4, NULL));
+    }
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, NULL, names[7], klens[7], LIT("pending"))); /* a missing key */
+    assert_ok(inmem_kv_put(t, NULL, names[9], klens[9], LIT("replaced")));
+    assert_ok(inmem_kv_delete(t, NULL, names[12], klens[12]));
+    inmem_kv_entry out[N];
+    assert_ok(inmem_kv_get_many(t, NULL, N, keys, klens, out));
+    for (int i = 0; i < N; i++) {
+        const void *val = NULL;
+        size_t vlen = 0;
+        uint64_t ver = 0;
+        int rc = inmem_kv_get(t, NULL, keys[i], klens[i], &val, &vlen, &ver);
+        assert_true(out[i].key == keys[i] && out[i].klen == klens[i]);
+        if (rc == INMEM_NOTFOUND) {
+            assert_null(out[i].val);
+            continue;
+        }
+        assert_ok(rc);
+        assert_non_null(out[i].val);
+        assert_int_equal(out[i].vlen, vlen);
+        assert_memory_equal(out[i].val, val, vlen);
+        assert_int_equal(out[i].version, ver);
+    }
+    assert_memory_equal(out[7].val, "pending", 7);
+    assert_memory_equal(out[9].val, "replaced", 8);
+    assert_null(out[12].val);
+    assert_null(out[13].val);
+    /* a key too long in the second group: the call fails, the keys before it were read */
+    static char over[4097]; /* max_key_size (4096) + 1 */
+    memset(over, 'x', sizeof over);
+    keys[11] = over;
+    klens[11] = sizeof over;
+    memset(out, 0, sizeof out);
+    assert_rc(INMEM_ETOOBIG, inmem_kv_get_many(t, NULL, N, keys, klens, out));
+    assert_memory_equal(out[8].val, names[8], klens[8] - 8 % 4);
+    assert_memory_equal(out[9].val, "replaced", 8);
+    assert_true(out[10].key == keys[10] && out[10].val == NULL); /* read: missing */
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 static void kv_ttl_value_is_invisible_once_expired(void **state)
 {
     (void)state;
@@ -283,6 +343,7 @@ const struct CMUnitTest kv_tests[] = {
     cmocka_unit_test(kv_list_pages_through_a_prefix_in_key_order),
     cmocka_unit_test(kv_list_cursor_of_the_largest_key_size_resumes_after_it),
     cmocka_unit_test(kv_get_many_reports_missing_keys),
+    cmocka_unit_test(kv_get_many_reads_what_single_gets_read),
     cmocka_unit_test(kv_ttl_value_is_invisible_once_expired),
     cmocka_unit_test(kv_sweeper_deletes_expired_values_through_transactions),
     cmocka_unit_test(kv_ttl_survives_reopen_and_is_swept_after),

@@ -514,6 +514,25 @@ inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen
     return INMEM_LIKELY(n || !o) ? n : probe_old(o, key, klen, hash);
 }
 
+void inmem__index_prefetch(inmem__index *ix, uint64_t hash, int stage)
+{
+    const htab *t = atomic_load_acq(&ix->table);
+    const hslot *h = &t->slot[HOME(hash, t->mask)];
+    if (stage == 0) {
+        __builtin_prefetch(h);
+        return;
+    }
+    uintptr_t e = atomic_load_acq(&h->e);
+    if (e == EMPTY || e == REMOVED || (e & ~PTR_MASK) != TAG_OF(hash))
+        return; /* missing, moved on, or not in its home slot: the probe will tell */
+    const uint8_t *n = (const uint8_t *)(e & PTR_MASK);
+    const uint8_t *hv = (const uint8_t *)(atomic_load_rlx(&h->hint) & PTR_MASK);
+    __builtin_prefetch(n);
+    __builtin_prefetch(n + 64);
+    __builtin_prefetch(hv);
+    __builtin_prefetch(hv + 64);
+}
+
 /* Fills preds[l] with the last node < key on each level (writer); returns level-0 successor. */
 static inmem__node *find_preds(inmem__index *ix, const uint8_t *key, size_t klen,
                                inmem__node **preds)

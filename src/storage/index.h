@@ -60,6 +60,11 @@ void inmem__index_destroy(inmem__index *ix);
 
 /* The live node of a key, or NULL. */
 inmem__node *inmem__index_find(inmem__index *ix, const uint8_t *key, size_t klen, uint64_t hash);
+/* Reads of many keys at once (inmem_kv_get_many): stage 0 prefetches the home slot of @p hash;
+ * stage 1, once that line has arrived, prefetches the node and newest version the slot names.
+ * Issuing each stage for a group of keys before any find lets their cache misses overlap.
+ * Only a hint: the finds that follow see whatever the table holds by then. */
+void inmem__index_prefetch(inmem__index *ix, uint64_t hash, int stage);
 /* The first node whose key is >= @p key (the first node if klen is 0), or NULL. */
 inmem__node *inmem__index_seek(inmem__index *ix, const uint8_t *key, size_t klen);
 /* The node after @p n in key order, or NULL. */

@@ -397,6 +397,11 @@ int inmem__txn_get(inmem_txn *t, const uint8_t *key, size_t klen, const void **v
     return inmem__txn_get_ex(t, key, klen, val, vlen, version, NULL);
 }
 
+void inmem__txn_prefetch(inmem_txn *t, const uint8_t *key, size_t klen, int stage)
+{
+    inmem__index_prefetch(t->st->index, inmem__hash(key, klen), stage);
+}
+
 int inmem__txn_peek(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t *version,
                     uint64_t *expiry_ms, int *tomb)
 {

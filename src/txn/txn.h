@@ -217,6 +217,10 @@ inmem__store *inmem__txn_store(const inmem_txn *txn);
 /* Counts one retry of a closure transaction. */
 void inmem__txn_count_retry(inmem_txn *txn);
 
+/* A read of @p key (encoded) is coming: stage 0, then 1, as inmem__index_prefetch() says
+ * (for a group of keys before reading any). */
+void inmem__txn_prefetch(inmem_txn *txn, const uint8_t *key, size_t klen, int stage);
+
 /* Encoded-key operations behind the public calls; @p key is an encoded key (core/key.h). */
 int inmem__txn_get(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
                    uint64_t *version);
