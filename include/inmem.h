@@ -1044,6 +1044,8 @@ int inmem_kv_list_db(inmem_db *db, const inmem_run_id *run, const void *prefix, 
                      const void *after, size_t alen, size_t limit, inmem_kv_entry **out, size_t *n);
 
 /** Reads @p n keys at once; out[i].val is NULL for a missing key. Every key is read-set.
+ *  Faster than @p n inmem_kv_get() calls (2-2.7x for 4 to 16 keys over 100 K keys): the keys
+ *  are looked up in groups whose memory accesses overlap.
  *  @return 0, INMEM_EINVAL (NULL @p txn, NULL arrays with @p n keys, a NULL or empty key),
  *  INMEM_ETOOBIG (a key), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const void *const *keys,

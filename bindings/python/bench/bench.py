@@ -7,6 +7,8 @@ transactions of 1,000 puts), as in bench/compare/compare.c:
   W1 blind put, 1 thread, one put per transaction              durability none and batched
   W2 get k + put k per transaction, 1 thread                    durability none and batched
   W3 read-only snapshot transactions of 4 gets, 1 and 2 threads durability none
+  W3-many  the same 4 keys read in one call (inmem tx.get_many, lmdb Cursor.getmulti,
+           sqlite SELECT ... IN (?, ?, ?, ?)), 1 thread       durability none
   W4 2 threads incrementing 10 hot counters, retried on conflict durability none
 and the binding's cost per call: get and put against a plain dict.
 
@@ -162,6 +164,18 @@ class Inmem:
             tx.commit()
         return n
 
+    def w3_many(self, db, j, n, vals):
+        begin = db.transaction
+        for x in range(j, j + 4 * n, 4):
+            tx = begin(True)
+            ix = (IDX[x & MASK], IDX[(x + 1) & MASK], IDX[(x + 2) & MASK], IDX[(x + 3) & MASK])
+            vs = tx.get_many([KEYS[i] for i in ix])
+            for i, v in zip(ix, vs):
+                if v is None or not v.startswith(TAGS[i]):
+                    bad("inmem", "W3-many", i, v)
+            tx.commit()
+        return n
+
     def w4(self, db, j, n, vals):
         begin, Conflict = db.transaction, inmem.ConflictError
         for x in range(j, j + n):
@@ -260,6 +274,19 @@ class Lmdb:
             t.commit()
         return n
 
+    def w3_many(self, env, j, n, vals):
+        begin = env.begin
+        for x in range(j, j + 4 * n, 4):
+            t = begin()
+            ix = (IDX[x & MASK], IDX[(x + 1) & MASK], IDX[(x + 2) & MASK], IDX[(x + 3) & MASK])
+            got = dict(t.cursor().getmulti([KEYS[i] for i in ix]))
+            for i in ix:
+                v = got.get(KEYS[i])
+                if v is None or not v.startswith(TAGS[i]):
+                    bad("lmdb", "W3-many", i, v)
+            t.commit()
+        return n
+
     def w4(self, env, j, n, vals):
         begin = env.begin
         for x in range(j, j + n):
@@ -281,6 +308,7 @@ class Lmdb:
 
 UPSERT = "INSERT INTO kv(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"
 SELECT = "SELECT v FROM kv WHERE k = ?"
+SELECT4 = "SELECT k, v FROM kv WHERE k IN (?, ?, ?, ?)"
 
 
 class Sqlite:
@@ -353,6 +381,19 @@ class Sqlite:
             ex("COMMIT")
         return n
 
+    def w3_many(self, c, j, n, vals):
+        ex = c.execute
+        for x in range(j, j + 4 * n, 4):
+            ix = (IDX[x & MASK], IDX[(x + 1) & MASK], IDX[(x + 2) & MASK], IDX[(x + 3) & MASK])
+            ex("BEGIN")
+            got = dict(ex(SELECT4, [KEYS[i] for i in ix]).fetchall())
+            for i in ix:
+                v = got.get(KEYS[i])
+                if v is None or not v.startswith(TAGS[i]):
+                    bad("sqlite", "W3-many", i, v)
+            ex("COMMIT")
+        return n
+
     def w4(self, c, j, n, vals):
         ex = c.execute
         for x in range(j, j + n):
@@ -380,6 +421,8 @@ LINES = {
     "W2": ("w2", 1, "W2 get k + put k per txn, 1 thread"),
     "W3-1t": ("w3", 1, "W3 read-only snapshot txns of 4 gets, 1 thread"),
     "W3-2t": ("w3", 2, "W3 read-only snapshot txns of 4 gets, 2 threads"),
+    "W3-many": ("w3_many", 1, "W3 with the 4 keys read in one call, 1 thread (inmem tx.get_many, "
+                "lmdb Cursor.getmulti, sqlite IN (...))"),
     "W4": ("w4", 2, "W4 2 threads incrementing 10 hot counters, retry on conflict"),
 }
 
@@ -591,7 +634,7 @@ def main():
     if "lmdb" in a.engines and not lmdb:
         print("python3-lmdb is not installed: lmdb left out (make bench-python installs it)")
     root = tempfile.mkdtemp(prefix="inmem-pybench-", dir=a.dir)
-    groups = [("none", ["W1", "W1-tx", "W2", "W3-1t", "W3-2t", "W4"]),
+    groups = [("none", ["W1", "W1-tx", "W2", "W3-1t", "W3-2t", "W3-many", "W4"]),
               ("batched", ["W1", "W1-tx", "W2"])]
     runs = {}
     versions = []
