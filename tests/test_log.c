@@ -1242,6 +1242,41 @@ static void segments_start_small_and_double_up_to_the_segment_size(void **state)
     test_rmdir(dir);
 }
 
+/* The log's background thread in batched mode fsyncs when an fsync is due (sync_interval_ms,
+ * sync_commits) and not otherwise: waking it to prefault a new segment (or to make the next
+ * one) costs no fsync, which would write the committers' pages back early and make them fault
+ * again. */
+static void batched_background_thread_fsyncs_only_when_due(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_options o;
+    log_options_init(&o);
+    o.durability = INMEM_DURABILITY_BATCHED;
+    o.sync_interval_ms = 1000000; /* never due during the test */
+    o.sync_commits = 1000000;
+    inmem_db *db;
+    assert_ok(opts_open(dir, &o, &db));
+    static uint8_t big[600000];
+    assert_ok(inmem_put(db, NULL, LIT("a"), big, sizeof big, NULL));
+    for (int i = 0; i < 10000 && inmem__wal_prefault_pending(db->wal); i++)
+        usleep(1000);
+    uint64_t s0 = test_stats(db).wal_syncs;
+    /* the second value does not fit the first segment (1 MiB): the switch syncs it (one fsync),
+     * then the background thread prefaults the new one while this commit is unsynced */
+    assert_ok(inmem_put(db, NULL, LIT("b"), big, sizeof big, NULL));
+    assert_int_equal(current_segment(db), 2);
+    for (int i = 0; i < 10000 && inmem__wal_prefault_pending(db->wal); i++)
+        usleep(1000);
+    assert_false(inmem__wal_prefault_pending(db->wal));
+    usleep(20000); /* time for an fsync that should not come */
+    CHECK(test_stats(db).wal_syncs == s0 + 1, "%llu fsyncs after the switch's one",
+          (unsigned long long)(test_stats(db).wal_syncs - s0 - 1));
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* ---- the next segment is made ahead ------------------------------------------------------ */
 
 static pthread_t committer;
@@ -1362,6 +1397,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),
     cmocka_unit_test(segments_start_small_and_double_up_to_the_segment_size),
     cmocka_unit_test_teardown(segments_are_made_ahead_off_the_committing_thread, restore_posix_vfs),
+    cmocka_unit_test(batched_background_thread_fsyncs_only_when_due),
 };
 
 INMEM_TEST_COUNT(wal_log);

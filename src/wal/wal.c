@@ -508,15 +508,18 @@ static void *flusher_main(void *arg)
 {
     inmem__wal *w = arg;
     const int strict = w->cfg.mode == INMEM_DURABILITY_STRICT; /* committers sync themselves */
-    uint64_t period_ms = w->cfg.sync_interval_ms * (w->cfg.mode == INMEM_DURABILITY_ASYNC ? 10 : 1);
+    uint64_t period_ns =
+        w->cfg.sync_interval_ms * (w->cfg.mode == INMEM_DURABILITY_ASYNC ? 10 : 1) * 1000000ull;
+    uint64_t next_sync = inmem__clock_mono_ns() + period_ns;
     inmem__mutex_lock(&w->sync_mu);
     while (!w->stop) {
         if (!w->kick && strict) {
             pthread_cond_wait(&w->flush_cv, &w->sync_mu.m);
         } else if (!w->kick) {
+            uint64_t now = inmem__clock_mono_ns(), left = next_sync > now ? next_sync - now : 0;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            uint64_t ns = (uint64_t)ts.tv_nsec + period_ms * 1000000ull;
+            uint64_t ns = (uint64_t)ts.tv_nsec + left;
             ts.tv_sec += (time_t)(ns / 1000000000ull);
             ts.tv_nsec = (long)(ns % 1000000000ull);
             pthread_cond_timedwait(&w->flush_cv, &w->sync_mu.m, &ts);
@@ -528,11 +531,17 @@ static void *flusher_main(void *arg)
             w->spare_state = SPARE_MAKING;
             spare_make(w);
         }
-        uint64_t upto = atomic_load_acq(&w->written_lsn);
-        if (!strict && upto > atomic_load_rlx(&w->synced_lsn) && !atomic_load_rlx(&w->failed)) {
-            inmem__mutex_unlock(&w->sync_mu);
-            sync_to(w, upto);
-            inmem__mutex_lock(&w->sync_mu);
+        /* an fsync only when one is due: the period ran out, or committers asked (sync_due);
+         * not for the other wake-ups (a chunk to prefault, a spare to make) */
+        if (!strict && (w->sync_due || inmem__clock_mono_ns() >= next_sync)) {
+            w->sync_due = 0;
+            next_sync = inmem__clock_mono_ns() + period_ns;
+            uint64_t upto = atomic_load_acq(&w->written_lsn);
+            if (upto > atomic_load_rlx(&w->synced_lsn) && !atomic_load_rlx(&w->failed)) {
+                inmem__mutex_unlock(&w->sync_mu);
+                sync_to(w, upto);
+                inmem__mutex_lock(&w->sync_mu);
+            }
         }
         populate_some(w);
     }
@@ -803,6 +812,7 @@ int inmem__wal_commit_wait(inmem__wal *w, uint64_t ticket)
             w->cfg.sync_commits) {
             atomic_store_rlx(&w->since_kick, 0);
             inmem__mutex_lock(&w->sync_mu);
+            w->sync_due = 1;
             w->kick = 1;
             pthread_cond_signal(&w->flush_cv);
             inmem__mutex_unlock(&w->sync_mu);

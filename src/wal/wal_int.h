@@ -51,7 +51,8 @@ struct inmem__wal {
     unsigned round_back INMEM_GUARDED_BY(sync_mu);   /* commits arrived within last_sync_ns since */
     pthread_cond_t flush_cv;                         /* wakes the background syncer */
     int syncing INMEM_GUARDED_BY(sync_mu);
-    int kick INMEM_GUARDED_BY(sync_mu);
+    int kick INMEM_GUARDED_BY(sync_mu);     /* wake the background thread now */
+    int sync_due INMEM_GUARDED_BY(sync_mu); /* batched: sync_commits were reached */
     int stop INMEM_GUARDED_BY(sync_mu);
     int populate_pending INMEM_GUARDED_BY(sync_mu); /* prefault the current segment */
     uint64_t populate_off INMEM_GUARDED_BY(sync_mu);
