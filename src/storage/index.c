@@ -1027,9 +1027,17 @@ static inline __attribute__((always_inline)) void gc_node(inmem__index *ix, inme
                                                           uint64_t min_snap, uint64_t last_version,
                                                           const inmem__gc_policy *policy)
 {
+    if (!policy) { /* no history kept anywhere: prune to what readers need (the common case) */
+        (void)prune(ix, n, min_snap, min_snap, 0);
+        inmem__version *h = atomic_load_rlx(&n->head);
+        if (h->tomb && h->ver <= min_snap && !atomic_load_rlx(&h->next) && !n->hq_refs &&
+            ret_reserve(ix, 1) == 0)
+            unlink_node(ix, n, last_version);
+        return;
+    }
     uint64_t floor = min_snap;
     uint32_t count = 0;
-    int flags = policy && policy->keep ? policy->keep(policy->ctx, n, min_snap, &floor, &count) : 0;
+    int flags = policy->keep ? policy->keep(policy->ctx, n, min_snap, &floor, &count) : 0;
     if (!(flags & INMEM__KEEP_HISTORY)) {
         floor = min_snap;
         count = 0;
