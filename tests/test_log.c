@@ -1277,6 +1277,36 @@ static void batched_background_thread_fsyncs_only_when_due(void **state)
     test_rmdir(dir);
 }
 
+/* ... and an fsync does come when one is due: the period ran out (with sync_commits never
+ * reached), or sync_commits commits were made (with the period never ending). */
+static void batched_fsync_comes_when_the_period_ends_or_sync_commits_are_reached(void **state)
+{
+    (void)state;
+    for (int by_count = 0; by_count < 2; by_count++) {
+        char dir[64], key[16];
+        test_tmpdir(dir);
+        inmem_options o;
+        log_options_init(&o);
+        o.durability = INMEM_DURABILITY_BATCHED;
+        o.sync_interval_ms = by_count ? 1000000 : 50;
+        o.sync_commits = by_count ? 10 : 1000000;
+        inmem_db *db;
+        assert_ok(opts_open(dir, &o, &db));
+        int n = by_count ? 10 : 1;
+        for (int i = 0; i < n; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            assert_ok(inmem_put(db, NULL, key, strlen(key), LIT("v"), NULL));
+        }
+        for (int i = 0; i < 5000 && test_stats(db).wal_synced_commits < (uint64_t)n; i++)
+            usleep(1000);
+        CHECK(test_stats(db).wal_synced_commits >= (uint64_t)n,
+              "%s: %llu of %d commits synced after 5 s", by_count ? "sync_commits" : "period",
+              (unsigned long long)test_stats(db).wal_synced_commits, n);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
 /* ---- the next segment is made ahead ------------------------------------------------------ */
 
 static pthread_t committer;
@@ -1398,6 +1428,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(segments_start_small_and_double_up_to_the_segment_size),
     cmocka_unit_test_teardown(segments_are_made_ahead_off_the_committing_thread, restore_posix_vfs),
     cmocka_unit_test(batched_background_thread_fsyncs_only_when_due),
+    cmocka_unit_test(batched_fsync_comes_when_the_period_ends_or_sync_commits_are_reached),
 };
 
 INMEM_TEST_COUNT(wal_log);
