@@ -705,19 +705,20 @@ static void cpu_model(char *buf, size_t len)
 
 static void usage(FILE *to)
 {
-    fputs("usage: inmem_bench [--full] [--recovery | --seed]\n"
+    fputs("usage: inmem_bench [--full] [--recovery | --seed | --pauses]\n"
           "  Prints the inmem benchmark table. Quick by default (1.5 s per section, 2M-put\n"
           "  memory loop, about 15 s in all); --full (or FULL=1 in the environment) runs 4 s\n"
           "  sections and a 10M-put memory loop (about 30 s). --recovery: only the recovery\n"
           "  table (reopen with and without checkpoints). --seed: only the seed's targets\n"
           "  (issue 14 items 5 and 6: commit latency by read-set size, then the original\n"
-          "  plan's targets; quick a few seconds, --full about a minute).\n",
+          "  plan's targets; quick a few seconds, --full about a minute). --pauses: only the\n"
+          "  commit pauses of hot keys under long snapshots (4 s, --full 10 s).\n",
           to);
 }
 
 int main(int argc, char **argv)
 {
-    int full = 0, recovery_only = 0, seed_only = 0;
+    int full = 0, recovery_only = 0, seed_only = 0, pauses_only = 0;
     const char *env = getenv("FULL");
     if (env && strcmp(env, "1") == 0)
         full = 1;
@@ -728,6 +729,8 @@ int main(int argc, char **argv)
             recovery_only = 1;
         } else if (strcmp(argv[i], "--seed") == 0) {
             seed_only = 1;
+        } else if (strcmp(argv[i], "--pauses") == 0) {
+            pauses_only = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -746,9 +749,15 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t timer_ns = timer_overhead_ns();
     uint64_t t_start = now_ns();
-    if (recovery_only && seed_only) {
+    if (recovery_only + seed_only + pauses_only > 1) {
         usage(stderr);
         return 2;
+    }
+    if (pauses_only) {
+        printf("inmem %s | %s | nproc %ld | %s\n", inmem_version_string(), cpu, ncpu, date);
+        bench_pauses(full);
+        printf("\nall checks passed; total run %.1f s\n", (double)(now_ns() - t_start) / 1e9);
+        return 0;
     }
     if (seed_only) {
         printf("inmem %s | %s | nproc %ld | %s\n", inmem_version_string(), cpu, ncpu, date);
@@ -841,6 +850,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "inmem_bench: agent primitives...\n");
     bench_prims(full);
     bench_seed(full);
+    bench_pauses(full);
     if (bench_close_busy())
         printf("\nnote: inmem_db_close() returned INMEM_EBUSY at %lu closes with no transaction "
                "open (a background checkpoint held its snapshot); each was retried until it "

@@ -11,6 +11,8 @@ void bench_prims(int full);
 /* The original plan's targets, issue 14 items 5 and 6 (bench_seed.c): commit latency by
  * read-set size, then the seed's targets table. */
 void bench_seed(int full);
+/* Commit pauses of hot keys under long snapshots (bench_pauses.c). */
+void bench_pauses(int full);
 
 /* A fresh directory under $TMPDIR (default /tmp) for a benchmark's database, and its removal
  * (the files in it, then the directory). */
