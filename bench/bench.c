@@ -89,7 +89,7 @@ static void *xmalloc(size_t n)
 
 /* ---- time, randomness, keys and values -------------------------------------------------- */
 
-static uint64_t now_ns(void)
+uint64_t bench_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -212,7 +212,7 @@ typedef struct run_result {
 static run_result run_timed(op_fn op, void *ctx, uint32_t *samples, size_t cap, uint64_t dur_ns)
 {
     run_result r = {0, 0};
-    uint64_t start = now_ns(), now = start, end = start + dur_ns;
+    uint64_t start = bench_now_ns(), now = start, end = start + dur_ns;
     while (now < end && (!samples || r.n < cap)) {
         uint64_t lat = op(ctx, &now);
         if (samples)
@@ -228,8 +228,8 @@ static uint64_t timer_overhead_ns(void)
 {
     uint32_t *v = xmalloc(TIMER_PAIRS * sizeof(*v)), *tmp = xmalloc(TIMER_PAIRS * sizeof(*v));
     for (unsigned i = 0; i < TIMER_PAIRS; i++) {
-        uint64_t t0 = now_ns();
-        v[i] = clamp32(now_ns() - t0);
+        uint64_t t0 = bench_now_ns();
+        v[i] = clamp32(bench_now_ns() - t0);
     }
     pct p = percentiles(v, TIMER_PAIRS, tmp);
     free(v);
@@ -361,9 +361,9 @@ static uint64_t op_put(void *arg, uint64_t *now)
     uint64_t seq = ++c->seq;
     make_key(idx, c->key);
     value_set(c->val, idx, seq);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     int rc = inmem_put(c->db, NULL, c->key, KEY_LEN, c->val, VAL_LEN, NULL);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     if (rc != INMEM_OK)
         fail("inmem_put", rc);
     c->last[idx] = seq;
@@ -410,7 +410,7 @@ static uint64_t op_rmw(void *arg, uint64_t *now)
     rmw_ctx *c = arg;
     uint32_t idx = rng_below(&c->r, MAIN_KEYS);
     make_key(idx, c->key);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     inmem_txn *txn;
     const void *val;
     size_t vlen;
@@ -420,7 +420,7 @@ static uint64_t op_rmw(void *arg, uint64_t *now)
     CHECK(inmem_kv_put(txn, NULL, c->key, KEY_LEN, c->val, VAL_LEN));
     CHECK(inmem_txn_commit(txn));
     inmem_txn_free(txn);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     c->committed++;
     *now = t1;
     return t1 - t0;
@@ -472,7 +472,7 @@ static uint64_t op_read4(void *arg, uint64_t *now)
         idx[i] = rng_below(&c->r, c->nkeys);
         make_key(idx[i], c->keys[i]);
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     inmem_txn *txn;
     CHECK(inmem_txn_begin(c->db, &txn));
     for (int i = 0; i < GETS_PER_TXN; i++) {
@@ -483,7 +483,7 @@ static uint64_t op_read4(void *arg, uint64_t *now)
     }
     CHECK(inmem_txn_commit(txn));
     inmem_txn_free(txn);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     c->txns++;
     *now = t1;
     return t1 - t0;
@@ -563,14 +563,14 @@ static uint64_t op_begin_get(void *arg, uint64_t *now)
     const void *val;
     size_t vlen;
     inmem_txn *txn;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     CHECK(inmem_txn_begin(c->db, &txn));
-    uint64_t tb = now_ns();
+    uint64_t tb = bench_now_ns();
     CHECK(inmem_kv_get(txn, NULL, c->keys[0], KEY_LEN, &val, &vlen, NULL));
     value_check(val, vlen, idx, "begin+get");
     CHECK(inmem_txn_commit(txn));
     inmem_txn_free(txn);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     if (c->begin_samples)
         c->begin_samples[c->nbegin++] = clamp32(tb - t0);
     c->txns++;
@@ -585,11 +585,11 @@ static void bench_begin(bench *b, pct begin_alone[3])
                                          "begin+get+commit+free @ 100K keys",
                                          "begin+get+commit+free @ 1M keys"};
     for (int k = 0; k < 3; k++) {
-        uint64_t t_load = now_ns();
+        uint64_t t_load = bench_now_ns();
         read_ctx c = {.r = {0xE7037ED1A0B428DBull}, .nkeys = sizes[k]};
         c.db = db_preloaded(sizes[k]);
         fprintf(stderr, "  preloaded %" PRIu32 " keys in %.2f s\n", sizes[k],
-                (double)(now_ns() - t_load) / 1e9);
+                (double)(bench_now_ns() - t_load) / 1e9);
         inmem_stats s0 = db_stats(c.db);
 
         run_timed(op_begin_get, &c, NULL, 0, WARMUP_NS);
@@ -656,7 +656,7 @@ static int bench_memory(int full, mem_point *pts)
 
     inmem_stats s = db_stats(c.db);
     pts[np++] = (mem_point){0, rss_kib(), s.retained_versions, s.keys, 0};
-    uint64_t t_prev = now_ns(), now = t_prev;
+    uint64_t t_prev = bench_now_ns(), now = t_prev;
     for (int m = 0; m < nmarks; m++) {
         while (c.seq < marks[m])
             op_put(&c, &now);
@@ -665,7 +665,7 @@ static int bench_memory(int full, mem_point *pts)
         pts[np] = (mem_point){c.seq, rss_kib(), s.retained_versions, s.keys,
                               (double)(c.seq - pts[np - 1].puts) / secs};
         np++;
-        t_prev = now_ns();
+        t_prev = bench_now_ns();
         if (s.keys != MEM_KEYS)
             die("overwrite: stats.keys is %" PRIu64 ", expected %u", s.keys, MEM_KEYS);
     }
@@ -748,7 +748,7 @@ int main(int argc, char **argv)
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t timer_ns = timer_overhead_ns();
-    uint64_t t_start = now_ns();
+    uint64_t t_start = bench_now_ns();
     if (recovery_only + seed_only + pauses_only > 1) {
         usage(stderr);
         return 2;
@@ -756,7 +756,7 @@ int main(int argc, char **argv)
     if (pauses_only) {
         printf("inmem %s | %s | nproc %ld | %s\n", inmem_version_string(), cpu, ncpu, date);
         bench_pauses(full);
-        printf("\nall checks passed; total run %.1f s\n", (double)(now_ns() - t_start) / 1e9);
+        printf("\nall checks passed; total run %.1f s\n", (double)(bench_now_ns() - t_start) / 1e9);
         return 0;
     }
     if (seed_only) {
@@ -764,7 +764,7 @@ int main(int argc, char **argv)
         printf("%s mode; latencies include one clock_gettime (~%" PRIu64 " ns)\n",
                full ? "full" : "quick", timer_ns);
         bench_seed(full);
-        printf("\nall checks passed; total run %.1f s\n", (double)(now_ns() - t_start) / 1e9);
+        printf("\nall checks passed; total run %.1f s\n", (double)(bench_now_ns() - t_start) / 1e9);
         return 0;
     }
     if (recovery_only) {
@@ -776,7 +776,7 @@ int main(int argc, char **argv)
                 "open (a background checkpoint held its snapshot); each was retried until it "
                 "closed\n",
                 bench_close_busy());
-        printf("\nall checks passed; total run %.1f s\n", (double)(now_ns() - t_start) / 1e9);
+        printf("\nall checks passed; total run %.1f s\n", (double)(bench_now_ns() - t_start) / 1e9);
         return 0;
     }
 
@@ -856,6 +856,6 @@ int main(int argc, char **argv)
                "open (a background checkpoint held its snapshot); each was retried until it "
                "closed\n",
                bench_close_busy());
-    printf("\nall checks passed; total run %.1f s\n", (double)(now_ns() - t_start) / 1e9);
+    printf("\nall checks passed; total run %.1f s\n", (double)(bench_now_ns() - t_start) / 1e9);
     return 0;
 }

@@ -3,6 +3,10 @@
 #define INMEM_BENCH_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* CLOCK_MONOTONIC in nanoseconds (bench.c). */
+uint64_t bench_now_ns(void);
 
 /* Durability modes and recovery tables (bench_wal.c); the recovery table alone if asked. */
 void bench_wal(int full, int recovery_only);

@@ -26,13 +26,6 @@
 #define HOT 4
 #define SUB 8 /* sub-buckets per power of two */
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench pauses: %s: %s (%s)\n", what, inmem_errname(rc), inmem_errmsg());
@@ -116,15 +109,15 @@ void bench_pauses(int full)
     pthread_t th;
     if (pthread_create(&th, NULL, holder_main, &h) != 0)
         die("thread", INMEM_ENOMEM);
-    uint64_t puts = 0, max = 0, over_1ms = 0, t_end = now_ns() + secs * 1000000000ull;
-    uint64_t t_start = now_ns(), t0 = t_start;
+    uint64_t puts = 0, max = 0, over_1ms = 0, t_end = bench_now_ns() + secs * 1000000000ull;
+    uint64_t t_start = bench_now_ns(), t0 = t_start;
     while (t0 < t_end) {
         unsigned k = (unsigned)(puts % HOT);
         uint64_t val = puts + 1;
         snprintf(key, sizeof key, "hot%u", k);
         if ((rc = inmem_put(db, NULL, key, 4, &val, 8, NULL)) != 0)
             die("put", rc);
-        uint64_t t1 = now_ns(), d = t1 - t0;
+        uint64_t t1 = bench_now_ns(), d = t1 - t0;
         last[k] = val;
         hist[bucket_of(d)]++;
         if (d > max)

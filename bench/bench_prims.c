@@ -16,13 +16,6 @@
 #include "bench.h"
 #include "inmem.h"
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void check(int rc, const char *what)
 {
     if (rc) {
@@ -189,14 +182,14 @@ static void op_trace(ctx *c)
 
 static double timed(op_fn op, ctx *c, uint64_t dur_ns, uint64_t *count)
 {
-    uint64_t t0 = now_ns(), end = t0 + dur_ns, n = 0;
-    while (now_ns() < end)
+    uint64_t t0 = bench_now_ns(), end = t0 + dur_ns, n = 0;
+    while (bench_now_ns() < end)
         for (int k = 0; k < 64; k++, n++) {
             c->i = n;
             op(c);
         }
     *count = n;
-    return (double)n / ((double)(now_ns() - t0) / 1e9);
+    return (double)n / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
 void bench_prims(int full)

@@ -32,13 +32,6 @@
 #define WKEYS 100000u
 #define WVAL  100
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench_wal: %s failed: %s (%s)\n", what, inmem_strerror(rc), inmem_errmsg());
@@ -55,8 +48,8 @@ static unsigned long g_close_busy;
 int bench_close(inmem_db *db)
 {
     int rc, counted = 0;
-    uint64_t t0 = mono_ns();
-    while ((rc = inmem_db_close(db)) == INMEM_EBUSY && mono_ns() - t0 < 10000000000ull) {
+    uint64_t t0 = bench_now_ns();
+    while ((rc = inmem_db_close(db)) == INMEM_EBUSY && bench_now_ns() - t0 < 10000000000ull) {
         if (!counted++)
             g_close_busy++;
         struct timespec ms = {0, 1000000};
@@ -113,7 +106,7 @@ static void *commit_loop(void *arg)
     memset(v, 'v', sizeof v);
     uint64_t x = w->seed | 1;
     for (;;) {
-        uint64_t t0 = mono_ns();
+        uint64_t t0 = bench_now_ns();
         if (t0 >= w->deadline)
             break;
         x ^= x << 13;
@@ -124,7 +117,7 @@ static void *commit_loop(void *arg)
         int rc = inmem_put(w->db, NULL, k, 15, v, sizeof v, NULL);
         if (rc)
             die("inmem_put", rc);
-        uint64_t d = mono_ns() - t0;
+        uint64_t d = bench_now_ns() - t0;
         if (w->n < w->cap)
             w->lat[w->n] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
         w->n++;
@@ -156,7 +149,7 @@ static void throughput(int full)
             worker w[16];
             pthread_t th[16];
             size_t cap = 1u << 20;
-            uint64_t deadline = mono_ns() + dur;
+            uint64_t deadline = bench_now_ns() + dur;
             for (int i = 0; i < nt; i++) {
                 w[i] = (worker){db,
                                 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1),
@@ -252,7 +245,7 @@ static void write_log(const char *dir, uint64_t commits, uint64_t keys, int end,
     inmem_db *db = open_ckpt(dir, end);
     char k[16], v[WVAL];
     memset(v, 'w', sizeof v);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = bench_now_ns();
     for (uint64_t i = 0; i < commits; i++) {
         key_of(i % keys, k);
         memcpy(v, &i, sizeof i);
@@ -260,7 +253,7 @@ static void write_log(const char *dir, uint64_t commits, uint64_t keys, int end,
         if (rc)
             die("inmem_put", rc);
     }
-    wreport w = {.commits = commits, .secs = (double)(mono_ns() - t0) / 1e9};
+    wreport w = {.commits = commits, .secs = (double)(bench_now_ns() - t0) / 1e9};
     if (end == END_EXPLICIT) {
         uint64_t c0 = cpu_thread_us();
         int rc = inmem_db_checkpoint(db, NULL);
@@ -280,11 +273,11 @@ static void write_log(const char *dir, uint64_t commits, uint64_t keys, int end,
     w.ckpt_bytes = s.checkpoint_bytes;
     w.ckpt_time_us = s.checkpoint_time_us;
     if (end != END_KILLED_AUTO) {
-        uint64_t c0 = mono_ns();
+        uint64_t c0 = bench_now_ns();
         int rc = bench_close(db);
         if (rc)
             die("inmem_db_close", rc);
-        w.close_us = (mono_ns() - c0) / 1000;
+        w.close_us = (bench_now_ns() - c0) / 1000;
     }
     if (write(fd, &w, sizeof w) != (ssize_t)sizeof w)
         exit(1);
@@ -355,13 +348,13 @@ static void recovery_row(const char *what, uint64_t commits, uint64_t keys, int 
         fprintf(stderr, "bench_wal: log writer failed\n");
         exit(1);
     }
-    uint64_t c0 = cpu_thread_us(), t0 = mono_ns();
+    uint64_t c0 = cpu_thread_us(), t0 = bench_now_ns();
     inmem_db *db = open_ckpt(dir, end == END_KILLED_AUTO ? END_KILLED_AUTO : END_OFF_CLOSE);
     char k[16];
     key_of((commits - 1) % keys, k);
     void *val = NULL;
     int rc = inmem_get(db, NULL, k, 15, &val, NULL, NULL);
-    uint64_t ns = mono_ns() - t0, cpu_us = cpu_thread_us() - c0;
+    uint64_t ns = bench_now_ns() - t0, cpu_us = cpu_thread_us() - c0;
     if (rc)
         die("inmem_get after recovery", rc);
     inmem_free(val);

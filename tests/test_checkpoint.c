@@ -489,22 +489,10 @@ static int crash_copies;
 
 static void copy_tree(const char *from, const char *to)
 {
-    DIR *d = opendir(from);
-    if (!d)
+    if (!file_exists(from))
         return;
     mkdir(to, 0700);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            char a[4200], b[4200];
-            snprintf(a, sizeof a, "%s/%s", from, e->d_name);
-            snprintf(b, sizeof b, "%s/%s", to, e->d_name);
-            size_t len;
-            uint8_t *p = slurp(a, &len);
-            spit(b, p, len);
-            free(p);
-        }
-    closedir(d);
+    copy_dir_files(from, to);
 }
 
 /* Every call that changes a file: the n-th fails (-EIO or -ENOSPC) in fault mode; in crash mode

@@ -256,6 +256,23 @@ static void embedded_first_version_lives_and_dies_with_its_node(void **state)
     inmem__index_destroy(ix);
 }
 
+/* Collects in slices of @p budget until done (or after @p stop slices, if >= 0), checking that
+ * each slice frees at most its budget of versions; *slices counts the slices that ran out.
+ * Returns the last inmem__index_gc_some() result. */
+static int gc_in_slices(inmem__index *ix, uint64_t ver, size_t budget, int stop, int *slices)
+{
+    int rc;
+    uint64_t prev = inmem__index_retained(ix);
+    while ((rc = inmem__index_gc_some(ix, ver, ver, NULL, budget)) == 2) {
+        uint64_t r = inmem__index_retained(ix);
+        assert_true(prev - r <= budget);
+        prev = r;
+        if (++*slices == stop)
+            break;
+    }
+    return rc;
+}
+
 /* A collection in a slice does at most its budget of work — a queued key and a freed version
  * count one each —, says that it ran out (2), and the next slices go on in order to the end. */
 static void gc_some_frees_at_most_its_budget_then_goes_on(void **state)
@@ -274,14 +291,8 @@ static void gc_some_frees_at_most_its_budget_then_goes_on(void **state)
         put(ix, buf, "b", ++ver, 0);
     }
     assert_int_equal(inmem__index_retained(ix), 1000);
-    int slices = 0, rc;
-    uint64_t prev = 1000;
-    while ((rc = inmem__index_gc_some(ix, ver, ver, NULL, 100)) == 2) {
-        uint64_t r = inmem__index_retained(ix);
-        assert_true(prev - r <= 100);
-        prev = r;
-        slices++;
-    }
+    int slices = 0;
+    assert_int_equal(gc_in_slices(ix, ver, 100, -1, &slices), 0);
     assert_int_equal(inmem__index_retained(ix), 0);
     assert_in_range(slices, 19, 21); /* 1,000 keys + 1,000 versions in slices of 100 */
     inmem__index_destroy(ix);
@@ -301,16 +312,9 @@ static void gc_some_frees_a_long_chain_a_budget_at_a_time(void **state)
         for (int i = 0; i < 100000; i++)
             put(ix, "hot", "v", ++ver, 0);
         assert_int_equal(inmem__index_retained(ix), 99999);
-        int slices = 0, rc;
-        uint64_t prev = 99999;
-        while ((rc = inmem__index_gc_some(ix, ver, ver, NULL, 1000)) == 2) {
-            uint64_t r = inmem__index_retained(ix);
-            assert_true(prev - r <= 1000);
-            prev = r;
-            slices++;
-            if (destroy_early && slices == 3)
-                break; /* versions still waiting: destroy frees them (LeakSanitizer checks) */
-        }
+        int slices = 0;
+        /* destroy_early: versions still waiting after 3 slices; destroy frees them (LSan) */
+        int rc = gc_in_slices(ix, ver, 1000, destroy_early ? 3 : -1, &slices);
         if (!destroy_early) {
             assert_int_equal(rc, 0);
             assert_int_equal(inmem__index_retained(ix), 0);
