@@ -328,8 +328,8 @@ static void wait_queued(inmem__wal *w, inmem__wal_waiter *me, uint64_t wait_ns)
  * be switched). */
 static void zap_behind(inmem__wal *w, uint8_t *map, uint64_t seq, uint64_t upto)
 {
-    uint64_t end = (upto & ((1ull << 40) - 1)) & ~(uint64_t)4095;
-    if (w->cfg.mode == INMEM_DURABILITY_STRICT || upto >> 40 != seq || end <= w->zap_off)
+    uint64_t end = INMEM__LSN_OFF(upto) & ~(uint64_t)4095;
+    if (w->cfg.mode == INMEM_DURABILITY_STRICT || INMEM__LSN_SEQ(upto) != seq || end <= w->zap_off)
         return;
     (void)madvise(map + w->zap_off, (size_t)(end - w->zap_off), MADV_DONTNEED); /* a hint */
     w->zap_off = end;
