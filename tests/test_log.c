@@ -1085,6 +1085,7 @@ struct writer_arg {
     _Atomic int stop;
     _Atomic int done;
     _Atomic int errors;
+    _Atomic int commits;
 };
 
 /* Writes a bounded log (at most WRITER_COMMITS commits of 1 KiB, about 200 segments): each
@@ -1101,6 +1102,7 @@ static void *switching_writer(void *p)
         snprintf(key, sizeof key, "k%d", i % 5000);
         if (inmem_put(a->db, NULL, key, strlen(key), val, sizeof val, NULL) != 0)
             atomic_fetch_add(&a->errors, 1);
+        atomic_fetch_add(&a->commits, 1);
     }
     atomic_store(&a->done, 1);
     return NULL;
@@ -1124,7 +1126,10 @@ static void read_only_open_beside_a_switching_writer_always_succeeds(void **stat
     o.read_only = 1;
     uint64_t last = 0;
     int opens = 0;
-    for (int i = 0; i < 60 && (i < 3 || !atomic_load(&a.done)); i++, opens++) {
+    /* 60 opens at least 3, or until the writer is done, but not before it has written several
+     * segments' worth (~60 commits each): 60 opens can take less than its first switches */
+    for (int i = 0; !atomic_load(&a.done) ? i < 60 || atomic_load(&a.commits) < 300 : i < 3;
+         i++, opens++) {
         inmem_db *r;
         int rc = opts_open(dir, &o, &r);
         if (rc) {
@@ -1145,7 +1150,9 @@ static void read_only_open_beside_a_switching_writer_always_succeeds(void **stat
     pthread_join(th, NULL);
     assert_int_equal(atomic_load(&a.errors), 0);
     assert_true(opens >= 3);
-    assert_true(count_segments(dir) > 2);
+    CHECK(count_segments(dir) > 2, "%llu segments after %d opens (writer %s, version %llu)",
+          (unsigned long long)count_segments(dir), opens, atomic_load(&a.done) ? "done" : "stopped",
+          (unsigned long long)test_stats(a.db).version);
     assert_ok(inmem_db_close(a.db));
     test_rmdir(dir);
 }
