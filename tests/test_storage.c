@@ -328,6 +328,97 @@ static void gc_some_frees_a_long_chain_a_budget_at_a_time(void **state)
     }
 }
 
+/* A retention policy for the index alone: every key keeps `count` versions, and versions
+ * replaced after `floor` (when not 0, and below the oldest snapshot). */
+typedef struct {
+    uint32_t count;
+    uint64_t floor;
+} keep_ctx;
+
+static int keep_some(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *floor,
+                     uint32_t *count)
+{
+    (void)n;
+    const keep_ctx *k = ctx;
+    *floor = k->floor && k->floor < min_snap ? k->floor : min_snap;
+    *count = k->count;
+    return INMEM__KEEP_HISTORY;
+}
+
+/* Each key's chain is exactly its newest @p want versions (all of them if fewer), newest first,
+ * as @p hist (its versions in the order written, @p nh of them) says. */
+static void chain_is_newest(inmem__node *n, const uint64_t *hist, size_t nh, size_t want)
+{
+    size_t i = 0;
+    for (inmem__version *v = atomic_load(&n->head); v; v = atomic_load(&v->next), i++) {
+        assert_true(i < nh);
+        assert_int_equal(v->ver, hist[nh - 1 - i]);
+    }
+    if (want)
+        assert_int_equal(i, want < nh ? want : nh);
+}
+
+/* The GC frees a key's oldest versions from the bottom of its chain, where the chain's newest
+ * version records the oldest one and the length: under random writes, deletes, snapshots, time
+ * windows and counts of versions kept, collected whole and in slices, every chain stays the
+ * newest versions of its key without a gap, its bookkeeping right; and once no snapshot holds
+ * anything back, each key keeps exactly its count. */
+static void gc_frees_the_oldest_versions_from_the_bottom_of_the_chain(void **state)
+{
+    (void)state;
+    enum { KEYS = 40, STEPS = 6000, MORE = 12 };
+    static uint64_t hist[KEYS][STEPS + MORE];
+    static size_t nh[KEYS];
+    memset(nh, 0, sizeof nh);
+    inmem__index *ix = inmem__index_create();
+    assert_non_null(ix);
+    keep_ctx kc = {0, 0};
+    inmem__gc_policy pol = {keep_some, &kc, 0};
+    uint64_t ver = 0, rng = 0x9e3779b97f4a7c15ull;
+    char key[16];
+    for (int step = 0; step < STEPS; step++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        int k = (int)(rng % KEYS);
+        snprintf(key, sizeof key, "c%02d", k);
+        /* a delete now and then, never as a key's first version (the model keeps it simple) */
+        put(ix, key, "v", ++ver, nh[k] && (rng >> 20) % 11 == 0);
+        hist[k][nh[k]++] = ver;
+        if (step % 500 == 0) /* the policy changes: counts 0 to 6 */
+            kc.count = (uint32_t)((rng >> 30) % 7);
+        uint64_t r = (rng >> 40) % 8;
+        /* the oldest snapshot lags behind at times; a time window reaches back at times */
+        uint64_t min_snap = r < 2 && ver > 50 ? ver - (rng >> 50) % 50 : ver;
+        kc.floor = r == 3 && ver > 80 ? ver - 80 : 0;
+        pol.min_floor = kc.floor ? kc.floor : min_snap;
+        if (r == 4)
+            (void)inmem__index_gc_some(ix, min_snap, ver, &pol, 7);
+        else
+            (void)inmem__index_gc(ix, min_snap, ver, &pol);
+        const inmem__node *bad = NULL;
+        assert_int_equal(inmem__index_check_chains(ix, &bad), 0);
+        inmem__node *n = find(ix, key);
+        if (n) /* (a key whose only version left is a tombstone may have gone) */
+            chain_is_newest(n, hist[k], nh[k], 0);
+    }
+    for (uint32_t count = 6; count >= 2; count -= 2) { /* then nothing held back */
+        kc = (keep_ctx){count, 0};
+        pol.min_floor = ver;
+        for (int k = 0; k < KEYS; k++) /* the count's worth of values each (what an older, */
+            for (uint32_t i = 0; i < count; i++) { /* smaller count freed stays freed) */
+                snprintf(key, sizeof key, "c%02d", k);
+                put(ix, key, "w", ++ver, 0);
+                hist[k][nh[k]++] = ver;
+            }
+        assert_int_equal(inmem__index_gc(ix, ver, ver, &pol), 0);
+        assert_int_equal(inmem__index_check_chains(ix, NULL), 0);
+        for (int k = 0; k < KEYS; k++) {
+            snprintf(key, sizeof key, "c%02d", k);
+            chain_is_newest(find(ix, key), hist[k], nh[k], count);
+        }
+    }
+    inmem__index_destroy(ix);
+}
+
 const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(embedded_first_version_lives_and_dies_with_its_node),
     cmocka_unit_test(index_keeps_memcmp_order_and_finds_every_key),
@@ -338,5 +429,6 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(hash_table_growth_keeps_every_key_findable),
     cmocka_unit_test(gc_some_frees_at_most_its_budget_then_goes_on),
     cmocka_unit_test(gc_some_frees_a_long_chain_a_budget_at_a_time),
+    cmocka_unit_test(gc_frees_the_oldest_versions_from_the_bottom_of_the_chain),
 };
 INMEM_TEST_COUNT(storage);

@@ -163,6 +163,8 @@ inmem__version *inmem__version_new(const void *val, size_t vlen, uint64_t expiry
     if (!v)
         return NULL;
     atomic_init(&v->next, NULL);
+    v->newer = v;
+    v->len = 1;
     v->ver = 0;
     v->expiry_ms = expiry_ms;
     v->vlen = (uint32_t)vlen;
@@ -949,6 +951,8 @@ void inmem__index_append(inmem__index *ix, inmem__node *n, inmem__version *v)
            key_cmp(ix->tail[0], inmem__node_key(n), n->klen) < 0); /* strictly increasing */
     /* the version first, while the node is unreachable: the slot's hint is then right at once */
     atomic_store_rlx(&v->next, NULL);
+    v->newer = v;
+    v->len = 1;
     atomic_store_rlx(&n->head, v);
     for (int l = 0; l < n->height; l++) {
         atomic_store_rlx(&n->next[l], NULL);
@@ -989,6 +993,16 @@ void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v)
     inmem__version *old = atomic_load_rlx(&n->head);
     live_account(ix, n, old, v);
     assert(!old || old->ver < v->ver);
+    if (old) {
+        v->newer = old->newer; /* the oldest version (old itself when alone) */
+        v->len = old->len + 1;
+        if (v->len > 2) /* history kept: the GC's next visit may free the oldest; start its miss */
+            __builtin_prefetch(v->newer, 1);
+        old->newer = v;
+    } else {
+        v->newer = v;
+        v->len = 1;
+    }
     atomic_store_rlx(&v->next, old);
     atomic_store_rel(&n->head, v);
     atomic_store_rlx(&htab_slot(ix, n)->hint, hint_of(n, v));
@@ -1002,11 +1016,12 @@ void inmem__index_install(inmem__index *ix, inmem__node *n, inmem__version *v)
 
 void inmem__index_append_older(inmem__index *ix, inmem__node *n, inmem__version *v)
 {
-    inmem__version *x = atomic_load_rlx(&n->head);
-    while (atomic_load_rlx(&x->next))
-        x = atomic_load_rlx(&x->next);
-    assert(v->ver < x->ver);
+    inmem__version *h = atomic_load_rlx(&n->head), *x = h->newer; /* the oldest */
+    assert(!atomic_load_rlx(&x->next) && v->ver < x->ver);
     atomic_store_rlx(&v->next, NULL);
+    v->newer = x;
+    h->newer = v;
+    h->len++;
     atomic_store_rel(&x->next, v);
     atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) + 1);
     atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) + v->vlen);
@@ -1060,6 +1075,9 @@ static void free_some(inmem__index *ix, inmem__version *v, size_t *budget)
     atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - bytes);
 }
 
+/* The most versions prune() frees from the oldest up; more are freed from the newest down. */
+#define PRUNE_UP 4
+
 /* Frees every version older than the newest one with ver <= @p floor, keeping at least @p count
  * versions; marks the oldest kept `cut` if it freed any. Returns 1 if a version older than
  * @p min_snap is still kept (history, for the policy's sake). */
@@ -1067,7 +1085,31 @@ static inline __attribute__((always_inline)) int prune(inmem__index *ix, inmem__
                                                        uint64_t min_snap, uint64_t floor,
                                                        uint32_t count, size_t *budget)
 {
-    inmem__version *v = atomic_load_rlx(&n->head);
+    inmem__version *h = atomic_load_rlx(&n->head);
+    uint32_t keep = count > 1 ? count : 1;
+    if (h->len <= keep + PRUNE_UP && floor >= min_snap) {
+        /* a few versions to free at most, each older than a newer one at or below floor: from
+         * the oldest up, without the walk down the kept ones (a key keeping N versions is
+         * written: one to free, where the walk down took N cache misses) */
+        inmem__version *x = h->newer, *old = NULL;
+        uint32_t k = 0;
+        if (h->ver <= floor) { /* every version is: only the links are read */
+            for (; k + keep < h->len; k++)
+                old = x, x = x->newer;
+        } else {
+            for (; k + keep < h->len && x->newer->ver <= floor; k++)
+                old = x, x = x->newer;
+        }
+        if (k) { /* x is stored to, not read: its cache miss does not hold the writer up */
+            atomic_store_rel(&x->cut, 1); /* as below */
+            atomic_store_rel(&x->next, NULL);
+            h->newer = x;
+            h->len -= k;
+            free_some(ix, old, budget);
+        }
+        return 0;
+    }
+    inmem__version *v = h;
     uint32_t kept = 1;
     while (v && (v->ver > floor || kept < count)) {
         inmem__version *nx = atomic_load_rlx(&v->next);
@@ -1082,16 +1124,28 @@ static inline __attribute__((always_inline)) int prune(inmem__index *ix, inmem__
     if (old) {
         atomic_store_rel(&v->cut, 1);     /* before the cut: a reader that misses the version */
         atomic_store_rel(&v->next, NULL); /* it wanted learns it was freed, never a wrong answer */
+        h->newer = v;
+        h->len = kept;
         free_some(ix, old, budget);
     }
     if (floor >= min_snap)
         return 0; /* nothing kept for history's sake: no need to look */
     /* is anything kept that readers alone would not need? (the oldest kept is older than the
      * version visible at min_snap) */
-    inmem__version *h = atomic_load_rlx(&n->head), *at = h;
+    inmem__version *at = h;
     while (at && at->ver > min_snap)
         at = atomic_load_rlx(&at->next);
     return at && at != v;
+}
+
+/* Starts the cache miss prune() will take on the key the GC visits next: the version that
+ * becomes its oldest when a key keeping history gets a newer one (the oldest itself was fetched
+ * when the newer one was installed). */
+static inline void gc_ahead(const inmem__node *n)
+{
+    const inmem__version *h = atomic_load_rlx(&n->head);
+    if (h->len > 2)
+        __builtin_prefetch(h->newer->newer, 1);
 }
 
 static int hq_push(inmem__index *ix, inmem__node *n, uint64_t ver)
@@ -1187,6 +1241,8 @@ int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_vers
         budget--;
         inmem__node *n = f->node;
         queue_pop(ix);
+        if ((f = queue_front(ix)) != NULL)
+            gc_ahead(f->node);
         if (atomic_load_rlx(&n->dead))
             continue; /* retired by an earlier entry; not yet freed (I5) */
         gc_node(ix, n, min_snap, last_version, policy, &budget);
@@ -1220,6 +1276,29 @@ int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_vers
     if (!budget)
         return 2; /* the slice ran out: more is due at once */
     return ix->q_count || ix->ret_head < ix->ret_len || ix->trash_len;
+}
+
+static int chain_ok(const inmem__node *n)
+{
+    const inmem__version *h = atomic_load_rlx(&n->head), *v = h, *prev = NULL;
+    uint32_t len = 0;
+    for (; v; prev = v, v = atomic_load_rlx(&v->next)) {
+        if (++len > h->len || (prev && v->ver >= prev->ver) || (v != h && v->newer != prev))
+            return 0;
+    }
+    return len == h->len && h->newer == prev;
+}
+
+int inmem__index_check_chains(inmem__index *ix, const inmem__node **bad)
+{
+    for (const inmem__node *n = atomic_load_rlx(&ix->head->next[0]); n;
+         n = atomic_load_rlx(&n->next[0]))
+        if (!chain_ok(n)) {
+            if (bad)
+                *bad = n;
+            return -1;
+        }
+    return 0;
 }
 
 uint64_t inmem__index_history_bytes(const inmem__index *ix)

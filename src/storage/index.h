@@ -16,12 +16,18 @@
  * `next`, which the garbage collector may cut (to NULL) below the oldest visible version. */
 typedef struct inmem__version {
     _Atomic(struct inmem__version *) next; /* older version, or NULL */
-    uint64_t ver;                          /* commit version; set before publication */
-    uint64_t expiry_ms;                    /* wall-clock ms after which it is invisible; 0 none */
-    uint64_t time_ms;                      /* wall-clock ms of its commit; 0 if not known */
-    uint32_t vlen;                         /* value length (0 for a tombstone) */
-    uint8_t tomb;                          /* 1: a delete */
-    uint8_t embedded;                      /* 1: lives in its node's allocation (not freed alone) */
+    /* Writer-only chain bookkeeping (readers never look): in the newest version, `newer` is the
+     * oldest version of the chain (itself when alone) and `len` the chain's length; in an older
+     * one, `newer` is the next newer version. The GC frees a key's oldest versions from there
+     * without walking down the versions it keeps. */
+    struct inmem__version *newer;
+    uint64_t ver;        /* commit version; set before publication */
+    uint64_t expiry_ms;  /* wall-clock ms after which it is invisible; 0 none */
+    uint64_t time_ms;    /* wall-clock ms of its commit; 0 if not known */
+    uint32_t vlen;       /* value length (0 for a tombstone) */
+    uint32_t len;        /* see `newer` */
+    uint8_t tomb;        /* 1: a delete */
+    uint8_t embedded;    /* 1: lives in its node's allocation (not freed alone) */
     _Atomic uint8_t cut; /* 1: older versions of the key existed and were freed (set by the GC
                           * on the oldest version it keeps, before it cuts `next`) */
     uint8_t data[];      /* value bytes */
@@ -183,6 +189,12 @@ int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_vers
 /* Bytes of the versions kept that are not their key's newest (the history and what readers
  * still see), and how many. */
 uint64_t inmem__index_history_bytes(const inmem__index *ix);
+
+/* Checks every key's version chain against its bookkeeping (the length and oldest version its
+ * newest version records, the newer links, versions strictly older down the chain); for tests.
+ * Returns 0, or -1 with the first key whose chain is wrong in *@p bad (if not NULL). Writer
+ * only. */
+int inmem__index_check_chains(inmem__index *ix, const inmem__node **bad);
 
 /* Gauges (exact when read by the writer, approximate from elsewhere). */
 uint64_t inmem__index_keys(const inmem__index *ix);
