@@ -157,24 +157,27 @@ static inmem__run_policy *policy_find(const inmem__store *st, const uint8_t run[
     if (!st->npol)
         return NULL;
     for (size_t i = run_hash(run) & (st->pol_cap - 1);; i = (i + 1) & (st->pol_cap - 1)) {
-        inmem__run_policy *p = &st->pol[i];
-        if (!p->used)
+        inmem__run_policy *p = st->pol[i];
+        if (!p)
             return NULL;
         if (memcmp(p->run, run, 16) == 0)
             return p;
     }
 }
 
+/* The table holds pointers to entries allocated one by one, so that a growth costs 8 bytes a
+ * slot (16 an entry), not a copy of every entry: a fork adds its entry (and its parent's), and
+ * at most that much for the table once in a doubling. */
 static int policy_grow(inmem__store *st)
 {
-    size_t cap = st->pol_cap ? st->pol_cap * 2 : 8; /* a first fork costs 1 KiB, not 8 */
-    inmem__run_policy *np = calloc(cap, sizeof(*np));
+    size_t cap = st->pol_cap ? st->pol_cap * 2 : 8;
+    inmem__run_policy **np = calloc(cap, sizeof(*np));
     if (!np)
         return INMEM_ENOMEM;
     for (size_t i = 0; i < st->pol_cap; i++)
-        if (st->pol[i].used)
-            for (size_t j = run_hash(st->pol[i].run) & (cap - 1);; j = (j + 1) & (cap - 1))
-                if (!np[j].used) {
+        if (st->pol[i])
+            for (size_t j = run_hash(st->pol[i]->run) & (cap - 1);; j = (j + 1) & (cap - 1))
+                if (!np[j]) {
                     np[j] = st->pol[i];
                     break;
                 }
@@ -193,11 +196,11 @@ static inmem__run_policy *policy_entry(inmem__store *st, const uint8_t run[16])
     if ((st->npol + 1) * 2 > st->pol_cap && policy_grow(st))
         return NULL;
     for (size_t i = run_hash(run) & (st->pol_cap - 1);; i = (i + 1) & (st->pol_cap - 1))
-        if (!st->pol[i].used) {
-            p = &st->pol[i];
-            memset(p, 0, sizeof(*p));
+        if (!st->pol[i]) {
+            if (!(p = calloc(1, sizeof(*p))))
+                return NULL;
+            st->pol[i] = p;
             memcpy(p->run, run, 16);
-            p->used = 1;
             p->gone = 1;
             p->fork_floor = UINT64_MAX;
             st->npol++;
@@ -216,11 +219,11 @@ static void fork_floors(inmem__store *st)
 {
     st->fork_min = UINT64_MAX;
     for (size_t i = 0; i < st->pol_cap; i++)
-        if (st->pol[i].used)
-            st->pol[i].fork_floor = UINT64_MAX;
+        if (st->pol[i])
+            st->pol[i]->fork_floor = UINT64_MAX;
     for (size_t i = 0; i < st->pol_cap; i++) {
-        inmem__run_policy *c = &st->pol[i];
-        if (!c->used || !c->is_fork)
+        inmem__run_policy *c = st->pol[i];
+        if (!c || !c->is_fork)
             continue;
         inmem__run_policy *p = policy_find(st, c->fork_parent); /* made with the fork's entry */
         if (!p) /* (out of memory then): keep more of everyone rather than lose a fork's view */
@@ -426,8 +429,8 @@ static uint64_t lowest_floor(const inmem__store *st, uint64_t now)
 {
     uint64_t f = policy_floor(st, &st->hist, 0, now);
     for (size_t i = 0; i < st->pol_cap; i++) {
-        const inmem__run_policy *p = &st->pol[i];
-        if (p->used && !p->gone) {
+        const inmem__run_policy *p = st->pol[i];
+        if (p && !p->gone) {
             uint64_t g = policy_floor(st, &p->p, p->erased, now);
             if (g < f)
                 f = g;
@@ -441,8 +444,8 @@ static uint64_t highest_floor(const inmem__store *st, uint64_t now)
 {
     uint64_t f = policy_floor(st, &st->hist, 0, now);
     for (size_t i = 0; i < st->pol_cap; i++) {
-        const inmem__run_policy *p = &st->pol[i];
-        if (p->used && !p->gone) {
+        const inmem__run_policy *p = st->pol[i];
+        if (p && !p->gone) {
             uint64_t g = policy_floor(st, &p->p, p->erased, now);
             if (g > f)
                 f = g;
@@ -495,8 +498,8 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
     if (st->forks_ending) { /* deleted forks no snapshot can read through any more */
         int changed = 0;
         for (size_t i = 0; i < st->pol_cap; i++) {
-            inmem__run_policy *p = &st->pol[i];
-            if (p->used && p->fork_end && p->fork_end < min_snap) {
+            inmem__run_policy *p = st->pol[i];
+            if (p && p->fork_end && p->fork_end < min_snap) {
                 p->is_fork = 0;
                 p->fork_end = 0;
                 st->forks_ending--;
@@ -546,6 +549,8 @@ void inmem__history_config(inmem__store *st, uint64_t ms, uint32_t count, uint64
 void inmem__history_fini(inmem__store *st)
 {
     free(st->times);
+    for (size_t i = 0; i < st->pol_cap; i++)
+        free(st->pol[i]);
     free(st->pol);
     st->times = NULL;
     st->pol = NULL;

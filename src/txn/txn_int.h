@@ -37,10 +37,10 @@ typedef struct inmem__hpolicy {
 typedef struct inmem__run_policy {
     uint8_t run[16];
     inmem__hpolicy p;
-    inmem__hpolicy eff;         /* inherit: the database's policy with this record's since */
-    uint8_t used, erased, gone; /* gone: the record was deleted (the database's policy applies) */
-    uint8_t inherit;            /* the database's policy, from p.since on */
-    uint8_t is_fork;            /* the run is a fork (its 'f' record): of fork_parent at fork_at */
+    inmem__hpolicy eff;   /* inherit: the database's policy with this record's since */
+    uint8_t erased, gone; /* gone: the record was deleted (the database's policy applies) */
+    uint8_t inherit;      /* the database's policy, from p.since on */
+    uint8_t is_fork;      /* the run is a fork (its 'f' record): of fork_parent at fork_at */
     uint8_t fork_parent[16];
     uint64_t fork_at;
     uint64_t fork_end;   /* the fork was deleted at this version: it counts until no snapshot can
@@ -112,7 +112,7 @@ struct inmem__store {
     uint64_t hist_max_ms; /* the longest window of any policy */
     inmem__timepoint *times;
     size_t ntimes, times_cap;
-    inmem__run_policy *pol;
+    inmem__run_policy **pol; /* open addressing, entries allocated one by one */
     size_t npol, pol_cap;
     uint64_t gc_snap_max;  /* the highest min_snap any GC ran with: the floor without history */
     uint64_t gc_pass;      /* counts GC passes (cached window floors) */
