@@ -627,6 +627,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="runs of each line per engine")
     ap.add_argument("--dir", default=tempfile.gettempdir())
     ap.add_argument("--engines", default="inmem,lmdb,sqlite")
+    ap.add_argument("--lines", default="", help="comma-separated lines to run (e.g. W3-1t,W4); "
+                    "default: all")
     a = ap.parse_args()
     a.measure, a.warmup = (2.0, 0.3) if a.full else (0.5, 0.1)
     classes = {"inmem": Inmem, "lmdb": Lmdb, "sqlite": Sqlite}
@@ -636,6 +638,13 @@ def main():
     root = tempfile.mkdtemp(prefix="inmem-pybench-", dir=a.dir)
     groups = [("none", ["W1", "W1-tx", "W2", "W3-1t", "W3-2t", "W3-many", "W4"]),
               ("batched", ["W1", "W1-tx", "W2"])]
+    if a.lines:
+        want = a.lines.split(",")
+        unknown = [w for w in want if w not in LINES]
+        if unknown:
+            ap.error("unknown line(s) %s; lines: %s" % (",".join(unknown), ",".join(LINES)))
+        groups = [(d, [ln for ln in ls if ln in want]) for d, ls in groups]
+        groups = [(d, ls) for d, ls in groups if ls]
     runs = {}
     versions = []
     try:
