@@ -1196,8 +1196,20 @@ static inline __attribute__((always_inline)) void gc_node(inmem__index *ix, inme
                                                           size_t *budget)
 {
     if (!policy) { /* no history kept anywhere: prune to what readers need (the common case) */
-        (void)prune(ix, n, min_snap, min_snap, 0, budget);
         inmem__version *h = atomic_load_rlx(&n->head);
+        if (h->len == 2 && h->ver <= min_snap && *budget) { /* prune()'s work, written out: */
+            inmem__version *old = h->newer; /* one older version, which no reader needs */
+            atomic_store_rel(&h->cut, 1);   /* (ordered as in prune()) */
+            atomic_store_rel(&h->next, NULL);
+            h->newer = h;
+            h->len = 1;
+            atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - 1);
+            atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - old->vlen);
+            inmem__version_free(old);
+            (*budget)--;
+        } else {
+            (void)prune(ix, n, min_snap, min_snap, 0, budget);
+        }
         if (h->tomb && h->ver <= min_snap && !atomic_load_rlx(&h->next) && !n->hq_refs &&
             ret_reserve(ix, 1) == 0)
             unlink_node(ix, n, last_version);
@@ -1241,7 +1253,7 @@ int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_vers
         budget--;
         inmem__node *n = f->node;
         queue_pop(ix);
-        if ((f = queue_front(ix)) != NULL)
+        if (policy && (f = queue_front(ix)) != NULL) /* (without history: nothing to start) */
             gc_ahead(f->node);
         if (atomic_load_rlx(&n->dead))
             continue; /* retired by an earlier entry; not yet freed (I5) */
