@@ -1490,6 +1490,48 @@ static void history_commit_times_map_versions_and_times(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* When only a run keeps history, the shared scope's keys still give their commits' times after a
+ * reopen from a checkpoint: their versions load before the run's policy record turns the commit
+ * times on, and have theirs noted at the load's end (a database that keeps no history at all
+ * notes none while it loads). */
+static void history_commit_times_of_the_shared_scope_survive_a_reopen(void **state)
+{
+    (void)state;
+    const uint64_t t0 = 30000000000ull;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_hist(dir, 0, 0);
+    inmem_run_options ro;
+    inmem_run_options_init(&ro);
+    ro.history = 1;
+    ro.history_ms = HOUR_MS;
+    inmem_run_id run;
+    inmem__clock_set_override(t0);
+    assert_ok(inmem_run_begin_db(db, &ro, &run));
+    inmem__clock_set_override(t0 + 100);
+    uint64_t vs = put_str(db, NULL, "a-shared-key", "x");
+    inmem__clock_set_override(t0 + 200);
+    uint64_t vr = put_str(db, &run, "k", "y");
+    inmem__clock_set_override(0);
+    for (int pass = 0; pass < 2; pass++) { /* in memory, then reopened from the image */
+        uint64_t tm = 0, ver = 0;
+        assert_ok(inmem_db_version_time(db, vs, &tm));
+        assert_int_equal(tm, t0 + 100);
+        assert_ok(inmem_db_version_time(db, vr, &tm));
+        assert_int_equal(tm, t0 + 200);
+        assert_ok(inmem_db_time_version(db, t0 + 150, &ver));
+        assert_int_equal(ver, vs);
+        assert_ok(inmem_db_checkpoint(db, NULL));
+        assert_ok(inmem_db_close(db));
+        db = open_hist(dir, 0, 0);
+        inmem_recovery_info ri;
+        assert_ok(inmem_db_recovery(db, &ri));
+        assert_int_equal(ri.txns_applied, 0); /* all of it came from the image */
+    }
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* A value's expiry is judged at the time read: at the version's commit time for begin_at, at
  * the time asked for with begin_at_time. */
 static void history_expiry_is_judged_at_the_time_read(void **state)
@@ -1664,6 +1706,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_watch_fd_becomes_readable_on_the_change),
     cmocka_unit_test(history_every_primitive_reads_the_past),
     cmocka_unit_test(history_commit_times_map_versions_and_times),
+    cmocka_unit_test(history_commit_times_of_the_shared_scope_survive_a_reopen),
     cmocka_unit_test(history_expiry_is_judged_at_the_time_read),
     cmocka_unit_test(history_survives_a_sigkill_exactly),
 };

@@ -505,6 +505,7 @@ int inmem__store_cas_one(inmem__store *st, const uint8_t *key, size_t klen, uint
 void inmem__store_load_begin(inmem__store *st, uint64_t keys_hint)
 {
     inmem__index_append_start(st->index);
+    st->load_times_was_on = atomic_load_rlx(&st->times_on);
     /* one table of the right size instead of a rehash at every doubling; only a hint, so a
      * failure leaves the growth to each insert */
     if (keys_hint && keys_hint < SIZE_MAX / 4) {
@@ -530,13 +531,24 @@ static inmem__version *scratch_version(inmem__store *st, size_t vlen)
 }
 
 /* Whether a loaded version's commit time must be noted: only with retention on (times_on).
- * The database's policy is set before the load; the runs' policies are records of the shared
- * scope, which sort after its own keys but before every run's: so times_on is final by the first
- * key of a run, and the shared scope's keys (few) are noted whatever it says. */
-static int load_needs_times(const inmem__store *st, const uint8_t *key)
+ * The database's policy is set before the load; a run's policy is a record of the shared scope,
+ * which sorts before every run's keys: so times_on is final by the first key of a run. The
+ * shared scope's own keys may come before a record that turns it on: inmem__store_load_end()
+ * notes theirs then (a database of a million keys in the shared scope and no retention used to
+ * note, sort and drop a million times at every open). */
+static int load_needs_times(const inmem__store *st)
+{
+    return atomic_load_rlx(&((inmem__store *)st)->times_on);
+}
+
+/* The commit times of every version of the shared scope's keys (all sort first). */
+static void load_shared_times(inmem__store *st)
 {
     static const uint8_t zero[16];
-    return atomic_load_rlx(&((inmem__store *)st)->times_on) || memcmp(key, zero, 16) == 0;
+    for (inmem__node *n = inmem__index_seek(st->index, NULL, 0);
+         n && n->klen >= 16 && memcmp(inmem__node_key(n), zero, 16) == 0; n = inmem__index_next(n))
+        for (inmem__version *v = atomic_load_rlx(&n->head); v; v = atomic_load_rlx(&v->next))
+            inmem__history_load_time(st, v->ver, v->time_ms);
 }
 
 int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
@@ -568,7 +580,7 @@ int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
             ov->time_ms = v->time_ms;
             atomic_store_rlx(&ov->cut, atomic_load_rlx(&v->cut));
             inmem__index_append_older(st->index, st->load_node, ov);
-            if (load_needs_times(st, inmem__node_key(st->load_node)))
+            if (load_needs_times(st))
                 inmem__history_load_time(st, ov->ver, ov->time_ms);
             if (!st->load_queued) /* the GC looks at it once: what the policy no longer keeps */
                 rc = inmem__index_queue_node(st->index, st->load_node, e->version);
@@ -598,7 +610,7 @@ int inmem__store_load(inmem__store *st, const inmem__load_entry *e)
         }
         if (inmem__history_is_sys(e->key, e->klen))
             inmem__history_sys_write(st, e->key, e->klen, ev);
-        if (load_needs_times(st, e->key))
+        if (load_needs_times(st))
             inmem__history_load_time(st, ev->ver, ev->time_ms);
     }
     inmem__mutex_unlock(&st->commit_mu);
@@ -615,6 +627,8 @@ void inmem__store_load_end(inmem__store *st, uint64_t version)
     inmem__mutex_lock(&st->commit_mu);
     st->assigned = version;
     st->gc_snap_max = version; /* what the image lacks was freed before it was written */
+    if (atomic_load_rlx(&st->times_on) && !st->load_times_was_on)
+        load_shared_times(st); /* (duplicates of times noted meanwhile go in the sort) */
     inmem__history_load_times(st);
     atomic_store(&st->visible, version);
     inmem__mutex_unlock(&st->commit_mu);
