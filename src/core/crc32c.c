@@ -100,6 +100,13 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const voi
         uint64_t a = c, b = 0, d = 0;
         for (size_t i = 0; i < LANE; i += 8) {
             uint64_t v0, v1, v2;
+            /* the next round's lines, a round ahead: the hardware prefetcher stops at each 4 KiB
+             * page, and an image is read from memory (2.0 -> 2.3 GB/s on this VM) */
+            if ((i & 63) == 0 && n >= 6 * LANE) {
+                __builtin_prefetch(p + 3 * LANE + i);
+                __builtin_prefetch(p + 4 * LANE + i);
+                __builtin_prefetch(p + 5 * LANE + i);
+            }
             memcpy(&v0, p + i, 8);
             memcpy(&v1, p + LANE + i, 8);
             memcpy(&v2, p + 2 * LANE + i, 8);
