@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "primitives/rec.h"
 
 #define WITH_KEY(txn, run, key, klen, call)                                                        \
@@ -271,6 +272,7 @@ int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const v
         return INMEM_EINVAL;
     inmem__store *st = inmem__txn_store(txn);
     inmem__keybuf kb[GET_GROUP];
+    uint64_t h[GET_GROUP];
     int rc = 0;
     for (size_t base = 0; base < n && rc == 0; base += GET_GROUP) {
         size_t m = n - base < GET_GROUP ? n - base : GET_GROUP, built = 0;
@@ -280,15 +282,17 @@ int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const v
                                   klens[base + built]);
             if (bad)
                 break;
-            inmem__txn_prefetch(txn, kb[built].p, kb[built].len, 0);
+            h[built] = inmem__hash(kb[built].p, kb[built].len);
+            inmem__txn_prefetch(txn, h[built], 0);
         }
         for (size_t i = 0; i < built; i++)
-            inmem__txn_prefetch(txn, kb[i].p, kb[i].len, 1);
+            inmem__txn_prefetch(txn, h[i], 1);
         for (size_t i = 0; i < built; i++) {
             inmem_kv_entry *o = &out[base + i];
             *o = (inmem_kv_entry){keys[base + i], klens[base + i], NULL, 0, 0};
             if (rc == 0) {
-                rc = inmem__txn_get(txn, kb[i].p, kb[i].len, &o->val, &o->vlen, &o->version);
+                rc = inmem__txn_get_hashed(txn, kb[i].p, kb[i].len, h[i], &o->val, &o->vlen,
+                                           &o->version);
                 if (rc == INMEM_NOTFOUND) {
                     o->val = NULL;
                     o->vlen = 0;

@@ -353,13 +353,12 @@ static inline const inmem__version *snapshot_version(inmem_txn *t, inmem__node *
     return v;
 }
 
-int inmem__txn_get_ex(inmem_txn *t, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
-                      uint64_t *version, uint64_t *expiry_ms)
+static int get_hashed(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t h, const void **val,
+                      size_t *vlen, uint64_t *version, uint64_t *expiry_ms)
 {
     CHECK_ACTIVE(t);
     if (klen > t->st->max_key)
         return INMEM_ETOOBIG;
-    uint64_t h = inmem__hash(key, klen);
     const inmem__version *v = NULL;
     uint64_t ver = 0;
     long wi = set_find(&t->wix, t->w, sizeof(wentry), t->nw, key, klen, h);
@@ -391,15 +390,27 @@ int inmem__txn_get_ex(inmem_txn *t, const uint8_t *key, size_t klen, const void 
     return 0;
 }
 
+int inmem__txn_get_ex(inmem_txn *t, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
+                      uint64_t *version, uint64_t *expiry_ms)
+{
+    return get_hashed(t, key, klen, inmem__hash(key, klen), val, vlen, version, expiry_ms);
+}
+
 int inmem__txn_get(inmem_txn *t, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
                    uint64_t *version)
 {
-    return inmem__txn_get_ex(t, key, klen, val, vlen, version, NULL);
+    return get_hashed(t, key, klen, inmem__hash(key, klen), val, vlen, version, NULL);
 }
 
-void inmem__txn_prefetch(inmem_txn *t, const uint8_t *key, size_t klen, int stage)
+int inmem__txn_get_hashed(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t hash,
+                          const void **val, size_t *vlen, uint64_t *version)
 {
-    inmem__index_prefetch(t->st->index, inmem__hash(key, klen), stage);
+    return get_hashed(t, key, klen, hash, val, vlen, version, NULL);
+}
+
+void inmem__txn_prefetch(inmem_txn *t, uint64_t hash, int stage)
+{
+    inmem__index_prefetch(t->st->index, hash, stage);
 }
 
 int inmem__txn_peek(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t *version,

@@ -217,9 +217,9 @@ inmem__store *inmem__txn_store(const inmem_txn *txn);
 /* Counts one retry of a closure transaction. */
 void inmem__txn_count_retry(inmem_txn *txn);
 
-/* A read of @p key (encoded) is coming: stage 0, then 1, as inmem__index_prefetch() says
- * (for a group of keys before reading any). */
-void inmem__txn_prefetch(inmem_txn *txn, const uint8_t *key, size_t klen, int stage);
+/* A read of the key of hash @p hash (inmem__hash() of the encoded key) is coming: stage 0,
+ * then 1, as inmem__index_prefetch() says (for a group of keys before reading any). */
+void inmem__txn_prefetch(inmem_txn *txn, uint64_t hash, int stage);
 
 /* Encoded-key operations behind the public calls; @p key is an encoded key (core/key.h). */
 int inmem__txn_get(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val, size_t *vlen,
@@ -227,6 +227,9 @@ int inmem__txn_get(inmem_txn *txn, const uint8_t *key, size_t klen, const void *
 /* inmem__txn_get() that also reports the value's absolute expiry (0: none). */
 int inmem__txn_get_ex(inmem_txn *txn, const uint8_t *key, size_t klen, const void **val,
                       size_t *vlen, uint64_t *version, uint64_t *expiry_ms);
+/* inmem__txn_get() of a key whose inmem__hash() the caller has: @p hash. */
+int inmem__txn_get_hashed(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t hash,
+                          const void **val, size_t *vlen, uint64_t *version);
 /* Reads a key like inmem__txn_get (recording the read) but reports the version seen even when it
  * is a tombstone or expired: *version (0 if none), *expiry_ms, *tomb. */
 int inmem__txn_peek(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t *version,
