@@ -261,6 +261,14 @@ typedef struct inmem_options {
      * needs them). A run may have its own (inmem_run_options.history). Retained versions cost
      * memory (inmem_stats.history_bytes) and are carried by the log and checkpoints, so they
      * survive a reopen and a crash.
+     * The policy is the database's, stored in it: a writable open that sets either field makes
+     * it the database's policy from that open on (a commit at open, when it differs from the
+     * one stored); an open that leaves both at 0 keeps the one stored (none if never set), so
+     * that a tool opening the database without them keeps its history. To turn retention off
+     * for good, open with history_versions = 1. A read-only open cannot change it: its fields
+     * apply only to a database that has none stored. inmem_stats.history_ms and
+     * history_versions report the policy in force. (With INMEM_DURABILITY_NONE nothing is
+     * stored: the fields are the policy.)
      */
     uint64_t history_ms;
     uint32_t history_versions;
@@ -358,6 +366,10 @@ typedef struct inmem_stats {
     /** The oldest version inmem_txn_begin_at() accepts now (with no history kept, the oldest
      *  version an open transaction still holds, or the newest). */
     uint64_t history_floor;
+    /** The database's history policy in force (inmem_options.history_ms and history_versions
+     *  as stored in the database; 0 and 0: none). */
+    uint64_t history_ms;
+    uint64_t history_versions;
 } inmem_stats;
 
 /** What recovery did at open, read with inmem_db_recovery(). */

@@ -1490,6 +1490,66 @@ static void history_commit_times_map_versions_and_times(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* The database's history policy is stored in it: an open that does not give one (a tool's, the
+ * CLI's) keeps what the database keeps — through the log and through a checkpoint —, an open
+ * that gives one replaces it (history_versions = 1: off, for good), and a read-only open cannot
+ * change it. */
+static void history_policy_is_stored_in_the_database(void **state)
+{
+    (void)state;
+    char dir[64], got[16];
+    test_tmpdir(dir);
+    inmem_db *db = open_hist(dir, HOUR_MS, 0);
+    uint64_t va = put_str(db, NULL, "k", "a");
+    put_str(db, NULL, "k", "b");
+    inmem_stats st = test_stats(db);
+    assert_int_equal(st.history_ms, HOUR_MS);
+    assert_int_equal(st.history_versions, 0);
+    for (int pass = 0; pass < 3; pass++) { /* the log, a checkpoint, a read-only open */
+        assert_ok(inmem_db_close(db));
+        if (pass == 2) {
+            inmem_options o;
+            inmem_options_init(&o);
+            o.read_only = 1;
+            o.history_versions = 1; /* cannot change it */
+            assert_ok(inmem_db_open(dir, &o, &db));
+        } else {
+            db = open_hist(dir, 0, 0);
+        }
+        st = test_stats(db);
+        CHECK(st.history_ms == HOUR_MS, "pass %d: history_ms %llu", pass,
+              (unsigned long long)st.history_ms);
+        if (pass < 2)
+            churn(db, 40); /* commits, and collections, under the stored policy */
+        assert_ok(get_at(db, va, NULL, "k", got, sizeof got));
+        assert_string_equal(got, "a");
+        if (pass == 1)
+            assert_ok(inmem_db_checkpoint(db, NULL));
+    }
+    assert_ok(inmem_db_close(db));
+    /* an open that gives a policy replaces it: off */
+    db = open_hist(dir, 0, 1);
+    assert_int_equal(test_stats(db).history_ms, 0);
+    assert_ok(inmem_db_close(db));
+    db = open_hist(dir, 0, 0);
+    st = test_stats(db);
+    assert_int_equal(st.history_ms, 0);
+    assert_int_equal(st.history_versions, 0);
+    uint64_t vc = put_str(db, NULL, "k", "c");
+    put_str(db, NULL, "k", "d");
+    churn(db, 40);
+    assert_rc(INMEM_EHISTORY, get_at(db, vc, NULL, "k", got, sizeof got));
+    assert_ok(inmem_db_close(db));
+    /* and by count, through a checkpoint at close */
+    db = open_hist(dir, 0, 5);
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    db = open_hist(dir, 0, 0);
+    assert_int_equal(test_stats(db).history_versions, 5);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* When only a run keeps history, the shared scope's keys still give their commits' times after a
  * reopen from a checkpoint: their versions load before the run's policy record turns the commit
  * times on, and have theirs noted at the load's end (a database that keeps no history at all
@@ -1598,8 +1658,13 @@ static void kill_child(const char *dir, int fd)
     o.checkpoint_log_ratio = 0;
     o.history_ms = HOUR_MS;
     inmem_db *db;
-    if (inmem_db_open(dir, &o, &db))
+    inmem_stats st;
+    if (inmem_db_open(dir, &o, &db) || inmem_db_stats(db, &st))
         _exit(2);
+    /* the open stored the policy (a commit): the model's version i is base + i */
+    uint64_t base = st.version;
+    if (write(fd, &base, sizeof base) != sizeof base)
+        _exit(5);
     for (uint64_t i = 1;; i++) {
         char k[8], v[24];
         snprintf(k, sizeof k, "k%llu", (unsigned long long)(i % KILL_KEYS));
@@ -1607,7 +1672,7 @@ static void kill_child(const char *dir, int fd)
         uint64_t ver = 0;
         int rc = i % 5 == 0 ? inmem_delete(db, NULL, k, strlen(k), &ver)
                             : inmem_put(db, NULL, k, strlen(k), v, strlen(v), &ver);
-        if (rc || ver != i)
+        if (rc || ver != base + i)
             _exit(3);
         if (i % 97 == 0 && inmem_db_checkpoint(db, NULL))
             _exit(4);
@@ -1636,8 +1701,10 @@ static void history_survives_a_sigkill_exactly(void **state)
             kill_child(dir, p[1]);
         }
         close(p[1]);
-        uint64_t acked = 0, x;
+        uint64_t acked = 0, x, base = UINT64_MAX;
         uint64_t stop_at = 150 + test_rand(&rng) % 300; /* commits acknowledged before the kill */
+        assert_int_equal(read(p[0], &base, sizeof base), sizeof base);
+        assert_int_equal(base, 1); /* the policy's record */
         while (acked < stop_at && read(p[0], &x, sizeof x) == sizeof x)
             acked = x;
         kill(pid, SIGKILL);
@@ -1651,11 +1718,11 @@ static void history_survives_a_sigkill_exactly(void **state)
 
         inmem_db *db = open_hist(dir, HOUR_MS, 0);
         inmem_stats st = test_stats(db);
-        CHECK(st.version >= acked, "round %d: %llu acknowledged, %llu recovered", round,
-              (unsigned long long)acked, (unsigned long long)st.version);
+        CHECK(st.version >= base + acked, "round %d: %llu acknowledged, %llu recovered", round,
+              (unsigned long long)acked, (unsigned long long)(st.version - base));
         for (uint64_t v = 0; v <= st.version; v++) {
             char want[KILL_KEYS][24];
-            model_at(v, want);
+            model_at(v > base ? v - base : 0, want);
             inmem_txn *t;
             int rc = inmem_txn_begin_at(db, v, &t);
             CHECK(rc == 0, "round %d: begin_at(%llu): %s", round, (unsigned long long)v,
@@ -1706,6 +1773,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_watch_fd_becomes_readable_on_the_change),
     cmocka_unit_test(history_every_primitive_reads_the_past),
     cmocka_unit_test(history_commit_times_map_versions_and_times),
+    cmocka_unit_test(history_policy_is_stored_in_the_database),
     cmocka_unit_test(history_commit_times_of_the_shared_scope_survive_a_reopen),
     cmocka_unit_test(history_expiry_is_judged_at_the_time_read),
     cmocka_unit_test(history_survives_a_sigkill_exactly),

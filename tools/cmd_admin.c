@@ -114,19 +114,19 @@ static int count_runs(cli *c, size_t *begun, size_t *stored, uint64_t *never)
     return rc;
 }
 
-/* The history this session keeps (its options), for people. */
-static void print_history_policy(cli *c)
+/* The database's history policy in force (stored in it), for people. */
+static void print_history_policy(const inmem_stats *s)
 {
     char d[32];
-    if (c->opts.history_ms && c->opts.history_versions > 1)
-        printf("keeping %s and %u versions per key", fmt_span(c->opts.history_ms, d),
-               c->opts.history_versions);
-    else if (c->opts.history_ms)
-        printf("keeping %s", fmt_span(c->opts.history_ms, d));
-    else if (c->opts.history_versions > 1)
-        printf("keeping %u versions per key", c->opts.history_versions);
+    if (s->history_ms && s->history_versions > 1)
+        printf("keeping %s and %llu versions per key", fmt_span(s->history_ms, d),
+               (unsigned long long)s->history_versions);
+    else if (s->history_ms)
+        printf("keeping %s", fmt_span(s->history_ms, d));
+    else if (s->history_versions > 1)
+        printf("keeping %llu versions per key", (unsigned long long)s->history_versions);
     else
-        printf("not kept by this session (--history-ms, --history-versions)");
+        printf("not kept (--history-ms, --history-versions set the database's policy)");
 }
 
 int cmd_stats(cli *c, int argc, char **argv)
@@ -178,8 +178,8 @@ int cmd_stats(cli *c, int argc, char **argv)
         F(history_bytes);
         F(history_floor);
 #undef F
-        json_object_set_new(o, "history_ms", json_u64(c->opts.history_ms));
-        json_object_set_new(o, "history_versions", json_u64(c->opts.history_versions));
+        json_object_set_new(o, "history_ms", json_u64(s.history_ms));
+        json_object_set_new(o, "history_versions", json_u64(s.history_versions));
         json_object_set_new(o, "checkpoint_error",
                             s.checkpoint_error ? json_string(inmem_errname(s.checkpoint_error))
                                                : json_null());
@@ -216,7 +216,7 @@ int cmd_stats(cli *c, int argc, char **argv)
     putchar('\n');
     printf("retained versions   %llu\n", (unsigned long long)s.retained_versions);
     printf("history             ");
-    print_history_policy(c);
+    print_history_policy(&s);
     printf("\n                    %s of old values; --as-of reaches back to version %llu\n",
            fmt_size(s.history_bytes, b1), (unsigned long long)s.history_floor);
     printf("open transactions   %llu", (unsigned long long)s.open_txns);
@@ -393,8 +393,8 @@ int cmd_info(cli *c, int argc, char **argv)
         json_object_set_new(o, "inmem", json_string(inmem_version_string()));
         json_object_set_new(o, "version", json_u64(s.version));
         json_object_set_new(o, "keys", json_u64(s.keys));
-        json_object_set_new(o, "history_ms", json_u64(c->opts.history_ms));
-        json_object_set_new(o, "history_versions", json_u64(c->opts.history_versions));
+        json_object_set_new(o, "history_ms", json_u64(s.history_ms));
+        json_object_set_new(o, "history_versions", json_u64(s.history_versions));
         json_object_set_new(o, "history_bytes", json_u64(s.history_bytes));
         json_object_set_new(o, "history_floor", json_u64(s.history_floor));
         json_object_set_new(o, "checkpoint_version", json_u64(s.checkpoint_version));
@@ -410,7 +410,7 @@ int cmd_info(cli *c, int argc, char **argv)
     printf("version     %llu\nkeys        %llu\n", (unsigned long long)s.version,
            (unsigned long long)s.keys);
     printf("history     ");
-    print_history_policy(c);
+    print_history_policy(&s);
     printf("; --as-of reaches back to version %llu\n", (unsigned long long)s.history_floor);
     if (c->dir) {
         printf("checkpoint  ");

@@ -4,10 +4,10 @@
  * state wait and event wait.
  *
  * The past is what the retained history holds (docs/history.md): the database keeps old versions
- * only while it is open with a policy (--history-ms, --history-versions: options of each open,
- * not stored in the database) or for a run begun with its own. A read beyond it is the library's
- * INMEM_EHISTORY, printed as such, never a newer answer; when this session keeps no history, a
- * hint says how to keep it.
+ * under its policy (set by an open with --history-ms or --history-versions, and stored in the
+ * database) or for a run begun with its own. A read beyond it is the library's INMEM_EHISTORY,
+ * printed as such, never a newer answer; when the database keeps no history, a hint says how to
+ * keep it.
  *
  * --as-of AT is taken out of a read command's words by the dispatcher (commands.c), which runs
  * the command in a read-only transaction begun with inmem_txn_begin_at() (AT a version) or
@@ -43,12 +43,13 @@ static uint64_t now_ms(void)
 
 void cli_history_hint(cli *c)
 {
-    if (c->opts.history_ms || c->opts.history_versions)
+    inmem_stats s;
+    if (!c->db || inmem_db_stats(c->db, &s) != 0 || s.history_ms || s.history_versions > 1)
         return;
     fflush(stdout);
-    fprintf(stderr, "hint: this session keeps no history: open the database with --history-ms "
-                    "or --history-versions (the policy is an option of each open, not stored "
-                    "in the database; a run begun with its own keeps it)\n");
+    fprintf(stderr, "hint: this database keeps no history: open it once with --history-ms or "
+                    "--history-versions (the policy is stored in the database; a run begun "
+                    "with its own keeps it)\n");
 }
 
 /* The newest commit, as this session sees it. */

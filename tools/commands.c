@@ -22,7 +22,7 @@
 #define ATHELP                                                                                     \
     "AT: a version (a number), or a time: @UNIX_MS, ISO 8601 UTC (2026-11-26T10:00:00Z), now,\n"   \
     "or relative to now (-5m). Reading the past needs the history kept: --history-ms,\n"           \
-    "--history-versions (options of each open), or a run begun with them."
+    "--history-versions (the database's policy, stored), or a run begun with them."
 #define WAITHELP(what)                                                                             \
     "Blocks until " what " moves past --after VERSION (default: the database's version\n"          \
     "when the wait begins, so: until the next change), or until --timeout DURATION passed\n"       \

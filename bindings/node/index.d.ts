@@ -160,6 +160,10 @@ export interface Stats {
   /** The oldest version begin({ at }) accepts now (with no history kept: the oldest version an
    *  open transaction holds, or the newest). */
   historyFloor: number;
+  /** The database's history policy in force (stored in the database): its window in ms and
+   *  the versions it keeps per key (0 and 0: none). */
+  historyMs: number;
+  historyVersions: number;
 }
 
 export interface RecoveryInfo {

@@ -385,8 +385,9 @@ static int load_image(inmem_db *db, uint64_t v, int salvage, inmem__ckpt_info *i
                           (unsigned long long)info->version);
     inmem__store_load_end(db->store, rc == 0 ? v : 0);
     /* the history the image holds is whole from the version its policy was in force from, if
-     * the policy is the same now; else only from the image's version on */
-    if (rc == 0) {
+     * the policy is the same now; else only from the image's version on. An image that holds
+     * the database's policy record set it as it loaded (from that record's version on). */
+    if (rc == 0 && !inmem__history_db_stored(db->store)) {
         uint32_t count = db->opts.history_versions >= 2 ? db->opts.history_versions : 0;
         int same = info->hist.ms == db->opts.history_ms && info->hist.count == count;
         inmem__checkpoint_history_setup(db, same ? info->hist.since : v);

@@ -128,6 +128,14 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
             return rc;
         }
         inmem__store_attach_wal(db->store, db->wal, o.durability == INMEM_DURABILITY_STRICT);
+        /* a policy given to a writable open becomes the database's, stored in it; without one,
+         * what is stored stays in force (recovery applied it) */
+        if (!o.read_only && (o.history_ms || o.history_versions) &&
+            (rc = inmem__history_store_db_policy(db->store, o.history_ms, o.history_versions)) !=
+                0) {
+            free_db(db);
+            return rc;
+        }
         if ((rc = inmem__checkpoint_start(db)) != 0 ||
             (db->ckpt_after_open && !o.read_only && (rc = inmem_db_checkpoint(db, NULL)) != 0)) {
             free_db(db);

@@ -282,6 +282,14 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
     }
     if (key[INMEM__KEY_PREFIX] != 'h')
         return;
+    if (is_shared(run)) { /* the database's own policy (inmem__history_store_db_policy()) */
+        if (!v->tomb && v->vlen == 13 && v->data[0] == 1) {
+            inmem__history_config(st, inmem__rd_le(v->data + 1, 8),
+                                  (uint32_t)inmem__rd_le(v->data + 9, 4), v->ver - 1);
+            st->hist_stored = 1;
+        }
+        return;
+    }
     if (v->tomb) {
         inmem__run_policy *p = policy_find(st, run);
         if (p)
@@ -531,6 +539,37 @@ void inmem__history_db_policy(inmem__store *st, uint64_t *ms, uint32_t *count, u
     *count = st->hist.count;
     *since = st->hist.since;
     inmem__mutex_unlock(&st->commit_mu);
+}
+
+int inmem__history_db_stored(inmem__store *st)
+{
+    inmem__mutex_lock(&st->commit_mu);
+    int stored = st->hist_stored;
+    inmem__mutex_unlock(&st->commit_mu);
+    return stored;
+}
+
+int inmem__history_store_db_policy(inmem__store *st, uint64_t ms, uint32_t count)
+{
+    static const uint8_t zero[16];
+    if (count < 2)
+        count = 0;
+    uint64_t cur_ms, since;
+    uint32_t cur_count;
+    inmem__history_db_policy(st, &cur_ms, &cur_count, &since);
+    if (inmem__history_db_stored(st) && cur_ms == ms && cur_count == count)
+        return 0;
+    uint8_t key[INMEM__SYS_KEY_LEN], val[13];
+    inmem__sys_key(key, 'h', zero);
+    size_t n = inmem__history_policy_value(ms, count, val);
+    inmem_txn *t;
+    int rc = inmem__txn_begin(st, &t);
+    if (rc)
+        return rc;
+    if ((rc = inmem__txn_put(t, key, sizeof key, val, n, 0)) == 0)
+        rc = inmem_txn_commit(t);
+    inmem_txn_free(t);
+    return rc;
 }
 
 void inmem__history_config(inmem__store *st, uint64_t ms, uint32_t count, uint64_t since)

@@ -163,6 +163,10 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
     out->retained_versions = inmem__index_retained(st->index);
     out->history_bytes = inmem__index_history_bytes(st->index);
     out->history_floor = inmem__history_floor(st);
+    uint64_t since;
+    uint32_t count;
+    inmem__history_db_policy(st, &out->history_ms, &count, &since);
+    out->history_versions = count;
     uint64_t oldest_us = 0, open = 0;
     uint64_t m = min_active(st, &oldest_us, &open);
     out->open_txns = open;

@@ -80,6 +80,13 @@ void inmem__store_load_end(inmem__store *st, uint64_t version);
 void inmem__history_config(inmem__store *st, uint64_t ms, uint32_t count, uint64_t since);
 /* The value of a run's policy record (INMEM__TAG_SYS 'h'): 13 bytes into @p out. */
 size_t inmem__history_policy_value(uint64_t ms, uint32_t count, uint8_t out[13]);
+/* The database's policy is stored in it: a policy record of the all-zero run id (the shared
+ * scope), which sets the policy from its commit on wherever it is applied (a commit, the log's
+ * replay, a checkpoint's load). inmem__history_db_stored(): 1 once such a record set the
+ * policy. inmem__history_store_db_policy(): commits a record of @p ms / @p count (count 0 and 1:
+ * none) unless the policy stored is that already; 0 or an error of the commit. */
+int inmem__history_db_stored(inmem__store *st);
+int inmem__history_store_db_policy(inmem__store *st, uint64_t ms, uint32_t count);
 /* A read-only transaction at an old version (or the newest version committed at or before
  * @p time_ms, with @p by_time): INMEM_EHISTORY if the retained history does not reach it,
  * INMEM_EINVAL for a version not committed yet; INMEM_ETXNLIMIT, INMEM_ENOMEM. */

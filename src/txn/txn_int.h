@@ -109,6 +109,7 @@ struct inmem__store {
     _Atomic int hist_on;  /* some policy keeps history, or a fork exists: the GC asks history.c */
     _Atomic int times_on; /* some retention policy is on: commit times are noted */
     inmem__hpolicy hist;  /* the database's policy */
+    int hist_stored;      /* hist came from its record in the database (a shared-scope 'h') */
     uint64_t hist_max_ms; /* the longest window of any policy */
     inmem__timepoint *times;
     size_t ntimes, times_cap;

@@ -676,76 +676,89 @@ expect_match "backup of a database in memory" "^backed up version 1 to mem-backu
 expect "... opens to it" "1  (version 1)" mem-backup -c 'get shared m'
 
 echo "== history: --as-of, history, state history"
-# (each write its own process: commits in different milliseconds)
+# (each write its own process: commits in different milliseconds). The first open stores the
+# database's policy (version 1); the writes are versions 2 to 7.
 for cmd in 'put shared k a' 'put shared k b' 'del shared k' 'put shared k c' 'state set shared phase plan' 'state set shared phase act'; do
     "$INMEM" --history-versions 10 hist -c "$cmd" >/dev/null 2>&1
     sleep 0.01
 done
 H="--history-versions 10 hist"
-expect_match "history: newest first, with version, commit time, value or <deleted>" "^version 4  [0-9T:.-]+Z  c
-version 3  [0-9T:.-]+Z  <deleted>
-version 2  [0-9T:.-]+Z  b
-version 1  [0-9T:.-]+Z  a
+expect_match "history: newest first, with version, commit time, value or <deleted>" "^version 5  [0-9T:.-]+Z  c
+version 4  [0-9T:.-]+Z  <deleted>
+version 3  [0-9T:.-]+Z  b
+version 2  [0-9T:.-]+Z  a
 \(4 versions\)$" $H -c 'history shared k'
-expect_match "history --limit" "^version 4  .*  c
-version 3  .*  <deleted>
+expect_match "history --limit" "^version 5  .*  c
+version 4  .*  <deleted>
 \(2 versions\)$" $H -c 'history shared k --limit 2'
-expect_match "history --before (the next page)" "^version 2  .*  b
-\(1 version\)$" $H -c 'history shared k --before 3 --limit 1'
-expect_json "history --json" '[e["version"] for e in L] == [4, 3, 2, 1] and L[1]["deleted"] is True and "value" not in L[1] and L[2]["value"] == "b" and all(e["time_ms"] > 1700000000000 for e in L)' $H -c 'history shared k'
+expect_match "history --before (the next page)" "^version 3  .*  b
+\(1 version\)$" $H -c 'history shared k --before 4 --limit 1'
+expect_json "history --json" '[e["version"] for e in L] == [5, 4, 3, 2] and L[1]["deleted"] is True and "value" not in L[1] and L[2]["value"] == "b" and all(e["time_ms"] > 1700000000000 for e in L)' $H -c 'history shared k'
 expect_error "history of a key that never was" "not found: key 'nope' in shared has no version" $H -c 'history shared nope'
-expect_match "state history" "^version 6  .*  act
-version 5  .*  plan
+expect_match "state history" "^version 7  .*  act
+version 6  .*  plan
 \(2 versions\)$" $H -c 'state history shared phase'
-expect_match "history keeps what the session keeps: only the newest without --history-*" "^version 4  .*  c
-\(1 version\)$" hist -c 'history shared k'
-expect_match "... and says when older versions were freed" "^\(2 versions; older ones were freed\)$" --history-versions 2 hist -c 'history shared k'
-expect "get --as-of VERSION" "b  (version 2)" $H -c 'get shared k --as-of 2'
-expect_error "get --as-of a version where the key was deleted: not found" "not found: key 'k'" $H -c 'get shared k --as-of 3'
-expect "list --as-of" $'k = b  (version 2)\n(1 key)' $H -c 'list shared --as-of 2'
-expect "state get --as-of, and --as-of=AT" $'plan  (version 5)\nact  (version 6)' $H -c 'state get shared phase --as-of 5; state get shared phase --as-of=6'
-expect_match "history --as-of: the history up to that version" "^version 2  .*  b
-version 1  .*  a
-\(2 versions\)$" $H -c 'history shared k --as-of 2'
+expect_match "history keeps what the database keeps: its policy is stored, a session without --history-* keeps it" "^version 5  .*  c
+version 4  .*  <deleted>
+version 3  .*  b
+version 2  .*  a
+\(4 versions\)$" hist -c 'history shared k'
+run --history-versions 2 hist2 -c 'put shared k 1; put shared k 2; put shared k 3; put shared k 4; put shared k 5; put shared k 6; put shared k 7; put shared k 8; put shared k 9'
+expect_match "... and says when older versions were freed" "^version 10  .*  9
+version 9  .*  8
+\(2 versions; older ones were freed\)$" hist2 -c 'history shared k'
+expect "get --as-of VERSION" "b  (version 3)" $H -c 'get shared k --as-of 3'
+expect_error "get --as-of a version where the key was deleted: not found" "not found: key 'k'" $H -c 'get shared k --as-of 4'
+expect "list --as-of" $'k = b  (version 3)\n(1 key)' $H -c 'list shared --as-of 3'
+expect "state get --as-of, and --as-of=AT" $'plan  (version 6)\nact  (version 7)' $H -c 'state get shared phase --as-of 6; state get shared phase --as-of=7'
+expect_match "history --as-of: the history up to that version" "^version 3  .*  b
+version 2  .*  a
+\(2 versions\)$" $H -c 'history shared k --as-of 3'
 T2=$("$INMEM" --json $H -c 'history shared k' | python3 -c 'import json, sys; print([json.loads(l) for l in sys.stdin][2]["time_ms"])')
 T2ISO=$(python3 -c 'import datetime, sys; t = int(sys.argv[1]); print(datetime.datetime.fromtimestamp(t / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t % 1000))' "$T2")
-expect "get --as-of @UNIX_MS: the newest commit at or before that time" "b  (version 2)" $H -c "get shared k --as-of @$T2"
-expect "get --as-of ISO 8601" "b  (version 2)" $H -c "get shared k --as-of $T2ISO"
-expect "get --as-of now" "c  (version 4)" $H -c 'get shared k --as-of now'
-expect_error "--as-of a version newer than the newest commit" "get: --as-of '99': version 99 is newer than the newest commit \(6\)" $H -c 'get shared k --as-of 99'
+expect "get --as-of @UNIX_MS: the newest commit at or before that time" "b  (version 3)" $H -c "get shared k --as-of @$T2"
+expect "get --as-of ISO 8601" "b  (version 3)" $H -c "get shared k --as-of $T2ISO"
+expect "get --as-of now" "c  (version 5)" $H -c 'get shared k --as-of now'
+expect_error "--as-of a version newer than the newest commit" "get: --as-of '99': version 99 is newer than the newest commit \(7\)" $H -c 'get shared k --as-of 99'
 expect_error "--as-of something that is neither a version nor a time" "--as-of must be a version \(a number\) or a time: @UNIX_MS, ISO 8601.* not 'soon'" $H -c 'get shared k --as-of soon'
 expect_error "--as-of @ without digits" "--as-of must be a version" $H -c 'get shared k --as-of @x'
-expect_error "--as-of outside the retained history: the library's error (INMEM_EHISTORY)" "^error: get: --as-of '2': the version or time asked for is outside the retained history: version 2 is older than the retained history" hist -c 'get shared k --as-of 2'
-grep -q "^hint: this session keeps no history: open the database with --history-ms or --history-versions" <<<"$err" && ok "... with a hint when the session keeps no history" || bad "... with a hint when the session keeps no history" "$err"
+for cmd in 'put shared k a' 'put shared k b' 'put shared k c'; do "$INMEM" plain -c "$cmd" >/dev/null 2>&1; done
+expect_error "--as-of outside the retained history: the library's error (INMEM_EHISTORY)" "^error: get: --as-of '2': the version or time asked for is outside the retained history: version 2 is older than the retained history" plain -c 'get shared k --as-of 2'
+grep -q "^hint: this database keeps no history: open it once with --history-ms or --history-versions" <<<"$err" && ok "... with a hint when the database keeps no history" || bad "... with a hint when the database keeps no history" "$err"
 expect_error "--as-of a time before the retained history" "--as-of '@1': the version or time asked for is outside the retained history" $H -c 'get shared k --as-of @1'
-expect_error "a read whose key's old versions were freed: EHISTORY, not an older or newer answer" "get 'k': the version or time asked for is outside the retained history" --history-versions 2 hist -c 'get shared k --as-of 1'
-expect_error "--as-of in a transaction is refused" "get: --as-of does not go in a transaction" $H -c 'begin; get shared k --as-of 2'
-expect_error "--as-of twice" "--as-of is given twice" $H -c 'get shared k --as-of 2 --as-of 3'
+expect_error "a read whose key's old versions were freed: EHISTORY, not an older or newer answer" "get 'k': the version or time asked for is outside the retained history" hist2 -c 'get shared k --as-of 3'
+expect_error "--as-of in a transaction is refused" "get: --as-of does not go in a transaction" $H -c 'begin; get shared k --as-of 3'
+expect_error "--as-of twice" "--as-of is given twice" $H -c 'get shared k --as-of 3 --as-of 4'
 expect_error "--as-of without a value" "option --as-of needs a value" $H -c 'get shared k --as-of'
-expect_error "--as-of on a write is an unknown option" "put: unknown option '--as-of'" $H -c 'put shared k v --as-of 2'
+expect_error "--as-of on a write is an unknown option" "put: unknown option '--as-of'" $H -c 'put shared k v --as-of 3'
 before=$(snap hist)
-expect "begin --as-of: a read-only transaction on the past, for several commands" $'begun as of version 2 (read-only)\nb  (version 2)\nk = b  (version 2)\n(1 key)\ncommitted (read-only)' $H -c 'begin --as-of 2; get shared k; list shared; commit'
+expect "begin --as-of: a read-only transaction on the past, for several commands" $'begun as of version 3 (read-only)\nb  (version 3)\nk = b  (version 3)\n(1 key)\ncommitted (read-only)' $H -c 'begin --as-of 3; get shared k; list shared; commit'
 unchanged "... which does not open the database for writing" hist "$before"
-expect_error "... and cannot write" "put: the transaction reads the past \(begin --as-of\): it cannot write" $H -c 'begin --as-of 2; put shared k x'
-expect_json "begin --as-of --json" 'L[0]["as_of"] is True and L[0]["start_version"] == 2' $H -c 'begin --as-of 2; abort'
-run $H -c 'dump --as-of 2'
-python3 "$HERE/jsonl.py" 'L[0]["db_version"] == 2 and [r["value"] for r in L if r["record"] == "kv"] == ["b"] and not any(r["record"] == "state" for r in L)' <<<"$out" >"$TMP/o" && ok "dump --as-of: the database as it was" || bad "dump --as-of: the database as it was" "$(cat "$TMP/o")" "$err"
+expect_error "... and cannot write" "put: the transaction reads the past \(begin --as-of\): it cannot write" $H -c 'begin --as-of 3; put shared k x'
+expect_json "begin --as-of --json" 'L[0]["as_of"] is True and L[0]["start_version"] == 3' $H -c 'begin --as-of 3; abort'
+run $H -c 'dump --as-of 3'
+python3 "$HERE/jsonl.py" 'L[0]["db_version"] == 3 and [r["value"] for r in L if r["record"] == "kv"] == ["b"] and not any(r["record"] == "state" for r in L)' <<<"$out" >"$TMP/o" && ok "dump --as-of: the database as it was" || bad "dump --as-of: the database as it was" "$(cat "$TMP/o")" "$err"
 expect_match "help of a read command shows --as-of" "^  get RUN KEY \[--raw\] \[--as-of AT\]$" $H -c 'help get'
 run --history-versions x hist -c 'stats'
 [ $rc -eq 2 ] && grep -q "error: --history-versions must be a number of versions" <<<"$err" && ok "a bad --history-versions exits 2" || bad "a bad --history-versions exits 2" "$rc" "$err"
 run --history-ms 5y hist -c 'stats'
 [ $rc -eq 2 ] && grep -q "error: --history-ms must be a duration" <<<"$err" && ok "a bad --history-ms exits 2" || bad "a bad --history-ms exits 2" "$rc" "$err"
-expect_match "stats: the history kept, its size and how far back it reaches" "^history +keeping 1d and 10 versions per key
- +[0-9.]+ K?i?B of old values; --as-of reaches back to version 0$" --history-ms 1d $H -c 'stats'
-expect_match "stats without history" "^history +not kept by this session \(--history-ms, --history-versions\)
- +0 B of old values; --as-of reaches back to version 6$" hist -c 'stats'
+expect_match "stats: the history kept (the database's policy), its size and how far back it reaches" "^history +keeping 10 versions per key
+ +[0-9.]+ K?i?B of old values; --as-of reaches back to version 0$" hist -c 'stats'
+expect_match "... which a read-only session cannot change" "^history +keeping 10 versions per key$" --history-ms 1d $H -c 'stats'
+expect_match "stats without history" "^history +not kept \(--history-ms, --history-versions set the database's policy\)
+ +0 B of old values; --as-of reaches back to version 3$" plain -c 'stats'
+run --history-ms 1d --history-versions 3 hpol -c 'put shared a 1'
+expect_match "a session that writes sets the policy" "^history +keeping 1d and 3 versions per key$" hpol -c 'stats'
+run --history-versions 1 hpol -c 'put shared a 2'
+expect_match "... and --history-versions 1 turns it off" "^history +not kept" hpol -c 'stats'
 expect_json "stats --json: history_bytes, history_floor, the options" 'L[0]["history_bytes"] > 0 and L[0]["history_floor"] == 0 and L[0]["history_versions"] == 10 and L[0]["history_ms"] == 0 and "checkpoint_time_us" in L[0]' $H -c 'stats'
 expect_json "info --json: the same" 'L[0]["history_versions"] == 10 and L[0]["history_floor"] == 0 and L[0]["history_bytes"] > 0' $H -c 'info'
 expect_match "info: the history kept" "^history     keeping 10 versions per key; --as-of reaches back to version 0$" $H -c 'info'
 run $H -c 'checkpoint'
-expect_match "a checkpoint keeps the session's history" "^version 1  .*  a$" $H -c 'history shared k'
+expect_match "a checkpoint keeps the history" "^version 2  .*  a$" hist -c 'history shared k'
 run $H -c 'backup hist-backup'
-expect_match "... and so does a backup" "^version 1  .*  a$" --history-versions 10 hist-backup -c 'history shared k'
+expect_match "... and so does a backup, its policy with it" "^version 2  .*  a$" hist-backup -c 'history shared k'
 
 echo "== runs with history: fork, replay, diff"
 D=forks
@@ -784,7 +797,7 @@ expect_match "run replay --as-of: up to that version" "^version 7 .*
 expect_json "run replay --json" '[t["version"] for t in L] == [2, 3, 4, 7] and L[0]["changes"] == [{"primitive": "kv", "key": "goal", "deleted": False, "value": "fly"}] and L[1]["changes"][0]["name"] == "phase" and L[2]["changes"][0]["stream"] == "tools" and L[2]["changes"][0]["seq"] == 1 and L[2]["changes"][0]["payload"] == "{\"q\":1}" and L[3]["changes"][0]["deleted"] is True' $D -c "run replay $P 1 --limit 3; run replay $P 6 --limit 1"
 expect_error "run replay of an unknown run" "run replay: no run 01a21538-0000-7000-8000-0000000000ee" $D -c 'run replay 01a21538-0000-7000-8000-0000000000ee'
 expect_error "run replay after a version newer than the newest commit" "run replay: AFTER_VERSION 99 is newer than the newest commit \(8\)" $D -c "run replay $P 99"
-expect_error "run replay where the history was not kept: the library's error" "run replay: the version or time asked for is outside the retained history" hist -c 'run replay shared'
+expect_error "run replay where the history was not kept: the library's error" "run replay: the version or time asked for is outside the retained history" plain -c 'run replay shared'
 run $D -c "run fork $P 3 --agent forked"
 F=$out
 grep -Eq "$ID_RE\$" <<<"$F" && ok "run fork RUN AT prints the fork's id" || bad "run fork RUN AT prints the fork's id" "$out" "$err"
@@ -806,7 +819,7 @@ expect "run diff of a run with itself" "(0 differences)" $D -c "run diff $P"
 expect_json "run diff --json" 'L[0] == {"primitive": "kv", "kind": "changed", "key": "goal", "version_a": 2, "version_b": 6} and L[1]["primitive"] == "event" and L[1]["stream"] == "tools" and L[1]["first_seq"] == 1 and len(L[2]["span"]) == 36' $D -c "run diff $P --at-a 3 --at-b 6"
 expect_error "run diff at a version newer than the newest" "run diff: --at-a '99': version 99 is newer than the newest commit \(10\)" $D -c "run diff $P --at-a 99"
 expect_error "run diff of an unknown run" "run diff: no run 01a21538-0000-7000-8000-0000000000ee" $D -c "run diff $P 01a21538-0000-7000-8000-0000000000ee"
-expect_error "run diff where the history was not kept: the library's error" "run diff: --at-a '1': the version or time asked for is outside the retained history" hist -c 'run diff shared --at-a 1'
+expect_error "run diff where the history was not kept: the library's error" "run diff: --at-a '1': the version or time asked for is outside the retained history" plain -c 'run diff shared --at-a 1'
 expect_error "run fork at a version newer than the newest" "run fork: version 99 is newer than the newest commit \(10\)" $D -c "run fork $P 99"
 expect_error "run fork of an unknown run" "run fork: no run 01a21538-0000-7000-8000-0000000000ee" $D -c 'run fork 01a21538-0000-7000-8000-0000000000ee'
 expect_error "run fork of the shared scope" "run fork: needs a run, not the shared scope" $D -c 'run fork shared'
@@ -822,12 +835,12 @@ expect_json "run fork --json, at a time" 'len(L[0]["run"]) == 36' $D -c "run for
 
 echo "== wait"
 run hist -c 'wait shared nothing --timeout 200ms'
-[ $rc -eq 3 ] && [ -z "$out" ] && grep -q "^error: wait: timed out after 200ms: key 'nothing' in shared did not move past version 6$" <<<"$err" && ok "wait: a timeout is an error, exit status 3" || bad "wait: a timeout is an error, exit status 3" "status $rc" "$err"
+[ $rc -eq 3 ] && [ -z "$out" ] && grep -q "^error: wait: timed out after 200ms: key 'nothing' in shared did not move past version 7$" <<<"$err" && ok "wait: a timeout is an error, exit status 3" || bad "wait: a timeout is an error, exit status 3" "status $rc" "$err"
 run hist -c 'state wait shared nothing --timeout 0; get shared k'
 [ $rc -eq 3 ] && [ -z "$out" ] && ok "... which ends a script" || bad "... which ends a script" "status $rc" "$out"
-expect "wait --after a version the key moved past: at once, its value" "c  (version 4)" hist -c 'wait shared k --after 3 --timeout 0'
-expect "state wait --after" "act  (version 6)" hist -c 'state wait shared phase --after 0'
-expect_json "wait --json" 'L[0] == {"run": "shared", "key": "k", "version": 4, "deleted": False, "value": "c"}' hist -c 'wait shared k --after 0'
+expect "wait --after a version the key moved past: at once, its value" "c  (version 5)" hist -c 'wait shared k --after 4 --timeout 0'
+expect "state wait --after" "act  (version 7)" hist -c 'state wait shared phase --after 0'
+expect_json "wait --json" 'L[0] == {"run": "shared", "key": "k", "version": 5, "deleted": False, "value": "c"}' hist -c 'wait shared k --after 0'
 expect "wait wakes on a commit of this process: the TTL sweeper's delete" $'OK (version 1)\n<deleted>  (version 2)' --durability none -c 'put shared lease x --ttl 100ms; wait shared lease --timeout 10s'
 expect_error "wait in a transaction is refused" "wait: a transaction is open" hist -c 'begin; wait shared k'
 expect_error "wait --timeout takes a duration" "--timeout must be a duration" hist -c 'wait shared k --timeout soon'

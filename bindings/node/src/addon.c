@@ -1151,6 +1151,8 @@ static napi_value db_stats(napi_env env, napi_callback_info info)
     S("liveBytes", live_bytes);
     S("historyBytes", history_bytes);
     S("historyFloor", history_floor);
+    S("historyMs", history_ms);
+    S("historyVersions", history_versions);
 #undef S
     /* The last failed checkpoint's error code, by name (null once one succeeds after it). */
     set_prop(env, o, "checkpointError",

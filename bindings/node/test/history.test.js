@@ -43,6 +43,29 @@ test('open options historyMs / historyVersions keep old versions; stats count th
   assert.throws(() => inmem.open(tmpdir(t), { historyMs: 'long' }), inmem.InvalidArgumentError);
 });
 
+test('the database stores its history policy: an open without options keeps it', (t) => {
+  const dir = tmpdir(t);
+  let db = inmem.open(dir, { historyVersions: 5 });
+  const v1 = db.put('k', 'a');
+  db.put('k', 'b');
+  db.close();
+  db = inmem.open(dir);
+  let s = db.stats();
+  assert.equal(s.historyVersions, 5);
+  assert.equal(s.historyMs, 0);
+  churn(db, 20);
+  const tx = db.begin({ at: v1 });
+  assert.equal(S(tx.get('k')), 'a');
+  tx.abort();
+  db.close();
+  db = inmem.open(dir, { historyVersions: 1 }); // turns it off, for good
+  db.close();
+  db = inmem.open(dir);
+  s = db.stats();
+  assert.equal(s.historyVersions, 0);
+  db.close();
+});
+
 /** Waits until the wall clock has moved past `ms` (commit times are Unix ms). */
 async function nextMs(ms) {
   while (Date.now() <= ms + 1) await new Promise((r) => setTimeout(r, 2));

@@ -134,6 +134,8 @@ class Stats(NamedTuple):
     checkpoint_error: int
     history_bytes: int
     history_floor: int
+    history_ms: int
+    history_versions: int
 
 class RecoveryInfo(NamedTuple):
     segments: int

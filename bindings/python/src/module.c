@@ -856,6 +856,8 @@ static PyStructSequence_Field stats_fields[] = {
     F("history_floor",
       "the oldest version transaction(at_version=...) accepts now (with no history kept: the "
       "oldest an open transaction holds, or the newest)"),
+    F("history_ms", "the database's history policy in force (stored in it): its window, ms"),
+    F("history_versions", "... and its versions kept per key (0: none beyond the newest)"),
     {NULL, NULL}};
 static PyStructSequence_Field version_info_fields[] = {
     F("version", "the commit that wrote it"),
@@ -1278,7 +1280,9 @@ static PyObject *make_stats(const inmem_stats *s)
                         u64(s->live_bytes),
                         PyLong_FromLong(s->checkpoint_error),
                         u64(s->history_bytes),
-                        u64(s->history_floor)};
+                        u64(s->history_floor),
+                        u64(s->history_ms),
+                        u64(s->history_versions)};
     _Static_assert(sizeof vals / sizeof *vals == sizeof stats_fields / sizeof *stats_fields - 1,
                    "a value for every Stats field");
     return fill(StatsType, vals, (int)(sizeof vals / sizeof *vals));

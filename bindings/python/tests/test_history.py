@@ -31,7 +31,26 @@ def test_stats_have_the_history_fields(db):
     s = db.stats()
     assert s.history_bytes == 0
     assert s.history_floor == s.version
-    assert tuple(s)[-2:] == (s.history_bytes, s.history_floor)
+    assert (s.history_ms, s.history_versions) == (0, 0)
+    assert tuple(s)[-4:] == (s.history_bytes, s.history_floor, s.history_ms, s.history_versions)
+
+
+def test_the_history_policy_is_stored_in_the_database(path):
+    """An open without history options keeps the database's stored policy (a script opening the
+    database keeps its history); one that gives them replaces it; history_versions=1: off."""
+    with inmem.open(path, history_ms=HOUR_MS) as db:
+        v1 = db.put(b"k", b"a")
+        db.put(b"k", b"b")
+    with inmem.open(path) as db:
+        s = db.stats()
+        assert (s.history_ms, s.history_versions) == (HOUR_MS, 0)
+        churn(db, 20)
+        with db.transaction(at_version=v1) as tx:
+            assert tx.get(b"k") == b"a"
+    with inmem.open(path, history_versions=1) as db:
+        assert db.stats().history_ms == 0
+    with inmem.open(path) as db:
+        assert (db.stats().history_ms, db.stats().history_versions) == (0, 0)
 
 
 def test_history_bytes_count_the_retained_versions(hdb):
