@@ -546,7 +546,7 @@ static int load_needs_times(const inmem__store *st)
 }
 
 /* The commit times of every version of the shared scope's keys (all sort first). */
-static void load_shared_times(inmem__store *st)
+static void load_shared_times(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
 {
     static const uint8_t zero[16];
     for (inmem__node *n = inmem__index_seek(st->index, NULL, 0);
