@@ -64,6 +64,19 @@ static int kv_dump(inmem_txn *t, const inmem_run_id *run, char *out, size_t cap)
     return rc == INMEM_NOTFOUND ? 0 : rc;
 }
 
+/* Begins a run with its own history policy (@p ms, @p versions; both 0: it keeps nothing). */
+static inmem_run_id begin_run_keeping(inmem_db *db, uint64_t ms, uint32_t versions)
+{
+    inmem_run_options ro;
+    inmem_run_options_init(&ro);
+    ro.history = 1;
+    ro.history_ms = ms;
+    ro.history_versions = versions;
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, &ro, &run));
+    return run;
+}
+
 static uint64_t put_str(inmem_db *db, const inmem_run_id *run, const char *k, const char *v)
 {
     uint64_t ver = 0;
@@ -350,12 +363,7 @@ static void history_run_policy_overrides_the_database(void **state)
     char dir[64];
     test_tmpdir(dir);
     inmem_db *db = open_hist(dir, 0, 0);
-    inmem_run_options ro;
-    inmem_run_options_init(&ro);
-    ro.history = 1;
-    ro.history_versions = 4;
-    inmem_run_id keeps, plain;
-    assert_ok(inmem_run_begin_db(db, &ro, &keeps));
+    inmem_run_id keeps = begin_run_keeping(db, 0, 4), plain;
     assert_ok(inmem_run_begin_db(db, NULL, &plain));
     uint64_t vk[8], vp[8];
     for (int i = 0; i < 8; i++) {
@@ -387,10 +395,7 @@ static void history_run_policy_overrides_the_database(void **state)
     /* and a run may keep nothing in a database that keeps everything */
     assert_ok(inmem_db_close(db));
     db = open_hist(dir, HOUR_MS, 0);
-    ro.history_versions = 0;
-    ro.history_ms = 0;
-    inmem_run_id none;
-    assert_ok(inmem_run_begin_db(db, &ro, &none));
+    inmem_run_id none = begin_run_keeping(db, 0, 0);
     uint64_t a = put_str(db, &none, "k", "a");
     uint64_t s = put_str(db, NULL, "k", "shared-a");
     put_str(db, &none, "k", "b");
@@ -1561,13 +1566,8 @@ static void history_commit_times_of_the_shared_scope_survive_a_reopen(void **sta
     char dir[64];
     test_tmpdir(dir);
     inmem_db *db = open_hist(dir, 0, 0);
-    inmem_run_options ro;
-    inmem_run_options_init(&ro);
-    ro.history = 1;
-    ro.history_ms = HOUR_MS;
-    inmem_run_id run;
     inmem__clock_set_override(t0);
-    assert_ok(inmem_run_begin_db(db, &ro, &run));
+    inmem_run_id run = begin_run_keeping(db, HOUR_MS, 0);
     inmem__clock_set_override(t0 + 100);
     uint64_t vs = put_str(db, NULL, "a-shared-key", "x");
     inmem__clock_set_override(t0 + 200);
