@@ -554,10 +554,10 @@ int inmem__history_store_db_policy(inmem__store *st, uint64_t ms, uint32_t count
     static const uint8_t zero[16];
     if (count < 2)
         count = 0;
-    uint64_t cur_ms, since;
-    uint32_t cur_count;
-    inmem__history_db_policy(st, &cur_ms, &cur_count, &since);
-    if (inmem__history_db_stored(st) && cur_ms == ms && cur_count == count)
+    inmem__mutex_lock(&st->commit_mu);
+    int same = st->hist_stored && st->hist.ms == ms && st->hist.count == count;
+    inmem__mutex_unlock(&st->commit_mu);
+    if (same)
         return 0;
     uint8_t key[INMEM__SYS_KEY_LEN], val[13];
     inmem__sys_key(key, 'h', zero);
