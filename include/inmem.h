@@ -208,8 +208,9 @@ typedef struct inmem_options {
      * file, ever (no lock file is created, nothing is truncated or renamed). Works beside a
      * process that has the directory open for writing: the view is then the committed state at
      * the moment of the open, and a tail being written is not judged (see
-     * inmem_recovery_info.live_writer). With nobody writing, recovery applies every rule of a
-     * normal open and reports in inmem_db_recovery() what a writable open would drop; a
+     * inmem_recovery_info.live_writer); if the writer's checkpoint removes a file the open was
+     * reading, the open looks again (for up to 10 s). With nobody writing, recovery applies every
+     * rule of a normal open and reports in inmem_db_recovery() what a writable open would drop; a
      * corruption fails the open with INMEM_ECORRUPT as it would, unless @ref repair is set too:
      * then the intact prefix is loaded (in memory only) and the report says what a repair would
      * drop. Every write gets INMEM_EREADONLY. Not with durability NONE. A directory that holds no

@@ -153,6 +153,8 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
     return 0;
 }
 
+#define READ_ONLY_RETRY_US (10u * 1000 * 1000)
+
 int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
 {
     if (!out)
@@ -167,14 +169,17 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out)
     if (rc)
         return rc;
     /* Read-only beside a writer, a checkpoint may remove an image or a segment between the
-     * listing and the reading: the files seen no longer fit together. Then look again. */
+     * listing and the reading: the files seen no longer fit together. Then look again, for up
+     * to READ_ONLY_RETRY_US: a count of attempts was not enough where an open takes long (a
+     * loaded machine, a sanitizer build) and the writer checkpoints often. */
+    uint64_t t0 = inmem__clock_mono_us();
     for (int attempt = 0;; attempt++) {
         int live = 0;
         rc = open_once(dir, o, out, &live);
-        if (rc == 0 || !o.read_only || !live || attempt == 20 ||
-            (rc != INMEM_EIO && rc != INMEM_ECORRUPT))
+        if (rc == 0 || !o.read_only || !live || (rc != INMEM_EIO && rc != INMEM_ECORRUPT) ||
+            inmem__clock_mono_us() - t0 > READ_ONLY_RETRY_US)
             return rc;
-        inmem__clock_sleep_us(1000);
+        inmem__clock_sleep_us(attempt < 20 ? 1000 : 5000);
     }
 }
 
