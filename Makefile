@@ -142,7 +142,7 @@ $(BUILD)/fuzz/%.o: fuzz/%.c
 	$(CC) $(CFLAGS) -I. -MMD -MP -c $< -o $@
 
 # The library's allocations go through the failing allocator of tests/test_alloc.c.
-TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
+TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=inmem__valloc
 
 $(BUILD)/inmem_tests: $(TEST_OBJ) $(BUILD)/libinmem.a
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(BUILD)/libinmem.a -lcmocka $(LIBS)

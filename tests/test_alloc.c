@@ -1,7 +1,8 @@
 /*
  * test_alloc.c — a failing allocator: every allocation the library makes during a workload is
- * made to fail in turn (the test binary is linked with -Wl,--wrap for malloc, calloc, realloc and
- * aligned_alloc, so the calls from the statically linked library come here). Each failure must
+ * made to fail in turn (the test binary is linked with -Wl,--wrap for malloc, calloc, realloc,
+ * aligned_alloc and the version allocator, inmem__valloc, so the calls from the statically linked
+ * library come here). Each failure must
  * surface as INMEM_ENOMEM (or leave the operation's result unchanged), never crash, never leak
  * (LeakSanitizer checks at exit under SAN=address), and never leave half a transaction applied.
  */
@@ -18,6 +19,8 @@ void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t m);
 void *__wrap_realloc(void *p, size_t n);
 void *__wrap_aligned_alloc(size_t a, size_t n);
+void *__real_inmem__valloc(unsigned cls);
+void *__wrap_inmem__valloc(unsigned cls);
 
 /* 0: off; otherwise the number of allocations left before one fails (then off again) */
 static _Thread_local long countdown;
@@ -50,6 +53,11 @@ void *__wrap_realloc(void *p, size_t n)
 void *__wrap_aligned_alloc(size_t a, size_t n)
 {
     return should_fail() ? NULL : __real_aligned_alloc(a, n);
+}
+
+void *__wrap_inmem__valloc(unsigned cls)
+{
+    return should_fail() ? NULL : __real_inmem__valloc(cls);
 }
 
 void test_alloc_fail(long n)

@@ -2,12 +2,14 @@
  * test_storage.c — the MVCC index on its own: key order, point lookups, version chains,
  * snapshot visibility, and reclamation of versions and keys no snapshot can see.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "test.h"
 #include "core/hash.h"
 #include "storage/index.h"
+#include "storage/valloc.h"
 
 /* Installs value `val` for `key` at version `ver` (the writer's path). */
 static inmem__node *put(inmem__index *ix, const char *key, const char *val, uint64_t ver, int tomb)
@@ -263,7 +265,7 @@ static int gc_in_slices(inmem__index *ix, uint64_t ver, size_t budget, int stop,
 {
     int rc;
     uint64_t prev = inmem__index_retained(ix);
-    while ((rc = inmem__index_gc_some(ix, ver, ver, NULL, budget)) == 2) {
+    while ((rc = inmem__index_gc_some(ix, ver, ver, NULL, budget, 0)) == 2) {
         uint64_t r = inmem__index_retained(ix);
         assert_true(prev - r <= budget);
         prev = r;
@@ -321,7 +323,7 @@ static void gc_some_frees_a_long_chain_a_budget_at_a_time(void **state)
             /* 100,000 queue entries + 99,999 versions, in slices of 1,000 */
             assert_in_range(slices, 198, 201);
             put(ix, "hot", "w", ++ver, 0); /* the queue, emptied, takes entries again */
-            assert_int_equal(inmem__index_gc_some(ix, ver, ver, NULL, 1000), 0);
+            assert_int_equal(inmem__index_gc_some(ix, ver, ver, NULL, 1000, 0), 0);
             assert_int_equal(inmem__index_retained(ix), 0);
         }
         inmem__index_destroy(ix);
@@ -393,7 +395,7 @@ static void gc_frees_the_oldest_versions_from_the_bottom_of_the_chain(void **sta
         /* no policy at all at times: the collector's path for "no history kept anywhere" */
         const inmem__gc_policy *gp = r >= 5 && !kc.floor && kc.count < 2 ? NULL : &pol;
         if (r == 4)
-            (void)inmem__index_gc_some(ix, min_snap, ver, gp, 7);
+            (void)inmem__index_gc_some(ix, min_snap, ver, gp, 7, 0);
         else
             (void)inmem__index_gc(ix, min_snap, ver, gp);
         const inmem__node *bad = NULL;
@@ -421,6 +423,87 @@ static void gc_frees_the_oldest_versions_from_the_bottom_of_the_chain(void **sta
     inmem__index_destroy(ix);
 }
 
+/* ---- the version allocator (src/storage/valloc.c) ---- */
+
+#define VA_N    50000
+#define VA_SIZE 200
+
+struct va_job {
+    unsigned cls;
+    unsigned char **objs;
+};
+
+static void *va_alloc_all(void *p)
+{
+    struct va_job *j = p;
+    for (size_t i = 0; i < VA_N; i++) {
+        j->objs[i] = inmem__valloc(j->cls);
+        if (j->objs[i])
+            memset(j->objs[i], (int)(i & 0xff), VA_SIZE);
+    }
+    return NULL; /* the thread's cache goes back to the pages at its exit */
+}
+
+static void *va_free_half(void *p)
+{
+    struct va_job *j = p;
+    for (size_t i = 0; i < VA_N; i += 2)
+        inmem__vfree(j->objs[i], j->cls);
+    return NULL; /* a thread that only freed: its cache goes back at its exit too */
+}
+
+/* Objects are distinct and keep their bytes; objects one thread allocated and others freed
+ * (one of them a thread that only frees, and exits) go back to the pages they were cut from, and
+ * pages whose objects all came back are unmapped by a trim (the memory a backlog of versions took
+ * returns to the kernel). Sanitizer builds with AddressSanitizer use malloc for every version. */
+static void valloc_objects_freed_by_another_thread_go_back_to_their_pages(void **state)
+{
+    (void)state;
+    unsigned cls = inmem__valloc_class(VA_SIZE);
+    inmem__version *v = inmem__version_new("x", 1, 0, 0);
+    assert_non_null(v);
+    if (inmem__index_chunks_mapped() == SIZE_MAX) { /* an AddressSanitizer build */
+        assert_int_equal(cls, VALLOC_NONE);
+        assert_int_equal(v->cls, VALLOC_NONE);
+        inmem__version_free(v);
+        return;
+    }
+    assert_int_not_equal(cls, VALLOC_NONE);
+    assert_int_not_equal(v->cls, VALLOC_NONE); /* a small version comes from the allocator */
+    inmem__version_free(v);
+    assert_int_equal(inmem__valloc_class(4096), VALLOC_NONE); /* big ones from malloc */
+    assert_true(inmem__valloc_class(1) < inmem__valloc_class(VA_SIZE));
+
+    inmem__valloc_flush_thread();
+    inmem__valloc_trim(1);
+    inmem__valloc_stats st0, st1, st2;
+    inmem__valloc_stats_get(&st0);
+    struct va_job j = {cls, calloc(VA_N, sizeof(unsigned char *))};
+    assert_non_null(j.objs);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, va_alloc_all, &j), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    inmem__valloc_stats_get(&st1);
+    assert_true(st1.pages >= st0.pages + (size_t)VA_N * VA_SIZE / (256 << 10));
+    for (size_t i = 0; i < VA_N; i++) { /* no two objects overlap: each kept its bytes */
+        assert_non_null(j.objs[i]);
+        for (size_t b = 0; b < VA_SIZE; b += 37)
+            if (j.objs[i][b] != (unsigned char)(i & 0xff))
+                fail_msg("object %zu byte %zu was overwritten", i, b);
+    }
+    assert_int_equal(pthread_create(&th, NULL, va_free_half, &j), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    for (size_t i = 1; i < VA_N; i += 2)
+        inmem__vfree(j.objs[i], cls);
+    inmem__valloc_flush_thread();
+    inmem__valloc_trim(1);
+    inmem__valloc_stats_get(&st2);
+    /* every page they took is back, but for one the class may keep */
+    assert_true(st2.pages <= st0.pages + 1);
+    assert_int_equal(st2.mapped_bytes, st2.pages * (256 << 10));
+    free(j.objs);
+}
+
 const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(embedded_first_version_lives_and_dies_with_its_node),
     cmocka_unit_test(index_keeps_memcmp_order_and_finds_every_key),
@@ -432,5 +515,6 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(gc_some_frees_at_most_its_budget_then_goes_on),
     cmocka_unit_test(gc_some_frees_a_long_chain_a_budget_at_a_time),
     cmocka_unit_test(gc_frees_the_oldest_versions_from_the_bottom_of_the_chain),
+    cmocka_unit_test(valloc_objects_freed_by_another_thread_go_back_to_their_pages),
 };
 INMEM_TEST_COUNT(storage);

@@ -68,6 +68,7 @@
 
 #include "core/hash.h"
 #include "storage/index.h"
+#include "storage/valloc.h"
 
 #define EMPTY        ((uintptr_t)0)
 #define REMOVED      ((uintptr_t)1)
@@ -144,6 +145,7 @@ struct inmem__index {
     _Atomic uint64_t history_bytes; /* value bytes of every version that is not its key's newest */
     pending *hq;                    /* history kept for a time window: revisited in order */
     inmem__version **trash;         /* cut-off chains not freed yet (free_some(): bounded work) */
+    int defer;                      /* this collection leaves cut-off chains in trash */
     size_t trash_len, trash_cap;
     size_t hq_head, hq_tail, hq_cap;
     /* bulk loading: the last node on each level (inmem__index_append), the chunk nodes are cut
@@ -159,9 +161,12 @@ struct inmem__index {
 
 inmem__version *inmem__version_new(const void *val, size_t vlen, uint64_t expiry_ms, int tomb)
 {
-    inmem__version *v = malloc(sizeof(*v) + vlen);
+    size_t size = sizeof(inmem__version) + vlen; /* (past data by its padding: sizeof copies) */
+    unsigned cls = inmem__valloc_class(size);
+    inmem__version *v = cls == VALLOC_NONE ? malloc(size) : inmem__valloc(cls);
     if (!v)
         return NULL;
+    v->cls = (uint8_t)cls;
     atomic_init(&v->next, NULL);
     v->newer = v;
     v->len = 1;
@@ -179,8 +184,12 @@ inmem__version *inmem__version_new(const void *val, size_t vlen, uint64_t expiry
 
 void inmem__version_free(inmem__version *v)
 {
-    if (v && !v->embedded)
+    if (!v || v->embedded)
+        return;
+    if (v->cls == VALLOC_NONE)
         free(v);
+    else
+        inmem__vfree(v, v->cls);
 }
 
 static void free_chain(inmem__version *v)
@@ -305,7 +314,7 @@ static inmem__node *node_alloc(inmem__index *ix, int height, const uint8_t *key,
 {
     size_t size = sizeof(inmem__node) + (size_t)height * sizeof(((inmem__node *)0)->next[0]) + klen;
     if (first)
-        size = first_offset(height, klen) + sizeof(*first) + first->vlen;
+        size = first_offset(height, klen) + offsetof(inmem__version, data) + first->vlen;
     inmem__node *n = ix && ix->bulk ? chunk_alloc(ix, size) : NULL;
     int in_chunk = n != NULL;
     if (!n && !(n = malloc(size)))
@@ -315,7 +324,8 @@ static inmem__node *node_alloc(inmem__index *ix, int height, const uint8_t *key,
     n->has_first = first != NULL;
     if (first) {
         inmem__version *v = (inmem__version *)((uint8_t *)n + first_offset(height, klen));
-        memcpy(v, first, sizeof(*first) + first->vlen);
+        /* (not sizeof: an allocator's version ends with its value, and may end its page) */
+        memcpy(v, first, offsetof(inmem__version, data) + first->vlen);
         atomic_init(&v->next, NULL);
         v->embedded = 1;
     }
@@ -495,6 +505,8 @@ void inmem__index_destroy(inmem__index *ix)
     htab_free(atomic_load_rlx(&ix->table));
     free(ix->head);
     free(ix);
+    inmem__valloc_flush_thread(); /* the versions just freed, back to their pages */
+    inmem__valloc_trim(0);
 }
 
 /* ---- readers ----------------------------------------------------------------------------- */
@@ -1042,7 +1054,7 @@ int inmem__index_queue_node(inmem__index *ix, inmem__node *n, uint64_t ver)
 static void free_some(inmem__index *ix, inmem__version *v, size_t *budget)
 {
     uint64_t freed = 0, bytes = 0;
-    while (v && *budget) {
+    while (v && *budget && !ix->defer) {
         inmem__version *next = atomic_load_rlx(&v->next);
         bytes += v->vlen;
         inmem__version_free(v);
@@ -1072,6 +1084,35 @@ static void free_some(inmem__index *ix, inmem__version *v, size_t *budget)
         }
     }
     atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - freed);
+    atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - bytes);
+}
+
+void inmem__index_chains_take(inmem__index *ix, inmem__version ***chains, size_t *n)
+{
+    *chains = ix->trash;
+    *n = ix->trash_len;
+    ix->trash = NULL;
+    ix->trash_len = ix->trash_cap = 0;
+}
+
+void inmem__index_chains_free(inmem__version **chains, size_t n, uint64_t *versions,
+                              uint64_t *bytes)
+{
+    uint64_t freed = 0, b = 0;
+    for (size_t i = 0; i < n; i++)
+        for (inmem__version *v = chains[i], *next; v; v = next) {
+            next = atomic_load_rlx(&v->next);
+            b += v->vlen;
+            inmem__version_free(v);
+            freed++;
+        }
+    *versions = freed;
+    *bytes = b;
+}
+
+void inmem__index_chains_freed(inmem__index *ix, uint64_t versions, uint64_t bytes)
+{
+    atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - versions);
     atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - bytes);
 }
 
@@ -1246,13 +1287,14 @@ static inline __attribute__((always_inline)) void gc_node(inmem__index *ix, inme
 int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
                     const inmem__gc_policy *policy)
 {
-    return inmem__index_gc_some(ix, min_snap, last_version, policy, SIZE_MAX);
+    return inmem__index_gc_some(ix, min_snap, last_version, policy, SIZE_MAX, 0);
 }
 
 int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
-                         const inmem__gc_policy *policy, size_t budget)
+                         const inmem__gc_policy *policy, size_t budget, int defer)
 {
-    while (budget && ix->trash_len) /* what earlier collections cut off and left */
+    ix->defer = defer;
+    while (budget && ix->trash_len && !defer) /* what earlier collections cut off and left */
         free_some(ix, ix->trash[--ix->trash_len], &budget);
     const pending *f;
     while (budget && (f = queue_front(ix)) != NULL && f->ver <= min_snap) {

@@ -30,6 +30,7 @@ typedef struct inmem__version {
     uint8_t embedded;    /* 1: lives in its node's allocation (not freed alone) */
     _Atomic uint8_t cut; /* 1: older versions of the key existed and were freed (set by the GC
                           * on the oldest version it keeps, before it cuts `next`) */
+    uint8_t cls;         /* its inmem__valloc() class, or VALLOC_NONE (malloc) */
     uint8_t data[];      /* value bytes */
 } inmem__version;
 
@@ -181,11 +182,21 @@ typedef struct inmem__gc_policy {
  * later call, with a higher min_snap, could reclaim. */
 int inmem__index_gc(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
                     const inmem__gc_policy *policy);
-/* The same in a slice: at most @p budget keys visited and retired objects freed, the rest left
- * in order for the next call (which then returns 1), so that no caller pays for a whole
- * backlog (what a long snapshot kept alive) at once. */
+/* The same in a slice: at most @p budget keys visited, versions and retired objects freed, the
+ * rest left in order for the next call (which then returns 1 or 2), so that no caller pays for
+ * a whole backlog (what a long snapshot kept alive) at once. With @p defer, the chains it cuts
+ * off are not freed but left for inmem__index_chains_take(). Returns 2 if the budget ran out. */
 int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_version,
-                         const inmem__gc_policy *policy, size_t budget);
+                         const inmem__gc_policy *policy, size_t budget, int defer);
+/* Version chains a collection cut off and left to free (no reader can reach them). A thread
+ * that drains a backlog takes them (writer), frees them without the writer lock
+ * (inmem__index_chains_free: any thread), and then, as writer again, subtracts what it freed
+ * from the gauges (inmem__index_chains_freed). *@p chains is NULL when there are none; free
+ * the array with free(). */
+void inmem__index_chains_take(inmem__index *ix, inmem__version ***chains, size_t *n);
+void inmem__index_chains_free(inmem__version **chains, size_t n, uint64_t *versions,
+                              uint64_t *bytes);
+void inmem__index_chains_freed(inmem__index *ix, uint64_t versions, uint64_t bytes);
 /* Bytes of the versions kept that are not their key's newest (the history and what readers
  * still see), and how many. */
 uint64_t inmem__index_history_bytes(const inmem__index *ix);

@@ -28,6 +28,7 @@
  * (validation, steps 1-2, is in txn.c; steps 3-5 are inmem__store_apply() here.)
  */
 #include "core/hash.h"
+#include "storage/valloc.h"
 #include "txn/txn_int.h"
 
 /* ---- the store ---------------------------------------------------------------------------- */
@@ -119,17 +120,20 @@ static uint64_t min_active(inmem__store *st, uint64_t *oldest_us, uint64_t *open
 /* A collection's slice: a fixed part, and twice what was queued since the last one, so that a
  * backlog (what a long snapshot kept alive: 12-23 ms of freeing at a million keys when it was
  * done at once) drains over the next commits while the steady inflow never outgrows it. */
-#define GC_SLICE 1024
+#define GC_SLICE 256
 
-static void store_gc(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
+static void store_gc(inmem__store *st, int defer) INMEM_REQUIRES(st->commit_mu)
 {
     st->since_gc = 0;
+    if (atomic_load_rlx(&st->gc_freed_versions)) /* freed by a drain without the lock */
+        inmem__index_chains_freed(st->index, atomic_exchange(&st->gc_freed_versions, 0),
+                                  atomic_exchange(&st->gc_freed_bytes, 0));
     atomic_store(&st->gc_busy, 1);
     st->min_cached = min_active(st, NULL, NULL);
     size_t budget = GC_SLICE + 2 * st->gc_inflow;
     st->gc_inflow = 0;
     int left = inmem__index_gc_some(st->index, st->min_cached, st->assigned,
-                                    inmem__history_gc_policy(st, st->min_cached), budget);
+                                    inmem__history_gc_policy(st, st->min_cached), budget, defer);
     /* what waits for a newer version (retired at tag `assigned`, entries above `visible`) no
      * snapshot's end can unblock: only a commit can, and commits collect */
     if (left == 1 && st->min_cached >= atomic_load(&st->visible))
@@ -160,8 +164,11 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
     if (st->wal)
         inmem__wal_stats(st->wal, &out->wal_bytes, &out->wal_syncs, &out->wal_synced_commits);
     out->keys = inmem__index_keys(st->index);
-    out->retained_versions = inmem__index_retained(st->index);
-    out->history_bytes = inmem__index_history_bytes(st->index);
+    uint64_t rv = inmem__index_retained(st->index), hb = inmem__index_history_bytes(st->index);
+    uint64_t fv = atomic_load_rlx(&st->gc_freed_versions),
+             fb = atomic_load_rlx(&st->gc_freed_bytes);
+    out->retained_versions = rv > fv ? rv - fv : 0;
+    out->history_bytes = hb > fb ? hb - fb : 0;
     out->history_floor = inmem__history_floor(st);
     uint64_t since;
     uint32_t count;
@@ -229,14 +236,17 @@ int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
                         "not freed with inmem_txn_free()?");
 }
 
-static void gc_kick(inmem__store *st);
+static void gc_kick(inmem__store *st, int drain);
 /* Releases the commit lock and collects if a snapshot's end found it taken meanwhile
- * (gc_missed): every holder that may run long enough to be found unlocks through here. */
+ * (gc_missed): every holder that may run long enough to be found unlocks through here. A
+ * committer collects one slice only: the backlog a long snapshot leaves (millions of versions
+ * of hot keys) is freed a slice at a time by the collections of the following commits, never
+ * all in one commit (it paused that commit for 0.1-0.4 s: inmem_bench --pauses). */
 void inmem__store_unlock(inmem__store *st) INMEM_RELEASE(st->commit_mu)
 {
     inmem__mutex_unlock(&st->commit_mu);
     if (atomic_load(&st->gc_missed))
-        gc_kick(st);
+        gc_kick(st, 0);
 }
 
 void inmem__snapshot_pin(inmem_txn *t)
@@ -258,25 +268,49 @@ void inmem__snapshot_pin(inmem_txn *t)
     t->past = 0;
 }
 
+/* How many slices a committer collects of a backlog at its unlock before it leaves the rest. */
+#define GC_COMMITTER_SLICES 4
+
 /* Collects if the commit lock is free. A thread that finds it taken leaves gc_missed set and
  * tries once more, so the holder (here or at its own snapshot's end) sees the flag: a wanted
- * collection is never lost to a busy lock. */
-static void gc_kick(inmem__store *st)
+ * collection is never lost to a busy lock. Then slice after slice, the lock free between, while
+ * the slices run out (a backlog, so that an idle database still frees it) or a snapshot's end
+ * missed the lock meanwhile. With @p drain (a snapshot's end: the thread whose snapshot held the
+ * backlog back pays for it), the versions the slices cut off are freed without the lock. Without
+ * (a committer), GC_COMMITTER_SLICES at most: what is left then waits in gc_missed for the next
+ * unlock or snapshot's end (a backlog of millions of versions, freed by the commit that found
+ * it, paused that commit for 0.1-0.4 s: inmem_bench --pauses). */
+static void gc_kick(inmem__store *st, int drain)
 {
-    for (;;) {
+    for (int slices = 1;; slices++) {
         if (!inmem__mutex_trylock(&st->commit_mu)) {
             atomic_store(&st->gc_missed, 1);
             if (!inmem__mutex_trylock(&st->commit_mu))
                 return;
         }
         atomic_store(&st->gc_missed, 0);
-        store_gc(st);
+        store_gc(st, drain);
+        inmem__version **chains = NULL;
+        size_t n = 0;
+        if (drain) /* cut-off chains: freed below, without holding committers up */
+            inmem__index_chains_take(st->index, &chains, &n);
         inmem__mutex_unlock(&st->commit_mu);
-        /* again if a snapshot's end missed the lock meanwhile, or if the slice ran out (a
-         * backlog: slice by slice, the lock free between, so an idle database still frees it) */
+        if (chains) {
+            uint64_t versions, bytes;
+            inmem__index_chains_free(chains, n, &versions, &bytes);
+            free(chains);
+            /* the gauges are the writer's: subtracted by the next collection (store_gc) */
+            atomic_fetch_add(&st->gc_freed_versions, versions);
+            atomic_fetch_add(&st->gc_freed_bytes, bytes);
+            inmem__valloc_trim(0); /* the pages they emptied, past what is kept for reuse */
+        }
         int pending = atomic_load_rlx(&st->gc_pending);
         if (pending != 2 && (!atomic_load(&st->gc_missed) || !pending))
             return;
+        if (!drain && slices >= GC_COMMITTER_SLICES) {
+            atomic_store(&st->gc_missed, 1); /* the rest: the next unlock or snapshot's end */
+            return;
+        }
     }
 }
 
@@ -300,7 +334,7 @@ void inmem__snapshot_unpin(inmem_txn *t)
         return;
     uint64_t low = low0;
     if (busy || low <= atomic_load(&st->gc_floor) || atomic_load(&st->gc_missed))
-        gc_kick(st);
+        gc_kick(st, 1);
 }
 
 /* ---- applying a commit ------------------------------------------------------------------- */
@@ -430,7 +464,7 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, ui
     atomic_store_rlx(&st->ctr.commits, atomic_load_rlx(&st->ctr.commits) + 1);
     st->gc_inflow += nw;
     if (++st->since_gc >= 8)
-        store_gc(st);
+        store_gc(st, 0);
     *ver = c;
     return 0;
 }

@@ -12,6 +12,7 @@
  */
 #include <time.h>
 
+#include "storage/valloc.h"
 #include "txn/txn_int.h"
 
 uint64_t inmem__expiry_after(uint64_t ttl_ms)
@@ -160,6 +161,7 @@ static void *sweeper_main(void *arg)
             break;
         inmem__mutex_unlock(&st->sweep_mu);
         inmem__ttl_sweep(st, NULL); /* a read-only database just finds nothing to delete */
+        inmem__valloc_trim(0);      /* pages of versions freed since, off any committer's path */
         inmem__mutex_lock(&st->sweep_mu);
     }
     inmem__mutex_unlock(&st->sweep_mu);

@@ -94,6 +94,9 @@ struct inmem__store {
     uint64_t min_cached INMEM_GUARDED_BY(commit_mu);    /* lower bound of active snapshots */
     unsigned since_gc INMEM_GUARDED_BY(commit_mu);
     size_t gc_inflow INMEM_GUARDED_BY(commit_mu); /* writes committed since the last collection */
+    /* versions (and their value bytes) a snapshot's end freed without the commit lock, not yet
+     * subtracted from the index's gauges (the next collection does) */
+    _Atomic uint64_t gc_freed_versions, gc_freed_bytes;
     _Atomic int gc_pending;    /* the last GC left work that an ending snapshot may unblock */
     _Atomic uint64_t gc_floor; /* the min_snap the last GC ran with */
     _Atomic int gc_busy;       /* a GC is between its scan of the slots and its gc_floor */

@@ -1,0 +1,323 @@
+/*
+ * valloc.c — the allocator of versions (see valloc.h for why it exists).
+ *
+ * Layout. Memory comes from the kernel in regions of REGION_PAGES pages of PAGE_BYTES, aligned to
+ * PAGE_BYTES, so that an object's page is its address with the low bits cleared. A page serves
+ * one class: a header, then objects cut from it in order as they are first needed (a fresh page
+ * costs no memory until used). A page's freed objects form its own free list.
+ *
+ * Ownership. A thread takes objects from its own cache (one list per class) and frees into it,
+ * with no lock. Only when a list is empty (refill) or holds more than CACHE_MAX (spill) does the
+ * thread take the depot's mutex and move BATCH objects between its list and pages. A page counts
+ * the objects out of it (in threads' caches or in use); when a spill brings that to zero and the
+ * class has another page with room, the page joins the empty pages, which serve any class. Empty
+ * pages go back to the kernel only in inmem__valloc_trim(), which a committer never calls: an
+ * munmap costs a TLB shootdown on every core the process runs on, and on these VMs that took
+ * milliseconds when the other vCPU was not running. A thread's cache goes back to the pages when
+ * the thread exits.
+ */
+#include "storage/valloc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "core/common.h"
+
+#define VALLOC_MIN   64
+#define VALLOC_STEP  16
+#define VALLOC_MAX   512
+#define NCLASS       ((VALLOC_MAX - VALLOC_MIN) / VALLOC_STEP + 1)
+#define PAGE_BYTES   ((size_t)256 << 10)
+#define REGION_PAGES 8
+#define HEADER_BYTES 64
+#define BATCH        32
+#define CACHE_MAX    (2 * BATCH)
+#define EMPTY_KEEP   64 /* empty pages kept for reuse before any is unmapped (16 MiB) */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VALLOC_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VALLOC_OFF 1
+#endif
+#endif
+
+typedef struct vpage {
+    struct vpage *next, *prev; /* in its class's list of pages with room (when in_list) */
+    void *free;                /* objects returned to this page */
+    uint32_t out;              /* objects out of the page: in threads' caches or in use */
+    uint32_t carved;           /* objects cut so far */
+    uint32_t cap;              /* objects it holds */
+    uint16_t cls;
+    uint8_t in_list;
+} vpage;
+
+_Static_assert(sizeof(vpage) <= HEADER_BYTES, "the page header fits before the first object");
+
+static struct {
+    pthread_mutex_t mu;
+    vpage *room[NCLASS]; /* pages with a free or uncut object */
+    vpage *fresh;        /* mapped pages serving no class (linked through next) */
+    uint64_t nfresh;     /* how many */
+    uint64_t pages;      /* pages mapped */
+} depot = {
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    /* spins before it sleeps: a thread freeing a backlog takes the lock every BATCH frees, and a
+     * waiter put to sleep on a plain mutex was woken only to find it taken again (4 ms waits) */
+    .mu = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
+#else
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+#endif
+};
+
+typedef struct tcache {
+    void *head[NCLASS];
+    uint32_t n[NCLASS];
+    int registered;
+} tcache;
+
+static _Thread_local tcache tc;
+static pthread_key_t tc_key;
+static pthread_once_t tc_once = PTHREAD_ONCE_INIT;
+
+static size_t class_size(unsigned cls)
+{
+    return VALLOC_MIN + (size_t)cls * VALLOC_STEP;
+}
+
+unsigned inmem__valloc_class(size_t size)
+{
+#ifdef VALLOC_OFF
+    (void)size;
+    return VALLOC_NONE;
+#else
+    if (size > VALLOC_MAX)
+        return VALLOC_NONE;
+    return size <= VALLOC_MIN ? 0 : (unsigned)((size - VALLOC_MIN + VALLOC_STEP - 1) / VALLOC_STEP);
+#endif
+}
+
+static vpage *page_of(const void *p)
+{
+    return (vpage *)((uintptr_t)p & ~(uintptr_t)(PAGE_BYTES - 1));
+}
+
+static void list_add(vpage **head, vpage *pg)
+{
+    pg->prev = NULL;
+    pg->next = *head;
+    if (*head)
+        (*head)->prev = pg;
+    *head = pg;
+    pg->in_list = 1;
+}
+
+static void list_remove(vpage **head, vpage *pg)
+{
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        *head = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    pg->in_list = 0;
+}
+
+/* A page for class @p cls: a fresh one, mapping a region when none is left. Depot locked. */
+static vpage *page_new(unsigned cls)
+{
+    if (!depot.fresh) {
+        size_t want = REGION_PAGES * PAGE_BYTES;
+        uint8_t *p = mmap(NULL, want + PAGE_BYTES, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        uint8_t *a = (uint8_t *)(((uintptr_t)p + PAGE_BYTES - 1) & ~(uintptr_t)(PAGE_BYTES - 1));
+        if (a > p)
+            munmap(p, (size_t)(a - p));
+        if (a + want < p + want + PAGE_BYTES)
+            munmap(a + want, (size_t)(p + want + PAGE_BYTES - (a + want)));
+        for (size_t i = REGION_PAGES; i-- > 0;) {
+            vpage *pg = (vpage *)(a + i * PAGE_BYTES);
+            pg->next = depot.fresh;
+            depot.fresh = pg;
+        }
+        depot.pages += REGION_PAGES;
+        depot.nfresh += REGION_PAGES;
+    }
+    vpage *pg = depot.fresh;
+    depot.fresh = pg->next;
+    depot.nfresh--;
+    pg->free = NULL;
+    pg->out = pg->carved = 0;
+    pg->cap = (uint32_t)((PAGE_BYTES - HEADER_BYTES) / class_size(cls));
+    pg->cls = (uint16_t)cls;
+    pg->in_list = 0;
+    return pg;
+}
+
+/* One object of class @p cls from the pages. Depot locked. */
+static void *take(unsigned cls)
+{
+    for (;;) {
+        vpage *pg = depot.room[cls];
+        if (!pg) {
+            if (!(pg = page_new(cls)))
+                return NULL;
+            list_add(&depot.room[cls], pg);
+        }
+        void *p = pg->free;
+        if (p) {
+            pg->free = *(void **)p;
+        } else if (pg->carved < pg->cap) {
+            p = (uint8_t *)pg + HEADER_BYTES + (size_t)pg->carved++ * class_size(cls);
+        } else {
+            list_remove(&depot.room[cls], pg); /* full: back in a list when an object returns */
+            continue;
+        }
+        pg->out++;
+        return p;
+    }
+}
+
+/* Returns object @p p to its page. Depot locked. */
+static void give(void *p)
+{
+    vpage *pg = page_of(p);
+    unsigned cls = pg->cls;
+    *(void **)p = pg->free;
+    pg->free = p;
+    pg->out--;
+    if (!pg->in_list)
+        list_add(&depot.room[cls], pg);
+    if (pg->out == 0 && (pg->prev || pg->next)) { /* empty, and not the class's only page */
+        list_remove(&depot.room[cls], pg);
+        pg->next = depot.fresh; /* for any class */
+        depot.fresh = pg;
+        depot.nfresh++;
+    }
+}
+
+void inmem__valloc_trim(int all)
+{
+    vpage *gone = NULL;
+    pthread_mutex_lock(&depot.mu);
+    while (depot.nfresh > (all ? 0 : EMPTY_KEEP) && (all || depot.nfresh * 4 > depot.pages)) {
+        vpage *pg = depot.fresh;
+        depot.fresh = pg->next;
+        depot.nfresh--;
+        depot.pages--;
+        pg->next = gone;
+        gone = pg;
+    }
+    pthread_mutex_unlock(&depot.mu);
+    /* unmapped without the lock: each munmap takes tens of microseconds (more when another vCPU
+     * must acknowledge the TLB shootdown), and committers refill under that lock */
+    while (gone) {
+        vpage *next = gone->next;
+        munmap(gone, PAGE_BYTES);
+        gone = next;
+    }
+}
+
+static void spill(unsigned cls, uint32_t keep)
+{
+    pthread_mutex_lock(&depot.mu);
+    while (tc.n[cls] > keep) {
+        void *p = tc.head[cls];
+        tc.head[cls] = *(void **)p;
+        tc.n[cls]--;
+        give(p);
+    }
+    pthread_mutex_unlock(&depot.mu);
+}
+
+void inmem__valloc_flush_thread(void)
+{
+    for (unsigned c = 0; c < NCLASS; c++)
+        if (tc.n[c])
+            spill(c, 0);
+}
+
+static void tc_exit(void *arg)
+{
+    (void)arg;
+    inmem__valloc_flush_thread();
+    /* a later destructor that frees a version registers again, and glibc runs the destructors
+     * once more for it */
+    tc.registered = 0;
+}
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&depot.mu);
+}
+
+static void atfork_release(void)
+{
+    pthread_mutex_unlock(&depot.mu); /* (in the child, its one thread is the one that locked it) */
+}
+
+static void tc_init(void)
+{
+    (void)pthread_key_create(&tc_key, tc_exit);
+    (void)pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
+/* So that this thread's cache goes back to the pages when it exits (its objects would be lost
+ * to every later thread, and their pages never empty). */
+static __attribute__((noinline)) void tc_register(void)
+{
+    pthread_once(&tc_once, tc_init);
+    (void)pthread_setspecific(tc_key, &tc);
+    tc.registered = 1;
+}
+
+static __attribute__((noinline)) void *refill(unsigned cls)
+{
+    if (!tc.registered)
+        tc_register();
+    pthread_mutex_lock(&depot.mu);
+    void *r = take(cls);
+    for (int i = 1; r && i < BATCH; i++) {
+        void *p = take(cls);
+        if (!p)
+            break;
+        *(void **)p = tc.head[cls];
+        tc.head[cls] = p;
+        tc.n[cls]++;
+    }
+    pthread_mutex_unlock(&depot.mu);
+    return r;
+}
+
+void *inmem__valloc(unsigned cls)
+{
+    void *p = tc.head[cls];
+    if (INMEM_LIKELY(p != NULL)) {
+        tc.head[cls] = *(void **)p;
+        tc.n[cls]--;
+        return p;
+    }
+    return refill(cls);
+}
+
+void inmem__vfree(void *p, unsigned cls)
+{
+    if (INMEM_UNLIKELY(!tc.registered)) /* a thread that only frees (a snapshot's end) */
+        tc_register();
+    *(void **)p = tc.head[cls];
+    tc.head[cls] = p;
+    if (INMEM_UNLIKELY(++tc.n[cls] > CACHE_MAX))
+        spill(cls, CACHE_MAX - BATCH);
+}
+
+void inmem__valloc_stats_get(inmem__valloc_stats *out)
+{
+    pthread_mutex_lock(&depot.mu);
+    out->pages = depot.pages;
+    out->mapped_bytes = depot.pages * PAGE_BYTES;
+    pthread_mutex_unlock(&depot.mu);
+}
