@@ -712,7 +712,8 @@ static void usage(FILE *to)
           "  table (reopen with and without checkpoints). --seed: only the seed's targets\n"
           "  (issue 14 items 5 and 6: commit latency by read-set size, then the original\n"
           "  plan's targets; quick a few seconds, --full about a minute). --pauses: only the\n"
-          "  commit pauses of hot keys under long snapshots (4 s, --full 10 s).\n",
+          "  commit pauses of hot keys under long snapshots (4 s, --full 10 s), then of a load\n"
+          "  of unique keys (2 M, --full 10 M keys).\n",
           to);
 }
 
