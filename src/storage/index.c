@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/hash.h"
 #include "storage/index.h"
@@ -148,6 +149,8 @@ struct inmem__index {
     int defer;                      /* this collection leaves cut-off chains in trash */
     size_t trash_len, trash_cap;
     size_t hq_head, hq_tail, hq_cap;
+    uint8_t *unmap_p; /* what is left of a retired big table, unmapped a piece per collection */
+    size_t unmap_len;
     /* bulk loading: the last node on each level (inmem__index_append), the chunk nodes are cut
      * from, and the nodes whose hash-table insert waits (their home slot is being prefetched) */
     inmem__node *tail[INMEM__SKIP_MAX];
@@ -447,6 +450,32 @@ static void htab_free(htab *t)
         free(t);
 }
 
+/* A retired table goes back to the system a piece per collection: the old table of a growth at
+ * 8 M keys is 256 MiB, and one munmap of it paused the commit that freed it for 14-23 ms
+ * (inmem_bench --pauses, the load). */
+#define UNMAP_PIECE ((size_t)1 << 20)
+
+static void unmap_piece(inmem__index *ix)
+{
+    size_t n = ix->unmap_len < UNMAP_PIECE ? ix->unmap_len : UNMAP_PIECE;
+    munmap(ix->unmap_p, n);
+    ix->unmap_p += n;
+    ix->unmap_len -= n;
+}
+
+static void htab_release(inmem__index *ix, htab *t)
+{
+    if (!t->mapped || t->mapped <= UNMAP_PIECE) {
+        htab_free(t);
+        return;
+    }
+    while (ix->unmap_len) /* an earlier one not done yet (growths are far apart): at once */
+        unmap_piece(ix);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    ix->unmap_p = (uint8_t *)t;
+    ix->unmap_len = (t->mapped + page - 1) & ~(page - 1);
+}
+
 inmem__index *inmem__index_create(void)
 {
     inmem__index *ix = calloc(1, sizeof(*ix));
@@ -503,6 +532,8 @@ void inmem__index_destroy(inmem__index *ix)
     }
     htab_free(atomic_load_rlx(&ix->old));
     htab_free(atomic_load_rlx(&ix->table));
+    while (ix->unmap_len)
+        unmap_piece(ix);
     free(ix->head);
     free(ix);
     inmem__valloc_flush_thread(); /* the versions just freed, back to their pages */
@@ -1328,14 +1359,18 @@ int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_vers
             free_chain(atomic_load_rlx(&((inmem__node *)r->ptr)->head));
             node_release(r->ptr);
         } else {
-            htab_free(r->ptr);
+            htab_release(ix, r->ptr);
         }
     }
     if (ix->ret_head == ix->ret_len)
         ix->ret_head = ix->ret_len = 0;
+    if (ix->unmap_len && budget) {
+        budget--;
+        unmap_piece(ix);
+    }
     if (!budget)
         return 2; /* the slice ran out: more is due at once */
-    return ix->q_count || ix->ret_head < ix->ret_len || ix->trash_len;
+    return ix->q_count || ix->ret_head < ix->ret_len || ix->trash_len || ix->unmap_len;
 }
 
 static int chain_ok(const inmem__node *n)
