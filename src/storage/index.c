@@ -195,13 +195,22 @@ void inmem__version_free(inmem__version *v)
         inmem__vfree(v, v->cls);
 }
 
-static void free_chain(inmem__version *v)
+/* Frees chain @p v whole, adding the versions and value bytes freed to *@p freed, *@p bytes. */
+static void free_chain_counted(inmem__version *v, uint64_t *freed, uint64_t *bytes)
 {
     while (v) {
         inmem__version *next = atomic_load_rlx(&v->next);
+        *bytes += v->vlen;
         inmem__version_free(v);
+        ++*freed;
         v = next;
     }
+}
+
+static void free_chain(inmem__version *v)
+{
+    uint64_t freed = 0, bytes = 0;
+    free_chain_counted(v, &freed, &bytes);
 }
 
 /* ---- bulk-load chunks ---------------------------------------------------------------------- */
@@ -1102,17 +1111,10 @@ static void free_some(inmem__index *ix, inmem__version *v, size_t *budget)
                 ix->trash_cap = cap;
             }
         }
-        if (ix->trash_len < ix->trash_cap) {
+        if (ix->trash_len < ix->trash_cap)
             ix->trash[ix->trash_len++] = v;
-        } else {
-            while (v) {
-                inmem__version *next = atomic_load_rlx(&v->next);
-                bytes += v->vlen;
-                inmem__version_free(v);
-                freed++;
-                v = next;
-            }
-        }
+        else
+            free_chain_counted(v, &freed, &bytes);
     }
     atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - freed);
     atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - bytes);
@@ -1129,16 +1131,9 @@ void inmem__index_chains_take(inmem__index *ix, inmem__version ***chains, size_t
 void inmem__index_chains_free(inmem__version **chains, size_t n, uint64_t *versions,
                               uint64_t *bytes)
 {
-    uint64_t freed = 0, b = 0;
+    *versions = *bytes = 0;
     for (size_t i = 0; i < n; i++)
-        for (inmem__version *v = chains[i], *next; v; v = next) {
-            next = atomic_load_rlx(&v->next);
-            b += v->vlen;
-            inmem__version_free(v);
-            freed++;
-        }
-    *versions = freed;
-    *bytes = b;
+        free_chain_counted(chains[i], versions, bytes);
 }
 
 void inmem__index_chains_freed(inmem__index *ix, uint64_t versions, uint64_t bytes)

@@ -19,8 +19,6 @@
 #include "storage/valloc.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "core/common.h"

@@ -28,8 +28,7 @@ void *inmem__valloc(unsigned cls);
 /* Returns object @p p of class @p cls. Any thread may free what any other allocated. */
 void inmem__vfree(void *p, unsigned cls);
 
-/* For tests and stats: bytes of pages mapped, and objects handed out and not yet returned to a
- * page (those in threads' caches count as handed out). */
+/* For tests: the pages mapped (in use, or empty and kept for reuse) and their bytes. */
 typedef struct inmem__valloc_stats {
     uint64_t mapped_bytes;
     uint64_t pages;

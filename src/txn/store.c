@@ -239,9 +239,8 @@ int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
 static void gc_kick(inmem__store *st, int drain);
 /* Releases the commit lock and collects if a snapshot's end found it taken meanwhile
  * (gc_missed): every holder that may run long enough to be found unlocks through here. A
- * committer collects one slice only: the backlog a long snapshot leaves (millions of versions
- * of hot keys) is freed a slice at a time by the collections of the following commits, never
- * all in one commit (it paused that commit for 0.1-0.4 s: inmem_bench --pauses). */
+ * committer collects a few slices at most (gc_kick): the rest of a backlog is left to the
+ * following commits and snapshot ends, never paid for in one commit. */
 void inmem__store_unlock(inmem__store *st) INMEM_RELEASE(st->commit_mu)
 {
     inmem__mutex_unlock(&st->commit_mu);
