@@ -123,6 +123,19 @@ static void *holder_main(void *arg)
     return NULL;
 }
 
+/* An in-memory database (durability none). */
+static inmem_db *open_mem(void)
+{
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    inmem_db *db;
+    int rc = inmem_db_open(NULL, &o, &db);
+    if (rc)
+        die("open", rc);
+    return db;
+}
+
 static void load_key(uint8_t *k, uint64_t i)
 {
     memcpy(k, "load", 4);
@@ -134,13 +147,8 @@ static void load_key(uint8_t *k, uint64_t i)
 static void bench_load_pauses(int full)
 {
     uint64_t nkeys = full ? 10485760 : 2097152;
-    inmem_options o;
-    inmem_options_init(&o);
-    o.durability = INMEM_DURABILITY_NONE;
-    inmem_db *db;
-    int rc = inmem_db_open(NULL, &o, &db);
-    if (rc)
-        die("open", rc);
+    inmem_db *db = open_mem();
+    int rc;
     static struct lat l;
     memset(&l, 0, sizeof l);
     uint8_t k[16], v[16];
@@ -189,13 +197,8 @@ static void bench_load_pauses(int full)
 void bench_pauses(int full)
 {
     unsigned secs = full ? 10 : 4;
-    inmem_options o;
-    inmem_options_init(&o);
-    o.durability = INMEM_DURABILITY_NONE;
-    inmem_db *db;
-    int rc = inmem_db_open(NULL, &o, &db);
-    if (rc)
-        die("open", rc);
+    inmem_db *db = open_mem();
+    int rc;
     char key[8];
     uint64_t last[HOT] = {0};
     for (unsigned k = 0; k < HOT; k++) {

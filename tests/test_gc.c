@@ -54,6 +54,30 @@ static void *hold_commit_lock(void *p)
     return NULL;
 }
 
+/* A backlog: "k" overwritten @p n times while the returned snapshot holds its first version. */
+static inmem_txn *begin_backlog(inmem_db *db, int n, const char *val)
+{
+    assert_ok(inmem_put(db, NULL, "k", 1, "v0", 2, NULL));
+    inmem_txn *old = test_begin(db);
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(old, NULL, "x", 1, NULL, NULL, NULL));
+    for (int i = 0; i < n; i++)
+        assert_ok(inmem_put(db, NULL, "k", 1, val, strlen(val), NULL));
+    return old;
+}
+
+/* Ends snapshot @p old while @p h's thread holds the commit lock (its kick finds it taken:
+ * gc_missed), then lets the holder unlock, which collects. */
+static void end_while_the_lock_is_held(inmem_txn *old, struct holder *h)
+{
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hold_commit_lock, h), 0);
+    while (!atomic_load(&h->locked))
+        usleep(100);
+    inmem_txn_free(old);
+    atomic_store(&h->release, 1);
+    pthread_join(th, NULL);
+}
+
 /* The oldest snapshot ends while another thread holds the commit lock (a committer, or here the
  * checkpointer's begin): its kick finds the lock taken and leaves gc_missed set, and the holder
  * collects when it unlocks (inmem__store_unlock), so even an idle database frees what that
@@ -63,22 +87,12 @@ static void gc_snapshot_end_during_a_commit_is_collected_after_it(void **state)
     (void)state;
     inmem_db *db = test_open_mem();
     inmem__store *st = db->store;
-    assert_ok(inmem_put(db, NULL, "k", 1, "v0", 2, NULL));
-    inmem_txn *old = test_begin(db);
-    assert_rc(INMEM_NOTFOUND, inmem_kv_get(old, NULL, "x", 1, NULL, NULL, NULL));
-    for (int i = 0; i < 300; i++)
-        assert_ok(inmem_put(db, NULL, "k", 1, "v1", 2, NULL));
+    inmem_txn *old = begin_backlog(db, 300, "v1");
     assert_true(retained(db) >= 290); /* `old` holds them */
 
     struct holder h = {.st = st};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, hold_commit_lock, &h), 0);
-    while (!atomic_load(&h.locked))
-        usleep(100);
-    inmem_txn_free(old); /* the kick: trylock fails twice, gc_missed = 1 */
-    atomic_store(&h.release, 1);
-    pthread_join(th, NULL); /* the holder unlocks, and nothing else */
-    usleep(200 * 1000);     /* an idle database: no commit, no snapshot ends */
+    end_while_the_lock_is_held(old, &h); /* the holder unlocks, and nothing else */
+    usleep(200 * 1000);                  /* an idle database: no commit, no snapshot ends */
 
     inmem_stats s;
     assert_ok(inmem_db_stats(db, &s));
@@ -259,21 +273,11 @@ static void gc_a_committer_leaves_most_of_a_long_backlog_to_later(void **state)
     enum { BACKLOG = 200000 };
     inmem_db *db = test_open_mem();
     inmem__store *st = db->store;
-    assert_ok(inmem_put(db, NULL, "k", 1, "v0", 2, NULL));
-    inmem_txn *old = test_begin(db);
-    assert_rc(INMEM_NOTFOUND, inmem_kv_get(old, NULL, "x", 1, NULL, NULL, NULL));
-    for (int i = 0; i < BACKLOG; i++)
-        assert_ok(inmem_put(db, NULL, "k", 1, "v1", 2, NULL));
+    inmem_txn *old = begin_backlog(db, BACKLOG, "v1");
     assert_true(retained(db) >= BACKLOG);
 
     struct holder h = {.st = st};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, hold_commit_lock, &h), 0);
-    while (!atomic_load(&h.locked))
-        usleep(100);
-    inmem_txn_free(old); /* its kick finds the lock taken: gc_missed */
-    atomic_store(&h.release, 1);
-    pthread_join(th, NULL); /* the holder's unlock collects, for a bounded time */
+    end_while_the_lock_is_held(old, &h); /* the holder's unlock collects a few slices */
     uint64_t left = retained(db);
     int missed = atomic_load(&st->gc_missed);
     inmem__txn_free(h.t);
@@ -297,12 +301,8 @@ static void gc_versions_freed_without_the_lock_leave_the_gauges_exact(void **sta
     enum { BACKLOG = 50000 };
     inmem_db *db = test_open_mem();
     inmem__store *st = db->store;
-    assert_ok(inmem_put(db, NULL, "k", 1, "v0", 2, NULL));
     assert_ok(inmem_put(db, NULL, "other", 5, "x", 1, NULL));
-    inmem_txn *old = test_begin(db);
-    assert_rc(INMEM_NOTFOUND, inmem_kv_get(old, NULL, "x", 1, NULL, NULL, NULL));
-    for (int i = 0; i < BACKLOG; i++)
-        assert_ok(inmem_put(db, NULL, "k", 1, "v1234", 5, NULL));
+    inmem_txn *old = begin_backlog(db, BACKLOG, "v1234");
     inmem_stats s;
     assert_ok(inmem_db_stats(db, &s));
     assert_true(s.retained_versions >= BACKLOG);
