@@ -5,22 +5,19 @@
 
 #include "core/key.h"
 
-int inmem__keybuf_make(inmem__keybuf *kb, const inmem_run_id *run, uint8_t tag, const void *key,
-                       size_t klen)
+int inmem__keybuf_make_heap(inmem__keybuf *kb, const inmem_run_id *run, uint8_t tag,
+                            const void *key, size_t klen)
 {
     kb->len = INMEM__KEY_PREFIX + klen;
-    kb->p = kb->len <= sizeof(kb->small) ? kb->small : malloc(kb->len);
+    kb->p = malloc(kb->len);
     if (!kb->p)
         return INMEM_ENOMEM;
     inmem__key_prefix(kb->p, run, tag);
-    if (klen)
-        memcpy(kb->p + INMEM__KEY_PREFIX, key, klen);
+    memcpy(kb->p + INMEM__KEY_PREFIX, key, klen);
     return 0;
 }
 
-void inmem__keybuf_done(inmem__keybuf *kb)
+void inmem__keybuf_free(inmem__keybuf *kb)
 {
-    if (kb->p != kb->small)
-        free(kb->p);
-    kb->p = NULL;
+    free(kb->p);
 }

@@ -237,19 +237,3 @@ int inmem_db_sweep(inmem_db *db, uint64_t *removed)
         return INMEM_EINVAL;
     return inmem__ttl_sweep(db->store, removed);
 }
-
-size_t inmem__db_max_user_key(const inmem__store *st)
-{
-    return inmem__store_max_key(st) - INMEM__KEY_PREFIX;
-}
-
-int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run, uint8_t tag,
-                    const void *key, size_t klen)
-{
-    kb->p = NULL;
-    if (!key || klen == 0)
-        return INMEM_EINVAL;
-    if (klen > inmem__db_max_user_key(st))
-        return INMEM_ETOOBIG;
-    return inmem__keybuf_make(kb, run, tag, key, klen);
-}

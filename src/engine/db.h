@@ -51,11 +51,24 @@ void inmem__checkpoint_history_setup(inmem_db *db, uint64_t since);
 int inmem__checkpoint_stop(inmem_db *db, int at_close);
 
 /* The largest user key of the database a transaction belongs to. */
-size_t inmem__db_max_user_key(const inmem__store *st);
+static inline size_t inmem__db_max_user_key(const inmem__store *st)
+{
+    return inmem__store_max_key(st) - INMEM__KEY_PREFIX;
+}
 
-/* Checks a user key (1..max bytes, not NULL) and builds its encoded form. */
-int inmem__user_key(const inmem__store *st, inmem__keybuf *kb, const inmem_run_id *run, uint8_t tag,
-                    const void *key, size_t klen);
+/* Checks a user key (1..max bytes, not NULL) and builds its encoded form. Inline, as the
+ * encoding is: every primitive call builds one. */
+static inline int inmem__user_key(const inmem__store *st, inmem__keybuf *kb,
+                                  const inmem_run_id *run, uint8_t tag, const void *key,
+                                  size_t klen)
+{
+    kb->p = NULL;
+    if (!key || klen == 0)
+        return INMEM_EINVAL;
+    if (klen > inmem__db_max_user_key(st))
+        return INMEM_ETOOBIG;
+    return inmem__keybuf_make(kb, run, tag, key, klen);
+}
 
 /* Runs @p fn as a standalone operation: its own transaction, retried on conflict (up to 10,000
  * attempts, back-off from 10 us to 2 ms). Returns what inmem_db_transact() returns. */

@@ -40,8 +40,12 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *txn);
 void inmem__store_replay_end(inmem__store *st);
 /* Fills the counters and gauges of @p out. */
 void inmem__store_stats(inmem__store *st, inmem_stats *out);
-/* The limits: the largest encoded key, the largest value. */
-size_t inmem__store_max_key(const inmem__store *st);
+/* The limits: the largest encoded key, the largest value. The key limit is read inline (every
+ * primitive call checks it): it is the store's first member (txn_int.h; asserted in store.c). */
+static inline size_t inmem__store_max_key(const inmem__store *st)
+{
+    return *(const size_t *)(const void *)st;
+}
 size_t inmem__store_max_value(const inmem__store *st);
 
 /* Counters the engine keeps in the store (closure transactions that gave up). */
@@ -219,8 +223,12 @@ inmem_txn_state inmem__txn_state(const inmem_txn *txn);
 int inmem__txn_describe(const inmem_txn *txn, inmem_txn_info *out);
 /* Ends the transaction (if active) and begins it again on a fresh snapshot, keeping the handle. */
 int inmem__txn_restart(inmem_txn *txn);
-/* The store a transaction belongs to. */
-inmem__store *inmem__txn_store(const inmem_txn *txn);
+/* The store a transaction belongs to: a handle's first member (txn_int.h; asserted in txn.c),
+ * read inline. */
+static inline inmem__store *inmem__txn_store(const inmem_txn *txn)
+{
+    return *(inmem__store *const *)(const void *)txn;
+}
 /* Counts one retry of a closure transaction. */
 void inmem__txn_count_retry(inmem_txn *txn);
 

@@ -82,11 +82,11 @@ typedef struct inmem__expiry {
 } inmem__expiry;
 
 struct inmem__store {
+    size_t max_key; /* encoded key limit (user limit + prefix); first: see inmem__store_max_key() */
+    size_t max_value;
     inmem__index *index;
     inmem__wal *wal; /* borrowed from the engine; NULL in durability NONE */
     int strict;      /* commits become visible once durable */
-    size_t max_key;  /* encoded key limit (user limit + prefix) */
-    size_t max_value;
     /* Versions. visible <= assigned; both only grow. */
     _Alignas(INMEM_CACHELINE) _Atomic uint64_t visible; /* newest commit readers may see */
     _Alignas(INMEM_CACHELINE) inmem__mutex commit_mu;   /* serialises committers (writer lock) */
@@ -214,7 +214,7 @@ struct inmem_iter {
 };
 
 struct inmem_txn {
-    inmem__store *st;
+    inmem__store *st; /* first: see inmem__txn_store() */
     uint32_t slot;
     inmem_txn_state state;
     inmem_abort_reason reason;
