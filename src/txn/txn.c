@@ -370,7 +370,7 @@ static inline __attribute__((always_inline)) int get_hashed(inmem_txn *t, const 
         return INMEM_ETOOBIG;
     const inmem__version *v = NULL;
     uint64_t ver = 0;
-    long wi = set_find(&t->wix, t->w, sizeof(wentry), t->nw, key, klen, h);
+    long wi = t->nw ? set_find(&t->wix, t->w, sizeof(wentry), t->nw, key, klen, h) : -1;
     if (wi >= 0) {
         v = t->w[wi].v; /* read your own write: not a read of the snapshot */
     } else {
