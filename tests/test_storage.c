@@ -258,6 +258,87 @@ static void embedded_first_version_lives_and_dies_with_its_node(void **state)
     inmem__index_destroy(ix);
 }
 
+/* A key whose first version is embedded in its node, overwritten @p newer times (after @p older
+ * versions appended below it, as a checkpoint's load does), at versions from 1 up. */
+static inmem__node *embedded_key(inmem__index *ix, int older, int newer, uint64_t *ver)
+{
+    inmem__version *staged = inmem__version_new("first", 5, 0, 0);
+    inmem__node *n =
+        inmem__index_node_new(ix, (const uint8_t *)"k", 1, inmem__hash("k", 1), staged);
+    inmem__version_free(staged);
+    assert_ok(inmem__index_reserve(ix, 1, 1, 0));
+    inmem__index_link(ix, n);
+    inmem__version *ev = inmem__index_node_first(n);
+    ev->ver = (uint64_t)older + 1;
+    inmem__index_install(ix, n, ev);
+    for (int i = older; i >= 1; i--) {
+        inmem__version *v = inmem__version_new("old", 3, 0, 0);
+        v->ver = (uint64_t)i;
+        inmem__index_append_older(ix, n, v);
+    }
+    *ver = (uint64_t)older + 1;
+    for (int i = 0; i < newer; i++)
+        put(ix, "k", "vv", ++*ver, 0);
+    return n;
+}
+
+/* The versions a collection cuts off and leaves for later (trash, when its slice runs out, or a
+ * snapshot's end that frees them without the commit lock) never include the key's first version
+ * embedded in its node: the node may be freed before them (a delete unlinks it, and the next
+ * collection releases it), and freeing them would then read freed memory. Checked on what is
+ * left (no embedded version in it, with the first version at the bottom of the chain or, for a
+ * loaded key, in its middle), on the gauges (every version counted once), and by freeing in
+ * every order: the node first, then the chains; an index destroyed with chains waiting. */
+static void cut_versions_left_for_later_never_reach_into_their_node(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 4; mode++) {
+        inmem__index *ix = inmem__index_create();
+        uint64_t ver;
+        int older = mode == 3 ? 9 : 0;
+        embedded_key(ix, older, 2000, &ver);
+        assert_int_equal(inmem__index_retained(ix), 2000 + older);
+        if (mode == 1)
+            put(ix, "k", NULL, ++ver, 1); /* a delete: the node is unlinked, then released */
+        assert_int_equal(inmem__index_gc_some(ix, ver, ver, NULL, 100, 0), 2); /* some left */
+        if (mode == 0) { /* destroyed with chains waiting (ASan, LSan) */
+            inmem__index_destroy(ix);
+            continue;
+        }
+        if (mode == 1) { /* a snapshot's end: its slice releases the node, then the chains go */
+            assert_int_not_equal(inmem__index_gc_some(ix, ver + 1, ver, NULL, 100000, 1), 2);
+            assert_null(find(ix, "k"));
+        }
+        inmem__version **chains;
+        size_t nc;
+        inmem__index_chains_take(ix, &chains, &nc);
+        assert_true(nc >= 1);
+        size_t waiting = 0;
+        for (size_t i = 0; i < nc; i++)
+            for (inmem__version *v = chains[i]; v; v = atomic_load(&v->next), waiting++)
+                assert_int_equal(v->embedded, 0);
+        uint64_t fv, fb;
+        inmem__index_chains_free(chains, nc, &fv, &fb);
+        free(chains);
+        assert_int_equal(fv, waiting);
+        inmem__index_chains_freed(ix, fv, fb);
+        /* every older version freed and counted once, the embedded one included */
+        assert_int_equal(inmem__index_retained(ix), 0);
+        assert_int_equal(inmem__index_history_bytes(ix), 0);
+        if (mode != 1) {
+            inmem__node *n = find(ix, "k");
+            assert_non_null(n);
+            const inmem__version *v = inmem__version_at(n, ver);
+            assert_memory_equal(v->data, "vv", 2);
+            assert_null(atomic_load(&v->next));
+            put(ix, "k", "ww", ++ver, 0); /* and the key goes on (the queue's entries too) */
+            assert_int_equal(inmem__index_gc(ix, ver, ver, NULL), 0);
+            assert_int_equal(inmem__index_retained(ix), 0);
+        }
+        inmem__index_destroy(ix);
+    }
+}
+
 /* Collects in slices of @p budget until done (or after @p stop slices, if >= 0), checking that
  * each slice frees at most its budget of versions; *slices counts the slices that ran out.
  * Returns the last inmem__index_gc_some() result. */
@@ -539,6 +620,7 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(retired_big_table_goes_back_a_piece_per_collection),
     cmocka_unit_test(gc_some_frees_at_most_its_budget_then_goes_on),
     cmocka_unit_test(gc_some_frees_a_long_chain_a_budget_at_a_time),
+    cmocka_unit_test(cut_versions_left_for_later_never_reach_into_their_node),
     cmocka_unit_test(gc_frees_the_oldest_versions_from_the_bottom_of_the_chain),
     cmocka_unit_test(valloc_objects_freed_by_another_thread_go_back_to_their_pages),
 };

@@ -508,6 +508,9 @@ void inmem__index_destroy(inmem__index *ix)
 {
     if (!ix)
         return;
+    /* what waits first, as a collection would free it: see detach_first() */
+    for (size_t i = 0; i < ix->trash_len; i++)
+        free_chain(ix->trash[i]);
     inmem__node *n = atomic_load_rlx(&ix->head->next[0]);
     while (n) {
         inmem__node *next = atomic_load_rlx(&n->next[0]);
@@ -526,8 +529,6 @@ void inmem__index_destroy(inmem__index *ix)
     }
     if (ix->chunk)
         chunk_release(ix->chunk);
-    for (size_t i = 0; i < ix->trash_len; i++)
-        free_chain(ix->trash[i]);
     free(ix->trash);
     free(ix->ret);
     free(ix->hq);
@@ -1142,6 +1143,34 @@ void inmem__index_chains_freed(inmem__index *ix, uint64_t versions, uint64_t byt
     atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - bytes);
 }
 
+/* Takes node @p n's embedded first version out of the versions just cut off below @p kept
+ * (@p top, linked down through `next`), if it is there; returns what is left to
+ * free. The embedded version lives in the node's allocation, and what a collection leaves for
+ * later (trash, or a snapshot's end that frees without the commit lock) may be freed after the
+ * node is: a delete unlinks it, and its release can come first. So no chain that waits ever
+ * reaches into a node. Counted as freed here; has_first 2 records that it left its chain, so
+ * that from then on the test costs one load of the node's header (and @p kept is read only
+ * before: prune()'s fast path does not otherwise wait for its cache line). */
+static inmem__version *detach_first(inmem__index *ix, inmem__node *n, inmem__version *top,
+                                    const inmem__version *kept)
+{
+    if (INMEM_LIKELY(n->has_first != 1))
+        return top;
+    inmem__version *e = inmem__index_node_first(n);
+    if (e->ver >= kept->ver)
+        return top; /* still above the cut */
+    inmem__version *older = atomic_load_rlx(&e->next);
+    if (e == top)
+        top = older;
+    else /* its newer neighbour, also cut off (a loaded key keeps older versions below it) */
+        atomic_store_rlx(&e->newer->next, older);
+    atomic_store_rlx(&e->next, NULL);
+    n->has_first = 2;
+    atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - 1);
+    atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - e->vlen);
+    return top;
+}
+
 /* The most versions prune() frees from the oldest up; more are freed from the newest down. */
 #define PRUNE_UP 4
 
@@ -1172,7 +1201,7 @@ static inline __attribute__((always_inline)) int prune(inmem__index *ix, inmem__
             atomic_store_rel(&x->next, NULL);
             h->newer = x;
             h->len -= k;
-            free_some(ix, old, budget);
+            free_some(ix, detach_first(ix, n, old, x), budget);
         }
         return 0;
     }
@@ -1199,7 +1228,7 @@ static inline __attribute__((always_inline)) int prune(inmem__index *ix, inmem__
         atomic_store_rel(&v->next, NULL); /* it wanted learns it was freed, never a wrong answer */
         h->newer = v;
         h->len = kept;
-        free_some(ix, old, budget);
+        free_some(ix, detach_first(ix, n, old, v), budget);
     }
     if (floor >= min_snap)
         return 0; /* nothing kept for history's sake: no need to look */
@@ -1278,6 +1307,8 @@ static inline __attribute__((always_inline)) void gc_node(inmem__index *ix, inme
             h->len = 1;
             atomic_store_rlx(&ix->retained, atomic_load_rlx(&ix->retained) - 1);
             atomic_store_rlx(&ix->history_bytes, atomic_load_rlx(&ix->history_bytes) - old->vlen);
+            if (old->embedded)
+                n->has_first = 2; /* out of its chain: see detach_first() */
             inmem__version_free(old);
             (*budget)--;
         } else {

@@ -41,7 +41,8 @@ typedef struct inmem__node {
     uint32_t klen;
     uint8_t height;       /* skip-list levels, 1..INMEM__SKIP_MAX */
     _Atomic uint8_t dead; /* 1 once unlinked by the GC: look the key up again */
-    uint8_t has_first;    /* its allocation holds an embedded first version */
+    uint8_t has_first;    /* its allocation holds an embedded first version (2: no longer in its
+                           * chain of versions: see detach_first() in index.c) */
     uint8_t in_chunk : 1; /* allocated from a bulk-load chunk, not malloc */
     uint8_t hq_refs : 7;  /* writer: entries of the history queue naming it (127: many); while
                            * any is left, the GC does not unlink it (they would outlive it) */
