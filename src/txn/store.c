@@ -125,9 +125,12 @@ static uint64_t min_active(inmem__store *st, uint64_t *oldest_us, uint64_t *open
 static void store_gc(inmem__store *st, int defer) INMEM_REQUIRES(st->commit_mu)
 {
     st->since_gc = 0;
-    if (atomic_load_rlx(&st->gc_freed_versions)) /* freed by a drain without the lock */
-        inmem__index_chains_freed(st->index, atomic_exchange(&st->gc_freed_versions, 0),
-                                  atomic_exchange(&st->gc_freed_bytes, 0));
+    /* freed by a drain without the lock; both taken whenever either is set, so that a drain's
+     * pair of additions landing between the two exchanges is picked up by the next collection */
+    if (atomic_load_rlx(&st->gc_freed_versions) | atomic_load_rlx(&st->gc_freed_bytes)) {
+        uint64_t versions = atomic_exchange(&st->gc_freed_versions, 0);
+        inmem__index_chains_freed(st->index, versions, atomic_exchange(&st->gc_freed_bytes, 0));
+    }
     atomic_store(&st->gc_busy, 1);
     st->min_cached = min_active(st, NULL, NULL);
     size_t budget = GC_SLICE + 2 * st->gc_inflow;
