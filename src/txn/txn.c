@@ -419,7 +419,10 @@ int inmem__txn_get_hashed(inmem_txn *t, const uint8_t *key, size_t klen, uint64_
 
 void inmem__txn_prefetch(inmem_txn *t, uint64_t hash, int stage)
 {
-    inmem__index_prefetch(t->st->index, hash, stage);
+    /* it reads the hash table: only under the transaction's pin (a finished handle has none, and
+     * a growth may free the table it would read; the get that follows reports the error) */
+    if (t->state == INMEM_TXN_ACTIVE)
+        inmem__index_prefetch(t->st->index, hash, stage);
 }
 
 int inmem__txn_peek(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t *version,
@@ -596,7 +599,8 @@ int inmem__txn_commit(inmem_txn *t)
     uint64_t ticket = 0;
     inmem__mutex_lock(&st->commit_mu);
     if (t->deadline_us && inmem__clock_mono_us() > t->deadline_us) {
-        inmem__mutex_unlock(&st->commit_mu); /* after waiting for the lock, too late */
+        inmem__store_unlock(st); /* after waiting for the lock, too late (and a collection
+                                  * missed while it was held runs, as after any commit) */
         return deadline_passed(t);
     }
     int rc = validate(st, t, &why);
