@@ -36,7 +36,8 @@ typedef struct inmem__version {
 
 /* A key. The key bytes follow next[height]. */
 typedef struct inmem__node {
-    _Atomic(inmem__version *) head; /* newest version, never NULL once linked */
+    _Atomic(inmem__version *) head; /* newest version; NULL only between the node's link and the
+                                     * install of its first version (readers: no version) */
     uint64_t hash;                  /* inmem__hash of the key */
     uint32_t klen;
     uint8_t height;       /* skip-list levels, 1..INMEM__SKIP_MAX */
