@@ -295,6 +295,44 @@ static void history_window_keeps_what_was_replaced_within_it(void **state)
     inmem__clock_set_override(0);
 }
 
+/* The wall clock stepping back never lowers a window's floor: the GC has acted on the floor (a
+ * key deleted below it is forgotten), so a read of the past below the floor it reached stays
+ * INMEM_EHISTORY, never "absent". */
+static void history_a_clock_stepped_back_never_lowers_the_floor(void **state)
+{
+    (void)state;
+    const uint64_t t0 = 10000000000ull;
+    inmem__clock_set_override(t0);
+    inmem_db *db = open_hist(NULL, 10000, 0);
+    uint64_t va = 0, vd = 0;
+    for (int s = 1; s <= 60; s++) { /* a commit a second: k put at 40 s, deleted at 45 s */
+        inmem__clock_set_override(t0 + (uint64_t)s * 1000);
+        if (s == 40)
+            va = put_str(db, NULL, "k", "a");
+        else if (s == 45)
+            assert_ok(inmem_delete(db, NULL, "k", 1, &vd));
+        else
+            put_str(db, NULL, "churn", "x");
+    }
+    churn(db, 30); /* the window reaches back to 50 s: k is forgotten */
+    uint64_t floor = test_stats(db).history_floor;
+    assert_true(floor > vd);
+    char got[8];
+    assert_rc(INMEM_EHISTORY, get_at(db, va, NULL, "k", got, sizeof got));
+    for (uint64_t back = 1000; back <= 30000; back *= 30) { /* 1 s, then 30 s */
+        inmem__clock_set_override(t0 + 60000 - back);
+        churn(db, 30);
+        assert_true(test_stats(db).history_floor >= floor);
+        assert_rc(INMEM_EHISTORY, get_at(db, va, NULL, "k", got, sizeof got));
+    }
+    inmem__clock_set_override(t0 + 61000); /* forward again: the window moves on from there */
+    put_str(db, NULL, "k2", "b");
+    churn(db, 30);
+    assert_true(test_stats(db).history_floor >= floor);
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
 /* ---- 3.4 the past is never a newer answer ---------------------------------------------------- */
 
 /* Without retention, old versions go as soon as no transaction needs them, and a read of a
@@ -1752,6 +1790,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_time_travel_reads_what_a_snapshot_read_then),
     cmocka_unit_test(history_count_keeps_the_newest_versions_of_every_key),
     cmocka_unit_test(history_window_keeps_what_was_replaced_within_it),
+    cmocka_unit_test(history_a_clock_stepped_back_never_lowers_the_floor),
     cmocka_unit_test(history_off_refuses_versions_no_transaction_holds),
     cmocka_unit_test(history_past_transaction_is_read_only),
     cmocka_unit_test(history_run_policy_overrides_the_database),

@@ -381,6 +381,20 @@ size_t inmem__history_policy_value(uint64_t ms, uint32_t count, uint8_t out[13])
     return 13;
 }
 
+/* The wall clock a window's floor is computed at (under commit_mu): never earlier than the one
+ * an earlier floor used. The GC acts on a floor (a deleted key below it is unlinked, and from
+ * then on "absent" is trusted only at or above it); a clock stepped back would lower it, and the
+ * commit times it was read from are trimmed, so a read of the past would answer "absent" where
+ * it must answer INMEM_EHISTORY. */
+static uint64_t floor_clock(const inmem__store *st)
+{
+    inmem__store *w = (inmem__store *)st; /* (the floor's readers take the store const) */
+    uint64_t now = inmem__clock_wall_ms();
+    if (now > w->floor_now_ms)
+        w->floor_now_ms = now;
+    return w->floor_now_ms;
+}
+
 /* The newest version committed at or before @p now - @p ms: a window's floor. */
 static uint64_t window_floor(const inmem__store *st, uint64_t ms, uint64_t now)
 {
@@ -429,7 +443,7 @@ static uint64_t scope_floor(const inmem__store *st, const uint8_t *scope, uint64
 
 uint64_t inmem__history_scope_floor(const inmem__store *st, const uint8_t *scope)
 {
-    return scope_floor(st, scope, inmem__clock_wall_ms());
+    return scope_floor(st, scope, floor_clock(st));
 }
 
 /* The lowest of every scope's floor: the oldest version a time-travel read may begin at. */
@@ -517,7 +531,7 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
         if (changed)
             fork_floors(st);
     }
-    uint64_t now = st->gc_now_ms = inmem__clock_wall_ms();
+    uint64_t now = st->gc_now_ms = floor_clock(st);
     st->gc_dbfloor = st->hist.ms ? window_floor(st, st->hist.ms, now) : min_snap;
     uint64_t lowest = st->hist_max_ms ? window_floor(st, st->hist_max_ms, now) : min_snap;
     if (lowest > st->fork_min)
@@ -615,7 +629,7 @@ int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen)
     inmem__mutex_lock(&st->commit_mu);
     inmem__run_policy *rp;
     scope_policy(st, key, &rp);
-    uint64_t f = scope_floor(st, key, inmem__clock_wall_ms());
+    uint64_t f = scope_floor(st, key, floor_clock(st));
     inmem__mutex_unlock(&st->commit_mu);
     if (t->snap < f) {
         if (rp && rp->erased)
@@ -641,7 +655,7 @@ int inmem__history_scan_check(inmem_txn *t, const uint8_t *lo, size_t lolen, con
         return inmem__history_absent(t, lo, lolen);
     inmem__store *st = t->st;
     inmem__mutex_lock(&st->commit_mu);
-    uint64_t f = highest_floor(st, inmem__clock_wall_ms());
+    uint64_t f = highest_floor(st, floor_clock(st));
     inmem__mutex_unlock(&st->commit_mu);
     if (t->snap < f)
         return inmem__error(INMEM_EHISTORY,
@@ -660,7 +674,7 @@ int inmem__txn_begin_past(inmem__store *st, uint64_t version, uint64_t time_ms, 
     if (rc)
         return rc;
     inmem__mutex_lock(&st->commit_mu);
-    uint64_t now = inmem__clock_wall_ms();
+    uint64_t now = floor_clock(st);
     if (by_time) {
         if (!atomic_load_rlx(&st->times_on) || !st->ntimes || time_ms < st->times[0].time_ms)
             rc = inmem__error(INMEM_EHISTORY,
@@ -732,7 +746,7 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
 uint64_t inmem__history_floor(inmem__store *st)
 {
     inmem__mutex_lock(&st->commit_mu);
-    uint64_t f = lowest_floor(st, inmem__clock_wall_ms());
+    uint64_t f = lowest_floor(st, floor_clock(st));
     inmem__mutex_unlock(&st->commit_mu);
     return f;
 }

@@ -121,6 +121,7 @@ struct inmem__store {
     uint64_t gc_snap_max;  /* the highest min_snap any GC ran with: the floor without history */
     uint64_t gc_pass;      /* counts GC passes (cached window floors) */
     uint64_t gc_now_ms;    /* the wall clock of this GC pass */
+    uint64_t floor_now_ms; /* the latest wall clock any floor was computed at (floor_clock()) */
     uint64_t gc_dbfloor;   /* the database's window floor in this GC pass */
     uint64_t fork_min;     /* the lowest fork_floor of any run (UINT64_MAX: no forks) */
     _Atomic int has_forks; /* a fork record was ever installed: reads look for forks */
