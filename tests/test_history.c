@@ -333,6 +333,31 @@ static void history_a_clock_stepped_back_never_lowers_the_floor(void **state)
     inmem__clock_set_override(0);
 }
 
+/* A run that keeps less history than the database, deleted: its past is refused, not answered by
+ * the database's policy (under which "absent" would be trusted where the run's own policy had
+ * already forgotten the keys it deleted). */
+static void history_a_deleted_run_that_kept_less_than_the_database_refuses_its_past(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, HOUR_MS, 0);
+    inmem_run_id run = begin_run_keeping(db, 0, 0);
+    uint64_t va = put_str(db, &run, "k", "a");
+    assert_ok(inmem_delete(db, &run, "k", 1, NULL));
+    churn(db, 30); /* the run keeps nothing: its deleted key is forgotten */
+    char got[8];
+    assert_rc(INMEM_EHISTORY, get_at(db, va, &run, "k", got, sizeof got));
+    assert_ok(inmem_run_delete_db(db, &run));
+    churn(db, 30);
+    assert_rc(INMEM_EHISTORY, get_at(db, va, &run, "k", got, sizeof got));
+    /* what the run id gets from now on is kept by the database's policy */
+    uint64_t vb = put_str(db, &run, "k", "b");
+    assert_ok(inmem_delete(db, &run, "k", 1, NULL));
+    churn(db, 30);
+    assert_rc(0, get_at(db, vb, &run, "k", got, sizeof got));
+    assert_string_equal(got, "b");
+    assert_ok(inmem_db_close(db));
+}
+
 /* ---- 3.4 the past is never a newer answer ---------------------------------------------------- */
 
 /* Without retention, old versions go as soon as no transaction needs them, and a read of a
@@ -1791,6 +1816,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_count_keeps_the_newest_versions_of_every_key),
     cmocka_unit_test(history_window_keeps_what_was_replaced_within_it),
     cmocka_unit_test(history_a_clock_stepped_back_never_lowers_the_floor),
+    cmocka_unit_test(history_a_deleted_run_that_kept_less_than_the_database_refuses_its_past),
     cmocka_unit_test(history_off_refuses_versions_no_transaction_holds),
     cmocka_unit_test(history_past_transaction_is_read_only),
     cmocka_unit_test(history_run_policy_overrides_the_database),

@@ -359,11 +359,19 @@ int inmem__history_run_deleted(inmem_txn *t, const uint8_t run[16])
         return rc;
     int own = rc == 0;
     const uint8_t *b = v;
-    int kept;
-    if (own && vlen == 13 && b[0] == 1)
+    int db_kept = t->st->hist.ms || t->st->hist.count >= 2; /* (not changed while open) */
+    int kept = db_kept;
+    if (own && vlen == 13 && b[0] == 1) {
         kept = inmem__rd_le(b + 1, 8) || inmem__rd_le(b + 9, 4) >= 2;
-    else /* the database's policy (not changed while open) */
-        kept = t->st->hist.ms || t->st->hist.count >= 2;
+        if (!kept && db_kept) {
+            /* a run that kept less than the database: the database's policy takes over from
+             * the deletion on, not for the run's past, which its own policy let go (with its
+             * record simply deleted, "absent" would be trusted down to the database's floor,
+             * where keys the run deleted were already forgotten) */
+            static const uint8_t from_now = 3;
+            return inmem__txn_put(t, key, sizeof key, &from_now, 1, 0);
+        }
+    }
     if (kept) { /* erased: its past is refused from now on */
         static const uint8_t erased = 2;
         return inmem__txn_put(t, key, sizeof key, &erased, 1, 0);
