@@ -704,6 +704,49 @@ static void history_fork_starts_with_the_parent_then_diverges(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A deleted fork leaves nothing behind once no snapshot can read through it: the tombstones
+ * with which it hid keys it inherited, and those its deletion wrote, are freed like any other
+ * (they are kept only while the fork lives). With the fork's deletion at each place in the
+ * GC's cycle of commits. */
+static void history_a_deleted_forks_tombstones_are_freed(void **state)
+{
+    (void)state;
+    for (int pre = 0; pre < 9; pre++) {
+        inmem_db *db = open_hist(NULL, 0, 0);
+        churn(db, 20);
+        uint64_t keys0 = test_stats(db).keys;
+        inmem_run_id parent, fork;
+        assert_ok(inmem_run_begin_db(db, NULL, &parent));
+        char k[16];
+        for (int i = 0; i < 100; i++) {
+            snprintf(k, sizeof k, "k%d", i);
+            put_str(db, &parent, k, "v");
+        }
+        churn(db, 20);
+        uint64_t keys1 = test_stats(db).keys;
+        assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &fork));
+        for (int i = 0; i < 100; i++) { /* hide half the inherited keys, overwrite the rest */
+            snprintf(k, sizeof k, "k%d", i);
+            if (i % 2)
+                assert_ok(inmem_delete(db, &fork, k, strlen(k), NULL));
+            else
+                put_str(db, &fork, k, "w");
+        }
+        churn(db, pre);
+        assert_true(test_stats(db).keys > keys1 + 100);
+        assert_ok(inmem_run_delete_db(db, &fork));
+        churn(db, 100);
+        CHECK(test_stats(db).keys == keys1,
+              "pre %d: %llu keys after the fork's deletion, %llu before it", pre,
+              (unsigned long long)test_stats(db).keys, (unsigned long long)keys1);
+        assert_ok(inmem_run_delete_db(db, &parent));
+        churn(db, 100);
+        CHECK(test_stats(db).keys == keys0, "pre %d: %llu keys after both deletions, %llu at first",
+              pre, (unsigned long long)test_stats(db).keys, (unsigned long long)keys0);
+        assert_ok(inmem_db_close(db));
+    }
+}
+
 /* A CAS on a key a fork inherited expects the version it read from the parent; a concurrent
  * write of the fork's key makes it conflict. */
 static void history_fork_cas_on_inherited_keys(void **state)
@@ -1823,6 +1866,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_deleting_a_run_erases_its_past),
     cmocka_unit_test(history_key_history_lists_versions_newest_first),
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),
+    cmocka_unit_test(history_a_deleted_forks_tombstones_are_freed),
     cmocka_unit_test(history_fork_cas_on_inherited_keys),
     cmocka_unit_test(history_fork_inherits_from_its_commit_on),
     cmocka_unit_test(history_count_keeps_a_delete_of_a_key_never_written),

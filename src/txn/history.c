@@ -518,6 +518,21 @@ static int keep(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *fl
     return flags;
 }
 
+/* A deleted fork stops counting as one: its keys lose INMEM__KEEP_TOMB, but the GC visited
+ * its tombstones (those hiding its parent's keys, and its deletion's own) while they still had
+ * it, and nothing queues them again; so they are queued here, the run's keys being one range of
+ * the index. Without this they stayed for good, in memory and in inmem_stats.keys. */
+static void requeue_run(inmem__store *st, const uint8_t run[16])
+{
+    for (inmem__node *n = inmem__index_seek(st->index, run, 16); n; n = inmem__index_next(n)) {
+        if (n->klen < 16 || memcmp(inmem__node_key(n), run, 16) != 0)
+            break;
+        const inmem__version *h = atomic_load_rlx(&n->head);
+        if (h && h->tomb && inmem__index_queue_node(st->index, n, h->ver) != 0)
+            break; /* out of memory: those left stay until the key is written again */
+    }
+}
+
 const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_snap)
 {
     if (min_snap > st->gc_snap_max)
@@ -534,6 +549,7 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
                 p->fork_end = 0;
                 st->forks_ending--;
                 changed = 1;
+                requeue_run(st, p->run);
             }
         }
         if (changed)
