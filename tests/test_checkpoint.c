@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/wal_util.h"
@@ -344,6 +345,57 @@ static void checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_
     snprintf(moved, sizeof moved, "%s.dropped", path);
     assert_true(file_exists(moved));
     assert_false(file_exists(path));
+    test_rmdir(dir);
+}
+
+/* A damaged newest image with nothing in the log after it (the process died right after the
+ * checkpoint, before another commit): no older image and no record covers its versions, so the
+ * open fails with INMEM_ECORRUPT — never a silent open of an older (here: empty) database — and
+ * leaves the image where it is; read-only too. */
+static void checkpoint_damaged_with_nothing_after_it_fails_the_open(void **state)
+{
+    (void)state;
+    char dir[64], path[4200], moved[4300];
+    test_tmpdir(dir);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* writes, checkpoints and dies without a close */
+        inmem_db *db = NULL;
+        if (ckpt_open(dir, 0, &db) != 0)
+            _exit(2);
+        for (int i = 0; i < 100; i++)
+            if (inmem_put(db, NULL, "k", 1, &i, sizeof i, NULL) != 0)
+                _exit(3);
+        uint64_t v;
+        _exit(inmem_db_checkpoint(db, &v) == 0 && v == 100 ? 0 : 4);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    inmem__ckpt_path(dir, 100, path, sizeof path);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    assert_true(len > 100);
+    img[96] ^= 0x01;
+    spit(path, img, len);
+    inmem_db *db = NULL;
+    int rc = ckpt_open(dir, 0, &db);
+    CHECK(rc == INMEM_ECORRUPT, "open: %s (%s)", inmem_errname(rc), inmem_errmsg());
+    assert_null(db);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.read_only = 1;
+    assert_rc(INMEM_ECORRUPT, inmem_db_open(dir, &o, &db));
+    assert_true(file_exists(path));
+    snprintf(moved, sizeof moved, "%s.dropped", path);
+    assert_false(file_exists(moved));
+    /* repair salvages the image's intact blocks */
+    assert_ok(ckpt_open(dir, 1, &db));
+    assert_int_equal(recovery_of(db).repaired, 1);
+    assert_ok(inmem_db_close(db));
+    free(img);
     test_rmdir(dir);
 }
 
@@ -966,6 +1018,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_erases_deleted_data_from_every_file),
     cmocka_unit_test(checkpoint_damage_is_always_detected),
     cmocka_unit_test(checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it),
+    cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),
     cmocka_unit_test(automatic_checkpoint_comes_when_the_log_has_grown),
     cmocka_unit_test(checkpoint_on_close_makes_the_next_open_load_only_the_image),

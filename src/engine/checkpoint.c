@@ -477,6 +477,11 @@ out:
 
 int inmem__checkpoint_recovered(inmem_db *db, int rc)
 {
+    /* The replay finds a gap only if a commit after it was logged: with the process dead right
+     * after the checkpoint, the log (truncated by it) holds nothing, and an older image (or
+     * none) would open as if the newest's versions had never been. They must be reached. */
+    if (rc == 0 && db->ckpt_fallback_rc && inmem__store_version(db->store) < db->ckpt_damaged)
+        rc = INMEM_ECORRUPT;
     if (rc && db->ckpt_fallback_rc) /* the older image did not do: the newest's damage says why */
         return inmem__error(db->ckpt_fallback_rc,
                             "%s; the log does not cover the versions an "
