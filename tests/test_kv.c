@@ -248,6 +248,42 @@ static void kv_sweeper_deletes_expired_values_through_transactions(void **state)
     inmem__clock_set_override(0);
 }
 
+/* An expired value the sweeper cannot delete yet (every transaction slot taken) is swept by a
+ * later sweep, not forgotten until a reopen. */
+static void kv_sweeper_retries_what_it_could_not_delete_yet(void **state)
+{
+    (void)state;
+    inmem__clock_set_override(5000000);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.ttl_sweep_interval_ms = 0;
+    o.max_txns = 2;
+    inmem_db *db;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    for (int i = 0; i < 10; i++) {
+        char k[8];
+        int len = snprintf(k, sizeof k, "t%d", i);
+        assert_ok(inmem_put_ttl(db, NULL, k, (size_t)len, LIT("v"), 100, NULL));
+    }
+    inmem__clock_set_override(5000200);
+    inmem_txn *a, *b;
+    assert_ok(inmem_txn_begin_readonly(db, &a));
+    assert_ok(inmem_txn_begin_readonly(db, &b));
+    uint64_t removed = 99;
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 0); /* no slot for its transactions */
+    inmem_txn_free(a);
+    inmem_txn_free(b);
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 10);
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("t3"), NULL, NULL, NULL));
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 0); /* and each once */
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
 static void kv_ttl_survives_reopen_and_is_swept_after(void **state)
 {
     (void)state;
@@ -346,6 +382,7 @@ const struct CMUnitTest kv_tests[] = {
     cmocka_unit_test(kv_get_many_reads_what_single_gets_read),
     cmocka_unit_test(kv_ttl_value_is_invisible_once_expired),
     cmocka_unit_test(kv_sweeper_deletes_expired_values_through_transactions),
+    cmocka_unit_test(kv_sweeper_retries_what_it_could_not_delete_yet),
     cmocka_unit_test(kv_ttl_survives_reopen_and_is_swept_after),
 };
 INMEM_TEST_COUNT(kv);

@@ -111,22 +111,34 @@ void inmem__ttl_fini(inmem__store *st)
 
 /* ---- sweeping ------------------------------------------------------------------------------ */
 
-/* Deletes one expired entry if it is still current; 1 if deleted. */
+/* What sweep_one() did with an entry. */
+enum { SWEPT_NOT_CURRENT, SWEPT_REMOVED, SWEPT_LATER };
+
+/* Deletes one expired entry if it is still current. SWEPT_LATER when it could not tell or could
+ * not delete now — no transaction slot free, the entry's commit not yet visible (strict mode: it
+ * waits for its fsync), a commit that failed other than by a conflict —: the entry goes back on
+ * the heap, or the value would stay in memory (and in every image) until a reopen. */
 static int sweep_one(inmem__store *st, const inmem__expiry *e, uint64_t now)
 {
     inmem_txn *txn;
     if (inmem__txn_begin(st, &txn) != 0)
-        return 0;
+        return SWEPT_LATER;
     uint64_t ver = 0, expiry = 0;
-    int tomb = 0, removed = 0;
+    int tomb = 0, out = SWEPT_NOT_CURRENT;
     int rc = inmem__txn_peek(txn, e->key, e->klen, &ver, &expiry, &tomb);
-    if (rc == 0 && ver == e->version && !tomb && expiry && expiry <= now) {
+    if (rc != 0 || ver < e->version) {
+        out = SWEPT_LATER;
+    } else if (ver == e->version && !tomb && expiry && expiry <= now) {
         rc = inmem__txn_delete(txn, e->key, e->klen);
-        if (rc == 0 && inmem__txn_commit(txn) == 0)
-            removed = 1;
+        if (rc == 0)
+            rc = inmem__txn_commit(txn);
+        if (rc == 0)
+            out = SWEPT_REMOVED;
+        else if (rc != INMEM_CONFLICT && rc != INMEM_EREADONLY) /* a conflict: it changed */
+            out = SWEPT_LATER;
     }
     inmem__txn_free(txn);
-    return removed;
+    return out;
 }
 
 int inmem__ttl_sweep(inmem__store *st, uint64_t *removed)
@@ -136,9 +148,24 @@ int inmem__ttl_sweep(inmem__store *st, uint64_t *removed)
     size_t n;
     int rc = take_expired(st, now, &due, &n);
     uint64_t count = 0;
+    size_t later = 0;
     for (size_t i = 0; i < n; i++) {
-        count += (uint64_t)sweep_one(st, &due[i], now);
-        free(due[i].key);
+        int r = sweep_one(st, &due[i], now);
+        count += r == SWEPT_REMOVED;
+        if (r == SWEPT_LATER)
+            due[later++] = due[i]; /* its key goes back with it */
+        else
+            free(due[i].key);
+    }
+    if (later) { /* back on the heap, for the next sweep */
+        inmem__mutex_lock(&st->commit_mu);
+        size_t i = 0;
+        if (inmem__ttl_reserve(st, later) == 0)
+            for (; i < later; i++)
+                inmem__ttl_push(st, due[i]);
+        inmem__mutex_unlock(&st->commit_mu);
+        for (; i < later; i++) /* out of memory: found again by the next open */
+            free(due[i].key);
     }
     free(due);
     if (removed)
