@@ -221,7 +221,7 @@ PyObject *replay_new(PyObject *owner, PyObject *const *args, Py_ssize_t nargs, P
         return NULL;
     inmem_replay *r = NULL;
     if (c.tx) {
-        int rc = inmem_run_replay(c.txn, &run, after, &r);
+        int rc = inmem_run_replay(ctx_txn(&c), &run, after, &r);
         if (rc)
             return raise_rc(rc, "run_replay");
     }

@@ -61,6 +61,18 @@ void ctx_done(opctx *c)
     c->own_txn = 0;
 }
 
+/* Raises the library's @p rc for @p what; for a transaction that ended while the call's
+ * arguments were converted (see ctx_txn()), the error that says so rather than the library's
+ * INMEM_EINVAL for the missing handle. */
+static PyObject *raise_op(const opctx *c, int rc, const char *what)
+{
+    if (c->tx && !c->tx->txn) {
+        (void)tx_usable(c->tx, 0);
+        return NULL;
+    }
+    return raise_rc(rc, what);
+}
+
 /* The result of a write: the version of a standalone write, None in a transaction. */
 static PyObject *write_result(const opctx *c, uint64_t version)
 {
@@ -107,9 +119,9 @@ static PyObject *op_get_many(PyObject *self, PyObject *const *args, Py_ssize_t n
     }
     if (ctx_need_txn(&c) < 0)
         goto done;
-    int rc = inmem_kv_get_many(c.txn, run, (size_t)n, kp, kl, out);
+    int rc = inmem_kv_get_many(ctx_txn(&c), run, (size_t)n, kp, kl, out);
     if (rc) {
-        raise_rc(rc, "get_many");
+        raise_op(&c, rc, "get_many");
         goto done;
     }
     if (!(res = PyList_New(n)))
@@ -149,8 +161,10 @@ static PyObject *op_get_expiry(PyObject *self, PyObject *const *args, Py_ssize_t
     PyObject *r = NULL;
     if (ctx_need_txn(&c) == 0) {
         uint64_t at = 0;
-        int rc = inmem_kv_get_expiry(c.txn, run, k.p, k.n, &at);
-        r = rc == INMEM_NOTFOUND ? Py_NewRef(Py_None) : rc ? raise_rc(rc, "get_expiry") : u64(at);
+        int rc = inmem_kv_get_expiry(ctx_txn(&c), run, k.p, k.n, &at);
+        r = rc == INMEM_NOTFOUND ? Py_NewRef(Py_None)
+            : rc                 ? raise_op(&c, rc, "get_expiry")
+                                 : u64(at);
     }
     ctx_done(&c);
     release_bytes(&k);
@@ -264,10 +278,10 @@ static PyObject *op_run_begin(PyObject *self, PyObject *const *args, Py_ssize_t 
         run_opts_parse(&o, &ro, a[2], a[3], a[4], a[5], a[6], a[7], a[8], "run_begin") < 0)
         return NULL;
     inmem_run_id out;
-    int rc = c.tx ? inmem_run_begin(c.txn, &o, &out) : inmem_run_begin_db(c.db->db, &o, &out);
+    int rc = c.tx ? inmem_run_begin(ctx_txn(&c), &o, &out) : inmem_run_begin_db(c.db->db, &o, &out);
     run_opts_free(&ro);
     if (rc)
-        return raise_rc(rc, "run_begin");
+        return raise_op(&c, rc, "run_begin");
     return runid_new(&out);
 }
 
@@ -289,11 +303,11 @@ static PyObject *op_run_fork(PyObject *self, PyObject *const *args, Py_ssize_t n
         run_opts_parse(&o, &ro, a[3], a[4], a[5], a[6], a[7], a[8], a[9], "run_fork") < 0)
         return NULL;
     inmem_run_id out;
-    int rc = c.tx ? inmem_run_fork(c.txn, &parent, at, &o, &out)
+    int rc = c.tx ? inmem_run_fork(ctx_txn(&c), &parent, at, &o, &out)
                   : inmem_run_fork_db(c.db->db, &parent, at, &o, &out);
     run_opts_free(&ro);
     if (rc)
-        return raise_rc(rc, "run_fork");
+        return raise_op(&c, rc, "run_fork");
     return runid_new(&out);
 }
 
@@ -308,10 +322,10 @@ static PyObject *op_run_end(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 1) < 0 ||
         get_id(a[0], &run, "run") < 0 || (a[1] && parse_run_status(a[1], &status) < 0))
         return NULL;
-    int rc = c.tx ? inmem_run_end(c.txn, &run, (inmem_run_status)status)
+    int rc = c.tx ? inmem_run_end(ctx_txn(&c), &run, (inmem_run_status)status)
                   : inmem_run_end_db(c.db->db, &run, (inmem_run_status)status);
     if (rc)
-        return raise_rc(rc, "run_end");
+        return raise_op(&c, rc, "run_end");
     Py_RETURN_NONE;
 }
 
@@ -326,9 +340,10 @@ static PyObject *op_run_get(PyObject *self, PyObject *const *args, Py_ssize_t na
         get_id(a[0], &run, "run") < 0)
         return NULL;
     inmem_run_info info;
-    int rc = c.tx ? inmem_run_get(c.txn, &run, &info) : inmem_run_get_db(c.db->db, &run, &info);
+    int rc =
+        c.tx ? inmem_run_get(ctx_txn(&c), &run, &info) : inmem_run_get_db(c.db->db, &run, &info);
     if (rc)
-        return raise_rc(rc, "run_get");
+        return raise_op(&c, rc, "run_get");
     return make_run_info(&info);
 }
 
@@ -377,13 +392,13 @@ static PyObject *op_run_delete(PyObject *self, PyObject *const *args, Py_ssize_t
         return NULL;
     int rc;
     if (c.tx) {
-        rc = inmem_run_delete(c.txn, &run);
+        rc = inmem_run_delete(ctx_txn(&c), &run);
     } else {
         inmem_db *db = c.db->db;
         DB_CALL(c.db, 1, rc = inmem_run_delete_db(db, &run)); /* a run may be large */
     }
     if (rc)
-        return raise_rc(rc, "run_delete");
+        return raise_op(&c, rc, "run_delete");
     Py_RETURN_NONE;
 }
 
@@ -414,7 +429,7 @@ static PyObject *event_append_common(PyObject *self, PyObject *const *args, Py_s
     uint64_t seq = 0;
     int rc;
     if (c.tx) {
-        rc = inmem_event_append(c.txn, run, stream, type, p.p, p.n, &seq);
+        rc = inmem_event_append(ctx_txn(&c), run, stream, type, p.p, p.n, &seq);
     } else {
         inmem_db *db = c.db->db;
         DB_CALL(c.db, db_releases(c.db, p.n),
@@ -423,7 +438,7 @@ static PyObject *event_append_common(PyObject *self, PyObject *const *args, Py_s
     release_bytes(&p);
     Py_XDECREF(enc);
     if (rc)
-        return raise_rc(rc, json ? "event_append_json" : "event_append");
+        return raise_op(&c, rc, json ? "event_append_json" : "event_append");
     return u64(seq);
 }
 
@@ -495,14 +510,14 @@ static PyObject *op_event_append_batch(PyObject *self, PyObject *const *args, Py
     uint64_t first = 0;
     int rc;
     if (c.tx) {
-        rc = inmem_event_append_batch(c.txn, run, stream, (size_t)n, ev, &first);
+        rc = inmem_event_append_batch(ctx_txn(&c), run, stream, (size_t)n, ev, &first);
     } else {
         inmem_db *db = c.db->db;
         DB_CALL(c.db, db_releases(c.db, total),
                 rc = inmem_event_append_batch_db(db, run, stream, (size_t)n, ev, &first));
     }
     if (rc)
-        raise_rc(rc, "event_append_batch");
+        raise_op(&c, rc, "event_append_batch");
     else
         res = u64(first);
 done:
@@ -532,8 +547,8 @@ static PyObject *op_event_get(PyObject *self, PyObject *const *args, Py_ssize_t 
         get_run(a[2], &rb, &run, "run") < 0 || ctx_need_txn(&c) < 0)
         return NULL;
     inmem_event e;
-    int rc = inmem_event_get(c.txn, run, stream, seq, &e);
-    PyObject *r = rc ? raise_rc(rc, "event_get") : make_event(&e);
+    int rc = inmem_event_get(ctx_txn(&c), run, stream, seq, &e);
+    PyObject *r = rc ? raise_op(&c, rc, "event_get") : make_event(&e);
     ctx_done(&c);
     return r;
 }
@@ -569,10 +584,10 @@ static PyObject *op_stream_info(PyObject *self, PyObject *const *args, Py_ssize_
         get_name(a[0], &stream, "stream") < 0 || get_run(a[1], &rb, &run, "run") < 0)
         return NULL;
     inmem_stream_info si;
-    int rc = c.tx ? inmem_event_stream_info(c.txn, run, stream, &si)
+    int rc = c.tx ? inmem_event_stream_info(ctx_txn(&c), run, stream, &si)
                   : inmem_event_stream_info_db(c.db->db, run, stream, &si);
     if (rc)
-        return raise_rc(rc, "stream_info");
+        return raise_op(&c, rc, "stream_info");
     PyObject *r = PyStructSequence_New(StreamInfoType);
     if (!r)
         return NULL;
@@ -604,13 +619,13 @@ static PyObject *op_event_verify(PyObject *self, PyObject *const *args, Py_ssize
     uint64_t broken = 0;
     int rc;
     if (c.tx) {
-        rc = inmem_event_verify(c.txn, run, stream, &broken);
+        rc = inmem_event_verify(ctx_txn(&c), run, stream, &broken);
     } else {
         inmem_db *db = c.db->db; /* reads the whole stream */
         DB_CALL(c.db, 1, rc = inmem_event_verify_db(db, run, stream, &broken));
     }
     if (rc)
-        return raise_rc(rc, "event_verify");
+        return raise_op(&c, rc, "event_verify");
     return u64(broken);
 }
 
@@ -634,7 +649,7 @@ static PyObject *state_get_common(PyObject *self, PyObject *const *args, Py_ssiz
     uint64_t ver = 0;
     int rc;
     if (c.tx) {
-        rc = inmem_state_get(c.txn, run, name, &cv, &len, &ver);
+        rc = inmem_state_get(ctx_txn(&c), run, name, &cv, &len, &ver);
     } else {
         rc = inmem_state_get_db(c.db->db, run, name, &owned, &len, &ver);
         cv = owned;
@@ -643,7 +658,7 @@ static PyObject *state_get_common(PyObject *self, PyObject *const *args, Py_ssiz
     if (rc == INMEM_NOTFOUND) {
         r = Py_NewRef(Py_None);
     } else if (rc) {
-        raise_rc(rc, "state_get");
+        raise_op(&c, rc, "state_get");
     } else {
         PyObject *b = bytes_of(cv, len);
         if (b && json) {
@@ -701,7 +716,7 @@ static PyObject *state_set_common(PyObject *self, PyObject *const *args, Py_ssiz
     uint64_t ver = 0;
     int rc;
     if (c.tx) {
-        rc = inmem_state_set(c.txn, run, name, v.p, v.n);
+        rc = inmem_state_set(ctx_txn(&c), run, name, v.p, v.n);
     } else {
         inmem_db *db = c.db->db;
         DB_CALL(c.db, db_releases(c.db, v.n),
@@ -710,7 +725,7 @@ static PyObject *state_set_common(PyObject *self, PyObject *const *args, Py_ssiz
     release_bytes(&v);
     Py_XDECREF(enc);
     if (rc)
-        return raise_rc(rc, json ? "state_set_json" : "state_set");
+        return raise_op(&c, rc, json ? "state_set_json" : "state_set");
     return write_result(&c, ver);
 }
 
@@ -744,7 +759,7 @@ static PyObject *op_state_cas(PyObject *self, PyObject *const *args, Py_ssize_t 
     uint64_t ver = 0;
     int rc;
     if (c.tx) {
-        rc = inmem_state_cas(c.txn, run, name, expected, v.p, v.n);
+        rc = inmem_state_cas(ctx_txn(&c), run, name, expected, v.p, v.n);
     } else {
         inmem_db *db = c.db->db;
         DB_CALL(c.db, db_releases(c.db, v.n),
@@ -759,7 +774,7 @@ static PyObject *op_state_cas(PyObject *self, PyObject *const *args, Py_ssize_t 
         return NULL;
     }
     if (rc)
-        return raise_rc(rc, "state_cas");
+        return raise_op(&c, rc, "state_cas");
     return write_result(&c, ver);
 }
 
@@ -787,7 +802,7 @@ static PyObject *op_state_cas_value(PyObject *self, PyObject *const *args, Py_ss
     uint64_t ver = 0;
     int rc;
     if (c.tx) {
-        rc = inmem_state_cas_value(c.txn, run, name, ep, e.n, v.p, v.n);
+        rc = inmem_state_cas_value(ctx_txn(&c), run, name, ep, e.n, v.p, v.n);
     } else {
         inmem_db *db = c.db->db;
         DB_CALL(c.db, db_releases(c.db, v.n + e.n),
@@ -803,7 +818,7 @@ static PyObject *op_state_cas_value(PyObject *self, PyObject *const *args, Py_ss
         return NULL;
     }
     if (rc)
-        return raise_rc(rc, "state_cas_value");
+        return raise_op(&c, rc, "state_cas_value");
     return write_result(&c, ver);
 }
 
@@ -896,7 +911,7 @@ static PyObject *op_trace_record(PyObject *self, PyObject *const *args, Py_ssize
     inmem_run_id id;
     int rc;
     if (c.tx) {
-        rc = inmem_trace_record(c.txn, run, &s, &id);
+        rc = inmem_trace_record(ctx_txn(&c), run, &s, &id);
     } else {
         inmem_db *db = c.db->db;
         DB_CALL(c.db, db_releases(c.db, in.n + out.n),
@@ -905,7 +920,7 @@ static PyObject *op_trace_record(PyObject *self, PyObject *const *args, Py_ssize
     release_bytes(&in);
     release_bytes(&out);
     if (rc)
-        return raise_rc(rc, "trace_record");
+        return raise_op(&c, rc, "trace_record");
     return runid_new(&id);
 }
 
@@ -926,8 +941,8 @@ static PyObject *op_trace_get(PyObject *self, PyObject *const *args, Py_ssize_t 
     if (!s) {
         PyErr_NoMemory();
     } else {
-        int rc = inmem_trace_get(c.txn, run, &id, s);
-        r = rc ? raise_rc(rc, "trace_get") : make_span(s);
+        int rc = inmem_trace_get(ctx_txn(&c), run, &id, s);
+        r = rc ? raise_op(&c, rc, "trace_get") : make_span(s);
         PyMem_Free(s);
     }
     ctx_done(&c);
@@ -969,9 +984,9 @@ static PyObject *op_trace_tree(PyObject *self, PyObject *const *args, Py_ssize_t
             goto done;
         }
         out = grown;
-        int rc = inmem_trace_tree(c.txn, run, &root, cap, out, &n);
+        int rc = inmem_trace_tree(ctx_txn(&c), run, &root, cap, out, &n);
         if (rc) {
-            raise_rc(rc, "trace_tree");
+            raise_op(&c, rc, "trace_tree");
             goto done;
         }
         if (n < cap || cap >= limit)

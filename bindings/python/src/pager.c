@@ -570,7 +570,7 @@ static PyObject *pager_next(PyObject *op)
         }
         if (ctx_need_txn(&c) < 0)
             return NULL;
-        int rc = fetch(p, c.txn);
+        int rc = fetch(p, ctx_txn(&c));
         ctx_done(&c);
         if (rc < 0) {
             p->more = 0;

@@ -206,6 +206,14 @@ int ctx_from(PyObject *self, opctx *c, int write);
 /* For a standalone read that needs a transaction: begins a read-only one into c->txn. */
 int ctx_need_txn(opctx *c);
 void ctx_done(opctx *c);
+/* The transaction to call the library with, read at the call and not when the context was
+ * made: converting the arguments runs Python code (properties, __bool__, iterators), which may
+ * end the receiver's transaction; its handle is freed then, and the library may hand the same
+ * memory to the next transaction begun. NULL then, which the library refuses (INMEM_EINVAL). */
+static inline inmem_txn *ctx_txn(const opctx *c)
+{
+    return c->tx ? c->tx->txn : c->txn;
+}
 /* Whether a standalone write on this database should release the GIL (strict durability, or a
  * value of @p size bytes or more that takes long to copy). */
 int db_releases(const DbObject *db, size_t size);

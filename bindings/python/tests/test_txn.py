@@ -189,6 +189,31 @@ def test_finished_transaction_raises(db):
     assert isinstance(inmem.TransactionDone("x"), inmem.MisuseError)
 
 
+def test_transaction_ended_while_its_arguments_convert_takes_no_write(db):
+    # Converting an argument runs Python code (here a run id's .bytes property) that ends the
+    # transaction and begins another, which the library may give the ended one's memory: the
+    # call must fail as on an ended transaction and never land in the new one.
+    holder = {}
+    tx = db.transaction()
+
+    class Run:
+        @property
+        def bytes(self):
+            tx.abort()
+            holder["tx2"] = db.transaction()
+            return bytes(16)
+
+    with pytest.raises(inmem.TransactionDone):
+        tx.state_set("cell", b"through an aborted transaction", run=Run())
+    with pytest.raises(inmem.TransactionDone):
+        tx.event_append("s", "t", b"p", run=Run())
+    tx2 = holder["tx2"]
+    assert tx2.info().write_set_size == 0
+    tx2.commit()
+    assert db.state_get("cell", run=bytes(16)) is None
+    assert db.state_get("cell") is None
+
+
 def test_iterator_outliving_its_transaction_raises(db):
     for i in range(500):
         db.put(b"k%03d" % i, b"v")
