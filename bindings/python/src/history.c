@@ -251,8 +251,10 @@ static PyObject *replay_next(PyObject *op)
         if (!it->r)
             return NULL;
         if (tx_usable((TxObject *)it->owner, 0) < 0) {
-            inmem_replay_free(it->r); /* allowed after its transaction has ended */
-            it->r = NULL;
+            if (!((TxObject *)it->owner)->txn) { /* ended; only busy: the next call goes on */
+                inmem_replay_free(it->r);        /* allowed after its transaction has ended */
+                it->r = NULL;
+            }
             return NULL;
         }
         int end;

@@ -565,7 +565,8 @@ static PyObject *pager_next(PyObject *op)
         if (!p->more)
             return NULL;
         if (ctx_from(p->owner, &c, 0) < 0) {
-            p->more = 0;
+            if (!Py_IS_TYPE(p->owner, &TxType) || !((TxObject *)p->owner)->txn)
+                p->more = 0; /* ended, or the database closed; only busy: the next call goes on */
             return NULL;
         }
         if (ctx_need_txn(&c) < 0)

@@ -419,7 +419,8 @@ static PyObject *kviter_next(PyObject *op)
     if (!ki->it)
         return NULL;
     if (tx_usable(ki->tx, 0) < 0) {
-        ki->it = NULL; /* freed with the transaction */
+        if (!ki->tx->txn)
+            ki->it = NULL; /* freed with the transaction; only busy: the next call goes on */
         return NULL;
     }
     const void *k, *v;
