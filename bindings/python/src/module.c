@@ -454,6 +454,8 @@ int get_id(PyObject *o, inmem_run_id *out, const char *what)
             return 0;
         }
         Py_XDECREF(b);
+        if (!b && !PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1; /* what reading .bytes raised (KeyboardInterrupt, ...) goes on up */
         PyErr_Clear();
     }
     PyErr_Format(PyExc_TypeError, "%s must be a RunId, str, 16 bytes or uuid.UUID, not %.100s",

@@ -46,6 +46,16 @@ def test_run_ids(db):
         inmem.RunId(5)
     assert {a: 1}[inmem.RunId(str(a))] == 1
 
+    class Broken:  # an object whose .bytes raises: that error, not a TypeError, comes out
+        @property
+        def bytes(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        inmem.RunId(Broken())
+    with pytest.raises(KeyboardInterrupt):
+        db.put(b"k", b"v", run=Broken())
+
 
 def test_run_begin_with_id_and_parent(db):
     parent = db.run_begin()
