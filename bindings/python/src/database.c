@@ -259,9 +259,12 @@ static void db_dealloc(PyObject *op)
         int rc = inmem_db_close(db);
         pthread_mutex_unlock(&self->close_mu);
         PyEval_RestoreThread(ts);
-        if (rc) {
+        if (rc) { /* reported without touching an exception that may be on its way up */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
             raise_rc(rc, "close (at garbage collection)");
             PyErr_WriteUnraisable(op);
+            PyErr_Restore(type, value, tb);
         }
     }
     Py_CLEAR(self->path);
