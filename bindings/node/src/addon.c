@@ -927,8 +927,20 @@ static void dbw_finalize(napi_env env, void *data, void *hint)
     (void)hint;
     dbw *d = data;
     char err[512];
-    dbw_close_quiet(d, err, sizeof(err)); /* a finalizer has no one to tell */
+    if (d->pending) /* a transaction's asynchronous call runs on it: closed when it is done */
+        d->orphaned = 1;
+    else
+        dbw_close_quiet(d, err, sizeof(err)); /* a finalizer has no one to tell */
     dbw_release(d);
+}
+
+void dbw_work_done(dbw *d)
+{
+    if (d->orphaned && !d->pending) {
+        char err[512];
+        d->orphaned = 0;
+        dbw_close_quiet(d, err, sizeof(err));
+    }
 }
 
 napi_value wrap_dbw(napi_env env, dbw *d)

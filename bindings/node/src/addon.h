@@ -51,6 +51,7 @@ struct dbw {
     int durability;     /* inmem_durability of the shared database */
     int refs;           /* JS object alive + live txws */
     int pending;        /* async works in flight on this handle or its transactions */
+    int orphaned;       /* its JS object was collected while works ran: the last one closes it */
     txw *txns;          /* live transactions (txn != NULL), doubly linked */
     ww *watches;        /* pending db.wait() calls (wait.c), doubly linked */
     uint32_t watch_ids; /* the last id given to one */
@@ -156,6 +157,8 @@ void txw_free_cursors(txw *tx);
 /* A JS handle for a replay opened on @p tx (freed with it). */
 napi_value wrap_replay(napi_env env, txw *tx, inmem_replay *rp);
 void dbw_release(dbw *d);
+/* After an async work on @p d settled (JS thread): closes it if it was collected meanwhile. */
+void dbw_work_done(dbw *d);
 int dbw_close(napi_env env, dbw *d); /* 0, or -1 with an exception pending */
 
 /* Shared databases (addon.c). */

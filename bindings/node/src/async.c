@@ -294,6 +294,8 @@ static void complete(napi_env env, napi_status status, void *data)
         napi_resolve_deferred(env, w->def, result);
     }
 cleanup:
+    if (w->d && w->kind != W_OPEN)
+        dbw_work_done(w->d);
     napi_delete_async_work(env, w->aw);
     work_free(env, w);
 }
@@ -337,13 +339,21 @@ static work *work_new(napi_env env, enum work_kind kind)
     return w;
 }
 
-/* Takes a transaction for the pool: busy, and its database pending. */
-static void take_txn(work *w, txw *tx)
+/* Takes a transaction for the pool: busy, and its database pending. Not transactSync()'s: the
+ * library ends and frees it when the callback returns, whatever the pool is doing with it. */
+static int take_txn(napi_env env, work *w, txw *tx)
 {
+    if (tx->borrowed) {
+        throw_msg(env, INMEM_EMISUSE,
+                  "transactSync() ends its transaction when the callback returns: an "
+                  "asynchronous call cannot run on it (use the synchronous form)");
+        return -1;
+    }
     w->tx = tx;
     w->d = tx->db;
     tx->busy = 1;
     tx->db->pending++;
+    return 0;
 }
 
 static void take_db(work *w, dbw *d)
@@ -430,7 +440,10 @@ static napi_value txn_commit_async(napi_env env, napi_callback_info info)
     if (!w)
         return NULL;
     get_bool(env, argv[1], 0, &w->free_after);
-    take_txn(w, tx);
+    if (take_txn(env, w, tx)) {
+        work_free(env, w);
+        return NULL;
+    }
     return queue(env, w, argv[0], "inmem.commit");
 }
 
@@ -441,9 +454,8 @@ static int target_work(napi_env env, napi_value h, work *w)
     if (get_target(env, h, &d, &tx))
         return -1;
     if (tx)
-        take_txn(w, tx);
-    else
-        take_db(w, d);
+        return take_txn(env, w, tx);
+    take_db(w, d);
     return 0;
 }
 
@@ -582,7 +594,10 @@ static napi_value kv_scan_async(napi_env env, napi_callback_info info)
         return NULL;
     }
     w->limit = (size_t)limit;
-    take_txn(w, tx);
+    if (take_txn(env, w, tx)) {
+        work_free(env, w);
+        return NULL;
+    }
     return queue(env, w, argv[0], "inmem.scan");
 }
 

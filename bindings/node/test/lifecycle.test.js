@@ -97,6 +97,36 @@ test('a database dropped with live transactions is closed by its finalizer, in a
   assert.deepEqual(JSON.parse(r.stdout), { k: 'v', open: 0, reopened: 1 });
 });
 
+test('a database collected while a transaction\'s async call runs is closed after it', (t) => {
+  // The Database object becomes garbage while a scanAsync() on one of its transactions runs on
+  // the thread pool: its finalizer must leave the database open until the call has settled.
+  const dir = tmpdir(t);
+  const script = `
+    const inmem = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const dir = process.argv[1];
+    function start() {
+      const db = inmem.open(dir, { durability: 'none' });
+      const tx0 = db.begin();
+      const val = Buffer.alloc(100, 'v');
+      for (let i = 0; i < 100000; i++) tx0.put('k' + String(i).padStart(7, '0'), val);
+      tx0.commit(); tx0.free();
+      return db.begin({ readOnly: true }).scanAsync({}); // only the promise is kept
+    }
+    const p = start();
+    for (let i = 0; i < 3; i++) global.gc();
+    p.then((rows) => {
+      global.gc();
+      setImmediate(() => {
+        const db2 = inmem.open(dir, { durability: 'none' }); // the first was closed: not shared
+        console.log(JSON.stringify({ rows: rows.length, open: db2.stats().openTxns }));
+        db2.close();
+      });
+    }, (e) => { console.log(JSON.stringify({ error: e.message })); });`;
+  const r = node(['--expose-gc', '-e', script, dir]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { rows: 100000, open: 0 });
+});
+
 test('closing with async work in flight is refused, then allowed once it settles', async (t) => {
   const inmem = require('..');
   const dir = tmpdir(t);

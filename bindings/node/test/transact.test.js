@@ -203,3 +203,15 @@ test('state.transition applies a function with retries and returns the version',
   assert.equal(db.state.get(run, 'counter').value.toString(), '2');
   assert.equal(calls, 1);
 });
+
+test('an async call on transactSync()\'s transaction is refused, not left running', async (t) => {
+  // The library ends and frees that transaction when the callback returns; a scanAsync() (a
+  // forgotten await) would go on using it on the thread pool.
+  const { db } = freshDb(t);
+  for (let i = 0; i < 1000; i++) db.put('k' + i, 'v');
+  let p;
+  const r = db.transactSync((tx) => { p = tx.scanAsync({}); return 'done'; });
+  assert.equal(r, 'done');
+  await assert.rejects(p, (e) => e.code === 'INMEM_EMISUSE');
+  assert.equal(db.get('k1').toString(), 'v'); // and the database goes on
+});
