@@ -472,17 +472,29 @@ static napi_value event_append_batch(napi_env env, napi_callback_info info)
     inmem_event_in *in = calloc(n ? n : 1, sizeof(*in));
     jsbytes *bufs = calloc(2 * (size_t)(n ? n : 1), sizeof(*bufs));
     uint32_t got = 0;
-    napi_value r = NULL;
+    napi_value r = NULL, *fields = NULL;
     if (!in || !bufs) {
         throw_rc(env, INMEM_ENOMEM, NULL, NULL);
         goto cleanup;
     }
-    for (; got < n; got++) {
+    /* Every event's fields first: reading them may run user code (getters), which may end the
+     * transaction or detach an earlier payload's buffer; then their bytes, with nothing else
+     * running until the append. */
+    fields = calloc(2 * (size_t)(n ? n : 1), sizeof(*fields));
+    if (!fields) {
+        throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+        goto cleanup;
+    }
+    for (uint32_t i = 0; i < n; i++) {
         napi_value e;
-        napi_get_element(env, argv[3], got, &e);
-        if (get_str(env, get_prop(env, e, "type"), &bufs[2 * got], "event.type"))
+        napi_get_element(env, argv[3], i, &e);
+        fields[2 * i] = get_prop(env, e, "type");
+        fields[2 * i + 1] = get_prop(env, e, "payload");
+    }
+    for (; got < n; got++) {
+        if (get_str(env, fields[2 * got], &bufs[2 * got], "event.type"))
             goto cleanup;
-        if (get_bytes(env, get_prop(env, e, "payload"), &bufs[2 * got + 1], "event.payload")) {
+        if (get_bytes(env, fields[2 * got + 1], &bufs[2 * got + 1], "event.payload")) {
             jsbytes_free(&bufs[2 * got]);
             goto cleanup;
         }
@@ -490,6 +502,8 @@ static napi_value event_append_batch(napi_env env, napi_callback_info info)
         in[got].payload = bufs[2 * got + 1].p;
         in[got].payload_len = bufs[2 * got + 1].n;
     }
+    if (get_target(env, argv[0], &d, &tx))
+        goto cleanup;
     uint64_t first = 0;
     int rc = tx ? inmem_event_append_batch(tx->txn, a.run, a.stream.p, n, in, &first)
                 : inmem_event_append_batch_db(d->db, a.run, a.stream.p, n, in, &first);
@@ -497,6 +511,7 @@ static napi_value event_append_batch(napi_env env, napi_callback_info info)
 cleanup:
     for (uint32_t i = 0; bufs && i < 2 * got; i++)
         jsbytes_free(&bufs[i]);
+    free(fields);
     free(bufs);
     free(in);
     jsbytes_free(&a.stream);

@@ -269,24 +269,37 @@ static napi_value kv_put_many(napi_env env, napi_callback_info info)
     napi_get_array_length(env, argv[2], &n);
     if (n % 2)
         return throw_msg(env, INMEM_EINVAL, "pairs must have an even length");
+    /* Every element first: reading one may run user code (a getter), which may end the
+     * transaction, start an async call on it, or detach an earlier element's buffer; after
+     * this, nothing but this function runs until the puts are done. */
+    napi_value *el = malloc((n ? n : 1) * sizeof(*el));
+    if (!el)
+        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+    for (uint32_t i = 0; i < n; i++)
+        napi_get_element(env, argv[2], i, &el[i]);
+    napi_value r = NULL;
+    if (!(tx = get_txn_live(env, argv[0])))
+        goto out;
     for (uint32_t i = 0; i < n; i += 2) {
-        napi_value kv, vv;
-        napi_get_element(env, argv[2], i, &kv);
-        napi_get_element(env, argv[2], i + 1, &vv);
         jsbytes k, v;
-        if (get_bytes(env, kv, &k, "key"))
-            return NULL;
-        if (get_bytes(env, vv, &v, "value")) {
+        if (get_bytes(env, el[i], &k, "key"))
+            goto out;
+        if (get_bytes(env, el[i + 1], &v, "value")) {
             jsbytes_free(&k);
-            return NULL;
+            goto out;
         }
         int rc = inmem_kv_put(tx->txn, run, k.p, k.n, v.p, v.n);
         jsbytes_free(&k);
         jsbytes_free(&v);
-        if (rc)
-            return throw_rc(env, rc, NULL, NULL);
+        if (rc) {
+            throw_rc(env, rc, NULL, NULL);
+            goto out;
+        }
     }
-    return mk_undef(env);
+    r = mk_undef(env);
+out:
+    free(el);
+    return r;
 }
 
 /* kvGetExpiry(txn, run, key) -> Unix ms (0: no TTL) | undefined (missing) */
@@ -514,14 +527,19 @@ static napi_value kv_get_many(napi_env env, napi_callback_info info)
         throw_rc(env, INMEM_ENOMEM, NULL, NULL);
         goto cleanup;
     }
+    /* Every element first (a getter may run user code: see kv_put_many), then their bytes. */
+    napi_value *el = (napi_value *)out; /* (as big: n entries, reused for the results after) */
+    _Static_assert(sizeof(inmem_kv_entry) >= sizeof(napi_value), "room for the elements");
+    for (uint32_t i = 0; i < n; i++)
+        napi_get_element(env, argv[2], i, &el[i]);
     for (; got < n; got++) {
-        napi_value kv;
-        napi_get_element(env, argv[2], got, &kv);
-        if (get_bytes(env, kv, &kb[got], "key"))
+        if (get_bytes(env, el[got], &kb[got], "key"))
             goto cleanup;
         keys[got] = kb[got].p;
         klens[got] = kb[got].n;
     }
+    if (!(tx = get_txn_live(env, argv[0])))
+        goto cleanup;
     int rc = inmem_kv_get_many(tx->txn, run, n, keys, klens, out);
     r = rc ? throw_rc(env, rc, NULL, NULL) : kv_entries(env, out, n);
 cleanup:

@@ -205,3 +205,35 @@ test('error classes map every library code', () => {
     assert.equal(typeof inmem.errorCodes[code].errno, 'number');
   }
 });
+
+// User code that runs while a call converts its arguments (getters on array elements, on event
+// fields) may end the transaction, start an async call on it or detach a buffer already read:
+// the call must see that, never write into a committing transaction or read a detached buffer.
+test('a getter that starts commitAsync() inside putMany() stops the puts', async (t) => {
+  const { db } = freshDb(t);
+  const tx = db.begin();
+  let p;
+  const pairs = [];
+  for (let i = 0; i < 2000; i++) pairs.push('p' + i, 'x');
+  Object.defineProperty(pairs, 0, { get() { p = tx.commitAsync(); return 'p0'; } });
+  assert.throws(() => tx.putMany(pairs), (e) => e.code === 'INMEM_EMISUSE');
+  await p;
+  assert.equal(db.list({ prefix: 'p', limit: 5000 }).length, 0);
+});
+
+test('a getter that detaches an earlier key\'s buffer inside getMany() is seen', (t) => {
+  const { db } = freshDb(t);
+  const key = 'key-' + 'a'.repeat(60);
+  db.put(key, 'v');
+  const tx = db.begin();
+  const k0 = new Uint8Array(Buffer.from(key)); // its own ArrayBuffer
+  const keys = [k0, 'x'];
+  Object.defineProperty(keys, 1, { get() {
+    structuredClone(k0.buffer, { transfer: [k0.buffer] }); // detaches k0
+    return 'x';
+  } });
+  // k0 is empty once detached: not a key (the call must not read the detached memory)
+  assert.throws(() => tx.getMany(keys), (e) => e.code === 'INMEM_EINVAL');
+  assert.equal(tx.getMany([key, 'x'])[0].value.toString(), 'v');
+  tx.free();
+});
