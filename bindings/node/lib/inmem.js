@@ -105,8 +105,13 @@ class Replay {
     try {
       this._buf = b.replayNext(this._h, this._batch);
     } catch (e) {
-      this._end();
-      this._freed = true;
+      // On a transaction of its own nothing else can be using it: give up and free it. On the
+      // caller's, the error may be passing (busy with an async call): a later next() goes on,
+      // as an Iterator's does; one that has ended keeps throwing.
+      if (this._owns) {
+        this._end();
+        this._freed = true;
+      }
       throw e;
     }
     this._pos = 0;

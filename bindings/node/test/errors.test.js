@@ -237,3 +237,19 @@ test('a getter that detaches an earlier key\'s buffer inside getMany() is seen',
   assert.equal(tx.getMany([key, 'x'])[0].value.toString(), 'v');
   tx.free();
 });
+
+test('a replay next() that finds its transaction busy goes on afterwards', async (t) => {
+  const { db } = freshDb(t, { historyVersions: 100 });
+  const run = db.runs.begin();
+  for (let i = 0; i < 10; i++) db.put('k' + i, 'v', { run });
+  const tx = db.begin({ readOnly: true });
+  const rp = tx.runs.replay(run, { batch: 1 });
+  const seen = [rp.next().value.version];
+  const total = [...tx.runs.replay(run)].length;
+  const p = tx.scanAsync({ run }); // busy until it settles
+  assert.throws(() => rp.next(), (e) => e.code === 'INMEM_EMISUSE' && /busy/.test(e.message));
+  await p;
+  for (let r; !(r = rp.next()).done;) seen.push(r.value.version);
+  assert.equal(seen.length, total);
+  tx.free();
+});
