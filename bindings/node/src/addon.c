@@ -182,9 +182,16 @@ napi_value mk_arr(napi_env env, size_t n)
     return v;
 }
 
+/* Defined as an own data property rather than assigned: an assignment runs a setter of that
+ * name inherited from Object.prototype (user code), while the caller may hold pointers borrowed
+ * from a transaction that code could free. */
 void set_prop(napi_env env, napi_value obj, const char *name, napi_value v)
 {
-    napi_set_named_property(env, obj, name, v);
+    napi_property_descriptor pd = {.utf8name = name,
+                                   .value = v,
+                                   .attributes =
+                                       napi_writable | napi_enumerable | napi_configurable};
+    napi_define_properties(env, obj, 1, &pd);
 }
 
 void set_u64(napi_env env, napi_value obj, const char *name, uint64_t x)

@@ -253,3 +253,25 @@ test('a replay next() that finds its transaction busy goes on afterwards', async
   assert.equal(seen.length, total);
   tx.free();
 });
+
+test('a setter on Object.prototype does not run while results are built', (t) => {
+  // Results are defined, not assigned: an inherited setter (user code) would run while the call
+  // holds bytes borrowed from the transaction, and could free it.
+  const { db } = freshDb(t);
+  const tx = db.begin();
+  tx.put('a', Buffer.alloc(4096, 0x61));
+  const it = tx.scan({ batch: 4 });
+  let ran = 0;
+  Object.defineProperty(Object.prototype, 'key', {
+    configurable: true, set() { ran++; tx.free(); },
+  });
+  try {
+    const e = it.next().value;
+    assert.equal(e.key.toString(), 'a');
+    assert.equal(e.value.length, 4096);
+    assert.equal(ran, 0);
+  } finally {
+    delete Object.prototype.key;
+  }
+  tx.free();
+});
