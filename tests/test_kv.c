@@ -284,6 +284,58 @@ static void kv_sweeper_retries_what_it_could_not_delete_yet(void **state)
     inmem__clock_set_override(0);
 }
 
+/* A listing returns the keys with its prefix after its cursor, whatever the cursor: one that
+ * sorts before the prefix, is a proper start of it or is empty starts at the prefix. Both forms;
+ * the standalone one with any limit, "all of them" included. */
+static void kv_list_never_returns_keys_outside_its_prefix(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    static const char *const keys[] = {"aa", "ab", "abc1", "abc2", "abd", "b"};
+    for (size_t i = 0; i < 6; i++)
+        assert_ok(inmem_put(db, NULL, keys[i], strlen(keys[i]), "v", 1, NULL));
+    static const struct {
+        const char *after, *want;
+    } cases[] = {{"a", "abc1 abc2 "},   {"", "abc1 abc2 "}, {"ab", "abc1 abc2 "},
+                 {"abc", "abc1 abc2 "}, {"abc1", "abc2 "},  {"abd", ""},
+                 {"0", "abc1 abc2 "}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int form = 0; form < 2; form++) {
+            char got[64] = "";
+            inmem_kv_entry buf[8], *e = buf;
+            size_t n = 0;
+            if (form == 0) {
+                inmem_txn *t;
+                assert_ok(inmem_txn_begin_readonly(db, &t));
+                assert_ok(inmem_kv_list(t, NULL, "abc", 3, cases[c].after, strlen(cases[c].after),
+                                        8, buf, &n));
+                for (size_t i = 0; i < n; i++)
+                    snprintf(got + strlen(got), sizeof got - strlen(got), "%.*s ", (int)e[i].klen,
+                             (const char *)e[i].key);
+                inmem_txn_free(t);
+            } else {
+                assert_ok(inmem_kv_list_db(db, NULL, "abc", 3, cases[c].after,
+                                           strlen(cases[c].after), SIZE_MAX, &e, &n));
+                for (size_t i = 0; i < n; i++)
+                    snprintf(got + strlen(got), sizeof got - strlen(got), "%.*s ", (int)e[i].klen,
+                             (const char *)e[i].key);
+                inmem_free(e);
+            }
+            if (strcmp(got, cases[c].want) != 0)
+                fail_msg("after '%s' (%s): got '%s', want '%s'", cases[c].after,
+                         form ? "db" : "txn", got, cases[c].want);
+        }
+    }
+    /* a limit whose size in entries would wrap around */
+    inmem_kv_entry *e;
+    size_t n;
+    assert_ok(inmem_kv_list_db(db, NULL, NULL, 0, NULL, 0, SIZE_MAX / sizeof(inmem_kv_entry) + 2,
+                               &e, &n));
+    assert_int_equal(n, 6);
+    inmem_free(e);
+    assert_ok(inmem_db_close(db));
+}
+
 static void kv_ttl_survives_reopen_and_is_swept_after(void **state)
 {
     (void)state;
@@ -383,6 +435,7 @@ const struct CMUnitTest kv_tests[] = {
     cmocka_unit_test(kv_ttl_value_is_invisible_once_expired),
     cmocka_unit_test(kv_sweeper_deletes_expired_values_through_transactions),
     cmocka_unit_test(kv_sweeper_retries_what_it_could_not_delete_yet),
+    cmocka_unit_test(kv_list_never_returns_keys_outside_its_prefix),
     cmocka_unit_test(kv_ttl_survives_reopen_and_is_swept_after),
 };
 INMEM_TEST_COUNT(kv);

@@ -164,20 +164,21 @@ int inmem_iter_next(inmem_iter *it, const void **key, size_t *klen, const void *
 
 /* ---- listing and batch reads ---- */
 
-int inmem_kv_list(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
-                  const void *after, size_t alen, size_t limit, inmem_kv_entry *out, size_t *n)
+/* Opens the scan of a listing: the keys with @p prefix after the cursor @p after (if any). */
+static int list_open(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
+                     const void *after, size_t alen, inmem_iter **it)
 {
-    if (!txn || !n || (!out && limit) || (!prefix && plen) || (!after && alen))
-        return INMEM_EINVAL;
-    *n = 0;
     size_t max = inmem__db_max_user_key(inmem__txn_store(txn));
     if (plen > max || alen > max)
         return INMEM_ETOOBIG;
-    /* start at the prefix, or just past the cursor key (cursor + a 0 byte) if that is later */
+    /* start at the prefix, or just past the cursor key (cursor + a 0 byte) if that is later:
+     * compared whole, so that a cursor shorter than the prefix and equal to its start (or an
+     * empty one) starts at the prefix, not before it */
     const void *start = prefix;
     size_t slen = plen;
     uint8_t *past = NULL;
-    if (after && (plen == 0 || memcmp(after, prefix, alen < plen ? alen : plen) >= 0)) {
+    int c = after && plen ? memcmp(after, prefix, alen < plen ? alen : plen) : 0;
+    if (after && (plen == 0 || c > 0 || (c == 0 && alen >= plen))) {
         if (!(past = malloc(alen + 1)))
             return INMEM_ENOMEM;
         memcpy(past, after, alen);
@@ -185,9 +186,19 @@ int inmem_kv_list(inmem_txn *txn, const inmem_run_id *run, const void *prefix, s
         start = past;
         slen = alen + 1;
     }
-    inmem_iter *it;
-    int rc = scan_from(txn, run, prefix, plen, start, slen, &it);
+    int rc = scan_from(txn, run, prefix, plen, start, slen, it);
     free(past);
+    return rc;
+}
+
+int inmem_kv_list(inmem_txn *txn, const inmem_run_id *run, const void *prefix, size_t plen,
+                  const void *after, size_t alen, size_t limit, inmem_kv_entry *out, size_t *n)
+{
+    if (!txn || !n || (!out && limit) || (!prefix && plen) || (!after && alen))
+        return INMEM_EINVAL;
+    *n = 0;
+    inmem_iter *it;
+    int rc = list_open(txn, run, prefix, plen, after, alen, &it);
     if (rc)
         return rc;
     while (*n < limit) {
@@ -214,11 +225,36 @@ static int list_copy(inmem_txn *txn, void *arg)
     struct list_args *a = arg;
     free(a->out);
     a->out = NULL;
-    inmem_kv_entry *tmp = malloc((a->limit ? a->limit : 1) * sizeof(*tmp));
-    if (!tmp)
-        return INMEM_ENOMEM;
-    size_t n = 0;
-    int rc = inmem_kv_list(txn, a->run, a->prefix, a->plen, a->after, a->alen, a->limit, tmp, &n);
+    if ((!a->prefix && a->plen) || (!a->after && a->alen))
+        return INMEM_EINVAL;
+    /* the entries in an array grown as they come: sized by the limit alone, a large one (a
+     * caller's "all of them") failed to allocate, or wrapped the size around */
+    inmem_kv_entry *tmp = NULL;
+    size_t n = 0, cap = 0;
+    inmem_iter *it;
+    int rc = list_open(txn, a->run, a->prefix, a->plen, a->after, a->alen, &it);
+    if (rc)
+        return rc;
+    while (n < a->limit) {
+        if (n == cap) {
+            size_t want = cap ? 2 * cap : 64;
+            inmem_kv_entry *g =
+                want <= SIZE_MAX / sizeof(*g) ? realloc(tmp, want * sizeof(*g)) : NULL;
+            if (!g) {
+                rc = INMEM_ENOMEM;
+                break;
+            }
+            tmp = g;
+            cap = want;
+        }
+        inmem_kv_entry *e = &tmp[n];
+        if ((rc = inmem_iter_next(it, &e->key, &e->klen, &e->val, &e->vlen, &e->version)) != 0)
+            break;
+        n++;
+    }
+    inmem_iter_free(it); /* (the entries' bytes stay: they are the transaction's) */
+    if (rc == INMEM_NOTFOUND)
+        rc = 0;
     size_t bytes = n * sizeof(inmem_kv_entry);
     for (size_t i = 0; rc == 0 && i < n; i++)
         bytes += tmp[i].klen + tmp[i].vlen;
