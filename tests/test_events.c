@@ -584,6 +584,31 @@ static void event_verify_reports_the_first_tampered_seq(void **state)
     assert_int_equal(verify(db, &run, "hash"), 4);
     assert_int_equal(verify(db, &run, "gone"), 8);
     assert_int_equal(verify(db, &run, "time"), 9);
+    /* bytes added to a type behind a NUL ("ab" stored as the 4 bytes "ab\0c"): read as a C
+     * string the type is unchanged, and so is its hash, but the record is not what was written */
+    for (int i = 0; i < 3; i++)
+        assert_ok(inmem_event_append_db(db, &run, "nul", "ab", "p", 1, NULL));
+    assert_int_equal(verify(db, &run, "nul"), 0);
+    {
+        uint8_t nkey[128];
+        size_t nk = ev_key(nkey, &run, "nul", 2);
+        assert_ok(inmem_txn_begin(db, &t));
+        const void *old;
+        size_t olen;
+        assert_ok(inmem__txn_get(t, nkey, nk, &old, &olen, NULL));
+        uint8_t grown[96];
+        assert_true(olen + 2 <= sizeof grown && ((const uint8_t *)old)[33] == 2);
+        memcpy(grown, old, 33); /* up to the type's length byte */
+        memcpy(grown + 33,
+               "\x04"
+               "ab\0c",
+               6);
+        memcpy(grown + 39, (const uint8_t *)old + 36, olen - 36); /* its NUL, the payload */
+        assert_ok(inmem__txn_put(t, nkey, nk, grown, olen + 2, 0));
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+    }
+    assert_int_equal(verify(db, &run, "nul"), 2);
     /* an event written past the head's end */
     assert_int_equal(verify(db, &run, "stray"), 0);
     uint8_t k[128], v[64];
