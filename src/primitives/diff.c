@@ -187,6 +187,8 @@ static int event_hash(side *s, const char *stream, uint64_t seq, uint64_t *hash)
 static int stream_pair(inmem_diff *d, side *sa, side *sb, const cursor *a, const cursor *b)
 {
     const cursor *k = a ? a : b;
+    if (k->kl < INMEM__KEY_PREFIX + 2) /* (the engine writes none: a damaged store) */
+        return inmem__error(INMEM_ECORRUPT, "an event stream's head key has %zu bytes", k->kl);
     size_t nl = k->kl - INMEM__KEY_PREFIX - 2; /* the name, without 0x01 and 0x00 */
     const uint8_t *name = k->k + INMEM__KEY_PREFIX + 1;
     if (!a)
