@@ -394,13 +394,12 @@ size_t inmem__history_policy_value(uint64_t ms, uint32_t count, uint8_t out[13])
  * then on "absent" is trusted only at or above it); a clock stepped back would lower it, and the
  * commit times it was read from are trimmed, so a read of the past would answer "absent" where
  * it must answer INMEM_EHISTORY. */
-static uint64_t floor_clock(const inmem__store *st)
+static uint64_t floor_clock(inmem__store *st)
 {
-    inmem__store *w = (inmem__store *)st; /* (the floor's readers take the store const) */
     uint64_t now = inmem__clock_wall_ms();
-    if (now > w->floor_now_ms)
-        w->floor_now_ms = now;
-    return w->floor_now_ms;
+    if (now > st->floor_now_ms)
+        st->floor_now_ms = now;
+    return st->floor_now_ms;
 }
 
 /* The newest version committed at or before @p now - @p ms: a window's floor. */
@@ -449,7 +448,7 @@ static uint64_t scope_floor(const inmem__store *st, const uint8_t *scope, uint64
     return policy_floor(st, p, rp && rp->erased, now);
 }
 
-uint64_t inmem__history_scope_floor(const inmem__store *st, const uint8_t *scope)
+uint64_t inmem__history_scope_floor(inmem__store *st, const uint8_t *scope)
 {
     return scope_floor(st, scope, floor_clock(st));
 }
