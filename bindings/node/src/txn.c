@@ -521,15 +521,14 @@ static napi_value kv_get_many(napi_env env, napi_callback_info info)
     const void **keys = calloc(n ? n : 1, sizeof(*keys));
     size_t *klens = calloc(n ? n : 1, sizeof(*klens));
     inmem_kv_entry *out = calloc(n ? n : 1, sizeof(*out));
+    napi_value *el = calloc(n ? n : 1, sizeof(*el));
     napi_value r = NULL;
     uint32_t got = 0;
-    if (!kb || !keys || !klens || !out) {
+    if (!kb || !keys || !klens || !out || !el) {
         throw_rc(env, INMEM_ENOMEM, NULL, NULL);
         goto cleanup;
     }
     /* Every element first (a getter may run user code: see kv_put_many), then their bytes. */
-    napi_value *el = (napi_value *)out; /* (as big: n entries, reused for the results after) */
-    _Static_assert(sizeof(inmem_kv_entry) >= sizeof(napi_value), "room for the elements");
     for (uint32_t i = 0; i < n; i++)
         napi_get_element(env, argv[2], i, &el[i]);
     for (; got < n; got++) {
@@ -549,6 +548,7 @@ cleanup:
     free(keys);
     free(klens);
     free(out);
+    free(el);
     return r;
 }
 
