@@ -671,6 +671,73 @@ static void failed_checkpoint_leaves_the_database_working(void **state)
     }
 }
 
+/* A repair rewrites the damaged image under its own name. If the directory's fsync fails after
+ * that rename, the open fails, but the repaired image stays: its bytes are synced, and it is
+ * the only image of its version (the damaged one is set aside), so removing it would leave a
+ * directory whose log starts after every image. The next open loads it. */
+static _Atomic int dir_sync_fail; /* 1: fail the next fsync of a directory after an image rename */
+
+static int f_sync_dir(int fd)
+{
+    struct stat st;
+    if (atomic_load(&dir_sync_fail) == 2 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        atomic_store(&dir_sync_fail, 0);
+        return -EIO;
+    }
+    return inmem__vfs_posix.sync(fd);
+}
+
+static int f_rename_image(const char *a, const char *b)
+{
+    int rc = inmem__vfs_posix.rename(a, b);
+    if (rc == 0 && strstr(b, "ckpt-") && !strstr(b, ".dropped"))
+        atomic_compare_exchange_strong(&dir_sync_fail, &(int){1}, 2);
+    return rc;
+}
+
+static void checkpoint_repair_keeps_its_image_when_the_directory_sync_fails(void **state)
+{
+    (void)state;
+    char dir[64], twin[64], path[4200];
+    test_tmpdir(dir);
+    test_tmpdir(twin);
+    uint64_t keys, v = image_only(dir, &keys);
+    inmem__ckpt_path(dir, v, path, sizeof path);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    img[len / 2] ^= 0x21;
+    spit(path, img, len);
+    copy_tree(dir, twin);
+    /* what the repair gives when nothing fails */
+    inmem_db *db = NULL;
+    assert_ok(ckpt_open(twin, 1, &db));
+    dump d0 = {0}, d1 = {0};
+    dump_db(db, NULL, NULL, &d0);
+    assert_ok(inmem_db_close(db));
+    fault_vfs = inmem__vfs_posix;
+    fault_vfs.sync = f_sync_dir;
+    fault_vfs.rename = f_rename_image;
+    atomic_store(&dir_sync_fail, 1);
+    inmem__vfs_set(&fault_vfs);
+    int rc = ckpt_open(dir, 1, &db);
+    inmem__vfs_set(NULL);
+    CHECK(atomic_load(&dir_sync_fail) == 0, "the directory sync after the rename never came");
+    CHECK(rc == INMEM_EIO, "repair with a failing directory sync: %s", inmem_errname(rc));
+    CHECK(access(path, F_OK) == 0, "the repaired image of version %llu was removed",
+          (unsigned long long)v);
+    rc = ckpt_open(dir, 0, &db);
+    CHECK(rc == 0, "open after the failed repair: %s (%s)", inmem_errname(rc), inmem_errmsg());
+    assert_int_equal(test_stats(db).version, v);
+    dump_db(db, NULL, NULL, &d1);
+    CHECK(dump_equal(&d0, &d1), "not the state the repair gives");
+    assert_ok(inmem_db_close(db));
+    dump_free(&d0);
+    dump_free(&d1);
+    free(img);
+    test_rmdir(twin);
+    test_rmdir(dir);
+}
+
 /* A crash of the process right before any file operation of a checkpoint (writing the image,
  * syncing it, renaming it, syncing the directory, removing segments and the old image) leaves a
  * directory that recovers to exactly the committed state. */
@@ -1028,6 +1095,8 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_load_memory_is_returned_when_its_keys_go),
     cmocka_unit_test_teardown(failed_checkpoint_leaves_the_database_working, restore_vfs),
     cmocka_unit_test_teardown(crash_at_every_step_of_a_checkpoint_recovers_exactly, restore_vfs),
+    cmocka_unit_test_teardown(checkpoint_repair_keeps_its_image_when_the_directory_sync_fails,
+                              restore_vfs),
 };
 
 INMEM_TEST_COUNT(checkpoint);

@@ -328,11 +328,13 @@ int inmem__ckpt_finish(inmem__ckpt_writer *w, uint64_t *bytes)
         err = dfd < 0 ? dfd : w->vfs->sync(dfd);
         if (dfd >= 0)
             w->vfs->close(dfd);
-        if (err) {
+        /* The image stays: its bytes are synced, so whether or not its name survives a crash,
+         * the directory recovers (the log is only truncated after a success). Removing it could
+         * lose the only image of its version: one that replaced a damaged image of the same
+         * version (a repair), whose log was truncated long ago. */
+        if (err)
             rc = inmem__error(INMEM_EIO, "fsync of directory %s after a checkpoint failed: %s",
                               w->dir, strerror(-err));
-            (void)w->vfs->unlink(w->path); /* never keep an image we could not make durable */
-        }
     }
     if (rc == 0 && bytes)
         *bytes = w->off;
