@@ -155,24 +155,30 @@ static int set_attr(PyObject *e, const char *name, PyObject *v)
 static PyObject *raise_conflict_obj(const char *msg, PyObject *key, PyObject *run, const char *rule,
                                     PyObject *expected, PyObject *found, const char *primitive)
 {
+    /* every value is a new reference (NULL: its creation failed), released whatever happens */
+    static const char *const names[] = {"key", "run", "rule", "expected", "found", "primitive"};
+    PyObject *vals[] = {Py_NewRef(key ? key : Py_None),
+                        run,
+                        rule ? PyUnicode_FromString(rule) : Py_NewRef(Py_None),
+                        expected,
+                        found,
+                        primitive ? PyUnicode_FromString(primitive) : Py_NewRef(Py_None)};
     PyObject *e = NULL;
-    raise_with(Err_Conflict, INMEM_CONFLICT, msg, NULL, &e);
-    if (!e) {
-        Py_XDECREF(run);
-        Py_XDECREF(expected);
-        Py_XDECREF(found);
-        return NULL;
+    int bad = 0;
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        bad = bad || !vals[i]; /* a MemoryError is set: it is what the caller gets */
+    if (!bad)
+        raise_with(Err_Conflict, INMEM_CONFLICT, msg, NULL, &e);
+    bad = !e;
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        if (bad)
+            Py_XDECREF(vals[i]);
+        else
+            bad = set_attr(e, names[i], vals[i]) < 0;
     }
-    int bad = set_attr(e, "key", Py_NewRef(key ? key : Py_None)) < 0;
-    bad = bad || set_attr(e, "run", run) < 0;
-    bad = bad || set_attr(e, "rule", rule ? PyUnicode_FromString(rule) : Py_NewRef(Py_None)) < 0;
-    bad = bad || set_attr(e, "expected", expected) < 0;
-    bad = bad || set_attr(e, "found", found) < 0;
-    bad = bad || set_attr(e, "primitive",
-                          primitive ? PyUnicode_FromString(primitive) : Py_NewRef(Py_None)) < 0;
     if (!bad)
         PyErr_SetObject((PyObject *)Py_TYPE(e), e);
-    Py_DECREF(e);
+    Py_XDECREF(e);
     return NULL;
 }
 

@@ -495,7 +495,10 @@ static PyObject *tx_get_state(PyObject *op, void *closure)
     TxObject *tx = (TxObject *)op;
     static const char *const names[] = {"active", "committed", "aborted"};
     static const char *const lib[] = {"active", "validating", "committed", "aborted"};
-    if (tx->txn) { /* the library's view while it holds the handle */
+    /* the library's view while it holds the handle, unless another thread's call on it is in
+     * flight (a strict commit writes the state meanwhile: one thread at a time, says the C
+     * contract); then it is active until that call returns */
+    if (tx->txn && !tx->busy) {
         unsigned st = (unsigned)inmem_txn_state_of(tx->txn);
         return PyUnicode_FromString(st < 4 ? lib[st] : "unknown");
     }
