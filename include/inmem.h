@@ -189,7 +189,8 @@ typedef struct inmem_options {
      *  Default 64 MiB, at least 64 KiB. Space is reserved up front, so a full disk shows at
      *  the switch to a new segment, never in the middle of one. */
     uint64_t wal_segment_size;
-    /** Batched: the longest time between fsyncs, in ms (default 100; async: 10 x this). */
+    /** Batched: the longest time between fsyncs, in ms (default 100; async: 10 x this).
+     *  UINT64_MAX means no timed fsync (sync_commits and the cap still apply). */
     uint64_t sync_interval_ms;
     /** Batched: start an fsync once this many commits are unsynced (default 1000). */
     uint64_t sync_commits;

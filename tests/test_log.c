@@ -1010,6 +1010,125 @@ static void strict_commit_made_durable_is_never_reported_as_failed(void **state)
     test_rmdir(dir);
 }
 
+/* A segment switch that waited while a group fsync failed must not run its own fdatasync of
+ * the same file and count it: on Linux that retry succeeds (the pages whose writeback failed
+ * are clean now) and proves nothing. The commits the failed fsync covered stay failed, and the
+ * switching append fails (W5: nothing unsynced is ever reported durable). */
+static atomic_int hold_armed, hold_in, hold_release;
+
+static int held_failing_datasync(int fd)
+{
+    int expect = 1;
+    if (atomic_compare_exchange_strong(&hold_armed, &expect, 0)) {
+        atomic_store(&hold_in, 1);
+        while (!atomic_load(&hold_release))
+            usleep(1000);
+        return -EIO;
+    }
+    atomic_fetch_add(&datasyncs, 1);
+    return inmem__vfs_posix.datasync(fd);
+}
+
+struct switch_race {
+    inmem__wal *w;
+    uint64_t ticket;
+    int rc;
+};
+
+static void *race_commit_wait(void *p)
+{
+    struct switch_race *a = p;
+    a->rc = inmem__wal_commit_wait(a->w, a->ticket);
+    return NULL;
+}
+
+static void *race_switching_append(void *p)
+{
+    struct switch_race *a = p;
+    a->ticket = append_one(a->w, 3, 70000, &a->rc); /* does not fit: switches */
+    return NULL;
+}
+
+static void strict_switch_waiting_on_a_failed_fsync_acknowledges_nothing(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    faulty_vfs = inmem__vfs_posix;
+    faulty_vfs.datasync = held_failing_datasync;
+    atomic_store(&hold_armed, 0);
+    atomic_store(&hold_in, 0);
+    atomic_store(&hold_release, 0);
+    atomic_store(&datasyncs, 0);
+    inmem__vfs_set(&faulty_vfs);
+    inmem__wal_config cfg = {.dir = dir,
+                             .mode = INMEM_DURABILITY_STRICT,
+                             .segment_size = 64u << 10,
+                             .sync_interval_ms = 100,
+                             .sync_commits = 1000,
+                             .create_if_missing = 1,
+                             .file_mode = 0600};
+    inmem_recovery_info rep;
+    inmem__wal *w;
+    assert_ok(inmem__wal_open(&cfg, apply_nothing, NULL, &rep, &w));
+    int rc;
+    uint64_t t1 = append_one(w, 1, 10, &rc);
+    assert_ok(rc);
+    uint64_t t2 = append_one(w, 2, 10, &rc);
+    assert_ok(rc);
+    uint64_t seq = inmem__wal_seq(w);
+    atomic_store(&hold_armed, 1);
+    struct switch_race a = {.w = w, .ticket = t1}, b = {.w = w};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, race_commit_wait, &a), 0);
+    while (!atomic_load(&hold_in)) /* a leads the group fsync covering v1 and v2 */
+        usleep(1000);
+    assert_int_equal(pthread_create(&tb, NULL, race_switching_append, &b), 0);
+    usleep(200 * 1000); /* b waits in the switch for the fsync to end */
+    int before = atomic_load(&datasyncs);
+    atomic_store(&hold_release, 1); /* the fsync fails */
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_rc(INMEM_EIO, a.rc);
+    CHECK(b.rc != 0, "the switching append went on after the log failed (%s)", inmem_errname(b.rc));
+    assert_int_equal(inmem__wal_seq(w), seq);
+    assert_int_equal(atomic_load(&datasyncs), before); /* no fsync after the failure */
+    int rc2 = inmem__wal_commit_wait(w, t2);           /* v2's committer comes late */
+    CHECK(rc2 == INMEM_EIO, "v2, covered only by the failed fsync, acknowledged: %s",
+          inmem_errname(rc2));
+    inmem__wal_close(w);
+    inmem__vfs_set(NULL);
+    test_rmdir(dir);
+}
+
+/* A batched background fsync period of years (or UINT64_MAX, "never") saturates: it must not
+ * wrap into the past, which made the background thread fsync after every commit and spin. */
+static void batched_sync_interval_of_years_never_wraps(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    use_faulty_vfs();
+    inmem_options o;
+    log_options_init(&o);
+    o.durability = INMEM_DURABILITY_BATCHED;
+    o.sync_interval_ms = UINT64_MAX;
+    o.sync_commits = 1u << 30;
+    inmem_db *db = NULL;
+    assert_ok(opts_open(dir, &o, &db));
+    usleep(100 * 1000); /* whatever the open synced */
+    int before = atomic_load(&datasyncs);
+    for (int i = 0; i < 20; i++) {
+        put_ok(db, NULL, "k", &i, sizeof i);
+        usleep(5000);
+    }
+    int during = atomic_load(&datasyncs) - before;
+    assert_ok(inmem_db_close(db));
+    CHECK(during == 0, "%d fsyncs for 20 commits with a period of UINT64_MAX ms", during);
+    inmem__vfs_set(NULL);
+    test_rmdir(dir);
+}
+
 /* ---- the batched cap ------------------------------------------------------------------------ */
 
 struct cap_arg {
@@ -1429,6 +1548,9 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(segments_of_any_size_never_stall_the_log),
     cmocka_unit_test_teardown(strict_commit_made_durable_is_never_reported_as_failed,
                               restore_posix_vfs),
+    cmocka_unit_test_teardown(strict_switch_waiting_on_a_failed_fsync_acknowledges_nothing,
+                              restore_posix_vfs),
+    cmocka_unit_test_teardown(batched_sync_interval_of_years_never_wraps, restore_posix_vfs),
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),

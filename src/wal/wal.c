@@ -43,6 +43,8 @@
  *      can hold unsynced data (and thus a torn tail after a crash).
  *   W5 After a failed write or fsync, `failed` is set for good: appends fail with
  *      INMEM_EREADONLY and waiters with INMEM_EIO; nothing unsynced is ever reported durable.
+ *      No fsync runs after the failure, not even a switch's that waited for the failed one: a
+ *      retried fdatasync succeeds over pages whose writeback failed and proves nothing.
  *   W6 Every segment keeps INMEM__WAL_END_ROOM bytes after its last transaction, for the CLOSE
  *      mark of a clean close and then the NEXT record of a switch, which is written only once
  *      the next segment exists on disk and is synced before that segment receives records. So a
@@ -59,8 +61,9 @@
  * spare (spare_* fields, under sync_mu); a checkpoint makes it itself before its switch
  * (inmem__wal_prepare_switch). The switch syncs the old segment, takes the spare if it is big
  * enough (or makes a segment as before), and writes and syncs the NEXT record. A spare exists
- * on disk before the NEXT record names it, holding no record: recovery treats such a segment as
- * prepared and unused (see recovery.c) and removes it; a clean close removes it too.
+ * on disk before the NEXT record names it, holding no record: recovery does not read past the
+ * last segment holding data, removes such a segment unless a NEXT record names it, and syncs
+ * the segment it resumes in (see recovery.c); a clean close removes it too.
  *
  * Page faults: the first write to each page of a fresh segment would fault and have the kernel
  * allocate and zero a page-cache page, on the committer's time. The background syncer instead
@@ -504,12 +507,22 @@ void inmem__wal_prepare_switch(inmem__wal *w)
     inmem__mutex_unlock(&w->sync_mu);
 }
 
+/* The longest period between background fsyncs (~146 years): the monotonic clock plus it
+ * never wraps. */
+#define PERIOD_MAX_NS (UINT64_MAX / 4)
+/* The longest single wait of the background thread; it then looks at the clock again. */
+#define WAIT_MAX_NS (3600ull * 1000000000ull)
+
 static void *flusher_main(void *arg)
 {
     inmem__wal *w = arg;
     const int strict = w->cfg.mode == INMEM_DURABILITY_STRICT; /* committers sync themselves */
-    uint64_t period_ns =
-        w->cfg.sync_interval_ms * (w->cfg.mode == INMEM_DURABILITY_ASYNC ? 10 : 1) * 1000000ull;
+    /* saturated: an interval of years (or UINT64_MAX, "never") must not wrap into the past,
+     * which made this thread fsync after every commit and spin while idle */
+    uint64_t mult = (w->cfg.mode == INMEM_DURABILITY_ASYNC ? 10 : 1) * 1000000ull;
+    uint64_t period_ns = w->cfg.sync_interval_ms > PERIOD_MAX_NS / mult
+                             ? PERIOD_MAX_NS
+                             : w->cfg.sync_interval_ms * mult;
     uint64_t next_sync = inmem__clock_mono_ns() + period_ns;
     inmem__mutex_lock(&w->sync_mu);
     while (!w->stop) {
@@ -517,6 +530,8 @@ static void *flusher_main(void *arg)
             pthread_cond_wait(&w->flush_cv, &w->sync_mu.m);
         } else if (!w->kick) {
             uint64_t now = inmem__clock_mono_ns(), left = next_sync > now ? next_sync - now : 0;
+            if (left > WAIT_MAX_NS)
+                left = WAIT_MAX_NS; /* so that the deadline fits a time_t */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             uint64_t ns = (uint64_t)ts.tv_nsec + left;
@@ -577,6 +592,15 @@ static int rotate(inmem__wal *w, size_t need, int may_stay)
     inmem__mutex_lock(&w->sync_mu);
     while (w->syncing || w->spare_state == SPARE_MAKING)
         pthread_cond_wait(&w->sync_cv, &w->sync_mu.m);
+    if (atomic_load_rlx(&w->failed)) {
+        /* an fsync failed while this switch waited: its own fdatasync of the same file would
+         * succeed (the failed pages are clean now) and prove nothing, so it must not make
+         * what the failed one covered durable, nor let this append go on (W5) */
+        int failed = atomic_load_rlx(&w->failed);
+        inmem__mutex_unlock(&w->sync_mu);
+        return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
+                            inmem_strerror(failed));
+    }
     w->syncing = 1;
     int sfd = -1;
     uint8_t *smap = NULL;
