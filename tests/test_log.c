@@ -1129,6 +1129,77 @@ static void batched_sync_interval_of_years_never_wraps(void **state)
     test_rmdir(dir);
 }
 
+/* After a process crash, the last segment's newest records may be in the page cache only. The
+ * reopened log syncs that segment before it appends, and appends where the data ends — not in
+ * the next segment made ahead of a switch that never came (no NEXT record says the log goes on
+ * there): appends synced there while the records before them were not would be lost by a
+ * later power loss with the records before them, and the log would not open. */
+static atomic_int seg1_syncs;
+static int spare_settled(inmem_db *db, uint64_t *seq);
+
+static int seg1_counting_datasync(int fd)
+{
+    char link[64], target[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n > 0) {
+        target[n] = 0;
+        if (strstr(target, "wal-0000000000000001.log"))
+            atomic_fetch_add(&seg1_syncs, 1);
+    }
+    return inmem__vfs_posix.datasync(fd);
+}
+
+static void reopen_after_a_crash_syncs_the_log_and_appends_where_its_data_ends(void **state)
+{
+    (void)state;
+    char dir[64], copy[64];
+    test_tmpdir(dir);
+    test_tmpdir(copy);
+    inmem_options o;
+    log_options_init(&o);
+    o.durability = INMEM_DURABILITY_BATCHED;
+    o.wal_segment_size = 64u << 10;
+    o.sync_interval_ms = 1000000; /* no background fsync while session 1 runs */
+    o.sync_commits = 1u << 30;
+    inmem_db *db = NULL;
+    assert_ok(opts_open(dir, &o, &db));
+    char val[1000], key[32];
+    memset(val, 'v', sizeof val);
+    uint64_t spare = 0;
+    int n = 0, st = 0;
+    while (st != 2 && n < 60) { /* until the next segment is made ahead */
+        snprintf(key, sizeof key, "k%03d", n++);
+        put_ok(db, NULL, key, val, sizeof val);
+        st = spare_settled(db, &spare);
+    }
+    assert_int_equal(st, 2);
+    assert_int_equal(spare, 2);
+    assert_int_equal(inmem__wal_seq(db->wal), 1);
+    copy_dir_files(dir, copy); /* the process crashes: the files as the page cache has them */
+    assert_ok(inmem_db_close(db));
+
+    faulty_vfs = inmem__vfs_posix;
+    faulty_vfs.datasync = seg1_counting_datasync;
+    atomic_store(&seg1_syncs, 0);
+    inmem__vfs_set(&faulty_vfs);
+    o.durability = INMEM_DURABILITY_STRICT;
+    assert_ok(opts_open(copy, &o, &db));
+    CHECK(atomic_load(&seg1_syncs) >= 1, "the segment holding the data was not synced at open");
+    CHECK(inmem__wal_seq(db->wal) == 1, "appending in segment %llu, after segment 1 without NEXT",
+          (unsigned long long)inmem__wal_seq(db->wal));
+    assert_int_equal(recovery_of(db).txns_applied, n);
+    uint64_t v = put_ok(db, NULL, "after", "x", 1);
+    assert_ok(inmem_db_close(db));
+    inmem__vfs_set(NULL);
+    db = NULL;
+    assert_ok(opts_open(copy, &o, &db));
+    expect_get(db, NULL, "after", "x", 1, v);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(copy);
+    test_rmdir(dir);
+}
+
 /* ---- the batched cap ------------------------------------------------------------------------ */
 
 struct cap_arg {
@@ -1551,6 +1622,8 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(strict_switch_waiting_on_a_failed_fsync_acknowledges_nothing,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(batched_sync_interval_of_years_never_wraps, restore_posix_vfs),
+    cmocka_unit_test_teardown(reopen_after_a_crash_syncs_the_log_and_appends_where_its_data_ends,
+                              restore_posix_vfs),
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),

@@ -254,6 +254,54 @@ static void corruption_bad_frame_followed_by_a_valid_record_is_never_a_torn_tail
     test_rmdir(dir);
 }
 
+/* A clean close's mark proves what is before it synced, not what comes after: a later session
+ * appends there, and a power loss may keep its later pages and not the first. Bytes after the
+ * mark are judged like any tail: garbage with nothing valid after it is a torn tail, cut and
+ * reported (never left for the next appends to land on and a later recovery to misread), and
+ * a valid record after the damage is corruption. */
+static void close_mark_with_bytes_after_it_is_judged_like_any_tail(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    size_t len, close_off;
+    uint8_t *img = two_txn_log(dir, path, &len, &close_off);
+    size_t at = (close_off + 4096) & ~(size_t)4095; /* the next page */
+    assert_true(at + 200 < len);
+    uint8_t *c = malloc(len);
+    assert_non_null(c);
+    /* garbage on a later page: a torn tail */
+    memcpy(c, img, len);
+    memset(c + at, 0xab, 100);
+    spit(path, c, len);
+    inmem_db *db = NULL;
+    int rc = try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db);
+    CHECK(rc == 0, "open: %s (%s)", inmem_errname(rc), inmem_errmsg());
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.torn_tail, 1);
+    assert_string_equal(rec.tail_file, SEG1);
+    assert_int_equal(rec.version, 2);
+    expect_get(db, NULL, "b", "B", 1, 2);
+    assert_ok(inmem_db_close(db));
+    size_t n;
+    uint8_t *now = slurp(path, &n);
+    for (size_t i = at; i < at + 100; i++)
+        CHECK(now[i] == 0, "byte %zu after the close mark was not cut", i);
+    free(now);
+    /* a valid transaction on a later page: corruption, the file untouched */
+    memcpy(c, img, len);
+    enc_txn(c + at, 3, 3, INMEM__LSN(1, at), "c", "sea");
+    spit(path, c, len);
+    assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
+    CHECK(mentions_number(inmem_errmsg(), at), "message '%s' lacks the valid record's offset %zu",
+          inmem_errmsg(), at);
+    expect_file(path, c, len);
+    free(c);
+    free(img);
+    test_rmdir(dir);
+}
+
 /* ---- corruption ------------------------------------------------------------------------------ */
 
 /* Damage to a transaction that a later session's records (and two close marks) follow: corruption
@@ -1228,6 +1276,7 @@ const struct CMUnitTest wal_recovery_tests[] = {
     cmocka_unit_test(torn_tail_truncated_file_loses_only_the_last_transaction),
     cmocka_unit_test(torn_tail_zeroed_rest_loses_only_the_last_transaction),
     cmocka_unit_test(corruption_bad_frame_followed_by_a_valid_record_is_never_a_torn_tail),
+    cmocka_unit_test(close_mark_with_bytes_after_it_is_judged_like_any_tail),
     cmocka_unit_test(corruption_before_a_close_mark_fails_open_then_repair_keeps_the_prefix),
     cmocka_unit_test(corruption_in_a_non_last_segment_is_never_a_torn_tail),
     cmocka_unit_test(corruption_valid_checksum_over_impossible_content_even_at_the_tail),

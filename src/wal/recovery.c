@@ -513,7 +513,6 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
 {
     const uint8_t *p = m->p;
     size_t size = m->size, off = INMEM__WAL_HEADER;
-    int after_close = 0; /* the previous record was a clean close mark */
     r->why = NULL;
     r->content = 0;
     r->next = 0;
@@ -521,7 +520,7 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
         inmem__wal_rec rec;
         int d = inmem__wal_decode(p + off, size - off, &rec);
         if (d == INMEM__DEC_END) {
-            if (after_close || nonzero_after(r->w->vfs, m, off) == size) {
+            if (nonzero_after(r->w->vfs, m, off) == size) {
                 r->how = END_CLEAN;
                 r->end = off;
                 return 0;
@@ -545,7 +544,6 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
             bad_content(r, "record after the segment's NEXT record");
             break;
         }
-        after_close = rec.type == INMEM__REC_CLOSE;
         switch (rec.type) {
         case INMEM__REC_BEGIN:
             if (r->in_txn) {
@@ -915,6 +913,22 @@ static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t
     return 0;
 }
 
+/* Syncs segment @p seq. A process that crashed may have left its last records (or the NEXT
+ * record it wrote before its fsync) in the page cache only; the log resumes after them, and
+ * what it appends from now on may be synced and acknowledged, so they must be on disk first
+ * (W4: a segment is synced whole before another one, or later bytes, count on it). */
+static int sync_segment(inmem__wal *w, uint64_t seq)
+{
+    char path[PATH_MAX_LEN];
+    inmem__wal_seg_path(w, seq, path, sizeof path);
+    int fd = w->vfs->open(path, O_RDWR | O_NOFOLLOW, 0), rc;
+    if (fd < 0)
+        return inmem__wal_io_error(w, fd, "open", seq);
+    rc = w->vfs->datasync(fd);
+    w->vfs->close(fd);
+    return rc ? inmem__wal_io_error(w, rc, "fdatasync", seq) : 0;
+}
+
 /* Resolves where the log ends after replay (writable opens): cuts the stopping segment, moves
  * past it if it ended with NEXT, removes the unused segments after, and opens the log there. */
 static int resume(inmem__wal *w, recovery *v)
@@ -935,6 +949,8 @@ static int resume(inmem__wal *w, recovery *v)
     w->first_seq = v->ds.seqs[w->cfg.base_version ? keep : 0];
     uint64_t seq = v->ds.seqs[v->stop];
     if (v->dirty && (rc = zero_segment_tail(w, seq, v->cut)) != 0)
+        return rc;
+    if ((rc = sync_segment(w, seq)) != 0)
         return rc;
     size_t at = v->stop;
     if (v->next && at + 1 < v->ds.n && v->ds.seqs[at + 1] == seq + 1)
@@ -994,7 +1010,12 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
     }
     v.stop = v.ds.n;
     v.first_needed = v.ds.n;
-    for (size_t i = 0; i < v.ds.n; i++) {
+    /* Segments after the active one hold nothing: a segment made ahead of a switch that never
+     * came, which resume() removes, or the one a NEXT record names, which it resumes in. They are
+     * not replayed: resuming in one that follows a segment without NEXT would append past bytes
+     * nobody synced (the crashed process's last records, in the page cache only). */
+    size_t last = v.active < v.ds.n ? v.active : 0;
+    for (size_t i = 0; i < v.ds.n && i <= last; i++) {
         uint64_t seq = v.ds.seqs[i];
         char name[64], what[200];
         seg_name(seq, name, sizeof name);
