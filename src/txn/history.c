@@ -453,6 +453,18 @@ uint64_t inmem__history_scope_floor(inmem__store *st, const uint8_t *scope)
     return scope_floor(st, scope, floor_clock(st));
 }
 
+uint64_t inmem__history_replay_after(inmem__store *st, const uint8_t *scope)
+{
+    inmem__run_policy *rp;
+    const inmem__hpolicy *p = scope_policy(st, scope, &rp);
+    int erased = rp && rp->erased;
+    uint64_t f = policy_floor(st, p, erased, floor_clock(st));
+    /* every version newer than the floor is kept, and a put at the floor (the state there); a
+     * delete at the floor may be gone with its key (the GC unlinks a key whose tombstone is at
+     * or below the floor it uses), except where a count of 2 or more keeps tombstones */
+    return !erased && p->count >= 2 && f ? f - 1 : f;
+}
+
 /* The lowest of every scope's floor: the oldest version a time-travel read may begin at. */
 static uint64_t lowest_floor(const inmem__store *st, uint64_t now)
 {

@@ -9,9 +9,10 @@
  * and every version in (after, snapshot] is collected and sorted by version. Cost and memory:
  * O(the scope's keys + its versions in the range), whatever the rest of the database holds.
  *
- * Complete or refused: if `after` is below the scope's floor (keys may have been unlinked) or a
- * key's chain was cut above `after` (versions freed), the replay cannot be whole and opening fails
- * with INMEM_EHISTORY. A fork's replay is its own writes (what it inherits is its parent's).
+ * Complete or refused: if `after` is below the scope's floor (keys may have been unlinked: at the
+ * floor itself too, a deleted key's, unless a count keeps tombstones) or a key's chain was cut
+ * above `after` (versions freed), the replay cannot be whole and opening fails with
+ * INMEM_EHISTORY. A fork's replay is its own writes (what it inherits is its parent's).
  */
 #include "txn/txn_int.h"
 
@@ -39,13 +40,12 @@ int inmem__replay_open(inmem_txn *t, const uint8_t scope[16], uint64_t after, in
     if (after >= t->snap) /* nothing to replay: an empty replay */
         after = t->snap;
     inmem__mutex_lock(&st->commit_mu);
-    uint64_t floor = inmem__history_scope_floor(st, scope);
+    uint64_t from = inmem__history_replay_after(st, scope);
     int rc = 0;
-    /* the writes after `after` are all kept if the state at after + 1 is */
-    if (after + 1 < floor && after < t->snap)
+    if (after < from && after < t->snap)
         rc = inmem__error(INMEM_EHISTORY,
-                          "the run's history starts at version %llu: cannot replay from %llu",
-                          (unsigned long long)floor, (unsigned long long)after);
+                          "the run's writes are kept after version %llu: cannot replay from %llu",
+                          (unsigned long long)from, (unsigned long long)after);
     else
         inmem__pin_down(t, after);
     inmem__mutex_unlock(&st->commit_mu);

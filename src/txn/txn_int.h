@@ -390,6 +390,9 @@ int inmem__history_scan_check(inmem_txn *t, const uint8_t *lo, size_t lolen, con
 /* The error of a read whose version was freed. */
 int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen);
 void inmem__history_fini(inmem__store *st);
+/* The oldest `after` from which a replay of @p scope is whole: every write of the scope newer
+ * than it is kept (under commit_mu). */
+uint64_t inmem__history_replay_after(inmem__store *st, const uint8_t *scope);
 /* The oldest version at which an absence in @p scope is trustworthy (under commit_mu). */
 uint64_t inmem__history_scope_floor(inmem__store *st, const uint8_t *scope)
     INMEM_REQUIRES(st->commit_mu);
