@@ -915,7 +915,7 @@ static void history_replay_never_omits_a_delete_at_the_floor(void **state)
         assert_ok(inmem_put(db, &run, "k", 1, "1", 1, &v));
         assert_ok(inmem_delete(db, &run, "k", 1, &del));
         if (window)
-            usleep(300 * 1000); /* the delete leaves the window */
+            usleep(300 * 1000);      /* the delete leaves the window */
         for (int i = 0; i < 64; i++) /* collections, in another scope */
             assert_ok(inmem_put(db, NULL, "z", 1, "x", 1, &v));
         uint64_t floor = test_stats(db).history_floor;
@@ -946,6 +946,41 @@ static void history_replay_never_omits_a_delete_at_the_floor(void **state)
         CHECK(refused > 0, "window %d: the key's delete was never collected", window);
         assert_ok(inmem_db_close(db));
     }
+}
+
+/* A CAS in a fork on a key it inherits and never wrote checks the inherited version at commit,
+ * whatever the key's length: "only if absent" conflicts, the version read commits; in a
+ * transaction and on its own. (Keys past 256 encoded bytes read as absent there once.) */
+static void history_fork_cas_of_an_inherited_long_key_sees_it(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    static const size_t lens[] = {100, 300, 900};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t klen = lens[i];
+        char *key = malloc(klen);
+        assert_non_null(key);
+        memset(key, 'k', klen);
+        inmem_run_id parent, fork;
+        assert_ok(inmem_run_begin_db(db, NULL, &parent));
+        uint64_t ver = 0;
+        assert_ok(inmem_put(db, &parent, key, klen, "parent", 6, &ver));
+        assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &fork));
+        inmem_txn *t = test_begin(db);
+        assert_ok(inmem_kv_cas(t, &fork, key, klen, 0, "clobber", 7));
+        CHECK(inmem_txn_commit(t) == INMEM_CONFLICT, "klen %zu: CAS expecting absence committed",
+              klen);
+        inmem_txn_free(t);
+        CHECK(inmem_cas(db, &fork, key, klen, 0, "clobber", 7, NULL) == INMEM_CONFLICT,
+              "klen %zu: inmem_cas expecting absence committed", klen);
+        t = test_begin(db);
+        assert_ok(inmem_kv_cas(t, &fork, key, klen, ver, "next", 4));
+        int rc = inmem_txn_commit(t);
+        CHECK(rc == 0, "klen %zu: CAS on the version read: %s", klen, inmem_errname(rc));
+        inmem_txn_free(t);
+        free(key);
+    }
+    assert_ok(inmem_db_close(db));
 }
 
 /* The inheritance starts at the fork's commit: in the transaction that creates it, a fork shows
@@ -1959,6 +1994,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_count_keeps_a_delete_of_a_key_never_written),
     cmocka_unit_test(history_count_keeps_a_lone_delete_across_a_reopen),
     cmocka_unit_test(history_replay_never_omits_a_delete_at_the_floor),
+    cmocka_unit_test(history_fork_cas_of_an_inherited_long_key_sees_it),
     cmocka_unit_test(history_a_fork_alone_keeps_no_commit_times),
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),

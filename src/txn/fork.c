@@ -83,13 +83,16 @@ const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, si
     return NULL;
 }
 
-uint64_t inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now)
+int inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now,
+                            uint64_t *ver)
 {
-    uint8_t parent[16], buf[256];
+    uint8_t parent[16], stack[256], *buf = stack;
     uint64_t at, snap = UINT64_MAX;
-    if (klen < INMEM__KEY_PREFIX || klen > sizeof buf ||
-        !inmem__fork_of(st, key, snap, parent, &at))
+    *ver = 0;
+    if (klen < INMEM__KEY_PREFIX || !inmem__fork_of(st, key, snap, parent, &at))
         return 0;
+    if (klen > sizeof stack && !(buf = malloc(klen)))
+        return INMEM_ENOMEM; /* never "absent": a CAS expecting 0 would overwrite the key */
     memcpy(buf + 16, key + 16, klen - 16);
     for (int depth = 0; depth < FORK_DEPTH_MAX; depth++) {
         memcpy(buf, parent, 16);
@@ -97,11 +100,15 @@ uint64_t inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t kl
             snap = at;
         inmem__node *n = inmem__index_find(st->index, buf, klen, inmem__hash(buf, klen));
         const inmem__version *v = n ? inmem__version_at(n, snap) : NULL;
-        if (v)
-            return v->tomb || (v->expiry_ms && v->expiry_ms <= now) ? 0 : v->ver;
+        if (v) {
+            *ver = v->tomb || (v->expiry_ms && v->expiry_ms <= now) ? 0 : v->ver;
+            break;
+        }
         if (!inmem__fork_of(st, buf, snap, parent, &at))
-            return 0;
+            break;
     }
+    if (buf != stack)
+        free(buf);
     return 0;
 }
 

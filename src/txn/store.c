@@ -500,11 +500,15 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
     inmem__mutex_lock(&st->commit_mu);
     inmem__node *cn = op == ONE_CAS ? inmem__store_live_node(st, w.node, &w.k) : NULL;
     uint64_t now = op == ONE_CAS ? inmem__clock_wall_ms() : 0;
-    if (op == ONE_CAS && (cn ? inmem__store_cas_version(cn, now)
-                             : inmem__fork_cas_version(st, key, klen, now)) != expected) {
+    uint64_t cur = 0;
+    if (op == ONE_CAS && cn)
+        cur = inmem__store_cas_version(cn, now);
+    else if (op == ONE_CAS)
+        rc = inmem__fork_cas_version(st, key, klen, now, &cur); /* 0 or INMEM_ENOMEM */
+    if (rc == 0 && op == ONE_CAS && cur != expected) {
         atomic_store_rlx(&st->ctr.abort_cas, atomic_load_rlx(&st->ctr.abort_cas) + 1);
         rc = INMEM_CONFLICT;
-    } else {
+    } else if (rc == 0) {
         rc = inmem__store_apply(st, &w, 1, &ver, &ticket);
     }
     inmem__store_unlock(st);

@@ -548,8 +548,13 @@ static int validate(inmem__store *st, inmem_txn *t, inmem_abort_reason *why)
     for (size_t i = 0; i < t->nc; i++) {
         wentry *w = &t->w[t->c[i].w];
         inmem__node *n = inmem__store_live_node(st, w->node, &w->k);
-        uint64_t cur = n ? inmem__store_cas_version(n, now)
-                         : inmem__fork_cas_version(st, w->k.key, w->k.klen, now);
+        uint64_t cur = 0;
+        if (n) {
+            cur = inmem__store_cas_version(n, now);
+        } else if (inmem__fork_cas_version(st, w->k.key, w->k.klen, now, &cur) != 0) {
+            *why = INMEM_ABORT_ERROR;
+            return INMEM_ENOMEM;
+        }
         if (cur != t->c[i].expected) {
             set_conflict(t, &w->k, t->c[i].expected, cur);
             *why = INMEM_ABORT_CAS_CONFLICT;

@@ -406,10 +406,10 @@ int inmem__fork_of(inmem__store *st, const uint8_t *scope, uint64_t snap, uint8_
  * transaction's snapshot: NULL if none (or not a fork); *rc INMEM_EHISTORY (freed) or
  * INMEM_ENOMEM. */
 const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, size_t klen, int *rc);
-/* For a CAS at commit (under commit_mu): the version of a key a fork never wrote, as it
- * inherits it now (deleted or expired: 0). */
-uint64_t inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now)
-    INMEM_REQUIRES(st->commit_mu);
+/* For a CAS at commit (under commit_mu): *ver the version of a key a fork never wrote, as it
+ * inherits it now (deleted or expired: 0). Returns 0 or INMEM_ENOMEM (a long key's copy). */
+int inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now,
+                            uint64_t *ver) INMEM_REQUIRES(st->commit_mu);
 /* 1 if @p key is an engine record (INMEM__TAG_SYS, in the shared scope): inline, it is asked of
  * every write. Loading: a loaded version's commit time (noted unsorted, then put in order by
  * _load_times). */
