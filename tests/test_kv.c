@@ -425,7 +425,40 @@ static void kv_expiry_is_read_and_written_as_absolute_time(void **state)
     inmem__clock_set_override(0);
 }
 
+/* A value a transaction reads from its own pending write is borrowed until the transaction
+ * ends, like any other: a later put, delete or CAS of the same key in the same transaction does
+ * not free it under the reader (it did: the replaced pending version was freed at once). */
+static void kv_a_value_read_from_a_pending_write_stays_valid_until_the_end(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    enum { LEN = 200 };
+    char want[4][LEN];
+    const void *got[4];
+    size_t n;
+    for (int i = 0; i < 4; i++)
+        memset(want[i], 'A' + i, LEN);
+    assert_ok(inmem_kv_put(t, NULL, LIT("k"), want[0], LEN));
+    assert_ok(inmem_kv_get(t, NULL, LIT("k"), &got[0], &n, NULL));
+    assert_ok(inmem_kv_put(t, NULL, LIT("k"), want[1], LEN));
+    assert_ok(inmem_kv_get(t, NULL, LIT("k"), &got[1], &n, NULL));
+    assert_ok(inmem_kv_cas(t, NULL, LIT("k"), 0, want[2], LEN));
+    assert_ok(inmem_kv_get(t, NULL, LIT("k"), &got[2], &n, NULL));
+    assert_ok(inmem_kv_delete(t, NULL, LIT("k")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("x"), want[3], LEN)); /* may reuse freed memory */
+    assert_ok(inmem_kv_put(t, NULL, LIT("k"), want[3], LEN));
+    assert_ok(inmem_kv_get(t, NULL, LIT("k"), &got[3], &n, NULL));
+    for (int i = 0; i < 4; i++)
+        assert_memory_equal(got[i], want[i], LEN);
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 const struct CMUnitTest kv_tests[] = {
+    cmocka_unit_test(kv_a_value_read_from_a_pending_write_stays_valid_until_the_end),
     cmocka_unit_test(kv_ttl_near_the_maximum_never_wraps_into_the_past),
     cmocka_unit_test(kv_expiry_is_read_and_written_as_absolute_time),
     cmocka_unit_test(kv_list_pages_through_a_prefix_in_key_order),

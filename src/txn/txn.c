@@ -90,10 +90,20 @@ static int set_added(kset *ix, const void *base, size_t stride, size_t n)
 
 /* ---- begin / end -------------------------------------------------------------------------- */
 
+static void free_replaced(inmem_txn *t)
+{
+    for (inmem__version *v = t->replaced, *next; v; v = next) {
+        next = atomic_load_rlx(&v->next);
+        inmem__version_free(v);
+    }
+    t->replaced = NULL;
+}
+
 static void txn_reset(inmem_txn *t)
 {
     for (size_t i = 0; i < t->nw; i++)
         inmem__version_free(t->w[i].v);
+    free_replaced(t);
     t->nw = t->nr = t->nc = 0;
     t->wix.on = t->rix.on = 0;
     inmem__arena_reset(&t->arena);
@@ -197,6 +207,7 @@ static void txn_end(inmem_txn *t, inmem_txn_state state, inmem_abort_reason reas
         inmem__version_free(t->w[i].v);
         t->w[i].v = NULL;
     }
+    free_replaced(t);
     t->state = state;
     t->reason = reason;
     inmem__snapshot_unpin(t);
@@ -451,7 +462,9 @@ static int stage_write(inmem_txn *t, const uint8_t *key, size_t klen, inmem__ver
     uint64_t h = inmem__hash(key, klen);
     long i = set_find(&t->wix, t->w, sizeof(wentry), t->nw, key, klen, h);
     if (i >= 0) {
-        inmem__version_free(t->w[i].v);
+        /* kept until the transaction ends: a read may have returned its value */
+        atomic_store_rlx(&t->w[i].v->next, t->replaced);
+        t->replaced = t->w[i].v;
         t->w[i].v = v;
         *wi = i;
         return 0;

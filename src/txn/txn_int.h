@@ -227,6 +227,9 @@ struct inmem_txn {
     wentry *w;
     size_t nw, wcap;
     kset wix;
+    /* pending versions a later write of the same key replaced, chained through `next`: reads
+     * may have handed out their values, borrowed until the transaction ends */
+    inmem__version *replaced;
     rentry *r;
     size_t nr, rcap;
     kset rix;
