@@ -684,6 +684,9 @@ int inmem_kv_get(inmem_txn *txn, const inmem_run_id *run, const void *key, size_
 
 /**
  * Writes a key (pending until commit). A blind write (without a read) never conflicts.
+ * Writing a key the transaction already wrote keeps the value it replaces until the transaction
+ * ends (a read may have returned it, borrowed), so rewriting one key many times in a single
+ * transaction holds every value written.
  * @param[in] val may be NULL when @p vlen is 0. Copied.
  * @return 0, INMEM_EINVAL (NULL @p txn or @p key, @p klen 0, NULL @p val with a length),
  *         INMEM_ETOOBIG (key or value), INMEM_EREADONLY (a read-only transaction),
