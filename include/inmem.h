@@ -599,7 +599,10 @@ int inmem_txn_set_timeout(inmem_txn *txn, uint64_t timeout_us);
  *         (already ended); INMEM_EINVAL (NULL); INMEM_ETIMEDOUT (past the deadline of
  *         inmem_txn_set_timeout(): aborted, nothing applied); INMEM_ENOMEM (aborted, nothing
  * applied); INMEM_EREADONLY (the database was opened read-only, or its log failed earlier);
- *         INMEM_EIO (writing or syncing the log failed: the log is read-only from then on); for
+ *         INMEM_EIO (writing or syncing the log failed: the log is read-only from then on; in
+ *         strict mode nothing was applied, in async and batched modes only the fsync that
+ *         max_unsynced_commits waited for failed: the commit is applied and visible, and
+ *         inmem_txn_describe() says committed, but it is not known durable); for
  *         a half-done transaction, the error that left it so (INMEM_ENOMEM, INMEM_ETOOBIG).
  */
 int inmem_txn_commit(inmem_txn *txn);

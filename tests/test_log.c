@@ -1200,6 +1200,100 @@ static void reopen_after_a_crash_syncs_the_log_and_appends_where_its_data_ends(v
     test_rmdir(dir);
 }
 
+/* Without strict durability a commit is visible once applied. If the fsync max_unsynced_commits
+ * makes it wait for fails, it returns INMEM_EIO (not known durable; the log is read-only from
+ * then on) but it is committed: inmem_txn_describe() says so, reads see it, and a waiter on its
+ * key is woken (it was not, and the log took no commit that could wake it later). */
+struct cap_waiter {
+    inmem_db *db;
+    uint64_t after, got;
+    int rc;
+};
+
+static void *cap_wait_main(void *p)
+{
+    struct cap_waiter *a = p;
+    a->rc = inmem_wait(a->db, NULL, INMEM_PRIM_KV, "k", 1, a->after, 5000, &a->got);
+    return NULL;
+}
+
+static void batched_commit_whose_capped_fsync_fails_is_committed_and_wakes_waiters(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    use_faulty_vfs();
+    inmem_options o;
+    log_options_init(&o);
+    o.durability = INMEM_DURABILITY_BATCHED;
+    o.max_unsynced_commits = 1;
+    o.sync_interval_ms = 1000000;
+    o.sync_commits = 1000000;
+    inmem_db *db = NULL;
+    assert_ok(opts_open(dir, &o, &db));
+    struct cap_waiter w = {.db = db};
+    w.after = put_ok(db, NULL, "k", "old", 3);
+    for (int i = 0; i < 10; i++) { /* until a commit waited for a capped fsync */
+        uint64_t before = test_stats(db).wal_syncs;
+        put_ok(db, NULL, "other", "x", 1);
+        if (test_stats(db).wal_syncs > before)
+            break;
+    }
+    put_ok(db, NULL, "other", "y", 1); /* unsynced: the next commit waits for an fsync */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cap_wait_main, &w), 0);
+    usleep(100 * 1000);
+    atomic_store(&sync_left, 0); /* every fsync fails from now on */
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, NULL, "k", 1, "new", 3));
+    assert_rc(INMEM_EIO, inmem_txn_commit(t));
+    inmem_txn_info info;
+    assert_ok(inmem_txn_describe(t, &info));
+    assert_int_equal(info.state, INMEM_TXN_COMMITTED);
+    assert_true(info.commit_version > w.after);
+    inmem_txn_free(t);
+    expect_get(db, NULL, "k", "new", 3, info.commit_version);
+    pthread_join(th, NULL);
+    CHECK(w.rc == 0 && w.got == info.commit_version, "the waiter: %s, version %llu",
+          inmem_errname(w.rc), (unsigned long long)w.got);
+    assert_rc(INMEM_EREADONLY, inmem_put(db, NULL, "k", 1, "x", 1, NULL));
+    (void)inmem_db_close(db);
+    inmem__vfs_set(NULL);
+    test_rmdir(dir);
+}
+
+/* A strict commit whose fsync failed leaves its versions installed but never visible. Later
+ * transactions that read those keys get INMEM_EREADONLY (the log failed), not conflicts with a
+ * version nobody can see, retried until the attempts run out. */
+static void strict_failed_commit_leaves_no_conflicts_behind(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    use_faulty_vfs();
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    uint64_t v = put_ok(db, NULL, "k", "old", 3);
+    atomic_store(&sync_left, 0);
+    assert_rc(INMEM_EIO, inmem_put(db, NULL, "k", 1, "new", 3, NULL));
+    expect_get(db, NULL, "k", "old", 3, v);
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    const void *val;
+    size_t n;
+    uint64_t seen = 0;
+    assert_ok(inmem_kv_get(t, NULL, "k", 1, &val, &n, &seen));
+    assert_int_equal(seen, v);
+    assert_ok(inmem_kv_put(t, NULL, "k", 1, "next", 4));
+    assert_rc(INMEM_EREADONLY, inmem_txn_commit(t));
+    inmem_txn_free(t);
+    assert_rc(INMEM_EREADONLY, inmem_cas(db, NULL, "k", 1, v, "cas", 3, NULL));
+    assert_rc(INMEM_EREADONLY, inmem_cas(db, NULL, "absent", 6, 0, "cas", 3, NULL));
+    (void)inmem_db_close(db);
+    inmem__vfs_set(NULL);
+    test_rmdir(dir);
+}
+
 /* ---- the batched cap ------------------------------------------------------------------------ */
 
 struct cap_arg {
@@ -1624,6 +1718,9 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(batched_sync_interval_of_years_never_wraps, restore_posix_vfs),
     cmocka_unit_test_teardown(reopen_after_a_crash_syncs_the_log_and_appends_where_its_data_ends,
                               restore_posix_vfs),
+    cmocka_unit_test_teardown(
+        batched_commit_whose_capped_fsync_fails_is_committed_and_wakes_waiters, restore_posix_vfs),
+    cmocka_unit_test_teardown(strict_failed_commit_leaves_no_conflicts_behind, restore_posix_vfs),
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),

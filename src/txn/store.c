@@ -501,9 +501,10 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
     inmem__node *cn = op == ONE_CAS ? inmem__store_live_node(st, w.node, &w.k) : NULL;
     uint64_t now = op == ONE_CAS ? inmem__clock_wall_ms() : 0;
     uint64_t cur = 0;
-    if (op == ONE_CAS && cn)
+    rc = st->wal ? inmem__wal_writable(st->wal) : 0; /* first: see inmem__txn_commit() */
+    if (rc == 0 && op == ONE_CAS && cn)
         cur = inmem__store_cas_version(cn, now);
-    else if (op == ONE_CAS)
+    else if (rc == 0 && op == ONE_CAS)
         rc = inmem__fork_cas_version(st, key, klen, now, &cur); /* 0 or INMEM_ENOMEM */
     if (rc == 0 && op == ONE_CAS && cur != expected) {
         atomic_store_rlx(&st->ctr.abort_cas, atomic_load_rlx(&st->ctr.abort_cas) + 1);
@@ -516,12 +517,13 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
         inmem__version_free(v);
         return rc;
     }
-    if ((rc = inmem__store_finish(st, ver, ticket)) != 0)
-        return rc;
-    inmem__watch_notify(st, &w, 1, ver);
+    rc = inmem__store_finish(st, ver, ticket);
+    if (rc && st->strict)
+        return rc;                       /* never published: not applied */
+    inmem__watch_notify(st, &w, 1, ver); /* visible (see inmem__txn_commit()) */
     if (version)
         *version = ver;
-    return 0;
+    return rc;
 }
 
 int inmem__store_put_one(inmem__store *st, const uint8_t *key, size_t klen, const void *val,

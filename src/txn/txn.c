@@ -621,7 +621,11 @@ int inmem__txn_commit(inmem_txn *t)
                                   * missed while it was held runs, as after any commit) */
         return deadline_passed(t);
     }
-    int rc = validate(st, t, &why);
+    /* a failed log first: a strict commit that failed left its versions installed, never
+     * visible, and validating against them would report conflicts where none can commit */
+    int rc = st->wal ? inmem__wal_writable(st->wal) : 0;
+    if (rc == 0)
+        rc = validate(st, t, &why);
     if (rc == INMEM_CONFLICT) {
         _Atomic uint64_t *ctr =
             why == INMEM_ABORT_CAS_CONFLICT ? &st->ctr.abort_cas : &st->ctr.abort_read;
@@ -630,13 +634,18 @@ int inmem__txn_commit(inmem_txn *t)
         rc = inmem__store_apply(st, t->w, t->nw, &t->commit_ver, &ticket);
     }
     inmem__store_unlock(st);
-    if (rc == 0)
-        rc = inmem__store_finish(st, t->commit_ver, ticket);
     if (rc) {
         txn_end(t, INMEM_TXN_ABORTED, why);
         return rc;
     }
-    inmem__watch_notify(st, t->w, t->nw, t->commit_ver); /* visible now: wake its waiters */
+    rc = inmem__store_finish(st, t->commit_ver, ticket);
+    if (rc && st->strict) { /* never published: not applied */
+        txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_ERROR);
+        return rc;
+    }
+    /* visible now (without strict durability, since it was applied, even if the fsync that
+     * max_unsynced_commits waited for failed: then it is committed, not known durable) */
+    inmem__watch_notify(st, t->w, t->nw, t->commit_ver);
     txn_end(t, INMEM_TXN_COMMITTED, INMEM_ABORT_NONE);
-    return 0;
+    return rc;
 }

@@ -692,25 +692,30 @@ uint64_t inmem__wal_next_size(inmem__wal *w, size_t need)
     return size;
 }
 
-int inmem__wal_append_begin(inmem__wal *w, uint64_t version, uint64_t now, const uint8_t run[16],
-                            uint32_t records, size_t op_bytes, size_t multi_bytes,
-                            inmem__wal_cursor *c)
+int inmem__wal_writable(inmem__wal *w)
 {
     if (w->cfg.read_only)
         return inmem__error(INMEM_EREADONLY, "the database was opened read-only");
     if (atomic_load_acq(&w->failed))
         return inmem__error(INMEM_EREADONLY, "the log failed earlier (%s); reopen the database",
                             inmem_strerror(atomic_load_rlx(&w->failed)));
+    return 0;
+}
+
+int inmem__wal_append_begin(inmem__wal *w, uint64_t version, uint64_t now, const uint8_t run[16],
+                            uint32_t records, size_t op_bytes, size_t multi_bytes,
+                            inmem__wal_cursor *c)
+{
+    int rc = inmem__wal_writable(w);
+    if (rc)
+        return rc;
     size_t total = inmem__wal_txn_size(version, now, records, op_bytes);
     c->multi = total - INMEM__WAL_FRAME > UINT32_MAX - 16;
     if (c->multi)
         total = INMEM__WAL_FRAME + INMEM__WAL_BEGIN_LEN + multi_bytes + INMEM__WAL_FRAME +
                 INMEM__WAL_COMMIT_LEN;
-    if (w->off + total + INMEM__WAL_END_ROOM > w->map_len) { /* W6 */
-        int rc = rotate(w, total, 0);
-        if (rc)
-            return rc;
-    }
+    if (w->off + total + INMEM__WAL_END_ROOM > w->map_len && (rc = rotate(w, total, 0)) != 0)
+        return rc; /* W6 */
     c->frame = w->map + w->off;
     c->version = version;
     c->records = records;

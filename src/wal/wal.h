@@ -67,6 +67,9 @@ typedef struct inmem__wal_cursor {
     int multi; /* written as BEGIN, WRITE/DELETE records, COMMIT (too big for one frame) */
 } inmem__wal_cursor;
 
+/* 0 if the log takes appends; INMEM_EREADONLY (opened read-only, or an earlier failure). */
+int inmem__wal_writable(inmem__wal *w);
+
 /*
  * Starts a transaction of @p records operations with commit version @p version, committed at
  * wall-clock @p time_ms (logged with it). @p op_bytes is
