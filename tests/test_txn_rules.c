@@ -1344,6 +1344,32 @@ static void rule10_closure_callback_past_the_deadline_is_not_committed(void **st
 
 /* ---- rule 13: deadlines ------------------------------------------------------------------ */
 
+static int put_b(inmem_txn *t, void *arg)
+{
+    (void)arg;
+    return inmem_kv_put(t, NULL, LIT("b"), LIT("2"));
+}
+
+/* A timeout too big to add to the clock means "never", not a deadline wrapped into the past:
+ * an explicit transaction and a closure, with backoffs as big, commit. */
+static void rule13_deadline_of_a_huge_timeout_never_wraps(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_txn *t = test_begin(db);
+    assert_ok(inmem_txn_set_timeout(t, UINT64_MAX));
+    assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("1")));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    inmem_retry_options ro;
+    inmem_retry_options_init(&ro);
+    ro.timeout_us = UINT64_MAX;
+    ro.backoff_max_us = UINT64_MAX;
+    assert_ok(inmem_db_transact(db, &ro, put_b, NULL));
+    assert_ok(inmem_get(db, NULL, LIT("b"), NULL, NULL, NULL));
+    assert_ok(inmem_db_close(db));
+}
+
 static void rule13_deadline_commit_past_it_applies_nothing(void **state)
 {
     (void)state;
@@ -1793,6 +1819,7 @@ const struct CMUnitTest txn_rules_tests[] = {
     cmocka_unit_test(rule10_closure_expired_deadline_returns_etimedout),
     cmocka_unit_test(rule10_closure_callback_past_the_deadline_is_not_committed),
     cmocka_unit_test(rule13_deadline_commit_past_it_applies_nothing),
+    cmocka_unit_test(rule13_deadline_of_a_huge_timeout_never_wraps),
     cmocka_unit_test(rule13_deadline_commit_before_it_or_without_one_commits),
     cmocka_unit_test(rule11_diagnostics_counters_move_by_cause),
     cmocka_unit_test(rule11_diagnostics_conflict_reports_run_key_and_rule),

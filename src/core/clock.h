@@ -14,6 +14,11 @@ uint64_t inmem__clock_wall_ms(void);
 uint64_t inmem__clock_mono_ns(void);
 /* Monotonic microseconds. */
 uint64_t inmem__clock_mono_us(void);
+/* @p a + @p b, or UINT64_MAX if that wraps (deadlines of huge timeouts: "never"). */
+static inline uint64_t inmem__add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
 /* Monotonic microseconds from the coarse clock (resolution of a few milliseconds). */
 uint64_t inmem__clock_coarse_us(void);
 /* Tests: make inmem__clock_wall_ms() return @p ms (0 turns the override off). */

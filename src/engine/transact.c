@@ -138,7 +138,7 @@ static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn 
         inmem_retry_options_init(&o);
     if (o.max_attempts < 1 || o.backoff_max_us < o.backoff_initial_us)
         return INMEM_EINVAL;
-    uint64_t deadline = o.timeout_us ? inmem__clock_mono_us() + o.timeout_us : 0;
+    uint64_t deadline = o.timeout_us ? inmem__add_sat(inmem__clock_mono_us(), o.timeout_us) : 0;
     inmem_txn *txn;
     int rc = inmem_txn_begin(db, &txn);
     if (rc)
@@ -164,14 +164,14 @@ static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn 
             break;
         }
         uint64_t wait = jitter(backoff);
-        if (deadline && inmem__clock_mono_us() + wait >= deadline) {
+        if (deadline && inmem__add_sat(inmem__clock_mono_us(), wait) >= deadline) {
             inmem__store_count(st, INMEM__COUNT_DEADLINES_EXPIRED);
             rc = INMEM_ETIMEDOUT;
             break;
         }
         if (wait)
             inmem__clock_sleep_us(wait);
-        backoff = backoff * 2 > o.backoff_max_us ? o.backoff_max_us : backoff * 2;
+        backoff = backoff > o.backoff_max_us / 2 ? o.backoff_max_us : backoff * 2;
         inmem__txn_count_retry(txn);
         inmem__txn_restart(txn);
     }

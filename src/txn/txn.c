@@ -580,7 +580,7 @@ static int validate(inmem__store *st, inmem_txn *t, inmem_abort_reason *why)
 int inmem__txn_set_timeout(inmem_txn *t, uint64_t timeout_us)
 {
     CHECK_ACTIVE(t);
-    t->deadline_us = timeout_us ? inmem__clock_mono_us() + timeout_us : 0;
+    t->deadline_us = timeout_us ? inmem__add_sat(inmem__clock_mono_us(), timeout_us) : 0;
     return 0;
 }
 
