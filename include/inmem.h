@@ -770,8 +770,9 @@ typedef struct inmem_iter inmem_iter;
 
 /**
  * Opens an iterator over the keys k of a run with @p start <= k < @p end in memcmp order, at
- * the transaction's snapshot, merged with the transaction's own pending writes. Each key it
- * returns from the snapshot is recorded in the read set. Keys inserted by others after the
+ * the transaction's snapshot, merged with the transaction's own pending writes as they were
+ * when it was opened (writes the transaction makes while it is open do not show in it: open
+ * another). Each key it returns from the snapshot is recorded in the read set. Keys inserted by others after the
  * snapshot are not seen and do not conflict (phantoms are allowed).
  * Free with inmem_iter_free() (also freed with the transaction).
  * @param[in] start NULL (or slen 0) for the run's first key.
