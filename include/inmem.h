@@ -284,7 +284,8 @@ void inmem_options_init(inmem_options *opts);
  * what recovery did). If the directory holds no database, one is created there (see
  * inmem_options.create_if_missing). Close it with inmem_db_close().
  * One process at a time may open a directory for writing: the log is guarded by an advisory
- * lock on DIR/LOCK (read-only opens take no lock).
+ * lock on DIR/LOCK (a read-only open holds a shared one only while it replays the log; a
+ * writable open meanwhile waits for it, up to a minute, instead of failing).
  * @param[in] dir the database directory. Not used (may be NULL) with INMEM_DURABILITY_NONE.
  * @param[in] opts options, or NULL for the defaults.
  * @param[out] out the new handle; set to NULL on failure.
@@ -772,9 +773,9 @@ typedef struct inmem_iter inmem_iter;
  * Opens an iterator over the keys k of a run with @p start <= k < @p end in memcmp order, at
  * the transaction's snapshot, merged with the transaction's own pending writes as they were
  * when it was opened (writes the transaction makes while it is open do not show in it: open
- * another). Each key it returns from the snapshot is recorded in the read set. Keys inserted by others after the
- * snapshot are not seen and do not conflict (phantoms are allowed).
- * Free with inmem_iter_free() (also freed with the transaction).
+ * another). Each key it returns from the snapshot is recorded in the read set. Keys inserted by
+ * others after the snapshot are not seen and do not conflict (phantoms are allowed). Free with
+ * inmem_iter_free() (also freed with the transaction).
  * @param[in] start NULL (or slen 0) for the run's first key.
  * @param[in] end NULL (or elen 0) for no upper bound within the run.
  * @return 0, INMEM_EINVAL (NULL @p txn or @p out, a NULL bound with a length), INMEM_ETOOBIG (a

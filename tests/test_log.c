@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -322,6 +323,51 @@ static void second_open_of_a_directory_fails_with_elocked_naming_the_pid(void **
     expect_get(db2, NULL, "k", "v", 1, 1);
     expect_get(db2, NULL, "k2", "v2", 2, 2);
     assert_ok(inmem_db_close(db2));
+    test_rmdir(dir);
+}
+
+/* A read-only open holds a shared lock on LOCK while it replays the log (so that no writer starts
+ * under it) and releases it when done. A writable open meanwhile waits for it instead of failing
+ * with INMEM_ELOCKED naming the last writer, long gone. */
+struct shared_holder {
+    char path[128];
+    int fd;
+    _Atomic int holding;
+};
+
+static void *hold_shared(void *p)
+{
+    struct shared_holder *h = p;
+    usleep(300 * 1000);
+    atomic_store(&h->holding, 0);
+    close(h->fd); /* the "replay" is over */
+    return NULL;
+}
+
+static void writer_open_waits_for_read_only_opens_replaying(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_BATCHED);
+    put_ok(db, NULL, "k", LIT("v"));
+    assert_ok(inmem_db_close(db));
+    struct shared_holder h;
+    snprintf(h.path, sizeof h.path, "%s/LOCK", dir);
+    h.fd = open(h.path, O_RDONLY);
+    assert_true(h.fd >= 0);
+    assert_int_equal(flock(h.fd, LOCK_SH | LOCK_NB), 0);
+    atomic_store(&h.holding, 1);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hold_shared, &h), 0);
+    db = NULL;
+    int rc = try_open(dir, INMEM_DURABILITY_BATCHED, 0, &db);
+    CHECK(rc == 0, "writable open beside a replaying reader: %s (%s)", inmem_errname(rc),
+          inmem_errmsg());
+    assert_int_equal(atomic_load(&h.holding), 0); /* it waited */
+    pthread_join(th, NULL);
+    expect_get(db, NULL, "k", "v", 1, 1);
+    assert_ok(inmem_db_close(db));
     test_rmdir(dir);
 }
 
@@ -1699,6 +1745,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(persistence_keeps_the_ttl_expiry_of_each_write),
     cmocka_unit_test(persistence_keeps_records_larger_than_a_segment),
     cmocka_unit_test(second_open_of_a_directory_fails_with_elocked_naming_the_pid),
+    cmocka_unit_test(writer_open_waits_for_read_only_opens_replaying),
     cmocka_unit_test_teardown(fsync_failure_in_strict_mode_fails_that_commit_then_log_is_readonly,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(enospc_at_segment_switch_fails_that_commit_then_log_is_readonly,

@@ -214,21 +214,42 @@ static int open_lock_file(inmem__wal *w, int writable, int *out)
     return 0;
 }
 
+/* How long a writable open waits for read-only opens to finish their replay (each holds a
+ * shared lock for that long only) before it reports the directory busy. */
+#define READERS_WAIT_US (60ull * 1000000ull)
+
 static int take_lock(inmem__wal *w)
 {
     const inmem__vfs *vfs = w->vfs;
-    int fd, rc = open_lock_file(w, 1, &fd);
-    if (rc)
-        return rc;
-    rc = vfs->lock(fd, 0);
-    if (rc == -EWOULDBLOCK || rc == -EAGAIN) {
-        char holder[32] = "";
-        int64_t n = vfs->pread(fd, holder, sizeof holder - 1, 0);
-        holder[n > 0 ? n : 0] = '\0';
-        holder[strcspn(holder, "\n")] = '\0';
-        vfs->close(fd);
-        return inmem__error(INMEM_ELOCKED, "%s/LOCK is held by process %s", w->dir,
-                            holder[0] ? holder : "(unknown)");
+    uint64_t waited = 0, pause = 1000;
+    int fd, rc;
+    for (;;) {
+        if ((rc = open_lock_file(w, 1, &fd)) != 0)
+            return rc;
+        rc = vfs->lock(fd, 0);
+        if (rc != -EWOULDBLOCK && rc != -EAGAIN)
+            break;
+        /* held: by a writer (then a shared lock cannot be had either), or only by read-only
+         * opens replaying the log, which release it when done: wait for those */
+        int readers = vfs->lock(fd, 1) == 0 && waited < READERS_WAIT_US;
+        if (!readers) {
+            char holder[32] = "";
+            int64_t n = vfs->pread(fd, holder, sizeof holder - 1, 0);
+            holder[n > 0 ? n : 0] = '\0';
+            holder[strcspn(holder, "\n")] = '\0';
+            vfs->close(fd);
+            if (waited >= READERS_WAIT_US)
+                return inmem__error(INMEM_ELOCKED,
+                                    "%s/LOCK is held by read-only opens (for over %llu s)", w->dir,
+                                    (unsigned long long)(READERS_WAIT_US / 1000000));
+            return inmem__error(INMEM_ELOCKED, "%s/LOCK is held by process %s", w->dir,
+                                holder[0] ? holder : "(unknown)");
+        }
+        vfs->close(fd); /* drops the shared lock just taken */
+        inmem__clock_sleep_us(pause);
+        waited += pause;
+        if (pause < 50000)
+            pause *= 2;
     }
     if (rc) {
         vfs->close(fd);
