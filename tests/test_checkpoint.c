@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -738,6 +739,53 @@ static void checkpoint_repair_keeps_its_image_when_the_directory_sync_fails(void
     test_rmdir(dir);
 }
 
+/* A backup into a directory it creates syncs that directory's parent too, so that the new
+ * directory's entry survives a machine crash (the image inside it is synced with its own
+ * directory). */
+static char synced_dirs[8][256];
+static _Atomic int nsynced_dirs;
+
+static int f_sync_recording_dirs(int fd)
+{
+    struct stat st;
+    char link[64], target[256];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n > 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        target[n] = 0;
+        int i = atomic_fetch_add(&nsynced_dirs, 1);
+        if (i < 8)
+            snprintf(synced_dirs[i], sizeof synced_dirs[i], "%s", target);
+    }
+    return inmem__vfs_posix.sync(fd);
+}
+
+static void backup_into_a_new_directory_syncs_its_parent(void **state)
+{
+    (void)state;
+    char dir[64], parent[64], into[128];
+    test_tmpdir(dir);
+    test_tmpdir(parent);
+    snprintf(into, sizeof into, "%s/backup", parent);
+    inmem_db *db = ckpt_db(dir);
+    put_ok(db, NULL, "k", LIT("v"));
+    fault_vfs = inmem__vfs_posix;
+    fault_vfs.sync = f_sync_recording_dirs;
+    atomic_store(&nsynced_dirs, 0);
+    inmem__vfs_set(&fault_vfs);
+    assert_ok(inmem_db_backup(db, into, NULL));
+    inmem__vfs_set(NULL);
+    char real[PATH_MAX];
+    assert_non_null(realpath(parent, real));
+    int found = 0;
+    for (int i = 0; i < atomic_load(&nsynced_dirs) && i < 8; i++)
+        found |= strcmp(synced_dirs[i], real) == 0;
+    CHECK(found, "the parent %s of the new backup directory was not synced", real);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(parent);
+    test_rmdir(dir);
+}
+
 /* A crash of the process right before any file operation of a checkpoint (writing the image,
  * syncing it, renaming it, syncing the directory, removing segments and the old image) leaves a
  * directory that recovers to exactly the committed state. */
@@ -1087,6 +1135,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),
+    cmocka_unit_test_teardown(backup_into_a_new_directory_syncs_its_parent, restore_vfs),
     cmocka_unit_test(automatic_checkpoint_comes_when_the_log_has_grown),
     cmocka_unit_test(checkpoint_on_close_makes_the_next_open_load_only_the_image),
     cmocka_unit_test(checkpoint_close_waits_for_a_checkpoint_being_written),

@@ -983,6 +983,43 @@ static void history_fork_cas_of_an_inherited_long_key_sees_it(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A backup of an in-memory database with retention (no log, so no stored policy record: the
+ * image's header carries the policy) keeps that history in force when the backup is opened
+ * without options: what the image holds of the past can be read, as its key history lists. */
+static void history_backup_of_an_in_memory_database_keeps_its_policy(void **state)
+{
+    (void)state;
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.history_versions = 3;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    uint64_t v1 = put_str(db, NULL, "k", "one");
+    put_str(db, NULL, "k", "two");
+    put_str(db, NULL, "k", "three");
+    char dir[64];
+    test_tmpdir(dir);
+    rmdir(dir);
+    assert_ok(inmem_db_backup(db, dir, NULL));
+    assert_ok(inmem_db_close(db));
+    inmem_options_init(&o);
+    o.create_if_missing = 0;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    inmem_txn *t = NULL;
+    int rc = inmem_txn_begin_at(db, v1, &t);
+    CHECK(rc == 0, "a read at version %llu of the backup: %s (%s)", (unsigned long long)v1,
+          inmem_errname(rc), inmem_errmsg());
+    const void *val;
+    size_t n;
+    assert_ok(inmem_kv_get(t, NULL, "k", 1, &val, &n, NULL));
+    assert_int_equal(n, 3);
+    assert_memory_equal(val, "one", 3);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* The inheritance starts at the fork's commit: in the transaction that creates it, a fork shows
  * only what that transaction writes to it; from the next transaction on, the parent's data. */
 static void history_fork_inherits_from_its_commit_on(void **state)
@@ -1995,6 +2032,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_count_keeps_a_lone_delete_across_a_reopen),
     cmocka_unit_test(history_replay_never_omits_a_delete_at_the_floor),
     cmocka_unit_test(history_fork_cas_of_an_inherited_long_key_sees_it),
+    cmocka_unit_test(history_backup_of_an_in_memory_database_keeps_its_policy),
     cmocka_unit_test(history_a_fork_alone_keeps_no_commit_times),
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),

@@ -303,6 +303,32 @@ static int count_entry(void *ctx, const char *name)
     return 0;
 }
 
+/* Syncs the directory that holds @p path (a directory this process just made). */
+static int sync_parent(const char *path)
+{
+    const inmem__vfs *vfs = inmem__vfs_get();
+    char parent[4200];
+    size_t n = strlen(path);
+    if (n >= sizeof parent)
+        return inmem__error(INMEM_EINVAL, "path too long: %s", path);
+    memcpy(parent, path, n + 1);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    int fd = vfs->open(parent, O_RDONLY | O_DIRECTORY, 0);
+    int err = fd < 0 ? fd : vfs->sync(fd);
+    if (fd >= 0)
+        vfs->close(fd);
+    return err ? inmem__error(INMEM_EIO, "fsync of directory %s failed: %s", parent, strerror(-err))
+               : 0;
+}
+
 int inmem_db_backup(inmem_db *db, const char *dir, uint64_t *version)
 {
     if (version)
@@ -310,8 +336,8 @@ int inmem_db_backup(inmem_db *db, const char *dir, uint64_t *version)
     if (!db || !dir || !*dir)
         return INMEM_EINVAL;
     const inmem__vfs *vfs = inmem__vfs_get();
-    int n = 0, rc = vfs->list(dir, count_entry, &n);
-    if (rc == -ENOENT) {
+    int n = 0, rc = vfs->list(dir, count_entry, &n), made = rc == -ENOENT;
+    if (made) {
         int mode = (int)(db->opts.file_mode | (db->opts.file_mode & 0444) >> 2);
         if ((rc = vfs->mkdir(dir, mode)) != 0)
             return inmem__error(INMEM_EIO, "cannot create backup directory %s: %s", dir,
@@ -329,6 +355,8 @@ int inmem_db_backup(inmem_db *db, const char *dir, uint64_t *version)
         return rc;
     rc = write_image(txn, dir, v, (int)db->opts.file_mode, &bytes);
     inmem__txn_free(txn);
+    if (rc == 0 && made)
+        rc = sync_parent(dir); /* the new directory's own entry */
     if (rc == 0 && version)
         *version = v;
     return rc;
@@ -390,7 +418,13 @@ static int load_image(inmem_db *db, uint64_t v, int salvage, inmem__ckpt_info *i
     if (rc == 0 && !inmem__history_db_stored(db->store)) {
         uint32_t count = db->opts.history_versions >= 2 ? db->opts.history_versions : 0;
         int same = info->hist.ms == db->opts.history_ms && info->hist.count == count;
-        inmem__checkpoint_history_setup(db, same ? info->hist.since : v);
+        int given = db->opts.history_ms || db->opts.history_versions;
+        if (!given && (info->hist.ms || info->hist.count))
+            /* no policy stored or given: the image's own is in force (an image written by a
+             * database without a log to store one, e.g. a backup of an in-memory one) */
+            inmem__history_config(db->store, info->hist.ms, info->hist.count, info->hist.since);
+        else
+            inmem__checkpoint_history_setup(db, same ? info->hist.since : v);
     }
     return rc;
 }
