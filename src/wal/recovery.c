@@ -500,6 +500,7 @@ typedef struct replay {
     const char *why; /* END_BAD: reason */
     int content;     /* END_BAD: checksum fine, content impossible: never a tear */
     int next;        /* the segment ended with a NEXT record */
+    int closed;      /* END_CLEAN right after a CLOSE mark: every byte before it was synced */
 } replay;
 
 static int add_rec(replay *r, const inmem__wal_rec *rec)
@@ -534,14 +535,17 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
 {
     const uint8_t *p = m->p;
     size_t size = m->size, off = INMEM__WAL_HEADER;
+    int after_close = 0; /* the last record read was a CLOSE mark */
     r->why = NULL;
     r->content = 0;
     r->next = 0;
+    r->closed = 0;
     for (;;) {
         inmem__wal_rec rec;
         int d = inmem__wal_decode(p + off, size - off, &rec);
         if (d == INMEM__DEC_END) {
             if (nonzero_after(r->w->vfs, m, off) == size) {
+                r->closed = after_close;
                 r->how = END_CLEAN;
                 r->end = off;
                 return 0;
@@ -565,6 +569,7 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
             bad_content(r, "record after the segment's NEXT record");
             break;
         }
+        after_close = rec.type == INMEM__REC_CLOSE;
         switch (rec.type) {
         case INMEM__REC_BEGIN:
             if (r->in_txn) {
@@ -793,6 +798,7 @@ typedef struct recovery {
     uint32_t format;     /* its format */
     size_t first_needed; /* the first segment with a commit after the checkpoint (ds.n: none) */
     int next;            /* it ends with a NEXT record: appending goes on in the next segment */
+    int closed;          /* it ends with a clean close's mark: it was synced whole */
 } recovery;
 
 /* Notes in *newest the newest version in segments [from, ds.n) and adds their bytes to the
@@ -971,7 +977,7 @@ static int resume(inmem__wal *w, recovery *v)
     uint64_t seq = v->ds.seqs[v->stop];
     if (v->dirty && (rc = zero_segment_tail(w, seq, v->cut)) != 0)
         return rc;
-    if ((rc = sync_segment(w, seq)) != 0)
+    if (!v->closed && (rc = sync_segment(w, seq)) != 0) /* (a clean close synced it) */
         return rc;
     size_t at = v->stop;
     if (v->next && at + 1 < v->ds.n && v->ds.seqs[at + 1] == seq + 1)
@@ -1085,6 +1091,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
         v.cut = r->in_txn ? r->txn_start : r->end;
         v.dirty = r->how != END_CLEAN || v.cut != r->end;
         v.next = r->next;
+        v.closed = r->how == END_CLEAN && r->closed && !v.dirty;
         if (live && (r->how == END_BAD || r->in_txn || (r->next && i + 1 == v.ds.n))) {
             unmap_segment(w, &m); /* the writer may be in the middle of it: not judged */
             r->in_txn = 0;
