@@ -790,7 +790,8 @@ int inmem_kv_scan_prefix(inmem_txn *txn, const inmem_run_id *run, const void *pr
                          inmem_iter **out);
 
 /**
- * Steps to the next key. Key and value are borrowed until the transaction ends.
+ * Steps to the next key. Key and value are borrowed until the transaction ends. After an error
+ * (INMEM_ENOMEM) the iterator is spent: every later call returns that error.
  * @param[out] version 0 for a pending write of this transaction. Any out pointer may be NULL.
  * @return 0, INMEM_NOTFOUND at the end, INMEM_EINVAL (NULL @p it), INMEM_ETXNDONE, INMEM_EMISUSE
  *         (the transaction's), INMEM_ENOMEM.

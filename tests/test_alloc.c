@@ -187,6 +187,47 @@ static void fail_each_allocation(int logged)
     printf("[ INFO     ] %ld allocation failure points exercised\n", n - 1);
 }
 
+/* An iterator that runs out of memory after it stepped past an entry (recording it in the read
+ * set) keeps returning INMEM_ENOMEM: a caller that retries never gets the next key as if the
+ * lost one had not been there. */
+static void an_iterator_out_of_memory_never_skips_an_entry(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    for (int i = 0; i < 100; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof k, "k%03d", i);
+        assert_ok(inmem_put(db, NULL, k, (size_t)n, "v", 1, NULL));
+    }
+    int hits = 0;
+    for (long n = 1; n < 64; n++) {
+        inmem_txn *t;
+        assert_ok(inmem_txn_begin(db, &t));
+        inmem_iter *it;
+        assert_ok(inmem_kv_scan(t, NULL, NULL, 0, NULL, 0, &it));
+        countdown = n;
+        failed = 0;
+        int rc, got = 0;
+        while ((rc = inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL)) == 0)
+            got++;
+        if (rc == INMEM_ENOMEM) {
+            hits++;
+            countdown = 0;
+            rc = inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL);
+            if (rc != INMEM_ENOMEM)
+                fail_msg("allocation %ld: after INMEM_ENOMEM at entry %d, the next call gave %s", n,
+                         got, inmem_errname(rc));
+        } else {
+            assert_rc(INMEM_NOTFOUND, rc);
+        }
+        countdown = 0;
+        inmem_iter_free(it);
+        inmem_txn_free(t);
+    }
+    assert_true(hits > 0);
+    assert_ok(inmem_db_close(db));
+}
+
 static void every_allocation_failure_is_reported_cleanly(void **state)
 {
     (void)state;
@@ -201,6 +242,7 @@ static void every_allocation_failure_with_a_log_is_reported_and_recoverable(void
 
 const struct CMUnitTest alloc_tests[] = {
     cmocka_unit_test(every_allocation_failure_is_reported_cleanly),
+    cmocka_unit_test(an_iterator_out_of_memory_never_skips_an_entry),
     cmocka_unit_test(every_allocation_failure_with_a_log_is_reported_and_recoverable),
 };
 INMEM_TEST_COUNT(alloc);

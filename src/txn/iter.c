@@ -281,10 +281,12 @@ int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const
         return INMEM_EINVAL;
     inmem_txn *t = it->txn;
     CHECK_ACTIVE(t);
+    if (it->err)
+        return it->err; /* an entry was lost to it: going on would skip it silently */
     for (;;) {
         int rc = peek(it);
         if (rc && rc != INMEM_NOTFOUND)
-            return rc;
+            return it->err = rc;
         const wentry *p = it->ipw < it->npw ? &t->w[it->pw[it->ipw]] : NULL;
         if (!it->have && !p)
             return INMEM_NOTFOUND;
@@ -308,7 +310,7 @@ int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const
             it->have = 0;
             uint64_t h = it->node ? it->node->hash : inmem__hash(it->key, it->klen);
             if ((rc = inmem__txn_record_read(t, it->key, it->klen, h, it->node, v->ver)) != 0)
-                return rc;
+                return it->err = rc;
             if (key)
                 *key = it->key;
             if (klen)

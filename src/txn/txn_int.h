@@ -212,6 +212,7 @@ struct inmem_iter {
     size_t klen;
     inmem__node *node;
     const inmem__version *v;
+    int err; /* an error that consumed an entry (out of memory): every later call returns it */
 };
 
 struct inmem_txn {
