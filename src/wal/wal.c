@@ -892,6 +892,21 @@ void inmem__wal_set_hook(inmem__wal *w, inmem__wal_hook hook, void *ctx)
 
 /* ---- close ------------------------------------------------------------------------------- */
 
+/* After a clean close: the segment's never-written rest is in the page cache as zero pages (the
+ * appender's prefault reads ahead of it). Dropped, it reads as a hole again (SEEK_DATA, on file
+ * systems that track reserved space), so that the next open's check that nothing follows the
+ * close mark skips it instead of reading the whole segment (40-60 ms for 64 MiB here). A hint:
+ * failure changes nothing. */
+static void drop_rest(inmem__wal *w)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t from = (w->off + page - 1) / page * page;
+    if (from >= w->map_len)
+        return;
+    (void)madvise(w->map + from, (size_t)(w->map_len - from), MADV_DONTNEED);
+    (void)posix_fadvise(w->fd, (off_t)from, (off_t)(w->map_len - from), POSIX_FADV_DONTNEED);
+}
+
 int inmem__wal_close(inmem__wal *w)
 {
     if (!w)
@@ -908,8 +923,9 @@ int inmem__wal_close(inmem__wal *w)
         rc = sync_to(w, atomic_load_acq(&w->written_lsn));
         if (rc == 0 && atomic_load_rlx(&w->failed))
             rc = INMEM_EIO;
-        /* a clean end mark, so that the next open need not scan the segment's empty rest and
-         * knows every byte before it was synced (room for it is kept: W6) */
+        /* a clean end mark, so that the next open knows every byte before it was synced (room
+         * for it is kept: W6); the rest of the segment is dropped from the page cache so that
+         * checking that nothing follows the mark costs nothing (drop_rest()) */
         if (rc == 0) {
             assert(w->off + INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN + INMEM__WAL_FRAME +
                        INMEM__WAL_NEXT_LEN <=
@@ -918,6 +934,8 @@ int inmem__wal_close(inmem__wal *w)
             int err = w->vfs->datasync(w->fd);
             if (err)
                 rc = inmem__wal_io_error(w, err, "fdatasync", w->seq);
+            else
+                drop_rest(w);
         }
     }
     inmem__wal_seg_release(w);
