@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 
@@ -228,6 +229,56 @@ static void an_iterator_out_of_memory_never_skips_an_entry(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A CAS in a fork on a long inherited key needs a copy of the parent's key at commit; if it cannot
+ * be made, the commit fails (INMEM_ENOMEM), it never takes the key for absent and overwrites
+ * it. */
+static void a_fork_cas_out_of_memory_at_commit_never_commits(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    size_t klen = 300;
+    char *key = malloc(klen);
+    assert_non_null(key);
+    memset(key, 'k', klen);
+    inmem_run_id parent, fork;
+    assert_ok(inmem_run_begin_db(db, NULL, &parent));
+    uint64_t ver = 0;
+    assert_ok(inmem_put(db, &parent, key, klen, "parent", 6, &ver));
+    assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &fork));
+    int clobbered = 0, tried = 0;
+    for (long n = 1; n < 40 && !clobbered; n++) {
+        inmem_txn *t = test_begin(db);
+        assert_ok(inmem_kv_cas(t, &fork, key, klen, 0, "clobber", 7)); /* expects absence */
+        test_alloc_fail(n);
+        int rc = inmem_txn_commit(t);
+        int hit = test_alloc_failed();
+        test_alloc_fail(0);
+        inmem_txn_info info;
+        inmem_txn_describe(t, &info);
+        inmem_txn_free(t);
+        tried++;
+        /* read the fork's key back */
+        inmem_txn *r = test_begin(db);
+        const void *val = NULL;
+        size_t vlen = 0;
+        uint64_t v = 0;
+        int g = inmem_kv_get(r, &fork, key, klen, &val, &vlen, &v);
+        if (g == 0 && vlen == 7 && memcmp(val, "clobber", 7) == 0) {
+            clobbered = 1;
+            printf("allocation %ld failed (hit=%d): commit returned %s, state %d, version %llu\n",
+                   n, hit, inmem_errname(rc), (int)info.state, (unsigned long long)v);
+        }
+        inmem_txn_free(r);
+        if (!hit)
+            break; /* no allocation failed: the normal CONFLICT path */
+    }
+    if (clobbered)
+        fail_msg("a CAS expecting absence overwrote an inherited key after an allocation failure "
+                 "during validation");
+    free(key);
+    assert_ok(inmem_db_close(db));
+}
+
 static void every_allocation_failure_is_reported_cleanly(void **state)
 {
     (void)state;
@@ -243,6 +294,7 @@ static void every_allocation_failure_with_a_log_is_reported_and_recoverable(void
 const struct CMUnitTest alloc_tests[] = {
     cmocka_unit_test(every_allocation_failure_is_reported_cleanly),
     cmocka_unit_test(an_iterator_out_of_memory_never_skips_an_entry),
+    cmocka_unit_test(a_fork_cas_out_of_memory_at_commit_never_commits),
     cmocka_unit_test(every_allocation_failure_with_a_log_is_reported_and_recoverable),
 };
 INMEM_TEST_COUNT(alloc);

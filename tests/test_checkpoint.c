@@ -786,6 +786,76 @@ static void backup_into_a_new_directory_syncs_its_parent(void **state)
     test_rmdir(dir);
 }
 
+/* A checkpoint interrupted after its image was installed, before the segments it covers were
+ * removed (their removal failed, then the process crashed): the next open removes them, also
+ * when nothing was committed after the checkpoint's switch, so a value deleted before the
+ * checkpoint is in no file after it. */
+static inmem__vfs seg_vfs;
+static int failing_seg_unlink(const char *path)
+{
+    if (strstr(path, "/wal-") && !strstr(path, ".tmp"))
+        return -EIO;
+    return inmem__vfs_posix.unlink(path);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    size_t len = 0;
+    if (!file_exists(path))
+        return 0;
+    uint8_t *p = slurp(path, &len);
+    int found = 0;
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= len && !found; i++)
+        found = memcmp(p + i, needle, nl) == 0;
+    free(p);
+    return found;
+}
+
+static void interrupted_checkpoint_segments_are_removed_at_open(void **state)
+{
+    (void)state;
+    char dir[64], copy[64];
+    test_tmpdir(dir);
+    test_tmpdir(copy);
+    inmem_options o;
+    log_options_init(&o);
+    o.durability = INMEM_DURABILITY_STRICT;
+    inmem_db *db = NULL;
+    seg_vfs = inmem__vfs_posix;
+    seg_vfs.unlink = failing_seg_unlink;
+    inmem__vfs_set(&seg_vfs); /* the log keeps the vfs it was opened with */
+    assert_ok(inmem_db_open(dir, &o, &db));
+    put_ok(db, NULL, "secret", "s3cr3t-value", 12);
+    inmem_txn *t = test_begin(db);
+    assert_ok(inmem_kv_delete(t, NULL, "secret", 6));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+    put_ok(db, NULL, "other", "x", 1);
+    uint64_t v = 0;
+    int rc = inmem_db_checkpoint(db, &v);
+    CHECK(rc != 0, "the checkpoint succeeded although its segments could not be removed");
+    copy_dir_files(dir, copy); /* the process crashes here */
+    inmem__vfs_set(NULL);
+    assert_ok(inmem_db_close(db));
+    char s1[128];
+    seg_path(s1, sizeof s1, copy, 1);
+    assert_true(file_has(s1, "s3cr3t-value")); /* the crash image still holds it */
+    for (int i = 0; i < 2; i++) { /* reopen (writable) and close, twice, committing nothing */
+        db = NULL;
+        assert_ok(inmem_db_open(copy, &o, &db));
+        expect_missing(db, NULL, "secret");
+        int left = file_exists(s1), has = file_has(s1, "s3cr3t-value");
+        assert_ok(inmem_db_close(db));
+        CHECK(!left,
+              "reopen %d: a segment wholly covered by the installed checkpoint survived "
+              "the open (holding a value deleted before the checkpoint: %d)",
+              i, has);
+    }
+    test_rmdir(copy);
+    test_rmdir(dir);
+}
+
 /* A crash of the process right before any file operation of a checkpoint (writing the image,
  * syncing it, renaming it, syncing the directory, removing segments and the old image) leaves a
  * directory that recovers to exactly the committed state. */
@@ -1136,6 +1206,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),
     cmocka_unit_test_teardown(backup_into_a_new_directory_syncs_its_parent, restore_vfs),
+    cmocka_unit_test_teardown(interrupted_checkpoint_segments_are_removed_at_open, restore_vfs),
     cmocka_unit_test(automatic_checkpoint_comes_when_the_log_has_grown),
     cmocka_unit_test(checkpoint_on_close_makes_the_next_open_load_only_the_image),
     cmocka_unit_test(checkpoint_close_waits_for_a_checkpoint_being_written),

@@ -1340,6 +1340,60 @@ static void strict_failed_commit_leaves_no_conflicts_behind(void **state)
     test_rmdir(dir);
 }
 
+/* Recovery does not read the segments after the last one holding data, but a gap in their
+ * numbers is still corruption: segment 1 ends with NEXT, segment 2 (with commits) is lost,
+ * segment 3 (made ahead) is there. The open fails, read-only or not, and removes nothing. */
+static void a_lost_segment_after_the_last_one_with_data_is_corruption(void **state)
+{
+    (void)state;
+    char dir[64], copy[64];
+    test_tmpdir(dir);
+    test_tmpdir(copy);
+    inmem_options o;
+    log_options_init(&o);
+    o.durability = INMEM_DURABILITY_BATCHED;
+    o.wal_segment_size = 64u << 10;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    char val[1000], key[32];
+    memset(val, 'v', sizeof val);
+    int n = 0, st = 0;
+    uint64_t spare = 0;
+    while (n < 500) { /* until segment 2 is current and segment 3 made ahead */
+        snprintf(key, sizeof key, "k%03d", n++);
+        put_ok(db, NULL, key, val, sizeof val);
+        if (inmem__wal_seq(db->wal) == 2 && (st = spare_settled(db, &spare)) == 2 && spare == 3)
+            break;
+    }
+    assert_int_equal(inmem__wal_seq(db->wal), 2);
+    assert_int_equal(spare, 3);
+    copy_dir_files(dir, copy); /* a crash image: segments 1 (NEXT), 2 (data), 3 (made ahead) */
+    assert_ok(inmem_db_close(db));
+    char p2[128];
+    seg_path(p2, sizeof p2, copy, 2);
+    assert_int_equal(unlink(p2), 0); /* segment 2 lost */
+    db = NULL;
+    o.read_only = 1;
+    int rc = inmem_db_open(copy, &o, &db);
+    CHECK(rc == INMEM_ECORRUPT, "a read-only open of a log missing segment 2: %s",
+          inmem_errname(rc));
+    if (db)
+        inmem_db_close(db);
+    db = NULL;
+    o.read_only = 0;
+    rc = inmem_db_open(copy, &o, &db);
+    CHECK(rc == INMEM_ECORRUPT, "a log missing segment 2 opened: %s", inmem_errname(rc));
+    CHECK(strstr(inmem_errmsg(), "wal-0000000000000002.log"), "message '%s' lacks the segment",
+          inmem_errmsg());
+    if (db)
+        inmem_db_close(db);
+    char p3[128];
+    seg_path(p3, sizeof p3, copy, 3);
+    assert_true(file_exists(p3)); /* the evidence stays */
+    test_rmdir(copy);
+    test_rmdir(dir);
+}
+
 /* ---- the batched cap ------------------------------------------------------------------------ */
 
 struct cap_arg {
@@ -1768,6 +1822,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(
         batched_commit_whose_capped_fsync_fails_is_committed_and_wakes_waiters, restore_posix_vfs),
     cmocka_unit_test_teardown(strict_failed_commit_leaves_no_conflicts_behind, restore_posix_vfs),
+    cmocka_unit_test(a_lost_segment_after_the_last_one_with_data_is_corruption),
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),

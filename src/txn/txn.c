@@ -630,7 +630,7 @@ int inmem__txn_commit(inmem_txn *t)
         _Atomic uint64_t *ctr =
             why == INMEM_ABORT_CAS_CONFLICT ? &st->ctr.abort_cas : &st->ctr.abort_read;
         atomic_store_rlx(ctr, atomic_load_rlx(ctr) + 1);
-    } else {
+    } else if (rc == 0) {
         rc = inmem__store_apply(st, t->w, t->nw, &t->commit_ver, &ticket);
     }
     inmem__store_unlock(st);

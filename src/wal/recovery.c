@@ -965,8 +965,13 @@ static int resume(inmem__wal *w, recovery *v)
         w->first_seq = 1;
         return inmem__wal_seg_create(w, 1, inmem__wal_next_size(w, 0));
     }
-    /* segments wholly in the checkpoint: an interrupted checkpoint did not remove them */
-    size_t keep = v->first_needed < v->stop ? v->first_needed : v->stop;
+    uint64_t seq = v->ds.seqs[v->stop];
+    size_t at = v->stop;
+    if (v->next && at + 1 < v->ds.n && v->ds.seqs[at + 1] == seq + 1)
+        at++; /* the next segment exists and is unused: append there */
+    /* segments wholly in the checkpoint: an interrupted checkpoint did not remove them (the
+     * last one read too, when appending goes on past it and it holds nothing after the image) */
+    size_t keep = v->first_needed < at ? v->first_needed : at;
     for (size_t j = 0; j < keep && w->cfg.base_version; j++) {
         char path[PATH_MAX_LEN];
         inmem__wal_seg_path(w, v->ds.seqs[j], path, sizeof path);
@@ -974,14 +979,12 @@ static int resume(inmem__wal *w, recovery *v)
             return inmem__wal_io_error(w, rc, "remove", v->ds.seqs[j]);
     }
     w->first_seq = v->ds.seqs[w->cfg.base_version ? keep : 0];
-    uint64_t seq = v->ds.seqs[v->stop];
-    if (v->dirty && (rc = zero_segment_tail(w, seq, v->cut)) != 0)
-        return rc;
-    if (!v->closed && (rc = sync_segment(w, seq)) != 0) /* (a clean close synced it) */
-        return rc;
-    size_t at = v->stop;
-    if (v->next && at + 1 < v->ds.n && v->ds.seqs[at + 1] == seq + 1)
-        at++; /* the next segment exists and is unused: append there */
+    if (!w->cfg.base_version || keep <= v->stop) { /* the last one read stays */
+        if (v->dirty && (rc = zero_segment_tail(w, seq, v->cut)) != 0)
+            return rc;
+        if (!v->closed && (rc = sync_segment(w, seq)) != 0) /* (a clean close synced it) */
+            return rc;
+    }
     for (size_t j = at + 1; j < v->ds.n; j++) { /* prepared, never used */
         char path[PATH_MAX_LEN];
         inmem__wal_seg_path(w, v->ds.seqs[j], path, sizeof path);
@@ -1040,13 +1043,17 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
     /* Segments after the active one hold nothing: a segment made ahead of a switch that never
      * came, which resume() removes, or the one a NEXT record names, which it resumes in. They are
      * not replayed: resuming in one that follows a segment without NEXT would append past bytes
-     * nobody synced (the crashed process's last records, in the page cache only). */
+     * nobody synced (the crashed process's last records, in the page cache only). A gap in
+     * their numbers is still corruption (a segment with data, lost). */
     size_t last = v.active < v.ds.n ? v.active : 0;
-    for (size_t i = 0; i < v.ds.n && i <= last; i++) {
+    for (size_t i = 0; i < v.ds.n; i++) {
         uint64_t seq = v.ds.seqs[i];
         char name[64], what[200];
         seg_name(seq, name, sizeof name);
-        if (i > 0 && seq != v.ds.seqs[i - 1] + 1) {
+        int missing = i > 0 && seq != v.ds.seqs[i - 1] + 1;
+        if (i > last && !missing)
+            continue;
+        if (missing) {
             if (live)
                 break; /* a segment being made while we listed: stop at the gap */
             char gap[64];
