@@ -263,7 +263,9 @@ static void db_dealloc(PyObject *op)
             PyObject *type, *value, *tb;
             PyErr_Fetch(&type, &value, &tb);
             raise_rc(rc, "close (at garbage collection)");
-            PyErr_WriteUnraisable(op);
+            /* not the object itself: at refcount 0, the repr would take a reference and
+             * dealloc it a second time */
+            PyErr_WriteUnraisable(self->path);
             PyErr_Restore(type, value, tb);
         }
     }

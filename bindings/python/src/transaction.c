@@ -67,9 +67,12 @@ int tx_usable(TxObject *tx, int write)
 
 /* Ends the transaction after a commit (rc) or an abort: keeps what describe() says, frees the
  * handle. */
-static void tx_finish(TxObject *tx, int committed)
+static void tx_finish(TxObject *tx)
 {
     inmem_txn_info info;
+    /* the library's word: a commit may be applied and still return an error (INMEM_EIO when
+     * the fsync max_unsynced_commits waited for failed) */
+    int committed = inmem_txn_state_of(tx->txn) == INMEM_TXN_COMMITTED;
     if (inmem_txn_describe(tx->txn, &info) == 0) {
         if (info.conflict_key && info.conflict_key_len)
             tx->conflict_key = bytes_of(info.conflict_key, info.conflict_key_len);
@@ -100,7 +103,7 @@ static PyObject *tx_do_commit(TxObject *tx)
     } else {
         rc = inmem_txn_commit(txn);
     }
-    tx_finish(tx, rc == 0);
+    tx_finish(tx);
     if (rc == INMEM_CONFLICT)
         return raise_conflict("commit", &tx->end_info, tx->conflict_key);
     if (rc)
@@ -135,7 +138,7 @@ static PyObject *tx_abort(PyObject *op, PyObject *unused)
     if (tx_usable(tx, 0) < 0)
         return NULL;
     int rc = inmem_txn_abort(tx->txn);
-    tx_finish(tx, 0);
+    tx_finish(tx);
     if (rc)
         return raise_rc(rc, "abort");
     Py_RETURN_NONE;
@@ -161,7 +164,7 @@ static PyObject *tx_exit(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
         return raise_misuse("the transaction is in use by another thread");
     if (nargs >= 1 && args[0] != Py_None) {
         inmem_txn_abort(tx->txn);
-        tx_finish(tx, 0);
+        tx_finish(tx);
         Py_RETURN_FALSE;
     }
     PyObject *r = tx_do_commit(tx);
@@ -498,7 +501,9 @@ static PyObject *tx_get_state(PyObject *op, void *closure)
     /* the library's view while it holds the handle, unless another thread's call on it is in
      * flight (a strict commit writes the state meanwhile: one thread at a time, says the C
      * contract); then it is active until that call returns */
-    if (tx->txn && !tx->busy) {
+    if (tx->txn) {
+        if (tx->busy)
+            return PyUnicode_FromString("active");
         unsigned st = (unsigned)inmem_txn_state_of(tx->txn);
         return PyUnicode_FromString(st < 4 ? lib[st] : "unknown");
     }

@@ -240,3 +240,28 @@ def test_iterators_survive_a_transaction_busy_in_another_thread(db):
     for name in iters:
         keys = [k for k in seen[name] if k.startswith(b"k")]
         assert keys == [b"k%03d" % i for i in range(300)], (name, len(keys), busy[name])
+
+
+def test_state_of_a_transact_transaction_busy_in_its_callback_is_active():
+    # While the callback's own put of >= 1 MiB runs with the GIL released, another thread reads
+    # tx.state: the transaction is active (not "ended", which is for after the callback).
+    db = inmem.open(durability="none", max_value_size=8 << 20)
+    seen = set()
+    stop = threading.Event()
+
+    def watch(tx):
+        while not stop.is_set():
+            seen.add(tx.state)
+
+    def fn(tx):
+        th = threading.Thread(target=watch, args=(tx,))
+        th.start()
+        big = b"x" * (4 << 20)
+        for i in range(40):
+            tx.put(b"k%d" % (i % 2), big)
+        stop.set()
+        th.join()
+
+    db.transact(fn)
+    db.close()
+    assert seen == {"active"}, seen
