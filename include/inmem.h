@@ -1121,6 +1121,9 @@ typedef struct inmem_stream_info {
 /**
  * Appends one event at time max(now, the stream's last time). Reads the stream's head, so
  * concurrent appenders to one stream conflict and the loser retries (the _db form does so itself).
+ * Each append rewrites the head; like any key rewritten in one transaction (inmem_kv_put()), the
+ * heads it replaces are held until the transaction ends (~100 bytes an append): for very many
+ * events at once, inmem_event_append_batch() writes the head once.
  * @param[out] seq its sequence number (may be NULL).
  * @return 0, INMEM_EINVAL (NULL, empty name or type, NULL payload with a length), INMEM_ETOOBIG
  *         (a name, the record or a key beyond the limits), INMEM_ECORRUPT (a corrupt stream
