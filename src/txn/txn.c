@@ -90,7 +90,9 @@ static int set_added(kset *ix, const void *base, size_t stride, size_t n)
 
 /* ---- begin / end -------------------------------------------------------------------------- */
 
-static void free_replaced(inmem_txn *t)
+/* Out of line and cold: a transaction rarely rewrites a key it wrote, and the call sites are
+ * the begin/end paths every transaction takes. */
+static __attribute__((noinline, cold)) void free_replaced(inmem_txn *t)
 {
     for (inmem__version *v = t->replaced, *next; v; v = next) {
         next = atomic_load_rlx(&v->next);
@@ -103,7 +105,8 @@ static void txn_reset(inmem_txn *t)
 {
     for (size_t i = 0; i < t->nw; i++)
         inmem__version_free(t->w[i].v);
-    free_replaced(t);
+    if (INMEM_UNLIKELY(t->replaced))
+        free_replaced(t);
     t->nw = t->nr = t->nc = 0;
     t->wix.on = t->rix.on = 0;
     inmem__arena_reset(&t->arena);
@@ -201,13 +204,15 @@ int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t vers
 }
 
 /* Ends an active transaction: drops pending writes and the snapshot. */
-static void txn_end(inmem_txn *t, inmem_txn_state state, inmem_abort_reason reason)
+static inline __attribute__((always_inline)) void txn_end(inmem_txn *t, inmem_txn_state state,
+                                                          inmem_abort_reason reason)
 {
     for (size_t i = 0; i < t->nw; i++) {
         inmem__version_free(t->w[i].v);
         t->w[i].v = NULL;
     }
-    free_replaced(t);
+    if (INMEM_UNLIKELY(t->replaced))
+        free_replaced(t);
     t->state = state;
     t->reason = reason;
     inmem__snapshot_unpin(t);
