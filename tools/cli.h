@@ -187,6 +187,15 @@ const char *cli_lib_message(cli *c, int rc);
 /* Prints a value for people: as is if it is printable UTF-8, else in double quotes with C
  * escapes. */
 void out_bytes(FILE *f, const void *p, size_t n);
+/* The same always in double quotes with C escapes. */
+void out_quoted(FILE *f, const void *p, size_t n);
+/* Prints a name (stream, type, cell, span, tenant, app, agent, tag) for people as out_bytes()
+ * prints a value: a newline or a control character in it cannot forge a line. */
+void out_name(FILE *f, const char *name);
+/* An item of a list separated by ',' (tags, run show's streams): as out_bytes(), but quoted
+ * also if it holds a ',' or is "-" (which stands for an empty list), so that the list reads
+ * only one way. */
+void out_item(FILE *f, const void *p, size_t n);
 /* --raw: the bytes as they are, nothing else (in the shell, then a newline). */
 void out_raw(cli *c, const void *p, size_t n);
 /* Sets @p field of @p obj to the bytes as a JSON string if they are UTF-8 without NUL, else

@@ -31,7 +31,9 @@ void cli_print_event(cli *c, const inmem_run_id *run, const char *stream, const 
         return;
     }
     char t[32];
-    printf("#%llu  %s  %s  ", (unsigned long long)e->seq, fmt_time(e->time_ms, t), e->type);
+    printf("#%llu  %s  ", (unsigned long long)e->seq, fmt_time(e->time_ms, t));
+    out_name(stdout, e->type);
+    fputs("  ", stdout);
     out_bytes(stdout, e->payload, e->payload_len);
     putchar('\n');
 }
@@ -213,7 +215,8 @@ static int show_stream(cli *c, inmem_txn *txn, const inmem_run_id *run, const ch
         out_json(o);
     } else {
         char t1[32], t2[32];
-        printf("%s  %llu event%s  head %016llx  %s .. %s\n", name, (unsigned long long)si.length,
+        out_name(stdout, name);
+        printf("  %llu event%s  head %016llx  %s .. %s\n", (unsigned long long)si.length,
                si.length == 1 ? "" : "s", (unsigned long long)si.head_hash,
                fmt_time(si.first_ms, t1), fmt_time(si.last_ms, t2));
     }
@@ -269,11 +272,12 @@ static int verify_stream(cli *c, inmem_txn *txn, const inmem_run_id *run, const 
         json_object_set_new(o, "first_broken", json_u64(broken));
         out_json(o);
     } else if (broken) {
-        printf("%s: BROKEN at seq %llu (of %llu)\n", name, (unsigned long long)broken,
+        out_name(stdout, name);
+        printf(": BROKEN at seq %llu (of %llu)\n", (unsigned long long)broken,
                (unsigned long long)si.length);
     } else {
-        printf("%s: ok (%llu event%s)\n", name, (unsigned long long)si.length,
-               si.length == 1 ? "" : "s");
+        out_name(stdout, name);
+        printf(": ok (%llu event%s)\n", (unsigned long long)si.length, si.length == 1 ? "" : "s");
     }
     return 0;
 }

@@ -301,7 +301,9 @@ static void print_change(const inmem_change *ch)
             fputs("<deleted>\n", stdout);
             return;
         }
-        printf("%s  %s  ", fmt_time(ch->event.time_ms, t), ch->event.type);
+        printf("%s  ", fmt_time(ch->event.time_ms, t));
+        out_name(stdout, ch->event.type);
+        fputs("  ", stdout);
         out_bytes(stdout, ch->value, ch->len);
         break;
     case INMEM_PRIM_TRACE:

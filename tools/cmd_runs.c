@@ -113,14 +113,17 @@ static void print_run_row(cli *c, const inmem_run_info *ri)
     char id[INMEM_RUN_ID_STRLEN + 1], t[32];
     printf("%s  %-9s  %s", fmt_run(&ri->id, id), cli_status_name(ri->status),
            fmt_time(ri->created_ms, t));
-    if (ri->tenant[0])
-        printf("  tenant=%s", ri->tenant);
-    if (ri->app[0])
-        printf("  app=%s", ri->app);
-    if (ri->agent[0])
-        printf("  agent=%s", ri->agent);
-    for (size_t i = 0; i < ri->ntags; i++)
-        printf("%s%s", i ? "," : "  tags=", ri->tags[i]);
+    const char *const names[] = {ri->tenant, ri->app, ri->agent};
+    const char *const labels[] = {"  tenant=", "  app=", "  agent="};
+    for (size_t i = 0; i < 3; i++)
+        if (names[i][0]) {
+            fputs(labels[i], stdout);
+            out_name(stdout, names[i]);
+        }
+    for (size_t i = 0; i < ri->ntags; i++) {
+        fputs(i ? "," : "  tags=", stdout);
+        out_item(stdout, ri->tags[i], strlen(ri->tags[i]));
+    }
     if (ri->has_parent)
         printf("  parent=%s", fmt_run(&ri->parent, id));
     putchar('\n');
@@ -629,11 +632,23 @@ int cmd_run_show(cli *c, int argc, char **argv)
         if (ri.ended_ms)
             printf("ended     %s (after %.3f s)\n", fmt_time(ri.ended_ms, t),
                    (double)(ri.ended_ms - ri.created_ms) / 1000.0);
-        printf("tenant    %s\napp       %s\nagent     %s\n", ri.tenant[0] ? ri.tenant : "-",
-               ri.app[0] ? ri.app : "-", ri.agent[0] ? ri.agent : "-");
+        const char *const names[] = {ri.tenant, ri.app, ri.agent};
+        const char *const labels[] = {"tenant    ", "app       ", "agent     "};
+        for (size_t i = 0; i < 3; i++) { /* "-": none (a name "-" is quoted) */
+            fputs(labels[i], stdout);
+            if (!names[i][0])
+                putchar('-');
+            else if (strcmp(names[i], "-") == 0)
+                out_quoted(stdout, "-", 1);
+            else
+                out_name(stdout, names[i]);
+            putchar('\n');
+        }
         printf("tags      ");
-        for (size_t i = 0; i < ri.ntags; i++)
-            printf("%s%s", i ? ", " : "", ri.tags[i]);
+        for (size_t i = 0; i < ri.ntags; i++) {
+            fputs(i ? ", " : "", stdout);
+            out_item(stdout, ri.tags[i], strlen(ri.tags[i]));
+        }
         printf("%s\n", ri.ntags ? "" : "-");
     }
     printf("keys      %llu\ncells     %llu\nstreams   ", (unsigned long long)keys,
@@ -643,7 +658,9 @@ int cmd_run_show(cli *c, int argc, char **argv)
     int first = 1;
     json_object_foreach(streams, name, len)
     {
-        printf("%s%s (%lld events)", first ? "" : ", ", name, (long long)json_integer_value(len));
+        fputs(first ? "" : ", ", stdout);
+        out_item(stdout, name, strlen(name));
+        printf(" (%lld events)", (long long)json_integer_value(len));
         first = 0;
     }
     json_object_foreach(b64, name, len)
@@ -652,7 +669,7 @@ int cmd_run_show(cli *c, int argc, char **argv)
         size_t rl = 0;
         if (b64_decode(name, strlen(name), &raw, &rl) == 0) {
             printf("%s", first ? "" : ", ");
-            out_bytes(stdout, raw, rl);
+            out_item(stdout, raw, rl);
             printf(" (%lld events)", (long long)json_integer_value(len));
             first = 0;
         }

@@ -36,14 +36,17 @@ static void print_span(cli *c, const inmem_run_id *run, const inmem_span *s, int
         out_json(o);
         return;
     }
-    printf("%*s%s  %s  %s", depth > 0 ? 2 * depth : 0, "", fmt_run(&s->id, id),
-           cli_kind_name(s->kind), s->name);
+    printf("%*s%s  %s  ", depth > 0 ? 2 * depth : 0, "", fmt_run(&s->id, id),
+           cli_kind_name(s->kind));
+    out_name(stdout, s->name);
     if (!isnan(s->confidence))
         printf("  confidence=%g", s->confidence);
     printf("  start=%s  duration=%.3fms", fmt_time(s->start_ms, t),
            (double)s->duration_us / 1000.0);
-    for (size_t i = 0; i < s->ntags; i++)
-        printf("%s%s", i ? "," : "  tags=", s->tags[i]);
+    for (size_t i = 0; i < s->ntags; i++) {
+        fputs(i ? "," : "  tags=", stdout);
+        out_item(stdout, s->tags[i], strlen(s->tags[i]));
+    }
     if (s->input_len) {
         fputs("  input=", stdout);
         out_bytes(stdout, s->input, s->input_len);

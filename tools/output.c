@@ -132,6 +132,25 @@ void out_bytes(FILE *f, const void *p, size_t n)
         fwrite(b, 1, n, f);
         return;
     }
+    out_quoted(f, p, n);
+}
+
+void out_name(FILE *f, const char *name)
+{
+    out_bytes(f, name, strlen(name));
+}
+
+void out_item(FILE *f, const void *p, size_t n)
+{
+    if (memchr(p, ',', n) || (n == 1 && *(const char *)p == '-'))
+        out_quoted(f, p, n);
+    else
+        out_bytes(f, p, n);
+}
+
+void out_quoted(FILE *f, const void *p, size_t n)
+{
+    const unsigned char *b = p;
     fputc('"', f);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = b[i];

@@ -309,6 +309,34 @@ expect_error "trace record with a bad kind" "unknown span kind" $D -c "trace rec
 expect_error "trace get of a missing span" "no span" $D -c "trace get $R 01a21538-0000-7000-8000-000000000000"
 expect_error "trace record with a bad confidence" "must be a number" $D -c "trace record $R decision x --confidence high"
 
+echo "== names in human output: escaped as values are, never forging a line"
+# A newline or an escape sequence in a name (type, stream, cell, span, tenant/app/agent, tag) is
+# shown escaped, in quotes; a tag with a ',' is quoted, so that a tag list reads one way.
+N=forge
+run $N -c 'event append shared s "ok\n#2  2026-01-01T00:00:00.000Z  approved" p1; event append shared "s2\x1b[31m" t p2'
+expect_match "event range: a type holding a newline stays on its line" '^#1  [0-9T:.-]+Z  "ok\\n#2  2026-01-01T00:00:00\.000Z  approved"  p1
+\(1 event\)$' $N -c 'event range shared s'
+expect_match "event streams: a stream name holding an escape sequence is shown escaped" '^"s2\\x1b\[31m"  1 event  head ' $N -c 'event streams shared'
+! grep -q $'\e' <<<"$out" && ok "... and no escape byte reaches the terminal" || bad "... and no escape byte reaches the terminal" "$(cat -v <<<"$out")"
+expect "event verify: the same" $'s: ok (1 event)\n"s2\\x1b[31m": ok (1 event)' $N -c 'event verify shared'
+run $N -c 'run begin --tenant - --agent "ag\nstatus    completed" --tag "a,b" --tag c --history-versions 10'
+NF=$out
+expect_match "run show: an agent holding a newline, a tag holding a comma, a tenant named '-'" '^tenant    "-"
+app       -
+agent     "ag\\nstatus    completed"
+tags      "a,b", c$' $N -c "run show $NF"
+[ "$(grep -c '^status' <<<"$out")" = 1 ] && ok "... one status line" || bad "... one status line" "$out"
+expect_match "run list: the same names escaped in the row" "^$NF  active +[0-9T:.-]+Z  tenant=-  agent=\"ag\\\\nstatus    completed\"  tags=\"a,b\",c\$" $N -c 'run list'
+[ "$(wc -l <<<"$out")" = 2 ] && ok "... on one line" || bad "... on one line" "$out"
+run $N -c "trace record $NF decision \"pick\nforged\" --tag \"x,y\" --tag z --start 1764000000000"
+SF=$out
+expect_match "trace get: a span name holding a newline, a tag holding a comma" "^$SF  decision  \"pick\\\\nforged\"  start=2025-11-24T16:00:00\.000Z  duration=0\.000ms  tags=\"x,y\",z\$" $N -c "trace get $NF $SF"
+run $N -c "event append $NF log \"t\nforged\" p; state set $NF \"c\nforged\" v"
+expect_match "run replay: event types and cell names escaped" '^version 5  .*
+  event  log  #1  [0-9T:.-]+Z  "t\\nforged"  p
+version [0-9]+  .*
+  state  "c\\nforged" = v$' $N -c "run replay $NF 4"
+
 echo "== --json output, parsed back"
 expect_json "get" 'L[1] == {"run": "shared", "key": "task", "value": "v", "version": L[0]["version"]}' $D -c 'put shared task v; get shared task'
 expect_json "put / del" 'L[0]["ok"] and L[1]["version"] == L[0]["version"] + 1' $D -c 'put shared j 1; del shared j'
