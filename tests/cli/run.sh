@@ -7,7 +7,8 @@
 # database (dumpdiff.py, and --canonical dumps compared byte for byte), a read-only open beside
 # a live writer, the lock error for a second writer, repair of a corrupt log, progress bars,
 # the interactive shell through a pseudo-terminal (shell.py), and the demo (including a SIGKILL
-# and a re-run). Ends with the line "N passed, M failed"; the exit status is 1 if any failed.
+# and a re-run), and the man page's synopses against the commands' usage (manpage.py). Ends with
+# the line "N passed, M failed"; the exit status is 1 if any failed.
 #
 #   INMEM=build/inmem AGENTS=build/examples/agents EXAMPLES=build/examples tests/cli/run.sh
 #   (make test-cli)
@@ -124,6 +125,7 @@ expect_error "repair without a log" "no log" --durability none -c 'repair'
 expect_match "help COMMAND" "^usage:
   put RUN KEY VALUE \[--ttl DURATION\]" --durability none -c 'help put'
 expect_match "help GROUP" "^  event append RUN STREAM TYPE \[PAYLOAD\]" --durability none -c 'help event'
+python3 "$HERE/manpage.py" "$INMEM" "$ROOT/tools/inmem.1" >"$TMP/o" 2>&1 && ok "the man page's synopses give every option of every command" || bad "the man page's synopses give every option of every command" "$(cat "$TMP/o")"
 expect "quit and exit end a script" "" --durability none -c 'exit; frob'
 expect "durability strict" "OK (version 1)" --durability strict strict -c 'put shared a 1'
 expect "async reopened as batched keeps the data" "1  (version 1)" --durability async strict -c 'get shared a'
@@ -787,6 +789,8 @@ run $H -c 'checkpoint'
 expect_match "a checkpoint keeps the history" "^version 2  .*  a$" hist -c 'history shared k'
 run $H -c 'backup hist-backup'
 expect_match "... and so does a backup, its policy with it" "^version 2  .*  a$" hist-backup -c 'history shared k'
+man_hist=$(sed -n '/^\.BI \\-\\-history\\-ms/,/^\.TP/p' "$ROOT/tools/inmem.1" | tr '\n' ' ')
+grep -q "The policy is the database's, stored in it" <<<"$man_hist" && ! grep -Eq "not stored|drops it" <<<"$man_hist" && ok "... as the man page says (--history-ms: the policy is stored in the database)" || bad "... as the man page says (--history-ms: the policy is stored in the database)" "$man_hist"
 
 echo "== runs with history: fork, replay, diff"
 D=forks
