@@ -203,8 +203,10 @@ void out_raw(cli *c, const void *p, size_t n);
 void out_set_bytes(json_t *obj, const char *field, const void *p, size_t n);
 /* A name (stream, type, cell, tag, namespace part): out_set_bytes() of its bytes. */
 void out_set_name(json_t *obj, const char *field, const char *name);
-/* Tags: "<field>" as an array of strings, or "<field>_b64" as an array of base64 strings if
- * any tag is not UTF-8. */
+/* An array of C strings: "<field>" as an array of strings, or "<field>_b64" as an array of
+ * base64 strings (every one) if any is not UTF-8. */
+void out_set_strings(json_t *obj, const char *field, const char *const *s, size_t n);
+/* Tags: out_set_strings() of them. */
 void out_set_tags(json_t *obj, const char *field, const char (*tags)[INMEM_NAME_MAX], size_t n);
 /* Reads what out_set_bytes() wrote: *p is a new NUL-terminated copy the caller frees.
  * @return 1 found, 0 absent, -1 malformed (also: both forms given). */

@@ -386,7 +386,10 @@ int cmd_info(cli *c, int argc, char **argv)
         return cli_lib_error(c, rc, "info");
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "directory", c->dir ? json_string(c->dir) : json_null());
+        if (c->dir)
+            out_set_name(o, "directory", c->dir); /* (the _b64 form if it is not UTF-8) */
+        else
+            json_object_set_new(o, "directory", json_null());
         json_object_set_new(o, "durability", json_string(durability_name(c->opts.durability)));
         json_object_set_new(o, "read_only", json_boolean(c->opts.read_only));
         json_object_set_new(o, "writable", json_boolean(c->writable));
@@ -459,7 +462,7 @@ static void problem(struct vstate *v, const inmem_run_id *run, const char *what,
         if (stream && !rc)
             json_object_set_new(o, "length", json_u64(length));
         if (rc)
-            json_object_set_new(o, "error", json_string(msg));
+            out_set_name(o, "error", msg);
         json_array_append_new(v->broken, o);
     } else if (stream && !rc) {
         printf("%s: stream %s: hash chain BROKEN at seq %llu (of %llu event%s)\n", fmt_run(run, id),
@@ -542,11 +545,19 @@ static void verify_scope(struct vstate *v, inmem_txn *txn, const inmem_run_id *r
     free(sp);
 }
 
-/* Adds a problem of the log to @p probs (and to @p first if it is the first). */
-static void log_problem(cli *c, json_t *probs, char *first, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+/* The problems of the log, for --json (they may hold a path that is not UTF-8: see
+ * out_set_strings()). */
+struct log_problems {
+    char msg[8][600];
+    size_t n;
+};
 
-static void log_problem(cli *c, json_t *probs, char *first, size_t size, const char *fmt, ...)
+/* Adds a problem of the log to @p probs (and to @p first if it is the first). */
+static void log_problem(cli *c, struct log_problems *probs, char *first, size_t size,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void log_problem(cli *c, struct log_problems *probs, char *first, size_t size,
+                        const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -555,14 +566,24 @@ static void log_problem(cli *c, json_t *probs, char *first, size_t size, const c
     va_end(ap);
     if (!first[0])
         snprintf(first, size, "%s", msg);
-    if (c->json)
-        json_array_append_new(probs, json_string(msg));
-    else
+    if (!c->json)
         printf("log: %s\n", msg);
+    else if (probs->n < sizeof probs->msg / sizeof probs->msg[0])
+        memcpy(probs->msg[probs->n++], msg, sizeof msg);
+}
+
+/* Sets "log_problems" of @p out (or "log_problems_b64"). */
+static void set_log_problems(json_t *out, const struct log_problems *probs)
+{
+    const char *s[sizeof probs->msg / sizeof probs->msg[0]];
+    for (size_t i = 0; i < probs->n; i++)
+        s[i] = probs->msg[i];
+    out_set_strings(out, "log_problems", s, probs->n);
 }
 
 /* After a corrupt log: a read-only open with repair says what a repair would drop. */
-static void salvage_report(cli *c, json_t *out, json_t *probs, char *first, size_t size)
+static void salvage_report(cli *c, json_t *out, struct log_problems *probs, char *first,
+                           size_t size)
 {
     inmem_options o = c->opts;
     o.read_only = 1;
@@ -599,7 +620,7 @@ static int verify_log(cli *c, json_t *out, char *first, size_t size)
             printf("log: none (durability none)\n");
         return 1;
     }
-    json_t *probs = json_array();
+    struct log_problems probs_buf = {.n = 0}, *probs = &probs_buf;
     inmem_options o = c->opts;
     o.read_only = 1;
     o.repair = 0;
@@ -609,15 +630,13 @@ static int verify_log(cli *c, json_t *out, char *first, size_t size)
     if (rc) {
         const char *msg = cli_open_message(rc);
         if (c->json)
-            json_object_set_new(out, "log_error", json_string(msg));
+            out_set_name(out, "log_error", msg);
         log_problem(c, probs, first, size, "%s", msg);
         if (rc == INMEM_ECORRUPT)
             salvage_report(c, out, probs, first, size);
         if (c->json) {
             json_object_set_new(out, "log_ok", json_false());
-            json_object_set_new(out, "log_problems", probs);
-        } else {
-            json_decref(probs);
+            set_log_problems(out, probs);
         }
         return 0;
     }
@@ -676,9 +695,7 @@ static int verify_log(cli *c, json_t *out, char *first, size_t size)
     if (c->json) {
         json_object_set_new(out, "log_ok", json_boolean(ok));
         json_object_set_new(out, "log", json_recovery(&r));
-        json_object_set_new(out, "log_problems", probs);
-    } else {
-        json_decref(probs);
+        set_log_problems(out, probs);
     }
     return ok;
 }
@@ -921,7 +938,7 @@ int cmd_backup(cli *c, int argc, char **argv)
         json_t *o = json_object();
         json_object_set_new(o, "ok", json_true());
         json_object_set_new(o, "version", json_u64(version));
-        json_object_set_new(o, "directory", json_string(pos[0]));
+        out_set_name(o, "directory", pos[0]);
         json_object_set_new(o, "file", json_string(name));
         json_object_set_new(o, "bytes", json_u64(bytes));
         out_json(o);

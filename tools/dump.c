@@ -441,7 +441,7 @@ int cmd_dump(cli *c, int argc, char **argv)
         if (c->json) {
             json_t *o = json_object();
             json_object_set_new(o, "ok", json_boolean(!d.broken));
-            json_object_set_new(o, "file", json_string(path));
+            out_set_name(o, "file", path);
             json_object_set_new(o, "records", json_u64(d.records));
             json_object_set_new(o, "runs", json_u64(runs));
             json_object_set_new(o, "never_begun_runs", json_u64(run ? (uint64_t)!begun : never));

@@ -246,12 +246,12 @@ void out_set_name(json_t *obj, const char *field, const char *name)
     out_set_bytes(obj, field, name, strlen(name));
 }
 
-void out_set_tags(json_t *obj, const char *field, const char (*tags)[INMEM_NAME_MAX], size_t n)
+void out_set_strings(json_t *obj, const char *field, const char *const *s, size_t n)
 {
     json_t *a = json_array();
     size_t i = 0;
     for (; i < n; i++) {
-        json_t *t = json_string(tags[i]); /* NULL if not UTF-8 */
+        json_t *t = json_string(s[i]); /* NULL if not UTF-8 */
         if (!t)
             break;
         json_array_append_new(a, t);
@@ -262,13 +262,23 @@ void out_set_tags(json_t *obj, const char *field, const char (*tags)[INMEM_NAME_
     }
     json_array_clear(a);
     for (i = 0; i < n; i++) {
-        char *b64 = b64_encode(tags[i], strlen(tags[i]));
+        char *b64 = b64_encode(s[i], strlen(s[i]));
         json_array_append_new(a, b64 ? json_string(b64) : json_null());
         free(b64);
     }
     char name[80];
     snprintf(name, sizeof name, "%s_b64", field);
     json_object_set_new(obj, name, a);
+}
+
+void out_set_tags(json_t *obj, const char *field, const char (*tags)[INMEM_NAME_MAX], size_t n)
+{
+    const char *s[INMEM_MAX_TAGS];
+    if (n > INMEM_MAX_TAGS) /* (never: the library keeps at most that many) */
+        n = INMEM_MAX_TAGS;
+    for (size_t i = 0; i < n; i++)
+        s[i] = tags[i];
+    out_set_strings(obj, field, s, n);
 }
 
 int json_get_bytes(json_t *obj, const char *field, char **p, size_t *n)

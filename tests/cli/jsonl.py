@@ -2,9 +2,10 @@
 """jsonl.py EXPR [FILE] - parse JSON lines (stdin or FILE) with Python's json module and check EXPR.
 
 Every non-empty line must be one JSON object. EXPR is a Python expression over L (the list of
-parsed objects); the exit status is 0 if it is true, 1 (with the objects printed) if it is false
+parsed objects; the modules json and base64 are at hand); the exit status is 0 if it is true, 1 (with the objects printed) if it is false
 or a line does not parse.  Used by tests/cli/run.sh to check --json output and dumps.
 """
+import base64
 import json
 import sys
 
@@ -26,7 +27,7 @@ def main():
             return 1
         objs.append(obj)
     try:
-        ok = eval(expr, {"L": objs, "json": json})
+        ok = eval(expr, {"L": objs, "json": json, "base64": base64})
     except Exception as e:  # a missing field is a failed check
         print(f"{expr}: {type(e).__name__}: {e}")
         ok = False

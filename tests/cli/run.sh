@@ -705,6 +705,26 @@ expect_json "backup --json" 'L[0]["ok"] and L[0]["version"] == 4 and L[0]["direc
 expect_match "backup of a database in memory" "^backed up version 1 to mem-backup " --durability none -c 'put shared m 1; backup mem-backup'
 expect "... opens to it" "1  (version 1)" mem-backup -c 'get shared m'
 
+echo "== --json: a directory or file name that is not UTF-8 (the _b64 rule)"
+# Paths are bytes: a member that holds one (or a message naming one) is "<field>_b64" when they
+# are not UTF-8, as keys and names are, never dropped.
+BD=$(printf 'bad\377')
+run "$BD" -c 'put shared a 1; put shared b 2; put shared c 3'
+expect_json "info: directory_b64" 'L[0]["directory_b64"] == "YmFk/w==" and "directory" not in L[0]' "$BD" -c 'info'
+expect_json "backup: directory_b64" 'L[0]["directory_b64"] == "YmFrMv8=" and "directory" not in L[0] and L[0]["version"] == 3' "$BD" -c "backup $(printf 'bak2\377')"
+expect_json "dump FILE: file_b64" 'L[0]["file_b64"] == "ZHVtcP8uanNvbmw=" and "file" not in L[0] and L[0]["records"] == 3' "$BD" -c "dump $(printf 'dump\377.jsonl')"
+python3 - "$BD" <<'PY'
+import os, sys
+path = os.path.join(os.fsencode(sys.argv[1]), b"wal-0000000000000001.log")
+with open(path, "r+b") as f:  # a byte of the first transaction
+    f.seek(50)
+    b = f.read(1)
+    f.seek(50)
+    f.write(bytes([b[0] ^ 0xFF]))
+PY
+run --json "$BD" -c 'verify'
+[ $rc -eq 1 ] && python3 "$HERE/jsonl.py" 'b"bad\xff/wal-" in base64.b64decode(L[0]["log_error_b64"]) and "log_error" not in L[0] and "log_problems" not in L[0] and [base64.b64decode(p)[:10] for p in L[0]["log_problems_b64"]] == [b"corrupt da", b"a repair w"]' <<<"$out" >"$TMP/o" && ok "verify of a corrupt log: log_error_b64, log_problems_b64 (every problem)" || bad "verify of a corrupt log: log_error_b64, log_problems_b64 (every problem)" "status $rc" "$(cat "$TMP/o")" "$err"
+
 echo "== history: --as-of, history, state history"
 # (each write its own process: commits in different milliseconds). The first open stores the
 # database's policy (version 1); the writes are versions 2 to 7.
