@@ -161,7 +161,14 @@ static int list_history(cli *c, const char *cmdname, int cell, int argc, char **
         return CMD_ERR;
     inmem_version_info *h = malloc(PAGE * sizeof *h);
     uint64_t count = 0;
-    int rc = h ? 0 : INMEM_ENOMEM, freed = 0;
+    int rc = h ? 0 : INMEM_ENOMEM, freed = 0, exists = 0;
+    /* --limit 0 lists none (as list --limit 0 does); a key that never was stays an error */
+    if (!rc && limit == 0) {
+        size_t n = 0;
+        rc = cell ? inmem_state_history(txn, run, key, before, 1, h, &n)
+                  : inmem_kv_history(txn, run, key, strlen(key), before, 1, h, &n);
+        exists = n > 0;
+    }
     while (!rc && count < limit) {
         size_t want = limit - count < PAGE ? (size_t)(limit - count) : PAGE, n = 0;
         rc = cell ? inmem_state_history(txn, run, key, before, want, h, &n)
@@ -181,7 +188,7 @@ static int list_history(cli *c, const char *cmdname, int cell, int argc, char **
     cli_read_done(txn, temp);
     if (rc)
         return cli_lib_error(c, rc, "%s %s", cmdname, clips(key));
-    if (count == 0 && !before_s)
+    if (count == 0 && !exists && !before_s)
         return cli_error(c, "not found: %s %s in %s has no version%s", cell ? "state cell" : "key",
                          clips(key), pos[0], c->as_of ? " at that point" : "");
     if (!c->json)

@@ -745,6 +745,9 @@ expect_match "history --before (the next page)" "^version 3  .*  b
 \(1 version\)$" $H -c 'history shared k --before 4 --limit 1'
 expect_json "history --json" '[e["version"] for e in L] == [5, 4, 3, 2] and L[1]["deleted"] is True and "value" not in L[1] and L[2]["value"] == "b" and all(e["time_ms"] > 1700000000000 for e in L)' $H -c 'history shared k'
 expect_error "history of a key that never was" "not found: key 'nope' in shared has no version" $H -c 'history shared nope'
+expect "history --limit 0 lists no version, as list --limit 0 lists no key" "(0 versions)" $H -c 'history shared k --limit 0'
+expect "... and so does state history --limit 0" "(0 versions)" $H -c 'state history shared phase --limit 0'
+expect_error "... but a key that never was is still not found" "not found: key 'nope' in shared has no version" $H -c 'history shared nope --limit 0'
 expect_match "state history" "^version 7  .*  act
 version 6  .*  plan
 \(2 versions\)$" $H -c 'state history shared phase'
