@@ -898,6 +898,18 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
     if (rc)
         return cli_lib_error(c, rc, "checkpoint");
     int taken = s.checkpoints > before.checkpoints; /* else nothing was committed since */
+    if (!taken && version == 0) { /* nothing was ever committed: there is no image */
+        if (c->json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "ok", json_true());
+            json_object_set_new(o, "version", json_u64(0));
+            json_object_set_new(o, "taken", json_false());
+            out_json(o);
+        } else {
+            printf("checkpoint: nothing to checkpoint: nothing was committed yet (version 0)\n");
+        }
+        return CMD_OK;
+    }
     char name[64], b[32];
     uint64_t bytes = image_size(c->dir, version, name, sizeof name);
     if (c->json) {

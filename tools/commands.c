@@ -203,9 +203,10 @@ const cmd cli_commands[] = {
      cmd_repair, CMD_NO_TXN},
     {"checkpoint", "",
      "take a checkpoint now: an image of the newest commit; drop the log it covers",
-     "Prints the version the image covers, its file and size. The next open loads it and\n"
-     "replays only the log after it; deleted data leaves no byte in the files once a\n"
-     "checkpoint has passed it. Opens the database for writing. A checkpoint keeps the\n"
+     "Prints the version the image covers, its file and size (before the first commit:\n"
+     "that there is nothing to checkpoint). The next open loads it and replays only the\n"
+     "log after it; deleted data leaves no byte in the files once a checkpoint has passed\n"
+     "it. Opens the database for writing. A checkpoint keeps the\n"
      "history this session keeps (--history-ms, --history-versions), no more.",
      cmd_checkpoint, CMD_NEEDS_DB | CMD_WRITES | CMD_NO_TXN},
     {"backup", "DIR", "write an online backup of the newest commit into DIR (new or empty)",

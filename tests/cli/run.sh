@@ -691,6 +691,9 @@ expect "... and the data is all there" "2  (version 2)" ck -c 'get shared b'
 expect_match "stats shows the newest image" "^checkpoint +version 3 \([0-9.]+ K?i?B\)" ck -c 'stats'
 expect_json "checkpoint --json" 'L[1]["ok"] and L[1]["version"] == 4 and L[1]["taken"] is True and L[1]["file"] == "ckpt-0000000000000004.img" and L[1]["bytes"] > 0' ck -c 'put shared c 3; checkpoint'
 [ ! -f ck/ckpt-0000000000000003.img ] && ok "... and the previous image is gone" || bad "... and the previous image is gone" "$(ls ck)"
+expect "checkpoint before the first commit: nothing to checkpoint (no image is named)" "checkpoint: nothing to checkpoint: nothing was committed yet (version 0)" ck0 -c 'checkpoint'
+expect_json "... and in JSON no file" 'L[0] == {"ok": True, "version": 0, "taken": False}' ck0 -c 'checkpoint'
+[ -z "$(ls ck0 | grep ckpt)" ] && ok "... nor made" || bad "... nor made" "$(ls ck0)"
 expect_error "checkpoint with durability none: no files" "checkpoint: nothing to checkpoint: no files \(durability none\)" --durability none -c 'checkpoint'
 expect_error "checkpoint is refused read-only" "checkpoint: the database is open read-only" --read-only ck -c 'checkpoint'
 expect_error "checkpoint is refused in a transaction" "checkpoint: a transaction is open" ck -c 'begin; checkpoint'
