@@ -206,11 +206,12 @@ const cmd cli_commands[] = {
      "Prints the version the image covers, its file and size (before the first commit:\n"
      "that there is nothing to checkpoint). The next open loads it and replays only the\n"
      "log after it; deleted data leaves no byte in the files once a checkpoint has passed\n"
-     "it. Opens the database for writing. A checkpoint keeps the\n"
-     "history this session keeps (--history-ms, --history-versions), no more.",
+     "it. Opens the database for writing. A checkpoint keeps the history the database\n"
+     "keeps (its policy, stored in it: --history-ms, --history-versions), no more.",
      cmd_checkpoint, CMD_NEEDS_DB | CMD_WRITES | CMD_NO_TXN},
     {"backup", "DIR", "write an online backup of the newest commit into DIR (new or empty)",
-     "DIR then opens (inmem DIR) to exactly that state, with the history this session keeps.\n"
+     "DIR then opens (inmem DIR) to exactly that state, with the history the database keeps\n"
+     "and its policy.\n"
      "Works on the read-only view, beside a process writing the database.",
      cmd_backup, CMD_NEEDS_DB},
     {"dump", "[FILE] [--run RUN] [--canonical]",

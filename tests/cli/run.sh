@@ -817,6 +817,8 @@ run $H -c 'backup hist-backup'
 expect_match "... and so does a backup, its policy with it" "^version 2  .*  a$" hist-backup -c 'history shared k'
 man_hist=$(sed -n '/^\.BI \\-\\-history\\-ms/,/^\.TP/p' "$ROOT/tools/inmem.1" | tr '\n' ' ')
 grep -q "The policy is the database's, stored in it" <<<"$man_hist" && ! grep -Eq "not stored|drops it" <<<"$man_hist" && ok "... as the man page says (--history-ms: the policy is stored in the database)" || bad "... as the man page says (--history-ms: the policy is stored in the database)" "$man_hist"
+run --durability none -c 'help checkpoint; help backup'
+[ "$(tr '\n' ' ' <<<"$out" | grep -o "the history the database keeps" | wc -l)" = 2 ] && ! grep -q "session keeps" <<<"$out" && ok "... and help checkpoint, help backup" || bad "... and help checkpoint, help backup" "$out"
 
 echo "== runs with history: fork, replay, diff"
 D=forks
