@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "test.h"
+#include <stdint.h>
+
 #include "core/arena.h"
 #include "core/hash.h"
 #include "core/key.h"
@@ -110,6 +112,12 @@ static void arena_allocates_aligned_and_resets(void **state)
     assert_non_null(p3);
     inmem__arena_free(&a);
     assert_null(a.chunk);
+    /* sizes whose rounding or chunk doubling would wrap are refused, never half-served (one
+     * looped for ever) */
+    assert_null(inmem__arena_alloc(&a, SIZE_MAX - 3));
+    assert_null(inmem__arena_alloc(&a, ((size_t)1 << 63) + 8));
+    assert_null(inmem__arena_alloc(&a, ((size_t)1 << 62) + 8));
+    inmem__arena_free(&a);
 }
 
 const struct CMUnitTest core_tests[] = {

@@ -2,6 +2,7 @@
  * arena.c — bump allocator (see arena.h). Chunks grow geometrically from 4 KiB; an allocation
  * larger than half a chunk gets a chunk of its own.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/arena.h"
@@ -16,6 +17,8 @@ struct inmem__arena_chunk {
 
 void *inmem__arena_alloc(inmem__arena *a, size_t n)
 {
+    if (n > SIZE_MAX / 4 - sizeof(inmem__arena_chunk))
+        return NULL; /* (callers' sizes are capped far below; the doubling below must not wrap) */
     n = (n + 7) & ~(size_t)7;
     inmem__arena_chunk *c = a->chunk;
     if (!c || a->used + n > c->size) {

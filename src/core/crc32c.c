@@ -6,6 +6,7 @@
  * interleaved lanes for long buffers (see crc_hw).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/crc32c.h"
@@ -131,15 +132,17 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const voi
     return ~c32;
 }
 
-static int have_hw = -1;
+static _Atomic int have_hw = -1; /* threads may find it unset together: they store the same */
 
 int inmem__crc32c_hw(void)
 {
-    if (have_hw < 0) {
+    int hw = atomic_load_explicit(&have_hw, memory_order_relaxed);
+    if (hw < 0) {
         __builtin_cpu_init();
-        have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+        hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+        atomic_store_explicit(&have_hw, hw, memory_order_relaxed);
     }
-    return have_hw;
+    return hw;
 }
 
 uint32_t inmem__crc32c(uint32_t crc, const void *data, size_t n)

@@ -12,6 +12,7 @@
  * below 2^41 each new millisecond), so ids made by one process are strictly increasing; if the
  * clock steps back, the last millisecond is reused.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -26,6 +27,8 @@ static void random_bytes(void *buf, size_t n)
     uint8_t *p = buf;
     while (n > 0) {
         ssize_t r = getrandom(p, n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r <= 0) {
             /* No entropy source: fall back to the clock; ids stay unique by the counter. */
             uint64_t t = inmem__clock_mono_us() * 0x9e3779b97f4a7c15ull;

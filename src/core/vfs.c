@@ -35,7 +35,9 @@ static int p_close(int fd)
 
 static int p_allocate(int fd, uint64_t len)
 {
-    int rc = posix_fallocate(fd, 0, (off_t)len);
+    int rc;
+    while ((rc = posix_fallocate(fd, 0, (off_t)len)) == EINTR)
+        ;
     return rc == 0 ? 0 : -rc;
 }
 
