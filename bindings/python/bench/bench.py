@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench.py -- inmem from Python against Debian's python3-lmdb and the standard library's
-sqlite3, on the workloads of bench/compare (make bench-python; --full for 3 s per line).
+sqlite3, on the workloads of bench/compare (make bench-python; --full for 2 s per line).
 
 Workloads (keys 16 B: a letter and 15 digits; values 100 B; 100,000 keys preloaded in
 transactions of 1,000 puts), as in bench/compare/compare.c:
@@ -658,8 +658,10 @@ def main():
             for e in engs:
                 e.preload(values(0))
             for li, line in enumerate(lines):
-                vals = values(li + 1)
                 for r in range(a.rounds):
+                    # a stamp of its own for every round: each round's read-back checks that
+                    # round's writes, not an earlier round's identical ones
+                    vals = values(1 + li * a.rounds + r)
                     order = engs[r % len(engs):] + engs[:r % len(engs)]
                     for e in order:
                         rate = run_line(e, line, vals, a.measure, a.warmup)
