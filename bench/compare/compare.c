@@ -51,6 +51,7 @@
 
 #include "agent.h"
 #include "ckpt.h"
+#include "drv_inmem.h"
 #include "harness.h"
 #include "recovery.h"
 #include "report.h"
@@ -106,6 +107,9 @@ static void usage(void)
            "  --engines LIST  only these engines (inmem is always run: ratios need it)\n"
            "  --lines LIST    only lines whose id starts with one of these (W1, W6-1M, W7,\n"
            "                  W1-ckpt, A...)\n"
+           "  --none-async    the durability-none lines run inmem in async mode, with its log\n"
+           "                  (the others write their files with durability off; inmem's none\n"
+           "                  writes none)\n"
            "  --w7-commits N[,N...]  commits of the recovery workload, up to 4 lengths (default\n"
            "                  200000, full 1000000,10000000)\n"
            "Databases live in a fresh directory under $TMPDIR (default /tmp), removed at exit.\n"
@@ -132,6 +136,8 @@ int main(int argc, char **argv)
             eng = argv[++i];
         else if (!strcmp(a, "--lines") && v)
             g_lines = argv[++i];
+        else if (!strcmp(a, "--none-async"))
+            cmp_inmem_set_none_async(1);
         else if (!strcmp(a, "--w7-commits") && v)
             w7 = argv[++i];
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

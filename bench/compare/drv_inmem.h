@@ -20,6 +20,8 @@ typedef enum cmp_inmem_ckpt {
 } cmp_inmem_ckpt;
 
 void cmp_inmem_set_ckpt(cmp_inmem_ckpt c);
+/* 1: the "none" lines run inmem in async mode with its log (files like the others write). */
+void cmp_inmem_set_none_async(int on);
 
 /**
  * inmem_db_close(), waiting (up to 10 s) while it returns INMEM_EBUSY with no transaction of ours
