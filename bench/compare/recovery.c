@@ -295,7 +295,7 @@ static void report_block(int killed, int ni)
     if (g_w7_n[ni] > 1000000)
         printf("  (above 1,000,000 commits the other engines run the clean close only, and Redis "
                "not at all: their writers take\n   %s on this machine)\n",
-               killed ? "minutes (SQLite ~110 K commits/s, RocksDB ~120 K, Redis ~12 K)"
+               killed ? "minutes (their writers' rates are in the rows above)"
                       : "minutes (Redis ~12 K commits/s)");
     int b = best_row(killed, ni);
     for (int row = 0; row < W7_ENG0 && b >= 0; row++) {

@@ -7,8 +7,7 @@
  *
  * A block lists each engine's figures and inmem's ratio to the best other engine (> 1: inmem
  * better): throughput lines by committed transactions per second, latency lines (W6) by p50,
- * recovery lines (W7) by reopen time, which also compare inmem with the best engine that
- * replays a log at open (LMDB and SQLite open a checkpointed B-tree: nothing to replay).
+ * recovery lines (W7) by reopen time (LMDB and SQLite open a B-tree with nothing to replay).
  *
  * The fsync probe measures the serial fdatasync rate of 128-byte writes into a pre-written
  * file for g_measure_ns: the disk's commit floor, and so the floor of W5's target (10x).
