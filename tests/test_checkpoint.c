@@ -148,23 +148,33 @@ static void checkpoint_recovery_is_exact_and_the_log_is_truncated(void **state)
 }
 
 /* 1 if any file of @p dir holds the bytes @p m. */
+/* 1 if file @p path (absent: 0) holds the bytes of @p needle. */
+static int file_has(const char *path, const char *needle)
+{
+    size_t len = 0;
+    if (!file_exists(path))
+        return 0;
+    uint8_t *p = slurp(path, &len);
+    int found = 0;
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= len && !found; i++)
+        found = memcmp(p + i, needle, nl) == 0;
+    free(p);
+    return found;
+}
+
 static int any_file_holds(const char *dir, const char *m)
 {
     DIR *d = opendir(dir);
     assert_non_null(d);
     struct dirent *e;
     int found = 0;
-    size_t ml = strlen(m);
     while (!found && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        size_t len;
-        uint8_t *p = slurp(path, &len);
-        for (size_t i = 0; !found && i + ml <= len; i++)
-            found = memcmp(p + i, m, ml) == 0;
-        free(p);
+        found = file_has(path, m);
     }
     closedir(d);
     return found;
@@ -796,20 +806,6 @@ static int failing_seg_unlink(const char *path)
     if (strstr(path, "/wal-") && !strstr(path, ".tmp"))
         return -EIO;
     return inmem__vfs_posix.unlink(path);
-}
-
-static int file_has(const char *path, const char *needle)
-{
-    size_t len = 0;
-    if (!file_exists(path))
-        return 0;
-    uint8_t *p = slurp(path, &len);
-    int found = 0;
-    size_t nl = strlen(needle);
-    for (size_t i = 0; i + nl <= len && !found; i++)
-        found = memcmp(p + i, needle, nl) == 0;
-    free(p);
-    return found;
 }
 
 static void interrupted_checkpoint_segments_are_removed_at_open(void **state)

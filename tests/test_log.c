@@ -997,6 +997,22 @@ static int apply_nothing(void *ctx, const inmem__wal_txn *txn)
     return 0;
 }
 
+/* A log of its own (no store) in @p dir, strict, with segments of @p segment_size bytes. */
+static inmem__wal *strict_wal_open(const char *dir, uint64_t segment_size)
+{
+    inmem__wal_config cfg = {.dir = dir,
+                             .mode = INMEM_DURABILITY_STRICT,
+                             .segment_size = segment_size,
+                             .sync_interval_ms = 100,
+                             .sync_commits = 1000,
+                             .create_if_missing = 1,
+                             .file_mode = 0600};
+    inmem_recovery_info rep;
+    inmem__wal *w;
+    assert_ok(inmem__wal_open(&cfg, apply_nothing, NULL, &rep, &w));
+    return w;
+}
+
 static uint64_t append_one(inmem__wal *w, uint64_t version, size_t vlen, int *rc)
 {
     uint8_t key[64];
@@ -1022,16 +1038,7 @@ static void strict_commit_made_durable_is_never_reported_as_failed(void **state)
     char dir[64];
     test_tmpdir(dir);
     use_faulty_vfs();
-    inmem__wal_config cfg = {.dir = dir,
-                             .mode = INMEM_DURABILITY_STRICT,
-                             .segment_size = SEG_SIZE,
-                             .sync_interval_ms = 100,
-                             .sync_commits = 1000,
-                             .create_if_missing = 1,
-                             .file_mode = 0600};
-    inmem_recovery_info rep;
-    inmem__wal *w;
-    assert_ok(inmem__wal_open(&cfg, apply_nothing, NULL, &rep, &w));
+    inmem__wal *w = strict_wal_open(dir, SEG_SIZE);
     int rc;
     uint64_t ta = append_one(w, 1, 10, &rc);
     assert_ok(rc);
@@ -1047,7 +1054,7 @@ static void strict_commit_made_durable_is_never_reported_as_failed(void **state)
 
     /* an fsync that fails: the commit it was to cover is not durable */
     test_tmpdir(dir);
-    assert_ok(inmem__wal_open(&cfg, apply_nothing, NULL, &rep, &w));
+    w = strict_wal_open(dir, SEG_SIZE);
     uint64_t tb = append_one(w, 1, 10, &rc);
     assert_ok(rc);
     atomic_store(&sync_left, 0);
@@ -1107,16 +1114,7 @@ static void strict_switch_waiting_on_a_failed_fsync_acknowledges_nothing(void **
     atomic_store(&hold_release, 0);
     atomic_store(&datasyncs, 0);
     inmem__vfs_set(&faulty_vfs);
-    inmem__wal_config cfg = {.dir = dir,
-                             .mode = INMEM_DURABILITY_STRICT,
-                             .segment_size = 64u << 10,
-                             .sync_interval_ms = 100,
-                             .sync_commits = 1000,
-                             .create_if_missing = 1,
-                             .file_mode = 0600};
-    inmem_recovery_info rep;
-    inmem__wal *w;
-    assert_ok(inmem__wal_open(&cfg, apply_nothing, NULL, &rep, &w));
+    inmem__wal *w = strict_wal_open(dir, 64u << 10);
     int rc;
     uint64_t t1 = append_one(w, 1, 10, &rc);
     assert_ok(rc);
