@@ -324,10 +324,7 @@ int inmem__ckpt_finish(inmem__ckpt_writer *w, uint64_t *bytes)
     if (rc == 0 && (err = w->vfs->rename(w->tmp, w->path)) != 0)
         rc = wr_error(w, err, "rename");
     if (rc == 0) {
-        int dfd = w->vfs->open(w->dir, O_RDONLY | O_DIRECTORY, 0);
-        err = dfd < 0 ? dfd : w->vfs->sync(dfd);
-        if (dfd >= 0)
-            w->vfs->close(dfd);
+        err = inmem__vfs_sync_dir(w->vfs, w->dir);
         /* The image stays: its bytes are synced, so whether or not its name survives a crash,
          * the directory recovers (the log is only truncated after a success). Removing it could
          * lose the only image of its version: one that replaced a damaged image of the same

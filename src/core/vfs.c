@@ -195,3 +195,13 @@ void inmem__vfs_set(const inmem__vfs *vfs)
 {
     atomic_store_explicit(&current, vfs ? vfs : &inmem__vfs_posix, memory_order_release);
 }
+
+int inmem__vfs_sync_dir(const inmem__vfs *vfs, const char *dir)
+{
+    int fd = vfs->open(dir, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    int rc = vfs->sync(fd);
+    vfs->close(fd);
+    return rc;
+}

@@ -42,5 +42,8 @@ const inmem__vfs *inmem__vfs_get(void);
 void inmem__vfs_set(const inmem__vfs *vfs);
 /* The POSIX implementation, for wrappers to delegate to. */
 extern const inmem__vfs inmem__vfs_posix;
+/* Fsyncs directory @p dir through @p vfs (its entries: files created, renamed, removed in it):
+ * 0 or -errno. */
+int inmem__vfs_sync_dir(const inmem__vfs *vfs, const char *dir);
 
 #endif

@@ -321,10 +321,7 @@ static int sync_parent(const char *path)
         parent[1] = '\0';
     else
         *slash = '\0';
-    int fd = vfs->open(parent, O_RDONLY | O_DIRECTORY, 0);
-    int err = fd < 0 ? fd : vfs->sync(fd);
-    if (fd >= 0)
-        vfs->close(fd);
+    int err = inmem__vfs_sync_dir(vfs, parent);
     return err ? inmem__error(INMEM_EIO, "fsync of directory %s failed: %s", parent, strerror(-err))
                : 0;
 }

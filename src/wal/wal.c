@@ -103,13 +103,7 @@ int inmem__wal_io_error(inmem__wal *w, int neg_errno, const char *what, uint64_t
 
 int inmem__wal_sync_dir(inmem__wal *w)
 {
-    const inmem__vfs *vfs = w->vfs;
-    int fd = vfs->open(w->dir, O_RDONLY | O_DIRECTORY, 0);
-    if (fd < 0)
-        return fd;
-    int rc = vfs->sync(fd);
-    vfs->close(fd);
-    return rc;
+    return inmem__vfs_sync_dir(w->vfs, w->dir);
 }
 
 void inmem__wal_advise_append(const inmem__wal *w, void *map, uint64_t len)
