@@ -452,10 +452,10 @@ int inmem_db_recovery(inmem_db *db, inmem_recovery_info *out);
 int inmem_db_checkpoint(inmem_db *db, uint64_t *version);
 
 /**
- * Writes an online backup: a checkpoint image of the newest commit into @p dir (created if it
- * does not exist; it must be empty), while writers go on. The directory opens (with
- * inmem_db_open()) to exactly the state of that version. Works in every durability mode,
- * none included.
+ * Writes an online backup: a checkpoint image of the newest commit readers see into @p dir
+ * (created if it does not exist; it must be empty), while writers go on. The directory opens
+ * (with inmem_db_open()) to exactly the state of that version. Works in every durability mode,
+ * none included; in strict mode, a commit whose fsync is still pending (or failed) is not in it.
  * @param[out] version the version backed up (may be NULL).
  * @return 0, INMEM_EINVAL (NULL, an empty or non-empty directory, not a directory), INMEM_EIO,
  *         INMEM_ENOMEM, INMEM_ETXNLIMIT.

@@ -50,7 +50,7 @@ static void *hold_commit_lock(void *p)
 {
     struct holder *h = p;
     uint64_t v;
-    assert_ok(inmem__txn_begin_newest(h->st, hold_cb, h, &h->t, &v));
+    assert_ok(inmem__txn_begin_newest(h->st, hold_cb, h, 0, &h->t, &v));
     return NULL;
 }
 

@@ -1338,6 +1338,34 @@ static void strict_failed_commit_leaves_no_conflicts_behind(void **state)
     test_rmdir(dir);
 }
 
+/* A strict commit is visible only once its fsync is done (2.3); a backup holds what readers see,
+ * so one opened elsewhere never shows a commit the database has not made durable (here, one
+ * whose fsync failed: invisible for good). */
+static void strict_backup_holds_only_what_readers_see(void **state)
+{
+    (void)state;
+    char dir[64], copy[64];
+    test_tmpdir(dir);
+    test_tmpdir(copy);
+    test_rmdir(copy); /* the backup makes it */
+    use_faulty_vfs();
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    uint64_t v = put_ok(db, NULL, "k", "old", 3);
+    atomic_store(&sync_left, 0);
+    assert_rc(INMEM_EIO, inmem_put(db, NULL, "k", 1, "new", 3, NULL));
+    atomic_store(&sync_left, -1); /* the backup's own files sync again */
+    uint64_t bv = 0;
+    assert_ok(inmem_db_backup(db, copy, &bv));
+    assert_int_equal(bv, v);
+    (void)inmem_db_close(db);
+    inmem__vfs_set(NULL);
+    inmem_db *b = open_db(copy, INMEM_DURABILITY_STRICT);
+    expect_get(b, NULL, "k", "old", 3, v);
+    assert_ok(inmem_db_close(b));
+    test_rmdir(dir);
+    test_rmdir(copy);
+}
+
 /* Recovery does not read the segments after the last one holding data, but a gap in their
  * numbers is still corruption: segment 1 ends with NEXT, segment 2 (with commits) is lost,
  * segment 3 (made ahead) is there. The open fails, read-only or not, and removes nothing. */
@@ -1820,6 +1848,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(
         batched_commit_whose_capped_fsync_fails_is_committed_and_wakes_waiters, restore_posix_vfs),
     cmocka_unit_test_teardown(strict_failed_commit_leaves_no_conflicts_behind, restore_posix_vfs),
+    cmocka_unit_test_teardown(strict_backup_holds_only_what_readers_see, restore_posix_vfs),
     cmocka_unit_test(a_lost_segment_after_the_last_one_with_data_is_corruption),
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),

@@ -169,7 +169,7 @@ int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out)
 }
 
 int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t version), void *ctx,
-                            inmem_txn **out, uint64_t *version)
+                            int visible, inmem_txn **out, uint64_t *version)
 {
     *out = NULL;
     inmem_txn *t;
@@ -181,7 +181,8 @@ int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t vers
         return rc;
     t->readonly = 1;
     inmem__mutex_lock(&st->commit_mu);
-    uint64_t v = st->assigned;
+    /* (every version up to `visible` is installed too: it never passes `assigned`) */
+    uint64_t v = visible ? atomic_load(&st->visible) : st->assigned;
     rc = fn ? fn(ctx, v) : 0;
     if (rc == 0) {
         /* Re-pin at the newest commit. Under the commit lock: every version <= v is installed

@@ -178,10 +178,11 @@ int inmem__txn_dump(inmem_txn *txn, int (*fn)(void *ctx, const inmem__load_entry
 
 /* A read-only transaction on the newest commit (even one not yet visible in strict mode, whose
  * fsync is pending), begun atomically with @p fn(@p ctx), which runs under the commit lock: no
- * commit happens between the two. *version gets the snapshot's version. What @p fn returns, or
- * INMEM_ETXNLIMIT / INMEM_ENOMEM. */
+ * commit happens between the two. With @p visible, on the newest commit readers see instead (in
+ * strict mode, the newest one made durable; the same otherwise). *version gets the snapshot's
+ * version. What @p fn returns, or INMEM_ETXNLIMIT / INMEM_ENOMEM. */
 int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t version), void *ctx,
-                            inmem_txn **out, uint64_t *version);
+                            int visible, inmem_txn **out, uint64_t *version);
 
 /* One blind write committed on its own (implicit put/delete/CAS): no snapshot, no read set.
  * @p expiry_ms: absolute wall-clock expiry (0: none; see inmem__expiry_after()). The CAS form
