@@ -1174,6 +1174,66 @@ static void history_fork_survives_a_checkpoint_and_a_reopen(void **state)
     test_rmdir(dir);
 }
 
+/* What a time-travel read of a deleted fork answers, as "inherited=..;own=..;run=..". */
+static void deleted_fork_at(inmem_db *db, uint64_t v, const inmem_run_id *fork, char *out,
+                            size_t cap)
+{
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin_at(db, v, &t));
+    const char *keys[] = {"inherited", "own"};
+    size_t len = 0;
+    for (int i = 0; i < 2; i++) {
+        const void *val;
+        size_t vl;
+        int rc = inmem_kv_get(t, fork, keys[i], strlen(keys[i]), &val, &vl, NULL);
+        len += (size_t)snprintf(out + len, cap - len, "%s=%.*s%s;", keys[i], rc ? 0 : (int)vl,
+                                rc ? "" : (const char *)val, rc ? inmem_errname(rc) : "");
+    }
+    inmem_run_info info;
+    snprintf(out + len, cap - len, "run=%s", inmem_errname(inmem_run_get(t, fork, &info)));
+    inmem_txn_free(t);
+}
+
+/* A fork deleted while the database kept history is erased like any run (3.3), and its past
+ * reads the same in memory once the GC has been by, after a reopen that replays the log and
+ * after a reopen from a checkpoint (3.1): refused, what it inherited and its metadata included
+ * (once its tombstones went, a read fell through to the parent's keys — the parent's value, and
+ * the parent's metadata as the fork's — in memory and after the log, while a reopen from an
+ * image, whose fork record is loaded deleted, refused it). */
+static void history_a_deleted_forks_past_reads_the_same_after_a_reopen(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    for (int ckpt = 0; ckpt < 2; ckpt++) {
+        inmem_db *db = open_hist(dir, 0, 10);
+        inmem_run_id p, f;
+        assert_ok(inmem_run_begin_db(db, NULL, &p));
+        put_str(db, &p, "inherited", "from-parent");
+        assert_ok(inmem_run_fork_db(db, &p, 0, NULL, &f));
+        uint64_t v = put_str(db, &f, "own", "fork-own");
+        assert_ok(inmem_run_delete_db(db, &f));
+        const char *want = "inherited=INMEM_EHISTORY;own=INMEM_EHISTORY;run=INMEM_EHISTORY";
+        char got[160];
+        churn(db, 20);
+        deleted_fork_at(db, v, &f, got, sizeof got);
+        CHECK(strcmp(got, want) == 0, "round %d, its tombstones freed: %s", ckpt, got);
+        if (ckpt)
+            assert_ok(inmem_db_checkpoint(db, NULL));
+        assert_ok(inmem_db_close(db));
+        db = open_hist(dir, 0, 0);
+        deleted_fork_at(db, v, &f, got, sizeof got);
+        CHECK(strcmp(got, want) == 0, "after a reopen from the %s: %s", ckpt ? "image" : "log",
+              got);
+        churn(db, 20);
+        deleted_fork_at(db, v, &f, got, sizeof got);
+        CHECK(strcmp(got, want) == 0, "after a reopen from the %s, then commits: %s",
+              ckpt ? "image" : "log", got);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
 /* ---- 3.7 replay ------------------------------------------------------------------------------ */
 
 /* A model of a run's data, kept as "kind|name|value" lines. */
@@ -2037,6 +2097,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
+    cmocka_unit_test(history_a_deleted_forks_past_reads_the_same_after_a_reopen),
     cmocka_unit_test(history_replay_reproduces_the_run_at_every_version),
     cmocka_unit_test(history_diff_shows_what_differs_per_primitive),
     cmocka_unit_test(history_diff_of_a_damaged_stream_key_reports_corruption),

@@ -45,6 +45,23 @@ int inmem__fork_of(inmem__store *st, const uint8_t *scope, uint64_t snap, uint8_
     return 1;
 }
 
+/* For a time-travel read at @p snap through the fork whose key (in its own scope) is @p key: 0 if
+ * what the fork lacks at @p snap is inherited, else INMEM_EHISTORY. A fork's tombstones hide its
+ * parent's keys only while the fork lives: once it is deleted (its record is deleted after the
+ * snapshot), the GC frees them, and a key the fork lacks may be one it had deleted, or its own
+ * (an erased fork's keys are freed). Then the fork's absences are trusted only as far as any
+ * run's are (inmem__history_absent(): an erased fork refuses its past). */
+static int ended_fork_check(inmem_txn *t, const uint8_t *key, size_t klen)
+{
+    uint8_t fk[INMEM__SYS_KEY_LEN];
+    inmem__sys_key(fk, 'f', key);
+    inmem__node *n = inmem__index_find(t->st->index, fk, sizeof fk, inmem__hash(fk, sizeof fk));
+    const inmem__version *h = n ? atomic_load_acq(&n->head) : NULL;
+    if (!h || h->ver <= t->snap)
+        return 0; /* the same record as at the snapshot: the fork lives */
+    return inmem__history_absent(t, key, klen);
+}
+
 /* A key of scope @p scope with @p key's suffix, in @p buf (klen bytes) or the arena. */
 static uint8_t *rescope(inmem__arena *a, uint8_t *buf, size_t cap, const uint8_t *key, size_t klen)
 {
@@ -61,6 +78,8 @@ const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, si
     uint8_t parent[16], buf[256];
     uint64_t at, snap = t->snap;
     if (klen < INMEM__KEY_PREFIX || !inmem__fork_of(st, key, snap, parent, &at))
+        return NULL;
+    if (t->past && (*rc = ended_fork_check(t, key, klen)) != 0)
         return NULL;
     uint8_t *pk = rescope(&t->arena, buf, sizeof buf, key, klen);
     if (!pk) {
@@ -79,6 +98,8 @@ const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, si
         }
         if (v || !inmem__fork_of(st, pk, snap, parent, &at))
             return v;
+        if (t->past && (*rc = ended_fork_check(t, pk, klen)) != 0)
+            return NULL;
     }
     return NULL;
 }
