@@ -84,6 +84,12 @@ static int replay(void *ctx, const inmem__wal_txn *txn)
     return inmem__store_replay(((inmem_db *)ctx)->store, txn);
 }
 
+/* Recovery's prescan callback: the engine's records further on in the log (fork records). */
+static int replay_hint(void *ctx, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    return inmem__store_replay_hint(((inmem_db *)ctx)->store, key, klen, val, vlen);
+}
+
 /* One attempt at opening; *live: a read-only open found a writer at work. */
 static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live)
 {
@@ -114,7 +120,9 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
                                  .file_mode = (int)o.file_mode,
                                  .max_unsynced = o.max_unsynced_commits,
                                  .before_replay = inmem__checkpoint_recover,
-                                 .before_ctx = db};
+                                 .before_ctx = db,
+                                 .prescan = replay_hint,
+                                 .prescan_klen = INMEM__STORE_HINT_KLEN};
         if (!(db->dir = strdup(dir))) {
             free_db(db);
             return INMEM_ENOMEM;

@@ -203,6 +203,7 @@ static inmem__run_policy *policy_entry(inmem__store *st, const uint8_t run[16])
             memcpy(p->run, run, 16);
             p->gone = 1;
             p->fork_floor = UINT64_MAX;
+            p->hint_at = UINT64_MAX;
             st->npol++;
             return p;
         }
@@ -219,8 +220,12 @@ static void fork_floors(inmem__store *st)
 {
     st->fork_min = UINT64_MAX;
     for (size_t i = 0; i < st->pol_cap; i++)
-        if (st->pol[i])
-            st->pol[i]->fork_floor = UINT64_MAX;
+        if (st->pol[i]) {
+            inmem__run_policy *p = st->pol[i];
+            p->fork_floor = p->hint_at; /* a fork the log's replay has yet to reach */
+            if (p->hint_at < st->fork_min)
+                st->fork_min = p->hint_at;
+        }
     for (size_t i = 0; i < st->pol_cap; i++) {
         inmem__run_policy *c = st->pol[i];
         if (!c || !c->is_fork)
@@ -249,6 +254,37 @@ int inmem__history_keeps_lone_deletes(inmem__store *st, const uint8_t *key, size
             return 0; /* erased */
     }
     return st->hist.count >= 2; /* set at open, before any thread reads it */
+}
+
+int inmem__history_fork_hint(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
+                             size_t vlen)
+{
+    const uint8_t *b = val;
+    if (!inmem__history_is_sys(key, klen) || key[INMEM__KEY_PREFIX] != 'f' ||
+        vlen != INMEM__FORK_REC_LEN || b[0] != 1)
+        return 0;
+    inmem__mutex_lock(&st->commit_mu);
+    inmem__run_policy *p = policy_entry(st, b + 1);
+    uint64_t at = inmem__rd_le(b + 17, 8);
+    if (p && p->hint_at == UINT64_MAX)
+        st->fork_hints++;
+    if (p && at < p->hint_at) {
+        p->hint_at = at;
+        fork_floors(st);
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    return p ? 0 : INMEM_ENOMEM; /* a fork's view of its parent may not be lost: fail the open */
+}
+
+void inmem__history_fork_hints_drop(inmem__store *st)
+{
+    if (!st->fork_hints)
+        return;
+    for (size_t i = 0; i < st->pol_cap; i++)
+        if (st->pol[i])
+            st->pol[i]->hint_at = UINT64_MAX;
+    st->fork_hints = 0;
+    fork_floors(st);
 }
 
 void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
@@ -548,7 +584,7 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
 {
     if (min_snap > st->gc_snap_max)
         st->gc_snap_max = min_snap;
-    if (!atomic_load_rlx(&st->hist_on))
+    if (!atomic_load_rlx(&st->hist_on) && !st->fork_hints)
         return NULL;
     st->gc_pass++;
     if (st->forks_ending) { /* deleted forks no snapshot can read through any more */

@@ -731,12 +731,23 @@ int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *
     return rc;
 }
 
+int inmem__store_replay_hint(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
+                             size_t vlen)
+{
+    return inmem__history_fork_hint(st, key, klen, val, vlen);
+}
+
 void inmem__store_replay_end(inmem__store *st)
 {
     inmem__mutex_lock(&st->commit_mu);
     if (st->replaying)
         inmem__index_append_end(st->index);
     st->replaying = 0;
+    if (st->fork_hints) { /* what the hints kept and no fork replayed needs goes now */
+        inmem__history_fork_hints_drop(st);
+        inmem__index_gc(st->index, st->assigned, st->assigned,
+                        inmem__history_gc_policy(st, st->assigned));
+    }
     free(st->load_buf);
     st->load_buf = NULL;
     st->load_cap = 0;

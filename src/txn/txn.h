@@ -36,6 +36,12 @@ void inmem__store_attach_wal(inmem__store *st, inmem__wal *wal, int strict);
 /* Recovery's apply callback (inmem__wal_apply_fn): installs a logged transaction with its
  * versions. @p ctx is the store. Single-threaded, before the database is handed out. */
 int inmem__store_replay(void *ctx, const inmem__wal_txn *txn);
+/* Before the first inmem__store_replay() of an open: a put of @p key the log holds (recovery's
+ * prescan, for the keys of INMEM__STORE_HINT_KLEN bytes: the engine's records). A fork record
+ * makes its parent keep, while the log replays, what the fork will read. 0 or INMEM_ENOMEM. */
+int inmem__store_replay_hint(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
+                             size_t vlen);
+#define INMEM__STORE_HINT_KLEN (INMEM__KEY_PREFIX + 17)
 /* After the last inmem__store_replay() of an open (whether it worked or not). */
 void inmem__store_replay_end(inmem__store *st);
 /* Fills the counters and gauges of @p out. */

@@ -47,6 +47,8 @@ typedef struct inmem__run_policy {
                           * still read through it (0: live) */
     uint64_t fork_floor; /* the oldest version a live fork of this run reads it at (UINT64_MAX:
                           * none): the GC keeps every version of its keys from there on */
+    uint64_t hint_at;    /* while the log replays: the oldest version a fork record further on
+                          * in the log reads this run at (UINT64_MAX: none); counts as a fork */
     uint64_t floor_pass; /* the GC pass `floor` was computed in */
     uint64_t floor;
 } inmem__run_policy;
@@ -126,6 +128,7 @@ struct inmem__store {
     uint64_t fork_min;     /* the lowest fork_floor of any run (UINT64_MAX: no forks) */
     _Atomic int has_forks; /* a fork record was ever installed: reads look for forks */
     size_t forks_ending;   /* forks deleted but still counted (fork_end) */
+    size_t fork_hints;     /* runs with a hint_at, while the log replays */
     inmem__gc_policy gcp;
     /* waiters for changes (watch.c) */
     _Atomic uint64_t nwatch; /* waiters registered: a commit looks for its keys' waiters */
@@ -381,6 +384,14 @@ int inmem__history_keeps_lone_deletes(inmem__store *st, const uint8_t *key, size
                                       uint64_t snap);
 void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
                               const inmem__version *v) INMEM_REQUIRES(st->commit_mu);
+/* Before the log replays, a put the log holds (inmem__store_replay_hint()): if it is a fork
+ * record, its parent keeps every version from the fork's `at` on while the log replays, as for a
+ * live fork, so that replay does not free what the fork will read before its record is reached.
+ * 0 or INMEM_ENOMEM. */
+int inmem__history_fork_hint(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
+                             size_t vlen);
+/* The replay is over: the hints go (the forks replayed count for themselves). */
+void inmem__history_fork_hints_drop(inmem__store *st) INMEM_REQUIRES(st->commit_mu);
 /* The policy for this GC pass (NULL: no history is kept). */
 const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_snap)
     INMEM_REQUIRES(st->commit_mu);

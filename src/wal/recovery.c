@@ -786,6 +786,128 @@ static uint64_t first_commit_version(inmem__wal *w, uint64_t seq)
     return v;
 }
 
+/* A window of a segment read with pread (the prescan reads the log through the page cache: a
+ * mapping would take every page's fault twice, here and in replay: a fifth of a reopen). */
+typedef struct seg_buf {
+    inmem__wal *w;
+    int fd;
+    uint64_t size; /* the file's */
+    uint8_t *p;
+    size_t cap;
+    uint64_t off; /* p holds [off, off + len) */
+    size_t len;
+} seg_buf;
+
+#define PRESCAN_BUF ((size_t)1 << 20)
+
+/* Makes the buffer hold [off, off + need) (need <= size - off): 0, or an error. */
+static int seg_fill(seg_buf *b, uint64_t off, size_t need)
+{
+    if (off >= b->off && off - b->off + need <= b->len)
+        return 0;
+    if (need > b->cap) {
+        size_t cap = need > PRESCAN_BUF ? need : PRESCAN_BUF;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p)
+            return INMEM_ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    size_t want = b->size - off < b->cap ? (size_t)(b->size - off) : b->cap, got = 0;
+    while (got < want) {
+        int64_t n = b->w->vfs->pread(b->fd, b->p + got, want - got, off + got);
+        if (n <= 0)
+            return INMEM_EIO; /* (prescan() leaves it to replay to report) */
+        got += (size_t)n;
+    }
+    b->off = off;
+    b->len = got;
+    return 0;
+}
+
+/* The puts of keys of cfg.prescan_klen bytes in a segment (after its header), to cfg.prescan:
+ * frame by frame, without checksums, up to the end of the log or the first frame that does not
+ * fit (replay applies no more than that). */
+static int prescan_segment(seg_buf *sb, void *ctx)
+{
+    inmem__wal *w = sb->w;
+    const size_t want = w->cfg.prescan_klen;
+    uint64_t off = INMEM__WAL_HEADER;
+    int rc = 0;
+    while (rc == 0 && sb->size - off >= INMEM__WAL_FRAME) {
+        if ((rc = seg_fill(sb, off, 5)) != 0)
+            break;
+        const uint8_t *h = sb->p + (off - sb->off);
+        uint32_t len = inmem__get32(h);
+        uint8_t type = h[4];
+        if ((len == 0 && type == 0) || len > sb->size - off - INMEM__WAL_FRAME)
+            break;
+        if (type == INMEM__REC_WRITE && len >= INMEM__WAL_WRITE_FIXED) {
+            if ((rc = seg_fill(sb, off, 5 + INMEM__WAL_WRITE_FIXED)) != 0)
+                break;
+            const uint8_t *b = sb->p + (off - sb->off) + 5;
+            uint32_t klen = inmem__get32(b + 16), vlen = inmem__get32(b + 20);
+            if (klen == want && (uint64_t)INMEM__WAL_WRITE_FIXED + klen + vlen == len &&
+                (rc = seg_fill(sb, off, 5 + (size_t)len)) == 0) {
+                b = sb->p + (off - sb->off) + 5;
+                rc = w->cfg.prescan(ctx, b + 24, want, b + 24 + want, vlen);
+            }
+        } else if (type == INMEM__REC_TXN) {
+            if ((rc = seg_fill(sb, off, 5 + (size_t)len)) != 0)
+                break;
+            const uint8_t *b = sb->p + (off - sb->off) + 5, *end = b + len;
+            uint64_t version, time_ms, n;
+            if (!inmem__get_varint(&b, end, &version) || !inmem__get_varint(&b, end, &time_ms) ||
+                !inmem__get_varint(&b, end, &n))
+                break;
+            for (; rc == 0 && n > 0 && b < end; n--) { /* op · [expiry] · klen · [vlen] · ... */
+                uint8_t kind = *b++;
+                uint64_t x, klen, vlen = 0;
+                if ((kind != INMEM__OP_PUT && kind != INMEM__OP_DELETE) ||
+                    (kind == INMEM__OP_PUT && !inmem__get_varint(&b, end, &x)) ||
+                    !inmem__get_varint(&b, end, &klen) ||
+                    (kind == INMEM__OP_PUT && !inmem__get_varint(&b, end, &vlen)) ||
+                    (uint64_t)(end - b) < klen || (uint64_t)(end - b) - klen < vlen)
+                    break;
+                if (kind == INMEM__OP_PUT && klen == want)
+                    rc = w->cfg.prescan(ctx, b, want, b + klen, (size_t)vlen);
+                b += klen + vlen;
+            }
+        }
+        off += INMEM__WAL_FRAME + len;
+    }
+    return rc;
+}
+
+/* Every segment replay may read (as recover() picks them), to prescan_segment(). */
+static int prescan(inmem__wal *w, void *ctx, const dir_scan *ds, size_t last)
+{
+    seg_buf sb = {.w = w};
+    int rc = 0, stop = 0;
+    for (size_t i = 0; rc == 0 && !stop && i < ds->n && i <= last; i++) {
+        if (i > 0 && ds->seqs[i] != ds->seqs[i - 1] + 1)
+            break; /* a gap: replay stops there */
+        char path[PATH_MAX_LEN];
+        inmem__wal_seg_path(w, ds->seqs[i], path, sizeof path);
+        sb.fd = w->vfs->open(path, O_RDONLY | O_NOFOLLOW, 0);
+        if (sb.fd < 0)
+            break; /* replay says what is wrong with it */
+        sb.off = sb.len = 0;
+        uint64_t hseq = 0, hsize = 0;
+        uint32_t format = 0;
+        if (w->vfs->size(sb.fd, &sb.size) == 0 && sb.size >= INMEM__WAL_HEADER &&
+            (rc = seg_fill(&sb, 0, INMEM__WAL_HEADER)) == 0 &&
+            inmem__wal_check_header(sb.p, sb.len, &hseq, &hsize, &format) == 0 &&
+            hseq == ds->seqs[i])
+            rc = prescan_segment(&sb, ctx);
+        else
+            stop = 1; /* a bad header: replay stops there */
+        w->vfs->close(sb.fd);
+    }
+    free(sb.p);
+    return rc == INMEM_EIO ? 0 : rc; /* what cannot be read, replay reports */
+}
+
 /* Where replay stopped and what to do about the segments after it. */
 typedef struct recovery {
     replay r;
@@ -1046,6 +1168,8 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
      * nobody synced (the crashed process's last records, in the page cache only). A gap in
      * their numbers is still corruption (a segment with data, lost). */
     size_t last = v.active < v.ds.n ? v.active : 0;
+    if (w->cfg.prescan && v.active < v.ds.n && (rc = prescan(w, ctx, &v.ds, last)) != 0)
+        goto done;
     for (size_t i = 0; i < v.ds.n; i++) {
         uint64_t seq = v.ds.seqs[i];
         char name[64], what[200];

@@ -29,6 +29,13 @@ typedef struct inmem__wal_config {
     int (*before_replay)(void *ctx, inmem_recovery_info *report, uint64_t *base_version,
                          uint64_t *base_txn_id);
     void *before_ctx;
+    /* Called before replay (after before_replay) with every put of a key of prescan_klen bytes
+     * the log's segments hold, in log order, with the apply callback's ctx: a walk of the frames
+     * as written, unchecked (a put of a transaction never committed, or past a bad frame, may be
+     * handed too), so that the caller learns of records further on in the log before it replays
+     * what comes before them. Its error fails the open. May be NULL. */
+    int (*prescan)(void *ctx, const uint8_t *key, size_t klen, const void *val, size_t vlen);
+    size_t prescan_klen;
     uint64_t base_version; /* (set from before_replay) */
     uint64_t base_txn_id;
 } inmem__wal_config;
