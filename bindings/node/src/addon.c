@@ -228,10 +228,12 @@ static int bad_type(napi_env env, const char *what, const char *expected)
 static int string_bytes(napi_env env, napi_value v, jsbytes *b)
 {
     size_t n;
-    /* Try the inline buffer first: one call for the common short string. */
+    /* Try the inline buffer first: one call for the common short string. The copy never splits
+     * a character: one of up to 4 bytes that does not fit ends it 1 to 4 bytes short of the
+     * buffer's end, so only a copy that left room for a whole character is known complete. */
     if (napi_get_value_string_utf8(env, v, b->stack, sizeof(b->stack), &n) != napi_ok)
         return -1;
-    if (n + 1 < sizeof(b->stack)) {
+    if (n + 4 < sizeof(b->stack)) {
         b->p = b->stack;
         b->n = n;
         return 0;
@@ -372,7 +374,8 @@ int get_run(napi_env env, napi_value v, inmem_run_id *id, const inmem_run_id **o
         return 0;
     }
     if (t == napi_string) {
-        char s[INMEM_RUN_ID_STRLEN + 2];
+        /* Room for the id and one more character of any size: a longer string never fits. */
+        char s[INMEM_RUN_ID_STRLEN + 5];
         size_t n;
         napi_get_value_string_utf8(env, v, s, sizeof(s), &n);
         if (n != INMEM_RUN_ID_STRLEN || inmem_run_id_parse(s, id) != 0) {

@@ -273,7 +273,7 @@ static int is_string_none(napi_env env, napi_value v)
     napi_typeof(env, v, &t);
     if (t != napi_string)
         return 0;
-    char s[8];
+    char s[16]; /* room for "none" and a character after it: the copy never splits one */
     size_t n;
     napi_get_value_string_utf8(env, v, s, sizeof(s), &n);
     return strcmp(s, "none") == 0;

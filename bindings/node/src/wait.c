@@ -173,7 +173,7 @@ void watches_cancel(dbw *d)
 static int get_watched(napi_env env, napi_value what, napi_value key, inmem_primitive *p,
                        jsbytes *k)
 {
-    char s[8] = "";
+    char s[16] = ""; /* room for a name and a character after it: the copy never splits one */
     size_t n = 0;
     napi_valuetype t;
     napi_typeof(env, what, &t);

@@ -38,6 +38,36 @@ test('values may be empty, binary, or large; keys are bytes', (t) => {
   assert.deepEqual(db.get(B('é')), B('ü'));
 });
 
+test('strings are copied whole when a multi-byte character straddles the inline buffer', (t) => {
+  const { db } = freshDb(t);
+  // 197 ASCII bytes, then a 3-byte character across bytes 197-199: keys differing after it
+  // must stay distinct, and values must round-trip byte for byte.
+  const k1 = 'a'.repeat(197) + '€-first';
+  const k2 = 'a'.repeat(197) + '€-second';
+  db.put(k1, 'one');
+  db.put(k2, 'two');
+  assert.deepEqual(db.get(k1), B('one'));
+  assert.deepEqual(db.get(k2), B('two'));
+  assert.equal(db.list({ prefix: 'a'.repeat(197) }).length, 2);
+  const v = 'b'.repeat(198) + 'é' + 'x'.repeat(1000);
+  db.put('v', v);
+  assert.deepEqual(db.get('v'), B(v));
+  // Every offset around the 200-byte buffer, with characters of 1 to 4 bytes.
+  for (const ch of ['z', 'é', '€', '😀']) {
+    for (let pad = 190; pad < 205; pad++) {
+      const s = 'p'.repeat(pad) + ch + 'tail';
+      db.put(s, s);
+      assert.deepEqual(db.get(B(s)), B(s), `pad ${pad} + ${JSON.stringify(ch)}`);
+    }
+  }
+  // Names read into small buffers: a character after the name must not be dropped.
+  const run = inmem.newRunId();
+  assert.equal(inmem.isRunId(run + 'é'), false);
+  assert.equal(inmem.isRunId(run + '😀'), false);
+  assert.throws(() => db.runs.list({ parent: 'none😀' }), inmem.InvalidArgumentError);
+  assert.throws(() => db.wait('state😀', null, 'k'), inmem.InvalidArgumentError);
+});
+
 test('runs scope keys: the same key in two runs and the shared scope are distinct', (t) => {
   const { db } = freshDb(t);
   const r1 = inmem.newRunId();
