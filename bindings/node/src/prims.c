@@ -200,6 +200,13 @@ static napi_value run_begin(napi_env env, napi_callback_info info)
         free(r);
         return NULL;
     }
+    /* Reading the options may run user code (getters) that frees the transaction or closes the
+     * database: check the target again once they are read. */
+    if (get_target(env, argv[0], &d, &tx)) {
+        runopts_free(r);
+        free(r);
+        return NULL;
+    }
     inmem_run_id out;
     int rc = tx ? inmem_run_begin(tx->txn, &r->ro, &out) : inmem_run_begin_db(d->db, &r->ro, &out);
     runopts_free(r);
@@ -222,6 +229,11 @@ static napi_value run_fork(napi_env env, napi_callback_info info)
     if (!r)
         return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
     if (get_runopts(env, argv[3], r)) {
+        free(r);
+        return NULL;
+    }
+    if (get_target(env, argv[0], &d, &tx)) { /* the options' getters may have ended it */
+        runopts_free(r);
         free(r);
         return NULL;
     }
@@ -327,11 +339,17 @@ static napi_value run_list(napi_env env, napi_callback_info info)
     filter.tenant = tenant.p;
     filter.app = app.p;
     filter.agent = agent.p;
-    inmem_run_id *out = malloc((limit ? limit : 1) * sizeof(*out));
+    inmem_run_id *out = NULL;
     size_t n = 0;
-    int rc = !out ? INMEM_ENOMEM
+    int rc = 0;
+    /* The filter's getters may have freed the transaction or closed the database. */
+    int gone = get_target(env, argv[0], &d, &tx);
+    if (!gone) {
+        out = malloc((limit ? limit : 1) * sizeof(*out));
+        rc = !out ? INMEM_ENOMEM
              : tx ? inmem_run_list(tx->txn, &filter, ap, limit, out, &n)
                   : inmem_run_list_db(d->db, &filter, ap, limit, out, &n);
+    }
     jsbytes_free(&tag);
     jsbytes_free(&tenant);
     jsbytes_free(&app);
@@ -339,7 +357,7 @@ static napi_value run_list(napi_env env, napi_callback_info info)
     napi_value r = NULL;
     if (rc) {
         throw_rc(env, rc, NULL, NULL);
-    } else {
+    } else if (!gone) {
         r = mk_arr(env, n);
         for (size_t i = 0; i < n; i++)
             napi_set_element(env, r, (uint32_t)i, mk_run(env, &out[i]));
@@ -918,7 +936,17 @@ static napi_value trace_record(napi_env env, napi_callback_info info)
     strlist tags = {.n = 0};
     napi_value r = NULL;
     double conf = NAN;
-    napi_value cv = get_prop(env, o, "confidence");
+    /* Every field first: reading them may run user code (getters, the tags' elements), which
+     * may free the transaction, close the database or detach a buffer. Then the bytes (input
+     * and output are borrowed), with no user code running until the call, and the target
+     * checked again. */
+    napi_value cv = get_prop(env, o, "confidence"), idv = get_prop(env, o, "id"),
+               pv = get_prop(env, o, "parent"), kv = get_prop(env, o, "kind"),
+               sv = get_prop(env, o, "startMs"), dv = get_prop(env, o, "durationUs"),
+               nv = get_prop(env, o, "name"), iv = get_prop(env, o, "input"),
+               ov = get_prop(env, o, "output"), tv = get_prop(env, o, "tags");
+    if (get_strlist(env, tv, &tags, "a tag"))
+        goto cleanup;
     napi_valuetype ct;
     napi_typeof(env, cv, &ct);
     if (ct == napi_number) {
@@ -927,16 +955,12 @@ static napi_value trace_record(napi_env env, napi_callback_info info)
         throw_msg(env, INMEM_EINVAL, "span.confidence must be a number");
         goto cleanup;
     }
-    if (get_run(env, argv[1], &rid, &run, "run") ||
-        get_run(env, get_prop(env, o, "id"), &sid, &sp, "span.id") ||
-        get_run(env, get_prop(env, o, "parent"), &pid, &pp, "span.parent") ||
-        get_kind(env, get_prop(env, o, "kind"), 0, &s->kind) ||
-        get_u64(env, get_prop(env, o, "startMs"), 0, &s->start_ms, "span.startMs") ||
-        get_u64(env, get_prop(env, o, "durationUs"), 0, &s->duration_us, "span.durationUs") ||
-        get_str(env, get_prop(env, o, "name"), &name, "span.name") ||
-        get_bytes_opt(env, get_prop(env, o, "input"), &input, "span.input") ||
-        get_bytes_opt(env, get_prop(env, o, "output"), &output, "span.output") ||
-        get_strlist(env, get_prop(env, o, "tags"), &tags, "a tag"))
+    if (get_run(env, argv[1], &rid, &run, "run") || get_run(env, idv, &sid, &sp, "span.id") ||
+        get_run(env, pv, &pid, &pp, "span.parent") || get_kind(env, kv, 0, &s->kind) ||
+        get_u64(env, sv, 0, &s->start_ms, "span.startMs") ||
+        get_u64(env, dv, 0, &s->duration_us, "span.durationUs") ||
+        get_str(env, nv, &name, "span.name") || get_bytes_opt(env, iv, &input, "span.input") ||
+        get_bytes_opt(env, ov, &output, "span.output") || get_target(env, argv[0], &d, &tx))
         goto cleanup;
     if (sp)
         s->id = *sp;
@@ -1012,6 +1036,12 @@ static napi_value trace_query(napi_env env, napi_callback_info info)
         get_run(env, argv[3], &aid, &ap, "after") || get_limit(env, argv[4], 100, &limit) ||
         get_str_opt(env, get_prop(env, f, "tag"), &tag, "filter.tag"))
         return NULL;
+    /* The filter's getters may have freed the transaction. */
+    tx = get_txn_live(env, argv[0]);
+    if (!tx) {
+        jsbytes_free(&tag);
+        return NULL;
+    }
     filter.parent = pp;
     filter.tag = tag.p;
     inmem_span *out = malloc((limit ? limit : 1) * sizeof(*out));

@@ -238,6 +238,62 @@ test('a getter that detaches an earlier key\'s buffer inside getMany() is seen',
   tx.free();
 });
 
+test('a getter that frees the transaction inside runs.begin/fork/list or traces.record/query is seen', (t) => {
+  const { db } = freshDb(t);
+  const parent = db.runs.begin();
+  const calls = {
+    'runs.begin': (tx, g) => tx.runs.begin(g),
+    'runs.fork': (tx, g) => tx.runs.fork(parent, g),
+    'runs.list': (tx, g) => tx.runs.list(g),
+    'traces.record': (tx, g) => tx.traces.record(null, { kind: 'thought', name: 'n', ...g }),
+    'traces.query': (tx, g) => tx.traces.query(null, g),
+  };
+  for (const [what, call] of Object.entries(calls)) {
+    const tx = db.begin();
+    const g = Object.defineProperty({}, what.startsWith('traces') ? 'tag' : 'tenant', {
+      enumerable: true, get() { tx.free(); return 'acme'; },
+    });
+    if (what === 'traces.record') {
+      assert.throws(() => call(tx, { get tags() { tx.free(); return ['x']; } }),
+        inmem.MisuseError, what);
+    } else {
+      assert.throws(() => call(tx, g), inmem.MisuseError, what);
+    }
+  }
+  assert.deepEqual(db.runs.list({ tenant: 'acme' }), []);
+});
+
+test('a getter that closes the database inside runs.begin/fork/list or traces.record is seen', () => {
+  for (const what of ['runs.begin', 'runs.list', 'traces.record', 'runs.fork']) {
+    const db = inmem.open(null, { durability: 'none' });
+    const parent = db.runs.begin();
+    const g = { get tenant() { db.close(); return undefined; }, get name() { db.close(); return 'n'; },
+      kind: 'thought' };
+    const call = {
+      'runs.begin': () => db.runs.begin(g),
+      'runs.list': () => db.runs.list(g),
+      'traces.record': () => db.traces.record(null, g),
+      'runs.fork': () => db.runs.fork(parent, g),
+    }[what];
+    assert.throws(call, (e) => e instanceof inmem.MisuseError && /closed/.test(e.message), what);
+  }
+});
+
+test('a getter that detaches the input\'s buffer inside traces.record() is seen', (t) => {
+  const { db } = freshDb(t);
+  const tx = db.begin();
+  const ab = new ArrayBuffer(1 << 16);
+  new Uint8Array(ab).fill(7);
+  const id = tx.traces.record(null, { kind: 'thought', name: 'x', input: new Uint8Array(ab),
+    get output() { structuredClone(ab, { transfer: [ab] }); return 'o'; } });
+  // The input is read as it is when the call takes the bytes: detached, so empty (never the
+  // freed memory the buffer had).
+  const s = tx.traces.get(null, id);
+  assert.equal(s.input.length, 0);
+  assert.equal(s.output.toString(), 'o');
+  tx.free();
+});
+
 test('a replay next() that finds its transaction busy goes on afterwards', async (t) => {
   const { db } = freshDb(t, { historyVersions: 100 });
   const run = db.runs.begin();
