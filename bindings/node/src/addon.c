@@ -4,6 +4,7 @@
  * (one-operation transactions). See addon.h for the handles and their lifetimes.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -192,6 +193,20 @@ void set_prop(napi_env env, napi_value obj, const char *name, napi_value v)
                                    .attributes =
                                        napi_writable | napi_enumerable | napi_configurable};
     napi_define_properties(env, obj, 1, &pd);
+}
+
+/* Element i of an array made here, defined as an own property for the same reason: assigning
+ * it (napi_set_element) runs a setter of that index inherited from Array.prototype or
+ * Object.prototype, user code that could free the handle a result is being built from. */
+void set_elem(napi_env env, napi_value arr, uint32_t i, napi_value v)
+{
+    char name[12];
+    snprintf(name, sizeof(name), "%" PRIu32, i);
+    napi_property_descriptor pd = {.utf8name = name,
+                                   .value = v,
+                                   .attributes =
+                                       napi_writable | napi_enumerable | napi_configurable};
+    napi_define_properties(env, arr, 1, &pd);
 }
 
 void set_u64(napi_env env, napi_value obj, const char *name, uint64_t x)
@@ -1331,17 +1346,28 @@ static napi_value db_cas(napi_env env, napi_callback_info info)
     return mk_u64(env, ver);
 }
 
+napi_value mk_entry(napi_env env, const void *k, size_t kl, const void *v, size_t vl,
+                    uint64_t version)
+{
+    /* One call for the three properties: this is the hot path of scans and lists. */
+    napi_property_attributes a = napi_writable | napi_enumerable | napi_configurable;
+    napi_property_descriptor pd[3] = {
+        {.utf8name = "key", .value = mk_buf(env, k, kl), .attributes = a},
+        {.utf8name = "value", .value = v ? mk_buf(env, v, vl) : mk_undef(env), .attributes = a},
+        {.utf8name = "version", .value = mk_u64(env, version), .attributes = a},
+    };
+    napi_value o = mk_obj(env);
+    napi_define_properties(env, o, 3, pd);
+    return o;
+}
+
 napi_value kv_entries(napi_env env, const inmem_kv_entry *e, size_t n);
 napi_value kv_entries(napi_env env, const inmem_kv_entry *e, size_t n)
 {
     napi_value arr = mk_arr(env, n);
-    for (size_t i = 0; i < n; i++) {
-        napi_value o = mk_obj(env);
-        set_prop(env, o, "key", mk_buf(env, e[i].key, e[i].klen));
-        set_prop(env, o, "value", e[i].val ? mk_buf(env, e[i].val, e[i].vlen) : mk_undef(env));
-        set_u64(env, o, "version", e[i].version);
-        napi_set_element(env, arr, (uint32_t)i, o);
-    }
+    for (size_t i = 0; i < n; i++)
+        set_elem(env, arr, (uint32_t)i,
+                 mk_entry(env, e[i].key, e[i].klen, e[i].val, e[i].vlen, e[i].version));
     return arr;
 }
 

@@ -128,6 +128,11 @@ napi_value mk_obj(napi_env env);
 napi_value mk_arr(napi_env env, size_t n);
 void set_prop(napi_env env, napi_value obj, const char *name, napi_value v);
 void set_u64(napi_env env, napi_value obj, const char *name, uint64_t v);
+/* Element i of a new array (defined, not assigned: see set_prop). */
+void set_elem(napi_env env, napi_value arr, uint32_t i, napi_value v);
+/* {key, value, version} (value undefined when @p v is NULL). */
+napi_value mk_entry(napi_env env, const void *k, size_t kl, const void *v, size_t vl,
+                    uint64_t version);
 
 /* Handles: unwrap with a type check; the _live forms also check the handle is usable (db open,
  * transaction not freed and not busy) and throw otherwise. */

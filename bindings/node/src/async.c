@@ -271,7 +271,7 @@ static void complete(napi_env env, napi_status status, void *data)
         result = mk_arr(env, 0);
         inmem_diff_entry e;
         for (uint32_t i = 0; inmem_diff_next(w->diff, &e) == 0; i++)
-            napi_set_element(env, result, i, diff_entry_obj(env, &e));
+            set_elem(env, result, i, diff_entry_obj(env, &e));
         break;
     }
     case W_SCAN:
@@ -282,7 +282,7 @@ static void complete(napi_env env, napi_status status, void *data)
             set_prop(env, o, "key", mk_buf(env, w->bytes + e->koff, e->klen));
             set_prop(env, o, "value", mk_buf(env, w->bytes + e->voff, e->vlen));
             set_u64(env, o, "version", e->version);
-            napi_set_element(env, result, (uint32_t)i, o);
+            set_elem(env, result, (uint32_t)i, o);
         }
         break;
     }

@@ -102,7 +102,7 @@ static napi_value versions_arr(napi_env env, const inmem_version_info *h, size_t
         set_prop(env, o, "value", h[i].deleted ? mk_undef(env) : mk_buf(env, h[i].value, h[i].len));
         set_u64(env, o, "expireAt", h[i].expire_at_ms);
         set_prop(env, o, "olderFreed", mk_bool(env, h[i].older_freed));
-        napi_set_element(env, arr, (uint32_t)i, o);
+        set_elem(env, arr, (uint32_t)i, o);
     }
     return arr;
 }
@@ -246,9 +246,9 @@ static napi_value replay_next(napi_env env, napi_callback_info info)
         set_u64(env, o, "timeMs", time_ms);
         napi_value changes = mk_arr(env, n);
         for (size_t j = 0; j < n; j++)
-            napi_set_element(env, changes, (uint32_t)j, change_obj(env, &c[j]));
+            set_elem(env, changes, (uint32_t)j, change_obj(env, &c[j]));
         set_prop(env, o, "changes", changes);
-        napi_set_element(env, arr, i, o);
+        set_elem(env, arr, i, o);
     }
     return arr;
 }
@@ -356,7 +356,7 @@ static napi_value diff_next(napi_env env, napi_callback_info info)
             break;
         if (rc)
             return throw_rc(env, rc, NULL, NULL);
-        napi_set_element(env, arr, i, diff_entry_obj(env, &e));
+        set_elem(env, arr, i, diff_entry_obj(env, &e));
     }
     return arr;
 }

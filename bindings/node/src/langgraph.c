@@ -723,10 +723,10 @@ static int read_writes(reader *r, part id, napi_value meta)
         uint32_t u = (uint32_t)ik[0] << 24 | (uint32_t)ik[1] << 16 | (uint32_t)ik[2] << 8 | ik[3];
         napi_value idx;
         napi_create_int64(env, (int64_t)u - 0x80000000LL, &idx);
-        napi_set_element(env, meta, nm++, mk_strn(env, f[1]));
-        napi_set_element(env, meta, nm++, mk_strn(env, f[2]));
-        napi_set_element(env, meta, nm++, mk_strn(env, f[5]));
-        napi_set_element(env, meta, nm++, idx);
+        set_elem(env, meta, nm++, mk_strn(env, f[1]));
+        set_elem(env, meta, nm++, mk_strn(env, f[2]));
+        set_elem(env, meta, nm++, mk_strn(env, f[5]));
+        set_elem(env, meta, nm++, idx);
     }
     inmem_iter_free(it);
     if (rc) {
@@ -890,26 +890,26 @@ static napi_value read_tuple(reader *r, part id, const void *rec, size_t rlen)
     } else {
         parts = mk_arr(env, 2 * r->vals.n);
         for (size_t i = 0; i < r->vals.n; i++) {
-            napi_set_element(env, parts, (uint32_t)(2 * i), mk_strn(env, r->vals.v[i].type));
-            napi_set_element(env, parts, (uint32_t)(2 * i + 1),
-                             mk_buf(env, r->vals.v[i].data.p, r->vals.v[i].data.n));
+            set_elem(env, parts, (uint32_t)(2 * i), mk_strn(env, r->vals.v[i].type));
+            set_elem(env, parts, (uint32_t)(2 * i + 1),
+                     mk_buf(env, r->vals.v[i].data.p, r->vals.v[i].data.n));
         }
         napi_value counts = mk_arr(env, 3);
-        napi_set_element(env, counts, 0, mk_u64(env, nvals - 2));
-        napi_set_element(env, counts, 1, mk_u64(env, nwrites - nvals));
-        napi_set_element(env, counts, 2, mk_u64(env, r->vals.n - nwrites));
+        set_elem(env, counts, 0, mk_u64(env, nvals - 2));
+        set_elem(env, counts, 1, mk_u64(env, nwrites - nvals));
+        set_elem(env, counts, 2, mk_u64(env, r->vals.n - nwrites));
         set_prop(env, parts, "counts", counts);
     }
     napi_value t = mk_arr(env, 9);
-    napi_set_element(env, t, 0, mk_strn(env, id));
-    napi_set_element(env, t, 1, has_parent ? mk_strn(env, f[6]) : mk_undef(env));
-    napi_set_element(env, t, 2, text);
-    napi_set_element(env, t, 3, mk_bool(env, json && plain && !r->parts_only));
-    napi_set_element(env, t, 4, parts);
-    napi_set_element(env, t, 5, chans);
-    napi_set_element(env, t, 6, writes);
-    napi_set_element(env, t, 7, mk_bool(env, needs));
-    napi_set_element(env, t, 8, sends);
+    set_elem(env, t, 0, mk_strn(env, id));
+    set_elem(env, t, 1, has_parent ? mk_strn(env, f[6]) : mk_undef(env));
+    set_elem(env, t, 2, text);
+    set_elem(env, t, 3, mk_bool(env, json && plain && !r->parts_only));
+    set_elem(env, t, 4, parts);
+    set_elem(env, t, 5, chans);
+    set_elem(env, t, 6, writes);
+    set_elem(env, t, 7, mk_bool(env, needs));
+    set_elem(env, t, 8, sends);
     return t;
 }
 
@@ -1014,7 +1014,7 @@ static napi_value lg_read(napi_env env, napi_callback_info info)
         if (!t)
             out = NULL;
         else
-            napi_set_element(env, out, n++, t);
+            set_elem(env, out, n++, t);
         goto done;
     }
     /* The scan: c <ns> 00 (checkpoints) or m <ns> 00 <key> 00 <json> 00 (an index), from just
@@ -1085,7 +1085,7 @@ static napi_value lg_read(napi_env env, napi_callback_info info)
             out = NULL;
             goto done;
         }
-        napi_set_element(env, out, n++, t);
+        set_elem(env, out, n++, t);
     }
 done:
     if (it)

@@ -75,7 +75,7 @@ static napi_value run_info_obj(napi_env env, const inmem_run_info *ri)
     set_prop(env, o, "agent", ri->agent[0] ? mk_str(env, ri->agent) : mk_null(env));
     napi_value tags = mk_arr(env, ri->ntags);
     for (size_t i = 0; i < ri->ntags && i < INMEM_MAX_TAGS; i++)
-        napi_set_element(env, tags, (uint32_t)i, mk_str(env, ri->tags[i]));
+        set_elem(env, tags, (uint32_t)i, mk_str(env, ri->tags[i]));
     set_prop(env, o, "tags", tags);
     return o;
 }
@@ -360,7 +360,7 @@ static napi_value run_list(napi_env env, napi_callback_info info)
     } else if (!gone) {
         r = mk_arr(env, n);
         for (size_t i = 0; i < n; i++)
-            napi_set_element(env, r, (uint32_t)i, mk_run(env, &out[i]));
+            set_elem(env, r, (uint32_t)i, mk_run(env, &out[i]));
     }
     free(out);
     return r;
@@ -387,7 +387,7 @@ static napi_value run_list_stored(napi_env env, napi_callback_info info)
     } else {
         r = mk_arr(env, n);
         for (size_t i = 0; i < n; i++)
-            napi_set_element(env, r, (uint32_t)i, mk_run(env, &out[i]));
+            set_elem(env, r, (uint32_t)i, mk_run(env, &out[i]));
     }
     free(out);
     return r;
@@ -425,7 +425,7 @@ static napi_value events_arr(napi_env env, const inmem_event *e, size_t n)
 {
     napi_value r = mk_arr(env, n);
     for (size_t i = 0; i < n; i++)
-        napi_set_element(env, r, (uint32_t)i, event_obj(env, &e[i]));
+        set_elem(env, r, (uint32_t)i, event_obj(env, &e[i]));
     return r;
 }
 
@@ -655,7 +655,7 @@ static napi_value event_streams(napi_env env, napi_callback_info info)
     } else {
         r = mk_arr(env, n);
         for (size_t i = 0; i < n; i++)
-            napi_set_element(env, r, (uint32_t)i, mk_str(env, names[i]));
+            set_elem(env, r, (uint32_t)i, mk_str(env, names[i]));
     }
     free(names);
     return r;
@@ -837,7 +837,7 @@ static napi_value state_list(napi_env env, napi_callback_info info)
             set_prop(env, o, "name", mk_str(env, out[i].name));
             set_prop(env, o, "value", mk_buf(env, out[i].val, out[i].len));
             set_u64(env, o, "version", out[i].version);
-            napi_set_element(env, r, (uint32_t)i, o);
+            set_elem(env, r, (uint32_t)i, o);
         }
     }
     free(out);
@@ -894,7 +894,7 @@ static napi_value span_obj(napi_env env, const inmem_span *s)
     set_u64(env, o, "durationUs", s->duration_us);
     napi_value tags = mk_arr(env, s->ntags);
     for (size_t i = 0; i < s->ntags && i < INMEM_MAX_TAGS; i++)
-        napi_set_element(env, tags, (uint32_t)i, mk_str(env, s->tags[i]));
+        set_elem(env, tags, (uint32_t)i, mk_str(env, s->tags[i]));
     set_prop(env, o, "tags", tags);
     return o;
 }
@@ -903,7 +903,7 @@ static napi_value spans_arr(napi_env env, const inmem_span *s, size_t n)
 {
     napi_value r = mk_arr(env, n);
     for (size_t i = 0; i < n; i++)
-        napi_set_element(env, r, (uint32_t)i, span_obj(env, &s[i]));
+        set_elem(env, r, (uint32_t)i, span_obj(env, &s[i]));
     return r;
 }
 

@@ -445,11 +445,7 @@ static napi_value iter_next(napi_env env, napi_callback_info info)
             break;
         if (rc)
             return throw_rc(env, rc, NULL, NULL);
-        napi_value o = mk_obj(env);
-        set_prop(env, o, "key", mk_buf(env, k, kl));
-        set_prop(env, o, "value", mk_buf(env, v, vl));
-        set_u64(env, o, "version", ver);
-        napi_set_element(env, arr, i, o);
+        set_elem(env, arr, i, mk_entry(env, k, kl, v ? v : "", vl, ver));
     }
     return arr;
 }

@@ -229,7 +229,7 @@ static napi_value watch_start(napi_env env, napi_callback_info info)
         inmem_watch_close(w);
         return NULL;
     }
-    napi_set_element(env, result, 0, promise);
+    set_elem(env, result, 0, promise);
     /* Moved already, or just looking: settle now (no handles). */
     uint64_t v = 0;
     rc = inmem_watch_poll(w, &v);
@@ -245,7 +245,7 @@ static napi_value watch_start(napi_env env, napi_callback_info info)
             napi_reject_deferred(env, def, err);
         }
         napi_create_uint32(env, 0, &id);
-        napi_set_element(env, result, 1, id);
+        set_elem(env, result, 1, id);
         return result;
     }
 
@@ -260,7 +260,7 @@ static napi_value watch_start(napi_env env, napi_callback_info info)
         napi_get_and_clear_last_exception(env, &err);
         napi_reject_deferred(env, def, err);
         napi_create_uint32(env, 0, &id);
-        napi_set_element(env, result, 1, id);
+        set_elem(env, result, 1, id);
         return result;
     }
     x->env = env;
@@ -288,7 +288,7 @@ static napi_value watch_start(napi_env env, napi_callback_info info)
         uv_timer_start(&x->timer, on_timeout, timeout, 0);
     }
     napi_create_uint32(env, x->id, &id);
-    napi_set_element(env, result, 1, id);
+    set_elem(env, result, 1, id);
     return result;
 }
 

@@ -310,6 +310,70 @@ test('a replay next() that finds its transaction busy goes on afterwards', async
   tx.free();
 });
 
+test('a setter on Array.prototype does not run while result arrays are built', (t) => {
+  // Result arrays are filled by definition too: an inherited index setter (user code) that
+  // frees the iterator, the replay or the transaction must not run in the middle of a batch.
+  const { db } = freshDb(t, { historyVersions: 100 });
+  const run = db.runs.begin({ tags: ['a', 'b'] });
+  for (let i = 0; i < 20; i++) {
+    const k = 'k' + String(i).padStart(2, '0');
+    db.put(k, Buffer.alloc(512, 65 + i));
+    db.put(k, Buffer.alloc(512, 65 + i), { run });
+    db.state.set(run, k, Buffer.alloc(512, 65 + i));
+    db.events.append(run, 'st', 't', Buffer.alloc(512, 65 + i));
+    db.traces.record(run, { kind: 'thought', name: k, tags: ['x', 'y'] });
+  }
+  const want = Array.from({ length: 20 }, (_, i) => 65 + i);
+  let victim = () => {};
+  let ran = 0;
+  for (const i of [0, 1]) {
+    Object.defineProperty(Array.prototype, i, {
+      configurable: true,
+      set(v) {
+        ran++;
+        victim();
+        Object.defineProperty(this, i, { value: v, writable: true, enumerable: true, configurable: true });
+      },
+    });
+  }
+  try {
+    const calls = {
+      'iterator next': (tx) => {
+        const it = tx.scan({ prefix: 'k', batch: 50 });
+        victim = () => { it.free(); tx.free(); };
+        return [...it].map((e) => e.value[0]);
+      },
+      'replay next': () => {
+        const rp = db.runs.replay(run, { after: 0, batch: 50 });
+        victim = () => rp.free();
+        return [...rp].filter((r) => r.changes[0].primitive === 'kv').map((r) => r.changes[0].value[0]);
+      },
+      'list': (tx) => tx.list({ prefix: 'k' }).map((e) => e.value[0]),
+      'getMany': (tx) => tx.getMany(want.map((_, i) => 'k' + String(i).padStart(2, '0'))).map((e) => e.value[0]),
+      'state.list': (tx) => tx.state.list(run).map((e) => e.value[0]),
+      'events.range': (tx) => tx.events.range(run, 'st').map((e) => e.payload[0]),
+      'traces.query': (tx) => tx.traces.query(run, {}).map((s) => s.name.charCodeAt(2) - 48 + 65 +
+        10 * (s.name.charCodeAt(1) - 48)),
+      'runs.get': (tx) => tx.runs.get(run).tags,
+      'history': (tx) => tx.history('k00', { run }).map((e) => e.value[0]),
+    };
+    for (const [what, call] of Object.entries(calls)) {
+      const tx = db.begin();
+      victim = () => tx.free();
+      ran = 0;
+      const r = call(tx);
+      victim = () => {};
+      if (what === 'runs.get') assert.deepEqual(r, ['a', 'b'], what);
+      else if (what === 'history') assert.deepEqual(r, [65], what);
+      else assert.deepEqual(r, want, what);
+      tx.free();
+    }
+  } finally {
+    delete Array.prototype[0];
+    delete Array.prototype[1];
+  }
+});
+
 test('a setter on Object.prototype does not run while results are built', (t) => {
   // Results are defined, not assigned: an inherited setter (user code) would run while the call
   // holds bytes borrowed from the transaction, and could free it.
