@@ -705,12 +705,28 @@ static void itw_finalize(napi_env env, void *data, void *hint)
     (void)hint;
     itw *it = data;
     txw *tx = it->tx;
+    if (tx->busy && (it->it || it->rp)) {
+        /* A pool thread uses the transaction, and freeing an iterator unlinks it from the
+         * transaction's list: txw_work_done() frees it once that thread is done. */
+        it->dead = 1;
+        return;
+    }
     if (it->it)
         inmem_iter_free(it->it);
     inmem_replay_free(it->rp);
     itw_unlink(it);
     free(it);
     txw_release(tx);
+}
+
+void txw_work_done(txw *tx)
+{
+    tx->busy = 0;
+    for (itw *it = tx->iters, *next; it; it = next) {
+        next = it->next;
+        if (it->dead)
+            itw_finalize(NULL, it, NULL); /* never the last reference: the work holds one */
+    }
 }
 
 void itw_release_handle(napi_env env, napi_value obj)

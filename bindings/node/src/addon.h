@@ -72,6 +72,8 @@ struct itw {
     inmem_replay *rp; /* a replay's handle instead of an iterator; NULL once freed */
     txw *tx;
     itw *prev, *next;
+    int dead; /* its JS object was collected while an async work used the transaction: freed
+                 when that work completes (txw_work_done), not meanwhile */
 };
 
 /* ---- addon.c: errors, arguments, results -------------------------------------------------- */
@@ -147,6 +149,9 @@ itw *get_itw_or_freed(napi_env env, napi_value v, int *freed);
 /* Frees the C side of a handle now (the JS object then throws "freed"). */
 void txw_release_handle(napi_env env, napi_value obj);
 void itw_release_handle(napi_env env, napi_value obj);
+/* An async work is done with @p tx (JS thread): clears busy and frees the iterators and replays
+ * whose JS objects were collected meanwhile. The work still holds the transaction's JS object. */
+void txw_work_done(txw *tx);
 /* A transaction or a database handle (live): exactly one of *d, *tx is set. */
 int get_target(napi_env env, napi_value v, dbw **d, txw **tx);
 napi_value wrap_txw(napi_env env, txw *tx);

@@ -219,7 +219,7 @@ static void complete(napi_env env, napi_status status, void *data)
     work *w = data;
     napi_value result = NULL;
     if (w->tx)
-        w->tx->busy = 0;
+        txw_work_done(w->tx);
     if (w->d)
         w->d->pending--;
     if (status != napi_ok && w->rc == 0)
@@ -315,7 +315,7 @@ static napi_value queue(napi_env env, work *w, napi_value holdobj, const char *n
         napi_queue_async_work(env, w->aw) != napi_ok) {
         /* Nothing was queued: settle the promise now with an error. */
         if (w->tx)
-            w->tx->busy = 0;
+            txw_work_done(w->tx);
         if (w->d)
             w->d->pending--;
         throw_rc(env, INMEM_ENOMEM, "cannot queue an asynchronous call", NULL);
