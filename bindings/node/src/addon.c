@@ -227,8 +227,10 @@ int is_nullish(napi_env env, napi_value v)
 napi_value get_prop(napi_env env, napi_value obj, const char *name)
 {
     napi_value v;
-    if (!obj || is_nullish(env, obj) || napi_get_named_property(env, obj, name, &v) != napi_ok)
+    if (!obj || is_nullish(env, obj))
         return mk_undef(env);
+    if (napi_get_named_property(env, obj, name, &v) != napi_ok)
+        return NULL; /* a getter threw (or one did before): the exception is pending */
     return v;
 }
 
@@ -271,6 +273,8 @@ int get_bytes(napi_env env, napi_value v, jsbytes *b, const char *what)
     b->p = NULL;
     b->n = 0;
     b->heap = NULL;
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     napi_valuetype t;
     napi_typeof(env, v, &t);
     if (t == napi_string)
@@ -332,7 +336,7 @@ int get_bytes(napi_env env, napi_value v, jsbytes *b, const char *what)
 
 int get_bytes_opt(napi_env env, napi_value v, jsbytes *b, const char *what)
 {
-    if (is_nullish(env, v)) {
+    if (v && is_nullish(env, v)) {
         b->p = NULL;
         b->n = 0;
         b->heap = NULL;
@@ -346,6 +350,8 @@ int get_str(napi_env env, napi_value v, jsbytes *b, const char *what)
     b->p = NULL;
     b->n = 0;
     b->heap = NULL;
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     napi_valuetype t;
     napi_typeof(env, v, &t);
     if (t != napi_string)
@@ -364,7 +370,7 @@ int get_str(napi_env env, napi_value v, jsbytes *b, const char *what)
 
 int get_str_opt(napi_env env, napi_value v, jsbytes *b, const char *what)
 {
-    if (is_nullish(env, v)) {
+    if (v && is_nullish(env, v)) {
         b->p = NULL;
         b->n = 0;
         b->heap = NULL;
@@ -382,6 +388,8 @@ void jsbytes_free(jsbytes *b)
 int get_run(napi_env env, napi_value v, inmem_run_id *id, const inmem_run_id **out,
             const char *what)
 {
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     napi_valuetype t;
     napi_typeof(env, v, &t);
     if (t == napi_undefined || t == napi_null) {
@@ -428,6 +436,8 @@ int get_run_req(napi_env env, napi_value v, inmem_run_id *id, const char *what)
 
 int get_u64(napi_env env, napi_value v, uint64_t dflt, uint64_t *out, const char *what)
 {
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     napi_valuetype t;
     napi_typeof(env, v, &t);
     if (t == napi_undefined) {
@@ -452,6 +462,8 @@ int get_u64(napi_env env, napi_value v, uint64_t dflt, uint64_t *out, const char
 
 int get_bool(napi_env env, napi_value v, int dflt, int *out)
 {
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     napi_valuetype t;
     napi_typeof(env, v, &t);
     if (t == napi_undefined || t == napi_null) {
@@ -998,6 +1010,8 @@ napi_value wrap_dbw(napi_env env, dbw *d)
 
 static int parse_durability(napi_env env, napi_value v, inmem_durability *out)
 {
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     napi_valuetype t;
     napi_typeof(env, v, &t);
     if (t == napi_undefined)
@@ -1054,7 +1068,8 @@ int get_options(napi_env env, napi_value v, inmem_options *o)
     if (get_u64(env, get_prop(env, v, "ttlSweepIntervalMs"), o->ttl_sweep_interval_ms,
                 &o->ttl_sweep_interval_ms, "options.ttlSweepIntervalMs"))
         return -1;
-    get_bool(env, get_prop(env, v, "createIfMissing"), o->create_if_missing, &b);
+    if (get_bool(env, get_prop(env, v, "createIfMissing"), o->create_if_missing, &b))
+        return -1;
     o->create_if_missing = b;
     if (get_u64(env, get_prop(env, v, "fileMode"), o->file_mode, &u, "options.fileMode"))
         return -1;
@@ -1073,7 +1088,8 @@ int get_options(napi_env env, napi_value v, inmem_options *o)
     if (get_u64(env, get_prop(env, v, "checkpointLogMin"), o->checkpoint_log_min,
                 &o->checkpoint_log_min, "options.checkpointLogMin"))
         return -1;
-    get_bool(env, get_prop(env, v, "checkpointOnClose"), o->checkpoint_on_close, &b);
+    if (get_bool(env, get_prop(env, v, "checkpointOnClose"), o->checkpoint_on_close, &b))
+        return -1;
     o->checkpoint_on_close = b;
     if (get_u64(env, get_prop(env, v, "historyMs"), o->history_ms, &o->history_ms,
                 "options.historyMs"))
@@ -1084,9 +1100,11 @@ int get_options(napi_env env, napi_value v, inmem_options *o)
     if (u > UINT32_MAX)
         return bad_type(env, "options.historyVersions", "a 32-bit count");
     o->history_versions = (uint32_t)u;
-    get_bool(env, get_prop(env, v, "repair"), 0, &b);
+    if (get_bool(env, get_prop(env, v, "repair"), 0, &b))
+        return -1;
     o->repair = b;
-    get_bool(env, get_prop(env, v, "readOnly"), 0, &b);
+    if (get_bool(env, get_prop(env, v, "readOnly"), 0, &b))
+        return -1;
     o->read_only = b;
     return 0;
 }

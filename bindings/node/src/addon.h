@@ -116,6 +116,9 @@ int get_run_req(napi_env env, napi_value v, inmem_run_id *id, const char *what);
 int get_u64(napi_env env, napi_value v, uint64_t dflt, uint64_t *out, const char *what);
 int get_bool(napi_env env, napi_value v, int dflt, int *out);
 int is_nullish(napi_env env, napi_value v);
+/* obj[name] (undefined when obj is undefined or null), or NULL with the exception pending when
+ * a getter threw: every get_* above fails on a NULL value, so the call stops before the
+ * library's. */
 napi_value get_prop(napi_env env, napi_value obj, const char *name);
 
 napi_value mk_undef(napi_env env);

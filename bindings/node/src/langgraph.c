@@ -229,8 +229,7 @@ static int get_slices(napi_env env, napi_value v, sbuf *a, slice **out, uint32_t
     }
     for (uint32_t i = 0; i < len; i++) {
         napi_value e;
-        napi_get_element(env, v, i, &e);
-        if (add_bytes(env, e, a, &s[i], what)) {
+        if (napi_get_element(env, v, i, &e) != napi_ok || add_bytes(env, e, a, &s[i], what)) {
             free(s);
             return -1;
         }

@@ -39,6 +39,8 @@ static const char *const status_names[] = {NULL,     "active",    "completed",
 
 static int get_status(napi_env env, napi_value v, int allow_any, inmem_run_status *out)
 {
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     napi_valuetype t;
     napi_typeof(env, v, &t);
     if (allow_any && (t == napi_undefined || t == napi_null)) {
@@ -98,6 +100,8 @@ static void strlist_free(strlist *l)
 static int get_strlist(napi_env env, napi_value v, strlist *l, const char *what)
 {
     l->n = 0;
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     if (is_nullish(env, v))
         return 0;
     bool is;
@@ -112,7 +116,8 @@ static int get_strlist(napi_env env, napi_value v, strlist *l, const char *what)
         n = INMEM_MAX_TAGS + 1;
     for (uint32_t i = 0; i < n; i++) {
         napi_value e;
-        napi_get_element(env, v, i, &e);
+        if (napi_get_element(env, v, i, &e) != napi_ok)
+            e = NULL; /* a getter threw */
         if (get_str(env, e, &l->b[i], what)) {
             strlist_free(l);
             return -1;
@@ -167,7 +172,8 @@ static int get_runopts(napi_env env, napi_value o, runopts *r)
     }
     r->ro.history_versions = (uint32_t)hv;
     int given = !is_nullish(env, hms) || !is_nullish(env, hvs), h;
-    get_bool(env, get_prop(env, o, "history"), given, &h);
+    if (get_bool(env, get_prop(env, o, "history"), given, &h))
+        return -1;
     r->ro.history = h;
     if (get_str_opt(env, get_prop(env, o, "tenant"), &r->tenant, "options.tenant"))
         return -1;
@@ -282,8 +288,7 @@ static napi_value run_get(napi_env env, napi_callback_info info)
 static int is_string_none(napi_env env, napi_value v)
 {
     napi_valuetype t;
-    napi_typeof(env, v, &t);
-    if (t != napi_string)
+    if (!v || napi_typeof(env, v, &t) != napi_ok || t != napi_string)
         return 0;
     char s[16]; /* room for "none" and a character after it: the copy never splits one */
     size_t n;
@@ -505,7 +510,8 @@ static napi_value event_append_batch(napi_env env, napi_callback_info info)
     }
     for (uint32_t i = 0; i < n; i++) {
         napi_value e;
-        napi_get_element(env, argv[3], i, &e);
+        if (napi_get_element(env, argv[3], i, &e) != napi_ok)
+            goto cleanup; /* a getter threw */
         fields[2 * i] = get_prop(env, e, "type");
         fields[2 * i + 1] = get_prop(env, e, "payload");
     }
@@ -851,6 +857,8 @@ static const char *const kind_names[] = {NULL,      "tool_call", "decision", "qu
 
 static int get_kind(napi_env env, napi_value v, int allow_any, inmem_trace_kind *out)
 {
+    if (!v)
+        return -1; /* from get_prop(): a getter threw */
     napi_valuetype t;
     napi_typeof(env, v, &t);
     if (allow_any && (t == napi_undefined || t == napi_null)) {
@@ -948,6 +956,8 @@ static napi_value trace_record(napi_env env, napi_callback_info info)
     if (get_strlist(env, tv, &tags, "a tag"))
         goto cleanup;
     napi_valuetype ct;
+    if (!cv)
+        goto cleanup; /* a getter threw */
     napi_typeof(env, cv, &ct);
     if (ct == napi_number) {
         napi_get_value_double(env, cv, &conf);

@@ -275,9 +275,10 @@ static napi_value kv_put_many(napi_env env, napi_callback_info info)
     napi_value *el = malloc((n ? n : 1) * sizeof(*el));
     if (!el)
         return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
-    for (uint32_t i = 0; i < n; i++)
-        napi_get_element(env, argv[2], i, &el[i]);
     napi_value r = NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (napi_get_element(env, argv[2], i, &el[i]) != napi_ok)
+            goto out; /* a getter threw */
     if (!(tx = get_txn_live(env, argv[0])))
         goto out;
     for (uint32_t i = 0; i < n; i += 2) {
@@ -526,7 +527,8 @@ static napi_value kv_get_many(napi_env env, napi_callback_info info)
     }
     /* Every element first (a getter may run user code: see kv_put_many), then their bytes. */
     for (uint32_t i = 0; i < n; i++)
-        napi_get_element(env, argv[2], i, &el[i]);
+        if (napi_get_element(env, argv[2], i, &el[i]) != napi_ok)
+            goto cleanup; /* a getter threw */
     for (; got < n; got++) {
         if (get_bytes(env, el[got], &kb[got], "key"))
             goto cleanup;

@@ -294,6 +294,38 @@ test('a getter that detaches the input\'s buffer inside traces.record() is seen'
   tx.free();
 });
 
+test('a getter that throws stops the call before anything is stored', (t) => {
+  const { db } = freshDb(t);
+  const boom = () => { throw new Error('boom'); };
+  assert.throws(() => db.runs.begin({ app: 'x', get tenant() { return boom(); } }), /boom/);
+  assert.throws(() => db.runs.begin({ get history() { return boom(); } }), /boom/);
+  assert.deepEqual(db.runs.list({}), []);
+  const tx = db.begin();
+  assert.throws(() => tx.runs.begin({ get tags() { return boom(); } }), /boom/);
+  assert.throws(() => tx.runs.begin({ tags: Object.defineProperty(['a'], 0, { get: boom }) }), /boom/);
+  tx.commit();
+  tx.free();
+  assert.deepEqual(db.runs.list({}), []);
+  assert.throws(() => db.runs.list({ get tenant() { return boom(); } }), /boom/);
+  assert.throws(() => db.runs.list({ get parent() { return boom(); } }), /boom/);
+  for (const field of ['input', 'output', 'confidence', 'tags', 'name', 'kind']) {
+    const span = { kind: 'thought', name: 'n' };
+    Object.defineProperty(span, field, { enumerable: true, get: boom });
+    assert.throws(() => db.traces.record(null, span), /boom/, field);
+  }
+  assert.equal(db.traces.query(null, {}).length, 0);
+  assert.throws(() => db.traces.query(null, { get tag() { return boom(); } }), /boom/);
+  const events = [{ type: 't', payload: 'p' }];
+  Object.defineProperty(events, 0, { get: boom });
+  assert.throws(() => db.events.appendBatch(null, 's', events), /boom/);
+  assert.throws(() => db.events.appendBatch(null, 's', [{ type: 't', get payload() { return boom(); } }]), /boom/);
+  assert.equal(db.events.range(null, 's').length, 0);
+  const keys = ['a', 'b'];
+  Object.defineProperty(keys, 1, { get: boom });
+  db.read((rtx) => assert.throws(() => rtx.getMany(keys), /boom/));
+  assert.throws(() => inmem.open(null, { durability: 'none', get readOnly() { return boom(); } }), /boom/);
+});
+
 test('a replay next() that finds its transaction busy goes on afterwards', async (t) => {
   const { db } = freshDb(t, { historyVersions: 100 });
   const run = db.runs.begin();
