@@ -1,5 +1,6 @@
-// vitest runs LangGraph's checkpointer validation suite (langgraph/test/*.spec.mjs) only; the
-// binding's own tests run under node --test (test/*.test.js).
+// vitest runs LangGraph's checkpointer validation suite and InmemSaver's specs beside it
+// (langgraph/test/*.spec.mjs) only; the binding's own tests run under node --test
+// (test/*.test.js).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({

@@ -388,7 +388,10 @@ export class InmemSaver extends BaseCheckpointSaver {
     return this._tuple(h, run, threadId, ns, found[0]);
   }
 
-  // The threads of this saver (their run ids and thread ids), newest run first.
+  // The threads of this saver (their run ids and thread ids), newest run first. The default
+  // namespace ('') stores no tenant, and a filter without one lists every tenant's runs: a run
+  // is this saver's only if its id is the one runIdOf() derives for its thread here (what
+  // getTuple() reads).
   _threads(tx) {
     const out = [];
     let after;
@@ -396,7 +399,9 @@ export class InmemSaver extends BaseCheckpointSaver {
       const ids = tx.runs.list({ app: APP, tenant: this.namespace || undefined, after, limit: 256 });
       for (const run of ids) {
         const t = tx.get(K_THREAD, { run });
-        if (t !== undefined) out.push({ run, threadId: t.toString() });
+        if (t === undefined) continue;
+        const threadId = t.toString();
+        if (this.runIdOf(threadId) === run) out.push({ run, threadId });
       }
       if (ids.length < 256) break;
       after = ids[ids.length - 1];
