@@ -1373,8 +1373,26 @@ static napi_value db_cas(napi_env env, napi_callback_info info)
     }
     uint64_t ver = 0;
     int rc = inmem_cas(d->db, run, k.p, k.n, exp, v.p, v.n, &ver);
-    jsbytes_free(&k);
     jsbytes_free(&v);
+    if (rc == INMEM_CONFLICT) {
+        /* The conflict as a transaction's commit gives it; the library returns only the code,
+         * so the version found is read just after (0: the key is absent). */
+        uint64_t found = 0;
+        if (inmem_get(d->db, run, k.p, k.n, NULL, NULL, &found) != 0)
+            found = 0;
+        napi_value c = mk_obj(env);
+        set_prop(env, c, "rule", mk_str(env, "cas"));
+        set_prop(env, c, "run", run ? mk_run(env, run) : mk_null(env));
+        set_prop(env, c, "key", mk_buf(env, k.p, k.n));
+        set_u64(env, c, "expected", exp);
+        set_u64(env, c, "found", found);
+        set_prop(env, c, "primitive", mk_str(env, "kv"));
+        char det[96];
+        snprintf(det, sizeof(det), "cas expected version %" PRIu64 ", found %" PRIu64, exp, found);
+        jsbytes_free(&k);
+        return throw_rc(env, rc, det, c);
+    }
+    jsbytes_free(&k);
     if (rc)
         return throw_rc(env, rc, NULL, NULL);
     return mk_u64(env, ver);

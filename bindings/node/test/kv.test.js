@@ -94,6 +94,21 @@ test('implicit cas: 0 means absent; a stale version throws ConflictError', (t) =
   assert.throws(() => db.cas('lock', v, 'again'), (e) => e.code === 'INMEM_CONFLICT');
 });
 
+test('implicit cas: the ConflictError carries the conflict and says what was expected', (t) => {
+  const { db } = freshDb(t);
+  const run = inmem.newRunId();
+  db.put('k', 'one', { run });
+  const v2 = db.put('k', 'two', { run });
+  assert.throws(() => db.cas('k', v2 - 1, 'x', { run }), (e) => {
+    assert.ok(e instanceof inmem.ConflictError);
+    assert.deepEqual(e.conflict,
+      { rule: 'cas', run, key: B('k'), expected: v2 - 1, found: v2, primitive: 'kv' });
+    assert.match(e.message, new RegExp(`expected version ${v2 - 1}, found ${v2}$`));
+    return true;
+  });
+  assert.throws(() => db.cas('absent', 3, 'x'), (e) => e.conflict.found === 0 && e.conflict.run === null);
+});
+
 test('ttl: an expired value is invisible, and sweep removes it', async (t) => {
   const { db } = freshDb(t, { ttlSweepIntervalMs: 0 });
   db.put('short', 'x', { ttl: 1 });
