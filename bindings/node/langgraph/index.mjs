@@ -458,8 +458,9 @@ export class InmemSaver extends BaseCheckpointSaver {
       }
     }
     if (limit !== undefined && limit <= 0) return;
-    // Pages as large as what is asked for (a filter may drop some: then more pages).
-    const page = limit !== undefined ? Math.min(Math.max(limit, 1), 256) : 16;
+    // Pages as large as what is asked for (a filter may drop some: then more pages). A limit
+    // that is not an integer counts as MemorySaver counts it (2.5: 3 tuples).
+    const page = limit !== undefined ? Math.min(Math.max(Math.ceil(limit) || 1, 1), 256) : 16;
 
     const tx = this.db.begin({ readOnly: true });
     const h = tx._h;
