@@ -486,15 +486,52 @@ static napi_value kv_list(napi_env env, napi_callback_info info)
         jsbytes_free(&p);
         return NULL;
     }
-    inmem_kv_entry *out = malloc((limit ? limit : 1) * sizeof(*out));
-    size_t n = 0;
-    int rc = out ? inmem_kv_list(tx->txn, run, p.p, p.n, a.p, a.n, (size_t)limit, out, &n)
-                 : INMEM_ENOMEM;
+    /* Pages of growing size, each after the last key of the one before: a large limit costs
+     * memory only for what is there (a page of 2^24 entries up front was 800 MB). */
+    size_t cap = limit && limit < 256 ? (size_t)limit : 256, got = 0;
+    inmem_kv_entry *out = malloc(cap * sizeof(*out));
+    char *cursor = NULL;
+    const void *after = a.p;
+    size_t alen = a.n;
+    napi_value r = mk_arr(env, 0);
+    int rc = out ? 0 : INMEM_ENOMEM;
+    while (!rc) {
+        size_t want = limit ? (size_t)limit - got : 0, n = 0;
+        if (want > cap)
+            want = cap;
+        rc = inmem_kv_list(tx->txn, run, p.p, p.n, after, alen, want, out, &n);
+        if (rc)
+            break;
+        for (size_t i = 0; i < n; i++)
+            set_elem(
+                env, r, (uint32_t)(got + i),
+                mk_entry(env, out[i].key, out[i].klen, out[i].val, out[i].vlen, out[i].version));
+        got += n;
+        if (!limit || n < want || got >= limit)
+            break;
+        char *c = malloc(out[n - 1].klen);
+        if (!c) {
+            rc = INMEM_ENOMEM;
+            break;
+        }
+        memcpy(c, out[n - 1].key, out[n - 1].klen);
+        free(cursor);
+        cursor = c;
+        after = cursor;
+        alen = out[n - 1].klen;
+        if (cap < (1u << 16)) {
+            inmem_kv_entry *grown = realloc(out, 2 * cap * sizeof(*out));
+            if (grown) {
+                out = grown;
+                cap *= 2;
+            }
+        }
+    }
     jsbytes_free(&p);
     jsbytes_free(&a);
-    napi_value r = rc ? throw_rc(env, rc, NULL, NULL) : kv_entries(env, out, n);
+    free(cursor);
     free(out);
-    return r;
+    return rc ? throw_rc(env, rc, NULL, NULL) : r;
 }
 
 /* kvGetMany(txn, run, [key...]) -> [{key, value | undefined, version}] */

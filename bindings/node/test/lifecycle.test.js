@@ -145,3 +145,22 @@ test('closing with async work in flight is refused, then allowed once it settles
   await db2.closeAsync();
   await assert.rejects(inmem.openAsync(dir, { durability: 'fast' }), inmem.InvalidArgumentError);
 });
+
+test('tx.list with a large limit allocates for what it finds, not for the limit', {
+  skip: sanitized && 'a sanitizer reserves terabytes of address space: ulimit -v cannot apply',
+}, (t) => {
+  // A limit of 2^24 once took 2^24 entries (640 MB) up front. The child's address space is
+  // capped at 400 MB more than a node process that has listed nothing needs.
+  const script = `
+    const inmem = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const db = inmem.open(null, { durability: 'none' });
+    for (let i = 0; i < 1000; i++) db.put('k' + i, 'v');
+    const n = db.read((tx) => tx.list({ limit: 2 ** 24 }).length + tx.list({ prefix: 'k1', limit: 2 ** 24 }).length);
+    console.log(n);`;
+  const vm = /VmSize:\s*(\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'));
+  const cap = Number(vm[1]) + 400 * 1024;
+  const r = spawnSync('sh', ['-c', `ulimit -v ${cap} && exec "$0" -e "$1"`, process.execPath, script],
+    { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), String(1000 + 111));
+});
