@@ -1352,8 +1352,9 @@ int inmem_state_get(inmem_txn *txn, const inmem_run_id *run, const char *name, c
 int inmem_state_get_db(inmem_db *db, const inmem_run_id *run, const char *name, void **val,
                        size_t *len, uint64_t *version);
 /** Sets a cell unconditionally. @return 0, INMEM_EINVAL (NULL @p txn, NULL or empty name, NULL
- *  @p val with a length), INMEM_ETOOBIG (name, or value beyond max_value_size), INMEM_EREADONLY
- *  (a read-only transaction), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
+ *  @p val with a length), INMEM_ETOOBIG (name, or a value of max_value_size bytes or more: a
+ *  cell's record is its value and a format byte; refused before the value is read),
+ *  INMEM_EREADONLY (a read-only transaction), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM. */
 int inmem_state_set(inmem_txn *txn, const inmem_run_id *run, const char *name, const void *val,
                     size_t len);
 /** Standalone form (a blind write: never retried). @return 0, INMEM_EINVAL, INMEM_ETOOBIG,
@@ -1467,9 +1468,11 @@ typedef struct inmem_span {
  * @param[out] id the span's id, generated or the caller's (may be NULL).
  * @return 0; INMEM_EINVAL (NULL, a caller-supplied id that exists, kind outside 1..6, an empty
  *         name or tag, more than INMEM_MAX_TAGS tags, NULL input/output with a length);
- *         INMEM_ETOOBIG (a name or tag without a NUL within INMEM_NAME_MAX bytes, or index keys
- *         beyond max_key_size); INMEM_EREADONLY (a read-only transaction); INMEM_ETXNDONE;
- *         INMEM_EMISUSE; INMEM_ENOMEM (which may leave the transaction half-done).
+ *         INMEM_ETOOBIG (a name or tag without a NUL within INMEM_NAME_MAX bytes, index keys
+ *         beyond max_key_size, or a record beyond max_value_size: input, output, name, tags,
+ *         53 bytes and 2 per name or tag); INMEM_EREADONLY (a read-only transaction);
+ *         INMEM_ETXNDONE; INMEM_EMISUSE; INMEM_ENOMEM (which may leave the transaction
+ *         half-done).
  */
 int inmem_trace_record(inmem_txn *txn, const inmem_run_id *run, const inmem_span *span,
                        inmem_run_id *id);

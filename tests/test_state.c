@@ -216,6 +216,69 @@ static void state_bad_input_gets_clear_errors(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A transition to a value of the length in *arg, read from a 16-byte buffer. */
+static int next_of_length(const void *cur, size_t cur_len, uint64_t version, const void **next,
+                          size_t *next_len, void *arg)
+{
+    static const char small[16] = "0123456789abcdef";
+    (void)cur, (void)cur_len, (void)version;
+    *next = small;
+    *next_len = *(const size_t *)arg;
+    return 0;
+}
+
+/* A value beyond max_value_size gets INMEM_ETOOBIG before a byte of it is read or copied, from
+ * every call that writes a cell: one byte past the limit (which was allocated and copied whole
+ * first), SIZE_MAX / 2 + 2 (whose record buffer's growth wrapped to 0 and looped for ever) and
+ * SIZE_MAX (whose record size wrapped, then copied SIZE_MAX bytes). Each value is a 16-byte
+ * buffer: reading past it would crash, or AddressSanitizer would tell; and inside a transaction
+ * the failing allocator shows that nothing was allocated for it either. */
+static void state_value_beyond_max_value_size_is_etoobig_before_it_is_read(void **state)
+{
+    (void)state;
+    enum { MAXV = 1024 };
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.max_value_size = MAXV;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    assert_ok(inmem_state_set_db(db, NULL, "cell", LIT("old"), NULL));
+    static const char small[16] = "0123456789abcdef";
+    const size_t lens[] = {(size_t)MAXV + 1, SIZE_MAX / 2 + 2, SIZE_MAX};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t len = lens[i];
+        inmem_txn *t = test_begin(db);
+        test_alloc_fail(1); /* the first allocation fails: ENOMEM if one is tried */
+        assert_rc(INMEM_ETOOBIG, inmem_state_set(t, NULL, "cell", small, len));
+        assert_rc(INMEM_ETOOBIG, inmem_state_cas(t, NULL, "cell", 0, small, len));
+        assert_rc(INMEM_ETOOBIG, inmem_state_cas_value(t, NULL, "cell", LIT("old"), small, len));
+        assert_false(test_alloc_failed());
+        test_alloc_fail(0);
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+        assert_rc(INMEM_ETOOBIG, inmem_state_set_db(db, NULL, "cell", small, len, NULL));
+        assert_rc(INMEM_ETOOBIG, inmem_state_cas_db(db, NULL, "cell", 0, small, len, NULL));
+        assert_rc(INMEM_ETOOBIG,
+                  inmem_state_cas_value_db(db, NULL, "cell", LIT("old"), small, len, NULL));
+        assert_rc(INMEM_ETOOBIG,
+                  inmem_state_transition(db, NULL, "cell", next_of_length, &len, NULL, NULL));
+    }
+    /* nothing was written; the largest value that fits (its record is the value and a format
+     * byte) still is */
+    void *val = NULL;
+    size_t n = 0;
+    assert_ok(inmem_state_get_db(db, NULL, "cell", &val, &n, NULL));
+    assert_int_equal(n, 3);
+    assert_memory_equal(val, "old", 3);
+    inmem_free(val);
+    char full[MAXV];
+    memset(full, 'f', sizeof full);
+    assert_ok(inmem_state_set_db(db, NULL, "cell", full, MAXV - 1, NULL));
+    assert_rc(INMEM_ETOOBIG, inmem_state_set_db(db, NULL, "cell", full, MAXV, NULL));
+    assert_ok(inmem_db_close(db));
+}
+
 /* ---- N threads claiming M tasks ---- */
 
 #define CLAIM_THREADS 4
@@ -340,6 +403,7 @@ const struct CMUnitTest state_tests[] = {
     cmocka_unit_test(state_cells_are_scoped_to_their_run),
     cmocka_unit_test(state_cells_persist_across_reopen),
     cmocka_unit_test(state_bad_input_gets_clear_errors),
+    cmocka_unit_test(state_value_beyond_max_value_size_is_etoobig_before_it_is_read),
     cmocka_unit_test(state_concurrent_claims_take_each_task_exactly_once),
 };
 INMEM_TEST_COUNT(state);

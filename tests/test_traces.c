@@ -1004,6 +1004,55 @@ static void small_key_limit_is_rejected_before_any_write(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A span whose record would pass max_value_size gets INMEM_ETOOBIG before a byte of its input or
+ * output is read or copied (it used to be built whole first: up to 8 GiB for two 4 GiB fields).
+ * Input and output are a 16-byte buffer with large lengths: reading them would crash, or
+ * AddressSanitizer would tell; the failing allocator shows nothing was allocated for them. */
+static void record_beyond_max_value_size_is_etoobig_before_input_or_output_is_read(void **state)
+{
+    (void)state;
+    enum { MAXV = 1024, FIXED = 56 }; /* the record of span "big" without tags: 56 + in + out */
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.max_value_size = MAXV;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    static const char small[16] = "0123456789abcdef";
+    const size_t sizes[][2] = {
+        {MAXV - FIXED + 1, 0}, {0, MAXV - FIXED + 1}, {MAXV / 2, MAXV / 2},
+        {UINT32_MAX, 0},       {0, UINT32_MAX},       {UINT32_MAX, UINT32_MAX},
+    };
+    inmem_span s;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        span_init(&s, INMEM_TRACE_TOOL_CALL, "big", 1);
+        s.input = s.output = small;
+        s.input_len = sizes[i][0];
+        s.output_len = sizes[i][1];
+        inmem_txn *t = test_begin(db);
+        test_alloc_fail(1); /* the first allocation fails: ENOMEM if one is tried */
+        assert_rc(INMEM_ETOOBIG, inmem_trace_record(t, NULL, &s, NULL));
+        assert_false(test_alloc_failed());
+        test_alloc_fail(0);
+        assert_ok(inmem_trace_record(t, NULL,
+                                     &(inmem_span){.kind = INMEM_TRACE_THOUGHT, .name = "after"},
+                                     NULL)); /* refused whole: the transaction goes on */
+        inmem_txn_free(t);
+        assert_rc(INMEM_ETOOBIG, inmem_trace_record_db(db, NULL, &s, NULL));
+    }
+    /* the largest record that fits is recorded */
+    char full[MAXV - FIXED];
+    memset(full, 'i', sizeof full);
+    span_init(&s, INMEM_TRACE_TOOL_CALL, "big", 1);
+    s.input = full;
+    s.input_len = sizeof full;
+    assert_ok(inmem_trace_record_db(db, NULL, &s, NULL));
+    inmem_txn *t = test_begin(db);
+    assert_int_equal(raw_trace_keys(t, NULL), 4); /* that span and its kind, parent, time entries */
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 static void garbage_span_record_is_corrupt_not_a_crash(void **state)
 {
     (void)state;
@@ -1114,5 +1163,6 @@ const struct CMUnitTest traces_tests[] = {
     cmocka_unit_test(bad_arguments_are_rejected),
     cmocka_unit_test(small_key_limit_is_rejected_before_any_write),
     cmocka_unit_test(garbage_span_record_is_corrupt_not_a_crash),
+    cmocka_unit_test(record_beyond_max_value_size_is_etoobig_before_input_or_output_is_read),
 };
 INMEM_TEST_COUNT(traces);

@@ -9,6 +9,7 @@
 #ifndef INMEM_PRIMITIVES_REC_H
 #define INMEM_PRIMITIVES_REC_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,11 +51,19 @@ static inline void inmem__wbuf_free(inmem__wbuf *b)
     b->p = NULL;
 }
 
+/* @p n more bytes at the end of @p b; NULL (and b->oom: out of memory) if they cannot be had.
+ * Callers check a record's size against the database's limits before building it; this only
+ * keeps a size beyond what a size_t can double to from wrapping (len + n around to a small
+ * number, cap * 2 to 0 and a loop for ever): it fails like any allocation that cannot be made. */
 static inline uint8_t *inmem__wbuf_room(inmem__wbuf *b, size_t n)
 {
     if (b->oom)
         return NULL;
-    if (b->len + n > b->cap) {
+    if (n > b->cap - b->len) {
+        if (b->len > SIZE_MAX / 2 || n > SIZE_MAX / 2 - b->len) { /* no cap doubled reaches it */
+            b->oom = 1;
+            return NULL;
+        }
         size_t cap = b->cap * 2;
         while (cap < b->len + n)
             cap *= 2;

@@ -17,11 +17,19 @@ static int cell_key(inmem__keybuf *kb, const inmem_run_id *run, const char *name
     return inmem__keybuf_make(kb, run, INMEM__TAG_STATE, name, strlen(name));
 }
 
-/* Encodes a cell record (format byte + value) into @p b. */
-static int cell_record(inmem__wbuf *b, const void *val, size_t len)
+/* 0 if a value of @p len bytes may be written to a cell of @p txn's database: its record (a
+ * format byte and the value) must fit max_value_size. Checked before the record is built, so
+ * that a length beyond it is refused before a byte of the value is read, allocated or copied. */
+static int check_value(const inmem_txn *txn, const void *val, size_t len)
 {
     if (!val && len)
         return INMEM_EINVAL;
+    return len >= inmem__store_max_value(inmem__txn_store(txn)) ? INMEM_ETOOBIG : 0;
+}
+
+/* Encodes a cell record (format byte + value) into @p b (the value passed check_value()). */
+static int cell_record(inmem__wbuf *b, const void *val, size_t len)
+{
     inmem__wbuf_init(b);
     inmem__wbuf_u8(b, INMEM__FMT_V1);
     inmem__wbuf_bytes(b, val, len);
@@ -73,9 +81,11 @@ static int cell_write(inmem_txn *txn, const inmem_run_id *run, const char *name,
 {
     if (!txn)
         return INMEM_EINVAL;
-    inmem__keybuf kb;
-    int rc = cell_key(&kb, run, name);
+    int rc = check_value(txn, val, len);
     if (rc)
+        return rc;
+    inmem__keybuf kb;
+    if ((rc = cell_key(&kb, run, name)) != 0)
         return rc;
     inmem__wbuf b;
     rc = cell_record(&b, val, len);
@@ -105,9 +115,12 @@ int inmem_state_cas_value(inmem_txn *txn, const inmem_run_id *run, const char *n
 {
     if (!txn || (!expected && elen))
         return INMEM_EINVAL;
+    int rc = check_value(txn, val, len); /* before the read: it would join the read set */
+    if (rc)
+        return rc;
     const void *cur;
     size_t n;
-    int rc = inmem_state_get(txn, run, name, &cur, &n, NULL); /* a read: validated at commit */
+    rc = inmem_state_get(txn, run, name, &cur, &n, NULL); /* a read: validated at commit */
     if (rc && rc != INMEM_NOTFOUND)
         return rc;
     int match = expected ? rc == 0 && n == elen && (elen == 0 || memcmp(cur, expected, elen) == 0)

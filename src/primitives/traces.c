@@ -164,6 +164,16 @@ static int check_span(const inmem_span *s)
 
 /* ---- the span record ---- */
 
+/* The length of @p s's record (encode_span(); @p s passed check_span(), so its input and output
+ * are at most UINT32_MAX bytes each and the sum cannot wrap a uint64_t). */
+static uint64_t span_record_len(const inmem_span *s)
+{
+    uint64_t n = 42 + 1 + strlen(s->name) + 1 + 1; /* up to the name; the name; ntags */
+    for (size_t i = 0; i < s->ntags; i++)
+        n += 1 + strlen(s->tags[i]) + 1;
+    return n + 4 + (uint64_t)s->input_len + 4 + (uint64_t)s->output_len;
+}
+
 static void encode_span(inmem__wbuf *b, const inmem_span *s, uint64_t start_ms)
 {
     uint64_t conf;
@@ -272,6 +282,13 @@ static int trace_record_unsettled(inmem_txn *txn, const inmem_run_id *run, const
     }
     if (longest > inmem__db_max_user_key(inmem__txn_store(txn)))
         return inmem__error(INMEM_ETOOBIG, "trace keys need max_key_size >= %zu", longest);
+    /* and the record fits max_value_size: checked before it is built, which would read, allocate
+     * and copy all of the input and output first */
+    uint64_t reclen = span_record_len(span);
+    if (reclen > inmem__store_max_value(inmem__txn_store(txn)))
+        return inmem__error(INMEM_ETOOBIG,
+                            "trace span record of %llu bytes is beyond max_value_size",
+                            (unsigned long long)reclen);
     inmem_run_id sid = span->id;
     uint64_t start = span->start_ms ? span->start_ms : inmem__clock_wall_ms();
     tkey k;
