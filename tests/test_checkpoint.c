@@ -180,14 +180,15 @@ static int any_file_holds(const char *dir, const char *m)
     return found;
 }
 
-/* Deletion is erasure: a run deleted with all its data, a value overwritten, a value deleted, an
- * expired value the sweeper removed — once a checkpoint has passed them, none of their bytes is
- * in any file of the directory. */
+/* Deletion is erasure: a run deleted with all its data (a value of it whose time to live had
+ * passed included), a value overwritten, a value deleted, an expired value the sweeper removed —
+ * once a checkpoint has passed them, none of their bytes is in any file of the directory. */
 static void checkpoint_erases_deleted_data_from_every_file(void **state)
 {
     (void)state;
-    const char *markers[] = {"MARKER-run-kv-9f3a", "MARKER-run-event-4c1d", "MARKER-overwritten-77",
-                             "MARKER-deleted-e2", "MARKER-expired-5b"};
+    const char *markers[] = {"MARKER-run-kv-9f3a",    "MARKER-run-event-4c1d",
+                             "MARKER-overwritten-77", "MARKER-deleted-e2",
+                             "MARKER-expired-5b",     "MARKER-run-expired-a7"};
     char dir[64];
     test_tmpdir(dir);
     inmem_options o;
@@ -207,6 +208,7 @@ static void checkpoint_erases_deleted_data_from_every_file(void **state)
     assert_ok(inmem_delete(db, NULL, LIT("gone"), NULL));
     inmem__clock_set_override(1000000);
     assert_ok(inmem_put_ttl(db, NULL, LIT("short"), markers[4], strlen(markers[4]), 10, NULL));
+    assert_ok(inmem_put_ttl(db, &run, LIT("short"), markers[5], strlen(markers[5]), 10, NULL));
     uint64_t keep_v = put_ok(db, NULL, "keep", LIT("KEEP-this-one"));
     for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++)
         CHECK(any_file_holds(dir, markers[i]), "precondition: %s is in no file", markers[i]);
@@ -216,11 +218,13 @@ static void checkpoint_erases_deleted_data_from_every_file(void **state)
     assert_true(any_file_holds(dir, markers[1]));
     assert_false(any_file_holds(dir, markers[2]));
     assert_false(any_file_holds(dir, markers[3]));
+    assert_true(any_file_holds(dir, markers[5]));
+    inmem__clock_set_override(1500000); /* the run's short-lived value has expired */
     assert_ok(inmem_run_delete_db(db, &run));
     inmem__clock_set_override(2000000);
     uint64_t removed = 0;
     assert_ok(inmem_db_sweep(db, &removed));
-    assert_int_equal(removed, 1);
+    assert_int_equal(removed, 1); /* the shared "short": the run's went with the run */
     inmem__clock_set_override(0);
     assert_ok(inmem_db_checkpoint(db, NULL));
     for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++)

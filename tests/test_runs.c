@@ -766,6 +766,77 @@ static void run_begun_and_deleted_in_one_transaction_leaves_nothing(void **state
     assert_ok(inmem_db_close(db));
 }
 
+/* The history of a run's key as "deleted" / "value=<bytes>" entries, newest first. */
+static void key_history(inmem_db *db, const inmem_run_id *run, const char *key, char *out,
+                        size_t cap)
+{
+    inmem_txn *t = test_begin(db);
+    inmem_version_info v[8];
+    size_t n = 0, len = 0;
+    assert_ok(inmem_kv_history(t, run, key, strlen(key), 0, 8, v, &n));
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int w = v[i].deleted ? snprintf(out + len, cap - len, "deleted;")
+                             : snprintf(out + len, cap - len, "value=%.*s;", (int)v[i].len,
+                                        (const char *)v[i].value);
+        assert_true(w > 0 && (size_t)w < cap - len);
+        len += (size_t)w;
+    }
+    inmem_txn_free(t);
+}
+
+/* Deletion is erasure of every key of the run, values whose time to live has passed included:
+ * the erase walk used to skip them as reads do (they read as absent), so they got no tombstone
+ * and their bytes stayed, shown by inmem_kv_history() on the deleted run, and again once its id
+ * was begun again. Without history and with it; a value already expired when written in the
+ * deleting transaction itself too. An expired key must end as a plain key of the run does. */
+static void run_delete_erases_values_whose_time_to_live_passed(void **state)
+{
+    (void)state;
+    for (int hist = 0; hist < 2; hist++) {
+        inmem_options o;
+        inmem_options_init(&o);
+        o.durability = INMEM_DURABILITY_NONE;
+        o.ttl_sweep_interval_ms = 0; /* no sweeper: only the run's deletion may remove them */
+        o.history_ms = hist ? 60000 : 0;
+        inmem_db *db = NULL;
+        assert_ok(inmem_db_open(NULL, &o, &db));
+        inmem__clock_set_override(T0);
+        inmem_run_id run = begin_plain(db);
+        inmem_txn *t = test_begin(db);
+        assert_ok(inmem_kv_put(t, &run, "plain", 5, "PLAIN", 5));
+        assert_ok(inmem_kv_put_expire_at(t, &run, "expired", 7, "EXPIRED", 7, T0 + 50));
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+        inmem__clock_set_override(T0 + 100); /* past its expiry */
+        t = test_begin(db);
+        assert_ok(inmem_kv_put_expire_at(t, &run, "pending", 7, "PENDING", 7, T0 + 1));
+        assert_ok(inmem_run_delete(t, &run));
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+        assert_int_equal(count_run_keys(db, &run), 0);
+        for (int i = 0; i < 100; i++) /* collections run meanwhile */
+            assert_ok(inmem_put(db, NULL, "other", 5, "x", 1, NULL));
+        char plain[256], expired[256], pending[256];
+        for (int again = 0; again < 2; again++) {
+            key_history(db, &run, "plain", plain, sizeof plain);
+            key_history(db, &run, "expired", expired, sizeof expired);
+            key_history(db, &run, "pending", pending, sizeof pending);
+            if (strstr(plain, "value=") || strcmp(expired, plain) || strcmp(pending, plain))
+                fail_msg("history %d, run begun again %d: plain \"%s\", expired \"%s\", "
+                         "pending \"%s\"",
+                         hist, again, plain, expired, pending);
+            inmem_run_options ro;
+            inmem_run_options_init(&ro);
+            ro.id = &run;
+            if (!again)
+                assert_ok(inmem_run_begin_db(db, &ro, NULL));
+        }
+        inmem__clock_set_override(0);
+        assert_ok(inmem_db_close(db));
+    }
+}
+
 static void run_concurrent_begins_of_one_id_and_concurrent_ends_conflict(void **state)
 {
     (void)state;
@@ -1236,6 +1307,7 @@ const struct CMUnitTest runs_tests[] = {
     cmocka_unit_test(run_delete_removes_everything_of_the_run_and_nothing_else),
     cmocka_unit_test(run_begin_aborted_leaves_no_run_and_no_index_entry),
     cmocka_unit_test(run_begun_and_deleted_in_one_transaction_leaves_nothing),
+    cmocka_unit_test(run_delete_erases_values_whose_time_to_live_passed),
     cmocka_unit_test(run_concurrent_begins_of_one_id_and_concurrent_ends_conflict),
     cmocka_unit_test(run_metadata_and_indexes_persist_across_close_and_reopen),
     cmocka_unit_test(run_bad_input_gets_clear_errors_and_writes_nothing),

@@ -40,7 +40,8 @@
  * is INMEM_EMISUSE. Neither writes anything.
  *
  * Deletion (inmem_run_delete) removes the run's index entries (read from its metadata), then
- * every key in [run id, run id + 1): all tags, all primitives, the metadata included. Primitives
+ * every key in [run id, run id + 1): all tags, all primitives, the metadata included, and values
+ * whose time to live has passed (absent to reads, but still held until deleted). Primitives
  * never call each other, so this works on the key range, which is contiguous by design
  * (core/key.h).
  *
@@ -687,8 +688,10 @@ static int run_delete_unsettled(inmem_txn *txn, const inmem_run_id *run)
         hi[i--] = 0;
     if (i >= 0)
         hi[i]++;
-    inmem_iter *it; /* the run's own keys: a fork's inherited ones are its parent's */
-    if ((rc = inmem__txn_scan_own(txn, run->bytes, 16, i >= 0 ? hi : NULL, 16, &it)))
+    /* the run's own keys (a fork's inherited ones are its parent's), expired values included:
+     * they read as absent, but their bytes are the run's until a tombstone replaces them */
+    inmem_iter *it;
+    if ((rc = inmem__txn_scan_own_with_expired(txn, run->bytes, 16, i >= 0 ? hi : NULL, 16, &it)))
         return rc;
     for (;;) {
         const uint8_t *k;

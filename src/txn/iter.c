@@ -3,6 +3,8 @@
  * order with the transaction's own pending writes (which come first, and hide or override the
  * snapshot's version of their key). Every key a scan returns from the snapshot is recorded in the
  * read set; keys inserted by others after the snapshot are not seen (phantoms are allowed).
+ * Deleted keys are skipped, and so are values whose time to live has passed, except by the scan
+ * of a run's deletion, which must erase those too (SCAN_OWN_WITH_EXPIRED).
  *
  * A range within a fork's scope (fork.c) has more sources: the fork's own keys at the snapshot,
  * then its parent's same range at min(snapshot, at), and so on up the chain. They are merged on
@@ -116,8 +118,13 @@ static int fork_sources(inmem_iter *it, const uint8_t *lo, size_t lolen)
     return 0;
 }
 
+/* What a scan returns: the range merged with its forks' (SCAN_MERGED) or its own keys only; and
+ * values whose time to live has passed left out, as every read leaves them, or returned too
+ * (SCAN_OWN_WITH_EXPIRED: a run's deletion erases them like any other). */
+typedef enum scan_kind { SCAN_MERGED, SCAN_OWN, SCAN_OWN_WITH_EXPIRED } scan_kind;
+
 static int scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
-                int own_only, inmem_iter **out)
+                scan_kind kind, inmem_iter **out)
 {
     CHECK_ACTIVE(t);
     if (INMEM_UNLIKELY(t->past)) { /* could keys of the range have been unlinked? */
@@ -125,11 +132,13 @@ static int scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi
         if (rc)
             return rc;
     }
-    int forks = !own_only && atomic_load_rlx(&t->st->has_forks) && one_scope(lo, lolen, hi, hilen);
+    int forks = kind == SCAN_MERGED && atomic_load_rlx(&t->st->has_forks) &&
+                one_scope(lo, lolen, hi, hilen);
     inmem_iter *it = calloc(1, sizeof(*it));
     if (!it)
         return INMEM_ENOMEM;
     it->txn = t;
+    it->with_expired = kind == SCAN_OWN_WITH_EXPIRED;
     it->src = calloc(forks ? INMEM__SCAN_SRC_MAX : 1, sizeof(*it->src));
     it->pw = malloc((t->nw ? t->nw : 1) * sizeof(uint32_t));
     if (!it->src || !it->pw || (hi && !(it->src[0].hi = malloc(hilen ? hilen : 1)))) {
@@ -175,13 +184,26 @@ static int scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi
 int inmem__txn_scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
                     inmem_iter **out)
 {
-    return scan(t, lo, lolen, hi, hilen, 0, out);
+    return scan(t, lo, lolen, hi, hilen, SCAN_MERGED, out);
 }
 
 int inmem__txn_scan_own(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi,
                         size_t hilen, inmem_iter **out)
 {
-    return scan(t, lo, lolen, hi, hilen, 1, out);
+    return scan(t, lo, lolen, hi, hilen, SCAN_OWN, out);
+}
+
+int inmem__txn_scan_own_with_expired(inmem_txn *t, const uint8_t *lo, size_t lolen,
+                                     const uint8_t *hi, size_t hilen, inmem_iter **out)
+{
+    return scan(t, lo, lolen, hi, hilen, SCAN_OWN_WITH_EXPIRED, out);
+}
+
+/* Whether the iterator leaves @p v out: a tombstone, or (unless it returns them) a value whose
+ * time to live has passed. */
+static int skipped(inmem_iter *it, const inmem__version *v)
+{
+    return v->tomb || (expired_for(it->txn, v) && !it->with_expired);
 }
 
 /* Positions source @p s on its next node that has a version at its snapshot (a tombstone
@@ -247,7 +269,7 @@ static int peek(inmem_iter *it)
         }
         best->cur = inmem__index_next(n);
         best->ready = 0;
-        if (v->tomb || expired_for(t, v))
+        if (skipped(it, v))
             continue;
         it->v = v;
         it->klen = n->klen;
@@ -296,7 +318,7 @@ int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const
             it->ipw++;
             if (c == 0)
                 it->have = 0;
-            if (p->v->tomb || expired_for(t, p->v))
+            if (skipped(it, p->v))
                 continue;
             v = p->v;
             if (key)

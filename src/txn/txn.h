@@ -279,6 +279,11 @@ int inmem__txn_scan(inmem_txn *txn, const uint8_t *lo, size_t lolen, const uint8
 /* inmem__txn_scan() of the range's own keys only: a fork's inherited keys are left out. */
 int inmem__txn_scan_own(inmem_txn *txn, const uint8_t *lo, size_t lolen, const uint8_t *hi,
                         size_t hilen, inmem_iter **out);
+/* inmem__txn_scan_own() that also returns the values whose time to live has passed (every other
+ * scan leaves them out, as reads do; tombstones stay out): for a run's deletion, which must erase
+ * every value the run still holds, expired or not. */
+int inmem__txn_scan_own_with_expired(inmem_txn *txn, const uint8_t *lo, size_t lolen,
+                                     const uint8_t *hi, size_t hilen, inmem_iter **out);
 int inmem__iter_next(inmem_iter *it, const uint8_t **key, size_t *klen, const void **val,
                      size_t *vlen, uint64_t *version);
 /* inmem__iter_next() that also reports the value's absolute expiry (0: none). */

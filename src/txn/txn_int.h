@@ -216,6 +216,7 @@ struct inmem_iter {
     inmem__node *node;
     const inmem__version *v;
     int err; /* an error that consumed an entry (out of memory): every later call returns it */
+    int with_expired; /* values whose time to live passed are returned (a run's deletion) */
 };
 
 struct inmem_txn {
