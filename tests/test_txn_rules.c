@@ -946,6 +946,39 @@ static void rule8_states_active_to_committed_or_aborted_with_reason(void **state
     assert_ok(inmem_db_close(db));
 }
 
+/* The calls that take a count or a limit, each given 0 (nothing to read or write), return
+ * INMEM_ETXNDONE on @p t (ended) all the same: they used to return 0 before looking at the
+ * transaction. */
+static void expect_zero_count_ops_done(inmem_txn *t)
+{
+    inmem_run_id last;
+    memset(last.bytes, 0xff, sizeof last.bytes);
+    size_t n = 99;
+    char names[1][INMEM_NAME_MAX];
+    inmem_run_id ids[1];
+    inmem_span spans[1];
+    inmem_version_info vers[1];
+    inmem_kv_entry kvs[1];
+    inmem_state_entry cells[1];
+    inmem_event evs[1];
+    assert_rc(INMEM_ETXNDONE, inmem_kv_get_many(t, NULL, 0, NULL, NULL, NULL));
+    assert_rc(INMEM_ETXNDONE, inmem_kv_list(t, NULL, NULL, 0, NULL, 0, 0, kvs, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_kv_history(t, NULL, LIT("k"), 0, 0, vers, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_event_append_batch(t, NULL, "s", 0, NULL, NULL));
+    assert_rc(INMEM_ETXNDONE, inmem_event_streams(t, NULL, NULL, 0, names, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_event_range(t, NULL, "s", 0, 0, 0, 0, evs, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_event_range_time(t, NULL, "s", 0, 0, 0, evs, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_state_list(t, NULL, NULL, 0, cells, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_state_history(t, NULL, "c", 0, 0, vers, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_run_list(t, NULL, NULL, 0, ids, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_run_list_stored(t, NULL, 0, ids, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_run_list_stored(t, &last, 1, ids, &n)); /* none after it */
+    assert_rc(INMEM_ETXNDONE, inmem_trace_query(t, NULL, NULL, NULL, 0, spans, &n));
+    inmem_trace_filter empty = {.from_ms = 2, .to_ms = 1}; /* a time range with nothing in it */
+    assert_rc(INMEM_ETXNDONE, inmem_trace_query(t, NULL, &empty, NULL, 1, spans, &n));
+    assert_rc(INMEM_ETXNDONE, inmem_trace_tree(t, NULL, &last, 0, spans, &n));
+}
+
 /* Every operation on @p t (ended) returns INMEM_ETXNDONE; @p it was opened on it before. */
 static void expect_all_ops_done(inmem_txn *t, inmem_iter *it)
 {
@@ -966,6 +999,7 @@ static void expect_all_ops_done(inmem_txn *t, inmem_iter *it)
     const void *k = NULL;
     size_t kl = 0;
     assert_rc(INMEM_ETXNDONE, inmem_iter_next(it, &k, &kl, &v, &vl, &ver));
+    expect_zero_count_ops_done(t);
     assert_rc(INMEM_ETXNDONE, inmem_txn_commit(t));
     assert_rc(INMEM_ETXNDONE, inmem_txn_abort(t));
 }

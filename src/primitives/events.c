@@ -258,8 +258,8 @@ static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run,
             EVENT_FIX + strlen(events[i].type) + events[i].payload_len > inmem__store_max_value(st))
             return INMEM_ETOOBIG;
     }
-    if (n == 0)
-        return 0;
+    if ((rc = inmem__txn_check(txn)) != 0 || n == 0) /* nothing to append: still refused */
+        return rc;
 
     size_t slen = strlen(stream);
     uint8_t hk[KEY_MAX], ek[KEY_MAX];
@@ -509,10 +509,8 @@ int inmem_event_streams(inmem_txn *txn, const inmem_run_id *run, const char *aft
         return INMEM_EINVAL;
     *n = 0;
     int rc = inmem__check_opt_name(after);
-    if (rc)
+    if (rc || (rc = inmem__txn_check(txn)) != 0 || limit == 0) /* limit 0: see inmem__txn_check */
         return rc;
-    if (limit == 0)
-        return 0;
     uint8_t lo[KEY_MAX], hi[INMEM__KEY_PREFIX + 1];
     size_t lolen;
     if (after && *after) {

@@ -306,10 +306,12 @@ int inmem_kv_get_many(inmem_txn *txn, const inmem_run_id *run, size_t n, const v
 {
     if (!txn || (n && (!keys || !klens || !out)))
         return INMEM_EINVAL;
+    int rc = inmem__txn_check(txn); /* n == 0 reads nothing, but an ended transaction is refused */
+    if (rc)
+        return rc;
     inmem__store *st = inmem__txn_store(txn);
     inmem__keybuf kb[GET_GROUP];
     uint64_t h[GET_GROUP];
-    int rc = 0;
     for (size_t base = 0; base < n && rc == 0; base += GET_GROUP) {
         size_t m = n - base < GET_GROUP ? n - base : GET_GROUP, built = 0;
         int bad = 0; /* the error of key `built`, reported once the keys before it are read */
@@ -351,9 +353,12 @@ int inmem__history_page(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_
     enum { CHUNK = 64 };
     inmem__hver hv[CHUNK];
     *n = 0;
+    int rc = inmem__txn_check(txn); /* a limit of 0 reads nothing: see inmem__txn_check() */
+    if (rc)
+        return rc;
     while (*n < limit) {
         size_t want = limit - *n < CHUNK ? limit - *n : CHUNK, got;
-        int rc = inmem__txn_key_versions(txn, key, klen, before, hv, want, &got);
+        rc = inmem__txn_key_versions(txn, key, klen, before, hv, want, &got);
         if (rc)
             return rc;
         for (size_t i = 0; i < got; i++) {

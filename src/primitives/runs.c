@@ -629,7 +629,7 @@ int inmem_run_list(inmem_txn *txn, const inmem_run_filter *filter, const inmem_r
     *n = 0;
     norm_filter f;
     int rc = check_filter(filter, &f);
-    if (rc || limit == 0)
+    if (rc || (rc = inmem__txn_check(txn)) != 0 || limit == 0) /* limit 0: see inmem__txn_check */
         return rc;
     rc = list_in(txn, &f, after, limit, out, n);
     if (rc)
@@ -822,6 +822,9 @@ int inmem_run_list_stored(inmem_txn *txn, const inmem_run_id *after, size_t limi
     if (!txn || !n || (limit && !out))
         return INMEM_EINVAL;
     *n = 0;
+    int rc = inmem__txn_check(txn); /* a limit of 0, or a cursor at the last id, reads nothing */
+    if (rc)
+        return rc;
     uint8_t lo[16];
     if (after) {
         if (!id_next(after->bytes, lo))
@@ -832,7 +835,7 @@ int inmem_run_list_stored(inmem_txn *txn, const inmem_run_id *after, size_t limi
     }
     while (*n < limit) {
         inmem_iter *it;
-        int rc = inmem__txn_scan(txn, lo, sizeof lo, NULL, 0, &it);
+        rc = inmem__txn_scan(txn, lo, sizeof lo, NULL, 0, &it);
         if (rc)
             return rc;
         const uint8_t *key;

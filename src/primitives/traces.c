@@ -430,11 +430,9 @@ int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace
         memset(&f, 0, sizeof f);
     if (f.kind != 0 && (f.kind < INMEM_TRACE_TOOL_CALL || f.kind > INMEM_TRACE_CUSTOM))
         return inmem__error(INMEM_EINVAL, "trace filter kind %d is not 0..6", (int)f.kind);
-    if (f.tag) {
-        int rc = inmem__check_name(f.tag);
-        if (rc)
-            return rc;
-    }
+    int rc = f.tag ? inmem__check_name(f.tag) : 0;
+    if (rc || (rc = inmem__txn_check(txn)) != 0) /* before the returns that read nothing */
+        return rc;
 
     /* the index: its equality prefix, then [from, to) on start, then after the cursor */
     tkey lo, hi;
@@ -459,7 +457,7 @@ int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace
     tkey_be64(&lo, f.from_ms);
     if (after) {
         inmem_span cur;
-        int rc = read_span(txn, run, after, &cur);
+        rc = read_span(txn, run, after, &cur);
         if (rc == INMEM_NOTFOUND)
             return inmem__error(INMEM_EINVAL, "trace query cursor is not a span of this run");
         if (rc)
@@ -478,7 +476,7 @@ int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace
         return 0; /* an empty range, e.g. the cursor is past to_ms */
 
     inmem_iter *it;
-    int rc = inmem__txn_scan(txn, lo.b, lo.len, hi.b, hi.len, &it);
+    rc = inmem__txn_scan(txn, lo.b, lo.len, hi.b, hi.len, &it);
     if (rc)
         return rc;
     while (*n < limit) {

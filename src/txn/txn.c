@@ -297,6 +297,12 @@ void inmem__txn_count_retry(inmem_txn *t)
 
 /* ---- reads -------------------------------------------------------------------------------- */
 
+int inmem__txn_check(const inmem_txn *t)
+{
+    CHECK_ACTIVE(t);
+    return 0;
+}
+
 uint64_t inmem__txn_mark(const inmem_txn *t)
 {
     return t ? t->staged : 0;

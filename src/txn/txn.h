@@ -269,6 +269,11 @@ int inmem__txn_cas(inmem_txn *txn, const uint8_t *key, size_t klen, uint64_t exp
  * operation gets INMEM_EMISUSE and commit aborts it, returning @p rc. Returns @p rc. */
 uint64_t inmem__txn_mark(const inmem_txn *txn);
 int inmem__txn_settle(inmem_txn *txn, uint64_t mark, int rc);
+/* 0 if @p txn takes operations; else what any operation on it returns: INMEM_EINVAL (NULL),
+ * INMEM_ETXNDONE (ended), INMEM_EMISUSE (left half-done). For the calls that may have nothing
+ * to read or write (a count or limit of 0) and so would not reach a check of the layer's own:
+ * they refuse a transaction that is not active all the same (docs/CONTRACT.md 1.8). */
+int inmem__txn_check(const inmem_txn *txn);
 
 /* ---- scans (iter.c) ------------------------------------------------------------------------- */
 
