@@ -1500,8 +1500,9 @@ typedef struct inmem_trace_filter {
  * Spans of @p run matching @p filter (NULL: all), ordered by start time then id, after the
  * cursor span id @p after (NULL: from the start). *n gets the count.
  * @return 0, INMEM_EINVAL (also: a cursor that is not a span of the run, an empty filter tag),
- *         INMEM_ETOOBIG (a filter tag of INMEM_NAME_MAX bytes or more; span keys beyond
- *         max_key_size), INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
+ *         INMEM_ETOOBIG (a filter tag of INMEM_NAME_MAX bytes or more; the index keys the query
+ *         reads beyond max_key_size: 41 bytes by parent, 26 plus the tag by tag, 26 by kind,
+ *         25 by time), INMEM_ECORRUPT, INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */
 int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace_filter *filter,
                       const inmem_run_id *after, size_t limit, inmem_span *out, size_t *n);

@@ -1004,6 +1004,56 @@ static void small_key_limit_is_rejected_before_any_write(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A query whose index keys would be longer than max_key_size gets INMEM_ETOOBIG, as a get, a tree
+ * and a record do (it used to answer "no spans", having scanned for keys that cannot exist): with
+ * a limit too small for any span key, and with one too small for the tag a query names. */
+static void query_of_keys_beyond_max_key_size_is_etoobig(void **state)
+{
+    (void)state;
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.max_key_size = 8;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    inmem_txn *t = test_begin(db);
+    inmem_span s, out[2];
+    span_init(&s, INMEM_TRACE_THOUGHT, "t", 1);
+    inmem_run_id id = sid(1);
+    size_t n = 99;
+    assert_rc(INMEM_ETOOBIG, inmem_trace_record(t, NULL, &s, NULL));
+    inmem_txn_free(t);
+    t = test_begin(db);
+    assert_rc(INMEM_ETOOBIG, inmem_trace_get(t, NULL, &id, out));
+    assert_rc(INMEM_ETOOBIG, inmem_trace_tree(t, NULL, &id, 2, out, &n));
+    const inmem_trace_filter filters[] = {
+        {0}, {.kind = INMEM_TRACE_THOUGHT}, {.tag = "a"}, {.parent = &id}, {.from_ms = 5}};
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        n = 99;
+        assert_rc(INMEM_ETOOBIG, inmem_trace_query(t, NULL, &filters[i], NULL, 2, out, &n));
+        assert_int_equal(n, 0);
+    }
+    assert_rc(INMEM_ETOOBIG, inmem_trace_query(t, NULL, NULL, NULL, 2, out, &n));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+
+    o.max_key_size = 41; /* every index but a tag's of more than 15 bytes */
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    t = test_begin(db);
+    span_tag(&s, "short");
+    assert_ok(inmem_trace_record(t, NULL, &s, &id));
+    inmem_trace_filter f = {.tag = "short"};
+    assert_ok(inmem_trace_query(t, NULL, &f, NULL, 2, out, &n));
+    assert_int_equal(n, 1);
+    f.tag = "a-tag-longer-than-fifteen";
+    assert_rc(INMEM_ETOOBIG, inmem_trace_query(t, NULL, &f, NULL, 2, out, &n));
+    f = (inmem_trace_filter){.parent = &zero_id};
+    assert_ok(inmem_trace_query(t, NULL, &f, NULL, 2, out, &n));
+    assert_int_equal(n, 1);
+    commit(t);
+    assert_ok(inmem_db_close(db));
+}
+
 /* A span whose record would pass max_value_size gets INMEM_ETOOBIG before a byte of its input or
  * output is read or copied (it used to be built whole first: up to 8 GiB for two 4 GiB fields).
  * Input and output are a 16-byte buffer with large lengths: reading them would crash, or
@@ -1163,6 +1213,7 @@ const struct CMUnitTest traces_tests[] = {
     cmocka_unit_test(bad_arguments_are_rejected),
     cmocka_unit_test(small_key_limit_is_rejected_before_any_write),
     cmocka_unit_test(garbage_span_record_is_corrupt_not_a_crash),
+    cmocka_unit_test(query_of_keys_beyond_max_key_size_is_etoobig),
     cmocka_unit_test(record_beyond_max_value_size_is_etoobig_before_input_or_output_is_read),
 };
 INMEM_TEST_COUNT(traces);

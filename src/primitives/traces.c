@@ -449,6 +449,11 @@ int inmem_trace_query(inmem_txn *txn, const inmem_run_id *run, const inmem_trace
         tkey_start(&lo, run, K_TIME);
     }
     size_t plen = lo.len;
+    /* the entries of that index are longer than any key the database takes: none can exist, and
+     * the query is refused as a get or a record of them is, not answered "no spans" */
+    size_t entry = plen - INMEM__KEY_PREFIX + POS_LEN;
+    if (entry > inmem__db_max_user_key(inmem__txn_store(txn)))
+        return inmem__error(INMEM_ETOOBIG, "trace keys need max_key_size >= %zu", entry);
     hi = lo;
     if (f.to_ms)
         tkey_be64(&hi, f.to_ms);
