@@ -739,7 +739,8 @@ typedef struct inmem_version_info {
 /**
  * The history of a key: its committed versions that the transaction's snapshot covers (at or
  * below its version), values and deletes, newest first, as many as the database keeps
- * (docs/history.md: with no retention, only the newest and what open transactions hold).
+ * (docs/history.md: with no retention, the newest, what open transactions hold, and what the
+ * garbage collector has not freed yet: it runs every 8 commits).
  * Pages through with a cursor: @p before 0 starts at the newest, then pass the last version
  * returned. The transaction's own pending writes are not history and do not show. Reads no key
  * into the read set. The values stay valid until the transaction ends (it holds them).

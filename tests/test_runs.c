@@ -837,6 +837,43 @@ static void run_delete_erases_values_whose_time_to_live_passed(void **state)
     }
 }
 
+/* Without retention, a run's deletion frees the run's values at its commit, unless an open
+ * transaction still sees them (then at that transaction's end), rather than at the next
+ * collection, up to 8 commits later: inmem_kv_history() on the deleted run right after shows no
+ * value, whatever the collector's count of commits was when the delete came. */
+static void run_delete_frees_the_runs_values_at_its_commit(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    char hist[256];
+    for (int round = 0; round < 16; round++) { /* every phase of the collector's count */
+        inmem_run_id run = begin_plain(db);
+        assert_ok(inmem_put(db, &run, "k", 1, "SECRET", 6, NULL));
+        for (int i = 0; i < round % 3; i++)
+            assert_ok(inmem_put(db, NULL, "other", 5, "x", 1, NULL));
+        inmem_txn *reader = round % 4 == 3 ? test_begin(db) : NULL; /* sees the value */
+        if (round % 2) {
+            assert_ok(inmem_run_delete_db(db, &run));
+        } else {
+            inmem_txn *t = test_begin(db);
+            assert_ok(inmem_run_delete(t, &run));
+            assert_ok(inmem_txn_commit(t));
+            inmem_txn_free(t);
+        }
+        if (reader) { /* what a snapshot sees is kept for it, and freed at its end */
+            inmem_version_info v[4];
+            size_t n = 0;
+            assert_ok(inmem_kv_history(reader, &run, "k", 1, 0, 4, v, &n));
+            assert_true(n >= 1 && !v[0].deleted);
+            inmem_txn_free(reader);
+        }
+        key_history(db, &run, "k", hist, sizeof hist);
+        if (strstr(hist, "value="))
+            fail_msg("round %d: the deleted run's key still has \"%s\"", round, hist);
+    }
+    assert_ok(inmem_db_close(db));
+}
+
 static void run_concurrent_begins_of_one_id_and_concurrent_ends_conflict(void **state)
 {
     (void)state;
@@ -1308,6 +1345,7 @@ const struct CMUnitTest runs_tests[] = {
     cmocka_unit_test(run_begin_aborted_leaves_no_run_and_no_index_entry),
     cmocka_unit_test(run_begun_and_deleted_in_one_transaction_leaves_nothing),
     cmocka_unit_test(run_delete_erases_values_whose_time_to_live_passed),
+    cmocka_unit_test(run_delete_frees_the_runs_values_at_its_commit),
     cmocka_unit_test(run_concurrent_begins_of_one_id_and_concurrent_ends_conflict),
     cmocka_unit_test(run_metadata_and_indexes_persist_across_close_and_reopen),
     cmocka_unit_test(run_bad_input_gets_clear_errors_and_writes_nothing),

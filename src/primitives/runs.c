@@ -706,9 +706,13 @@ static int run_delete_unsettled(inmem_txn *txn, const inmem_run_id *run)
             break;
     }
     inmem_iter_free(it);
-    if (rc || (rc = inmem__fork_unrecord(txn, run->bytes)) != 0)
+    if (rc || (rc = inmem__fork_unrecord(txn, run->bytes)) != 0 ||
+        (rc = inmem__history_run_deleted(txn, run->bytes)) != 0)
         return rc;
-    return inmem__history_run_deleted(txn, run->bytes);
+    /* the erased values are freed at the commit, not up to 8 commits later: a deletion is rare,
+     * and a data-deletion request should not leave them readable (inmem_kv_history) meanwhile */
+    inmem__txn_collect_at_commit(txn);
+    return 0;
 }
 
 static int delete_fn(inmem_txn *txn, void *arg)

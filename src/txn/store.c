@@ -267,6 +267,27 @@ void inmem__snapshot_pin(inmem_txn *t)
     t->past = 0;
 }
 
+/* One slice of collection (gc_kick), with the commit lock, which it releases. */
+static void collect_slice(inmem__store *st, int drain) INMEM_RELEASE(st->commit_mu)
+{
+    atomic_store(&st->gc_missed, 0);
+    store_gc(st, drain);
+    inmem__version **chains = NULL;
+    size_t n = 0;
+    if (drain) /* cut-off chains: freed below, without holding committers up */
+        inmem__index_chains_take(st->index, &chains, &n);
+    inmem__mutex_unlock(&st->commit_mu);
+    if (chains) {
+        uint64_t versions, bytes;
+        inmem__index_chains_free(chains, n, &versions, &bytes);
+        free(chains);
+        /* the gauges are the writer's: subtracted by the next collection (store_gc) */
+        atomic_fetch_add(&st->gc_freed_versions, versions);
+        atomic_fetch_add(&st->gc_freed_bytes, bytes);
+        inmem__valloc_trim(0); /* the pages they emptied, past what is kept for reuse */
+    }
+}
+
 /* How many slices a committer collects of a backlog at its unlock before it leaves the rest. */
 #define GC_COMMITTER_SLICES 4
 
@@ -287,22 +308,7 @@ static void gc_kick(inmem__store *st, int drain)
             if (!inmem__mutex_trylock(&st->commit_mu))
                 return;
         }
-        atomic_store(&st->gc_missed, 0);
-        store_gc(st, drain);
-        inmem__version **chains = NULL;
-        size_t n = 0;
-        if (drain) /* cut-off chains: freed below, without holding committers up */
-            inmem__index_chains_take(st->index, &chains, &n);
-        inmem__mutex_unlock(&st->commit_mu);
-        if (chains) {
-            uint64_t versions, bytes;
-            inmem__index_chains_free(chains, n, &versions, &bytes);
-            free(chains);
-            /* the gauges are the writer's: subtracted by the next collection (store_gc) */
-            atomic_fetch_add(&st->gc_freed_versions, versions);
-            atomic_fetch_add(&st->gc_freed_bytes, bytes);
-            inmem__valloc_trim(0); /* the pages they emptied, past what is kept for reuse */
-        }
+        collect_slice(st, drain);
         int pending = atomic_load_rlx(&st->gc_pending);
         if (pending != 2 && (!atomic_load(&st->gc_missed) || !pending))
             return;
@@ -311,6 +317,18 @@ static void gc_kick(inmem__store *st, int drain)
             return;
         }
     }
+}
+
+void inmem__store_collect(inmem__store *st)
+{
+    /* the lock waited for, not tried: this collection is asked for now, not whenever a holder
+     * of the lock gets to it; then, like a snapshot's end, the rest of a backlog slice by slice
+     * (what it cut off is freed without the lock) */
+    inmem__mutex_lock(&st->commit_mu);
+    collect_slice(st, 1);
+    int pending = atomic_load_rlx(&st->gc_pending);
+    if (pending == 2 || (pending && atomic_load(&st->gc_missed))) /* as gc_kick() goes on */
+        gc_kick(st, 1);
 }
 
 /* Drops the snapshot. If the last collection left work and this snapshot may be what held it

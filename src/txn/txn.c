@@ -118,6 +118,7 @@ static void txn_reset(inmem_txn *t)
     t->reason = INMEM_ABORT_NONE;
     t->staged = 0;
     t->sticky = 0;
+    t->collect = 0;
     t->deadline_us = 0;
 }
 
@@ -289,6 +290,11 @@ int inmem__txn_describe(const inmem_txn *t, inmem_txn_info *out)
 }
 
 _Static_assert(offsetof(inmem_txn, st) == 0, "inmem__txn_store() reads it first");
+
+void inmem__txn_collect_at_commit(inmem_txn *t)
+{
+    t->collect = 1;
+}
 
 void inmem__txn_count_retry(inmem_txn *t)
 {
@@ -659,5 +665,7 @@ int inmem__txn_commit(inmem_txn *t)
      * max_unsynced_commits waited for failed: then it is committed, not known durable) */
     inmem__watch_notify(st, t->w, t->nw, t->commit_ver);
     txn_end(t, INMEM_TXN_COMMITTED, INMEM_ABORT_NONE);
+    if (t->collect) /* after txn_end: its own snapshot no longer holds what it replaced */
+        inmem__store_collect(st);
     return rc;
 }

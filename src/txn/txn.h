@@ -236,6 +236,11 @@ static inline inmem__store *inmem__txn_store(const inmem_txn *txn)
 {
     return *(inmem__store *const *)(const void *)txn;
 }
+/* The commit of @p txn, if it commits, ends with a collection once its snapshot is dropped: the
+ * versions its writes replaced are freed at once, unless an open transaction still sees them
+ * (then at the end of the last that does), instead of at the next collection, up to 8 commits
+ * later. For a run's deletion (runs.c): the values it erases should not outlive it in memory. */
+void inmem__txn_collect_at_commit(inmem_txn *txn);
 /* Counts one retry of a closure transaction. */
 void inmem__txn_count_retry(inmem_txn *txn);
 

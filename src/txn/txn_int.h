@@ -252,6 +252,7 @@ struct inmem_txn {
     uint8_t pf_scope[16]; /* the scope whose floor was checked last (past only) */
     int pf_ok;            /* pf_scope's floor is at or below snap */
     int sticky;           /* an error that left the transaction half-changed: abort only */
+    int collect;          /* its commit ends with a collection (inmem__txn_collect_at_commit) */
     uint64_t deadline_us; /* monotonic; 0 = none (inmem_txn_set_timeout) */
 };
 
@@ -354,6 +355,9 @@ void inmem__pin_down(inmem_txn *t, uint64_t v);
 int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder);
 void inmem__snapshot_pin(inmem_txn *t);
 void inmem__store_unlock(inmem__store *st) INMEM_RELEASE(st->commit_mu);
+/* Collects now (a commit asked for it: inmem__txn_collect_at_commit()): frees what no open
+ * snapshot needs. Takes the commit lock, so the caller must not hold it. */
+void inmem__store_collect(inmem__store *st);
 void inmem__snapshot_unpin(inmem_txn *t);
 /* store.c: the key's node in the index now, or NULL (writer, under commit_mu) */
 inmem__node *inmem__store_live_node(inmem__store *st, inmem__node *n, const keyref *k);
