@@ -375,6 +375,10 @@ typedef struct inmem_stats {
     uint64_t history_versions;
 } inmem_stats;
 
+/** A count of inmem_recovery_info that cannot be known because the bytes that held it are lost
+ *  (txns_dropped, keys_dropped): never reported as 0. */
+#define INMEM_COUNT_UNKNOWN UINT64_MAX
+
 /** What recovery did at open, read with inmem_db_recovery(). */
 typedef struct inmem_recovery_info {
     uint64_t segments;        /**< log files read */
@@ -397,7 +401,11 @@ typedef struct inmem_recovery_info {
     /** 1 if opts.repair cut the log at a corruption: at repair_offset of repair_file, dropping
      *  bytes_dropped bytes that held exactly txns_dropped committed transactions (counted
      *  across every dropped segment). Dropped segments are kept, renamed *.dropped. A read-only
-     *  open with repair changes nothing and reports what a repair would drop. */
+     *  open with repair changes nothing and reports what a repair would drop. A log whose start
+     *  is missing (no checkpoint image, and it starts after segment 1: an image was lost) is cut
+     *  at its very start: repair_file names segment 1, every segment is dropped, the database
+     *  opens empty at version 0, and txns_dropped counts every version the log's records name
+     *  (INMEM_COUNT_UNKNOWN if none does). */
     int repaired;
     char repair_file[64];
     uint64_t repair_offset;

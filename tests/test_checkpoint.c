@@ -414,6 +414,113 @@ static void checkpoint_damaged_with_nothing_after_it_fails_the_open(void **state
     test_rmdir(dir);
 }
 
+/* Makes @p dir hold 50 keys, checkpointed at version 50; then the process dies (@p crash: right
+ * after the checkpoint, before any other commit) or closes cleanly (a close mark of version 50
+ * after the image). */
+static void fifty_keys_checkpointed(const char *dir, int crash)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        inmem_db *db = NULL;
+        if (ckpt_open(dir, 0, &db) != 0)
+            _exit(2);
+        for (int i = 0; i < 50; i++) {
+            char key[16];
+            snprintf(key, sizeof key, "key%02d", i);
+            if (inmem_put(db, NULL, key, strlen(key), "v", 1, NULL) != 0)
+                _exit(3);
+        }
+        uint64_t v;
+        if (inmem_db_checkpoint(db, &v) != 0 || v != 50)
+            _exit(4);
+        _exit(crash || inmem_db_close(db) == 0 ? 0 : 5);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The only image lost (deleted, or on a disk that lost it), the log holding nothing but what
+ * came after it: the log starts at a later segment than the first, so no open may pass it off as
+ * an empty database (whose next commits would reuse versions the log holds). The open fails with
+ * INMEM_ECORRUPT naming the missing segment, read-only too, and changes nothing; a repair keeps
+ * the longest intact prefix of the history — nothing — and says so: every segment set aside as
+ * *.dropped, version 0, and the commits lost (counted from the log's records, unknown when none
+ * names a version). A backup's directory, whose log starts on its image, is held to the same. */
+static void checkpoint_missing_image_fails_the_open_never_an_empty_database(void **state)
+{
+    (void)state;
+    char dir[64], path[4200], seg[4200], moved[4300];
+    test_tmpdir(dir);
+    for (int crash = 1; crash >= 0; crash--) {
+        fifty_keys_checkpointed(dir, crash);
+        inmem__ckpt_path(dir, 50, path, sizeof path);
+        assert_int_equal(unlink(path), 0);
+        seg_path(seg, sizeof seg, dir, 2);
+        assert_true(file_exists(seg));
+        inmem_db *db = NULL;
+        int rc = ckpt_open(dir, 0, &db);
+        CHECK(rc == INMEM_ECORRUPT, "crash %d: open %s (%s), expected INMEM_ECORRUPT", crash,
+              inmem_errname(rc), inmem_errmsg());
+        assert_null(db);
+        CHECK(strstr(inmem_errmsg(), SEG1), "crash %d: '%s' does not name %s", crash,
+              inmem_errmsg(), SEG1);
+        inmem_options o;
+        inmem_options_init(&o);
+        o.read_only = 1;
+        assert_rc(INMEM_ECORRUPT, inmem_db_open(dir, &o, &db));
+        assert_true(file_exists(seg));
+        /* repair: nothing of the history is intact from its start */
+        assert_ok(ckpt_open(dir, 1, &db));
+        inmem_recovery_info rec = recovery_of(db);
+        assert_int_equal(rec.repaired, 1);
+        assert_string_equal(rec.repair_file, SEG1);
+        assert_int_equal(rec.repair_offset, 0);
+        assert_int_equal(rec.version, 0);
+        /* the clean close's mark names version 50; the crash left no record naming one */
+        CHECK(rec.txns_dropped == (crash ? INMEM_COUNT_UNKNOWN : 50),
+              "crash %d: %llu transactions dropped", crash, (unsigned long long)rec.txns_dropped);
+        snprintf(moved, sizeof moved, "%s.dropped", seg);
+        assert_true(file_exists(moved));
+        assert_false(file_exists(seg));
+        assert_int_equal(put_ok(db, NULL, "after", "x", 1), 1);
+        assert_ok(inmem_db_close(db));
+        db = ckpt_db(dir);
+        assert_int_equal(recovery_of(db).repaired, 0);
+        expect_get(db, NULL, "after", "x", 1, 1);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+        test_tmpdir(dir);
+    }
+    /* a backup's directory: its first open begins the log on the image; a crash before any
+     * commit, then the image lost */
+    char bdir[80];
+    snprintf(bdir, sizeof bdir, "%s/backup", dir);
+    inmem_db *db = ckpt_db(dir);
+    put_ok(db, NULL, "k", "v", 1);
+    uint64_t v;
+    assert_ok(inmem_db_backup(db, bdir, &v));
+    assert_ok(inmem_db_close(db));
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(ckpt_open(bdir, 0, &db) == 0 ? 0 : 2);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    inmem__ckpt_path(bdir, v, path, sizeof path);
+    assert_int_equal(unlink(path), 0);
+    int rc = ckpt_open(bdir, 0, &db);
+    CHECK(rc == INMEM_ECORRUPT, "backup: open %s (%s), expected INMEM_ECORRUPT", inmem_errname(rc),
+          inmem_errmsg());
+    test_rmdir(dir);
+}
+
 /* ---- backups --------------------------------------------------------------------------------- */
 
 struct bk_writer {
@@ -1204,6 +1311,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_damage_is_always_detected),
     cmocka_unit_test(checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
+    cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),
     cmocka_unit_test_teardown(backup_into_a_new_directory_syncs_its_parent, restore_vfs),
     cmocka_unit_test_teardown(interrupted_checkpoint_segments_are_removed_at_open, restore_vfs),

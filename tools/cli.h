@@ -230,6 +230,11 @@ const char *fmt_time(uint64_t ms, char buf[32]);
 const char *fmt_size(uint64_t bytes, char buf[32]);
 /* An exact count of bytes: "115 bytes", or "1234567 bytes (1.2 MiB)". */
 const char *fmt_bytes(uint64_t bytes, char buf[48]);
+/* A count of @p noun: "4 committed transactions", "1 key"; INMEM_COUNT_UNKNOWN (a recovery
+ * count whose bytes are lost) as "an unknown number of keys". */
+const char *fmt_count(uint64_t n, const char *noun, char buf[96]);
+/* "exactly " before a count fmt_count() gives as a number, "" before an unknown one. */
+const char *fmt_exactly(uint64_t n);
 /* A duration in ms, exactly, in its largest whole unit: "2h", "90s", "250ms". */
 const char *fmt_span(uint64_t ms, char buf[32]);
 /* An event on one line (or a JSON object), as `event range` prints it. */

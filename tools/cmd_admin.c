@@ -282,6 +282,18 @@ int cmd_stats(cli *c, int argc, char **argv)
 
 /* ---- recovery reports -------------------------------------------------------------------- */
 
+/* A count of the recovery report: null when it is unknown (INMEM_COUNT_UNKNOWN). */
+static json_t *json_count(uint64_t n)
+{
+    return n == INMEM_COUNT_UNKNOWN ? json_null() : json_u64(n);
+}
+
+/* 1 if a repair kept nothing: no image, and the log cut before its first commit. */
+static int repair_kept_nothing(const inmem_recovery_info *r)
+{
+    return r->repaired && r->version == 0 && r->checkpoint_version == 0;
+}
+
 json_t *json_recovery(const inmem_recovery_info *r)
 {
     json_t *o = json_object();
@@ -305,7 +317,7 @@ json_t *json_recovery(const inmem_recovery_info *r)
         json_object_set_new(o, "repair_file", json_string(r->repair_file));
         json_object_set_new(o, "repair_offset", json_u64(r->repair_offset));
         json_object_set_new(o, "bytes_dropped", json_u64(r->bytes_dropped));
-        json_object_set_new(o, "txns_dropped", json_u64(r->txns_dropped));
+        json_object_set_new(o, "txns_dropped", json_count(r->txns_dropped));
         json_object_set_new(o, "keys_dropped", json_u64(r->keys_dropped));
     }
     json_object_set_new(o, "checkpoint_version", json_u64(r->checkpoint_version));
@@ -320,7 +332,7 @@ json_t *json_recovery(const inmem_recovery_info *r)
 
 void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only)
 {
-    char b[32], eb[48];
+    char b[32], eb[48], cb[96];
     fprintf(f,
             "recovery: %llu segment%s, %s of records, %llu transaction%s replayed to version "
             "%llu in %.1f ms\n",
@@ -359,12 +371,13 @@ void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only)
                 (unsigned long long)r->tail_bytes, read_only ? " (a write will cut them)" : "");
     if (r->repaired)
         fprintf(
-            f,
-            "          %s %s offset %llu, dropping %s that held exactly %llu "
-            "committed transaction%s\n",
+            f, "          %s %s offset %llu, dropping %s that held %s%s%s\n",
             read_only ? "CORRUPT: a repair would cut the log at" : "REPAIRED: the log was cut at",
             r->repair_file, (unsigned long long)r->repair_offset, fmt_bytes(r->bytes_dropped, eb),
-            (unsigned long long)r->txns_dropped, r->txns_dropped == 1 ? "" : "s");
+            fmt_exactly(r->txns_dropped), fmt_count(r->txns_dropped, "committed transaction", cb),
+            !repair_kept_nothing(r) ? ""
+            : read_only             ? "; it would keep nothing: the database would be empty"
+                                    : "; nothing was kept: the database is empty (version 0)");
     if (r->repaired && r->keys_dropped)
         fprintf(f, "          %s %llu key%s of a damaged checkpoint image that no log covers\n",
                 read_only ? "and would lose" : "and lost", (unsigned long long)r->keys_dropped,
@@ -602,13 +615,15 @@ static void salvage_report(cli *c, json_t *out, struct log_problems *probs, char
     if (r.keys_dropped)
         snprintf(lost, sizeof lost, " and %llu key%s of a damaged checkpoint image",
                  (unsigned long long)r.keys_dropped, r.keys_dropped == 1 ? "" : "s");
+    char txns[96];
     log_problem(c, probs, first, size,
-                "a repair would cut %s at offset %llu, dropping %llu bytes that hold exactly "
-                "%llu committed transaction%s%s (the repair command; --read-only --repair "
-                "shows the intact part without changing anything)",
+                "a repair would cut %s at offset %llu, dropping %llu bytes that hold %s%s%s%s "
+                "(the repair command; --read-only --repair shows the intact part without "
+                "changing anything)",
                 r.repair_file, (unsigned long long)r.repair_offset,
-                (unsigned long long)r.bytes_dropped, (unsigned long long)r.txns_dropped,
-                r.txns_dropped == 1 ? "" : "s", lost);
+                (unsigned long long)r.bytes_dropped, fmt_exactly(r.txns_dropped),
+                fmt_count(r.txns_dropped, "committed transaction", txns), lost,
+                repair_kept_nothing(&r) ? ", and keep nothing: the database would be empty" : "");
 }
 
 /* Re-reads the log through a read-only open. @return 1 if a writable open would find it sound
@@ -854,11 +869,12 @@ int cmd_repair(cli *c, int argc, char **argv)
     }
     print_recovery(stdout, &r, 0);
     if (r.repaired) {
-        char b[48];
-        printf("repaired: cut %s at offset %llu; dropped %s that held exactly %llu "
-               "committed transaction%s; later segments, if any, were renamed *.dropped\n",
+        char b[48], txns[96];
+        printf("repaired: cut %s at offset %llu; dropped %s that held %s%s; later segments, if "
+               "any, were renamed *.dropped\n",
                r.repair_file, (unsigned long long)r.repair_offset, fmt_bytes(r.bytes_dropped, b),
-               (unsigned long long)r.txns_dropped, r.txns_dropped == 1 ? "" : "s");
+               fmt_exactly(r.txns_dropped),
+               fmt_count(r.txns_dropped, "committed transaction", txns));
     } else if (r.torn_tail || r.txns_discarded) {
         printf("nothing to repair: the log was sound but for its torn end, cut above as any "
                "write would cut it\n");

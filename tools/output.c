@@ -396,6 +396,20 @@ const char *fmt_bytes(uint64_t bytes, char buf[48])
     return buf;
 }
 
+const char *fmt_count(uint64_t n, const char *noun, char buf[96])
+{
+    if (n == INMEM_COUNT_UNKNOWN)
+        snprintf(buf, 96, "an unknown number of %ss", noun);
+    else
+        snprintf(buf, 96, "%llu %s%s", (unsigned long long)n, noun, n == 1 ? "" : "s");
+    return buf;
+}
+
+const char *fmt_exactly(uint64_t n)
+{
+    return n == INMEM_COUNT_UNKNOWN ? "" : "exactly ";
+}
+
 const char *fmt_span(uint64_t ms, char buf[32])
 {
     static const struct {

@@ -98,14 +98,17 @@ void session_report_cuts(cli *c, const inmem_recovery_info *r)
                  where(c), (unsigned long long)r->txns_discarded,
                  r->txns_discarded == 1 ? " was" : "s were");
     int image = strncmp(r->repair_file, "ckpt-", 5) == 0; /* a repair of a checkpoint image */
+    char txns[96];
     if (r->repaired && !image)
         cli_warn(c,
                  "%s: REPAIRED a corrupt log: cut %s at offset %llu, dropping %s "
-                 "that held exactly %llu committed transaction%s; later segments, if any, were "
-                 "renamed *.dropped",
+                 "that held %s%s; later segments, if any, were renamed *.dropped%s",
                  where(c), r->repair_file, (unsigned long long)r->repair_offset,
-                 fmt_bytes(r->bytes_dropped, b), (unsigned long long)r->txns_dropped,
-                 r->txns_dropped == 1 ? "" : "s");
+                 fmt_bytes(r->bytes_dropped, b), fmt_exactly(r->txns_dropped),
+                 fmt_count(r->txns_dropped, "committed transaction", txns),
+                 r->version == 0 && r->checkpoint_version == 0
+                     ? "; nothing was kept: the database is empty (version 0)"
+                     : "");
     if (r->repaired && image)
         cli_warn(c,
                  "%s: REPAIRED a damaged checkpoint image (%s, damaged at offset %llu): its "
@@ -157,14 +160,14 @@ int session_start(cli *c)
     if (rc)
         return rc;
     inmem_recovery_info r;
+    char txns[96];
     if (o.repair && inmem_db_recovery(c->db, &r) == 0 && r.repaired)
         cli_warn(c,
                  "%s: the log is corrupt: showing the intact part (read-only, nothing changed); "
-                 "a repair would cut %s at offset %llu, dropping %llu bytes that hold exactly "
-                 "%llu committed transaction%s",
+                 "a repair would cut %s at offset %llu, dropping %llu bytes that hold %s%s",
                  where(c), r.repair_file, (unsigned long long)r.repair_offset,
-                 (unsigned long long)r.bytes_dropped, (unsigned long long)r.txns_dropped,
-                 r.txns_dropped == 1 ? "" : "s");
+                 (unsigned long long)r.bytes_dropped, fmt_exactly(r.txns_dropped),
+                 fmt_count(r.txns_dropped, "committed transaction", txns));
     return 0;
 }
 

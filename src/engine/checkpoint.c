@@ -27,7 +27,9 @@
  * only succeeds if the log still covers the versions between (otherwise the open fails with
  * INMEM_ECORRUPT naming the damaged image and offset). With the repair option, a damaged image
  * whose versions no log covers is salvaged: its intact blocks are loaded, the keys of the damaged
- * ones are lost and reported, and a new checkpoint is written at once.
+ * ones are lost and reported, and a new checkpoint is written at once. With no image at all the
+ * log is replayed from nothing, and its recovery refuses a log that does not start at its first
+ * segment (an image was lost: replayed onto nothing, the rest would open as an empty database).
  *
  * Triggers: the log calls back (once) when the bytes logged since the last checkpoint reach
  * max(checkpoint_log_ratio x live data, checkpoint_log_min); the callback only wakes the

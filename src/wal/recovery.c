@@ -32,8 +32,9 @@
  * (torn_tail, tail_file, tail_offset, tail_bytes). Everything else is **corruption**: a bad frame
  * with a valid record after it, in an earlier segment, or whose checksum is right but whose
  * content is impossible; a segment under its final name without a valid header (segments are
- * renamed into place only once their header is synced); a gap in the segment numbers; a NEXT
- * record whose segment is missing; a transaction without its COMMIT before a later segment.
+ * renamed into place only once their header is synced); a gap in the segment numbers; a log
+ * that starts after segment 1 with no checkpoint image before it; a NEXT record whose segment is
+ * missing; a transaction without its COMMIT before a later segment.
  * Corruption fails the open with INMEM_ECORRUPT naming the file and offset.
  *
  * Repair (an explicit option) keeps the longest intact prefix. If the damage is only bytes that
@@ -41,8 +42,9 @@
  * next version), those bytes are zeroed and replay goes on: nothing is lost. Otherwise the log is
  * cut at the start of the damaged transaction and every later segment is renamed *.dropped; the
  * report gives the file, the offset, the bytes dropped and the exact number of committed
- * transactions they held (counted by decoding every dropped byte). A read-only open with repair
- * changes no file and reports what a repair would drop.
+ * transactions they held (counted by decoding every dropped byte). A log whose start is missing
+ * keeps nothing: every segment is dropped. A read-only open with repair changes no file and
+ * reports what a repair would drop.
  *
  * Replay is single-threaded and depends only on the bytes of the log, so the same log always
  * yields the same state.
@@ -1083,9 +1085,13 @@ static int sync_segment(inmem__wal *w, uint64_t seq)
 static int resume(inmem__wal *w, recovery *v)
 {
     int rc;
-    if (v->stop >= v->ds.n) { /* no segment at all: a new log */
-        w->first_seq = 1;
-        return inmem__wal_seg_create(w, 1, inmem__wal_next_size(w, 0));
+    if (v->stop >= v->ds.n) {
+        /* no segment at all: a new log. Segment 1 is where version 1 is logged; a log begun on a
+         * checkpoint image (a backup's first open) starts at 2, so that without its image it
+         * never passes for a whole log (see recover()). */
+        uint64_t first = w->cfg.base_version ? 2 : 1;
+        w->first_seq = first;
+        return inmem__wal_seg_create(w, first, inmem__wal_next_size(w, 0));
     }
     uint64_t seq = v->ds.seqs[v->stop];
     size_t at = v->stop;
@@ -1162,6 +1168,34 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
     }
     v.stop = v.ds.n;
     v.first_needed = v.ds.n;
+    /* Without a checkpoint image the log must hold every commit from the first, so it starts at
+     * segment 1: only a checkpoint removes segments (those its image holds), and a log begun on
+     * an image starts at segment 2 (resume()). A log that starts later has lost what held its
+     * beginning — most likely the image — and replayed onto nothing it would open as an empty
+     * (or partial) database whose next commits reuse versions it already holds. A repair keeps
+     * the longest intact prefix of the history, which here is nothing: it sets every segment
+     * aside and starts empty, and says so. */
+    if (!w->cfg.base_version && v.ds.n && v.ds.seqs[0] != 1) {
+        char first[64], name[64];
+        seg_name(1, first, sizeof first);
+        seg_name(v.ds.seqs[0], name, sizeof name);
+        if (!w->cfg.repair) {
+            rc = inmem__error(INMEM_ECORRUPT,
+                              "log %s: segment %s is missing: the log starts at %s and no "
+                              "checkpoint image holds the commits before it (was the image "
+                              "lost?); restore it, or open with the repair option to set the "
+                              "whole log aside and start empty, reported in inmem_db_recovery()",
+                              w->dir, first, name);
+            goto done;
+        }
+        set_repair(report, first, 0);
+        uint64_t newest = 0;
+        if ((rc = drop_segments(w, &v, 0, &newest)) != 0)
+            goto done;
+        /* every version up to the newest a dropped record names is gone; with none named (the
+         * process died right after a checkpoint, before any other commit), how many is unknown */
+        report->txns_dropped = newest ? newest : INMEM_COUNT_UNKNOWN;
+    }
     /* Segments after the active one hold nothing: a segment made ahead of a switch that never
      * came, which resume() removes, or the one a NEXT record names, which it resumes in. They are
      * not replayed: resuming in one that follows a segment without NEXT would append past bytes

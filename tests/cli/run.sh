@@ -661,7 +661,7 @@ expect_fail "verify of a corrupt log names the offset and exactly what a repair 
 grep -q "^log: a repair would cut wal-0000000000000001.log at offset [0-9]*, dropping [0-9]* bytes that hold exactly 4 committed transactions" <<<"$out" && ok "... (exactly 4 transactions)" || bad "... (exactly 4 transactions)" "$out"
 unchanged "... and changes nothing" rep "$before"
 expect_match "repair reports exactly what it dropped" "^recovery: .*
-.*REPAIRED: the log was cut at wal-0000000000000001.log offset [0-9]+, dropping [0-9]+ bytes that held exactly 4 committed transactions
+.*REPAIRED: the log was cut at wal-0000000000000001.log offset [0-9]+, dropping [0-9]+ bytes that held exactly 4 committed transactions; nothing was kept: the database is empty \(version 0\)
 repaired: cut wal-0000000000000001.log at offset [0-9]+; dropped [0-9]+ bytes that held exactly 4 committed transactions" rep -c 'repair'
 expect_match "after repair the database opens and verifies" "verify: OK" rep -c 'verify'
 expect_match "repair of a sound log: nothing to repair" "nothing to repair" rep -c 'repair'
@@ -680,6 +680,13 @@ unchanged "... which changes nothing" rep2 "$before"
 run --repair rep2 -c 'list shared'
 [ $rc -eq 0 ] && [ "$out" = "(0 keys)" ] && grep -q "^warning: rep2: REPAIRED a corrupt log: cut wal-0000000000000001.log at offset [0-9]*, dropping [0-9]* bytes that held exactly 3 committed transactions; later segments" <<<"$err" && ok "--repair at open: says on stderr what it dropped" || bad "--repair at open: says on stderr what it dropped" "$rc" "$out" "$err"
 expect_error "repair is refused read-only" "read-only" -r rep -c 'repair'
+# the checkpoint image lost: the log left starts after it, and never opens as an empty database
+run lost -c 'put shared a 1; put shared b 2; put shared c 3; checkpoint'
+rm lost/ckpt-0000000000000003.img
+expect_error "a lost image: the open fails and names the missing start of the log" "segment wal-0000000000000001.log is missing: the log starts at wal-0000000000000002.log and no checkpoint image holds the commits before it" lost -c 'get shared a'
+expect_fail "verify of a lost image says a repair would keep nothing" "^error: verify: .*wal-0000000000000001.log is missing" lost -c 'verify'
+grep -q "^log: a repair would cut wal-0000000000000001.log at offset 0, dropping [0-9]* bytes that hold exactly 3 committed transactions, and keep nothing: the database would be empty" <<<"$out" && ok "... (every transaction, nothing kept)" || bad "... (every transaction, nothing kept)" "$out"
+expect_match "repair of a lost image says it kept nothing" "REPAIRED: the log was cut at wal-0000000000000001.log offset 0, dropping [0-9]+ bytes that held exactly 3 committed transactions; nothing was kept: the database is empty \(version 0\)" lost -c 'repair'
 
 echo "== checkpoint and backup"
 run ck -c 'put shared a 1; put shared b 2; del shared a'
