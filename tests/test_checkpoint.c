@@ -363,6 +363,63 @@ static void checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_
     test_rmdir(dir);
 }
 
+/* The repair option salvages a damaged image only when nothing else recovers it: when an older
+ * image and the log cover its versions (a crash after the new image was installed, before the
+ * old one and the log it covers were removed), a repair falls back like a plain open — every
+ * key, nothing reported lost, the damaged image set aside — instead of loading its intact
+ * blocks and losing the others' keys for good. */
+static void checkpoint_repair_falls_back_when_the_log_covers_the_damaged_image(void **state)
+{
+    (void)state;
+    char root[64], dir[80], crashed[80], path[4200], moved[4300], key[32], val[64];
+    test_tmpdir(root);
+    snprintf(dir, sizeof dir, "%s/db", root);
+    snprintf(crashed, sizeof crashed, "%s/crashed", root);
+    inmem_db *db = ckpt_db(dir);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof key, "key%05d", i);
+            snprintf(val, sizeof val, "round %d value %05d", round, i);
+            put_ok(db, NULL, key, val, strlen(val));
+        }
+        if (round == 0)
+            assert_ok(inmem_db_checkpoint(db, NULL)); /* the older image, at 3000 */
+    }
+    /* the state of a crash right after the newer image's rename: the older image, the log from
+     * it on, and the newer image */
+    assert_int_equal(mkdir(crashed, 0700), 0);
+    copy_dir_files(dir, crashed);
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_int_equal(v, 6000);
+    assert_ok(inmem_db_close(db));
+    inmem__ckpt_path(dir, v, path, sizeof path);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    img[len / 2] ^= 0x21; /* a block in the middle */
+    inmem__ckpt_path(crashed, v, path, sizeof path);
+    spit(path, img, len);
+    assert_ok(ckpt_open(crashed, 1, &db));
+    inmem_recovery_info rec = recovery_of(db);
+    CHECK(rec.checkpoint_fallback == 1 && rec.repaired == 0 && rec.keys_dropped == 0,
+          "fallback %d, repaired %d, %llu keys dropped", rec.checkpoint_fallback, rec.repaired,
+          (unsigned long long)rec.keys_dropped);
+    assert_int_equal(rec.checkpoint_version, 3000);
+    assert_int_equal(rec.version, 6000);
+    assert_int_equal(test_stats(db).keys, 3000);
+    for (int i = 0; i < 3000; i += 7) {
+        snprintf(key, sizeof key, "key%05d", i);
+        snprintf(val, sizeof val, "round 1 value %05d", i);
+        expect_get(db, NULL, key, val, strlen(val), 3001 + (uint64_t)i);
+    }
+    assert_ok(inmem_db_close(db));
+    snprintf(moved, sizeof moved, "%s.dropped", path);
+    assert_true(file_exists(moved));
+    assert_false(file_exists(path));
+    free(img);
+    test_rmdir(root);
+}
+
 /* A damaged newest image with nothing in the log after it (the process died right after the
  * checkpoint, before another commit): no older image and no record covers its versions, so the
  * open fails with INMEM_ECORRUPT — never a silent open of an older (here: empty) database — and
@@ -1310,6 +1367,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_erases_deleted_data_from_every_file),
     cmocka_unit_test(checkpoint_damage_is_always_detected),
     cmocka_unit_test(checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it),
+    cmocka_unit_test(checkpoint_repair_falls_back_when_the_log_covers_the_damaged_image),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),

@@ -27,7 +27,9 @@
  * only succeeds if the log still covers the versions between (otherwise the open fails with
  * INMEM_ECORRUPT naming the damaged image and offset). With the repair option, a damaged image
  * whose versions no log covers is salvaged: its intact blocks are loaded, the keys of the damaged
- * ones are lost and reported, and a new checkpoint is written at once. With no image at all the
+ * ones are lost and reported, and a new checkpoint is written at once. Whether the log covers it
+ * is found before the replay, by reading the log once without changing it (log_covers()): when
+ * it does, the repair falls back like a plain open and loses nothing. With no image at all the
  * log is replayed from nothing, and its recovery refuses a log that does not start at its first
  * segment (an image was lost: replayed onto nothing, the rest would open as an empty database).
  *
@@ -430,6 +432,23 @@ static int load_image(inmem_db *db, uint64_t v, int salvage, inmem__ckpt_info *i
     return rc;
 }
 
+/* With repair, whether the log replayed from version @p base (txn id @p txn_id) — cut where the
+ * repair would cut it — reaches version @p damaged: then an older image (or none) and the log
+ * recover everything the damaged image held, as a plain open's fallback does, and nothing of it
+ * need be salvaged. Reads the log without changing it (inmem__wal_reach()): the choice is made
+ * before the replay that acts on it. 0 (*covers set), or the error the log's replay would fail
+ * with, or memory or I/O (then nothing is salvaged on a guess). */
+static int log_covers(inmem_db *db, const inmem_recovery_info *report, uint64_t base,
+                      uint64_t txn_id, uint64_t damaged, int *covers)
+{
+    inmem__wal_config cfg = {
+        .dir = db->dir, .repair = db->opts.repair, .base_version = base, .base_txn_id = txn_id};
+    uint64_t reached = 0;
+    int rc = inmem__wal_reach(&cfg, report->live_writer, &reached);
+    *covers = rc == 0 && reached >= damaged;
+    return rc;
+}
+
 int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *base_version,
                               uint64_t *base_txn_id)
 {
@@ -465,12 +484,18 @@ int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *
         if ((rc = reset_store(db)) != 0)
             goto out;
     }
+    int covers = 0;
     if (used == n - 1) {
         rc = 0; /* the newest image: the common case */
-    } else if (db->opts.repair && first_rc == INMEM_ECORRUPT) {
-        /* The newest image is damaged. An older one (or none) plus the log may still cover
-         * everything, but if the log was truncated by the newest, it does not: salvage the
-         * newest's intact blocks, report what is lost, and checkpoint again after the open. */
+    } else if (db->opts.repair && first_rc == INMEM_ECORRUPT &&
+               (rc = log_covers(db, report, used < n ? vs[used] : 0, used < n ? info.txn_id : 0,
+                                vs[n - 1], &covers)) != 0) {
+        goto out;
+    } else if (db->opts.repair && first_rc == INMEM_ECORRUPT && !covers) {
+        /* The newest image is damaged, and an older one (or none) plus the log do not cover it:
+         * the log was truncated by it. Salvage its intact blocks, report what is lost, and
+         * checkpoint again after the open. (When they cover it, the repair falls back like a
+         * plain open: a salvage would lose the keys of its damaged blocks for nothing.) */
         if ((rc = reset_store(db)) != 0)
             goto out;
         used = n - 1;

@@ -1342,15 +1342,13 @@ done:
     return rc;
 }
 
-int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, void *ctx,
-                    inmem_recovery_info *report, inmem__wal **out)
+/* A log handle for @p cfg, not yet open (NULL if out of memory; w->dir NULL too). Freed by
+ * inmem__wal_close(). */
+static inmem__wal *wal_new(const inmem__wal_config *cfg)
 {
-    *out = NULL;
-    memset(report, 0, sizeof(*report));
-    uint64_t t0 = inmem__clock_mono_us();
     inmem__wal *w = calloc(1, sizeof(*w));
     if (!w)
-        return INMEM_ENOMEM;
+        return NULL;
     w->cfg = *cfg;
     w->vfs = inmem__vfs_get();
     w->fd = w->lock_fd = w->spare_fd = -1;
@@ -1360,6 +1358,49 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
     pthread_cond_init(&w->flush_cv, NULL);
     w->dir = strdup(cfg->dir);
     atomic_init(&w->trigger_at, UINT64_MAX);
+    return w;
+}
+
+static int apply_nothing(void *ctx, const inmem__wal_txn *txn)
+{
+    (void)ctx;
+    (void)txn;
+    return 0;
+}
+
+int inmem__wal_reach(const inmem__wal_config *cfg, int live_writer, uint64_t *version)
+{
+    *version = 0;
+    inmem__wal_config c = *cfg;
+    c.read_only = 1; /* no lock (the caller's open holds or probed it), no file changed */
+    c.before_replay = NULL;
+    c.prescan = NULL; /* nothing is applied: nothing needs to know what comes further on */
+    inmem__wal *w = wal_new(&c);
+    if (!w)
+        return INMEM_ENOMEM;
+    dir_scan ds = {0};
+    inmem_recovery_info report = {.live_writer = live_writer};
+    int rc = w->dir ? scan_dir(w, &ds, 0) : INMEM_ENOMEM;
+    if (rc < 0 && rc != INMEM_ENOMEM)
+        rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
+    if (rc == 0)
+        rc = recover(w, apply_nothing, NULL, &report, &ds);
+    if (rc == 0)
+        *version = report.version;
+    free(ds.seqs);
+    inmem__wal_close(w);
+    return rc;
+}
+
+int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, void *ctx,
+                    inmem_recovery_info *report, inmem__wal **out)
+{
+    *out = NULL;
+    memset(report, 0, sizeof(*report));
+    uint64_t t0 = inmem__clock_mono_us();
+    inmem__wal *w = wal_new(cfg);
+    if (!w)
+        return INMEM_ENOMEM;
     dir_scan ds = {0};
     int rc = w->dir ? 0 : INMEM_ENOMEM;
     if (rc == 0 && cfg->read_only) {

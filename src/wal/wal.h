@@ -60,6 +60,16 @@ typedef int (*inmem__wal_apply_fn)(void *ctx, const inmem__wal_txn *txn);
  */
 int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, void *ctx,
                     inmem_recovery_info *report, inmem__wal **out);
+/*
+ * How far the log of cfg->dir replays from cfg->base_version (txn id cfg->base_txn_id): *version
+ * gets the version a read-only open with cfg->repair would reach (after the cut a repair would
+ * make), reading every segment but changing no file, taking no lock and applying nothing. Lets
+ * the caller choose where replay starts before it replays (the engine: whether the log covers a
+ * damaged image from an older one). @p live_writer: the end of the log may be mid-write (read-only
+ * opens beside a writer). Errors: those of a read-only open's replay (INMEM_ECORRUPT without
+ * repair, INMEM_EVERSION, INMEM_EIO, INMEM_ENOMEM).
+ */
+int inmem__wal_reach(const inmem__wal_config *cfg, int live_writer, uint64_t *version);
 /* Makes everything appended durable, then releases the log and its lock. Returns the first
  * error met (the log is released in any case). */
 int inmem__wal_close(inmem__wal *w);
