@@ -430,7 +430,8 @@ typedef struct inmem_recovery_info {
      *  *.dropped, by a writable open). */
     int checkpoint_fallback;
     /** With repair: keys lost from a damaged checkpoint image that no log covered (its intact
-     *  blocks were loaded); repair_file names the image. */
+     *  blocks were loaded); repair_file names the image. INMEM_COUNT_UNKNOWN when the image's
+     *  trailer, which alone records its key count, is lost too (an image cut short). */
     uint64_t keys_dropped;
 } inmem_recovery_info;
 

@@ -363,6 +363,49 @@ static void checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_
     test_rmdir(dir);
 }
 
+/* An image cut short has lost its trailer, the only record of how many keys it holds: a repair
+ * of it loads the intact blocks and reports the keys lost as unknown (INMEM_COUNT_UNKNOWN) —
+ * never as 0, whether the cut took the first block, a middle one or only the trailer. */
+static void checkpoint_repair_of_a_cut_image_never_reports_no_keys_lost(void **state)
+{
+    (void)state;
+    char root[64], src[80], dir[80], path[4200], key[32], val[64];
+    test_tmpdir(root);
+    snprintf(src, sizeof src, "%s/src", root);
+    snprintf(dir, sizeof dir, "%s/db", root);
+    inmem_db *db = ckpt_db(src);
+    for (int i = 0; i < 3000; i++) { /* about 200 KiB: several blocks */
+        snprintf(key, sizeof key, "key%05d", i);
+        snprintf(val, sizeof val, "value %05d-xxxxxxxxxxxxxxxxxxxxx", i);
+        put_ok(db, NULL, key, val, strlen(val));
+    }
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_ok(inmem_db_close(db));
+    inmem__ckpt_path(src, v, path, sizeof path);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    assert_true(len > 3 * (64u << 10));
+    size_t cuts[] = {20000, len / 2, len - 30};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        test_rmdir(dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        copy_dir_files(src, dir);
+        inmem__ckpt_path(dir, v, path, sizeof path);
+        spit(path, img, cuts[c]);
+        int rc = ckpt_open(dir, 1, &db);
+        CHECK(rc == 0, "cut at %zu: repair %s (%s)", cuts[c], inmem_errname(rc), inmem_errmsg());
+        inmem_recovery_info rec = recovery_of(db);
+        uint64_t keys = test_stats(db).keys;
+        CHECK(rec.repaired == 1 && rec.keys_dropped == INMEM_COUNT_UNKNOWN && keys < 3000,
+              "cut at %zu: repaired %d, %llu keys dropped, %llu kept", cuts[c], rec.repaired,
+              (unsigned long long)rec.keys_dropped, (unsigned long long)keys);
+        assert_ok(inmem_db_close(db));
+    }
+    free(img);
+    test_rmdir(root);
+}
+
 /* The repair option salvages a damaged image only when nothing else recovers it: when an older
  * image and the log cover its versions (a crash after the new image was installed, before the
  * old one and the log it covers were removed), a repair falls back like a plain open — every
@@ -1368,6 +1411,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_damage_is_always_detected),
     cmocka_unit_test(checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it),
     cmocka_unit_test(checkpoint_repair_falls_back_when_the_log_covers_the_damaged_image),
+    cmocka_unit_test(checkpoint_repair_of_a_cut_image_never_reports_no_keys_lost),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),

@@ -318,7 +318,7 @@ json_t *json_recovery(const inmem_recovery_info *r)
         json_object_set_new(o, "repair_offset", json_u64(r->repair_offset));
         json_object_set_new(o, "bytes_dropped", json_u64(r->bytes_dropped));
         json_object_set_new(o, "txns_dropped", json_count(r->txns_dropped));
-        json_object_set_new(o, "keys_dropped", json_u64(r->keys_dropped));
+        json_object_set_new(o, "keys_dropped", json_count(r->keys_dropped));
     }
     json_object_set_new(o, "checkpoint_version", json_u64(r->checkpoint_version));
     if (r->checkpoint_version) {
@@ -379,9 +379,10 @@ void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only)
             : read_only             ? "; it would keep nothing: the database would be empty"
                                     : "; nothing was kept: the database is empty (version 0)");
     if (r->repaired && r->keys_dropped)
-        fprintf(f, "          %s %llu key%s of a damaged checkpoint image that no log covers\n",
-                read_only ? "and would lose" : "and lost", (unsigned long long)r->keys_dropped,
-                r->keys_dropped == 1 ? "" : "s");
+        fprintf(f, "          %s %s of a damaged checkpoint image that no log covers%s\n",
+                read_only ? "and would lose" : "and lost", fmt_count(r->keys_dropped, "key", cb),
+                r->keys_dropped == INMEM_COUNT_UNKNOWN ? " (its end, which counts them, is lost)"
+                                                       : "");
 }
 
 int cmd_info(cli *c, int argc, char **argv)
@@ -611,11 +612,11 @@ static void salvage_report(cli *c, json_t *out, struct log_problems *probs, char
     inmem_db_close(ro);
     if (c->json)
         json_object_set_new(out, "repair_would_drop", json_recovery(&r));
-    char lost[96] = "";
+    char lost[160] = "";
+    char txns[96], keys[96];
     if (r.keys_dropped)
-        snprintf(lost, sizeof lost, " and %llu key%s of a damaged checkpoint image",
-                 (unsigned long long)r.keys_dropped, r.keys_dropped == 1 ? "" : "s");
-    char txns[96];
+        snprintf(lost, sizeof lost, " and %s of a damaged checkpoint image",
+                 fmt_count(r.keys_dropped, "key", keys));
     log_problem(c, probs, first, size,
                 "a repair would cut %s at offset %llu, dropping %llu bytes that hold %s%s%s%s "
                 "(the repair command; --read-only --repair shows the intact part without "

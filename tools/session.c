@@ -109,13 +109,13 @@ void session_report_cuts(cli *c, const inmem_recovery_info *r)
                  r->version == 0 && r->checkpoint_version == 0
                      ? "; nothing was kept: the database is empty (version 0)"
                      : "");
+    char keys[96];
     if (r->repaired && image)
         cli_warn(c,
                  "%s: REPAIRED a damaged checkpoint image (%s, damaged at offset %llu): its "
-                 "intact part was loaded; %llu key%s that no log covers %s lost",
+                 "intact part was loaded; %s that no log covers %s lost",
                  where(c), r->repair_file, (unsigned long long)r->repair_offset,
-                 (unsigned long long)r->keys_dropped, r->keys_dropped == 1 ? "" : "s",
-                 r->keys_dropped == 1 ? "was" : "were");
+                 fmt_count(r->keys_dropped, "key", keys), r->keys_dropped == 1 ? "was" : "were");
     if (r->checkpoint_fallback)
         cli_warn(c,
                  "%s: the newest checkpoint image was damaged: recovered from an older one and "

@@ -515,7 +515,10 @@ static int read_image(reader *r, int salvage)
         off = next;
     }
     if (!trailer_ok) {
+        /* the trailer held the only key count: how many keys the lost part held is unknown
+         * (nothing else records it), which is never "none" */
         info->bad_bytes += TRAILER_SIZE;
+        info->keys_lost = INMEM_COUNT_UNKNOWN;
         return 0;
     }
     uint64_t keys = inmem__get64(t + 8), versions = inmem__get64(t + 16);

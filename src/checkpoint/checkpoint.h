@@ -69,7 +69,8 @@ typedef struct inmem__ckpt_info {
     /* the key count its trailer gives (0 if damaged), set before the first entry is handed on:
      * a loader sizes its tables with it */
     uint64_t keys_expected;
-    /* repair loads (salvage): what was skipped */
+    /* repair loads (salvage): what was skipped; keys_lost is INMEM_COUNT_UNKNOWN without a
+     * valid trailer (its key count is the only one the image records) */
     uint64_t bad_blocks, bad_offset, bad_bytes, keys_lost;
 } inmem__ckpt_info;
 

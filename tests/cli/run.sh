@@ -687,6 +687,12 @@ expect_error "a lost image: the open fails and names the missing start of the lo
 expect_fail "verify of a lost image says a repair would keep nothing" "^error: verify: .*wal-0000000000000001.log is missing" lost -c 'verify'
 grep -q "^log: a repair would cut wal-0000000000000001.log at offset 0, dropping [0-9]* bytes that hold exactly 3 committed transactions, and keep nothing: the database would be empty" <<<"$out" && ok "... (every transaction, nothing kept)" || bad "... (every transaction, nothing kept)" "$out"
 expect_match "repair of a lost image says it kept nothing" "REPAIRED: the log was cut at wal-0000000000000001.log offset 0, dropping [0-9]+ bytes that held exactly 3 committed transactions; nothing was kept: the database is empty \(version 0\)" lost -c 'repair'
+# an image cut short: its trailer, the only count of its keys, is gone with the cut
+run cut -c 'put shared a 1; put shared b 2; checkpoint'
+truncate -s 150 cut/ckpt-0000000000000002.img
+expect_fail "verify of an image cut short: a repair would lose an unknown number of keys" "^error: verify: .*ckpt-0000000000000002.img is corrupt" cut -c 'verify'
+grep -q "^log: a repair would cut ckpt-0000000000000002.img at offset 96, .* and an unknown number of keys of a damaged checkpoint image" <<<"$out" && ok "... (never 0 keys)" || bad "... (never 0 keys)" "$out"
+expect_match "repair of an image cut short says the keys lost are unknown" "and lost an unknown number of keys of a damaged checkpoint image that no log covers \(its end, which counts them, is lost\)" cut -c 'repair'
 
 echo "== checkpoint and backup"
 run ck -c 'put shared a 1; put shared b 2; del shared a'
