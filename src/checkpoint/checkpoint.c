@@ -50,7 +50,8 @@
  * entry count; entries that parse exactly to their block's end; key order and version order;
  * the trailer's magic, checksum and counts; nothing after the trailer. Blocks are independent, so
  * a salvage load (the repair option) can skip a damaged one and go on with the next block whose
- * header checks out.
+ * header checks out; it checks each block whole before handing on any of its entries, so that a
+ * block that fails part-way is skipped whole too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -382,9 +383,12 @@ static int corrupt(const reader *r, uint64_t off, const char *why)
                         (unsigned long long)off, why);
 }
 
-/* Decodes and hands over the entries of one block whose checksums are right. */
-static int read_block(reader *r, uint64_t at, const uint8_t *q, const uint8_t *end, uint32_t count)
+/* Decodes the entries of one block whose checksums are right, checking each, and hands them to
+ * r->fn as it goes (with r->fn NULL, only checks them). *keys: the keys the block starts. */
+static int read_block(reader *r, uint64_t at, const uint8_t *q, const uint8_t *end, uint32_t count,
+                      uint64_t *keys)
 {
+    *keys = 0;
     for (uint32_t i = 0; i < count; i++) {
         inmem__ckpt_entry e = {0};
         if (q >= end)
@@ -409,7 +413,7 @@ static int read_block(reader *r, uint64_t at, const uint8_t *q, const uint8_t *e
             r->last_key = e.key;
             r->last_klen = e.klen;
             r->have_last = 1;
-            r->info->keys++;
+            ++*keys;
         } else {
             if (!r->have_last)
                 return corrupt(r, at, "a version without its key");
@@ -430,8 +434,7 @@ static int read_block(reader *r, uint64_t at, const uint8_t *q, const uint8_t *e
             e.vlen = (uint32_t)x;
             q += x;
         }
-        r->info->versions++;
-        int rc = r->fn(r->ctx, &e);
+        int rc = r->fn ? r->fn(r->ctx, &e) : 0;
         if (rc)
             return rc;
     }
@@ -488,14 +491,26 @@ static int read_image(reader *r, int salvage)
         if (ok && inmem__get32(r->p + off + 8) != inmem__crc32c(0, payload, len))
             ok = 0;
         if (ok) {
-            reader save = *r;
-            int rc = read_block(r, off, payload, payload + len, count);
-            if (rc == INMEM_ECORRUPT && salvage) {
-                *r = save; /* a block that passes its checksums but does not parse */
-                ok = 0;
-            } else if (rc) {
-                return rc;
-            } else {
+            uint64_t keys;
+            int rc = 0;
+            if (salvage) {
+                /* A block can pass its checksums and still not parse (written by a bug, or made
+                 * to pass them): a salvage skips it whole, so it checks the whole block before
+                 * handing on any entry of it. Entries loaded before the bad one would stay in
+                 * the database: versions of a key that a later block holds again (a key twice
+                 * in the index), and keys counted as loaded. */
+                reader check = *r;
+                check.fn = NULL;
+                rc = read_block(&check, off, payload, payload + len, count, &keys);
+                ok = rc == 0;
+                if (rc != 0 && rc != INMEM_ECORRUPT)
+                    return rc;
+            }
+            if (ok) {
+                if ((rc = read_block(r, off, payload, payload + len, count, &keys)) != 0)
+                    return rc; /* (never a salvage's ECORRUPT: checked above) */
+                info->keys += keys;
+                info->versions += count;
                 info->blocks++;
                 info->bytes += len;
                 off += BLOCK_HEAD + len;

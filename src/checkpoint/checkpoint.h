@@ -79,9 +79,9 @@ typedef struct inmem__ckpt_info {
  * order of the keys, the trailer), and hands every version to @p fn in key order as it goes.
  * INMEM_ECORRUPT names the file and the offset of the first damage; @p fn may have been called
  * for the entries before it, so the caller discards what it loaded. With @p salvage, damaged
- * blocks are skipped instead (their keys are lost) and reported in @p info; only an unreadable
- * header still fails. INMEM_EVERSION for an image of another format version, INMEM_EIO,
- * INMEM_ENOMEM, or @p fn's error.
+ * blocks are skipped whole instead (none of their entries is handed on; their keys are lost) and
+ * reported in @p info; only an unreadable header still fails. INMEM_EVERSION for an image of
+ * another format version, INMEM_EIO, INMEM_ENOMEM, or @p fn's error.
  */
 int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx,
                      inmem__ckpt_info *info);
