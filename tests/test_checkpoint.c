@@ -473,6 +473,57 @@ static void checkpoint_repair_drops_a_block_that_does_not_parse_whole(void **sta
     test_rmdir(dir);
 }
 
+/* An image's trailer sizes the tables a load makes for its keys before any key is read: a count
+ * no image of that size could hold (a forged or damaged trailer with valid checksums) is cut to
+ * what the file can hold — every key takes at least an encoded key's prefix and four bytes, and
+ * a shorter key is refused — so that the memory a load reserves stays proportional to the file,
+ * never to a number it claims. */
+static void checkpoint_a_forged_key_count_reserves_only_what_the_image_can_hold(void **state)
+{
+    (void)state;
+    char dir[64], path[4200];
+    test_tmpdir(dir);
+    size_t vlen = 1u << 20, cap = vlen + 1024;
+    uint8_t *payload = malloc(cap), *blocks = malloc(cap);
+    char *val = malloc(vlen + 1);
+    assert_true(payload && blocks && val);
+    memset(val, 'z', vlen);
+    val[vlen] = '\0';
+    size_t n = img_entry(payload, "A", 1, val);
+    size_t blen = img_block(blocks, payload, (uint32_t)n, 1);
+    img_write(dir, 1, blocks, blen, 1, (uint64_t)1 << 60, (uint64_t)1 << 60);
+    inmem__ckpt_path(dir, 1, path, sizeof path);
+    inmem__ckpt_info info;
+    assert_rc(INMEM_ECORRUPT, inmem__ckpt_load(path, 0, NULL, NULL, &info)); /* counts differ */
+    uint64_t size = 96 + blen + 48, most = (size - 96 - 48) / (INMEM__KEY_PREFIX + 4);
+    CHECK(info.keys_expected >= 1 && info.keys_expected <= most,
+          "a trailer claiming 2^60 keys: %llu expected of a %llu-byte image (at most %llu)",
+          (unsigned long long)info.keys_expected, (unsigned long long)size,
+          (unsigned long long)most);
+    inmem_db *db = NULL;
+    assert_rc(INMEM_ECORRUPT, ckpt_open(dir, 0, &db));
+    /* a key shorter than an encoded key is refused: the bound holds for every image */
+    uint8_t entry[64];
+    n = 0;
+    entry[n++] = 1;
+    entry[n++] = 5;
+    memcpy(entry + n, "short", 5);
+    n += 5;
+    entry[n++] = 1; /* version */
+    entry[n++] = 0; /* time */
+    entry[n++] = 0; /* expiry */
+    entry[n++] = 1; /* value length */
+    entry[n++] = 'v';
+    blen = img_block(blocks, entry, (uint32_t)n, 1);
+    img_write(dir, 1, blocks, blen, 1, 1, 1);
+    assert_rc(INMEM_ECORRUPT, inmem__ckpt_load(path, 0, NULL, NULL, &info));
+    CHECK(strstr(inmem_errmsg(), "key length"), "'%s'", inmem_errmsg());
+    free(val);
+    free(blocks);
+    free(payload);
+    test_rmdir(dir);
+}
+
 /* An image cut short has lost its trailer, the only record of how many keys it holds: a repair
  * of it loads the intact blocks and reports the keys lost as unknown (INMEM_COUNT_UNKNOWN) —
  * never as 0, whether the cut took the first block, a middle one or only the trailer. */
@@ -1523,6 +1574,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_repair_falls_back_when_the_log_covers_the_damaged_image),
     cmocka_unit_test(checkpoint_repair_of_a_cut_image_never_reports_no_keys_lost),
     cmocka_unit_test(checkpoint_repair_drops_a_block_that_does_not_parse_whole),
+    cmocka_unit_test(checkpoint_a_forged_key_count_reserves_only_what_the_image_can_hold),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),

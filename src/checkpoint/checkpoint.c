@@ -37,7 +37,7 @@
  *                  bit 1: a tombstone (no expiry, no value);
  *                  bit 2: the oldest version kept of its key, older ones were freed (retained
  *                  history: a read of the past below it is refused); other bits 0
- *   [first: key length varint · key]
+ *   [first: key length varint · key (an encoded key: at least INMEM__KEY_PREFIX bytes)]
  *   version varint · commit time varint (Unix ms, 0: unknown)
  *   [not a tombstone: expiry ms varint (0: none) · value length varint · value]
  * Keys are in strictly increasing memcmp order; a key's versions follow it, newest first, with
@@ -63,6 +63,7 @@
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "core/crc32c.h"
+#include "core/key.h"
 #include "core/vfs.h"
 
 #define MAGIC        "INMEMCKP"
@@ -77,6 +78,11 @@
 #define F_FIRST 1u
 #define F_TOMB  2u
 #define F_CUT   4u
+
+/* The fewest bytes an entry that starts a key takes: flags, the key's length (one varint byte),
+ * the key (an encoded key: at least its run id and tag), version and commit time (a byte each),
+ * as a tombstone (no expiry, no value). */
+#define MIN_KEY_ENTRY (1u + 1u + INMEM__KEY_PREFIX + 1u + 1u)
 
 void inmem__ckpt_path(const char *dir, uint64_t version, char *buf, size_t cap)
 {
@@ -403,7 +409,7 @@ static int read_block(reader *r, uint64_t at, const uint8_t *q, const uint8_t *e
         if (i == 0 && !e.first)
             return corrupt(r, at, "a block that does not start with a key");
         if (e.first) {
-            if (!inmem__get_varint(&q, end, &x) || x == 0 || x > (uint64_t)(end - q))
+            if (!inmem__get_varint(&q, end, &x) || x < INMEM__KEY_PREFIX || x > (uint64_t)(end - q))
                 return corrupt(r, at, "bad key length");
             e.key = q;
             e.klen = (uint32_t)x;
@@ -479,10 +485,15 @@ static int read_image(reader *r, int salvage)
         memcmp(t, END_MAGIC, 8) == 0 && inmem__get32(t + 44) == inmem__crc32c(0, t, 44);
     if (!trailer_ok && !salvage)
         return corrupt(r, trailer, "no valid trailer: the image is incomplete");
-    /* a hint, bounded by what the file can hold (an entry takes at least 4 bytes) */
+    /* A hint that sizes the loader's tables before any key is read, so it is checked first: no
+     * more keys than versions, nor than the file can hold (MIN_KEY_ENTRY each), whatever the
+     * trailer claims — a count forged or damaged under a valid checksum reserves no more memory
+     * than an image of this size could need. */
     if (trailer_ok) {
-        uint64_t k = inmem__get64(t + 8);
-        info->keys_expected = k < r->size / 4 ? k : r->size / 4;
+        uint64_t k = inmem__get64(t + 8), most = (trailer - HEADER_SIZE) / MIN_KEY_ENTRY;
+        if (k > inmem__get64(t + 16))
+            k = inmem__get64(t + 16);
+        info->keys_expected = k < most ? k : most;
     }
     while (off < trailer) {
         uint32_t len, count;
