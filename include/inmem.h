@@ -197,7 +197,8 @@ typedef struct inmem_options {
     /**
      * At open, if the log is corrupt (a bad checksum before its end), truncate it at the last
      * good transaction and go on, instead of failing with INMEM_ECORRUPT. What was dropped is
-     * reported by inmem_db_recovery(); dropped later segments are kept, renamed *.dropped.
+     * reported by inmem_db_recovery(); dropped later segments are kept, renamed *.dropped (the
+     * caller's to remove: no checkpoint erases them).
      * Default 0.
      */
     int repair;
@@ -400,12 +401,14 @@ typedef struct inmem_recovery_info {
     uint64_t tail_offset;
     /** 1 if opts.repair cut the log at a corruption: at repair_offset of repair_file, dropping
      *  bytes_dropped bytes that held exactly txns_dropped committed transactions (counted
-     *  across every dropped segment). Dropped segments are kept, renamed *.dropped. A read-only
-     *  open with repair changes nothing and reports what a repair would drop. A log whose start
-     *  is missing (no checkpoint image, and it starts after segment 1: an image was lost) is cut
-     *  at its very start: repair_file names segment 1, every segment is dropped, the database
-     *  opens empty at version 0, and txns_dropped counts every version the log's records name
-     *  (INMEM_COUNT_UNKNOWN if none does). */
+     *  across every dropped segment). Dropped segments are kept, renamed *.dropped, and never
+     *  removed: they are the caller's to inspect and delete (no checkpoint erases what they
+     *  hold, deleted data included). A read-only open with repair changes nothing and reports
+     *  what a repair would drop. A log whose start is missing (no checkpoint image, and it
+     *  starts after segment 1: an image was lost) is cut at its very start: repair_file names
+     *  segment 1, every segment is dropped, the database opens empty at version 0, and
+     *  txns_dropped counts every version the log's records name (INMEM_COUNT_UNKNOWN if none
+     *  does). */
     int repaired;
     char repair_file[64];
     uint64_t repair_offset;
@@ -448,7 +451,9 @@ int inmem_db_recovery(inmem_db *db, inmem_recovery_info *out);
  * fsync of the directory), then removes the previous image and every log segment V covers. The
  * next open loads the image and replays only the log after V: recovery time and disk use depend on
  * the live data, not on the history. Deleted data (a deleted run, an overwritten or expired and
- * swept value) leaves no byte in any file of the directory once a checkpoint has passed it.
+ * swept value) leaves no byte in any file of the directory once a checkpoint has passed it —
+ * but for the files recovery set aside (*.dropped), which no checkpoint touches: they are the
+ * caller's to inspect and remove.
  * A failure (a full disk) leaves the previous image and the log as they were: nothing is lost.
  * @param[out] version V (may be NULL); the version of the last image if nothing was committed
  *             since.

@@ -242,6 +242,71 @@ static void checkpoint_erases_deleted_data_from_every_file(void **state)
     test_rmdir(dir);
 }
 
+/* The files of @p dir that hold the bytes @p m: how many, and whether all are *.dropped. */
+static int files_holding(const char *dir, const char *m, int *all_dropped)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    *all_dropped = 1;
+    while ((e = readdir(d))) {
+        char path[4200];
+        size_t len = strlen(e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] == '.' || !file_has(path, m))
+            continue;
+        n++;
+        *all_dropped &= len > 8 && strcmp(e->d_name + len - 8, ".dropped") == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The one exception to erasure: a file that recovery set aside (*.dropped: here a damaged image
+ * an older one and the log replaced; a repair's cut segments and salvaged images alike) is kept
+ * byte for byte for the user to inspect and remove. No checkpoint touches it, so a value deleted
+ * later may remain there — and nowhere else. */
+static void checkpoint_erasure_spares_only_the_files_set_aside_as_dropped(void **state)
+{
+    (void)state;
+    const char *secret = "SECRET-kept-by-a-dropped-image";
+    char root[64], dir[80], crashed[80], path[4200], moved[4300];
+    test_tmpdir(root);
+    snprintf(dir, sizeof dir, "%s/db", root);
+    snprintf(crashed, sizeof crashed, "%s/crashed", root);
+    inmem_db *db = ckpt_db(dir);
+    put_ok(db, NULL, "secret", secret, strlen(secret));
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    for (int i = 0; i < 30; i++)
+        put_ok(db, NULL, "later", &i, sizeof i);
+    /* a crash right after a newer image's rename, and that image then damaged */
+    assert_int_equal(mkdir(crashed, 0700), 0);
+    copy_dir_files(dir, crashed);
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_ok(inmem_db_close(db));
+    inmem__ckpt_path(dir, v, path, sizeof path);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    img[len - 1] ^= 0x21; /* the trailer's checksum: the secret stays readable */
+    inmem__ckpt_path(crashed, v, path, sizeof path);
+    spit(path, img, len);
+    db = ckpt_db(crashed);
+    assert_int_equal(recovery_of(db).checkpoint_fallback, 1);
+    snprintf(moved, sizeof moved, "%s.dropped", path);
+    assert_true(file_has(moved, secret));
+    assert_ok(inmem_delete(db, NULL, LIT("secret"), NULL));
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    int all_dropped = 0;
+    assert_int_equal(files_holding(crashed, secret, &all_dropped), 1);
+    assert_true(all_dropped);
+    expect_file(moved, img, len);
+    free(img);
+    test_rmdir(root);
+}
+
 /* A database with an image (version v) and no log before it. */
 static uint64_t image_only(const char *dir, uint64_t *keys)
 {
@@ -1569,6 +1634,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(read_only_open_beside_a_checkpointing_writer_always_succeeds),
     cmocka_unit_test(checkpoint_recovery_is_exact_and_the_log_is_truncated),
     cmocka_unit_test(checkpoint_erases_deleted_data_from_every_file),
+    cmocka_unit_test(checkpoint_erasure_spares_only_the_files_set_aside_as_dropped),
     cmocka_unit_test(checkpoint_damage_is_always_detected),
     cmocka_unit_test(checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it),
     cmocka_unit_test(checkpoint_repair_falls_back_when_the_log_covers_the_damaged_image),

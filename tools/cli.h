@@ -230,6 +230,9 @@ const char *fmt_time(uint64_t ms, char buf[32]);
 const char *fmt_size(uint64_t bytes, char buf[32]);
 /* An exact count of bytes: "115 bytes", or "1234567 bytes (1.2 MiB)". */
 const char *fmt_bytes(uint64_t bytes, char buf[48]);
+/* What a repair's report says of the files it set aside (*.dropped). */
+#define DROPPED_NOTE "kept for you to inspect and remove: checkpoints never erase *.dropped files"
+
 /* A count of @p noun: "4 committed transactions", "1 key"; INMEM_COUNT_UNKNOWN (a recovery
  * count whose bytes are lost) as "an unknown number of keys". */
 const char *fmt_count(uint64_t n, const char *noun, char buf[96]);

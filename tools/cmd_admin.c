@@ -350,7 +350,7 @@ void print_recovery(FILE *f, const inmem_recovery_info *r, int read_only)
                 "          the newest checkpoint image is DAMAGED: an older one and the log were "
                 "used instead (nothing lost)%s\n",
                 read_only ? "; a write sets the damaged image aside (*.dropped)"
-                          : "; the damaged image was renamed *.dropped");
+                          : "; the damaged image was renamed *.dropped (" DROPPED_NOTE ")");
     if (r->created)
         fprintf(f, "          a new database: this open created it\n");
     if (r->live_writer)
@@ -872,10 +872,10 @@ int cmd_repair(cli *c, int argc, char **argv)
     if (r.repaired) {
         char b[48], txns[96];
         printf("repaired: cut %s at offset %llu; dropped %s that held %s%s; later segments, if "
-               "any, were renamed *.dropped\n",
+               "any, were renamed *.dropped (%s)\n",
                r.repair_file, (unsigned long long)r.repair_offset, fmt_bytes(r.bytes_dropped, b),
                fmt_exactly(r.txns_dropped),
-               fmt_count(r.txns_dropped, "committed transaction", txns));
+               fmt_count(r.txns_dropped, "committed transaction", txns), DROPPED_NOTE);
     } else if (r.torn_tail || r.txns_discarded) {
         printf("nothing to repair: the log was sound but for its torn end, cut above as any "
                "write would cut it\n");

@@ -198,16 +198,18 @@ const cmd cli_commands[] = {
      cmd_verify, CMD_OPENS},
     {"repair", "", "reopen for writing with repair: cut a corrupt log at the last good transaction",
      "Prints exactly what was dropped: the file, the offset, the bytes and the committed\n"
-     "transactions (later segments are kept, renamed *.dropped). Needs no transaction open and\n"
-     "no --read-only. To look first: verify, or inmem --read-only --repair DIR.",
+     "transactions (later segments are kept, renamed *.dropped: yours to inspect and remove,\n"
+     "as no checkpoint erases them). Needs no transaction open and no --read-only. To look\n"
+     "first: verify, or inmem --read-only --repair DIR.",
      cmd_repair, CMD_NO_TXN},
     {"checkpoint", "",
      "take a checkpoint now: an image of the newest commit; drop the log it covers",
      "Prints the version the image covers, its file and size (before the first commit:\n"
      "that there is nothing to checkpoint). The next open loads it and replays only the\n"
      "log after it; deleted data leaves no byte in the files once a checkpoint has passed\n"
-     "it. Opens the database for writing. A checkpoint keeps the history the database\n"
-     "keeps (its policy, stored in it: --history-ms, --history-versions), no more.",
+     "it (but for *.dropped files a repair set aside). Opens the database for writing. A\n"
+     "checkpoint keeps the history the database keeps (its policy, stored in it:\n"
+     "--history-ms, --history-versions), no more.",
      cmd_checkpoint, CMD_NEEDS_DB | CMD_WRITES | CMD_NO_TXN},
     {"backup", "DIR", "write an online backup of the newest commit into DIR (new or empty)",
      "DIR then opens (inmem DIR) to exactly that state, with the history the database keeps\n"

@@ -102,7 +102,8 @@ void session_report_cuts(cli *c, const inmem_recovery_info *r)
     if (r->repaired && !image)
         cli_warn(c,
                  "%s: REPAIRED a corrupt log: cut %s at offset %llu, dropping %s "
-                 "that held %s%s; later segments, if any, were renamed *.dropped%s",
+                 "that held %s%s; later segments, if any, were renamed *.dropped (" DROPPED_NOTE
+                 ")%s",
                  where(c), r->repair_file, (unsigned long long)r->repair_offset,
                  fmt_bytes(r->bytes_dropped, b), fmt_exactly(r->txns_dropped),
                  fmt_count(r->txns_dropped, "committed transaction", txns),
@@ -113,13 +114,16 @@ void session_report_cuts(cli *c, const inmem_recovery_info *r)
     if (r->repaired && image)
         cli_warn(c,
                  "%s: REPAIRED a damaged checkpoint image (%s, damaged at offset %llu): its "
-                 "intact part was loaded; %s that no log covers %s lost",
+                 "intact part was loaded; %s that no log covers %s lost; the damaged image is "
+                 "kept as %s.dropped (" DROPPED_NOTE ")",
                  where(c), r->repair_file, (unsigned long long)r->repair_offset,
-                 fmt_count(r->keys_dropped, "key", keys), r->keys_dropped == 1 ? "was" : "were");
+                 fmt_count(r->keys_dropped, "key", keys), r->keys_dropped == 1 ? "was" : "were",
+                 r->repair_file);
     if (r->checkpoint_fallback)
         cli_warn(c,
                  "%s: the newest checkpoint image was damaged: recovered from an older one and "
-                 "the log (nothing lost); the damaged image was renamed *.dropped",
+                 "the log (nothing lost); the damaged image was renamed *.dropped (" DROPPED_NOTE
+                 ")",
                  where(c));
     if (r->records_skipped)
         cli_warn(c, "%s: %llu log record%s of an unknown type skipped (written by a newer inmem?)",

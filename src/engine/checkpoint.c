@@ -15,7 +15,9 @@
  *   3. Release the snapshot (the old versions it kept can go).
  *   4. Remove the older images and the segments < S. After this, nothing of a key deleted at or
  *      before V (or of a value overwritten, or expired and swept) is left in any file: deletion
- *      is erasure at the first checkpoint after it.
+ *      is erasure at the first checkpoint after it. The one exception is what recovery set aside
+ *      as *.dropped (a repair's segments and salvaged image, a damaged image a fallback
+ *      replaced): kept as evidence, never touched here, the user's to inspect and remove.
  * A crash at any point leaves a directory that recovers exactly: before the rename, the old image
  * and the whole log; after it, the new image (the log after V is in S and later, the older
  * segments and images, if still there, are ignored or removed at open). A failure (a full disk)

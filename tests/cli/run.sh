@@ -663,6 +663,7 @@ unchanged "... and changes nothing" rep "$before"
 expect_match "repair reports exactly what it dropped" "^recovery: .*
 .*REPAIRED: the log was cut at wal-0000000000000001.log offset [0-9]+, dropping [0-9]+ bytes that held exactly 4 committed transactions; nothing was kept: the database is empty \(version 0\)
 repaired: cut wal-0000000000000001.log at offset [0-9]+; dropped [0-9]+ bytes that held exactly 4 committed transactions" rep -c 'repair'
+grep -q "later segments, if any, were renamed \*.dropped (kept for you to inspect and remove: checkpoints never erase \*.dropped files)$" <<<"$out" && ok "... and that what it set aside is the user's to remove (no checkpoint erases it)" || bad "... and that what it set aside is the user's to remove (no checkpoint erases it)" "$out"
 expect_match "after repair the database opens and verifies" "verify: OK" rep -c 'verify'
 expect_match "repair of a sound log: nothing to repair" "nothing to repair" rep -c 'repair'
 run rep2 -c 'put shared a 1; put shared b 2'
