@@ -521,6 +521,8 @@ export function runIdBytes(id: RunId | Buffer): Buffer;
 export function formatRunId(id: RunId | Buffer): RunId;
 export const version: { string: string; number: number };
 export const errorCodes: Record<string, { errno: number; message: string }>;
+/** Recovery's keysDropped / txnsDropped when the count is unknown (INMEM_COUNT_UNKNOWN). */
+export const COUNT_UNKNOWN: number;
 
 // ---- errors -------------------------------------------------------------------------------
 

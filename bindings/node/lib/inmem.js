@@ -678,4 +678,6 @@ module.exports = {
   open, openAsync, newRunId, isRunId, runIdBytes, formatRunId, Database, Transaction, Iterator,
   Replay, Diff,
   version: b.version, errorCodes: b.errors,
+  // the C library's INMEM_COUNT_UNKNOWN (UINT64_MAX) as the number recovery reports carry
+  COUNT_UNKNOWN: 2 ** 64,
 };

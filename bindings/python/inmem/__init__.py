@@ -35,6 +35,7 @@ from ._inmem import (
     HEADER_VERSION_NUMBER,
     LIBRARY_VERSION,
     LIBRARY_VERSION_NUMBER,
+    COUNT_UNKNOWN,
     MAX_TAGS,
     NAME_MAX,
     SHARED,
@@ -88,7 +89,7 @@ __all__ = [
     "Error", "NotFound", "ConflictError", "RetriesExhausted", "TimeoutError", "InvalidArgument",
     "MisuseError", "TransactionDone", "TooBig", "BusyError", "TransactionLimit", "OutOfMemory",
     "NotSupported", "DiskError", "CorruptError", "VersionError", "LockedError", "ReadOnlyError",
-    "HistoryError", "ClosedError", "strerror", "errname", "NAME_MAX", "MAX_TAGS",
+    "HistoryError", "ClosedError", "strerror", "errname", "NAME_MAX", "MAX_TAGS", "COUNT_UNKNOWN",
     "LIBRARY_VERSION", "HEADER_VERSION", "LIBRARY_VERSION_NUMBER", "HEADER_VERSION_NUMBER",
 ]
 

@@ -22,6 +22,7 @@ LIBRARY_VERSION_NUMBER: int
 HEADER_VERSION_NUMBER: int
 NAME_MAX: int
 MAX_TAGS: int
+COUNT_UNKNOWN: int
 SHARED: RunId
 __version__: str
 

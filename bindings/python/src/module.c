@@ -1448,6 +1448,11 @@ PyMODINIT_FUNC PyInit__inmem(void)
         add_int(m, "NAME_MAX", INMEM_NAME_MAX - 1) < 0 ||
         add_int(m, "MAX_TAGS", INMEM_MAX_TAGS) < 0)
         goto fail;
+    PyObject *unknown = PyLong_FromUnsignedLongLong(INMEM_COUNT_UNKNOWN);
+    if (!unknown || PyModule_AddObject(m, "COUNT_UNKNOWN", unknown) < 0) {
+        Py_XDECREF(unknown);
+        goto fail;
+    }
     return m;
 fail:
     Py_DECREF(m);

@@ -401,6 +401,22 @@ def test_damaged_image_fails_the_open_and_repair_salvages_it(path):
         assert present == 3000 - rec.keys_dropped == db.stats().keys
 
 
+def test_repair_of_a_cut_image_reports_its_lost_keys_as_unknown(path):
+    """The trailer, which counts an image's keys, is lost with the end of a cut image: the keys
+    dropped are inmem.COUNT_UNKNOWN, never 0."""
+    with inmem.open(path, checkpoint_log_ratio=0) as db:
+        for i in range(3000):
+            db.put(b"k%05d" % i, b"v" * 100)
+        v = db.checkpoint()
+    img = os.path.join(path, image_name(v))
+    os.truncate(img, os.path.getsize(img) // 3)
+    with inmem.open(path, repair=True) as db:
+        rec = db.recovery()
+        assert rec.repaired and rec.repair_file == image_name(v)
+        assert rec.keys_dropped == inmem.COUNT_UNKNOWN == 2**64 - 1
+        assert 0 < db.stats().keys < 3000
+
+
 def test_damaged_newest_image_falls_back_to_an_older_one(tmp_path):
     """Two images and the whole log: what a crash between installing an image and removing the
     older image and segments leaves. The log's commits an image holds are skipped; a damaged
