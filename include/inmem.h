@@ -1153,8 +1153,9 @@ int inmem_event_append(inmem_txn *txn, const inmem_run_id *run, const char *stre
 int inmem_event_append_db(inmem_db *db, const inmem_run_id *run, const char *stream,
                           const char *type, const void *payload, size_t len, uint64_t *seq);
 /** Appends @p n events with consecutive sequence numbers, all or none; *first_seq gets the
- *  first (0 if @p n is 0, which does nothing). @return as inmem_event_append() (INMEM_EINVAL
- *  also for NULL @p events with @p n events). */
+ *  first (0 if @p n is 0, which writes nothing but is refused as a write would be on a
+ *  read-only or ended transaction). @return as inmem_event_append() (INMEM_EINVAL also for
+ *  NULL @p events with @p n events). */
 int inmem_event_append_batch(inmem_txn *txn, const inmem_run_id *run, const char *stream, size_t n,
                              const inmem_event_in *events, uint64_t *first_seq);
 /** Standalone form. @return as inmem_event_append_db(). */

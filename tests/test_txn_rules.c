@@ -1801,6 +1801,10 @@ static void rule5_readonly_transaction_reads_snapshot_and_refuses_writes(void **
     assert_rc(INMEM_EREADONLY, inmem_kv_delete(ro, NULL, "k", 1));
     assert_rc(INMEM_EREADONLY, inmem_kv_cas(ro, NULL, "k", 1, v1, "z", 1));
     assert_rc(INMEM_EREADONLY, inmem_state_set(ro, NULL, "cell", "v", 1));
+    uint64_t first;
+    inmem_event_in one = {"t", "p", 1};
+    assert_rc(INMEM_EREADONLY, inmem_event_append_batch(ro, NULL, "s", 1, &one, &first));
+    assert_rc(INMEM_EREADONLY, inmem_event_append_batch(ro, NULL, "s", 0, NULL, &first));
     inmem_txn_info info;
     assert_ok(inmem_txn_describe(ro, &info));
     assert_int_equal(info.read_set_size, 0);

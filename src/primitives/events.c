@@ -258,7 +258,7 @@ static int event_append_batch_unsettled(inmem_txn *txn, const inmem_run_id *run,
             EVENT_FIX + strlen(events[i].type) + events[i].payload_len > inmem__store_max_value(st))
             return INMEM_ETOOBIG;
     }
-    if ((rc = inmem__txn_check(txn)) != 0 || n == 0) /* nothing to append: still refused */
+    if ((rc = inmem__txn_check_write(txn)) != 0 || n == 0) /* nothing to append: still refused */
         return rc;
 
     size_t slen = strlen(stream);

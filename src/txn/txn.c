@@ -309,6 +309,14 @@ int inmem__txn_check(const inmem_txn *t)
     return 0;
 }
 
+int inmem__txn_check_write(const inmem_txn *t)
+{
+    CHECK_ACTIVE(t);
+    if (t->readonly)
+        return inmem__error(INMEM_EREADONLY, "the transaction was begun read-only");
+    return 0;
+}
+
 uint64_t inmem__txn_mark(const inmem_txn *t)
 {
     return t ? t->staged : 0;

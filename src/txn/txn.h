@@ -279,6 +279,9 @@ int inmem__txn_settle(inmem_txn *txn, uint64_t mark, int rc);
  * to read or write (a count or limit of 0) and so would not reach a check of the layer's own:
  * they refuse a transaction that is not active all the same (docs/CONTRACT.md 1.8). */
 int inmem__txn_check(const inmem_txn *txn);
+/* inmem__txn_check() for a call that writes, given nothing to write: also INMEM_EREADONLY on a
+ * read-only transaction, as when it writes something. */
+int inmem__txn_check_write(const inmem_txn *txn);
 
 /* ---- scans (iter.c) ------------------------------------------------------------------------- */
 
