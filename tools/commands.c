@@ -211,7 +211,7 @@ const cmd cli_commands[] = {
      "checkpoint keeps the history the database keeps (its policy, stored in it:\n"
      "--history-ms, --history-versions), no more.",
      cmd_checkpoint, CMD_NEEDS_DB | CMD_WRITES | CMD_NO_TXN},
-    {"backup", "DIR", "write an online backup of the newest commit into DIR (new or empty)",
+    {"backup", "DIR", "write an online backup of the newest visible commit into DIR (new or empty)",
      "DIR then opens (inmem DIR) to exactly that state, with the history the database keeps\n"
      "and its policy.\n"
      "Works on the read-only view, beside a process writing the database.",
