@@ -455,6 +455,9 @@ int inmem_db_recovery(inmem_db *db, inmem_recovery_info *out);
  * but for the files recovery set aside (*.dropped), which no checkpoint touches: they are the
  * caller's to inspect and remove.
  * A failure (a full disk) leaves the previous image and the log as they were: nothing is lost.
+ * If the new image is installed but the previous one cannot be removed, the call fails with
+ * INMEM_EIO and keeps the log too (the next checkpoint removes both): an image never outlives
+ * the log that goes on from it.
  * @param[out] version V (may be NULL); the version of the last image if nothing was committed
  *             since.
  * @return 0, INMEM_EINVAL (NULL @p db), INMEM_ENOTSUP (durability none: no files),

@@ -1119,6 +1119,85 @@ static void failed_checkpoint_leaves_the_database_working(void **state)
     }
 }
 
+/* An older image that cannot be removed keeps the log that goes on from it. Recovery loads the
+ * newest image; if that one is then lost (a file removed by hand, a bad restore), the older image
+ * is all there is, and only the log from it on brings back the commits between the two. Dropping
+ * those segments while the older image stays made such a directory open silently at the older
+ * image's version: every commit between the two images gone without an error. */
+static int f_unlink_no_image(const char *p)
+{
+    size_t n = strlen(p);
+    if (strstr(p, "/ckpt-") && n > 4 && strcmp(p + n - 4, ".img") == 0)
+        return -EACCES;
+    return inmem__vfs_posix.unlink(p);
+}
+
+static void checkpoint_an_older_image_left_behind_keeps_the_log_from_it(void **state)
+{
+    (void)state;
+    char dir[64], path[4200];
+    for (int crash = 1; crash >= 0; crash--) {
+        test_tmpdir(dir);
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) { /* before, between, two images (v1 = 1, v2 = 2), a crash or a close */
+            inmem_db *db = NULL;
+            uint64_t v1 = 0, v2 = 0;
+            if (ckpt_open(dir, 0, &db) != 0 || inmem_put(db, NULL, LIT("before"), "1", 1, NULL) ||
+                inmem_db_checkpoint(db, &v1) != 0 || v1 != 1 ||
+                inmem_put(db, NULL, LIT("between"), "2", 1, NULL))
+                _exit(2);
+            fault_vfs = inmem__vfs_posix;
+            fault_vfs.unlink = f_unlink_no_image;
+            inmem__vfs_set(&fault_vfs);
+            /* the new image is installed, but the checkpoint fails: the older image is left,
+             * and so is the log that goes on from it */
+            int rc = inmem_db_checkpoint(db, &v2);
+            inmem__vfs_set(NULL);
+            inmem_stats st;
+            if (rc != INMEM_EIO || !strstr(inmem_errmsg(), "older checkpoint image") ||
+                inmem_db_stats(db, &st) != 0 || st.checkpoint_failures != 1 ||
+                st.checkpoint_error != INMEM_EIO)
+                _exit(3);
+            _exit(crash || inmem_db_close(db) == 0 ? 0 : 4);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        inmem__ckpt_path(dir, 1, path, sizeof path);
+        assert_true(file_exists(path));
+        /* a copy opened as it is: the open loads the newest image and removes the older one
+         * before the segments the newest holds */
+        char copy[64];
+        test_tmpdir(copy);
+        copy_dir_files(dir, copy);
+        inmem_db *db = ckpt_db(copy);
+        assert_int_equal(recovery_of(db).checkpoint_version, 2);
+        expect_get(db, NULL, "between", LIT("2"), 2);
+        inmem__ckpt_path(copy, 1, path, sizeof path);
+        assert_false(file_exists(path));
+        assert_int_equal(files_with(copy, "ckpt-"), 1);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(copy);
+        inmem__ckpt_path(dir, 2, path, sizeof path);
+        assert_int_equal(unlink(path), 0); /* the newest image lost */
+        int rc = ckpt_open(dir, 0, &db);
+        CHECK(rc == 0, "crash %d: open %s (%s)", crash, inmem_errname(rc), inmem_errmsg());
+        expect_get(db, NULL, "before", LIT("1"), 1);
+        expect_get(db, NULL, "between", LIT("2"), 2);
+        /* the next checkpoint removes the older image, and then the segments before its own */
+        put_ok(db, NULL, "after", LIT("3"));
+        assert_ok(inmem_db_checkpoint(db, NULL));
+        inmem__ckpt_path(dir, 1, path, sizeof path);
+        assert_false(file_exists(path));
+        assert_int_equal(files_with(dir, "ckpt-"), 1);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
 /* A repair rewrites the damaged image under its own name. If the directory's fsync fails after
  * that rename, the open fails, but the repaired image stays: its bytes are synced, and it is
  * the only image of its version (the damaged one is set aside), so removing it would leave a
@@ -1654,6 +1733,8 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_load_memory_is_returned_when_its_keys_go),
     cmocka_unit_test_teardown(failed_checkpoint_leaves_the_database_working, restore_vfs),
     cmocka_unit_test_teardown(crash_at_every_step_of_a_checkpoint_recovers_exactly, restore_vfs),
+    cmocka_unit_test_teardown(checkpoint_an_older_image_left_behind_keeps_the_log_from_it,
+                              restore_vfs),
     cmocka_unit_test_teardown(checkpoint_repair_keeps_its_image_when_the_directory_sync_fails,
                               restore_vfs),
 };

@@ -13,7 +13,11 @@
  *   2. Write the image of the snapshot to ckpt-<V>.img.tmp from this thread while committers and
  *      readers go on; fsync; rename to ckpt-<V>.img; fsync the directory.
  *   3. Release the snapshot (the old versions it kept can go).
- *   4. Remove the older images and the segments < S. After this, nothing of a key deleted at or
+ *   4. Remove the older images (synced), then the segments < S — in that order, so that an image
+ *      never outlives the log that goes on from it (if the newer image were lost, the older one
+ *      alone would open without the commits between; a removal that fails fails the checkpoint,
+ *      and the log stays; an open removes older images before the log's recovery removes the
+ *      segments of the image it loaded). After this, nothing of a key deleted at or
  *      before V (or of a value overwritten, or expired and swept) is left in any file: deletion
  *      is erasure at the first checkpoint after it. The one exception is what recovery set aside
  *      as *.dropped (a repair's segments and salvaged image, a damaged image a fallback
@@ -100,24 +104,33 @@ static int switch_log(void *ctx, uint64_t version)
     return inmem__wal_switch(a->db->wal, &a->seq);
 }
 
-/* Removes the images older than @p v (best effort: a leftover is removed by the next one). */
-static void remove_older_images(inmem_db *db, uint64_t v)
+/* Removes the images older than @p v (a repair's salvaged one is set aside as *.dropped), then
+ * syncs the directory. An older image must be gone, durably, before the segments that go on
+ * from it are: if it outlived them and the newer image were then lost, it would open as the
+ * database's state without an error and without the commits between the two. 0, or INMEM_EIO
+ * (described) if one is left: the caller keeps the log. */
+static int remove_older_images(inmem_db *db, uint64_t v)
 {
+    const inmem__vfs *vfs = inmem__vfs_get();
     uint64_t *vs;
     size_t n;
-    if (inmem__ckpt_list(db->dir, 0, &vs, &n) != 0)
-        return;
-    for (size_t i = 0; i < n; i++)
-        if (vs[i] < v) {
-            char path[4200], to[4300];
-            inmem__ckpt_path(db->dir, vs[i], path, sizeof path);
-            snprintf(to, sizeof to, "%s.dropped", path);
-            if (vs[i] == db->ckpt_salvaged) /* a repair's evidence: set aside, as the log's */
-                (void)inmem__vfs_get()->rename(path, to);
-            else
-                (void)inmem__vfs_get()->unlink(path);
-        }
+    int rc = inmem__ckpt_list(db->dir, 0, &vs, &n), removed = 0;
+    for (size_t i = 0; rc == 0 && i < n && vs[i] < v; i++) {
+        char path[4200], to[4300];
+        inmem__ckpt_path(db->dir, vs[i], path, sizeof path);
+        snprintf(to, sizeof to, "%s.dropped", path);
+        int err = vs[i] == db->ckpt_salvaged /* a repair's evidence: set aside, as the log's */
+                      ? vfs->rename(path, to)
+                      : vfs->unlink(path);
+        if (err && err != -ENOENT)
+            rc = inmem__error(INMEM_EIO, "cannot remove the older checkpoint image %s: %s", path,
+                              strerror(-err));
+        removed = 1;
+    }
     free(vs);
+    if (rc == 0 && removed && (rc = inmem__vfs_sync_dir(vfs, db->dir)) != 0)
+        rc = inmem__error(INMEM_EIO, "fsync of directory %s failed: %s", db->dir, strerror(-rc));
+    return rc;
 }
 
 /* A copy of image @p v as <image>.dropped, before a new image of the same version replaces it
@@ -171,11 +184,10 @@ static int do_checkpoint(inmem_db *db, int force, uint64_t *version)
     if (rc == 0)
         rc = write_image(txn, db->dir, v, (int)db->opts.file_mode, &bytes);
     inmem__txn_free(txn);
-    if (rc == 0) {
-        remove_older_images(db, v);
+    if (rc == 0 && (rc = remove_older_images(db, v)) == 0)
         rc = inmem__wal_drop_before(db->wal, a.seq);
-        /* the image is installed either way; a segment left behind is removed at the next */
-    }
+    /* the image is installed either way; an image or a segment left behind (and the segments
+     * after an image left behind) are removed by the next checkpoint */
     atomic_store_rlx(&db->ckpt_time_us, inmem__clock_mono_us() - t0);
     if (rc) {
         atomic_add_rlx(&db->ckpt_failures, 1);
@@ -532,6 +544,10 @@ int inmem__checkpoint_recover(void *ctx, inmem_recovery_info *report, uint64_t *
         atomic_store_rlx(&db->ckpt_bytes, info.file_bytes);
     }
     report->checkpoint_load_us = inmem__clock_mono_us() - t0;
+    /* images older than the one loaded (a checkpoint that could not remove them, or crashed
+     * first) go before the log's recovery removes the segments the loaded one holds */
+    if (rc == 0 && used > 0 && used < n && !db->opts.read_only)
+        rc = remove_older_images(db, vs[used]);
 out:
     free(vs);
     return rc;
