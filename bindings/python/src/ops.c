@@ -468,6 +468,10 @@ static PyObject *op_event_append_batch(PyObject *self, PyObject *const *args, Py
         return NULL;
     PyObject *seq = PySequence_Fast(a[1], "event_append_batch: events must be an iterable of "
                                           "(type, payload) pairs");
+    /* a tuple of our own, not the caller's list: converting a pair runs its code (__len__,
+     * __getitem__, __iter__), which could empty the list under the loop and free the items */
+    if (seq && PyList_Check(seq))
+        Py_SETREF(seq, PyList_AsTuple(seq));
     if (!seq)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);

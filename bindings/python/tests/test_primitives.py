@@ -182,6 +182,24 @@ def test_events_json_and_batch(db):
     assert db.event_get("msgs", 5).type == "list"
 
 
+def test_event_batch_survives_a_list_emptied_by_an_item(db):
+    # converting a pair runs its own code (__len__, __getitem__), which may change the list the
+    # events were given in: the batch is what the list held when the call began
+    events = []
+
+    class Pair:
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            events.clear()
+            return ("t", b"first")[i]
+
+    events.extend([Pair(), ("t", b"second"), ("t", b"third")])
+    assert db.event_append_batch("msgs", events) == 1
+    assert [e.payload for e in db.event_range("msgs")] == [b"first", b"second", b"third"]
+
+
 def test_events_time_range(db):
     r = db.run_begin()
     for i in range(200):
