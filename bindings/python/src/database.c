@@ -213,7 +213,14 @@ static int db_do_close(DbObject *self)
     int rc = inmem_db_close(db);
     pthread_mutex_unlock(&self->close_mu);
     PyEval_RestoreThread(ts);
-    if (rc) {
+    if (rc == INMEM_EBUSY) {
+        /* the library closed nothing: a transaction of the binding's own is open (a standalone
+         * read's, when a finalizer closes the database in the middle of it) */
+        self->db = db;
+        raise_rc(rc, "close");
+        return -1;
+    }
+    if (rc) { /* the handle is freed anyway */
         raise_rc(rc, "close");
         return -1;
     }

@@ -171,3 +171,45 @@ def test_versions():
     assert inmem.LIBRARY_VERSION_NUMBER == major * 1000000 + minor * 1000 + patch
     assert inmem.HEADER_VERSION_NUMBER == inmem.LIBRARY_VERSION_NUMBER
     assert inmem.errname(-2) == "INMEM_CONFLICT" and "conflict" in inmem.strerror(-2)
+
+
+def test_close_refused_by_the_library_leaves_the_database_open(path):
+    # a close from a finalizer run by the garbage collector in the middle of a page of db.list()
+    # (while the page's own read-only transaction is open): the library refuses it (EBUSY) and
+    # closes nothing; the Database stays open instead of leaking the handle and its lock
+    import gc
+
+    db = inmem.open(path)
+    for i in range(300):
+        db.put(b"k%03d" % i, b"v%03d" % i)
+    seen = []
+
+    class Closer:
+        def __init__(self):
+            self.cycle = self
+
+        def __del__(self):
+            try:
+                db.close()
+                seen.append("closed")
+            except inmem.Error as e:
+                seen.append(type(e))
+
+    it = db.list()
+    for _ in range(128):  # the first page
+        next(it)
+    Closer()
+    old = gc.get_threshold()
+    gc.set_threshold(1)  # the next allocation of a tracked object (in the page's copy) collects
+    try:
+        entry = next(it)
+    finally:
+        gc.set_threshold(*old)
+    assert seen == [inmem.BusyError]
+    assert entry.key == b"k128"
+    assert not db.closed
+    db.put(b"after", b"x")
+    assert len(list(it)) == 300 - 129  # b"after" sorts before the cursor
+    db.close()
+    with inmem.open(path) as again:  # the lock was released: nothing leaked
+        assert again.get(b"after") == b"x"
