@@ -113,7 +113,8 @@ typedef struct ReplayIterObject {
     uint64_t cursor; /* on a Database: the last version returned (or `after`) */
     PyObject *page;  /* on a Database: the current page (list of ReplayCommit) */
     Py_ssize_t pos;
-    int more; /* on a Database: another page may follow */
+    int more;     /* on a Database: another page may follow */
+    int fetching; /* a commit or a page is being read (a finalizer must not read meanwhile) */
 } ReplayIterObject;
 
 /* The next commit of @p r copied into a ReplayCommit; NULL with StopIteration semantics (no
@@ -237,6 +238,7 @@ PyObject *replay_new(PyObject *owner, PyObject *const *args, Py_ssize_t nargs, P
     it->page = NULL;
     it->pos = 0;
     it->more = 1;
+    it->fetching = 0;
     if (!c.tx && replay_fetch(it) < 0) { /* the first page now: HistoryError is raised here */
         Py_DECREF(it);
         return NULL;
@@ -247,18 +249,28 @@ PyObject *replay_new(PyObject *owner, PyObject *const *args, Py_ssize_t nargs, P
 static PyObject *replay_next(PyObject *op)
 {
     ReplayIterObject *it = (ReplayIterObject *)op;
+    if (it->fetching)
+        return raise_misuse("the iterator is reading (a finalizer run by the garbage collector "
+                            "cannot use it)");
     if (Py_IS_TYPE(it->owner, &TxType)) {
+        TxObject *tx = (TxObject *)it->owner;
         if (!it->r)
             return NULL;
-        if (tx_usable((TxObject *)it->owner, 0) < 0) {
-            if (!((TxObject *)it->owner)->txn) { /* ended; only busy: the next call goes on */
-                inmem_replay_free(it->r);        /* allowed after its transaction has ended */
+        if (tx_usable(tx, 0) < 0) {
+            if (!tx->txn) {               /* ended; only busy: the next call goes on */
+                inmem_replay_free(it->r); /* allowed after its transaction has ended */
                 it->r = NULL;
             }
             return NULL;
         }
         int end;
+        /* the commit's writes are lent by the transaction: pinned while they are copied (see
+         * ctx_need_txn) */
+        tx->pinned = 1;
+        it->fetching = 1;
         PyObject *rec = replay_read(it->r, &end);
+        it->fetching = 0;
+        tx->pinned = 0;
         if (!rec && end) {
             inmem_replay_free(it->r);
             it->r = NULL;
@@ -268,7 +280,10 @@ static PyObject *replay_next(PyObject *op)
     if (!it->page || it->pos >= PyList_GET_SIZE(it->page)) {
         if (!it->more)
             return NULL;
-        if (replay_fetch(it) < 0) {
+        it->fetching = 1;
+        int rc = replay_fetch(it);
+        it->fetching = 0;
+        if (rc < 0) {
             it->more = 0;
             return NULL;
         }

@@ -16,6 +16,7 @@
 int ctx_from(PyObject *self, opctx *c, int write)
 {
     c->own_txn = 0;
+    c->pinned = 0;
     if (Py_IS_TYPE(self, &TxType)) {
         TxObject *tx = (TxObject *)self;
         if (tx_usable(tx, write) < 0)
@@ -39,6 +40,11 @@ int ctx_from(PyObject *self, opctx *c, int write)
 
 int ctx_need_txn(opctx *c)
 {
+    if (c->tx) {
+        c->tx->pinned = 1;
+        c->pinned = 1;
+        return 0;
+    }
     if (c->txn)
         return 0;
     int rc = inmem_txn_begin_readonly(c->db->db, &c->txn);
@@ -53,6 +59,10 @@ int ctx_need_txn(opctx *c)
 
 void ctx_done(opctx *c)
 {
+    if (c->pinned) {
+        c->tx->pinned = 0;
+        c->pinned = 0;
+    }
     if (c->own_txn && c->txn) {
         inmem_txn_commit(c->txn); /* read-only: always commits */
         inmem_txn_free(c->txn);

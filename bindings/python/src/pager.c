@@ -26,6 +26,7 @@ typedef struct PagerObject {
     PyObject *page; /* list of the current page's records */
     Py_ssize_t pos;
     int more;         /* another page may follow */
+    int fetching;     /* a page is being read (a finalizer must not read another into buf) */
     size_t remaining; /* records the caller's limit still allows */
     inmem_run_id run;
     int has_run;
@@ -561,6 +562,11 @@ static PyObject *pager_next(PyObject *op)
 {
     PagerObject *p = (PagerObject *)op;
     opctx c;
+    if (p->fetching) {
+        raise_misuse("the iterator is reading a page (a finalizer run by the garbage collector "
+                     "cannot use it)");
+        return NULL;
+    }
     if (!p->page || p->pos >= PyList_GET_SIZE(p->page)) {
         if (!p->more)
             return NULL;
@@ -571,7 +577,9 @@ static PyObject *pager_next(PyObject *op)
         }
         if (ctx_need_txn(&c) < 0)
             return NULL;
+        p->fetching = 1;
         int rc = fetch(p, ctx_txn(&c));
+        p->fetching = 0;
         ctx_done(&c);
         if (rc < 0) {
             p->more = 0;

@@ -66,6 +66,7 @@ typedef struct TxObject {
     int readonly;
     int managed;             /* lent by a closure transaction: no commit/abort, not ours to free */
     int busy;                /* a call with the GIL released is in flight */
+    int pinned;              /* what the library lent is being copied (see ctx_need_txn) */
     int state;               /* TX_* */
     unsigned writes;         /* write calls made (decides whether a commit releases the GIL) */
     inmem_txn_info end_info; /* describe() at the end (conflict_key cleared) */
@@ -198,12 +199,18 @@ typedef struct opctx {
     TxObject *tx;   /* NULL: standalone on db */
     inmem_txn *txn; /* tx->txn, or a read-only transaction made for a standalone read */
     int own_txn;    /* txn is a read-only transaction this call made and frees */
+    int pinned;     /* tx->pinned was set by ctx_need_txn */
 } opctx;
 
 /* Checks that @p self (a DbObject or TxObject) can take a call, and fills @p c.
  * A transaction must be active, not busy, and (for writes) not read-only. */
 int ctx_from(PyObject *self, opctx *c, int write);
-/* For a standalone read that needs a transaction: begins a read-only one into c->txn. */
+/* For a standalone read that needs a transaction: begins a read-only one into c->txn. In a
+ * transaction, pins it until ctx_done(): the records the library lends are copied into Python
+ * objects, and an allocation may run a garbage collection whose finalizers run Python code; a
+ * finalizer that ends the transaction then (commit, abort) would free what is being copied, so
+ * every call on a pinned transaction raises MisuseError, as on a busy one. Call it after the
+ * arguments are converted (their code may end the transaction, see ctx_txn()). */
 int ctx_need_txn(opctx *c);
 void ctx_done(opctx *c);
 /* The transaction to call the library with, read at the call and not when the context was

@@ -30,6 +30,7 @@ TxObject *tx_new(DbObject *db, inmem_txn *txn, int readonly, int managed)
     tx->readonly = readonly;
     tx->managed = managed;
     tx->busy = 0;
+    tx->pinned = 0;
     tx->state = TX_ACTIVE;
     tx->writes = 0;
     memset(&tx->end_info, 0, sizeof tx->end_info);
@@ -58,8 +59,10 @@ int tx_usable(TxObject *tx, int write)
                                            : "the transaction has been aborted");
         return -1;
     }
-    if (tx->busy) {
-        raise_misuse("the transaction is in use by another thread");
+    if (tx->busy || tx->pinned) {
+        raise_misuse(tx->busy ? "the transaction is in use by another thread"
+                              : "the transaction is in use: a call on it is copying its records "
+                                "(a finalizer run by the garbage collector cannot use it)");
         return -1;
     }
     return 0;
@@ -160,8 +163,8 @@ static PyObject *tx_exit(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
     TxObject *tx = (TxObject *)op;
     if (!tx->txn || tx->managed) /* ended inside the block */
         Py_RETURN_FALSE;
-    if (tx->busy)
-        return raise_misuse("the transaction is in use by another thread");
+    if (tx_usable(tx, 0) < 0)
+        return NULL;
     if (nargs >= 1 && args[0] != Py_None) {
         inmem_txn_abort(tx->txn);
         tx_finish(tx);

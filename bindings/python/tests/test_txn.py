@@ -461,3 +461,125 @@ def test_decorator(db):
     assert bump(b"c", by=5) == 6
     assert read(b"c") == b"6"
     assert bump.__name__ == "bump"
+
+
+def _reads_while_a_finalizer_ends_the_transaction(db, read):
+    """Runs read(tx) with a garbage collection due at its first allocation of a tracked object,
+    when a finalizer tries to end tx (and commits elsewhere, so that what tx lent is freed)."""
+    import gc
+
+    tx = db.transaction()
+    seen = []
+
+    class Ender:
+        def __init__(self):
+            self.cycle = self
+
+        def __del__(self):
+            try:
+                tx.abort()
+                seen.append("aborted")
+            except inmem.MisuseError:
+                seen.append("refused")
+            for i in range(300):  # supersede and free every version tx could still point to
+                db.delete(b"k%03d" % i)
+            db.sweep()
+
+    prepared = read(tx, None)  # what must exist before the collection (an iterator)
+    Ender()
+    old = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        got = read(tx, prepared)
+    finally:
+        gc.set_threshold(*old)
+    assert seen == ["refused"]  # it lent memory that is being copied: it cannot end now
+    tx.abort()
+    return got
+
+
+def test_finalizer_cannot_end_a_transaction_whose_records_are_being_copied(db):
+    # a page of records, a get_many or a replayed commit is copied from memory the transaction
+    # lends; a finalizer run by the garbage collector in the middle of the copy used to be able
+    # to free it (a use after free)
+    run = db.run_begin(history=True)
+    for i in range(300):
+        db.put(b"k%03d" % i, b"v%03d" % i + b"." * 1000, run=run)
+
+    def page(tx, it):
+        if it is None:
+            it = tx.list(run=run)
+            for _ in range(128):
+                next(it)
+            return it
+        return next(it)
+
+    got = _reads_while_a_finalizer_ends_the_transaction(db, page)
+    assert (got.key, got.value) == (b"k128", b"v128" + b"." * 1000)
+
+
+def test_finalizer_cannot_end_a_transaction_in_get_many(db):
+    run = db.run_begin(history=True)
+    for i in range(300):
+        db.put(b"k%03d" % i, b"v%03d" % i + b"." * 1000, run=run)
+    keys = [b"k%03d" % i for i in range(300)]
+
+    def get_many(tx, held):
+        if held is None:  # empty the free list of lists: the result list is a new allocation
+            return [[] for _ in range(200)]
+        return tx.get_many(keys, run=run)
+
+    got = _reads_while_a_finalizer_ends_the_transaction(db, get_many)
+    assert got == [b"v%03d" % i + b"." * 1000 for i in range(300)]
+
+
+def test_finalizer_cannot_end_a_transaction_in_replay(db):
+    run = db.run_begin(history=True)
+    with db.transaction() as tx:
+        for i in range(300):
+            tx.put(b"k%03d" % i, b"v%03d" % i + b"." * 1000, run=run)
+
+    def replay(tx, it):
+        if it is None:
+            it = tx.run_replay(run)
+            next(it)  # the run's creation
+            return it
+        return next(it)
+
+    commit = _reads_while_a_finalizer_ends_the_transaction(db, replay)
+    kv = [c for c in commit.changes if c.primitive == "kv"]
+    assert [(c.key, c.value) for c in kv] == [
+        (b"k%03d" % i, b"v%03d" % i + b"." * 1000) for i in range(300)]
+
+
+def test_finalizer_cannot_read_an_iterator_in_the_middle_of_its_page(db):
+    # the page being copied and the cursor belong to the read in progress: a finalizer's next()
+    # on the same iterator is refused instead of reading another page into them
+    import gc
+
+    for i in range(300):
+        db.put(b"k%03d" % i, b"v%03d" % i)
+    it = db.list()
+    for _ in range(128):
+        next(it)
+    seen = []
+
+    class Reader:
+        def __init__(self):
+            self.cycle = self
+
+        def __del__(self):
+            try:
+                seen.append(next(it).key)
+            except inmem.MisuseError:
+                seen.append("refused")
+
+    Reader()
+    old = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        first = next(it)
+    finally:
+        gc.set_threshold(*old)
+    assert seen == ["refused"]
+    assert [first.key] + [e.key for e in it] == [b"k%03d" % i for i in range(128, 300)]
