@@ -306,7 +306,7 @@ static PyObject *db_get_common(PyObject *op, PyObject *const *args, Py_ssize_t n
     if (rc == INMEM_NOTFOUND) {
         r = Py_NewRef(Py_None);
     } else if (rc) {
-        raise_rc(rc, "get");
+        raise_db_rc(self, rc, "get");
     } else if (mode == 0) {
         r = bytes_of(val, vlen);
     } else if (mode == 1) {
@@ -420,7 +420,7 @@ static PyObject *db_put_common(PyObject *op, PyObject *const *args, Py_ssize_t n
     release_bytes(&v);
     Py_XDECREF(enc);
     if (rc)
-        return raise_rc(rc, "put");
+        return raise_db_rc(self, rc, "put");
     return u64(ver);
 }
 
@@ -453,7 +453,7 @@ static PyObject *db_delete(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     DB_CALL(self, db_releases(self, 0), rc = inmem_delete(db, run, k.p, k.n, &ver));
     release_bytes(&k);
     if (rc)
-        return raise_rc(rc, "delete");
+        return raise_db_rc(self, rc, "delete");
     return u64(ver);
 }
 
@@ -487,7 +487,7 @@ static PyObject *db_cas(PyObject *op, PyObject *const *args, Py_ssize_t nargs, P
             raise_cas_conflict("cas", run, key, "cas", u64(expected));
         Py_XDECREF(key);
     } else if (rc) {
-        raise_rc(rc, "cas");
+        raise_db_rc(self, rc, "cas");
     } else {
         r = u64(ver);
     }
@@ -531,7 +531,7 @@ static PyObject *db_transaction(PyObject *op, PyObject *const *args, Py_ssize_t 
     if (rc) {
         if (txn)
             inmem_txn_free(txn);
-        return raise_rc(rc, "transaction");
+        return raise_db_rc(self, rc, "transaction");
     }
     if (past)
         ro = 1;
@@ -618,7 +618,7 @@ static PyObject *closure_end(struct closure *c, int rc, const char *what)
     }
     if (rc) {
         Py_CLEAR(c->result);
-        return raise_rc(rc, what);
+        return raise_db_rc(c->db, rc, what);
     }
     return c->result ? c->result : Py_NewRef(Py_None);
 }

@@ -340,7 +340,7 @@ static PyObject *db_run_diff(PyObject *op, PyObject *const *args, Py_ssize_t nar
     inmem_db *db = self->db;
     DB_CALL(self, 1, rc = inmem_run_diff(db, &ra, at_a, &rb, at_b, &d)); /* reads both runs */
     if (rc)
-        return raise_rc(rc, "run_diff");
+        return raise_db_rc(self, rc, "run_diff");
     DiffIterObject *it = PyObject_New(DiffIterObject, &DiffIterType);
     if (!it) {
         inmem_diff_free(d);
@@ -415,7 +415,7 @@ static WatchObject *watch_new(DbObject *db, PyObject *key, PyObject *runo, int p
     int rc = inmem_watch_open(db->db, run, (inmem_primitive)prim, k.p, k.n, after, &w);
     release_bytes(&k);
     if (rc) {
-        raise_rc(rc, what);
+        raise_db_rc(db, rc, what);
         return NULL;
     }
     WatchObject *wo = PyObject_New(WatchObject, &WatchType);
@@ -534,7 +534,7 @@ static PyObject *db_wait(PyObject *op, PyObject *const *args, Py_ssize_t nargs, 
         if (rc == INMEM_ETIMEDOUT)
             Py_RETURN_NONE;
         if (rc)
-            return raise_rc(rc, "wait");
+            return raise_db_rc(self, rc, "wait");
         return u64(v);
     }
     WatchObject *wo = watch_new(self, a[0], a[1], prim, after, "wait");

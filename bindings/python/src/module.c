@@ -133,6 +133,13 @@ PyObject *raise_rc(int rc, const char *what)
     return raise_with(err_class(rc), rc, msg, detail, NULL);
 }
 
+PyObject *raise_db_rc(const DbObject *db, int rc, const char *what)
+{
+    if (!db->db && !PyErr_Occurred())
+        return raise_misuse("the database is closed");
+    return raise_rc(rc, what);
+}
+
 PyObject *raise_code(int rc, const char *msg)
 {
     return raise_with(err_class(rc), rc, msg, NULL, NULL);

@@ -47,6 +47,10 @@ int ctx_need_txn(opctx *c)
     }
     if (c->txn)
         return 0;
+    if (!c->db->db) { /* closed by the code of an argument */
+        raise_misuse("the database is closed");
+        return -1;
+    }
     int rc = inmem_txn_begin_readonly(c->db->db, &c->txn);
     if (rc) {
         c->txn = NULL;
@@ -71,15 +75,17 @@ void ctx_done(opctx *c)
     c->own_txn = 0;
 }
 
-/* Raises the library's @p rc for @p what; for a transaction that ended while the call's
- * arguments were converted (see ctx_txn()), the error that says so rather than the library's
- * INMEM_EINVAL for the missing handle. */
+/* Raises the library's @p rc for @p what; for a transaction that ended, or a database that was
+ * closed, while the call's arguments were converted (see ctx_txn()), the error that says so
+ * rather than the library's INMEM_EINVAL for the missing handle. */
 static PyObject *raise_op(const opctx *c, int rc, const char *what)
 {
     if (c->tx && !c->tx->txn) {
         (void)tx_usable(c->tx, 0);
         return NULL;
     }
+    if (!c->tx)
+        return raise_db_rc(c->db, rc, what);
     return raise_rc(rc, what);
 }
 

@@ -95,6 +95,10 @@ extern PyObject *Err_Base, *Err_Conflict, *Err_Retries, *Err_Misuse, *Err_TxnDon
 /* Raises the exception of @p rc for the call @p what (with inmem_errmsg() details when they
  * are about this error). Returns NULL. */
 PyObject *raise_rc(int rc, const char *what);
+/* raise_rc() for a call on the database @p db, made with db->db read after its arguments were
+ * converted: if their code closed the database, the library was given NULL and refused it
+ * (INMEM_EINVAL); MisuseError says why. Returns NULL. */
+PyObject *raise_db_rc(const DbObject *db, int rc, const char *what);
 /* Raises the exception class of @p rc with the message @p msg. Returns NULL. */
 PyObject *raise_code(int rc, const char *msg);
 /* Raises MisuseError with @p msg. Returns NULL. */

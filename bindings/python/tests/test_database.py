@@ -213,3 +213,40 @@ def test_close_refused_by_the_library_leaves_the_database_open(path):
     db.close()
     with inmem.open(path) as again:  # the lock was released: nothing leaked
         assert again.get(b"after") == b"x"
+
+
+CLOSING_CALLS = {
+    "get": lambda db, r: db.get(b"k", run=r),
+    "put": lambda db, r: db.put(b"k", b"v", run=r),
+    "delete": lambda db, r: db.delete(b"k", run=r),
+    "cas": lambda db, r: db.cas(b"k", 0, b"v", run=r),
+    "state_transition": lambda db, r: db.state_transition("c", lambda cur, v: b"x", run=r),
+    "run_get": lambda db, r: db.run_get(r),
+    "run_begin": lambda db, r: db.run_begin(id=r),
+    "state_set": lambda db, r: db.state_set("c", b"v", run=r),
+    "event_get": lambda db, r: db.event_get("s", 1, run=r),
+    "get_expiry": lambda db, r: db.get_expiry(b"k", run=r),
+    "run_diff": lambda db, r: db.run_diff(r, r),
+    "wait": lambda db, r: db.wait(b"k", run=r, timeout=0),
+    "watch": lambda db, r: db.watch(b"k", run=r),
+}
+
+
+@pytest.mark.parametrize("call", sorted(CLOSING_CALLS))
+def test_database_closed_while_arguments_convert_raises_misuse(call):
+    # converting an argument runs its code (here uuid-like .bytes), which may close the
+    # database: the call then says the database is closed (MisuseError), not that an argument
+    # was invalid (InvalidArgument, a ValueError)
+    import uuid
+
+    db = inmem.open(durability="none")
+
+    class ClosingId:
+        @property
+        def bytes(self):
+            db.close()
+            return uuid.UUID(int=7).bytes
+
+    with pytest.raises(inmem.MisuseError, match="closed"):
+        CLOSING_CALLS[call](db, ClosingId())
+    assert db.closed
