@@ -222,6 +222,8 @@ PyObject *replay_new(PyObject *owner, PyObject *const *args, Py_ssize_t nargs, P
         return NULL;
     inmem_replay *r = NULL;
     if (c.tx) {
+        if (tx_usable(c.tx, 0) < 0) /* again: converting the arguments ran Python code */
+            return NULL;
         int rc = inmem_run_replay(ctx_txn(&c), &run, after, &r);
         if (rc)
             return raise_rc(rc, "run_replay");

@@ -80,7 +80,7 @@ void ctx_done(opctx *c)
  * rather than the library's INMEM_EINVAL for the missing handle. */
 static PyObject *raise_op(const opctx *c, int rc, const char *what)
 {
-    if (c->tx && !c->tx->txn) {
+    if (c->tx && (!c->tx->txn || c->tx->busy)) {
         (void)tx_usable(c->tx, 0);
         return NULL;
     }

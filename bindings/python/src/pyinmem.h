@@ -220,10 +220,12 @@ void ctx_done(opctx *c);
 /* The transaction to call the library with, read at the call and not when the context was
  * made: converting the arguments runs Python code (properties, __bool__, iterators), which may
  * end the receiver's transaction; its handle is freed then, and the library may hand the same
- * memory to the next transaction begun. NULL then, which the library refuses (INMEM_EINVAL). */
+ * memory to the next transaction begun. NULL then, which the library refuses (INMEM_EINVAL).
+ * NULL too if that code let another thread begin a call on the transaction that released the
+ * GIL: the library must not be called from two threads at once on one transaction. */
 static inline inmem_txn *ctx_txn(const opctx *c)
 {
-    return c->tx ? c->tx->txn : c->txn;
+    return c->tx ? (c->tx->busy ? NULL : c->tx->txn) : c->txn;
 }
 /* Whether a standalone write on this database should release the GIL (strict durability, or a
  * value of @p size bytes or more that takes long to copy). */

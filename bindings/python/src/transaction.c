@@ -124,7 +124,8 @@ static PyObject *tx_set_timeout(PyObject *op, PyObject *arg)
 {
     TxObject *tx = (TxObject *)op;
     uint64_t us;
-    if (tx_usable(tx, 0) < 0 || get_seconds_us(arg, &us, "timeout") < 0)
+    if (tx_usable(tx, 0) < 0 || get_seconds_us(arg, &us, "timeout") < 0 ||
+        tx_usable(tx, 0) < 0) /* again: converting the argument ran Python code */
         return NULL;
     int rc = inmem_txn_set_timeout(tx->txn, us);
     if (rc)
@@ -219,6 +220,10 @@ static PyObject *tx_get_common(PyObject *op, PyObject *const *args, Py_ssize_t n
     const inmem_run_id *run;
     if (get_run(a[1], &rb, &run, "run") < 0 || get_bytes(a[0], &k, "key") < 0)
         return NULL;
+    if (tx_usable(tx, 0) < 0) { /* again: converting the arguments ran Python code */
+        release_bytes(&k);
+        return NULL;
+    }
     const void *val;
     size_t vlen;
     uint64_t ver;
@@ -298,6 +303,12 @@ static PyObject *tx_put_common(PyObject *op, PyObject *const *args, Py_ssize_t n
         Py_XDECREF(enc);
         return NULL;
     }
+    if (tx_usable(tx, 1) < 0) { /* again: converting the arguments ran Python code */
+        release_bytes(&k);
+        release_bytes(&v);
+        Py_XDECREF(enc);
+        return NULL;
+    }
     inmem_txn *txn = tx->txn;
     int rc;
     TX_CALL(tx, v.n >= BIG_VALUE,
@@ -336,6 +347,10 @@ static PyObject *tx_delete(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     const inmem_run_id *run;
     if (get_run(a[1], &rb, &run, "run") < 0 || get_bytes(a[0], &k, "key") < 0)
         return NULL;
+    if (tx_usable(tx, 1) < 0) { /* again: converting the arguments ran Python code */
+        release_bytes(&k);
+        return NULL;
+    }
     int rc = inmem_kv_delete(tx->txn, run, k.p, k.n);
     tx->writes++;
     release_bytes(&k);
@@ -360,6 +375,11 @@ static PyObject *tx_cas(PyObject *op, PyObject *const *args, Py_ssize_t nargs, P
         return NULL;
     if (get_bytes(a[2], &v, "value") < 0) {
         release_bytes(&k);
+        return NULL;
+    }
+    if (tx_usable(tx, 1) < 0) { /* again: converting the arguments ran Python code */
+        release_bytes(&k);
+        release_bytes(&v);
         return NULL;
     }
     inmem_txn *txn = tx->txn;
@@ -399,6 +419,11 @@ PyObject *kv_scan_new(TxObject *tx, PyObject *const *args, Py_ssize_t nargs, PyO
         return NULL;
     if (!prefix && a[1] && a[1] != Py_None && get_bytes(a[1], &e, "end") < 0) {
         release_bytes(&s);
+        return NULL;
+    }
+    if (tx_usable(tx, 0) < 0) { /* again: converting the arguments ran Python code */
+        release_bytes(&s);
+        release_bytes(&e);
         return NULL;
     }
     inmem_iter *it = NULL;

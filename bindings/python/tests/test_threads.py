@@ -2,6 +2,8 @@
 tasks claimed exactly once, and a close that waits for nobody's call to be cut short."""
 import random
 import threading
+import time
+import uuid
 
 import pytest
 
@@ -265,3 +267,42 @@ def test_state_of_a_transact_transaction_busy_in_its_callback_is_active():
     db.transact(fn)
     db.close()
     assert seen == {"active"}, seen
+
+
+@pytest.mark.parametrize("call", ["get", "put", "state_get", "event_append"])
+def test_transaction_busy_once_its_arguments_are_converted_is_refused(call):
+    # Converting an argument runs its code, during which another thread may begin a call on the
+    # same transaction that releases the GIL (a put of >= 1 MiB). The library must not then be
+    # called from both threads at once: the call raises MisuseError.
+    db = inmem.open(durability="none", max_value_size=64 << 20)
+    tx = db.transaction()
+    big = b"x" * (48 << 20)
+    th = []
+
+    class SlowId:
+        @property
+        def bytes(self):
+            t = threading.Thread(target=tx.put, args=(b"big", big))
+            th.append(t)
+            t.start()
+            while True:  # until the other thread's put is in flight
+                try:
+                    tx.info()
+                except inmem.MisuseError:
+                    return uuid.UUID(int=7).bytes
+                time.sleep(0)
+
+    calls = {
+        "get": lambda r: tx.get(b"k", run=r),
+        "put": lambda r: tx.put(b"k", b"v", run=r),
+        "state_get": lambda r: tx.state_get("c", run=r),
+        "event_append": lambda r: tx.event_append("s", "t", b"p", run=r),
+    }
+    try:
+        with pytest.raises(inmem.MisuseError, match="another thread"):
+            calls[call](SlowId())
+    finally:
+        for t in th:
+            t.join()
+    tx.abort()
+    db.close()

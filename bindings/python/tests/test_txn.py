@@ -583,3 +583,30 @@ def test_finalizer_cannot_read_an_iterator_in_the_middle_of_its_page(db):
         gc.set_threshold(*old)
     assert seen == ["refused"]
     assert [first.key] + [e.key for e in it] == [b"k%03d" % i for i in range(128, 300)]
+
+
+@pytest.mark.parametrize("call", ["get", "get_entry", "put", "delete", "cas", "scan",
+                                  "scan_prefix", "run_replay"])
+def test_transaction_ended_while_its_arguments_convert_raises_transaction_done(db, call):
+    # as above, for the KV calls of Transaction itself and run_replay: TransactionDone, not the
+    # library's refusal of the missing handle (InvalidArgument, a ValueError)
+    tx = db.transaction()
+
+    class Run:
+        @property
+        def bytes(self):
+            tx.abort()
+            return bytes(range(16))
+
+    calls = {
+        "get": lambda r: tx.get(b"k", run=r),
+        "get_entry": lambda r: tx.get_entry(b"k", run=r),
+        "put": lambda r: tx.put(b"k", b"v", run=r),
+        "delete": lambda r: tx.delete(b"k", run=r),
+        "cas": lambda r: tx.cas(b"k", 0, b"v", run=r),
+        "scan": lambda r: tx.scan(run=r),
+        "scan_prefix": lambda r: tx.scan_prefix(b"k", run=r),
+        "run_replay": lambda r: tx.run_replay(r),
+    }
+    with pytest.raises(inmem.TransactionDone):
+        calls[call](Run())
