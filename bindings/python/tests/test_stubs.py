@@ -71,3 +71,50 @@ def test_every_export_is_declared():
     for name in inmem.__all__:
         assert ("class %s" % name) in text or ("def %s(" % name) in text or \
             ("%s:" % name) in text, name
+
+
+def test_every_stub_exists_at_runtime():
+    # the other direction: whatever the stubs declare exists, with the same parameters (a
+    # method only in the stubs, or a stale signature, is a lie to type checkers)
+    classes = stub_classes()
+    tree = ast.parse(open(STUB).read())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            assert hasattr(inmem, node.name), node.name
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            assert hasattr(inmem, node.target.id), node.target.id
+    for name, (bases, methods) in classes.items():
+        if name.startswith("_"):
+            continue  # a stubs-only base class (the primitives shared by Database, Transaction)
+        cls = getattr(inmem, name, None)
+        assert isinstance(cls, type), "%s is in the stubs, not in the module" % name
+        for m in stub_methods(classes, name):
+            if m in ("__init__", "__new__"):
+                continue
+            assert hasattr(cls, m), "%s.%s is in the stubs, not at runtime" % (name, m)
+            attr = getattr(cls, m)
+            if (name in ("Database", "Transaction", "Watch") and callable(attr)
+                    and not m.startswith("__") and m != "transactional"):
+                assert runtime_params(attr) == stub_methods(classes, name)[m], (name, m)
+
+
+def test_record_fields_match_the_stubs():
+    # the NamedTuple classes of the stubs list the struct sequences' fields, in order
+    import types
+    tree = ast.parse(open(STUB).read())
+    for node in tree.body:
+        if not (isinstance(node, ast.ClassDef) and
+                any(isinstance(b, ast.Name) and b.id == "NamedTuple" for b in node.bases)):
+            continue
+        cls = getattr(inmem, node.name)
+        inst = cls(tuple(range(cls.n_fields)))
+        by_index = {}
+        for attr in dir(cls):
+            if isinstance(getattr(cls, attr, None), types.MemberDescriptorType):
+                by_index[getattr(inst, attr)] = attr
+        runtime = [by_index[i] for i in range(cls.n_sequence_fields)]
+        stub = [f.target.id for f in node.body if isinstance(f, ast.AnnAssign)]
+        assert runtime == stub, (node.name, runtime, stub)
+        for f in node.body:
+            if isinstance(f, ast.FunctionDef):
+                assert hasattr(cls, f.name), (node.name, f.name)
