@@ -168,6 +168,13 @@ static int db_tp_init(PyObject *op, PyObject *args, PyObject *kwds)
         raise_rc(rc, "open");
         goto done;
     }
+    if (self->db) { /* opened meanwhile: by an option's code, or another thread's __init__ */
+        ts = PyEval_SaveThread();
+        inmem_db_close(db);
+        PyEval_RestoreThread(ts);
+        raise_misuse("Database.__init__: already open");
+        goto done;
+    }
     self->db = db;
     self->durability = o.durability;
     self->read_only = o.read_only;

@@ -250,3 +250,23 @@ def test_database_closed_while_arguments_convert_raises_misuse(call):
     with pytest.raises(inmem.MisuseError, match="closed"):
         CLOSING_CALLS[call](db, ClosingId())
     assert db.closed
+
+
+def test_reentrant_init_leaks_no_handle(tmp_path):
+    # an option's __bool__ that opens the same Database object (or another thread doing so
+    # while the open releases the GIL): the second open must not overwrite the first handle,
+    # which would stay open for ever with its directory's lock
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    db = inmem.Database.__new__(inmem.Database)
+
+    class Flag:
+        def __bool__(self):
+            inmem.Database.__init__(db, second)
+            return False
+
+    with pytest.raises(inmem.MisuseError, match="already open"):
+        db.__init__(first, repair=Flag())
+    assert db.path == second
+    db.close()
+    for p in (first, second):  # neither directory is still locked
+        inmem.open(p).close()
