@@ -439,11 +439,8 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Waits for @p wo to fire: the version, None at the timeout (@p timeout < 0: none), or NULL with
- * ClosedError (the database was closed) or the exception of a signal handler. The GIL is
- * released while blocked in poll(), with wo->busy set, so that nothing closes wo->w meanwhile;
- * a close of the database fires the watch (the library detaches it). */
-static PyObject *watch_wait(WatchObject *wo, double timeout, const char *what)
+/* watch_wait() with wo->busy set throughout. */
+static PyObject *watch_wait_busy(WatchObject *wo, double timeout, const char *what)
 {
     double deadline = timeout >= 0 ? mono_s() + timeout : 0;
     for (;;) {
@@ -464,12 +461,10 @@ static PyObject *watch_wait(WatchObject *wo, double timeout, const char *what)
             ms = msd > INT_MAX ? INT_MAX : (int)msd;
         }
         struct pollfd pfd = {inmem_watch_fd(wo->w), POLLIN, 0};
-        wo->busy = 1;
         PyThreadState *ts = PyEval_SaveThread();
         int n = poll(&pfd, 1, ms);
         int e = errno;
         PyEval_RestoreThread(ts);
-        wo->busy = 0;
         if (n < 0 && e != EINTR) {
             errno = e;
             return PyErr_SetFromErrno(PyExc_OSError);
@@ -477,6 +472,19 @@ static PyObject *watch_wait(WatchObject *wo, double timeout, const char *what)
         if (n < 0 && PyErr_CheckSignals() < 0)
             return NULL; /* KeyboardInterrupt and the like */
     }
+}
+
+/* Waits for @p wo to fire: the version, None at the timeout (@p timeout < 0: none), or NULL with
+ * ClosedError (the database was closed) or the exception of a signal handler. The GIL is
+ * released while blocked in poll() and while waiting for the close lock (a close of the
+ * database in flight), with wo->busy set all along, so that no other thread closes wo->w
+ * meanwhile; a close of the database fires the watch (the library detaches it). */
+static PyObject *watch_wait(WatchObject *wo, double timeout, const char *what)
+{
+    wo->busy = 1;
+    PyObject *r = watch_wait_busy(wo, timeout, what);
+    wo->busy = 0;
+    return r;
 }
 
 /* Parses a timeout in seconds: None gives -1 (none). */
@@ -595,9 +603,11 @@ static PyObject *watch_poll(PyObject *op, PyObject *unused)
     if (watch_usable(wo) < 0)
         return NULL;
     uint64_t v = 0;
+    wo->busy = 1; /* while the close lock is waited for (GIL released): see watch_wait() */
     close_lock(wo->db);
     int rc = inmem_watch_poll(wo->w, &v);
     close_unlock(wo->db);
+    wo->busy = 0;
     if (rc == INMEM_NOTFOUND)
         Py_RETURN_NONE;
     if (rc)

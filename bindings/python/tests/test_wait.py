@@ -349,3 +349,47 @@ def test_close_while_a_fired_watch_is_returning_from_wait(db):
     th.join(LONG)
     assert db.closed and done.is_set() and got == [v]
     w.close()
+
+
+def test_a_watch_waiting_for_a_close_in_flight_cannot_be_closed_under_it(path):
+    # a wait (or poll) that finds the database's close in flight waits for it with the GIL
+    # released; meanwhile another thread's close of the watch is refused (in use), so the wait
+    # ends with ClosedError — not with the library's refusal of a freed watch
+    d = inmem.open(path, checkpoint_on_close=True, checkpoint_log_ratio=0)
+    value = b"x" * 1000
+    for i in range(0, 80_000, 1000):  # ~80 MB: the close writes an image for a while
+        with d.transaction() as tx:
+            for k in range(i, i + 1000):
+                tx.put(b"k%d" % k, value)
+    w = d.watch(b"k0", after=d.stats().version)
+    closer = threading.Thread(target=d.close)
+    closer.start()
+    while not d.closed:  # marked closed before the library's close begins
+        time.sleep(0.001)
+    outcome = []
+
+    def wait():
+        try:
+            outcome.append(w.wait(LONG))
+        except inmem.Error as e:
+            outcome.append(e)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.02)
+    closing_in_flight = closer.is_alive()
+    try:
+        w.close()
+        closed_watch = True
+    except inmem.MisuseError:
+        closed_watch = False
+    waiter.join(LONG)
+    closer.join(LONG)
+    assert len(outcome) == 1
+    err = outcome[0]
+    if closed_watch:  # the wait had not begun: it finds the watch closed
+        assert isinstance(err, inmem.MisuseError) and "closed" in str(err)
+    else:  # the wait was in flight: the close of the database ends it
+        assert isinstance(err, inmem.ClosedError), err
+    assert closing_in_flight  # else the test did not test the window it is about
+    w.close()
