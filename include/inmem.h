@@ -1008,6 +1008,8 @@ int inmem_run_list_db(inmem_db *db, const inmem_run_filter *filter, const inmem_
  * its history retention says, and cannot be deleted (INMEM_EMISUSE): delete the forks first.
  * An @p at_version older than the snapshot needs the parent's history to reach it
  * (docs/history.md); a key whose version then was freed reads as INMEM_EHISTORY in the fork.
+ * Older than the newest checkpoint image too, it needs the parent's retention to reach it (the
+ * image holds each key's newest value only where no retention keeps more): INMEM_EHISTORY.
  * The inheritance starts at the commit: inside the transaction that creates the fork, the fork
  * shows only what that transaction writes to it (a read of a key it did not write is
  * INMEM_NOTFOUND); read the inherited data in a later transaction.

@@ -1220,6 +1220,52 @@ static void history_a_fork_at_a_past_version_reads_the_same_after_a_reopen(void 
     test_rmdir(dir);
 }
 
+/* A fork at a past version older than a checkpoint image needs the parent's retention to reach
+ * it (3.6): without retention an image holds each key's newest value only, so a fork made after
+ * it, at a version before it (held in memory by a snapshot alone), read its parent's overwritten
+ * keys as newer values, or as INMEM_EHISTORY, once the database reopened from that image. Such a
+ * fork is refused; with a retention that reaches the version it is accepted and reads the same
+ * after the reopen. */
+static void history_a_fork_before_a_checkpoint_image_needs_retention_that_reaches_it(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_hist(dir, 0, 0);
+    inmem_run_id p, kept, f;
+    inmem_run_options ro;
+    inmem_run_options_init(&ro);
+    ro.history = 1;
+    ro.history_versions = 10;
+    assert_ok(inmem_run_begin_db(db, NULL, &p));
+    assert_ok(inmem_run_begin_db(db, &ro, &kept));
+    put_str(db, &p, "k", "then");
+    uint64_t at = put_str(db, &kept, "k", "then");
+    inmem_txn *reader = test_begin(db); /* holds `at` in memory */
+    put_str(db, &p, "k", "later");
+    put_str(db, &kept, "k", "later");
+    uint64_t image;
+    assert_ok(inmem_db_checkpoint(db, &image));
+    assert_true(image > at);
+    int rc = inmem_run_fork_db(db, &p, at, NULL, &f);
+    CHECK(rc == INMEM_EHISTORY, "fork at %llu before the image at %llu: %s", (unsigned long long)at,
+          (unsigned long long)image, inmem_errname(rc));
+    CHECK(strstr(inmem_errmsg(), "checkpoint"), "message: %s", inmem_errmsg());
+    assert_ok(inmem_run_fork_db(db, &p, 0, NULL, &f)); /* at the newest commit: fine */
+    assert_ok(inmem_run_fork_db(db, &kept, at, NULL, &f));
+    inmem_txn_free(reader);
+    for (int pass = 0; pass < 2; pass++) {
+        inmem_txn *t = test_begin(db);
+        kv_expect(t, &f, "k", "then");
+        kv_expect(t, &kept, "k", "later");
+        inmem_txn_free(t);
+        assert_ok(inmem_db_close(db));
+        db = open_hist(dir, 0, 0);
+    }
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* What a time-travel read of a deleted fork answers, as "inherited=..;own=..;run=..". */
 static void deleted_fork_at(inmem_db *db, uint64_t v, const inmem_run_id *fork, char *out,
                             size_t cap)
@@ -2144,6 +2190,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
     cmocka_unit_test(history_a_fork_at_a_past_version_reads_the_same_after_a_reopen),
+    cmocka_unit_test(history_a_fork_before_a_checkpoint_image_needs_retention_that_reaches_it),
     cmocka_unit_test(history_a_deleted_forks_past_reads_the_same_after_a_reopen),
     cmocka_unit_test(history_replay_reproduces_the_run_at_every_version),
     cmocka_unit_test(history_diff_shows_what_differs_per_primitive),

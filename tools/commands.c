@@ -112,7 +112,7 @@ const cmd cli_commands[] = {
      "a new run with RUN's data as of AT (copy-on-write); make it current",
      "Prints the fork's id. Copy-on-write: nothing is copied, and the two diverge from there.\n"
      "Its parent is RUN, which cannot be deleted while the fork lives. AT in the past needs\n"
-     "RUN's history.\n" ATHELP,
+     "RUN's history (older than the newest checkpoint, RUN's retention).\n" ATHELP,
      cmd_run_fork, CMD_NEEDS_DB | CMD_WRITES},
     {"run replay", "RUN [AFTER_VERSION] [--limit N]",
      "a run's committed transactions in order: version, time and every write",

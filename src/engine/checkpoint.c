@@ -98,8 +98,8 @@ struct switch_arg {
 
 static int switch_log(void *ctx, uint64_t version)
 {
-    (void)version;
     struct switch_arg *a = ctx;
+    inmem__store_image_at(a->db->store, version); /* under the commit lock, before any fork */
     a->mark = inmem__wal_bytes(a->db->wal); /* under the commit lock: exactly the commits <= V */
     return inmem__wal_switch(a->db->wal, &a->seq);
 }

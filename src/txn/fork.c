@@ -196,11 +196,21 @@ int inmem__fork_hold(inmem_txn *t, const uint8_t parent[16], uint64_t *at)
     inmem__store *st = t->st;
     inmem__mutex_lock(&st->commit_mu);
     uint64_t floor = inmem__history_scope_floor(st, parent);
+    uint64_t image = atomic_load_rlx(&st->image_version);
     int rc = 0;
     if (*at < floor && *at < t->snap)
         rc = inmem__error(INMEM_EHISTORY,
                           "the parent's history starts at version %llu: cannot fork it at %llu",
                           (unsigned long long)floor, (unsigned long long)*at);
+    else if (*at < t->snap && *at < image && *at < inmem__history_retained_from(st, parent))
+        /* held now by a snapshot or the collector's lag, but not by a retention: the checkpoint
+         * image a reopen starts from holds each of the parent's keys at its newest only, and
+         * the fork would read otherwise after it (images after the fork keep what it reads) */
+        rc = inmem__error(INMEM_EHISTORY,
+                          "cannot fork at version %llu, older than the checkpoint image at "
+                          "%llu: without a retention of the parent's history that reaches it, "
+                          "the fork would not read the same after a reopen",
+                          (unsigned long long)*at, (unsigned long long)image);
     else /* until the fork commits, this transaction holds the parent's versions at `at` */
         inmem__pin_down(t, *at);
     inmem__mutex_unlock(&st->commit_mu);

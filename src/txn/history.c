@@ -489,6 +489,15 @@ uint64_t inmem__history_scope_floor(inmem__store *st, const uint8_t *scope)
     return scope_floor(st, scope, floor_clock(st));
 }
 
+uint64_t inmem__history_retained_from(inmem__store *st, const uint8_t *scope)
+{
+    inmem__run_policy *rp;
+    const inmem__hpolicy *p = scope_policy(st, scope, &rp);
+    if (!p->ms && p->count < 2)
+        return UINT64_MAX;
+    return policy_floor(st, p, rp && rp->erased, floor_clock(st));
+}
+
 uint64_t inmem__history_replay_after(inmem__store *st, const uint8_t *scope)
 {
     inmem__run_policy *rp;

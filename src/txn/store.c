@@ -688,11 +688,19 @@ void inmem__store_load_end(inmem__store *st, uint64_t version)
     inmem__mutex_lock(&st->commit_mu);
     st->assigned = version;
     st->gc_snap_max = version; /* what the image lacks was freed before it was written */
+    if (version)
+        atomic_store_rlx(&st->image_version, version);
     if (atomic_load_rlx(&st->times_on) && !st->load_times_was_on)
         load_shared_times(st); /* (duplicates of times noted meanwhile go in the sort) */
     inmem__history_load_times(st);
     atomic_store(&st->visible, version);
     inmem__mutex_unlock(&st->commit_mu);
+}
+
+void inmem__store_image_at(inmem__store *st, uint64_t version)
+{
+    if (version > atomic_load_rlx(&st->image_version))
+        atomic_store_rlx(&st->image_version, version);
 }
 
 static inmem__load_entry entry_of(const inmem__node *n, const inmem__version *v, int first)

@@ -81,6 +81,9 @@ typedef struct inmem__load_entry {
 void inmem__store_load_begin(inmem__store *st, uint64_t keys_hint);
 int inmem__store_load(inmem__store *st, const inmem__load_entry *e);
 void inmem__store_load_end(inmem__store *st, uint64_t version);
+/* A checkpoint's image at @p version is being written (its snapshot taken): from now on a
+ * reopen may start from it (see inmem__fork_hold()). One checkpoint at a time calls it. */
+void inmem__store_image_at(inmem__store *st, uint64_t version);
 
 /* ---- retained history (history.c) ------------------------------------------------------------ */
 

@@ -120,7 +120,10 @@ struct inmem__store {
     size_t ntimes, times_cap;
     inmem__run_policy **pol; /* open addressing, entries allocated one by one */
     size_t npol, pol_cap;
-    uint64_t gc_snap_max;  /* the highest min_snap any GC ran with: the floor without history */
+    uint64_t gc_snap_max; /* the highest min_snap any GC ran with: the floor without history */
+    /* the newest checkpoint image's version, installed or being written (0: none): a reopen may
+     * start from it, with each key's newest value only where no retention keeps more */
+    _Atomic uint64_t image_version;
     uint64_t gc_pass;      /* counts GC passes (cached window floors) */
     uint64_t gc_now_ms;    /* the wall clock of this GC pass */
     uint64_t floor_now_ms; /* the latest wall clock any floor was computed at (floor_clock()) */
@@ -413,6 +416,11 @@ void inmem__history_fini(inmem__store *st);
 /* The oldest `after` from which a replay of @p scope is whole: every write of the scope newer
  * than it is kept (under commit_mu). */
 uint64_t inmem__history_replay_after(inmem__store *st, const uint8_t *scope);
+/* The oldest version from which @p scope's retention keeps its history whole; UINT64_MAX if it
+ * keeps none (what is left of older versions is there only because a snapshot holds it or the
+ * collector has not come to it yet) (under commit_mu). */
+uint64_t inmem__history_retained_from(inmem__store *st, const uint8_t *scope)
+    INMEM_REQUIRES(st->commit_mu);
 /* The oldest version at which an absence in @p scope is trustworthy (under commit_mu). */
 uint64_t inmem__history_scope_floor(inmem__store *st, const uint8_t *scope)
     INMEM_REQUIRES(st->commit_mu);
