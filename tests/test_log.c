@@ -1145,6 +1145,63 @@ static void strict_switch_waiting_on_a_failed_fsync_acknowledges_nothing(void **
     test_rmdir(dir);
 }
 
+/* A writable open refused with INMEM_ELOCKED leaves the live writer's files alone: a segment
+ * the writer is making (wal-<seq>.log.tmp, until its header is synced and it is renamed into
+ * place) is not a leftover of a crash while the writer holds the lock. Removing it made the
+ * writer's switch fail (its rename found no file) and its log read-only. */
+static atomic_int alloc_armed, alloc_in, alloc_release;
+
+static int held_allocate(int fd, uint64_t len)
+{
+    int expect = 1;
+    if (atomic_compare_exchange_strong(&alloc_armed, &expect, 0)) {
+        atomic_store(&alloc_in, 1);
+        while (!atomic_load(&alloc_release))
+            usleep(1000);
+    }
+    return inmem__vfs_posix.allocate(fd, len);
+}
+
+static void refused_open_never_removes_the_segment_a_writer_is_making(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    faulty_vfs = inmem__vfs_posix;
+    faulty_vfs.allocate = held_allocate;
+    atomic_store(&alloc_armed, 0);
+    atomic_store(&alloc_in, 0);
+    atomic_store(&alloc_release, 0);
+    inmem__vfs_set(&faulty_vfs);
+    inmem__wal *w = strict_wal_open(dir, SEG_SIZE);
+    int rc;
+    append_one(w, 1, 10, &rc);
+    assert_ok(rc);
+    uint64_t t2 = append_one(w, 2, 10, &rc);
+    assert_ok(rc);
+    assert_ok(inmem__wal_commit_wait(w, t2));
+    uint64_t seq = inmem__wal_seq(w);
+    atomic_store(&alloc_armed, 1);
+    struct switch_race b = {.w = w};
+    pthread_t tb;
+    assert_int_equal(pthread_create(&tb, NULL, race_switching_append, &b), 0);
+    while (!atomic_load(&alloc_in)) /* the switch is making the next segment, under .tmp */
+        usleep(1000);
+    inmem_db *db2 = NULL;
+    assert_rc(INMEM_ELOCKED, try_open(dir, INMEM_DURABILITY_BATCHED, 0, &db2));
+    assert_null(db2);
+    atomic_store(&alloc_release, 1);
+    pthread_join(tb, NULL);
+    CHECK(b.rc == 0, "the switch of the writer failed after a refused open: %s (%s)",
+          inmem_errname(b.rc), inmem_errmsg());
+    assert_int_equal(inmem__wal_seq(w), seq + 1);
+    assert_ok(inmem__wal_commit_wait(w, b.ticket));
+    assert_ok(inmem__wal_writable(w));
+    assert_ok(inmem__wal_close(w));
+    inmem__vfs_set(NULL);
+    test_rmdir(dir);
+}
+
 /* A batched background fsync period of years (or UINT64_MAX, "never") saturates: it must not
  * wrap into the past, which made the background thread fsync after every commit and spin. */
 static void batched_sync_interval_of_years_never_wraps(void **state)
@@ -1841,6 +1898,8 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(strict_commit_made_durable_is_never_reported_as_failed,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(strict_switch_waiting_on_a_failed_fsync_acknowledges_nothing,
+                              restore_posix_vfs),
+    cmocka_unit_test_teardown(refused_open_never_removes_the_segment_a_writer_is_making,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(batched_sync_interval_of_years_never_wraps, restore_posix_vfs),
     cmocka_unit_test_teardown(reopen_after_a_crash_syncs_the_log_and_appends_where_its_data_ends,

@@ -159,7 +159,9 @@ static int scan_dir(inmem__wal *w, dir_scan *ds, int remove_tmp)
 static int prepare_dir(inmem__wal *w, dir_scan *ds, inmem_recovery_info *report)
 {
     const inmem__wal_config *cfg = &w->cfg;
-    int rc = scan_dir(w, ds, !cfg->read_only);
+    /* before the lock: leftover *.log.tmp may be a live writer's segment being made, so they
+     * are removed only by the listing made under the lock (inmem__wal_open()) */
+    int rc = scan_dir(w, ds, 0);
     if (rc == INMEM_ENOMEM)
         return rc;
     if (rc == -ENOENT) {
