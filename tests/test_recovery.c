@@ -1261,6 +1261,48 @@ static void format_1_database_opens_with_every_commit(void **state)
     test_rmdir(dir);
 }
 
+/* A segment whose records end less than a NEXT frame before its end: what a clean close left in
+ * a format-1 log written before room for both end marks was kept (its CLOSE mark went into the
+ * room kept for one mark, leaving 8 bytes), and any such log of either format. The open that
+ * switches to a new segment (format 1: always; format 2: no room for a CLOSE and a NEXT) must not
+ * write its NEXT record past the end of the segment: the log opens, appends and reopens. */
+static void a_segment_without_room_for_an_end_mark_opens_and_goes_on(void **state)
+{
+    (void)state;
+    for (uint32_t format = INMEM__WAL_FORMAT_OLD; format <= INMEM__WAL_FORMAT; format++) {
+        char dir[64], path[4096];
+        test_tmpdir(dir);
+        seg_path(path, sizeof path, dir, 1);
+        enum { SIZE = 4096, LEFT = 8 };
+        uint8_t img[SIZE] = {0}, pad[SIZE];
+        memset(pad, 'p', sizeof pad);
+        inmem__wal_enc_header(img, 1, SIZE);
+        inmem__put32(img + 8, format);
+        inmem__put32(img + 36, inmem__crc32c(0, img, 36));
+        size_t off = INMEM__WAL_HEADER;
+        off += enc_txn(img + off, 1, 1, 0, "a", "A");
+        /* a record of an unknown type (skipped) fills the segment up to its close mark */
+        size_t padlen = SIZE - LEFT - CLOSE_FRAME - off - INMEM__WAL_FRAME;
+        off += enc_raw(img + off, 200, pad, (uint32_t)padlen);
+        off += inmem__wal_enc_close(img + off, 1, 1);
+        assert_int_equal(off, SIZE - LEFT);
+        spit(path, img, sizeof img);
+        for (int round = 0; round < 2; round++) {
+            inmem_db *db = NULL;
+            int rc = try_open(dir, INMEM_DURABILITY_BATCHED, 0, &db);
+            CHECK(rc == 0, "format %u, round %d: open: %s (%s)", format, round, inmem_errname(rc),
+                  inmem_errmsg());
+            expect_get(db, NULL, "a", "A", 1, 1);
+            if (round == 0)
+                assert_int_equal(put_ok(db, NULL, "b", LIT("B")), 2);
+            else
+                expect_get(db, NULL, "b", "B", 1, 2);
+            assert_ok(inmem_db_close(db));
+        }
+        test_rmdir(dir);
+    }
+}
+
 /* ---- table -------------------------------------------------------------------------------- */
 
 const struct CMUnitTest wal_recovery_tests[] = {
@@ -1284,6 +1326,7 @@ const struct CMUnitTest wal_recovery_tests[] = {
     cmocka_unit_test(incomplete_transaction_between_commits_is_corruption),
     cmocka_unit_test(incomplete_transaction_at_the_end_of_the_log_is_discarded),
     cmocka_unit_test(replay_is_deterministic_same_log_same_state),
+    cmocka_unit_test(a_segment_without_room_for_an_end_mark_opens_and_goes_on),
 };
 
 INMEM_TEST_COUNT(wal_recovery);

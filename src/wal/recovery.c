@@ -1049,11 +1049,16 @@ static int resume_segment(inmem__wal *w, uint64_t seq, uint64_t seg_size, size_t
     int fd = w->vfs->open(path, O_RDWR | O_NOFOLLOW, 0), rc;
     if (fd < 0)
         return inmem__wal_io_error(w, fd, "open", seq);
-    uint64_t size = 0;
-    if ((rc = w->vfs->size(fd, &size)) == 0 && size < seg_size)
-        rc = w->vfs->allocate(fd, seg_size); /* a file cut short: give its room back */
-    if (rc == 0 && size < seg_size)
-        size = seg_size;
+    /* a file cut short: give its room back. And room for a NEXT record after @p off, which a
+     * segment written without the room of W6 lacks (format 1 before both end marks had room: a
+     * clean close left 8 bytes; or a header naming too small a size): the switch that
+     * inmem__wal_make_room() then makes must not write it past the end */
+    uint64_t size = 0, next_end = (uint64_t)off + INMEM__WAL_FRAME + INMEM__WAL_NEXT_LEN;
+    uint64_t want = seg_size > next_end ? seg_size : next_end;
+    if ((rc = w->vfs->size(fd, &size)) == 0 && size < want)
+        rc = w->vfs->allocate(fd, want);
+    if (rc == 0 && size < want)
+        size = want;
     void *map = NULL;
     if (rc == 0)
         rc = w->vfs->map(fd, size, 1, &map);
