@@ -1202,6 +1202,68 @@ static void refused_open_never_removes_the_segment_a_writer_is_making(void **sta
     test_rmdir(dir);
 }
 
+/* A switch that finds the spare too small for its transaction releases it (closes its
+ * descriptor) and makes a segment of its own; when the fsync of the old segment then fails, the
+ * spare's descriptor must not be closed a second time: by then its number may be another file's,
+ * opened by another thread. */
+static pthread_mutex_t fds_mu = PTHREAD_MUTEX_INITIALIZER;
+static char fd_open[1024];    /* 1 while the vfs handed out this descriptor and did not close it */
+static atomic_int bad_closes; /* closes of a descriptor the vfs did not have open */
+
+static int tracking_open(const char *path, int flags, int mode)
+{
+    int fd = inmem__vfs_posix.open(path, flags, mode);
+    pthread_mutex_lock(&fds_mu);
+    if (fd >= 0 && fd < (int)sizeof fd_open)
+        fd_open[fd] = 1;
+    pthread_mutex_unlock(&fds_mu);
+    return fd;
+}
+
+static int tracking_close(int fd)
+{
+    pthread_mutex_lock(&fds_mu);
+    int was_open = fd >= 0 && fd < (int)sizeof fd_open && fd_open[fd];
+    if (was_open)
+        fd_open[fd] = 0;
+    pthread_mutex_unlock(&fds_mu);
+    if (!was_open) {
+        atomic_fetch_add(&bad_closes, 1);
+        return -EBADF; /* not passed on: it would close whatever has that number now */
+    }
+    return inmem__vfs_posix.close(fd);
+}
+
+static void switch_failing_after_dropping_a_small_spare_closes_it_once(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    use_faulty_vfs();
+    faulty_vfs.open = tracking_open;
+    faulty_vfs.close = tracking_close;
+    memset(fd_open, 0, sizeof fd_open);
+    atomic_store(&bad_closes, 0);
+    inmem__wal *w = strict_wal_open(dir, SEG_SIZE);
+    int rc;
+    uint64_t v = 0, seq = 0, t = 0;
+    while (inmem__wal_spare(w, &seq) == 0) { /* past half the segment: the spare is asked for */
+        t = append_one(w, ++v, 1000, &rc);
+        assert_ok(rc);
+    }
+    for (int i = 0; i < 10000 && inmem__wal_spare(w, &seq) == 1; i++)
+        usleep(1000);
+    assert_int_equal(inmem__wal_spare(w, &seq), 2);
+    assert_ok(inmem__wal_commit_wait(w, t));
+    atomic_store(&sync_left, 0);
+    append_one(w, ++v, 70000, &rc); /* bigger than the spare; the old segment's fsync fails */
+    assert_rc(INMEM_EIO, rc);
+    inmem__wal_close(w);
+    inmem__vfs_set(NULL);
+    assert_int_equal(atomic_load(&bad_closes), 0);
+    test_rmdir(dir);
+}
+
 /* A batched background fsync period of years (or UINT64_MAX, "never") saturates: it must not
  * wrap into the past, which made the background thread fsync after every commit and spin. */
 static void batched_sync_interval_of_years_never_wraps(void **state)
@@ -1900,6 +1962,8 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(strict_switch_waiting_on_a_failed_fsync_acknowledges_nothing,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(refused_open_never_removes_the_segment_a_writer_is_making,
+                              restore_posix_vfs),
+    cmocka_unit_test_teardown(switch_failing_after_dropping_a_small_spare_closes_it_once,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(batched_sync_interval_of_years_never_wraps, restore_posix_vfs),
     cmocka_unit_test_teardown(reopen_after_a_crash_syncs_the_log_and_appends_where_its_data_ends,

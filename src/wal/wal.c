@@ -619,6 +619,7 @@ static int rotate(inmem__wal *w, size_t need, int may_stay)
     if (smap && slen < INMEM__WAL_HEADER + need + INMEM__WAL_END_ROOM) {
         spare_release(w, sfd, smap, slen); /* too small for this transaction: made anew below */
         smap = NULL;
+        sfd = -1; /* closed: a failure below must not close its number again */
     }
     /* the old segment is synced whole before its NEXT record is written (W6: a NEXT record
      * proves that every byte before it was synced, even after a crash during the sync) */
