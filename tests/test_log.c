@@ -1485,6 +1485,50 @@ static void strict_backup_holds_only_what_readers_see(void **state)
     test_rmdir(copy);
 }
 
+/* Time travel reads only what readers see (2.3): a strict commit whose fsync failed is installed
+ * but never visible, so neither inmem_txn_begin_at() at its version nor a lookup by time may reach
+ * it (with history kept, its version is the newest assigned, not the newest visible). */
+static void strict_failed_commit_is_not_reached_by_time_travel(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    use_faulty_vfs();
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_STRICT;
+    o.checkpoint_log_ratio = 0;
+    o.history_versions = 10;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    uint64_t v = put_ok(db, NULL, "k", "old", 3);
+    atomic_store(&sync_left, 0);
+    assert_rc(INMEM_EIO, inmem_put(db, NULL, "k", 1, "new", 3, NULL));
+    expect_get(db, NULL, "k", "old", 3, v);
+    inmem_txn *t = NULL;
+    assert_rc(INMEM_EINVAL, inmem_txn_begin_at(db, v + 1, &t));
+    assert_null(t);
+    uint64_t tv = 0, ms = 0;
+    assert_rc(INMEM_EINVAL, inmem_db_version_time(db, v + 1, &ms));
+    assert_ok(inmem_db_time_version(db, UINT64_MAX / 2, &tv));
+    assert_int_equal(tv, v);
+    assert_ok(inmem_txn_begin_at_time(db, UINT64_MAX / 2, &t));
+    const void *val;
+    size_t n;
+    uint64_t seen = 0;
+    assert_ok(inmem_kv_get(t, NULL, "k", 1, &val, &n, &seen));
+    assert_int_equal(seen, v);
+    assert_memory_equal(val, "old", 3);
+    inmem_txn_free(t);
+    assert_ok(inmem_txn_begin_at(db, v, &t));
+    assert_ok(inmem_kv_get(t, NULL, "k", 1, &val, &n, &seen));
+    assert_int_equal(seen, v);
+    inmem_txn_free(t);
+    (void)inmem_db_close(db);
+    inmem__vfs_set(NULL);
+    test_rmdir(dir);
+}
+
 /* Recovery does not read the segments after the last one holding data, but a gap in their
  * numbers is still corruption: segment 1 ends with NEXT, segment 2 (with commits) is lost,
  * segment 3 (made ahead) is there. The open fails, read-only or not, and removes nothing. */
@@ -1964,6 +2008,8 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(refused_open_never_removes_the_segment_a_writer_is_making,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(switch_failing_after_dropping_a_small_spare_closes_it_once,
+                              restore_posix_vfs),
+    cmocka_unit_test_teardown(strict_failed_commit_is_not_reached_by_time_travel,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(batched_sync_interval_of_years_never_wraps, restore_posix_vfs),
     cmocka_unit_test_teardown(reopen_after_a_crash_syncs_the_log_and_appends_where_its_data_ends,

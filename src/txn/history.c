@@ -76,7 +76,8 @@ static long entry_of_version(const inmem__store *st, uint64_t v)
     return found;
 }
 
-/* The newest version committed at or before @p time_ms; 0 if none is known. */
+/* The newest version committed at or before @p time_ms; 0 if none is known. (A version the GC's
+ * floors may use: assigned, not necessarily visible yet; readers use visible_at_time().) */
 static uint64_t version_at_time(const inmem__store *st, uint64_t time_ms)
 {
     long lo = 0, hi = (long)st->ntimes - 1, found = -1;
@@ -93,6 +94,14 @@ static uint64_t version_at_time(const inmem__store *st, uint64_t time_ms)
         return 0;
     /* entry i covers the versions from its own to the next entry's, exclusive */
     return (size_t)found + 1 < st->ntimes ? st->times[found + 1].version - 1 : st->assigned;
+}
+
+/* What a reader may be given of version_at_time(): in strict mode a commit is noted (and
+ * assigned) before its fsync, and visible only after it (never, if it fails). Under commit_mu. */
+static uint64_t visible_at_time(const inmem__store *st, uint64_t time_ms)
+{
+    uint64_t v = version_at_time(st, time_ms), vis = atomic_load(&st->visible);
+    return v < vis ? v : vis;
 }
 
 /* Drops the entries before the one that covers @p floor. */
@@ -763,12 +772,15 @@ int inmem__txn_begin_past(inmem__store *st, uint64_t version, uint64_t time_ms, 
                               (unsigned long long)time_ms,
                               (unsigned long long)(st->ntimes ? st->times[0].time_ms : 0));
         else
-            version = version_at_time(st, time_ms);
+            version = visible_at_time(st, time_ms);
     }
     uint64_t floor = lowest_floor(st, now);
-    if (rc == 0 && version > st->assigned)
+    /* the newest visible commit: a strict one is installed before its fsync, and stays
+     * invisible for good if the fsync fails */
+    uint64_t newest = atomic_load(&st->visible);
+    if (rc == 0 && version > newest)
         rc = inmem__error(INMEM_EINVAL, "version %llu is not committed yet (the newest is %llu)",
-                          (unsigned long long)version, (unsigned long long)st->assigned);
+                          (unsigned long long)version, (unsigned long long)newest);
     else if (rc == 0 && version < floor)
         rc = inmem__error(INMEM_EHISTORY,
                           "version %llu is older than the retained history (it starts at %llu)",
@@ -797,9 +809,10 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
 {
     int rc = 0;
     inmem__mutex_lock(&st->commit_mu);
-    if (!by_time && (version == 0 || version > st->assigned)) { /* whatever is kept */
+    uint64_t newest = atomic_load(&st->visible);          /* (see inmem__txn_begin_past()) */
+    if (!by_time && (version == 0 || version > newest)) { /* whatever is kept */
         rc = inmem__error(INMEM_EINVAL, "version %llu is not committed (the newest is %llu)",
-                          (unsigned long long)version, (unsigned long long)st->assigned);
+                          (unsigned long long)version, (unsigned long long)newest);
     } else if (!atomic_load_rlx(&st->times_on) || !st->ntimes) {
         rc = inmem__error(INMEM_EHISTORY, "commit times are kept only with history retention on");
     } else if (by_time) {
@@ -810,7 +823,7 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
                              "time known is %llu)",
                              (unsigned long long)time_ms, (unsigned long long)st->times[0].time_ms);
         else
-            *out = version_at_time(st, time_ms);
+            *out = visible_at_time(st, time_ms);
     } else if (version < st->times[0].version) {
         rc = inmem__error(INMEM_EHISTORY,
                           "the commit time of version %llu is no longer retained (times are "
