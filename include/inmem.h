@@ -1324,8 +1324,10 @@ void inmem_diff_free(inmem_diff *d);
  * event stream named @p key: any append moves it) of @p run. Returns as soon as its visible
  * version — a delete's included — is greater than @p after_version (at once if it is already),
  * with that version in *version: pass the version you last saw (a read's, or 0 for "when it
- * first exists"). Woken by the commit that moves it, never by polling; a strict commit wakes its
- * waiters once durable. Agents use it to wait for a task, a peer's result or a new event.
+ * first exists"). In a fork, a key it has not written has the version it inherits (its
+ * parent's as of the fork), as reads see it. Woken by the commit that moves it, never by polling; a
+ * strict commit wakes its waiters once durable. Agents use it to wait for a task, a peer's result
+ * or a new event.
  * @param timeout_ms how long to wait: 0 just looks, UINT64_MAX waits forever.
  * @return 0, INMEM_ETIMEDOUT, INMEM_ECLOSED (inmem_db_close() was called meanwhile: the call
  *         returns before the database is freed), INMEM_EINVAL (NULL, a bad @p what or name),

@@ -1817,6 +1817,53 @@ static void history_watch_fd_becomes_readable_on_the_change(void **state)
     inmem_watch_close(w);
 }
 
+/* In a fork, a key it inherits has the version reads see there (its parent's as of the fork):
+ * a wait past an older version returns at once, as in the parent; past that one, it waits for
+ * the fork's own write, not its parent's. Every primitive: a KV key, a cell, a stream. */
+static void history_wait_in_a_fork_sees_the_keys_it_inherits(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id run, fork;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    uint64_t vk = put_str(db, &run, "task", "open"), vc = 0, seq;
+    assert_ok(inmem_state_set_db(db, &run, "phase", "plan", 4, &vc));
+    assert_ok(inmem_event_append_db(db, &run, "log", "step", "x", 1, &seq));
+    assert_ok(inmem_run_fork_db(db, &run, 0, NULL, &fork));
+    inmem_txn *t = test_begin(db);
+    const void *val;
+    size_t n;
+    uint64_t seen = 0;
+    assert_ok(inmem_kv_get(t, &fork, "task", 4, &val, &n, &seen));
+    assert_int_equal(seen, vk);
+    inmem_txn_free(t);
+    uint64_t v = 0;
+    assert_ok(inmem_wait(db, &fork, INMEM_PRIM_KV, "task", 4, 0, 0, &v));
+    assert_int_equal(v, vk);
+    assert_ok(inmem_wait(db, &fork, INMEM_PRIM_STATE, "phase", 5, 0, 0, &v));
+    assert_int_equal(v, vc);
+    assert_ok(inmem_wait(db, &fork, INMEM_PRIM_EVENT, "log", 3, 0, 0, &v));
+    assert_true(v > vc);
+    inmem_watch *w;
+    assert_ok(inmem_watch_open(db, &fork, INMEM_PRIM_KV, "task", 4, 0, &w));
+    assert_ok(inmem_watch_poll(w, &v));
+    assert_int_equal(v, vk);
+    inmem_watch_close(w);
+    /* past the inherited version: the parent's write does not move the fork's key, its own does */
+    struct waiter_arg a = {db, &fork, INMEM_PRIM_KV, "task", vk, 10000, 0, 0, 0, ""};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, waiter_main, &a), 0);
+    put_str(db, &run, "task", "parent's");
+    usleep(50000);
+    assert_int_equal(atomic_load(&a.done), 0);
+    uint64_t vf = put_str(db, &fork, "task", "fork's");
+    pthread_join(th, NULL);
+    assert_ok(a.rc);
+    assert_int_equal(a.version, vf);
+    assert_string_equal(a.seen, "fork's");
+    assert_ok(inmem_db_close(db));
+}
+
 /* ---- 3.7 every primitive reads the past ------------------------------------------------------ */
 
 static void history_every_primitive_reads_the_past(void **state)
@@ -2198,6 +2245,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_wait_wakes_on_the_change_and_not_before),
     cmocka_unit_test(history_wait_many_waiters_streams_and_close),
     cmocka_unit_test(history_watch_fd_becomes_readable_on_the_change),
+    cmocka_unit_test(history_wait_in_a_fork_sees_the_keys_it_inherits),
     cmocka_unit_test(history_every_primitive_reads_the_past),
     cmocka_unit_test(history_commit_times_map_versions_and_times),
     cmocka_unit_test(history_policy_is_stored_in_the_database),

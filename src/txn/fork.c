@@ -104,33 +104,55 @@ const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, si
     return NULL;
 }
 
-int inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now,
-                            uint64_t *ver)
+/* The version a fork inherits for @p key at @p snap (a key the fork has no version of then),
+ * tombstones included, in *v (NULL: none, or not a fork). Under commit_mu, which keeps what it
+ * points to. Returns 0 or INMEM_ENOMEM (a long key's copy). */
+static int inherited_at(inmem__store *st, const uint8_t *key, size_t klen, uint64_t snap,
+                        const inmem__version **v) INMEM_REQUIRES(st->commit_mu)
 {
     uint8_t parent[16], stack[256], *buf = stack;
-    uint64_t at, snap = UINT64_MAX;
-    *ver = 0;
+    uint64_t at;
+    *v = NULL;
     if (klen < INMEM__KEY_PREFIX || !inmem__fork_of(st, key, snap, parent, &at))
         return 0;
     if (klen > sizeof stack && !(buf = malloc(klen)))
-        return INMEM_ENOMEM; /* never "absent": a CAS expecting 0 would overwrite the key */
+        return INMEM_ENOMEM;
     memcpy(buf + 16, key + 16, klen - 16);
     for (int depth = 0; depth < FORK_DEPTH_MAX; depth++) {
         memcpy(buf, parent, 16);
         if (at < snap)
             snap = at;
         inmem__node *n = inmem__index_find(st->index, buf, klen, inmem__hash(buf, klen));
-        const inmem__version *v = n ? inmem__version_at(n, snap) : NULL;
-        if (v) {
-            *ver = v->tomb || (v->expiry_ms && v->expiry_ms <= now) ? 0 : v->ver;
+        if ((*v = n ? inmem__version_at(n, snap) : NULL) != NULL)
             break;
-        }
         if (!inmem__fork_of(st, buf, snap, parent, &at))
             break;
     }
     if (buf != stack)
         free(buf);
     return 0;
+}
+
+int inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now,
+                            uint64_t *ver)
+{
+    const inmem__version *v;
+    *ver = 0;
+    int rc = inherited_at(st, key, klen, UINT64_MAX, &v);
+    if (rc)
+        return rc; /* never "absent": a CAS expecting 0 would overwrite the key */
+    if (v)
+        *ver = v->tomb || (v->expiry_ms && v->expiry_ms <= now) ? 0 : v->ver;
+    return 0;
+}
+
+int inmem__fork_seen_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t snap,
+                             uint64_t *ver)
+{
+    const inmem__version *v;
+    int rc = inherited_at(st, key, klen, snap, &v);
+    *ver = v ? v->ver : 0;
+    return rc;
 }
 
 /* ---- the records ------------------------------------------------------------------------------

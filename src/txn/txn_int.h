@@ -438,6 +438,11 @@ const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, si
  * inherits it now (deleted or expired: 0). Returns 0 or INMEM_ENOMEM (a long key's copy). */
 int inmem__fork_cas_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t now,
                             uint64_t *ver) INMEM_REQUIRES(st->commit_mu);
+/* For a wait (under commit_mu): *ver the version of a key a fork has no version of at @p snap,
+ * as it inherits it then (a delete's included; 0: none, or not a fork). Returns 0 or
+ * INMEM_ENOMEM (a long key's copy). */
+int inmem__fork_seen_version(inmem__store *st, const uint8_t *key, size_t klen, uint64_t snap,
+                             uint64_t *ver) INMEM_REQUIRES(st->commit_mu);
 /* 1 if @p key is an engine record (INMEM__TAG_SYS, in the shared scope): inline, it is asked of
  * every write. Loading: a loaded version's commit time (noted unsorted, then put in order by
  * _load_times). */

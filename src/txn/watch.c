@@ -115,16 +115,35 @@ void inmem__watch_notify_some(inmem__store *st, const wentry *w, size_t nw, uint
     pthread_mutex_unlock(&st->watch_mu);
 }
 
-/* The version of @p key visible now (a tombstone's included; 0: no key). */
-static uint64_t current(inmem__store *st, const uint8_t *key, size_t klen, uint64_t hash)
+/* *ver the version of @p key visible now (a tombstone's included; in a fork that has none of its
+ * own, the one it inherits, as reads see it; 0: no key). 0 or INMEM_ENOMEM. */
+static int current(inmem__store *st, const uint8_t *key, size_t klen, uint64_t hash, uint64_t *ver)
 {
+    int rc = 0;
     inmem__mutex_lock(&st->commit_mu); /* no GC frees the node while it is read */
     uint64_t vis = atomic_load(&st->visible);
     inmem__node *n = inmem__index_find(st->index, key, klen, hash);
     const inmem__version *v = n ? inmem__version_at(n, vis) : NULL;
-    uint64_t ver = v ? v->ver : 0;
+    *ver = v ? v->ver : 0;
+    if (!v)
+        rc = inmem__fork_seen_version(st, key, klen, vis, ver);
     inmem__mutex_unlock(&st->commit_mu);
-    return ver;
+    return rc;
+}
+
+/* Unregisters @p w (it may have been woken already). */
+static void disarm(inmem__store *st, inmem__waiter *w)
+{
+    pthread_mutex_lock(&st->watch_mu);
+    unlink_waiter(w);
+    if (w->wpprev) {
+        *w->wpprev = w->wnext;
+        if (w->wnext)
+            w->wnext->wpprev = w->wpprev;
+        w->wpprev = NULL;
+    }
+    pthread_mutex_unlock(&st->watch_mu);
+    atomic_fetch_sub(&st->nwatch, 1);
 }
 
 /* Registers @p w for @p key; fires it at once if the key is past w->after already. */
@@ -154,7 +173,13 @@ static int arm(inmem__store *st, inmem__waiter *w, const uint8_t *key, size_t kl
     }
     pthread_mutex_unlock(&st->watch_mu);
     atomic_fetch_add(&st->nwatch, 1);
-    uint64_t v = current(st, key, klen, w->hash);
+    uint64_t v;
+    if (current(st, key, klen, w->hash, &v) != 0) {
+        disarm(st, w);
+        free(w->key);
+        w->key = NULL;
+        return INMEM_ENOMEM;
+    }
     if (v > w->after) {
         pthread_mutex_lock(&st->watch_mu);
         if (!w->fired && !w->closed) {
@@ -164,21 +189,6 @@ static int arm(inmem__store *st, inmem__waiter *w, const uint8_t *key, size_t kl
         pthread_mutex_unlock(&st->watch_mu);
     }
     return 0;
-}
-
-/* Unregisters @p w (it may have been woken already). */
-static void disarm(inmem__store *st, inmem__waiter *w)
-{
-    pthread_mutex_lock(&st->watch_mu);
-    unlink_waiter(w);
-    if (w->wpprev) {
-        *w->wpprev = w->wnext;
-        if (w->wnext)
-            w->wnext->wpprev = w->wpprev;
-        w->wpprev = NULL;
-    }
-    pthread_mutex_unlock(&st->watch_mu);
-    atomic_fetch_sub(&st->nwatch, 1);
 }
 
 int inmem__watch_wait(inmem__store *st, const uint8_t *key, size_t klen, uint64_t after,
