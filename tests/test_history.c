@@ -1047,6 +1047,60 @@ static void history_fork_inherits_from_its_commit_on(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A fork's key history pages the same as one call lists it: a fork whose own older versions
+ * were freed ends at its oldest kept one (older_freed), and the next page is empty, not its
+ * parent's versions, which the freed ones stood between. The same in a time-travel transaction
+ * whose version's entry was freed: its history is not its parent's. */
+static void history_fork_key_history_pages_stop_where_its_versions_were_freed(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, 0, 2);
+    inmem_run_id run, fork;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    uint64_t vp = 0;
+    for (int i = 0; i < 3; i++)
+        vp = put_str(db, &run, "k", "parent");
+    assert_ok(inmem_run_fork_db(db, &run, 0, NULL, &fork));
+    uint64_t vf[4];
+    for (int i = 0; i < 4; i++)
+        vf[i] = put_str(db, &fork, "k", "fork");
+    churn(db, 16); /* the GC keeps the fork's 2 newest */
+    inmem_txn *t = test_begin(db);
+    inmem_version_info h[16];
+    size_t n = 0;
+    assert_ok(inmem_kv_history(t, &fork, "k", 1, 0, 16, h, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(h[0].version, vf[3]);
+    assert_int_equal(h[1].version, vf[2]);
+    assert_int_equal(h[1].older_freed, 1);
+    for (size_t limit = 1; limit <= 2; limit++) { /* every page, to the end */
+        uint64_t before = 0;
+        size_t total = 0;
+        for (;;) {
+            inmem_version_info pg[2];
+            assert_ok(inmem_kv_history(t, &fork, "k", 1, before, limit, pg, &n));
+            if (!n)
+                break;
+            for (size_t i = 0; i < n; i++) {
+                CHECK(total + i < 2 && pg[i].version == h[total + i].version,
+                      "limit %zu: entry %zu is version %llu (the parent's is %llu)", limit,
+                      total + i, (unsigned long long)pg[i].version, (unsigned long long)vp);
+            }
+            total += n;
+            before = pg[n - 1].version;
+        }
+        assert_int_equal(total, 2);
+    }
+    inmem_txn_free(t);
+    /* at a version whose entry was freed, the fork's history is not its parent's */
+    assert_ok(inmem_txn_begin_at(db, vf[1], &t));
+    assert_ok(inmem_kv_history(t, &fork, "k", 1, 0, 16, h, &n));
+    CHECK(n == 0, "%zu entries at version %llu, the first %llu", n, (unsigned long long)vf[1],
+          (unsigned long long)(n ? h[0].version : 0));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 /* A fork at a past version sees the parent as it was then; a fork of a fork sees through both;
  * forks never see each other's writes. */
 static void history_fork_at_a_past_version_and_of_a_fork(void **state)
@@ -2234,6 +2288,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_backup_of_an_in_memory_database_keeps_its_policy),
     cmocka_unit_test(history_a_fork_alone_keeps_no_commit_times),
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
+    cmocka_unit_test(history_fork_key_history_pages_stop_where_its_versions_were_freed),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
     cmocka_unit_test(history_a_fork_at_a_past_version_reads_the_same_after_a_reopen),

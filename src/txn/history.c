@@ -872,9 +872,12 @@ int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint6
     for (int depth = 0; depth <= 32; depth++) { /* the key, then up its scope's forks */
         inmem__node *node = inmem__index_find(st->index, k, klen, inmem__hash(k, klen));
         const inmem__version *v = node ? atomic_load_acq(&node->head) : NULL;
-        while (v && (v->ver > snap || (before && v->ver >= before)))
-            v = atomic_load_acq(&((inmem__version *)v)->next);
-        int cut = 0;
+        int cut = 0; /* the chain ends with a version whose older ones were freed */
+        while (v && (v->ver > snap || (before && v->ver >= before))) {
+            const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
+            cut = !older && atomic_load_acq(&((inmem__version *)v)->cut);
+            v = older; /* (skipped: newer than the snapshot, or listed on an earlier page) */
+        }
         for (; v && *n < limit; v = atomic_load_acq(&((inmem__version *)v)->next)) {
             const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
             cut = !older && atomic_load_acq(&((inmem__version *)v)->cut);
@@ -887,7 +890,8 @@ int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint6
         uint64_t at;
         if (v || cut || *n == limit || klen < 16 || !inmem__fork_of(st, k, snap, parent, &at))
             break;
-        /* a fork: before its own first version, the key's history is its parent's up to `at` */
+        /* a fork: before its own first version, the key's history is its parent's up to `at`
+         * (not after a cut one, listed or skipped: the freed ones stood between) */
         memcpy(k, parent, 16);
         if (at < snap)
             snap = at;
