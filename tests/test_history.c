@@ -948,6 +948,47 @@ static void history_replay_never_omits_a_delete_at_the_floor(void **state)
     }
 }
 
+/* A count of 2 or more keeps tombstones from the version its policy takes effect on, not the
+ * delete just before it (written under the policy before, and gone from a checkpoint image that
+ * held each key's newest value): a replay from below the new policy's floor is refused, never
+ * handed out without that delete. */
+static void history_replay_never_omits_a_delete_made_before_a_count_took_effect(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_hist(dir, 0, 0);
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    put_str(db, &run, "k", "1");
+    uint64_t del = 0;
+    assert_ok(inmem_delete(db, &run, "k", 1, &del));
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    db = open_hist(dir, 0, 3); /* the count takes effect from the commit after the delete */
+    inmem_txn *t = test_begin(db);
+    for (uint64_t after = 0; after <= del; after++) {
+        inmem_replay *rp = NULL;
+        int rc = inmem_run_replay(t, &run, after, &rp);
+        if (rc == INMEM_EHISTORY)
+            continue;
+        assert_ok(rc);
+        uint64_t ver, ms;
+        const inmem_change *ch;
+        size_t n;
+        int found = 0;
+        while (inmem_replay_next(rp, &ver, &ms, &ch, &n) == 0)
+            for (size_t i = 0; i < n; i++)
+                found |= ver == del && ch[i].deleted;
+        CHECK(found || after >= del, "replay from %llu accepted without the delete at %llu",
+              (unsigned long long)after, (unsigned long long)del);
+        inmem_replay_free(rp);
+    }
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* A CAS in a fork on a key it inherits and never wrote checks the inherited version at commit,
  * whatever the key's length: "only if absent" conflicts, the version read commits; in a
  * transaction and on its own. (Keys past 256 encoded bytes read as absent there once.) */
@@ -2284,6 +2325,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_count_keeps_a_delete_of_a_key_never_written),
     cmocka_unit_test(history_count_keeps_a_lone_delete_across_a_reopen),
     cmocka_unit_test(history_replay_never_omits_a_delete_at_the_floor),
+    cmocka_unit_test(history_replay_never_omits_a_delete_made_before_a_count_took_effect),
     cmocka_unit_test(history_fork_cas_of_an_inherited_long_key_sees_it),
     cmocka_unit_test(history_backup_of_an_in_memory_database_keeps_its_policy),
     cmocka_unit_test(history_a_fork_alone_keeps_no_commit_times),

@@ -509,14 +509,12 @@ uint64_t inmem__history_retained_from(inmem__store *st, const uint8_t *scope)
 
 uint64_t inmem__history_replay_after(inmem__store *st, const uint8_t *scope)
 {
-    inmem__run_policy *rp;
-    const inmem__hpolicy *p = scope_policy(st, scope, &rp);
-    int erased = rp && rp->erased;
-    uint64_t f = policy_floor(st, p, erased, floor_clock(st));
     /* every version newer than the floor is kept, and a put at the floor (the state there); a
      * delete at the floor may be gone with its key (the GC unlinks a key whose tombstone is at
-     * or below the floor it uses), except where a count of 2 or more keeps tombstones */
-    return !erased && p->count >= 2 && f ? f - 1 : f;
+     * or below the floor it uses). A count of 2 or more keeps tombstones, but its floor is the
+     * version before its record: written under the policy before, whose GC (or a checkpoint
+     * image, which holds each key's newest value) may have dropped a delete there. */
+    return scope_floor(st, scope, floor_clock(st));
 }
 
 /* The lowest of every scope's floor: the oldest version a time-travel read may begin at. */

@@ -10,8 +10,8 @@
  * O(the scope's keys + its versions in the range), whatever the rest of the database holds.
  *
  * Complete or refused: if `after` is below the scope's floor (keys may have been unlinked: at the
- * floor itself too, a deleted key's, unless a count keeps tombstones) or a key's chain was cut
- * above `after` (versions freed), the replay cannot be whole and opening fails with
+ * floor itself too, a deleted key's, even under a count, whose floor predates it) or a key's chain
+ * was cut above `after` (versions freed), the replay cannot be whole and opening fails with
  * INMEM_EHISTORY. A fork's replay is its own writes (what it inherits is its parent's).
  */
 #include "txn/txn_int.h"
