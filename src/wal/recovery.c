@@ -928,10 +928,13 @@ typedef struct recovery {
 } recovery;
 
 /* Notes in *newest the newest version in segments [from, ds.n) and adds their bytes to the
- * report; unless read-only, renames them to *.dropped; then forgets them. */
+ * report; unless read-only, renames them to *.dropped and syncs the directory (set aside for
+ * good: after a machine crash they must not come back beside the commits made after the
+ * repair); then forgets them. */
 static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t *newest)
 {
     inmem_recovery_info *rep = v->r.report;
+    int renamed = 0;
     for (size_t j = from; j < v->ds.n; j++) {
         seg_map o;
         if (map_segment(w, v->ds.seqs[j], &o) == 0) {
@@ -950,10 +953,12 @@ static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t *newe
             int err = w->vfs->rename(path, to);
             if (err)
                 return inmem__wal_io_error(w, err, "rename", v->ds.seqs[j]);
+            renamed = 1;
         }
     }
     v->ds.n = from;
-    return 0;
+    int rc = renamed ? inmem__wal_sync_dir(w) : 0;
+    return rc ? inmem__error(INMEM_EIO, "fsync of %s failed: %s", w->dir, strerror(-rc)) : 0;
 }
 
 static void set_repair(inmem_recovery_info *rep, const char *file, uint64_t off)
