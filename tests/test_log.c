@@ -772,6 +772,54 @@ static int entries_in(const char *dir)
 /* inmem_options.create_if_missing: a database is made only in a missing or empty directory (or
  * not at all with 0); a non-empty directory that holds none is refused and left as it was;
  * read-only opens never create. */
+/* The directories fsynced while a test's vfs is in place (dir_sync_vfs), by inode. */
+static inmem__vfs dir_sync_vfs;
+static ino_t synced_inodes[16];
+static _Atomic int nsynced_inodes;
+
+static int recording_dir_sync(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        int i = atomic_fetch_add(&nsynced_inodes, 1);
+        if (i < 16)
+            synced_inodes[i] = st.st_ino;
+    }
+    return inmem__vfs_posix.sync(fd);
+}
+
+static int dir_was_synced(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    int n = atomic_load(&nsynced_inodes);
+    for (int i = 0; i < n && i < 16; i++)
+        if (synced_inodes[i] == st.st_ino)
+            return 1;
+    return 0;
+}
+
+/* A database directory the open creates is synced in its parent, so that a machine crash cannot
+ * take it away whole with the commits synced in it (fsync of a file does not make its
+ * directory's entry in the parent durable). */
+static void open_that_creates_the_directory_syncs_its_parent(void **state)
+{
+    (void)state;
+    char base[64], dir[128];
+    test_tmpdir(base);
+    snprintf(dir, sizeof dir, "%s/new", base);
+    dir_sync_vfs = inmem__vfs_posix;
+    dir_sync_vfs.sync = recording_dir_sync;
+    atomic_store(&nsynced_inodes, 0);
+    inmem__vfs_set(&dir_sync_vfs);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    inmem__vfs_set(NULL);
+    assert_true(dir_was_synced(base));
+    assert_true(dir_was_synced(dir));
+    assert_ok(inmem_db_close(db));
+    test_rmdir(base);
+}
+
 static void open_creates_a_database_only_where_allowed(void **state)
 {
     (void)state;
@@ -1998,6 +2046,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(aborted_and_readonly_transactions_write_nothing_to_the_log),
     cmocka_unit_test(group_commit_strict_committers_share_fsyncs),
     cmocka_unit_test(open_creates_a_database_only_where_allowed),
+    cmocka_unit_test_teardown(open_that_creates_the_directory_syncs_its_parent, restore_posix_vfs),
     cmocka_unit_test(files_are_private_by_default_and_file_mode_sets_them),
     cmocka_unit_test(lock_file_that_is_a_symlink_or_not_a_file_is_refused),
     cmocka_unit_test(segments_of_any_size_never_stall_the_log),

@@ -205,3 +205,22 @@ int inmem__vfs_sync_dir(const inmem__vfs *vfs, const char *dir)
     vfs->close(fd);
     return rc;
 }
+
+int inmem__vfs_sync_parent(const inmem__vfs *vfs, const char *path)
+{
+    char parent[4200];
+    size_t n = strlen(path);
+    if (n >= sizeof parent)
+        return -ENAMETOOLONG;
+    memcpy(parent, path, n + 1);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    return inmem__vfs_sync_dir(vfs, parent);
+}

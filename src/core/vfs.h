@@ -45,5 +45,8 @@ extern const inmem__vfs inmem__vfs_posix;
 /* Fsyncs directory @p dir through @p vfs (its entries: files created, renamed, removed in it):
  * 0 or -errno. */
 int inmem__vfs_sync_dir(const inmem__vfs *vfs, const char *dir);
+/* Fsyncs the directory that holds @p path (after @p path itself was created in it, so that its
+ * entry survives a machine crash): 0 or -errno. */
+int inmem__vfs_sync_parent(const inmem__vfs *vfs, const char *path);
 
 #endif

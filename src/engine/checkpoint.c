@@ -324,23 +324,9 @@ static int count_entry(void *ctx, const char *name)
 /* Syncs the directory that holds @p path (a directory this process just made). */
 static int sync_parent(const char *path)
 {
-    const inmem__vfs *vfs = inmem__vfs_get();
-    char parent[4200];
-    size_t n = strlen(path);
-    if (n >= sizeof parent)
-        return inmem__error(INMEM_EINVAL, "path too long: %s", path);
-    memcpy(parent, path, n + 1);
-    while (n > 1 && parent[n - 1] == '/')
-        parent[--n] = '\0';
-    char *slash = strrchr(parent, '/');
-    if (!slash)
-        snprintf(parent, sizeof parent, ".");
-    else if (slash == parent)
-        parent[1] = '\0';
-    else
-        *slash = '\0';
-    int err = inmem__vfs_sync_dir(vfs, parent);
-    return err ? inmem__error(INMEM_EIO, "fsync of directory %s failed: %s", parent, strerror(-err))
+    int err = inmem__vfs_sync_parent(inmem__vfs_get(), path);
+    return err ? inmem__error(INMEM_EIO, "fsync of the directory holding %s failed: %s", path,
+                              strerror(-err))
                : 0;
 }
 

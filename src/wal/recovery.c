@@ -173,6 +173,11 @@ static int prepare_dir(inmem__wal *w, dir_scan *ds, inmem_recovery_info *report)
         int mode = cfg->file_mode | (cfg->file_mode & 0444) >> 2;
         if ((rc = w->vfs->mkdir(w->dir, mode)) != 0 && rc != -EEXIST)
             return inmem__error(INMEM_EIO, "cannot create directory %s: %s", w->dir, strerror(-rc));
+        /* its entry in the parent, or a machine crash could take the database away whole,
+         * commits synced in it and all */
+        if (rc == 0 && (rc = inmem__vfs_sync_parent(w->vfs, w->dir)) != 0)
+            return inmem__error(INMEM_EIO, "fsync of the directory holding %s failed: %s", w->dir,
+                                strerror(-rc));
         report->created = 1;
         return 0;
     }
