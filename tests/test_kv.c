@@ -248,6 +248,36 @@ static void kv_sweeper_deletes_expired_values_through_transactions(void **state)
     inmem__clock_set_override(0);
 }
 
+/* The sweeper's transactions are the engine's: one that finds its key rewritten and deletes
+ * nothing is not an abort the user asked for (inmem_stats.aborts_user). */
+static void kv_sweeper_leaving_a_rewritten_key_is_no_user_abort(void **state)
+{
+    (void)state;
+    inmem__clock_set_override(5000000);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.ttl_sweep_interval_ms = 0;
+    inmem_db *db;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        int len = snprintf(k, sizeof k, "r%d", i);
+        assert_ok(inmem_put_ttl(db, NULL, k, (size_t)len, LIT("v"), 100, NULL));
+        assert_ok(inmem_put(db, NULL, k, (size_t)len, LIT("kept"), NULL)); /* no TTL any more */
+    }
+    inmem_stats s0 = test_stats(db);
+    inmem__clock_set_override(5000200);
+    uint64_t removed = 99;
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 0);
+    inmem_stats s1 = test_stats(db);
+    assert_int_equal(s1.aborts_user - s0.aborts_user, 0);
+    assert_int_equal(s1.commits - s0.commits, 0);
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
 /* An expired value the sweeper cannot delete yet (every transaction slot taken) is swept by a
  * later sweep, not forgotten until a reopen. */
 static void kv_sweeper_retries_what_it_could_not_delete_yet(void **state)
@@ -467,6 +497,7 @@ const struct CMUnitTest kv_tests[] = {
     cmocka_unit_test(kv_get_many_reads_what_single_gets_read),
     cmocka_unit_test(kv_ttl_value_is_invisible_once_expired),
     cmocka_unit_test(kv_sweeper_deletes_expired_values_through_transactions),
+    cmocka_unit_test(kv_sweeper_leaving_a_rewritten_key_is_no_user_abort),
     cmocka_unit_test(kv_sweeper_retries_what_it_could_not_delete_yet),
     cmocka_unit_test(kv_list_never_returns_keys_outside_its_prefix),
     cmocka_unit_test(kv_ttl_survives_reopen_and_is_swept_after),

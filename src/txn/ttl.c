@@ -121,7 +121,7 @@ enum { SWEPT_NOT_CURRENT, SWEPT_REMOVED, SWEPT_LATER };
 static int sweep_one(inmem__store *st, const inmem__expiry *e, uint64_t now)
 {
     inmem_txn *txn;
-    if (inmem__txn_begin(st, &txn) != 0)
+    if (inmem__txn_begin_own(st, &txn) != 0) /* (its end without a delete is no user's abort) */
         return SWEPT_LATER;
     uint64_t ver = 0, expiry = 0;
     int tomb = 0, out = SWEPT_NOT_CURRENT;

@@ -161,6 +161,11 @@ int inmem__txn_begin(inmem__store *st, inmem_txn **out)
     return begin(st, out, 1);
 }
 
+int inmem__txn_begin_own(inmem__store *st, inmem_txn **out)
+{
+    return begin(st, out, 2);
+}
+
 int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out)
 {
     int rc = begin(st, out, 1);

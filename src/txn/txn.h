@@ -222,6 +222,10 @@ void inmem__ttl_stop(inmem__store *st);
  * set and refuses writes. */
 int inmem__txn_begin(inmem__store *st, inmem_txn **out);
 int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out);
+/* A read-write transaction the engine runs for itself (the TTL sweeper's): ended without a
+ * commit, it is not counted as an abort by the user (inmem_stats.aborts_user), and
+ * inmem_db_close() does not count it as a transaction left open (it stops its holder first). */
+int inmem__txn_begin_own(inmem__store *st, inmem_txn **out);
 /* The bodies of inmem_txn_commit(), _abort(), _free(), _state_of(), _describe() (engine). */
 int inmem__txn_commit(inmem_txn *txn);
 int inmem__txn_set_timeout(inmem_txn *txn, uint64_t timeout_us);

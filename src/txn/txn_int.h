@@ -57,7 +57,8 @@ typedef struct inmem__run_policy {
 typedef struct inmem__slot {
     _Atomic uint64_t snap;   /* pinned snapshot, or SNAP_NONE */
     _Atomic uint32_t in_use; /* while a handle holds the slot: 1, or 2 if it is the engine's
-                              * own (a checkpoint's, a backup's: not the user's to free) */
+                              * own (a checkpoint's, a backup's, the TTL sweeper's: not the
+                              * user's to free, nor its aborts the user's) */
     uint32_t unused;
     _Atomic uint64_t begin_us; /* coarse clock when the snapshot was taken */
     /* counters, written only by the holder (relaxed), summed by inmem__store_stats() */
