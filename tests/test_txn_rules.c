@@ -315,6 +315,33 @@ static void rule2_read_your_writes_through_put_delete_and_scan(void **state)
 
 /* ---- rule 3: the read set --------------------------------------------------------------- */
 
+/* A scan shows the pending writes as they were when it was opened: a key the transaction writes
+ * again, or deletes, while the scan is open keeps its value at the opening in that scan, like a
+ * key it writes for the first time, which does not show. */
+static void rule2_scan_shows_pending_writes_as_they_were_when_opened(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    uint64_t vc = db_put(db, NULL, "c", "c0");
+    inmem_txn *t = test_begin(db);
+    assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("a1")));
+    assert_ok(inmem_kv_put(t, NULL, LIT("b"), LIT("b1")));
+    assert_ok(inmem_kv_delete(t, NULL, LIT("d")));
+    inmem_iter *it = NULL;
+    assert_ok(inmem_kv_scan(t, NULL, NULL, 0, NULL, 0, &it));
+    assert_ok(inmem_kv_put(t, NULL, LIT("a"), LIT("a2"))); /* rewritten */
+    assert_ok(inmem_kv_delete(t, NULL, LIT("b")));         /* deleted */
+    assert_ok(inmem_kv_put(t, NULL, LIT("c"), LIT("c1"))); /* first written now */
+    assert_ok(inmem_kv_put(t, NULL, LIT("d"), LIT("d1"))); /* a pending delete put back */
+    assert_ok(inmem_kv_put(t, NULL, LIT("e"), LIT("e1"))); /* new */
+    const struct kvv opened[] = {{"a", "a1", 0}, {"b", "b1", 0}, {"c", "c0", vc}};
+    expect_iter(it, opened, 3);
+    const struct kvv now[] = {{"a", "a2", 0}, {"c", "c1", 0}, {"d", "d1", 0}, {"e", "e1", 0}};
+    expect_scan(t, NULL, NULL, NULL, now, 4);
+    inmem_txn_free(t);
+    inmem_db_close(db);
+}
+
 static void rule3_read_set_records_every_read_including_missing_and_deleted(void **state)
 {
     (void)state;
@@ -1824,6 +1851,7 @@ const struct CMUnitTest txn_rules_tests[] = {
     cmocka_unit_test(rule1_snapshot_concurrent_commit_invisible_to_older_snapshot),
     cmocka_unit_test(rule1_snapshot_phantom_not_seen_by_older_snapshot),
     cmocka_unit_test(rule2_read_your_writes_through_put_delete_and_scan),
+    cmocka_unit_test(rule2_scan_shows_pending_writes_as_they_were_when_opened),
     cmocka_unit_test(rule3_read_set_records_every_read_including_missing_and_deleted),
     cmocka_unit_test(rule3_reading_missing_key_then_concurrent_insert_conflicts),
     cmocka_unit_test(rule3_reading_deleted_key_records_tombstone_version),

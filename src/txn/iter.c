@@ -24,7 +24,8 @@ static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 static int cmp_pending(const void *a, const void *b, void *ctx)
 {
     const wentry *w = ctx;
-    const keyref *x = &w[*(const uint32_t *)a].k, *y = &w[*(const uint32_t *)b].k;
+    const keyref *x = &w[((const inmem__iter_pw *)a)->w].k,
+                 *y = &w[((const inmem__iter_pw *)b)->w].k;
     return key_cmp(x->key, x->klen, y->key, y->klen);
 }
 
@@ -140,7 +141,7 @@ static int scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi
     it->txn = t;
     it->with_expired = kind == SCAN_OWN_WITH_EXPIRED;
     it->src = calloc(forks ? INMEM__SCAN_SRC_MAX : 1, sizeof(*it->src));
-    it->pw = malloc((t->nw ? t->nw : 1) * sizeof(uint32_t));
+    it->pw = malloc((t->nw ? t->nw : 1) * sizeof(*it->pw));
     if (!it->src || !it->pw || (hi && !(it->src[0].hi = malloc(hilen ? hilen : 1)))) {
         free_sources(it);
         free(it->pw);
@@ -168,10 +169,10 @@ static int scan(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi
         const keyref *k = &t->w[i].k;
         if (key_cmp(k->key, k->klen, lo, lolen) >= 0 &&
             (!hi || key_cmp(k->key, k->klen, hi, hilen) < 0))
-            it->pw[it->npw++] = (uint32_t)i;
+            it->pw[it->npw++] = (inmem__iter_pw){(uint32_t)i, t->w[i].v};
     }
     if (it->npw > 1)
-        qsort_r(it->pw, it->npw, sizeof(uint32_t), cmp_pending, t->w);
+        qsort_r(it->pw, it->npw, sizeof(*it->pw), cmp_pending, t->w);
     it->next = t->iters;
     it->pprev = &t->iters;
     if (t->iters)
@@ -309,7 +310,9 @@ int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const
         int rc = peek(it);
         if (rc && rc != INMEM_NOTFOUND)
             return it->err = rc;
-        const wentry *p = it->ipw < it->npw ? &t->w[it->pw[it->ipw]] : NULL;
+        /* (its key from the write set, its version as when the iterator was opened) */
+        const inmem__iter_pw *pw = it->ipw < it->npw ? &it->pw[it->ipw] : NULL;
+        const wentry *p = pw ? &t->w[pw->w] : NULL;
         if (!it->have && !p)
             return INMEM_NOTFOUND;
         int c = !p ? -1 : !it->have ? 1 : key_cmp(it->key, it->klen, p->k.key, p->k.klen);
@@ -318,9 +321,9 @@ int inmem__iter_next_ex(inmem_iter *it, const uint8_t **key, size_t *klen, const
             it->ipw++;
             if (c == 0)
                 it->have = 0;
-            if (skipped(it, p->v))
+            if (skipped(it, pw->v))
                 continue;
-            v = p->v;
+            v = pw->v;
             if (key)
                 *key = p->k.key;
             if (klen)

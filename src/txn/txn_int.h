@@ -205,13 +205,20 @@ typedef struct inmem__scan_src {
 
 #define INMEM__SCAN_SRC_MAX 33 /* the range itself and up to 32 forks above it */
 
+/* A pending write an iterator merges: its entry in the write set, and its version when the
+ * iterator was opened (a write replaced since is kept until the transaction ends: stage_write()) */
+typedef struct inmem__iter_pw {
+    uint32_t w;
+    const inmem__version *v;
+} inmem__iter_pw;
+
 struct inmem_iter {
     inmem_txn *txn;
     inmem_iter *next, **pprev; /* the transaction's list of open iterators */
     inmem__scan_src *src;      /* nsrc sources; src[0] is the range's own scope */
     size_t nsrc;
-    uint8_t scope[16]; /* with forks: the scanned scope's id */
-    uint32_t *pw;      /* the transaction's writes in range, sorted by key */
+    uint8_t scope[16];  /* with forks: the scanned scope's id */
+    inmem__iter_pw *pw; /* the transaction's writes in range when it was opened, sorted by key */
     size_t npw, ipw;
     /* the snapshot side's next entry, peeked (have): its key, node (NULL: inherited) and version */
     int have;
