@@ -560,7 +560,10 @@ int inmem_txn_begin_readonly(inmem_db *db, inmem_txn **out);
 /**
  * Begins a read-only transaction on the state as of commit @p version: a time-travel read
  * (docs/history.md). Every read primitive works in it and returns exactly what a transaction
- * begun right after that commit returned; a value's expiry is judged at that commit's time.
+ * begun right after that commit returned; a value's expiry is judged at that commit's time (if
+ * that time is not known — older than the times kept, or after a reopen a commit the checkpoint
+ * image kept no version of — a value that expires between the known times around it is
+ * INMEM_EHISTORY; with no retention no time is kept, and expiry is judged now).
  * Writes get INMEM_EREADONLY. What the retained history (inmem_options.history_ms,
  * history_versions) no longer holds is an error, never a newer answer: a @p version older than
  * every key's retained history fails here, and a read whose own key's versions were freed (a

@@ -2192,6 +2192,63 @@ static void history_expiry_is_judged_at_the_time_read(void **state)
     inmem__clock_set_override(0);
 }
 
+/* After a reopen from a checkpoint image, the commit times known are those of the versions the
+ * image holds. A version none of whose writes was kept (here: x's first value, freed by the count)
+ * has no known time: its expiry judgement must not borrow an older commit's time (a value
+ * already expired at that version came back). Values whose expiry is on either side of the
+ * unknown time are still judged; one in between is INMEM_EHISTORY, never the value. */
+static void history_expiry_at_a_version_of_unknown_time_after_a_reopen(void **state)
+{
+    (void)state;
+    const uint64_t t0 = 31000000000ull;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem__clock_set_override(t0);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.history_versions = 2;
+    o.ttl_sweep_interval_ms = 0;
+    inmem_db *db;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    uint64_t vk, vx, vt;
+    assert_ok(inmem_put_ttl(db, NULL, "k", 1, "v", 1, 500, &vk));     /* expires at t0 + 500 */
+    assert_ok(inmem_put_ttl(db, NULL, "far", 3, "v", 1, 5000, NULL)); /* at t0 + 5000 */
+    inmem__clock_set_override(t0 + 600);
+    assert_ok(inmem_put(db, NULL, "x", 1, "1", 1, &vx)); /* k has expired here */
+    for (int i = 0; i < 20; i++) {                       /* x's first value is freed */
+        inmem__clock_set_override(t0 + 700 + (uint64_t)i);
+        assert_ok(inmem_put(db, NULL, "x", 1, "2", 1, NULL));
+    }
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin_at(db, vx, &t));
+    assert_rc(INMEM_NOTFOUND, inmem_kv_get(t, NULL, "k", 1, NULL, NULL, NULL));
+    inmem_txn_free(t);
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(t0 + 1000);
+    assert_ok(inmem_db_open(dir, &o, &db));
+    /* vk's time is known (k's version holds it): k is live there */
+    assert_ok(inmem_db_version_time(db, vk, &vt));
+    assert_int_equal(vt, t0);
+    assert_ok(inmem_txn_begin_at(db, vk, &t));
+    assert_ok(inmem_kv_get(t, NULL, "k", 1, NULL, NULL, NULL));
+    inmem_txn_free(t);
+    /* vx's is not */
+    assert_ok(inmem_txn_begin_at(db, vx, &t));
+    int rc = inmem_kv_get(t, NULL, "k", 1, NULL, NULL, NULL);
+    assert_true(rc == INMEM_NOTFOUND || rc == INMEM_EHISTORY); /* never the expired value */
+    inmem_iter *it;
+    assert_ok(inmem_kv_scan(t, NULL, "k", 1, "l", 1, &it));
+    rc = inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL);
+    assert_true(rc == INMEM_NOTFOUND || rc == INMEM_EHISTORY);
+    inmem_iter_free(it);
+    assert_ok(inmem_kv_get(t, NULL, "far", 3, NULL, NULL, NULL)); /* live on every side */
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+    test_rmdir(dir);
+}
+
 /* ---- 3.9 history survives a SIGKILL ---------------------------------------------------------- */
 
 #define KILL_KEYS 7
@@ -2348,6 +2405,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_policy_is_stored_in_the_database),
     cmocka_unit_test(history_commit_times_of_the_shared_scope_survive_a_reopen),
     cmocka_unit_test(history_expiry_is_judged_at_the_time_read),
+    cmocka_unit_test(history_expiry_at_a_version_of_unknown_time_after_a_reopen),
     cmocka_unit_test(history_survives_a_sigkill_exactly),
 };
 INMEM_TEST_COUNT(history);

@@ -46,8 +46,13 @@
 
 void inmem__history_note(inmem__store *st, uint64_t version, uint64_t time_ms)
 {
-    if (st->ntimes && time_ms <= st->times[st->ntimes - 1].time_ms)
-        return; /* the same millisecond (or a clock that went back): the last entry covers it */
+    if (st->ntimes) {
+        const inmem__timepoint *last = &st->times[st->ntimes - 1];
+        if (time_ms <= last->time_ms && last->last == UINT64_MAX)
+            return; /* the same millisecond (or a clock that went back): the last entry covers it */
+        if (time_ms < last->time_ms)
+            time_ms = last->time_ms; /* (an image's entry covers only its versions: a new one) */
+    }
     if (st->ntimes == st->times_cap) {
         size_t cap = st->times_cap ? st->times_cap * 2 : 1024;
         inmem__timepoint *p = realloc(st->times, cap * sizeof(*p));
@@ -57,7 +62,7 @@ void inmem__history_note(inmem__store *st, uint64_t version, uint64_t time_ms)
         st->times = p;
         st->times_cap = cap;
     }
-    st->times[st->ntimes++] = (inmem__timepoint){version, time_ms};
+    st->times[st->ntimes++] = (inmem__timepoint){version, time_ms, UINT64_MAX};
 }
 
 /* The index of the last entry with version <= @p v, or -1. */
@@ -74,6 +79,20 @@ static long entry_of_version(const inmem__store *st, uint64_t v)
         }
     }
     return found;
+}
+
+/* Whether the commit time of version @p v is known: 1 with it in *lo (= *hi); else 0, with the
+ * times it lies between in *lo and *hi (0: no bound known). */
+static int time_of_version(const inmem__store *st, uint64_t v, uint64_t *lo, uint64_t *hi)
+{
+    long i = entry_of_version(st, v);
+    *lo = i >= 0 ? st->times[i].time_ms : 0;
+    if (i >= 0 && v <= st->times[i].last) {
+        *hi = *lo;
+        return 1;
+    }
+    *hi = (size_t)(i + 1) < st->ntimes ? st->times[i + 1].time_ms : 0;
+    return 0;
 }
 
 /* The newest version committed at or before @p time_ms; 0 if none is known. (A version the GC's
@@ -130,9 +149,12 @@ void inmem__history_load_times(inmem__store *st)
         return;
     qsort(st->times, st->ntimes, sizeof(*st->times), cmp_timepoint);
     size_t n = st->ntimes, out = 0;
-    for (size_t i = 0; i < n; i++) /* keep the first of each run of equal or earlier times */
+    for (size_t i = 0; i < n; i++) { /* keep the first of each run of equal or earlier times */
         if (out == 0 || st->times[i].time_ms > st->times[out - 1].time_ms)
             st->times[out++] = st->times[i];
+        else if (st->times[i].last > st->times[out - 1].last) /* it covers what it covered */
+            st->times[out - 1].last = st->times[i].last;
+    }
     st->ntimes = out;
 }
 
@@ -148,7 +170,7 @@ void inmem__history_load_time(inmem__store *st, uint64_t version, uint64_t time_
         st->times = p;
         st->times_cap = cap;
     }
-    st->times[st->ntimes++] = (inmem__timepoint){version, time_ms};
+    st->times[st->ntimes++] = (inmem__timepoint){version, time_ms, version};
 }
 
 /* ---- policies ------------------------------------------------------------------------------ */
@@ -706,6 +728,15 @@ int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen)
                         (unsigned long long)t->snap, is_shared(key) ? "" : " of this run");
 }
 
+int inmem__history_expiry_unknown(inmem_txn *t)
+{
+    return inmem__error(INMEM_EHISTORY,
+                        "whether a value had expired at version %llu is not known: that "
+                        "version's commit time is not (between %llu and %llu ms)",
+                        (unsigned long long)t->snap, (unsigned long long)t->now_ms,
+                        (unsigned long long)t->now_hi_ms);
+}
+
 int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen)
 {
     if (klen < 16)
@@ -789,9 +820,20 @@ int inmem__txn_begin_past(inmem__store *st, uint64_t version, uint64_t time_ms, 
         t->snap = t->pinned = version;
         t->past = 1;
         t->pf_ok = 0;
-        /* a value's expiry is judged at the time asked for, or at the version's commit */
-        long i = entry_of_version(st, version);
-        t->now_ms = by_time ? time_ms : i >= 0 ? st->times[i].time_ms : now;
+        /* a value's expiry is judged at the time asked for, or at the version's commit; when
+         * that time is not known (older than the times kept, or after a reopen a version the
+         * image holds no write of), between the times it lies between */
+        uint64_t lo, hi;
+        if (by_time) {
+            t->now_ms = time_ms;
+        } else if (!st->ntimes) { /* no times kept (no retention): judged now */
+            t->now_ms = now;
+        } else if (time_of_version(st, version, &lo, &hi)) {
+            t->now_ms = lo;
+        } else {
+            t->now_ms = lo ? lo : 1; /* (0 would read the clock) */
+            t->now_hi_ms = hi ? hi : now;
+        }
     }
     inmem__mutex_unlock(&st->commit_mu);
     if (rc) {

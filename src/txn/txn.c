@@ -112,6 +112,7 @@ static void txn_reset(inmem_txn *t)
     inmem__arena_reset(&t->arena);
     t->commit_ver = 0;
     t->now_ms = 0;
+    t->now_hi_ms = 0;
     t->ckey = NULL;
     t->cklen = 0;
     t->cexpected = t->cfound = 0;
@@ -390,6 +391,8 @@ snapshot_version(inmem_txn *t, inmem__node *n, const uint8_t *key, size_t klen, 
     if (INMEM_UNLIKELY(t->past)) {
         const inmem__version *v = NULL;
         *rc = past_version(t, n, key, klen, &v);
+        if (*rc == 0 && v && !v->tomb && expiry_unknown(t, v))
+            *rc = inmem__history_expiry_unknown(t);
         return v;
     }
     const inmem__version *v = n ? inmem__version_at(n, t->snap) : NULL;

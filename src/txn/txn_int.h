@@ -19,9 +19,12 @@
 /* ---- the store ------------------------------------------------------------------------------ */
 
 /* Retained history (history.c). A commit time: versions from `version` up to the next entry's
- * committed at `time_ms` (one entry per millisecond that saw a commit). */
+ * committed at `time_ms` (one entry per millisecond that saw a commit) when `last` is UINT64_MAX
+ * (noted at each commit, or as the log replays); an entry taken from a checkpoint image knows
+ * only the versions the image holds, from `version` to `last`: the versions after `last` up to
+ * the next entry's were committed at a time not known (between the two entries'). */
 typedef struct inmem__timepoint {
-    uint64_t version, time_ms;
+    uint64_t version, time_ms, last;
 } inmem__timepoint;
 
 /* A retention policy: keep versions replaced less than `ms` ago, and at least `count` versions of
@@ -240,6 +243,9 @@ struct inmem_txn {
     uint64_t pin_low; /* the lowest value the slot held since the pin (a stale first try) */
     uint64_t commit_ver;
     uint64_t now_ms; /* wall clock for TTL checks, read once on first need */
+    /* time travel to a version whose commit time is not known: it lies in (now_ms, now_hi_ms],
+     * and a value expiring in between is neither live nor expired there (0: now_ms is exact) */
+    uint64_t now_hi_ms;
     wentry *w;
     size_t nw, wcap;
     kset wix;
@@ -288,6 +294,13 @@ static inline uint64_t txn_now(inmem_txn *t)
 static inline int expired(const inmem__version *v, uint64_t now)
 {
     return v->expiry_ms != 0 && v->expiry_ms <= now;
+}
+
+/* Whether time travel cannot tell if @p v had expired: its expiry lies between the bounds of a
+ * commit time not known (inmem__history_expiry_unknown() says so). */
+static inline int expiry_unknown(const inmem_txn *t, const inmem__version *v)
+{
+    return t->now_hi_ms && v->expiry_ms > t->now_ms && v->expiry_ms <= t->now_hi_ms;
 }
 
 /* Whether @p v has expired for the transaction; reads the clock only for values with a TTL. */
@@ -420,6 +433,8 @@ int inmem__history_scan_check(inmem_txn *t, const uint8_t *lo, size_t lolen, con
                               size_t hilen);
 /* The error of a read whose version was freed. */
 int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen);
+/* The error of a time-travel read whose value's expiry cannot be judged (expiry_unknown()). */
+int inmem__history_expiry_unknown(inmem_txn *t);
 void inmem__history_fini(inmem__store *st);
 /* The oldest `after` from which a replay of @p scope is whole: every write of the scope newer
  * than it is kept (under commit_mu). */
