@@ -586,11 +586,14 @@ int inmem_txn_begin_at_time(inmem_db *db, uint64_t time_ms, inmem_txn **out);
  * history retention is on (any policy, the database's or a run's): those the longest window
  * needs, and with counts only, the last million milliseconds that saw commits.
  * @return 0, INMEM_EINVAL (NULL argument, version 0 or newer than the newest commit),
- *         INMEM_EHISTORY (retention off, or a time no longer kept).
+ *         INMEM_EHISTORY (retention off, a time no longer kept, or after a reopen from a
+ *         checkpoint a commit the image kept no version of: its time is not known).
  */
 int inmem_db_version_time(inmem_db *db, uint64_t version, uint64_t *time_ms);
 /**
- * The newest commit made at or before wall-clock @p time_ms (Unix ms).
+ * The newest commit made at or before wall-clock @p time_ms (Unix ms) — of those whose time is
+ * known (after a reopen from a checkpoint, not a commit the image kept no version of unless a
+ * later known time is at or before @p time_ms).
  * @return 0, INMEM_EINVAL (NULL argument), INMEM_EHISTORY (retention off, or @p time_ms before
  *         the oldest commit time kept).
  */

@@ -2233,14 +2233,19 @@ static void history_expiry_at_a_version_of_unknown_time_after_a_reopen(void **st
     assert_ok(inmem_txn_begin_at(db, vk, &t));
     assert_ok(inmem_kv_get(t, NULL, "k", 1, NULL, NULL, NULL));
     inmem_txn_free(t);
-    /* vx's is not */
+    /* vx's is not: it lies between t0 and the time of x's oldest kept version (t0 + 718), and
+     * k expired in between. Never the expired value, never a time that is not vx's, and a
+     * lookup by a time in between never answers with a commit that may be later than it */
+    assert_rc(INMEM_EHISTORY, inmem_db_version_time(db, vx, &vt));
+    uint64_t at = 0;
+    assert_ok(inmem_db_time_version(db, t0 + 650, &at));
+    CHECK(at == vk + 1, "the newest commit known at or before t0 + 650: %llu, expected %llu",
+          (unsigned long long)at, (unsigned long long)(vk + 1));
     assert_ok(inmem_txn_begin_at(db, vx, &t));
-    int rc = inmem_kv_get(t, NULL, "k", 1, NULL, NULL, NULL);
-    assert_true(rc == INMEM_NOTFOUND || rc == INMEM_EHISTORY); /* never the expired value */
+    assert_rc(INMEM_EHISTORY, inmem_kv_get(t, NULL, "k", 1, NULL, NULL, NULL));
     inmem_iter *it;
     assert_ok(inmem_kv_scan(t, NULL, "k", 1, "l", 1, &it));
-    rc = inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL);
-    assert_true(rc == INMEM_NOTFOUND || rc == INMEM_EHISTORY);
+    assert_rc(INMEM_EHISTORY, inmem_iter_next(it, NULL, NULL, NULL, NULL, NULL));
     inmem_iter_free(it);
     assert_ok(inmem_kv_get(t, NULL, "far", 3, NULL, NULL, NULL)); /* live on every side */
     inmem_txn_free(t);

@@ -111,8 +111,11 @@ static uint64_t version_at_time(const inmem__store *st, uint64_t time_ms)
     }
     if (found < 0)
         return 0;
-    /* entry i covers the versions from its own to the next entry's, exclusive */
-    return (size_t)found + 1 < st->ntimes ? st->times[found + 1].version - 1 : st->assigned;
+    /* entry i covers the versions from its own to the next entry's, exclusive; one from an image
+     * only those to its `last`: the times of the others are not known, and may be later than
+     * @p time_ms (a lower answer is what the GC's floors want too: they keep more) */
+    uint64_t end = (size_t)found + 1 < st->ntimes ? st->times[found + 1].version - 1 : st->assigned;
+    return st->times[found].last < end ? st->times[found].last : end;
 }
 
 /* What a reader may be given of version_at_time(): in strict mode a commit is noted (and
@@ -870,7 +873,16 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
                           "known from version %llu)",
                           (unsigned long long)version, (unsigned long long)st->times[0].version);
     } else {
-        *out = st->times[entry_of_version(st, version)].time_ms;
+        uint64_t lo, hi;
+        if (time_of_version(st, version, &lo, &hi))
+            *out = lo;
+        else
+            rc = inmem__error(INMEM_EHISTORY,
+                              "the commit time of version %llu is not known: the checkpoint "
+                              "image the database reopened from holds no write of it (it lies "
+                              "between %llu and %llu ms)",
+                              (unsigned long long)version, (unsigned long long)lo,
+                              (unsigned long long)(hi ? hi : lo));
     }
     inmem__mutex_unlock(&st->commit_mu);
     return rc;
