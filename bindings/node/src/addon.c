@@ -944,19 +944,29 @@ void dbw_release(dbw *d)
     free(d);
 }
 
+shared_db *dbw_detach(dbw *d)
+{
+    shared_db *sh = d->sh;
+    if (!sh)
+        return NULL;
+    /* Closed first: settling the waits below runs user code (the promise hooks of node:v8 and
+     * async_hooks run when a promise settles), which may close this handle again or call on it.
+     * It then finds the handle closed and its transactions freed: nothing it does reaches the
+     * shared database, which only the caller holds now. */
+    d->sh = NULL;
+    d->db = NULL;
+    while (d->txns)
+        txw_free_txn(d->txns);
+    watches_cancel(d);
+    return sh;
+}
+
 /* Frees every live transaction of @p d, then releases its shared database. */
 static int dbw_close_quiet(dbw *d, char *errbuf, size_t errlen)
 {
     errbuf[0] = 0;
-    if (!d->sh)
-        return 0;
-    watches_cancel(d);
-    while (d->txns)
-        txw_free_txn(d->txns);
-    shared_db *sh = d->sh;
-    d->sh = NULL;
-    d->db = NULL;
-    return shared_release(sh, errbuf, errlen);
+    shared_db *sh = dbw_detach(d);
+    return sh ? shared_release(sh, errbuf, errlen) : 0;
 }
 
 int dbw_close(napi_env env, dbw *d)

@@ -11,9 +11,10 @@
  *              once per process (its lock), and a database may be used from many threads.
  *              Reference-counted under a process-wide mutex; the last release closes it.
  *   dbw        one JS Database handle. refs = 1 while its JS object lives + 1 per live txw
- *              + 1 per pending wait. Closing (explicitly or by its finalizer) first settles its
- *              pending waits (db.wait(), wait.c) with ClosedError, frees every transaction it
- *              still has (their JS objects then throw "transaction freed"), then releases the
+ *              + 1 per pending wait. Closing (explicitly or by its finalizer) first marks it
+ *              closed, frees every transaction it still has (their JS objects then throw
+ *              "transaction freed"), settles its pending waits (db.wait(), wait.c) with
+ *              ClosedError (user code may run there: promise hooks), then releases the
  *              shared_db.
  *              The C struct itself lives until refs reaches 0, so finalizers may run in any
  *              order.
@@ -173,6 +174,9 @@ void dbw_release(dbw *d);
 /* After an async work on @p d settled (JS thread): closes it if it was collected meanwhile. */
 void dbw_work_done(dbw *d);
 int dbw_close(napi_env env, dbw *d); /* 0, or -1 with an exception pending */
+/* Closes @p d (its transactions freed, its waits rejected with ClosedError) and returns the
+ * shared database it held, for the caller to release; NULL if it was closed already. */
+shared_db *dbw_detach(dbw *d);
 
 /* Shared databases (addon.c). */
 int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_db **db,

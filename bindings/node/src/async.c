@@ -416,12 +416,7 @@ static napi_value db_close_async(napi_env env, napi_callback_info info)
         work_free(env, w);
         return p;
     }
-    watches_cancel(d);
-    while (d->txns)
-        txw_free_txn(d->txns);
-    w->sh = d->sh;
-    d->sh = NULL;
-    d->db = NULL;
+    w->sh = dbw_detach(d); /* ours alone now, whatever the user code it runs does */
     take_db(w, d);
     return queue(env, w, argv[0], "inmem.close");
 }

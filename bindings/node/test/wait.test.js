@@ -110,6 +110,34 @@ test('closing the database while waits are pending rejects them with ClosedError
   y.close();
 });
 
+test('user code that closes the database while a close rejects its waits is harmless', async (t) => {
+  // Rejecting the waits of a closing handle runs user code (a promise hook, here): a close it
+  // makes of the same handle must find it closed, not release the database a second time.
+  const { promiseHooks } = require('node:v8');
+  for (const how of ['close', 'closeAsync']) {
+    const dir = tmpdir(t);
+    const db = inmem.open(dir);
+    const tx = db.begin();
+    const waits = [db.wait('kv', null, 'a'), db.wait('kv', null, 'b')].map((w) => w.catch((e) => e));
+    let inner = 0;
+    const stop = promiseHooks.onSettled(() => {
+      if (inner++ === 0) db.close(); // the handle is closed already: nothing to do
+    });
+    try {
+      if (how === 'close') db.close();
+      else await db.closeAsync();
+    } finally {
+      stop();
+    }
+    assert.ok(inner > 0, how);
+    assert.equal(db.isOpen, false, how);
+    assert.equal(tx.status, 'freed', how);
+    for (const w of waits) assert.ok((await w) instanceof inmem.ClosedError, how);
+    const again = inmem.open(dir); // the lock was released
+    again.close();
+  }
+});
+
 test('an AbortSignal cancels a wait', async (t) => {
   const { db } = freshDb(t);
   const ac = new AbortController();
