@@ -655,7 +655,8 @@ static napi_value transact_sync(napi_env env, napi_callback_info info)
     if (t != napi_function)
         return throw_msg(env, INMEM_EINVAL, "the callback must be a function");
     inmem_retry_options ro;
-    if (get_retry(env, argv[2], &ro))
+    /* Reading the options may run user code (getters) that closes the database. */
+    if (get_retry(env, argv[2], &ro) || !(d = get_db_live(env, argv[0])))
         return NULL;
     closure c = {.env = env, .fn = argv[1], .d = d};
     d->pending++; /* no close from inside the callback */
@@ -727,6 +728,10 @@ static napi_value state_transition(napi_env env, napi_callback_info info)
     if (get_run(env, argv[1], &rid, &run, "run") || get_retry(env, argv[4], &ro) ||
         get_str(env, argv[2], &name, "name"))
         return NULL;
+    if (!(d = get_db_live(env, argv[0]))) { /* the options' getters may have closed it */
+        jsbytes_free(&name);
+        return NULL;
+    }
     closure c = {.env = env, .fn = argv[3], .d = d};
     uint64_t ver = 0;
     d->pending++;

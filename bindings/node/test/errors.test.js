@@ -279,6 +279,19 @@ test('a getter that closes the database inside runs.begin/fork/list or traces.re
   }
 });
 
+test('a getter that closes the database inside transactSync/state.transition options is seen', () => {
+  for (const what of ['transactSync', 'state.transition']) {
+    const db = inmem.open(null, { durability: 'none' });
+    let ran = 0;
+    const opts = { get maxAttempts() { db.close(); return 3; } };
+    const call = what === 'transactSync'
+      ? () => db.transactSync((tx) => { ran++; tx.put('a', 'b'); }, opts)
+      : () => db.state.transition(null, 'c', () => { ran++; return 'x'; }, opts);
+    assert.throws(call, (e) => e instanceof inmem.MisuseError && /closed/.test(e.message), what);
+    assert.equal(ran, 0, what);
+  }
+});
+
 test('a getter that detaches the input\'s buffer inside traces.record() is seen', (t) => {
   const { db } = freshDb(t);
   const tx = db.begin();
