@@ -2,16 +2,25 @@
 // InmemError and one subclass per inmem error code. The addon creates every error through
 // makeError(), so `err instanceof ConflictError` and `err.code === 'INMEM_CONFLICT'` both work.
 
+// The fields are defined, not assigned: an assignment runs a setter of that name inherited from
+// Object.prototype (user code), and the addon makes errors while it still holds memory
+// borrowed from a transaction (a scan, a record) that such code could free by closing the
+// database.
+const { defineProperty, hasOwn } = Object;
+function setField(o, name, value) {
+  defineProperty(o, name, { value, writable: true, enumerable: true, configurable: true });
+}
+
 class InmemError extends Error {
   constructor(message, code, errno, details) {
     super(message);
-    this.name = new.target.name;
+    setField(this, 'name', new.target.name);
     /** The constant's name, e.g. 'INMEM_CONFLICT'. */
-    this.code = code;
+    setField(this, 'code', code);
     /** The library's negative error number, e.g. -2. */
-    this.errno = errno;
+    setField(this, 'errno', errno);
     /** What the library said beyond the code (a file and offset, a lock holder...), if any. */
-    if (details !== undefined) this.details = details;
+    if (details !== undefined) setField(this, 'details', details);
   }
 }
 
@@ -64,9 +73,9 @@ const byCode = {
 
 /** Called by the addon: (errno, code, message, details, extra) => error. */
 function makeError(errno, code, message, details, extra) {
-  const C = byCode[code] || InmemError;
+  const C = (hasOwn(byCode, code) && byCode[code]) || InmemError;
   const e = new C(message, code, errno, details);
-  if (extra !== undefined) e.conflict = extra;
+  if (extra !== undefined) setField(e, 'conflict', extra);
   return e;
 }
 

@@ -249,6 +249,38 @@ test('checkpoints stored in the earlier record format (1) are still read', async
   assert.deepStrictEqual(newest.checkpoint.channel_values, { a: 'a3' });
 });
 
+test('a setter on Object.prototype that closes the database while list() reports damage is not run', async (t) => {
+  // The error a damaged record gives is made while the read still holds its scan: user code
+  // run then (an inherited setter of an error's field) closed the database, freeing the scan
+  // under the read, which then freed it again (SIGSEGV).
+  const { InmemSaver } = await lg();
+  const saver = new InmemSaver({ durability: 'none' });
+  const run = saver.runIdOf('bad');
+  const z = Buffer.from([0]);
+  saver.db.put('n', '', { run }); // its namespace ''
+  for (const id of ['1', '2', '3']) {
+    saver.db.put(Buffer.concat([Buffer.from('c'), z, inv(id)]), 'not a record', { run });
+  }
+  let ran = 0;
+  Object.defineProperty(Object.prototype, 'code', {
+    configurable: true,
+    set(v) {
+      ran++;
+      Object.defineProperty(this, 'code', { value: v, writable: true, enumerable: true, configurable: true });
+      saver.close();
+    },
+  });
+  try {
+    await assert.rejects(async () => {
+      for await (const x of saver.list({ configurable: { thread_id: 'bad' } })) assert.fail(x);
+    }, (e) => e instanceof inmem.CorruptError && e.code === 'INMEM_ECORRUPT');
+  } finally {
+    delete Object.prototype.code;
+  }
+  assert.equal(ran, 0);
+  saver.close();
+});
+
 test('list pages through a long history: every checkpoint once, in order, with before and filters', async (t) => {
   const { InmemSaver } = await lg();
   const { uuid6 } = await cp();
