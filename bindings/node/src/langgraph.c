@@ -602,13 +602,16 @@ static napi_value lg_put_async(napi_env env, napi_callback_info info)
     napi_value promise, name, self;
     size_t argc = 1;
     napi_get_cb_info(env, info, &argc, &self, NULL, NULL);
+    /* Pending before the promise is made: making it may run user code (promise hooks), which
+     * then cannot close the database this put is about to use (close() throws BusyError). */
+    p->d->pending++;
     if (napi_create_promise(env, &p->def, &promise) != napi_ok) {
+        p->d->pending--;
         put_free(env, p);
         return NULL;
     }
     napi_create_reference(env, self, 1, &p->hold); /* keeps the database handle alive */
     napi_create_string_utf8(env, "inmem.langgraphPut", NAPI_AUTO_LENGTH, &name);
-    p->d->pending++;
     if (napi_create_async_work(env, NULL, name, put_execute, put_complete, p, &p->aw) != napi_ok ||
         napi_queue_async_work(env, p->aw) != napi_ok) {
         p->d->pending--;

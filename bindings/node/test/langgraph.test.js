@@ -281,6 +281,33 @@ test('a setter on Object.prototype that closes the database while list() reports
   saver.close();
 });
 
+test('lgPutAsync: user code run as its promise is made cannot close the database under it', async (t) => {
+  // Making a promise runs user code (promise hooks): a close made there, before the put was
+  // counted as pending, left it to run on a closed handle (InvalidArgumentError from the
+  // library). It is now refused with BusyError, as during any asynchronous call.
+  const b = require('../lib/binding');
+  const { promiseHooks } = require('node:v8');
+  const db = inmem.open(null, { durability: 'none' });
+  const run = inmem.newRunId();
+  let closeError;
+  let armed = true;
+  const stop = promiseHooks.onInit(() => {
+    if (!armed) return;
+    armed = false;
+    try { db.close(); } catch (e) { closeError = e; }
+  });
+  let p;
+  try {
+    p = b.lgPutAsync(db._h, run, 't', 'langgraph', null, '', 'id1', null, 0, '[{},{}]', '', '', '');
+  } finally {
+    stop();
+  }
+  await p;
+  assert.ok(closeError instanceof inmem.BusyError);
+  assert.equal(db.get('t', { run }).toString(), 't');
+  db.close();
+});
+
 test('list pages through a long history: every checkpoint once, in order, with before and filters', async (t) => {
   const { InmemSaver } = await lg();
   const { uuid6 } = await cp();
