@@ -23,6 +23,7 @@
  *
  * waitSync() is inmem_wait() itself: it blocks the calling thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -217,24 +218,52 @@ static napi_value watch_start(napi_env env, napi_callback_info info)
     if (get_run(env, argv[2], &rid, &run, "run") || get_u64(env, argv[4], 0, &after, "after") ||
         get_timeout(env, argv[5], &timeout) || get_watched(env, argv[1], argv[3], &prim, &k))
         return NULL;
-    inmem_watch *w;
-    int rc = inmem_watch_open(d->db, run, prim, k.p, k.n, after, &w);
-    jsbytes_free(&k);
-    if (rc)
-        return throw_rc(env, rc, rc == INMEM_EIO ? errmsg_details(rc) : NULL, NULL);
 
-    napi_value promise, result = mk_arr(env, 2), id;
+    /* The promise and the async context before the watch: making them runs user code (the
+     * promise hooks of node:v8, async_hooks' init), which may close this handle. Made after,
+     * that code closed it under a wait being set up: the wait was linked to the closed handle,
+     * or settled by the close half-made, and then its uv handle started while closing (abort). */
+    napi_value promise, result, id;
     napi_deferred def;
+    napi_async_context actx;
     if (napi_create_promise(env, &def, &promise) != napi_ok) {
-        inmem_watch_close(w);
+        jsbytes_free(&k);
         return NULL;
     }
+    if (napi_async_init(env, NULL, mk_str(env, "inmem.wait"), &actx) != napi_ok) {
+        jsbytes_free(&k);
+        napi_value pending;
+        napi_get_and_clear_last_exception(env, &pending);
+        napi_resolve_deferred(env, def, mk_undef(env)); /* no one has it: released */
+        napi_throw(env, pending);
+        return NULL;
+    }
+    result = mk_arr(env, 2);
     set_elem(env, result, 0, promise);
-    /* Moved already, or just looking: settle now (no handles). */
+    inmem_watch *w = NULL;
+    int rc = INMEM_ECLOSED; /* closed meanwhile: what a close does to a pending wait */
+    if (d->db) {
+        rc = inmem_watch_open(d->db, run, prim, k.p, k.n, after, &w);
+        if (rc) {
+            char det[512];
+            snprintf(det, sizeof(det), "%s", rc == INMEM_EIO ? errmsg_details(rc) : "");
+            jsbytes_free(&k);
+            napi_async_destroy(env, actx);
+            napi_resolve_deferred(env, def, mk_undef(env)); /* no one has it: released */
+            return throw_rc(env, rc, det[0] ? det : NULL, NULL);
+        }
+    }
+    jsbytes_free(&k);
+
+    /* Moved already, or just looking (or closed meanwhile): settle now (no handles). */
     uint64_t v = 0;
-    rc = inmem_watch_poll(w, &v);
+    if (w)
+        rc = inmem_watch_poll(w, &v);
     if (rc != INMEM_NOTFOUND || timeout == 0) {
         inmem_watch_close(w);
+        napi_async_destroy(env, actx);
+        napi_create_uint32(env, 0, &id);
+        set_elem(env, result, 1, id);
         if (rc == 0) {
             napi_resolve_deferred(env, def, mk_u64(env, v));
         } else {
@@ -244,27 +273,28 @@ static napi_value watch_start(napi_env env, napi_callback_info info)
             napi_get_and_clear_last_exception(env, &err);
             napi_reject_deferred(env, def, err);
         }
-        napi_create_uint32(env, 0, &id);
-        set_elem(env, result, 1, id);
         return result;
     }
 
+    /* From here to the return, nothing runs user code. */
     uv_loop_t *loop = NULL;
     ww *x = calloc(1, sizeof(*x));
     if (!x || napi_get_uv_event_loop(env, &loop) != napi_ok || !loop ||
         uv_poll_init(loop, &x->poll, inmem_watch_fd(w)) != 0) {
         free(x);
         inmem_watch_close(w);
+        napi_async_destroy(env, actx);
+        napi_create_uint32(env, 0, &id);
+        set_elem(env, result, 1, id);
         napi_value err;
         throw_rc(env, INMEM_ENOMEM, "cannot poll the watch's descriptor", NULL);
         napi_get_and_clear_last_exception(env, &err);
         napi_reject_deferred(env, def, err);
-        napi_create_uint32(env, 0, &id);
-        set_elem(env, result, 1, id);
         return result;
     }
     x->env = env;
     x->def = def;
+    x->actx = actx;
     x->d = d;
     x->w = w;
     x->id = ++d->watch_ids;
@@ -277,8 +307,6 @@ static napi_value watch_start(napi_env env, napi_callback_info info)
         d->watches->prev = x;
     d->watches = x;
     napi_create_reference(env, argv[0], 1, &x->hold);
-    napi_value name = mk_str(env, "inmem.wait");
-    napi_async_init(env, NULL, name, &x->actx);
     napi_add_async_cleanup_hook(env, ww_teardown, x, &x->hook);
     uv_poll_start(&x->poll, UV_READABLE, on_readable);
     if (timeout != UINT64_MAX) {

@@ -138,6 +138,45 @@ test('user code that closes the database while a close rejects its waits is harm
   }
 });
 
+test('user code that closes the database while a wait is set up rejects it with ClosedError', async (t) => {
+  // Setting a wait up makes a promise and an async context: user code runs then (promise
+  // hooks, async_hooks' init). A close made there was missed (the wait stayed pending on the
+  // closed handle, here another handle keeps the database open) or half-settled the wait, whose
+  // poll handle was then started while closing (abort).
+  const { promiseHooks } = require('node:v8');
+  const asyncHooks = require('node:async_hooks');
+  for (const how of ['promise hook', 'async_hooks init']) {
+    const dir = tmpdir(t);
+    const db = inmem.open(dir);
+    const other = inmem.open(dir); // shares the database: it stays open
+    let armed = true;
+    const closeOnce = () => {
+      if (!armed) return;
+      armed = false;
+      db.close();
+    };
+    let stop;
+    if (how === 'promise hook') {
+      stop = promiseHooks.onInit(closeOnce);
+    } else {
+      const hook = asyncHooks.createHook({ init(id, type) { if (type === 'inmem.wait') closeOnce(); } });
+      hook.enable();
+      stop = () => hook.disable();
+    }
+    let p;
+    try {
+      p = db.wait('kv', null, 'a', { timeoutMs: 2000 });
+    } finally {
+      stop();
+    }
+    assert.equal(armed, false, how);
+    assert.equal(db.isOpen, false, how);
+    await assert.rejects(p, inmem.ClosedError, how);
+    other.put('a', 'x');
+    other.close();
+  }
+});
+
 test('an AbortSignal cancels a wait', async (t) => {
   const { db } = freshDb(t);
   const ac = new AbortController();
