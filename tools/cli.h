@@ -39,6 +39,7 @@ typedef struct cli {
     inmem_db *db;       /* NULL while there is no database (see open_rc) */
     inmem_txn *txn;     /* the explicit transaction (begin ... commit/abort), or NULL */
     int as_of;          /* txn reads the past (begin --as-of, or a command's --as-of): read-only */
+    uint64_t as_of_ms;  /* with as_of: the wall-clock time of that point (Unix ms), 0 if unknown */
     const char *dir;    /* the database directory; NULL with durability none */
     inmem_options opts; /* what the user asked for: read_only is --read-only, repair --repair */
     int writable;       /* db is open for writing (else read-only: see session.c) */

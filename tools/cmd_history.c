@@ -83,7 +83,15 @@ int cli_begin_at(cli *c, const char *cmdname, const char *at, inmem_txn **out)
     *out = NULL;
     if (cli_at(c, "--as-of", at, &v, &is_time))
         return CMD_ERR;
-    return begin_point(c, cmdname, "--as-of", at, v, is_time, out);
+    if (begin_point(c, cmdname, "--as-of", at, v, is_time, out))
+        return CMD_ERR;
+    /* the point's time (what `ttl` counts from): the one asked for, or the commit's if known */
+    c->as_of_ms = 0;
+    if (is_time)
+        c->as_of_ms = v;
+    else if (inmem_db_version_time(c->db, v, &c->as_of_ms) != 0)
+        c->as_of_ms = 0;
+    return CMD_OK;
 }
 
 int cli_at_version(cli *c, const char *cmdname, const char *what, const char *at, uint64_t *out)

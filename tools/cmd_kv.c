@@ -151,22 +151,28 @@ int cmd_ttl(cli *c, int argc, char **argv)
         return cli_error(c, "not found: key %s in %s", clips(key), pos[0]);
     if (rc)
         return cli_lib_error(c, rc, "ttl %s", clips(key));
+    /* the time left counts from now, or with --as-of from that point (if its time is known) */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t now =
+        c->as_of ? c->as_of_ms : (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     uint64_t left = at > now ? at - now : 0;
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "run", json_run(run));
         out_set_bytes(o, "key", key, strlen(key));
         json_object_set_new(o, "expire_at_ms", at ? json_u64(at) : json_null());
-        json_object_set_new(o, "ttl_ms", at ? json_u64(left) : json_null());
+        json_object_set_new(o, "ttl_ms", at && now ? json_u64(left) : json_null());
         out_json(o);
     } else if (!at) {
         printf("no TTL (never expires)\n");
+    } else if (!now) {
+        char t[32];
+        printf("expires %s\n", fmt_time(at, t));
     } else {
         char t[32], d[48];
-        printf("expires %s (in %s)\n", fmt_time(at, t), fmt_duration(left, d));
+        printf("expires %s (in %s%s)\n", fmt_time(at, t), fmt_duration(left, d),
+               c->as_of ? " from then" : "");
     }
     return CMD_OK;
 }

@@ -44,8 +44,9 @@ const cmd cli_commands[] = {
      "is pending until commit. DURATION: ms, or a number with a unit: 250ms, 30s, 5m, 2h, 7d.",
      cmd_put, CMD_NEEDS_DB | CMD_WRITES},
     {"ttl", "RUN KEY", "when a key's value expires, and how long it has left",
-     "Prints the absolute expiry (UTC) and the time left, or 'no TTL'.", cmd_ttl,
-     CMD_NEEDS_DB | CMD_ASOF},
+     "Prints the absolute expiry (UTC) and the time left, or 'no TTL'. With --as-of, the time\n"
+     "left counts from that point (not shown if its time is not known).",
+     cmd_ttl, CMD_NEEDS_DB | CMD_ASOF},
     {"del", "RUN KEY", "delete a key (a tombstone, even if it did not exist)", NULL, cmd_del,
      CMD_NEEDS_DB | CMD_WRITES},
     {"cas", "RUN KEY VERSION VALUE", "write a key only if it is still at VERSION (0: absent)",

@@ -777,6 +777,11 @@ run --history-versions 2 hist2 -c 'put shared k 1; put shared k 2; put shared k 
 expect_match "... and says when older versions were freed" "^version 10  .*  9
 version 9  .*  8
 \(2 versions; older ones were freed\)$" hist2 -c 'history shared k'
+HT="--history-versions 10 histttl"
+vt=$("$INMEM" --json $HT -c 'put shared brief x --ttl 400ms' | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+sleep 0.5
+expect_json "ttl --as-of: the time left counts from that point, not from now" 'L[0]["ttl_ms"] is not None and 300 <= L[0]["ttl_ms"] <= 400' $HT -c "ttl shared brief --as-of $vt"
+expect_match "... for people too" "^expires [0-9T:.-]+Z \(in 0\.[34][0-9]*s from then\)$" $HT -c "ttl shared brief --as-of $vt"
 expect "get --as-of VERSION" "b  (version 3)" $H -c 'get shared k --as-of 3'
 expect_error "get --as-of a version where the key was deleted: not found" "not found: key 'k'" $H -c 'get shared k --as-of 4'
 expect "list --as-of" $'k = b  (version 3)\n(1 key)' $H -c 'list shared --as-of 3'
