@@ -15,7 +15,9 @@
 #   make quickstart         the small example (examples/quickstart.c) on ./inmem-data
 #   make tools              build/inmem (the CLI) and build/examples/agents (the demo)
 #   make test-cli           the CLI's end-to-end tests (tests/cli/run.sh)
-#   make fuzz               libFuzzer on the log decoder and recovery (FUZZ_SECONDS=30)
+#   make fuzz               libFuzzer on the log decoder and recovery, then on checkpoint images
+#                           (FUZZ_SECONDS=30 in all, half each); make fuzz-recovery, fuzz-image:
+#                           one of them for FUZZ_SECONDS
 #   make bench              inmem's benchmark tables, then the comparison with RocksDB, LMDB,
 #                           SQLite, WiredTiger and Redis (installs them when missing); FULL=1
 #   make bench-seed         the original plan's targets alone (issue 14 items 5 and 6: commit
@@ -89,14 +91,14 @@ DEPS_TARGETS := deps-lib deps-test
 LIB_SRC := $(wildcard src/core/*.c src/storage/*.c src/wal/*.c src/checkpoint/*.c src/txn/*.c \
                       src/engine/*.c src/primitives/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC := $(wildcard tests/*.c) fuzz/recovery_target.c
+TEST_SRC := $(wildcard tests/*.c) fuzz/recovery_target.c fuzz/image_target.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 # bench_history.c is a program of its own (make bench-history).
 BENCH_SRC := $(filter-out bench/bench_history.c,$(wildcard bench/*.c)) tests/fsutil.c
 
 VERSION := $(shell sed -n 's/^\#define INMEM_VERSION_STRING "\(.*\)"/\1/p' include/inmem.h)
 
-.PHONY: all lib deps test test-c bench bench-seed bench-history bench-history-ir hb-base demo quickstart fuzz install uninstall check-exports \
+.PHONY: all lib deps test test-c bench bench-seed bench-history bench-history-ir hb-base demo quickstart fuzz fuzz-recovery fuzz-image install uninstall check-exports \
         clean format format-check deps-test deps-lib
 
 all: lib
@@ -170,20 +172,34 @@ ifeq ($(TESTS),)
 endif
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------------------------
-# make fuzz FUZZ_SECONDS=30: runs the log decoder/recovery target from the seed corpus; a crash or
-# sanitizer finding fails the run and leaves the input in build-fuzz/ (add it to fuzz/corpus).
+# make fuzz FUZZ_SECONDS=30: runs the log decoder/recovery target from its seed corpus, then the
+# checkpoint image target from its own, each for half the time; a crash or sanitizer finding
+# fails the run and leaves the input in build-fuzz/ (add it to fuzz/corpus, or
+# fuzz/corpus-image). make fuzz-recovery or fuzz-image runs one target for FUZZ_SECONDS.
 
 FUZZ_SECONDS ?= 30
+FUZZ_HALF    := $(shell s=$$(( ($(FUZZ_SECONDS) + 1) / 2 )); echo $$(( s > 0 ? s : 1 )))
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -I. \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_RUN   := -timeout=10 -rss_limit_mb=2048
 
 build-fuzz/fuzz_recovery: $(LIB_SRC) fuzz/recovery_target.c fuzz/fuzz_recovery.c tests/fsutil.c
 	@mkdir -p build-fuzz/corpus
 	clang $(FUZZ_FLAGS) -o $@ $^ -lxxhash -lpthread
 
-fuzz: build-fuzz/fuzz_recovery
-	cd build-fuzz && ./fuzz_recovery -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-	    -rss_limit_mb=2048 corpus ../fuzz/corpus
+build-fuzz/fuzz_image: $(LIB_SRC) fuzz/image_target.c fuzz/fuzz_image.c tests/fsutil.c
+	@mkdir -p build-fuzz/corpus-image
+	clang $(FUZZ_FLAGS) -o $@ $^ -lxxhash -lpthread
+
+fuzz: build-fuzz/fuzz_recovery build-fuzz/fuzz_image
+	$(MAKE) --no-print-directory fuzz-recovery fuzz-image FUZZ_SECONDS=$(FUZZ_HALF)
+
+fuzz-recovery: build-fuzz/fuzz_recovery
+	cd build-fuzz && ./fuzz_recovery -max_total_time=$(FUZZ_SECONDS) $(FUZZ_RUN) corpus ../fuzz/corpus
+
+fuzz-image: build-fuzz/fuzz_image
+	cd build-fuzz && ./fuzz_image -max_total_time=$(FUZZ_SECONDS) $(FUZZ_RUN) corpus-image \
+	    ../fuzz/corpus-image
 
 # ---- benchmarks --------------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@
 
 /* clang-format off */
 #define GROUPS(X)                                                                                  \
-    X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(state)        \
-    X(kv) X(events) X(runs) X(traces) X(cross) X(checkpoint) X(wal_codec) X(wal_log) X(wal_recovery) X(crash) X(alloc) \
+    X(core) X(txn_rules) X(storage) X(engine) X(bad_input) X(concurrency) X(fuzz) X(fuzz_image)   \
+    X(state) X(kv) X(events) X(runs) X(traces) X(cross) X(checkpoint) X(wal_codec) X(wal_log) X(wal_recovery) X(crash) X(alloc) \
     X(crashpoints) X(api_errors) X(history) X(gc)
 /* clang-format on */
 
