@@ -589,6 +589,43 @@ static void checkpoint_a_forged_key_count_reserves_only_what_the_image_can_hold(
     test_rmdir(dir);
 }
 
+/* An image's version is where the version counter goes on from: one of 2^63 or more (which no
+ * database reaches) is refused as corrupt, repair or not, since the commits after it would wrap
+ * the counter — a put on an image of version 2^64 - 1 was numbered 1, below every version the
+ * database held (found by the image fuzz target, fuzz/corpus-image/version-wraps). */
+static void checkpoint_a_version_no_database_reaches_is_corrupt(void **state)
+{
+    (void)state;
+    char dir[64];
+    uint64_t bad[] = {UINT64_MAX, (uint64_t)1 << 63};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        test_tmpdir(dir);
+        uint8_t blocks[256], payload[128];
+        size_t n = img_entry(payload, "A", 1, "va");
+        size_t blen = img_block(blocks, payload, (uint32_t)n, 1);
+        img_write(dir, bad[i], blocks, blen, 1, 1, 1);
+        inmem_db *db = NULL;
+        assert_rc(INMEM_ECORRUPT, ckpt_open(dir, 0, &db));
+        CHECK(strstr(inmem_errmsg(), "offset 16"), "'%s'", inmem_errmsg());
+        assert_rc(INMEM_ECORRUPT, ckpt_open(dir, 1, &db));
+        assert_null(db);
+        test_rmdir(dir);
+    }
+    /* the largest version allowed opens, and commits go on from it */
+    test_tmpdir(dir);
+    uint8_t blocks[256], payload[128];
+    size_t n = img_entry(payload, "A", 1, "va");
+    size_t blen = img_block(blocks, payload, (uint32_t)n, 1);
+    uint64_t top = ((uint64_t)1 << 63) - 2, v = 0;
+    img_write(dir, top, blocks, blen, 1, 1, 1);
+    inmem_db *db = ckpt_db(dir);
+    assert_ok(inmem_put(db, NULL, "B", 1, "vb", 2, &v));
+    assert_true(v == top + 1);
+    expect_get(db, NULL, "A", "va", 2, 1);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* An image cut short has lost its trailer, the only record of how many keys it holds: a repair
  * of it loads the intact blocks and reports the keys lost as unknown (INMEM_COUNT_UNKNOWN) —
  * never as 0, whether the cut took the first block, a middle one or only the trailer. */
@@ -1720,6 +1757,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_repair_of_a_cut_image_never_reports_no_keys_lost),
     cmocka_unit_test(checkpoint_repair_drops_a_block_that_does_not_parse_whole),
     cmocka_unit_test(checkpoint_a_forged_key_count_reserves_only_what_the_image_can_hold),
+    cmocka_unit_test(checkpoint_a_version_no_database_reaches_is_corrupt),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),

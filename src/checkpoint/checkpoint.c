@@ -46,12 +46,12 @@
  * every version it keeps, tombstones included.
  *
  * Checks on reading (any failure is INMEM_ECORRUPT with the file and offset): the header's magic,
- * size and checksum; every block's header checksum, length within the file, payload checksum and
- * entry count; entries that parse exactly to their block's end; key order and version order;
- * the trailer's magic, checksum and counts; nothing after the trailer. Blocks are independent, so
- * a salvage load (the repair option) can skip a damaged one and go on with the next block whose
- * header checks out; it checks each block whole before handing on any of its entries, so that a
- * block that fails part-way is skipped whole too.
+ * size and checksum, and a version V below 2^63; every block's header checksum, length within the
+ * file, payload checksum and entry count; entries that parse exactly to their block's end; key
+ * order and version order; the trailer's magic, checksum and counts; nothing after the trailer.
+ * Blocks are independent, so a salvage load (the repair option) can skip a damaged one and go on
+ * with the next block whose header checks out; it checks each block whole before handing on any of
+ * its entries, so that a block that fails part-way is skipped whole too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +74,9 @@
 #define BLOCK_TARGET (64u << 10)
 #define WRITE_CHUNK  (1u << 20)
 #define PATH_CAP     4096
+/* Versions stay below 2^63: a database committing a billion transactions a second would take 292
+ * years to get there. */
+#define VERSION_LIMIT ((uint64_t)1 << 63)
 
 #define F_FIRST 1u
 #define F_TOMB  2u
@@ -474,6 +477,10 @@ static int read_image(reader *r, int salvage)
         return inmem__error(INMEM_EVERSION, "checkpoint %s has format %u (this library reads %u)",
                             r->path, inmem__get32(h + 8), INMEM__CKPT_FORMAT);
     info->version = inmem__get64(h + 16);
+    /* the version counter goes on from V: an image that claims a version no database reaches
+     * would have the next commits wrap it, numbered below the versions they replace */
+    if (info->version >= VERSION_LIMIT)
+        return corrupt(r, 16, "a version no database reaches");
     info->txn_id = inmem__get64(h + 24);
     info->created_ms = inmem__get64(h + 32);
     info->hist.count = inmem__get32(h + 44);
