@@ -1268,7 +1268,10 @@ int inmem_run_replay(inmem_txn *txn, const inmem_run_id *run, uint64_t after_ver
                      inmem_replay **out);
 /**
  * The next committed transaction of the replay: *version, *time_ms (its commit time, 0 if not
- * known) and its writes (*changes[0..*n), borrowed until the next call).
+ * known) and its writes (*changes[0..*n), borrowed until the next call). After an error (other
+ * than INMEM_NOTFOUND and INMEM_EINVAL), every later call returns the same error, never the
+ * commit after the one it failed on: free the replay and begin a new one after the last version
+ * seen.
  * @return 0, INMEM_NOTFOUND (no more), INMEM_EINVAL, INMEM_ECORRUPT (a record that does not
  *         decode), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM.
  */

@@ -229,6 +229,63 @@ static void an_iterator_out_of_memory_never_skips_an_entry(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A replay that fails (out of memory) keeps failing: the commit it was reading is not skipped by
+ * the next call, so a consumer that retries never applies the feed with a hole in it; it frees
+ * the replay and begins again after the last version it saw. */
+static void a_replay_out_of_memory_never_skips_a_commit(void **state)
+{
+    (void)state;
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    o.history_versions = 100;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(NULL, &o, &db));
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    for (int i = 0; i < 20; i++) { /* commits of 1 to 20 writes: the change buffer grows */
+        inmem_txn *t = test_begin(db);
+        for (int j = 0; j <= i; j++) {
+            char k[16];
+            int n = snprintf(k, sizeof k, "k%02d", j);
+            assert_ok(inmem_kv_put(t, &run, k, (size_t)n, "v", 1));
+        }
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+    }
+    int hits = 0;
+    for (long n = 1; n < 80; n++) {
+        inmem_txn *t = test_begin(db);
+        inmem_replay *r = NULL;
+        if (inmem_run_replay(t, &run, 0, &r) != 0) { /* (only memory can fail it here) */
+            inmem_txn_free(t);
+            continue;
+        }
+        uint64_t v = 0, last = 0;
+        const inmem_change *c;
+        size_t nc;
+        test_alloc_fail(n);
+        int rc;
+        while ((rc = inmem_replay_next(r, &v, NULL, &c, &nc)) == 0)
+            last = v;
+        test_alloc_fail(0);
+        if (rc == INMEM_ENOMEM) {
+            hits++;
+            rc = inmem_replay_next(r, &v, NULL, &c, &nc);
+            if (rc != INMEM_ENOMEM)
+                fail_msg("allocation %ld: after INMEM_ENOMEM past version %llu, the next call gave "
+                         "%s (version %llu)",
+                         n, (unsigned long long)last, inmem_errname(rc), (unsigned long long)v);
+        } else {
+            assert_rc(INMEM_NOTFOUND, rc);
+        }
+        inmem_replay_free(r);
+        inmem_txn_free(t);
+    }
+    assert_true(hits > 0);
+    assert_ok(inmem_db_close(db));
+}
+
 /* A CAS in a fork on a long inherited key needs a copy of the parent's key at commit; if it cannot
  * be made, the commit fails (INMEM_ENOMEM), it never takes the key for absent and overwrites
  * it. */
@@ -294,6 +351,7 @@ static void every_allocation_failure_with_a_log_is_reported_and_recoverable(void
 const struct CMUnitTest alloc_tests[] = {
     cmocka_unit_test(every_allocation_failure_is_reported_cleanly),
     cmocka_unit_test(an_iterator_out_of_memory_never_skips_an_entry),
+    cmocka_unit_test(a_replay_out_of_memory_never_skips_a_commit),
     cmocka_unit_test(a_fork_cas_out_of_memory_at_commit_never_commits),
     cmocka_unit_test(every_allocation_failure_with_a_log_is_reported_and_recoverable),
 };

@@ -11,6 +11,8 @@ struct inmem_replay {
     inmem__replay *r;
     inmem_change *c;
     size_t cap;
+    int err; /* the first error: every later call returns it (the commit it was reading is gone
+              * from the feed, and a retry must not go on past it as if it had not been there) */
 };
 
 int inmem_run_replay(inmem_txn *txn, const inmem_run_id *run, uint64_t after_version,
@@ -99,16 +101,18 @@ int inmem_replay_next(inmem_replay *p, uint64_t *version, uint64_t *time_ms,
 {
     if (!p || !changes || !n)
         return INMEM_EINVAL;
+    if (p->err)
+        return p->err;
     for (;;) {
         const inmem__replay_write *w;
         size_t nw;
         int rc = inmem__replay_next(p->r, &w, &nw);
         if (rc)
-            return rc;
+            return rc == INMEM_NOTFOUND ? rc : (p->err = rc);
         if (nw > p->cap) {
             inmem_change *c = realloc(p->c, nw * sizeof(*c));
             if (!c)
-                return INMEM_ENOMEM;
+                return p->err = INMEM_ENOMEM;
             p->c = c;
             p->cap = nw;
         }
@@ -116,7 +120,7 @@ int inmem_replay_next(inmem_replay *p, uint64_t *version, uint64_t *time_ms,
         for (size_t i = 0; i < nw; i++) {
             rc = decode(&w[i], &p->c[k]);
             if (rc < 0)
-                return rc;
+                return p->err = rc;
             if (rc == 0)
                 k++;
         }
