@@ -542,6 +542,62 @@ static void corruption_in_a_non_last_segment_is_never_a_torn_tail(void **state)
     test_rmdir(dir);
 }
 
+/* Fills @p dir (async) until segment 3 exists, then flips a byte in the last transaction of
+ * segment 1: a repair must cut there and set segments 2 and later aside. */
+static void damage_segment_one_with_more_after(const char *dir, int round)
+{
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_ASYNC);
+    uint8_t val[700];
+    char key[32];
+    for (int i = 0; i < 1000 && current_segment(db) < 3; i++) {
+        snprintf(key, sizeof key, "r%d-%04d", round, i);
+        memset(val, 'a' + i % 26, sizeof val);
+        put_ok(db, NULL, key, val, sizeof val);
+    }
+    assert_ok(inmem_db_close(db));
+    char path[4096];
+    seg_path(path, sizeof path, dir, 1);
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_true(nf >= 2 && f[nf - 2].rec.type == INMEM__REC_TXN);
+    img[f[nf - 2].off + f[nf - 2].size / 2] ^= 0x80;
+    spit(path, img, len);
+    free(f);
+    free(img);
+}
+
+/* A segment number used again after a repair cut the log, then set aside by a second repair, never
+ * replaces what the first one set aside (*.dropped is kept byte for byte): the second goes to
+ * *.dropped.2. */
+static void repair_twice_keeps_both_segments_set_aside(void **state)
+{
+    (void)state;
+    char dir[64], seg2[4096], first[4200], second[4200];
+    test_tmpdir(dir);
+    seg_path(seg2, sizeof seg2, dir, 2);
+    snprintf(first, sizeof first, "%s.dropped", seg2);
+    snprintf(second, sizeof second, "%s.dropped.2", seg2);
+    inmem_db *db = NULL;
+    damage_segment_one_with_more_after(dir, 1);
+    assert_ok(try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db));
+    assert_int_equal(recovery_of(db).repaired, 1);
+    assert_ok(inmem_db_close(db));
+    size_t len1;
+    uint8_t *kept = slurp(first, &len1);
+    damage_segment_one_with_more_after(dir, 2); /* segment 2 made anew, and set aside again */
+    assert_ok(try_open(dir, INMEM_DURABILITY_ASYNC, 1, &db));
+    assert_int_equal(recovery_of(db).repaired, 1);
+    assert_ok(inmem_db_close(db));
+    expect_file(first, kept, len1);
+    assert_true(file_exists(second));
+    db = open_db(dir, INMEM_DURABILITY_ASYNC); /* and the directory opens as a database */
+    assert_int_equal(recovery_of(db).repaired, 0);
+    assert_ok(inmem_db_close(db));
+    free(kept);
+    test_rmdir(dir);
+}
+
 static void corruption_valid_checksum_over_impossible_content_even_at_the_tail(void **state)
 {
     (void)state;
@@ -1371,6 +1427,7 @@ const struct CMUnitTest wal_recovery_tests[] = {
     cmocka_unit_test(close_mark_with_bytes_after_it_is_judged_like_any_tail),
     cmocka_unit_test(corruption_before_a_close_mark_fails_open_then_repair_keeps_the_prefix),
     cmocka_unit_test_teardown(corruption_in_a_non_last_segment_is_never_a_torn_tail, restore_posix),
+    cmocka_unit_test(repair_twice_keeps_both_segments_set_aside),
     cmocka_unit_test(corruption_valid_checksum_over_impossible_content_even_at_the_tail),
     cmocka_unit_test(foreign_or_newer_segment_is_refused_with_eversion),
     cmocka_unit_test(incomplete_transaction_between_commits_is_corruption),

@@ -206,6 +206,24 @@ int inmem__vfs_sync_dir(const inmem__vfs *vfs, const char *dir)
     return rc;
 }
 
+int inmem__vfs_dropped_name(const inmem__vfs *vfs, const char *path, char *out, size_t cap)
+{
+    for (unsigned n = 1; n < 100000; n++) {
+        int len = n == 1 ? snprintf(out, cap, "%s.dropped", path)
+                         : snprintf(out, cap, "%s.dropped.%u", path, n);
+        if (len < 0 || (size_t)len >= cap)
+            return -ENAMETOOLONG;
+        int fd = vfs->open(out, O_RDONLY | O_NOFOLLOW, 0);
+        if (fd == -ENOENT)
+            return 0;
+        if (fd >= 0)
+            vfs->close(fd);
+        else if (fd != -ELOOP) /* (a symbolic link of that name: taken too) */
+            return fd;
+    }
+    return -EEXIST;
+}
+
 int inmem__vfs_sync_parent(const inmem__vfs *vfs, const char *path)
 {
     char parent[4200];

@@ -45,6 +45,10 @@ extern const inmem__vfs inmem__vfs_posix;
 /* Fsyncs directory @p dir through @p vfs (its entries: files created, renamed, removed in it):
  * 0 or -errno. */
 int inmem__vfs_sync_dir(const inmem__vfs *vfs, const char *dir);
+/* The name a file at @p path is set aside under (a repair's, a fallback's): "<path>.dropped", or
+ * "<path>.dropped.N" (N = 2, 3, ...) if that one is taken, so that a file set aside earlier (a
+ * segment number used again after a repair cut the log) is never replaced. 0 or -errno. */
+int inmem__vfs_dropped_name(const inmem__vfs *vfs, const char *path, char *out, size_t cap);
 /* Fsyncs the directory that holds @p path (after @p path itself was created in it, so that its
  * entry survives a machine crash): 0 or -errno. */
 int inmem__vfs_sync_parent(const inmem__vfs *vfs, const char *path);

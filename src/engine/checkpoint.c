@@ -118,10 +118,11 @@ static int remove_older_images(inmem_db *db, uint64_t v)
     for (size_t i = 0; rc == 0 && i < n && vs[i] < v; i++) {
         char path[4200], to[4300];
         inmem__ckpt_path(db->dir, vs[i], path, sizeof path);
-        snprintf(to, sizeof to, "%s.dropped", path);
-        int err = vs[i] == db->ckpt_salvaged /* a repair's evidence: set aside, as the log's */
-                      ? vfs->rename(path, to)
-                      : vfs->unlink(path);
+        int err;
+        if (vs[i] != db->ckpt_salvaged)
+            err = vfs->unlink(path);
+        else if ((err = inmem__vfs_dropped_name(vfs, path, to, sizeof to)) == 0)
+            err = vfs->rename(path, to); /* a repair's evidence: set aside, as the log's */
         if (err && err != -ENOENT)
             rc = inmem__error(INMEM_EIO, "cannot remove the older checkpoint image %s: %s", path,
                               strerror(-err));
@@ -141,8 +142,7 @@ static void keep_salvaged_copy(inmem_db *db, uint64_t v)
     const inmem__vfs *vfs = inmem__vfs_get();
     char path[4200], to[4300], tmp[4320];
     inmem__ckpt_path(db->dir, v, path, sizeof path);
-    snprintf(to, sizeof to, "%s.dropped", path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", to);
+    snprintf(tmp, sizeof tmp, "%s.dropped.tmp", path);
     int in = vfs->open(path, O_RDONLY | O_NOFOLLOW, 0);
     if (in < 0)
         return;
@@ -158,7 +158,7 @@ static void keep_salvaged_copy(inmem_db *db, uint64_t v)
     vfs->close(in);
     if (out >= 0)
         vfs->close(out);
-    if (!ok || vfs->rename(tmp, to) != 0)
+    if (!ok || inmem__vfs_dropped_name(vfs, path, to, sizeof to) != 0 || vfs->rename(tmp, to) != 0)
         (void)vfs->unlink(tmp);
 }
 
@@ -556,8 +556,8 @@ int inmem__checkpoint_recovered(inmem_db *db, int rc)
         /* the fallback worked: set the damaged image aside, never to be tried again */
         char path[4200], to[4300];
         inmem__ckpt_path(db->dir, db->ckpt_damaged, path, sizeof path);
-        snprintf(to, sizeof to, "%s.dropped", path);
-        (void)inmem__vfs_get()->rename(path, to);
+        if (inmem__vfs_dropped_name(inmem__vfs_get(), path, to, sizeof to) == 0)
+            (void)inmem__vfs_get()->rename(path, to);
     }
     return rc;
 }

@@ -954,8 +954,9 @@ static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t *newe
         if (!w->cfg.read_only) {
             char path[PATH_MAX_LEN], to[PATH_MAX_LEN + 16];
             inmem__wal_seg_path(w, v->ds.seqs[j], path, sizeof path);
-            snprintf(to, sizeof to, "%s.dropped", path);
-            int err = w->vfs->rename(path, to);
+            int err = inmem__vfs_dropped_name(w->vfs, path, to, sizeof to);
+            if (err == 0)
+                err = w->vfs->rename(path, to);
             if (err)
                 return inmem__wal_io_error(w, err, "rename", v->ds.seqs[j]);
             renamed = 1;
