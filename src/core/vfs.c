@@ -213,7 +213,7 @@ int inmem__vfs_dropped_name(const inmem__vfs *vfs, const char *path, char *out, 
                          : snprintf(out, cap, "%s.dropped.%u", path, n);
         if (len < 0 || (size_t)len >= cap)
             return -ENAMETOOLONG;
-        int fd = vfs->open(out, O_RDONLY | O_NOFOLLOW, 0);
+        int fd = vfs->open(out, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0); /* (a FIFO: no wait) */
         if (fd == -ENOENT)
             return 0;
         if (fd >= 0)
