@@ -109,6 +109,9 @@ lib: $(BUILD)/libinmem.a $(BUILD)/libinmem.so
 deps-lib:
 	@scripts/ensure-packages libxxhash-dev
 
+# Every build of the library (make lib, the benchmarks, the bindings) installs it first.
+$(LIB_OBJ): | deps-lib
+
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIB_CFLAGS) -MMD -MP -c $< -o $@

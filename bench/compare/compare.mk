@@ -19,7 +19,7 @@ FULL         ?=
 
 .PHONY: bench-compare deps-compare
 
-deps-compare:
+deps-compare: deps-lib
 	@scripts/ensure-packages $(COMPARE_PKGS)
 
 $(BUILD)/inmem_compare: $(COMPARE_SRC) $(COMPARE_HDR) $(BUILD)/libinmem.a
