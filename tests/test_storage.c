@@ -585,6 +585,95 @@ static void valloc_objects_freed_by_another_thread_go_back_to_their_pages(void *
     free(j.objs);
 }
 
+static int va_cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Fails unless the @p n objects of @p size bytes at @p objs are distinct and apart. */
+static void va_assert_apart(void **objs, size_t n, size_t size)
+{
+    qsort(objs, n, sizeof *objs, va_cmp_ptr);
+    for (size_t i = 0; i + 1 < n; i++)
+        if ((uintptr_t)objs[i] + size > (uintptr_t)objs[i + 1])
+            fail_msg("objects %p and %p overlap", objs[i], objs[i + 1]);
+}
+
+/* A page keeps its freed objects in a bitmap: every freed object is handed out again, once,
+ * while the objects still in use are never handed out; a page all of whose objects came back
+ * serves another class with none of the old class's free bits (which would hand out objects at
+ * the old class's offsets, overlapping). */
+static void valloc_freed_objects_are_handed_out_again_once_each(void **state)
+{
+    (void)state;
+    unsigned a = inmem__valloc_class(VA_SIZE), b = inmem__valloc_class(72);
+    if (a == VALLOC_NONE) /* an AddressSanitizer build: malloc for every version */
+        return;
+    size_t sa = 208, sb = 80; /* the classes' object sizes (16 bytes apart from 64) */
+    inmem__valloc_flush_thread();
+    inmem__valloc_trim(1);
+    struct va_job j = {a, calloc(VA_N, sizeof(unsigned char *))};
+    void **all = calloc(2 * VA_N, sizeof(void *));
+    assert_non_null(j.objs);
+    assert_non_null(all);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, va_alloc_all, &j), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(pthread_create(&th, NULL, va_free_half, &j), 0); /* the even ones */
+    assert_int_equal(pthread_join(th, NULL), 0);
+    size_t n = 0;
+    for (size_t i = 1; i < VA_N; i += 2)
+        all[n++] = j.objs[i];
+    for (size_t i = 0; i < VA_N / 2; i++) { /* as many again: from the freed ones */
+        unsigned char *p = inmem__valloc(a);
+        assert_non_null(p);
+        memset(p, 0x5a, VA_SIZE);
+        all[n++] = p;
+    }
+    for (size_t i = 1; i < VA_N; i += 2) /* the ones in use kept their bytes */
+        for (size_t k = 0; k < VA_SIZE; k += 37)
+            if (j.objs[i][k] != (unsigned char)(i & 0xff))
+                fail_msg("object %zu in use was handed out again", i);
+    inmem__valloc_stats st1;
+    inmem__valloc_stats_get(&st1);
+    va_assert_apart(all, n, sa);
+    /* all back, the pages emptied (kept for reuse, not trimmed), then a class of other sizes */
+    for (size_t i = 0; i < n; i++)
+        inmem__vfree(all[i], a);
+    inmem__valloc_flush_thread();
+    n = 0;
+    for (size_t i = 0; i < 2 * VA_N; i++) {
+        unsigned char *p = inmem__valloc(b);
+        assert_non_null(p);
+        memset(p, (int)(i & 0xff), sb);
+        all[n++] = p;
+    }
+    inmem__valloc_stats st2;
+    inmem__valloc_stats_get(&st2);
+    assert_true(st2.pages <= st1.pages + 1); /* the emptied pages served the new class */
+    for (size_t i = 0; i < n; i += 2)        /* half back to the reused pages, and taken again */
+        inmem__vfree(all[i], b);
+    inmem__valloc_flush_thread();
+    for (size_t i = 0; i < n; i += 2) {
+        unsigned char *p = inmem__valloc(b);
+        assert_non_null(p);
+        memset(p, (int)(i & 0xff), sb);
+        all[i] = p;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < sb; k += 13)
+            if (((unsigned char *)all[i])[k] != (unsigned char)(i & 0xff))
+                fail_msg("object %zu of the second class was overwritten", i);
+    va_assert_apart(all, n, sb);
+    for (size_t i = 0; i < n; i++)
+        inmem__vfree(all[i], b);
+    inmem__valloc_flush_thread();
+    inmem__valloc_trim(1);
+    free(all);
+    free(j.objs);
+}
+
 /* The table a growth empties goes back to the system a piece (1 MiB) per collection, not in one
  * munmap (256 MiB at 8 M keys: 14-23 ms in the commit that freed it); the collection says work
  * is left until the last piece is gone. */
@@ -623,5 +712,6 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(cut_versions_left_for_later_never_reach_into_their_node),
     cmocka_unit_test(gc_frees_the_oldest_versions_from_the_bottom_of_the_chain),
     cmocka_unit_test(valloc_objects_freed_by_another_thread_go_back_to_their_pages),
+    cmocka_unit_test(valloc_freed_objects_are_handed_out_again_once_each),
 };
 INMEM_TEST_COUNT(storage);
