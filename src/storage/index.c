@@ -913,6 +913,15 @@ static inline const pending *queue_front(const inmem__index *ix)
     return ix->q_count ? &ix->qh->e[ix->qh_i] : NULL;
 }
 
+/* The entry @p k places behind the front, if the front's block holds it; else NULL. */
+static inline const pending *queue_peek(const inmem__index *ix, size_t k)
+{
+    size_t i = ix->qh_i + k;
+    if (k >= ix->q_count || i >= ix->qh->cap)
+        return NULL;
+    return &ix->qh->e[i];
+}
+
 static void queue_pop(inmem__index *ix)
 {
     ix->qh_i++;
@@ -1240,6 +1249,26 @@ static inline __attribute__((always_inline)) int prune(inmem__index *ix, inmem__
     return at && at != v;
 }
 
+/* Without history, visiting a queued key loads three lines, each through the one before: the
+ * node, its newest version, and the older version to free. A backlog (what a long snapshot, a
+ * checkpoint's, kept) is walked entry after entry with none of them cached; so start each line
+ * a few entries ahead, every one from a line started earlier, and the misses of several entries
+ * overlap instead of following each other. A queued node is not freed while queued (I5), and
+ * the newest version of a live node is not freed, so the loads are of live memory. */
+static inline void gc_ahead_plain(const inmem__index *ix)
+{
+    const pending *a;
+    if ((a = queue_peek(ix, 6)) != NULL)
+        __builtin_prefetch(a->node);
+    if ((a = queue_peek(ix, 3)) != NULL)
+        __builtin_prefetch(atomic_load_rlx(&a->node->head));
+    if ((a = queue_peek(ix, 1)) != NULL) {
+        const inmem__version *h = atomic_load_rlx(&a->node->head);
+        if (h && h->len == 2)
+            __builtin_prefetch(h->newer, 1);
+    }
+}
+
 /* Starts the cache miss prune() will take on the key the GC visits next: the version that
  * becomes its oldest when a key keeping history gets a newer one (the oldest itself was fetched
  * when the newer one was installed). */
@@ -1358,7 +1387,9 @@ int inmem__index_gc_some(inmem__index *ix, uint64_t min_snap, uint64_t last_vers
         budget--;
         inmem__node *n = f->node;
         queue_pop(ix);
-        if (policy && (f = queue_front(ix)) != NULL) /* (without history: nothing to start) */
+        if (!policy)
+            gc_ahead_plain(ix);
+        else if ((f = queue_front(ix)) != NULL)
             gc_ahead(f->node);
         if (atomic_load_rlx(&n->dead))
             continue; /* retired by an earlier entry; not yet freed (I5) */
