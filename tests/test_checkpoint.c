@@ -399,6 +399,80 @@ static void checkpoint_damage_is_always_detected(void **state)
     test_rmdir(dir);
 }
 
+/* An image of 8 MiB or more has its blocks' checksums checked by a second thread ahead of the
+ * load: damage anywhere in it still fails the open with INMEM_ECORRUPT at the offset of the block
+ * it is in (as the check inline reports it), and an undamaged one loads every value. */
+static void checkpoint_a_big_image_checked_ahead_still_fails_at_the_damaged_block(void **state)
+{
+    (void)state;
+    enum { KEYS = 2600, VLEN = 4000 }; /* ~10 MB of image */
+    char dir[64], path[4200], key[32];
+    static char val[VLEN];
+    test_tmpdir(dir);
+    inmem_db *db = ckpt_db(dir);
+    for (int i = 0; i < KEYS; i += 100) {
+        inmem_txn *t = test_begin(db);
+        for (int j = i; j < i + 100; j++) {
+            snprintf(key, sizeof key, "big%05d", j);
+            memset(val, 'a' + j % 26, sizeof val);
+            assert_ok(inmem_kv_put(t, NULL, key, strlen(key), val, sizeof val));
+        }
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+    }
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_ok(inmem_db_close(db));
+    inmem__ckpt_path(dir, v, path, sizeof path);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    assert_true(len >= ((size_t)8 << 20));
+    /* the blocks: a 96-byte header, then blocks of a 16-byte head (payload length first), then a
+     * 48-byte trailer (docs/FORMAT.md) */
+    size_t starts[512], nb = 0;
+    for (size_t off = 96; off < len - 48; off += 16 + inmem__get32(img + off)) {
+        assert_true(nb < 512);
+        starts[nb++] = off;
+    }
+    assert_true(nb > 100);
+    size_t picks[] = {0, 1, nb / 2, nb - 2, nb - 1};
+    uint8_t *c = malloc(len);
+    assert_non_null(c);
+    for (size_t i = 0; i < sizeof picks / sizeof picks[0]; i++) {
+        for (int where = 0; where < 2; where++) { /* in the payload; in the block's head */
+            size_t b = picks[i], at = where ? starts[b] + 2 : starts[b] + 16 + 1000;
+            memcpy(c, img, len);
+            c[at] ^= 0x10;
+            spit(path, c, len);
+            int rc = ckpt_open(dir, 0, &db);
+            CHECK(rc == INMEM_ECORRUPT, "block %zu (%s): open %s", b, where ? "head" : "payload",
+                  inmem_errname(rc));
+            char want[64];
+            snprintf(want, sizeof want, "at offset %zu (", starts[b]);
+            CHECK(strstr(inmem_errmsg(), want), "block %zu: '%s' lacks '%s'", b, inmem_errmsg(),
+                  want);
+            expect_file(path, c, len);
+        }
+    }
+    spit(path, img, len);
+    db = ckpt_db(dir);
+    const void *got;
+    size_t gl;
+    inmem_txn *t = test_begin(db);
+    for (int j = 0; j < KEYS; j++) {
+        snprintf(key, sizeof key, "big%05d", j);
+        memset(val, 'a' + j % 26, sizeof val);
+        assert_ok(inmem_kv_get(t, NULL, key, strlen(key), &got, &gl, NULL));
+        assert_int_equal(gl, sizeof val);
+        assert_memory_equal(got, val, sizeof val);
+    }
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    free(c);
+    free(img);
+    test_rmdir(dir);
+}
+
 /* A damaged newest image is replaced by an older one when the log still covers the versions
  * between — nothing is lost, it is reported, and the damaged image is set aside. */
 static void checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it(void **state)
@@ -1758,6 +1832,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_repair_drops_a_block_that_does_not_parse_whole),
     cmocka_unit_test(checkpoint_a_forged_key_count_reserves_only_what_the_image_can_hold),
     cmocka_unit_test(checkpoint_a_version_no_database_reaches_is_corrupt),
+    cmocka_unit_test(checkpoint_a_big_image_checked_ahead_still_fails_at_the_damaged_block),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),
