@@ -62,6 +62,7 @@
  *   order they were pruned, until the oldest floor any key may get passes their newest version.
  *   history_bytes counts the value bytes of versions that are not their key's newest.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -115,6 +116,7 @@ typedef struct qblock {
 #define DEFER 16
 
 typedef struct chunk chunk;
+typedef struct chunk_maker chunk_maker;
 
 typedef struct retired {
     void *ptr;
@@ -156,6 +158,7 @@ struct inmem__index {
     inmem__node *tail[INMEM__SKIP_MAX];
     int bulk;
     chunk *chunk;
+    chunk_maker *maker;           /* a big load's chunks, made ready by a thread of their own */
     inmem__node *deferred[DEFER]; /* a ring: ndeferred counts every node appended */
     size_t ndeferred;
 };
@@ -282,6 +285,123 @@ static void chunk_release(chunk *k)
     }
 }
 
+/* Faults a fresh mapping in now, in one call where the kernel can (MADV_POPULATE_WRITE, Linux
+ * 5.14), so that the writer's first probes do not each take a page fault. */
+static void prefault(void *p, size_t bytes)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, bytes, MADV_POPULATE_WRITE) == 0)
+        return;
+#endif
+    for (size_t off = 0; off < bytes; off += 4096)
+        ((volatile char *)p)[off] = 0;
+}
+
+/*
+ * A load of many keys fills a chunk every ~10,000 nodes, and the kernel zeroes each one's pages at
+ * its first touch: 2 MiB at a time, 30 % of a load's time, more when the host is slow to give
+ * memory. A second thread maps the next chunks and faults them in ahead of the loader (an open
+ * has the machine to itself), keeping MAKER_AHEAD of them ready; the loader takes a ready one or,
+ * if the maker is behind, maps its own as before. The maker stops at _end; chunks it made that
+ * were not needed are unmapped.
+ */
+#define MAKER_AHEAD    4
+#define MAKER_MIN_KEYS 16384 /* fewer keys fill a chunk or two: not worth a thread */
+
+struct chunk_maker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    chunk *ready[MAKER_AHEAD];
+    int n;    /* ready[0..n) */
+    int stop; /* the loader's */
+};
+
+#ifndef INMEM__NO_CHUNKS
+static void *maker_main(void *arg)
+{
+    chunk_maker *m = arg;
+    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        while (!m->stop && m->n == MAKER_AHEAD)
+            pthread_cond_wait(&m->cv, &m->mu);
+        if (m->stop)
+            break;
+        pthread_mutex_unlock(&m->mu);
+        chunk *k = chunk_new();
+        if (k)
+            prefault((uint8_t *)k + sizeof(chunk), CHUNK_SIZE - sizeof(chunk));
+        pthread_mutex_lock(&m->mu);
+        if (!k)
+            break; /* no memory: the loader maps its own (and fails as it would have) */
+        m->ready[m->n++] = k;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+#endif
+
+static chunk *maker_take(chunk_maker *m)
+{
+    chunk *k = NULL;
+    pthread_mutex_lock(&m->mu);
+    if (m->n) {
+        k = m->ready[--m->n];
+        pthread_cond_signal(&m->cv);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return k;
+}
+
+static void maker_stop(inmem__index *ix)
+{
+    chunk_maker *m = ix->maker;
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->stop = 1;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->thread, NULL);
+    while (m->n)
+        chunk_release(m->ready[--m->n]);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+    ix->maker = NULL;
+}
+
+void inmem__index_bulk_expect(inmem__index *ix, uint64_t keys)
+{
+#ifndef INMEM__NO_CHUNKS
+    if (!ix->bulk || ix->maker || keys < MAKER_MIN_KEYS)
+        return;
+    chunk_maker *m = calloc(1, sizeof(*m));
+    if (!m)
+        return; /* (a hint: the load goes on without it) */
+    if (pthread_mutex_init(&m->mu, NULL) != 0) {
+        free(m);
+        return;
+    }
+    if (pthread_cond_init(&m->cv, NULL) != 0) {
+        pthread_mutex_destroy(&m->mu);
+        free(m);
+        return;
+    }
+    if (pthread_create(&m->thread, NULL, maker_main, m) != 0) {
+        pthread_cond_destroy(&m->cv);
+        pthread_mutex_destroy(&m->mu);
+        free(m);
+        return;
+    }
+    ix->maker = m;
+#else
+    (void)ix;
+    (void)keys;
+#endif
+}
+
 /* @p size bytes from the index's current chunk (a new one when it is full); NULL if the size
  * does not fit a chunk or no memory: the caller then uses malloc. */
 static void *chunk_alloc(inmem__index *ix, size_t size)
@@ -291,7 +411,9 @@ static void *chunk_alloc(inmem__index *ix, size_t size)
         return NULL; /* big values: malloc, so that a chunk holds many nodes */
     chunk *k = ix->chunk;
     if (!k || k->used + size > CHUNK_SIZE) {
-        chunk *nk = chunk_new();
+        chunk *nk = ix->maker ? maker_take(ix->maker) : NULL;
+        if (!nk)
+            nk = chunk_new();
         if (!nk)
             return NULL;
         if (k)
@@ -407,18 +529,6 @@ static int key_cmp(const inmem__node *n, const uint8_t *key, size_t klen)
  * TLB miss each. */
 #define HT_MAP_MIN ((size_t)2 << 20)
 
-/* Faults a fresh mapping in now, in one call where the kernel can (MADV_POPULATE_WRITE, Linux
- * 5.14), so that the writer's first probes do not each take a page fault. */
-static void prefault(void *p, size_t bytes)
-{
-#ifdef MADV_POPULATE_WRITE
-    if (madvise(p, bytes, MADV_POPULATE_WRITE) == 0)
-        return;
-#endif
-    for (size_t off = 0; off < bytes; off += 4096)
-        ((volatile char *)p)[off] = 0;
-}
-
 /* How a table's pages come: HT_POPULATE all at once (a table filled in one go), HT_LAZY as
  * entries land (a growth spread over many commits), HT_HUGE huge pages, all at once (the table a
  * checkpoint's load sizes for every key). */
@@ -527,6 +637,7 @@ void inmem__index_destroy(inmem__index *ix)
             htab_free(r->ptr);
         }
     }
+    maker_stop(ix);
     if (ix->chunk)
         chunk_release(ix->chunk);
     free(ix->trash);
@@ -1045,6 +1156,7 @@ void inmem__index_append_end(inmem__index *ix)
         ix->ht_removed -= (size_t)htab_put(t, ix->deferred[i]);
     ix->ndeferred = 0;
     ix->bulk = 0;
+    maker_stop(ix);
     if (ix->chunk)
         chunk_release(ix->chunk);
     ix->chunk = NULL;

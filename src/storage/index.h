@@ -154,6 +154,10 @@ void inmem__index_append_end(inmem__index *ix);
 /* Only the chunks of the above, for nodes made and linked one by one (the log's replay at open,
  * before any reader exists); inmem__index_append_end() ends it. */
 void inmem__index_bulk_start(inmem__index *ix);
+/* A bulk load about to append @p keys keys: with many, a second thread maps and faults in the
+ * next chunks ahead of the appends until inmem__index_append_end() (a hint: nothing if it cannot
+ * start). */
+void inmem__index_bulk_expect(inmem__index *ix, uint64_t keys);
 /* The bulk-load chunks mapped in the process now (SIZE_MAX in builds that use malloc instead). */
 size_t inmem__index_chunks_mapped(void);
 

@@ -566,6 +566,7 @@ int inmem__store_cas_one(inmem__store *st, const uint8_t *key, size_t klen, uint
 void inmem__store_load_begin(inmem__store *st, uint64_t keys_hint)
 {
     inmem__index_append_start(st->index);
+    inmem__index_bulk_expect(st->index, keys_hint);
     st->load_times_was_on = atomic_load_rlx(&st->times_on);
     /* one table of the right size instead of a rehash at every doubling; only a hint, so a
      * failure leaves the growth to each insert */
