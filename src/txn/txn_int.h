@@ -150,6 +150,7 @@ struct inmem__store {
     size_t load_cap;
     inmem__node *load_node; /* the key loaded last */
     int load_queued;        /* it is queued for the GC */
+    int load_locked;        /* a load holds commit_mu from its first entry to its end */
     int load_times_was_on;  /* times_on when the load began (see inmem__store_load_end()) */
     /* the TTL sweeper thread (ttl.c) */
     pthread_t sweeper;
