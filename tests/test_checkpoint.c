@@ -399,6 +399,44 @@ static void checkpoint_damage_is_always_detected(void **state)
     test_rmdir(dir);
 }
 
+/* Puts keys <prefix>000000.. (@p n of them, @p per a transaction), key i's value @p vlen bytes of
+ * 'a' + i % 26. */
+static void put_filled(inmem_db *db, const char *prefix, int n, size_t vlen, int per)
+{
+    char key[32], *val = malloc(vlen);
+    assert_non_null(val);
+    for (int i = 0; i < n; i += per) {
+        inmem_txn *t = test_begin(db);
+        for (int j = i; j < i + per && j < n; j++) {
+            snprintf(key, sizeof key, "%s%06d", prefix, j);
+            memset(val, 'a' + j % 26, vlen);
+            assert_ok(inmem_kv_put(t, NULL, key, strlen(key), val, vlen));
+        }
+        assert_ok(inmem_txn_commit(t));
+        inmem_txn_free(t);
+    }
+    free(val);
+}
+
+/* Fails unless every @p step th key put_filled() made holds its value. */
+static void expect_filled(inmem_db *db, const char *prefix, int n, size_t vlen, int step)
+{
+    char key[32], *val = malloc(vlen);
+    assert_non_null(val);
+    inmem_txn *t = test_begin(db);
+    for (int j = 0; j < n; j += step) {
+        snprintf(key, sizeof key, "%s%06d", prefix, j);
+        memset(val, 'a' + j % 26, vlen);
+        const void *got;
+        size_t gl;
+        assert_ok(inmem_kv_get(t, NULL, key, strlen(key), &got, &gl, NULL));
+        assert_int_equal(gl, vlen);
+        assert_memory_equal(got, val, vlen);
+    }
+    inmem_txn_free(t);
+    free(val);
+}
+
 /* An image of 8 MiB or more has its blocks' checksums checked by a second thread ahead of the
  * load: damage anywhere in it still fails the open with INMEM_ECORRUPT at the offset of the block
  * it is in (as the check inline reports it), and an undamaged one loads every value. */
@@ -406,20 +444,10 @@ static void checkpoint_a_big_image_checked_ahead_still_fails_at_the_damaged_bloc
 {
     (void)state;
     enum { KEYS = 2600, VLEN = 4000 }; /* ~10 MB of image */
-    char dir[64], path[4200], key[32];
-    static char val[VLEN];
+    char dir[64], path[4200];
     test_tmpdir(dir);
     inmem_db *db = ckpt_db(dir);
-    for (int i = 0; i < KEYS; i += 100) {
-        inmem_txn *t = test_begin(db);
-        for (int j = i; j < i + 100; j++) {
-            snprintf(key, sizeof key, "big%05d", j);
-            memset(val, 'a' + j % 26, sizeof val);
-            assert_ok(inmem_kv_put(t, NULL, key, strlen(key), val, sizeof val));
-        }
-        assert_ok(inmem_txn_commit(t));
-        inmem_txn_free(t);
-    }
+    put_filled(db, "big", KEYS, VLEN, 100);
     uint64_t v;
     assert_ok(inmem_db_checkpoint(db, &v));
     assert_ok(inmem_db_close(db));
@@ -456,17 +484,7 @@ static void checkpoint_a_big_image_checked_ahead_still_fails_at_the_damaged_bloc
     }
     spit(path, img, len);
     db = ckpt_db(dir);
-    const void *got;
-    size_t gl;
-    inmem_txn *t = test_begin(db);
-    for (int j = 0; j < KEYS; j++) {
-        snprintf(key, sizeof key, "big%05d", j);
-        memset(val, 'a' + j % 26, sizeof val);
-        assert_ok(inmem_kv_get(t, NULL, key, strlen(key), &got, &gl, NULL));
-        assert_int_equal(gl, sizeof val);
-        assert_memory_equal(got, val, sizeof val);
-    }
-    inmem_txn_free(t);
+    expect_filled(db, "big", KEYS, VLEN, 1);
     assert_ok(inmem_db_close(db));
     free(c);
     free(img);
@@ -1762,19 +1780,10 @@ static void checkpoint_load_memory_is_returned_when_its_keys_go(void **state)
 {
     (void)state;
     enum { KEYS = 20000 };
-    char dir[64], key[32], val[200];
+    char dir[64], key[32];
     test_tmpdir(dir);
     inmem_db *db = ckpt_db(dir);
-    for (int i = 0; i < KEYS; i += 1000) {
-        inmem_txn *t = test_begin(db);
-        for (int j = i; j < i + 1000; j++) {
-            snprintf(key, sizeof key, "key%06d", j);
-            memset(val, 'a' + j % 26, sizeof val);
-            assert_ok(inmem_kv_put(t, NULL, key, strlen(key), val, sizeof val));
-        }
-        assert_ok(inmem_txn_commit(t));
-        inmem_txn_free(t);
-    }
+    put_filled(db, "key", KEYS, 200, 1000);
     assert_ok(inmem_db_checkpoint(db, NULL));
     assert_ok(inmem_db_close(db));
     size_t before = inmem__index_chunks_mapped();
@@ -1783,17 +1792,7 @@ static void checkpoint_load_memory_is_returned_when_its_keys_go(void **state)
     if (chunks) /* 20,000 nodes of ~300 bytes: at least 2 chunks */
         CHECK(inmem__index_chunks_mapped() >= before + 2, "%zu chunks after the load, %zu before",
               inmem__index_chunks_mapped(), before);
-    for (int j = 0; j < KEYS; j += 997) {
-        snprintf(key, sizeof key, "key%06d", j);
-        memset(val, 'a' + j % 26, sizeof val);
-        const void *v;
-        size_t vl;
-        inmem_txn *t = test_begin(db);
-        assert_ok(inmem_kv_get(t, NULL, key, strlen(key), &v, &vl, NULL));
-        assert_int_equal(vl, sizeof val);
-        assert_memory_equal(v, val, sizeof val);
-        inmem_txn_free(t);
-    }
+    expect_filled(db, "key", KEYS, 200, 997);
     for (int i = 0; i < KEYS; i += 1000) {
         inmem_txn *t = test_begin(db);
         for (int j = i; j < i + 1000; j++) {
