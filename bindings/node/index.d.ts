@@ -433,7 +433,9 @@ export class Replay implements IterableIterator<ReplayEntry> {
 export class Transaction {
   readonly db: Database;
   readonly readOnly: boolean;
-  readonly status: 'active' | 'validating' | 'committed' | 'aborted' | 'freed';
+  /** 'committing' while a commitAsync() runs (the transaction's own state is not read while
+   *  the thread pool commits it); another async call leaves the state it began in. */
+  readonly status: 'active' | 'validating' | 'committing' | 'committed' | 'aborted' | 'freed';
   readonly runs: Runs;
   readonly events: Events;
   readonly state: State;

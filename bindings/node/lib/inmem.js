@@ -363,7 +363,7 @@ class Transaction {
   _handle() { return this._h; }
   _read(fn) { return fn(this._h); }
 
-  /** 'active' | 'validating' | 'committed' | 'aborted' | 'freed' */
+  /** 'active' | 'committing' (a commitAsync() in flight) | 'committed' | 'aborted' | 'freed' */
   get status() { return b.txnState(this._h); }
 
   get(key, opts) { return b.kvGet(this._h, opts && opts.run, key, false); }

@@ -64,7 +64,11 @@ struct txw {
     txw *prev, *next;
     itw *iters;
     int refs;
-    int busy;     /* an async work owns it */
+    int busy; /* an async work owns it */
+    /* While busy, what txnState() says, as the pool thread may be changing the transaction's
+     * state (a commit): -1 "committing" (commitAsync), else the state the work began in. The
+     * JS thread never reads the transaction's own state meanwhile. */
+    int busy_state;
     int borrowed; /* the transaction of a transactSync() callback: not ours to end */
 };
 

@@ -351,6 +351,7 @@ static int take_txn(napi_env env, work *w, txw *tx)
     }
     w->tx = tx;
     w->d = tx->db;
+    tx->busy_state = w->kind == W_COMMIT ? -1 : (int)inmem_txn_state_of(tx->txn);
     tx->busy = 1;
     tx->db->pending++;
     return 0;

@@ -161,7 +161,10 @@ static napi_value txn_free(napi_env env, napi_callback_info info)
     return mk_undef(env);
 }
 
-/* txnState(txn) -> 'active' | 'validating' | 'committed' | 'aborted' | 'freed' */
+/* txnState(txn) -> 'active' | 'committing' | 'committed' | 'aborted' | 'freed' ('validating'
+ * is never seen: a synchronous commit holds the JS thread until it is over). While an async
+ * work holds the transaction its state is not read (the pool thread may be writing it): a
+ * commitAsync() in flight is 'committing', any other work the state it began in. */
 static napi_value txn_state(napi_env env, napi_callback_info info)
 {
     ARGS(1);
@@ -171,6 +174,8 @@ static napi_value txn_state(napi_env env, napi_callback_info info)
         return freed ? mk_str(env, "freed") : NULL;
     if (!tx->txn)
         return mk_str(env, "freed");
+    if (tx->busy)
+        return mk_str(env, tx->busy_state < 0 ? "committing" : state_names[tx->busy_state & 3]);
     return mk_str(env, state_names[inmem_txn_state_of(tx->txn) & 3]);
 }
 

@@ -345,6 +345,39 @@ test('scanAsync and commitAsync run on the pool; the transaction is busy meanwhi
   assert.deepEqual(db.get('done'), B('yes'));
 });
 
+test('status while a commitAsync() runs is \'committing\', never read from the pool thread', async (t) => {
+  // The pool thread writes the transaction's state as it commits: status must not read it
+  // meanwhile (a data race), and says 'committing' instead until the promise settles.
+  const { db } = freshDb(t, { durability: 'strict' });
+  for (let round = 0; round < 20; round++) {
+    const tx = db.begin();
+    tx.put('k', String(round));
+    const p = tx.commitAsync();
+    const seen = new Set();
+    for (let i = 0; i < 2000; i++) seen.add(tx.status);
+    assert.deepEqual([...seen], ['committing']);
+    await p;
+    assert.equal(tx.status, 'committed');
+    tx.free();
+  }
+  // A conflict: 'committing', then 'aborted'.
+  const a = db.begin();
+  a.get('k');
+  db.put('k', 'other');
+  a.put('k', 'mine');
+  const p = a.commitAsync();
+  assert.equal(a.status, 'committing');
+  await assert.rejects(p, inmem.ConflictError);
+  assert.equal(a.status, 'aborted');
+  a.free();
+  // Another async call leaves the state it began in.
+  const r = db.begin();
+  const s = r.scanAsync({});
+  assert.equal(r.status, 'active');
+  await s;
+  r.free();
+});
+
 test('strict durability: commitAsync waits for the fsync; transact uses it', async (t) => {
   const { db } = freshDb(t, { durability: 'strict' });
   assert.equal(db.durability, 'strict');
