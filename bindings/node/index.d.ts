@@ -333,6 +333,7 @@ export interface Event {
 export interface StreamInfo { length: number; headHash: bigint; firstMs: number; lastMs: number }
 export interface Events {
   append(run: RunRef, stream: string, type: string, payload: Bytes): number;
+  /** At most 2^20 events a call (InvalidArgumentError beyond, or for a hole in the array). */
   appendBatch(run: RunRef, stream: string, events: { type: string; payload: Bytes }[]): number;
   get(run: RunRef, stream: string, seq: number): Event | undefined;
   range(run: RunRef, stream: string,
@@ -445,9 +446,12 @@ export class Transaction {
   /** When the value expires (Unix ms; 0: never); undefined if the key is missing. */
   getExpiry(key: Bytes, opts?: KeyOptions): number | undefined;
   put(key: Bytes, value: Bytes, opts?: PutOptions): void;
+  /** [key, value, key, value, ...]: at most 2^20 pairs a call (InvalidArgumentError beyond, or
+   *  for a hole in the array). */
   putMany(pairs: Bytes[], opts?: KeyOptions): void;
   delete(key: Bytes, opts?: KeyOptions): void;
   cas(key: Bytes, expectedVersion: number, value: Bytes, opts?: KeyOptions): void;
+  /** At most 2^20 keys a call (InvalidArgumentError beyond, or for a hole in the array). */
   getMany(keys: Bytes[], opts?: KeyOptions): MaybeEntry[];
   /** The key's versions this snapshot covers, newest first, as far as the retained history
    *  keeps them (a page: see HistoryPage). */

@@ -385,6 +385,109 @@ void jsbytes_free(jsbytes *b)
     b->heap = NULL;
 }
 
+int keep_bytes(napi_env env, napi_value v, keptbytes *k, int str, const char *what)
+{
+    jsbytes b;
+    k->p = NULL;
+    k->n = 0;
+    k->heap = NULL;
+    if (str ? get_str(env, v, &b, what) : get_bytes(env, v, &b, what))
+        return -1;
+    if (b.p == b.stack) { /* a short string: on the heap, with its NUL */
+        if (!(b.heap = malloc(b.n + 1))) {
+            throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+            return -1;
+        }
+        memcpy(b.heap, b.stack, b.n + 1);
+        b.p = b.heap;
+    }
+    k->p = b.p;
+    k->n = b.n;
+    k->heap = b.heap;
+    return 0;
+}
+
+void keptbytes_free(keptbytes *k)
+{
+    free(k->heap);
+    k->heap = NULL;
+}
+
+/* ---- arrays of arguments (batches) --------------------------------------------------------- */
+
+int is_bytes(napi_env env, napi_value v)
+{
+    napi_valuetype t;
+    if (napi_typeof(env, v, &t) != napi_ok)
+        return 0;
+    if (t == napi_string)
+        return 1;
+    if (t != napi_object)
+        return 0;
+    bool is = false;
+    napi_is_typedarray(env, v, &is);
+    if (!is)
+        napi_is_dataview(env, v, &is);
+    if (!is)
+        napi_is_arraybuffer(env, v, &is);
+    return is;
+}
+
+int is_object(napi_env env, napi_value v)
+{
+    napi_valuetype t;
+    return napi_typeof(env, v, &t) == napi_ok && t == napi_object;
+}
+
+int get_elements(napi_env env, napi_value arr, uint32_t max, const char *what,
+                 int (*ok)(napi_env, napi_value), const char *expected, napi_value **out,
+                 uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    uint32_t len = 0;
+    char m[200];
+    if (napi_get_array_length(env, arr, &len) != napi_ok) {
+        snprintf(m, sizeof(m), "%s must be an array", what);
+        throw_msg(env, INMEM_EINVAL, m);
+        return -1;
+    }
+    if (len > max) {
+        snprintf(m, sizeof(m), "%s has %" PRIu32 " elements: at most %" PRIu32 " in one call", what,
+                 len, max);
+        throw_msg(env, INMEM_EINVAL, m);
+        return -1;
+    }
+    napi_value *el = NULL;
+    uint32_t cap = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        if (i == cap) { /* grown as elements come: a length alone allocates nothing */
+            uint32_t nc = cap == 0 ? (len < 64 ? len : 64) : (cap > len / 2 ? len : 2 * cap);
+            napi_value *g = realloc(el, (size_t)nc * sizeof(*g));
+            if (!g) {
+                free(el);
+                throw_rc(env, INMEM_ENOMEM, NULL, NULL);
+                return -1;
+            }
+            el = g;
+            cap = nc;
+        }
+        if (napi_get_element(env, arr, i, &el[i]) != napi_ok) {
+            free(el); /* a getter threw: its exception is pending */
+            return -1;
+        }
+        if (!ok(env, el[i])) {
+            free(el);
+            snprintf(m, sizeof(m), "%s[%" PRIu32 "] must be %s", what, i, expected);
+            throw_msg(env, INMEM_EINVAL, m);
+            return -1;
+        }
+    }
+    *out = el;
+    *n = len;
+    return 0;
+}
+
 int get_run(napi_env env, napi_value v, inmem_run_id *id, const inmem_run_id **out,
             const char *what)
 {

@@ -111,6 +111,33 @@ int get_str(napi_env env, napi_value v, jsbytes *b, const char *what);
 int get_str_opt(napi_env env, napi_value v, jsbytes *b, const char *what);
 void jsbytes_free(jsbytes *b);
 
+/* Bytes kept in an array of a batch (a jsbytes is 224 bytes, this 24): a string is copied to
+ * the heap (NUL-terminated), binary data is borrowed. */
+typedef struct keptbytes {
+    const void *p;
+    size_t n;
+    char *heap;
+} keptbytes;
+/* get_bytes() (@p str: get_str()) into @p k. 0, or -1 with an exception pending. */
+int keep_bytes(napi_env env, napi_value v, keptbytes *k, int str, const char *what);
+void keptbytes_free(keptbytes *k);
+
+/* The most elements an array argument of a batch (getMany, putMany, appendBatch) may have. */
+#define BATCH_MAX (1u << 20)
+/* Whether @p v is what get_bytes() takes; whether it is an object (not null). No user code. */
+int is_bytes(napi_env env, napi_value v);
+int is_object(napi_env env, napi_value v);
+/* The elements of the array @p arr (checked to be one by the caller), each read once, in
+ * order, into *out (malloc'ed, NULL when empty; the caller frees it): reading one may run user
+ * code (a getter), so the caller converts them only once all are read. A length above @p max
+ * fails at once, and *out grows only as elements come, each checked with @p ok (a type check
+ * that runs no user code): a huge sparse array fails at its first hole, having allocated
+ * nothing by its length. 0, or -1 with an exception pending (INMEM_EINVAL: "<what> has N
+ * elements: at most M in one call", "<what>[i] must be <expected>"). */
+int get_elements(napi_env env, napi_value arr, uint32_t max, const char *what,
+                 int (*ok)(napi_env, napi_value), const char *expected, napi_value **out,
+                 uint32_t *n);
+
 /* A run id: undefined or null is the shared scope (*out = NULL), else a 36-character string or
  * a 16-byte Buffer. */
 int get_run(napi_env env, napi_value v, inmem_run_id *id, const inmem_run_id **out,

@@ -490,36 +490,36 @@ static napi_value event_append_batch(napi_env env, napi_callback_info info)
     evargs a;
     if (get_evargs(env, argv[1], argv[2], &a))
         return NULL;
-    uint32_t n;
-    napi_get_array_length(env, argv[3], &n);
-    inmem_event_in *in = calloc(n ? n : 1, sizeof(*in));
-    jsbytes *bufs = calloc(2 * (size_t)(n ? n : 1), sizeof(*bufs));
-    uint32_t got = 0;
-    napi_value r = NULL, *fields = NULL;
-    if (!in || !bufs) {
-        throw_rc(env, INMEM_ENOMEM, NULL, NULL);
-        goto cleanup;
-    }
     /* Every event's fields first: reading them may run user code (getters), which may end the
      * transaction or detach an earlier payload's buffer; then their bytes, with nothing else
-     * running until the append. */
+     * running until the append. Nothing is allocated by the array's length before its
+     * elements are there (get_elements). */
+    uint32_t n, got = 0;
+    napi_value r = NULL, *fields = NULL, *el;
+    inmem_event_in *in = NULL;
+    keptbytes *bufs = NULL;
+    if (get_elements(env, argv[3], BATCH_MAX, "events", is_object, "an object {type, payload}", &el,
+                     &n)) {
+        jsbytes_free(&a.stream);
+        return NULL;
+    }
+    in = calloc(n ? n : 1, sizeof(*in));
+    bufs = calloc(2 * (size_t)(n ? n : 1), sizeof(*bufs));
     fields = calloc(2 * (size_t)(n ? n : 1), sizeof(*fields));
-    if (!fields) {
+    if (!in || !bufs || !fields) {
         throw_rc(env, INMEM_ENOMEM, NULL, NULL);
         goto cleanup;
     }
     for (uint32_t i = 0; i < n; i++) {
-        napi_value e;
-        if (napi_get_element(env, argv[3], i, &e) != napi_ok)
+        if (!(fields[2 * i] = get_prop(env, el[i], "type")) ||
+            !(fields[2 * i + 1] = get_prop(env, el[i], "payload")))
             goto cleanup; /* a getter threw */
-        fields[2 * i] = get_prop(env, e, "type");
-        fields[2 * i + 1] = get_prop(env, e, "payload");
     }
     for (; got < n; got++) {
-        if (get_str(env, fields[2 * got], &bufs[2 * got], "event.type"))
+        if (keep_bytes(env, fields[2 * got], &bufs[2 * got], 1, "event.type"))
             goto cleanup;
-        if (get_bytes(env, fields[2 * got + 1], &bufs[2 * got + 1], "event.payload")) {
-            jsbytes_free(&bufs[2 * got]);
+        if (keep_bytes(env, fields[2 * got + 1], &bufs[2 * got + 1], 0, "event.payload")) {
+            keptbytes_free(&bufs[2 * got]);
             goto cleanup;
         }
         in[got].type = bufs[2 * got].p;
@@ -534,7 +534,8 @@ static napi_value event_append_batch(napi_env env, napi_callback_info info)
     r = rc ? throw_rc(env, rc, NULL, NULL) : mk_u64(env, first);
 cleanup:
     for (uint32_t i = 0; bufs && i < 2 * got; i++)
-        jsbytes_free(&bufs[i]);
+        keptbytes_free(&bufs[i]);
+    free(el);
     free(fields);
     free(bufs);
     free(in);

@@ -277,13 +277,10 @@ static napi_value kv_put_many(napi_env env, napi_callback_info info)
     /* Every element first: reading one may run user code (a getter), which may end the
      * transaction, start an async call on it, or detach an earlier element's buffer; after
      * this, nothing but this function runs until the puts are done. */
-    napi_value *el = malloc((n ? n : 1) * sizeof(*el));
-    if (!el)
-        return throw_rc(env, INMEM_ENOMEM, NULL, NULL);
-    napi_value r = NULL;
-    for (uint32_t i = 0; i < n; i++)
-        if (napi_get_element(env, argv[2], i, &el[i]) != napi_ok)
-            goto out; /* a getter threw */
+    napi_value *el, r = NULL;
+    if (get_elements(env, argv[2], 2 * BATCH_MAX, "pairs", is_bytes,
+                     "a Buffer, a Uint8Array or a string", &el, &n))
+        return NULL;
     if (!(tx = get_txn_live(env, argv[0])))
         goto out;
     for (uint32_t i = 0; i < n; i += 2) {
@@ -554,25 +551,25 @@ static napi_value kv_get_many(napi_env env, napi_callback_info info)
     napi_is_array(env, argv[2], &is);
     if (!is)
         return throw_msg(env, INMEM_EINVAL, "keys must be an array");
+    /* Every element first (a getter may run user code: see kv_put_many), then their bytes;
+     * nothing is allocated by the array's length before its elements are there. */
     uint32_t n;
-    napi_get_array_length(env, argv[2], &n);
-    jsbytes *kb = calloc(n ? n : 1, sizeof(*kb));
+    napi_value *el;
+    if (get_elements(env, argv[2], BATCH_MAX, "keys", is_bytes,
+                     "a Buffer, a Uint8Array or a string", &el, &n))
+        return NULL;
+    keptbytes *kb = calloc(n ? n : 1, sizeof(*kb));
     const void **keys = calloc(n ? n : 1, sizeof(*keys));
     size_t *klens = calloc(n ? n : 1, sizeof(*klens));
     inmem_kv_entry *out = calloc(n ? n : 1, sizeof(*out));
-    napi_value *el = calloc(n ? n : 1, sizeof(*el));
     napi_value r = NULL;
     uint32_t got = 0;
-    if (!kb || !keys || !klens || !out || !el) {
+    if (!kb || !keys || !klens || !out) {
         throw_rc(env, INMEM_ENOMEM, NULL, NULL);
         goto cleanup;
     }
-    /* Every element first (a getter may run user code: see kv_put_many), then their bytes. */
-    for (uint32_t i = 0; i < n; i++)
-        if (napi_get_element(env, argv[2], i, &el[i]) != napi_ok)
-            goto cleanup; /* a getter threw */
     for (; got < n; got++) {
-        if (get_bytes(env, el[got], &kb[got], "key"))
+        if (keep_bytes(env, el[got], &kb[got], 0, "key"))
             goto cleanup;
         keys[got] = kb[got].p;
         klens[got] = kb[got].n;
@@ -583,7 +580,7 @@ static napi_value kv_get_many(napi_env env, napi_callback_info info)
     r = rc ? throw_rc(env, rc, NULL, NULL) : kv_entries(env, out, n);
 cleanup:
     for (uint32_t i = 0; kb && i < got; i++)
-        jsbytes_free(&kb[i]);
+        keptbytes_free(&kb[i]);
     free(kb);
     free(keys);
     free(klens);

@@ -206,6 +206,39 @@ test('error classes map every library code', () => {
   }
 });
 
+test('a huge or sparse array fails at once, allocating nothing by its length', (t) => {
+  // getMany, putMany and events.appendBatch take at most 2^20 keys, pairs or events: a longer
+  // array is refused before anything is read or allocated, and a hole (a sparse array's
+  // element) is refused where it is, not after reading up to 2^32 - 1 of them.
+  const { db } = freshDb(t);
+  const tx = db.begin();
+  t.after(() => tx.free());
+  const sparse = (n) => { const a = []; a.length = n; return a; };
+  const tooMany = (what) => (e) => e instanceof inmem.InvalidArgumentError &&
+    new RegExp(`^invalid argument: ${what} has \\d+ elements: at most \\d+ in one call$`).test(e.message);
+  for (const n of [2 ** 32 - 2, 2 ** 31, 2 ** 24 + 2, 2 ** 21 + 2]) {
+    assert.throws(() => tx.getMany(sparse(n)), tooMany('keys'), `getMany ${n}`);
+    assert.throws(() => tx.putMany(sparse(n)), tooMany('pairs'), `putMany ${n}`);
+    assert.throws(() => db.events.appendBatch(null, 's', sparse(n)), tooMany('events'), `appendBatch ${n}`);
+    assert.throws(() => tx.events.appendBatch(null, 's', sparse(n)), tooMany('events'));
+  }
+  assert.throws(() => tx.putMany(sparse(2 ** 32 - 1)), /even length/);
+  assert.throws(() => tx.getMany(new Array(2 ** 20 + 1).fill('k')), tooMany('keys'));
+  // Within the limit, a hole is named by its index.
+  const hole = (what, i) => (e) => e instanceof inmem.InvalidArgumentError &&
+    e.message.includes(`${what}[${i}] must be`);
+  assert.throws(() => tx.getMany(sparse(2 ** 20)), hole('keys', 0));
+  assert.throws(() => tx.putMany(sparse(2 ** 20)), hole('pairs', 0));
+  assert.throws(() => db.events.appendBatch(null, 's', sparse(2 ** 20)), hole('events', 0));
+  assert.throws(() => tx.getMany(['a', , 'b']), hole('keys', 1)); // eslint-disable-line no-sparse-arrays
+  assert.throws(() => tx.putMany(['a', 'b', 'c', 7]), hole('pairs', 3));
+  assert.throws(() => db.events.appendBatch(null, 's', [{ type: 't', payload: 'p' }, null]), hole('events', 1));
+  // Nothing was written, and ordinary batches still work.
+  tx.putMany(['a', '1', 'b', '2']);
+  assert.deepEqual(tx.getMany(['a', 'b', 'c']).map((e) => e.value && e.value.toString()), ['1', '2', undefined]);
+  assert.equal(db.events.appendBatch(null, 's', [{ type: 't', payload: 'p' }]), 1);
+});
+
 // User code that runs while a call converts its arguments (getters on array elements, on event
 // fields) may end the transaction, start an async call on it or detach a buffer already read:
 // the call must see that, never write into a committing transaction or read a detached buffer.
