@@ -638,6 +638,7 @@ class Database {
   /** Runs fn(tx) in a read-only transaction (a consistent snapshot) and returns its result;
    *  with { at } or { atTime }, on the state as of that commit (see begin()). */
   read(fn, opts) {
+    if (typeof fn !== 'function') throw err('INMEM_EINVAL', 'the callback must be a function');
     const o = checkOpts(opts, 'options');
     const tx = this.begin({ readOnly: true, at: o.at, atTime: o.atTime });
     try {

@@ -47,6 +47,15 @@ test('transact rejects a non-function without calling anything', async (t) => {
   await assert.rejects(db.transact(() => {}, { maxAttempts: 0 }), inmem.InvalidArgumentError);
 });
 
+test('read() and transactSync() refuse a non-function before beginning anything', (t) => {
+  const { db } = freshDb(t);
+  for (const bad of [undefined, null, 42, 'fn', {}]) {
+    assert.throws(() => db.read(bad), isCode(inmem.InvalidArgumentError, 'INMEM_EINVAL'), String(bad));
+    assert.throws(() => db.transactSync(bad), isCode(inmem.InvalidArgumentError, 'INMEM_EINVAL'));
+  }
+  assert.equal(db.stats().openTxns, 0);
+});
+
 test('a closed database throws MisuseError; close is idempotent', (t) => {
   const dir = tmpdir(t);
   const db = inmem.open(dir);
