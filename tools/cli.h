@@ -185,8 +185,10 @@ void cli_mark_errmsg(cli *c);
  * error, else inmem_strerror(rc). */
 const char *cli_lib_message(cli *c, int rc);
 
-/* Prints a value for people: as is if it is printable UTF-8, else in double quotes with C
- * escapes. */
+/* Prints a value for people: as is if it is printable UTF-8 (no control, invisible or
+ * bidirectional character) that cannot be misread beside the separators of the tool's output
+ * (it neither begins with '"' nor begins or ends with a space, holds neither two spaces in a
+ * row nor " = ", and is not <deleted>), else in double quotes with C escapes. */
 void out_bytes(FILE *f, const void *p, size_t n);
 /* The same always in double quotes with C escapes. */
 void out_quoted(FILE *f, const void *p, size_t n);

@@ -87,8 +87,20 @@ void cli_warn(cli *c, const char *fmt, ...)
 
 /* ---- values ------------------------------------------------------------------------------ */
 
+/* Code points that print as nothing or as a blank although they are not a plain space:
+ * non-breaking and other spaces, zero-width characters, bidirectional controls (which reorder
+ * what a terminal shows), line and paragraph separators, the byte order mark, the tag
+ * characters. Shown escaped, so that two different names never look alike. */
+static int invisible(uint32_t cp)
+{
+    return cp == 0xa0 || cp == 0xad || cp == 0x61c || cp == 0x1680 || cp == 0x180e ||
+           (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
+           (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff ||
+           (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
 /* The length of the printable character at @p p (valid UTF-8: no overlongs, no surrogates, no
- * control characters), or 0. */
+ * control characters, nothing invisible()), or 0. */
 static size_t utf8_char(const unsigned char *p, size_t n)
 {
     unsigned char b = p[0];
@@ -112,7 +124,7 @@ static size_t utf8_char(const unsigned char *p, size_t n)
         cp = cp << 6 | (p[j] & 0x3f);
     }
     if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0) || invisible(cp))
         return 0;
     return len;
 }
@@ -125,11 +137,20 @@ static int printable_utf8(const unsigned char *p, size_t n)
     return 1;
 }
 
+/* Whether out_bytes() prints @p p as it is: printable, and nothing in it reads as the
+ * separators around it (two spaces between columns, " = " between a key and its value) or as
+ * what the tool prints for no value (<deleted>). */
+static int plain_text(const unsigned char *b, size_t n)
+{
+    return n > 0 && printable_utf8(b, n) && b[0] != '"' && b[0] != ' ' && b[n - 1] != ' ' &&
+           !memmem(b, n, "  ", 2) && !memmem(b, n, " = ", 3) &&
+           !(n == 9 && memcmp(b, "<deleted>", 9) == 0);
+}
+
 void out_bytes(FILE *f, const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    if (n > 0 && printable_utf8(b, n) && b[0] != '"' && b[0] != ' ' && b[n - 1] != ' ') {
-        fwrite(b, 1, n, f);
+    if (plain_text(p, n)) {
+        fwrite(p, 1, n, f);
         return;
     }
     out_quoted(f, p, n);

@@ -339,6 +339,33 @@ expect_match "run replay: event types and cell names escaped" '^version 5  .*
 version [0-9]+  .*
   state  "c\\nforged" = v$' $N -c "run replay $NF 4"
 
+echo "== names and values that would read as the output's separators are quoted"
+# Two spaces separate columns and " = " a key from its value: a name or value holding either is
+# quoted, and so is a value "<deleted>" (what history and wait print for a delete), and an
+# invisible character (a non-breaking space, a bidirectional override) is escaped. Single
+# spaces are not quoted. --json is unchanged. (Its own database: versions below are exact; 1 stored the history policy.)
+A=ambig
+run $A --history-versions 10 -c 'put shared "a  b" "x  y"; put shared "k = v" w; put shared single "book a flight"; put shared d "<deleted>"; del shared d; put shared rlo "ab\xe2\x80\xaecd"; put shared nbsp "a\xc2\xa0b"'
+expect "list: a key or value holding two spaces or ' = ' is quoted, single spaces are not" '"a  b" = "x  y"  (version 2)
+"k = v" = w  (version 3)
+nbsp = "a\xc2\xa0b"  (version 8)
+rlo = "ab\xe2\x80\xaecd"  (version 7)
+single = book a flight  (version 4)
+(5 keys)' $A -c 'list shared'
+expect "get: the same" '"x  y"  (version 2)' $A -c 'get shared "a  b"'
+expect_match "history: a value <deleted> is quoted, a delete is not" '^version 6  [0-9T:.-]+Z  <deleted>
+version 5  [0-9T:.-]+Z  "<deleted>"
+\(2 versions\)$' $A -c 'history shared d'
+run $A -c 'run begin --agent "ag  ent" --tag "t  g" --tag plain'
+RA=$out
+run $A -c "event append $RA \"s  t\" \"ty  pe\" \"pay  load\"; trace record $RA decision \"na  me\" --tag \"x  y\" --start 1764000000000; state set $RA \"c  c\" \"v  v\""
+expect_match "run list: agent and tag with two spaces quoted" "^$RA  active +[0-9T:.-]+Z  agent=\"ag  ent\"  tags=\"t  g\",plain\$" $A -c 'run list'
+expect_match "event range: type and payload quoted" '^#1  [0-9T:.-]+Z  "ty  pe"  "pay  load"$' $A -c "event range $RA 's  t'"
+expect_match "event streams: the stream quoted" '^"s  t"  1 event  head ' $A -c "event streams $RA"
+expect_match "trace query: name and tag quoted" '  decision  "na  me"  start=2025-11-24T16:00:00\.000Z  duration=0\.000ms  tags="x  y"$' $A -c "trace query $RA"
+expect_match "state get: the value quoted" '^"v  v"  \(version 12\)$' $A -c "state get $RA 'c  c'"
+expect_json "--json: the same strings as they are" 'L[0]["key"] == "a  b" and L[0]["value"] == "x  y" and L[1]["value"] == "<deleted>" and L[2]["value"] == "ab\u202ecd"' $A -c 'get shared "a  b"; history shared d --limit 1 --before 6; get shared rlo'
+
 echo "== --json output, parsed back"
 expect_json "get" 'L[1] == {"run": "shared", "key": "task", "value": "v", "version": L[0]["version"]}' $D -c 'put shared task v; get shared task'
 expect_json "put / del" 'L[0]["ok"] and L[1]["version"] == L[0]["version"] + 1' $D -c 'put shared j 1; del shared j'
