@@ -177,6 +177,14 @@ void cli_error_start(cli *c);
  * printable, in quotes. A rotating static buffer: up to 4 at once. */
 const char *clip(const void *p, size_t n);
 const char *clips(const char *s);
+/* A file or directory name for people: as it is if it is printable UTF-8 without a space that
+ * does not begin with '"', else in double quotes with C escapes (as out_quoted()). A rotating
+ * static buffer: up to 4 at once. */
+const char *fmt_path(const char *path);
+/* Prints a message (the library's, which may name a path; one built from such) with every
+ * byte that is not printable UTF-8 as \xHH, unquoted. cli_error(), cli_lib_error() and
+ * cli_warn() print their whole message so. */
+void out_text(FILE *f, const char *s);
 /* The library's details of @p rc without its "<strerror>: " prefix (or the strerror). */
 const char *cli_lib_detail(cli *c, int rc);
 /* Remembers inmem_errmsg() so that cli_lib_error() can tell a new detail from an old one. */

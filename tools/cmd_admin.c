@@ -419,7 +419,7 @@ int cmd_info(cli *c, int argc, char **argv)
         out_json(o);
         return CMD_OK;
     }
-    printf("directory   %s\n", c->dir ? c->dir : "(none: in memory)");
+    printf("directory   %s\n", c->dir ? fmt_path(c->dir) : "(none: in memory)");
     printf("durability  %s\n", durability_name(c->opts.durability));
     if (c->dir)
         printf("opened      %s\n", open_mode(c));
@@ -580,9 +580,11 @@ static void log_problem(cli *c, struct log_problems *probs, char *first, size_t 
     va_end(ap);
     if (!first[0])
         snprintf(first, size, "%s", msg);
-    if (!c->json)
-        printf("log: %s\n", msg);
-    else if (probs->n < sizeof probs->msg / sizeof probs->msg[0])
+    if (!c->json) {
+        fputs("log: ", stdout);
+        out_text(stdout, msg); /* (the library's, which names files of the directory) */
+        putchar('\n');
+    } else if (probs->n < sizeof probs->msg / sizeof probs->msg[0])
         memcpy(probs->msg[probs->n++], msg, sizeof msg);
 }
 
@@ -857,7 +859,7 @@ int cmd_repair(cli *c, int argc, char **argv)
             c->open_rc = why_rc;
             snprintf(c->open_err, sizeof c->open_err, "%s", why);
         }
-        return cli_error(c, "repair: cannot open %s for writing: %s", c->dir, why);
+        return cli_error(c, "repair: cannot open %s for writing: %s", fmt_path(c->dir), why);
     }
     inmem_recovery_info r;
     inmem_db_recovery(c->db, &r);
@@ -972,8 +974,8 @@ int cmd_backup(cli *c, int argc, char **argv)
         json_object_set_new(o, "bytes", json_u64(bytes));
         out_json(o);
     } else {
-        printf("backed up version %llu to %s (%s, %s)\n", (unsigned long long)version, pos[0], name,
-               fmt_size(bytes, b));
+        printf("backed up version %llu to %s (%s, %s)\n", (unsigned long long)version,
+               fmt_path(pos[0]), name, fmt_size(bytes, b));
     }
     return CMD_OK;
 }

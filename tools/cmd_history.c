@@ -641,7 +641,8 @@ static int do_wait(cli *c, const char *cmdname, inmem_primitive what, int argc, 
             return cli_error(c, "%s: interrupted", cmdname);
         uint64_t t0 = now_us();
         if (session_refresh(c) != 0)
-            return cli_error(c, "%s: cannot open %s again: %s", cmdname, c->dir, c->open_err);
+            return cli_error(c, "%s: cannot open %s again: %s", cmdname, fmt_path(c->dir),
+                             c->open_err);
         uint64_t took_ms = (now_us() - t0) / 1000u;
         interval = took_ms * 4 > 100 ? (took_ms * 4 < 2000 ? took_ms * 4 : 2000) : 100;
         fresh = 1;

@@ -361,7 +361,8 @@ int cli_dispatch(cli *c, int argc, char **argv)
          * writes (then session_writable() below opens for writing, and the log is read once) */
         int direct = writes && !c->opts.read_only && !c->opts.repair && c->dir;
         if (!direct && session_start(c) != 0)
-            return cli_error(c, "cannot open %s: %s", c->dir ? c->dir : "(memory)", c->open_err);
+            return cli_error(c, "cannot open %s: %s", c->dir ? fmt_path(c->dir) : "(memory)",
+                             c->open_err);
     }
     if (writes) {
         if (c->opts.read_only)

@@ -42,6 +42,7 @@
  *
  * load.c reads this format back.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -359,8 +360,10 @@ int cmd_dump(cli *c, int argc, char **argv)
     d.c = c;
     d.canonical = canon != NULL;
     d.f = path ? fopen(path, "w") : stdout;
-    if (!d.f)
-        return cli_error(c, "dump: cannot write %s: %m", path);
+    if (!d.f) {
+        const char *why = strerror(errno);
+        return cli_error(c, "dump: cannot write %s: %s", fmt_path(path), why);
+    }
     /* --as-of: the transaction reading the past that dispatch opened */
     int rc = c->as_of ? (d.txn = c->txn, 0) : inmem_txn_begin_readonly(c->db, &d.txn);
     if (rc) {
@@ -435,7 +438,7 @@ int cmd_dump(cli *c, int argc, char **argv)
     if (rc)
         return cli_lib_error(c, rc, "dump");
     if (d.io_error)
-        return cli_error(c, "dump: write error on %s", path ? path : "standard output");
+        return cli_error(c, "dump: write error on %s", path ? fmt_path(path) : "standard output");
     size_t runs = run ? (size_t)begun : nids;
     if (path) {
         if (c->json) {
@@ -453,7 +456,7 @@ int cmd_dump(cli *c, int argc, char **argv)
             if (run ? !begun : never > 0)
                 printf(", and the data of %llu run id%s never begun",
                        (unsigned long long)(run ? 1 : never), (run ? 1 : never) == 1 ? "" : "s");
-            printf(") to %s\n", path);
+            printf(") to %s\n", fmt_path(path));
         }
     }
     if (d.broken)

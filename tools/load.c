@@ -775,8 +775,10 @@ int cmd_load(cli *c, int argc, char **argv)
     if (!path && (c->interactive || c->stdin_commands))
         return cli_error(c, "load: give a FILE (standard input holds the commands)");
     FILE *f = path ? fopen(path, "r") : stdin;
-    if (!f)
-        return cli_error(c, "load: cannot read %s: %m", path);
+    if (!f) {
+        const char *why = strerror(errno);
+        return cli_error(c, "load: cannot read %s: %s", fmt_path(path), why);
+    }
     struct loader l;
     memset(&l, 0, sizeof l);
     l.c = c;
@@ -804,7 +806,7 @@ int cmd_load(cli *c, int argc, char **argv)
         failed = read_line(&l, line, (size_t)len, lineno, &state) < 0;
     }
     if (!failed && ferror(f)) {
-        snprintf(l.err, sizeof l.err, "read error on %s", path ? path : "standard input");
+        snprintf(l.err, sizeof l.err, "read error on %s", path ? fmt_path(path) : "standard input");
         failed = 1;
     }
     if (!failed && flush_batch(&l))

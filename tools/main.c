@@ -306,7 +306,7 @@ static int script_stdin(cli *c)
 
 static void corrupt_hint(cli *c)
 {
-    fprintf(stderr, "error: cannot open %s: %s\n", c->dir, c->open_err);
+    cli_error(c, "cannot open %s: %s", fmt_path(c->dir), c->open_err);
     fprintf(stderr, "hint: `verify` says what a repair would drop; the repair command (or "
                     "--repair) cuts the log at the last good transaction\n");
 }
@@ -467,7 +467,7 @@ int main(int argc, char **argv)
                     "error: %s holds an inmem database, but --durability none opens a new, empty "
                     "one in memory and never reads a directory: leave out --durability none to "
                     "open it\n",
-                    c.dir);
+                    fmt_path(c.dir));
         else
             fprintf(stderr, "error: --durability none keeps everything in memory and takes no "
                             "DIR (nothing is read or written)\n");
@@ -485,7 +485,7 @@ int main(int argc, char **argv)
     c.stdin_commands = !commands && !c.interactive;
 
     if (c.interactive && session_start(&c) != 0) { /* (a script opens at its first command) */
-        fprintf(stderr, "error: cannot open %s: %s\n", c.dir ? c.dir : "(memory)", c.open_err);
+        cli_error(&c, "cannot open %s: %s", c.dir ? fmt_path(c.dir) : "(memory)", c.open_err);
         return 1;
     }
     if (c.interactive && !c.db && c.open_rc == INMEM_ECORRUPT)
@@ -497,17 +497,19 @@ int main(int argc, char **argv)
         inmem_recovery_info r;
         if (c.db && inmem_db_stats(c.db, &st) == 0)
             printf("inmem %s: %s%s, version %llu, %llu keys. Type help, or quit to leave.\n",
-                   inmem_version_string(), c.dir ? c.dir : "in memory (durability none)",
+                   inmem_version_string(), c.dir ? fmt_path(c.dir) : "in memory (durability none)",
                    c.opts.read_only ? " (read-only)" : "", (unsigned long long)st.version,
                    (unsigned long long)st.keys);
-        else if (!c.db && c.open_rc == INMEM_NOTFOUND)
-            printf("inmem %s: %s holds no database yet (%s); the first write creates one "
-                   "(in a new or empty directory). Type help, or quit to leave.\n",
-                   inmem_version_string(), c.dir, session_open_detail(&c));
+        else if (!c.db && c.open_rc == INMEM_NOTFOUND) {
+            printf("inmem %s: %s holds no database yet (", inmem_version_string(), fmt_path(c.dir));
+            out_text(stdout, session_open_detail(&c));
+            printf("); the first write creates one (in a new or empty directory). Type help, or "
+                   "quit to leave.\n");
+        }
         if (c.db && c.dir && inmem_db_recovery(c.db, &r) == 0 && r.live_writer)
             printf("Another process has %s open for writing: this is the committed state when "
                    "the shell started, and writes will fail while that process holds it.\n",
-                   c.dir);
+                   fmt_path(c.dir));
         shell(&c);
         failed = 0; /* interactive errors were seen by the user */
     } else {

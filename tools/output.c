@@ -12,7 +12,37 @@
 
 #include "cli.h"
 
+static size_t utf8_char(const unsigned char *p, size_t n);
+
 /* ---- errors ------------------------------------------------------------------------------ */
+
+void out_text(FILE *f, const char *s)
+{
+    const unsigned char *b = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0, k; i < n; i += k) {
+        if ((k = utf8_char(b + i, n - i))) {
+            fwrite(b + i, 1, k, f);
+        } else {
+            fprintf(f, "\\x%02x", b[i]);
+            k = 1;
+        }
+    }
+}
+
+/* The rest of a message, formatted, through out_text(): what it names (a path, the library's
+ * message about one) never reaches the terminal as a control sequence. */
+static void vmessage(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void vmessage(FILE *f, const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) {
+        fputs("(out of memory formatting the message)", f);
+        return;
+    }
+    out_text(f, s);
+    free(s);
+}
 
 void cli_mark_errmsg(cli *c)
 {
@@ -32,7 +62,7 @@ int cli_error(cli *c, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     cli_error_start(c);
-    vfprintf(stderr, fmt, ap);
+    vmessage(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
     return CMD_ERR;
@@ -64,9 +94,11 @@ int cli_lib_error(cli *c, int rc, const char *fmt, ...)
     cli_error_start(c);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", msg);
+    fputs(": ", stderr);
+    out_text(stderr, msg);
+    fputc('\n', stderr);
     cli_mark_errmsg(c);
     c->lib_rc = rc;
     return CMD_ERR;
@@ -80,7 +112,7 @@ void cli_warn(cli *c, const char *fmt, ...)
     fputs("warning: ", stderr);
     if (c && c->lineno)
         fprintf(stderr, "line %zu: ", c->lineno);
-    vfprintf(stderr, fmt, ap);
+    vmessage(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
 }
@@ -239,6 +271,27 @@ const char *clip(const void *p, size_t n)
         *o++ = '\'';
     *o = '\0';
     return buf;
+}
+
+const char *fmt_path(const char *path)
+{
+    static char *bufs[4];
+    static unsigned next;
+    const unsigned char *b = (const unsigned char *)path;
+    size_t n = strlen(path);
+    if (n > 0 && printable_utf8(b, n) && b[0] != '"' && !memchr(b, ' ', n))
+        return path;
+    char **slot = &bufs[next++ % 4];
+    free(*slot);
+    *slot = NULL;
+    size_t len;
+    FILE *m = open_memstream(slot, &len);
+    if (!m)
+        return "(a path: out of memory)";
+    out_quoted(m, path, n);
+    if (fclose(m) != 0 || !*slot)
+        return "(a path: out of memory)";
+    return *slot;
 }
 
 const char *clips(const char *s)

@@ -78,7 +78,7 @@ const char *session_open_detail(cli *c)
 
 static const char *where(cli *c)
 {
-    return c->dir ? c->dir : "(memory)";
+    return c->dir ? fmt_path(c->dir) : "(memory)";
 }
 
 void session_report_cuts(cli *c, const inmem_recovery_info *r)
@@ -139,7 +139,7 @@ static void after_writable_open(cli *c)
         return;
     session_report_cuts(c, &r);
     if (r.created && c->interactive)
-        fprintf(stderr, "note: created a new inmem database in %s\n", c->dir);
+        fprintf(stderr, "note: created a new inmem database in %s\n", fmt_path(c->dir));
 }
 
 int session_start(cli *c)

@@ -366,6 +366,28 @@ expect_match "trace query: name and tag quoted" '  decision  "na  me"  start=202
 expect_match "state get: the value quoted" '^"v  v"  \(version 12\)$' $A -c "state get $RA 'c  c'"
 expect_json "--json: the same strings as they are" 'L[0]["key"] == "a  b" and L[0]["value"] == "x  y" and L[1]["value"] == "<deleted>" and L[2]["value"] == "ab\u202ecd"' $A -c 'get shared "a  b"; history shared d --limit 1 --before 6; get shared rlo'
 
+echo "== paths in human output: quoted when they hold a space or are not printable"
+# A directory or file name the tool prints (info, backup, dump, errors, notes) is quoted with C
+# escapes when it holds a space, a control character or anything but printable UTF-8; the
+# library's messages, which name paths as they are, are printed with such bytes escaped. No
+# control byte reaches the terminal; --json keeps the path as it is.
+PD=$'pd\e[31m  x'
+run "$PD" -c 'put shared a 1'
+expect_match "info: the directory quoted and escaped" '^directory   "pd\\x1b\[31m  x"$' "$PD" -c 'info'
+! grep -q $'\e' <<<"$out" && ok "... and no escape byte reaches the terminal" || bad "... and no escape byte reaches the terminal" "$(cat -v <<<"$out")"
+expect_match "backup DIR: the directory quoted" '^backed up version 1 to "bk\\x1b  z" \(ckpt-0000000000000001\.img, ' "$PD" -c 'backup "bk\x1b  z"'
+expect_match "backup DIR with a space: quoted" '^backed up version 1 to "my backup" \(ckpt-' "$PD" -c 'backup "my backup"'
+expect_match "dump FILE: the file quoted" '^dumped 1 records \(0 runs\) to "du\\x1b  \.jsonl"$' "$PD" -c 'dump "du\x1b  .jsonl"'
+expect_error "the library's message naming a path: escaped" '^error: backup: invalid argument: backup directory bk\\x1b  z is not empty$' "$PD" -c 'backup "bk\x1b  z"'
+! grep -q $'\e' <<<"$err" && ok "... no escape byte on stderr" || bad "... no escape byte on stderr" "$(cat -v <<<"$err")"
+expect_error "load: a missing file named quoted" '^error: load: cannot read "no\\x1bfile": No such file or directory$' "$PD" -c 'load "no\x1bfile"'
+mkdir -p $'nd\e' && touch $'nd\e/f'
+expect_error "a directory that holds no database: named quoted, the library's message escaped" '^error: put: cannot open "nd\\x1b" for writing: invalid argument: nd\\x1b is not empty and holds no inmem database' $'nd\e' -c 'put shared a 1'
+! grep -q $'\e' <<<"$err" && ok "... no escape byte on stderr" || bad "... no escape byte on stderr" "$(cat -v <<<"$err")"
+run --durability none "$PD"
+[ $rc -eq 2 ] && grep -q '^error: "pd\\x1b\[31m  x" holds an inmem database' <<<"$err" && ok "--durability none with a DIR holding a database: named quoted" || bad "--durability none with a DIR holding a database: named quoted" "status $rc" "$(cat -v <<<"$err")"
+expect_json "--json: the directory as it is" 'L[0]["directory"] == "pd\x1b[31m  x"' "$PD" -c 'info'
+
 echo "== --json output, parsed back"
 expect_json "get" 'L[1] == {"run": "shared", "key": "task", "value": "v", "version": L[0]["version"]}' $D -c 'put shared task v; get shared task'
 expect_json "put / del" 'L[0]["ok"] and L[1]["version"] == L[0]["version"] + 1' $D -c 'put shared j 1; del shared j'
