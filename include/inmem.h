@@ -313,7 +313,9 @@ int inmem_db_close(inmem_db *db);
 
 /** Counters and gauges, read with inmem_db_stats(). */
 typedef struct inmem_stats {
-    /** Committed transactions that wrote something (each moved the version by one). */
+    /** Committed transactions that wrote something (each moved the version by one). A strict
+     *  commit counts once its fsync is done; one whose fsync failed is no commit (it is never
+     *  visible): it counts in aborts_error. */
     uint64_t commits;
     /** Committed read-only transactions (they do not move the version). */
     uint64_t commits_readonly;
@@ -374,6 +376,14 @@ typedef struct inmem_stats {
      *  as stored in the database; 0 and 0: none). */
     uint64_t history_ms;
     uint64_t history_versions;
+    /** Commits that an error ended (reason INMEM_ABORT_ERROR; nothing of them is visible, and
+     *  they are not in commits): a strict commit whose fsync failed (INMEM_EIO), a log write that
+     *  failed, a log that refuses writes (INMEM_EREADONLY: opened read-only, or since a
+     *  failure), memory, and the commit of a transaction an earlier error left half-done.
+     *  Implicit writes count too. Without strict durability, a commit whose capped fsync failed
+     *  (max_unsynced_commits) is applied and visible: it is in commits, though it returned
+     *  INMEM_EIO. */
+    uint64_t aborts_error;
 } inmem_stats;
 
 /** A count of inmem_recovery_info that cannot be known because the bytes that held it are lost

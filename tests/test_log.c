@@ -1458,7 +1458,11 @@ static void batched_commit_whose_capped_fsync_fails_is_committed_and_wakes_waite
     inmem_txn *t;
     assert_ok(inmem_txn_begin(db, &t));
     assert_ok(inmem_kv_put(t, NULL, "k", 1, "new", 3));
+    inmem_stats s0 = test_stats(db);
     assert_rc(INMEM_EIO, inmem_txn_commit(t));
+    inmem_stats s1 = test_stats(db); /* committed, not known durable: a commit, not an error */
+    assert_int_equal(s1.commits, s0.commits + 1);
+    assert_int_equal(s1.aborts_error, s0.aborts_error);
     inmem_txn_info info;
     assert_ok(inmem_txn_describe(t, &info));
     assert_int_equal(info.state, INMEM_TXN_COMMITTED);
@@ -1695,6 +1699,59 @@ static void batched_cap_bounds_the_unsynced_acknowledged_commits(void **state)
         assert_int_equal(s.commits, (uint64_t)threads * 300);
         assert_true(s.wal_synced_commits + o.max_unsynced_commits >= s.commits);
         assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
+}
+
+/* A strict commit whose fsync failed returned INMEM_EIO and never became visible: it is no
+ * commit (inmem_stats.commits), but a commit an error ended (aborts_error), like the commits the
+ * failed log refuses after it; in a transaction or implicit. A batched commit whose capped fsync
+ * failed is applied and visible, so it stays a commit (see the test above). */
+static void strict_commit_whose_fsync_failed_counts_as_an_error_not_a_commit(void **state)
+{
+    (void)state;
+    for (int in_txn = 0; in_txn < 2; in_txn++) {
+        char dir[64];
+        test_tmpdir(dir);
+        use_faulty_vfs();
+        inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+        uint64_t v = put_ok(db, NULL, "k", "old", 3);
+        inmem_stats s0 = test_stats(db);
+        assert_int_equal(s0.commits, 1);
+        assert_int_equal(s0.aborts_error, 0);
+        atomic_store(&sync_left, 0); /* every fsync fails from now on */
+        if (in_txn) {
+            inmem_txn *t;
+            assert_ok(inmem_txn_begin(db, &t));
+            assert_ok(inmem_kv_put(t, NULL, "k", 1, "new", 3));
+            assert_rc(INMEM_EIO, inmem_txn_commit(t));
+            inmem_txn_info info;
+            assert_ok(inmem_txn_describe(t, &info));
+            assert_int_equal(info.reason, INMEM_ABORT_ERROR);
+            inmem_txn_free(t);
+        } else {
+            assert_rc(INMEM_EIO, inmem_put(db, NULL, "k", 1, "new", 3, NULL));
+        }
+        expect_get(db, NULL, "k", "old", 3, v); /* never visible */
+        inmem_stats s1 = test_stats(db);
+        CHECK(s1.commits == s0.commits && s1.aborts_error == 1,
+              "%s: after the failed strict commit: commits %llu (was %llu), aborts_error %llu",
+              in_txn ? "transaction" : "implicit", (unsigned long long)s1.commits,
+              (unsigned long long)s0.commits, (unsigned long long)s1.aborts_error);
+        assert_int_equal(s1.version, v);
+        /* what the failed log refuses from then on is an error's abort too, never a commit */
+        assert_rc(INMEM_EREADONLY, inmem_put(db, NULL, "k", 1, "x", 1, NULL));
+        inmem_txn *t;
+        assert_ok(inmem_txn_begin(db, &t));
+        assert_ok(inmem_kv_put(t, NULL, "j", 1, "x", 1));
+        assert_rc(INMEM_EREADONLY, inmem_txn_commit(t));
+        inmem_txn_free(t);
+        inmem_stats s2 = test_stats(db);
+        assert_int_equal(s2.commits, s0.commits);
+        assert_int_equal(s2.aborts_error, 3);
+        assert_int_equal(s2.aborts_user + s2.aborts_read_conflict + s2.aborts_cas_conflict, 0);
+        (void)inmem_db_close(db);
+        inmem__vfs_set(NULL);
         test_rmdir(dir);
     }
 }
@@ -2066,6 +2123,8 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(
         batched_commit_whose_capped_fsync_fails_is_committed_and_wakes_waiters, restore_posix_vfs),
     cmocka_unit_test_teardown(strict_failed_commit_leaves_no_conflicts_behind, restore_posix_vfs),
+    cmocka_unit_test_teardown(strict_commit_whose_fsync_failed_counts_as_an_error_not_a_commit,
+                              restore_posix_vfs),
     cmocka_unit_test_teardown(strict_backup_holds_only_what_readers_see, restore_posix_vfs),
     cmocka_unit_test(a_lost_segment_after_the_last_one_with_data_is_corruption),
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),

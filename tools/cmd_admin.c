@@ -156,6 +156,7 @@ int cmd_stats(cli *c, int argc, char **argv)
         F(aborts_user);
         F(aborts_read_conflict);
         F(aborts_cas_conflict);
+        F(aborts_error);
         F(retries);
         F(retries_exhausted);
         F(deadlines_expired);
@@ -199,9 +200,10 @@ int cmd_stats(cli *c, int argc, char **argv)
     printf("(counters since the database was opened; version, keys and the log are totals)\n");
     printf("commits             %llu (and %llu read-only)\n", (unsigned long long)s.commits,
            (unsigned long long)s.commits_readonly);
-    printf("aborts              %llu by the caller, %llu read conflicts, %llu CAS conflicts\n",
+    printf("aborts              %llu by the caller, %llu read conflicts, %llu CAS conflicts, "
+           "%llu errors\n",
            (unsigned long long)s.aborts_user, (unsigned long long)s.aborts_read_conflict,
-           (unsigned long long)s.aborts_cas_conflict);
+           (unsigned long long)s.aborts_cas_conflict, (unsigned long long)s.aborts_error);
     printf("retries             %llu (%llu gave up after the last attempt, %llu deadlines)\n",
            (unsigned long long)s.retries, (unsigned long long)s.retries_exhausted,
            (unsigned long long)s.deadlines_expired);

@@ -164,6 +164,9 @@ export interface Stats {
    *  the versions it keeps per key (0 and 0: none). */
   historyMs: number;
   historyVersions: number;
+  /** Commits an error ended (none of it visible, not in commits): a strict commit whose fsync
+   *  failed (DiskError), a log that refuses writes (ReadOnlyError), memory. */
+  abortsError: number;
 }
 
 export interface RecoveryInfo {

@@ -156,6 +156,7 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
     out->retries = atomic_load_rlx(&st->ctr.retries);
     out->retries_exhausted = atomic_load_rlx(&st->ctr.exhausted);
     out->deadlines_expired = atomic_load_rlx(&st->ctr.deadlines);
+    out->aborts_error = atomic_load_rlx(&st->ctr.aborts_error);
     uint32_t hwm = atomic_load_acq(&st->slot_hwm);
     for (uint32_t i = 0; i < hwm; i++) {
         inmem__slot *s = &st->slots[i];
@@ -202,8 +203,10 @@ size_t inmem__store_max_value(const inmem__store *st)
 
 void inmem__store_count(inmem__store *st, inmem__store_counter which)
 {
-    atomic_add_rlx(
-        which == INMEM__COUNT_RETRIES_EXHAUSTED ? &st->ctr.exhausted : &st->ctr.deadlines, 1);
+    atomic_add_rlx(which == INMEM__COUNT_RETRIES_EXHAUSTED   ? &st->ctr.exhausted
+                   : which == INMEM__COUNT_DEADLINES_EXPIRED ? &st->ctr.deadlines
+                                                             : &st->ctr.aborts_error,
+                   1);
 }
 
 /* ---- slots and snapshots ------------------------------------------------------------------ */
@@ -476,9 +479,10 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, ui
     }
     if (hist || atomic_load_rlx(&st->times_on))
         inmem__history_note(st, c, now ? now : inmem__clock_wall_ms());
-    if (!st->strict)
+    if (!st->strict) { /* committed now; a strict commit only once durable (store_finish) */
         atomic_store(&st->visible, c);
-    atomic_store_rlx(&st->ctr.commits, atomic_load_rlx(&st->ctr.commits) + 1);
+        atomic_store_rlx(&st->ctr.commits, atomic_load_rlx(&st->ctr.commits) + 1);
+    }
     st->gc_inflow += nw;
     if (++st->since_gc >= 8)
         store_gc(st, 0);
@@ -491,8 +495,11 @@ int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket)
     if (!st->wal)
         return 0;
     int rc = inmem__wal_commit_wait(st->wal, ticket);
-    if (rc == 0 && st->strict)
-        publish(st, c);
+    if (st->strict) { /* a commit only if durable: else never visible, not applied */
+        if (rc == 0)
+            publish(st, c);
+        atomic_add_rlx(rc == 0 ? &st->ctr.commits : &st->ctr.aborts_error, 1);
+    }
     return rc;
 }
 
@@ -532,12 +539,14 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
     }
     inmem__store_unlock(st);
     if (rc) {
+        if (rc != INMEM_CONFLICT)
+            atomic_add_rlx(&st->ctr.aborts_error, 1);
         inmem__version_free(v);
         return rc;
     }
     rc = inmem__store_finish(st, ver, ticket);
     if (rc && st->strict)
-        return rc;                       /* never published: not applied */
+        return rc;                       /* never published: not applied (nor counted) */
     inmem__watch_notify(st, &w, 1, ver); /* visible (see inmem__txn_commit()) */
     if (version)
         *version = ver;

@@ -634,6 +634,7 @@ int inmem__txn_commit(inmem_txn *t)
 {
     if (t && t->state == INMEM_TXN_ACTIVE && t->sticky) {
         int rc = t->sticky;
+        inmem__store_count(t->st, INMEM__COUNT_ABORTS_ERROR);
         txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_ERROR);
         return rc;
     }
@@ -669,11 +670,13 @@ int inmem__txn_commit(inmem_txn *t)
     }
     inmem__store_unlock(st);
     if (rc) {
+        if (why == INMEM_ABORT_ERROR)
+            inmem__store_count(st, INMEM__COUNT_ABORTS_ERROR);
         txn_end(t, INMEM_TXN_ABORTED, why);
         return rc;
     }
     rc = inmem__store_finish(st, t->commit_ver, ticket);
-    if (rc && st->strict) { /* never published: not applied */
+    if (rc && st->strict) { /* never published: not applied (counted as an error's abort) */
         txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_ERROR);
         return rc;
     }

@@ -54,10 +54,12 @@ static inline size_t inmem__store_max_key(const inmem__store *st)
 }
 size_t inmem__store_max_value(const inmem__store *st);
 
-/* Counters the engine keeps in the store (closure transactions that gave up). */
+/* Counters kept in the store by anyone (closure transactions that gave up, commits an error
+ * ended). */
 typedef enum inmem__store_counter {
     INMEM__COUNT_RETRIES_EXHAUSTED,
     INMEM__COUNT_DEADLINES_EXPIRED,
+    INMEM__COUNT_ABORTS_ERROR,
 } inmem__store_counter;
 void inmem__store_count(inmem__store *st, inmem__store_counter which);
 

@@ -74,9 +74,13 @@ typedef struct inmem__slot {
 
 #define INMEM__SNAP_NONE UINT64_MAX
 
-/* Store-wide counters kept by the committer (under commit_mu) or by anyone (atomics). */
+/* Store-wide counters kept by the committer (under commit_mu) or by anyone (atomics). commits
+ * is the committer's without strict durability (applied under the lock is committed); in strict
+ * mode a commit is one only once its fsync is done, and is counted then, without the lock (an
+ * atomic add: strict or not is fixed for the store's life). aborts_error: commits an error ended
+ * (inmem_stats.aborts_error). */
 typedef struct inmem__counters {
-    _Atomic uint64_t commits, abort_read, abort_cas, retries, exhausted, deadlines;
+    _Atomic uint64_t commits, abort_read, abort_cas, retries, exhausted, deadlines, aborts_error;
 } inmem__counters;
 
 /* A value with a time to live, awaiting the sweeper (a min-heap on at_ms). */
@@ -395,7 +399,8 @@ int inmem__store_check_sizes(const inmem__store *st, size_t klen, const void *va
  * *ver is the commit's version and *ticket its place in the log (0 without a log). */
 int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, uint64_t *ticket)
     INMEM_REQUIRES(st->commit_mu);
-/* store.c: after the commit lock: waits for durability as the mode says; strict publishes. */
+/* store.c: after the commit lock: waits for durability as the mode says; strict publishes
+ * and counts the commit then (or its failure: inmem_stats.aborts_error). */
 int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket);
 
 /* txn.c */

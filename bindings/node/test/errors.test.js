@@ -161,16 +161,20 @@ test('another process holding the directory: LockedError with the holder in its 
 test('a read-only open beside a writer sees the committed state and refuses writes', (t) => {
   const { db, dir } = freshDb(t);
   db.put('k', 'v');
+  // a refused write is a commit an error ended (stats().abortsError), never a commit
   const script = `
     const inmem = require(${JSON.stringify(path.join(__dirname, '..'))});
     const ro = inmem.open(process.argv[1], { readOnly: true });
     let code = 'none';
     try { ro.put('x', 'y'); } catch (e) { code = e.code; }
-    console.log(JSON.stringify({ k: ro.get('k').toString(), code }));
+    const s = ro.stats();
+    console.log(JSON.stringify({ k: ro.get('k').toString(), code, commits: s.commits,
+                                 abortsError: s.abortsError }));
     ro.close();`;
   const r = spawnSync(process.execPath, ['-e', script, dir], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { k: 'v', code: 'INMEM_EREADONLY' });
+  assert.deepEqual(JSON.parse(r.stdout),
+    { k: 'v', code: 'INMEM_EREADONLY', commits: 0, abortsError: 1 });
 });
 
 test('a corrupt log is CorruptError naming the file and offset; repair opens it', (t) => {

@@ -137,6 +137,7 @@ class Stats(NamedTuple):
     history_floor: int
     history_ms: int
     history_versions: int
+    aborts_error: int
 
 class RecoveryInfo(NamedTuple):
     segments: int

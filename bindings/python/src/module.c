@@ -873,6 +873,9 @@ static PyStructSequence_Field stats_fields[] = {
       "oldest an open transaction holds, or the newest)"),
     F("history_ms", "the database's history policy in force (stored in it): its window, ms"),
     F("history_versions", "... and its versions kept per key (0: none beyond the newest)"),
+    F("aborts_error",
+      "commits an error ended, none of it visible and not in commits: a strict commit whose "
+      "fsync failed (DiskError), a log that refuses writes (ReadOnlyError), memory"),
     {NULL, NULL}};
 static PyStructSequence_Field version_info_fields[] = {
     F("version", "the commit that wrote it"),
@@ -1297,7 +1300,8 @@ static PyObject *make_stats(const inmem_stats *s)
                         u64(s->history_bytes),
                         u64(s->history_floor),
                         u64(s->history_ms),
-                        u64(s->history_versions)};
+                        u64(s->history_versions),
+                        u64(s->aborts_error)};
     _Static_assert(sizeof vals / sizeof *vals == sizeof stats_fields / sizeof *stats_fields - 1,
                    "a value for every Stats field");
     return fill(StatsType, vals, (int)(sizeof vals / sizeof *vals));

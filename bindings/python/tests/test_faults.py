@@ -3,6 +3,8 @@ built for the test, in a child interpreter (the shim must be loaded before the l
 
 - A batched commit whose capped fsync fails is applied: it raises DiskError (not known durable),
   but the transaction says "committed" and the value is there.
+- A strict commit whose fsync fails raises DiskError and is never visible: stats() counts it in
+  aborts_error, not in commits.
 - A Database dropped without close() whose close fails (its final fsync) reports the error as
   unraisable and goes on; it crashed the interpreter once (the report took a reference to the
   object being deallocated).
@@ -90,6 +92,31 @@ os.unlink(os.environ["FAILSYNC_FLAG"])
     assert "DiskError INMEM_EIO" in lines, r.stdout
     assert "state committed" in lines, r.stdout
     assert "value b'v'" in lines, r.stdout
+
+
+def test_strict_commit_whose_fsync_fails_is_an_error_not_a_commit(shim, tmp_path):
+    code = r"""
+import os, inmem
+db = inmem.open(os.environ["DBDIR"], durability="strict")
+db.put(b"k", b"old")
+s0 = db.stats()
+open(os.environ["FAILSYNC_FLAG"], "w").close()
+try:
+    db.put(b"k", b"new")
+    print("no error")
+except inmem.DiskError as e:
+    print("DiskError", e.errname)
+s1 = db.stats()
+print("value", db.get(b"k"))
+print("commits", s1.commits - s0.commits, "aborts_error", s1.aborts_error - s0.aborts_error)
+os.unlink(os.environ["FAILSYNC_FLAG"])
+"""
+    r = run_child(shim, tmp_path, code)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert "DiskError INMEM_EIO" in lines, r.stdout
+    assert "value b'old'" in lines, r.stdout  # strict: never visible
+    assert "commits 0 aborts_error 1" in lines, r.stdout
 
 
 def test_database_whose_close_fails_at_garbage_collection_reports_it(shim, tmp_path):
