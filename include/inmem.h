@@ -313,9 +313,9 @@ int inmem_db_close(inmem_db *db);
 
 /** Counters and gauges, read with inmem_db_stats(). */
 typedef struct inmem_stats {
-    /** Committed transactions that wrote something (each moved the version by one). A strict
-     *  commit counts once its fsync is done; one whose fsync failed is no commit (it is never
-     *  visible): it counts in aborts_error. */
+    /** Committed transactions that wrote something (each moved the version by one), but for
+     *  the TTL sweeper's (expired_swept). A strict commit counts once its fsync is done; one
+     *  whose fsync failed is no commit (it is never visible): it counts in aborts_error. */
     uint64_t commits;
     /** Committed read-only transactions (they do not move the version). */
     uint64_t commits_readonly;
@@ -384,6 +384,10 @@ typedef struct inmem_stats {
      *  (max_unsynced_commits) is applied and visible: it is in commits, though it returned
      *  INMEM_EIO. */
     uint64_t aborts_error;
+    /** Expired values the TTL sweeper deleted (its background thread, or inmem_db_sweep()), each
+     *  in a commit of its own: each moved the version by one, and none is in commits (nor are
+     *  its conflicts with writers, or its failures, in the aborts). */
+    uint64_t expired_swept;
 } inmem_stats;
 
 /** A count of inmem_recovery_info that cannot be known because the bytes that held it are lost

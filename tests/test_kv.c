@@ -7,6 +7,8 @@
 
 #include "test.h"
 #include "core/clock.h"
+#include "core/key.h"
+#include "engine/db.h"
 
 static void put_keys(inmem_db *db, const inmem_run_id *run, const char *prefix, int n)
 {
@@ -236,7 +238,10 @@ static void kv_sweeper_deletes_expired_values_through_transactions(void **state)
     assert_ok(inmem_db_sweep(db, &removed));
     assert_int_equal(removed, 5); /* t0..t4; not the rewritten key */
     assert_ok(inmem_db_stats(db, &s1));
-    assert_int_equal(s1.commits - s0.commits, 5); /* one ordinary transaction each */
+    /* one transaction each, the sweeper's: they move the version, and are not the user's */
+    assert_int_equal(s1.version - s0.version, 5);
+    assert_int_equal(s1.expired_swept - s0.expired_swept, 5);
+    assert_int_equal(s1.commits - s0.commits, 0);
     assert_ok(inmem_get(db, NULL, LIT("rewritten"), NULL, NULL, NULL));
     assert_ok(inmem_get(db, NULL, LIT("t7"), NULL, NULL, NULL));
     inmem__clock_set_override(5010001);
@@ -275,6 +280,66 @@ static void kv_sweeper_leaving_a_rewritten_key_is_no_user_abort(void **state)
     assert_int_equal(s1.aborts_user - s0.aborts_user, 0);
     assert_int_equal(s1.commits - s0.commits, 0);
     assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
+/* The sweeper's commits are not the user's: inmem_stats.expired_swept counts them, commits does
+ * not — in every durability mode (a strict commit is counted once its fsync is done) — and a
+ * sweeper's transaction that conflicts with a writer is no conflict of the user's either. */
+static void kv_sweeper_commits_and_conflicts_are_not_the_users(void **state)
+{
+    (void)state;
+    inmem__clock_set_override(5000000);
+    for (int strict = 0; strict < 2; strict++) {
+        char dir[64];
+        test_tmpdir(dir);
+        inmem_options o;
+        inmem_options_init(&o);
+        o.durability = strict ? INMEM_DURABILITY_STRICT : INMEM_DURABILITY_NONE;
+        o.ttl_sweep_interval_ms = 0;
+        inmem_db *db;
+        assert_ok(inmem_db_open(strict ? dir : NULL, &o, &db));
+        for (int i = 0; i < 3; i++) {
+            char k[8];
+            int len = snprintf(k, sizeof k, "e%d", i);
+            assert_ok(inmem_put_ttl(db, NULL, k, (size_t)len, LIT("v"), 100, NULL));
+        }
+        inmem_stats s0 = test_stats(db);
+        assert_int_equal(s0.commits, 3);
+        inmem__clock_set_override(5000200);
+        uint64_t removed = 0;
+        assert_ok(inmem_db_sweep(db, &removed));
+        assert_int_equal(removed, 3);
+        inmem_stats s1 = test_stats(db);
+        if (s1.commits != s0.commits || s1.expired_swept != 3 || s1.version != s0.version + 3)
+            fail_msg("%s: after sweeping 3: commits %llu (was %llu), expired_swept %llu, version "
+                     "%llu (was %llu)",
+                     strict ? "strict" : "none", (unsigned long long)s1.commits,
+                     (unsigned long long)s0.commits, (unsigned long long)s1.expired_swept,
+                     (unsigned long long)s1.version, (unsigned long long)s0.version);
+        /* what sweep_one() does, with a writer's commit between its read and its delete */
+        inmem__keybuf kb;
+        assert_ok(inmem__keybuf_make(&kb, NULL, INMEM__TAG_KV, "w", 1));
+        assert_ok(inmem_put(db, NULL, LIT("w"), LIT("v"), NULL));
+        inmem_txn *own;
+        assert_ok(inmem__txn_begin_own(db->store, &own));
+        uint64_t ver = 0, expiry = 0;
+        int tomb = 0;
+        assert_ok(inmem__txn_peek(own, kb.p, kb.len, &ver, &expiry, &tomb));
+        assert_ok(inmem_put(db, NULL, LIT("w"), LIT("rewritten"), NULL));
+        assert_ok(inmem__txn_delete(own, kb.p, kb.len));
+        assert_rc(INMEM_CONFLICT, inmem__txn_commit(own));
+        inmem__txn_free(own);
+        inmem__keybuf_done(&kb);
+        inmem_stats s2 = test_stats(db);
+        assert_int_equal(s2.commits, s1.commits + 2); /* the two puts */
+        assert_int_equal(s2.aborts_read_conflict, 0);
+        assert_int_equal(s2.aborts_user, 0);
+        assert_int_equal(s2.expired_swept, 3);
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+        inmem__clock_set_override(5000000);
+    }
     inmem__clock_set_override(0);
 }
 
@@ -498,6 +563,7 @@ const struct CMUnitTest kv_tests[] = {
     cmocka_unit_test(kv_ttl_value_is_invisible_once_expired),
     cmocka_unit_test(kv_sweeper_deletes_expired_values_through_transactions),
     cmocka_unit_test(kv_sweeper_leaving_a_rewritten_key_is_no_user_abort),
+    cmocka_unit_test(kv_sweeper_commits_and_conflicts_are_not_the_users),
     cmocka_unit_test(kv_sweeper_retries_what_it_could_not_delete_yet),
     cmocka_unit_test(kv_list_never_returns_keys_outside_its_prefix),
     cmocka_unit_test(kv_ttl_survives_reopen_and_is_swept_after),

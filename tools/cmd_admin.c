@@ -157,6 +157,7 @@ int cmd_stats(cli *c, int argc, char **argv)
         F(aborts_read_conflict);
         F(aborts_cas_conflict);
         F(aborts_error);
+        F(expired_swept);
         F(retries);
         F(retries_exhausted);
         F(deadlines_expired);
@@ -198,8 +199,9 @@ int cmd_stats(cli *c, int argc, char **argv)
     }
     char b1[32], b2[32], b3[32];
     printf("(counters since the database was opened; version, keys and the log are totals)\n");
-    printf("commits             %llu (and %llu read-only)\n", (unsigned long long)s.commits,
-           (unsigned long long)s.commits_readonly);
+    printf("commits             %llu (and %llu read-only; the TTL sweeper's: %llu)\n",
+           (unsigned long long)s.commits, (unsigned long long)s.commits_readonly,
+           (unsigned long long)s.expired_swept);
     printf("aborts              %llu by the caller, %llu read conflicts, %llu CAS conflicts, "
            "%llu errors\n",
            (unsigned long long)s.aborts_user, (unsigned long long)s.aborts_read_conflict,

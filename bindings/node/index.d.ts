@@ -167,6 +167,9 @@ export interface Stats {
   /** Commits an error ended (none of it visible, not in commits): a strict commit whose fsync
    *  failed (DiskError), a log that refuses writes (ReadOnlyError), memory. */
   abortsError: number;
+  /** Expired values the TTL sweeper deleted (background, or sweep()), each in a commit of its
+   *  own: it moves the version, and is not in commits. */
+  expiredSwept: number;
 }
 
 export interface RecoveryInfo {

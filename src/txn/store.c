@@ -157,6 +157,7 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
     out->retries_exhausted = atomic_load_rlx(&st->ctr.exhausted);
     out->deadlines_expired = atomic_load_rlx(&st->ctr.deadlines);
     out->aborts_error = atomic_load_rlx(&st->ctr.aborts_error);
+    out->expired_swept = atomic_load_rlx(&st->ctr.swept);
     uint32_t hwm = atomic_load_acq(&st->slot_hwm);
     for (uint32_t i = 0; i < hwm; i++) {
         inmem__slot *s = &st->slots[i];
@@ -418,7 +419,8 @@ static void publish(inmem__store *st, uint64_t c)
         ;
 }
 
-int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, uint64_t *ticket)
+int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, inmem__committer by, uint64_t *ver,
+                       uint64_t *ticket)
 {
     size_t nnew = 0;
     int rc = 0;
@@ -481,7 +483,8 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, ui
         inmem__history_note(st, c, now ? now : inmem__clock_wall_ms());
     if (!st->strict) { /* committed now; a strict commit only once durable (store_finish) */
         atomic_store(&st->visible, c);
-        atomic_store_rlx(&st->ctr.commits, atomic_load_rlx(&st->ctr.commits) + 1);
+        _Atomic uint64_t *n = by == INMEM__BY_SWEEPER ? &st->ctr.swept : &st->ctr.commits;
+        atomic_store_rlx(n, atomic_load_rlx(n) + 1);
     }
     st->gc_inflow += nw;
     if (++st->since_gc >= 8)
@@ -490,7 +493,7 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, ui
     return 0;
 }
 
-int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket)
+int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket, inmem__committer by)
 {
     if (!st->wal)
         return 0;
@@ -498,7 +501,12 @@ int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket)
     if (st->strict) { /* a commit only if durable: else never visible, not applied */
         if (rc == 0)
             publish(st, c);
-        atomic_add_rlx(rc == 0 ? &st->ctr.commits : &st->ctr.aborts_error, 1);
+        if (by == INMEM__BY_SWEEPER) {
+            if (rc == 0)
+                atomic_add_rlx(&st->ctr.swept, 1);
+        } else {
+            atomic_add_rlx(rc == 0 ? &st->ctr.commits : &st->ctr.aborts_error, 1);
+        }
     }
     return rc;
 }
@@ -535,7 +543,7 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
         atomic_store_rlx(&st->ctr.abort_cas, atomic_load_rlx(&st->ctr.abort_cas) + 1);
         rc = INMEM_CONFLICT;
     } else if (rc == 0) {
-        rc = inmem__store_apply(st, &w, 1, &ver, &ticket);
+        rc = inmem__store_apply(st, &w, 1, INMEM__BY_USER, &ver, &ticket);
     }
     inmem__store_unlock(st);
     if (rc) {
@@ -544,7 +552,7 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
         inmem__version_free(v);
         return rc;
     }
-    rc = inmem__store_finish(st, ver, ticket);
+    rc = inmem__store_finish(st, ver, ticket, INMEM__BY_USER);
     if (rc && st->strict)
         return rc;                       /* never published: not applied (nor counted) */
     inmem__watch_notify(st, &w, 1, ver); /* visible (see inmem__txn_commit()) */

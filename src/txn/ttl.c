@@ -7,8 +7,9 @@
  * that reads the key and deletes it only if the version it sees is still the one that expired: a
  * key rewritten since is left alone, and a concurrent writer simply makes the sweep's commit
  * conflict (the key was read), so the sweeper never deletes a value someone just wrote. The
- * deletes are logged like any other commit. A background thread sweeps every interval;
- * inmem_db_sweep() sweeps at once.
+ * deletes are logged like any other commit, but counted apart (inmem_stats.expired_swept: the
+ * engine's own transactions are no user's commits or aborts). A background thread sweeps every
+ * interval; inmem_db_sweep() sweeps at once.
  */
 #include <time.h>
 

@@ -632,9 +632,13 @@ static int deadline_passed(inmem_txn *t)
 
 int inmem__txn_commit(inmem_txn *t)
 {
+    /* the engine's own transactions that write are the sweeper's: no user's commit or abort */
+    inmem__committer by =
+        t && atomic_load_rlx(&slot_of(t)->in_use) == 2 ? INMEM__BY_SWEEPER : INMEM__BY_USER;
     if (t && t->state == INMEM_TXN_ACTIVE && t->sticky) {
         int rc = t->sticky;
-        inmem__store_count(t->st, INMEM__COUNT_ABORTS_ERROR);
+        if (by == INMEM__BY_USER)
+            inmem__store_count(t->st, INMEM__COUNT_ABORTS_ERROR);
         txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_ERROR);
         return rc;
     }
@@ -661,21 +665,21 @@ int inmem__txn_commit(inmem_txn *t)
     int rc = st->wal ? inmem__wal_writable(st->wal) : 0;
     if (rc == 0)
         rc = validate(st, t, &why);
-    if (rc == INMEM_CONFLICT) {
+    if (rc == INMEM_CONFLICT && by == INMEM__BY_USER) {
         _Atomic uint64_t *ctr =
             why == INMEM_ABORT_CAS_CONFLICT ? &st->ctr.abort_cas : &st->ctr.abort_read;
         atomic_store_rlx(ctr, atomic_load_rlx(ctr) + 1);
     } else if (rc == 0) {
-        rc = inmem__store_apply(st, t->w, t->nw, &t->commit_ver, &ticket);
+        rc = inmem__store_apply(st, t->w, t->nw, by, &t->commit_ver, &ticket);
     }
     inmem__store_unlock(st);
     if (rc) {
-        if (why == INMEM_ABORT_ERROR)
+        if (why == INMEM_ABORT_ERROR && by == INMEM__BY_USER)
             inmem__store_count(st, INMEM__COUNT_ABORTS_ERROR);
         txn_end(t, INMEM_TXN_ABORTED, why);
         return rc;
     }
-    rc = inmem__store_finish(st, t->commit_ver, ticket);
+    rc = inmem__store_finish(st, t->commit_ver, ticket, by);
     if (rc && st->strict) { /* never published: not applied (counted as an error's abort) */
         txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_ERROR);
         return rc;

@@ -225,7 +225,8 @@ void inmem__ttl_stop(inmem__store *st);
 int inmem__txn_begin(inmem__store *st, inmem_txn **out);
 int inmem__txn_begin_ro(inmem__store *st, inmem_txn **out);
 /* A read-write transaction the engine runs for itself (the TTL sweeper's): ended without a
- * commit, it is not counted as an abort by the user (inmem_stats.aborts_user), and
+ * commit, it is not counted as an abort by the user (inmem_stats.aborts_user); its commit counts
+ * in inmem_stats.expired_swept, not commits, and its conflicts and failures in no abort; and
  * inmem_db_close() does not count it as a transaction left open (it stops its holder first). */
 int inmem__txn_begin_own(inmem__store *st, inmem_txn **out);
 /* The bodies of inmem_txn_commit(), _abort(), _free(), _state_of(), _describe() (engine). */

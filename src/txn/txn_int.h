@@ -78,9 +78,11 @@ typedef struct inmem__slot {
  * is the committer's without strict durability (applied under the lock is committed); in strict
  * mode a commit is one only once its fsync is done, and is counted then, without the lock (an
  * atomic add: strict or not is fixed for the store's life). aborts_error: commits an error ended
- * (inmem_stats.aborts_error). */
+ * (inmem_stats.aborts_error). swept: the TTL sweeper's commits, kept like commits and out of
+ * it (inmem_stats.expired_swept). */
 typedef struct inmem__counters {
     _Atomic uint64_t commits, abort_read, abort_cas, retries, exhausted, deadlines, aborts_error;
+    _Atomic uint64_t swept;
 } inmem__counters;
 
 /* A value with a time to live, awaiting the sweeper (a min-heap on at_ms). */
@@ -394,14 +396,18 @@ inmem__node *inmem__store_live_node(inmem__store *st, inmem__node *n, const keyr
 uint64_t inmem__store_cas_version(const inmem__node *n, uint64_t now);
 /* store.c: INMEM_ETOOBIG or INMEM_EINVAL for a key or value the store does not take */
 int inmem__store_check_sizes(const inmem__store *st, size_t klen, const void *val, size_t vlen);
+/* Whose commit it is, for the counters: the user's (inmem_stats.commits, aborts_error) or the
+ * TTL sweeper's (expired_swept; its failures are no user's), the engine's only transactions
+ * that write (inmem__txn_begin_own()). */
+typedef enum inmem__committer { INMEM__BY_USER, INMEM__BY_SWEEPER } inmem__committer;
 /* store.c: applies @p nw validated writes as one commit (caller holds commit_mu): logs them,
  * then installs them. On success every w[i].v is installed (ownership passes to the index),
  * *ver is the commit's version and *ticket its place in the log (0 without a log). */
-int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, uint64_t *ver, uint64_t *ticket)
-    INMEM_REQUIRES(st->commit_mu);
+int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, inmem__committer by, uint64_t *ver,
+                       uint64_t *ticket) INMEM_REQUIRES(st->commit_mu);
 /* store.c: after the commit lock: waits for durability as the mode says; strict publishes
- * and counts the commit then (or its failure: inmem_stats.aborts_error). */
-int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket);
+ * and counts the commit then (or a user's failed one: inmem_stats.aborts_error). */
+int inmem__store_finish(inmem__store *st, uint64_t c, uint64_t ticket, inmem__committer by);
 
 /* txn.c */
 void inmem__txn_destroy(inmem_txn *t);

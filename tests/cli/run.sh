@@ -403,7 +403,7 @@ expect_json "event verify" 'L[0]["ok"] is True and L[0]["first_broken"] == 0' $D
 expect_json "state get" 'L[0] == {"run": "shared", "name": "task/1", "value": "done", "version": 3}' $S -c 'state get shared task/1'
 expect_json "trace tree" 'len(L) == 2 and L[0]["depth"] == 0 and L[1]["depth"] == 1 and L[1]["parent"] == L[0]["span"] and L[0]["confidence"] == 0.92' $D -c "trace tree $R $ROOT_SPAN"
 expect_json "trace record with no confidence: null" 'L[0]["confidence"] is None' $D -c "trace get $R $TOOL_SPAN"
-expect_json "stats" 'all(k in L[0] for k in ("commits", "aborts_user", "aborts_read_conflict", "aborts_cas_conflict", "aborts_error", "retries", "keys", "retained_versions", "wal_bytes", "log_file_bytes", "rss_bytes")) and L[0]["version"] >= 15' $D -c 'stats'
+expect_json "stats" 'all(k in L[0] for k in ("commits", "aborts_user", "aborts_read_conflict", "aborts_cas_conflict", "aborts_error", "expired_swept", "retries", "keys", "retained_versions", "wal_bytes", "log_file_bytes", "rss_bytes")) and L[0]["version"] >= 15' $D -c 'stats'
 expect_json "info" 'L[0]["durability"] == "batched" and L[0]["recovery"]["txns_applied"] >= 15' $D -c 'info'
 expect_json "verify" 'L[0]["ok"] and L[0]["log_ok"] and L[0]["streams"] == 2 and L[0]["spans"] == 2 and L[0]["problems"] == []' $D -c 'verify'
 run --json $D -c 'get shared missing'

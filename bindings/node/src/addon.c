@@ -1338,6 +1338,7 @@ static napi_value db_stats(napi_env env, napi_callback_info info)
     S("historyMs", history_ms);
     S("historyVersions", history_versions);
     S("abortsError", aborts_error);
+    S("expiredSwept", expired_swept);
 #undef S
     /* The last failed checkpoint's error code, by name (null once one succeeds after it). */
     set_prop(env, o, "checkpointError",

@@ -138,6 +138,7 @@ class Stats(NamedTuple):
     history_ms: int
     history_versions: int
     aborts_error: int
+    expired_swept: int
 
 class RecoveryInfo(NamedTuple):
     segments: int

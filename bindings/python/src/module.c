@@ -876,6 +876,9 @@ static PyStructSequence_Field stats_fields[] = {
     F("aborts_error",
       "commits an error ended, none of it visible and not in commits: a strict commit whose "
       "fsync failed (DiskError), a log that refuses writes (ReadOnlyError), memory"),
+    F("expired_swept",
+      "expired values the TTL sweeper deleted (background, or sweep()), each in a commit of "
+      "its own that moves the version and is not in commits"),
     {NULL, NULL}};
 static PyStructSequence_Field version_info_fields[] = {
     F("version", "the commit that wrote it"),
@@ -1301,7 +1304,8 @@ static PyObject *make_stats(const inmem_stats *s)
                         u64(s->history_floor),
                         u64(s->history_ms),
                         u64(s->history_versions),
-                        u64(s->aborts_error)};
+                        u64(s->aborts_error),
+                        u64(s->expired_swept)};
     _Static_assert(sizeof vals / sizeof *vals == sizeof stats_fields / sizeof *stats_fields - 1,
                    "a value for every Stats field");
     return fill(StatsType, vals, (int)(sizeof vals / sizeof *vals));

@@ -88,6 +88,7 @@ def test_json_helpers(db):
 def test_ttl_expires(db):
     db.put(b"short", b"v", ttl=0.05)
     db.put(b"long", b"v", ttl=3600)
+    s0 = db.stats()
     assert db.get(b"short") == b"v"
     deadline = time.monotonic() + 5
     while db.get(b"short") is not None:
@@ -95,6 +96,8 @@ def test_ttl_expires(db):
         time.sleep(0.01)
     assert db.get(b"long") == b"v"
     assert db.sweep() >= 1
+    s1 = db.stats()  # the sweeper's commits are its own, not the user's
+    assert s1.expired_swept - s0.expired_swept == 1 and s1.commits == s0.commits
     with pytest.raises(ValueError):
         db.put(b"k", b"v", ttl=0)
     with pytest.raises(ValueError):
