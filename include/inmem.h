@@ -340,7 +340,10 @@ typedef struct inmem_stats {
     uint64_t retained_versions;
     /** Transaction handles that exist now (begun and not yet freed). */
     uint64_t open_txns;
-    /** Start version of the oldest active transaction, or 0 if none is active. */
+    /** Start version of the oldest active transaction (the lowest snapshot an active one reads
+     *  at: a time-travel transaction's is the version it was begun at), or 0 if none is
+     *  active. Reads of older versions (key history, replay, forks) keep what they returned
+     *  alive without changing it. */
     uint64_t oldest_snapshot_version;
     /** Age in microseconds of the oldest active transaction (ms resolution), 0 if none. */
     uint64_t oldest_snapshot_age_us;

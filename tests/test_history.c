@@ -528,6 +528,52 @@ static void history_deleting_a_run_erases_its_past(void **state)
  * version, time and value or delete, paged with a cursor, as the transaction's snapshot covers
  * them; the oldest kept says when older ones were freed; the values stay valid while the
  * transaction lives, whatever the GC does meanwhile. */
+/* inmem_stats.oldest_snapshot_version is the start version of the oldest active transaction: a
+ * key-history read, which keeps the older versions it returned alive by pinning them, does not
+ * lower it, in a transaction begun now or in one begun in the past (whose start is its version);
+ * the pin still keeps those versions (the values stay readable). */
+static void history_key_history_read_never_lowers_the_oldest_snapshot_in_the_stats(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, 0, 10);
+    uint64_t v1 = put_str(db, NULL, "k", "one");
+    put_str(db, NULL, "k", "two");
+    uint64_t v3 = put_str(db, NULL, "k", "three");
+    uint64_t v4 = put_str(db, NULL, "other", "x");
+    inmem_txn *t = test_begin(db);
+    assert_int_equal(test_stats(db).oldest_snapshot_version, v4);
+    inmem_version_info h[8];
+    size_t n = 0;
+    assert_ok(inmem_kv_history(t, NULL, "k", 1, 0, 8, h, &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(h[2].version, v1);
+    inmem_stats s = test_stats(db);
+    CHECK(s.oldest_snapshot_version == v4,
+          "after a key history down to version %llu in a transaction begun at %llu: "
+          "oldest_snapshot_version %llu",
+          (unsigned long long)v1, (unsigned long long)v4,
+          (unsigned long long)s.oldest_snapshot_version);
+    inmem_txn *past;
+    assert_ok(inmem_txn_begin_at(db, v3, &past));
+    assert_int_equal(test_stats(db).oldest_snapshot_version, v3);
+    assert_ok(inmem_kv_history(past, NULL, "k", 1, 0, 8, h, &n));
+    assert_int_equal(n, 3);
+    s = test_stats(db);
+    CHECK(s.oldest_snapshot_version == v3,
+          "after a key history down to version %llu in a transaction begun at %llu: "
+          "oldest_snapshot_version %llu",
+          (unsigned long long)v1, (unsigned long long)v3,
+          (unsigned long long)s.oldest_snapshot_version);
+    assert_int_equal(s.open_txns, 2);
+    assert_int_equal(h[2].len, 3);
+    assert_memory_equal(h[2].value, "one", 3);
+    inmem_txn_free(past);
+    assert_int_equal(test_stats(db).oldest_snapshot_version, v4);
+    inmem_txn_free(t);
+    assert_int_equal(test_stats(db).oldest_snapshot_version, 0);
+    assert_ok(inmem_db_close(db));
+}
+
 static void history_key_history_lists_versions_newest_first(void **state)
 {
     (void)state;
@@ -2380,6 +2426,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_run_policy_overrides_the_database),
     cmocka_unit_test(history_deleting_a_run_erases_its_past),
     cmocka_unit_test(history_key_history_lists_versions_newest_first),
+    cmocka_unit_test(history_key_history_read_never_lowers_the_oldest_snapshot_in_the_stats),
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),
     cmocka_unit_test(history_a_deleted_forks_tombstones_are_freed),
     cmocka_unit_test(history_fork_cas_on_inherited_keys),

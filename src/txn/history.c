@@ -819,6 +819,7 @@ int inmem__txn_begin_past(inmem__store *st, uint64_t version, uint64_t time_ms, 
                           (unsigned long long)version, (unsigned long long)floor);
     if (rc == 0) {
         /* pinned under the lock: no GC runs before the slot holds the version */
+        atomic_store_rlx(&st->slots[t->slot].start, version);
         atomic_store(&st->slots[t->slot].snap, version);
         t->snap = t->pinned = version;
         t->past = 1;

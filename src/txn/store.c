@@ -98,7 +98,7 @@ int inmem__store_busy(inmem__store *st)
 }
 
 /* The lowest snapshot any active or future reader can have (see the protocol above). */
-static uint64_t min_active(inmem__store *st, uint64_t *oldest_us, uint64_t *open)
+static uint64_t min_active(inmem__store *st)
 {
     uint64_t m = atomic_load(&st->visible);
     uint32_t hwm = atomic_load(&st->slot_hwm);
@@ -106,13 +106,6 @@ static uint64_t min_active(inmem__store *st, uint64_t *oldest_us, uint64_t *open
         uint64_t s = atomic_load(&st->slots[i].snap);
         if (s < m)
             m = s;
-        if (oldest_us && s != INMEM__SNAP_NONE) {
-            uint64_t b = atomic_load_rlx(&st->slots[i].begin_us);
-            if (*oldest_us == 0 || b < *oldest_us)
-                *oldest_us = b;
-        }
-        if (open && atomic_load_rlx(&st->slots[i].in_use))
-            (*open)++;
     }
     return m;
 }
@@ -132,7 +125,7 @@ static void store_gc(inmem__store *st, int defer) INMEM_REQUIRES(st->commit_mu)
         inmem__index_chains_freed(st->index, versions, atomic_exchange(&st->gc_freed_bytes, 0));
     }
     atomic_store(&st->gc_busy, 1);
-    st->min_cached = min_active(st, NULL, NULL);
+    st->min_cached = min_active(st);
     size_t budget = GC_SLICE + 2 * st->gc_inflow;
     st->gc_inflow = 0;
     int left = inmem__index_gc_some(st->index, st->min_cached, st->assigned,
@@ -179,13 +172,25 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
     uint32_t count;
     inmem__history_db_policy(st, &out->history_ms, &count, &since);
     out->history_versions = count;
-    uint64_t oldest_us = 0, open = 0;
-    uint64_t m = min_active(st, &oldest_us, &open);
-    out->open_txns = open;
-    if (oldest_us) {
-        out->oldest_snapshot_version = m;
+    /* the oldest snapshot: the lowest version an active handle reads at (its start), not what
+     * its slot pins for the collector, which a history read lowers to the versions it returned */
+    uint64_t oldest_us = 0, oldest = UINT64_MAX;
+    for (uint32_t i = 0; i < hwm; i++) {
+        inmem__slot *s = &st->slots[i];
+        if (atomic_load_rlx(&s->in_use))
+            out->open_txns++;
+        if (atomic_load(&s->snap) == INMEM__SNAP_NONE)
+            continue;
+        uint64_t v = atomic_load_rlx(&s->start), b = atomic_load_rlx(&s->begin_us);
+        if (v < oldest)
+            oldest = v;
+        if (oldest_us == 0 || b < oldest_us)
+            oldest_us = b;
+    }
+    if (oldest != UINT64_MAX) {
+        out->oldest_snapshot_version = oldest;
         uint64_t now = inmem__clock_coarse_us();
-        out->oldest_snapshot_age_us = now > oldest_us ? now - oldest_us : 0;
+        out->oldest_snapshot_age_us = oldest_us && now > oldest_us ? now - oldest_us : 0;
     }
 }
 
@@ -260,6 +265,7 @@ void inmem__snapshot_pin(inmem_txn *t)
     if (v < t->pin_low) /* the lowest this handle advertised since its last unpin */
         t->pin_low = v;
     for (;;) {
+        atomic_store_rlx(&s->start, v); /* before snap: a reader of the stats that sees one */
         atomic_store(&s->snap, v);
         again = atomic_load(&st->visible);
         if (again == v)

@@ -198,6 +198,7 @@ int inmem__txn_begin_newest(inmem__store *st, int (*fn)(void *ctx, uint64_t vers
          * slot holds 0 instead: no collection frees anything until the handle is freed, so that
          * a dump can read every chain to its end. */
         t->pinned = atomic_load_rlx(&st->hist_on) ? 0 : v;
+        atomic_store_rlx(&st->slots[t->slot].start, v);
         atomic_store(&st->slots[t->slot].snap, t->pinned);
         t->snap = v;
     }

@@ -69,7 +69,9 @@ typedef struct inmem__slot {
     _Atomic uint64_t n_abort_user;
     _Atomic uint64_t n_retries;
     struct inmem_txn *spare; /* a freed handle kept for the next begin on this slot */
-    uint64_t pad;
+    /* the snapshot's version (the handle's snap, for inmem_stats.oldest_snapshot_version),
+     * stored before snap: snap may be lower (a history read pins what it returned), start not */
+    _Atomic uint64_t start;
 } inmem__slot;
 
 #define INMEM__SNAP_NONE UINT64_MAX
