@@ -399,10 +399,14 @@ typedef struct inmem_stats {
 
 /** What recovery did at open, read with inmem_db_recovery(). */
 typedef struct inmem_recovery_info {
-    uint64_t segments;        /**< log files read */
-    uint64_t bytes;           /**< bytes of log records read */
-    uint64_t txns_applied;    /**< committed transactions replayed */
-    uint64_t txns_discarded;  /**< transactions without a commit record, dropped */
+    uint64_t segments;     /**< log files read */
+    uint64_t bytes;        /**< bytes of log records read */
+    uint64_t txns_applied; /**< committed transactions replayed */
+    /** Transactions without a commit record, dropped: at a torn tail, the one whose records
+     *  were cut (a BEGIN without its COMMIT, or a one-frame transaction — format 2 writes most
+     *  as a single TXN record — torn mid-frame), once what is left shows a transaction began
+     *  there (a frame torn within its first 5 bytes, its length and type, does not). */
+    uint64_t txns_discarded;
     uint64_t records_skipped; /**< records of unknown type, skipped */
     uint64_t version;         /**< the global version after recovery */
     uint64_t txn_id;          /**< the last transaction id in the log */

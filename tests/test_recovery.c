@@ -145,6 +145,12 @@ static void torn_tail_at_every_offset(int zero_the_rest)
               (unsigned long long)want);
         CHECK(rec.torn_tail == torn, "cut at %zu (last txn %zu..%zu): torn_tail %d, expected %d", o,
               b, e, rec.torn_tail, torn);
+        /* the torn one-frame transaction is discarded, and counted so, once what is left of its
+         * frame still says it is one (its type byte, after the 4 of its length) */
+        uint64_t discarded = torn && o > b + 4;
+        CHECK(rec.txns_discarded == discarded,
+              "cut at %zu (last txn %zu..%zu): txns_discarded %llu, expected %llu", o, b, e,
+              (unsigned long long)rec.txns_discarded, (unsigned long long)discarded);
         if (torn) {
             CHECK(strcmp(rec.tail_file, SEG1) == 0, "cut at %zu: tail_file '%s'", o, rec.tail_file);
             /* checked after the loop, so that a wrong report does not hide a data loss */

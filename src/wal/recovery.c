@@ -697,6 +697,18 @@ bad:
     return 0;
 }
 
+/* 1 if the bad frame at @p bad of a torn tail starts a transaction, by what is left of its head:
+ * a TXN frame (a whole transaction, format 2) or a BEGIN, torn before the commit that a
+ * transaction read whole would have (an open transaction, r->in_txn, is counted apart). A head
+ * torn away itself leaves nothing to tell. */
+static int torn_txn_start(const seg_map *m, size_t bad)
+{
+    if (bad + 4 >= m->size)
+        return 0;
+    uint8_t type = m->p[bad + 4];
+    return type == INMEM__REC_TXN || type == INMEM__REC_BEGIN;
+}
+
 /* ---- the whole log ----------------------------------------------------------------------- */
 
 static void seg_name(uint64_t seq, char *buf, size_t cap)
@@ -1294,7 +1306,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
                 snprintf(report->tail_file, sizeof report->tail_file, "%s", name);
                 report->tail_offset = v.cut;
                 report->tail_bytes = data_end(w->vfs, &m, v.cut) - v.cut;
-                if (r->in_txn)
+                if (r->in_txn || torn_txn_start(&m, bad))
                     report->txns_discarded++;
                 r->in_txn = 0;
                 r->nrec = 0;
