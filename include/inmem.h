@@ -210,8 +210,9 @@ typedef struct inmem_options {
      * file, ever (no lock file is created, nothing is truncated or renamed). Works beside a
      * process that has the directory open for writing: the view is then the committed state at
      * the moment of the open, and a tail being written is not judged (see
-     * inmem_recovery_info.live_writer); if the writer's checkpoint removes a file the open was
-     * reading, the open looks again (for up to 10 s). With nobody writing, recovery applies every
+     * inmem_recovery_info.live_writer: damage in a segment the writer had finished is); if the
+     * writer's checkpoint removes a file the open was reading, the open looks again (for up to
+     * 10 s). With nobody writing, recovery applies every
      * rule of a normal open and reports in inmem_db_recovery() what a writable open would drop; a
      * corruption fails the open with INMEM_ECORRUPT as it would, unless @ref repair is set too:
      * then the intact prefix is loaded (in memory only) and the report says what a repair would
@@ -438,7 +439,10 @@ typedef struct inmem_recovery_info {
     /** Bytes of log data at the torn tail that were dropped (see torn_tail). */
     uint64_t tail_bytes;
     /** Read-only opens: 1 if another process had the database open for writing, so that the
-     *  end of the log may have been in the middle of a write and was not judged. */
+     *  end of the log may have been in the middle of a write and was not judged: replay stopped
+     *  at the first incomplete record or gap in the segment the writer was appending to (the
+     *  last one holding data). Damage in a segment before it, which the writer had finished
+     *  and synced, fails the open with INMEM_ECORRUPT as it would without a writer. */
     int live_writer;
     /** 1 if the database did not exist and this open created it. */
     int created;

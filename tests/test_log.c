@@ -1835,6 +1835,132 @@ static void read_only_open_beside_a_switching_writer_always_succeeds(void **stat
     test_rmdir(dir);
 }
 
+/* Shared locks asked for: one per read-only open's attempt (probe_writer()). */
+static _Atomic int shared_locks;
+
+static int counting_lock(int fd, int shared)
+{
+    if (shared)
+        atomic_fetch_add(&shared_locks, 1);
+    return inmem__vfs_posix.lock(fd, shared);
+}
+
+/* Flips one byte of @p path at @p off in place (again to restore it). */
+static void flip_byte(const char *path, size_t off)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= 0x40;
+    assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* A read-only open with @p db's writer at work: the result, with the shared locks it took. */
+static int open_beside(const char *dir, inmem_db **r, int *attempts)
+{
+    inmem_options o;
+    log_options_init(&o);
+    o.read_only = 1;
+    atomic_store(&shared_locks, 0);
+    int rc = inmem_db_open(dir, &o, r);
+    *attempts = atomic_load(&shared_locks);
+    return rc;
+}
+
+/* Beside a live writer, a read-only open leaves unjudged only what the writer may be writing:
+ * damage in a segment it finished before (synced whole, then ended by its NEXT record, before
+ * any record went into the next one) is corruption, named with file and offset, at once (no
+ * retry as if it were a race with the writer) — not a silent stop there. Damage in the segment
+ * it appends to is not judged: the open stops before it, as ever. */
+static void read_only_open_beside_a_writer_judges_damage_in_the_segments_it_finished(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    inmem_options o;
+    log_options_init(&o);
+    o.wal_segment_size = SEG_SIZE;
+    o.ttl_sweep_interval_ms = 0;
+    inmem_db *w;
+    assert_ok(opts_open(dir, &o, &w));
+    uint8_t val[1024] = {0};
+    char key[32];
+    for (int i = 0; current_segment(w) < 3; i++) { /* segments 1 and 2 finished */
+        snprintf(key, sizeof key, "k%d", i);
+        put_ok(w, NULL, key, val, sizeof val);
+    }
+    uint64_t last = put_ok(w, NULL, "in-3", val, sizeof val); /* segment 3 holds data */
+    assert_int_equal(current_segment(w), 3);
+    inmem__vfs faulty = inmem__vfs_posix;
+    faulty.lock = counting_lock;
+    inmem__vfs_set(&faulty);
+    inmem_db *r = NULL;
+    int attempts = 0;
+    assert_ok(open_beside(dir, &r, &attempts));
+    inmem_recovery_info rec = recovery_of(r);
+    assert_int_equal(rec.live_writer, 1);
+    assert_int_equal(rec.version, last);
+    assert_ok(inmem_db_close(r));
+
+    /* a flipped byte in a transaction of segment 1, then in segment 2's header */
+    size_t len, nf, end;
+    seg_path(path, sizeof path, dir, 1);
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_true(nf > 3);
+    size_t off = f[2].off, at = off + 9; /* in the third transaction's payload */
+    free(f);
+    free(img);
+    for (int round = 0; round < 2; round++) {
+        uint64_t seq = round ? 2 : 1;
+        size_t flip = round ? 0 : at, named = round ? 0 : off;
+        seg_path(path, sizeof path, dir, seq);
+        flip_byte(path, flip);
+        r = NULL;
+        int rc = open_beside(dir, &r, &attempts);
+        if (rc == 0)
+            (void)inmem_db_close(r);
+        flip_byte(path, flip); /* restored before any check can fail */
+        char name[32];
+        snprintf(name, sizeof name, "wal-%016llx.log", (unsigned long long)seq);
+        CHECK(rc == INMEM_ECORRUPT,
+              "damage at %zu of %s beside a live writer: %s, expected "
+              "INMEM_ECORRUPT",
+              flip, name, inmem_errname(rc));
+        CHECK(strstr(inmem_errmsg(), name) && mentions_number(inmem_errmsg(), named),
+              "message '%s' does not name %s and offset %zu", inmem_errmsg(), name, named);
+        CHECK(attempts == 1, "%d attempts at the open: damage that stays was retried", attempts);
+    }
+
+    /* the segment the writer appends to: its last transaction damaged, the open stops before */
+    seg_path(path, sizeof path, dir, 3);
+    img = slurp(path, &len);
+    f = walk_log(img, len, &nf, &end);
+    assert_true(nf >= 1);
+    at = f[nf - 1].off + 9;
+    assert_int_equal(f[nf - 1].rec.version, last);
+    free(f);
+    free(img);
+    flip_byte(path, at);
+    r = NULL;
+    int rc = open_beside(dir, &r, &attempts);
+    uint64_t seen = rc == 0 ? recovery_of(r).version : 0;
+    if (rc == 0)
+        assert_ok(inmem_db_close(r));
+    flip_byte(path, at);
+    CHECK(rc == 0 && seen == last - 1, "damage in the writer's segment: %s, version %llu",
+          inmem_errname(rc), (unsigned long long)seen);
+    inmem__vfs_set(NULL);
+    assert_int_equal(put_ok(w, NULL, "after", "x", 1), last + 1);
+    assert_ok(inmem_db_close(w));
+    assert_ok(opts_open(dir, &o, &w)); /* every byte restored: the log is whole */
+    assert_int_equal(test_stats(w).version, last + 1);
+    assert_ok(inmem_db_close(w));
+    test_rmdir(dir);
+}
+
 /* Sessions that open and close without writing, at the very end of a segment, each leave a
  * CLOSE mark: the room every segment keeps for its end marks must never be overrun (a close once
  * wrote past the end of the mapping here), and the log stays whole. */
@@ -2129,6 +2255,9 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(a_lost_segment_after_the_last_one_with_data_is_corruption),
     cmocka_unit_test(batched_cap_bounds_the_unsynced_acknowledged_commits),
     cmocka_unit_test(read_only_open_beside_a_switching_writer_always_succeeds),
+    cmocka_unit_test_teardown(
+        read_only_open_beside_a_writer_judges_damage_in_the_segments_it_finished,
+        restore_posix_vfs),
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),
     cmocka_unit_test(segments_start_small_and_double_up_to_the_segment_size),
     cmocka_unit_test_teardown(segments_are_made_ahead_off_the_committing_thread, restore_posix_vfs),

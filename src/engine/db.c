@@ -90,10 +90,11 @@ static int replay_hint(void *ctx, const uint8_t *key, size_t klen, const void *v
     return inmem__store_replay_hint(((inmem_db *)ctx)->store, key, klen, val, vlen);
 }
 
-/* One attempt at opening; *live: a read-only open found a writer at work. */
+/* One attempt at opening; *live: a read-only open found a writer at work, whose progress may
+ * explain a failure (not damage in a segment it had finished: that is there to stay). */
 static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live)
 {
-    int rc;
+    int rc, settled = 0;
     inmem_db *db = calloc(1, sizeof(*db));
     if (!db)
         return INMEM_ENOMEM;
@@ -122,7 +123,8 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
                                  .before_replay = inmem__checkpoint_recover,
                                  .before_ctx = db,
                                  .prescan = replay_hint,
-                                 .prescan_klen = INMEM__STORE_HINT_KLEN};
+                                 .prescan_klen = INMEM__STORE_HINT_KLEN,
+                                 .damage_settled = &settled};
         if (!(db->dir = strdup(dir))) {
             free_db(db);
             return INMEM_ENOMEM;
@@ -130,7 +132,7 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
         rc = inmem__wal_open(&cfg, replay, db, &db->recovery, &db->wal);
         inmem__store_replay_end(db->store);
         rc = inmem__checkpoint_recovered(db, rc);
-        *live = db->recovery.live_writer;
+        *live = db->recovery.live_writer && !settled;
         if (rc) {
             free_db(db);
             return rc;

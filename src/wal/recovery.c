@@ -8,7 +8,8 @@
  * that a typo never scatters log files into an unrelated directory; a read-only open never
  * creates anything. The lock file is opened without following symbolic links and must be a
  * regular file. A read-only open takes no lock; it asks for a shared lock only to learn whether a
- * writer is live (then the end of the log may be mid-write and is not judged).
+ * writer is live (then the end of the log — the active segment, and gaps — may be mid-write and
+ * is not judged; the segments before the active one are complete and are).
  *
  * Replay reads the segments in sequence order and each one from its header on:
  *   BEGIN            starts a transaction (a BEGIN inside an open one is corruption: a
@@ -1171,6 +1172,14 @@ static int resume(inmem__wal *w, recovery *v)
     return rc;
 }
 
+/* A read-only open beside a live writer fails with @p rc on damage in a complete segment: says
+ * so (cfg.damage_settled), so that the caller does not retry it as a race with the writer. */
+static void settled(inmem__wal *w, int live, int rc)
+{
+    if (live && rc == INMEM_ECORRUPT && w->cfg.damage_settled)
+        *w->cfg.damage_settled = 1;
+}
+
 static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_recovery_info *report,
                    dir_scan *ds_in)
 {
@@ -1241,6 +1250,13 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
         int missing = i > 0 && seq != v.ds.seqs[i - 1] + 1;
         if (i > last && !missing)
             continue;
+        /* Beside a live writer only what it may still be writing goes unjudged. A segment before
+         * the last one that held data when the directory was looked at is complete: the writer
+         * synced it whole and wrote its NEXT record before any record went into the next one
+         * (wal.c, W4 and W6), and never writes to it again, so its bytes are final and damage
+         * in them is corruption, as without a writer. (A gap is not judged: a checkpoint may
+         * have removed segments while the directory was listed.) */
+        int unjudged = live && (v.active == v.ds.n || i >= v.active);
         if (missing) {
             if (live)
                 break; /* a segment being made while we listed: stop at the gap */
@@ -1260,7 +1276,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
         int hrc = check_header(&m, seq, &hsize, &format, &why);
         if (hrc) {
             unmap_segment(w, &m);
-            if (live)
+            if (unjudged)
                 break;
             if (hrc == INMEM_EVERSION) {
                 rc = inmem__error(INMEM_EVERSION, "%s/%s: %s (this library reads format %u)",
@@ -1268,8 +1284,10 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
                 goto done;
             }
             snprintf(what, sizeof what, "%s is corrupt at offset 0 (%s)", name, why);
-            if ((rc = corrupt_from(w, &v, i, name, what)) != 0)
+            if ((rc = corrupt_from(w, &v, i, name, what)) != 0) {
+                settled(w, live, rc);
                 goto done;
+            }
             break;
         }
         report->segments++;
@@ -1287,7 +1305,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
         v.dirty = r->how != END_CLEAN || v.cut != r->end;
         v.next = r->next;
         v.closed = r->how == END_CLEAN && r->closed && !v.dirty;
-        if (live && (r->how == END_BAD || r->in_txn || (r->next && i + 1 == v.ds.n))) {
+        if (unjudged && (r->how == END_BAD || r->in_txn || (r->next && i + 1 == v.ds.n))) {
             unmap_segment(w, &m); /* the writer may be in the middle of it: not judged */
             r->in_txn = 0;
             r->nrec = 0;
@@ -1332,8 +1350,10 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
             }
             rc = corrupt(w, &v, i, &m, v.cut, bad, reason, valid);
             unmap_segment(w, &m);
-            if (rc)
+            if (rc) {
+                settled(w, live, rc);
                 goto done;
+            }
             break;
         }
         unmap_segment(w, &m);

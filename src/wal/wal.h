@@ -38,6 +38,11 @@ typedef struct inmem__wal_config {
     size_t prescan_klen;
     uint64_t base_version; /* (set from before_replay) */
     uint64_t base_txn_id;
+    /* Read-only opens beside a live writer: set to 1 when the open fails on damage in a segment
+     * the writer had finished before replay began (not its tail, which is not judged): the
+     * writer's progress does not explain it, so opening again would find it again. May be
+     * NULL. */
+    int *damage_settled;
 } inmem__wal_config;
 
 /* One committed transaction read back by recovery: its WRITE/DELETE records, in log order. */
