@@ -13,9 +13,18 @@ function tmpdir(t) {
 
 /** Opens a fresh database for test t (closed and removed after it). */
 function freshDb(t, opts) {
-  const dir = tmpdir(t);
-  const db = inmem.open(dir, opts);
+  const dir = tmpdir();
+  let db;
+  try {
+    db = inmem.open(dir, opts);
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  // after-hooks run in the order they were added: the database is closed before its directory
+  // is removed (removed first, its log thread could make a segment in it meanwhile: ENOTEMPTY)
   t.after(() => db.close());
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return { db, dir };
 }
 
