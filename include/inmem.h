@@ -647,7 +647,8 @@ int inmem_txn_set_timeout(inmem_txn *txn, uint64_t timeout_us);
  * @return 0; INMEM_CONFLICT (see inmem_txn_describe() for the key and rule); INMEM_ETXNDONE
  *         (already ended); INMEM_EINVAL (NULL); INMEM_ETIMEDOUT (past the deadline of
  *         inmem_txn_set_timeout(): aborted, nothing applied); INMEM_ENOMEM (aborted, nothing
- * applied); INMEM_EREADONLY (the database was opened read-only, or its log failed earlier);
+ * applied); INMEM_EREADONLY (the database was opened read-only, its log failed earlier, or its
+ *         versions reached their limit, 2^63 - 1: nothing applied, nothing logged);
  *         INMEM_EIO (writing or syncing the log failed: the log is read-only from then on; in
  *         strict mode nothing was applied, in async and batched modes only the fsync that
  *         max_unsynced_commits waited for failed: the commit is applied and visible, and

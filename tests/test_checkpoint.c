@@ -718,6 +718,182 @@ static void checkpoint_a_version_no_database_reaches_is_corrupt(void **state)
     test_rmdir(dir);
 }
 
+/* The segment of @p dir's log that holds a frame (a log begun on an image starts at 2; the next
+ * segment may be made ahead, empty). */
+static uint64_t segment_with_frames(const char *dir)
+{
+    char path[4096];
+    uint64_t found = 0;
+    for (uint64_t seq = 1; seq < 64; seq++) {
+        seg_path(path, sizeof path, dir, seq);
+        if (!file_exists(path))
+            continue;
+        size_t len, nf, end;
+        uint8_t *img = slurp(path, &len);
+        free(walk_log(img, len, &nf, &end));
+        free(img);
+        if (nf) {
+            assert_true(found == 0);
+            found = seq;
+        }
+    }
+    assert_true(found > 0);
+    return found;
+}
+
+/* Commits (TXN frames and COMMIT records) in every segment of @p dir. */
+static uint64_t logged_commits(const char *dir)
+{
+    char path[4096];
+    uint64_t commits = 0;
+    for (uint64_t seq = 1; seq < 64; seq++) {
+        seg_path(path, sizeof path, dir, seq);
+        if (!file_exists(path))
+            continue;
+        size_t len, nf, end;
+        uint8_t *img = slurp(path, &len);
+        frame *f = walk_log(img, len, &nf, &end);
+        for (size_t i = 0; i < nf; i++)
+            commits += f[i].rec.type == INMEM__REC_TXN || f[i].rec.type == INMEM__REC_COMMIT;
+        free(f);
+        free(img);
+    }
+    return commits;
+}
+
+static int write_c(inmem_txn *t, void *arg)
+{
+    (void)arg;
+    return inmem_kv_put(t, NULL, "C", 1, "vc", 2);
+}
+
+/* Every write commit on @p db, at the version limit, is refused with INMEM_EREADONLY and leaves
+ * nothing behind; reads and read-only transactions go on. */
+static void expect_no_more_commits(inmem_db *db, const char *dir, uint64_t last)
+{
+    uint64_t logged = logged_commits(dir);
+    uint64_t v = 0;
+    assert_rc(INMEM_EREADONLY, inmem_put(db, NULL, "C", 1, "vc", 2, &v));
+    CHECK(strstr(inmem_errmsg(), "limit"), "'%s'", inmem_errmsg());
+    assert_rc(INMEM_EREADONLY, inmem_delete(db, NULL, "A", 1, &v));
+    assert_rc(INMEM_EREADONLY, inmem_cas(db, NULL, "B", 1, last, "vx", 2, &v));
+    assert_true(v == 0);
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, NULL, "C", 1, "vc", 2));
+    assert_rc(INMEM_EREADONLY, inmem_txn_commit(t));
+    inmem_txn_info info;
+    assert_ok(inmem_txn_describe(t, &info));
+    assert_int_equal(info.state, INMEM_TXN_ABORTED);
+    assert_true(info.commit_version == 0);
+    inmem_txn_free(t);
+    assert_rc(INMEM_EREADONLY, inmem_db_transact(db, NULL, write_c, NULL));
+    inmem_run_id run;
+    assert_rc(INMEM_EREADONLY, inmem_run_begin_db(db, NULL, &run));
+    /* nothing applied, nothing logged */
+    assert_true(test_stats(db).version == last);
+    expect_get(db, NULL, "A", "va", 2, 1);
+    expect_get(db, NULL, "B", "vb", 2, last);
+    expect_missing(db, NULL, "C");
+    assert_true(logged_commits(dir) == logged);
+    /* a read-only transaction still commits */
+    assert_ok(inmem_txn_begin(db, &t));
+    const void *val;
+    size_t len;
+    assert_ok(inmem_kv_get(t, NULL, "B", 1, &val, &len, &v));
+    assert_ok(inmem_txn_commit(t));
+    inmem_txn_free(t);
+}
+
+/* Versions stay below 2^63, where an image's version is refused (above): on an image just below
+ * it, the commit that would be given 2^63 is refused with INMEM_EREADONLY — nothing applied,
+ * nothing logged, the transaction aborted — by every kind of commit, before and after a reopen
+ * from the log; reads, read-only transactions and a checkpoint at the last version go on. A
+ * commit of 2^63 in a log (only a library without the limit wrote one) is corruption, whatever
+ * its record kind: the image at it would be refused at the next open. */
+static void checkpoint_a_commit_past_the_version_limit_fails_cleanly(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    uint8_t blocks[256], payload[128];
+    size_t n = img_entry(payload, "A", 1, "va");
+    size_t blen = img_block(blocks, payload, (uint32_t)n, 1);
+    const uint64_t last = ((uint64_t)1 << 63) - 1;
+    img_write(dir, last - 1, blocks, blen, 1, 1, 1);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.wal_segment_size = SEG_SIZE;
+    o.checkpoint_log_ratio = 0;
+    o.checkpoint_on_close = 0; /* the reopen replays the log */
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    uint64_t v = 0;
+    assert_ok(inmem_put(db, NULL, "B", 1, "vb", 2, &v));
+    assert_true(v == last);
+    assert_true(logged_commits(dir) == 1);
+    expect_no_more_commits(db, dir, last);
+    assert_ok(inmem_db_close(db));
+    assert_ok(inmem_db_open(dir, &o, &db));
+    assert_true(recovery_of(db).version == last);
+    expect_no_more_commits(db, dir, last);
+    assert_ok(inmem_db_close(db));
+
+    /* a log that goes on past the limit, by hand: the close mark replaced by a commit of 2^63,
+     * as a TXN frame and as BEGIN, WRITE, COMMIT records */
+    seg_path(path, sizeof path, dir, segment_with_frames(dir));
+    size_t len, nf, end;
+    uint8_t *seg = slurp(path, &len);
+    frame *f = walk_log(seg, len, &nf, &end);
+    assert_true(nf >= 2 && f[0].rec.type == INMEM__REC_TXN &&
+                f[nf - 1].rec.type == INMEM__REC_CLOSE);
+    size_t close_off = f[nf - 1].off;
+    free(f);
+    uint8_t key[64];
+    uint32_t kl = kv_key(key, "C");
+    for (int kind = 0; kind < 2; kind++) {
+        uint8_t *c = calloc(1, len);
+        assert_non_null(c);
+        memcpy(c, seg, close_off);
+        if (kind == 0) {
+            uint8_t *p = c + close_off;
+            p += inmem__wal_enc_txn_start(p, last + 1, 1700000000000ull, 1);
+            p += inmem__wal_enc_op_put(p, 0, key, kl, "vc", 2);
+            inmem__wal_enc_txn_end(c + close_off, p);
+        } else {
+            enc_txn(c + close_off, last + 1, last + 1, 0, "C", "vc");
+        }
+        spit(path, c, len);
+        int rc = inmem_db_open(dir, &o, &db);
+        CHECK(rc == INMEM_ECORRUPT, "kind %d: open %s (%s)", kind, inmem_errname(rc),
+              inmem_errmsg());
+        assert_null(db);
+        CHECK(strstr(inmem_errmsg(), "no database reaches"), "kind %d: '%s'", kind, inmem_errmsg());
+        o.repair = 1; /* keeps what is below the limit */
+        rc = inmem_db_open(dir, &o, &db);
+        o.repair = 0;
+        CHECK(rc == 0, "kind %d: repair %s (%s)", kind, inmem_errname(rc), inmem_errmsg());
+        assert_true(recovery_of(db).version == last);
+        expect_missing(db, NULL, "C");
+        expect_get(db, NULL, "B", "vb", 2, last);
+        assert_ok(inmem_db_close(db));
+        spit(path, seg, len);
+        free(c);
+    }
+    free(seg);
+
+    /* a checkpoint at the last version is an image the next open loads */
+    assert_ok(inmem_db_open(dir, &o, &db));
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_true(v == last);
+    assert_ok(inmem_db_close(db));
+    assert_ok(inmem_db_open(dir, &o, &db));
+    expect_get(db, NULL, "B", "vb", 2, last);
+    assert_rc(INMEM_EREADONLY, inmem_put(db, NULL, "C", 1, "vc", 2, &v));
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 /* An image cut short has lost its trailer, the only record of how many keys it holds: a repair
  * of it loads the intact blocks and reports the keys lost as unknown (INMEM_COUNT_UNKNOWN) —
  * never as 0, whether the cut took the first block, a middle one or only the trailer. */
@@ -1832,6 +2008,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_a_forged_key_count_reserves_only_what_the_image_can_hold),
     cmocka_unit_test(checkpoint_a_version_no_database_reaches_is_corrupt),
     cmocka_unit_test(checkpoint_a_big_image_checked_ahead_still_fails_at_the_damaged_block),
+    cmocka_unit_test(checkpoint_a_commit_past_the_version_limit_fails_cleanly),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),

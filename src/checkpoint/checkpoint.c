@@ -77,9 +77,6 @@
 #define BLOCK_TARGET (64u << 10)
 #define WRITE_CHUNK  (1u << 20)
 #define PATH_CAP     4096
-/* Versions stay below 2^63: a database committing a billion transactions a second would take 292
- * years to get there. */
-#define VERSION_LIMIT ((uint64_t)1 << 63)
 
 #define F_FIRST 1u
 #define F_TOMB  2u
@@ -532,7 +529,7 @@ static int read_image(reader *r, int salvage)
     info->version = inmem__get64(h + 16);
     /* the version counter goes on from V: an image that claims a version no database reaches
      * would have the next commits wrap it, numbered below the versions they replace */
-    if (info->version >= VERSION_LIMIT)
+    if (info->version >= INMEM__VERSION_LIMIT)
         return corrupt(r, 16, "a version no database reaches");
     info->txn_id = inmem__get64(h + 24);
     info->created_ms = inmem__get64(h + 32);

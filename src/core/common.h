@@ -22,6 +22,11 @@
 #define INMEM_CACHELINE    64
 #define INMEM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Versions stay below 2^63: a database committing a billion transactions a second would take 292
+ * years to get there. A checkpoint image or a log commit of a version at or above it is corrupt,
+ * and a commit that would be given one is refused (INMEM_EREADONLY). */
+#define INMEM__VERSION_LIMIT ((uint64_t)1 << 63)
+
 /* ---- atomics ----------------------------------------------------------------------------------
  * load_acq / store_rel pair up to publish initialised memory; relaxed is for counters and
  * hints whose exact value is not used to reach other memory. */

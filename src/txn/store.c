@@ -425,6 +425,23 @@ static void publish(inmem__store *st, uint64_t c)
         ;
 }
 
+int inmem__store_writable(inmem__store *st)
+{
+    if (st->wal) {
+        int rc = inmem__wal_writable(st->wal);
+        if (rc)
+            return rc;
+    }
+    /* the next commit's version must stay below the limit every image and log is checked
+     * against: one past it would be written, then refused as corrupt at the next open */
+    if (INMEM_UNLIKELY(st->assigned >= INMEM__VERSION_LIMIT - 1))
+        return inmem__error(INMEM_EREADONLY,
+                            "the version counter reached its limit (version %llu): no more "
+                            "commits; reads, read-only transactions and checkpoints go on",
+                            (unsigned long long)st->assigned);
+    return 0;
+}
+
 int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, inmem__committer by, uint64_t *ver,
                        uint64_t *ticket)
 {
@@ -540,7 +557,7 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
     inmem__node *cn = op == ONE_CAS ? inmem__store_live_node(st, w.node, &w.k) : NULL;
     uint64_t now = op == ONE_CAS ? inmem__clock_wall_ms() : 0;
     uint64_t cur = 0;
-    rc = st->wal ? inmem__wal_writable(st->wal) : 0; /* first: see inmem__txn_commit() */
+    rc = inmem__store_writable(st); /* first: see inmem__txn_commit() */
     if (rc == 0 && op == ONE_CAS && cn)
         cur = inmem__store_cas_version(cn, now);
     else if (rc == 0 && op == ONE_CAS)

@@ -661,9 +661,10 @@ int inmem__txn_commit(inmem_txn *t)
                                   * missed while it was held runs, as after any commit) */
         return deadline_passed(t);
     }
-    /* a failed log first: a strict commit that failed left its versions installed, never
-     * visible, and validating against them would report conflicts where none can commit */
-    int rc = st->wal ? inmem__wal_writable(st->wal) : 0;
+    /* a failed log (or a spent version counter) first: a strict commit that failed left its
+     * versions installed, never visible, and validating against them would report conflicts
+     * where none can commit */
+    int rc = inmem__store_writable(st);
     if (rc == 0)
         rc = validate(st, t, &why);
     if (rc == INMEM_CONFLICT && by == INMEM__BY_USER) {

@@ -402,6 +402,11 @@ int inmem__store_check_sizes(const inmem__store *st, size_t klen, const void *va
  * TTL sweeper's (expired_swept; its failures are no user's), the engine's only transactions
  * that write (inmem__txn_begin_own()). */
 typedef enum inmem__committer { INMEM__BY_USER, INMEM__BY_SWEEPER } inmem__committer;
+/* store.c: 0 if a commit may be made now (caller holds commit_mu); INMEM_EREADONLY if the log
+ * takes no appends (opened read-only, or an earlier failure) or if the version counter has
+ * reached its limit (INMEM__VERSION_LIMIT - 1: the next commit's version would be out of range).
+ * Checked before validation, so that a commit that cannot be made never reports a conflict. */
+int inmem__store_writable(inmem__store *st) INMEM_REQUIRES(st->commit_mu);
 /* store.c: applies @p nw validated writes as one commit (caller holds commit_mu): logs them,
  * then installs them. On success every w[i].v is installed (ownership passes to the index),
  * *ver is the commit's version and *ticket its place in the log (0 without a log). */

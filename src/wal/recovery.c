@@ -16,8 +16,10 @@
  *                    transaction is always written whole, before the next one starts)
  *   WRITE / DELETE   are collected (outside a transaction they are corruption)
  *   COMMIT           must match the BEGIN (txn id, record count) and carry the next version
- *                    (last + 1, as every commit moves the version by exactly one); then the
- *                    transaction is applied through the caller's callback, with its versions
+ *                    (last + 1, as every commit moves the version by exactly one), below
+ *                    2^63 (INMEM__VERSION_LIMIT: no database reaches it, and the commits after
+ *                    one that did would wrap the counter); then the transaction is applied
+ *                    through the caller's callback, with its versions
  *   CLOSE            a clean close's end mark (its version must be the last applied)
  *   NEXT             the segment's last record: the log goes on in the next segment
  *   unknown types    are skipped
@@ -608,13 +610,14 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
                 break;
             }
             int ok = r->in_txn && rec.txn_id == r->begin.txn_id && rec.records == r->nrec &&
-                     rec.version == r->version + 1;
+                     rec.version == r->version + 1 && rec.version < INMEM__VERSION_LIMIT;
             for (size_t i = 0; ok && i < r->nrec; i++)
                 ok = r->recs[i].version == rec.version;
             if (!ok) {
                 bad_content(r, !r->in_txn ? "commit record outside a transaction"
-                               : rec.version != r->version + 1
-                                   ? "commit version out of sequence"
+                               : rec.version != r->version + 1 ? "commit version out of sequence"
+                               : rec.version >= INMEM__VERSION_LIMIT
+                                   ? "a commit version no database reaches (2^63 or more)"
                                    : "commit record does not match its transaction");
                 goto bad;
             }
@@ -644,6 +647,10 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
                                    ? "the log starts after a gap: the commits before this one "
                                      "are in no checkpoint (missing or damaged) and no segment"
                                    : "commit version out of sequence");
+                goto bad;
+            }
+            if (rec.version >= INMEM__VERSION_LIMIT) { /* its next commits would wrap */
+                bad_content(r, "a commit version no database reaches (2^63 or more)");
                 goto bad;
             }
             r->nrec = 0;
