@@ -393,6 +393,52 @@ static void history_off_refuses_versions_no_transaction_holds(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* Without retention, which past versions inmem_txn_begin_at() accepts depends on the open
+ * transactions alone — from the oldest version one holds, or else only the newest — never on when
+ * the collector last ran (every 8 commits, and a reopen's replay collects as it goes): right
+ * after a few commits, before any collection, an older version is refused as it is after a
+ * reopen, and inmem_stats.history_floor says the same. */
+static void history_off_begin_at_does_not_depend_on_when_the_collector_ran(void **state)
+{
+    (void)state;
+    char dir[64], got[8];
+    test_tmpdir(dir);
+    for (int durable = 0; durable < 2; durable++) {
+        inmem_db *db = open_hist(durable ? dir : NULL, 0, 0);
+        uint64_t v1 = put_str(db, NULL, "k", "one");
+        uint64_t v2 = put_str(db, NULL, "k", "two"); /* (no collection has run yet) */
+        inmem_txn *t;
+        CHECK(inmem_txn_begin_at(db, v1, &t) == INMEM_EHISTORY,
+              "durable %d: version %llu, which no transaction holds, was accepted", durable,
+              (unsigned long long)v1);
+        assert_null(t);
+        assert_rc(INMEM_EHISTORY, inmem_txn_begin_at(db, 0, &t));
+        assert_true(test_stats(db).history_floor == v2);
+        assert_rc(0, get_at(db, v2, NULL, "k", got, sizeof got));
+        assert_string_equal(got, "two");
+        /* a transaction holds v2: v2 is accepted while it lives, and nothing older */
+        inmem_txn *hold = test_begin(db);
+        uint64_t v3 = put_str(db, NULL, "k", "three");
+        assert_rc(0, get_at(db, v2, NULL, "k", got, sizeof got));
+        assert_string_equal(got, "two");
+        assert_rc(INMEM_EHISTORY, inmem_txn_begin_at(db, v1, &t));
+        assert_true(test_stats(db).history_floor == v2);
+        inmem_txn_free(hold);
+        assert_rc(INMEM_EHISTORY, inmem_txn_begin_at(db, v2, &t));
+        assert_true(test_stats(db).history_floor == v3);
+        if (durable) { /* the same after a reopen */
+            assert_ok(inmem_db_close(db));
+            db = open_hist(dir, 0, 0);
+            assert_rc(INMEM_EHISTORY, inmem_txn_begin_at(db, v2, &t));
+            assert_true(test_stats(db).history_floor == v3);
+        }
+        assert_rc(0, get_at(db, v3, NULL, "k", got, sizeof got));
+        assert_string_equal(got, "three");
+        assert_ok(inmem_db_close(db));
+    }
+    test_rmdir(dir);
+}
+
 /* A time-travel transaction takes no write (INMEM_EREADONLY) and a version not yet committed is
  * an invalid argument. */
 static void history_past_transaction_is_read_only(void **state)
@@ -2422,6 +2468,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_a_clock_stepped_back_never_lowers_the_floor),
     cmocka_unit_test(history_a_deleted_run_that_kept_less_than_the_database_refuses_its_past),
     cmocka_unit_test(history_off_refuses_versions_no_transaction_holds),
+    cmocka_unit_test(history_off_begin_at_does_not_depend_on_when_the_collector_ran),
     cmocka_unit_test(history_past_transaction_is_read_only),
     cmocka_unit_test(history_run_policy_overrides_the_database),
     cmocka_unit_test(history_deleting_a_run_erases_its_past),

@@ -23,7 +23,9 @@
  * A scope's floor: with a count of 2 or more, its policy's `since` (such keys are never unlinked
  * while older versions were freed); with a window, the window's floor now (floors only move
  * forward) or `since`, whichever is newer; with no retention, the highest min_snap any GC ran
- * with; erased, the version that deleted it.
+ * with; erased, the version that deleted it. Where a time-travel read may begin (lowest_floor()),
+ * no retention stands for the oldest version an open transaction holds instead (held_floor()):
+ * what the GC has not freed yet only because it has not run is not offered.
  *
  * Commit times. Every version carries its commit time (inmem__version.time_ms). With retention
  * on, the commit times are also noted (under the commit lock) in a table of (version, time)
@@ -499,14 +501,15 @@ static const inmem__hpolicy *scope_policy(const inmem__store *st, const uint8_t 
     return &p->p;
 }
 
-/* The oldest version at which "absent" is a trustworthy answer in the scope (see the top). */
+/* The oldest version at which "absent" is a trustworthy answer in the scope (see the top); @p held
+ * is what stands for it without retention (st->gc_snap_max, or held_floor()). */
 static uint64_t policy_floor(const inmem__store *st, const inmem__hpolicy *p, int erased,
-                             uint64_t now)
+                             uint64_t now, uint64_t held)
 {
     if (erased || p->count >= 2)
         return p->since;
     if (!p->ms)
-        return st->gc_snap_max;
+        return held;
     uint64_t f = window_floor(st, p->ms, now);
     return f > p->since ? f : p->since;
 }
@@ -515,7 +518,7 @@ static uint64_t scope_floor(const inmem__store *st, const uint8_t *scope, uint64
 {
     inmem__run_policy *rp;
     const inmem__hpolicy *p = scope_policy(st, scope, &rp);
-    return policy_floor(st, p, rp && rp->erased, now);
+    return policy_floor(st, p, rp && rp->erased, now, st->gc_snap_max);
 }
 
 uint64_t inmem__history_scope_floor(inmem__store *st, const uint8_t *scope)
@@ -529,7 +532,7 @@ uint64_t inmem__history_retained_from(inmem__store *st, const uint8_t *scope)
     const inmem__hpolicy *p = scope_policy(st, scope, &rp);
     if (!p->ms && p->count < 2)
         return UINT64_MAX;
-    return policy_floor(st, p, rp && rp->erased, floor_clock(st));
+    return policy_floor(st, p, rp && rp->erased, floor_clock(st), st->gc_snap_max);
 }
 
 uint64_t inmem__history_replay_after(inmem__store *st, const uint8_t *scope)
@@ -542,14 +545,28 @@ uint64_t inmem__history_replay_after(inmem__store *st, const uint8_t *scope)
     return scope_floor(st, scope, floor_clock(st));
 }
 
-/* The lowest of every scope's floor: the oldest version a time-travel read may begin at. */
-static uint64_t lowest_floor(const inmem__store *st, uint64_t now)
+/* Without retention, the oldest version a time-travel read may begin at: the oldest an open
+ * transaction holds, or the newest (docs/history.md) — never what the collector has merely not
+ * freed yet, or whether a version is accepted would depend on when it last ran (every 8
+ * commits), and a reopen (whose replay collects as it goes) would refuse what was accepted
+ * before. Never below the highest min_snap a collection ran with, either: a handle that pinned
+ * itself down (inmem__pin_down()) holds some keys' older versions, not the whole state there.
+ * Under commit_mu. */
+static uint64_t held_floor(inmem__store *st)
 {
-    uint64_t f = policy_floor(st, &st->hist, 0, now);
+    uint64_t m = inmem__store_min_active(st);
+    return m > st->gc_snap_max ? m : st->gc_snap_max;
+}
+
+/* The lowest of every scope's floor: the oldest version a time-travel read may begin at. */
+static uint64_t lowest_floor(inmem__store *st, uint64_t now)
+{
+    uint64_t held = held_floor(st);
+    uint64_t f = policy_floor(st, &st->hist, 0, now, held);
     for (size_t i = 0; i < st->pol_cap; i++) {
         const inmem__run_policy *p = st->pol[i];
         if (p && !p->gone) {
-            uint64_t g = policy_floor(st, &p->p, p->erased, now);
+            uint64_t g = policy_floor(st, &p->p, p->erased, now, held);
             if (g < f)
                 f = g;
         }
@@ -560,11 +577,11 @@ static uint64_t lowest_floor(const inmem__store *st, uint64_t now)
 /* The highest of every scope's floor: a scan across scopes trusts its absences from here on. */
 static uint64_t highest_floor(const inmem__store *st, uint64_t now)
 {
-    uint64_t f = policy_floor(st, &st->hist, 0, now);
+    uint64_t f = policy_floor(st, &st->hist, 0, now, st->gc_snap_max);
     for (size_t i = 0; i < st->pol_cap; i++) {
         const inmem__run_policy *p = st->pol[i];
         if (p && !p->gone) {
-            uint64_t g = policy_floor(st, &p->p, p->erased, now);
+            uint64_t g = policy_floor(st, &p->p, p->erased, now, st->gc_snap_max);
             if (g > f)
                 f = g;
         }

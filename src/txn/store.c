@@ -110,6 +110,11 @@ static uint64_t min_active(inmem__store *st)
     return m;
 }
 
+uint64_t inmem__store_min_active(inmem__store *st)
+{
+    return min_active(st);
+}
+
 /* A collection's slice: a fixed part, and twice what was queued since the last one, so that a
  * backlog (what a long snapshot kept alive: 12-23 ms of freeing at a million keys when it was
  * done at once) drains over the next commits while the steady inflow never outgrows it. */

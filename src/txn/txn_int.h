@@ -392,6 +392,9 @@ void inmem__store_unlock(inmem__store *st) INMEM_RELEASE(st->commit_mu);
  * snapshot needs. Takes the commit lock, so the caller must not hold it. */
 void inmem__store_collect(inmem__store *st);
 void inmem__snapshot_unpin(inmem_txn *t);
+/* store.c: the lowest snapshot any open or future reader can have: the newest version, or the
+ * oldest an open handle holds (a reader slot's) */
+uint64_t inmem__store_min_active(inmem__store *st);
 /* store.c: the key's node in the index now, or NULL (writer, under commit_mu) */
 inmem__node *inmem__store_live_node(inmem__store *st, inmem__node *n, const keyref *k);
 /* store.c: a key's current version for CAS: deleted or expired counts as 0 */
