@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,15 @@
         if (!(cond))                                                                               \
             fail_msg("slot_hwm is %u with at most 5 handles open at once", (unsigned)(hwm));       \
     } while (0)
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg(__VA_ARGS__);                                                                 \
+    } while (0)
+#define CHECK_VAL(v, vl, want, i)                                                                  \
+    CHECK((vl) == strlen(want) && memcmp((v), (want), (vl)) == 0, "run %d reads '%.*s', not '%s'", \
+          (i), (int)(vl), (const char *)(v), (want))
 
 static uint64_t retained(inmem_db *db)
 {
@@ -321,6 +331,103 @@ static void gc_versions_freed_without_the_lock_leave_the_gauges_exact(void **sta
     assert_ok(inmem_db_close(db));
 }
 
+/* Every live fork of @p fork (the odd ones: the even ones were deleted) reads its parent's "k"
+ * as it was at the fork, and the parent reads it as written after, once collections have run. */
+static void expect_fork_views(inmem_db *db, const inmem_run_id *parent, const inmem_run_id *fork,
+                              int n)
+{
+    for (int i = 0; i < 16; i++) /* collections */
+        assert_ok(inmem_put(db, NULL, "churn", 5, "x", 1, NULL));
+    char want[32];
+    const void *v;
+    size_t vl;
+    inmem_txn *t = test_begin(db);
+    for (int i = 0; i < n; i++) {
+        snprintf(want, sizeof want, "after %d", i);
+        assert_ok(inmem_kv_get(t, &parent[i], "k", 1, &v, &vl, NULL));
+        CHECK_VAL(v, vl, want, i);
+        if (i % 2 == 0)
+            continue;
+        snprintf(want, sizeof want, "before %d", i);
+        int rc = inmem_kv_get(t, &fork[i], "k", 1, &v, &vl, NULL);
+        CHECK(rc == 0, "fork %d: %s (%s)", i, inmem_errname(rc), inmem_errmsg());
+        CHECK_VAL(v, vl, want, i);
+    }
+    inmem_txn_free(t);
+}
+
+/* Runs parent[first..first + n), each written, forked, written again; then deletes every other
+ * fork (the even ones). */
+static void make_forks(inmem_db *db, inmem_run_id *parent, inmem_run_id *fork, int first, int n)
+{
+    char val[32];
+    for (int i = first; i < first + n; i++) {
+        assert_ok(inmem_run_begin_db(db, NULL, &parent[i]));
+        snprintf(val, sizeof val, "before %d", i);
+        assert_ok(inmem_put(db, &parent[i], "k", 1, val, strlen(val), NULL));
+        assert_ok(inmem_run_fork_db(db, &parent[i], 0, NULL, &fork[i]));
+        snprintf(val, sizeof val, "after %d", i);
+        assert_ok(inmem_put(db, &parent[i], "k", 1, val, strlen(val), NULL));
+    }
+    for (int i = first + first % 2; i < first + n; i += 2)
+        assert_ok(inmem_run_delete_db(db, &fork[i]));
+}
+
+/* A fork whose commit runs out of memory at any allocation either fails with INMEM_ENOMEM,
+ * having done nothing, or is committed with all it takes for the GC to keep what it reads: it
+ * used to commit without the fork's cache entry when that one failed (after the log had it), and
+ * the parent's versions it reads were freed (INMEM_EHISTORY). A reopen that runs out of memory
+ * likewise fails or reads every fork as it should. */
+static void gc_a_fork_whose_commit_runs_out_of_memory_keeps_what_it_reads(void **state)
+{
+    (void)state;
+    enum { N = 7 }; /* odd: fork N is one of those kept */
+    int failed = 1;
+    char dir[64], val[32];
+    inmem_options o;
+    inmem_options_init(&o);
+    o.checkpoint_log_ratio = 0;
+    o.checkpoint_on_close = 0; /* the reopens replay every fork record */
+    inmem_run_id parent[2 * N + 1], fork[2 * N + 1];
+    for (long k = 1; failed; k++) {
+        test_tmpdir(dir);
+        inmem_db *db = NULL;
+        assert_ok(inmem_db_open(dir, &o, &db));
+        make_forks(db, parent, fork, 0, N);
+        assert_ok(inmem_run_begin_db(db, NULL, &parent[N]));
+        snprintf(val, sizeof val, "before %d", N);
+        assert_ok(inmem_put(db, &parent[N], "k", 1, val, strlen(val), NULL));
+        test_alloc_fail(k);
+        int rc = inmem_run_fork_db(db, &parent[N], 0, NULL, &fork[N]);
+        failed = test_alloc_failed();
+        test_alloc_fail(0);
+        CHECK(rc == 0 || rc == INMEM_ENOMEM, "allocation %ld failed: %s", k, inmem_errname(rc));
+        if (rc) /* nothing was applied: again */
+            assert_ok(inmem_run_fork_db(db, &parent[N], 0, NULL, &fork[N]));
+        snprintf(val, sizeof val, "after %d", N);
+        assert_ok(inmem_put(db, &parent[N], "k", 1, val, strlen(val), NULL));
+        make_forks(db, parent, fork, N + 1, N);
+        expect_fork_views(db, parent, fork, 2 * N + 1);
+        assert_ok(inmem_db_close(db));
+        if (failed)
+            test_rmdir(dir);
+    }
+    failed = 1;
+    for (long k = 1; failed; k++) {
+        inmem_db *db = NULL;
+        test_alloc_fail(k);
+        int rc = inmem_db_open(dir, &o, &db);
+        failed = test_alloc_failed();
+        test_alloc_fail(0);
+        CHECK(rc == 0 || rc == INMEM_ENOMEM, "allocation %ld failed: %s", k, inmem_errname(rc));
+        if (rc == 0) {
+            expect_fork_views(db, parent, fork, 2 * N + 1);
+            assert_ok(inmem_db_close(db));
+        }
+    }
+    test_rmdir(dir);
+}
+
 const struct CMUnitTest gc_tests[] = {
     cmocka_unit_test(gc_history_queue_entries_never_outlive_their_node),
     cmocka_unit_test(gc_a_snapshot_whose_pin_retried_kicks_at_its_end),
@@ -329,5 +436,6 @@ const struct CMUnitTest gc_tests[] = {
     cmocka_unit_test(gc_reader_slots_in_use_stay_packed_at_the_bottom),
     cmocka_unit_test(gc_a_committer_leaves_most_of_a_long_backlog_to_later),
     cmocka_unit_test(gc_versions_freed_without_the_lock_leave_the_gauges_exact),
+    cmocka_unit_test(gc_a_fork_whose_commit_runs_out_of_memory_keeps_what_it_reads),
 };
 INMEM_TEST_COUNT(gc);

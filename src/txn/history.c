@@ -323,6 +323,19 @@ void inmem__history_fork_hints_drop(inmem__store *st)
     fork_floors(st);
 }
 
+int inmem__history_sys_prepare(inmem__store *st, const uint8_t *key, size_t klen, int tomb,
+                               const void *val, size_t vlen)
+{
+    if (!inmem__history_is_sys(key, klen) || tomb)
+        return 0; /* a delete's entry is only looked up */
+    const uint8_t *run = key + INMEM__KEY_PREFIX + 1, *b = val;
+    if (key[INMEM__KEY_PREFIX] == 'f' && vlen == INMEM__FORK_REC_LEN && b[0] == 1)
+        return policy_entry(st, b + 1) && policy_entry(st, run) ? 0 : INMEM_ENOMEM;
+    if (key[INMEM__KEY_PREFIX] == 'h' && !is_shared(run))
+        return policy_entry(st, run) ? 0 : INMEM_ENOMEM;
+    return 0;
+}
+
 void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
                               const inmem__version *v)
 {
@@ -331,7 +344,7 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
     const uint8_t *run = key + INMEM__KEY_PREFIX + 1;
     if (key[INMEM__KEY_PREFIX] == 'f') {
         int fork = !v->tomb && v->vlen == INMEM__FORK_REC_LEN && v->data[0] == 1;
-        if (fork) /* the parent's entry first: making an entry may move the table */
+        if (fork) /* (made by inmem__history_sys_prepare(), unless it was not called) */
             (void)policy_entry(st, v->data + 1);
         inmem__run_policy *p = fork ? policy_entry(st, run) : policy_find(st, run);
         if (!p)

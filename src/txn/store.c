@@ -472,6 +472,10 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, inmem__committer 
         rc = inmem__index_reserve(st->index, nw, nnew, st->assigned);
     if (rc == 0)
         rc = inmem__ttl_prepare(st, w, nw);
+    for (size_t i = 0; rc == 0 && i < nw; i++) /* engine records: what caching them needs */
+        if (INMEM_UNLIKELY(inmem__history_is_sys(w[i].k.key, w[i].k.klen)))
+            rc = inmem__history_sys_prepare(st, w[i].k.key, w[i].k.klen, w[i].v->tomb, w[i].v->data,
+                                            w[i].v->vlen);
     *ticket = 0;
     /* the commit's time: logged, and kept with its versions (retained history) */
     int hist = atomic_load_rlx(&st->times_on);
@@ -699,6 +703,8 @@ static int load_one(inmem__store *st, const inmem__load_entry *e) INMEM_REQUIRES
     rc = n ? inmem__index_reserve(st->index, 1, 1, e->version) : INMEM_ENOMEM;
     if (rc == 0 && ttl && (!(kcopy = malloc(e->klen)) || inmem__ttl_reserve(st, 1)))
         rc = INMEM_ENOMEM;
+    if (rc == 0)
+        rc = inmem__history_sys_prepare(st, e->key, e->klen, e->tomb, e->val, e->vlen);
     if (rc) {
         free(kcopy);
         if (n)
@@ -869,6 +875,11 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
         inmem__index_bulk_start(st->index);
         st->replaying = 1;
     }
+    for (size_t i = 0; i < t->n && rc == 0; i++) /* engine records: what caching them needs */
+        if (INMEM_UNLIKELY(inmem__history_is_sys(t->recs[i].key, t->recs[i].klen)))
+            rc = inmem__history_sys_prepare(st, t->recs[i].key, t->recs[i].klen,
+                                            t->recs[i].type == INMEM__REC_DELETE, t->recs[i].val,
+                                            t->recs[i].vlen);
     for (size_t i = 0; i < t->n && rc == 0; i++) {
         const inmem__wal_rec *r = &t->recs[i];
         int tomb = r->type == INMEM__REC_DELETE;

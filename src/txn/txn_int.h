@@ -435,6 +435,13 @@ int inmem__history_keeps_lone_deletes(inmem__store *st, const uint8_t *key, size
                                       uint64_t snap);
 void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
                               const inmem__version *v) INMEM_REQUIRES(st->commit_mu);
+/* Makes what inmem__history_sys_write() will need to cache engine record @p key (a put of
+ * @p val, or a delete), before anything is logged or applied: a fork record's entries (the
+ * fork's and its parent's, without which the GC would free what the fork reads) and a run
+ * policy's. 0 or INMEM_ENOMEM (then the commit, the replay or the load fails, having done
+ * nothing; entries made stay, as a prescan's hint makes them). */
+int inmem__history_sys_prepare(inmem__store *st, const uint8_t *key, size_t klen, int tomb,
+                               const void *val, size_t vlen) INMEM_REQUIRES(st->commit_mu);
 /* Before the log replays, a put the log holds (inmem__store_replay_hint()): if it is a fork
  * record, its parent keeps every version from the fork's `at` on while the log replays, as for a
  * live fork, so that replay does not free what the fork will read before its record is reached.
