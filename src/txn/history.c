@@ -251,8 +251,88 @@ static int is_shared(const uint8_t *key)
     return memcmp(key, zero, 16) == 0;
 }
 
-/* Recomputes the fork floors of every run (a fork was made or went): O(runs with records). */
-static void fork_floors(inmem__store *st)
+/* ---- fork floors ----------------------------------------------------------------------------
+ * A run's fork_floor is the lowest of its hint_at and the fork_at of its live forks (is_fork,
+ * fork_end or not: a deleted fork counts until no snapshot can read through it); fork_min is the
+ * lowest fork_floor of any run. Recomputing them all at each change (fork_floors_all()) cost
+ * O(runs) per fork record: a log of N forks replayed in O(N^2) (twice: its prescan's hints, then
+ * the records), 5 s to reopen a log of 8,000 forks made and deleted, 13 s to delete them. They are
+ * kept instead: each run holds its live forks in a min-heap by fork_at, and the store the runs in a
+ * min-heap by fork_floor, so a change costs O(log N). A fork is attributed to its parent's entry,
+ * which is made before it and never goes; if that entry (or a heap's room) could not be allocated,
+ * the store falls back for good to recomputing them all (floors_slow), which attributes such a fork
+ * to itself. Both ways give the same floors. Under commit_mu. */
+
+static uint64_t heap_key(const inmem__run_policy *p, int by_floor)
+{
+    return by_floor ? p->fork_floor : p->fork_at;
+}
+
+static void heap_place(inmem__run_policy **a, uint32_t i, inmem__run_policy *p, int by_floor)
+{
+    a[i] = p;
+    if (by_floor)
+        p->floor_pos = i + 1;
+    else
+        p->kid_pos = i;
+}
+
+/* Moves a[i] up or down to its place in the min-heap a[0..n). */
+static void heap_fix(inmem__store *st, inmem__run_policy **a, uint32_t n, uint32_t i, int by_floor)
+{
+    inmem__run_policy *p = a[i];
+    uint64_t k = heap_key(p, by_floor);
+    while (i > 0 && heap_key(a[(i - 1) / 2], by_floor) > k) {
+        heap_place(a, i, a[(i - 1) / 2], by_floor);
+        i = (i - 1) / 2;
+        st->floor_steps++;
+    }
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && heap_key(a[c + 1], by_floor) < heap_key(a[c], by_floor))
+            c++;
+        if (heap_key(a[c], by_floor) >= k)
+            break;
+        heap_place(a, i, a[c], by_floor);
+        i = c;
+        st->floor_steps++;
+    }
+    heap_place(a, i, p, by_floor);
+}
+
+/* Adds @p p to the heap (*a, *n, *cap); 0, or INMEM_ENOMEM. */
+static int heap_add(inmem__store *st, inmem__run_policy ***a, uint32_t *n, uint32_t *cap,
+                    inmem__run_policy *p, int by_floor)
+{
+    if (*n == *cap) {
+        uint32_t c = *cap ? *cap * 2 : 4;
+        inmem__run_policy **na = realloc(*a, (size_t)c * sizeof(*na));
+        if (!na)
+            return INMEM_ENOMEM;
+        *a = na;
+        *cap = c;
+    }
+    heap_place(*a, *n, p, by_floor);
+    (*n)++;
+    heap_fix(st, *a, *n, *n - 1, by_floor);
+    return 0;
+}
+
+static void heap_remove(inmem__store *st, inmem__run_policy **a, uint32_t *n, uint32_t i,
+                        int by_floor)
+{
+    (*n)--;
+    if (i < *n) {
+        heap_place(a, i, a[*n], by_floor);
+        heap_fix(st, a, *n, i, by_floor);
+    }
+}
+
+/* Recomputes the fork floors of every run: O(runs with records). What they always were; the way
+ * they are computed once the heaps could not be kept (floors_slow). */
+static void fork_floors_all(inmem__store *st)
 {
     st->fork_min = UINT64_MAX;
     for (size_t i = 0; i < st->pol_cap; i++)
@@ -264,6 +344,7 @@ static void fork_floors(inmem__store *st)
         }
     for (size_t i = 0; i < st->pol_cap; i++) {
         inmem__run_policy *c = st->pol[i];
+        st->floor_steps += 2;
         if (!c || !c->is_fork)
             continue;
         inmem__run_policy *p = policy_find(st, c->fork_parent); /* made with the fork's entry */
@@ -275,6 +356,93 @@ static void fork_floors(inmem__store *st)
             st->fork_min = c->fork_at;
     }
 }
+
+static void floors_fall_back(inmem__store *st)
+{
+    st->floors_slow = 1;
+    fork_floors_all(st);
+}
+
+/* Sets @p p's fork_floor from its hint and its forks' heap, and its place in the store's heap. */
+static void floor_update(inmem__store *st, inmem__run_policy *p)
+{
+    if (st->floors_slow)
+        return;
+    uint64_t f = p->hint_at;
+    if (p->nkids && p->kids[0]->fork_at < f)
+        f = p->kids[0]->fork_at;
+    if (f == p->fork_floor)
+        return;
+    p->fork_floor = f;
+    if (p->floor_pos && f == UINT64_MAX)
+        heap_remove(st, st->floor_heap, &st->nfloor_heap, p->floor_pos - 1, 1);
+    else if (p->floor_pos)
+        heap_fix(st, st->floor_heap, st->nfloor_heap, p->floor_pos - 1, 1);
+    else if (f != UINT64_MAX &&
+             heap_add(st, &st->floor_heap, &st->nfloor_heap, &st->floor_heap_cap, p, 1) != 0) {
+        floors_fall_back(st);
+        return;
+    }
+    if (f == UINT64_MAX)
+        p->floor_pos = 0;
+    st->fork_min = st->nfloor_heap ? st->floor_heap[0]->fork_floor : UINT64_MAX;
+}
+
+/* Live fork @p c (is_fork, fork_parent and fork_at set) joins its parent's heap. */
+static void fork_attach(inmem__store *st, inmem__run_policy *c)
+{
+    if (st->floors_slow)
+        return;
+    inmem__run_policy *p = policy_find(st, c->fork_parent);
+    if (!p || heap_add(st, &p->kids, &p->nkids, &p->kids_cap, c, 0) != 0) {
+        floors_fall_back(st); /* (no entry: it counts for itself, as fork_floors_all() says) */
+        return;
+    }
+    c->attr = p;
+    floor_update(st, p);
+}
+
+/* Fork @p c, about to stop being a live fork (or to be one of another parent or version),
+ * leaves its parent's heap. */
+static void fork_detach(inmem__store *st, inmem__run_policy *c)
+{
+    if (st->floors_slow)
+        return;
+    inmem__run_policy *p = c->attr;
+    heap_remove(st, p->kids, &p->nkids, c->kid_pos, 0);
+    c->attr = NULL;
+    floor_update(st, p);
+}
+
+#ifndef NDEBUG
+/* The floors kept are those fork_floors_all() computes (checked while there are few runs). */
+static void check_floors(const inmem__store *st)
+{
+    if (st->pol_cap > 128)
+        return;
+    uint64_t min = UINT64_MAX;
+    for (size_t i = 0; i < st->pol_cap; i++) {
+        const inmem__run_policy *p = st->pol[i];
+        if (!p)
+            continue;
+        uint64_t f = p->hint_at;
+        for (size_t j = 0; j < st->pol_cap; j++) {
+            const inmem__run_policy *c = st->pol[j];
+            if (!c || !c->is_fork)
+                continue;
+            const inmem__run_policy *a = policy_find(st, c->fork_parent);
+            if ((a ? a : c) == p && c->fork_at < f)
+                f = c->fork_at;
+        }
+        assert(p->fork_floor == f);
+        if (f < min)
+            min = f;
+    }
+    assert(st->fork_min == min);
+}
+#else
+#define check_floors(st) ((void)0)
+#endif
 
 int inmem__history_keeps_lone_deletes(inmem__store *st, const uint8_t *key, size_t klen,
                                       uint64_t snap)
@@ -306,7 +474,11 @@ int inmem__history_fork_hint(inmem__store *st, const uint8_t *key, size_t klen, 
         st->fork_hints++;
     if (p && at < p->hint_at) {
         p->hint_at = at;
-        fork_floors(st);
+        if (st->floors_slow)
+            fork_floors_all(st);
+        else
+            floor_update(st, p);
+        check_floors(st);
     }
     inmem__mutex_unlock(&st->commit_mu);
     return p ? 0 : INMEM_ENOMEM; /* a fork's view of its parent may not be lost: fail the open */
@@ -317,10 +489,14 @@ void inmem__history_fork_hints_drop(inmem__store *st)
     if (!st->fork_hints)
         return;
     for (size_t i = 0; i < st->pol_cap; i++)
-        if (st->pol[i])
+        if (st->pol[i] && st->pol[i]->hint_at != UINT64_MAX) {
             st->pol[i]->hint_at = UINT64_MAX;
+            floor_update(st, st->pol[i]);
+        }
     st->fork_hints = 0;
-    fork_floors(st);
+    if (st->floors_slow)
+        fork_floors_all(st);
+    check_floors(st);
 }
 
 int inmem__history_sys_prepare(inmem__store *st, const uint8_t *key, size_t klen, int tomb,
@@ -351,18 +527,28 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
             return;
         if (fork) {
             if (p->fork_end)
-                st->forks_ending--;
+                st->forks_ending--; /* (it stays in the list of deleted forks, to drop) */
+            if (p->is_fork)
+                fork_detach(st, p);
             p->is_fork = 1;
             p->fork_end = 0;
             memcpy(p->fork_parent, v->data + 1, 16);
             p->fork_at = inmem__rd_le(v->data + 17, 8);
+            fork_attach(st, p);
             atomic_store_rlx(&st->has_forks, 1);
             atomic_store_rlx(&st->hist_on, 1); /* the GC must ask the policy */
         } else if (p->is_fork && !p->fork_end) {
             p->fork_end = v->ver; /* readers of snapshots before it may still read through it */
             st->forks_ending++;
+            if (!p->in_ending) {
+                p->in_ending = 1;
+                p->end_next = st->ending;
+                st->ending = p;
+            }
         }
-        fork_floors(st);
+        if (st->floors_slow)
+            fork_floors_all(st);
+        check_floors(st);
         return;
     }
     if (key[INMEM__KEY_PREFIX] != 'h')
@@ -660,18 +846,28 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
     st->gc_pass++;
     if (st->forks_ending) { /* deleted forks no snapshot can read through any more */
         int changed = 0;
-        for (size_t i = 0; i < st->pol_cap; i++) {
-            inmem__run_policy *p = st->pol[i];
-            if (p && p->fork_end && p->fork_end < min_snap) {
+        for (inmem__run_policy **pp = &st->ending; *pp;) {
+            inmem__run_policy *p = *pp;
+            st->floor_steps++;
+            if (p->fork_end && p->fork_end >= min_snap) {
+                pp = &p->end_next;
+                continue;
+            }
+            if (p->fork_end) {
+                fork_detach(st, p);
                 p->is_fork = 0;
                 p->fork_end = 0;
                 st->forks_ending--;
                 changed = 1;
                 requeue_run(st, p->run);
             }
+            *pp = p->end_next; /* ended now, or forked again since its deletion */
+            p->end_next = NULL;
+            p->in_ending = 0;
         }
-        if (changed)
-            fork_floors(st);
+        if (changed && st->floors_slow)
+            fork_floors_all(st);
+        check_floors(st);
     }
     uint64_t now = st->gc_now_ms = floor_clock(st);
     st->gc_dbfloor = st->hist.ms ? window_floor(st, st->hist.ms, now) : min_snap;
@@ -745,8 +941,13 @@ void inmem__history_fini(inmem__store *st)
 {
     free(st->times);
     for (size_t i = 0; i < st->pol_cap; i++)
-        free(st->pol[i]);
+        if (st->pol[i]) {
+            free(st->pol[i]->kids);
+            free(st->pol[i]);
+        }
     free(st->pol);
+    free(st->floor_heap);
+    st->floor_heap = NULL;
     st->times = NULL;
     st->pol = NULL;
 }

@@ -54,6 +54,16 @@ typedef struct inmem__run_policy {
                           * in the log reads this run at (UINT64_MAX: none); counts as a fork */
     uint64_t floor_pass; /* the GC pass `floor` was computed in */
     uint64_t floor;
+    /* Keeping fork_floor and fork_min (history.c, "fork floors"): the live forks of this run,
+     * a min-heap by fork_at; as a live fork, the run whose heap holds it (its parent's entry)
+     * and its place there; its place in the store's heap of runs by fork_floor (0: not in it,
+     * else index + 1); the next in the store's list of deleted forks (fork_end set). */
+    struct inmem__run_policy **kids;
+    uint32_t nkids, kids_cap;
+    uint32_t kid_pos, floor_pos;
+    struct inmem__run_policy *attr;
+    struct inmem__run_policy *end_next;
+    uint8_t in_ending;
 } inmem__run_policy;
 
 /* Per-slot state, one cache line, owned by the transaction handle holding the slot. */
@@ -141,9 +151,17 @@ struct inmem__store {
     uint64_t floor_now_ms; /* the latest wall clock any floor was computed at (floor_clock()) */
     uint64_t gc_dbfloor;   /* the database's window floor in this GC pass */
     uint64_t fork_min;     /* the lowest fork_floor of any run (UINT64_MAX: no forks) */
-    _Atomic int has_forks; /* a fork record was ever installed: reads look for forks */
-    size_t forks_ending;   /* forks deleted but still counted (fork_end) */
-    size_t fork_hints;     /* runs with a hint_at, while the log replays */
+    inmem__run_policy **floor_heap; /* the runs whose fork_floor is set, a min-heap by it */
+    uint32_t nfloor_heap, floor_heap_cap;
+    int floors_slow;           /* an allocation for the heaps failed: every change
+                                * recomputes every run's floor, as it first did */
+    inmem__run_policy *ending; /* the deleted forks still counted (fork_end set), and
+                                * some re-forked since (fork_end 0), to drop */
+    uint64_t floor_steps;      /* work keeping the floors (entries and heap levels
+                                * visited): its cost, which tests measure */
+    _Atomic int has_forks;     /* a fork record was ever installed: reads look for forks */
+    size_t forks_ending;       /* forks deleted but still counted (fork_end) */
+    size_t fork_hints;         /* runs with a hint_at, while the log replays */
     inmem__gc_policy gcp;
     /* waiters for changes (watch.c) */
     _Atomic uint64_t nwatch; /* waiters registered: a commit looks for its keys' waiters */
