@@ -2,6 +2,7 @@
  * test_storage.c — the MVCC index on its own: key order, point lookups, version chains,
  * snapshot visibility, and reclamation of versions and keys no snapshot can see.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,12 @@
 #include "core/hash.h"
 #include "storage/index.h"
 #include "storage/valloc.h"
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg(__VA_ARGS__);                                                                 \
+    } while (0)
 
 /* Installs value `val` for `key` at version `ver` (the writer's path). */
 static inmem__node *put(inmem__index *ix, const char *key, const char *val, uint64_t ver, int tomb)
@@ -585,6 +592,86 @@ static void valloc_objects_freed_by_another_thread_go_back_to_their_pages(void *
     free(j.objs);
 }
 
+/* A thread whose objects are freed by another thread-specific value's destructor, in any of
+ * the rounds of destructors a thread's exit runs (that destructor sets its value again to be
+ * called in the next round). */
+struct va_late {
+    unsigned cls;
+    void *objs[1000];
+    int round, free_in_round;
+    pthread_key_t key;
+};
+
+static void va_late_destructor(void *p)
+{
+    struct va_late *l = p;
+    if (++l->round < l->free_in_round) {
+        (void)pthread_setspecific(l->key, l);
+        return;
+    }
+    for (size_t i = 0; i < sizeof l->objs / sizeof l->objs[0]; i++)
+        inmem__vfree(l->objs[i], l->cls);
+    void *again = inmem__valloc(l->cls); /* and one taken and given back, late too */
+    if (again)
+        inmem__vfree(again, l->cls);
+}
+
+static void *va_late_thread(void *p)
+{
+    struct va_late *l = p;
+    for (size_t i = 0; i < sizeof l->objs / sizeof l->objs[0]; i++)
+        l->objs[i] = inmem__valloc(l->cls);
+    (void)pthread_setspecific(l->key, l);
+    return NULL;
+}
+
+/* A thread's cache goes back to the pages at its exit (a thread-specific value's destructor),
+ * even when another destructor, run after it, frees or takes objects: in every round of
+ * destructors a thread's exit runs (PTHREAD_DESTRUCTOR_ITERATIONS), the last one included,
+ * every object comes back to its page. */
+static void valloc_objects_freed_by_a_late_thread_destructor_go_back_to_their_pages(void **state)
+{
+    (void)state;
+    unsigned cls = inmem__valloc_class(VA_SIZE);
+    if (cls == VALLOC_NONE) /* an AddressSanitizer build: malloc for every version */
+        return;
+    inmem__vfree(inmem__valloc(cls), cls); /* this thread's cache, and its key, exist */
+    int rounds = PTHREAD_DESTRUCTOR_ITERATIONS;
+#if defined(__SANITIZE_THREAD__)
+#define VA_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VA_TSAN 1
+#endif
+#endif
+#ifdef VA_TSAN
+    rounds--; /* ThreadSanitizer ends the thread's own state in the last round: nothing it
+               * intercepts may run after (a lock crashes) */
+#endif
+    for (int r = 1; r <= rounds; r++) {
+        struct va_late *l = calloc(1, sizeof(*l));
+        assert_non_null(l);
+        l->cls = cls;
+        l->free_in_round = r;
+        /* made after the allocator's key: its destructor runs after the allocator's */
+        assert_int_equal(pthread_key_create(&l->key, va_late_destructor), 0);
+        inmem__valloc_flush_thread();
+        inmem__valloc_stats st0, st1;
+        inmem__valloc_stats_get(&st0);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, va_late_thread, l), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        inmem__valloc_flush_thread();
+        inmem__valloc_stats_get(&st1);
+        CHECK(l->round == r, "the destructor ran %d rounds, not %d", l->round, r);
+        CHECK(st1.objects == st0.objects,
+              "freed in destructor round %d: %llu objects out of their pages, %llu before", r,
+              (unsigned long long)st1.objects, (unsigned long long)st0.objects);
+        assert_int_equal(pthread_key_delete(l->key), 0);
+        free(l);
+    }
+}
+
 static int va_cmp_ptr(const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
@@ -713,5 +800,6 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(gc_frees_the_oldest_versions_from_the_bottom_of_the_chain),
     cmocka_unit_test(valloc_objects_freed_by_another_thread_go_back_to_their_pages),
     cmocka_unit_test(valloc_freed_objects_are_handed_out_again_once_each),
+    cmocka_unit_test(valloc_objects_freed_by_a_late_thread_destructor_go_back_to_their_pages),
 };
 INMEM_TEST_COUNT(storage);

@@ -17,7 +17,8 @@
  * pages go back to the kernel only in inmem__valloc_trim(), which a committer never calls: an
  * munmap costs a TLB shootdown on every core the process runs on, and on these VMs that took
  * milliseconds when the other vCPU was not running. A thread's cache goes back to the pages when
- * the thread exits.
+ * the thread exits (a thread-specific value's destructor); what the thread frees or takes after
+ * that (in another key's destructor) goes straight to or from the pages.
  */
 #include "storage/valloc.h"
 
@@ -70,6 +71,7 @@ static struct {
     vpage *fresh;        /* mapped pages serving no class (linked through next) */
     uint64_t nfresh;     /* how many */
     uint64_t pages;      /* pages mapped */
+    uint64_t out;        /* objects out of their pages (the sum of every page's out) */
 } depot = {
 #ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
     /* spins before it sleeps: a thread freeing a backlog takes the lock every BATCH frees, and a
@@ -84,6 +86,7 @@ typedef struct tcache {
     void *head[NCLASS];
     uint32_t n[NCLASS];
     int registered;
+    int exited; /* its destructor ran: the thread is exiting, and caches nothing from now on */
 } tcache;
 
 static _Thread_local tcache tc;
@@ -196,6 +199,7 @@ static void *take(unsigned cls)
             continue;
         }
         pg->out++;
+        depot.out++;
         return p;
     }
 }
@@ -211,6 +215,7 @@ static void give(void *p)
         pg->hint = i / 64;
     pg->nfree++;
     pg->out--;
+    depot.out--;
     if (!pg->in_list)
         list_add(&depot.room[cls], pg);
     if (pg->out == 0 && (pg->prev || pg->next)) { /* empty, and not the class's only page */
@@ -266,9 +271,12 @@ static void tc_exit(void *arg)
 {
     (void)arg;
     inmem__valloc_flush_thread();
-    /* a later destructor that frees a version registers again, and glibc runs the destructors
-     * once more for it */
+    /* A later destructor (another key's, in this round or a later one) may still free or take
+     * versions: from now on they go straight to and from the pages. Registering again would
+     * have glibc run the destructors once more, but only for PTHREAD_DESTRUCTOR_ITERATIONS
+     * rounds in all: what a later round put in the cache was lost to every thread. */
     tc.registered = 0;
+    tc.exited = 1;
 }
 
 static void atfork_prepare(void)
@@ -298,6 +306,12 @@ static __attribute__((noinline)) void tc_register(void)
 
 static __attribute__((noinline)) void *refill(unsigned cls)
 {
+    if (!tc.registered && tc.exited) { /* an exiting thread: one object, no cache */
+        pthread_mutex_lock(&depot.mu);
+        void *r = take(cls);
+        pthread_mutex_unlock(&depot.mu);
+        return r;
+    }
     if (!tc.registered)
         tc_register();
     pthread_mutex_lock(&depot.mu);
@@ -325,10 +339,22 @@ void *inmem__valloc(unsigned cls)
     return refill(cls);
 }
 
+static __attribute__((noinline)) void give_one(void *p)
+{
+    pthread_mutex_lock(&depot.mu);
+    give(p);
+    pthread_mutex_unlock(&depot.mu);
+}
+
 void inmem__vfree(void *p, unsigned cls)
 {
-    if (INMEM_UNLIKELY(!tc.registered)) /* a thread that only frees (a snapshot's end) */
+    if (INMEM_UNLIKELY(!tc.registered)) { /* a thread that only frees (a snapshot's end) */
+        if (tc.exited) {                  /* or one exiting: no cache */
+            give_one(p);
+            return;
+        }
         tc_register();
+    }
     *(void **)p = tc.head[cls];
     tc.head[cls] = p;
     if (INMEM_UNLIKELY(++tc.n[cls] > CACHE_MAX))
@@ -340,5 +366,6 @@ void inmem__valloc_stats_get(inmem__valloc_stats *out)
     pthread_mutex_lock(&depot.mu);
     out->pages = depot.pages;
     out->mapped_bytes = depot.pages * PAGE_BYTES;
+    out->objects = depot.out;
     pthread_mutex_unlock(&depot.mu);
 }

@@ -32,6 +32,7 @@ void inmem__vfree(void *p, unsigned cls);
 typedef struct inmem__valloc_stats {
     uint64_t mapped_bytes;
     uint64_t pages;
+    uint64_t objects; /* out of their pages: in use, or in a thread's cache */
 } inmem__valloc_stats;
 void inmem__valloc_stats_get(inmem__valloc_stats *out);
 /* Unmaps empty pages: with @p all every one, else those past the larger of 16 MiB and a quarter
