@@ -4,10 +4,13 @@
  * optional glob given as the first argument, e.g. `inmem_tests 'wal_recovery_*'`. Every test is
  * named <group>_<function> (the function's name alone when it already starts with its group, and
  * wal_codec_x for a function codec_x of group wal_codec), so a glob on a group's prefix selects
- * that group.
+ * that group. `inmem_tests --process NAME` runs one of the scenarios that need a process of
+ * their own (test_in_new_process()) instead.
  */
 #include <dirent.h>
 #include <fnmatch.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,8 +89,30 @@ inmem_stats test_stats(inmem_db *db)
     return s;
 }
 
+int test_in_new_process(const char *name)
+{
+    char *argv[] = {(char *)"inmem_tests", (char *)"--process", (char *)name, NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ) != 0)
+        return -1;
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int test_process(const char *name)
+{
+    if (strcmp(name, "valloc-fork") == 0)
+        return test_process_valloc_fork();
+    fprintf(stderr, "no process '%s'\n", name);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--process") == 0)
+        return test_process(argv[2]);
     const char *glob = argc > 1 ? argv[1] : NULL;
     int list = glob && strcmp(glob, "--list") == 0; /* print the names, run nothing */
     struct {

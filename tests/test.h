@@ -58,5 +58,12 @@ inmem_stats test_stats(inmem_db *db);
  * next one; 0: none). test_alloc_failed() tells whether one failed since it was armed. */
 void test_alloc_fail(long n);
 int test_alloc_failed(void);
+/* Runs `inmem_tests --process NAME` (this binary, in a process of its own, which has done nothing
+ * yet) and returns its exit status (-1 if it did not exit); main() calls test_process(NAME) for
+ * it, which returns the status. For what only a fresh process shows (one-time initialisation). */
+int test_in_new_process(const char *name);
+int test_process(const char *name);
+/* The processes test_process() knows (test_storage.c). */
+int test_process_valloc_fork(void);
 
 #endif

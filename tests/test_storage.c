@@ -4,8 +4,11 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "core/hash.h"
@@ -672,6 +675,127 @@ static void valloc_objects_freed_by_a_late_thread_destructor_go_back_to_their_pa
     }
 }
 
+/* ---- fork() ---- */
+
+#define VA_FORK_CLS  9 /* objects of 208 bytes (inmem__valloc_class(200) but under ASan) */
+#define VA_FORK_SIZE 208
+
+static atomic_int va_fork_stop;
+
+static void *va_fork_trimmer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&va_fork_stop))
+        inmem__valloc_trim(0); /* what a database's sweeper and its close call */
+    return NULL;
+}
+
+static void *va_fork_churner(void *arg)
+{
+    (void)arg;
+    void *o[256];
+    while (!atomic_load(&va_fork_stop)) {
+        for (size_t i = 0; i < 256; i++)
+            if ((o[i] = inmem__valloc(VA_FORK_CLS)) != NULL)
+                memset(o[i], 0x77, VA_FORK_SIZE);
+        for (size_t i = 0; i < 256; i++)
+            if (o[i])
+                inmem__vfree(o[i], VA_FORK_CLS);
+    }
+    return NULL;
+}
+
+/* The child's part: objects taken, distinct and intact, given back, the pages trimmed, and a
+ * database used; within 5 s (a lock no thread will release hangs it). */
+static void va_fork_child(void)
+{
+    alarm(5);
+    static unsigned char *o[2000];
+    for (size_t i = 0; i < 2000; i++) {
+        if (!(o[i] = inmem__valloc(VA_FORK_CLS)))
+            _exit(3);
+        memset(o[i], (int)(i & 0xff), VA_FORK_SIZE);
+    }
+    for (size_t i = 0; i < 2000; i++)
+        for (size_t b = 0; b < VA_FORK_SIZE; b += 23)
+            if (o[i][b] != (unsigned char)(i & 0xff))
+                _exit(4);
+    for (size_t i = 0; i < 2000; i++)
+        inmem__vfree(o[i], VA_FORK_CLS);
+    inmem__valloc_flush_thread();
+    inmem__valloc_trim(1);
+    inmem_options opt;
+    inmem_options_init(&opt);
+    opt.durability = INMEM_DURABILITY_NONE;
+    opt.ttl_sweep_interval_ms = 0; /* no thread (ThreadSanitizer starts none after such a fork) */
+    inmem_db *db;
+    if (inmem_db_open(NULL, &opt, &db) != 0)
+        _exit(5);
+    for (int i = 0; i < 3000; i++)
+        if (inmem_put(db, NULL, "k", 1, "value", 5, NULL) != 0)
+            _exit(6);
+    if (inmem_db_close(db) != 0)
+        _exit(7);
+    _exit(0);
+}
+
+/* Forks @p n children, one at a time, while other threads run; the number that failed. */
+static int va_fork_children(int n)
+{
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            va_fork_child();
+        int st;
+        if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "child %d: %s %d\n", i, pid > 0 && WIFSIGNALED(st) ? "signal" : "exit",
+                    pid > 0 && WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+            bad++;
+        }
+    }
+    return bad;
+}
+
+int test_process_valloc_fork(void)
+{
+    pthread_t th[3];
+    /* nothing allocated yet in this process: another thread takes the depot's lock (a trim) */
+    atomic_store(&va_fork_stop, 0);
+    if (pthread_create(&th[0], NULL, va_fork_trimmer, NULL) != 0)
+        return 2;
+    int bad = va_fork_children(40);
+    atomic_store(&va_fork_stop, 1);
+    pthread_join(th[0], NULL);
+    if (bad)
+        return 1;
+    /* then threads that allocate and free (their caches, the depot's lists) and trim */
+    atomic_store(&va_fork_stop, 0);
+    if (pthread_create(&th[0], NULL, va_fork_trimmer, NULL) != 0 ||
+        pthread_create(&th[1], NULL, va_fork_churner, NULL) != 0 ||
+        pthread_create(&th[2], NULL, va_fork_churner, NULL) != 0)
+        return 2;
+    bad = va_fork_children(40);
+    atomic_store(&va_fork_stop, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    return bad ? 1 : 0;
+}
+
+/* A child forked at any moment, while other threads allocate, free and trim, allocates and
+ * frees versions, and uses a database: the depot's lock is held across fork() by an atfork
+ * handler. That handler was registered only by a thread's first allocation or free, while a trim
+ * (a database's sweeper, or its close) takes the lock without one: a process that had used no
+ * small version yet and forked while a trim held it left the child a lock no thread would ever
+ * release, and the child's first allocation hung (19 children in 50, with a thread trimming).
+ * Hence a process of its own, where no allocation was made yet. */
+static void valloc_a_child_forked_at_any_moment_allocates_and_frees(void **state)
+{
+    (void)state;
+    int rc = test_in_new_process("valloc-fork");
+    CHECK(rc == 0, "the forking process exited with %d (1: a child failed or hung)", rc);
+}
+
 static int va_cmp_ptr(const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
@@ -801,5 +925,6 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(valloc_objects_freed_by_another_thread_go_back_to_their_pages),
     cmocka_unit_test(valloc_freed_objects_are_handed_out_again_once_each),
     cmocka_unit_test(valloc_objects_freed_by_a_late_thread_destructor_go_back_to_their_pages),
+    cmocka_unit_test(valloc_a_child_forked_at_any_moment_allocates_and_frees),
 };
 INMEM_TEST_COUNT(storage);

@@ -93,6 +93,18 @@ static _Thread_local tcache tc;
 static pthread_key_t tc_key;
 static pthread_once_t tc_once = PTHREAD_ONCE_INIT;
 
+static void tc_init(void);
+
+/* The depot's lock, taken only once the fork handlers are registered (tc_init()): a fork while
+ * another thread held it with no handler to take it first left the child a lock no thread would
+ * ever release, and its first allocation hung. A trim takes the lock in a thread (a database's
+ * sweeper, its close) that may have allocated nothing yet, so every taker makes sure. */
+static void depot_lock(void)
+{
+    pthread_once(&tc_once, tc_init);
+    pthread_mutex_lock(&depot.mu);
+}
+
 static size_t class_size(unsigned cls)
 {
     return VALLOC_MIN + (size_t)cls * VALLOC_STEP;
@@ -229,7 +241,7 @@ static void give(void *p)
 void inmem__valloc_trim(int all)
 {
     vpage *gone = NULL;
-    pthread_mutex_lock(&depot.mu);
+    depot_lock();
     while (depot.nfresh > (all ? 0 : EMPTY_KEEP) && (all || depot.nfresh * 4 > depot.pages)) {
         vpage *pg = depot.fresh;
         depot.fresh = pg->next;
@@ -250,7 +262,7 @@ void inmem__valloc_trim(int all)
 
 static void spill(unsigned cls, uint32_t keep)
 {
-    pthread_mutex_lock(&depot.mu);
+    depot_lock();
     while (tc.n[cls] > keep) {
         void *p = tc.head[cls];
         tc.head[cls] = *(void **)p;
@@ -307,14 +319,14 @@ static __attribute__((noinline)) void tc_register(void)
 static __attribute__((noinline)) void *refill(unsigned cls)
 {
     if (!tc.registered && tc.exited) { /* an exiting thread: one object, no cache */
-        pthread_mutex_lock(&depot.mu);
+        depot_lock();
         void *r = take(cls);
         pthread_mutex_unlock(&depot.mu);
         return r;
     }
     if (!tc.registered)
         tc_register();
-    pthread_mutex_lock(&depot.mu);
+    depot_lock();
     void *r = take(cls);
     for (int i = 1; r && i < BATCH; i++) {
         void *p = take(cls);
@@ -341,7 +353,7 @@ void *inmem__valloc(unsigned cls)
 
 static __attribute__((noinline)) void give_one(void *p)
 {
-    pthread_mutex_lock(&depot.mu);
+    depot_lock();
     give(p);
     pthread_mutex_unlock(&depot.mu);
 }
@@ -363,7 +375,7 @@ void inmem__vfree(void *p, unsigned cls)
 
 void inmem__valloc_stats_get(inmem__valloc_stats *out)
 {
-    pthread_mutex_lock(&depot.mu);
+    depot_lock();
     out->pages = depot.pages;
     out->mapped_bytes = depot.pages * PAGE_BYTES;
     out->objects = depot.out;
