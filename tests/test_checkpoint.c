@@ -491,6 +491,107 @@ static void checkpoint_a_big_image_checked_ahead_still_fails_at_the_damaged_bloc
     test_rmdir(dir);
 }
 
+/* The 32-bit value @p c of the four bytes at @p at of the @p n bytes at @p p, such that
+ * crc32c(p) >> 8 == @p want (solved over GF(2): the CRC of a fixed length is affine in its
+ * input); never 0. */
+static uint32_t forge_crc_top(uint8_t *p, size_t n, size_t at, uint32_t want)
+{
+    uint32_t vec[24] = {0}, mask[24] = {0}, null_mask = 0;
+    inmem__put32(p + at, 0);
+    uint32_t base = inmem__crc32c(0, p, n);
+    for (int i = 0; i < 32; i++) {
+        inmem__put32(p + at, (uint32_t)1 << i);
+        uint32_t v = (inmem__crc32c(0, p, n) ^ base) >> 8, m = (uint32_t)1 << i;
+        for (int b = 23; b >= 0 && v; b--)
+            if (v >> b & 1) {
+                if (!vec[b]) {
+                    vec[b] = v;
+                    mask[b] = m;
+                    v = 0;
+                    m = 0;
+                    break;
+                }
+                v ^= vec[b];
+                m ^= mask[b];
+            }
+        if (m && !null_mask)
+            null_mask = m; /* changes no bit of the CRC's top 24 */
+    }
+    uint32_t t = want ^ (base >> 8), c = 0;
+    for (int b = 23; b >= 0; b--)
+        if (t >> b & 1) {
+            assert_true(vec[b] != 0);
+            t ^= vec[b];
+            c ^= mask[b];
+        }
+    assert_true(t == 0);
+    if (!c)
+        c = null_mask;
+    assert_true(c != 0);
+    inmem__put32(p + at, c);
+    assert_true(inmem__crc32c(0, p, n) >> 8 == want);
+    return c;
+}
+
+/* The image at @p path with a block head put 13 bytes before its trailer, so that the head's
+ * last 3 bytes are the trailer's first: its checksums and counts made to check out (the payload
+ * the trailer's bytes from its fourth on). Returns the block's offset. */
+static size_t block_into_trailer(const char *path)
+{
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    assert_non_null(img);
+    size_t off = len - 48, n = len + 13;
+    uint8_t *c = malloc(n);
+    assert_non_null(c);
+    memcpy(c, img, off);
+    memcpy(c + off + 13, img + off, 48); /* the trailer, unchanged (its checksum still right) */
+    uint8_t *h = c + off;
+    uint32_t plen = 20; /* the trailer's bytes 3..22 */
+    inmem__put32(h, plen);
+    inmem__put32(h + 8, inmem__crc32c(0, h + 16, plen));
+    /* the head's checksum (bytes 12..15) must read b12 'I' 'N' 'M': its top 24 bits are fixed */
+    uint32_t want = (uint32_t)h[13] | (uint32_t)h[14] << 8 | (uint32_t)h[15] << 16;
+    (void)forge_crc_top(h, 12, 4, want); /* the entry count, never 0 */
+    h[12] = (uint8_t)inmem__crc32c(0, h, 12);
+    assert_true(inmem__get32(h + 12) == inmem__crc32c(0, h, 12));
+    spit(path, c, n);
+    free(c);
+    free(img);
+    return off;
+}
+
+/* A block whose head runs into the trailer (an image that ends in a gap of 1-15 bytes before it,
+ * the head's checksums made to pass) is a bad block header, checked inline or by the checksum
+ * thread alike: the inline check let it through (its length bound wrapped around), and reported
+ * its payload (the trailer's bytes) instead. */
+static void checkpoint_a_block_head_that_runs_into_the_trailer_is_a_bad_block(void **state)
+{
+    (void)state;
+    for (int big = 0; big < 2; big++) {
+        char dir[64], path[4200];
+        test_tmpdir(dir);
+        inmem_db *db = ckpt_db(dir);
+        if (big)
+            put_filled(db, "big", 2600, 4000, 100); /* ~10 MB: checked ahead */
+        else
+            put_filled(db, "small", 20, 100, 20);
+        uint64_t v;
+        assert_ok(inmem_db_checkpoint(db, &v));
+        assert_ok(inmem_db_close(db));
+        inmem__ckpt_path(dir, v, path, sizeof path);
+        size_t off = block_into_trailer(path);
+        int rc = ckpt_open(dir, 0, &db);
+        CHECK(rc == INMEM_ECORRUPT, "%s image: open %s", big ? "big" : "small", inmem_errname(rc));
+        char want[96];
+        snprintf(want, sizeof want, "at offset %zu (block checksum mismatch or bad block header)",
+                 off);
+        CHECK(strstr(inmem_errmsg(), want), "%s image: '%s' lacks '%s'", big ? "big" : "small",
+              inmem_errmsg(), want);
+        test_rmdir(dir);
+    }
+}
+
 /* A damaged newest image is replaced by an older one when the log still covers the versions
  * between — nothing is lost, it is reported, and the damaged image is set aside. */
 static void checkpoint_damaged_falls_back_to_an_older_image_when_the_log_covers_it(void **state)
@@ -2009,6 +2110,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_a_version_no_database_reaches_is_corrupt),
     cmocka_unit_test(checkpoint_a_big_image_checked_ahead_still_fails_at_the_damaged_block),
     cmocka_unit_test(checkpoint_a_commit_past_the_version_limit_fails_cleanly),
+    cmocka_unit_test(checkpoint_a_block_head_that_runs_into_the_trailer_is_a_bad_block),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),

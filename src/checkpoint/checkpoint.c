@@ -554,7 +554,10 @@ static int read_image(reader *r, int salvage)
     }
     while (off < trailer) {
         uint32_t len, count;
-        int ok = block_head_ok(r, off, &len, &count) && len <= trailer - off - BLOCK_HEAD;
+        /* the head and payload end by the trailer (tested first: trailer - off - BLOCK_HEAD
+         * wraps around for a head that runs into it, as the checksum thread finds too) */
+        int ok = off + BLOCK_HEAD <= trailer && block_head_ok(r, off, &len, &count) &&
+                 len <= trailer - off - BLOCK_HEAD;
         const uint8_t *payload = r->p + off + BLOCK_HEAD;
         if (ok && (r->ahead ? !crc_ahead_ok(r->ahead, off + BLOCK_HEAD + len)
                             : inmem__get32(r->p + off + 8) != inmem__crc32c(0, payload, len)))
