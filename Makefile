@@ -146,8 +146,10 @@ $(BUILD)/fuzz/%.o: fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -MMD -MP -c $< -o $@
 
-# The library's allocations go through the failing allocator of tests/test_alloc.c.
+# The library's allocations go through the failing allocator of tests/test_alloc.c, and its
+# thread starts through a wrapper there that notes their signal mask.
 TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=inmem__valloc
+TEST_WRAP += -Wl,--wrap=pthread_create
 
 $(BUILD)/inmem_tests: $(TEST_OBJ) $(BUILD)/libinmem.a
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(BUILD)/libinmem.a -lcmocka $(LIBS)

@@ -65,5 +65,9 @@ int test_in_new_process(const char *name);
 int test_process(const char *name);
 /* The processes test_process() knows (test_storage.c). */
 int test_process_valloc_fork(void);
+/* The threads this thread started since the last call (pthread_create is wrapped in the test
+ * binary: the library's calls come here too), and how many of them with SIGINT or SIGTERM not
+ * blocked (the new thread's mask is its creator's); resets both. */
+void test_threads_started(int *started, int *unblocked);
 
 #endif

@@ -6,6 +6,8 @@
  * surface as INMEM_ENOMEM (or leave the operation's result unchanged), never crash, never leak
  * (LeakSanitizer checks at exit under SAN=address), and never leave half a transaction applied.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,30 @@ void test_alloc_fail(long n)
 int test_alloc_failed(void)
 {
     return failed;
+}
+
+/* The threads started (pthread_create, wrapped too) by this thread, and how many of them would
+ * take an application's SIGINT or SIGTERM: a new thread starts with its creator's signal mask. */
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+static _Thread_local int threads_started, threads_unblocked;
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    threads_started++;
+    if (!sigismember(&cur, SIGINT) || !sigismember(&cur, SIGTERM))
+        threads_unblocked++;
+    return __real_pthread_create(t, attr, fn, arg);
+}
+
+void test_threads_started(int *started, int *unblocked)
+{
+    *started = threads_started;
+    *unblocked = threads_unblocked;
+    threads_started = threads_unblocked = 0;
 }
 
 /* The workload: returns 0 if everything succeeded, else the first error. It must leave no

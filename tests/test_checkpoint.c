@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -590,6 +591,56 @@ static void checkpoint_a_block_head_that_runs_into_the_trailer_is_a_bad_block(vo
               inmem_errmsg(), want);
         test_rmdir(dir);
     }
+}
+
+/* The threads an open starts (opening @p dir), counted as test_threads_started() does. */
+static void open_counting_threads(const char *dir, int *started, int *unblocked)
+{
+    test_threads_started(started, unblocked); /* (from zero) */
+    inmem_db *db = ckpt_db(dir);
+    test_threads_started(started, unblocked);
+    assert_ok(inmem_db_close(db));
+}
+
+/* The threads a big image's load starts (the one checking checksums ahead, the one making chunks)
+ * start with every signal blocked, as the library's other threads do (inmem__thread_start()): a
+ * SIGINT sent to a process opening a big database goes to one of the application's threads,
+ * never to them, even when the opening thread takes signals. */
+static void checkpoint_a_big_load_starts_its_threads_with_signals_blocked(void **state)
+{
+    (void)state;
+    char small[64], big[64];
+    test_tmpdir(small);
+    test_tmpdir(big);
+    inmem_db *db = ckpt_db(small);
+    put_filled(db, "k", 10, 100, 10);
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    db = ckpt_db(big);
+    put_filled(db, "k", 20000, 450, 1000); /* ~9.5 MB, 20,000 keys: both threads */
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_ok(inmem_db_close(db));
+    char path[4200];
+    inmem__ckpt_path(big, v, path, sizeof path);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size >= (8 << 20));
+    sigset_t take, old;
+    sigemptyset(&take);
+    sigaddset(&take, SIGINT);
+    sigaddset(&take, SIGTERM);
+    assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &take, &old), 0);
+    int s0, u0, s1, u1;
+    open_counting_threads(small, &s0, &u0);
+    open_counting_threads(big, &s1, &u1);
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+    int chunks = inmem__index_chunks_mapped() != SIZE_MAX; /* (no chunk maker in ASan builds) */
+    CHECK(s1 >= s0 + 1 + chunks, "the big load started %d threads, the small one %d", s1, s0);
+    CHECK(u0 == 0 && u1 == 0, "threads taking SIGINT: %d of %d (small image), %d of %d (big)", u0,
+          s0, u1, s1);
+    test_rmdir(small);
+    test_rmdir(big);
 }
 
 /* A damaged newest image is replaced by an older one when the log still covers the versions
@@ -2111,6 +2162,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_a_big_image_checked_ahead_still_fails_at_the_damaged_block),
     cmocka_unit_test(checkpoint_a_commit_past_the_version_limit_fails_cleanly),
     cmocka_unit_test(checkpoint_a_block_head_that_runs_into_the_trailer_is_a_bad_block),
+    cmocka_unit_test(checkpoint_a_big_load_starts_its_threads_with_signals_blocked),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),

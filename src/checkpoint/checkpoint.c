@@ -643,7 +643,7 @@ int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx
         atomic_init(&ahead.upto, 0);
         atomic_init(&ahead.done, 0);
         atomic_init(&ahead.stop, 0);
-        if (pthread_create(&ahead.thread, NULL, crc_ahead_main, &ahead) == 0)
+        if (inmem__thread_start(&ahead.thread, crc_ahead_main, &ahead) == 0)
             r.ahead = &ahead; /* (else checked inline) */
     }
     rc = map ? read_image(&r, salvage) : corrupt(&r, 0, "empty file");

@@ -389,7 +389,7 @@ void inmem__index_bulk_expect(inmem__index *ix, uint64_t keys)
         free(m);
         return;
     }
-    if (pthread_create(&m->thread, NULL, maker_main, m) != 0) {
+    if (inmem__thread_start(&m->thread, maker_main, m) != 0) {
         pthread_cond_destroy(&m->cv);
         pthread_mutex_destroy(&m->mu);
         free(m);
