@@ -71,7 +71,9 @@ uint64_t inmem__store_live_bytes(const inmem__store *st);
 /* Loading a checkpoint image at open, before replaying the log and before any transaction: keys
  * in strictly increasing order, each with its versions newest first (`first` set on the newest;
  * older ones are retained history; `cut` on the oldest if versions older than it were freed),
- * then _load_end with the image's version, which becomes the store's. */
+ * then _load_end with the image's version, which becomes the store's. The load holds commit_mu
+ * from its first entry on: _load_end must follow every load, failed ones too (with version 0),
+ * and nothing may use the store in between. */
 typedef struct inmem__load_entry {
     const uint8_t *key;
     uint32_t klen;
