@@ -2,7 +2,8 @@
 #
 #   make python          build the extension against $(BUILD)/libinmem.a into $(BUILD)/python
 #                        (a package directory: PYTHONPATH=$(BUILD)/python python3 -c 'import inmem');
-#                        compiling installs nothing: `make deps` (or deps-python) does
+#                        compiling installs nothing but libxxhash-dev (every build of the
+#                        library installs it when missing): `make deps` (or deps-python) does
 #   make test-python     its pytest suite (part of `make test`). Under SAN=address the extension
 #                        and the library are built with ASan+UBSan and python3 (not instrumented)
 #                        runs with libasan/libubsan preloaded; LeakSanitizer is on, with the
