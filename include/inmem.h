@@ -186,13 +186,13 @@ typedef struct inmem_options {
      */
     unsigned max_txns;
     /** Size of each log file (segment) in bytes; a new one starts when it is full.
-     *  Default 64 MiB, at least 64 KiB. Space is reserved up front, so a full disk shows at
-     *  the switch to a new segment, never in the middle of one. */
+     *  Default 64 MiB, at least 64 KiB, at most 1 TiB. Space is reserved up front, so a full
+     *  disk shows at the switch to a new segment, never in the middle of one. */
     uint64_t wal_segment_size;
-    /** Batched: the longest time between fsyncs, in ms (default 100; async: 10 x this).
-     *  UINT64_MAX means no timed fsync (sync_commits and the cap still apply). */
+    /** Batched: the longest time between fsyncs, in ms (default 100; async: 10 x this), at
+     *  least 1. UINT64_MAX means no timed fsync (sync_commits and the cap still apply). */
     uint64_t sync_interval_ms;
-    /** Batched: start an fsync once this many commits are unsynced (default 1000). */
+    /** Batched: start an fsync once this many commits are unsynced (default 1000, at least 1). */
     uint64_t sync_commits;
     /**
      * At open, if the log is corrupt (a bad checksum before its end), truncate it at the last
@@ -383,7 +383,8 @@ typedef struct inmem_stats {
     /** Commits that an error ended (reason INMEM_ABORT_ERROR; nothing of them is visible, and
      *  they are not in commits): a strict commit whose fsync failed (INMEM_EIO), a log write that
      *  failed, a log that refuses writes (INMEM_EREADONLY: opened read-only, or since a
-     *  failure), memory, and the commit of a transaction an earlier error left half-done.
+     *  failure), versions that reached their limit (INMEM_EREADONLY: 2^63 - 1), memory, and the
+     *  commit of a transaction an earlier error left half-done.
      *  Implicit writes count too. Without strict durability, a commit whose capped fsync failed
      *  (max_unsynced_commits) is applied and visible: it is in commits, though it returned
      *  INMEM_EIO. */
@@ -499,8 +500,8 @@ int inmem_db_checkpoint(inmem_db *db, uint64_t *version);
  * (with inmem_db_open()) to exactly the state of that version. Works in every durability mode,
  * none included; in strict mode, a commit whose fsync is still pending (or failed) is not in it.
  * @param[out] version the version backed up (may be NULL).
- * @return 0, INMEM_EINVAL (NULL, an empty or non-empty directory, not a directory), INMEM_EIO,
- *         INMEM_ENOMEM, INMEM_ETXNLIMIT.
+ * @return 0, INMEM_EINVAL (NULL @p db or @p dir, "" as @p dir, a directory that is not empty, a
+ *         path that is not a directory), INMEM_EIO, INMEM_ENOMEM, INMEM_ETXNLIMIT.
  */
 int inmem_db_backup(inmem_db *db, const char *dir, uint64_t *version);
 
@@ -873,8 +874,9 @@ int inmem_get(inmem_db *db, const inmem_run_id *run, const void *key, size_t kle
  * Writes a key and commits.
  * @param[out] version the commit's version (may be NULL).
  * @return 0, INMEM_EINVAL (NULL @p db or @p key, @p klen 0, NULL @p val with a length),
- *         INMEM_ETOOBIG (key or value), INMEM_EREADONLY (the database was opened read-only, or
- *         its log failed earlier), INMEM_EIO (writing or syncing the log failed), INMEM_ENOMEM.
+ *         INMEM_ETOOBIG (key or value), INMEM_EREADONLY (the database was opened read-only, its
+ *         log failed earlier, or its versions reached their limit, 2^63 - 1), INMEM_EIO
+ *         (writing or syncing the log failed), INMEM_ENOMEM.
  */
 int inmem_put(inmem_db *db, const inmem_run_id *run, const void *key, size_t klen, const void *val,
               size_t vlen, uint64_t *version);
