@@ -138,8 +138,13 @@ export interface ScanAsyncOptions extends KeyOptions {
 }
 
 export interface Stats {
-  commits: number; commitsReadonly: number; abortsUser: number; abortsReadConflict: number;
-  abortsCasConflict: number; retries: number; retriesExhausted: number; deadlinesExpired: number;
+  /** Committed transactions that wrote something, but for the TTL sweeper's (expiredSwept). */
+  commits: number;
+  commitsReadonly: number; abortsUser: number; abortsReadConflict: number;
+  abortsCasConflict: number; retries: number; retriesExhausted: number;
+  /** Transactions that gave up with TimeoutError: commits past their deadline (setTimeout(),
+   *  begin({ timeoutUs })), and closure transactions whose time ran out. */
+  deadlinesExpired: number;
   version: number; keys: number; retainedVersions: number; openTxns: number;
   oldestSnapshotVersion: number; oldestSnapshotAgeUs: number; walBytes: number;
   walSyncs: number; walSyncedCommits: number;
@@ -165,7 +170,8 @@ export interface Stats {
   historyMs: number;
   historyVersions: number;
   /** Commits an error ended (none of it visible, not in commits): a strict commit whose fsync
-   *  failed (DiskError), a log that refuses writes (ReadOnlyError), memory. */
+   *  failed (IOError), a log that refuses writes or versions that reached their limit, 2^63 - 1
+   *  (ReadOnlyError), memory. */
   abortsError: number;
   /** Expired values the TTL sweeper deleted (background, or sweep()), each in a commit of its
    *  own: it moves the version, and is not in commits. */

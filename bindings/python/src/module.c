@@ -838,14 +838,17 @@ static PyStructSequence_Field run_info_fields[] = {
     F("tags", "tuple of str"),
     {NULL, NULL}};
 static PyStructSequence_Field stats_fields[] = {
-    F("commits", "committed transactions that wrote something"),
+    F("commits", "committed transactions that wrote something, but for the TTL sweeper's "
+                 "(expired_swept)"),
     F("commits_readonly", "committed read-only transactions"),
     F("aborts_user", "aborts asked for by the caller"),
     F("aborts_read_conflict", "commits refused: a key in the read set changed"),
     F("aborts_cas_conflict", "commits refused: a CAS's expected version did not match"),
     F("retries", "re-runs after a conflict"),
     F("retries_exhausted", "closure transactions that gave up (RetriesExhausted)"),
-    F("deadlines_expired", "closure transactions that gave up (TimeoutError)"),
+    F("deadlines_expired",
+      "transactions that gave up with TimeoutError: commits past their deadline "
+      "(set_timeout()), and closure transactions whose time ran out"),
     F("version", "the global commit version"),
     F("keys", "keys in the index"),
     F("retained_versions", "old versions kept alive by open snapshots"),
@@ -875,7 +878,8 @@ static PyStructSequence_Field stats_fields[] = {
     F("history_versions", "... and its versions kept per key (0: none beyond the newest)"),
     F("aborts_error",
       "commits an error ended, none of it visible and not in commits: a strict commit whose "
-      "fsync failed (DiskError), a log that refuses writes (ReadOnlyError), memory"),
+      "fsync failed (DiskError), a log that refuses writes or versions that reached their "
+      "limit, 2**63 - 1 (ReadOnlyError), memory"),
     F("expired_swept",
       "expired values the TTL sweeper deleted (background, or sweep()), each in a commit of "
       "its own that moves the version and is not in commits"),
