@@ -46,7 +46,8 @@ deps-node: deps-lib
 	@scripts/ensure-packages python3 make g++
 	@$(MAKE) --no-print-directory $(NODE_STAMP)
 
-# npm ci from the lock file (run by make deps; a build without it stops here and says so)
+# npm ci from the lock file (run by make deps, and by make node when node_modules is missing;
+# without Node 20 or its headers it stops here and says so)
 $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 	@$(NODE) -e 'const v = +process.versions.node.split(".")[0]; if (v < 20) { console.error("bindings/node needs Node.js 20 or later (found " + process.version + ")"); process.exit(1) }'
 	@test -f "$(NODE_PREFIX)/include/node/node_api.h" || { \
