@@ -27,7 +27,7 @@ export interface OpenOptions {
   createIfMissing?: boolean;
   /** Mode of the files created (default 0o600; the directory gets 0o700). */
   fileMode?: number;
-  /** Batched: never more than this many acknowledged commits unsynced (0: no cap). */
+  /** Batched and async: never more than this many acknowledged commits unsynced (0: no cap). */
   maxUnsyncedCommits?: number;
   /** Automatic checkpoints: one when the log has grown by this many times the live data since
    *  the last (default 4; 0 turns them off, checkpoint() still works)... */
