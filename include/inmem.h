@@ -577,7 +577,8 @@ int inmem_txn_begin(inmem_db *db, inmem_txn **out);
 
 /**
  * Begins a read-only transaction: it reads a snapshot like any other, but keeps no read set
- * (there is nothing to validate: it always commits), so each read costs less. Every write
+ * (there is nothing to validate: it always commits, unless past a deadline of
+ * inmem_txn_set_timeout()), so each read costs less. Every write
  * (put, delete, CAS, and primitives' writes) gets INMEM_EREADONLY. End and free it as usual.
  * @return 0, INMEM_EINVAL, INMEM_ETXNLIMIT, INMEM_ENOMEM.
  */
@@ -639,7 +640,8 @@ int inmem_txn_set_timeout(inmem_txn *txn, uint64_t timeout_us);
  * Validates and commits. The transaction is finished after any result, conflict included;
  * borrowed memory it returned is no longer valid. The handle stays valid (for
  * inmem_txn_describe()) until inmem_txn_free().
- * Read-only transactions always commit and do not move the version. A transaction with writes
+ * Read-only transactions always commit (unless past their deadline: INMEM_ETIMEDOUT) and do not
+ * move the version. A transaction with writes
  * is checked against its read set and CAS list (docs/CONTRACT.md, section 1) and, if nothing
  * changed, applied atomically with one new version.
  * A transaction that an operation's error left half-done (a primitive that had staged part of
