@@ -371,6 +371,11 @@ int main(int argc, char **argv)
     cli c;
     memset(&c, 0, sizeof c);
     inmem_options_init(&c.opts);
+    /* the largest sizes the library takes: an application may have written keys and values
+     * under limits larger than the defaults, and a key longer than the open's max_key_size
+     * cannot be read (INMEM_ETOOBIG), so that get, dump and load would fail on it */
+    c.opts.max_key_size = 65536;
+    c.opts.max_value_size = 1u << 30;
     const char *commands = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:jrd:hV", longopts, NULL)) != -1) {

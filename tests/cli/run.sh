@@ -488,9 +488,9 @@ printf 'get shared s1\n' | "$INMEM" $D >/dev/full 2>"$TMP/e"
 BIG=$(printf 'k%.0s' $(seq 4000))
 run $D -c "get shared $BIG"
 [ $rc -eq 1 ] && [ ${#err} -lt 200 ] && grep -q "^error: not found: key 'kkkk*\.\.\.' (4000 bytes) in shared$" <<<"$err" && ok "an error does not echo a 4000-byte key in full" || bad "an error does not echo a 4000-byte key in full" "${err:0:300}"
-BIG=$(printf 'k%.0s' $(seq 5000))
+BIG=$(printf 'k%.0s' $(seq 70000)) # (past the library's largest key, 64 KiB)
 run $D -c "put shared $BIG v"
-[ $rc -eq 1 ] && [ ${#err} -lt 250 ] && grep -q "(5000 bytes)" <<<"$err" && ok "... nor does a library error about it" || bad "... nor does a library error about it" "${err:0:300}"
+[ $rc -eq 1 ] && [ ${#err} -lt 250 ] && grep -q "(70000 bytes)" <<<"$err" && ok "... nor does a library error about it" || bad "... nor does a library error about it" "${err:0:300}"
 run $D -c "frob$BIG"
 [ $rc -eq 1 ] && [ ${#err} -lt 200 ] && ok "... nor an unknown command" || bad "... nor an unknown command" "${err:0:300}"
 # random junk never crashes the tool: exit 0 or 1, never a signal
@@ -556,6 +556,19 @@ expect_error "a record without its fields is refused" "line 2: a kv record needs
 { head -n 1 runs.jsonl; echo '{"record":"kv","run":"shared","key":"a","value_b64":"!!"}'; echo '{"record":"end","records":1}'; } >badb64.jsonl
 expect_error "bad base64 is refused" "line 2" t5 -c 'load badb64.jsonl'
 expect_error "load is refused read-only" "read-only" --read-only $D -c 'load runs.jsonl'
+# The tool opens with the library's largest sizes, so that it reads, dumps and loads every key
+# and value an application may have written under larger limits than the defaults (4 KiB keys,
+# 16 MiB values); with the defaults, a 5000-byte key could be listed but not read or dumped.
+BIGK=$(printf 'k%.0s' $(seq 5000))
+expect "a key longer than the default limit is written and read" $'OK (version 1)\nv  (version 1)' bigkey -c "put shared $BIGK v; get shared $BIGK"
+expect_match "... dumped" "^dumped 1 records \(0 runs\) to bigkey.jsonl$" bigkey -c 'dump bigkey.jsonl'
+python3 -c 'import base64, json, sys
+print(json.dumps({"record": "header", "format": "inmem-dump", "format_version": 1, "scope": "database"}))
+print(json.dumps({"record": "kv", "run": "shared", "key": "big", "value_b64": base64.b64encode(b"x" * ((16 << 20) + 1)).decode()}))
+print(json.dumps({"record": "end", "records": 1}))' >bigval.jsonl
+expect "... and a value longer than the default limit is loaded" "loaded 1 records (0 runs)" bigval -c 'load bigval.jsonl'
+n=$("$INMEM" bigval -c 'get shared big --raw' | wc -c)
+[ "$n" = $(((16 << 20) + 1)) ] && ok "... whole" || bad "... whole" "$n bytes"
 
 echo "== run ids that hold data but were never begun"
 NB=01a21538-0000-7000-8000-00000000abcd
