@@ -118,6 +118,8 @@ export interface ListOptions extends KeyOptions {
   prefix?: Bytes;
   /** Cursor: list the keys after this one. */
   after?: Bytes;
+  /** At most this many (default 1000; a full page may not be the end: pass its last key as
+   *  after). */
   limit?: number;
 }
 export interface ScanOptions extends KeyOptions {
@@ -245,6 +247,7 @@ export interface RunFilter {
   tenant?: string; app?: string; agent?: string;
   /** Cursor: the last id of the previous page. */
   after?: RunRef;
+  /** At most this many (default 100, at most 2^20). */
   limit?: number;
 }
 /** Which primitive a key belongs to (replay, diff; wait takes 'kv', 'state' or 'event'). */
@@ -302,7 +305,8 @@ export interface Runs {
   /** The run's committed transactions after opts.after, in commit order (a change feed):
    *  HistoryError if the retained history no longer holds them all. */
   replay(run: RunRef, opts?: ReplayOptions): Replay;
-  /** Every run id under which data is stored, begun or not, ascending. */
+  /** Every run id under which data is stored, begun or not, ascending: a page of at most
+   *  opts.limit (default 100, at most 2^20) after opts.after. */
   listStored(opts?: { after?: RunRef; limit?: number }): RunId[];
 }
 
@@ -348,6 +352,7 @@ export interface Events {
   /** At most 2^20 events a call (InvalidArgumentError beyond, or for a hole in the array). */
   appendBatch(run: RunRef, stream: string, events: { type: string; payload: Bytes }[]): number;
   get(run: RunRef, stream: string, seq: number): Event | undefined;
+  /** range, rangeTime, streams: a page of at most opts.limit (default 1000, at most 2^20). */
   range(run: RunRef, stream: string,
     opts?: { from?: number; to?: number; backward?: boolean; limit?: number }): Event[];
   rangeTime(run: RunRef, stream: string,
@@ -368,6 +373,7 @@ export interface State {
   cas(run: RunRef, name: string, expectedVersion: number, value: Bytes): number | undefined;
   /** expected null: only if the cell does not exist. ConflictError on a mismatch. */
   casValue(run: RunRef, name: string, expected: Bytes | null, value: Bytes): number | undefined;
+  /** A page of at most opts.limit cells (default 1000, at most 2^20) after opts.after. */
   list(run: RunRef, opts?: { after?: string; limit?: number }): Cell[];
   /** The cell's versions, newest first (a page: see HistoryPage). */
   history(run: RunRef, name: string, opts?: HistoryPage): VersionInfo[];
@@ -406,12 +412,15 @@ export interface Span {
 }
 export interface TraceFilter {
   kind?: TraceKind; parent?: RunRef; tag?: string; fromMs?: number; toMs?: number;
+  /** Cursor (the last span of the previous page) and page size (default 100, at most 2^20). */
   after?: RunRef; limit?: number;
 }
 export interface Traces {
   record(run: RunRef, span: SpanInput): RunId;
   get(run: RunRef, id: RunRef): Span | undefined;
   query(run: RunRef, filter?: TraceFilter): Span[];
+  /** The root, then its tree depth-first: at most opts.limit spans (default 1000, at most
+   *  2^20; as many as the limit: the tree may have been cut). */
   tree(run: RunRef, root: RunRef, opts?: { limit?: number }): Span[] | undefined;
 }
 
