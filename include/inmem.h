@@ -326,7 +326,8 @@ typedef struct inmem_stats {
     uint64_t aborts_read_conflict;
     /** Commits refused because a CAS's expected version did not match. */
     uint64_t aborts_cas_conflict;
-    /** Re-runs of a callback or an implicit write after a conflict. */
+    /** Re-runs of a callback after a conflict: inmem_db_transact()'s, inmem_state_transition()'s
+     *  and the primitives' standalone _db forms' (implicit writes are never re-run). */
     uint64_t retries;
     /** Closure transactions that gave up with INMEM_ERETRIES. */
     uint64_t retries_exhausted;
@@ -858,10 +859,10 @@ void inmem_iter_free(inmem_iter *it);
 /* ---------------------------------------------------------------------------------------------
  * Implicit operations: one-operation transactions
  *
- * Each runs as its own transaction; writes are retried on conflict (they are blind, so they
- * only conflict through a CAS). Used inside an explicit transaction they are legal but NOT part
- * of it: they commit on their own at once, and the explicit transaction does not see them
- * (its snapshot is older).
+ * Each runs as its own transaction. Puts and deletes are blind, so they never conflict; a CAS
+ * that does not match is not retried (INMEM_CONFLICT). Used inside an explicit transaction they
+ * are legal but NOT part of it: they commit on their own at once, and the explicit transaction
+ * does not see them (its snapshot is older).
  * ------------------------------------------------------------------------------------------- */
 
 /**

@@ -143,7 +143,12 @@ export interface Stats {
   /** Committed transactions that wrote something, but for the TTL sweeper's (expiredSwept). */
   commits: number;
   commitsReadonly: number; abortsUser: number; abortsReadConflict: number;
-  abortsCasConflict: number; retries: number; retriesExhausted: number;
+  abortsCasConflict: number;
+  /** Re-runs after a conflict, and closure transactions that gave up, of the library's retry
+   *  loop: transactSync(), state.transition() and the standalone writes of runs, events, state
+   *  and traces. Not those of transact(), whose loop runs in JavaScript (its conflicts count in
+   *  abortsReadConflict and abortsCasConflict). */
+  retries: number; retriesExhausted: number;
   /** Transactions that gave up with TimeoutError: commits past their deadline (setTimeout(),
    *  begin({ timeoutUs })), and closure transactions whose time ran out. */
   deadlinesExpired: number;
