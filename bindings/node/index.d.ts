@@ -150,7 +150,8 @@ export interface Stats {
    *  abortsReadConflict and abortsCasConflict). */
   retries: number; retriesExhausted: number;
   /** Transactions that gave up with TimeoutError: commits past their deadline (setTimeout(),
-   *  begin({ timeoutUs })), and closure transactions whose time ran out. */
+   *  begin({ timeoutUs }), an attempt of transact()), and library retry loops whose time ran
+   *  out between attempts (transactSync(), state.transition(); not transact()'s). */
   deadlinesExpired: number;
   version: number; keys: number; retainedVersions: number; openTxns: number;
   oldestSnapshotVersion: number; oldestSnapshotAgeUs: number; walBytes: number;
