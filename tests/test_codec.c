@@ -430,6 +430,65 @@ static void codec_txn_frame_round_trips_its_operations(void **state)
     }
 }
 
+/* inmem__wal_peek() (replay's look-ahead, for prefetching) steps frame by frame exactly as
+ * decoding does and finds each transaction's first key, for every record kind; it stops at the
+ * end of the log and at a frame cut short, and never reads past what it is given. */
+static void codec_peek_steps_like_decode_and_finds_first_keys(void **state)
+{
+    (void)state;
+    uint8_t buf[4096], k1[40], k2[7];
+    memset(k1, 'a', sizeof k1);
+    memset(k2, 'b', sizeof k2);
+    size_t n = 0, at[5];
+    at[0] = n;
+    uint8_t *p = buf + inmem__wal_enc_txn_start(buf, 9, 1000, 2);
+    p += inmem__wal_enc_op_delete(p, k1, sizeof k1);
+    p += inmem__wal_enc_op_put(p, 0, k2, sizeof k2, "v", 1);
+    inmem__wal_enc_txn_end(buf, p);
+    n = (size_t)(p + 4 - buf);
+    at[1] = n;
+    n += inmem__wal_enc_write(buf + n, 10, 0, k2, sizeof k2, "vv", 2);
+    at[2] = n;
+    n += inmem__wal_enc_delete(buf + n, 11, k1, sizeof k1);
+    at[3] = n;
+    n += inmem__wal_enc_commit(buf + n, 5, 11, 2);
+    at[4] = n;
+    const uint8_t *want[4] = {k1, k2, k1, NULL};
+    uint32_t wlen[4] = {sizeof k1, sizeof k2, sizeof k1, 0};
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *key;
+        uint32_t klen;
+        inmem__wal_rec r;
+        assert_int_equal(inmem__wal_decode(buf + at[i], n - at[i], &r), INMEM__DEC_OK);
+        assert_int_equal(inmem__wal_peek(buf + at[i], n - at[i], &key, &klen),
+                         INMEM__WAL_FRAME + r.len);
+        assert_int_equal(at[i] + INMEM__WAL_FRAME + r.len, at[i + 1]);
+        const uint8_t *expect = r.key; /* (NULL for a commit) */
+        if (r.type == INMEM__REC_TXN) {
+            inmem__wal_rec o[2];
+            assert_int_equal(txn_ops(&r, o, 2), 2);
+            expect = o[0].key;
+        }
+        assert_ptr_equal(key, expect);
+        assert_int_equal(klen, wlen[i]);
+        if (key)
+            assert_memory_equal(key, want[i], klen);
+        /* cut anywhere inside: nothing, and no read past the cut (ASan would see it) */
+        for (size_t cut = 0; cut < at[i + 1] - at[i]; cut++) {
+            uint8_t *c = malloc(cut ? cut : 1);
+            assert_non_null(c);
+            memcpy(c, buf + at[i], cut);
+            assert_int_equal(inmem__wal_peek(c, cut, &key, &klen), 0);
+            free(c);
+        }
+    }
+    memset(buf + n, 0, 16); /* the end of the log */
+    const uint8_t *key;
+    uint32_t klen;
+    assert_int_equal(inmem__wal_peek(buf + n, 16, &key, &klen), 0);
+    assert_null(key);
+}
+
 /* A TXN frame whose checksum is right but whose content is impossible is malformed, never read
  * as a transaction: no operations, fewer or more than announced, an unknown operation, an empty
  * key, lengths past the end, trailing bytes. */
@@ -471,6 +530,7 @@ const struct CMUnitTest wal_codec_tests[] = {
     cmocka_unit_test(codec_varints_round_trip_and_refuse_overlong_or_cut_input),
     cmocka_unit_test(codec_txn_frame_round_trips_its_operations),
     cmocka_unit_test(codec_txn_frame_with_impossible_content_is_malformed),
+    cmocka_unit_test(codec_peek_steps_like_decode_and_finds_first_keys),
     cmocka_unit_test(crc32c_of_123456789_is_the_standard_check_value),
     cmocka_unit_test(crc32c_hardware_and_portable_paths_agree_on_random_buffers),
     cmocka_unit_test(codec_round_trips_every_record_kind),

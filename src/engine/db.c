@@ -90,6 +90,12 @@ static int replay_hint(void *ctx, const uint8_t *key, size_t klen, const void *v
     return inmem__store_replay_hint(((inmem_db *)ctx)->store, key, klen, val, vlen);
 }
 
+/* Recovery's prefetch callback: a key a few transactions ahead. */
+static void replay_prefetch(void *ctx, const uint8_t *key, size_t klen, int stage)
+{
+    inmem__store_replay_prefetch(((inmem_db *)ctx)->store, key, klen, stage);
+}
+
 /* One attempt at opening; *live: a read-only open found a writer at work, whose progress may
  * explain a failure (not damage in a segment it had finished: that is there to stay). */
 static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live)
@@ -123,6 +129,7 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
                                  .before_replay = inmem__checkpoint_recover,
                                  .before_ctx = db,
                                  .prescan = replay_hint,
+                                 .prefetch = replay_prefetch,
                                  .prescan_klen = INMEM__STORE_HINT_KLEN,
                                  .damage_settled = &settled};
         if (!(db->dir = strdup(dir))) {

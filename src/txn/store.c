@@ -828,6 +828,11 @@ int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *
     return rc;
 }
 
+void inmem__store_replay_prefetch(inmem__store *st, const uint8_t *key, size_t klen, int stage)
+{
+    inmem__index_prefetch(st->index, inmem__hash(key, klen), stage);
+}
+
 int inmem__store_replay_hint(inmem__store *st, const uint8_t *key, size_t klen, const void *val,
                              size_t vlen)
 {

@@ -84,6 +84,9 @@ typedef struct inmem__load_entry {
 } inmem__load_entry;
 void inmem__store_load_begin(inmem__store *st, uint64_t keys_hint);
 int inmem__store_load(inmem__store *st, const inmem__load_entry *e);
+/* A hint from the log's replay: @p key comes in a transaction a few ahead (stage 0: start the
+ * hash slot's cache miss; 1: the node's, the slot being in by then). */
+void inmem__store_replay_prefetch(inmem__store *st, const uint8_t *key, size_t klen, int stage);
 void inmem__store_load_end(inmem__store *st, uint64_t version);
 /* A checkpoint's image at @p version is being written (its snapshot taken): from now on a
  * reopen may start from it (see inmem__fork_hold()). One checkpoint at a time calls it. */

@@ -175,6 +175,41 @@ int inmem__wal_check_header(const uint8_t *p, size_t avail, uint64_t *seq, uint6
     return 0;
 }
 
+size_t inmem__wal_peek(const uint8_t *p, size_t avail, const uint8_t **key, uint32_t *klen)
+{
+    *key = NULL;
+    *klen = 0;
+    if (avail < INMEM__WAL_FRAME)
+        return 0;
+    uint32_t len = inmem__get32(p);
+    uint8_t type = p[4];
+    if ((len == 0 && type == 0) || (uint64_t)len > avail - INMEM__WAL_FRAME)
+        return 0;
+    const uint8_t *b = p + 5, *end = b + len;
+    if (type == INMEM__REC_WRITE && len >= INMEM__WAL_WRITE_FIXED) {
+        uint32_t k = inmem__get32(b + 16);
+        if (k <= len - INMEM__WAL_WRITE_FIXED) {
+            *key = b + 24;
+            *klen = k;
+        }
+    } else if (type == INMEM__REC_DELETE && len >= INMEM__WAL_DELETE_FIXED) {
+        uint32_t k = inmem__get32(b + 8);
+        if (k <= len - INMEM__WAL_DELETE_FIXED) {
+            *key = b + 12;
+            *klen = k;
+        }
+    } else if (type == INMEM__REC_TXN) {
+        uint64_t version, time_ms, n;
+        inmem__wal_rec op;
+        if (inmem__get_varint(&b, end, &version) && inmem__get_varint(&b, end, &time_ms) &&
+            inmem__get_varint(&b, end, &n) && n > 0 && inmem__wal_txn_op(&b, end, version, &op)) {
+            *key = op.key;
+            *klen = op.klen;
+        }
+    }
+    return INMEM__WAL_FRAME + (size_t)len;
+}
+
 int inmem__wal_decode(const uint8_t *p, size_t avail, inmem__wal_rec *rec)
 {
     if (avail < INMEM__WAL_FRAME) {

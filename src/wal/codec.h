@@ -167,6 +167,12 @@ enum inmem__wal_dec {
  * size is INMEM__WAL_FRAME + rec->len. Unknown types decode as OK with only type/len set. */
 int inmem__wal_decode(const uint8_t *p, size_t avail, inmem__wal_rec *rec);
 
+/* Looks at the frame at @p p without checking its checksum, for a prefetch and nothing else:
+ * returns its size (0 at the log's end or at a frame that runs past @p avail) and sets *key and
+ * *klen to the key of its first write or delete (NULL for other records, and for a body that does
+ * not parse). What it says must never decide what recovery applies: inmem__wal_decode() does. */
+size_t inmem__wal_peek(const uint8_t *p, size_t avail, const uint8_t **key, uint32_t *klen);
+
 /* Checks a segment header: 0, INMEM_EVERSION (an inmem segment of another format version, with a
  * valid checksum), or INMEM_ECORRUPT (anything else: cut short, zeroed, not an inmem segment, bad
  * checksum). Fills *seq, *seg_size and *format (1 or 2). */

@@ -541,6 +541,36 @@ static void bad_content(replay *r, const char *why)
     r->content = 1;
 }
 
+/* Scouts walk the frames ahead of the one being applied and hand their keys to the prefetch
+ * callback: a replay looked every key up with the hash slot and the node both missing the cache,
+ * one transaction after the other (half of a replay's time). The far scout starts the slot's
+ * miss, the near one the node's, by when the slot is in. They only read; what replay applies is
+ * decided by inmem__wal_decode() alone. */
+#define SCOUT_FAR  8
+#define SCOUT_NEAR 4
+
+typedef struct scout {
+    size_t at;      /* the next frame it looks at */
+    unsigned ahead; /* frames between the one being applied and `at` */
+} scout;
+
+static void scout_on(replay *r, const seg_map *m, scout *s, unsigned want, int stage)
+{
+    while (s->ahead < want && s->at < m->size) {
+        const uint8_t *key;
+        uint32_t klen;
+        size_t n = inmem__wal_peek(m->p + s->at, m->size - s->at, &key, &klen);
+        if (!n) {
+            s->at = m->size; /* the end, or what replay will stop at */
+            return;
+        }
+        if (key)
+            r->w->cfg.prefetch(r->ctx, key, klen, stage);
+        s->at += n;
+        s->ahead++;
+    }
+}
+
 /* Replays one mapped segment from its first record; fills r->how, r->end and the rest.
  * Returns 0, or an error from the apply callback / memory. */
 static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t format)
@@ -548,11 +578,17 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
     const uint8_t *p = m->p;
     size_t size = m->size, off = INMEM__WAL_HEADER;
     int after_close = 0; /* the last record read was a CLOSE mark */
+    scout far = {off, 0}, near = {off, 0};
+    int scouting = r->w->cfg.prefetch != NULL;
     r->why = NULL;
     r->content = 0;
     r->next = 0;
     r->closed = 0;
     for (;;) {
+        if (scouting) {
+            scout_on(r, m, &far, SCOUT_FAR, 0);
+            scout_on(r, m, &near, SCOUT_NEAR, 1);
+        }
         inmem__wal_rec rec;
         int d = inmem__wal_decode(p + off, size - off, &rec);
         if (d == INMEM__DEC_END) {
@@ -698,6 +734,8 @@ static int replay_segment(replay *r, const seg_map *m, uint64_t seq, uint32_t fo
         }
         r->report->bytes += INMEM__WAL_FRAME + rec.len;
         off += INMEM__WAL_FRAME + rec.len;
+        far.ahead -= far.ahead > 0;
+        near.ahead -= near.ahead > 0;
     }
 bad:
     r->how = END_BAD;

@@ -36,6 +36,11 @@ typedef struct inmem__wal_config {
      * what comes before them. Its error fails the open. May be NULL. */
     int (*prescan)(void *ctx, const uint8_t *key, size_t klen, const void *val, size_t vlen);
     size_t prescan_klen;
+    /* Called during replay with the key of a transaction a few records ahead of the one being
+     * applied (stage 0: further ahead, stage 1: nearer), unchecked, with the apply callback's
+     * ctx: so that the caller can start the cache misses its apply will take. A hint only, with
+     * nothing to return. May be NULL. */
+    void (*prefetch)(void *ctx, const uint8_t *key, size_t klen, int stage);
     uint64_t base_version; /* (set from before_replay) */
     uint64_t base_txn_id;
     /* Read-only opens beside a live writer: set to 1 when the open fails on damage in a segment
