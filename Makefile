@@ -3,7 +3,8 @@
 #   make deps               install what building and testing need (Debian packages: xxHash,
 #                           cmocka, libedit, jansson, python3, and what the bindings need); the
 #                           README's two commands run it first; compiling installs nothing but
-#                           libxxhash-dev, which every build of the library installs when missing
+#                           what it compiles against, when missing: libxxhash-dev for every
+#                           build of the library, libedit-dev and libjansson-dev for the CLI's
 #   make                    static + shared library in build/
 #   make test               deps, then every test: the cmocka suite (built in build-check/ with
 #                           internal assertions on and LeakSanitizer), the CLI end to end, and the

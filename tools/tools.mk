@@ -8,7 +8,7 @@
 #   make install-tools  bin/inmem and share/man/man1/inmem.1 under $(DESTDIR)$(PREFIX)
 #
 # The CLI needs libedit (the shell) and jansson (JSON); deps-tools (part of make deps) installs
-# them when missing.
+# them when missing, and every build of the CLI runs it first.
 
 TOOLS_SRC  := $(wildcard tools/*.c)
 TOOLS_OBJ  := $(TOOLS_SRC:%.c=$(BUILD)/%.o)
@@ -23,6 +23,8 @@ tools: $(BUILD)/inmem $(BUILD)/examples/agents
 
 deps-tools: deps-lib
 	@scripts/ensure-packages libedit-dev libjansson-dev
+
+$(TOOLS_OBJ): | deps-tools
 
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
