@@ -212,16 +212,36 @@ static void kv_ttl_value_is_invisible_once_expired(void **state)
     inmem__clock_set_override(0);
 }
 
+/* A database (in memory when @p dir is NULL) with no sweeper thread: the tests sweep by hand.
+ * @p max_txns 0: the default. */
+static inmem_db *open_unswept(const char *dir, inmem_durability d, unsigned max_txns)
+{
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = d;
+    o.ttl_sweep_interval_ms = 0;
+    if (max_txns)
+        o.max_txns = max_txns;
+    inmem_db *db;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    return db;
+}
+
+/* Puts keys <prefix>0 .. <prefix>n-1, value "v", each with a TTL of @p ttl_ms. */
+static void put_expiring(inmem_db *db, const char *prefix, int n, uint64_t ttl_ms)
+{
+    for (int i = 0; i < n; i++) {
+        char k[16];
+        int len = snprintf(k, sizeof k, "%s%d", prefix, i);
+        assert_ok(inmem_put_ttl(db, NULL, k, (size_t)len, LIT("v"), ttl_ms, NULL));
+    }
+}
+
 static void kv_sweeper_deletes_expired_values_through_transactions(void **state)
 {
     (void)state;
     inmem__clock_set_override(5000000);
-    inmem_options o;
-    inmem_options_init(&o);
-    o.durability = INMEM_DURABILITY_NONE;
-    o.ttl_sweep_interval_ms = 0; /* no thread: this test sweeps by hand */
-    inmem_db *db;
-    assert_ok(inmem_db_open(NULL, &o, &db));
+    inmem_db *db = open_unswept(NULL, INMEM_DURABILITY_NONE, 0);
     for (int i = 0; i < 10; i++) {
         char k[8];
         int len = snprintf(k, sizeof k, "t%d", i);
@@ -259,12 +279,7 @@ static void kv_sweeper_leaving_a_rewritten_key_is_no_user_abort(void **state)
 {
     (void)state;
     inmem__clock_set_override(5000000);
-    inmem_options o;
-    inmem_options_init(&o);
-    o.durability = INMEM_DURABILITY_NONE;
-    o.ttl_sweep_interval_ms = 0;
-    inmem_db *db;
-    assert_ok(inmem_db_open(NULL, &o, &db));
+    inmem_db *db = open_unswept(NULL, INMEM_DURABILITY_NONE, 0);
     for (int i = 0; i < 3; i++) {
         char k[8];
         int len = snprintf(k, sizeof k, "r%d", i);
@@ -293,17 +308,9 @@ static void kv_sweeper_commits_and_conflicts_are_not_the_users(void **state)
     for (int strict = 0; strict < 2; strict++) {
         char dir[64];
         test_tmpdir(dir);
-        inmem_options o;
-        inmem_options_init(&o);
-        o.durability = strict ? INMEM_DURABILITY_STRICT : INMEM_DURABILITY_NONE;
-        o.ttl_sweep_interval_ms = 0;
-        inmem_db *db;
-        assert_ok(inmem_db_open(strict ? dir : NULL, &o, &db));
-        for (int i = 0; i < 3; i++) {
-            char k[8];
-            int len = snprintf(k, sizeof k, "e%d", i);
-            assert_ok(inmem_put_ttl(db, NULL, k, (size_t)len, LIT("v"), 100, NULL));
-        }
+        inmem_db *db = open_unswept(strict ? dir : NULL,
+                                    strict ? INMEM_DURABILITY_STRICT : INMEM_DURABILITY_NONE, 0);
+        put_expiring(db, "e", 3, 100);
         inmem_stats s0 = test_stats(db);
         assert_int_equal(s0.commits, 3);
         inmem__clock_set_override(5000200);
@@ -349,18 +356,8 @@ static void kv_sweeper_retries_what_it_could_not_delete_yet(void **state)
 {
     (void)state;
     inmem__clock_set_override(5000000);
-    inmem_options o;
-    inmem_options_init(&o);
-    o.durability = INMEM_DURABILITY_NONE;
-    o.ttl_sweep_interval_ms = 0;
-    o.max_txns = 2;
-    inmem_db *db;
-    assert_ok(inmem_db_open(NULL, &o, &db));
-    for (int i = 0; i < 10; i++) {
-        char k[8];
-        int len = snprintf(k, sizeof k, "t%d", i);
-        assert_ok(inmem_put_ttl(db, NULL, k, (size_t)len, LIT("v"), 100, NULL));
-    }
+    inmem_db *db = open_unswept(NULL, INMEM_DURABILITY_NONE, 2);
+    put_expiring(db, "t", 10, 100);
     inmem__clock_set_override(5000200);
     inmem_txn *a, *b;
     assert_ok(inmem_txn_begin_readonly(db, &a));
