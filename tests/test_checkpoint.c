@@ -732,6 +732,15 @@ static void img_write(const char *dir, uint64_t v, const uint8_t *blocks, size_t
     free(img);
 }
 
+/* An image of version @p v in @p dir holding one key, A = "va" at version 1. */
+static void img_one_key(const char *dir, uint64_t v)
+{
+    uint8_t blocks[256], payload[128];
+    size_t n = img_entry(payload, "A", 1, "va");
+    size_t blen = img_block(blocks, payload, (uint32_t)n, 1);
+    img_write(dir, v, blocks, blen, 1, 1, 1);
+}
+
 /* A block whose checksums are right but whose entries do not parse (written by a bug, or made to
  * pass them) is dropped whole by a repair: none of the entries before the bad one is loaded, so
  * that a key the next block holds again is never in the database twice, and the keys lost are
@@ -844,10 +853,7 @@ static void checkpoint_a_version_no_database_reaches_is_corrupt(void **state)
     uint64_t bad[] = {UINT64_MAX, (uint64_t)1 << 63};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         test_tmpdir(dir);
-        uint8_t blocks[256], payload[128];
-        size_t n = img_entry(payload, "A", 1, "va");
-        size_t blen = img_block(blocks, payload, (uint32_t)n, 1);
-        img_write(dir, bad[i], blocks, blen, 1, 1, 1);
+        img_one_key(dir, bad[i]);
         inmem_db *db = NULL;
         assert_rc(INMEM_ECORRUPT, ckpt_open(dir, 0, &db));
         CHECK(strstr(inmem_errmsg(), "offset 16"), "'%s'", inmem_errmsg());
@@ -857,11 +863,8 @@ static void checkpoint_a_version_no_database_reaches_is_corrupt(void **state)
     }
     /* the largest version allowed opens, and commits go on from it */
     test_tmpdir(dir);
-    uint8_t blocks[256], payload[128];
-    size_t n = img_entry(payload, "A", 1, "va");
-    size_t blen = img_block(blocks, payload, (uint32_t)n, 1);
     uint64_t top = ((uint64_t)1 << 63) - 2, v = 0;
-    img_write(dir, top, blocks, blen, 1, 1, 1);
+    img_one_key(dir, top);
     inmem_db *db = ckpt_db(dir);
     assert_ok(inmem_put(db, NULL, "B", 1, "vb", 2, &v));
     assert_true(v == top + 1);
@@ -968,11 +971,8 @@ static void checkpoint_a_commit_past_the_version_limit_fails_cleanly(void **stat
     (void)state;
     char dir[64], path[4096];
     test_tmpdir(dir);
-    uint8_t blocks[256], payload[128];
-    size_t n = img_entry(payload, "A", 1, "va");
-    size_t blen = img_block(blocks, payload, (uint32_t)n, 1);
     const uint64_t last = ((uint64_t)1 << 63) - 1;
-    img_write(dir, last - 1, blocks, blen, 1, 1, 1);
+    img_one_key(dir, last - 1);
     inmem_options o;
     inmem_options_init(&o);
     o.wal_segment_size = SEG_SIZE;
