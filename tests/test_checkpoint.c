@@ -632,13 +632,48 @@ static void checkpoint_a_big_load_starts_its_threads_with_signals_blocked(void *
     sigaddset(&take, SIGTERM);
     assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &take, &old), 0);
     int s0, u0, s1, u1;
+    inmem__cpus_override(2); /* (whatever this machine has: a load on one CPU starts none) */
     open_counting_threads(small, &s0, &u0);
     open_counting_threads(big, &s1, &u1);
+    inmem__cpus_override(0);
     assert_int_equal(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
     int chunks = inmem__index_chunks_mapped() != SIZE_MAX; /* (no chunk maker in ASan builds) */
     CHECK(s1 >= s0 + 1 + chunks, "the big load started %d threads, the small one %d", s1, s0);
     CHECK(u0 == 0 && u1 == 0, "threads taking SIGINT: %d of %d (small image), %d of %d (big)", u0,
           s0, u1, s1);
+    test_rmdir(small);
+    test_rmdir(big);
+}
+
+/* On a process allowed one CPU, a big image's load starts no helper thread (neither the one
+ * checking checksums ahead nor the chunk maker): they could only take turns with the loader. The
+ * load is the same: every key is there. */
+static void checkpoint_a_big_load_on_one_cpu_starts_no_threads(void **state)
+{
+    (void)state;
+    char small[64], big[64];
+    test_tmpdir(small);
+    test_tmpdir(big);
+    inmem_db *db = ckpt_db(small);
+    put_filled(db, "k", 10, 100, 10);
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    db = ckpt_db(big);
+    put_filled(db, "k", 20000, 450, 1000); /* ~9.5 MB, 20,000 keys: both threads on 2 CPUs */
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    int s0, u0, s1, u1, s2, u2;
+    inmem__cpus_override(1);
+    open_counting_threads(small, &s0, &u0);
+    open_counting_threads(big, &s1, &u1);
+    inmem__cpus_override(2);
+    open_counting_threads(big, &s2, &u2);
+    inmem__cpus_override(0);
+    CHECK(s1 == s0, "on one CPU the big load started %d threads, the small one %d", s1, s0);
+    CHECK(s2 >= s0 + 1, "on two CPUs the big load started %d threads, the small one %d", s2, s0);
+    db = ckpt_db(big);
+    assert_int_equal(test_stats(db).keys, 20000);
+    assert_ok(inmem_db_close(db));
     test_rmdir(small);
     test_rmdir(big);
 }
@@ -2163,6 +2198,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_a_commit_past_the_version_limit_fails_cleanly),
     cmocka_unit_test(checkpoint_a_block_head_that_runs_into_the_trailer_is_a_bad_block),
     cmocka_unit_test(checkpoint_a_big_load_starts_its_threads_with_signals_blocked),
+    cmocka_unit_test(checkpoint_a_big_load_on_one_cpu_starts_no_threads),
     cmocka_unit_test(checkpoint_damaged_with_nothing_after_it_fails_the_open),
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),

@@ -377,7 +377,8 @@ void inmem__ckpt_abort(inmem__ckpt_writer *w)
  * (the checksum was a sixth to a quarter of a load, and an open has the machine to itself). It
  * goes through the blocks in order and publishes how far they check out; the loader hands on no
  * entry of a block before the block is checked, so what a load does with a damaged image is
- * unchanged. Not in a salvage, which must find its way past damage itself. */
+ * unchanged. Not in a salvage, which must find its way past damage itself, nor on one CPU
+ * (inmem__cpus()), where the two would only take turns. */
 #define CRC_AHEAD_MIN ((uint64_t)8 << 20) /* images smaller than this are checked inline */
 
 typedef struct crc_ahead {
@@ -639,7 +640,7 @@ int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx
     reader r = {.path = path, .p = map, .size = size, .fn = fn, .ctx = ctx, .info = info};
     info->file_bytes = size;
     crc_ahead ahead = {.p = map, .trailer = size > TRAILER_SIZE ? size - TRAILER_SIZE : 0};
-    if (map && !salvage && size >= CRC_AHEAD_MIN) {
+    if (map && !salvage && size >= CRC_AHEAD_MIN && inmem__cpus() >= 2) {
         atomic_init(&ahead.upto, 0);
         atomic_init(&ahead.done, 0);
         atomic_init(&ahead.stop, 0);

@@ -93,6 +93,13 @@ static inline void inmem__mutex_unlock(inmem__mutex *mu) INMEM_RELEASE(mu) INMEM
  * a terminal, say) are delivered to the application's threads, never to ours. 0 or an errno. */
 int inmem__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
+/* How many CPUs this process may run on (its affinity mask; 1 if that cannot be read). A load
+ * starts helper threads only with 2 or more: on one CPU they would take turns with the loader
+ * and add their switches to its work. Tests set it with inmem__cpus_override() (0: the real
+ * count again). */
+int inmem__cpus(void);
+void inmem__cpus_override(int n);
+
 /* Records the detail of error @p err for inmem_errmsg() (printf-style) and returns @p err. */
 int inmem__error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

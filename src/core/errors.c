@@ -2,6 +2,7 @@
  * errors.c — error names and messages (from the one table in inmem.h), the library's version,
  * inmem_free() for memory the library hands to the caller, and how the library starts threads.
  */
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +67,25 @@ int inmem__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
     int rc = pthread_create(t, NULL, fn, arg); /* the new thread inherits the full mask */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
+}
+
+static _Atomic int cpus_override;
+
+void inmem__cpus_override(int n)
+{
+    atomic_store_explicit(&cpus_override, n, memory_order_relaxed);
+}
+
+int inmem__cpus(void)
+{
+    int n = atomic_load_explicit(&cpus_override, memory_order_relaxed);
+    if (n > 0)
+        return n;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
 }
 
 int inmem_version_number(void)

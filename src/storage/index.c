@@ -303,7 +303,7 @@ static void prefault(void *p, size_t bytes)
  * memory. A second thread maps the next chunks and faults them in ahead of the loader (an open
  * has the machine to itself), keeping MAKER_AHEAD of them ready; the loader takes a ready one or,
  * if the maker is behind, maps its own as before. The maker stops at _end; chunks it made that
- * were not needed are unmapped.
+ * were not needed are unmapped. A process allowed only one CPU gets no maker.
  */
 #define MAKER_AHEAD    4
 #define MAKER_MIN_KEYS 16384 /* fewer keys fill a chunk or two: not worth a thread */
@@ -375,8 +375,8 @@ static void maker_stop(inmem__index *ix)
 void inmem__index_bulk_expect(inmem__index *ix, uint64_t keys)
 {
 #ifndef INMEM__NO_CHUNKS
-    if (!ix->bulk || ix->maker || keys < MAKER_MIN_KEYS)
-        return;
+    if (!ix->bulk || ix->maker || keys < MAKER_MIN_KEYS || inmem__cpus() < 2)
+        return; /* (on one CPU the maker would only take turns with the loader) */
     chunk_maker *m = calloc(1, sizeof(*m));
     if (!m)
         return; /* (a hint: the load goes on without it) */
