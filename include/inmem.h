@@ -182,7 +182,9 @@ typedef struct inmem_options {
     /**
      * Most transaction handles that may exist at once (from inmem_txn_begin() to
      * inmem_txn_free()); one more gets INMEM_ETXNLIMIT. Default 256, at most 65536.
-     * Each costs 64 bytes up front.
+     * Each costs 64 bytes up front. The library's own snapshots (a checkpoint's, a backup's,
+     * the TTL sweeper's) do not count: four more are kept for them (beyond four at once, as
+     * with several backups running together, the extra ones take from these).
      */
     unsigned max_txns;
     /** Size of each log file (segment) in bytes; a new one starts when it is full.
@@ -340,7 +342,9 @@ typedef struct inmem_stats {
     uint64_t keys;
     /** Old versions kept alive (not the newest of their key): the cost of open snapshots. */
     uint64_t retained_versions;
-    /** Transaction handles that exist now (begun and not yet freed). */
+    /** Transaction handles that exist now (begun and not yet freed); the library's own
+     *  snapshots (checkpoints, backups, the TTL sweeper) are not counted, here nor in the two
+     *  fields below. */
     uint64_t open_txns;
     /** Start version of the oldest active transaction (the lowest snapshot an active one reads
      *  at: a time-travel transaction's is the version it was begun at), or 0 if none is

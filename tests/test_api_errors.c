@@ -14,7 +14,8 @@
  *                    if the call ever runs through without an allocation failing, it fails.
  *   INMEM_EIO        a strict database whose fdatasync fails inside CALL() (a failing vfs).
  *   INMEM_EREADONLY  a read-only transaction; for standalone calls, a database opened read-only.
- *   INMEM_ETXNLIMIT  max_txns 1, with a transaction held.
+ *   INMEM_ETXNLIMIT  max_txns 1, with a transaction held, and the slots the engine keeps for its
+ *                    own snapshots too (inmem__txn_begin_own()).
  *   INMEM_ETXNDONE   a committed transaction. INMEM_EMISUSE: a transaction an operation left
  *                    half-done (inmem__txn_settle(), as a primitive failing half-way does).
  *   INMEM_ECORRUPT   a record that does not decode, written under the primitive's key through
@@ -34,7 +35,9 @@
 
 #include "tests/wal_util.h"
 #include "core/clock.h"
+#include "engine/db.h"
 #include "txn/txn.h"
+#include "txn/txn_int.h"
 
 /* ---- the fixture ---------------------------------------------------------------------------- */
 
@@ -43,12 +46,12 @@ typedef enum fx_kind {
     FX_MEM,          /* a populated in-memory database */
     FX_EMPTY,        /* an empty in-memory database */
     FX_TINY,         /* an empty in-memory database with max_key_size 1 */
-    FX_LIMIT,        /* FX_MEM with max_txns 1, and that transaction held */
+    FX_LIMIT,        /* FX_MEM with max_txns 1, and every slot held (hold_every_slot) */
     FX_SHRUNK,       /* a populated logged database reopened with max_key_size 1 */
     FX_RODB,         /* a populated logged database reopened read-only */
     FX_EIO,          /* a populated strict database whose fsyncs fail inside CALL() */
     FX_LOGGED,       /* a populated logged (batched) database */
-    FX_LOGGED_LIMIT, /* FX_LOGGED with max_txns 1, and that transaction held */
+    FX_LOGGED_LIMIT, /* FX_LOGGED with max_txns 1, and every slot held */
     FX_HIST,         /* FX_MEM keeping an hour of history */
 } fx_kind;
 
@@ -57,7 +60,7 @@ typedef struct fx {
     fx_kind kind;
     char dir[64]; /* a temporary directory, or "" */
     inmem_db *db;
-    inmem_txn *txns[4];
+    inmem_txn *txns[4 + INMEM__ENGINE_SLOTS];
     size_t ntxns;
     inmem_run_id run;  /* begun, with KV keys k1 k2, stream "s" (2 events), cell "c" = "v1" */
     inmem_run_id span; /* a root span of run, with one child */
@@ -126,6 +129,18 @@ static void keep(fx *f, inmem_txn *t)
     f->txns[f->ntxns++] = t;
 }
 
+/* Takes every slot of a max_txns = 1 database: the application's one and the engine's own. */
+static void hold_every_slot(fx *f)
+{
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(f->db, &t));
+    keep(f, t);
+    for (int i = 0; i < INMEM__ENGINE_SLOTS; i++) {
+        assert_ok(inmem__txn_begin_own(f->db->store, &t));
+        keep(f, t);
+    }
+}
+
 static void span_init(inmem_span *s, const char *name)
 {
     memset(s, 0, sizeof *s);
@@ -178,11 +193,8 @@ static inmem_db *fx_open(fx *f, fx_kind kind)
         f->kind = kind;
         assert_ok(inmem_db_open(f->dir, &o, &f->db));
         populate(f);
-        if (kind == FX_LOGGED_LIMIT) {
-            inmem_txn *t;
-            assert_ok(inmem_txn_begin(f->db, &t));
-            keep(f, t);
-        }
+        if (kind == FX_LOGGED_LIMIT)
+            hold_every_slot(f);
         return f->db;
     }
     if (kind == FX_SHRUNK || kind == FX_RODB || kind == FX_EIO) {
@@ -210,11 +222,8 @@ static inmem_db *fx_open(fx *f, fx_kind kind)
     assert_ok(inmem_db_open(NULL, &o, &f->db));
     if (kind == FX_MEM || kind == FX_LIMIT || kind == FX_HIST)
         populate(f);
-    if (kind == FX_LIMIT) {
-        inmem_txn *t;
-        assert_ok(inmem_txn_begin(f->db, &t));
-        keep(f, t);
-    }
+    if (kind == FX_LIMIT)
+        hold_every_slot(f);
     return f->db;
 }
 

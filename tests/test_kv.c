@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/key.h"
 #include "engine/db.h"
+#include "txn/txn_int.h"
 
 static void put_keys(inmem_db *db, const inmem_run_id *run, const char *prefix, int n)
 {
@@ -350,8 +351,8 @@ static void kv_sweeper_commits_and_conflicts_are_not_the_users(void **state)
     inmem__clock_set_override(0);
 }
 
-/* An expired value the sweeper cannot delete yet (every transaction slot taken) is swept by a
- * later sweep, not forgotten until a reopen. */
+/* An expired value the sweeper cannot delete yet (every transaction slot taken: the engine's
+ * own and the application's) is swept by a later sweep, not forgotten until a reopen. */
 static void kv_sweeper_retries_what_it_could_not_delete_yet(void **state)
 {
     (void)state;
@@ -359,7 +360,9 @@ static void kv_sweeper_retries_what_it_could_not_delete_yet(void **state)
     inmem_db *db = open_unswept(NULL, INMEM_DURABILITY_NONE, 2);
     put_expiring(db, "t", 10, 100);
     inmem__clock_set_override(5000200);
-    inmem_txn *a, *b;
+    inmem_txn *a, *b, *own[INMEM__ENGINE_SLOTS];
+    for (int i = 0; i < INMEM__ENGINE_SLOTS; i++)
+        assert_ok(inmem__txn_begin_own(db->store, &own[i]));
     assert_ok(inmem_txn_begin_readonly(db, &a));
     assert_ok(inmem_txn_begin_readonly(db, &b));
     uint64_t removed = 99;
@@ -367,6 +370,8 @@ static void kv_sweeper_retries_what_it_could_not_delete_yet(void **state)
     assert_int_equal(removed, 0); /* no slot for its transactions */
     inmem_txn_free(a);
     inmem_txn_free(b);
+    for (int i = 0; i < INMEM__ENGINE_SLOTS; i++)
+        inmem__txn_free(own[i]);
     assert_ok(inmem_db_sweep(db, &removed));
     assert_int_equal(removed, 10);
     assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("t3"), NULL, NULL, NULL));

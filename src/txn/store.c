@@ -42,17 +42,18 @@ int inmem__store_new(size_t max_key, size_t max_value, unsigned max_txns, inmem_
     memset(st, 0, sizeof(*st));
     st->fork_min = UINT64_MAX;
     st->index = inmem__index_create();
-    st->slots = aligned_alloc(INMEM_CACHELINE, (size_t)max_txns * sizeof(inmem__slot));
+    size_t nslots = (size_t)max_txns + INMEM__ENGINE_SLOTS;
+    st->slots = aligned_alloc(INMEM_CACHELINE, nslots * sizeof(inmem__slot));
     if (!st->index || !st->slots) {
         inmem__index_destroy(st->index);
         free(st->slots);
         free(st);
         return INMEM_ENOMEM;
     }
-    memset(st->slots, 0, (size_t)max_txns * sizeof(inmem__slot));
-    for (unsigned i = 0; i < max_txns; i++)
+    memset(st->slots, 0, nslots * sizeof(inmem__slot));
+    for (size_t i = 0; i < nslots; i++)
         atomic_init(&st->slots[i].snap, INMEM__SNAP_NONE);
-    st->nslots = max_txns;
+    st->nslots = (uint32_t)nslots;
     st->max_key = max_key;
     st->max_value = max_value;
     if (inmem__watch_init(st)) {
@@ -182,8 +183,9 @@ void inmem__store_stats(inmem__store *st, inmem_stats *out)
     uint64_t oldest_us = 0, oldest = UINT64_MAX;
     for (uint32_t i = 0; i < hwm; i++) {
         inmem__slot *s = &st->slots[i];
-        if (atomic_load_rlx(&s->in_use))
-            out->open_txns++;
+        if (atomic_load_rlx(&s->in_use) != 1)
+            continue; /* free, or the engine's own (a checkpoint's, a backup's, the sweeper's) */
+        out->open_txns++;
         if (atomic_load(&s->snap) == INMEM__SNAP_NONE)
             continue;
         uint64_t v = atomic_load_rlx(&s->start), b = atomic_load_rlx(&s->begin_us);
@@ -222,16 +224,19 @@ void inmem__store_count(inmem__store *st, inmem__store_counter which)
 
 /* ---- slots and snapshots ------------------------------------------------------------------ */
 
-/* The slot this thread took last: tried first next time. A thread's first search starts at 0,
- * so the slots in use stay packed at the bottom and the collector's scan (min_active, up to
- * slot_hwm) stays as short as the number of handles open at once. (Threads used to start at a
- * random slot, which put slot_hwm near max_txns with one thread: 6 % of a put's time.) */
+/* The application's slot this thread took last (its offset past the engine's slots): tried
+ * first next time. A thread's first search starts at the lowest, so the slots in use stay packed
+ * at the bottom and the collector's scan (min_active, up to slot_hwm) stays as short as the
+ * number of handles open at once. (Threads used to start at a random slot, which put slot_hwm
+ * near max_txns with one thread: 6 % of a put's time.) */
 static _Thread_local uint32_t slot_hint;
 
-int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
+/* Takes a free slot of [from, from + n), trying @p first first; 1 with it in *out. */
+static int slot_take(inmem__store *st, uint32_t from, uint32_t n, uint32_t first, uint32_t holder,
+                     uint32_t *out)
 {
-    for (uint32_t k = 0; k < st->nslots; k++) {
-        uint32_t i = (slot_hint + k) % st->nslots;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = from + (first + k) % n;
         inmem__slot *s = &st->slots[i];
         uint32_t zero = 0;
         if (atomic_load_rlx(&s->in_use) == 0 &&
@@ -240,10 +245,22 @@ int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
             uint32_t hwm = atomic_load(&st->slot_hwm);
             while (hwm <= i && !atomic_compare_exchange_weak(&st->slot_hwm, &hwm, i + 1))
                 ;
-            slot_hint = i;
             *out = i;
-            return 0;
+            return 1;
         }
+    }
+    return 0;
+}
+
+int inmem__slot_acquire(inmem__store *st, uint32_t *out, uint32_t holder)
+{
+    uint32_t users = st->nslots - INMEM__ENGINE_SLOTS;
+    if (holder == 2 && slot_take(st, 0, INMEM__ENGINE_SLOTS, 0, holder, out))
+        return 0; /* (more of the engine's at once than it keeps: an application slot) */
+    if (slot_take(st, INMEM__ENGINE_SLOTS, users, slot_hint % users, holder, out)) {
+        if (holder != 2)
+            slot_hint = *out - INMEM__ENGINE_SLOTS;
+        return 0;
     }
     return inmem__error(INMEM_ETXNLIMIT,
                         "every transaction handle is in use (inmem_options.max_txns): is one "

@@ -66,6 +66,12 @@ typedef struct inmem__run_policy {
     uint8_t in_ending;
 } inmem__run_policy;
 
+/* Slots kept for the engine's own handles (a checkpoint, backups, the TTL sweeper), at the
+ * bottom of the table: they never count against inmem_options.max_txns, so that a checkpoint
+ * cannot make an application's begin fail nor the other way round. More engine handles at once
+ * than this take application slots. */
+#define INMEM__ENGINE_SLOTS 4
+
 /* Per-slot state, one cache line, owned by the transaction handle holding the slot. */
 typedef struct inmem__slot {
     _Atomic uint64_t snap;   /* pinned snapshot, or SNAP_NONE */
@@ -130,7 +136,7 @@ struct inmem__store {
     size_t ttl_n INMEM_GUARDED_BY(commit_mu), ttl_cap INMEM_GUARDED_BY(commit_mu);
     /* Reader slots. */
     _Alignas(INMEM_CACHELINE) _Atomic uint32_t slot_hwm; /* slots [0, hwm) were ever used */
-    uint32_t nslots;
+    uint32_t nslots; /* INMEM__ENGINE_SLOTS for the engine's own handles, then max_txns */
     inmem__slot *slots;
     /* retained history (history.c), under commit_mu */
     _Atomic int hist_on;  /* some policy keeps history, or a fork exists: the GC asks history.c */
