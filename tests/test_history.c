@@ -841,6 +841,35 @@ static void history_a_deleted_forks_tombstones_are_freed(void **state)
     }
 }
 
+/* The database keeps nothing; a run kept an hour. Once that run is deleted no policy keeps a
+ * window any more, and its keys (tombstones now) are freed by the next collections, not an hour
+ * later: the longest window the collector waits for is that of the policies in force, not the
+ * longest there ever was. */
+static void history_a_deleted_runs_window_is_not_waited_for(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, 0, 0);
+    churn(db, 20);
+    uint64_t keys0 = test_stats(db).keys;
+    inmem_run_id run = begin_run_keeping(db, HOUR_MS, 0);
+    char k[16];
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 100; i++) {
+            snprintf(k, sizeof k, "k%d", i);
+            put_str(db, &run, k, pass ? "w" : "v");
+        }
+    churn(db, 20);
+    assert_true(test_stats(db).retained_versions >= 100);
+    assert_ok(inmem_run_delete_db(db, &run));
+    churn(db, 200);
+    inmem_stats s = test_stats(db); /* (one key stays: the record that the run was erased) */
+    CHECK(s.keys == keys0 + 1 && s.retained_versions == 0,
+          "%llu keys (%llu before the run), %llu versions retained after its deletion",
+          (unsigned long long)s.keys, (unsigned long long)keys0,
+          (unsigned long long)s.retained_versions);
+    assert_ok(inmem_db_close(db));
+}
+
 /* A CAS on a key a fork inherited expects the version it read from the parent; a concurrent
  * write of the fork's key makes it conflict. */
 static void history_fork_cas_on_inherited_keys(void **state)
@@ -2476,6 +2505,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_key_history_read_never_lowers_the_oldest_snapshot_in_the_stats),
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),
     cmocka_unit_test(history_a_deleted_forks_tombstones_are_freed),
+    cmocka_unit_test(history_a_deleted_runs_window_is_not_waited_for),
     cmocka_unit_test(history_fork_cas_on_inherited_keys),
     cmocka_unit_test(history_fork_inherits_from_its_commit_on),
     cmocka_unit_test(history_count_keeps_a_delete_of_a_key_never_written),

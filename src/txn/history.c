@@ -563,13 +563,16 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
     }
     if (v->tomb) {
         inmem__run_policy *p = policy_find(st, run);
-        if (p)
+        if (p) {
             p->gone = 1; /* the database's policy applies again */
+            st->hist_max_stale |= p->p.ms != 0;
+        }
         return;
     }
     inmem__run_policy *p = policy_entry(st, run);
     if (!p)
         return; /* out of memory: the database's policy applies to the run */
+    st->hist_max_stale |= p->p.ms != 0; /* (its window may have been the longest) */
     if (v->vlen == 13 && v->data[0] == 1) {
         p->p = (inmem__hpolicy){inmem__rd_le(v->data + 1, 8),
                                 (uint32_t)inmem__rd_le(v->data + 9, 4), v->ver - 1};
@@ -837,6 +840,26 @@ static void requeue_run(inmem__store *st, const uint8_t run[16])
     }
 }
 
+/* The longest window of the policies in force. A run's deletion or a shorter policy may end the
+ * longest: found when the GC next runs (at most once a MAX_RECOUNT_MS, a scan of every run's
+ * policy), until which the GC waits for the older window (keeps more, never less). Otherwise the
+ * commit times of a deleted run's hour-long window, and the keys the history queue named, stayed
+ * for that hour. */
+#define MAX_RECOUNT_MS 1000
+
+static void max_window_recount(inmem__store *st, uint64_t now) INMEM_REQUIRES(st->commit_mu)
+{
+    uint64_t m = st->hist.ms;
+    for (size_t i = 0; i < st->pol_cap; i++) {
+        const inmem__run_policy *p = st->pol[i];
+        if (p && !p->gone && !p->erased && !p->inherit && p->p.ms > m)
+            m = p->p.ms;
+    }
+    st->hist_max_ms = m;
+    st->hist_max_stale = 0;
+    st->hist_max_counted_ms = now;
+}
+
 const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_snap)
 {
     if (min_snap > st->gc_snap_max)
@@ -870,6 +893,8 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
         check_floors(st);
     }
     uint64_t now = st->gc_now_ms = floor_clock(st);
+    if (st->hist_max_stale && now - st->hist_max_counted_ms >= MAX_RECOUNT_MS)
+        max_window_recount(st, now);
     st->gc_dbfloor = st->hist.ms ? window_floor(st, st->hist.ms, now) : min_snap;
     uint64_t lowest = st->hist_max_ms ? window_floor(st, st->hist_max_ms, now) : min_snap;
     if (lowest > st->fork_min)
@@ -928,6 +953,7 @@ void inmem__history_config(inmem__store *st, uint64_t ms, uint32_t count, uint64
 {
     if (count < 2)
         count = 0; /* one version is what every key keeps anyway */
+    st->hist_max_stale |= ms < st->hist.ms;
     st->hist = (inmem__hpolicy){ms, count, since};
     if (ms > st->hist_max_ms)
         st->hist_max_ms = ms;

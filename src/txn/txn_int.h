@@ -143,7 +143,10 @@ struct inmem__store {
     _Atomic int times_on; /* some retention policy is on: commit times are noted */
     inmem__hpolicy hist;  /* the database's policy */
     int hist_stored;      /* hist came from its record in the database (a shared-scope 'h') */
-    uint64_t hist_max_ms; /* the longest window of any policy */
+    uint64_t hist_max_ms; /* the longest window of any policy in force (or, stale, of one that
+                           * was: then hist_max_stale is set, and the GC counts again) */
+    int hist_max_stale;
+    uint64_t hist_max_counted_ms; /* when it last counted */
     inmem__timepoint *times;
     size_t ntimes, times_cap;
     inmem__run_policy **pol; /* open addressing, entries allocated one by one */
