@@ -390,9 +390,11 @@ typedef struct inmem_stats {
      *  failed, a log that refuses writes (INMEM_EREADONLY: opened read-only, or since a
      *  failure), versions that reached their limit (INMEM_EREADONLY: 2^63 - 1), memory, and the
      *  commit of a transaction an earlier error left half-done.
-     *  Implicit writes count too. Without strict durability, a commit whose capped fsync failed
-     *  (max_unsynced_commits) is applied and visible: it is in commits, though it returned
-     *  INMEM_EIO. */
+     *  Implicit writes count too, whatever stage the error ended them at (memory for their key
+     *  or version before the commit lock as well as on the commit path); a refused argument
+     *  does not, and a CAS that does not match is in aborts_cas_conflict. Without strict
+     *  durability, a commit whose capped fsync failed (max_unsynced_commits) is applied and
+     *  visible: it is in commits, though it returned INMEM_EIO. */
     uint64_t aborts_error;
     /** Expired values the TTL sweeper deleted (its background thread, or inmem_db_sweep()), each
      *  in a commit of its own: each moved the version by one, and none is in commits (nor are

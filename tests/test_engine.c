@@ -290,6 +290,79 @@ static void half_done_operation_makes_transaction_abort_only(void **state)
 static pthread_t sig_thread;
 static volatile sig_atomic_t sig_count;
 
+/* inmem_stats.aborts_error counts the commits an error ended, implicit writes too, memory and a
+ * log that refuses writes (a database opened read-only) among the errors. An implicit write
+ * that runs out of memory counts once however far it got: building its key (a long one is
+ * built on the heap), making its version before the commit lock, or on the commit path. */
+static void implicit_write_that_fails_counts_as_an_error_abort(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    char longkey[300];
+    memset(longkey, 'k', sizeof longkey);
+    const char *op_names[] = {"put", "put_ttl", "delete", "cas"};
+    for (int op = 0; op < 4; op++) {
+        for (int lk = 0; lk < 2; lk++) {
+            const void *key = lk ? (const void *)longkey : "key";
+            size_t klen = lk ? sizeof longkey : 3;
+            assert_ok(inmem_put(db, NULL, key, klen, "v0", 2, NULL));
+            int done = 0, failures = 0;
+            for (long k = 1; !done && k < 100; k++) {
+                uint64_t cur = 0;
+                assert_ok(inmem_get(db, NULL, key, klen, NULL, NULL, &cur));
+                inmem_stats s0 = test_stats(db);
+                test_alloc_fail(k);
+                int rc = op == 0   ? inmem_put(db, NULL, key, klen, "v1", 2, NULL)
+                         : op == 1 ? inmem_put_ttl(db, NULL, key, klen, "v1", 2, 60000, NULL)
+                         : op == 2 ? inmem_delete(db, NULL, key, klen, NULL)
+                                   : inmem_cas(db, NULL, key, klen, cur, "v1", 2, NULL);
+                test_alloc_fail(0);
+                inmem_stats s1 = test_stats(db);
+                if (rc == 0) {
+                    done = 1;
+                    assert_int_equal(s1.commits, s0.commits + 1);
+                    assert_int_equal(s1.aborts_error, s0.aborts_error);
+                    continue;
+                }
+                failures++;
+                if (rc != INMEM_ENOMEM || s1.aborts_error != s0.aborts_error + 1 ||
+                    s1.commits != s0.commits)
+                    fail_msg("%s (%s key), allocation %ld failing: %s, aborts_error %llu -> %llu, "
+                             "commits %llu -> %llu",
+                             op_names[op], lk ? "long" : "short", k, inmem_errname(rc),
+                             (unsigned long long)s0.aborts_error,
+                             (unsigned long long)s1.aborts_error, (unsigned long long)s0.commits,
+                             (unsigned long long)s1.commits);
+            }
+            assert_true(done);
+            assert_true(failures >= 1 + lk); /* the version, and the long key's buffer */
+        }
+    }
+    assert_ok(inmem_db_close(db));
+    /* a write refused by a database opened read-only: counted too (the log refuses writes) */
+    char dir[64];
+    test_tmpdir(dir);
+    assert_ok(inmem_db_open(dir, NULL, &db));
+    assert_ok(inmem_put(db, NULL, "k", 1, "v", 1, NULL));
+    assert_ok(inmem_db_close(db));
+    inmem_options o;
+    inmem_options_init(&o);
+    o.read_only = 1;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    inmem_stats s0 = test_stats(db);
+    assert_rc(INMEM_EREADONLY, inmem_put(db, NULL, "k", 1, "w", 1, NULL));
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    assert_ok(inmem_kv_put(t, NULL, "j", 1, "x", 1));
+    assert_rc(INMEM_EREADONLY, inmem_txn_commit(t));
+    inmem_txn_free(t);
+    inmem_stats s1 = test_stats(db);
+    assert_int_equal(s1.aborts_error, s0.aborts_error + 2);
+    assert_int_equal(s1.commits, s0.commits);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 static void on_usr1(int sig)
 {
     (void)sig;
@@ -367,5 +440,6 @@ const struct CMUnitTest engine_tests[] = {
     cmocka_unit_test(ending_the_oldest_snapshot_collects_on_an_idle_database),
     cmocka_unit_test(stats_show_a_forgotten_snapshot),
     cmocka_unit_test(deleted_keys_are_reclaimed),
+    cmocka_unit_test(implicit_write_that_fails_counts_as_an_error_abort),
 };
 INMEM_TEST_COUNT(engine);

@@ -14,13 +14,17 @@
 #include "core/key.h"
 #include "engine/db.h"
 
-/* The encoded key of a KV key in @p run, checked; INMEM_EINVAL for a NULL @p db. */
+/* The encoded key of a KV key in @p run, checked, for a write; INMEM_EINVAL for a NULL @p db.
+ * A key that cannot be built for want of memory ends the one-write commit as memory does on the
+ * commit path: counted in inmem_stats.aborts_error (the commit path counts its own). */
 #define WITH_KV_KEY(db, run, key, klen, call)                                                      \
     do {                                                                                           \
         if (!(db))                                                                                 \
             return INMEM_EINVAL;                                                                   \
         inmem__keybuf kb;                                                                          \
         int rc = inmem__user_key((db)->store, &kb, (run), INMEM__TAG_KV, (key), (klen));           \
+        if (rc == INMEM_ENOMEM)                                                                    \
+            inmem__store_count((db)->store, INMEM__COUNT_ABORTS_ERROR);                            \
         if (rc == 0)                                                                               \
             rc = (call);                                                                           \
         inmem__keybuf_done(&kb);                                                                   \

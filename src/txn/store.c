@@ -573,8 +573,10 @@ static int write_one(inmem__store *st, enum one_op op, const uint8_t *key, size_
     if (rc)
         return rc;
     inmem__version *v = inmem__version_new(val, tomb ? 0 : vlen, tomb ? 0 : expiry_ms, tomb);
-    if (!v)
+    if (!v) { /* memory ends this one-write commit, before the lock as under it: an error's */
+        atomic_add_rlx(&st->ctr.aborts_error, 1);
         return INMEM_ENOMEM;
+    }
     uint64_t h = inmem__hash(key, klen);
     /* no snapshot pins memory for us, so look the node up under the writer lock */
     wentry w = {{key, h, (uint32_t)klen}, NULL, v, 0, NULL};
