@@ -99,6 +99,8 @@ const char *inmem_errname(int err);
  *         as "<inmem_strerror(code)>: <details>", or "" if there was none yet. Read it right after
  *         a call failed: successful calls do not clear it, and errors without details (most
  *         INMEM_EINVAL) do not set it, so it may describe an earlier error. Thread-local.
+ *         Paths and names in it have their control characters and backslashes escaped as in C
+ *         (\n, \t, \x1b, \\), so that it is one line whatever a directory is called.
  */
 const char *inmem_errmsg(void);
 

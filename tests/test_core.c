@@ -34,6 +34,56 @@ static void errors_have_distinct_names_and_messages(void **state)
     assert_string_equal(inmem_errname(12345), "INMEM_UNKNOWN");
 }
 
+/* inmem_errmsg() is one line of printable text (control characters only as escapes) that shows
+ * @p want. */
+static void expect_one_line(const char *what, const char *want)
+{
+    const char *m = inmem_errmsg();
+    for (const unsigned char *p = (const unsigned char *)m; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            fail_msg("%s: byte 0x%02x at %zu of the message: %s", what, *p,
+                     (size_t)(p - (const unsigned char *)m), m);
+    if (want && !strstr(m, want))
+        fail_msg("%s: '%s' does not show '%s'", what, m, want);
+}
+
+/* A path goes into inmem_errmsg() with its control characters and backslashes escaped: a
+ * directory whose name holds a newline or a terminal escape sequence does not make the message
+ * two lines or colour a terminal, and the name can still be read; a long one is cut with "...",
+ * and the message still says what is wrong with it. */
+static void error_messages_escape_control_characters_in_paths(void **state)
+{
+    (void)state;
+    char base[64], dir[128];
+    test_tmpdir(base);
+    snprintf(dir, sizeof dir, "%s/a\nb\x1b[31m\\c\td", base);
+    const char *shown = "a\\nb\\x1b[31m\\\\c\\td";
+    inmem_options o;
+    inmem_options_init(&o);
+    o.create_if_missing = 0;
+    inmem_db *db = NULL, *other = NULL;
+    assert_rc(INMEM_NOTFOUND, inmem_db_open(dir, &o, &db)); /* no such directory */
+    expect_one_line("a missing directory", shown);
+    assert_ok(inmem_db_open(dir, NULL, &db));
+    assert_rc(INMEM_ELOCKED, inmem_db_open(dir, NULL, &other)); /* <dir>/LOCK is held */
+    expect_one_line("a held lock", shown);
+    assert_rc(INMEM_EINVAL, inmem_db_backup(db, dir, NULL)); /* not empty */
+    expect_one_line("a backup directory", shown);
+    assert_ok(inmem_db_close(db));
+    /* 600 newlines in 3 directories: 1200 bytes escaped, cut */
+    char deep[1024];
+    size_t n = (size_t)snprintf(deep, sizeof deep, "%s", base);
+    for (int d = 0; d < 3; d++) {
+        deep[n++] = '/';
+        memset(deep + n, '\n', 200);
+        n += 200;
+    }
+    deep[n] = '\0';
+    assert_rc(INMEM_NOTFOUND, inmem_db_open(deep, &o, &db));
+    expect_one_line("a long path", "\\n\\n...: the directory does not exist");
+    test_rmdir(base);
+}
+
 static void version_matches_header(void **state)
 {
     (void)state;
@@ -121,6 +171,7 @@ static void arena_allocates_aligned_and_resets(void **state)
 }
 
 const struct CMUnitTest core_tests[] = {
+    cmocka_unit_test(error_messages_escape_control_characters_in_paths),
     cmocka_unit_test(errors_have_distinct_names_and_messages),
     cmocka_unit_test(version_matches_header),
     cmocka_unit_test(key_encoding_orders_run_then_primitive_then_key),

@@ -141,7 +141,7 @@ struct inmem__ckpt_writer {
 
 static int wr_error(inmem__ckpt_writer *w, int neg_errno, const char *what)
 {
-    return inmem__error(INMEM_EIO, "%s of checkpoint %s failed: %s", what, w->tmp,
+    return inmem__error(INMEM_EIO, "%s of checkpoint %s failed: %s", what, inmem__shown(w->tmp),
                         strerror(-neg_errno));
 }
 
@@ -341,7 +341,7 @@ int inmem__ckpt_finish(inmem__ckpt_writer *w, uint64_t *bytes)
          * version (a repair), whose log was truncated long ago. */
         if (err)
             rc = inmem__error(INMEM_EIO, "fsync of directory %s after a checkpoint failed: %s",
-                              w->dir, strerror(-err));
+                              inmem__shown(w->dir), strerror(-err));
     }
     if (rc == 0 && bytes)
         *bytes = w->off;
@@ -406,8 +406,8 @@ typedef struct reader {
 
 static int corrupt(const reader *r, uint64_t off, const char *why)
 {
-    return inmem__error(INMEM_ECORRUPT, "checkpoint %s is corrupt at offset %llu (%s)", r->path,
-                        (unsigned long long)off, why);
+    return inmem__error(INMEM_ECORRUPT, "checkpoint %s is corrupt at offset %llu (%s)",
+                        inmem__shown(r->path), (unsigned long long)off, why);
 }
 
 /* Decodes the entries of one block whose checksums are right, checking each, and hands them to
@@ -526,7 +526,7 @@ static int read_image(reader *r, int salvage)
         return corrupt(r, 0, "header checksum mismatch");
     if (inmem__get32(h + 8) != INMEM__CKPT_FORMAT || inmem__get32(h + 12) != HEADER_SIZE)
         return inmem__error(INMEM_EVERSION, "checkpoint %s has format %u (this library reads %u)",
-                            r->path, inmem__get32(h + 8), INMEM__CKPT_FORMAT);
+                            inmem__shown(r->path), inmem__get32(h + 8), INMEM__CKPT_FORMAT);
     info->version = inmem__get64(h + 16);
     /* the version counter goes on from V: an image that claims a version no database reaches
      * would have the next commits wrap it, numbered below the versions they replace */
@@ -627,7 +627,8 @@ int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx
     const inmem__vfs *vfs = inmem__vfs_get();
     int fd = vfs->open(path, O_RDONLY | O_NOFOLLOW, 0);
     if (fd < 0)
-        return inmem__error(INMEM_EIO, "cannot open checkpoint %s: %s", path, strerror(-fd));
+        return inmem__error(INMEM_EIO, "cannot open checkpoint %s: %s", inmem__shown(path),
+                            strerror(-fd));
     uint64_t size = 0;
     void *map = NULL;
     int rc = vfs->size(fd, &size);
@@ -635,7 +636,8 @@ int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx
         rc = vfs->map(fd, size, 0, &map);
     if (rc) {
         vfs->close(fd);
-        return inmem__error(INMEM_EIO, "cannot map checkpoint %s: %s", path, strerror(-rc));
+        return inmem__error(INMEM_EIO, "cannot map checkpoint %s: %s", inmem__shown(path),
+                            strerror(-rc));
     }
     reader r = {.path = path, .p = map, .size = size, .fn = fn, .ctx = ctx, .info = info};
     info->file_bytes = size;
@@ -708,7 +710,8 @@ int inmem__ckpt_list(const char *dir, int remove_tmp, uint64_t **out, size_t *n)
         *out = NULL;
         *n = 0;
         return l.nomem ? INMEM_ENOMEM
-                       : inmem__error(INMEM_EIO, "cannot list %s: %s", dir, strerror(-rc));
+                       : inmem__error(INMEM_EIO, "cannot list %s: %s", inmem__shown(dir),
+                                      strerror(-rc));
     }
     if (l.n > 1)
         qsort(l.v, l.n, sizeof(uint64_t), cmp_u64);

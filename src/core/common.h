@@ -103,4 +103,14 @@ void inmem__cpus_override(int n);
 /* Records the detail of error @p err for inmem_errmsg() (printf-style) and returns @p err. */
 int inmem__error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* @p s (a path, a name, a lock file's contents: text the library did not write itself) as an
+ * error message shows it: control characters and backslashes escaped C-style (\n, \t, \x1b,
+ * \\), so that inmem_errmsg() stays one line whatever a directory is called; a long one is cut
+ * with "...", leaving the message room for the rest. Every such text goes through it on its way
+ * into inmem__error(). The result is one of a few thread-local buffers, reused after
+ * INMEM__SHOWN_SLOTS more calls: pass it to inmem__error() at once (a message may show that many).
+ */
+#define INMEM__SHOWN_SLOTS 4
+const char *inmem__shown(const char *s);
+
 #endif

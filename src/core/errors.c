@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/common.h"
 
@@ -27,6 +28,50 @@ int inmem__error(int err, const char *fmt, ...)
         vsnprintf(errmsg + n, sizeof errmsg - (size_t)n, fmt, ap);
     va_end(ap);
     return err;
+}
+
+const char *inmem__shown(const char *s)
+{
+    /* up to 316 bytes shown: room is left in a message for what it says of the path */
+    static _Thread_local char ring[INMEM__SHOWN_SLOTS][320];
+    static _Thread_local unsigned next;
+    char *out = ring[next++ % INMEM__SHOWN_SLOTS];
+    const size_t room = sizeof ring[0] - 4; /* what "..." and the NUL leave */
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : "(null)"); *p; p++) {
+        char e[8];
+        int k;
+        switch (*p) {
+        case '\\':
+            k = snprintf(e, sizeof e, "\\\\");
+            break;
+        case '\n':
+            k = snprintf(e, sizeof e, "\\n");
+            break;
+        case '\r':
+            k = snprintf(e, sizeof e, "\\r");
+            break;
+        case '\t':
+            k = snprintf(e, sizeof e, "\\t");
+            break;
+        default:
+            if (*p < 0x20 || *p == 0x7f) {
+                k = snprintf(e, sizeof e, "\\x%02x", *p);
+            } else {
+                e[0] = (char)*p;
+                k = 1;
+            }
+        }
+        if (n + (size_t)k > room) { /* no escape cut in half */
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        memcpy(out + n, e, (size_t)k);
+        n += (size_t)k;
+    }
+    out[n] = '\0';
+    return out;
 }
 
 const char *inmem_strerror(int err)

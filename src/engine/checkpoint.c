@@ -124,13 +124,14 @@ static int remove_older_images(inmem_db *db, uint64_t v)
         else if ((err = inmem__vfs_dropped_name(vfs, path, to, sizeof to)) == 0)
             err = vfs->rename(path, to); /* a repair's evidence: set aside, as the log's */
         if (err && err != -ENOENT)
-            rc = inmem__error(INMEM_EIO, "cannot remove the older checkpoint image %s: %s", path,
-                              strerror(-err));
+            rc = inmem__error(INMEM_EIO, "cannot remove the older checkpoint image %s: %s",
+                              inmem__shown(path), strerror(-err));
         removed = 1;
     }
     free(vs);
     if (rc == 0 && removed && (rc = inmem__vfs_sync_dir(vfs, db->dir)) != 0)
-        rc = inmem__error(INMEM_EIO, "fsync of directory %s failed: %s", db->dir, strerror(-rc));
+        rc = inmem__error(INMEM_EIO, "fsync of directory %s failed: %s", inmem__shown(db->dir),
+                          strerror(-rc));
     return rc;
 }
 
@@ -325,8 +326,8 @@ static int count_entry(void *ctx, const char *name)
 static int sync_parent(const char *path)
 {
     int err = inmem__vfs_sync_parent(inmem__vfs_get(), path);
-    return err ? inmem__error(INMEM_EIO, "fsync of the directory holding %s failed: %s", path,
-                              strerror(-err))
+    return err ? inmem__error(INMEM_EIO, "fsync of the directory holding %s failed: %s",
+                              inmem__shown(path), strerror(-err))
                : 0;
 }
 
@@ -341,13 +342,14 @@ int inmem_db_backup(inmem_db *db, const char *dir, uint64_t *version)
     if (made) {
         int mode = (int)(db->opts.file_mode | (db->opts.file_mode & 0444) >> 2);
         if ((rc = vfs->mkdir(dir, mode)) != 0)
-            return inmem__error(INMEM_EIO, "cannot create backup directory %s: %s", dir,
-                                strerror(-rc));
+            return inmem__error(INMEM_EIO, "cannot create backup directory %s: %s",
+                                inmem__shown(dir), strerror(-rc));
     } else if (rc < 0) {
         return inmem__error(rc == -ENOTDIR ? INMEM_EINVAL : INMEM_EIO,
-                            "cannot use %s as a backup directory: %s", dir, strerror(-rc));
+                            "cannot use %s as a backup directory: %s", inmem__shown(dir),
+                            strerror(-rc));
     } else if (n) {
-        return inmem__error(INMEM_EINVAL, "backup directory %s is not empty", dir);
+        return inmem__error(INMEM_EINVAL, "backup directory %s is not empty", inmem__shown(dir));
     }
     inmem_txn *txn;
     uint64_t v = 0, bytes = 0;
@@ -412,8 +414,8 @@ static int load_image(inmem_db *db, uint64_t v, int salvage, inmem__ckpt_info *i
     int rc = inmem__ckpt_load(path, salvage, load_entry, &a, info);
     if (rc == 0 && info->version != v)
         rc = inmem__error(INMEM_ECORRUPT,
-                          "checkpoint %s is corrupt at offset 16 (it holds version %llu)", path,
-                          (unsigned long long)info->version);
+                          "checkpoint %s is corrupt at offset 16 (it holds version %llu)",
+                          inmem__shown(path), (unsigned long long)info->version);
     inmem__store_load_end(db->store, rc == 0 ? v : 0);
     /* the history the image holds is whole from the version its policy was in force from, if
      * the policy is the same now; else only from the image's version on. An image that holds

@@ -184,7 +184,7 @@ static int event_must(inmem_txn *txn, const inmem_run_id *run, const char *strea
     int rc = event_read(txn, run, stream, slen, seq, out);
     if (rc == INMEM_NOTFOUND)
         rc = inmem__error(INMEM_ECORRUPT, "event %llu of stream '%s' is missing",
-                          (unsigned long long)seq, stream);
+                          (unsigned long long)seq, inmem__shown(stream));
     return rc;
 }
 

@@ -172,31 +172,33 @@ static int prepare_dir(inmem__wal *w, dir_scan *ds, inmem_recovery_info *report)
             return inmem__error(INMEM_NOTFOUND,
                                 "no inmem database at %s: the directory does not "
                                 "exist",
-                                w->dir);
+                                inmem__shown(w->dir));
         int mode = cfg->file_mode | (cfg->file_mode & 0444) >> 2;
         if ((rc = w->vfs->mkdir(w->dir, mode)) != 0 && rc != -EEXIST)
-            return inmem__error(INMEM_EIO, "cannot create directory %s: %s", w->dir, strerror(-rc));
+            return inmem__error(INMEM_EIO, "cannot create directory %s: %s", inmem__shown(w->dir),
+                                strerror(-rc));
         /* its entry in the parent, or a machine crash could take the database away whole,
          * commits synced in it and all */
         if (rc == 0 && (rc = inmem__vfs_sync_parent(w->vfs, w->dir)) != 0)
-            return inmem__error(INMEM_EIO, "fsync of the directory holding %s failed: %s", w->dir,
-                                strerror(-rc));
+            return inmem__error(INMEM_EIO, "fsync of the directory holding %s failed: %s",
+                                inmem__shown(w->dir), strerror(-rc));
         report->created = 1;
         return 0;
     }
     if (rc == -ENOTDIR)
-        return inmem__error(INMEM_EINVAL, "%s is not a directory", w->dir);
+        return inmem__error(INMEM_EINVAL, "%s is not a directory", inmem__shown(w->dir));
     if (rc < 0)
-        return inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
+        return inmem__error(INMEM_EIO, "cannot read directory %s: %s", inmem__shown(w->dir),
+                            strerror(-rc));
     if (ds->has_db)
         return 0;
     if (cfg->read_only || !cfg->create_if_missing)
-        return inmem__error(INMEM_NOTFOUND, "%s holds no inmem database", w->dir);
+        return inmem__error(INMEM_NOTFOUND, "%s holds no inmem database", inmem__shown(w->dir));
     if (ds->other)
         return inmem__error(INMEM_EINVAL,
                             "%s is not empty and holds no inmem database: refusing to create one "
                             "there (use a new or empty directory)",
-                            w->dir);
+                            inmem__shown(w->dir));
     report->created = 1;
     return 0;
 }
@@ -209,18 +211,19 @@ static int open_lock_file(inmem__wal *w, int writable, int *out)
     int fd =
         w->vfs->open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW, w->cfg.file_mode);
     if (fd == -ELOOP)
-        return inmem__error(INMEM_EIO, "%s is a symbolic link: refusing to follow it", path);
+        return inmem__error(INMEM_EIO, "%s is a symbolic link: refusing to follow it",
+                            inmem__shown(path));
     if (fd == -EISDIR)
-        return inmem__error(INMEM_EIO, "%s is not a regular file", path);
+        return inmem__error(INMEM_EIO, "%s is not a regular file", inmem__shown(path));
     if (fd < 0) {
         if (fd == -ENOENT && !writable)
             return *out = -1, 0;
-        return inmem__error(INMEM_EIO, "cannot open %s: %s", path, strerror(-fd));
+        return inmem__error(INMEM_EIO, "cannot open %s: %s", inmem__shown(path), strerror(-fd));
     }
     int reg = w->vfs->regular(fd);
     if (reg != 1) {
         w->vfs->close(fd);
-        return inmem__error(INMEM_EIO, "%s is not a regular file", path);
+        return inmem__error(INMEM_EIO, "%s is not a regular file", inmem__shown(path));
     }
     *out = fd;
     return 0;
@@ -251,11 +254,12 @@ static int take_lock(inmem__wal *w)
             holder[strcspn(holder, "\n")] = '\0';
             vfs->close(fd);
             if (waited >= READERS_WAIT_US)
-                return inmem__error(INMEM_ELOCKED,
-                                    "%s/LOCK is held by read-only opens (for over %llu s)", w->dir,
-                                    (unsigned long long)(READERS_WAIT_US / 1000000));
-            return inmem__error(INMEM_ELOCKED, "%s/LOCK is held by process %s", w->dir,
-                                holder[0] ? holder : "(unknown)");
+                return inmem__error(
+                    INMEM_ELOCKED, "%s/LOCK is held by read-only opens (for over %llu s)",
+                    inmem__shown(w->dir), (unsigned long long)(READERS_WAIT_US / 1000000));
+            return inmem__error(INMEM_ELOCKED, "%s/LOCK is held by process %s",
+                                inmem__shown(w->dir),
+                                holder[0] ? inmem__shown(holder) : "(unknown)");
         }
         vfs->close(fd); /* drops the shared lock just taken */
         inmem__clock_sleep_us(pause);
@@ -265,7 +269,8 @@ static int take_lock(inmem__wal *w)
     }
     if (rc) {
         vfs->close(fd);
-        return inmem__error(INMEM_EIO, "cannot lock %s/LOCK: %s", w->dir, strerror(-rc));
+        return inmem__error(INMEM_EIO, "cannot lock %s/LOCK: %s", inmem__shown(w->dir),
+                            strerror(-rc));
     }
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
@@ -1022,7 +1027,9 @@ static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t *newe
     }
     v->ds.n = from;
     int rc = renamed ? inmem__wal_sync_dir(w) : 0;
-    return rc ? inmem__error(INMEM_EIO, "fsync of %s failed: %s", w->dir, strerror(-rc)) : 0;
+    return rc ? inmem__error(INMEM_EIO, "fsync of %s failed: %s", inmem__shown(w->dir),
+                             strerror(-rc))
+              : 0;
 }
 
 static void set_repair(inmem_recovery_info *rep, const char *file, uint64_t off)
@@ -1052,7 +1059,7 @@ static int corrupt(inmem__wal *w, recovery *v, size_t i, const seg_map *m, size_
         return inmem__error(INMEM_ECORRUPT,
                             "log %s/%s is corrupt at offset %zu (%s%s); open with the repair "
                             "option to cut the log there, reported in inmem_db_recovery()",
-                            w->dir, name, bad, why, more);
+                            inmem__shown(w->dir), name, bad, why, more);
     }
     set_repair(rep, name, cut);
     /* Exact: versions are consecutive, so what is dropped is every version from the last kept one
@@ -1081,7 +1088,7 @@ static int corrupt_from(inmem__wal *w, recovery *v, size_t i, const char *file, 
         return inmem__error(INMEM_ECORRUPT,
                             "log %s: %s; open with the repair option to cut the log before it, "
                             "reported in inmem_db_recovery()",
-                            w->dir, what);
+                            inmem__shown(w->dir), what);
     set_repair(v->r.report, file, 0);
     uint64_t newest = 0;
     int rc = drop_segments(w, v, i, &newest);
@@ -1206,7 +1213,7 @@ static int resume(inmem__wal *w, recovery *v)
         rc = check_header(&m, v->ds.seqs[at], &hsize, &format, &why);
         unmap_segment(w, &m);
         if (rc)
-            return inmem__error(rc, "%s/wal-%016llx.log: %s", w->dir,
+            return inmem__error(rc, "%s/wal-%016llx.log: %s", inmem__shown(w->dir),
                                 (unsigned long long)v->ds.seqs[at], why);
         if ((rc = resume_segment(w, v->ds.seqs[at], hsize, INMEM__WAL_HEADER)) == 0)
             w->format = format;
@@ -1269,7 +1276,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
                               "checkpoint image holds the commits before it (was the image "
                               "lost?); restore it, or open with the repair option to set the "
                               "whole log aside and start empty, reported in inmem_db_recovery()",
-                              w->dir, first, name);
+                              inmem__shown(w->dir), first, name);
             goto done;
         }
         set_repair(report, first, 0);
@@ -1325,7 +1332,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
                 break;
             if (hrc == INMEM_EVERSION) {
                 rc = inmem__error(INMEM_EVERSION, "%s/%s: %s (this library reads format %u)",
-                                  w->dir, name, why, INMEM__WAL_FORMAT);
+                                  inmem__shown(w->dir), name, why, INMEM__WAL_FORMAT);
                 goto done;
             }
             snprintf(what, sizeof what, "%s is corrupt at offset 0 (%s)", name, why);
@@ -1414,7 +1421,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
                 rc = inmem__error(INMEM_ECORRUPT,
                                   "log %s: %s; open with the repair option to go on without it, "
                                   "reported in inmem_db_recovery()",
-                                  w->dir, what);
+                                  inmem__shown(w->dir), what);
                 goto done;
             }
             set_repair(report, next, 0);
@@ -1477,7 +1484,8 @@ int inmem__wal_reach(const inmem__wal_config *cfg, int live_writer, uint64_t *ve
     inmem_recovery_info report = {.live_writer = live_writer};
     int rc = w->dir ? scan_dir(w, &ds, 0) : INMEM_ENOMEM;
     if (rc < 0 && rc != INMEM_ENOMEM)
-        rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
+        rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", inmem__shown(w->dir),
+                          strerror(-rc));
     if (rc == 0)
         rc = recover(w, apply_nothing, NULL, &report, &ds);
     if (rc == 0)
@@ -1503,7 +1511,8 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
         if ((rc = prepare_dir(w, &ds, report)) == 0 && (rc = probe_writer(w, report)) == 0) {
             free(ds.seqs); /* listed again under the shared lock, so no writer races it */
             if ((rc = scan_dir(w, &ds, 0)) < 0 && rc != INMEM_ENOMEM)
-                rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
+                rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", inmem__shown(w->dir),
+                                  strerror(-rc));
         }
         if (rc == 0 && cfg->before_replay)
             rc = cfg->before_replay(cfg->before_ctx, report, &w->cfg.base_version,
@@ -1518,7 +1527,8 @@ int inmem__wal_open(const inmem__wal_config *cfg, inmem__wal_apply_fn apply, voi
         if ((rc = prepare_dir(w, &ds, report)) == 0 && (rc = take_lock(w)) == 0) {
             free(ds.seqs); /* listed again under the lock */
             if ((rc = scan_dir(w, &ds, 1)) < 0 && rc != INMEM_ENOMEM)
-                rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", w->dir, strerror(-rc));
+                rc = inmem__error(INMEM_EIO, "cannot read directory %s: %s", inmem__shown(w->dir),
+                                  strerror(-rc));
         }
         if (rc == 0 && cfg->before_replay)
             rc = cfg->before_replay(cfg->before_ctx, report, &w->cfg.base_version,

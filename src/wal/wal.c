@@ -98,7 +98,8 @@ int inmem__wal_io_error(inmem__wal *w, int neg_errno, const char *what, uint64_t
 {
     char path[PATH_MAX_LEN];
     inmem__wal_seg_path(w, seq, path, sizeof path);
-    return inmem__error(INMEM_EIO, "%s of %s failed: %s", what, path, strerror(-neg_errno));
+    return inmem__error(INMEM_EIO, "%s of %s failed: %s", what, inmem__shown(path),
+                        strerror(-neg_errno));
 }
 
 int inmem__wal_sync_dir(inmem__wal *w)
@@ -800,7 +801,7 @@ int inmem__wal_drop_before(inmem__wal *w, uint64_t seq)
             w->first_seq = s + 1;
     }
     if (rc == 0 && (rc = inmem__wal_sync_dir(w)) != 0)
-        rc = inmem__error(INMEM_EIO, "fsync of %s failed: %s", w->dir, strerror(-rc));
+        rc = inmem__error(INMEM_EIO, "fsync of %s failed: %s", inmem__shown(w->dir), strerror(-rc));
     return rc;
 }
 
