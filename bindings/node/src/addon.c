@@ -488,6 +488,30 @@ int get_elements(napi_env env, napi_value arr, uint32_t max, const char *what,
     return 0;
 }
 
+void *read_grown(size_t limit, size_t size, grown_read_fn read, void *arg, size_t *n, int *rc)
+{
+    *n = 0;
+    size_t room = limit < READ_ROOM_FIRST ? limit : READ_ROOM_FIRST;
+    void *buf = NULL;
+    for (;;) {
+        void *g = realloc(buf, (room ? room : 1) * size);
+        if (!g) {
+            free(buf);
+            *rc = INMEM_ENOMEM;
+            return NULL;
+        }
+        buf = g;
+        if ((*rc = read(arg, room, buf, n)) != 0) {
+            free(buf);
+            *n = 0;
+            return NULL;
+        }
+        if (*n < room || room >= limit) /* all of it, or all the limit allows */
+            return buf;
+        room = room > limit / 2 ? limit : 2 * room;
+    }
+}
+
 int get_run(napi_env env, napi_value v, inmem_run_id *id, const inmem_run_id **out,
             const char *what)
 {

@@ -138,6 +138,19 @@ int get_elements(napi_env env, napi_value arr, uint32_t max, const char *what,
                  int (*ok)(napi_env, napi_value), const char *expected, napi_value **out,
                  uint32_t *n);
 
+/* A read into an array the caller provides (the library's lists, ranges, trees, histories),
+ * made with room that grows with what is found rather than with the limit: @p read is called
+ * with room for min(limit, READ_ROOM_FIRST) records, and again from the start with twice the
+ * room (at most @p limit) while it fills the room, so that a limit of 2^20 over three records
+ * allocates for 1024, not 2^20 (a 2^20-span trace query took 1.2 GB up front). In a
+ * transaction each call reads the same snapshot; on a database, the last call's result is whole
+ * and from one snapshot. The calls read at most about twice what the last one returns.
+ * Returns the records (*n of them, malloc'ed: the caller frees them, also when *n is 0) with
+ * *rc 0, or NULL with *rc INMEM_ENOMEM or @p read's error. */
+#define READ_ROOM_FIRST 1024
+typedef int (*grown_read_fn)(void *arg, size_t room, void *out, size_t *n);
+void *read_grown(size_t limit, size_t size, grown_read_fn read, void *arg, size_t *n, int *rc);
+
 /* A run id: undefined or null is the shared scope (*out = NULL), else a 36-character string or
  * a 16-byte Buffer. */
 int get_run(napi_env env, napi_value v, inmem_run_id *id, const inmem_run_id **out,

@@ -107,6 +107,22 @@ static napi_value versions_arr(napi_env env, const inmem_version_info *h, size_t
     return arr;
 }
 
+typedef struct history_read {
+    inmem_txn *txn;
+    const inmem_run_id *run;
+    const jsbytes *key;
+    uint64_t before;
+    int state;
+} history_read;
+
+static int history_read_fn(void *arg, size_t room, void *out, size_t *n)
+{
+    history_read *a = arg;
+    return a->state
+               ? inmem_state_history(a->txn, a->run, a->key->p, a->before, room, out, n)
+               : inmem_kv_history(a->txn, a->run, a->key->p, a->key->n, a->before, room, out, n);
+}
+
 /* kvHistory(txn, run, key, before, limit) / stateHistory(txn, run, name, before, limit)
  *   -> versions, newest first; pass the last version returned as `before` for the next page */
 static napi_value history(napi_env env, napi_callback_info info, int state)
@@ -125,11 +141,10 @@ static napi_value history(napi_env env, napi_callback_info info, int state)
         return NULL;
     if (state ? get_str(env, argv[2], &k, "name") : get_bytes(env, argv[2], &k, "key"))
         return NULL;
-    inmem_version_info *out = malloc((limit ? limit : 1) * sizeof(*out));
-    size_t n = 0;
-    int rc = !out    ? INMEM_ENOMEM
-             : state ? inmem_state_history(tx->txn, run, k.p, before, limit, out, &n)
-                     : inmem_kv_history(tx->txn, run, k.p, k.n, before, limit, out, &n);
+    size_t n;
+    int rc;
+    history_read ra = {tx->txn, run, &k, before, state};
+    inmem_version_info *out = read_grown(limit, sizeof(*out), history_read_fn, &ra, &n, &rc);
     jsbytes_free(&k);
     napi_value r = rc ? throw_rc(env, rc, NULL, NULL) : versions_arr(env, out, n);
     free(out);

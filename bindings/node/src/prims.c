@@ -296,6 +296,28 @@ static int is_string_none(napi_env env, napi_value v)
     return strcmp(s, "none") == 0;
 }
 
+/* The list reads go through read_grown(): each has a struct of its arguments and a function
+ * that makes the call with the room it is given. */
+typedef struct runs_read {
+    inmem_txn *txn;
+    inmem_db *db; /* the standalone form when txn is NULL */
+    const inmem_run_filter *filter;
+    const inmem_run_id *after;
+} runs_read;
+
+static int run_list_read(void *arg, size_t room, void *out, size_t *n)
+{
+    runs_read *a = arg;
+    return a->txn ? inmem_run_list(a->txn, a->filter, a->after, room, out, n)
+                  : inmem_run_list_db(a->db, a->filter, a->after, room, out, n);
+}
+
+static int run_list_stored_read(void *arg, size_t room, void *out, size_t *n)
+{
+    runs_read *a = arg;
+    return inmem_run_list_stored(a->txn, a->after, room, out, n);
+}
+
 /* runList(h, {status, tag, parent, tenant, app, agent}, after, limit) -> [id] */
 static napi_value run_list(napi_env env, napi_callback_info info)
 {
@@ -350,10 +372,8 @@ static napi_value run_list(napi_env env, napi_callback_info info)
     /* The filter's getters may have freed the transaction or closed the database. */
     int gone = get_target(env, argv[0], &d, &tx);
     if (!gone) {
-        out = malloc((limit ? limit : 1) * sizeof(*out));
-        rc = !out ? INMEM_ENOMEM
-             : tx ? inmem_run_list(tx->txn, &filter, ap, limit, out, &n)
-                  : inmem_run_list_db(d->db, &filter, ap, limit, out, &n);
+        runs_read ra = {tx ? tx->txn : NULL, tx ? NULL : d->db, &filter, ap};
+        out = read_grown(limit, sizeof(*out), run_list_read, &ra, &n, &rc);
     }
     jsbytes_free(&tag);
     jsbytes_free(&tenant);
@@ -383,9 +403,10 @@ static napi_value run_list_stored(napi_env env, napi_callback_info info)
     size_t limit;
     if (get_run(env, argv[1], &after, &ap, "after") || get_limit(env, argv[2], 100, &limit))
         return NULL;
-    inmem_run_id *out = malloc((limit ? limit : 1) * sizeof(*out));
-    size_t n = 0;
-    int rc = out ? inmem_run_list_stored(tx->txn, ap, limit, out, &n) : INMEM_ENOMEM;
+    size_t n;
+    int rc;
+    runs_read ra = {tx->txn, NULL, NULL, ap};
+    inmem_run_id *out = read_grown(limit, sizeof(*out), run_list_stored_read, &ra, &n, &rc);
     napi_value r = NULL;
     if (rc) {
         throw_rc(env, rc, NULL, NULL);
@@ -564,6 +585,32 @@ static napi_value event_get(napi_env env, napi_callback_info info)
     return event_obj(env, &e);
 }
 
+typedef struct events_read {
+    inmem_txn *txn;
+    const inmem_run_id *run;
+    const char *stream; /* a stream, or the cursor of a listing of streams */
+    uint64_t from, to;
+    int backward;
+} events_read;
+
+static int event_range_read(void *arg, size_t room, void *out, size_t *n)
+{
+    events_read *a = arg;
+    return inmem_event_range(a->txn, a->run, a->stream, a->from, a->to, a->backward, room, out, n);
+}
+
+static int event_range_time_read(void *arg, size_t room, void *out, size_t *n)
+{
+    events_read *a = arg;
+    return inmem_event_range_time(a->txn, a->run, a->stream, a->from, a->to, room, out, n);
+}
+
+static int event_streams_read(void *arg, size_t room, void *out, size_t *n)
+{
+    events_read *a = arg;
+    return inmem_event_streams(a->txn, a->run, a->stream, room, out, n);
+}
+
 /* eventRange(txn, run, stream, fromSeq, toSeq, backward, limit) -> [event] */
 static napi_value event_range(napi_env env, napi_callback_info info)
 {
@@ -581,10 +628,10 @@ static napi_value event_range(napi_env env, napi_callback_info info)
     get_bool(env, argv[5], 0, &back);
     if (get_evargs(env, argv[1], argv[2], &a))
         return NULL;
-    inmem_event *out = malloc((limit ? limit : 1) * sizeof(*out));
-    size_t n = 0;
-    int rc = out ? inmem_event_range(tx->txn, a.run, a.stream.p, from, to, back, limit, out, &n)
-                 : INMEM_ENOMEM;
+    size_t n;
+    int rc;
+    events_read ra = {tx->txn, a.run, a.stream.p, from, to, back};
+    inmem_event *out = read_grown(limit, sizeof(*out), event_range_read, &ra, &n, &rc);
     jsbytes_free(&a.stream);
     napi_value r = rc ? throw_rc(env, rc, NULL, NULL) : events_arr(env, out, n);
     free(out);
@@ -606,10 +653,10 @@ static napi_value event_range_time(napi_env env, napi_callback_info info)
         return NULL;
     if (get_evargs(env, argv[1], argv[2], &a))
         return NULL;
-    inmem_event *out = malloc((limit ? limit : 1) * sizeof(*out));
-    size_t n = 0;
-    int rc = out ? inmem_event_range_time(tx->txn, a.run, a.stream.p, from, to, limit, out, &n)
-                 : INMEM_ENOMEM;
+    size_t n;
+    int rc;
+    events_read ra = {tx->txn, a.run, a.stream.p, from, to, 0};
+    inmem_event *out = read_grown(limit, sizeof(*out), event_range_time_read, &ra, &n, &rc);
     jsbytes_free(&a.stream);
     napi_value r = rc ? throw_rc(env, rc, NULL, NULL) : events_arr(env, out, n);
     free(out);
@@ -652,9 +699,11 @@ static napi_value event_streams(napi_env env, napi_callback_info info)
     if (get_run(env, argv[1], &rid, &run, "run") || get_limit(env, argv[3], 1000, &limit) ||
         get_str_opt(env, argv[2], &after, "after"))
         return NULL;
-    char(*names)[INMEM_NAME_MAX] = malloc((limit ? limit : 1) * INMEM_NAME_MAX);
-    size_t n = 0;
-    int rc = names ? inmem_event_streams(tx->txn, run, after.p, limit, names, &n) : INMEM_ENOMEM;
+    size_t n;
+    int rc;
+    events_read ra = {tx->txn, run, after.p, 0, 0, 0};
+    char(*names)[INMEM_NAME_MAX] =
+        read_grown(limit, INMEM_NAME_MAX, event_streams_read, &ra, &n, &rc);
     jsbytes_free(&after);
     napi_value r = NULL;
     if (rc) {
@@ -816,6 +865,18 @@ static napi_value state_cas_value(napi_env env, napi_callback_info info)
     return tx ? mk_undef(env) : mk_u64(env, ver);
 }
 
+typedef struct state_list_args {
+    inmem_txn *txn;
+    const inmem_run_id *run;
+    const char *after;
+} state_list_args;
+
+static int state_list_read(void *arg, size_t room, void *out, size_t *n)
+{
+    state_list_args *a = arg;
+    return inmem_state_list(a->txn, a->run, a->after, room, out, n);
+}
+
 /* stateList(txn, run, after, limit) -> [{name, value, version}] */
 static napi_value state_list(napi_env env, napi_callback_info info)
 {
@@ -830,9 +891,10 @@ static napi_value state_list(napi_env env, napi_callback_info info)
     if (get_run(env, argv[1], &rid, &run, "run") || get_limit(env, argv[3], 1000, &limit) ||
         get_str_opt(env, argv[2], &after, "after"))
         return NULL;
-    inmem_state_entry *out = malloc((limit ? limit : 1) * sizeof(*out));
-    size_t n = 0;
-    int rc = out ? inmem_state_list(tx->txn, run, after.p, limit, out, &n) : INMEM_ENOMEM;
+    size_t n;
+    int rc;
+    state_list_args ra = {tx->txn, run, after.p};
+    inmem_state_entry *out = read_grown(limit, sizeof(*out), state_list_read, &ra, &n, &rc);
     jsbytes_free(&after);
     napi_value r = NULL;
     if (rc) {
@@ -1025,6 +1087,25 @@ static napi_value trace_get(napi_env env, napi_callback_info info)
     return r;
 }
 
+typedef struct traces_read {
+    inmem_txn *txn;
+    const inmem_run_id *run;
+    const inmem_trace_filter *filter;
+    const inmem_run_id *id; /* the cursor of a query, the root of a tree */
+} traces_read;
+
+static int trace_query_read(void *arg, size_t room, void *out, size_t *n)
+{
+    traces_read *a = arg;
+    return inmem_trace_query(a->txn, a->run, a->filter, a->id, room, out, n);
+}
+
+static int trace_tree_read(void *arg, size_t room, void *out, size_t *n)
+{
+    traces_read *a = arg;
+    return inmem_trace_tree(a->txn, a->run, a->id, room, out, n);
+}
+
 /* traceQuery(txn, run, {kind, parent, tag, fromMs, toMs}, after, limit) -> [span] */
 static napi_value trace_query(napi_env env, napi_callback_info info)
 {
@@ -1055,9 +1136,10 @@ static napi_value trace_query(napi_env env, napi_callback_info info)
     }
     filter.parent = pp;
     filter.tag = tag.p;
-    inmem_span *out = malloc((limit ? limit : 1) * sizeof(*out));
-    size_t n = 0;
-    int rc = out ? inmem_trace_query(tx->txn, run, &filter, ap, limit, out, &n) : INMEM_ENOMEM;
+    size_t n;
+    int rc;
+    traces_read ra = {tx->txn, run, &filter, ap};
+    inmem_span *out = read_grown(limit, sizeof(*out), trace_query_read, &ra, &n, &rc);
     jsbytes_free(&tag);
     napi_value r = rc ? throw_rc(env, rc, NULL, NULL) : spans_arr(env, out, n);
     free(out);
@@ -1077,9 +1159,10 @@ static napi_value trace_tree(napi_env env, napi_callback_info info)
     if (get_run(env, argv[1], &rid, &run, "run") || get_run_req(env, argv[2], &root, "root") ||
         get_limit(env, argv[3], 1000, &limit))
         return NULL;
-    inmem_span *out = malloc((limit ? limit : 1) * sizeof(*out));
-    size_t n = 0;
-    int rc = out ? inmem_trace_tree(tx->txn, run, &root, limit, out, &n) : INMEM_ENOMEM;
+    size_t n;
+    int rc;
+    traces_read ra = {tx->txn, run, NULL, &root};
+    inmem_span *out = read_grown(limit, sizeof(*out), trace_tree_read, &ra, &n, &rc);
     napi_value r = rc == INMEM_NOTFOUND ? mk_undef(env)
                    : rc                 ? throw_rc(env, rc, NULL, NULL)
                                         : spans_arr(env, out, n);

@@ -207,3 +207,89 @@ test('runs.listStored lists every run with data, begun or not', (t) => {
   const first = db.runs.listStored({ limit: 1 })[0];
   assert.deepEqual(db.runs.listStored({ after: first }), stored.filter((x) => x !== first));
 });
+
+// Under a sanitizer the address space is the sanitizer's (terabytes reserved): no cap applies.
+const sanitized = /lib[at]san/.test(process.env.LD_PRELOAD || '');
+
+test('reads with a limit of 2^20 allocate for what they find, not for the limit', {
+  skip: sanitized && 'a sanitizer reserves terabytes of address space: an address-space cap cannot apply',
+}, () => {
+  // Each read took limit x record size up front: 1.2 GB for a trace query or tree (a span is
+  // 1192 bytes), 117 MB for events, 92 MB for state cells, 67 MB for stream names, 59 MB for a
+  // history, over three records. The child warms every read up with a small limit, then caps
+  // its own address space (prlimit) at 48 MB above what it uses and reads with limit 2^20.
+  const path = require('node:path');
+  const { spawnSync } = require('node:child_process');
+  const script = `
+    const { execFileSync } = require('node:child_process');
+    const inmem = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const db = inmem.open(null, { durability: 'none', historyVersions: 10 });
+    const run = db.runs.begin();
+    for (let i = 0; i < 3; i++) {
+      db.events.append(run, 's' + i, 't', 'p');
+      db.events.append(run, 's0', 't', 'p' + i);
+      db.state.set(run, 'c' + i, 'v');
+      db.state.set(run, 'c0', 'v' + i);
+      db.put('k', 'v' + i);
+    }
+    const root = db.traces.record(run, { kind: 'decision', name: 'root', startMs: 1 });
+    for (let i = 0; i < 2; i++) db.traces.record(run, { kind: 'thought', name: 'c', parent: root, startMs: 2 + i });
+    const reads = {
+      'events.range': (limit) => db.events.range(run, 's0', { limit }),
+      'events.range backward': (limit) => db.events.range(run, 's0', { backward: true, limit }),
+      'events.rangeTime': (limit) => db.events.rangeTime(run, 's0', { limit }),
+      'events.streams': (limit) => db.events.streams(run, { limit }),
+      'state.list': (limit) => db.state.list(run, { limit }),
+      'state.history': (limit) => db.state.history(run, 'c0', { limit }),
+      'history': (limit) => db.history('k', { limit }),
+      'traces.query': (limit) => db.traces.query(run, { limit }),
+      'traces.tree': (limit) => db.traces.tree(run, root, { limit }),
+      'runs.list': (limit) => db.runs.list({ limit }),
+      'runs.listStored': (limit) => db.runs.listStored({ limit }),
+    };
+    const small = {};
+    for (const [name, read] of Object.entries(reads)) small[name] = read(2).length;
+    const vm = /VmSize:\\s*(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'));
+    const cap = (Number(vm[1]) + 48 * 1024) * 1024;
+    execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + cap]);
+    const found = {};
+    for (const [name, read] of Object.entries(reads)) {
+      try {
+        found[name] = read(2 ** 20).length;
+      } catch (e) {
+        found[name] = e.code || String(e);
+      }
+    }
+    console.log(JSON.stringify({ small, found }));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const { small, found } = JSON.parse(r.stdout);
+  assert.deepEqual(small, { 'events.range': 2, 'events.range backward': 2, 'events.rangeTime': 2,
+    'events.streams': 2, 'state.list': 2, 'state.history': 2, history: 2, 'traces.query': 2,
+    'traces.tree': 2, 'runs.list': 1, 'runs.listStored': 1 });
+  assert.deepEqual(found, { 'events.range': 4, 'events.range backward': 4, 'events.rangeTime': 4,
+    'events.streams': 3, 'state.list': 3, 'state.history': 4, history: 3, 'traces.query': 3,
+    'traces.tree': 3, 'runs.list': 1, 'runs.listStored': 1 });
+});
+
+test('a read whose result outgrows its first room is read whole, up to its limit', (t) => {
+  // read_grown() asks again with twice the room while a read fills it: the result is the same
+  // as one read with room for the limit, at every size around the first room (1024).
+  const { db } = freshDb(t, { durability: 'none' });
+  const run = db.runs.begin();
+  const evs = Array.from({ length: 2100 }, (_, i) => ({ type: 't', payload: String(i) }));
+  db.events.appendBatch(run, 's', evs);
+  for (const limit of [1023, 1024, 1025, 2048, 2100, 5000, 2 ** 20]) {
+    const got = db.events.range(run, 's', { limit });
+    assert.equal(got.length, Math.min(limit, 2100), `limit ${limit}`);
+    assert.equal(got[got.length - 1].seq, Math.min(limit, 2100));
+    const back = db.events.range(run, 's', { backward: true, limit });
+    assert.equal(back.length, Math.min(limit, 2100));
+    assert.equal(back[back.length - 1].seq, 2100 - Math.min(limit, 2100) + 1);
+  }
+  db.transactSync((tx) => {
+    for (let i = 0; i < 1500; i++) tx.state.set(run, 'c' + String(i).padStart(4, '0'), 'v');
+  });
+  assert.equal(db.state.list(run, { limit: 2 ** 20 }).length, 1500);
+  assert.equal(db.state.list(run, { limit: 1100 }).length, 1100);
+});
