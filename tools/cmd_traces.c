@@ -4,8 +4,9 @@
  * A span is printed on one line (the tree indents each span two spaces per level below the
  * root), or as one JSON object with its input and output as strings or base64. Queries page
  * through inmem_trace_query()'s cursor (the last span of the previous page) inside one read
- * transaction. A tree is read whole with inmem_trace_tree() into a buffer of --limit spans
- * (default 1000); depths are recovered from the parent links, since each span follows its parent.
+ * transaction. A tree is read whole with inmem_trace_tree(), into a buffer that grows with the
+ * tree up to --limit spans (default 1000: read again with twice the room while it fills it);
+ * depths are recovered from the parent links, since each span follows its parent.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -215,22 +216,30 @@ int cmd_trace_tree(cli *c, int argc, char **argv)
         return CMD_ERR;
     if (limit == 0 || limit > 1000000)
         return cli_error(c, "trace tree: --limit must be 1 to 1000000");
-    inmem_span *sp = malloc((size_t)limit * sizeof *sp);
-    int *depth = malloc((size_t)limit * sizeof *depth);
-    if (!sp || !depth) {
-        free(sp);
-        free(depth);
-        return cli_error(c, "trace tree: out of memory");
-    }
     inmem_txn *txn;
     int temp;
-    if (cli_read_txn(c, &txn, &temp)) {
-        free(sp);
-        free(depth);
+    if (cli_read_txn(c, &txn, &temp))
         return CMD_ERR;
+    /* room for what the tree holds, not for the limit (a million spans are 1.2 GB): a tree
+     * that fills the room is read again (same snapshot) with twice as much, up to the limit */
+    size_t room = limit < 1024 ? (size_t)limit : 1024, n = 0;
+    inmem_span *sp = NULL;
+    int *depth = NULL;
+    int rc;
+    for (;;) {
+        inmem_span *g = realloc(sp, room * sizeof *sp);
+        if (!g) {
+            rc = INMEM_ENOMEM;
+            break;
+        }
+        sp = g;
+        rc = inmem_trace_tree(txn, run, &root, room, sp, &n);
+        if (rc || n < room || room >= limit)
+            break;
+        room = room > limit / 2 ? (size_t)limit : 2 * room;
     }
-    size_t n = 0;
-    int rc = inmem_trace_tree(txn, run, &root, (size_t)limit, sp, &n);
+    if (!rc && !(depth = malloc((n ? n : 1) * sizeof *depth)))
+        rc = INMEM_ENOMEM;
     for (size_t i = 0; i < n && !rc; i++) {
         depth[i] = 0; /* the depth of a span is its parent's (an earlier span) plus one */
         for (size_t j = i; i && j-- > 0;)

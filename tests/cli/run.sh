@@ -307,6 +307,34 @@ expect_match "trace query --tag" "^$TOOL_SPAN " $D -c "trace query $R --tag netw
 expect "trace query --from --to: none" "(0 spans)" $D -c "trace query $R --from 1 --to 2"
 expect_match "trace tree indents children" "^$ROOT_SPAN  decision .*
   $TOOL_SPAN  tool_call  web_search" $D -c "trace tree $R $ROOT_SPAN"
+# --limit 1000000 over two spans: room for the tree, not for a million spans (1.2 GB, beyond a
+# 256 MB cap on data memory). AddressSanitizer's and ThreadSanitizer's shadow memory is data
+# memory too: under them no such cap applies (LeakSanitizer's reservations are not).
+if ldd "$INMEM" 2>/dev/null | grep -Eq 'lib(asan|tsan)'; then
+    echo "skip trace tree --limit 1000000 under a 256 MB cap (a sanitizer's shadow memory)"
+else
+    out=$(ulimit -d 262144 && "$INMEM" $D -c "trace tree $R $ROOT_SPAN --limit 1000000" 2>&1)
+    if [ $? -eq 0 ] && [ "$(grep -Ec "$ID" <<<"$out")" = 2 ]; then
+        ok "trace tree --limit 1000000 allocates for the tree, not the limit"
+    else
+        bad "trace tree --limit 1000000 allocates for the tree, not the limit" "$out"
+    fi
+fi
+# a tree larger than the first room (1024 spans) is read whole, up to --limit
+BIG=$TMP/bigtree
+BIG_ROOT=$("$INMEM" $BIG -c "trace record shared decision big")
+cmds=""
+for i in $(seq 1100); do cmds+="trace record shared thought t$i --parent $BIG_ROOT;"; done
+"$INMEM" $BIG -c "$cmds" >/dev/null
+run $BIG -c "trace tree shared $BIG_ROOT --limit 5000"
+n_all=$(grep -Ec "$ID" <<<"$out")
+run $BIG -c "trace tree shared $BIG_ROOT --limit 1050"
+n_cut=$(grep -Ec "$ID" <<<"$out")
+if [ "$n_all" = 1101 ] && [ "$n_cut" = 1050 ] && grep -q "may have more than 1050" <<<"$err"; then
+    ok "trace tree beyond 1024 spans: whole, or cut at --limit"
+else
+    bad "trace tree beyond 1024 spans: whole, or cut at --limit" "$n_all and $n_cut spans" "$err"
+fi
 expect_error "trace record with a bad kind" "unknown span kind" $D -c "trace record $R nonsense x"
 expect_error "trace get of a missing span" "no span" $D -c "trace get $R 01a21538-0000-7000-8000-000000000000"
 expect_error "trace record with a bad confidence" "must be a number" $D -c "trace record $R decision x --confidence high"
