@@ -206,7 +206,9 @@ static int add_bytes(napi_env env, napi_value v, sbuf *a, slice *s, const char *
     return 0;
 }
 
-/* An array of strings: its length in *n, each appended to @p a; *out is malloc'ed. */
+/* An array of strings or bytes: its length in *n, each appended to @p a; *out is malloc'ed.
+ * Like a batch's array (get_elements()): at most BATCH_MAX elements, refused before anything is
+ * allocated by its length, and a hole or an element of another type refused where it is. */
 static int get_slices(napi_env env, napi_value v, sbuf *a, slice **out, uint32_t *n,
                       const char *what)
 {
@@ -217,23 +219,29 @@ static int get_slices(napi_env env, napi_value v, sbuf *a, slice **out, uint32_t
     bool is;
     napi_is_array(env, v, &is);
     if (!is) {
-        throw_msg(env, INMEM_EINVAL, what);
+        char m[200];
+        snprintf(m, sizeof(m), "%s must be an array or bytes", what);
+        throw_msg(env, INMEM_EINVAL, m);
         return -1;
     }
+    napi_value *el;
     uint32_t len;
-    napi_get_array_length(env, v, &len);
-    slice *s = calloc(len ? len : 1, sizeof(*s));
+    if (get_elements(env, v, BATCH_MAX, what, is_bytes, "a string or bytes", &el, &len))
+        return -1;
+    slice *s = malloc((len ? len : 1) * sizeof(*s));
     if (!s) {
+        free(el);
         throw_rc(env, INMEM_ENOMEM, NULL, NULL);
         return -1;
     }
     for (uint32_t i = 0; i < len; i++) {
-        napi_value e;
-        if (napi_get_element(env, v, i, &e) != napi_ok || add_bytes(env, e, a, &s[i], what)) {
+        if (add_bytes(env, el[i], a, &s[i], what)) {
+            free(el);
             free(s);
             return -1;
         }
     }
+    free(el);
     *out = s;
     *n = len;
     return 0;
@@ -442,7 +450,7 @@ static lg_put *put_args(napi_env env, napi_callback_info info)
     bool is_arr;
     napi_is_array(env, argv[9], &is_arr);
     if (is_arr) {
-        if (get_slices(env, argv[9], &in, &items, &nitems, "payload must be an array or bytes"))
+        if (get_slices(env, argv[9], &in, &items, &nitems, "payload"))
             goto fail;
         if (nitems != 2 * nparts) {
             throw_msg(env, INMEM_EINVAL, "lgPut: a type and bytes for each part");

@@ -308,6 +308,35 @@ test('lgPutAsync: user code run as its promise is made cannot close the database
   db.close();
 });
 
+test('lgPut refuses a huge or sparse payload array before allocating by its length', (t) => {
+  // The parts of a payload given as an array ([type, bytes, ...]) were sized by its length
+  // before one was read: 64 GB asked for by a sparse array of 2^32 - 2 (OutOfMemoryError), 32
+  // MB for one of 2^21. Like getMany and putMany, at most 2^20 elements, refused at once, and
+  // a hole is named where it is.
+  const b = require('../lib/binding');
+  const db = inmem.open(null, { durability: 'none' });
+  t.after(() => db.close());
+  const run = inmem.newRunId();
+  const put = (payload) => b.lgPut(db._h, run, 't', 'langgraph', null, '', 'id1', null, 0, payload,
+    '', '', '');
+  const sparse = (n) => { const a = []; a.length = n; return a; };
+  const tooMany = (e) => e instanceof inmem.InvalidArgumentError &&
+    /^invalid argument: payload has \d+ elements: at most 1048576 in one call$/.test(e.message);
+  for (const n of [2 ** 32 - 2, 2 ** 31, 2 ** 24 + 2, 2 ** 21 + 2, 2 ** 20 + 1]) {
+    assert.throws(() => put(sparse(n)), tooMany, `a sparse array of ${n}`);
+  }
+  assert.throws(() => put(new Array(2 ** 20 + 1).fill('json')), tooMany);
+  const hole = (i) => (e) => e instanceof inmem.InvalidArgumentError &&
+    e.message.includes(`payload[${i}] must be a string or bytes`);
+  assert.throws(() => put(sparse(2 ** 20)), hole(0));
+  assert.throws(() => put(['json', '{}', 'json', 7]), hole(3));
+  assert.throws(() => put(7), inmem.InvalidArgumentError);
+  // Nothing was written; a payload of the right parts is stored.
+  assert.equal(db.get('t', { run }), undefined);
+  put(['json', '{}', 'json', '{}']);
+  assert.equal(db.get('t', { run }).toString(), 't');
+});
+
 test('list pages through a long history: every checkpoint once, in order, with before and filters', async (t) => {
   const { InmemSaver } = await lg();
   const { uuid6 } = await cp();
