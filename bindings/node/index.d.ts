@@ -144,14 +144,13 @@ export interface Stats {
   commits: number;
   commitsReadonly: number; abortsUser: number; abortsReadConflict: number;
   abortsCasConflict: number;
-  /** Re-runs after a conflict, and closure transactions that gave up, of the library's retry
-   *  loop: transactSync(), state.transition() and the standalone writes of runs, events, state
-   *  and traces. Not those of transact(), whose loop runs in JavaScript (its conflicts count in
-   *  abortsReadConflict and abortsCasConflict). */
+  /** Re-runs after a conflict, and closure transactions that gave up: transact(),
+   *  transactSync(), state.transition() and the standalone writes of runs, events, state and
+   *  traces (the conflicts themselves count in abortsReadConflict and abortsCasConflict). */
   retries: number; retriesExhausted: number;
   /** Transactions that gave up with TimeoutError: commits past their deadline (setTimeout(),
-   *  begin({ timeoutUs }), an attempt of transact()), and library retry loops whose time ran
-   *  out between attempts (transactSync(), state.transition(); not transact()'s). */
+   *  begin({ timeoutUs }), an attempt of transact()), and retry loops whose time ran out
+   *  between attempts (transact(), transactSync(), state.transition()). */
   deadlinesExpired: number;
   version: number; keys: number; retainedVersions: number; openTxns: number;
   oldestSnapshotVersion: number; oldestSnapshotAgeUs: number; walBytes: number;

@@ -616,15 +616,20 @@ class Database {
       } finally {
         tx.free();
       }
+      // counted in stats() as the library's loop counts transactSync()'s: retries,
+      // retriesExhausted, deadlinesExpired
       if (attempt >= r.maxAttempts) {
+        b.dbNoteRetry(this._h, 1);
         throw err('INMEM_ERETRIES');
       }
       const wait = jitter(backoff);
       if (deadline && performance.now() * 1000 + wait >= deadline) {
+        b.dbNoteRetry(this._h, 2);
         throw err('INMEM_ETIMEDOUT');
       }
       await sleepUs(wait);
       backoff = Math.min(backoff * 2, r.backoffMaxUs);
+      b.dbNoteRetry(this._h, 0);
     }
   }
 

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -921,6 +922,11 @@ struct shared_db {
     inmem_options opts;
     int refs;
     shared_db *next;
+    /* db.transact()'s retry loop, which runs in JavaScript (dbNoteRetry): its re-runs, its
+     * giving up with RetriesExhaustedError, and with TimeoutError between attempts. Added to
+     * the library's retries, retries_exhausted and deadlines_expired in stats(), as
+     * transactSync()'s count there. Atomic: every thread's handles share the database. */
+    _Atomic uint64_t js_retries, js_exhausted, js_deadlines;
 };
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -1321,6 +1327,27 @@ static napi_value db_durability(napi_env env, napi_callback_info info)
     return d ? mk_str(env, names[d->durability & 3]) : NULL;
 }
 
+/* dbNoteRetry(db, what): db.transact()'s loop ran fn again after a conflict (0), gave up after
+ * maxAttempts (1), or ran out of time between attempts (2). Nothing on a closed database (the
+ * loop then fails on its own). */
+static napi_value db_note_retry(napi_env env, napi_callback_info info)
+{
+    ARGS(2);
+    dbw *d = get_dbw(env, argv[0]);
+    uint64_t what;
+    if (!d || get_u64(env, argv[1], 0, &what, "what"))
+        return NULL;
+    if (what > 2)
+        return throw_msg(env, INMEM_EINVAL, "what must be 0, 1 or 2");
+    if (d->sh) {
+        _Atomic uint64_t *c = what == 0   ? &d->sh->js_retries
+                              : what == 1 ? &d->sh->js_exhausted
+                                          : &d->sh->js_deadlines;
+        atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+    }
+    return mk_undef(env);
+}
+
 static napi_value db_stats(napi_env env, napi_callback_info info)
 {
     ARGS(1);
@@ -1331,6 +1358,9 @@ static napi_value db_stats(napi_env env, napi_callback_info info)
     int rc = inmem_db_stats(d->db, &s);
     if (rc)
         return throw_rc(env, rc, NULL, NULL);
+    s.retries += atomic_load_explicit(&d->sh->js_retries, memory_order_relaxed);
+    s.retries_exhausted += atomic_load_explicit(&d->sh->js_exhausted, memory_order_relaxed);
+    s.deadlines_expired += atomic_load_explicit(&d->sh->js_deadlines, memory_order_relaxed);
     napi_value o = mk_obj(env);
 #define S(js, f) set_u64(env, o, js, s.f)
     S("commits", commits);
@@ -1736,6 +1766,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     export_fn(env, exports, "dbIsOpen", db_is_open);
     export_fn(env, exports, "dbDurability", db_durability);
     export_fn(env, exports, "dbStats", db_stats);
+    export_fn(env, exports, "dbNoteRetry", db_note_retry);
     export_fn(env, exports, "dbRecovery", db_recovery);
     export_fn(env, exports, "dbGet", db_get);
     export_fn(env, exports, "dbPut", db_put);

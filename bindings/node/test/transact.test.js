@@ -35,6 +35,43 @@ test('transact re-runs the callback on a fresh snapshot after a conflict', async
   assert.equal(db.get('n').toString(), '11');
 });
 
+test('transact counts its re-runs, its giving up and its time running out in stats, as transactSync does', async (t) => {
+  // Its retry loop runs in JavaScript: stats().retries, retriesExhausted and deadlinesExpired
+  // stayed at 0 for it while transactSync's loop (the library's) counted there.
+  const { db } = freshDb(t);
+  db.put('n', '0');
+  const delta = (s0, s1) => ({ retries: s1.retries - s0.retries,
+    retriesExhausted: s1.retriesExhausted - s0.retriesExhausted,
+    deadlinesExpired: s1.deadlinesExpired - s0.deadlinesExpired });
+  // a commit under the callback's feet at each of its first two runs: two re-runs
+  const conflicting = (upTo) => {
+    let runs = 0;
+    return (tx) => {
+      runs++;
+      tx.get('n');
+      if (runs <= upTo) db.put('n', String(runs));
+      tx.put('n', 'x');
+    };
+  };
+  for (const [name, call] of [['transact', (fn, o) => db.transact(fn, o)],
+    ['transactSync', async (fn, o) => db.transactSync(fn, o)]]) {
+    let s0 = db.stats();
+    await call(conflicting(2));
+    assert.deepEqual(delta(s0, db.stats()), { retries: 2, retriesExhausted: 0, deadlinesExpired: 0 },
+      `${name}: committed at the third run`);
+    s0 = db.stats();
+    await assert.rejects(call(conflicting(Infinity), { maxAttempts: 3 }), inmem.RetriesExhaustedError);
+    assert.deepEqual(delta(s0, db.stats()), { retries: 2, retriesExhausted: 1, deadlinesExpired: 0 },
+      `${name}: gave up after 3 attempts`);
+    // a back-off longer than the time left: out of time between attempts
+    s0 = db.stats();
+    await assert.rejects(call(conflicting(Infinity),
+      { timeoutUs: 200000, backoffInitialUs: 10000000, backoffMaxUs: 10000000 }), inmem.TimeoutError);
+    assert.deepEqual(delta(s0, db.stats()), { retries: 0, retriesExhausted: 0, deadlinesExpired: 1 },
+      `${name}: out of time`);
+  }
+});
+
 test('a ConflictError thrown by the callback also retries', async (t) => {
   const { db } = freshDb(t);
   const run = inmem.newRunId();
