@@ -56,11 +56,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "checkpoint/checkpoint.h"
 #include "core/bytes.h"
@@ -377,18 +377,26 @@ void inmem__ckpt_abort(inmem__ckpt_writer *w)
  * (the checksum was a sixth to a quarter of a load, and an open has the machine to itself). It
  * goes through the blocks in order and publishes how far they check out; the loader hands on no
  * entry of a block before the block is checked, so what a load does with a damaged image is
- * unchanged. Not in a salvage, which must find its way past damage itself, nor on one CPU
- * (inmem__cpus()), where the two would only take turns. */
+ * unchanged. A block the thread has not reached yet (it started late, or the machine's other
+ * core is busy) the loader checks itself, and says so, and the thread skips past what the loader
+ * checked: neither ever waits for the other. Not in a salvage, which must find its way past damage
+ * itself, nor on one CPU (inmem__cpus()), where the two would only take turns. */
 #define CRC_AHEAD_MIN ((uint64_t)8 << 20) /* images smaller than this are checked inline */
 
 typedef struct crc_ahead {
     pthread_t thread;
     const uint8_t *p;
     uint64_t trailer;      /* where the blocks end */
-    _Atomic uint64_t upto; /* the blocks before this offset check out */
-    _Atomic int done;      /* 1: stopped (upto is final: every block, or one that fails) */
+    _Atomic uint64_t upto; /* the blocks before this offset check out (raised by either thread) */
     _Atomic int stop;      /* the loader's: give up */
 } crc_ahead;
+
+static _Atomic int stall_checker; /* tests: the checking thread checks nothing */
+
+void inmem__ckpt_stall_checker(int on)
+{
+    atomic_store_explicit(&stall_checker, on, memory_order_relaxed);
+}
 
 typedef struct reader {
     const char *path;
@@ -481,11 +489,28 @@ static int block_head_ok(const reader *r, uint64_t off, uint32_t *len, uint32_t 
     return *len > 0 && *len <= (1u << 31) && *len <= r->size - off - BLOCK_HEAD && *count > 0;
 }
 
+/* Raises upto to @p to (block ends only: every block before it checks out), never lowers it. */
+static void upto_raise(crc_ahead *a, uint64_t to)
+{
+    uint64_t cur = atomic_load_explicit(&a->upto, memory_order_relaxed);
+    while (cur < to && !atomic_compare_exchange_weak_explicit(
+                           &a->upto, &cur, to, memory_order_release, memory_order_relaxed))
+        ;
+}
+
 static void *crc_ahead_main(void *arg)
 {
     crc_ahead *a = arg;
     uint64_t off = HEADER_SIZE;
+    while (atomic_load_explicit(&stall_checker, memory_order_relaxed) &&
+           !atomic_load_explicit(&a->stop, memory_order_relaxed))
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     while (off < a->trailer && !atomic_load_explicit(&a->stop, memory_order_relaxed)) {
+        uint64_t u = atomic_load_explicit(&a->upto, memory_order_acquire);
+        if (u > off) { /* the loader checked these blocks itself */
+            off = u;
+            continue;
+        }
         const uint8_t *h = a->p + off;
         if (off + BLOCK_HEAD > a->trailer || inmem__get32(h + 12) != inmem__crc32c(0, h, 12))
             break;
@@ -494,24 +519,23 @@ static void *crc_ahead_main(void *arg)
             inmem__get32(h + 8) != inmem__crc32c(0, h + BLOCK_HEAD, len))
             break;
         off += BLOCK_HEAD + len;
-        atomic_store_explicit(&a->upto, off, memory_order_release);
+        upto_raise(a, off);
     }
-    atomic_store_explicit(&a->done, 1, memory_order_release);
     return NULL;
 }
 
-/* Whether the block payload [off + BLOCK_HEAD, end) checks out, as the checksum thread found
- * (waiting for it to get there). */
-static int crc_ahead_ok(crc_ahead *a, uint64_t end)
+/* Whether block payload @p payload (@p len bytes, ending at offset @p end, stored checksum
+ * @p sum) checks out: as the checking thread found, if it got there; else checked here. (A block
+ * the thread found damaged it never passes: the loader checks it itself and finds the same.) */
+static int crc_ahead_ok(crc_ahead *a, const uint8_t *payload, uint32_t len, uint32_t sum,
+                        uint64_t end)
 {
-    for (unsigned spins = 0;; spins++) {
-        if (atomic_load_explicit(&a->upto, memory_order_acquire) >= end)
-            return 1;
-        if (atomic_load_explicit(&a->done, memory_order_acquire))
-            return atomic_load_explicit(&a->upto, memory_order_acquire) >= end;
-        if (spins > 64)
-            sched_yield();
-    }
+    if (atomic_load_explicit(&a->upto, memory_order_acquire) >= end)
+        return 1;
+    if (inmem__crc32c(0, payload, len) != sum)
+        return 0;
+    upto_raise(a, end);
+    return 1;
 }
 
 static int read_image(reader *r, int salvage)
@@ -560,8 +584,9 @@ static int read_image(reader *r, int salvage)
         int ok = off + BLOCK_HEAD <= trailer && block_head_ok(r, off, &len, &count) &&
                  len <= trailer - off - BLOCK_HEAD;
         const uint8_t *payload = r->p + off + BLOCK_HEAD;
-        if (ok && (r->ahead ? !crc_ahead_ok(r->ahead, off + BLOCK_HEAD + len)
-                            : inmem__get32(r->p + off + 8) != inmem__crc32c(0, payload, len)))
+        uint32_t sum = ok ? inmem__get32(r->p + off + 8) : 0;
+        if (ok && (r->ahead ? !crc_ahead_ok(r->ahead, payload, len, sum, off + BLOCK_HEAD + len)
+                            : sum != inmem__crc32c(0, payload, len)))
             ok = 0;
         if (ok) {
             uint64_t keys;
@@ -644,7 +669,6 @@ int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx
     crc_ahead ahead = {.p = map, .trailer = size > TRAILER_SIZE ? size - TRAILER_SIZE : 0};
     if (map && !salvage && size >= CRC_AHEAD_MIN && inmem__cpus() >= 2) {
         atomic_init(&ahead.upto, 0);
-        atomic_init(&ahead.done, 0);
         atomic_init(&ahead.stop, 0);
         if (inmem__thread_start(&ahead.thread, crc_ahead_main, &ahead) == 0)
             r.ahead = &ahead; /* (else checked inline) */

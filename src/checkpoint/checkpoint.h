@@ -91,6 +91,9 @@ int inmem__ckpt_load(const char *path, int salvage, inmem__ckpt_fn fn, void *ctx
 int inmem__ckpt_list(const char *dir, int remove_tmp, uint64_t **out, size_t *n);
 /* The path of image @p version in @p dir. */
 void inmem__ckpt_path(const char *dir, uint64_t version, char *buf, size_t cap);
+/* Tests: 1 stalls the thread that checks a big image's checksums ahead of its load (it checks
+ * nothing until the load ends), so that the loader checks every block itself; 0 again. */
+void inmem__ckpt_stall_checker(int on);
 /* 1 if @p name is a checkpoint image's (or temporary image's) file name. */
 int inmem__ckpt_is_name(const char *name);
 
