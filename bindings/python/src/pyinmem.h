@@ -257,7 +257,17 @@ extern PyMethodDef op_methods_tx[];
 TxObject *tx_new(DbObject *db, inmem_txn *txn, int readonly, int managed);
 void tx_detach(TxObject *tx); /* a managed transaction's turn is over */
 int tx_type_ready(void);
-int tx_usable(TxObject *tx, int write);
+/* Whether a call may use @p tx now: it holds its handle and no other call is using it; else
+ * raises (TransactionDone, or MisuseError) and returns -1. The check every call makes first is
+ * inline; the reasons are worked out out of line, when it fails. */
+int tx_unusable(TxObject *tx);
+static inline int tx_usable(TxObject *tx, int write)
+{
+    (void)write;
+    if (tx->txn && !tx->busy && !tx->pinned)
+        return 0;
+    return tx_unusable(tx);
+}
 PyObject *kv_scan_new(TxObject *tx, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                       int prefix);
 

@@ -46,9 +46,8 @@ void tx_detach(TxObject *tx)
     tx->txn = NULL;
 }
 
-int tx_usable(TxObject *tx, int write)
+int tx_unusable(TxObject *tx)
 {
-    (void)write;
     if (!tx->txn) {
         if (tx->managed)
             raise_code(INMEM_ETXNDONE, "this transaction belonged to a transact() callback that "
@@ -65,7 +64,7 @@ int tx_usable(TxObject *tx, int write)
                                 "(a finalizer run by the garbage collector cannot use it)");
         return -1;
     }
-    return 0;
+    return 0; /* usable after all (tx_usable() calls it only when it is not) */
 }
 
 /* Ends the transaction after a commit (rc) or an abort: keeps what describe() says, frees the
@@ -212,17 +211,27 @@ static PyObject *tx_get_common(PyObject *op, PyObject *const *args, Py_ssize_t n
                                PyObject *kwnames, int mode)
 {
     TxObject *tx = (TxObject *)op;
-    PyObject *a[2];
-    if (parse_args(&spec_get, args, nargs, kwnames, a) < 0 || tx_usable(tx, 0) < 0)
-        return NULL;
     bytesarg k;
     inmem_run_id rb;
-    const inmem_run_id *run;
-    if (get_run(a[1], &rb, &run, "run") < 0 || get_bytes(a[0], &k, "key") < 0)
-        return NULL;
-    if (tx_usable(tx, 0) < 0) { /* again: converting the arguments ran Python code */
-        release_bytes(&k);
-        return NULL;
+    const inmem_run_id *run = NULL;
+    if (nargs == 1 && !kwnames && PyBytes_CheckExact(args[0])) {
+        /* The common call, tx.get(key) with a bytes key (W3 is four of them a transaction):
+         * no keyword to match, no run id to convert, no buffer to take. Nothing runs Python
+         * code between this check and the library's call, so it need not be made again. */
+        if (tx_usable(tx, 0) < 0)
+            return NULL;
+        k.p = PyBytes_AS_STRING(args[0]);
+        k.n = (size_t)PyBytes_GET_SIZE(args[0]);
+        k.has_view = 0;
+    } else {
+        PyObject *a[2];
+        if (parse_args(&spec_get, args, nargs, kwnames, a) < 0 || tx_usable(tx, 0) < 0 ||
+            get_run(a[1], &rb, &run, "run") < 0 || get_bytes(a[0], &k, "key") < 0)
+            return NULL;
+        if (tx_usable(tx, 0) < 0) { /* again: converting the arguments ran Python code */
+            release_bytes(&k);
+            return NULL;
+        }
     }
     const void *val;
     size_t vlen;
