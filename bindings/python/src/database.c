@@ -509,11 +509,16 @@ static PyObject *db_transaction(PyObject *op, PyObject *const *args, Py_ssize_t 
 {
     ARGSPEC(spec, "transaction", 1, 0, "readonly", "at_version", "at_time_ms", "timeout");
     DbObject *self = (DbObject *)op;
-    PyObject *a[4];
+    PyObject *a[4] = {NULL, NULL, NULL, NULL};
     int ro;
     uint64_t at = 0, timeout_us = 0;
-    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || db_check(self) < 0 ||
-        get_bool(a[0], 0, &ro) < 0 ||
+    /* transaction() and transaction(readonly), the forms of every loop of short transactions
+     * (W3 begins one per four gets), need no keyword matched */
+    if (!kwnames && nargs <= 1)
+        a[0] = nargs ? args[0] : NULL;
+    else if (parse_args(&spec, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (db_check(self) < 0 || get_bool(a[0], 0, &ro) < 0 ||
         (a[3] && a[3] != Py_None && get_seconds_us(a[3], &timeout_us, "timeout") < 0))
         return NULL;
     int past = a[1] && a[1] != Py_None ? 1 : a[2] && a[2] != Py_None ? 2 : 0;

@@ -73,15 +73,17 @@ static void tx_finish(TxObject *tx)
 {
     inmem_txn_info info;
     /* the library's word: a commit may be applied and still return an error (INMEM_EIO when
-     * the fsync max_unsynced_commits waited for failed) */
-    int committed = inmem_txn_state_of(tx->txn) == INMEM_TXN_COMMITTED;
+     * the fsync max_unsynced_commits waited for failed); describe() says it too */
+    int committed;
     if (inmem_txn_describe(tx->txn, &info) == 0) {
-        if (info.conflict_key && info.conflict_key_len)
-            tx->conflict_key = bytes_of(info.conflict_key, info.conflict_key_len);
-        if (!tx->conflict_key)
-            PyErr_Clear();
+        committed = info.state == INMEM_TXN_COMMITTED;
+        if (info.conflict_key && info.conflict_key_len &&
+            !(tx->conflict_key = bytes_of(info.conflict_key, info.conflict_key_len)))
+            PyErr_Clear(); /* out of memory: the conflict is reported without its key */
         info.conflict_key = NULL;
         tx->end_info = info;
+    } else {
+        committed = inmem_txn_state_of(tx->txn) == INMEM_TXN_COMMITTED;
     }
     inmem_txn_free(tx->txn);
     tx->txn = NULL;
