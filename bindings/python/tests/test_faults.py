@@ -50,13 +50,17 @@ def shim(tmp_path_factory):
     src = d / "failsync.c"
     src.write_text(SHIM)
     so = d / "failsync.so"
-    subprocess.run([cc, "-shared", "-fPIC", "-o", str(so), str(src), "-ldl"], check=True)
+    # under `make test-python SAN=address` the sanitizer's runtime is preloaded into this
+    # process: not into the compiler, whose own leaks LeakSanitizer would report (exit 1)
+    cenv = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(so), str(src), "-ldl"], check=True, env=cenv)
     return str(so)
 
 
 def run_child(shim, tmp_path, code):
     env = dict(os.environ)
-    env["LD_PRELOAD"] = shim
+    # after whatever is preloaded already (a sanitizer's runtime must come first)
+    env["LD_PRELOAD"] = " ".join(filter(None, [os.environ.get("LD_PRELOAD"), shim]))
     env["FAILSYNC_FLAG"] = str(tmp_path / "fail-now")
     env["DBDIR"] = str(tmp_path / "db")
     return subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True,
