@@ -324,7 +324,9 @@ typedef struct inmem_stats {
     uint64_t commits;
     /** Committed read-only transactions (they do not move the version). */
     uint64_t commits_readonly;
-    /** Aborts asked for by the caller (inmem_txn_abort/free, callback errors). */
+    /** Aborts asked for by the caller (inmem_txn_abort/free, callback errors). The _db forms'
+     *  own transactions are not the caller's: their errors (a run not found, say) are the
+     *  call's result and count here never. */
     uint64_t aborts_user;
     /** Commits refused because a key in the read set had changed. */
     uint64_t aborts_read_conflict;
@@ -393,10 +395,11 @@ typedef struct inmem_stats {
      *  failure), versions that reached their limit (INMEM_EREADONLY: 2^63 - 1), memory, and the
      *  commit of a transaction an earlier error left half-done.
      *  Implicit writes count too, whatever stage the error ended them at (memory for their key
-     *  or version before the commit lock as well as on the commit path); a refused argument
-     *  does not, and a CAS that does not match is in aborts_cas_conflict. Without strict
-     *  durability, a commit whose capped fsync failed (max_unsynced_commits) is applied and
-     *  visible: it is in commits, though it returned INMEM_EIO. */
+     *  or version before the commit lock as well as on the commit path), and the _db forms
+     *  (memory at any stage of their transaction); a refused argument does not, and a CAS
+     *  that does not match is in aborts_cas_conflict. Without strict durability, a commit
+     *  whose capped fsync failed (max_unsynced_commits) is applied and visible: it is in
+     *  commits, though it returned INMEM_EIO. */
     uint64_t aborts_error;
     /** Expired values the TTL sweeper deleted (its background thread, or inmem_db_sweep()), each
      *  in a commit of its own: each moved the version by one, and none is in commits (nor are

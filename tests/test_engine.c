@@ -287,6 +287,53 @@ static void half_done_operation_makes_transaction_abort_only(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* The _db forms run a transaction of the library's own: their errors are the call's result, not
+ * aborts the user asked for (inmem_stats.aborts_user), and running out of memory in one counts in
+ * aborts_error, as it does for an implicit write. A read that finds nothing counts nowhere. */
+static void db_forms_errors_are_not_the_users_aborts(void **state)
+{
+    (void)state;
+    inmem_db *db = test_open_mem();
+    inmem_run_id run, missing;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    assert_ok(inmem_run_begin_db(db, NULL, &missing));
+    assert_ok(inmem_run_delete_db(db, &missing));
+    inmem_stats s0 = test_stats(db);
+    inmem_run_info info;
+    assert_rc(INMEM_NOTFOUND, inmem_run_get_db(db, &missing, &info));
+    inmem_stats s1 = test_stats(db);
+    assert_int_equal(s1.aborts_user, s0.aborts_user);
+    assert_int_equal(s1.aborts_error, s0.aborts_error);
+    int done = 0, failures = 0;
+    for (long k = 1; !done && k < 200; k++) {
+        s0 = test_stats(db);
+        test_alloc_fail(k);
+        uint64_t seq = 0;
+        int rc = inmem_event_append_db(db, &run, "stream", "type", "payload", 7, &seq);
+        test_alloc_fail(0);
+        s1 = test_stats(db);
+        if (s1.aborts_user != s0.aborts_user)
+            fail_msg("allocation %ld failing: aborts_user %llu -> %llu", k,
+                     (unsigned long long)s0.aborts_user, (unsigned long long)s1.aborts_user);
+        if (rc == 0) {
+            done = 1;
+            assert_int_equal(s1.aborts_error, s0.aborts_error);
+            assert_int_equal(s1.commits, s0.commits + 1);
+            continue;
+        }
+        failures++;
+        if (rc != INMEM_ENOMEM || s1.aborts_error != s0.aborts_error + 1 ||
+            s1.commits != s0.commits)
+            fail_msg("allocation %ld failing: %s, aborts_error %llu -> %llu, commits %llu -> %llu",
+                     k, inmem_errname(rc), (unsigned long long)s0.aborts_error,
+                     (unsigned long long)s1.aborts_error, (unsigned long long)s0.commits,
+                     (unsigned long long)s1.commits);
+    }
+    assert_true(done);
+    assert_true(failures >= 1);
+    assert_ok(inmem_db_close(db));
+}
+
 static pthread_t sig_thread;
 static volatile sig_atomic_t sig_count;
 
@@ -441,5 +488,6 @@ const struct CMUnitTest engine_tests[] = {
     cmocka_unit_test(stats_show_a_forgotten_snapshot),
     cmocka_unit_test(deleted_keys_are_reclaimed),
     cmocka_unit_test(implicit_write_that_fails_counts_as_an_error_abort),
+    cmocka_unit_test(db_forms_errors_are_not_the_users_aborts),
 };
 INMEM_TEST_COUNT(engine);

@@ -125,9 +125,12 @@ static uint64_t jitter(uint64_t b)
     return half + (half ? seed % (b - half + 1) : b);
 }
 
-/* inmem_db_transact(), also reporting the commit's version (0 if read-only). */
+/* inmem_db_transact(), also reporting the commit's version (0 if read-only). With @p own, the
+ * transaction is the library's (a _db form's): its callback's error is the call's result, not an
+ * abort the user asked for (aborts_user), and running out of memory, there or at begin, ends it
+ * as memory ends a commit (aborts_error; the commit path counts its own). */
 static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg,
-                    uint64_t *version)
+                    uint64_t *version, int own)
 {
     if (!db || !fn)
         return INMEM_EINVAL;
@@ -140,17 +143,26 @@ static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn 
         return INMEM_EINVAL;
     uint64_t deadline = o.timeout_us ? inmem__add_sat(inmem__clock_mono_us(), o.timeout_us) : 0;
     inmem_txn *txn;
-    int rc = inmem_txn_begin(db, &txn);
-    if (rc)
-        return rc;
     inmem__store *st = db->store;
+    int rc = inmem_txn_begin(db, &txn);
+    if (rc) {
+        if (own && rc == INMEM_ENOMEM)
+            inmem__store_count(st, INMEM__COUNT_ABORTS_ERROR);
+        return rc;
+    }
     uint64_t backoff = o.backoff_initial_us;
     for (unsigned attempt = 1;; attempt++) {
         if (deadline) /* an attempt whose callback runs past it is not committed */
             inmem__txn_set_deadline(txn, deadline);
         rc = fn(txn, arg);
-        if (rc != 0) {
-            inmem_txn_abort(txn); /* the callback's error, as is, without retry */
+        if (rc != 0) { /* the callback's error, as is, without retry */
+            if (!own) {
+                inmem_txn_abort(txn);
+            } else {
+                inmem__txn_abort_own(txn);
+                if (rc == INMEM_ENOMEM)
+                    inmem__store_count(st, INMEM__COUNT_ABORTS_ERROR);
+            }
             break;
         }
         rc = inmem_txn_commit(txn);
@@ -186,13 +198,13 @@ static int transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn 
 
 int inmem_db_transact(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg)
 {
-    return transact(db, opts, fn, arg, NULL);
+    return transact(db, opts, fn, arg, NULL, 0);
 }
 
 int inmem__db_transact_v(inmem_db *db, const inmem_retry_options *opts, inmem_txn_fn fn, void *arg,
                          uint64_t *version)
 {
-    return transact(db, opts, fn, arg, version);
+    return transact(db, opts, fn, arg, version, 0);
 }
 
 int inmem__db_autocommit_v(inmem_db *db, inmem_txn_fn fn, void *arg, uint64_t *version)
@@ -202,7 +214,7 @@ int inmem__db_autocommit_v(inmem_db *db, inmem_txn_fn fn, void *arg, uint64_t *v
     o.max_attempts = 10000; /* contended standalone writes wait their turn rather than fail */
     o.backoff_initial_us = 10;
     o.backoff_max_us = 2000;
-    return transact(db, &o, fn, arg, version);
+    return transact(db, &o, fn, arg, version, 1);
 }
 
 int inmem__db_autocommit(inmem_db *db, inmem_txn_fn fn, void *arg)

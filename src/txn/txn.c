@@ -239,16 +239,26 @@ int inmem__txn_restart(inmem_txn *t)
     return 0;
 }
 
-int inmem__txn_abort(inmem_txn *t)
+static int abort_as(inmem_txn *t, int users)
 {
     if (!t)
         return INMEM_EINVAL;
     if (t->state != INMEM_TXN_ACTIVE)
         return INMEM_ETXNDONE;
-    if (atomic_load_rlx(&slot_of(t)->in_use) == 1) /* the engine's own are not the user's */
+    if (users && atomic_load_rlx(&slot_of(t)->in_use) == 1) /* the engine's own are not */
         slot_bump(&slot_of(t)->n_abort_user);
     txn_end(t, INMEM_TXN_ABORTED, INMEM_ABORT_USER);
     return 0;
+}
+
+int inmem__txn_abort(inmem_txn *t)
+{
+    return abort_as(t, 1);
+}
+
+int inmem__txn_abort_own(inmem_txn *t)
+{
+    return abort_as(t, 0);
 }
 
 void inmem__txn_free(inmem_txn *t)

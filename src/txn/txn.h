@@ -240,6 +240,9 @@ int inmem__txn_set_timeout(inmem_txn *txn, uint64_t timeout_us);
 /* The same with an absolute monotonic deadline (inmem__clock_mono_us()); 0 = none. */
 void inmem__txn_set_deadline(inmem_txn *txn, uint64_t deadline_us);
 int inmem__txn_abort(inmem_txn *txn);
+/* Aborts without counting the abort as the user's (inmem_stats.aborts_user): the library's own
+ * closure transactions (the _db forms), whose callback's error is the call's result. */
+int inmem__txn_abort_own(inmem_txn *txn);
 void inmem__txn_free(inmem_txn *txn);
 inmem_txn_state inmem__txn_state(const inmem_txn *txn);
 int inmem__txn_describe(const inmem_txn *txn, inmem_txn_info *out);
