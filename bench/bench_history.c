@@ -681,6 +681,20 @@ static void target1(const char *base, const char *base_label, int rounds, uint64
 
 /* ---- target 2: overwrites with history_versions = 10 ------------------------------------ */
 
+/* The steady state of @p c's database: 10 overwrites of every key, in key order (a database
+ * keeping 10 versions then holds 10 a key, and its GC frees one a put); c->last notes them. */
+static void steady_state(kv_ctx *c)
+{
+    for (int pass = 0; pass < 10; pass++)
+        for (uint32_t i = 0; i < NKEYS; i++) {
+            uint64_t seq = ++c->seq;
+            make_key(i, c->key);
+            value_set(c->val, i, seq);
+            CHECK(inmem_put(c->db, NULL, c->key, KEY_LEN, c->val, VAL_LEN, NULL));
+            c->last[i] = seq;
+        }
+}
+
 static void target2(int rounds, uint64_t dur_ns)
 {
     printf("\n2. Overwrite throughput: history_versions = 10 (B) against retention off (A); and C: "
@@ -698,17 +712,9 @@ static void target2(int rounds, uint64_t dur_ns)
         ctx_init(&c[d], db[d], NULL, NKEYS, 0xD1B54A32D192ED03ull);
         c[d].last = xcalloc(NKEYS, sizeof(uint64_t));
     }
-    /* steady state: 10 overwrites of every key, in key order */
     uint64_t t0 = now_ns();
     for (int d = 0; d < 3; d++)
-        for (int pass = 0; pass < 10; pass++)
-            for (uint32_t i = 0; i < NKEYS; i++) {
-                uint64_t seq = ++c[d].seq;
-                make_key(i, c[d].key);
-                value_set(c[d].val, i, seq);
-                CHECK(inmem_put(db[d], NULL, c[d].key, KEY_LEN, c[d].val, VAL_LEN, NULL));
-                c[d].last[i] = seq;
-            }
+        steady_state(&c[d]);
     inmem_stats s = db_stats(db[1]);
     printf("  100,000 keys each, all brought to steady state by 10 overwrites of every key "
            "(%.1f s); then random overwrites, %.1f s windows after %.2f s warm-up, %d rounds "
@@ -793,14 +799,7 @@ static void target2_batched(int rounds, uint64_t dur_ns)
         preload(db[d], NULL, NKEYS);
         ctx_init(&c[d], db[d], NULL, NKEYS, 0xD1B54A32D192ED03ull);
         c[d].last = xcalloc(NKEYS, sizeof(uint64_t));
-        for (int pass = 0; pass < 10; pass++) /* the steady state, as in target 2 */
-            for (uint32_t i = 0; i < NKEYS; i++) {
-                uint64_t seq = ++c[d].seq;
-                make_key(i, c[d].key);
-                value_set(c[d].val, i, seq);
-                CHECK(inmem_put(db[d], NULL, c[d].key, KEY_LEN, c[d].val, VAL_LEN, NULL));
-                c[d].last[i] = seq;
-            }
+        steady_state(&c[d]);
     }
     meas r[2][64];
     for (int d = 0; d < 2; d++)

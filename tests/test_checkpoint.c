@@ -608,6 +608,24 @@ static void open_counting_threads(const char *dir, int *started, int *unblocked)
     assert_ok(inmem_db_close(db));
 }
 
+/* Two databases of one image each: @p small's of 10 keys, @p big's of ~9.5 MB and 20,000 keys,
+ * enough for a load to start both its threads (on 2 CPUs); the big image's version. */
+static uint64_t small_and_big_images(char *small, char *big)
+{
+    test_tmpdir(small);
+    test_tmpdir(big);
+    inmem_db *db = ckpt_db(small);
+    put_filled(db, "k", 10, 100, 10);
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    db = ckpt_db(big);
+    put_filled(db, "k", 20000, 450, 1000);
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    assert_ok(inmem_db_close(db));
+    return v;
+}
+
 /* The threads a big image's load starts (the one checking checksums ahead, the one making chunks)
  * start with every signal blocked, as the library's other threads do (inmem__thread_start()): a
  * SIGINT sent to a process opening a big database goes to one of the application's threads,
@@ -616,17 +634,7 @@ static void checkpoint_a_big_load_starts_its_threads_with_signals_blocked(void *
 {
     (void)state;
     char small[64], big[64];
-    test_tmpdir(small);
-    test_tmpdir(big);
-    inmem_db *db = ckpt_db(small);
-    put_filled(db, "k", 10, 100, 10);
-    assert_ok(inmem_db_checkpoint(db, NULL));
-    assert_ok(inmem_db_close(db));
-    db = ckpt_db(big);
-    put_filled(db, "k", 20000, 450, 1000); /* ~9.5 MB, 20,000 keys: both threads */
-    uint64_t v;
-    assert_ok(inmem_db_checkpoint(db, &v));
-    assert_ok(inmem_db_close(db));
+    uint64_t v = small_and_big_images(small, big);
     char path[4200];
     inmem__ckpt_path(big, v, path, sizeof path);
     struct stat sb;
@@ -658,16 +666,7 @@ static void checkpoint_a_big_load_on_one_cpu_starts_no_threads(void **state)
 {
     (void)state;
     char small[64], big[64];
-    test_tmpdir(small);
-    test_tmpdir(big);
-    inmem_db *db = ckpt_db(small);
-    put_filled(db, "k", 10, 100, 10);
-    assert_ok(inmem_db_checkpoint(db, NULL));
-    assert_ok(inmem_db_close(db));
-    db = ckpt_db(big);
-    put_filled(db, "k", 20000, 450, 1000); /* ~9.5 MB, 20,000 keys: both threads on 2 CPUs */
-    assert_ok(inmem_db_checkpoint(db, NULL));
-    assert_ok(inmem_db_close(db));
+    (void)small_and_big_images(small, big);
     int s0, u0, s1, u1, s2, u2;
     inmem__cpus_override(1);
     open_counting_threads(small, &s0, &u0);
@@ -677,7 +676,7 @@ static void checkpoint_a_big_load_on_one_cpu_starts_no_threads(void **state)
     inmem__cpus_override(0);
     CHECK(s1 == s0, "on one CPU the big load started %d threads, the small one %d", s1, s0);
     CHECK(s2 >= s0 + 1, "on two CPUs the big load started %d threads, the small one %d", s2, s0);
-    db = ckpt_db(big);
+    inmem_db *db = ckpt_db(big);
     assert_int_equal(test_stats(db).keys, 20000);
     assert_ok(inmem_db_close(db));
     test_rmdir(small);
