@@ -6,7 +6,7 @@
  * through inmem_trace_query()'s cursor (the last span of the previous page) inside one read
  * transaction. A tree is read whole with inmem_trace_tree(), into a buffer that grows with the
  * tree up to --limit spans (default 1000: read again with twice the room while it fills it);
- * depths are recovered from the parent links, since each span follows its parent.
+ * depths are recovered from the parent links in one pass (the tree comes depth first).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -224,7 +224,6 @@ int cmd_trace_tree(cli *c, int argc, char **argv)
      * that fills the room is read again (same snapshot) with twice as much, up to the limit */
     size_t room = limit < 1024 ? (size_t)limit : 1024, n = 0;
     inmem_span *sp = NULL;
-    int *depth = NULL;
     int rc;
     for (;;) {
         inmem_span *g = realloc(sp, room * sizeof *sp);
@@ -238,20 +237,21 @@ int cmd_trace_tree(cli *c, int argc, char **argv)
             break;
         room = room > limit / 2 ? (size_t)limit : 2 * room;
     }
-    if (!rc && !(depth = malloc((n ? n : 1) * sizeof *depth)))
+    /* The tree comes depth first: a span's parent is on the path from the root to the span
+     * before it, held as a stack of indexes (its height is the next span's depth), so the depths
+     * take one pass, not a scan back through every earlier span for each (a million spans). */
+    size_t *path = NULL, top = 0;
+    if (!rc && !(path = malloc((n ? n : 1) * sizeof *path)))
         rc = INMEM_ENOMEM;
     for (size_t i = 0; i < n && !rc; i++) {
-        depth[i] = 0; /* the depth of a span is its parent's (an earlier span) plus one */
-        for (size_t j = i; i && j-- > 0;)
-            if (memcmp(&sp[j].id, &sp[i].parent, sizeof root) == 0) {
-                depth[i] = depth[j] + 1;
-                break;
-            }
-        print_span(c, run, &sp[i], depth[i]);
+        while (top && memcmp(&sp[path[top - 1]].id, &sp[i].parent, sizeof root) != 0)
+            top--;
+        print_span(c, run, &sp[i], (int)top);
+        path[top++] = i;
     }
+    free(path);
     cli_read_done(txn, temp);
     free(sp);
-    free(depth);
     if (rc == INMEM_NOTFOUND)
         return cli_error(c, "trace tree: no span %s in %s", pos[1], pos[0]);
     if (rc)

@@ -320,6 +320,24 @@ else
         bad "trace tree --limit 1000000 allocates for the tree, not the limit" "$out"
     fi
 fi
+# depths come from the path to each span: after a deeper branch, a sibling is back at its depth
+DT=$TMP/deptree
+DR=$("$INMEM" $DT -c "trace record shared decision root")
+DA=$("$INMEM" $DT -c "trace record shared thought a --parent $DR")
+DA1=$("$INMEM" $DT -c "trace record shared thought a1 --parent $DA")
+DA2=$("$INMEM" $DT -c "trace record shared thought a2 --parent $DA1")
+DB=$("$INMEM" $DT -c "trace record shared thought b --parent $DR")
+expect_match "trace tree: each span at its depth, a sibling back after a deeper branch" "^$DR  decision  root.*
+  $DA  thought  a .*
+    $DA1  thought  a1 .*
+      $DA2  thought  a2 .*
+  $DB  thought  b " $DT -c "trace tree shared $DR"
+run $DT --json -c "trace tree shared $DR"
+if [ "$(grep -o '"depth": *[0-9]*' <<<"$out" | grep -o '[0-9]*$' | tr '\n' ' ')" = "0 1 2 3 1 " ]; then
+    ok "trace tree --json: depths 0 1 2 3 1"
+else
+    bad "trace tree --json: depths 0 1 2 3 1" "$out"
+fi
 # a tree larger than the first room (1024 spans) is read whole, up to --limit
 BIG=$TMP/bigtree
 BIG_ROOT=$("$INMEM" $BIG -c "trace record shared decision big")
