@@ -158,7 +158,10 @@ struct inmem__index {
     inmem__node *tail[INMEM__SKIP_MAX];
     int bulk;
     chunk *chunk;
-    chunk_maker *maker;           /* a big load's chunks, made ready by a thread of their own */
+    chunk_maker *maker;   /* a big load's chunks, made ready by a thread of their own */
+    uint64_t bulk_keys;   /* the keys the load expects (inmem__index_bulk_expect()) */
+    uint64_t bulk_chunks; /* chunks nodes were cut from, and the nodes cut, this load */
+    uint64_t bulk_nodes;
     inmem__node *deferred[DEFER]; /* a ring: ndeferred counts every node appended */
     size_t ndeferred;
 };
@@ -302,8 +305,11 @@ static void prefault(void *p, size_t bytes)
  * its first touch: 2 MiB at a time, 30 % of a load's time, more when the host is slow to give
  * memory. A second thread maps the next chunks and faults them in ahead of the loader (an open
  * has the machine to itself), keeping MAKER_AHEAD of them ready; the loader takes a ready one or,
- * if the maker is behind, maps its own as before. The maker stops at _end; chunks it made that
- * were not needed are unmapped. A process allowed only one CPU gets no maker.
+ * if the maker is behind, maps its own as before. It makes no more than the load will take, as
+ * far as the loader can tell (the keys left at the nodes a chunk has held so far): a 2 MiB chunk
+ * faulted in and never used was up to 4 of the ~10 a W7 image needs, and an open joined a maker
+ * busy faulting one. The maker stops at _end; chunks it made that were not needed are unmapped.
+ * A process allowed only one CPU gets no maker.
  */
 #define MAKER_AHEAD    4
 #define MAKER_MIN_KEYS 16384 /* fewer keys fill a chunk or two: not worth a thread */
@@ -313,9 +319,21 @@ struct chunk_maker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     chunk *ready[MAKER_AHEAD];
-    int n;    /* ready[0..n) */
-    int stop; /* the loader's */
+    int n;         /* ready[0..n) */
+    int stop;      /* the loader's */
+    uint64_t left; /* the loader's estimate of the chunks it will still take (UINT64_MAX: none) */
 };
+
+static _Atomic size_t maker_unused; /* chunks makers made that their load did not take: tests */
+
+size_t inmem__index_maker_unused(void)
+{
+#ifdef INMEM__NO_CHUNKS
+    return SIZE_MAX; /* no chunks in this build */
+#else
+    return atomic_load_explicit(&maker_unused, memory_order_relaxed);
+#endif
+}
 
 #ifndef INMEM__NO_CHUNKS
 static void *maker_main(void *arg)
@@ -323,7 +341,7 @@ static void *maker_main(void *arg)
     chunk_maker *m = arg;
     pthread_mutex_lock(&m->mu);
     for (;;) {
-        while (!m->stop && m->n == MAKER_AHEAD)
+        while (!m->stop && (m->n == MAKER_AHEAD || (uint64_t)m->n >= m->left))
             pthread_cond_wait(&m->cv, &m->mu);
         if (m->stop)
             break;
@@ -342,14 +360,15 @@ static void *maker_main(void *arg)
 
 #endif
 
-static chunk *maker_take(chunk_maker *m)
+/* A ready chunk, or NULL; @p left: the chunks the load will take after this one (estimated). */
+static chunk *maker_take(chunk_maker *m, uint64_t left)
 {
     chunk *k = NULL;
     pthread_mutex_lock(&m->mu);
-    if (m->n) {
+    m->left = left;
+    if (m->n)
         k = m->ready[--m->n];
-        pthread_cond_signal(&m->cv);
-    }
+    pthread_cond_signal(&m->cv);
     pthread_mutex_unlock(&m->mu);
     return k;
 }
@@ -364,6 +383,7 @@ static void maker_stop(inmem__index *ix)
     pthread_cond_signal(&m->cv);
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->thread, NULL);
+    atomic_fetch_add_explicit(&maker_unused, (size_t)m->n, memory_order_relaxed);
     while (m->n)
         chunk_release(m->ready[--m->n]);
     pthread_cond_destroy(&m->cv);
@@ -380,6 +400,9 @@ void inmem__index_bulk_expect(inmem__index *ix, uint64_t keys)
     chunk_maker *m = calloc(1, sizeof(*m));
     if (!m)
         return; /* (a hint: the load goes on without it) */
+    m->left = UINT64_MAX;
+    ix->bulk_keys = keys;
+    ix->bulk_chunks = ix->bulk_nodes = 0;
     if (pthread_mutex_init(&m->mu, NULL) != 0) {
         free(m);
         return;
@@ -411,7 +434,14 @@ static void *chunk_alloc(inmem__index *ix, size_t size)
         return NULL; /* big values: malloc, so that a chunk holds many nodes */
     chunk *k = ix->chunk;
     if (!k || k->used + size > CHUNK_SIZE) {
-        chunk *nk = ix->maker ? maker_take(ix->maker) : NULL;
+        uint64_t left = UINT64_MAX; /* chunks the load takes after this one: keys left at the
+                                     * nodes a chunk has held so far (unknown before the first) */
+        if (ix->bulk_chunks && ix->bulk_nodes) {
+            uint64_t keys = ix->bulk_keys > ix->bulk_nodes ? ix->bulk_keys - ix->bulk_nodes : 0;
+            uint64_t need = (keys * ix->bulk_chunks + ix->bulk_nodes - 1) / ix->bulk_nodes;
+            left = need > 1 ? need - 1 : 0;
+        }
+        chunk *nk = ix->maker ? maker_take(ix->maker, left) : NULL;
         if (!nk)
             nk = chunk_new();
         if (!nk)
@@ -419,9 +449,11 @@ static void *chunk_alloc(inmem__index *ix, size_t size)
         if (k)
             chunk_release(k);
         ix->chunk = k = nk;
+        ix->bulk_chunks++;
     }
     void *p = (uint8_t *)k + k->used;
     k->used += size;
+    ix->bulk_nodes++;
     atomic_fetch_add_explicit(&k->live, 1, memory_order_relaxed);
     return p;
 }

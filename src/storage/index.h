@@ -160,6 +160,9 @@ void inmem__index_bulk_start(inmem__index *ix);
 void inmem__index_bulk_expect(inmem__index *ix, uint64_t keys);
 /* The bulk-load chunks mapped in the process now (SIZE_MAX in builds that use malloc instead). */
 size_t inmem__index_chunks_mapped(void);
+/* Tests: chunks a load's chunk maker made that the load did not take, in the process
+ * (SIZE_MAX in builds without chunks). */
+size_t inmem__index_maker_unused(void);
 
 /* Retained history: what the GC must keep of a key beyond what readers need. For each key it
  * prunes, the GC asks @p keep: *floor (<= the min_snap it runs with): keep every version newer
