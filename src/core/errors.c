@@ -39,28 +39,17 @@ const char *inmem__shown(const char *s)
     const size_t room = sizeof ring[0] - 4; /* what "..." and the NUL leave */
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)(s ? s : "(null)"); *p; p++) {
+        static const char named[] = "\\\n\r\t", letter[] = "\\nrt"; /* \\ \n \r \t */
+        const char *c = strchr(named, *p); /* (*p is not the NUL: the loop ends there) */
         char e[8];
         int k;
-        switch (*p) {
-        case '\\':
-            k = snprintf(e, sizeof e, "\\\\");
-            break;
-        case '\n':
-            k = snprintf(e, sizeof e, "\\n");
-            break;
-        case '\r':
-            k = snprintf(e, sizeof e, "\\r");
-            break;
-        case '\t':
-            k = snprintf(e, sizeof e, "\\t");
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) {
-                k = snprintf(e, sizeof e, "\\x%02x", *p);
-            } else {
-                e[0] = (char)*p;
-                k = 1;
-            }
+        if (c) {
+            k = snprintf(e, sizeof e, "\\%c", letter[c - named]);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            k = snprintf(e, sizeof e, "\\x%02x", *p);
+        } else {
+            e[0] = (char)*p;
+            k = 1;
         }
         if (n + (size_t)k > room) { /* no escape cut in half */
             memcpy(out + n, "...", 3);
