@@ -206,8 +206,9 @@ typedef struct inmem_options {
      * Default 0.
      */
     int repair;
-    /** How often the background sweeper deletes expired TTL values, in ms (default 1000;
-     *  0: no sweeper thread, call inmem_db_sweep() yourself). */
+    /** How often the background sweeper deletes expired TTL values (and the records of erased
+     *  runs that no longer change an answer: see inmem_db_sweep()), in ms (default 1000; 0: no
+     *  sweeper thread, call inmem_db_sweep() yourself). */
     uint64_t ttl_sweep_interval_ms;
     /**
      * Open read-only, for inspection: replay the log as it is on disk into memory and change no
@@ -401,9 +402,10 @@ typedef struct inmem_stats {
      *  whose capped fsync failed (max_unsynced_commits) is applied and visible: it is in
      *  commits, though it returned INMEM_EIO. */
     uint64_t aborts_error;
-    /** Expired values the TTL sweeper deleted (its background thread, or inmem_db_sweep()), each
-     *  in a commit of its own: each moved the version by one, and none is in commits (nor are
-     *  its conflicts with writers, or its failures, in the aborts). */
+    /** The sweeper's commits (its background thread, or inmem_db_sweep()): one per expired value
+     *  it deleted, and one per sweep that deleted records of erased runs (inmem_db_sweep()).
+     *  Each moved the version by one, and none is in commits (nor are its conflicts with
+     *  writers, or its failures, in the aborts). */
     uint64_t expired_swept;
 } inmem_stats;
 
@@ -1149,6 +1151,11 @@ int inmem_put_ttl(inmem_db *db, const inmem_run_id *run, const void *key, size_t
 /**
  * Deletes expired values now, each through an ordinary transaction (the background sweeper does
  * the same every ttl_sweep_interval_ms). @param[out] removed how many (may be NULL).
+ * With retention, a sweep also deletes (in one more commit) the records that runs deleted with
+ * their history leave so that their past is refused, once the database's own policy refuses a
+ * read before the deletion without them: its window has passed it, or it keeps no history and no
+ * transaction holds a version before it. Under history_versions (a count keeps versions however
+ * old) they stay. docs/history.md, "Limits".
  * @return 0 (also on a read-only database, where nothing is removed), INMEM_EINVAL (NULL @p db),
  *         INMEM_ENOMEM.
  */

@@ -18,7 +18,8 @@
 #include "test.h"
 #include "core/clock.h"
 #include "core/key.h"
-#include "txn/txn.h"
+#include "engine/db.h"
+#include "txn/txn_int.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -567,6 +568,116 @@ static void history_deleting_a_run_erases_its_past(void **state)
     test_rmdir(dir);
 }
 
+/* How many run policies the engine has cached (entries of deleted runs included). */
+static size_t policies_cached(inmem_db *db)
+{
+    inmem__mutex_lock(&db->store->commit_mu);
+    size_t n = db->store->npol;
+    inmem__mutex_unlock(&db->store->commit_mu);
+    return n;
+}
+
+static inmem_db *open_unswept(const char *dir, uint64_t ms, uint32_t versions)
+{
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = dir ? INMEM_DURABILITY_BATCHED : INMEM_DURABILITY_NONE;
+    o.checkpoint_log_ratio = 0;
+    o.history_ms = ms;
+    o.history_versions = versions;
+    o.ttl_sweep_interval_ms = 0; /* sweeps only when the test calls inmem_db_sweep() */
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    return db;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The record an erased run leaves (its past refused) is kept only while it changes an answer:
+ * once the database's own window has passed the deletion, a read before it is refused without
+ * it, and a sweep deletes it (a commit of the engine's, counted in expired_swept) and the cache
+ * entry with it; across a reopen too. Reads of the run's past are refused all along. Under a
+ * count, which keeps versions however old, the record stays. */
+static void history_sweep_drops_what_no_longer_changes_an_answer(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    enum { WINDOW = 300 };
+    inmem_db *db = open_unswept(dir, WINDOW, 0);
+    put_str(db, NULL, "shared", "x");
+    uint64_t keys0 = test_stats(db).keys;
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    uint64_t v = put_str(db, &run, "secret", "value");
+    assert_ok(inmem_run_delete_db(db, &run));
+    char got[16];
+    assert_rc(INMEM_EHISTORY, get_at(db, v, &run, "secret", got, sizeof got));
+    uint64_t swept0 = test_stats(db).expired_swept;
+    assert_ok(inmem_db_sweep(db, NULL)); /* the window still reaches before the deletion */
+    assert_int_equal(policies_cached(db), 1);
+    assert_int_equal(test_stats(db).expired_swept, swept0);
+    assert_rc(INMEM_EHISTORY, get_at(db, v, &run, "secret", got, sizeof got));
+    sleep_ms(WINDOW + 100);
+    churn(db, 20); /* commits after the window: its floor moves past the deletion */
+    assert_ok(inmem_db_sweep(db, NULL));
+    CHECK(policies_cached(db) == 0, "%zu policies cached after the sweep", policies_cached(db));
+    assert_int_equal(test_stats(db).expired_swept, swept0 + 1);
+    assert_rc(INMEM_EHISTORY, get_at(db, v, &run, "secret", got, sizeof got));
+    sleep_ms(WINDOW + 100);
+    churn(db, 20); /* the record's tombstone and the run's keys leave the window too */
+    inmem_stats s = test_stats(db);
+    CHECK(s.keys == keys0 + 1, "%llu keys, %llu before the run (+ churn's)",
+          (unsigned long long)s.keys, (unsigned long long)keys0);
+    assert_ok(inmem_db_close(db));
+    db = open_unswept(dir, WINDOW, 0);
+    assert_int_equal(policies_cached(db), 0);
+    assert_rc(INMEM_EHISTORY, get_at(db, v, &run, "secret", got, sizeof got));
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+
+    /* a count keeps versions however old: the record stays */
+    db = open_unswept(NULL, 0, 4);
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    v = put_str(db, &run, "secret", "value");
+    assert_ok(inmem_run_delete_db(db, &run));
+    churn(db, 20);
+    assert_ok(inmem_db_sweep(db, NULL));
+    assert_int_equal(policies_cached(db), 1);
+    assert_rc(INMEM_EHISTORY, get_at(db, v, &run, "secret", got, sizeof got));
+    assert_ok(inmem_db_close(db));
+}
+
+/* A run whose own policy kept nothing, in a database that keeps nothing, leaves no record at
+ * its deletion, and no cache entry either (they stayed for the database's life). */
+static void history_a_deleted_runs_policy_leaves_no_entry(void **state)
+{
+    (void)state;
+    inmem_db *db = open_unswept(NULL, 0, 0);
+    /* a live one stays, found wherever the entries dropped around it were */
+    inmem_run_id kept = begin_run_keeping(db, HOUR_MS, 0);
+    inmem_run_id runs[50];
+    for (int i = 0; i < 50; i++) {
+        runs[i] = begin_run_keeping(db, 0, 0);
+        put_str(db, &runs[i], "k", "v");
+    }
+    for (int i = 0; i < 50; i++)
+        assert_ok(inmem_run_delete_db(db, &runs[(i * 7) % 50]));
+    CHECK(policies_cached(db) == 1, "%zu policies cached", policies_cached(db));
+    put_str(db, &kept, "k", "v");
+    char got[16];
+    uint64_t v = put_str(db, &kept, "k", "w");
+    put_str(db, &kept, "k", "x");
+    churn(db, 20);
+    assert_rc(0, get_at(db, v, &kept, "k", got, sizeof got));
+    assert_string_equal(got, "w");
+    assert_ok(inmem_db_close(db));
+}
+
 /* ---- 3.5 key history ---------------------------------------------------------------------------
  */
 
@@ -862,8 +973,13 @@ static void history_a_deleted_runs_window_is_not_waited_for(void **state)
     assert_true(test_stats(db).retained_versions >= 100);
     assert_ok(inmem_run_delete_db(db, &run));
     churn(db, 200);
-    inmem_stats s = test_stats(db); /* (one key stays: the record that the run was erased) */
-    CHECK(s.keys == keys0 + 1 && s.retained_versions == 0,
+    /* (the record that the run was erased goes with the next sweep, the database's floor being
+     * past its deletion: see history_sweep_drops_what_no_longer_changes_an_answer) */
+    assert_ok(inmem_db_sweep(db, NULL));
+    churn(db, 20);
+    inmem__store_collect(db->store);
+    inmem_stats s = test_stats(db);
+    CHECK(s.keys == keys0 && s.retained_versions == 0,
           "%llu keys (%llu before the run), %llu versions retained after its deletion",
           (unsigned long long)s.keys, (unsigned long long)keys0,
           (unsigned long long)s.retained_versions);
@@ -2501,6 +2617,8 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_past_transaction_is_read_only),
     cmocka_unit_test(history_run_policy_overrides_the_database),
     cmocka_unit_test(history_deleting_a_run_erases_its_past),
+    cmocka_unit_test(history_sweep_drops_what_no_longer_changes_an_answer),
+    cmocka_unit_test(history_a_deleted_runs_policy_leaves_no_entry),
     cmocka_unit_test(history_key_history_lists_versions_newest_first),
     cmocka_unit_test(history_key_history_read_never_lowers_the_oldest_snapshot_in_the_stats),
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),

@@ -245,6 +245,46 @@ static inmem__run_policy *policy_entry(inmem__store *st, const uint8_t run[16])
         }
 }
 
+/* An entry that only refuses a deleted run's past (what inmem__history_sweep() may drop). */
+static int refuses_past(const inmem__run_policy *p)
+{
+    return !p->gone && (p->erased || p->inherit);
+}
+
+/* Whether forks refer to @p p: it is one, or has some (the fork floors' heaps and lists point
+ * at entries), or the floors are recomputed from every entry (floors_slow). */
+static int in_forks(const inmem__store *st, const inmem__run_policy *p)
+{
+    return st->floors_slow || p->is_fork || p->nkids || p->floor_pos || p->in_ending || p->attr ||
+           p->hint_at != UINT64_MAX || p->fork_floor != UINT64_MAX;
+}
+
+/* Takes @p p out of the table and frees it unless forks refer to it. Returns 1 if it went.
+ * Under commit_mu. */
+static int policy_drop(inmem__store *st, inmem__run_policy *p)
+{
+    if (in_forks(st, p))
+        return 0;
+    size_t mask = st->pol_cap - 1, i = run_hash(p->run) & mask;
+    while (st->pol[i] != p)
+        i = (i + 1) & mask;
+    st->pol_past -= refuses_past(p);
+    free(p->kids);
+    free(p);
+    st->pol[i] = NULL;
+    st->npol--;
+    /* linear probing: an entry further on moves into the hole if its probe passes the hole */
+    for (size_t j = (i + 1) & mask; st->pol[j]; j = (j + 1) & mask) {
+        size_t home = run_hash(st->pol[j]->run) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            st->pol[i] = st->pol[j];
+            st->pol[j] = NULL;
+            i = j;
+        }
+    }
+    return 1;
+}
+
 static int is_shared(const uint8_t *key)
 {
     static const uint8_t zero[16];
@@ -564,14 +604,17 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
     if (v->tomb) {
         inmem__run_policy *p = policy_find(st, run);
         if (p) {
+            st->pol_past -= refuses_past(p);
             p->gone = 1; /* the database's policy applies again */
             st->hist_max_stale |= p->p.ms != 0;
+            (void)policy_drop(st, p); /* unless a fork still needs its entry */
         }
         return;
     }
     inmem__run_policy *p = policy_entry(st, run);
     if (!p)
         return; /* out of memory: the database's policy applies to the run */
+    st->pol_past -= refuses_past(p);
     st->hist_max_stale |= p->p.ms != 0; /* (its window may have been the longest) */
     if (v->vlen == 13 && v->data[0] == 1) {
         p->p = (inmem__hpolicy){inmem__rd_le(v->data + 1, 8),
@@ -598,6 +641,7 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
         p->gone = 0;
         p->floor_pass = 0;
     }
+    st->pol_past += refuses_past(p);
 }
 
 /* ---- the records runs.c writes -------------------------------------------------------------- */
@@ -789,6 +833,54 @@ static uint64_t highest_floor(const inmem__store *st, uint64_t now)
         }
     }
     return f;
+}
+
+/* The most records one sweep deletes (in one commit). */
+#define SWEEP_MAX 256
+
+int inmem__history_sweep(inmem__store *st, uint64_t *removed)
+{
+    uint8_t(*runs)[16] = NULL;
+    size_t n = 0;
+    if (removed)
+        *removed = 0;
+    inmem__mutex_lock(&st->commit_mu);
+    if (st->pol_past && (runs = malloc(SWEEP_MAX * sizeof(*runs))) != NULL) {
+        /* the database's floor: where its policy alone refuses reads (a window's floor, a
+         * count's `since`, without retention the oldest version held); floors never move back */
+        uint64_t f = policy_floor(st, &st->hist, 0, floor_clock(st), held_floor(st));
+        for (size_t i = 0; i < st->pol_cap && n < SWEEP_MAX; i++) {
+            const inmem__run_policy *p = st->pol[i];
+            if (p && refuses_past(p) && p->p.since <= f && !in_forks(st, p))
+                memcpy(runs[n++], p->run, 16);
+        }
+    }
+    inmem__mutex_unlock(&st->commit_mu);
+    int rc = 0;
+    inmem_txn *t = NULL;
+    if (n && (rc = inmem__txn_begin_own(st, &t)) == 0) {
+        size_t gone = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            uint8_t key[INMEM__SYS_KEY_LEN];
+            inmem__sys_key(key, 'h', runs[i]);
+            const uint8_t *v;
+            size_t vlen;
+            rc = inmem__txn_get(t, key, sizeof key, (const void **)&v, &vlen, NULL);
+            if (rc == INMEM_NOTFOUND) {
+                rc = 0;
+            } else if (rc == 0 && vlen == 1 && (v[0] == 2 || v[0] == 3)) {
+                rc = inmem__txn_delete(t, key, sizeof key); /* (read: a rewrite conflicts) */
+                gone++;
+            }
+        }
+        if (rc == 0 && gone)
+            rc = inmem__txn_commit(t);
+        if (rc == 0 && removed)
+            *removed = gone;
+        inmem__txn_free(t);
+    }
+    free(runs);
+    return rc;
 }
 
 static int keep(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *floor,

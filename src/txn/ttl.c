@@ -9,7 +9,8 @@
  * conflict (the key was read), so the sweeper never deletes a value someone just wrote. The
  * deletes are logged like any other commit, but counted apart (inmem_stats.expired_swept: the
  * engine's own transactions are no user's commits or aborts). A background thread sweeps every
- * interval; inmem_db_sweep() sweeps at once.
+ * interval; inmem_db_sweep() sweeps at once. A sweep also drops the history records of deleted
+ * runs that no longer change an answer (inmem__history_sweep()).
  */
 #include <time.h>
 
@@ -171,6 +172,9 @@ int inmem__ttl_sweep(inmem__store *st, uint64_t *removed)
     free(due);
     if (removed)
         *removed = count;
+    /* and the records of deleted runs that no longer change an answer; best effort: what a
+     * failed commit (a conflict, a read-only database) leaves, the next sweep tries again */
+    (void)inmem__history_sweep(st, NULL);
     return rc;
 }
 

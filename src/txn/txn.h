@@ -122,6 +122,12 @@ int inmem__history_lookup(inmem__store *st, uint64_t version, uint64_t time_ms, 
 int inmem__history_run_begun(inmem_txn *txn, const uint8_t run[16], int own, uint64_t ms,
                              uint32_t count);
 int inmem__history_run_deleted(inmem_txn *txn, const uint8_t run[16]);
+/* Deletes, in a commit of the engine's own, the records of deleted runs (erased, or covered by
+ * the database's policy from their deletion on) that no longer change any answer: the
+ * database's own floor has reached the version they take effect from, so a read before it is
+ * refused without them. Called by every sweep (ttl.c). 0, or an error of the commit (the records
+ * stay for the next sweep); *removed: how many went (may be NULL). */
+int inmem__history_sweep(inmem__store *st, uint64_t *removed);
 /* One committed version of a key, as inmem__txn_key_versions() hands it out (val borrowed until
  * the transaction ends). cut: the oldest version kept, and older ones were freed. */
 typedef struct inmem__hver {
