@@ -61,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 
 #include "checkpoint/checkpoint.h"
 #include "core/bytes.h"
@@ -382,11 +383,18 @@ void inmem__ckpt_abort(inmem__ckpt_writer *w)
  * checked: neither ever waits for the other. Not in a salvage, which must find its way past damage
  * itself, nor on one CPU (inmem__cpus()), where the two would only take turns. */
 #define CRC_AHEAD_MIN ((uint64_t)8 << 20) /* images smaller than this are checked inline */
+/* The checking thread faults the mapping in ahead of itself in steps of this, with one
+ * madvise(MADV_POPULATE_READ) each: a fault per 4 KiB page taken as it reads (fault-around maps
+ * 16 at a time) cost it so much on this project's VMs that the loader overtook it and checked a
+ * quarter of the blocks itself; populated ahead, the 14.5 MB image of W7 loads in 9.5-9.7 ms
+ * (medians of 5 x 8 reopens) against 10.2-12.3 ms. The pages are the loader's too (one mapping). */
+#define POPULATE_STEP ((uint64_t)4 << 20)
 
 typedef struct crc_ahead {
     pthread_t thread;
     const uint8_t *p;
     uint64_t trailer;      /* where the blocks end */
+    uint64_t populated;    /* the mapping's pages below this are faulted in */
     _Atomic uint64_t upto; /* the blocks before this offset check out (raised by either thread) */
     _Atomic int stop;      /* the loader's: give up */
 } crc_ahead;
@@ -511,6 +519,15 @@ static void *crc_ahead_main(void *arg)
             off = u;
             continue;
         }
+#ifdef MADV_POPULATE_READ
+        if (off >= a->populated) { /* (advice: a kernel without it changes nothing) */
+            uint64_t from = a->populated & ~(uint64_t)4095, n = POPULATE_STEP;
+            if (n > a->trailer - from)
+                n = a->trailer - from;
+            (void)madvise((void *)(uintptr_t)(a->p + from), (size_t)n, MADV_POPULATE_READ);
+            a->populated = from + n;
+        }
+#endif
         const uint8_t *h = a->p + off;
         if (off + BLOCK_HEAD > a->trailer || inmem__get32(h + 12) != inmem__crc32c(0, h, 12))
             break;
