@@ -1225,6 +1225,59 @@ static void repair_in_the_middle_keeps_the_longest_prefix_with_exact_counts(void
     }
 }
 
+/* A crash's log ends in zeros to the end of its segment; a stray byte anywhere in them makes the
+ * tail torn, measured to that byte: near the end of the log, far from it, on either side of the
+ * buffer the zeros are read in (64 KiB, from the segment's end), and as the segment's last byte. */
+static void recovery_finds_a_stray_byte_anywhere_in_the_zeros_after_the_log(void **state)
+{
+    (void)state;
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    inmem_options o; /* segments of 1 MiB and more: the zeros are read 64 KiB at a time */
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_ASYNC;
+    o.checkpoint_log_ratio = 0;
+    inmem_db *db = NULL;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    assert_ok(inmem_put(db, NULL, "a", 1, "A", 1, NULL));
+    assert_ok(inmem_put(db, NULL, "b", 1, "B", 1, NULL));
+    assert_ok(inmem_db_close(db));
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
+    size_t e = f[nf - 1].off;
+    free(f);
+    memset(img + e, 0, len - e); /* a crash after the second commit: no close mark */
+    CHECK(len > e + 4 * 65536, "segment of %zu bytes, log ends at %zu", len, e);
+    size_t at[] = {e + 1, e + 70000, len / 2 + 1, len - 65537, len - 65536, len - 65535, len - 1};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        img[at[i]] = 0x5a;
+        spit(path, img, len);
+        db = NULL;
+        assert_ok(try_open_opts(dir, INMEM_DURABILITY_BATCHED, 0, 1, &db));
+        inmem_recovery_info rec = recovery_of(db);
+        CHECK(rec.torn_tail == 1 && rec.tail_offset == e && rec.tail_bytes == at[i] + 1 - e &&
+                  rec.version == 2,
+              "stray byte at %zu: torn %d at %llu, %llu bytes, version %llu", at[i], rec.torn_tail,
+              (unsigned long long)rec.tail_offset, (unsigned long long)rec.tail_bytes,
+              (unsigned long long)rec.version);
+        assert_ok(inmem_db_close(db));
+        img[at[i]] = 0;
+    }
+    /* and none: the log simply ends */
+    spit(path, img, len);
+    db = NULL;
+    assert_ok(try_open_opts(dir, INMEM_DURABILITY_BATCHED, 0, 1, &db));
+    inmem_recovery_info rec = recovery_of(db);
+    assert_int_equal(rec.torn_tail, 0);
+    assert_int_equal(rec.version, 2);
+    assert_ok(inmem_db_close(db));
+    free(img);
+    test_rmdir(dir);
+}
+
 /* ---- inspection -------------------------------------------------------------------------- */
 
 /* A read-only open changes no byte of any file, whatever it finds; it reports what a writable
@@ -1424,6 +1477,7 @@ const struct CMUnitTest wal_recovery_tests[] = {
     cmocka_unit_test(damaged_last_transaction_at_every_offset_strict),
     cmocka_unit_test(last_segment_zeroed_truncated_or_deleted_is_corruption),
     cmocka_unit_test(repair_in_the_middle_keeps_the_longest_prefix_with_exact_counts),
+    cmocka_unit_test(recovery_finds_a_stray_byte_anywhere_in_the_zeros_after_the_log),
     cmocka_unit_test(read_only_open_never_changes_a_file_and_reports_what_recovery_would_cut),
     cmocka_unit_test(stray_files_with_segment_like_names_are_ignored),
     cmocka_unit_test(recovery_skips_a_record_of_unknown_type),
