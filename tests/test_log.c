@@ -1036,6 +1036,58 @@ static void segments_of_any_size_never_stall_the_log(void **state)
     alarm(0);
 }
 
+/* Async mode dirties a window of the segment ahead of the appender (wal.c, "Page faults"),
+ * asked for again as the appender moves on and after each fsync. Segments a checkpoint switches
+ * while the appender waits never stall (the window's end was not a page boundary once, and the
+ * syncer dirtied its last page again and again, holding off the switch for good), and every
+ * commit is there after a reopen. The alarm turns a hang into a failure. */
+static void async_log_dirties_ahead_and_never_stalls_a_switch(void **state)
+{
+    (void)state;
+    alarm(120);
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_ASYNC;
+    o.checkpoint_log_ratio = 0;
+    inmem_db *db;
+    assert_ok(inmem_db_open(dir, &o, &db));
+    uint8_t val[200];
+    char key[32];
+    enum { ROUNDS = 12, PUTS = 20000 }; /* ~5 MB of log a round: segments of 1 to 8 MiB */
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < PUTS; i++) {
+            snprintf(key, sizeof key, "k%05d", i);
+            memset(val, 'a' + r, sizeof val);
+            assert_ok(inmem_put(db, NULL, key, strlen(key), val, sizeof val, NULL));
+        }
+        assert_ok(inmem_db_checkpoint(db, NULL)); /* a switch, the appender held at the lock */
+        for (int i = 0; i < PUTS / 4; i++) {      /* and commits after it, into the new segment */
+            snprintf(key, sizeof key, "after%05d", i);
+            assert_ok(inmem_put(db, NULL, key, strlen(key), val, sizeof val, NULL));
+        }
+    }
+    uint64_t version = test_stats(db).version;
+    assert_ok(inmem_db_close(db));
+    assert_ok(inmem_db_open(dir, &o, &db));
+    assert_int_equal(test_stats(db).version, version);
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin(db, &t));
+    for (int i = 0; i < PUTS; i += 997) {
+        snprintf(key, sizeof key, "k%05d", i);
+        const void *v;
+        size_t vl;
+        assert_ok(inmem_kv_get(t, NULL, key, strlen(key), &v, &vl, NULL));
+        assert_int_equal(vl, sizeof val);
+        assert_int_equal(((const uint8_t *)v)[0], 'a' + ROUNDS - 1);
+    }
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+    alarm(0);
+}
+
 /* ---- durable means durable ------------------------------------------------------------------ */
 
 static int apply_nothing(void *ctx, const inmem__wal_txn *txn)
@@ -2261,6 +2313,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(clean_closes_at_the_end_of_a_full_segment_never_overrun_it),
     cmocka_unit_test(segments_start_small_and_double_up_to_the_segment_size),
     cmocka_unit_test_teardown(segments_are_made_ahead_off_the_committing_thread, restore_posix_vfs),
+    cmocka_unit_test(async_log_dirties_ahead_and_never_stalls_a_switch),
     cmocka_unit_test(batched_background_thread_fsyncs_only_when_due),
     cmocka_unit_test(batched_fsync_comes_when_the_period_ends_or_sync_commits_are_reached),
 };

@@ -30,7 +30,9 @@ struct inmem__wal {
     uint8_t *map;
     uint64_t map_len;
     uint64_t off;
-    uint64_t spare_at;  /* appender: past this offset it asks for the spare (half the segment) */
+    uint64_t spare_at; /* appender: past this offset it asks for the spare (half the segment) */
+    _Atomic uint64_t dirty_at; /* async: past this offset the appender has the syncer dirty more
+                                * of the segment ahead of it (populate_some()) */
     uint64_t zap_off;   /* non-strict: the mapping below it is unmapped (zap_behind(); syncers) */
     uint32_t format;    /* the current segment's format (appends only go into INMEM__WAL_FORMAT) */
     uint64_t first_seq; /* the oldest segment on disk (inmem__wal_drop_before) */
