@@ -29,7 +29,8 @@
 
 #define HOUR_MS (3600u * 1000u)
 
-static inmem_db *open_hist(const char *dir, uint64_t ms, uint32_t versions)
+/* @p swept: with the background sweeper (else only inmem_db_sweep() sweeps). */
+static inmem_db *open_hist_swept(const char *dir, uint64_t ms, uint32_t versions, int swept)
 {
     inmem_options o;
     inmem_options_init(&o);
@@ -37,9 +38,16 @@ static inmem_db *open_hist(const char *dir, uint64_t ms, uint32_t versions)
     o.checkpoint_log_ratio = 0;
     o.history_ms = ms;
     o.history_versions = versions;
+    if (!swept)
+        o.ttl_sweep_interval_ms = 0;
     inmem_db *db = NULL;
     assert_ok(inmem_db_open(dir, &o, &db));
     return db;
+}
+
+static inmem_db *open_hist(const char *dir, uint64_t ms, uint32_t versions)
+{
+    return open_hist_swept(dir, ms, versions, 1);
 }
 
 /* Every KV pair of @p run visible to @p t as "key=value@version;"; the scan's error if any. */
@@ -577,20 +585,6 @@ static size_t policies_cached(inmem_db *db)
     return n;
 }
 
-static inmem_db *open_unswept(const char *dir, uint64_t ms, uint32_t versions)
-{
-    inmem_options o;
-    inmem_options_init(&o);
-    o.durability = dir ? INMEM_DURABILITY_BATCHED : INMEM_DURABILITY_NONE;
-    o.checkpoint_log_ratio = 0;
-    o.history_ms = ms;
-    o.history_versions = versions;
-    o.ttl_sweep_interval_ms = 0; /* sweeps only when the test calls inmem_db_sweep() */
-    inmem_db *db = NULL;
-    assert_ok(inmem_db_open(dir, &o, &db));
-    return db;
-}
-
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -608,7 +602,7 @@ static void history_sweep_drops_what_no_longer_changes_an_answer(void **state)
     char dir[64];
     test_tmpdir(dir);
     enum { WINDOW = 300 };
-    inmem_db *db = open_unswept(dir, WINDOW, 0);
+    inmem_db *db = open_hist_swept(dir, WINDOW, 0, 0);
     put_str(db, NULL, "shared", "x");
     uint64_t keys0 = test_stats(db).keys;
     inmem_run_id run;
@@ -634,14 +628,14 @@ static void history_sweep_drops_what_no_longer_changes_an_answer(void **state)
     CHECK(s.keys == keys0 + 1, "%llu keys, %llu before the run (+ churn's)",
           (unsigned long long)s.keys, (unsigned long long)keys0);
     assert_ok(inmem_db_close(db));
-    db = open_unswept(dir, WINDOW, 0);
+    db = open_hist_swept(dir, WINDOW, 0, 0);
     assert_int_equal(policies_cached(db), 0);
     assert_rc(INMEM_EHISTORY, get_at(db, v, &run, "secret", got, sizeof got));
     assert_ok(inmem_db_close(db));
     test_rmdir(dir);
 
     /* a count keeps versions however old: the record stays */
-    db = open_unswept(NULL, 0, 4);
+    db = open_hist_swept(NULL, 0, 4, 0);
     assert_ok(inmem_run_begin_db(db, NULL, &run));
     v = put_str(db, &run, "secret", "value");
     assert_ok(inmem_run_delete_db(db, &run));
@@ -657,7 +651,7 @@ static void history_sweep_drops_what_no_longer_changes_an_answer(void **state)
 static void history_a_deleted_runs_policy_leaves_no_entry(void **state)
 {
     (void)state;
-    inmem_db *db = open_unswept(NULL, 0, 0);
+    inmem_db *db = open_hist_swept(NULL, 0, 0, 0);
     /* a live one stays, found wherever the entries dropped around it were */
     inmem_run_id kept = begin_run_keeping(db, HOUR_MS, 0);
     inmem_run_id runs[50];

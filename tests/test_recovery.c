@@ -740,15 +740,10 @@ static void incomplete_transaction_between_commits_is_corruption(void **state)
     assert_int_equal(put_ok(db, NULL, "d", LIT("D")), 3);
     assert_ok(inmem_db_close(db));
 
-    size_t len, nf, end;
-    uint8_t *img = slurp(path, &len);
-    frame *f = walk_log(img, len, &nf, &end);
-    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
-    size_t e = f[nf - 1].off;
-    free(f);
+    size_t len, e;
+    uint8_t *img = log_as_crashed(path, &len, &e);
     /* after the last commit: BEGIN + one WRITE of a two-record transaction, then a complete
      * transaction that takes the next version */
-    memset(img + e, 0, len - e);
     uint8_t key[64];
     uint32_t kl = kv_key(key, "x");
     size_t n = inmem__wal_enc_begin(img + e, 4, zero_run, 1, INMEM__LSN(1, e), 2);
@@ -1243,13 +1238,8 @@ static void recovery_finds_a_stray_byte_anywhere_in_the_zeros_after_the_log(void
     assert_ok(inmem_put(db, NULL, "a", 1, "A", 1, NULL));
     assert_ok(inmem_put(db, NULL, "b", 1, "B", 1, NULL));
     assert_ok(inmem_db_close(db));
-    size_t len, nf, end;
-    uint8_t *img = slurp(path, &len);
-    frame *f = walk_log(img, len, &nf, &end);
-    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
-    size_t e = f[nf - 1].off;
-    free(f);
-    memset(img + e, 0, len - e); /* a crash after the second commit: no close mark */
+    size_t len, e;
+    uint8_t *img = log_as_crashed(path, &len, &e); /* after the second commit */
     CHECK(len > e + 4 * 65536, "segment of %zu bytes, log ends at %zu", len, e);
     size_t at[] = {e + 1, e + 70000, len / 2 + 1, len - 65537, len - 65536, len - 65535, len - 1};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {

@@ -336,6 +336,20 @@ uint8_t *two_txn_log(const char *dir, const char *path, size_t *len, size_t *clo
     return img;
 }
 
+/* The segment at @p path as a crash right after its last commit leaves it: read, its close mark
+ * (which must end it) and all after it zeroed; *end: where the mark was. */
+uint8_t *log_as_crashed(const char *path, size_t *len, size_t *end)
+{
+    size_t nf, stop;
+    uint8_t *img = slurp(path, len);
+    frame *f = walk_log(img, *len, &nf, &stop);
+    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
+    *end = f[nf - 1].off;
+    free(f);
+    memset(img + *end, 0, *len - *end);
+    return img;
+}
+
 /* 1 if @p msg holds the decimal number @p n, not as part of a longer number. */
 int mentions_number(const char *msg, uint64_t n)
 {

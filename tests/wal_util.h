@@ -78,6 +78,7 @@ size_t enc_txn(uint8_t *p, uint64_t txn_id, uint64_t version, uint64_t synced_ls
                const char *val);
 uint64_t wall_ms(void);
 uint8_t *two_txn_log(const char *dir, const char *path, size_t *len, size_t *close_off);
+uint8_t *log_as_crashed(const char *path, size_t *len, size_t *end);
 int mentions_number(const char *msg, uint64_t n);
 /* The operations of a TXN frame as WRITE/DELETE records (up to @p cap); returns how many. */
 size_t txn_ops(const inmem__wal_rec *txn, inmem__wal_rec *ops, size_t cap);
