@@ -180,8 +180,9 @@ export interface Stats {
    *  failed (IOError), a log that refuses writes or versions that reached their limit, 2^63 - 1
    *  (ReadOnlyError), memory. */
   abortsError: number;
-  /** Expired values the TTL sweeper deleted (background, or sweep()), each in a commit of its
-   *  own: it moves the version, and is not in commits. */
+  /** The sweeper's commits (background, or sweep()): one per expired value it deleted, and one
+   *  per sweep that dropped the records of erased runs (see docs/history.md, "Limits"). Each
+   *  moves the version, and is not in commits. */
   expiredSwept: number;
 }
 
