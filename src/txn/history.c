@@ -845,16 +845,21 @@ int inmem__history_sweep(inmem__store *st, uint64_t *removed)
     if (removed)
         *removed = 0;
     inmem__mutex_lock(&st->commit_mu);
-    if (st->pol_past && (runs = malloc(SWEEP_MAX * sizeof(*runs))) != NULL) {
-        /* the database's floor: where its policy alone refuses reads (a window's floor, a
-         * count's `since`, without retention the oldest version held); floors never move back */
-        uint64_t f = policy_floor(st, &st->hist, 0, floor_clock(st), held_floor(st));
+    /* the database's floor: where its policy alone refuses reads (a window's floor, a count's
+     * `since`, without retention the oldest version held). Floors never move back, and what a
+     * sweep did not drop at a floor it cannot drop until the floor moves: a count, whose floor
+     * stays, costs no walk of the table at every sweep */
+    uint64_t f = st->pol_past ? policy_floor(st, &st->hist, 0, floor_clock(st), held_floor(st)) : 0;
+    if (f > st->pol_swept_floor && (runs = malloc(SWEEP_MAX * sizeof(*runs))) != NULL) {
         for (size_t i = 0; i < st->pol_cap && n < SWEEP_MAX; i++) {
             const inmem__run_policy *p = st->pol[i];
             if (p && refuses_past(p) && p->p.since <= f && !in_forks(st, p))
                 memcpy(runs[n++], p->run, 16);
         }
     }
+    int whole = runs && n < SWEEP_MAX; /* every candidate at f is in runs[] */
+    if (whole && !n)
+        st->pol_swept_floor = f;
     inmem__mutex_unlock(&st->commit_mu);
     int rc = 0;
     inmem_txn *t = NULL;
@@ -878,6 +883,12 @@ int inmem__history_sweep(inmem__store *st, uint64_t *removed)
         if (rc == 0 && removed)
             *removed = gone;
         inmem__txn_free(t);
+        if (rc == 0 && whole) { /* (else the next sweep looks again) */
+            inmem__mutex_lock(&st->commit_mu);
+            if (f > st->pol_swept_floor)
+                st->pol_swept_floor = f;
+            inmem__mutex_unlock(&st->commit_mu);
+        }
     }
     free(runs);
     return rc;

@@ -151,9 +151,10 @@ struct inmem__store {
     size_t ntimes, times_cap;
     inmem__run_policy **pol; /* open addressing, entries allocated one by one */
     size_t npol, pol_cap;
-    size_t pol_past;      /* entries that only refuse a deleted run's past (erased, inherit): what
-                           * inmem__history_sweep() looks for */
-    uint64_t gc_snap_max; /* the highest min_snap any GC ran with: the floor without history */
+    size_t pol_past; /* entries that only refuse a deleted run's past (erased, inherit): what
+                      * inmem__history_sweep() looks for */
+    uint64_t pol_swept_floor; /* the database's floor at the last sweep that looked at them */
+    uint64_t gc_snap_max;     /* the highest min_snap any GC ran with: the floor without history */
     /* the newest checkpoint image's version, installed or being written (0: none): a reopen may
      * start from it, with each key's newest value only where no retention keeps more */
     _Atomic uint64_t image_version;
