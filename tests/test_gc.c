@@ -533,7 +533,7 @@ static void dir_save(const char *dir, struct saved_dir *s)
         assert_non_null(b);
         assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
         fclose(f);
-        snprintf(s->name[s->n], sizeof s->name[0], "%s", e->d_name);
+        memcpy(s->name[s->n], e->d_name, strlen(e->d_name) + 1); /* (length checked above) */
         s->data[s->n] = b;
         s->len[s->n++] = (size_t)len;
     }
