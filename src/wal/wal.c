@@ -71,11 +71,15 @@
  * `syncing` so that the mapping cannot be switched under it), leaving committers only the fault
  * that marks a page dirty — not cheap on this project's VMs (~6.5 us, paravirtual: 16 % of a
  * batched writer's time). In async mode, where an fsync comes once a second, the syncer takes
- * that fault too: it dirties the DIRTY_WINDOW ahead of the appender (MADV_POPULATE_WRITE, the
- * pages' content unchanged), is asked for more as the appender passes half of it (dirty_at),
- * and dirties it again after each fsync, which cleans and write-protects it. The fsync writes
- * the window's zeros (at most 2 MiB a second), and a clean close leaves them on disk as data,
- * which the next open's check for zeros after the close mark reads. Not in batched mode: an
+ * that fault too: it dirties a window ahead of the appender (MADV_POPULATE_WRITE, the pages'
+ * content unchanged), is asked for more as the appender passes half of it (dirty_at), and
+ * dirties it again after each fsync, which cleans and write-protects it. Each fsync writes the
+ * window's zeros, so the window follows the appender's pace: after an fsync it is what was
+ * appended since the one before (a page at least, DIRTY_WINDOW at most), and each ask doubles
+ * it up to DIRTY_WINDOW. A database committing a few times a second thus writes a page or two
+ * of zeros per fsync, not 2 MiB (it wrote 7.3 MB for 120 commits in 6 s), and one at full speed
+ * at most 2 MiB a second. A clean close leaves the zeros on disk as data, which the next open's
+ * check for zeros after the close mark reads. Not in batched mode: an
  * fsync every 1,000 commits would write the window's zeros each time and undo it (the whole
  * segment dirtied ahead made W1 batched 11-15 % slower, async 14-18 % faster).
  *
@@ -94,6 +98,12 @@
 #include "core/clock.h"
 #include "core/vfs.h"
 #include "wal/wal_int.h"
+
+/* Async: the most and the least the syncer dirties ahead of the appender (see the file
+ * comment), and the window a new log starts with. */
+#define DIRTY_WINDOW ((uint64_t)2 << 20)
+#define DIRTY_MIN    ((uint64_t)4096)
+#define DIRTY_START  ((uint64_t)64 << 10)
 
 /* ---- segments ---------------------------------------------------------------------------- */
 
@@ -342,6 +352,24 @@ static void zap_behind(inmem__wal *w, uint8_t *map, uint64_t seq, uint64_t upto)
     w->zap_off = end;
 }
 
+/* Async: an fsync cleaned the window dirtied ahead of the appender (and wrote its zeros); has
+ * the syncer dirty it again, as far ahead as the appender went since the fsync before (see
+ * the file comment). Whoever ran the fsync: the syncer, or a committer held at
+ * max_unsynced_commits. */
+static void redirty(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
+{
+    if (w->cfg.mode != INMEM_DURABILITY_ASYNC)
+        return;
+    uint64_t bytes = atomic_load_rlx(&w->bytes), win = bytes - w->dirty_mark;
+    w->dirty_mark = bytes;
+    win = (win + 4095) & ~(uint64_t)4095;
+    w->dirty_win = win < DIRTY_MIN ? DIRTY_MIN : win > DIRTY_WINDOW ? DIRTY_WINDOW : win;
+    w->populate_pending = 1;
+    w->populate_off = 0;
+    w->kick = 1;
+    pthread_cond_signal(&w->flush_cv);
+}
+
 /* Makes everything below @p target durable (group commit: see the file comment). */
 static int sync_to(inmem__wal *w, uint64_t target)
 {
@@ -395,6 +423,7 @@ static int sync_to(inmem__wal *w, uint64_t target)
                                                          (commits - w->synced_commits_mark));
                 w->synced_commits_mark = commits;
             }
+            redirty(w);
         }
         /* The next group. Gather only if, after the previous fsync, most of the committers it
          * served were back within one fsync time (steady load): then the group is everyone
@@ -425,8 +454,6 @@ static int sync_to(inmem__wal *w, uint64_t target)
 }
 
 #define POPULATE_CHUNK (4u << 20)
-/* Async: how far ahead of the appender the syncer dirties the segment (see the file comment). */
-#define DIRTY_WINDOW ((uint64_t)2 << 20)
 
 /* Prefaults the next chunk of the current segment (see the file comment); keeps the syncer
  * awake (kick) until the segment is done, or in async mode the window ahead of the appender is
@@ -444,7 +471,7 @@ static void populate_some(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
     if (dirty) {
         uint64_t lsn = atomic_load_acq(&w->written_lsn);
         uint64_t at = INMEM__LSN_SEQ(lsn) == w->seq ? INMEM__LSN_OFF(lsn) : 0;
-        uint64_t to = (at + DIRTY_WINDOW + 4095) & ~(uint64_t)4095;
+        uint64_t to = (at + w->dirty_win + 4095) & ~(uint64_t)4095;
         if (to < len)
             len = to;
         if (off < at)
@@ -452,7 +479,7 @@ static void populate_some(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
     }
     if (off >= len) {                  /* (off is not rounded: a segment may end inside a page) */
         if (dirty && len < w->map_len) /* the window is dirty: the appender asks for more */
-            atomic_store_rlx(&w->dirty_at, len - DIRTY_WINDOW / 2);
+            atomic_store_rlx(&w->dirty_at, len - w->dirty_win / 2);
         else
             w->populate_pending = 0;
         return;
@@ -584,12 +611,8 @@ static void *flusher_main(void *arg)
             uint64_t upto = atomic_load_acq(&w->written_lsn);
             if (upto > atomic_load_rlx(&w->synced_lsn) && !atomic_load_rlx(&w->failed)) {
                 inmem__mutex_unlock(&w->sync_mu);
-                sync_to(w, upto);
+                sync_to(w, upto); /* (in async mode it has the window dirtied again) */
                 inmem__mutex_lock(&w->sync_mu);
-                if (w->cfg.mode == INMEM_DURABILITY_ASYNC) { /* it cleaned the window: again */
-                    w->populate_pending = 1;
-                    w->populate_off = 0;
-                }
             }
         }
         populate_some(w);
@@ -606,6 +629,8 @@ int inmem__wal_start(inmem__wal *w)
         w->populate_off = w->off;
         w->kick = 1;
     }
+    w->dirty_win = DIRTY_START;
+    w->dirty_mark = atomic_load_rlx(&w->bytes);
     inmem__mutex_unlock(&w->sync_mu);
     if (inmem__thread_start(&w->flusher, flusher_main, w) != 0)
         return inmem__error(INMEM_ENOMEM, "cannot start the log's sync thread");
@@ -801,6 +826,7 @@ uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c)
     if (INMEM_UNLIKELY(w->off > atomic_load_rlx(&w->dirty_at)) && w->has_flusher) {
         atomic_store_rlx(&w->dirty_at, UINT64_MAX);
         inmem__mutex_lock(&w->sync_mu);
+        w->dirty_win = w->dirty_win >= DIRTY_WINDOW / 2 ? DIRTY_WINDOW : 2 * w->dirty_win;
         w->populate_pending = 1;
         w->kick = 1;
         pthread_cond_signal(&w->flush_cv);

@@ -58,6 +58,8 @@ struct inmem__wal {
     int stop INMEM_GUARDED_BY(sync_mu);
     int populate_pending INMEM_GUARDED_BY(sync_mu); /* prefault the current segment */
     uint64_t populate_off INMEM_GUARDED_BY(sync_mu);
+    uint64_t dirty_win INMEM_GUARDED_BY(sync_mu);  /* async: how far ahead the syncer dirties */
+    uint64_t dirty_mark INMEM_GUARDED_BY(sync_mu); /* async: `bytes` at the last fsync */
     uint64_t synced_commits_mark INMEM_GUARDED_BY(sync_mu);
     /* the next segment, made ahead of its switch by the background thread (wal.c, "Spare") */
     int spare_state INMEM_GUARDED_BY(sync_mu); /* SPARE_NONE, _WANTED, _MAKING or _READY */
