@@ -521,7 +521,8 @@ static void *crc_ahead_main(void *arg)
         }
 #ifdef MADV_POPULATE_READ
         if (off >= a->populated) { /* (advice: a kernel without it changes nothing) */
-            uint64_t from = a->populated & ~(uint64_t)4095, n = POPULATE_STEP;
+            /* from here: what the loader overtook it on is in memory already */
+            uint64_t from = off & ~(uint64_t)4095, n = POPULATE_STEP;
             if (n > a->trailer - from)
                 n = a->trailer - from;
             (void)madvise((void *)(uintptr_t)(a->p + from), (size_t)n, MADV_POPULATE_READ);
