@@ -646,6 +646,52 @@ static void history_sweep_drops_what_no_longer_changes_an_answer(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A window's floor after a reopen from a checkpoint. The image holds the commit times of the
+ * versions it keeps, not of those the GC had dropped (a key's put and delete, the key unlinked
+ * since; an erased run's writes, its record swept since), and the floor read from the known
+ * times fell back below them: a read of that past was accepted and answered "absent" where it
+ * must be refused. The floor may not be lower after the reopen than before it. */
+static void history_a_window_floor_does_not_fall_back_across_a_checkpoint(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    enum { WINDOW = 300 };
+    uint64_t t0 = inmem__clock_wall_ms();
+    inmem__clock_set_override(t0);
+    inmem_db *db = open_hist_swept(dir, WINDOW, 0, 0);
+    put_str(db, NULL, "shared", "x");
+    inmem_run_id live, gone;
+    assert_ok(inmem_run_begin_db(db, NULL, &live));
+    uint64_t vk = put_str(db, &live, "k", "value");
+    assert_ok(inmem_delete(db, &live, "k", 1, NULL));
+    assert_ok(inmem_run_begin_db(db, NULL, &gone));
+    uint64_t vs = put_str(db, &gone, "secret", "value");
+    assert_ok(inmem_run_delete_db(db, &gone));
+    inmem__clock_set_override(t0 + WINDOW + 100);
+    uint64_t swept0 = test_stats(db).expired_swept;
+    assert_ok(inmem_db_sweep(db, NULL)); /* the erased run's record: its deletion left the window */
+    assert_int_equal(test_stats(db).expired_swept, swept0 + 1);
+    inmem__clock_set_override(t0 + 2 * (WINDOW + 100));
+    churn(db, 20); /* the GC unlinks k: its tombstone is below the floor */
+    char got[16];
+    assert_rc(INMEM_EHISTORY, get_at(db, vk, &live, "k", got, sizeof got));
+    assert_rc(INMEM_EHISTORY, get_at(db, vs, &gone, "secret", got, sizeof got));
+    uint64_t floor = test_stats(db).history_floor;
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    db = open_hist_swept(dir, WINDOW, 0, 0);
+    uint64_t after = test_stats(db).history_floor;
+    CHECK(after >= floor, "the floor fell back from %llu to %llu", (unsigned long long)floor,
+          (unsigned long long)after);
+    assert_rc(INMEM_EHISTORY, get_at(db, vk, &live, "k", got, sizeof got));
+    assert_rc(INMEM_EHISTORY, get_at(db, vs, &gone, "secret", got, sizeof got));
+    put_str(db, &live, "k", "again"); /* and the database goes on from there */
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+    test_rmdir(dir);
+}
+
 /* A run whose own policy kept nothing, in a database that keeps nothing, leaves no record at
  * its deletion, and no cache entry either (they stayed for the database's life). */
 static void history_a_deleted_runs_policy_leaves_no_entry(void **state)
@@ -2613,6 +2659,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_deleting_a_run_erases_its_past),
     cmocka_unit_test(history_sweep_drops_what_no_longer_changes_an_answer),
     cmocka_unit_test(history_a_deleted_runs_policy_leaves_no_entry),
+    cmocka_unit_test(history_a_window_floor_does_not_fall_back_across_a_checkpoint),
     cmocka_unit_test(history_key_history_lists_versions_newest_first),
     cmocka_unit_test(history_key_history_read_never_lowers_the_oldest_snapshot_in_the_stats),
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),

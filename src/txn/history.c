@@ -120,6 +120,29 @@ static uint64_t version_at_time(const inmem__store *st, uint64_t time_ms)
     return st->times[found].last < end ? st->times[found].last : end;
 }
 
+/* The newest version that may have been committed at or before @p time_ms: the one before the
+ * first version known to be later (the newest assigned if none is). version_at_time() answers
+ * the oldest such version, which is what the GC wants (a lower floor keeps more); where reads of
+ * the past are refused wants this one. The two differ only where commit times are not known: a
+ * checkpoint image carries the times of the versions it holds, not of those it dropped (a delete
+ * whose key was unlinked, a run's erased writes), and a floor read from the versions it kept
+ * fell back below what the GC had already dropped — a read of that past then answered "absent"
+ * where it must be refused. */
+static uint64_t version_at_time_high(const inmem__store *st, uint64_t time_ms)
+{
+    long lo = 0, hi = (long)st->ntimes - 1, first = (long)st->ntimes;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (st->times[mid].time_ms > time_ms) {
+            first = mid;
+            hi = mid - 1;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return (size_t)first < st->ntimes ? st->times[first].version - 1 : st->assigned;
+}
+
 /* What a reader may be given of version_at_time(): in strict mode a commit is noted (and
  * assigned) before its fsync, and visible only after it (never, if it fails). Under commit_mu. */
 static uint64_t visible_at_time(const inmem__store *st, uint64_t time_ms)
@@ -720,7 +743,8 @@ static uint64_t floor_clock(inmem__store *st)
     return st->floor_now_ms;
 }
 
-/* The newest version committed at or before @p now - @p ms: a window's floor. */
+/* The newest version committed at or before @p now - @p ms: a window's floor, as the GC keeps
+ * it (the lowest the known commit times allow; see version_at_time_high()). */
 static uint64_t window_floor(const inmem__store *st, uint64_t ms, uint64_t now)
 {
     return now > ms ? version_at_time(st, now - ms) : 0;
@@ -748,7 +772,9 @@ static const inmem__hpolicy *scope_policy(const inmem__store *st, const uint8_t 
 }
 
 /* The oldest version at which "absent" is a trustworthy answer in the scope (see the top); @p held
- * is what stands for it without retention (st->gc_snap_max, or held_floor()). */
+ * is what stands for it without retention (st->gc_snap_max, or held_floor()). A window's floor
+ * here is the highest the known commit times allow (version_at_time_high()): the GC's is never
+ * above it. */
 static uint64_t policy_floor(const inmem__store *st, const inmem__hpolicy *p, int erased,
                              uint64_t now, uint64_t held)
 {
@@ -756,7 +782,7 @@ static uint64_t policy_floor(const inmem__store *st, const inmem__hpolicy *p, in
         return p->since;
     if (!p->ms)
         return held;
-    uint64_t f = window_floor(st, p->ms, now);
+    uint64_t f = now > p->ms ? version_at_time_high(st, now - p->ms) : 0;
     return f > p->since ? f : p->since;
 }
 
