@@ -152,6 +152,8 @@ $(BUILD)/fuzz/%.o: fuzz/%.c
 # thread starts through a wrapper there that notes their signal mask.
 TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=inmem__valloc
 TEST_WRAP += -Wl,--wrap=pthread_create
+# A hook of tests/test_history.c runs where the engine's own transactions begin.
+TEST_WRAP += -Wl,--wrap=inmem__txn_begin_own
 
 $(BUILD)/inmem_tests: $(TEST_OBJ) $(BUILD)/libinmem.a
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(BUILD)/libinmem.a -lcmocka $(LIBS)

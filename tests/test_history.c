@@ -692,6 +692,99 @@ static void history_a_window_floor_does_not_fall_back_across_a_checkpoint(void *
     test_rmdir(dir);
 }
 
+/* A deleted fork's record waits for the snapshots that may still read through the fork; once
+ * they have ended, the next sweep drops it, though the database's floor has not moved since the
+ * sweep that had to leave it (that one marked the floor as done, and every later sweep skipped
+ * its walk until a commit moved the floor). */
+static void history_a_sweep_comes_back_for_a_fork_once_its_readers_end(void **state)
+{
+    (void)state;
+    enum { WINDOW = 300 };
+    uint64_t t0 = inmem__clock_wall_ms();
+    inmem__clock_set_override(t0);
+    inmem_db *db = open_hist_swept(NULL, WINDOW, 0, 0);
+    inmem_run_id parent, fork;
+    assert_ok(inmem_run_begin_db(db, NULL, &parent));
+    put_str(db, &parent, "k", "v");
+    assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &fork));
+    put_str(db, &fork, "k", "w");
+    inmem_txn *t = test_begin(db); /* may read through the fork */
+    assert_ok(inmem_run_delete_db(db, &fork));
+    churn(db, 20);
+    inmem__clock_set_override(t0 + WINDOW + 100);
+    uint64_t swept0 = test_stats(db).expired_swept;
+    assert_ok(inmem_db_sweep(db, NULL));
+    assert_int_equal(test_stats(db).expired_swept, swept0); /* held by the snapshot */
+    inmem_txn_free(t);
+    inmem__store_collect(db->store);
+    assert_ok(inmem_db_sweep(db, NULL)); /* no commit since: the same floor */
+    assert_int_equal(test_stats(db).expired_swept, swept0 + 1);
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
+/* The sweep judges an erased run's record under the commit lock, then deletes it in a
+ * transaction of its own. A test hook runs where the lock has been let go (the test binary is
+ * linked with -Wl,--wrap=inmem__txn_begin_own): there the same run id is begun, written and
+ * deleted again, a new record whose deletion no floor has passed. The sweep deleted it all the
+ * same, and the second life's past read as "absent". */
+static void (*own_txn_hook)(void);
+int __real_inmem__txn_begin_own(inmem__store *st, inmem_txn **out);
+int __wrap_inmem__txn_begin_own(inmem__store *st, inmem_txn **out);
+int __wrap_inmem__txn_begin_own(inmem__store *st, inmem_txn **out)
+{
+    void (*h)(void) = own_txn_hook;
+    own_txn_hook = NULL;
+    if (h)
+        h();
+    return __real_inmem__txn_begin_own(st, out);
+}
+
+static inmem_db *again_db;
+static inmem_run_id again_run;
+static uint64_t again_v;
+
+static void run_again(void)
+{
+    inmem_run_options ro;
+    inmem_run_options_init(&ro);
+    ro.id = &again_run;
+    assert_ok(inmem_run_begin_db(again_db, &ro, NULL));
+    again_v = put_str(again_db, &again_run, "secret", "second");
+    assert_ok(inmem_run_delete_db(again_db, &again_run));
+}
+
+static void history_a_sweep_spares_a_record_written_again_meanwhile(void **state)
+{
+    (void)state;
+    enum { WINDOW = 300 };
+    uint64_t t0 = inmem__clock_wall_ms();
+    inmem__clock_set_override(t0);
+    inmem_db *db = open_hist_swept(NULL, WINDOW, 0, 0);
+    put_str(db, NULL, "shared", "x");
+    assert_ok(inmem_run_begin_db(db, NULL, &again_run));
+    uint64_t v1 = put_str(db, &again_run, "secret", "first");
+    assert_ok(inmem_run_delete_db(db, &again_run));
+    inmem__clock_set_override(t0 + WINDOW + 100);
+    again_db = db;
+    own_txn_hook = run_again;
+    uint64_t swept0 = test_stats(db).expired_swept;
+    assert_ok(inmem_db_sweep(db, NULL));
+    assert_null(own_txn_hook); /* it ran */
+    assert_int_equal(test_stats(db).expired_swept, swept0);
+    char got[16];
+    assert_rc(INMEM_EHISTORY, get_at(db, again_v, &again_run, "secret", got, sizeof got));
+    assert_rc(INMEM_EHISTORY, get_at(db, v1, &again_run, "secret", got, sizeof got));
+    /* once the window has passed the second deletion, the record goes */
+    inmem__clock_set_override(t0 + 2 * (WINDOW + 100));
+    churn(db, 20);
+    assert_ok(inmem_db_sweep(db, NULL));
+    assert_int_equal(test_stats(db).expired_swept, swept0 + 1);
+    assert_rc(INMEM_EHISTORY, get_at(db, again_v, &again_run, "secret", got, sizeof got));
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
 /* A run whose own policy kept nothing, in a database that keeps nothing, leaves no record at
  * its deletion, and no cache entry either (they stayed for the database's life). */
 static void history_a_deleted_runs_policy_leaves_no_entry(void **state)
@@ -2660,6 +2753,8 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_sweep_drops_what_no_longer_changes_an_answer),
     cmocka_unit_test(history_a_deleted_runs_policy_leaves_no_entry),
     cmocka_unit_test(history_a_window_floor_does_not_fall_back_across_a_checkpoint),
+    cmocka_unit_test(history_a_sweep_spares_a_record_written_again_meanwhile),
+    cmocka_unit_test(history_a_sweep_comes_back_for_a_fork_once_its_readers_end),
     cmocka_unit_test(history_key_history_lists_versions_newest_first),
     cmocka_unit_test(history_key_history_read_never_lowers_the_oldest_snapshot_in_the_stats),
     cmocka_unit_test(history_fork_starts_with_the_parent_then_diverges),

@@ -864,9 +864,15 @@ static uint64_t highest_floor(const inmem__store *st, uint64_t now)
 /* The most records one sweep deletes (in one commit). */
 #define SWEEP_MAX 256
 
+/* A record a sweep may delete: the run, and the version its record was written at. */
+typedef struct {
+    uint8_t run[16];
+    uint64_t ver;
+} sweep_cand;
+
 int inmem__history_sweep(inmem__store *st, uint64_t *removed)
 {
-    uint8_t(*runs)[16] = NULL;
+    sweep_cand *runs = NULL;
     size_t n = 0;
     if (removed)
         *removed = 0;
@@ -876,14 +882,21 @@ int inmem__history_sweep(inmem__store *st, uint64_t *removed)
      * sweep did not drop at a floor it cannot drop until the floor moves: a count, whose floor
      * stays, costs no walk of the table at every sweep */
     uint64_t f = st->pol_past ? policy_floor(st, &st->hist, 0, floor_clock(st), held_floor(st)) : 0;
+    size_t held = 0; /* candidates a fork still refers to: their turn comes without a new floor */
     if (f > st->pol_swept_floor && (runs = malloc(SWEEP_MAX * sizeof(*runs))) != NULL) {
         for (size_t i = 0; i < st->pol_cap && n < SWEEP_MAX; i++) {
             const inmem__run_policy *p = st->pol[i];
-            if (p && refuses_past(p) && p->p.since <= f && !in_forks(st, p))
-                memcpy(runs[n++], p->run, 16);
+            if (!p || !refuses_past(p) || p->p.since > f)
+                continue;
+            if (in_forks(st, p)) {
+                held++;
+                continue;
+            }
+            memcpy(runs[n].run, p->run, 16); /* (see inmem__history_sys_write()) */
+            runs[n++].ver = p->erased ? p->p.since : p->p.since + 1;
         }
     }
-    int whole = runs && n < SWEEP_MAX; /* every candidate at f is in runs[] */
+    int whole = runs && n < SWEEP_MAX && !held; /* every candidate at f is in runs[] */
     if (whole && !n)
         st->pol_swept_floor = f;
     inmem__mutex_unlock(&st->commit_mu);
@@ -893,13 +906,17 @@ int inmem__history_sweep(inmem__store *st, uint64_t *removed)
         size_t gone = 0;
         for (size_t i = 0; i < n && rc == 0; i++) {
             uint8_t key[INMEM__SYS_KEY_LEN];
-            inmem__sys_key(key, 'h', runs[i]);
+            inmem__sys_key(key, 'h', runs[i].run);
             const uint8_t *v;
             size_t vlen;
-            rc = inmem__txn_get(t, key, sizeof key, (const void **)&v, &vlen, NULL);
+            uint64_t ver;
+            rc = inmem__txn_get(t, key, sizeof key, (const void **)&v, &vlen, &ver);
             if (rc == INMEM_NOTFOUND) {
                 rc = 0;
-            } else if (rc == 0 && vlen == 1 && (v[0] == 2 || v[0] == 3)) {
+            } else if (rc == 0 && ver == runs[i].ver && vlen == 1 && (v[0] == 2 || v[0] == 3)) {
+                /* the record judged above: the run's id may have been begun and deleted again
+                 * since the lock was let go, and that newer record's deletion the floor has not
+                 * passed */
                 rc = inmem__txn_delete(t, key, sizeof key); /* (read: a rewrite conflicts) */
                 gone++;
             }
@@ -1136,10 +1153,11 @@ int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen)
     inmem__mutex_lock(&st->commit_mu);
     inmem__run_policy *rp;
     scope_policy(st, key, &rp);
+    int erased = rp && rp->erased; /* (a sweep may free the entry once the lock is let go) */
     uint64_t f = scope_floor(st, key, floor_clock(st));
     inmem__mutex_unlock(&st->commit_mu);
     if (t->snap < f) {
-        if (rp && rp->erased)
+        if (erased)
             return inmem__error(INMEM_EHISTORY,
                                 "the run was deleted at version %llu and its history with it",
                                 (unsigned long long)f);
