@@ -810,9 +810,12 @@ typedef struct inmem_version_info {
  * Pages through with a cursor: @p before 0 starts at the newest, then pass the last version
  * returned. The transaction's own pending writes are not history and do not show. Reads no key
  * into the read set. The values stay valid until the transaction ends (it holds them).
+ * In a transaction begun in the past, a key with no version at its snapshot is INMEM_EHISTORY
+ * where a read of it would be (an erased run's key, or one older than the retained history),
+ * never an empty history.
  * @param[out] out room for @p limit entries; *n gets how many were filled (0: no more).
  * @return 0, INMEM_EINVAL (NULL, or @p out NULL with a limit), INMEM_ETOOBIG, INMEM_ETXNDONE,
- *         INMEM_EMISUSE, INMEM_ENOMEM (a long key's buffer).
+ *         INMEM_EMISUSE, INMEM_ENOMEM (a long key's buffer), INMEM_EHISTORY (see above).
  */
 int inmem_kv_history(inmem_txn *txn, const inmem_run_id *run, const void *key, size_t klen,
                      uint64_t before, size_t limit, inmem_version_info *out, size_t *n);
@@ -1489,7 +1492,8 @@ int inmem_state_list(inmem_txn *txn, const inmem_run_id *run, const char *after,
 /**
  * The history of a state cell, as inmem_kv_history() gives a key's: its versions newest first,
  * with a cursor. @return 0, INMEM_EINVAL (also a bad name), INMEM_ETOOBIG, INMEM_ECORRUPT (a
- * version's record does not decode), INMEM_ETXNDONE, INMEM_EMISUSE.
+ * version's record does not decode), INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_EHISTORY (as
+ * inmem_kv_history()).
  */
 int inmem_state_history(inmem_txn *txn, const inmem_run_id *run, const char *name, uint64_t before,
                         size_t limit, inmem_version_info *out, size_t *n);

@@ -717,6 +717,20 @@ static int kv_get_expiry(fx *f, int code)
 
 static int kv_history(fx *f, int code)
 {
+    inmem_version_info out[4];
+    size_t n;
+    if (code == INMEM_EHISTORY) { /* at a past snapshot, a key of a run erased since */
+        inmem_db *db = fx_open(f, FX_HIST);
+        inmem_run_id r;
+        assert_ok(inmem_run_begin_db(db, NULL, &r));
+        uint64_t v;
+        assert_ok(inmem_put(db, &r, LIT("k"), LIT("v"), &v));
+        assert_ok(inmem_run_delete_db(db, &r));
+        inmem_txn *t;
+        assert_ok(inmem_txn_begin_at(db, v, &t));
+        keep(f, t);
+        return CALL(inmem_kv_history(t, &r, LIT("k"), 0, 4, out, &n));
+    }
     inmem_txn *t = fx_txn(f, code);
     bytes k = key_for(code);
     static char longkey[300];
@@ -724,8 +738,6 @@ static int kv_history(fx *f, int code)
         memset(longkey, 'L', sizeof longkey);
         k = (bytes){longkey, sizeof longkey};
     }
-    inmem_version_info out[4];
-    size_t n;
     return CALL(inmem_kv_history(t, RUN, k.p, k.n, 0, 4, out, &n));
 }
 
@@ -1343,6 +1355,20 @@ static int state_get(fx *f, int code)
 
 static int state_history(fx *f, int code)
 {
+    if (code == INMEM_EHISTORY) { /* at a past snapshot, a cell of a run erased since */
+        inmem_db *db = fx_open(f, FX_HIST);
+        inmem_run_id r;
+        assert_ok(inmem_run_begin_db(db, NULL, &r));
+        uint64_t v;
+        assert_ok(inmem_state_set_db(db, &r, "cell", LIT("v"), &v));
+        assert_ok(inmem_run_delete_db(db, &r));
+        inmem_txn *t;
+        assert_ok(inmem_txn_begin_at(db, v, &t));
+        keep(f, t);
+        inmem_version_info out[4];
+        size_t n;
+        return CALL(inmem_state_history(t, &r, "cell", 0, 4, out, &n));
+    }
     fx_open(f, FX_MEM);
     const char *name = cell_for(f, code);
     inmem_txn *t = fx_txn(f, code);
@@ -1575,7 +1601,7 @@ typedef struct api_fn {
     FN(inmem_replay_next, replay_next, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ECORRUPT,                \
        INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM)                                                \
     FN(inmem_kv_history, kv_history, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ETXNDONE, INMEM_EMISUSE,   \
-       INMEM_ENOMEM)                                                                               \
+       INMEM_ENOMEM, INMEM_EHISTORY)                                                               \
     FN(inmem_kv_get, kv_get, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ETXNDONE,          \
        INMEM_EMISUSE, INMEM_ENOMEM)                                                                \
     FN(inmem_kv_get_expiry, kv_get_expiry, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG,            \
@@ -1659,7 +1685,7 @@ typedef struct api_fn {
     FN(inmem_event_verify_db, event_verify_db, INMEM_ECORRUPT, INMEM_EINVAL, INMEM_ETOOBIG,        \
        INMEM_ETXNLIMIT, INMEM_ENOMEM)                                                              \
     FN(inmem_state_history, state_history, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT,            \
-       INMEM_ETXNDONE, INMEM_EMISUSE)                                                              \
+       INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_EHISTORY)                                              \
     FN(inmem_state_get, state_get, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG, INMEM_ECORRUPT,    \
        INMEM_ETXNDONE, INMEM_EMISUSE, INMEM_ENOMEM)                                                \
     FN(inmem_state_get_db, state_get_db, INMEM_NOTFOUND, INMEM_EINVAL, INMEM_ETOOBIG,              \

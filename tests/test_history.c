@@ -611,6 +611,13 @@ static void history_sweep_drops_what_no_longer_changes_an_answer(void **state)
     assert_ok(inmem_run_delete_db(db, &run));
     char got[16];
     assert_rc(INMEM_EHISTORY, get_at(db, v, &run, "secret", got, sizeof got));
+    inmem_txn *t;
+    assert_ok(inmem_txn_begin_at(db, v, &t)); /* the key's history there: refused too */
+    inmem_version_info hv[4];
+    size_t nh = 9;
+    assert_rc(INMEM_EHISTORY, inmem_kv_history(t, &run, "secret", 6, 0, 4, hv, &nh));
+    assert_int_equal(nh, 0);
+    inmem_txn_free(t);
     uint64_t swept0 = test_stats(db).expired_swept;
     assert_ok(inmem_db_sweep(db, NULL)); /* the window still reaches before the deletion */
     assert_int_equal(policies_cached(db), 1);

@@ -1356,5 +1356,9 @@ int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint6
     if (lowest != UINT64_MAX)
         inmem__pin_down(t, lowest);
     inmem__mutex_unlock(&st->commit_mu);
+    /* no version at a past snapshot: "none" only where the scope's absences are trusted, as a
+     * read's (an erased run's keys, a key unlinked below the floor: else an empty history) */
+    if (*n == 0 && !before && t->past)
+        return inmem__history_absent(t, key, klen);
     return 0;
 }
