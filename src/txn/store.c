@@ -807,6 +807,59 @@ static inmem__load_entry entry_of(const inmem__node *n, const inmem__version *v,
                                v->vlen};
 }
 
+/* One node of inmem__txn_dump(). */
+static int dump_node(inmem_txn *t, const inmem__node *n, int hist,
+                     int (*fn)(void *ctx, const inmem__load_entry *e), void *ctx)
+{
+    inmem__store *st = t->st;
+    const inmem__version *v = inmem__version_at(n, t->snap);
+    if (!v)
+        return 0;
+    if (!hist) { /* the newest visible value only */
+        if (v->tomb || expired_for(t, v))
+            return 0;
+        inmem__load_entry e = entry_of(n, v, 1);
+        return fn(ctx, &e);
+    }
+    const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
+    uint8_t parent[16];
+    uint64_t at;
+    if (v->tomb && !older && !atomic_load_acq(&((inmem__version *)v)->cut) &&
+        (n->klen < 16 || !inmem__fork_of(st, inmem__node_key(n), t->snap, parent, &at)) &&
+        !inmem__history_keeps_lone_deletes(st, inmem__node_key(n), n->klen, t->snap))
+        return 0; /* deleted, and nothing of it is kept: absent at every version (in a fork, a
+                   * tombstone hides the parent's key: it stays; under a count, the delete is one
+                   * of the versions kept) */
+    int rc = 0;
+    for (int first = 1; v && rc == 0; first = 0) {
+        older = atomic_load_acq(&((inmem__version *)v)->next);
+        inmem__load_entry e = entry_of(n, v, first);
+        e.cut = !older && atomic_load_acq(&((inmem__version *)v)->cut);
+        rc = fn(ctx, &e);
+        v = older;
+    }
+    return rc;
+}
+
+/* How many nodes inmem__txn_dump() looks ahead (a power of two). */
+#define DUMP_AHEAD 16
+
+/* The nodes come in key order, mostly from memory in that order (a load's chunks, inserts in
+ * order), which the hardware prefetches; but an overwritten key's newest version is wherever the
+ * allocator had room, a cache miss each, and the walk waited for them one at a time (a 147 MB
+ * image of keys overwritten at random took ~300 ms of CPU beside a writer). The walk now runs
+ * DUMP_AHEAD nodes ahead of the dump, starting each version's miss as it passes, so that many
+ * are in flight at once (~170-230 ms). */
+static inline void dump_prefetch(const inmem__node *n)
+{
+    const uint8_t *v = (const uint8_t *)atomic_load_acq(&((inmem__node *)n)->head);
+    if (v && (uintptr_t)(v - (const uint8_t *)n) > 512) { /* (a first version is in its node) */
+        __builtin_prefetch(v);
+        __builtin_prefetch(v + 64);
+        __builtin_prefetch(v + 128);
+    }
+}
+
 int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *e), void *ctx)
 {
     CHECK_ACTIVE(t);
@@ -814,37 +867,23 @@ int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *
     /* with history on, the handle's slot holds 0 (inmem__txn_begin_newest): nothing is freed
      * while the chains are read to their ends */
     int hist = t->pinned == 0 && t->snap != 0;
+    const inmem__node *ring[DUMP_AHEAD];
+    unsigned head = 0, count = 0;
+    const inmem__node *next = inmem__index_seek(st->index, NULL, 0);
     int rc = 0;
-    for (inmem__node *n = inmem__index_seek(st->index, NULL, 0); n && rc == 0;
-         n = inmem__index_next(n)) {
-        const inmem__version *v = inmem__version_at(n, t->snap);
-        if (!v)
-            continue;
-        if (!hist) { /* the newest visible value only */
-            if (!v->tomb && !expired_for(t, v)) {
-                inmem__load_entry e = entry_of(n, v, 1);
-                rc = fn(ctx, &e);
-            }
-            continue;
+    for (;;) {
+        while (next && count < DUMP_AHEAD) { /* the walk, ahead of the dump */
+            dump_prefetch(next);
+            ring[(head + count++) & (DUMP_AHEAD - 1)] = next;
+            next = inmem__index_next(next);
         }
-        const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
-        uint8_t parent[16];
-        uint64_t at;
-        if (v->tomb && !older && !atomic_load_acq(&((inmem__version *)v)->cut) &&
-            (n->klen < 16 || !inmem__fork_of(st, inmem__node_key(n), t->snap, parent, &at)) &&
-            !inmem__history_keeps_lone_deletes(st, inmem__node_key(n), n->klen, t->snap))
-            continue; /* deleted, and nothing of it is kept: absent at every version (in a
-                       * fork, a tombstone hides the parent's key: it stays; under a count, the
-                       * delete is one of the versions kept) */
-        for (int first = 1; v && rc == 0; first = 0) {
-            older = atomic_load_acq(&((inmem__version *)v)->next);
-            inmem__load_entry e = entry_of(n, v, first);
-            e.cut = !older && atomic_load_acq(&((inmem__version *)v)->cut);
-            rc = fn(ctx, &e);
-            v = older;
-        }
+        if (!count || rc)
+            return rc;
+        const inmem__node *n = ring[head];
+        head = (head + 1) & (DUMP_AHEAD - 1);
+        count--;
+        rc = dump_node(t, n, hist, fn, ctx);
     }
-    return rc;
 }
 
 void inmem__store_replay_prefetch(inmem__store *st, const uint8_t *key, size_t klen, int stage)
