@@ -207,6 +207,32 @@ static int skipped(inmem_iter *it, const inmem__version *v)
     return v->tomb || (expired_for(it->txn, v) && !it->with_expired);
 }
 
+/* How far a source's look-ahead runs (src_next()). */
+#define SCAN_AHEAD 16
+
+/* Moves source @p s to its next node. The nodes come in key order, mostly from memory in that
+ * order, but an overwritten key's newest version lies wherever the allocator had room: a cache
+ * miss each, one at a time (as in the image writer: inmem__txn_dump()). A second cursor runs
+ * ahead and starts each version's miss as it passes; it gains a node a step until SCAN_AHEAD
+ * ahead, so that a short scan walks few nodes it does not return. */
+static void src_next(inmem__scan_src *s)
+{
+    s->cur = inmem__index_next(s->cur);
+    if (s->lead)
+        s->lead--;
+    else
+        s->ahead = s->cur;
+    for (int k = s->lead < SCAN_AHEAD ? 2 : 1; k > 0 && s->ahead; k--) {
+        s->ahead = inmem__index_next(s->ahead);
+        if (s->ahead) {
+            const uint8_t *v = (const uint8_t *)atomic_load_acq(&s->ahead->head);
+            __builtin_prefetch(v);
+            __builtin_prefetch(v + 64);
+            s->lead++;
+        }
+    }
+}
+
 /* Positions source @p s on its next node that has a version at its snapshot (a tombstone
  * included: it may hide a parent's key). INMEM_EHISTORY if a version was freed. */
 static int src_ready(inmem_iter *it, inmem__scan_src *s)
@@ -230,7 +256,7 @@ static int src_ready(inmem_iter *it, inmem__scan_src *s)
             s->v = v;
             s->ready = 1;
         } else {
-            s->cur = inmem__index_next(s->cur);
+            src_next(s);
         }
     }
     return 0;
@@ -267,11 +293,11 @@ static int peek(inmem_iter *it)
         for (size_t i = 0; i < it->nsrc; i++) { /* every source at this key moves on */
             inmem__scan_src *s = &it->src[i];
             if (s != best && s->cur && suffix_cmp(s, best) == 0) {
-                s->cur = inmem__index_next(s->cur);
+                src_next(s);
                 s->ready = 0;
             }
         }
-        best->cur = inmem__index_next(n);
+        src_next(best);
         best->ready = 0;
         if (skipped(it, v))
             continue;
