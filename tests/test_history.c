@@ -699,6 +699,42 @@ static void history_a_window_floor_does_not_fall_back_across_a_checkpoint(void *
     test_rmdir(dir);
 }
 
+/* The window's floor after a reopen whose wall clock is behind the one the image was written
+ * at (a clock stepped back across a restart): the floor was computed at the earlier time, below
+ * what the GC had dropped by the later one, and a read of that past answered "absent". Floors
+ * are now never computed at a time before the image's. */
+static void history_a_clock_stepped_back_across_a_reopen_keeps_the_floor(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    enum { WINDOW = 300 };
+    uint64_t t0 = inmem__clock_wall_ms();
+    inmem__clock_set_override(t0);
+    inmem_db *db = open_hist_swept(dir, WINDOW, 0, 0);
+    put_str(db, NULL, "shared", "x");
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    uint64_t vk = put_str(db, &run, "k", "value");
+    assert_ok(inmem_delete(db, &run, "k", 1, NULL));
+    inmem__clock_set_override(t0 + 10000);
+    churn(db, 20); /* the GC unlinks k: its tombstone is below the floor */
+    char got[16];
+    assert_rc(INMEM_EHISTORY, get_at(db, vk, &run, "k", got, sizeof got));
+    uint64_t floor = test_stats(db).history_floor;
+    assert_ok(inmem_db_checkpoint(db, NULL));
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(t0 + 100); /* the clock went back 9.9 s */
+    db = open_hist_swept(dir, WINDOW, 0, 0);
+    uint64_t after = test_stats(db).history_floor;
+    CHECK(after >= floor, "the floor fell back from %llu to %llu", (unsigned long long)floor,
+          (unsigned long long)after);
+    assert_rc(INMEM_EHISTORY, get_at(db, vk, &run, "k", got, sizeof got));
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+    test_rmdir(dir);
+}
+
 /* A deleted fork's record waits for the snapshots that may still read through the fork; once
  * they have ended, the next sweep drops it, though the database's floor has not moved since the
  * sweep that had to leave it (that one marked the floor as done, and every later sweep skipped
@@ -2760,6 +2796,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_sweep_drops_what_no_longer_changes_an_answer),
     cmocka_unit_test(history_a_deleted_runs_policy_leaves_no_entry),
     cmocka_unit_test(history_a_window_floor_does_not_fall_back_across_a_checkpoint),
+    cmocka_unit_test(history_a_clock_stepped_back_across_a_reopen_keeps_the_floor),
     cmocka_unit_test(history_a_sweep_spares_a_record_written_again_meanwhile),
     cmocka_unit_test(history_a_sweep_comes_back_for_a_fork_once_its_readers_end),
     cmocka_unit_test(history_key_history_lists_versions_newest_first),

@@ -417,6 +417,8 @@ static int load_image(inmem_db *db, uint64_t v, int salvage, inmem__ckpt_info *i
                           "checkpoint %s is corrupt at offset 16 (it holds version %llu)",
                           inmem__shown(path), (unsigned long long)info->version);
     inmem__store_load_end(db->store, rc == 0 ? v : 0);
+    if (rc == 0)
+        inmem__history_clock_at_least(db->store, info->created_ms);
     /* the history the image holds is whole from the version its policy was in force from, if
      * the policy is the same now; else only from the image's version on. An image that holds
      * the database's policy record set it as it loaded (from that record's version on). */

@@ -1064,6 +1064,14 @@ void inmem__history_db_policy(inmem__store *st, uint64_t *ms, uint32_t *count, u
     inmem__mutex_unlock(&st->commit_mu);
 }
 
+void inmem__history_clock_at_least(inmem__store *st, uint64_t ms)
+{
+    inmem__mutex_lock(&st->commit_mu);
+    if (ms > st->floor_now_ms)
+        st->floor_now_ms = ms;
+    inmem__mutex_unlock(&st->commit_mu);
+}
+
 int inmem__history_db_stored(inmem__store *st)
 {
     inmem__mutex_lock(&st->commit_mu);

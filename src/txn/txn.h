@@ -106,6 +106,10 @@ size_t inmem__history_policy_value(uint64_t ms, uint32_t count, uint8_t out[13])
  * policy. inmem__history_store_db_policy(): commits a record of @p ms / @p count (count 0 and 1:
  * none) unless the policy stored is that already; 0 or an error of the commit. */
 int inmem__history_db_stored(inmem__store *st);
+/* A checkpoint image was written at wall-clock @p ms: the window floors the GC dropped its
+ * history by were computed at that time or before, so no floor is computed at an earlier time
+ * from now on (a clock stepped back across the reopen would lower them below what is gone). */
+void inmem__history_clock_at_least(inmem__store *st, uint64_t ms);
 int inmem__history_store_db_policy(inmem__store *st, uint64_t ms, uint32_t count);
 /* A read-only transaction at an old version (or the newest version committed at or before
  * @p time_ms, with @p by_time): INMEM_EHISTORY if the retained history does not reach it,
