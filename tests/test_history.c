@@ -653,6 +653,42 @@ static void history_sweep_drops_what_no_longer_changes_an_answer(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A fork's entries in the policy cache (its own, and its parent's, made for the fork) go once the
+ * fork is deleted and no snapshot can read through it any more: they stayed for the database's
+ * life, one or two per fork ever made. */
+static void history_a_deleted_fork_leaves_no_entry(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist_swept(NULL, 0, 0, 0);
+    inmem_run_id parent;
+    assert_ok(inmem_run_begin_db(db, NULL, &parent));
+    put_str(db, &parent, "k", "v");
+    for (int i = 0; i < 20; i++) {
+        inmem_run_id fork;
+        assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &fork));
+        put_str(db, &fork, "k", "w");
+        inmem_txn *t = test_begin(db); /* may read through the fork while it is deleted */
+        assert_ok(inmem_run_delete_db(db, &fork));
+        inmem_txn_free(t);
+        churn(db, 20);
+        inmem__store_collect(db->store);
+    }
+    CHECK(policies_cached(db) == 0, "%zu entries cached", policies_cached(db));
+    put_str(db, &parent, "k", "after"); /* the parent goes on */
+    inmem_run_id fork;
+    assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &fork));
+    inmem_txn *t = test_begin(db);
+    const void *v;
+    size_t vl;
+    assert_ok(inmem_kv_get(t, &fork, "k", 1, &v, &vl, NULL));
+    assert_int_equal(vl, 5);
+    assert_memory_equal(v, "after", 5);
+    inmem_txn_free(t);
+    assert_ok(inmem_run_delete_db(db, &fork));
+    assert_ok(inmem_run_delete_db(db, &parent));
+    assert_ok(inmem_db_close(db));
+}
+
 /* A window's floor after a reopen from a checkpoint. The image holds the commit times of the
  * versions it keeps, not of those the GC had dropped (a key's put and delete, the key unlinked
  * since; an erased run's writes, its record swept since), and the floor read from the known
@@ -2795,6 +2831,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_deleting_a_run_erases_its_past),
     cmocka_unit_test(history_sweep_drops_what_no_longer_changes_an_answer),
     cmocka_unit_test(history_a_deleted_runs_policy_leaves_no_entry),
+    cmocka_unit_test(history_a_deleted_fork_leaves_no_entry),
     cmocka_unit_test(history_a_window_floor_does_not_fall_back_across_a_checkpoint),
     cmocka_unit_test(history_a_clock_stepped_back_across_a_reopen_keeps_the_floor),
     cmocka_unit_test(history_a_sweep_spares_a_record_written_again_meanwhile),

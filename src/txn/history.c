@@ -1022,7 +1022,9 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
                 pp = &p->end_next;
                 continue;
             }
+            inmem__run_policy *parent = NULL;
             if (p->fork_end) {
+                parent = st->floors_slow ? NULL : p->attr;
                 fork_detach(st, p);
                 p->is_fork = 0;
                 p->fork_end = 0;
@@ -1033,6 +1035,12 @@ const inmem__gc_policy *inmem__history_gc_policy(inmem__store *st, uint64_t min_
             *pp = p->end_next; /* ended now, or forked again since its deletion */
             p->end_next = NULL;
             p->in_ending = 0;
+            /* entries that were there for the fork alone (no record of a policy: `gone`) go,
+             * unless other forks still refer to them: they stayed, one or two per fork made */
+            if (parent && parent->gone)
+                (void)policy_drop(st, parent);
+            if (parent && p->gone)
+                (void)policy_drop(st, p);
         }
         if (changed && st->floors_slow)
             fork_floors_all(st);
