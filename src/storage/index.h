@@ -81,6 +81,35 @@ static inline inmem__node *inmem__index_next(const inmem__node *n)
 {
     return atomic_load_acq(&((inmem__node *)n)->next[0]);
 }
+/* A walk in key order reads each node's newest version, which lies wherever the allocator had
+ * room when the key was overwritten: a cache miss each, one at a time. A look-ahead runs a
+ * second cursor up to INMEM__AHEAD nodes in front of the walk and starts each version's miss as
+ * it passes; it gains a node a step, so a short walk visits few nodes it does not use. Zeroed
+ * to start; step it with each node the walk moves to (NULL at the end). */
+typedef struct inmem__ahead {
+    const inmem__node *node;
+    unsigned lead;
+} inmem__ahead;
+
+#define INMEM__AHEAD 16
+
+static inline void inmem__ahead_step(inmem__ahead *a, const inmem__node *cur)
+{
+    if (a->lead)
+        a->lead--;
+    else
+        a->node = cur;
+    for (int k = a->lead < INMEM__AHEAD ? 2 : 1; k > 0 && a->node; k--) {
+        a->node = inmem__index_next(a->node);
+        if (a->node) {
+            const uint8_t *v = (const uint8_t *)atomic_load_acq(&((inmem__node *)a->node)->head);
+            __builtin_prefetch(v);
+            __builtin_prefetch(v + 64);
+            a->lead++;
+        }
+    }
+}
+
 /* The newest version of @p n with ver <= @p snap, or NULL if none. */
 static inline inmem__version *inmem__version_at(const inmem__node *n, uint64_t snap)
 {

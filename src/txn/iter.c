@@ -207,30 +207,12 @@ static int skipped(inmem_iter *it, const inmem__version *v)
     return v->tomb || (expired_for(it->txn, v) && !it->with_expired);
 }
 
-/* How far a source's look-ahead runs (src_next()). */
-#define SCAN_AHEAD 16
-
-/* Moves source @p s to its next node. The nodes come in key order, mostly from memory in that
- * order, but an overwritten key's newest version lies wherever the allocator had room: a cache
- * miss each, one at a time (as in the image writer: inmem__txn_dump()). A second cursor runs
- * ahead and starts each version's miss as it passes; it gains a node a step until SCAN_AHEAD
- * ahead, so that a short scan walks few nodes it does not return. */
+/* Moves source @p s to its next node, its look-ahead with it (index.h: keys in order, their
+ * versions anywhere). */
 static void src_next(inmem__scan_src *s)
 {
     s->cur = inmem__index_next(s->cur);
-    if (s->lead)
-        s->lead--;
-    else
-        s->ahead = s->cur;
-    for (int k = s->lead < SCAN_AHEAD ? 2 : 1; k > 0 && s->ahead; k--) {
-        s->ahead = inmem__index_next(s->ahead);
-        if (s->ahead) {
-            const uint8_t *v = (const uint8_t *)atomic_load_acq(&s->ahead->head);
-            __builtin_prefetch(v);
-            __builtin_prefetch(v + 64);
-            s->lead++;
-        }
-    }
+    inmem__ahead_step(&s->ahead, s->cur);
 }
 
 /* Positions source @p s on its next node that has a version at its snapshot (a tombstone

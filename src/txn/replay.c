@@ -60,8 +60,9 @@ int inmem__replay_open(inmem_txn *t, const uint8_t scope[16], uint64_t after, in
     int i = 15;
     while (i >= 0 && ++hi[i] == 0)
         i--;
+    inmem__ahead ahead = {0};
     for (inmem__node *n = inmem__index_seek(st->index, scope, 16); n && rc == 0;
-         n = inmem__index_next(n)) {
+         n = inmem__index_next(n), inmem__ahead_step(&ahead, n)) {
         if (i >= 0 && memcmp(inmem__node_key(n), hi, 16) >= 0)
             break;
         if (n->klen < 16 || memcmp(inmem__node_key(n), scope, 16) != 0)

@@ -237,9 +237,8 @@ typedef struct kset {
 /* One source of a scan: a scope's range in the index read at a version. src[0] is the scanned
  * range itself; with forks, src[1..] are its parent's, grandparent's... (iter.c). */
 typedef struct inmem__scan_src {
-    inmem__node *cur;   /* the next node to consider */
-    inmem__node *ahead; /* a node `lead` nodes after cur (iter.c, src_next()) */
-    unsigned lead;
+    inmem__node *cur;        /* the next node to consider */
+    inmem__ahead ahead;      /* its look-ahead (index.h) */
     const inmem__version *v; /* cur's version at snap, once `ready` */
     int ready;               /* cur is positioned on a node with a version (or is NULL) */
     uint64_t snap;           /* the version read at */
