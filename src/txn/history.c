@@ -977,7 +977,9 @@ static int keep(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *fl
  * the index. Without this they stayed for good, in memory and in inmem_stats.keys. */
 static void requeue_run(inmem__store *st, const uint8_t run[16])
 {
-    for (inmem__node *n = inmem__index_seek(st->index, run, 16); n; n = inmem__index_next(n)) {
+    inmem__ahead ahead = {0};
+    for (inmem__node *n = inmem__index_seek(st->index, run, 16); n;
+         n = inmem__index_next(n), inmem__ahead_step(&ahead, n)) {
         if (n->klen < 16 || memcmp(inmem__node_key(n), run, 16) != 0)
             break;
         const inmem__version *h = atomic_load_rlx(&n->head);
