@@ -103,8 +103,10 @@ static inline void inmem__ahead_step(inmem__ahead *a, const inmem__node *cur)
         a->node = inmem__index_next(a->node);
         if (a->node) {
             const uint8_t *v = (const uint8_t *)atomic_load_acq(&((inmem__node *)a->node)->head);
-            __builtin_prefetch(v);
-            __builtin_prefetch(v + 64);
+            if (v) { /* (NULL between a new node's link and its first version's install) */
+                __builtin_prefetch(v);
+                __builtin_prefetch(v + 64);
+            }
             a->lead++;
         }
     }
