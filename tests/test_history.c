@@ -653,6 +653,63 @@ static void history_sweep_drops_what_no_longer_changes_an_answer(void **state)
     assert_ok(inmem_db_close(db));
 }
 
+/* A key's history at a past snapshot is refused wherever a read of the key there is: its
+ * versions there freed under a count (the chain cut above the snapshot: the history was an empty
+ * list), and through a fork deleted (erased) since (the history went on to the parent's
+ * versions, and showed the parent's value of a key the fork had deleted). */
+static void history_a_key_history_in_the_past_is_refused_where_a_read_is(void **state)
+{
+    (void)state;
+    char got[16];
+    inmem_version_info h[8];
+    size_t n;
+    inmem_txn *t;
+    /* a count of 2: k's first version freed */
+    inmem_db *db = open_hist(NULL, 0, 2);
+    inmem_run_id run;
+    assert_ok(inmem_run_begin_db(db, NULL, &run));
+    uint64_t v1 = put_str(db, &run, "k", "a");
+    put_str(db, &run, "k", "b");
+    put_str(db, &run, "k", "c");
+    churn(db, 40);
+    assert_rc(INMEM_EHISTORY, get_at(db, v1, &run, "k", got, sizeof got));
+    assert_ok(inmem_txn_begin_at(db, v1, &t));
+    n = 9;
+    assert_rc(INMEM_EHISTORY, inmem_kv_history(t, &run, "k", 1, 0, 8, h, &n));
+    assert_int_equal(n, 0);
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+
+    /* a fork that deleted its parent's b, deleted since with its history */
+    db = open_hist(NULL, HOUR_MS, 0);
+    inmem_run_id parent, fork;
+    assert_ok(inmem_run_begin_db(db, NULL, &parent));
+    put_str(db, &parent, "a", "pa");
+    put_str(db, &parent, "b", "pb");
+    assert_ok(inmem_run_fork_db(db, &parent, 0, NULL, &fork));
+    uint64_t vd;
+    assert_ok(inmem_delete(db, &fork, "b", 1, &vd));
+    assert_ok(inmem_txn_begin_at(db, vd, &t)); /* before the deletion: b deleted, a inherited */
+    assert_ok(inmem_kv_history(t, &fork, "b", 1, 0, 8, h, &n));
+    assert_int_equal(n, 2);
+    assert_true(h[0].deleted);
+    inmem_txn_free(t);
+    assert_ok(inmem_run_delete_db(db, &fork));
+    churn(db, 20);
+    assert_ok(inmem_txn_begin_at(db, vd, &t));
+    for (int i = 0; i < 2; i++) {
+        const char *k = i ? "b" : "a";
+        const void *val;
+        size_t vlen;
+        assert_rc(INMEM_EHISTORY, inmem_kv_get(t, &fork, k, 1, &val, &vlen, NULL));
+        n = 9;
+        assert_rc(INMEM_EHISTORY, inmem_kv_history(t, &fork, k, 1, 0, 8, h, &n));
+        assert_int_equal(n, 0);
+    }
+    inmem_txn_free(t);
+    assert_ok(inmem_db_close(db));
+}
+
 /* A fork's entries in the policy cache (its own, and its parent's, made for the fork) go once the
  * fork is deleted and no snapshot can read through it any more: they stayed for the database's
  * life, one or two per fork ever made. */
@@ -1539,8 +1596,8 @@ static void history_fork_inherits_from_its_commit_on(void **state)
 
 /* A fork's key history pages the same as one call lists it: a fork whose own older versions
  * were freed ends at its oldest kept one (older_freed), and the next page is empty, not its
- * parent's versions, which the freed ones stood between. The same in a time-travel transaction
- * whose version's entry was freed: its history is not its parent's. */
+ * parent's versions, which the freed ones stood between. In a time-travel transaction whose
+ * version's entry was freed, its history is not its parent's either: it is refused. */
 static void history_fork_key_history_pages_stop_where_its_versions_were_freed(void **state)
 {
     (void)state;
@@ -1582,11 +1639,15 @@ static void history_fork_key_history_pages_stop_where_its_versions_were_freed(vo
         assert_int_equal(total, 2);
     }
     inmem_txn_free(t);
-    /* at a version whose entry was freed, the fork's history is not its parent's */
+    /* at a version whose entry was freed, the fork's history is not its parent's: it is
+     * refused, as a read of the key there is (it was an empty list, where the read refused) */
     assert_ok(inmem_txn_begin_at(db, vf[1], &t));
-    assert_ok(inmem_kv_history(t, &fork, "k", 1, 0, 16, h, &n));
-    CHECK(n == 0, "%zu entries at version %llu, the first %llu", n, (unsigned long long)vf[1],
-          (unsigned long long)(n ? h[0].version : 0));
+    const void *val;
+    size_t vlen;
+    assert_rc(INMEM_EHISTORY, inmem_kv_get(t, &fork, "k", 1, &val, &vlen, NULL));
+    n = 9;
+    assert_rc(INMEM_EHISTORY, inmem_kv_history(t, &fork, "k", 1, 0, 16, h, &n));
+    assert_int_equal(n, 0);
     inmem_txn_free(t);
     assert_ok(inmem_db_close(db));
 }
@@ -2831,6 +2892,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_deleting_a_run_erases_its_past),
     cmocka_unit_test(history_sweep_drops_what_no_longer_changes_an_answer),
     cmocka_unit_test(history_a_deleted_runs_policy_leaves_no_entry),
+    cmocka_unit_test(history_a_key_history_in_the_past_is_refused_where_a_read_is),
     cmocka_unit_test(history_a_deleted_fork_leaves_no_entry),
     cmocka_unit_test(history_a_window_floor_does_not_fall_back_across_a_checkpoint),
     cmocka_unit_test(history_a_clock_stepped_back_across_a_reopen_keeps_the_floor),

@@ -51,14 +51,19 @@ int inmem__fork_of(inmem__store *st, const uint8_t *scope, uint64_t snap, uint8_
  * snapshot), the GC frees them, and a key the fork lacks may be one it had deleted, or its own
  * (an erased fork's keys are freed). Then the fork's absences are trusted only as far as any
  * run's are (inmem__history_absent(): an erased fork refuses its past). */
-static int ended_fork_check(inmem_txn *t, const uint8_t *key, size_t klen)
+int inmem__fork_ended_since(inmem__store *st, const uint8_t *scope, uint64_t snap)
 {
     uint8_t fk[INMEM__SYS_KEY_LEN];
-    inmem__sys_key(fk, 'f', key);
-    inmem__node *n = inmem__index_find(t->st->index, fk, sizeof fk, inmem__hash(fk, sizeof fk));
+    inmem__sys_key(fk, 'f', scope);
+    inmem__node *n = inmem__index_find(st->index, fk, sizeof fk, inmem__hash(fk, sizeof fk));
     const inmem__version *h = n ? atomic_load_acq(&n->head) : NULL;
-    if (!h || h->ver <= t->snap)
-        return 0; /* the same record as at the snapshot: the fork lives */
+    return h && h->ver > snap; /* (else the same record as at the snapshot: the fork lives) */
+}
+
+static int ended_fork_check(inmem_txn *t, const uint8_t *key, size_t klen)
+{
+    if (!inmem__fork_ended_since(t->st, key, t->snap))
+        return 0;
     return inmem__history_absent(t, key, klen);
 }
 

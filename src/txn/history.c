@@ -1161,21 +1161,19 @@ int inmem__history_expiry_unknown(inmem_txn *t)
                         (unsigned long long)t->now_hi_ms);
 }
 
-int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen)
+/* inmem__history_absent(), under commit_mu (also inmem__txn_key_versions(), which holds it). */
+static int absent_locked(inmem__store *st, inmem_txn *t, const uint8_t *key, size_t klen)
+    INMEM_REQUIRES(st->commit_mu)
 {
     if (klen < 16)
         return 0;
     if (t->pf_ok && memcmp(t->pf_scope, key, 16) == 0)
         return 0;
-    inmem__store *st = t->st;
-    inmem__mutex_lock(&st->commit_mu);
     inmem__run_policy *rp;
     scope_policy(st, key, &rp);
-    int erased = rp && rp->erased; /* (a sweep may free the entry once the lock is let go) */
     uint64_t f = scope_floor(st, key, floor_clock(st));
-    inmem__mutex_unlock(&st->commit_mu);
     if (t->snap < f) {
-        if (erased)
+        if (rp && rp->erased)
             return inmem__error(INMEM_EHISTORY,
                                 "the run was deleted at version %llu and its history with it",
                                 (unsigned long long)f);
@@ -1188,6 +1186,19 @@ int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen)
     memcpy(t->pf_scope, key, 16);
     t->pf_ok = 1;
     return 0;
+}
+
+int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen)
+{
+    if (klen < 16)
+        return 0;
+    if (t->pf_ok && memcmp(t->pf_scope, key, 16) == 0)
+        return 0;
+    inmem__store *st = t->st;
+    inmem__mutex_lock(&st->commit_mu);
+    int rc = absent_locked(st, t, key, klen); /* (a sweep may free the entry once unlocked) */
+    inmem__mutex_unlock(&st->commit_mu);
+    return rc;
 }
 
 int inmem__history_scan_check(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi,
@@ -1342,12 +1353,13 @@ int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint6
         return INMEM_ENOMEM;
     memcpy(k, key, klen);
     uint64_t snap = t->snap, lowest = UINT64_MAX;
+    int rc = 0, cut = 0;
     /* under the commit lock: no GC prunes the chain while it is walked below the snapshot */
     inmem__mutex_lock(&st->commit_mu);
     for (int depth = 0; depth <= 32; depth++) { /* the key, then up its scope's forks */
         inmem__node *node = inmem__index_find(st->index, k, klen, inmem__hash(k, klen));
         const inmem__version *v = node ? atomic_load_acq(&node->head) : NULL;
-        int cut = 0; /* the chain ends with a version whose older ones were freed */
+        cut = 0; /* the chain ends with a version whose older ones were freed */
         while (v && (v->ver > snap || (before && v->ver >= before))) {
             const inmem__version *older = atomic_load_acq(&((inmem__version *)v)->next);
             cut = !older && atomic_load_acq(&((inmem__version *)v)->cut);
@@ -1365,6 +1377,11 @@ int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint6
         uint64_t at;
         if (v || cut || *n == limit || klen < 16 || !inmem__fork_of(st, k, snap, parent, &at))
             break;
+        /* what a fork deleted since the snapshot inherited is refused as a read of it is
+         * (inmem__fork_inherited()) */
+        if (t->past && inmem__fork_ended_since(st, k, t->snap) &&
+            (rc = absent_locked(st, t, k, klen)) != 0)
+            break;
         /* a fork: before its own first version, the key's history is its parent's up to `at`
          * (not after a cut one, listed or skipped: the freed ones stood between) */
         memcpy(k, parent, 16);
@@ -1374,9 +1391,14 @@ int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint6
     if (lowest != UINT64_MAX)
         inmem__pin_down(t, lowest);
     inmem__mutex_unlock(&st->commit_mu);
-    /* no version at a past snapshot: "none" only where the scope's absences are trusted, as a
-     * read's (an erased run's keys, a key unlinked below the floor: else an empty history) */
+    if (rc) {
+        *n = 0;
+        return rc;
+    }
+    /* no version at a past snapshot: "none" only where a read would say so (its versions there
+     * freed, the chain cut above the snapshot: refused; an erased run's keys, a key unlinked
+     * below the floor: refused too), never an empty history */
     if (*n == 0 && !before && t->past)
-        return inmem__history_absent(t, key, klen);
+        return cut ? inmem__history_gone(t, k, klen) : inmem__history_absent(t, key, klen);
     return 0;
 }

@@ -513,6 +513,9 @@ uint64_t inmem__history_scope_floor(inmem__store *st, const uint8_t *scope)
  * its parent and version, 0 if the scope is not a fork. */
 int inmem__fork_of(inmem__store *st, const uint8_t *scope, uint64_t snap, uint8_t parent[16],
                    uint64_t *at);
+/* Whether the fork record of @p scope changed after @p snap (the fork was deleted, or made
+ * again, since: a read at @p snap of what it inherited asks the scope's floor; lock-free). */
+int inmem__fork_ended_since(inmem__store *st, const uint8_t *scope, uint64_t snap);
 /* The version a fork inherits for @p key, which the fork itself has no version of at the
  * transaction's snapshot: NULL if none (or not a fork); *rc INMEM_EHISTORY (freed) or
  * INMEM_ENOMEM. */
