@@ -850,16 +850,6 @@ static int dump_node(inmem_txn *t, const inmem__node *n, int hist,
  * image of keys overwritten at random took ~300 ms of CPU beside a writer). The walk now runs
  * DUMP_AHEAD nodes ahead of the dump, starting each version's miss as it passes, so that many
  * are in flight at once (~170-230 ms). */
-static inline void dump_prefetch(const inmem__node *n)
-{
-    const uint8_t *v = (const uint8_t *)atomic_load_acq(&((inmem__node *)n)->head);
-    if (v && (uintptr_t)(v - (const uint8_t *)n) > 512) { /* (a first version is in its node) */
-        __builtin_prefetch(v);
-        __builtin_prefetch(v + 64);
-        __builtin_prefetch(v + 128);
-    }
-}
-
 int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *e), void *ctx)
 {
     CHECK_ACTIVE(t);
@@ -873,7 +863,7 @@ int inmem__txn_dump(inmem_txn *t, int (*fn)(void *ctx, const inmem__load_entry *
     int rc = 0;
     for (;;) {
         while (next && count < DUMP_AHEAD) { /* the walk, ahead of the dump */
-            dump_prefetch(next);
+            inmem__index_prefetch_newest(next, 3);
             ring[(head + count++) & (DUMP_AHEAD - 1)] = next;
             next = inmem__index_next(next);
         }
