@@ -705,7 +705,7 @@ static void cpu_model(char *buf, size_t len)
 
 static void usage(FILE *to)
 {
-    fputs("usage: inmem_bench [--full] [--recovery | --seed | --pauses]\n"
+    fputs("usage: inmem_bench [--full] [--recovery | --seed | --pauses | --memory]\n"
           "  Prints the inmem benchmark table. Quick by default (1.5 s per section, 2M-put\n"
           "  memory loop, about 15 s in all); --full (or FULL=1 in the environment) runs 4 s\n"
           "  sections and a 10M-put memory loop (about 30 s). --recovery: only the recovery\n"
@@ -713,13 +713,15 @@ static void usage(FILE *to)
           "  (issue 14 items 5 and 6: commit latency by read-set size, then the original\n"
           "  plan's targets; quick a few seconds, --full about a minute). --pauses: only the\n"
           "  commit pauses of hot keys under long snapshots (4 s, --full 10 s), then of a load\n"
-          "  of unique keys (2 M, --full 10 M keys).\n",
+          "  of unique keys (2 M, --full 10 M keys). --memory: only the machine's latency of\n"
+          "  one random load by the size of memory it is spread over, 1 to 256 MiB, with small\n"
+          "  and huge pages (about 20 s): what a cache miss costs this machine.\n",
           to);
 }
 
 int main(int argc, char **argv)
 {
-    int full = 0, recovery_only = 0, seed_only = 0, pauses_only = 0;
+    int full = 0, recovery_only = 0, seed_only = 0, pauses_only = 0, memory_only = 0;
     const char *env = getenv("FULL");
     if (env && strcmp(env, "1") == 0)
         full = 1;
@@ -732,6 +734,8 @@ int main(int argc, char **argv)
             seed_only = 1;
         } else if (strcmp(argv[i], "--pauses") == 0) {
             pauses_only = 1;
+        } else if (strcmp(argv[i], "--memory") == 0) {
+            memory_only = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -750,9 +754,15 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t timer_ns = timer_overhead_ns();
     uint64_t t_start = bench_now_ns();
-    if (recovery_only + seed_only + pauses_only > 1) {
+    if (recovery_only + seed_only + pauses_only + memory_only > 1) {
         usage(stderr);
         return 2;
+    }
+    if (memory_only) {
+        printf("inmem %s | %s | nproc %ld | %s\n", inmem_version_string(), cpu, ncpu, date);
+        bench_memlat();
+        printf("\ntotal run %.1f s\n", (double)(bench_now_ns() - t_start) / 1e9);
+        return 0;
     }
     if (pauses_only) {
         printf("inmem %s | %s | nproc %ld | %s\n", inmem_version_string(), cpu, ncpu, date);

@@ -17,6 +17,9 @@ void bench_prims(int full);
 void bench_seed(int full);
 /* Commit pauses of hot keys under long snapshots (bench_pauses.c). */
 void bench_pauses(int full);
+/* The machine's random-access latency by the size of the memory it is spread over, with small
+ * and huge pages (bench_memlat.c). */
+void bench_memlat(void);
 
 /* A fresh directory under $TMPDIR (default /tmp) for a benchmark's database, and its removal
  * (the files in it, then the directory). */
