@@ -17,7 +17,12 @@
  *      every key, so that the retained one holds 10 versions a key and its GC frees one per put),
  *      then measured in alternating windows. W1 has two lines in bench/compare, durability none
  *      and batched: the same pair again in batched (a directory each under /tmp, automatic
- *      checkpoints off), implicit puts.
+ *      checkpoints off), implicit puts. Beside them, two controls: C, retention off in a database
+ *      where one fork of another run exists (a fork turns on the history bookkeeping), and D,
+ *      retention off over 1,000,000 keys overwritten once — as many versions in memory as the
+ *      database keeping ten of 100,000 keys, none of them history — so that B against D is what
+ *      keeping history costs beyond the memory it takes (`inmem_bench --memory`: what memory
+ *      spread wider costs this machine a load).
  *   3. A time-travel read 1000 commits back (inmem_txn_begin_at + kv_get) <= 2x a current read
  *      (inmem_txn_begin_readonly + kv_get), with history_ms = 10 minutes, on 100,000 keys after
  *      200,000 random overwrites (1 % of keys have a newer version than the one read) and on
@@ -681,12 +686,13 @@ static void target1(const char *base, const char *base_label, int rounds, uint64
 
 /* ---- target 2: overwrites with history_versions = 10 ------------------------------------ */
 
-/* The steady state of @p c's database: 10 overwrites of every key, in key order (a database
- * keeping 10 versions then holds 10 a key, and its GC frees one a put); c->last notes them. */
-static void steady_state(kv_ctx *c)
+/* The steady state of @p c's database: @p passes overwrites of every key, in key order (with 10,
+ * a database keeping 10 versions then holds 10 a key, and its GC frees one a put); c->last notes
+ * them. */
+static void steady_state(kv_ctx *c, int passes)
 {
-    for (int pass = 0; pass < 10; pass++)
-        for (uint32_t i = 0; i < NKEYS; i++) {
+    for (int pass = 0; pass < passes; pass++)
+        for (uint32_t i = 0; i < c->nkeys; i++) {
             uint64_t seq = ++c->seq;
             make_key(i, c->key);
             value_set(c->val, i, seq);
@@ -695,30 +701,37 @@ static void steady_state(kv_ctx *c)
         }
 }
 
+/* D's keys: ten times A's, so that D holds as many versions as B (one a key against ten) */
+#define NKEYS_D (10u * NKEYS)
+
 static void target2(int rounds, uint64_t dur_ns)
 {
-    printf("\n2. Overwrite throughput: history_versions = 10 (B) against retention off (A); and C: "
-           "retention off, but one fork of another run exists\n");
+    printf("\n2. Overwrite throughput: history_versions = 10 (B) against retention off (A); C: "
+           "retention off, but one fork of another run exists; D: retention off over 10x the "
+           "keys (as many versions in memory as B)\n");
     /* C: a database without retention in which some other run was forked once: a fork turns
-     * on the history bookkeeping (commit times, the GC's policy lookups) for the database */
-    inmem_db *db[3] = {db_open(0, 0), db_open(0, 10), db_open(0, 0)};
-    kv_ctx c[3];
+     * on the history bookkeeping (commit times, the GC's policy lookups) for the database.
+     * D: the control for B's memory: a million versions, one a key, no history kept; a put
+     * there waits on memory as scattered as B's, so B against D is what history itself costs */
+    inmem_db *db[4] = {db_open(0, 0), db_open(0, 10), db_open(0, 0), db_open(0, 0)};
+    kv_ctx c[4];
     inmem_run_id other, other_fork;
     CHECK(inmem_run_begin_db(db[2], NULL, &other));
     CHECK(inmem_put(db[2], &other, "k", 1, "v", 1, NULL));
     CHECK(inmem_run_fork_db(db[2], &other, 0, NULL, &other_fork));
-    for (int d = 0; d < 3; d++) {
-        preload(db[d], NULL, NKEYS);
-        ctx_init(&c[d], db[d], NULL, NKEYS, 0xD1B54A32D192ED03ull);
-        c[d].last = xcalloc(NKEYS, sizeof(uint64_t));
+    for (int d = 0; d < 4; d++) {
+        uint32_t n = d == 3 ? NKEYS_D : NKEYS;
+        preload(db[d], NULL, n);
+        ctx_init(&c[d], db[d], NULL, n, 0xD1B54A32D192ED03ull);
+        c[d].last = xcalloc(n, sizeof(uint64_t));
     }
     uint64_t t0 = now_ns();
-    for (int d = 0; d < 3; d++)
-        steady_state(&c[d]);
+    for (int d = 0; d < 4; d++) /* D: one overwrite, so its versions too live apart from keys */
+        steady_state(&c[d], d == 3 ? 1 : 10);
     inmem_stats s = db_stats(db[1]);
-    printf("  100,000 keys each, all brought to steady state by 10 overwrites of every key "
-           "(%.1f s); then random overwrites, %.1f s windows after %.2f s warm-up, %d rounds "
-           "alternating\n",
+    printf("  100,000 keys each (D: 1,000,000), all brought to steady state by 10 overwrites of "
+           "every key (D: 1) (%.1f s); then random overwrites, %.1f s windows after %.2f s "
+           "warm-up, %d rounds alternating\n",
            (double)(now_ns() - t0) / 1e9, (double)dur_ns / 1e9, (double)dur_ns / 3e9, rounds);
     printf("  B before: retained_versions %" PRIu64 " (%.2f a key), history_bytes %.1f MB\n",
            s.retained_versions, (double)s.retained_versions / NKEYS, (double)s.history_bytes / 1e6);
@@ -727,33 +740,43 @@ static void target2(int rounds, uint64_t dur_ns)
         {"overwrite, implicit (inmem_put)", "overwrite txn (begin, kv_put, commit, free)"},
         {"C: implicit, retention off + a fork elsewhere",
          "C: txn, retention off + a fork elsewhere"}};
-    meas r3[3][2][64];
+    meas r3[4][2][64];
     for (int m = 0; m < 2; m++)
-        for (int d = 0; d < 3; d++)
+        for (int d = 0; d < 4; d++)
             rate(fns[m], &c[d], dur_ns / 3);
-    static const int order[2][3] = {{0, 1, 2}, {2, 1, 0}};
+    static const int order[2][4] = {{0, 1, 2, 3}, {3, 2, 1, 0}};
     for (int r = 0; r < rounds; r++)
         for (int m = 0; m < 2; m++)
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; k < 4; k++) {
                 int d = order[r % 2][k];
                 r3[d][m][r] = rate(fns[m], &c[d], dur_ns);
             }
-    ratio_header("off ops/s", "B|C ops/s");
-    spread sr[2], sc[2];
+    ratio_header("off ops/s", "B|C|D ops/s");
+    spread sr[2], sc[2], sd[2], sbd[2];
     for (int m = 0; m < 2; m++)
         ratio_line(names[0][m], r3[0][m], r3[1][m], rounds, &sr[m]);
     for (int m = 0; m < 2; m++)
         ratio_line(names[1][m], r3[0][m], r3[2][m], rounds, &sc[m]);
+    static const char *const dnames[2] = {"D: implicit, retention off, 1,000,000 keys",
+                                          "D: txn, retention off, 1,000,000 keys"};
+    for (int m = 0; m < 2; m++)
+        ratio_line(dnames[m], r3[0][m], r3[3][m], rounds, &sd[m]);
+    ratio_header("D ops/s", "B ops/s");
+    static const char *const bdnames[2] = {"B against D (the same versions in memory), implicit",
+                                           "B against D (the same versions in memory), txn"};
+    for (int m = 0; m < 2; m++)
+        ratio_line(bdnames[m], r3[3][m], r3[1][m], rounds, &sbd[m]);
     s = db_stats(db[1]);
-    inmem_stats sa = db_stats(db[0]), sc2 = db_stats(db[2]);
+    inmem_stats sa = db_stats(db[0]), sc2 = db_stats(db[2]), sd2 = db_stats(db[3]);
     printf("  after: B retained_versions %" PRIu64 " (%.2f a key), history_bytes %.1f MB; A "
-           "retained_versions %" PRIu64 ", C %" PRIu64 "\n",
+           "retained_versions %" PRIu64 ", C %" PRIu64 ", D %" PRIu64 " (%" PRIu64 " keys)\n",
            s.retained_versions, (double)s.retained_versions / NKEYS, (double)s.history_bytes / 1e6,
-           sa.retained_versions, sc2.retained_versions);
-    /* verify: every key at its last value in all three; B keeps at most 9 older versions a key */
+           sa.retained_versions, sc2.retained_versions, sd2.retained_versions, sd2.keys);
+    /* verify: every key at its last value in all four; B keeps at most 9 older versions a key */
     verify_last(&c[0], "overwrite (off)");
     verify_last(&c[1], "overwrite (history_versions 10)");
     verify_last(&c[2], "overwrite (off, a fork elsewhere)");
+    verify_last(&c[3], "overwrite (off, 1,000,000 keys)");
     if (s.retained_versions > 9ull * NKEYS + 1000)
         die("history_versions 10 retains %" PRIu64 " versions for %u keys", s.retained_versions,
             NKEYS);
@@ -761,9 +784,11 @@ static void target2(int rounds, uint64_t dur_ns)
                 sr[0].med >= 0.80 && sr[1].med >= 0.80, "%.3f (implicit) / %.3f (txn)", sr[0].med,
                 sr[1].med);
     printf("  -> history_versions = 10: %.3fx (implicit), %.3fx (txn) of retention off; with a "
-           "fork elsewhere: %.3fx, %.3fx\n",
-           sr[0].med, sr[1].med, sc[0].med, sc[1].med);
-    for (int d = 0; d < 3; d++) {
+           "fork elsewhere: %.3fx, %.3fx; retention off over 10x the keys: %.3fx, %.3fx; "
+           "history_versions = 10 against that: %.3fx, %.3fx\n",
+           sr[0].med, sr[1].med, sc[0].med, sc[1].med, sd[0].med, sd[1].med, sbd[0].med,
+           sbd[1].med);
+    for (int d = 0; d < 4; d++) {
         free(c[d].last);
         CHECK(inmem_db_close(db[d]));
     }
@@ -799,7 +824,7 @@ static void target2_batched(int rounds, uint64_t dur_ns)
         preload(db[d], NULL, NKEYS);
         ctx_init(&c[d], db[d], NULL, NKEYS, 0xD1B54A32D192ED03ull);
         c[d].last = xcalloc(NKEYS, sizeof(uint64_t));
-        steady_state(&c[d]);
+        steady_state(&c[d], 10);
     }
     meas r[2][64];
     for (int d = 0; d < 2; d++)
