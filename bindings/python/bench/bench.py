@@ -3,7 +3,8 @@
 sqlite3, on the workloads of bench/compare (make bench-python; --full for 2 s per line).
 
 Workloads (keys 16 B: a letter and 15 digits; values 100 B; 100,000 keys preloaded in
-transactions of 1,000 puts), as in bench/compare/compare.c:
+transactions of 1,000 puts, or --keys N: e.g. 1,000, which stay in cache), as in
+bench/compare/compare.c:
   W1 blind put, 1 thread, one put per transaction              durability none and batched
   W2 get k + put k per transaction, 1 thread                    durability none and batched
   W3 read-only snapshot transactions of 4 gets, 1 and 2 threads durability none
@@ -63,11 +64,22 @@ PAD = b"\xa5" * 84
 # harness costs each engine the same few list lookups: the keys, the 8-byte key tags values
 # begin with, a stream of random key indices, and the values of each line (a value carries its
 # key and the line's stamp, so that a read of a wrong key or a lost write is caught).
-KEYS = [b"k%015d" % i for i in range(NKEYS)]
-TAGS = [struct.pack("<Q", i) for i in range(NKEYS)]
 CKEYS = [b"c%015d" % i for i in range(NCOUNTERS)]
-_rng = random.Random(12345)
-IDX = [_rng.randrange(NKEYS) for _ in range(MASK + 1)]
+
+
+def setup(nkeys):
+    """The keys, their tags and the index stream for a database of nkeys keys (100,000 unless
+    --keys says otherwise: a smaller one stays in the CPU's caches, so that a line measures the
+    engines and bindings without the memory stalls they share)."""
+    global NKEYS, KEYS, TAGS, IDX
+    NKEYS = nkeys
+    KEYS = [b"k%015d" % i for i in range(nkeys)]
+    TAGS = [struct.pack("<Q", i) for i in range(nkeys)]
+    rng = random.Random(12345)
+    IDX = [rng.randrange(nkeys) for _ in range(MASK + 1)]
+
+
+setup(NKEYS)
 
 
 def values(stamp):
@@ -629,7 +641,13 @@ def main():
     ap.add_argument("--engines", default="inmem,lmdb,sqlite")
     ap.add_argument("--lines", default="", help="comma-separated lines to run (e.g. W3-1t,W4); "
                     "default: all")
+    ap.add_argument("--keys", type=int, default=NKEYS, help="keys preloaded (default %d; at "
+                    "least %d, a multiple of it)" % (NKEYS, PRELOAD_TXN))
     a = ap.parse_args()
+    if a.keys < PRELOAD_TXN or a.keys % PRELOAD_TXN:
+        ap.error("--keys must be a multiple of %d" % PRELOAD_TXN)
+    if a.keys != NKEYS:
+        setup(a.keys)
     a.measure, a.warmup = (2.0, 0.3) if a.full else (0.5, 0.1)
     classes = {"inmem": Inmem, "lmdb": Lmdb, "sqlite": Sqlite}
     names = [n for n in a.engines.split(",") if n != "lmdb" or lmdb]
