@@ -22,7 +22,7 @@ PyObject *py_make_recovery(const inmem_recovery_info *r);
 
 int db_releases(const DbObject *db, size_t size)
 {
-    return db->durability == INMEM_DURABILITY_STRICT || size >= BIG_VALUE;
+    return db->commit_waits || size >= BIG_VALUE;
 }
 
 static int db_check(DbObject *self)
@@ -177,6 +177,8 @@ static int db_tp_init(PyObject *op, PyObject *args, PyObject *kwds)
     }
     self->db = db;
     self->durability = o.durability;
+    self->commit_waits = o.durability == INMEM_DURABILITY_STRICT ||
+                         (o.max_unsynced_commits && o.durability != INMEM_DURABILITY_NONE);
     self->read_only = o.read_only;
     self->max_value_size = o.max_value_size;
     if (path != Py_None) {

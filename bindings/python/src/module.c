@@ -83,7 +83,11 @@ static PyObject *err_class(int rc)
 static PyObject *raise_with(PyObject *cls, int rc, const char *msg, const char *detail,
                             PyObject **made)
 {
-    PyObject *e = PyObject_CallFunction(cls, "s", msg);
+    /* the library's message may hold a path that is not UTF-8, or be cut inside a character:
+     * decoded with replacement, so that the caller always gets the inmem error */
+    PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+    PyObject *e = text ? PyObject_CallOneArg(cls, text) : NULL;
+    Py_XDECREF(text);
     if (!e)
         return NULL;
     PyObject *code = PyLong_FromLong(rc), *name = PyUnicode_FromString(inmem_errname(rc));

@@ -44,6 +44,8 @@
 typedef struct DbObject {
     PyObject_HEAD inmem_db *db; /* NULL once closed (or never opened) */
     int durability;             /* inmem_durability */
+    int commit_waits; /* a commit that writes may wait for an fsync: strict durability, or a cap
+                       * on unsynced commits (max_unsynced_commits) in batched or async mode */
     int read_only;
     unsigned busy;       /* calls in flight with the GIL released */
     Py_ssize_t live_txn; /* transaction handles held by Transaction objects */
@@ -227,8 +229,8 @@ static inline inmem_txn *ctx_txn(const opctx *c)
 {
     return c->tx ? (c->tx->busy ? NULL : c->tx->txn) : c->txn;
 }
-/* Whether a standalone write on this database should release the GIL (strict durability, or a
- * value of @p size bytes or more that takes long to copy). */
+/* Whether a standalone write on this database should release the GIL (its commit may wait for
+ * an fsync: see commit_waits; or a value of @p size bytes or more takes long to copy). */
 int db_releases(const DbObject *db, size_t size);
 
 /* Large copies release the GIL from this size on. */

@@ -19,6 +19,7 @@
 #include "pyinmem.h"
 
 #include <string.h>
+#include <time.h>
 
 TxObject *tx_new(DbObject *db, inmem_txn *txn, int readonly, int managed)
 {
@@ -43,6 +44,16 @@ TxObject *tx_new(DbObject *db, inmem_txn *txn, int readonly, int managed)
 
 void tx_detach(TxObject *tx)
 {
+    /* Another thread may be in a call on this transaction with the GIL released (a put of a big
+     * value): the library commits or aborts the handle as soon as the callback returns, so that
+     * call must end first (its write then belongs to the transaction, as it began inside it).
+     * The busy marks change only under the GIL, so once it is clear here no call can start
+     * before the handle is gone. */
+    while (tx->busy) {
+        Py_BEGIN_ALLOW_THREADS struct timespec pause = {0, 50 * 1000};
+        nanosleep(&pause, NULL);
+        Py_END_ALLOW_THREADS
+    }
     tx->txn = NULL;
 }
 
@@ -97,7 +108,7 @@ static PyObject *tx_do_commit(TxObject *tx)
         return raise_misuse("commit: a transact() transaction commits when its function returns");
     if (tx_usable(tx, 0) < 0)
         return NULL;
-    int rel = (tx->writes && tx->db->durability == INMEM_DURABILITY_STRICT) || tx->writes >= 4096;
+    int rel = (tx->writes && tx->db->commit_waits) || tx->writes >= 4096;
     inmem_txn *txn = tx->txn;
     int rc;
     if (rel) {
@@ -482,7 +493,9 @@ static PyObject *kviter_next(PyObject *op)
 static void kviter_dealloc(PyObject *op)
 {
     KvIterObject *ki = (KvIterObject *)op;
-    if (ki->it && ki->tx->txn)
+    /* not while another thread's call runs on the transaction (GIL released): freeing an
+     * iterator unlinks it from its transaction; the library frees it with the transaction */
+    if (ki->it && ki->tx->txn && !ki->tx->busy)
         inmem_iter_free(ki->it);
     Py_CLEAR(ki->tx);
     PyObject_Free(op);

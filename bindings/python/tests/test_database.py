@@ -109,6 +109,27 @@ def test_read_only_inspection(path):
             assert ro.get(b"later") is None  # the view is the state at its open
 
 
+def test_an_error_naming_a_path_that_is_not_utf8_is_an_inmem_error(tmp_path):
+    # The library's message names the path as its bytes; one that is not UTF-8 (os.fsencode
+    # allows any) used to turn the error into UnicodeDecodeError, which no `except inmem.Error`
+    # catches.
+    bad = os.path.join(os.fsencode(tmp_path), b"bad\xff")
+    open(bad, "w").close()  # a file where the database's directory should be
+    with pytest.raises(inmem.Error) as ei:
+        inmem.open(bad)
+    assert "bad\ufffd" in str(ei.value)
+    # and messages cut inside a character (the binding and the library keep so many bytes of
+    # them): a path of two-byte characters, with 0 and 1 ASCII byte in front of its last part,
+    # so that one of the two cuts falls inside a character wherever the cut is
+    deep = os.path.join(str(tmp_path), *["é" * 120] * 4)
+    os.makedirs(deep)
+    for pad in ("", "a"):
+        f = os.path.join(deep, pad + "é" * 20)
+        open(f, "w").close()
+        with pytest.raises(inmem.Error):
+            inmem.open(f)
+
+
 def test_expiry_absolute_and_read_back(db):
     now_ms = int(time.time() * 1000)
     v = db.put(b"a", b"1", expire_at_ms=now_ms + 3_600_000)

@@ -269,6 +269,60 @@ def test_state_of_a_transact_transaction_busy_in_its_callback_is_active():
     assert seen == {"active"}, seen
 
 
+@pytest.mark.parametrize("outcome", ["returns", "raises"])
+def test_transact_waits_for_another_threads_call_on_its_transaction(outcome):
+    # The callback hands its transaction to a thread whose put of a big value releases the GIL,
+    # and returns (or raises) while that put is still in the library. The library commits (or
+    # aborts) and frees the handle as soon as the callback ends: the binding must wait for the
+    # put first. Before, the put went on into the freed handle, and the next transaction, which
+    # reused it, began with a write it never made and committed it.
+    db = inmem.open(durability="none", max_value_size=64 << 20)
+    big = b"P" * (32 << 20)
+    observed = False
+    for attempt in range(20):
+        key = b"phantom%d" % attempt
+        errors = []
+        state = {}
+
+        def worker(tx):
+            try:
+                tx.put(key, big)
+            except Exception as e:  # noqa: BLE001 (reported by the assertion below)
+                errors.append(e)
+
+        def fn(tx):
+            th = threading.Thread(target=worker, args=(tx,))
+            state["thread"] = th
+            th.start()
+            while th.is_alive():  # until the put is in the library (the transaction busy)
+                try:
+                    tx.info()
+                except inmem.MisuseError:
+                    state["busy"] = True
+                    break
+            if outcome == "raises":
+                raise KeyError("the callback fails")
+            return "done"
+
+        if outcome == "raises":
+            with pytest.raises(KeyError):
+                db.transact(fn)
+        else:
+            assert db.transact(fn) == "done"
+        state["thread"].join()
+        assert errors == []
+        # the put ended inside the transaction: committed with it, or aborted with it
+        assert db.get(key) == (big if outcome == "returns" else None)
+        with db.transaction() as tx2:  # a fresh transaction begins with nothing written
+            assert tx2.info().write_set_size == 0
+            assert tx2.get(key) == (big if outcome == "returns" else None)
+        if state.get("busy"):
+            observed = True
+            break
+    db.close()
+    assert observed  # the case this test is about did happen
+
+
 @pytest.mark.parametrize("call", ["get", "put", "state_get", "event_append"])
 def test_transaction_busy_once_its_arguments_are_converted_is_refused(call):
     # Converting an argument runs its code, during which another thread may begin a call on the
