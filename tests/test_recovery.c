@@ -1037,6 +1037,106 @@ static void damaged_last_transaction_at_every_offset_strict(void **state)
 
 /* ---- damage to whole segments ------------------------------------------------------------- */
 
+/* ---- a crash in the middle of a value that holds a log ----------------------------------- */
+
+/* A process killed while its commit copies a value into the log leaves a torn frame whose body
+ * is what was copied so far. When the value is itself a log — a copy of this database's own
+ * segment (an agent backing itself up into a key), or another database's records — that body
+ * holds frames with valid checksums, and recovery, which takes a valid frame after damage as
+ * proof that the damage is not the end of what was written, called the torn tail corruption:
+ * the database did not open after a plain crash, and repair counted the copied frames' versions
+ * as transactions dropped. A frame of this log after damage carries a version that follows the
+ * last one read, within as many as the bytes between could hold. */
+static void torn_write_of_a_value_holding_a_log_is_a_torn_tail_in_mode(inmem_durability mode)
+{
+    char dir[64], path[4096];
+    test_tmpdir(dir);
+    seg_path(path, sizeof path, dir, 1);
+    inmem_db *db = open_db(dir, mode);
+    assert_int_equal(put_ok(db, NULL, "k1", LIT("one")), 1);
+    assert_int_equal(put_ok(db, NULL, "k2", LIT("two")), 2);
+    assert_int_equal(put_ok(db, NULL, "k3", LIT("three")), 3);
+    dump before = {0}, got = {0};
+    dump_db(db, NULL, "k", &before);
+    /* the value: this segment so far (its header and the frames of versions 1-3), frames of
+     * another database (an older or younger one), and a close mark of this log's past */
+    size_t seglen;
+    uint8_t *seg = slurp(path, &seglen);
+    size_t own = 0;
+    free(walk_log(seg, seglen, &(size_t){0}, &own)); /* where this segment's records end */
+    uint8_t foreign[4 * 64], *q = foreign;
+    q += inmem__wal_enc_close(q, 12345, 12345);
+    q += inmem__wal_enc_next(q, 7, 9999, 9999);
+    q += inmem__wal_enc_commit(q, 500, 500, 1);
+    uint8_t mark[CLOSE_FRAME]; /* a close mark naming version 2: this log's past */
+    inmem__wal_enc_close(mark, 2, 2);
+    size_t vlen = own + (size_t)(q - foreign) + sizeof mark + 4096;
+    uint8_t *val = malloc(vlen);
+    assert_non_null(val);
+    memcpy(val, seg, own);
+    memcpy(val + own, foreign, (size_t)(q - foreign));
+    memcpy(val + own + (q - foreign), mark, sizeof mark);
+    memset(val + own + (q - foreign) + sizeof mark, 'v', 4096);
+    free(seg);
+    assert_int_equal(put_ok(db, NULL, "backup", val, vlen), 4);
+    assert_ok(inmem_db_close(db));
+
+    size_t len, nf, end;
+    uint8_t *img = slurp(path, &len);
+    frame *f = walk_log(img, len, &nf, &end);
+    assert_int_equal(f[nf - 1].rec.type, INMEM__REC_CLOSE);
+    assert_int_equal(f[nf - 2].rec.type, INMEM__REC_TXN);
+    size_t b = f[nf - 2].off;
+    uint8_t *in = memmem(img + b, f[nf - 2].size, val, vlen); /* the value inside the frame */
+    assert_non_null(in);
+    size_t copied[] = {own + (size_t)(q - foreign) + sizeof mark, vlen - 1};
+    for (size_t c = 0; c < sizeof copied / sizeof copied[0]; c++) {
+        /* the crash: the copy had gone this far; its checksum, and the close mark, never
+         * written; the length too, as the writer stores it last */
+        uint8_t *t = malloc(len);
+        assert_non_null(t);
+        memcpy(t, img, len);
+        size_t cut = (size_t)(in - img) + copied[c];
+        memset(t + cut, 0, len - cut);
+        memset(t + b, 0, 4);
+        spit(path, t, len);
+        db = NULL;
+        int rc = try_open_opts(dir, mode, 0, 0, &db);
+        CHECK(rc == 0, "crash after %zu bytes of the value: %s (%s)", copied[c], inmem_errname(rc),
+              inmem_errmsg());
+        inmem_recovery_info rec = recovery_of(db);
+        CHECK(rec.torn_tail == 1 && rec.tail_offset == b && rec.version == 3 &&
+                  rec.txns_discarded == 1,
+              "crash after %zu bytes: torn %d at %llu, version %llu, discarded %llu", copied[c],
+              rec.torn_tail, (unsigned long long)rec.tail_offset, (unsigned long long)rec.version,
+              (unsigned long long)rec.txns_discarded);
+        dump_db(db, NULL, "k", &got);
+        CHECK(dump_equal(&got, &before), "crash after %zu bytes: wrong state", copied[c]);
+        dump_free(&got);
+        expect_missing(db, NULL, "backup");
+        assert_ok(inmem_db_close(db));
+        spit(path, img, len); /* (the close above wrote its mark into the file again) */
+        free(t);
+    }
+    free(f);
+    free(img);
+    free(val);
+    dump_free(&before);
+    test_rmdir(dir);
+}
+
+static void torn_write_of_a_value_holding_a_log_is_a_torn_tail_batched(void **state)
+{
+    (void)state;
+    torn_write_of_a_value_holding_a_log_is_a_torn_tail_in_mode(INMEM_DURABILITY_BATCHED);
+}
+
+static void torn_write_of_a_value_holding_a_log_is_a_torn_tail_strict(void **state)
+{
+    (void)state;
+    torn_write_of_a_value_holding_a_log_is_a_torn_tail_in_mode(INMEM_DURABILITY_STRICT);
+}
+
 /* Fills segments 1..3 (and part of 4) with single-put transactions of 700-byte values s0000..;
  * returns how many were committed. */
 static int fill_segments(const char *dir, int last_seq)
@@ -1465,6 +1565,8 @@ const struct CMUnitTest wal_recovery_tests[] = {
     cmocka_unit_test(damaged_last_transaction_at_every_offset_async),
     cmocka_unit_test(damaged_last_transaction_at_every_offset_batched),
     cmocka_unit_test(damaged_last_transaction_at_every_offset_strict),
+    cmocka_unit_test(torn_write_of_a_value_holding_a_log_is_a_torn_tail_batched),
+    cmocka_unit_test(torn_write_of_a_value_holding_a_log_is_a_torn_tail_strict),
     cmocka_unit_test(last_segment_zeroed_truncated_or_deleted_is_corruption),
     cmocka_unit_test(repair_in_the_middle_keeps_the_longest_prefix_with_exact_counts),
     cmocka_unit_test(recovery_finds_a_stray_byte_anywhere_in_the_zeros_after_the_log),

@@ -468,20 +468,36 @@ static void zero_after(const inmem__vfs *vfs, int fd, uint8_t *p, uint64_t from,
     }
 }
 
-/* 1 if a valid BEGIN, COMMIT, CLOSE, NEXT or TXN frame starts at @p q. A TXN frame (of any
- * length) is only checksummed if its version lies in (after, after + 2^32]: garbage seldom passes
- * that filter, so scanning a damaged region stays cheap. */
-static int frame_at(const uint8_t *p, size_t q, size_t size, uint64_t after, inmem__wal_rec *r)
+/* The least log space a version takes: a TXN frame's frame bytes and three one-byte varints
+ * (a transaction of format 1, BEGIN and COMMIT frames, takes more). */
+#define MIN_VERSION_BYTES (INMEM__WAL_FRAME + 3)
+
+/* 1 if a valid BEGIN, COMMIT, CLOSE, NEXT or TXN frame of this log starts at @p q, after a bad
+ * frame at @p bad that followed version @p after. Versions are consecutive, and each takes at
+ * least MIN_VERSION_BYTES, so a frame of this log at q carries a version no higher than
+ * after + 1 + (q - bad) / MIN_VERSION_BYTES (and above @p after: CLOSE and NEXT name the last
+ * version committed, at least @p after). A frame outside that window is not one of this log's
+ * records but bytes that look like one: garbage that passes a checksum, or the body of the
+ * frame a crash cut short, when a value holds a copy of a log (an agent storing a log file or
+ * a backup), which must not make a torn tail pass for corruption. @p ids_are_versions: the
+ * segment's format (2 on) gives a transaction's id its version, so a BEGIN is held to the same
+ * window. Without @p exact (what came between version @p after and the bad frame is not known:
+ * a later segment's first frame), only a TXN frame's version is held, to (after, after + 2^32].
+ * A TXN frame (of any length) is checksummed only inside its window, so scanning a damaged
+ * region stays cheap. */
+static int frame_at(const uint8_t *p, size_t q, size_t size, uint64_t after, uint64_t bad,
+                    int ids_are_versions, int exact, inmem__wal_rec *r)
 {
     if (q + INMEM__WAL_FRAME > size)
         return 0;
+    uint64_t limit = exact ? after + 1 + (q - bad) / MIN_VERSION_BYTES : after + (1ull << 32);
     uint32_t len = inmem__get32(p + q), want;
     switch (p[q + 4]) {
     case INMEM__REC_TXN: {
         const uint8_t *b = p + q + 5, *end = b + (len < 10 ? len : 10);
         uint64_t v;
         if (len > size - q - INMEM__WAL_FRAME || !inmem__get_varint(&b, end, &v) || v <= after ||
-            v - after > (1ull << 32))
+            v > limit)
             return 0;
         return inmem__wal_decode(p + q, size - q, r) == INMEM__DEC_OK;
     }
@@ -500,15 +516,30 @@ static int frame_at(const uint8_t *p, size_t q, size_t size, uint64_t after, inm
     default:
         return 0;
     }
-    return len == want && inmem__wal_decode(p + q, size - q, r) == INMEM__DEC_OK;
+    if (len != want || inmem__wal_decode(p + q, size - q, r) != INMEM__DEC_OK)
+        return 0;
+    if (!exact)
+        return 1;
+    switch (r->type) {
+    case INMEM__REC_COMMIT:
+        return r->version > after && r->version <= limit;
+    case INMEM__REC_CLOSE:
+    case INMEM__REC_NEXT:
+        return r->version >= after && r->version <= limit;
+    default: /* BEGIN */
+        return !ids_are_versions || (r->txn_id > after && r->txn_id <= limit);
+    }
 }
 
-/* The offset of the first valid BEGIN, COMMIT, CLOSE, NEXT or TXN frame (versions above
- * @p after) at or after @p from, or the segment's size: after a bad frame, proof that what follows
- * had been written (and, for CLOSE and NEXT, synced), and the place where counting resumes. */
-static uint64_t valid_frame_after(const inmem__vfs *vfs, const seg_map *m, uint64_t from,
-                                  uint64_t after)
+/* The offset of the first valid BEGIN, COMMIT, CLOSE, NEXT or TXN frame of this log (see
+ * frame_at()) after the bad frame at @p bad, which followed version @p after, or the segment's
+ * size: after a bad frame, proof that what follows had been written (and, for CLOSE and NEXT,
+ * synced), and the place where counting resumes. */
+static uint64_t valid_frame_after(const inmem__vfs *vfs, const seg_map *m, uint64_t bad,
+                                  uint64_t after, int exact)
 {
+    uint64_t from = bad + 1;
+    int ids_are_versions = m->size >= INMEM__WAL_HEADER && inmem__get32(m->p + 8) >= 2;
     region_walk rw = {vfs, m->fd, from, m->size};
     uint64_t a, b;
     inmem__wal_rec r;
@@ -520,7 +551,7 @@ static uint64_t valid_frame_after(const inmem__vfs *vfs, const seg_map *m, uint6
                 break;
             uint64_t start = q >= 4 && q - 4 >= from ? q - 4 : q;
             for (uint64_t s = start; s <= q; s++)
-                if (frame_at(m->p, s, m->size, after, &r))
+                if (frame_at(m->p, s, m->size, after, bad, ids_are_versions, exact, &r))
                     return s;
         }
     }
@@ -530,26 +561,30 @@ static uint64_t valid_frame_after(const inmem__vfs *vfs, const seg_map *m, uint6
 /* The newest version a valid COMMIT, TXN, CLOSE or NEXT frame in [from, size) of a segment being
  * dropped carries (0 if none), decoding frame by frame and, after a bad frame, resuming at the
  * next valid frame. Versions are consecutive, so the newest version seen in everything dropped,
- * less the last version kept, is exactly the number of committed transactions dropped. */
+ * less the last version kept, is exactly the number of committed transactions dropped.
+ * @p exact: @p after is the version right before @p from (else known from the first frame
+ * decoded on; see frame_at()). */
 static uint64_t newest_version(const inmem__vfs *vfs, const seg_map *m, uint64_t from,
-                               uint64_t after)
+                               uint64_t after, int exact)
 {
     uint64_t newest = 0, off = from;
     while (off < m->size) {
         inmem__wal_rec r;
         int d = inmem__wal_decode(m->p + off, m->size - off, &r);
         if (d == INMEM__DEC_OK) {
-            if ((r.type == INMEM__REC_TXN || r.type == INMEM__REC_COMMIT ||
-                 r.type == INMEM__REC_CLOSE || r.type == INMEM__REC_NEXT) &&
-                r.version > newest)
-                newest = r.version;
-            if (r.type == INMEM__REC_TXN && r.version > after)
-                after = r.version;
+            if (r.type == INMEM__REC_TXN || r.type == INMEM__REC_COMMIT ||
+                r.type == INMEM__REC_CLOSE || r.type == INMEM__REC_NEXT) {
+                if (r.version > newest)
+                    newest = r.version;
+                if (r.version > after)
+                    after = r.version; /* (the window of the frames after a bad one) */
+                exact = 1;
+            }
             off += INMEM__WAL_FRAME + r.len;
         } else if (d == INMEM__DEC_END) {
             off = nonzero_after(vfs, m, off);
         } else {
-            off = valid_frame_after(vfs, m, off + 1, after);
+            off = valid_frame_after(vfs, m, off, after, exact);
         }
     }
     return newest;
@@ -1072,7 +1107,7 @@ static int drop_segments(inmem__wal *w, recovery *v, size_t from, uint64_t *newe
         if (map_segment(w, v->ds.seqs[j], &o) == 0) {
             if (o.size > INMEM__WAL_HEADER) {
                 rep->bytes_dropped += data_end(w->vfs, &o, INMEM__WAL_HEADER) - INMEM__WAL_HEADER;
-                uint64_t nv = newest_version(w->vfs, &o, INMEM__WAL_HEADER, v->r.version);
+                uint64_t nv = newest_version(w->vfs, &o, INMEM__WAL_HEADER, v->r.version, 0);
                 if (nv > *newest)
                     *newest = nv;
             }
@@ -1129,7 +1164,7 @@ static int corrupt(inmem__wal *w, recovery *v, size_t i, const seg_map *m, size_
     /* Exact: versions are consecutive, so what is dropped is every version from the last kept one
      * to the newest any valid record after the cut carries (a CLOSE or NEXT mark included). With
      * none, the damaged frame itself: a transaction if one was open or its type byte says so. */
-    uint64_t newest = newest_version(w->vfs, m, bad, r->version);
+    uint64_t newest = newest_version(w->vfs, m, bad, r->version, 1);
     rep->bytes_dropped += data_end(w->vfs, m, cut) - cut;
     int rc = drop_segments(w, v, i + 1, &newest);
     if (newest > r->version)
@@ -1431,7 +1466,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
         if (r->how == END_BAD || r->in_txn) {
             size_t bad = r->end;
             uint64_t valid = r->how == END_BAD && !r->content
-                                 ? valid_frame_after(w->vfs, &m, bad + 1, r->version)
+                                 ? valid_frame_after(w->vfs, &m, bad, r->version, 1)
                                  : m.size;
             int is_active = i == v.active || i + 1 == v.ds.n;
             if (is_active && !r->content && valid >= m.size && !r->next) {
