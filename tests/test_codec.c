@@ -81,7 +81,7 @@ static void codec_round_trips_every_record_kind(void **state)
     inmem__wal_rec r;
     size_t off = 0, n;
 
-    n = inmem__wal_enc_begin(buf, 0x1122334455667788ull, run, 1700000000123ull, INMEM__LSN(3, 4096),
+    n = inmem__wal_enc_begin(buf, 0x1122334455667788ull, run, 1700000000123ull, TEST_LSN(3, 4096),
                              7);
     assert_int_equal(n, BEGIN_FRAME);
     assert_int_equal(inmem__wal_decode(buf, n, &r), INMEM__DEC_OK);
@@ -90,7 +90,7 @@ static void codec_round_trips_every_record_kind(void **state)
     assert_int_equal(r.txn_id, 0x1122334455667788ull);
     assert_memory_equal(r.run, run, 16);
     assert_int_equal(r.time_ms, 1700000000123ull);
-    assert_int_equal(r.synced_lsn, INMEM__LSN(3, 4096));
+    assert_int_equal(r.synced_lsn, TEST_LSN(3, 4096));
     assert_int_equal(r.records, 7);
     off += n;
 

@@ -433,6 +433,70 @@ static int restore_posix_vfs(void **state)
     return 0;
 }
 
+/* Log positions counted the segment's number shifted past a 40-bit offset, which ran out at
+ * segment 2^24 (a database checkpointing every second gets there in half a year): every position
+ * after it compared below those synced before, so strict commits were acknowledged without an
+ * fdatasync — even with every fdatasync failing — and the background syncer saw nothing to do.
+ * The log's last segment is renumbered 2^24 - 1 (recovery takes it as the log going on from the
+ * checkpoint image), and filled until the log switches to 2^24. */
+static void fsync_still_runs_after_segment_2_to_the_24(void **state)
+{
+    (void)state;
+    char dir[64], path[4096], to[4096];
+    test_tmpdir(dir);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    put_ok(db, NULL, "a", LIT("1"));
+    uint64_t v;
+    assert_ok(inmem_db_checkpoint(db, &v));
+    uint64_t last = current_segment(db);
+    assert_ok(inmem_db_close(db));
+    seg_path(path, sizeof path, dir, last);
+    size_t len;
+    uint8_t *seg = slurp(path, &len);
+    const uint64_t top = (1ull << 24) - 1;
+    inmem__put64(seg + 16, top);
+    inmem__put32(seg + 36, inmem__crc32c(0, seg, 36));
+    seg_path(to, sizeof to, dir, top);
+    spit(to, seg, len);
+    free(seg);
+    assert_int_equal(unlink(path), 0);
+
+    use_faulty_vfs();
+    db = open_db(dir, INMEM_DURABILITY_STRICT);
+    assert_int_equal(current_segment(db), top);
+    char key[32];
+    uint8_t val[1000];
+    memset(val, 'v', sizeof val);
+    uint64_t acked[256];
+    int n = 0;
+    while (current_segment(db) == top) {
+        assert_true(n < 250);
+        snprintf(key, sizeof key, "k%d", n);
+        acked[n++] = put_ok(db, NULL, key, val, sizeof val);
+    }
+    assert_int_equal(current_segment(db), top + 1);
+    for (int i = 0; i < 3; i++) { /* each strict commit in segment 2^24 runs its fdatasync */
+        atomic_store(&datasyncs, 0);
+        snprintf(key, sizeof key, "k%d", n);
+        acked[n++] = put_ok(db, NULL, key, val, sizeof val);
+        CHECK(atomic_load(&datasyncs) >= 1, "commit %d in segment 2^24: %d fdatasyncs", n,
+              atomic_load(&datasyncs));
+    }
+    atomic_store(&sync_left, 0); /* and one whose fdatasync fails is not acknowledged */
+    uint64_t ver = 0;
+    assert_rc(INMEM_EIO, inmem_put(db, NULL, LIT("after"), val, sizeof val, &ver));
+    int rc = inmem_db_close(db);
+    CHECK(rc == 0 || rc == INMEM_EIO, "close: %s", inmem_errname(rc));
+    inmem__vfs_set(NULL);
+    db = open_db(dir, INMEM_DURABILITY_STRICT);
+    for (int i = 0; i < n; i++) { /* every acknowledged commit is there */
+        snprintf(key, sizeof key, "k%d", i);
+        expect_get(db, NULL, key, val, sizeof val, acked[i]);
+    }
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
 static void fsync_failure_in_strict_mode_fails_that_commit_then_log_is_readonly(void **state)
 {
     (void)state;
@@ -2333,6 +2397,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(persistence_keeps_records_larger_than_a_segment),
     cmocka_unit_test(second_open_of_a_directory_fails_with_elocked_naming_the_pid),
     cmocka_unit_test(writer_open_waits_for_read_only_opens_replaying),
+    cmocka_unit_test_teardown(fsync_still_runs_after_segment_2_to_the_24, restore_posix_vfs),
     cmocka_unit_test_teardown(fsync_failure_in_strict_mode_fails_that_commit_then_log_is_readonly,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(enospc_at_segment_switch_fails_that_commit_then_log_is_readonly,

@@ -223,7 +223,7 @@ static void corruption_bad_frame_followed_by_a_valid_record_is_never_a_torn_tail
         memset(c + e, 0, len - e);
         size_t n = inmem__wal_enc_begin(c + e, 3, zero_run, 1, 0, 1);
         c[e + 20] ^= 0x01;
-        uint64_t lsn = synced_past ? INMEM__LSN(1, e + n) : INMEM__LSN(1, e);
+        uint64_t lsn = synced_past ? TEST_LSN(1, e + n) : TEST_LSN(1, e);
         size_t t = enc_txn(c + e + n, 3, 3, lsn, "c", "sea");
         spit(path, c, len);
         inmem_db *db = NULL;
@@ -298,7 +298,7 @@ static void close_mark_with_bytes_after_it_is_judged_like_any_tail(void **state)
     free(now);
     /* a valid transaction on a later page: corruption, the file untouched */
     memcpy(c, img, len);
-    enc_txn(c + at, 3, 3, INMEM__LSN(1, at), "c", "sea");
+    enc_txn(c + at, 3, 3, TEST_LSN(1, at), "c", "sea");
     spit(path, c, len);
     assert_rc(INMEM_ECORRUPT, try_open(dir, INMEM_DURABILITY_ASYNC, 0, &db));
     CHECK(mentions_number(inmem_errmsg(), at), "message '%s' lacks the valid record's offset %zu",
@@ -746,9 +746,9 @@ static void incomplete_transaction_between_commits_is_corruption(void **state)
      * transaction that takes the next version */
     uint8_t key[64];
     uint32_t kl = kv_key(key, "x");
-    size_t n = inmem__wal_enc_begin(img + e, 4, zero_run, 1, INMEM__LSN(1, e), 2);
+    size_t n = inmem__wal_enc_begin(img + e, 4, zero_run, 1, TEST_LSN(1, e), 2);
     n += inmem__wal_enc_write(img + e + n, 4, 0, key, kl, "lost", 4);
-    enc_txn(img + e + n, 5, 4, INMEM__LSN(1, e), "y", "why");
+    enc_txn(img + e + n, 5, 4, TEST_LSN(1, e), "y", "why");
     spit(path, img, len);
 
     size_t second = e + n; /* the BEGIN of the complete transaction */
@@ -791,7 +791,7 @@ static void incomplete_transaction_at_the_end_of_the_log_is_discarded(void **sta
     memset(img + e, 0, len - e);
     uint8_t key[64];
     uint32_t kl = kv_key(key, "x");
-    size_t n = inmem__wal_enc_begin(img + e, 3, zero_run, 1, INMEM__LSN(1, e), 2);
+    size_t n = inmem__wal_enc_begin(img + e, 3, zero_run, 1, TEST_LSN(1, e), 2);
     n += inmem__wal_enc_write(img + e + n, 3, 0, key, kl, "lost", 4);
     kl = kv_key(key, "z");
     inmem__wal_enc_write(img + e + n, 3, 0, key, kl, "lost", 4);

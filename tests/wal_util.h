@@ -19,6 +19,8 @@
 #define CLOSE_FRAME  (INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN)
 #define NEXT_FRAME   (INMEM__WAL_FRAME + INMEM__WAL_NEXT_LEN)
 #define SEG1         "wal-0000000000000001.log"
+/* A log position as BEGIN records of format 1 note one (informational: recovery ignores it). */
+#define TEST_LSN(seq, off) (((uint64_t)(seq) << 40) | (uint64_t)(off))
 
 /* fail_msg() unless @p cond, with a formatted explanation (e.g. the offset being tried). */
 #define CHECK(cond, ...)                                                                           \

@@ -67,9 +67,6 @@
 #define INMEM__WAL_END_ROOM     (2 * INMEM__WAL_FRAME + INMEM__WAL_CLOSE_LEN + INMEM__WAL_NEXT_LEN)
 #define INMEM__WAL_WRITE_FIXED  24u
 #define INMEM__WAL_DELETE_FIXED 12u
-#define INMEM__LSN(seq, off)    (((uint64_t)(seq) << 40) | (uint64_t)(off))
-#define INMEM__LSN_SEQ(lsn)     ((uint64_t)(lsn) >> 40)
-#define INMEM__LSN_OFF(lsn)     ((uint64_t)(lsn) & ((1ull << 40) - 1))
 
 enum inmem__wal_type {
     INMEM__REC_BEGIN = 1,

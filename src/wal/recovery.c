@@ -1533,7 +1533,7 @@ static int recover(inmem__wal *w, inmem__wal_apply_fn apply, void *ctx, inmem_re
     if (!w->cfg.read_only) { /* read-only: nothing is written, no segment opened for appending */
         if ((rc = resume(w, &v)) != 0 || (rc = inmem__wal_make_room(w)) != 0)
             goto done;
-        uint64_t lsn = INMEM__LSN(w->seq, w->off);
+        uint64_t lsn = w->lsn_base + w->off;
         atomic_store_rlx(&w->written_lsn, lsn);
         atomic_store_rlx(&w->synced_lsn, lsn);
     }

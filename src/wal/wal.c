@@ -198,6 +198,7 @@ void inmem__wal_seg_install(inmem__wal *w, int fd, uint8_t *map, uint64_t size, 
 {
     w->fd = fd;
     w->map = map;
+    w->lsn_base += w->map_len; /* past every byte of the segment before (0 before the first) */
     w->map_len = size;
     w->seq = seq;
     w->off = off;
@@ -343,10 +344,12 @@ static void wait_queued(inmem__wal *w, inmem__wal_waiter *me, uint64_t wait_ns)
  * dirty, for the fsync to write: unmapping a shared file mapping drops no data. One ranged
  * shoot-down per fsync replaces one per page. Called with `syncing` held (the mapping cannot
  * be switched). */
-static void zap_behind(inmem__wal *w, uint8_t *map, uint64_t seq, uint64_t upto)
+static void zap_behind(inmem__wal *w, uint8_t *map, uint64_t base, uint64_t upto)
 {
-    uint64_t end = INMEM__LSN_OFF(upto) & ~(uint64_t)4095;
-    if (w->cfg.mode == INMEM_DURABILITY_STRICT || INMEM__LSN_SEQ(upto) != seq || end <= w->zap_off)
+    if (w->cfg.mode == INMEM_DURABILITY_STRICT || upto < base)
+        return;
+    uint64_t end = (upto - base) & ~(uint64_t)4095;
+    if (end <= w->zap_off)
         return;
     (void)madvise(map + w->zap_off, (size_t)(end - w->zap_off), MADV_DONTNEED); /* a hint */
     w->zap_off = end;
@@ -396,19 +399,19 @@ static int sync_to(inmem__wal *w, uint64_t target)
         me.expired = 0;
         w->syncing = 1;
         int fd = w->fd;
-        uint64_t seq = w->seq;
+        uint64_t seq = w->seq, base = w->lsn_base;
         uint8_t *map = w->map;
         inmem__mutex_unlock(&w->sync_mu);
         /* commits first: the appender stores them after written_lsn, so every commit counted
          * here lies below `upto` */
         uint64_t commits = atomic_load_acq(&w->written_commits);
         uint64_t upto = atomic_load_acq(&w->written_lsn);
-        zap_behind(w, map, seq, upto);
+        zap_behind(w, map, base, upto);
         uint64_t t0 = inmem__clock_mono_ns();
         int err = w->vfs->datasync(fd);
         uint64_t took = inmem__clock_mono_ns() - t0;
-        if (w->hook && !err)
-            w->hook(w->hook_ctx, 1, upto);
+        if (w->hook && !err) /* (below base: the segment before, synced whole at its switch) */
+            w->hook(w->hook_ctx, 1, seq, upto >= base ? upto - base : INMEM__WAL_HEADER);
         inmem__mutex_lock(&w->sync_mu);
         w->syncing = 0;
         w->last_sync_ns = took;
@@ -470,7 +473,7 @@ static void populate_some(inmem__wal *w) INMEM_REQUIRES(w->sync_mu)
 #endif
     if (dirty) {
         uint64_t lsn = atomic_load_acq(&w->written_lsn);
-        uint64_t at = INMEM__LSN_SEQ(lsn) == w->seq ? INMEM__LSN_OFF(lsn) : 0;
+        uint64_t at = lsn >= w->lsn_base ? lsn - w->lsn_base : 0;
         uint64_t to = (at + w->dirty_win + 4095) & ~(uint64_t)4095;
         if (to < len)
             len = to;
@@ -675,7 +678,7 @@ static int rotate(inmem__wal *w, size_t need, int may_stay)
     w->spare_state = SPARE_NONE; /* a spare still wanted is made for the next segment */
     inmem__mutex_unlock(&w->sync_mu);
 
-    uint64_t old_seq = w->seq, old_end = INMEM__LSN(w->seq, w->off);
+    uint64_t old_seq = w->seq, old_end = w->lsn_base + w->off;
     int fd = w->fd;
     uint8_t *map = w->map;
     uint64_t len = w->map_len, off = w->off;
@@ -817,12 +820,12 @@ uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c)
     w->version = c->version;
     w->txn_id = c->version; /* from format 2 on, a transaction's id is its version */
     w->off += c->total;
-    uint64_t lsn = INMEM__LSN(w->seq, w->off);
+    uint64_t lsn = w->lsn_base + w->off;
     atomic_store_rlx(&w->bytes, atomic_load_rlx(&w->bytes) + c->total);
     atomic_store_rel(&w->written_lsn, lsn); /* W2 */
     atomic_store_rel(&w->written_commits, atomic_load_rlx(&w->written_commits) + 1);
     if (w->hook)
-        w->hook(w->hook_ctx, 0, lsn);
+        w->hook(w->hook_ctx, 0, w->seq, w->off);
     if (INMEM_UNLIKELY(w->off > atomic_load_rlx(&w->dirty_at)) && w->has_flusher) {
         atomic_store_rlx(&w->dirty_at, UINT64_MAX);
         inmem__mutex_lock(&w->sync_mu);

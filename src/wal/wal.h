@@ -155,8 +155,9 @@ int inmem__wal_spare(inmem__wal *w, uint64_t *seq);
 /* Tests: 1 while the background syncer still has pages of the current segment to prefault. */
 int inmem__wal_prefault_pending(inmem__wal *w);
 
-/* Tests: called after every append and every fsync, with what just happened. */
-typedef void (*inmem__wal_hook)(void *ctx, int synced, uint64_t lsn);
+/* Tests: called after every append and every fsync, with what just happened: the log is written
+ * (@p synced 0) or durable (1) up to offset @p off of segment @p seq. */
+typedef void (*inmem__wal_hook)(void *ctx, int synced, uint64_t seq, uint64_t off);
 void inmem__wal_set_hook(inmem__wal *w, inmem__wal_hook hook, void *ctx);
 
 #endif

@@ -27,6 +27,12 @@ struct inmem__wal {
      * while `syncing` keeps them stable (W3) */
     int fd;
     uint64_t seq;
+    /* The log position (LSN) of the current segment's byte 0. Positions count the bytes of the
+     * segments appended to since the open, so that they only grow: written_lsn, synced_lsn and
+     * a committer's target compare as plain numbers. (They held the segment's number shifted
+     * past a 40-bit offset, which ran out at segment 2^24: every later position compared below
+     * those already synced, and strict commits were acknowledged without an fsync.) */
+    uint64_t lsn_base;
     uint8_t *map;
     uint64_t map_len;
     uint64_t off;
