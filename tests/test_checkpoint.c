@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/fsutil.h"
 #include "tests/wal_util.h"
 #include "checkpoint/checkpoint.h"
 #include "core/bytes.h"
@@ -149,39 +150,6 @@ static void checkpoint_recovery_is_exact_and_the_log_is_truncated(void **state)
     test_rmdir(dir);
 }
 
-/* 1 if any file of @p dir holds the bytes @p m. */
-/* 1 if file @p path (absent: 0) holds the bytes of @p needle. */
-static int file_has(const char *path, const char *needle)
-{
-    size_t len = 0;
-    if (!file_exists(path))
-        return 0;
-    uint8_t *p = slurp(path, &len);
-    int found = 0;
-    size_t nl = strlen(needle);
-    for (size_t i = 0; i + nl <= len && !found; i++)
-        found = memcmp(p + i, needle, nl) == 0;
-    free(p);
-    return found;
-}
-
-static int any_file_holds(const char *dir, const char *m)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    int found = 0;
-    while (!found && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        found = file_has(path, m);
-    }
-    closedir(d);
-    return found;
-}
-
 /* Deletion is erasure: a run deleted with all its data (a value of it whose time to live had
  * passed included), a value overwritten, a value deleted, an expired value the sweeper removed —
  * once a checkpoint has passed them, none of their bytes is in any file of the directory. */
@@ -213,14 +181,14 @@ static void checkpoint_erases_deleted_data_from_every_file(void **state)
     assert_ok(inmem_put_ttl(db, &run, LIT("short"), markers[5], strlen(markers[5]), 10, NULL));
     uint64_t keep_v = put_ok(db, NULL, "keep", LIT("KEEP-this-one"));
     for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++)
-        CHECK(any_file_holds(dir, markers[i]), "precondition: %s is in no file", markers[i]);
+        CHECK(inmem_any_file_holds(dir, markers[i]), "precondition: %s is in no file", markers[i]);
     /* a first image: the run's data is live, so in it; the rest is gone already */
     assert_ok(inmem_db_checkpoint(db, NULL));
-    assert_true(any_file_holds(dir, markers[0]));
-    assert_true(any_file_holds(dir, markers[1]));
-    assert_false(any_file_holds(dir, markers[2]));
-    assert_false(any_file_holds(dir, markers[3]));
-    assert_true(any_file_holds(dir, markers[5]));
+    assert_true(inmem_any_file_holds(dir, markers[0]));
+    assert_true(inmem_any_file_holds(dir, markers[1]));
+    assert_false(inmem_any_file_holds(dir, markers[2]));
+    assert_false(inmem_any_file_holds(dir, markers[3]));
+    assert_true(inmem_any_file_holds(dir, markers[5]));
     inmem__clock_set_override(1500000); /* the run's short-lived value has expired */
     assert_ok(inmem_run_delete_db(db, &run));
     inmem__clock_set_override(2000000);
@@ -230,9 +198,9 @@ static void checkpoint_erases_deleted_data_from_every_file(void **state)
     inmem__clock_set_override(0);
     assert_ok(inmem_db_checkpoint(db, NULL));
     for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++)
-        CHECK(!any_file_holds(dir, markers[i]), "%s is still in a file after the checkpoint",
+        CHECK(!inmem_any_file_holds(dir, markers[i]), "%s is still in a file after the checkpoint",
               markers[i]);
-    assert_true(any_file_holds(dir, "KEEP-this-one")); /* live data is, of course, kept */
+    assert_true(inmem_any_file_holds(dir, "KEEP-this-one")); /* live data is, of course, kept */
     assert_ok(inmem_db_close(db));
     db = ckpt_db(dir);
     expect_get(db, NULL, "keep", "KEEP-this-one", 13, keep_v);
@@ -255,7 +223,7 @@ static int files_holding(const char *dir, const char *m, int *all_dropped)
         char path[4200];
         size_t len = strlen(e->d_name);
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] == '.' || !file_has(path, m))
+        if (e->d_name[0] == '.' || !inmem_file_holds(path, m))
             continue;
         n++;
         *all_dropped &= len > 8 && strcmp(e->d_name + len - 8, ".dropped") == 0;
@@ -296,7 +264,7 @@ static void checkpoint_erasure_spares_only_the_files_set_aside_as_dropped(void *
     db = ckpt_db(crashed);
     assert_int_equal(recovery_of(db).checkpoint_fallback, 1);
     snprintf(moved, sizeof moved, "%s.dropped", path);
-    assert_true(file_has(moved, secret));
+    assert_true(inmem_file_holds(moved, secret));
     assert_ok(inmem_delete(db, NULL, LIT("secret"), NULL));
     assert_ok(inmem_db_checkpoint(db, NULL));
     assert_ok(inmem_db_close(db));
@@ -1874,12 +1842,12 @@ static void interrupted_checkpoint_segments_are_removed_at_open(void **state)
     assert_ok(inmem_db_close(db));
     char s1[128];
     seg_path(s1, sizeof s1, copy, 1);
-    assert_true(file_has(s1, "s3cr3t-value")); /* the crash image still holds it */
+    assert_true(inmem_file_holds(s1, "s3cr3t-value")); /* the crash image still holds it */
     for (int i = 0; i < 2; i++) { /* reopen (writable) and close, twice, committing nothing */
         db = NULL;
         assert_ok(inmem_db_open(copy, &o, &db));
         expect_missing(db, NULL, "secret");
-        int left = file_exists(s1), has = file_has(s1, "s3cr3t-value");
+        int left = file_exists(s1), has = inmem_file_holds(s1, "s3cr3t-value");
         assert_ok(inmem_db_close(db));
         CHECK(!left,
               "reopen %d: a segment wholly covered by the installed checkpoint survived "
