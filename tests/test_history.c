@@ -20,6 +20,7 @@
 #include "core/key.h"
 #include "engine/db.h"
 #include "txn/txn_int.h"
+#include "tests/fsutil.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -367,6 +368,50 @@ static void history_a_deleted_run_that_kept_less_than_the_database_refuses_its_p
     assert_rc(0, get_at(db, vb, &run, "k", got, sizeof got));
     assert_string_equal(got, "b");
     assert_ok(inmem_db_close(db));
+}
+
+/* Deletion is erasure (CONTRACT 2.10) for a run that kept less than the database too: the
+ * database's policy takes over for its id from the deletion on, and it kept what the run had
+ * written before — under a count of 3 the deletion's tombstone and the two values before it, for
+ * good (a host deleting such runs grew without bound); under a window, for the window — in
+ * memory and in every checkpoint image. */
+static void history_a_deleted_run_that_kept_less_than_the_database_leaves_nothing(void **state)
+{
+    (void)state;
+    for (int windowed = 0; windowed < 2; windowed++) {
+        char dir[64];
+        test_tmpdir(dir);
+        inmem_db *db = open_hist(dir, windowed ? HOUR_MS : 0, windowed ? 0 : 3);
+        inmem_stats base = test_stats(db);
+        inmem_run_id run = begin_run_keeping(db, 0, 0);
+        put_str(db, &run, "k", "SECRET-one");
+        put_str(db, &run, "k", "SECRET-two");
+        put_str(db, &run, "k", "SECRET-three");
+        put_str(db, &run, "j", "SECRET-four");
+        assert_ok(inmem_run_delete_db(db, &run));
+        churn(db, 30);
+        inmem_stats st = test_stats(db);
+        /* what remains beside the churn key's history: the run's index entries in the shared
+         * scope (kept by the database's policy), none of the run's values */
+        CHECK(st.history_bytes < base.history_bytes + 400,
+              "%s: history_bytes %llu after the deletion", windowed ? "window" : "count",
+              (unsigned long long)st.history_bytes);
+        for (const inmem__node *n = inmem__index_seek(db->store->index, run.bytes, 16); n;
+             n = inmem__index_next(n)) {
+            if (n->klen < 16 || memcmp(inmem__node_key(n), run.bytes, 16) != 0)
+                break;
+            fail_msg("%s: a key of the deleted run is still in the index",
+                     windowed ? "window" : "count");
+        }
+        assert_ok(inmem_db_checkpoint(db, NULL));
+        CHECK(!inmem_any_file_holds(dir, "SECRET-"), "%s: a deleted value is in a file",
+              windowed ? "window" : "count");
+        void *val = NULL;
+        size_t vlen = 0;
+        assert_rc(INMEM_NOTFOUND, inmem_get(db, &run, "k", 1, &val, &vlen, NULL));
+        assert_ok(inmem_db_close(db));
+        test_rmdir(dir);
+    }
 }
 
 /* ---- 3.4 the past is never a newer answer ---------------------------------------------------- */
@@ -2885,6 +2930,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_window_keeps_what_was_replaced_within_it),
     cmocka_unit_test(history_a_clock_stepped_back_never_lowers_the_floor),
     cmocka_unit_test(history_a_deleted_run_that_kept_less_than_the_database_refuses_its_past),
+    cmocka_unit_test(history_a_deleted_run_that_kept_less_than_the_database_leaves_nothing),
     cmocka_unit_test(history_off_refuses_versions_no_transaction_holds),
     cmocka_unit_test(history_off_begin_at_does_not_depend_on_when_the_collector_ran),
     cmocka_unit_test(history_past_transaction_is_read_only),

@@ -658,7 +658,9 @@ void inmem__history_sys_write(inmem__store *st, const uint8_t *key, size_t klen,
         p->inherit = 0;
         p->gone = 0;
     } else if (v->vlen == 1 && v->data[0] == 3) {
-        p->p = (inmem__hpolicy){0, 0, v->ver - 1};
+        /* from the deletion itself: what the run wrote before is not kept, nor read (a read
+         * below the deletion is refused; at it, the run's keys are absent) */
+        p->p = (inmem__hpolicy){0, 0, v->ver};
         p->erased = 0;
         p->inherit = 1;
         p->gone = 0;
@@ -937,6 +939,34 @@ int inmem__history_sweep(inmem__store *st, uint64_t *removed)
     return rc;
 }
 
+/* A run that kept less than the database, deleted: the database's policy keeps its keys from
+ * the deletion (p->since) on — what the run id writes if it is begun again — and nothing from
+ * before, which the run's own policy let go (CONTRACT 2.10: its values go with it). The GC keeps a
+ * key's versions above its floor, the newest at or below it, and the *cnt newest: a count kept the
+ * deletion's tombstone and the values before it for good, a window for the window. So the count
+ * becomes a floor among the versions since the deletion (the *cnt-th newest of them, if there are
+ * that many), whichever of it and the window's floor @p wf (UINT64_MAX: none) keeps more, and
+ * never below the deletion: the tombstone is then kept alone and unlinked like any other. */
+static uint64_t inherited_floor(const inmem__node *n, const inmem__hpolicy *p, uint64_t wf,
+                                uint32_t *cnt)
+{
+    uint64_t f = p->ms ? wf : UINT64_MAX;
+    if (p->count >= 2) {
+        uint64_t cf = p->since;
+        uint32_t k = 0;
+        for (const inmem__version *v = atomic_load_rlx(&((inmem__node *)n)->head);
+             v && v->ver > p->since; v = atomic_load_rlx(&((inmem__version *)v)->next))
+            if (++k == p->count) {
+                cf = v->ver;
+                break;
+            }
+        if (cf < f)
+            f = cf;
+    }
+    *cnt = 0;
+    return f > p->since ? f : p->since;
+}
+
 static int keep(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *floor,
                 uint32_t *count)
 {
@@ -959,6 +989,8 @@ static int keep(void *ctx, const inmem__node *n, uint64_t min_snap, uint64_t *fl
             }
             f = rp->floor;
         }
+        if (rp && rp->inherit)
+            f = inherited_floor(n, p, f, &cnt);
     }
     if (e && e->fork_floor < f) { /* a live fork reads this run at fork_floor */
         f = e->fork_floor;
