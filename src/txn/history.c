@@ -895,7 +895,7 @@ int inmem__history_sweep(inmem__store *st, uint64_t *removed)
                 continue;
             }
             memcpy(runs[n].run, p->run, 16); /* (see inmem__history_sys_write()) */
-            runs[n++].ver = p->erased ? p->p.since : p->p.since + 1;
+            runs[n++].ver = p->p.since;      /* (the record's version, erased or inherit) */
         }
     }
     int whole = runs && n < SWEEP_MAX && !held; /* every candidate at f is in runs[] */
