@@ -499,6 +499,11 @@ export class Transaction {
 
 export class Database {
   readonly durability: Durability;
+  /** Whether a commit that writes may wait for an fsync: durability 'strict', or
+   *  maxUnsyncedCommits set in 'batched' or 'async' mode. db.transact() and InmemSaver then
+   *  commit on the thread pool; the implicit writes (put, delete, cas, ...) wait on the calling
+   *  thread. */
+  readonly commitMayWait: boolean;
   readonly isOpen: boolean;
   readonly runs: DbRuns;
   readonly events: DbEvents;

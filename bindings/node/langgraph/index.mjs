@@ -177,7 +177,7 @@ export class InmemSaver extends BaseCheckpointSaver {
     if (Buffer.byteLength(this.namespace) > 63) {
       throw new Error('InmemSaver: namespace is at most 63 bytes');
     }
-    this._strict = this.db.durability === 'strict';
+    this._waits = this.db.commitMayWait; // (strict, or maxUnsyncedCommits)
     this._runIds = new Map();
     // The stock serializer: the parts of a put serialize as one JSON array (split in C), those
     // of a tuple load as one; and a text without LangChain objects ("lc" records) loads with
@@ -204,10 +204,10 @@ export class InmemSaver extends BaseCheckpointSaver {
     return id;
   }
 
-  // A write transaction: on the thread pool for a strict database, else inline (the library's
-  // own retry loop).
+  // A write transaction: on the thread pool where commits may wait for an fsync, else inline
+  // (the library's own retry loop).
   async _write(fn) {
-    if (this._strict) return this.db.transact(fn);
+    if (this._waits) return this.db.transact(fn);
     return this.db.transactSync(fn);
   }
 
@@ -264,7 +264,7 @@ export class InmemSaver extends BaseCheckpointSaver {
     const args = [this.db._h, this.runIdOf(tid), tid, APP, this.namespace || null, ns, id,
       parentId ?? null, checkpoint.v < 4 ? F_SENDS : 0, payload, blobChannels, allChannels,
       metaIndex];
-    if (this._strict) await b.lgPutAsync(...args);
+    if (this._waits) await b.lgPutAsync(...args);
     else b.lgPut(...args);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: id } };
   }

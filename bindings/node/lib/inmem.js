@@ -3,10 +3,12 @@
 // (runs, events, state, traces), over the flat functions of the addon (src/*.c).
 //
 // Sync or async: calls that cannot block return their result; calls that can (open and close,
-// commits of a strict database, run deletion, chain verification, sweeps, collecting a scan,
-// checkpoints and backups) have an ...Async form that runs on the thread pool and returns a promise. db.transact() is
-// always async (its callback may await); db.transactSync() runs a synchronous callback inside
-// the library's own retry loop.
+// commits that wait for an fsync, run deletion, chain verification, sweeps, collecting a scan,
+// checkpoints and backups) have an ...Async form that runs on the thread pool and returns a
+// promise. db.transact() is always async (its callback may await) and commits on the thread pool
+// when commits may wait (db.commitMayWait); db.transactSync() runs a synchronous callback inside
+// the library's own retry loop. The implicit writes (db.put, delete, cas and the primitives'
+// one-call writes) are synchronous: where commits may wait they wait on the calling thread.
 
 const b = require('./binding');
 const errors = require('./errors');
@@ -409,7 +411,8 @@ class Transaction {
    *  applies nothing and throws TimeoutError (inmem_txn_set_timeout). */
   setTimeout(timeoutUs) { b.txnSetTimeout(this._h, timeoutUs); }
   commit() { return b.txnCommit(this._h, false); }
-  /** commit() on the thread pool: for strict databases, whose commits wait for an fsync. */
+  /** commit() on the thread pool: for databases whose commits may wait for an fsync
+   *  (db.commitMayWait). */
   async commitAsync() { return b.txnCommitAsync(this._h, false); }
   abort() { b.txnAbort(this._h, false); }
   /** Releases the handle (aborting if still active). Idempotent. */
@@ -471,6 +474,9 @@ class Database {
 
   /** 'none' | 'async' | 'batched' | 'strict' */
   get durability() { return b.dbDurability(this._h); }
+  /** Whether a commit that writes may wait for an fsync: strict durability, or
+   *  maxUnsyncedCommits set in batched or async mode (a commit past the cap waits). */
+  get commitMayWait() { return b.dbCommitWaits(this._h); }
   get isOpen() { return b.dbIsOpen(this._h); }
 
   /** Closes: frees the transactions still open on this handle, fsyncs, releases the lock
@@ -598,7 +604,7 @@ class Database {
     if (typeof fn !== 'function') throw err('INMEM_EINVAL', 'the callback must be a function');
     const r = retryOptions(opts);
     const ro = !!(opts && opts.readOnly);
-    const strict = this.durability === 'strict';
+    const waits = this.commitMayWait;
     const deadline = r.timeoutUs ? performance.now() * 1000 + r.timeoutUs : 0;
     let backoff = r.backoffInitialUs;
     for (let attempt = 1; ; attempt++) {
@@ -608,7 +614,7 @@ class Database {
         // the deadline bounds each attempt too: one whose fn runs past it is not committed
         if (deadline) tx.setTimeout(Math.max(1, Math.ceil(deadline - performance.now() * 1000)));
         result = await fn(tx);
-        if (strict && !ro) await b.txnCommitAsync(tx._h, true);
+        if (waits && !ro) await b.txnCommitAsync(tx._h, true);
         else b.txnCommit(tx._h, true);
         return result;
       } catch (e) {

@@ -39,10 +39,14 @@ static env_data *get_env_data(napi_env env)
 
 /* ---- errors -------------------------------------------------------------------------------- */
 
+/* Whether the library's last message on this thread describes @p rc: "<strerror>: <details>"
+ * (a call that fails sets it; one that fails without a message leaves an older one, which must
+ * not be shown with another error). Every code's details are kept, as the Python binding's. */
 int rc_has_details(int rc)
 {
-    return rc == INMEM_EIO || rc == INMEM_ECORRUPT || rc == INMEM_EVERSION || rc == INMEM_ELOCKED ||
-           rc == INMEM_EREADONLY;
+    const char *msg = inmem_strerror(rc), *em = inmem_errmsg();
+    size_t ml = strlen(msg);
+    return em && strncmp(em, msg, ml) == 0 && em[ml] == ':' && em[ml + 1] == ' ';
 }
 
 const char *errmsg_details(int rc)
@@ -1300,6 +1304,7 @@ static napi_value db_open(napi_env env, napi_callback_info info)
     }
     d->refs = 1;
     d->durability = (int)o.durability;
+    d->commit_waits = commit_waits(&o);
     return wrap_dbw(env, d);
 }
 
@@ -1317,6 +1322,17 @@ static napi_value db_is_open(napi_env env, napi_callback_info info)
     ARGS(1);
     dbw *d = get_dbw(env, argv[0]);
     return d ? mk_bool(env, d->db != NULL) : NULL;
+}
+
+/* dbCommitWaits(db): whether a commit that writes may wait for an fsync on this database. */
+static napi_value db_commit_waits(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    dbw *d = get_dbw(env, argv[0]);
+    napi_value v;
+    if (!d || napi_get_boolean(env, d->commit_waits != 0, &v) != napi_ok)
+        return NULL;
+    return v;
 }
 
 static napi_value db_durability(napi_env env, napi_callback_info info)
@@ -1765,6 +1781,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     export_fn(env, exports, "dbClose", db_close);
     export_fn(env, exports, "dbIsOpen", db_is_open);
     export_fn(env, exports, "dbDurability", db_durability);
+    export_fn(env, exports, "dbCommitWaits", db_commit_waits);
     export_fn(env, exports, "dbStats", db_stats);
     export_fn(env, exports, "dbNoteRetry", db_note_retry);
     export_fn(env, exports, "dbRecovery", db_recovery);

@@ -50,6 +50,8 @@ struct dbw {
     shared_db *sh;      /* NULL once closed */
     inmem_db *db;       /* sh->db, cached; NULL once closed */
     int durability;     /* inmem_durability of the shared database */
+    int commit_waits;   /* a commit that writes may wait for an fsync: strict, or a cap on
+                         * unsynced commits (max_unsynced_commits) in batched or async mode */
     int refs;           /* JS object alive + live txws */
     int pending;        /* async works in flight on this handle or its transactions */
     int orphaned;       /* its JS object was collected while works ran: the last one closes it */
@@ -187,6 +189,13 @@ napi_value mk_entry(napi_env env, const void *k, size_t kl, const void *v, size_
 /* Handles: unwrap with a type check; the _live forms also check the handle is usable (db open,
  * transaction not freed and not busy) and throw otherwise. */
 dbw *get_dbw(napi_env env, napi_value v);
+/* Whether a commit that writes may wait for an fsync under options @p o (inmem.h: strict, or
+ * max_unsynced_commits reached in batched or async mode). */
+static inline int commit_waits(const inmem_options *o)
+{
+    return o->durability == INMEM_DURABILITY_STRICT ||
+           (o->max_unsynced_commits && o->durability != INMEM_DURABILITY_NONE);
+}
 dbw *get_db_live(napi_env env, napi_value v);
 txw *get_txw(napi_env env, napi_value v);
 txw *get_txn_live(napi_env env, napi_value v);

@@ -245,6 +245,7 @@ static void complete(napi_env env, napi_status status, void *data)
         w->d->db = w->db;
         w->d->refs = 1;
         w->d->durability = (int)w->opts.durability;
+        w->d->commit_waits = commit_waits(&w->opts);
         result = wrap_dbw(env, w->d);
         break;
     case W_CLOSE:

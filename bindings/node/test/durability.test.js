@@ -26,6 +26,35 @@ test('close and reopen: data, versions and primitives come back', (t) => {
   again.close();
 });
 
+test('commits that may wait for an fsync run on the thread pool in transact()', async (t) => {
+  // Under strict durability, and under batched or async with maxUnsyncedCommits (a commit past
+  // the cap waits for an fsync), db.transact() commits with the addon's async commit, so that
+  // the event loop goes on meanwhile. It used to do so under strict only.
+  const b = require('../lib/binding');
+  const real = b.txnCommitAsync;
+  let pooled = 0;
+  b.txnCommitAsync = (...args) => { pooled++; return real(...args); };
+  t.after(() => { b.txnCommitAsync = real; });
+  const modes = [
+    [{ durability: 'none' }, false],
+    [{ durability: 'batched' }, false],
+    [{ durability: 'batched', maxUnsyncedCommits: 1 }, true],
+    [{ durability: 'async', maxUnsyncedCommits: 1 }, true],
+    [{ durability: 'strict' }, true],
+  ];
+  for (const [opts, waits] of modes) {
+    const db = inmem.open(opts.durability === 'none' ? undefined : tmpdir(t), opts);
+    assert.equal(db.commitMayWait, waits, JSON.stringify(opts));
+    pooled = 0;
+    for (let i = 0; i < 3; i++) await db.transact((tx) => { tx.put('k', String(i)); });
+    assert.equal(pooled, waits ? 3 : 0, JSON.stringify(opts));
+    assert.deepEqual(db.get('k'), Buffer.from('2'));
+    await db.transact((tx) => tx.get('k'), { readOnly: true }); // (nothing to wait for)
+    assert.equal(pooled, waits ? 3 : 0, JSON.stringify(opts));
+    db.close();
+  }
+});
+
 test('a process killed mid-workload: every commit it reported is there after recovery', async (t) => {
   const dir = tmpdir(t);
   const script = `

@@ -142,6 +142,24 @@ test('the transaction limit is TransactionLimitError', (t) => {
   c.free();
 });
 
+test('every error carries the library\'s details when it gave some', async (t) => {
+  // Details used to be kept for five codes only: an open of a file, or a commit time asked of a
+  // database keeping none, said just "invalid argument" / "outside the retained history".
+  const dir = tmpdir(t);
+  const file = path.join(dir, 'a-file');
+  require('node:fs').writeFileSync(file, 'x');
+  assert.throws(() => inmem.open(file), (e) => e.code === 'INMEM_EINVAL' &&
+    /is not a directory/.test(e.details) && e.message.endsWith(e.details));
+  await assert.rejects(inmem.openAsync(file), (e) => e.code === 'INMEM_EINVAL' &&
+    /is not a directory/.test(e.details));
+  const { db } = freshDb(t);
+  db.put('k', 'v');
+  assert.throws(() => db.versionTime(1), (e) => e.code === 'INMEM_EHISTORY' &&
+    typeof e.details === 'string' && e.details.length > 0);
+  // and none where the library gave none for this error (a type check of the binding's own)
+  assert.throws(() => db.put(42, 'v'), (e) => e.code === 'INMEM_EINVAL');
+});
+
 test('another process holding the directory: LockedError with the holder in its details', (t) => {
   const { dir } = freshDb(t);
   const script = `
