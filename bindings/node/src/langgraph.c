@@ -468,6 +468,10 @@ static lg_put *put_args(napi_env env, napi_callback_info info)
     }
     if (a->oom || in.oom)
         goto oom;
+    /* reading the arguments ran their code (a getter of the payload's elements), which may have
+     * closed the database: MisuseError then, as every call that ran user code says */
+    if (!get_db_live(env, argv[0]))
+        goto fail;
 #define PART_TYPE(i)   (is_arr ? AT(in, items[2 * (i)]) : "json")
 #define PART_TYPE_N(i) (is_arr ? items[2 * (i)].n : 4)
     /* Keys and records, from the arguments (which no longer move). The sb_ calls do nothing

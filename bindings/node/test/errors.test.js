@@ -160,6 +160,21 @@ test('every error carries the library\'s details when it gave some', async (t) =
   assert.throws(() => db.put(42, 'v'), (e) => e.code === 'INMEM_EINVAL');
 });
 
+test('lgPut whose payload\'s getter closes the database: MisuseError, nothing written', async (t) => {
+  // The addon read the payload's elements (user code) after it took the database: a getter that
+  // closed it left a NULL handle, and the write failed as 'invalid argument'.
+  const b = require('../lib/binding');
+  for (const f of ['lgPut', 'lgPutAsync']) {
+    const db = inmem.open(path.join(tmpdir(t), f));
+    const payload = ['json', '{}'];
+    Object.defineProperty(payload, 2, { get() { db.close(); return 'json'; }, enumerable: true });
+    payload.push('{}');
+    await assert.rejects(async () => b[f](db._h, inmem.newRunId(), 't', 'langgraph', null, '',
+      '0001', null, 0, payload, '', '', ''), isCode(inmem.MisuseError, 'INMEM_EMISUSE'));
+    assert.equal(db.isOpen, false);
+  }
+});
+
 test('another process holding the directory: LockedError with the holder in its details', (t) => {
   const { dir } = freshDb(t);
   const script = `
