@@ -229,8 +229,10 @@ typedef struct inmem_options {
      * When the directory holds no database: 1 (default) creates one, in a directory that does
      * not exist yet or is empty (a non-empty directory that holds no inmem database is refused
      * with INMEM_EINVAL, so that a typo never scatters log files into an unrelated directory);
-     * 0 fails with INMEM_NOTFOUND. A directory holds a database if it has a LOCK file or a log
-     * segment.
+     * 0 fails with INMEM_NOTFOUND. A directory holds a database if it has a LOCK file, a log
+     * segment or a checkpoint image (a backup is an image alone). An image whose writing never
+     * finished (ckpt-*.img.tmp: an interrupted backup) alone is none: the open fails with
+     * INMEM_NOTFOUND, or INMEM_EINVAL where it would create one, and leaves the file.
      */
     int create_if_missing;
     /**
@@ -513,6 +515,8 @@ int inmem_db_checkpoint(inmem_db *db, uint64_t *version);
  * (created if it does not exist; it must be empty), while writers go on. The directory opens
  * (with inmem_db_open()) to exactly the state of that version. Works in every durability mode,
  * none included; in strict mode, a commit whose fsync is still pending (or failed) is not in it.
+ * A backup interrupted (the process killed) leaves the image it was writing as *.img.tmp, which
+ * opens as no database (see create_if_missing), never as an empty one.
  * @param[out] version the version backed up (may be NULL).
  * @return 0, INMEM_EINVAL (NULL @p db or @p dir, "" as @p dir, a directory that is not empty, a
  *         path that is not a directory), INMEM_EIO, INMEM_ENOMEM, INMEM_ETXNLIMIT.

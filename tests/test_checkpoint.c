@@ -1802,6 +1802,50 @@ static void backup_into_a_new_directory_syncs_its_parent(void **state)
     test_rmdir(dir);
 }
 
+/* A backup killed while writing its image leaves its directory with that image's *.img.tmp
+ * alone. That is no database: the open used to take it for one (any ckpt-* file counted), open
+ * it empty at version 0 even with create_if_missing = 0 or read_only, and remove the partial
+ * image: a restore that checks "the backup opens" got an empty state. */
+static void an_interrupted_backup_is_no_database(void **state)
+{
+    (void)state;
+    char dir[64], into[128], part[64], name[256], path[512];
+    test_tmpdir(dir);
+    test_tmpdir(part);
+    snprintf(into, sizeof into, "%s/backup", dir);
+    inmem_db *db = ckpt_db(dir);
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        put_ok(db, NULL, k, LIT("some value"));
+    }
+    uint64_t v;
+    assert_ok(inmem_db_backup(db, into, &v));
+    assert_ok(inmem_db_close(db));
+    snprintf(name, sizeof name, "ckpt-%016llx.img", (unsigned long long)v);
+    snprintf(path, sizeof path, "%s/%s", into, name);
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    snprintf(path, sizeof path, "%s/%s.tmp", part, name); /* what the killed backup left */
+    spit(path, img, len / 2);
+    for (int mode = 0; mode < 3; mode++) { /* read-only, create_if_missing 0, the default */
+        inmem_options o;
+        inmem_options_init(&o);
+        o.read_only = mode == 0;
+        o.create_if_missing = mode == 2;
+        inmem_db *b = NULL;
+        int rc = inmem_db_open(part, &o, &b);
+        CHECK(rc == (mode == 2 ? INMEM_EINVAL : INMEM_NOTFOUND), "mode %d: %s", mode,
+              inmem_errname(rc));
+        assert_null(b);
+        CHECK(strstr(inmem_errmsg(), "never finished"), "mode %d: %s", mode, inmem_errmsg());
+        expect_file(path, img, len / 2); /* untouched */
+    }
+    free(img);
+    test_rmdir(part);
+    test_rmdir(dir);
+}
+
 /* A checkpoint interrupted after its image was installed, before the segments it covers were
  * removed (their removal failed, then the process crashed): the next open removes them, also
  * when nothing was committed after the checkpoint's switch, so a value deleted before the
@@ -2263,6 +2307,7 @@ const struct CMUnitTest checkpoint_tests[] = {
     cmocka_unit_test(checkpoint_missing_image_fails_the_open_never_an_empty_database),
     cmocka_unit_test(backup_opens_to_one_exact_version_while_writers_go_on),
     cmocka_unit_test_teardown(backup_into_a_new_directory_syncs_its_parent, restore_vfs),
+    cmocka_unit_test(an_interrupted_backup_is_no_database),
     cmocka_unit_test_teardown(interrupted_checkpoint_segments_are_removed_at_open, restore_vfs),
     cmocka_unit_test(automatic_checkpoint_comes_when_the_log_has_grown),
     cmocka_unit_test(checkpoint_on_close_makes_the_next_open_load_only_the_image),

@@ -89,6 +89,7 @@ static int parse_seg_name(const char *name, const char *suffix, uint64_t *seq)
 typedef struct dir_scan {
     int has_db;     /* a LOCK file or a segment */
     int other;      /* anything else */
+    int unfinished; /* an image being written (ckpt-*.img.tmp): no database by itself */
     uint64_t *seqs; /* segments, unsorted */
     size_t n, cap;
     int nomem;
@@ -122,6 +123,12 @@ static int scan_entry(void *ctx, const char *name)
             snprintf(path, sizeof path, "%s/%s", ds->w->dir, name);
             (void)ds->w->vfs->unlink(path); /* made but never renamed into place: unused */
         }
+    } else if (strncmp(name, "ckpt-", 5) == 0 && strlen(name) > 13 &&
+               strcmp(name + strlen(name) - 8, ".img.tmp") == 0) {
+        /* an image whose writing never finished: beside a log, an interrupted checkpoint's
+         * (removed by the open); alone, an interrupted backup's, which holds no database (taken
+         * for one, a restore would open empty and the partial image be removed) */
+        ds->unfinished = 1;
     } else if (strncmp(name, "wal-", 4) == 0 || strncmp(name, "ckpt-", 5) == 0) {
         ds->has_db = 1; /* *.dropped, checkpoint images (the engine's): ours, not stray files */
     } else {
@@ -192,6 +199,13 @@ static int prepare_dir(inmem__wal *w, dir_scan *ds, inmem_recovery_info *report)
                             strerror(-rc));
     if (ds->has_db)
         return 0;
+    if (ds->unfinished)
+        return inmem__error(cfg->read_only || !cfg->create_if_missing ? INMEM_NOTFOUND
+                                                                      : INMEM_EINVAL,
+                            "%s holds no inmem database, only an image whose writing never "
+                            "finished (an interrupted backup?): remove it, or use another "
+                            "directory",
+                            inmem__shown(w->dir));
     if (cfg->read_only || !cfg->create_if_missing)
         return inmem__error(INMEM_NOTFOUND, "%s holds no inmem database", inmem__shown(w->dir));
     if (ds->other)
