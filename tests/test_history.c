@@ -1656,6 +1656,29 @@ static void history_fork_inherits_from_its_commit_on(void **state)
  * were freed ends at its oldest kept one (older_freed), and the next page is empty, not its
  * parent's versions, which the freed ones stood between. In a time-travel transaction whose
  * version's entry was freed, its history is not its parent's either: it is refused. */
+/* A fork at a version whose value of a key its parent (keeping 2 versions a key) no longer
+ * holds reads that key as INMEM_EHISTORY; the message names the version read and the run it was
+ * read in — the parent at the fork's version — not the reading transaction's snapshot. */
+static void history_a_read_through_a_fork_names_what_was_freed(void **state)
+{
+    (void)state;
+    inmem_db *db = open_hist(NULL, 0, 0);
+    inmem_run_id run = begin_run_keeping(db, 0, 2), fork;
+    uint64_t v1 = put_str(db, &run, "k", "one");
+    put_str(db, &run, "k", "two");
+    put_str(db, &run, "k", "three");
+    churn(db, 16);
+    assert_ok(inmem_run_fork_db(db, &run, v1, NULL, &fork));
+    void *val = NULL;
+    size_t vlen = 0;
+    assert_rc(INMEM_EHISTORY, inmem_get(db, &fork, "k", 1, &val, &vlen, NULL));
+    char id[INMEM_RUN_ID_STRLEN + 1], want[128];
+    inmem_run_id_format(&run, id);
+    snprintf(want, sizeof want, "version %llu of a key of run %s", (unsigned long long)v1, id);
+    CHECK(strstr(inmem_errmsg(), want), "'%s' lacks '%s'", inmem_errmsg(), want);
+    assert_ok(inmem_db_close(db));
+}
+
 static void history_fork_key_history_pages_stop_where_its_versions_were_freed(void **state)
 {
     (void)state;
@@ -2973,6 +2996,7 @@ const struct CMUnitTest history_tests[] = {
     cmocka_unit_test(history_a_fork_alone_keeps_no_commit_times),
     cmocka_unit_test(history_fork_at_a_past_version_and_of_a_fork),
     cmocka_unit_test(history_fork_key_history_pages_stop_where_its_versions_were_freed),
+    cmocka_unit_test(history_a_read_through_a_fork_names_what_was_freed),
     cmocka_unit_test(history_fork_parent_is_kept_and_not_deleted_while_forks_live),
     cmocka_unit_test(history_fork_survives_a_checkpoint_and_a_reopen),
     cmocka_unit_test(history_a_fork_at_a_past_version_reads_the_same_after_a_reopen),

@@ -98,7 +98,7 @@ const inmem__version *inmem__fork_inherited(inmem_txn *t, const uint8_t *key, si
         inmem__node *n = inmem__index_find(st->index, pk, klen, inmem__hash(pk, klen));
         inmem__version *v = NULL;
         if (n && inmem__version_at_checked(n, snap, &v) < 0) {
-            *rc = inmem__history_gone(t, pk, klen);
+            *rc = inmem__history_gone(t, pk, klen, snap); /* (the parent's, at the fork) */
             return NULL;
         }
         if (v || !inmem__fork_of(st, pk, snap, parent, &at))

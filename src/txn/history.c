@@ -1176,12 +1176,21 @@ void inmem__history_fini(inmem__store *st)
 
 /* ---- reading the past ---------------------------------------------------------------------- */
 
-int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen)
+int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t ver)
 {
-    (void)klen;
+    (void)t;
+    if (klen < 16 || is_shared(key))
+        return inmem__error(INMEM_EHISTORY,
+                            "version %llu of a key is no longer retained (see the history options)",
+                            (unsigned long long)ver);
+    inmem_run_id run;
+    char id[INMEM_RUN_ID_STRLEN + 1];
+    memcpy(run.bytes, key, 16);
+    inmem_run_id_format(&run, id);
     return inmem__error(INMEM_EHISTORY,
-                        "version %llu of a key%s is no longer retained (see the history options)",
-                        (unsigned long long)t->snap, is_shared(key) ? "" : " of this run");
+                        "version %llu of a key of run %s is no longer retained (see the history "
+                        "options)",
+                        (unsigned long long)ver, id);
 }
 
 int inmem__history_expiry_unknown(inmem_txn *t)
@@ -1431,6 +1440,6 @@ int inmem__txn_key_versions(inmem_txn *t, const uint8_t *key, size_t klen, uint6
      * freed, the chain cut above the snapshot: refused; an erased run's keys, a key unlinked
      * below the floor: refused too), never an empty history */
     if (*n == 0 && !before && t->past)
-        return cut ? inmem__history_gone(t, k, klen) : inmem__history_absent(t, key, klen);
+        return cut ? inmem__history_gone(t, k, klen, t->snap) : inmem__history_absent(t, key, klen);
     return 0;
 }

@@ -230,7 +230,7 @@ static int src_ready(inmem_iter *it, inmem__scan_src *s)
         }
         const inmem__version *v = visible(it->txn, s->cur, s->snap);
         if (v == GONE)
-            return inmem__history_gone(it->txn, inmem__node_key(s->cur), s->cur->klen);
+            return inmem__history_gone(it->txn, inmem__node_key(s->cur), s->cur->klen, s->snap);
         if (v && INMEM_UNLIKELY(it->txn->past) && !v->tomb && expiry_unknown(it->txn, v) &&
             !it->with_expired)
             return inmem__history_expiry_unknown(it->txn);

@@ -383,7 +383,7 @@ static int past_version(inmem_txn *t, inmem__node *n, const uint8_t *key, size_t
 {
     inmem__version *v = NULL;
     if (n && inmem__version_at_checked(n, t->snap, &v) < 0)
-        return inmem__history_gone(t, key, klen);
+        return inmem__history_gone(t, key, klen, t->snap);
     *out = v;
     if (v)
         return 0;

@@ -491,8 +491,9 @@ int inmem__history_absent(inmem_txn *t, const uint8_t *key, size_t klen);
  * have been freed. */
 int inmem__history_scan_check(inmem_txn *t, const uint8_t *lo, size_t lolen, const uint8_t *hi,
                               size_t hilen);
-/* The error of a read whose version was freed. */
-int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen);
+/* The error of a read of @p key at version @p ver whose version there was freed (ver: the
+ * snapshot, or the version a fork reads its parent at). */
+int inmem__history_gone(inmem_txn *t, const uint8_t *key, size_t klen, uint64_t ver);
 /* The error of a time-travel read whose value's expiry cannot be judged (expiry_unknown()). */
 int inmem__history_expiry_unknown(inmem_txn *t);
 void inmem__history_fini(inmem__store *st);
