@@ -31,6 +31,10 @@ int inmem_file_holds(const char *path, const char *needle)
     if (!f)
         return 0;
     size_t nl = strlen(needle), cap = 1 << 16, have = 0;
+    if (nl == 0) { /* (every file holds nothing; and the window below keeps nl - 1 bytes) */
+        fclose(f);
+        return 1;
+    }
     char *buf = malloc(cap + nl);
     int found = 0;
     while (buf && !found) { /* a window of the file, with its last nl - 1 bytes carried over */

@@ -93,7 +93,7 @@ napi_value throw_rc(napi_env env, int rc, const char *details, napi_value extra)
 napi_value throw_msg(napi_env env, int rc, const char *msg);
 /* inmem_errmsg() without its "<strerror>: " prefix (call right after the failing call). */
 const char *errmsg_details(int rc);
-/* Whether @p rc comes with details in inmem_errmsg(). */
+/* Whether inmem_errmsg() on this thread describes @p rc (then errmsg_details() gives them). */
 int rc_has_details(int rc);
 
 /* Bytes from a Buffer, any TypedArray, DataView, ArrayBuffer or string (UTF-8). */

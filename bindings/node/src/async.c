@@ -79,11 +79,7 @@ typedef struct work {
 
 static void note_err(work *w)
 {
-    /* A checkpoint's ENOTSUP and a backup's EINVAL come with details too (a mode without files,
-     * a directory that is not empty). */
-    int details = rc_has_details(w->rc) || (w->kind == W_CHECKPOINT && w->rc == INMEM_ENOTSUP) ||
-                  (w->kind == W_BACKUP && w->rc == INMEM_EINVAL);
-    if (w->rc && details && !w->err[0])
+    if (w->rc && rc_has_details(w->rc) && !w->err[0])
         snprintf(w->err, sizeof(w->err), "%s", errmsg_details(w->rc));
 }
 
