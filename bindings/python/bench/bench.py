@@ -11,7 +11,9 @@ bench/compare/compare.c:
   W3-many  the same 4 keys read in one call (inmem tx.get_many, lmdb Cursor.getmulti,
            sqlite SELECT ... IN (?, ?, ?, ?)), 1 thread       durability none
   W4 2 threads incrementing 10 hot counters, retried on conflict durability none
-and the binding's cost per call: get and put against a plain dict.
+and the binding's cost per call: get and put against a plain dict. The W3 lines also run the
+harness floor: the same loop with a dict in the engine's place, whose rate bounds the ratio any
+engine could post against the others from Python that minute (class Floor).
 
 Each engine is driven the way its Python users write it, with the same settings as the C
 drivers of bench/compare:
@@ -47,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 
 import inmem
 
@@ -425,6 +428,48 @@ class Sqlite:
         c.execute(UPSERT, (k, v))
 
 
+class Floor:
+    """Not an engine: a dict in the engine's place, driven by the W3 loop written as for the
+    engines (begin, a get per key with the same check, commit), with begin and commit calls that
+    do nothing. What it costs is the harness's share of every engine's time (the interpreter,
+    the key and tag lookups, the index stream), so its rate bounds what any engine can reach
+    from Python on this machine in that minute: an engine at the floor would be floor / best
+    other times the best other engine."""
+    name = "dict"
+
+    def __init__(self, path, durability):
+        self.d = {}
+
+    def version(self):
+        return "a Python dict in the engine's place (the harness floor; W3 lines only)"
+
+    def close(self):
+        self.d.clear()
+
+    def preload(self, vals):
+        self.d.update(zip(KEYS, vals))
+
+    def handle(self):
+        tx = types.SimpleNamespace(get=self.d.get, commit=tuple)
+        return {True: tx}  # handle.get(True): the stand-in for begin(readonly=True)
+
+    def w3(self, h, j, n, vals):
+        begin = h.get
+        for x in range(j, j + 4 * n, 4):
+            tx = begin(True)
+            get = tx.get
+            for i in (IDX[x & MASK], IDX[(x + 1) & MASK], IDX[(x + 2) & MASK],
+                      IDX[(x + 3) & MASK]):
+                v = get(KEYS[i])
+                if v is None or not v.startswith(TAGS[i]):
+                    bad("dict", "W3", i, v)
+            tx.commit()
+        return n
+
+
+FLOOR_LINES = ("W3-1t", "W3-2t")
+
+
 # ---- the harness ---------------------------------------------------------------------------
 
 LINES = {
@@ -673,14 +718,17 @@ def main():
                     for n in names]
             if durability == "none":
                 versions = [(e, e.version()) for e in engs]
+            if any(line in FLOOR_LINES for line in lines):
+                engs.append(Floor(None, durability))  # runs on those lines only
             for e in engs:
                 e.preload(values(0))
             for li, line in enumerate(lines):
+                on = [e for e in engs if line in FLOOR_LINES or not isinstance(e, Floor)]
                 for r in range(a.rounds):
                     # a stamp of its own for every round: each round's read-back checks that
                     # round's writes, not an earlier round's identical ones
                     vals = values(1 + li * a.rounds + r)
-                    order = engs[r % len(engs):] + engs[:r % len(engs)]
+                    order = on[r % len(on):] + on[:r % len(on)]
                     for e in order:
                         rate = run_line(e, line, vals, a.measure, a.warmup)
                         runs.setdefault((line, durability, e.name), []).append(rate)
@@ -704,6 +752,21 @@ def main():
             ratio = "%.2fx (%s)" % (med["inmem"] / med[best], best) if best else "-"
             print("| %s | %s | %s | %s |" % (LINES[line][2], durability, " | ".join(
                 "%.1fK" % (med[n] / 1e3) for n in names), ratio))
+    floors = [(line, statistics.median(runs[(line, "none", Floor.name)]))
+              for durability, lines in groups for line in lines
+              if durability == "none" and line in FLOOR_LINES]
+    if floors:
+        print()
+        print("The harness floor: the same W3 loop with a dict in the engine's place (begin and "
+              "commit do nothing),")
+        print("median of %d runs alternating with the engines'; an engine at the floor would "
+              "reach floor / best other:" % a.rounds)
+        for line, rate in floors:
+            med = {n: statistics.median(runs[(line, "none", n)]) for n in names}
+            best = max(others, key=lambda n: med[n]) if others else None
+            print("  %-6s dict %.1fK txn/s%s; inmem at %.0f%% of the floor" % (
+                line, rate / 1e3, ", at most %.2fx %s" % (rate / med[best], best) if best else "",
+                100 * med["inmem"] / rate))
     print()
     print("ns per call (best of 3 runs of 200,000 calls over 1,000 keys; 16 B keys, 100 B values):")
     for label, ns in calls.items():
