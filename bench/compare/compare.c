@@ -97,7 +97,7 @@ static void group(cmp_durability dur, uint64_t nkeys, const int *ls, int nl, con
 static void usage(void)
 {
     printf("usage: inmem_compare [--full] [--seconds S] [--warmup S] [--engines a,b,...]\n"
-           "                     [--lines W1,W3-2t,...] [--w7-commits N[,N...]]\n"
+           "                     [--lines W1,W3-2t,...] [--w7-commits N[,N...]] [--keys N]\n"
            "  Runs the side-by-side benchmark of inmem against rocksdb, lmdb, sqlite, wiredtiger\n"
            "  and redis (bench/compare/compare.c says what each line measures).\n"
            "  --full          the whole suite: 5 s per line, W7 with 1,000,000 and 10,000,000\n"
@@ -112,6 +112,9 @@ static void usage(void)
            "                  writes none)\n"
            "  --w7-commits N[,N...]  commits of the recovery workload, up to 4 lengths (default\n"
            "                  200000, full 1000000,10000000)\n"
+           "  --keys N        keys preloaded for W1-W5 and the W6-100K line (1000 or more; default 100000;\n"
+           "                  e.g. 1000, which stay in the CPU's caches: the engines without\n"
+           "                  the memory stalls they share)\n"
            "Databases live in a fresh directory under $TMPDIR (default /tmp), removed at exit.\n"
            "Exit status 1 if any driver fails or any check (values, lost updates) fails.\n");
 }
@@ -140,6 +143,13 @@ int main(int argc, char **argv)
             cmp_inmem_set_none_async(1);
         else if (!strcmp(a, "--w7-commits") && v)
             w7 = argv[++i];
+        else if (!strcmp(a, "--keys") && v) {
+            g_keys = strtoull(argv[++i], NULL, 10);
+            if (g_keys < 1000 || g_keys > 100000000) {
+                usage();
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
             return 0;
@@ -184,9 +194,9 @@ int main(int argc, char **argv)
     static const int gc[] = {L_W5_1, L_W5_4, L_W5_16};
     static const int gd[] = {L_W6_1K};
     static const int ge[] = {L_W6_1M};
-    group(CMP_NONE, NKEYS, ga, 6, root);
-    group(CMP_BATCHED, NKEYS, gb, 2, root);
-    group(CMP_STRICT, NKEYS, gc, 3, root);
+    group(CMP_NONE, g_keys, ga, 6, root);
+    group(CMP_BATCHED, g_keys, gb, 2, root);
+    group(CMP_STRICT, g_keys, gc, 3, root);
     group(CMP_NONE, 1000, gd, 1, root);
     group(CMP_NONE, 1000000, ge, 1, root);
     recovery_lines(root);

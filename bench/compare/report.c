@@ -178,12 +178,12 @@ void report_header(const char *root)
         if (g_engine_on[e])
             printf(" %s: %s;", engines[e]->name, engines[e]->version());
     printf("\n");
-    printf("settings: keys %d B, values %d B, %u keys preloaded unless said; per line %.1f s "
+    printf("settings: keys %d B, values %d B, %llu keys preloaded unless said; per line %.1f s "
            "measured after %.1f s warm-up;\n"
            "          latency = one committed transaction including its retries "
            "(CLOCK_MONOTONIC); rates are committed txns over the measured wall time;\n"
            "          W7: %s commits over %u keys (%s); temp dir %s\n",
-           KLEN, VLEN, NKEYS, (double)g_measure_ns / 1e9, (double)g_warmup_ns / 1e9, w7, NKEYS,
+           KLEN, VLEN, (unsigned long long)g_keys, (double)g_measure_ns / 1e9, (double)g_warmup_ns / 1e9, w7, NKEYS,
            g_full ? "full" : "quick: 1,000,000 and 10,000,000 with FULL=1", root);
     printf("durability mapping:\n");
     static const char *dn[] = {"none", "batched", "strict"};

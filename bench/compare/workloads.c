@@ -36,6 +36,7 @@ const cmp_driver *const engines[NENG] = {
     &cmp_sqlite_driver, &cmp_wiredtiger_driver, &cmp_redis_driver,
 };
 int g_engine_on[NENG];
+uint64_t g_keys = NKEYS;
 
 /* ---- keys and values ---------------------------------------------------------------------- */
 
