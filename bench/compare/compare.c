@@ -112,9 +112,9 @@ static void usage(void)
            "                  writes none)\n"
            "  --w7-commits N[,N...]  commits of the recovery workload, up to 4 lengths (default\n"
            "                  200000, full 1000000,10000000)\n"
-           "  --keys N        keys preloaded for W1-W5 and the W6-100K line (1000 or more; default 100000;\n"
-           "                  e.g. 1000, which stay in the CPU's caches: the engines without\n"
-           "                  the memory stalls they share)\n"
+           "  --keys N        keys preloaded for W1-W5 and the W6-100K line (at least 1000,\n"
+           "                  default 100000; e.g. 1000, which stay in the CPU's caches: the\n"
+           "                  engines without the memory stalls they share)\n"
            "Databases live in a fresh directory under $TMPDIR (default /tmp), removed at exit.\n"
            "Exit status 1 if any driver fails or any check (values, lost updates) fails.\n");
 }
@@ -149,8 +149,7 @@ int main(int argc, char **argv)
                 usage();
                 return 2;
             }
-        }
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
             return 0;
         } else {

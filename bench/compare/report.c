@@ -183,7 +183,8 @@ void report_header(const char *root)
            "          latency = one committed transaction including its retries "
            "(CLOCK_MONOTONIC); rates are committed txns over the measured wall time;\n"
            "          W7: %s commits over %u keys (%s); temp dir %s\n",
-           KLEN, VLEN, (unsigned long long)g_keys, (double)g_measure_ns / 1e9, (double)g_warmup_ns / 1e9, w7, NKEYS,
+           KLEN, VLEN, (unsigned long long)g_keys, (double)g_measure_ns / 1e9,
+           (double)g_warmup_ns / 1e9, w7, NKEYS,
            g_full ? "full" : "quick: 1,000,000 and 10,000,000 with FULL=1", root);
     printf("durability mapping:\n");
     static const char *dn[] = {"none", "batched", "strict"};

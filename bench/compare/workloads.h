@@ -14,9 +14,9 @@
 #define KLEN  16      /* bytes of a key */
 #define VLEN  100     /* bytes of a value */
 #define NKEYS 100000u /* keys preloaded unless a line says otherwise */
+#define NENG  6
 /** Keys preloaded for the W1-W5 lines and W6-100K: NKEYS unless --keys says otherwise. */
 extern uint64_t g_keys;
-#define NENG  6
 
 /* ---- the engines -------------------------------------------------------------------------- */
 
