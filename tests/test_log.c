@@ -377,6 +377,7 @@ static inmem__vfs faulty_vfs;
 static atomic_long sync_left = -1; /* datasyncs that still succeed; -1: never fail */
 static atomic_int allocate_fails;  /* allocate returns -ENOSPC while set */
 static atomic_int datasyncs;       /* datasync calls seen */
+static atomic_int pwrite_fails;    /* pwrite writes half and returns -EIO while set */
 static pthread_mutex_t created_mu = PTHREAD_MUTEX_INITIALIZER;
 static char created[16][256]; /* paths opened with O_CREAT */
 static int ncreated;
@@ -390,6 +391,15 @@ static int faulty_datasync(int fd)
     if (left == 0)
         return -EIO;
     return inmem__vfs_posix.datasync(fd);
+}
+
+static int64_t faulty_pwrite(int fd, const void *buf, size_t n, uint64_t off)
+{
+    if (atomic_load(&pwrite_fails)) {
+        (void)inmem__vfs_posix.pwrite(fd, buf, n / 2, off); /* torn: the first half lands */
+        return -EIO;
+    }
+    return inmem__vfs_posix.pwrite(fd, buf, n, off);
 }
 
 static int faulty_allocate(int fd, uint64_t len)
@@ -416,8 +426,10 @@ static void use_faulty_vfs(void)
     faulty_vfs.datasync = faulty_datasync;
     faulty_vfs.allocate = faulty_allocate;
     faulty_vfs.open = recording_open;
+    faulty_vfs.pwrite = faulty_pwrite;
     atomic_store(&sync_left, -1);
     atomic_store(&allocate_fails, 0);
+    atomic_store(&pwrite_fails, 0);
     atomic_store(&datasyncs, 0);
     ncreated = 0;
     inmem__vfs_set(&faulty_vfs);
@@ -430,6 +442,7 @@ static int restore_posix_vfs(void **state)
     inmem__vfs_set(NULL);
     atomic_store(&sync_left, -1);
     atomic_store(&allocate_fails, 0);
+    atomic_store(&pwrite_fails, 0);
     return 0;
 }
 
@@ -549,6 +562,105 @@ static void fsync_failure_in_strict_mode_fails_that_commit_then_log_is_readonly(
     uint64_t ver = test_stats(db).version; /* k7's fate is unknown to its caller: either is fine */
     assert_true(ver == acked[nacked - 1] || ver == acked[nacked - 1] + 1);
     assert_int_equal(put_ok(db, NULL, "again", LIT("ok")), ver + 1);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+/* Strict mode writes a commit's frame with pwrite (wal.c, "Strict mode's writes"): a failed
+ * one, which left half the frame in the file, fails that commit, which is never seen, and the
+ * log refuses writes from then on; the reopen finds the torn half a torn tail. */
+static void pwrite_failure_in_strict_mode_fails_that_commit_then_log_is_readonly(void **state)
+{
+    (void)state;
+    char dir[64], key[32];
+    test_tmpdir(dir);
+    use_faulty_vfs();
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    uint64_t acked[5];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        acked[i] = put_ok(db, NULL, key, key, strlen(key));
+    }
+    atomic_store(&pwrite_fails, 1);
+    uint64_t v = 0;
+    assert_rc(INMEM_EIO,
+              inmem_put(db, NULL, LIT("k5"), LIT("a value that does not land whole"), &v));
+    CHECK(strstr(inmem_errmsg(), "pwrite") != NULL, "the error names the write: %s",
+          inmem_errmsg());
+    atomic_store(&pwrite_fails, 0);
+    assert_rc(INMEM_EREADONLY, inmem_put(db, NULL, LIT("k6"), LIT("k6"), &v));
+    expect_missing(db, NULL, "k5");
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        expect_get(db, NULL, key, key, strlen(key), acked[i]);
+    }
+    int rc = inmem_db_close(db);
+    CHECK(rc == INMEM_EIO, "close after the failure: %s", inmem_errname(rc));
+    inmem__vfs_set(NULL);
+
+    db = open_db(dir, INMEM_DURABILITY_STRICT);
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        expect_get(db, NULL, key, key, strlen(key), acked[i]);
+    }
+    expect_missing(db, NULL, "k5");
+    expect_missing(db, NULL, "k6");
+    assert_int_equal(put_ok(db, NULL, "again", LIT("ok")), acked[4] + 1);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+/* The kB of the mapping of file @p name (its last path component) in this process's
+ * /proc/self/smaps field @p field ("Rss"), or -1 if there is no such mapping. */
+static long mapping_kb(const char *name, const char *field)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[4096];
+    long kb = -1;
+    int in = 0;
+    size_t fl = strlen(field), nl = strlen(name);
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strcspn(line, "\n");
+        line[len] = 0;
+        if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ')) { /* a mapping's line */
+            in = len >= nl && !strcmp(line + len - nl, name) &&
+                 (len == nl || line[len - nl - 1] == '/');
+            continue;
+        }
+        if (in && !strncmp(line, field, fl) && line[fl] == ':') {
+            kb = (kb < 0 ? 0 : kb) + strtol(line + fl + 1, NULL, 10);
+            in = 0;
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+/* ... and what it buys: strict commits leave the segment's mapping alone, so an fsync's
+ * writeback has no writable mapped page to write-protect (and no TLB shoot-down to send), and
+ * no commit faults one back in. Through the mapping, 400 commits (~42 KB of log) fault in ten
+ * pages of it. */
+static void strict_commits_do_not_write_through_the_segment_mapping(void **state)
+{
+    (void)state;
+    char dir[64], key[32], name[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    put_ok(db, NULL, "first", LIT("1"));
+    snprintf(name, sizeof name, "wal-%016llx.log", (unsigned long long)current_segment(db));
+    long before = mapping_kb(name, "Rss");
+    CHECK(before >= 0, "the segment %s is mapped", name);
+    uint8_t val[64];
+    memset(val, 'v', sizeof val);
+    for (int i = 0; i < 400; i++) { /* ~42 KB of log: within the tests' 64 KiB segments */
+        snprintf(key, sizeof key, "k%d", i);
+        put_ok(db, NULL, key, val, sizeof val);
+    }
+    assert_int_equal(current_segment(db), strtoull(name + 4, NULL, 16)); /* the same segment */
+    long after = mapping_kb(name, "Rss");
+    CHECK(after == before, "the mapping's resident kB: %ld before 400 commits, %ld after", before,
+          after);
     assert_ok(inmem_db_close(db));
     test_rmdir(dir);
 }
@@ -2400,6 +2512,9 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(fsync_still_runs_after_segment_2_to_the_24, restore_posix_vfs),
     cmocka_unit_test_teardown(fsync_failure_in_strict_mode_fails_that_commit_then_log_is_readonly,
                               restore_posix_vfs),
+    cmocka_unit_test_teardown(pwrite_failure_in_strict_mode_fails_that_commit_then_log_is_readonly,
+                              restore_posix_vfs),
+    cmocka_unit_test(strict_commits_do_not_write_through_the_segment_mapping),
     cmocka_unit_test_teardown(enospc_at_segment_switch_fails_that_commit_then_log_is_readonly,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(clean_close_fsyncs_and_files_stay_in_the_directory,

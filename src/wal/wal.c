@@ -10,7 +10,9 @@
  *
  * Appending: the current segment is mapped shared and writable; a commit encodes its records
  * straight into the mapping (no system call, no copy through a buffer), so once the commit
- * returns its bytes are in the OS page cache and survive a crash of the process. Space is
+ * returns its bytes are in the OS page cache and survive a crash of the process. Strict mode
+ * instead encodes a transaction's frame in a buffer and writes it with one pwrite (see "Strict
+ * mode's writes" below); its bytes are in the page cache just the same. Space is
  * reserved with posix_fallocate when a segment is made, so a full disk shows as an error when
  * switching segments, never as a fault in the middle of one.
  *
@@ -35,8 +37,9 @@
  *
  * Invariants
  *   W1 Appends are serialised by the caller (the commit lock); append fields are theirs.
- *   W2 written_lsn is stored (release) after the bytes below it are in the mapping, so a syncer
- *      that reads it (acquire) before fdatasync covers those bytes.
+ *   W2 written_lsn is stored (release) after the bytes below it are in the page cache (through
+ *      the mapping, or a pwrite that returned), so a syncer that reads it (acquire) before
+ *      fdatasync covers those bytes.
  *   W3 At most one fdatasync or segment switch runs at a time (`syncing`, under sync_mu); the
  *      segment's descriptor is not closed while a syncer may use it.
  *   W4 A segment is fully synced before the next one receives records, so only the last segment
@@ -82,6 +85,16 @@
  * check for zeros after the close mark reads. Not in batched mode: an
  * fsync every 1,000 commits would write the window's zeros each time and undo it (the whole
  * segment dirtied ahead made W1 batched 11-15 % slower, async 14-18 % faster).
+ *
+ * Strict mode's writes: every fsync's writeback write-protects the pages it cleans that are
+ * mapped writable — with a TLB shoot-down interrupting the cores that run committers, which
+ * in strict mode are always busy — and the next commit's write into the same page faults to
+ * make it writable again: both once per fsync, on the path every committer of a group waits
+ * on (7 % and 8.5 % of the samples of 16 strict committers). A page written with pwrite is not
+ * mapped writable, so its writeback needs neither. A pwrite per commit costs a system call, a
+ * few microseconds beside the fdatasync the commit waits for; 16 committers made 6-17 % more
+ * commits a second in alternating runs (docs/BENCHMARKS.md, "Session of 2026-12-07 (16:23-)"). Frames over STAGE_MAX, and any frame when the buffer
+ * cannot grow, still go through the mapping; the segment's end marks (CLOSE, NEXT) too.
  *
  * Lock order: the caller's commit lock, then sync_mu.
  */
@@ -765,6 +778,46 @@ int inmem__wal_writable(inmem__wal *w)
     return 0;
 }
 
+/* Strict mode writes a transaction's frame with pwrite instead of through the mapping, for
+ * frames of up to this size (see the file comment, "Strict mode's writes"). */
+#define STAGE_MAX ((size_t)256 << 10)
+
+/* Strict: where the frame of @p total bytes is encoded: the staging buffer (grown if needed),
+ * or the mapping if the frame is too big for it or the buffer cannot grow. */
+static uint8_t *frame_at(inmem__wal *w, size_t total)
+{
+    if (w->cfg.mode != INMEM_DURABILITY_STRICT || total > STAGE_MAX)
+        return w->map + w->off;
+    if (w->stage_cap < total) {
+        size_t cap = w->stage_cap ? w->stage_cap : 4096;
+        while (cap < total)
+            cap *= 2;
+        uint8_t *p = realloc(w->stage, cap);
+        if (!p)
+            return w->map + w->off; /* an optimisation only: out of memory, the mapping */
+        w->stage = p;
+        w->stage_cap = cap;
+    }
+    return w->stage;
+}
+
+/* Writes a staged frame at the append offset. A failure sets `failed` for good (W5): the
+ * commit's waiter gets INMEM_EIO, and every later append INMEM_EREADONLY. */
+static void write_staged(inmem__wal *w, const uint8_t *frame, size_t total)
+{
+    size_t done = 0;
+    while (done < total) {
+        int64_t n = w->vfs->pwrite(w->fd, frame + done, total - done, w->off + done);
+        if (n <= 0) {
+            inmem__mutex_lock(&w->sync_mu);
+            set_failed(w, inmem__wal_io_error(w, n < 0 ? (int)n : -EIO, "pwrite", w->seq));
+            inmem__mutex_unlock(&w->sync_mu);
+            return;
+        }
+        done += (size_t)n;
+    }
+}
+
 int inmem__wal_append_begin(inmem__wal *w, uint64_t version, uint64_t now, const uint8_t run[16],
                             uint32_t records, size_t op_bytes, size_t multi_bytes,
                             inmem__wal_cursor *c)
@@ -779,7 +832,7 @@ int inmem__wal_append_begin(inmem__wal *w, uint64_t version, uint64_t now, const
                 INMEM__WAL_COMMIT_LEN;
     if (w->off + total + INMEM__WAL_END_ROOM > w->map_len && (rc = rotate(w, total, 0)) != 0)
         return rc; /* W6 */
-    c->frame = w->map + w->off;
+    c->frame = frame_at(w, total);
     c->version = version;
     c->records = records;
     c->total = total;
@@ -816,7 +869,9 @@ uint64_t inmem__wal_append_end(inmem__wal *w, inmem__wal_cursor *c)
         inmem__wal_enc_txn_end(c->frame, c->p);
         c->p += 4;
     }
-    assert((size_t)(c->p - (w->map + w->off)) == c->total);
+    assert((size_t)(c->p - c->frame) == c->total);
+    if (c->frame != w->map + w->off)
+        write_staged(w, c->frame, c->total); /* (before written_lsn: W2) */
     w->version = c->version;
     w->txn_id = c->version; /* from format 2 on, a transaction's id is its version */
     w->off += c->total;
@@ -1022,6 +1077,7 @@ int inmem__wal_close(inmem__wal *w)
     pthread_cond_destroy(&w->sync_cv);
     pthread_cond_destroy(&w->flush_cv);
     inmem__mutex_destroy(&w->sync_mu);
+    free(w->stage);
     free(w->dir);
     free(w);
     return rc;

@@ -34,6 +34,8 @@ struct inmem__wal {
      * those already synced, and strict commits were acknowledged without an fsync.) */
     uint64_t lsn_base;
     uint8_t *map;
+    uint8_t *stage;   /* strict: where a transaction's frame is encoded before its pwrite */
+    size_t stage_cap; /* its size */
     uint64_t map_len;
     uint64_t off;
     uint64_t spare_at; /* appender: past this offset it asks for the spare (half the segment) */
