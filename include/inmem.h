@@ -313,8 +313,10 @@ int inmem_db_open(const char *dir, const inmem_options *opts, inmem_db **out);
  * everything. Accepts NULL (returns 0).
  * Every transaction handle must have been freed first: otherwise nothing is closed and
  * INMEM_EBUSY is returned, so that no handle is left pointing at freed memory.
- * @return 0, INMEM_EBUSY, or INMEM_EIO if the final fsync failed or the log had failed earlier
- *         (the handle is freed anyway).
+ * In a child of fork() it does nothing and returns INMEM_EMISUSE: the database's background
+ * threads stayed in the parent, which still owns its files and lock.
+ * @return 0, INMEM_EBUSY, INMEM_EMISUSE (a child of fork()), or INMEM_EIO if the final fsync
+ *         failed or the log had failed earlier (the handle is freed anyway).
  * @note Must not race with other calls on the same database.
  */
 int inmem_db_close(inmem_db *db);

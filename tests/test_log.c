@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -367,6 +368,38 @@ static void writer_open_waits_for_read_only_opens_replaying(void **state)
     assert_int_equal(atomic_load(&h.holding), 0); /* it waited */
     pthread_join(th, NULL);
     expect_get(db, NULL, "k", "v", 1, 1);
+    assert_ok(inmem_db_close(db));
+    test_rmdir(dir);
+}
+
+/* A child of fork() has none of the database's threads (the log's syncer, the checkpointer,
+ * the expiry sweeper): a close there waited for them for ever (a Python child exiting with an
+ * open Database hung at interpreter shutdown). It returns INMEM_EMISUSE at once, touching
+ * nothing, and the parent's database goes on. */
+static void a_child_of_fork_cannot_close_the_parents_database(void **state)
+{
+    (void)state;
+    char dir[64];
+    test_tmpdir(dir);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_BATCHED);
+    uint64_t v1 = put_ok(db, NULL, "k", LIT("before the fork"));
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20); /* a hang is a failure, not a stuck suite */
+        int rc = inmem_db_close(db);
+        _exit(rc == INMEM_EMISUSE && strstr(inmem_errmsg(), "fork") ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's close: %s",
+          WIFSIGNALED(st) ? "killed (it hung)" : "not INMEM_EMISUSE");
+    expect_get(db, NULL, "k", LIT("before the fork"), v1);
+    uint64_t v2 = put_ok(db, NULL, "k", LIT("after"));
+    assert_ok(inmem_db_close(db));
+    db = open_db(dir, INMEM_DURABILITY_BATCHED);
+    expect_get(db, NULL, "k", LIT("after"), v2);
     assert_ok(inmem_db_close(db));
     test_rmdir(dir);
 }
@@ -2515,6 +2548,7 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test_teardown(pwrite_failure_in_strict_mode_fails_that_commit_then_log_is_readonly,
                               restore_posix_vfs),
     cmocka_unit_test(strict_commits_do_not_write_through_the_segment_mapping),
+    cmocka_unit_test(a_child_of_fork_cannot_close_the_parents_database),
     cmocka_unit_test_teardown(enospc_at_segment_switch_fails_that_commit_then_log_is_readonly,
                               restore_posix_vfs),
     cmocka_unit_test_teardown(clean_close_fsyncs_and_files_stay_in_the_directory,

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/key.h"
@@ -105,6 +106,7 @@ static int open_once(const char *dir, inmem_options o, inmem_db **out, int *live
     if (!db)
         return INMEM_ENOMEM;
     db->opts = o;
+    db->pid = getpid();
     inmem__mutex_init(&db->ckpt_mu);
     pthread_mutex_init(&db->ckpt_wait_mu, NULL);
     pthread_cond_init(&db->ckpt_cv, NULL);
@@ -212,6 +214,12 @@ int inmem_db_close(inmem_db *db)
 {
     if (!db)
         return 0;
+    if (INMEM_UNLIKELY(db->pid != getpid())) /* its threads stayed in the parent: waiting for
+                                              * them would hang; its memory goes with the child */
+        return inmem__error(INMEM_EMISUSE,
+                            "close in a child of fork(): the database belongs to process %ld, "
+                            "which opened it; nothing was done (leave the handle, or exit)",
+                            (long)db->pid);
     inmem__ttl_stop(db->store); /* first: a sweep in progress holds a transaction */
     if (inmem__store_busy(db->store)) {
         inmem__ttl_start(db->store, db->opts.ttl_sweep_interval_ms);

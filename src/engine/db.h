@@ -6,6 +6,8 @@
 #ifndef INMEM_ENGINE_DB_H
 #define INMEM_ENGINE_DB_H
 
+#include <sys/types.h>
+
 #include "core/key.h"
 #include "txn/txn.h"
 
@@ -15,6 +17,7 @@ struct inmem_db {
     char *dir;
     inmem__wal *wal; /* owned here (the store borrows it); NULL in durability NONE */
     inmem_recovery_info recovery;
+    pid_t pid; /* the process that opened it (a child of fork() has none of its threads) */
     /* checkpoints (checkpoint.c) */
     inmem__mutex ckpt_mu;   /* one checkpoint at a time; guards the fields below it */
     uint64_t ckpt_version;  /* the last image's version */

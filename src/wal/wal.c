@@ -93,8 +93,9 @@
  * on (7 % and 8.5 % of the samples of 16 strict committers). A page written with pwrite is not
  * mapped writable, so its writeback needs neither. A pwrite per commit costs a system call, a
  * few microseconds beside the fdatasync the commit waits for; 16 committers made 6-17 % more
- * commits a second in alternating runs (docs/BENCHMARKS.md, "Session of 2026-12-07 (16:23-)"). Frames over STAGE_MAX, and any frame when the buffer
- * cannot grow, still go through the mapping; the segment's end marks (CLOSE, NEXT) too.
+ * commits a second in alternating runs (docs/BENCHMARKS.md, "Session of 2026-12-07 (16:23-)").
+ * Frames over STAGE_MAX, and any frame when the buffer cannot grow, still go through the mapping;
+ * the segment's end marks (CLOSE, NEXT) too.
  *
  * Lock order: the caller's commit lock, then sync_mu.
  */

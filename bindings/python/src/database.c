@@ -275,7 +275,9 @@ static void db_dealloc(PyObject *op)
         int rc = inmem_db_close(db);
         pthread_mutex_unlock(&self->close_mu);
         PyEval_RestoreThread(ts);
-        if (rc) { /* reported without touching an exception that may be on its way up */
+        if (rc && rc != INMEM_EMISUSE) { /* (EMISUSE: a child of fork(), which must leave the
+                                          * parent's database alone: nothing to report) */
+            /* reported without touching an exception that may be on its way up */
             PyObject *type, *value, *tb;
             PyErr_Fetch(&type, &value, &tb);
             raise_rc(rc, "close (at garbage collection)");

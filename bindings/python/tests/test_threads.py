@@ -1,6 +1,7 @@
 """Threads sharing one Database: no lost update, invariants kept under concurrent transfers,
 tasks claimed exactly once, and a close that waits for nobody's call to be cut short."""
 import random
+import sys
 import threading
 import time
 import uuid
@@ -360,3 +361,51 @@ def test_transaction_busy_once_its_arguments_are_converted_is_refused(call):
             t.join()
     tx.abort()
     db.close()
+
+
+
+FORK_CHILD = r"""
+import os, signal, sys, time
+import inmem
+path, opts = sys.argv[1], eval(sys.argv[2])
+db = inmem.open(path, **opts)
+db.put("k", b"before")
+pid = os.fork()
+if pid == 0:  # the child: close() refuses; then a normal exit runs the Database's finalizer
+    signal.alarm(20)
+    try:
+        db.close()
+        os._exit(3)
+    except inmem.MisuseError as e:
+        if "fork" not in str(e):
+            os._exit(4)
+    sys.exit(0)
+deadline = time.monotonic() + 30
+while True:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if time.monotonic() > deadline:
+        os.kill(pid, signal.SIGKILL)
+        sys.exit("the forked child hung at exit")
+    time.sleep(0.02)
+if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+    sys.exit("the child ended with status %d" % status)
+assert db.get("k") == b"before"
+db.put("k", b"after")
+db.close()
+with inmem.open(path) as again:
+    assert again.get("k") == b"after"
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("opts", ["{}", "{'checkpoint_on_close': True}"])
+def test_a_forked_child_that_exits_leaves_the_parents_database_alone(path, opts):
+    """A child of fork() used to hang at exit: its Database's finalizer closed the database,
+    which waited for background threads that stayed in the parent. The child now exits at once
+    (a close() in it raises MisuseError), and the parent's database goes on."""
+    import subprocess
+    r = subprocess.run([sys.executable, "-P", "-c", FORK_CHILD, path, opts],
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stdout, r.stderr)
