@@ -274,6 +274,48 @@ static void kv_sweeper_deletes_expired_values_through_transactions(void **state)
     inmem__clock_set_override(0);
 }
 
+static size_t ttl_entries(inmem_db *db)
+{
+    inmem__mutex_lock(&db->store->commit_mu);
+    size_t n = db->store->ttl_n;
+    inmem__mutex_unlock(&db->store->commit_mu);
+    return n;
+}
+
+/* Every value written with a TTL leaves an entry for the sweeper, holding a copy of its key,
+ * until it comes due. A key rewritten with a TTL in a loop (a cache entry refreshed at every
+ * step) left one entry a write: a million rewrites of one key with a 100-second TTL held ~61 MB
+ * (a soak of the Python binding). Entries whose key was written again are now removed as they
+ * pile up; the live ones stay, and are swept when due. */
+static void kv_rewriting_a_key_with_a_ttl_does_not_pile_up_entries(void **state)
+{
+    (void)state;
+    inmem__clock_set_override(5000000);
+    inmem_db *db = open_unswept(NULL, INMEM_DURABILITY_NONE, 0);
+    put_expiring(db, "live", 3000, 3600 * 1000); /* distinct keys: every entry stays live */
+    put_expiring(db, "soon", 1, 100);
+    for (int i = 0; i < 100000; i++) {
+        assert_ok(inmem_put_ttl(db, NULL, LIT("hot"), LIT("refreshed"), 3600 * 1000, NULL));
+        if (i % 1000 == 0) /* (and overwritten without one: stale too) */
+            assert_ok(inmem_put(db, NULL, LIT("hot"), LIT("plain"), NULL));
+    }
+    size_t n = ttl_entries(db);
+    if (n < 3002 || n > 3 * 3002)
+        fail_msg("%zu entries for 3,002 live TTL values", n);
+    inmem__clock_set_override(5000200);
+    uint64_t removed = 0;
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 1); /* "soon0", kept by every pass */
+    assert_rc(INMEM_NOTFOUND, inmem_get(db, NULL, LIT("soon0"), NULL, NULL, NULL));
+    assert_ok(inmem_get(db, NULL, LIT("live2999"), NULL, NULL, NULL));
+    inmem__clock_set_override(5000000 + 3600 * 1000 + 1);
+    assert_ok(inmem_db_sweep(db, &removed));
+    assert_int_equal(removed, 3001); /* the 3,000 and the hot key's last value */
+    assert_int_equal(ttl_entries(db), 0);
+    assert_ok(inmem_db_close(db));
+    inmem__clock_set_override(0);
+}
+
 /* The sweeper's transactions are the engine's: one that finds its key rewritten and deletes
  * nothing is not an abort the user asked for (inmem_stats.aborts_user). */
 static void kv_sweeper_leaving_a_rewritten_key_is_no_user_abort(void **state)
@@ -564,6 +606,7 @@ const struct CMUnitTest kv_tests[] = {
     cmocka_unit_test(kv_get_many_reads_what_single_gets_read),
     cmocka_unit_test(kv_ttl_value_is_invisible_once_expired),
     cmocka_unit_test(kv_sweeper_deletes_expired_values_through_transactions),
+    cmocka_unit_test(kv_rewriting_a_key_with_a_ttl_does_not_pile_up_entries),
     cmocka_unit_test(kv_sweeper_leaving_a_rewritten_key_is_no_user_abort),
     cmocka_unit_test(kv_sweeper_commits_and_conflicts_are_not_the_users),
     cmocka_unit_test(kv_sweeper_retries_what_it_could_not_delete_yet),

@@ -523,6 +523,7 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, inmem__committer 
         if (w[i].ttl_key)
             inmem__ttl_push(st, (inmem__expiry){w[i].v->expiry_ms, c, w[i].ttl_key, w[i].k.klen});
         w[i].ttl_key = NULL;
+        inmem__ttl_replacing(st, n);
         inmem__index_install(st->index, n, w[i].v);
         if (INMEM_UNLIKELY(inmem__history_is_sys(w[i].k.key, w[i].k.klen)))
             inmem__history_sys_write(st, w[i].k.key, w[i].k.klen, w[i].v);
@@ -538,6 +539,7 @@ int inmem__store_apply(inmem__store *st, wentry *w, size_t nw, inmem__committer 
     st->gc_inflow += nw;
     if (++st->since_gc >= 8)
         store_gc(st, 0);
+    inmem__ttl_compact_some(st, 8); /* (nothing unless stale TTL entries pile up) */
     *ver = c;
     return 0;
 }
@@ -986,6 +988,7 @@ int inmem__store_replay(void *ctx, const inmem__wal_txn *t)
             memcpy(kcopy, r->key, r->klen);
             inmem__ttl_push(st, (inmem__expiry){r->expiry_ms, t->version, kcopy, r->klen});
         }
+        inmem__ttl_replacing(st, n);
         inmem__index_install(st->index, n, v);
         if (INMEM_UNLIKELY(inmem__history_is_sys(r->key, r->klen)))
             inmem__history_sys_write(st, r->key, r->klen, v);

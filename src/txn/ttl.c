@@ -14,6 +14,7 @@
  */
 #include <time.h>
 
+#include "core/hash.h"
 #include "storage/valloc.h"
 #include "txn/txn_int.h"
 
@@ -109,6 +110,75 @@ void inmem__ttl_fini(inmem__store *st)
     free(st->ttl_heap);
     st->ttl_heap = NULL;
     st->ttl_n = st->ttl_cap = 0;
+}
+
+/* ---- stale entries --------------------------------------------------------------------------
+ *
+ * An entry goes stale when its key is written or deleted again before it comes due: the sweep
+ * would find another version and drop it, but until its time comes it holds a copy of the key.
+ * A key rewritten with a TTL in a loop (a cache entry refreshed on every step) left one entry a
+ * write: a million rewrites of one key with a 100-second TTL held ~61 MB. So commits count the
+ * entries they make stale (inmem__ttl_replacing()), and once the stale ones are half the heap a
+ * pass walks it, a few entries per commit, and removes those whose key's newest version is
+ * newer than theirs, or gone. The count is a hint (an entry popped by a sweep may have been
+ * counted), so a pass also ends when it reaches the end of the heap. Not during a load at open:
+ * its hash inserts are deferred, and a pass starts with the first commit after it. */
+
+static void heap_remove_at(inmem__store *st, size_t i) INMEM_REQUIRES(st->commit_mu)
+{
+    free(st->ttl_heap[i].key);
+    inmem__expiry last = st->ttl_heap[--st->ttl_n];
+    if (i == st->ttl_n)
+        return;
+    while (i > 0 && st->ttl_heap[(i - 1) / 2].at_ms > last.at_ms) { /* up */
+        st->ttl_heap[i] = st->ttl_heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    for (;;) { /* down */
+        size_t c = 2 * i + 1;
+        if (c >= st->ttl_n)
+            break;
+        if (c + 1 < st->ttl_n && st->ttl_heap[c + 1].at_ms < st->ttl_heap[c].at_ms)
+            c++;
+        if (st->ttl_heap[c].at_ms >= last.at_ms)
+            break;
+        st->ttl_heap[i] = st->ttl_heap[c];
+        i = c;
+    }
+    st->ttl_heap[i] = last;
+}
+
+static int entry_stale(inmem__store *st, const inmem__expiry *e) INMEM_REQUIRES(st->commit_mu)
+{
+    const inmem__node *n =
+        inmem__index_find(st->index, e->key, e->klen, inmem__hash(e->key, e->klen));
+    if (!n)
+        return 1; /* deleted, and collected */
+    const inmem__version *h = atomic_load_rlx(&((inmem__node *)n)->head);
+    return h && h->ver > e->version;
+}
+
+#define TTL_COMPACT_MIN 1024
+
+void inmem__ttl_compact_some(inmem__store *st, unsigned budget)
+{
+    if (!st->ttl_compacting) {
+        if (st->ttl_n < TTL_COMPACT_MIN || 2 * st->ttl_stale < st->ttl_n)
+            return;
+        st->ttl_compacting = 1;
+        st->ttl_scan = 0;
+        st->ttl_stale = 0; /* from here on, counted for the next pass */
+    }
+    while (budget-- > 0) {
+        if (st->ttl_scan >= st->ttl_n) {
+            st->ttl_compacting = 0;
+            return;
+        }
+        if (entry_stale(st, &st->ttl_heap[st->ttl_scan]))
+            heap_remove_at(st, st->ttl_scan); /* its place now holds another entry */
+        else
+            st->ttl_scan++;
+    }
 }
 
 /* ---- sweeping ------------------------------------------------------------------------------ */

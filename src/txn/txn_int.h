@@ -134,6 +134,10 @@ struct inmem__store {
     inmem__counters ctr;
     inmem__expiry *ttl_heap INMEM_GUARDED_BY(commit_mu); /* values with a TTL, soonest first */
     size_t ttl_n INMEM_GUARDED_BY(commit_mu), ttl_cap INMEM_GUARDED_BY(commit_mu);
+    /* entries made stale since the last pass (their key written or deleted again before they
+     * came due), and where the pass that removes them is (ttl.c, "Stale entries") */
+    size_t ttl_stale INMEM_GUARDED_BY(commit_mu), ttl_scan INMEM_GUARDED_BY(commit_mu);
+    int ttl_compacting INMEM_GUARDED_BY(commit_mu);
     /* Reader slots. */
     _Alignas(INMEM_CACHELINE) _Atomic uint32_t slot_hwm; /* slots [0, hwm) were ever used */
     uint32_t nslots; /* INMEM__ENGINE_SLOTS for the engine's own handles, then max_txns */
@@ -559,6 +563,18 @@ static inline void inmem__watch_notify(inmem__store *st, const wentry *w, size_t
 /* ttl.c: the heap of values awaiting the sweeper (under commit_mu) */
 int inmem__ttl_reserve(inmem__store *st, size_t more) INMEM_REQUIRES(st->commit_mu);
 void inmem__ttl_push(inmem__store *st, inmem__expiry e) INMEM_REQUIRES(st->commit_mu);
+/* A version of a key is being replaced by @p next (installed next): if the one it replaces
+ * carried an expiry, that version's heap entry is stale from now on. */
+static inline void inmem__ttl_replacing(inmem__store *st, const inmem__node *n)
+    INMEM_REQUIRES(st->commit_mu)
+{
+    const inmem__version *old = atomic_load_rlx(&((inmem__node *)n)->head);
+    if (old && old->expiry_ms && !old->tomb)
+        st->ttl_stale++;
+}
+/* Removes up to @p budget stale entries' worth of the heap's pass, once stale entries are half
+ * of it (a commit's bounded share; ttl.c). */
+void inmem__ttl_compact_some(inmem__store *st, unsigned budget) INMEM_REQUIRES(st->commit_mu);
 /* Copies the keys of a commit's TTL writes and makes heap room, so that publishing them after
  * the commit cannot fail; unprepare undoes it. */
 int inmem__ttl_prepare(inmem__store *st, wentry *w, size_t nw) INMEM_REQUIRES(st->commit_mu);
