@@ -350,6 +350,7 @@ static PyObject *db_get_json(PyObject *op, PyObject *const *args, Py_ssize_t nar
 }
 
 ARGSPEC(spec_put, "put", 3, 2, "key", "value", "run", "ttl", "expire_at_ms");
+ARGSPEC(spec_put_json, "put_json", 3, 2, "key", "obj", "run", "ttl", "expire_at_ms");
 
 static int ttl_ms_of(PyObject *o, uint64_t *ms)
 {
@@ -392,7 +393,8 @@ static PyObject *db_put_common(PyObject *op, PyObject *const *args, Py_ssize_t n
 {
     DbObject *self = (DbObject *)op;
     PyObject *a[5];
-    if (parse_args(&spec_put, args, nargs, kwnames, a) < 0 || db_check(self) < 0)
+    if (parse_args(json ? &spec_put_json : &spec_put, args, nargs, kwnames, a) < 0 ||
+        db_check(self) < 0)
         return NULL;
     bytesarg k, v;
     inmem_run_id rb;

@@ -286,13 +286,15 @@ static PyObject *tx_get_json(PyObject *op, PyObject *const *args, Py_ssize_t nar
 }
 
 ARGSPEC(spec_put, "put", 3, 2, "key", "value", "run", "ttl", "expire_at_ms");
+ARGSPEC(spec_put_json, "put_json", 3, 2, "key", "obj", "run", "ttl", "expire_at_ms");
 
 static PyObject *tx_put_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames, int json)
 {
     TxObject *tx = (TxObject *)op;
     PyObject *a[5];
-    if (parse_args(&spec_put, args, nargs, kwnames, a) < 0 || tx_usable(tx, 1) < 0)
+    if (parse_args(json ? &spec_put_json : &spec_put, args, nargs, kwnames, a) < 0 ||
+        tx_usable(tx, 1) < 0)
         return NULL;
     bytesarg k, v;
     inmem_run_id rb;

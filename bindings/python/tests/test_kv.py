@@ -85,6 +85,16 @@ def test_json_helpers(db):
     assert db.get_entry("cfg").json() == {"model": "x", "n": [1, 2], "é": None}
 
 
+def test_put_json_takes_its_documented_keywords(db):
+    # put_json(key, obj, ...): obj by keyword was refused (the parser was put()'s, with value=)
+    db.put_json(key="a", obj={"x": 1}, ttl=60)
+    with db.transaction() as tx:
+        tx.put_json("b", obj=[1, 2])
+    assert db.get_json("a") == {"x": 1} and db.get_json("b") == [1, 2]
+    with pytest.raises(TypeError, match=r"put_json\(\) got an unexpected keyword argument 'value'"):
+        db.put_json("c", value=1)
+
+
 def test_ttl_expires():
     # no background sweeper: the sweep below must be the one that finds the expired value
     db = inmem.open(durability="none", ttl_sweep_interval_ms=0)
