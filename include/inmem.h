@@ -103,6 +103,12 @@ const char *inmem_errname(int err);
  *         (\n, \t, \x1b, \\), so that it is one line whatever a directory is called.
  */
 const char *inmem_errmsg(void);
+/**
+ * Empties this thread's message: inmem_errmsg() returns "" until an error sets a new one. A caller
+ * that reports a message (a binding raising an exception with it) clears it after reading, so
+ * that a later error without details of its own is not shown with this one's.
+ */
+void inmem_errmsg_clear(void);
 
 /** Frees memory the caller owns (returned by inmem_get() and the like). Accepts NULL. */
 void inmem_free(void *ptr);

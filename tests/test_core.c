@@ -84,6 +84,29 @@ static void error_messages_escape_control_characters_in_paths(void **state)
     test_rmdir(base);
 }
 
+/* A message stays until the next error that sets one, so a binding that shows it with a later
+ * error that has none (most INMEM_EINVAL) showed an unrelated one; inmem_errmsg_clear() lets
+ * it empty the message once it has used it. */
+static void errmsg_clear_empties_the_message_until_the_next_error(void **state)
+{
+    (void)state;
+    inmem_options o;
+    inmem_options_init(&o);
+    o.durability = INMEM_DURABILITY_NONE;
+    inmem_db *db;
+    assert_int_equal(inmem_db_open(NULL, &o, &db), 0);
+    inmem_txn *t = NULL;
+    assert_int_equal(inmem_txn_begin_at(db, 1000, &t), INMEM_EINVAL); /* with a message */
+    assert_non_null(strstr(inmem_errmsg(), "1000"));
+    inmem_errmsg_clear();
+    assert_string_equal(inmem_errmsg(), "");
+    assert_int_equal(inmem_put(db, NULL, "", 0, "v", 1, NULL), INMEM_EINVAL); /* without one */
+    assert_string_equal(inmem_errmsg(), "");
+    assert_int_equal(inmem_txn_begin_at(db, 1000, &t), INMEM_EINVAL);
+    assert_non_null(strstr(inmem_errmsg(), "1000")); /* the next message is set as before */
+    assert_int_equal(inmem_db_close(db), 0);
+}
+
 static void version_matches_header(void **state)
 {
     (void)state;
@@ -172,6 +195,7 @@ static void arena_allocates_aligned_and_resets(void **state)
 
 const struct CMUnitTest core_tests[] = {
     cmocka_unit_test(error_messages_escape_control_characters_in_paths),
+    cmocka_unit_test(errmsg_clear_empties_the_message_until_the_next_error),
     cmocka_unit_test(errors_have_distinct_names_and_messages),
     cmocka_unit_test(version_matches_header),
     cmocka_unit_test(key_encoding_orders_run_then_primitive_then_key),

@@ -19,6 +19,11 @@ const char *inmem_errmsg(void)
     return errmsg;
 }
 
+void inmem_errmsg_clear(void)
+{
+    errmsg[0] = 0;
+}
+
 int inmem__error(int err, const char *fmt, ...)
 {
     va_list ap;

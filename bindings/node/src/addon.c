@@ -49,6 +49,13 @@ int rc_has_details(int rc)
     return em && strncmp(em, msg, ml) == 0 && em[ml] == ':' && em[ml + 1] == ' ';
 }
 
+void take_details(int rc, char *buf, size_t len)
+{
+    if (len)
+        snprintf(buf, len, "%s", rc_has_details(rc) ? errmsg_details(rc) : "");
+    inmem_errmsg_clear(); /* used: a later error without a message must not get this one's */
+}
+
 const char *errmsg_details(int rc)
 {
     const char *msg = inmem_strerror(rc);
@@ -77,6 +84,7 @@ napi_value throw_rc(napi_env env, int rc, const char *details, napi_value extra)
     if (ed && ed->factory)
         napi_get_reference_value(env, ed->factory, &fn);
     if (!fn) {
+        inmem_errmsg_clear();
         napi_throw_error(env, inmem_errname(rc), full);
         return NULL;
     }
@@ -86,6 +94,7 @@ napi_value throw_rc(napi_env env, int rc, const char *details, napi_value extra)
     args[2] = mk_str(env, full);
     args[3] = det ? mk_str(env, det) : mk_undef(env);
     args[4] = extra ? extra : mk_undef(env);
+    inmem_errmsg_clear(); /* used: a later error without a message must not get this one's */
     napi_get_global(env, &global);
     if (napi_call_function(env, global, fn, 5, args, &err) != napi_ok)
         return NULL; /* the factory threw: that exception is pending */
@@ -978,8 +987,7 @@ int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_
         inmem_db *db;
         int rc = inmem_db_open(dir, o, &db);
         if (rc) {
-            if (rc_has_details(rc))
-                snprintf(errbuf, errlen, "%s", errmsg_details(rc));
+            take_details(rc, errbuf, errlen);
             return rc;
         }
         shared_db *sh = calloc(1, sizeof(*sh));
@@ -1019,8 +1027,7 @@ int shared_open(const char *dir, const inmem_options *o, shared_db **out, inmem_
     inmem_db *db;
     rc = inmem_db_open(dir, o, &db);
     if (rc) {
-        if (rc_has_details(rc))
-            snprintf(errbuf, errlen, "%s", errmsg_details(rc));
+        take_details(rc, errbuf, errlen);
         goto cleanup;
     }
     sh = calloc(1, sizeof(*sh));
@@ -1049,8 +1056,8 @@ int shared_release(shared_db *sh, char *errbuf, size_t errlen)
     int rc = 0;
     if (!sh->path) {
         rc = close_db(sh->db);
-        if (rc && rc_has_details(rc))
-            snprintf(errbuf, errlen, "%s", errmsg_details(rc));
+        if (rc)
+            take_details(rc, errbuf, errlen);
         free(sh);
         return rc;
     }
@@ -1063,8 +1070,8 @@ int shared_release(shared_db *sh, char *errbuf, size_t errlen)
             }
         }
         rc = close_db(sh->db);
-        if (rc && rc_has_details(rc))
-            snprintf(errbuf, errlen, "%s", errmsg_details(rc));
+        if (rc)
+            take_details(rc, errbuf, errlen);
         free(sh->path);
         free(sh);
     }

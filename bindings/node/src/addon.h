@@ -93,6 +93,9 @@ napi_value throw_rc(napi_env env, int rc, const char *details, napi_value extra)
 napi_value throw_msg(napi_env env, int rc, const char *msg);
 /* inmem_errmsg() without its "<strerror>: " prefix (call right after the failing call). */
 const char *errmsg_details(int rc);
+/* Copies errmsg_details(rc) into @p buf ("" if the message does not describe @p rc), then
+ * empties the message, so that a later error without one does not show it. */
+void take_details(int rc, char *buf, size_t len);
 /* Whether inmem_errmsg() on this thread describes @p rc (then errmsg_details() gives them). */
 int rc_has_details(int rc);
 

@@ -79,8 +79,8 @@ typedef struct work {
 
 static void note_err(work *w)
 {
-    if (w->rc && rc_has_details(w->rc) && !w->err[0])
-        snprintf(w->err, sizeof(w->err), "%s", errmsg_details(w->rc));
+    if (w->rc && !w->err[0])
+        take_details(w->rc, w->err, sizeof(w->err));
 }
 
 static int grow_bytes(work *w, size_t add)

@@ -160,6 +160,17 @@ test('every error carries the library\'s details when it gave some', async (t) =
   assert.throws(() => db.put(42, 'v'), (e) => e.code === 'INMEM_EINVAL');
 });
 
+test('an error without details does not get an earlier error\'s', (t) => {
+  // The library keeps its last message until another error sets one, and most invalid-argument
+  // errors set none: the binding showed the earlier, unrelated message with them.
+  const { db } = freshDb(t);
+  db.put('k', 'v');
+  assert.throws(() => db.begin({ at: 1000 }), (e) => e.code === 'INMEM_EINVAL' &&
+    /1000/.test(e.details));
+  assert.throws(() => db.put('', 'x'), (e) => e.code === 'INMEM_EINVAL' &&
+    !/1000/.test(e.message) && !/1000/.test(e.details || ''));
+});
+
 test('lgPut whose payload\'s getter closes the database: MisuseError, nothing written', async (t) => {
   // The addon read the payload's elements (user code) after it took the database: a getter that
   // closed it left a NULL handle, and the write failed as 'invalid argument'.

@@ -134,7 +134,9 @@ PyObject *raise_rc(int rc, const char *what)
         snprintf(msg, sizeof msg, "%s: %s: %s", what, inmem_strerror(rc), detail);
     else
         snprintf(msg, sizeof msg, "%s: %s", what, inmem_strerror(rc));
-    return raise_with(err_class(rc), rc, msg, detail, NULL);
+    PyObject *r = raise_with(err_class(rc), rc, msg, detail, NULL);
+    inmem_errmsg_clear(); /* used: a later error without a message must not get this one's */
+    return r;
 }
 
 PyObject *raise_db_rc(const DbObject *db, int rc, const char *what)

@@ -291,3 +291,23 @@ def test_reentrant_init_leaks_no_handle(tmp_path):
     db.close()
     for p in (first, second):  # neither directory is still locked
         inmem.open(p).close()
+
+
+def test_an_error_without_details_does_not_get_an_earlier_errors():
+    # the library keeps its last message until another error sets one, and most InvalidArgument
+    # errors set none: the binding used to show the earlier, unrelated message with them
+    db = inmem.open(None, durability="none")
+    try:
+        db.put(b"k", b"v")
+        with pytest.raises(inmem.InvalidArgument) as first:
+            db.transaction(at_version=1000)
+        assert "1000" in str(first.value) and first.value.detail
+        run = db.run_begin()
+        for call in (lambda: db.run_end(run, status="active"), lambda: db.put(b"", b"x"),
+                     lambda: db.state_set("", b"x")):
+            with pytest.raises(inmem.InvalidArgument) as later:
+                call()
+            assert "1000" not in str(later.value), later.value
+            assert later.value.detail is None or "1000" not in later.value.detail
+    finally:
+        db.close()
