@@ -104,7 +104,8 @@ static PyObject *db_time_version(PyObject *op, PyObject *const *args, Py_ssize_t
 
 /* ---- replay ---------------------------------------------------------------------------------- */
 
-#define REPLAY_PAGE 128
+#define REPLAY_PAGE       128
+#define REPLAY_PAGE_BYTES ((size_t)4 << 20) /* a page ends past this many key and value bytes */
 
 typedef struct ReplayIterObject {
     PyObject_HEAD PyObject *owner; /* TxObject or DbObject */
@@ -115,11 +116,14 @@ typedef struct ReplayIterObject {
     Py_ssize_t pos;
     int more;     /* on a Database: another page may follow */
     int fetching; /* a commit or a page is being read (a finalizer must not read meanwhile) */
+    /* on a Database: the error that ended the current page, raised once its commits are served
+     * (so that a consumer resuming after the last commit it saw gets past them) */
+    PyObject *err_type, *err_value, *err_tb;
 } ReplayIterObject;
 
 /* The next commit of @p r copied into a ReplayCommit; NULL with StopIteration semantics (no
  * exception) at the end, or with an exception. */
-static PyObject *replay_read(inmem_replay *r, int *end)
+static PyObject *replay_read(inmem_replay *r, int *end, size_t *bytes)
 {
     uint64_t version = 0, time_ms = 0;
     const inmem_change *c = NULL;
@@ -136,6 +140,7 @@ static PyObject *replay_read(inmem_replay *r, int *end)
     if (!changes)
         return NULL;
     for (size_t i = 0; i < n; i++) {
+        *bytes += c[i].klen + c[i].len;
         PyObject *ch = make_change(&c[i]);
         if (!ch) {
             Py_DECREF(changes);
@@ -180,11 +185,19 @@ static int replay_fetch(ReplayIterObject *it)
     if (!(page = PyList_New(0)))
         goto done;
     int end = 0;
-    while (PyList_GET_SIZE(page) < REPLAY_PAGE) {
-        PyObject *rec = replay_read(r, &end);
+    size_t bytes = 0;
+    while (PyList_GET_SIZE(page) < REPLAY_PAGE && bytes < REPLAY_PAGE_BYTES) {
+        PyObject *rec = replay_read(r, &end, &bytes);
         if (!rec) {
-            if (!end)
+            if (end)
+                break;
+            if (PyList_GET_SIZE(page) == 0) {
                 Py_CLEAR(page);
+                break;
+            }
+            /* the commits read so far are served first, then this error */
+            PyErr_Fetch(&it->err_type, &it->err_value, &it->err_tb);
+            end = 1;
             break;
         }
         int bad = PyList_Append(page, rec);
@@ -241,6 +254,7 @@ PyObject *replay_new(PyObject *owner, PyObject *const *args, Py_ssize_t nargs, P
     it->pos = 0;
     it->more = 1;
     it->fetching = 0;
+    it->err_type = it->err_value = it->err_tb = NULL;
     if (!c.tx && replay_fetch(it) < 0) { /* the first page now: HistoryError is raised here */
         Py_DECREF(it);
         return NULL;
@@ -270,7 +284,8 @@ static PyObject *replay_next(PyObject *op)
          * ctx_need_txn) */
         tx->pinned = 1;
         it->fetching = 1;
-        PyObject *rec = replay_read(it->r, &end);
+        size_t bytes = 0;
+        PyObject *rec = replay_read(it->r, &end, &bytes);
         it->fetching = 0;
         tx->pinned = 0;
         if (!rec && end) {
@@ -280,6 +295,12 @@ static PyObject *replay_next(PyObject *op)
         return rec;
     }
     if (!it->page || it->pos >= PyList_GET_SIZE(it->page)) {
+        if (it->err_type) { /* the error that ended the page just served */
+            PyErr_Restore(it->err_type, it->err_value, it->err_tb);
+            it->err_type = it->err_value = it->err_tb = NULL;
+            it->more = 0;
+            return NULL;
+        }
         if (!it->more)
             return NULL;
         it->fetching = 1;
@@ -301,6 +322,9 @@ static void replay_dealloc(PyObject *op)
 {
     ReplayIterObject *it = (ReplayIterObject *)op;
     inmem_replay_free(it->r); /* before or after its transaction ended: both allowed */
+    Py_CLEAR(it->err_type);
+    Py_CLEAR(it->err_value);
+    Py_CLEAR(it->err_tb);
     Py_CLEAR(it->page);
     Py_CLEAR(it->owner);
     PyObject_Free(op);

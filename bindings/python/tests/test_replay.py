@@ -18,6 +18,25 @@ def hdb():
     d.close()
 
 
+
+def test_a_database_replay_of_big_commits_reads_a_few_mib_at_a_time(hdb):
+    # A Database-level replay read 128 commits a page, whatever their size: 30 commits of 1 MiB
+    # were all in memory at once, and a consumer whose page failed part-way (MemoryError) lost
+    # the commits read before the failure and could never get past them. A page now stops after
+    # 4 MiB of keys and values, and an error part-way comes after the commits read before it.
+    import tracemalloc
+    run = hdb.run_begin()
+    big = b"x" * (1 << 20)
+    vs = [hdb.put(b"k%d" % i, big, run=run) for i in range(30)]
+    tracemalloc.start()
+    try:
+        seen = [c.version for c in hdb.run_replay(run) if c.changes[0].primitive == "kv"]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == vs
+    assert peak < 12 << 20, "peak %.1f MiB for a replay of 30 MiB" % (peak / (1 << 20))
+
 def test_replay_yields_the_writes_in_commit_order(hdb):
     run = hdb.run_begin(agent="a")
     v_put = hdb.put(b"k", b"one", run=run, ttl=3600)
