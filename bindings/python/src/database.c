@@ -200,8 +200,11 @@ static int db_do_close(DbObject *self)
     if (!self->db)
         return 0;
     if (self->busy) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "close: %u call(s) still running in other threads", self->busy);
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "close: %u call(s) still running (in other threads, or the transact() or "
+                 "state_transition() callback this close was called from)",
+                 self->busy);
         raise_code(INMEM_EBUSY, msg);
         return -1;
     }
@@ -810,9 +813,13 @@ static PyObject *db_backup(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     ARGSPEC(spec, "backup", 1, 1, "path");
     DbObject *self = (DbObject *)op;
     PyObject *a[1], *pathb = NULL;
-    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || db_check(self) < 0 ||
-        !PyUnicode_FSConverter(a[0], &pathb))
+    /* the path first: its __fspath__ is Python code, which may close the database */
+    if (parse_args(&spec, args, nargs, kwnames, a) < 0 || !PyUnicode_FSConverter(a[0], &pathb))
         return NULL;
+    if (db_check(self) < 0) {
+        Py_DECREF(pathb);
+        return NULL;
+    }
     uint64_t ver = 0;
     int rc;
     inmem_db *db = self->db;

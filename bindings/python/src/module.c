@@ -402,6 +402,13 @@ int get_name(PyObject *o, const char **out, const char *what)
     } else if (PyBytes_Check(o)) {
         p = PyBytes_AS_STRING(o);
         n = PyBytes_GET_SIZE(o);
+        PyObject *u = PyUnicode_DecodeUTF8(p, n, "strict"); /* names come back as str */
+        if (!u) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "%s must be UTF-8 (names come back as str)", what);
+            return -1;
+        }
+        Py_DECREF(u);
     } else {
         PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what, Py_TYPE(o)->tp_name);
         return -1;
@@ -488,11 +495,15 @@ int get_u64(PyObject *o, uint64_t dflt, uint64_t *out, const char *what)
         *out = dflt;
         return 0;
     }
-    if (!PyLong_Check(o)) {
+    if (!PyIndex_Check(o)) { /* ints, and integers of other kinds (numpy's) */
         PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
         return -1;
     }
-    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    PyObject *i = PyNumber_Index(o);
+    if (!i)
+        return -1;
+    unsigned long long v = PyLong_AsUnsignedLongLong(i);
+    Py_DECREF(i);
     if (v == (unsigned long long)-1 && PyErr_Occurred()) {
         PyErr_Clear();
         PyErr_Format(PyExc_ValueError, "%s must be an integer in 0..2**64-1", what);
@@ -1376,11 +1387,23 @@ PyObject *py_make_recovery(const inmem_recovery_info *r)
 
 /* ---- module functions ---------------------------------------------------------------------- */
 
+/* An error code argument; one outside int's range is no code (INT_MIN: "unknown"), not the
+ * code its low bits make. */
+static int code_of(PyObject *arg, int *code)
+{
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(arg, &overflow);
+    if (v == -1 && !overflow && PyErr_Occurred())
+        return -1;
+    *code = overflow || v < INT_MIN || v > INT_MAX ? INT_MIN : (int)v;
+    return 0;
+}
+
 static PyObject *mod_strerror(PyObject *m, PyObject *arg)
 {
     (void)m;
-    int code = PyLong_AsLong(arg);
-    if (code == -1 && PyErr_Occurred())
+    int code;
+    if (code_of(arg, &code) < 0)
         return NULL;
     return PyUnicode_FromString(inmem_strerror(code));
 }
@@ -1388,8 +1411,8 @@ static PyObject *mod_strerror(PyObject *m, PyObject *arg)
 static PyObject *mod_errname(PyObject *m, PyObject *arg)
 {
     (void)m;
-    int code = PyLong_AsLong(arg);
-    if (code == -1 && PyErr_Occurred())
+    int code;
+    if (code_of(arg, &code) < 0)
         return NULL;
     return PyUnicode_FromString(inmem_errname(code));
 }

@@ -113,6 +113,10 @@ static PyObject *op_get_many(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (parse_args(&spec, args, nargs, kwnames, a) < 0 || ctx_from(self, &c, 0) < 0 ||
         get_run(a[1], &rb, &run, "run") < 0)
         return NULL;
+    if (PyUnicode_Check(a[0]) || PyBytes_Check(a[0]) || PyByteArray_Check(a[0])) {
+        PyErr_SetString(PyExc_TypeError, "get_many: keys must be an iterable of keys, not one key");
+        return NULL;
+    }
     PyObject *seq = PySequence_Fast(a[0], "get_many: keys must be an iterable of keys");
     if (!seq)
         return NULL;

@@ -311,3 +311,58 @@ def test_an_error_without_details_does_not_get_an_earlier_errors():
             assert later.value.detail is None or "1000" not in later.value.detail
     finally:
         db.close()
+
+
+def test_error_codes_out_of_int_range_are_unknown():
+    # strerror/errname took the low 32 bits of a big int: errname(2**40) said INMEM_OK
+    assert inmem.errname(2**40) == inmem.errname(-10**6) != "INMEM_OK"
+    assert inmem.strerror(2**32 - 11) == inmem.strerror(-10**6)
+    assert inmem.errname(-11) != inmem.errname(2**32 - 11)
+
+
+def test_integer_arguments_take_any_integer_type(db):
+    class Idx:  # what numpy's integers do
+        def __init__(self, v):
+            self.v = v
+
+        def __index__(self):
+            return self.v
+    for i in range(5):
+        db.put(b"k%d" % i, b"v")
+    assert len(list(db.list(limit=Idx(3)))) == 3
+    with pytest.raises(TypeError):
+        list(db.list(limit=3.0))
+
+
+def test_names_given_as_bytes_must_be_utf8(db):
+    # they come back as str: bytes that are not UTF-8 were stored, listed as U+FFFD and lost
+    db.state_set(b"ok-\xc3\xa9", b"v")
+    assert db.state_get("ok-é").value == b"v"
+    with pytest.raises(ValueError, match="UTF-8"):
+        db.state_set(b"bad-\xff", b"v")
+
+
+def test_get_many_refuses_one_key_for_many(db):
+    db.put(b"a", b"1")
+    with pytest.raises(TypeError, match="not one key"):
+        db.get_many("ab")  # two keys "a" and "b"? no: a mistake
+    assert db.get_many(["a", "b"]) == [b"1", None]
+
+
+def test_backup_whose_path_closes_the_database_says_it_is_closed(db, tmp_path):
+    # it said InvalidArgument: the closed handle was passed on to the library
+    class Path:
+        def __fspath__(self):
+            db.close()
+            return str(tmp_path / "bk")
+    with pytest.raises(inmem.MisuseError, match="closed"):
+        db.backup(Path())
+
+
+def test_close_from_its_own_transact_callback_says_so(db):
+    def fn(tx):
+        with pytest.raises(inmem.BusyError, match="callback"):
+            db.close()
+        tx.put(b"k", b"v")
+    db.transact(fn)
+    assert db.get(b"k") == b"v"
