@@ -1134,10 +1134,11 @@ const char *run_status_name(int status)
 static int parse_enum(PyObject *o, const char *const *names, int max, int *out, const char *what)
 {
     if (PyLong_Check(o)) {
-        long v = PyLong_AsLong(o);
-        if (v == -1 && PyErr_Occurred())
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(o, &overflow);
+        if (v == -1 && !overflow && PyErr_Occurred())
             return -1;
-        if (v < 1 || v > max)
+        if (overflow || v < 1 || v > max) /* (a huge int: the same ValueError) */
             goto bad;
         *out = (int)v;
         return 0;

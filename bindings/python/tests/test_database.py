@@ -320,6 +320,12 @@ def test_error_codes_out_of_int_range_are_unknown():
     assert inmem.errname(-11) != inmem.errname(2**32 - 11)
 
 
+def test_an_enum_given_as_a_huge_int_is_a_value_error(db):
+    run = db.run_begin()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        db.trace_record(2**70, "x", run=run)  # was OverflowError
+
+
 def test_integer_arguments_take_any_integer_type(db):
     class Idx:  # what numpy's integers do
         def __init__(self, v):
