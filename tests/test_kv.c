@@ -300,7 +300,7 @@ static void kv_rewriting_a_key_with_a_ttl_does_not_pile_up_entries(void **state)
             assert_ok(inmem_put(db, NULL, LIT("hot"), LIT("plain"), NULL));
     }
     size_t n = ttl_entries(db);
-    if (n < 3002 || n > 3 * 3002)
+    if (n < 3002 || n > 5 * 3002) /* at most 4x the live ones, and what comes during a pass */
         fail_msg("%zu entries for 3,002 live TTL values", n);
     inmem__clock_set_override(5000200);
     uint64_t removed = 0;

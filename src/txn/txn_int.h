@@ -572,8 +572,8 @@ static inline void inmem__ttl_replacing(inmem__store *st, const inmem__node *n)
     if (old && old->expiry_ms && !old->tomb)
         st->ttl_stale++;
 }
-/* Removes up to @p budget stale entries' worth of the heap's pass, once stale entries are half
- * of it (a commit's bounded share; ttl.c). */
+/* Looks at up to @p budget entries of the heap's pass, removing the stale ones, once stale
+ * entries are three quarters of it (a commit's bounded share; ttl.c). */
 void inmem__ttl_compact_some(inmem__store *st, unsigned budget) INMEM_REQUIRES(st->commit_mu);
 /* Copies the keys of a commit's TTL writes and makes heap room, so that publishing them after
  * the commit cannot fail; unprepare undoes it. */
