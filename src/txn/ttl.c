@@ -38,23 +38,28 @@ void inmem__ttl_push(inmem__store *st, inmem__expiry e)
     st->ttl_heap[i] = e;
 }
 
-static inmem__expiry heap_pop(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
+/* Puts @p e at hole @p i (0 <= i < ttl_n) or below it, moving smaller children up. */
+static void sift_down(inmem__store *st, size_t i, inmem__expiry e) INMEM_REQUIRES(st->commit_mu)
 {
-    inmem__expiry top = st->ttl_heap[0], last = st->ttl_heap[--st->ttl_n];
-    size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= st->ttl_n)
             break;
         if (c + 1 < st->ttl_n && st->ttl_heap[c + 1].at_ms < st->ttl_heap[c].at_ms)
             c++;
-        if (st->ttl_heap[c].at_ms >= last.at_ms)
+        if (st->ttl_heap[c].at_ms >= e.at_ms)
             break;
         st->ttl_heap[i] = st->ttl_heap[c];
         i = c;
     }
+    st->ttl_heap[i] = e;
+}
+
+static inmem__expiry heap_pop(inmem__store *st) INMEM_REQUIRES(st->commit_mu)
+{
+    inmem__expiry top = st->ttl_heap[0], last = st->ttl_heap[--st->ttl_n];
     if (st->ttl_n)
-        st->ttl_heap[i] = last;
+        sift_down(st, 0, last);
     return top;
 }
 
@@ -134,18 +139,7 @@ static void heap_remove_at(inmem__store *st, size_t i) INMEM_REQUIRES(st->commit
         st->ttl_heap[i] = st->ttl_heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    for (;;) { /* down */
-        size_t c = 2 * i + 1;
-        if (c >= st->ttl_n)
-            break;
-        if (c + 1 < st->ttl_n && st->ttl_heap[c + 1].at_ms < st->ttl_heap[c].at_ms)
-            c++;
-        if (st->ttl_heap[c].at_ms >= last.at_ms)
-            break;
-        st->ttl_heap[i] = st->ttl_heap[c];
-        i = c;
-    }
-    st->ttl_heap[i] = last;
+    sift_down(st, i, last); /* (a no-op move if it went up) */
 }
 
 static int entry_stale(inmem__store *st, const inmem__expiry *e) INMEM_REQUIRES(st->commit_mu)
