@@ -1509,8 +1509,11 @@ static inline __attribute__((always_inline)) void gc_node(inmem__index *ix, inme
         return;
     }
     /* history kept for a window: visit again once the oldest floor has moved past it (kept
-     * for a count only, it goes when newer versions come, which queue the node anyway) */
-    if (history && floor < min_snap)
+     * for a count only, it goes when newer versions come, which queue the node anyway). Once
+     * at a time: a node already waiting is visited when its entry comes up, and queued again
+     * then if it still has history (re-queued at every visit, a key written on and on left
+     * one entry a write, for good) */
+    if (history && floor < min_snap && !n->hq_refs)
         (void)hq_push(ix, n, h->ver);
 }
 
@@ -1610,6 +1613,11 @@ uint64_t inmem__index_live_bytes(const inmem__index *ix)
 uint64_t inmem__index_keys(const inmem__index *ix)
 {
     return atomic_load_rlx(&((inmem__index *)ix)->keys);
+}
+
+size_t inmem__index_history_queue(const inmem__index *ix)
+{
+    return ix->hq_tail - ix->hq_head;
 }
 
 uint64_t inmem__index_retained(const inmem__index *ix)

@@ -260,5 +260,7 @@ uint64_t inmem__index_keys(const inmem__index *ix);
 /* Key and value bytes of every key's newest version that is a value: the live data. */
 uint64_t inmem__index_live_bytes(const inmem__index *ix);
 uint64_t inmem__index_retained(const inmem__index *ix);
+/* Tests: entries waiting in the history queue (keys whose history a window keeps). */
+size_t inmem__index_history_queue(const inmem__index *ix);
 
 #endif
