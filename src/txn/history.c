@@ -863,8 +863,7 @@ static uint64_t highest_floor(const inmem__store *st, uint64_t now)
     return f;
 }
 
-/* The most records one sweep deletes (in one commit). */
-#define SWEEP_MAX 256
+#define SWEEP_MAX INMEM__HISTORY_SWEEP_MAX
 
 /* A record a sweep may delete: the run, and the version its record was written at. */
 typedef struct {

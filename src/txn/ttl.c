@@ -187,6 +187,10 @@ void inmem__ttl_compact_some(inmem__store *st, unsigned budget)
 
 /* ---- sweeping ------------------------------------------------------------------------------ */
 
+/* The most batches of deleted runs' records one sweep takes (each a commit of up to
+ * INMEM__HISTORY_SWEEP_MAX): 16,384 a sweep interval. */
+#define SWEEP_BATCHES 64
+
 /* What sweep_one() did with an entry. */
 enum { SWEPT_NOT_CURRENT, SWEPT_REMOVED, SWEPT_LATER };
 
@@ -246,9 +250,15 @@ int inmem__ttl_sweep(inmem__store *st, uint64_t *removed)
     free(due);
     if (removed)
         *removed = count;
-    /* and the records of deleted runs that no longer change an answer; best effort: what a
-     * failed commit (a conflict, a read-only database) leaves, the next sweep tries again */
-    (void)inmem__history_sweep(st, NULL);
+    /* and the records of deleted runs that no longer change an answer, a commit per batch, while
+     * batches come full (one batch a sweep fell behind 256 deletions a sweep interval for good),
+     * up to SWEEP_BATCHES; best effort: what a failed commit (a conflict, a read-only database)
+     * leaves, the next sweep tries again */
+    for (int b = 0; b < SWEEP_BATCHES; b++) {
+        uint64_t gone = 0;
+        if (inmem__history_sweep(st, &gone) != 0 || gone < INMEM__HISTORY_SWEEP_MAX)
+            break;
+    }
     return rc;
 }
 

@@ -132,6 +132,9 @@ int inmem__history_run_deleted(inmem_txn *txn, const uint8_t run[16]);
  * refused without them. Called by every sweep (ttl.c). 0, or an error of the commit (the records
  * stay for the next sweep); *removed: how many went (may be NULL). */
 int inmem__history_sweep(inmem__store *st, uint64_t *removed);
+/* The most records one inmem__history_sweep() deletes (in one commit): a batch that full may
+ * leave more for another. */
+#define INMEM__HISTORY_SWEEP_MAX 256
 /* One committed version of a key, as inmem__txn_key_versions() hands it out (val borrowed until
  * the transaction ends). cut: the oldest version kept, and older ones were freed. */
 typedef struct inmem__hver {
