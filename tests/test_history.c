@@ -273,24 +273,33 @@ static void history_a_window_queues_each_key_once_however_often_it_is_written(vo
     (void)state;
     const uint64_t t0 = 10000000000ull;
     inmem_db *db = open_hist(NULL, 100, 0);
-    char key[16];
-    uint64_t at_mid = 0;
+    char key[16], val[16];
+    uint64_t at_mid = 0, at_old = 0;
     for (int i = 0; i < 200000; i++) { /* 100 keys, the clock a millisecond on every 100 puts */
         inmem__clock_set_override(t0 + (uint64_t)i / 100);
         snprintf(key, sizeof key, "k%d", i % 100);
-        uint64_t v = put_str(db, NULL, key, "v");
+        snprintf(val, sizeof val, "%d", i);
+        uint64_t v = put_str(db, NULL, key, val);
         if (i == 199950)
             at_mid = v;
+        if (i == 179950) /* 200 ms before the end */
+            at_old = v;
     }
     inmem__mutex_lock(&db->store->commit_mu);
     size_t queued = inmem__index_history_queue(db->store->index);
+    /* (and the chains the collector pruned from their oldest end are consistent) */
+    assert_int_equal(inmem__index_check_chains(db->store->index, NULL), 0);
     inmem__mutex_unlock(&db->store->commit_mu);
     if (queued > 2 * 100)
         fail_msg("%zu history queue entries for 100 keys after 200,000 puts", queued);
-    /* and the window still holds the last 100 ms: a read at a version of the last millisecond */
-    char got[8];
+    /* and the window holds the last 100 ms, and no more */
+    char got[16];
     assert_rc(0, get_at(db, at_mid, NULL, "k50", got, sizeof got));
-    assert_string_equal(got, "v");
+    assert_string_equal(got, "199950");
+    assert_rc(0, get_at(db, at_mid - 100, NULL, "k50", got, sizeof got)); /* the write before */
+    assert_string_equal(got, "199850");
+    inmem_txn *t = NULL;
+    assert_rc(INMEM_EHISTORY, inmem_txn_begin_at(db, at_old, &t));
     assert_ok(inmem_db_close(db));
     inmem__clock_set_override(0);
 }

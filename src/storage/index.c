@@ -1358,6 +1358,28 @@ static inline __attribute__((always_inline)) int prune(inmem__index *ix, inmem__
         }
         return 0;
     }
+    if (floor < min_snap && count <= 1 && h->newer != h) {
+        /* history kept for a window: from the oldest up to the newest version at or below the
+         * floor, freeing what lies under it. The walk down from the newest crossed every
+         * version the window keeps at every visit: a cell written 300,000 times a second under
+         * a 100-ms window kept ~30,000 and the writer ran 4x slower (a soak of the library) */
+        inmem__version *v = h->newer, *old = NULL;
+        uint32_t k = 0;
+        while (v != h && v->newer->ver <= floor) {
+            old = v;
+            v = v->newer;
+            k++;
+        }
+        if (k) { /* as below */
+            atomic_store_rel(&v->cut, 1);
+            atomic_store_rel(&v->next, NULL);
+            h->newer = v;
+            h->len -= k;
+            free_some(ix, detach_first(ix, n, old, v), budget);
+        }
+        /* history if the oldest kept is older than the version visible at min_snap */
+        return v != h && v->newer->ver <= min_snap;
+    }
     /* nothing to free if the second oldest version is newer than floor (then no version is
      * older than the newest at or below it): a key overwritten all along a long snapshot has one
      * queue entry per version, and each of them walked down every version kept above the floor
