@@ -563,8 +563,8 @@ static inline void inmem__watch_notify(inmem__store *st, const wentry *w, size_t
 /* ttl.c: the heap of values awaiting the sweeper (under commit_mu) */
 int inmem__ttl_reserve(inmem__store *st, size_t more) INMEM_REQUIRES(st->commit_mu);
 void inmem__ttl_push(inmem__store *st, inmem__expiry e) INMEM_REQUIRES(st->commit_mu);
-/* A version of a key is being replaced by @p next (installed next): if the one it replaces
- * carried an expiry, that version's heap entry is stale from now on. */
+/* Node @p n is about to get a newer version: if its newest one carries an expiry, that version's
+ * heap entry is stale from then on (counted for inmem__ttl_compact_some()). */
 static inline void inmem__ttl_replacing(inmem__store *st, const inmem__node *n)
     INMEM_REQUIRES(st->commit_mu)
 {
