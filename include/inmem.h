@@ -1165,12 +1165,13 @@ int inmem_put_ttl(inmem_db *db, const inmem_run_id *run, const void *key, size_t
 
 /**
  * Deletes expired values now, each through an ordinary transaction (the background sweeper does
- * the same every ttl_sweep_interval_ms). @param[out] removed how many (may be NULL).
- * With retention, a sweep also deletes (in one more commit) the records that runs deleted with
- * their history leave so that their past is refused, once the database's own policy refuses a
- * read before the deletion without them: its window has passed it, or it keeps no history and no
- * transaction holds a version before it. Under history_versions (a count keeps versions however
- * old) they stay. docs/history.md, "Limits".
+ * the same every ttl_sweep_interval_ms). @param[out] removed how many expired values (may be
+ * NULL). With retention, a sweep also deletes (in commits of up to 256, at most 16,384 a sweep;
+ * not counted in @p removed) the records that runs deleted with their history leave so that their
+ * past is refused, once the database's own policy refuses a read before the deletion without
+ * them: its window has passed it, or it keeps no history and no transaction holds a version
+ * before it. Under history_versions (a count keeps versions however old) they stay.
+ * docs/history.md, "Limits".
  * @return 0 (also on a read-only database, where nothing is removed), INMEM_EINVAL (NULL @p db),
  *         INMEM_ENOMEM.
  */
