@@ -262,5 +262,7 @@ uint64_t inmem__index_live_bytes(const inmem__index *ix);
 uint64_t inmem__index_retained(const inmem__index *ix);
 /* Tests: entries waiting in the history queue (keys whose history a window keeps). */
 size_t inmem__index_history_queue(const inmem__index *ix);
+/* Tests: the slots of the hash table lookups go to first (the new one while a growth runs). */
+size_t inmem__index_table_slots(const inmem__index *ix);
 
 #endif
