@@ -894,6 +894,19 @@ static void *gc_main(void *arg)
     return NULL;
 }
 
+static void *gc_main_n(void *arg) /* 30 commits */
+{
+    struct gc_worker *w = arg;
+    char key[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(key, sizeof key, "n%d.%d", w->id, i);
+        int rc = inmem_put(w->db, NULL, key, strlen(key), key, strlen(key), &w->ver[i]);
+        if (rc && !w->failures++)
+            w->first_rc = rc;
+    }
+    return NULL;
+}
+
 static void group_commit_strict_committers_share_fsyncs(void **state)
 {
     (void)state;
@@ -952,6 +965,64 @@ static void group_commit_strict_committers_share_fsyncs(void **state)
             expect_get(db, NULL, key, key, strlen(key), w[i].ver[j]);
         }
     assert_ok(inmem_db_close(db));
+    free(w);
+    test_rmdir(dir);
+}
+
+/* A committer waiting in a group sleeps until the fsync that serves it ends: only the group's
+ * gatherer waits with the short timeout that bounds a group's forming. (When every member had
+ * it, each woke in the middle of the fsync that served it, only to queue again.) The disk here
+ * takes 3 ms an fsync, thirty times that timeout, so a member with it could not sleep through. */
+static atomic_int slow_syncs;
+
+static int slow_datasync(int fd)
+{
+    atomic_fetch_add(&slow_syncs, 1);
+    struct timespec ts = {0, 3000000};
+    nanosleep(&ts, NULL);
+    return inmem__vfs_posix.datasync(fd);
+}
+
+static void group_commit_waiters_sleep_until_the_fsync_that_serves_them(void **state)
+{
+    (void)state;
+    enum { THREADS = 8, COMMITS = 30 };
+    char dir[64];
+    test_tmpdir(dir);
+    static inmem__vfs slow_vfs;
+    slow_vfs = inmem__vfs_posix;
+    slow_vfs.datasync = slow_datasync;
+    inmem__vfs_set(&slow_vfs); /* (a log takes the vfs at its open) */
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    atomic_store(&slow_syncs, 0);
+    uint64_t timeouts0 = inmem__wal_wait_timeouts(db->wal);
+    struct gc_worker *w = calloc(THREADS, sizeof(*w));
+    assert_non_null(w);
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i].db = db;
+        w[i].id = i;
+        assert_int_equal(pthread_create(&th[i], NULL, gc_main_n, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < THREADS; i++)
+        CHECK(w[i].failures == 0, "thread %d: %d failed commits, first %s", i, w[i].failures,
+              inmem_errname(w[i].first_rc));
+    uint64_t timeouts = inmem__wal_wait_timeouts(db->wal) - timeouts0;
+    int syncs = atomic_load(&slow_syncs);
+    inmem_stats s = test_stats(db);
+    print_message("%d commits, %d fsyncs, %llu waits ended by their timeout\n", THREADS * COMMITS,
+                  syncs, (unsigned long long)timeouts);
+    CHECK(s.wal_synced_commits > (uint64_t)syncs, "no group commit: %llu commits, %d fsyncs",
+          (unsigned long long)s.wal_synced_commits, syncs);
+    /* about the gatherer's, one a round (every member's: ~THREADS - 1 a round) */
+    CHECK(timeouts <= 2 * (uint64_t)syncs,
+          "%llu waits ended by their timeout for %d fsyncs: committers woke before their fsync "
+          "ended",
+          (unsigned long long)timeouts, syncs);
+    assert_ok(inmem_db_close(db));
+    inmem__vfs_set(NULL);
     free(w);
     test_rmdir(dir);
 }
@@ -2555,6 +2626,8 @@ const struct CMUnitTest wal_log_tests[] = {
                               restore_posix_vfs),
     cmocka_unit_test(aborted_and_readonly_transactions_write_nothing_to_the_log),
     cmocka_unit_test(group_commit_strict_committers_share_fsyncs),
+    cmocka_unit_test_teardown(group_commit_waiters_sleep_until_the_fsync_that_serves_them,
+                              restore_posix_vfs),
     cmocka_unit_test(open_creates_a_database_only_where_allowed),
     cmocka_unit_test_teardown(open_that_creates_the_directory_syncs_its_parent, restore_posix_vfs),
     cmocka_unit_test(files_are_private_by_default_and_file_mode_sets_them),

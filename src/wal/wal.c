@@ -27,9 +27,11 @@
  *            load. Under steady load (most committers an fsync served were back with their next
  *            commit within one fsync time) the next fsync waits for the whole group: with no
  *            fsync running, the committer that completes it (as many as the last fsync served
- *            plus those queued) fsyncs at once on its own thread, and one that finds the group
- *            incomplete waits at most GATHER_NS beyond the fsync it queued behind, then leads.
- *            So with T steady committers one fsync carries about T commits rather than T/2
+ *            plus those queued) fsyncs at once on its own thread; the first to find the group
+ *            incomplete with no fsync running (the gatherer) waits at most GATHER_NS for the
+ *            rest, then leads. Every other waiter sleeps until the fsync that covers it ends,
+ *            with a timeout only as a safety net (GATHER_NS beyond two fsync times). So with T
+ *            steady committers one fsync carries about T commits rather than T/2
  *            (committers that append during an fsync would otherwise be served by the very next
  *            one, which starts before the ones just woken can append). Otherwise (committers
  *            that think between commits) the first queued committer is woken to lead at once and
@@ -307,6 +309,8 @@ static void wake_chain(inmem__wal_waiter *x)
 
 /* How long a gathering committer waits for its group before it fsyncs anyway. */
 #define GATHER_NS 100000ull
+/* An fsync's time before the first one is measured (the other waiters' safety net). */
+#define SYNC_GUESS_NS 1000000ull
 
 /* Queues @p me and sleeps until a syncer wakes it or @p wait_ns pass (sync_mu is released
  * meanwhile). On a timeout before any syncer took it, it leaves the queue and sets expired. */
@@ -335,6 +339,7 @@ static void wait_queued(inmem__wal *w, inmem__wal_waiter *me, uint64_t wait_ns)
                     }
                 }
                 me->expired = 1;
+                w->wait_timeouts++;
                 return; /* with sync_mu held */
             }
             inmem__mutex_unlock(&w->sync_mu);
@@ -405,9 +410,23 @@ static int sync_to(inmem__wal *w, uint64_t target)
             break;
         }
         if (w->syncing || (!me.expired && w->nwaiters + 1 < w->group)) {
-            /* an fsync is running (the next group forms meanwhile), or this group is not
-             * complete yet: wait, but not forever (the group may have shrunk) */
-            wait_queued(w, &me, GATHER_NS + (w->syncing ? 2 * w->last_sync_ns : 0));
+            /* An fsync is running (the next group forms meanwhile), or this group is not
+             * complete yet: wait. One waiter of a forming group, the gatherer, bounds the wait
+             * for the rest (the group may have shrunk); the others are served by the fsync it or
+             * the group's last member starts, and their timeout is only a safety net. (When
+             * every member had the gatherer's timeout, most woke in the middle of the fsync
+             * that served them, only to queue again: 0.77 such wake-ups a commit with 16
+             * committers, 0.17 now, and 15 % more commits a second; docs/BENCHMARKS.md,
+             * "Session of 2026-12-07 (18:43-)".) */
+            uint64_t wait_ns = GATHER_NS + 2 * (w->last_sync_ns ? w->last_sync_ns : SYNC_GUESS_NS);
+            int gathers = !w->syncing && !w->gathering;
+            if (gathers) {
+                w->gathering = 1;
+                wait_ns = GATHER_NS;
+            }
+            wait_queued(w, &me, wait_ns);
+            if (gathers)
+                w->gathering = 0;
             continue;
         }
         me.expired = 0;
@@ -1010,6 +1029,14 @@ int inmem__wal_prefault_pending(inmem__wal *w)
     int pending = w->populate_pending;
     inmem__mutex_unlock(&w->sync_mu);
     return pending;
+}
+
+uint64_t inmem__wal_wait_timeouts(inmem__wal *w)
+{
+    inmem__mutex_lock(&w->sync_mu);
+    uint64_t n = w->wait_timeouts;
+    inmem__mutex_unlock(&w->sync_mu);
+    return n;
 }
 
 void inmem__wal_set_hook(inmem__wal *w, inmem__wal_hook hook, void *ctx)

@@ -154,6 +154,8 @@ int inmem__wal_spare(inmem__wal *w, uint64_t *seq);
 
 /* Tests: 1 while the background syncer still has pages of the current segment to prefault. */
 int inmem__wal_prefault_pending(inmem__wal *w);
+/* Tests: how many times a committer's wait for an fsync ended on its timeout, not on a wake-up. */
+uint64_t inmem__wal_wait_timeouts(inmem__wal *w);
 
 /* Tests: called after every append and every fsync, with what just happened: the log is written
  * (@p synced 0) or durable (1) up to offset @p off of segment @p seq. */

@@ -54,12 +54,14 @@ struct inmem__wal {
     pthread_cond_t sync_cv; /* an fsync or segment switch finished (segment switches wait) */
     inmem__wal_waiter *waiters INMEM_GUARDED_BY(sync_mu); /* committers in sync_to() */
     unsigned nwaiters INMEM_GUARDED_BY(sync_mu);
-    unsigned group INMEM_GUARDED_BY(sync_mu);        /* committers the next fsync expects */
-    uint64_t last_sync_ns INMEM_GUARDED_BY(sync_mu); /* how long the last fdatasync took */
-    uint64_t round_end_ns INMEM_GUARDED_BY(sync_mu); /* when the last leader's fsync ended */
-    unsigned round_served INMEM_GUARDED_BY(sync_mu); /* committers it served, itself included */
-    unsigned round_back INMEM_GUARDED_BY(sync_mu);   /* commits arrived within last_sync_ns since */
-    pthread_cond_t flush_cv;                         /* wakes the background syncer */
+    unsigned group INMEM_GUARDED_BY(sync_mu);         /* committers the next fsync expects */
+    int gathering INMEM_GUARDED_BY(sync_mu);          /* a waiter bounds the group's wait */
+    uint64_t wait_timeouts INMEM_GUARDED_BY(sync_mu); /* waits ended by their timeout (tests) */
+    uint64_t last_sync_ns INMEM_GUARDED_BY(sync_mu);  /* how long the last fdatasync took */
+    uint64_t round_end_ns INMEM_GUARDED_BY(sync_mu);  /* when the last leader's fsync ended */
+    unsigned round_served INMEM_GUARDED_BY(sync_mu);  /* committers it served, itself included */
+    unsigned round_back INMEM_GUARDED_BY(sync_mu); /* commits arrived within last_sync_ns since */
+    pthread_cond_t flush_cv;                       /* wakes the background syncer */
     int syncing INMEM_GUARDED_BY(sync_mu);
     int kick INMEM_GUARDED_BY(sync_mu);     /* wake the background thread now */
     int sync_due INMEM_GUARDED_BY(sync_mu); /* batched: sync_commits were reached */
