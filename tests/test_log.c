@@ -1027,6 +1027,135 @@ static void group_commit_waiters_sleep_until_the_fsync_that_serves_them(void **s
     test_rmdir(dir);
 }
 
+/* Strict committers encode their frames into the log buffer and the leader of each fsync writes
+ * the group's with one pwrite: fewer pwrites than commits (one each before). */
+static atomic_int counted_pwrites;
+
+static int64_t counting_pwrite(int fd, const void *buf, size_t n, uint64_t off)
+{
+    atomic_fetch_add(&counted_pwrites, 1);
+    return inmem__vfs_posix.pwrite(fd, buf, n, off);
+}
+
+static void group_commit_writes_a_groups_frames_with_one_pwrite(void **state)
+{
+    (void)state;
+    enum { THREADS = 8, COMMITS = 30 };
+    char dir[64], key[32];
+    test_tmpdir(dir);
+    static inmem__vfs vfs;
+    vfs = inmem__vfs_posix;
+    vfs.datasync = slow_datasync;
+    vfs.pwrite = counting_pwrite;
+    inmem__vfs_set(&vfs); /* (a log takes the vfs at its open) */
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    atomic_store(&counted_pwrites, 0);
+    atomic_store(&slow_syncs, 0);
+    struct gc_worker *w = calloc(THREADS, sizeof(*w));
+    assert_non_null(w);
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i].db = db;
+        w[i].id = i;
+        assert_int_equal(pthread_create(&th[i], NULL, gc_main_n, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < THREADS; i++)
+        CHECK(w[i].failures == 0, "thread %d: %d failed commits, first %s", i, w[i].failures,
+              inmem_errname(w[i].first_rc));
+    int pwrites = atomic_load(&counted_pwrites), syncs = atomic_load(&slow_syncs);
+    print_message("%d commits: %d pwrites, %d fsyncs\n", THREADS * COMMITS, pwrites, syncs);
+    CHECK(pwrites <= syncs, "%d pwrites for %d fsyncs: not one a group", pwrites, syncs);
+    CHECK(2 * pwrites < THREADS * COMMITS, "%d pwrites for %d commits", pwrites, THREADS * COMMITS);
+    assert_ok(inmem_db_close(db));
+    inmem__vfs_set(NULL);
+    db = open_db(dir, INMEM_DURABILITY_STRICT);
+    for (int i = 0; i < THREADS; i++)
+        for (int j = 0; j < COMMITS; j++) {
+            snprintf(key, sizeof key, "n%d.%d", i, j);
+            expect_get(db, NULL, key, key, strlen(key), w[i].ver[j]);
+        }
+    assert_ok(inmem_db_close(db));
+    free(w);
+    test_rmdir(dir);
+}
+
+/* A strict transaction too big for the log buffer goes through the mapping once the buffer's
+ * frames, appended before it, are written: every commit, buffered or not, is read back. */
+struct big_writer {
+    inmem_db *db;
+    int failures;
+    uint64_t ver[6];
+};
+
+static void *big_main(void *arg)
+{
+    struct big_writer *b = arg;
+    size_t n = 300u << 10; /* over the buffer's STAGE_MAX */
+    uint8_t *val = malloc(n);
+    char key[16];
+    for (int i = 0; i < 6; i++) {
+        memset(val, 'A' + i, n);
+        snprintf(key, sizeof key, "big%d", i);
+        if (!val || inmem_put(b->db, NULL, key, strlen(key), val, n, &b->ver[i]))
+            b->failures++;
+    }
+    free(val);
+    return NULL;
+}
+
+static void strict_frames_too_big_for_the_log_buffer_follow_the_buffered_ones(void **state)
+{
+    (void)state;
+    enum { THREADS = 4, COMMITS = 30 };
+    char dir[64], key[32];
+    test_tmpdir(dir);
+    static inmem__vfs vfs;
+    vfs = inmem__vfs_posix;
+    vfs.datasync = slow_datasync;
+    inmem__vfs_set(&vfs);
+    inmem_db *db = open_db(dir, INMEM_DURABILITY_STRICT);
+    struct gc_worker *w = calloc(THREADS, sizeof(*w));
+    struct big_writer big = {db, 0, {0}};
+    assert_non_null(w);
+    pthread_t th[THREADS], bt;
+    assert_int_equal(pthread_create(&bt, NULL, big_main, &big), 0);
+    for (int i = 0; i < THREADS; i++) {
+        w[i].db = db;
+        w[i].id = i;
+        assert_int_equal(pthread_create(&th[i], NULL, gc_main_n, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(pthread_join(bt, NULL), 0);
+    assert_int_equal(big.failures, 0);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(w[i].failures, 0);
+    assert_ok(inmem_db_close(db));
+    inmem__vfs_set(NULL);
+    db = open_db(dir, INMEM_DURABILITY_STRICT);
+    for (int i = 0; i < THREADS; i++)
+        for (int j = 0; j < COMMITS; j++) {
+            snprintf(key, sizeof key, "n%d.%d", i, j);
+            expect_get(db, NULL, key, key, strlen(key), w[i].ver[j]);
+        }
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof key, "big%d", i);
+        void *v = NULL;
+        size_t vl = 0;
+        uint64_t ver = 0;
+        assert_ok(inmem_get(db, NULL, key, strlen(key), &v, &vl, &ver));
+        assert_int_equal(vl, 300u << 10);
+        assert_int_equal(ver, big.ver[i]);
+        assert_true(((uint8_t *)v)[0] == 'A' + i && ((uint8_t *)v)[vl - 1] == 'A' + i);
+        inmem_free(v);
+    }
+    assert_ok(inmem_db_close(db));
+    free(w);
+    test_rmdir(dir);
+}
+
 /* ---- files: where, which, with what permissions ------------------------------------------ */
 
 static int opts_open(const char *dir, const inmem_options *o, inmem_db **db)
@@ -2627,6 +2756,10 @@ const struct CMUnitTest wal_log_tests[] = {
     cmocka_unit_test(aborted_and_readonly_transactions_write_nothing_to_the_log),
     cmocka_unit_test(group_commit_strict_committers_share_fsyncs),
     cmocka_unit_test_teardown(group_commit_waiters_sleep_until_the_fsync_that_serves_them,
+                              restore_posix_vfs),
+    cmocka_unit_test_teardown(group_commit_writes_a_groups_frames_with_one_pwrite,
+                              restore_posix_vfs),
+    cmocka_unit_test_teardown(strict_frames_too_big_for_the_log_buffer_follow_the_buffered_ones,
                               restore_posix_vfs),
     cmocka_unit_test(open_creates_a_database_only_where_allowed),
     cmocka_unit_test_teardown(open_that_creates_the_directory_syncs_its_parent, restore_posix_vfs),

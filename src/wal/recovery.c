@@ -1568,6 +1568,7 @@ static inmem__wal *wal_new(const inmem__wal_config *cfg)
     w->vfs = inmem__vfs_get();
     w->fd = w->lock_fd = w->spare_fd = -1;
     inmem__mutex_init(&w->sync_mu);
+    inmem__mutex_init(&w->stage_mu);
     pthread_cond_init(&w->sync_cv, NULL);
     w->group = 1;
     pthread_cond_init(&w->flush_cv, NULL);

@@ -34,8 +34,18 @@ struct inmem__wal {
      * those already synced, and strict commits were acknowledged without an fsync.) */
     uint64_t lsn_base;
     uint8_t *map;
-    uint8_t *stage;   /* strict: where a transaction's frame is encoded before its pwrite */
-    size_t stage_cap; /* its size */
+    /* Strict: the log buffer. Appenders encode frames into stage[stage_i], which holds the
+     * segment's bytes from stage_off on (stage_len of them, stage_commits transactions); an
+     * fsync's leader swaps the buffers and writes the full one with one pwrite before its
+     * fdatasync (wal.c, "Strict mode's writes"). Under stage_mu, except the buffer the leader
+     * took, which is its own until it clears `syncing`. */
+    inmem__mutex stage_mu;
+    uint8_t *stage[2];
+    size_t stage_cap[2];
+    unsigned stage_i;
+    size_t stage_len;
+    uint64_t stage_off;
+    uint64_t stage_commits;
     uint64_t map_len;
     uint64_t off;
     uint64_t spare_at; /* appender: past this offset it asks for the spare (half the segment) */
