@@ -31,7 +31,8 @@
  *            plus those queued) fsyncs at once on its own thread; the first to find the group
  *            incomplete with no fsync running (the gatherer) waits at most GATHER_NS for the
  *            rest, then leads. Every other waiter sleeps until the fsync that covers it ends,
- *            with a timeout only as a safety net (GATHER_NS beyond two fsync times). So with T
+ *            with a timeout only as a safety net (GATHER_NS beyond three fsync times: one
+ *            that queued during an fsync that does not cover it needs the next one). So with T
  *            steady committers one fsync carries about T commits rather than T/2
  *            (committers that append during an fsync would otherwise be served by the very next
  *            one, which starts before the ones just woken can append). Otherwise (committers
@@ -464,9 +465,11 @@ static int sync_to(inmem__wal *w, uint64_t target)
              * the group's last member starts, and their timeout is only a safety net. (When
              * every member had the gatherer's timeout, most woke in the middle of the fsync
              * that served them, only to queue again: 0.77 such wake-ups a commit with 16
-             * committers, 0.17 now, and 15 % more commits a second; docs/BENCHMARKS.md,
-             * "Session of 2026-12-07 (18:43-)".) */
-            uint64_t wait_ns = GATHER_NS + 2 * (w->last_sync_ns ? w->last_sync_ns : SYNC_GUESS_NS);
+             * committers, 0.17 now, and 4-17 % more commits a second; docs/BENCHMARKS.md,
+             * "Session of 2026-12-07 (18:43-)". Three fsync times, not two as before: a waiter
+             * that queued early in an fsync that does not cover it waits for the next one
+             * too.) */
+            uint64_t wait_ns = GATHER_NS + 3 * (w->last_sync_ns ? w->last_sync_ns : SYNC_GUESS_NS);
             int gathers = !w->syncing && !w->gathering;
             if (gathers) {
                 w->gathering = 1;
