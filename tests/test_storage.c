@@ -919,6 +919,77 @@ static void hash_table_fills_to_four_fifths_before_it_grows(void **state)
     inmem__index_destroy(ix);
 }
 
+/* The lines a read prefetches with a key's node, named by its hash slot: every line the newest
+ * version spans, header and value (up to 7): a fixed three left the end of a quarter of the
+ * 100-byte values embedded in their nodes to a miss of its own. Checked for a first version
+ * embedded in its node, for versions of their own as the value grows and shrinks, for a
+ * tombstone, and after growths of the table moved the slots. */
+static void assert_hint_spans_newest(inmem__index *ix, inmem__node *n)
+{
+    const inmem__version *v = atomic_load_explicit(&n->head, memory_order_relaxed);
+    uintptr_t p = (uintptr_t)v;
+    size_t want = ((p & 63) + offsetof(inmem__version, data) + v->vlen + 63) / 64;
+    const void *line;
+    assert_int_equal(inmem__index_hint_lines(ix, n, &line), want > 7 ? 7 : want);
+    assert_ptr_equal(line, (const void *)(p & ~(uintptr_t)63));
+}
+
+static void hash_slot_hint_prefetches_every_line_of_the_newest_version(void **state)
+{
+    (void)state;
+    inmem__index *ix = inmem__index_create();
+    assert_non_null(ix);
+    char val[1201];
+    memset(val, 'v', sizeof val);
+    uint64_t ver = 0;
+    /* first versions embedded in their nodes, at every offset a node's 16-byte alignment and
+     * its height give them: 100-byte values span three lines from some, four from others */
+    enum { N = 64 };
+    inmem__node *nodes[N];
+    int four = 0;
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "e%d", i);
+        uint64_t h = inmem__hash(key, strlen(key));
+        inmem__version *first = inmem__version_new(val, 100, 0, 0);
+        assert_non_null(first);
+        inmem__node *n = inmem__index_node_new(ix, (const uint8_t *)key, strlen(key), h, first);
+        assert_non_null(n);
+        inmem__version_free(first);
+        assert_ok(inmem__index_reserve(ix, 1, 1, ver));
+        inmem__index_link(ix, n);
+        inmem__version *ev = inmem__index_node_first(n);
+        ev->ver = ++ver;
+        inmem__index_install(ix, n, ev);
+        assert_hint_spans_newest(ix, n);
+        const void *line;
+        four += inmem__index_hint_lines(ix, n, &line) == 4;
+        nodes[i] = n;
+    }
+    assert_true(four > 0); /* the case a fixed three lines missed */
+    /* a key of its own versions: the hint follows each install, whatever the value's size */
+    static const size_t sizes[] = {0, 1, 12, 100, 300, 448, 1000, 60, 1200, 5};
+    inmem__node *n = NULL;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        val[sizes[i]] = 0;
+        n = put(ix, "own", val, ++ver, 0);
+        val[sizes[i]] = 'v';
+        assert_hint_spans_newest(ix, n);
+    }
+    n = put(ix, "own", NULL, ++ver, 1); /* a tombstone: its header's lines */
+    assert_hint_spans_newest(ix, n);
+    /* growths move the hints with their entries */
+    char key[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(key, sizeof key, "g%d", i);
+        put(ix, key, "x", ++ver, 0);
+    }
+    assert_true(inmem__index_table_slots(ix) >= 16384);
+    for (int i = 0; i < N; i++)
+        assert_hint_spans_newest(ix, nodes[i]);
+    inmem__index_destroy(ix);
+}
+
 static void retired_big_table_goes_back_a_piece_per_collection(void **state)
 {
     (void)state;
@@ -949,6 +1020,7 @@ const struct CMUnitTest storage_tests[] = {
     cmocka_unit_test(hash_table_survives_churn_of_inserts_and_removals),
     cmocka_unit_test(hash_table_growth_keeps_every_key_findable),
     cmocka_unit_test(hash_table_fills_to_four_fifths_before_it_grows),
+    cmocka_unit_test(hash_slot_hint_prefetches_every_line_of_the_newest_version),
     cmocka_unit_test(retired_big_table_goes_back_a_piece_per_collection),
     cmocka_unit_test(gc_some_frees_at_most_its_budget_then_goes_on),
     cmocka_unit_test(gc_some_frees_a_long_chain_a_budget_at_a_time),

@@ -7,17 +7,18 @@
  *   version   newest first through `next`; each carries its commit version, a value or a
  *             tombstone, and an optional expiry.
  *   hash      open addressing with linear probing over an array of 16-byte slots, at most 4/5
- *             in use (see htab_reserve()). The first
- *             word is a tagged node pointer: bits 63..48 are the top 16 bits of the key's hash
- *             (to skip most mismatches without touching the node), bits 47..0 the pointer;
- *             0 = empty, 1 = removed. The second word is a hint: bits 47..0 the node's newest
- *             version when the writer last installed one, bits 63..48 the hash's bits 47..32.
- *             A reader only prefetches the version, in parallel with the node, so a point read
- *             waits for two misses (slot, then node and version together) instead of three in
- *             a row; the hint is never dereferenced, so a stale or torn one costs a wasted
- *             prefetch and nothing else. A key's home slot is (hash >> 32) & mask: the two
- *             words hold those 32 bits, so growing the table moves entries without touching a
- *             single node (it used to take one cache miss per key, ~0.5 s at 4 M keys).
+ *             in use (see htab_reserve()). The first word is a tagged node pointer: bits
+ *             63..48 are the top 16 bits of the key's hash (to skip most mismatches without
+ *             touching the node), bits 47..0 the pointer; 0 = empty, 1 = removed. The second
+ *             word is a hint: bits 47..3 the node's newest version when the writer last
+ *             installed one, bits 2..0 the cache lines that version spans (header and value,
+ *             at most 7), bits 63..48 the hash's bits 47..32. A reader only prefetches the
+ *             version's lines, in parallel with the node, so a point read waits for two misses
+ *             (slot, then node and version together) instead of three in a row; the hint is
+ *             never dereferenced, so a stale or torn one costs a wasted prefetch and nothing
+ *             else. A key's home slot is (hash >> 32) & mask: the two words hold those 32
+ *             bits, so growing the table moves entries without touching a single node (it
+ *             used to take one cache miss per key, ~0.5 s at 4 M keys).
  *   skip list sentinel `head` node of full height; level-0 links every node in key order.
  *
  * Invariants
@@ -82,11 +83,13 @@
 #define HB_OF(hash) ((uintptr_t)(((hash) >> 32) & 0xffff) << PTR_BITS)
 /* the home slot of a hash */
 #define HOME(hash, mask) ((size_t)((hash) >> 32) & (mask))
-#define HT_MIN           64
+/* the hint's low 3 bits: the cache lines its version spans, at most 7 */
+#define HINT_LINES ((uintptr_t)7)
+#define HT_MIN     64
 
 typedef struct hslot {
     _Atomic uintptr_t e;    /* tagged node pointer, EMPTY or REMOVED */
-    _Atomic uintptr_t hint; /* the node's head version at its last install (prefetch only) */
+    _Atomic uintptr_t hint; /* its head version at the last install, and its lines (prefetch) */
 } hslot;
 
 typedef struct htab {
@@ -696,6 +699,14 @@ void inmem__index_destroy(inmem__index *ix)
 
 /* ---- readers ----------------------------------------------------------------------------- */
 
+/* Prefetches the lines of the version a slot's hint names (see hint_of()). */
+static inline void prefetch_hint(uintptr_t hint)
+{
+    const uint8_t *v = (const uint8_t *)(hint & PTR_MASK & ~(uintptr_t)63);
+    for (unsigned i = 0; i < (unsigned)(hint & HINT_LINES); i++)
+        __builtin_prefetch(v + 64 * i);
+}
+
 static inline __attribute__((always_inline)) inmem__node *probe(const htab *t, const uint8_t *key,
                                                                 size_t klen, uint64_t hash)
 {
@@ -709,10 +720,7 @@ static inline __attribute__((always_inline)) inmem__node *probe(const htab *t, c
         inmem__node *n = (inmem__node *)(e & PTR_MASK);
         /* the node and, right after it, its first version, and the newest version if it lives
          * elsewhere: fetch the lines together */
-        const uint8_t *hv = (const uint8_t *)(atomic_load_rlx(&t->slot[i].hint) & PTR_MASK);
-        __builtin_prefetch(hv);
-        __builtin_prefetch(hv + 64);
-        __builtin_prefetch(hv + 128);
+        prefetch_hint(atomic_load_rlx(&t->slot[i].hint));
         __builtin_prefetch((const uint8_t *)n + 64);
         __builtin_prefetch((const uint8_t *)n + 128);
         if (n->hash == hash && n->klen == klen && memcmp(inmem__node_key(n), key, klen) == 0)
@@ -753,11 +761,9 @@ void inmem__index_prefetch(inmem__index *ix, uint64_t hash, int stage)
     if (e == EMPTY || e == REMOVED || (e & ~PTR_MASK) != TAG_OF(hash))
         return; /* missing, moved on, or not in its home slot: the probe will tell */
     const uint8_t *n = (const uint8_t *)(e & PTR_MASK);
-    const uint8_t *hv = (const uint8_t *)(atomic_load_rlx(&h->hint) & PTR_MASK);
     __builtin_prefetch(n);
     __builtin_prefetch(n + 64);
-    __builtin_prefetch(hv);
-    __builtin_prefetch(hv + 64);
+    prefetch_hint(atomic_load_rlx(&h->hint));
 }
 
 /* Fills preds[l] with the last node < key on each level (writer); returns level-0 successor. */
@@ -790,10 +796,21 @@ inmem__node *inmem__index_seek(inmem__index *ix, const uint8_t *key, size_t klen
 /* The hint word of node @p n with newest version @p v. The pointer is masked to its 48 bits so
  * that the hash bits above it stay exact whatever the address (a wrong pointer would only make
  * a useless prefetch; wrong hash bits would put the entry in the wrong slot at the next
- * growth). */
+ * growth). Its low 3 bits, zero in a version's address, count the lines to prefetch: a
+ * 100-byte value embedded in its node spans three or four lines from the version's first, and
+ * the three a fixed prefetch covered left the copy of a quarter of those values waiting for a
+ * miss of its own at the end (reads of keys loaded once 7-10 % faster; docs/BENCHMARKS.md,
+ * "Session of 2026-12-07 (20:58-)"). */
 static uintptr_t hint_of(const inmem__node *n, const inmem__version *v)
 {
-    return HB_OF(n->hash) | ((uintptr_t)v & PTR_MASK);
+    uintptr_t p = (uintptr_t)v & PTR_MASK, lines = 0;
+    assert(!(p & HINT_LINES)); /* versions are 8-byte aligned */
+    if (v) {
+        lines = ((p & 63) + offsetof(inmem__version, data) + v->vlen + 63) / 64;
+        if (lines > HINT_LINES)
+            lines = HINT_LINES;
+    }
+    return HB_OF(n->hash) | p | lines;
 }
 
 /* Returns 1 if it reused a REMOVED slot. */
@@ -1654,6 +1671,13 @@ size_t inmem__index_history_queue(const inmem__index *ix)
 size_t inmem__index_table_slots(const inmem__index *ix)
 {
     return atomic_load_acq(&((inmem__index *)ix)->table)->mask + 1;
+}
+
+unsigned inmem__index_hint_lines(inmem__index *ix, const inmem__node *n, const void **line)
+{
+    uintptr_t hint = atomic_load_rlx(&htab_slot(ix, n)->hint);
+    *line = (const void *)(hint & PTR_MASK & ~(uintptr_t)63);
+    return (unsigned)(hint & HINT_LINES);
 }
 
 uint64_t inmem__index_retained(const inmem__index *ix)

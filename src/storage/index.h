@@ -264,5 +264,8 @@ uint64_t inmem__index_retained(const inmem__index *ix);
 size_t inmem__index_history_queue(const inmem__index *ix);
 /* Tests: the slots of the hash table lookups go to first (the new one while a growth runs). */
 size_t inmem__index_table_slots(const inmem__index *ix);
+/* Tests: what the hash slot of linked node @p n has its readers prefetch: *@p line, the first
+ * cache line of the node's newest version (at its last install), and the count returned. */
+unsigned inmem__index_hint_lines(inmem__index *ix, const inmem__node *n, const void **line);
 
 #endif
