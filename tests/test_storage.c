@@ -885,9 +885,6 @@ static void valloc_freed_objects_are_handed_out_again_once_each(void **state)
     free(j.objs);
 }
 
-/* The table a growth empties goes back to the system a piece (1 MiB) per collection, not in one
- * munmap (256 MiB at 8 M keys: 14-23 ms in the commit that freed it); the collection says work
- * is left until the last piece is gone. */
 /* The table grows only past 4/5 in use, into one at most half full: at 100,000 keys 131,072 slots
  * (2 MiB, more of which stays in the CPU's cache than of the 4 MiB it took when it grew at half
  * full) */
@@ -990,6 +987,9 @@ static void hash_slot_hint_prefetches_every_line_of_the_newest_version(void **st
     inmem__index_destroy(ix);
 }
 
+/* The table a growth empties goes back to the system a piece (1 MiB) per collection, not in one
+ * munmap (256 MiB at 8 M keys: 14-23 ms in the commit that freed it); the collection says work
+ * is left until the last piece is gone. */
 static void retired_big_table_goes_back_a_piece_per_collection(void **state)
 {
     (void)state;
