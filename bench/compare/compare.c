@@ -59,6 +59,34 @@
 
 /* ---- a group of lines on one database configuration --------------------------------------- */
 
+/* g_res[line][e]: the round of the median figure among g_rounds (the lower middle one of an
+ * even count, by the figure the line is ranked by). */
+static void take_median(int line, int e)
+{
+    int idx[MAX_ROUNDS], n = 0;
+    for (int r = 0; r < g_rounds; r++)
+        if (g_round[line][e][r].valid)
+            idx[n++] = r;
+    if (n == 0)
+        return;
+    for (int i = 1; i < n; i++) /* (insertion sort: a handful) */
+        for (int j = i; j > 0 && rank_figure(line, &g_round[line][e][idx[j - 1]]) >
+                                     rank_figure(line, &g_round[line][e][idx[j]]);
+             j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    g_res[line][e] = g_round[line][e][idx[(n - 1) / 2]];
+}
+
+/*
+ * Each engine in turn opens a fresh database, preloads it and runs the group's lines. With
+ * --rounds R the whole group runs R times, the engines in order in even rounds and in reverse
+ * in odd ones (so that a drift of the machine's speed over the run, which on a shared VM moves
+ * one engine's figures by a third within minutes, falls on every engine alike), and each
+ * engine's line reports its median round.
+ */
 static void group(cmp_durability dur, uint64_t nkeys, const int *ls, int nl, const char *root)
 {
     int any = 0;
@@ -66,13 +94,15 @@ static void group(cmp_durability dur, uint64_t nkeys, const int *ls, int nl, con
         any |= want(lines[ls[i]].id);
     if (!any)
         return;
-    for (int e = 0; e < NENG; e++) {
+    for (int k = 0; k < g_rounds * NENG; k++) {
+        int r = k / NENG, e = r % 2 ? NENG - 1 - k % NENG : k % NENG;
         if (!g_engine_on[e])
             continue;
         const cmp_driver *d = engines[e];
         char dir[4096];
         fresh_dir(root, d->name, dir, sizeof dir);
-        progress("[%s] open (%s), preload %" PRIu64 " keys\n", d->name,
+        progress("[%s] round %d of %d: open (%s), preload %" PRIu64 " keys\n", d->name, r + 1,
+                 g_rounds,
                  dur == CMP_NONE      ? "none"
                  : dur == CMP_BATCHED ? "batched"
                                       : "strict",
@@ -83,13 +113,16 @@ static void group(cmp_durability dur, uint64_t nkeys, const int *ls, int nl, con
             if (!want(lines[ls[i]].id))
                 continue;
             progress("[%s] %s\n", d->name, lines[ls[i]].id);
-            g_res[ls[i]][e] = run_line(ls[i], d, db, nkeys);
+            g_round[ls[i]][e][r] = run_line(ls[i], d, db, nkeys);
         }
         d->close(db);
         rm_tree(dir);
     }
-    for (int i = 0; i < nl; i++)
+    for (int i = 0; i < nl; i++) {
+        for (int e = 0; e < NENG; e++)
+            take_median(ls[i], e);
         report_line(ls[i]);
+    }
 }
 
 /* ---- main --------------------------------------------------------------------------------- */
@@ -98,6 +131,7 @@ static void usage(void)
 {
     printf("usage: inmem_compare [--full] [--seconds S] [--warmup S] [--engines a,b,...]\n"
            "                     [--lines W1,W3-2t,...] [--w7-commits N[,N...]] [--keys N]\n"
+           "                     [--rounds R]\n"
            "  Runs the side-by-side benchmark of inmem against rocksdb, lmdb, sqlite, wiredtiger\n"
            "  and redis (bench/compare/compare.c says what each line measures).\n"
            "  --full          the whole suite: 5 s per line, W7 with 1,000,000 and 10,000,000\n"
@@ -115,6 +149,9 @@ static void usage(void)
            "  --keys N        keys preloaded for W1-W5 and the W6-100K line (at least 1000,\n"
            "                  default 100000; e.g. 1000, which stay in the CPU's caches: the\n"
            "                  engines without the memory stalls they share)\n"
+           "  --rounds R      run the W1-W6 lines R times (at most 15), the engines in order,\n"
+           "                  then in reverse, and so on; report each engine's median round,\n"
+           "                  and the range of inmem's ratio over the rounds (default 1)\n"
            "Databases live in a fresh directory under $TMPDIR (default /tmp), removed at exit.\n"
            "Exit status 1 if any driver fails or any check (values, lost updates) fails.\n");
 }
@@ -146,6 +183,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--keys") && v) {
             g_keys = strtoull(argv[++i], NULL, 10);
             if (g_keys < 1000 || g_keys > 100000000) {
+                usage();
+                return 2;
+            }
+        } else if (!strcmp(a, "--rounds") && v) {
+            g_rounds = atoi(argv[++i]);
+            if (g_rounds < 1 || g_rounds > MAX_ROUNDS) {
                 usage();
                 return 2;
             }

@@ -67,22 +67,59 @@ void report_line(int line)
         any |= g_res[line][e].valid;
     if (!any)
         return;
-    printf("\n%s\n", lines[line].title);
-    printf("  %-11s %12s %8s %10s %10s\n", "engine", "txn/s", "abort %", "p50 us", "p99 us");
+    printf("\n%s%s\n", lines[line].title, g_rounds > 1 ? "; each engine's median round" : "");
+    printf("  %-11s %12s %8s %10s %10s%s\n", "engine", "txn/s", "abort %", "p50 us", "p99 us",
+           g_rounds > 1 ? (lines[line].kind == K_TPS ? "   txn/s over the rounds"
+                                                     : "   p50 us over the rounds")
+                        : "");
     for (int e = 0; e < NENG; e++) {
         const result *r = &g_res[line][e];
-        if (r->valid)
-            printf("  %-11s %12.0f %8.2f %10.2f %10.2f%s%s\n", engines[e]->name, r->tps,
-                   100 * r->abort_rate, r->p50_us, r->p99_us, r->note[0] ? "  " : "", r->note);
+        if (!r->valid)
+            continue;
+        printf("  %-11s %12.0f %8.2f %10.2f %10.2f", engines[e]->name, r->tps, 100 * r->abort_rate,
+               r->p50_us, r->p99_us);
+        if (g_rounds > 1) {
+            double lo = 0, hi = 0;
+            int n = 0;
+            for (int k = 0; k < g_rounds; k++) {
+                const result *x = &g_round[line][e][k];
+                if (!x->valid)
+                    continue;
+                double f = rank_figure(line, x);
+                lo = n == 0 || f < lo ? f : lo;
+                hi = n == 0 || f > hi ? f : hi;
+                n++;
+            }
+            printf("   %.*f-%.*f (%d)", lines[line].kind == K_TPS ? 0 : 2, lo,
+                   lines[line].kind == K_TPS ? 0 : 2, hi, n);
+        }
+        printf("%s%s\n", r->note[0] ? "  " : "", r->note);
     }
     double ratio;
     int b = best_other(line, &ratio);
-    if (b >= 0 && g_res[line][0].valid)
+    if (b >= 0 && g_res[line][0].valid) {
         printf("  -> inmem vs best other (%s): %.*fx %s\n", engines[b]->name, ratio < 0.1 ? 3 : 2,
                ratio,
                lines[line].kind == K_TPS   ? "(txn/s ratio; > 1: inmem faster)"
                : lines[line].kind == K_LAT ? "(p50 ratio other/inmem; > 1: inmem faster)"
                                            : "(reopen time ratio other/inmem; > 1: inmem faster)");
+        if (g_rounds > 1) { /* inmem against the same engine within each round */
+            double lo = 0, hi = 0;
+            int n = 0;
+            for (int k = 0; k < g_rounds; k++) {
+                const result *in = &g_round[line][0][k], *o = &g_round[line][b][k];
+                double fi = rank_figure(line, in), fo = rank_figure(line, o);
+                if (!in->valid || !o->valid || fi <= 0 || fo <= 0)
+                    continue;
+                double q = lines[line].kind == K_TPS ? fi / fo : fo / fi;
+                lo = n == 0 || q < lo ? q : lo;
+                hi = n == 0 || q > hi ? q : hi;
+                n++;
+            }
+            if (n)
+                printf("     ratio within each round: %.2f-%.2fx over %d rounds\n", lo, hi, n);
+        }
+    }
     fflush(stdout);
 }
 
@@ -182,10 +219,12 @@ void report_header(const char *root)
            "measured after %.1f s warm-up;\n"
            "          latency = one committed transaction including its retries "
            "(CLOCK_MONOTONIC); rates are committed txns over the measured wall time;\n"
-           "          W7: %s commits over %u keys (%s); temp dir %s\n",
+           "          W7: %s commits over %u keys (%s); temp dir %s\n"
+           "          rounds of the W1-W6 lines: %d%s\n",
            KLEN, VLEN, (unsigned long long)g_keys, (double)g_measure_ns / 1e9,
            (double)g_warmup_ns / 1e9, w7, NKEYS,
-           g_full ? "full" : "quick: 1,000,000 and 10,000,000 with FULL=1", root);
+           g_full ? "full" : "quick: 1,000,000 and 10,000,000 with FULL=1", root, g_rounds,
+           g_rounds > 1 ? " (engines in order, then in reverse; each engine's median round)" : "");
     printf("durability mapping:\n");
     static const char *dn[] = {"none", "batched", "strict"};
     for (int e = 0; e < NENG; e++) {

@@ -348,7 +348,14 @@ const struct linedef lines[NLINES] = {
 };
 
 result g_res[NLINES][NENG];
+int g_rounds = 1;
+result g_round[NLINES][NENG][MAX_ROUNDS];
 const char *g_lines;
+
+double rank_figure(int line, const result *r)
+{
+    return lines[line].kind == K_TPS ? r->tps : lines[line].kind == K_LAT ? r->p50_us : r->reopen_s;
+}
 
 int want(const char *id)
 {

@@ -57,8 +57,18 @@ struct linedef {
 
 extern const struct linedef lines[NLINES];
 
-/** The figures of every line on every engine (valid = measured in this run). */
+/** The figures of every line on every engine (valid = measured in this run); with --rounds,
+ * each engine's round with the median figure (the one its line is ranked by). */
 extern result g_res[NLINES][NENG];
+
+/** Rounds of the W1-W6 groups (--rounds; 1 unless said), at most MAX_ROUNDS, and every round's
+ * figures: g_round[line][engine][round]. */
+#define MAX_ROUNDS 15
+extern int g_rounds;
+extern result g_round[NLINES][NENG][MAX_ROUNDS];
+
+/** The figure line @p line is ranked by in @p r (txn/s, p50 or reopen time). */
+double rank_figure(int line, const result *r);
 
 /** The --lines filter (NULL: all lines). */
 extern const char *g_lines;
